@@ -1,0 +1,54 @@
+// The contract every executor (process, kubernetes) implements. The agent's session code sees only
+// this file; each executor folder sees only this file of the agent.
+//
+// Call order for one step: start() -> (logs() consumed, wait() awaited, abort() any time) ; the
+// executor owns everything it created for the step until wait() settles and cleanup() is called.
+// - start() rejects only for agent-side bugs; a step that cannot run (missing command, bad working
+//   dir) starts and then ends with status 'errored' and an `error` in words.
+// - logs() is called once; it yields chunks in the order the step produced them and ends when the
+//   step's output is closed. It applies backpressure: a slow consumer pauses the step's output.
+// - wait() may be awaited many times; it settles after logs() has produced everything.
+// - abort() is idempotent and may race with the step ending on its own; after it the step ends with
+//   status 'aborted' (unless it had already ended).
+// - cleanup() removes the step's work directory and anything else it holds; idempotent.
+
+export type ExecStatus = 'succeeded' | 'failed' | 'errored' | 'aborted';
+
+export interface ExecStep {
+  /** Unique per assignment; names the step's work directory. */
+  leaseId: string;
+  run: { path: string; args: string[]; dir: string; user: string };
+  env: Record<string, string>;
+  inputs: { name: string; path: string }[];
+  outputs: { name: string; path: string }[];
+  /** 0 = none. The executor ends the step as 'failed' with error "timeout exceeded" when it elapses. */
+  timeoutMs: number;
+  privileged: boolean;
+}
+
+export interface LogData {
+  stream: 'stdout' | 'stderr';
+  data: Buffer;
+  at: number;
+}
+
+export interface ExecResult {
+  status: ExecStatus;
+  /** The process's exit code; 128 + signal number when killed by a signal; -1 when it never ran. */
+  exitStatus: number;
+  /** Why the step errored, failed for a reason other than its exit code, or was aborted. */
+  error: string | undefined;
+}
+
+export interface RunningStep {
+  readonly leaseId: string;
+  logs(): AsyncIterable<LogData>;
+  wait(): Promise<ExecResult>;
+  abort(graceMs: number, reason: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+export interface Executor {
+  readonly kind: string;
+  start(step: ExecStep): Promise<RunningStep>;
+}

@@ -1,0 +1,195 @@
+// The hub's public HTTP API, as JSON types. The CLI imports only this file (and the pure pipeline
+// compiler), so everything here is plain data with no runtime dependencies.
+//
+// Routes (all under /api/v1, all requiring `Authorization: Bearer <token>`):
+//   GET    /info                                            -> InfoResponse
+//   GET    /teams/:team/pipelines                           -> PipelineSummary[]
+//   GET    /teams/:team/pipelines/:pipeline/config          -> PipelineConfigResponse (404 when none)
+//   PUT    /teams/:team/pipelines/:pipeline/config          SetPipelineRequest -> SetPipelineResponse
+//                                                          (400 with ApiError{code: 'invalid_pipeline'})
+//   GET    /teams/:team/pipelines/:pipeline/jobs            -> JobSummary[]
+//   POST   /teams/:team/pipelines/:pipeline/jobs/:job/builds        -> BuildSummary (trigger)
+//   GET    /teams/:team/pipelines/:pipeline/jobs/:job/builds        -> BuildSummary[] (?limit=)
+//   GET    /teams/:team/pipelines/:pipeline/jobs/:job/builds/:name  -> BuildSummary
+//   GET    /builds                                          -> BuildSummary[] (?team=&pipeline=&job=&limit=)
+//   GET    /builds/:id                                      -> BuildSummary
+//   PUT    /builds/:id/abort                                -> 204
+//   GET    /builds/:id/events                               -> text/event-stream (see below)
+//   GET    /agents                                          -> AgentSummary[]
+//   GET    /agent-tokens                                    -> AgentTokenSummary[]
+//   POST   /agent-tokens            CreateAgentTokenRequest -> CreatedAgentToken (the secret, shown once)
+//   DELETE /agent-tokens/:id                                -> 204
+// Unauthenticated: GET /healthz, GET /readyz, GET /metrics.
+//
+// Build events are server-sent events in Concourse's envelope: every event is
+//   id: <seq>\nevent: event\ndata: {"event": "<type>", "version": "<v>", "data": {...}}\n\n
+// replayed from `Last-Event-ID` (or from the start), then live; after the build's final `status` event
+// the stream sends `event: end` and closes.
+
+export const API_PREFIX = '/api/v1';
+
+export interface ApiError {
+  error: { code: string; message: string; details?: PipelineDiagnostic[] };
+}
+
+export interface InfoResponse {
+  version: string;
+  /** The name of the credential the caller used. */
+  tokenName: string;
+}
+
+export interface PipelineDiagnostic {
+  file: string;
+  line: number;
+  col: number;
+  severity: 'error' | 'warning';
+  message: string;
+}
+
+export interface PipelineSummary {
+  name: string;
+  team: string;
+  paused: boolean;
+  configVersion: number;
+}
+
+export interface PipelineConfigResponse {
+  source: string;
+  version: number;
+}
+
+export interface SetPipelineRequest {
+  source: string;
+  /** The file name errors are reported against. */
+  file: string;
+  /** When set, the save fails with 409 if the stored version differs (someone else changed it). */
+  expectedVersion?: number;
+}
+
+export interface SetPipelineResponse {
+  created: boolean;
+  version: number;
+  warnings: PipelineDiagnostic[];
+}
+
+export type BuildStatus = 'pending' | 'started' | 'succeeded' | 'failed' | 'errored' | 'aborted';
+
+export interface BuildSummary {
+  id: number;
+  team: string;
+  pipeline: string;
+  job: string;
+  name: string;
+  status: BuildStatus;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Why a pending (or started but waiting) build is not progressing, when it is not. */
+  waitingReason: string | null;
+}
+
+export interface JobSummary {
+  name: string;
+  pipeline: string;
+  team: string;
+  paused: boolean;
+  latestBuild: BuildSummary | null;
+}
+
+export interface AgentPoolSummary {
+  name: string;
+  platform: string;
+  tags: string[];
+  executor: string;
+  capacity: number;
+  inUse: number;
+}
+
+export interface AgentSummary {
+  name: string;
+  cluster: string;
+  version: string;
+  state: 'connected' | 'disconnected' | 'draining';
+  pools: AgentPoolSummary[];
+  lastHeartbeatAt: number | null;
+}
+
+export interface CreateAgentTokenRequest {
+  name: string;
+  /** Scope the token to one team; omitted for a global token. */
+  team?: string;
+}
+
+export interface AgentTokenSummary {
+  id: number;
+  name: string;
+  team: string | null;
+  createdAt: number;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+export interface CreatedAgentToken extends AgentTokenSummary {
+  /** The secret. It is not stored and cannot be shown again. */
+  token: string;
+}
+
+// Build event payloads (the `data` of the envelope), after Concourse's atc/event package.
+export interface Origin {
+  /** The plan node id. */
+  id: string;
+  source?: 'stdout' | 'stderr';
+}
+
+export interface BuildEventEnvelope {
+  event: string;
+  version: string;
+  data: unknown;
+}
+
+export interface StatusEvent {
+  status: BuildStatus;
+  time: number;
+}
+
+export interface LogEvent {
+  origin: Origin;
+  payload: string;
+  time: number;
+}
+
+export interface InitializeTaskEvent {
+  origin: Origin;
+  time: number;
+}
+
+export interface StartTaskEvent {
+  origin: Origin;
+  time: number;
+  config: { platform: string; run: { path: string; args: string[]; dir: string } };
+}
+
+export interface FinishTaskEvent {
+  origin: Origin;
+  time: number;
+  exit_status: number;
+}
+
+export interface ErrorEvent {
+  origin: Origin;
+  message: string;
+  time: number;
+}
+
+export interface SelectedWorkerEvent {
+  origin: Origin;
+  selected_worker: string;
+  pool: string;
+  time: number;
+}
+
+export interface WaitingForWorkerEvent {
+  origin: Origin;
+  reason: string;
+  time: number;
+}

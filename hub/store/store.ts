@@ -1,0 +1,273 @@
+// The hub's persistence boundary. Everything the hub must not lose lives behind this interface: the
+// SQLite implementation is the embedded default, PostgreSQL (same Kysely queries) comes for HA.
+//
+// Contract for implementations:
+// - Every method is atomic: it either applies fully or not at all.
+// - Timestamps are Unix milliseconds, set by the caller (so tests can control time).
+// - Methods never return live references: callers may mutate what they get back.
+// - "Not found" returns undefined; constraint violations throw StoreConflictError.
+
+import type { PlanNode } from '../pipeline/plan.js';
+
+export type BuildStatus = 'pending' | 'started' | 'succeeded' | 'failed' | 'errored' | 'aborted';
+export type StepRunStatus =
+  /** Waiting for an agent. */
+  | 'pending'
+  /** Sent to an agent, not yet accepted. */
+  | 'assigned'
+  /** Accepted by an agent (the lease holds). */
+  | 'running'
+  | 'succeeded'
+  | 'failed'
+  | 'errored'
+  | 'aborted';
+
+export const TERMINAL_BUILD_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'errored', 'aborted'];
+
+export interface Team {
+  id: number;
+  name: string;
+}
+
+export interface TokenRecord {
+  id: number;
+  name: string;
+  /** sha256 hex of the secret; the secret itself is never stored. */
+  hash: string;
+  /** Agent tokens: the team the token is scoped to, or null for a global token. */
+  teamId: number | null;
+  kind: 'agent' | 'api';
+  createdAt: number;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+export interface Pipeline {
+  id: number;
+  teamId: number;
+  name: string;
+  paused: boolean;
+  /** Increases by one with every saved config. */
+  configVersion: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface PipelineConfigVersion {
+  pipelineId: number;
+  version: number;
+  /** The YAML as the user sent it. */
+  source: string;
+  createdAt: number;
+}
+
+export interface Job {
+  id: number;
+  pipelineId: number;
+  name: string;
+  /** The job's compiled plan (JSON-safe). */
+  plan: PlanNode;
+  /** False once a later config no longer has the job. */
+  active: boolean;
+  paused: boolean;
+  /** The name the next build gets ("1", "2", ...). */
+  nextBuildNumber: number;
+}
+
+export interface Build {
+  id: number;
+  teamId: number;
+  pipelineId: number;
+  jobId: number;
+  /** Per job, "1", "2", ... */
+  name: string;
+  status: BuildStatus;
+  /** The plan the build runs, frozen at creation. */
+  plan: PlanNode;
+  /** Set by abort-build; the engine stops the build's steps. */
+  abortRequested: boolean;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+}
+
+/** A build with the names a user knows it by. */
+export interface BuildView extends Build {
+  teamName: string;
+  pipelineName: string;
+  jobName: string;
+}
+
+export interface StepRun {
+  id: number;
+  buildId: number;
+  /** The plan node this run executes. */
+  planId: string;
+  name: string;
+  status: StepRunStatus;
+  /** The dispatchable spec (JSON-safe), resolved by the engine. */
+  spec: unknown;
+  /** The current lease; null while pending. A new lease id is minted for every assignment. */
+  leaseId: string | null;
+  agentName: string | null;
+  pool: string | null;
+  /** Highest log sequence stored for the current run (logs are deduplicated by it). */
+  logSeq: number;
+  exitStatus: number | null;
+  error: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+}
+
+export interface BuildEvent {
+  buildId: number;
+  /** Per build, from 1, without gaps: the SSE event id. */
+  seq: number;
+  /** Concourse's event name: "log", "status", "initialize-task", ... */
+  type: string;
+  /** Concourse's event version for the type, e.g. "5.1". */
+  version: string;
+  data: unknown;
+  at: number;
+}
+
+export interface AgentPoolRecord {
+  name: string;
+  platform: string;
+  tags: string[];
+  executor: string;
+  capacity: number;
+}
+
+export interface AgentRecord {
+  name: string;
+  cluster: string;
+  version: string;
+  pools: AgentPoolRecord[];
+  state: 'connected' | 'disconnected' | 'draining';
+  tokenId: number | null;
+  connectedAt: number | null;
+  lastHeartbeatAt: number | null;
+}
+
+export interface SavePipelineInput {
+  teamId: number;
+  name: string;
+  source: string;
+  jobs: { name: string; plan: PlanNode }[];
+  at: number;
+}
+
+export interface LogAppend {
+  stepRunId: number;
+  /** Must equal the step run's logSeq + 1 to be stored. */
+  seq: number;
+  event: { type: string; version: string; data: unknown };
+  at: number;
+}
+
+export type LogAppendResult =
+  /** Stored; the step run's logSeq is now `seq`. */
+  | { kind: 'stored'; event: BuildEvent }
+  /** Already stored before (seq <= logSeq): dropped. */
+  | { kind: 'duplicate' }
+  /** A gap (seq > logSeq + 1): dropped; the sender must resend from logSeq + 1. */
+  | { kind: 'gap'; logSeq: number };
+
+export interface BuildFilter {
+  teamId?: number;
+  pipelineId?: number;
+  jobId?: number;
+  statuses?: BuildStatus[];
+  /** Only builds with id < before (paging, newest first). */
+  before?: number;
+  limit: number;
+}
+
+export interface Store {
+  // Teams. The `main` team exists after migration.
+  getTeam(name: string): Promise<Team | undefined>;
+  getTeamById(id: number): Promise<Team | undefined>;
+
+  // Tokens (agent tokens and API tokens share one table, told apart by `kind`).
+  createToken(input: Omit<TokenRecord, 'id' | 'revokedAt' | 'lastUsedAt'>): Promise<TokenRecord>;
+  listTokens(kind: TokenRecord['kind']): Promise<TokenRecord[]>;
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  /** Returns false when no such unrevoked token exists. */
+  revokeToken(id: number, at: number): Promise<boolean>;
+  touchToken(id: number, at: number): Promise<void>;
+
+  // Pipelines and jobs.
+  /**
+   * Saves a new config version: creates the pipeline if needed, bumps configVersion, upserts its jobs
+   * and marks jobs that are no longer in the config inactive. New pipelines are unpaused.
+   */
+  savePipeline(input: SavePipelineInput): Promise<{ pipeline: Pipeline; created: boolean }>;
+  getPipeline(teamId: number, name: string): Promise<Pipeline | undefined>;
+  getPipelineById(id: number): Promise<Pipeline | undefined>;
+  listPipelines(teamId: number): Promise<Pipeline[]>;
+  getPipelineConfig(pipelineId: number, version?: number): Promise<PipelineConfigVersion | undefined>;
+  setPipelinePaused(id: number, paused: boolean, at: number): Promise<void>;
+  getJob(pipelineId: number, name: string): Promise<Job | undefined>;
+  getJobById(id: number): Promise<Job | undefined>;
+  /** Active jobs only, in config order. */
+  listJobs(pipelineId: number): Promise<Job[]>;
+
+  // Builds.
+  /** Creates a pending build named after the job's nextBuildNumber, which it increments. */
+  createBuild(input: { jobId: number; plan: PlanNode; at: number }): Promise<Build>;
+  getBuild(id: number): Promise<BuildView | undefined>;
+  getBuildByName(jobId: number, name: string): Promise<BuildView | undefined>;
+  /** Newest first. */
+  listBuilds(filter: BuildFilter): Promise<BuildView[]>;
+  /** Sets status and, when given, startedAt / endedAt. */
+  updateBuild(
+    id: number,
+    patch: { status?: BuildStatus; startedAt?: number; endedAt?: number; abortRequested?: boolean },
+  ): Promise<void>;
+
+  // Step runs.
+  createStepRun(input: { buildId: number; planId: string; name: string; spec: unknown; at: number }): Promise<StepRun>;
+  getStepRun(id: number): Promise<StepRun | undefined>;
+  getStepRunByLease(leaseId: string): Promise<StepRun | undefined>;
+  listStepRuns(buildId: number): Promise<StepRun[]>;
+  listStepRunsByStatus(statuses: StepRunStatus[]): Promise<StepRun[]>;
+  /**
+   * Compare-and-set: applies the patch only when the step run's current leaseId equals `expectLease`
+   * (null for "no lease"). Returns false, changing nothing, when it does not: this is the fencing that
+   * keeps a stale agent from touching a step that moved on.
+   */
+  updateStepRun(
+    id: number,
+    expectLease: string | null,
+    patch: Partial<
+      Pick<
+        StepRun,
+        'status' | 'leaseId' | 'agentName' | 'pool' | 'exitStatus' | 'error' | 'startedAt' | 'endedAt' | 'logSeq'
+      >
+    >,
+  ): Promise<boolean>;
+
+  // Build events.
+  /** Appends an event with the build's next seq. */
+  appendBuildEvent(buildId: number, event: { type: string; version: string; data: unknown; at: number }): Promise<BuildEvent>;
+  /** Appends a log event for a step run, deduplicated by (step run, seq); see LogAppendResult. */
+  appendLog(input: LogAppend): Promise<LogAppendResult>;
+  /** Events with seq > afterSeq, ascending, at most `limit`. */
+  listBuildEvents(buildId: number, afterSeq: number, limit: number): Promise<BuildEvent[]>;
+
+  // Agents.
+  upsertAgent(agent: AgentRecord): Promise<void>;
+  getAgent(name: string): Promise<AgentRecord | undefined>;
+  listAgents(): Promise<AgentRecord[]>;
+  setAgentState(name: string, state: AgentRecord['state'], at: number): Promise<void>;
+  touchAgent(name: string, at: number): Promise<void>;
+
+  close(): Promise<void>;
+}
+
+export class StoreConflictError extends Error {
+  override readonly name = 'StoreConflictError';
+  readonly code = 'STORE_CONFLICT';
+}
