@@ -1,0 +1,139 @@
+// Assembles an agent from its config: executors per pool, the step runner, the hub session and the
+// optional metrics endpoint. main.ts (the process) and the tests both start agents through here.
+
+import { readFile } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import path from 'node:path';
+import { credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import { platformToWire } from '../common/wire-enums.js';
+import type { AgentConfig } from './config.js';
+import type { Executor } from './executors/executor.js';
+import { ProcessExecutor } from './executors/process/index.js';
+import { createAgentMetrics, type AgentMetrics } from './metrics.js';
+import { StepRunner, type PoolRuntime } from './runner.js';
+import { HubSession } from './session/session.js';
+
+export const AGENT_VERSION = '0.1.0';
+
+export interface RunningAgent {
+  session: HubSession;
+  runner: StepRunner;
+  metrics: AgentMetrics;
+  /** Resolves after the hub first welcomed the agent. */
+  welcomed: Promise<void>;
+  /** Stops taking work, lets held steps finish (aborting them after `timeoutMs`), then stops. */
+  drain(timeoutMs: number): Promise<void>;
+  /** Stops at once; held steps keep running only in the sense that the process executor leaves them. */
+  stop(): Promise<void>;
+}
+
+export class AgentStartError extends Error {
+  readonly code = 'AGENT_START_FAILED';
+}
+
+export async function readToken(file: string): Promise<string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new AgentStartError(`cannot read token_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const token = text.trim();
+  if (!token) throw new AgentStartError(`token_file ${file} is empty`);
+  return token;
+}
+
+async function channelCredentials(config: AgentConfig): Promise<ChannelCredentials> {
+  const tls = config.hub.tls;
+  if (tls.insecurePlaintext) return grpcCredentials.createInsecure();
+  return grpcCredentials.createSsl(tls.caFile ? await readFile(tls.caFile) : null);
+}
+
+function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): Executor {
+  if (pool.executor === 'process') return new ProcessExecutor({ workRoot: path.join(config.workDir, 'steps', pool.name) });
+  throw new AgentStartError(`pool "${pool.name}": the ${pool.executor} executor is not available in this agent build`);
+}
+
+export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
+  const token = await readToken(config.tokenFile);
+  const metrics = createAgentMetrics();
+  const pools = new Map<string, PoolRuntime>(
+    config.pools.map((p) => [p.name, { name: p.name, capacity: p.capacity, executor: executorFor(config, p) }]),
+  );
+  const runner = new StepRunner(pools, metrics, log.child({ component: 'runner' }));
+  const channelOptions: Record<string, string | number> = {};
+  if (config.hub.tls.serverName) {
+    channelOptions['grpc.ssl_target_name_override'] = config.hub.tls.serverName;
+    channelOptions['grpc.default_authority'] = config.hub.tls.serverName;
+  }
+  const session = new HubSession(
+    {
+      address: config.hub.address,
+      credentials: await channelCredentials(config),
+      channelOptions,
+      token,
+      agentName: config.name,
+      agentVersion: AGENT_VERSION,
+      cluster: config.cluster,
+      pools: config.pools.map((p) => ({
+        name: p.name,
+        platform: platformToWire(p.platform),
+        tags: [...p.tags],
+        executor: p.executor,
+        capacity: p.capacity,
+      })),
+    },
+    runner,
+    metrics,
+    log.child({ component: 'session' }),
+  );
+  const running = session.run();
+  const metricsServer = config.metrics ? await serveMetrics(config.metrics.listen, metrics, log) : undefined;
+
+  const stop = async () => {
+    session.stop();
+    runner.stop();
+    await running;
+    await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+  };
+
+  return {
+    session,
+    runner,
+    metrics,
+    welcomed: session.welcomed,
+    async drain(timeoutMs) {
+      session.drain('agent shutting down');
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+      if ((await Promise.race([runner.idle(), deadline])) === 'timeout') {
+        log.warn({ steps: runner.size }, 'drain deadline passed; aborting the remaining steps');
+        runner.abortAll('agent shutting down');
+        await Promise.race([runner.idle(), new Promise((resolve) => setTimeout(resolve, 15_000))]);
+      }
+      clearTimeout(timer);
+      await stop();
+    },
+    stop,
+  };
+}
+
+async function serveMetrics(listen: string, metrics: AgentMetrics, log: Logger): Promise<Server> {
+  const i = listen.lastIndexOf(':');
+  const server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry.metrics().then(
+        (body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body),
+        () => res.writeHead(500).end(),
+      );
+    } else if (req.url === '/healthz') {
+      res.writeHead(200).end('ok\n');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(Number(listen.slice(i + 1)), listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), resolve));
+  log.info({ listen }, 'metrics endpoint listening');
+  return server;
+}

@@ -1,0 +1,206 @@
+// Runs leased steps on the agent's executors and holds what the hub has not acknowledged. It knows
+// the session only as an Outbox per connection, so a reconnect never touches a running step.
+
+import type { Logger } from 'pino';
+import type { Assign, Finished, HeldStep as WireHeldStep, HeldStepDecision } from '../proto/gen/outpost/v1/agent.js';
+import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
+import { statusToWire, streamToWire } from '../common/wire-enums.js';
+import type { ExecStep, Executor, RunningStep } from './executors/executor.js';
+import { HeldStep, type Outbox } from './session/held-step.js';
+import { chunksOf, splitAtCharBoundary } from './session/utf8.js';
+import type { AgentMetrics } from './metrics.js';
+
+export interface PoolRuntime {
+  name: string;
+  capacity: number;
+  executor: Executor;
+}
+
+interface Tracked {
+  held: HeldStep;
+  running: RunningStep | undefined;
+  aborted: boolean;
+}
+
+export interface RunnerLimits {
+  maxLogChunkBytes: number;
+  logWindowBytes: number;
+}
+
+const RESULT_RESEND_MS = 10_000;
+
+export class StepRunner {
+  private readonly steps = new Map<string, Tracked>();
+  private outbox: Outbox | undefined;
+  private limits: RunnerLimits = { maxLogChunkBytes: 256 * 1024, logWindowBytes: 4 * 1024 * 1024 };
+  private readonly resendTimer: NodeJS.Timeout;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly pools: Map<string, PoolRuntime>,
+    private readonly metrics: AgentMetrics,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.resendTimer = setInterval(() => {
+      for (const t of this.steps.values()) t.held.resendResult();
+    }, RESULT_RESEND_MS);
+    this.resendTimer.unref();
+  }
+
+  /** For Hello. */
+  heldSteps(): WireHeldStep[] {
+    return [...this.steps.values()].map((t) => t.held.heldState);
+  }
+
+  inUse(pool: string): number {
+    let n = 0;
+    for (const t of this.steps.values()) if (t.held.pool === pool) n++;
+    return n;
+  }
+
+  get size(): number {
+    return this.steps.size;
+  }
+
+  /** A connection was welcomed: resume or drop each held step as the hub decided, then resend. */
+  attach(outbox: Outbox, decisions: HeldStepDecision[], limits: RunnerLimits): void {
+    this.outbox = outbox;
+    this.limits = limits;
+    const byLease = new Map(decisions.map((d) => [d.leaseId, d]));
+    for (const [leaseId, tracked] of this.steps) {
+      const decision = byLease.get(leaseId);
+      if (decision?.decision === LeaseDecision.LEASE_DECISION_RESUME) {
+        tracked.held.attach(outbox, decision.ackedLogSeq, limits.logWindowBytes);
+        this.metrics.resumedSteps.inc();
+      } else {
+        this.drop(leaseId, decision?.reason || 'the hub did not resume it');
+      }
+    }
+  }
+
+  detach(): void {
+    this.outbox = undefined;
+    for (const t of this.steps.values()) t.held.detach();
+  }
+
+  /** The transport drained: let every step continue sending. */
+  unblock(): void {
+    for (const t of this.steps.values()) t.held.unblock();
+  }
+
+  /** Returns a rejection reason, or undefined when the step was accepted and is starting. */
+  assign(assign: Assign, outbox: Outbox, draining: boolean): string | undefined {
+    const poolName = assign.spec?.pool ?? '';
+    const pool = this.pools.get(poolName);
+    if (draining) return 'agent is draining';
+    if (!pool || !assign.spec?.run) return `agent has no pool "${poolName}"`;
+    if (this.steps.has(assign.leaseId)) return undefined;
+    if (this.inUse(poolName) >= pool.capacity) return `pool "${poolName}" is at capacity (${pool.capacity})`;
+
+    const held = new HeldStep(assign.leaseId, poolName, this.limits.logWindowBytes);
+    held.attach(outbox, 0, this.limits.logWindowBytes);
+    const tracked: Tracked = { held, running: undefined, aborted: false };
+    this.steps.set(assign.leaseId, tracked);
+    const spec = assign.spec;
+    const step: ExecStep = {
+      leaseId: assign.leaseId,
+      run: { path: spec.run?.path ?? '', args: spec.run?.args ?? [], dir: spec.run?.dir ?? '', user: spec.run?.user ?? '' },
+      env: Object.fromEntries(spec.env.map((e) => [e.name, e.value])),
+      inputs: spec.inputs.map((i) => ({ name: i.name, path: i.path })),
+      outputs: spec.outputs.map((o) => ({ name: o.name, path: o.path })),
+      timeoutMs: spec.timeoutMs,
+      privileged: spec.privileged,
+    };
+    const log = this.log.child({ leaseId: assign.leaseId, build: assign.context?.buildId, step: assign.context?.stepName });
+    void this.run(tracked, pool.executor, step, log).catch((err: unknown) => {
+      log.error({ err }, 'step runner failed');
+      held.finish({ status: statusToWire('errored'), exitStatus: -1, error: `agent error: ${(err as Error).message}`, outputs: [], atUnixMs: this.now() });
+    });
+    return undefined;
+  }
+
+  onLogAck(leaseId: string, seq: number): void {
+    this.steps.get(leaseId)?.held.ack(seq);
+  }
+
+  onFinishedAck(leaseId: string): void {
+    this.steps.get(leaseId)?.held.resultAcknowledged();
+  }
+
+  abort(leaseId: string, graceMs: number, reason: string): void {
+    const tracked = this.steps.get(leaseId);
+    if (!tracked) return;
+    tracked.aborted = true;
+    void tracked.running?.abort(graceMs, reason);
+  }
+
+  /** The hub no longer honours the lease: stop the step and forget it without reporting. */
+  drop(leaseId: string, reason: string): void {
+    const tracked = this.steps.get(leaseId);
+    if (!tracked) return;
+    this.log.info({ leaseId, reason }, 'dropping step');
+    this.steps.delete(leaseId);
+    tracked.aborted = true;
+    tracked.held.resultAcknowledged();
+    const running = tracked.running;
+    if (running) void running.abort(0, reason).then(() => running.cleanup());
+    this.wakeIdle();
+  }
+
+  /** Resolves when no step is held (every result acknowledged). */
+  async idle(): Promise<void> {
+    while (this.steps.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Aborts every running step (drain deadline passed). */
+  abortAll(reason: string): void {
+    for (const leaseId of this.steps.keys()) this.abort(leaseId, 5_000, reason);
+  }
+
+  stop(): void {
+    clearInterval(this.resendTimer);
+  }
+
+  private wakeIdle(): void {
+    if (this.steps.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private async run(tracked: Tracked, executor: Executor, step: ExecStep, log: Logger): Promise<void> {
+    const { held } = tracked;
+    this.outbox?.sendAccepted(step.leaseId);
+    const running = await executor.start(step);
+    tracked.running = running;
+    if (tracked.aborted) void running.abort(0, 'aborted before it started');
+    this.outbox?.sendStarted(step.leaseId, this.now());
+    log.info({ path: step.run.path }, 'step started');
+
+    const carry = new Map<string, Buffer>();
+    for await (const piece of running.logs()) {
+      const pending = carry.get(piece.stream);
+      const joined = pending ? Buffer.concat([pending, piece.data]) : piece.data;
+      const [complete, rest] = splitAtCharBoundary(joined);
+      carry.set(piece.stream, rest);
+      for (const data of chunksOf(complete, this.limits.maxLogChunkBytes)) {
+        await held.push(streamToWire(piece.stream), data, piece.at);
+      }
+    }
+    for (const [stream, rest] of carry) {
+      if (rest.length > 0) await held.push(streamToWire(stream as 'stdout' | 'stderr'), rest, this.now());
+    }
+    const result = await running.wait();
+    log.info({ status: result.status, exitStatus: result.exitStatus }, 'step ended');
+    const finished: Omit<Finished, 'leaseId' | 'lastLogSeq'> = {
+      status: statusToWire(result.status),
+      exitStatus: result.exitStatus,
+      error: result.error ?? '',
+      outputs: [],
+      atUnixMs: this.now(),
+    };
+    held.finish(finished);
+    await held.acknowledged();
+    await running.cleanup();
+    if (this.steps.get(step.leaseId) === tracked) this.steps.delete(step.leaseId);
+    this.wakeIdle();
+  }
+}

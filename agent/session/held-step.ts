@@ -1,0 +1,123 @@
+// What the agent keeps for one leased step, independent of any connection: the log chunks the hub has
+// not acknowledged yet (resent after a reconnect) and the result until the hub acknowledges it. A
+// connection comes and goes; a HeldStep outlives it.
+//
+// Ordering rule: every log chunk goes out before the result, in sequence order, on whichever
+// connection is current. Memory is bounded by the log window: the producer waits while the
+// unacknowledged bytes exceed it.
+
+import type { Finished, LogChunk } from '../../proto/gen/outpost/v1/agent.js';
+
+export interface Outbox {
+  sendAccepted(leaseId: string): void;
+  sendStarted(leaseId: string, at: number): void;
+  /** Returns false when the transport is backed up; `onDrain` fires when it is not. */
+  sendLog(chunk: LogChunk): boolean;
+  sendFinished(finished: Finished): void;
+}
+
+export class HeldStep {
+  private nextSeq = 1;
+  private acked = 0;
+  /** Highest seq written to the current outbox. */
+  private sent = 0;
+  private readonly unacked: LogChunk[] = [];
+  private unackedBytes = 0;
+  private result: Finished | undefined;
+  private resultAcked = false;
+  private outbox: Outbox | undefined;
+  private blocked = false;
+  private readonly windowWaiters: (() => void)[] = [];
+  private readonly ackWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly leaseId: string,
+    readonly pool: string,
+    private windowBytes: number,
+  ) {}
+
+  /** For Hello: what the hub last acknowledged, and the result if the step already ended. */
+  get heldState(): { leaseId: string; ackedLogSeq: number; finished: Finished | undefined } {
+    return { leaseId: this.leaseId, ackedLogSeq: this.acked, finished: this.result };
+  }
+
+  get done(): boolean {
+    return this.resultAcked;
+  }
+
+  /** A (new) connection is current; `hubAcked` is the hub's persisted high-water mark for this lease. */
+  attach(outbox: Outbox, hubAcked: number, windowBytes: number): void {
+    this.windowBytes = windowBytes;
+    this.outbox = outbox;
+    this.ack(hubAcked);
+    this.sent = this.acked;
+    this.blocked = false;
+    this.flush();
+  }
+
+  detach(): void {
+    this.outbox = undefined;
+  }
+
+  /** Queues one chunk; resolves once the window has room for more. */
+  async push(stream: LogChunk['stream'], data: Buffer, at: number): Promise<void> {
+    const chunk: LogChunk = { leaseId: this.leaseId, seq: this.nextSeq++, stream, data, atUnixMs: at };
+    this.unacked.push(chunk);
+    this.unackedBytes += data.length;
+    this.flush();
+    while (this.unackedBytes > this.windowBytes) {
+      await new Promise<void>((resolve) => this.windowWaiters.push(resolve));
+    }
+  }
+
+  /** The step ended: `finished` is sent after every chunk and resent until acknowledged. */
+  finish(finished: Omit<Finished, 'leaseId' | 'lastLogSeq'>): void {
+    this.result = { ...finished, leaseId: this.leaseId, lastLogSeq: this.nextSeq - 1 };
+    this.flush();
+  }
+
+  ack(seq: number): void {
+    if (seq <= this.acked) return;
+    this.acked = seq;
+    while (this.unacked.length > 0 && this.unacked[0]!.seq <= seq) {
+      this.unackedBytes -= this.unacked.shift()!.data.length;
+    }
+    if (this.unackedBytes <= this.windowBytes) for (const wake of this.windowWaiters.splice(0)) wake();
+  }
+
+  resultAcknowledged(): void {
+    this.resultAcked = true;
+    for (const wake of this.ackWaiters.splice(0)) wake();
+  }
+
+  /** Resolves when the hub has acknowledged the result. */
+  async acknowledged(): Promise<void> {
+    if (!this.resultAcked) await new Promise<void>((resolve) => this.ackWaiters.push(resolve));
+  }
+
+  /** Sends what the current connection has not seen yet; called again when the transport drains. */
+  flush(): void {
+    const outbox = this.outbox;
+    if (!outbox || this.blocked) return;
+    for (const chunk of this.unacked) {
+      if (chunk.seq <= this.sent) continue;
+      this.sent = chunk.seq;
+      if (!outbox.sendLog(chunk)) {
+        this.blocked = true;
+        return;
+      }
+    }
+    if (this.result && !this.resultAcked && this.sent >= this.result.lastLogSeq) outbox.sendFinished(this.result);
+  }
+
+  /** The transport drained: continue where flush() stopped. */
+  unblock(): void {
+    this.blocked = false;
+    this.flush();
+  }
+
+  /** Resends the result (called periodically until acknowledged). */
+  resendResult(): void {
+    if (this.result && !this.resultAcked && this.sent >= this.result.lastLogSeq) this.outbox?.sendFinished(this.result);
+  }
+}

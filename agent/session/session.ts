@@ -1,0 +1,204 @@
+// The agent's side of the Connect stream: dials out, says Hello with the steps it holds, follows the
+// hub's heartbeats, and reconnects with exponential backoff and full jitter when anything breaks.
+// Steps live in the StepRunner and survive every reconnect.
+
+import { Metadata, type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  AgentGatewayClient,
+  ProtocolVersion,
+  type AgentMessage,
+  type HubMessage,
+  type Pool,
+} from '../../proto/gen/outpost/v1/agent.js';
+import type { AgentMetrics } from '../metrics.js';
+import type { StepRunner } from '../runner.js';
+import { Backoff } from './backoff.js';
+import type { Outbox } from './held-step.js';
+
+export interface SessionOptions {
+  address: string;
+  credentials: ChannelCredentials;
+  channelOptions: Record<string, string | number>;
+  token: string;
+  agentName: string;
+  agentVersion: string;
+  cluster: string;
+  pools: Pool[];
+}
+
+type Call = ClientDuplexStream<AgentMessage, HubMessage>;
+
+export class HubSession {
+  private readonly client: AgentGatewayClient;
+  private readonly backoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
+  private call: Call | undefined;
+  private stopped = false;
+  private draining = false;
+  private wakeBackoff: (() => void) | undefined;
+  private attempts = 0;
+  private welcomedOnce: (() => void) | undefined;
+  /** Resolves after the first Welcome (tests and the quickstart wait for it). */
+  readonly welcomed: Promise<void>;
+
+  constructor(
+    private readonly opts: SessionOptions,
+    private readonly runner: StepRunner,
+    private readonly metrics: AgentMetrics,
+    private readonly log: Logger,
+  ) {
+    this.client = new AgentGatewayClient(opts.address, opts.credentials, {
+      ...opts.channelOptions,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+    });
+    this.welcomed = new Promise((resolve) => (this.welcomedOnce = resolve));
+  }
+
+  /** Runs sessions until stop(). */
+  async run(): Promise<void> {
+    while (!this.stopped) {
+      if (this.attempts++ > 0) this.metrics.reconnects.inc();
+      const welcomed = await this.connectOnce().catch((err: unknown) => {
+        this.log.warn({ err: (err as Error).message }, 'session with the hub ended');
+        return false;
+      });
+      this.metrics.connected.set(0);
+      this.runner.detach();
+      if (this.stopped) break;
+      if (welcomed) this.backoff.reset();
+      const delay = this.backoff.next();
+      this.log.info({ delayMs: delay }, 'reconnecting to the hub');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wakeBackoff = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** Takes no new work and tells the hub so. */
+  drain(reason: string): void {
+    this.draining = true;
+    this.send({ msg: { $case: 'draining', value: { reason } } });
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.call?.cancel();
+    this.wakeBackoff?.();
+    this.client.close();
+  }
+
+  private send(message: AgentMessage): boolean {
+    const call = this.call;
+    if (!call || call.writableEnded) return false;
+    return call.write(message);
+  }
+
+  /** One session; resolves with whether the hub welcomed it. */
+  private connectOnce(): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      const metadata = new Metadata();
+      metadata.set('authorization', `Bearer ${this.opts.token}`);
+      const call = this.client.connect(metadata);
+      this.call = call;
+      let welcomed = false;
+      let lastSeen = Date.now();
+      let watchdog: NodeJS.Timeout | undefined;
+      let heartbeat: NodeJS.Timeout | undefined;
+      let heartbeatSeq = 0;
+
+      const outbox: Outbox = {
+        sendLog: (chunk) => this.send({ msg: { $case: 'log', value: chunk } }),
+        sendFinished: (finished) => void this.send({ msg: { $case: 'finished', value: finished } }),
+        sendAccepted: (leaseId) => void this.send({ msg: { $case: 'accepted', value: { leaseId } } }),
+        sendStarted: (leaseId, at) => void this.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: at } } }),
+      };
+
+      const finish = (err?: Error) => {
+        clearInterval(heartbeat);
+        clearInterval(watchdog);
+        if (this.call === call) this.call = undefined;
+        if (err && !welcomed) reject(err);
+        else resolve(welcomed);
+      };
+
+      call.on('drain', () => this.runner.unblock());
+      call.on('data', (message: HubMessage) => {
+        lastSeen = Date.now();
+        const msg = message.msg;
+        if (!msg) return;
+        switch (msg.$case) {
+          case 'welcome': {
+            welcomed = true;
+            const w = msg.value;
+            this.metrics.connected.set(1);
+            this.log.info({ session: w.sessionId, resumed: w.held.length }, 'connected to the hub');
+            this.runner.attach(outbox, w.held, {
+              maxLogChunkBytes: w.limits?.maxLogChunkBytes ?? 256 * 1024,
+              logWindowBytes: w.limits?.logWindowBytes ?? 4 * 1024 * 1024,
+            });
+            if (this.draining) this.drain('agent is draining');
+            const interval = w.heartbeatIntervalMs || 5_000;
+            heartbeat = setInterval(() => {
+              this.send({ msg: { $case: 'heartbeat', value: { seq: ++heartbeatSeq, sentAtUnixMs: Date.now() } } });
+            }, interval);
+            watchdog = setInterval(() => {
+              if (Date.now() - lastSeen > interval * 3) {
+                this.log.warn('hub missed heartbeats; reconnecting');
+                call.cancel();
+              }
+            }, interval);
+            this.welcomedOnce?.();
+            return;
+          }
+          case 'assign': {
+            const reason = this.runner.assign(msg.value, outbox, this.draining);
+            if (reason) {
+              this.log.info({ leaseId: msg.value.leaseId, reason }, 'assignment rejected');
+              this.send({ msg: { $case: 'rejected', value: { leaseId: msg.value.leaseId, reason } } });
+            }
+            return;
+          }
+          case 'logAck':
+            this.runner.onLogAck(msg.value.leaseId, msg.value.seq);
+            return;
+          case 'finishedAck':
+            this.runner.onFinishedAck(msg.value.leaseId);
+            return;
+          case 'abort':
+            this.log.info({ leaseId: msg.value.leaseId, reason: msg.value.reason }, 'abort requested');
+            this.runner.abort(msg.value.leaseId, msg.value.graceMs, msg.value.reason);
+            return;
+          case 'leaseRevoked':
+            this.runner.drop(msg.value.leaseId, msg.value.reason);
+            return;
+          case 'goAway':
+            this.log.info({ reason: msg.value.reason }, 'hub is going away');
+            return;
+          case 'heartbeat':
+            return;
+        }
+      });
+      call.on('error', (err: Error) => finish(err));
+      call.on('end', () => finish());
+
+      call.write({
+        msg: {
+          $case: 'hello',
+          value: {
+            protocolVersion: ProtocolVersion.PROTOCOL_VERSION_1,
+            agentName: this.opts.agentName,
+            agentVersion: this.opts.agentVersion,
+            cluster: this.opts.cluster,
+            pools: this.opts.pools,
+            held: this.runner.heldSteps(),
+          },
+        },
+      });
+    });
+  }
+}

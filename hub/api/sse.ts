@@ -1,0 +1,99 @@
+// Server-sent build events: replay from the store after Last-Event-ID, then follow live events. Memory
+// stays bounded for slow readers: when the socket backs up, live events are not buffered; the reader
+// falls back to catching up from the store, which holds every event anyway.
+
+import type { ServerResponse } from 'node:http';
+import type { BuildEvents } from '../events/build-events.js';
+import type { BuildEvent, Store } from '../store/store.js';
+
+const PAGE = 500;
+const TERMINAL = new Set(['succeeded', 'failed', 'errored', 'aborted']);
+
+export function formatEvent(event: BuildEvent): string {
+  const envelope = JSON.stringify({ event: event.type, version: event.version, data: event.data });
+  return `id: ${event.seq}\nevent: event\ndata: ${envelope}\n\n`;
+}
+
+function isFinalStatus(event: BuildEvent): boolean {
+  return event.type === 'status' && TERMINAL.has((event.data as { status: string }).status);
+}
+
+/** Streams a build's events to `res` until the build ends or the client goes away. */
+export async function streamBuildEvents(
+  res: ServerResponse,
+  buildId: number,
+  afterSeq: number,
+  store: Store,
+  events: BuildEvents,
+): Promise<void> {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache, no-transform',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
+  res.flushHeaders();
+
+  let cursor = afterSeq;
+  let catchingUp = false;
+  let missed = false;
+  let finished = false;
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    unsubscribe();
+    clearInterval(keepAlive);
+    if (!res.destroyed) res.end('event: end\ndata\n\n');
+    resolveDone();
+  };
+
+  const write = (event: BuildEvent): boolean => {
+    if (event.seq <= cursor || finished) return true;
+    cursor = event.seq;
+    const ok = res.write(formatEvent(event));
+    if (isFinalStatus(event)) finish();
+    return ok;
+  };
+
+  const catchUp = async () => {
+    catchingUp = true;
+    for (;;) {
+      const page = await store.listBuildEvents(buildId, cursor, PAGE);
+      if (finished || res.destroyed) return;
+      if (page.length === 0) {
+        if (!missed) break;
+        missed = false;
+        continue;
+      }
+      for (const event of page) {
+        if (!write(event)) await new Promise((resolve) => res.once('drain', resolve));
+        if (finished || res.destroyed) return;
+      }
+    }
+    catchingUp = false;
+  };
+
+  const startCatchUp = () => {
+    catchUp().catch(() => finish());
+  };
+
+  const unsubscribe = events.subscribe(buildId, (event) => {
+    if (catchingUp) {
+      missed = true;
+    } else if (res.writableNeedDrain) {
+      missed = true;
+      startCatchUp();
+    } else {
+      write(event);
+    }
+  });
+  // Proxies close idle connections; a comment line every 15 s keeps a quiet build's stream open.
+  const keepAlive = setInterval(() => res.write(': keep-alive\n\n'), 15_000);
+  res.on('close', finish);
+
+  startCatchUp();
+  await done;
+}

@@ -1,0 +1,59 @@
+// Bearer tokens for agents and API users. The secret is shown once, at creation; only its sha256 is
+// stored, so a leaked database does not leak credentials. A prefix tells a reader what a token is for.
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Store, TokenRecord } from '../store/store.js';
+
+const PREFIX: Record<TokenRecord['kind'], string> = { agent: 'opa_', api: 'opu_' };
+
+export function hashToken(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}
+
+export function generateToken(kind: TokenRecord['kind']): string {
+  return PREFIX[kind] + randomBytes(32).toString('base64url');
+}
+
+export type TokenCheck = { ok: true; token: TokenRecord } | { ok: false; reason: string };
+
+export class TokenService {
+  constructor(
+    private readonly store: Store,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async create(
+    kind: TokenRecord['kind'],
+    name: string,
+    teamId: number | null,
+  ): Promise<{ secret: string; token: TokenRecord }> {
+    const secret = generateToken(kind);
+    const token = await this.store.createToken({ kind, name, teamId, hash: hashToken(secret), createdAt: this.now() });
+    return { secret, token };
+  }
+
+  /** Checks a presented secret; the reason is for logs, never for the caller. */
+  async verify(kind: TokenRecord['kind'], secret: string | undefined): Promise<TokenCheck> {
+    if (!secret) return { ok: false, reason: 'no bearer token' };
+    if (!secret.startsWith(PREFIX[kind])) return { ok: false, reason: `not an ${kind} token` };
+    const hash = hashToken(secret);
+    const token = await this.store.findTokenByHash(hash);
+    // The lookup is by hash already; the constant-time compare guards against a store that matches loosely.
+    if (!token || !timingSafeEqual(Buffer.from(token.hash), Buffer.from(hash))) {
+      return { ok: false, reason: 'unknown token' };
+    }
+    if (token.kind !== kind) return { ok: false, reason: `not an ${kind} token` };
+    if (token.revokedAt !== null) return { ok: false, reason: `token "${token.name}" was revoked` };
+    // Recording every use would put a write on every API call; a minute's resolution is enough.
+    const now = this.now();
+    if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000) await this.store.touchToken(token.id, now);
+    return { ok: true, token };
+  }
+}
+
+/** Extracts the secret from an `Authorization: Bearer <secret>` value. */
+export function bearerSecret(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const match = /^Bearer\s+(\S+)$/i.exec(header.trim());
+  return match?.[1];
+}

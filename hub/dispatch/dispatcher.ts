@@ -1,0 +1,418 @@
+// Push dispatch with leases (design §2). The dispatcher owns every step run's lease: it assigns ready
+// steps to connected agents the moment a pool has room, re-queues assignments that are not accepted in
+// time, keeps a disconnected agent's running steps for a grace period, and fences every message that
+// names a lease that moved on.
+//
+// State lives in two places: the store (the step run's status and lease id, written by compare-and-set
+// on the lease so a stale party can never overwrite a newer one) and this process (timers, the queue
+// and which session holds which lease). After a hub restart `recover()` rebuilds the second from the
+// first; the engine re-enqueues steps that were still pending.
+//
+// All mutations run one at a time (`serial`) so two drains never hand out the same step.
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { StepRun, Store } from '../store/store.js';
+import type { HubMetrics } from '../metrics.js';
+import { agentMayRun, pickCandidate, poolAccepts, waitingReason, type Candidate } from './matching.js';
+import type { AgentConnection, StepContext, StepOutcome, StepSpec } from './types.js';
+
+export interface DispatchListener {
+  /** The step cannot be placed now; called again only when the reason changes. */
+  waiting(stepRunId: number, buildId: number, reason: string): void;
+  selected(stepRunId: number, buildId: number, agentName: string, pool: string): void;
+  /** The step reached a final status (persisted before this is called). */
+  ended(stepRunId: number, buildId: number, outcome: StepOutcome): void;
+}
+
+export interface DispatcherOptions {
+  acceptWithinMs: number;
+  leaseGraceMs: number;
+  /** How long an agent gets to stop an aborted step before the hub ends it regardless. */
+  abortGraceMs: number;
+  now?: () => number;
+}
+
+interface QueueEntry {
+  stepRunId: number;
+  buildId: number;
+  spec: StepSpec;
+  context: StepContext;
+  readyAt: number;
+  reason: string | undefined;
+  rejectedBy: Map<string, string>;
+}
+
+interface Lease {
+  leaseId: string;
+  entry: QueueEntry | undefined;
+  stepRunId: number;
+  buildId: number;
+  agentName: string;
+  pool: string;
+  state: 'assigned' | 'running';
+  conn: AgentConnection | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+export type HeldDecision = { leaseId: string; resume: true; ackedLogSeq: number } | { leaseId: string; resume: false; reason: string };
+
+export type LeaseCheck = { ok: true; stepRunId: number; buildId: number } | { ok: false; reason: string };
+
+export class Dispatcher {
+  private readonly queue: QueueEntry[] = [];
+  private readonly leases = new Map<string, Lease>();
+  private readonly sessions = new Map<string, AgentConnection>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private readonly now: () => number;
+
+  constructor(
+    private readonly store: Store,
+    private readonly listener: DispatchListener,
+    private readonly opts: DispatcherOptions,
+    private readonly metrics: HubMetrics,
+    private readonly log: Logger,
+  ) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Rebuilds lease state after a restart: every assigned or running step waits for its agent. */
+  async recover(): Promise<void> {
+    await this.serial(async () => {
+      for (const run of await this.store.listStepRunsByStatus(['assigned', 'running'])) {
+        if (!run.leaseId || !run.agentName || !run.pool) continue;
+        const lease: Lease = {
+          leaseId: run.leaseId,
+          entry: undefined,
+          stepRunId: run.id,
+          buildId: run.buildId,
+          agentName: run.agentName,
+          pool: run.pool,
+          state: run.status === 'assigned' ? 'assigned' : 'running',
+          conn: undefined,
+          timer: undefined,
+        };
+        this.leases.set(lease.leaseId, lease);
+        this.startGrace(lease, `agent "${run.agentName}" did not reconnect within the grace period after a hub restart`);
+      }
+    });
+  }
+
+  /** A step is ready to run. */
+  enqueue(stepRun: StepRun, spec: StepSpec, context: StepContext): Promise<void> {
+    return this.serial(async () => {
+      if (this.queue.some((e) => e.stepRunId === stepRun.id)) return;
+      this.queue.push({
+        stepRunId: stepRun.id,
+        buildId: stepRun.buildId,
+        spec,
+        context,
+        readyAt: this.now(),
+        reason: undefined,
+        rejectedBy: new Map(),
+      });
+      await this.drain();
+    });
+  }
+
+  /** A session finished its handshake. Returns what the agent must do with each step it still holds. */
+  attach(conn: AgentConnection, held: { leaseId: string }[]): Promise<HeldDecision[]> {
+    return this.serial(async () => {
+      const previous = this.sessions.get(conn.agentName);
+      if (previous && previous !== conn) this.detachNow(previous);
+      this.sessions.set(conn.agentName, conn);
+      this.metrics.agentsConnected.set(this.sessions.size);
+      for (const entry of this.queue) entry.rejectedBy.delete(conn.agentName);
+
+      const decisions: HeldDecision[] = [];
+      const heldIds = new Set(held.map((h) => h.leaseId));
+      for (const { leaseId } of held) {
+        const lease = this.leases.get(leaseId);
+        const run = lease ? await this.store.getStepRun(lease.stepRunId) : undefined;
+        if (!lease || !run || lease.agentName !== conn.agentName || run.leaseId !== leaseId) {
+          decisions.push({ leaseId, resume: false, reason: 'the hub no longer holds this lease' });
+          continue;
+        }
+        clearTimeout(lease.timer);
+        lease.timer = undefined;
+        lease.conn = conn;
+        if (lease.state === 'assigned') {
+          // Accepted before the hub could record it (hub restart): the agent runs it, so it is running.
+          lease.state = 'running';
+          lease.entry = undefined;
+          await this.store.updateStepRun(run.id, leaseId, { status: 'running', startedAt: this.now() });
+        }
+        decisions.push({ leaseId, resume: true, ackedLogSeq: run.logSeq });
+      }
+      // Leases this agent should hold but did not list: the agent lost them (it restarted without its state).
+      for (const lease of [...this.leases.values()]) {
+        if (lease.agentName !== conn.agentName || heldIds.has(lease.leaseId)) continue;
+        if (lease.state === 'assigned') await this.requeue(lease, 'agent reconnected without it');
+        else await this.endLease(lease, { status: 'errored', exitStatus: null, error: `agent "${conn.agentName}" restarted and lost the step` });
+      }
+      await this.drain();
+      return decisions;
+    });
+  }
+
+  /** The session ended (stream closed or heartbeats missed). False when a newer session already replaced it. */
+  detach(conn: AgentConnection): Promise<boolean> {
+    return this.serial(async () => {
+      if (this.sessions.get(conn.agentName) !== conn) return false;
+      this.detachNow(conn);
+      // Unaccepted assignments never started: they go straight back to the queue.
+      for (const lease of [...this.leases.values()]) {
+        if (lease.conn === conn && lease.state === 'assigned') await this.requeue(lease, 'agent disconnected');
+      }
+      await this.drain();
+      return true;
+    });
+  }
+
+  /** The agent says it is draining: no new work for it; what it holds continues. */
+  draining(): Promise<void> {
+    return this.serial(() => this.drain());
+  }
+
+  accepted(conn: AgentConnection, leaseId: string): Promise<LeaseCheck> {
+    return this.serial(async () => {
+      const lease = this.leases.get(leaseId);
+      if (!lease || lease.conn !== conn) return { ok: false, reason: 'unknown or expired lease' };
+      if (lease.state === 'running') return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
+      const ok = await this.store.updateStepRun(lease.stepRunId, leaseId, { status: 'running', startedAt: this.now() });
+      if (!ok) return { ok: false, reason: 'lease moved on' };
+      clearTimeout(lease.timer);
+      lease.timer = undefined;
+      lease.state = 'running';
+      lease.entry = undefined;
+      return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
+    });
+  }
+
+  rejected(conn: AgentConnection, leaseId: string, reason: string): Promise<void> {
+    return this.serial(async () => {
+      const lease = this.leases.get(leaseId);
+      if (!lease || lease.conn !== conn || lease.state !== 'assigned') return;
+      lease.entry?.rejectedBy.set(conn.agentName, reason);
+      await this.requeue(lease, `rejected: ${reason}`);
+      await this.drain();
+    });
+  }
+
+  /** Fencing for messages about a running step (logs, started): is this lease current for this session? */
+  check(conn: AgentConnection, leaseId: string): LeaseCheck {
+    const lease = this.leases.get(leaseId);
+    if (!lease || lease.conn !== conn) return { ok: false, reason: 'unknown or expired lease' };
+    if (lease.state !== 'running') return { ok: false, reason: 'the step was not accepted' };
+    return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
+  }
+
+  /** The agent reports the step's result. Persists it, frees capacity, tells the engine. */
+  finished(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {
+    return this.serial(async () => {
+      const check = this.check(conn, leaseId);
+      if (!check.ok) return check;
+      const lease = this.leases.get(leaseId);
+      if (lease) await this.endLease(lease, outcome);
+      await this.drain();
+      return check;
+    });
+  }
+
+  /**
+   * Abort a step wherever it is: dequeue it if waiting, revoke it if unaccepted, ask the agent to stop it
+   * if running (ending it here if the agent does not answer within the abort grace or is away).
+   */
+  abort(stepRunId: number, reason: string): Promise<void> {
+    return this.serial(async () => {
+      const index = this.queue.findIndex((e) => e.stepRunId === stepRunId);
+      if (index >= 0) {
+        const [entry] = this.queue.splice(index, 1);
+        this.metrics.queueDepth.set(this.queue.length);
+        const ok = await this.store.updateStepRun(stepRunId, null, { status: 'aborted', error: reason, endedAt: this.now() });
+        if (ok && entry) this.listener.ended(stepRunId, entry.buildId, { status: 'aborted', exitStatus: null, error: reason });
+        return;
+      }
+      const lease = [...this.leases.values()].find((l) => l.stepRunId === stepRunId);
+      if (!lease) return;
+      if (lease.state === 'assigned' || !lease.conn) {
+        lease.conn?.revoke(lease.leaseId, reason);
+        await this.endLease(lease, { status: 'aborted', exitStatus: null, error: reason });
+        await this.drain();
+        return;
+      }
+      lease.conn.abort(lease.leaseId, this.opts.abortGraceMs, reason);
+      clearTimeout(lease.timer);
+      lease.timer = setTimeout(() => {
+        void this.serial(async () => {
+          if (this.leases.get(lease.leaseId) !== lease) return;
+          lease.conn?.revoke(lease.leaseId, 'abort grace elapsed');
+          await this.endLease(lease, { status: 'aborted', exitStatus: null, error: reason });
+          await this.drain();
+        });
+      }, this.opts.abortGraceMs + 5_000);
+    });
+  }
+
+  /** Steps in use per agent pool, for `outpost agents`. */
+  inUse(agentName: string, pool: string): number {
+    let n = 0;
+    for (const lease of this.leases.values()) if (lease.agentName === agentName && lease.pool === pool) n++;
+    return n;
+  }
+
+  /** Why a step is still waiting, if it is. */
+  waitingReasonFor(stepRunId: number): string | undefined {
+    return this.queue.find((e) => e.stepRunId === stepRunId)?.reason;
+  }
+
+  connected(): AgentConnection[] {
+    return [...this.sessions.values()];
+  }
+
+  /** Cancels every timer (hub shutdown). Leases stay in the store for the next start. */
+  stop(): void {
+    for (const lease of this.leases.values()) clearTimeout(lease.timer);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch((err: unknown) => this.log.error({ err }, 'dispatcher operation failed'));
+    return run;
+  }
+
+  private detachNow(conn: AgentConnection): void {
+    this.sessions.delete(conn.agentName);
+    this.metrics.agentsConnected.set(this.sessions.size);
+    for (const lease of this.leases.values()) {
+      if (lease.conn !== conn) continue;
+      lease.conn = undefined;
+      if (lease.state === 'running') {
+        this.startGrace(lease, `agent "${conn.agentName}" disconnected and did not come back within the grace period`);
+      }
+    }
+  }
+
+  private startGrace(lease: Lease, reason: string): void {
+    clearTimeout(lease.timer);
+    lease.timer = setTimeout(() => {
+      void this.serial(async () => {
+        if (this.leases.get(lease.leaseId) !== lease || lease.conn) return;
+        this.metrics.leaseExpiries.inc({ kind: lease.state });
+        // A step that never started can run elsewhere; one that may have run must not run twice.
+        if (lease.state === 'assigned') await this.requeue(lease, 'agent did not return');
+        else await this.endLease(lease, { status: 'errored', exitStatus: null, error: reason });
+        await this.drain();
+      });
+    }, this.opts.leaseGraceMs);
+  }
+
+  /** Puts an unaccepted step back at the front of the queue under no lease. */
+  private async requeue(lease: Lease, why: string): Promise<void> {
+    clearTimeout(lease.timer);
+    this.leases.delete(lease.leaseId);
+    const ok = await this.store.updateStepRun(lease.stepRunId, lease.leaseId, {
+      status: 'pending',
+      leaseId: null,
+      agentName: null,
+      pool: null,
+    });
+    this.log.info({ stepRunId: lease.stepRunId, leaseId: lease.leaseId, agent: lease.agentName, why }, 'step re-queued');
+    if (!ok) return;
+    const entry = lease.entry ?? (await this.entryFromStore(lease.stepRunId));
+    if (entry) this.queue.unshift(entry);
+    this.metrics.queueDepth.set(this.queue.length);
+  }
+
+  private async entryFromStore(stepRunId: number): Promise<QueueEntry | undefined> {
+    const run = await this.store.getStepRun(stepRunId);
+    const stored = run?.spec as { spec: StepSpec; context: StepContext } | undefined;
+    if (!run || !stored) return undefined;
+    return { stepRunId, buildId: run.buildId, ...stored, readyAt: this.now(), reason: undefined, rejectedBy: new Map() };
+  }
+
+  private async endLease(lease: Lease, outcome: StepOutcome): Promise<void> {
+    clearTimeout(lease.timer);
+    this.leases.delete(lease.leaseId);
+    const ok = await this.store.updateStepRun(lease.stepRunId, lease.leaseId, {
+      status: outcome.status,
+      exitStatus: outcome.exitStatus,
+      error: outcome.error,
+      endedAt: this.now(),
+    });
+    if (!ok) return;
+    this.metrics.stepsFinished.inc({ status: outcome.status });
+    this.listener.ended(lease.stepRunId, lease.buildId, outcome);
+  }
+
+  /** Assigns every queued step that some pool has room for, oldest first. */
+  private async drain(): Promise<void> {
+    for (let i = 0; i < this.queue.length; ) {
+      const entry = this.queue[i]!;
+      const candidates = this.candidates(entry);
+      const choice = pickCandidate(candidates.filter((c) => !entry.rejectedBy.has(c.agent.agentName)));
+      if (!choice) {
+        const reason =
+          candidates.length > 0 && candidates.every((c) => entry.rejectedBy.has(c.agent.agentName))
+            ? `rejected by every eligible agent (${[...entry.rejectedBy].map(([a, r]) => `${a}: ${r}`).join('; ')})`
+            : waitingReason(entry.spec, candidates);
+        if (reason !== entry.reason) {
+          entry.reason = reason;
+          this.listener.waiting(entry.stepRunId, entry.buildId, reason);
+        }
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      await this.assign(entry, choice);
+    }
+    this.metrics.queueDepth.set(this.queue.length);
+  }
+
+  private candidates(entry: QueueEntry): Candidate[] {
+    const out: Candidate[] = [];
+    for (const agent of this.sessions.values()) {
+      if (agent.draining || !agentMayRun(agent, entry.spec)) continue;
+      for (const pool of agent.pools) {
+        if (poolAccepts(pool, entry.spec)) out.push({ agent, pool, inUse: this.inUse(agent.agentName, pool.name) });
+      }
+    }
+    return out;
+  }
+
+  private async assign(entry: QueueEntry, { agent, pool }: Candidate): Promise<void> {
+    const leaseId = randomUUID();
+    const ok = await this.store.updateStepRun(entry.stepRunId, null, {
+      status: 'assigned',
+      leaseId,
+      agentName: agent.agentName,
+      pool: pool.name,
+    });
+    if (!ok) return; // aborted or already assigned elsewhere
+    const lease: Lease = {
+      leaseId,
+      entry,
+      stepRunId: entry.stepRunId,
+      buildId: entry.buildId,
+      agentName: agent.agentName,
+      pool: pool.name,
+      state: 'assigned',
+      conn: agent,
+      timer: undefined,
+    };
+    this.leases.set(leaseId, lease);
+    lease.timer = setTimeout(() => {
+      void this.serial(async () => {
+        if (this.leases.get(leaseId) !== lease || lease.state !== 'assigned') return;
+        this.metrics.leaseExpiries.inc({ kind: 'unaccepted' });
+        entry.rejectedBy.set(agent.agentName, `did not accept within ${this.opts.acceptWithinMs} ms`);
+        lease.conn?.revoke(leaseId, 'not accepted in time');
+        await this.requeue(lease, 'not accepted in time');
+        await this.drain();
+      });
+    }, this.opts.acceptWithinMs);
+    this.metrics.dispatchLatency.observe((this.now() - entry.readyAt) / 1000);
+    this.listener.selected(entry.stepRunId, entry.buildId, agent.agentName, pool.name);
+    agent.assign({ leaseId, pool: pool.name, context: entry.context, spec: entry.spec, acceptWithinMs: this.opts.acceptWithinMs });
+  }
+}

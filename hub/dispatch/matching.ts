@@ -1,0 +1,39 @@
+// Routing rules (design §3), pure: which pools may take a step, and why none can.
+
+import type { AgentConnection, PoolInfo, StepSpec } from './types.js';
+
+/** Concourse's rule: a tagged pool takes only steps that ask for all its tags; untagged steps go to untagged pools. */
+export function poolAccepts(pool: PoolInfo, spec: StepSpec): boolean {
+  if (pool.platform !== spec.platform) return false;
+  if (spec.tags.length === 0) return pool.tags.length === 0;
+  return spec.tags.every((tag) => pool.tags.includes(tag));
+}
+
+export function agentMayRun(agent: AgentConnection, spec: StepSpec): boolean {
+  return agent.teamName === null || agent.teamName === spec.team;
+}
+
+export interface Candidate {
+  agent: AgentConnection;
+  pool: PoolInfo;
+  inUse: number;
+}
+
+/** Among eligible pools with free capacity, the least loaded (by fraction of capacity used). */
+export function pickCandidate(candidates: Candidate[]): Candidate | undefined {
+  let best: Candidate | undefined;
+  for (const c of candidates) {
+    if (c.inUse >= c.pool.capacity) continue;
+    if (!best || c.inUse / c.pool.capacity < best.inUse / best.pool.capacity) best = c;
+  }
+  return best;
+}
+
+/** The sentence a waiting build shows: what it needs and what is missing. */
+export function waitingReason(spec: StepSpec, candidates: Candidate[]): string {
+  const wants = `platform=${spec.platform}${spec.tags.length ? ` with tags [${spec.tags.join(', ')}]` : ''}`;
+  if (candidates.length === 0) return `no connected agent offers ${wants}`;
+  return `every pool that offers ${wants} is at capacity (${candidates
+    .map((c) => `${c.agent.agentName}/${c.pool.name} ${c.inUse}/${c.pool.capacity}`)
+    .join(', ')})`;
+}

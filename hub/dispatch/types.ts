@@ -1,0 +1,66 @@
+// What the dispatcher hands to agents and what it needs to know about them, in domain terms. The
+// gateway converts these to and from the wire types; nothing here knows about gRPC.
+
+/** A dispatchable step, resolved by the engine and stored with the step run. */
+export interface StepSpec {
+  platform: string;
+  tags: string[];
+  /** The team whose pipeline the step belongs to: team-scoped agents only take their team's steps. */
+  team: string;
+  run: { path: string; args: string[]; dir: string; user: string };
+  env: Record<string, string>;
+  inputs: { name: string; path: string; optional: boolean }[];
+  outputs: { name: string; path: string }[];
+  privileged: boolean;
+  /** 0 = none. */
+  timeoutMs: number;
+  memoryLimitBytes: number;
+  cpuShares: number;
+}
+
+export interface StepContext {
+  team: string;
+  pipeline: string;
+  job: string;
+  buildName: string;
+  buildId: number;
+  stepName: string;
+  stepRunId: number;
+}
+
+export interface Assignment {
+  leaseId: string;
+  pool: string;
+  context: StepContext;
+  spec: StepSpec;
+  acceptWithinMs: number;
+}
+
+export interface PoolInfo {
+  name: string;
+  platform: string;
+  tags: string[];
+  executor: string;
+  capacity: number;
+}
+
+/** One connected agent session, as the dispatcher sees it. Implemented by the gateway. */
+export interface AgentConnection {
+  readonly agentName: string;
+  readonly cluster: string;
+  readonly pools: readonly PoolInfo[];
+  /** Null for a global token; else the only team whose steps this agent may run. */
+  readonly teamName: string | null;
+  /** True once the agent said it is draining: it takes no new work. */
+  readonly draining: boolean;
+  assign(assignment: Assignment): void;
+  abort(leaseId: string, graceMs: number, reason: string): void;
+  revoke(leaseId: string, reason: string): void;
+}
+
+/** How a step run ended, as the engine sees it. */
+export interface StepOutcome {
+  status: 'succeeded' | 'failed' | 'errored' | 'aborted';
+  exitStatus: number | null;
+  error: string | null;
+}

@@ -1,0 +1,140 @@
+// The gRPC server agents dial into. Authenticates every call by its bearer token before anything else,
+// then hands Connect streams to AgentSession. TLS unless the operator explicitly asks for plaintext.
+
+import { readFile } from 'node:fs/promises';
+import {
+  Metadata,
+  Server,
+  ServerCredentials,
+  status as GrpcStatus,
+  type ServerDuplexStream,
+  type ServerReadableStream,
+  type ServerWritableStream,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  AgentGatewayService,
+  type AgentMessage,
+  type ArtifactChunk,
+  type ArtifactRef,
+  type ArtifactRequest,
+  type ArtifactUpload,
+  type HubMessage,
+} from '../../proto/gen/outpost/v1/agent.js';
+import { bearerSecret, type TokenService } from '../auth/tokens.js';
+import type { TokenRecord } from '../store/store.js';
+import { AgentSession, type SessionDeps } from './session.js';
+
+export interface GatewayTls {
+  certFile: string;
+  keyFile: string;
+  /** When set, agents must present a client certificate signed by this CA (mTLS). */
+  clientCaFile?: string;
+}
+
+export interface GatewayOptions {
+  /** host:port; port 0 picks a free one. */
+  listen: string;
+  /** Undefined means plaintext, which main.ts allows only with an explicit flag. */
+  tls: GatewayTls | undefined;
+}
+
+export interface Gateway {
+  port: number;
+  /** Tells every agent the hub is going away, then stops the server. */
+  close(): Promise<void>;
+}
+
+export async function startGateway(
+  opts: GatewayOptions,
+  tokens: TokenService,
+  deps: SessionDeps,
+): Promise<Gateway> {
+  const log = deps.log;
+  const sessions = new Map<string, AgentSession>();
+  const server = new Server({
+    'grpc.max_receive_message_length': deps.limits.maxMessageBytes,
+    'grpc.max_send_message_length': deps.limits.maxMessageBytes,
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+  });
+
+  async function authenticate(metadata: Metadata, peer: string): Promise<{ token: TokenRecord; team: string | null } | undefined> {
+    const header = metadata.get('authorization')[0];
+    const check = await tokens.verify('agent', typeof header === 'string' ? bearerSecret(header) : undefined);
+    if (!check.ok) {
+      deps.metrics.authFailures.inc();
+      log.warn({ peer, reason: check.reason }, 'agent call rejected: UNAUTHENTICATED');
+      return undefined;
+    }
+    const team = check.token.teamId === null ? null : ((await deps.store.getTeamById(check.token.teamId))?.name ?? null);
+    return { token: check.token, team };
+  }
+
+  const unauthenticated = { code: GrpcStatus.UNAUTHENTICATED, details: 'missing, unknown or revoked agent token' };
+
+  server.addService(AgentGatewayService, {
+    connect(call: ServerDuplexStream<AgentMessage, HubMessage>) {
+      void (async () => {
+        const auth = await authenticate(call.metadata, call.getPeer());
+        if (!auth) {
+          call.emit('error', unauthenticated);
+          return;
+        }
+        const session = new AgentSession(call, auth.token, auth.team, deps, (named) => {
+          // The newest session of an agent wins: an older one is a stream the agent already gave up on.
+          const older = sessions.get(named.agentName);
+          if (older && older !== named) older.close('replaced by a newer session of the same agent');
+          sessions.set(named.agentName, named);
+        });
+        await session.run();
+        if (sessions.get(session.agentName) === session) sessions.delete(session.agentName);
+      })().catch((err: unknown) => {
+        log.error({ err }, 'agent session crashed');
+        call.emit('error', { code: GrpcStatus.INTERNAL, details: 'internal error' });
+      });
+    },
+    uploadArtifact(call: ServerReadableStream<ArtifactUpload, ArtifactRef>, callback: sendUnaryData<ArtifactRef>) {
+      void authenticate(call.metadata, call.getPeer()).then((auth) => {
+        callback(auth ? { code: GrpcStatus.UNIMPLEMENTED, details: 'artifacts are not stored by this hub yet' } : unauthenticated);
+      });
+    },
+    downloadArtifact(call: ServerWritableStream<ArtifactRequest, ArtifactChunk>) {
+      void authenticate(call.metadata, call.getPeer()).then((auth) => {
+        call.emit('error', auth ? { code: GrpcStatus.UNIMPLEMENTED, details: 'artifacts are not stored by this hub yet' } : unauthenticated);
+      });
+    },
+  });
+
+  const credentials = opts.tls
+    ? ServerCredentials.createSsl(
+        opts.tls.clientCaFile ? await readFile(opts.tls.clientCaFile) : null,
+        [{ cert_chain: await readFile(opts.tls.certFile), private_key: await readFile(opts.tls.keyFile) }],
+        Boolean(opts.tls.clientCaFile),
+      )
+    : ServerCredentials.createInsecure();
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(opts.listen, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
+  });
+
+  return {
+    port,
+    async close() {
+      for (const session of sessions.values()) session.close('hub shutting down');
+      await new Promise<void>((resolve) => {
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 5_000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      });
+    },
+  };
+}

@@ -1,0 +1,396 @@
+// One agent session: the hub's side of a Connect stream. It converts wire messages to dispatcher and
+// engine calls (the only place that does), persists logs before acknowledging them, and watches the
+// agent's heartbeats. Messages of one session are handled one at a time, in order.
+
+import { randomUUID } from 'node:crypto';
+import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import {
+  ProtocolVersion,
+  LeaseDecision,
+  type AgentMessage,
+  type Finished,
+  type Hello,
+  type HubMessage,
+  type LogChunk,
+} from '../../proto/gen/outpost/v1/agent.js';
+import { platformFromWire, platformToWire, statusFromWire, streamFromWire } from '../../common/wire-enums.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { AgentConnection, Assignment, PoolInfo } from '../dispatch/types.js';
+import type { Engine } from '../engine/engine.js';
+import { eventTime, type BuildEvents } from '../events/build-events.js';
+import type { HubMetrics } from '../metrics.js';
+import type { Store, TokenRecord } from '../store/store.js';
+
+export interface SessionLimits {
+  maxMessageBytes: number;
+  maxLogChunkBytes: number;
+  logWindowBytes: number;
+}
+
+export interface SessionDeps {
+  store: Store;
+  dispatcher: Dispatcher;
+  engine: Engine;
+  events: BuildEvents;
+  metrics: HubMetrics;
+  log: Logger;
+  heartbeatMs: number;
+  leaseGraceMs: number;
+  helloTimeoutMs: number;
+  limits: SessionLimits;
+  now: () => number;
+}
+
+interface LeaseCache {
+  stepRunId: number;
+  buildId: number;
+  planId: string;
+  logSeq: number;
+}
+
+type Call = ServerDuplexStream<AgentMessage, HubMessage>;
+
+export class GatewayError extends Error {
+  constructor(
+    readonly code: GrpcStatus,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class AgentSession implements AgentConnection {
+  readonly sessionId = randomUUID();
+  agentName = '';
+  cluster = '';
+  pools: PoolInfo[] = [];
+  draining = false;
+  private readonly leases = new Map<string, LeaseCache>();
+  private readonly revoked = new Set<string>();
+  private lastSeen: number;
+  private heartbeatSeq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private log: Logger;
+
+  constructor(
+    private readonly call: Call,
+    private readonly token: TokenRecord,
+    readonly teamName: string | null,
+    private readonly deps: SessionDeps,
+    /** Called once the Hello is accepted, before the dispatcher sees the session. */
+    private readonly onIdentified: (session: AgentSession) => void,
+  ) {
+    this.lastSeen = deps.now();
+    this.log = deps.log;
+  }
+
+  /** Runs the session to its end. Never rejects: failures end the stream with a status. */
+  async run(): Promise<void> {
+    let attached = false;
+    try {
+      const iterator = (this.call as AsyncIterable<AgentMessage>)[Symbol.asyncIterator]();
+      const hello = await this.readHello(iterator);
+      await this.handshake(hello);
+      attached = true;
+      this.startHeartbeats();
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        this.lastSeen = this.deps.now();
+        await this.handle(next.value);
+      }
+      this.log.info('agent closed its session');
+    } catch (err) {
+      if (err instanceof GatewayError) {
+        this.log.warn({ code: GrpcStatus[err.code], reason: err.message }, 'agent session refused');
+        this.fail(err.code, err.message);
+      } else if (!this.closed) {
+        this.log.info({ err: (err as Error).message }, 'agent session ended');
+      }
+    } finally {
+      this.closed = true;
+      clearInterval(this.timer);
+      if (attached && (await this.deps.dispatcher.detach(this))) {
+        await this.deps.store.setAgentState(this.agentName, 'disconnected', this.deps.now());
+      }
+      this.call.end();
+    }
+  }
+
+  /** Ends the session from the hub's side (a newer session of the same agent, or shutdown). */
+  close(reason: string): void {
+    if (this.closed) return;
+    this.send({ msg: { $case: 'goAway', value: { reason } } });
+    this.closed = true;
+    this.call.end();
+  }
+
+  assign(a: Assignment): void {
+    this.send({
+      msg: {
+        $case: 'assign',
+        value: {
+          leaseId: a.leaseId,
+          acceptWithinMs: a.acceptWithinMs,
+          context: { ...a.context },
+          spec: {
+            pool: a.pool,
+            platform: platformToWire(a.spec.platform),
+            run: { ...a.spec.run },
+            env: Object.entries(a.spec.env).map(([name, value]) => ({ name, value })),
+            inputs: a.spec.inputs.map((i) => ({ ...i, artifactDigest: '' })),
+            outputs: a.spec.outputs.map((o) => ({ ...o })),
+            image: undefined,
+            privileged: a.spec.privileged,
+            timeoutMs: a.spec.timeoutMs,
+            memoryLimitBytes: a.spec.memoryLimitBytes,
+            cpuShares: a.spec.cpuShares,
+          },
+        },
+      },
+    });
+  }
+
+  abort(leaseId: string, graceMs: number, reason: string): void {
+    this.send({ msg: { $case: 'abort', value: { leaseId, graceMs, reason } } });
+  }
+
+  revoke(leaseId: string, reason: string): void {
+    this.leases.delete(leaseId);
+    this.send({ msg: { $case: 'leaseRevoked', value: { leaseId, reason } } });
+  }
+
+  private send(message: HubMessage): void {
+    if (!this.closed) this.call.write(message);
+  }
+
+  private fail(code: GrpcStatus, details: string): void {
+    this.closed = true;
+    this.call.emit('error', { code, details });
+  }
+
+  private async readHello(iterator: AsyncIterator<AgentMessage>): Promise<Hello> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new GatewayError(GrpcStatus.DEADLINE_EXCEEDED, `no Hello within ${this.deps.helloTimeoutMs} ms`));
+      }, this.deps.helloTimeoutMs);
+    });
+    try {
+      const first = await Promise.race([iterator.next(), timeout]);
+      if (first.done) throw new GatewayError(GrpcStatus.CANCELLED, 'stream closed before Hello');
+      if (first.value.msg?.$case !== 'hello') {
+        throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'the first message must be Hello');
+      }
+      return first.value.msg.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async handshake(hello: Hello): Promise<void> {
+    if (hello.protocolVersion !== ProtocolVersion.PROTOCOL_VERSION_1) {
+      throw new GatewayError(
+        GrpcStatus.FAILED_PRECONDITION,
+        `unsupported protocol version ${hello.protocolVersion}; this hub speaks ${ProtocolVersion.PROTOCOL_VERSION_1}`,
+      );
+    }
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/.test(hello.agentName)) {
+      throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `invalid agent name "${hello.agentName}"`);
+    }
+    const pools: PoolInfo[] = [];
+    for (const pool of hello.pools) {
+      const platform = platformFromWire(pool.platform);
+      if (!platform) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" has no platform`);
+      if (pool.capacity < 1) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" has capacity 0`);
+      pools.push({ name: pool.name, platform, tags: [...pool.tags], executor: pool.executor, capacity: pool.capacity });
+    }
+    if (pools.length === 0) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'the agent offers no pools');
+    this.agentName = hello.agentName;
+    this.cluster = hello.cluster;
+    this.pools = pools;
+    this.log = this.deps.log.child({ agent: this.agentName, session: this.sessionId });
+    this.onIdentified(this);
+
+    const now = this.deps.now();
+    await this.deps.store.upsertAgent({
+      name: this.agentName,
+      cluster: this.cluster,
+      version: hello.agentVersion,
+      pools,
+      state: 'connected',
+      tokenId: this.token.id,
+      connectedAt: now,
+      lastHeartbeatAt: now,
+    });
+    const decisions = await this.deps.dispatcher.attach(this, hello.held);
+    this.deps.metrics.sessionsTotal.inc();
+    this.send({
+      msg: {
+        $case: 'welcome',
+        value: {
+          sessionId: this.sessionId,
+          heartbeatIntervalMs: this.deps.heartbeatMs,
+          leaseGraceMs: this.deps.leaseGraceMs,
+          limits: { ...this.deps.limits },
+          held: decisions.map((d) =>
+            d.resume
+              ? { leaseId: d.leaseId, decision: LeaseDecision.LEASE_DECISION_RESUME, ackedLogSeq: d.ackedLogSeq, reason: '' }
+              : { leaseId: d.leaseId, decision: LeaseDecision.LEASE_DECISION_DROP, ackedLogSeq: 0, reason: d.reason },
+          ),
+        },
+      },
+    });
+    this.log.info(
+      { cluster: this.cluster, pools: pools.map((p) => p.name), resumed: decisions.filter((d) => d.resume).length },
+      'agent connected',
+    );
+    // A result the agent held through the reconnect is replayed by the agent itself after Welcome.
+  }
+
+  private startHeartbeats(): void {
+    let lastTouch = 0;
+    this.timer = setInterval(() => {
+      const now = this.deps.now();
+      if (now - this.lastSeen > this.deps.heartbeatMs * 3) {
+        this.log.warn({ silentMs: now - this.lastSeen }, 'agent missed heartbeats; ending its session');
+        this.fail(GrpcStatus.UNAVAILABLE, 'missed heartbeats');
+        return;
+      }
+      this.send({ msg: { $case: 'heartbeat', value: { seq: ++this.heartbeatSeq, sentAtUnixMs: now } } });
+      if (now - lastTouch >= 10_000) {
+        lastTouch = now;
+        void this.deps.store.touchAgent(this.agentName, now).catch((err: unknown) => this.log.warn({ err }, 'touchAgent failed'));
+      }
+    }, this.deps.heartbeatMs);
+    this.timer.unref();
+  }
+
+  private async handle(message: AgentMessage): Promise<void> {
+    const msg = message.msg;
+    if (!msg) return;
+    switch (msg.$case) {
+      case 'heartbeat':
+      case 'hello':
+        return;
+      case 'accepted': {
+        const check = await this.deps.dispatcher.accepted(this, msg.value.leaseId);
+        if (!check.ok) this.refuse(msg.value.leaseId, check.reason);
+        return;
+      }
+      case 'rejected':
+        await this.deps.dispatcher.rejected(this, msg.value.leaseId, msg.value.reason);
+        return;
+      case 'log':
+        await this.onLog(msg.value);
+        return;
+      case 'started': {
+        const lease = await this.lease(msg.value.leaseId);
+        if (lease) await this.deps.engine.stepStarted(lease.stepRunId);
+        return;
+      }
+      case 'finished':
+        await this.onFinished(msg.value);
+        return;
+      case 'draining':
+        this.draining = true;
+        this.log.info({ reason: msg.value.reason }, 'agent is draining');
+        await this.deps.store.setAgentState(this.agentName, 'draining', this.deps.now());
+        await this.deps.dispatcher.draining();
+        return;
+    }
+  }
+
+  /** The lease's cached facts, or undefined (and a LeaseRevoked sent) when it is not current. */
+  private async lease(leaseId: string): Promise<LeaseCache | undefined> {
+    const check = this.deps.dispatcher.check(this, leaseId);
+    if (!check.ok) {
+      this.refuse(leaseId, check.reason);
+      return undefined;
+    }
+    let cache = this.leases.get(leaseId);
+    if (!cache) {
+      const run = await this.deps.store.getStepRun(check.stepRunId);
+      if (!run) return undefined;
+      cache = { stepRunId: run.id, buildId: run.buildId, planId: run.planId, logSeq: run.logSeq };
+      this.leases.set(leaseId, cache);
+    }
+    return cache;
+  }
+
+  /** Tells the agent once per lease that the hub no longer honours it. */
+  private refuse(leaseId: string, reason: string): void {
+    this.deps.metrics.staleMessages.inc();
+    if (this.revoked.has(leaseId)) return;
+    this.revoked.add(leaseId);
+    this.log.info({ leaseId, reason }, 'message for a stale lease refused');
+    this.revoke(leaseId, reason);
+  }
+
+  private async onLog(chunk: LogChunk): Promise<void> {
+    const lease = await this.lease(chunk.leaseId);
+    if (!lease) return;
+    if (chunk.data.length > this.deps.limits.maxLogChunkBytes) {
+      throw new GatewayError(
+        GrpcStatus.RESOURCE_EXHAUSTED,
+        `log chunk of ${chunk.data.length} bytes exceeds the limit of ${this.deps.limits.maxLogChunkBytes}`,
+      );
+    }
+    const source = streamFromWire(chunk.stream) === 'stderr' ? 'stderr' : 'stdout';
+    const result = await this.deps.events.appendLog({
+      stepRunId: lease.stepRunId,
+      seq: chunk.seq,
+      event: {
+        type: 'log',
+        version: '5.1',
+        data: { origin: { id: lease.planId, source }, payload: chunk.data.toString('utf8'), time: eventTime(chunk.atUnixMs) },
+      },
+      at: this.deps.now(),
+    });
+    if (result.kind === 'stored') {
+      lease.logSeq = chunk.seq;
+      this.deps.metrics.logChunks.inc();
+    } else if (result.kind === 'duplicate') {
+      this.deps.metrics.logDuplicates.inc();
+    } else {
+      lease.logSeq = result.logSeq;
+      this.log.warn({ leaseId: chunk.leaseId, seq: chunk.seq, stored: result.logSeq }, 'log gap; waiting for a resend');
+    }
+    this.send({ msg: { $case: 'logAck', value: { leaseId: chunk.leaseId, seq: lease.logSeq } } });
+  }
+
+  private async onFinished(finished: Finished): Promise<void> {
+    const { leaseId } = finished;
+    const status = statusFromWire(finished.status);
+    if (!status) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `Finished for ${leaseId} has no status`);
+    const check = this.deps.dispatcher.check(this, leaseId);
+    if (!check.ok) {
+      // Recorded before (the ack was lost): acknowledge again so the agent can forget it.
+      const run = await this.deps.store.getStepRunByLease(leaseId);
+      if (run && run.status === status) this.send({ msg: { $case: 'finishedAck', value: { leaseId } } });
+      else this.refuse(leaseId, check.reason);
+      return;
+    }
+    const lease = await this.lease(leaseId);
+    if (!lease) return;
+    if (finished.lastLogSeq > lease.logSeq) {
+      // Every log line is stored before the result, so the log is complete when the build ends.
+      this.log.warn({ leaseId, lastLogSeq: finished.lastLogSeq, stored: lease.logSeq }, 'result before its logs; not acknowledged');
+      return;
+    }
+    const result = await this.deps.dispatcher.finished(this, leaseId, {
+      status,
+      // An exit status only means something for a process that ran to its end on its own.
+      exitStatus: (status === 'succeeded' || status === 'failed') && !finished.error ? finished.exitStatus : null,
+      error: finished.error || null,
+    });
+    if (result.ok) {
+      this.leases.delete(leaseId);
+      this.send({ msg: { $case: 'finishedAck', value: { leaseId } } });
+    } else {
+      this.refuse(leaseId, result.reason);
+    }
+  }
+}

@@ -1,0 +1,150 @@
+// Assembles a hub from its parts. main.ts (the process) and the tests both start hubs through here, so
+// what the tests exercise is what runs in production.
+
+import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { buildApi } from './api/server.js';
+import { TokenService } from './auth/tokens.js';
+import { Dispatcher } from './dispatch/dispatcher.js';
+import { Engine } from './engine/engine.js';
+import { BuildEvents } from './events/build-events.js';
+import { startGateway, type GatewayTls } from './gateway/server.js';
+import { createHubMetrics, type HubMetrics } from './metrics.js';
+import { openSqliteStore } from './store/sqlite.js';
+import type { Store } from './store/store.js';
+
+export const HUB_VERSION = '0.1.0';
+
+export interface HubOptions {
+  /** Directory for the SQLite database and bootstrap files; undefined keeps everything in memory. */
+  dataDir: string | undefined;
+  httpListen: { host: string; port: number };
+  grpcListen: string;
+  tls: GatewayTls | undefined;
+  heartbeatMs: number;
+  leaseGraceMs: number;
+  acceptWithinMs: number;
+  abortGraceMs: number;
+  maxMessageBytes: number;
+  maxLogChunkBytes: number;
+  logWindowBytes: number;
+  maxPipelineBytes: number;
+}
+
+export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
+  httpListen: { host: '127.0.0.1', port: 8080 },
+  grpcListen: '127.0.0.1:7777',
+  heartbeatMs: 5_000,
+  leaseGraceMs: 120_000,
+  acceptWithinMs: 5_000,
+  abortGraceMs: 10_000,
+  maxMessageBytes: 4 * 1024 * 1024,
+  maxLogChunkBytes: 256 * 1024,
+  logWindowBytes: 4 * 1024 * 1024,
+  maxPipelineBytes: 2 * 1024 * 1024,
+};
+
+export interface RunningHub {
+  url: string;
+  grpcPort: number;
+  grpcAddress: string;
+  store: Store;
+  engine: Engine;
+  metrics: HubMetrics;
+  tokens: TokenService;
+  /** Set only on the first start of a fresh data directory. */
+  initialAdminToken: string | undefined;
+  /** Stops accepting work, tells agents, flushes and closes the store. */
+  close(): Promise<void>;
+}
+
+export const INITIAL_ADMIN_TOKEN_FILE = 'initial-admin-token';
+
+export async function startHub(options: HubOptions, log: Logger): Promise<RunningHub> {
+  const store = await openSqliteStore(options.dataDir ? { dataDir: options.dataDir } : { memory: true });
+  const metrics = createHubMetrics();
+  const events = new BuildEvents(store);
+  const tokens = new TokenService(store);
+  const engine = new Engine(store, events, log.child({ component: 'engine' }));
+  const dispatcher = new Dispatcher(
+    store,
+    engine,
+    { acceptWithinMs: options.acceptWithinMs, leaseGraceMs: options.leaseGraceMs, abortGraceMs: options.abortGraceMs },
+    metrics,
+    log.child({ component: 'dispatch' }),
+  );
+  engine.connect(dispatcher);
+
+  const initialAdminToken = await bootstrapAdmin(store, tokens, options.dataDir);
+
+  await dispatcher.recover();
+  const resumed = await engine.resumeAll();
+  if (resumed > 0) log.info({ builds: resumed }, 'resumed unfinished builds');
+
+  let ready = false;
+  const gateway = await startGateway({ listen: options.grpcListen, tls: options.tls }, tokens, {
+    store,
+    dispatcher,
+    engine,
+    events,
+    metrics,
+    log: log.child({ component: 'gateway' }),
+    heartbeatMs: options.heartbeatMs,
+    leaseGraceMs: options.leaseGraceMs,
+    helloTimeoutMs: 10_000,
+    limits: {
+      maxMessageBytes: options.maxMessageBytes,
+      maxLogChunkBytes: options.maxLogChunkBytes,
+      logWindowBytes: options.logWindowBytes,
+    },
+    now: Date.now,
+  });
+  const api = buildApi({
+    store,
+    engine,
+    dispatcher,
+    events,
+    tokens,
+    metrics,
+    log: log.child({ component: 'api' }),
+    version: HUB_VERSION,
+    ready: () => ready,
+    maxPipelineBytes: options.maxPipelineBytes,
+  });
+  const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
+  ready = true;
+  const grpcHost = options.grpcListen.slice(0, options.grpcListen.lastIndexOf(':'));
+  log.info({ url: address, grpcPort: gateway.port, tls: Boolean(options.tls) }, 'hub ready');
+
+  return {
+    url: address,
+    grpcPort: gateway.port,
+    grpcAddress: `${grpcHost}:${gateway.port}`,
+    store,
+    engine,
+    metrics,
+    tokens,
+    initialAdminToken,
+    async close() {
+      ready = false;
+      await gateway.close();
+      await api.close();
+      dispatcher.stop();
+      await store.close();
+    },
+  };
+}
+
+/** The first start creates an admin API token, shown once and left in a 0600 file for the installer. */
+async function bootstrapAdmin(store: Store, tokens: TokenService, dataDir: string | undefined): Promise<string | undefined> {
+  if ((await store.listTokens('api')).length > 0) return undefined;
+  const { secret } = await tokens.create('api', 'admin', null);
+  if (dataDir) {
+    await mkdir(dataDir, { recursive: true });
+    const file = path.join(dataDir, INITIAL_ADMIN_TOKEN_FILE);
+    await writeFile(file, secret + '\n', { mode: 0o600 });
+    await chmod(file, 0o600);
+  }
+  return secret;
+}

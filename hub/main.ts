@@ -1,0 +1,123 @@
+#!/usr/bin/env node
+// The hub process: parses flags, builds the logger, starts the hub, and owns the signals.
+
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Command, InvalidArgumentError } from 'commander';
+import { pino } from 'pino';
+import { parseDuration } from './pipeline/duration.js';
+import { DEFAULT_HUB_OPTIONS, HUB_VERSION, INITIAL_ADMIN_TOKEN_FILE, startHub, type HubOptions } from './hub.js';
+
+function durationOption(value: string): number {
+  const parsed = parseDuration(value);
+  if (!parsed.ok) throw new InvalidArgumentError(parsed.error);
+  return parsed.ms;
+}
+
+function hostPort(value: string): { host: string; port: number } {
+  const i = value.lastIndexOf(':');
+  const port = Number(value.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`"${value}" is not HOST:PORT`);
+  }
+  return { host: value.slice(0, i).replace(/^\[(.*)\]$/, '$1'), port };
+}
+
+export function hubCommand(): Command {
+  return new Command('outpost-hub')
+    .description('The Outpost hub: schedules builds and dispatches their steps to agents that dial in.')
+    .version(HUB_VERSION)
+    .option('--data-dir <dir>', 'where the database and bootstrap files live', process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data')
+    .option('--http-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
+    .option('--grpc-listen <host:port>', 'address agents dial into', '0.0.0.0:7777')
+    .option('--tls-cert <file>', 'PEM certificate for the agent gateway')
+    .option('--tls-key <file>', 'PEM private key for the agent gateway')
+    .option('--tls-client-ca <file>', 'require agents to present a client certificate signed by this CA (mTLS)')
+    .option('--insecure-plaintext', 'serve agents without TLS (only for loopback or a trusted test network)', false)
+    .option('--lease-grace <duration>', 'how long a disconnected agent keeps its running steps', durationOption, DEFAULT_HUB_OPTIONS.leaseGraceMs)
+    .option('--heartbeat <duration>', 'heartbeat interval on agent sessions', durationOption, DEFAULT_HUB_OPTIONS.heartbeatMs)
+    .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info');
+}
+
+interface HubFlags {
+  dataDir: string;
+  httpListen: string;
+  grpcListen: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  insecurePlaintext: boolean;
+  leaseGrace: number;
+  heartbeat: number;
+  logLevel: string;
+}
+
+async function main(): Promise<void> {
+  const cmd = hubCommand();
+  cmd.parse(process.argv);
+  const flags = cmd.opts<HubFlags>();
+  const log = pino({ level: flags.logLevel, base: { component: 'hub' } });
+
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) cmd.error('error: --tls-cert and --tls-key go together');
+  if (!flags.tlsCert && !flags.insecurePlaintext) {
+    cmd.error('error: the agent gateway needs --tls-cert and --tls-key, or --insecure-plaintext for loopback and test networks');
+  }
+  let http: { host: string; port: number } | undefined;
+  try {
+    http = hostPort(flags.httpListen);
+    hostPort(flags.grpcListen);
+  } catch (err) {
+    cmd.error(`error: ${(err as Error).message}`);
+  }
+  if (!http) return;
+  const options: HubOptions = {
+    ...DEFAULT_HUB_OPTIONS,
+    dataDir: path.resolve(flags.dataDir),
+    httpListen: http,
+    grpcListen: flags.grpcListen,
+    tls: flags.tlsCert && flags.tlsKey ? { certFile: flags.tlsCert, keyFile: flags.tlsKey, clientCaFile: flags.tlsClientCa } : undefined,
+    leaseGraceMs: flags.leaseGrace,
+    heartbeatMs: flags.heartbeat,
+  };
+  if (!options.tls) log.warn('agent gateway is serving PLAINTEXT (--insecure-plaintext): tokens cross the network unencrypted');
+
+  const hub = await startHub(options, log);
+  if (hub.initialAdminToken) {
+    // Shown once: the hash is all the hub keeps.
+    process.stdout.write(
+      `\nInitial admin API token (shown once; also in ${path.join(options.dataDir ?? '', INITIAL_ADMIN_TOKEN_FILE)}, delete that file once saved):\n  ${hub.initialAdminToken}\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'draining: no new work, telling agents, flushing');
+    const force = setTimeout(() => {
+      log.error('drain took too long; exiting');
+      process.exit(1);
+    }, 30_000);
+    force.unref();
+    hub.close().then(
+      () => {
+        log.info('hub stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`outpost-hub: ${(err as Error).message}\n`);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,53 @@
+// The hub's Prometheus metrics, in one registry created by main.ts and handed to each component.
+
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export function createHubMetrics(registry = new Registry()) {
+  collectDefaultMetrics({ register: registry });
+  return {
+    registry,
+    agentsConnected: new Gauge({ name: 'outpost_hub_agents_connected', help: 'Connected agent sessions', registers: [registry] }),
+    sessionsTotal: new Counter({
+      name: 'outpost_hub_agent_sessions_total',
+      help: 'Agent sessions opened (a reconnect opens a new one)',
+      registers: [registry],
+    }),
+    authFailures: new Counter({
+      name: 'outpost_hub_agent_auth_failures_total',
+      help: 'Agent calls rejected as UNAUTHENTICATED',
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({ name: 'outpost_hub_queue_depth', help: 'Steps waiting for an agent', registers: [registry] }),
+    dispatchLatency: new Histogram({
+      name: 'outpost_hub_dispatch_latency_seconds',
+      help: 'From a step becoming ready to its Assign being sent',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30],
+      registers: [registry],
+    }),
+    leaseExpiries: new Counter({
+      name: 'outpost_hub_lease_expiries_total',
+      help: 'Leases that expired: unaccepted assignments re-queued, or steps errored after the grace',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    logChunks: new Counter({ name: 'outpost_hub_log_chunks_total', help: 'Log chunks stored', registers: [registry] }),
+    logDuplicates: new Counter({
+      name: 'outpost_hub_log_duplicates_total',
+      help: 'Log chunks dropped as already stored (resends after a reconnect)',
+      registers: [registry],
+    }),
+    staleMessages: new Counter({
+      name: 'outpost_hub_stale_lease_messages_total',
+      help: 'Agent messages refused because their lease is no longer valid',
+      registers: [registry],
+    }),
+    stepsFinished: new Counter({
+      name: 'outpost_hub_steps_finished_total',
+      help: 'Step runs that reached a final status',
+      labelNames: ['status'],
+      registers: [registry],
+    }),
+  };
+}
+
+export type HubMetrics = ReturnType<typeof createHubMetrics>;
