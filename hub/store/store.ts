@@ -228,7 +228,13 @@ export interface Store {
   ): Promise<void>;
 
   // Step runs.
-  createStepRun(input: { buildId: number; planId: string; name: string; spec: unknown; at: number }): Promise<StepRun>;
+  createStepRun(input: {
+    buildId: number;
+    planId: string;
+    name: string;
+    spec: unknown;
+    at: number;
+  }): Promise<StepRun>;
   getStepRun(id: number): Promise<StepRun | undefined>;
   getStepRunByLease(leaseId: string): Promise<StepRun | undefined>;
   listStepRuns(buildId: number): Promise<StepRun[]>;
@@ -244,14 +250,25 @@ export interface Store {
     patch: Partial<
       Pick<
         StepRun,
-        'status' | 'leaseId' | 'agentName' | 'pool' | 'exitStatus' | 'error' | 'startedAt' | 'endedAt' | 'logSeq'
+        | 'status'
+        | 'leaseId'
+        | 'agentName'
+        | 'pool'
+        | 'exitStatus'
+        | 'error'
+        | 'startedAt'
+        | 'endedAt'
+        | 'logSeq'
       >
     >,
   ): Promise<boolean>;
 
   // Build events.
   /** Appends an event with the build's next seq. */
-  appendBuildEvent(buildId: number, event: { type: string; version: string; data: unknown; at: number }): Promise<BuildEvent>;
+  appendBuildEvent(
+    buildId: number,
+    event: { type: string; version: string; data: unknown; at: number },
+  ): Promise<BuildEvent>;
   /** Appends a log event for a step run, deduplicated by (step run, seq); see LogAppendResult. */
   appendLog(input: LogAppend): Promise<LogAppendResult>;
   /** Events with seq > afterSeq, ascending, at most `limit`. */

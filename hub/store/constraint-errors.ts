@@ -1,0 +1,26 @@
+// Recognises a database's constraint-violation errors, so the store can report them as
+// StoreConflictError whatever the driver.
+
+import { StoreConflictError } from './store.js';
+
+function errorCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  return typeof err.code === 'string' ? err.code : undefined;
+}
+
+/** better-sqlite3: SQLITE_CONSTRAINT_UNIQUE, _FOREIGNKEY, ...; PostgreSQL: SQLSTATE class 23. */
+export function isConstraintViolation(err: unknown): boolean {
+  const code = errorCode(err);
+  return code !== undefined && (code.startsWith('SQLITE_CONSTRAINT') || /^23\d{3}$/.test(code));
+}
+
+/** Runs `fn`, turning a constraint violation into a StoreConflictError that names `what`. */
+export async function conflictsAs<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof StoreConflictError || !isConstraintViolation(err)) throw err;
+    const detail = err instanceof Error ? `: ${err.message}` : '';
+    throw new StoreConflictError(`${what}${detail}`, { cause: err });
+  }
+}

@@ -1,0 +1,547 @@
+// The Store on Kysely: the queries and transactions, written once for SQLite and (later) PostgreSQL.
+// The database connection, its pragmas and migrations are the opener's job (see sqlite.ts).
+
+import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely';
+import type { PlanNode } from '../pipeline/plan.js';
+import { conflictsAs } from './constraint-errors.js';
+import {
+  bool,
+  json,
+  toAgent,
+  toBuild,
+  toBuildEvent,
+  toBuildView,
+  toJob,
+  toPipeline,
+  toPipelineConfig,
+  toStepRun,
+  toTeam,
+  toToken,
+} from './rows.js';
+import type { BuildsTable, Database, StepRunsTable } from './schema.js';
+import { StoreConflictError } from './store.js';
+import type {
+  AgentRecord,
+  Build,
+  BuildEvent,
+  BuildFilter,
+  BuildStatus,
+  BuildView,
+  Job,
+  LogAppend,
+  LogAppendResult,
+  Pipeline,
+  PipelineConfigVersion,
+  SavePipelineInput,
+  StepRun,
+  StepRunStatus,
+  Store,
+  Team,
+  TokenRecord,
+} from './store.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+
+type StepRunPatch = Parameters<Store['updateStepRun']>[2];
+type EventInput = { type: string; version: string; data: unknown; at: number };
+
+/** Builds joined with the names a user knows them by. */
+function buildViews(db: Db) {
+  return db
+    .selectFrom('builds')
+    .innerJoin('teams', 'teams.id', 'builds.team_id')
+    .innerJoin('pipelines', 'pipelines.id', 'builds.pipeline_id')
+    .innerJoin('jobs', 'jobs.id', 'builds.job_id')
+    .selectAll('builds')
+    .select(['teams.name as team_name', 'pipelines.name as pipeline_name', 'jobs.name as job_name']);
+}
+
+/**
+ * Inserts an event with the build's next seq, computed in the same statement (max + 1 over the
+ * (build_id, seq) primary key), which is atomic on SQLite's single writer. PostgreSQL will need the
+ * build row locked first (SELECT ... FOR UPDATE) so concurrent appenders cannot pick the same seq.
+ */
+async function insertEvent(db: Db, buildId: number, event: EventInput): Promise<BuildEvent> {
+  const row = await db
+    .insertInto('build_events')
+    .values((eb) => ({
+      build_id: buildId,
+      seq: eb
+        .selectFrom('build_events')
+        .select((sb) => sb(sb.fn.coalesce(sb.fn.max('seq'), sb.lit(0)), '+', 1).as('next'))
+        .where('build_id', '=', buildId),
+      type: event.type,
+      version: event.version,
+      data: json(event.data),
+      at: event.at,
+    }))
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  return toBuildEvent(row);
+}
+
+/** The fence of updateStepRun: SQL's `=` never matches NULL, so "no lease" needs IS NULL. */
+function leaseIs(eb: ExpressionBuilder<Database, 'step_runs'>, lease: string | null) {
+  return lease === null ? eb('lease_id', 'is', null) : eb('lease_id', '=', lease);
+}
+
+function stepRunChanges(patch: StepRunPatch): Updateable<StepRunsTable> {
+  const set: Updateable<StepRunsTable> = {};
+  if (patch.status !== undefined) set.status = patch.status;
+  if (patch.leaseId !== undefined) set.lease_id = patch.leaseId;
+  if (patch.agentName !== undefined) set.agent_name = patch.agentName;
+  if (patch.pool !== undefined) set.pool = patch.pool;
+  if (patch.exitStatus !== undefined) set.exit_status = patch.exitStatus;
+  if (patch.error !== undefined) set.error = patch.error;
+  if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
+  if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
+  if (patch.logSeq !== undefined) set.log_seq = patch.logSeq;
+  return set;
+}
+
+export class KyselyStore implements Store {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  // Teams.
+
+  async getTeam(name: string): Promise<Team | undefined> {
+    const row = await this.db.selectFrom('teams').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && toTeam(row);
+  }
+
+  async getTeamById(id: number): Promise<Team | undefined> {
+    const row = await this.db.selectFrom('teams').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toTeam(row);
+  }
+
+  // Tokens.
+
+  async createToken(input: Omit<TokenRecord, 'id' | 'revokedAt' | 'lastUsedAt'>): Promise<TokenRecord> {
+    const row = await conflictsAs(`token "${input.name}" (hash already stored, or unknown team)`, () =>
+      this.db
+        .insertInto('tokens')
+        .values({
+          name: input.name,
+          hash: input.hash,
+          team_id: input.teamId,
+          kind: input.kind,
+          created_at: input.createdAt,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return toToken(row);
+  }
+
+  async listTokens(kind: TokenRecord['kind']): Promise<TokenRecord[]> {
+    const rows = await this.db
+      .selectFrom('tokens')
+      .selectAll()
+      .where('kind', '=', kind)
+      .orderBy('id')
+      .execute();
+    return rows.map(toToken);
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const row = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    return row && toToken(row);
+  }
+
+  async revokeToken(id: number, at: number): Promise<boolean> {
+    const res = await this.db
+      .updateTable('tokens')
+      .set({ revoked_at: at })
+      .where('id', '=', id)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    return res.numUpdatedRows > 0n;
+  }
+
+  async touchToken(id: number, at: number): Promise<void> {
+    await this.db.updateTable('tokens').set({ last_used_at: at }).where('id', '=', id).execute();
+  }
+
+  // Pipelines and jobs.
+
+  async savePipeline(input: SavePipelineInput): Promise<{ pipeline: Pipeline; created: boolean }> {
+    const names = input.jobs.map((j) => j.name);
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate !== undefined) {
+      throw new StoreConflictError(`pipeline "${input.name}": job "${duplicate}" appears twice`);
+    }
+    return conflictsAs(`pipeline "${input.name}"`, () =>
+      this.db.transaction().execute(async (trx) => {
+        // One upsert creates the pipeline or bumps its version; a version of 1 means it was created.
+        const row = await trx
+          .insertInto('pipelines')
+          .values({
+            team_id: input.teamId,
+            name: input.name,
+            paused: 0,
+            config_version: 1,
+            created_at: input.at,
+            updated_at: input.at,
+          })
+          .onConflict((oc) =>
+            oc.columns(['team_id', 'name']).doUpdateSet((eb) => ({
+              config_version: eb('pipelines.config_version', '+', 1),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await trx
+          .insertInto('pipeline_configs')
+          .values({
+            pipeline_id: row.id,
+            version: row.config_version,
+            source: input.source,
+            created_at: input.at,
+          })
+          .execute();
+        if (input.jobs.length > 0) {
+          await trx
+            .insertInto('jobs')
+            .values(
+              input.jobs.map((job, i) => ({
+                pipeline_id: row.id,
+                name: job.name,
+                plan: json(job.plan),
+                active: 1,
+                config_order: i,
+              })),
+            )
+            .onConflict((oc) =>
+              oc.columns(['pipeline_id', 'name']).doUpdateSet((eb) => ({
+                plan: eb.ref('excluded.plan'),
+                active: 1,
+                config_order: eb.ref('excluded.config_order'),
+              })),
+            )
+            .execute();
+        }
+        // Jobs gone from the config stay (with their builds) but are no longer listed.
+        let gone = trx
+          .updateTable('jobs')
+          .set({ active: 0 })
+          .where('pipeline_id', '=', row.id)
+          .where('active', '=', 1);
+        if (names.length > 0) gone = gone.where('name', 'not in', names);
+        await gone.execute();
+        return { pipeline: toPipeline(row), created: row.config_version === 1 };
+      }),
+    );
+  }
+
+  async getPipeline(teamId: number, name: string): Promise<Pipeline | undefined> {
+    const row = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('team_id', '=', teamId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row && toPipeline(row);
+  }
+
+  async getPipelineById(id: number): Promise<Pipeline | undefined> {
+    const row = await this.db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toPipeline(row);
+  }
+
+  async listPipelines(teamId: number): Promise<Pipeline[]> {
+    const rows = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('team_id', '=', teamId)
+      .orderBy('id')
+      .execute();
+    return rows.map(toPipeline);
+  }
+
+  async getPipelineConfig(pipelineId: number, version?: number): Promise<PipelineConfigVersion | undefined> {
+    let q = this.db.selectFrom('pipeline_configs').selectAll().where('pipeline_id', '=', pipelineId);
+    q = version === undefined ? q.orderBy('version', 'desc').limit(1) : q.where('version', '=', version);
+    const row = await q.executeTakeFirst();
+    return row && toPipelineConfig(row);
+  }
+
+  async setPipelinePaused(id: number, paused: boolean, at: number): Promise<void> {
+    await this.db
+      .updateTable('pipelines')
+      .set({ paused: bool(paused), updated_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async getJob(pipelineId: number, name: string): Promise<Job | undefined> {
+    const row = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('pipeline_id', '=', pipelineId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row && toJob(row);
+  }
+
+  async getJobById(id: number): Promise<Job | undefined> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toJob(row);
+  }
+
+  async listJobs(pipelineId: number): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('pipeline_id', '=', pipelineId)
+      .where('active', '=', 1)
+      .orderBy('config_order')
+      .execute();
+    return rows.map(toJob);
+  }
+
+  // Builds.
+
+  async createBuild(input: { jobId: number; plan: PlanNode; at: number }): Promise<Build> {
+    return conflictsAs(`build of job ${input.jobId}`, () =>
+      this.db.transaction().execute(async (trx) => {
+        // Increment-and-return in one statement: on PostgreSQL the row lock orders concurrent creators.
+        const job = await trx
+          .updateTable('jobs')
+          .set((eb) => ({ next_build_number: eb('next_build_number', '+', 1) }))
+          .where('id', '=', input.jobId)
+          .returning(['pipeline_id', 'next_build_number'])
+          .executeTakeFirst();
+        if (job === undefined) throw new StoreConflictError(`job ${input.jobId} does not exist`);
+        const row = await trx
+          .insertInto('builds')
+          .values((eb) => ({
+            team_id: eb.selectFrom('pipelines').select('team_id').where('id', '=', job.pipeline_id),
+            pipeline_id: job.pipeline_id,
+            job_id: input.jobId,
+            name: String(job.next_build_number - 1),
+            status: 'pending',
+            plan: json(input.plan),
+            created_at: input.at,
+          }))
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toBuild(row);
+      }),
+    );
+  }
+
+  async getBuild(id: number): Promise<BuildView | undefined> {
+    const row = await buildViews(this.db).where('builds.id', '=', id).executeTakeFirst();
+    return row && toBuildView(row);
+  }
+
+  async getBuildByName(jobId: number, name: string): Promise<BuildView | undefined> {
+    const row = await buildViews(this.db)
+      .where('builds.job_id', '=', jobId)
+      .where('builds.name', '=', name)
+      .executeTakeFirst();
+    return row && toBuildView(row);
+  }
+
+  async listBuilds(filter: BuildFilter): Promise<BuildView[]> {
+    // An empty status list matches no build.
+    if (filter.limit <= 0 || filter.statuses?.length === 0) return [];
+    let q = buildViews(this.db);
+    if (filter.teamId !== undefined) q = q.where('builds.team_id', '=', filter.teamId);
+    if (filter.pipelineId !== undefined) q = q.where('builds.pipeline_id', '=', filter.pipelineId);
+    if (filter.jobId !== undefined) q = q.where('builds.job_id', '=', filter.jobId);
+    if (filter.statuses !== undefined) q = q.where('builds.status', 'in', filter.statuses);
+    if (filter.before !== undefined) q = q.where('builds.id', '<', filter.before);
+    const rows = await q.orderBy('builds.id', 'desc').limit(filter.limit).execute();
+    return rows.map(toBuildView);
+  }
+
+  async updateBuild(
+    id: number,
+    patch: { status?: BuildStatus; startedAt?: number; endedAt?: number; abortRequested?: boolean },
+  ): Promise<void> {
+    const set: Updateable<BuildsTable> = {};
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
+    if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
+    if (patch.abortRequested !== undefined) set.abort_requested = bool(patch.abortRequested);
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('builds').set(set).where('id', '=', id).execute();
+  }
+
+  // Step runs.
+
+  async createStepRun(input: {
+    buildId: number;
+    planId: string;
+    name: string;
+    spec: unknown;
+    at: number;
+  }): Promise<StepRun> {
+    const row = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
+      this.db
+        .insertInto('step_runs')
+        .values({
+          build_id: input.buildId,
+          plan_id: input.planId,
+          name: input.name,
+          status: 'pending',
+          spec: json(input.spec),
+          created_at: input.at,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return toStepRun(row);
+  }
+
+  async getStepRun(id: number): Promise<StepRun | undefined> {
+    const row = await this.db.selectFrom('step_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toStepRun(row);
+  }
+
+  async getStepRunByLease(leaseId: string): Promise<StepRun | undefined> {
+    const row = await this.db
+      .selectFrom('step_runs')
+      .selectAll()
+      .where('lease_id', '=', leaseId)
+      .executeTakeFirst();
+    return row && toStepRun(row);
+  }
+
+  async listStepRuns(buildId: number): Promise<StepRun[]> {
+    const rows = await this.db
+      .selectFrom('step_runs')
+      .selectAll()
+      .where('build_id', '=', buildId)
+      .orderBy('id')
+      .execute();
+    return rows.map(toStepRun);
+  }
+
+  async listStepRunsByStatus(statuses: StepRunStatus[]): Promise<StepRun[]> {
+    if (statuses.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('step_runs')
+      .selectAll()
+      .where('status', 'in', statuses)
+      .orderBy('id')
+      .execute();
+    return rows.map(toStepRun);
+  }
+
+  async updateStepRun(id: number, expectLease: string | null, patch: StepRunPatch): Promise<boolean> {
+    const set = stepRunChanges(patch);
+    if (Object.keys(set).length === 0) {
+      // Nothing to write: report whether the fence holds.
+      const row = await this.db
+        .selectFrom('step_runs')
+        .select('id')
+        .where('id', '=', id)
+        .where((eb) => leaseIs(eb, expectLease))
+        .executeTakeFirst();
+      return row !== undefined;
+    }
+    const res = await conflictsAs(`step run ${id} (lease ${patch.leaseId ?? 'none'} already held)`, () =>
+      this.db
+        .updateTable('step_runs')
+        .set(set)
+        .where('id', '=', id)
+        .where((eb) => leaseIs(eb, expectLease))
+        .executeTakeFirst(),
+    );
+    return res.numUpdatedRows > 0n;
+  }
+
+  // Build events.
+
+  async appendBuildEvent(buildId: number, event: EventInput): Promise<BuildEvent> {
+    // A single statement, so atomic on its own: no explicit transaction needed on the hot path.
+    return conflictsAs(`event for build ${buildId}`, () => insertEvent(this.db, buildId, event));
+  }
+
+  async appendLog(input: LogAppend): Promise<LogAppendResult> {
+    return conflictsAs(`log of step run ${input.stepRunId}`, () =>
+      this.db.transaction().execute(async (trx): Promise<LogAppendResult> => {
+        // Claim the seq by compare-and-set on log_seq: the happy path is this update plus the insert.
+        const claimed = await trx
+          .updateTable('step_runs')
+          .set({ log_seq: input.seq })
+          .where('id', '=', input.stepRunId)
+          .where('log_seq', '=', input.seq - 1)
+          .returning('build_id')
+          .executeTakeFirst();
+        if (claimed !== undefined) {
+          const event = await insertEvent(trx, claimed.build_id, { ...input.event, at: input.at });
+          return { kind: 'stored', event };
+        }
+        const run = await trx
+          .selectFrom('step_runs')
+          .select('log_seq')
+          .where('id', '=', input.stepRunId)
+          .executeTakeFirst();
+        if (run === undefined) throw new StoreConflictError(`step run ${input.stepRunId} does not exist`);
+        return input.seq <= run.log_seq ? { kind: 'duplicate' } : { kind: 'gap', logSeq: run.log_seq };
+      }),
+    );
+  }
+
+  async listBuildEvents(buildId: number, afterSeq: number, limit: number): Promise<BuildEvent[]> {
+    if (limit <= 0) return [];
+    const rows = await this.db
+      .selectFrom('build_events')
+      .selectAll()
+      .where('build_id', '=', buildId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(toBuildEvent);
+  }
+
+  // Agents.
+
+  async upsertAgent(agent: AgentRecord): Promise<void> {
+    const values = {
+      cluster: agent.cluster,
+      version: agent.version,
+      pools: json(agent.pools),
+      state: agent.state,
+      token_id: agent.tokenId,
+      connected_at: agent.connectedAt,
+      last_heartbeat_at: agent.lastHeartbeatAt,
+    };
+    await conflictsAs(`agent "${agent.name}" (unknown token?)`, () =>
+      this.db
+        .insertInto('agents')
+        .values({ name: agent.name, ...values })
+        .onConflict((oc) => oc.column('name').doUpdateSet(values))
+        .execute(),
+    );
+  }
+
+  async getAgent(name: string): Promise<AgentRecord | undefined> {
+    const row = await this.db.selectFrom('agents').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && toAgent(row);
+  }
+
+  async listAgents(): Promise<AgentRecord[]> {
+    const rows = await this.db.selectFrom('agents').selectAll().orderBy('name').execute();
+    return rows.map(toAgent);
+  }
+
+  async setAgentState(name: string, state: AgentRecord['state'], at: number): Promise<void> {
+    // Connecting is a sign of life too; other states keep the last connect and heartbeat times.
+    const set = state === 'connected' ? { state, connected_at: at, last_heartbeat_at: at } : { state };
+    await this.db.updateTable('agents').set(set).where('name', '=', name).execute();
+  }
+
+  async touchAgent(name: string, at: number): Promise<void> {
+    await this.db.updateTable('agents').set({ last_heartbeat_at: at }).where('name', '=', name).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,24 @@
+// Schema migrations, listed in code rather than found on disk so they run the same from tsx and from
+// the compiled dist. Kysely applies them in name order and records what it applied.
+
+import { Migrator } from 'kysely';
+import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import * as m0001 from './0001_initial.js';
+
+const migrations: Record<string, Migration> = {
+  '0001_initial': m0001,
+};
+
+const provider: MigrationProvider = {
+  getMigrations: () => Promise.resolve(migrations),
+};
+
+/** Applies every migration not applied yet, in one transaction where the dialect allows; throws on failure. */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
+  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  if (error !== undefined) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(before any migration ran)';
+    const reason = error instanceof Error ? error.message : JSON.stringify(error);
+    throw new Error(`database migration ${failed} failed: ${reason}`, { cause: error });
+  }
+}

@@ -1,0 +1,169 @@
+// Row <-> record conversion: snake_case columns to the store's records, 0/1 to booleans, JSON text to
+// values and bigint columns (strings on PostgreSQL) to numbers. Every call builds fresh objects, so
+// callers never share state with the store.
+
+import type { Selectable } from 'kysely';
+import type { PlanNode } from '../pipeline/plan.js';
+import type {
+  AgentsTable,
+  BuildEventsTable,
+  BuildsTable,
+  JobsTable,
+  PipelineConfigsTable,
+  PipelinesTable,
+  StepRunsTable,
+  TeamsTable,
+  TokensTable,
+} from './schema.js';
+import type {
+  AgentPoolRecord,
+  AgentRecord,
+  Build,
+  BuildEvent,
+  BuildStatus,
+  BuildView,
+  Job,
+  Pipeline,
+  PipelineConfigVersion,
+  StepRun,
+  StepRunStatus,
+  Team,
+  TokenRecord,
+} from './store.js';
+
+export type BuildViewRow = Selectable<BuildsTable> & {
+  team_name: string;
+  pipeline_name: string;
+  job_name: string;
+};
+
+export function bool(v: boolean): number {
+  return v ? 1 : 0;
+}
+
+/** JSON text for a value; undefined is stored as null (JSON has no undefined). */
+export function json(v: unknown): string {
+  return JSON.stringify(v ?? null);
+}
+
+function num(v: number | string): number {
+  return Number(v);
+}
+
+function numOrNull(v: number | string | null): number | null {
+  return v === null ? null : Number(v);
+}
+
+export function toTeam(row: Selectable<TeamsTable>): Team {
+  return { id: row.id, name: row.name };
+}
+
+export function toToken(row: Selectable<TokensTable>): TokenRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    hash: row.hash,
+    teamId: row.team_id,
+    kind: row.kind as TokenRecord['kind'],
+    createdAt: num(row.created_at),
+    revokedAt: numOrNull(row.revoked_at),
+    lastUsedAt: numOrNull(row.last_used_at),
+  };
+}
+
+export function toPipeline(row: Selectable<PipelinesTable>): Pipeline {
+  return {
+    id: row.id,
+    teamId: row.team_id,
+    name: row.name,
+    paused: row.paused !== 0,
+    configVersion: row.config_version,
+    createdAt: num(row.created_at),
+    updatedAt: num(row.updated_at),
+  };
+}
+
+export function toPipelineConfig(row: Selectable<PipelineConfigsTable>): PipelineConfigVersion {
+  return {
+    pipelineId: row.pipeline_id,
+    version: row.version,
+    source: row.source,
+    createdAt: num(row.created_at),
+  };
+}
+
+export function toJob(row: Selectable<JobsTable>): Job {
+  return {
+    id: row.id,
+    pipelineId: row.pipeline_id,
+    name: row.name,
+    plan: JSON.parse(row.plan) as PlanNode,
+    active: row.active !== 0,
+    paused: row.paused !== 0,
+    nextBuildNumber: row.next_build_number,
+  };
+}
+
+export function toBuild(row: Selectable<BuildsTable>): Build {
+  return {
+    id: row.id,
+    teamId: row.team_id,
+    pipelineId: row.pipeline_id,
+    jobId: row.job_id,
+    name: row.name,
+    status: row.status as BuildStatus,
+    plan: JSON.parse(row.plan) as PlanNode,
+    abortRequested: row.abort_requested !== 0,
+    createdAt: num(row.created_at),
+    startedAt: numOrNull(row.started_at),
+    endedAt: numOrNull(row.ended_at),
+  };
+}
+
+export function toBuildView(row: BuildViewRow): BuildView {
+  return { ...toBuild(row), teamName: row.team_name, pipelineName: row.pipeline_name, jobName: row.job_name };
+}
+
+export function toStepRun(row: Selectable<StepRunsTable>): StepRun {
+  return {
+    id: row.id,
+    buildId: row.build_id,
+    planId: row.plan_id,
+    name: row.name,
+    status: row.status as StepRunStatus,
+    spec: JSON.parse(row.spec) as unknown,
+    leaseId: row.lease_id,
+    agentName: row.agent_name,
+    pool: row.pool,
+    logSeq: row.log_seq,
+    exitStatus: row.exit_status,
+    error: row.error,
+    createdAt: num(row.created_at),
+    startedAt: numOrNull(row.started_at),
+    endedAt: numOrNull(row.ended_at),
+  };
+}
+
+export function toBuildEvent(row: Selectable<BuildEventsTable>): BuildEvent {
+  return {
+    buildId: row.build_id,
+    seq: row.seq,
+    type: row.type,
+    version: row.version,
+    data: JSON.parse(row.data) as unknown,
+    at: num(row.at),
+  };
+}
+
+export function toAgent(row: Selectable<AgentsTable>): AgentRecord {
+  return {
+    name: row.name,
+    cluster: row.cluster,
+    version: row.version,
+    pools: JSON.parse(row.pools) as AgentPoolRecord[],
+    state: row.state as AgentRecord['state'],
+    tokenId: row.token_id,
+    connectedAt: numOrNull(row.connected_at),
+    lastHeartbeatAt: numOrNull(row.last_heartbeat_at),
+  };
+}

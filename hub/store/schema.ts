@@ -1,0 +1,133 @@
+// The database as Kysely sees it: one interface per table, snake_case columns as stored. Booleans are
+// integers (0/1) and JSON values are text, so the same tables work on SQLite and PostgreSQL; the store
+// converts both in its row mapping. Timestamps are Unix milliseconds (bigint columns).
+
+import type { ColumnType, Generated } from 'kysely';
+
+/** 0 or 1. */
+export type IntBool = number;
+
+/**
+ * A bigint column. better-sqlite3 returns numbers; node-postgres returns bigint columns as strings, so
+ * reads go through Number().
+ */
+export type BigIntColumn = ColumnType<number | string, number, number>;
+export type NullableBigIntColumn = ColumnType<
+  number | string | null,
+  number | null | undefined,
+  number | null
+>;
+
+export interface TeamsTable {
+  id: Generated<number>;
+  name: string;
+}
+
+export interface TokensTable {
+  id: Generated<number>;
+  name: string;
+  hash: string;
+  team_id: number | null;
+  kind: string;
+  created_at: BigIntColumn;
+  revoked_at: NullableBigIntColumn;
+  last_used_at: NullableBigIntColumn;
+}
+
+export interface PipelinesTable {
+  id: Generated<number>;
+  team_id: number;
+  name: string;
+  paused: IntBool;
+  config_version: number;
+  created_at: BigIntColumn;
+  updated_at: BigIntColumn;
+}
+
+export interface PipelineConfigsTable {
+  pipeline_id: number;
+  version: number;
+  source: string;
+  created_at: BigIntColumn;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  pipeline_id: number;
+  name: string;
+  /** JSON of the compiled PlanNode. */
+  plan: string;
+  active: IntBool;
+  paused: ColumnType<IntBool, IntBool | undefined, IntBool>;
+  next_build_number: ColumnType<number, number | undefined, number>;
+  /** The job's position in the latest config: listJobs sorts by it. */
+  config_order: number;
+}
+
+export interface BuildsTable {
+  id: Generated<number>;
+  team_id: number;
+  pipeline_id: number;
+  job_id: number;
+  name: string;
+  status: string;
+  /** JSON of the PlanNode frozen at creation. */
+  plan: string;
+  abort_requested: ColumnType<IntBool, IntBool | undefined, IntBool>;
+  created_at: BigIntColumn;
+  started_at: NullableBigIntColumn;
+  ended_at: NullableBigIntColumn;
+}
+
+export interface StepRunsTable {
+  id: Generated<number>;
+  build_id: number;
+  plan_id: string;
+  name: string;
+  status: string;
+  /** JSON of the dispatchable spec. */
+  spec: string;
+  lease_id: string | null;
+  agent_name: string | null;
+  pool: string | null;
+  log_seq: ColumnType<number, number | undefined, number>;
+  exit_status: number | null;
+  error: string | null;
+  created_at: BigIntColumn;
+  started_at: NullableBigIntColumn;
+  ended_at: NullableBigIntColumn;
+}
+
+export interface BuildEventsTable {
+  build_id: number;
+  seq: number;
+  type: string;
+  version: string;
+  /** JSON of the event's data. */
+  data: string;
+  at: BigIntColumn;
+}
+
+export interface AgentsTable {
+  name: string;
+  cluster: string;
+  version: string;
+  /** JSON of AgentPoolRecord[]. */
+  pools: string;
+  state: string;
+  token_id: number | null;
+  connected_at: NullableBigIntColumn;
+  last_heartbeat_at: NullableBigIntColumn;
+}
+
+export interface Database {
+  teams: TeamsTable;
+  tokens: TokensTable;
+  pipelines: PipelinesTable;
+  pipeline_configs: PipelineConfigsTable;
+  jobs: JobsTable;
+  builds: BuildsTable;
+  step_runs: StepRunsTable;
+  build_events: BuildEventsTable;
+  agents: AgentsTable;
+}
