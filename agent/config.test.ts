@@ -1,0 +1,246 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import {
+  AgentConfigError,
+  loadAgentConfig,
+  parseAgentConfig,
+  type ParseAgentConfigOptions,
+} from './config.js';
+
+const host: ParseAgentConfigOptions = {
+  file: '/etc/outpost/agent.yaml',
+  env: {},
+  hostname: 'box-1',
+  cpus: 8,
+  platform: 'linux',
+  tmpdir: '/tmp',
+};
+
+const minimal = `
+hub:
+  address: 127.0.0.1:7777
+token_file: token
+pools:
+  - name: local
+`;
+
+function problemsOf(text: string, opts: Partial<ParseAgentConfigOptions> = {}): string[] {
+  try {
+    parseAgentConfig(text, { ...host, ...opts });
+  } catch (err) {
+    expect(err).toBeInstanceOf(AgentConfigError);
+    const e = err as AgentConfigError;
+    expect(e.code).toBe('AGENT_CONFIG_INVALID');
+    expect(e.message.split('\n').slice(1)).toEqual(e.problems);
+    return [...e.problems];
+  }
+  throw new Error('expected an AgentConfigError');
+}
+
+describe('parseAgentConfig', () => {
+  it('applies defaults from the host', () => {
+    const c = parseAgentConfig(minimal, host);
+    expect(c).toEqual({
+      hub: {
+        address: '127.0.0.1:7777',
+        tls: { caFile: undefined, serverName: undefined, insecurePlaintext: false },
+      },
+      tokenFile: '/etc/outpost/token',
+      name: 'box-1',
+      cluster: 'default',
+      workDir: '/tmp/outpost-agent-box-1',
+      metrics: undefined,
+      drainTimeoutSeconds: 600,
+      pools: [{ name: 'local', platform: 'linux', tags: [], executor: 'process', capacity: 8 }],
+    });
+  });
+
+  it('maps win32 to windows for the default platform', () => {
+    expect(parseAgentConfig(minimal, { ...host, platform: 'win32' }).pools[0]!.platform).toBe('windows');
+    expect(parseAgentConfig(minimal, { ...host, platform: 'darwin' }).pools[0]!.platform).toBe('darwin');
+  });
+
+  it('reads every field, camelCased, relative paths against the config dir, deeply frozen', () => {
+    const c = parseAgentConfig(
+      `
+hub:
+  address: hub.example.com:443
+  tls:
+    ca_file: certs/ca.pem
+    server_name: hub.internal
+token_file: /run/secrets/token
+name: edge-7
+cluster: prod-eu
+work_dir: ../work
+metrics:
+  listen: 0.0.0.0:9101
+drain_timeout_seconds: 30
+pools:
+  - name: linux
+    tags: [gpu, big]
+    executor: kubernetes
+    capacity: 16
+  - name: windows-2022
+    platform: windows
+    executor: kubernetes
+`,
+      { ...host, file: 'conf/agent.yaml' },
+    );
+    const confDir = path.resolve('conf');
+    expect(c.hub.tls).toEqual({
+      caFile: path.join(confDir, 'certs/ca.pem'),
+      serverName: 'hub.internal',
+      insecurePlaintext: false,
+    });
+    expect(c.tokenFile).toBe('/run/secrets/token');
+    expect(c.workDir).toBe(path.resolve('work'));
+    expect(c.metrics).toEqual({ listen: '0.0.0.0:9101' });
+    expect(c.drainTimeoutSeconds).toBe(30);
+    expect(c.name).toBe('edge-7');
+    expect(c.cluster).toBe('prod-eu');
+    expect(c.pools).toEqual([
+      { name: 'linux', platform: 'linux', tags: ['gpu', 'big'], executor: 'kubernetes', capacity: 16 },
+      { name: 'windows-2022', platform: 'windows', tags: [], executor: 'kubernetes', capacity: 8 },
+    ]);
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.hub.tls)).toBe(true);
+    expect(Object.isFrozen(c.pools[0]!.tags)).toBe(true);
+    expect(() => {
+      (c.pools as unknown as { name: string }[]).push({ name: 'x' });
+    }).toThrow();
+  });
+
+  it('reports every problem with file:line:col and key path, in file order', () => {
+    const text = `hub:
+  address: nope
+  tls:
+    insecure_plaintext: yes please
+token_file: ""
+drain_timeout_seconds: -1
+pools:
+  - name: local
+    capacity: 0
+    platform: beos
+  - name: 9lives
+    tags: gpu
+    executor: docker
+`;
+    expect(problemsOf(text, { file: 'agent.yaml' })).toEqual([
+      'agent.yaml:2:12: hub.address: must be host:port',
+      'agent.yaml:4:25: hub.tls.insecure_plaintext: must be true or false (got "yes please")',
+      'agent.yaml:5:13: token_file: must not be empty',
+      'agent.yaml:6:24: drain_timeout_seconds: must be an integer >= 0',
+      'agent.yaml:9:15: pools[0].capacity: must be an integer >= 1',
+      'agent.yaml:10:15: pools[0].platform: must be one of: linux, windows, darwin (got "beos")',
+      'agent.yaml:11:11: pools[1].name: must be identifier-like (a letter, then letters, digits, "-" or "_")',
+      'agent.yaml:12:11: pools[1].tags: must be a list (got "gpu")',
+      'agent.yaml:13:15: pools[1].executor: must be one of: process, kubernetes (got "docker")',
+    ]);
+  });
+
+  it('rejects unknown fields at the key, at any depth', () => {
+    const text = `hub:
+  address: h:1
+  tsl: {}
+token_file: t
+pools:
+  - name: a
+    capacity: 2
+    node_selector: {}
+colour: blue
+`;
+    expect(problemsOf(text, { file: 'a.yaml' })).toEqual([
+      'a.yaml:3:3: hub.tsl: unknown field "tsl"',
+      'a.yaml:8:5: pools[0].node_selector: unknown field "node_selector"',
+      'a.yaml:9:1: colour: unknown field "colour"',
+    ]);
+  });
+
+  it('reports missing required fields at their parent', () => {
+    expect(problemsOf('hub:\n  tls: {}\n', { file: 'x.yaml' })).toEqual([
+      'x.yaml:1:1: token_file: required',
+      'x.yaml:1:1: pools: required',
+      'x.yaml:2:3: hub.address: required',
+    ]);
+    expect(problemsOf('', { file: 'x.yaml' })).toEqual(['x.yaml:1:1: (root): must be a mapping (got null)']);
+    expect(problemsOf(minimal.replace('  - name: local\n', ''), { file: 'x.yaml' })).toEqual([
+      'x.yaml:5:7: pools: required',
+    ]);
+    expect(
+      problemsOf(minimal.replace('  - name: local', '  []').replace('pools:\n', 'pools:'), {
+        file: 'x.yaml',
+      }),
+    ).toEqual(['x.yaml:5:9: pools: must list at least one pool']);
+  });
+
+  it('rejects duplicate pool names and process pools for another platform', () => {
+    const text = `hub: { address: "h:1" }
+token_file: t
+pools:
+  - name: mac
+    platform: darwin
+  - name: mac
+    executor: kubernetes
+    platform: linux
+`;
+    expect(problemsOf(text, { file: 'd.yaml' })).toEqual([
+      'd.yaml:5:15: pools[0].platform: a process pool runs steps on this host, whose platform is linux',
+      'd.yaml:6:11: pools[1].name: duplicate pool name (also pools[0])',
+    ]);
+  });
+
+  it('needs an explicit platform on a host without a default', () => {
+    expect(problemsOf(minimal, { file: 'f.yaml', platform: 'freebsd' })).toEqual([
+      'f.yaml:6:5: pools[0]: platform: required (host platform "freebsd" has no default)',
+    ]);
+  });
+
+  it('rejects insecure_plaintext together with TLS settings', () => {
+    const text = `hub:
+  address: h:1
+  tls: { insecure_plaintext: true, ca_file: ca.pem }
+token_file: t
+pools: [{ name: a }]
+`;
+    expect(problemsOf(text, { file: 't.yaml' })).toEqual([
+      't.yaml:3:30: hub.tls.insecure_plaintext: cannot be combined with ca_file or server_name',
+    ]);
+  });
+
+  it('reports YAML syntax errors and duplicate keys with positions', () => {
+    expect(problemsOf('hub:\n  address: a:1\nhub: {}\n', { file: 'y.yaml' })).toEqual([
+      expect.stringMatching(/^y\.yaml:3:1: .*unique/i),
+    ]);
+    expect(problemsOf('hub: [\n', { file: 'y.yaml' })[0]).toMatch(/^y\.yaml:\d+:\d+: /);
+  });
+
+  it('does not expand ${ENV_VAR}', () => {
+    const c = parseAgentConfig(minimal.replace('token_file: token', 'token_file: ${TOKEN_FILE}'), {
+      ...host,
+      env: { TOKEN_FILE: '/x' },
+    });
+    expect(c.tokenFile).toBe('/etc/outpost/${TOKEN_FILE}');
+  });
+});
+
+describe('loadAgentConfig', () => {
+  it('reads the file and resolves against its directory', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-config-test-'));
+    try {
+      const file = path.join(dir, 'agent.yaml');
+      await writeFile(file, `${minimal}work_dir: state\nname: t1\n`);
+      const c = await loadAgentConfig(file);
+      expect(c.tokenFile).toBe(path.join(dir, 'token'));
+      expect(c.workDir).toBe(path.join(dir, 'state'));
+      expect(c.pools[0]!.capacity).toBe(os.availableParallelism());
+      await expect(loadAgentConfig(path.join(dir, 'missing.yaml'))).rejects.toMatchObject({
+        code: 'AGENT_CONFIG_INVALID',
+        message: expect.stringContaining('missing.yaml: cannot read:') as unknown,
+      });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,377 @@
+// The agent's YAML config file: parsed with positions kept, so every problem is reported at once as
+// `file:line:col: path.to.key: problem`, then defaulted, resolved and frozen.
+//
+// `${ENV_VAR}` references are NOT expanded: values are taken literally (keeps the format simple and
+// predictable; secrets live in files such as token_file, not in the config).
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+
+export type PoolPlatform = 'linux' | 'windows' | 'darwin';
+export type PoolExecutor = 'process' | 'kubernetes';
+
+export interface PoolConfig {
+  readonly name: string;
+  readonly platform: PoolPlatform;
+  readonly tags: readonly string[];
+  readonly executor: PoolExecutor;
+  readonly capacity: number;
+}
+
+export interface AgentConfig {
+  readonly hub: {
+    /** host:port */
+    readonly address: string;
+    readonly tls: {
+      /** Absolute path of a CA bundle to trust instead of the system roots. */
+      readonly caFile: string | undefined;
+      readonly serverName: string | undefined;
+      readonly insecurePlaintext: boolean;
+    };
+  };
+  /** Absolute. */
+  readonly tokenFile: string;
+  readonly name: string;
+  readonly cluster: string;
+  /** Absolute. */
+  readonly workDir: string;
+  /** undefined: no metrics endpoint. */
+  readonly metrics: { readonly listen: string } | undefined;
+  readonly drainTimeoutSeconds: number;
+  readonly pools: readonly PoolConfig[];
+}
+
+export interface ParseAgentConfigOptions {
+  /** The config file's path: named in errors; relative paths in the config resolve against its dir. */
+  file: string;
+  /** Accepted for a future `${VAR}` expansion; not read today. */
+  env: Record<string, string | undefined>;
+  hostname: string;
+  cpus: number;
+  platform: NodeJS.Platform;
+  tmpdir: string;
+}
+
+export class AgentConfigError extends Error {
+  override readonly name = 'AgentConfigError';
+  readonly code = 'AGENT_CONFIG_INVALID';
+  /** One entry per problem, `file:line:col: path: problem`. */
+  readonly problems: readonly string[];
+
+  constructor(problems: string[]) {
+    super(`invalid agent config:\n${problems.join('\n')}`);
+    this.problems = Object.freeze([...problems]);
+  }
+}
+
+const PLATFORMS = ['linux', 'windows', 'darwin'] as const;
+const EXECUTORS = ['process', 'kubernetes'] as const;
+const IDENTIFIER = /^[A-Za-z][A-Za-z0-9_-]*$/;
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+function hostPort(minPort: number) {
+  return z.string().refine(
+    (s) => {
+      const m = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$/.exec(s);
+      const port = Number(m?.[2]);
+      return m !== null && port >= minPort && port <= 65535;
+    },
+    { error: 'must be host:port' },
+  );
+}
+
+const nonEmpty = z.string().min(1);
+const name = z.string().regex(NAME, { error: 'must be letters, digits, ".", "-" or "_"' });
+
+// The file's shape; defaults and cross-field rules are applied afterwards (they need host facts).
+const RawConfig = z.strictObject({
+  hub: z.strictObject({
+    address: hostPort(1),
+    tls: z
+      .strictObject({
+        ca_file: nonEmpty.optional(),
+        server_name: nonEmpty.optional(),
+        insecure_plaintext: z.boolean().optional(),
+      })
+      .optional(),
+  }),
+  token_file: nonEmpty,
+  name: name.optional(),
+  cluster: name.optional(),
+  work_dir: nonEmpty.optional(),
+  metrics: z.strictObject({ listen: hostPort(0).optional() }).optional(),
+  drain_timeout_seconds: z
+    .int({ error: 'must be an integer >= 0' })
+    .min(0, { error: 'must be an integer >= 0' })
+    .optional(),
+  pools: z
+    .array(
+      z.strictObject({
+        name: z.string().regex(IDENTIFIER, {
+          error: 'must be identifier-like (a letter, then letters, digits, "-" or "_")',
+        }),
+        platform: z.enum(PLATFORMS).optional(),
+        tags: z.array(nonEmpty).optional(),
+        executor: z.enum(EXECUTORS).optional(),
+        capacity: z
+          .int({ error: 'must be an integer >= 1' })
+          .min(1, { error: 'must be an integer >= 1' })
+          .optional(),
+      }),
+    )
+    .min(1, { error: 'must list at least one pool' }),
+});
+type RawConfig = z.infer<typeof RawConfig>;
+
+type Path = readonly (string | number)[];
+interface Problem {
+  path: Path;
+  message: string;
+  /** Point at the key itself rather than its value (unknown fields). */
+  atKey?: boolean;
+}
+
+export function parseAgentConfig(text: string, opts: ParseAgentConfigOptions): AgentConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number) => {
+    const { line, col } = lineCounter.linePos(offset);
+    return `${opts.file}:${line}:${col}`;
+  };
+  if (doc.errors.length > 0) {
+    throw new AgentConfigError(doc.errors.map((e) => `${at(e.pos[0])}: ${e.message}`));
+  }
+
+  const raw = dropNulls(doc.toJS({ maxAliasCount: 100 }));
+  const problems: Problem[] = [];
+  const parsed = RawConfig.safeParse(raw, { error: describeIssue });
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const p = issue.path.filter((s): s is string | number => typeof s !== 'symbol');
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys)
+          problems.push({ path: [...p, key], message: `unknown field "${key}"`, atKey: true });
+      } else {
+        problems.push({ path: p, message: issue.message });
+      }
+    }
+  }
+  problems.push(...crossFieldProblems(raw, opts));
+
+  if (problems.length > 0 || !parsed.success) {
+    const located = problems.map((pr) => ({ offset: locate(doc, pr.path, pr.atKey ?? false), pr }));
+    located.sort((a, b) => a.offset - b.offset);
+    throw new AgentConfigError(
+      located.map(({ offset, pr }) => `${at(offset)}: ${formatPath(pr.path)}: ${pr.message}`),
+    );
+  }
+  return deepFreeze(applyDefaults(parsed.data, opts));
+}
+
+export async function loadAgentConfig(file: string): Promise<AgentConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new AgentConfigError([`${file}: cannot read: ${(err as Error).message}`]);
+  }
+  return parseAgentConfig(text, {
+    file,
+    env: process.env,
+    hostname: os.hostname(),
+    cpus: os.availableParallelism(),
+    platform: process.platform,
+    tmpdir: os.tmpdir(),
+  });
+}
+
+function isPlatform(v: unknown): v is PoolPlatform {
+  return (PLATFORMS as readonly unknown[]).includes(v);
+}
+
+function hostPlatform(platform: NodeJS.Platform): PoolPlatform | undefined {
+  if (platform === 'win32') return 'windows';
+  if (platform === 'linux' || platform === 'darwin') return platform;
+  return undefined;
+}
+
+// Rules across fields, checked on the raw data so they are reported together with shape problems.
+function crossFieldProblems(raw: unknown, opts: ParseAgentConfigOptions): Problem[] {
+  const problems: Problem[] = [];
+  const root = asRecord(raw);
+  const tls = asRecord(asRecord(root?.hub)?.tls);
+  if (tls?.insecure_plaintext === true && (tls.ca_file !== undefined || tls.server_name !== undefined)) {
+    problems.push({
+      path: ['hub', 'tls', 'insecure_plaintext'],
+      message: 'cannot be combined with ca_file or server_name',
+    });
+  }
+  if (root?.name === undefined && !NAME.test(opts.hostname)) {
+    problems.push({
+      path: [],
+      message: `hostname ${JSON.stringify(opts.hostname)} is not a valid agent name; set "name"`,
+    });
+  }
+  const pools = Array.isArray(root?.pools) ? (root.pools as unknown[]) : [];
+  const host = hostPlatform(opts.platform);
+  const seen = new Map<string, number>();
+  pools.forEach((item, i) => {
+    const pool = asRecord(item);
+    if (!pool) return;
+    if (typeof pool.name === 'string') {
+      const first = seen.get(pool.name);
+      if (first === undefined) seen.set(pool.name, i);
+      else
+        problems.push({ path: ['pools', i, 'name'], message: `duplicate pool name (also pools[${first}])` });
+    }
+    if (pool.platform === undefined && host === undefined) {
+      problems.push({
+        path: ['pools', i],
+        message: `platform: required (host platform "${opts.platform}" has no default)`,
+      });
+    }
+    const isProcess = pool.executor === undefined || pool.executor === 'process';
+    if (isProcess && isPlatform(pool.platform) && pool.platform !== host) {
+      problems.push({
+        path: ['pools', i, 'platform'],
+        message: `a process pool runs steps on this host, whose platform is ${host ?? opts.platform}`,
+      });
+    }
+  });
+  return problems;
+}
+
+function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConfig {
+  const baseDir = path.dirname(path.resolve(opts.file));
+  const resolve = (p: string) => path.resolve(baseDir, p);
+  const agentName = raw.name ?? opts.hostname;
+  const platform = hostPlatform(opts.platform);
+  return {
+    hub: {
+      address: raw.hub.address,
+      tls: {
+        caFile: raw.hub.tls?.ca_file === undefined ? undefined : resolve(raw.hub.tls.ca_file),
+        serverName: raw.hub.tls?.server_name,
+        insecurePlaintext: raw.hub.tls?.insecure_plaintext ?? false,
+      },
+    },
+    tokenFile: resolve(raw.token_file),
+    name: agentName,
+    cluster: raw.cluster ?? 'default',
+    workDir:
+      raw.work_dir === undefined
+        ? path.join(opts.tmpdir, `outpost-agent-${agentName}`)
+        : resolve(raw.work_dir),
+    metrics: raw.metrics?.listen === undefined ? undefined : { listen: raw.metrics.listen },
+    drainTimeoutSeconds: raw.drain_timeout_seconds ?? 600,
+    pools: raw.pools.map((p) => ({
+      name: p.name,
+      // Checked in crossFieldProblems: a missing platform has a host default here.
+      platform: p.platform ?? platform ?? 'linux',
+      tags: p.tags ?? [],
+      executor: p.executor ?? 'process',
+      capacity: p.capacity ?? Math.max(1, Math.floor(opts.cpus)),
+    })),
+  };
+}
+
+// Zod's defaults read "Invalid input: expected string, received undefined"; these read like advice.
+function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
+  switch (issue.code) {
+    case 'invalid_type':
+      if (issue.input === undefined) return 'required';
+      return `must be ${TYPE_NAMES[issue.expected] ?? issue.expected} (got ${describeValue(issue.input)})`;
+    case 'invalid_value':
+      return `must be one of: ${issue.values.map(String).join(', ')} (got ${describeValue(issue.input)})`;
+    case 'too_small':
+      if (issue.origin === 'string') return 'must not be empty';
+      if (issue.origin === 'array') return `must have at least ${String(issue.minimum)} item(s)`;
+      return `must be >= ${String(issue.minimum)}`;
+    default:
+      return undefined;
+  }
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  string: 'a string',
+  int: 'an integer',
+  number: 'a number',
+  boolean: 'true or false',
+  object: 'a mapping',
+  array: 'a list',
+};
+
+function describeValue(v: unknown): string {
+  if (Array.isArray(v)) return 'a list';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'a mapping';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return typeof v;
+}
+
+/** The source offset for a problem: the value at `path`, or the nearest existing ancestor. */
+function locate(doc: Document, p: Path, atKey: boolean): number {
+  let node: unknown = doc.contents;
+  let offset = rangeStart(node) ?? 0;
+  for (const [i, seg] of p.entries()) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) {
+      const pair = node.items.find((it) => isScalar(it.key) && String(it.key.value) === String(seg));
+      if (!pair) break;
+      const keyStart = rangeStart(pair.key);
+      if (atKey && i === p.length - 1 && keyStart !== undefined) return keyStart;
+      node = pair.value;
+      // `key:` with no value: point at the key.
+      offset = rangeStart(node) ?? keyStart ?? offset;
+    } else if (isSeq(node) && typeof seg === 'number') {
+      node = node.items[seg];
+      offset = rangeStart(node) ?? offset;
+    } else {
+      break;
+    }
+    if (node === null || node === undefined) break;
+  }
+  return offset;
+}
+
+function rangeStart(node: unknown): number | undefined {
+  if (node && typeof node === 'object' && 'range' in node && Array.isArray(node.range)) {
+    const start: unknown = node.range[0];
+    return typeof start === 'number' ? start : undefined;
+  }
+  return undefined;
+}
+
+function formatPath(p: Path): string {
+  let out = '';
+  for (const seg of p) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
+  return out === '' ? '(root)' : out;
+}
+
+// `key:` with nothing after it is YAML null; treat it as "not set" so defaults and "required" apply.
+function dropNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(dropNulls);
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, val] of Object.entries(v)) if (val !== null) out[k] = dropNulls(val);
+    return out;
+  }
+  return v;
+}
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v !== null && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}

@@ -1,0 +1,328 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { ExecStep, LogData, RunningStep } from '../executor.js';
+import { ProcessExecutor, ProcessStep } from './executor.js';
+
+let root: string;
+let executor: ProcessExecutor;
+let seq = 0;
+const started: RunningStep[] = [];
+
+beforeEach(async () => {
+  root = await realpath(await mkdtemp(path.join(os.tmpdir(), 'outpost-proc-test-')));
+  executor = new ProcessExecutor({ workRoot: path.join(root, 'work') });
+});
+
+afterEach(async () => {
+  for (const s of started.splice(0)) {
+    await s.abort(0, 'test over');
+    await s.cleanup();
+  }
+  await rm(root, { recursive: true, force: true });
+});
+
+type StepOver = Omit<Partial<ExecStep>, 'run'> & { run?: Partial<ExecStep['run']> };
+
+function step(over: StepOver = {}): ExecStep {
+  const { run, ...rest } = over;
+  return {
+    leaseId: `lease-${++seq}`,
+    env: {},
+    inputs: [],
+    outputs: [],
+    timeoutMs: 0,
+    privileged: false,
+    ...rest,
+    run: { path: 'sh', args: [], dir: '', user: '', ...run },
+  };
+}
+
+async function start(s: ExecStep): Promise<RunningStep> {
+  const r = await executor.start(s);
+  started.push(r);
+  return r;
+}
+
+async function collect(r: RunningStep): Promise<LogData[]> {
+  const out: LogData[] = [];
+  for await (const chunk of r.logs()) out.push(chunk);
+  return out;
+}
+
+function text(chunks: LogData[], stream?: LogData['stream']): string {
+  return Buffer.concat(chunks.filter((c) => !stream || c.stream === stream).map((c) => c.data)).toString();
+}
+
+/** Runs a step to completion, consuming its logs. */
+async function run(s: ExecStep) {
+  const r = await start(s);
+  const [logs, result] = await Promise.all([collect(r), r.wait()]);
+  return { r, logs, result, workDir: path.join(root, 'work', s.leaseId) };
+}
+
+function sh(script: string, over: Omit<StepOver, 'run'> = {}): ExecStep {
+  return step({ ...over, run: { path: 'sh', args: ['-c', script] } });
+}
+
+// A zombie still answers kill(pid, 0); on Linux, /proc tells it apart from a live process.
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return st.slice(st.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return process.platform === 'linux' ? false : true;
+  }
+}
+
+/** Bounded poll: resolves true as soon as the pid is gone, false after ~5 s. */
+async function gone(pid: number): Promise<boolean> {
+  for (let i = 0; i < 500; i++) {
+    if (!isAlive(pid)) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
+/** Reads logs until `re` matches the stdout so far; returns the match and an iterator to continue. */
+async function readUntil(r: RunningStep, re: RegExp) {
+  const it = r.logs()[Symbol.asyncIterator]();
+  let seen = '';
+  for (;;) {
+    const n = await it.next();
+    if (n.done) throw new Error(`logs ended before ${String(re)}; got ${seen}`);
+    if (n.value.stream === 'stdout') seen += n.value.data.toString();
+    const m = re.exec(seen);
+    if (m) return { m, it };
+  }
+}
+
+async function drain(it: AsyncIterator<LogData>) {
+  while (!(await it.next()).done);
+}
+
+describe('ProcessExecutor', () => {
+  it('has kind "process"', () => {
+    expect(executor.kind).toBe('process');
+  });
+
+  it('runs a command to success, capturing many lines in order', async () => {
+    const { logs, result } = await run(sh('i=1; while [ $i -le 3000 ]; do echo "line $i"; i=$((i+1)); done'));
+    expect(result).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
+    const expected = Array.from({ length: 3000 }, (_, i) => `line ${i + 1}\n`).join('');
+    expect(text(logs, 'stdout')).toBe(expected);
+    expect(logs.every((c) => typeof c.at === 'number' && c.at > 0)).toBe(true);
+  });
+
+  it('interleaves stdout and stderr in arrival order', async () => {
+    const { logs } = await run(sh('echo a; sleep 0.05; echo b >&2; sleep 0.05; echo c'));
+    expect(logs.map((c) => [c.stream, c.data.toString()])).toEqual([
+      ['stdout', 'a\n'],
+      ['stderr', 'b\n'],
+      ['stdout', 'c\n'],
+    ]);
+  });
+
+  it('reports a non-zero exit as failed with its code', async () => {
+    const { result } = await run(sh('exit 3'));
+    expect(result).toEqual({ status: 'failed', exitStatus: 3, error: undefined });
+  });
+
+  it('reports death by signal as failed with 128+signum', async () => {
+    const { result } = await run(sh('kill -9 $$'));
+    expect(result.status).toBe('failed');
+    expect(result.exitStatus).toBe(137);
+    expect(result.error).toBe('killed by SIGKILL');
+  });
+
+  it('passes params as env on a minimal base, step values winning, with a private TMPDIR', async () => {
+    const s = sh('printf "%s|%s|%s|%s|%s" "$FOO" "$HOME" "$TMPDIR" "$TEMP" "${SECRET_OF_AGENT-unset}"', {
+      env: { FOO: 'bar baz', HOME: '/nowhere' },
+    });
+    process.env.SECRET_OF_AGENT = 'leak';
+    try {
+      const { logs, result, workDir } = await run(s);
+      expect(result.status).toBe('succeeded');
+      const tmp = path.join(workDir, '.tmp');
+      expect(text(logs)).toBe(`bar baz|/nowhere|${tmp}|${tmp}|unset`);
+    } finally {
+      delete process.env.SECRET_OF_AGENT;
+    }
+  });
+
+  it('uses an explicit baseEnv', async () => {
+    executor = new ProcessExecutor({
+      workRoot: path.join(root, 'work'),
+      baseEnv: { PATH: '/usr/bin:/bin', X: 'y' },
+    });
+    const { logs } = await run(sh('printf "%s|%s" "$X" "${HOME-unset}"'));
+    expect(text(logs)).toBe('y|unset');
+  });
+
+  it('creates inputs and outputs and runs in run.dir', async () => {
+    const s = step({
+      inputs: [{ name: 'src', path: 'src' }],
+      outputs: [{ name: 'out', path: 'build/out' }],
+      run: { path: 'sh', args: ['-c', 'pwd; ls -a ..; touch ../build/out/artifact'], dir: 'src' },
+    });
+    const { logs, result, workDir } = await run(s);
+    expect(result.status).toBe('succeeded');
+    const [pwd, ...entries] = text(logs).trim().split('\n');
+    expect(pwd).toBe(path.join(workDir, 'src'));
+    expect(entries).toEqual(expect.arrayContaining(['.tmp', 'build', 'src']));
+    expect((await stat(path.join(workDir, 'build/out/artifact'))).isFile()).toBe(true);
+  });
+
+  it('resolves a relative run.path with a slash against run.dir', async () => {
+    const s = step({ inputs: [{ name: 'src', path: 'a/src' }] });
+    const runDir = path.join(root, 'work', s.leaseId, 'a/src');
+    s.run = { path: path.relative(runDir, '/bin/sh'), args: ['-c', 'echo rel'], dir: 'a/src', user: '' };
+    expect(s.run.path).toContain('/');
+    const { logs, result } = await run(s);
+    expect(result.status).toBe('succeeded');
+    expect(text(logs)).toBe('rel\n');
+  });
+
+  it.each([
+    [{ inputs: [{ name: 'src', path: '../evil' }] }, 'input "src" path "../evil": escapes the work dir'],
+    [{ outputs: [{ name: 'o', path: '/etc' }] }, 'output "o" path "/etc": must be relative to the work dir'],
+    [{ outputs: [{ name: 'o', path: 'a/../../b' }] }, 'output "o" path "a/../../b": escapes the work dir'],
+    [{ inputs: [{ name: 'i', path: '.' }] }, 'input "i" path ".": must name a directory inside the work dir'],
+    [{ run: { dir: '../..' } }, 'run.dir "../..": escapes the work dir'],
+    [{ run: { dir: 'missing' } }, 'run.dir "missing": no such directory in the work dir'],
+  ] as [StepOver, string][])('rejects a bad path as errored: %j', async (over, error) => {
+    const { logs, result } = await run(step({ ...over, run: { args: ['-c', 'echo ran'], ...over.run } }));
+    expect(result).toEqual({ status: 'errored', exitStatus: -1, error });
+    expect(logs).toEqual([]);
+    expect(existsSync(path.join(root, 'evil'))).toBe(false);
+  });
+
+  it('ends a missing command as errored, not failed', async () => {
+    const { result } = await run(step({ run: { path: 'no-such-command-xyz' } }));
+    expect(result).toEqual({
+      status: 'errored',
+      exitStatus: -1,
+      error: 'run.path "no-such-command-xyz": command not found',
+    });
+    const rel = await run(step({ run: { path: './missing.sh' } }));
+    expect(rel.result.error).toBe('run.path "./missing.sh": command not found');
+  });
+
+  it('ends a non-executable command as errored: permission denied', async () => {
+    const file = path.join(root, 'not-exec.sh');
+    await writeFile(file, '#!/bin/sh\necho hi\n');
+    await chmod(file, 0o644);
+    const { result } = await run(step({ run: { path: file } }));
+    expect(result).toEqual({
+      status: 'errored',
+      exitStatus: -1,
+      error: `run.path "${file}": permission denied`,
+    });
+  });
+
+  it('runs as the agent user and refuses another one', async () => {
+    const me = os.userInfo().username;
+    expect(await run(sh('true', {})).then((x) => x.result.status)).toBe('succeeded');
+    const same = await run(step({ run: { args: ['-c', 'true'], user: me } }));
+    expect(same.result.status).toBe('succeeded');
+    const other = await run(step({ run: { args: ['-c', 'true'], user: 'someone-else' } }));
+    expect(other.result.status).toBe('errored');
+    expect(other.result.error).toMatch(/^run\.user "someone-else": .*cannot switch users/);
+  });
+
+  it('rejects start for a reused work dir or a lease id that is not a plain name', async () => {
+    const s = sh('true');
+    await run(s);
+    await expect(executor.start(s)).rejects.toThrow(/already exists/);
+    await expect(executor.start(sh('true', { leaseId: '../x' }))).rejects.toThrow(
+      /cannot name a work directory/,
+    );
+  });
+
+  it('abort kills the whole process group, grandchildren included', async () => {
+    const r = await start(sh('sleep 100 & echo "gc=$!"; wait'));
+    const { m, it } = await readUntil(r, /gc=(\d+)\n/);
+    const gc = Number(m[1]);
+    expect(isAlive(gc)).toBe(true);
+    await Promise.all([r.abort(5_000, 'user asked'), drain(it)]);
+    await r.abort(5_000, 'again'); // idempotent
+    expect(await r.wait()).toEqual({ status: 'aborted', exitStatus: 143, error: 'interrupted' });
+    expect(await gone(gc)).toBe(true);
+  });
+
+  it('abort escalates to SIGKILL after the grace', async () => {
+    const r = await start(sh('trap "" TERM; sleep 100 & echo "gc=$!"; wait; wait'));
+    const { m, it } = await readUntil(r, /gc=(\d+)\n/);
+    const gc = Number(m[1]);
+    const t0 = Date.now();
+    await Promise.all([r.abort(200, 'stop'), drain(it)]);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(190);
+    expect(await r.wait()).toEqual({ status: 'aborted', exitStatus: 137, error: 'interrupted' });
+    expect(await gone(gc)).toBe(true);
+  });
+
+  it('abort after the step ended keeps its result', async () => {
+    const { r, result } = await run(sh('exit 0'));
+    await r.abort(0, 'late');
+    expect(await r.wait()).toEqual(result);
+    expect(result.status).toBe('succeeded');
+  });
+
+  it('kills leftovers when the main process exits, without waiting on their open pipes', async () => {
+    const t0 = Date.now();
+    const { logs, result } = await run(sh('sleep 100 & echo "gc=$!"'));
+    expect(result.status).toBe('succeeded');
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    const gc = Number(/gc=(\d+)/.exec(text(logs))![1]);
+    expect(await gone(gc)).toBe(true);
+  });
+
+  it('fails a step whose timeout elapses', async () => {
+    const { result } = await run(sh('echo started; sleep 100', { timeoutMs: 200 }));
+    expect(result).toEqual({ status: 'failed', exitStatus: 143, error: 'timeout exceeded' });
+  });
+
+  it('wait() can be awaited many times and cleanup() removes the work dir', async () => {
+    const { r, workDir } = await run(sh('echo hi > "$TMPDIR/f"'));
+    expect(await r.wait()).toEqual(await r.wait());
+    expect(existsSync(path.join(workDir, '.tmp', 'f'))).toBe(true);
+    await r.cleanup();
+    await r.cleanup();
+    expect(existsSync(workDir)).toBe(false);
+  });
+
+  it('a consumer that stops reading early does not stall the step', async () => {
+    const r = await start(sh('head -c 20000000 /dev/zero'));
+    for await (const _chunk of r.logs()) break;
+    expect((await r.wait()).status).toBe('succeeded');
+  });
+
+  it('applies backpressure: ~200 MB of output with a slow reader keeps buffering bounded', async () => {
+    const total = 200 * 1024 * 1024;
+    const r = await start(sh(`head -c ${total} /dev/zero`));
+    if (!(r instanceof ProcessStep)) throw new Error('expected a ProcessStep');
+    const rss0 = process.memoryUsage().rss;
+    let got = 0;
+    let maxRssDelta = 0;
+    let n = 0;
+    for await (const chunk of r.logs()) {
+      got += chunk.data.length;
+      // Slow for the first 20 MB (a timer per chunk), then catch up.
+      if (got < 20 * 1024 * 1024) await new Promise((res) => setTimeout(res, 1));
+      if (++n % 64 === 0) maxRssDelta = Math.max(maxRssDelta, process.memoryUsage().rss - rss0);
+    }
+    expect(got).toBe(total);
+    expect((await r.wait()).status).toBe('succeeded');
+    expect(r.maxBufferedBytes).toBeGreaterThan(0);
+    // 1 MiB mark plus at most one in-flight pipe read per stream.
+    expect(r.maxBufferedBytes).toBeLessThanOrEqual(1024 * 1024 + 2 * 64 * 1024);
+    expect(maxRssDelta).toBeLessThan(100 * 1024 * 1024);
+  }, 60_000);
+});

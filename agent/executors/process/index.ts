@@ -1,0 +1,1 @@
+export { ProcessExecutor, ProcessStep, type ProcessExecutorOptions } from './executor.js';
