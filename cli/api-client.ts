@@ -1,0 +1,334 @@
+// The one place the CLI talks HTTP to the hub: bearer auth, TLS options of the target, mapping of
+// failures to messages a user can act on, and the build event stream (SSE with reconnect).
+
+import { readFile } from 'node:fs/promises';
+import {
+  API_PREFIX,
+  type AgentSummary,
+  type AgentTokenSummary,
+  type ApiError,
+  type BuildSummary,
+  type CreateAgentTokenRequest,
+  type CreatedAgentToken,
+  type InfoResponse,
+  type JobSummary,
+  type PipelineConfigResponse,
+  type PipelineDiagnostic,
+  type SetPipelineRequest,
+  type SetPipelineResponse,
+} from '../hub/api/types.js';
+import { CliError, sleep } from './io.js';
+import { SseParser, type SseEvent } from './sse.js';
+import type { Target } from './targets.js';
+
+/** The hub answered with a non-2xx status. `message` is the hub's own message when it sent one. */
+export class ApiRequestError extends CliError {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly code: string,
+    readonly details: PipelineDiagnostic[] = [],
+  ) {
+    super(message);
+    this.name = 'ApiRequestError';
+  }
+}
+
+export class HubUnreachableError extends CliError {
+  constructor(url: string, cause: unknown) {
+    super(`could not reach hub at ${url}: ${describeNetworkError(cause)}`, 1, { cause });
+    this.name = 'HubUnreachableError';
+  }
+}
+
+/** fetch wraps the interesting error (ECONNREFUSED, a TLS failure) in `cause`, sometimes an AggregateError. */
+function describeNetworkError(err: unknown): string {
+  let e: unknown = err;
+  while (e instanceof Error && e.cause !== undefined && e.message === 'fetch failed') e = e.cause;
+  if (e instanceof AggregateError && e.errors.length > 0) e = e.errors[0];
+  if (e instanceof Error) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e.message) return e.message;
+    if (code) return code;
+  }
+  return String(e);
+}
+
+export interface ApiClientOptions {
+  /** First delay before reconnecting a dropped event stream (doubles up to 5s); the server's `retry:` wins. */
+  reconnectDelayMs?: number;
+  /** Consecutive failed reconnects before giving up on an event stream. */
+  maxReconnectAttempts?: number;
+  /** Timeout of ordinary (non-streaming) requests. */
+  requestTimeoutMs?: number;
+}
+
+type Query = Record<string, string | number | undefined>;
+
+interface RequestOptions {
+  body?: unknown;
+  query?: Query;
+}
+
+// undici's Dispatcher, as far as fetch's `dispatcher` option needs it. Kept opaque so the global fetch's
+// types and the undici package's types need not agree.
+type Dispatcher = object;
+
+export class ApiClient {
+  readonly baseUrl: string;
+  readonly team: string;
+  private readonly token: string;
+  private readonly dispatcher: Dispatcher | undefined;
+  private readonly opts: Required<ApiClientOptions>;
+
+  private constructor(target: Target, dispatcher: Dispatcher | undefined, opts: ApiClientOptions) {
+    this.baseUrl = target.url.replace(/\/+$/, '');
+    this.team = target.team;
+    this.token = target.token;
+    this.dispatcher = dispatcher;
+    this.opts = {
+      reconnectDelayMs: opts.reconnectDelayMs ?? 500,
+      maxReconnectAttempts: opts.maxReconnectAttempts ?? 10,
+      requestTimeoutMs: opts.requestTimeoutMs ?? 60_000,
+    };
+  }
+
+  static async create(target: Target, opts: ApiClientOptions = {}): Promise<ApiClient> {
+    let dispatcher: Dispatcher | undefined;
+    if (target.ca_file !== undefined || target.insecure_skip_verify === true) {
+      let ca: string | undefined;
+      if (target.ca_file !== undefined) {
+        try {
+          ca = await readFile(target.ca_file, 'utf8');
+        } catch (err) {
+          throw new CliError(`could not read CA file ${target.ca_file}: ${(err as Error).message}`, 1, {
+            cause: err,
+          });
+        }
+      }
+      // Loaded only when needed. The undici package is pinned to the major version bundled with Node,
+      // whose global fetch accepts its Agent as `dispatcher`.
+      const { Agent } = await import('undici');
+      dispatcher = new Agent({ connect: { ca, rejectUnauthorized: target.insecure_skip_verify !== true } });
+    }
+    return new ApiClient(target, dispatcher, opts);
+  }
+
+  // --- routes -------------------------------------------------------------------------------------
+
+  info(): Promise<InfoResponse> {
+    return this.request('GET', '/info');
+  }
+
+  private pipelinePath(pipeline: string): string {
+    return `/teams/${enc(this.team)}/pipelines/${enc(pipeline)}`;
+  }
+
+  /** undefined when the pipeline has no config yet (404). */
+  async getPipelineConfig(pipeline: string): Promise<PipelineConfigResponse | undefined> {
+    try {
+      return await this.request<PipelineConfigResponse>('GET', `${this.pipelinePath(pipeline)}/config`);
+    } catch (err) {
+      if (err instanceof ApiRequestError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  setPipelineConfig(pipeline: string, req: SetPipelineRequest): Promise<SetPipelineResponse> {
+    return this.request('PUT', `${this.pipelinePath(pipeline)}/config`, { body: req });
+  }
+
+  listJobs(pipeline: string): Promise<JobSummary[]> {
+    return this.request('GET', `${this.pipelinePath(pipeline)}/jobs`);
+  }
+
+  triggerJob(pipeline: string, job: string): Promise<BuildSummary> {
+    return this.request('POST', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/builds`);
+  }
+
+  getJobBuild(pipeline: string, job: string, name: string): Promise<BuildSummary> {
+    return this.request('GET', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/builds/${enc(name)}`);
+  }
+
+  listBuilds(filter: { pipeline?: string; job?: string; limit?: number }): Promise<BuildSummary[]> {
+    return this.request('GET', '/builds', { query: { team: this.team, ...filter } });
+  }
+
+  getBuild(id: number): Promise<BuildSummary> {
+    return this.request('GET', `/builds/${id}`);
+  }
+
+  async abortBuild(id: number): Promise<void> {
+    await this.request('PUT', `/builds/${id}/abort`);
+  }
+
+  listAgents(): Promise<AgentSummary[]> {
+    return this.request('GET', '/agents');
+  }
+
+  listAgentTokens(): Promise<AgentTokenSummary[]> {
+    return this.request('GET', '/agent-tokens');
+  }
+
+  createAgentToken(req: CreateAgentTokenRequest): Promise<CreatedAgentToken> {
+    return this.request('POST', '/agent-tokens', { body: req });
+  }
+
+  async revokeAgentToken(id: number): Promise<void> {
+    await this.request('DELETE', `/agent-tokens/${id}`);
+  }
+
+  // --- plumbing -----------------------------------------------------------------------------------
+
+  private url(path: string, query?: Query): string {
+    const u = new URL(this.baseUrl + API_PREFIX + path);
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) u.searchParams.set(k, String(v));
+    return u.toString();
+  }
+
+  private async fetch(url: string, init: RequestInit): Promise<Response> {
+    const headers = new Headers(init.headers);
+    headers.set('Authorization', `Bearer ${this.token}`);
+    const full = { ...init, headers, ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}) };
+    try {
+      return await fetch(url, full as RequestInit);
+    } catch (err) {
+      if (err instanceof Error && err.name === 'TimeoutError') {
+        throw new CliError(`request to ${this.baseUrl} timed out`, 1, { cause: err });
+      }
+      if (err instanceof Error && err.name === 'AbortError') throw err;
+      throw new HubUnreachableError(this.baseUrl, err);
+    }
+  }
+
+  private async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const init: RequestInit = { method, signal: AbortSignal.timeout(this.opts.requestTimeoutMs) };
+    if (opts.body !== undefined) {
+      init.body = JSON.stringify(opts.body);
+      init.headers = { 'Content-Type': 'application/json' };
+    }
+    const res = await this.fetch(this.url(path, opts.query), init);
+    if (!res.ok) throw await toApiError(res);
+    const text = await res.text();
+    if (text === '') return undefined as T;
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new CliError(`hub sent an invalid response to ${method} ${API_PREFIX}${path}: ${snippet(text)}`);
+    }
+  }
+
+  /**
+   * The build's events, replayed from the start, then live, up to and including the `end` event.
+   * A dropped connection is resumed with Last-Event-ID; events with a numeric id not above the last one
+   * delivered are skipped, so none is delivered twice even if the server replays inclusively.
+   */
+  async *buildEvents(buildId: number, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+    const url = this.url(`/builds/${buildId}/events`);
+    let lastId = '';
+    let lastSeq: number | undefined;
+    let connected = false;
+    let failures = 0;
+    let retryMs: number | undefined;
+    const backoff = async (): Promise<void> => {
+      const base = retryMs ?? this.opts.reconnectDelayMs;
+      await sleep(Math.min(base * 2 ** (failures - 1), Math.max(base, 5000)), signal);
+    };
+    for (;;) {
+      const headers: Record<string, string> = { Accept: 'text/event-stream' };
+      if (lastId !== '') headers['Last-Event-ID'] = lastId;
+      let res: Response;
+      try {
+        res = await this.fetch(url, { headers, ...(signal ? { signal } : {}) });
+      } catch (err) {
+        if (signal?.aborted) return;
+        if (!connected || !(err instanceof HubUnreachableError)) throw err;
+        if (++failures > this.opts.maxReconnectAttempts) throw this.lostStream(buildId, err);
+        await backoff();
+        continue;
+      }
+      if (!res.ok) {
+        if (connected && res.status >= 502 && res.status <= 504) {
+          const err = await toApiError(res);
+          if (++failures > this.opts.maxReconnectAttempts) throw this.lostStream(buildId, err);
+          await backoff();
+          continue;
+        }
+        throw await toApiError(res);
+      }
+      if (!res.body) throw new CliError(`hub sent an empty event stream for build ${buildId}`);
+      connected = true;
+      const parser = new SseParser(lastId);
+      const decoder = new TextDecoder();
+      let dropped: unknown;
+      try {
+        for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+          for (const ev of parser.feed(decoder.decode(chunk, { stream: true }))) {
+            // Only an event's own id orders it: one without `id:` (like `end`) inherits the previous id.
+            const seq = ev.hasOwnId && /^\d+$/.test(ev.id) ? Number(ev.id) : undefined;
+            if (seq !== undefined && lastSeq !== undefined && seq <= lastSeq) continue;
+            if (seq !== undefined) lastSeq = seq;
+            lastId = ev.id;
+            failures = 0;
+            yield ev;
+            if (ev.event === 'end') return;
+          }
+        }
+      } catch (err) {
+        if (signal?.aborted) return;
+        dropped = err;
+      }
+      lastId = parser.lastEventId;
+      retryMs = parser.retryMs ?? retryMs;
+      if (++failures > this.opts.maxReconnectAttempts) throw this.lostStream(buildId, dropped);
+      await backoff();
+      if (signal?.aborted) return;
+    }
+  }
+
+  private lostStream(buildId: number, cause: unknown): CliError {
+    const why = cause === undefined ? 'the stream ended early' : describeNetworkError(cause);
+    return new CliError(`lost the event stream of build ${buildId} from ${this.baseUrl}: ${why}`, 1, {
+      cause,
+    });
+  }
+}
+
+function enc(s: string): string {
+  return encodeURIComponent(s);
+}
+
+function snippet(text: string): string {
+  const t = text.trim().replace(/\s+/g, ' ');
+  return t.length > 200 ? `${t.slice(0, 200)}...` : t;
+}
+
+function isApiError(v: unknown): v is ApiError {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = (v as { error?: unknown }).error;
+  return typeof e === 'object' && e !== null && typeof (e as { message?: unknown }).message === 'string';
+}
+
+async function toApiError(res: Response): Promise<ApiRequestError> {
+  let text = '';
+  try {
+    text = await res.text();
+  } catch {
+    // The body is only used for the message.
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined;
+  }
+  if (isApiError(body)) {
+    return new ApiRequestError(body.error.message, res.status, body.error.code, body.error.details ?? []);
+  }
+  const reason = `${res.status} ${res.statusText}`.trim();
+  return new ApiRequestError(
+    text ? `hub returned ${reason}: ${snippet(text)}` : `hub returned ${reason}`,
+    res.status,
+    'http_' + String(res.status),
+  );
+}

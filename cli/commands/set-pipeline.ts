@@ -1,0 +1,88 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import type { PipelineDiagnostic } from '../../hub/api/types.js';
+import { ApiRequestError } from '../api-client.js';
+import type { CliContext } from '../context.js';
+import { CliError, readLine } from '../io.js';
+import { renderConfigDiff } from '../render/diff.js';
+
+interface SetPipelineOptions {
+  pipeline: string;
+  config: string;
+  nonInteractive?: boolean;
+}
+
+export function formatDiagnostic(d: PipelineDiagnostic): string {
+  const where = `${d.file}:${d.line}:${d.col}: ${d.message}`;
+  return d.severity === 'warning' ? `warning: ${where}` : where;
+}
+
+export function registerSetPipeline(program: Command, ctx: CliContext): void {
+  program
+    .command('set-pipeline')
+    .description(
+      "Create or update a pipeline from a YAML file: shows the diff against the hub's current config, asks, then saves it",
+    )
+    .requiredOption('-p, --pipeline <name>', 'pipeline to create or update')
+    .requiredOption('-c, --config <file>', 'pipeline configuration file (YAML)')
+    .option('-n, --non-interactive', 'apply without asking for confirmation')
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 when saved or unchanged, 1 when the config is invalid or you answer no.
+
+Example:
+  outpost set-pipeline -p my-app -c ci/pipeline.yml
+  outpost -t prod set-pipeline -p my-app -c ci/pipeline.yml -n`,
+    )
+    .action(async (opts: SetPipelineOptions, cmd: Command) => {
+      let source: string;
+      try {
+        source = await readFile(opts.config, 'utf8');
+      } catch (err) {
+        throw new CliError(`could not read ${opts.config}: ${(err as Error).message}`, 1, { cause: err });
+      }
+      const client = await ctx.client(cmd);
+      const current = await client.getPipelineConfig(opts.pipeline);
+      const diff = renderConfigDiff(current?.source ?? '', source, ctx.style);
+      if (current && diff === undefined) {
+        ctx.out('no changes\n');
+        return;
+      }
+      if (diff !== undefined) ctx.out(diff);
+
+      if (opts.nonInteractive !== true) {
+        ctx.out('apply configuration? [yN]: ');
+        const answer = await readLine(ctx.io.stdin);
+        if (answer === undefined) ctx.out('\n');
+        if (!/^y(es)?$/i.test(answer?.trim() ?? '')) {
+          ctx.err('bailing out\n');
+          ctx.exitCode = 1;
+          return;
+        }
+      }
+
+      let res;
+      try {
+        res = await client.setPipelineConfig(opts.pipeline, {
+          source,
+          file: opts.config,
+          ...(current ? { expectedVersion: current.version } : {}),
+        });
+      } catch (err) {
+        if (err instanceof ApiRequestError && err.code === 'invalid_pipeline' && err.details.length > 0) {
+          for (const d of err.details) ctx.err(formatDiagnostic(d) + '\n');
+          ctx.exitCode = 1;
+          return;
+        }
+        if (err instanceof ApiRequestError && err.status === 409) {
+          throw new CliError(
+            `${err.message} (pipeline '${opts.pipeline}' was changed since its config was fetched; run set-pipeline again to review the new diff)`,
+          );
+        }
+        throw err;
+      }
+      ctx.out(res.created ? 'pipeline created!\n' : 'configuration updated\n');
+      for (const w of res.warnings) ctx.err(formatDiagnostic({ ...w, severity: 'warning' }) + '\n');
+    });
+}

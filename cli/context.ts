@@ -1,0 +1,63 @@
+// What every command gets: the process io, styling, the clock, and the API client of the selected target.
+// Commands report their exit code through `exitCode`; user-facing failures are thrown as CliError.
+
+import type { Command } from 'commander';
+import { ApiClient, type ApiClientOptions } from './api-client.js';
+import { CliError, type CliIo } from './io.js';
+import { makeStyle, type Style } from './render/ansi.js';
+import { getTarget, type Target } from './targets.js';
+
+export class CliContext {
+  readonly style: Style;
+  exitCode = 0;
+
+  constructor(
+    readonly io: CliIo,
+    readonly clientOptions: ApiClientOptions = {},
+  ) {
+    this.style = makeStyle(io.isTTY && !io.env.NO_COLOR);
+  }
+
+  now(): number {
+    return this.io.now ? this.io.now() : Date.now();
+  }
+
+  out(s: string): void {
+    this.io.stdout.write(s);
+  }
+
+  err(s: string): void {
+    this.io.stderr.write(s);
+  }
+
+  /** The global `-t/--target` value (it may be given before or after the command name). */
+  targetName(cmd: Command): string {
+    const { target } = cmd.optsWithGlobals<{ target?: string }>();
+    return target ?? 'default';
+  }
+
+  async target(cmd: Command): Promise<Target> {
+    return getTarget(this.io.env, this.targetName(cmd));
+  }
+
+  async client(cmd: Command): Promise<ApiClient> {
+    return ApiClient.create(await this.target(cmd), this.clientOptions);
+  }
+}
+
+/** Splits `PIPELINE/JOB`. */
+export function parseJobRef(ref: string): { pipeline: string; job: string } {
+  const slash = ref.indexOf('/');
+  const pipeline = ref.slice(0, slash);
+  const job = ref.slice(slash + 1);
+  if (slash <= 0 || job === '' || job.includes('/')) {
+    throw new CliError(`invalid job '${ref}': expected PIPELINE/JOB`);
+  }
+  return { pipeline, job };
+}
+
+export function parsePositiveInt(value: string, what: string): number {
+  if (!/^\d+$/.test(value) || Number(value) <= 0)
+    throw new CliError(`invalid ${what} '${value}': expected a positive integer`);
+  return Number(value);
+}

@@ -1,0 +1,62 @@
+// What the CLI touches of its process. main.ts passes the real process values; tests pass buffers, a
+// fixed environment and a fake clock, so nothing here reads `process` directly.
+
+export interface CliWriter {
+  write(s: string): unknown;
+}
+
+export interface CliIo {
+  stdout: CliWriter;
+  stderr: CliWriter;
+  /** Read for the set-pipeline confirmation and for `login --token -`. */
+  stdin: AsyncIterable<string | Uint8Array>;
+  env: Record<string, string | undefined>;
+  /** Whether stdout is a terminal: enables colours, bold and dim. */
+  isTTY: boolean;
+  /** Unix milliseconds; defaults to Date.now (tests pin it for "3s ago"). */
+  now?: () => number;
+}
+
+/** A failure the user can act on: printed as `error: MESSAGE`, never with a stack trace. */
+export class CliError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'CliError';
+  }
+}
+
+/**
+ * Reads one line from stdin (without its newline). Returns undefined at end of input with nothing read.
+ * Stops reading at the first newline; the rest of stdin is not consumed further.
+ */
+export async function readLine(stdin: AsyncIterable<string | Uint8Array>): Promise<string | undefined> {
+  const decoder = new TextDecoder();
+  let buf = '';
+  let sawData = false;
+  for await (const chunk of stdin) {
+    sawData = true;
+    buf += typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true });
+    const nl = buf.indexOf('\n');
+    if (nl >= 0) return buf.slice(0, nl).replace(/\r$/, '');
+  }
+  buf += decoder.decode();
+  return sawData || buf !== '' ? buf.replace(/\r$/, '') : undefined;
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      'abort',
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}

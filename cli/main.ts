@@ -1,0 +1,121 @@
+#!/usr/bin/env node
+// The `outpost` CLI. runCli is the whole program and takes its process as a parameter (tests call it
+// directly); the bottom of this file is the only place that touches the real process.
+
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { ApiRequestError, type ApiClientOptions } from './api-client.js';
+import { registerAbortBuild } from './commands/abort-build.js';
+import { registerAgentTokens } from './commands/agent-tokens.js';
+import { registerAgents } from './commands/agents.js';
+import { registerBuilds } from './commands/builds.js';
+import { registerLogin } from './commands/login.js';
+import { registerSetPipeline } from './commands/set-pipeline.js';
+import { registerTriggerJob } from './commands/trigger-job.js';
+import { registerWatch } from './commands/watch.js';
+import { CliContext } from './context.js';
+import { CliError, type CliIo } from './io.js';
+
+export type { CliIo } from './io.js';
+
+export interface RunCliOptions {
+  /** Tuning of the API client (tests shorten reconnect delays). */
+  client?: ApiClientOptions;
+}
+
+export function buildProgram(ctx: CliContext): Command {
+  const { io } = ctx;
+  const program = new Command('outpost')
+    .description('Command-line client for an Outpost hub (Concourse-style CI).')
+    .option(
+      '-t, --target <name>',
+      'saved target to use (env OUTPOST_TARGET)',
+      io.env.OUTPOST_TARGET ?? 'default',
+    )
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    })
+    .exitOverride()
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Targets are saved by "login" in $OUTPOST_CONFIG (default ~/.outpost/config.yaml).
+
+Example:
+  outpost login -t ci --url https://ci.example.com --token "$TOKEN"
+  outpost -t ci set-pipeline -p my-app -c pipeline.yml
+  outpost -t ci trigger-job -j my-app/unit -w`,
+    );
+  // Subcommands inherit output and exitOverride settings from the program, so register them after.
+  registerLogin(program, ctx);
+  registerSetPipeline(program, ctx);
+  registerTriggerJob(program, ctx);
+  registerWatch(program, ctx);
+  registerBuilds(program, ctx);
+  registerAbortBuild(program, ctx);
+  registerAgents(program, ctx);
+  registerAgentTokens(program, ctx);
+  return program;
+}
+
+/**
+ * Runs the CLI with `argv` being the user's arguments (process.argv.slice(2)). Returns the exit code;
+ * never throws for user or network errors (they are printed as `error: ...`).
+ */
+export async function runCli(argv: string[], io: CliIo, options: RunCliOptions = {}): Promise<number> {
+  const ctx = new CliContext(io, options.client);
+  const program = buildProgram(ctx);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ctx.exitCode;
+  } catch (err) {
+    // Commander already printed its own message (or the help).
+    if (err instanceof CommanderError) return err.exitCode;
+    return report(ctx, program, err);
+  }
+}
+
+function report(ctx: CliContext, program: Command, err: unknown): number {
+  if (err instanceof CliError) {
+    ctx.err(`error: ${err.message}\n`);
+    if (err instanceof ApiRequestError && err.status === 401) {
+      const target = program.opts<{ target: string }>().target;
+      ctx.err(
+        `the token of target '${target}' was not accepted; log in again: outpost login -t ${target} --url URL --token TOKEN\n`,
+      );
+    }
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  ctx.err(`error: ${message}\n`);
+  if (ctx.io.env.OUTPOST_DEBUG && err instanceof Error && err.stack) ctx.err(err.stack + '\n');
+  return 1;
+}
+
+function isMainModule(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(fileURLToPath(import.meta.url)) === realpathSync(script);
+  } catch {
+    return false;
+  }
+}
+
+if (isMainModule()) {
+  // `outpost builds | head` closes the pipe early; that is not an error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+  process.exitCode = await runCli(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    isTTY: process.stdout.isTTY,
+  });
+}

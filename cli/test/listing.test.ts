@@ -1,0 +1,244 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AgentSummary, AgentTokenSummary, BuildSummary } from '../../hub/api/types.js';
+import { FakeHub, sandbox, sendJson, type Sandbox } from './fake-hub.js';
+
+process.env.TZ = 'UTC';
+
+const T = 1_700_000_000; // 2023-11-14 22:13:20 UTC
+const NOW = (T + 3 * 3600) * 1000;
+
+const BUILDS: BuildSummary[] = [
+  {
+    id: 12,
+    team: 'main',
+    pipeline: 'app',
+    job: 'unit',
+    name: '3',
+    status: 'started',
+    createdAt: T + 3 * 3600 - 100,
+    startedAt: T + 3 * 3600 - 90,
+    endedAt: null,
+    waitingReason: null,
+  },
+  {
+    id: 11,
+    team: 'main',
+    pipeline: 'app',
+    job: 'integration',
+    name: '1.1',
+    status: 'failed',
+    createdAt: T,
+    startedAt: T + 5,
+    endedAt: T + 70,
+    waitingReason: null,
+  },
+  {
+    id: 10,
+    team: 'main',
+    pipeline: 'app',
+    job: 'unit',
+    name: '2',
+    status: 'pending',
+    createdAt: T,
+    startedAt: null,
+    endedAt: null,
+    waitingReason: 'no agent',
+  },
+];
+
+let hub: FakeHub;
+let sb: Sandbox;
+
+beforeEach(async () => {
+  hub = await FakeHub.start();
+  sb = await sandbox();
+  await sb.saveTarget(hub.url);
+});
+afterEach(() => hub.close());
+
+describe('builds', () => {
+  beforeEach(() => {
+    hub.on('GET', '/builds', (_req, res) => sendJson(res, 200, BUILDS));
+  });
+
+  it('prints a fly-style table', async () => {
+    const r = await sb.run(['builds'], { now: NOW });
+    expect(r).toEqual({
+      code: 0,
+      stdout: [
+        'id  pipeline/job     build  status   start                     end                       duration',
+        '12  app/unit         3      started  2023-11-15@01:11:50+0000  n/a                       1m30s+',
+        '11  app/integration  1.1    failed   2023-11-14@22:13:25+0000  2023-11-14@22:14:30+0000  1m5s',
+        '10  app/unit         2      pending  n/a                       n/a                       n/a',
+        '',
+      ].join('\n'),
+      stderr: '',
+    });
+    expect(hub.requests[0]?.query).toEqual({ team: 'main', limit: '50' });
+  });
+
+  it('filters by job and count, and prints JSON', async () => {
+    const r = await sb.run(['builds', '-j', 'app/unit', '-c', '2', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(BUILDS.slice(0, 2));
+    expect(hub.requests[0]?.query).toEqual({ team: 'main', pipeline: 'app', job: 'unit', limit: '2' });
+  });
+
+  it('rejects a bad count', async () => {
+    const r = await sb.run(['builds', '-c', 'many']);
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: "error: invalid --count 'many': expected a positive integer\n",
+    });
+  });
+});
+
+describe('abort-build', () => {
+  it('aborts by job and build name, or by id', async () => {
+    hub.on('GET', '/teams/main/pipelines/app/jobs/unit/builds/3', (_req, res) =>
+      sendJson(res, 200, BUILDS[0]),
+    );
+    hub.on('PUT', '/builds/:id/abort', (_req, res) => {
+      res.writeHead(204).end();
+    });
+    const r = await sb.run(['abort-build', '-j', 'app/unit', '-b', '3']);
+    expect(r).toEqual({ code: 0, stdout: 'build successfully aborted\n', stderr: '' });
+    const r2 = await sb.run(['abort-build', '-b', '99']);
+    expect(r2).toEqual({ code: 0, stdout: 'build successfully aborted\n', stderr: '' });
+    expect(hub.requests.filter((q) => q.method === 'PUT').map((q) => q.path)).toEqual([
+      '/api/v1/builds/12/abort',
+      '/api/v1/builds/99/abort',
+    ]);
+  });
+});
+
+describe('agents', () => {
+  const agents: AgentSummary[] = [
+    {
+      name: 'agent-1',
+      cluster: 'eu-1',
+      version: '0.1.0',
+      state: 'connected',
+      pools: [
+        {
+          name: 'default',
+          platform: 'linux',
+          tags: ['ssd', 'fast'],
+          executor: 'process',
+          capacity: 4,
+          inUse: 1,
+        },
+        { name: 'gpu', platform: 'linux', tags: [], executor: 'kubernetes', capacity: 2, inUse: 0 },
+      ],
+      lastHeartbeatAt: NOW - 3000,
+    },
+    {
+      name: 'agent-2',
+      cluster: 'us-1',
+      version: '0.1.0',
+      state: 'disconnected',
+      pools: [],
+      lastHeartbeatAt: NOW - 2 * 3600 * 1000,
+    },
+    {
+      name: 'agent-3',
+      cluster: 'us-1',
+      version: '0.1.0',
+      state: 'draining',
+      pools: [],
+      lastHeartbeatAt: null,
+    },
+  ];
+
+  it('prints pools as name(platform tags=[...]) used/capacity and the heartbeat age', async () => {
+    hub.on('GET', '/agents', (_req, res) => sendJson(res, 200, agents));
+    const r = await sb.run(['agents'], { now: NOW });
+    expect(r).toEqual({
+      code: 0,
+      stdout: [
+        'name     cluster  pools                                                       state         last heartbeat',
+        'agent-1  eu-1     default(linux tags=[ssd,fast]) 1/4, gpu(linux tags=[]) 0/2  connected     3s ago',
+        'agent-2  us-1     none                                                        disconnected  2h ago',
+        'agent-3  us-1     none                                                        draining      never',
+        '',
+      ].join('\n'),
+      stderr: '',
+    });
+    const json = await sb.run(['agents', '--json']);
+    expect(JSON.parse(json.stdout)).toEqual(agents);
+  });
+});
+
+describe('agent-tokens', () => {
+  const tokens: AgentTokenSummary[] = [
+    { id: 1, name: 'eu-cluster', team: 'main', createdAt: T, revokedAt: null, lastUsedAt: NOW - 65_000 },
+    { id: 2, name: 'old', team: null, createdAt: T, revokedAt: T + 60, lastUsedAt: null },
+  ];
+
+  beforeEach(() => {
+    hub.on('GET', '/agent-tokens', (_req, res) => sendJson(res, 200, tokens));
+    hub.on('POST', '/agent-tokens', (req, res) =>
+      sendJson(res, 201, {
+        id: 3,
+        ...(req.body as object),
+        team: (req.body as { team?: string }).team ?? null,
+        createdAt: T,
+        revokedAt: null,
+        lastUsedAt: null,
+        token: 'opt_abc123',
+      }),
+    );
+    hub.on('DELETE', '/agent-tokens/:id', (_req, res) => {
+      res.writeHead(204).end();
+    });
+  });
+
+  it('create prints the secret once, with a warning', async () => {
+    const r = await sb.run(['agent-tokens', 'create', '--name', 'eu-cluster', '--team', 'main']);
+    expect(r).toEqual({
+      code: 0,
+      stdout: 'created agent token eu-cluster (id 3, team main)\ntoken: opt_abc123\n',
+      stderr: "warning: this token will not be shown again; store it now (e.g. as the agent's secret)\n",
+    });
+    expect(hub.requestsTo('POST', '/api/v1/agent-tokens')[0]?.body).toEqual({
+      name: 'eu-cluster',
+      team: 'main',
+    });
+    const global = await sb.run(['agent-tokens', 'create', '--name', 'all']);
+    expect(global.stdout).toBe('created agent token all (id 3, all teams)\ntoken: opt_abc123\n');
+    expect(hub.requestsTo('POST', '/api/v1/agent-tokens')[1]?.body).toEqual({ name: 'all' });
+  });
+
+  it('list prints a table without secrets', async () => {
+    const r = await sb.run(['agent-tokens', 'list'], { now: NOW });
+    expect(r).toEqual({
+      code: 0,
+      stdout: [
+        'id  name        team         created                   last used  state',
+        '1   eu-cluster  main         2023-11-14@22:13:20+0000  1m ago     active',
+        '2   old         (all teams)  2023-11-14@22:13:20+0000  never      revoked 2023-11-14@22:14:20+0000',
+        '',
+      ].join('\n'),
+      stderr: '',
+    });
+  });
+
+  it('revoke deletes by id', async () => {
+    const r = await sb.run(['agent-tokens', 'revoke', '2']);
+    expect(r).toEqual({ code: 0, stdout: 'revoked agent token 2\n', stderr: '' });
+    expect(hub.requests.at(-1)).toMatchObject({ method: 'DELETE', path: '/api/v1/agent-tokens/2' });
+  });
+
+  it('an expired token gets a hint to log in again', async () => {
+    await sb.saveTarget(hub.url, { token: 'expired' });
+    const r = await sb.run(['agent-tokens', 'list']);
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'error: invalid or missing token\n' +
+        "the token of target 'default' was not accepted; log in again: outpost login -t default --url URL --token TOKEN\n",
+    });
+  });
+});
