@@ -37,7 +37,9 @@ export async function readToken(file: string): Promise<string> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw new AgentStartError(`cannot read token_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AgentStartError(
+      `cannot read token_file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
   const token = text.trim();
   if (!token) throw new AgentStartError(`token_file ${file} is empty`);
@@ -51,15 +53,21 @@ async function channelCredentials(config: AgentConfig): Promise<ChannelCredentia
 }
 
 function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): Executor {
-  if (pool.executor === 'process') return new ProcessExecutor({ workRoot: path.join(config.workDir, 'steps', pool.name) });
-  throw new AgentStartError(`pool "${pool.name}": the ${pool.executor} executor is not available in this agent build`);
+  if (pool.executor === 'process')
+    return new ProcessExecutor({ workRoot: path.join(config.workDir, 'steps', pool.name) });
+  throw new AgentStartError(
+    `pool "${pool.name}": the ${pool.executor} executor is not available in this agent build`,
+  );
 }
 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   const token = await readToken(config.tokenFile);
   const metrics = createAgentMetrics();
   const pools = new Map<string, PoolRuntime>(
-    config.pools.map((p) => [p.name, { name: p.name, capacity: p.capacity, executor: executorFor(config, p) }]),
+    config.pools.map((p) => [
+      p.name,
+      { name: p.name, capacity: p.capacity, executor: executorFor(config, p) },
+    ]),
   );
   const runner = new StepRunner(pools, metrics, log.child({ component: 'runner' }));
   const channelOptions: Record<string, string | number> = {};
@@ -106,7 +114,9 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     async drain(timeoutMs) {
       session.drain('agent shutting down');
       let timer: NodeJS.Timeout | undefined;
-      const deadline = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)));
+      const deadline = new Promise<'timeout'>(
+        (resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)),
+      );
       if ((await Promise.race([runner.idle(), deadline])) === 'timeout') {
         log.warn({ steps: runner.size }, 'drain deadline passed; aborting the remaining steps');
         runner.abortAll('agent shutting down');
@@ -133,7 +143,9 @@ async function serveMetrics(listen: string, metrics: AgentMetrics, log: Logger):
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((resolve) => server.listen(Number(listen.slice(i + 1)), listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), resolve));
+  await new Promise<void>((resolve) =>
+    server.listen(Number(listen.slice(i + 1)), listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), resolve),
+  );
   log.info({ listen }, 'metrics endpoint listening');
   return server;
 }

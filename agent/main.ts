@@ -28,7 +28,10 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     stopping = true;
-    log.info({ signal, timeoutSeconds: config.drainTimeoutSeconds }, 'draining: finishing held steps, taking no new work');
+    log.info(
+      { signal, timeoutSeconds: config.drainTimeoutSeconds },
+      'draining: finishing held steps, taking no new work',
+    );
     agent.drain(config.drainTimeoutSeconds * 1000).then(
       () => {
         log.info('agent stopped');

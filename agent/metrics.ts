@@ -6,8 +6,16 @@ export function createAgentMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    connected: new Gauge({ name: 'outpost_agent_connected', help: '1 while a session with the hub is up', registers: [registry] }),
-    reconnects: new Counter({ name: 'outpost_agent_reconnects_total', help: 'Session attempts after the first', registers: [registry] }),
+    connected: new Gauge({
+      name: 'outpost_agent_connected',
+      help: '1 while a session with the hub is up',
+      registers: [registry],
+    }),
+    reconnects: new Counter({
+      name: 'outpost_agent_reconnects_total',
+      help: 'Session attempts after the first',
+      registers: [registry],
+    }),
     resumedSteps: new Counter({
       name: 'outpost_agent_resumed_steps_total',
       help: 'Steps carried across a reconnect',
@@ -18,7 +26,11 @@ export function createAgentMetrics(registry = new Registry()) {
       help: 'Log chunks sent again after a reconnect',
       registers: [registry],
     }),
-    stepsRunning: new Gauge({ name: 'outpost_agent_steps_running', help: 'Steps held by the agent', registers: [registry] }),
+    stepsRunning: new Gauge({
+      name: 'outpost_agent_steps_running',
+      help: 'Steps held by the agent',
+      registers: [registry],
+    }),
   };
 }
 

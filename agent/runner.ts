@@ -2,7 +2,12 @@
 // the session only as an Outbox per connection, so a reconnect never touches a running step.
 
 import type { Logger } from 'pino';
-import type { Assign, Finished, HeldStep as WireHeldStep, HeldStepDecision } from '../proto/gen/outpost/v1/agent.js';
+import type {
+  Assign,
+  Finished,
+  HeldStep as WireHeldStep,
+  HeldStepDecision,
+} from '../proto/gen/outpost/v1/agent.js';
 import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
 import { statusToWire, streamToWire } from '../common/wire-enums.js';
 import type { ExecStep, Executor, RunningStep } from './executors/executor.js';
@@ -105,17 +110,32 @@ export class StepRunner {
     const spec = assign.spec;
     const step: ExecStep = {
       leaseId: assign.leaseId,
-      run: { path: spec.run?.path ?? '', args: spec.run?.args ?? [], dir: spec.run?.dir ?? '', user: spec.run?.user ?? '' },
+      run: {
+        path: spec.run?.path ?? '',
+        args: spec.run?.args ?? [],
+        dir: spec.run?.dir ?? '',
+        user: spec.run?.user ?? '',
+      },
       env: Object.fromEntries(spec.env.map((e) => [e.name, e.value])),
       inputs: spec.inputs.map((i) => ({ name: i.name, path: i.path })),
       outputs: spec.outputs.map((o) => ({ name: o.name, path: o.path })),
       timeoutMs: spec.timeoutMs,
       privileged: spec.privileged,
     };
-    const log = this.log.child({ leaseId: assign.leaseId, build: assign.context?.buildId, step: assign.context?.stepName });
+    const log = this.log.child({
+      leaseId: assign.leaseId,
+      build: assign.context?.buildId,
+      step: assign.context?.stepName,
+    });
     void this.run(tracked, pool.executor, step, log).catch((err: unknown) => {
       log.error({ err }, 'step runner failed');
-      held.finish({ status: statusToWire('errored'), exitStatus: -1, error: `agent error: ${(err as Error).message}`, outputs: [], atUnixMs: this.now() });
+      held.finish({
+        status: statusToWire('errored'),
+        exitStatus: -1,
+        error: `agent error: ${(err as Error).message}`,
+        outputs: [],
+        atUnixMs: this.now(),
+      });
     });
     return undefined;
   }

@@ -31,7 +31,9 @@ function lookup<A, B>(pairs: [A, B][], value: A | B, side: 0 | 1): A | B | undef
 }
 
 export function platformToWire(name: string): Platform {
-  return (lookup(PLATFORMS, name as PlatformName, 0) as Platform | undefined) ?? Platform.PLATFORM_UNSPECIFIED;
+  return (
+    (lookup(PLATFORMS, name as PlatformName, 0) as Platform | undefined) ?? Platform.PLATFORM_UNSPECIFIED
+  );
 }
 
 export function platformFromWire(value: Platform): PlatformName | undefined {

@@ -70,7 +70,11 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   const dispatcher = new Dispatcher(
     store,
     engine,
-    { acceptWithinMs: options.acceptWithinMs, leaseGraceMs: options.leaseGraceMs, abortGraceMs: options.abortGraceMs },
+    {
+      acceptWithinMs: options.acceptWithinMs,
+      leaseGraceMs: options.leaseGraceMs,
+      abortGraceMs: options.abortGraceMs,
+    },
     metrics,
     log.child({ component: 'dispatch' }),
   );
@@ -137,7 +141,11 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
 }
 
 /** The first start creates an admin API token, shown once and left in a 0600 file for the installer. */
-async function bootstrapAdmin(store: Store, tokens: TokenService, dataDir: string | undefined): Promise<string | undefined> {
+async function bootstrapAdmin(
+  store: Store,
+  tokens: TokenService,
+  dataDir: string | undefined,
+): Promise<string | undefined> {
   if ((await store.listTokens('api')).length > 0) return undefined;
   const { secret } = await tokens.create('api', 'admin', null);
   if (dataDir) {

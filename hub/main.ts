@@ -7,7 +7,13 @@ import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError } from 'commander';
 import { pino } from 'pino';
 import { parseDuration } from './pipeline/duration.js';
-import { DEFAULT_HUB_OPTIONS, HUB_VERSION, INITIAL_ADMIN_TOKEN_FILE, startHub, type HubOptions } from './hub.js';
+import {
+  DEFAULT_HUB_OPTIONS,
+  HUB_VERSION,
+  INITIAL_ADMIN_TOKEN_FILE,
+  startHub,
+  type HubOptions,
+} from './hub.js';
 
 function durationOption(value: string): number {
   const parsed = parseDuration(value);
@@ -28,15 +34,36 @@ export function hubCommand(): Command {
   return new Command('outpost-hub')
     .description('The Outpost hub: schedules builds and dispatches their steps to agents that dial in.')
     .version(HUB_VERSION)
-    .option('--data-dir <dir>', 'where the database and bootstrap files live', process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data')
+    .option(
+      '--data-dir <dir>',
+      'where the database and bootstrap files live',
+      process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
+    )
     .option('--http-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
     .option('--grpc-listen <host:port>', 'address agents dial into', '0.0.0.0:7777')
     .option('--tls-cert <file>', 'PEM certificate for the agent gateway')
     .option('--tls-key <file>', 'PEM private key for the agent gateway')
-    .option('--tls-client-ca <file>', 'require agents to present a client certificate signed by this CA (mTLS)')
-    .option('--insecure-plaintext', 'serve agents without TLS (only for loopback or a trusted test network)', false)
-    .option('--lease-grace <duration>', 'how long a disconnected agent keeps its running steps', durationOption, DEFAULT_HUB_OPTIONS.leaseGraceMs)
-    .option('--heartbeat <duration>', 'heartbeat interval on agent sessions', durationOption, DEFAULT_HUB_OPTIONS.heartbeatMs)
+    .option(
+      '--tls-client-ca <file>',
+      'require agents to present a client certificate signed by this CA (mTLS)',
+    )
+    .option(
+      '--insecure-plaintext',
+      'serve agents without TLS (only for loopback or a trusted test network)',
+      false,
+    )
+    .option(
+      '--lease-grace <duration>',
+      'how long a disconnected agent keeps its running steps',
+      durationOption,
+      DEFAULT_HUB_OPTIONS.leaseGraceMs,
+    )
+    .option(
+      '--heartbeat <duration>',
+      'heartbeat interval on agent sessions',
+      durationOption,
+      DEFAULT_HUB_OPTIONS.heartbeatMs,
+    )
     .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info');
 }
 
@@ -59,9 +86,12 @@ async function main(): Promise<void> {
   const flags = cmd.opts<HubFlags>();
   const log = pino({ level: flags.logLevel, base: { component: 'hub' } });
 
-  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey)) cmd.error('error: --tls-cert and --tls-key go together');
+  if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey))
+    cmd.error('error: --tls-cert and --tls-key go together');
   if (!flags.tlsCert && !flags.insecurePlaintext) {
-    cmd.error('error: the agent gateway needs --tls-cert and --tls-key, or --insecure-plaintext for loopback and test networks');
+    cmd.error(
+      'error: the agent gateway needs --tls-cert and --tls-key, or --insecure-plaintext for loopback and test networks',
+    );
   }
   let http: { host: string; port: number } | undefined;
   try {
@@ -76,11 +106,17 @@ async function main(): Promise<void> {
     dataDir: path.resolve(flags.dataDir),
     httpListen: http,
     grpcListen: flags.grpcListen,
-    tls: flags.tlsCert && flags.tlsKey ? { certFile: flags.tlsCert, keyFile: flags.tlsKey, clientCaFile: flags.tlsClientCa } : undefined,
+    tls:
+      flags.tlsCert && flags.tlsKey
+        ? { certFile: flags.tlsCert, keyFile: flags.tlsKey, clientCaFile: flags.tlsClientCa }
+        : undefined,
     leaseGraceMs: flags.leaseGrace,
     heartbeatMs: flags.heartbeat,
   };
-  if (!options.tls) log.warn('agent gateway is serving PLAINTEXT (--insecure-plaintext): tokens cross the network unencrypted');
+  if (!options.tls)
+    log.warn(
+      'agent gateway is serving PLAINTEXT (--insecure-plaintext): tokens cross the network unencrypted',
+    );
 
   const hub = await startHub(options, log);
   if (hub.initialAdminToken) {

@@ -6,7 +6,11 @@ export function createHubMetrics(registry = new Registry()) {
   collectDefaultMetrics({ register: registry });
   return {
     registry,
-    agentsConnected: new Gauge({ name: 'outpost_hub_agents_connected', help: 'Connected agent sessions', registers: [registry] }),
+    agentsConnected: new Gauge({
+      name: 'outpost_hub_agents_connected',
+      help: 'Connected agent sessions',
+      registers: [registry],
+    }),
     sessionsTotal: new Counter({
       name: 'outpost_hub_agent_sessions_total',
       help: 'Agent sessions opened (a reconnect opens a new one)',
@@ -17,7 +21,11 @@ export function createHubMetrics(registry = new Registry()) {
       help: 'Agent calls rejected as UNAUTHENTICATED',
       registers: [registry],
     }),
-    queueDepth: new Gauge({ name: 'outpost_hub_queue_depth', help: 'Steps waiting for an agent', registers: [registry] }),
+    queueDepth: new Gauge({
+      name: 'outpost_hub_queue_depth',
+      help: 'Steps waiting for an agent',
+      registers: [registry],
+    }),
     dispatchLatency: new Histogram({
       name: 'outpost_hub_dispatch_latency_seconds',
       help: 'From a step becoming ready to its Assign being sent',
@@ -30,7 +38,11 @@ export function createHubMetrics(registry = new Registry()) {
       labelNames: ['kind'],
       registers: [registry],
     }),
-    logChunks: new Counter({ name: 'outpost_hub_log_chunks_total', help: 'Log chunks stored', registers: [registry] }),
+    logChunks: new Counter({
+      name: 'outpost_hub_log_chunks_total',
+      help: 'Log chunks stored',
+      registers: [registry],
+    }),
     logDuplicates: new Counter({
       name: 'outpost_hub_log_duplicates_total',
       help: 'Log chunks dropped as already stored (resends after a reconnect)',

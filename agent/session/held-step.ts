@@ -79,8 +79,9 @@ export class HeldStep {
   ack(seq: number): void {
     if (seq <= this.acked) return;
     this.acked = seq;
-    while (this.unacked.length > 0 && this.unacked[0]!.seq <= seq) {
-      this.unackedBytes -= this.unacked.shift()!.data.length;
+    for (let head = this.unacked[0]; head && head.seq <= seq; head = this.unacked[0]) {
+      this.unacked.shift();
+      this.unackedBytes -= head.data.length;
     }
     if (this.unackedBytes <= this.windowBytes) for (const wake of this.windowWaiters.splice(0)) wake();
   }
@@ -107,7 +108,8 @@ export class HeldStep {
         return;
       }
     }
-    if (this.result && !this.resultAcked && this.sent >= this.result.lastLogSeq) outbox.sendFinished(this.result);
+    if (this.result && !this.resultAcked && this.sent >= this.result.lastLogSeq)
+      outbox.sendFinished(this.result);
   }
 
   /** The transport drained: continue where flush() stopped. */
@@ -118,6 +120,7 @@ export class HeldStep {
 
   /** Resends the result (called periodically until acknowledged). */
   resendResult(): void {
-    if (this.result && !this.resultAcked && this.sent >= this.result.lastLogSeq) this.outbox?.sendFinished(this.result);
+    if (this.result && !this.resultAcked && this.sent >= this.result.lastLogSeq)
+      this.outbox?.sendFinished(this.result);
   }
 }

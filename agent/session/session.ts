@@ -2,6 +2,7 @@
 // hub's heartbeats, and reconnects with exponential backoff and full jitter when anything breaks.
 // Steps live in the StepRunner and survive every reconnect.
 
+import { EventEmitter } from 'node:events';
 import { Metadata, type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
@@ -30,6 +31,8 @@ export interface SessionOptions {
 type Call = ClientDuplexStream<AgentMessage, HubMessage>;
 
 export class HubSession {
+  /** Emits 'failure' (Error) whenever a session attempt ends with an error. */
+  readonly events = new EventEmitter();
   private readonly client: AgentGatewayClient;
   private readonly backoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
   private call: Call | undefined;
@@ -61,11 +64,12 @@ export class HubSession {
       if (this.attempts++ > 0) this.metrics.reconnects.inc();
       const welcomed = await this.connectOnce().catch((err: unknown) => {
         this.log.warn({ err: (err as Error).message }, 'session with the hub ended');
+        this.events.emit('failure', err);
         return false;
       });
       this.metrics.connected.set(0);
       this.runner.detach();
-      if (this.stopped) break;
+      if (this.isStopped()) break;
       if (welcomed) this.backoff.reset();
       const delay = this.backoff.next();
       this.log.info({ delayMs: delay }, 'reconnecting to the hub');
@@ -83,6 +87,11 @@ export class HubSession {
   drain(reason: string): void {
     this.draining = true;
     this.send({ msg: { $case: 'draining', value: { reason } } });
+  }
+
+  /** A method, not the field, so the loop re-reads it after each await. */
+  private isStopped(): boolean {
+    return this.stopped;
   }
 
   stop(): void {
@@ -115,7 +124,8 @@ export class HubSession {
         sendLog: (chunk) => this.send({ msg: { $case: 'log', value: chunk } }),
         sendFinished: (finished) => void this.send({ msg: { $case: 'finished', value: finished } }),
         sendAccepted: (leaseId) => void this.send({ msg: { $case: 'accepted', value: { leaseId } } }),
-        sendStarted: (leaseId, at) => void this.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: at } } }),
+        sendStarted: (leaseId, at) =>
+          void this.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: at } } }),
       };
 
       const finish = (err?: Error) => {
@@ -144,7 +154,9 @@ export class HubSession {
             if (this.draining) this.drain('agent is draining');
             const interval = w.heartbeatIntervalMs || 5_000;
             heartbeat = setInterval(() => {
-              this.send({ msg: { $case: 'heartbeat', value: { seq: ++heartbeatSeq, sentAtUnixMs: Date.now() } } });
+              this.send({
+                msg: { $case: 'heartbeat', value: { seq: ++heartbeatSeq, sentAtUnixMs: Date.now() } },
+              });
             }, interval);
             watchdog = setInterval(() => {
               if (Date.now() - lastSeen > interval * 3) {

@@ -6,9 +6,9 @@ export function splitAtCharBoundary(buf: Buffer): [Buffer, Buffer] {
   const n = buf.length;
   // Walk back over at most 3 continuation bytes to the start of the last sequence.
   let i = n - 1;
-  while (i >= 0 && i >= n - 4 && (buf[i]! & 0xc0) === 0x80) i--;
+  while (i >= 0 && i >= n - 4 && ((buf[i] ?? 0) & 0xc0) === 0x80) i--;
   if (i < 0) return [buf, Buffer.alloc(0)];
-  const lead = buf[i]!;
+  const lead = buf[i] ?? 0;
   const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
   if (n - i >= need) return [buf, Buffer.alloc(0)];
   return [buf.subarray(0, i), buf.subarray(i)];

@@ -1,7 +1,7 @@
 // The hub's HTTP API (routes listed in ./types.ts). Handlers translate between HTTP and the hub's
 // components; they hold no state of their own.
 
-import Fastify, { type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { bearerSecret, type TokenService } from '../auth/tokens.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
@@ -68,7 +68,8 @@ export function buildApi(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
     bodyLimit: deps.maxPipelineBytes + 64 * 1024,
-    disableRequestLogging: true,
+    // Requests are logged where they change something, with the fields that matter.
+    logController: new LogController({ disableRequestLogging: true }),
     // SSE streams never end on their own; closing the hub must not wait for watchers to leave.
     forceCloseConnections: true,
   });
@@ -82,14 +83,18 @@ export function buildApi(deps: ApiDeps) {
     }
     const e = err as { statusCode?: number; code?: string; message?: string };
     if (e.statusCode && e.statusCode < 500) {
-      return reply.code(e.statusCode).send({ error: { code: e.code ?? 'bad_request', message: e.message ?? 'bad request' } });
+      return reply
+        .code(e.statusCode)
+        .send({ error: { code: e.code ?? 'bad_request', message: e.message ?? 'bad request' } });
     }
     req.log.error({ err }, 'request failed');
     return reply.code(500).send({ error: { code: 'internal', message: 'internal error' } });
   });
 
   app.get('/healthz', () => ({ ok: true }));
-  app.get('/readyz', (_req, reply) => (deps.ready() ? { ready: true } : reply.code(503).send({ ready: false })));
+  app.get('/readyz', (_req, reply) =>
+    deps.ready() ? { ready: true } : reply.code(503).send({ ready: false }),
+  );
   app.get('/metrics', async (_req, reply) => {
     void reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
@@ -101,22 +106,29 @@ export function buildApi(deps: ApiDeps) {
         const check = await tokens.verify('api', bearerSecret(req.headers.authorization));
         if (!check.ok) {
           req.log.warn({ reason: check.reason, url: req.url }, 'API request rejected');
-          throw new HttpError(401, 'unauthorized', 'missing, unknown or revoked API token (run `outpost login`)');
+          throw new HttpError(
+            401,
+            'unauthorized',
+            'missing, unknown or revoked API token (run `outpost login`)',
+          );
         }
         req.token = check.token;
       });
 
       api.get('/info', (req): InfoResponse => ({ version: deps.version, tokenName: req.token?.name ?? '' }));
 
-      api.get<{ Params: { team: string } }>('/teams/:team/pipelines', async (req): Promise<PipelineSummary[]> => {
-        const team = await teamOf(req.params.team);
-        return (await store.listPipelines(team.id)).map((p) => ({
-          name: p.name,
-          team: team.name,
-          paused: p.paused,
-          configVersion: p.configVersion,
-        }));
-      });
+      api.get<{ Params: { team: string } }>(
+        '/teams/:team/pipelines',
+        async (req): Promise<PipelineSummary[]> => {
+          const team = await teamOf(req.params.team);
+          return (await store.listPipelines(team.id)).map((p) => ({
+            name: p.name,
+            team: team.name,
+            paused: p.paused,
+            configVersion: p.configVersion,
+          }));
+        },
+      );
 
       api.get<{ Params: { team: string; pipeline: string } }>(
         '/teams/:team/pipelines/:pipeline/config',
@@ -134,10 +146,15 @@ export function buildApi(deps: ApiDeps) {
           const team = await teamOf(req.params.team);
           const name = req.params.pipeline;
           if (!/^[a-z0-9][a-z0-9._-]{0,127}$/.test(name)) {
-            throw new HttpError(400, 'invalid_name', `invalid pipeline name "${name}": use lowercase letters, digits, "-", "_" and "."`);
+            throw new HttpError(
+              400,
+              'invalid_name',
+              `invalid pipeline name "${name}": use lowercase letters, digits, "-", "_" and "."`,
+            );
           }
           const body = req.body as Partial<SetPipelineRequest> | undefined;
-          if (typeof body?.source !== 'string') throw new HttpError(400, 'bad_request', 'body must have a "source" string');
+          if (typeof body?.source !== 'string')
+            throw new HttpError(400, 'bad_request', 'body must have a "source" string');
           if (Buffer.byteLength(body.source) > deps.maxPipelineBytes) {
             throw new HttpError(413, 'too_large', `pipeline config exceeds ${deps.maxPipelineBytes} bytes`);
           }
@@ -162,7 +179,10 @@ export function buildApi(deps: ApiDeps) {
             jobs: pipeline.jobs.map((job) => ({ name: job.name, plan: compileJob(job) })),
             at: Date.now(),
           });
-          req.log.info({ team: team.name, pipeline: name, version: saved.pipeline.configVersion }, 'pipeline saved');
+          req.log.info(
+            { team: team.name, pipeline: name, version: saved.pipeline.configVersion },
+            'pipeline saved',
+          );
           return { created: saved.created, version: saved.pipeline.configVersion, warnings };
         },
       );
@@ -235,7 +255,9 @@ export function buildApi(deps: ApiDeps) {
         },
       );
 
-      api.get<{ Params: { id: string } }>('/builds/:id', async (req) => summary(await buildOf(req.params.id)));
+      api.get<{ Params: { id: string } }>('/builds/:id', async (req) =>
+        summary(await buildOf(req.params.id)),
+      );
 
       api.put<{ Params: { id: string } }>('/builds/:id/abort', async (req, reply) => {
         const build = await buildOf(req.params.id);
@@ -248,7 +270,13 @@ export function buildApi(deps: ApiDeps) {
         const build = await buildOf(req.params.id);
         const lastEventId = Number(req.headers['last-event-id'] ?? 0);
         reply.hijack();
-        await streamBuildEvents(reply.raw, build.id, Number.isFinite(lastEventId) ? lastEventId : 0, store, deps.events);
+        await streamBuildEvents(
+          reply.raw,
+          build.id,
+          Number.isFinite(lastEventId) ? lastEventId : 0,
+          store,
+          deps.events,
+        );
       });
 
       api.get('/agents', async (): Promise<AgentSummary[]> => {
@@ -271,22 +299,33 @@ export function buildApi(deps: ApiDeps) {
         return Promise.all(list.map(tokenSummary));
       });
 
-      api.post<{ Body: CreateAgentTokenRequest }>('/agent-tokens', async (req, reply): Promise<CreatedAgentToken> => {
-        const body = req.body as Partial<CreateAgentTokenRequest> | undefined;
-        if (typeof body?.name !== 'string' || !/^[\w.-]{1,64}$/.test(body.name)) {
-          throw new HttpError(400, 'bad_request', 'token name must be 1-64 letters, digits, "_", "-" or "."');
-        }
-        const team = body.team === undefined ? null : await teamOf(body.team);
-        const { secret, token } = await tokens.create('agent', body.name, team?.id ?? null);
-        req.log.info({ tokenId: token.id, name: token.name, team: team?.name ?? null }, 'agent token created');
-        void reply.code(201);
-        return { ...(await tokenSummary(token)), token: secret };
-      });
+      api.post<{ Body: CreateAgentTokenRequest }>(
+        '/agent-tokens',
+        async (req, reply): Promise<CreatedAgentToken> => {
+          const body = req.body as Partial<CreateAgentTokenRequest> | undefined;
+          if (typeof body?.name !== 'string' || !/^[\w.-]{1,64}$/.test(body.name)) {
+            throw new HttpError(
+              400,
+              'bad_request',
+              'token name must be 1-64 letters, digits, "_", "-" or "."',
+            );
+          }
+          const team = body.team === undefined ? null : await teamOf(body.team);
+          const { secret, token } = await tokens.create('agent', body.name, team?.id ?? null);
+          req.log.info(
+            { tokenId: token.id, name: token.name, team: team?.name ?? null },
+            'agent token created',
+          );
+          void reply.code(201);
+          return { ...(await tokenSummary(token)), token: secret };
+        },
+      );
 
       api.delete<{ Params: { id: string } }>('/agent-tokens/:id', async (req, reply) => {
         const id = Number(req.params.id);
         const existing = (await store.listTokens('agent')).find((t) => t.id === id);
-        if (!existing || !(await store.revokeToken(id, Date.now()))) throw notFound(`agent token ${req.params.id}`);
+        if (!existing || !(await store.revokeToken(id, Date.now())))
+          throw notFound(`agent token ${req.params.id}`);
         req.log.info({ tokenId: id }, 'agent token revoked');
         return reply.code(204).send();
       });
@@ -358,4 +397,3 @@ function limitOf(text: string | undefined): number {
   const n = Number(text ?? 50);
   return Number.isInteger(n) && n > 0 ? Math.min(n, 1000) : 50;
 }
-

@@ -58,11 +58,13 @@ export async function streamBuildEvents(
     return ok;
   };
 
+  const closed = () => finished || res.destroyed;
+
   const catchUp = async () => {
     catchingUp = true;
     for (;;) {
       const page = await store.listBuildEvents(buildId, cursor, PAGE);
-      if (finished || res.destroyed) return;
+      if (closed()) return;
       if (page.length === 0) {
         if (!missed) break;
         missed = false;
@@ -70,7 +72,7 @@ export async function streamBuildEvents(
       }
       for (const event of page) {
         if (!write(event)) await new Promise((resolve) => res.once('drain', resolve));
-        if (finished || res.destroyed) return;
+        if (closed()) return;
       }
     }
     catchingUp = false;

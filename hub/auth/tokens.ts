@@ -28,7 +28,13 @@ export class TokenService {
     teamId: number | null,
   ): Promise<{ secret: string; token: TokenRecord }> {
     const secret = generateToken(kind);
-    const token = await this.store.createToken({ kind, name, teamId, hash: hashToken(secret), createdAt: this.now() });
+    const token = await this.store.createToken({
+      kind,
+      name,
+      teamId,
+      hash: hashToken(secret),
+      createdAt: this.now(),
+    });
     return { secret, token };
   }
 
@@ -46,7 +52,8 @@ export class TokenService {
     if (token.revokedAt !== null) return { ok: false, reason: `token "${token.name}" was revoked` };
     // Recording every use would put a write on every API call; a minute's resolution is enough.
     const now = this.now();
-    if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000) await this.store.touchToken(token.id, now);
+    if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000)
+      await this.store.touchToken(token.id, now);
     return { ok: true, token };
   }
 }

@@ -55,7 +55,8 @@ interface Lease {
   timer: NodeJS.Timeout | undefined;
 }
 
-export type HeldDecision = { leaseId: string; resume: true; ackedLogSeq: number } | { leaseId: string; resume: false; reason: string };
+export type HeldDecision =
+  { leaseId: string; resume: true; ackedLogSeq: number } | { leaseId: string; resume: false; reason: string };
 
 export type LeaseCheck = { ok: true; stepRunId: number; buildId: number } | { ok: false; reason: string };
 
@@ -93,7 +94,10 @@ export class Dispatcher {
           timer: undefined,
         };
         this.leases.set(lease.leaseId, lease);
-        this.startGrace(lease, `agent "${run.agentName}" did not reconnect within the grace period after a hub restart`);
+        this.startGrace(
+          lease,
+          `agent "${run.agentName}" did not reconnect within the grace period after a hub restart`,
+        );
       }
     });
   }
@@ -148,7 +152,12 @@ export class Dispatcher {
       for (const lease of [...this.leases.values()]) {
         if (lease.agentName !== conn.agentName || heldIds.has(lease.leaseId)) continue;
         if (lease.state === 'assigned') await this.requeue(lease, 'agent reconnected without it');
-        else await this.endLease(lease, { status: 'errored', exitStatus: null, error: `agent "${conn.agentName}" restarted and lost the step` });
+        else
+          await this.endLease(lease, {
+            status: 'errored',
+            exitStatus: null,
+            error: `agent "${conn.agentName}" restarted and lost the step`,
+          });
       }
       await this.drain();
       return decisions;
@@ -162,7 +171,8 @@ export class Dispatcher {
       this.detachNow(conn);
       // Unaccepted assignments never started: they go straight back to the queue.
       for (const lease of [...this.leases.values()]) {
-        if (lease.conn === conn && lease.state === 'assigned') await this.requeue(lease, 'agent disconnected');
+        if (lease.conn === conn && lease.state === 'assigned')
+          await this.requeue(lease, 'agent disconnected');
       }
       await this.drain();
       return true;
@@ -179,7 +189,10 @@ export class Dispatcher {
       const lease = this.leases.get(leaseId);
       if (!lease || lease.conn !== conn) return { ok: false, reason: 'unknown or expired lease' };
       if (lease.state === 'running') return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
-      const ok = await this.store.updateStepRun(lease.stepRunId, leaseId, { status: 'running', startedAt: this.now() });
+      const ok = await this.store.updateStepRun(lease.stepRunId, leaseId, {
+        status: 'running',
+        startedAt: this.now(),
+      });
       if (!ok) return { ok: false, reason: 'lease moved on' };
       clearTimeout(lease.timer);
       lease.timer = undefined;
@@ -229,8 +242,17 @@ export class Dispatcher {
       if (index >= 0) {
         const [entry] = this.queue.splice(index, 1);
         this.metrics.queueDepth.set(this.queue.length);
-        const ok = await this.store.updateStepRun(stepRunId, null, { status: 'aborted', error: reason, endedAt: this.now() });
-        if (ok && entry) this.listener.ended(stepRunId, entry.buildId, { status: 'aborted', exitStatus: null, error: reason });
+        const ok = await this.store.updateStepRun(stepRunId, null, {
+          status: 'aborted',
+          error: reason,
+          endedAt: this.now(),
+        });
+        if (ok && entry)
+          this.listener.ended(stepRunId, entry.buildId, {
+            status: 'aborted',
+            exitStatus: null,
+            error: reason,
+          });
         return;
       }
       const lease = [...this.leases.values()].find((l) => l.stepRunId === stepRunId);
@@ -288,7 +310,10 @@ export class Dispatcher {
       if (lease.conn !== conn) continue;
       lease.conn = undefined;
       if (lease.state === 'running') {
-        this.startGrace(lease, `agent "${conn.agentName}" disconnected and did not come back within the grace period`);
+        this.startGrace(
+          lease,
+          `agent "${conn.agentName}" disconnected and did not come back within the grace period`,
+        );
       }
     }
   }
@@ -317,7 +342,10 @@ export class Dispatcher {
       agentName: null,
       pool: null,
     });
-    this.log.info({ stepRunId: lease.stepRunId, leaseId: lease.leaseId, agent: lease.agentName, why }, 'step re-queued');
+    this.log.info(
+      { stepRunId: lease.stepRunId, leaseId: lease.leaseId, agent: lease.agentName, why },
+      'step re-queued',
+    );
     if (!ok) return;
     const entry = lease.entry ?? (await this.entryFromStore(lease.stepRunId));
     if (entry) this.queue.unshift(entry);
@@ -328,7 +356,14 @@ export class Dispatcher {
     const run = await this.store.getStepRun(stepRunId);
     const stored = run?.spec as { spec: StepSpec; context: StepContext } | undefined;
     if (!run || !stored) return undefined;
-    return { stepRunId, buildId: run.buildId, ...stored, readyAt: this.now(), reason: undefined, rejectedBy: new Map() };
+    return {
+      stepRunId,
+      buildId: run.buildId,
+      ...stored,
+      readyAt: this.now(),
+      reason: undefined,
+      rejectedBy: new Map(),
+    };
   }
 
   private async endLease(lease: Lease, outcome: StepOutcome): Promise<void> {
@@ -347,8 +382,7 @@ export class Dispatcher {
 
   /** Assigns every queued step that some pool has room for, oldest first. */
   private async drain(): Promise<void> {
-    for (let i = 0; i < this.queue.length; ) {
-      const entry = this.queue[i]!;
+    for (let i = 0, entry = this.queue[0]; entry; entry = this.queue[i]) {
       const candidates = this.candidates(entry);
       const choice = pickCandidate(candidates.filter((c) => !entry.rejectedBy.has(c.agent.agentName)));
       if (!choice) {
@@ -374,7 +408,8 @@ export class Dispatcher {
     for (const agent of this.sessions.values()) {
       if (agent.draining || !agentMayRun(agent, entry.spec)) continue;
       for (const pool of agent.pools) {
-        if (poolAccepts(pool, entry.spec)) out.push({ agent, pool, inUse: this.inUse(agent.agentName, pool.name) });
+        if (poolAccepts(pool, entry.spec))
+          out.push({ agent, pool, inUse: this.inUse(agent.agentName, pool.name) });
       }
     }
     return out;
@@ -413,6 +448,12 @@ export class Dispatcher {
     }, this.opts.acceptWithinMs);
     this.metrics.dispatchLatency.observe((this.now() - entry.readyAt) / 1000);
     this.listener.selected(entry.stepRunId, entry.buildId, agent.agentName, pool.name);
-    agent.assign({ leaseId, pool: pool.name, context: entry.context, spec: entry.spec, acceptWithinMs: this.opts.acceptWithinMs });
+    agent.assign({
+      leaseId,
+      pool: pool.name,
+      context: entry.context,
+      spec: entry.spec,
+      acceptWithinMs: this.opts.acceptWithinMs,
+    });
   }
 }

@@ -96,7 +96,11 @@ export class Engine implements DispatchListener {
 
   // DispatchListener
   waiting(stepRunId: number, buildId: number, reason: string): void {
-    this.emitFor(buildId, stepRunId, 'waiting-for-worker', (origin) => ({ origin, reason, time: eventTime(this.now()) }));
+    this.emitFor(buildId, stepRunId, 'waiting-for-worker', (origin) => ({
+      origin,
+      reason,
+      time: eventTime(this.now()),
+    }));
   }
 
   selected(stepRunId: number, buildId: number, agentName: string, pool: string): void {
@@ -122,7 +126,10 @@ export class Engine implements DispatchListener {
     await this.events.emit(run.buildId, 'start-task', {
       origin: { id: run.planId },
       time: eventTime(this.now()),
-      config: { platform: spec.platform, run: { path: spec.run.path, args: spec.run.args, dir: spec.run.dir } },
+      config: {
+        platform: spec.platform,
+        run: { path: spec.run.path, args: spec.run.args, dir: spec.run.dir },
+      },
     });
   }
 
@@ -131,16 +138,28 @@ export class Engine implements DispatchListener {
     return this.dispatcher;
   }
 
-  private emitFor(buildId: number, stepRunId: number, type: string, data: (origin: { id: string }) => unknown): void {
+  private emitFor(
+    buildId: number,
+    stepRunId: number,
+    type: string,
+    data: (origin: { id: string }) => unknown,
+  ): void {
     void (async () => {
       const run = await this.store.getStepRun(stepRunId);
       if (run) await this.events.emit(buildId, type, data({ id: run.planId }));
-    })().catch((err: unknown) => this.log.error({ err, buildId, stepRunId, type }, 'could not record build event'));
+    })().catch((err: unknown) =>
+      this.log.error({ err, buildId, stepRunId, type }, 'could not record build event'),
+    );
   }
 
   private start(build: BuildView): void {
     if (this.builds.has(build.id)) return;
-    const running: RunningBuild = { build, abort: new AbortController(), done: Promise.resolve(), steps: new Map() };
+    const running: RunningBuild = {
+      build,
+      abort: new AbortController(),
+      done: Promise.resolve(),
+      steps: new Map(),
+    };
     this.builds.set(build.id, running);
     running.done = this.run(running)
       .catch(async (err: unknown) => {
@@ -164,7 +183,12 @@ export class Engine implements DispatchListener {
 
   private async finish(running: RunningBuild, result: Result, error?: string): Promise<void> {
     const at = this.now();
-    if (error) await this.events.emit(running.build.id, 'error', { origin: { id: running.build.plan.id }, message: error, time: eventTime(at) });
+    if (error)
+      await this.events.emit(running.build.id, 'error', {
+        origin: { id: running.build.plan.id },
+        message: error,
+        time: eventTime(at),
+      });
     await this.store.updateBuild(running.build.id, { status: result, endedAt: at });
     await this.events.emit(running.build.id, 'status', { status: result, time: eventTime(at) });
   }
@@ -201,10 +225,19 @@ export class Engine implements DispatchListener {
           stepRunId: 0,
         },
       };
-      run = await this.store.createStepRun({ buildId: build.id, planId: node.id, name: node.name, spec: stored, at: this.now() });
+      run = await this.store.createStepRun({
+        buildId: build.id,
+        planId: node.id,
+        name: node.name,
+        spec: stored,
+        at: this.now(),
+      });
       stored.context.stepRunId = run.id;
       running.steps.set(node.id, run);
-      await this.events.emit(build.id, 'initialize-task', { origin: { id: node.id }, time: eventTime(this.now()) });
+      await this.events.emit(build.id, 'initialize-task', {
+        origin: { id: node.id },
+        time: eventTime(this.now()),
+      });
     }
     const stepRunId = run.id;
     const outcome = new Promise<StepOutcome>((resolve) => this.waiters.set(stepRunId, resolve));

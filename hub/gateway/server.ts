@@ -3,7 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import {
-  Metadata,
+  type Metadata,
   Server,
   ServerCredentials,
   status as GrpcStatus,
@@ -12,7 +12,6 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
 } from '@grpc/grpc-js';
-import type { Logger } from 'pino';
 import {
   AgentGatewayService,
   type AgentMessage,
@@ -62,7 +61,10 @@ export async function startGateway(
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
   });
 
-  async function authenticate(metadata: Metadata, peer: string): Promise<{ token: TokenRecord; team: string | null } | undefined> {
+  async function authenticate(
+    metadata: Metadata,
+    peer: string,
+  ): Promise<{ token: TokenRecord; team: string | null } | undefined> {
     const header = metadata.get('authorization')[0];
     const check = await tokens.verify('agent', typeof header === 'string' ? bearerSecret(header) : undefined);
     if (!check.ok) {
@@ -70,11 +72,15 @@ export async function startGateway(
       log.warn({ peer, reason: check.reason }, 'agent call rejected: UNAUTHENTICATED');
       return undefined;
     }
-    const team = check.token.teamId === null ? null : ((await deps.store.getTeamById(check.token.teamId))?.name ?? null);
+    const team =
+      check.token.teamId === null ? null : ((await deps.store.getTeamById(check.token.teamId))?.name ?? null);
     return { token: check.token, team };
   }
 
-  const unauthenticated = { code: GrpcStatus.UNAUTHENTICATED, details: 'missing, unknown or revoked agent token' };
+  const unauthenticated = {
+    code: GrpcStatus.UNAUTHENTICATED,
+    details: 'missing, unknown or revoked agent token',
+  };
 
   server.addService(AgentGatewayService, {
     connect(call: ServerDuplexStream<AgentMessage, HubMessage>) {
@@ -97,14 +103,26 @@ export async function startGateway(
         call.emit('error', { code: GrpcStatus.INTERNAL, details: 'internal error' });
       });
     },
-    uploadArtifact(call: ServerReadableStream<ArtifactUpload, ArtifactRef>, callback: sendUnaryData<ArtifactRef>) {
+    uploadArtifact(
+      call: ServerReadableStream<ArtifactUpload, ArtifactRef>,
+      callback: sendUnaryData<ArtifactRef>,
+    ) {
       void authenticate(call.metadata, call.getPeer()).then((auth) => {
-        callback(auth ? { code: GrpcStatus.UNIMPLEMENTED, details: 'artifacts are not stored by this hub yet' } : unauthenticated);
+        callback(
+          auth
+            ? { code: GrpcStatus.UNIMPLEMENTED, details: 'artifacts are not stored by this hub yet' }
+            : unauthenticated,
+        );
       });
     },
     downloadArtifact(call: ServerWritableStream<ArtifactRequest, ArtifactChunk>) {
       void authenticate(call.metadata, call.getPeer()).then((auth) => {
-        call.emit('error', auth ? { code: GrpcStatus.UNIMPLEMENTED, details: 'artifacts are not stored by this hub yet' } : unauthenticated);
+        call.emit(
+          'error',
+          auth
+            ? { code: GrpcStatus.UNIMPLEMENTED, details: 'artifacts are not stored by this hub yet' }
+            : unauthenticated,
+        );
       });
     },
   });

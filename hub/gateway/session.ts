@@ -175,7 +175,9 @@ export class AgentSession implements AgentConnection {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        reject(new GatewayError(GrpcStatus.DEADLINE_EXCEEDED, `no Hello within ${this.deps.helloTimeoutMs} ms`));
+        reject(
+          new GatewayError(GrpcStatus.DEADLINE_EXCEEDED, `no Hello within ${this.deps.helloTimeoutMs} ms`),
+        );
       }, this.deps.helloTimeoutMs);
     });
     try {
@@ -203,9 +205,17 @@ export class AgentSession implements AgentConnection {
     const pools: PoolInfo[] = [];
     for (const pool of hello.pools) {
       const platform = platformFromWire(pool.platform);
-      if (!platform) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" has no platform`);
-      if (pool.capacity < 1) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" has capacity 0`);
-      pools.push({ name: pool.name, platform, tags: [...pool.tags], executor: pool.executor, capacity: pool.capacity });
+      if (!platform)
+        throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" has no platform`);
+      if (pool.capacity < 1)
+        throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" has capacity 0`);
+      pools.push({
+        name: pool.name,
+        platform,
+        tags: [...pool.tags],
+        executor: pool.executor,
+        capacity: pool.capacity,
+      });
     }
     if (pools.length === 0) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'the agent offers no pools');
     this.agentName = hello.agentName;
@@ -237,14 +247,28 @@ export class AgentSession implements AgentConnection {
           limits: { ...this.deps.limits },
           held: decisions.map((d) =>
             d.resume
-              ? { leaseId: d.leaseId, decision: LeaseDecision.LEASE_DECISION_RESUME, ackedLogSeq: d.ackedLogSeq, reason: '' }
-              : { leaseId: d.leaseId, decision: LeaseDecision.LEASE_DECISION_DROP, ackedLogSeq: 0, reason: d.reason },
+              ? {
+                  leaseId: d.leaseId,
+                  decision: LeaseDecision.LEASE_DECISION_RESUME,
+                  ackedLogSeq: d.ackedLogSeq,
+                  reason: '',
+                }
+              : {
+                  leaseId: d.leaseId,
+                  decision: LeaseDecision.LEASE_DECISION_DROP,
+                  ackedLogSeq: 0,
+                  reason: d.reason,
+                },
           ),
         },
       },
     });
     this.log.info(
-      { cluster: this.cluster, pools: pools.map((p) => p.name), resumed: decisions.filter((d) => d.resume).length },
+      {
+        cluster: this.cluster,
+        pools: pools.map((p) => p.name),
+        resumed: decisions.filter((d) => d.resume).length,
+      },
       'agent connected',
     );
     // A result the agent held through the reconnect is replayed by the agent itself after Welcome.
@@ -262,7 +286,9 @@ export class AgentSession implements AgentConnection {
       this.send({ msg: { $case: 'heartbeat', value: { seq: ++this.heartbeatSeq, sentAtUnixMs: now } } });
       if (now - lastTouch >= 10_000) {
         lastTouch = now;
-        void this.deps.store.touchAgent(this.agentName, now).catch((err: unknown) => this.log.warn({ err }, 'touchAgent failed'));
+        void this.deps.store
+          .touchAgent(this.agentName, now)
+          .catch((err: unknown) => this.log.warn({ err }, 'touchAgent failed'));
       }
     }, this.deps.heartbeatMs);
     this.timer.unref();
@@ -345,7 +371,11 @@ export class AgentSession implements AgentConnection {
       event: {
         type: 'log',
         version: '5.1',
-        data: { origin: { id: lease.planId, source }, payload: chunk.data.toString('utf8'), time: eventTime(chunk.atUnixMs) },
+        data: {
+          origin: { id: lease.planId, source },
+          payload: chunk.data.toString('utf8'),
+          time: eventTime(chunk.atUnixMs),
+        },
       },
       at: this.deps.now(),
     });
@@ -356,7 +386,10 @@ export class AgentSession implements AgentConnection {
       this.deps.metrics.logDuplicates.inc();
     } else {
       lease.logSeq = result.logSeq;
-      this.log.warn({ leaseId: chunk.leaseId, seq: chunk.seq, stored: result.logSeq }, 'log gap; waiting for a resend');
+      this.log.warn(
+        { leaseId: chunk.leaseId, seq: chunk.seq, stored: result.logSeq },
+        'log gap; waiting for a resend',
+      );
     }
     this.send({ msg: { $case: 'logAck', value: { leaseId: chunk.leaseId, seq: lease.logSeq } } });
   }
@@ -377,13 +410,17 @@ export class AgentSession implements AgentConnection {
     if (!lease) return;
     if (finished.lastLogSeq > lease.logSeq) {
       // Every log line is stored before the result, so the log is complete when the build ends.
-      this.log.warn({ leaseId, lastLogSeq: finished.lastLogSeq, stored: lease.logSeq }, 'result before its logs; not acknowledged');
+      this.log.warn(
+        { leaseId, lastLogSeq: finished.lastLogSeq, stored: lease.logSeq },
+        'result before its logs; not acknowledged',
+      );
       return;
     }
     const result = await this.deps.dispatcher.finished(this, leaseId, {
       status,
       // An exit status only means something for a process that ran to its end on its own.
-      exitStatus: (status === 'succeeded' || status === 'failed') && !finished.error ? finished.exitStatus : null,
+      exitStatus:
+        (status === 'succeeded' || status === 'failed') && !finished.error ? finished.exitStatus : null,
       error: finished.error || null,
     });
     if (result.ok) {

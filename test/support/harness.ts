@@ -16,43 +16,70 @@ export function testLogger(): Logger {
 export interface TestHub extends RunningHub {
   adminToken: string;
   dir: string;
+  options: HubOptions;
+  /** Stops the hub but keeps its data directory (for a restart). */
+  stop(): Promise<void>;
   /** Calls the hub API with the admin token. */
   api<T = unknown>(method: string, route: string, body?: unknown): Promise<{ status: number; body: T }>;
   newAgentToken(name?: string, team?: string): Promise<string>;
 }
 
+/** Waits until `text` appears in a build's event stream. */
+export async function waitForEvents(hub: TestHub, buildId: number, text: string): Promise<void> {
+  const stream = await openEventStream(hub, buildId);
+  await stream.until(text);
+  await stream.cancel();
+}
+
 export async function startTestHub(overrides: Partial<HubOptions> = {}): Promise<TestHub> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-hub-'));
-  const hub = await startHub(
-    {
-      ...DEFAULT_HUB_OPTIONS,
-      dataDir: dir,
-      tls: undefined,
-      httpListen: { host: '127.0.0.1', port: 0 },
-      grpcListen: '127.0.0.1:0',
-      ...overrides,
-    },
-    testLogger(),
-  );
-  const adminToken = hub.initialAdminToken!;
-  const api = async <T>(method: string, route: string, body?: unknown) => {
+  const options: HubOptions = {
+    ...DEFAULT_HUB_OPTIONS,
+    dataDir: dir,
+    tls: undefined,
+    httpListen: { host: '127.0.0.1', port: 0 },
+    grpcListen: '127.0.0.1:0',
+    ...overrides,
+  };
+  const hub = await startHub(options, testLogger());
+  return wrapHub(hub, dir, options, hub.initialAdminToken!);
+}
+
+/** Starts a new hub on the stopped hub's data directory and ports, as a process restart would. */
+export async function restartTestHub(old: TestHub): Promise<TestHub> {
+  const options: HubOptions = {
+    ...old.options,
+    httpListen: { host: '127.0.0.1', port: Number(new URL(old.url).port) },
+    grpcListen: `127.0.0.1:${old.grpcPort}`,
+  };
+  const hub = await startHub(options, testLogger());
+  return wrapHub(hub, old.dir, options, old.adminToken);
+}
+
+function wrapHub(hub: RunningHub, dir: string, options: HubOptions, adminToken: string): TestHub {
+  const api = async (method: string, route: string, body?: unknown) => {
     const res = await fetch(`${hub.url}/api/v1${route}`, {
       method,
-      headers: { authorization: `Bearer ${adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
-    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as unknown };
   };
   return {
     ...hub,
     adminToken,
     dir,
-    api,
+    options,
+    api: api as TestHub['api'],
+    stop: () => hub.close(),
     async newAgentToken(name = 'test', team?: string) {
-      const res = await api<{ token: string }>('POST', '/agent-tokens', { name, team });
+      const res = await api('POST', '/agent-tokens', { name, team });
       if (res.status !== 201) throw new Error(`token create failed: ${JSON.stringify(res.body)}`);
-      return res.body.token;
+      return (res.body as { token: string }).token;
     },
     async close() {
       await hub.close();
@@ -63,18 +90,26 @@ export async function startTestHub(overrides: Partial<HubOptions> = {}): Promise
 
 export interface TestAgentOptions {
   name?: string;
+  /** YAML for the `pools:` list; one linux process pool of capacity 4 by default. */
   pools?: string;
   token?: string;
+  /** host:port to dial instead of the hub's gRPC port (e.g. a TcpProxy). */
+  address?: string;
+  /** YAML for `hub.tls`; plaintext by default. */
+  tls?: string;
 }
 
-export async function startTestAgent(hub: TestHub, opts: TestAgentOptions = {}): Promise<RunningAgent & { dir: string }> {
+export async function startTestAgent(
+  hub: TestHub,
+  opts: TestAgentOptions = {},
+): Promise<RunningAgent & { dir: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-agent-'));
   const token = opts.token ?? (await hub.newAgentToken(opts.name ?? 'agent'));
   await writeFile(path.join(dir, 'token'), token, { mode: 0o600 });
   const yaml = `hub:
-  address: 127.0.0.1:${hub.grpcPort}
+  address: ${opts.address ?? `127.0.0.1:${hub.grpcPort}`}
   tls:
-    insecure_plaintext: true
+${opts.tls ?? '    insecure_plaintext: true'}
 token_file: token
 name: ${opts.name ?? 'agent-1'}
 cluster: test
@@ -101,14 +136,93 @@ ${opts.pools ?? '  - name: local\n    platform: linux\n    capacity: 4'}
   };
 }
 
+export interface EventStream {
+  /** Reads until `text` has appeared in the raw stream; returns everything read so far. */
+  until(text: string): Promise<string>;
+  /** Reads to the end of the stream; returns everything read. */
+  rest(): Promise<string>;
+  cancel(): Promise<void>;
+}
+
+/** Opens a build's raw SSE stream for step-by-step reading. */
+export async function openEventStream(hub: TestHub, buildId: number): Promise<EventStream> {
+  const res = await fetch(`${hub.url}/api/v1/builds/${buildId}/events`, {
+    headers: { authorization: `Bearer ${hub.adminToken}` },
+  });
+  if (!res.body) throw new Error(`no event stream (HTTP ${res.status})`);
+  const reader = res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  const decoder = new TextDecoder();
+  let seen = '';
+  const readOnce = async () => {
+    const chunk = await reader.read();
+    if (!chunk.done) seen += decoder.decode(chunk.value, { stream: true });
+    return chunk.done;
+  };
+  return {
+    async until(text) {
+      while (!seen.includes(text))
+        if (await readOnce()) throw new Error(`stream ended before ${JSON.stringify(text)}`);
+      return seen;
+    },
+    async rest() {
+      while (!(await readOnce()));
+      return seen;
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
 /** Reads a build's SSE stream to its end and returns the envelopes. */
-export async function readBuildEvents(hub: TestHub, buildId: number): Promise<{ event: string; data: Record<string, unknown> }[]> {
-  const res = await fetch(`${hub.url}/api/v1/builds/${buildId}/events`, { headers: { authorization: `Bearer ${hub.adminToken}` } });
+export async function readBuildEvents(
+  hub: TestHub,
+  buildId: number,
+): Promise<{ event: string; data: Record<string, unknown> }[]> {
+  const res = await fetch(`${hub.url}/api/v1/builds/${buildId}/events`, {
+    headers: { authorization: `Bearer ${hub.adminToken}` },
+  });
   const text = await res.text();
   const out: { event: string; data: Record<string, unknown> }[] = [];
   for (const block of text.split('\n\n')) {
     const data = block.split('\n').find((l) => l.startsWith('data: '));
-    if (block.includes('event: event') && data) out.push(JSON.parse(data.slice(6)) as { event: string; data: Record<string, unknown> });
+    if (block.includes('event: event') && data)
+      out.push(JSON.parse(data.slice(6)) as { event: string; data: Record<string, unknown> });
   }
   return out;
+}
+
+export async function setPipeline(hub: TestHub, name: string, source: string): Promise<void> {
+  const res = await hub.api('PUT', `/teams/main/pipelines/${name}/config`, { source, file: `${name}.yml` });
+  if (res.status !== 200) throw new Error(`set-pipeline failed: ${JSON.stringify(res.body)}`);
+}
+
+export async function triggerJob(hub: TestHub, pipeline: string, job: string): Promise<number> {
+  const res = await hub.api<{ id: number }>('POST', `/teams/main/pipelines/${pipeline}/jobs/${job}/builds`);
+  if (res.status !== 201) throw new Error(`trigger failed: ${JSON.stringify(res.body)}`);
+  return res.body.id;
+}
+
+/** A one-job pipeline whose single task runs `sh -c SCRIPT`. */
+export function shellPipeline(script: string, extra = ''): string {
+  return `jobs:
+- name: job
+  plan:
+  - task: run
+${extra}    config:
+      platform: linux
+      run:
+        path: sh
+        args: ['-c', ${JSON.stringify(script)}]
+`;
+}
+
+/** The concatenated log payloads of a build's events. */
+export function logText(events: { event: string; data: Record<string, unknown> }[]): string {
+  return events
+    .filter((e) => e.event === 'log')
+    .map((e) => e.data.payload as string)
+    .join('');
+}
+
+export function finalStatus(events: { event: string; data: Record<string, unknown> }[]): string | undefined {
+  return events.filter((e) => e.event === 'status').at(-1)?.data.status as string | undefined;
 }

@@ -1,0 +1,271 @@
+// Agent sessions under stress: authentication, TLS, broken connections, a hub restart, lost agents,
+// unanswered assignments and stale leases.
+
+import { once } from 'node:events';
+import path from 'node:path';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { LogStream, Platform, type ProtocolVersion } from '../../proto/gen/outpost/v1/agent.js';
+import {
+  finalStatus,
+  logText,
+  readBuildEvents,
+  restartTestHub,
+  setPipeline,
+  shellPipeline,
+  startTestAgent,
+  startTestHub,
+  triggerJob,
+  waitForEvents,
+  type TestHub,
+} from '../support/harness.js';
+import { rawAgent } from '../support/raw-agent.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function hubFor(overrides: Parameters<typeof startTestHub>[0] = {}): Promise<TestHub> {
+  const hub = await startTestHub(overrides);
+  cleanups.push(() => hub.close());
+  return hub;
+}
+
+async function agentFor(hub: TestHub, opts: Parameters<typeof startTestAgent>[1] = {}) {
+  const agent = await startTestAgent(hub, opts);
+  cleanups.push(() => agent.stop());
+  return agent;
+}
+
+describe('agent authentication', () => {
+  it('rejects a missing, wrong or revoked token with UNAUTHENTICATED and keeps serving others', async () => {
+    const hub = await hubFor();
+    const address = `127.0.0.1:${hub.grpcPort}`;
+    for (const token of ['', 'opa_not-a-real-token', hub.adminToken]) {
+      const raw = rawAgent(address, token);
+      expect((await raw.ended).code).toBe(GrpcStatus.UNAUTHENTICATED);
+      raw.close();
+    }
+    const created = await hub.api<{ id: number; token: string }>('POST', '/agent-tokens', {
+      name: 'soon-revoked',
+    });
+    expect((await hub.api('DELETE', `/agent-tokens/${created.body.id}`)).status).toBe(204);
+    const revoked = rawAgent(address, created.body.token);
+    expect((await revoked.ended).code).toBe(GrpcStatus.UNAUTHENTICATED);
+    revoked.close();
+
+    const tokens = await hub.api<{ name: string; revokedAt: number | null }[]>('GET', '/agent-tokens');
+    expect(tokens.body.find((t) => t.name === 'soon-revoked')?.revokedAt).not.toBeNull();
+    expect(JSON.stringify(tokens.body)).not.toContain(created.body.token);
+
+    const agent = await agentFor(hub);
+    await agent.welcomed;
+    await setPipeline(hub, 'p', shellPipeline('echo still fine'));
+    expect(logText(await readBuildEvents(hub, await triggerJob(hub, 'p', 'job')))).toBe('still fine\n');
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(metrics).toMatch(/outpost_hub_agent_auth_failures_total 4/);
+  });
+
+  it('refuses an unknown protocol version with FAILED_PRECONDITION', async () => {
+    const hub = await hubFor();
+    const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken(), {
+      protocolVersion: 99 as unknown as ProtocolVersion,
+    });
+    const ended = await raw.ended;
+    expect(ended.code).toBe(GrpcStatus.FAILED_PRECONDITION);
+    expect(ended.details).toContain('unsupported protocol version 99');
+    raw.close();
+  });
+});
+
+describe('TLS', () => {
+  const fixtures = path.join(import.meta.dirname, '../fixtures/tls');
+
+  it('connects an agent that trusts the hub CA and refuses one that does not', async () => {
+    const hub = await hubFor({
+      tls: { certFile: path.join(fixtures, 'hub.pem'), keyFile: path.join(fixtures, 'hub.key') },
+    });
+    const trusting = await agentFor(hub, {
+      name: 'trusting',
+      address: `localhost:${hub.grpcPort}`,
+      tls: `    ca_file: ${path.join(fixtures, 'ca.pem')}`,
+    });
+    await trusting.welcomed;
+    await setPipeline(hub, 'p', shellPipeline('echo over tls'));
+    expect(logText(await readBuildEvents(hub, await triggerJob(hub, 'p', 'job')))).toBe('over tls\n');
+
+    // Verification is on by default: the system roots do not know the test CA.
+    const doubting = await agentFor(hub, {
+      name: 'doubting',
+      address: `localhost:${hub.grpcPort}`,
+      tls: '    {}',
+    });
+    const [failure] = (await once(doubting.session.events, 'failure')) as [Error];
+    expect(failure.message).toMatch(/UNAVAILABLE/);
+    const agents = await hub.api<{ name: string }[]>('GET', '/agents');
+    expect(agents.body.map((a) => a.name)).toEqual(['trusting']);
+  });
+});
+
+describe('broken connections', () => {
+  it('delivers every log line exactly once, in order, across repeated connection cuts', async () => {
+    const hub = await hubFor({ heartbeatMs: 200 });
+    const proxy = await startTcpProxy(hub.grpcPort);
+    cleanups.push(() => proxy.close());
+    const agent = await agentFor(hub, { address: `127.0.0.1:${proxy.port}` });
+    await agent.welcomed;
+    await setPipeline(
+      hub,
+      'lines',
+      shellPipeline(
+        'i=1; while [ $i -le 3000 ]; do echo "line $i"; i=$((i+1)); if [ $((i % 300)) -eq 0 ]; then sleep 0.05; fi; done',
+      ),
+    );
+    const id = await triggerJob(hub, 'lines', 'job');
+    await waitForEvents(hub, id, 'line 1\\n');
+    for (let cut = 1; cut <= 3; cut++) {
+      proxy.cut();
+      await proxy.waitForAccepted(cut + 1);
+    }
+    const events = await readBuildEvents(hub, id);
+    const lines = logText(events).trimEnd().split('\n');
+    expect(lines).toHaveLength(3000);
+    expect(lines.every((line, i) => line === `line ${i + 1}`)).toBe(true);
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(events.filter((e) => e.event === 'start-task')).toHaveLength(1);
+  });
+
+  it('resumes a running step after a hub restart', async () => {
+    let hub = await startTestHub({ heartbeatMs: 200 });
+    const agent = await startTestAgent(hub);
+    cleanups.push(async () => {
+      await agent.stop();
+      await hub.close();
+    });
+    await agent.welcomed;
+    await setPipeline(
+      hub,
+      'restart',
+      shellPipeline('echo before; read _ < "$GATE"; echo after', `    params: { GATE: ${agent.dir}/gate }\n`),
+    );
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [path.join(agent.dir, 'gate')]);
+    const id = await triggerJob(hub, 'restart', 'job');
+    await waitForEvents(hub, id, 'before\\n');
+
+    await hub.stop();
+    hub = await restartTestHub(hub);
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path.join(agent.dir, 'gate'), 'go\n');
+
+    const events = await readBuildEvents(hub, id);
+    expect(logText(events)).toBe('before\nafter\n');
+    expect(finalStatus(events)).toBe('succeeded');
+  });
+
+  it('errors a step whose agent stays away past the grace, saying why', async () => {
+    const hub = await hubFor({ leaseGraceMs: 300, heartbeatMs: 100 });
+    const agent = await startTestAgent(hub);
+    await agent.welcomed;
+    await setPipeline(hub, 'lost', shellPipeline('echo working; exec sleep 600'));
+    const id = await triggerJob(hub, 'lost', 'job');
+    await waitForEvents(hub, id, 'working\\n');
+    await agent.stop();
+    const events = await readBuildEvents(hub, id);
+    expect(events.find((e) => e.event === 'error')?.data.message).toBe(
+      'agent "agent-1" disconnected and did not come back within the grace period',
+    );
+    expect(finalStatus(events)).toBe('errored');
+    const agents = await hub.api<{ name: string; state: string }[]>('GET', '/agents');
+    expect(agents.body).toEqual([expect.objectContaining({ name: 'agent-1', state: 'disconnected' })]);
+  });
+});
+
+describe('leases', () => {
+  it('re-queues an assignment that is not accepted in time to another agent', async () => {
+    const hub = await hubFor({ acceptWithinMs: 300 });
+    const silent = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken('silent'), {
+      agentName: 'silent',
+    });
+    cleanups.push(() => silent.close());
+    await silent.next('welcome');
+    await setPipeline(hub, 'p', shellPipeline('echo ran once'));
+    const id = await triggerJob(hub, 'p', 'job');
+    const assign = await silent.next('assign');
+    const real = await agentFor(hub);
+    await real.welcomed;
+    const revoked = await silent.next('leaseRevoked', (r) => r.leaseId === assign.leaseId);
+    expect(revoked.reason).toBe('not accepted in time');
+
+    const events = await readBuildEvents(hub, id);
+    expect(logText(events)).toBe('ran once\n');
+    expect(events.filter((e) => e.event === 'selected-worker').map((e) => e.data.selected_worker)).toEqual([
+      'silent',
+      'agent-1',
+    ]);
+    // A late Accepted from the first agent is refused: the step never runs twice.
+    silent.send({ msg: { $case: 'accepted', value: { leaseId: assign.leaseId } } });
+    silent.send({
+      msg: {
+        $case: 'log',
+        value: {
+          leaseId: assign.leaseId,
+          seq: 1,
+          stream: LogStream.LOG_STREAM_STDOUT,
+          data: Buffer.from('ghost\n'),
+          atUnixMs: Date.now(),
+        },
+      },
+    });
+    // The session handles messages in order: once a probe is answered, the two above were handled.
+    silent.send({
+      msg: {
+        $case: 'log',
+        value: {
+          leaseId: 'probe',
+          seq: 1,
+          stream: LogStream.LOG_STREAM_STDOUT,
+          data: Buffer.from('x'),
+          atUnixMs: 0,
+        },
+      },
+    });
+    await silent.next('leaseRevoked', (r) => r.leaseId === 'probe');
+    expect(logText(await readBuildEvents(hub, id))).toBe('ran once\n');
+  });
+
+  it('answers messages about an unknown lease with LeaseRevoked', async () => {
+    const hub = await hubFor();
+    const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken());
+    cleanups.push(() => raw.close());
+    await raw.next('welcome');
+    raw.send({
+      msg: {
+        $case: 'log',
+        value: {
+          leaseId: 'made-up',
+          seq: 1,
+          stream: LogStream.LOG_STREAM_STDOUT,
+          data: Buffer.from('x'),
+          atUnixMs: 0,
+        },
+      },
+    });
+    expect((await raw.next('leaseRevoked')).leaseId).toBe('made-up');
+  });
+
+  it('tells a reconnecting agent to drop a lease the hub no longer holds', async () => {
+    const hub = await hubFor();
+    const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken(), {
+      held: [{ leaseId: 'forgotten', ackedLogSeq: 0, finished: undefined }],
+      pools: [
+        { name: 'local', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 },
+      ],
+    });
+    cleanups.push(() => raw.close());
+    const welcome = await raw.next('welcome');
+    expect(welcome.held).toEqual([expect.objectContaining({ leaseId: 'forgotten', decision: 2 })]);
+  });
+});

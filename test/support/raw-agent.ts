@@ -1,0 +1,92 @@
+// A protocol-level agent: speaks the wire contract directly, so tests can send what a real agent never
+// would (bad tokens, stale leases, unanswered assignments) and benchmarks can finish steps at once.
+
+import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import {
+  AgentGatewayClient,
+  Platform,
+  ProtocolVersion,
+  type AgentMessage,
+  type Hello,
+  type HubMessage,
+} from '../../proto/gen/outpost/v1/agent.js';
+
+export interface RawAgent {
+  call: ClientDuplexStream<AgentMessage, HubMessage>;
+  /** Every message received so far. */
+  received: HubMessage[];
+  send(message: AgentMessage): void;
+  /** Resolves with the first received message (past or future) that matches. */
+  next<C extends NonNullable<HubMessage['msg']>['$case']>(
+    kind: C,
+    match?: (value: Extract<NonNullable<HubMessage['msg']>, { $case: C }>['value']) => boolean,
+  ): Promise<Extract<NonNullable<HubMessage['msg']>, { $case: C }>['value']>;
+  /** Resolves with the gRPC status the stream ended with. */
+  ended: Promise<{ code: number; details: string }>;
+  close(): void;
+}
+
+export function rawAgent(address: string, token: string, hello: Partial<Hello> | null = {}): RawAgent {
+  const client = new AgentGatewayClient(address, credentials.createInsecure());
+  const metadata = new Metadata();
+  if (token) metadata.set('authorization', `Bearer ${token}`);
+  const call = client.connect(metadata);
+  const received: HubMessage[] = [];
+  const waiters: { kind: string; match: (v: never) => boolean; resolve: (v: unknown) => void }[] = [];
+  call.on('data', (message: HubMessage) => {
+    received.push(message);
+    const msg = message.msg;
+    if (!msg) return;
+    for (const w of [...waiters]) {
+      if (w.kind === msg.$case && w.match(msg.value as never)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(msg.value);
+      }
+    }
+  });
+  const ended = new Promise<{ code: number; details: string }>((resolve) => {
+    call.on('error', (err: { code: number; details: string }) =>
+      resolve({ code: err.code, details: err.details }),
+    );
+    call.on('status', (s: { code: number; details: string }) =>
+      resolve({ code: s.code, details: s.details }),
+    );
+  });
+  if (hello) {
+    call.write({
+      msg: {
+        $case: 'hello',
+        value: {
+          protocolVersion: ProtocolVersion.PROTOCOL_VERSION_1,
+          agentName: 'raw',
+          agentVersion: 'test',
+          cluster: 'test',
+          pools: [
+            { name: 'local', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 },
+          ],
+          held: [],
+          ...hello,
+        },
+      },
+    });
+  }
+  return {
+    call,
+    received,
+    send: (message) => call.write(message),
+    next(kind, match = () => true) {
+      for (const m of received) {
+        if (m.msg?.$case === kind && match(m.msg.value as never))
+          return Promise.resolve(m.msg.value as never);
+      }
+      return new Promise((resolve) =>
+        waiters.push({ kind, match: match, resolve: resolve as (v: unknown) => void }),
+      );
+    },
+    ended,
+    close() {
+      call.cancel();
+      client.close();
+    },
+  };
+}
