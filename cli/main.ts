@@ -11,6 +11,7 @@ import { registerAgentTokens } from './commands/agent-tokens.js';
 import { registerAgents } from './commands/agents.js';
 import { registerBuilds } from './commands/builds.js';
 import { registerLogin } from './commands/login.js';
+import { registerQuickstart } from './commands/quickstart.js';
 import { registerSetPipeline } from './commands/set-pipeline.js';
 import { registerTriggerJob } from './commands/trigger-job.js';
 import { registerWatch } from './commands/watch.js';
@@ -58,6 +59,7 @@ Example:
   registerAbortBuild(program, ctx);
   registerAgents(program, ctx);
   registerAgentTokens(program, ctx);
+  registerQuickstart(program, ctx);
   return program;
 }
 

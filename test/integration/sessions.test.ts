@@ -165,6 +165,40 @@ describe('broken connections', () => {
     expect(finalStatus(events)).toBe('succeeded');
   });
 
+  it('delivers a result and its last log lines that came while the hub was down', async () => {
+    let hub = await startTestHub({ heartbeatMs: 200 });
+    const agent = await startTestAgent(hub);
+    cleanups.push(async () => {
+      await agent.stop();
+      await hub.close();
+    });
+    await agent.welcomed;
+    await setPipeline(
+      hub,
+      'outage',
+      shellPipeline(
+        'echo before; read _ < "$GATE"; echo during the outage; exit 4',
+        `    params: { GATE: ${agent.dir}/gate }\n`,
+      ),
+    );
+    const { execFileSync } = await import('node:child_process');
+    execFileSync('mkfifo', [path.join(agent.dir, 'gate')]);
+    const id = await triggerJob(hub, 'outage', 'job');
+    await waitForEvents(hub, id, 'before\\n');
+
+    await hub.stop();
+    const { writeFile } = await import('node:fs/promises');
+    await writeFile(path.join(agent.dir, 'gate'), 'go\n');
+    // The step ends while no hub is there: the agent holds its log and result until one comes back.
+    while (agent.runner.heldSteps()[0]?.finished === undefined) await once(agent.session.events, 'failure');
+    hub = await restartTestHub(hub);
+
+    const events = await readBuildEvents(hub, id);
+    expect(logText(events)).toBe('before\nduring the outage\n');
+    expect(events.find((e) => e.event === 'finish-task')?.data.exit_status).toBe(4);
+    expect(finalStatus(events)).toBe('failed');
+  });
+
   it('errors a step whose agent stays away past the grace, saying why', async () => {
     const hub = await hubFor({ leaseGraceMs: 300, heartbeatMs: 100 });
     const agent = await startTestAgent(hub);

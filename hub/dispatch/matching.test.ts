@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { agentMayRun, pickCandidate, poolAccepts, waitingReason, type Candidate } from './matching.js';
+import type { AgentConnection, PoolInfo, StepSpec } from './types.js';
+
+const pool = (name: string, platform: string, tags: string[] = [], capacity = 2): PoolInfo => ({
+  name,
+  platform,
+  tags,
+  executor: 'process',
+  capacity,
+});
+
+const spec = (platform: string, tags: string[] = [], team = 'main'): StepSpec => ({
+  platform,
+  tags,
+  team,
+  run: { path: 'true', args: [], dir: '', user: '' },
+  env: {},
+  inputs: [],
+  outputs: [],
+  privileged: false,
+  timeoutMs: 0,
+  memoryLimitBytes: 0,
+  cpuShares: 0,
+});
+
+const agent = (agentName: string, teamName: string | null = null): AgentConnection => ({
+  agentName,
+  cluster: 'c',
+  pools: [],
+  teamName,
+  draining: false,
+  assign: () => undefined,
+  abort: () => undefined,
+  revoke: () => undefined,
+});
+
+describe('routing rules', () => {
+  it('sends untagged steps only to untagged pools of the same platform', () => {
+    expect(poolAccepts(pool('a', 'linux'), spec('linux'))).toBe(true);
+    expect(poolAccepts(pool('a', 'linux', ['gpu']), spec('linux'))).toBe(false);
+    expect(poolAccepts(pool('a', 'windows'), spec('linux'))).toBe(false);
+  });
+
+  it('sends tagged steps only to pools that have every tag', () => {
+    expect(poolAccepts(pool('a', 'linux', ['gpu', 'large']), spec('linux', ['gpu']))).toBe(true);
+    expect(poolAccepts(pool('a', 'linux', ['gpu']), spec('linux', ['gpu', 'large']))).toBe(false);
+    expect(poolAccepts(pool('a', 'linux'), spec('linux', ['gpu']))).toBe(false);
+  });
+
+  it('lets a team-scoped agent run only its team’s steps', () => {
+    expect(agentMayRun(agent('g'), spec('linux', [], 'any'))).toBe(true);
+    expect(agentMayRun(agent('t', 'main'), spec('linux', [], 'main'))).toBe(true);
+    expect(agentMayRun(agent('t', 'main'), spec('linux', [], 'other'))).toBe(false);
+  });
+
+  it('picks the least loaded pool with room, and none when all are full', () => {
+    const busy: Candidate = { agent: agent('a'), pool: pool('p', 'linux', [], 4), inUse: 3 };
+    const idle: Candidate = { agent: agent('b'), pool: pool('p', 'linux', [], 4), inUse: 1 };
+    const full: Candidate = { agent: agent('c'), pool: pool('p', 'linux', [], 1), inUse: 1 };
+    expect(pickCandidate([busy, idle, full])?.agent.agentName).toBe('b');
+    expect(pickCandidate([full])).toBeUndefined();
+  });
+
+  it('explains in words why a step waits', () => {
+    expect(waitingReason(spec('windows', ['gpu']), [])).toBe(
+      'no connected agent offers platform=windows with tags [gpu]',
+    );
+    const full: Candidate = { agent: agent('a1'), pool: pool('lin', 'linux', [], 1), inUse: 1 };
+    expect(waitingReason(spec('linux'), [full])).toBe(
+      'every pool that offers platform=linux is at capacity (a1/lin 1/1)',
+    );
+  });
+});

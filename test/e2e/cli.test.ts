@@ -1,0 +1,140 @@
+// The CLI against a real hub and agent: what a user types and sees, with fly's output and exit codes.
+
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
+import { startTestAgent, startTestHub, waitForEvents, type TestHub } from '../support/harness.js';
+
+let hub: TestHub;
+let agent: Awaited<ReturnType<typeof startTestAgent>>;
+let cli: Sandbox;
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  agent = await startTestAgent(hub);
+  await agent.welcomed;
+  cli = await sandbox();
+  const login = await cli.run(['login', '--url', hub.url, '--token', hub.adminToken]);
+  expect(login.stdout).toContain(`logged in to ${hub.url} as admin; saved target default`);
+});
+
+afterAll(async () => {
+  await agent.stop();
+  await hub.close();
+});
+
+async function pipelineFile(name: string, script: string): Promise<string> {
+  const file = path.join(cli.dir, `${name}.yml`);
+  await writeFile(
+    file,
+    `jobs:
+- name: job
+  plan:
+  - task: run
+    config:
+      platform: linux
+      run:
+        path: sh
+        args: ['-c', ${JSON.stringify(script)}]
+`,
+  );
+  return file;
+}
+
+async function setPipeline(name: string, script: string): Promise<void> {
+  const result = await cli.run(['set-pipeline', '-p', name, '-c', await pipelineFile(name, script), '-n']);
+  expect(result.stdout).toContain('pipeline created!');
+  expect(result.code).toBe(0);
+}
+
+describe('outpost trigger-job -w', () => {
+  it('prints the build as fly does and exits 0 on success', async () => {
+    await setPipeline('hello', 'echo hello world');
+    const result = await cli.run(['trigger-job', '-j', 'hello/job', '-w']);
+    expect(result.stdout).toBe(
+      'started hello/job #1\ninitializing\nselected worker: agent-1 (pool local)\nrunning sh -c echo hello world\nhello world\nsucceeded\n',
+    );
+    expect(result.code).toBe(0);
+  });
+
+  it('exits with the task exit status when the task fails', async () => {
+    await setPipeline('fails', 'echo bad; exit 3');
+    const result = await cli.run(['trigger-job', '-j', 'fails/job', '-w']);
+    expect(result.stdout).toMatch(/bad\nfailed\n$/);
+    expect(result.code).toBe(3);
+  });
+
+  it('exits 2 when the step errors, showing why', async () => {
+    await writeFile(
+      path.join(cli.dir, 'err.yml'),
+      'jobs:\n- name: job\n  plan:\n  - task: t\n    config: { platform: linux, run: { path: /nonexistent/tool } }\n',
+    );
+    await cli.run(['set-pipeline', '-p', 'err', '-c', path.join(cli.dir, 'err.yml'), '-n']);
+    const result = await cli.run(['trigger-job', '-j', 'err/job', '-w']);
+    expect(result.stdout + result.stderr).toContain('/nonexistent/tool');
+    expect(result.stdout).toMatch(/errored\n$/);
+    expect(result.code).toBe(2);
+  });
+
+  it('exits 3 when the build is aborted', async () => {
+    await setPipeline('slow', 'echo waiting; exec sleep 600');
+    const watching = cli.run(['trigger-job', '-j', 'slow/job', '-w']);
+    const builds = async () => (await hub.api<{ id: number; pipeline: string }[]>('GET', '/builds')).body;
+    let build = (await builds()).find((b) => b.pipeline === 'slow');
+    while (!build) build = (await builds()).find((b) => b.pipeline === 'slow');
+    await waitForEvents(hub, build.id, 'waiting\\n');
+    const abort = await cli.run(['abort-build', '-j', 'slow/job', '-b', '1']);
+    expect(abort.stdout).toContain('build successfully aborted');
+    const result = await watching;
+    expect(result.stdout).toContain('interrupted');
+    expect(result.stdout).toMatch(/aborted\n$/);
+    expect(result.code).toBe(3);
+  });
+});
+
+describe('outpost set-pipeline', () => {
+  it('reports an unknown key with file:line:col and exits 1', async () => {
+    const file = path.join(cli.dir, 'bad.yml');
+    await writeFile(
+      file,
+      'jobs:\n- name: job\n  plan:\n  - task: t\n    bogus: true\n    config: { platform: linux, run: { path: "true" } }\n',
+    );
+    const result = await cli.run(['set-pipeline', '-p', 'bad', '-c', file, '-n']);
+    expect(result.stderr).toContain(`${file}:5:5: unknown field "bogus" in task step`);
+    expect(result.code).toBe(1);
+  });
+
+  it('shows a diff of the change', async () => {
+    await setPipeline('diffed', 'echo one');
+    const result = await cli.run([
+      'set-pipeline',
+      '-p',
+      'diffed',
+      '-c',
+      await pipelineFile('diffed', 'echo two'),
+      '-n',
+    ]);
+    expect(result.stdout).toContain(`-        args: ['-c', "echo one"]`);
+    expect(result.stdout).toContain(`+        args: ['-c', "echo two"]`);
+    expect(result.stdout).toContain('configuration updated');
+  });
+});
+
+describe('outpost agents', () => {
+  it('lists pools with capacity in use, and shows a stopped agent as disconnected', async () => {
+    const second = await startTestAgent(hub, {
+      name: 'second',
+      pools: '  - name: big\n    platform: linux\n    tags: [large]\n    capacity: 8',
+    });
+    await second.welcomed;
+    let result = await cli.run(['agents']);
+    expect(result.stdout).toMatch(/second\s+test\s+big\(linux tags=\[large\]\) 0\/8\s+connected/);
+    await second.stop();
+    // The hub notices the closed stream a moment after the agent let go of it.
+    do result = await cli.run(['agents']);
+    while (!/second.*disconnected/.test(result.stdout));
+    expect(result.stdout).toMatch(/second\s+test\s+big\(linux tags=\[large\]\) 0\/8\s+disconnected/);
+    expect(result.stdout).toMatch(/agent-1\s+test\s+local\(linux tags=\[\]\) 0\/4\s+connected/);
+  });
+});
