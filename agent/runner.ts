@@ -76,7 +76,7 @@ export class StepRunner {
     for (const [leaseId, tracked] of this.steps) {
       const decision = byLease.get(leaseId);
       if (decision?.decision === LeaseDecision.LEASE_DECISION_RESUME) {
-        tracked.held.attach(outbox, decision.ackedLogSeq, limits.logWindowBytes);
+        this.metrics.logResends.inc(tracked.held.attach(outbox, decision.ackedLogSeq, limits.logWindowBytes));
         this.metrics.resumedSteps.inc();
       } else {
         this.drop(leaseId, decision?.reason || 'the hub did not resume it');
@@ -107,6 +107,7 @@ export class StepRunner {
     held.attach(outbox, 0, this.limits.logWindowBytes);
     const tracked: Tracked = { held, running: undefined, aborted: false };
     this.steps.set(assign.leaseId, tracked);
+    this.metrics.stepsRunning.set(this.steps.size);
     const spec = assign.spec;
     const step: ExecStep = {
       leaseId: assign.leaseId,
@@ -183,6 +184,7 @@ export class StepRunner {
   }
 
   private wakeIdle(): void {
+    this.metrics.stepsRunning.set(this.steps.size);
     if (this.steps.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 

@@ -4,7 +4,7 @@
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { parseDuration } from './pipeline/duration.js';
 import {
@@ -52,17 +52,15 @@ export function hubCommand(): Command {
       'serve agents without TLS (only for loopback or a trusted test network)',
       false,
     )
-    .option(
-      '--lease-grace <duration>',
-      'how long a disconnected agent keeps its running steps',
-      durationOption,
-      DEFAULT_HUB_OPTIONS.leaseGraceMs,
+    .addOption(
+      new Option('--lease-grace <duration>', 'how long a disconnected agent keeps its running steps')
+        .argParser(durationOption)
+        .default(DEFAULT_HUB_OPTIONS.leaseGraceMs, '2m'),
     )
-    .option(
-      '--heartbeat <duration>',
-      'heartbeat interval on agent sessions',
-      durationOption,
-      DEFAULT_HUB_OPTIONS.heartbeatMs,
+    .addOption(
+      new Option('--heartbeat <duration>', 'heartbeat interval on agent sessions')
+        .argParser(durationOption)
+        .default(DEFAULT_HUB_OPTIONS.heartbeatMs, '5s'),
     )
     .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info');
 }

@@ -45,14 +45,19 @@ export class HeldStep {
     return this.resultAcked;
   }
 
-  /** A (new) connection is current; `hubAcked` is the hub's persisted high-water mark for this lease. */
-  attach(outbox: Outbox, hubAcked: number, windowBytes: number): void {
+  /**
+   * A (new) connection is current; `hubAcked` is the hub's persisted high-water mark for this lease.
+   * Returns how many chunks go out again because the hub had not stored them.
+   */
+  attach(outbox: Outbox, hubAcked: number, windowBytes: number): number {
     this.windowBytes = windowBytes;
     this.outbox = outbox;
     this.ack(hubAcked);
+    const resent = this.unacked.filter((c) => c.seq <= this.sent).length;
     this.sent = this.acked;
     this.blocked = false;
     this.flush();
+    return resent;
   }
 
   detach(): void {
