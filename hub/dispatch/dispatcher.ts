@@ -64,6 +64,8 @@ export class Dispatcher {
   private readonly queue: QueueEntry[] = [];
   private readonly leases = new Map<string, Lease>();
   private readonly sessions = new Map<string, AgentConnection>();
+  /** Leases per agent pool, kept with `leases` so routing never scans every lease. */
+  private readonly poolUse = new Map<string, number>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
 
@@ -93,7 +95,7 @@ export class Dispatcher {
           conn: undefined,
           timer: undefined,
         };
-        this.leases.set(lease.leaseId, lease);
+        this.addLease(lease);
         this.startGrace(
           lease,
           `agent "${run.agentName}" did not reconnect within the grace period after a hub restart`,
@@ -276,11 +278,9 @@ export class Dispatcher {
     });
   }
 
-  /** Steps in use per agent pool, for `outpost agents`. */
+  /** Steps in use per agent pool (assigned or running), for routing and `outpost agents`. */
   inUse(agentName: string, pool: string): number {
-    let n = 0;
-    for (const lease of this.leases.values()) if (lease.agentName === agentName && lease.pool === pool) n++;
-    return n;
+    return this.poolUse.get(poolKey(agentName, pool)) ?? 0;
   }
 
   /** Why a step is still waiting, if it is. */
@@ -295,6 +295,29 @@ export class Dispatcher {
   /** Cancels every timer (hub shutdown). Leases stay in the store for the next start. */
   stop(): void {
     for (const lease of this.leases.values()) clearTimeout(lease.timer);
+  }
+
+  private addLease(lease: Lease): void {
+    this.leases.set(lease.leaseId, lease);
+    const key = poolKey(lease.agentName, lease.pool);
+    this.poolUse.set(key, (this.poolUse.get(key) ?? 0) + 1);
+  }
+
+  private removeLease(lease: Lease): void {
+    if (!this.leases.delete(lease.leaseId)) return;
+    const key = poolKey(lease.agentName, lease.pool);
+    this.poolUse.set(key, (this.poolUse.get(key) ?? 1) - 1);
+  }
+
+  /** Free slots across every connected, non-draining pool: when there are none, no drain can assign. */
+  private freeSlots(): number {
+    let free = 0;
+    for (const agent of this.sessions.values()) {
+      if (agent.draining) continue;
+      for (const pool of agent.pools)
+        free += Math.max(0, pool.capacity - this.inUse(agent.agentName, pool.name));
+    }
+    return free;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -335,7 +358,7 @@ export class Dispatcher {
   /** Puts an unaccepted step back at the front of the queue under no lease. */
   private async requeue(lease: Lease, why: string): Promise<void> {
     clearTimeout(lease.timer);
-    this.leases.delete(lease.leaseId);
+    this.removeLease(lease);
     const ok = await this.store.updateStepRun(lease.stepRunId, lease.leaseId, {
       status: 'pending',
       leaseId: null,
@@ -368,7 +391,7 @@ export class Dispatcher {
 
   private async endLease(lease: Lease, outcome: StepOutcome): Promise<void> {
     clearTimeout(lease.timer);
-    this.leases.delete(lease.leaseId);
+    this.removeLease(lease);
     const ok = await this.store.updateStepRun(lease.stepRunId, lease.leaseId, {
       status: outcome.status,
       exitStatus: outcome.exitStatus,
@@ -382,7 +405,13 @@ export class Dispatcher {
 
   /** Assigns every queued step that some pool has room for, oldest first. */
   private async drain(): Promise<void> {
+    let free = this.freeSlots();
     for (let i = 0, entry = this.queue[0]; entry; entry = this.queue[i]) {
+      // With every pool full nothing can move; only steps that never had a reason need one now.
+      if (free === 0 && entry.reason !== undefined) {
+        i++;
+        continue;
+      }
       const candidates = this.candidates(entry);
       const choice = pickCandidate(candidates.filter((c) => !entry.rejectedBy.has(c.agent.agentName)));
       if (!choice) {
@@ -399,6 +428,7 @@ export class Dispatcher {
       }
       this.queue.splice(i, 1);
       await this.assign(entry, choice);
+      free--;
     }
     this.metrics.queueDepth.set(this.queue.length);
   }
@@ -435,7 +465,7 @@ export class Dispatcher {
       conn: agent,
       timer: undefined,
     };
-    this.leases.set(leaseId, lease);
+    this.addLease(lease);
     lease.timer = setTimeout(() => {
       void this.serial(async () => {
         if (this.leases.get(leaseId) !== lease || lease.state !== 'assigned') return;
@@ -456,4 +486,8 @@ export class Dispatcher {
       acceptWithinMs: this.opts.acceptWithinMs,
     });
   }
+}
+
+function poolKey(agentName: string, pool: string): string {
+  return `${agentName}\u0000${pool}`;
 }

@@ -11,7 +11,7 @@ import { eventTime } from '../events/build-events.js';
 import type { Dispatcher, DispatchListener } from '../dispatch/dispatcher.js';
 import type { StepContext, StepOutcome, StepSpec } from '../dispatch/types.js';
 import type { PlanNode, TaskPlan } from '../pipeline/plan.js';
-import type { BuildStatus, BuildView, StepRun, Store } from '../store/store.js';
+import { TERMINAL_BUILD_STATUSES, type BuildView, type StepRun, type Store } from '../store/store.js';
 import { taskStepSpec } from './task-spec.js';
 
 type Result = 'succeeded' | 'failed' | 'errored' | 'aborted';
@@ -68,7 +68,7 @@ export class Engine implements DispatchListener {
 
   async abort(buildId: number): Promise<void> {
     const build = await this.store.getBuild(buildId);
-    if (!build || isTerminal(build.status)) return;
+    if (!build || TERMINAL_BUILD_STATUSES.includes(build.status)) return;
     await this.store.updateBuild(buildId, { abortRequested: true });
     const running = this.builds.get(buildId);
     if (running) {
@@ -268,8 +268,4 @@ export class Engine implements DispatchListener {
 
 function outcomeOf(run: StepRun): StepOutcome {
   return { status: run.status as Result, exitStatus: run.exitStatus, error: run.error };
-}
-
-function isTerminal(status: BuildStatus): boolean {
-  return status !== 'pending' && status !== 'started';
 }
