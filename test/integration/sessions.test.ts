@@ -1,7 +1,9 @@
 // Agent sessions under stress: authentication, TLS, broken connections, a hub restart, lost agents,
 // unanswered assignments and stale leases.
 
+import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -137,63 +139,50 @@ describe('broken connections', () => {
     expect(events.filter((e) => e.event === 'start-task')).toHaveLength(1);
   });
 
-  it('resumes a running step after a hub restart', async () => {
-    let hub = await startTestHub({ heartbeatMs: 200 });
-    const agent = await startTestAgent(hub);
+  /**
+   * A hub with one agent running a step that prints "before" and then blocks on a FIFO until `open()`
+   * writes to it, then runs `after` (a shell snippet).
+   */
+  async function gatedStep(name: string, after: string) {
+    const state = { hub: await startTestHub({ heartbeatMs: 200 }) };
+    const agent = await startTestAgent(state.hub);
     cleanups.push(async () => {
       await agent.stop();
-      await hub.close();
+      await state.hub.close();
     });
     await agent.welcomed;
+    const gate = path.join(agent.dir, 'gate');
+    execFileSync('mkfifo', [gate]);
     await setPipeline(
-      hub,
-      'restart',
-      shellPipeline('echo before; read _ < "$GATE"; echo after', `    params: { GATE: ${agent.dir}/gate }\n`),
+      state.hub,
+      name,
+      shellPipeline(`echo before; read _ < "$GATE"; ${after}`, `    params: { GATE: ${gate} }\n`),
     );
-    const { execFileSync } = await import('node:child_process');
-    execFileSync('mkfifo', [path.join(agent.dir, 'gate')]);
-    const id = await triggerJob(hub, 'restart', 'job');
-    await waitForEvents(hub, id, 'before\\n');
+    const id = await triggerJob(state.hub, name, 'job');
+    await waitForEvents(state.hub, id, 'before\\n');
+    return { state, agent, id, open: () => writeFile(gate, 'go\n') };
+  }
 
-    await hub.stop();
-    hub = await restartTestHub(hub);
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile(path.join(agent.dir, 'gate'), 'go\n');
+  it('resumes a running step after a hub restart', async () => {
+    const { state, id, open } = await gatedStep('restart', 'echo after');
+    await state.hub.stop();
+    state.hub = await restartTestHub(state.hub);
+    await open();
 
-    const events = await readBuildEvents(hub, id);
+    const events = await readBuildEvents(state.hub, id);
     expect(logText(events)).toBe('before\nafter\n');
     expect(finalStatus(events)).toBe('succeeded');
   });
 
   it('delivers a result and its last log lines that came while the hub was down', async () => {
-    let hub = await startTestHub({ heartbeatMs: 200 });
-    const agent = await startTestAgent(hub);
-    cleanups.push(async () => {
-      await agent.stop();
-      await hub.close();
-    });
-    await agent.welcomed;
-    await setPipeline(
-      hub,
-      'outage',
-      shellPipeline(
-        'echo before; read _ < "$GATE"; echo during the outage; exit 4',
-        `    params: { GATE: ${agent.dir}/gate }\n`,
-      ),
-    );
-    const { execFileSync } = await import('node:child_process');
-    execFileSync('mkfifo', [path.join(agent.dir, 'gate')]);
-    const id = await triggerJob(hub, 'outage', 'job');
-    await waitForEvents(hub, id, 'before\\n');
-
-    await hub.stop();
-    const { writeFile } = await import('node:fs/promises');
-    await writeFile(path.join(agent.dir, 'gate'), 'go\n');
+    const { state, agent, id, open } = await gatedStep('outage', 'echo during the outage; exit 4');
+    await state.hub.stop();
+    await open();
     // The step ends while no hub is there: the agent holds its log and result until one comes back.
     while (agent.runner.heldSteps()[0]?.finished === undefined) await once(agent.session.events, 'failure');
-    hub = await restartTestHub(hub);
+    state.hub = await restartTestHub(state.hub);
 
-    const events = await readBuildEvents(hub, id);
+    const events = await readBuildEvents(state.hub, id);
     expect(logText(events)).toBe('before\nduring the outage\n');
     expect(events.find((e) => e.event === 'finish-task')?.data.exit_status).toBe(4);
     expect(finalStatus(events)).toBe('failed');
