@@ -1,0 +1,77 @@
+// (b) One-step build latency with a real agent: POST trigger -> `status: succeeded` seen on the build's
+// SSE stream. The agent is the production one (startAgent, process pool), so this includes spawning
+// `true`, its Started/Finished round trips and the event stream.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { startAgent } from '../agent/agent.js';
+import { parseAgentConfig } from '../agent/config.js';
+import { summarize, type Summary } from './stats.js';
+import {
+  readUntil,
+  silentLogger,
+  startInProcessHub,
+  SUCCEEDED_EVENT,
+  taskPipeline,
+  within,
+} from './support.js';
+
+const WARMUP = 10;
+const BUILDS = 100;
+
+/** The YAML of an agent with one linux process pool, dialing `address` in plaintext. */
+export function agentConfigYaml(address: string, name: string, workDir: string): string {
+  return `hub:
+  address: ${address}
+  tls:
+    insecure_plaintext: true
+token_file: token
+name: ${name}
+cluster: bench
+work_dir: ${workDir}
+pools:
+  - name: local
+    platform: linux
+    capacity: 4
+`;
+}
+
+export async function measureBuild(): Promise<Summary> {
+  const { api, agentToken, grpcAddress, close } = await startInProcessHub();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-agent-'));
+  try {
+    await writeFile(path.join(dir, 'token'), agentToken, { mode: 0o600 });
+    const config = parseAgentConfig(agentConfigYaml(grpcAddress, 'build-agent', 'work'), {
+      file: path.join(dir, 'agent.yaml'),
+      env: {},
+      hostname: os.hostname(),
+      cpus: os.availableParallelism(),
+      platform: process.platform,
+      tmpdir: dir,
+    });
+    const agent = await startAgent(config, silentLogger());
+    try {
+      await within(10_000, 'build agent welcome', agent.welcomed);
+      await api.setPipeline('build', taskPipeline('one', 1, 'true'));
+      const samples: number[] = [];
+      for (let i = 0; i < WARMUP + BUILDS; i++) {
+        const start = performance.now();
+        const id = await api.trigger('build', 'one');
+        const events = await api.events(id);
+        const ok = await within(30_000, `build ${id}`, readUntil(events, SUCCEEDED_EVENT));
+        const elapsed = performance.now() - start;
+        await events.cancel();
+        if (!ok) throw new Error(`build ${id} ended without succeeding`);
+        if (i >= WARMUP) samples.push(elapsed);
+      }
+      return summarize(samples);
+    } finally {
+      await agent.stop();
+    }
+  } finally {
+    await close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,225 @@
+// `npm run bench [-- --json FILE]`: runs every measurement in order on loopback, prints a table with
+// each figure beside its floor and target, and optionally writes the figures as flat JSON.
+//
+// Exit status: 1 on a correctness failure (lost, duplicated or reordered log lines) or when a
+// measurement could not complete; a missed performance target is reported but never fails the run.
+
+import { writeFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { measureBuild } from './build.js';
+import { measureDispatch, type DispatchResult } from './dispatch.js';
+import { measureFloor, type FloorResult } from './floor.js';
+import { measureLogs, type LogsResult } from './logs.js';
+import { ensureBuilt, measureMemory, type MemoryResult } from './memory.js';
+import { fmt, ratio, renderTable, type Row, type Summary } from './stats.js';
+import { measureThroughput, type ThroughputResult } from './throughput.js';
+
+const TARGETS = {
+  dispatchRttRatio: 2,
+  buildP50Ms: 50,
+  stepsPerS: 500,
+  logMbPerS: 50,
+  agentIdleRssMb: 80,
+  hubRssMb1000Agents: 400,
+};
+
+interface Results {
+  floor?: FloorResult;
+  dispatch?: DispatchResult;
+  build?: Summary;
+  throughput?: ThroughputResult;
+  logs?: LogsResult;
+  memory?: MemoryResult;
+}
+
+let failed = false;
+
+/** Runs one measurement; a failure is reported and the run goes on with the next one. */
+async function step<T>(name: string, measure: () => Promise<T>): Promise<T | undefined> {
+  process.stderr.write(`bench: ${name}...`);
+  const start = performance.now();
+  try {
+    const result = await measure();
+    process.stderr.write(` ${((performance.now() - start) / 1000).toFixed(1)} s\n`);
+    return result;
+  } catch (err) {
+    failed = true;
+    process.stderr.write(` FAILED: ${(err as Error).stack ?? String(err)}\n`);
+    return undefined;
+  }
+}
+
+const ms = (s: Summary | undefined) => (s ? `${fmt(s.p50)}/${fmt(s.p99)} ms` : 'n/a');
+const num = (v: number | undefined, unit = '') => (v === undefined ? 'n/a' : `${fmt(v)}${unit}`);
+const atMost = (v: number | undefined, limit: number) => (v === undefined ? undefined : v <= limit);
+const atLeast = (v: number | undefined, limit: number) => (v === undefined ? undefined : v >= limit);
+
+function table(r: Results): Row[] {
+  const rtt = r.floor?.rtt.p50;
+  const stream = r.floor?.streamMbPerS;
+  const logs = r.logs;
+  const linesOk = logs ? logs.linesSent === logs.linesReceived && logs.linesWrong === 0 : undefined;
+  const mem = r.memory;
+  return [
+    {
+      metric: 'floor: bare gRPC RTT p50 / p99',
+      value: ms(r.floor?.rtt),
+      floor: '',
+      ratio: '',
+      target: '',
+      pass: undefined,
+    },
+    {
+      metric: 'floor: bare gRPC stream',
+      value: num(stream, ' MB/s'),
+      floor: '',
+      ratio: '',
+      target: '',
+      pass: undefined,
+    },
+    {
+      metric: 'dispatch p50 / p99 (initialize-task -> Assign)',
+      value: ms(r.dispatch?.ready),
+      floor: num(rtt, ' ms RTT'),
+      ratio: ratio(r.dispatch?.ready.p50 ?? NaN, rtt),
+      target: `<= ${TARGETS.dispatchRttRatio}x RTT`,
+      pass: rtt === undefined ? undefined : atMost(r.dispatch?.ready.p50, TARGETS.dispatchRttRatio * rtt),
+    },
+    {
+      metric: 'dispatch p50 / p99 (Finished sent -> next Assign)',
+      value: ms(r.dispatch?.chained),
+      floor: num(rtt, ' ms RTT'),
+      ratio: ratio(r.dispatch?.chained.p50 ?? NaN, rtt),
+      target: '',
+      pass: undefined,
+    },
+    {
+      metric: 'build p50 / p99 (trigger -> succeeded, `true`)',
+      value: ms(r.build),
+      // Dominated by spawning a process: a ratio to the RTT would say nothing.
+      floor: '',
+      ratio: '',
+      target: `p50 < ${TARGETS.buildP50Ms} ms`,
+      pass: r.build ? r.build.p50 < TARGETS.buildP50Ms : undefined,
+    },
+    {
+      metric: 'steps/s (one-step builds, instant agents)',
+      value: num(r.throughput?.stepsPerS),
+      floor: '',
+      ratio: '',
+      target: `>= ${TARGETS.stepsPerS}`,
+      pass: atLeast(r.throughput?.stepsPerS, TARGETS.stepsPerS),
+    },
+    {
+      metric: 'logs agent -> hub -> SSE',
+      value: num(logs?.mbPerS, ' MB/s'),
+      floor: num(stream, ' MB/s'),
+      ratio: ratio(logs?.mbPerS ?? NaN, stream),
+      target: `>= ${TARGETS.logMbPerS} MB/s`,
+      pass: atLeast(logs?.mbPerS, TARGETS.logMbPerS),
+    },
+    {
+      metric: 'logs agent -> hub (acknowledged)',
+      value: num(logs?.ackMbPerS, ' MB/s'),
+      floor: num(stream, ' MB/s'),
+      ratio: ratio(logs?.ackMbPerS ?? NaN, stream),
+      target: '',
+      pass: undefined,
+    },
+    {
+      metric: 'log lines sent / received / wrong',
+      value: logs ? `${logs.linesSent}/${logs.linesReceived}/${logs.linesWrong}` : 'n/a',
+      floor: '',
+      ratio: '',
+      target: 'exactly once, in order',
+      pass: linesOk,
+      correctness: true,
+    },
+    {
+      metric: 'agent idle RSS',
+      value: num(mem?.agentIdleRssMb, ' MB'),
+      floor: '',
+      ratio: '',
+      target: `< ${TARGETS.agentIdleRssMb} MB`,
+      pass: mem ? mem.agentIdleRssMb < TARGETS.agentIdleRssMb : undefined,
+    },
+    {
+      metric: 'hub RSS, no agents',
+      value: num(mem?.hubIdleRssMb, ' MB'),
+      floor: '',
+      ratio: '',
+      target: '',
+      pass: undefined,
+    },
+    {
+      metric: `hub RSS, ${mem?.agents ?? 1000} idle agents (peak)`,
+      value: mem ? `${fmt(mem.hubRssMb1000Agents)} MB (${fmt(mem.hubPeakRssMb)})` : 'n/a',
+      floor: '',
+      ratio: '',
+      target: `< ${TARGETS.hubRssMb1000Agents} MB`,
+      pass: mem ? mem.hubRssMb1000Agents < TARGETS.hubRssMb1000Agents : undefined,
+    },
+  ];
+}
+
+function figures(r: Results, seconds: number): Record<string, number | null> {
+  const v = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(4)));
+  return {
+    floor_rtt_p50_ms: v(r.floor?.rtt.p50),
+    floor_rtt_p99_ms: v(r.floor?.rtt.p99),
+    floor_stream_mb_per_s: v(r.floor?.streamMbPerS),
+    dispatch_p50_ms: v(r.dispatch?.ready.p50),
+    dispatch_p99_ms: v(r.dispatch?.ready.p99),
+    dispatch_samples: v(r.dispatch?.ready.n),
+    dispatch_chained_p50_ms: v(r.dispatch?.chained.p50),
+    dispatch_chained_p99_ms: v(r.dispatch?.chained.p99),
+    build_p50_ms: v(r.build?.p50),
+    build_p99_ms: v(r.build?.p99),
+    build_samples: v(r.build?.n),
+    steps_per_s: v(r.throughput?.stepsPerS),
+    steps_builds: v(r.throughput?.builds),
+    log_mb_per_s: v(r.logs?.mbPerS),
+    log_ack_mb_per_s: v(r.logs?.ackMbPerS),
+    log_payload_mb: v(r.logs?.payloadMb),
+    log_chunks: v(r.logs?.chunks),
+    log_lines_sent: v(r.logs?.linesSent),
+    log_lines_received: v(r.logs?.linesReceived),
+    log_lines_wrong: v(r.logs?.linesWrong),
+    agent_idle_rss_mb: v(r.memory?.agentIdleRssMb),
+    hub_idle_rss_mb: v(r.memory?.hubIdleRssMb),
+    hub_rss_mb_1000_agents: v(r.memory?.hubRssMb1000Agents),
+    hub_peak_rss_mb_1000_agents: v(r.memory?.hubPeakRssMb),
+    hub_connect_1000_agents_s: v(r.memory?.connectSeconds),
+    duration_s: v(seconds),
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { json: { type: 'string' } } });
+  const start = performance.now();
+  const r: Results = {};
+  r.floor = await step('floor (bare gRPC RTT and stream)', measureFloor);
+  r.dispatch = await step('(a) dispatch latency', measureDispatch);
+  r.build = await step('(b) one-step build latency, real agent', measureBuild);
+  r.throughput = await step('(c) steps/s', measureThroughput);
+  r.logs = await step('(d) log throughput', measureLogs);
+  if (await step('build dist/ for (e)', ensureBuilt)) process.stderr.write('bench: dist/ rebuilt\n');
+  r.memory = await step('(e) memory', measureMemory);
+  const seconds = (performance.now() - start) / 1000;
+
+  process.stdout.write(`\n${renderTable(table(r))}\n\n1 MB = 2^20 bytes; total ${seconds.toFixed(1)} s\n`);
+  if (values.json) await writeFile(values.json, JSON.stringify(figures(r, seconds), null, 2) + '\n');
+
+  const logs = r.logs;
+  if (logs && (logs.linesSent !== logs.linesReceived || logs.linesWrong > 0)) {
+    process.stderr.write(
+      `bench: CORRECTNESS FAILURE: ${logs.linesSent} log lines sent, ${logs.linesReceived} received, ${logs.linesWrong} out of order or duplicated\n`,
+    );
+    failed = true;
+  }
+  // Open handles (gRPC channels winding down) must not keep a finished benchmark alive.
+  process.exit(failed ? 1 : 0);
+}
+
+await main();

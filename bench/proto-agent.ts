@@ -1,0 +1,148 @@
+// A protocol-level agent for the benchmarks: speaks the wire contract directly so it can finish steps
+// at once (measuring the hub, not process spawning) or stream logs at full speed.
+
+import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import {
+  AgentGatewayClient,
+  Platform,
+  ProtocolVersion,
+  StepStatus,
+  type AgentMessage,
+  type Assign,
+  type HubMessage,
+  type Welcome,
+} from '../proto/gen/outpost/v1/agent.js';
+import { deferred } from './support.js';
+
+type HubMsg = NonNullable<HubMessage['msg']>;
+export type HubHandlers = {
+  [C in HubMsg['$case']]?: (value: Extract<HubMsg, { $case: C }>['value']) => void;
+};
+
+export interface BenchAgentOptions {
+  address: string;
+  token: string;
+  name: string;
+  /** Capacity of the single linux pool "local". */
+  capacity: number;
+  /**
+   * grpc-js shares one HTTP/2 connection between clients with the same target and options; a real
+   * fleet has one connection per agent, so this gives the client its own subchannel pool.
+   */
+  ownConnection: boolean;
+  handlers: HubHandlers;
+}
+
+export class BenchAgent {
+  readonly welcome: Promise<Welcome>;
+  /** Resolves when the stream ends for any reason. */
+  readonly ended: Promise<void>;
+  private readonly client: AgentGatewayClient;
+  private readonly call: ClientDuplexStream<AgentMessage, HubMessage>;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private heartbeatSeq = 0;
+
+  constructor(opts: BenchAgentOptions) {
+    this.client = new AgentGatewayClient(
+      opts.address,
+      credentials.createInsecure(),
+      opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {},
+    );
+    const metadata = new Metadata();
+    metadata.set('authorization', `Bearer ${opts.token}`);
+    this.call = this.client.connect(metadata);
+    const welcomed = deferred<Welcome>();
+    const ended = deferred();
+    this.welcome = welcomed.promise;
+    this.ended = ended.promise;
+
+    this.call.on('data', (message: HubMessage) => {
+      const msg = message.msg;
+      if (!msg) return;
+      if (msg.$case === 'welcome') {
+        // Heartbeats keep the session alive through long runs (the hub drops silent ones after 3 beats).
+        this.heartbeat = setInterval(
+          () =>
+            this.send({
+              msg: { $case: 'heartbeat', value: { seq: ++this.heartbeatSeq, sentAtUnixMs: Date.now() } },
+            }),
+          msg.value.heartbeatIntervalMs || 5_000,
+        );
+        this.heartbeat.unref();
+        welcomed.resolve(msg.value);
+      }
+      const handler = opts.handlers[msg.$case] as ((value: HubMsg['value']) => void) | undefined;
+      handler?.(msg.value);
+    });
+    // Errors end the stream (CANCELLED on close is expected); waiters see it through `ended`.
+    this.call.on('error', () => ended.resolve());
+    this.call.on('status', () => ended.resolve());
+    this.call.on('end', () => ended.resolve());
+    void ended.promise.then(() => clearInterval(this.heartbeat));
+
+    this.send({
+      msg: {
+        $case: 'hello',
+        value: {
+          protocolVersion: ProtocolVersion.PROTOCOL_VERSION_1,
+          agentName: opts.name,
+          agentVersion: 'bench',
+          cluster: 'bench',
+          pools: [
+            {
+              name: 'local',
+              platform: Platform.PLATFORM_LINUX,
+              tags: [],
+              executor: 'process',
+              capacity: opts.capacity,
+            },
+          ],
+          held: [],
+        },
+      },
+    });
+  }
+
+  /** Returns false when the transport is backed up (wait for drained()). */
+  send(message: AgentMessage): boolean {
+    if (this.call.writableEnded || this.call.destroyed) return false;
+    return this.call.write(message);
+  }
+
+  drained(): Promise<void> {
+    return new Promise((resolve) => this.call.once('drain', resolve));
+  }
+
+  accept(leaseId: string): void {
+    this.send({ msg: { $case: 'accepted', value: { leaseId } } });
+  }
+
+  finish(leaseId: string, lastLogSeq = 0): void {
+    this.send({
+      msg: {
+        $case: 'finished',
+        value: {
+          leaseId,
+          status: StepStatus.STEP_STATUS_SUCCEEDED,
+          exitStatus: 0,
+          error: '',
+          lastLogSeq,
+          outputs: [],
+          atUnixMs: Date.now(),
+        },
+      },
+    });
+  }
+
+  /** Accepts and finishes an assignment at once: the step takes no time on the agent. */
+  acceptAndFinish(assign: Assign): void {
+    this.accept(assign.leaseId);
+    this.finish(assign.leaseId);
+  }
+
+  close(): void {
+    clearInterval(this.heartbeat);
+    this.call.cancel();
+    this.client.close();
+  }
+}

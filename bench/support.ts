@@ -1,0 +1,194 @@
+// Helpers shared by the measurements: an in-process hub, the hub's HTTP API, build event streams,
+// pipelines and small async utilities. Everything talks to 127.0.0.1 only.
+
+import { readFile } from 'node:fs/promises';
+import { pino, type Logger } from 'pino';
+import { DEFAULT_HUB_OPTIONS, startHub, type RunningHub } from '../hub/hub.js';
+
+export const silentLogger = (): Logger => pino({ level: process.env.OUTPOST_BENCH_LOG_LEVEL ?? 'silent' });
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Rejects with `what` when `promise` takes longer than `ms`: a stuck benchmark must not hang the run. */
+export async function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A promise with its resolve function, for events that arrive on callbacks. */
+export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** The hub's HTTP API with one bearer token. */
+export class HubApi {
+  constructor(
+    readonly url: string,
+    readonly token: string,
+  ) {}
+
+  async call(method: string, route: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const res = await fetch(`${this.url}/api/v1${route}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? (JSON.parse(text) as unknown) : undefined };
+  }
+
+  async setPipeline(name: string, source: string): Promise<void> {
+    const res = await this.call('PUT', `/teams/main/pipelines/${name}/config`, {
+      source,
+      file: `${name}.yml`,
+    });
+    if (res.status !== 200)
+      throw new Error(`set-pipeline ${name}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+  }
+
+  async trigger(pipeline: string, job: string): Promise<number> {
+    const res = await this.call('POST', `/teams/main/pipelines/${pipeline}/jobs/${job}/builds`);
+    if (res.status !== 201)
+      throw new Error(`trigger ${pipeline}/${job}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    return (res.body as { id: number }).id;
+  }
+
+  async createAgentToken(name: string): Promise<string> {
+    const res = await this.call('POST', '/agent-tokens', { name });
+    if (res.status !== 201) throw new Error(`agent token: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    return (res.body as { token: string }).token;
+  }
+
+  async connectedAgents(): Promise<number> {
+    const res = await this.call('GET', '/agents');
+    return (res.body as { state: string }[]).filter((a) => a.state === 'connected').length;
+  }
+
+  /** Opens a build's SSE stream (Concourse envelope; replays from the start, ends with `event: end`). */
+  async events(buildId: number): Promise<ReadableStreamDefaultReader<Uint8Array>> {
+    const res = await fetch(`${this.url}/api/v1/builds/${buildId}/events`, {
+      headers: { authorization: `Bearer ${this.token}` },
+    });
+    if (res.status !== 200 || !res.body) throw new Error(`events of build ${buildId}: HTTP ${res.status}`);
+    return res.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+  }
+}
+
+/** Reads an SSE stream until `text` appears; resolves false if the stream ended first. */
+export async function readUntil(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  text: string,
+): Promise<boolean> {
+  const decoder = new TextDecoder();
+  // Keep only a tail long enough to catch `text` split across reads.
+  let tail = '';
+  for (;;) {
+    const chunk = await reader.read();
+    if (chunk.done) return false;
+    tail += decoder.decode(chunk.value, { stream: true });
+    if (tail.includes(text)) return true;
+    tail = tail.slice(-text.length);
+  }
+}
+
+/**
+ * Splits an SSE text stream into blocks (the text between blank lines). Only each new piece is
+ * scanned: an event of a few hundred KB arrives in many reads, and rescanning a growing buffer on
+ * every read would cost the (in-process) hub more CPU than the watcher should.
+ */
+export class SseBlocks {
+  private pending: string[] = [];
+  private endsWithNewline = false;
+
+  push(text: string): string[] {
+    const out: string[] = [];
+    let start = 0;
+    // A "\n\n" split across two reads.
+    if (this.endsWithNewline && text.startsWith('\n')) {
+      out.push(this.pending.join('').slice(0, -1));
+      this.pending = [];
+      start = 1;
+    }
+    for (
+      let end = text.indexOf('\n\n', start);
+      end >= 0;
+      start = end + 2, end = text.indexOf('\n\n', start)
+    ) {
+      this.pending.push(text.slice(start, end));
+      out.push(this.pending.join(''));
+      this.pending = [];
+    }
+    if (start < text.length) this.pending.push(text.slice(start));
+    this.endsWithNewline = start < text.length && text.endsWith('\n');
+    return out;
+  }
+}
+
+/** The SSE data line of a build's final successful status. */
+export const SUCCEEDED_EVENT = '"event":"status","version":"1.0","data":{"status":"succeeded"';
+
+/** A pipeline with one job of `steps` sequential tasks, each running `path args...`. */
+export function taskPipeline(job: string, steps: number, path = 'true', args: string[] = []): string {
+  const tasks = Array.from(
+    { length: steps },
+    (_, i) => `  - task: step-${i + 1}
+    config:
+      platform: linux
+      run:
+        path: ${JSON.stringify(path)}
+        args: ${JSON.stringify(args)}
+`,
+  );
+  return `jobs:\n- name: ${job}\n  plan:\n${tasks.join('')}`;
+}
+
+export interface InProcessHub {
+  hub: RunningHub;
+  api: HubApi;
+  agentToken: string;
+  grpcAddress: string;
+  close: () => Promise<void>;
+}
+
+/** A hub in this process: memory store, plaintext gRPC and HTTP on ephemeral loopback ports. */
+export async function startInProcessHub(): Promise<InProcessHub> {
+  const hub = await startHub(
+    {
+      ...DEFAULT_HUB_OPTIONS,
+      dataDir: undefined,
+      tls: undefined,
+      httpListen: { host: '127.0.0.1', port: 0 },
+      grpcListen: '127.0.0.1:0',
+    },
+    silentLogger(),
+  );
+  if (!hub.initialAdminToken) throw new Error('a fresh memory hub gave no admin token');
+  const { secret } = await hub.tokens.create('agent', 'bench', null);
+  return {
+    hub,
+    api: new HubApi(hub.url, hub.initialAdminToken),
+    agentToken: secret,
+    grpcAddress: `127.0.0.1:${hub.grpcPort}`,
+    close: () => hub.close(),
+  };
+}
+
+/** Resident set size of a process in MB, from /proc (Linux). */
+export async function rssMb(pid: number | 'self', field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
+  if (!match?.[1]) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]) / 1024;
+}
