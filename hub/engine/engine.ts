@@ -203,6 +203,13 @@ export class Engine implements DispatchListener {
         return 'succeeded';
       case 'task':
         return this.runTask(running, node);
+      default:
+        await this.events.emit(running.build.id, 'error', {
+          origin: { id: node.id },
+          message: `${node.kind} steps are not supported yet`,
+          time: eventTime(this.now()),
+        });
+        return 'errored';
     }
   }
 
@@ -214,7 +221,7 @@ export class Engine implements DispatchListener {
 
     if (!run) {
       const stored: StoredSpec = {
-        spec: taskStepSpec(node, build.teamName),
+        spec: taskStepSpec(node, node.config ?? failNoConfig(node), build.teamName),
         context: {
           team: build.teamName,
           pipeline: build.pipelineName,
@@ -268,4 +275,8 @@ export class Engine implements DispatchListener {
 
 function outcomeOf(run: StepRun): StepOutcome {
   return { status: run.status as Result, exitStatus: run.exitStatus, error: run.error };
+}
+
+function failNoConfig(node: TaskPlan): never {
+  throw new Error(`task "${node.name}" has no inline config`);
 }

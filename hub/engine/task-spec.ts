@@ -1,10 +1,9 @@
 // Turns a compiled task plan into the spec an agent runs.
 
 import type { StepSpec } from '../dispatch/types.js';
-import type { TaskPlan } from '../pipeline/plan.js';
+import type { TaskConfig, TaskPlan } from '../pipeline/plan.js';
 
-export function taskStepSpec(node: TaskPlan, team: string): StepSpec {
-  const { config } = node;
+export function taskStepSpec(node: TaskPlan, config: TaskConfig, team: string): StepSpec {
   return {
     platform: config.platform,
     tags: node.tags,

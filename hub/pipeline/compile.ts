@@ -24,8 +24,15 @@ function compileTask(step: TaskStepConfig, id: string): TaskPlan {
     kind: 'task',
     name: step.task,
     config: taskConfig(step.config, step.params),
+    file: undefined,
+    vars: {},
+    params: step.params ?? {},
+    inputMapping: {},
+    outputMapping: {},
+    image: undefined,
     tags: step.tags ?? [],
     privileged: step.privileged ?? false,
+    containerLimits: undefined,
     timeoutMs: step.timeoutMs,
   };
 }
@@ -35,6 +42,7 @@ function taskConfig(spec: TaskConfigSpec, stepParams: Record<string, string> | u
   const limits = spec.container_limits;
   return {
     platform: spec.platform,
+    rootfs_uri: spec.rootfs_uri,
     image_resource: image && {
       type: image.type,
       source: image.source,
