@@ -10,10 +10,12 @@ import { registerAbortBuild } from './commands/abort-build.js';
 import { registerAgentTokens } from './commands/agent-tokens.js';
 import { registerAgents } from './commands/agents.js';
 import { registerBuilds } from './commands/builds.js';
+import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerLogin } from './commands/login.js';
 import { registerQuickstart } from './commands/quickstart.js';
 import { registerSetPipeline } from './commands/set-pipeline.js';
 import { registerTriggerJob } from './commands/trigger-job.js';
+import { registerValidatePipeline } from './commands/validate-pipeline.js';
 import { registerWatch } from './commands/watch.js';
 import { CliContext } from './context.js';
 import { CliError, type CliIo } from './io.js';
@@ -53,6 +55,8 @@ Example:
   // Subcommands inherit output and exitOverride settings from the program, so register them after.
   registerLogin(program, ctx);
   registerSetPipeline(program, ctx);
+  registerValidatePipeline(program, ctx);
+  registerFormatPipeline(program, ctx);
   registerTriggerJob(program, ctx);
   registerWatch(program, ctx);
   registerBuilds(program, ctx);

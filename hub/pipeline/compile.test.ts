@@ -1,14 +1,21 @@
 import { describe, expect, it } from 'vitest';
 
 import { compileJob } from './compile.js';
-import { parsePipeline, type JobConfig } from './parse.js';
+import type { PlanNode } from './plan.js';
+import { parsePipeline, type ParsedPipeline } from './parse.js';
 
 const yaml = (...lines: string[]): string => lines.join('\n') + '\n';
 
-function onlyJob(source: string): JobConfig {
+function parsed(source: string): ParsedPipeline {
   const { pipeline, diagnostics } = parsePipeline(source, 'p.yml');
   expect(diagnostics).toEqual([]);
-  return pipeline!.jobs[0]!;
+  return pipeline!;
+}
+
+/** The first job, compiled. */
+function compileFirst(source: string): PlanNode {
+  const pipeline = parsed(source);
+  return compileJob(pipeline, pipeline.jobs[0]!);
 }
 
 const twoTasks = yaml(
@@ -39,7 +46,7 @@ const twoTasks = yaml(
 
 describe('compileJob', () => {
   it('wraps the steps in a do node and applies Concourse defaults', () => {
-    expect(compileJob(onlyJob(twoTasks))).toEqual({
+    expect(compileFirst(twoTasks)).toMatchObject({
       id: 'plan',
       kind: 'do',
       steps: [
@@ -93,8 +100,8 @@ describe('compileJob', () => {
   });
 
   it('gives the same ids for the same config, unique within the job', () => {
-    const first = compileJob(onlyJob(twoTasks));
-    const again = compileJob(onlyJob(twoTasks));
+    const first = compileFirst(twoTasks);
+    const again = compileFirst(twoTasks);
     expect(again).toEqual(first);
     const ids = first.kind === 'do' ? [first.id, ...first.steps.map((s) => s.id)] : [];
     expect(ids).toEqual(['plan', 'plan/0', 'plan/1']);
@@ -102,11 +109,15 @@ describe('compileJob', () => {
   });
 
   it('produces plain data that survives a JSON round trip', () => {
-    const plan = compileJob(onlyJob(twoTasks));
+    const plan = compileFirst(twoTasks);
     expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
   });
 
   it('compiles a job with an empty plan', () => {
-    expect(compileJob({ name: 'noop', plan: [] })).toEqual({ id: 'plan', kind: 'do', steps: [] });
+    expect(compileJob(parsed(yaml('jobs: [{name: noop, plan: []}]')), { name: 'noop', plan: [] })).toEqual({
+      id: 'plan',
+      kind: 'do',
+      steps: [],
+    });
   });
 });

@@ -8,6 +8,7 @@ import type { Alias, Document, Node, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { parseDuration } from './duration.js';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { parseMemory } from './memory.js';
+import { wholeVar } from './vars.js';
 
 /** A node after alias resolution: what decoders look at. */
 export type Value = Scalar | YAMLMap | YAMLSeq;
@@ -55,15 +56,26 @@ function indexAliases(doc: Document): { targets: Map<Alias, Value>; problems: [A
 export class Walk {
   readonly diagnostics: Diagnostic[] = [];
   private expansions = 0;
-  private readonly aliases: ReturnType<typeof indexAliases>;
+  private indexed: ReturnType<typeof indexAliases> | undefined;
 
   constructor(
     readonly file: string,
     readonly doc: Document,
     private readonly lines: LineCounter,
-  ) {
-    this.aliases = indexAliases(doc);
-    for (const [alias, message] of this.aliases.problems) this.error(alias, message);
+  ) {}
+
+  // Indexed once the nodes are final, so a transform (var interpolation) can replace nodes first.
+  private aliases(): ReturnType<typeof indexAliases> {
+    if (!this.indexed) {
+      this.indexed = indexAliases(this.doc);
+      for (const [alias, message] of this.indexed.problems) this.error(alias, message);
+    }
+    return this.indexed;
+  }
+
+  /** Indexes anchors and reports broken aliases (once). */
+  checkAliases(): void {
+    this.aliases();
   }
 
   pos(at: Node | SourcePos | null | undefined): SourcePos {
@@ -85,7 +97,7 @@ export class Walk {
       if (++this.expansions === MAX_ALIAS_EXPANSIONS) {
         this.error(node, `too many alias expansions (more than ${MAX_ALIAS_EXPANSIONS})`);
       }
-      return this.expansions < MAX_ALIAS_EXPANSIONS ? this.aliases.targets.get(node) : undefined;
+      return this.expansions < MAX_ALIAS_EXPANSIONS ? this.aliases().targets.get(node) : undefined;
     }
     return isScalar(node) || isMap(node) || isSeq(node) ? node : undefined;
   }
@@ -93,7 +105,7 @@ export class Walk {
   /** Plain JS for free-form values (resource sources, vars); the library applies merge keys itself. */
   toJS(node: Value, at: Where): { ok: true; value: unknown } | { ok: false } {
     // A self-referencing alias would give a cyclic object; it has been reported already.
-    if (this.aliases.problems.some(([alias]) => contains(node, alias))) return { ok: false };
+    if (this.aliases().problems.some(([alias]) => contains(node, alias))) return { ok: false };
     try {
       return { ok: true, value: node.toJS(this.doc, { maxAliasCount: MAX_ALIAS_COUNT_TO_JS }) as unknown };
     } catch (e) {
@@ -115,6 +127,27 @@ export interface Where {
 
 /** Decodes one node; returns undefined after reporting why the node is unusable. */
 export type Decoder<T> = (node: Value, at: Where) => T | undefined;
+
+// A whole-value `((var))` is accepted in any position and type-checked when the step runs, except by the
+// decoders marked literal: names, structure (steps, task configs) and what the compiler must read.
+const LITERAL = new WeakSet<Decoder<unknown>>();
+
+export function literal<T>(decode: Decoder<T>): Decoder<T> {
+  LITERAL.add(decode);
+  return decode;
+}
+
+/** The `((var))` text when `node` is a whole-value var that `decode` accepts in place of a value. */
+function templated(node: Value, decode: Decoder<unknown>): string | undefined {
+  return !LITERAL.has(decode) && isScalar(node) && typeof node.value === 'string' && wholeVar(node.value)
+    ? node.value
+    : undefined;
+}
+
+/** Runs `decode`, or passes a whole-value var through as written. */
+export function decodeOrVar<T>(decode: Decoder<T>, node: Value, at: Where): T | undefined {
+  return (templated(node, decode) as T | undefined) ?? decode(node, at);
+}
 
 export function describePath(at: Where): string {
   return at.path === '' ? at.label : at.path;
@@ -204,6 +237,33 @@ export const durationMs: Decoder<number> = (node, at) => {
   return Math.ceil(parsed.ms);
 };
 
+/** A duration as written, checked like `durationMs` (kept as text: plans store durations as strings). */
+export const durationText: Decoder<string> = (node, at) =>
+  durationMs(node, at) === undefined ? undefined : scalarText(node as Scalar);
+
+/** One of a fixed set of strings. */
+export function oneOf<T extends string>(...values: T[]): Decoder<T> {
+  return (node, at) => {
+    const value = isScalar(node) && typeof node.value === 'string' ? node.value : undefined;
+    if (value !== undefined && (values as string[]).includes(value)) return value as T;
+    const expected = values.map((v) => `"${v}"`).join(', ');
+    if (value === undefined) return mismatch(node, at, `one of ${expected}`);
+    at.walk.error(node, `${describePath(at)} must be one of ${expected}, not "${value}"`);
+    return undefined;
+  };
+}
+
+/** Tries decoders by the node's kind: a scalar, a list or a map each go to their own decoder. */
+export function byKind<T>(
+  kinds: { scalar?: Decoder<T>; list?: Decoder<T>; map?: Decoder<T> },
+  expected: string,
+): Decoder<T> {
+  return (node, at) => {
+    const decode = isMap(node) ? kinds.map : isSeq(node) ? kinds.list : kinds.scalar;
+    return decode ? decode(node, at) : mismatch(node, at, expected);
+  };
+}
+
 /** Bytes, from an integer or a size such as "512MB". */
 export const memoryBytes: Decoder<number> = (node, at) => {
   if (!isScalar(node) || (typeof node.value !== 'number' && typeof node.value !== 'string')) {
@@ -225,7 +285,7 @@ export function list<T>(item: Decoder<T>): Decoder<T[]> {
     let ok = true;
     for (const [i, raw] of node.items.entries()) {
       const elem = at.walk.resolve(raw);
-      const value = elem && item(elem, { ...at, path: `${at.path}[${i}]` });
+      const value = elem && decodeOrVar(item, elem, { ...at, path: `${at.path}[${i}]` });
       if (value === undefined) ok = false;
       else out.push(value);
     }
@@ -307,7 +367,7 @@ export function mapOf<T>(item: Decoder<T>): Decoder<Record<string, T>> {
         ok &&= !e.broken;
         continue;
       }
-      const value = item(e.value, { ...at, path: joinPath(at.path, e.key) });
+      const value = decodeOrVar(item, e.value, { ...at, path: joinPath(at.path, e.key) });
       if (value === undefined) ok = false;
       else out.push([e.key, value]);
     }
@@ -419,7 +479,7 @@ export function struct<F extends Fields, R>(
       }
       if (e.broken) ok = false;
       if (e.value === undefined || isNull(e.value)) continue;
-      const value = field.decode(e.value, { ...at, path: joinPath(at.path, e.key) });
+      const value = decodeOrVar(field.decode, e.value, { ...at, path: joinPath(at.path, e.key) });
       if (value === undefined) ok = false;
       else out[e.key] = value;
     }
@@ -474,6 +534,7 @@ export function decodeDocument<T>(
   file: string,
   what: string,
   decoder: Decoder<T>,
+  transform?: (doc: Document, walk: Walk) => void,
 ): { value: T | undefined; diagnostics: Diagnostic[] } {
   const lines = new LineCounter();
   // YAML 1.2 core schema (so `yes` is a string, not a boolean) plus YAML 1.1 merge keys, which
@@ -491,6 +552,8 @@ export function decodeDocument<T>(
   const syntaxBroken = doc.errors.some((e) => e.code !== 'DUPLICATE_KEY');
   let value: T | undefined;
   if (!syntaxBroken) {
+    transform?.(doc, walk);
+    walk.checkAliases();
     const root = walk.resolve(doc.contents);
     if (isNull(root) || root === undefined) walk.error({ line: 1, col: 1 }, `${what} is empty`);
     else if (!isMap(root)) walk.error({ line: 1, col: 1 }, `${what} must be a map, not ${describe(root)}`);
