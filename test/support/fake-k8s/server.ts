@@ -1,0 +1,484 @@
+// HTTPS routing for the fake API server: bearer-token authentication, RBAC, the core/v1 REST paths a
+// CI executor uses, watch streams, pods/log, and websocket upgrades for pods/exec and pods/attach.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import { ApiError, badRequest, methodNotAllowed, notFound, unauthorized } from './errors.js';
+import type { Kubelet } from './kubelet.js';
+import { formatLine, parseRfc3339, selectLines, nowNs } from './logs.js';
+import type { Authorizer, RequestAttributes } from './rbac.js';
+import type { Resources } from './resources.js';
+import { launchExec } from './runtime.js';
+import { parseFieldSelector, parseLabelSelector } from './selectors.js';
+import { kindOf, type KObject, type Resource, type Store } from './store.js';
+import { chooseProtocol, serveAttach, serveExec, type StreamOptions } from './websocket-channels.js';
+
+export interface ServerDeps {
+  store: Store;
+  resources: Resources;
+  kubelet: Kubelet;
+  authorizer: Authorizer;
+  token: string;
+  tls: { certPem: string; keyPem: string };
+}
+
+interface Route {
+  resource: Resource;
+  namespace?: string;
+  name?: string;
+  subresource?: string;
+}
+
+const NAMESPACED: Resource[] = ['pods', 'secrets', 'events'];
+const CLUSTER: Resource[] = ['namespaces', 'nodes'];
+
+function parseRoute(pathname: string): Route | undefined {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] !== 'api' || parts[1] !== 'v1') return undefined;
+  const rest = parts.slice(2);
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    const resource = rest[2] as Resource;
+    if (!NAMESPACED.includes(resource) || rest.length > 5) return undefined;
+    return {
+      resource,
+      namespace: rest[1],
+      ...(rest[3] ? { name: rest[3] } : {}),
+      ...(rest[4] ? { subresource: rest[4] } : {}),
+    };
+  }
+  const resource = rest[0] as Resource | undefined;
+  if (!resource || rest.length > 2) return undefined;
+  if (CLUSTER.includes(resource)) return { resource, ...(rest[1] ? { name: rest[1] } : {}) };
+  if (NAMESPACED.includes(resource) && rest.length === 1) return { resource };
+  return undefined;
+}
+
+const truthy = (v: string | null): boolean => v === 'true' || v === '1';
+
+function verbFor(method: string, route: Route, query: URLSearchParams): string {
+  switch (method) {
+    case 'GET':
+      if (route.name) return 'get';
+      return truthy(query.get('watch')) ? 'watch' : 'list';
+    case 'POST':
+      return 'create';
+    case 'PUT':
+      return 'update';
+    case 'PATCH':
+      return 'patch';
+    case 'DELETE':
+      return route.name ? 'delete' : 'deletecollection';
+    default:
+      return method.toLowerCase();
+  }
+}
+
+function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, err: unknown): void {
+  const e =
+    err instanceof ApiError
+      ? err
+      : new ApiError(
+          500,
+          'InternalError',
+          `Internal error occurred: ${err instanceof Error ? err.message : String(err)}`,
+        );
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, e.code, e.body());
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const text = Buffer.concat(chunks).toString();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw badRequest(
+      'the body of the request was in an unknown format - accepted media types include: application/json',
+    );
+  }
+}
+
+function authenticate(req: IncomingMessage, token: string): void {
+  if (req.headers.authorization !== `Bearer ${token}`) throw unauthorized();
+}
+
+export class ApiServer {
+  readonly server: https.Server;
+  private readonly watches = new Set<ServerResponse>();
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (offered) => chooseProtocol(offered),
+  });
+
+  constructor(private readonly d: ServerDeps) {
+    this.server = https.createServer({ cert: d.tls.certPem, key: d.tls.keyPem }, (req, res) => {
+      this.handle(req, res).catch((err: unknown) => sendError(res, err));
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      try {
+        this.upgrade(req, socket, head);
+      } catch (err) {
+        const e = err instanceof ApiError ? err : new ApiError(500, 'InternalError', String(err));
+        const body = JSON.stringify(e.body());
+        socket.end(
+          `HTTP/1.1 ${e.code} ${e.reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+    });
+  }
+
+  /** Ends every open watch stream (clients see the server close them, as after an API server restart). */
+  closeWatches(): void {
+    for (const res of this.watches) res.end();
+    this.watches.clear();
+  }
+
+  async close(): Promise<void> {
+    this.closeWatches();
+    for (const ws of this.wss.clients) ws.terminate();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'https://fake');
+    authenticate(req, this.d.token);
+    const method = req.method ?? 'GET';
+    if (url.pathname === '/version') {
+      sendJson(res, 200, { major: '1', minor: '35', gitVersion: 'v1.35.0-fake', platform: 'linux/amd64' });
+      return;
+    }
+    if (url.pathname === '/api') {
+      sendJson(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
+      return;
+    }
+    const route = parseRoute(url.pathname);
+    if (!route) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    const q = url.searchParams;
+    const verb = verbFor(method, route, q);
+    const attrs: RequestAttributes = {
+      verb,
+      resource: route.resource,
+      ...(route.subresource ? { subresource: route.subresource } : {}),
+      ...(route.namespace ? { namespace: route.namespace } : {}),
+      ...(route.name ? { name: route.name } : {}),
+    };
+    if (route.subresource === 'exec' || route.subresource === 'attach') {
+      this.d.authorizer.check({ ...attrs, verb: method === 'GET' ? 'get' : 'create' });
+      throw badRequest('Upgrade request required');
+    }
+    this.d.authorizer.check(attrs);
+    const { store, resources } = this.d;
+    const ns = route.namespace;
+    if (route.subresource === 'log' && method === 'GET') {
+      this.log(res, store.mustGet('pods', ns, route.name!), q);
+      return;
+    }
+    if (route.subresource === 'status' && method === 'GET') {
+      sendJson(res, 200, store.mustGet('pods', ns, route.name!));
+      return;
+    }
+    if (route.subresource)
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    switch (verb) {
+      case 'get':
+        sendJson(
+          res,
+          200,
+          store.mustGet(route.resource, route.resource === 'namespaces' ? undefined : ns, route.name!),
+        );
+        return;
+      case 'list':
+        this.list(res, route, q);
+        return;
+      case 'watch':
+        this.watch(req, res, route, q);
+        return;
+      case 'create': {
+        if (!ns) throw methodNotAllowed();
+        const body = (await readBody(req)) as KObject;
+        sendJson(res, 201, resources.create(route.resource, ns, body));
+        return;
+      }
+      case 'update': {
+        if (!ns) throw methodNotAllowed();
+        sendJson(
+          res,
+          200,
+          resources.replace(route.resource, ns, route.name!, (await readBody(req)) as KObject),
+        );
+        return;
+      }
+      case 'patch': {
+        if (!ns) throw methodNotAllowed();
+        const body = await readBody(req);
+        sendJson(
+          res,
+          200,
+          resources.patch(route.resource, ns, route.name!, req.headers['content-type'] ?? '', body),
+        );
+        return;
+      }
+      case 'delete': {
+        if (!ns) throw methodNotAllowed();
+        const opts = ((await readBody(req)) ?? {}) as {
+          gracePeriodSeconds?: number;
+          preconditions?: { uid?: string };
+        };
+        const graceParam = q.get('gracePeriodSeconds');
+        const grace = graceParam !== null ? Number(graceParam) : opts.gracePeriodSeconds;
+        if (route.resource === 'pods')
+          sendJson(res, 200, resources.deletePod(ns, route.name!, grace, opts.preconditions?.uid));
+        else sendJson(res, 200, resources.delete(route.resource, ns, route.name!, opts.preconditions?.uid));
+        return;
+      }
+      case 'deletecollection': {
+        if (!ns) throw methodNotAllowed();
+        const opts = ((await readBody(req)) ?? {}) as { gracePeriodSeconds?: number };
+        const graceParam = q.get('gracePeriodSeconds');
+        const grace = graceParam !== null ? Number(graceParam) : opts.gracePeriodSeconds;
+        const items = this.select(route, q).map((o) =>
+          route.resource === 'pods'
+            ? resources.deletePod(ns, o.metadata.name, grace)
+            : (resources.delete(route.resource, ns, o.metadata.name), o),
+        );
+        sendJson(res, 200, this.listBody(route.resource, items, store.currentRevision));
+        return;
+      }
+      default:
+        throw methodNotAllowed();
+    }
+  }
+
+  private select(route: Route, q: URLSearchParams): KObject[] {
+    const labels = parseLabelSelector(q.get('labelSelector') ?? undefined);
+    const fields = parseFieldSelector(route.resource, q.get('fieldSelector') ?? undefined);
+    return this.d.store.list(route.resource, route.namespace, (o) => labels(o) && fields(o));
+  }
+
+  private listBody(
+    resource: Resource,
+    items: KObject[],
+    resourceVersion: string,
+    cont?: string,
+  ): Record<string, unknown> {
+    return {
+      kind: `${kindOf(resource)}List`,
+      apiVersion: 'v1',
+      metadata: { resourceVersion, ...(cont ? { continue: cont } : {}) },
+      // Items in a list carry no kind/apiVersion, as from a real server.
+      items: items.map(({ kind: _k, apiVersion: _a, ...rest }) => rest),
+    };
+  }
+
+  private list(res: ServerResponse, route: Route, q: URLSearchParams): void {
+    let items = this.select(route, q);
+    let rv = this.d.store.currentRevision;
+    let offset = 0;
+    const cont = q.get('continue');
+    if (cont) {
+      const parsed = JSON.parse(Buffer.from(cont, 'base64').toString()) as { rv: string; offset: number };
+      offset = parsed.offset;
+      rv = parsed.rv; // fake: later pages come from the current state, not a snapshot at rv.
+    }
+    items = items.slice(offset);
+    const limit = Number(q.get('limit') ?? 0);
+    let next: string | undefined;
+    if (limit > 0 && items.length > limit) {
+      items = items.slice(0, limit);
+      next = Buffer.from(JSON.stringify({ rv, offset: offset + limit })).toString('base64');
+    }
+    sendJson(res, 200, this.listBody(route.resource, items, rv, next));
+  }
+
+  private watch(req: IncomingMessage, res: ServerResponse, route: Route, q: URLSearchParams): void {
+    const labels = parseLabelSelector(q.get('labelSelector') ?? undefined);
+    const fields = parseFieldSelector(route.resource, q.get('fieldSelector') ?? undefined);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    this.watches.add(res);
+    const stop = this.d.store.watch(
+      route.resource,
+      route.namespace,
+      q.get('resourceVersion') ?? undefined,
+      (o) => labels(o) && fields(o),
+      (ev) => {
+        if (!res.writableEnded) res.write(JSON.stringify(ev) + '\n');
+        if (ev.type === 'ERROR') res.end();
+      },
+    );
+    const timeout = Number(q.get('timeoutSeconds') ?? 0);
+    const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
+    const cleanup = (): void => {
+      stop();
+      clearTimeout(timer);
+      this.watches.delete(res);
+    };
+    res.on('close', cleanup);
+    req.on('close', cleanup);
+  }
+
+  private log(res: ServerResponse, pod: KObject, q: URLSearchParams): void {
+    const spec = pod.spec as {
+      containers: Array<{ name: string }>;
+      initContainers?: Array<{ name: string }>;
+    };
+    const name = pod.metadata.name;
+    let container = q.get('container') ?? '';
+    const names = spec.containers.map((c) => c.name);
+    const initNames = (spec.initContainers ?? []).map((c) => c.name);
+    if (!container) {
+      if (names.length !== 1) {
+        throw badRequest(
+          `a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]` +
+            (initNames.length ? ` or one of the init containers: [${initNames.join(' ')}]` : ''),
+        );
+      }
+      container = names[0]!;
+    }
+    if (!names.includes(container) && !initNames.includes(container))
+      throw badRequest(`container ${container} is not valid for pod ${name}`);
+    const buf = this.d.kubelet.logSource(pod, container, truthy(q.get('previous')));
+    const timestamps = truthy(q.get('timestamps'));
+    let sinceNs: bigint | undefined;
+    const sinceTime = q.get('sinceTime');
+    const sinceSeconds = q.get('sinceSeconds');
+    if (sinceTime && sinceSeconds)
+      throw badRequest('at most one of sinceTime or sinceSeconds may be specified');
+    if (sinceTime) {
+      sinceNs = parseRfc3339(sinceTime);
+      if (sinceNs === undefined)
+        throw badRequest(`parsing time "${sinceTime}" as "2006-01-02T15:04:05Z07:00": cannot parse`);
+    } else if (sinceSeconds) sinceNs = nowNs() - BigInt(Number(sinceSeconds)) * 1_000_000_000n;
+    const tailParam = q.get('tailLines');
+    const limitBytes = Number(q.get('limitBytes') ?? 0);
+    let written = 0;
+    res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
+    const write = (text: string): boolean => {
+      if (limitBytes > 0) {
+        const left = limitBytes - written;
+        if (left <= 0) return false;
+        const b = Buffer.from(text).subarray(0, left);
+        written += b.length;
+        res.write(b);
+        return written < limitBytes;
+      }
+      res.write(text);
+      return true;
+    };
+    const lines = selectLines(buf, {
+      ...(sinceNs !== undefined ? { sinceNs } : {}),
+      ...(tailParam ? { tailLines: Number(tailParam) } : {}),
+      timestamps,
+    });
+    for (const l of lines) {
+      if (!write(formatLine(l, timestamps))) {
+        res.end();
+        return;
+      }
+    }
+    if (!truthy(q.get('follow')) || buf.ended) {
+      res.end();
+      return;
+    }
+    const stop = buf.follow(
+      (l) => {
+        if (!write(formatLine(l, timestamps))) {
+          stop();
+          res.end();
+        }
+      },
+      () => res.end(),
+    );
+    res.on('close', stop);
+  }
+
+  private upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'https://fake');
+    authenticate(req, this.d.token);
+    const route = parseRoute(url.pathname);
+    if (
+      !route?.name ||
+      route.resource !== 'pods' ||
+      (route.subresource !== 'exec' && route.subresource !== 'attach')
+    ) {
+      throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
+    }
+    const attrs: RequestAttributes = {
+      verb: 'get',
+      resource: 'pods',
+      subresource: route.subresource,
+      namespace: route.namespace!,
+      name: route.name,
+    };
+    this.d.authorizer.check(attrs);
+    this.d.authorizer.check({ ...attrs, verb: 'create' });
+    const q = url.searchParams;
+    const o: StreamOptions = {
+      stdin: truthy(q.get('stdin')),
+      stdout: truthy(q.get('stdout')),
+      stderr: truthy(q.get('stderr')),
+      tty: truthy(q.get('tty')),
+    };
+    if (!o.stdin && !o.stdout && !o.stderr)
+      throw badRequest('you must specify at least 1 of stdin, stdout, stderr');
+    const pod = this.d.store.get('pods', route.namespace, route.name);
+    if (!pod) throw notFound('pods', route.name);
+    const phase = (pod.status as { phase?: string } | undefined)?.phase;
+    if (phase === 'Succeeded' || phase === 'Failed') {
+      throw badRequest(
+        `cannot ${route.subresource} into a container in a completed pod; current phase is ${phase}`,
+      );
+    }
+    const spec = pod.spec as { containers: Array<{ name: string }> };
+    let container = q.get('container') ?? '';
+    if (!container) {
+      if (spec.containers.length !== 1) {
+        throw badRequest(
+          `a container name must be specified for pod ${route.name}, choose one of: [${spec.containers.map((c) => c.name).join(' ')}]`,
+        );
+      }
+      container = spec.containers[0]!.name;
+    }
+    const w = this.d.kubelet.worker(route.namespace!, route.name);
+    const c = w?.containers.get(container);
+    if (!w || !c) throw badRequest(`container ${container} is not valid for pod ${route.name}`);
+    if (!c.proc?.pid || !c.running)
+      throw badRequest(`unable to upgrade connection: container not found ("${container}")`);
+    if (!req.headers['sec-websocket-protocol']?.split(',').some((p) => chooseProtocol(new Set([p.trim()])))) {
+      throw badRequest(
+        'unable to upgrade connection: no supported websocket subprotocol (v4.channel.k8s.io, v5.channel.k8s.io)',
+      );
+    }
+    const proc = c.proc;
+    if (route.subresource === 'exec') {
+      const command = q.getAll('command');
+      if (!command.length) throw badRequest('you must specify at least one command for the container');
+      const target = {
+        isolation: this.d.kubelet.opts.isolation,
+        pid: proc.pid!,
+        rootfs: c.rootfs,
+        workingDir: c.workingDir,
+        env: c.env,
+      };
+      this.wss.handleUpgrade(req, socket, head, (ws) =>
+        serveExec(ws, launchExec(target, command, o.stdin), o),
+      );
+    } else {
+      this.wss.handleUpgrade(req, socket, head, (ws) =>
+        serveAttach(ws, { proc, stdinOnce: Boolean(c.spec.stdinOnce) }, o),
+      );
+    }
+  }
+}

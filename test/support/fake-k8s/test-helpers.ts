@@ -1,0 +1,154 @@
+// Test helpers that observe the fake only through @kubernetes/client-node, as an executor would.
+import {
+  ApiException,
+  CoreV1Api,
+  Watch,
+  type CoreV1Event,
+  type KubeConfig,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
+
+/** Resolves with the pod once `done(pod)` holds, watching (list state first, then changes). */
+export function waitForPod(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  done: (pod: V1Pod, type: string) => boolean,
+  timeoutMs = 20_000,
+): Promise<V1Pod> {
+  return new Promise((resolve, reject) => {
+    let controller: AbortController | undefined;
+    let settled = false;
+    const finish = (err: Error | undefined, pod?: V1Pod): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      controller?.abort();
+      if (err) reject(err);
+      else resolve(pod!);
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`timed out waiting for pod ${namespace}/${name}`)),
+      timeoutMs,
+    );
+    new Watch(kc)
+      .watch(
+        `/api/v1/namespaces/${namespace}/pods`,
+        { fieldSelector: `metadata.name=${name}` },
+        (type, pod: V1Pod) => {
+          if (done(pod, type)) finish(undefined, pod);
+        },
+        (err: unknown) => {
+          if (!settled) finish(err instanceof Error ? err : new Error(`watch ended: ${String(err)}`));
+        },
+      )
+      .then((c) => {
+        controller = c;
+        if (settled) c.abort();
+      })
+      .catch((err: unknown) => finish(err as Error));
+  });
+}
+
+/** Resolves with the first core/v1 Event in `namespace` matching `done`. */
+export function waitForEvent(
+  kc: KubeConfig,
+  namespace: string,
+  done: (e: CoreV1Event) => boolean,
+  timeoutMs = 20_000,
+): Promise<CoreV1Event> {
+  return new Promise((resolve, reject) => {
+    let controller: AbortController | undefined;
+    let settled = false;
+    const finish = (err: Error | undefined, e?: CoreV1Event): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      controller?.abort();
+      if (err) reject(err);
+      else resolve(e!);
+    };
+    const timer = setTimeout(
+      () => finish(new Error(`timed out waiting for an event in ${namespace}`)),
+      timeoutMs,
+    );
+    new Watch(kc)
+      .watch(
+        `/api/v1/namespaces/${namespace}/events`,
+        {},
+        (_type, e: CoreV1Event) => {
+          if (done(e)) finish(undefined, e);
+        },
+        (err: unknown) => {
+          if (!settled) finish(err instanceof Error ? err : new Error(`watch ended: ${String(err)}`));
+        },
+      )
+      .then((c) => {
+        controller = c;
+        if (settled) c.abort();
+      })
+      .catch((err: unknown) => finish(err as Error));
+  });
+}
+
+export const isPhase =
+  (...phases: string[]) =>
+  (pod: V1Pod): boolean =>
+    phases.includes(pod.status?.phase ?? '');
+
+/** The Status body of a failed client-node call. */
+export async function apiError(p: Promise<unknown>): Promise<{
+  code: number;
+  status: {
+    reason?: string;
+    message?: string;
+    details?: { causes?: Array<{ field?: string; reason?: string }> };
+  };
+}> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof ApiException) {
+      const body = typeof err.body === 'string' && err.body ? (JSON.parse(err.body) as object) : {};
+      return { code: err.code, status: body };
+    }
+    throw err;
+  }
+  throw new Error('expected the API call to fail');
+}
+
+/** A Writable that collects text and can be awaited until it ends. */
+export class Collect extends Writable {
+  text = '';
+  readonly ended: Promise<string>;
+  constructor() {
+    super();
+    this.ended = new Promise((resolve) => this.on('finish', () => resolve(this.text)));
+  }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
+    this.text += chunk.toString();
+    cb();
+  }
+}
+
+export function core(kc: KubeConfig): CoreV1Api {
+  return kc.makeApiClient(CoreV1Api);
+}
+
+/** PIDs of non-zombie processes in a process group (zombies await reaping by init and run nothing). */
+export function liveProcessesInGroup(pgid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid && fields[0] !== 'Z') out.push(Number(entry));
+    } catch {
+      // exited while scanning
+    }
+  }
+  return out;
+}
