@@ -13,6 +13,9 @@ import { ProcessExecutor } from './executors/process/index.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { StepRunner, type PoolRuntime } from './runner.js';
 import { HubSession } from './session/session.js';
+import { ArtifactCache } from './artifacts/cache.js';
+import { ArtifactTransfer } from './artifacts/transfer.js';
+import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
 
 export const AGENT_VERSION = '0.1.0';
 
@@ -69,17 +72,22 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       { name: p.name, capacity: p.capacity, executor: executorFor(config, p) },
     ]),
   );
-  const runner = new StepRunner(pools, metrics, log.child({ component: 'runner' }));
-  const channelOptions: Record<string, string | number> = {};
+  const channelOptions: Record<string, string | number> = {
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+  };
   if (config.hub.tls.serverName) {
     channelOptions['grpc.ssl_target_name_override'] = config.hub.tls.serverName;
     channelOptions['grpc.default_authority'] = config.hub.tls.serverName;
   }
+  // One channel for the session stream and the artifact calls: they multiplex on one HTTP/2 connection.
+  const client = new AgentGatewayClient(config.hub.address, await channelCredentials(config), channelOptions);
+  const cache = new ArtifactCache(path.join(config.workDir, 'cache'), config.cacheMaxBytes);
+  const transfer = new ArtifactTransfer(client, token, cache);
+  const runner = new StepRunner(pools, transfer, metrics, log.child({ component: 'runner' }));
   const session = new HubSession(
+    client,
     {
-      address: config.hub.address,
-      credentials: await channelCredentials(config),
-      channelOptions,
       token,
       agentName: config.name,
       agentVersion: AGENT_VERSION,
@@ -101,6 +109,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
 
   const stop = async () => {
     session.stop();
+    client.close();
     runner.stop();
     await running;
     await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));

@@ -53,6 +53,7 @@ describe('parseAgentConfig', () => {
       workDir: '/tmp/outpost-agent-box-1',
       metrics: undefined,
       drainTimeoutSeconds: 600,
+      cacheMaxBytes: 10 * 1024 * 1024 * 1024,
       pools: [{ name: 'local', platform: 'linux', tags: [], executor: 'process', capacity: 8 }],
     });
   });

@@ -40,6 +40,8 @@ export interface AgentConfig {
   /** undefined: no metrics endpoint. */
   readonly metrics: { readonly listen: string } | undefined;
   readonly drainTimeoutSeconds: number;
+  /** Size bound of the artifact cache (`cache_max_mb`, default 10 GiB). */
+  readonly cacheMaxBytes: number;
   readonly pools: readonly PoolConfig[];
 }
 
@@ -103,6 +105,10 @@ const RawConfig = z.strictObject({
   work_dir: nonEmpty.optional(),
   metrics: z.strictObject({ listen: hostPort(0).optional() }).optional(),
   drain_timeout_seconds: z
+    .int({ error: 'must be an integer >= 0' })
+    .min(0, { error: 'must be an integer >= 0' })
+    .optional(),
+  cache_max_mb: z
     .int({ error: 'must be an integer >= 0' })
     .min(0, { error: 'must be an integer >= 0' })
     .optional(),
@@ -266,6 +272,7 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
         : resolve(raw.work_dir),
     metrics: raw.metrics?.listen === undefined ? undefined : { listen: raw.metrics.listen },
     drainTimeoutSeconds: raw.drain_timeout_seconds ?? 600,
+    cacheMaxBytes: (raw.cache_max_mb ?? 10 * 1024) * 1024 * 1024,
     pools: raw.pools.map((p) => ({
       name: p.name,
       // Checked in crossFieldProblems: a missing platform has a host default here.

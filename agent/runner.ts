@@ -10,7 +10,9 @@ import type {
 } from '../proto/gen/outpost/v1/agent.js';
 import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
 import { statusToWire, streamToWire } from '../common/wire-enums.js';
-import type { ExecStep, Executor, RunningStep } from './executors/executor.js';
+import type { ExecResult, ExecStep, Executor, RunningStep } from './executors/executor.js';
+import type { ArtifactTransfer } from './artifacts/transfer.js';
+import { Redactor } from './redact.js';
 import { HeldStep, type Outbox } from './session/held-step.js';
 import { chunksOf, splitAtCharBoundary } from './session/utf8.js';
 import type { AgentMetrics } from './metrics.js';
@@ -30,6 +32,7 @@ interface Tracked {
 export interface RunnerLimits {
   maxLogChunkBytes: number;
   logWindowBytes: number;
+  maxArtifactBytes: number;
 }
 
 const RESULT_RESEND_MS = 10_000;
@@ -37,12 +40,17 @@ const RESULT_RESEND_MS = 10_000;
 export class StepRunner {
   private readonly steps = new Map<string, Tracked>();
   private outbox: Outbox | undefined;
-  private limits: RunnerLimits = { maxLogChunkBytes: 256 * 1024, logWindowBytes: 4 * 1024 * 1024 };
+  private limits: RunnerLimits = {
+    maxLogChunkBytes: 256 * 1024,
+    logWindowBytes: 4 * 1024 * 1024,
+    maxArtifactBytes: 1024 * 1024 * 1024,
+  };
   private readonly resendTimer: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
 
   constructor(
     private readonly pools: Map<string, PoolRuntime>,
+    private readonly transfer: ArtifactTransfer,
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
@@ -118,7 +126,8 @@ export class StepRunner {
         user: spec.run?.user ?? '',
       },
       env: Object.fromEntries(spec.env.map((e) => [e.name, e.value])),
-      inputs: spec.inputs.map((i) => ({ name: i.name, path: i.path })),
+      // Archives are fetched in run(), once the step is accepted.
+      inputs: spec.inputs.map((i) => ({ name: i.name, path: i.path, archive: undefined })),
       outputs: spec.outputs.map((o) => ({ name: o.name, path: o.path })),
       timeoutMs: spec.timeoutMs,
       privileged: spec.privileged,
@@ -128,16 +137,21 @@ export class StepRunner {
       build: assign.context?.buildId,
       step: assign.context?.stepName,
     });
-    void this.run(tracked, pool.executor, step, log).catch((err: unknown) => {
-      log.error({ err }, 'step runner failed');
-      held.finish({
-        status: statusToWire('errored'),
-        exitStatus: -1,
-        error: `agent error: ${(err as Error).message}`,
-        outputs: [],
-        atUnixMs: this.now(),
-      });
-    });
+    const digests = new Map(
+      spec.inputs.filter((i) => i.artifactDigest).map((i) => [i.name, i.artifactDigest]),
+    );
+    void this.run(tracked, pool.executor, step, { digests, redact: spec.redact }, log).catch(
+      (err: unknown) => {
+        log.error({ err }, 'step runner failed');
+        held.finish({
+          status: statusToWire('errored'),
+          exitStatus: -1,
+          error: `agent error: ${(err as Error).message}`,
+          outputs: [],
+          atUnixMs: this.now(),
+        });
+      },
+    );
     return undefined;
   }
 
@@ -188,41 +202,123 @@ export class StepRunner {
     if (this.steps.size === 0) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
-  private async run(tracked: Tracked, executor: Executor, step: ExecStep, log: Logger): Promise<void> {
+  private async run(
+    tracked: Tracked,
+    executor: Executor,
+    step: ExecStep,
+    extra: { digests: Map<string, string>; redact: string[] },
+    log: Logger,
+  ): Promise<void> {
     const { held } = tracked;
     this.outbox?.sendAccepted(step.leaseId);
-    const running = await executor.start(step);
+    const fetched = await this.fetchInputs(step, extra.digests);
+    if (typeof fetched === 'string') {
+      await this.report(
+        tracked,
+        step.leaseId,
+        { status: 'errored', exitStatus: -1, error: fetched },
+        [],
+        undefined,
+      );
+      return;
+    }
+    const running = await executor.start({ ...step, inputs: fetched });
     tracked.running = running;
     if (tracked.aborted) void running.abort(0, 'aborted before it started');
     this.outbox?.sendStarted(step.leaseId, this.now());
     log.info({ path: step.run.path }, 'step started');
 
-    const carry = new Map<string, Buffer>();
-    for await (const piece of running.logs()) {
-      const pending = carry.get(piece.stream);
-      const joined = pending ? Buffer.concat([pending, piece.data]) : piece.data;
-      const [complete, rest] = splitAtCharBoundary(joined);
-      carry.set(piece.stream, rest);
-      for (const data of chunksOf(complete, this.limits.maxLogChunkBytes)) {
-        await held.push(streamToWire(piece.stream), data, piece.at);
+    await this.pumpLogs(held, running, extra.redact);
+    let result = await running.wait();
+    log.info({ status: result.status, exitStatus: result.exitStatus }, 'step ended');
+    let outputs: Finished['outputs'] = [];
+    if (result.status !== 'errored') {
+      // Outputs are kept for failed and aborted steps too: hooks (on_failure, ensure) may read them.
+      const uploaded = await this.uploadOutputs(step.leaseId, running).catch(
+        (err: unknown) => (err as Error).message,
+      );
+      if (typeof uploaded === 'string')
+        result = { status: 'errored', exitStatus: result.exitStatus, error: uploaded };
+      else outputs = uploaded;
+    }
+    await this.report(tracked, step.leaseId, result, outputs, running);
+  }
+
+  /** Every input's archive, from the cache or the hub; or why one could not be had. */
+  private async fetchInputs(
+    step: ExecStep,
+    digests: Map<string, string>,
+  ): Promise<ExecStep['inputs'] | string> {
+    const inputs: ExecStep['inputs'] = [];
+    for (const input of step.inputs) {
+      const digest = digests.get(input.name);
+      if (!digest) {
+        inputs.push(input);
+        continue;
+      }
+      try {
+        inputs.push({ ...input, archive: await this.transfer.fetch(step.leaseId, digest) });
+      } catch (err) {
+        return `input "${input.name}": could not fetch ${digest}: ${(err as Error).message}`;
       }
     }
-    for (const [stream, rest] of carry) {
-      if (rest.length > 0) await held.push(streamToWire(stream as 'stdout' | 'stderr'), rest, this.now());
+    return inputs;
+  }
+
+  private async uploadOutputs(leaseId: string, running: RunningStep): Promise<Finished['outputs']> {
+    const packed = await running.collectOutputs(
+      await this.transfer.scratchDir(),
+      this.limits.maxArtifactBytes,
+    );
+    const outputs: Finished['outputs'] = [];
+    for (const { name, archive } of packed) {
+      const ref = await this.transfer.upload(leaseId, name, archive);
+      outputs.push({ name, digest: ref.digest, size: ref.size });
     }
-    const result = await running.wait();
-    log.info({ status: result.status, exitStatus: result.exitStatus }, 'step ended');
-    const finished: Omit<Finished, 'leaseId' | 'lastLogSeq'> = {
+    return outputs;
+  }
+
+  /** Sends the result (after every log chunk), waits for the hub to have it, then forgets the step. */
+  private async report(
+    tracked: Tracked,
+    leaseId: string,
+    result: ExecResult,
+    outputs: Finished['outputs'],
+    running: RunningStep | undefined,
+  ): Promise<void> {
+    tracked.held.finish({
       status: statusToWire(result.status),
       exitStatus: result.exitStatus,
       error: result.error ?? '',
-      outputs: [],
+      outputs,
       atUnixMs: this.now(),
-    };
-    held.finish(finished);
-    await held.acknowledged();
-    await running.cleanup();
-    if (this.steps.get(step.leaseId) === tracked) this.steps.delete(step.leaseId);
+    });
+    await tracked.held.acknowledged();
+    await running?.cleanup();
+    if (this.steps.get(leaseId) === tracked) this.steps.delete(leaseId);
     this.wakeIdle();
+  }
+
+  /** Streams the step's output into the held step: redacted, in whole characters, in chunks the hub accepts. */
+  private async pumpLogs(held: HeldStep, running: RunningStep, secrets: string[]): Promise<void> {
+    const redactors = new Map<string, Redactor>();
+    const carry = new Map<string, Buffer>();
+    const emit = async (stream: 'stdout' | 'stderr', data: Buffer, at: number) => {
+      const joined = Buffer.concat([carry.get(stream) ?? Buffer.alloc(0), data]);
+      const [complete, rest] = splitAtCharBoundary(joined);
+      carry.set(stream, rest);
+      for (const piece of chunksOf(complete, this.limits.maxLogChunkBytes))
+        await held.push(streamToWire(stream), piece, at);
+    };
+    for await (const piece of running.logs()) {
+      let redactor = redactors.get(piece.stream);
+      if (!redactor) redactors.set(piece.stream, (redactor = new Redactor(secrets)));
+      await emit(piece.stream, redactor.push(piece.data), piece.at);
+    }
+    for (const [stream, redactor] of redactors)
+      await emit(stream as 'stdout' | 'stderr', redactor.flush(), this.now());
+    for (const [stream, rest] of carry) {
+      if (rest.length > 0) await held.push(streamToWire(stream as 'stdout' | 'stderr'), rest, this.now());
+    }
   }
 }

@@ -1,10 +1,12 @@
 // Assembles a hub from its parts. main.ts (the process) and the tests both start hubs through here, so
 // what the tests exercise is what runs in production.
 
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildApi } from './api/server.js';
+import { FsArtifactStore } from './artifacts/fs-store.js';
 import { TokenService } from './auth/tokens.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { Engine } from './engine/engine.js';
@@ -30,6 +32,8 @@ export interface HubOptions {
   maxLogChunkBytes: number;
   logWindowBytes: number;
   maxPipelineBytes: number;
+  /** Largest step output accepted, in bytes (a tar of the output directory). */
+  maxArtifactBytes: number;
 }
 
 export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
@@ -43,6 +47,7 @@ export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
   maxLogChunkBytes: 256 * 1024,
   logWindowBytes: 4 * 1024 * 1024,
   maxPipelineBytes: 2 * 1024 * 1024,
+  maxArtifactBytes: 1024 * 1024 * 1024,
 };
 
 export interface RunningHub {
@@ -66,7 +71,13 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   const metrics = createHubMetrics();
   const events = new BuildEvents(store);
   const tokens = new TokenService(store);
-  const engine = new Engine(store, events, log.child({ component: 'engine' }));
+  const artifacts = new FsArtifactStore(
+    options.dataDir
+      ? path.join(options.dataDir, 'artifacts')
+      : await mkdtemp(path.join(os.tmpdir(), 'outpost-artifacts-')),
+    options.maxArtifactBytes,
+  );
+  const engine = new Engine(store, events, artifacts, log.child({ component: 'engine' }));
   const dispatcher = new Dispatcher(
     store,
     engine,
@@ -87,23 +98,29 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   if (resumed > 0) log.info({ builds: resumed }, 'resumed unfinished builds');
 
   let ready = false;
-  const gateway = await startGateway({ listen: options.grpcListen, tls: options.tls }, tokens, {
-    store,
-    dispatcher,
-    engine,
-    events,
-    metrics,
-    log: log.child({ component: 'gateway' }),
-    heartbeatMs: options.heartbeatMs,
-    leaseGraceMs: options.leaseGraceMs,
-    helloTimeoutMs: 10_000,
-    limits: {
-      maxMessageBytes: options.maxMessageBytes,
-      maxLogChunkBytes: options.maxLogChunkBytes,
-      logWindowBytes: options.logWindowBytes,
+  const gateway = await startGateway(
+    { listen: options.grpcListen, tls: options.tls },
+    tokens,
+    {
+      store,
+      dispatcher,
+      engine,
+      events,
+      metrics,
+      log: log.child({ component: 'gateway' }),
+      heartbeatMs: options.heartbeatMs,
+      leaseGraceMs: options.leaseGraceMs,
+      helloTimeoutMs: 10_000,
+      limits: {
+        maxMessageBytes: options.maxMessageBytes,
+        maxLogChunkBytes: options.maxLogChunkBytes,
+        logWindowBytes: options.logWindowBytes,
+        maxArtifactBytes: options.maxArtifactBytes,
+      },
+      now: Date.now,
     },
-    now: Date.now,
-  });
+    artifacts,
+  );
   const api = buildApi({
     store,
     engine,

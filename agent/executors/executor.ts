@@ -12,6 +12,8 @@
 //   status 'aborted' (unless it had already ended).
 // - cleanup() removes the step's work directory and anything else it holds; idempotent.
 
+import type { PackedArchive } from '../artifacts/archive.js';
+
 export type ExecStatus = 'succeeded' | 'failed' | 'errored' | 'aborted';
 
 export interface ExecStep {
@@ -19,7 +21,8 @@ export interface ExecStep {
   leaseId: string;
   run: { path: string; args: string[]; dir: string; user: string };
   env: Record<string, string>;
-  inputs: { name: string; path: string }[];
+  /** `archive`: a local tar of the input's content, to be placed at `path` before the step starts. */
+  inputs: { name: string; path: string; archive: string | undefined }[];
   outputs: { name: string; path: string }[];
   /** 0 = none. The executor ends the step as 'failed' with error "timeout exceeded" when it elapses. */
   timeoutMs: number;
@@ -45,6 +48,11 @@ export interface RunningStep {
   logs(): AsyncIterable<LogData>;
   wait(): Promise<ExecResult>;
   abort(graceMs: number, reason: string): Promise<void>;
+  /**
+   * After wait() settled: writes each declared output as a tar into `dir`, at most `maxBytes` each.
+   * Rejects (with a message naming the output) when one is missing or too large.
+   */
+  collectOutputs(dir: string, maxBytes: number): Promise<{ name: string; archive: PackedArchive }[]>;
   cleanup(): Promise<void>;
 }
 

@@ -3,11 +3,11 @@
 // Steps live in the StepRunner and survive every reconnect.
 
 import { EventEmitter } from 'node:events';
-import { Metadata, type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
+import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
-  AgentGatewayClient,
   ProtocolVersion,
+  type AgentGatewayClient,
   type AgentMessage,
   type HubMessage,
   type Pool,
@@ -18,9 +18,6 @@ import { Backoff } from './backoff.js';
 import type { Outbox } from './held-step.js';
 
 export interface SessionOptions {
-  address: string;
-  credentials: ChannelCredentials;
-  channelOptions: Record<string, string | number>;
   token: string;
   agentName: string;
   agentVersion: string;
@@ -33,7 +30,6 @@ type Call = ClientDuplexStream<AgentMessage, HubMessage>;
 export class HubSession {
   /** Emits 'failure' (Error) whenever a session attempt ends with an error. */
   readonly events = new EventEmitter();
-  private readonly client: AgentGatewayClient;
   private readonly backoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
   private call: Call | undefined;
   private stopped = false;
@@ -45,16 +41,12 @@ export class HubSession {
   readonly welcomed: Promise<void>;
 
   constructor(
+    private readonly client: AgentGatewayClient,
     private readonly opts: SessionOptions,
     private readonly runner: StepRunner,
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
   ) {
-    this.client = new AgentGatewayClient(opts.address, opts.credentials, {
-      ...opts.channelOptions,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-    });
     this.welcomed = new Promise((resolve) => (this.welcomedOnce = resolve));
   }
 
@@ -98,7 +90,6 @@ export class HubSession {
     this.stopped = true;
     this.call?.cancel();
     this.wakeBackoff?.();
-    this.client.close();
   }
 
   private send(message: AgentMessage): boolean {
@@ -150,6 +141,7 @@ export class HubSession {
             this.runner.attach(outbox, w.held, {
               maxLogChunkBytes: w.limits?.maxLogChunkBytes ?? 256 * 1024,
               logWindowBytes: w.limits?.logWindowBytes ?? 4 * 1024 * 1024,
+              maxArtifactBytes: w.limits?.maxArtifactBytes ?? 1024 * 1024 * 1024,
             });
             if (this.draining) this.drain('agent is draining');
             const interval = w.heartbeatIntervalMs || 5_000;

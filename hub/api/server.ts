@@ -176,7 +176,7 @@ export function buildApi(deps: ApiDeps) {
             teamId: team.id,
             name,
             source: body.source,
-            jobs: pipeline.jobs.map((job) => ({ name: job.name, plan: compileJob(job) })),
+            jobs: pipeline.jobs.map((job) => ({ name: job.name, plan: compileJob(pipeline, job) })),
             at: Date.now(),
           });
           req.log.info(
@@ -200,7 +200,7 @@ export function buildApi(deps: ApiDeps) {
                 pipeline: pipeline.name,
                 team: req.params.team,
                 paused: job.paused,
-                latestBuild: latest ? await summary(latest) : null,
+                latestBuild: latest ? summary(latest) : null,
               };
             }),
           );
@@ -223,7 +223,7 @@ export function buildApi(deps: ApiDeps) {
         async (req): Promise<BuildSummary[]> => {
           const job = await jobOf(req.params.team, req.params.pipeline, req.params.job);
           const builds = await store.listBuilds({ jobId: job.id, limit: limitOf(req.query.limit) });
-          return Promise.all(builds.map(summary));
+          return builds.map(summary);
         },
       );
 
@@ -251,7 +251,7 @@ export function buildApi(deps: ApiDeps) {
               if (q.job) filter.jobId = (await jobOf(team.name, pipeline.name, q.job)).id;
             }
           }
-          return Promise.all((await store.listBuilds(filter)).map(summary));
+          return (await store.listBuilds(filter)).map(summary);
         },
       );
 
@@ -362,7 +362,7 @@ export function buildApi(deps: ApiDeps) {
     return build;
   }
 
-  async function summary(build: BuildView): Promise<BuildSummary> {
+  function summary(build: BuildView): BuildSummary {
     const terminal = TERMINAL_BUILD_STATUSES.includes(build.status);
     return {
       id: build.id,
@@ -374,7 +374,7 @@ export function buildApi(deps: ApiDeps) {
       createdAt: build.createdAt,
       startedAt: build.startedAt,
       endedAt: build.endedAt,
-      waitingReason: terminal ? null : await engine.waitingReason(build.id),
+      waitingReason: terminal ? null : engine.waitingReason(build.id),
     };
   }
 

@@ -10,12 +10,13 @@ const PAGE = 500;
 const TERMINAL = new Set(['succeeded', 'failed', 'errored', 'aborted']);
 
 export function formatEvent(event: BuildEvent): string {
-  const envelope = JSON.stringify({ event: event.type, version: event.version, data: event.data });
+  // The stored JSON is spliced in as it is: serializing the envelope again would copy every log chunk.
+  const envelope = `{"event":${JSON.stringify(event.type)},"version":${JSON.stringify(event.version)},"data":${event.json}}`;
   return `id: ${event.seq}\nevent: event\ndata: ${envelope}\n\n`;
 }
 
 function isFinalStatus(event: BuildEvent): boolean {
-  return event.type === 'status' && TERMINAL.has((event.data as { status: string }).status);
+  return event.type === 'status' && TERMINAL.has((JSON.parse(event.json) as { status: string }).status);
 }
 
 /** Streams a build's events to `res` until the build ends or the client goes away. */

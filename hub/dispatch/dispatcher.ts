@@ -15,7 +15,7 @@ import type { Logger } from 'pino';
 import type { StepRun, Store } from '../store/store.js';
 import type { HubMetrics } from '../metrics.js';
 import { agentMayRun, pickCandidate, poolAccepts, waitingReason, type Candidate } from './matching.js';
-import type { AgentConnection, StepContext, StepOutcome, StepSpec } from './types.js';
+import type { AgentConnection, StepContext, StepEnding, StepOutcome, StepSpec } from './types.js';
 
 export interface DispatchListener {
   /** The step cannot be placed now; called again only when the reason changes. */
@@ -41,6 +41,7 @@ interface QueueEntry {
   readyAt: number;
   reason: string | undefined;
   rejectedBy: Map<string, string>;
+  preferAgent: string | undefined;
 }
 
 interface Lease {
@@ -53,6 +54,8 @@ interface Lease {
   state: 'assigned' | 'running';
   conn: AgentConnection | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Set by abort(): how the step ends once the agent has stopped it. */
+  ending?: StepEnding;
 }
 
 export type HeldDecision =
@@ -104,8 +107,8 @@ export class Dispatcher {
     });
   }
 
-  /** A step is ready to run. */
-  enqueue(stepRun: StepRun, spec: StepSpec, context: StepContext): Promise<void> {
+  /** A step is ready to run. `preferAgent` (holding its inputs) gets it when it has room. */
+  enqueue(stepRun: StepRun, spec: StepSpec, context: StepContext, preferAgent?: string): Promise<void> {
     return this.serial(async () => {
       if (this.queue.some((e) => e.stepRunId === stepRun.id)) return;
       this.queue.push({
@@ -116,6 +119,7 @@ export class Dispatcher {
         readyAt: this.now(),
         reason: undefined,
         rejectedBy: new Map(),
+        preferAgent,
       });
       await this.drain();
     });
@@ -159,6 +163,7 @@ export class Dispatcher {
             status: 'errored',
             exitStatus: null,
             error: `agent "${conn.agentName}" restarted and lost the step`,
+            outputs: [],
           });
       }
       await this.drain();
@@ -222,13 +227,26 @@ export class Dispatcher {
     return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
   }
 
+  /** A running lease, whoever holds it (artifact calls come outside the session stream). */
+  runningLease(leaseId: string): { stepRunId: number; buildId: number; agentName: string } | undefined {
+    const lease = this.leases.get(leaseId);
+    return lease?.state === 'running'
+      ? { stepRunId: lease.stepRunId, buildId: lease.buildId, agentName: lease.agentName }
+      : undefined;
+  }
+
   /** The agent reports the step's result. Persists it, frees capacity, tells the engine. */
   finished(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {
     return this.serial(async () => {
       const check = this.check(conn, leaseId);
       if (!check.ok) return check;
       const lease = this.leases.get(leaseId);
-      if (lease) await this.endLease(lease, outcome);
+      // A step stopped on the hub's behalf (a timeout, say) ends the way the hub asked, not as "aborted".
+      if (lease)
+        await this.endLease(
+          lease,
+          lease.ending && outcome.status === 'aborted' ? { ...outcome, ...lease.ending } : outcome,
+        );
       await this.drain();
       return check;
     });
@@ -238,40 +256,37 @@ export class Dispatcher {
    * Abort a step wherever it is: dequeue it if waiting, revoke it if unaccepted, ask the agent to stop it
    * if running (ending it here if the agent does not answer within the abort grace or is away).
    */
-  abort(stepRunId: number, reason: string): Promise<void> {
+  abort(stepRunId: number, ending: StepEnding): Promise<void> {
+    const outcome: StepOutcome = { ...ending, exitStatus: null, outputs: [] };
     return this.serial(async () => {
       const index = this.queue.findIndex((e) => e.stepRunId === stepRunId);
       if (index >= 0) {
         const [entry] = this.queue.splice(index, 1);
         this.metrics.queueDepth.set(this.queue.length);
         const ok = await this.store.updateStepRun(stepRunId, null, {
-          status: 'aborted',
-          error: reason,
+          status: ending.status,
+          error: ending.error,
           endedAt: this.now(),
         });
-        if (ok && entry)
-          this.listener.ended(stepRunId, entry.buildId, {
-            status: 'aborted',
-            exitStatus: null,
-            error: reason,
-          });
+        if (ok && entry) this.listener.ended(stepRunId, entry.buildId, outcome);
         return;
       }
       const lease = [...this.leases.values()].find((l) => l.stepRunId === stepRunId);
       if (!lease) return;
       if (lease.state === 'assigned' || !lease.conn) {
-        lease.conn?.revoke(lease.leaseId, reason);
-        await this.endLease(lease, { status: 'aborted', exitStatus: null, error: reason });
+        lease.conn?.revoke(lease.leaseId, ending.error);
+        await this.endLease(lease, outcome);
         await this.drain();
         return;
       }
-      lease.conn.abort(lease.leaseId, this.opts.abortGraceMs, reason);
+      lease.ending = ending;
+      lease.conn.abort(lease.leaseId, this.opts.abortGraceMs, ending.error);
       clearTimeout(lease.timer);
       lease.timer = setTimeout(() => {
         void this.serial(async () => {
           if (this.leases.get(lease.leaseId) !== lease) return;
           lease.conn?.revoke(lease.leaseId, 'abort grace elapsed');
-          await this.endLease(lease, { status: 'aborted', exitStatus: null, error: reason });
+          await this.endLease(lease, outcome);
           await this.drain();
         });
       }, this.opts.abortGraceMs + 5_000);
@@ -349,7 +364,7 @@ export class Dispatcher {
         this.metrics.leaseExpiries.inc({ kind: lease.state });
         // A step that never started can run elsewhere; one that may have run must not run twice.
         if (lease.state === 'assigned') await this.requeue(lease, 'agent did not return');
-        else await this.endLease(lease, { status: 'errored', exitStatus: null, error: reason });
+        else await this.endLease(lease, { status: 'errored', exitStatus: null, error: reason, outputs: [] });
         await this.drain();
       });
     }, this.opts.leaseGraceMs);
@@ -382,10 +397,12 @@ export class Dispatcher {
     return {
       stepRunId,
       buildId: run.buildId,
-      ...stored,
+      spec: stored.spec,
+      context: stored.context,
       readyAt: this.now(),
       reason: undefined,
       rejectedBy: new Map(),
+      preferAgent: undefined,
     };
   }
 
@@ -397,6 +414,7 @@ export class Dispatcher {
       exitStatus: outcome.exitStatus,
       error: outcome.error,
       endedAt: this.now(),
+      result: { outputs: outcome.outputs },
     });
     if (!ok) return;
     this.metrics.stepsFinished.inc({ status: outcome.status });
@@ -413,7 +431,10 @@ export class Dispatcher {
         continue;
       }
       const candidates = this.candidates(entry);
-      const choice = pickCandidate(candidates.filter((c) => !entry.rejectedBy.has(c.agent.agentName)));
+      const choice = pickCandidate(
+        candidates.filter((c) => !entry.rejectedBy.has(c.agent.agentName)),
+        entry.preferAgent,
+      );
       if (!choice) {
         const reason =
           candidates.length > 0 && candidates.every((c) => entry.rejectedBy.has(c.agent.agentName))

@@ -22,6 +22,7 @@ const spec = (platform: string, tags: string[] = [], team = 'main'): StepSpec =>
   timeoutMs: 0,
   memoryLimitBytes: 0,
   cpuShares: 0,
+  redact: [],
 });
 
 const agent = (agentName: string, teamName: string | null = null): AgentConnection => ({
@@ -60,6 +61,8 @@ describe('routing rules', () => {
     const full: Candidate = { agent: agent('c'), pool: pool('p', 'linux', [], 1), inUse: 1 };
     expect(pickCandidate([busy, idle, full])?.agent.agentName).toBe('b');
     expect(pickCandidate([full])).toBeUndefined();
+    expect(pickCandidate([busy, idle], 'a')?.agent.agentName).toBe('a');
+    expect(pickCandidate([busy, idle, full], 'c')?.agent.agentName).toBe('b');
   });
 
   it('explains in words why a step waits', () => {

@@ -19,11 +19,15 @@ export interface Candidate {
   inUse: number;
 }
 
-/** Among eligible pools with free capacity, the least loaded (by fraction of capacity used). */
-export function pickCandidate(candidates: Candidate[]): Candidate | undefined {
+/**
+ * Among eligible pools with free capacity: the preferred agent's (it holds the step's inputs), else the
+ * least loaded by fraction of capacity used.
+ */
+export function pickCandidate(candidates: Candidate[], preferAgent?: string): Candidate | undefined {
   let best: Candidate | undefined;
   for (const c of candidates) {
     if (c.inUse >= c.pool.capacity) continue;
+    if (preferAgent !== undefined && c.agent.agentName === preferAgent) return c;
     if (!best || c.inUse / c.pool.capacity < best.inUse / best.pool.capacity) best = c;
   }
   return best;

@@ -9,13 +9,16 @@ export interface StepSpec {
   team: string;
   run: { path: string; args: string[]; dir: string; user: string };
   env: Record<string, string>;
-  inputs: { name: string; path: string; optional: boolean }[];
+  /** `artifactDigest` is the build artifact bound to the input; absent for an optional input not provided. */
+  inputs: { name: string; path: string; optional: boolean; artifactDigest?: string }[];
   outputs: { name: string; path: string }[];
   privileged: boolean;
   /** 0 = none. */
   timeoutMs: number;
   memoryLimitBytes: number;
   cpuShares: number;
+  /** Secret values the agent replaces with ((redacted)) in the step's output. */
+  redact: string[];
 }
 
 export interface StepContext {
@@ -58,9 +61,23 @@ export interface AgentConnection {
   revoke(leaseId: string, reason: string): void;
 }
 
+export interface OutputArtifact {
+  name: string;
+  digest: string;
+  size: number;
+}
+
 /** How a step run ended, as the engine sees it. */
 export interface StepOutcome {
   status: 'succeeded' | 'failed' | 'errored' | 'aborted';
   exitStatus: number | null;
   error: string | null;
+  /** The step's outputs the agent stored on the hub (also for failed steps, as in Concourse). */
+  outputs: OutputArtifact[];
+}
+
+/** How the hub wants a step it stops to end: aborted by a user, or failed by a timeout. */
+export interface StepEnding {
+  status: 'aborted' | 'failed';
+  error: string;
 }

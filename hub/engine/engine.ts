@@ -1,47 +1,49 @@
-// Runs builds: walks a build's plan tree and turns each leaf step into a step run for the dispatcher.
+// The engine: starts, resumes and aborts builds, and is the dispatcher's listener. How a build's plan
+// runs is BuildRun's job (build-run.ts); each leaf step kind has its own runner beside it.
 //
-// The walk is a replay over persisted state: a leaf first looks for its step run in the store and only
-// creates one when there is none. So after a hub restart, `resumeAll()` simply runs every unfinished
-// build again: finished steps return their stored result at once, running ones are awaited (their
-// agents reconnect), pending ones are queued again. Nothing about a build lives only in memory.
+// Nothing about a build lives only in memory: `resumeAll()` after a hub restart simply runs every
+// unfinished build again, and the replay in BuildRun continues each where it stopped.
 
 import type { Logger } from 'pino';
+import type { ArtifactStore } from '../artifacts/store.js';
+import type { Dispatcher, DispatchListener } from '../dispatch/dispatcher.js';
+import type { StepOutcome } from '../dispatch/types.js';
 import type { BuildEvents } from '../events/build-events.js';
 import { eventTime } from '../events/build-events.js';
-import type { Dispatcher, DispatchListener } from '../dispatch/dispatcher.js';
-import type { StepContext, StepOutcome, StepSpec } from '../dispatch/types.js';
-import type { PlanNode, TaskPlan } from '../pipeline/plan.js';
-import { TERMINAL_BUILD_STATUSES, type BuildView, type StepRun, type Store } from '../store/store.js';
-import { taskStepSpec } from './task-spec.js';
+import { TERMINAL_BUILD_STATUSES, type BuildView, type Store } from '../store/store.js';
+import { BuildRun, type LeafRunners, type Result } from './build-run.js';
+import { AbortReason, Scope } from './scope.js';
+import type { StoredTaskSpec } from './task-step.js';
+import { TaskStep } from './task-step.js';
 
-type Result = 'succeeded' | 'failed' | 'errored' | 'aborted';
-
-interface StoredSpec {
-  spec: StepSpec;
-  context: StepContext;
-}
-
-interface RunningBuild {
-  build: BuildView;
+interface Running {
+  run: BuildRun;
   abort: AbortController;
   done: Promise<void>;
-  /** Step runs of this build by plan id, loaded once when the run starts. */
-  steps: Map<string, StepRun>;
 }
 
-const TERMINAL_STEP = new Set(['succeeded', 'failed', 'errored', 'aborted']);
-
 export class Engine implements DispatchListener {
-  private readonly builds = new Map<number, RunningBuild>();
+  private readonly builds = new Map<number, Running>();
   private readonly waiters = new Map<number, (outcome: StepOutcome) => void>();
+  /** Plan id of each step run of a running build, so dispatcher callbacks need no store lookup. */
+  private readonly planIds = new Map<number, string>();
   private dispatcher: Dispatcher | undefined;
+  private readonly leaves: LeafRunners;
 
   constructor(
     private readonly store: Store,
     private readonly events: BuildEvents,
+    artifacts: ArtifactStore,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    const task = new TaskStep({
+      dispatcher: () => this.requireDispatcher(),
+      artifacts,
+      outcome: (id) => this.outcome(id),
+    });
+    this.leaves = { task };
+  }
 
   /** The dispatcher needs the engine as its listener, so it is connected after both exist. */
   connect(dispatcher: Dispatcher): void {
@@ -70,13 +72,7 @@ export class Engine implements DispatchListener {
     const build = await this.store.getBuild(buildId);
     if (!build || TERMINAL_BUILD_STATUSES.includes(build.status)) return;
     await this.store.updateBuild(buildId, { abortRequested: true });
-    const running = this.builds.get(buildId);
-    if (running) {
-      running.abort.abort();
-      for (const run of await this.store.listStepRuns(buildId)) {
-        if (!TERMINAL_STEP.has(run.status)) await this.requireDispatcher().abort(run.id, 'interrupted');
-      }
-    }
+    this.builds.get(buildId)?.abort.abort(new AbortReason('user'));
   }
 
   /** Resolves when every build this engine runs has settled (tests and shutdown). */
@@ -85,9 +81,10 @@ export class Engine implements DispatchListener {
   }
 
   /** Why the build is not progressing right now, if a step of it is waiting for an agent. */
-  async waitingReason(buildId: number): Promise<string | null> {
-    if (!this.dispatcher) return null;
-    for (const run of await this.store.listStepRuns(buildId)) {
+  waitingReason(buildId: number): string | null {
+    const running = this.builds.get(buildId);
+    if (!running || !this.dispatcher) return null;
+    for (const run of running.run.steps.values()) {
       const reason = this.dispatcher.waitingReasonFor(run.id);
       if (reason) return reason;
     }
@@ -96,20 +93,11 @@ export class Engine implements DispatchListener {
 
   // DispatchListener
   waiting(stepRunId: number, buildId: number, reason: string): void {
-    this.emitFor(buildId, stepRunId, 'waiting-for-worker', (origin) => ({
-      origin,
-      reason,
-      time: eventTime(this.now()),
-    }));
+    this.emitFor(buildId, stepRunId, 'waiting-for-worker', { reason });
   }
 
   selected(stepRunId: number, buildId: number, agentName: string, pool: string): void {
-    this.emitFor(buildId, stepRunId, 'selected-worker', (origin) => ({
-      origin,
-      selected_worker: agentName,
-      pool,
-      time: eventTime(this.now()),
-    }));
+    this.emitFor(buildId, stepRunId, 'selected-worker', { selected_worker: agentName, pool });
   }
 
   ended(stepRunId: number, _buildId: number, outcome: StepOutcome): void {
@@ -119,12 +107,15 @@ export class Engine implements DispatchListener {
   }
 
   /** The agent started the step's process. */
-  async stepStarted(stepRunId: number): Promise<void> {
-    const run = await this.store.getStepRun(stepRunId);
-    if (!run) return;
-    const { spec } = run.spec as StoredSpec;
-    await this.events.emit(run.buildId, 'start-task', {
-      origin: { id: run.planId },
+  async stepStarted(stepRunId: number, buildId: number): Promise<void> {
+    const running = this.builds.get(buildId);
+    const run = running && [...running.run.steps.values()].find((r) => r.id === stepRunId);
+    const stored = (run ?? (await this.store.getStepRun(stepRunId)))?.spec as StoredTaskSpec | undefined;
+    const planId = run?.planId ?? (await this.store.getStepRun(stepRunId))?.planId;
+    if (!stored || !planId) return;
+    const { spec } = stored;
+    await this.events.emit(buildId, 'start-task', {
+      origin: { id: planId },
       time: eventTime(this.now()),
       config: {
         platform: spec.platform,
@@ -133,20 +124,24 @@ export class Engine implements DispatchListener {
     });
   }
 
+  private outcome(stepRunId: number): Promise<StepOutcome> {
+    return new Promise((resolve) => this.waiters.set(stepRunId, resolve));
+  }
+
   private requireDispatcher(): Dispatcher {
     if (!this.dispatcher) throw new Error('engine used before connect()');
     return this.dispatcher;
   }
 
-  private emitFor(
-    buildId: number,
-    stepRunId: number,
-    type: string,
-    data: (origin: { id: string }) => unknown,
-  ): void {
+  private emitFor(buildId: number, stepRunId: number, type: string, data: Record<string, unknown>): void {
     void (async () => {
-      const run = await this.store.getStepRun(stepRunId);
-      if (run) await this.events.emit(buildId, type, data({ id: run.planId }));
+      const planId = this.planIds.get(stepRunId) ?? (await this.store.getStepRun(stepRunId))?.planId;
+      if (planId)
+        await this.events.emit(buildId, type, {
+          origin: { id: planId },
+          ...data,
+          time: eventTime(this.now()),
+        });
     })().catch((err: unknown) =>
       this.log.error({ err, buildId, stepRunId, type }, 'could not record build event'),
     );
@@ -154,129 +149,45 @@ export class Engine implements DispatchListener {
 
   private start(build: BuildView): void {
     if (this.builds.has(build.id)) return;
-    const running: RunningBuild = {
-      build,
-      abort: new AbortController(),
-      done: Promise.resolve(),
-      steps: new Map(),
-    };
+    const abort = new AbortController();
+    const run = new BuildRun(build, {
+      store: this.store,
+      events: this.events,
+      log: this.log.child({ buildId: build.id }),
+      now: this.now,
+      leaves: this.leaves,
+      varSource: () => undefined,
+      tracked: (step) => this.planIds.set(step.id, step.planId),
+    });
+    const running: Running = { run, abort, done: Promise.resolve() };
     this.builds.set(build.id, running);
-    running.done = this.run(running)
+    running.done = this.execute(running)
       .catch(async (err: unknown) => {
         this.log.error({ err, buildId: build.id }, 'build failed inside the engine');
-        await this.finish(running, 'errored', `internal error: ${(err as Error).message}`);
+        await run.fail(build.plan, Scope.root(abort.signal), `internal error: ${(err as Error).message}`);
+        await this.finish(build, 'errored');
       })
-      .finally(() => this.builds.delete(build.id));
+      .finally(() => {
+        for (const step of run.steps.values()) this.planIds.delete(step.id);
+        this.builds.delete(build.id);
+      });
   }
 
-  private async run(running: RunningBuild): Promise<void> {
-    const { build } = running;
-    for (const run of await this.store.listStepRuns(build.id)) running.steps.set(run.planId, run);
-    if (build.abortRequested) running.abort.abort();
+  private async execute({ run, abort }: Running): Promise<void> {
+    const { build } = run;
+    await run.load();
+    if (build.abortRequested) abort.abort(new AbortReason('user'));
     if (build.status === 'pending') {
       await this.store.updateBuild(build.id, { status: 'started', startedAt: this.now() });
       await this.events.emit(build.id, 'status', { status: 'started', time: eventTime(this.now()) });
     }
-    const result = await this.runNode(running, build.plan);
-    await this.finish(running, result);
+    for (const step of run.steps.values()) this.planIds.set(step.id, step.planId);
+    await this.finish(build, await run.run(build.plan, Scope.root(abort.signal)));
   }
 
-  private async finish(running: RunningBuild, result: Result, error?: string): Promise<void> {
+  private async finish(build: BuildView, result: Result): Promise<void> {
     const at = this.now();
-    if (error)
-      await this.events.emit(running.build.id, 'error', {
-        origin: { id: running.build.plan.id },
-        message: error,
-        time: eventTime(at),
-      });
-    await this.store.updateBuild(running.build.id, { status: result, endedAt: at });
-    await this.events.emit(running.build.id, 'status', { status: result, time: eventTime(at) });
+    await this.store.updateBuild(build.id, { status: result, endedAt: at });
+    await this.events.emit(build.id, 'status', { status: result, time: eventTime(at) });
   }
-
-  private async runNode(running: RunningBuild, node: PlanNode): Promise<Result> {
-    switch (node.kind) {
-      case 'do':
-        for (const step of node.steps) {
-          const result = await this.runNode(running, step);
-          if (result !== 'succeeded') return result;
-        }
-        return 'succeeded';
-      case 'task':
-        return this.runTask(running, node);
-      default:
-        await this.events.emit(running.build.id, 'error', {
-          origin: { id: node.id },
-          message: `${node.kind} steps are not supported yet`,
-          time: eventTime(this.now()),
-        });
-        return 'errored';
-    }
-  }
-
-  private async runTask(running: RunningBuild, node: TaskPlan): Promise<Result> {
-    const { build } = running;
-    let run = running.steps.get(node.id);
-    if (run && TERMINAL_STEP.has(run.status)) return run.status as Result;
-    if (!run && running.abort.signal.aborted) return 'aborted';
-
-    if (!run) {
-      const stored: StoredSpec = {
-        spec: taskStepSpec(node, node.config ?? failNoConfig(node), build.teamName),
-        context: {
-          team: build.teamName,
-          pipeline: build.pipelineName,
-          job: build.jobName,
-          buildName: build.name,
-          buildId: build.id,
-          stepName: node.name,
-          stepRunId: 0,
-        },
-      };
-      run = await this.store.createStepRun({
-        buildId: build.id,
-        planId: node.id,
-        name: node.name,
-        spec: stored,
-        at: this.now(),
-      });
-      stored.context.stepRunId = run.id;
-      running.steps.set(node.id, run);
-      await this.events.emit(build.id, 'initialize-task', {
-        origin: { id: node.id },
-        time: eventTime(this.now()),
-      });
-    }
-    const stepRunId = run.id;
-    const outcome = new Promise<StepOutcome>((resolve) => this.waiters.set(stepRunId, resolve));
-    // Between loading and registering the step may have ended: the store is the judge.
-    const current = await this.store.getStepRun(run.id);
-    if (current && TERMINAL_STEP.has(current.status)) {
-      this.waiters.delete(run.id);
-      return this.report(build.id, node, outcomeOf(current));
-    }
-    if (current?.status === 'pending') {
-      const { spec, context } = current.spec as StoredSpec;
-      await this.requireDispatcher().enqueue(current, spec, { ...context, stepRunId: current.id });
-    }
-    if (running.abort.signal.aborted) await this.requireDispatcher().abort(run.id, 'interrupted');
-    return this.report(build.id, node, await outcome);
-  }
-
-  private async report(buildId: number, node: TaskPlan, outcome: StepOutcome): Promise<Result> {
-    const origin = { id: node.id };
-    const time = eventTime(this.now());
-    if (outcome.error) await this.events.emit(buildId, 'error', { origin, message: outcome.error, time });
-    if (outcome.exitStatus !== null && outcome.exitStatus >= 0) {
-      await this.events.emit(buildId, 'finish-task', { origin, exit_status: outcome.exitStatus, time });
-    }
-    return outcome.status;
-  }
-}
-
-function outcomeOf(run: StepRun): StepOutcome {
-  return { status: run.status as Result, exitStatus: run.exitStatus, error: run.error };
-}
-
-function failNoConfig(node: TaskPlan): never {
-  throw new Error(`task "${node.name}" has no inline config`);
 }

@@ -1,20 +1,31 @@
-// Turns a compiled task plan into the spec an agent runs.
+// Turns a task plan and its resolved config into the spec an agent runs.
 
 import type { StepSpec } from '../dispatch/types.js';
 import type { TaskConfig, TaskPlan } from '../pipeline/plan.js';
 
-export function taskStepSpec(node: TaskPlan, config: TaskConfig, team: string): StepSpec {
+/** `digests` binds input names to build artifacts (absent: an optional input not provided). */
+export function taskStepSpec(
+  node: TaskPlan,
+  config: TaskConfig,
+  team: string,
+  digests: Record<string, string>,
+): StepSpec {
+  const limits = node.containerLimits ?? config.container_limits;
   return {
     platform: config.platform,
     tags: node.tags,
     team,
     run: { ...config.run, args: [...config.run.args] },
     env: { ...config.params },
-    inputs: config.inputs.map((i) => ({ ...i })),
+    inputs: config.inputs.map((i) => ({
+      ...i,
+      ...(digests[i.name] ? { artifactDigest: digests[i.name] } : {}),
+    })),
     outputs: config.outputs.map((o) => ({ ...o })),
     privileged: node.privileged,
     timeoutMs: node.timeoutMs ?? 0,
-    memoryLimitBytes: config.container_limits?.memory ?? 0,
-    cpuShares: config.container_limits?.cpu ?? 0,
+    memoryLimitBytes: limits?.memory ?? 0,
+    cpuShares: limits?.cpu ?? 0,
+    redact: [],
   };
 }

@@ -23,7 +23,9 @@ import {
 } from '../../proto/gen/outpost/v1/agent.js';
 import { bearerSecret, type TokenService } from '../auth/tokens.js';
 import type { TokenRecord } from '../store/store.js';
-import { AgentSession, type SessionDeps } from './session.js';
+import type { ArtifactStore } from '../artifacts/store.js';
+import { receiveUpload, sendDownload } from './artifacts.js';
+import { AgentSession, GatewayError, type SessionDeps } from './session.js';
 
 export interface GatewayTls {
   certFile: string;
@@ -49,6 +51,7 @@ export async function startGateway(
   opts: GatewayOptions,
   tokens: TokenService,
   deps: SessionDeps,
+  artifacts: ArtifactStore,
 ): Promise<Gateway> {
   const log = deps.log;
   const sessions = new Map<string, AgentSession>();
@@ -77,6 +80,7 @@ export async function startGateway(
     return { token: check.token, team };
   }
 
+  const artifactDeps = { artifacts, dispatcher: deps.dispatcher, store: deps.store, log };
   const unauthenticated = {
     code: GrpcStatus.UNAUTHENTICATED,
     details: 'missing, unknown or revoked agent token',
@@ -107,23 +111,16 @@ export async function startGateway(
       call: ServerReadableStream<ArtifactUpload, ArtifactRef>,
       callback: sendUnaryData<ArtifactRef>,
     ) {
-      void authenticate(call.metadata, call.getPeer()).then((auth) => {
-        callback(
-          auth
-            ? { code: GrpcStatus.UNIMPLEMENTED, details: 'artifacts are not stored by this hub yet' }
-            : unauthenticated,
-        );
-      });
+      void (async () => {
+        if (!(await authenticate(call.metadata, call.getPeer()))) return callback(unauthenticated);
+        callback(null, await receiveUpload(call, artifactDeps));
+      })().catch((err: unknown) => callback(statusOf(err, log)));
     },
     downloadArtifact(call: ServerWritableStream<ArtifactRequest, ArtifactChunk>) {
-      void authenticate(call.metadata, call.getPeer()).then((auth) => {
-        call.emit(
-          'error',
-          auth
-            ? { code: GrpcStatus.UNIMPLEMENTED, details: 'artifacts are not stored by this hub yet' }
-            : unauthenticated,
-        );
-      });
+      void (async () => {
+        if (!(await authenticate(call.metadata, call.getPeer()))) return call.emit('error', unauthenticated);
+        await sendDownload(call, artifactDeps);
+      })().catch((err: unknown) => call.emit('error', statusOf(err, log)));
     },
   });
 
@@ -155,4 +152,11 @@ export async function startGateway(
       });
     },
   };
+}
+
+/** A gRPC status for a failed call: GatewayErrors say what went wrong; anything else is logged and INTERNAL. */
+function statusOf(err: unknown, log: SessionDeps['log']): { code: GrpcStatus; details: string } {
+  if (err instanceof GatewayError) return { code: err.code, details: err.message };
+  log.error({ err }, 'artifact call failed');
+  return { code: GrpcStatus.INTERNAL, details: 'internal error' };
 }

@@ -26,6 +26,7 @@ export interface SessionLimits {
   maxMessageBytes: number;
   maxLogChunkBytes: number;
   logWindowBytes: number;
+  maxArtifactBytes: number;
 }
 
 export interface SessionDeps {
@@ -140,7 +141,8 @@ export class AgentSession implements AgentConnection {
             platform: platformToWire(a.spec.platform),
             run: { ...a.spec.run },
             env: Object.entries(a.spec.env).map(([name, value]) => ({ name, value })),
-            inputs: a.spec.inputs.map((i) => ({ ...i, artifactDigest: '' })),
+            inputs: a.spec.inputs.map((i) => ({ ...i, artifactDigest: i.artifactDigest ?? '' })),
+            redact: a.spec.redact,
             outputs: a.spec.outputs.map((o) => ({ ...o })),
             image: undefined,
             privileged: a.spec.privileged,
@@ -314,7 +316,7 @@ export class AgentSession implements AgentConnection {
         return;
       case 'started': {
         const lease = await this.lease(msg.value.leaseId);
-        if (lease) await this.deps.engine.stepStarted(lease.stepRunId);
+        if (lease) await this.deps.engine.stepStarted(lease.stepRunId, lease.buildId);
         return;
       }
       case 'finished':
@@ -422,6 +424,7 @@ export class AgentSession implements AgentConnection {
       exitStatus:
         (status === 'succeeded' || status === 'failed') && !finished.error ? finished.exitStatus : null,
       error: finished.error || null,
+      outputs: finished.outputs.map((o) => ({ name: o.name, digest: o.digest, size: o.size })),
     });
     if (result.ok) {
       this.leases.delete(leaseId);

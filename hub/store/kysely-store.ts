@@ -62,6 +62,8 @@ function buildViews(db: Db) {
  * build row locked first (SELECT ... FOR UPDATE) so concurrent appenders cannot pick the same seq.
  */
 async function insertEvent(db: Db, buildId: number, event: EventInput): Promise<BuildEvent> {
+  const data = json(event.data);
+  // Only the allocated seq comes back: the rest is what the caller gave (no re-parse on the hot path).
   const row = await db
     .insertInto('build_events')
     .values((eb) => ({
@@ -72,12 +74,12 @@ async function insertEvent(db: Db, buildId: number, event: EventInput): Promise<
         .where('build_id', '=', buildId),
       type: event.type,
       version: event.version,
-      data: json(event.data),
+      data,
       at: event.at,
     }))
-    .returningAll()
+    .returning('seq')
     .executeTakeFirstOrThrow();
-  return toBuildEvent(row);
+  return { buildId, seq: row.seq, type: event.type, version: event.version, json: data, at: event.at };
 }
 
 /** The fence of updateStepRun: SQL's `=` never matches NULL, so "no lease" needs IS NULL. */
@@ -96,6 +98,7 @@ function stepRunChanges(patch: StepRunPatch): Updateable<StepRunsTable> {
   if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
   if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
   if (patch.logSeq !== undefined) set.log_seq = patch.logSeq;
+  if (patch.result !== undefined) set.result = patch.result === null ? null : json(patch.result);
   return set;
 }
 

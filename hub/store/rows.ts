@@ -141,6 +141,7 @@ export function toStepRun(row: Selectable<StepRunsTable>): StepRun {
     createdAt: num(row.created_at),
     startedAt: numOrNull(row.started_at),
     endedAt: numOrNull(row.ended_at),
+    result: row.result === null ? null : (JSON.parse(row.result) as unknown),
   };
 }
 
@@ -150,7 +151,7 @@ export function toBuildEvent(row: Selectable<BuildEventsTable>): BuildEvent {
     seq: row.seq,
     type: row.type,
     version: row.version,
-    data: JSON.parse(row.data) as unknown,
+    json: row.data,
     at: num(row.at),
   };
 }

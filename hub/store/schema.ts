@@ -96,6 +96,8 @@ export interface StepRunsTable {
   created_at: BigIntColumn;
   started_at: NullableBigIntColumn;
   ended_at: NullableBigIntColumn;
+  /** JSON of what the finished step leaves for its build (outputs, a loaded var); null until then. */
+  result: string | null;
 }
 
 export interface BuildEventsTable {

@@ -425,13 +425,13 @@ describe.each(backends)('sqlite store (%s)', (_name, open) => {
         seq: 1,
         type: 'status',
         version: '1.0',
-        data: 's',
+        json: '"s"',
         at: 50,
       });
 
       expect(await log(one.id, 1, 'o1')).toEqual({
         kind: 'stored',
-        event: { buildId: build.id, seq: 2, type: 'log', version: '5.1', data: { payload: 'o1' }, at: 101 },
+        event: { buildId: build.id, seq: 2, type: 'log', version: '5.1', json: '{"payload":"o1"}', at: 101 },
       });
       expect(await log(two.id, 1, 't1')).toMatchObject({ kind: 'stored', event: { seq: 3 } });
       expect(await log(one.id, 1, 'o1 again')).toEqual({ kind: 'duplicate' });
@@ -447,7 +447,7 @@ describe.each(backends)('sqlite store (%s)', (_name, open) => {
       expect((await store.getStepRun(two.id))?.logSeq).toBe(1);
 
       const events = await store.listBuildEvents(build.id, 0, 100);
-      expect(events.map((e) => [e.seq, e.type, e.data])).toEqual([
+      expect(events.map((e) => [e.seq, e.type, JSON.parse(e.json) as unknown])).toEqual([
         [1, 'status', 's'],
         [2, 'log', { payload: 'o1' }],
         [3, 'log', { payload: 't1' }],

@@ -118,6 +118,8 @@ export interface StepRun {
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
+  /** What the finished step leaves for its build (JSON-safe): outputs, a loaded var. Null until set. */
+  result: unknown;
 }
 
 export interface BuildEvent {
@@ -128,7 +130,11 @@ export interface BuildEvent {
   type: string;
   /** Concourse's event version for the type, e.g. "5.1". */
   version: string;
-  data: unknown;
+  /**
+   * The event's data as stored JSON text. Kept serialized: SSE sends it as it is, and a replay of a
+   * large build log need not parse and re-serialize every chunk.
+   */
+  json: string;
   at: number;
 }
 
@@ -259,6 +265,7 @@ export interface Store {
         | 'startedAt'
         | 'endedAt'
         | 'logSeq'
+        | 'result'
       >
     >,
   ): Promise<boolean>;

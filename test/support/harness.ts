@@ -97,6 +97,8 @@ export interface TestAgentOptions {
   address?: string;
   /** YAML for `hub.tls`; plaintext by default. */
   tls?: string;
+  /** The platform the agent believes its host is (default linux): lets one machine play a macOS agent. */
+  hostPlatform?: NodeJS.Platform;
 }
 
 export async function startTestAgent(
@@ -122,7 +124,7 @@ ${opts.pools ?? '  - name: local\n    platform: linux\n    capacity: 4'}
     env: {},
     hostname: 'test-host',
     cpus: 2,
-    platform: 'linux',
+    platform: opts.hostPlatform ?? 'linux',
     tmpdir: dir,
   });
   const agent = await startAgent(config, testLogger());

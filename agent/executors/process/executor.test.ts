@@ -60,7 +60,7 @@ function text(chunks: LogData[], stream?: LogData['stream']): string {
 async function run(s: ExecStep) {
   const r = await start(s);
   const [logs, result] = await Promise.all([collect(r), r.wait()]);
-  return { r, logs, result, workDir: path.join(root, 'work', s.leaseId) };
+  return { r, logs, result, workDir: path.join(root, 'work', s.leaseId, 'work') };
 }
 
 function sh(script: string, over: Omit<StepOver, 'run'> = {}): ExecStep {
@@ -150,7 +150,7 @@ describe('ProcessExecutor', () => {
     try {
       const { logs, result, workDir } = await run(s);
       expect(result.status).toBe('succeeded');
-      const tmp = path.join(workDir, '.tmp');
+      const tmp = path.join(workDir, '..', 'tmp');
       expect(text(logs)).toBe(`bar baz|/nowhere|${tmp}|${tmp}|unset`);
     } finally {
       delete process.env.SECRET_OF_AGENT;
@@ -168,7 +168,7 @@ describe('ProcessExecutor', () => {
 
   it('creates inputs and outputs and runs in run.dir', async () => {
     const s = step({
-      inputs: [{ name: 'src', path: 'src' }],
+      inputs: [{ name: 'src', path: 'src', archive: undefined }],
       outputs: [{ name: 'out', path: 'build/out' }],
       run: { path: 'sh', args: ['-c', 'pwd; ls -a ..; touch ../build/out/artifact'], dir: 'src' },
     });
@@ -176,13 +176,14 @@ describe('ProcessExecutor', () => {
     expect(result.status).toBe('succeeded');
     const [pwd, ...entries] = text(logs).trim().split('\n');
     expect(pwd).toBe(path.join(workDir, 'src'));
-    expect(entries).toEqual(expect.arrayContaining(['.tmp', 'build', 'src']));
+    expect(entries).toEqual(expect.arrayContaining(['build', 'src']));
+    expect(entries).not.toContain('tmp');
     expect((await stat(path.join(workDir, 'build/out/artifact'))).isFile()).toBe(true);
   });
 
   it('resolves a relative run.path with a slash against run.dir', async () => {
-    const s = step({ inputs: [{ name: 'src', path: 'a/src' }] });
-    const runDir = path.join(root, 'work', s.leaseId, 'a/src');
+    const s = step({ inputs: [{ name: 'src', path: 'a/src', archive: undefined }] });
+    const runDir = path.join(root, 'work', s.leaseId, 'work', 'a/src');
     s.run = { path: path.relative(runDir, '/bin/sh'), args: ['-c', 'echo rel'], dir: 'a/src', user: '' };
     expect(s.run.path).toContain('/');
     const { logs, result } = await run(s);
@@ -191,10 +192,12 @@ describe('ProcessExecutor', () => {
   });
 
   it.each([
-    [{ inputs: [{ name: 'src', path: '../evil' }] }, 'input "src" path "../evil": escapes the work dir'],
+    [
+      { inputs: [{ name: 'src', path: '../evil', archive: undefined }] },
+      'input "src" path "../evil": escapes the work dir',
+    ],
     [{ outputs: [{ name: 'o', path: '/etc' }] }, 'output "o" path "/etc": must be relative to the work dir'],
     [{ outputs: [{ name: 'o', path: 'a/../../b' }] }, 'output "o" path "a/../../b": escapes the work dir'],
-    [{ inputs: [{ name: 'i', path: '.' }] }, 'input "i" path ".": must name a directory inside the work dir'],
     [{ run: { dir: '../..' } }, 'run.dir "../..": escapes the work dir'],
     [{ run: { dir: 'missing' } }, 'run.dir "missing": no such directory in the work dir'],
   ] as [StepOver, string][])('rejects a bad path as errored: %j', async (over, error) => {
@@ -292,10 +295,10 @@ describe('ProcessExecutor', () => {
   it('wait() can be awaited many times and cleanup() removes the work dir', async () => {
     const { r, workDir } = await run(sh('echo hi > "$TMPDIR/f"'));
     expect(await r.wait()).toEqual(await r.wait());
-    expect(existsSync(path.join(workDir, '.tmp', 'f'))).toBe(true);
+    expect(existsSync(path.join(workDir, '..', 'tmp', 'f'))).toBe(true);
     await r.cleanup();
     await r.cleanup();
-    expect(existsSync(workDir)).toBe(false);
+    expect(existsSync(path.dirname(workDir))).toBe(false);
   });
 
   it('a consumer that stops reading early does not stall the step', async () => {

@@ -3,10 +3,12 @@
 import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { ArchiveError, pack, unpack, type PackedArchive } from '../../artifacts/archive.js';
 import type { ExecResult, ExecStep, Executor, LogData, RunningStep } from '../executor.js';
 import { MergedLogStream } from './log-stream.js';
 import { ProcessGroup, signalExitStatus, type GroupExit } from './process-group.js';
-import { createWorkDir, materialize, planLayout, StepPathError } from './workdir.js';
+import { createWorkDir, materialize, planLayout, StepPathError, stepRootOf } from './workdir.js';
 
 export interface ProcessExecutorOptions {
   /** Parent of every step's work dir (`<workRoot>/<leaseId>`). */
@@ -68,8 +70,12 @@ export class ProcessExecutor implements Executor {
     try {
       layout = planLayout(workDir, step);
       await materialize(layout, step.run.dir);
+      for (const input of step.inputs) {
+        if (input.archive) await unpack(input.archive, path.join(workDir, input.path));
+      }
     } catch (err) {
       if (err instanceof StepPathError) return never(err.message);
+      if (err instanceof ArchiveError) return never(`input: ${err.message}`);
       throw err;
     }
 
@@ -131,6 +137,7 @@ export class ProcessStep implements RunningStep {
   private timeoutTimer: NodeJS.Timeout | undefined;
   /** Set when we decided to end the step (abort or timeout) before it ended on its own. */
   private ending: { status: 'aborted' | 'failed'; error: string } | undefined;
+  private readonly outputs: ExecStep['outputs'];
 
   constructor(
     step: ExecStep,
@@ -139,6 +146,7 @@ export class ProcessStep implements RunningStep {
     opts: { timeoutGraceMs: number; logHighWaterMark: number | undefined },
   ) {
     this.leaseId = step.leaseId;
+    this.outputs = step.outputs;
     this.workDir = workDir;
     this.runPath = step.run.path;
     this.group = group;
@@ -182,10 +190,14 @@ export class ProcessStep implements RunningStep {
     await this.group.exit;
   }
 
+  collectOutputs(dir: string, maxBytes: number): Promise<{ name: string; archive: PackedArchive }[]> {
+    return packOutputs(this.workDir, this.outputs, dir, maxBytes);
+  }
+
   async cleanup(): Promise<void> {
     if (!this.group.leaderEnded) await this.abort(0, 'cleanup');
     clearTimeout(this.timeoutTimer);
-    await rm(this.workDir, { recursive: true, force: true });
+    await rm(stepRootOf(this.workDir), { recursive: true, force: true });
   }
 
   private end(why: { status: 'aborted' | 'failed'; error: string }, graceMs: number): void {
@@ -219,6 +231,29 @@ export class ProcessStep implements RunningStep {
   }
 }
 
+/** Packs each output directory of a step's work dir into `dir`. */
+async function packOutputs(
+  workDir: string,
+  outputs: ExecStep['outputs'],
+  dir: string,
+  maxBytes: number,
+): Promise<{ name: string; archive: PackedArchive }[]> {
+  const packed: { name: string; archive: PackedArchive }[] = [];
+  for (const output of outputs) {
+    const file = path.join(dir, `${randomUUID()}.tar`);
+    try {
+      packed.push({
+        name: output.name,
+        archive: await pack(path.join(workDir, output.path), file, maxBytes),
+      });
+    } catch (err) {
+      await rm(file, { force: true });
+      throw new Error(`output "${output.name}": ${(err as Error).message}`, { cause: err });
+    }
+  }
+  return packed;
+}
+
 /** A step that never ran (bad path, unsupported user): no output, result known up front. */
 class EndedStep implements RunningStep {
   constructor(
@@ -239,7 +274,11 @@ class EndedStep implements RunningStep {
     return Promise.resolve();
   }
 
+  collectOutputs(): Promise<{ name: string; archive: PackedArchive }[]> {
+    return Promise.resolve([]);
+  }
+
   async cleanup(): Promise<void> {
-    await rm(this.workDir, { recursive: true, force: true });
+    await rm(stepRootOf(this.workDir), { recursive: true, force: true });
   }
 }

@@ -1,10 +1,12 @@
-// The on-disk layout of one process step: `<workRoot>/<leaseId>/` holds the inputs, outputs and a
-// private `.tmp`; every step-supplied path is checked to stay inside it.
+// The on-disk layout of one process step: `<workRoot>/<leaseId>/work/` is the working directory with
+// the inputs and outputs, `<workRoot>/<leaseId>/tmp/` its private TMPDIR (beside it, so an output at
+// "." never packs the temp files); every step-supplied path is checked to stay inside the work dir.
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecStep } from '../executor.js';
 
-export const TMP_DIR_NAME = '.tmp';
+export const TMP_DIR_NAME = 'tmp';
+const WORK_DIR_NAME = 'work';
 
 export interface StepLayout {
   workDir: string;
@@ -23,7 +25,7 @@ export class StepPathError extends Error {
 const LEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
- * Creates the step's fresh work dir. Rejects (an agent-side bug, not a step failure) when the lease id
+ * Creates the step's fresh directory and returns its work dir. Rejects (an agent-side bug, not a step failure) when the lease id
  * is not a plain name or the directory already exists: a lease must never reuse another's files.
  */
 export async function createWorkDir(workRoot: string, leaseId: string): Promise<string> {
@@ -31,18 +33,25 @@ export async function createWorkDir(workRoot: string, leaseId: string): Promise<
     throw new Error(`lease id ${JSON.stringify(leaseId)} cannot name a work directory`);
   }
   await mkdir(workRoot, { recursive: true });
-  const workDir = path.join(path.resolve(workRoot), leaseId);
+  const stepRoot = path.join(path.resolve(workRoot), leaseId);
   try {
-    await mkdir(workDir, { mode: 0o700 });
+    await mkdir(stepRoot, { mode: 0o700 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new Error(`work directory ${workDir} already exists (lease ${leaseId} started twice?)`, {
+      throw new Error(`work directory ${stepRoot} already exists (lease ${leaseId} started twice?)`, {
         cause: err,
       });
     }
     throw err;
   }
+  const workDir = path.join(stepRoot, WORK_DIR_NAME);
+  await mkdir(workDir);
   return workDir;
+}
+
+/** Everything of one step on disk (the work dir's parent): what cleanup removes. */
+export function stepRootOf(workDir: string): string {
+  return path.dirname(workDir);
 }
 
 /**
@@ -71,11 +80,12 @@ export function planLayout(workDir: string, step: ExecStep): StepLayout {
     ['output', step.outputs],
   ] as const) {
     for (const { name, path: rel } of list) {
-      dirs.push(resolveInside(workDir, rel, `${kind} "${name}" path ${JSON.stringify(rel)}`, false));
+      // "." is allowed, as in Concourse: the input or output is the working directory itself.
+      dirs.push(resolveInside(workDir, rel, `${kind} "${name}" path ${JSON.stringify(rel)}`, true));
     }
   }
   const runDir = resolveInside(workDir, step.run.dir, `run.dir ${JSON.stringify(step.run.dir)}`, true);
-  return { workDir, tmpDir: path.join(workDir, TMP_DIR_NAME), runDir, dirs };
+  return { workDir, tmpDir: path.join(stepRootOf(workDir), TMP_DIR_NAME), runDir, dirs };
 }
 
 /** Creates the input, output and tmp dirs; throws StepPathError when run.dir is not a directory. */

@@ -299,6 +299,8 @@ export interface Limits {
   maxLogChunkBytes: number;
   /** Unacknowledged log bytes the agent may have in flight per step before it must wait for an ack. */
   logWindowBytes: number;
+  /** The largest step output (a tar of the output directory) the hub accepts. */
+  maxArtifactBytes: number;
 }
 
 export interface HeldStepDecision {
@@ -370,6 +372,11 @@ export interface StepSpec {
   /** Memory limit in bytes and CPU shares, from container_limits (0 = unset). */
   memoryLimitBytes: number;
   cpuShares: number;
+  /**
+   * Secret values (from var sources, unrevealed load_var) the agent replaces with "((redacted))" in
+   * everything the step prints, before it leaves the agent.
+   */
+  redact: string[];
 }
 
 /** Where the step sits: used for labels, environment and logs on the agent side. */
@@ -1370,7 +1377,7 @@ export const Hello: MessageFns<Hello> = {
 };
 
 function createBaseLimits(): Limits {
-  return { maxMessageBytes: 0, maxLogChunkBytes: 0, logWindowBytes: 0 };
+  return { maxMessageBytes: 0, maxLogChunkBytes: 0, logWindowBytes: 0, maxArtifactBytes: 0 };
 }
 
 export const Limits: MessageFns<Limits> = {
@@ -1383,6 +1390,9 @@ export const Limits: MessageFns<Limits> = {
     }
     if (message.logWindowBytes !== 0) {
       writer.uint32(24).uint32(message.logWindowBytes);
+    }
+    if (message.maxArtifactBytes !== 0) {
+      writer.uint32(32).uint64(message.maxArtifactBytes);
     }
     return writer;
   },
@@ -1424,6 +1434,14 @@ export const Limits: MessageFns<Limits> = {
             message.logWindowBytes = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxArtifactBytes = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1453,6 +1471,11 @@ export const Limits: MessageFns<Limits> = {
         : isSet(object.log_window_bytes)
         ? globalThis.Number(object.log_window_bytes)
         : 0,
+      maxArtifactBytes: isSet(object.maxArtifactBytes)
+        ? globalThis.Number(object.maxArtifactBytes)
+        : isSet(object.max_artifact_bytes)
+        ? globalThis.Number(object.max_artifact_bytes)
+        : 0,
     };
   },
 
@@ -1467,6 +1490,9 @@ export const Limits: MessageFns<Limits> = {
     if (message.logWindowBytes !== 0) {
       obj.logWindowBytes = Math.round(message.logWindowBytes);
     }
+    if (message.maxArtifactBytes !== 0) {
+      obj.maxArtifactBytes = Math.round(message.maxArtifactBytes);
+    }
     return obj;
   },
 
@@ -1478,6 +1504,7 @@ export const Limits: MessageFns<Limits> = {
     message.maxMessageBytes = object.maxMessageBytes ?? 0;
     message.maxLogChunkBytes = object.maxLogChunkBytes ?? 0;
     message.logWindowBytes = object.logWindowBytes ?? 0;
+    message.maxArtifactBytes = object.maxArtifactBytes ?? 0;
     return message;
   },
 };
@@ -2365,6 +2392,7 @@ function createBaseStepSpec(): StepSpec {
     timeoutMs: 0,
     memoryLimitBytes: 0,
     cpuShares: 0,
+    redact: [],
   };
 }
 
@@ -2402,6 +2430,9 @@ export const StepSpec: MessageFns<StepSpec> = {
     }
     if (message.cpuShares !== 0) {
       writer.uint32(88).uint64(message.cpuShares);
+    }
+    for (const v of message.redact) {
+      writer.uint32(98).string(v!);
     }
     return writer;
   },
@@ -2507,6 +2538,14 @@ export const StepSpec: MessageFns<StepSpec> = {
             message.cpuShares = longToNumber(reader.uint64());
             continue;
           }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.redact.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2544,6 +2583,7 @@ export const StepSpec: MessageFns<StepSpec> = {
         : isSet(object.cpu_shares)
         ? globalThis.Number(object.cpu_shares)
         : 0,
+      redact: globalThis.Array.isArray(object?.redact) ? object.redact.map((e: any) => globalThis.String(e)) : [],
     };
   },
 
@@ -2582,6 +2622,9 @@ export const StepSpec: MessageFns<StepSpec> = {
     if (message.cpuShares !== 0) {
       obj.cpuShares = Math.round(message.cpuShares);
     }
+    if (message.redact?.length) {
+      obj.redact = message.redact;
+    }
     return obj;
   },
 
@@ -2603,6 +2646,7 @@ export const StepSpec: MessageFns<StepSpec> = {
     message.timeoutMs = object.timeoutMs ?? 0;
     message.memoryLimitBytes = object.memoryLimitBytes ?? 0;
     message.cpuShares = object.cpuShares ?? 0;
+    message.redact = object.redact?.map((e) => e) || [];
     return message;
   },
 };

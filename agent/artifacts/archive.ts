@@ -1,0 +1,76 @@
+// Step outputs travel as tar archives. Packing hashes while it writes, so the upload can announce its
+// size and sha256; unpacking refuses anything that would land outside the target directory (absolute
+// paths, `..`, links pointing out) with an error that names the entry, instead of skipping it quietly.
+
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { Transform } from 'node:stream';
+import { create, extract, type ReadEntry } from 'tar';
+
+export class ArchiveError extends Error {
+  readonly code = 'ARCHIVE_REFUSED';
+}
+
+export interface PackedArchive {
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+/** Writes `dir` as a tar to `file`; fails once it grows past `maxBytes`. */
+export async function pack(dir: string, file: string, maxBytes: number): Promise<PackedArchive> {
+  const hash = createHash('sha256');
+  let size = 0;
+  const meter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      size += chunk.length;
+      if (size > maxBytes)
+        return done(new ArchiveError(`output is larger than the limit of ${maxBytes} bytes`));
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  // portable: no uid/gid/mtime noise, so the same files give the same digest.
+  await pipeline(create({ cwd: dir, portable: true, noMtime: true }, ['.']), meter, createWriteStream(file));
+  return { file, size, sha256: hash.digest('hex') };
+}
+
+/** Extracts `file` into `dir` (created if needed), refusing entries that escape it. */
+export async function unpack(file: string, dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const root = path.resolve(dir);
+  let refused: ArchiveError | undefined;
+  const inside = (target: string) => {
+    const rel = path.relative(root, target);
+    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  };
+  await extract({
+    file,
+    cwd: root,
+    strict: true,
+    filter: (entryPath, entry) => {
+      const e = entry as ReadEntry;
+      if (path.isAbsolute(entryPath) || !inside(path.resolve(root, entryPath))) {
+        refused ??= new ArchiveError(`archive entry "${entryPath}" points outside the directory`);
+        return false;
+      }
+      if ((e.type === 'SymbolicLink' || e.type === 'Link') && e.linkpath) {
+        const target =
+          e.type === 'Link'
+            ? path.resolve(root, e.linkpath)
+            : path.resolve(root, path.dirname(entryPath), e.linkpath);
+        if (path.isAbsolute(e.linkpath) || !inside(target)) {
+          refused ??= new ArchiveError(
+            `archive entry "${entryPath}" links to "${e.linkpath}", outside the directory`,
+          );
+          return false;
+        }
+      }
+      return true;
+    },
+  });
+  if (refused) throw refused;
+}

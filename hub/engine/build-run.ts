@@ -1,0 +1,278 @@
+// Runs one build's plan tree with Concourse's semantics. Composite nodes (do, in_parallel, try,
+// timeout, retry, across, hooks) are evaluated here, in memory; leaves are step runs in the store.
+//
+// The walk is a replay: a leaf that already has a finished step run returns its stored result (and
+// re-registers its outputs and vars) without running or emitting anything again. So a build resumed
+// after a hub restart runs this same code from the top and continues where it stopped.
+
+import type { Logger } from 'pino';
+import type { BuildEvents } from '../events/build-events.js';
+import { eventTime } from '../events/build-events.js';
+import { parseDuration } from '../pipeline/duration.js';
+import type {
+  AcrossPlan,
+  AcrossVar,
+  HookPlan,
+  InParallelPlan,
+  PlanNode,
+  RetryPlan,
+  TimeoutPlan,
+} from '../pipeline/plan.js';
+import { resolveVars, type VarLookup } from '../pipeline/vars.js';
+import type { BuildView, StepRun, Store } from '../store/store.js';
+import { AbortReason, abortReasonOf, childSignal, type Scope } from './scope.js';
+
+export type Result = 'succeeded' | 'failed' | 'errored' | 'aborted';
+
+/** A leaf step kind's runner. Implementations live beside this file, one per kind. */
+export interface LeafRunner<N extends PlanNode> {
+  run(node: N, scope: Scope, run: BuildRun): Promise<Result>;
+}
+
+type LeafNode = Extract<PlanNode, { kind: 'task' | 'get' | 'put' | 'set_pipeline' | 'load_var' }>;
+/** Runners by leaf kind; each is handed only nodes of its own kind (method parameters are bivariant). */
+export type LeafRunners = Partial<Record<LeafNode['kind'], LeafRunner<LeafNode>>>;
+
+export interface BuildRunDeps {
+  store: Store;
+  events: BuildEvents;
+  log: Logger;
+  now: () => number;
+  leaves: LeafRunners;
+  /** Vars from the pipeline's var sources, by source name ('' for the default). */
+  varSource: (ref: { source?: string; path: string }) => unknown;
+  /** Told about every step run the build creates. */
+  tracked: (step: StepRun) => void;
+}
+
+export class BuildRun {
+  /** Step runs of this build by (suffixed) plan id, loaded once when the run starts. */
+  readonly steps = new Map<string, StepRun>();
+  /** Values that must never appear in logs (var-source values, unrevealed load_var values). */
+  readonly secrets = new Set<string>();
+
+  constructor(
+    readonly build: BuildView,
+    readonly deps: BuildRunDeps,
+  ) {}
+
+  /** Records a step run the build just created. */
+  track(id: string, step: StepRun): void {
+    this.steps.set(id, step);
+    this.deps.tracked(step);
+  }
+
+  async load(): Promise<void> {
+    for (const run of await this.deps.store.listStepRuns(this.build.id)) this.steps.set(run.planId, run);
+  }
+
+  event(type: string, data: Record<string, unknown>): Promise<unknown> {
+    return this.deps.events.emit(this.build.id, type, { ...data, time: eventTime(this.deps.now()) });
+  }
+
+  /** Resolves `((vars))` in a value for a step in `scope`; missing ones come back by name. */
+  resolve(value: unknown, scope: Scope): { value: unknown; missing: string[]; errors: string[] } {
+    const lookup: VarLookup = (ref) => {
+      if (ref.source === '.') return scope.localVars.get(ref.path)?.value;
+      const found = this.deps.varSource(ref);
+      if (typeof found === 'string') this.secrets.add(found);
+      return found;
+    };
+    return resolveVars(value, lookup);
+  }
+
+  async run(node: PlanNode, scope: Scope): Promise<Result> {
+    switch (node.kind) {
+      case 'do':
+        for (const step of node.steps) {
+          const result = await this.run(step, scope);
+          if (result !== 'succeeded') return result;
+        }
+        return 'succeeded';
+      case 'in_parallel':
+        return this.inParallel(node, scope);
+      case 'try': {
+        const result = await this.run(node.step, scope);
+        return result === 'aborted' ? 'aborted' : 'succeeded';
+      }
+      case 'timeout':
+        return this.timeout(node, scope);
+      case 'retry':
+        return this.retry(node, scope);
+      case 'across':
+        return this.across(node, scope);
+      case 'on_success':
+      case 'on_failure':
+      case 'on_error':
+      case 'on_abort':
+      case 'ensure':
+        return this.hook(node, scope);
+      default:
+        return this.leaf(node, scope);
+    }
+  }
+
+  private leaf(node: LeafNode, scope: Scope): Promise<Result> {
+    const runner = this.deps.leaves[node.kind];
+    if (!runner) return this.fail(node, scope, `${node.kind} steps are not supported yet`);
+    return runner.run(node, scope, this);
+  }
+
+  /** Errors a node with a message, as an `error` event. */
+  async fail(node: PlanNode, scope: Scope, message: string): Promise<Result> {
+    await this.event('error', { origin: { id: scope.id(node.id) }, message });
+    return 'errored';
+  }
+
+  private async inParallel(node: InParallelPlan, scope: Scope): Promise<Result> {
+    const group = childSignal(scope.signal);
+    const branchScope = scope.withSignal(group.signal);
+    const results = await runLimited(node.steps, node.limit, async (step) => {
+      if (group.signal.aborted) return 'aborted';
+      const result = await this.run(step, branchScope);
+      if (node.failFast && (result === 'failed' || result === 'errored') && !isAborted(group.signal)) {
+        group.abort(new AbortReason('fail-fast'));
+      }
+      return result;
+    });
+    group.dispose();
+    return combine(results, scope.signal.aborted);
+  }
+
+  private async timeout(node: TimeoutPlan, scope: Scope): Promise<Result> {
+    const resolved = this.resolve(node.duration, scope);
+    const parsed = typeof resolved.value === 'string' ? parseDuration(resolved.value) : undefined;
+    if (resolved.missing.length > 0)
+      return this.fail(node, scope, `undefined vars: ${resolved.missing.join(', ')}`);
+    if (!parsed?.ok) return this.fail(node, scope, `invalid timeout ${JSON.stringify(resolved.value)}`);
+    const inner = childSignal(scope.signal);
+    // The clock starts when the step first started, so a hub restart does not give it more time.
+    const startedAt = this.firstStart(node.step, scope) ?? this.deps.now();
+    const timer = setTimeout(
+      () => inner.abort(new AbortReason('timeout')),
+      Math.max(0, startedAt + parsed.ms - this.deps.now()),
+    );
+    try {
+      const result = await this.run(node.step, scope.withSignal(inner.signal));
+      if (inner.signal.aborted && abortReasonOf(inner.signal).kind === 'timeout' && result === 'aborted')
+        return 'failed';
+      return result;
+    } finally {
+      clearTimeout(timer);
+      inner.dispose();
+    }
+  }
+
+  private async retry(node: RetryPlan, scope: Scope): Promise<Result> {
+    let result: Result = 'succeeded';
+    for (const attempt of node.attempts) {
+      result = await this.run(attempt, scope);
+      if (result === 'succeeded' || result === 'aborted' || scope.signal.aborted) return result;
+    }
+    return result;
+  }
+
+  private async across(node: AcrossPlan, scope: Scope): Promise<Result> {
+    const vars: { spec: AcrossVar; values: unknown[]; limit: number }[] = [];
+    for (const spec of node.vars) {
+      const values = this.resolve(spec.values, scope);
+      const limit = this.resolve(spec.maxInFlight, scope);
+      const missing = [...values.missing, ...limit.missing];
+      if (missing.length > 0) return this.fail(node, scope, `undefined vars: ${missing.join(', ')}`);
+      if (!Array.isArray(values.value))
+        return this.fail(node, scope, `across var "${spec.var}": values must be a list`);
+      const n = limit.value === 'all' ? values.value.length : Number(limit.value) || 1;
+      vars.push({ spec, values: values.value, limit: n });
+    }
+    const group = childSignal(scope.signal);
+    const results: Result[] = [];
+    // Nested loops, outermost var first, each with its own max_in_flight (Concourse's semantics).
+    const level = async (depth: number, bound: Record<string, unknown>, suffix: string): Promise<Result> => {
+      const current = vars[depth];
+      if (!current) {
+        const result = await this.run(
+          node.step,
+          scope.withSignal(group.signal).forCombination(bound, suffix),
+        );
+        if (node.failFast && (result === 'failed' || result === 'errored') && !isAborted(group.signal)) {
+          group.abort(new AbortReason('fail-fast'));
+        }
+        results.push(result);
+        return result;
+      }
+      const inner = await runLimited(current.values, current.limit, (value, i) =>
+        group.signal.aborted
+          ? Promise.resolve<Result>('aborted')
+          : level(depth + 1, { ...bound, [current.spec.var]: value }, `${suffix}/${i}`),
+      );
+      return combine(inner, scope.signal.aborted);
+    };
+    const result = await level(0, {}, '@across');
+    group.dispose();
+    return result;
+  }
+
+  private async hook(node: HookPlan, scope: Scope): Promise<Result> {
+    const result = await this.run(node.step, scope);
+    const fires =
+      node.kind === 'ensure' ||
+      (node.kind === 'on_success' && result === 'succeeded') ||
+      (node.kind === 'on_failure' && result === 'failed') ||
+      (node.kind === 'on_error' && result === 'errored') ||
+      (node.kind === 'on_abort' && result === 'aborted');
+    if (!fires) return result;
+    // Hooks after an abort still run (that is what on_abort and ensure are for), under their own signal.
+    const hookScope = scope.signal.aborted ? scope.withSignal(new AbortController().signal) : scope;
+    const hookResult = await this.run(node.hook, hookScope);
+    if (node.kind === 'on_success' || node.kind === 'ensure') {
+      return result === 'succeeded' ? hookResult : result;
+    }
+    return hookResult === 'errored' && result !== 'aborted' ? 'errored' : result;
+  }
+
+  /** When the first step run inside `node` was created, if any (timeouts survive a restart). */
+  private firstStart(node: PlanNode, scope: Scope): number | undefined {
+    const prefix = node.id;
+    let first: number | undefined;
+    for (const [id, run] of this.steps) {
+      if (
+        id.startsWith(prefix) &&
+        id.endsWith(scope.idSuffix) &&
+        (first === undefined || run.createdAt < first)
+      )
+        first = run.createdAt;
+    }
+    return first;
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at once (0 = all at once), keeping result order. */
+async function runLimited<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<Result>,
+): Promise<Result[]> {
+  const results: Result[] = new Array<Result>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i] as T, i);
+    }
+  };
+  const width = limit > 0 ? Math.min(limit, items.length) : items.length;
+  await Promise.all(Array.from({ length: width }, worker));
+  return results;
+}
+
+/** A group's result: aborted if the build was, else the worst of its parts. */
+function combine(results: Result[], aborted: boolean): Result {
+  if (aborted) return 'aborted';
+  for (const worst of ['errored', 'failed', 'aborted'] as const) if (results.includes(worst)) return worst;
+  return 'succeeded';
+}
+
+/** Read through a call, so a check after an await is not narrowed away by an earlier one. */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}

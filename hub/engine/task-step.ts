@@ -1,0 +1,191 @@
+// The `task` leaf: resolves the task's config (inline or from a file in an artifact) and its vars,
+// binds its inputs to the build's artifacts, and hands it to the dispatcher as a step run.
+
+import type { ArtifactStore } from '../artifacts/store.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { StepContext, StepOutcome, StepSpec } from '../dispatch/types.js';
+import { compileTaskConfig } from '../pipeline/compile.js';
+import { formatDiagnostic } from '../pipeline/diagnostics.js';
+import type { TaskConfig, TaskPlan } from '../pipeline/plan.js';
+import { parseTaskConfig } from '../pipeline/task-config.js';
+import type { StepRun } from '../store/store.js';
+import type { BuildRun, LeafRunner, Result } from './build-run.js';
+import { abortReasonOf, type Scope } from './scope.js';
+import { taskStepSpec } from './task-spec.js';
+
+/** What a task step run keeps in the store: what to dispatch, and where it belongs. */
+export interface StoredTaskSpec {
+  spec: StepSpec;
+  context: StepContext;
+  /** task output name -> build artifact name. */
+  outputMapping: Record<string, string>;
+}
+
+/** What a finished task step run leaves: its outputs. */
+export interface TaskResult {
+  outputs: { name: string; digest: string; size: number }[];
+}
+
+const MAX_TASK_FILE_BYTES = 1024 * 1024;
+const TERMINAL = new Set(['succeeded', 'failed', 'errored', 'aborted']);
+
+export interface TaskStepDeps {
+  dispatcher: () => Dispatcher;
+  artifacts: ArtifactStore;
+  /** Resolves when the step run reaches a final status (registered before the step is queued). */
+  outcome: (stepRunId: number) => Promise<StepOutcome>;
+}
+
+export class TaskStep implements LeafRunner<TaskPlan> {
+  constructor(private readonly deps: TaskStepDeps) {}
+
+  async run(node: TaskPlan, scope: Scope, build: BuildRun): Promise<Result> {
+    const id = scope.id(node.id);
+    let run = build.steps.get(id);
+    if (run && TERMINAL.has(run.status)) {
+      // Replayed: its events are in the log already; only its outputs matter to later steps.
+      scope.register(outputsOf(run), (run.spec as StoredTaskSpec).outputMapping, run.agentName);
+      return run.status as Result;
+    }
+    if (!run) {
+      if (scope.signal.aborted) return 'aborted';
+      const prepared = await this.prepare(node, scope, build);
+      if (typeof prepared === 'string') return build.fail(node, scope, prepared);
+      const { build: view } = build;
+      const stored: StoredTaskSpec = {
+        spec: prepared.spec,
+        context: {
+          team: view.teamName,
+          pipeline: view.pipelineName,
+          job: view.jobName,
+          buildName: view.name,
+          buildId: view.id,
+          stepName: node.name,
+          stepRunId: 0,
+        },
+        outputMapping: node.outputMapping,
+      };
+      run = await build.deps.store.createStepRun({
+        buildId: view.id,
+        planId: id,
+        name: node.name,
+        spec: stored,
+        at: build.deps.now(),
+      });
+      build.track(id, run);
+      await build.event('initialize-task', { origin: { id } });
+    }
+    return this.await(run, node, scope, build);
+  }
+
+  /** Queues (or re-attaches to) a step run and waits for its end, aborting it with the scope. */
+  private async await(run: StepRun, node: TaskPlan, scope: Scope, build: BuildRun): Promise<Result> {
+    const id = scope.id(node.id);
+    const dispatcher = this.deps.dispatcher();
+    const outcome = this.deps.outcome(run.id);
+    // Between loading and waiting, the step may have ended: the store is the judge.
+    const current = (await build.deps.store.getStepRun(run.id)) ?? run;
+    if (current.status === 'pending') {
+      const stored = current.spec as StoredTaskSpec;
+      await dispatcher.enqueue(
+        current,
+        stored.spec,
+        { ...stored.context, stepRunId: current.id },
+        preferredAgent(scope, stored.spec),
+      );
+    }
+    const onAbort = () => void dispatcher.abort(run.id, abortReasonOf(scope.signal).ending);
+    if (scope.signal.aborted) onAbort();
+    else scope.signal.addEventListener('abort', onAbort, { once: true });
+    const ended = TERMINAL.has(current.status)
+      ? {
+          status: current.status as Result,
+          exitStatus: current.exitStatus,
+          error: current.error,
+          outputs: outputsOf(current),
+        }
+      : await outcome;
+    scope.signal.removeEventListener('abort', onAbort);
+
+    scope.register(ended.outputs, node.outputMapping, current.agentName ?? run.agentName);
+    if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
+    if (ended.exitStatus !== null && ended.exitStatus >= 0) {
+      await build.event('finish-task', { origin: { id }, exit_status: ended.exitStatus });
+    }
+    return ended.status;
+  }
+
+  /** The dispatchable spec, or the message the step errors with. */
+  private async prepare(node: TaskPlan, scope: Scope, build: BuildRun): Promise<{ spec: StepSpec } | string> {
+    let config: TaskConfig;
+    if (node.config) {
+      config = node.config;
+    } else if (node.file) {
+      const loaded = await this.loadConfigFile(node, scope);
+      if (typeof loaded === 'string') return loaded;
+      config = loaded;
+    } else {
+      return `task "${node.name}" has neither config nor file`;
+    }
+
+    const resolved = build.resolve({ config, privileged: node.privileged }, scope);
+    if (resolved.missing.length > 0) return `undefined vars: ${resolved.missing.join(', ')}`;
+    if (resolved.errors.length > 0) return resolved.errors.join('; ');
+    const { config: final, privileged } = resolved.value as { config: TaskConfig; privileged: unknown };
+
+    const missing: string[] = [];
+    const digests: Record<string, string> = {};
+    for (const input of final.inputs) {
+      const artifact = scope.artifacts.get(node.inputMapping[input.name] ?? input.name);
+      if (artifact) digests[input.name] = artifact.digest;
+      else if (!input.optional) missing.push(input.name);
+    }
+    if (missing.length > 0) return `missing inputs: ${missing.join(', ')}`;
+    const spec = taskStepSpec(node, final, build.build.teamName, digests);
+    spec.privileged = privileged === true || privileged === 'true';
+    spec.redact = [
+      ...build.secrets,
+      ...[...scope.localVars.values()].filter((v) => v.secret).map((v) => String(v.value)),
+    ];
+    return { spec };
+  }
+
+  private async loadConfigFile(node: TaskPlan, scope: Scope): Promise<TaskConfig | string> {
+    const file = node.file;
+    if (!file) return `task "${node.name}" has no file`;
+    const artifact = scope.artifacts.get(file.artifact);
+    if (!artifact)
+      return `task config ${file.artifact}/${file.path}: no artifact named "${file.artifact}" in this build`;
+    let text: string;
+    try {
+      text = (await this.deps.artifacts.readFile(artifact.digest, file.path, MAX_TASK_FILE_BYTES)).toString(
+        'utf8',
+      );
+    } catch (err) {
+      return `task config ${file.artifact}/${file.path}: ${(err as Error).message}`;
+    }
+    // The step's `vars:` fill the file's `((name))`s; what they leave is resolved like any other var.
+    const parsed = parseTaskConfig(text, `${file.artifact}/${file.path}`, { vars: node.vars });
+    if (!parsed.config) return parsed.diagnostics.map(formatDiagnostic).join('\n');
+    return compileTaskConfig(parsed.config, node.params);
+  }
+}
+
+function outputsOf(run: StepRun): TaskResult['outputs'] {
+  return (run.result as TaskResult | null)?.outputs ?? [];
+}
+
+/** The agent that produced most of a step's input bytes, which likely has them cached. */
+function preferredAgent(scope: Scope, spec: StepSpec): string | undefined {
+  const bytes = new Map<string, number>();
+  for (const input of spec.inputs) {
+    for (const artifact of scope.artifacts.values()) {
+      if (artifact.digest === input.artifactDigest && artifact.agent) {
+        bytes.set(artifact.agent, (bytes.get(artifact.agent) ?? 0) + artifact.size);
+      }
+    }
+  }
+  let best: string | undefined;
+  for (const [agent, n] of bytes) if (best === undefined || n > (bytes.get(best) ?? 0)) best = agent;
+  return best;
+}
