@@ -8,8 +8,7 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { Engine } from '../engine/engine.js';
 import type { BuildEvents } from '../events/build-events.js';
 import type { HubMetrics } from '../metrics.js';
-import { compileJob } from '../pipeline/compile.js';
-import { parsePipeline } from '../pipeline/parse.js';
+import { savePipelineConfig } from '../configs/save-pipeline.js';
 import type { BuildView, Store, Team, TokenRecord } from '../store/store.js';
 import { TERMINAL_BUILD_STATUSES } from '../store/store.js';
 import { streamBuildEvents } from './sse.js';
@@ -144,46 +143,34 @@ export function buildApi(deps: ApiDeps) {
         '/teams/:team/pipelines/:pipeline/config',
         async (req): Promise<SetPipelineResponse> => {
           const team = await teamOf(req.params.team);
-          const name = req.params.pipeline;
-          if (!/^[a-z0-9][a-z0-9._-]{0,127}$/.test(name)) {
-            throw new HttpError(
-              400,
-              'invalid_name',
-              `invalid pipeline name "${name}": use lowercase letters, digits, "-", "_" and "."`,
-            );
-          }
           const body = req.body as Partial<SetPipelineRequest> | undefined;
           if (typeof body?.source !== 'string')
             throw new HttpError(400, 'bad_request', 'body must have a "source" string');
           if (Buffer.byteLength(body.source) > deps.maxPipelineBytes) {
             throw new HttpError(413, 'too_large', `pipeline config exceeds ${deps.maxPipelineBytes} bytes`);
           }
-          const file = typeof body.file === 'string' && body.file ? body.file : 'pipeline.yml';
-          const { pipeline, diagnostics } = parsePipeline(body.source, file);
-          const warnings = diagnostics.filter((d) => d.severity === 'warning');
-          if (!pipeline) {
-            throw new HttpError(400, 'invalid_pipeline', 'the pipeline config is invalid', diagnostics);
-          }
-          const current = await store.getPipeline(team.id, name);
-          if (body.expectedVersion !== undefined && (current?.configVersion ?? 0) !== body.expectedVersion) {
-            throw new HttpError(
-              409,
-              'conflict',
-              `pipeline "${name}" changed since you fetched it (version ${current?.configVersion ?? 0}, expected ${body.expectedVersion}); run set-pipeline again`,
-            );
-          }
-          const saved = await store.savePipeline({
+          const saved = await savePipelineConfig(store, {
             teamId: team.id,
-            name,
+            name: req.params.pipeline,
             source: body.source,
-            jobs: pipeline.jobs.map((job) => ({ name: job.name, plan: compileJob(pipeline, job) })),
+            file: typeof body.file === 'string' && body.file ? body.file : 'pipeline.yml',
+            ...(body.expectedVersion === undefined ? {} : { expectedVersion: body.expectedVersion }),
             at: Date.now(),
           });
+          if (!saved.ok) {
+            const status = saved.reason === 'conflict' ? 409 : 400;
+            throw new HttpError(
+              status,
+              saved.reason === 'conflict' ? 'conflict' : saved.reason,
+              saved.message,
+              saved.diagnostics.length ? saved.diagnostics : undefined,
+            );
+          }
           req.log.info(
-            { team: team.name, pipeline: name, version: saved.pipeline.configVersion },
+            { team: team.name, pipeline: req.params.pipeline, version: saved.version },
             'pipeline saved',
           );
-          return { created: saved.created, version: saved.pipeline.configVersion, warnings };
+          return { created: saved.created, version: saved.version, warnings: saved.warnings };
         },
       );
 

@@ -75,7 +75,8 @@ export class BuildRun {
     const lookup: VarLookup = (ref) => {
       if (ref.source === '.') return scope.localVars.get(ref.path)?.value;
       const found = this.deps.varSource(ref);
-      if (typeof found === 'string') this.secrets.add(found);
+      // Everything a var source hands out is a credential: none of it may show up in logs.
+      for (const secret of leafStrings(found)) this.secrets.add(secret);
       return found;
     };
     return resolveVars(value, lookup);
@@ -275,4 +276,12 @@ function combine(results: Result[], aborted: boolean): Result {
 /** Read through a call, so a check after an await is not narrowed away by an earlier one. */
 function isAborted(signal: AbortSignal): boolean {
   return signal.aborted;
+}
+
+/** Every non-blank string inside a value (numbers and booleans would mask harmless output). */
+export function leafStrings(value: unknown): string[] {
+  if (typeof value === 'string') return value.trim() ? [value] : [];
+  if (Array.isArray(value)) return value.flatMap(leafStrings);
+  if (value && typeof value === 'object') return Object.values(value).flatMap(leafStrings);
+  return [];
 }

@@ -10,11 +10,14 @@ import type { Dispatcher, DispatchListener } from '../dispatch/dispatcher.js';
 import type { StepOutcome } from '../dispatch/types.js';
 import type { BuildEvents } from '../events/build-events.js';
 import { eventTime } from '../events/build-events.js';
+import { parsePipeline } from '../pipeline/parse.js';
 import { TERMINAL_BUILD_STATUSES, type BuildView, type Store } from '../store/store.js';
 import { BuildRun, type LeafRunners, type Result } from './build-run.js';
 import { AbortReason, Scope } from './scope.js';
 import type { StoredTaskSpec } from './task-step.js';
 import { TaskStep } from './task-step.js';
+import { LoadVarStep } from './load-var-step.js';
+import { SetPipelineStep } from './set-pipeline-step.js';
 
 interface Running {
   run: BuildRun;
@@ -28,6 +31,8 @@ export class Engine implements DispatchListener {
   /** Plan id of each step run of a running build, so dispatcher callbacks need no store lookup. */
   private readonly planIds = new Map<number, string>();
   private dispatcher: Dispatcher | undefined;
+  /** Var-source lookups per pipeline, refreshed when one of its builds starts. */
+  private readonly varSources = new Map<number, (ref: { source?: string; path: string }) => unknown>();
   private readonly leaves: LeafRunners;
 
   constructor(
@@ -42,7 +47,11 @@ export class Engine implements DispatchListener {
       artifacts,
       outcome: (id) => this.outcome(id),
     });
-    this.leaves = { task };
+    this.leaves = {
+      task,
+      load_var: new LoadVarStep(artifacts),
+      set_pipeline: new SetPipelineStep(artifacts),
+    };
   }
 
   /** The dispatcher needs the engine as its listener, so it is connected after both exist. */
@@ -119,7 +128,12 @@ export class Engine implements DispatchListener {
       time: eventTime(this.now()),
       config: {
         platform: spec.platform,
-        run: { path: spec.run.path, args: spec.run.args, dir: spec.run.dir },
+        // Shown as `running PATH ARGS`: secrets in the args are masked there too.
+        run: {
+          path: spec.run.path,
+          args: spec.run.args.map((a) => redact(a, spec.redact)),
+          dir: spec.run.dir,
+        },
       },
     });
   }
@@ -156,7 +170,7 @@ export class Engine implements DispatchListener {
       log: this.log.child({ buildId: build.id }),
       now: this.now,
       leaves: this.leaves,
-      varSource: () => undefined,
+      varSource: (ref) => this.varSources.get(build.pipelineId)?.(ref),
       tracked: (step) => this.planIds.set(step.id, step.planId),
     });
     const running: Running = { run, abort, done: Promise.resolve() };
@@ -176,6 +190,7 @@ export class Engine implements DispatchListener {
   private async execute({ run, abort }: Running): Promise<void> {
     const { build } = run;
     await run.load();
+    await this.loadVarSources(build.pipelineId);
     if (build.abortRequested) abort.abort(new AbortReason('user'));
     if (build.status === 'pending') {
       await this.store.updateBuild(build.id, { status: 'started', startedAt: this.now() });
@@ -185,9 +200,31 @@ export class Engine implements DispatchListener {
     await this.finish(build, await run.run(build.plan, Scope.root(abort.signal)));
   }
 
+  /**
+   * The pipeline's `var_sources`, as a lookup by `((source:path))`. Only the `dummy` type exists so far
+   * (its `vars` map); credential managers plug in here.
+   */
+  private async loadVarSources(pipelineId: number): Promise<void> {
+    const config = await this.store.getPipelineConfig(pipelineId);
+    const sources = config ? (parsePipeline(config.source, 'pipeline.yml').pipeline?.var_sources ?? []) : [];
+    this.varSources.set(pipelineId, (ref) => {
+      const source = sources.find((s) => s.name === ref.source);
+      if (source?.type !== 'dummy') return undefined;
+      const vars = source.config.vars;
+      return vars && typeof vars === 'object' ? (vars as Record<string, unknown>)[ref.path] : undefined;
+    });
+  }
+
   private async finish(build: BuildView, result: Result): Promise<void> {
     const at = this.now();
     await this.store.updateBuild(build.id, { status: result, endedAt: at });
     await this.events.emit(build.id, 'status', { status: result, time: eventTime(at) });
   }
+}
+
+function redact(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of [...secrets].sort((a, b) => b.length - a.length))
+    if (secret) out = out.split(secret).join('((redacted))');
+  return out;
 }

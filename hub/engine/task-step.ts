@@ -9,7 +9,7 @@ import { formatDiagnostic } from '../pipeline/diagnostics.js';
 import type { TaskConfig, TaskPlan } from '../pipeline/plan.js';
 import { parseTaskConfig } from '../pipeline/task-config.js';
 import type { StepRun } from '../store/store.js';
-import type { BuildRun, LeafRunner, Result } from './build-run.js';
+import { leafStrings, type BuildRun, type LeafRunner, type Result } from './build-run.js';
 import { abortReasonOf, type Scope } from './scope.js';
 import { taskStepSpec } from './task-spec.js';
 
@@ -145,7 +145,7 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     spec.privileged = privileged === true || privileged === 'true';
     spec.redact = [
       ...build.secrets,
-      ...[...scope.localVars.values()].filter((v) => v.secret).map((v) => String(v.value)),
+      ...[...scope.localVars.values()].filter((v) => v.secret).flatMap((v) => leafStrings(v.value)),
     ];
     return { spec };
   }
