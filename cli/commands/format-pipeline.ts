@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { formatPipeline } from '../../hub/pipeline/format.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { readUserFile } from './validate-pipeline.js';
+import { readUserFile } from '../vars.js';
 
 interface FormatOptions {
   config: string;

@@ -1,12 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { PipelineDiagnostic } from '../../hub/api/types.js';
 import { ApiRequestError } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { CliError, readLine } from '../io.js';
 import { renderConfigDiff } from '../render/diff.js';
+import { interpolate } from '../../hub/pipeline/interpolate.js';
+import { addVarOptions, readUserFile, readVars, type VarOptions } from '../vars.js';
 
-interface SetPipelineOptions {
+interface SetPipelineOptions extends VarOptions {
   pipeline: string;
   config: string;
   nonInteractive?: boolean;
@@ -18,8 +19,7 @@ export function formatDiagnostic(d: PipelineDiagnostic): string {
 }
 
 export function registerSetPipeline(program: Command, ctx: CliContext): void {
-  program
-    .command('set-pipeline')
+  addVarOptions(program.command('set-pipeline'))
     .description(
       "Create or update a pipeline from a YAML file: shows the diff against the hub's current config, asks, then saves it",
     )
@@ -29,6 +29,8 @@ export function registerSetPipeline(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
+Vars given with -v/-y/-l are filled in before the config is sent (as fly does); vars not given stay
+in the config and are resolved when the build runs.
 Exit status: 0 when saved or unchanged, 1 when the config is invalid or you answer no.
 
 Example:
@@ -36,12 +38,15 @@ Example:
   outpost -t prod set-pipeline -p my-app -c ci/pipeline.yml -n`,
     )
     .action(async (opts: SetPipelineOptions, cmd: Command) => {
-      let source: string;
-      try {
-        source = await readFile(opts.config, 'utf8');
-      } catch (err) {
-        throw new CliError(`could not read ${opts.config}: ${(err as Error).message}`, 1, { cause: err });
+      const interpolated = interpolate(await readUserFile(opts.config), await readVars(opts), opts.config);
+      if (interpolated.diagnostics.length > 0) {
+        for (const d of interpolated.diagnostics) ctx.err(formatDiagnostic(d) + '\n');
+        if (interpolated.diagnostics.some((d) => d.severity === 'error')) {
+          ctx.exitCode = 1;
+          return;
+        }
       }
+      const source = interpolated.source;
       const client = await ctx.client(cmd);
       const current = await client.getPipelineConfig(opts.pipeline);
       const diff = renderConfigDiff(current?.source ?? '', source, ctx.style);

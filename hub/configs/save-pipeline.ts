@@ -53,7 +53,11 @@ export async function savePipelineConfig(store: Store, req: SaveRequest): Promis
     teamId: req.teamId,
     name: req.name,
     source: req.source,
-    jobs: pipeline.jobs.map((job) => ({ name: job.name, plan: compileJob(pipeline, job) })),
+    jobs: pipeline.jobs.map((job) => ({
+      name: job.name,
+      plan: compileJob(pipeline, job),
+      ...(job.old_name === undefined ? {} : { oldName: job.old_name }),
+    })),
     at: req.at,
   });
   return {

@@ -17,10 +17,10 @@ export function taskStepSpec(
     team,
     run: { ...config.run, args: [...config.run.args] },
     env: { ...config.params },
-    inputs: config.inputs.map((i) => ({
-      ...i,
-      ...(digests[i.name] ? { artifactDigest: digests[i.name] } : {}),
-    })),
+    // An optional input nothing provided is left out: the step must not see even an empty directory.
+    inputs: config.inputs
+      .filter((i) => digests[i.name] !== undefined || !i.optional)
+      .map((i) => ({ ...i, ...(digests[i.name] ? { artifactDigest: digests[i.name] } : {}) })),
     outputs: config.outputs.map((o) => ({ ...o })),
     privileged: node.privileged,
     timeoutMs: node.timeoutMs ?? 0,

@@ -203,6 +203,23 @@ export class KyselyStore implements Store {
             created_at: input.at,
           })
           .execute();
+        // A job renamed with `old_name` keeps its row, and so its builds and numbering, under the new name.
+        for (const job of input.jobs) {
+          if (job.oldName === undefined || job.oldName === job.name) continue;
+          const taken = await trx
+            .selectFrom('jobs')
+            .select('id')
+            .where('pipeline_id', '=', row.id)
+            .where('name', '=', job.name)
+            .executeTakeFirst();
+          if (taken) continue;
+          await trx
+            .updateTable('jobs')
+            .set({ name: job.name })
+            .where('pipeline_id', '=', row.id)
+            .where('name', '=', job.oldName)
+            .execute();
+        }
         if (input.jobs.length > 0) {
           await trx
             .insertInto('jobs')

@@ -161,7 +161,8 @@ export interface SavePipelineInput {
   teamId: number;
   name: string;
   source: string;
-  jobs: { name: string; plan: PlanNode }[];
+  /** `oldName`: the job's name before a rename (`old_name:`), whose builds it keeps. */
+  jobs: { name: string; plan: PlanNode; oldName?: string }[];
   at: number;
 }
 
