@@ -15,12 +15,12 @@ import type { Logger } from 'pino';
 import type { StepRun, Store } from '../store/store.js';
 import type { HubMetrics } from '../metrics.js';
 import { agentMayRun, pickCandidate, poolAccepts, waitingReason, type Candidate } from './matching.js';
-import type { AgentConnection, StepContext, StepEnding, StepOutcome, StepSpec } from './types.js';
+import type { AgentConnection, PoolInfo, StepContext, StepEnding, StepOutcome, StepSpec } from './types.js';
 
 export interface DispatchListener {
   /** The step cannot be placed now; called again only when the reason changes. */
   waiting(stepRunId: number, buildId: number, reason: string): void;
-  selected(stepRunId: number, buildId: number, agentName: string, pool: string): void;
+  selected(stepRunId: number, buildId: number, agentName: string, pool: PoolInfo, spec: StepSpec): void;
   /** The step reached a final status (persisted before this is called). */
   ended(stepRunId: number, buildId: number, outcome: StepOutcome): void;
 }
@@ -498,7 +498,7 @@ export class Dispatcher {
       });
     }, this.opts.acceptWithinMs);
     this.metrics.dispatchLatency.observe((this.now() - entry.readyAt) / 1000);
-    this.listener.selected(entry.stepRunId, entry.buildId, agent.agentName, pool.name);
+    this.listener.selected(entry.stepRunId, entry.buildId, agent.agentName, pool, entry.spec);
     agent.assign({
       leaseId,
       pool: pool.name,

@@ -19,6 +19,8 @@ export interface StepSpec {
   cpuShares: number;
   /** Secret values the agent replaces with ((redacted)) in the step's output. */
   redact: string[];
+  /** The container image, from a registry-image/docker-image `image_resource`. */
+  image?: { repository: string; tag: string; digest: string };
 }
 
 export interface StepContext {

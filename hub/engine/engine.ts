@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { Dispatcher, DispatchListener } from '../dispatch/dispatcher.js';
-import type { StepOutcome } from '../dispatch/types.js';
+import type { PoolInfo, StepOutcome, StepSpec } from '../dispatch/types.js';
 import type { BuildEvents } from '../events/build-events.js';
 import { eventTime } from '../events/build-events.js';
 import { parsePipeline } from '../pipeline/parse.js';
@@ -105,8 +105,14 @@ export class Engine implements DispatchListener {
     this.emitFor(buildId, stepRunId, 'waiting-for-worker', { reason });
   }
 
-  selected(stepRunId: number, buildId: number, agentName: string, pool: string): void {
-    this.emitFor(buildId, stepRunId, 'selected-worker', { selected_worker: agentName, pool });
+  selected(stepRunId: number, buildId: number, agentName: string, pool: PoolInfo, spec: StepSpec): void {
+    this.emitFor(buildId, stepRunId, 'selected-worker', { selected_worker: agentName, pool: pool.name });
+    const ignored = pool.executor === 'process' ? unhonoured(spec) : [];
+    if (ignored.length > 0) {
+      // Said in the build log, where the user looks, rather than silently dropped.
+      const payload = `outpost: pool "${pool.name}" runs steps as host processes; not applied: ${ignored.join(', ')}\n`;
+      this.emitFor(buildId, stepRunId, 'log', { payload }, 'stderr');
+    }
   }
 
   ended(stepRunId: number, _buildId: number, outcome: StepOutcome): void {
@@ -147,12 +153,18 @@ export class Engine implements DispatchListener {
     return this.dispatcher;
   }
 
-  private emitFor(buildId: number, stepRunId: number, type: string, data: Record<string, unknown>): void {
+  private emitFor(
+    buildId: number,
+    stepRunId: number,
+    type: string,
+    data: Record<string, unknown>,
+    source?: 'stdout' | 'stderr',
+  ): void {
     void (async () => {
       const planId = this.planIds.get(stepRunId) ?? (await this.store.getStepRun(stepRunId))?.planId;
       if (planId)
         await this.events.emit(buildId, type, {
-          origin: { id: planId },
+          origin: source ? { id: planId, source } : { id: planId },
           ...data,
           time: eventTime(this.now()),
         });
@@ -226,5 +238,14 @@ function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const secret of [...secrets].sort((a, b) => b.length - a.length))
     if (secret) out = out.split(secret).join('((redacted))');
+  return out;
+}
+
+/** What a step asks for that a process pool cannot give it. */
+function unhonoured(spec: StepSpec): string[] {
+  const out: string[] = [];
+  if (spec.image) out.push(`image ${spec.image.repository}`);
+  if (spec.privileged) out.push('privileged');
+  if (spec.memoryLimitBytes > 0 || spec.cpuShares > 0) out.push('container_limits');
   return out;
 }

@@ -27,5 +27,16 @@ export function taskStepSpec(
     memoryLimitBytes: limits?.memory ?? 0,
     cpuShares: limits?.cpu ?? 0,
     redact: [],
+    ...imageOf(config),
   };
+}
+
+/** The container image of a registry-image / docker-image `image_resource`; other types have none yet. */
+function imageOf(config: TaskConfig): Pick<StepSpec, 'image'> {
+  const resource = config.image_resource;
+  if (resource?.type !== 'registry-image' && resource?.type !== 'docker-image') return {};
+  const { repository, tag } = resource.source;
+  if (typeof repository !== 'string') return {};
+  const digest = resource.version?.digest ?? '';
+  return { image: { repository, tag: typeof tag === 'string' ? tag : 'latest', digest } };
 }

@@ -74,17 +74,26 @@ export class TaskStep implements LeafRunner<TaskPlan> {
       });
       build.track(id, run);
       await build.event('initialize-task', { origin: { id } });
+      return this.await(run, true, node, scope, build);
     }
-    return this.await(run, node, scope, build);
+    return this.await(run, false, node, scope, build);
   }
 
-  /** Queues (or re-attaches to) a step run and waits for its end, aborting it with the scope. */
-  private async await(run: StepRun, node: TaskPlan, scope: Scope, build: BuildRun): Promise<Result> {
+  /**
+   * Queues (or re-attaches to) a step run and waits for its end, aborting it with the scope. A `fresh`
+   * run was just created here, so it is pending; one loaded from the store may have moved on since.
+   */
+  private async await(
+    run: StepRun,
+    fresh: boolean,
+    node: TaskPlan,
+    scope: Scope,
+    build: BuildRun,
+  ): Promise<Result> {
     const id = scope.id(node.id);
     const dispatcher = this.deps.dispatcher();
     const outcome = this.deps.outcome(run.id);
-    // Between loading and waiting, the step may have ended: the store is the judge.
-    const current = (await build.deps.store.getStepRun(run.id)) ?? run;
+    const current = fresh ? run : ((await build.deps.store.getStepRun(run.id)) ?? run);
     if (current.status === 'pending') {
       const stored = current.spec as StoredTaskSpec;
       await dispatcher.enqueue(

@@ -144,7 +144,7 @@ export class AgentSession implements AgentConnection {
             inputs: a.spec.inputs.map((i) => ({ ...i, artifactDigest: i.artifactDigest ?? '' })),
             redact: a.spec.redact,
             outputs: a.spec.outputs.map((o) => ({ ...o })),
-            image: undefined,
+            image: a.spec.image ? { ...a.spec.image } : undefined,
             privileged: a.spec.privileged,
             timeoutMs: a.spec.timeoutMs,
             memoryLimitBytes: a.spec.memoryLimitBytes,

@@ -80,6 +80,29 @@ describe('a build on the embedded defaults', () => {
     expect(finalStatus(events)).toBe('errored');
   });
 
+  it('says in the log what a process pool cannot apply (image, container_limits)', async () => {
+    await setPipeline(
+      hub,
+      'limits',
+      `jobs:
+- name: job
+  plan:
+  - task: t
+    config:
+      platform: linux
+      image_resource: { type: registry-image, source: { repository: busybox } }
+      container_limits: { memory: 1GB }
+      run: { path: echo, args: [ran] }
+`,
+    );
+    const events = await readBuildEvents(hub, await triggerJob(hub, 'limits', 'job'));
+    expect(logText(events)).toContain(
+      'outpost: pool "local" runs steps as host processes; not applied: image busybox, container_limits\n',
+    );
+    expect(logText(events)).toContain('ran\n');
+    expect(finalStatus(events)).toBe('succeeded');
+  });
+
   it('runs the steps of a job in order and stops at the first failure', async () => {
     await setPipeline(
       hub,
