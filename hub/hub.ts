@@ -7,6 +7,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { buildApi } from './api/server.js';
 import { FsArtifactStore } from './artifacts/fs-store.js';
+import { startGarbageCollector } from './artifacts/gc.js';
+import type { ArtifactStore } from './artifacts/store.js';
 import { TokenService } from './auth/tokens.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { Engine } from './engine/engine.js';
@@ -34,6 +36,8 @@ export interface HubOptions {
   maxPipelineBytes: number;
   /** Largest step output accepted, in bytes (a tar of the output directory). */
   maxArtifactBytes: number;
+  /** How often builds past their retention and unreferenced artifacts are removed. */
+  gcIntervalMs: number;
 }
 
 export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
@@ -48,6 +52,7 @@ export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
   logWindowBytes: 4 * 1024 * 1024,
   maxPipelineBytes: 2 * 1024 * 1024,
   maxArtifactBytes: 1024 * 1024 * 1024,
+  gcIntervalMs: 60_000,
 };
 
 export interface RunningHub {
@@ -55,6 +60,7 @@ export interface RunningHub {
   grpcPort: number;
   grpcAddress: string;
   store: Store;
+  artifacts: ArtifactStore;
   engine: Engine;
   metrics: HubMetrics;
   tokens: TokenService;
@@ -134,6 +140,12 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     maxPipelineBytes: options.maxPipelineBytes,
   });
   const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
+  const stopGc = startGarbageCollector(
+    store,
+    artifacts,
+    { intervalMs: options.gcIntervalMs, minArtifactAgeMs: 60 * 60_000 },
+    log.child({ component: 'gc' }),
+  );
   ready = true;
   const grpcHost = options.grpcListen.slice(0, options.grpcListen.lastIndexOf(':'));
   log.info({ url: address, grpcPort: gateway.port, tls: Boolean(options.tls) }, 'hub ready');
@@ -143,12 +155,14 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     grpcPort: gateway.port,
     grpcAddress: `${grpcHost}:${gateway.port}`,
     store,
+    artifacts,
     engine,
     metrics,
     tokens,
     initialAdminToken,
     async close() {
       ready = false;
+      stopGc();
       await gateway.close();
       await api.close();
       dispatcher.stop();

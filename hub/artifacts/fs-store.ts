@@ -105,12 +105,19 @@ export class FsArtifactStore implements ArtifactStore {
     if (file) await rm(file, { force: true });
   }
 
-  async list(): Promise<string[]> {
+  async list(): Promise<{ digest: string; storedAt: number }[]> {
+    let names: string[];
     try {
-      return (await readdir(this.dir)).filter((n) => /^[0-9a-f]{64}$/.test(n)).map((n) => `sha256:${n}`);
+      names = (await readdir(this.dir)).filter((n) => /^[0-9a-f]{64}$/.test(n));
     } catch {
       return [];
     }
+    const out: { digest: string; storedAt: number }[] = [];
+    for (const name of names) {
+      const st = await stat(path.join(this.dir, name)).catch(() => undefined);
+      if (st) out.push({ digest: `sha256:${name}`, storedAt: st.mtimeMs });
+    }
+    return out;
   }
 
   private fileOf(digest: string): string | undefined {

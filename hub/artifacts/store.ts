@@ -23,8 +23,8 @@ export interface ArtifactStore {
   /** One file out of a stored archive, at most `maxBytes` long. */
   readFile(digest: string, path: string, maxBytes: number): Promise<Buffer>;
   delete(digest: string): Promise<void>;
-  /** Every stored digest (for garbage collection). */
-  list(): Promise<string[]>;
+  /** Every stored artifact with when it was stored (for garbage collection). */
+  list(): Promise<{ digest: string; storedAt: number }[]>;
 }
 
 export class ArtifactError extends Error {

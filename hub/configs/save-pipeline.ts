@@ -4,7 +4,8 @@
 import { compileJob } from '../pipeline/compile.js';
 import type { Diagnostic } from '../pipeline/diagnostics.js';
 import { parsePipeline } from '../pipeline/parse.js';
-import type { Store } from '../store/store.js';
+import type { JobConfig } from '../pipeline/config.js';
+import type { BuildRetention, Store } from '../store/store.js';
 
 export const PIPELINE_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
@@ -57,6 +58,7 @@ export async function savePipelineConfig(store: Store, req: SaveRequest): Promis
       name: job.name,
       plan: compileJob(pipeline, job),
       ...(job.old_name === undefined ? {} : { oldName: job.old_name }),
+      ...retentionOf(job),
     })),
     at: req.at,
   });
@@ -66,4 +68,21 @@ export async function savePipelineConfig(store: Store, req: SaveRequest): Promis
     version: saved.pipeline.configVersion,
     warnings: diagnostics.filter((d) => d.severity === 'warning'),
   };
+}
+
+/** `build_log_retention`, or the older `build_logs_to_retain` (a number of builds). */
+function retentionOf(job: JobConfig): { retention?: BuildRetention } {
+  const r = job.build_log_retention;
+  if (r) {
+    return {
+      retention: {
+        ...(r.builds === undefined ? {} : { builds: r.builds }),
+        ...(r.days === undefined ? {} : { days: r.days }),
+        ...(r.minimum_succeeded_builds === undefined
+          ? {}
+          : { minimumSucceededBuilds: r.minimum_succeeded_builds }),
+      },
+    };
+  }
+  return job.build_logs_to_retain === undefined ? {} : { retention: { builds: job.build_logs_to_retain } };
 }

@@ -417,6 +417,11 @@ export class Dispatcher {
       result: { outputs: outcome.outputs },
     });
     if (!ok) return;
+    // The build now holds these artifacts: they live as long as it does (see hub/artifacts/gc.ts).
+    await this.store.addBuildArtifacts(
+      lease.buildId,
+      outcome.outputs.map((o) => o.digest),
+    );
     this.metrics.stepsFinished.inc({ status: outcome.status });
     this.listener.ended(lease.stepRunId, lease.buildId, outcome);
   }

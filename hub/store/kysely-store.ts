@@ -19,11 +19,12 @@ import {
   toToken,
 } from './rows.js';
 import type { BuildsTable, Database, StepRunsTable } from './schema.js';
-import { StoreConflictError } from './store.js';
+import { StoreConflictError, TERMINAL_BUILD_STATUSES } from './store.js';
 import type {
   AgentRecord,
   Build,
   BuildEvent,
+  BuildRetention,
   BuildFilter,
   BuildStatus,
   BuildView,
@@ -230,6 +231,7 @@ export class KyselyStore implements Store {
                 plan: json(job.plan),
                 active: 1,
                 config_order: i,
+                retention: job.retention ? json(job.retention) : null,
               })),
             )
             .onConflict((oc) =>
@@ -237,6 +239,7 @@ export class KyselyStore implements Store {
                 plan: eb.ref('excluded.plan'),
                 active: 1,
                 config_order: eb.ref('excluded.config_order'),
+                retention: eb.ref('excluded.retention'),
               })),
             )
             .execute();
@@ -561,7 +564,72 @@ export class KyselyStore implements Store {
     await this.db.updateTable('agents').set({ last_heartbeat_at: at }).where('name', '=', name).execute();
   }
 
+  async addBuildArtifacts(buildId: number, digests: string[]): Promise<void> {
+    if (digests.length === 0) return;
+    await this.db
+      .insertInto('build_artifacts')
+      .values([...new Set(digests)].map((digest) => ({ build_id: buildId, digest })))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  async referencedDigests(): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('build_artifacts').select('digest').distinct().execute();
+    return new Set(rows.map((r) => r.digest));
+  }
+
+  async reapBuilds(now: number): Promise<number> {
+    const jobs = await this.db
+      .selectFrom('jobs')
+      .select(['id', 'retention'])
+      .where('retention', 'is not', null)
+      .execute();
+    let reaped = 0;
+    for (const job of jobs) {
+      const retention = JSON.parse(job.retention ?? '{}') as BuildRetention;
+      const finished = await this.db
+        .selectFrom('builds')
+        .select(['id', 'status', 'ended_at'])
+        .where('job_id', '=', job.id)
+        .where('status', 'in', TERMINAL_BUILD_STATUSES)
+        .orderBy('id', 'desc')
+        .execute();
+      const doomed = buildsToReap(
+        finished.map((b) => ({
+          id: b.id,
+          succeeded: b.status === 'succeeded',
+          endedAt: b.ended_at === null ? now : Number(b.ended_at),
+        })),
+        retention,
+        now,
+      );
+      if (doomed.length === 0) continue;
+      // Events, step runs and artifact references go with their builds (ON DELETE CASCADE).
+      await this.db.deleteFrom('builds').where('id', 'in', doomed).execute();
+      reaped += doomed.length;
+    }
+    return reaped;
+  }
+
   async close(): Promise<void> {
     await this.db.destroy();
   }
+}
+
+/** Which finished builds (newest first) a retention policy lets go. Pure. */
+export function buildsToReap(
+  builds: { id: number; succeeded: boolean; endedAt: number }[],
+  retention: BuildRetention,
+  now: number,
+): number[] {
+  const keepSucceeded = retention.minimumSucceededBuilds ?? 0;
+  const doomed: number[] = [];
+  let succeededKept = 0;
+  builds.forEach((build, index) => {
+    const tooMany = retention.builds !== undefined && index >= retention.builds;
+    const tooOld = retention.days !== undefined && now - build.endedAt > retention.days * 86_400_000;
+    if ((tooMany || tooOld) && !(build.succeeded && succeededKept < keepSucceeded)) doomed.push(build.id);
+    else if (build.succeeded) succeededKept++;
+  });
+  return doomed;
 }

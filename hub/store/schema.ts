@@ -62,6 +62,13 @@ export interface JobsTable {
   next_build_number: ColumnType<number, number | undefined, number>;
   /** The job's position in the latest config: listJobs sorts by it. */
   config_order: number;
+  /** JSON of the job's BuildRetention; null keeps every build. */
+  retention: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface BuildArtifactsTable {
+  build_id: number;
+  digest: string;
 }
 
 export interface BuildsTable {
@@ -132,4 +139,5 @@ export interface Database {
   step_runs: StepRunsTable;
   build_events: BuildEventsTable;
   agents: AgentsTable;
+  build_artifacts: BuildArtifactsTable;
 }

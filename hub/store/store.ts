@@ -74,6 +74,16 @@ export interface Job {
   nextBuildNumber: number;
 }
 
+/** Concourse's build_log_retention: which finished builds of a job are kept. */
+export interface BuildRetention {
+  /** Keep at most this many finished builds (newest first). */
+  builds?: number;
+  /** Delete finished builds older than this many days. */
+  days?: number;
+  /** Whatever the rules above say, keep at least this many succeeded builds. */
+  minimumSucceededBuilds?: number;
+}
+
 export interface Build {
   id: number;
   teamId: number;
@@ -162,7 +172,7 @@ export interface SavePipelineInput {
   name: string;
   source: string;
   /** `oldName`: the job's name before a rename (`old_name:`), whose builds it keeps. */
-  jobs: { name: string; plan: PlanNode; oldName?: string }[];
+  jobs: { name: string; plan: PlanNode; oldName?: string; retention?: BuildRetention }[];
   at: number;
 }
 
@@ -288,6 +298,14 @@ export interface Store {
   listAgents(): Promise<AgentRecord[]>;
   setAgentState(name: string, state: AgentRecord['state'], at: number): Promise<void>;
   touchAgent(name: string, at: number): Promise<void>;
+
+  // Retention and artifact references.
+  /** Records that a build produced these artifacts (kept while the build exists). */
+  addBuildArtifacts(buildId: number, digests: string[]): Promise<void>;
+  /** Every digest some remaining build references. */
+  referencedDigests(): Promise<Set<string>>;
+  /** Deletes finished builds that their job's retention no longer keeps (with their events and steps). */
+  reapBuilds(now: number): Promise<number>;
 
   close(): Promise<void>;
 }

@@ -1,6 +1,7 @@
 // Outputs flow between steps through the hub's artifact store, also across agents and platforms.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { collectGarbage } from '../../hub/artifacts/gc.js';
 import {
   finalStatus,
   logText,
@@ -108,6 +109,31 @@ ${task('needs', 'linux', 'true', '      inputs: [{ name: nowhere }, { name: mayb
     expect(events.find((e) => e.event === 'error')?.data.message).toBe('missing inputs: nowhere');
     expect(events.some((e) => e.event === 'selected-worker')).toBe(false);
     expect(finalStatus(events)).toBe('errored');
+  });
+
+  it('deletes builds past their retention, and then the artifacts no build references', async () => {
+    await setPipeline(
+      hub,
+      'retained',
+      `jobs:
+- name: job
+  build_logs_to_retain: 1
+  plan:
+${task('make', 'linux', 'date +%s%N > out/stamp', '      outputs: [{ name: out }]\n')}`,
+    );
+    const first = await triggerJob(hub, 'retained', 'job');
+    expect(finalStatus(await readBuildEvents(hub, first))).toBe('succeeded');
+    const second = await triggerJob(hub, 'retained', 'job');
+    expect(finalStatus(await readBuildEvents(hub, second))).toBe('succeeded');
+    const before = (await hub.artifacts.list()).map((a) => a.digest);
+
+    const result = await collectGarbage(hub.store, hub.artifacts, { now: Date.now(), minArtifactAgeMs: 0 });
+    expect(result.builds).toBe(1);
+    expect((await hub.api('GET', `/builds/${first}`)).status).toBe(404);
+    expect((await hub.api('GET', `/builds/${second}`)).status).toBe(200);
+    const after = (await hub.artifacts.list()).map((a) => a.digest);
+    expect(after.length).toBeLessThan(before.length);
+    expect([...(await hub.store.referencedDigests())].every((d) => after.includes(d))).toBe(true);
   });
 
   it('errors a step whose output exceeds the artifact size limit, naming the output', async () => {
