@@ -1,4 +1,5 @@
-// (d) Log throughput agent -> hub -> SSE watcher. One protocol-level agent holds a step and streams
+// (d) Log throughput agent -> hub -> SSE watcher, with the hub in a process of its own (as deployed).
+// One protocol-level agent holds a step and streams
 // ~100 MB of numbered lines in chunks of the hub's maximum size, keeping its unacknowledged bytes under
 // the hub's log window; a watcher on the build's SSE stream checks every line arrives exactly once, in
 // order. The chunks are generated before the clock starts, so the figure is the hub's, not the generator's.
@@ -7,7 +8,8 @@ import { performance } from 'node:perf_hooks';
 import { LogStream, type Assign } from '../proto/gen/outpost/v1/agent.js';
 import { BenchAgent } from './proto-agent.js';
 import { MB } from './stats.js';
-import { deferred, SseBlocks, startInProcessHub, taskPipeline, within, type HubApi } from './support.js';
+import { startChildHub } from './child-hub.js';
+import { deferred, SseBlocks, taskPipeline, within, type HubApi } from './support.js';
 
 export interface LogsResult {
   /** Payload MB / (first send -> watcher saw the last line). */
@@ -97,7 +99,8 @@ async function watch(api: HubApi, buildId: number, checker: LineChecker): Promis
 }
 
 export async function measureLogs(): Promise<LogsResult> {
-  const { api, agentToken, grpcAddress, close } = await startInProcessHub();
+  // The hub runs in its own process, as deployed: the figure is its throughput, not this process's.
+  const { api, agentToken, grpcAddress, close } = await startChildHub();
   let acked = 0;
   let ackWaiter: (() => void) | undefined;
   const assigned = deferred<Assign>();
