@@ -32,7 +32,10 @@ export class Engine implements DispatchListener {
   private readonly planIds = new Map<number, string>();
   private dispatcher: Dispatcher | undefined;
   /** Var-source lookups per pipeline, refreshed when one of its builds starts. */
-  private readonly varSources = new Map<number, (ref: { source?: string; path: string }) => unknown>();
+  private readonly varSources = new Map<
+    number,
+    { version: number; lookup: (ref: { source?: string; path: string }) => unknown }
+  >();
   private readonly leaves: LeafRunners;
 
   constructor(
@@ -182,7 +185,7 @@ export class Engine implements DispatchListener {
       log: this.log.child({ buildId: build.id }),
       now: this.now,
       leaves: this.leaves,
-      varSource: (ref) => this.varSources.get(build.pipelineId)?.(ref),
+      varSource: (ref) => this.varSources.get(build.pipelineId)?.lookup(ref),
       tracked: (step) => this.planIds.set(step.id, step.planId),
     });
     const running: Running = { run, abort, done: Promise.resolve() };
@@ -217,13 +220,19 @@ export class Engine implements DispatchListener {
    * (its `vars` map); credential managers plug in here.
    */
   private async loadVarSources(pipelineId: number): Promise<void> {
+    const pipeline = await this.store.getPipelineById(pipelineId);
+    // Parsed once per config version, not once per build.
+    if (!pipeline || this.varSources.get(pipelineId)?.version === pipeline.configVersion) return;
     const config = await this.store.getPipelineConfig(pipelineId);
     const sources = config ? (parsePipeline(config.source, 'pipeline.yml').pipeline?.var_sources ?? []) : [];
-    this.varSources.set(pipelineId, (ref) => {
-      const source = sources.find((s) => s.name === ref.source);
-      if (source?.type !== 'dummy') return undefined;
-      const vars = source.config.vars;
-      return vars && typeof vars === 'object' ? (vars as Record<string, unknown>)[ref.path] : undefined;
+    this.varSources.set(pipelineId, {
+      version: pipeline.configVersion,
+      lookup: (ref) => {
+        const source = sources.find((s) => s.name === ref.source);
+        if (source?.type !== 'dummy') return undefined;
+        const vars = source.config.vars;
+        return vars && typeof vars === 'object' ? (vars as Record<string, unknown>)[ref.path] : undefined;
+      },
     });
   }
 
