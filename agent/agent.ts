@@ -55,9 +55,21 @@ async function channelCredentials(config: AgentConfig): Promise<ChannelCredentia
   return grpcCredentials.createSsl(tls.caFile ? await readFile(tls.caFile) : null);
 }
 
-function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): Executor {
-  if (pool.executor === 'process')
-    return new ProcessExecutor({ workRoot: path.join(config.workDir, 'steps', pool.name) });
+async function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): Promise<Executor> {
+  const workRoot = path.join(config.workDir, 'steps', pool.name);
+  if (pool.executor === 'process') return new ProcessExecutor({ workRoot });
+  if (pool.kubernetes) {
+    // Loaded only for Kubernetes pools: the client library alone costs an idle agent ~60 MB.
+    const { KubernetesExecutor } = await import('./executors/kubernetes/index.js');
+    try {
+      return new KubernetesExecutor({ settings: pool.kubernetes, agent: config.name, workRoot });
+    } catch (err) {
+      // A missing kubeconfig or in-cluster service account: say which pool, at startup.
+      throw new AgentStartError(
+        `pool "${pool.name}": cannot load the Kubernetes config: ${(err as Error).message}`,
+      );
+    }
+  }
   throw new AgentStartError(
     `pool "${pool.name}": the ${pool.executor} executor is not available in this agent build`,
   );
@@ -66,12 +78,10 @@ function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): E
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   const token = await readToken(config.tokenFile);
   const metrics = createAgentMetrics();
-  const pools = new Map<string, PoolRuntime>(
-    config.pools.map((p) => [
-      p.name,
-      { name: p.name, capacity: p.capacity, executor: executorFor(config, p) },
-    ]),
-  );
+  const pools = new Map<string, PoolRuntime>();
+  for (const p of config.pools) {
+    pools.set(p.name, { name: p.name, capacity: p.capacity, executor: await executorFor(config, p) });
+  }
   const channelOptions: Record<string, string | number> = {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
@@ -104,6 +114,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     metrics,
     log.child({ component: 'session' }),
   );
+  await runner.recover();
   const running = session.run();
   const metricsServer = config.metrics ? await serveMetrics(config.metrics.listen, metrics, log) : undefined;
 

@@ -101,7 +101,7 @@ pools:
     expect(c.drainTimeoutSeconds).toBe(30);
     expect(c.name).toBe('edge-7');
     expect(c.cluster).toBe('prod-eu');
-    expect(c.pools).toEqual([
+    expect(c.pools).toMatchObject([
       { name: 'linux', platform: 'linux', tags: ['gpu', 'big'], executor: 'kubernetes', capacity: 16 },
       { name: 'windows-2022', platform: 'windows', tags: [], executor: 'kubernetes', capacity: 8 },
     ]);
@@ -223,6 +223,138 @@ pools: [{ name: a }]
       env: { TOKEN_FILE: '/x' },
     });
     expect(c.tokenFile).toBe('/etc/outpost/${TOKEN_FILE}');
+  });
+});
+
+describe('kubernetes pools', () => {
+  const k8s = `
+hub:
+  address: 127.0.0.1:7777
+token_file: token
+pools:
+  - name: linux
+    executor: kubernetes
+    kubernetes:
+      namespace: ci
+      kubeconfig: kube/config
+      context: prod
+      node_selector: { node-pool: ci }
+      arch: arm64
+      tolerations: [{ key: dedicated, operator: Equal, value: ci, effect: NoSchedule }]
+      affinity: { nodeAffinity: {} }
+      service_account: ci-steps
+      runtime_class: gvisor
+      image_pull_secrets: [regcred]
+      priority_class: ci
+      resources: { defaults: { cpu: 500m, memory: 512Mi }, ceilings: { cpu: 2, memory: 4Gi } }
+      pod_patch: { spec: { dnsPolicy: ClusterFirst } }
+      allow_privileged: true
+      helper_image: helper:1
+      default_image: base:1
+      run_as_user: 1000
+      run_as_group: 1000
+      pending_timeout_seconds: 60
+      image_pull_grace_seconds: 5
+  - name: windows
+    platform: windows
+    executor: kubernetes
+    kubernetes:
+      windows_build: "10.0.20348"
+  - name: windows-untainted
+    platform: windows
+    executor: kubernetes
+    kubernetes: { windows_toleration: false, workspace: 'D:\\ci', helper_shell: posix }
+  - name: local
+`;
+
+  it('reads the kubernetes block, with defaults per platform, beside a process pool', () => {
+    const c = parseAgentConfig(k8s, host);
+    expect(c.pools.map((p) => [p.name, p.executor])).toEqual([
+      ['linux', 'kubernetes'],
+      ['windows', 'kubernetes'],
+      ['windows-untainted', 'kubernetes'],
+      ['local', 'process'],
+    ]);
+    expect(c.pools[0]!.kubernetes).toEqual({
+      pool: 'linux',
+      platform: 'linux',
+      namespace: 'ci',
+      kubeconfig: '/etc/outpost/kube/config',
+      context: 'prod',
+      nodeSelector: { 'node-pool': 'ci' },
+      arch: 'arm64',
+      windowsBuild: undefined,
+      tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ci', effect: 'NoSchedule' }],
+      windowsToleration: undefined,
+      affinity: { nodeAffinity: {} },
+      serviceAccount: 'ci-steps',
+      runtimeClass: 'gvisor',
+      imagePullSecrets: ['regcred'],
+      priorityClass: 'ci',
+      resources: { defaults: { cpu: '500m', memory: '512Mi' }, ceilings: { cpu: '2', memory: '4Gi' } },
+      podPatch: { spec: { dnsPolicy: 'ClusterFirst' } },
+      allowPrivileged: true,
+      helperImage: 'helper:1',
+      defaultImage: 'base:1',
+      helperShell: 'posix',
+      workspace: '/workspace',
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      pendingTimeoutSeconds: 60,
+      imagePullGraceSeconds: 5,
+    });
+    expect(c.pools[1]!.kubernetes).toMatchObject({
+      namespace: 'default',
+      kubeconfig: undefined,
+      windowsBuild: '10.0.20348',
+      windowsToleration: { key: 'os', operator: 'Equal', value: 'windows', effect: 'NoSchedule' },
+      helperImage: 'mcr.microsoft.com/windows/nanoserver:ltsc2022',
+      defaultImage: 'mcr.microsoft.com/windows/servercore:ltsc2022',
+      helperShell: 'cmd',
+      workspace: 'C:\\workspace',
+      allowPrivileged: false,
+      pendingTimeoutSeconds: 300,
+      imagePullGraceSeconds: 10,
+    });
+    expect(c.pools[2]!.kubernetes).toMatchObject({ windowsToleration: undefined, workspace: 'D:\\ci' });
+    expect(c.pools[3]!.kubernetes).toBeUndefined();
+    expect(Object.isFrozen(c.pools[0]!.kubernetes!.tolerations[0])).toBe(true);
+  });
+
+  it('reports kubernetes problems with positions', () => {
+    expect(
+      problemsOf(`hub:
+  address: 127.0.0.1:7777
+token_file: token
+pools:
+  - name: a
+    executor: kubernetes
+    kubernetes:
+      namespace: Not_A_Namespace
+      node_selector: { "bad key!": x }
+      resources: { ceilings: { memory: lots } }
+      run_as_user: 0
+      bogus: 1
+  - name: b
+    kubernetes: { namespace: ci }
+  - name: c
+    platform: darwin
+    executor: kubernetes
+  - name: d
+    executor: kubernetes
+    kubernetes: { windows_build: "10.0.20348", tolerations: [{ effect: Sometimes }] }
+`),
+    ).toEqual([
+      '/etc/outpost/agent.yaml:8:18: pools[0].kubernetes.namespace: must be a lowercase DNS name',
+      '/etc/outpost/agent.yaml:9:36: pools[0].kubernetes.node_selector.bad key!: must be a Kubernetes label key',
+      '/etc/outpost/agent.yaml:10:40: pools[0].kubernetes.resources.ceilings.memory: must be a Kubernetes quantity such as "500m", "2", "512Mi"',
+      '/etc/outpost/agent.yaml:11:20: pools[0].kubernetes.run_as_user: must be a non-root uid (>= 1)',
+      '/etc/outpost/agent.yaml:12:7: pools[0].kubernetes.bogus: unknown field "bogus"',
+      '/etc/outpost/agent.yaml:14:17: pools[1].kubernetes: only pools with "executor: kubernetes" take a kubernetes block',
+      '/etc/outpost/agent.yaml:16:15: pools[2].platform: a kubernetes pool runs linux or windows nodes',
+      '/etc/outpost/agent.yaml:20:34: pools[3].kubernetes.windows_build: only a windows pool has a windows build',
+      '/etc/outpost/agent.yaml:20:72: pools[3].kubernetes.tolerations[0].effect: must be one of: NoSchedule, PreferNoSchedule, NoExecute (got "Sometimes")',
+    ]);
   });
 });
 

@@ -8,6 +8,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import {
+  LINUX_DEFAULT_IMAGE,
+  LINUX_HELPER_IMAGE,
+  WINDOWS_DEFAULT_IMAGE,
+  WINDOWS_HELPER_IMAGE,
+  WINDOWS_TOLERATION,
+  type KubernetesPoolSettings,
+} from './executors/kubernetes/settings.js';
 
 export type PoolPlatform = 'linux' | 'windows' | 'darwin';
 export type PoolExecutor = 'process' | 'kubernetes';
@@ -18,6 +26,8 @@ export interface PoolConfig {
   readonly tags: readonly string[];
   readonly executor: PoolExecutor;
   readonly capacity: number;
+  /** Set exactly when executor is kubernetes. */
+  readonly kubernetes?: KubernetesPoolSettings;
 }
 
 export interface AgentConfig {
@@ -87,6 +97,68 @@ function hostPort(minPort: number) {
 const nonEmpty = z.string().min(1);
 const name = z.string().regex(NAME, { error: 'must be letters, digits, ".", "-" or "_"' });
 
+// Kubernetes quantities as the API accepts them ("500m", "2", "1.5", "512Mi", "1G").
+const quantity = z
+  .union([z.string(), z.number()])
+  .transform(String)
+  .refine((q) => /^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$/.test(q), {
+    error: 'must be a Kubernetes quantity such as "500m", "2", "512Mi"',
+  });
+const resourceAmounts = z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() });
+// Label keys/values as Kubernetes validates them (prefix/name, 63-char names).
+const labelKey = z
+  .string()
+  .regex(
+    /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/,
+    {
+      error: 'must be a Kubernetes label key',
+    },
+  );
+const labelValue = z.string().regex(/^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/, {
+  error: 'must be a Kubernetes label value (63 characters: letters, digits, "-", "_", ".")',
+});
+const dnsName = z.string().regex(/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/, {
+  error: 'must be a lowercase DNS name',
+});
+const toleration = z.strictObject({
+  key: z.string().optional(),
+  operator: z.enum(['Equal', 'Exists']).optional(),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+  tolerationSeconds: z.int().optional(),
+});
+const mapping = z.record(z.string(), z.unknown());
+const KubernetesBlock = z.strictObject({
+  namespace: dnsName.optional(),
+  kubeconfig: nonEmpty.optional(),
+  context: nonEmpty.optional(),
+  node_selector: z.record(labelKey, labelValue).optional(),
+  arch: labelValue.optional(),
+  windows_build: labelValue.optional(),
+  tolerations: z.array(toleration).optional(),
+  /** `false`: add no toleration for the Windows taint. */
+  windows_toleration: z.union([toleration, z.literal(false)]).optional(),
+  affinity: mapping.optional(),
+  service_account: dnsName.optional(),
+  runtime_class: dnsName.optional(),
+  image_pull_secrets: z.array(dnsName).optional(),
+  priority_class: dnsName.optional(),
+  resources: z
+    .strictObject({ defaults: resourceAmounts.optional(), ceilings: resourceAmounts.optional() })
+    .optional(),
+  pod_patch: mapping.optional(),
+  allow_privileged: z.boolean().optional(),
+  helper_image: nonEmpty.optional(),
+  default_image: nonEmpty.optional(),
+  helper_shell: z.enum(['posix', 'cmd']).optional(),
+  workspace: nonEmpty.optional(),
+  run_as_user: z.int().min(1, { error: 'must be a non-root uid (>= 1)' }).optional(),
+  run_as_group: z.int().min(0).optional(),
+  pending_timeout_seconds: z.int().min(1).optional(),
+  image_pull_grace_seconds: z.int().min(0).optional(),
+});
+type KubernetesBlock = z.infer<typeof KubernetesBlock>;
+
 // The file's shape; defaults and cross-field rules are applied afterwards (they need host facts).
 const RawConfig = z.strictObject({
   hub: z.strictObject({
@@ -125,6 +197,7 @@ const RawConfig = z.strictObject({
           .int({ error: 'must be an integer >= 1' })
           .min(1, { error: 'must be an integer >= 1' })
           .optional(),
+        kubernetes: KubernetesBlock.optional(),
       }),
     )
     .min(1, { error: 'must list at least one pool' }),
@@ -239,6 +312,25 @@ function crossFieldProblems(raw: unknown, opts: ParseAgentConfigOptions): Proble
       });
     }
     const isProcess = pool.executor === undefined || pool.executor === 'process';
+    if (isProcess && pool.kubernetes !== undefined) {
+      problems.push({
+        path: ['pools', i, 'kubernetes'],
+        message: 'only pools with "executor: kubernetes" take a kubernetes block',
+      });
+    }
+    if (pool.executor === 'kubernetes' && pool.platform === 'darwin') {
+      problems.push({
+        path: ['pools', i, 'platform'],
+        message: 'a kubernetes pool runs linux or windows nodes',
+      });
+    }
+    const k8s = asRecord(pool.kubernetes);
+    if (k8s?.windows_build !== undefined && pool.platform !== 'windows') {
+      problems.push({
+        path: ['pools', i, 'kubernetes', 'windows_build'],
+        message: 'only a windows pool has a windows build',
+      });
+    }
     if (isProcess && isPlatform(pool.platform) && pool.platform !== host) {
       problems.push({
         path: ['pools', i, 'platform'],
@@ -273,14 +365,58 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
     metrics: raw.metrics?.listen === undefined ? undefined : { listen: raw.metrics.listen },
     drainTimeoutSeconds: raw.drain_timeout_seconds ?? 600,
     cacheMaxBytes: (raw.cache_max_mb ?? 10 * 1024) * 1024 * 1024,
-    pools: raw.pools.map((p) => ({
-      name: p.name,
+    pools: raw.pools.map((p) => {
       // Checked in crossFieldProblems: a missing platform has a host default here.
-      platform: p.platform ?? platform ?? 'linux',
-      tags: p.tags ?? [],
-      executor: p.executor ?? 'process',
-      capacity: p.capacity ?? Math.max(1, Math.floor(opts.cpus)),
-    })),
+      const poolPlatform = p.platform ?? platform ?? 'linux';
+      const pool: PoolConfig = {
+        name: p.name,
+        platform: poolPlatform,
+        tags: p.tags ?? [],
+        executor: p.executor ?? 'process',
+        capacity: p.capacity ?? Math.max(1, Math.floor(opts.cpus)),
+      };
+      if (pool.executor !== 'kubernetes') return pool;
+      const k8sPlatform = poolPlatform === 'windows' ? 'windows' : 'linux';
+      return { ...pool, kubernetes: kubernetesSettings(p.name, k8sPlatform, p.kubernetes ?? {}, resolve) };
+    }),
+  };
+}
+
+function kubernetesSettings(
+  pool: string,
+  platform: 'linux' | 'windows',
+  k: KubernetesBlock,
+  resolve: (p: string) => string,
+): KubernetesPoolSettings {
+  const windows = platform === 'windows';
+  return {
+    pool,
+    platform,
+    namespace: k.namespace ?? 'default',
+    kubeconfig: k.kubeconfig === undefined ? undefined : resolve(k.kubeconfig),
+    context: k.context,
+    nodeSelector: k.node_selector ?? {},
+    arch: k.arch,
+    windowsBuild: k.windows_build,
+    tolerations: k.tolerations ?? [],
+    windowsToleration:
+      !windows || k.windows_toleration === false ? undefined : (k.windows_toleration ?? WINDOWS_TOLERATION),
+    affinity: k.affinity,
+    serviceAccount: k.service_account,
+    runtimeClass: k.runtime_class,
+    imagePullSecrets: k.image_pull_secrets ?? [],
+    priorityClass: k.priority_class,
+    resources: { defaults: k.resources?.defaults ?? {}, ceilings: k.resources?.ceilings ?? {} },
+    podPatch: k.pod_patch,
+    allowPrivileged: k.allow_privileged ?? false,
+    helperImage: k.helper_image ?? (windows ? WINDOWS_HELPER_IMAGE : LINUX_HELPER_IMAGE),
+    defaultImage: k.default_image ?? (windows ? WINDOWS_DEFAULT_IMAGE : LINUX_DEFAULT_IMAGE),
+    helperShell: k.helper_shell ?? (windows ? 'cmd' : 'posix'),
+    workspace: k.workspace ?? (windows ? 'C:\\workspace' : '/workspace'),
+    runAsUser: k.run_as_user,
+    runAsGroup: k.run_as_group,
+    pendingTimeoutSeconds: k.pending_timeout_seconds ?? 300,
+    imagePullGraceSeconds: k.image_pull_grace_seconds ?? 10,
   };
 }
 
@@ -292,6 +428,8 @@ function describeIssue(issue: z.core.$ZodRawIssue): string | undefined {
       return `must be ${TYPE_NAMES[issue.expected] ?? issue.expected} (got ${describeValue(issue.input)})`;
     case 'invalid_value':
       return `must be one of: ${issue.values.map(String).join(', ')} (got ${describeValue(issue.input)})`;
+    case 'invalid_key':
+      return issue.issues[0]?.message;
     case 'too_small':
       if (issue.origin === 'string') return 'must not be empty';
       if (issue.origin === 'array') return `must have at least ${String(issue.minimum)} item(s)`;

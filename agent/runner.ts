@@ -90,6 +90,8 @@ export class StepRunner {
         this.drop(leaseId, decision?.reason || 'the hub did not resume it');
       }
     }
+    // Now that the hub said which steps live on, whatever executors hold for other leases can go.
+    void this.sweep();
   }
 
   detach(): void {
@@ -131,6 +133,11 @@ export class StepRunner {
       outputs: spec.outputs.map((o) => ({ name: o.name, path: o.path })),
       timeoutMs: spec.timeoutMs,
       privileged: spec.privileged,
+      ...(assign.context ? { context: { ...assign.context } } : {}),
+      ...(spec.image?.repository ? { image: { ...spec.image } } : {}),
+      memoryLimitBytes: spec.memoryLimitBytes,
+      cpuShares: spec.cpuShares,
+      redact: spec.redact,
     };
     const log = this.log.child({
       leaseId: assign.leaseId,
@@ -183,6 +190,59 @@ export class StepRunner {
     this.wakeIdle();
   }
 
+  /**
+   * Before the first Hello: takes back the steps the executors still run from a previous agent process
+   * (kubernetes pods), so Hello lists them and the hub resumes them. Their logs replay from the start
+   * in the same chunks; HeldStep skips the sequences the hub already has.
+   */
+  async recover(): Promise<void> {
+    for (const pool of this.pools.values()) {
+      const { executor } = pool;
+      if (!executor.listHeld || !executor.reattach) continue;
+      let leases: string[];
+      try {
+        leases = await executor.listHeld();
+      } catch (err) {
+        this.log.warn({ err, pool: pool.name }, 'cannot list the steps held from before a restart');
+        continue;
+      }
+      for (const leaseId of leases) {
+        if (this.steps.has(leaseId)) continue;
+        const running = await executor.reattach(leaseId).catch((err: unknown) => {
+          this.log.warn({ err, leaseId }, 'cannot reattach a step');
+          return undefined;
+        });
+        if (!running) continue;
+        const held = new HeldStep(leaseId, pool.name, this.limits.logWindowBytes);
+        const tracked: Tracked = { held, running, aborted: false };
+        this.steps.set(leaseId, tracked);
+        this.metrics.stepsRunning.set(this.steps.size);
+        const log = this.log.child({ leaseId });
+        log.info('reattached a step held from before a restart');
+        void this.finishRunning(tracked, running, [...(running.redact ?? [])], log).catch((err: unknown) => {
+          log.error({ err }, 'step runner failed');
+          held.finish({
+            status: statusToWire('errored'),
+            exitStatus: -1,
+            error: `agent error: ${(err as Error).message}`,
+            outputs: [],
+            atUnixMs: this.now(),
+          });
+        });
+      }
+    }
+  }
+
+  /** Deletes what executors hold for leases this runner no longer has (after a Welcome). */
+  async sweep(): Promise<void> {
+    const keep = new Set(this.steps.keys());
+    for (const pool of this.pools.values()) {
+      await pool.executor
+        .sweep?.(keep)
+        .catch((err: unknown) => this.log.warn({ err, pool: pool.name }, 'sweep failed'));
+    }
+  }
+
   /** Resolves when no step is held (every result acknowledged). */
   async idle(): Promise<void> {
     while (this.steps.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
@@ -209,7 +269,6 @@ export class StepRunner {
     extra: { digests: Map<string, string>; redact: string[] },
     log: Logger,
   ): Promise<void> {
-    const { held } = tracked;
     this.outbox?.sendAccepted(step.leaseId);
     const fetched = await this.fetchInputs(step, extra.digests);
     if (typeof fetched === 'string') {
@@ -227,21 +286,31 @@ export class StepRunner {
     if (tracked.aborted) void running.abort(0, 'aborted before it started');
     this.outbox?.sendStarted(step.leaseId, this.now());
     log.info({ path: step.run.path }, 'step started');
+    await this.finishRunning(tracked, running, extra.redact, log);
+  }
 
-    await this.pumpLogs(held, running, extra.redact);
+  private async finishRunning(
+    tracked: Tracked,
+    running: RunningStep,
+    redact: string[],
+    log: Logger,
+  ): Promise<void> {
+    const { held } = tracked;
+    const { leaseId } = running;
+    await this.pumpLogs(held, running, redact);
     let result = await running.wait();
     log.info({ status: result.status, exitStatus: result.exitStatus }, 'step ended');
     let outputs: Finished['outputs'] = [];
     if (result.status !== 'errored') {
       // Outputs are kept for failed and aborted steps too: hooks (on_failure, ensure) may read them.
-      const uploaded = await this.uploadOutputs(step.leaseId, running).catch(
+      const uploaded = await this.uploadOutputs(leaseId, running).catch(
         (err: unknown) => (err as Error).message,
       );
       if (typeof uploaded === 'string')
         result = { status: 'errored', exitStatus: result.exitStatus, error: uploaded };
       else outputs = uploaded;
     }
-    await this.report(tracked, step.leaseId, result, outputs, running);
+    await this.report(tracked, leaseId, result, outputs, running);
   }
 
   /** Every input's archive, from the cache or the hub; or why one could not be had. */

@@ -11,6 +11,11 @@
 // - abort() is idempotent and may race with the step ending on its own; after it the step ends with
 //   status 'aborted' (unless it had already ended).
 // - cleanup() removes the step's work directory and anything else it holds; idempotent.
+// - Optional, for executors whose steps outlive the agent process (kubernetes): listHeld() names the
+//   leases this agent's steps still hold after a restart; reattach(leaseId) returns such a step, whose
+//   logs() replays the step's output from its beginning in the same pieces as the first run, so the
+//   runner's log sequence numbers line up with what the hub already stored (the hub deduplicates by
+//   sequence); sweep(keep) deletes everything of leases not in `keep`.
 
 import type { PackedArchive } from '../artifacts/archive.js';
 
@@ -27,6 +32,37 @@ export interface ExecStep {
   /** 0 = none. The executor ends the step as 'failed' with error "timeout exceeded" when it elapses. */
   timeoutMs: number;
   privileged: boolean;
+  /** Where the step sits (labels, annotations); absent in old callers. */
+  context?: StepContext;
+  /** The task's image_resource; executors without images ignore it. Absent: the pool's default. */
+  image?: StepImage;
+  /** From container_limits; 0 or absent = unset. */
+  memoryLimitBytes?: number;
+  cpuShares?: number;
+  /**
+   * The values the runner redacts from this step's log. Executors whose steps outlive the agent keep
+   * them (never in plain sight) and hand them back on the reattached step.
+   */
+  redact?: string[];
+}
+
+export interface StepContext {
+  team: string;
+  pipeline: string;
+  job: string;
+  buildName: string;
+  buildId: number;
+  stepName: string;
+  stepRunId: number;
+}
+
+export interface StepImage {
+  repository: string;
+  tag?: string;
+  digest?: string;
+  /** Registry credentials from the resource's source. */
+  username?: string;
+  password?: string;
 }
 
 export interface LogData {
@@ -54,9 +90,17 @@ export interface RunningStep {
    */
   collectOutputs(dir: string, maxBytes: number): Promise<{ name: string; archive: PackedArchive }[]>;
   cleanup(): Promise<void>;
+  /** On a reattached step: the redaction list the step was started with. */
+  readonly redact?: readonly string[];
 }
 
 export interface Executor {
   readonly kind: string;
   start(step: ExecStep): Promise<RunningStep>;
+  /** Lease ids of steps this agent started that still exist (after an agent restart). */
+  listHeld?(): Promise<string[]>;
+  /** Resumes a step listHeld() named; undefined when it is gone. */
+  reattach?(leaseId: string): Promise<RunningStep | undefined>;
+  /** Deletes whatever belongs to leases not in `keep` (orphans of crashed agents, dropped leases). */
+  sweep?(keep: Set<string>): Promise<void>;
 }

@@ -67,6 +67,8 @@ export class HeldStep {
   /** Queues one chunk; resolves once the window has room for more. */
   async push(stream: LogChunk['stream'], data: Buffer, at: number): Promise<void> {
     const chunk: LogChunk = { leaseId: this.leaseId, seq: this.nextSeq++, stream, data, atUnixMs: at };
+    // A reattached step replays its log from the start: what the hub already stored is not resent.
+    if (chunk.seq <= this.acked) return;
     this.unacked.push(chunk);
     this.unackedBytes += data.length;
     this.flush();

@@ -100,8 +100,21 @@ export interface Launch {
   stdin: boolean;
 }
 
+/**
+ * A process that exits (or is killed) while a client still writes to its stdin makes the pipe fail with
+ * EPIPE; a real kubelet just drops the rest of the input, and so does the fake.
+ */
+function dropInputAfterExit(child: ChildProcess): ChildProcess {
+  child.stdin?.on('error', () => undefined);
+  return child;
+}
+
 /** Starts the container's main process in its own process group (so it can be killed as a unit). */
 export function launch(l: Launch): ChildProcess {
+  return dropInputAfterExit(spawnContainer(l));
+}
+
+function spawnContainer(l: Launch): ChildProcess {
   mkdirSync(l.rootfs, { recursive: true });
   const stdio: ['pipe' | 'ignore', 'pipe', 'pipe', 'pipe'] = [
     l.stdin ? 'pipe' : 'ignore',
@@ -157,6 +170,10 @@ export interface ExecTarget {
 
 /** Runs a command "inside" a running container: same mount namespace and root, container env. */
 export function launchExec(t: ExecTarget, argv: string[], stdin: boolean): ChildProcess {
+  return dropInputAfterExit(spawnExec(t, argv, stdin));
+}
+
+function spawnExec(t: ExecTarget, argv: string[], stdin: boolean): ChildProcess {
   const stdio: ['pipe' | 'ignore', 'pipe', 'pipe', 'pipe'] = [
     stdin ? 'pipe' : 'ignore',
     'pipe',

@@ -1,0 +1,510 @@
+// The kubernetes executor: one Pod per step in the pool's namespace (pod.ts builds it), driven by the
+// pool's pod watch (watch.ts) and read by reasons.ts; inputs and outputs move through helper
+// containers (streams.ts), the log is followed from the step's container (logs.ts).
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { KubeConfig, V1Pod, V1Secret } from '@kubernetes/client-node';
+import { create } from 'tar';
+import { ArchiveError, pack, unpack, type PackedArchive } from '../../artifacts/archive.js';
+import type { ExecResult, ExecStep, Executor, LogData, RunningStep } from '../executor.js';
+import { describe, KubeApi, loadKubeConfig } from './client.js';
+import { followLog } from './logs.js';
+import {
+  ANNOTATION,
+  buildPod,
+  INPUTS_CONTAINER,
+  LABEL,
+  labelsFor,
+  labelValue,
+  OUTPUTS_CONTAINER,
+  ownSelector,
+  podNameFor,
+  PodSpecError,
+  STEP_CONTAINER,
+  stepDirs,
+  workspacePath,
+} from './pod.js';
+import { viewPod } from './reasons.js';
+import { buildStepSecret, isPullSecret, redactOf, secretNameFor } from './secrets.js';
+import type { KubernetesPoolSettings } from './settings.js';
+import { execToFile, sendTar } from './streams.js';
+import { sweep } from './sweeper.js';
+import { PodWatcher, type PodEvent } from './watch.js';
+
+export interface KubernetesExecutorOptions {
+  settings: KubernetesPoolSettings;
+  /** The agent's name: a label on every pod, so each agent finds (and sweeps) only its own. */
+  agent: string;
+  /** Scratch space for input archives on their way into a pod. */
+  workRoot: string;
+  /** Default: from settings (a kubeconfig file, else in-cluster). */
+  kubeConfig?: KubeConfig;
+  /** API problems the executor survives (a broken watch); default: ignored. */
+  onError?: (err: unknown) => void;
+}
+
+// A step the timeout should have ended (activeDeadlineSeconds) gets this long before we end it ourselves.
+const DEADLINE_SLACK_MS = 5_000;
+
+interface Deps {
+  api: KubeApi;
+  settings: KubernetesPoolSettings;
+  watcher: PodWatcher;
+}
+
+export class KubernetesExecutor implements Executor {
+  readonly kind = 'kubernetes';
+  private readonly deps: Deps;
+  private readonly selector: string;
+
+  constructor(private readonly opts: KubernetesExecutorOptions) {
+    const kc = opts.kubeConfig ?? loadKubeConfig(opts.settings);
+    const api = new KubeApi(kc, opts.settings.namespace);
+    this.selector = ownSelector(opts.settings, opts.agent);
+    const watcher = new PodWatcher(api, this.selector, opts.onError ?? (() => undefined));
+    this.deps = { api, settings: opts.settings, watcher };
+  }
+
+  async start(step: ExecStep): Promise<RunningStep> {
+    const { settings } = this.deps;
+    const podName = podNameFor(step);
+    const labels = labelsFor(step, settings, this.opts.agent);
+    const secret = buildStepSecret(step, {
+      name: secretNameFor(podName),
+      namespace: settings.namespace,
+      labels,
+    });
+    let pod: V1Pod;
+    try {
+      pod = buildPod(step, settings, {
+        podName,
+        agent: this.opts.agent,
+        ...(isPullSecret(secret) ? { pullSecret: secretNameFor(podName) } : {}),
+      });
+    } catch (err) {
+      if (err instanceof PodSpecError) return new EndedStep(step.leaseId, err.message);
+      throw err;
+    }
+    const scratch = path.join(this.opts.workRoot, labelValue(step.leaseId) || randomUUID());
+    let inputsTar: string;
+    try {
+      inputsTar = await buildInputsTar(step, scratch);
+    } catch (err) {
+      await rm(scratch, { recursive: true, force: true });
+      if (err instanceof ArchiveError) return new EndedStep(step.leaseId, `input: ${err.message}`);
+      throw err;
+    }
+    const running = new KubeStep(this.deps, {
+      leaseId: step.leaseId,
+      podName,
+      secretName: secret ? secretNameFor(podName) : undefined,
+      outputs: step.outputs,
+      timeoutMs: step.timeoutMs,
+      createdAt: Date.now(),
+      inputsTar,
+      scratch,
+      redact: step.redact ?? [],
+    });
+    await running.launch(pod, secret);
+    return running;
+  }
+
+  async listHeld(): Promise<string[]> {
+    const { pods } = await this.deps.api.listPods(this.selector);
+    return pods.flatMap((p) => {
+      const lease = p.metadata?.annotations?.[ANNOTATION.lease];
+      return lease && !p.metadata?.deletionTimestamp ? [lease] : [];
+    });
+  }
+
+  async reattach(leaseId: string): Promise<RunningStep | undefined> {
+    const { pods } = await this.deps.api.listPods(`${this.selector},${LABEL.lease}=${labelValue(leaseId)}`);
+    const pod = pods.find((p) => p.metadata?.annotations?.[ANNOTATION.lease] === leaseId);
+    const podName = pod?.metadata?.name;
+    if (!pod || !podName || pod.metadata?.deletionTimestamp) return undefined;
+    const annotations = pod.metadata?.annotations ?? {};
+    const outputs = JSON.parse(annotations[ANNOTATION.outputs] ?? '[]') as ExecStep['outputs'];
+    const secret = await this.deps.api.readSecret(secretNameFor(podName));
+    const created = pod.metadata?.creationTimestamp;
+    const running = new KubeStep(this.deps, {
+      leaseId,
+      podName,
+      secretName: secret ? secretNameFor(podName) : undefined,
+      outputs,
+      timeoutMs: Number(annotations[ANNOTATION.timeoutMs] ?? 0),
+      createdAt: created ? new Date(created).getTime() : Date.now(),
+      inputsTar: undefined,
+      scratch: undefined,
+      redact: redactOf(secret),
+    });
+    running.resume(pod);
+    return running;
+  }
+
+  async sweep(keep: Set<string>): Promise<void> {
+    await sweep(this.deps.api, this.selector, keep);
+  }
+}
+
+/** One tar with every input at its path and the empty output and run dirs, for the inputs helper. */
+async function buildInputsTar(step: ExecStep, scratch: string): Promise<string> {
+  const staging = path.join(scratch, 'inputs');
+  await mkdir(staging, { recursive: true });
+  for (const dir of stepDirs(step)) await mkdir(path.join(staging, dir), { recursive: true });
+  for (const input of step.inputs) {
+    if (input.archive) await unpack(input.archive, path.join(staging, input.path));
+  }
+  const file = path.join(scratch, 'inputs.tar');
+  // Top-level entries, not ".": extracting "." would re-stamp the mount point, which a non-root
+  // helper may not do.
+  const entries = await readdir(staging);
+  if (entries.length === 0) await writeFile(file, Buffer.alloc(1024));
+  else await create({ cwd: staging, portable: true, noMtime: true, file }, entries);
+  await rm(staging, { recursive: true, force: true });
+  return file;
+}
+
+interface StepState {
+  leaseId: string;
+  podName: string;
+  secretName: string | undefined;
+  outputs: ExecStep['outputs'];
+  timeoutMs: number;
+  createdAt: number;
+  /** undefined on a reattached step: its inputs were delivered by the previous agent process. */
+  inputsTar: string | undefined;
+  scratch: string | undefined;
+  redact: string[];
+}
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+class KubeStep implements RunningStep {
+  readonly leaseId: string;
+  readonly redact: readonly string[];
+  private readonly api: KubeApi;
+  private readonly settings: KubernetesPoolSettings;
+  /** The first ending, whoever saw it. */
+  private ended: ExecResult | undefined;
+  private readonly endedSignal = deferred<ExecResult>();
+  /** The step's container started (it has a log) or the step ended without it. */
+  private readonly startedOrEnded = deferred<undefined>();
+  private readonly logsDone = deferred<undefined>();
+  private started = false;
+  private stepTerminated = false;
+  private podGone = false;
+  private deletedByUs = false;
+  private inputs: 'waiting' | 'sending' | 'sent';
+  private inputsStderr = '';
+  private lastReason = 'waiting for the API server';
+  private pullFailingSince: number | undefined;
+  private readonly timers: NodeJS.Timeout[] = [];
+  private unsubscribe: (() => void) | undefined;
+  private readonly result: Promise<ExecResult>;
+  private cleaned = false;
+
+  constructor(
+    private readonly deps: Deps,
+    private readonly s: StepState,
+  ) {
+    this.leaseId = s.leaseId;
+    this.redact = s.redact;
+    this.api = deps.api;
+    this.settings = deps.settings;
+    this.inputs = s.inputsTar === undefined ? 'sent' : 'waiting';
+    this.result = this.endedSignal.promise.then(async (r) => {
+      if (this.started) await this.logsDone.promise;
+      return r;
+    });
+    const sinceCreated = Date.now() - s.createdAt;
+    const pendingMs = this.settings.pendingTimeoutSeconds * 1000 - sinceCreated;
+    this.timers.push(
+      setTimeout(
+        () => {
+          if (!this.started)
+            this.end(
+              {
+                status: 'errored',
+                exitStatus: -1,
+                error: `the pod did not start within ${this.settings.pendingTimeoutSeconds}s (pending timeout): ${this.lastReason}`,
+              },
+              0,
+            );
+        },
+        Math.max(0, pendingMs),
+      ),
+    );
+    if (s.timeoutMs > 0) {
+      this.timers.push(
+        setTimeout(
+          () => this.end({ status: 'failed', exitStatus: -1, error: 'timeout exceeded' }, 0),
+          Math.max(0, s.timeoutMs + DEADLINE_SLACK_MS - sinceCreated),
+        ),
+      );
+    }
+  }
+
+  private get namespace(): string {
+    return this.settings.namespace;
+  }
+
+  /** Creates the Secret and the Pod; a refusal by the API ends the step 'errored' with its words. */
+  async launch(pod: V1Pod, secret: V1Secret | undefined): Promise<void> {
+    this.subscribe();
+    try {
+      if (secret) await this.api.createSecret(secret);
+      await this.api.createPod(pod);
+    } catch (err) {
+      this.podGone = true;
+      this.end({
+        status: 'errored',
+        exitStatus: -1,
+        error: `cannot create the step's pod: ${describe(err)}`,
+      });
+      if (this.s.secretName) await this.api.deleteSecret(this.s.secretName).catch(() => undefined);
+    }
+  }
+
+  /** A reattached step: follow the pod from its current state. */
+  resume(pod: V1Pod): void {
+    const init = pod.status?.initContainerStatuses?.find((c) => c.name === INPUTS_CONTAINER);
+    if (init?.state?.terminated?.exitCode !== 0 && !this.ended) {
+      // The inputs lived on the previous agent process's disk.
+      this.end(
+        {
+          status: 'errored',
+          exitStatus: -1,
+          error: "the agent restarted before the step's inputs reached its pod",
+        },
+        0,
+      );
+    }
+    this.subscribe();
+    this.onEvent({ type: 'update', pod });
+  }
+
+  private subscribe(): void {
+    this.unsubscribe ??= this.deps.watcher.subscribe(this.s.podName, (e) => this.onEvent(e));
+  }
+
+  private onEvent(e: PodEvent): void {
+    if (e.type === 'deleted') {
+      this.podGone = true;
+      this.stepTerminated = true;
+      this.end({
+        status: 'errored',
+        exitStatus: -1,
+        error: 'the pod was deleted by someone else before the step ended',
+      });
+      this.startedOrEnded.resolve(undefined);
+      return;
+    }
+    const pod = e.pod;
+    if (pod.metadata?.deletionTimestamp && !this.deletedByUs) {
+      this.end({
+        status: 'errored',
+        exitStatus: -1,
+        error: 'the pod was deleted by someone else before the step ended',
+      });
+    }
+    const view = viewPod(pod);
+    if (view.state !== 'pull-failing') this.pullFailingSince = undefined;
+    switch (view.state) {
+      case 'waiting':
+        this.lastReason = view.reason;
+        return;
+      case 'pull-failing':
+        this.onPullFailing(view.image, view.message);
+        return;
+      case 'inputs':
+        this.lastReason = 'receiving inputs';
+        if (this.inputs === 'waiting') void this.sendInputs();
+        return;
+      case 'running':
+        this.markStarted();
+        return;
+      case 'ended': {
+        if (view.started) this.markStarted();
+        this.stepTerminated = true;
+        let result = view.result;
+        if (result.error?.startsWith('inputs could not') && this.inputsStderr)
+          result = { ...result, error: `${result.error}: ${this.inputsStderr}` };
+        this.end(result);
+        this.startedOrEnded.resolve(undefined);
+        return;
+      }
+    }
+  }
+
+  private onPullFailing(image: string, message: string): void {
+    const now = Date.now();
+    this.lastReason = `pulling image ${image}: ${message}`;
+    const graceMs = this.settings.imagePullGraceSeconds * 1000;
+    const fail = () =>
+      this.end({ status: 'errored', exitStatus: -1, error: `image pull failed: ${image}: ${message}` }, 0);
+    if (this.pullFailingSince === undefined) {
+      this.pullFailingSince = now;
+      // Re-checked when the grace is over, in case no further pod update comes.
+      this.timers.push(
+        setTimeout(() => {
+          if (this.pullFailingSince !== undefined) fail();
+        }, graceMs),
+      );
+    } else if (now - this.pullFailingSince >= graceMs) fail();
+  }
+
+  private markStarted(): void {
+    if (this.started) return;
+    this.started = true;
+    this.startedOrEnded.resolve(undefined);
+  }
+
+  private async sendInputs(): Promise<void> {
+    this.inputs = 'sending';
+    try {
+      this.inputsStderr = await sendTar(
+        this.api.kc,
+        this.namespace,
+        this.s.podName,
+        INPUTS_CONTAINER,
+        this.s.inputsTar ?? '',
+      );
+      this.inputs = 'sent';
+    } catch (err) {
+      this.end(
+        { status: 'errored', exitStatus: -1, error: `inputs: cannot send them to the pod: ${describe(err)}` },
+        0,
+      );
+    }
+  }
+
+  /** Records the step's ending (the first one wins); with `deleteGrace`, also deletes the pod. */
+  private end(result: ExecResult, deleteGrace?: number): void {
+    if (this.ended) return;
+    this.ended = result;
+    for (const t of this.timers) clearTimeout(t);
+    this.endedSignal.resolve(result);
+    if (deleteGrace !== undefined) void this.deletePod(deleteGrace);
+    if (!this.started) this.startedOrEnded.resolve(undefined);
+  }
+
+  private async deletePod(graceSeconds: number): Promise<void> {
+    this.deletedByUs = true;
+    await this.api.deletePod(this.s.podName, graceSeconds).catch(() => undefined);
+  }
+
+  logs(): AsyncIterable<LogData> {
+    return this.follow();
+  }
+
+  private async *follow(): AsyncGenerator<LogData> {
+    try {
+      await this.startedOrEnded.promise;
+      if (!this.started) return;
+      yield* followLog({
+        kc: this.api.kc,
+        namespace: this.namespace,
+        pod: this.s.podName,
+        container: STEP_CONTAINER,
+        finished: () => this.stepTerminated || this.podGone || this.deletedByUs,
+      });
+    } finally {
+      this.logsDone.resolve(undefined);
+    }
+  }
+
+  wait(): Promise<ExecResult> {
+    return this.result;
+  }
+
+  async abort(graceMs: number, _reason: string): Promise<void> {
+    if (this.ended) return;
+    this.end({ status: 'aborted', exitStatus: -1, error: 'interrupted' });
+    await this.deletePod(Math.ceil(graceMs / 1000));
+  }
+
+  async collectOutputs(dir: string, maxBytes: number): Promise<{ name: string; archive: PackedArchive }[]> {
+    if (this.s.outputs.length === 0 || this.ended?.status === 'aborted') return [];
+    const pod = await this.api.readPod(this.s.podName);
+    const phase = pod?.status?.phase;
+    // A pod the deadline or an eviction ended has no helper left to read from.
+    if (!pod || phase === 'Failed' || phase === 'Succeeded' || pod.metadata?.deletionTimestamp) return [];
+    const packed: { name: string; archive: PackedArchive }[] = [];
+    for (const output of this.s.outputs) {
+      const id = randomUUID();
+      const raw = path.join(dir, `${id}.raw.tar`);
+      const staging = path.join(dir, `${id}.d`);
+      const file = path.join(dir, `${id}.tar`);
+      try {
+        const from = workspacePath(this.settings, output.path, `output "${output.name}"`);
+        await execToFile(
+          this.api.kc,
+          this.namespace,
+          this.s.podName,
+          OUTPUTS_CONTAINER,
+          ['tar', '-cf', '-', '-C', from, '.'],
+          raw,
+          maxBytes * 2,
+        );
+        // Re-packed here: the same portable format (and digest for the same files) as every executor.
+        await unpack(raw, staging);
+        packed.push({ name: output.name, archive: await pack(staging, file, maxBytes) });
+      } catch (err) {
+        await rm(file, { force: true });
+        throw new Error(`output "${output.name}": ${describe(err)}`, { cause: err });
+      } finally {
+        await rm(raw, { force: true });
+        await rm(staging, { recursive: true, force: true });
+      }
+    }
+    return packed;
+  }
+
+  async cleanup(): Promise<void> {
+    if (this.cleaned) return;
+    this.cleaned = true;
+    for (const t of this.timers) clearTimeout(t);
+    if (!this.ended) this.end({ status: 'aborted', exitStatus: -1, error: 'cleaned up' });
+    await this.deletePod(0);
+    if (this.s.secretName) await this.api.deleteSecret(this.s.secretName).catch(() => undefined);
+    if (this.s.scratch) await rm(this.s.scratch, { recursive: true, force: true });
+    this.unsubscribe?.();
+  }
+}
+
+/** A step that never got a pod (refused by the pool, a bad input): result known up front. */
+class EndedStep implements RunningStep {
+  private readonly result: ExecResult;
+
+  constructor(
+    readonly leaseId: string,
+    error: string,
+  ) {
+    this.result = { status: 'errored', exitStatus: -1, error };
+  }
+
+  logs(): AsyncIterable<LogData> {
+    return (async function* () {})();
+  }
+
+  wait(): Promise<ExecResult> {
+    return Promise.resolve(this.result);
+  }
+
+  abort(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  collectOutputs(): Promise<{ name: string; archive: PackedArchive }[]> {
+    return Promise.resolve([]);
+  }
+
+  cleanup(): Promise<void> {
+    return Promise.resolve();
+  }
+}

@@ -1,0 +1,3 @@
+export { KubernetesExecutor, type KubernetesExecutorOptions } from './executor.js';
+export { buildPod, type PodIds } from './pod.js';
+export type { KubernetesPoolSettings } from './settings.js';

@@ -1,0 +1,272 @@
+import { describe, expect, it } from 'vitest';
+import type { ExecStep } from '../executor.js';
+import { buildPod, imageOf, PodSpecError, stepResources } from './pod.js';
+import { strategicMerge } from './patch.js';
+import { ids, linuxPool, linuxStep, windowsPool, windowsStep } from './examples.test-fixtures.js';
+
+describe('buildPod', () => {
+  it('turns a Linux step into a restricted pod with helpers for inputs and outputs', () => {
+    const mounts = [{ name: 'workspace', mountPath: '/workspace' }];
+    const restricted = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
+    const helper = { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } };
+    expect(buildPod(linuxStep, linuxPool, ids('outpost-test-6f1c'))).toEqual({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'outpost-test-6f1c',
+        namespace: 'ci',
+        labels: {
+          'app.kubernetes.io/managed-by': 'outpost',
+          'outpost.dev/agent': 'edge-1',
+          'outpost.dev/pool': 'linux',
+          'outpost.dev/lease': '6f1c2a9e-0b7d-4c1e-9a55-3f2d8e4b1c00',
+          'outpost.dev/team': 'main',
+          'outpost.dev/pipeline': 'app',
+          'outpost.dev/job': 'unit',
+          'outpost.dev/build': '1042',
+          'outpost.dev/step-run': '7',
+        },
+        annotations: {
+          'outpost.dev/lease': '6f1c2a9e-0b7d-4c1e-9a55-3f2d8e4b1c00',
+          'outpost.dev/outputs': '[{"name":"report","path":"report"}]',
+          'outpost.dev/timeout-ms': '1800000',
+          'outpost.dev/step': 'test',
+          'outpost.dev/build-name': '42',
+        },
+      },
+      spec: {
+        restartPolicy: 'Never',
+        activeDeadlineSeconds: 1800,
+        os: { name: 'linux' },
+        nodeSelector: { 'node-pool': 'ci', 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' },
+        tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'ci', effect: 'NoSchedule' }],
+        automountServiceAccountToken: false,
+        priorityClassName: 'ci-steps',
+        imagePullSecrets: [{ name: 'registry-creds' }],
+        enableServiceLinks: false,
+        securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+        volumes: [{ name: 'workspace', emptyDir: {} }],
+        initContainers: [
+          {
+            name: 'inputs',
+            image: 'busybox:1.37',
+            command: ['tar', '-xf', '-', '-C', '/workspace'],
+            stdin: true,
+            stdinOnce: true,
+            volumeMounts: mounts,
+            resources: helper,
+            securityContext: restricted,
+          },
+        ],
+        containers: [
+          {
+            name: 'step',
+            image: 'golang:1.23',
+            command: ['sh'],
+            args: ['-c', 'cd src && make test > ../report/out.txt'],
+            workingDir: '/workspace',
+            env: [{ name: 'CI', value: 'true' }],
+            volumeMounts: mounts,
+            // 1 GiB asked, 4Gi ceiling: kept; no CPU asked: the pool's default.
+            resources: {
+              requests: { cpu: '500m', memory: '1073741824' },
+              limits: { cpu: '500m', memory: '1073741824' },
+            },
+            securityContext: restricted,
+          },
+          {
+            name: 'outputs',
+            image: 'busybox:1.37',
+            command: ['sh', '-c', 'trap "exit 0" TERM INT; while true; do sleep 1; done'],
+            volumeMounts: mounts,
+            resources: helper,
+            securityContext: restricted,
+          },
+        ],
+      },
+    });
+  });
+
+  it('turns a Windows step into a Windows pod: os, build label, taint toleration, paths, no Linux fields', () => {
+    const pod = buildPod(windowsStep, windowsPool, ids('outpost-build-0d9e'));
+    expect(pod.spec?.os).toEqual({ name: 'windows' });
+    expect(pod.spec?.nodeSelector).toEqual({
+      'kubernetes.io/os': 'windows',
+      'node.kubernetes.io/windows-build': '10.0.20348',
+    });
+    expect(pod.spec?.tolerations).toEqual([
+      { key: 'os', operator: 'Equal', value: 'windows', effect: 'NoSchedule' },
+    ]);
+    expect(pod.spec?.securityContext).toEqual({ windowsOptions: { runAsUserName: 'ContainerUser' } });
+    expect(pod.spec?.initContainers?.[0]).toMatchObject({
+      image: 'mcr.microsoft.com/windows/nanoserver:ltsc2022',
+      command: ['tar', '-xf', '-', '-C', 'C:\\workspace'],
+      volumeMounts: [{ name: 'workspace', mountPath: 'C:\\workspace' }],
+    });
+    expect(pod.spec?.initContainers?.[0]?.securityContext).toBeUndefined();
+    expect(pod.spec?.containers).toHaveLength(1);
+    expect(pod.spec?.containers[0]).toMatchObject({
+      image: 'mcr.microsoft.com/windows/servercore:ltsc2022',
+      command: ['cmd'],
+      workingDir: 'C:\\workspace\\src',
+    });
+    expect(pod.spec?.activeDeadlineSeconds).toBeUndefined();
+  });
+
+  it('a Windows pool with outputs idles its helper with cmd', () => {
+    const pod = buildPod({ ...windowsStep, outputs: [{ name: 'bin', path: 'bin' }] }, windowsPool, ids('p'));
+    expect(pod.spec?.containers[1]?.command).toEqual(['cmd', '/S', '/C', 'ping -t 127.0.0.1 > NUL']);
+  });
+
+  it('runs as non-root when the pool names a user', () => {
+    const pod = buildPod(linuxStep, { ...linuxPool, runAsUser: 1000, runAsGroup: 1000 }, ids('p'));
+    expect(pod.spec?.securityContext).toEqual({
+      seccompProfile: { type: 'RuntimeDefault' },
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      runAsGroup: 1000,
+    });
+  });
+
+  it('privileged only when the pool allows it, else a clear error', () => {
+    const step: ExecStep = { ...linuxStep, privileged: true };
+    expect(() => buildPod(step, linuxPool, ids('p'))).toThrow(
+      new PodSpecError('privileged: pool "linux" does not allow privileged steps (allow_privileged)'),
+    );
+    const pod = buildPod(step, { ...linuxPool, allowPrivileged: true }, ids('p'));
+    expect(pod.spec?.containers[0]?.securityContext).toEqual({ privileged: true });
+    // The helpers stay restricted.
+    expect(pod.spec?.initContainers?.[0]?.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(() => buildPod(step, { ...windowsPool, allowPrivileged: true }, ids('p'))).toThrow(
+      /cannot be privileged/,
+    );
+  });
+
+  it('refuses paths outside the workspace', () => {
+    const bad = { ...linuxStep, inputs: [{ name: 'x', path: '../etc', archive: undefined }] };
+    expect(() => buildPod(bad, linuxPool, ids('p'))).toThrow('input "x" path "../etc": escapes the work dir');
+    expect(() =>
+      buildPod({ ...linuxStep, run: { ...linuxStep.run, dir: '/abs' } }, linuxPool, ids('p')),
+    ).toThrow('run.dir "/abs": must be relative to the work dir');
+  });
+
+  it('applies the pool pod patch last, merging containers and env by name', () => {
+    const pod = buildPod(
+      linuxStep,
+      {
+        ...linuxPool,
+        podPatch: {
+          metadata: { annotations: { 'cluster-autoscaler.kubernetes.io/safe-to-evict': 'false' } },
+          spec: {
+            containers: [{ name: 'step', env: [{ name: 'HTTP_PROXY', value: 'http://proxy:3128' }] }],
+            dnsPolicy: 'ClusterFirst',
+          },
+        },
+      },
+      ids('p'),
+    );
+    expect(pod.metadata?.annotations?.['cluster-autoscaler.kubernetes.io/safe-to-evict']).toBe('false');
+    expect(pod.metadata?.annotations?.['outpost.dev/lease']).toBe(linuxStep.leaseId);
+    expect(pod.spec?.containers[0]?.env).toEqual([
+      { name: 'CI', value: 'true' },
+      { name: 'HTTP_PROXY', value: 'http://proxy:3128' },
+    ]);
+    expect(pod.spec?.containers[0]?.image).toBe('golang:1.23');
+    expect(pod.spec?.containers).toHaveLength(2);
+    expect(pod.spec?.dnsPolicy).toBe('ClusterFirst');
+  });
+});
+
+describe('images and resources', () => {
+  it('digest over tag, latest without either, the pool default without an image', () => {
+    expect(imageOf({ repository: 'r/x', tag: '1', digest: 'sha256:ab' }, linuxPool)).toBe('r/x@sha256:ab');
+    expect(imageOf({ repository: 'r/x' }, linuxPool)).toBe('r/x:latest');
+    expect(imageOf(undefined, linuxPool)).toBe('busybox:1.37');
+  });
+
+  it('bounds container_limits by the ceilings; CPU shares count 1024 per core', () => {
+    const big = { ...linuxStep, memoryLimitBytes: 16 * 2 ** 30, cpuShares: 8192 };
+    expect(stepResources(big, linuxPool)).toEqual({
+      requests: { cpu: '2', memory: '4Gi' },
+      limits: { cpu: '2', memory: '4Gi' },
+    });
+    expect(stepResources({ ...linuxStep, memoryLimitBytes: 0, cpuShares: 512 }, linuxPool)).toEqual({
+      requests: { cpu: '500m', memory: '512Mi' },
+      limits: { cpu: '500m', memory: '512Mi' },
+    });
+    const none = { ...linuxPool, resources: { defaults: {}, ceilings: {} } };
+    expect(stepResources({ ...linuxStep, memoryLimitBytes: 0 }, none)).toEqual({});
+  });
+});
+
+describe('strategicMerge', () => {
+  const base = {
+    spec: {
+      containers: [
+        { name: 'a', image: 'x', env: [{ name: 'K', value: '1' }], ports: [{ containerPort: 80 }] },
+        { name: 'b', image: 'y' },
+      ],
+      volumes: [{ name: 'v', emptyDir: {} }],
+      tolerations: [{ key: 't' }],
+      nodeSelector: { a: '1', b: '2' },
+    },
+  };
+
+  it('merges keyed lists by their merge key, replaces other lists, null deletes', () => {
+    const out = strategicMerge(base, {
+      spec: {
+        containers: [
+          {
+            name: 'a',
+            env: [
+              { name: 'K', value: '2' },
+              { name: 'L', value: '3' },
+            ],
+          },
+          { name: 'c', image: 'z' },
+        ],
+        volumes: [{ name: 'cache', emptyDir: { medium: 'Memory' } }],
+        tolerations: [{ key: 'u' }],
+        nodeSelector: { b: null, c: '3' },
+      },
+    });
+    expect(out).toEqual({
+      spec: {
+        containers: [
+          {
+            name: 'a',
+            image: 'x',
+            env: [
+              { name: 'K', value: '2' },
+              { name: 'L', value: '3' },
+            ],
+            ports: [{ containerPort: 80 }],
+          },
+          { name: 'b', image: 'y' },
+          { name: 'c', image: 'z' },
+        ],
+        volumes: [
+          { name: 'v', emptyDir: {} },
+          { name: 'cache', emptyDir: { medium: 'Memory' } },
+        ],
+        tolerations: [{ key: 'u' }],
+        nodeSelector: { a: '1', c: '3' },
+      },
+    });
+    expect(base.spec.containers[0]?.env).toEqual([{ name: 'K', value: '1' }]);
+  });
+
+  it('honours $patch: delete in list items and $patch: replace on maps', () => {
+    const out = strategicMerge(base, {
+      spec: {
+        containers: [{ name: 'b', $patch: 'delete' }],
+        nodeSelector: { $patch: 'replace', only: 'this' },
+      },
+    });
+    expect(out.spec.containers.map((c) => c.name)).toEqual(['a']);
+    expect(out.spec.nodeSelector).toEqual({ only: 'this' });
+  });
+});

@@ -1,0 +1,69 @@
+// A kubernetes pool's settings as the executor needs them: the agent config produces this shape (the
+// executor folder sees no agent module but the executor contract).
+
+/** A Kubernetes toleration, in the API's own shape. */
+export interface Toleration {
+  key?: string;
+  operator?: 'Equal' | 'Exists';
+  value?: string;
+  effect?: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute';
+  tolerationSeconds?: number;
+}
+
+export interface ResourceAmounts {
+  /** Kubernetes quantities, e.g. "500m", "2". */
+  cpu?: string;
+  /** e.g. "512Mi". */
+  memory?: string;
+}
+
+export interface KubernetesPoolSettings {
+  /** The pool's name (a label on every pod). */
+  pool: string;
+  platform: 'linux' | 'windows';
+  namespace: string;
+  /** Absolute path; undefined: in-cluster config. */
+  kubeconfig: string | undefined;
+  /** A context of the kubeconfig; undefined: its current context. */
+  context: string | undefined;
+  nodeSelector: Readonly<Record<string, string>>;
+  /** kubernetes.io/arch, when the pool names one. */
+  arch: string | undefined;
+  /** node.kubernetes.io/windows-build, when the pool names one. */
+  windowsBuild: string | undefined;
+  tolerations: readonly Toleration[];
+  /** Added on Windows pools (default os=windows:NoSchedule); undefined: none. */
+  windowsToleration: Toleration | undefined;
+  /** A V1Affinity object, passed through. */
+  affinity: Readonly<Record<string, unknown>> | undefined;
+  serviceAccount: string | undefined;
+  runtimeClass: string | undefined;
+  imagePullSecrets: readonly string[];
+  priorityClass: string | undefined;
+  resources: { defaults: ResourceAmounts; ceilings: ResourceAmounts };
+  /** A strategic-merge patch applied to every pod, last. */
+  podPatch: Readonly<Record<string, unknown>> | undefined;
+  allowPrivileged: boolean;
+  helperImage: string;
+  defaultImage: string;
+  /** How the helpers' keep-alive command is spelled: a POSIX shell or cmd.exe. */
+  helperShell: 'posix' | 'cmd';
+  /** Where inputs and outputs live in the pod: /workspace, C:\workspace. */
+  workspace: string;
+  /** Steps and helpers run as this uid (runAsNonRoot) when set; images must allow it. */
+  runAsUser: number | undefined;
+  runAsGroup: number | undefined;
+  pendingTimeoutSeconds: number;
+  imagePullGraceSeconds: number;
+}
+
+export const LINUX_HELPER_IMAGE = 'busybox:1.37';
+export const WINDOWS_HELPER_IMAGE = 'mcr.microsoft.com/windows/nanoserver:ltsc2022';
+export const LINUX_DEFAULT_IMAGE = 'busybox:1.37';
+export const WINDOWS_DEFAULT_IMAGE = 'mcr.microsoft.com/windows/servercore:ltsc2022';
+export const WINDOWS_TOLERATION: Toleration = {
+  key: 'os',
+  operator: 'Equal',
+  value: 'windows',
+  effect: 'NoSchedule',
+};

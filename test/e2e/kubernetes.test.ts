@@ -1,0 +1,397 @@
+// The kubernetes executor end to end: the real hub and agent over gRPC, the agent's kubernetes pools
+// talking to the fake API server (test/support/fake-k8s) with exactly the RBAC rules docs/kubernetes.md
+// documents. Several kubernetes pools and a process pool live in one agent.
+// client-node's models are classes, but its API takes plain JSON objects (it serializes them).
+/* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFakeKube, type FakeKube, type KObject } from '../support/fake-k8s/index.js';
+import {
+  finalStatus,
+  logText,
+  openEventStream,
+  readBuildEvents,
+  setPipeline,
+  startTestAgent,
+  startTestHub,
+  triggerJob,
+  waitForEvents,
+  type TestHub,
+} from '../support/harness.js';
+import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
+import { KubernetesExecutor } from '../../agent/executors/kubernetes/index.js';
+import { parseAgentConfig } from '../../agent/config.js';
+
+const NS = 'ci';
+const MISSING_IMAGE = 'registry.example/missing:1';
+let fake: FakeKube;
+let hub: TestHub;
+let agent: Awaited<ReturnType<typeof startTestAgent>>;
+let dir: string;
+let kubeconfig: string;
+
+function pools(): string {
+  const k8s = (
+    name: string,
+    extra: string,
+    opts: { platform?: string; tags?: string } = {},
+  ) => `  - name: ${name}
+    platform: ${opts.platform ?? 'linux'}
+    executor: kubernetes
+    capacity: 4
+${opts.tags ? `    tags: [${opts.tags}]\n` : ''}    kubernetes:
+      namespace: ${NS}
+      kubeconfig: ${kubeconfig}
+${extra.includes('image_pull_grace_seconds') ? '' : '      image_pull_grace_seconds: 1\n'}${extra}`;
+  return [
+    k8s(
+      'linux',
+      '      node_selector: { pool: linux }\n      resources: { defaults: { cpu: 100m, memory: 64Mi } }\n',
+    ),
+    // The fake runs "Windows" containers as Linux processes and mounts only absolute POSIX paths, so
+    // this pool keeps the Linux workspace path and shell; everything else is the Windows pod.
+    k8s(
+      'windows',
+      '      windows_build: "10.0.20348"\n      workspace: /workspace\n      helper_shell: posix\n',
+      {
+        platform: 'windows',
+      },
+    ),
+    k8s('pullfail', `      default_image: ${MISSING_IMAGE}\n`, { tags: 'pullfail' }),
+    k8s('nowhere', '      node_selector: { disktype: ssd }\n', { tags: 'nowhere' }),
+    k8s(
+      'badconfig',
+      '      pod_patch: { spec: { containers: [ { name: step, envFrom: [ { secretRef: { name: no-such-secret } } ] } ] } }\n',
+      {
+        tags: 'badconfig',
+      },
+    ),
+    k8s(
+      'stuck',
+      `      default_image: ${MISSING_IMAGE}\n      image_pull_grace_seconds: 600\n      pending_timeout_seconds: 2\n`,
+      {
+        tags: 'stuck',
+      },
+    ),
+    '  - name: local\n    platform: linux\n    capacity: 2\n    tags: [host]\n',
+  ].join('');
+}
+
+function task(name: string, script: string, o: { platform?: string; tags?: string; extra?: string } = {}) {
+  return `  - task: ${name}
+${o.tags ? `    tags: [${o.tags}]\n` : ''}    config:
+      platform: ${o.platform ?? 'linux'}
+${o.extra ?? ''}      run:
+        path: sh
+        args: ['-c', ${JSON.stringify(script)}]
+`;
+}
+
+function job(name: string, steps: string, extra = ''): string {
+  return `jobs:\n- name: ${name}\n${extra}  plan:\n${steps}`;
+}
+
+async function run(pipeline: string, source: string): Promise<Awaited<ReturnType<typeof readBuildEvents>>> {
+  await setPipeline(hub, pipeline, source);
+  return readBuildEvents(hub, await triggerJob(hub, pipeline, 'job'));
+}
+
+const errorOf = (events: Awaited<ReturnType<typeof readBuildEvents>>) =>
+  events.find((e) => e.event === 'error')?.data.message as string | undefined;
+
+async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+const podNamed = (pred: (p: KObject) => boolean) => () => fake.pods(NS).find(pred);
+const running = (p: KObject) =>
+  Boolean((p as V1Pod).status?.containerStatuses?.find((c) => c.name === 'step')?.state?.running);
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-k8s-e2e-'));
+  fake = await startFakeKube({
+    namespaces: [NS],
+    nodes: [
+      { name: 'linux-1', labels: { pool: 'linux' } },
+      {
+        name: 'win-1',
+        labels: { 'kubernetes.io/os': 'windows', 'node.kubernetes.io/windows-build': '10.0.20348' },
+        taints: [{ key: 'os', value: 'windows', effect: 'NoSchedule' }],
+      },
+    ],
+    rbac: DOCUMENTED_RBAC.map((r) => ({
+      verbs: [...r.verbs],
+      resources: [...r.resources],
+      namespaces: [NS],
+    })),
+    timing: { imagePullBackoffMs: 100 },
+  });
+  kubeconfig = path.join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, fake.kubeconfigYaml());
+  hub = await startTestHub();
+  agent = await startTestAgent(hub, { name: 'k8s-agent', pools: pools() });
+  await agent.welcomed;
+});
+
+afterAll(async () => {
+  await agent.stop();
+  await hub.close();
+  await fake.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('kubernetes executor, end to end', () => {
+  it('runs one build across a linux pool and a windows pool, passing an output between them', async () => {
+    const seen: V1Pod[] = [];
+    const timer = setInterval(() => {
+      for (const p of fake.pods(NS) as V1Pod[])
+        if (!seen.some((s) => s.metadata?.name === p.metadata?.name)) seen.push(p);
+    }, 20);
+    const events = await run(
+      'cross',
+      job(
+        'job',
+        task('build', 'echo linux-made > out/file; echo built on linux', {
+          extra: '      outputs: [{ name: out }]\n',
+        }) +
+          task('use', 'cat out/file; echo used on windows', {
+            platform: 'windows',
+            extra: '      inputs: [{ name: out }]\n',
+          }),
+      ),
+    );
+    clearInterval(timer);
+    expect(errorOf(events)).toBeUndefined();
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(logText(events)).toBe('built on linux\nlinux-made\nused on windows\n');
+    const workers = events.filter((e) => e.event === 'selected-worker').map((e) => e.data.pool);
+    expect(workers).toEqual(['linux', 'windows']);
+
+    const [linux, windows] = seen;
+    expect(linux?.spec?.nodeSelector).toEqual({ pool: 'linux', 'kubernetes.io/os': 'linux' });
+    expect(linux?.spec?.containers.map((c) => c.name)).toEqual(['step', 'outputs']);
+    expect(linux?.spec?.containers[0]?.resources).toEqual({
+      requests: { cpu: '100m', memory: '64Mi' },
+      limits: { cpu: '100m', memory: '64Mi' },
+    });
+    expect(windows?.spec?.os?.name).toBe('windows');
+    expect(windows?.spec?.nodeSelector).toEqual({
+      'kubernetes.io/os': 'windows',
+      'node.kubernetes.io/windows-build': '10.0.20348',
+    });
+    expect(windows?.spec?.tolerations).toContainEqual({
+      key: 'os',
+      operator: 'Equal',
+      value: 'windows',
+      effect: 'NoSchedule',
+    });
+    expect(windows?.spec?.initContainers?.[0]?.image).toBe('mcr.microsoft.com/windows/nanoserver:ltsc2022');
+    expect(windows?.spec?.nodeName).toBe('win-1');
+    // Done steps leave nothing behind.
+    await until('pods deleted', () => (fake.pods(NS).length === 0 ? true : undefined));
+    expect(fake.secrets(NS)).toEqual([]);
+  });
+
+  it('a process pool of the same agent still runs host steps', async () => {
+    const events = await run('host', job('job', task('t', 'echo on the host', { tags: 'host' })));
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(logText(events)).toBe('on the host\n');
+  });
+
+  describe('says in words why a step did not run', () => {
+    it('unschedulable, with the scheduler message', async () => {
+      const started = Date.now();
+      const events = await run('unsched', job('job', task('t', 'true', { tags: 'nowhere' })));
+      expect(finalStatus(events)).toBe('errored');
+      expect(errorOf(events)).toMatch(
+        /^unschedulable: 0\/2 nodes are available: .*didn't match Pod's node affinity\/selector/,
+      );
+      expect(Date.now() - started).toBeLessThan(5_000);
+    });
+
+    it('image pull failure, after the grace', async () => {
+      fake.failImagePull(
+        MISSING_IMAGE,
+        'rpc error: code = NotFound desc = failed to pull and unpack image: not found',
+      );
+      const events = await run('pull', job('job', task('t', 'true', { tags: 'pullfail' })));
+      expect(finalStatus(events)).toBe('errored');
+      expect(errorOf(events)).toMatch(new RegExp(`^image pull failed: ${MISSING_IMAGE}: .*not found`));
+    });
+
+    it('CreateContainerConfigError', async () => {
+      const events = await run('config', job('job', task('t', 'true', { tags: 'badconfig' })));
+      expect(finalStatus(events)).toBe('errored');
+      expect(errorOf(events)).toMatch(/CreateContainerConfigError: .*secret "no-such-secret" not found/);
+    });
+
+    it('OOMKilled is the step failing', async () => {
+      await setPipeline(hub, 'oom', job('job', task('t', 'echo allocating; sleep 30')));
+      const build = await triggerJob(hub, 'oom', 'job');
+      const pod = await until('a running pod', podNamed(running));
+      // Running is not yet printing: kill only once the line is in the build log.
+      await waitForEvents(hub, build, 'allocating');
+      fake.oomKill(pod.metadata.name, { namespace: NS, container: 'step' });
+      const events = await readBuildEvents(hub, build);
+      expect(finalStatus(events)).toBe('failed');
+      expect(errorOf(events)).toMatch(/OOM-killed/);
+      expect(logText(events)).toBe('allocating\n');
+    });
+
+    it('Evicted is errored', async () => {
+      await setPipeline(hub, 'evict', job('job', task('t', 'sleep 30')));
+      const build = await triggerJob(hub, 'evict', 'job');
+      const pod = await until('a running pod', podNamed(running));
+      await fake.evict(pod.metadata.name, 'The node was low on resource: memory.', { namespace: NS });
+      const events = await readBuildEvents(hub, build);
+      expect(finalStatus(events)).toBe('errored');
+      expect(errorOf(events)).toBe('pod evicted: The node was low on resource: memory.');
+    });
+
+    it('deadline exceeded is the step failing with "timeout exceeded"', async () => {
+      const events = await run(
+        'deadline',
+        job(
+          'job',
+          task('t', 'echo started; sleep 30').replace('  - task: t\n', '  - task: t\n    timeout: 1s\n'),
+        ),
+      );
+      expect(finalStatus(events)).toBe('failed');
+      expect(errorOf(events)).toBe('timeout exceeded');
+      expect(logText(events)).toBe('started\n');
+    });
+
+    it('a pod deleted by someone else is errored, never success', async () => {
+      await setPipeline(hub, 'vanish', job('job', task('t', 'sleep 30')));
+      const build = await triggerJob(hub, 'vanish', 'job');
+      const pod = await until('a running pod', podNamed(running));
+      fake.deletePodAsSomeoneElse(NS, pod.metadata.name, 0);
+      const events = await readBuildEvents(hub, build);
+      expect(finalStatus(events)).toBe('errored');
+      expect(errorOf(events)).toBe('the pod was deleted by someone else before the step ended');
+    });
+
+    it('a pod pending past the pool timeout is errored with the last reason', async () => {
+      fake.failImagePull(MISSING_IMAGE, 'not found');
+      const events = await run('stuck', job('job', task('t', 'true', { tags: 'stuck' })));
+      expect(finalStatus(events)).toBe('errored');
+      expect(errorOf(events)).toMatch(/^the pod did not start within 2s \(pending timeout\): pulling image/);
+    });
+  });
+
+  it('abort deletes a Pending pod promptly', async () => {
+    fake.failImagePull(MISSING_IMAGE, 'not found');
+    await setPipeline(hub, 'abort', job('job', task('t', 'true', { tags: 'stuck' })));
+    const build = await triggerJob(hub, 'abort', 'job');
+    await until(
+      'a pending pod',
+      podNamed(() => true),
+    );
+    const started = Date.now();
+    expect((await hub.api('PUT', `/builds/${build}/abort`)).status).toBe(204);
+    const events = await readBuildEvents(hub, build);
+    expect(finalStatus(events)).toBe('aborted');
+    await until('the pod deleted', () => (fake.pods(NS).length === 0 ? true : undefined));
+    expect(Date.now() - started).toBeLessThan(2_000);
+  });
+
+  it('an agent restart mid-step: the step continues, every line once', async () => {
+    await setPipeline(
+      hub,
+      'restart',
+      job('job', task('t', 'for i in $(seq 1 40); do echo line $i; sleep 0.05; done')),
+    );
+    const build = await triggerJob(hub, 'restart', 'job');
+    const stream = await openEventStream(hub, build);
+    await stream.until('line 10');
+    await stream.cancel();
+    await agent.stop();
+    agent = await startTestAgent(hub, { name: 'k8s-agent', pools: pools() });
+    await agent.welcomed;
+    const events = await readBuildEvents(hub, build);
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(logText(events)).toBe(Array.from({ length: 40 }, (_, i) => `line ${i + 1}\n`).join(''));
+  });
+
+  it('the sweeper deletes pods and secrets no lease owns', async () => {
+    const core = fake.kubeConfig().makeApiClient(CoreV1Api);
+    const labels = {
+      'app.kubernetes.io/managed-by': 'outpost',
+      'outpost.dev/agent': 'k8s-agent',
+      'outpost.dev/pool': 'linux',
+      'outpost.dev/lease': 'orphan-lease',
+    };
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: 'orphan-step', labels }, type: 'Opaque', data: {} },
+    });
+    await core.createNamespacedPod({
+      namespace: NS,
+      body: {
+        metadata: { name: 'orphan', labels, annotations: { 'outpost.dev/lease': 'orphan-lease' } },
+        spec: {
+          restartPolicy: 'Never',
+          containers: [{ name: 'step', image: 'busybox:1.37', command: ['sleep', '30'] }],
+        },
+      },
+    });
+    await agent.stop();
+    agent = await startTestAgent(hub, { name: 'k8s-agent', pools: pools() });
+    await agent.welcomed;
+    await until('the orphans swept', () =>
+      fake.pods(NS).length === 0 && fake.secrets(NS).length === 0 ? true : undefined,
+    );
+  });
+
+  it('needs exactly the documented RBAC rules', async () => {
+    // What the builds above did not touch (reattach, sweeping, a step's own Secret), done directly.
+    const config = parseAgentConfig(`hub: { address: "127.0.0.1:1" }\ntoken_file: t\npools:\n${pools()}`, {
+      file: path.join(dir, 'agent.yaml'),
+      env: {},
+      hostname: 'h',
+      cpus: 1,
+      platform: 'linux',
+      tmpdir: dir,
+    });
+    const executor = new KubernetesExecutor({
+      settings: config.pools[0]!.kubernetes!,
+      agent: 'rbac-agent',
+      workRoot: path.join(dir, 'rbac'),
+    });
+    const step = await executor.start({
+      leaseId: 'rbac-lease',
+      run: { path: 'sh', args: ['-c', 'echo secret-value'], dir: '', user: '' },
+      env: {},
+      inputs: [],
+      outputs: [],
+      timeoutMs: 0,
+      privileged: false,
+      image: { repository: 'busybox', tag: '1.37', username: 'u', password: 'p' },
+      redact: ['secret-value'],
+    });
+    expect(await executor.listHeld()).toEqual(['rbac-lease']);
+    const again = await executor.reattach('rbac-lease');
+    expect(again?.redact).toEqual(['secret-value']);
+    await executor.sweep(new Set(['rbac-lease']));
+    for await (const _ of step.logs());
+    await step.wait();
+    await step.cleanup();
+    await again?.cleanup();
+    await executor.sweep(new Set());
+
+    const used = new Set(fake.permissionsUsed().map((p) => `${p.verb} ${p.resource} ${p.namespace ?? ''}`));
+    const documented = new Set(
+      DOCUMENTED_RBAC.flatMap((r) => r.resources.flatMap((res) => r.verbs.map((v) => `${v} ${res} ${NS}`))),
+    );
+    expect([...used].sort()).toEqual([...documented].sort());
+  });
+});

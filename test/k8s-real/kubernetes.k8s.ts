@@ -1,0 +1,143 @@
+// The kubernetes e2e scenarios against a real cluster: see README.md. Skips without $KUBECONFIG.
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  finalStatus,
+  logText,
+  readBuildEvents,
+  setPipeline,
+  startTestAgent,
+  startTestHub,
+  triggerJob,
+  type TestHub,
+} from '../support/harness.js';
+
+const kubeconfig = process.env.KUBECONFIG;
+const NS = process.env.OUTPOST_K8S_NAMESPACE ?? 'outpost-test';
+const windows = process.env.OUTPOST_K8S_WINDOWS === '1';
+if (!kubeconfig) console.log('test:k8s: KUBECONFIG is not set; skipping the real-cluster scenarios');
+
+let hub: TestHub;
+let agent: Awaited<ReturnType<typeof startTestAgent>>;
+let dir: string;
+
+function pools(): string {
+  const k8s = (name: string, platform: string, extra: string, tags?: string) => `  - name: ${name}
+    platform: ${platform}
+    executor: kubernetes
+    capacity: 4
+${tags ? `    tags: [${tags}]\n` : ''}    kubernetes:
+      namespace: ${NS}
+      kubeconfig: ${kubeconfig ?? ''}
+      image_pull_grace_seconds: 15
+${extra}`;
+  return [
+    k8s('linux', 'linux', ''),
+    k8s('windows', 'windows', ''),
+    k8s('pullfail', 'linux', '      default_image: registry.invalid/outpost/missing:1\n', 'pullfail'),
+    k8s('nowhere', 'linux', '      node_selector: { outpost.dev/no-such-label: "x" }\n', 'nowhere'),
+    k8s(
+      'stuck',
+      'linux',
+      '      default_image: registry.invalid/outpost/missing:1\n      image_pull_grace_seconds: 600\n',
+      'stuck',
+    ),
+  ].join('');
+}
+
+const task = (name: string, platform: string, script: string, extra = '', tags = '') => `  - task: ${name}
+${tags ? `    tags: [${tags}]\n` : ''}    config:
+      platform: ${platform}
+${extra}      run:
+        path: sh
+        args: ['-c', ${JSON.stringify(script)}]
+`;
+
+async function run(name: string, steps: string) {
+  await setPipeline(hub, name, `jobs:\n- name: job\n  plan:\n${steps}`);
+  return readBuildEvents(hub, await triggerJob(hub, name, 'job'));
+}
+
+const errorOf = (events: Awaited<ReturnType<typeof readBuildEvents>>) =>
+  events.find((e) => e.event === 'error')?.data.message as string | undefined;
+
+describe.skipIf(!kubeconfig)('kubernetes executor on a real cluster', () => {
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-k8s-real-'));
+    hub = await startTestHub();
+    agent = await startTestAgent(hub, { name: `k8s-real-${process.pid}`, pools: pools() });
+    await agent.welcomed;
+  });
+  afterAll(async () => {
+    await agent.stop();
+    await hub.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('passes an output from one step to the next', async () => {
+    const events = await run(
+      'pass',
+      task('make', 'linux', 'echo made > out/file', '      outputs: [{ name: out }]\n') +
+        task('use', 'linux', 'cat out/file', '      inputs: [{ name: out }]\n'),
+    );
+    expect(errorOf(events)).toBeUndefined();
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(logText(events)).toBe('made\n');
+  });
+
+  it.skipIf(!windows)('passes an output from a linux step to a windows step', async () => {
+    const events = await run(
+      'cross',
+      task('make', 'linux', 'echo made > out/file', '      outputs: [{ name: out }]\n') +
+        `  - task: use
+    config:
+      platform: windows
+      inputs: [{ name: out }]
+      run: { path: cmd, args: ['/c', 'type out\\\\file'] }
+`,
+    );
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(logText(events)).toContain('made');
+  });
+
+  it('unschedulable', async () => {
+    const events = await run('unsched', task('t', 'linux', 'true', '', 'nowhere'));
+    expect(finalStatus(events)).toBe('errored');
+    expect(errorOf(events)).toMatch(/^unschedulable: /);
+  });
+
+  it('image pull failure', async () => {
+    const events = await run('pull', task('t', 'linux', 'true', '', 'pullfail'));
+    expect(finalStatus(events)).toBe('errored');
+    expect(errorOf(events)).toMatch(/^image pull failed: registry.invalid/);
+  });
+
+  it('deadline exceeded', async () => {
+    const events = await run(
+      'deadline',
+      task('t', 'linux', 'sleep 120').replace('  - task: t\n', '  - task: t\n    timeout: 10s\n'),
+    );
+    expect(finalStatus(events)).toBe('failed');
+    expect(errorOf(events)).toBe('timeout exceeded');
+  });
+
+  it('abort of a Pending pod', async () => {
+    await setPipeline(
+      hub,
+      'abort',
+      `jobs:\n- name: job\n  plan:\n${task('t', 'linux', 'true', '', 'stuck')}`,
+    );
+    const build = await triggerJob(hub, 'abort', 'job');
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    expect((await hub.api('PUT', `/builds/${build}/abort`)).status).toBe(204);
+    expect(finalStatus(await readBuildEvents(hub, build))).toBe('aborted');
+  });
+});
+
+describe.skipIf(Boolean(kubeconfig))('kubernetes executor on a real cluster (skipped)', () => {
+  it('needs KUBECONFIG', () => {
+    expect(kubeconfig).toBeUndefined();
+  });
+});
