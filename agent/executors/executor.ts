@@ -40,6 +40,11 @@ export interface ExecStep {
   memoryLimitBytes?: number;
   cpuShares?: number;
   /**
+   * Task `caches`: `path` inside the working directory, `dir` the agent's directory that keeps it
+   * between builds of the same job step. Executors that cannot keep caches ignore them.
+   */
+  caches?: { path: string; dir: string }[];
+  /**
    * The values the runner redacts from this step's log. Executors whose steps outlive the agent keep
    * them (never in plain sight) and hand them back on the reattached step.
    */
