@@ -10,10 +10,12 @@ import { platformToWire } from '../common/wire-enums.js';
 import type { AgentConfig } from './config.js';
 import type { Executor } from './executors/executor.js';
 import { ProcessExecutor } from './executors/process/index.js';
+import { refuseSecretEnv } from './executors/secret-env.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { StepRunner, type PoolRuntime } from './runner.js';
 import { HubSession } from './session/session.js';
 import { ArtifactCache } from './artifacts/cache.js';
+import { TaskCaches } from './task-caches.js';
 import { ArtifactTransfer } from './artifacts/transfer.js';
 import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
 
@@ -57,7 +59,8 @@ async function channelCredentials(config: AgentConfig): Promise<ChannelCredentia
 
 async function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): Promise<Executor> {
   const workRoot = path.join(config.workDir, 'steps', pool.name);
-  if (pool.executor === 'process') return new ProcessExecutor({ workRoot });
+  // Host processes have no cluster to read Secrets from: steps that need them error.
+  if (pool.executor === 'process') return refuseSecretEnv(new ProcessExecutor({ workRoot }));
   if (pool.kubernetes) {
     // Loaded only for Kubernetes pools: the client library alone costs an idle agent ~60 MB.
     const { KubernetesExecutor } = await import('./executors/kubernetes/index.js');
@@ -94,7 +97,8 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const client = new AgentGatewayClient(config.hub.address, await channelCredentials(config), channelOptions);
   const cache = new ArtifactCache(path.join(config.workDir, 'cache'), config.cacheMaxBytes);
   const transfer = new ArtifactTransfer(client, token, cache);
-  const runner = new StepRunner(pools, transfer, metrics, log.child({ component: 'runner' }));
+  const taskCaches = new TaskCaches(path.join(config.workDir, 'caches'));
+  const runner = new StepRunner(pools, transfer, taskCaches, metrics, log.child({ component: 'runner' }));
   const session = new HubSession(
     client,
     {

@@ -245,6 +245,7 @@ pools:
       service_account: ci-steps
       runtime_class: gvisor
       image_pull_secrets: [regcred]
+      readable_secrets: [db-credentials, api-token]
       priority_class: ci
       resources: { defaults: { cpu: 500m, memory: 512Mi }, ceilings: { cpu: 2, memory: 4Gi } }
       pod_patch: { spec: { dnsPolicy: ClusterFirst } }
@@ -290,6 +291,7 @@ pools:
       serviceAccount: 'ci-steps',
       runtimeClass: 'gvisor',
       imagePullSecrets: ['regcred'],
+      readableSecrets: ['db-credentials', 'api-token'],
       priorityClass: 'ci',
       resources: { defaults: { cpu: '500m', memory: '512Mi' }, ceilings: { cpu: '2', memory: '4Gi' } },
       podPatch: { spec: { dnsPolicy: 'ClusterFirst' } },
@@ -313,6 +315,7 @@ pools:
       helperShell: 'cmd',
       workspace: 'C:\\workspace',
       allowPrivileged: false,
+      readableSecrets: [],
       pendingTimeoutSeconds: 300,
       imagePullGraceSeconds: 10,
     });

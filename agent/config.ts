@@ -142,6 +142,7 @@ const KubernetesBlock = z.strictObject({
   service_account: dnsName.optional(),
   runtime_class: dnsName.optional(),
   image_pull_secrets: z.array(dnsName).optional(),
+  readable_secrets: z.array(dnsName).optional(),
   priority_class: dnsName.optional(),
   resources: z
     .strictObject({ defaults: resourceAmounts.optional(), ceilings: resourceAmounts.optional() })
@@ -405,6 +406,7 @@ function kubernetesSettings(
     serviceAccount: k.service_account,
     runtimeClass: k.runtime_class,
     imagePullSecrets: k.image_pull_secrets ?? [],
+    readableSecrets: k.readable_secrets ?? [],
     priorityClass: k.priority_class,
     resources: { defaults: k.resources?.defaults ?? {}, ceilings: k.resources?.ceilings ?? {} },
     podPatch: k.pod_patch,

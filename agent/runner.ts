@@ -13,6 +13,7 @@ import { statusToWire, streamToWire } from '../common/wire-enums.js';
 import type { ExecResult, ExecStep, Executor, RunningStep } from './executors/executor.js';
 import type { ArtifactTransfer } from './artifacts/transfer.js';
 import { Redactor } from './redact.js';
+import type { TaskCaches } from './task-caches.js';
 import { HeldStep, type Outbox } from './session/held-step.js';
 import { chunksOf, splitAtCharBoundary } from './session/utf8.js';
 import type { AgentMetrics } from './metrics.js';
@@ -27,7 +28,11 @@ interface Tracked {
   held: HeldStep;
   running: RunningStep | undefined;
   aborted: boolean;
+  /** Gives the step's task caches back once the step is cleaned up. */
+  releaseCaches: () => Promise<void>;
 }
+
+const noCaches = () => Promise.resolve();
 
 export interface RunnerLimits {
   maxLogChunkBytes: number;
@@ -51,6 +56,7 @@ export class StepRunner {
   constructor(
     private readonly pools: Map<string, PoolRuntime>,
     private readonly transfer: ArtifactTransfer,
+    private readonly taskCaches: TaskCaches,
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
@@ -115,7 +121,7 @@ export class StepRunner {
 
     const held = new HeldStep(assign.leaseId, poolName, this.limits.logWindowBytes);
     held.attach(outbox, 0, this.limits.logWindowBytes);
-    const tracked: Tracked = { held, running: undefined, aborted: false };
+    const tracked: Tracked = { held, running: undefined, aborted: false, releaseCaches: noCaches };
     this.steps.set(assign.leaseId, tracked);
     this.metrics.stepsRunning.set(this.steps.size);
     const spec = assign.spec;
@@ -127,7 +133,10 @@ export class StepRunner {
         dir: spec.run?.dir ?? '',
         user: spec.run?.user ?? '',
       },
-      env: Object.fromEntries(spec.env.map((e) => [e.name, e.value])),
+      env: Object.fromEntries(spec.env.filter((e) => !e.secret).map((e) => [e.name, e.value])),
+      secretEnv: spec.env.flatMap((e) =>
+        e.secret ? [{ name: e.name, source: e.secret.source, secret: e.secret.name, key: e.secret.key }] : [],
+      ),
       // Archives are fetched in run(), once the step is accepted.
       inputs: spec.inputs.map((i) => ({ name: i.name, path: i.path, archive: undefined })),
       outputs: spec.outputs.map((o) => ({ name: o.name, path: o.path })),
@@ -139,6 +148,9 @@ export class StepRunner {
       cpuShares: spec.cpuShares,
       redact: spec.redact,
     };
+    const caches = this.taskCaches.acquire(step.context, spec.cachePaths);
+    step.caches = caches.caches;
+    tracked.releaseCaches = caches.release;
     const log = this.log.child({
       leaseId: assign.leaseId,
       build: assign.context?.buildId,
@@ -214,7 +226,7 @@ export class StepRunner {
         });
         if (!running) continue;
         const held = new HeldStep(leaseId, pool.name, this.limits.logWindowBytes);
-        const tracked: Tracked = { held, running, aborted: false };
+        const tracked: Tracked = { held, running, aborted: false, releaseCaches: noCaches };
         this.steps.set(leaseId, tracked);
         this.metrics.stepsRunning.set(this.steps.size);
         const log = this.log.child({ leaseId });
@@ -310,6 +322,8 @@ export class StepRunner {
         result = { status: 'errored', exitStatus: result.exitStatus, error: uploaded };
       else outputs = uploaded;
     }
+    // The executor put the caches back when the step ended: the next build of the step may have them.
+    await tracked.releaseCaches();
     await this.report(tracked, leaseId, result, outputs, running);
   }
 
@@ -364,6 +378,7 @@ export class StepRunner {
     });
     await tracked.held.acknowledged();
     await running?.cleanup();
+    await tracked.releaseCaches(); // again, for a step that never got as far as running
     if (this.steps.get(leaseId) === tracked) this.steps.delete(leaseId);
     this.wakeIdle();
   }

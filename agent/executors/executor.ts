@@ -26,6 +26,12 @@ export interface ExecStep {
   leaseId: string;
   run: { path: string; args: string[]; dir: string; user: string };
   env: Record<string, string>;
+  /**
+   * Env vars the step reads from key `key` of Secret `secret` in the executor's cluster (a pipeline var
+   * source of type `kubernetes` named `source`); the value never passes through the agent or the hub.
+   * Executors without a cluster end the step 'errored' (see refuseSecretEnv). Absent: none.
+   */
+  secretEnv?: SecretEnvVar[];
   /** `archive`: a local tar of the input's content, to be placed at `path` before the step starts. */
   inputs: { name: string; path: string; archive: string | undefined }[];
   outputs: { name: string; path: string }[];
@@ -49,6 +55,14 @@ export interface ExecStep {
    * them (never in plain sight) and hand them back on the reattached step.
    */
   redact?: string[];
+}
+
+export interface SecretEnvVar {
+  name: string;
+  /** The var source's name, for messages. */
+  source: string;
+  secret: string;
+  key: string;
 }
 
 export interface StepContext {

@@ -23,6 +23,7 @@ const spec = (platform: string, tags: string[] = [], team = 'main'): StepSpec =>
   memoryLimitBytes: 0,
   cpuShares: 0,
   redact: [],
+  cachePaths: [],
 });
 
 const agent = (agentName: string, teamName: string | null = null): AgentConnection => ({

@@ -19,8 +19,25 @@ export interface StepSpec {
   cpuShares: number;
   /** Secret values the agent replaces with ((redacted)) in the step's output. */
   redact: string[];
+  /** Task `caches` paths, kept by the agent between builds of the same job step. */
+  cachePaths: string[];
   /** The container image, from a registry-image/docker-image `image_resource`. */
   image?: { repository: string; tag: string; digest: string };
+  /**
+   * Env vars the agent fills from a Secret in its cluster (task params that are a whole
+   * `((source:secret.key))` of a `kubernetes` var source): the hub holds only these references.
+   * Absent in specs stored before it existed.
+   */
+  secretEnv?: SecretEnvVar[];
+}
+
+/** An env var read from key `key` of Secret `secret` in the pool's namespace (`kubernetes` var source). */
+export interface SecretEnvVar {
+  name: string;
+  /** The var source's name, for messages. */
+  source: string;
+  secret: string;
+  key: string;
 }
 
 export interface StepContext {

@@ -20,6 +20,7 @@ import type {
 } from '../pipeline/plan.js';
 import { resolveVars, type VarLookup } from '../pipeline/vars.js';
 import type { BuildView, StepRun, Store } from '../store/store.js';
+import { CLUSTER_VAR_SOURCE, misplacedClusterVar, placeholderFor } from './cluster-secrets.js';
 import { AbortReason, abortReasonOf, childSignal, type Scope } from './scope.js';
 
 export type Result = 'succeeded' | 'failed' | 'errored' | 'aborted';
@@ -41,6 +42,8 @@ export interface BuildRunDeps {
   leaves: LeafRunners;
   /** Vars from the pipeline's var sources, by source name ('' for the default). */
   varSource: (ref: { source?: string; path: string }) => unknown;
+  /** The type of the pipeline's var source of that name (`dummy`, `kubernetes`); undefined: none. */
+  varSourceType?: (source: string) => string | undefined;
   /** Told about every step run the build creates. */
   tracked: (step: StepRun) => void;
 }
@@ -70,16 +73,30 @@ export class BuildRun {
     return this.deps.events.emit(this.build.id, type, { ...data, time: eventTime(this.deps.now()) });
   }
 
-  /** Resolves `((vars))` in a value for a step in `scope`; missing ones come back by name. */
+  /** Whether the var source of that name is read by the agent from Secrets in its cluster. */
+  isClusterSource(source: string): boolean {
+    return this.deps.varSourceType?.(source) === CLUSTER_VAR_SOURCE;
+  }
+
+  /**
+   * Resolves `((vars))` in a value for a step in `scope`; missing ones come back by name. A var of a
+   * `kubernetes` source is never resolved here: it is an error (task params take it before this).
+   */
   resolve(value: unknown, scope: Scope): { value: unknown; missing: string[]; errors: string[] } {
+    const misplaced = new Set<string>();
     const lookup: VarLookup = (ref) => {
       if (ref.source === '.') return scope.localVars.get(ref.path)?.value;
+      if (ref.source !== undefined && this.isClusterSource(ref.source)) {
+        misplaced.add(misplacedClusterVar(ref));
+        return placeholderFor(ref);
+      }
       const found = this.deps.varSource(ref);
       // Everything a var source hands out is a credential: none of it may show up in logs.
       for (const secret of leafStrings(found)) this.secrets.add(secret);
       return found;
     };
-    return resolveVars(value, lookup);
+    const resolved = resolveVars(value, lookup);
+    return { ...resolved, errors: [...misplaced, ...resolved.errors] };
   }
 
   async run(node: PlanNode, scope: Scope): Promise<Result> {
@@ -145,6 +162,7 @@ export class BuildRun {
     const parsed = typeof resolved.value === 'string' ? parseDuration(resolved.value) : undefined;
     if (resolved.missing.length > 0)
       return this.fail(node, scope, `undefined vars: ${resolved.missing.join(', ')}`);
+    if (resolved.errors.length > 0) return this.fail(node, scope, resolved.errors.join('; '));
     if (!parsed?.ok) return this.fail(node, scope, `invalid timeout ${JSON.stringify(resolved.value)}`);
     const inner = childSignal(scope.signal);
     // The clock starts when the step first started, so a hub restart does not give it more time.
@@ -180,6 +198,8 @@ export class BuildRun {
       const limit = this.resolve(spec.maxInFlight, scope);
       const missing = [...values.missing, ...limit.missing];
       if (missing.length > 0) return this.fail(node, scope, `undefined vars: ${missing.join(', ')}`);
+      const errors = [...values.errors, ...limit.errors];
+      if (errors.length > 0) return this.fail(node, scope, errors.join('; '));
       if (!Array.isArray(values.value))
         return this.fail(node, scope, `across var "${spec.var}": values must be a list`);
       const n = limit.value === 'all' ? values.value.length : Number(limit.value) || 1;

@@ -34,7 +34,11 @@ export class Engine implements DispatchListener {
   /** Var-source lookups per pipeline, refreshed when one of its builds starts. */
   private readonly varSources = new Map<
     number,
-    { version: number; lookup: (ref: { source?: string; path: string }) => unknown }
+    {
+      version: number;
+      lookup: (ref: { source?: string; path: string }) => unknown;
+      typeOf: (source: string) => string | undefined;
+    }
   >();
   private readonly leaves: LeafRunners;
 
@@ -186,6 +190,7 @@ export class Engine implements DispatchListener {
       now: this.now,
       leaves: this.leaves,
       varSource: (ref) => this.varSources.get(build.pipelineId)?.lookup(ref),
+      varSourceType: (source) => this.varSources.get(build.pipelineId)?.typeOf(source),
       tracked: (step) => this.planIds.set(step.id, step.planId),
     });
     const running: Running = { run, abort, done: Promise.resolve() };
@@ -216,8 +221,9 @@ export class Engine implements DispatchListener {
   }
 
   /**
-   * The pipeline's `var_sources`, as a lookup by `((source:path))`. Only the `dummy` type exists so far
-   * (its `vars` map); credential managers plug in here.
+   * The pipeline's `var_sources`, as a lookup by `((source:path))`. The `dummy` type is its `vars` map;
+   * the `kubernetes` type is never looked up here (the agent reads it from a Secret, see
+   * cluster-secrets.ts); credential managers plug in here.
    */
   private async loadVarSources(pipelineId: number): Promise<void> {
     const pipeline = await this.store.getPipelineById(pipelineId);
@@ -233,6 +239,7 @@ export class Engine implements DispatchListener {
         const vars = source.config.vars;
         return vars && typeof vars === 'object' ? (vars as Record<string, unknown>)[ref.path] : undefined;
       },
+      typeOf: (name) => sources.find((s) => s.name === name)?.type,
     });
   }
 

@@ -27,6 +27,7 @@ export function taskStepSpec(
     memoryLimitBytes: limits?.memory ?? 0,
     cpuShares: limits?.cpu ?? 0,
     redact: [],
+    cachePaths: config.caches.map((c) => c.path),
     ...imageOf(config),
   };
 }

@@ -10,6 +10,7 @@ import type { TaskConfig, TaskPlan } from '../pipeline/plan.js';
 import { parseTaskConfig } from '../pipeline/task-config.js';
 import type { StepRun } from '../store/store.js';
 import { leafStrings, type BuildRun, type LeafRunner, type Result } from './build-run.js';
+import { splitClusterParams } from './cluster-secrets.js';
 import { abortReasonOf, type Scope } from './scope.js';
 import { taskStepSpec } from './task-spec.js';
 
@@ -137,7 +138,13 @@ export class TaskStep implements LeafRunner<TaskPlan> {
       return `task "${node.name}" has neither config nor file`;
     }
 
-    const resolved = build.resolve({ config, privileged: node.privileged }, scope);
+    // Params read from a cluster's Secrets stay references: the agent's pod reads them, never the hub.
+    const cluster = splitClusterParams(config.params, (source) => build.isClusterSource(source));
+    if (cluster.errors.length > 0) return cluster.errors.join('; ');
+    const resolved = build.resolve(
+      { config: { ...config, params: cluster.params }, privileged: node.privileged },
+      scope,
+    );
     if (resolved.missing.length > 0) return `undefined vars: ${resolved.missing.join(', ')}`;
     if (resolved.errors.length > 0) return resolved.errors.join('; ');
     const { config: final, privileged } = resolved.value as { config: TaskConfig; privileged: unknown };
@@ -152,6 +159,7 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     if (missing.length > 0) return `missing inputs: ${missing.join(', ')}`;
     const spec = taskStepSpec(node, final, build.build.teamName, digests);
     spec.privileged = privileged === true || privileged === 'true';
+    if (cluster.secretEnv.length > 0) spec.secretEnv = cluster.secretEnv;
     spec.redact = [
       ...build.secrets,
       ...[...scope.localVars.values()].filter((v) => v.secret).flatMap((v) => leafStrings(v.value)),

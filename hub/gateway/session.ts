@@ -140,9 +140,17 @@ export class AgentSession implements AgentConnection {
             pool: a.pool,
             platform: platformToWire(a.spec.platform),
             run: { ...a.spec.run },
-            env: Object.entries(a.spec.env).map(([name, value]) => ({ name, value })),
+            env: [
+              ...Object.entries(a.spec.env).map(([name, value]) => ({ name, value, secret: undefined })),
+              ...(a.spec.secretEnv ?? []).map((e) => ({
+                name: e.name,
+                value: '',
+                secret: { source: e.source, name: e.secret, key: e.key },
+              })),
+            ],
             inputs: a.spec.inputs.map((i) => ({ ...i, artifactDigest: i.artifactDigest ?? '' })),
             redact: a.spec.redact,
+            cachePaths: a.spec.cachePaths,
             outputs: a.spec.outputs.map((o) => ({ ...o })),
             image: a.spec.image ? { ...a.spec.image } : undefined,
             privileged: a.spec.privileged,

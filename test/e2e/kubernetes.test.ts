@@ -49,7 +49,7 @@ ${extra.includes('image_pull_grace_seconds') ? '' : '      image_pull_grace_seco
   return [
     k8s(
       'linux',
-      '      node_selector: { pool: linux }\n      resources: { defaults: { cpu: 100m, memory: 64Mi } }\n',
+      '      node_selector: { pool: linux }\n      resources: { defaults: { cpu: 100m, memory: 64Mi } }\n      readable_secrets: [db-credentials, absent-secret]\n',
     ),
     // The fake runs "Windows" containers as Linux processes and mounts only absolute POSIX paths, so
     // this pool keeps the Linux workspace path and shell; everything else is the Windows pod.
@@ -285,6 +285,103 @@ describe('kubernetes executor, end to end', () => {
       const events = await run('stuck', job('job', task('t', 'true', { tags: 'stuck' })));
       expect(finalStatus(events)).toBe('errored');
       expect(errorOf(events)).toMatch(/^the pod did not start within 2s \(pending timeout\): pulling image/);
+    });
+  });
+
+  describe('a kubernetes var source: secrets that never leave the cluster', () => {
+    const PASSWORD = 'pg-in-cluster-s3cret';
+    const source = 'var_sources:\n- name: cluster-secrets\n  type: kubernetes\n  config: {}\n';
+    const step = (ref: string, tags?: string) =>
+      task('itest', 'echo "host $PGHOST, password of length ${#PGPASSWORD}"', {
+        ...(tags ? { tags } : {}),
+        extra: `      params: { PGHOST: postgres.db.svc.cluster.local, PGPASSWORD: ((${ref})) }\n`,
+      });
+    const core = () => fake.kubeConfig().makeApiClient(CoreV1Api);
+
+    beforeAll(async () => {
+      await core().createNamespacedSecret({
+        namespace: NS,
+        body: {
+          metadata: { name: 'db-credentials' },
+          type: 'Opaque',
+          data: { password: Buffer.from(PASSWORD).toString('base64') },
+        },
+      });
+    });
+
+    afterAll(async () => {
+      // Later tests expect a namespace holding only what outpost creates.
+      await core().deleteNamespacedSecret({ namespace: NS, name: 'db-credentials' });
+    });
+
+    it("reaches the step's env through secretKeyRef; the hub sees only the reference", async () => {
+      const seen: V1Pod[] = [];
+      const timer = setInterval(() => seen.push(...(fake.pods(NS) as V1Pod[])), 20);
+      await setPipeline(
+        hub,
+        'secret-env',
+        source + job('job', step('cluster-secrets:db-credentials.password')),
+      );
+      const build = await triggerJob(hub, 'secret-env', 'job');
+      const events = await readBuildEvents(hub, build);
+      clearInterval(timer);
+      expect(errorOf(events)).toBeUndefined();
+      expect(finalStatus(events)).toBe('succeeded');
+      expect(logText(events)).toBe(
+        `host postgres.db.svc.cluster.local, password of length ${PASSWORD.length}\n`,
+      );
+      expect(seen[0]?.spec?.containers[0]?.env).toContainEqual({
+        name: 'PGPASSWORD',
+        valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'password' } },
+      });
+      // Neither the stored step run nor any build event holds the value.
+      const runs = await hub.store.listStepRuns(build);
+      expect(JSON.stringify(runs)).toContain('db-credentials');
+      expect(JSON.stringify(runs)).not.toContain(PASSWORD);
+      expect(JSON.stringify(events)).not.toContain(PASSWORD);
+    });
+
+    it('a missing key or Secret errors the step with its name', async () => {
+      const noKey = await run(
+        'secret-nokey',
+        source + job('job', step('cluster-secrets:db-credentials.nope')),
+      );
+      expect(finalStatus(noKey)).toBe('errored');
+      expect(errorOf(noKey)).toMatch(
+        /CreateContainerConfigError: couldn't find key nope in Secret ci\/db-credentials/,
+      );
+      const noSecret = await run(
+        'secret-absent',
+        source + job('job', step('cluster-secrets:absent-secret.password')),
+      );
+      expect(finalStatus(noSecret)).toBe('errored');
+      expect(errorOf(noSecret)).toMatch(/CreateContainerConfigError: secret "absent-secret" not found/);
+    });
+
+    it("a Secret not in the pool's readable_secrets errors the step before any pod exists", async () => {
+      const before = fake
+        .permissionsUsed()
+        .filter((p) => p.verb === 'create' && p.resource === 'pods').length;
+      const events = await run(
+        'secret-other',
+        source + job('job', step('cluster-secrets:other-secret.password')),
+      );
+      expect(finalStatus(events)).toBe('errored');
+      expect(errorOf(events)).toBe(
+        'env PGPASSWORD: secret "other-secret" (var source "cluster-secrets") is not readable by pool "linux"; ' +
+          'the agent config lists the ones it may read in kubernetes.readable_secrets',
+      );
+      const after = fake.permissionsUsed().filter((p) => p.verb === 'create' && p.resource === 'pods').length;
+      expect(after).toBe(before);
+    });
+
+    it('a process pool errors the step: it has no cluster to read from', async () => {
+      const events = await run(
+        'secret-host',
+        source + job('job', step('cluster-secrets:db-credentials.password', 'host')),
+      );
+      expect(finalStatus(events)).toBe('errored');
+      expect(errorOf(events)).toBe('var source "cluster-secrets" (kubernetes) needs a kubernetes pool');
     });
   });
 

@@ -180,6 +180,22 @@ describe('in_parallel, timeout, attempts, across', () => {
   });
 });
 
+describe('task caches', () => {
+  it('keeps a cache directory between builds of the same job step on an agent', async () => {
+    const step = `- task: cached
+  config:
+    platform: linux
+    caches: [{ path: deps/cache }]
+    run: { path: sh, args: ['-c', 'cat deps/cache/seen 2>/dev/null || echo first; echo again > deps/cache/seen'] }
+`;
+    await setPipeline(hub, 'caches', `jobs:\n- name: job\n  plan:\n${indent(step, 2)}`);
+    const first = await readBuildEvents(hub, await triggerJob(hub, 'caches', 'job'));
+    const second = await readBuildEvents(hub, await triggerJob(hub, 'caches', 'job'));
+    expect(logText(first)).toBe('first\n');
+    expect(logText(second)).toBe('again\n');
+  });
+});
+
 describe('vars, load_var and set_pipeline', () => {
   it('errors a step whose var cannot be resolved when it runs', async () => {
     const events = await run('undefined-var', sh('t', 'echo $X', '  params: { X: ((nowhere)) }\n'));
@@ -195,6 +211,62 @@ describe('vars, load_var and set_pipeline', () => {
     );
     expect(logText(events)).toBe('the password is ((redacted))\n');
     expect(finalStatus(events)).toBe('succeeded');
+  });
+
+  describe('a kubernetes var source', () => {
+    const source = 'var_sources:\n- name: cluster-secrets\n  type: kubernetes\n  config: {}\n';
+
+    it('is passed to the agent as a reference, never resolved or stored as a value by the hub', async () => {
+      await setPipeline(
+        hub,
+        'cluster-ref',
+        `${source}jobs:\n- name: job\n  plan:\n${indent(sh('t', 'echo "[$PGPASSWORD]"', '', '    params: { PGPASSWORD: ((cluster-secrets:db-credentials.password)), PGHOST: postgres.db.svc.cluster.local }\n'), 2)}`,
+      );
+      const build = await triggerJob(hub, 'cluster-ref', 'job');
+      const events = await readBuildEvents(hub, build);
+      // This agent's pool runs host processes: it has no cluster to read the Secret from.
+      expect(errors(events)).toEqual(['var source "cluster-secrets" (kubernetes) needs a kubernetes pool']);
+      expect(finalStatus(events)).toBe('errored');
+      const [step] = await hub.store.listStepRuns(build);
+      const stored = step?.spec as { spec: { env: Record<string, string>; secretEnv: unknown } };
+      expect(stored.spec.env).toEqual({ PGHOST: 'postgres.db.svc.cluster.local' });
+      expect(stored.spec.secretEnv).toEqual([
+        { name: 'PGPASSWORD', source: 'cluster-secrets', secret: 'db-credentials', key: 'password' },
+      ]);
+      // No event carries anything but the reference's parts.
+      for (const e of events) expect(JSON.stringify(e.data)).not.toContain('PGPASSWORD=');
+    });
+
+    it('errors when used inside a longer string or outside task params', async () => {
+      const inline = await run(
+        'cluster-inline',
+        sh(
+          't',
+          'echo "$URL"',
+          '',
+          '    params: { URL: "postgres://ci:((cluster-secrets:db-credentials.password))@db" }\n',
+        ),
+        source,
+      );
+      expect(errors(inline)).toEqual([
+        'var "cluster-secrets:db-credentials.password": var source "cluster-secrets" (kubernetes) is read by the agent into an env var (secretKeyRef), so it can only be the whole value of a task param, not part of a longer string or another field',
+      ]);
+      expect(finalStatus(inline)).toBe('errored');
+      const args = await run(
+        'cluster-args',
+        `- task: t\n  config:\n    platform: linux\n    run: { path: echo, args: ['((cluster-secrets:db-credentials.password))'] }\n`,
+        source,
+      );
+      expect(errors(args)[0]).toMatch(/can only be the whole value of a task param/);
+      const noKey = await run(
+        'cluster-nokey',
+        sh('t', 'true', '', '    params: { P: ((cluster-secrets:db-credentials)) }\n'),
+        source,
+      );
+      expect(errors(noKey)).toEqual([
+        'param P: var "cluster-secrets:db-credentials": a kubernetes var source is read as ((cluster-secrets:SECRET.KEY)) (one Secret, one key)',
+      ]);
+    });
   });
 
   it('loads a var from a file, redacted unless revealed, and uses it in later steps', async () => {

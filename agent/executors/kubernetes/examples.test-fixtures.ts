@@ -18,6 +18,7 @@ export const linuxPool: KubernetesPoolSettings = {
   serviceAccount: undefined,
   runtimeClass: undefined,
   imagePullSecrets: ['registry-creds'],
+  readableSecrets: [],
   priorityClass: 'ci-steps',
   resources: { defaults: { cpu: '500m', memory: '512Mi' }, ceilings: { cpu: '2', memory: '4Gi' } },
   podPatch: undefined,

@@ -29,6 +29,7 @@ export function settingsFor(over: Partial<KubernetesPoolSettings> = {}): Kuberne
     serviceAccount: undefined,
     runtimeClass: undefined,
     imagePullSecrets: [],
+    readableSecrets: [],
     priorityClass: undefined,
     resources: { defaults: {}, ceilings: {} },
     podPatch: undefined,

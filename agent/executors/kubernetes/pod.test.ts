@@ -145,6 +145,28 @@ describe('buildPod', () => {
     );
   });
 
+  it('reads cluster-secret env vars with secretKeyRef, only from the Secrets the pool may read', () => {
+    const step: ExecStep = {
+      ...linuxStep,
+      secretEnv: [
+        { name: 'PGPASSWORD', source: 'cluster-secrets', secret: 'db-credentials', key: 'password' },
+      ],
+    };
+    const pod = buildPod(step, { ...linuxPool, readableSecrets: ['db-credentials'] }, ids('p'));
+    expect(pod.spec?.containers[0]?.env).toEqual([
+      { name: 'CI', value: 'true' },
+      { name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'password' } } },
+    ]);
+    // The helpers never see it.
+    expect(pod.spec?.initContainers?.[0]?.env).toBeUndefined();
+    expect(() => buildPod(step, { ...linuxPool, readableSecrets: ['other'] }, ids('p'))).toThrow(
+      new PodSpecError(
+        'env PGPASSWORD: secret "db-credentials" (var source "cluster-secrets") is not readable by pool "linux"; ' +
+          'the agent config lists the ones it may read in kubernetes.readable_secrets',
+      ),
+    );
+  });
+
   it('refuses paths outside the workspace', () => {
     const bad = { ...linuxStep, inputs: [{ name: 'x', path: '../etc', archive: undefined }] };
     expect(() => buildPod(bad, linuxPool, ids('p'))).toThrow('input "x" path "../etc": escapes the work dir');

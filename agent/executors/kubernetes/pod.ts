@@ -236,6 +236,13 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
     throw new PodSpecError(
       `privileged: pool "${pool.pool}" does not allow privileged steps (allow_privileged)`,
     );
+  for (const e of step.secretEnv ?? []) {
+    if (!pool.readableSecrets.includes(e.secret))
+      throw new PodSpecError(
+        `env ${e.name}: secret "${e.secret}" (var source "${e.source}") is not readable by pool "${pool.pool}"; ` +
+          'the agent config lists the ones it may read in kubernetes.readable_secrets',
+      );
+  }
   for (const i of step.inputs)
     workspacePath(pool, i.path, `input "${i.name}" path ${JSON.stringify(i.path)}`);
   for (const o of step.outputs)
@@ -266,7 +273,14 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
     command: [step.run.path],
     args: [...step.run.args],
     workingDir: runDir,
-    env: Object.entries(step.env).map(([name, value]) => ({ name, value })),
+    env: [
+      ...Object.entries(step.env).map(([name, value]) => ({ name, value })),
+      // Read by the kubelet when the container starts: the value never passes through the agent.
+      ...(step.secretEnv ?? []).map((e) => ({
+        name: e.name,
+        valueFrom: { secretKeyRef: { name: e.secret, key: e.key } },
+      })),
+    ],
     volumeMounts: mounts,
     resources: stepResources(step, pool),
     ...(stepSecurity ? { securityContext: stepSecurity } : {}),

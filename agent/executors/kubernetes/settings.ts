@@ -39,6 +39,11 @@ export interface KubernetesPoolSettings {
   serviceAccount: string | undefined;
   runtimeClass: string | undefined;
   imagePullSecrets: readonly string[];
+  /**
+   * Secrets of the namespace whose keys steps may read into env vars (a pipeline var source of type
+   * `kubernetes`); the kubelet reads them, not the agent. Default: none.
+   */
+  readableSecrets: readonly string[];
   priorityClass: string | undefined;
   resources: { defaults: ResourceAmounts; ceilings: ResourceAmounts };
   /** A strategic-merge patch applied to every pod, last. */

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ArchiveError, pack, unpack, type PackedArchive } from '../../artifacts/archive.js';
 import type { ExecResult, ExecStep, Executor, LogData, RunningStep } from '../executor.js';
+import { keepCaches, placeCaches, type PlacedCache } from './caches.js';
 import { MergedLogStream } from './log-stream.js';
 import { ProcessGroup, signalExitStatus, type GroupExit } from './process-group.js';
 import { createWorkDir, materialize, planLayout, StepPathError, stepRootOf } from './workdir.js';
@@ -67,12 +68,14 @@ export class ProcessExecutor implements Executor {
     if (userProblem) return never(userProblem);
     if (step.run.path === '') return never('run.path: must not be empty');
     let layout;
+    let caches: PlacedCache[];
     try {
       layout = planLayout(workDir, step);
       await materialize(layout, step.run.dir);
       for (const input of step.inputs) {
         if (input.archive) await unpack(input.archive, path.join(workDir, input.path));
       }
+      caches = await placeCaches(workDir, step.caches ?? []);
     } catch (err) {
       if (err instanceof StepPathError) return never(err.message);
       if (err instanceof ArchiveError) return never(`input: ${err.message}`);
@@ -91,7 +94,7 @@ export class ProcessExecutor implements Executor {
       step.run.path.includes('/') || (process.platform === 'win32' && step.run.path.includes('\\'));
     const file = hasSep ? path.resolve(layout.runDir, step.run.path) : step.run.path;
     const group = new ProcessGroup(file, step.run.args, { cwd: layout.runDir, env });
-    return new ProcessStep(step, workDir, group, {
+    return new ProcessStep(step, workDir, group, caches, {
       timeoutGraceMs: this.timeoutGraceMs,
       logHighWaterMark: this.logHighWaterMark,
     });
@@ -143,6 +146,7 @@ export class ProcessStep implements RunningStep {
     step: ExecStep,
     workDir: string,
     group: ProcessGroup,
+    private readonly caches: PlacedCache[],
     opts: { timeoutGraceMs: number; logHighWaterMark: number | undefined },
   ) {
     this.leaseId = step.leaseId;
@@ -165,7 +169,11 @@ export class ProcessStep implements RunningStep {
         this.end({ status: 'failed', error: 'timeout exceeded' }, this.timeoutGraceMs);
       }, step.timeoutMs);
     }
-    this.result = this.follow();
+    // Caches go back as soon as the step ends, so the next build of the step can have them at once.
+    this.result = this.follow().then(async (result) => {
+      await keepCaches(this.caches.splice(0));
+      return result;
+    });
   }
 
   get bufferedBytes(): number {
@@ -197,6 +205,7 @@ export class ProcessStep implements RunningStep {
   async cleanup(): Promise<void> {
     if (!this.group.leaderEnded) await this.abort(0, 'cleanup');
     clearTimeout(this.timeoutTimer);
+    await keepCaches(this.caches.splice(0));
     await rm(stepRootOf(this.workDir), { recursive: true, force: true });
   }
 

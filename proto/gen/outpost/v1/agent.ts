@@ -335,7 +335,24 @@ export interface TaskRun {
 
 export interface EnvVar {
   name: string;
+  /** Ignored when `secret` is set. */
   value: string;
+  /**
+   * Set: the agent fills the variable from a key of a Secret in its cluster (a pipeline var source of
+   * type `kubernetes`); the hub never sees the value. Only kubernetes pools can; others error the step.
+   */
+  secret: SecretKeyRef | undefined;
+}
+
+/**
+ * `((source:name.key))` of a `kubernetes` var source: key `key` of the Secret `name` in the pool's
+ * namespace. The pool's `readable_secrets` say which Secrets it may hand to steps.
+ */
+export interface SecretKeyRef {
+  /** The var source's name, for messages. */
+  source: string;
+  name: string;
+  key: string;
 }
 
 export interface StepInput {
@@ -377,6 +394,8 @@ export interface StepSpec {
    * everything the step prints, before it leaves the agent.
    */
   redact: string[];
+  /** Task `caches`: paths in the working directory the agent keeps between builds of the same job step. */
+  cachePaths: string[];
 }
 
 /** Where the step sits: used for labels, environment and logs on the agent side. */
@@ -1988,7 +2007,7 @@ export const TaskRun: MessageFns<TaskRun> = {
 };
 
 function createBaseEnvVar(): EnvVar {
-  return { name: "", value: "" };
+  return { name: "", value: "", secret: undefined };
 }
 
 export const EnvVar: MessageFns<EnvVar> = {
@@ -1998,6 +2017,9 @@ export const EnvVar: MessageFns<EnvVar> = {
     }
     if (message.value !== "") {
       writer.uint32(18).string(message.value);
+    }
+    if (message.secret !== undefined) {
+      SecretKeyRef.encode(message.secret, writer.uint32(26).fork()).join();
     }
     return writer;
   },
@@ -2031,6 +2053,14 @@ export const EnvVar: MessageFns<EnvVar> = {
             message.value = reader.string();
             continue;
           }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.secret = SecretKeyRef.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2047,6 +2077,7 @@ export const EnvVar: MessageFns<EnvVar> = {
     return {
       name: isSet(object.name) ? globalThis.String(object.name) : "",
       value: isSet(object.value) ? globalThis.String(object.value) : "",
+      secret: isSet(object.secret) ? SecretKeyRef.fromJSON(object.secret) : undefined,
     };
   },
 
@@ -2058,6 +2089,9 @@ export const EnvVar: MessageFns<EnvVar> = {
     if (message.value !== "") {
       obj.value = message.value;
     }
+    if (message.secret !== undefined) {
+      obj.secret = SecretKeyRef.toJSON(message.secret);
+    }
     return obj;
   },
 
@@ -2068,6 +2102,110 @@ export const EnvVar: MessageFns<EnvVar> = {
     const message = createBaseEnvVar();
     message.name = object.name ?? "";
     message.value = object.value ?? "";
+    message.secret = (object.secret !== undefined && object.secret !== null)
+      ? SecretKeyRef.fromPartial(object.secret)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseSecretKeyRef(): SecretKeyRef {
+  return { source: "", name: "", key: "" };
+}
+
+export const SecretKeyRef: MessageFns<SecretKeyRef> = {
+  encode(message: SecretKeyRef, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== "") {
+      writer.uint32(10).string(message.source);
+    }
+    if (message.name !== "") {
+      writer.uint32(18).string(message.name);
+    }
+    if (message.key !== "") {
+      writer.uint32(26).string(message.key);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): SecretKeyRef {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseSecretKeyRef();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): SecretKeyRef {
+    return {
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      name: isSet(object.name) ? globalThis.String(object.name) : "",
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+    };
+  },
+
+  toJSON(message: SecretKeyRef): unknown {
+    const obj: any = {};
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.name !== "") {
+      obj.name = message.name;
+    }
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<SecretKeyRef>, I>>(base?: I): SecretKeyRef {
+    return SecretKeyRef.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<SecretKeyRef>, I>>(object: I): SecretKeyRef {
+    const message = createBaseSecretKeyRef();
+    message.source = object.source ?? "";
+    message.name = object.name ?? "";
+    message.key = object.key ?? "";
     return message;
   },
 };
@@ -2393,6 +2531,7 @@ function createBaseStepSpec(): StepSpec {
     memoryLimitBytes: 0,
     cpuShares: 0,
     redact: [],
+    cachePaths: [],
   };
 }
 
@@ -2433,6 +2572,9 @@ export const StepSpec: MessageFns<StepSpec> = {
     }
     for (const v of message.redact) {
       writer.uint32(98).string(v!);
+    }
+    for (const v of message.cachePaths) {
+      writer.uint32(106).string(v!);
     }
     return writer;
   },
@@ -2546,6 +2688,14 @@ export const StepSpec: MessageFns<StepSpec> = {
             message.redact.push(reader.string());
             continue;
           }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.cachePaths.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2584,6 +2734,11 @@ export const StepSpec: MessageFns<StepSpec> = {
         ? globalThis.Number(object.cpu_shares)
         : 0,
       redact: globalThis.Array.isArray(object?.redact) ? object.redact.map((e: any) => globalThis.String(e)) : [],
+      cachePaths: globalThis.Array.isArray(object?.cachePaths)
+        ? object.cachePaths.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.cache_paths)
+        ? object.cache_paths.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -2625,6 +2780,9 @@ export const StepSpec: MessageFns<StepSpec> = {
     if (message.redact?.length) {
       obj.redact = message.redact;
     }
+    if (message.cachePaths?.length) {
+      obj.cachePaths = message.cachePaths;
+    }
     return obj;
   },
 
@@ -2647,6 +2805,7 @@ export const StepSpec: MessageFns<StepSpec> = {
     message.memoryLimitBytes = object.memoryLimitBytes ?? 0;
     message.cpuShares = object.cpuShares ?? 0;
     message.redact = object.redact?.map((e) => e) || [];
+    message.cachePaths = object.cachePaths?.map((e) => e) || [];
     return message;
   },
 };
