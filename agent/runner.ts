@@ -46,7 +46,7 @@ export class StepRunner {
   private readonly steps = new Map<string, Tracked>();
   private outbox: Outbox | undefined;
   private limits: RunnerLimits = {
-    maxLogChunkBytes: 256 * 1024,
+    maxLogChunkBytes: 64 * 1024,
     logWindowBytes: 4 * 1024 * 1024,
     maxArtifactBytes: 1024 * 1024 * 1024,
   };

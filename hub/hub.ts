@@ -48,7 +48,8 @@ export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
   acceptWithinMs: 5_000,
   abortGraceMs: 10_000,
   maxMessageBytes: 4 * 1024 * 1024,
-  maxLogChunkBytes: 256 * 1024,
+  // Measured (npm run bench): 64 KiB chunks carry logs faster end to end than 256 KiB ones here.
+  maxLogChunkBytes: 64 * 1024,
   logWindowBytes: 4 * 1024 * 1024,
   maxPipelineBytes: 2 * 1024 * 1024,
   maxArtifactBytes: 1024 * 1024 * 1024,

@@ -139,7 +139,7 @@ export class HubSession {
             this.metrics.connected.set(1);
             this.log.info({ session: w.sessionId, resumed: w.held.length }, 'connected to the hub');
             this.runner.attach(outbox, w.held, {
-              maxLogChunkBytes: w.limits?.maxLogChunkBytes ?? 256 * 1024,
+              maxLogChunkBytes: w.limits?.maxLogChunkBytes ?? 64 * 1024,
               logWindowBytes: w.limits?.logWindowBytes ?? 4 * 1024 * 1024,
               maxArtifactBytes: w.limits?.maxArtifactBytes ?? 1024 * 1024 * 1024,
             });
