@@ -1,0 +1,497 @@
+// Chart tests (issue 7): every template of charts/* rendered with each values file in charts/*/ci/ (and
+// with the values files and `helm upgrade --install` commands of docs/install.md) by tools/helm-render,
+// a small Go renderer with Helm's template semantics (text/template + sprig + include/tpl/toYaml/...).
+// Every rendered object is validated against the Kubernetes OpenAPI schema (kubernetes-models).
+//
+// Needs Go and Debian's sprig (golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev);
+// without them the suite is skipped and its name says why. `npm run test:charts` runs only this file.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Ajv } from 'ajv';
+import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
+import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
+import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
+import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
+import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
+import { ConfigMap } from 'kubernetes-models/v1/ConfigMap';
+import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
+import { Secret } from 'kubernetes-models/v1/Secret';
+import { Service } from 'kubernetes-models/v1/Service';
+import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parseAgentConfig } from '../../agent/config.js';
+import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const CHARTS = ['outpost-agent', 'outpost-hub'] as const;
+const NAMESPACE = 'outpost';
+const TMP = mkdtempSync(path.join(os.tmpdir(), 'outpost-charts-'));
+const BIN = path.join(TMP, 'helm-render');
+
+/** Builds the renderer; returns why the suite is skipped, or undefined. */
+function buildRenderer(): string | undefined {
+  const version = spawnSync('go', ['version'], { encoding: 'utf8' });
+  if (version.error)
+    return 'no Go toolchain (apt-get install golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev)';
+  const built = spawnSync('go', ['build', '-o', BIN, './tools/helm-render'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      GO111MODULE: 'off',
+      GOPATH: process.env.GOPATH ?? '/usr/share/gocode',
+      GOFLAGS: '',
+    },
+  });
+  if (built.status !== 0) {
+    const first = built.stderr.trim().split('\n').slice(0, 2).join('; ');
+    return `tools/helm-render does not build (${first}); needs golang-github-masterminds-sprig-dev and golang-github-ghodss-yaml-dev`;
+  }
+  return undefined;
+}
+
+const skipReason = buildRenderer();
+// CI sets OUTPOST_CHART_TESTS=required so a missing toolchain fails there instead of skipping.
+if (skipReason && process.env.OUTPOST_CHART_TESTS === 'required')
+  throw new Error(`chart tests required but cannot run: ${skipReason}`);
+if (skipReason) console.warn(`test/charts: chart tests skipped: ${skipReason}`);
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
+
+type Obj = Record<string, unknown>;
+interface K8sObject {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+  [key: string]: unknown;
+}
+
+function render(chart: string, valueFiles: string[], release = chart, namespace = NAMESPACE) {
+  const args = ['--name', release, '--namespace', namespace];
+  for (const f of valueFiles) args.push('-f', f);
+  args.push(path.isAbsolute(chart) ? chart : path.join(ROOT, 'charts', chart));
+  const r = spawnSync(BIN, args, { encoding: 'utf8' });
+  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+function renderObjects(
+  chart: string,
+  valueFiles: string[],
+  release = chart,
+  namespace = NAMESPACE,
+): K8sObject[] {
+  const r = render(chart, valueFiles, release, namespace);
+  if (r.status !== 0) throw new Error(`rendering ${chart} with ${valueFiles.join(', ')} failed: ${r.stderr}`);
+  const docs = parseAllDocuments(r.stdout);
+  const objects: K8sObject[] = [];
+  for (const doc of docs) {
+    if (doc.errors.length > 0)
+      throw new Error(`invalid YAML rendered: ${doc.errors.map((e) => e.message).join('; ')}`);
+    const value: unknown = doc.toJS();
+    if (value !== null && value !== undefined) objects.push(value as K8sObject);
+  }
+  return objects;
+}
+
+// Kinds the charts render, each validated with its OpenAPI model. ServiceMonitor (a CRD) is checked
+// by shape below.
+const VALIDATORS: Record<string, (o: unknown) => void> = {
+  'apps/v1/Deployment': (o) => new Deployment(o as never).validate(),
+  'apps/v1/StatefulSet': (o) => new StatefulSet(o as never).validate(),
+  'networking.k8s.io/v1/Ingress': (o) => new Ingress(o as never).validate(),
+  'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o as never).validate(),
+  'rbac.authorization.k8s.io/v1/Role': (o) => new Role(o as never).validate(),
+  'rbac.authorization.k8s.io/v1/RoleBinding': (o) => new RoleBinding(o as never).validate(),
+  'v1/ConfigMap': (o) => new ConfigMap(o as never).validate(),
+  'v1/Namespace': (o) => new Namespace(o as never).validate(),
+  'v1/PersistentVolumeClaim': (o) => new PersistentVolumeClaim(o as never).validate(),
+  'v1/Secret': (o) => new Secret(o as never).validate(),
+  'v1/Service': (o) => new Service(o as never).validate(),
+  'v1/ServiceAccount': (o) => new ServiceAccount(o as never).validate(),
+  'monitoring.coreos.com/v1/ServiceMonitor': (o) => {
+    const spec = (o as { spec?: { selector?: { matchLabels?: unknown }; endpoints?: { port?: unknown }[] } })
+      .spec;
+    expect(spec?.selector?.matchLabels).toBeTypeOf('object');
+    expect(spec?.endpoints?.length).toBeGreaterThan(0);
+    for (const e of spec?.endpoints ?? []) expect(e.port).toBeTypeOf('string');
+  },
+};
+
+function validateAll(objects: K8sObject[]): void {
+  expect(objects.length).toBeGreaterThan(0);
+  for (const o of objects) {
+    const validate = VALIDATORS[`${o.apiVersion}/${o.kind}`];
+    if (!validate) throw new Error(`no validator for ${o.apiVersion} ${o.kind} (add it to VALIDATORS)`);
+    try {
+      validate(o);
+    } catch (err) {
+      throw new Error(`${o.kind} ${o.metadata.name}: ${(err as Error).message}`, { cause: err });
+    }
+    if (o.kind !== 'Namespace') expect(o.metadata.namespace, `${o.kind} ${o.metadata.name}`).toBeTruthy();
+    expect(o.metadata.labels?.['app.kubernetes.io/managed-by'], `${o.kind} labels`).toBe('Helm');
+  }
+}
+
+const find = (objects: K8sObject[], kind: string): K8sObject[] => objects.filter((o) => o.kind === kind);
+const one = (objects: K8sObject[], kind: string): K8sObject => {
+  const all = find(objects, kind);
+  expect(all, kind).toHaveLength(1);
+  return all[0]!;
+};
+
+interface Probe {
+  httpGet?: { path?: string; port?: string | number };
+}
+interface Container {
+  name: string;
+  args?: string[];
+  ports?: { name?: string; containerPort: number }[];
+  livenessProbe?: Probe;
+  readinessProbe?: Probe;
+  startupProbe?: Probe;
+  lifecycle?: { preStop?: { exec?: { command?: string[] } } };
+  securityContext?: Obj;
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface PodSpec {
+  securityContext?: Obj;
+  containers: Container[];
+  initContainers?: Container[];
+  volumes?: ({ name: string } & Obj)[];
+  terminationGracePeriodSeconds?: number;
+  serviceAccountName?: string;
+  automountServiceAccountToken?: boolean;
+}
+const podSpec = (workload: K8sObject): PodSpec =>
+  (workload.spec as { template: { spec: PodSpec } }).template.spec;
+
+function expectHardened(spec: PodSpec): void {
+  const pod = spec.securityContext ?? {};
+  expect(pod.seccompProfile).toEqual({ type: 'RuntimeDefault' });
+  for (const c of [...spec.containers, ...(spec.initContainers ?? [])]) {
+    const sc = c.securityContext ?? {};
+    expect(sc.runAsNonRoot ?? pod.runAsNonRoot, `${c.name} runAsNonRoot`).toBe(true);
+    expect(sc.runAsUser ?? pod.runAsUser, `${c.name} runAsUser`).toBeGreaterThan(0);
+    expect(sc.readOnlyRootFilesystem, `${c.name} readOnlyRootFilesystem`).toBe(true);
+    expect(sc.allowPrivilegeEscalation, `${c.name} allowPrivilegeEscalation`).toBe(false);
+    expect(sc.privileged ?? false, `${c.name} privileged`).toBe(false);
+    expect(
+      (sc.capabilities as { drop?: string[] } | undefined)?.drop,
+      `${c.name} capabilities.drop`,
+    ).toContain('ALL');
+    expect((sc.capabilities as { add?: string[] } | undefined)?.add ?? []).toEqual([]);
+  }
+}
+
+const ciFiles = (chart: string): string[] =>
+  readdirSync(path.join(ROOT, 'charts', chart, 'ci'))
+    .filter((f) => f.endsWith('.yaml'))
+    .map((f) => path.join(ROOT, 'charts', chart, 'ci', f));
+
+const readValues = (file: string): Obj => (parseYaml(readFileSync(file, 'utf8')) ?? {}) as Obj;
+
+/** values.yaml under the given files, as the renderer (and Helm) merge them. */
+function mergedValues(chart: string, files: string[]): Obj {
+  const merge = (base: Obj, over: Obj): Obj => {
+    const out: Obj = { ...base };
+    for (const [k, v] of Object.entries(over)) {
+      if (v === null) Reflect.deleteProperty(out, k);
+      else if (isObj(v) && isObj(out[k])) out[k] = merge(out[k], v);
+      else out[k] = v;
+    }
+    return out;
+  };
+  return files.reduce(
+    (acc, f) => merge(acc, readValues(f)),
+    readValues(path.join(ROOT, 'charts', chart, 'values.yaml')),
+  );
+}
+const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+// ---- outpost-agent -------------------------------------------------------------------------------
+
+function checkAgent(objects: K8sObject[], values: Obj): void {
+  validateAll(objects);
+  expect(find(objects, 'ClusterRole')).toEqual([]);
+  expect(find(objects, 'ClusterRoleBinding')).toEqual([]);
+
+  const sts = one(objects, 'StatefulSet');
+  const spec = podSpec(sts);
+  expectHardened(spec);
+  const agent = spec.containers.find((c) => c.name === 'agent')!;
+
+  // The config file reaches the agent, in the agent's own format, with the pools from values.
+  const cm = one(objects, 'ConfigMap');
+  const text = (cm.data as Record<string, string>)['agent.yaml']!;
+  expect(agent.args).toEqual(expect.arrayContaining(['--config', '/etc/outpost/config/agent.yaml']));
+  const configVolume = spec.volumes!.find(
+    (v) => (v.configMap as { name?: string } | undefined)?.name === cm.metadata.name,
+  );
+  expect(agent.volumeMounts).toContainEqual(
+    expect.objectContaining({ name: configVolume!.name, mountPath: '/etc/outpost/config' }),
+  );
+  const config = parseAgentConfig(text, {
+    file: '/etc/outpost/config/agent.yaml',
+    env: {},
+    hostname: `${sts.metadata.name}-0`,
+    cpus: 2,
+    platform: 'linux',
+    tmpdir: '/tmp',
+  });
+  const stepNamespace = (values.stepNamespace as { name: string }).name;
+  const pools = values.pools as { name: string; executor?: string; kubernetes?: Obj }[];
+  const raw = parseYaml(text) as { pools: Obj[] };
+  expect(raw.pools).toEqual(
+    pools.map((p) =>
+      p.executor === 'kubernetes'
+        ? { ...p, kubernetes: { namespace: stepNamespace, ...(p.kubernetes ?? {}) } }
+        : p,
+    ),
+  );
+  expect(config.pools.map((p) => p.name)).toEqual(pools.map((p) => p.name));
+  expect(config.name).toBe(`${sts.metadata.name}-0`);
+
+  // The token file is the mounted Secret's key.
+  const token = values.token as { existingSecret: string; key: string };
+  const tokenVolume = spec.volumes!.find((v) => v.name === 'token') as unknown as {
+    secret: { secretName: string };
+  };
+  const tokenMount = agent.volumeMounts!.find((m) => m.name === 'token')!;
+  expect(config.tokenFile).toBe(path.posix.join(tokenMount.mountPath, token.key));
+  if (token.existingSecret) {
+    expect(tokenVolume.secret.secretName).toBe(token.existingSecret);
+    expect(find(objects, 'Secret')).toEqual([]);
+  } else {
+    const secret = one(objects, 'Secret');
+    expect(tokenVolume.secret.secretName).toBe(secret.metadata.name);
+    expect(Object.keys(secret.data as Obj)).toEqual([token.key]);
+  }
+
+  // RBAC: exactly the documented rules, in every namespace a pool's pods run in, bound to the agent.
+  const namespaces = new Set(
+    config.pools.flatMap((p) =>
+      p.kubernetes && p.kubernetes.kubeconfig === undefined ? [p.kubernetes.namespace] : [],
+    ),
+  );
+  const roles = find(objects, 'Role');
+  expect(new Set(roles.map((r) => r.metadata.namespace))).toEqual(new Set([stepNamespace, ...namespaces]));
+  for (const role of roles) {
+    expect(role.rules).toEqual(
+      DOCUMENTED_RBAC.map((r) => ({ apiGroups: [''], resources: [...r.resources], verbs: [...r.verbs] })),
+    );
+    const binding = find(objects, 'RoleBinding').find(
+      (b) => b.metadata.namespace === role.metadata.namespace,
+    )!;
+    expect(binding.roleRef).toEqual({
+      apiGroup: 'rbac.authorization.k8s.io',
+      kind: 'Role',
+      name: role.metadata.name,
+    });
+    expect(binding.subjects).toEqual([
+      { kind: 'ServiceAccount', name: spec.serviceAccountName, namespace: NAMESPACE },
+    ]);
+  }
+
+  // Probes on the metrics port, which is where the config says the agent listens.
+  const port = agent.ports!.find((p) => p.name === 'metrics')!;
+  expect(config.metrics?.listen).toBe(`0.0.0.0:${port.containerPort}`);
+  for (const probe of [agent.livenessProbe, agent.readinessProbe, agent.startupProbe])
+    expect(probe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
+  const service = one(objects, 'Service');
+  expect(service.spec).toMatchObject({
+    ports: [{ name: 'metrics', port: port.containerPort, targetPort: 'metrics' }],
+  });
+  expect((sts.spec as { serviceName: string }).serviceName).toBe(service.metadata.name);
+
+  // Drain: SIGTERM waits drain_timeout_seconds; the grace period covers it.
+  expect(spec.terminationGracePeriodSeconds).toBe(config.drainTimeoutSeconds + 30);
+  expect(agent.lifecycle?.preStop?.exec?.command?.join(' ')).toContain('kill -TERM 1');
+  expect(one(objects, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+}
+
+// ---- outpost-hub ---------------------------------------------------------------------------------
+
+function checkHub(objects: K8sObject[], values: Obj): void {
+  validateAll(objects);
+  const deploy = one(objects, 'Deployment');
+  expect(deploy.spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+  const spec = podSpec(deploy);
+  expectHardened(spec);
+  expect(spec.automountServiceAccountToken).toBe(false);
+  const hub = spec.containers.find((c) => c.name === 'hub')!;
+  const args = hub.args!;
+  expect(args).toContain('--data-dir=/var/lib/outpost');
+  expect(hub.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+  expect(hub.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
+  expect(hub.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
+
+  // The data directory is the PVC (or an emptyDir when persistence is off).
+  const persistence = values.persistence as { enabled: boolean; existingClaim: string };
+  const dataMount = hub.volumeMounts!.find((m) => m.mountPath === '/var/lib/outpost')!;
+  const dataVolume = spec.volumes!.find((v) => v.name === dataMount.name)!;
+  if (persistence.enabled) {
+    const claim = (dataVolume.persistentVolumeClaim as { claimName: string }).claimName;
+    if (persistence.existingClaim) expect(claim).toBe(persistence.existingClaim);
+    else expect(one(objects, 'PersistentVolumeClaim').metadata.name).toBe(claim);
+  } else {
+    expect(dataVolume.emptyDir).toBeDefined();
+    expect(find(objects, 'PersistentVolumeClaim')).toEqual([]);
+  }
+
+  // TLS from the Secret, or plaintext only when asked for.
+  const tls = values.tls as { secretName: string; insecurePlaintext: boolean };
+  if (tls.secretName) {
+    const tlsVolume = spec.volumes!.find(
+      (v) => (v.secret as { secretName?: string } | undefined)?.secretName === tls.secretName,
+    )!;
+    const mount = hub.volumeMounts!.find((m) => m.name === tlsVolume.name)!;
+    expect(args).toContain(`--tls-cert=${mount.mountPath}/tls.crt`);
+    expect(args).toContain(`--tls-key=${mount.mountPath}/tls.key`);
+    expect(args).not.toContain('--insecure-plaintext');
+  } else {
+    expect(tls.insecurePlaintext).toBe(true);
+    expect(args).toContain('--insecure-plaintext');
+  }
+
+  // Services: HTTP and gRPC to the container's ports.
+  const ports: Record<string, number> = Object.fromEntries(
+    hub.ports!.map((p) => [p.name ?? '', p.containerPort] as const),
+  );
+  expect(args).toContain(`--http-listen=0.0.0.0:${ports.http}`);
+  expect(args).toContain(`--grpc-listen=0.0.0.0:${ports.grpc}`);
+  const services = find(objects, 'Service');
+  expect(
+    services.map((s) => (s.spec as { ports: { targetPort: string }[] }).ports[0]!.targetPort).sort(),
+  ).toEqual(['grpc', 'http']);
+
+  // The gRPC Ingress carries ingress-nginx's gRPC annotations.
+  const grpcIngress = find(objects, 'Ingress').find((i) => i.metadata.name.endsWith('-grpc'));
+  if (grpcIngress) {
+    expect(grpcIngress.metadata.annotations?.['nginx.ingress.kubernetes.io/backend-protocol']).toBe(
+      tls.secretName ? 'GRPCS' : 'GRPC',
+    );
+    expect(grpcIngress.metadata.annotations?.['nginx.ingress.kubernetes.io/proxy-body-size']).toBe('0');
+  }
+}
+
+const CHECKS = { 'outpost-agent': checkAgent, 'outpost-hub': checkHub } as const;
+
+describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
+  for (const chart of CHARTS) {
+    describe(chart, () => {
+      it('Chart.yaml has the fields helm lint wants', () => {
+        const meta = readValues(path.join(ROOT, 'charts', chart, 'Chart.yaml'));
+        expect(meta).toMatchObject({ apiVersion: 'v2', name: chart, type: 'application' });
+        expect(meta.version).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
+        expect(meta.appVersion).toBeTypeOf('string');
+        expect(meta.description).toBeTypeOf('string');
+        for (const f of readdirSync(path.join(ROOT, 'charts', chart, 'templates')))
+          expect(f, 'template extension').toMatch(/\.(yaml|tpl|txt)$/);
+      });
+
+      it('values.schema.json accepts the defaults and every ci/ file, and rejects bad values', () => {
+        const schema = JSON.parse(
+          readFileSync(path.join(ROOT, 'charts', chart, 'values.schema.json'), 'utf8'),
+        ) as Obj;
+        const validate = new Ajv({ strict: false, allErrors: true }).compile(schema);
+        expect(validate(mergedValues(chart, [])), JSON.stringify(validate.errors)).toBe(true);
+        for (const f of ciFiles(chart))
+          expect(validate(mergedValues(chart, [f])), `${f}: ${JSON.stringify(validate.errors)}`).toBe(true);
+        const bad =
+          chart === 'outpost-agent'
+            ? [
+                { pools: [{ name: 'linux', executor: 'docker' }] },
+                { drainTimeoutSeconds: -1 },
+                { pools: [] },
+                { hub: { adress: 'x:1' } },
+              ]
+            : [
+                { database: { type: 'postgres' } },
+                { persistence: { size: 'ten gigs' } },
+                { leaseGrace: '2 minutes' },
+              ];
+        for (const b of bad) {
+          const file = path.join(TMP, `${chart}-bad.yaml`);
+          writeFileSync(file, JSON.stringify(b));
+          expect(validate(mergedValues(chart, [file])), JSON.stringify(b)).toBe(false);
+        }
+      });
+
+      for (const file of ciFiles(chart)) {
+        it(`renders valid objects with ci/${path.basename(file)}`, () => {
+          CHECKS[chart](renderObjects(chart, [file]), mergedValues(chart, [file]));
+        });
+      }
+    });
+  }
+
+  it('outpost-agent without hub.address or a token fails with a message', () => {
+    const r = render('outpost-agent', []);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('hub.address is required');
+    const file = path.join(TMP, 'agent-no-token.yaml');
+    writeFileSync(file, 'hub: { address: "ci.example.com:7777" }\n');
+    expect(render('outpost-agent', [file]).stderr).toContain(
+      'token.value or token.existingSecret is required',
+    );
+  });
+
+  it('outpost-hub without TLS fails unless plaintext is asked for', () => {
+    const r = render('outpost-hub', []);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('tls.secretName is required');
+  });
+
+  // docs/install.md: its values files (a ```yaml block after `<!-- file: NAME -->`) and every
+  // `helm upgrade --install` line in it render, and pass the same checks.
+  describe('docs/install.md', () => {
+    const doc = existsSync(path.join(ROOT, 'docs/install.md'))
+      ? readFileSync(path.join(ROOT, 'docs/install.md'), 'utf8')
+      : '';
+    const files = new Map<string, string>();
+    for (const m of doc.matchAll(/<!-- file: (\S+) -->\s*```yaml\n([\s\S]*?)```/g)) files.set(m[1]!, m[2]!);
+    const commands = [...doc.matchAll(/^helm upgrade --install (.+)$/gm)].map((m) => m[1]!.trim());
+
+    it('has helm commands', () => {
+      expect(commands.length).toBeGreaterThan(0);
+    });
+
+    for (const command of commands) {
+      it(`renders: helm upgrade --install ${command}`, () => {
+        const words = command.split(/\s+/);
+        const [release, chartPath] = words;
+        let namespace = 'default';
+        const valueFiles: string[] = [];
+        for (let i = 2; i < words.length; i++) {
+          const w = words[i]!;
+          if (w === '-n' || w === '--namespace') namespace = words[++i]!;
+          else if (w === '-f' || w === '--values') {
+            const name = words[++i]!;
+            const text = files.get(name);
+            if (text === undefined) throw new Error(`docs/install.md has no <!-- file: ${name} --> block`);
+            const out = path.join(TMP, `doc-${name}`);
+            writeFileSync(out, text);
+            valueFiles.push(out);
+          } else if (w === '--create-namespace' || w === '--wait') continue;
+          else throw new Error(`unexpected word in docs/install.md: ${w}`);
+        }
+        const chart = path.basename(chartPath!) as (typeof CHARTS)[number];
+        expect(chartPath).toBe(`charts/${chart}`);
+        expect(CHARTS).toContain(chart);
+        const objects = renderObjects(path.join(ROOT, chartPath!), valueFiles, release, namespace);
+        // The checks assume the release namespace is NAMESPACE; the docs install into it too.
+        expect(namespace).toBe(NAMESPACE);
+        CHECKS[chart](objects, mergedValues(chart, valueFiles));
+      });
+    }
+  });
+});
