@@ -35,7 +35,15 @@ export function describe(err: unknown): string {
       }
     }
   }
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof Error) return err.message;
+  // A websocket failure surfaces as an ErrorEvent-like object whose message (or error) says what broke.
+  if (err && typeof err === 'object') {
+    const e = err as { message?: unknown; error?: unknown; type?: unknown };
+    if (typeof e.message === 'string' && e.message) return e.message;
+    if (e.error instanceof Error) return e.error.message;
+    if (typeof e.type === 'string') return `websocket ${e.type}`;
+  }
+  return String(err);
 }
 
 export class KubeApi {

@@ -53,6 +53,9 @@ interface Deps {
   watcher: PodWatcher;
 }
 
+/** How long collecting outputs waits for the outputs helper container to start. */
+const OUTPUTS_HELPER_START_MS = 60_000;
+
 export class KubernetesExecutor implements Executor {
   readonly kind = 'kubernetes';
   private readonly deps: Deps;
@@ -434,6 +437,7 @@ class KubeStep implements RunningStep {
     const phase = pod?.status?.phase;
     // A pod the deadline or an eviction ended has no helper left to read from.
     if (!pod || phase === 'Failed' || phase === 'Succeeded' || pod.metadata?.deletionTimestamp) return [];
+    await this.outputsHelperRunning(pod);
     const packed: { name: string; archive: PackedArchive }[] = [];
     for (const output of this.s.outputs) {
       const id = randomUUID();
@@ -463,6 +467,23 @@ class KubeStep implements RunningStep {
       }
     }
     return packed;
+  }
+
+  /**
+   * A quick step can end before the outputs helper container has started (it starts alongside the
+   * step's own): exec into it only once it runs, or say why it never did.
+   */
+  private async outputsHelperRunning(first: V1Pod): Promise<void> {
+    const deadline = Date.now() + OUTPUTS_HELPER_START_MS;
+    for (let pod: V1Pod | undefined = first; ; pod = await this.api.readPod(this.s.podName)) {
+      const status = pod?.status?.containerStatuses?.find((c) => c.name === OUTPUTS_CONTAINER);
+      if (status?.state?.running) return;
+      const why = status?.state?.terminated?.reason ?? status?.state?.waiting?.reason;
+      if (!pod || status?.state?.terminated || Date.now() > deadline) {
+        throw new Error(`outputs: the helper container is not running${why ? ` (${why})` : ''}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 
   async cleanup(): Promise<void> {
