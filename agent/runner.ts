@@ -72,9 +72,10 @@ export class StepRunner {
     return [...this.steps.values()].map((t) => t.held.heldState);
   }
 
+  /** Steps of the pool still running: one whose result is sent no longer holds a slot (as on the hub). */
   inUse(pool: string): number {
     let n = 0;
-    for (const t of this.steps.values()) if (t.held.pool === pool) n++;
+    for (const t of this.steps.values()) if (t.held.pool === pool && !t.held.heldState.finished) n++;
     return n;
   }
 
@@ -293,9 +294,17 @@ export class StepRunner {
       );
       return;
     }
+    // Stopped while its inputs were fetched: a dropped step is forgotten, an aborted one never starts.
+    if (tracked.aborted) {
+      if (this.steps.get(step.leaseId) !== tracked) return;
+      const aborted: ExecResult = { status: 'aborted', exitStatus: -1, error: 'interrupted' };
+      await this.report(tracked, step.leaseId, aborted, [], undefined);
+      return;
+    }
     const running = await executor.start({ ...step, inputs: fetched });
     tracked.running = running;
-    if (tracked.aborted) void running.abort(0, 'aborted before it started');
+    // An abort or drop that came while the executor was starting it: stop it now.
+    if (stopped(tracked)) void running.abort(0, 'aborted before it started');
     this.outbox?.sendStarted(step.leaseId, this.now());
     log.info({ path: step.run.path }, 'step started');
     await this.finishRunning(tracked, running, extra.redact, log);
@@ -405,4 +414,9 @@ export class StepRunner {
       if (rest.length > 0) await held.push(streamToWire(stream as 'stdout' | 'stderr'), rest, this.now());
     }
   }
+}
+
+/** Read through a call: `aborted` changes across awaits, which a narrowed field read would hide. */
+function stopped(tracked: Tracked): boolean {
+  return tracked.aborted;
 }

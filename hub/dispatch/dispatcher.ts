@@ -67,6 +67,8 @@ export class Dispatcher {
   private readonly queue: QueueEntry[] = [];
   private readonly leases = new Map<string, Lease>();
   private readonly sessions = new Map<string, AgentConnection>();
+  /** Sessions whose Welcome has been sent: only these get assignments. */
+  private readonly welcomed = new WeakSet<AgentConnection>();
   /** Leases per agent pool, kept with `leases` so routing never scans every lease. */
   private readonly poolUse = new Map<string, number>();
   private chain: Promise<unknown> = Promise.resolve();
@@ -166,8 +168,17 @@ export class Dispatcher {
             outputs: [],
           });
       }
-      await this.drain();
+      // No assignments yet: the agent drops anything that arrives before its Welcome. See online().
       return decisions;
+    });
+  }
+
+  /** The session's Welcome is out: from now on it takes assignments. */
+  online(conn: AgentConnection): Promise<void> {
+    return this.serial(async () => {
+      if (this.sessions.get(conn.agentName) !== conn) return;
+      this.welcomed.add(conn);
+      await this.drain();
     });
   }
 
@@ -241,6 +252,8 @@ export class Dispatcher {
       const check = this.check(conn, leaseId);
       if (!check.ok) return check;
       const lease = this.leases.get(leaseId);
+      // The agent has room again: steps it turned away (at capacity) may go to it now.
+      for (const entry of this.queue) entry.rejectedBy.delete(conn.agentName);
       // A step stopped on the hub's behalf (a timeout, say) ends the way the hub asked, not as "aborted".
       if (lease)
         await this.endLease(
@@ -328,7 +341,7 @@ export class Dispatcher {
   private freeSlots(): number {
     let free = 0;
     for (const agent of this.sessions.values()) {
-      if (agent.draining) continue;
+      if (agent.draining || !this.welcomed.has(agent)) continue;
       for (const pool of agent.pools)
         free += Math.max(0, pool.capacity - this.inUse(agent.agentName, pool.name));
     }
@@ -462,7 +475,7 @@ export class Dispatcher {
   private candidates(entry: QueueEntry): Candidate[] {
     const out: Candidate[] = [];
     for (const agent of this.sessions.values()) {
-      if (agent.draining || !agentMayRun(agent, entry.spec)) continue;
+      if (agent.draining || !this.welcomed.has(agent) || !agentMayRun(agent, entry.spec)) continue;
       for (const pool of agent.pools) {
         if (poolAccepts(pool, entry.spec))
           out.push({ agent, pool, inUse: this.inUse(agent.agentName, pool.name) });

@@ -281,6 +281,7 @@ export class AgentSession implements AgentConnection {
       },
       'agent connected',
     );
+    await this.deps.dispatcher.online(this);
     // A result the agent held through the reconnect is replayed by the agent itself after Welcome.
   }
 
