@@ -1,6 +1,7 @@
 // The kubernetes executor: one Pod per step in the pool's namespace (pod.ts builds it), driven by the
 // pool's pod watch (watch.ts) and read by reasons.ts; inputs and outputs move through helper
 // containers (streams.ts), the log is followed from the step's container (logs.ts).
+import { ErroredStep } from '../errored-step.js';
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -86,7 +87,7 @@ export class KubernetesExecutor implements Executor {
         ...(isPullSecret(secret) ? { pullSecret: secretNameFor(podName) } : {}),
       });
     } catch (err) {
-      if (err instanceof PodSpecError) return new EndedStep(step.leaseId, err.message);
+      if (err instanceof PodSpecError) return new ErroredStep(step.leaseId, err.message);
       throw err;
     }
     const scratch = path.join(this.opts.workRoot, labelValue(step.leaseId) || randomUUID());
@@ -95,7 +96,7 @@ export class KubernetesExecutor implements Executor {
       inputsTar = await buildInputsTar(step, scratch);
     } catch (err) {
       await rm(scratch, { recursive: true, force: true });
-      if (err instanceof ArchiveError) return new EndedStep(step.leaseId, `input: ${err.message}`);
+      if (err instanceof ArchiveError) return new ErroredStep(step.leaseId, `input: ${err.message}`);
       throw err;
     }
     const running = new KubeStep(this.deps, {
@@ -495,37 +496,5 @@ class KubeStep implements RunningStep {
     if (this.s.secretName) await this.api.deleteSecret(this.s.secretName).catch(() => undefined);
     if (this.s.scratch) await rm(this.s.scratch, { recursive: true, force: true });
     this.unsubscribe?.();
-  }
-}
-
-/** A step that never got a pod (refused by the pool, a bad input): result known up front. */
-class EndedStep implements RunningStep {
-  private readonly result: ExecResult;
-
-  constructor(
-    readonly leaseId: string,
-    error: string,
-  ) {
-    this.result = { status: 'errored', exitStatus: -1, error };
-  }
-
-  logs(): AsyncIterable<LogData> {
-    return (async function* () {})();
-  }
-
-  wait(): Promise<ExecResult> {
-    return Promise.resolve(this.result);
-  }
-
-  abort(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  collectOutputs(): Promise<{ name: string; archive: PackedArchive }[]> {
-    return Promise.resolve([]);
-  }
-
-  cleanup(): Promise<void> {
-    return Promise.resolve();
   }
 }

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ArchiveError, pack, unpack, type PackedArchive } from '../../artifacts/archive.js';
+import { ErroredStep } from '../errored-step.js';
 import type { ExecResult, ExecStep, Executor, LogData, RunningStep } from '../executor.js';
 import { keepCaches, placeCaches, type PlacedCache } from './caches.js';
 import { MergedLogStream } from './log-stream.js';
@@ -62,7 +63,7 @@ export class ProcessExecutor implements Executor {
     // Rejects (agent-side bug) on a bad lease id or a reused work dir.
     const workDir = await createWorkDir(this.workRoot, step.leaseId);
     const never = (error: string) =>
-      new EndedStep(step.leaseId, workDir, { status: 'errored', exitStatus: -1, error });
+      new ErroredStep(step.leaseId, error, () => rm(stepRootOf(workDir), { recursive: true, force: true }));
 
     const userProblem = checkUser(step.run.user);
     if (userProblem) return never(userProblem);
@@ -261,33 +262,4 @@ async function packOutputs(
     }
   }
   return packed;
-}
-
-/** A step that never ran (bad path, unsupported user): no output, result known up front. */
-class EndedStep implements RunningStep {
-  constructor(
-    readonly leaseId: string,
-    private readonly workDir: string,
-    private readonly result: ExecResult,
-  ) {}
-
-  logs(): AsyncIterable<LogData> {
-    return (async function* () {})();
-  }
-
-  wait(): Promise<ExecResult> {
-    return Promise.resolve(this.result);
-  }
-
-  abort(): Promise<void> {
-    return Promise.resolve();
-  }
-
-  collectOutputs(): Promise<{ name: string; archive: PackedArchive }[]> {
-    return Promise.resolve([]);
-  }
-
-  async cleanup(): Promise<void> {
-    await rm(stepRootOf(this.workDir), { recursive: true, force: true });
-  }
 }
