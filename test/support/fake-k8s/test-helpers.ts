@@ -10,35 +10,33 @@ import {
 import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 
-/** Resolves with the pod once `done(pod)` holds, watching (list state first, then changes). */
-export function waitForPod(
+/** Resolves with the first object a watch of `path` delivers that `done` accepts, or rejects on timeout. */
+function watchUntil<T>(
   kc: KubeConfig,
-  namespace: string,
-  name: string,
-  done: (pod: V1Pod, type: string) => boolean,
-  timeoutMs = 20_000,
-): Promise<V1Pod> {
+  path: string,
+  query: Record<string, string>,
+  done: (object: T, type: string) => boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     let controller: AbortController | undefined;
     let settled = false;
-    const finish = (err: Error | undefined, pod?: V1Pod): void => {
+    const finish = (err: Error | undefined, object?: T): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       controller?.abort();
       if (err) reject(err);
-      else resolve(pod!);
+      else resolve(object as T);
     };
-    const timer = setTimeout(
-      () => finish(new Error(`timed out waiting for pod ${namespace}/${name}`)),
-      timeoutMs,
-    );
+    const timer = setTimeout(() => finish(new Error(`timed out waiting for ${what}`)), timeoutMs);
     new Watch(kc)
       .watch(
-        `/api/v1/namespaces/${namespace}/pods`,
-        { fieldSelector: `metadata.name=${name}` },
-        (type, pod: V1Pod) => {
-          if (done(pod, type)) finish(undefined, pod);
+        path,
+        query,
+        (type, object: T) => {
+          if (done(object, type)) finish(undefined, object);
         },
         (err: unknown) => {
           if (!settled) finish(err instanceof Error ? err : new Error(`watch ended: ${String(err)}`));
@@ -52,6 +50,24 @@ export function waitForPod(
   });
 }
 
+/** Resolves with the pod once `done(pod)` holds, watching (list state first, then changes). */
+export function waitForPod(
+  kc: KubeConfig,
+  namespace: string,
+  name: string,
+  done: (pod: V1Pod, type: string) => boolean,
+  timeoutMs = 20_000,
+): Promise<V1Pod> {
+  return watchUntil(
+    kc,
+    `/api/v1/namespaces/${namespace}/pods`,
+    { fieldSelector: `metadata.name=${name}` },
+    done,
+    timeoutMs,
+    `pod ${namespace}/${name}`,
+  );
+}
+
 /** Resolves with the first core/v1 Event in `namespace` matching `done`. */
 export function waitForEvent(
   kc: KubeConfig,
@@ -59,38 +75,14 @@ export function waitForEvent(
   done: (e: CoreV1Event) => boolean,
   timeoutMs = 20_000,
 ): Promise<CoreV1Event> {
-  return new Promise((resolve, reject) => {
-    let controller: AbortController | undefined;
-    let settled = false;
-    const finish = (err: Error | undefined, e?: CoreV1Event): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      controller?.abort();
-      if (err) reject(err);
-      else resolve(e!);
-    };
-    const timer = setTimeout(
-      () => finish(new Error(`timed out waiting for an event in ${namespace}`)),
-      timeoutMs,
-    );
-    new Watch(kc)
-      .watch(
-        `/api/v1/namespaces/${namespace}/events`,
-        {},
-        (_type, e: CoreV1Event) => {
-          if (done(e)) finish(undefined, e);
-        },
-        (err: unknown) => {
-          if (!settled) finish(err instanceof Error ? err : new Error(`watch ended: ${String(err)}`));
-        },
-      )
-      .then((c) => {
-        controller = c;
-        if (settled) c.abort();
-      })
-      .catch((err: unknown) => finish(err as Error));
-  });
+  return watchUntil(
+    kc,
+    `/api/v1/namespaces/${namespace}/events`,
+    {},
+    (e: CoreV1Event) => done(e),
+    timeoutMs,
+    `an event in ${namespace}`,
+  );
 }
 
 export const isPhase =
