@@ -169,6 +169,7 @@ export class StepRunner {
           error: `agent error: ${(err as Error).message}`,
           outputs: [],
           atUnixMs: this.now(),
+          resourceResultJson: '',
         });
       },
     );
@@ -240,6 +241,7 @@ export class StepRunner {
             error: `agent error: ${(err as Error).message}`,
             outputs: [],
             atUnixMs: this.now(),
+            resourceResultJson: '',
           });
         });
       }
@@ -384,6 +386,7 @@ export class StepRunner {
       error: result.error ?? '',
       outputs,
       atUnixMs: this.now(),
+      resourceResultJson: '',
     });
     await tracked.held.acknowledged();
     await running?.cleanup();

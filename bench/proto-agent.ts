@@ -129,6 +129,7 @@ export class BenchAgent {
           lastLogSeq,
           outputs: [],
           atUnixMs: Date.now(),
+          resourceResultJson: '',
         },
       },
     });

@@ -1,11 +1,12 @@
 // Wire enum <-> domain string mappings shared by both ends of the protocol, so the hub and the agent
 // cannot disagree about what a value means.
 
-import { LogStream, Platform, StepStatus } from '../proto/gen/outpost/v1/agent.js';
+import { LogStream, Platform, ResourceActionKind, StepStatus } from '../proto/gen/outpost/v1/agent.js';
 
 export type PlatformName = 'linux' | 'windows' | 'darwin';
 export type StepStatusName = 'succeeded' | 'failed' | 'errored' | 'aborted';
 export type LogStreamName = 'stdout' | 'stderr' | 'system';
+export type ResourceActionName = 'check' | 'get' | 'put';
 
 const PLATFORMS: [PlatformName, Platform][] = [
   ['linux', Platform.PLATFORM_LINUX],
@@ -24,6 +25,12 @@ const STREAMS: [LogStreamName, LogStream][] = [
   ['stdout', LogStream.LOG_STREAM_STDOUT],
   ['stderr', LogStream.LOG_STREAM_STDERR],
   ['system', LogStream.LOG_STREAM_SYSTEM],
+];
+
+const RESOURCE_ACTIONS: [ResourceActionName, ResourceActionKind][] = [
+  ['check', ResourceActionKind.RESOURCE_ACTION_KIND_CHECK],
+  ['get', ResourceActionKind.RESOURCE_ACTION_KIND_GET],
+  ['put', ResourceActionKind.RESOURCE_ACTION_KIND_PUT],
 ];
 
 function lookup<A, B>(pairs: [A, B][], value: A | B, side: 0 | 1): A | B | undefined {
@@ -54,4 +61,15 @@ export function streamToWire(name: LogStreamName): LogStream {
 
 export function streamFromWire(value: LogStream): LogStreamName | undefined {
   return lookup(STREAMS, value, 1) as LogStreamName | undefined;
+}
+
+export function resourceActionToWire(name: ResourceActionName): ResourceActionKind {
+  return (
+    (lookup(RESOURCE_ACTIONS, name, 0) as ResourceActionKind | undefined) ??
+    ResourceActionKind.RESOURCE_ACTION_KIND_UNSPECIFIED
+  );
+}
+
+export function resourceActionFromWire(value: ResourceActionKind): ResourceActionName | undefined {
+  return lookup(RESOURCE_ACTIONS, value, 1) as ResourceActionName | undefined;
 }

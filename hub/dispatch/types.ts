@@ -29,6 +29,21 @@ export interface StepSpec {
    * Absent in specs stored before it existed.
    */
   secretEnv?: SecretEnvVar[];
+  /** Set for resource steps (check, get, put): what the agent runs instead of `run`. */
+  resource?: ResourceAction;
+}
+
+/** A resource type's check/in/out; see ResourceAction in proto/outpost/v1/agent.proto. */
+export interface ResourceAction {
+  kind: 'check' | 'get' | 'put';
+  /** The base type: a built-in's name (mock, time), or an image type's name. */
+  type: string;
+  /** Runs inside the agent (no container). */
+  builtin: boolean;
+  source: Record<string, unknown>;
+  params: Record<string, unknown>;
+  /** check: the newest known version (undefined: none); get: the version to fetch. */
+  version: Record<string, string> | undefined;
 }
 
 /** An env var read from key `key` of Secret `secret` in the pool's namespace (`kubernetes` var source). */
@@ -93,6 +108,8 @@ export interface StepOutcome {
   error: string | null;
   /** The step's outputs the agent stored on the hub (also for failed steps, as in Concourse). */
   outputs: OutputArtifact[];
+  /** A resource step's JSON response (check: versions; get/put: version and metadata). */
+  resourceResult?: unknown;
 }
 
 /** How the hub wants a step it stops to end: aborted by a user, or failed by a timeout. */

@@ -13,10 +13,17 @@ import {
   type Hello,
   type HubMessage,
   type LogChunk,
+  type ResourceAction as WireResourceAction,
 } from '../../proto/gen/outpost/v1/agent.js';
-import { platformFromWire, platformToWire, statusFromWire, streamFromWire } from '../../common/wire-enums.js';
+import {
+  platformFromWire,
+  platformToWire,
+  resourceActionToWire,
+  statusFromWire,
+  streamFromWire,
+} from '../../common/wire-enums.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
-import type { AgentConnection, Assignment, PoolInfo } from '../dispatch/types.js';
+import type { AgentConnection, Assignment, PoolInfo, ResourceAction } from '../dispatch/types.js';
 import type { Engine } from '../engine/engine.js';
 import { eventTime, type BuildEvents } from '../events/build-events.js';
 import type { HubMetrics } from '../metrics.js';
@@ -157,6 +164,7 @@ export class AgentSession implements AgentConnection {
             timeoutMs: a.spec.timeoutMs,
             memoryLimitBytes: a.spec.memoryLimitBytes,
             cpuShares: a.spec.cpuShares,
+            resource: a.spec.resource ? resourceToWire(a.spec.resource) : undefined,
           },
         },
       },
@@ -434,6 +442,7 @@ export class AgentSession implements AgentConnection {
         (status === 'succeeded' || status === 'failed') && !finished.error ? finished.exitStatus : null,
       error: finished.error || null,
       outputs: finished.outputs.map((o) => ({ name: o.name, digest: o.digest, size: o.size })),
+      ...resourceResultOf(finished.resourceResultJson),
     });
     if (result.ok) {
       this.leases.delete(leaseId);
@@ -441,5 +450,26 @@ export class AgentSession implements AgentConnection {
     } else {
       this.refuse(leaseId, result.reason);
     }
+  }
+}
+
+function resourceToWire(action: ResourceAction): WireResourceAction {
+  return {
+    kind: resourceActionToWire(action.kind),
+    type: action.type,
+    builtin: action.builtin,
+    sourceJson: JSON.stringify(action.source),
+    paramsJson: JSON.stringify(action.params),
+    versionJson: action.version ? JSON.stringify(action.version) : '',
+  };
+}
+
+/** A resource step's response; the agent checked it is JSON, so a parse failure is kept as text. */
+function resourceResultOf(json: string): { resourceResult?: unknown } {
+  if (!json) return {};
+  try {
+    return { resourceResult: JSON.parse(json) as unknown };
+  } catch {
+    return { resourceResult: json };
   }
 }

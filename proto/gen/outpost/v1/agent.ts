@@ -143,6 +143,47 @@ export function leaseDecisionToJSON(object: LeaseDecision): string {
   }
 }
 
+export enum ResourceActionKind {
+  RESOURCE_ACTION_KIND_UNSPECIFIED = 0,
+  RESOURCE_ACTION_KIND_CHECK = 1,
+  RESOURCE_ACTION_KIND_GET = 2,
+  RESOURCE_ACTION_KIND_PUT = 3,
+}
+
+export function resourceActionKindFromJSON(object: any): ResourceActionKind {
+  switch (object) {
+    case 0:
+    case "RESOURCE_ACTION_KIND_UNSPECIFIED":
+      return ResourceActionKind.RESOURCE_ACTION_KIND_UNSPECIFIED;
+    case 1:
+    case "RESOURCE_ACTION_KIND_CHECK":
+      return ResourceActionKind.RESOURCE_ACTION_KIND_CHECK;
+    case 2:
+    case "RESOURCE_ACTION_KIND_GET":
+      return ResourceActionKind.RESOURCE_ACTION_KIND_GET;
+    case 3:
+    case "RESOURCE_ACTION_KIND_PUT":
+      return ResourceActionKind.RESOURCE_ACTION_KIND_PUT;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ResourceActionKind");
+  }
+}
+
+export function resourceActionKindToJSON(object: ResourceActionKind): string {
+  switch (object) {
+    case ResourceActionKind.RESOURCE_ACTION_KIND_UNSPECIFIED:
+      return "RESOURCE_ACTION_KIND_UNSPECIFIED";
+    case ResourceActionKind.RESOURCE_ACTION_KIND_CHECK:
+      return "RESOURCE_ACTION_KIND_CHECK";
+    case ResourceActionKind.RESOURCE_ACTION_KIND_GET:
+      return "RESOURCE_ACTION_KIND_GET";
+    case ResourceActionKind.RESOURCE_ACTION_KIND_PUT:
+      return "RESOURCE_ACTION_KIND_PUT";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ResourceActionKind");
+  }
+}
+
 export enum LogStream {
   LOG_STREAM_UNSPECIFIED = 0,
   LOG_STREAM_STDOUT = 1,
@@ -396,6 +437,32 @@ export interface StepSpec {
   redact: string[];
   /** Task `caches`: paths in the working directory the agent keeps between builds of the same job step. */
   cachePaths: string[];
+  /** Set for a resource step (check, get, put); `run` is then unused. See ResourceAction. */
+  resource: ResourceAction | undefined;
+}
+
+/**
+ * A resource type's check/in/out (Concourse's resource protocol). The request the agent hands the
+ * resource is {"source": ..., "params": ..., "version": ...} built from the JSON fields below; the
+ * resource's JSON response comes back in Finished.resource_result_json.
+ * - check: no inputs, no outputs; the response is a JSON array of versions.
+ * - get: one output (the fetched files, the output's path is the resource's destination directory);
+ *   the response is {"version": {...}, "metadata": [...]}.
+ * - put: the inputs are the build's artifacts, each at its name; the resource runs with the working
+ *   directory holding them; the response is {"version": {...}, "metadata": [...]}.
+ * Built-in types (`builtin`, e.g. mock and time) run inside the agent on any pool. Other types run
+ * from `image` (the resource type's image) as `/opt/resource/{check,in,out}` on pools that run images.
+ */
+export interface ResourceAction {
+  kind: ResourceActionKind;
+  /** The base type: a built-in's name ("mock", "time"), or the image's type for the others. */
+  type: string;
+  builtin: boolean;
+  sourceJson: string;
+  /** get/put params; empty for check. */
+  paramsJson: string;
+  /** check: the newest known version ("" for none); get: the version to fetch; put: "". */
+  versionJson: string;
 }
 
 /** Where the step sits: used for labels, environment and logs on the agent side. */
@@ -466,6 +533,8 @@ export interface Finished {
   lastLogSeq: number;
   outputs: OutputArtifact[];
   atUnixMs: number;
+  /** A resource step's JSON response (see ResourceAction); "" for other steps and for failures. */
+  resourceResultJson: string;
 }
 
 export interface FinishedAck {
@@ -2532,6 +2601,7 @@ function createBaseStepSpec(): StepSpec {
     cpuShares: 0,
     redact: [],
     cachePaths: [],
+    resource: undefined,
   };
 }
 
@@ -2575,6 +2645,9 @@ export const StepSpec: MessageFns<StepSpec> = {
     }
     for (const v of message.cachePaths) {
       writer.uint32(106).string(v!);
+    }
+    if (message.resource !== undefined) {
+      ResourceAction.encode(message.resource, writer.uint32(114).fork()).join();
     }
     return writer;
   },
@@ -2696,6 +2769,14 @@ export const StepSpec: MessageFns<StepSpec> = {
             message.cachePaths.push(reader.string());
             continue;
           }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.resource = ResourceAction.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2739,6 +2820,7 @@ export const StepSpec: MessageFns<StepSpec> = {
         : globalThis.Array.isArray(object?.cache_paths)
         ? object.cache_paths.map((e: any) => globalThis.String(e))
         : [],
+      resource: isSet(object.resource) ? ResourceAction.fromJSON(object.resource) : undefined,
     };
   },
 
@@ -2783,6 +2865,9 @@ export const StepSpec: MessageFns<StepSpec> = {
     if (message.cachePaths?.length) {
       obj.cachePaths = message.cachePaths;
     }
+    if (message.resource !== undefined) {
+      obj.resource = ResourceAction.toJSON(message.resource);
+    }
     return obj;
   },
 
@@ -2806,6 +2891,170 @@ export const StepSpec: MessageFns<StepSpec> = {
     message.cpuShares = object.cpuShares ?? 0;
     message.redact = object.redact?.map((e) => e) || [];
     message.cachePaths = object.cachePaths?.map((e) => e) || [];
+    message.resource = (object.resource !== undefined && object.resource !== null)
+      ? ResourceAction.fromPartial(object.resource)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseResourceAction(): ResourceAction {
+  return { kind: 0, type: "", builtin: false, sourceJson: "", paramsJson: "", versionJson: "" };
+}
+
+export const ResourceAction: MessageFns<ResourceAction> = {
+  encode(message: ResourceAction, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.builtin !== false) {
+      writer.uint32(24).bool(message.builtin);
+    }
+    if (message.sourceJson !== "") {
+      writer.uint32(34).string(message.sourceJson);
+    }
+    if (message.paramsJson !== "") {
+      writer.uint32(42).string(message.paramsJson);
+    }
+    if (message.versionJson !== "") {
+      writer.uint32(50).string(message.versionJson);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ResourceAction {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseResourceAction();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.builtin = reader.bool();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.sourceJson = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.paramsJson = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.versionJson = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ResourceAction {
+    return {
+      kind: isSet(object.kind) ? resourceActionKindFromJSON(object.kind) : 0,
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      builtin: isSet(object.builtin) ? globalThis.Boolean(object.builtin) : false,
+      sourceJson: isSet(object.sourceJson)
+        ? globalThis.String(object.sourceJson)
+        : isSet(object.source_json)
+        ? globalThis.String(object.source_json)
+        : "",
+      paramsJson: isSet(object.paramsJson)
+        ? globalThis.String(object.paramsJson)
+        : isSet(object.params_json)
+        ? globalThis.String(object.params_json)
+        : "",
+      versionJson: isSet(object.versionJson)
+        ? globalThis.String(object.versionJson)
+        : isSet(object.version_json)
+        ? globalThis.String(object.version_json)
+        : "",
+    };
+  },
+
+  toJSON(message: ResourceAction): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = resourceActionKindToJSON(message.kind);
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.builtin !== false) {
+      obj.builtin = message.builtin;
+    }
+    if (message.sourceJson !== "") {
+      obj.sourceJson = message.sourceJson;
+    }
+    if (message.paramsJson !== "") {
+      obj.paramsJson = message.paramsJson;
+    }
+    if (message.versionJson !== "") {
+      obj.versionJson = message.versionJson;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ResourceAction>, I>>(base?: I): ResourceAction {
+    return ResourceAction.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ResourceAction>, I>>(object: I): ResourceAction {
+    const message = createBaseResourceAction();
+    message.kind = object.kind ?? 0;
+    message.type = object.type ?? "";
+    message.builtin = object.builtin ?? false;
+    message.sourceJson = object.sourceJson ?? "";
+    message.paramsJson = object.paramsJson ?? "";
+    message.versionJson = object.versionJson ?? "";
     return message;
   },
 };
@@ -3705,7 +3954,16 @@ export const OutputArtifact: MessageFns<OutputArtifact> = {
 };
 
 function createBaseFinished(): Finished {
-  return { leaseId: "", status: 0, exitStatus: 0, error: "", lastLogSeq: 0, outputs: [], atUnixMs: 0 };
+  return {
+    leaseId: "",
+    status: 0,
+    exitStatus: 0,
+    error: "",
+    lastLogSeq: 0,
+    outputs: [],
+    atUnixMs: 0,
+    resourceResultJson: "",
+  };
 }
 
 export const Finished: MessageFns<Finished> = {
@@ -3730,6 +3988,9 @@ export const Finished: MessageFns<Finished> = {
     }
     if (message.atUnixMs !== 0) {
       writer.uint32(56).int64(message.atUnixMs);
+    }
+    if (message.resourceResultJson !== "") {
+      writer.uint32(66).string(message.resourceResultJson);
     }
     return writer;
   },
@@ -3803,6 +4064,14 @@ export const Finished: MessageFns<Finished> = {
             message.atUnixMs = longToNumber(reader.int64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.resourceResultJson = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3842,6 +4111,11 @@ export const Finished: MessageFns<Finished> = {
         : isSet(object.at_unix_ms)
         ? globalThis.Number(object.at_unix_ms)
         : 0,
+      resourceResultJson: isSet(object.resourceResultJson)
+        ? globalThis.String(object.resourceResultJson)
+        : isSet(object.resource_result_json)
+        ? globalThis.String(object.resource_result_json)
+        : "",
     };
   },
 
@@ -3868,6 +4142,9 @@ export const Finished: MessageFns<Finished> = {
     if (message.atUnixMs !== 0) {
       obj.atUnixMs = Math.round(message.atUnixMs);
     }
+    if (message.resourceResultJson !== "") {
+      obj.resourceResultJson = message.resourceResultJson;
+    }
     return obj;
   },
 
@@ -3883,6 +4160,7 @@ export const Finished: MessageFns<Finished> = {
     message.lastLogSeq = object.lastLogSeq ?? 0;
     message.outputs = object.outputs?.map((e) => OutputArtifact.fromPartial(e)) || [];
     message.atUnixMs = object.atUnixMs ?? 0;
+    message.resourceResultJson = object.resourceResultJson ?? "";
     return message;
   },
 };
