@@ -55,6 +55,19 @@ export interface ExecStep {
    * them (never in plain sight) and hand them back on the reattached step.
    */
   redact?: string[];
+  /**
+   * Set for a resource step (check/get/put): what to run instead of `run`, for executors that run
+   * resources (agent/resources). `request` is the JSON the resource reads on stdin. Others ignore it.
+   */
+  resource?: ExecResource;
+}
+
+export interface ExecResource {
+  kind: 'check' | 'get' | 'put';
+  /** The base type: a built-in's name (mock, time) or the image's type. */
+  type: string;
+  builtin: boolean;
+  request: string;
 }
 
 export interface SecretEnvVar {
@@ -96,6 +109,8 @@ export interface ExecResult {
   exitStatus: number;
   /** Why the step errored, failed for a reason other than its exit code, or was aborted. */
   error: string | undefined;
+  /** A succeeded resource step's JSON response, validated (see agent/resources/protocol.ts). */
+  resourceResult?: string;
 }
 
 export interface RunningStep {
