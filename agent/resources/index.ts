@@ -1,0 +1,38 @@
+// Which executor runs a resource step: built-in types (ResourceAction.builtin) run inside the agent on
+// any pool; the others run from their image on the pool's own executor, which a pool of host
+// processes cannot do.
+
+import { ErroredStep } from '../executors/errored-step.js';
+import type { ExecResource, Executor } from '../executors/executor.js';
+import { ImageResourceExecutor, type ImageResourceOptions } from './image-executor.js';
+import { BUILTIN_TYPES } from './protocol.js';
+
+export { BuiltinResourceExecutor } from './builtin-executor.js';
+export { execResourceFromWire } from './protocol.js';
+export type { ImageResourceOptions } from './image-executor.js';
+
+export interface ResourcePool {
+  name: string;
+  /** The pool's executor (process, kubernetes...). */
+  executor: Executor;
+  /** Runs the built-in types. */
+  builtin: Executor;
+}
+
+export function resourceExecutorFor(
+  pool: ResourcePool,
+  resource: ExecResource,
+  image: ImageResourceOptions,
+): Executor {
+  if (resource.builtin) return pool.builtin;
+  if (pool.executor.kind === 'process')
+    return refusing(
+      `resource type "${resource.type}" runs from an image; pool "${pool.name}" runs host processes, which run only the built-in types (${BUILTIN_TYPES.join(', ')})`,
+    );
+  return new ImageResourceExecutor(pool.executor, image);
+}
+
+/** An executor whose every step ends 'errored' with `reason` before anything runs. */
+export function refusing(reason: string): Executor {
+  return { kind: 'refused', start: (step) => Promise.resolve(new ErroredStep(step.leaseId, reason)) };
+}
