@@ -17,6 +17,7 @@ import { HubSession } from './session/session.js';
 import { ArtifactCache } from './artifacts/cache.js';
 import { TaskCaches } from './task-caches.js';
 import { ArtifactTransfer } from './artifacts/transfer.js';
+import { BuiltinResourceExecutor } from './resources/index.js';
 import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -83,7 +84,13 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const metrics = createAgentMetrics();
   const pools = new Map<string, PoolRuntime>();
   for (const p of config.pools) {
-    pools.set(p.name, { name: p.name, capacity: p.capacity, executor: await executorFor(config, p) });
+    pools.set(p.name, {
+      name: p.name,
+      capacity: p.capacity,
+      executor: await executorFor(config, p),
+      // mock and time run inside the agent, on every pool.
+      builtin: new BuiltinResourceExecutor({ workRoot: path.join(config.workDir, 'resources', p.name) }),
+    });
   }
   const channelOptions: Record<string, string | number> = {
     'grpc.keepalive_time_ms': 30_000,

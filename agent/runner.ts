@@ -1,6 +1,8 @@
 // Runs leased steps on the agent's executors and holds what the hub has not acknowledged. It knows
 // the session only as an Outbox per connection, so a reconnect never touches a running step.
 
+import os from 'node:os';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type {
   Assign,
@@ -17,11 +19,23 @@ import type { TaskCaches } from './task-caches.js';
 import { HeldStep, type Outbox } from './session/held-step.js';
 import { chunksOf, splitAtCharBoundary } from './session/utf8.js';
 import type { AgentMetrics } from './metrics.js';
+import {
+  BuiltinResourceExecutor,
+  execResourceFromWire,
+  refusing,
+  resourceExecutorFor,
+  type ImageResourceOptions,
+} from './resources/index.js';
 
 export interface PoolRuntime {
   name: string;
   capacity: number;
   executor: Executor;
+  /**
+   * Runs the built-in resource types (mock, time) of this pool's steps. Absent: one shared executor
+   * under the system temp dir.
+   */
+  builtin?: Executor;
 }
 
 interface Tracked {
@@ -52,6 +66,12 @@ export class StepRunner {
   };
   private readonly resendTimer: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
+  private defaultBuiltin: Executor | undefined;
+  /** How resources that come as images hand their outputs back (see agent/resources). */
+  private readonly imageResources: ImageResourceOptions = {
+    scratchDir: () => this.transfer.scratchDir(),
+    maxOutputBytes: () => this.limits.maxArtifactBytes,
+  };
 
   constructor(
     private readonly pools: Map<string, PoolRuntime>,
@@ -116,7 +136,8 @@ export class StepRunner {
     const poolName = assign.spec?.pool ?? '';
     const pool = this.pools.get(poolName);
     if (draining) return 'agent is draining';
-    if (!pool || !assign.spec?.run) return `agent has no pool "${poolName}"`;
+    if (!pool) return `agent has no pool "${poolName}"`;
+    if (!assign.spec?.run && !assign.spec?.resource) return 'the step has neither run nor resource';
     if (this.steps.has(assign.leaseId)) return undefined;
     if (this.inUse(poolName) >= pool.capacity) return `pool "${poolName}" is at capacity (${pool.capacity})`;
 
@@ -149,6 +170,21 @@ export class StepRunner {
       cpuShares: spec.cpuShares,
       redact: spec.redact,
     };
+    let executor = pool.executor;
+    if (spec.resource) {
+      // A resource step runs check/in/out instead of `run`: built in, or from the type's image.
+      const resource = execResourceFromWire(spec.resource);
+      if (typeof resource === 'string') {
+        executor = refusing(resource);
+      } else {
+        step.resource = resource;
+        executor = resourceExecutorFor(
+          { name: pool.name, executor: pool.executor, builtin: this.builtinFor(pool) },
+          resource,
+          this.imageResources,
+        );
+      }
+    }
     const caches = this.taskCaches.acquire(step.context, spec.cachePaths);
     step.caches = caches.caches;
     tracked.releaseCaches = caches.release;
@@ -160,19 +196,17 @@ export class StepRunner {
     const digests = new Map(
       spec.inputs.filter((i) => i.artifactDigest).map((i) => [i.name, i.artifactDigest]),
     );
-    void this.run(tracked, pool.executor, step, { digests, redact: spec.redact }, log).catch(
-      (err: unknown) => {
-        log.error({ err }, 'step runner failed');
-        held.finish({
-          status: statusToWire('errored'),
-          exitStatus: -1,
-          error: `agent error: ${(err as Error).message}`,
-          outputs: [],
-          atUnixMs: this.now(),
-          resourceResultJson: '',
-        });
-      },
-    );
+    void this.run(tracked, executor, step, { digests, redact: spec.redact }, log).catch((err: unknown) => {
+      log.error({ err }, 'step runner failed');
+      held.finish({
+        status: statusToWire('errored'),
+        exitStatus: -1,
+        error: `agent error: ${(err as Error).message}`,
+        outputs: [],
+        atUnixMs: this.now(),
+        resourceResultJson: '',
+      });
+    });
     return undefined;
   }
 
@@ -252,10 +286,20 @@ export class StepRunner {
   async sweep(): Promise<void> {
     const keep = new Set(this.steps.keys());
     for (const pool of this.pools.values()) {
-      await pool.executor
-        .sweep?.(keep)
-        .catch((err: unknown) => this.log.warn({ err, pool: pool.name }, 'sweep failed'));
+      for (const executor of [pool.executor, pool.builtin]) {
+        await executor
+          ?.sweep?.(keep)
+          .catch((err: unknown) => this.log.warn({ err, pool: pool.name }, 'sweep failed'));
+      }
     }
+  }
+
+  private builtinFor(pool: PoolRuntime): Executor {
+    if (pool.builtin) return pool.builtin;
+    this.defaultBuiltin ??= new BuiltinResourceExecutor({
+      workRoot: path.join(os.tmpdir(), 'outpost-agent-resources'),
+    });
+    return this.defaultBuiltin;
   }
 
   /** Resolves when no step is held (every result acknowledged). */
@@ -308,7 +352,10 @@ export class StepRunner {
     // An abort or drop that came while the executor was starting it: stop it now.
     if (stopped(tracked)) void running.abort(0, 'aborted before it started');
     this.outbox?.sendStarted(step.leaseId, this.now());
-    log.info({ path: step.run.path }, 'step started');
+    log.info(
+      step.resource ? { resource: step.resource.kind, type: step.resource.type } : { path: step.run.path },
+      'step started',
+    );
     await this.finishRunning(tracked, running, extra.redact, log);
   }
 
@@ -386,7 +433,8 @@ export class StepRunner {
       error: result.error ?? '',
       outputs,
       atUnixMs: this.now(),
-      resourceResultJson: '',
+      // Only a step that succeeded (outputs uploaded too) has a response the hub may use.
+      resourceResultJson: result.status === 'succeeded' ? (result.resourceResult ?? '') : '',
     });
     await tracked.held.acknowledged();
     await running?.cleanup();

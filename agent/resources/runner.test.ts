@@ -1,0 +1,388 @@
+// Resource steps through the StepRunner, as the hub would send them: an Assign in, log chunks and a
+// Finished (with resource_result_json) out, outputs uploaded through a fake artifact transfer.
+
+import { chmod, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  Assign,
+  type Finished,
+  type LogChunk,
+  LogStream,
+  ResourceActionKind,
+  StepStatus,
+} from '../../proto/gen/outpost/v1/agent.js';
+import { pack, unpack } from '../artifacts/archive.js';
+import type { ArtifactTransfer } from '../artifacts/transfer.js';
+import type { Executor } from '../executors/executor.js';
+import { ProcessExecutor } from '../executors/process/index.js';
+import { createAgentMetrics } from '../metrics.js';
+import { StepRunner, type PoolRuntime } from '../runner.js';
+import type { Outbox } from '../session/held-step.js';
+import { TaskCaches } from '../task-caches.js';
+import { BuiltinResourceExecutor } from './builtin-executor.js';
+import { DEFAULT_SCRIPT_DIR } from './image-executor.js';
+
+const NOW = new Date('2024-01-15T12:00:00Z');
+
+let root: string;
+let runner: StepRunner;
+let outbox: FakeOutbox;
+let uploads: { leaseId: string; name: string; file: string }[];
+let artifacts: Map<string, string>;
+let scripts: string;
+let seq = 0;
+
+class FakeOutbox implements Outbox {
+  readonly logs: LogChunk[] = [];
+  private readonly finished = new Map<string, Finished>();
+  private readonly waiters = new Map<string, (f: Finished) => void>();
+
+  sendAccepted(): void {}
+  sendStarted(): void {}
+  sendLog(chunk: LogChunk): boolean {
+    this.logs.push(chunk);
+    return true;
+  }
+  sendFinished(finished: Finished): void {
+    if (this.finished.has(finished.leaseId)) return;
+    this.finished.set(finished.leaseId, finished);
+    this.waiters.get(finished.leaseId)?.(finished);
+  }
+  result(leaseId: string): Promise<Finished> {
+    const done = this.finished.get(leaseId);
+    if (done) return Promise.resolve(done);
+    return new Promise((resolve) => this.waiters.set(leaseId, resolve));
+  }
+  text(leaseId: string, stream: LogStream): string {
+    const mine = this.logs.filter((c) => c.leaseId === leaseId && c.stream === stream);
+    return Buffer.concat(mine.map((c) => c.data)).toString();
+  }
+}
+
+beforeEach(async () => {
+  root = await realpath(await mkdtemp(path.join(os.tmpdir(), 'outpost-resources-runner-')));
+  uploads = [];
+  artifacts = new Map();
+  const scratch = path.join(root, 'scratch');
+  await mkdir(scratch);
+  const transfer = {
+    scratchDir: () => Promise.resolve(scratch),
+    upload: (leaseId: string, name: string, archive: { file: string; size: number; sha256: string }) => {
+      uploads.push({ leaseId, name, file: archive.file });
+      return Promise.resolve({ digest: `sha256:${archive.sha256}`, size: archive.size });
+    },
+    fetch: (_leaseId: string, digest: string) => Promise.resolve(artifacts.get(digest) ?? '/nonexistent'),
+  } as unknown as ArtifactTransfer;
+  const proc = new ProcessExecutor({ workRoot: path.join(root, 'proc') });
+  // Stands in for a pool that runs images: runs the wrapper as a host process, with the image's
+  // /opt/resource swapped for a directory of test scripts.
+  scripts = path.join(root, 'opt-resource');
+  await mkdir(scripts);
+  const images: Executor = {
+    kind: 'fake-images',
+    start: (step) =>
+      proc.start({
+        ...step,
+        run: { ...step.run, args: step.run.args.map((a) => (a === DEFAULT_SCRIPT_DIR ? scripts : a)) },
+      }),
+  };
+  const builtin = new BuiltinResourceExecutor({ workRoot: path.join(root, 'builtin'), now: () => NOW });
+  const pools = new Map<string, PoolRuntime>([
+    ['local', { name: 'local', capacity: 8, executor: proc, builtin }],
+    ['cluster', { name: 'cluster', capacity: 8, executor: images, builtin }],
+  ]);
+  const log = pino({ level: 'silent' });
+  runner = new StepRunner(
+    pools,
+    transfer,
+    new TaskCaches(path.join(root, 'caches')),
+    createAgentMetrics(),
+    log,
+  );
+  outbox = new FakeOutbox();
+});
+
+afterEach(async () => {
+  runner.stop();
+  await rm(root, { recursive: true, force: true });
+});
+
+interface ResourceSpec {
+  pool?: string;
+  kind: ResourceActionKind;
+  type?: string;
+  builtin?: boolean;
+  source?: unknown;
+  params?: unknown;
+  version?: unknown;
+  outputs?: { name: string; path: string }[];
+  inputs?: { name: string; path: string; optional: boolean; artifactDigest: string }[];
+  env?: Record<string, string>;
+  redact?: string[];
+  timeoutMs?: number;
+}
+
+function assignOf(spec: ResourceSpec): Assign {
+  return Assign.fromPartial({
+    leaseId: `lease-${++seq}`,
+    spec: {
+      pool: spec.pool ?? 'local',
+      resource: {
+        kind: spec.kind,
+        type: spec.type ?? 'mock',
+        builtin: spec.builtin ?? true,
+        sourceJson: JSON.stringify(spec.source ?? {}),
+        paramsJson: JSON.stringify(spec.params ?? {}),
+        versionJson: spec.version === undefined ? '' : JSON.stringify(spec.version),
+      },
+      outputs: spec.outputs ?? [],
+      inputs: spec.inputs ?? [],
+      env: Object.entries(spec.env ?? {}).map(([name, value]) => ({ name, value })),
+      redact: spec.redact ?? [],
+      timeoutMs: spec.timeoutMs ?? 0,
+      ...(spec.builtin === false ? { image: { repository: 'example/resource', tag: 'latest' } } : {}),
+    },
+  });
+}
+
+/** Starts a step; returns its lease and a function that awaits its result (acknowledging it). */
+function start(spec: ResourceSpec): { leaseId: string; finished: () => Promise<Finished> } {
+  const assign = assignOf(spec);
+  expect(runner.assign(assign, outbox, false)).toBeUndefined();
+  return {
+    leaseId: assign.leaseId,
+    finished: async () => {
+      const result = await outbox.result(assign.leaseId);
+      runner.onFinishedAck(assign.leaseId);
+      await runner.idle();
+      return result;
+    },
+  };
+}
+
+async function run(spec: ResourceSpec) {
+  const { leaseId, finished } = start(spec);
+  const result = await finished();
+  return {
+    result,
+    stderr: outbox.text(leaseId, LogStream.LOG_STREAM_STDERR),
+    uploads: uploads.filter((u) => u.leaseId === leaseId),
+  };
+}
+
+/** Unpacks an uploaded archive; returns its directory. */
+async function unpacked(file: string): Promise<string> {
+  const dir = await mkdtemp(path.join(root, 'unpacked-'));
+  await unpack(file, dir);
+  return dir;
+}
+
+async function script(name: string, body: string): Promise<void> {
+  await writeFile(path.join(scripts, name), `#!/bin/sh\n${body}\n`);
+  await chmod(path.join(scripts, name), 0o755);
+}
+
+const { CHECK, GET, PUT } = {
+  CHECK: ResourceActionKind.RESOURCE_ACTION_KIND_CHECK,
+  GET: ResourceActionKind.RESOURCE_ACTION_KIND_GET,
+  PUT: ResourceActionKind.RESOURCE_ACTION_KIND_PUT,
+};
+
+describe('built-in resource steps', () => {
+  it('a mock get logs the fetch, uploads the destination and reports the response', async () => {
+    const { result, stderr, uploads } = await run({
+      kind: GET,
+      source: { create_files: { 'a.txt': 'hello' }, metadata: [{ name: 'm', value: 'v' }] },
+      version: { version: 'v1' },
+      outputs: [{ name: 'my-resource', path: 'my-resource' }],
+    });
+    expect(result).toMatchObject({ status: StepStatus.STEP_STATUS_SUCCEEDED, exitStatus: 0, error: '' });
+    expect(JSON.parse(result.resourceResultJson)).toEqual({
+      version: { version: 'v1' },
+      metadata: [{ name: 'm', value: 'v' }],
+    });
+    expect(stderr).toBe('fetching version: v1\n');
+    expect(result.outputs.map((o) => o.name)).toEqual(['my-resource']);
+    const dest = await unpacked(uploads[0]!.file);
+    expect(await readFile(path.join(dest, 'version'), 'utf8')).toBe('v1\n');
+    expect(await readFile(path.join(dest, 'a.txt'), 'utf8')).toBe('hello');
+  });
+
+  it('a mock check sees the step env and its log goes through the redactor', async () => {
+    const { result, stderr } = await run({
+      kind: CHECK,
+      source: { log: 'token s3cret' },
+      env: { MIRRORED_VERSION: 'from-the-type' },
+      redact: ['s3cret'],
+    });
+    expect(result.status).toBe(StepStatus.STEP_STATUS_SUCCEEDED);
+    expect(result.resourceResultJson).toBe('[{"version":"from-the-type"}]');
+    expect(stderr).toBe('token ((redacted))\n');
+  });
+
+  it('a failing check fails the step with its message and no result', async () => {
+    const { result, stderr } = await run({ kind: CHECK, source: { check_failure: 'super broken' } });
+    expect(result).toMatchObject({
+      status: StepStatus.STEP_STATUS_FAILED,
+      exitStatus: 1,
+      error: 'intentionally failing to check: super broken',
+      resourceResultJson: '',
+    });
+    expect(stderr).toBe('intentionally failing to check: super broken\n');
+  });
+
+  it('an unknown source key fails with "invalid payload"', async () => {
+    const { result } = await run({ kind: CHECK, source: { bogus: true } });
+    expect(result.status).toBe(StepStatus.STEP_STATUS_FAILED);
+    expect(result.error).toBe('invalid payload: unknown field "bogus" in source');
+  });
+
+  it('a mock put reads its version from an input placed at its path', async () => {
+    const content = path.join(root, 'input-content');
+    await mkdir(content);
+    await writeFile(path.join(content, 'number'), 'from-input\n');
+    const archive = await pack(content, path.join(root, 'input.tar'), 1 << 20);
+    artifacts.set(`sha256:${archive.sha256}`, archive.file);
+    const { result, stderr } = await run({
+      kind: PUT,
+      params: { file: 'built/number' },
+      inputs: [{ name: 'built', path: 'built', optional: false, artifactDigest: `sha256:${archive.sha256}` }],
+    });
+    expect(stderr).toBe('pushing version: from-input\n');
+    expect(JSON.parse(result.resourceResultJson)).toEqual({
+      version: { version: 'from-input' },
+      metadata: [],
+    });
+    expect(result.outputs).toEqual([]);
+  });
+
+  it('a time check runs on the agent clock', async () => {
+    const { result } = await run({ kind: CHECK, type: 'time', source: { interval: '1h' } });
+    expect(result.resourceResultJson).toBe('[{"time":"2024-01-15T12:00:00Z"}]');
+  });
+
+  it('an abort ends a check that is still waiting: aborted, "interrupted"', async () => {
+    const { leaseId, finished } = start({ kind: CHECK, source: { check_delay: '1h' } });
+    runner.abort(leaseId, 1_000, 'user asked');
+    expect(await finished()).toMatchObject({ status: StepStatus.STEP_STATUS_ABORTED, error: 'interrupted' });
+  });
+
+  it('a timeout fails the step: "timeout exceeded"', async () => {
+    const { result } = await run({ kind: CHECK, source: { check_delay: '1h' }, timeoutMs: 50 });
+    expect(result).toMatchObject({
+      status: StepStatus.STEP_STATUS_FAILED,
+      error: 'timeout exceeded',
+      resourceResultJson: '',
+    });
+  });
+
+  it('runs on pools that run images too, inside the agent', async () => {
+    const { result } = await run({ pool: 'cluster', kind: CHECK, source: { initial_version: 'v0' } });
+    expect(result.resourceResultJson).toBe('[{"version":"v0"}]');
+  });
+
+  it('errors a type that is not built in', async () => {
+    const { result } = await run({ kind: CHECK, type: 'git' });
+    expect(result.status).toBe(StepStatus.STEP_STATUS_ERRORED);
+    expect(result.error).toBe('resource type "git" is not built in (built in: mock, time)');
+  });
+});
+
+describe('resource types that run from an image', () => {
+  it('cannot run on a pool of host processes', async () => {
+    const { result } = await run({ kind: CHECK, type: 'git', builtin: false });
+    expect(result).toMatchObject({
+      status: StepStatus.STEP_STATUS_ERRORED,
+      error:
+        'resource type "git" runs from an image; pool "local" runs host processes, which run only the built-in types (mock, time)',
+    });
+  });
+
+  it('get runs /opt/resource/in with the request on stdin; only the destination is uploaded', async () => {
+    await script(
+      'in',
+      [
+        'cat > "$1/request-seen"',
+        'echo "fetching into $(basename "$1")" >&2',
+        'echo \'{"version":{"ref":"abc"},"metadata":[{"name":"author","value":"me"}]}\'',
+      ].join('\n'),
+    );
+    const { result, stderr, uploads } = await run({
+      pool: 'cluster',
+      kind: GET,
+      type: 'git',
+      builtin: false,
+      source: { uri: 'https://example.com/repo.git' },
+      params: { depth: 1 },
+      version: { ref: 'abc' },
+      outputs: [{ name: 'repo', path: 'repo' }],
+    });
+    expect(result).toMatchObject({ status: StepStatus.STEP_STATUS_SUCCEEDED, error: '' });
+    expect(JSON.parse(result.resourceResultJson)).toEqual({
+      version: { ref: 'abc' },
+      metadata: [{ name: 'author', value: 'me' }],
+    });
+    expect(stderr).toBe('fetching into repo\n');
+    expect(uploads.map((u) => u.name)).toEqual(['repo']);
+    const dest = await unpacked(uploads[0]!.file);
+    expect(JSON.parse(await readFile(path.join(dest, 'request-seen'), 'utf8'))).toEqual({
+      source: { uri: 'https://example.com/repo.git' },
+      params: { depth: 1 },
+      version: { ref: 'abc' },
+    });
+  });
+
+  it('put runs /opt/resource/out in the directory holding the inputs', async () => {
+    await script('out', 'cat > /dev/null\necho "{\\"version\\":{\\"ref\\":\\"$(cat "$1/built/ref")\\"}}"');
+    const content = path.join(root, 'built');
+    await mkdir(content);
+    await writeFile(path.join(content, 'ref'), 'def');
+    const archive = await pack(content, path.join(root, 'built.tar'), 1 << 20);
+    artifacts.set(`sha256:${archive.sha256}`, archive.file);
+    const { result, uploads } = await run({
+      pool: 'cluster',
+      kind: PUT,
+      type: 'git',
+      builtin: false,
+      inputs: [{ name: 'built', path: 'built', optional: false, artifactDigest: `sha256:${archive.sha256}` }],
+    });
+    expect(result.status).toBe(StepStatus.STEP_STATUS_SUCCEEDED);
+    expect(result.resourceResultJson).toBe('{"version":{"ref":"def"},"metadata":[]}');
+    expect(uploads).toEqual([]);
+  });
+
+  it('errors a check whose response is not a list of versions', async () => {
+    await script('check', 'cat > /dev/null\necho \'{"ref":"abc"}\'');
+    const { result } = await run({ pool: 'cluster', kind: CHECK, type: 'git', builtin: false });
+    expect(result).toMatchObject({
+      status: StepStatus.STEP_STATUS_ERRORED,
+      error: 'check response must be a list of versions, not an object',
+      resourceResultJson: '',
+    });
+  });
+
+  it('fails a check that exits non-zero, with its stderr as the log', async () => {
+    await script('check', 'echo "cannot reach the repository" >&2\nexit 1');
+    const { result, stderr } = await run({ pool: 'cluster', kind: CHECK, type: 'git', builtin: false });
+    expect(result).toMatchObject({ status: StepStatus.STEP_STATUS_FAILED, exitStatus: 1 });
+    expect(stderr).toBe('cannot reach the repository\n');
+  });
+  it('says which script may be missing when the wrapper exits 127', async () => {
+    const { result } = await run({ pool: 'cluster', kind: CHECK, type: 'git', builtin: false });
+    expect(result).toMatchObject({
+      status: StepStatus.STEP_STATUS_FAILED,
+      exitStatus: 127,
+      error: 'exit status 127: does the image of resource type "git" have /opt/resource/check?',
+    });
+  });
+});
+
+describe('assignments', () => {
+  it('refuses a step with neither run nor resource', () => {
+    const assign = Assign.fromPartial({ leaseId: 'lease-empty', spec: { pool: 'local' } });
+    expect(runner.assign(assign, outbox, false)).toBe('the step has neither run nor resource');
+  });
+});
