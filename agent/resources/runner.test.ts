@@ -1,6 +1,7 @@
 // Resource steps through the StepRunner, as the hub would send them: an Assign in, log chunks and a
 // Finished (with resource_result_json) out, outputs uploaded through a fake artifact transfer.
 
+import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,11 +40,13 @@ class FakeOutbox implements Outbox {
   readonly logs: LogChunk[] = [];
   private readonly finished = new Map<string, Finished>();
   private readonly waiters = new Map<string, (f: Finished) => void>();
+  private readonly logWaiters: (() => void)[] = [];
 
   sendAccepted(): void {}
   sendStarted(): void {}
   sendLog(chunk: LogChunk): boolean {
     this.logs.push(chunk);
+    for (const wake of this.logWaiters.splice(0)) wake();
     return true;
   }
   sendFinished(finished: Finished): void {
@@ -55,6 +58,12 @@ class FakeOutbox implements Outbox {
     const done = this.finished.get(leaseId);
     if (done) return Promise.resolve(done);
     return new Promise((resolve) => this.waiters.set(leaseId, resolve));
+  }
+  /** Resolves once `text` has appeared in the step's stderr. */
+  async stderrUntil(leaseId: string, text: string): Promise<void> {
+    while (!this.text(leaseId, LogStream.LOG_STREAM_STDERR).includes(text)) {
+      await new Promise<void>((resolve) => this.logWaiters.push(resolve));
+    }
   }
   text(leaseId: string, stream: LogStream): string {
     const mine = this.logs.filter((c) => c.leaseId === leaseId && c.stream === stream);
@@ -167,6 +176,7 @@ async function run(spec: ResourceSpec) {
   const { leaseId, finished } = start(spec);
   const result = await finished();
   return {
+    leaseId,
     result,
     stderr: outbox.text(leaseId, LogStream.LOG_STREAM_STDERR),
     uploads: uploads.filter((u) => u.leaseId === leaseId),
@@ -193,7 +203,7 @@ const { CHECK, GET, PUT } = {
 
 describe('built-in resource steps', () => {
   it('a mock get logs the fetch, uploads the destination and reports the response', async () => {
-    const { result, stderr, uploads } = await run({
+    const { leaseId, result, stderr, uploads } = await run({
       kind: GET,
       source: { create_files: { 'a.txt': 'hello' }, metadata: [{ name: 'm', value: 'v' }] },
       version: { version: 'v1' },
@@ -209,6 +219,8 @@ describe('built-in resource steps', () => {
     const dest = await unpacked(uploads[0]!.file);
     expect(await readFile(path.join(dest, 'version'), 'utf8')).toBe('v1\n');
     expect(await readFile(path.join(dest, 'a.txt'), 'utf8')).toBe('hello');
+    // Cleaned up once the hub acknowledged the result.
+    expect(existsSync(path.join(root, 'builtin', leaseId))).toBe(false);
   });
 
   it('a mock check sees the step env and its log goes through the redactor', async () => {
@@ -370,6 +382,18 @@ describe('resource types that run from an image', () => {
     expect(result).toMatchObject({ status: StepStatus.STEP_STATUS_FAILED, exitStatus: 1 });
     expect(stderr).toBe('cannot reach the repository\n');
   });
+  it('an abort stops the resource process: aborted, "interrupted"', async () => {
+    await script('check', 'echo "checking slowly" >&2\nexec sleep 30');
+    const { leaseId, finished } = start({ pool: 'cluster', kind: CHECK, type: 'git', builtin: false });
+    await outbox.stderrUntil(leaseId, 'checking slowly');
+    runner.abort(leaseId, 1_000, 'user asked');
+    expect(await finished()).toMatchObject({
+      status: StepStatus.STEP_STATUS_ABORTED,
+      error: 'interrupted',
+      resourceResultJson: '',
+    });
+  });
+
   it('says which script may be missing when the wrapper exits 127', async () => {
     const { result } = await run({ pool: 'cluster', kind: CHECK, type: 'git', builtin: false });
     expect(result).toMatchObject({
