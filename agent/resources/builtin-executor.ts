@@ -65,8 +65,8 @@ export class BuiltinResourceExecutor implements Executor {
           input.path,
           `input "${input.name}" path ${JSON.stringify(input.path)}`,
         );
+        // An optional input that was not provided stays absent, as in Concourse.
         if (input.archive) await unpack(input.archive, at);
-        else await mkdir(at, { recursive: true });
       }
       for (const output of step.outputs) {
         const at = resolveInside(
