@@ -8,6 +8,9 @@ import {
   type AgentTokenSummary,
   type ApiError,
   type BuildSummary,
+  type CheckResourceRequest,
+  type ResourceSummary,
+  type ResourceVersionSummary,
   type CreateAgentTokenRequest,
   type CreatedAgentToken,
   type InfoResponse,
@@ -160,6 +163,63 @@ export class ApiClient {
 
   async abortBuild(id: number): Promise<void> {
     await this.request('PUT', `/builds/${id}/abort`);
+  }
+
+  async setPipelinePaused(pipeline: string, paused: boolean): Promise<void> {
+    await this.request('PUT', `${this.pipelinePath(pipeline)}/${paused ? 'pause' : 'unpause'}`);
+  }
+
+  async setJobPaused(pipeline: string, job: string, paused: boolean): Promise<void> {
+    await this.request(
+      'PUT',
+      `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/${paused ? 'pause' : 'unpause'}`,
+    );
+  }
+
+  listResources(pipeline: string): Promise<ResourceSummary[]> {
+    return this.request('GET', `${this.pipelinePath(pipeline)}/resources`);
+  }
+
+  checkResource(pipeline: string, resource: string, req: CheckResourceRequest): Promise<BuildSummary> {
+    return this.request('POST', `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/check`, {
+      body: req,
+    });
+  }
+
+  listResourceVersions(
+    pipeline: string,
+    resource: string,
+    limit?: number,
+  ): Promise<ResourceVersionSummary[]> {
+    return this.request('GET', `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/versions`, {
+      query: { limit },
+    });
+  }
+
+  async pinResourceVersion(pipeline: string, resource: string, id: number, comment?: string): Promise<void> {
+    await this.request(
+      'PUT',
+      `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/versions/${id}/pin`,
+      {
+        body: comment === undefined ? {} : { comment },
+      },
+    );
+  }
+
+  async unpinResource(pipeline: string, resource: string): Promise<void> {
+    await this.request('PUT', `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/unpin`);
+  }
+
+  async setResourceVersionEnabled(
+    pipeline: string,
+    resource: string,
+    id: number,
+    enabled: boolean,
+  ): Promise<void> {
+    await this.request(
+      'PUT',
+      `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/versions/${id}/${enabled ? 'enable' : 'disable'}`,
+    );
   }
 
   listAgents(): Promise<AgentSummary[]> {

@@ -12,7 +12,9 @@ import { registerAgents } from './commands/agents.js';
 import { registerBuilds } from './commands/builds.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerLogin } from './commands/login.js';
+import { registerPauseCommands } from './commands/pause.js';
 import { registerQuickstart } from './commands/quickstart.js';
+import { registerResourceCommands } from './commands/resources.js';
 import { registerSetPipeline } from './commands/set-pipeline.js';
 import { registerTriggerJob } from './commands/trigger-job.js';
 import { registerValidatePipeline } from './commands/validate-pipeline.js';
@@ -58,6 +60,8 @@ Example:
   registerValidatePipeline(program, ctx);
   registerFormatPipeline(program, ctx);
   registerTriggerJob(program, ctx);
+  registerPauseCommands(program, ctx);
+  registerResourceCommands(program, ctx);
   registerWatch(program, ctx);
   registerBuilds(program, ctx);
   registerAbortBuild(program, ctx);

@@ -11,7 +11,10 @@ import { startGarbageCollector } from './artifacts/gc.js';
 import type { ArtifactStore } from './artifacts/store.js';
 import { TokenService } from './auth/tokens.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
+import { PipelineConfigs } from './configs/pipeline-cache.js';
 import { Engine } from './engine/engine.js';
+import { Checker } from './scheduler/checker.js';
+import { Scheduler } from './scheduler/scheduler.js';
 import { BuildEvents } from './events/build-events.js';
 import { startGateway, type GatewayTls } from './gateway/server.js';
 import { createHubMetrics, type HubMetrics } from './metrics.js';
@@ -38,6 +41,12 @@ export interface HubOptions {
   maxArtifactBytes: number;
   /** How often builds past their retention and unreferenced artifacts are removed. */
   gcIntervalMs: number;
+  /** How often the checker looks for resources whose check_every is due. */
+  checkTickMs: number;
+  /** How often the scheduler looks at every pipeline, besides the changes that trigger it. */
+  scheduleTickMs: number;
+  /** Images of the base resource types that are not built in (git -> concourse/git-resource). */
+  coreResourceImages: Record<string, string>;
 }
 
 export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
@@ -54,6 +63,22 @@ export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
   maxPipelineBytes: 2 * 1024 * 1024,
   maxArtifactBytes: 1024 * 1024 * 1024,
   gcIntervalMs: 60_000,
+  checkTickMs: 5_000,
+  scheduleTickMs: 10_000,
+  coreResourceImages: {
+    git: 'concourse/git-resource',
+    'registry-image': 'concourse/registry-image-resource',
+    'docker-image': 'concourse/docker-image-resource',
+    s3: 'concourse/s3-resource',
+    semver: 'concourse/semver-resource',
+    'github-release': 'concourse/github-release-resource',
+    pool: 'concourse/pool-resource',
+    hg: 'concourse/hg-resource',
+    cf: 'concourse/cf-resource',
+    'bosh-io-release': 'concourse/bosh-io-release-resource',
+    'bosh-io-stemcell': 'concourse/bosh-io-stemcell-resource',
+    tracker: 'concourse/tracker-resource',
+  },
 };
 
 export interface RunningHub {
@@ -63,6 +88,8 @@ export interface RunningHub {
   store: Store;
   artifacts: ArtifactStore;
   engine: Engine;
+  scheduler: Scheduler;
+  checker: Checker;
   metrics: HubMetrics;
   tokens: TokenService;
   /** Set only on the first start of a fresh data directory. */
@@ -84,7 +111,26 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
       : await mkdtemp(path.join(os.tmpdir(), 'outpost-artifacts-')),
     options.maxArtifactBytes,
   );
-  const engine = new Engine(store, events, artifacts, log.child({ component: 'engine' }));
+  const configs = new PipelineConfigs(store);
+  // The engine, checker and scheduler call each other; the callbacks are bound once all exist.
+  const later: { checker?: Checker; scheduler?: Scheduler } = {};
+  const engine = new Engine(store, events, artifacts, log.child({ component: 'engine' }), {
+    configs,
+    coreResourceImages: options.coreResourceImages,
+    onVersions: (pipelineId) => later.scheduler?.request(pipelineId),
+    onBuildEnded: (build) => {
+      later.checker?.ended(build);
+      later.scheduler?.request(build.pipelineId);
+    },
+  });
+  const checker = new Checker(store, engine, configs, log.child({ component: 'checker' }), {
+    tickMs: options.checkTickMs,
+  });
+  const scheduler = new Scheduler(store, engine, checker, configs, log.child({ component: 'scheduler' }), {
+    tickMs: options.scheduleTickMs,
+  });
+  later.checker = checker;
+  later.scheduler = scheduler;
   const dispatcher = new Dispatcher(
     store,
     engine,
@@ -103,6 +149,8 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   await dispatcher.recover();
   const resumed = await engine.resumeAll();
   if (resumed > 0) log.info({ builds: resumed }, 'resumed unfinished builds');
+  checker.start();
+  scheduler.start();
 
   let ready = false;
   const gateway = await startGateway(
@@ -131,6 +179,9 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   const api = buildApi({
     store,
     engine,
+    scheduler,
+    checker,
+    configs,
     dispatcher,
     events,
     tokens,
@@ -158,12 +209,16 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     store,
     artifacts,
     engine,
+    scheduler,
+    checker,
     metrics,
     tokens,
     initialAdminToken,
     async close() {
       ready = false;
       stopGc();
+      checker.stop();
+      scheduler.stop();
       await gateway.close();
       await api.close();
       dispatcher.stop();

@@ -180,6 +180,7 @@ async function quickstart(ctx: CliContext, opts: QuickstartOptions): Promise<num
       `platform: ${hostPlatform()}`,
     );
     await client.setPipelineConfig(PIPELINE, { source, file: path.relative(process.cwd(), example) });
+    await client.setPipelinePaused(PIPELINE, false);
     const build = await client.triggerJob(PIPELINE, JOB);
     ctx.out(`started ${PIPELINE}/${JOB} #${build.name}\n`);
     const code = await streamBuild(ctx, client, build.id, { timestamps: false });

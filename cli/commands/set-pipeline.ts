@@ -87,7 +87,11 @@ Example:
         }
         throw err;
       }
-      ctx.out(res.created ? 'pipeline created!\n' : 'configuration updated\n');
+      ctx.out(
+        res.created
+          ? `pipeline created!\nthe pipeline is currently paused. to unpause, run:\n  outpost unpause-pipeline -p ${opts.pipeline}\n`
+          : 'configuration updated\n',
+      );
       for (const w of res.warnings) ctx.err(formatDiagnostic({ ...w, severity: 'warning' }) + '\n');
     });
 }

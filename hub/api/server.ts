@@ -6,6 +6,11 @@ import type { Logger } from 'pino';
 import { bearerSecret, type TokenService } from '../auth/tokens.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { Engine } from '../engine/engine.js';
+import type { PipelineConfigs } from '../configs/pipeline-cache.js';
+import type { Checker } from '../scheduler/checker.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import { HttpError, notFound } from './errors.js';
+import { registerResourceRoutes, registerWebhook } from './resources.js';
 import type { BuildEvents } from '../events/build-events.js';
 import type { HubMetrics } from '../metrics.js';
 import { savePipelineConfig } from '../configs/save-pipeline.js';
@@ -31,6 +36,9 @@ import { API_PREFIX } from './types.js';
 export interface ApiDeps {
   store: Store;
   engine: Engine;
+  scheduler: Scheduler;
+  checker: Checker;
+  configs: PipelineConfigs;
   dispatcher: Dispatcher;
   events: BuildEvents;
   tokens: TokenService;
@@ -43,19 +51,6 @@ export interface ApiDeps {
   maxPipelineBytes: number;
 }
 
-class HttpError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: string,
-    message: string,
-    readonly details?: ApiError['error']['details'],
-  ) {
-    super(message);
-  }
-}
-
-const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found`);
-
 declare module 'fastify' {
   interface FastifyRequest {
     token: TokenRecord | undefined;
@@ -63,7 +58,7 @@ declare module 'fastify' {
 }
 
 export function buildApi(deps: ApiDeps) {
-  const { store, engine, dispatcher, tokens } = deps;
+  const { store, engine, scheduler, dispatcher, tokens } = deps;
   const app = Fastify({
     loggerInstance: deps.log,
     bodyLimit: deps.maxPipelineBytes + 64 * 1024,
@@ -97,6 +92,12 @@ export function buildApi(deps: ApiDeps) {
   app.get('/metrics', async (_req, reply) => {
     void reply.type(deps.metrics.registry.contentType);
     return deps.metrics.registry.metrics();
+  });
+
+  // Outside the token-checked scope below: a webhook carries only the resource's webhook_token.
+  app.register((pub, _opts, done) => {
+    registerWebhook(pub, { store, checker: deps.checker, configs: deps.configs, pipelineOf, summary });
+    done();
   });
 
   app.register(
@@ -155,6 +156,7 @@ export function buildApi(deps: ApiDeps) {
             source: body.source,
             file: typeof body.file === 'string' && body.file ? body.file : 'pipeline.yml',
             ...(body.expectedVersion === undefined ? {} : { expectedVersion: body.expectedVersion }),
+            createPaused: true,
             at: Date.now(),
           });
           if (!saved.ok) {
@@ -170,6 +172,8 @@ export function buildApi(deps: ApiDeps) {
             { team: team.name, pipeline: req.params.pipeline, version: saved.version },
             'pipeline saved',
           );
+          const stored = await store.getPipeline(team.id, req.params.pipeline);
+          if (stored) scheduler.request(stored.id);
           return { created: saved.created, version: saved.version, warnings: saved.warnings };
         },
       );
@@ -198,7 +202,7 @@ export function buildApi(deps: ApiDeps) {
         '/teams/:team/pipelines/:pipeline/jobs/:job/builds',
         async (req, reply): Promise<BuildSummary> => {
           const job = await jobOf(req.params.team, req.params.pipeline, req.params.job);
-          const build = await engine.trigger(job.id);
+          const build = await scheduler.trigger(job);
           req.log.info({ buildId: build.id, job: job.name }, 'build triggered');
           void reply.code(201);
           return summary(build);
@@ -228,7 +232,7 @@ export function buildApi(deps: ApiDeps) {
         '/builds',
         async (req): Promise<BuildSummary[]> => {
           const q = req.query;
-          const filter: Parameters<Store['listBuilds']>[0] = { limit: limitOf(q.limit) };
+          const filter: Parameters<Store['listBuilds']>[0] = { limit: limitOf(q.limit), jobKind: 'job' };
           if (q.team || q.pipeline || q.job) {
             const team = await teamOf(q.team ?? 'main');
             filter.teamId = team.id;
@@ -264,6 +268,41 @@ export function buildApi(deps: ApiDeps) {
           store,
           deps.events,
         );
+      });
+
+      for (const [action, paused] of [
+        ['pause', true],
+        ['unpause', false],
+      ] as const) {
+        api.put<{ Params: { team: string; pipeline: string } }>(
+          `/teams/:team/pipelines/:pipeline/${action}`,
+          async (req, reply) => {
+            const pipeline = await pipelineOf(req.params.team, req.params.pipeline);
+            await store.setPipelinePaused(pipeline.id, paused, Date.now());
+            req.log.info({ pipeline: pipeline.name }, `pipeline ${action}d`);
+            scheduler.request(pipeline.id);
+            return reply.code(204).send();
+          },
+        );
+        api.put<{ Params: { team: string; pipeline: string; job: string } }>(
+          `/teams/:team/pipelines/:pipeline/jobs/:job/${action}`,
+          async (req, reply) => {
+            const job = await jobOf(req.params.team, req.params.pipeline, req.params.job);
+            await store.setJobPaused(job.id, paused);
+            req.log.info({ job: job.name }, `job ${action}d`);
+            scheduler.request(job.pipelineId);
+            return reply.code(204).send();
+          },
+        );
+      }
+
+      registerResourceRoutes(api, {
+        store,
+        checker: deps.checker,
+        configs: deps.configs,
+        scheduler,
+        pipelineOf,
+        summary,
       });
 
       api.get('/agents', async (): Promise<AgentSummary[]> => {
@@ -338,7 +377,7 @@ export function buildApi(deps: ApiDeps) {
   async function jobOf(teamName: string, pipelineName: string, name: string) {
     const pipeline = await pipelineOf(teamName, pipelineName);
     const job = await store.getJob(pipeline.id, name);
-    if (!job?.active) throw notFound(`job "${pipelineName}/${name}"`);
+    if (!job?.active || job.kind !== 'job') throw notFound(`job "${pipelineName}/${name}"`);
     return job;
   }
 
@@ -361,7 +400,11 @@ export function buildApi(deps: ApiDeps) {
       createdAt: build.createdAt,
       startedAt: build.startedAt,
       endedAt: build.endedAt,
-      waitingReason: terminal ? null : engine.waitingReason(build.id),
+      waitingReason: terminal
+        ? null
+        : build.status === 'pending' && !engine.isRunning(build.id)
+          ? (build.pendingReason ?? 'waiting for the scheduler')
+          : engine.waitingReason(build.id),
     };
   }
 

@@ -193,3 +193,52 @@ export interface WaitingForWorkerEvent {
   reason: string;
   time: number;
 }
+
+export interface InitializeCheckEvent {
+  origin: Origin;
+  /** The resource's or resource type's name. */
+  name: string;
+  scope: 'resource' | 'type';
+  time: number;
+}
+
+/** finish-get / finish-put: the version fetched or produced. */
+export interface FinishResourceEvent {
+  origin: Origin;
+  exit_status: number;
+  version: Record<string, string>;
+  metadata: { name: string; value: string }[];
+  time: number;
+}
+
+export interface ResourceSummary {
+  name: string;
+  type: string;
+  /** The last check's outcome; null before the first check of the current source. */
+  checkStatus: 'succeeded' | 'failed' | 'errored' | 'aborted' | null;
+  checkError: string | null;
+  lastCheckedAt: number | null;
+  /** Pinned by the config (`version:`) or through the API. */
+  pinnedVersion: Record<string, string> | null;
+  pinComment: string | null;
+  /** Whether POST .../check/webhook accepts calls (the resource has a webhook_token). */
+  webhook: boolean;
+}
+
+export interface ResourceVersionSummary {
+  id: number;
+  version: Record<string, string>;
+  metadata: { name: string; value: string }[];
+  enabled: boolean;
+}
+
+/** POST /teams/:team/pipelines/:pipeline/resources/:resource/check */
+export interface CheckResourceRequest {
+  /** Check from this version (the resource decides what that means; mock returns it). */
+  from?: Record<string, string>;
+}
+
+/** PUT /teams/:team/pipelines/:pipeline/resources/:resource/versions/:id/pin */
+export interface PinRequest {
+  comment?: string;
+}

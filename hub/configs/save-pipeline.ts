@@ -1,11 +1,12 @@
 // Saving a pipeline config: validate, compile every job, store a new config version. Both the API's
 // set-pipeline and the set_pipeline step go through here, so they accept exactly the same configs.
 
+import { compileChecks, jobSchedule } from '../pipeline/checks.js';
 import { compileJob } from '../pipeline/compile.js';
 import type { Diagnostic } from '../pipeline/diagnostics.js';
 import { parsePipeline } from '../pipeline/parse.js';
 import type { JobConfig } from '../pipeline/config.js';
-import type { BuildRetention, Store } from '../store/store.js';
+import { CHECK_JOB_PREFIX, type BuildRetention, type Store } from '../store/store.js';
 
 export const PIPELINE_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
@@ -26,8 +27,16 @@ export interface SaveRequest {
   file: string;
   /** Fail with `conflict` when the stored version differs. */
   expectedVersion?: number;
+  /**
+   * Whether a pipeline this creates starts paused: yes from the API (Concourse's rule, so a new pipeline
+   * does nothing until someone unpauses it), no from a set_pipeline step.
+   */
+  createPaused: boolean;
   at: number;
 }
+
+/** Check builds keep only their latest few builds (their logs explain the current check status). */
+const CHECK_BUILDS_KEPT = 5;
 
 export async function savePipelineConfig(store: Store, req: SaveRequest): Promise<SaveOutcome> {
   if (!PIPELINE_NAME.test(req.name)) {
@@ -54,12 +63,22 @@ export async function savePipelineConfig(store: Store, req: SaveRequest): Promis
     teamId: req.teamId,
     name: req.name,
     source: req.source,
-    jobs: pipeline.jobs.map((job) => ({
-      name: job.name,
-      plan: compileJob(pipeline, job),
-      ...(job.old_name === undefined ? {} : { oldName: job.old_name }),
-      ...retentionOf(job),
-    })),
+    jobs: [
+      ...pipeline.jobs.map((job) => ({
+        name: job.name,
+        plan: compileJob(pipeline, job),
+        schedule: jobSchedule(job),
+        ...(job.old_name === undefined ? {} : { oldName: job.old_name }),
+        ...retentionOf(job),
+      })),
+      ...compileChecks(pipeline).map((check) => ({
+        name: `${CHECK_JOB_PREFIX.resource}${check.resource}`,
+        plan: check.plan,
+        kind: 'check' as const,
+        retention: { builds: CHECK_BUILDS_KEPT },
+      })),
+    ],
+    createPaused: req.createPaused,
     at: req.at,
   });
   return {

@@ -427,7 +427,10 @@ export class Dispatcher {
       exitStatus: outcome.exitStatus,
       error: outcome.error,
       endedAt: this.now(),
-      result: { outputs: outcome.outputs },
+      result: {
+        outputs: outcome.outputs,
+        ...(outcome.resourceResult === undefined ? {} : { resourceResult: outcome.resourceResult }),
+      },
     });
     if (!ok) return;
     // The build now holds these artifacts: they live as long as it does (see hub/artifacts/gc.ts).

@@ -3,6 +3,7 @@
 
 /** A dispatchable step, resolved by the engine and stored with the step run. */
 export interface StepSpec {
+  /** '' for steps any pool can run (built-in resource types). */
   platform: string;
   tags: string[];
   /** The team whose pipeline the step belongs to: team-scoped agents only take their team's steps. */

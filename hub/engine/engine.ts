@@ -10,14 +10,24 @@ import type { Dispatcher, DispatchListener } from '../dispatch/dispatcher.js';
 import type { PoolInfo, StepOutcome, StepSpec } from '../dispatch/types.js';
 import type { BuildEvents } from '../events/build-events.js';
 import { eventTime } from '../events/build-events.js';
-import { parsePipeline } from '../pipeline/parse.js';
+import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import { TERMINAL_BUILD_STATUSES, type BuildView, type Store } from '../store/store.js';
 import { BuildRun, type LeafRunners, type Result } from './build-run.js';
 import { AbortReason, Scope } from './scope.js';
-import type { StoredTaskSpec } from './task-step.js';
 import { TaskStep } from './task-step.js';
 import { LoadVarStep } from './load-var-step.js';
 import { SetPipelineStep } from './set-pipeline-step.js';
+import { ResourceSteps } from './resource-step.js';
+import type { StoredDispatchSpec } from './dispatched-step.js';
+
+export interface EngineOptions {
+  configs: PipelineConfigs;
+  /** Images of the base resource types that are not built in (git -> concourse/git-resource). */
+  coreResourceImages: Readonly<Record<string, string>>;
+  /** A check or put added versions to a pipeline's resources; a build ended. The scheduler listens. */
+  onVersions: (pipelineId: number) => void;
+  onBuildEnded: (build: BuildView) => void;
+}
 
 interface Running {
   run: BuildRun;
@@ -35,7 +45,6 @@ export class Engine implements DispatchListener {
   private readonly varSources = new Map<
     number,
     {
-      version: number;
       lookup: (ref: { source?: string; path: string }) => unknown;
       typeOf: (source: string) => string | undefined;
     }
@@ -47,15 +56,24 @@ export class Engine implements DispatchListener {
     private readonly events: BuildEvents,
     artifacts: ArtifactStore,
     private readonly log: Logger,
+    private readonly options: EngineOptions,
     private readonly now: () => number = Date.now,
   ) {
-    const task = new TaskStep({
+    const dispatch = {
       dispatcher: () => this.requireDispatcher(),
-      artifacts,
-      outcome: (id) => this.outcome(id),
+      outcome: (id: number) => this.outcome(id),
+    };
+    const resources = new ResourceSteps({
+      ...dispatch,
+      configs: options.configs,
+      coreImages: options.coreResourceImages,
+      versionsSaved: options.onVersions,
     });
     this.leaves = {
-      task,
+      task: new TaskStep({ ...dispatch, artifacts }),
+      get: resources.get,
+      put: resources.put,
+      check: resources.check,
       load_var: new LoadVarStep(artifacts),
       set_pipeline: new SetPipelineStep(artifacts),
     };
@@ -66,22 +84,28 @@ export class Engine implements DispatchListener {
     this.dispatcher = dispatcher;
   }
 
-  /** Creates a build of the job and starts it. */
-  async trigger(jobId: number): Promise<BuildView> {
-    const job = await this.store.getJobById(jobId);
-    if (!job) throw new Error(`job ${jobId} not found`);
-    const created = await this.store.createBuild({ jobId, plan: job.plan, at: this.now() });
-    const build = await this.store.getBuild(created.id);
-    if (!build) throw new Error(`build ${created.id} vanished`);
-    this.start(build);
-    return build;
+  /**
+   * Resumes every started build and every pending check build (hub start). Pending job builds are the
+   * scheduler's: it starts them when their inputs and limits allow.
+   */
+  async resumeAll(): Promise<number> {
+    const started = await this.store.listBuilds({ statuses: ['started'], limit: 100_000 });
+    const checks = await this.store.listBuilds({ statuses: ['pending'], jobKind: 'check', limit: 100_000 });
+    const unfinished = [...started, ...checks].sort((a, b) => a.id - b.id);
+    for (const build of unfinished) this.start(build);
+    return unfinished.length;
   }
 
-  /** Resumes every unfinished build (hub start). */
-  async resumeAll(): Promise<number> {
-    const unfinished = await this.store.listBuilds({ statuses: ['pending', 'started'], limit: 100_000 });
-    for (const build of unfinished.reverse()) this.start(build);
-    return unfinished.length;
+  /** Whether the engine is running the build now. */
+  isRunning(buildId: number): boolean {
+    return this.builds.has(buildId);
+  }
+
+  /** How many builds of these jobs the engine runs now. */
+  runningOf(jobIds: ReadonlySet<number>): number {
+    let n = 0;
+    for (const { run } of this.builds.values()) if (jobIds.has(run.build.jobId)) n++;
+    return n;
   }
 
   async abort(buildId: number): Promise<void> {
@@ -132,10 +156,17 @@ export class Engine implements DispatchListener {
   async stepStarted(stepRunId: number, buildId: number): Promise<void> {
     const running = this.builds.get(buildId);
     const run = running && [...running.run.steps.values()].find((r) => r.id === stepRunId);
-    const stored = (run ?? (await this.store.getStepRun(stepRunId)))?.spec as StoredTaskSpec | undefined;
+    const stored = (run ?? (await this.store.getStepRun(stepRunId)))?.spec as StoredDispatchSpec | undefined;
     const planId = run?.planId ?? (await this.store.getStepRun(stepRunId))?.planId;
     if (!stored || !planId) return;
     const { spec } = stored;
+    if (spec.resource) {
+      await this.events.emit(buildId, `start-${spec.resource.kind}`, {
+        origin: { id: planId },
+        time: eventTime(this.now()),
+      });
+      return;
+    }
     await this.events.emit(buildId, 'start-task', {
       origin: { id: planId },
       time: eventTime(this.now()),
@@ -180,7 +211,8 @@ export class Engine implements DispatchListener {
     );
   }
 
-  private start(build: BuildView): void {
+  /** Runs a build (the scheduler calls this for pending builds whose inputs it has chosen). */
+  start(build: BuildView): void {
     if (this.builds.has(build.id)) return;
     const abort = new AbortController();
     const run = new BuildRun(build, {
@@ -204,6 +236,7 @@ export class Engine implements DispatchListener {
       .finally(() => {
         for (const step of run.steps.values()) this.planIds.delete(step.id);
         this.builds.delete(build.id);
+        this.options.onBuildEnded(build);
       });
   }
 
@@ -226,13 +259,8 @@ export class Engine implements DispatchListener {
    * cluster-secrets.ts); credential managers plug in here.
    */
   private async loadVarSources(pipelineId: number): Promise<void> {
-    const pipeline = await this.store.getPipelineById(pipelineId);
-    // Parsed once per config version, not once per build.
-    if (!pipeline || this.varSources.get(pipelineId)?.version === pipeline.configVersion) return;
-    const config = await this.store.getPipelineConfig(pipelineId);
-    const sources = config ? (parsePipeline(config.source, 'pipeline.yml').pipeline?.var_sources ?? []) : [];
+    const sources = (await this.options.configs.get(pipelineId)).var_sources;
     this.varSources.set(pipelineId, {
-      version: pipeline.configVersion,
       lookup: (ref) => {
         const source = sources.find((s) => s.name === ref.source);
         if (source?.type !== 'dummy') return undefined;

@@ -56,6 +56,8 @@ export class SetPipelineStep implements LeafRunner<SetPipelinePlan> {
           name: target,
           source: interpolated.source,
           file: fileName,
+          // Concourse unpauses what a set_pipeline step sets: the pipeline set it on purpose.
+          createPaused: false,
           at: now(),
         });
         if (!saved.ok) {

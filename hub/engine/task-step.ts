@@ -2,8 +2,7 @@
 // binds its inputs to the build's artifacts, and hands it to the dispatcher as a step run.
 
 import type { ArtifactStore } from '../artifacts/store.js';
-import type { Dispatcher } from '../dispatch/dispatcher.js';
-import type { StepContext, StepOutcome, StepSpec } from '../dispatch/types.js';
+import type { StepSpec } from '../dispatch/types.js';
 import { compileTaskConfig } from '../pipeline/compile.js';
 import { formatDiagnostic } from '../pipeline/diagnostics.js';
 import type { TaskConfig, TaskPlan } from '../pipeline/plan.js';
@@ -11,13 +10,18 @@ import { parseTaskConfig } from '../pipeline/task-config.js';
 import type { StepRun } from '../store/store.js';
 import { leafStrings, type BuildRun, type LeafRunner, type Result } from './build-run.js';
 import { splitClusterParams } from './cluster-secrets.js';
-import { abortReasonOf, type Scope } from './scope.js';
+import {
+  awaitDispatched,
+  stepContext,
+  TERMINAL_STEP_STATUSES,
+  type DispatchDeps,
+  type StoredDispatchSpec,
+} from './dispatched-step.js';
+import type { Scope } from './scope.js';
 import { taskStepSpec } from './task-spec.js';
 
 /** What a task step run keeps in the store: what to dispatch, and where it belongs. */
-export interface StoredTaskSpec {
-  spec: StepSpec;
-  context: StepContext;
+export interface StoredTaskSpec extends StoredDispatchSpec {
   /** task output name -> build artifact name. */
   outputMapping: Record<string, string>;
 }
@@ -28,13 +32,9 @@ export interface TaskResult {
 }
 
 const MAX_TASK_FILE_BYTES = 1024 * 1024;
-const TERMINAL = new Set(['succeeded', 'failed', 'errored', 'aborted']);
 
-export interface TaskStepDeps {
-  dispatcher: () => Dispatcher;
+export interface TaskStepDeps extends DispatchDeps {
   artifacts: ArtifactStore;
-  /** Resolves when the step run reaches a final status (registered before the step is queued). */
-  outcome: (stepRunId: number) => Promise<StepOutcome>;
 }
 
 export class TaskStep implements LeafRunner<TaskPlan> {
@@ -43,7 +43,7 @@ export class TaskStep implements LeafRunner<TaskPlan> {
   async run(node: TaskPlan, scope: Scope, build: BuildRun): Promise<Result> {
     const id = scope.id(node.id);
     let run = build.steps.get(id);
-    if (run && TERMINAL.has(run.status)) {
+    if (run && TERMINAL_STEP_STATUSES.has(run.status)) {
       // Replayed: its events are in the log already; only its outputs matter to later steps.
       scope.register(outputsOf(run), (run.spec as StoredTaskSpec).outputMapping, run.agentName);
       return run.status as Result;
@@ -52,22 +52,13 @@ export class TaskStep implements LeafRunner<TaskPlan> {
       if (scope.signal.aborted) return 'aborted';
       const prepared = await this.prepare(node, scope, build);
       if (typeof prepared === 'string') return build.fail(node, scope, prepared);
-      const { build: view } = build;
       const stored: StoredTaskSpec = {
         spec: prepared.spec,
-        context: {
-          team: view.teamName,
-          pipeline: view.pipelineName,
-          job: view.jobName,
-          buildName: view.name,
-          buildId: view.id,
-          stepName: node.name,
-          stepRunId: 0,
-        },
+        context: stepContext(build, node.name),
         outputMapping: node.outputMapping,
       };
       run = await build.deps.store.createStepRun({
-        buildId: view.id,
+        buildId: build.build.id,
         planId: id,
         name: node.name,
         spec: stored,
@@ -80,10 +71,6 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     return this.await(run, false, node, scope, build);
   }
 
-  /**
-   * Queues (or re-attaches to) a step run and waits for its end, aborting it with the scope. A `fresh`
-   * run was just created here, so it is pending; one loaded from the store may have moved on since.
-   */
   private async await(
     run: StepRun,
     fresh: boolean,
@@ -92,32 +79,16 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     build: BuildRun,
   ): Promise<Result> {
     const id = scope.id(node.id);
-    const dispatcher = this.deps.dispatcher();
-    const outcome = this.deps.outcome(run.id);
-    const current = fresh ? run : ((await build.deps.store.getStepRun(run.id)) ?? run);
-    if (current.status === 'pending') {
-      const stored = current.spec as StoredTaskSpec;
-      await dispatcher.enqueue(
-        current,
-        stored.spec,
-        { ...stored.context, stepRunId: current.id },
-        preferredAgent(scope, stored.spec),
-      );
-    }
-    const onAbort = () => void dispatcher.abort(run.id, abortReasonOf(scope.signal).ending);
-    if (scope.signal.aborted) onAbort();
-    else scope.signal.addEventListener('abort', onAbort, { once: true });
-    const ended = TERMINAL.has(current.status)
-      ? {
-          status: current.status as Result,
-          exitStatus: current.exitStatus,
-          error: current.error,
-          outputs: outputsOf(current),
-        }
-      : await outcome;
-    scope.signal.removeEventListener('abort', onAbort);
-
-    scope.register(ended.outputs, node.outputMapping, current.agentName ?? run.agentName);
+    const stored = run.spec as StoredTaskSpec;
+    const ended = await awaitDispatched(
+      this.deps,
+      run,
+      fresh,
+      scope,
+      build,
+      preferredAgent(scope, stored.spec),
+    );
+    scope.register(ended.outputs, node.outputMapping, ended.agentName);
     if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
     if (ended.exitStatus !== null && ended.exitStatus >= 0) {
       await build.event('finish-task', { origin: { id }, exit_status: ended.exitStatus });

@@ -125,6 +125,22 @@ export interface PutPlan extends Node {
   timeoutMs: number | undefined;
 }
 
+/**
+ * A check of a resource or resource type: the plan of a check build. A resource of a custom type is
+ * checked after its type chain (innermost type first), so its check can run on the type's version.
+ */
+export interface CheckPlan extends Node {
+  kind: 'check';
+  scope: 'resource' | 'type';
+  /** The resource's or type's name. */
+  name: string;
+  type: string;
+  source: Record<string, unknown>;
+  tags: string[];
+  /** `check_timeout` (default 1h). */
+  timeoutMs: number;
+}
+
 export interface SetPipelinePlan extends Node {
   kind: 'set_pipeline';
   /** Target pipeline name; "self" means the pipeline this build belongs to. */
@@ -209,6 +225,7 @@ export type PlanNode =
   | TaskPlan
   | GetPlan
   | PutPlan
+  | CheckPlan
   | SetPipelinePlan
   | LoadVarPlan
   | DoPlan

@@ -4,6 +4,7 @@
 import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
+import { KyselyResourceStore } from './kysely-resources.js';
 import {
   bool,
   json,
@@ -42,6 +43,8 @@ import type {
 } from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
+
+const RESOURCE_CACHE_TTL_MS = 86_400_000;
 
 type StepRunPatch = Parameters<Store['updateStepRun']>[2];
 type EventInput = { type: string; version: string; data: unknown; at: number };
@@ -104,7 +107,11 @@ function stepRunChanges(patch: StepRunPatch): Updateable<StepRunsTable> {
 }
 
 export class KyselyStore implements Store {
-  constructor(private readonly db: Kysely<Database>) {}
+  readonly resources: KyselyResourceStore;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.resources = new KyselyResourceStore(db);
+  }
 
   // Teams.
 
@@ -182,7 +189,7 @@ export class KyselyStore implements Store {
           .values({
             team_id: input.teamId,
             name: input.name,
-            paused: 0,
+            paused: bool(input.createPaused ?? false),
             config_version: 1,
             created_at: input.at,
             updated_at: input.at,
@@ -232,6 +239,8 @@ export class KyselyStore implements Store {
                 active: 1,
                 config_order: i,
                 retention: job.retention ? json(job.retention) : null,
+                kind: job.kind ?? 'job',
+                schedule: job.schedule ? json(job.schedule) : null,
               })),
             )
             .onConflict((oc) =>
@@ -240,6 +249,8 @@ export class KyselyStore implements Store {
                 active: 1,
                 config_order: eb.ref('excluded.config_order'),
                 retention: eb.ref('excluded.retention'),
+                kind: eb.ref('excluded.kind'),
+                schedule: eb.ref('excluded.schedule'),
               })),
             )
             .execute();
@@ -282,6 +293,11 @@ export class KyselyStore implements Store {
     return rows.map(toPipeline);
   }
 
+  async listAllPipelines(): Promise<Pipeline[]> {
+    const rows = await this.db.selectFrom('pipelines').selectAll().orderBy('id').execute();
+    return rows.map(toPipeline);
+  }
+
   async getPipelineConfig(pipelineId: number, version?: number): Promise<PipelineConfigVersion | undefined> {
     let q = this.db.selectFrom('pipeline_configs').selectAll().where('pipeline_id', '=', pipelineId);
     q = version === undefined ? q.orderBy('version', 'desc').limit(1) : q.where('version', '=', version);
@@ -312,20 +328,35 @@ export class KyselyStore implements Store {
     return row && toJob(row);
   }
 
-  async listJobs(pipelineId: number): Promise<Job[]> {
+  async listJobs(pipelineId: number, kind: Job['kind'] = 'job'): Promise<Job[]> {
     const rows = await this.db
       .selectFrom('jobs')
       .selectAll()
       .where('pipeline_id', '=', pipelineId)
       .where('active', '=', 1)
+      .where('kind', '=', kind)
       .orderBy('config_order')
       .execute();
     return rows.map(toJob);
   }
 
+  async setJobPaused(id: number, paused: boolean): Promise<void> {
+    await this.db
+      .updateTable('jobs')
+      .set({ paused: bool(paused) })
+      .where('id', '=', id)
+      .execute();
+  }
+
   // Builds.
 
-  async createBuild(input: { jobId: number; plan: PlanNode; at: number }): Promise<Build> {
+  async createBuild(input: {
+    jobId: number;
+    plan: PlanNode;
+    at: number;
+    manual?: boolean;
+    checkRequest?: Build['checkRequest'];
+  }): Promise<Build> {
     return conflictsAs(`build of job ${input.jobId}`, () =>
       this.db.transaction().execute(async (trx) => {
         // Increment-and-return in one statement: on PostgreSQL the row lock orders concurrent creators.
@@ -345,6 +376,8 @@ export class KyselyStore implements Store {
             name: String(job.next_build_number - 1),
             status: 'pending',
             plan: json(input.plan),
+            manual: bool(input.manual ?? false),
+            check_request: input.checkRequest ? json(input.checkRequest) : null,
             created_at: input.at,
           }))
           .returningAll()
@@ -374,6 +407,7 @@ export class KyselyStore implements Store {
     if (filter.teamId !== undefined) q = q.where('builds.team_id', '=', filter.teamId);
     if (filter.pipelineId !== undefined) q = q.where('builds.pipeline_id', '=', filter.pipelineId);
     if (filter.jobId !== undefined) q = q.where('builds.job_id', '=', filter.jobId);
+    if (filter.jobKind !== undefined) q = q.where('jobs.kind', '=', filter.jobKind);
     if (filter.statuses !== undefined) q = q.where('builds.status', 'in', filter.statuses);
     if (filter.before !== undefined) q = q.where('builds.id', '<', filter.before);
     const rows = await q.orderBy('builds.id', 'desc').limit(filter.limit).execute();
@@ -382,13 +416,20 @@ export class KyselyStore implements Store {
 
   async updateBuild(
     id: number,
-    patch: { status?: BuildStatus; startedAt?: number; endedAt?: number; abortRequested?: boolean },
+    patch: {
+      status?: BuildStatus;
+      startedAt?: number;
+      endedAt?: number;
+      abortRequested?: boolean;
+      pendingReason?: string | null;
+    },
   ): Promise<void> {
     const set: Updateable<BuildsTable> = {};
     if (patch.status !== undefined) set.status = patch.status;
     if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
     if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
     if (patch.abortRequested !== undefined) set.abort_requested = bool(patch.abortRequested);
+    if (patch.pendingReason !== undefined) set.pending_reason = patch.pendingReason;
     if (Object.keys(set).length === 0) return;
     await this.db.updateTable('builds').set(set).where('id', '=', id).execute();
   }
@@ -575,7 +616,9 @@ export class KyselyStore implements Store {
 
   async referencedDigests(): Promise<Set<string>> {
     const rows = await this.db.selectFrom('build_artifacts').select('digest').distinct().execute();
-    return new Set(rows.map((r) => r.digest));
+    // The resource cache keeps fetched versions for later builds, which reuse them without a fetch.
+    const cached = await this.db.selectFrom('resource_caches').select('digest').distinct().execute();
+    return new Set([...rows, ...cached].map((r) => r.digest));
   }
 
   async reapBuilds(now: number): Promise<number> {
@@ -608,6 +651,21 @@ export class KyselyStore implements Store {
       await this.db.deleteFrom('builds').where('id', 'in', doomed).execute();
       reaped += doomed.length;
     }
+    // Cache entries no remaining build uses go after a day, so their blobs can be collected.
+    await this.db
+      .deleteFrom('resource_caches')
+      .where('created_at', '<', now - RESOURCE_CACHE_TTL_MS)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom('build_artifacts')
+              .select('digest')
+              .whereRef('digest', '=', 'resource_caches.digest'),
+          ),
+        ),
+      )
+      .execute();
     return reaped;
   }
 

@@ -101,6 +101,11 @@ export function toJob(row: Selectable<JobsTable>): Job {
     active: row.active !== 0,
     paused: row.paused !== 0,
     nextBuildNumber: row.next_build_number,
+    kind: row.kind === 'check' ? 'check' : 'job',
+    schedule:
+      row.schedule === null
+        ? { maxInFlight: 0, serialGroups: [] }
+        : (JSON.parse(row.schedule) as Job['schedule']),
   };
 }
 
@@ -114,6 +119,10 @@ export function toBuild(row: Selectable<BuildsTable>): Build {
     status: row.status as BuildStatus,
     plan: JSON.parse(row.plan) as PlanNode,
     abortRequested: row.abort_requested !== 0,
+    manual: row.manual !== 0,
+    pendingReason: row.pending_reason,
+    checkRequest:
+      row.check_request === null ? null : (JSON.parse(row.check_request) as Build['checkRequest']),
     createdAt: num(row.created_at),
     startedAt: numOrNull(row.started_at),
     endedAt: numOrNull(row.ended_at),

@@ -64,6 +64,10 @@ export interface JobsTable {
   config_order: number;
   /** JSON of the job's BuildRetention; null keeps every build. */
   retention: ColumnType<string | null, string | null | undefined, string | null>;
+  /** 'job', or 'check' for the hidden job whose builds check a resource. */
+  kind: ColumnType<string, string | undefined, string>;
+  /** JSON of the job's JobSchedule; null: no limits. */
+  schedule: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface BuildArtifactsTable {
@@ -81,6 +85,9 @@ export interface BuildsTable {
   /** JSON of the PlanNode frozen at creation. */
   plan: string;
   abort_requested: ColumnType<IntBool, IntBool | undefined, IntBool>;
+  manual: ColumnType<IntBool, IntBool | undefined, IntBool>;
+  pending_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  check_request: ColumnType<string | null, string | null | undefined, string | null>;
   created_at: BigIntColumn;
   started_at: NullableBigIntColumn;
   ended_at: NullableBigIntColumn;
@@ -129,6 +136,56 @@ export interface AgentsTable {
   last_heartbeat_at: NullableBigIntColumn;
 }
 
+export interface ResourceVersionsTable {
+  id: Generated<number>;
+  pipeline_id: number;
+  /** 'resource' or 'type'. */
+  scope: string;
+  name: string;
+  /** Hash of the type and source: a new source starts a new history. */
+  config_hash: string;
+  /** Canonical JSON of the version (sorted keys). */
+  version: string;
+  /** JSON of [{ name, value }]. */
+  metadata: string;
+  check_order: number;
+  disabled: ColumnType<IntBool, IntBool | undefined, IntBool>;
+  created_at: BigIntColumn;
+}
+
+export interface ResourceStatesTable {
+  pipeline_id: number;
+  scope: string;
+  name: string;
+  config_hash: string;
+  check_status: string | null;
+  check_error: string | null;
+  last_check_started_at: NullableBigIntColumn;
+  last_check_ended_at: NullableBigIntColumn;
+  /** Canonical JSON of the version pinned through the API. */
+  pinned_version: string | null;
+  pin_comment: string | null;
+}
+
+export interface BuildResourcesTable {
+  build_id: number;
+  /** 'input' (a get) or 'output' (a put). */
+  direction: string;
+  /** The get's name for inputs, the resource's for outputs. */
+  name: string;
+  resource: string;
+  version_id: number;
+}
+
+export interface ResourceCachesTable {
+  key: string;
+  digest: string;
+  size: BigIntColumn;
+  version: string;
+  metadata: string;
+  created_at: BigIntColumn;
+}
+
 export interface Database {
   teams: TeamsTable;
   tokens: TokensTable;
@@ -140,4 +197,8 @@ export interface Database {
   build_events: BuildEventsTable;
   agents: AgentsTable;
   build_artifacts: BuildArtifactsTable;
+  resource_versions: ResourceVersionsTable;
+  resource_states: ResourceStatesTable;
+  build_resources: BuildResourcesTable;
+  resource_caches: ResourceCachesTable;
 }

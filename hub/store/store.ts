@@ -72,6 +72,17 @@ export interface Job {
   paused: boolean;
   /** The name the next build gets ("1", "2", ...). */
   nextBuildNumber: number;
+  /** 'check': the hidden job whose builds check one resource or resource type (named CHECK_JOB_PREFIX...). */
+  kind: 'job' | 'check';
+  schedule: JobSchedule;
+}
+
+/** How many builds of a job may run at once (`serial`, `serial_groups`, `max_in_flight`). */
+export interface JobSchedule {
+  /** 0: no limit. */
+  maxInFlight: number;
+  /** At most one build of all the jobs sharing a group runs at a time. */
+  serialGroups: string[];
 }
 
 /** Concourse's build_log_retention: which finished builds of a job are kept. */
@@ -96,6 +107,12 @@ export interface Build {
   plan: PlanNode;
   /** Set by abort-build; the engine stops the build's steps. */
   abortRequested: boolean;
+  /** Created by trigger-job (not by a new version): its unpinned inputs are checked before it starts. */
+  manual: boolean;
+  /** Why a pending build has not started yet, in words; null when it is not waiting. */
+  pendingReason: string | null;
+  /** A check build's request: `from`, the version check-resource -f asked for. */
+  checkRequest: { from?: Record<string, string> } | null;
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
@@ -172,7 +189,16 @@ export interface SavePipelineInput {
   name: string;
   source: string;
   /** `oldName`: the job's name before a rename (`old_name:`), whose builds it keeps. */
-  jobs: { name: string; plan: PlanNode; oldName?: string; retention?: BuildRetention }[];
+  jobs: {
+    name: string;
+    plan: PlanNode;
+    oldName?: string;
+    retention?: BuildRetention;
+    kind?: Job['kind'];
+    schedule?: JobSchedule;
+  }[];
+  /** Whether the pipeline starts paused when this creates it (default: no). */
+  createPaused?: boolean;
   at: number;
 }
 
@@ -197,6 +223,8 @@ export interface BuildFilter {
   pipelineId?: number;
   jobId?: number;
   statuses?: BuildStatus[];
+  /** Only builds of jobs of this kind; undefined: both. */
+  jobKind?: Job['kind'];
   /** Only builds with id < before (paging, newest first). */
   before?: number;
   limit: number;
@@ -218,22 +246,31 @@ export interface Store {
   // Pipelines and jobs.
   /**
    * Saves a new config version: creates the pipeline if needed, bumps configVersion, upserts its jobs
-   * and marks jobs that are no longer in the config inactive. New pipelines are unpaused.
+   * and marks jobs that are no longer in the config inactive.
    */
   savePipeline(input: SavePipelineInput): Promise<{ pipeline: Pipeline; created: boolean }>;
   getPipeline(teamId: number, name: string): Promise<Pipeline | undefined>;
   getPipelineById(id: number): Promise<Pipeline | undefined>;
   listPipelines(teamId: number): Promise<Pipeline[]>;
+  /** Every team's pipelines (the checker and the scheduler walk them all). */
+  listAllPipelines(): Promise<Pipeline[]>;
   getPipelineConfig(pipelineId: number, version?: number): Promise<PipelineConfigVersion | undefined>;
   setPipelinePaused(id: number, paused: boolean, at: number): Promise<void>;
   getJob(pipelineId: number, name: string): Promise<Job | undefined>;
   getJobById(id: number): Promise<Job | undefined>;
-  /** Active jobs only, in config order. */
-  listJobs(pipelineId: number): Promise<Job[]>;
+  /** Active jobs only, in config order; of kind 'job' unless asked for another. */
+  listJobs(pipelineId: number, kind?: Job['kind']): Promise<Job[]>;
+  setJobPaused(id: number, paused: boolean): Promise<void>;
 
   // Builds.
   /** Creates a pending build named after the job's nextBuildNumber, which it increments. */
-  createBuild(input: { jobId: number; plan: PlanNode; at: number }): Promise<Build>;
+  createBuild(input: {
+    jobId: number;
+    plan: PlanNode;
+    at: number;
+    manual?: boolean;
+    checkRequest?: Build['checkRequest'];
+  }): Promise<Build>;
   getBuild(id: number): Promise<BuildView | undefined>;
   getBuildByName(jobId: number, name: string): Promise<BuildView | undefined>;
   /** Newest first. */
@@ -241,7 +278,13 @@ export interface Store {
   /** Sets status and, when given, startedAt / endedAt. */
   updateBuild(
     id: number,
-    patch: { status?: BuildStatus; startedAt?: number; endedAt?: number; abortRequested?: boolean },
+    patch: {
+      status?: BuildStatus;
+      startedAt?: number;
+      endedAt?: number;
+      abortRequested?: boolean;
+      pendingReason?: string | null;
+    },
   ): Promise<void>;
 
   // Step runs.
@@ -307,7 +350,118 @@ export interface Store {
   /** Deletes finished builds that their job's retention no longer keeps (with their events and steps). */
   reapBuilds(now: number): Promise<number>;
 
+  /** Resource versions, check state, build inputs/outputs and the resource cache. */
+  readonly resources: ResourceStore;
+
   close(): Promise<void>;
+}
+
+/** The prefix of a check job's name: `check:NAME` for a resource, `check-type:NAME` for a type. */
+export const CHECK_JOB_PREFIX = { resource: 'check:', type: 'check-type:' } as const;
+
+export type ResourceScope = 'resource' | 'type';
+export type Version = Record<string, string>;
+export interface MetadataField {
+  name: string;
+  value: string;
+}
+
+/** Which history a version belongs to: a new source (config hash) starts a new one. */
+export interface VersionKey {
+  pipelineId: number;
+  scope: ResourceScope;
+  name: string;
+  configHash: string;
+}
+
+export interface ResourceVersion extends VersionKey {
+  id: number;
+  version: Version;
+  metadata: MetadataField[];
+  /** Higher is newer. */
+  checkOrder: number;
+  disabled: boolean;
+  createdAt: number;
+}
+
+export interface ResourceState {
+  pipelineId: number;
+  scope: ResourceScope;
+  name: string;
+  configHash: string;
+  checkStatus: 'succeeded' | 'failed' | 'errored' | 'aborted' | null;
+  checkError: string | null;
+  lastCheckStartedAt: number | null;
+  lastCheckEndedAt: number | null;
+  /** Pinned through the API (a `version:` in the config pins in the plan instead). */
+  pinnedVersion: Version | null;
+  pinComment: string | null;
+}
+
+/** A version a build fetched (input, by get name) or produced (output, by resource name). */
+export interface BuildResource {
+  direction: 'input' | 'output';
+  name: string;
+  resource: string;
+  versionId: number;
+}
+
+export interface ResourceCacheEntry {
+  /** Hash of type, source, params and version. */
+  key: string;
+  digest: string;
+  size: number;
+  version: Version;
+  metadata: MetadataField[];
+  createdAt: number;
+}
+
+export interface ResourceStore {
+  /**
+   * Adds the versions a check or put found, in order (the last is the newest); known ones keep their
+   * place. Returns each given version's row, in the order given.
+   */
+  saveVersions(
+    key: VersionKey,
+    versions: { version: Version; metadata: MetadataField[] }[],
+    at: number,
+  ): Promise<ResourceVersion[]>;
+  /** Newest first. */
+  listVersions(
+    key: VersionKey,
+    opts?: { includeDisabled?: boolean; limit?: number },
+  ): Promise<ResourceVersion[]>;
+  getVersion(id: number): Promise<ResourceVersion | undefined>;
+  findVersion(key: VersionKey, version: Version): Promise<ResourceVersion | undefined>;
+  setVersionDisabled(id: number, disabled: boolean): Promise<boolean>;
+
+  getState(pipelineId: number, scope: ResourceScope, name: string): Promise<ResourceState | undefined>;
+  listStates(pipelineId: number): Promise<ResourceState[]>;
+  /** Creates the state if needed; a new configHash clears the check status (a new history begins). */
+  updateState(
+    key: VersionKey,
+    patch: Partial<
+      Pick<
+        ResourceState,
+        | 'checkStatus'
+        | 'checkError'
+        | 'lastCheckStartedAt'
+        | 'lastCheckEndedAt'
+        | 'pinnedVersion'
+        | 'pinComment'
+      >
+    >,
+  ): Promise<void>;
+
+  addBuildResources(buildId: number, rows: BuildResource[]): Promise<void>;
+  listBuildResources(buildId: number): Promise<(BuildResource & { version: ResourceVersion })[]>;
+  /** (version, build) pairs: builds of the job that succeeded and fetched or produced the resource. */
+  passedVersions(jobId: number, resource: string): Promise<{ versionId: number; buildId: number }[]>;
+  /** Versions the job's builds fetched as input `name`. */
+  usedVersionIds(jobId: number, name: string): Promise<Set<number>>;
+
+  getCache(key: string): Promise<ResourceCacheEntry | undefined>;
+  putCache(entry: ResourceCacheEntry): Promise<void>;
 }
 
 export class StoreConflictError extends Error {

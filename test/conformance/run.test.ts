@@ -171,6 +171,10 @@ async function act(pipeline: string, action: Action): Promise<void> {
       const result = await run(['set-pipeline', '-p', pipeline, '-c', file, '-n']);
       if (result.code !== 0)
         throw new CaseFailure(`set-pipeline ${action.fixture}: exit ${result.code}`, shown(result));
+      // As the suite does: set-pipeline, then unpause.
+      const unpaused = await run(['unpause-pipeline', '-p', pipeline]);
+      if (unpaused.code !== 0)
+        throw new CaseFailure(`unpause-pipeline: exit ${unpaused.code}`, shown(unpaused));
       return;
     }
     case 'trigger': {

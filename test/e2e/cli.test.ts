@@ -45,7 +45,10 @@ async function pipelineFile(name: string, script: string): Promise<string> {
 async function setPipeline(name: string, script: string): Promise<void> {
   const result = await cli.run(['set-pipeline', '-p', name, '-c', await pipelineFile(name, script), '-n']);
   expect(result.stdout).toContain('pipeline created!');
+  expect(result.stdout).toContain(`outpost unpause-pipeline -p ${name}`);
   expect(result.code).toBe(0);
+  const unpaused = await cli.run(['unpause-pipeline', '-p', name]);
+  expect(unpaused.code).toBe(0);
 }
 
 describe('outpost trigger-job -w', () => {
@@ -71,6 +74,7 @@ describe('outpost trigger-job -w', () => {
       'jobs:\n- name: job\n  plan:\n  - task: t\n    config: { platform: linux, run: { path: /nonexistent/tool } }\n',
     );
     await cli.run(['set-pipeline', '-p', 'err', '-c', path.join(cli.dir, 'err.yml'), '-n']);
+    await cli.run(['unpause-pipeline', '-p', 'err']);
     const result = await cli.run(['trigger-job', '-j', 'err/job', '-w']);
     expect(result.stdout + result.stderr).toContain('/nonexistent/tool');
     expect(result.stdout).toMatch(/errored\n$/);

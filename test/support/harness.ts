@@ -195,6 +195,9 @@ export async function readBuildEvents(
 export async function setPipeline(hub: TestHub, name: string, source: string): Promise<void> {
   const res = await hub.api('PUT', `/teams/main/pipelines/${name}/config`, { source, file: `${name}.yml` });
   if (res.status !== 200) throw new Error(`set-pipeline failed: ${JSON.stringify(res.body)}`);
+  // New pipelines start paused (Concourse's rule); tests want them running.
+  const unpaused = await hub.api('PUT', `/teams/main/pipelines/${name}/unpause`);
+  if (unpaused.status !== 204) throw new Error(`unpause failed: ${JSON.stringify(unpaused.body)}`);
 }
 
 export async function triggerJob(hub: TestHub, pipeline: string, job: string): Promise<number> {

@@ -1,0 +1,517 @@
+// The resource leaves: `get`, `put` (with its implicit get) and `check` (the step of a check build).
+// Each runs its resource type's check/in/out on an agent as a step run; built-in types (mock, time)
+// run inside the agent, others from their type's image. Versions land in the resource's history,
+// fetched versions in the resource cache, so an identical later fetch needs no agent at all.
+
+import type { ResourceAction, StepSpec } from '../dispatch/types.js';
+import type { PipelineConfigs } from '../configs/pipeline-cache.js';
+import type { ParsedPipeline } from '../pipeline/config.js';
+import type { CheckPlan, GetPlan, PutPlan } from '../pipeline/plan.js';
+import type { MetadataField, ResourceScope, StepRun, Version, VersionKey } from '../store/store.js';
+import type { BuildRun, LeafRunner, Result } from './build-run.js';
+import {
+  awaitDispatched,
+  endedFromStore,
+  stepContext,
+  TERMINAL_STEP_STATUSES,
+  type DispatchDeps,
+  type Ended,
+  type StoredDispatchSpec,
+} from './dispatched-step.js';
+import { canonicalJson, effectiveSource, historyHash, resolveType, sha256 } from './resource-types.js';
+import type { Scope } from './scope.js';
+
+export interface ResourceStepDeps extends DispatchDeps {
+  configs: PipelineConfigs;
+  /** Images of the base types that are not built in, by type name (git -> concourse/git-resource). */
+  coreImages: Readonly<Record<string, string>>;
+  /** A check or put added versions to a pipeline's resource histories. */
+  versionsSaved: (pipelineId: number) => void;
+}
+
+/** What a resource acts on: a resource or a resource type of the build's pipeline. */
+interface Target {
+  scope: ResourceScope;
+  name: string;
+  type: string;
+  source: Record<string, unknown>;
+}
+
+interface Prepared {
+  spec: StepSpec;
+  key: VersionKey;
+  /** The source and params after vars, as the resource sees them. */
+  source: Record<string, unknown>;
+  params: Record<string, unknown>;
+}
+
+interface Fetched {
+  version: Version;
+  metadata: MetadataField[];
+}
+
+/** The history key of a resource or type as the current config declares it. */
+export function versionKeyOf(
+  pipeline: Pick<ParsedPipeline, 'resource_types'>,
+  pipelineId: number,
+  target: { scope: ResourceScope; name: string; type: string; source?: Record<string, unknown> | undefined },
+): VersionKey {
+  const source = target.source ?? {};
+  return {
+    pipelineId,
+    scope: target.scope,
+    name: target.name,
+    configHash: historyHash(resolveType(pipeline, target.type), target.type, source),
+  };
+}
+
+export class ResourceSteps {
+  readonly get: LeafRunner<GetPlan> = { run: (node, scope, build) => this.runGet(node, scope, build) };
+  readonly put: LeafRunner<PutPlan> = { run: (node, scope, build) => this.runPut(node, scope, build) };
+  readonly check: LeafRunner<CheckPlan> = { run: (node, scope, build) => this.runCheck(node, scope, build) };
+
+  constructor(private readonly deps: ResourceStepDeps) {}
+
+  private async runCheck(node: CheckPlan, scope: Scope, build: BuildRun): Promise<Result> {
+    const id = scope.id(node.id);
+    const existing = build.steps.get(id);
+    if (existing && TERMINAL_STEP_STATUSES.has(existing.status)) return existing.status as Result;
+    const { store, now } = build.deps;
+    const pipeline = await this.deps.configs.get(build.build.pipelineId);
+    const target: Target = { scope: node.scope, name: node.name, type: node.type, source: node.source };
+    const key = versionKeyOf(pipeline, build.build.pipelineId, target);
+    let run = existing;
+    if (!run) {
+      if (scope.signal.aborted) return 'aborted';
+      // check-resource -f asks the resource for versions from this one on (mock echoes it back).
+      const asked = node.scope === 'resource' ? build.build.checkRequest?.from : undefined;
+      const from = asked ?? (await store.resources.listVersions(key, { limit: 1 }))[0]?.version;
+      const prepared = await this.prepare(
+        build,
+        scope,
+        pipeline,
+        target,
+        'check',
+        {},
+        from,
+        node.tags,
+        node.timeoutMs,
+      );
+      if (typeof prepared === 'string') {
+        await store.resources.updateState(key, {
+          checkStatus: 'errored',
+          checkError: prepared,
+          lastCheckEndedAt: now(),
+        });
+        return build.fail(node, scope, prepared);
+      }
+      await store.resources.updateState(key, { lastCheckStartedAt: now() });
+      run = await this.createRun(build, id, node.name, prepared.spec);
+      await build.event('initialize-check', { origin: { id }, name: node.name, scope: node.scope });
+    }
+    const ended = await awaitDispatched(this.deps, run, !existing, scope, build);
+    const versions = ended.status === 'succeeded' ? checkedVersions(ended.resourceResult) : undefined;
+    if (ended.status === 'succeeded' && versions !== undefined) {
+      await store.resources.saveVersions(
+        key,
+        versions.map((version) => ({ version, metadata: [] })),
+        now(),
+      );
+      await store.resources.updateState(key, {
+        checkStatus: 'succeeded',
+        checkError: null,
+        lastCheckEndedAt: now(),
+      });
+      await build.event('finish-check', { origin: { id }, succeeded: true });
+      this.deps.versionsSaved(build.build.pipelineId);
+      return 'succeeded';
+    }
+    const error =
+      ended.error ??
+      (versions === undefined && ended.status === 'succeeded'
+        ? 'check returned no version list'
+        : `check ${ended.status}`);
+    await store.resources.updateState(key, {
+      checkStatus: ended.status === 'succeeded' ? 'errored' : ended.status,
+      checkError: error,
+      lastCheckEndedAt: now(),
+    });
+    if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
+    await build.event('finish-check', { origin: { id }, succeeded: false });
+    return ended.status === 'succeeded' ? 'errored' : ended.status;
+  }
+
+  private async runGet(node: GetPlan, scope: Scope, build: BuildRun): Promise<Result> {
+    const id = scope.id(node.id);
+    const existing = build.steps.get(id);
+    if (existing && TERMINAL_STEP_STATUSES.has(existing.status))
+      return this.restore(existing, node.name, scope);
+    const pipeline = await this.deps.configs.get(build.build.pipelineId);
+    const target = this.resourceTarget(pipeline, node);
+    let version: Version | string;
+    if (existing) version = {};
+    else version = await this.versionToGet(node, target, pipeline, scope, build);
+    if (typeof version === 'string') return build.fail(node, scope, version);
+    return this.fetch(build, scope, pipeline, id, node.name, target, node.params, version, node, true);
+  }
+
+  private async runPut(node: PutPlan, scope: Scope, build: BuildRun): Promise<Result> {
+    const id = scope.id(node.id);
+    const { store, now } = build.deps;
+    const pipeline = await this.deps.configs.get(build.build.pipelineId);
+    const target = this.resourceTarget(pipeline, node);
+    let run = build.steps.get(id);
+    let ended: Ended;
+    if (run && TERMINAL_STEP_STATUSES.has(run.status)) {
+      ended = endedFromStore(run);
+    } else {
+      if (!run) {
+        if (scope.signal.aborted) return 'aborted';
+        const names = putInputs(node, scope);
+        if (typeof names === 'string') return build.fail(node, scope, names);
+        const prepared = await this.prepare(
+          build,
+          scope,
+          pipeline,
+          target,
+          'put',
+          node.params,
+          undefined,
+          node.tags,
+          node.timeoutMs ?? 0,
+        );
+        if (typeof prepared === 'string') return build.fail(node, scope, prepared);
+        prepared.spec.inputs = names.map((name) => ({
+          name,
+          path: name,
+          optional: false,
+          artifactDigest: scope.artifacts.get(name)?.digest ?? '',
+        }));
+        run = await this.createRun(build, id, node.name, prepared.spec);
+        await build.event('initialize-put', { origin: { id } });
+        ended = await awaitDispatched(this.deps, run, true, scope, build);
+      } else {
+        ended = await awaitDispatched(this.deps, run, false, scope, build);
+      }
+      const put = ended.status === 'succeeded' ? fetchedOf(ended.resourceResult) : undefined;
+      if (ended.status === 'succeeded' && !put) {
+        ended = { ...ended, status: 'errored', error: 'the resource returned no version' };
+      }
+      if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
+      if (put) {
+        const key = versionKeyOf(pipeline, build.build.pipelineId, { ...target, source: target.source });
+        const [saved] = await store.resources.saveVersions(key, [put], now());
+        if (saved)
+          await store.resources.addBuildResources(build.build.id, [
+            { direction: 'output', name: node.resource, resource: node.resource, versionId: saved.id },
+          ]);
+        await build.event('finish-put', {
+          origin: { id },
+          exit_status: ended.exitStatus ?? 0,
+          version: put.version,
+          metadata: put.metadata,
+        });
+        this.deps.versionsSaved(build.build.pipelineId);
+      }
+    }
+    if (ended.status !== 'succeeded' || !node.get) return ended.status;
+    const put = fetchedOf(ended.resourceResult);
+    if (!put) return 'errored';
+    return this.fetch(
+      build,
+      scope,
+      pipeline,
+      scope.id(node.get.id),
+      node.name,
+      target,
+      node.get.params,
+      put.version,
+      node,
+      false,
+    );
+  }
+
+  /** A get, or a put's implicit get: from the resource cache when it has the version, else on an agent. */
+  private async fetch(
+    build: BuildRun,
+    scope: Scope,
+    pipeline: ParsedPipeline,
+    id: string,
+    artifact: string,
+    target: Target,
+    params: Record<string, unknown>,
+    version: Version,
+    step: { tags: string[]; timeoutMs: number | undefined; resource: string },
+    recordInput: boolean,
+  ): Promise<Result> {
+    const { store, now } = build.deps;
+    const existing = build.steps.get(id);
+    if (existing && TERMINAL_STEP_STATUSES.has(existing.status))
+      return this.restore(existing, artifact, scope);
+    let run = existing;
+    let cacheKey: string | undefined;
+    if (!run) {
+      if (scope.signal.aborted) return 'aborted';
+      const prepared = await this.prepare(
+        build,
+        scope,
+        pipeline,
+        target,
+        'get',
+        params,
+        version,
+        step.tags,
+        step.timeoutMs ?? 0,
+      );
+      if (typeof prepared === 'string') {
+        await build.event('error', { origin: { id }, message: prepared });
+        return 'errored';
+      }
+      prepared.spec.outputs = [{ name: artifact, path: artifact }];
+      if (recordInput) {
+        const known = await store.resources.findVersion(prepared.key, version);
+        if (known)
+          await store.resources.addBuildResources(build.build.id, [
+            { direction: 'input', name: artifact, resource: step.resource, versionId: known.id },
+          ]);
+      }
+      cacheKey = sha256(canonicalJson([prepared.key.configHash, prepared.source, prepared.params, version]));
+      const cached = await store.resources.getCache(cacheKey);
+      if (cached) {
+        run = await this.createRun(build, id, artifact, prepared.spec);
+        const outputs = [{ name: artifact, digest: cached.digest, size: cached.size }];
+        await store.updateStepRun(run.id, null, {
+          status: 'succeeded',
+          exitStatus: 0,
+          endedAt: now(),
+          result: { outputs, resourceResult: { version: cached.version, metadata: cached.metadata } },
+        });
+        await store.addBuildArtifacts(build.build.id, [cached.digest]);
+        await build.event('initialize-get', { origin: { id } });
+        await build.event('log', {
+          origin: { id, source: 'stdout' },
+          payload: 'INFO: found existing resource cache\n',
+        });
+        await build.event('finish-get', {
+          origin: { id },
+          exit_status: 0,
+          version: cached.version,
+          metadata: cached.metadata,
+        });
+        scope.register(outputs, {}, null);
+        return 'succeeded';
+      }
+      run = await this.createRun(build, id, artifact, prepared.spec);
+      await build.event('initialize-get', { origin: { id } });
+    }
+    const ended = await awaitDispatched(this.deps, run, !existing, scope, build);
+    if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
+    if (ended.status !== 'succeeded') return ended.status;
+    const got = fetchedOf(ended.resourceResult) ?? { version, metadata: [] };
+    const output = ended.outputs.find((o) => o.name === artifact);
+    if (!output) {
+      await build.event('error', { origin: { id }, message: 'the agent returned no fetched files' });
+      return 'errored';
+    }
+    if (cacheKey !== undefined)
+      await store.resources.putCache({
+        key: cacheKey,
+        digest: output.digest,
+        size: output.size,
+        ...got,
+        createdAt: now(),
+      });
+    await build.event('finish-get', { origin: { id }, exit_status: ended.exitStatus ?? 0, ...got });
+    scope.register([output], {}, ended.agentName);
+    return 'succeeded';
+  }
+
+  /** A finished get (or put) replayed: its artifact is the build's again. */
+  private restore(run: StepRun, artifact: string, scope: Scope): Result {
+    const ended = endedFromStore(run);
+    scope.register(
+      ended.outputs.filter((o) => o.name === artifact),
+      {},
+      ended.agentName,
+    );
+    return ended.status;
+  }
+
+  /** The resource a get or put names, as the current config declares it (else as the plan froze it). */
+  private resourceTarget(pipeline: ParsedPipeline, node: GetPlan | PutPlan): Target {
+    const declared = pipeline.resources.find((r) => r.name === node.resource);
+    return {
+      scope: 'resource',
+      name: node.resource,
+      type: declared?.type ?? node.type,
+      source: declared?.source ?? node.source,
+    };
+  }
+
+  /** A get's version: pinned in the step, chosen by the scheduler, else the newest one. */
+  private async versionToGet(
+    node: GetPlan,
+    target: Target,
+    pipeline: ParsedPipeline,
+    scope: Scope,
+    build: BuildRun,
+  ): Promise<Version | string> {
+    if (typeof node.version === 'object') {
+      const resolved = build.resolve(node.version, scope);
+      if (resolved.missing.length > 0) return `undefined vars: ${resolved.missing.join(', ')}`;
+      return resolved.value as Version;
+    }
+    const { resources } = build.deps.store;
+    const chosen = (await resources.listBuildResources(build.build.id)).find(
+      (r) => r.direction === 'input' && r.name === node.name,
+    );
+    if (chosen) return chosen.version.version;
+    const key = versionKeyOf(pipeline, build.build.pipelineId, target);
+    const pinned = pipeline.resources.find((r) => r.name === node.resource)?.version;
+    if (pinned) return pinned;
+    const latest = (await resources.listVersions(key, { limit: 1 }))[0];
+    return latest?.version ?? `no versions of resource "${node.resource}" are available yet`;
+  }
+
+  private async createRun(build: BuildRun, id: string, name: string, spec: StepSpec): Promise<StepRun> {
+    const stored: StoredDispatchSpec = { spec, context: stepContext(build, name) };
+    const run = await build.deps.store.createStepRun({
+      buildId: build.build.id,
+      planId: id,
+      name,
+      spec: stored,
+      at: build.deps.now(),
+    });
+    build.track(id, run);
+    return run;
+  }
+
+  /** The step spec of a resource action, or why it cannot run. */
+  private async prepare(
+    build: BuildRun,
+    scope: Scope,
+    pipeline: ParsedPipeline,
+    target: Target,
+    kind: ResourceAction['kind'],
+    params: Record<string, unknown>,
+    version: Version | undefined,
+    tags: string[],
+    timeoutMs: number,
+  ): Promise<Prepared | string> {
+    const { store } = build.deps;
+    const resolved = resolveType(pipeline, target.type);
+    const vars = build.resolve({ source: effectiveSource(resolved, target.source), params }, scope);
+    if (vars.missing.length > 0) return `undefined vars: ${vars.missing.join(', ')}`;
+    if (vars.errors.length > 0) return vars.errors.join('; ');
+    const { source, params: finalParams } = vars.value as {
+      source: Record<string, unknown>;
+      params: Record<string, unknown>;
+    };
+    const view = build.build;
+    const env: Record<string, string> = {
+      BUILD_ID: String(view.id),
+      BUILD_NAME: view.name,
+      BUILD_JOB_NAME: view.jobName,
+      BUILD_PIPELINE_NAME: view.pipelineName,
+      BUILD_TEAM_NAME: view.teamName,
+    };
+    let image: StepSpec['image'];
+    const direct = resolved.direct;
+    // A custom type runs on its own latest version: mock types mirror it, image types run it.
+    const typeVersion = direct
+      ? (
+          await store.resources.listVersions(
+            versionKeyOf(pipeline, view.pipelineId, {
+              scope: 'type',
+              name: direct.name,
+              type: direct.type,
+              source: direct.source,
+            }),
+            { limit: 1 },
+          )
+        )[0]?.version
+      : undefined;
+    if (typeVersion?.version !== undefined) env.MIRRORED_VERSION = typeVersion.version;
+    if (!resolved.builtin) {
+      const repository = direct ? direct.source?.repository : this.deps.coreImages[resolved.base];
+      if (typeof repository !== 'string' || repository === '')
+        return direct
+          ? `resource type "${direct.name}" has no source.repository to run its image from`
+          : `resource type "${resolved.base}" is not built in and the hub has no image for it (set --core-resource-image ${resolved.base}=REPOSITORY)`;
+      const tag = direct && typeof direct.source?.tag === 'string' ? direct.source.tag : 'latest';
+      image = { repository, tag, digest: typeVersion?.digest ?? '' };
+    }
+    const spec: StepSpec = {
+      platform: resolved.builtin ? '' : 'linux',
+      tags,
+      team: view.teamName,
+      run: { path: '', args: [], dir: '', user: '' },
+      env,
+      inputs: [],
+      outputs: [],
+      privileged: direct?.privileged === true,
+      timeoutMs,
+      memoryLimitBytes: 0,
+      cpuShares: 0,
+      redact: [...build.secrets],
+      cachePaths: [],
+      ...(image ? { image } : {}),
+      resource: {
+        kind,
+        type: resolved.base,
+        builtin: resolved.builtin,
+        source,
+        params: finalParams,
+        version,
+      },
+    };
+    const key = versionKeyOf(pipeline, view.pipelineId, target);
+    return { spec, key, source, params: finalParams };
+  }
+}
+
+/** A check's answer: a list of versions (oldest first), or undefined when it is not one. */
+function checkedVersions(result: unknown): Version[] | undefined {
+  if (!Array.isArray(result)) return undefined;
+  return result.filter((v): v is Version => isVersion(v));
+}
+
+function isVersion(v: unknown): v is Version {
+  return (
+    !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')
+  );
+}
+
+/** A get's or put's answer: `{ version, metadata }`. */
+function fetchedOf(result: unknown): Fetched | undefined {
+  if (!result || typeof result !== 'object') return undefined;
+  const { version, metadata } = result as { version?: unknown; metadata?: unknown };
+  if (!isVersion(version)) return undefined;
+  const fields = Array.isArray(metadata)
+    ? metadata.filter(
+        (m): m is MetadataField =>
+          !!m &&
+          typeof (m as MetadataField).name === 'string' &&
+          typeof (m as MetadataField).value === 'string',
+      )
+    : [];
+  return { version, metadata: fields };
+}
+
+/** The artifacts a put receives: `all`, those its params mention (`detect`), or a list. */
+function putInputs(node: PutPlan, scope: Scope): string[] | string {
+  const present = [...scope.artifacts.keys()];
+  if (node.inputs === 'all') return present;
+  if (node.inputs === 'detect') {
+    const mentioned = new Set<string>();
+    const walk = (v: unknown): void => {
+      if (typeof v === 'string') mentioned.add(v.split('/')[0] ?? '');
+      else if (Array.isArray(v)) v.forEach(walk);
+      else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+    };
+    walk(node.params);
+    return present.filter((name) => mentioned.has(name));
+  }
+  const missing = node.inputs.filter((name) => !scope.artifacts.has(name));
+  return missing.length > 0 ? `missing inputs: ${missing.join(', ')}` : node.inputs;
+}

@@ -1,0 +1,58 @@
+// How a resource (or resource type) runs: which base type its type chain ends in, whether the agent
+// runs that type itself (mock, time) or from an image, and the history key of its source.
+
+import { createHash } from 'node:crypto';
+import type { ParsedPipeline, ResourceTypeConfig } from '../pipeline/config.js';
+import { typeChain } from '../pipeline/checks.js';
+
+/** Types the agent implements itself: they need no container and run on any pool. */
+export const BUILTIN_TYPES: ReadonlySet<string> = new Set(['mock', 'time']);
+
+export interface ResolvedType {
+  /** The base type the chain ends in ("mock", "git", ...). */
+  base: string;
+  builtin: boolean;
+  /** The custom type the resource names directly; undefined when it names a base type. */
+  direct: ResourceTypeConfig | undefined;
+  /** Identifies the type chain's configuration (names, types and sources). */
+  hash: string;
+}
+
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object')
+    return `{${Object.keys(value)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  // undefined (and functions) have no JSON form: they stand for null, as inside arrays.
+  return value === undefined ? 'null' : JSON.stringify(value);
+}
+
+export function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+export function resolveType(pipeline: Pick<ParsedPipeline, 'resource_types'>, type: string): ResolvedType {
+  const chain = typeChain(pipeline, type);
+  const base = chain.at(-1)?.type ?? type;
+  return {
+    base,
+    builtin: BUILTIN_TYPES.has(base),
+    direct: chain[0],
+    hash: sha256(canonicalJson(chain.map((t) => [t.name, t.type, t.source ?? {}, t.defaults ?? {}]))),
+  };
+}
+
+/** The key of a resource's (or type's) version history: a new type or source starts a new one. */
+export function historyHash(resolved: ResolvedType, type: string, source: Record<string, unknown>): string {
+  return sha256(canonicalJson([type, resolved.hash, source]));
+}
+
+/** The source a resource's actions get: its type's `defaults` under its own source. */
+export function effectiveSource(
+  resolved: ResolvedType,
+  source: Record<string, unknown>,
+): Record<string, unknown> {
+  return { ...(resolved.direct?.defaults ?? {}), ...source };
+}

@@ -1,0 +1,108 @@
+// What the hub checks and schedules, derived from a pipeline config: the plan of each resource's check
+// build (its type chain first), a job's scheduling limits, and a job's inputs (its get steps). Pure.
+
+import type { JobConfig, ParsedPipeline, ResourceTypeConfig } from './config.js';
+import { parseDuration } from './duration.js';
+import type { CheckPlan, GetPlan, PlanNode } from './plan.js';
+
+/** Concourse's default `check_timeout`. */
+export const DEFAULT_CHECK_TIMEOUT_MS = 3_600_000;
+
+export interface CheckJob {
+  /** The resource's name. */
+  resource: string;
+  plan: PlanNode;
+}
+
+/** The custom types a type name goes through, the resource's own type first; stops at a base type. */
+export function typeChain(
+  pipeline: Pick<ParsedPipeline, 'resource_types'>,
+  type: string,
+): ResourceTypeConfig[] {
+  const chain: ResourceTypeConfig[] = [];
+  let current = pipeline.resource_types.find((t) => t.name === type);
+  // A type named like a base type shadows it once; a cycle stops at the repeat.
+  while (current && !chain.includes(current)) {
+    chain.push(current);
+    const next: string = current.type;
+    current = pipeline.resource_types.find((t) => t.name === next && !chain.includes(t));
+  }
+  return chain;
+}
+
+function timeoutOf(text: string | undefined): number {
+  if (text === undefined) return DEFAULT_CHECK_TIMEOUT_MS;
+  const parsed = parseDuration(text);
+  return parsed.ok ? Math.ceil(parsed.ms) : DEFAULT_CHECK_TIMEOUT_MS;
+}
+
+/** One check plan per resource: `do` over its type chain (innermost first), then the resource. */
+export function compileChecks(pipeline: ParsedPipeline): CheckJob[] {
+  return pipeline.resources.map((resource) => {
+    const chain = typeChain(pipeline, resource.type).reverse();
+    const steps: CheckPlan[] = chain.map((t, i) => ({
+      id: `check/${i}`,
+      kind: 'check',
+      scope: 'type',
+      name: t.name,
+      type: t.type,
+      source: t.source ?? {},
+      tags: t.tags ?? [],
+      timeoutMs: DEFAULT_CHECK_TIMEOUT_MS,
+    }));
+    steps.push({
+      id: `check/${chain.length}`,
+      kind: 'check',
+      scope: 'resource',
+      name: resource.name,
+      type: resource.type,
+      source: resource.source ?? {},
+      tags: resource.tags ?? [],
+      timeoutMs: timeoutOf(resource.check_timeout),
+    });
+    return { resource: resource.name, plan: { id: 'check', kind: 'do', steps } };
+  });
+}
+
+/** `serial`, `serial_groups` and `max_in_flight` as one limit (Concourse: a group implies serial). */
+export function jobSchedule(job: JobConfig): { maxInFlight: number; serialGroups: string[] } {
+  const serialGroups = job.serial_groups ?? [];
+  const maxInFlight = job.max_in_flight ?? (job.serial === true || serialGroups.length > 0 ? 1 : 0);
+  return { maxInFlight, serialGroups };
+}
+
+/** Every get step of a job's plan (hooks, parallel branches and retries included), once per name. */
+export function jobInputs(plan: PlanNode): GetPlan[] {
+  const found = new Map<string, GetPlan>();
+  const walk = (node: PlanNode): void => {
+    switch (node.kind) {
+      case 'get':
+        if (!found.has(node.name)) found.set(node.name, node);
+        return;
+      case 'do':
+      case 'in_parallel':
+        node.steps.forEach(walk);
+        return;
+      case 'retry':
+        node.attempts.forEach(walk);
+        return;
+      case 'try':
+      case 'timeout':
+      case 'across':
+        walk(node.step);
+        return;
+      case 'on_success':
+      case 'on_failure':
+      case 'on_error':
+      case 'on_abort':
+      case 'ensure':
+        walk(node.step);
+        walk(node.hook);
+        return;
+      default:
+        return;
+    }
+  };
+  walk(plan);
+  return [...found.values()];
+}

@@ -1,0 +1,272 @@
+// The scheduler decides when job builds exist and when they start (design §1 scheduler/):
+// - a new build when a `trigger: true` input has a version no earlier build of the job used;
+// - a pending build starts once its pipeline and job are unpaused, `serial`/`serial_groups`/
+//   `max_in_flight` allow it, a manual build's unpinned inputs without `passed` have been checked
+//   since it was triggered, and every input has a version (inputs.ts); its inputs are recorded then.
+// Every pending build carries the reason it waits, in words, shown by the API and the CLI.
+//
+// Work is per pipeline and serialized: a request while a pass runs marks the pipeline for another pass.
+
+import type { Logger } from 'pino';
+import type { PipelineConfigs } from '../configs/pipeline-cache.js';
+import type { Engine } from '../engine/engine.js';
+import { versionKeyOf } from '../engine/resource-step.js';
+import { canonicalJson } from '../engine/resource-types.js';
+import { jobInputs } from '../pipeline/checks.js';
+import type { ParsedPipeline } from '../pipeline/config.js';
+import type { GetPlan } from '../pipeline/plan.js';
+import type { BuildView, Job, Pipeline, Store } from '../store/store.js';
+import type { Checker } from './checker.js';
+import { resolveInputs, type InputSpec } from './inputs.js';
+
+export interface SchedulerOptions {
+  /** A pass over every pipeline this often, as a safety net for changes nobody announced. */
+  tickMs: number;
+}
+
+export class Scheduler {
+  private readonly dirty = new Set<number>();
+  private pass: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  /** Resolves when the current pass (and any it caused) is over: tests and shutdown wait on it. */
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly store: Store,
+    private readonly engine: Engine,
+    private readonly checker: Checker,
+    private readonly configs: PipelineConfigs,
+    private readonly log: Logger,
+    private readonly options: SchedulerOptions,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.requestAll(), this.options.tickMs);
+    this.timer.unref();
+    void this.requestAll();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Something about the pipeline changed (versions, a build ended, config, pause): schedule it again. */
+  request(pipelineId: number): void {
+    this.dirty.add(pipelineId);
+    this.pass ??= this.run().finally(() => {
+      this.pass = undefined;
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    });
+  }
+
+  async requestAll(): Promise<void> {
+    for (const pipeline of await this.store.listAllPipelines()) this.request(pipeline.id);
+  }
+
+  /** Creates a manually triggered build; it starts once the scheduler lets it. */
+  async trigger(job: Job): Promise<BuildView> {
+    const created = await this.store.createBuild({
+      jobId: job.id,
+      plan: job.plan,
+      at: this.now(),
+      manual: true,
+    });
+    const build = await this.store.getBuild(created.id);
+    if (!build) throw new Error(`build ${created.id} vanished`);
+    this.request(job.pipelineId);
+    return build;
+  }
+
+  async idle(): Promise<void> {
+    while (this.pass) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private async run(): Promise<void> {
+    while (this.dirty.size > 0) {
+      const [pipelineId] = this.dirty;
+      if (pipelineId === undefined) break;
+      this.dirty.delete(pipelineId);
+      await this.schedule(pipelineId).catch((err: unknown) =>
+        this.log.error({ err, pipelineId }, 'scheduling failed'),
+      );
+    }
+  }
+
+  private async schedule(pipelineId: number): Promise<void> {
+    const pipeline = await this.store.getPipelineById(pipelineId);
+    if (!pipeline) return;
+    const config = await this.configs.get(pipelineId);
+    const jobs = await this.store.listJobs(pipelineId);
+    const pending = (
+      await this.store.listBuilds({ pipelineId, statuses: ['pending'], jobKind: 'job', limit: 100_000 })
+    ).reverse();
+    for (const job of jobs) {
+      const inputs = jobInputs(job.plan);
+      const specs = await this.inputSpecs(job, inputs, config, jobs);
+      const mine = pending.filter((b) => b.jobId === job.id);
+      if (!pipeline.paused && !job.paused && mine.every((b) => b.manual)) {
+        const created = await this.autoTrigger(job, inputs, specs);
+        if (created) mine.push(created);
+      }
+      for (const build of mine) {
+        if (this.engine.isRunning(build.id)) continue;
+        const reason = await this.tryStart(build, job, jobs, pipeline, config, inputs);
+        if (reason !== build.pendingReason) await this.store.updateBuild(build.id, { pendingReason: reason });
+        // Builds of a job start in order: a later one never overtakes one that waits.
+        if (reason !== null) break;
+      }
+    }
+  }
+
+  /** A new build when a trigger input has a version no earlier build of the job used. */
+  private async autoTrigger(job: Job, inputs: GetPlan[], specs: InputSpec[]): Promise<BuildView | undefined> {
+    if (!inputs.some((g) => g.trigger)) return undefined;
+    const resolution = resolveInputs(specs);
+    if (!resolution.ok) return undefined;
+    const fresh = inputs.some((g) => {
+      const chosen = resolution.chosen.get(g.name);
+      const spec = specs.find((s) => s.name === g.name);
+      return g.trigger && chosen !== undefined && spec !== undefined && !spec.used.has(chosen);
+    });
+    if (!fresh) return undefined;
+    const created = await this.store.createBuild({ jobId: job.id, plan: job.plan, at: this.now() });
+    this.log.info({ job: job.name, build: created.name }, 'new versions triggered a build');
+    return this.store.getBuild(created.id);
+  }
+
+  /** Starts the build, or says why it cannot start yet. */
+  private async tryStart(
+    build: BuildView,
+    job: Job,
+    jobs: Job[],
+    pipeline: Pipeline,
+    config: ParsedPipeline,
+    inputs: GetPlan[],
+  ): Promise<string | null> {
+    if (pipeline.paused) return 'pipeline is paused';
+    if (job.paused) return 'job is paused';
+    const limit = this.limitReason(job, jobs);
+    if (limit) return limit;
+    if (build.manual) {
+      const waiting = await this.checksFor(build, inputs, config);
+      if (waiting.length > 0) return `waiting for the check of ${waiting.join(', ')}`;
+    }
+    const specs = await this.inputSpecs(job, inputs, config, jobs);
+    const resolution = resolveInputs(specs);
+    if (!resolution.ok) return resolution.reason;
+    await this.store.resources.addBuildResources(
+      build.id,
+      inputs.flatMap((g) => {
+        const versionId = resolution.chosen.get(g.name);
+        return versionId === undefined
+          ? []
+          : [{ direction: 'input' as const, name: g.name, resource: g.resource, versionId }];
+      }),
+    );
+    this.engine.start(build);
+    return null;
+  }
+
+  /** Why `serial`, `serial_groups` or `max_in_flight` hold the job back; undefined when they do not. */
+  private limitReason(job: Job, jobs: Job[]): string | undefined {
+    const { maxInFlight, serialGroups } = job.schedule;
+    if (maxInFlight > 0) {
+      const running = this.engine.runningOf(new Set([job.id]));
+      if (running >= maxInFlight)
+        return `waiting for max_in_flight: ${running} of ${maxInFlight} builds running`;
+    }
+    for (const group of serialGroups) {
+      const members = new Set(jobs.filter((j) => j.schedule.serialGroups.includes(group)).map((j) => j.id));
+      if (this.engine.runningOf(members) > 0)
+        return `waiting for serial group "${group}": a build of it is running`;
+    }
+    return undefined;
+  }
+
+  /**
+   * A manual build first checks every input that has no `passed` and no pin (even with check_every:
+   * never) and waits for those checks. Returns the resources still being checked.
+   */
+  private async checksFor(build: BuildView, inputs: GetPlan[], config: ParsedPipeline): Promise<string[]> {
+    const waiting: string[] = [];
+    const resources = new Set(
+      inputs
+        .filter((g) => g.passed.length === 0 && typeof g.version !== 'object')
+        .map((g) => g.resource)
+        .filter((r) => config.resources.find((d) => d.name === r)?.version === undefined),
+    );
+    for (const resource of resources) {
+      const state = await this.store.resources.getState(build.pipelineId, 'resource', resource);
+      if (state?.pinnedVersion) continue;
+      const declared = config.resources.find((d) => d.name === resource);
+      const key = declared && versionKeyOf(config, build.pipelineId, { scope: 'resource', ...declared });
+      const checkedSince =
+        state !== undefined &&
+        key !== undefined &&
+        state.configHash === key.configHash &&
+        state.lastCheckEndedAt !== null &&
+        state.lastCheckStartedAt !== null &&
+        state.lastCheckStartedAt >= build.createdAt;
+      if (checkedSince) continue;
+      waiting.push(resource);
+      if (!this.checker.isChecking(build.pipelineId, resource))
+        await this.checker.checkNow(build.pipelineId, resource);
+    }
+    return waiting;
+  }
+
+  /** What the input resolver needs to know about each get of the job. */
+  private async inputSpecs(
+    job: Job,
+    inputs: GetPlan[],
+    config: ParsedPipeline,
+    jobs: Job[],
+  ): Promise<InputSpec[]> {
+    const { resources } = this.store;
+    const specs: InputSpec[] = [];
+    for (const get of inputs) {
+      const declared = config.resources.find((r) => r.name === get.resource);
+      const key = versionKeyOf(config, job.pipelineId, {
+        scope: 'resource',
+        name: get.resource,
+        type: declared?.type ?? get.type,
+        source: declared?.source ?? get.source,
+      });
+      let versions = await resources.listVersions(key);
+      const state = await resources.getState(job.pipelineId, 'resource', get.resource);
+      const pin =
+        typeof get.version === 'object'
+          ? get.version
+          : (declared?.version ?? state?.pinnedVersion ?? undefined);
+      let pinProblem: string | undefined;
+      if (pin) {
+        const wanted = canonicalJson(pin);
+        versions = versions.filter((v) => canonicalJson(v.version) === wanted);
+        if (versions.length === 0 && !/\(\(/.test(wanted))
+          pinProblem = `pinned version ${wanted} of resource "${get.resource}" is not one of its versions`;
+      }
+      const passed = new Map<string, Map<number, Set<number>>>();
+      for (const name of get.passed) {
+        const upstream = jobs.find((j) => j.name === name);
+        const byVersion = new Map<number, Set<number>>();
+        for (const row of upstream ? await resources.passedVersions(upstream.id, get.resource) : []) {
+          const set = byVersion.get(row.versionId) ?? new Set<number>();
+          set.add(row.buildId);
+          byVersion.set(row.versionId, set);
+        }
+        passed.set(name, byVersion);
+      }
+      specs.push({
+        name: get.name,
+        resource: get.resource,
+        versions: versions.map((v) => ({ id: v.id, order: v.checkOrder })),
+        ...(pinProblem === undefined ? {} : { pinProblem }),
+        passed,
+        every: get.version === 'every',
+        used: await resources.usedVersionIds(job.id, get.name),
+      });
+    }
+    return specs;
+  }
+}
