@@ -18,7 +18,7 @@ import type {
   RetryPlan,
   TimeoutPlan,
 } from '../pipeline/plan.js';
-import { resolveVars, type VarLookup } from '../pipeline/vars.js';
+import { lookupVar, resolveVars, type VarLookup } from '../pipeline/vars.js';
 import type { BuildView, StepRun, Store } from '../store/store.js';
 import { CLUSTER_VAR_SOURCE, misplacedClusterVar, placeholderFor } from './cluster-secrets.js';
 import { AbortReason, abortReasonOf, childSignal, type Scope } from './scope.js';
@@ -85,7 +85,16 @@ export class BuildRun {
   resolve(value: unknown, scope: Scope): { value: unknown; missing: string[]; errors: string[] } {
     const misplaced = new Set<string>();
     const lookup: VarLookup = (ref) => {
-      if (ref.source === '.') return scope.localVars.get(ref.path)?.value;
+      if (ref.source === '.') {
+        const local = scope.localVars.get(ref.path);
+        // An unrevealed load_var masks each string read from it (Concourse tracks what is interpolated),
+        // so `((.:creds.token))` is redacted while the items of a loaded list stay visible to across.
+        if (local?.secret) {
+          const at = lookupVar(ref, () => local.value);
+          if (at.found && typeof at.value === 'string' && at.value.trim()) this.secrets.add(at.value);
+        }
+        return local?.value;
+      }
       if (ref.source !== undefined && this.isClusterSource(ref.source)) {
         misplaced.add(misplacedClusterVar(ref));
         return placeholderFor(ref);

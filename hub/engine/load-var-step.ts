@@ -5,7 +5,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { LoadVarPlan } from '../pipeline/plan.js';
-import { leafStrings, type BuildRun, type LeafRunner, type Result } from './build-run.js';
+import { type BuildRun, type LeafRunner, type Result } from './build-run.js';
 import { readArtifactFile, runOnHub } from './hub-step.js';
 import type { Scope } from './scope.js';
 
@@ -40,7 +40,10 @@ export class LoadVarStep implements LeafRunner<LoadVarPlan> {
       (result) => {
         const loaded = result as LoadedVar;
         scope.localVars.set(node.name, { value: loaded.value, secret: !loaded.reveal });
-        if (!loaded.reveal) for (const secret of leafStrings(loaded.value)) build.secrets.add(secret);
+        // Like Concourse, an unrevealed load_var masks a loaded string; the elements of a loaded list
+        // or map stay visible (across iterates over them and shows each in its output).
+        if (!loaded.reveal && typeof loaded.value === 'string' && loaded.value.trim())
+          build.secrets.add(loaded.value);
       },
     );
   }

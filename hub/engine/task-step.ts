@@ -8,7 +8,7 @@ import { formatDiagnostic } from '../pipeline/diagnostics.js';
 import type { TaskConfig, TaskPlan } from '../pipeline/plan.js';
 import { parseTaskConfig } from '../pipeline/task-config.js';
 import type { StepRun } from '../store/store.js';
-import { leafStrings, type BuildRun, type LeafRunner, type Result } from './build-run.js';
+import { type BuildRun, type LeafRunner, type Result } from './build-run.js';
 import { splitClusterParams } from './cluster-secrets.js';
 import {
   awaitDispatched,
@@ -131,10 +131,8 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     const spec = taskStepSpec(node, final, build.build.teamName, digests);
     spec.privileged = privileged === true || privileged === 'true';
     if (cluster.secretEnv.length > 0) spec.secretEnv = cluster.secretEnv;
-    spec.redact = [
-      ...build.secrets,
-      ...[...scope.localVars.values()].filter((v) => v.secret).flatMap((v) => leafStrings(v.value)),
-    ];
+    // Every secret the build resolved so far (var sources, strings read from unrevealed load_vars).
+    spec.redact = [...build.secrets];
     return { spec };
   }
 

@@ -9,14 +9,19 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse as parseYaml } from 'yaml';
 
 import { sandbox, type RunResult, type Sandbox } from '../../cli/test/fake-hub.js';
 import { runCli } from '../../cli/main.js';
 import { interpolate } from '../../hub/pipeline/interpolate.js';
 import { startTestAgent, startTestHub, type TestHub } from '../support/harness.js';
 import { KNOWN_FAILURES } from './known-failures.js';
-import { PLANS, type Action, type BuildExpectation, type Scenario } from './scenarios.js';
+import {
+  PLANS,
+  type Action,
+  type BuildExpectation,
+  type CommandExpectation,
+  type Scenario,
+} from './scenarios.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const dir = path.resolve(repoRoot, '../shared/conformance/testflight');
@@ -52,20 +57,6 @@ function readClasses(): Map<string, string> {
   for (const m of readFileSync(readme, 'utf8').matchAll(/^### (\S+\.yml) — ([A-Z])\b/gm))
     if (m[1] !== undefined && m[2] !== undefined) classes.set(m[1], m[2]);
   return classes;
-}
-
-/** Whether the fixture has a get or put step anywhere (plans, hooks, across). */
-function usesResourceSteps(fixture: string): boolean {
-  const seen = (node: unknown): boolean => {
-    if (Array.isArray(node)) return node.some(seen);
-    if (node === null || typeof node !== 'object') return false;
-    const obj = node as Record<string, unknown>;
-    return 'get' in obj || 'put' in obj || Object.values(obj).some(seen);
-  };
-  const doc = parseYaml(readFileSync(path.join(dir, fixture), 'utf8'), { merge: true }) as {
-    jobs?: unknown;
-  };
-  return seen(doc.jobs);
 }
 
 type Outcome = 'pass' | 'fail' | 'not-run';
@@ -130,17 +121,29 @@ function shown(result: RunResult): string {
   return `exit ${result.code}\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
 }
 
-/** The first unmet expectation of a watched build, or undefined. */
-function checkBuild(result: RunResult, expect: BuildExpectation, job: string): string | undefined {
+/** The first unmet expectation of a watched build, or undefined; `job` when it was started by trigger-job. */
+function checkBuild(
+  result: RunResult,
+  expect: BuildExpectation,
+  job: string | undefined,
+): string | undefined {
   const out = result.stdout;
   const lines = out.split('\n').filter((l) => l.trim() !== '');
-  if (!lines[0]?.startsWith(`started ${job} #`))
+  if (job !== undefined && !lines[0]?.startsWith(`started ${job} #`))
     return `first line ${JSON.stringify(lines[0])}, expected "started ${job} #N"`;
   // The result first (as the suite's fly helper does), with the lines before it as a hint.
   const last = lines.at(-1)?.trim();
   const before = lines.slice(-4, -1).join(' | ');
   if (last !== expect.status || result.code !== expect.exit)
     return `ended "${last ?? ''}" exit ${result.code}, expected "${expect.status}" exit ${expect.exit} (after: ${before})`;
+  return checkOutput(out, expect);
+}
+
+/** The first text of `inOrder` missing (in order) from the output, or of `absent` present in it. */
+function checkOutput(
+  out: string,
+  expect: { inOrder?: (string | string[])[]; absent?: string[] },
+): string | undefined {
   let pos = 0;
   for (const entry of expect.inOrder ?? []) {
     let end = pos;
@@ -203,6 +206,34 @@ async function act(pipeline: string, action: Action): Promise<void> {
       if (problem !== undefined) throw new CaseFailure(`${action.job}: ${problem}`, shown(result));
       return;
     }
+    case 'check':
+    case 'resource-versions':
+    case 'resources': {
+      const args =
+        action.do === 'check'
+          ? [
+              'check-resource',
+              '-r',
+              `${pipeline}/${action.resource}`,
+              ...(action.from ?? []).flatMap((f) => ['-f', f]),
+            ]
+          : action.do === 'resource-versions'
+            ? ['resource-versions', '-r', `${pipeline}/${action.resource}`]
+            : ['resources', '-p', pipeline];
+      const result = await run(args);
+      if (VERBOSE) console.log(`=== ${args.join(' ')}\n${shown(result)}`);
+      const problem = commandProblem(result, action.expect);
+      if (problem !== undefined) throw new CaseFailure(`${args[0] ?? ''}: ${problem}`, shown(result));
+      return;
+    }
+    case 'watch': {
+      const result = await run(['watch', '-j', `${pipeline}/${action.job}`, '-b', action.build]);
+      if (VERBOSE) console.log(`=== watch -j ${pipeline}/${action.job} -b ${action.build}\n${shown(result)}`);
+      const problem = checkBuild(result, action.expect, undefined);
+      if (problem !== undefined)
+        throw new CaseFailure(`watch ${action.job} #${action.build}: ${problem}`, shown(result));
+      return;
+    }
     case 'builds': {
       const result = await run(['builds', '-p', pipeline]);
       if (result.code !== 0) throw new CaseFailure(`builds -p: exit ${result.code}`, shown(result));
@@ -222,6 +253,11 @@ async function act(pipeline: string, action: Action): Promise<void> {
       return;
     }
   }
+}
+
+function commandProblem(result: RunResult, expect: CommandExpectation): string | undefined {
+  if (result.code !== expect.exit) return `exit ${result.code}, expected ${expect.exit}`;
+  return checkOutput(result.stdout + result.stderr, expect);
 }
 
 async function runScenario(fixture: string, scenario: Scenario): Promise<void> {
@@ -284,14 +320,9 @@ describe('testflight conformance', () => {
   });
   if (!present) it.skip(SKIP_REASON, () => undefined);
 
-  it.skipIf(!present)('classifies every fixture, and runs only those with no get/put step', () => {
+  it.skipIf(!present)('classifies every fixture', () => {
     const unclassified = fixtures.filter((f) => PLANS[f] === undefined);
     expect(unclassified, 'add these fixtures to scenarios.ts').toEqual([]);
-    const runnableWithResources = fixtures.filter((f) => {
-      const plan = PLANS[f];
-      return plan !== undefined && 'scenarios' in plan && usesResourceSteps(f);
-    });
-    expect(runnableWithResources, 'these need get/put steps, which Outpost lacks').toEqual([]);
     const stale = Object.keys(KNOWN_FAILURES).filter((f) => {
       const plan = PLANS[f];
       return !fixtures.includes(f) || plan === undefined || !('scenarios' in plan);

@@ -1,10 +1,10 @@
 // What run.test.ts does with each testflight fixture (../shared/conformance/testflight): either the
 // scenario(s) its README section describes, as data, or why it cannot run at this stage.
 //
-// Outpost runs task steps (inline and `file:` configs), do/in_parallel/try/timeout/attempts/across and
-// hooks; a task's `image_resource` is ignored (the process executor runs on the host). get/put steps,
-// resource checks and the CLI operations the README names as extras do not exist yet, so a fixture that
-// needs them is `not-run` with the missing feature named.
+// Outpost runs task, get and put steps with the built-in mock type, checks, and the scheduler; a task's
+// `image_resource` is ignored (the process executor runs on the host). A fixture that needs what the
+// README names as extras (IMG image emulation, execute, rerun-build, teams...) is `not-run` (or runs
+// only its class-A part) with the missing feature named.
 
 /** A build's final status word, as fly prints it on the last line. */
 export type BuildStatus = 'succeeded' | 'failed' | 'errored' | 'aborted';
@@ -33,7 +33,22 @@ export type Action =
    */
   | { do: 'trigger'; job: string; expect: BuildExpectation; abortAfterLine?: string }
   /** builds -p {P}: substrings present/absent, and how many rows name the pipeline. */
-  | { do: 'builds'; contains: string[]; absent?: string[]; rows?: number };
+  | { do: 'builds'; contains: string[]; absent?: string[]; rows?: number }
+  /** check-resource -r {P}/resource [-f key:value ...]: exit code and output. */
+  | { do: 'check'; resource: string; from?: string[]; expect: CommandExpectation }
+  /** resource-versions -r {P}/resource: output. */
+  | { do: 'resource-versions'; resource: string; expect: CommandExpectation }
+  /** resources -p {P}: output. */
+  | { do: 'resources'; expect: CommandExpectation }
+  /** watch -j {P}/job -b build (waits for the build to exist): as trigger, without the `started` line. */
+  | { do: 'watch'; job: string; build: string; expect: BuildExpectation };
+
+/** What a plain command must show. */
+export interface CommandExpectation {
+  exit: number;
+  inOrder?: string[];
+  absent?: string[];
+}
 
 export interface Scenario {
   /** Short name; the pipeline is `tf-<fixture>-<name>`. */
@@ -42,9 +57,6 @@ export interface Scenario {
 }
 
 export type FixturePlan = { scenarios: Scenario[]; note?: string } | { notRun: string };
-
-const NO_GET = 'needs get steps (resources issue)';
-const NO_GET_PUT = 'needs get and put steps (resources issue)';
 
 /** Hook expectations of hooks.yml: step hook, step ensure, job hook, job ensure, and no other hook. */
 function hookJob(who: string, outcome: 'success' | 'failure' | 'abort' | 'error'): string[] {
@@ -63,10 +75,67 @@ function otherHooks(who: string, outcome: string): string[] {
 }
 
 export const PLANS: Readonly<Record<string, FixturePlan>> = {
-  'across.yml': { notRun: `${NO_GET_PUT}; also load_var from a fetched file` },
-  'caching.yml': { notRun: `${NO_GET}; check-resource -f, resource cache` },
-  'clear-task-cache.yml': { notRun: `${NO_GET}; clear-task-cache command (B)` },
-  'config-test.yml': { notRun: `${NO_GET}; check-resource -f, execute -j (B)` },
+  'across.yml': {
+    scenarios: [
+      {
+        name: 'across',
+        actions: [
+          { do: 'set-pipeline', fixture: 'across.yml' },
+          {
+            do: 'trigger',
+            job: 'job',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: [
+                ...['static1', 'static2'].flatMap((s) =>
+                  ['dynamic1', 'dynamic2', 'dynamic3', '4'].map((d) => `running across ${s} ${d}`),
+                ),
+                ...['dynamic1', 'dynamic2', 'dynamic3', '4'].flatMap((d) => [
+                  `pushing version: v_${d}`,
+                  `fetching version: v_${d}`,
+                ]),
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  },
+  'caching.yml': {
+    scenarios: [
+      {
+        name: 'cache',
+        actions: [
+          { do: 'set-pipeline', fixture: 'caching.yml' },
+          { do: 'check', resource: 'some-resource', from: ['version:some-v1'], expect: { exit: 0 } },
+          { do: 'check', resource: 'cached-resource', from: ['version:cached-v1'], expect: { exit: 0 } },
+          {
+            do: 'trigger',
+            job: 'some-passing-job',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: [['fetching version: some-v1', 'fetching version: cached-v1']],
+            },
+          },
+          { do: 'check', resource: 'some-resource', from: ['version:some-v2'], expect: { exit: 0 } },
+          {
+            do: 'trigger',
+            job: 'some-passing-job',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: ['fetching version: some-v2'],
+              absent: ['fetching version: cached-v1'],
+            },
+          },
+        ],
+      },
+    ],
+  },
+  'clear-task-cache.yml': { notRun: 'needs the clear-task-cache command (B)' },
+  'config-test.yml': { notRun: 'needs one-off builds: execute -j (B)' },
   'container_limits.yml': {
     scenarios: [
       {
@@ -178,11 +247,42 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'image-resource-with-params.yml': {
-    notRun: `${NO_GET}; image fetches through the resource cache (IMG, B)`,
+    notRun: 'needs image fetches through the resource cache, shown in the log (IMG, B)',
   },
-  'many-inputs.yml': { notRun: `${NO_GET}; check-resource -f, execute --inputs-from (B)` },
-  'matrix.yml': { notRun: `${NO_GET} (the tasks read some-resource/version)` },
-  'nested-config-test.yml': { notRun: `${NO_GET}; custom resource types` },
+  'many-inputs.yml': { notRun: 'needs one-off builds: execute --inputs-from (B)' },
+  'matrix.yml': {
+    scenarios: [
+      {
+        name: 'matrix',
+        actions: [
+          { do: 'set-pipeline', fixture: 'matrix.yml' },
+          {
+            do: 'trigger',
+            job: 'fancy-build-matrix',
+            expect: {
+              exit: 1,
+              status: 'failed',
+              inOrder: [
+                'passing-unit-1/file passing-unit-2/file initial-version-uuid',
+                'failed in_parallel initial-version-uuid',
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  },
+  'nested-config-test.yml': {
+    scenarios: [
+      {
+        name: 'nested',
+        actions: [
+          { do: 'set-pipeline', fixture: 'nested-config-test.yml' },
+          { do: 'trigger', job: 'config-test', expect: { exit: 0, status: 'succeeded' } },
+        ],
+      },
+    ],
+  },
   'optional-inputs.yml': {
     scenarios: [
       {
@@ -202,10 +302,65 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
       },
     ],
   },
-  'pinned-version.yml': { notRun: `${NO_GET}; check-resource -f, version history across set-pipeline` },
-  'propagation.yml': { notRun: `${NO_GET_PUT}; passed: constraints, forced check on manual trigger` },
-  'reconfiguring.yml': { notRun: `${NO_GET}; forced check on manual trigger` },
-  'recursive-resource-checking.yml': { notRun: `${NO_GET}; check-resource, custom type chain (IMG, B)` },
+  'pinned-version.yml': {
+    scenarios: [
+      {
+        name: 'pinned',
+        actions: [
+          { do: 'set-pipeline', fixture: 'resource-version-every.yml' },
+          ...['guid1', 'guid2', 'guid3', 'guid4'].map((v): Action => ({
+            do: 'check',
+            resource: 'some-resource',
+            from: [`version:${v}`],
+            expect: { exit: 0 },
+          })),
+          { do: 'set-pipeline', fixture: 'pinned-version.yml', vars: { pinned_version: 'guid3' } },
+          {
+            do: 'trigger',
+            job: 'some-passing-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['guid3'], absent: ['guid4'] },
+          },
+        ],
+      },
+    ],
+  },
+  'propagation.yml': {
+    scenarios: [
+      {
+        name: 'propagation',
+        actions: [
+          { do: 'set-pipeline', fixture: 'propagation.yml' },
+          { do: 'trigger', job: 'first-job', expect: { exit: 0, status: 'succeeded' } },
+          { do: 'trigger', job: 'pushing-job', expect: { exit: 0, status: 'succeeded' } },
+          { do: 'trigger', job: 'downstream-job', expect: { exit: 0, status: 'succeeded' } },
+        ],
+      },
+    ],
+  },
+  'reconfiguring.yml': {
+    scenarios: [
+      {
+        name: 'reconfigure',
+        actions: [
+          { do: 'set-pipeline', fixture: 'reconfiguring.yml', vars: { force_version: 'guid1' } },
+          {
+            do: 'trigger',
+            job: 'some-passing-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['guid1'] },
+          },
+          { do: 'set-pipeline', fixture: 'reconfiguring.yml', vars: { force_version: 'guid2' } },
+          {
+            do: 'trigger',
+            job: 'some-passing-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['guid2'] },
+          },
+        ],
+      },
+    ],
+  },
+  'recursive-resource-checking.yml': {
+    notRun: 'needs the type chain reported outer first in check output (IMG, B)',
+  },
   'rename-simple.yml': {
     scenarios: [
       {
@@ -223,16 +378,136 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
       },
     ],
   },
-  'resource-check.yml': { notRun: 'needs check-resource, resource-versions and resources commands' },
-  'resource-type-defaults.yml': { notRun: `${NO_GET_PUT}; custom resource types with defaults` },
-  'resource-types-privileged.yml': {
-    notRun: `${NO_GET_PUT}; privileged types, resource-versions, -y (B)`,
+  'resource-check.yml': {
+    scenarios: [
+      {
+        name: 'ok',
+        actions: [
+          { do: 'set-pipeline', fixture: 'resource-check.yml', vars: { check_failure: '' } },
+          {
+            do: 'check',
+            resource: 'my-resource',
+            expect: { exit: 0, inOrder: ['my-resource', 'succeeded'] },
+          },
+          {
+            do: 'resource-versions',
+            resource: 'my-resource',
+            expect: { exit: 0, inOrder: ['unique-version-uuid'] },
+          },
+        ],
+      },
+      {
+        name: 'failing',
+        actions: [
+          { do: 'set-pipeline', fixture: 'resource-check.yml', vars: { check_failure: 'super broken' } },
+          { do: 'check', resource: 'my-resource', expect: { exit: 1, inOrder: ['super broken', 'failed'] } },
+          { do: 'resources', expect: { exit: 0, inOrder: ['my-resource', 'failed'] } },
+        ],
+      },
+    ],
   },
-  'resource-types.yml': { notRun: `${NO_GET_PUT}; check-resource(-type), IMG (B)` },
-  'resource-version-every.yml': { notRun: `${NO_GET}; check-resource -f, version: every` },
-  'serial-groups.yml': { notRun: `${NO_GET}; serial groups, forced check on manual trigger` },
-  'set-pipeline.yml': { notRun: `${NO_GET} (the child config comes from a mock); teams (B)` },
-  'simple-trigger.yml': { notRun: `${NO_GET}; check-resource -f, trigger: true` },
+  'resource-type-defaults.yml': {
+    scenarios: [
+      {
+        name: 'defaults',
+        actions: [
+          { do: 'set-pipeline', fixture: 'resource-type-defaults.yml' },
+          {
+            do: 'trigger',
+            job: 'some-job',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: [
+                'defaulted',
+                'fetching version: hash-uuid',
+                'defaulted',
+                'pushing version: put-version',
+                'defaulted',
+                'fetching version: put-version',
+              ],
+            },
+          },
+        ],
+      },
+    ],
+  },
+  'resource-types-privileged.yml': {
+    notRun: 'needs privileged resource containers (B)',
+  },
+  'resource-types.yml': { notRun: 'needs check-resource-type and image emulation (IMG, B)' },
+  'resource-version-every.yml': {
+    scenarios: [
+      {
+        name: 'every',
+        actions: [
+          { do: 'set-pipeline', fixture: 'resource-version-every.yml' },
+          { do: 'check', resource: 'some-resource', from: ['version:guid1'], expect: { exit: 0 } },
+          {
+            do: 'trigger',
+            job: 'some-passing-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['guid1'] },
+          },
+          ...['guid2', 'guid3', 'guid4'].map((v): Action => ({
+            do: 'check',
+            resource: 'some-resource',
+            from: [`version:${v}`],
+            expect: { exit: 0 },
+          })),
+          ...['guid2', 'guid3', 'guid4'].map((v): Action => ({
+            do: 'trigger',
+            job: 'some-passing-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: [v] },
+          })),
+        ],
+      },
+    ],
+  },
+  'serial-groups.yml': {
+    note: 'the background watch of the pending job is shown by the pending build instead',
+    scenarios: [
+      {
+        name: 'groups',
+        actions: [
+          { do: 'set-pipeline', fixture: 'serial-groups.yml' },
+          { do: 'trigger', job: 'some-passing-job', expect: { exit: 0, status: 'succeeded' } },
+        ],
+      },
+      {
+        name: 'serial-true',
+        actions: [
+          { do: 'set-pipeline', fixture: 'serial-groups.yml' },
+          { do: 'trigger', job: 'serial-true-job', expect: { exit: 0, status: 'succeeded' } },
+        ],
+      },
+    ],
+  },
+  'set-pipeline.yml': { notRun: 'needs several teams and instance vars (B)' },
+  'simple-trigger.yml': {
+    note: 'rerun-build spec is B, not run',
+    scenarios: [
+      {
+        name: 'trigger',
+        actions: [
+          { do: 'set-pipeline', fixture: 'simple-trigger.yml' },
+          { do: 'check', resource: 'some-resource', from: ['version:first-version'], expect: { exit: 0 } },
+          {
+            do: 'watch',
+            job: 'some-passing-job',
+            build: '1',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['first-version'] },
+          },
+          { do: 'check', resource: 'some-resource', from: ['version:second-version'], expect: { exit: 0 } },
+          {
+            do: 'watch',
+            job: 'some-passing-job',
+            build: '2',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['second-version'] },
+          },
+        ],
+      },
+    ],
+  },
   'simple.yml': {
     note: 'rename_pipeline spec is B (no rename-pipeline), not run',
     scenarios: [
@@ -269,6 +544,33 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
       },
     ],
   },
-  'task_vars.yml': { notRun: `${NO_GET}; var_sources (dummy), execute -v/-l (B)` },
-  'timeout.yml': { notRun: `${NO_GET} (\`get: image\` feeds the task's \`image:\`)` },
+  'task_vars.yml': {
+    notRun: "needs the suite's task_content / task_unwrap_content vars, which the README does not give",
+  },
+  'timeout.yml': {
+    scenarios: [
+      {
+        name: 'passing',
+        actions: [
+          { do: 'set-pipeline', fixture: 'timeout.yml' },
+          {
+            do: 'trigger',
+            job: 'duration-successful-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['initializing', 'passing-task succeeded'] },
+          },
+        ],
+      },
+      {
+        name: 'failing',
+        actions: [
+          { do: 'set-pipeline', fixture: 'timeout.yml' },
+          {
+            do: 'trigger',
+            job: 'duration-fail-job',
+            expect: { exit: 1, status: 'failed', inOrder: ['initializing', 'timeout exceeded'] },
+          },
+        ],
+      },
+    ],
+  },
 };
