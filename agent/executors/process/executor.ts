@@ -194,6 +194,9 @@ async function spawnSupervisor(stateDir: string, launch: LaunchSpec): Promise<Ch
     child.stdin?.on('error', () => undefined);
     child.stdin?.end(JSON.stringify(launch));
     child.unref();
+    // The supervisor writes it too, first thing; written here as well so that a reattach right after
+    // this (the agent died now) finds it.
+    if (child.pid !== undefined) writeFileAtomic(stateFile(stateDir, 'pid'), String(child.pid));
     return child;
   } finally {
     closeSync(errFd);
@@ -414,8 +417,8 @@ export class ProcessStep implements RunningStep {
       const result = await readResult(this.stateDir);
       if (result) return result;
       const pid = this.supervisorPid();
-      // A supervisor still starting up may not have written its pid yet (reattached steps only).
-      if (pid === undefined ? this.child === undefined : !this.isSupervisorAlive(pid)) {
+      // Without a pid file the agent died between creating the state dir and spawning the supervisor.
+      if (pid === undefined || !this.isSupervisorAlive(pid)) {
         const late = await readResult(this.stateDir);
         if (late) return late;
         // Gone without a result (killed, or crashed): nothing may keep running unsupervised.
