@@ -446,6 +446,15 @@ describe('ProcessExecutor across an agent restart', () => {
     expect(await gone(gc)).toBe(true);
   });
 
+  it('the supervisor also honours abort.json alone (a lost signal; Windows)', async () => {
+    const s = sh('echo started; sleep 100');
+    const r = await start(s);
+    const { it } = await readUntil(r, /started\n/);
+    await writeFile(stateOf(s.leaseId, 'abort.json'), JSON.stringify({ graceMs: 0 }));
+    await drain(it);
+    expect(await r.wait()).toEqual({ status: 'aborted', exitStatus: 143, error: 'interrupted' });
+  });
+
   it('sweep stops and removes the steps of leases not kept, and keeps its own', async () => {
     const orphan = sh('sleep 100 & echo "gc=$!"; wait');
     const kept = sh('sleep 100');

@@ -376,7 +376,8 @@ export class ProcessStep implements RunningStep {
       // the state dir is gone (cleaned up): nothing to abort
     }
     const pid = this.supervisorPid();
-    if (pid !== undefined && this.isSupervisorAlive(pid)) {
+    // On Windows a "signal" terminates the supervisor outright: there it reads abort.json on its own.
+    if (process.platform !== 'win32' && pid !== undefined && this.isSupervisorAlive(pid)) {
       try {
         process.kill(pid, 'SIGTERM');
       } catch {

@@ -22,6 +22,8 @@ const LEFTOVER_GRACE_MS = 1_000;
 const PIPE_LINGER_MS = 2_000;
 // SIGTERM without an abort.json (an operator's kill): the step still gets a grace.
 const DEFAULT_ABORT_GRACE_MS = 10_000;
+// How often abort.json is looked at, in case the SIGTERM that announces it never arrives.
+const ABORT_POLL_MS = 250;
 
 const stateDir = process.argv[2] ?? '';
 if (!stateDir) {
@@ -33,13 +35,29 @@ let group: ProcessGroup | undefined;
 let ending: { status: 'aborted' | 'failed'; error: string } | undefined;
 let abortedBeforeStart = false;
 
-function abortGrace(): number {
+// The agent's abort request (abort.json) as last read; a changed one is a new request.
+let abortSeen = '';
+
+function readAbort(): string {
   try {
-    const { graceMs } = JSON.parse(readFileSync(stateFile(stateDir, 'abort'), 'utf8')) as { graceMs: number };
+    return readFileSync(stateFile(stateDir, 'abort'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function graceOf(text: string): number {
+  try {
+    const { graceMs } = JSON.parse(text) as { graceMs: unknown };
     return typeof graceMs === 'number' && graceMs >= 0 ? graceMs : DEFAULT_ABORT_GRACE_MS;
   } catch {
     return DEFAULT_ABORT_GRACE_MS;
   }
+}
+
+function onAbortSignal(): void {
+  abortSeen = readAbort();
+  end({ status: 'aborted', error: 'interrupted' }, graceOf(abortSeen));
 }
 
 /** Ends the step early (abort or timeout); the first reason stands, a later call only hastens SIGKILL. */
@@ -53,9 +71,17 @@ function end(why: { status: 'aborted' | 'failed'; error: string }, graceMs: numb
 }
 
 // Installed first: an abort may come while the launch spec is still on its way.
-process.on('SIGTERM', () => end({ status: 'aborted', error: 'interrupted' }, abortGrace()));
-process.on('SIGINT', () => end({ status: 'aborted', error: 'interrupted' }, abortGrace()));
+process.on('SIGTERM', onAbortSignal);
+process.on('SIGINT', onAbortSignal);
 process.on('SIGHUP', () => undefined);
+// The file alone also counts (a lost signal; Windows, where there is no SIGTERM to catch).
+setInterval(() => {
+  const text = readAbort();
+  if (text && text !== abortSeen) {
+    abortSeen = text;
+    end({ status: 'aborted', error: 'interrupted' }, graceOf(text));
+  }
+}, ABORT_POLL_MS).unref();
 
 function finish(result: ResultFile): never {
   writeFileAtomic(stateFile(stateDir, 'result'), JSON.stringify(result));
