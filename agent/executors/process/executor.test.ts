@@ -398,6 +398,18 @@ describe('ProcessExecutor across an agent restart', () => {
     expect(logs.slice(0, seenBefore.length)).toEqual(seenBefore);
   });
 
+  it('keeps the redaction list in a 0600 file and never writes the step env to disk', async () => {
+    const s = sh('echo ok', { env: { API_KEY: 'env-secret-value' }, redact: ['redact-me'] });
+    await run(s);
+    const stateDir = path.join(root, 'work', s.leaseId, 'state');
+    expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(stateOf(s.leaseId, 'held.json'))).mode & 0o777).toBe(0o600);
+    expect(readFileSync(stateOf(s.leaseId, 'held.json'), 'utf8')).toContain('redact-me');
+    for (const name of readdirSync(stateDir)) {
+      expect(readFileSync(path.join(stateDir, name), 'utf8')).not.toContain('env-secret-value');
+    }
+  });
+
   it('replays the same pieces in the same order', async () => {
     const s = sh('for i in 1 2 3 4 5 6; do echo "out $i"; echo "err $i" >&2; sleep 0.02; done');
     const { logs } = await run(s);
