@@ -467,6 +467,16 @@ describe('ProcessExecutor across an agent restart', () => {
     expect(await r.wait()).toEqual({ status: 'aborted', exitStatus: 143, error: 'interrupted' });
   });
 
+  it('stops a step whose directory was removed under it (nobody could ever collect it)', async () => {
+    const s = sh('sleep 100 & echo "gc=$!"; wait');
+    const r = await start(s);
+    const { m } = await readUntil(r, /gc=(\d+)\n/);
+    const supervisor = Number(readFileSync(stateOf(s.leaseId, 'pid'), 'utf8'));
+    await rm(path.join(root, 'work', s.leaseId), { recursive: true, force: true });
+    expect(await gone(Number(m[1]))).toBe(true);
+    expect(await gone(supervisor)).toBe(true);
+  });
+
   it('sweep stops and removes the steps of leases not kept, and keeps its own', async () => {
     const orphan = sh('sleep 100 & echo "gc=$!"; wait');
     const kept = sh('sleep 100');

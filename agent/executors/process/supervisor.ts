@@ -8,7 +8,7 @@
 //
 // It imports node and its own folder's node-only modules: it runs from dist, or, under tsx, from a
 // transpiled copy (supervisor-script.ts).
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { encodeRecordHeader, type RecordStream } from './log-records.js';
 import { ProcessGroup, signalExitStatus, type GroupExit } from './process-group.js';
@@ -74,8 +74,14 @@ function end(why: { status: 'aborted' | 'failed'; error: string }, graceMs: numb
 process.on('SIGTERM', onAbortSignal);
 process.on('SIGINT', onAbortSignal);
 process.on('SIGHUP', () => undefined);
-// The file alone also counts (a lost signal; Windows, where there is no SIGTERM to catch).
+// The file alone also counts (a lost signal; Windows, where there is no SIGTERM to catch). A state dir
+// that was removed under a running step (an agent's dir deleted, a test's teardown) means nobody can
+// ever collect the step: it is stopped.
 setInterval(() => {
+  if (!existsSync(stateDir)) {
+    end({ status: 'aborted', error: 'interrupted' }, LEFTOVER_GRACE_MS);
+    return;
+  }
   const text = readAbort();
   if (text && text !== abortSeen) {
     abortSeen = text;
