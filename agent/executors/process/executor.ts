@@ -76,8 +76,12 @@ export class ProcessExecutor implements Executor {
     // Rejects (agent-side bug) on a bad lease id or a reused work dir.
     const workDir = await createWorkDir(this.workRoot, step.leaseId);
     this.owned.add(step.leaseId);
+    const forget = () => this.owned.delete(step.leaseId);
     const never = (error: string) =>
-      new ErroredStep(step.leaseId, error, () => rm(stepRootOf(workDir), { recursive: true, force: true }));
+      new ErroredStep(step.leaseId, error, async () => {
+        await rm(stepRootOf(workDir), { recursive: true, force: true });
+        forget();
+      });
 
     const userProblem = checkUser(step.run.user);
     if (userProblem) return never(userProblem);
@@ -131,7 +135,7 @@ export class ProcessExecutor implements Executor {
       timeoutGraceMs: this.timeoutGraceMs,
     };
     const child = await spawnSupervisor(stateDir, launch);
-    return new ProcessStep(stepRoot, held, child);
+    return new ProcessStep(stepRoot, held, child, forget);
   }
 
   async listHeld(): Promise<string[]> {
@@ -148,7 +152,7 @@ export class ProcessExecutor implements Executor {
     const held = readHeld(stepRoot);
     if (held?.leaseId !== leaseId) return Promise.resolve(undefined);
     this.owned.add(leaseId);
-    return Promise.resolve(new ProcessStep(stepRoot, held, undefined));
+    return Promise.resolve(new ProcessStep(stepRoot, held, undefined, () => this.owned.delete(leaseId)));
   }
 
   /** Stops and removes every step directory of a lease not in `keep` that this executor does not own. */
@@ -317,6 +321,8 @@ export class ProcessStep implements RunningStep {
     stepRoot: string,
     held: HeldFile,
     private readonly child: ChildProcess | undefined,
+    /** Called once cleanup() removed the step's directory. */
+    private readonly onCleanup: () => void = () => undefined,
   ) {
     this.leaseId = held.leaseId;
     this.redact = held.redact;
@@ -396,6 +402,7 @@ export class ProcessStep implements RunningStep {
     if (!this.ended) await this.abort(0, 'cleanup');
     await this.ending;
     await rm(this.stepRoot, { recursive: true, force: true });
+    this.onCleanup();
   }
 
   /** SIGKILL to the step's process group (sweep's last word). */
