@@ -64,6 +64,11 @@ it('survives a SIGKILL of the agent mid-step: the step runs once, every line onc
   first.child.kill('SIGKILL');
   expect((await first.exited).signal).toBe('SIGKILL');
   const killedAt = Date.now() - t0;
+  // The step's supervisor outlived the agent.
+  const stepsDir = path.join(agentDir, 'work', 'steps', 'local');
+  const [lease] = readdirSafe(stepsDir);
+  const supervisor = Number(readFileSync(path.join(stepsDir, lease!, 'state', 'pid'), 'utf8'));
+  expect(() => process.kill(supervisor, 0)).not.toThrow();
 
   const second = await spawnAgentProcess(hub, { dir: agentDir, token });
   agents.push(second);
@@ -97,3 +102,42 @@ function readdirSafe(p: string): string[] {
     return [];
   }
 }
+
+it('reports a step that finished while the agent was down, with its whole log', async () => {
+  hub = await startTestHub();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-agent-restart-'));
+  const token = await hub.newAgentToken('restart');
+  const agentDir = path.join(dir, 'agent');
+  const first = await spawnAgentProcess(hub, { dir: agentDir, token });
+  agents.push(first);
+  await first.logged('connected to the hub');
+  await setPipeline(
+    hub,
+    'quick',
+    shellPipeline('echo begin; sleep 1; i=1; while [ $i -le 500 ]; do echo "n $i"; i=$((i+1)); done; exit 5'),
+  );
+  const buildId = await triggerJob(hub, 'quick', 'job');
+  const stream = await openEventStream(hub, buildId);
+  await stream.until('begin\\n');
+  await stream.cancel();
+  first.child.kill('SIGKILL');
+  await first.exited;
+
+  const stepsDir = path.join(agentDir, 'work', 'steps', 'local');
+  const [lease] = readdirSafe(stepsDir);
+  const resultFile = path.join(stepsDir, lease!, 'state', 'result.json');
+  for (let i = 0; i < 200 && !existsSync(resultFile); i++) await new Promise((r) => setTimeout(r, 50));
+  expect(JSON.parse(readFileSync(resultFile, 'utf8'))).toEqual({
+    status: 'failed',
+    exitStatus: 5,
+    error: null,
+  });
+
+  const second = await spawnAgentProcess(hub, { dir: agentDir, token });
+  agents.push(second);
+  const events = await readBuildEvents(hub, buildId);
+  expect(finalStatus(events)).toBe('failed');
+  expect(events.find((e) => e.event === 'finish-task')?.data.exit_status).toBe(5);
+  const expected = `begin\n${Array.from({ length: 500 }, (_, i) => `n ${i + 1}\n`).join('')}`;
+  expect(logText(events)).toBe(expected);
+}, 90_000);
