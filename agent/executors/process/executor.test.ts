@@ -336,13 +336,15 @@ describe('ProcessExecutor', () => {
     expect((await r.wait()).status).toBe('succeeded');
   });
 
-  it('spills output to disk: ~200 MB ends without a reader, then reads back in bounded memory', async () => {
-    const total = 200 * 1024 * 1024;
+  // OUTPOST_TEST_SPILL_MB=1024 runs the issue's 1 GB case (slow; disk).
+  const spillMb = Number(process.env.OUTPOST_TEST_SPILL_MB ?? 200);
+  it(`spills output to disk: ${spillMb} MB ends without a reader, then reads back in bounded memory`, async () => {
+    const total = spillMb * 1024 * 1024;
     const s = sh(`head -c ${total} /dev/zero`);
     const r = await start(s);
     // Nobody reads: the step must still run to its end (the supervisor writes to the log file).
     const resultFile = path.join(root, 'work', s.leaseId, 'state', 'result.json');
-    for (let i = 0; i < 600 && !existsSync(resultFile); i++) await new Promise((res) => setTimeout(res, 50));
+    for (let i = 0; i < 4000 && !existsSync(resultFile); i++) await new Promise((res) => setTimeout(res, 50));
     expect(existsSync(resultFile)).toBe(true);
     const rss0 = process.memoryUsage().rss;
     let got = 0;
@@ -355,7 +357,7 @@ describe('ProcessExecutor', () => {
     expect(got).toBe(total);
     expect((await r.wait()).status).toBe('succeeded');
     expect(maxRssDelta).toBeLessThan(100 * 1024 * 1024);
-  }, 60_000);
+  }, 300_000);
 });
 
 describe('ProcessExecutor across an agent restart', () => {
