@@ -32,8 +32,10 @@ if (!stateDir) {
 }
 
 let group: ProcessGroup | undefined;
-let ending: { status: 'aborted' | 'failed'; error: string } | undefined;
+let ending: { status: 'aborted' | 'failed' | 'errored'; error: string } | undefined;
 let abortedBeforeStart = false;
+/** Set when the log file cannot be written: the step is stopped and ends errored. */
+let logBroken: string | undefined;
 
 // The agent's abort request (abort.json) as last read; a changed one is a new request.
 let abortSeen = '';
@@ -61,7 +63,7 @@ function onAbortSignal(): void {
 }
 
 /** Ends the step early (abort or timeout); the first reason stands, a later call only hastens SIGKILL. */
-function end(why: { status: 'aborted' | 'failed'; error: string }, graceMs: number): void {
+function end(why: { status: 'aborted' | 'failed' | 'errored'; error: string }, graceMs: number): void {
   if (!group) {
     abortedBeforeStart = true;
     return;
@@ -139,7 +141,14 @@ function recordOutput(
     readable.on('data', (data: Buffer) => {
       arrivals++;
       // Synchronous: records land in arrival order, and a slow disk slows the step, never our memory.
-      writeSync(logFd, Buffer.concat([encodeRecordHeader(stream, Date.now(), data.length), data]));
+      if (logBroken) return;
+      try {
+        writeSync(logFd, Buffer.concat([encodeRecordHeader(stream, Date.now(), data.length), data]));
+      } catch (err) {
+        // A full disk, say: a step whose output cannot be kept is stopped, not run on unseen.
+        logBroken = `cannot write the step's log: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+        end({ status: 'errored', error: logBroken }, 0);
+      }
     });
     readable.on('error', onClose);
     readable.on('close', onClose);
