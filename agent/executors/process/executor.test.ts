@@ -1,10 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecStep, LogData, RunningStep } from '../executor.js';
-import { ProcessExecutor, ProcessStep } from './executor.js';
+import { ProcessExecutor } from './executor.js';
 
 let root: string;
 let executor: ProcessExecutor;
@@ -21,8 +21,37 @@ afterEach(async () => {
     await s.abort(0, 'test over');
     await s.cleanup();
   }
+  // No orphans: no supervisor (its state dir is on its command line) and no step process (its cwd)
+  // may outlive the test's steps.
+  let left: string[] = [];
+  for (let i = 0; i < 100 && (left = processesUnder(root)).length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  expect(left).toEqual([]);
   await rm(root, { recursive: true, force: true });
 });
+
+/** Linux: live processes whose command line or working directory is under `dir`. */
+function processesUnder(dir: string): string[] {
+  if (process.platform !== 'linux') return [];
+  const found: string[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name) || !isAlive(Number(name))) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8').replaceAll('\0', ' ');
+      let cwd = '';
+      try {
+        cwd = readlinkSync(`/proc/${name}/cwd`);
+      } catch {
+        // not ours to read
+      }
+      if (cmdline.includes(dir) || cwd.startsWith(dir)) found.push(`${name}: ${cmdline}`);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return found;
+}
 
 type StepOver = Omit<Partial<ExecStep>, 'run'> & { run?: Partial<ExecStep['run']> };
 
@@ -307,25 +336,203 @@ describe('ProcessExecutor', () => {
     expect((await r.wait()).status).toBe('succeeded');
   });
 
-  it('applies backpressure: ~200 MB of output with a slow reader keeps buffering bounded', async () => {
-    const total = 200 * 1024 * 1024;
-    const r = await start(sh(`head -c ${total} /dev/zero`));
-    if (!(r instanceof ProcessStep)) throw new Error('expected a ProcessStep');
+  // OUTPOST_TEST_SPILL_MB=1024 runs the issue's 1 GB case (slow; disk).
+  const spillMb = Number(process.env.OUTPOST_TEST_SPILL_MB ?? 200);
+  it(`spills output to disk: ${spillMb} MB ends without a reader, then reads back in bounded memory`, async () => {
+    const total = spillMb * 1024 * 1024;
+    const s = sh(`head -c ${total} /dev/zero`);
+    const r = await start(s);
+    // Nobody reads: the step must still run to its end (the supervisor writes to the log file).
+    const resultFile = path.join(root, 'work', s.leaseId, 'state', 'result.json');
+    for (let i = 0; i < 4000 && !existsSync(resultFile); i++) await new Promise((res) => setTimeout(res, 50));
+    expect(existsSync(resultFile)).toBe(true);
     const rss0 = process.memoryUsage().rss;
     let got = 0;
     let maxRssDelta = 0;
     let n = 0;
     for await (const chunk of r.logs()) {
       got += chunk.data.length;
-      // Slow for the first 20 MB (a timer per chunk), then catch up.
-      if (got < 20 * 1024 * 1024) await new Promise((res) => setTimeout(res, 1));
       if (++n % 64 === 0) maxRssDelta = Math.max(maxRssDelta, process.memoryUsage().rss - rss0);
     }
     expect(got).toBe(total);
     expect((await r.wait()).status).toBe('succeeded');
-    expect(r.maxBufferedBytes).toBeGreaterThan(0);
-    // 1 MiB mark plus at most one in-flight pipe read per stream.
-    expect(r.maxBufferedBytes).toBeLessThanOrEqual(1024 * 1024 + 2 * 64 * 1024);
     expect(maxRssDelta).toBeLessThan(100 * 1024 * 1024);
-  }, 60_000);
+  }, 300_000);
+});
+
+describe('ProcessExecutor across an agent restart', () => {
+  /** A fresh executor on the same work root: what a restarted agent process builds. */
+  function restarted(): ProcessExecutor {
+    return new ProcessExecutor({ workRoot: path.join(root, 'work') });
+  }
+  async function reattach(e: ProcessExecutor, leaseId: string): Promise<RunningStep> {
+    expect(await e.listHeld()).toContain(leaseId);
+    const r = await e.reattach(leaseId);
+    if (!r) throw new Error(`could not reattach ${leaseId}`);
+    started.push(r);
+    return r;
+  }
+  const stateOf = (leaseId: string, file: string) => path.join(root, 'work', leaseId, 'state', file);
+  async function until(cond: () => boolean, ms = 10_000): Promise<void> {
+    for (let t = 0; t < ms && !cond(); t += 20) await new Promise((r) => setTimeout(r, 20));
+    expect(cond()).toBe(true);
+  }
+
+  it('reattaches to a running step: every line exactly once, the same pieces, the right status', async () => {
+    const s = sh(
+      'i=1; while [ $i -le 400 ]; do echo "line $i"; [ $((i % 50)) -eq 0 ] && sleep 0.05; i=$((i+1)); done; exit 4',
+      { redact: ['hunter2'] },
+    );
+    const first = await start(s);
+    // The first "agent" read some pieces, then died: its executor and step objects are just dropped.
+    const seenBefore: LogData[] = [];
+    for await (const piece of first.logs()) {
+      seenBefore.push(piece);
+      if (text(seenBefore).includes('line 120\n')) break;
+    }
+    const again = await reattach(restarted(), s.leaseId);
+    expect(again.redact).toEqual(['hunter2']);
+    const [logs, result] = await Promise.all([collect(again), again.wait()]);
+    expect(result).toEqual({ status: 'failed', exitStatus: 4, error: undefined });
+    const expected = Array.from({ length: 400 }, (_, i) => `line ${i + 1}\n`).join('');
+    expect(text(logs, 'stdout')).toBe(expected);
+    // The replay starts with exactly the pieces the first reader got, so log sequence numbers line up.
+    expect(logs.slice(0, seenBefore.length)).toEqual(seenBefore);
+  });
+
+  it('keeps the redaction list in a 0600 file and never writes the step env to disk', async () => {
+    const s = sh('echo ok', { env: { API_KEY: 'env-secret-value' }, redact: ['redact-me'] });
+    await run(s);
+    const stateDir = path.join(root, 'work', s.leaseId, 'state');
+    expect((await stat(stateDir)).mode & 0o777).toBe(0o700);
+    expect((await stat(stateOf(s.leaseId, 'held.json'))).mode & 0o777).toBe(0o600);
+    expect(readFileSync(stateOf(s.leaseId, 'held.json'), 'utf8')).toContain('redact-me');
+    for (const name of readdirSync(stateDir)) {
+      expect(readFileSync(path.join(stateDir, name), 'utf8')).not.toContain('env-secret-value');
+    }
+  });
+
+  it('replays the same pieces in the same order', async () => {
+    const s = sh('for i in 1 2 3 4 5 6; do echo "out $i"; echo "err $i" >&2; sleep 0.02; done');
+    const { logs } = await run(s);
+    // run() cleaned nothing up yet: a second reader over the same state dir sees the same records.
+    const again = await reattach(restarted(), s.leaseId);
+    const replay = await collect(again);
+    expect(replay.map((c) => [c.stream, c.data.toString(), c.at])).toEqual(
+      logs.map((c) => [c.stream, c.data.toString(), c.at]),
+    );
+    expect(await again.wait()).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
+  });
+
+  it('a step that finished while the agent was away: its logs and result are still there', async () => {
+    const s = sh('echo done; echo oops >&2; exit 3');
+    await start(s); // never read
+    await until(() => existsSync(stateOf(s.leaseId, 'result.json')));
+    const again = await reattach(restarted(), s.leaseId);
+    const [logs, result] = await Promise.all([collect(again), again.wait()]);
+    expect(text(logs, 'stdout')).toBe('done\n');
+    expect(text(logs, 'stderr')).toBe('oops\n');
+    expect(result).toEqual({ status: 'failed', exitStatus: 3, error: undefined });
+    await again.cleanup();
+    expect(existsSync(path.join(root, 'work', s.leaseId))).toBe(false);
+    expect(await restarted().listHeld()).toEqual([]);
+  });
+
+  it('keeps the timeout across the restart (the supervisor keeps it)', async () => {
+    const s = sh('echo started; sleep 100', { timeoutMs: 700 });
+    await start(s);
+    const again = await reattach(restarted(), s.leaseId);
+    const [logs, result] = await Promise.all([collect(again), again.wait()]);
+    expect(text(logs)).toBe('started\n');
+    expect(result).toEqual({ status: 'failed', exitStatus: 143, error: 'timeout exceeded' });
+  });
+
+  it('aborts a reattached step: its whole group goes', async () => {
+    const s = sh('sleep 100 & echo "gc=$!"; wait');
+    const first = await start(s);
+    const { m } = await readUntil(first, /gc=(\d+)\n/);
+    const gc = Number(m[1]);
+    const again = await reattach(restarted(), s.leaseId);
+    const reading = collect(again);
+    await again.abort(2_000, 'user asked');
+    expect(await again.wait()).toEqual({ status: 'aborted', exitStatus: 143, error: 'interrupted' });
+    expect(text(await reading)).toBe(`gc=${gc}\n`);
+    expect(await gone(gc)).toBe(true);
+  });
+
+  it('the supervisor also honours abort.json alone (a lost signal; Windows)', async () => {
+    const s = sh('echo started; sleep 100');
+    const r = await start(s);
+    const { it } = await readUntil(r, /started\n/);
+    await writeFile(stateOf(s.leaseId, 'abort.json'), JSON.stringify({ graceMs: 0 }));
+    await drain(it);
+    expect(await r.wait()).toEqual({ status: 'aborted', exitStatus: 143, error: 'interrupted' });
+  });
+
+  it('stops a step whose directory was removed under it (nobody could ever collect it)', async () => {
+    const s = sh('sleep 100 & echo "gc=$!"; wait');
+    const r = await start(s);
+    const { m } = await readUntil(r, /gc=(\d+)\n/);
+    const supervisor = Number(readFileSync(stateOf(s.leaseId, 'pid'), 'utf8'));
+    await rm(path.join(root, 'work', s.leaseId), { recursive: true, force: true });
+    expect(await gone(Number(m[1]))).toBe(true);
+    expect(await gone(supervisor)).toBe(true);
+  });
+
+  it('sweep stops and removes the steps of leases not kept, and keeps its own', async () => {
+    const orphan = sh('sleep 100 & echo "gc=$!"; wait');
+    const kept = sh('sleep 100');
+    const first = await start(orphan);
+    await start(kept);
+    const { m } = await readUntil(first, /gc=(\d+)\n/);
+    const gc = Number(m[1]);
+    const supervisor = Number(readFileSync(stateOf(orphan.leaseId, 'pid'), 'utf8'));
+    // Leftovers of a crash before the supervisor started: a directory without state.
+    await mkdir(path.join(root, 'work', 'half-started', 'work'), { recursive: true });
+
+    const fresh = restarted();
+    const mine = await fresh.start(sh('sleep 100'));
+    started.push(mine);
+    await fresh.sweep(new Set([kept.leaseId]));
+    expect(existsSync(path.join(root, 'work', orphan.leaseId))).toBe(false);
+    expect(existsSync(path.join(root, 'work', 'half-started'))).toBe(false);
+    expect(existsSync(path.join(root, 'work', kept.leaseId))).toBe(true);
+    expect(existsSync(path.join(root, 'work', mine.leaseId))).toBe(true);
+    expect(await gone(gc)).toBe(true);
+    expect(await gone(supervisor)).toBe(true);
+    expect((await fresh.listHeld()).sort()).toEqual([kept.leaseId, mine.leaseId].sort());
+  });
+
+  it('a supervisor killed from outside: the step errors and nothing it started keeps running', async () => {
+    const s = sh('sleep 100 & echo "gc=$!"; wait');
+    const r = await start(s);
+    const { m, it } = await readUntil(r, /gc=(\d+)\n/);
+    const gc = Number(m[1]);
+    const supervisor = Number(readFileSync(stateOf(s.leaseId, 'pid'), 'utf8'));
+    process.kill(supervisor, 'SIGKILL');
+    await drain(it);
+    const result = await r.wait();
+    expect(result.status).toBe('errored');
+    expect(result.error).toMatch(/supervisor .* ended without a result/);
+    expect(await gone(gc)).toBe(true);
+  });
+
+  // The agent's own death (SIGKILL) is exercised end to end in test/integration/agent-restart.test.ts.
+  it('runs the supervisor in its own session and process group, away from the agent', async () => {
+    const s = sh('sleep 0.5; echo survived');
+    const r = await start(s);
+    const supervisor = Number(readFileSync(stateOf(s.leaseId, 'pid'), 'utf8'));
+    const pgidOf = (pid: number) => {
+      const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      return Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[2]);
+    };
+    if (process.platform === 'linux') {
+      expect(pgidOf(supervisor)).toBe(supervisor);
+      expect(pgidOf(supervisor)).not.toBe(pgidOf(process.pid));
+    }
+    const [logs, result] = await Promise.all([collect(r), r.wait()]);
+    expect(text(logs)).toBe('survived\n');
+    expect(result.status).toBe('succeeded');
+    expect(await gone(supervisor)).toBe(true);
+  });
 });

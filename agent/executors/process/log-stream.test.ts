@@ -1,63 +1,73 @@
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { MergedLogStream } from './log-stream.js';
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { LogData } from '../executor.js';
+import { encodeRecordHeader, type RecordStream } from './log-records.js';
+import { followRecordFile } from './log-stream.js';
 
-/** Writes `chunks` chunks of `size` bytes, honouring backpressure like a child blocked on its pipe. */
-async function produce(w: PassThrough, chunks: number, size: number, fill: number) {
-  for (let i = 0; i < chunks; i++) {
-    if (!w.write(Buffer.alloc(size, fill))) await once(w, 'drain');
-  }
-  w.end();
+let dir: string;
+let file: string;
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-log-stream-'));
+  file = path.join(dir, 'log');
+});
+afterEach(() => rm(dir, { recursive: true, force: true }));
+
+function record(stream: RecordStream, text: string, at = 1): Buffer {
+  const data = Buffer.from(text);
+  return Buffer.concat([encodeRecordHeader(stream, at, data.length), data]);
 }
 
-describe('MergedLogStream', () => {
-  it('pauses its sources while the consumer lags and delivers everything in order', async () => {
-    const out = new PassThrough({ highWaterMark: 16 * 1024 });
-    const err = new PassThrough({ highWaterMark: 16 * 1024 });
-    const logs = new MergedLogStream(
-      [
-        { stream: 'stdout', readable: out },
-        { stream: 'stderr', readable: err },
-      ],
-      { highWaterMark: 64 * 1024 },
+async function collect(it: AsyncIterable<LogData>): Promise<[string, string, number][]> {
+  const out: [string, string, number][] = [];
+  for await (const piece of it) out.push([piece.stream, piece.data.toString(), piece.at]);
+  return out;
+}
+
+describe('followRecordFile', () => {
+  it('yields one piece per record, in order, and the same pieces on a second read', async () => {
+    writeFileSync(
+      file,
+      Buffer.concat([record('stdout', 'a\n', 5), record('stderr', 'b\n', 6), record('stdout', '', 7)]),
     );
-    const producing = Promise.all([produce(out, 200, 8 * 1024, 1), produce(err, 200, 8 * 1024, 2)]);
-    const got = { stdout: 0, stderr: 0 };
-    for await (const c of logs) {
-      expect(c.data.every((b) => b === (c.stream === 'stdout' ? 1 : 2))).toBe(true);
-      got[c.stream] += c.data.length;
-      await new Promise((r) => setImmediate(r));
+    const first = await collect(followRecordFile(file, { complete: () => true }));
+    expect(first).toEqual([
+      ['stdout', 'a\n', 5],
+      ['stderr', 'b\n', 6],
+      ['stdout', '', 7],
+    ]);
+    expect(await collect(followRecordFile(file, { complete: () => true }))).toEqual(first);
+  });
+
+  it('follows a file that grows (records split across reads) until it is complete', async () => {
+    let complete = false;
+    const reading = collect(followRecordFile(file, { complete: () => complete, blockBytes: 7 }));
+    const bytes = Buffer.concat(Array.from({ length: 50 }, (_, i) => record('stdout', `line ${i}\n`)));
+    for (let off = 0; off < bytes.length; off += 11) {
+      appendFileSync(file, bytes.subarray(off, off + 11));
+      if (off % 110 === 0) await new Promise((r) => setTimeout(r, 2));
     }
-    await producing;
-    await logs.drained;
-    expect(got).toEqual({ stdout: 200 * 8 * 1024, stderr: 200 * 8 * 1024 });
-    expect(logs.maxBufferedBytes).toBeGreaterThan(0);
-    expect(logs.maxBufferedBytes).toBeLessThanOrEqual(64 * 1024 + 2 * 16 * 1024);
-    expect(logs.bufferedBytes).toBe(0);
+    complete = true;
+    const got = await reading;
+    expect(got.map((g) => g[1])).toEqual(Array.from({ length: 50 }, (_, i) => `line ${i}\n`));
   });
 
-  it('keeps draining after the consumer gives up, and can be iterated once only', async () => {
-    const out = new PassThrough();
-    const logs = new MergedLogStream([{ stream: 'stdout', readable: out }], { highWaterMark: 1024 });
-    const producing = produce(out, 1000, 1024, 0);
-    for await (const _c of logs) break;
-    await producing;
-    await logs.drained;
-    expect(() => logs[Symbol.asyncIterator]()).toThrow(/only once/);
+  it('ends on a missing file once complete, and ignores a torn last record', async () => {
+    expect(await collect(followRecordFile(file, { complete: () => true }))).toEqual([]);
+    writeFileSync(file, Buffer.concat([record('stdout', 'whole'), record('stdout', 'torn').subarray(0, 15)]));
+    expect(await collect(followRecordFile(file, { complete: () => true }))).toEqual([['stdout', 'whole', 1]]);
   });
 
-  it('endWhenIdle closes a pipe that no writer will ever end', async () => {
-    const out = new PassThrough();
-    const logs = new MergedLogStream([{ stream: 'stdout', readable: out }]);
-    out.write('last words\n');
-    const chunks: string[] = [];
-    const reading = (async () => {
-      for await (const c of logs) chunks.push(c.data.toString());
-    })();
-    logs.endWhenIdle(50);
-    await reading;
-    await logs.drained;
-    expect(chunks).toEqual(['last words\n']);
+  it('reads only as fast as its consumer (the file is the buffer)', async () => {
+    writeFileSync(
+      file,
+      Buffer.concat(Array.from({ length: 1000 }, () => record('stdout', 'x'.repeat(1000)))),
+    );
+    const it = followRecordFile(file, { complete: () => true, blockBytes: 4096 })[Symbol.asyncIterator]();
+    const first = await it.next();
+    expect(first.done ? 0 : first.value.data.length).toBe(1000);
+    await it.return(undefined);
   });
 });

@@ -1,183 +1,69 @@
-// stdout and stderr merged into one async iterable, in arrival order, with backpressure: when the
-// consumer falls behind, the pipes are paused so the child blocks on write instead of the agent
-// buffering gigabytes.
-import type { Readable } from 'node:stream';
+// A step's output as the agent reads it: the supervisor's record file (log-records.ts), followed from
+// offset 0 until the step ended. One record is one piece, so reading the file again after an agent
+// restart yields the same pieces in the same order. The file is the buffer: the step writes to disk at
+// its own pace, and a slow consumer (the hub, a full log window) only slows this reader, so the agent
+// holds at most one read block per step however much the step prints.
+import type { FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { LogData } from '../executor.js';
+import { decodeRecordHeader, RECORD_HEADER_BYTES } from './log-records.js';
 
-export interface LogSource {
-  stream: LogData['stream'];
-  readable: Readable;
+export interface FollowOptions {
+  /** True once nothing will be appended any more: the reader then reads to the end and stops. */
+  complete: () => boolean;
+  /** Read size; default 256 KiB. */
+  blockBytes?: number;
+  /** Longest wait at the end of the file before looking again; default 100 ms. */
+  maxPollMs?: number;
 }
 
-export interface LogStreamOptions {
-  /** Pause the sources once this many bytes wait for the consumer. */
-  highWaterMark?: number;
-  /** Also pause once this many chunks wait (tiny chunks cost far more than their bytes). */
-  maxChunks?: number;
-}
+const DEFAULT_BLOCK_BYTES = 256 * 1024;
+const DEFAULT_MAX_POLL_MS = 100;
 
-export const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
-const DEFAULT_MAX_CHUNKS = 4096;
-
-export class MergedLogStream implements AsyncIterable<LogData> {
-  private readonly highWaterMark: number;
-  private readonly maxChunks: number;
-  private readonly sources: LogSource[];
-  private queue: LogData[] = [];
-  private head = 0;
-  private buffered = 0;
-  private maxBuffered = 0;
-  private open: number;
-  private paused = false;
-  private abandoned = false;
-  private iterated = false;
-  private waiter: ((r: IteratorResult<LogData>) => void) | undefined;
-  private idleTimer: NodeJS.Timeout | undefined;
-  private arrivals = 0;
-  private resolveDrained!: () => void;
-  /** Resolves once every source ended and the consumer took (or gave up on) every chunk. */
-  readonly drained = new Promise<void>((resolve) => (this.resolveDrained = resolve));
-
-  constructor(sources: LogSource[], opts: LogStreamOptions = {}) {
-    this.highWaterMark = opts.highWaterMark ?? DEFAULT_HIGH_WATER_MARK;
-    this.maxChunks = opts.maxChunks ?? DEFAULT_MAX_CHUNKS;
-    this.sources = sources;
-    this.open = sources.length;
-    for (const { stream, readable } of sources) {
-      let closed = false;
-      const onClose = () => {
-        if (closed) return;
-        closed = true;
-        this.open--;
-        this.checkEnd();
-      };
-      readable.on('data', (data: Buffer) => this.push({ stream, data, at: Date.now() }));
-      readable.on('error', onClose);
-      readable.on('close', onClose);
-    }
-    this.checkEnd();
-  }
-
-  /** Bytes currently waiting for the consumer. */
-  get bufferedBytes(): number {
-    return this.buffered;
-  }
-
-  /** The most bytes that ever waited for the consumer. */
-  get maxBufferedBytes(): number {
-    return this.maxBuffered;
-  }
-
-  /**
-   * Ends the stream even if a pipe stays open (a descendant that escaped the process group still
-   * holds it): once no data arrived for idleMs while the consumer keeps up, the pipes are destroyed.
-   */
-  endWhenIdle(idleMs: number): void {
-    if (this.open === 0 || this.idleTimer) return;
-    let seen = this.arrivals;
-    this.idleTimer = setTimeout(() => {
-      if (this.open === 0) return;
-      if (this.paused || this.arrivals !== seen) {
-        seen = this.arrivals;
-        this.idleTimer?.refresh();
-        return;
+/** Yields the records of `file` as LogData, following it until `opts.complete()` and its end. */
+export async function* followRecordFile(file: string, opts: FollowOptions): AsyncGenerator<LogData> {
+  const blockBytes = opts.blockBytes ?? DEFAULT_BLOCK_BYTES;
+  const maxPollMs = opts.maxPollMs ?? DEFAULT_MAX_POLL_MS;
+  let fh: FileHandle | undefined;
+  let pos = 0;
+  let pending = Buffer.alloc(0);
+  let lastPass = false;
+  let delay = 1;
+  try {
+    for (;;) {
+      const header = decodeRecordHeader(pending);
+      if (header && pending.length >= RECORD_HEADER_BYTES + header.length) {
+        const end = RECORD_HEADER_BYTES + header.length;
+        // A copy: a piece must not pin the whole read block while it waits for the hub's ack.
+        const data = Buffer.from(pending.subarray(RECORD_HEADER_BYTES, end));
+        pending = pending.subarray(end);
+        yield { stream: header.stream, at: header.at, data };
+        continue;
       }
-      this.destroy();
-    }, idleMs);
-  }
-
-  /** Destroys the sources now; whatever is already queued is still delivered. */
-  destroy(): void {
-    for (const { readable } of this.sources) readable.destroy();
-  }
-
-  private push(item: LogData): void {
-    this.arrivals++;
-    if (this.abandoned) return;
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w({ value: item, done: false });
-      return;
-    }
-    this.queue.push(item);
-    this.buffered += item.data.length;
-    if (this.buffered > this.maxBuffered) this.maxBuffered = this.buffered;
-    if (
-      !this.paused &&
-      (this.buffered >= this.highWaterMark || this.queue.length - this.head >= this.maxChunks)
-    ) {
-      this.paused = true;
-      for (const { readable } of this.sources) readable.pause();
-    }
-  }
-
-  private take(): LogData | undefined {
-    if (this.head === this.queue.length) return undefined;
-    const item = this.queue[this.head];
-    this.queue[this.head++] = undefined as unknown as LogData;
-    // Compact now and then instead of Array#shift on every chunk.
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    if (item) this.buffered -= item.data.length;
-    // Resume below half the mark so a steady producer does not flap the pipes every chunk.
-    if (
-      this.paused &&
-      this.buffered < this.highWaterMark / 2 &&
-      this.queue.length - this.head < this.maxChunks / 2
-    ) {
-      this.resume();
-    }
-    return item;
-  }
-
-  private resume(): void {
-    this.paused = false;
-    for (const { readable } of this.sources) readable.resume();
-  }
-
-  private checkEnd(): void {
-    if (this.open > 0) return;
-    clearTimeout(this.idleTimer);
-    if (this.head === this.queue.length) {
-      this.resolveDrained();
-      if (this.waiter) {
-        const w = this.waiter;
-        this.waiter = undefined;
-        w({ value: undefined, done: true });
-      }
-    }
-  }
-
-  [Symbol.asyncIterator](): AsyncIterator<LogData> {
-    if (this.iterated) throw new Error('logs() can be consumed only once');
-    this.iterated = true;
-    return {
-      next: () => {
-        const item = this.take();
-        if (item) {
-          this.checkEnd();
-          return Promise.resolve({ value: item, done: false });
+      let bytesRead = 0;
+      if (!fh) fh = await open(file, 'r').catch(() => undefined);
+      if (fh) {
+        const want = Math.max(blockBytes, header ? RECORD_HEADER_BYTES + header.length - pending.length : 0);
+        const block = Buffer.allocUnsafe(want);
+        ({ bytesRead } = await fh.read(block, 0, want, pos));
+        if (bytesRead > 0) {
+          pos += bytesRead;
+          const got = block.subarray(0, bytesRead);
+          pending = pending.length > 0 ? Buffer.concat([pending, got]) : got;
+          delay = 1;
+          continue;
         }
-        if (this.open === 0) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => (this.waiter = resolve));
-      },
-      // The consumer stopped early (break/throw): drop output from now on, keep the pipes flowing
-      // so the step can still finish.
-      return: () => {
-        this.abandoned = true;
-        this.queue = [];
-        this.head = 0;
-        this.buffered = 0;
-        if (this.paused) this.resume();
-        this.checkEnd();
-        return Promise.resolve({ value: undefined, done: true });
-      },
-    };
+      }
+      // At the end of what is written. A trailing partial record after the end is a writer that died.
+      if (lastPass) return;
+      if (opts.complete()) {
+        lastPass = true; // everything is written now: one more pass to the end
+        continue;
+      }
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      delay = Math.min(delay * 2, maxPollMs);
+    }
+  } finally {
+    await fh?.close();
   }
 }
