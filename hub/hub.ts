@@ -126,9 +126,17 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   const checker = new Checker(store, engine, configs, log.child({ component: 'checker' }), {
     tickMs: options.checkTickMs,
   });
-  const scheduler = new Scheduler(store, engine, checker, configs, log.child({ component: 'scheduler' }), {
-    tickMs: options.scheduleTickMs,
-  });
+  const scheduler = new Scheduler(
+    store,
+    engine,
+    checker,
+    configs,
+    events,
+    log.child({ component: 'scheduler' }),
+    {
+      tickMs: options.scheduleTickMs,
+    },
+  );
   later.checker = checker;
   later.scheduler = scheduler;
   const dispatcher = new Dispatcher(

@@ -22,7 +22,8 @@ export function buildRow(b: BuildSummary, nowMs: number): string[] {
     String(b.id),
     b.pipeline ? `${b.pipeline}/${b.job}` : 'one-off',
     b.name,
-    b.status,
+    // A pending build says what it waits for (the scheduler's reason, or the worker it needs).
+    b.waitingReason ? `${b.status}: ${b.waitingReason}` : b.status,
     start === undefined ? 'n/a' : formatDateTime(start),
     end === undefined ? 'n/a' : formatDateTime(end),
     duration,

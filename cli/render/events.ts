@@ -76,6 +76,9 @@ export class BuildEventRenderer {
         if (typeof d.payload === 'string') this.text(d.payload, time);
         break;
       }
+      case 'pending':
+        this.line(style.dim(`pending: ${String(data.reason)}`), time);
+        break;
       case 'initialize-check':
         this.line(style.bold(`initializing check: ${String(data.name)}`), time);
         break;

@@ -11,6 +11,7 @@ import type { Logger } from 'pino';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Engine } from '../engine/engine.js';
 import { versionKeyOf } from '../engine/resource-step.js';
+import { eventTime, type BuildEvents } from '../events/build-events.js';
 import { canonicalJson } from '../engine/resource-types.js';
 import { jobInputs } from '../pipeline/checks.js';
 import type { ParsedPipeline } from '../pipeline/config.js';
@@ -36,6 +37,7 @@ export class Scheduler {
     private readonly engine: Engine,
     private readonly checker: Checker,
     private readonly configs: PipelineConfigs,
+    private readonly events: BuildEvents,
     private readonly log: Logger,
     private readonly options: SchedulerOptions,
     private readonly now: () => number = Date.now,
@@ -112,7 +114,12 @@ export class Scheduler {
       for (const build of mine) {
         if (this.engine.isRunning(build.id)) continue;
         const reason = await this.tryStart(build, job, jobs, pipeline, config, inputs);
-        if (reason !== build.pendingReason) await this.store.updateBuild(build.id, { pendingReason: reason });
+        if (reason !== build.pendingReason) {
+          await this.store.updateBuild(build.id, { pendingReason: reason });
+          // Also in the build's log, so `watch` shows why nothing happens yet.
+          if (reason !== null)
+            await this.events.emit(build.id, 'pending', { reason, time: eventTime(this.now()) });
+        }
         // Builds of a job start in order: a later one never overtakes one that waits.
         if (reason !== null) break;
       }
