@@ -66,10 +66,11 @@ describe('builds', () => {
     expect(r).toEqual({
       code: 0,
       stdout: [
-        'id  pipeline/job     build  status   start                     end                       duration',
-        '12  app/unit         3      started  2023-11-15@01:11:50+0000  n/a                       1m30s+',
-        '11  app/integration  1.1    failed   2023-11-14@22:13:25+0000  2023-11-14@22:14:30+0000  1m5s',
-        '10  app/unit         2      pending  n/a                       n/a                       n/a',
+        'id  pipeline/job     build  status             start                     end                       duration',
+        '12  app/unit         3      started            2023-11-15@01:11:50+0000  n/a                       1m30s+',
+        '11  app/integration  1.1    failed             2023-11-14@22:13:25+0000  2023-11-14@22:14:30+0000  1m5s',
+        // A waiting build says what it waits for.
+        '10  app/unit         2      pending: no agent  n/a                       n/a                       n/a',
         '',
       ].join('\n'),
       stderr: '',

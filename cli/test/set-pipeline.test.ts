@@ -73,7 +73,7 @@ describe('set-pipeline', () => {
     const r = await sb.run(['set-pipeline', '-p', 'app', '-c', file, '-n']);
     expect(r).toEqual({
       code: 0,
-      stdout: '@@ -0,0 +1,4 @@\n+jobs:\n+- name: unit\n+  plan:\n+  - task: lint\npipeline created!\n',
+      stdout: '@@ -0,0 +1,4 @@\n+jobs:\n+- name: unit\n+  plan:\n+  - task: lint\npipeline created!\nthe pipeline is currently paused. to unpause, run:\n  outpost unpause-pipeline -p app\n',
       stderr: '',
     });
     expect(hub.requestsTo('PUT', `/api/v1${CONFIG_PATH}`)[0]?.body).toEqual({ source: NEW, file });
@@ -118,7 +118,7 @@ describe('set-pipeline', () => {
     );
     const r = await sb.run(['set-pipeline', '-p', 'warn', '-c', file, '-n']);
     expect(r.code).toBe(0);
-    expect(r.stdout.endsWith('pipeline created!\n')).toBe(true);
+    expect(r.stdout).toContain('pipeline created!\nthe pipeline is currently paused.');
     expect(r.stderr).toBe(`warning: ${file}:2:3: job has no triggers\n`);
   });
 
