@@ -73,7 +73,8 @@ describe('set-pipeline', () => {
     const r = await sb.run(['set-pipeline', '-p', 'app', '-c', file, '-n']);
     expect(r).toEqual({
       code: 0,
-      stdout: '@@ -0,0 +1,4 @@\n+jobs:\n+- name: unit\n+  plan:\n+  - task: lint\npipeline created!\nthe pipeline is currently paused. to unpause, run:\n  outpost unpause-pipeline -p app\n',
+      stdout:
+        '@@ -0,0 +1,4 @@\n+jobs:\n+- name: unit\n+  plan:\n+  - task: lint\npipeline created!\nthe pipeline is currently paused. to unpause, run:\n  outpost unpause-pipeline -p app\n',
       stderr: '',
     });
     expect(hub.requestsTo('PUT', `/api/v1${CONFIG_PATH}`)[0]?.body).toEqual({ source: NEW, file });
