@@ -58,6 +58,55 @@ export interface Scenario {
 
 export type FixturePlan = { scenarios: Scenario[]; note?: string } | { notRun: string };
 
+// task_vars.yml's task files, as its spec writes them: `((` and `))` travel through the mock's
+// create_files as START_VAR / END_VAR, and the fixture's unwrap task (sed) turns them back.
+const TASK_ECHO = `---
+platform: linux
+image_resource:
+  type: START_VARimage_resource_typeEND_VAR
+  source: {mirror_self: true}
+run:
+  path: echo
+  args: [START_VARecho_textEND_VAR]
+`;
+// The var-source case prints the secret in two halves: only the whole value is masked.
+const TASK_VAR_SOURCE = `---
+platform: linux
+image_resource:
+  type: START_VARimage_resource_typeEND_VAR
+  source: {mirror_self: true}
+run:
+  path: sh
+  args: [-c, "echo START_VARvs:echo_textEND_VAR | cut -c1-9; echo START_VARvs:echo_textEND_VAR | cut -c10-"]
+`;
+const TASK_UNWRAP = `---
+platform: linux
+image_resource:
+  type: mock
+  source: {mirror_self: true}
+inputs:
+  - name: some-resource
+outputs:
+  - name: unwrapped-task-resource
+run:
+  path: sh
+  args: ["-c", "cat some-resource/task.yml | sed -e 's/START_VAR/((/' | sed -e 's/END_VAR/))/' > unwrapped-task-resource/task.yml"]
+`;
+
+function taskVarsCase(name: string, task: string, job: string, expect: BuildExpectation): Scenario {
+  return {
+    name,
+    actions: [
+      {
+        do: 'set-pipeline',
+        fixture: 'task_vars.yml',
+        vars: { task_content: task, task_unwrap_content: TASK_UNWRAP },
+      },
+      { do: 'trigger', job, expect },
+    ],
+  };
+}
+
 /** Hook expectations of hooks.yml: step hook, step ensure, job hook, job ensure, and no other hook. */
 function hookJob(who: string, outcome: 'success' | 'failure' | 'abort' | 'error'): string[] {
   return [
@@ -545,7 +594,35 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'task_vars.yml': {
-    notRun: "needs the suite's task_content / task_unwrap_content vars, which the README does not give",
+    note: 'execute -v/-l specs are B, not run',
+    scenarios: [
+      taskVarsCase('success', TASK_ECHO, 'external-task-success', {
+        exit: 0,
+        status: 'succeeded',
+        inOrder: ['Hello World'],
+      }),
+      taskVarsCase('failure', TASK_ECHO, 'external-task-failure', {
+        exit: 2,
+        status: 'errored',
+        inOrder: ['undefined vars: echo_text'],
+      }),
+      taskVarsCase('load-var', TASK_ECHO, 'external-task-vars-from-load-var', {
+        exit: 0,
+        status: 'succeeded',
+        inOrder: ['bar'],
+      }),
+      taskVarsCase(
+        'var-source',
+        TASK_VAR_SOURCE,
+        'task-var-is-defined-but-task-also-needs-vars-from-var-sources',
+        {
+          exit: 0,
+          status: 'succeeded',
+          inOrder: ['((redacted))', 'text-from', '-var-source'],
+          absent: ['text-from-var-source'],
+        },
+      ),
+    ],
   },
   'timeout.yml': {
     scenarios: [
