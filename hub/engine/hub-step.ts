@@ -68,6 +68,7 @@ export async function readArtifactFile(
   scope: Scope,
   file: { artifact: string; path: string },
 ): Promise<Buffer> {
+  if (file.path === '') throw new Error(`file must be ARTIFACT/PATH, not "${file.artifact}"`);
   const bound = scope.artifacts.get(file.artifact);
   if (!bound)
     throw new Error(`${file.artifact}/${file.path}: no artifact named "${file.artifact}" in this build`);

@@ -139,6 +139,7 @@ export class TaskStep implements LeafRunner<TaskPlan> {
   private async loadConfigFile(node: TaskPlan, scope: Scope): Promise<TaskConfig | string> {
     const file = node.file;
     if (!file) return `task "${node.name}" has no file`;
+    if (file.path === '') return `task file must be ARTIFACT/PATH, not "${file.artifact}"`;
     const artifact = scope.artifacts.get(file.artifact);
     if (!artifact)
       return `task config ${file.artifact}/${file.path}: no artifact named "${file.artifact}" in this build`;

@@ -33,10 +33,12 @@ export function compileJob(pipeline: ParsedPipeline, job: JobConfig): PlanNode {
   }));
 }
 
-/** `ARTIFACT/PATH` split at the first slash (the parser checked the form). */
+/** `ARTIFACT/PATH` split at the first slash; without one, an empty path (the step errors when it runs). */
 function artifactFile(file: string): { artifact: string; path: string } {
   const slash = file.indexOf('/');
-  return { artifact: file.slice(0, slash), path: file.slice(slash + 1) };
+  return slash < 0
+    ? { artifact: file, path: '' }
+    : { artifact: file.slice(0, slash), path: file.slice(slash + 1) };
 }
 
 /** A static timeout in ms, or undefined for one that is a var (left to a TimeoutPlan). */

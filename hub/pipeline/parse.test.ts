@@ -46,6 +46,17 @@ describe('parsePipeline', () => {
     ]);
   });
 
+  it('warns about a file that is not ARTIFACT/PATH, as Concourse accepts it until the step runs', () => {
+    const { pipeline, diagnostics } = parsePipeline(
+      yaml('jobs:', '- name: sp', '  plan:', '  - set_pipeline: self', '    file: does-not-matter'),
+      'pipeline.yml',
+    );
+    expect(pipeline).toBeDefined();
+    expect(diagnostics.map(formatDiagnostic)).toEqual([
+      'pipeline.yml:5:11: file should be ARTIFACT/PATH, not "does-not-matter"; the step errors when it runs',
+    ]);
+  });
+
   it('reports an unknown field in a task step at the key', () => {
     expect(
       problems(yaml('jobs:', '- name: unit', '  plan:', '  - task: test', ...okTask, '    privilegd: true')),

@@ -10,7 +10,6 @@ import {
   anyMap,
   bool,
   byKind,
-  checkedStr,
   describe,
   describePath,
   durationText,
@@ -34,12 +33,20 @@ import {
 import { recordUse, scopeOf } from './scope.js';
 import { containerLimits, params, taskConfig } from './task-config.js';
 
-/** `ARTIFACT/PATH`: a file inside an artifact of the build. */
-export const artifactPath: Decoder<string> = literal(
-  checkedStr((value, at) =>
-    /^[^/]+\/./.test(value) ? undefined : `${describePath(at)} must be ARTIFACT/PATH, not "${value}"`,
-  ),
-);
+/**
+ * `ARTIFACT/PATH`: a file inside an artifact of the build. Concourse accepts any string here and fails
+ * the step when it runs (pipelines rely on it: `set_pipeline: self` with a placeholder file), so another
+ * form is a warning, and the step errors if it ever runs.
+ */
+export const artifactPath: Decoder<string> = literal((node, at) => {
+  const value = str(node, at);
+  if (value !== undefined && !/^[^/]+\/./.test(value))
+    at.walk.warning(
+      node,
+      `${describePath(at)} should be ARTIFACT/PATH, not "${value}"; the step errors when it runs`,
+    );
+  return value;
+});
 
 const stepRef: Decoder<StepConfig> = literal((node, at) => step(node, at));
 const steps: Decoder<StepConfig[]> = literal(list(stepRef));

@@ -181,7 +181,7 @@ async function act(pipeline: string, action: Action): Promise<void> {
       return;
     }
     case 'trigger': {
-      const job = `${pipeline}/${action.job}`;
+      const job = `${action.pipeline === undefined ? pipeline : sub(action.pipeline)}/${action.job}`;
       const live = runLive(['trigger-job', '-j', job, '-w']);
       if (action.abortAfterLine !== undefined) {
         const want = action.abortAfterLine;

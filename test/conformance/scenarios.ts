@@ -31,7 +31,14 @@ export type Action =
    * trigger-job -j {P}/job -w. With `abortAfterLine`, once stdout has a line exactly equal to it, runs
    * `abort-build -j {P}/job -b <the started build>` (which must exit 0) and then waits for the watch.
    */
-  | { do: 'trigger'; job: string; expect: BuildExpectation; abortAfterLine?: string }
+  | {
+      do: 'trigger';
+      job: string;
+      expect: BuildExpectation;
+      abortAfterLine?: string;
+      /** Another pipeline than the case's (`{P}` stands for the case's). */
+      pipeline?: string;
+    }
   /** builds -p {P}: substrings present/absent, and how many rows name the pipeline. */
   | { do: 'builds'; contains: string[]; absent?: string[]; rows?: number }
   /** check-resource -r {P}/resource [-f key:value ...]: exit code and output. */
@@ -183,8 +190,60 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
       },
     ],
   },
-  'clear-task-cache.yml': { notRun: 'needs the clear-task-cache command (B)' },
-  'config-test.yml': { notRun: 'needs one-off builds: execute -j (B)' },
+  'clear-task-cache.yml': {
+    note: 'the clear-task-cache command is B, not run; the cache kept between builds is checked',
+    scenarios: [
+      {
+        name: 'cache',
+        actions: [
+          { do: 'set-pipeline', fixture: 'clear-task-cache.yml' },
+          {
+            do: 'trigger',
+            job: 'clear-task-cache',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: ['created-cache-file'],
+              absent: ['the-cached-file-already-exists'],
+            },
+          },
+          {
+            do: 'trigger',
+            job: 'clear-task-cache',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: ['the-cached-file-already-exists'],
+              absent: ['created-cache-file'],
+            },
+          },
+        ],
+      },
+    ],
+  },
+  'config-test.yml': {
+    note: 'execute -j (one-off builds) is B, not run; the passed chain it reads from is checked',
+    scenarios: [
+      {
+        name: 'passed',
+        actions: [
+          { do: 'set-pipeline', fixture: 'config-test.yml' },
+          { do: 'check', resource: 'some-resource', from: ['version:first-version'], expect: { exit: 0 } },
+          {
+            do: 'trigger',
+            job: 'upstream-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['fetching version: first-version'] },
+          },
+          // Served from the resource cache that upstream-job's fetch filled: no second "fetching".
+          {
+            do: 'trigger',
+            job: 'downstream-job',
+            expect: { exit: 0, status: 'succeeded', absent: ['fetching version'] },
+          },
+        ],
+      },
+    ],
+  },
   'container_limits.yml': {
     scenarios: [
       {
@@ -298,7 +357,24 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
   'image-resource-with-params.yml': {
     notRun: 'needs image fetches through the resource cache, shown in the log (IMG, B)',
   },
-  'many-inputs.yml': { notRun: 'needs one-off builds: execute --inputs-from (B)' },
+  'many-inputs.yml': {
+    note: 'execute --inputs-from (one-off builds) is B, not run; the pipeline part is checked',
+    scenarios: [
+      {
+        name: 'inputs',
+        actions: [
+          { do: 'set-pipeline', fixture: 'many-inputs.yml' },
+          { do: 'check', resource: 'some-resource-a', from: ['version:va'], expect: { exit: 0 } },
+          { do: 'check', resource: 'some-resource-b', from: ['version:vb'], expect: { exit: 0 } },
+          {
+            do: 'trigger',
+            job: 'some-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['initializing', 'a has va', 'b has vb'] },
+          },
+        ],
+      },
+    ],
+  },
   'matrix.yml': {
     scenarios: [
       {
@@ -482,7 +558,46 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'resource-types-privileged.yml': {
-    notRun: 'needs privileged resource containers (B)',
+    note: 'a process pool runs the mock type, which reports the privileged flag (no container)',
+    scenarios: [
+      {
+        name: 'privileged',
+        actions: [
+          { do: 'set-pipeline', fixture: 'resource-types-privileged.yml', vars: { privileged: true } },
+          {
+            do: 'trigger',
+            job: 'resource-getter',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['privileged: true'] },
+          },
+          {
+            do: 'resource-versions',
+            resource: 'my-resource',
+            expect: { exit: 0, inOrder: ['privileged:true,version:mock'] },
+          },
+          {
+            do: 'trigger',
+            job: 'resource-putter',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['pushing in a privileged container'] },
+          },
+        ],
+      },
+      {
+        name: 'unprivileged',
+        actions: [
+          { do: 'set-pipeline', fixture: 'resource-types-privileged.yml', vars: { privileged: false } },
+          {
+            do: 'trigger',
+            job: 'resource-getter',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['privileged: false'] },
+          },
+          {
+            do: 'resource-versions',
+            resource: 'my-resource',
+            expect: { exit: 0, absent: ['privileged:true'] },
+          },
+        ],
+      },
+    ],
   },
   'resource-types.yml': { notRun: 'needs check-resource-type and image emulation (IMG, B)' },
   'resource-version-every.yml': {
@@ -531,7 +646,60 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
       },
     ],
   },
-  'set-pipeline.yml': { notRun: 'needs several teams and instance vars (B)' },
+  'set-pipeline.yml': {
+    note: 'cases 1 and 5 run; several teams (3, 4) are B and instance vars (2) are C, not run',
+    scenarios: [
+      {
+        name: 'child',
+        actions: [
+          {
+            do: 'set-pipeline',
+            fixture: 'set-pipeline.yml',
+            vars: { pipeline_name: 'tf-set-pipeline-the-child', team_name: 'main' },
+          },
+          {
+            do: 'trigger',
+            job: 'sp',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: ['setting pipeline: tf-set-pipeline-the-child', 'done'],
+            },
+          },
+          {
+            do: 'trigger',
+            pipeline: 'tf-set-pipeline-the-child',
+            job: 'normal-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['hello world'] },
+          },
+        ],
+      },
+      {
+        name: 'self',
+        actions: [
+          {
+            do: 'set-pipeline',
+            fixture: 'set-pipeline.yml',
+            vars: { pipeline_name: 'self', team_name: 'main' },
+          },
+          {
+            do: 'trigger',
+            job: 'sp',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: ['setting pipeline: tf-set-pipeline-self', 'done'],
+            },
+          },
+          {
+            do: 'trigger',
+            job: 'normal-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['hello world'] },
+          },
+        ],
+      },
+    ],
+  },
   'simple-trigger.yml': {
     note: 'rerun-build spec is B, not run',
     scenarios: [
