@@ -70,7 +70,11 @@ export class Engine implements DispatchListener {
       versionsSaved: options.onVersions,
     });
     this.leaves = {
-      task: new TaskStep({ ...dispatch, artifacts }),
+      task: new TaskStep({
+        ...dispatch,
+        artifacts,
+        image: (build, scope, taskId, image) => resources.image(build, scope, taskId, image),
+      }),
       get: resources.get,
       put: resources.put,
       check: resources.check,

@@ -3,10 +3,11 @@
 // run inside the agent, others from their type's image. Versions land in the resource's history,
 // fetched versions in the resource cache, so an identical later fetch needs no agent at all.
 
-import type { ResourceAction, StepSpec } from '../dispatch/types.js';
+import type { OutputArtifact, ResourceAction, StepSpec } from '../dispatch/types.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { ParsedPipeline } from '../pipeline/config.js';
-import type { CheckPlan, GetPlan, PutPlan } from '../pipeline/plan.js';
+import { DEFAULT_CHECK_TIMEOUT_MS } from '../pipeline/checks.js';
+import type { CheckPlan, GetPlan, ImageResourceConfig, PutPlan } from '../pipeline/plan.js';
 import type { MetadataField, ResourceScope, StepRun, Version, VersionKey } from '../store/store.js';
 import type { BuildRun, LeafRunner, Result } from './build-run.js';
 import {
@@ -73,41 +74,61 @@ export class ResourceSteps {
   constructor(private readonly deps: ResourceStepDeps) {}
 
   private async runCheck(node: CheckPlan, scope: Scope, build: BuildRun): Promise<Result> {
-    const id = scope.id(node.id);
+    const pipeline = await this.deps.configs.get(build.build.pipelineId);
+    const target: Target = { scope: node.scope, name: node.name, type: node.type, source: node.source };
+    // check-resource -f asks the resource for versions from this one on (mock echoes it back).
+    const asked = node.scope === 'resource' ? build.build.checkRequest?.from : undefined;
+    const result = await this.checkTarget(
+      build,
+      scope,
+      pipeline,
+      scope.id(node.id),
+      target,
+      asked,
+      node.tags,
+      node.timeoutMs,
+    );
+    return typeof result === 'object' ? build.fail(node, scope, result.error) : result;
+  }
+
+  /**
+   * Checks a resource (or type, or a task's image resource) as step `id`, saving what it finds in the
+   * history; `from` defaults to the newest known version. A string: why it could not run.
+   */
+  private async checkTarget(
+    build: BuildRun,
+    scope: Scope,
+    pipeline: ParsedPipeline,
+    id: string,
+    target: Target,
+    asked: Version | undefined,
+    tags: string[],
+    timeoutMs: number,
+  ): Promise<Result | { error: string }> {
     const existing = build.steps.get(id);
     if (existing && TERMINAL_STEP_STATUSES.has(existing.status)) return existing.status as Result;
     const { store, now } = build.deps;
-    const pipeline = await this.deps.configs.get(build.build.pipelineId);
-    const target: Target = { scope: node.scope, name: node.name, type: node.type, source: node.source };
     const key = versionKeyOf(pipeline, build.build.pipelineId, target);
     let run = existing;
     if (!run) {
       if (scope.signal.aborted) return 'aborted';
-      // check-resource -f asks the resource for versions from this one on (mock echoes it back).
-      const asked = node.scope === 'resource' ? build.build.checkRequest?.from : undefined;
       const from = asked ?? (await store.resources.listVersions(key, { limit: 1 }))[0]?.version;
-      const prepared = await this.prepare(
-        build,
-        scope,
-        pipeline,
-        target,
-        'check',
-        {},
-        from,
-        node.tags,
-        node.timeoutMs,
-      );
+      const prepared = await this.prepare(build, scope, pipeline, target, 'check', {}, from, tags, timeoutMs);
       if (typeof prepared === 'string') {
         await store.resources.updateState(key, {
           checkStatus: 'errored',
           checkError: prepared,
           lastCheckEndedAt: now(),
         });
-        return build.fail(node, scope, prepared);
+        return { error: prepared };
       }
       await store.resources.updateState(key, { lastCheckStartedAt: now() });
-      run = await this.createRun(build, id, node.name, prepared.spec);
-      await build.event('initialize-check', { origin: { id }, name: node.name, scope: node.scope });
+      run = await this.createRun(build, id, target.name, prepared.spec);
+      await build.event('initialize-check', {
+        origin: { id },
+        name: target.name || 'image',
+        scope: target.scope,
+      });
     }
     const ended = await awaitDispatched(this.deps, run, !existing, scope, build);
     const versions = ended.status === 'succeeded' ? checkedVersions(ended.resourceResult) : undefined;
@@ -141,11 +162,65 @@ export class ResourceSteps {
     return ended.status === 'succeeded' ? 'errored' : ended.status;
   }
 
+  /**
+   * A task's `image_resource` of a type that is not a plain registry image (mock, custom types): checked
+   * and fetched like a get, through the resource cache, as steps `<task id>/image-check` and
+   * `/image-get`. Returns the fetched files (their metadata.json sets the task's env), or why not.
+   */
+  async image(
+    build: BuildRun,
+    scope: Scope,
+    taskId: string,
+    image: ImageResourceConfig,
+  ): Promise<OutputArtifact | string> {
+    const pipeline = await this.deps.configs.get(build.build.pipelineId);
+    // An image resource has no name: its history is shared by every image with the same type and source.
+    const target: Target = { scope: 'resource', name: '', type: image.type, source: image.source };
+    let version = image.version;
+    if (!version) {
+      const checked = await this.checkTarget(
+        build,
+        scope,
+        pipeline,
+        `${taskId}/image-check`,
+        target,
+        undefined,
+        [],
+        DEFAULT_CHECK_TIMEOUT_MS,
+      );
+      if (typeof checked === 'object') return checked.error;
+      if (checked !== 'succeeded') return `checking the task's image ${checked}`;
+      const key = versionKeyOf(pipeline, build.build.pipelineId, target);
+      version = (await build.deps.store.resources.listVersions(key, { limit: 1 }))[0]?.version;
+      if (!version) return `the task's image resource (${image.type}) has no version`;
+    }
+    let fetched: OutputArtifact | undefined;
+    const step = { tags: [], timeoutMs: undefined, resource: '' };
+    const result = await this.fetch(
+      build,
+      scope,
+      pipeline,
+      `${taskId}/image-get`,
+      'image',
+      target,
+      image.params,
+      version,
+      step,
+      false,
+      (output) => {
+        fetched = output;
+      },
+    );
+    if (result !== 'succeeded' || !fetched)
+      return `fetching the task's image ${result === 'succeeded' ? 'returned nothing' : result}`;
+    return fetched;
+  }
+
   private async runGet(node: GetPlan, scope: Scope, build: BuildRun): Promise<Result> {
     const id = scope.id(node.id);
     const existing = build.steps.get(id);
     if (existing && TERMINAL_STEP_STATUSES.has(existing.status))
-      return this.restore(existing, node.name, scope);
+      return this.restore(existing, node.name, (output, agent) => scope.register([output], {}, agent));
     const pipeline = await this.deps.configs.get(build.build.pipelineId);
     const target = this.resourceTarget(pipeline, node);
     let version: Version | string;
@@ -243,11 +318,14 @@ export class ResourceSteps {
     version: Version,
     step: { tags: string[]; timeoutMs: number | undefined; resource: string },
     recordInput: boolean,
+    // Where the fetched files go: the build's artifacts, or (for an image) the caller.
+    register: (output: OutputArtifact, agent: string | null) => void = (output, agent) =>
+      scope.register([output], {}, agent),
   ): Promise<Result> {
     const { store, now } = build.deps;
     const existing = build.steps.get(id);
     if (existing && TERMINAL_STEP_STATUSES.has(existing.status))
-      return this.restore(existing, artifact, scope);
+      return this.restore(existing, artifact, register);
     let run = existing;
     let cacheKey: string | undefined;
     if (!run) {
@@ -298,7 +376,7 @@ export class ResourceSteps {
           version: cached.version,
           metadata: cached.metadata,
         });
-        scope.register(outputs, {}, null);
+        register(outputs[0] as OutputArtifact, null);
         return 'succeeded';
       }
       run = await this.createRun(build, id, artifact, prepared.spec);
@@ -322,18 +400,18 @@ export class ResourceSteps {
         createdAt: now(),
       });
     await build.event('finish-get', { origin: { id }, exit_status: ended.exitStatus ?? 0, ...got });
-    scope.register([output], {}, ended.agentName);
+    register(output, ended.agentName);
     return 'succeeded';
   }
 
   /** A finished get (or put) replayed: its artifact is the build's again. */
-  private restore(run: StepRun, artifact: string, scope: Scope): Result {
+  private restore(
+    run: StepRun,
+    artifact: string,
+    register: (output: OutputArtifact, agent: string | null) => void,
+  ): Result {
     const ended = endedFromStore(run);
-    scope.register(
-      ended.outputs.filter((o) => o.name === artifact),
-      {},
-      ended.agentName,
-    );
+    for (const output of ended.outputs) if (output.name === artifact) register(output, ended.agentName);
     return ended.status;
   }
 

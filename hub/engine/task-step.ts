@@ -2,10 +2,10 @@
 // binds its inputs to the build's artifacts, and hands it to the dispatcher as a step run.
 
 import type { ArtifactStore } from '../artifacts/store.js';
-import type { StepSpec } from '../dispatch/types.js';
+import type { OutputArtifact, StepSpec } from '../dispatch/types.js';
 import { compileTaskConfig } from '../pipeline/compile.js';
 import { formatDiagnostic } from '../pipeline/diagnostics.js';
-import type { TaskConfig, TaskPlan } from '../pipeline/plan.js';
+import type { ImageResourceConfig, TaskConfig, TaskPlan } from '../pipeline/plan.js';
 import { parseTaskConfig } from '../pipeline/task-config.js';
 import type { StepRun } from '../store/store.js';
 import { type BuildRun, type LeafRunner, type Result } from './build-run.js';
@@ -35,7 +35,18 @@ const MAX_TASK_FILE_BYTES = 1024 * 1024;
 
 export interface TaskStepDeps extends DispatchDeps {
   artifacts: ArtifactStore;
+  /** Checks and fetches a task's image_resource through its resource type (resource-step.ts). */
+  image: (
+    build: BuildRun,
+    scope: Scope,
+    taskId: string,
+    image: ImageResourceConfig,
+  ) => Promise<OutputArtifact | string>;
 }
+
+/** Types whose image_resource is an image reference the executor pulls itself (task-spec.ts). */
+const REGISTRY_TYPES = new Set(['registry-image', 'docker-image']);
+const MAX_METADATA_BYTES = 64 * 1024;
 
 export class TaskStep implements LeafRunner<TaskPlan> {
   constructor(private readonly deps: TaskStepDeps) {}
@@ -131,9 +142,40 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     const spec = taskStepSpec(node, final, build.build.teamName, digests);
     spec.privileged = privileged === true || privileged === 'true';
     if (cluster.secretEnv.length > 0) spec.secretEnv = cluster.secretEnv;
+    const imageEnv = await this.imageEnv(node, final, scope, build);
+    if (typeof imageEnv === 'string') return imageEnv;
+    // The image's env (a mock image's MIRRORED_VERSION) sits under the task's own params.
+    spec.env = { ...imageEnv, ...spec.env };
     // Every secret the build resolved so far (var sources, strings read from unrevealed load_vars).
     spec.redact = [...build.secrets];
     return { spec };
+  }
+
+  /**
+   * The env an image sets for what runs on it (`metadata.json` of a fetched image: an `image:` artifact,
+   * or an image_resource fetched through its type); registry images are pulled by the executor instead.
+   */
+  private async imageEnv(
+    node: TaskPlan,
+    config: TaskConfig,
+    scope: Scope,
+    build: BuildRun,
+  ): Promise<Record<string, string> | string> {
+    let digest: string | undefined;
+    if (node.image !== undefined) {
+      digest = scope.artifacts.get(node.image)?.digest;
+      if (digest === undefined) return `image artifact "${node.image}" is not in this build`;
+    } else if (config.image_resource && !REGISTRY_TYPES.has(config.image_resource.type)) {
+      const fetched = await this.deps.image(build, scope, scope.id(node.id), config.image_resource);
+      if (typeof fetched === 'string') return fetched;
+      digest = fetched.digest;
+    }
+    if (digest === undefined) return {};
+    const text = await this.deps.artifacts
+      .readFile(digest, 'metadata.json', MAX_METADATA_BYTES)
+      .then((b) => b.toString('utf8'))
+      .catch(() => undefined);
+    return text === undefined ? {} : metadataEnv(text);
   }
 
   private async loadConfigFile(node: TaskPlan, scope: Scope): Promise<TaskConfig | string> {
@@ -156,6 +198,25 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     if (!parsed.config) return parsed.diagnostics.map(formatDiagnostic).join('\n');
     return compileTaskConfig(parsed.config, node.params);
   }
+}
+
+/** `{"env": ["K=V", ...]}` of an image's metadata.json; anything else sets nothing. */
+function metadataEnv(text: string): Record<string, string> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  const env = (parsed as { env?: unknown } | null)?.env;
+  if (!Array.isArray(env)) return {};
+  const out: Record<string, string> = {};
+  for (const entry of env) {
+    if (typeof entry !== 'string' || !entry.includes('=')) continue;
+    const at = entry.indexOf('=');
+    out[entry.slice(0, at)] = entry.slice(at + 1);
+  }
+  return out;
 }
 
 function outputsOf(run: StepRun): TaskResult['outputs'] {
