@@ -84,6 +84,25 @@ export class Engine implements DispatchListener {
     return unfinished.length;
   }
 
+  /** Whether this engine is running the build (the audit's view). */
+  isRunning(buildId: number): boolean {
+    return this.builds.has(buildId);
+  }
+
+  /** Whether a step of a running build waits for this step run's outcome. */
+  waitsFor(stepRunId: number): boolean {
+    return this.waiters.has(stepRunId);
+  }
+
+  /** Starts (replays) an unfinished build this engine is not running; false if it is finished or running. */
+  async resume(buildId: number): Promise<boolean> {
+    if (this.builds.has(buildId)) return false;
+    const build = await this.store.getBuild(buildId);
+    if (!build || TERMINAL_BUILD_STATUSES.includes(build.status) || this.builds.has(buildId)) return false;
+    this.start(build);
+    return true;
+  }
+
   async abort(buildId: number): Promise<void> {
     const build = await this.store.getBuild(buildId);
     if (!build || TERMINAL_BUILD_STATUSES.includes(build.status)) return;
