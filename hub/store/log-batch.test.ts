@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openSqliteStore } from './sqlite.js';
-import type { LogAppend, Store } from './store.js';
+import type { LogAppend, StepRun, Store } from './store.js';
 
 let store: Store;
 
@@ -41,7 +41,7 @@ const chunk = (stepRunId: number, seq: number, payload: string): LogAppend => ({
 describe('appendLogs', () => {
   it('stores a batch of several steps in order with the same dedup and gap answers as one by one', async () => {
     const { build, steps } = await buildWithSteps(2);
-    const [one, two] = steps as [{ id: number }, { id: number }];
+    const [one, two] = steps as [StepRun, StepRun];
     await store.appendBuildEvent(build.id, { type: 'status', version: '1.0', data: 'started', at: 1 });
     const results = await store.appendLogs([
       chunk(one.id, 1, 'a1'),
@@ -75,7 +75,7 @@ describe('appendLogs', () => {
 
   it('stops storing a build at its cap, advances the seq anyway and stores one marker', async () => {
     const { build, steps } = await buildWithSteps(2);
-    const [one, two] = steps as [{ id: number }, { id: number }];
+    const [one, two] = steps as [StepRun, StepRun];
     const options = {
       maxBuildLogBytes: 10,
       truncationMarker: () => ({ type: 'log', version: '5.1', data: { payload: 'CUT' } }),
