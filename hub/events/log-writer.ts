@@ -62,7 +62,13 @@ export class LogWriter {
     try {
       for (;;) {
         // Let the event loop read what the network has delivered meanwhile: those chunks join this batch.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        // gRPC hands over about one message per turn, so keep turning while chunks keep coming (a few
+        // turns at most: a turn with nothing new, or a full batch, ends the wait).
+        for (let turns = 0, seen = -1; turns < 8 && this.queue.length !== seen; turns++) {
+          if (this.queuedBytes >= this.opts.maxBatchBytes) break;
+          seen = this.queue.length;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
         if (this.queue.length === 0) return;
         await this.writeBatch(this.take());
       }

@@ -129,6 +129,10 @@ export class AgentSession implements AgentConnection {
       if (err instanceof GatewayError) {
         this.log.warn({ code: GrpcStatus[err.code], reason: err.message }, 'agent session refused');
         this.fail(err.code, err.message);
+      } else if ((err as { code?: unknown }).code === GrpcStatus.RESOURCE_EXHAUSTED) {
+        // grpc-js refused a message over grpc.max_receive_message_length and ended the call with the reason.
+        this.deps.metrics.messagesRejected.inc({ reason: 'message_too_large' });
+        this.log.warn({ reason: (err as Error).message }, 'agent message over the size limit; session ended');
       } else if (!this.closed) {
         this.log.info({ err: (err as Error).message }, 'agent session ended');
       }
@@ -398,6 +402,7 @@ export class AgentSession implements AgentConnection {
     const lease = await this.lease(chunk.leaseId);
     if (!lease) return;
     if (chunk.data.length > this.deps.limits.maxLogChunkBytes) {
+      this.deps.metrics.messagesRejected.inc({ reason: 'log_chunk_too_large' });
       throw new GatewayError(
         GrpcStatus.RESOURCE_EXHAUSTED,
         `log chunk of ${chunk.data.length} bytes exceeds the limit of ${this.deps.limits.maxLogChunkBytes}`,
