@@ -334,9 +334,20 @@ export class Dispatcher {
     return this.poolUse.get(poolKey(agentName, pool)) ?? 0;
   }
 
-  /** Why a step is still waiting, if it is. */
+  /** Why a step is still waiting, if it is: queued for an agent, unaccepted, or its agent is away. */
   waitingReasonFor(stepRunId: number): string | undefined {
-    return this.queue.find((e) => e.stepRunId === stepRunId)?.reason;
+    const queued = this.queue.find((e) => e.stepRunId === stepRunId);
+    if (queued) return queued.reason ?? 'queued for an agent';
+    for (const lease of this.leases.values()) {
+      if (lease.stepRunId !== stepRunId) continue;
+      if (lease.state === 'assigned')
+        return lease.conn
+          ? `assigned to agent "${lease.agentName}", waiting for it to accept`
+          : `assigned to agent "${lease.agentName}", which is disconnected; waiting for it to come back`;
+      if (!lease.conn)
+        return `agent "${lease.agentName}" is disconnected; the step keeps its lease for the grace period`;
+    }
+    return undefined;
   }
 
   connected(): AgentConnection[] {

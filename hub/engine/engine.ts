@@ -118,7 +118,9 @@ export class Engine implements DispatchListener {
   /** Why the build is not progressing right now, if a step of it is waiting for an agent. */
   waitingReason(buildId: number): string | null {
     const running = this.builds.get(buildId);
-    if (!running || !this.dispatcher) return null;
+    // Unfinished (callers ask only then) yet not run here: the stall audit picks such builds up.
+    if (!running) return 'not running on this hub yet; the stall audit will start it';
+    if (!this.dispatcher) return null;
     for (const run of running.run.steps.values()) {
       const reason = this.dispatcher.waitingReasonFor(run.id);
       if (reason) return reason;
