@@ -475,8 +475,10 @@ export class AgentSession implements AgentConnection {
     if (!check.ok) {
       // Recorded before (the ack was lost): acknowledge again so the agent can forget it.
       const run = await this.deps.store.getStepRunByLease(leaseId);
-      if (run && run.status === status) this.send({ msg: { $case: 'finishedAck', value: { leaseId } } });
-      else this.refuse(leaseId, check.reason);
+      if (run && run.status === status) {
+        this.deps.metrics.resultResends.inc();
+        this.send({ msg: { $case: 'finishedAck', value: { leaseId } } });
+      } else this.refuse(leaseId, check.reason);
       return;
     }
     const lease = await this.lease(leaseId);
