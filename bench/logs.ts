@@ -19,6 +19,8 @@ export interface LogsResult {
   ackMbPerS: number;
   /** Payload MB / hub process CPU seconds (user + system) over the same interval. */
   hubCpuMbPerS: number;
+  /** Log chunks per store transaction on the hub (its outpost_hub_log_batch_chunks histogram). */
+  chunksPerBatch: number;
   payloadMb: number;
   chunks: number;
   linesSent: number;
@@ -188,12 +190,16 @@ export async function measureLogs(): Promise<LogsResult> {
     );
     const status = await within(120_000, 'log watcher', watching);
     const hubCpu = (await cpuSeconds(pid)) - cpuAtStart;
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
     if (status !== 'succeeded') throw new Error(`logs build ended ${status || 'without a status'}`);
 
     return {
       mbPerS: payloadBytes / MB / ((lastLineAt - start) / 1000),
       ackMbPerS: payloadBytes / MB / ((lastAckAt - start) / 1000),
       hubCpuMbPerS: payloadBytes / MB / hubCpu,
+      chunksPerBatch:
+        metric('outpost_hub_log_batch_chunks_sum') / metric('outpost_hub_log_batch_chunks_count'),
       payloadMb: payloadBytes / MB,
       chunks: chunks.length,
       linesSent: lines,

@@ -139,6 +139,14 @@ function table(r: Results): Row[] {
       pass: undefined,
     },
     {
+      metric: 'logs: chunks per hub store transaction',
+      value: num(logs?.chunksPerBatch),
+      floor: '',
+      ratio: '',
+      target: '',
+      pass: undefined,
+    },
+    {
       metric: 'log lines sent / received / wrong',
       value: logs ? `${logs.linesSent}/${logs.linesReceived}/${logs.linesWrong}` : 'n/a',
       floor: '',
@@ -193,6 +201,7 @@ function figures(r: Results, seconds: number): Record<string, number | null> {
     log_mb_per_s: v(r.logs?.mbPerS),
     log_ack_mb_per_s: v(r.logs?.ackMbPerS),
     log_hub_cpu_mb_per_s: v(r.logs?.hubCpuMbPerS),
+    log_chunks_per_batch: v(r.logs?.chunksPerBatch),
     log_payload_mb: v(r.logs?.payloadMb),
     log_chunks: v(r.logs?.chunks),
     log_lines_sent: v(r.logs?.linesSent),
