@@ -2,8 +2,8 @@
 // schedule drawn from a seeded PRNG, cuts every connection, delays traffic and stalls it; some seeds
 // also drain the hub mid-build (RunningHub.close(), the code SIGTERM runs: refuse work, GoAway, flush
 // log batches, close the store) and start it again. Some seeds add log pressure: a per-session log
-// budget so small every session is throttled all the time, or a per-build log cap below the build's
-// output. After each run the build's events must show every log line exactly once and in order per
+// budget so small every session is throttled all the time, a per-build log cap below the build's
+// output, or a second (protocol-level) agent spraying logs at the hub the whole time. After each run the build's events must show every log line exactly once and in order per
 // step (for capped runs: an in-order prefix per step and exactly one truncation marker), no step run
 // twice, the expected final status, no stuck build, and every drain done within DRAIN_BOUND_MS.
 //
@@ -18,14 +18,17 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { BuildSummary } from '../../hub/api/types.js';
+import { LogStream, Platform } from '../../proto/gen/outpost/v1/agent.js';
 import {
   restartTestHub,
   setPipeline,
+  shellPipeline,
   startTestAgent,
   startTestHub,
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
+import { rawAgent } from '../support/raw-agent.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 /** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
@@ -52,7 +55,9 @@ const DRAIN_BOUND_MS = 10_000;
 const CAP_BYTES = 12 * 1024;
 const MARKER = 'outpost: build log exceeds 12 KiB; further output of this build is dropped';
 
-type Pressure = 'none' | 'tight-budget' | 'capped';
+type Pressure = 'none' | 'tight-budget' | 'capped' | 'flood';
+/** What a flooding agent sprays at most (64 KiB chunks, never waiting for an ack). */
+const FLOOD_BYTES = 16 * 1024 * 1024;
 
 function seedsToRun(): number[] {
   if (process.env.CHAOS_SEED) return [Number(process.env.CHAOS_SEED)];
@@ -134,6 +139,49 @@ async function readEvents(
   return out;
 }
 
+/**
+ * A protocol-level agent that takes a step of its own pipeline and sprays 64 KiB log chunks at the hub
+ * without waiting for acks, until the run ends or FLOOD_BYTES are out. Resolves `done` with bytes sent.
+ */
+async function startFlood(
+  hub: TestHub,
+  stopped: () => boolean,
+): Promise<{ done: Promise<number>; close: () => void }> {
+  const raw = rawAgent(hub.grpcAddress, await hub.newAgentToken('flood'), {
+    agentName: 'flood',
+    pools: [
+      { name: 'flood', platform: Platform.PLATFORM_LINUX, tags: ['flood'], executor: 'process', capacity: 1 },
+    ],
+  });
+  await raw.next('welcome');
+  await setPipeline(hub, 'flood', shellPipeline('true', '    tags: [flood]\n'));
+  await triggerJob(hub, 'flood', 'job');
+  const { leaseId } = await raw.next('assign');
+  raw.send({ msg: { $case: 'accepted', value: { leaseId } } });
+  const data = Buffer.alloc(64 * 1024, 'flood\n');
+  const state = { ended: false };
+  void raw.ended.then(() => (state.ended = true));
+  const done = (async () => {
+    let sent = 0;
+    for (let seq = 1; sent < FLOOD_BYTES && !stopped() && !state.ended; seq++) {
+      const ok = raw.call.write({
+        msg: {
+          $case: 'log',
+          value: { leaseId, seq, stream: LogStream.LOG_STREAM_STDOUT, data, atUnixMs: 0 },
+        },
+      });
+      sent += data.length;
+      if (!ok)
+        await new Promise((resolve) => {
+          raw.call.once('drain', resolve);
+          void raw.ended.then(resolve);
+        });
+    }
+    return sent;
+  })();
+  return { done, close: () => raw.close() };
+}
+
 async function runSeed(seed: number): Promise<RunResult> {
   const started = Date.now();
   const rng = mulberry32(seed);
@@ -142,7 +190,15 @@ async function runSeed(seed: number): Promise<RunResult> {
   const capacity = between(2, 4);
   const restartHub = rng() < 0.35;
   const pressureRoll = rng();
-  const pressure: Pressure = pressureRoll < 0.15 ? 'capped' : pressureRoll < 0.3 ? 'tight-budget' : 'none';
+  // A flooding agent dials the hub directly (not through the proxy) and does not reconnect: not with restarts.
+  const pressure: Pressure =
+    pressureRoll < 0.15
+      ? 'capped'
+      : pressureRoll < 0.3
+        ? 'tight-budget'
+        : pressureRoll < 0.45 && !restartHub
+          ? 'flood'
+          : 'none';
   const steps: StepPlan[] = [
     { name: 'first', lines: between(800, 1500), exit: 0 },
     { name: 'left', lines: between(500, 1000), exit: 0 },
@@ -192,8 +248,10 @@ async function runSeed(seed: number): Promise<RunResult> {
   const run = { done: false };
   const stopped = () => run.done;
   let chaosLoop: Promise<void> = Promise.resolve();
+  let flood: { done: Promise<number>; close: () => void } | undefined;
   try {
     await Promise.all(agents.map((a) => a.welcomed));
+    if (pressure === 'flood') flood = await startFlood(state.hub, stopped);
     const [first, left, right] = steps as [StepPlan, StepPlan, StepPlan];
     await setPipeline(
       state.hub,
@@ -341,6 +399,11 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
     run.done = true;
     await chaosLoop.catch(() => undefined);
     result.ms = Date.now() - started;
+    if (flood) {
+      const sprayed = await flood.done;
+      result.chaos.push(`flooded(${Math.round(sprayed / 1024 / 1024)}MiB)`);
+      flood.close();
+    }
     for (const agent of agents) await agent.stop();
     await proxy.close();
     await state.hub.close();
@@ -398,6 +461,7 @@ describe('chaos', () => {
         `duplicates=${total.duplicates} double_runs=${total.doubleRuns} lost_results=${total.lostResults} ` +
         `stuck_builds=${total.stuckBuilds} capped_runs=${sum((r) => (r.pressure === 'capped' ? 1 : 0))} ` +
         `bad_markers=${total.badMarkers} tight_budget_runs=${sum((r) => (r.pressure === 'tight-budget' ? 1 : 0))} ` +
+        `flood_runs=${sum((r) => (r.pressure === 'flood' ? 1 : 0))} ` +
         `drains=${sum((r) => r.drains)} max_drain_ms=${Math.max(0, ...results.map((r) => r.maxDrainMs))} ` +
         `wall_s=${((Date.now() - started) / 1000).toFixed(1)}`,
     );
