@@ -432,7 +432,8 @@ export class AgentSession implements AgentConnection {
         (err: unknown) => {
           // Not acknowledged: the agent resends it on its next session.
           this.log.error({ err, leaseId: chunk.leaseId, seq: chunk.seq }, 'could not store a log chunk');
-          this.fail(GrpcStatus.UNAVAILABLE, 'the hub could not store a log chunk; reconnect and resend');
+          if (!this.closed)
+            this.fail(GrpcStatus.UNAVAILABLE, 'the hub could not store a log chunk; reconnect and resend');
         },
       )
       .finally(() => (this.logBytesInFlight -= bytes));
