@@ -21,6 +21,8 @@ import { BuiltinResourceExecutor } from './resources/index.js';
 import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
 
 export const AGENT_VERSION = '0.1.0';
+/** gRPC message size limit, as the hub's default: the channel exists before the Welcome says the hub's. */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export interface RunningAgent {
   session: HubSession;
@@ -95,6 +97,10 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const channelOptions: Record<string, string | number> = {
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    // The hub's limit (Welcome's limits.max_message_bytes, 4 MiB by default) both ways: a message over it
+    // fails here with RESOURCE_EXHAUSTED and a reason, instead of costing the hub a read to refuse it.
+    'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
+    'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   };
   if (config.hub.tls.serverName) {
     channelOptions['grpc.ssl_target_name_override'] = config.hub.tls.serverName;

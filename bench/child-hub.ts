@@ -69,6 +69,8 @@ export async function spawnHub(
   dataDir: string,
 ): Promise<{ child: ChildProcess; url: string; grpcPort: number }> {
   const child = spawnNode([
+    // e.g. OUTPOST_BENCH_HUB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the hub.
+    ...(process.env.OUTPOST_BENCH_HUB_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
     'dist/hub/main.js',
     '--data-dir',
     dataDir,

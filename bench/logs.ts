@@ -4,6 +4,7 @@
 // the hub's log window; a watcher on the build's SSE stream checks every line arrives exactly once, in
 // order. The chunks are generated before the clock starts, so the figure is the hub's, not the generator's.
 
+import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { LogStream, type Assign } from '../proto/gen/outpost/v1/agent.js';
 import { BenchAgent } from './proto-agent.js';
@@ -16,6 +17,10 @@ export interface LogsResult {
   mbPerS: number;
   /** Payload MB / (first send -> hub acknowledged the last chunk). */
   ackMbPerS: number;
+  /** Payload MB / hub process CPU seconds (user + system) over the same interval. */
+  hubCpuMbPerS: number;
+  /** Log chunks per store transaction on the hub (its outpost_hub_log_batch_chunks histogram). */
+  chunksPerBatch: number;
   payloadMb: number;
   chunks: number;
   linesSent: number;
@@ -46,6 +51,18 @@ function makeChunks(maxChunk: number): { chunks: Buffer[]; lines: number } {
     chunks.push(chunk);
   }
   return { chunks, lines: total };
+}
+
+/** A process's CPU time (user + system) in seconds, from /proc; NaN where there is no /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Counts and checks the numbered lines of a build's log events until the stream ends. */
@@ -100,7 +117,7 @@ async function watch(api: HubApi, buildId: number, checker: LineChecker): Promis
 
 export async function measureLogs(): Promise<LogsResult> {
   // The hub runs in its own process, as deployed: the figure is its throughput, not this process's.
-  const { api, agentToken, grpcAddress, close } = await startChildHub();
+  const { api, agentToken, grpcAddress, pid, close } = await startChildHub();
   let acked = 0;
   let ackWaiter: (() => void) | undefined;
   const assigned = deferred<Assign>();
@@ -136,6 +153,7 @@ export async function measureLogs(): Promise<LogsResult> {
 
     // Unacknowledged bytes stay within the window: chunk i (seq i+1) goes out once acks allow it.
     const start = performance.now();
+    const cpuAtStart = await cpuSeconds(pid);
     let lastAckAt = NaN;
     await within(
       120_000,
@@ -171,11 +189,17 @@ export async function measureLogs(): Promise<LogsResult> {
       })(),
     );
     const status = await within(120_000, 'log watcher', watching);
+    const hubCpu = (await cpuSeconds(pid)) - cpuAtStart;
+    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
     if (status !== 'succeeded') throw new Error(`logs build ended ${status || 'without a status'}`);
 
     return {
       mbPerS: payloadBytes / MB / ((lastLineAt - start) / 1000),
       ackMbPerS: payloadBytes / MB / ((lastAckAt - start) / 1000),
+      hubCpuMbPerS: payloadBytes / MB / hubCpu,
+      chunksPerBatch:
+        metric('outpost_hub_log_batch_chunks_sum') / metric('outpost_hub_log_batch_chunks_count'),
       payloadMb: payloadBytes / MB,
       chunks: chunks.length,
       linesSent: lines,

@@ -12,10 +12,12 @@ import type { ArtifactStore } from './artifacts/store.js';
 import { TokenService } from './auth/tokens.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { PipelineConfigs } from './configs/pipeline-cache.js';
+import { BuildAudit } from './engine/audit.js';
 import { Engine } from './engine/engine.js';
 import { Checker } from './scheduler/checker.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import { BuildEvents } from './events/build-events.js';
+import { LogWriter } from './events/log-writer.js';
 import { startGateway, type GatewayTls } from './gateway/server.js';
 import { createHubMetrics, type HubMetrics } from './metrics.js';
 import { openSqliteStore } from './store/sqlite.js';
@@ -47,6 +49,14 @@ export interface HubOptions {
   scheduleTickMs: number;
   /** Images of the base resource types that are not built in (git -> concourse/git-resource). */
   coreResourceImages: Record<string, string>;
+  /** Log payload bytes stored per build; past it output is acknowledged, dropped, and marked once. 0: no cap. */
+  maxBuildLogBytes: number;
+  /** Log bytes one agent session may have waiting for the store before the hub stops reading it. */
+  maxSessionLogBytes: number;
+  /** Payload bytes of log chunks written in one store transaction at most. */
+  logBatchBytes: number;
+  /** How often the stall audit runs (also once at start). 0: never. */
+  auditIntervalMs: number;
 }
 
 export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
@@ -79,6 +89,10 @@ export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
     'bosh-io-stemcell': 'concourse/bosh-io-stemcell-resource',
     tracker: 'concourse/tracker-resource',
   },
+  maxBuildLogBytes: 100 * 1024 * 1024,
+  maxSessionLogBytes: 8 * 1024 * 1024,
+  logBatchBytes: 1024 * 1024,
+  auditIntervalMs: 60_000,
 };
 
 export interface RunningHub {
@@ -92,6 +106,7 @@ export interface RunningHub {
   checker: Checker;
   metrics: HubMetrics;
   tokens: TokenService;
+  audit: BuildAudit;
   /** Set only on the first start of a fresh data directory. */
   initialAdminToken: string | undefined;
   /** Stops accepting work, tells agents, flushes and closes the store. */
@@ -104,6 +119,12 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   const store = await openSqliteStore(options.dataDir ? { dataDir: options.dataDir } : { memory: true });
   const metrics = createHubMetrics();
   const events = new BuildEvents(store);
+  const logs = new LogWriter(
+    events,
+    { maxBuildLogBytes: options.maxBuildLogBytes, maxBatchBytes: options.logBatchBytes },
+    metrics,
+    log.child({ component: 'logs' }),
+  );
   const tokens = new TokenService(store);
   const artifacts = new FsArtifactStore(
     options.dataDir
@@ -169,6 +190,8 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
       dispatcher,
       engine,
       events,
+      logs,
+      maxSessionLogBytes: options.maxSessionLogBytes,
       metrics,
       log: log.child({ component: 'gateway' }),
       heartbeatMs: options.heartbeatMs,
@@ -199,6 +222,12 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     ready: () => ready,
     maxPipelineBytes: options.maxPipelineBytes,
   });
+  let draining = false;
+  // Draining: reads still work (and SSE streams end as the process exits); nothing new is accepted.
+  api.addHook('onRequest', async (req, reply) => {
+    if (draining && req.method !== 'GET' && req.method !== 'HEAD')
+      await reply.code(503).header('retry-after', '5').send({ error: 'the hub is shutting down' });
+  });
   const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
   const stopGc = startGarbageCollector(
     store,
@@ -206,6 +235,15 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     { intervalMs: options.gcIntervalMs, minArtifactAgeMs: 60 * 60_000 },
     log.child({ component: 'gc' }),
   );
+  const audit = new BuildAudit({
+    store,
+    engine,
+    dispatcher,
+    metrics,
+    log: log.child({ component: 'audit' }),
+    schedule: (pipelineId) => scheduler.request(pipelineId),
+  });
+  const stopAudit = options.auditIntervalMs > 0 ? audit.start(options.auditIntervalMs) : () => undefined;
   ready = true;
   const grpcHost = options.grpcListen.slice(0, options.grpcListen.lastIndexOf(':'));
   log.info({ url: address, grpcPort: gateway.port, tls: Boolean(options.tls) }, 'hub ready');
@@ -221,15 +259,23 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     checker,
     metrics,
     tokens,
+    audit,
     initialAdminToken,
     async close() {
+      // Order matters: refuse new work, tell agents (no new sessions), store what they already sent,
+      // then close the store. What is left in flight (leases, unfinished builds) resumes on the next start.
       ready = false;
+      draining = true;
       stopGc();
       checker.stop();
       scheduler.stop();
+      stopAudit();
       await gateway.close();
+      await logs.flush();
+      await audit.idle();
       await api.close();
       dispatcher.stop();
+      await logs.flush();
       await store.close();
     },
   };

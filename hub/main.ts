@@ -21,6 +21,15 @@ function durationOption(value: string): number {
   return parsed.ms;
 }
 
+/** `104857600`, `100MiB`, `100M`, `512KiB`, `1GiB`: a byte count (binary units). */
+export function parseBytes(value: string): number {
+  const m = /^\s*(\d+)\s*(|b|k|kb|kib|m|mb|mib|g|gb|gib)\s*$/i.exec(value);
+  if (!m) throw new InvalidArgumentError(`"${value}" is not a size (e.g. 104857600, 512KiB, 100MiB, 1GiB)`);
+  const unit = (m[2] ?? '').toLowerCase().charAt(0);
+  const scale = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+  return Number(m[1]) * scale;
+}
+
 function hostPort(value: string): { host: string; port: number } {
   const i = value.lastIndexOf(':');
   const port = Number(value.slice(i + 1));
@@ -62,6 +71,32 @@ export function hubCommand(): Command {
         .argParser(durationOption)
         .default(DEFAULT_HUB_OPTIONS.heartbeatMs, '5s'),
     )
+    .addOption(
+      new Option(
+        '--max-build-log-bytes <size>',
+        'log bytes stored per build; later output is dropped behind one marker line (0: no cap)',
+      )
+        .argParser(parseBytes)
+        .default(DEFAULT_HUB_OPTIONS.maxBuildLogBytes, '100MiB'),
+    )
+    .addOption(
+      new Option(
+        '--max-session-log-bytes <size>',
+        'log bytes one agent session may have waiting for the store before the hub stops reading it',
+      )
+        .argParser(parseBytes)
+        .default(DEFAULT_HUB_OPTIONS.maxSessionLogBytes, '8MiB'),
+    )
+    .addOption(
+      new Option('--audit-interval <duration>', 'how often the stall audit checks unfinished builds')
+        .argParser(durationOption)
+        .default(DEFAULT_HUB_OPTIONS.auditIntervalMs, '1m'),
+    )
+    .addOption(
+      new Option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, exit (status 1) if draining takes longer')
+        .argParser(durationOption)
+        .default(30_000, '30s'),
+    )
     .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info');
 }
 
@@ -75,6 +110,10 @@ interface HubFlags {
   insecurePlaintext: boolean;
   leaseGrace: number;
   heartbeat: number;
+  maxBuildLogBytes: number;
+  maxSessionLogBytes: number;
+  auditInterval: number;
+  drainTimeout: number;
   logLevel: string;
 }
 
@@ -110,6 +149,9 @@ async function main(): Promise<void> {
         : undefined,
     leaseGraceMs: flags.leaseGrace,
     heartbeatMs: flags.heartbeat,
+    maxBuildLogBytes: flags.maxBuildLogBytes,
+    maxSessionLogBytes: flags.maxSessionLogBytes,
+    auditIntervalMs: flags.auditInterval,
   };
   if (!options.tls)
     log.warn(
@@ -132,7 +174,7 @@ async function main(): Promise<void> {
     const force = setTimeout(() => {
       log.error('drain took too long; exiting');
       process.exit(1);
-    }, 30_000);
+    }, flags.drainTimeout);
     force.unref();
     hub.close().then(
       () => {

@@ -53,6 +53,54 @@ export function createHubMetrics(registry = new Registry()) {
       help: 'Agent messages refused because their lease is no longer valid',
       registers: [registry],
     }),
+    agentReconnects: new Counter({
+      name: 'outpost_hub_agent_reconnects_total',
+      help: 'Sessions of an agent that had a session with this hub process before',
+      registers: [registry],
+    }),
+    resultResends: new Counter({
+      name: 'outpost_hub_result_resends_total',
+      help: 'Finished messages for a result already recorded (acknowledged again, not applied)',
+      registers: [registry],
+    }),
+    messagesRejected: new Counter({
+      name: 'outpost_hub_messages_rejected_total',
+      help: 'Agent messages refused by a limit; the session ends with RESOURCE_EXHAUSTED',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
+    logBatches: new Histogram({
+      name: 'outpost_hub_log_batch_chunks',
+      help: 'Log chunks written per store transaction (group commit)',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
+      registers: [registry],
+    }),
+    logThrottled: new Counter({
+      name: 'outpost_hub_log_throttled_total',
+      help: 'Times a session stopped reading because its log bytes in flight reached the per-session budget',
+      registers: [registry],
+    }),
+    logBytesDropped: new Counter({
+      name: 'outpost_hub_log_bytes_dropped_total',
+      help: 'Log bytes acknowledged but not stored because their build reached the log cap',
+      registers: [registry],
+    }),
+    logTruncatedBuilds: new Counter({
+      name: 'outpost_hub_log_truncated_builds_total',
+      help: 'Builds whose log reached the per-build cap',
+      registers: [registry],
+    }),
+    auditRepairs: new Counter({
+      name: 'outpost_hub_audit_repairs_total',
+      help: 'Builds and step runs the periodic audit found inconsistent and repaired, by kind',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
+    auditRuns: new Counter({
+      name: 'outpost_hub_audit_runs_total',
+      help: 'Audit passes completed',
+      registers: [registry],
+    }),
     stepsFinished: new Counter({
       name: 'outpost_hub_steps_finished_total',
       help: 'Step runs that reached a final status',

@@ -111,12 +111,18 @@ export class HubSession {
       let heartbeat: NodeJS.Timeout | undefined;
       let heartbeatSeq = 0;
 
+      /** When each lease's Assign arrived, until its step starts (the agent's dispatch latency). */
+      const assignedAt = new Map<string, number>();
       const outbox: Outbox = {
         sendLog: (chunk) => this.send({ msg: { $case: 'log', value: chunk } }),
         sendFinished: (finished) => void this.send({ msg: { $case: 'finished', value: finished } }),
         sendAccepted: (leaseId) => void this.send({ msg: { $case: 'accepted', value: { leaseId } } }),
-        sendStarted: (leaseId, at) =>
-          void this.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: at } } }),
+        sendStarted: (leaseId, at) => {
+          const since = assignedAt.get(leaseId);
+          assignedAt.delete(leaseId);
+          if (since !== undefined) this.metrics.dispatchLatency.observe(Math.max(0, at - since) / 1000);
+          this.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: at } } });
+        },
       };
 
       const finish = (err?: Error) => {
@@ -160,8 +166,11 @@ export class HubSession {
             return;
           }
           case 'assign': {
+            assignedAt.set(msg.value.leaseId, Date.now());
             const reason = this.runner.assign(msg.value, outbox, this.draining);
             if (reason) {
+              assignedAt.delete(msg.value.leaseId);
+              this.metrics.assignmentsRejected.inc();
               this.log.info({ leaseId: msg.value.leaseId, reason }, 'assignment rejected');
               this.send({ msg: { $case: 'rejected', value: { leaseId: msg.value.leaseId, reason } } });
             }
@@ -178,16 +187,25 @@ export class HubSession {
             this.runner.abort(msg.value.leaseId, msg.value.graceMs, msg.value.reason);
             return;
           case 'leaseRevoked':
+            assignedAt.delete(msg.value.leaseId);
+            this.metrics.leasesRevoked.inc();
             this.runner.drop(msg.value.leaseId, msg.value.reason);
             return;
           case 'goAway':
+            this.metrics.goAways.inc();
             this.log.info({ reason: msg.value.reason }, 'hub is going away');
             return;
           case 'heartbeat':
             return;
         }
       });
-      call.on('error', (err: Error) => finish(err));
+      call.on('error', (err: Error & { code?: number; details?: string }) => {
+        this.metrics.sessionErrors.inc({ code: String(err.code ?? 'unknown') });
+        // The hub's reason, e.g. RESOURCE_EXHAUSTED for a message over its limit, goes in the agent's log.
+        if (err.code === 8)
+          this.log.error({ reason: err.details ?? err.message }, 'the hub refused a message over its limit');
+        finish(err);
+      });
       call.on('end', () => finish());
 
       call.write({

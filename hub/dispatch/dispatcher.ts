@@ -87,26 +87,49 @@ export class Dispatcher {
   /** Rebuilds lease state after a restart: every assigned or running step waits for its agent. */
   async recover(): Promise<void> {
     await this.serial(async () => {
-      for (const run of await this.store.listStepRunsByStatus(['assigned', 'running'])) {
-        if (!run.leaseId || !run.agentName || !run.pool) continue;
-        const lease: Lease = {
-          leaseId: run.leaseId,
-          entry: undefined,
-          stepRunId: run.id,
-          buildId: run.buildId,
-          agentName: run.agentName,
-          pool: run.pool,
-          state: run.status === 'assigned' ? 'assigned' : 'running',
-          conn: undefined,
-          timer: undefined,
-        };
-        this.addLease(lease);
-        this.startGrace(
-          lease,
+      for (const run of await this.store.listStepRunsByStatus(['assigned', 'running']))
+        this.adoptNow(
+          run,
           `agent "${run.agentName}" did not reconnect within the grace period after a hub restart`,
         );
-      }
     });
+  }
+
+  /** Whether this dispatcher tracks the lease (the audit looks for step runs whose lease it does not). */
+  knowsLease(leaseId: string): boolean {
+    return this.leases.has(leaseId);
+  }
+
+  /**
+   * Takes on an assigned or running step run whose lease this dispatcher does not track, as after a
+   * restart: its agent gets the grace to list it, else it is re-queued (assigned) or errored (running).
+   * False when the store no longer shows it so, or it has no agent to wait for.
+   */
+  adopt(stepRunId: number, reason: string): Promise<boolean> {
+    return this.serial(async () => {
+      const run = await this.store.getStepRun(stepRunId);
+      if (!run || (run.status !== 'assigned' && run.status !== 'running') || !run.leaseId) return false;
+      if (this.leases.has(run.leaseId)) return true;
+      return this.adoptNow(run, reason);
+    });
+  }
+
+  private adoptNow(run: StepRun, reason: string): boolean {
+    if (!run.leaseId || !run.agentName || !run.pool) return false;
+    const lease: Lease = {
+      leaseId: run.leaseId,
+      entry: undefined,
+      stepRunId: run.id,
+      buildId: run.buildId,
+      agentName: run.agentName,
+      pool: run.pool,
+      state: run.status === 'assigned' ? 'assigned' : 'running',
+      conn: undefined,
+      timer: undefined,
+    };
+    this.addLease(lease);
+    this.startGrace(lease, reason);
+    return true;
   }
 
   /** A step is ready to run. `preferAgent` (holding its inputs) gets it when it has room. */
@@ -311,9 +334,20 @@ export class Dispatcher {
     return this.poolUse.get(poolKey(agentName, pool)) ?? 0;
   }
 
-  /** Why a step is still waiting, if it is. */
+  /** Why a step is still waiting, if it is: queued for an agent, unaccepted, or its agent is away. */
   waitingReasonFor(stepRunId: number): string | undefined {
-    return this.queue.find((e) => e.stepRunId === stepRunId)?.reason;
+    const queued = this.queue.find((e) => e.stepRunId === stepRunId);
+    if (queued) return queued.reason ?? 'queued for an agent';
+    for (const lease of this.leases.values()) {
+      if (lease.stepRunId !== stepRunId) continue;
+      if (lease.state === 'assigned')
+        return lease.conn
+          ? `assigned to agent "${lease.agentName}", waiting for it to accept`
+          : `assigned to agent "${lease.agentName}", which is disconnected; waiting for it to come back`;
+      if (!lease.conn)
+        return `agent "${lease.agentName}" is disconnected; the step keeps its lease for the grace period`;
+    }
+    return undefined;
   }
 
   connected(): AgentConnection[] {

@@ -112,6 +112,20 @@ export class Engine implements DispatchListener {
     return n;
   }
 
+  /** Whether a step of a running build waits for this step run's outcome. */
+  waitsFor(stepRunId: number): boolean {
+    return this.waiters.has(stepRunId);
+  }
+
+  /** Starts (replays) an unfinished build this engine is not running; false if it is finished or running. */
+  async resume(buildId: number): Promise<boolean> {
+    if (this.builds.has(buildId)) return false;
+    const build = await this.store.getBuild(buildId);
+    if (!build || TERMINAL_BUILD_STATUSES.includes(build.status) || this.builds.has(buildId)) return false;
+    this.start(build);
+    return true;
+  }
+
   async abort(buildId: number): Promise<void> {
     const build = await this.store.getBuild(buildId);
     if (!build || TERMINAL_BUILD_STATUSES.includes(build.status)) return;
@@ -127,7 +141,9 @@ export class Engine implements DispatchListener {
   /** Why the build is not progressing right now, if a step of it is waiting for an agent. */
   waitingReason(buildId: number): string | null {
     const running = this.builds.get(buildId);
-    if (!running || !this.dispatcher) return null;
+    // Unfinished (callers ask only then) yet not run here: the stall audit picks such builds up.
+    if (!running) return 'not running on this hub yet; the stall audit will start it';
+    if (!this.dispatcher) return null;
     for (const run of running.run.steps.values()) {
       const reason = this.dispatcher.waitingReasonFor(run.id);
       if (reason) return reason;

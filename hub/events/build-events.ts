@@ -3,7 +3,7 @@
 // reader that connects late or reconnects sees each event exactly once, in order.
 
 import { EventEmitter } from 'node:events';
-import type { BuildEvent, LogAppend, LogAppendResult, Store } from '../store/store.js';
+import type { BuildEvent, LogAppend, LogAppendOptions, LogAppendResult, Store } from '../store/store.js';
 
 /** Concourse's event versions for the event types Outpost emits. */
 export const EVENT_VERSIONS: Record<string, string> = {
@@ -45,6 +45,17 @@ export class BuildEvents {
     const result = await this.store.appendLog(input);
     if (result.kind === 'stored') this.emitter.emit(String(result.event.buildId), result.event);
     return result;
+  }
+
+  /** Appends many log chunks in one store transaction, then publishes what was stored, in order. */
+  async appendLogs(inputs: LogAppend[], options?: LogAppendOptions): Promise<LogAppendResult[]> {
+    const results = await this.store.appendLogs(inputs, options);
+    for (const result of results) {
+      const event =
+        result.kind === 'stored' ? result.event : result.kind === 'truncated' ? result.marker : undefined;
+      if (event) this.emitter.emit(String(event.buildId), event);
+    }
+    return results;
   }
 
   subscribe(buildId: number, listener: BuildEventListener): () => void {

@@ -55,6 +55,8 @@ export async function startGateway(
 ): Promise<Gateway> {
   const log = deps.log;
   const sessions = new Map<string, AgentSession>();
+  /** Agent names that had a session with this process: another session of one is a reconnect. */
+  const seen = new Set<string>();
   const server = new Server({
     'grpc.max_receive_message_length': deps.limits.maxMessageBytes,
     'grpc.max_send_message_length': deps.limits.maxMessageBytes,
@@ -96,6 +98,8 @@ export async function startGateway(
         }
         const session = new AgentSession(call, auth.token, auth.team, deps, (named) => {
           // The newest session of an agent wins: an older one is a stream the agent already gave up on.
+          if (seen.has(named.agentName)) deps.metrics.agentReconnects.inc();
+          seen.add(named.agentName);
           const older = sessions.get(named.agentName);
           if (older && older !== named) older.close('replaced by a newer session of the same agent');
           sessions.set(named.agentName, named);

@@ -26,8 +26,9 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { AgentConnection, Assignment, PoolInfo, ResourceAction } from '../dispatch/types.js';
 import type { Engine } from '../engine/engine.js';
 import { eventTime, type BuildEvents } from '../events/build-events.js';
+import type { LogWriter } from '../events/log-writer.js';
 import type { HubMetrics } from '../metrics.js';
-import type { Store, TokenRecord } from '../store/store.js';
+import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
 
 export interface SessionLimits {
   maxMessageBytes: number;
@@ -41,6 +42,14 @@ export interface SessionDeps {
   dispatcher: Dispatcher;
   engine: Engine;
   events: BuildEvents;
+  /** Where log chunks go: batched with every other session's (group commit). */
+  logs: LogWriter;
+  /**
+   * Log bytes one session may have queued for the store and not yet acknowledged. Past it the session
+   * stops reading its stream until its writes commit, so an agent spraying logs is slowed to what the
+   * store takes and cannot crowd out the others.
+   */
+  maxSessionLogBytes: number;
   metrics: HubMetrics;
   log: Logger;
   heartbeatMs: number;
@@ -81,6 +90,12 @@ export class AgentSession implements AgentConnection {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private log: Logger;
+  /** Log bytes handed to the LogWriter and not yet committed. */
+  private logBytesInFlight = 0;
+  /** Settles after the latest log chunk handed to the LogWriter (writes settle in order). */
+  private lastLogWrite: Promise<void> = Promise.resolve();
+  /** Highest seq to acknowledge per lease, sent once the current batch's results are in. */
+  private readonly acksDue = new Map<string, number>();
 
   constructor(
     private readonly call: Call,
@@ -114,6 +129,10 @@ export class AgentSession implements AgentConnection {
       if (err instanceof GatewayError) {
         this.log.warn({ code: GrpcStatus[err.code], reason: err.message }, 'agent session refused');
         this.fail(err.code, err.message);
+      } else if ((err as { code?: unknown }).code === GrpcStatus.RESOURCE_EXHAUSTED) {
+        // grpc-js refused a message over grpc.max_receive_message_length and ended the call with the reason.
+        this.deps.metrics.messagesRejected.inc({ reason: 'message_too_large' });
+        this.log.warn({ reason: (err as Error).message }, 'agent message over the size limit; session ended');
       } else if (!this.closed) {
         this.log.info({ err: (err as Error).message }, 'agent session ended');
       }
@@ -316,10 +335,14 @@ export class AgentSession implements AgentConnection {
   private async handle(message: AgentMessage): Promise<void> {
     const msg = message.msg;
     if (!msg) return;
+    if (msg.$case === 'log') {
+      await this.onLog(msg.value);
+      return;
+    }
+    if (msg.$case === 'heartbeat' || msg.$case === 'hello') return;
+    // Everything else sees the logs sent before it as stored (a result needs its whole log).
+    await this.lastLogWrite;
     switch (msg.$case) {
-      case 'heartbeat':
-      case 'hello':
-        return;
       case 'accepted': {
         const check = await this.deps.dispatcher.accepted(this, msg.value.leaseId);
         if (!check.ok) this.refuse(msg.value.leaseId, check.reason);
@@ -327,9 +350,6 @@ export class AgentSession implements AgentConnection {
       }
       case 'rejected':
         await this.deps.dispatcher.rejected(this, msg.value.leaseId, msg.value.reason);
-        return;
-      case 'log':
-        await this.onLog(msg.value);
         return;
       case 'started': {
         const lease = await this.lease(msg.value.leaseId);
@@ -374,33 +394,60 @@ export class AgentSession implements AgentConnection {
     this.revoke(leaseId, reason);
   }
 
+  /**
+   * Hands the chunk to the LogWriter and returns without waiting for the store, unless this session
+   * already has its budget of bytes in flight: then it waits, and stops reading its stream meanwhile.
+   */
   private async onLog(chunk: LogChunk): Promise<void> {
     const lease = await this.lease(chunk.leaseId);
     if (!lease) return;
     if (chunk.data.length > this.deps.limits.maxLogChunkBytes) {
+      this.deps.metrics.messagesRejected.inc({ reason: 'log_chunk_too_large' });
       throw new GatewayError(
         GrpcStatus.RESOURCE_EXHAUSTED,
         `log chunk of ${chunk.data.length} bytes exceeds the limit of ${this.deps.limits.maxLogChunkBytes}`,
       );
     }
     const source = streamFromWire(chunk.stream) === 'stderr' ? 'stderr' : 'stdout';
-    const result = await this.deps.events.appendLog({
-      stepRunId: lease.stepRunId,
-      seq: chunk.seq,
-      event: {
-        type: 'log',
-        version: '5.1',
-        data: {
-          origin: { id: lease.planId, source },
-          payload: chunk.data.toString('utf8'),
-          time: eventTime(chunk.atUnixMs),
+    const bytes = chunk.data.length;
+    this.logBytesInFlight += bytes;
+    const write = this.deps.logs
+      .append({
+        stepRunId: lease.stepRunId,
+        seq: chunk.seq,
+        bytes,
+        event: {
+          type: 'log',
+          version: '5.1',
+          data: {
+            origin: { id: lease.planId, source },
+            payload: chunk.data.toString('utf8'),
+            time: eventTime(chunk.atUnixMs),
+          },
         },
-      },
-      at: this.deps.now(),
-    });
-    if (result.kind === 'stored') {
+        at: this.deps.now(),
+      })
+      .then(
+        (result) => this.logStored(chunk, lease, result),
+        (err: unknown) => {
+          // Not acknowledged: the agent resends it on its next session.
+          this.log.error({ err, leaseId: chunk.leaseId, seq: chunk.seq }, 'could not store a log chunk');
+          if (!this.closed)
+            this.fail(GrpcStatus.UNAVAILABLE, 'the hub could not store a log chunk; reconnect and resend');
+        },
+      )
+      .finally(() => (this.logBytesInFlight -= bytes));
+    this.lastLogWrite = write;
+    if (this.logBytesInFlight > this.deps.maxSessionLogBytes) {
+      this.deps.metrics.logThrottled.inc();
+      await write;
+    }
+  }
+
+  private logStored(chunk: LogChunk, lease: LeaseCache, result: LogAppendResult): void {
+    if (result.kind === 'stored' || result.kind === 'truncated') {
       lease.logSeq = chunk.seq;
-      this.deps.metrics.logChunks.inc();
+      if (result.kind === 'stored') this.deps.metrics.logChunks.inc();
     } else if (result.kind === 'duplicate') {
       this.deps.metrics.logDuplicates.inc();
     } else {
@@ -410,7 +457,15 @@ export class AgentSession implements AgentConnection {
         'log gap; waiting for a resend',
       );
     }
-    this.send({ msg: { $case: 'logAck', value: { leaseId: chunk.leaseId, seq: lease.logSeq } } });
+    // One LogAck per lease per batch: the results of a batch arrive together.
+    if (this.acksDue.size === 0) queueMicrotask(() => this.sendAcks());
+    this.acksDue.set(chunk.leaseId, lease.logSeq);
+  }
+
+  private sendAcks(): void {
+    for (const [leaseId, seq] of this.acksDue)
+      this.send({ msg: { $case: 'logAck', value: { leaseId, seq } } });
+    this.acksDue.clear();
   }
 
   private async onFinished(finished: Finished): Promise<void> {
@@ -421,8 +476,10 @@ export class AgentSession implements AgentConnection {
     if (!check.ok) {
       // Recorded before (the ack was lost): acknowledge again so the agent can forget it.
       const run = await this.deps.store.getStepRunByLease(leaseId);
-      if (run && run.status === status) this.send({ msg: { $case: 'finishedAck', value: { leaseId } } });
-      else this.refuse(leaseId, check.reason);
+      if (run && run.status === status) {
+        this.deps.metrics.resultResends.inc();
+        this.send({ msg: { $case: 'finishedAck', value: { leaseId } } });
+      } else this.refuse(leaseId, check.reason);
       return;
     }
     const lease = await this.lease(leaseId);

@@ -31,6 +31,7 @@ import type {
   BuildView,
   Job,
   LogAppend,
+  LogAppendOptions,
   LogAppendResult,
   Pipeline,
   PipelineConfigVersion,
@@ -84,6 +85,16 @@ async function insertEvent(db: Db, buildId: number, event: EventInput): Promise<
     .returning('seq')
     .executeTakeFirstOrThrow();
   return { buildId, seq: row.seq, type: event.type, version: event.version, json: data, at: event.at };
+}
+
+/** Inserts an event at a seq the caller allocated (inside a transaction that read the build's max seq). */
+async function insertEventAt(db: Db, buildId: number, seq: number, event: EventInput): Promise<BuildEvent> {
+  const data = json(event.data);
+  await db
+    .insertInto('build_events')
+    .values({ build_id: buildId, seq, type: event.type, version: event.version, data, at: event.at })
+    .execute();
+  return { buildId, seq, type: event.type, version: event.version, json: data, at: event.at };
 }
 
 /** The fence of updateStepRun: SQL's `=` never matches NULL, so "no lease" needs IS NULL. */
@@ -526,27 +537,110 @@ export class KyselyStore implements Store {
   }
 
   async appendLog(input: LogAppend): Promise<LogAppendResult> {
-    return conflictsAs(`log of step run ${input.stepRunId}`, () =>
-      this.db.transaction().execute(async (trx): Promise<LogAppendResult> => {
-        // Claim the seq by compare-and-set on log_seq: the happy path is this update plus the insert.
-        const claimed = await trx
-          .updateTable('step_runs')
-          .set({ log_seq: input.seq })
-          .where('id', '=', input.stepRunId)
-          .where('log_seq', '=', input.seq - 1)
-          .returning('build_id')
-          .executeTakeFirst();
-        if (claimed !== undefined) {
-          const event = await insertEvent(trx, claimed.build_id, { ...input.event, at: input.at });
-          return { kind: 'stored', event };
+    const [result] = await this.appendLogs([input]);
+    if (!result) throw new Error('appendLogs returned no result');
+    return result;
+  }
+
+  /**
+   * One transaction for the whole batch. Each step run's log_seq and each build's next event seq and log
+   * usage are read once, advanced in memory chunk by chunk, and written once at the end: a batch of n
+   * chunks costs n inserts plus a few statements per step and build, not 2n statements and n commits.
+   * SQLite's single writer makes the read-then-write safe; PostgreSQL will need the step run and build
+   * rows locked (SELECT ... FOR UPDATE) on first read.
+   */
+  async appendLogs(inputs: LogAppend[], options: LogAppendOptions = {}): Promise<LogAppendResult[]> {
+    if (inputs.length === 0) return [];
+    const cap = options.maxBuildLogBytes;
+    return conflictsAs(`log of step run ${inputs[0]?.stepRunId}`, () =>
+      this.db.transaction().execute(async (trx): Promise<LogAppendResult[]> => {
+        const steps = new Map<number, { buildId: number; logSeq: number; initial: number }>();
+        const builds = new Map<
+          number,
+          { nextSeq: number; bytes: number; truncated: boolean; dirty: boolean }
+        >();
+        const results: LogAppendResult[] = [];
+        for (const input of inputs) {
+          let step = steps.get(input.stepRunId);
+          if (!step) {
+            const row = await trx
+              .selectFrom('step_runs')
+              .select(['build_id', 'log_seq'])
+              .where('id', '=', input.stepRunId)
+              .executeTakeFirst();
+            if (row === undefined) throw new StoreConflictError(`step run ${input.stepRunId} does not exist`);
+            step = { buildId: row.build_id, logSeq: row.log_seq, initial: row.log_seq };
+            steps.set(input.stepRunId, step);
+          }
+          if (input.seq <= step.logSeq) {
+            results.push({ kind: 'duplicate' });
+            continue;
+          }
+          if (input.seq > step.logSeq + 1) {
+            results.push({ kind: 'gap', logSeq: step.logSeq });
+            continue;
+          }
+          step.logSeq = input.seq;
+          let build = builds.get(step.buildId);
+          if (!build) {
+            const row = await trx
+              .selectFrom('builds')
+              .select((eb) => [
+                'log_bytes',
+                'log_truncated',
+                eb
+                  .selectFrom('build_events')
+                  .select((sb) => sb.fn.coalesce(sb.fn.max('seq'), sb.lit(0)).as('m'))
+                  .where('build_id', '=', step.buildId)
+                  .as('max_seq'),
+              ])
+              .where('id', '=', step.buildId)
+              .executeTakeFirst();
+            if (row === undefined) throw new StoreConflictError(`build ${step.buildId} does not exist`);
+            build = {
+              nextSeq: (row.max_seq ?? 0) + 1,
+              bytes: Number(row.log_bytes),
+              truncated: row.log_truncated !== 0,
+              dirty: false,
+            };
+            builds.set(step.buildId, build);
+          }
+          const bytes = input.bytes ?? 0;
+          if (cap !== undefined && (build.truncated || build.bytes + bytes > cap)) {
+            let marker: BuildEvent | undefined;
+            if (!build.truncated) {
+              build.truncated = true;
+              build.dirty = true;
+              if (options.truncationMarker)
+                marker = await insertEventAt(trx, step.buildId, build.nextSeq++, {
+                  ...options.truncationMarker(input),
+                  at: input.at,
+                });
+            }
+            results.push({ kind: 'truncated', marker });
+            continue;
+          }
+          build.bytes += bytes;
+          build.dirty = build.dirty || bytes > 0;
+          const event = await insertEventAt(trx, step.buildId, build.nextSeq++, {
+            ...input.event,
+            at: input.at,
+          });
+          results.push({ kind: 'stored', event });
         }
-        const run = await trx
-          .selectFrom('step_runs')
-          .select('log_seq')
-          .where('id', '=', input.stepRunId)
-          .executeTakeFirst();
-        if (run === undefined) throw new StoreConflictError(`step run ${input.stepRunId} does not exist`);
-        return input.seq <= run.log_seq ? { kind: 'duplicate' } : { kind: 'gap', logSeq: run.log_seq };
+        for (const [id, step] of steps) {
+          if (step.logSeq !== step.initial)
+            await trx.updateTable('step_runs').set({ log_seq: step.logSeq }).where('id', '=', id).execute();
+        }
+        for (const [id, build] of builds) {
+          if (build.dirty)
+            await trx
+              .updateTable('builds')
+              .set({ log_bytes: build.bytes, log_truncated: build.truncated ? 1 : 0 })
+              .where('id', '=', id)
+              .execute();
+        }
+        return results;
       }),
     );
   }

@@ -91,6 +91,10 @@ export interface BuildsTable {
   created_at: BigIntColumn;
   started_at: NullableBigIntColumn;
   ended_at: NullableBigIntColumn;
+  /** Log payload bytes stored for the build (counted against the hub's per-build log cap). */
+  log_bytes: ColumnType<number | string, number | undefined, number>;
+  /** 1 once the build's log hit the cap: later chunks are acknowledged but not stored. */
+  log_truncated: ColumnType<IntBool, IntBool | undefined, IntBool>;
 }
 
 export interface StepRunsTable {

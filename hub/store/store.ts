@@ -208,11 +208,25 @@ export interface LogAppend {
   seq: number;
   event: { type: string; version: string; data: unknown };
   at: number;
+  /** Payload bytes, counted against the build's log cap (see LogAppendOptions). */
+  bytes?: number;
+}
+
+export interface LogAppendOptions {
+  /** A chunk that would take its build's stored log bytes past this is not stored (nor any later one). */
+  maxBuildLogBytes?: number;
+  /** The event stored once, in place of the first chunk a build's cap drops. */
+  truncationMarker?: (dropped: LogAppend) => { type: string; version: string; data: unknown };
 }
 
 export type LogAppendResult =
   /** Stored; the step run's logSeq is now `seq`. */
   | { kind: 'stored'; event: BuildEvent }
+  /**
+   * Past the build's log cap: the step run's logSeq is now `seq` (so the sender moves on) but the chunk
+   * is not stored. `marker` is the truncation event, stored with the first chunk dropped.
+   */
+  | { kind: 'truncated'; marker: BuildEvent | undefined }
   /** Already stored before (seq <= logSeq): dropped. */
   | { kind: 'duplicate' }
   /** A gap (seq > logSeq + 1): dropped; the sender must resend from logSeq + 1. */
@@ -332,6 +346,11 @@ export interface Store {
   ): Promise<BuildEvent>;
   /** Appends a log event for a step run, deduplicated by (step run, seq); see LogAppendResult. */
   appendLog(input: LogAppend): Promise<LogAppendResult>;
+  /**
+   * Appends many log chunks (of any step runs) in one transaction: one result per input, in order,
+   * each exactly as appendLog would have answered had the inputs been appended one after the other.
+   */
+  appendLogs(inputs: LogAppend[], options?: LogAppendOptions): Promise<LogAppendResult[]>;
   /** Events with seq > afterSeq, ascending, at most `limit`. */
   listBuildEvents(buildId: number, afterSeq: number, limit: number): Promise<BuildEvent[]>;
 

@@ -1,7 +1,14 @@
 // Chaos: real hub and agents in this process, the agents dialling through a TCP proxy that, on a
 // schedule drawn from a seeded PRNG, cuts every connection, delays traffic and stalls it; some seeds
-// also restart the hub mid-build. After each run the build's events must show every log line exactly
-// once and in order per step, no step run twice, the expected final status, and no stuck build.
+// also drain the hub mid-build (RunningHub.close(), the code SIGTERM runs: refuse work, GoAway, flush
+// log batches, close the store) and start it again. Some seeds add log pressure: a per-session log
+// budget so small every session is throttled all the time, a per-build log cap below the build's
+// output, or a second (protocol-level) agent spraying logs at the hub the whole time. After each run the build's events must show every log line exactly once and in order per
+// step (for capped runs: an in-order prefix per step and exactly one truncation marker), no step run
+// twice, the expected final status, no stuck build, and every drain done within DRAIN_BOUND_MS.
+//
+// Agent SIGKILL/restart faults come with the agent process supervisor: add them as a fault kind in
+// `injectFault` below (the agents are in `agents`; restart one with startTestAgent on the same dir).
 //
 // Replay one seed: CHAOS_SEED=123 npm run test:chaos. Change the number of runs: CHAOS_RUNS=50.
 
@@ -11,14 +18,17 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { BuildSummary } from '../../hub/api/types.js';
+import { LogStream, Platform } from '../../proto/gen/outpost/v1/agent.js';
 import {
   restartTestHub,
   setPipeline,
+  shellPipeline,
   startTestAgent,
   startTestHub,
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
+import { rawAgent } from '../support/raw-agent.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 /** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
@@ -39,6 +49,15 @@ const CONCURRENCY = Number(process.env.CHAOS_CONCURRENCY ?? 3);
 /** A build not finished this long after its trigger counts as stuck. */
 const BUILD_DEADLINE_MS = 15_000;
 const TERMINAL = ['succeeded', 'failed', 'errored', 'aborted'];
+/** A hub drain (SIGTERM path) must finish within this. */
+const DRAIN_BOUND_MS = 10_000;
+/** The per-build cap of capped runs: well below the ~20-35 KB the three steps print. */
+const CAP_BYTES = 12 * 1024;
+const MARKER = 'outpost: build log exceeds 12 KiB; further output of this build is dropped';
+
+type Pressure = 'none' | 'tight-budget' | 'capped' | 'flood';
+/** What a flooding agent sprays at most (64 KiB chunks, never waiting for an ack). */
+const FLOOD_BYTES = 16 * 1024 * 1024;
 
 function seedsToRun(): number[] {
   if (process.env.CHAOS_SEED) return [Number(process.env.CHAOS_SEED)];
@@ -61,6 +80,11 @@ interface RunResult {
   doubleRuns: number;
   lostResults: number;
   stuckBuilds: number;
+  /** Capped runs: truncation markers found (must be exactly 1). */
+  markers: number;
+  pressure: Pressure;
+  drains: number;
+  maxDrainMs: number;
   chaos: string[];
   notes: string[];
   ms: number;
@@ -115,6 +139,49 @@ async function readEvents(
   return out;
 }
 
+/**
+ * A protocol-level agent that takes a step of its own pipeline and sprays 64 KiB log chunks at the hub
+ * without waiting for acks, until the run ends or FLOOD_BYTES are out. Resolves `done` with bytes sent.
+ */
+async function startFlood(
+  hub: TestHub,
+  stopped: () => boolean,
+): Promise<{ done: Promise<number>; close: () => void }> {
+  const raw = rawAgent(hub.grpcAddress, await hub.newAgentToken('flood'), {
+    agentName: 'flood',
+    pools: [
+      { name: 'flood', platform: Platform.PLATFORM_LINUX, tags: ['flood'], executor: 'process', capacity: 1 },
+    ],
+  });
+  await raw.next('welcome');
+  await setPipeline(hub, 'flood', shellPipeline('true', '    tags: [flood]\n'));
+  await triggerJob(hub, 'flood', 'job');
+  const { leaseId } = await raw.next('assign');
+  raw.send({ msg: { $case: 'accepted', value: { leaseId } } });
+  const data = Buffer.alloc(64 * 1024, 'flood\n');
+  const state = { ended: false };
+  void raw.ended.then(() => (state.ended = true));
+  const done = (async () => {
+    let sent = 0;
+    for (let seq = 1; sent < FLOOD_BYTES && !stopped() && !state.ended; seq++) {
+      const ok = raw.call.write({
+        msg: {
+          $case: 'log',
+          value: { leaseId, seq, stream: LogStream.LOG_STREAM_STDOUT, data, atUnixMs: 0 },
+        },
+      });
+      sent += data.length;
+      if (!ok)
+        await new Promise((resolve) => {
+          raw.call.once('drain', resolve);
+          void raw.ended.then(resolve);
+        });
+    }
+    return sent;
+  })();
+  return { done, close: () => raw.close() };
+}
+
 async function runSeed(seed: number): Promise<RunResult> {
   const started = Date.now();
   const rng = mulberry32(seed);
@@ -122,6 +189,16 @@ async function runSeed(seed: number): Promise<RunResult> {
   const agentCount = rng() < 0.5 ? 1 : 2;
   const capacity = between(2, 4);
   const restartHub = rng() < 0.35;
+  const pressureRoll = rng();
+  // A flooding agent dials the hub directly (not through the proxy) and does not reconnect: not with restarts.
+  const pressure: Pressure =
+    pressureRoll < 0.15
+      ? 'capped'
+      : pressureRoll < 0.3
+        ? 'tight-budget'
+        : pressureRoll < 0.45 && !restartHub
+          ? 'flood'
+          : 'none';
   const steps: StepPlan[] = [
     { name: 'first', lines: between(800, 1500), exit: 0 },
     { name: 'left', lines: between(500, 1000), exit: 0 },
@@ -137,7 +214,11 @@ async function runSeed(seed: number): Promise<RunResult> {
     doubleRuns: 0,
     lostResults: 0,
     stuckBuilds: 0,
-    chaos: [`agents=${agentCount}x${capacity}`],
+    markers: 0,
+    pressure,
+    drains: 0,
+    maxDrainMs: 0,
+    chaos: [`agents=${agentCount}x${capacity}`, ...(pressure === 'none' ? [] : [pressure])],
     notes: [],
     ms: 0,
   };
@@ -145,7 +226,12 @@ async function runSeed(seed: number): Promise<RunResult> {
   const marks = await mkdtemp(path.join(os.tmpdir(), 'outpost-chaos-'));
   // A long grace: cuts, stalls and restarts must never expire a lease.
   const state: { hub: TestHub; ready: Promise<void> } = {
-    hub: await startTestHub({ heartbeatMs: 200, leaseGraceMs: 60_000 }),
+    hub: await startTestHub({
+      heartbeatMs: 200,
+      leaseGraceMs: 60_000,
+      ...(pressure === 'tight-budget' ? { maxSessionLogBytes: 16 * 1024 } : {}),
+      ...(pressure === 'capped' ? { maxBuildLogBytes: CAP_BYTES } : {}),
+    }),
     ready: Promise.resolve(),
   };
   const proxy = await startTcpProxy(state.hub.grpcPort);
@@ -162,8 +248,10 @@ async function runSeed(seed: number): Promise<RunResult> {
   const run = { done: false };
   const stopped = () => run.done;
   let chaosLoop: Promise<void> = Promise.resolve();
+  let flood: { done: Promise<number>; close: () => void } | undefined;
   try {
     await Promise.all(agents.map((a) => a.welcomed));
+    if (pressure === 'flood') flood = await startFlood(state.hub, stopped);
     const [first, left, right] = steps as [StepPlan, StepPlan, StepPlan];
     await setPipeline(
       state.hub,
@@ -187,10 +275,13 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
         if (restartHub && !restarted && (roll < 0.2 || n === faults - 1)) {
           restarted = true;
           const down = between(50, 600);
-          result.chaos.push(`restart(${down}ms)`);
+          result.chaos.push(`drain+restart(${down}ms)`);
           let release!: () => void;
           state.ready = new Promise((resolve) => (release = resolve));
+          const drainStart = Date.now();
           await state.hub.stop();
+          result.drains++;
+          result.maxDrainMs = Math.max(result.maxDrainMs, Date.now() - drainStart);
           await sleep(down);
           state.hub = await restartTestHub(state.hub);
           release();
@@ -252,6 +343,21 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
       if (e.event === 'selected-worker') entry(planId).selected++;
       if (e.event === 'finish-task') entry(planId).exit = e.data.exit_status as number;
     }
+    const capped = pressure === 'capped';
+    if (capped) {
+      const all = [...byPlan.values()].map((p) => p.text).join('');
+      result.markers = all.split(MARKER).length - 1;
+      if (result.markers !== 1) result.notes.push(`${result.markers} truncation markers, expected 1`);
+      // A step cut off before its START line has no log to find it by: its exit status is in the store.
+      const runs = await state.hub.store.listStepRuns(id);
+      for (const step of steps) {
+        const run = runs.find((r) => r.name === step.name);
+        if (build && TERMINAL.includes(build.status) && run?.exitStatus !== step.exit) {
+          result.lostResults++;
+          result.notes.push(`${step.name}: exit status ${run?.exitStatus}, expected ${step.exit}`);
+        }
+      }
+    }
     for (const step of steps) {
       const found = [...byPlan.values()].filter((p) => p.text.includes(`START ${step.name}\n`));
       const plan = found[0];
@@ -267,7 +373,7 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
       }
       for (const count of seen.values()) result.duplicates += count - 1;
       const missing = step.lines - seen.size;
-      if (missing > 0) result.notes.push(`${step.name}: ${missing} lines missing`);
+      if (missing > 0 && !capped) result.notes.push(`${step.name}: ${missing} lines missing`);
 
       const markers = (plan?.text.match(new RegExp(`^START ${step.name}$`, 'gm')) ?? []).length;
       const processStarts = (await readFile(path.join(marks, step.name), 'utf8').catch(() => ''))
@@ -283,7 +389,7 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
       } else if ((plan?.selected ?? 0) > 1) {
         result.notes.push(`${step.name}: re-queued before it started (selected-worker ${plan?.selected})`);
       }
-      if (plan?.exit !== step.exit && result.stuckBuilds === 0) {
+      if (!capped && plan?.exit !== step.exit && result.stuckBuilds === 0) {
         result.lostResults++;
         result.notes.push(`${step.name}: exit status ${plan?.exit}, expected ${step.exit}`);
       }
@@ -293,6 +399,11 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
     run.done = true;
     await chaosLoop.catch(() => undefined);
     result.ms = Date.now() - started;
+    if (flood) {
+      const sprayed = await flood.done;
+      result.chaos.push(`flooded(${Math.round(sprayed / 1024 / 1024)}MiB)`);
+      flood.close();
+    }
     for (const agent of agents) await agent.stop();
     await proxy.close();
     await state.hub.close();
@@ -300,9 +411,19 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
   }
 }
 
+/** A run failed if it lost, duplicated or reordered anything, or a drain overran its bound. */
+function failedRun(r: RunResult): boolean {
+  return (
+    r.duplicates + r.outOfOrder + r.doubleRuns + r.lostResults + r.stuckBuilds > 0 ||
+    (r.pressure === 'capped' ? r.markers !== 1 : r.linesSent !== r.linesStored) ||
+    r.maxDrainMs > DRAIN_BOUND_MS
+  );
+}
+
 describe('chaos', () => {
-  it('loses no line, result or build and runs no step twice under cuts, delays, stalls and restarts', async () => {
+  it('loses no line, result or build and runs no step twice under cuts, delays, stalls, drains and log pressure', async () => {
     const seeds = seedsToRun();
+    const started = Date.now();
     console.log(`chaos: seeds ${seeds.join(',')} (replay one with CHAOS_SEED=<seed>)`);
     const results: RunResult[] = [];
     const queue = [...seeds];
@@ -311,37 +432,38 @@ describe('chaos', () => {
         for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) {
           const r = await runSeed(seed);
           results.push(r);
-          const bad =
-            r.duplicates + r.outOfOrder + r.doubleRuns + r.lostResults + r.stuckBuilds > 0 ||
-            r.linesSent !== r.linesStored;
           console.log(
-            `chaos: seed=${seed} ${bad ? 'FAIL' : 'ok'} ${r.ms}ms lines=${r.linesStored}/${r.linesSent} ` +
+            `chaos: seed=${seed} ${failedRun(r) ? 'FAIL' : 'ok'} ${r.ms}ms lines=${r.linesStored}/${r.linesSent} ` +
               `[${r.chaos.join(' ')}]${r.notes.length ? ` ${r.notes.join('; ')}` : ''}`,
           );
         }
       }),
     );
     const sum = (f: (r: RunResult) => number) => results.reduce((n, r) => n + f(r), 0);
+    // Capped runs store less than they send by design: they are checked by their marker instead.
+    const uncapped = (f: (r: RunResult) => number) => (r: RunResult) => (r.pressure === 'capped' ? 0 : f(r));
     const total = {
       runs: results.length,
-      linesSent: sum((r) => r.linesSent),
-      linesStored: sum((r) => r.linesStored),
+      linesSent: sum(uncapped((r) => r.linesSent)),
+      linesStored: sum(uncapped((r) => r.linesStored)),
       duplicates: sum((r) => r.duplicates),
       outOfOrder: sum((r) => r.outOfOrder),
       doubleRuns: sum((r) => r.doubleRuns),
       lostResults: sum((r) => r.lostResults),
       stuckBuilds: sum((r) => r.stuckBuilds),
+      badMarkers: sum((r) => (r.pressure === 'capped' && r.markers !== 1 ? 1 : 0)),
+      slowDrains: sum((r) => (r.maxDrainMs > DRAIN_BOUND_MS ? 1 : 0)),
     };
-    const failed = results.filter(
-      (r) =>
-        r.duplicates + r.outOfOrder + r.doubleRuns + r.lostResults + r.stuckBuilds > 0 ||
-        r.linesSent !== r.linesStored,
-    );
+    const failed = results.filter(failedRun);
     if (failed.length > 0) console.log(`chaos: failing seeds ${failed.map((r) => r.seed).join(',')}`);
     console.log(
       `chaos: runs=${total.runs} lines_sent=${total.linesSent} lines_stored=${total.linesStored} ` +
         `duplicates=${total.duplicates} double_runs=${total.doubleRuns} lost_results=${total.lostResults} ` +
-        `stuck_builds=${total.stuckBuilds}`,
+        `stuck_builds=${total.stuckBuilds} capped_runs=${sum((r) => (r.pressure === 'capped' ? 1 : 0))} ` +
+        `bad_markers=${total.badMarkers} tight_budget_runs=${sum((r) => (r.pressure === 'tight-budget' ? 1 : 0))} ` +
+        `flood_runs=${sum((r) => (r.pressure === 'flood' ? 1 : 0))} ` +
+        `drains=${sum((r) => r.drains)} max_drain_ms=${Math.max(0, ...results.map((r) => r.maxDrainMs))} ` +
+        `wall_s=${((Date.now() - started) / 1000).toFixed(1)}`,
     );
     expect(total).toEqual({
       ...total,
@@ -351,6 +473,8 @@ describe('chaos', () => {
       doubleRuns: 0,
       lostResults: 0,
       stuckBuilds: 0,
+      badMarkers: 0,
+      slowDrains: 0,
     });
   }, 240_000);
 });

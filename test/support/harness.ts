@@ -99,6 +99,8 @@ export interface TestAgentOptions {
   tls?: string;
   /** The platform the agent believes its host is (default linux): lets one machine play a macOS agent. */
   hostPlatform?: NodeJS.Platform;
+  /** host:port for the agent's /metrics endpoint (off by default). */
+  metricsListen?: string;
 }
 
 export async function startTestAgent(
@@ -116,7 +118,7 @@ token_file: token
 name: ${opts.name ?? 'agent-1'}
 cluster: test
 work_dir: work
-pools:
+${opts.metricsListen ? `metrics:\n  listen: ${opts.metricsListen}\n` : ''}pools:
 ${opts.pools ?? '  - name: local\n    platform: linux\n    capacity: 4'}
 `;
   const config = parseAgentConfig(yaml, {

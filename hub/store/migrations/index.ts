@@ -7,12 +7,14 @@ import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_step_results.js';
 import * as m0003 from './0003_retention.js';
 import * as m0004 from './0004_resources.js';
+import * as m0005 from './0005_build_log_bytes.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_step_results': m0002,
   '0003_retention': m0003,
   '0004_resources': m0004,
+  '0005_build_log_bytes': m0005,
 };
 
 const provider: MigrationProvider = {

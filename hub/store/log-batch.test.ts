@@ -1,0 +1,102 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openSqliteStore } from './sqlite.js';
+import type { LogAppend, StepRun, Store } from './store.js';
+
+let store: Store;
+
+beforeEach(async () => {
+  store = await openSqliteStore({ memory: true });
+});
+afterEach(async () => {
+  await store.close();
+});
+
+async function buildWithSteps(n: number) {
+  const team = await store.getTeam('main');
+  const { pipeline } = await store.savePipeline({
+    teamId: team!.id,
+    name: 'p',
+    source: 'jobs: []',
+    jobs: [{ name: 'a', plan: { id: 'a', kind: 'do', steps: [] } }],
+    at: 1,
+  });
+  const job = (await store.getJob(pipeline.id, 'a'))!;
+  const build = await store.createBuild({ jobId: job.id, plan: job.plan, at: 1 });
+  const steps = [];
+  for (let i = 1; i <= n; i++)
+    steps.push(
+      await store.createStepRun({ buildId: build.id, planId: `s${i}`, name: `s${i}`, spec: null, at: 1 }),
+    );
+  return { build, steps };
+}
+
+const chunk = (stepRunId: number, seq: number, payload: string): LogAppend => ({
+  stepRunId,
+  seq,
+  bytes: payload.length,
+  event: { type: 'log', version: '5.1', data: { origin: { id: `step-${stepRunId}` }, payload } },
+  at: 100 + seq,
+});
+
+describe('appendLogs', () => {
+  it('stores a batch of several steps in order with the same dedup and gap answers as one by one', async () => {
+    const { build, steps } = await buildWithSteps(2);
+    const [one, two] = steps as [StepRun, StepRun];
+    await store.appendBuildEvent(build.id, { type: 'status', version: '1.0', data: 'started', at: 1 });
+    const results = await store.appendLogs([
+      chunk(one.id, 1, 'a1'),
+      chunk(two.id, 1, 'b1'),
+      chunk(one.id, 2, 'a2'),
+      chunk(one.id, 2, 'a2 again'), // duplicate within the batch
+      chunk(two.id, 3, 'b3'), // gap
+      chunk(two.id, 2, 'b2'),
+    ]);
+    expect(results.map((r) => r.kind)).toEqual(['stored', 'stored', 'stored', 'duplicate', 'gap', 'stored']);
+    expect(results[4]).toEqual({ kind: 'gap', logSeq: 1 });
+    // Event seqs continue the build's, without gaps, in batch order.
+    expect(results.flatMap((r) => (r.kind === 'stored' ? [r.event.seq] : []))).toEqual([2, 3, 4, 5]);
+    expect((await store.getStepRun(one.id))?.logSeq).toBe(2);
+    expect((await store.getStepRun(two.id))?.logSeq).toBe(2);
+    // A later batch and a single append agree with what the first one left.
+    expect(
+      (await store.appendLogs([chunk(one.id, 1, 'x'), chunk(one.id, 3, 'a3')])).map((r) => r.kind),
+    ).toEqual(['duplicate', 'stored']);
+    expect((await store.appendLog(chunk(two.id, 2, 'y'))).kind).toBe('duplicate');
+    const events = await store.listBuildEvents(build.id, 0, 100);
+    expect(events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(events.slice(1).map((e) => (JSON.parse(e.json) as { payload: string }).payload)).toEqual([
+      'a1',
+      'b1',
+      'a2',
+      'b2',
+      'a3',
+    ]);
+  });
+
+  it('stops storing a build at its cap, advances the seq anyway and stores one marker', async () => {
+    const { build, steps } = await buildWithSteps(2);
+    const [one, two] = steps as [StepRun, StepRun];
+    const options = {
+      maxBuildLogBytes: 10,
+      truncationMarker: () => ({ type: 'log', version: '5.1', data: { payload: 'CUT' } }),
+    };
+    const first = await store.appendLogs([chunk(one.id, 1, '1234'), chunk(two.id, 1, '5678')], options);
+    expect(first.map((r) => r.kind)).toEqual(['stored', 'stored']);
+    const second = await store.appendLogs(
+      [chunk(one.id, 2, '90'), chunk(one.id, 3, 'abc'), chunk(two.id, 2, 'd'), chunk(one.id, 3, 'dup')],
+      options,
+    );
+    expect(second.map((r) => r.kind)).toEqual(['stored', 'truncated', 'truncated', 'duplicate']);
+    expect(second[1]).toMatchObject({ kind: 'truncated', marker: { type: 'log' } });
+    expect(second[2]).toEqual({ kind: 'truncated', marker: undefined });
+    // Truncation survives across batches (it is on the build row): no second marker.
+    const third = await store.appendLogs([chunk(two.id, 3, 'e')], options);
+    expect(third).toEqual([{ kind: 'truncated', marker: undefined }]);
+    expect((await store.getStepRun(one.id))?.logSeq).toBe(3);
+    expect((await store.getStepRun(two.id))?.logSeq).toBe(3);
+    const payloads = (await store.listBuildEvents(build.id, 0, 100)).map(
+      (e) => (JSON.parse(e.json) as { payload: string }).payload,
+    );
+    expect(payloads).toEqual(['1234', '5678', '90', 'CUT']);
+  });
+});

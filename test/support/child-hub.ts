@@ -1,0 +1,98 @@
+// A hub in a child process (`node --import tsx hub/main.ts`, no build needed), for tests that need real
+// signals: SIGTERM drains, exit bounds, restarts on the same data directory and ports.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+export interface ChildHubProcess {
+  child: ChildProcess;
+  url: string;
+  grpcPort: number;
+  /** Every JSON log line the hub printed so far. */
+  logs: { msg?: string; [key: string]: unknown }[];
+  /** Resolves with the exit code (or the signal) once the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts a hub child on `dataDir`; ports 0 pick free ones. Resolves once it logs `hub ready`. */
+export async function spawnChildHub(
+  dataDir: string,
+  opts: { httpPort?: number; grpcPort?: number; args?: string[]; readyTimeoutMs?: number } = {},
+): Promise<ChildHubProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      'hub/main.ts',
+      '--data-dir',
+      dataDir,
+      '--http-listen',
+      `127.0.0.1:${opts.httpPort ?? 0}`,
+      '--grpc-listen',
+      `127.0.0.1:${opts.grpcPort ?? 0}`,
+      '--insecure-plaintext',
+      ...(opts.args ?? []),
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const logs: ChildHubProcess['logs'] = [];
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const ready = new Promise<{ url: string; grpcPort: number }>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (text) => {
+      if (!text.startsWith('{')) return;
+      const entry = JSON.parse(text) as { msg?: string; url?: string; grpcPort?: number };
+      logs.push(entry);
+      if (entry.msg === 'hub ready' && entry.url && entry.grpcPort)
+        resolve({ url: entry.url, grpcPort: entry.grpcPort });
+    });
+    void exited.then(({ code }) =>
+      reject(new Error(`hub exited (code ${code}) before it was ready: ${stderr}`)),
+    );
+  });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('hub child not ready in time')), opts.readyTimeoutMs ?? 30_000);
+  });
+  try {
+    return { child, logs, exited, ...(await Promise.race([ready, timeout])) };
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export async function adminTokenOf(dataDir: string): Promise<string> {
+  return (await readFile(path.join(dataDir, 'initial-admin-token'), 'utf8')).trim();
+}
+
+/** Calls a child hub's API with a token. */
+export async function callApi<T = unknown>(
+  url: string,
+  token: string,
+  method: string,
+  route: string,
+  body?: unknown,
+): Promise<{ status: number; body: T }> {
+  const res = await fetch(`${url}/api/v1${route}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+}
