@@ -24,6 +24,7 @@ import {
   execResourceFromWire,
   refusing,
   resourceExecutorFor,
+  resumeImageResource,
   type ImageResourceOptions,
 } from './resources/index.js';
 
@@ -256,10 +257,14 @@ export class StepRunner {
       }
       for (const leaseId of leases) {
         if (this.steps.has(leaseId)) continue;
-        const running = await executor.reattach(leaseId).catch((err: unknown) => {
-          this.log.warn({ err, leaseId }, 'cannot reattach a step');
-          return undefined;
-        });
+        // A resource that runs from an image comes back as one: its response is read again.
+        const running = await executor
+          .reattach(leaseId)
+          .then((r) => (r ? resumeImageResource(r, this.imageResources) : undefined))
+          .catch((err: unknown) => {
+            this.log.warn({ err, leaseId }, 'cannot reattach a step');
+            return undefined;
+          });
         if (!running) continue;
         const held = new HeldStep(leaseId, pool.name, this.limits.logWindowBytes);
         const tracked: Tracked = { held, running, aborted: false, releaseCaches: noCaches };
