@@ -97,8 +97,8 @@ export class ImageResourceExecutor implements Executor {
 
 /**
  * A step an executor reattached after an agent restart: when it was started as a resource from an
- * image (its `resumedResource` came back), it reports the response and uploads only the get's destination,
- * as the first agent process would have; any other step is returned as it is.
+ * image (its `resumedResource` came back), it reports the response and uploads only the get's
+ * destination, as the first agent process would have; any other step is returned as it is.
  */
 export async function resumeImageResource(
   running: RunningStep,
