@@ -156,7 +156,9 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       );
       if ((await Promise.race([runner.idle(), deadline])) === 'timeout') {
         log.warn({ steps: runner.size }, 'drain deadline passed; aborting the remaining steps');
-        runner.abortAll('agent shutting down');
+        runner.abortAll(
+          `agent ${config.name} shut down before the step finished (drain timeout of ${Math.round(timeoutMs / 1000)}s)`,
+        );
         await Promise.race([runner.idle(), new Promise((resolve) => setTimeout(resolve, 15_000))]);
       }
       clearTimeout(timer);

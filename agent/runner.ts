@@ -24,6 +24,7 @@ import {
   execResourceFromWire,
   refusing,
   resourceExecutorFor,
+  resumeImageResource,
   type ImageResourceOptions,
 } from './resources/index.js';
 
@@ -42,6 +43,11 @@ interface Tracked {
   held: HeldStep;
   running: RunningStep | undefined;
   aborted: boolean;
+  /**
+   * Set when the agent stopped the step because it shuts down (drain timeout), not because someone
+   * aborted it: the step is reported 'errored' with this message, never 'aborted'.
+   */
+  shutdown?: string;
   /** Gives the step's task caches back once the step is cleaned up. */
   releaseCaches: () => Promise<void>;
 }
@@ -256,10 +262,14 @@ export class StepRunner {
       }
       for (const leaseId of leases) {
         if (this.steps.has(leaseId)) continue;
-        const running = await executor.reattach(leaseId).catch((err: unknown) => {
-          this.log.warn({ err, leaseId }, 'cannot reattach a step');
-          return undefined;
-        });
+        // A resource that runs from an image comes back as one: its response is read again.
+        const running = await executor
+          .reattach(leaseId)
+          .then((r) => (r ? resumeImageResource(r, this.imageResources) : undefined))
+          .catch((err: unknown) => {
+            this.log.warn({ err, leaseId }, 'cannot reattach a step');
+            return undefined;
+          });
         if (!running) continue;
         const held = new HeldStep(leaseId, pool.name, this.limits.logWindowBytes);
         const tracked: Tracked = { held, running, aborted: false, releaseCaches: noCaches };
@@ -307,9 +317,16 @@ export class StepRunner {
     while (this.steps.size > 0) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Aborts every running step (drain deadline passed). */
+  /**
+   * Stops every running step because the agent shuts down (the drain deadline passed). They are
+   * reported 'errored' with `reason` (e.g. `agent edge-1 shut down before the step finished (drain
+   * timeout)`): nobody aborted them. A step someone had already aborted stays 'aborted'.
+   */
   abortAll(reason: string): void {
-    for (const leaseId of this.steps.keys()) this.abort(leaseId, 5_000, reason);
+    for (const [leaseId, tracked] of this.steps) {
+      if (!tracked.aborted) tracked.shutdown = reason;
+      this.abort(leaseId, 5_000, reason);
+    }
   }
 
   stop(): void {
@@ -370,6 +387,9 @@ export class StepRunner {
     await this.pumpLogs(held, running, redact);
     let result = await running.wait();
     log.info({ status: result.status, exitStatus: result.exitStatus }, 'step ended');
+    // Stopped by the agent's shutdown: errored (infrastructure), so its outputs are not kept either.
+    if (tracked.shutdown && result.status === 'aborted')
+      result = { status: 'errored', exitStatus: result.exitStatus, error: tracked.shutdown };
     let outputs: Finished['outputs'] = [];
     if (result.status !== 'errored') {
       // Outputs are kept for failed and aborted steps too: hooks (on_failure, ensure) may read them.
@@ -427,6 +447,8 @@ export class StepRunner {
     outputs: Finished['outputs'],
     running: RunningStep | undefined,
   ): Promise<void> {
+    if (tracked.shutdown && result.status === 'aborted')
+      result = { status: 'errored', exitStatus: result.exitStatus, error: tracked.shutdown };
     tracked.held.finish({
       status: statusToWire(result.status),
       exitStatus: result.exitStatus,

@@ -68,6 +68,39 @@ export interface ExecResource {
   type: string;
   builtin: boolean;
   request: string;
+  /**
+   * Set when the resource runs from an image as an ordinary step (agent/resources/image-executor.ts):
+   * the output its response lands in. Executors whose steps outlive the agent keep `heldResource()` of
+   * it with the step and hand it back on the reattached step, so the runner reads the response again.
+   */
+  responseOutput?: string;
+}
+
+/**
+ * What an executor keeps of a resource step across an agent restart: never the request, which holds
+ * the resource's source (credentials).
+ */
+export interface HeldResource {
+  kind: ExecResource['kind'];
+  type: string;
+  responseOutput: string;
+}
+
+/** The part of a resource step an executor persists, or undefined for steps that are not resources. */
+export function heldResource(step: ExecStep): HeldResource | undefined {
+  const r = step.resource;
+  if (!r?.responseOutput) return undefined;
+  return { kind: r.kind, type: r.type, responseOutput: r.responseOutput };
+}
+
+/** Reads a persisted HeldResource back; undefined when absent or not one. */
+export function parseHeldResource(value: unknown): HeldResource | undefined {
+  if (typeof value !== 'object' || value === null) return undefined;
+  const v = value as Record<string, unknown>;
+  if (v.kind !== 'check' && v.kind !== 'get' && v.kind !== 'put') return undefined;
+  if (typeof v.type !== 'string' || typeof v.responseOutput !== 'string' || v.responseOutput === '')
+    return undefined;
+  return { kind: v.kind, type: v.type, responseOutput: v.responseOutput };
 }
 
 export interface SecretEnvVar {
@@ -126,6 +159,8 @@ export interface RunningStep {
   cleanup(): Promise<void>;
   /** On a reattached step: the redaction list the step was started with. */
   readonly redact?: readonly string[];
+  /** On a reattached step that was started as a resource from an image: what it runs (heldResource). */
+  readonly resumedResource?: HeldResource;
 }
 
 export interface Executor {

@@ -19,6 +19,7 @@ import type {
   ExecResult,
   ExecStep,
   Executor,
+  HeldResource,
   LogData,
   RunningStep,
 } from '../executors/executor.js';
@@ -78,16 +79,35 @@ export class ImageResourceExecutor implements Executor {
       const command = wrapperCommand(resource.kind, dest, this.opts.scriptDir ?? DEFAULT_SCRIPT_DIR);
       const running = await this.inner.start({
         ...step,
+        // The executor keeps kind, type and response output with the step (never the request), so a
+        // step reattached after an agent restart comes back through resumeImageResource().
+        resource: { ...resource, responseOutput: RESPONSE_DIR },
         run: { ...command, dir: '', user: '' },
         inputs: [...step.inputs, { name: REQUEST_DIR, path: REQUEST_DIR, archive: requestTar.file }],
         outputs: [...step.outputs, { name: RESPONSE_DIR, path: RESPONSE_DIR }],
       });
-      return new ImageResourceStep(running, resource, temp, this.opts);
+      const held = { kind: resource.kind, type: resource.type, responseOutput: RESPONSE_DIR };
+      return new ImageResourceStep(running, held, temp, this.opts);
     } catch (err) {
       await rm(temp, { recursive: true, force: true });
       throw err;
     }
   }
+}
+
+/**
+ * A step an executor reattached after an agent restart: when it was started as a resource from an
+ * image (its `resumedResource` came back), it reports the response and uploads only the get's
+ * destination, as the first agent process would have; any other step is returned as it is.
+ */
+export async function resumeImageResource(
+  running: RunningStep,
+  opts: ImageResourceOptions,
+): Promise<RunningStep> {
+  const resource = running.resumedResource;
+  if (!resource) return running;
+  const temp = await mkdtemp(path.join(os.tmpdir(), 'outpost-resource-'));
+  return new ImageResourceStep(running, resource, temp, opts);
 }
 
 export class ImageResourceStep implements RunningStep {
@@ -99,7 +119,7 @@ export class ImageResourceStep implements RunningStep {
 
   constructor(
     private readonly inner: RunningStep,
-    private readonly resource: ExecResource,
+    private readonly resource: HeldResource,
     private readonly temp: string,
     private readonly opts: ImageResourceOptions,
   ) {
@@ -156,8 +176,9 @@ export class ImageResourceStep implements RunningStep {
     } catch (err) {
       return errored((err as Error).message);
     }
-    const response = packed.find((p) => p.name === RESPONSE_DIR);
-    this.outputs = packed.filter((p) => p.name !== RESPONSE_DIR);
+    const responseOutput = this.resource.responseOutput;
+    const response = packed.find((p) => p.name === responseOutput);
+    this.outputs = packed.filter((p) => p.name !== responseOutput);
     if (!response) return errored(`${this.resource.kind}: the resource's response was not collected`);
     const dir = path.join(this.temp, 'response');
     try {

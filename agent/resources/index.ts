@@ -5,6 +5,7 @@
 import { ErroredStep } from '../executors/errored-step.js';
 import type { ExecResource, Executor } from '../executors/executor.js';
 import { ImageResourceExecutor, type ImageResourceOptions } from './image-executor.js';
+export { resumeImageResource } from './image-executor.js';
 import { BUILTIN_TYPES } from './protocol.js';
 
 export { BuiltinResourceExecutor } from './builtin-executor.js';

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   Assign,
   type Finished,
+  LeaseDecision,
   type LogChunk,
   LogStream,
   ResourceActionKind,
@@ -401,6 +402,111 @@ describe('resource types that run from an image', () => {
       exitStatus: 127,
       error: 'exit status 127: does the image of resource type "git" have /opt/resource/check?',
     });
+  });
+});
+
+describe('after an agent restart', () => {
+  it('a reattached get from an image reports its response and uploads only its destination', async () => {
+    const go = path.join(root, 'go');
+    await script(
+      'in',
+      [
+        'echo "waiting for go" >&2',
+        `while [ ! -e ${JSON.stringify(go)} ]; do sleep 0.05; done`,
+        'echo fetched > "$1/file"',
+        'echo "fetched" >&2',
+        'echo \'{"version":{"ref":"abc"},"metadata":[{"name":"author","value":"me"}]}\'',
+      ].join('\n'),
+    );
+    const { leaseId } = start({
+      pool: 'cluster',
+      kind: GET,
+      type: 'git',
+      builtin: false,
+      source: { uri: 'https://example.com/repo.git' },
+      version: { ref: 'abc' },
+      outputs: [{ name: 'repo', path: 'repo' }],
+    });
+    await outbox.stderrUntil(leaseId, 'waiting for go');
+    // The agent process "dies": its step runs on under its supervisor. A new process (a new runner
+    // and process executor on the same work root) takes it back from held.json.
+    runner.stop();
+    const held = JSON.parse(
+      await readFile(path.join(root, 'proc', leaseId, 'state', 'held.json'), 'utf8'),
+    ) as Record<string, unknown>;
+    expect(held.resource).toEqual({ kind: 'get', type: 'git', responseOutput: '.outpost-resource-response' });
+    expect(JSON.stringify(held)).not.toContain('example.com'); // never the request (the source)
+    const uploads2: { leaseId: string; name: string; file: string }[] = [];
+    const scratch2 = path.join(root, 'scratch2');
+    await mkdir(scratch2);
+    const transfer2 = {
+      scratchDir: () => Promise.resolve(scratch2),
+      upload: (lease: string, name: string, archive: { file: string; size: number; sha256: string }) => {
+        uploads2.push({ leaseId: lease, name, file: archive.file });
+        return Promise.resolve({ digest: `sha256:${archive.sha256}`, size: archive.size });
+      },
+    } as unknown as ArtifactTransfer;
+    const proc2 = new ProcessExecutor({ workRoot: path.join(root, 'proc') });
+    const runner2 = new StepRunner(
+      new Map<string, PoolRuntime>([['cluster', { name: 'cluster', capacity: 8, executor: proc2 }]]),
+      transfer2,
+      new TaskCaches(path.join(root, 'caches2')),
+      createAgentMetrics(),
+      pino({ level: 'silent' }),
+    );
+    try {
+      await runner2.recover();
+      expect(runner2.heldSteps().map((h) => h.leaseId)).toEqual([leaseId]);
+      const outbox2 = new FakeOutbox();
+      runner2.attach(
+        outbox2,
+        [{ leaseId, decision: LeaseDecision.LEASE_DECISION_RESUME, ackedLogSeq: 0, reason: '' }],
+        {
+          maxLogChunkBytes: 64 * 1024,
+          logWindowBytes: 4 * 1024 * 1024,
+          maxArtifactBytes: 1024 * 1024 * 1024,
+        },
+      );
+      await writeFile(go, '');
+      const result = await outbox2.result(leaseId);
+      expect(result).toMatchObject({ status: StepStatus.STEP_STATUS_SUCCEEDED, error: '' });
+      expect(JSON.parse(result.resourceResultJson)).toEqual({
+        version: { ref: 'abc' },
+        metadata: [{ name: 'author', value: 'me' }],
+      });
+      // The log replays from the start (the hub drops what it has), once.
+      expect(outbox2.text(leaseId, LogStream.LOG_STREAM_STDERR)).toBe('waiting for go\nfetched\n');
+      expect(uploads2.map((u) => u.name)).toEqual(['repo']);
+      const dest = await unpacked(uploads2[0]!.file);
+      expect(await readFile(path.join(dest, 'file'), 'utf8')).toBe('fetched\n');
+      runner2.onFinishedAck(leaseId);
+      await runner2.idle();
+    } finally {
+      runner2.stop();
+    }
+  });
+});
+
+describe('agent shutdown (drain timeout)', () => {
+  it('a step stopped because the agent shuts down is errored with the reason; an aborted one stays aborted', async () => {
+    await script('check', 'echo "checking slowly" >&2\nexec sleep 30');
+    const a = start({ pool: 'cluster', kind: CHECK, type: 'git', builtin: false });
+    const b = start({ pool: 'cluster', kind: CHECK, type: 'git', builtin: false });
+    await outbox.stderrUntil(a.leaseId, 'checking slowly');
+    await outbox.stderrUntil(b.leaseId, 'checking slowly');
+    runner.abort(b.leaseId, 1_000, 'user asked');
+    const reason = 'agent edge-1 shut down before the step finished (drain timeout of 2s)';
+    runner.abortAll(reason);
+    const [ra, rb] = await Promise.all([outbox.result(a.leaseId), outbox.result(b.leaseId)]);
+    expect(ra).toMatchObject({
+      status: StepStatus.STEP_STATUS_ERRORED,
+      error: reason,
+      resourceResultJson: '',
+      outputs: [],
+    });
+    expect(rb).toMatchObject({ status: StepStatus.STEP_STATUS_ABORTED, error: 'interrupted' });
+    for (const lease of [a.leaseId, b.leaseId]) runner.onFinishedAck(lease);
+    await runner.idle();
   });
 });
 

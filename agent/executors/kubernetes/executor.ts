@@ -8,7 +8,15 @@ import path from 'node:path';
 import type { KubeConfig, V1Pod, V1Secret } from '@kubernetes/client-node';
 import { create } from 'tar';
 import { ArchiveError, pack, unpack, type PackedArchive } from '../../artifacts/archive.js';
-import type { ExecResult, ExecStep, Executor, LogData, RunningStep } from '../executor.js';
+import {
+  parseHeldResource,
+  type ExecResult,
+  type ExecStep,
+  type Executor,
+  type HeldResource,
+  type LogData,
+  type RunningStep,
+} from '../executor.js';
 import { describe, KubeApi, loadKubeConfig } from './client.js';
 import { followLog } from './logs.js';
 import {
@@ -109,6 +117,8 @@ export class KubernetesExecutor implements Executor {
       inputsTar,
       scratch,
       redact: step.redact ?? [],
+      // Kept in the pod's annotations (pod.ts); read back only by reattach().
+      resource: undefined,
     });
     await running.launch(pod, secret);
     return running;
@@ -141,6 +151,7 @@ export class KubernetesExecutor implements Executor {
       inputsTar: undefined,
       scratch: undefined,
       redact: redactOf(secret),
+      resource: parseHeldResource(parseJson(annotations[ANNOTATION.resource])),
     });
     running.resume(pod);
     return running;
@@ -148,6 +159,15 @@ export class KubernetesExecutor implements Executor {
 
   async sweep(keep: Set<string>): Promise<void> {
     await sweep(this.deps.api, this.selector, keep);
+  }
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
   }
 }
 
@@ -180,6 +200,8 @@ interface StepState {
   inputsTar: string | undefined;
   scratch: string | undefined;
   redact: string[];
+  /** A reattached resource step from an image: what the runner needs to read its response. */
+  resource: HeldResource | undefined;
 }
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
@@ -191,6 +213,7 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
 class KubeStep implements RunningStep {
   readonly leaseId: string;
   readonly redact: readonly string[];
+  readonly resumedResource: HeldResource | undefined;
   private readonly api: KubeApi;
   private readonly settings: KubernetesPoolSettings;
   /** The first ending, whoever saw it. */
@@ -218,6 +241,7 @@ class KubeStep implements RunningStep {
   ) {
     this.leaseId = s.leaseId;
     this.redact = s.redact;
+    this.resumedResource = s.resource;
     this.api = deps.api;
     this.settings = deps.settings;
     this.inputs = s.inputsTar === undefined ? 'sent' : 'waiting';

@@ -209,6 +209,29 @@ describe('images and resources', () => {
     expect(imageOf(undefined, linuxPool)).toBe('busybox:1.37');
   });
 
+  it('a resource step from an image keeps kind, type and response output in an annotation, never its request', () => {
+    const request = JSON.stringify({ source: { uri: 'https://user:secret@git.example/app.git' } });
+    const step: ExecStep = {
+      ...linuxStep,
+      resource: { kind: 'get', type: 'git', builtin: false, request, responseOutput: '.response' },
+    };
+    const pod = buildPod(step, linuxPool, ids('p'));
+    expect(JSON.parse(pod.metadata?.annotations?.['outpost.dev/resource'] ?? '')).toEqual({
+      kind: 'get',
+      type: 'git',
+      responseOutput: '.response',
+    });
+    expect(JSON.stringify(pod)).not.toContain('secret@');
+    // Not run from an image by the wrapper (no response output): no annotation.
+    const plain = { ...step, resource: { kind: 'check' as const, type: 'git', builtin: false, request } };
+    expect(buildPod(plain, linuxPool, ids('p')).metadata?.annotations).not.toHaveProperty(
+      'outpost.dev/resource',
+    );
+    expect(buildPod(linuxStep, linuxPool, ids('p')).metadata?.annotations).not.toHaveProperty(
+      'outpost.dev/resource',
+    );
+  });
+
   it('bounds container_limits by the ceilings; CPU shares count 1024 per core', () => {
     const big = { ...linuxStep, memoryLimitBytes: 16 * 2 ** 30, cpuShares: 8192 };
     expect(stepResources(big, linuxPool)).toEqual({

@@ -18,7 +18,7 @@ import type {
   V1ResourceRequirements,
   V1SecurityContext,
 } from '@kubernetes/client-node';
-import type { ExecStep, StepImage } from '../executor.js';
+import { heldResource, type ExecStep, type StepImage } from '../executor.js';
 import { strategicMerge } from './patch.js';
 import type { KubernetesPoolSettings, ResourceAmounts, Toleration } from './settings.js';
 
@@ -47,6 +47,11 @@ export const ANNOTATION = {
   outputs: 'outpost.dev/outputs',
   /** The agent-side timeout in ms, for a reattached step. */
   timeoutMs: 'outpost.dev/timeout-ms',
+  /**
+   * On a resource step from an image: {kind, type, responseOutput} as JSON (never the request, which
+   * holds the resource's source), so a reattached step reads its response again.
+   */
+  resource: 'outpost.dev/resource',
 } as const;
 
 const HELPER_RESOURCES: V1ResourceRequirements = {
@@ -306,6 +311,8 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
     annotations[ANNOTATION.step] = step.context.stepName;
     annotations[ANNOTATION.build] = step.context.buildName;
   }
+  const resource = heldResource(step);
+  if (resource) annotations[ANNOTATION.resource] = JSON.stringify(resource);
   const pullSecrets = [...pool.imagePullSecrets, ...(ids.pullSecret ? [ids.pullSecret] : [])];
   const tolerations = tolerationsFor(pool);
 

@@ -11,7 +11,16 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { ArchiveError, pack, unpack, type PackedArchive } from '../../artifacts/archive.js';
 import { ErroredStep } from '../errored-step.js';
-import type { ExecResult, ExecStep, Executor, LogData, RunningStep } from '../executor.js';
+import {
+  heldResource,
+  parseHeldResource,
+  type ExecResult,
+  type ExecStep,
+  type Executor,
+  type HeldResource,
+  type LogData,
+  type RunningStep,
+} from '../executor.js';
 import { keepCaches, placeCaches, type PlacedCache } from './caches.js';
 import { followRecordFile } from './log-stream.js';
 import { STATE_DIR_NAME, stateFile, writeFileAtomic, type LaunchSpec, type ResultFile } from './state.js';
@@ -56,6 +65,8 @@ interface HeldFile {
   caches: PlacedCache[];
   redact: string[];
   startedAt: number;
+  /** A resource step from an image: kind, type, response output (never its request). */
+  resource?: HeldResource;
 }
 
 export class ProcessExecutor implements Executor {
@@ -124,6 +135,8 @@ export class ProcessExecutor implements Executor {
       redact: step.redact ?? [],
       startedAt: Date.now(),
     };
+    const resource = heldResource(step);
+    if (resource) held.resource = resource;
     await writeFile(stateFile(stateDir, 'held'), JSON.stringify(held), { mode: 0o600 });
     const launch: LaunchSpec = {
       file,
@@ -152,7 +165,9 @@ export class ProcessExecutor implements Executor {
     const held = readHeld(stepRoot);
     if (held?.leaseId !== leaseId) return Promise.resolve(undefined);
     this.owned.add(leaseId);
-    return Promise.resolve(new ProcessStep(stepRoot, held, undefined, () => this.owned.delete(leaseId)));
+    const step = new ProcessStep(stepRoot, held, undefined, () => this.owned.delete(leaseId));
+    step.resumedResource = parseHeldResource(held.resource);
+    return Promise.resolve(step);
   }
 
   /** Stops and removes every step directory of a lease not in `keep` that this executor does not own. */
@@ -302,6 +317,8 @@ function checkUser(user: string): string | undefined {
 export class ProcessStep implements RunningStep {
   readonly leaseId: string;
   readonly redact: readonly string[];
+  /** Set on a reattached resource step from an image (see executor.ts). */
+  resumedResource: HeldResource | undefined;
   private readonly stepRoot: string;
   private readonly stateDir: string;
   private readonly outputs: ExecStep['outputs'];

@@ -3,8 +3,9 @@
 //
 //   held.json     mode 0600, written by the agent before the supervisor starts: lease, run.path, outputs,
 //                 the caches placed in the work dir, the redaction list (secrets: only the agent's user
-//                 can read it, like the work dir itself), the start time. The step's env is never
-//                 written: it reaches the supervisor on its stdin.
+//                 can read it, like the work dir itself), the start time, and for a resource step
+//                 from an image its kind, type and response output (never its request). The step's
+//                 env is never written: it reaches the supervisor on its stdin.
 //   log           the step's stdout/stderr as framed records (log-records.ts), appended by the supervisor
 //   pid           the supervisor's pid, written by the supervisor when it starts (temp + rename)
 //   pgid          the step's process group, written by the supervisor once the step is spawned

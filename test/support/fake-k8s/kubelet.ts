@@ -3,7 +3,7 @@
 // events). Deliberate simplifications are marked "fake:" and listed in README.md.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError, badRequest } from './errors.js';
 import { nowSeconds, type EventRecorder } from './events.js';
@@ -23,6 +23,22 @@ import type { KObject, Store } from './store.js';
 export interface ImageConfig {
   entrypoint?: string[];
   cmd?: string[];
+  /**
+   * Files the image holds, by absolute path (`/opt/resource/check`): written into each container's root
+   * before it starts. A top-level directory the image provides (`/opt`) is the image's own, not the
+   * host's (chroot isolation); string content gets mode 0755.
+   */
+  files?: Record<string, string | { content: string; mode?: number }>;
+}
+
+/** The image's config: by its exact name, else by its repository (any tag or digest). */
+export function imageConfig(images: Record<string, ImageConfig>, image: string): ImageConfig {
+  if (images[image]) return images[image];
+  const at = image.indexOf('@');
+  const noDigest = at >= 0 ? image.slice(0, at) : image;
+  const colon = noDigest.lastIndexOf(':');
+  const repo = colon > noDigest.lastIndexOf('/') ? noDigest.slice(0, colon) : noDigest;
+  return images[noDigest] ?? images[repo] ?? {};
 }
 
 export interface KubeletTiming {
@@ -354,9 +370,11 @@ export class PodWorker {
       c.previousLogs = c.logs;
       c.logs = new LogBuffer();
     }
+    const imageDirs = writeImageFiles(c.rootfs, imageConfig(this.k.opts.images, c.spec.image));
     const proc = launch({
       isolation: this.k.opts.isolation,
       rootfs: c.rootfs,
+      imageDirs,
       workingDir: c.workingDir,
       mounts,
       argv,
@@ -461,7 +479,7 @@ export class PodWorker {
   }
 
   private argv(c: ContainerRun): string[] {
-    const img = this.k.opts.images[c.spec.image] ?? {};
+    const img = imageConfig(this.k.opts.images, c.spec.image);
     const command = c.spec.command ?? img.entrypoint ?? [];
     const args = c.spec.args ?? (c.spec.command ? [] : (img.cmd ?? []));
     const argv = [...command, ...args].map((a) => expand(a, c.env));
@@ -857,3 +875,20 @@ export class Kubelet {
 }
 
 export { ApiError };
+
+/** Writes the image's files into a container's root; returns the top-level directories they are in. */
+function writeImageFiles(rootfs: string, img: ImageConfig): string[] {
+  const dirs = new Set<string>();
+  for (const [file, spec] of Object.entries(img.files ?? {})) {
+    const rel = path.posix.normalize(file).replace(/^\/+/, '');
+    if (!path.posix.isAbsolute(file) || rel === '' || rel.startsWith('..'))
+      throw new Error(`fake-kube: image file ${JSON.stringify(file)} must be an absolute path`);
+    const { content, mode } = typeof spec === 'string' ? { content: spec, mode: 0o755 } : spec;
+    const at = path.join(rootfs, rel);
+    mkdirSync(path.dirname(at), { recursive: true });
+    writeFileSync(at, content, { mode: mode ?? 0o644 });
+    chmodSync(at, mode ?? 0o644);
+    dirs.add(rel.split('/')[0]!);
+  }
+  return [...dirs];
+}

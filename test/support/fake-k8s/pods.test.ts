@@ -351,3 +351,43 @@ describe('fake kube: RBAC', () => {
     }
   });
 });
+
+describe('fake kube: image files', () => {
+  it("writes an image's declared files into its containers, found by repository under any tag or digest", async () => {
+    const withImages = await startFakeKube({
+      namespaces: [NS],
+      images: {
+        'registry.example/tool': {
+          files: {
+            '/opt/tool/hello': '#!/bin/sh\necho "hello from the image: $*"; cat /opt/tool/data.txt\n',
+            '/opt/tool/data.txt': { content: 'data\n', mode: 0o644 },
+          },
+        },
+      },
+    });
+    try {
+      const kc = withImages.kubeConfig();
+      const at = (file: string) => (withImages.isolation === 'chroot' ? file : `$FAKE_KUBE_ROOT${file}`);
+      const script = `${at('/opt/tool/hello')} a b; ls -l ${at('/opt/tool/data.txt')} | cut -c1-10`;
+      for (const [name, image] of [
+        ['by-tag', 'registry.example/tool:1.2'],
+        ['by-digest', `registry.example/tool@sha256:${'0'.repeat(64)}`],
+      ] as const) {
+        await core(kc).createNamespacedPod({
+          namespace: NS,
+          body: pod(name, { containers: [{ name: 'main', image, command: ['sh', '-c', script] }] }),
+        });
+        const done = await waitForPod(kc, NS, name, isPhase('Succeeded', 'Failed'));
+        expect(done.status?.phase).toBe('Succeeded');
+        const log = await core(kc).readNamespacedPodLog({ namespace: NS, name, container: 'main' });
+        expect(log).toEqual(
+          withImages.isolation === 'chroot'
+            ? 'hello from the image: a b\ndata\n-rw-r--r--\n'
+            : expect.stringContaining('hello from the image: a b\n'),
+        );
+      }
+    } finally {
+      await withImages.close();
+    }
+  });
+});

@@ -50,12 +50,14 @@ const START = [
 ].join('\n');
 
 // Outer script (chroot mode, inside a fresh mount namespace): $1 root, $2 workingDir, $3 mount count,
-// $4 the inner script, then (source target ro|rw) triples, then argv. PATH is the host's for the mounting, the container's after.
+// $4 the inner script, $5 the top-level dirs the image provides (space-separated: not the host's), then
+// (source target ro|rw) triples, then argv. PATH is the host's for the mounting, the container's after.
 const CHROOT = [
   'cpath=$PATH; PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  'root=$1; wd=$2; n=$3; start=$4; shift 4',
+  'root=$1; wd=$2; n=$3; start=$4; own=" $5 "; shift 5',
   'fail() { printf "E%s" "failed to create containerd task: $1" >&3; exit 228; }',
   'for d in usr etc opt bin sbin lib lib32 lib64 libx32; do',
+  '  case "$own" in *" $d "*) continue ;; esac',
   '  if [ -L "/$d" ]; then [ -L "$root/$d" ] || ln -s "$(readlink "/$d")" "$root/$d"',
   '  elif [ -d "/$d" ]; then mkdir -p "$root/$d" && mount --rbind "/$d" "$root/$d" && mount -o remount,bind,ro "$root/$d" || fail "mount /$d"; fi',
   'done',
@@ -93,6 +95,8 @@ export interface Launch {
   isolation: Isolation;
   /** Per-container root directory on the host. */
   rootfs: string;
+  /** Top-level dirs of `rootfs` that hold the image's own files: the host's are not mounted over them. */
+  imageDirs?: string[];
   workingDir: string;
   mounts: Mount[];
   argv: string[];
@@ -139,6 +143,7 @@ function spawnContainer(l: Launch): ChildProcess {
         l.workingDir,
         String(l.mounts.length),
         START,
+        (l.imageDirs ?? []).join(' '),
         ...mountArgs,
         ...l.argv,
       ],
