@@ -97,7 +97,22 @@ export function hubCommand(): Command {
         .argParser(durationOption)
         .default(30_000, '30s'),
     )
+    .addOption(
+      new Option(
+        '--core-resource-image <type=repository>',
+        'the image a base resource type runs from (repeatable; mock and time are built in), e.g. git=my.registry/git-resource',
+      )
+        .argParser(coreImageOption)
+        .default({}, 'concourse/<type>-resource for the core types'),
+    )
     .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info');
+}
+
+/** `TYPE=REPOSITORY`, collected into a map (the flag repeats). */
+function coreImageOption(value: string, previous: Record<string, string>): Record<string, string> {
+  const at = value.indexOf('=');
+  if (at <= 0 || at === value.length - 1) throw new InvalidArgumentError(`"${value}" is not TYPE=REPOSITORY`);
+  return { ...previous, [value.slice(0, at)]: value.slice(at + 1) };
 }
 
 interface HubFlags {
@@ -114,6 +129,7 @@ interface HubFlags {
   maxSessionLogBytes: number;
   auditInterval: number;
   drainTimeout: number;
+  coreResourceImage: Record<string, string>;
   logLevel: string;
 }
 
@@ -152,6 +168,7 @@ async function main(): Promise<void> {
     maxBuildLogBytes: flags.maxBuildLogBytes,
     maxSessionLogBytes: flags.maxSessionLogBytes,
     auditIntervalMs: flags.auditInterval,
+    coreResourceImages: { ...DEFAULT_HUB_OPTIONS.coreResourceImages, ...flags.coreResourceImage },
   };
   if (!options.tls)
     log.warn(

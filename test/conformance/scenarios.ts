@@ -355,7 +355,34 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'image-resource-with-params.yml': {
-    notRun: 'needs image fetches through the resource cache, shown in the log (IMG, B)',
+    scenarios: [
+      {
+        name: 'cache',
+        actions: [
+          { do: 'set-pipeline', fixture: 'image-resource-with-params.yml' },
+          {
+            do: 'trigger',
+            job: 'with-params',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['fetching version: initial-version-uuid'] },
+          },
+          {
+            do: 'trigger',
+            job: 'image-resource-with-params',
+            expect: { exit: 0, status: 'succeeded', absent: ['fetching'] },
+          },
+          {
+            do: 'trigger',
+            job: 'image-resource-without-params',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['fetching version: initial-version-uuid'] },
+          },
+          {
+            do: 'trigger',
+            job: 'without-params',
+            expect: { exit: 0, status: 'succeeded', absent: ['fetching version: initial-version-uuid'] },
+          },
+        ],
+      },
+    ],
   },
   'many-inputs.yml': {
     note: 'execute --inputs-from (one-off builds) is B, not run; the pipeline part is checked',
@@ -599,7 +626,38 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
       },
     ],
   },
-  'resource-types.yml': { notRun: 'needs check-resource-type and image emulation (IMG, B)' },
+  'resource-types.yml': {
+    note: 'check-resource-type (and the type version flowing into resources after it) is B, not run',
+    scenarios: [
+      {
+        name: 'types',
+        actions: [
+          { do: 'set-pipeline', fixture: 'resource-types.yml' },
+          {
+            do: 'trigger',
+            job: 'resource-getter',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['fetched version: hash-uuid'] },
+          },
+          {
+            do: 'trigger',
+            job: 'resource-putter',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['pushing version: some-pushed-version'] },
+          },
+          {
+            do: 'trigger',
+            job: 'resource-image-resourcer',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['MIRRORED_VERSION=image-version'] },
+          },
+          {
+            do: 'check',
+            resource: 'my-resource',
+            expect: { exit: 0, inOrder: ['my-resource', 'custom-resource-type', 'succeeded'] },
+          },
+          { do: 'check', resource: 'my-resource-image', expect: { exit: 0, inOrder: ['succeeded'] } },
+        ],
+      },
+    ],
+  },
   'resource-version-every.yml': {
     scenarios: [
       {
