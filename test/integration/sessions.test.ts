@@ -139,6 +139,41 @@ describe('broken connections', () => {
     expect(events.filter((e) => e.event === 'start-task')).toHaveLength(1);
   });
 
+  it('delivers 100,000 numbered lines complete and in order through cuts, delays and stalls', async () => {
+    const hub = await hubFor({ heartbeatMs: 200 });
+    const proxy = await startTcpProxy(hub.grpcPort);
+    cleanups.push(() => proxy.close());
+    const agent = await agentFor(hub, { address: `127.0.0.1:${proxy.port}` });
+    await agent.welcomed;
+    // 100 bursts of 1,000 lines, so the faults below land while the step is still printing.
+    await setPipeline(
+      hub,
+      'many',
+      shellPipeline(
+        'i=0; while [ $i -lt 100 ]; do seq -f "line %.0f" $((i*1000+1)) $((i*1000+1000)); i=$((i+1)); sleep 0.02; done',
+      ),
+    );
+    const id = await triggerJob(hub, 'many', 'job');
+    await waitForEvents(hub, id, 'line 1000\\n');
+    proxy.setDelay(20);
+    proxy.stall(300);
+    proxy.cut();
+    await proxy.waitForAccepted(2);
+    proxy.setDelay(0);
+    await waitForEvents(hub, id, 'line 50000\\n');
+    proxy.cut();
+    await proxy.waitForAccepted(3);
+    proxy.stall(300);
+    const events = await readBuildEvents(hub, id);
+    const lines = logText(events).trimEnd().split('\n');
+    expect(lines).toHaveLength(100_000);
+    expect(lines.every((line, i) => line === `line ${i + 1}`)).toBe(true);
+    expect(finalStatus(events)).toBe('succeeded');
+    // One run of the step: started once, on one lease.
+    expect(events.filter((e) => e.event === 'start-task')).toHaveLength(1);
+    expect((await hub.store.listStepRuns(id)).map((r) => r.status)).toEqual(['succeeded']);
+  }, 60_000);
+
   /**
    * A hub with one agent running a step that prints "before" and then blocks on a FIFO until `open()`
    * writes to it, then runs `after` (a shell snippet).
