@@ -19,7 +19,8 @@ import { type BuiltinContext, type BuiltinResource, ResourceFailure } from './bu
 import { mock } from './mock.js';
 import { validateResponse } from './protocol.js';
 import { time } from './time.js';
-import { createStepDirs, packOutputs, resolveInside, StepPathError, sweepStepDirs } from './workdir.js';
+import { createStepDirs, packOutputs, resolveInside, StepPathError } from '../artifacts/step-dirs.js';
+import { sweepStepDirs } from './workdir.js';
 
 export interface BuiltinExecutorOptions {
   /** Parent of every step's directory (`<workRoot>/<leaseId>`). */

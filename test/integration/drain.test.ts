@@ -60,6 +60,7 @@ describe('hub drain on SIGTERM', () => {
         })
       ).status,
     ).toBe(200);
+    expect((await api(first.url, 'PUT', '/teams/main/pipelines/d/unpause')).status).toBe(204);
     const id = (await api<{ id: number }>(first.url, 'POST', '/teams/main/pipelines/d/jobs/job/builds')).body
       .id;
 

@@ -38,7 +38,7 @@ async function waitForBuild(hub: TestHub, id: number, timeoutMs = 25_000): Promi
   }
 }
 
-const MARKER = /outpost: build log exceeds 256 KiB; further output of this build is dropped/g;
+const MARKER = /outpost: build log exceeds 256 KiB; further output of this build is dropped\n/g;
 
 describe('per-build log cap', () => {
   it('stores up to the cap, shows one marker, acknowledges the rest and lets the build finish', async () => {

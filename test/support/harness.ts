@@ -83,7 +83,8 @@ function wrapHub(hub: RunningHub, dir: string, options: HubOptions, adminToken: 
     },
     async close() {
       await hub.close();
-      await rm(dir, { recursive: true, force: true });
+      // Retries: a step being wound down may still be writing under it (ENOTEMPTY).
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
 }
@@ -135,7 +136,8 @@ ${opts.pools ?? '  - name: local\n    platform: linux\n    capacity: 4'}
     dir,
     async stop() {
       await agent.stop();
-      await rm(dir, { recursive: true, force: true });
+      // Retries: a step being wound down may still be writing under it (ENOTEMPTY).
+      await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
     },
   };
 }

@@ -5,7 +5,7 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecStep } from '../executor.js';
-import { resolveInside, StepPathError } from './workdir.js';
+import { resolveInside, StepPathError } from '../../artifacts/step-dirs.js';
 
 export interface PlacedCache {
   kept: string;

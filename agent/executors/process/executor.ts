@@ -8,8 +8,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { randomUUID } from 'node:crypto';
-import { ArchiveError, pack, unpack, type PackedArchive } from '../../artifacts/archive.js';
+import { ArchiveError, unpack, type PackedArchive } from '../../artifacts/archive.js';
 import { ErroredStep } from '../errored-step.js';
 import {
   heldResource,
@@ -25,7 +24,8 @@ import { keepCaches, placeCaches, type PlacedCache } from './caches.js';
 import { followRecordFile } from './log-stream.js';
 import { STATE_DIR_NAME, stateFile, writeFileAtomic, type LaunchSpec, type ResultFile } from './state.js';
 import { supervisorScript } from './supervisor-script.js';
-import { createWorkDir, materialize, planLayout, StepPathError, stepRootOf } from './workdir.js';
+import { packOutputs, StepPathError } from '../../artifacts/step-dirs.js';
+import { createWorkDir, materialize, planLayout, stepRootOf } from './workdir.js';
 
 export interface ProcessExecutorOptions {
   /** Parent of every step's directory (`<workRoot>/<leaseId>`). */
@@ -466,27 +466,4 @@ export class ProcessStep implements RunningStep {
       delay = Math.min(delay * 2, RESULT_POLL_MAX_MS);
     }
   }
-}
-
-/** Packs each output directory of a step's work dir into `dir`. */
-async function packOutputs(
-  workDir: string,
-  outputs: ExecStep['outputs'],
-  dir: string,
-  maxBytes: number,
-): Promise<{ name: string; archive: PackedArchive }[]> {
-  const packed: { name: string; archive: PackedArchive }[] = [];
-  for (const output of outputs) {
-    const file = path.join(dir, `${randomUUID()}.tar`);
-    try {
-      packed.push({
-        name: output.name,
-        archive: await pack(path.join(workDir, output.path), file, maxBytes),
-      });
-    } catch (err) {
-      await rm(file, { force: true });
-      throw new Error(`output "${output.name}": ${(err as Error).message}`, { cause: err });
-    }
-  }
-  return packed;
 }

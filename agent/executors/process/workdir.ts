@@ -3,10 +3,10 @@
 // "." never packs the temp files); every step-supplied path is checked to stay inside the work dir.
 import { mkdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { createStepDirs, resolveInside, StepPathError } from '../../artifacts/step-dirs.js';
 import type { ExecStep } from '../executor.js';
 
 export const TMP_DIR_NAME = 'tmp';
-const WORK_DIR_NAME = 'work';
 
 export interface StepLayout {
   workDir: string;
@@ -16,60 +16,14 @@ export interface StepLayout {
   dirs: string[];
 }
 
-/** A step-supplied path that is absolute or escapes the work dir; the step ends 'errored'. */
-export class StepPathError extends Error {
-  override readonly name = 'StepPathError';
-}
-
-// Lease ids come from the hub and name a directory, so they must be a single plain path segment.
-const LEASE_ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-
-/**
- * Creates the step's fresh directory and returns its work dir. Rejects (an agent-side bug, not a step failure) when the lease id
- * is not a plain name or the directory already exists: a lease must never reuse another's files.
- */
+/** Creates the step's fresh directory (see step-dirs.ts) and returns its work dir. */
 export async function createWorkDir(workRoot: string, leaseId: string): Promise<string> {
-  if (!LEASE_ID.test(leaseId) || leaseId.includes('..')) {
-    throw new Error(`lease id ${JSON.stringify(leaseId)} cannot name a work directory`);
-  }
-  await mkdir(workRoot, { recursive: true });
-  const stepRoot = path.join(path.resolve(workRoot), leaseId);
-  try {
-    await mkdir(stepRoot, { mode: 0o700 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-      throw new Error(`work directory ${stepRoot} already exists (lease ${leaseId} started twice?)`, {
-        cause: err,
-      });
-    }
-    throw err;
-  }
-  const workDir = path.join(stepRoot, WORK_DIR_NAME);
-  await mkdir(workDir);
-  return workDir;
+  return (await createStepDirs(workRoot, leaseId)).work;
 }
 
 /** Everything of one step on disk (the work dir's parent): what cleanup removes. */
 export function stepRootOf(workDir: string): string {
   return path.dirname(workDir);
-}
-
-/**
- * Resolves a step-relative path inside `root`. `label` names the path in the error, e.g.
- * `input "src" path "../x"`. With `allowRoot`, "" and "." mean the root itself.
- */
-export function resolveInside(root: string, rel: string, label: string, allowRoot: boolean): string {
-  if (rel.includes('\0')) throw new StepPathError(`${label}: contains a NUL byte`);
-  if (path.isAbsolute(rel)) throw new StepPathError(`${label}: must be relative to the work dir`);
-  const abs = path.resolve(root, rel);
-  const fromRoot = path.relative(root, abs);
-  // A different drive on Windows yields an absolute relative path.
-  if (fromRoot === '..' || fromRoot.startsWith(`..${path.sep}`) || path.isAbsolute(fromRoot)) {
-    throw new StepPathError(`${label}: escapes the work dir`);
-  }
-  if (fromRoot === '' && !allowRoot)
-    throw new StepPathError(`${label}: must name a directory inside the work dir`);
-  return abs;
 }
 
 /** Checks every path of the step; throws StepPathError naming the first bad one. Pure. */
