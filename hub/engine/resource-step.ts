@@ -73,7 +73,20 @@ export class ResourceSteps {
 
   constructor(private readonly deps: ResourceStepDeps) {}
 
+  /**
+   * A check, after the check of the type it runs on (`typeCheck`): announced outermost first, run
+   * innermost first, as Concourse shows a type chain.
+   */
   private async runCheck(node: CheckPlan, scope: Scope, build: BuildRun): Promise<Result> {
+    const id = scope.id(node.id);
+    const existing = build.steps.get(id);
+    if (existing && TERMINAL_STEP_STATUSES.has(existing.status)) return existing.status as Result;
+    if (!existing)
+      await build.event('initialize-check', { origin: { id }, name: node.name, scope: node.scope });
+    if (node.typeCheck) {
+      const typeResult = await this.runCheck(node.typeCheck, scope, build);
+      if (typeResult !== 'succeeded') return typeResult;
+    }
     const pipeline = await this.deps.configs.get(build.build.pipelineId);
     const target: Target = { scope: node.scope, name: node.name, type: node.type, source: node.source };
     // check-resource -f asks the resource for versions from this one on (mock echoes it back).
@@ -82,7 +95,7 @@ export class ResourceSteps {
       build,
       scope,
       pipeline,
-      scope.id(node.id),
+      id,
       target,
       asked,
       node.tags,
@@ -124,11 +137,6 @@ export class ResourceSteps {
       }
       await store.resources.updateState(key, { lastCheckStartedAt: now() });
       run = await this.createRun(build, id, target.name, prepared.spec);
-      await build.event('initialize-check', {
-        origin: { id },
-        name: target.name || 'image',
-        scope: target.scope,
-      });
     }
     const ended = await awaitDispatched(this.deps, run, !existing, scope, build);
     const versions = ended.status === 'succeeded' ? checkedVersions(ended.resourceResult) : undefined;
@@ -178,11 +186,14 @@ export class ResourceSteps {
     const target: Target = { scope: 'resource', name: '', type: image.type, source: image.source };
     let version = image.version;
     if (!version) {
+      const checkId = `${taskId}/image-check`;
+      if (!build.steps.has(checkId))
+        await build.event('initialize-check', { origin: { id: checkId }, name: 'image', scope: 'resource' });
       const checked = await this.checkTarget(
         build,
         scope,
         pipeline,
-        `${taskId}/image-check`,
+        checkId,
         target,
         undefined,
         [],

@@ -36,22 +36,28 @@ function timeoutOf(text: string | undefined): number {
   return parsed.ok ? Math.ceil(parsed.ms) : DEFAULT_CHECK_TIMEOUT_MS;
 }
 
-/** One check plan per resource: `do` over its type chain (innermost first), then the resource. */
+/** One check plan per resource, each check holding the check of the type it runs on (`check/type/...`). */
 export function compileChecks(pipeline: ParsedPipeline): CheckJob[] {
   return pipeline.resources.map((resource) => {
-    const chain = typeChain(pipeline, resource.type).reverse();
-    const steps: CheckPlan[] = chain.map((t, i) => ({
-      id: `check/${i}`,
-      kind: 'check',
-      scope: 'type',
-      name: t.name,
-      type: t.type,
-      source: t.source ?? {},
-      tags: t.tags ?? [],
-      timeoutMs: DEFAULT_CHECK_TIMEOUT_MS,
-    }));
-    steps.push({
-      id: `check/${chain.length}`,
+    // From the base-most custom type outwards, each wrapping the one before.
+    let typeCheck: CheckPlan | undefined;
+    const chain = typeChain(pipeline, resource.type);
+    [...chain].reverse().forEach((t, i) => {
+      const inner = typeCheck;
+      typeCheck = {
+        id: `check${'/type'.repeat(chain.length - i)}`,
+        kind: 'check',
+        scope: 'type',
+        name: t.name,
+        type: t.type,
+        source: t.source ?? {},
+        tags: t.tags ?? [],
+        timeoutMs: DEFAULT_CHECK_TIMEOUT_MS,
+        ...(inner ? { typeCheck: inner } : {}),
+      };
+    });
+    const plan: CheckPlan = {
+      id: 'check',
       kind: 'check',
       scope: 'resource',
       name: resource.name,
@@ -59,8 +65,9 @@ export function compileChecks(pipeline: ParsedPipeline): CheckJob[] {
       source: resource.source ?? {},
       tags: resource.tags ?? [],
       timeoutMs: timeoutOf(resource.check_timeout),
-    });
-    return { resource: resource.name, plan: { id: 'check', kind: 'do', steps } };
+      ...(typeCheck ? { typeCheck } : {}),
+    };
+    return { resource: resource.name, plan };
   });
 }
 

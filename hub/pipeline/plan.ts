@@ -127,11 +127,13 @@ export interface PutPlan extends Node {
 
 /**
  * A check of a resource or resource type: the plan of a check build. A resource of a custom type is
- * checked after its type chain (innermost type first), so its check can run on the type's version.
+ * checked after the type it runs on (`typeCheck`, recursively), so its check can use the type's version.
  */
 export interface CheckPlan extends Node {
   kind: 'check';
   scope: 'resource' | 'type';
+  /** The check of the custom type this one runs on; undefined for a base type. */
+  typeCheck?: CheckPlan;
   /** The resource's or type's name. */
   name: string;
   type: string;

@@ -511,7 +511,28 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'recursive-resource-checking.yml': {
-    notRun: 'needs the type chain reported outer first in check output (IMG, B)',
+    scenarios: [
+      {
+        name: 'chain',
+        actions: [
+          { do: 'set-pipeline', fixture: 'recursive-resource-checking.yml' },
+          {
+            do: 'check',
+            resource: 'recursive-custom-resource',
+            expect: {
+              exit: 0,
+              inOrder: [
+                'recursive-custom-resource',
+                'mock-resource-grandchild',
+                'mock-resource-child',
+                'mock-resource-parent',
+                'succeeded',
+              ],
+            },
+          },
+        ],
+      },
+    ],
   },
   'rename-simple.yml': {
     scenarios: [
