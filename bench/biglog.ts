@@ -108,10 +108,6 @@ export async function measureBigLog(bytes: number): Promise<BigLogResult> {
 `,
     );
 
-    // A new pipeline may start paused (as with `fly set-pipeline`): unpause it; idempotent otherwise.
-    const unpaused = await api.call('PUT', '/teams/main/pipelines/biglog/unpause');
-    if (unpaused.status !== 204) throw new Error(`unpause biglog: HTTP ${unpaused.status}`);
-
     let hubPeak = NaN;
     let agentPeak = NaN;
     let supervisorPeak = NaN;
