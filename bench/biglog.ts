@@ -45,7 +45,7 @@ export interface BigLogResult {
   dbFileMb: number;
 }
 
-/** Bound on each process's peak RSS; see docs/operations.md ("One step printing 1 GiB"). */
+/** Bound on each process's peak RSS; why this one: docs/operations.md, "Limits and backpressure". */
 export const BIG_LOG_RSS_BOUND_MB = 300;
 const SAMPLE_MS = 100;
 const MARKER = 'build log exceeds';
