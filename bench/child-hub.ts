@@ -67,6 +67,7 @@ export async function kill(child: ChildProcess): Promise<void> {
 /** Starts `node dist/hub/main.js` on ephemeral ports and waits for its `hub ready` log line. */
 export async function spawnHub(
   dataDir: string,
+  extraArgs: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; grpcPort: number }> {
   const child = spawnNode([
     // e.g. OUTPOST_BENCH_HUB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the hub.
@@ -81,6 +82,7 @@ export async function spawnHub(
     '--insecure-plaintext',
     '--log-level',
     'info',
+    ...extraArgs,
   ]);
   const stdout = child.stdout;
   if (!stdout) throw new Error('hub child has no stdout');

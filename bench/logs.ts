@@ -54,7 +54,7 @@ function makeChunks(maxChunk: number): { chunks: Buffer[]; lines: number } {
 }
 
 /** A process's CPU time (user + system) in seconds, from /proc; NaN where there is no /proc. */
-async function cpuSeconds(pid: number): Promise<number> {
+export async function cpuSeconds(pid: number): Promise<number> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.

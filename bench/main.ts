@@ -7,13 +7,14 @@
 import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { BIG_LOG_RSS_BOUND_MB, measureBigLog, type BigLogResult } from './biglog.js';
 import { measureBuild } from './build.js';
 import { measureDispatch, type DispatchResult } from './dispatch.js';
 import { measureFloor, type FloorResult } from './floor.js';
 import { measureLogs, type LogsResult } from './logs.js';
 import { ensureBuilt } from './child-hub.js';
 import { measureMemory, type MemoryResult } from './memory.js';
-import { fmt, ratio, renderTable, type Row, type Summary } from './stats.js';
+import { fmt, MB, ratio, renderTable, type Row, type Summary } from './stats.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
 const TARGETS = {
@@ -32,6 +33,7 @@ interface Results {
   throughput?: ThroughputResult;
   logs?: LogsResult;
   memory?: MemoryResult;
+  bigLog?: BigLogResult;
 }
 
 let failed = false;
@@ -179,6 +181,66 @@ function table(r: Results): Row[] {
       target: `< ${TARGETS.hubRssMb1000Agents} MB`,
       pass: mem ? mem.hubRssMb1000Agents < TARGETS.hubRssMb1000Agents : undefined,
     },
+    ...bigLogRows(r.bigLog),
+  ];
+}
+
+/** All the output up to the cap is stored, less at most one chunk (64 KiB) that did not fit. */
+const bigLogStoredOk = (b: BigLogResult) =>
+  b.storedBytes <= b.capBytes && b.storedBytes >= Math.min(b.printedBytes, b.capBytes - 64 * 1024);
+
+function bigLogRows(b: BigLogResult | undefined): Row[] {
+  const size = b ? `${fmt(b.printedBytes / MB)} MB` : '1 GiB';
+  const row = (metric: string, value: string, target = '', pass?: boolean, correctness = false): Row => ({
+    metric,
+    value,
+    floor: '',
+    ratio: '',
+    target,
+    pass,
+    ...(correctness ? { correctness } : {}),
+  });
+  const bounded = (v: number | undefined) => (v === undefined ? undefined : v < BIG_LOG_RSS_BOUND_MB);
+  return [
+    row(
+      `step printing ${size}: hub peak RSS (idle)`,
+      b ? `${fmt(b.hubPeakRssMb)} MB (${fmt(b.hubIdleRssMb)})` : 'n/a',
+      `< ${BIG_LOG_RSS_BOUND_MB} MB`,
+      bounded(b?.hubPeakRssMb),
+    ),
+    row(
+      `step printing ${size}: agent peak RSS (idle)`,
+      b ? `${fmt(b.agentPeakRssMb)} MB (${fmt(b.agentIdleRssMb)})` : 'n/a',
+      `< ${BIG_LOG_RSS_BOUND_MB} MB`,
+      bounded(b?.agentPeakRssMb),
+    ),
+    row(`step printing ${size}: step supervisor peak RSS`, num(b?.supervisorPeakRssMb, ' MB')),
+    row(
+      `step printing ${size}: log stored / cap`,
+      b ? `${fmt(b.storedBytes / MB)} / ${fmt(b.capBytes / MB)} MB` : 'n/a',
+      '<= cap',
+      b ? bigLogStoredOk(b) : undefined,
+      true,
+    ),
+    row(
+      `step printing ${size}: truncation markers, build status`,
+      b ? `${b.markers}, ${b.status}` : 'n/a',
+      `${b && b.printedBytes <= b.capBytes ? 0 : 1}, succeeded`,
+      b ? b.markers === (b.printedBytes > b.capBytes ? 1 : 0) && b.status === 'succeeded' : undefined,
+      true,
+    ),
+    row(
+      `step printing ${size}: run time (printed MB/s)`,
+      b ? `${fmt(b.seconds)} s (${fmt(b.printedBytes / MB / b.seconds)})` : 'n/a',
+    ),
+    row(
+      `step printing ${size}: printed MB per CPU s, hub / agent`,
+      b ? `${fmt(b.hubCpuMbPerS)} / ${fmt(b.agentCpuMbPerS)}` : 'n/a',
+    ),
+    row(
+      `step printing ${size}: agent spill file, hub DB file`,
+      b ? `${fmt(b.spillFileMb)} MB, ${fmt(b.dbFileMb)} MB` : 'n/a',
+    ),
   ];
 }
 
@@ -212,13 +274,28 @@ function figures(r: Results, seconds: number): Record<string, number | null> {
     hub_rss_mb_1000_agents: v(r.memory?.hubRssMb1000Agents),
     hub_peak_rss_mb_1000_agents: v(r.memory?.hubPeakRssMb),
     hub_connect_1000_agents_s: v(r.memory?.connectSeconds),
+    big_log_printed_mb: v(r.bigLog ? r.bigLog.printedBytes / MB : undefined),
+    big_log_hub_peak_rss_mb: v(r.bigLog?.hubPeakRssMb),
+    big_log_agent_peak_rss_mb: v(r.bigLog?.agentPeakRssMb),
+    big_log_supervisor_peak_rss_mb: v(r.bigLog?.supervisorPeakRssMb),
+    big_log_stored_mb: v(r.bigLog ? r.bigLog.storedBytes / MB : undefined),
+    big_log_markers: v(r.bigLog?.markers),
+    big_log_seconds: v(r.bigLog?.seconds),
+    big_log_hub_cpu_mb_per_s: v(r.bigLog?.hubCpuMbPerS),
+    big_log_agent_cpu_mb_per_s: v(r.bigLog?.agentCpuMbPerS),
     duration_s: v(seconds),
   };
 }
 
 async function main(): Promise<void> {
-  // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory).
-  const { values } = parseArgs({ options: { json: { type: 'string' }, only: { type: 'string' } } });
+  // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory, biglog);
+  // `--big-log-bytes N` sets what the biglog step prints (default 1 GiB).
+  const { values } = parseArgs({
+    options: { json: { type: 'string' }, only: { type: 'string' }, 'big-log-bytes': { type: 'string' } },
+  });
+  const bigLogBytes = Number(values['big-log-bytes'] ?? 1024 * MB);
+  if (!Number.isSafeInteger(bigLogBytes) || bigLogBytes <= 0)
+    throw new Error(`--big-log-bytes: not a positive byte count: ${values['big-log-bytes']}`);
   const only = values.only ? new Set(values.only.split(',')) : undefined;
   const wanted = (name: string) => !only || only.has(name);
   const start = performance.now();
@@ -227,11 +304,15 @@ async function main(): Promise<void> {
   if (wanted('dispatch')) r.dispatch = await step('(a) dispatch latency', measureDispatch);
   if (wanted('build')) r.build = await step('(b) one-step build latency, real agent', measureBuild);
   if (wanted('throughput')) r.throughput = await step('(c) steps/s', measureThroughput);
-  if (wanted('logs') || wanted('memory'))
-    if (await step('build dist/ for (d) and (e)', ensureBuilt))
+  if (wanted('logs') || wanted('memory') || wanted('biglog'))
+    if (await step('build dist/ for (d), (e) and (f)', ensureBuilt))
       process.stderr.write('bench: dist/ rebuilt\n');
   if (wanted('logs')) r.logs = await step('(d) log throughput', measureLogs);
   if (wanted('memory')) r.memory = await step('(e) memory', measureMemory);
+  if (wanted('biglog'))
+    r.bigLog = await step(`(f) one step printing ${fmt(bigLogBytes / MB)} MB`, () =>
+      measureBigLog(bigLogBytes),
+    );
   const seconds = (performance.now() - start) / 1000;
 
   process.stdout.write(`\n${renderTable(table(r))}\n\n1 MB = 2^20 bytes; total ${seconds.toFixed(1)} s\n`);
@@ -241,6 +322,14 @@ async function main(): Promise<void> {
   if (logs && (logs.linesSent !== logs.linesReceived || logs.linesWrong > 0)) {
     process.stderr.write(
       `bench: CORRECTNESS FAILURE: ${logs.linesSent} log lines sent, ${logs.linesReceived} received, ${logs.linesWrong} out of order or duplicated\n`,
+    );
+    failed = true;
+  }
+  const big = r.bigLog;
+  const markersWanted = big && big.printedBytes > big.capBytes ? 1 : 0;
+  if (big && (big.markers !== markersWanted || big.status !== 'succeeded' || !bigLogStoredOk(big))) {
+    process.stderr.write(
+      `bench: CORRECTNESS FAILURE: the ${big.printedBytes}-byte step ended ${big.status} with ${big.storedBytes} log bytes stored (cap ${big.capBytes}) and ${big.markers} truncation markers\n`,
     );
     failed = true;
   }

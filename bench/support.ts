@@ -56,7 +56,7 @@ export class HubApi {
     });
     if (res.status !== 200)
       throw new Error(`set-pipeline ${name}: HTTP ${res.status} ${JSON.stringify(res.body)}`);
-    // New pipelines start paused.
+    // A new pipeline starts paused (as with `fly set-pipeline`); the measurements want it running.
     const unpaused = await this.call('PUT', `/teams/main/pipelines/${name}/unpause`);
     if (unpaused.status !== 204) throw new Error(`unpause ${name}: HTTP ${unpaused.status}`);
   }
