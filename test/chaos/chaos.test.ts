@@ -1,14 +1,24 @@
-// Chaos: real hub and agents in this process, the agents dialling through a TCP proxy that, on a
-// schedule drawn from a seeded PRNG, cuts every connection, delays traffic and stalls it; some seeds
-// also drain the hub mid-build (RunningHub.close(), the code SIGTERM runs: refuse work, GoAway, flush
-// log batches, close the store) and start it again. Some seeds add log pressure: a per-session log
-// budget so small every session is throttled all the time, a per-build log cap below the build's
-// output, or a second (protocol-level) agent spraying logs at the hub the whole time. After each run the build's events must show every log line exactly once and in order per
-// step (for capped runs: an in-order prefix per step and exactly one truncation marker), no step run
-// twice, the expected final status, no stuck build, and every drain done within DRAIN_BOUND_MS.
+// Chaos: real hub and agents, the agents dialling through a TCP proxy that, on a schedule drawn from a
+// seeded PRNG, cuts every connection, delays traffic and stalls it; some seeds also drain the hub
+// mid-build (RunningHub.close(), the code SIGTERM runs: refuse work, GoAway, flush log batches, close
+// the store) and start it again on the same data directory. Some seeds add log pressure: a per-session
+// log budget so small every session is throttled all the time, a per-build log cap below the build's
+// output, or a second (protocol-level) agent spraying logs at the hub the whole time.
 //
-// Agent SIGKILL/restart faults come with the agent process supervisor: add them as a fault kind in
-// `injectFault` below (the agents are in `agents`; restart one with startTestAgent on the same dir).
+// Every fourth seed (seed % 4 == 1) runs its one agent as a real child process (agent/main.ts, process
+// executor) and SIGKILLs it while the target step runs: the step's supervisor outlives it, a new agent
+// process on the same work dir and name reattaches and replays the log. Every fourth (seed % 4 == 2)
+// SIGTERMs it instead, with drain_timeout_seconds: 1: the agent must exit within AGENT_DRAIN_BOUND_MS,
+// its step finished or errored with the drain's reason (half of these seeds pause the step past the
+// bound); then a new agent process takes the rest of the build. The hub and the other agents run in
+// this process; the hub is restarted in-process, not SIGKILLed (test/support/child-hub.ts could).
+//
+// After each run the build's events must show every log line exactly once and in order per step (for
+// capped runs: an in-order prefix per step and exactly one truncation marker; for steps a drain stopped:
+// an in-order prefix), no step run twice (marker file, log and start-task events), the expected final
+// status, no stuck build, every hub drain within DRAIN_BOUND_MS, every agent drain within its bound and
+// exiting 0, and no supervisor or step process left under an agent process's directory. One known product
+// limitation is tolerated and counted (killed_before_start): see UNSTARTED_ERRORS.
 //
 // Replay one seed: CHAOS_SEED=123 npm run test:chaos. Change the number of runs: CHAOS_RUNS=50.
 
@@ -77,14 +87,16 @@ const AGENT_DRAIN_BOUND_MS = AGENT_DRAIN_S * 1000 + 10_000;
 const DRAIN_ERROR = 'shut down before the step finished';
 /**
  * Known limitation (product): an agent process killed after it accepted a step but before the step's
- * supervisor had its launch spec (no pid file yet, or the spec on its stdin cut short) ends the step
- * errored with one of these, though the step never ran, instead of it being run (the step's env is not
- * on disk) or re-queued (the protocol cannot say "never started"). Such steps are counted as
- * `killed_before_start`, checked to have never run, and not counted as lost.
+ * supervisor had its launch spec (no state dir or pid file yet, or the spec on its stdin cut short)
+ * ends the step errored with one of these, though the step never ran, instead of it being run (the
+ * step's env is not on disk) or re-queued (the protocol cannot say "never started"). Such steps are
+ * counted as `killed_before_start`, checked to have never run, and not counted as lost.
  */
 const UNSTARTED_ERRORS = [
   "the step's supervisor (pid unknown) ended without a result",
   'the agent stopped before the step was started',
+  // Killed before the step's state dir existed (e.g. while fetching inputs): not listed in Hello.
+  'agent "agent-1" restarted and lost the step',
 ];
 
 function agentFaultOf(seed: number): AgentFault {
@@ -261,6 +273,9 @@ async function runSeed(seed: number): Promise<RunResult> {
   // Some drains outlast their bound (the step is stopped and errored), others let the step finish.
   if (agentFault === 'drain' && rng() < 0.5) target.pauseMs = AGENT_DRAIN_S * 1000 + 2_000;
   const faultDelayMs = between(0, 400);
+  // Counted from the hub's 'running' (the agent accepted: the step may not have started yet) or, more
+  // often, from the step's own start (its marker file).
+  const faultFrom = rng() < 0.25 ? 'accepted' : 'started';
   const agentDownMs = between(50, 1000);
   const expected = steps.some((s) => s.exit !== 0) ? 'failed' : 'succeeded';
   const result: RunResult = {
@@ -404,7 +419,10 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
           await sleep(20);
           const status = await stepRunStatus(target.name);
           if (status && TERMINAL.includes(status)) break;
-          running = status === 'running';
+          running =
+            status === 'running' &&
+            (faultFrom === 'accepted' ||
+              (await readFile(path.join(marks, target.name), 'utf8').catch(() => '')) !== '');
         }
         if (!running) {
           result.chaos.push(`no-agent-${agentFault}(${target.name} never seen running)`);
@@ -421,14 +439,18 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
           // Mid-step: the step still ran as far as the hub knew, and its supervisor outlived the agent.
           const alive = liveSupervisors(agentDir);
           if (before === 'running' && alive > 0) result.agentKillsMidStep++;
-          result.chaos.push(`agent-kill(${target.name}+${faultDelayMs}ms, ${alive} supervisors alive)`);
+          result.chaos.push(
+            `agent-kill(${target.name} ${faultFrom}+${faultDelayMs}ms, ${alive} supervisors alive)`,
+          );
         } else {
           victim.child.kill('SIGTERM');
           const exit = await Promise.race([victim.exited, sleep(AGENT_DRAIN_BOUND_MS).then(() => undefined)]);
           const took = Date.now() - hit;
           result.agentDrains++;
           result.maxAgentDrainMs = Math.max(result.maxAgentDrainMs, took);
-          result.chaos.push(`agent-drain(${target.name}+${faultDelayMs}ms, exited in ${took}ms)`);
+          result.chaos.push(
+            `agent-drain(${target.name} ${faultFrom}+${faultDelayMs}ms, exited in ${took}ms)`,
+          );
           if (!exit || exit.code !== 0) {
             result.slowAgentDrains++;
             result.notes.push(
@@ -645,7 +667,7 @@ function failedRun(r: RunResult): boolean {
 }
 
 describe('chaos', () => {
-  it('loses no line, result or build and runs no step twice under cuts, delays, stalls, drains and log pressure', async () => {
+  it('loses no line, result or build and runs no step twice under cuts, delays, stalls, hub and agent drains, agent kills and log pressure', async () => {
     const seeds = seedsToRun();
     const started = Date.now();
     console.log(`chaos: seeds ${seeds.join(',')} (replay one with CHAOS_SEED=<seed>)`);
