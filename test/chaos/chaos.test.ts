@@ -10,8 +10,10 @@
 // process on the same work dir and name reattaches and replays the log. Every fourth (seed % 4 == 2)
 // SIGTERMs it instead, with drain_timeout_seconds: 1: the agent must exit within AGENT_DRAIN_BOUND_MS,
 // its step finished or errored with the drain's reason (half of these seeds pause the step past the
-// bound); then a new agent process takes the rest of the build. The hub and the other agents run in
-// this process; the hub is restarted in-process, not SIGKILLed (test/support/child-hub.ts could).
+// bound); then a new agent process takes the rest of the build. With CHAOS_HUB_KILL=1, seeds ≡ 3 mod 8
+// run the hub as a child process instead (test/support/child-hub.ts) and SIGKILL it once mid-build, then
+// start it again on the same data directory and ports (off by default: too slow for CI). Otherwise the
+// hub and the agents run in this process.
 //
 // After each run the build's events must show every log line exactly once and in order per step (for
 // capped runs: an in-order prefix per step and exactly one truncation marker; for steps a drain stopped:
@@ -41,6 +43,7 @@ import {
   type TestHub,
 } from '../support/harness.js';
 import { rawAgent } from '../support/raw-agent.js';
+import { adminTokenOf, callApi, spawnChildHub, type ChildHubProcess } from '../support/child-hub.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 /** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
@@ -99,6 +102,58 @@ const UNSTARTED_ERRORS = [
   'agent "agent-1" restarted and lost the step',
 ];
 
+/**
+ * With CHAOS_HUB_KILL=1, seeds ≡ 3 mod 8 run the hub as a child process (hub/main.ts) and SIGKILL it
+ * mid-build instead of draining it, then start it again on the same data directory and ports (no log
+ * pressure there). Off by default: a hub child takes seconds to start on a loaded machine, the agents'
+ * reconnect backoff grows meanwhile, and such a seed takes 20-30 s, too long for the suite's CI bound.
+ */
+const HUB_KILL = process.env.CHAOS_HUB_KILL === '1';
+function hubKillOf(seed: number): boolean {
+  return HUB_KILL && ((seed % 8) + 8) % 8 === 3;
+}
+
+/**
+ * A hub child process dressed as a TestHub for what the runs use of it (url, grpcPort, adminToken,
+ * api, newAgentToken, close): it has no `store`, so hub-kill seeds read nothing from the store.
+ */
+async function startChildTestHub(
+  dir: string,
+  ports?: { http: number; grpc: number },
+): Promise<{ hub: TestHub; proc: ChildHubProcess }> {
+  const proc = await spawnChildHub(dir, {
+    httpPort: ports?.http,
+    grpcPort: ports?.grpc,
+    args: ['--heartbeat', '200ms', '--lease-grace', '60s'],
+  });
+  const adminToken = await adminTokenOf(dir);
+  const api = <T>(method: string, route: string, body?: unknown) =>
+    callApi<T>(proc.url, adminToken, method, route, body);
+  const kill = async () => {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
+    await proc.exited;
+  };
+  const hub = {
+    url: proc.url,
+    grpcPort: proc.grpcPort,
+    grpcAddress: `127.0.0.1:${proc.grpcPort}`,
+    adminToken,
+    dir,
+    api,
+    stop: kill,
+    async newAgentToken(name = 'test') {
+      const res = await api<{ token: string }>('POST', '/agent-tokens', { name });
+      if (res.status !== 201) throw new Error(`token create failed: ${JSON.stringify(res.body)}`);
+      return res.body.token;
+    },
+    async close() {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+  return { hub: hub as unknown as TestHub, proc };
+}
+
 function agentFaultOf(seed: number): AgentFault {
   const k = ((seed % 4) + 4) % 4;
   return k === 1 ? 'kill' : k === 2 ? 'drain' : 'none';
@@ -132,6 +187,8 @@ interface RunResult {
   pressure: Pressure;
   drains: number;
   maxDrainMs: number;
+  /** SIGKILLs of a hub child process (restarted on the same data directory). */
+  hubKills: number;
   agentFault: AgentFault;
   /** SIGKILLs of an agent process, and those that hit it while it ran the target step. */
   agentKills: number;
@@ -252,8 +309,9 @@ async function runSeed(seed: number): Promise<RunResult> {
   // Agent-fault seeds have one agent, so the target step surely runs on the process that is hit.
   const agentCount = rng() < 0.5 || agentFault !== 'none' ? 1 : 2;
   const capacity = between(2, 4);
-  const restartHub = rng() < 0.35;
-  const pressureRoll = rng();
+  const hubKill = hubKillOf(seed);
+  const restartHub = rng() < 0.35 || hubKill;
+  const pressureRoll = hubKill ? 1 : rng();
   // A flooding agent dials the hub directly (not through the proxy) and does not reconnect: not with restarts.
   const pressure: Pressure =
     pressureRoll < 0.15
@@ -291,6 +349,7 @@ async function runSeed(seed: number): Promise<RunResult> {
     pressure,
     drains: 0,
     maxDrainMs: 0,
+    hubKills: 0,
     agentFault,
     agentKills: 0,
     agentKillsMidStep: 0,
@@ -301,7 +360,7 @@ async function runSeed(seed: number): Promise<RunResult> {
     killedBeforeStart: 0,
     orphans: 0,
     chaos: [
-      `agents=${agentCount}x${capacity}${agentFault === 'none' ? '' : '(process)'}`,
+      `agents=${agentCount}x${capacity}${agentFault === 'none' ? '' : '(process)'}${hubKill ? ' hub(process)' : ''}`,
       ...(pressure === 'none' ? [] : [pressure]),
     ],
     notes: [],
@@ -311,12 +370,14 @@ async function runSeed(seed: number): Promise<RunResult> {
   const marks = await mkdtemp(path.join(os.tmpdir(), 'outpost-chaos-'));
   // A long grace: cuts, stalls and restarts must never expire a lease.
   const state: { hub: TestHub; ready: Promise<void> } = {
-    hub: await startTestHub({
-      heartbeatMs: 200,
-      leaseGraceMs: 60_000,
-      ...(pressure === 'tight-budget' ? { maxSessionLogBytes: 16 * 1024 } : {}),
-      ...(pressure === 'capped' ? { maxBuildLogBytes: CAP_BYTES } : {}),
-    }),
+    hub: hubKill
+      ? (await startChildTestHub(await mkdtemp(path.join(os.tmpdir(), 'outpost-hub-')))).hub
+      : await startTestHub({
+          heartbeatMs: 200,
+          leaseGraceMs: 60_000,
+          ...(pressure === 'tight-budget' ? { maxSessionLogBytes: 16 * 1024 } : {}),
+          ...(pressure === 'capped' ? { maxBuildLogBytes: CAP_BYTES } : {}),
+        }),
     ready: Promise.resolve(),
   };
   const proxy = await startTcpProxy(state.hub.grpcPort);
@@ -381,7 +442,19 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
         await sleep(between(100, 500));
         if (stopped()) break;
         const roll = rng();
-        if (restartHub && !restarted && (roll < 0.2 || n === faults - 1)) {
+        if (hubKill && !restarted && (roll < 0.2 || n === faults - 1)) {
+          restarted = true;
+          const down = between(50, 600);
+          result.chaos.push(`hub-sigkill+restart(${down}ms)`);
+          let release!: () => void;
+          state.ready = new Promise((resolve) => (release = resolve));
+          await state.hub.stop();
+          result.hubKills++;
+          await sleep(down);
+          const ports = { http: Number(new URL(state.hub.url).port), grpc: state.hub.grpcPort };
+          state.hub = (await startChildTestHub(state.hub.dir, ports)).hub;
+          release();
+        } else if (restartHub && !restarted && (roll < 0.2 || n === faults - 1)) {
           restarted = true;
           const down = between(50, 600);
           result.chaos.push(`drain+restart(${down}ms)`);
@@ -465,8 +538,10 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
         result.chaos.push(`agent-restart(${agentDownMs}ms)`);
       })();
 
-    // An agent process needs a second or two to start again: agent-fault seeds wait longer.
-    const deadline = Date.now() + BUILD_DEADLINE_MS + (agentFault === 'none' ? 0 : 10_000);
+    // An agent process needs a second or two to start again: agent-fault seeds wait longer. A hub child
+    // takes seconds to start, meanwhile the agents' reconnect backoff grows (full jitter, up to 30 s).
+    const deadline =
+      Date.now() + BUILD_DEADLINE_MS + (agentFault === 'none' ? 0 : 10_000) + (hubKill ? 30_000 : 0);
     let build: BuildSummary | undefined;
     for (;;) {
       await state.ready;
@@ -487,7 +562,8 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
 
     // Steps an agent drain stopped at its bound end errored (and so does the build); steps after an
     // errored one never run.
-    const stepRuns = await state.hub.store.listStepRuns(id);
+    // A hub child process has no store here (hub-kill seeds have no agent faults and no cap to check).
+    const stepRuns = hubKill ? [] : await state.hub.store.listStepRuns(id);
     const drainErrored = new Set(
       steps
         .filter((step) => {
@@ -716,7 +792,7 @@ describe('chaos', () => {
         `max_agent_drain_ms=${Math.max(0, ...results.map((r) => r.maxAgentDrainMs))} ` +
         `slow_agent_drains=${total.slowAgentDrains} drain_errored_steps=${sum((r) => r.drainErroredSteps)} ` +
         `killed_before_start=${sum((r) => r.killedBeforeStart)} ` +
-        `orphans=${total.orphans} wall_s=${((Date.now() - started) / 1000).toFixed(1)}`,
+        `orphans=${total.orphans} hub_kills=${sum((r) => r.hubKills)} wall_s=${((Date.now() - started) / 1000).toFixed(1)}`,
     );
     expect(total).toEqual({
       ...total,
