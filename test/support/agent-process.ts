@@ -15,6 +15,8 @@ export interface AgentProcessOptions {
   dir: string;
   token: string;
   name?: string;
+  /** host:port to dial instead of the hub's gRPC port (e.g. a TcpProxy). */
+  address?: string;
   drainTimeoutSeconds?: number;
   pools?: string;
 }
@@ -35,7 +37,7 @@ export async function writeAgentConfig(hub: TestHub, opts: AgentProcessOptions):
   await writeFile(
     file,
     `hub:
-  address: 127.0.0.1:${hub.grpcPort}
+  address: ${opts.address ?? `127.0.0.1:${hub.grpcPort}`}
   tls:
     insecure_plaintext: true
 token_file: token
