@@ -56,6 +56,11 @@ interface Lease {
   timer: NodeJS.Timeout | undefined;
   /** Set by abort(): how the step ends once the agent has stopped it. */
   ending?: StepEnding;
+  /**
+   * Whether the agent said the step's process started (StepStarted). False from the assignment on;
+   * undefined for a lease recovered from the store, where the hub cannot know.
+   */
+  processStarted?: boolean;
 }
 
 export type HeldDecision =
@@ -93,6 +98,12 @@ export class Dispatcher {
           `agent "${run.agentName}" did not reconnect within the grace period after a hub restart`,
         );
     });
+  }
+
+  /** The agent started the step's process: from now on, losing it means the step ran (in part). */
+  processStarted(leaseId: string): void {
+    const lease = this.leases.get(leaseId);
+    if (lease) lease.processStarted = true;
   }
 
   /** Whether this dispatcher tracks the lease (the audit looks for step runs whose lease it does not). */
@@ -182,7 +193,10 @@ export class Dispatcher {
       // Leases this agent should hold but did not list: the agent lost them (it restarted without its state).
       for (const lease of [...this.leases.values()]) {
         if (lease.agentName !== conn.agentName || heldIds.has(lease.leaseId)) continue;
-        if (lease.state === 'assigned') await this.requeue(lease, 'agent reconnected without it');
+        // Never started (unaccepted, or the agent died between accepting and starting it): nothing ran,
+        // so it may run elsewhere. A step that started and was lost ends errored: it may have done things.
+        if (lease.state === 'assigned' || lease.processStarted === false)
+          await this.requeue(lease, 'agent reconnected without it, before the step started');
         else
           await this.endLease(lease, {
             status: 'errored',
@@ -540,6 +554,7 @@ export class Dispatcher {
       state: 'assigned',
       conn: agent,
       timer: undefined,
+      processStarted: false,
     };
     this.addLease(lease);
     lease.timer = setTimeout(() => {

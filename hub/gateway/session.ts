@@ -353,7 +353,9 @@ export class AgentSession implements AgentConnection {
         return;
       case 'started': {
         const lease = await this.lease(msg.value.leaseId);
-        if (lease) await this.deps.engine.stepStarted(lease.stepRunId, lease.buildId);
+        if (!lease) return;
+        this.deps.dispatcher.processStarted(msg.value.leaseId);
+        await this.deps.engine.stepStarted(lease.stepRunId, lease.buildId);
         return;
       }
       case 'finished':

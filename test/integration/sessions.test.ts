@@ -112,6 +112,37 @@ describe('TLS', () => {
 });
 
 describe('broken connections', () => {
+  it('runs a step elsewhere when its agent restarts between accepting and starting it', async () => {
+    const hub = await hubFor({ heartbeatMs: 200 });
+    const pools = [
+      { name: 'p', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 },
+    ];
+    const token = await hub.newAgentToken('raw');
+    const first = rawAgent(hub.grpcAddress, token, { agentName: 'flaky', pools });
+    cleanups.push(() => first.close());
+    await first.next('welcome');
+    await setPipeline(hub, 'again', shellPipeline('echo ran once'));
+    const id = await triggerJob(hub, 'again', 'job');
+    const { leaseId } = await first.next('assign');
+    // Accepted, then the agent process dies before the step's process started (no StepStarted).
+    first.send({ msg: { $case: 'accepted', value: { leaseId } } });
+    await waitForEvents(hub, id, 'selected-worker');
+    first.close();
+    // It comes back without the step: nothing ran, so the hub queues it again instead of erroring it.
+    const second = rawAgent(hub.grpcAddress, token, {
+      agentName: 'flaky',
+      pools: [{ ...pools[0]!, tags: ['elsewhere'] }],
+    });
+    cleanups.push(() => second.close());
+    await second.next('welcome');
+    const agent = await agentFor(hub);
+    await agent.welcomed;
+    const events = await readBuildEvents(hub, id);
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(logText(events)).toBe('ran once\n');
+    expect(events.filter((e) => e.event === 'error')).toEqual([]);
+  });
+
   it('delivers every log line exactly once, in order, across repeated connection cuts', async () => {
     const hub = await hubFor({ heartbeatMs: 200 });
     const proxy = await startTcpProxy(hub.grpcPort);

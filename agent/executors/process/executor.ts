@@ -151,11 +151,18 @@ export class ProcessExecutor implements Executor {
     return new ProcessStep(stepRoot, held, child, forget);
   }
 
+  /**
+   * Leases of steps a previous agent process started. A step whose process never started (the agent
+   * died between accepting it and handing over its launch) is left out: the hub then runs it again
+   * elsewhere, and the sweep after the Welcome removes what is left of it.
+   */
   async listHeld(): Promise<string[]> {
     const leases: string[] = [];
     for (const name of await this.stepDirs()) {
-      const held = readHeld(path.join(this.workRoot, name));
-      if (held?.leaseId === name) leases.push(name);
+      const stepRoot = path.join(this.workRoot, name);
+      const held = readHeld(stepRoot);
+      if (held?.leaseId === name && !(await neverStarted(path.join(stepRoot, STATE_DIR_NAME))))
+        leases.push(name);
     }
     return leases;
   }
@@ -238,6 +245,27 @@ function readNumber(file: string): number | undefined {
     return Number.isInteger(n) && n > 0 ? n : undefined;
   } catch {
     return undefined;
+  }
+}
+
+/** How long listHeld waits for a live supervisor that has no launch yet to give up on it. */
+const LAUNCH_WAIT_MS = 2_000;
+
+/**
+ * Whether the step's process never started: no process group (pgid) was recorded, and the supervisor
+ * either never ran, or said so (it finishes `notStarted` when its launch never arrives). A supervisor
+ * still waiting for its launch is given LAUNCH_WAIT_MS (its stdin closed with the old agent).
+ */
+async function neverStarted(stateDir: string): Promise<boolean> {
+  const deadline = Date.now() + LAUNCH_WAIT_MS;
+  for (;;) {
+    if (readNumber(stateFile(stateDir, 'pgid')) !== undefined) return false;
+    const result = await readFile(stateFile(stateDir, 'result'), 'utf8').catch(() => undefined);
+    if (result !== undefined) return (JSON.parse(result) as ResultFile).notStarted === true;
+    const pid = readNumber(stateFile(stateDir, 'pid'));
+    if (pid === undefined || !supervisorAlive(pid, stateDir)) return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

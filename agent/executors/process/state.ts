@@ -65,4 +65,6 @@ export interface ResultFile {
   status: 'succeeded' | 'failed' | 'errored' | 'aborted';
   exitStatus: number;
   error: string | null;
+  /** The step's process never started: the agent died before handing the supervisor its launch. */
+  notStarted?: boolean;
 }

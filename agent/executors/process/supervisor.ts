@@ -175,7 +175,12 @@ async function main(): Promise<void> {
   try {
     spec = JSON.parse(await readStdin()) as LaunchSpec;
   } catch {
-    finish({ status: 'errored', exitStatus: -1, error: 'the agent stopped before the step was started' });
+    finish({
+      status: 'errored',
+      exitStatus: -1,
+      error: 'the agent stopped before the step was started',
+      notStarted: true,
+    });
   }
   if (abortedBeforeStart) finish({ status: 'aborted', exitStatus: -1, error: 'interrupted' });
   const logFd = openSync(stateFile(stateDir, 'log'), 'a', 0o600);
