@@ -30,7 +30,8 @@ type Call = ClientDuplexStream<AgentMessage, HubMessage>;
 export class HubSession {
   /** Emits 'failure' (Error) whenever a session attempt ends with an error. */
   readonly events = new EventEmitter();
-  private readonly backoff = new Backoff({ initialMs: 200, maxMs: 30_000 });
+  // Capped at 10 s: after a hub restart every agent is back within seconds (full jitter spreads them).
+  private readonly backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
   private call: Call | undefined;
   private stopped = false;
   private draining = false;

@@ -94,7 +94,7 @@ const DRAIN_ERROR = 'shut down before the step finished';
  * With CHAOS_HUB_KILL=1, seeds ≡ 3 mod 8 run the hub as a child process (hub/main.ts) and SIGKILL it
  * mid-build instead of draining it, then start it again on the same data directory and ports (no log
  * pressure there). Off by default: a hub child takes seconds to start on a loaded machine, the agents'
- * reconnect backoff grows meanwhile, and such a seed takes 20-30 s, too long for the suite's CI bound.
+ * reconnect backoff grows meanwhile, and such a seed takes about 15 s, too long for the suite's CI bound.
  */
 const HUB_KILL = process.env.CHAOS_HUB_KILL === '1';
 function hubKillOf(seed: number): boolean {
@@ -524,7 +524,7 @@ ${task(left, marks, '    ')}${task(right, marks, '    ')}`,
       })();
 
     // An agent process needs a second or two to start again: agent-fault seeds wait longer. A hub child
-    // takes seconds to start, meanwhile the agents' reconnect backoff grows (full jitter, up to 30 s).
+    // takes seconds to start, meanwhile the agents' reconnect backoff grows (full jitter, up to 10 s).
     const deadline =
       Date.now() + BUILD_DEADLINE_MS + (agentFault === 'none' ? 0 : 10_000) + (hubKill ? 30_000 : 0);
     let build: BuildSummary | undefined;
