@@ -186,6 +186,12 @@ export class ApiClient {
     });
   }
 
+  checkResourceType(pipeline: string, type: string, req: CheckResourceRequest): Promise<BuildSummary> {
+    return this.request('POST', `${this.pipelinePath(pipeline)}/resource-types/${enc(type)}/check`, {
+      body: req,
+    });
+  }
+
   listResourceVersions(
     pipeline: string,
     resource: string,

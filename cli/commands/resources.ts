@@ -1,4 +1,5 @@
-// Resource commands: check-resource (optionally from a version), resource-versions, resources,
+// Resource commands: check-resource and check-resource-type (optionally from a version),
+// resource-versions, resources,
 // pin-resource / unpin-resource, enable-resource-version / disable-resource-version.
 
 import type { Command } from 'commander';
@@ -72,6 +73,24 @@ Examples:
       const ref = parseResourceRef(opts.resource);
       const client = await ctx.client(cmd);
       const build = await client.checkResource(
+        ref.pipeline,
+        ref.resource,
+        opts.from.length > 0 ? { from: parseVersion(opts.from) } : {},
+      );
+      ctx.out(`checking ${ref.pipeline}/${ref.resource} in build ${build.id}\n`);
+      if (opts.async !== true) ctx.exitCode = await streamBuild(ctx, client, build.id, { timestamps: false });
+    });
+
+  program
+    .command('check-resource-type')
+    .description("Check a resource type for new versions now and show the check's output")
+    .requiredOption('-r, --resource-type <pipeline/type>', 'the resource type to check')
+    .option('-f, --from <key:value>', 'check from this version (repeatable)', collect, [])
+    .option('-a, --async', 'start the check and return without watching it')
+    .action(async (opts: { resourceType: string; from: string[]; async?: boolean }, cmd: Command) => {
+      const ref = parseResourceRef(opts.resourceType);
+      const client = await ctx.client(cmd);
+      const build = await client.checkResourceType(
         ref.pipeline,
         ref.resource,
         opts.from.length > 0 ? { from: parseVersion(opts.from) } : {},

@@ -41,7 +41,7 @@ async function resourceOf(deps: ResourceRouteDeps, params: Params) {
     pipeline,
     config,
     resource,
-    key: versionKeyOf(config, pipeline.id, { scope: 'resource', ...resource }),
+    key: await versionKeyOf(deps.store, config, pipeline.id, { scope: 'resource', ...resource }),
   };
 }
 
@@ -71,7 +71,7 @@ export function registerResourceRoutes(api: Api, deps: ResourceRouteDeps & { sch
     const config = await deps.configs.get(pipeline.id);
     return Promise.all(
       config.resources.map(async (resource) => {
-        const key = versionKeyOf(config, pipeline.id, { scope: 'resource', ...resource });
+        const key = await versionKeyOf(store, config, pipeline.id, { scope: 'resource', ...resource });
         const state = await store.resources.getState(pipeline.id, 'resource', resource.name);
         const current = state?.configHash === key.configHash ? state : undefined;
         return {
@@ -104,6 +104,27 @@ export function registerResourceRoutes(api: Api, deps: ResourceRouteDeps & { sch
       return build;
     },
   );
+
+  api.post<{
+    Params: { team: string; pipeline: string; type: string };
+    Body: CheckResourceRequest | undefined;
+  }>('/teams/:team/pipelines/:pipeline/resource-types/:type/check', async (req, reply) => {
+    const pipeline = await deps.pipelineOf(req.params.team, req.params.pipeline);
+    const config = await deps.configs.get(pipeline.id);
+    if (!config.resource_types.some((t) => t.name === req.params.type))
+      throw notFound(`resource type "${req.params.pipeline}/${req.params.type}"`);
+    const from = req.body?.from;
+    if (from !== undefined && !isVersion(from))
+      throw new HttpError(400, 'bad_request', '"from" must be a map of strings (a version)');
+    const build = await deps.checker.checkNow(pipeline.id, req.params.type, from, 'type');
+    if (!build) throw notFound(`resource type "${req.params.pipeline}/${req.params.type}"`);
+    req.log.info(
+      { pipeline: pipeline.name, type: req.params.type, buildId: build.id },
+      'type check requested',
+    );
+    void reply.code(201);
+    return deps.summary(build);
+  });
 
   api.get<{ Params: Params; Querystring: { limit?: string } }>(
     `${base}/:resource/versions`,

@@ -72,7 +72,7 @@ export async function savePipelineConfig(store: Store, req: SaveRequest): Promis
         ...retentionOf(job),
       })),
       ...compileChecks(pipeline).map((check) => ({
-        name: `${CHECK_JOB_PREFIX.resource}${check.resource}`,
+        name: `${CHECK_JOB_PREFIX[check.scope]}${check.name}`,
         plan: check.plan,
         kind: 'check' as const,
         retention: { builds: CHECK_BUILDS_KEPT },

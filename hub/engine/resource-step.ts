@@ -5,10 +5,10 @@
 
 import type { OutputArtifact, ResourceAction, StepSpec } from '../dispatch/types.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
-import type { ParsedPipeline } from '../pipeline/config.js';
+import type { ParsedPipeline, ResourceTypeConfig } from '../pipeline/config.js';
 import { DEFAULT_CHECK_TIMEOUT_MS } from '../pipeline/checks.js';
 import type { CheckPlan, GetPlan, ImageResourceConfig, PutPlan } from '../pipeline/plan.js';
-import type { MetadataField, ResourceScope, StepRun, Version, VersionKey } from '../store/store.js';
+import type { MetadataField, ResourceScope, StepRun, Store, Version, VersionKey } from '../store/store.js';
 import type { BuildRun, LeafRunner, Result } from './build-run.js';
 import {
   awaitDispatched,
@@ -51,19 +51,40 @@ interface Fetched {
   metadata: MetadataField[];
 }
 
-/** The history key of a resource or type as the current config declares it. */
-export function versionKeyOf(
+type KeyTarget = {
+  scope: ResourceScope;
+  name: string;
+  type: string;
+  source?: Record<string, unknown> | undefined;
+};
+
+/**
+ * The history key of a resource or type: its config (type chain and source) and, for one of a custom
+ * type, the type's current version, as in Concourse: a new version of the type starts a new history.
+ */
+export async function versionKeyOf(
+  store: Store,
   pipeline: Pick<ParsedPipeline, 'resource_types'>,
   pipelineId: number,
-  target: { scope: ResourceScope; name: string; type: string; source?: Record<string, unknown> | undefined },
-): VersionKey {
-  const source = target.source ?? {};
-  return {
-    pipelineId,
-    scope: target.scope,
-    name: target.name,
-    configHash: historyHash(resolveType(pipeline, target.type), target.type, source),
-  };
+  target: KeyTarget,
+): Promise<VersionKey> {
+  const resolved = resolveType(pipeline, target.type);
+  let configHash = historyHash(resolved, target.type, target.source ?? {});
+  const typeVersion = await latestTypeVersion(store, pipeline, pipelineId, resolved.direct);
+  if (typeVersion) configHash = sha256(`${configHash}\n${canonicalJson(typeVersion)}`);
+  return { pipelineId, scope: target.scope, name: target.name, configHash };
+}
+
+/** The newest version of a custom type (undefined for a base type, or one not checked yet). */
+async function latestTypeVersion(
+  store: Store,
+  pipeline: Pick<ParsedPipeline, 'resource_types'>,
+  pipelineId: number,
+  type: ResourceTypeConfig | undefined,
+): Promise<Version | undefined> {
+  if (!type) return undefined;
+  const key = await versionKeyOf(store, pipeline, pipelineId, { scope: 'type', ...type });
+  return (await store.resources.listVersions(key, { limit: 1 }))[0]?.version;
 }
 
 export class ResourceSteps {
@@ -90,7 +111,7 @@ export class ResourceSteps {
     const pipeline = await this.deps.configs.get(build.build.pipelineId);
     const target: Target = { scope: node.scope, name: node.name, type: node.type, source: node.source };
     // check-resource -f asks the resource for versions from this one on (mock echoes it back).
-    const asked = node.scope === 'resource' ? build.build.checkRequest?.from : undefined;
+    const asked = node.id === 'check' ? build.build.checkRequest?.from : undefined;
     const result = await this.checkTarget(
       build,
       scope,
@@ -121,7 +142,7 @@ export class ResourceSteps {
     const existing = build.steps.get(id);
     if (existing && TERMINAL_STEP_STATUSES.has(existing.status)) return existing.status as Result;
     const { store, now } = build.deps;
-    const key = versionKeyOf(pipeline, build.build.pipelineId, target);
+    const key = await versionKeyOf(build.deps.store, pipeline, build.build.pipelineId, target);
     let run = existing;
     if (!run) {
       if (scope.signal.aborted) return 'aborted';
@@ -201,7 +222,7 @@ export class ResourceSteps {
       );
       if (typeof checked === 'object') return checked.error;
       if (checked !== 'succeeded') return `checking the task's image ${checked}`;
-      const key = versionKeyOf(pipeline, build.build.pipelineId, target);
+      const key = await versionKeyOf(build.deps.store, pipeline, build.build.pipelineId, target);
       version = (await build.deps.store.resources.listVersions(key, { limit: 1 }))[0]?.version;
       if (!version) return `the task's image resource (${image.type}) has no version`;
     }
@@ -285,7 +306,10 @@ export class ResourceSteps {
       }
       if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
       if (put) {
-        const key = versionKeyOf(pipeline, build.build.pipelineId, { ...target, source: target.source });
+        const key = await versionKeyOf(build.deps.store, pipeline, build.build.pipelineId, {
+          ...target,
+          source: target.source,
+        });
         const [saved] = await store.resources.saveVersions(key, [put], now());
         if (saved)
           await store.resources.addBuildResources(build.build.id, [
@@ -455,7 +479,7 @@ export class ResourceSteps {
       (r) => r.direction === 'input' && r.name === node.name,
     );
     if (chosen) return chosen.version.version;
-    const key = versionKeyOf(pipeline, build.build.pipelineId, target);
+    const key = await versionKeyOf(build.deps.store, pipeline, build.build.pipelineId, target);
     const pinned = pipeline.resources.find((r) => r.name === node.resource)?.version;
     if (pinned) return pinned;
     const latest = (await resources.listVersions(key, { limit: 1 }))[0];
@@ -507,19 +531,7 @@ export class ResourceSteps {
     let image: StepSpec['image'];
     const direct = resolved.direct;
     // A custom type runs on its own latest version: mock types mirror it, image types run it.
-    const typeVersion = direct
-      ? (
-          await store.resources.listVersions(
-            versionKeyOf(pipeline, view.pipelineId, {
-              scope: 'type',
-              name: direct.name,
-              type: direct.type,
-              source: direct.source,
-            }),
-            { limit: 1 },
-          )
-        )[0]?.version
-      : undefined;
+    const typeVersion = await latestTypeVersion(store, pipeline, view.pipelineId, direct);
     if (typeVersion?.version !== undefined) env.MIRRORED_VERSION = typeVersion.version;
     if (!resolved.builtin) {
       const repository = direct ? direct.source?.repository : this.deps.coreImages[resolved.base];
@@ -554,7 +566,7 @@ export class ResourceSteps {
         version,
       },
     };
-    const key = versionKeyOf(pipeline, view.pipelineId, target);
+    const key = await versionKeyOf(store, pipeline, view.pipelineId, target);
     return { spec, key, source, params: finalParams };
   }
 }

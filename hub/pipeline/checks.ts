@@ -9,8 +9,9 @@ import type { CheckPlan, GetPlan, PlanNode } from './plan.js';
 export const DEFAULT_CHECK_TIMEOUT_MS = 3_600_000;
 
 export interface CheckJob {
-  /** The resource's name. */
-  resource: string;
+  /** What it checks: a resource, or a resource type (check-resource-type). */
+  scope: 'resource' | 'type';
+  name: string;
   plan: PlanNode;
 }
 
@@ -36,9 +37,16 @@ function timeoutOf(text: string | undefined): number {
   return parsed.ok ? Math.ceil(parsed.ms) : DEFAULT_CHECK_TIMEOUT_MS;
 }
 
-/** One check plan per resource, each check holding the check of the type it runs on (`check/type/...`). */
+/**
+ * One check plan per resource and per resource type, each check holding the check of the type it runs
+ * on (`check/type/...`).
+ */
 export function compileChecks(pipeline: ParsedPipeline): CheckJob[] {
-  return pipeline.resources.map((resource) => {
+  const targets = [
+    ...pipeline.resources.map((r) => ({ scope: 'resource' as const, timeout: r.check_timeout, ...r })),
+    ...pipeline.resource_types.map((t) => ({ scope: 'type' as const, timeout: undefined, ...t })),
+  ];
+  return targets.map((resource) => {
     // From the base-most custom type outwards, each wrapping the one before.
     let typeCheck: CheckPlan | undefined;
     const chain = typeChain(pipeline, resource.type);
@@ -59,15 +67,15 @@ export function compileChecks(pipeline: ParsedPipeline): CheckJob[] {
     const plan: CheckPlan = {
       id: 'check',
       kind: 'check',
-      scope: 'resource',
+      scope: resource.scope,
       name: resource.name,
       type: resource.type,
       source: resource.source ?? {},
       tags: resource.tags ?? [],
-      timeoutMs: timeoutOf(resource.check_timeout),
+      timeoutMs: timeoutOf(resource.timeout),
       ...(typeCheck ? { typeCheck } : {}),
     };
-    return { resource: resource.name, plan };
+    return { scope: resource.scope, name: resource.name, plan };
   });
 }
 

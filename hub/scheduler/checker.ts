@@ -7,7 +7,13 @@ import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Engine } from '../engine/engine.js';
 import { versionKeyOf } from '../engine/resource-step.js';
 import { parseDuration } from '../pipeline/duration.js';
-import { CHECK_JOB_PREFIX, type BuildView, type Store, type Version } from '../store/store.js';
+import {
+  CHECK_JOB_PREFIX,
+  type BuildView,
+  type ResourceScope,
+  type Store,
+  type Version,
+} from '../store/store.js';
 
 export const DEFAULT_CHECK_EVERY_MS = 60_000;
 
@@ -17,7 +23,7 @@ export interface CheckerOptions {
 }
 
 export class Checker {
-  /** `${pipelineId}/${resource}` -> the running check build's id. */
+  /** `${scope}/${pipelineId}/${name}` -> the running check build's id. */
   private readonly running = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
@@ -43,21 +49,33 @@ export class Checker {
 
   /** Whether a check of the resource is running. */
   isChecking(pipelineId: number, resource: string): boolean {
-    return this.running.has(`${pipelineId}/${resource}`);
+    return this.running.has(`resource/${pipelineId}/${resource}`);
   }
 
-  /** The engine finished a build: if it was a check, the resource may be checked again. */
+  /** The engine finished a build: if it was a check, its resource (or type) may be checked again. */
   ended(build: BuildView): void {
-    const key = `${build.pipelineId}/${build.jobName.slice(CHECK_JOB_PREFIX.resource.length)}`;
-    if (this.running.get(key) === build.id) this.running.delete(key);
+    for (const scope of ['resource', 'type'] as const) {
+      const prefix = CHECK_JOB_PREFIX[scope];
+      if (!build.jobName.startsWith(prefix)) continue;
+      const key = `${scope}/${build.pipelineId}/${build.jobName.slice(prefix.length)}`;
+      if (this.running.get(key) === build.id) this.running.delete(key);
+    }
   }
 
-  /** Starts a check of the resource now (or returns the one running); undefined when there is no such resource. */
-  async checkNow(pipelineId: number, resource: string, from?: Version): Promise<BuildView | undefined> {
-    const key = `${pipelineId}/${resource}`;
+  /**
+   * Starts a check of the resource (or resource type) now, or returns the one running; undefined when
+   * there is no such resource.
+   */
+  async checkNow(
+    pipelineId: number,
+    name: string,
+    from?: Version,
+    scope: ResourceScope = 'resource',
+  ): Promise<BuildView | undefined> {
+    const key = `${scope}/${pipelineId}/${name}`;
     const runningId = this.running.get(key);
     if (runningId !== undefined && from === undefined) return this.store.getBuild(runningId);
-    const job = await this.store.getJob(pipelineId, `${CHECK_JOB_PREFIX.resource}${resource}`);
+    const job = await this.store.getJob(pipelineId, `${CHECK_JOB_PREFIX[scope]}${name}`);
     if (!job?.active) return undefined;
     const created = await this.store.createBuild({
       jobId: job.id,
@@ -90,7 +108,7 @@ export class Checker {
         const every = intervalMs(resource.check_every);
         if (every === undefined) continue;
         const state = await this.store.resources.getState(pipeline.id, 'resource', resource.name);
-        const key = versionKeyOf(config, pipeline.id, { scope: 'resource', ...resource });
+        const key = await versionKeyOf(this.store, config, pipeline.id, { scope: 'resource', ...resource });
         const fresh = state?.configHash === key.configHash;
         if (fresh && state.lastCheckStartedAt !== null && this.now() - state.lastCheckStartedAt < every)
           continue;

@@ -207,7 +207,9 @@ export class Scheduler {
       const state = await this.store.resources.getState(build.pipelineId, 'resource', resource);
       if (state?.pinnedVersion) continue;
       const declared = config.resources.find((d) => d.name === resource);
-      const key = declared && versionKeyOf(config, build.pipelineId, { scope: 'resource', ...declared });
+      const key =
+        declared &&
+        (await versionKeyOf(this.store, config, build.pipelineId, { scope: 'resource', ...declared }));
       const checkedSince =
         state !== undefined &&
         key !== undefined &&
@@ -234,7 +236,7 @@ export class Scheduler {
     const specs: InputSpec[] = [];
     for (const get of inputs) {
       const declared = config.resources.find((r) => r.name === get.resource);
-      const key = versionKeyOf(config, job.pipelineId, {
+      const key = await versionKeyOf(this.store, config, job.pipelineId, {
         scope: 'resource',
         name: get.resource,
         type: declared?.type ?? get.type,

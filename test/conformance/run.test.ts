@@ -207,19 +207,19 @@ async function act(pipeline: string, action: Action): Promise<void> {
       return;
     }
     case 'check':
+    case 'check-type':
     case 'resource-versions':
     case 'resources': {
+      const from = action.do === 'check' || action.do === 'check-type' ? (action.from ?? []) : [];
       const args =
         action.do === 'check'
-          ? [
-              'check-resource',
-              '-r',
-              `${pipeline}/${action.resource}`,
-              ...(action.from ?? []).flatMap((f) => ['-f', f]),
-            ]
-          : action.do === 'resource-versions'
-            ? ['resource-versions', '-r', `${pipeline}/${action.resource}`]
-            : ['resources', '-p', pipeline];
+          ? ['check-resource', '-r', `${pipeline}/${action.resource}`]
+          : action.do === 'check-type'
+            ? ['check-resource-type', '-r', `${pipeline}/${action.type}`]
+            : action.do === 'resource-versions'
+              ? ['resource-versions', '-r', `${pipeline}/${action.resource}`]
+              : ['resources', '-p', pipeline];
+      args.push(...from.flatMap((f) => ['-f', f]));
       const result = await run(args);
       if (VERBOSE) console.log(`=== ${args.join(' ')}\n${shown(result)}`);
       const problem = commandProblem(result, action.expect);

@@ -43,6 +43,8 @@ export type Action =
   | { do: 'builds'; contains: string[]; absent?: string[]; rows?: number }
   /** check-resource -r {P}/resource [-f key:value ...]: exit code and output. */
   | { do: 'check'; resource: string; from?: string[]; expect: CommandExpectation }
+  /** check-resource-type -r {P}/type [-f key:value ...]: exit code and output. */
+  | { do: 'check-type'; type: string; from?: string[]; expect: CommandExpectation }
   /** resource-versions -r {P}/resource: output. */
   | { do: 'resource-versions'; resource: string; expect: CommandExpectation }
   /** resources -p {P}: output. */
@@ -648,7 +650,6 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'resource-types.yml': {
-    note: 'check-resource-type (and the type version flowing into resources after it) is B, not run',
     scenarios: [
       {
         name: 'types',
@@ -675,6 +676,30 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
             expect: { exit: 0, inOrder: ['my-resource', 'custom-resource-type', 'succeeded'] },
           },
           { do: 'check', resource: 'my-resource-image', expect: { exit: 0, inOrder: ['succeeded'] } },
+        ],
+      },
+      {
+        name: 'type-checks',
+        actions: [
+          { do: 'set-pipeline', fixture: 'resource-types.yml' },
+          { do: 'check', resource: 'my-resource-image', expect: { exit: 0, inOrder: ['succeeded'] } },
+          { do: 'check-type', type: 'custom-resource-type', expect: { exit: 0, inOrder: ['succeeded'] } },
+          {
+            do: 'check-type',
+            type: 'custom-resource-type',
+            from: ['version:new-type-version'],
+            expect: { exit: 0, inOrder: ['succeeded'] },
+          },
+          {
+            do: 'trigger',
+            job: 'resource-imager',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['MIRRORED_VERSION=new-type-version'] },
+          },
+          {
+            do: 'check-type',
+            type: 'failing-custom-resource-type',
+            expect: { exit: 1, inOrder: ['im totally failing to check', 'failed'] },
+          },
         ],
       },
     ],
