@@ -3,6 +3,7 @@
 // pin-resource / unpin-resource, enable-resource-version / disable-resource-version.
 
 import type { Command } from 'commander';
+import type { BuildSummary, CheckResourceRequest } from '../../hub/api/types.js';
 import type { ApiClient } from '../api-client.js';
 import { parseJobRef, parsePositiveInt, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
@@ -55,6 +56,37 @@ async function versionIdOf(
   return found.id;
 }
 
+interface CheckOptions {
+  resource: string;
+  from: string[];
+  async?: boolean;
+}
+
+/** check-resource and check-resource-type: start the check, say which build, and watch it unless -a. */
+async function check(
+  ctx: CliContext,
+  cmd: Command,
+  refText: string,
+  opts: { from: string[]; async?: boolean },
+  start: (
+    client: ApiClient,
+    pipeline: string,
+    name: string,
+    req: CheckResourceRequest,
+  ) => Promise<BuildSummary>,
+): Promise<void> {
+  const ref = parseResourceRef(refText);
+  const client = await ctx.client(cmd);
+  const build = await start(
+    client,
+    ref.pipeline,
+    ref.resource,
+    opts.from.length > 0 ? { from: parseVersion(opts.from) } : {},
+  );
+  ctx.out(`checking ${ref.pipeline}/${ref.resource} in build ${build.id}\n`);
+  if (opts.async !== true) ctx.exitCode = await streamBuild(ctx, client, build.id, { timestamps: false });
+}
+
 export function registerResourceCommands(program: Command, ctx: CliContext): void {
   program
     .command('check-resource')
@@ -69,17 +101,11 @@ Examples:
   outpost check-resource -r my-app/repo
   outpost check-resource -r my-app/repo -f ref:abc123`,
     )
-    .action(async (opts: { resource: string; from: string[]; async?: boolean }, cmd: Command) => {
-      const ref = parseResourceRef(opts.resource);
-      const client = await ctx.client(cmd);
-      const build = await client.checkResource(
-        ref.pipeline,
-        ref.resource,
-        opts.from.length > 0 ? { from: parseVersion(opts.from) } : {},
-      );
-      ctx.out(`checking ${ref.pipeline}/${ref.resource} in build ${build.id}\n`);
-      if (opts.async !== true) ctx.exitCode = await streamBuild(ctx, client, build.id, { timestamps: false });
-    });
+    .action((opts: CheckOptions, cmd: Command) =>
+      check(ctx, cmd, opts.resource, opts, (client, pipeline, name, req) =>
+        client.checkResource(pipeline, name, req),
+      ),
+    );
 
   program
     .command('check-resource-type')
@@ -87,17 +113,11 @@ Examples:
     .requiredOption('-r, --resource-type <pipeline/type>', 'the resource type to check')
     .option('-f, --from <key:value>', 'check from this version (repeatable)', collect, [])
     .option('-a, --async', 'start the check and return without watching it')
-    .action(async (opts: { resourceType: string; from: string[]; async?: boolean }, cmd: Command) => {
-      const ref = parseResourceRef(opts.resourceType);
-      const client = await ctx.client(cmd);
-      const build = await client.checkResourceType(
-        ref.pipeline,
-        ref.resource,
-        opts.from.length > 0 ? { from: parseVersion(opts.from) } : {},
-      );
-      ctx.out(`checking ${ref.pipeline}/${ref.resource} in build ${build.id}\n`);
-      if (opts.async !== true) ctx.exitCode = await streamBuild(ctx, client, build.id, { timestamps: false });
-    });
+    .action((opts: CheckOptions & { resourceType: string }, cmd: Command) =>
+      check(ctx, cmd, opts.resourceType, opts, (client, pipeline, name, req) =>
+        client.checkResourceType(pipeline, name, req),
+      ),
+    );
 
   program
     .command('resource-versions')
