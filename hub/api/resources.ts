@@ -5,7 +5,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
-import { versionKeyOf } from '../engine/resource-step.js';
+import { isVersion, versionKeyOf } from '../engine/resource-step.js';
 import type { ResourceConfig } from '../pipeline/config.js';
 import type { Checker } from '../scheduler/checker.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
@@ -43,12 +43,6 @@ async function resourceOf(deps: ResourceRouteDeps, params: Params) {
     resource,
     key: await versionKeyOf(deps.store, config, pipeline.id, { scope: 'resource', ...resource }),
   };
-}
-
-function isVersion(v: unknown): v is Record<string, string> {
-  return (
-    !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')
-  );
 }
 
 async function startCheck(

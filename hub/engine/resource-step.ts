@@ -19,7 +19,8 @@ import {
   type Ended,
   type StoredDispatchSpec,
 } from './dispatched-step.js';
-import { canonicalJson, effectiveSource, historyHash, resolveType, sha256 } from './resource-types.js';
+import { canonicalJson } from '../store/canonical-json.js';
+import { effectiveSource, historyHash, resolveType, sha256, type ResolvedType } from './resource-types.js';
 import type { Scope } from './scope.js';
 
 export interface ResourceStepDeps extends DispatchDeps {
@@ -69,8 +70,22 @@ export async function versionKeyOf(
   target: KeyTarget,
 ): Promise<VersionKey> {
   const resolved = resolveType(pipeline, target.type);
+  return keyOf(
+    resolved,
+    pipelineId,
+    target,
+    await latestTypeVersion(store, pipeline, pipelineId, resolved.direct),
+  );
+}
+
+/** versionKeyOf, given the type chain and its custom type's newest version (undefined: none). */
+function keyOf(
+  resolved: ResolvedType,
+  pipelineId: number,
+  target: KeyTarget,
+  typeVersion: Version | undefined,
+): VersionKey {
   let configHash = historyHash(resolved, target.type, target.source ?? {});
-  const typeVersion = await latestTypeVersion(store, pipeline, pipelineId, resolved.direct);
   if (typeVersion) configHash = sha256(`${configHash}\n${canonicalJson(typeVersion)}`);
   return { pipelineId, scope: target.scope, name: target.name, configHash };
 }
@@ -566,7 +581,8 @@ export class ResourceSteps {
         version,
       },
     };
-    const key = await versionKeyOf(store, pipeline, view.pipelineId, target);
+    // The type's version was just read: the key needs no second lookup.
+    const key = keyOf(resolved, view.pipelineId, target, typeVersion);
     return { spec, key, source, params: finalParams };
   }
 }
@@ -577,7 +593,8 @@ function checkedVersions(result: unknown): Version[] | undefined {
   return result.filter((v): v is Version => isVersion(v));
 }
 
-function isVersion(v: unknown): v is Version {
+/** A version as the resource protocol has it: an object whose values are all strings. */
+export function isVersion(v: unknown): v is Version {
   return (
     !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')
   );

@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { ParsedPipeline, ResourceTypeConfig } from '../pipeline/config.js';
 import { typeChain } from '../pipeline/checks.js';
+import { canonicalJson } from '../store/canonical-json.js';
 
 /** Types the agent implements itself: they need no container and run on any pool. */
 export const BUILTIN_TYPES: ReadonlySet<string> = new Set(['mock', 'time']);
@@ -16,17 +17,6 @@ export interface ResolvedType {
   direct: ResourceTypeConfig | undefined;
   /** Identifies the type chain's configuration (names, types and sources). */
   hash: string;
-}
-
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value && typeof value === 'object')
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  // undefined (and functions) have no JSON form: they stand for null, as inside arrays.
-  return value === undefined ? 'null' : JSON.stringify(value);
 }
 
 export function sha256(text: string): string {

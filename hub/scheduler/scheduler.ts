@@ -12,7 +12,7 @@ import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Engine } from '../engine/engine.js';
 import { versionKeyOf } from '../engine/resource-step.js';
 import { eventTime, type BuildEvents } from '../events/build-events.js';
-import { canonicalJson } from '../engine/resource-types.js';
+import { canonicalJson } from '../store/canonical-json.js';
 import { jobInputs } from '../pipeline/checks.js';
 import type { ParsedPipeline } from '../pipeline/config.js';
 import type { GetPlan } from '../pipeline/plan.js';
@@ -105,15 +105,20 @@ export class Scheduler {
     ).reverse();
     for (const job of jobs) {
       const inputs = jobInputs(job.plan);
-      const specs = await this.inputSpecs(job, inputs, config, jobs);
+      // Read once per job and pass, and again only after a build started (it used versions).
+      let specs: InputSpec[] | undefined;
+      const currentSpecs = async () => (specs ??= await this.inputSpecs(job, inputs, config, jobs));
       const mine = pending.filter((b) => b.jobId === job.id);
-      if (!pipeline.paused && !job.paused && mine.every((b) => b.manual)) {
-        const created = await this.autoTrigger(job, inputs, specs);
+      if (!pipeline.paused && !job.paused && mine.every((b) => b.manual) && inputs.some((g) => g.trigger)) {
+        const created = await this.autoTrigger(job, inputs, await currentSpecs());
         if (created) mine.push(created);
       }
       for (const build of mine) {
         if (this.engine.isRunning(build.id)) continue;
-        const reason = await this.tryStart(build, job, jobs, pipeline, config, inputs);
+        // A manual build's checks may have ended during this pass: it reads the versions afresh.
+        if (build.manual) specs = undefined;
+        const reason = await this.tryStart(build, job, jobs, pipeline, config, inputs, currentSpecs);
+        if (reason === null) specs = undefined;
         if (reason !== build.pendingReason) {
           await this.store.updateBuild(build.id, { pendingReason: reason });
           // Also in the build's log, so `watch` shows why nothing happens yet.
@@ -128,7 +133,6 @@ export class Scheduler {
 
   /** A new build when a trigger input has a version no earlier build of the job used. */
   private async autoTrigger(job: Job, inputs: GetPlan[], specs: InputSpec[]): Promise<BuildView | undefined> {
-    if (!inputs.some((g) => g.trigger)) return undefined;
     const resolution = resolveInputs(specs);
     if (!resolution.ok) return undefined;
     const fresh = inputs.some((g) => {
@@ -150,6 +154,7 @@ export class Scheduler {
     pipeline: Pipeline,
     config: ParsedPipeline,
     inputs: GetPlan[],
+    specs: () => Promise<InputSpec[]>,
   ): Promise<string | null> {
     if (pipeline.paused) return 'pipeline is paused';
     if (job.paused) return 'job is paused';
@@ -159,8 +164,7 @@ export class Scheduler {
       const waiting = await this.checksFor(build, inputs, config);
       if (waiting.length > 0) return `waiting for the check of ${waiting.join(', ')}`;
     }
-    const specs = await this.inputSpecs(job, inputs, config, jobs);
-    const resolution = resolveInputs(specs);
+    const resolution = resolveInputs(await specs());
     if (!resolution.ok) return resolution.reason;
     await this.store.resources.addBuildResources(
       build.id,

@@ -2,6 +2,7 @@
 // resource cache. Versions are stored as canonical JSON (sorted keys) so equal versions compare equal.
 
 import type { Kysely, Selectable } from 'kysely';
+import { canonicalJson } from './canonical-json.js';
 import { bool } from './rows.js';
 import type { Database, ResourceStatesTable, ResourceVersionsTable } from './schema.js';
 import type {
@@ -15,11 +16,6 @@ import type {
   Version,
   VersionKey,
 } from './store.js';
-
-/** JSON with sorted keys: the identity of a version. */
-export function canonicalVersion(version: Version): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(version).sort(([a], [b]) => a.localeCompare(b))));
-}
 
 function toVersion(row: Selectable<ResourceVersionsTable>): ResourceVersion {
   return {
@@ -81,7 +77,7 @@ export class KyselyResourceStore implements ResourceStore {
       let order = top?.top ?? 0;
       const out: ResourceVersion[] = [];
       for (const v of versions) {
-        const version = canonicalVersion(v.version);
+        const version = canonicalJson(v.version);
         const row =
           (await trx
             .selectFrom('resource_versions')
@@ -133,7 +129,7 @@ export class KyselyResourceStore implements ResourceStore {
   }
 
   async findVersion(key: VersionKey, version: Version): Promise<ResourceVersion | undefined> {
-    const row = await this.history(key).where('version', '=', canonicalVersion(version)).executeTakeFirst();
+    const row = await this.history(key).where('version', '=', canonicalJson(version)).executeTakeFirst();
     return row && toVersion(row);
   }
 
@@ -174,7 +170,7 @@ export class KyselyResourceStore implements ResourceStore {
       ...(patch.lastCheckStartedAt !== undefined ? { last_check_started_at: patch.lastCheckStartedAt } : {}),
       ...(patch.lastCheckEndedAt !== undefined ? { last_check_ended_at: patch.lastCheckEndedAt } : {}),
       ...(patch.pinnedVersion !== undefined
-        ? { pinned_version: patch.pinnedVersion === null ? null : canonicalVersion(patch.pinnedVersion) }
+        ? { pinned_version: patch.pinnedVersion === null ? null : canonicalJson(patch.pinnedVersion) }
         : {}),
       ...(patch.pinComment !== undefined ? { pin_comment: patch.pinComment } : {}),
     };
@@ -303,7 +299,7 @@ export class KyselyResourceStore implements ResourceStore {
         key: entry.key,
         digest: entry.digest,
         size: entry.size,
-        version: canonicalVersion(entry.version),
+        version: canonicalJson(entry.version),
         metadata: JSON.stringify(entry.metadata),
         created_at: entry.createdAt,
       })
