@@ -6,10 +6,9 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import { isVersion, versionKeyOf } from '../engine/resource-step.js';
-import type { ResourceConfig } from '../pipeline/config.js';
 import type { Checker } from '../scheduler/checker.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
-import type { BuildView, Pipeline, Store } from '../store/store.js';
+import type { BuildView, Pipeline, ResourceScope, Store } from '../store/store.js';
 import { HttpError, notFound } from './errors.js';
 import type {
   BuildSummary,
@@ -45,14 +44,24 @@ async function resourceOf(deps: ResourceRouteDeps, params: Params) {
   };
 }
 
+/** The optional `from` of a check request, checked. */
+function fromOf(body: CheckResourceRequest | undefined): Record<string, string> | undefined {
+  const from = body?.from;
+  if (from !== undefined && !isVersion(from))
+    throw new HttpError(400, 'bad_request', '"from" must be a map of strings (a version)');
+  return from;
+}
+
+/** Starts a check build of a resource or resource type (or joins the running one). */
 async function startCheck(
   deps: ResourceRouteDeps,
   pipeline: Pipeline,
-  resource: ResourceConfig,
+  scope: ResourceScope,
+  name: string,
   from?: Record<string, string>,
 ) {
-  const build = await deps.checker.checkNow(pipeline.id, resource.name, from);
-  if (!build) throw notFound(`resource "${pipeline.name}/${resource.name}"`);
+  const build = await deps.checker.checkNow(pipeline.id, name, from, scope);
+  if (!build) throw notFound(`${scope === 'type' ? 'resource type' : 'resource'} "${pipeline.name}/${name}"`);
   return deps.summary(build);
 }
 
@@ -86,10 +95,7 @@ export function registerResourceRoutes(api: Api, deps: ResourceRouteDeps & { sch
     `${base}/:resource/check`,
     async (req, reply) => {
       const { pipeline, resource } = await resourceOf(deps, req.params);
-      const from = req.body?.from;
-      if (from !== undefined && !isVersion(from))
-        throw new HttpError(400, 'bad_request', '"from" must be a map of strings (a version)');
-      const build = await startCheck(deps, pipeline, resource, from);
+      const build = await startCheck(deps, pipeline, 'resource', resource.name, fromOf(req.body));
       req.log.info(
         { pipeline: pipeline.name, resource: resource.name, buildId: build.id },
         'check requested',
@@ -107,17 +113,13 @@ export function registerResourceRoutes(api: Api, deps: ResourceRouteDeps & { sch
     const config = await deps.configs.get(pipeline.id);
     if (!config.resource_types.some((t) => t.name === req.params.type))
       throw notFound(`resource type "${req.params.pipeline}/${req.params.type}"`);
-    const from = req.body?.from;
-    if (from !== undefined && !isVersion(from))
-      throw new HttpError(400, 'bad_request', '"from" must be a map of strings (a version)');
-    const build = await deps.checker.checkNow(pipeline.id, req.params.type, from, 'type');
-    if (!build) throw notFound(`resource type "${req.params.pipeline}/${req.params.type}"`);
+    const build = await startCheck(deps, pipeline, 'type', req.params.type, fromOf(req.body));
     req.log.info(
       { pipeline: pipeline.name, type: req.params.type, buildId: build.id },
       'type check requested',
     );
     void reply.code(201);
-    return deps.summary(build);
+    return build;
   });
 
   api.get<{ Params: Params; Querystring: { limit?: string } }>(
@@ -198,7 +200,7 @@ export function registerWebhook(app: Api, deps: ResourceRouteDeps): void {
         !timingSafeEqual(Buffer.from(given), Buffer.from(expected))
       )
         throw denied;
-      const build = await startCheck(deps, pipeline, resource);
+      const build = await startCheck(deps, pipeline, 'resource', resource.name);
       req.log.info({ pipeline: pipeline.name, resource: resource.name, buildId: build.id }, 'webhook check');
       void reply.code(201);
       return build;
