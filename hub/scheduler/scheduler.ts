@@ -214,13 +214,17 @@ export class Scheduler {
       const key =
         declared &&
         (await versionKeyOf(this.store, config, build.pipelineId, { scope: 'resource', ...declared }));
+      // A check that started after the trigger and has ended since (not merely started: its versions
+      // are saved only when it ends).
       const checkedSince =
         state !== undefined &&
         key !== undefined &&
         state.configHash === key.configHash &&
-        state.lastCheckEndedAt !== null &&
         state.lastCheckStartedAt !== null &&
-        state.lastCheckStartedAt >= build.createdAt;
+        state.lastCheckStartedAt >= build.createdAt &&
+        state.lastCheckEndedAt !== null &&
+        state.lastCheckEndedAt >= state.lastCheckStartedAt &&
+        !this.checker.isChecking(build.pipelineId, resource);
       if (checkedSince) continue;
       waiting.push(resource);
       if (!this.checker.isChecking(build.pipelineId, resource))

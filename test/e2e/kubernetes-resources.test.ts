@@ -203,7 +203,8 @@ describe('resource types from an image, on a kubernetes pool', () => {
     expect((await check('gitlike', { ref: 'bbb' })).status).toBe('succeeded');
     expect(refs(await versions('gitlike'))).toEqual(['bbb-next', 'bbb', 'aaa']);
 
-    // get -> task -> put in one build.
+    // get -> task -> put in one build. The manual trigger checks the resource first (from bbb-next),
+    // so the get takes the version that check found.
     const build = await triggerJob(hub, 'gitlike', 'job');
     const events = await readBuildEvents(hub, build);
     expect(events.find((e) => e.event === 'error')?.data.message).toBeUndefined();
@@ -211,24 +212,24 @@ describe('resource types from an image, on a kubernetes pool', () => {
     expect(logText(events)).toBe(
       [
         // get: the latest version reached `in`; its stderr is the log.
-        'fetched bbb-next into /workspace/repo',
+        'fetched bbb-next-next into /workspace/repo',
         // the task got exactly the get's destination (no request or response files).
         'README',
-        'content at bbb-next',
+        'content at bbb-next-next',
         // put: the build's artifacts are in its working directory.
         'put in /workspace sees: out repo ',
         // then, as in Concourse, the implicit get of the version it produced.
-        'fetched pushed-content-at-bbb-next into /workspace/repo',
+        'fetched pushed-content-at-bbb-next-next into /workspace/repo',
         '',
       ].join('\n'),
     );
     // The get's response (version and metadata) came back in Finished.resource_result_json.
     const fetched = events.find((e) => e.event === 'finish-get');
-    expect(fetched?.data.version).toEqual({ ref: 'bbb-next' });
+    expect(fetched?.data.version).toEqual({ ref: 'bbb-next-next' });
     expect(fetched?.data.metadata).toEqual([{ name: 'author', value: 'fake' }]);
     const put = events.find((e) => e.event === 'finish-put');
-    expect(put?.data.version).toEqual({ ref: 'pushed-content-at-bbb-next' });
-    expect(refs(await versions('gitlike'))).toContain('pushed-content-at-bbb-next');
+    expect(put?.data.version).toEqual({ ref: 'pushed-content-at-bbb-next-next' });
+    expect(refs(await versions('gitlike'))).toContain('pushed-content-at-bbb-next-next');
 
     // Each step's pod: a check of the type ran the core image (every check and trigger checks the type
     // first), the resource's steps ran the type's image at the digest that check found.
@@ -272,23 +273,23 @@ describe('resource types from an image, on a kubernetes pool', () => {
     const events = await readBuildEvents(hub, build);
     expect(events.find((e) => e.event === 'error')?.data.message).toBeUndefined();
     expect(finalStatus(events)).toBe('succeeded');
-    // Every line once; the task saw only README in the get's output (not the response dir).
+    // The manual trigger checked from bbb first, so the get took bbb-next. Every line once; the task saw only README in the get's output (not the response dir).
     expect(logText(events)).toBe(
       [
         'slow start',
-        'fetched bbb into /workspace/repo',
+        'fetched bbb-next into /workspace/repo',
         'README',
-        'content at bbb',
+        'content at bbb-next',
         'put in /workspace sees: out repo ',
-        'fetched pushed-content-at-bbb into /workspace/repo',
+        'fetched pushed-content-at-bbb-next into /workspace/repo',
         '',
       ].join('\n'),
     );
     const fetched = events.find((e) => e.event === 'finish-get');
-    expect(fetched?.data.version).toEqual({ ref: 'bbb' });
+    expect(fetched?.data.version).toEqual({ ref: 'bbb-next' });
     const reattached = events.filter((e) => e.event === 'finish-get').length;
     expect(reattached).toBe(2);
     expect(fetched?.data.metadata).toEqual([{ name: 'author', value: 'fake' }]);
-    expect(refs(await versions('slow'))).toContain('pushed-content-at-bbb');
+    expect(refs(await versions('slow'))).toContain('pushed-content-at-bbb-next');
   }, 60_000);
 });
