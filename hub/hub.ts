@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { buildApi } from './api/server.js';
+import { buildApi, type ServedRoute } from './api/server.js';
 import { FsArtifactStore } from './artifacts/fs-store.js';
 import { startGarbageCollector } from './artifacts/gc.js';
 import type { ArtifactStore } from './artifacts/store.js';
@@ -109,6 +109,8 @@ export interface RunningHub {
   audit: BuildAudit;
   /** Set only on the first start of a fresh data directory. */
   initialAdminToken: string | undefined;
+  /** Every HTTP route the hub serves, as registered. */
+  apiRoutes: readonly ServedRoute[];
   /** Stops accepting work, tells agents, flushes and closes the store. */
   close(): Promise<void>;
 }
@@ -207,7 +209,7 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     },
     artifacts,
   );
-  const api = buildApi({
+  const { app: api, routes: apiRoutes } = buildApi({
     store,
     engine,
     scheduler,
@@ -261,6 +263,7 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     tokens,
     audit,
     initialAdminToken,
+    apiRoutes,
     async close() {
       // Order matters: refuse new work, tell agents (no new sessions), store what they already sent,
       // then close the store. What is left in flight (leases, unfinished builds) resumes on the next start.
