@@ -228,7 +228,10 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   // Draining: reads still work (and SSE streams end as the process exits); nothing new is accepted.
   api.addHook('onRequest', async (req, reply) => {
     if (draining && req.method !== 'GET' && req.method !== 'HEAD')
-      await reply.code(503).header('retry-after', '5').send({ error: 'the hub is shutting down' });
+      await reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({ error: { code: 'shutting_down', message: 'the hub is shutting down; retry shortly' } });
   });
   const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
   const stopGc = startGarbageCollector(

@@ -35,7 +35,7 @@
 // whole number from 1 (more than 1000 gives 1000); a repeated query key, a body field of the wrong type or
 // an unknown body field is a 400 whose message names the field. Errors are ApiError JSON: 400
 // 'bad_request', 401 'unauthorized' (or 'agent_token': an agent token was sent), 404 'not_found',
-// 409 'conflict' / 'build_finished', 413 'too_large'.
+// 409 'conflict' / 'build_finished', 413 'too_large', 503 'shutting_down' (a draining hub refuses writes).
 //
 // Build events are server-sent events in Concourse's envelope: every event is
 //   id: <seq>\nevent: event\ndata: {"event": "<type>", "version": "<v>", "data": {...}}\n\n
