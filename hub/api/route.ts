@@ -50,7 +50,9 @@ export function route<P extends Fields = None, Q extends Fields = None, B extend
   const named = [...spec.url.matchAll(/:(\w+)/g)].map((m) => m[1]).sort();
   const declared = Object.keys(spec.params?.shape ?? {}).sort();
   if (named.join() !== declared.join())
-    throw new Error(`route ${spec.method} ${spec.url}: params schema declares [${declared.join()}]`);
+    throw new Error(
+      `route ${spec.method} ${spec.url}: the url names [${named.join()}], the params schema declares [${declared.join()}]`,
+    );
   const params = spec.params ?? NONE;
   const query = spec.query ?? NONE;
   return {
@@ -59,23 +61,31 @@ export function route<P extends Fields = None, Q extends Fields = None, B extend
     access: spec.access,
     handle(req, reply) {
       const input = {
-        params: parse('path parameter', params, req.params),
-        query: parse('query parameter', query, req.query),
-        body: spec.body ? parse('body field', spec.body, req.body) : undefined,
+        params: parse('path', params, req.params),
+        query: parse('query', query, req.query),
+        body: spec.body ? parse('body', spec.body, req.body) : undefined,
       } as Parsed<P, Q, B>;
       return spec.handler(input, req, reply);
     },
   };
 }
 
-function parse<S extends z.ZodType>(where: string, schema: S, value: unknown): z.output<S> {
+/** How a message names a field of each part of the request. */
+const PART = {
+  path: { whole: 'path', field: 'path parameter' },
+  query: { whole: 'query', field: 'query parameter' },
+  body: { whole: 'body', field: 'body field' },
+} as const;
+
+function parse<S extends z.ZodType>(part: keyof typeof PART, schema: S, value: unknown): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   // The input is never echoed: it may be large, or a secret (a webhook token).
   const problems = result.error.issues.map((issue) => {
     const message = issue.message.replace(/^Invalid input: /, '');
-    if (issue.path.length === 0) return `${where.startsWith('body') ? 'body' : where}: ${message}`;
-    return `${where} "${issue.path.join('.')}": ${message}`;
+    return issue.path.length === 0
+      ? `${PART[part].whole}: ${message}`
+      : `${PART[part].field} "${issue.path.join('.')}": ${message}`;
   });
   throw new HttpError(400, 'bad_request', problems.join('; '));
 }
