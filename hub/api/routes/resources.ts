@@ -1,6 +1,7 @@
 // A pipeline's resources: list them with their check status, run a check (optionally from a version) of
 // a resource or resource type, list versions, enable/disable and pin/unpin them.
 
+import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { versionKeyOf } from '../../engine/resource-step.js';
 import type { Pipeline, ResourceScope } from '../../store/store.js';
@@ -29,16 +30,26 @@ export async function resourceOf(ctx: ApiContext, params: ResourceParams) {
   };
 }
 
-/** Starts a check build of a resource or resource type (or joins the running one). */
+/** A check to start, and the log line that says who asked for it. */
+interface CheckRequest {
+  pipeline: Pipeline;
+  scope: ResourceScope;
+  name: string;
+  from?: Record<string, string> | undefined;
+  logMessage: string;
+}
+
+/** Starts a check build of a resource or resource type (or joins the running one): a 201 with it. */
 export async function startCheck(
   ctx: ApiContext,
-  pipeline: Pipeline,
-  scope: ResourceScope,
-  name: string,
-  from?: Record<string, string>,
+  reply: FastifyReply,
+  check: CheckRequest,
 ): Promise<BuildSummary> {
-  const build = await ctx.deps.checker.checkNow(pipeline.id, name, from, scope);
+  const { pipeline, scope, name } = check;
+  const build = await ctx.deps.checker.checkNow(pipeline.id, name, check.from, scope);
   if (!build) throw notFound(`${scope === 'type' ? 'resource type' : 'resource'} "${pipeline.name}/${name}"`);
+  reply.log.info({ pipeline: pipeline.name, [scope]: name, buildId: build.id }, check.logMessage);
+  void reply.code(201);
   return ctx.summary(build);
 }
 
@@ -107,15 +118,15 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
       access: 'token',
       params: resourceParams,
       body: checkBody,
-      handler: async ({ params, body }, req, reply) => {
+      handler: async ({ params, body }, _req, reply) => {
         const { pipeline, resource } = await resourceOf(ctx, params);
-        const build = await startCheck(ctx, pipeline, 'resource', resource.name, body?.from);
-        req.log.info(
-          { pipeline: pipeline.name, resource: resource.name, buildId: build.id },
-          'check requested',
-        );
-        void reply.code(201);
-        return build;
+        return startCheck(ctx, reply, {
+          pipeline,
+          scope: 'resource',
+          name: resource.name,
+          from: body?.from,
+          logMessage: 'check requested',
+        });
       },
     }),
 
@@ -125,18 +136,18 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
       access: 'token',
       params: pipelineParams.extend({ type: name }),
       body: checkBody,
-      handler: async ({ params, body }, req, reply) => {
+      handler: async ({ params, body }, _req, reply) => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
         const config = await configs.get(pipeline.id);
         if (!config.resource_types.some((t) => t.name === params.type))
           throw notFound(`resource type "${params.pipeline}/${params.type}"`);
-        const build = await startCheck(ctx, pipeline, 'type', params.type, body?.from);
-        req.log.info(
-          { pipeline: pipeline.name, type: params.type, buildId: build.id },
-          'type check requested',
-        );
-        void reply.code(201);
-        return build;
+        return startCheck(ctx, reply, {
+          pipeline,
+          scope: 'type',
+          name: params.type,
+          from: body?.from,
+          logMessage: 'type check requested',
+        });
       },
     }),
 

@@ -17,7 +17,7 @@ export function webhookRoutes(ctx: ApiContext): Route[] {
       access: 'public',
       params: resourceParams,
       query: z.object({ webhook_token: z.string().default('') }),
-      handler: async ({ params, query }, req, reply) => {
+      handler: async ({ params, query }, _req, reply) => {
         const denied = new HttpError(401, 'unauthorized', 'missing or wrong webhook_token');
         const { pipeline, resource } = await resourceOf(ctx, params).catch(() => {
           // Unknown pipelines and resources look like a wrong token: the route is public.
@@ -31,13 +31,12 @@ export function webhookRoutes(ctx: ApiContext): Route[] {
           !timingSafeEqual(Buffer.from(given), Buffer.from(expected))
         )
           throw denied;
-        const build = await startCheck(ctx, pipeline, 'resource', resource.name);
-        req.log.info(
-          { pipeline: pipeline.name, resource: resource.name, buildId: build.id },
-          'webhook check',
-        );
-        void reply.code(201);
-        return build;
+        return startCheck(ctx, reply, {
+          pipeline,
+          scope: 'resource',
+          name: resource.name,
+          logMessage: 'webhook check',
+        });
       },
     }),
   ];
