@@ -5,7 +5,7 @@ import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { buildApi } from './api/server.js';
+import { buildApi, type ServedRoute } from './api/server.js';
 import { FsArtifactStore } from './artifacts/fs-store.js';
 import { startGarbageCollector } from './artifacts/gc.js';
 import type { ArtifactStore } from './artifacts/store.js';
@@ -109,6 +109,8 @@ export interface RunningHub {
   audit: BuildAudit;
   /** Set only on the first start of a fresh data directory. */
   initialAdminToken: string | undefined;
+  /** Every HTTP route the hub serves, as registered. */
+  apiRoutes: readonly ServedRoute[];
   /** Stops accepting work, tells agents, flushes and closes the store. */
   close(): Promise<void>;
 }
@@ -207,7 +209,7 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     },
     artifacts,
   );
-  const api = buildApi({
+  const { app: api, routes: apiRoutes } = buildApi({
     store,
     engine,
     scheduler,
@@ -226,7 +228,10 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   // Draining: reads still work (and SSE streams end as the process exits); nothing new is accepted.
   api.addHook('onRequest', async (req, reply) => {
     if (draining && req.method !== 'GET' && req.method !== 'HEAD')
-      await reply.code(503).header('retry-after', '5').send({ error: 'the hub is shutting down' });
+      await reply
+        .code(503)
+        .header('retry-after', '5')
+        .send({ error: { code: 'shutting_down', message: 'the hub is shutting down; retry shortly' } });
   });
   const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
   const stopGc = startGarbageCollector(
@@ -261,6 +266,7 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     tokens,
     audit,
     initialAdminToken,
+    apiRoutes,
     async close() {
       // Order matters: refuse new work, tell agents (no new sessions), store what they already sent,
       // then close the store. What is left in flight (leases, unfinished builds) resumes on the next start.

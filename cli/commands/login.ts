@@ -50,6 +50,8 @@ Examples:
       try {
         ({ tokenName } = await client.info());
       } catch (err) {
+        if (err instanceof ApiRequestError && err.code === 'agent_token')
+          throw new CliError(`login failed: ${err.message}; target '${name}' not saved`);
         if (err instanceof ApiRequestError && (err.status === 401 || err.status === 403)) {
           throw new CliError(
             `login failed: the hub rejected the token (${err.message}); target '${name}' not saved`,

@@ -1,5 +1,7 @@
-// Errors the API answers with: a status code, a stable code and a message for the user.
+// The one error table of the API: every failure a handler can meet becomes a status code, a stable code
+// and a message a user can act on, here and nowhere else.
 
+import { StoreConflictError } from '../store/store.js';
 import type { ApiError } from './types.js';
 
 export class HttpError extends Error {
@@ -14,3 +16,22 @@ export class HttpError extends Error {
 }
 
 export const notFound = (what: string) => new HttpError(404, 'not_found', `${what} not found`);
+
+/** What the caller is told about `err`; `internal` answers carry no detail (the log has it). */
+export function toApiError(err: unknown): { status: number; body: ApiError; internal: boolean } {
+  if (err instanceof HttpError) {
+    const body: ApiError = { error: { code: err.code, message: err.message } };
+    if (err.details) body.error.details = err.details;
+    return { status: err.statusCode, body, internal: false };
+  }
+  if (err instanceof StoreConflictError)
+    return { status: 409, body: { error: { code: 'conflict', message: err.message } }, internal: false };
+  // Fastify's own client errors: malformed JSON, an unsupported content type, a body too large.
+  const e = err as { statusCode?: unknown; code?: unknown; message?: unknown };
+  if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
+    const code = typeof e.code === 'string' ? e.code : 'bad_request';
+    const message = typeof e.message === 'string' ? e.message : 'bad request';
+    return { status: e.statusCode, body: { error: { code, message } }, internal: false };
+  }
+  return { status: 500, body: { error: { code: 'internal', message: 'internal error' } }, internal: true };
+}

@@ -1,25 +1,41 @@
 // The hub's public HTTP API, as JSON types. The CLI imports only this file (and the pure pipeline
 // compiler), so everything here is plain data with no runtime dependencies.
 //
-// Routes (all under /api/v1, all requiring `Authorization: Bearer <token>`):
+// Routes (all under /api/v1; all but the webhook require `Authorization: Bearer <API token>`):
 //   GET    /info                                            -> InfoResponse
 //   GET    /teams/:team/pipelines                           -> PipelineSummary[]
 //   GET    /teams/:team/pipelines/:pipeline/config          -> PipelineConfigResponse (404 when none)
 //   PUT    /teams/:team/pipelines/:pipeline/config          SetPipelineRequest -> SetPipelineResponse
 //                                                          (400 with ApiError{code: 'invalid_pipeline'})
+//   PUT    /teams/:team/pipelines/:pipeline/pause|unpause   -> 204
 //   GET    /teams/:team/pipelines/:pipeline/jobs            -> JobSummary[]
 //   POST   /teams/:team/pipelines/:pipeline/jobs/:job/builds        -> BuildSummary (trigger)
 //   GET    /teams/:team/pipelines/:pipeline/jobs/:job/builds        -> BuildSummary[] (?limit=)
 //   GET    /teams/:team/pipelines/:pipeline/jobs/:job/builds/:name  -> BuildSummary
+//   PUT    /teams/:team/pipelines/:pipeline/jobs/:job/pause|unpause -> 204
 //   GET    /builds                                          -> BuildSummary[] (?team=&pipeline=&job=&limit=)
 //   GET    /builds/:id                                      -> BuildSummary
-//   PUT    /builds/:id/abort                                -> 204
+//   PUT    /builds/:id/abort                                -> 204 (409 'build_finished' once it has ended)
 //   GET    /builds/:id/events                               -> text/event-stream (see below)
+//   GET    /teams/:team/pipelines/:pipeline/resources       -> ResourceSummary[]
+//   POST   .../resources/:resource/check                    CheckResourceRequest? -> BuildSummary
+//   POST   .../resources/:resource/check/webhook?webhook_token=TOKEN -> BuildSummary (no API token)
+//   POST   .../resource-types/:type/check                   CheckResourceRequest? -> BuildSummary
+//   GET    .../resources/:resource/versions                 -> ResourceVersionSummary[] (?limit=)
+//   PUT    .../resources/:resource/versions/:id/enable|disable      -> 204
+//   PUT    .../resources/:resource/versions/:id/pin         PinRequest? -> 204
+//   PUT    .../resources/:resource/unpin                    -> 204
 //   GET    /agents                                          -> AgentSummary[]
 //   GET    /agent-tokens                                    -> AgentTokenSummary[]
 //   POST   /agent-tokens            CreateAgentTokenRequest -> CreatedAgentToken (the secret, shown once)
 //   DELETE /agent-tokens/:id                                -> 204
 // Unauthenticated: GET /healthz, GET /readyz, GET /metrics.
+//
+// Input: `:id` is decimal digits only (`0x1`, `1e0`, `-1`, `01` are 400s, never build 1); `limit` is a
+// whole number from 1 (more than 1000 gives 1000); a repeated query key, a body field of the wrong type or
+// an unknown body field is a 400 whose message names the field. Errors are ApiError JSON: 400
+// 'bad_request', 401 'unauthorized' (or 'agent_token': an agent token was sent), 404 'not_found',
+// 409 'conflict' / 'build_finished', 413 'too_large', 503 'shutting_down' (a draining hub refuses writes).
 //
 // Build events are server-sent events in Concourse's envelope: every event is
 //   id: <seq>\nevent: event\ndata: {"event": "<type>", "version": "<v>", "data": {...}}\n\n

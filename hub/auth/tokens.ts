@@ -56,6 +56,13 @@ export class TokenService {
       await this.store.touchToken(token.id, now);
     return { ok: true, token };
   }
+
+  /** The kind of a known, unrevoked token, without recording a use: to tell a caller it used the wrong one. */
+  async kindOf(secret: string | undefined): Promise<TokenRecord['kind'] | undefined> {
+    if (!secret) return undefined;
+    const token = await this.store.findTokenByHash(hashToken(secret));
+    return token && token.revokedAt === null ? token.kind : undefined;
+  }
 }
 
 /** Extracts the secret from an `Authorization: Bearer <secret>` value. */

@@ -126,11 +126,13 @@ export class Engine implements DispatchListener {
     return true;
   }
 
-  async abort(buildId: number): Promise<void> {
+  /** Asks an unfinished build to abort; false when it is unknown or has already finished. */
+  async abort(buildId: number): Promise<boolean> {
     const build = await this.store.getBuild(buildId);
-    if (!build || TERMINAL_BUILD_STATUSES.includes(build.status)) return;
+    if (!build || TERMINAL_BUILD_STATUSES.includes(build.status)) return false;
     await this.store.updateBuild(buildId, { abortRequested: true });
     this.builds.get(buildId)?.abort.abort(new AbortReason('user'));
+    return true;
   }
 
   /** Resolves when every build this engine runs has settled (tests and shutdown). */

@@ -97,6 +97,42 @@ describe('outpost trigger-job -w', () => {
   });
 });
 
+describe('outpost abort-build', () => {
+  it('says that a finished build has finished and exits 1, by job and build name or by id', async () => {
+    await setPipeline('done', 'echo done');
+    const run = await cli.run(['trigger-job', '-j', 'done/job', '-w']);
+    expect(run.code).toBe(0);
+    const expected = 'error: build done/job #1 has already finished (succeeded); there is nothing to abort\n';
+    expect(await cli.run(['abort-build', '-j', 'done/job', '-b', '1'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: expected,
+    });
+    const { id } = (await hub.api<{ id: number }>('GET', '/teams/main/pipelines/done/jobs/job/builds/1'))
+      .body;
+    expect(await cli.run(['abort-build', '-b', String(id)])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: expected,
+    });
+    expect((await hub.api<{ status: string }>('GET', `/builds/${id}`)).body.status).toBe('succeeded');
+  });
+});
+
+describe('outpost login', () => {
+  it('names an agent token pasted in place of an API token, and saves nothing', async () => {
+    const agentToken = await hub.newAgentToken('pasted');
+    const result = await cli.run(['login', '-t', 'wrong', '--url', hub.url, '--token', agentToken]);
+    expect(result).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        "error: login failed: this is an agent token (opa_…), for outpost-agent; log in with an API token (opu_…), such as the admin token the hub wrote at its first start; target 'wrong' not saved\n",
+    });
+    expect(await cli.readConfig()).not.toContain('wrong:');
+  });
+});
+
 describe('outpost set-pipeline', () => {
   it('reports an unknown key with file:line:col and exits 1', async () => {
     const file = path.join(cli.dir, 'bad.yml');

@@ -1,0 +1,33 @@
+// Who is calling: the API token in `Authorization: Bearer`, checked before a `token` route's handler.
+
+import type { FastifyRequest } from 'fastify';
+import { bearerSecret, type TokenService } from '../auth/tokens.js';
+import type { TokenRecord } from '../store/store.js';
+import { HttpError } from './errors.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    token: TokenRecord | undefined;
+  }
+}
+
+/** Sets `req.token`, or throws a 401 that says what was wrong with the credential when that helps. */
+export function authenticator(tokens: TokenService): (req: FastifyRequest) => Promise<void> {
+  return async (req) => {
+    const secret = bearerSecret(req.headers.authorization);
+    const check = await tokens.verify('api', secret);
+    if (check.ok) {
+      req.token = check.token;
+      return;
+    }
+    req.log.warn({ reason: check.reason, url: req.url }, 'API request rejected');
+    // A valid agent token is a credential in the wrong place, most often pasted into `outpost login`.
+    if ((await tokens.kindOf(secret)) === 'agent')
+      throw new HttpError(
+        401,
+        'agent_token',
+        'this is an agent token (opa_…), for outpost-agent; log in with an API token (opu_…), such as the admin token the hub wrote at its first start',
+      );
+    throw new HttpError(401, 'unauthorized', 'missing, unknown or revoked API token (run `outpost login`)');
+  };
+}

@@ -1,0 +1,101 @@
+// What every route module gets: the hub's components and the lookups that turn path names into records
+// (404 when absent) and records into API summaries.
+
+import type { Logger } from 'pino';
+import type { TokenService } from '../auth/tokens.js';
+import type { PipelineConfigs } from '../configs/pipeline-cache.js';
+import type { Dispatcher } from '../dispatch/dispatcher.js';
+import type { Engine } from '../engine/engine.js';
+import type { BuildEvents } from '../events/build-events.js';
+import type { HubMetrics } from '../metrics.js';
+import type { Checker } from '../scheduler/checker.js';
+import type { Scheduler } from '../scheduler/scheduler.js';
+import type { BuildView, Job, Pipeline, Store, Team, TokenRecord } from '../store/store.js';
+import { TERMINAL_BUILD_STATUSES } from '../store/store.js';
+import { notFound } from './errors.js';
+import type { AgentTokenSummary, BuildSummary } from './types.js';
+
+export interface ApiDeps {
+  store: Store;
+  engine: Engine;
+  scheduler: Scheduler;
+  checker: Checker;
+  configs: PipelineConfigs;
+  dispatcher: Dispatcher;
+  events: BuildEvents;
+  tokens: TokenService;
+  metrics: HubMetrics;
+  log: Logger;
+  version: string;
+  /** False while starting or draining: /readyz answers 503. */
+  ready: () => boolean;
+  /** Largest pipeline config accepted, in bytes. */
+  maxPipelineBytes: number;
+}
+
+export class ApiContext {
+  constructor(readonly deps: ApiDeps) {}
+
+  get store(): Store {
+    return this.deps.store;
+  }
+
+  async teamOf(name: string): Promise<Team> {
+    const team = await this.store.getTeam(name);
+    if (!team) throw notFound(`team "${name}"`);
+    return team;
+  }
+
+  async pipelineOf(teamName: string, name: string): Promise<Pipeline> {
+    const team = await this.teamOf(teamName);
+    const pipeline = await this.store.getPipeline(team.id, name);
+    if (!pipeline) throw notFound(`pipeline "${name}"`);
+    return pipeline;
+  }
+
+  async jobOf(teamName: string, pipelineName: string, name: string): Promise<Job> {
+    const pipeline = await this.pipelineOf(teamName, pipelineName);
+    const job = await this.store.getJob(pipeline.id, name);
+    if (!job?.active || job.kind !== 'job') throw notFound(`job "${pipelineName}/${name}"`);
+    return job;
+  }
+
+  async buildOf(id: number): Promise<BuildView> {
+    const build = await this.store.getBuild(id);
+    if (!build) throw notFound(`build ${id}`);
+    return build;
+  }
+
+  summary(build: BuildView): BuildSummary {
+    const { engine } = this.deps;
+    const terminal = TERMINAL_BUILD_STATUSES.includes(build.status);
+    return {
+      id: build.id,
+      team: build.teamName,
+      pipeline: build.pipelineName,
+      job: build.jobName,
+      name: build.name,
+      status: build.status,
+      createdAt: build.createdAt,
+      startedAt: build.startedAt,
+      endedAt: build.endedAt,
+      waitingReason: terminal
+        ? null
+        : build.status === 'pending' && !engine.isRunning(build.id)
+          ? (build.pendingReason ?? 'waiting for the scheduler')
+          : engine.waitingReason(build.id),
+    };
+  }
+
+  async tokenSummary(token: TokenRecord): Promise<AgentTokenSummary> {
+    const team = token.teamId === null ? undefined : await this.store.getTeamById(token.teamId);
+    return {
+      id: token.id,
+      name: token.name,
+      team: team?.name ?? null,
+      createdAt: token.createdAt,
+      revokedAt: token.revokedAt,
+      lastUsedAt: token.lastUsedAt,
+    };
+  }
+}

@@ -1,0 +1,91 @@
+// Builds by id: list (optionally of a team, pipeline or job), show, abort, and stream their events.
+
+import { z } from 'zod';
+import type { Store } from '../../store/store.js';
+import type { ApiContext } from '../context.js';
+import { HttpError } from '../errors.js';
+import { id, limit } from '../fields.js';
+import { route, type Route } from '../route.js';
+import { streamBuildEvents } from '../sse.js';
+import type { BuildSummary } from '../types.js';
+
+const buildParams = z.object({ id });
+
+export function buildRoutes(ctx: ApiContext): Route[] {
+  const { store, engine, events } = ctx.deps;
+  return [
+    route({
+      method: 'GET',
+      url: '/builds',
+      access: 'token',
+      query: z.object({
+        team: z.string().optional(),
+        pipeline: z.string().optional(),
+        job: z.string().optional(),
+        limit: limit(50),
+      }),
+      handler: async ({ query: q }): Promise<BuildSummary[]> => {
+        const filter: Parameters<Store['listBuilds']>[0] = { limit: q.limit, jobKind: 'job' };
+        if (q.team || q.pipeline || q.job) {
+          const team = await ctx.teamOf(q.team || 'main');
+          filter.teamId = team.id;
+          if (q.pipeline) {
+            const pipeline = await ctx.pipelineOf(team.name, q.pipeline);
+            filter.pipelineId = pipeline.id;
+            if (q.job) filter.jobId = (await ctx.jobOf(team.name, pipeline.name, q.job)).id;
+          }
+        }
+        return (await store.listBuilds(filter)).map((b) => ctx.summary(b));
+      },
+    }),
+
+    route({
+      method: 'GET',
+      url: '/builds/:id',
+      access: 'token',
+      params: buildParams,
+      handler: async ({ params }): Promise<BuildSummary> => ctx.summary(await ctx.buildOf(params.id)),
+    }),
+
+    route({
+      method: 'PUT',
+      url: '/builds/:id/abort',
+      access: 'token',
+      params: buildParams,
+      handler: async ({ params }, req, reply) => {
+        const build = await ctx.buildOf(params.id);
+        // Concourse answers 204 here too, and fly prints "build successfully aborted" for a build that
+        // ended long ago; saying that it finished, and how, tells the user what actually happened.
+        if (!(await engine.abort(build.id))) {
+          const ended = await ctx.buildOf(build.id);
+          throw new HttpError(
+            409,
+            'build_finished',
+            `build ${ended.pipelineName}/${ended.jobName} #${ended.name} has already finished (${ended.status}); there is nothing to abort`,
+          );
+        }
+        req.log.info({ buildId: build.id }, 'build abort requested');
+        return reply.code(204).send();
+      },
+    }),
+
+    route({
+      method: 'GET',
+      url: '/builds/:id/events',
+      access: 'token',
+      params: buildParams,
+      handler: async ({ params }, req, reply) => {
+        const build = await ctx.buildOf(params.id);
+        const lastEventId = Number(req.headers['last-event-id'] ?? 0);
+        reply.hijack();
+        await streamBuildEvents(
+          reply.raw,
+          build.id,
+          Number.isFinite(lastEventId) ? lastEventId : 0,
+          store,
+          events,
+        );
+      },
+    }),
+  ];
+}

@@ -1,0 +1,16 @@
+// GET /info: the hub's version and the name of the caller's credential (what `outpost login` checks).
+
+import type { ApiContext } from '../context.js';
+import { route, type Route } from '../route.js';
+import type { InfoResponse } from '../types.js';
+
+export function infoRoutes({ deps }: ApiContext): Route[] {
+  return [
+    route({
+      method: 'GET',
+      url: '/info',
+      access: 'token',
+      handler: (_input, req): InfoResponse => ({ version: deps.version, tokenName: req.token?.name ?? '' }),
+    }),
+  ];
+}

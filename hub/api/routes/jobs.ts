@@ -1,0 +1,94 @@
+// Jobs of a pipeline: list them with their latest build, trigger one, list and find its builds, pause.
+
+import type { ApiContext } from '../context.js';
+import { notFound } from '../errors.js';
+import { jobParams, limit, name, pipelineParams } from '../fields.js';
+import { route, type Route } from '../route.js';
+import type { BuildSummary, JobSummary } from '../types.js';
+import { z } from 'zod';
+
+export function jobRoutes(ctx: ApiContext): Route[] {
+  const { store, scheduler } = ctx.deps;
+  const pauseRoutes = (['pause', 'unpause'] as const).map((action) =>
+    route({
+      method: 'PUT',
+      url: `/teams/:team/pipelines/:pipeline/jobs/:job/${action}`,
+      access: 'token',
+      params: jobParams,
+      handler: async ({ params }, req, reply) => {
+        const job = await ctx.jobOf(params.team, params.pipeline, params.job);
+        await store.setJobPaused(job.id, action === 'pause');
+        req.log.info({ job: job.name }, `job ${action}d`);
+        scheduler.request(job.pipelineId);
+        return reply.code(204).send();
+      },
+    }),
+  );
+
+  return [
+    route({
+      method: 'GET',
+      url: '/teams/:team/pipelines/:pipeline/jobs',
+      access: 'token',
+      params: pipelineParams,
+      handler: async ({ params }): Promise<JobSummary[]> => {
+        const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        const jobs = await store.listJobs(pipeline.id);
+        return Promise.all(
+          jobs.map(async (job) => {
+            const [latest] = await store.listBuilds({ jobId: job.id, limit: 1 });
+            return {
+              name: job.name,
+              pipeline: pipeline.name,
+              team: params.team,
+              paused: job.paused,
+              latestBuild: latest ? ctx.summary(latest) : null,
+            };
+          }),
+        );
+      },
+    }),
+
+    route({
+      method: 'POST',
+      url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds',
+      access: 'token',
+      params: jobParams,
+      handler: async ({ params }, req, reply): Promise<BuildSummary> => {
+        const job = await ctx.jobOf(params.team, params.pipeline, params.job);
+        const build = await scheduler.trigger(job);
+        req.log.info({ buildId: build.id, job: job.name }, 'build triggered');
+        void reply.code(201);
+        return ctx.summary(build);
+      },
+    }),
+
+    route({
+      method: 'GET',
+      url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds',
+      access: 'token',
+      params: jobParams,
+      query: z.object({ limit: limit(50) }),
+      handler: async ({ params, query }): Promise<BuildSummary[]> => {
+        const job = await ctx.jobOf(params.team, params.pipeline, params.job);
+        const builds = await store.listBuilds({ jobId: job.id, limit: query.limit });
+        return builds.map((b) => ctx.summary(b));
+      },
+    }),
+
+    route({
+      method: 'GET',
+      url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds/:name',
+      access: 'token',
+      params: jobParams.extend({ name }),
+      handler: async ({ params }): Promise<BuildSummary> => {
+        const job = await ctx.jobOf(params.team, params.pipeline, params.job);
+        const build = await store.getBuildByName(job.id, params.name);
+        if (!build) throw notFound(`build ${params.pipeline}/${params.job} #${params.name}`);
+        return ctx.summary(build);
+      },
+    }),
+
+    ...pauseRoutes,
+  ];
+}

@@ -1,0 +1,105 @@
+// Pipelines of a team: list them, read and save a config, pause and unpause.
+
+import { z } from 'zod';
+import { savePipelineConfig } from '../../configs/save-pipeline.js';
+import type { ApiContext } from '../context.js';
+import { HttpError, notFound } from '../errors.js';
+import { name, pipelineParams } from '../fields.js';
+import { route, type Route } from '../route.js';
+import type { PipelineConfigResponse, PipelineSummary, SetPipelineResponse } from '../types.js';
+
+const setPipelineBody = z.strictObject({
+  source: z.string(),
+  file: z.string().optional(),
+  expectedVersion: z.number().int().optional(),
+});
+
+export function pipelineRoutes(ctx: ApiContext): Route[] {
+  const { store, scheduler, maxPipelineBytes } = ctx.deps;
+  const pauseRoutes = (['pause', 'unpause'] as const).map((action) =>
+    route({
+      method: 'PUT',
+      url: `/teams/:team/pipelines/:pipeline/${action}`,
+      access: 'token',
+      params: pipelineParams,
+      handler: async ({ params }, req, reply) => {
+        const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        await store.setPipelinePaused(pipeline.id, action === 'pause', Date.now());
+        req.log.info({ pipeline: pipeline.name }, `pipeline ${action}d`);
+        scheduler.request(pipeline.id);
+        return reply.code(204).send();
+      },
+    }),
+  );
+
+  return [
+    route({
+      method: 'GET',
+      url: '/teams/:team/pipelines',
+      access: 'token',
+      params: z.object({ team: name }),
+      handler: async ({ params }): Promise<PipelineSummary[]> => {
+        const team = await ctx.teamOf(params.team);
+        return (await store.listPipelines(team.id)).map((p) => ({
+          name: p.name,
+          team: team.name,
+          paused: p.paused,
+          configVersion: p.configVersion,
+        }));
+      },
+    }),
+
+    route({
+      method: 'GET',
+      url: '/teams/:team/pipelines/:pipeline/config',
+      access: 'token',
+      params: pipelineParams,
+      handler: async ({ params }): Promise<PipelineConfigResponse> => {
+        const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        const config = await store.getPipelineConfig(pipeline.id);
+        if (!config) throw notFound(`config of pipeline "${pipeline.name}"`);
+        return { source: config.source, version: config.version };
+      },
+    }),
+
+    route({
+      method: 'PUT',
+      url: '/teams/:team/pipelines/:pipeline/config',
+      access: 'token',
+      params: pipelineParams,
+      body: setPipelineBody,
+      handler: async ({ params, body }, req): Promise<SetPipelineResponse> => {
+        const team = await ctx.teamOf(params.team);
+        if (Buffer.byteLength(body.source) > maxPipelineBytes)
+          throw new HttpError(413, 'too_large', `pipeline config exceeds ${maxPipelineBytes} bytes`);
+        const saved = await savePipelineConfig(store, {
+          teamId: team.id,
+          name: params.pipeline,
+          source: body.source,
+          file: body.file || 'pipeline.yml',
+          ...(body.expectedVersion === undefined ? {} : { expectedVersion: body.expectedVersion }),
+          createPaused: true,
+          at: Date.now(),
+        });
+        if (!saved.ok) {
+          const conflict = saved.reason === 'conflict';
+          throw new HttpError(
+            conflict ? 409 : 400,
+            saved.reason,
+            saved.message,
+            saved.diagnostics.length ? saved.diagnostics : undefined,
+          );
+        }
+        req.log.info(
+          { team: team.name, pipeline: params.pipeline, version: saved.version },
+          'pipeline saved',
+        );
+        const stored = await store.getPipeline(team.id, params.pipeline);
+        if (stored) scheduler.request(stored.id);
+        return { created: saved.created, version: saved.version, warnings: saved.warnings };
+      },
+    }),
+
+    ...pauseRoutes,
+  ];
+}
