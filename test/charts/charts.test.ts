@@ -701,39 +701,115 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
       : '';
     const files = new Map<string, string>();
     for (const m of doc.matchAll(/<!-- file: (\S+) -->\s*```yaml\n([\s\S]*?)```/g)) files.set(m[1]!, m[2]!);
-    const commands = [...doc.matchAll(/^helm upgrade --install (.+)$/gm)].map((m) => m[1]!.trim());
+
+    interface DocCommand {
+      text: string;
+      release: string;
+      chart: (typeof CHARTS)[number];
+      namespace: string;
+      valueFiles: string[];
+      /** --timeout in seconds, when given. */
+      timeoutSeconds?: number;
+      /** The kubectl context of the last `kubectl config use-context` before it (undefined: any). */
+      context?: string;
+    }
+
+    /** The doc's `helm upgrade --install` lines in order, each with the context it runs in. */
+    function docCommands(): DocCommand[] {
+      const out: DocCommand[] = [];
+      let context: string | undefined;
+      for (const line of doc.split('\n')) {
+        const use = /^kubectl config use-context (\S+)$/.exec(line);
+        if (use) context = use[1];
+        const helm = /^helm upgrade --install (.+)$/.exec(line);
+        if (helm) out.push({ ...parseCommand(helm[1]!.trim()), context });
+      }
+      return out;
+    }
+
+    function parseCommand(text: string): Omit<DocCommand, 'context'> {
+      const words = text.split(/\s+/);
+      const [release, chartPath] = words;
+      let namespace = 'default';
+      let timeoutSeconds: number | undefined;
+      const valueFiles: string[] = [];
+      for (let i = 2; i < words.length; i++) {
+        const w = words[i]!;
+        if (w === '-n' || w === '--namespace') namespace = words[++i]!;
+        else if (w === '-f' || w === '--values') {
+          const name = words[++i]!;
+          const body = files.get(name);
+          if (body === undefined) throw new Error(`docs/install.md has no <!-- file: ${name} --> block`);
+          const out = path.join(TMP, `doc-${name}`);
+          writeFileSync(out, body);
+          valueFiles.push(out);
+        } else if (w === '--timeout') {
+          const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(words[++i]!)!;
+          timeoutSeconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+        } else if (w === '--create-namespace' || w === '--wait') continue;
+        else throw new Error(`unexpected word in docs/install.md: ${w}`);
+      }
+      const chart = path.basename(chartPath!) as (typeof CHARTS)[number];
+      expect(chartPath).toBe(`charts/${chart}`);
+      expect(CHARTS).toContain(chart);
+      return { text, release: release!, chart, namespace, valueFiles, timeoutSeconds };
+    }
+
+    const commands = docCommands();
 
     it('has helm commands', () => {
       expect(commands.length).toBeGreaterThan(0);
     });
 
     for (const command of commands) {
-      it(`renders: helm upgrade --install ${command}`, () => {
-        const words = command.split(/\s+/);
-        const [release, chartPath] = words;
-        let namespace = 'default';
-        const valueFiles: string[] = [];
-        for (let i = 2; i < words.length; i++) {
-          const w = words[i]!;
-          if (w === '-n' || w === '--namespace') namespace = words[++i]!;
-          else if (w === '-f' || w === '--values') {
-            const name = words[++i]!;
-            const text = files.get(name);
-            if (text === undefined) throw new Error(`docs/install.md has no <!-- file: ${name} --> block`);
-            const out = path.join(TMP, `doc-${name}`);
-            writeFileSync(out, text);
-            valueFiles.push(out);
-          } else if (w === '--create-namespace' || w === '--wait') continue;
-          else throw new Error(`unexpected word in docs/install.md: ${w}`);
-        }
-        const chart = path.basename(chartPath!) as (typeof CHARTS)[number];
-        expect(chartPath).toBe(`charts/${chart}`);
-        expect(CHARTS).toContain(chart);
-        const objects = renderObjects(path.join(ROOT, chartPath!), valueFiles, release, namespace);
+      it(`renders: helm upgrade --install ${command.text}`, () => {
+        const { chart, valueFiles, release, namespace } = command;
+        const objects = renderObjects(path.join(ROOT, 'charts', chart), valueFiles, release, namespace);
         // The checks assume the release namespace is NAMESPACE; the docs install into it too.
         expect(namespace).toBe(NAMESPACE);
-        CHECKS[chart](objects, mergedValues(chart, valueFiles));
+        const values = mergedValues(chart, valueFiles);
+        CHECKS[chart](objects, values);
+        // An agent upgrade that waits must outlast the drains: one agent at a time.
+        if (chart === 'outpost-agent' && command.timeoutSeconds !== undefined)
+          expect(command.timeoutSeconds).toBeGreaterThanOrEqual(
+            (values.replicaCount as number) * ((values.drainTimeoutSeconds as number) + 90),
+          );
       });
     }
+
+    // Followed in order, each release sees what the earlier ones made in its cluster (lookup), and no
+    // object is claimed by two releases: Helm would refuse the second install. A command with no
+    // `kubectl config use-context` before it may run in any cluster, so it is checked against all.
+    it('followed in order, claims no object for two releases', () => {
+      const made: { context?: string; release: string; object: K8sObject }[] = [];
+      const sameCluster = (a?: string, b?: string) => a === undefined || b === undefined || a === b;
+      const key = (o: K8sObject) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+      for (const [i, command] of commands.entries()) {
+        const visible = made.filter((m) => sameCluster(m.context, command.context)).map((m) => m.object);
+        const existing = path.join(TMP, `doc-existing-${i}.yaml`);
+        writeFileSync(existing, visible.map((o) => JSON.stringify(o)).join('\n---\n'));
+        const objects = renderObjects(
+          path.join(ROOT, 'charts', command.chart),
+          command.valueFiles,
+          command.release,
+          command.namespace,
+          { existing },
+        ).filter((o) => o.metadata.annotations?.['helm.sh/hook'] === undefined);
+        for (const object of objects) {
+          for (const m of made) {
+            if (!sameCluster(m.context, command.context) || key(m.object) !== key(object)) continue;
+            expect(m.release, `${key(object)}: ${command.text}`).toBe(command.release);
+          }
+          // As Helm records its owner on each object it installs.
+          object.metadata.annotations = {
+            ...object.metadata.annotations,
+            'meta.helm.sh/release-name': command.release,
+            'meta.helm.sh/release-namespace': command.namespace,
+          };
+          made.push({ context: command.context, release: command.release, object });
+        }
+      }
+      expect(made.length).toBeGreaterThan(0);
+    });
   });
 });
