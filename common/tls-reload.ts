@@ -153,6 +153,7 @@ async function read(files: TlsFiles): Promise<Contents> {
     } catch (err) {
       throw new Error(
         `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+        { cause: err },
       );
     }
   };
