@@ -11,11 +11,10 @@
 // lookup finds nothing, as in `helm template`, unless --existing names a YAML file of objects (one
 // document each) that stand for what the cluster already holds: then it answers as `helm install`
 // against that cluster would (one object by name, or {"items": [...]} for an empty name).
-// --upgrade sets .Release.IsUpgrade (and clears IsInstall).
 //
 // Usage: helm-render [--name RELEASE] [--namespace NS] [-f values.yaml]... [--existing objects.yaml]
 //
-//	[--upgrade] [--notes] CHART_DIR
+//	[--notes] CHART_DIR
 //
 // Build (offline, Debian packages golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev):
 //
@@ -54,7 +53,7 @@ func main() {
 
 func run(args []string) error {
 	release, namespace, chartDir, existingFile := "release", "default", "", ""
-	upgrade, notes := false, false
+	notes := false
 	var files valueFiles
 	for i := 0; i < len(args); i++ {
 		next := func() (string, error) {
@@ -76,8 +75,6 @@ func run(args []string) error {
 			files = append(files, f)
 		case "--existing":
 			existingFile, err = next()
-		case "--upgrade":
-			upgrade = true
 		case "--notes":
 			notes = true
 		default:
@@ -155,7 +152,7 @@ func run(args []string) error {
 		"Chart":  chart,
 		"Release": map[string]interface{}{
 			"Name": release, "Namespace": namespace, "Service": "Helm",
-			"IsInstall": !upgrade, "IsUpgrade": upgrade, "Revision": 1,
+			"IsInstall": true, "IsUpgrade": false, "Revision": 1,
 		},
 		"Capabilities": map[string]interface{}{
 			"KubeVersion": map[string]interface{}{"Version": "v1.31.0", "GitVersion": "v1.31.0", "Major": "1", "Minor": "31"},
