@@ -2,6 +2,7 @@
 // names its agent after the pod, `outpost-agent-0`, so two clusters on one hub share names and must
 // not replace each other's sessions.
 
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, expect, it } from 'vitest';
 import {
   finalStatus,
@@ -14,6 +15,7 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
+import { rawAgent } from '../support/raw-agent.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -57,4 +59,18 @@ it('keeps two agents with one pod name in two clusters connected, each running i
   const metrics = await (await fetch(`${hub.url}/metrics`)).text();
   expect(metrics).toMatch(/^outpost_hub_agents_connected 2$/m);
   expect(metrics).toMatch(/^outpost_hub_agent_reconnects_total 0$/m);
+});
+
+it('refuses a Hello whose cluster could not be part of an identity, saying so', async () => {
+  const hub = await startTestHub();
+  cleanups.push(() => hub.close());
+  const token = await hub.newAgentToken();
+  for (const cluster of ['', 'eu/1']) {
+    const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, token, { cluster });
+    expect(await raw.ended).toEqual({
+      code: GrpcStatus.INVALID_ARGUMENT,
+      details: `invalid cluster "${cluster}"`,
+    });
+    raw.close();
+  }
 });
