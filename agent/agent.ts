@@ -4,8 +4,9 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
-import { credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import { experimental, credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
+import { ReloadingTlsFiles } from '../common/tls-reload.js';
 import { platformToWire } from '../common/wire-enums.js';
 import type { AgentConfig } from './config.js';
 import type { Executor } from './executors/executor.js';
@@ -23,6 +24,8 @@ import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
 export const AGENT_VERSION = '0.1.0';
 /** gRPC message size limit, as the hub's default: the channel exists before the Welcome says the hub's. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/** How often hub.tls.ca_file is checked for a change (one small file: cheap). */
+const CA_RELOAD_MS = 2_000;
 
 export interface RunningAgent {
   session: HubSession;
@@ -54,10 +57,18 @@ export async function readToken(file: string): Promise<string> {
   return token;
 }
 
-async function channelCredentials(config: AgentConfig): Promise<ChannelCredentials> {
+async function channelCredentials(config: AgentConfig, log: Logger): Promise<ChannelCredentials> {
   const tls = config.hub.tls;
   if (tls.insecurePlaintext) return grpcCredentials.createInsecure();
-  return grpcCredentials.createSsl(tls.caFile ? await readFile(tls.caFile) : null);
+  if (!tls.caFile) return grpcCredentials.createSsl(null);
+  // Read again when it changes: each new connection to the hub trusts the CA file as it is then.
+  const ca = await ReloadingTlsFiles.load(
+    { caFile: tls.caFile },
+    { intervalMs: CA_RELOAD_MS, log: log.child({ component: 'tls' }) },
+  ).catch((err: unknown) => {
+    throw new AgentStartError(`hub.tls.ca_file: ${(err as Error).message}`);
+  });
+  return experimental.createCertificateProviderChannelCredentials(ca, null);
 }
 
 async function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): Promise<Executor> {
@@ -107,7 +118,11 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     channelOptions['grpc.default_authority'] = config.hub.tls.serverName;
   }
   // One channel for the session stream and the artifact calls: they multiplex on one HTTP/2 connection.
-  const client = new AgentGatewayClient(config.hub.address, await channelCredentials(config), channelOptions);
+  const client = new AgentGatewayClient(
+    config.hub.address,
+    await channelCredentials(config, log),
+    channelOptions,
+  );
   const cache = new ArtifactCache(path.join(config.workDir, 'cache'), config.cacheMaxBytes);
   const transfer = new ArtifactTransfer(client, token, cache);
   const taskCaches = new TaskCaches(path.join(config.workDir, 'caches'));

@@ -7,6 +7,7 @@ import { Command } from 'commander';
 import { pino } from 'pino';
 import { AGENT_VERSION, startAgent } from './agent.js';
 import { loadAgentConfig } from './config.js';
+import { applyProxyEnv } from './proxy-env.js';
 
 async function main(): Promise<void> {
   const cmd = new Command('outpost-agent')
@@ -17,9 +18,14 @@ async function main(): Promise<void> {
   cmd.parse(process.argv);
   const flags = cmd.opts<{ config: string; logLevel: string }>();
   const config = await loadAgentConfig(flags.config);
+  // Before the hub channel exists: grpc-js reads the proxy variables when it dials.
+  const proxy = applyProxyEnv(process.env);
   const log = pino({ level: flags.logLevel, base: { component: 'agent', agent: config.name } });
   const agent = await startAgent(config, log);
-  log.info({ hub: config.hub.address, pools: config.pools.map((p) => p.name) }, 'agent started');
+  log.info(
+    { hub: config.hub.address, cluster: config.cluster, proxy, pools: config.pools.map((p) => p.name) },
+    'agent started',
+  );
 
   let stopping = false;
   const drain = (signal: string) => {

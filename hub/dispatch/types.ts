@@ -84,6 +84,11 @@ export interface PoolInfo {
 
 /** One connected agent session, as the dispatcher sees it. Implemented by the gateway. */
 export interface AgentConnection {
+  /**
+   * The agent's identity at the hub, `CLUSTER/NAME` (agentIdentity in the gateway): every agent of a
+   * Helm release is named after its pod (`outpost-agent-0`), so the name alone repeats across clusters.
+   * Sessions, leases, pool use and the store's agent rows are keyed by it.
+   */
   readonly agentName: string;
   readonly cluster: string;
   readonly pools: readonly PoolInfo[];

@@ -68,6 +68,18 @@ interface LeaseCache {
 
 type Call = ServerDuplexStream<AgentMessage, HubMessage>;
 
+/** An agent's name and its cluster's (agent config `name`, `cluster`): no "/", which joins them. */
+const AGENT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
+
+/**
+ * The agent's identity at the hub: its name within its cluster. A Helm release names each agent after
+ * its pod (`outpost-agent-0`) in every cluster, so two clusters on one hub differ only by `cluster`;
+ * keyed by the name alone, each session would replace the other's.
+ */
+export function agentIdentity(cluster: string, name: string): string {
+  return `${cluster}/${name}`;
+}
+
 export class GatewayError extends Error {
   constructor(
     readonly code: GrpcStatus,
@@ -236,8 +248,11 @@ export class AgentSession implements AgentConnection {
         `unsupported protocol version ${hello.protocolVersion}; this hub speaks ${ProtocolVersion.PROTOCOL_VERSION_1}`,
       );
     }
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/.test(hello.agentName)) {
+    if (!AGENT_NAME.test(hello.agentName)) {
       throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `invalid agent name "${hello.agentName}"`);
+    }
+    if (!AGENT_NAME.test(hello.cluster)) {
+      throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `invalid cluster "${hello.cluster}"`);
     }
     const pools: PoolInfo[] = [];
     for (const pool of hello.pools) {
@@ -255,7 +270,7 @@ export class AgentSession implements AgentConnection {
       });
     }
     if (pools.length === 0) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'the agent offers no pools');
-    this.agentName = hello.agentName;
+    this.agentName = agentIdentity(hello.cluster, hello.agentName);
     this.cluster = hello.cluster;
     this.pools = pools;
     this.log = this.deps.log.child({ agent: this.agentName, session: this.sessionId });

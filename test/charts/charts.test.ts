@@ -21,11 +21,13 @@ import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { Secret } from 'kubernetes-models/v1/Secret';
 import { Service } from 'kubernetes-models/v1/Service';
+import { Pod } from 'kubernetes-models/v1/Pod';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseAgentConfig } from '../../agent/config.js';
 import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
+import { agentIdentity } from '../../hub/gateway/session.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CHARTS = ['outpost-agent', 'outpost-hub'] as const;
@@ -75,9 +77,24 @@ interface K8sObject {
   [key: string]: unknown;
 }
 
-function render(chart: string, valueFiles: string[], release = chart, namespace = NAMESPACE) {
+interface RenderOptions {
+  /** A YAML file of objects the cluster already holds, for `lookup` (else it finds nothing). */
+  existing?: string;
+  /** Only NOTES.txt, as `helm install` prints it. */
+  notes?: boolean;
+}
+
+function render(
+  chart: string,
+  valueFiles: string[],
+  release = chart,
+  namespace = NAMESPACE,
+  opts: RenderOptions = {},
+) {
   const args = ['--name', release, '--namespace', namespace];
   for (const f of valueFiles) args.push('-f', f);
+  if (opts.existing) args.push('--existing', opts.existing);
+  if (opts.notes) args.push('--notes');
   args.push(path.isAbsolute(chart) ? chart : path.join(ROOT, 'charts', chart));
   const r = spawnSync(BIN, args, { encoding: 'utf8' });
   return { status: r.status, stderr: r.stderr, stdout: r.stdout };
@@ -88,8 +105,9 @@ function renderObjects(
   valueFiles: string[],
   release = chart,
   namespace = NAMESPACE,
+  opts: RenderOptions = {},
 ): K8sObject[] {
-  const r = render(chart, valueFiles, release, namespace);
+  const r = render(chart, valueFiles, release, namespace, opts);
   if (r.status !== 0) throw new Error(`rendering ${chart} with ${valueFiles.join(', ')} failed: ${r.stderr}`);
   const docs = parseAllDocuments(r.stdout);
   const objects: K8sObject[] = [];
@@ -114,6 +132,7 @@ const VALIDATORS: Record<string, (o: unknown) => void> = {
   'v1/ConfigMap': (o) => new ConfigMap(o as never).validate(),
   'v1/Namespace': (o) => new Namespace(o as never).validate(),
   'v1/PersistentVolumeClaim': (o) => new PersistentVolumeClaim(o as never).validate(),
+  'v1/Pod': (o) => new Pod(o as never).validate(),
   'v1/Secret': (o) => new Secret(o as never).validate(),
   'v1/Service': (o) => new Service(o as never).validate(),
   'v1/ServiceAccount': (o) => new ServiceAccount(o as never).validate(),
@@ -153,7 +172,9 @@ interface Probe {
 }
 interface Container {
   name: string;
+  image?: string;
   args?: string[];
+  env?: { name: string; value?: string }[];
   ports?: { name?: string; containerPort: number }[];
   livenessProbe?: Probe;
   readinessProbe?: Probe;
@@ -316,6 +337,54 @@ function checkAgent(objects: K8sObject[], values: Obj): void {
   expect(spec.terminationGracePeriodSeconds).toBe(config.drainTimeoutSeconds + 30);
   expect(agent.lifecycle?.preStop?.exec?.command?.join(' ')).toContain('kill -TERM 1');
   expect(one(objects, 'PodDisruptionBudget').spec).toMatchObject({ maxUnavailable: 1 });
+
+  // Identity: the hub knows the agent as CLUSTER/POD-NAME, with the cluster from values.
+  expect(config.cluster).toBe(values.cluster);
+  // The selector (immutable in Kubernetes) depends on no value but the release's name.
+  expect((sts.spec as { selector: unknown }).selector).toEqual({
+    matchLabels: {
+      'app.kubernetes.io/name': 'outpost-agent',
+      'app.kubernetes.io/instance': sts.metadata.labels?.['app.kubernetes.io/instance'],
+    },
+  });
+
+  // The proxy block in both spellings: grpc-js reads only the lower-case ones.
+  const proxy = values.proxy as { http: string; https: string; noProxy: string };
+  const env = new Map((agent.env ?? []).map((e) => [e.name, e.value]));
+  for (const [name, value] of [
+    ['http_proxy', proxy.http],
+    ['https_proxy', proxy.https],
+    ['no_proxy', proxy.noProxy],
+  ] as const) {
+    expect(env.get(name), name).toBe(value || undefined);
+    expect(env.get(name.toUpperCase()), name.toUpperCase()).toBe(value || undefined);
+  }
+
+  // Every mount has its volume; a remote pool's kubeconfig is under one of them.
+  const volumeNames = spec.volumes!.map((v) => v.name);
+  for (const m of agent.volumeMounts!) expect(volumeNames, m.mountPath).toContain(m.name);
+  for (const p of config.pools) {
+    const kubeconfig = p.kubernetes?.kubeconfig;
+    if (kubeconfig)
+      expect(agent.volumeMounts!.map((m) => m.mountPath)).toContain(path.posix.dirname(kubeconfig));
+  }
+
+  // Namespaces only when asked for, kept on uninstall; the release's own is never one of them.
+  const namespaceObjects = find(objects, 'Namespace');
+  if ((values.stepNamespace as { create: boolean }).create) {
+    expect(new Set(namespaceObjects.map((n) => n.metadata.name))).toEqual(
+      new Set([stepNamespace, ...namespaces].filter((n) => n !== NAMESPACE)),
+    );
+  } else expect(namespaceObjects).toEqual([]);
+  for (const o of [...namespaceObjects, ...roles, ...find(objects, 'RoleBinding')])
+    expect(o.metadata.annotations?.['helm.sh/resource-policy'], `${o.kind} ${o.metadata.name}`).toBe('keep');
+
+  // `helm test`: a hook pod, as hardened as the agent, from the same image.
+  const testPod = one(objects, 'Pod');
+  expect(testPod.metadata.annotations?.['helm.sh/hook']).toBe('test');
+  const testSpec = testPod.spec as PodSpec;
+  expectHardened(testSpec);
+  expect(testSpec.containers[0]!.image).toBe(agent.image);
 }
 
 // ---- outpost-hub ---------------------------------------------------------------------------------
@@ -381,6 +450,27 @@ function checkHub(objects: K8sObject[], values: Obj): void {
     );
     expect(grpcIngress.metadata.annotations?.['nginx.ingress.kubernetes.io/proxy-body-size']).toBe('0');
   }
+
+  // The selector (immutable in Kubernetes) depends on no value but the release's name.
+  expect((deploy.spec as { selector: unknown }).selector).toEqual({
+    matchLabels: {
+      'app.kubernetes.io/name': 'outpost-hub',
+      'app.kubernetes.io/instance': deploy.metadata.labels?.['app.kubernetes.io/instance'],
+    },
+  });
+  const volumeNames = spec.volumes!.map((v) => v.name);
+  for (const m of hub.volumeMounts!) expect(volumeNames, m.mountPath).toContain(m.name);
+
+  // `helm test`: a hook pod, as hardened as the hub, from the same image, asking the HTTP Service.
+  const testPod = one(objects, 'Pod');
+  expect(testPod.metadata.annotations?.['helm.sh/hook']).toBe('test');
+  const testSpec = testPod.spec as PodSpec;
+  expectHardened(testSpec);
+  const test = testSpec.containers[0]!;
+  expect(test.image).toBe(hub.image);
+  const httpService = services.find((s) => s.metadata.name.endsWith('-http'))!;
+  const httpPort = (httpService.spec as { ports: { port: number }[] }).ports[0]!.port;
+  expect(test.args).toContain(`http://${httpService.metadata.name}.${NAMESPACE}.svc:${httpPort}/readyz`);
 }
 
 const CHECKS = { 'outpost-agent': checkAgent, 'outpost-hub': checkHub } as const;
@@ -394,8 +484,10 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
         expect(meta.version).toMatch(/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/);
         expect(meta.appVersion).toBeTypeOf('string');
         expect(meta.description).toBeTypeOf('string');
-        for (const f of readdirSync(path.join(ROOT, 'charts', chart, 'templates')))
+        const templates = readdirSync(path.join(ROOT, 'charts', chart, 'templates'), { recursive: true });
+        for (const f of templates.map(String).filter((f) => f.includes('.')))
           expect(f, 'template extension').toMatch(/\.(yaml|tpl|txt)$/);
+        expect(templates, 'NOTES.txt').toContain('NOTES.txt');
       });
 
       it('values.schema.json accepts the defaults and every ci/ file, and rejects bad values', () => {
@@ -413,12 +505,23 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
                 { drainTimeoutSeconds: -1 },
                 { pools: [] },
                 { hub: { adress: 'x:1' } },
+                { cluster: 'eu 1' },
+                { cluster: 'eu/1' },
+                { proxy: { https: 'https://proxy.internal:3128' } },
+                { image: { digest: 'latest' } },
               ]
             : [
                 { database: { type: 'postgres' } },
                 { persistence: { size: 'ten gigs' } },
                 { leaseGrace: '2 minutes' },
               ];
+        // A parent chart's globals reach a subchart's values.
+        const withGlobal = path.join(TMP, `${chart}-global.yaml`);
+        writeFileSync(
+          withGlobal,
+          JSON.stringify({ global: { imageRegistry: 'mirror.internal', storageClass: 'x' } }),
+        );
+        expect(validate(mergedValues(chart, [withGlobal])), JSON.stringify(validate.errors)).toBe(true);
         for (const b of bad) {
           const file = path.join(TMP, `${chart}-bad.yaml`);
           writeFileSync(file, JSON.stringify(b));
@@ -439,10 +542,149 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
     expect(r.status).not.toBe(0);
     expect(r.stderr).toContain('hub.address is required');
     const file = path.join(TMP, 'agent-no-token.yaml');
-    writeFileSync(file, 'hub: { address: "ci.example.com:7777" }\n');
+    writeFileSync(file, 'hub: { address: "ci.example.com:7777" }\ncluster: eu-1\n');
     expect(render('outpost-agent', [file]).stderr).toContain(
       'token.value or token.existingSecret is required',
     );
+  });
+
+  const valuesFile = (name: string, values: Obj): string => {
+    const file = path.join(TMP, name);
+    writeFileSync(file, JSON.stringify(values));
+    return file;
+  };
+  const agentValues = (cluster: string) =>
+    valuesFile(`agent-${cluster}.yaml`, {
+      hub: { address: 'ci.example.com:7777' },
+      token: { value: 'test-agent-token' },
+      cluster,
+    });
+  const agentConfigOf = (objects: K8sObject[], pod: string) =>
+    parseAgentConfig((one(objects, 'ConfigMap').data as Record<string, string>)['agent.yaml']!, {
+      file: '/etc/outpost/config/agent.yaml',
+      env: {},
+      hostname: pod,
+      cpus: 2,
+      platform: 'linux',
+      tmpdir: '/tmp',
+    });
+
+  it('outpost-agent without a cluster fails with a message', () => {
+    const file = valuesFile('agent-no-cluster.yaml', {
+      hub: { address: 'ci.example.com:7777' },
+      token: { value: 'x' },
+    });
+    const r = render('outpost-agent', [file]);
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('cluster is required');
+  });
+
+  it('outpost-agent: two clusters with the same values and release name give distinct agents at the hub', () => {
+    const identities = ['eu-1', 'us-1'].map((cluster) => {
+      const objects = renderObjects('outpost-agent', [agentValues(cluster)], 'outpost-agent');
+      const sts = one(objects, 'StatefulSet');
+      const replicas = (sts.spec as { replicas: number }).replicas;
+      // Each pod is an agent named after itself (the config leaves `name` out), in the values' cluster.
+      return Array.from({ length: replicas }, (_, i) => {
+        const pod = `${sts.metadata.name}-${i}`;
+        const config = agentConfigOf(objects, pod);
+        expect(config.name).toBe(pod);
+        return agentIdentity(config.cluster, config.name);
+      });
+    });
+    expect(identities).toEqual([['eu-1/outpost-agent-0'], ['us-1/outpost-agent-0']]);
+  });
+
+  it('outpost-agent adopts a step namespace that exists and never claims one of another owner', () => {
+    const values = valuesFile('agent-create-ns.yaml', {
+      hub: { address: 'ci.example.com:7777' },
+      token: { value: 'x' },
+      cluster: 'eu-1',
+      stepNamespace: { name: 'ci', create: true },
+    });
+    const namespaces = (existing?: Obj) => {
+      const opts = existing ? { existing: valuesFile('existing.yaml', existing) } : {};
+      return find(
+        renderObjects('outpost-agent', [values], 'outpost-agent', NAMESPACE, opts),
+        'Namespace',
+      ).map((n) => n.metadata.name);
+    };
+    const namespace = (annotations: Record<string, string>) => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'ci', annotations },
+    });
+    expect(namespaces()).toEqual(['ci']);
+    // Made by kubectl, or by another release: used, not rendered (Helm would refuse to take it over).
+    expect(namespaces(namespace({}))).toEqual([]);
+    expect(
+      namespaces(
+        namespace({ 'meta.helm.sh/release-name': 'agent-eu-1', 'meta.helm.sh/release-namespace': NAMESPACE }),
+      ),
+    ).toEqual([]);
+    // This release's own: still rendered, or the upgrade would drop it from the release.
+    expect(
+      namespaces(
+        namespace({
+          'meta.helm.sh/release-name': 'outpost-agent',
+          'meta.helm.sh/release-namespace': NAMESPACE,
+        }),
+      ),
+    ).toEqual(['ci']);
+  });
+
+  it('outpost-agent rolls the agents when an existing token Secret changes', () => {
+    const values = valuesFile('agent-existing-token.yaml', {
+      hub: { address: 'ci.example.com:7777' },
+      token: { existingSecret: 'outpost-agent-token' },
+      cluster: 'eu-1',
+    });
+    const checksum = (token: string) => {
+      const existing = valuesFile('existing-token.yaml', {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: 'outpost-agent-token', namespace: NAMESPACE },
+        data: { token: Buffer.from(token).toString('base64') },
+      });
+      const sts = one(
+        renderObjects('outpost-agent', [values], 'outpost-agent', NAMESPACE, { existing }),
+        'StatefulSet',
+      );
+      return (sts.spec as { template: { metadata: { annotations: Record<string, string> } } }).template
+        .metadata.annotations['checksum/token'];
+    };
+    expect(checksum('one')).not.toBe(checksum('two'));
+    expect(checksum('one')).toBe(checksum('one'));
+  });
+
+  it('name overrides never change a selector (immutable in an upgrade)', () => {
+    for (const chart of CHARTS) {
+      const base = chart === 'outpost-agent' ? agentValues('eu-1') : ciFiles(chart)[0]!;
+      const selectors = [{}, { nameOverride: 'ci' }, { fullnameOverride: 'renamed' }].map((o) => {
+        const objects = renderObjects(chart, [base, valuesFile(`${chart}-names.yaml`, o)], 'ci');
+        const workload = objects.find((x) => x.kind === 'StatefulSet' || x.kind === 'Deployment')!;
+        return (workload.spec as { selector: unknown }).selector;
+      });
+      expect(selectors[1], chart).toEqual(selectors[0]);
+      expect(selectors[2], chart).toEqual(selectors[0]);
+    }
+  });
+
+  it('NOTES.txt renders with every ci/ file and names what the install made', () => {
+    for (const chart of CHARTS) {
+      for (const file of ciFiles(chart)) {
+        const r = render(chart, [file], chart, NAMESPACE, { notes: true });
+        expect(r.status, `${file}: ${r.stderr}`).toBe(0);
+        expect(r.stdout).toContain(`helm test ${chart} -n ${NAMESPACE}`);
+        if (chart === 'outpost-agent') {
+          const values = mergedValues(chart, [file]);
+          expect(r.stdout).toContain(`${values.cluster as string}/outpost-agent-0`);
+          const replicas = values.replicaCount as number;
+          const drain = values.drainTimeoutSeconds as number;
+          expect(r.stdout).toContain(`--timeout ${replicas * (drain + 90)}s`);
+        }
+      }
+    }
   });
 
   it('outpost-hub without TLS fails unless plaintext is asked for', () => {
@@ -459,39 +701,116 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
       : '';
     const files = new Map<string, string>();
     for (const m of doc.matchAll(/<!-- file: (\S+) -->\s*```yaml\n([\s\S]*?)```/g)) files.set(m[1]!, m[2]!);
-    const commands = [...doc.matchAll(/^helm upgrade --install (.+)$/gm)].map((m) => m[1]!.trim());
+
+    interface DocCommand {
+      text: string;
+      release: string;
+      chart: (typeof CHARTS)[number];
+      namespace: string;
+      valueFiles: string[];
+      /** --timeout in seconds, when given. */
+      timeoutSeconds?: number;
+      /** The kubectl context of the last `kubectl config use-context` before it (undefined: any). */
+      context?: string;
+    }
+
+    /** The doc's `helm upgrade --install` lines in order, each with the context it runs in. */
+    function docCommands(): DocCommand[] {
+      const out: DocCommand[] = [];
+      let context: string | undefined;
+      for (const line of doc.split('\n')) {
+        const use = /^kubectl config use-context (\S+)$/.exec(line);
+        if (use) context = use[1];
+        const helm = /^helm upgrade --install (.+)$/.exec(line);
+        if (helm) out.push({ ...parseCommand(helm[1]!.trim()), context });
+      }
+      return out;
+    }
+
+    function parseCommand(text: string): Omit<DocCommand, 'context'> {
+      const words = text.split(/\s+/);
+      const [release, chartPath] = words;
+      let namespace = 'default';
+      let timeoutSeconds: number | undefined;
+      const valueFiles: string[] = [];
+      for (let i = 2; i < words.length; i++) {
+        const w = words[i]!;
+        if (w === '-n' || w === '--namespace') namespace = words[++i]!;
+        else if (w === '-f' || w === '--values') {
+          const name = words[++i]!;
+          const body = files.get(name);
+          if (body === undefined) throw new Error(`docs/install.md has no <!-- file: ${name} --> block`);
+          const out = path.join(TMP, `doc-${name}`);
+          writeFileSync(out, body);
+          valueFiles.push(out);
+        } else if (w === '--timeout') {
+          const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(words[++i]!)!;
+          timeoutSeconds = Number(m[1] ?? 0) * 3600 + Number(m[2] ?? 0) * 60 + Number(m[3] ?? 0);
+        } else if (w === '--create-namespace' || w === '--wait') continue;
+        else throw new Error(`unexpected word in docs/install.md: ${w}`);
+      }
+      const chart = path.basename(chartPath!) as (typeof CHARTS)[number];
+      expect(chartPath).toBe(`charts/${chart}`);
+      expect(CHARTS).toContain(chart);
+      return { text, release: release!, chart, namespace, valueFiles, timeoutSeconds };
+    }
+
+    const commands = docCommands();
 
     it('has helm commands', () => {
       expect(commands.length).toBeGreaterThan(0);
     });
 
     for (const command of commands) {
-      it(`renders: helm upgrade --install ${command}`, () => {
-        const words = command.split(/\s+/);
-        const [release, chartPath] = words;
-        let namespace = 'default';
-        const valueFiles: string[] = [];
-        for (let i = 2; i < words.length; i++) {
-          const w = words[i]!;
-          if (w === '-n' || w === '--namespace') namespace = words[++i]!;
-          else if (w === '-f' || w === '--values') {
-            const name = words[++i]!;
-            const text = files.get(name);
-            if (text === undefined) throw new Error(`docs/install.md has no <!-- file: ${name} --> block`);
-            const out = path.join(TMP, `doc-${name}`);
-            writeFileSync(out, text);
-            valueFiles.push(out);
-          } else if (w === '--create-namespace' || w === '--wait') continue;
-          else throw new Error(`unexpected word in docs/install.md: ${w}`);
-        }
-        const chart = path.basename(chartPath!) as (typeof CHARTS)[number];
-        expect(chartPath).toBe(`charts/${chart}`);
-        expect(CHARTS).toContain(chart);
-        const objects = renderObjects(path.join(ROOT, chartPath!), valueFiles, release, namespace);
+      it(`renders: helm upgrade --install ${command.text}`, () => {
+        const { chart, valueFiles, release, namespace } = command;
+        const objects = renderObjects(path.join(ROOT, 'charts', chart), valueFiles, release, namespace);
         // The checks assume the release namespace is NAMESPACE; the docs install into it too.
         expect(namespace).toBe(NAMESPACE);
-        CHECKS[chart](objects, mergedValues(chart, valueFiles));
+        const values = mergedValues(chart, valueFiles);
+        CHECKS[chart](objects, values);
+        // An agent upgrade that waits must outlast the drains: one agent at a time.
+        if (chart === 'outpost-agent' && command.timeoutSeconds !== undefined)
+          expect(command.timeoutSeconds).toBeGreaterThanOrEqual(
+            (values.replicaCount as number) * ((values.drainTimeoutSeconds as number) + 90),
+          );
       });
     }
+
+    // Followed in order, each release sees what the earlier ones made in its cluster (lookup; a command
+    // with no `kubectl config use-context` before it may run in any cluster), and no object is claimed
+    // by two releases: Helm would refuse the second install. Claims are compared across all clusters,
+    // as if they were one (the hub may share a cluster with agents): stricter than needed.
+    it('followed in order, claims no object for two releases', () => {
+      const made: { context?: string; release: string; object: K8sObject }[] = [];
+      const sameCluster = (a?: string, b?: string) => a === undefined || b === undefined || a === b;
+      const key = (o: K8sObject) => `${o.kind} ${o.metadata.namespace ?? ''}/${o.metadata.name}`;
+      for (const [i, command] of commands.entries()) {
+        const visible = made.filter((m) => sameCluster(m.context, command.context)).map((m) => m.object);
+        const existing = path.join(TMP, `doc-existing-${i}.yaml`);
+        writeFileSync(existing, visible.map((o) => JSON.stringify(o)).join('\n---\n'));
+        const objects = renderObjects(
+          path.join(ROOT, 'charts', command.chart),
+          command.valueFiles,
+          command.release,
+          command.namespace,
+          { existing },
+        ).filter((o) => o.metadata.annotations?.['helm.sh/hook'] === undefined);
+        for (const object of objects) {
+          for (const m of made) {
+            if (key(m.object) !== key(object)) continue;
+            expect(m.release, `${key(object)}: ${command.text}`).toBe(command.release);
+          }
+          // As Helm records its owner on each object it installs.
+          object.metadata.annotations = {
+            ...object.metadata.annotations,
+            'meta.helm.sh/release-name': command.release,
+            'meta.helm.sh/release-namespace': command.namespace,
+          };
+          made.push({ context: command.context, release: command.release, object });
+        }
+      }
+      expect(made.length).toBeGreaterThan(0);
+    });
   });
 });

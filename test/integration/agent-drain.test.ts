@@ -70,7 +70,7 @@ it('finishes its running step, takes no new work, and exits 0', async () => {
   const { h, agent, buildId } = await setup(30, 'echo started; sleep 2; echo finished');
   const t0 = Date.now();
   agent.child.kill('SIGTERM');
-  await until(async () => (await agentState(h, 'drainer')) === 'draining', 5_000);
+  await until(async () => (await agentState(h, 'test/drainer')) === 'draining', 5_000);
 
   // Work that comes now is not given to the draining agent.
   const second = await triggerJob(h, 'p', 'job');

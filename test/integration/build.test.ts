@@ -53,7 +53,7 @@ describe('a build on the embedded defaults', () => {
     expect(stream('stdout')).toBe('hello world\nbye\n');
     expect(stream('stderr')).toBe('oops\n');
     expect(events.find((e) => e.event === 'selected-worker')?.data).toMatchObject({
-      selected_worker: 'agent-1',
+      selected_worker: 'test/agent-1',
       pool: 'local',
     });
     expect(events.find((e) => e.event === 'finish-task')?.data.exit_status).toBe(0);

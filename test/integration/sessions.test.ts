@@ -107,7 +107,7 @@ describe('TLS', () => {
     const [failure] = (await once(doubting.session.events, 'failure')) as [Error];
     expect(failure.message).toMatch(/UNAVAILABLE/);
     const agents = await hub.api<{ name: string }[]>('GET', '/agents');
-    expect(agents.body.map((a) => a.name)).toEqual(['trusting']);
+    expect(agents.body.map((a) => a.name)).toEqual(['test/trusting']);
   });
 });
 
@@ -264,11 +264,11 @@ describe('broken connections', () => {
     await agent.stop();
     const events = await readBuildEvents(hub, id);
     expect(events.find((e) => e.event === 'error')?.data.message).toBe(
-      'agent "agent-1" disconnected and did not come back within the grace period',
+      'agent "test/agent-1" disconnected and did not come back within the grace period',
     );
     expect(finalStatus(events)).toBe('errored');
     const agents = await hub.api<{ name: string; state: string }[]>('GET', '/agents');
-    expect(agents.body).toEqual([expect.objectContaining({ name: 'agent-1', state: 'disconnected' })]);
+    expect(agents.body).toEqual([expect.objectContaining({ name: 'test/agent-1', state: 'disconnected' })]);
   });
 });
 
@@ -291,8 +291,8 @@ describe('leases', () => {
     const events = await readBuildEvents(hub, id);
     expect(logText(events)).toBe('ran once\n');
     expect(events.filter((e) => e.event === 'selected-worker').map((e) => e.data.selected_worker)).toEqual([
-      'silent',
-      'agent-1',
+      'test/silent',
+      'test/agent-1',
     ]);
     // A late Accepted from the first agent is refused: the step never runs twice.
     silent.send({ msg: { $case: 'accepted', value: { leaseId: assign.leaseId } } });

@@ -19,7 +19,12 @@ export interface AgentProcessOptions {
   address?: string;
   drainTimeoutSeconds?: number;
   pools?: string;
+  /** Environment variables over this process's (which never lends the agent its proxy variables). */
+  env?: Record<string, string>;
 }
+
+// The tests' traffic is loopback only: a proxy set on the machine running them must not reroute it.
+const PROXY_VARIABLES = /^(https?_proxy|no_proxy|grpc_proxy|no_grpc_proxy)$/i;
 
 export interface AgentProcess {
   child: ChildProcess;
@@ -56,7 +61,11 @@ export async function spawnAgentProcess(hub: TestHub, opts: AgentProcessOptions)
   const config = await writeAgentConfig(hub, opts);
   const child = spawn(process.execPath, ['--import', 'tsx', 'agent/main.ts', '-c', config], {
     cwd: ROOT,
-    env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' },
+    env: {
+      ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !PROXY_VARIABLES.test(k))),
+      OUTPOST_LOG_LEVEL: 'info',
+      ...opts.env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

@@ -91,6 +91,8 @@ function wrapHub(hub: RunningHub, dir: string, options: HubOptions, adminToken: 
 
 export interface TestAgentOptions {
   name?: string;
+  /** The agent config's `cluster` (default `test`): the hub knows the agent as CLUSTER/NAME. */
+  cluster?: string;
   /** YAML for the `pools:` list; one linux process pool of capacity 4 by default. */
   pools?: string;
   token?: string;
@@ -117,7 +119,7 @@ export async function startTestAgent(
 ${opts.tls ?? '    insecure_plaintext: true'}
 token_file: token
 name: ${opts.name ?? 'agent-1'}
-cluster: test
+cluster: ${opts.cluster ?? 'test'}
 work_dir: work
 ${opts.metricsListen ? `metrics:\n  listen: ${opts.metricsListen}\n` : ''}pools:
 ${opts.pools ?? '  - name: local\n    platform: linux\n    capacity: 4'}

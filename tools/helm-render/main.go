@@ -3,12 +3,19 @@
 //
 // Semantics kept from Helm 3 (pkg/engine, pkg/chartutil): Go text/template with sprig's TxtFuncMap
 // (minus env/expandenv) plus include, tpl, required, fail, toYaml, fromYaml, fromYamlArray, toJson,
-// fromJson, lookup (always empty, as in `helm template`); option missingkey=zero and "<no value>"
-// replaced by ""; values.yaml deep-merged under each -f file in order (a null removes a key); numbers
-// are float64 (YAML read through JSON); every file under templates/ not starting with "_" is rendered,
-// whitespace-only results are dropped, NOTES.txt is skipped.
+// fromJson, lookup; option missingkey=zero and "<no value>" replaced by ""; values.yaml deep-merged
+// under each -f file in order (a null removes a key); numbers are float64 (YAML read through JSON);
+// every file under templates/ not starting with "_" is rendered, whitespace-only results are dropped,
+// NOTES.txt is skipped (--notes renders only it, as `helm install` prints it).
 //
-// Usage: helm-render [--name RELEASE] [--namespace NS] [-f values.yaml]... CHART_DIR
+// lookup finds nothing, as in `helm template`, unless --existing names a YAML file of objects (one
+// document each) that stand for what the cluster already holds: then it answers as `helm install`
+// against that cluster would (one object by name, or {"items": [...]} for an empty name).
+//
+// Usage: helm-render [--name RELEASE] [--namespace NS] [-f values.yaml]... [--existing objects.yaml]
+//
+//	[--notes] CHART_DIR
+//
 // Build (offline, Debian packages golang-go golang-github-masterminds-sprig-dev golang-github-ghodss-yaml-dev):
 //
 //	GO111MODULE=off GOPATH=/usr/share/gocode go build -o BIN ./tools/helm-render
@@ -45,7 +52,8 @@ func main() {
 }
 
 func run(args []string) error {
-	release, namespace, chartDir := "release", "default", ""
+	release, namespace, chartDir, existingFile := "release", "default", "", ""
+	notes := false
 	var files valueFiles
 	for i := 0; i < len(args); i++ {
 		next := func() (string, error) {
@@ -65,6 +73,10 @@ func run(args []string) error {
 			var f string
 			f, err = next()
 			files = append(files, f)
+		case "--existing":
+			existingFile, err = next()
+		case "--notes":
+			notes = true
 		default:
 			if strings.HasPrefix(args[i], "-") || chartDir != "" {
 				return fmt.Errorf("unexpected argument %q", args[i])
@@ -84,6 +96,7 @@ func run(args []string) error {
 		return err
 	}
 	values := map[string]interface{}{}
+	var err error
 	if err := readYAML(filepath.Join(chartDir, "values.yaml"), &values); err != nil && !os.IsNotExist(errors.Unwrap(err)) {
 		return err
 	}
@@ -104,7 +117,7 @@ func run(args []string) error {
 	// Every file under templates/, named as Helm names them: CHART/templates/PATH.
 	sources := map[string]string{}
 	root := filepath.Join(chartDir, "templates")
-	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+	err = filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
 		if err != nil || info.IsDir() {
 			return err
 		}
@@ -122,8 +135,12 @@ func run(args []string) error {
 	}
 	sort.Strings(names)
 
+	existing, err := readObjects(existingFile)
+	if err != nil {
+		return err
+	}
 	t := template.New("gotpl").Option("missingkey=zero")
-	funcs := funcMap(t)
+	funcs := funcMap(t, existing)
 	t.Funcs(funcs)
 	for _, n := range names {
 		if _, err := t.New(n).Parse(sources[n]); err != nil {
@@ -146,7 +163,7 @@ func run(args []string) error {
 	var out bytes.Buffer
 	for _, n := range names {
 		base := path.Base(n)
-		if strings.HasPrefix(base, "_") || base == "NOTES.txt" {
+		if strings.HasPrefix(base, "_") || (base == "NOTES.txt") != notes {
 			continue
 		}
 		var buf bytes.Buffer
@@ -158,7 +175,11 @@ func run(args []string) error {
 		if strings.TrimSpace(s) == "" {
 			continue
 		}
-		fmt.Fprintf(&out, "---\n# Source: %s\n%s\n", n, strings.TrimRight(s, "\n"))
+		if notes {
+			out.WriteString(s)
+		} else {
+			fmt.Fprintf(&out, "---\n# Source: %s\n%s\n", n, strings.TrimRight(s, "\n"))
+		}
 	}
 	_, err = os.Stdout.Write(out.Bytes())
 	return err
@@ -224,7 +245,53 @@ func merge(base, override map[string]interface{}) map[string]interface{} {
 	return out
 }
 
-func funcMap(t *template.Template) template.FuncMap {
+// readObjects reads the --existing file: Kubernetes objects, one YAML document each.
+func readObjects(file string) ([]map[string]interface{}, error) {
+	if file == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var objects []map[string]interface{}
+	for _, doc := range strings.Split("\n"+string(b), "\n---") {
+		o := map[string]interface{}{}
+		if err := yaml.Unmarshal([]byte(doc), &o); err != nil {
+			return nil, fmt.Errorf("%s: %v", file, err)
+		}
+		if len(o) > 0 {
+			objects = append(objects, o)
+		}
+	}
+	return objects, nil
+}
+
+// lookup answers as Helm's does against a cluster holding `existing`: the object, or an empty map; with
+// an empty name, {"items": [...]} of that kind (in that namespace, or everywhere for "").
+func lookup(existing []map[string]interface{}, apiVersion, kind, namespace, name string) map[string]interface{} {
+	var items []interface{}
+	for _, o := range existing {
+		meta, _ := o["metadata"].(map[string]interface{})
+		if o["apiVersion"] != apiVersion || o["kind"] != kind || meta == nil {
+			continue
+		}
+		if ns, _ := meta["namespace"].(string); namespace != "" && ns != namespace {
+			continue
+		}
+		if name == "" {
+			items = append(items, o)
+		} else if meta["name"] == name {
+			return o
+		}
+	}
+	if name == "" {
+		return map[string]interface{}{"items": items}
+	}
+	return map[string]interface{}{}
+}
+
+func funcMap(t *template.Template, existing []map[string]interface{}) template.FuncMap {
 	f := sprig.TxtFuncMap()
 	delete(f, "env")
 	delete(f, "expandenv")
@@ -304,8 +371,8 @@ func funcMap(t *template.Template) template.FuncMap {
 		}
 		return m
 	}
-	f["lookup"] = func(string, string, string, string) (map[string]interface{}, error) {
-		return map[string]interface{}{}, nil
+	f["lookup"] = func(apiVersion, kind, namespace, name string) (map[string]interface{}, error) {
+		return lookup(existing, apiVersion, kind, namespace, name), nil
 	}
 	return f
 }

@@ -22,9 +22,37 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/*
+The StatefulSet's selector, which Kubernetes never lets an upgrade change: the chart's own name and the
+release's, so no value (nameOverride, fullnameOverride) moves it.
+*/}}
 {{- define "outpost-agent.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "outpost-agent.name" . }}
+app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* REGISTRY/REPOSITORY@DIGEST, or :TAG (default the chart's appVersion); global.imageRegistry wins. */}}
+{{- define "outpost-agent.image" -}}
+{{- $registry := default .Values.image.registry (and .Values.global .Values.global.imageRegistry) }}
+{{- $repository := ternary (printf "%s/%s" $registry .Values.image.repository) .Values.image.repository (ne $registry "") }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The proxy block as environment variables, in both spellings: grpc-js (the hub connection) reads only
+the lower-case https_proxy/grpc_proxy/no_proxy, most other tools (curl, Go) the upper-case ones.
+*/}}
+{{- define "outpost-agent.proxyEnv" -}}
+{{- range $name, $value := dict "http_proxy" .Values.proxy.http "https_proxy" .Values.proxy.https "no_proxy" .Values.proxy.noProxy }}
+{{- if $value }}
+- { name: {{ $name }}, value: {{ $value | quote }} }
+- { name: {{ upper $name }}, value: {{ $value | quote }} }
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{- define "outpost-agent.serviceAccountName" -}}
@@ -87,6 +115,7 @@ test/charts checks the rendered Role against that list.
 {{- if .Values.hub.tls.serverName }}{{- $_ := set $tls "server_name" .Values.hub.tls.serverName }}{{- end }}
 {{- if .Values.hub.tls.insecurePlaintext }}{{- $_ := set $tls "insecure_plaintext" true }}{{- end }}
 {{- if $tls }}{{- $_ := set $hub "tls" $tls }}{{- end }}
-{{- $config := dict "hub" $hub "token_file" (printf "/etc/outpost/token/%s" .Values.token.key) "cluster" .Values.cluster "work_dir" "/var/lib/outpost-agent" "metrics" (dict "listen" (printf "0.0.0.0:%d" (int .Values.metrics.port))) "drain_timeout_seconds" (int .Values.drainTimeoutSeconds) "cache_max_mb" (int .Values.cacheMaxMb) "pools" $pools }}
+{{- $cluster := required "cluster is required: a name for this cluster, unique per hub (e.g. eu-1); the hub knows each agent as CLUSTER/POD-NAME" .Values.cluster }}
+{{- $config := dict "hub" $hub "token_file" (printf "/etc/outpost/token/%s" .Values.token.key) "cluster" $cluster "work_dir" "/var/lib/outpost-agent" "metrics" (dict "listen" (printf "0.0.0.0:%d" (int .Values.metrics.port))) "drain_timeout_seconds" (int .Values.drainTimeoutSeconds) "cache_max_mb" (int .Values.cacheMaxMb) "pools" $pools }}
 {{- toYaml $config }}
 {{- end }}

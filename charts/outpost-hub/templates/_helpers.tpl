@@ -22,9 +22,24 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
+{{/*
+The Deployment's selector, which Kubernetes never lets an upgrade change: the chart's own name and the
+release's, so no value (nameOverride, fullnameOverride) moves it.
+*/}}
 {{- define "outpost-hub.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "outpost-hub.name" . }}
+app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* REGISTRY/REPOSITORY@DIGEST, or :TAG (default the chart's appVersion); global.imageRegistry wins. */}}
+{{- define "outpost-hub.image" -}}
+{{- $registry := default .Values.image.registry (and .Values.global .Values.global.imageRegistry) }}
+{{- $repository := ternary (printf "%s/%s" $registry .Values.image.repository) .Values.image.repository (ne $registry "") }}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" $repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion) }}
+{{- end }}
 {{- end }}
 
 {{- define "outpost-hub.serviceAccountName" -}}
