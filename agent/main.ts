@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const flags = cmd.opts<{ config: string; logLevel: string }>();
   const config = await loadAgentConfig(flags.config);
   // No `component` here: each module's child logger sets it, and a JSON line must not carry a key twice.
-  const log = pino({ level: flags.logLevel, name: 'outpost-agent', base: { agent: config.name } });
+  const log = pino({ level: flags.logLevel, base: { agent: config.name } });
   const agent = await startAgent(config, log);
   log.info({ hub: config.hub.address, pools: config.pools.map((p) => p.name) }, 'agent started');
 

@@ -162,7 +162,7 @@ async function main(): Promise<void> {
 async function serve(cmd: Command): Promise<void> {
   const flags = cmd.opts<HubFlags>();
   // No `component` here: each module's child logger sets it, and a JSON line must not carry a key twice.
-  const log = pino({ level: flags.logLevel, name: 'outpost-hub' });
+  const log = pino({ level: flags.logLevel });
 
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey))
     cmd.error('error: --tls-cert and --tls-key go together');
