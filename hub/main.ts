@@ -131,7 +131,10 @@ interface HubFlags {
 }
 
 async function main(): Promise<void> {
-  const cmd = hubCommand().action(() => serve(cmd));
+  // Positional options: `rotate-admin-token --data-dir D` gives D to the subcommand, not to the server.
+  const cmd = hubCommand()
+    .enablePositionalOptions()
+    .action(() => serve(cmd));
   cmd
     .command('rotate-admin-token')
     .description(
