@@ -174,14 +174,13 @@ async function serve(cmd: Command): Promise<void> {
       'error: the agent gateway needs --tls-cert and --tls-key, or --insecure-plaintext for loopback and test networks',
     );
   }
-  let http: { host: string; port: number } | undefined;
+  let http: { host: string; port: number };
   try {
     http = hostPort(flags.httpListen);
     hostPort(flags.grpcListen);
   } catch (err) {
-    cmd.error(`error: ${(err as Error).message}`);
+    return cmd.error(`error: ${(err as Error).message}`);
   }
-  if (!http) return;
   const options: HubOptions = {
     ...DEFAULT_HUB_OPTIONS,
     dataDir: path.resolve(flags.dataDir),

@@ -8,17 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { ADMIN_TOKEN_FILE, readAdminToken } from '../../hub/auth/admin-token.js';
-import { callApi, spawnChildHub, type ChildHubProcess } from '../support/child-hub.js';
+import { callApi, spawnChildHub, killChildHub } from '../support/child-hub.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function kill(hub: ChildHubProcess): void {
-  if (hub.child.exitCode === null && hub.child.signalCode === null) hub.child.kill('SIGKILL');
-}
 
 /** `outpost-hub rotate-admin-token --data-dir DIR` as a process. */
 function rotate(dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -40,7 +36,7 @@ it('rotates the admin token with the hub stopped, and refuses while it runs', as
   const file = path.join(dir, ADMIN_TOKEN_FILE);
 
   const first = await spawnChildHub(dir);
-  cleanups.push(() => kill(first));
+  cleanups.push(() => killChildHub(first));
   const old = await readAdminToken(dir);
   expect((await callApi(first.url, old, 'GET', '/agents')).status).toBe(200);
 
@@ -65,7 +61,7 @@ it('rotates the admin token with the hub stopped, and refuses while it runs', as
   expect((await stat(file)).mode & 0o777).toBe(0o600);
 
   const second = await spawnChildHub(dir);
-  cleanups.push(() => kill(second));
+  cleanups.push(() => killChildHub(second));
   expect((await callApi(second.url, old, 'GET', '/agents')).status).toBe(401);
   expect((await callApi(second.url, fresh, 'GET', '/agents')).status).toBe(200);
   // Not a first start: the hub says nothing about the admin token at all.

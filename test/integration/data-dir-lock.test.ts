@@ -6,26 +6,22 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { readLockHolder } from '../../hub/store/lock-holder.js';
-import { ChildHubExitedError, spawnChildHub, type ChildHubProcess } from '../support/child-hub.js';
+import { ChildHubExitedError, spawnChildHub, killChildHub } from '../support/child-hub.js';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function kill(hub: ChildHubProcess): void {
-  if (hub.child.exitCode === null && hub.child.signalCode === null) hub.child.kill('SIGKILL');
-}
 
 it('refuses a second hub on a locked data directory, naming the holder; a SIGKILLed holder does not block a restart', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-lock-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const first = await spawnChildHub(dir);
-  cleanups.push(() => kill(first));
+  cleanups.push(() => killChildHub(first));
 
   const refused = await spawnChildHub(dir).then(
     (second) => {
-      kill(second);
+      killChildHub(second);
       return undefined;
     },
     (err: unknown) => err,
@@ -44,7 +40,7 @@ it('refuses a second hub on a locked data directory, naming the holder; a SIGKIL
   first.child.kill('SIGKILL');
   expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
   const restarted = await spawnChildHub(dir);
-  cleanups.push(() => kill(restarted));
+  cleanups.push(() => killChildHub(restarted));
   expect((await fetch(`${restarted.url}/readyz`)).status).toBe(200);
   expect(await readLockHolder(dir)).toMatchObject({ pid: restarted.child.pid, host: os.hostname() });
 }, 90_000);

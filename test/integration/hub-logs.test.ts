@@ -9,18 +9,14 @@ import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { ADMIN_TOKEN_FILE, readAdminToken } from '../../hub/auth/admin-token.js';
 import { spawnAgentProcess } from '../support/agent-process.js';
-import { callApi, spawnChildHub, type ChildHubProcess } from '../support/child-hub.js';
+import { callApi, spawnChildHub, killChildHub } from '../support/child-hub.js';
 import type { TestHub } from '../support/harness.js';
 import { readLogLines } from '../support/log-lines.js';
 
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-function kill(hub: ChildHubProcess): void {
-  if (hub.child.exitCode === null && hub.child.signalCode === null) hub.child.kill('SIGKILL');
-}
 
 const PIPELINE = `resources:
 - name: tick
@@ -41,7 +37,7 @@ it('logs one JSON object per line with no repeated key, each build end, the pipe
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-logs-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true }));
   const hub = await spawnChildHub(path.join(dir, 'hub'), { args: ['--log-level', 'debug'] });
-  cleanups.push(() => kill(hub));
+  cleanups.push(() => killChildHub(hub));
   const admin = await readAdminToken(path.join(dir, 'hub'));
   const api = <T>(method: string, route: string, body?: unknown) =>
     callApi<T>(hub.url, admin, method, route, body);

@@ -92,6 +92,11 @@ export async function spawnChildHub(
 /** The admin token a child hub wrote on its first start (it never prints it). */
 export const adminTokenOf = readAdminToken;
 
+/** SIGKILLs a child hub unless it has exited (for test cleanups). */
+export function killChildHub(hub: ChildHubProcess): void {
+  if (hub.child.exitCode === null && hub.child.signalCode === null) hub.child.kill('SIGKILL');
+}
+
 /** Calls a child hub's API with a token. */
 export async function callApi<T = unknown>(
   url: string,
