@@ -118,7 +118,18 @@ export interface RunningHub {
 }
 
 export async function startHub(options: HubOptions, log: Logger): Promise<RunningHub> {
+  // Opening the store takes the data directory's lock (a second hub is refused here, naming the first).
   const store = await openSqliteStore(options.dataDir ? { dataDir: options.dataDir } : { memory: true });
+  try {
+    return await assemble(store, options, log);
+  } catch (err) {
+    // Releases the lock, so that a hub that failed to start (a port in use) does not block the next.
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(store: Store, options: HubOptions, log: Logger): Promise<RunningHub> {
   const metrics = createHubMetrics();
   const events = new BuildEvents(store);
   const logs = new LogWriter(

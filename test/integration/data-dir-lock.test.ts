@@ -2,10 +2,13 @@
 // names the holder; a hub killed with SIGKILL leaves nothing that blocks its restart.
 
 import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
+import { DEFAULT_HUB_OPTIONS, startHub, type HubOptions } from '../../hub/hub.js';
 import { readLockHolder } from '../../hub/store/lock-holder.js';
+import { testLogger } from '../support/harness.js';
 import { ChildHubExitedError, spawnChildHub, killChildHub } from '../support/child-hub.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -44,3 +47,22 @@ it('refuses a second hub on a locked data directory, naming the holder; a SIGKIL
   expect((await fetch(`${restarted.url}/readyz`)).status).toBe(200);
   expect(await readLockHolder(dir)).toMatchObject({ pid: restarted.child.pid, host: os.hostname() });
 }, 90_000);
+
+it('a hub that fails to start (its gRPC port is taken) leaves the data directory free', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-lock-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  cleanups.push(() => new Promise<void>((resolve) => taken.close(() => resolve())));
+  const options = (grpcPort: number): HubOptions => ({
+    ...DEFAULT_HUB_OPTIONS,
+    dataDir: dir,
+    tls: undefined,
+    httpListen: { host: '127.0.0.1', port: 0 },
+    grpcListen: `127.0.0.1:${grpcPort}`,
+  });
+
+  await expect(startHub(options((taken.address() as net.AddressInfo).port), testLogger())).rejects.toThrow();
+  const hub = await startHub(options(0), testLogger());
+  await hub.close();
+});
