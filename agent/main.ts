@@ -20,7 +20,8 @@ async function main(): Promise<void> {
   const config = await loadAgentConfig(flags.config);
   // Before the hub channel exists: grpc-js reads the proxy variables when it dials.
   const proxy = applyProxyEnv(process.env);
-  const log = pino({ level: flags.logLevel, base: { component: 'agent', agent: config.name } });
+  // No `component` here: each module's child logger sets it, and a JSON line must not carry a key twice.
+  const log = pino({ level: flags.logLevel, base: { agent: config.name } });
   const agent = await startAgent(config, log);
   log.info(
     { hub: config.hub.address, cluster: config.cluster, proxy, pools: config.pools.map((p) => p.name) },

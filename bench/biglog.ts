@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import BetterSqlite3 from 'better-sqlite3';
+import { readAdminToken } from '../hub/auth/admin-token.js';
 import { DEFAULT_HUB_OPTIONS } from '../hub/hub.js';
 import { SQLITE_FILE } from '../hub/store/sqlite.js';
 import { agentConfigYaml } from './build.js';
@@ -70,7 +71,7 @@ export async function measureBigLog(bytes: number): Promise<BigLogResult> {
     const started = await spawnHub(dataDir);
     hub = started.child;
     const hubPid = hub.pid ?? 0;
-    const adminToken = (await readFile(path.join(dataDir, 'initial-admin-token'), 'utf8')).trim();
+    const adminToken = await readAdminToken(dataDir);
     const api = new HubApi(started.url, adminToken);
     const agentToken = await api.createAgentToken('bench-biglog');
 

@@ -2,11 +2,12 @@
 // the hub having a process (and a core) of its own use these.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { readAdminToken } from '../hub/auth/admin-token.js';
 import { HubApi, within } from './support.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,7 +90,6 @@ export async function spawnHub(
   const lines = createInterface({ input: stdout });
   const ready = new Promise<{ url: string; grpcPort: number }>((resolve, reject) => {
     lines.on('line', (text) => {
-      // The hub also prints its initial admin token as plain text; only JSON lines are logs.
       if (!text.startsWith('{')) return;
       const entry = JSON.parse(text) as { msg?: string; url?: string; grpcPort?: number };
       if (entry.msg === 'hub ready' && entry.url && entry.grpcPort)
@@ -120,7 +120,7 @@ export async function startChildHub(): Promise<ChildHub> {
     await rm(dir, { recursive: true, force: true });
   };
   try {
-    const adminToken = (await readFile(path.join(dataDir, 'initial-admin-token'), 'utf8')).trim();
+    const adminToken = await readAdminToken(dataDir);
     const api = new HubApi(started.url, adminToken);
     return {
       api,

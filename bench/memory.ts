@@ -3,9 +3,10 @@
 // its own HTTP/2 connection. RSS is read from /proc. Child processes are always killed on the way out.
 
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readAdminToken } from '../hub/auth/admin-token.js';
 import { agentConfigYaml } from './build.js';
 import { kill, spawnHub, spawnNode } from './child-hub.js';
 import { BenchAgent } from './proto-agent.js';
@@ -46,7 +47,7 @@ export async function measureMemory(): Promise<MemoryResult> {
     const started = await spawnHub(dataDir);
     hub = started.child;
     const hubPid = hub.pid ?? 0;
-    const adminToken = (await readFile(path.join(dataDir, 'initial-admin-token'), 'utf8')).trim();
+    const adminToken = await readAdminToken(dataDir);
     const api = new HubApi(started.url, adminToken);
     const agentToken = await api.createAgentToken('bench-memory');
     const grpcAddress = `127.0.0.1:${started.grpcPort}`;

@@ -1,7 +1,7 @@
 // Assembles a hub from its parts. main.ts (the process) and the tests both start hubs through here, so
 // what the tests exercise is what runs in production.
 
-import { chmod, mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -9,6 +9,7 @@ import { buildApi, type ServedRoute } from './api/server.js';
 import { FsArtifactStore } from './artifacts/fs-store.js';
 import { startGarbageCollector } from './artifacts/gc.js';
 import type { ArtifactStore } from './artifacts/store.js';
+import { bootstrapAdminToken } from './auth/admin-token.js';
 import { TokenService } from './auth/tokens.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { PipelineConfigs } from './configs/pipeline-cache.js';
@@ -107,7 +108,10 @@ export interface RunningHub {
   metrics: HubMetrics;
   tokens: TokenService;
   audit: BuildAudit;
-  /** Set only on the first start of a fresh data directory. */
+  /**
+   * The admin token's secret, set only on the first start (no API token yet), for embedding programs
+   * (tests, benchmarks, an in-memory hub); the process itself only logs the file it went to.
+   */
   initialAdminToken: string | undefined;
   /** Every HTTP route the hub serves, as registered. */
   apiRoutes: readonly ServedRoute[];
@@ -115,10 +119,19 @@ export interface RunningHub {
   close(): Promise<void>;
 }
 
-export const INITIAL_ADMIN_TOKEN_FILE = 'initial-admin-token';
-
 export async function startHub(options: HubOptions, log: Logger): Promise<RunningHub> {
+  // Opening the store takes the data directory's lock (a second hub is refused here, naming the first).
   const store = await openSqliteStore(options.dataDir ? { dataDir: options.dataDir } : { memory: true });
+  try {
+    return await assemble(store, options, log);
+  } catch (err) {
+    // Releases the lock, so that a hub that failed to start (a port in use) does not block the next.
+    await store.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function assemble(store: Store, options: HubOptions, log: Logger): Promise<RunningHub> {
   const metrics = createHubMetrics();
   const events = new BuildEvents(store);
   const logs = new LogWriter(
@@ -175,7 +188,14 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
   );
   engine.connect(dispatcher);
 
-  const initialAdminToken = await bootstrapAdmin(store, tokens, options.dataDir);
+  const admin = await bootstrapAdminToken(store, tokens, options.dataDir);
+  if (admin?.file)
+    log.info(
+      { file: admin.file },
+      `first start: the admin API token is in ${admin.file} (mode 0600); log in with: outpost login --url URL --token - < ${admin.file}`,
+    );
+  else if (admin)
+    log.info('first start: created an admin API token for the program that embeds this in-memory hub');
 
   await dispatcher.recover();
   const resumed = await engine.resumeAll();
@@ -265,7 +285,7 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     metrics,
     tokens,
     audit,
-    initialAdminToken,
+    initialAdminToken: admin?.secret,
     apiRoutes,
     async close() {
       // Order matters: refuse new work, tell agents (no new sessions), store what they already sent,
@@ -285,21 +305,4 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
       await store.close();
     },
   };
-}
-
-/** The first start creates an admin API token, shown once and left in a 0600 file for the installer. */
-async function bootstrapAdmin(
-  store: Store,
-  tokens: TokenService,
-  dataDir: string | undefined,
-): Promise<string | undefined> {
-  if ((await store.listTokens('api')).length > 0) return undefined;
-  const { secret } = await tokens.create('api', 'admin', null);
-  if (dataDir) {
-    await mkdir(dataDir, { recursive: true });
-    const file = path.join(dataDir, INITIAL_ADMIN_TOKEN_FILE);
-    await writeFile(file, secret + '\n', { mode: 0o600 });
-    await chmod(file, 0o600);
-  }
-  return secret;
 }

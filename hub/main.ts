@@ -1,19 +1,16 @@
 #!/usr/bin/env node
 // The hub process: parses flags, builds the logger, starts the hub, and owns the signals.
 
-import { realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { parseDuration } from './pipeline/duration.js';
-import {
-  DEFAULT_HUB_OPTIONS,
-  HUB_VERSION,
-  INITIAL_ADMIN_TOKEN_FILE,
-  startHub,
-  type HubOptions,
-} from './hub.js';
+import { rotateAdminToken } from './auth/admin-token.js';
+import { TokenService } from './auth/tokens.js';
+import { DEFAULT_HUB_OPTIONS, HUB_VERSION, startHub, type HubOptions } from './hub.js';
+import { openSqliteStore, SQLITE_FILE } from './store/sqlite.js';
 
 function durationOption(value: string): number {
   const parsed = parseDuration(value);
@@ -134,10 +131,41 @@ interface HubFlags {
 }
 
 async function main(): Promise<void> {
-  const cmd = hubCommand();
-  cmd.parse(process.argv);
+  // Positional options: `rotate-admin-token --data-dir D` gives D to the subcommand, not to the server.
+  const cmd = hubCommand()
+    .enablePositionalOptions()
+    .action(() => serve(cmd));
+  cmd
+    .command('rotate-admin-token')
+    .description(
+      'revoke the admin API token and write a new one to DATA_DIR/admin-token (mode 0600); the hub must be stopped',
+    )
+    .option(
+      '--data-dir <dir>',
+      'the hub data directory',
+      process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
+    )
+    .action(async (opts: { dataDir: string }) => {
+      const dataDir = path.resolve(opts.dataDir);
+      if (!existsSync(path.join(dataDir, SQLITE_FILE)))
+        throw new Error(`${dataDir} holds no hub database (${SQLITE_FILE}); is --data-dir right?`);
+      // Opening the store takes the data directory's lock, so a running hub makes this refuse.
+      const store = await openSqliteStore({ dataDir });
+      try {
+        const { file, revoked } = await rotateAdminToken(store, new TokenService(store), dataDir);
+        process.stdout.write(`revoked ${revoked} admin token(s); the new one is in ${file} (mode 0600)\n`);
+      } finally {
+        await store.close();
+      }
+    });
+  await cmd.parseAsync(process.argv);
+}
+
+/** Runs the hub until SIGTERM/SIGINT. */
+async function serve(cmd: Command): Promise<void> {
   const flags = cmd.opts<HubFlags>();
-  const log = pino({ level: flags.logLevel, base: { component: 'hub' } });
+  // No `component` here: each module's child logger sets it, and a JSON line must not carry a key twice.
+  const log = pino({ level: flags.logLevel });
 
   if (Boolean(flags.tlsCert) !== Boolean(flags.tlsKey))
     cmd.error('error: --tls-cert and --tls-key go together');
@@ -146,14 +174,13 @@ async function main(): Promise<void> {
       'error: the agent gateway needs --tls-cert and --tls-key, or --insecure-plaintext for loopback and test networks',
     );
   }
-  let http: { host: string; port: number } | undefined;
+  let http: { host: string; port: number };
   try {
     http = hostPort(flags.httpListen);
     hostPort(flags.grpcListen);
   } catch (err) {
-    cmd.error(`error: ${(err as Error).message}`);
+    return cmd.error(`error: ${(err as Error).message}`);
   }
-  if (!http) return;
   const options: HubOptions = {
     ...DEFAULT_HUB_OPTIONS,
     dataDir: path.resolve(flags.dataDir),
@@ -176,12 +203,6 @@ async function main(): Promise<void> {
     );
 
   const hub = await startHub(options, log);
-  if (hub.initialAdminToken) {
-    // Shown once: the hash is all the hub keeps.
-    process.stdout.write(
-      `\nInitial admin API token (shown once; also in ${path.join(options.dataDir ?? '', INITIAL_ADMIN_TOKEN_FILE)}, delete that file once saved):\n  ${hub.initialAdminToken}\n\n`,
-    );
-  }
 
   let stopping = false;
   const stop = (signal: string) => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BuiltinContext } from './builtin.js';
-import { formatTime, parseRfc3339, parseTimeOfDay, time } from './time.js';
+import { formatTime, parseRfc3339, parseTimeOfDay, parseTimeSource, shouldEmit, time } from './time.js';
 
 let dir: string;
 
@@ -179,5 +179,40 @@ describe('time formats', () => {
     expect(parseRfc3339('2024-01-14T22:00:00.100999-03:30')).toBe(at);
     expect(parseRfc3339('2024-01-15 01:30:00Z')).toBe(Date.parse('2024-01-15T01:30:00Z'));
     expect(parseRfc3339('yesterday')).toBeUndefined();
+  });
+});
+
+describe('time check: cadence under a checker (docs/pipelines.md)', () => {
+  /**
+   * Versions emitted by checks that start every `checkEveryS` seconds and run `runDelaysMs` later (a
+   * check's clock is the agent's when it runs): the gaps between versions, in seconds.
+   */
+  function versionGaps(intervalS: number, checkEveryS: number, runDelaysMs: number[]): number[] {
+    const source = parseTimeSource({ interval: `${intervalS}s` });
+    const versions: number[] = [];
+    runDelaysMs.forEach((delay, i) => {
+      const now = Date.UTC(2024, 0, 15, 12) + i * checkEveryS * 1000 + delay;
+      if (shouldEmit(source, versions.at(-1), now)) versions.push(now);
+    });
+    return versions.slice(1).map((t, i) => (t - versions[i]!) / 1000);
+  }
+
+  it('with check_every equal to interval, a check a few ms early waits for the next: 10 s or 20 s', () => {
+    // The check at 20 s runs 3 ms earlier after its start than the one at 10 s did: 9.997 s is not 10 s.
+    expect(versionGaps(10, 10, [40, 45, 42, 50, 48])).toEqual([10.005, 20.005]);
+  });
+
+  it('with check_every well below interval, a version every interval plus under one check_every', () => {
+    const gaps = versionGaps(
+      10,
+      1,
+      Array.from({ length: 60 }, (_, i) => [40, 35, 42, 38][i % 4]!),
+    );
+    expect(gaps.length).toBeGreaterThanOrEqual(5);
+    for (const gap of gaps) {
+      expect(gap).toBeGreaterThanOrEqual(10);
+      // Plus the spread of the checks' run delays (7 ms here).
+      expect(gap).toBeLessThanOrEqual(11.007);
+    }
   });
 });

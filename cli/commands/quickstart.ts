@@ -189,7 +189,9 @@ async function quickstart(ctx: CliContext, opts: QuickstartOptions): Promise<num
     const cli = path.relative(process.cwd(), path.join(root, 'outpost')) || './outpost';
     const run = cli.includes('/') ? cli : `./${cli}`;
     ctx.out(`
-The hub is running at ${url}; the CLI is logged in as target "${opts.target}".
+The hub is running at ${url}; the CLI is logged in as target "${opts.target}" with the admin token
+the hub wrote to ${path.join(hubDir, HUB_ADMIN_TOKEN_FILE)} (to log in elsewhere:
+  ${run} login -t ${opts.target} --url ${url} --token - < ${path.join(hubDir, HUB_ADMIN_TOKEN_FILE)}).
 Try, in another terminal:
   ${run} -t ${opts.target} builds
   ${run} -t ${opts.target} agents
@@ -209,7 +211,10 @@ Logs: ${hubLog}, ${agentLog}. Press Ctrl-C to stop the hub and the agent.
   }
 }
 
-/** Reuses the saved target when its token still works, else logs in with the hub's first admin token. */
+/** Where the hub writes its admin token (mode 0600) in its data directory; it never prints it. */
+const HUB_ADMIN_TOKEN_FILE = 'admin-token';
+
+/** Reuses the saved target when its token still works, else logs in with the hub's admin token file. */
 async function loginTarget(ctx: CliContext, name: string, url: string, hubDir: string): Promise<Target> {
   try {
     const saved = await getTarget(ctx.io.env, name);
@@ -220,13 +225,13 @@ async function loginTarget(ctx: CliContext, name: string, url: string, hubDir: s
   } catch {
     // No saved target, or its token no longer works: fall through to the bootstrap token.
   }
-  const tokenFile = path.join(hubDir, 'initial-admin-token');
+  const tokenFile = path.join(hubDir, HUB_ADMIN_TOKEN_FILE);
   let token: string;
   try {
     token = (await readFile(tokenFile, 'utf8')).trim();
   } catch {
     throw new CliError(
-      `target "${name}" has no working token and ${tokenFile} is gone; remove ${hubDir} to start afresh, or log in: outpost login -t ${name} --url ${url} --token TOKEN`,
+      `target "${name}" has no working token and ${tokenFile} is gone; stop this quickstart, write a new one with \`outpost-hub rotate-admin-token --data-dir ${hubDir}\` (in a checkout: node dist/hub/main.js rotate-admin-token ...) and run it again`,
     );
   }
   const target: Target = { url, token, team: 'main' };

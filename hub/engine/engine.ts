@@ -11,7 +11,7 @@ import type { PoolInfo, StepOutcome, StepSpec } from '../dispatch/types.js';
 import type { BuildEvents } from '../events/build-events.js';
 import { eventTime } from '../events/build-events.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
-import { TERMINAL_BUILD_STATUSES, type BuildView, type Store } from '../store/store.js';
+import { isCheckJob, TERMINAL_BUILD_STATUSES, type BuildView, type Store } from '../store/store.js';
 import { BuildRun, type LeafRunners, type Result } from './build-run.js';
 import { AbortReason, Scope } from './scope.js';
 import { TaskStep } from './task-step.js';
@@ -297,6 +297,19 @@ export class Engine implements DispatchListener {
     const at = this.now();
     await this.store.updateBuild(build.id, { status: result, endedAt: at });
     await this.events.emit(build.id, 'status', { status: result, time: eventTime(at) });
+    // A check runs every check_every per resource: its successes would drown the builds people wait for.
+    const routine = result === 'succeeded' && isCheckJob(build.jobName);
+    this.log[routine ? 'debug' : 'info'](
+      {
+        team: build.teamName,
+        pipeline: build.pipelineName,
+        job: build.jobName,
+        build: build.name,
+        buildId: build.id,
+        status: result,
+      },
+      `${build.teamName}/${build.pipelineName}/${build.jobName} #${build.name} ${result}`,
+    );
   }
 }
 

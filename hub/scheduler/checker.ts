@@ -1,6 +1,8 @@
 // The checker: runs each resource's check build when its `check_every` is due (default 1m, `never`
 // never), and on demand (check-resource, webhooks, a manual trigger). At most one check of a resource
 // runs at a time; asking again while one runs returns that one, unless it asks from a given version.
+// A check is due `check_every` after the previous check's start, as in Concourse; the checker sleeps
+// until the earliest due check (at most `tickMs`), so the cadence is check_every, not a multiple of a tick.
 
 import type { Logger } from 'pino';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
@@ -18,15 +20,20 @@ import {
 export const DEFAULT_CHECK_EVERY_MS = 60_000;
 
 export interface CheckerOptions {
-  /** How often due checks are looked for. */
+  /** The longest the checker sleeps between passes (new pipelines and unpaused ones wait at most this). */
   tickMs: number;
 }
 
 export class Checker {
   /** `${scope}/${pipelineId}/${name}` -> the running check build's id. */
   private readonly running = new Map<string, number>();
+  /** Running scheduled checks' keys -> when the next check of that resource is due. */
+  private readonly nextDue = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
+  /** A check outlasted its check_every while a pass ran: pass again at once. */
+  private overdue = false;
+  private started = false;
 
   constructor(
     private readonly store: Store,
@@ -38,18 +45,18 @@ export class Checker {
   ) {}
 
   start(): void {
-    this.timer = setInterval(() => void this.tick(), this.options.tickMs);
-    this.timer.unref();
+    this.started = true;
     void this.tick();
   }
 
   stop(): void {
-    clearInterval(this.timer);
+    this.started = false;
+    clearTimeout(this.timer);
   }
 
   /** Whether a check of the resource is running. */
   isChecking(pipelineId: number, resource: string): boolean {
-    return this.running.has(`resource/${pipelineId}/${resource}`);
+    return this.running.has(checkKey('resource', pipelineId, resource));
   }
 
   /** The engine finished a build: if it was a check, its resource (or type) may be checked again. */
@@ -57,8 +64,15 @@ export class Checker {
     for (const scope of ['resource', 'type'] as const) {
       const prefix = CHECK_JOB_PREFIX[scope];
       if (!build.jobName.startsWith(prefix)) continue;
-      const key = `${scope}/${build.pipelineId}/${build.jobName.slice(prefix.length)}`;
-      if (this.running.get(key) === build.id) this.running.delete(key);
+      const key = checkKey(scope, build.pipelineId, build.jobName.slice(prefix.length));
+      if (this.running.get(key) !== build.id) continue;
+      this.running.delete(key);
+      const due = this.nextDue.get(key);
+      this.nextDue.delete(key);
+      // A check that outlasted its check_every: the next one is due now, not at the next tick.
+      if (due === undefined || due > this.now()) continue;
+      if (this.ticking) this.overdue = true;
+      else this.sleepUntil(due);
     }
   }
 
@@ -72,7 +86,7 @@ export class Checker {
     from?: Version,
     scope: ResourceScope = 'resource',
   ): Promise<BuildView | undefined> {
-    const key = `${scope}/${pipelineId}/${name}`;
+    const key = checkKey(scope, pipelineId, name);
     const runningId = this.running.get(key);
     if (runningId !== undefined && from === undefined) return this.store.getBuild(runningId);
     const job = await this.store.getJob(pipelineId, `${CHECK_JOB_PREFIX[scope]}${name}`);
@@ -90,35 +104,69 @@ export class Checker {
     return build;
   }
 
-  /** Starts every check that is due. */
+  /** Starts every check that is due, then sleeps until the next one is. */
   async tick(): Promise<void> {
     if (this.ticking) return this.ticking;
     this.ticking = this.checkDue()
-      .catch((err: unknown) => this.log.error({ err }, 'checking resources failed'))
+      .then(
+        (nextDue) => this.sleepUntil(this.overdue ? this.now() : nextDue),
+        (err: unknown) => {
+          this.log.error({ err }, 'checking resources failed');
+          this.sleepUntil(undefined);
+        },
+      )
       .finally(() => (this.ticking = undefined));
     return this.ticking;
   }
 
-  private async checkDue(): Promise<void> {
+  private sleepUntil(due: number | undefined): void {
+    if (!this.started) return;
+    clearTimeout(this.timer);
+    const wait =
+      due === undefined ? this.options.tickMs : Math.min(Math.max(due - this.now(), 0), this.options.tickMs);
+    this.timer = setTimeout(() => void this.tick(), wait);
+    this.timer.unref();
+  }
+
+  /** Starts the due checks; returns when the next one will be due (undefined: none known). */
+  private async checkDue(): Promise<number | undefined> {
+    this.overdue = false;
+    let nextDue: number | undefined;
+    const dueAt = (at: number) => (nextDue = nextDue === undefined ? at : Math.min(nextDue, at));
     for (const pipeline of await this.store.listAllPipelines()) {
       if (pipeline.paused) continue;
       const config = await this.configs.get(pipeline.id);
       for (const resource of config.resources) {
-        if (this.isChecking(pipeline.id, resource.name)) continue;
         const every = intervalMs(resource.check_every);
         if (every === undefined) continue;
         const state = await this.store.resources.getState(pipeline.id, 'resource', resource.name);
-        const key = await versionKeyOf(this.store, config, pipeline.id, { scope: 'resource', ...resource });
-        const fresh = state?.configHash === key.configHash;
-        if (fresh && state.lastCheckStartedAt !== null && this.now() - state.lastCheckStartedAt < every)
+        const due = state?.lastCheckStartedAt == null ? undefined : state.lastCheckStartedAt + every;
+        if (this.isChecking(pipeline.id, resource.name)) {
+          // Due again `every` after this check's start; one that runs longer is looked at by the tick.
+          if (due !== undefined && due > this.now()) dueAt(due);
           continue;
+        }
+        const key = await versionKeyOf(this.store, config, pipeline.id, { scope: 'resource', ...resource });
+        if (state?.configHash === key.configHash && due !== undefined && this.now() < due) {
+          dueAt(due);
+          continue;
+        }
         await this.checkNow(pipeline.id, resource.name);
+        // Its start is recorded once it is dispatched; the pass then will wait for the exact time.
+        dueAt(this.now() + every);
+        const running = checkKey('resource', pipeline.id, resource.name);
+        if (this.running.has(running)) this.nextDue.set(running, this.now() + every);
       }
     }
+    return nextDue;
   }
 }
 
-/** `check_every` in ms; undefined for `never`. */
+function checkKey(scope: ResourceScope, pipelineId: number, name: string): string {
+  return `${scope}/${pipelineId}/${name}`;
+}
+
+/** `check_every` in ms (1 s at least); undefined for `never`. */
 function intervalMs(text: string | undefined): number | undefined {
   if (text === 'never') return undefined;
   if (text === undefined) return DEFAULT_CHECK_EVERY_MS;

@@ -142,8 +142,13 @@ export class Scheduler {
     });
     if (!fresh) return undefined;
     const created = await this.store.createBuild({ jobId: job.id, plan: job.plan, at: this.now() });
-    this.log.info({ job: job.name, build: created.name }, 'new versions triggered a build');
-    return this.store.getBuild(created.id);
+    const build = await this.store.getBuild(created.id);
+    if (build)
+      this.log.info(
+        { team: build.teamName, pipeline: build.pipelineName, job: build.jobName, build: build.name },
+        `${build.teamName}/${build.pipelineName}/${build.jobName} #${build.name}: new versions triggered it`,
+      );
+    return build;
   }
 
   /** Starts the build, or says why it cannot start yet. */

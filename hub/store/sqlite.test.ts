@@ -1,8 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PlanNode } from '../pipeline/plan.js';
+import { DataDirInUseError } from './lock-holder.js';
 import { openSqliteStore } from './sqlite.js';
 import { StoreConflictError } from './store.js';
 import type { AgentRecord, Store } from './store.js';
@@ -55,6 +56,24 @@ describe('openSqliteStore on disk', () => {
     const second = await openSqliteStore({ dataDir });
     expect(await second.getTeam('main')).toEqual({ id: teamId, name: 'main' });
     expect((await second.listTokens('api')).map((t) => t.hash)).toEqual(['h1']);
+    await second.close();
+  });
+
+  it('keeps the data directory to itself while open and names itself to a second opener', async () => {
+    const dataDir = await tempDir();
+    const first = await openSqliteStore({ dataDir });
+    const refused = await openSqliteStore({ dataDir }).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(refused).toBeInstanceOf(DataDirInUseError);
+    expect((refused as DataDirInUseError).holder).toMatchObject({ pid: process.pid, host: hostname() });
+    expect((refused as Error).message).toContain(
+      `data directory ${dataDir} is locked by the hub with pid ${process.pid} on host ${hostname()}, since `,
+    );
+
+    await first.close();
+    const second = await openSqliteStore({ dataDir });
     await second.close();
   });
 });

@@ -1,5 +1,6 @@
-// Opens the embedded SQLite store: the database file in the data directory (or memory), the pragmas
-// the hub relies on, and the migrations, before handing the connection to the shared Kysely store.
+// Opens the embedded SQLite store: the database file in the data directory (or memory), the exclusive
+// lock that keeps a second hub out, the pragmas the hub relies on, and the migrations, before handing
+// the connection to the shared Kysely store.
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
 import type { Store } from './store.js';
+import { DataDirInUseError, readLockHolder, recordLockHolder } from './lock-holder.js';
 
 export const SQLITE_FILE = 'outpost.db';
 
@@ -35,7 +37,8 @@ export async function openSqliteStore(opts: { dataDir: string } | { memory: true
     file = join(opts.dataDir, SQLITE_FILE);
   }
   const sqlite = new BetterSqlite3(file);
-  // WAL lets readers run beside the writer. NORMAL fsyncs the WAL only at checkpoints: a process crash
+  if ('dataDir' in opts) await lockDataDir(sqlite, opts.dataDir);
+  // WAL appends commits rather than rewriting pages. NORMAL fsyncs the WAL only at checkpoints: a process crash
   // loses no commit, a power loss can lose those since the last checkpoint (docs/operations.md).
   // The default 4 KiB pages stay: 64 KiB pages cut the CPU of a 64 KiB log chunk's transaction by ~9%
   // (400 -> 370 us, same ~40 MB checkpoint interval) but double it for a one-row update (25 -> 51 us),
@@ -46,7 +49,6 @@ export async function openSqliteStore(opts: { dataDir: string } | { memory: true
   // cost of a log chunk (fewer fsyncs) at the price of a larger WAL file between checkpoints.
   sqlite.pragma('wal_autocheckpoint = 10000');
   sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
 
   const db = new Kysely<Database>({
     dialect: new OutpostSqliteDialect({ database: withStatementCache(sqlite) }),
@@ -58,4 +60,27 @@ export async function openSqliteStore(opts: { dataDir: string } | { memory: true
     throw err;
   }
   return new KyselyStore(db);
+}
+
+/**
+ * Takes SQLite's exclusive lock on the database for as long as the connection is open: two hubs on one
+ * data directory would both schedule and "repair" each other's builds. It is an fcntl lock, so the
+ * kernel releases it when the holder dies, even by SIGKILL, and a crashed hub never blocks its restart
+ * (a pid in a lock file cannot tell that across hosts or containers). Refuses at once, naming the holder.
+ */
+async function lockDataDir(sqlite: BetterSqlite3.Database, dataDir: string): Promise<void> {
+  sqlite.pragma('busy_timeout = 0');
+  // Before the first access: in WAL mode an exclusive connection also keeps the WAL index in its own
+  // memory rather than in a -shm file that other processes map.
+  sqlite.pragma('locking_mode = EXCLUSIVE');
+  try {
+    // A write transaction takes the lock; in exclusive mode it is kept after the commit.
+    sqlite.exec('BEGIN IMMEDIATE; COMMIT');
+  } catch (err) {
+    sqlite.close();
+    if ((err as { code?: string }).code === 'SQLITE_BUSY')
+      throw new DataDirInUseError(dataDir, await readLockHolder(dataDir), { cause: err });
+    throw err;
+  }
+  await recordLockHolder(dataDir);
 }

@@ -378,6 +378,11 @@ export interface Store {
 /** The prefix of a check job's name: `check:NAME` for a resource, `check-type:NAME` for a type. */
 export const CHECK_JOB_PREFIX = { resource: 'check:', type: 'check-type:' } as const;
 
+/** Whether a job name is a check job's (of a resource or a resource type). */
+export function isCheckJob(jobName: string): boolean {
+  return Object.values(CHECK_JOB_PREFIX).some((prefix) => jobName.startsWith(prefix));
+}
+
 export type ResourceScope = 'resource' | 'type';
 export type Version = Record<string, string>;
 export interface MetadataField {

@@ -7,6 +7,8 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, expect, it } from 'vitest';
+import { readAdminToken } from '../../hub/auth/admin-token.js';
+import { readLogLines } from '../support/log-lines.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const dirs: string[] = [];
@@ -70,4 +72,16 @@ it('starts a hub and an agent, runs the example build to success, and reuses the
   const second = await quickstart(dir, httpPort, grpcPort);
   expect(second.out).toContain('started hello/hello #2');
   expect(second.code).toBe(0);
+
+  // Logged in as target "local" with the hub's admin token, which no output or log file shows.
+  const token = await readAdminToken(path.join(dir, 'hub'));
+  const cli = await readFile(path.join(dir, 'cli.yaml'), 'utf8');
+  expect(cli).toMatch(/^targets:\n {2}local:\n/);
+  expect(cli).toContain(token);
+  const hubLog = await readFile(path.join(dir, 'hub.log'), 'utf8');
+  const agentLog = await readFile(path.join(dir, 'agent.log'), 'utf8');
+  for (const text of [first.out, second.out, hubLog, agentLog]) expect(text).not.toContain(token);
+  // Both logs are JSON lines only, with no key twice.
+  expect(readLogLines(hubLog).problems).toEqual([]);
+  expect(readLogLines(agentLog).problems).toEqual([]);
 }, 120_000);

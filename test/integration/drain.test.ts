@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { adminTokenOf, callApi, spawnChildHub, type ChildHubProcess } from '../support/child-hub.js';
+import { adminTokenOf, callApi, spawnChildHub, killChildHub } from '../support/child-hub.js';
 import { shellPipeline, startTestAgent, type TestHub } from '../support/harness.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -16,10 +16,6 @@ afterEach(async () => {
 
 const LINES = 3000;
 const DRAIN_MS = 5_000;
-
-function kill(hub: ChildHubProcess): void {
-  if (hub.child.exitCode === null && hub.child.signalCode === null) hub.child.kill('SIGKILL');
-}
 
 describe('hub drain on SIGTERM', () => {
   it('exits within the bound while a build runs; the restarted hub finishes it with every line', async () => {
@@ -36,7 +32,7 @@ describe('hub drain on SIGTERM', () => {
       'info',
     ];
     const first = await spawnChildHub(dir, { args });
-    cleanups.push(() => kill(first));
+    cleanups.push(() => killChildHub(first));
     const admin = await adminTokenOf(dir);
     const api = <T>(url: string, method: string, route: string, body?: unknown) =>
       callApi<T>(url, admin, method, route, body);
@@ -93,7 +89,7 @@ describe('hub drain on SIGTERM', () => {
       httpPort: Number(new URL(first.url).port),
       grpcPort: first.grpcPort,
     });
-    cleanups.push(() => kill(second));
+    cleanups.push(() => killChildHub(second));
     let status = '';
     const until = Date.now() + 40_000;
     while (!['succeeded', 'failed', 'errored', 'aborted'].includes(status)) {

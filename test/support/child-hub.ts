@@ -2,10 +2,10 @@
 // signals: SIGTERM drains, exit bounds, restarts on the same data directory and ports.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { readAdminToken } from '../../hub/auth/admin-token.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -17,6 +17,19 @@ export interface ChildHubProcess {
   logs: { msg?: string; [key: string]: unknown }[];
   /** Resolves with the exit code (or the signal) once the process has exited. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Everything the hub wrote to stdout and stderr so far, JSON log lines included. */
+  output(): string;
+}
+
+/** The hub child exited before it logged `hub ready`. */
+export class ChildHubExitedError extends Error {
+  constructor(
+    readonly code: number | null,
+    readonly stderr: string,
+  ) {
+    super(`hub exited (code ${code}) before it was ready: ${stderr}`);
+    this.name = 'ChildHubExitedError';
+  }
 }
 
 /** Starts a hub child on `dataDir`; ports 0 pick free ones. Resolves once it logs `hub ready`. */
@@ -43,7 +56,12 @@ export async function spawnChildHub(
   );
   const logs: ChildHubProcess['logs'] = [];
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  let output = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    output += d.toString();
+  });
+  child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
@@ -55,16 +73,14 @@ export async function spawnChildHub(
       if (entry.msg === 'hub ready' && entry.url && entry.grpcPort)
         resolve({ url: entry.url, grpcPort: entry.grpcPort });
     });
-    void exited.then(({ code }) =>
-      reject(new Error(`hub exited (code ${code}) before it was ready: ${stderr}`)),
-    );
+    void exited.then(({ code }) => reject(new ChildHubExitedError(code, stderr)));
   });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('hub child not ready in time')), opts.readyTimeoutMs ?? 30_000);
   });
   try {
-    return { child, logs, exited, ...(await Promise.race([ready, timeout])) };
+    return { child, logs, exited, output: () => output, ...(await Promise.race([ready, timeout])) };
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
@@ -73,8 +89,12 @@ export async function spawnChildHub(
   }
 }
 
-export async function adminTokenOf(dataDir: string): Promise<string> {
-  return (await readFile(path.join(dataDir, 'initial-admin-token'), 'utf8')).trim();
+/** The admin token a child hub wrote on its first start (it never prints it). */
+export const adminTokenOf = readAdminToken;
+
+/** SIGKILLs a child hub unless it has exited (for test cleanups). */
+export function killChildHub(hub: ChildHubProcess): void {
+  if (hub.child.exitCode === null && hub.child.signalCode === null) hub.child.kill('SIGKILL');
 }
 
 /** Calls a child hub's API with a token. */
