@@ -55,8 +55,14 @@ const classes = corpusPresent ? readClasses() : new Map<string, string>();
 let hub: TestHub | undefined;
 const agents: Awaited<ReturnType<typeof startTestAgent>>[] = [];
 let cli: Sandbox;
+/** A build a scenario started in the background: its job, its name, and the watching command. */
+interface BackgroundBuild {
+  job: string;
+  name: string;
+  live: ReturnType<typeof runLive>;
+}
 /** Builds started in the background by a scenario (`start`), by the name it gave them. */
-const background = new Map<string, { job: string; name: string; live: ReturnType<typeof runLive> }>();
+const background = new Map<string, BackgroundBuild>();
 
 class CaseFailure extends Error {
   constructor(
@@ -275,7 +281,7 @@ async function act(pipeline: string, action: Action): Promise<void> {
             ? ['check-resource-type', '-r', `${pipeline}/${action.type}`]
             : action.do === 'resource-versions'
               ? ['resource-versions', '-r', `${pipeline}/${action.resource}`]
-              : ['resources', '-p', pipeline];
+              : ['resources', '-p', action.pipeline ?? pipeline];
       args.push(...from.flatMap((f) => ['-f', f]));
       const result = await run(args);
       if (VERBOSE) console.log(`=== ${args.join(' ')}\n${shown(result)}`);
@@ -312,7 +318,7 @@ async function act(pipeline: string, action: Action): Promise<void> {
   }
 }
 
-function backgroundBuild(name: string): { job: string; name: string; live: ReturnType<typeof runLive> } {
+function backgroundBuild(name: string): BackgroundBuild {
   const started = background.get(name);
   if (started === undefined) throw new CaseFailure(`no build started as "${name}" (scenario bug)`);
   return started;

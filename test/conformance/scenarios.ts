@@ -56,8 +56,8 @@ export type Action =
   | { do: 'check-type'; type: string; from?: string[]; expect: CommandExpectation }
   /** resource-versions -r {P}/resource: output. */
   | { do: 'resource-versions'; resource: string; expect: CommandExpectation }
-  /** resources -p {P}: output. */
-  | { do: 'resources'; expect: CommandExpectation }
+  /** resources -p {P} (or another pipeline): output. */
+  | { do: 'resources'; pipeline?: string; expect: CommandExpectation }
   /** watch -j {P}/job -b build (waits for the build to exist): as trigger, without the `started` line. */
   | { do: 'watch'; job: string; build: string; expect: BuildExpectation };
 
@@ -650,10 +650,9 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'resource-types-privileged.yml': {
+    // The suite's unprivileged put check greps a text the mock never prints; this one checks that the
+    // put does not say it is privileged.
     note: 'a process pool runs the mock type, which reports the privileged flag (no container)',
-    unchecked: [
-      'the unprivileged put (its check greps a text the mock never prints: vacuous in the suite too)',
-    ],
     scenarios: [
       {
         name: 'privileged',
@@ -688,7 +687,17 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
           {
             do: 'resource-versions',
             resource: 'my-resource',
-            expect: { exit: 0, absent: ['privileged:true'] },
+            expect: { exit: 0, inOrder: [{ row: ['version:mock'] }], absent: ['privileged:true'] },
+          },
+          {
+            do: 'trigger',
+            job: 'resource-putter',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: ['pushing version: some-pushed-version'],
+              absent: ['pushing in a privileged container'],
+            },
           },
         ],
       },
@@ -814,6 +823,10 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
           { do: 'pause' },
           { do: 'start', job: 'some-passing-job', as: 'passing' },
           { do: 'start', job: 'some-pending-job', as: 'pending' },
+          // Both manual builds' input checks end before the scheduler sees them: one pass then finds
+          // both runnable, starts one and holds the other.
+          { do: 'check', resource: 'some-resource', expect: { exit: 0 } },
+          { do: 'check', resource: 'pending-resource', expect: { exit: 0 } },
           { do: 'unpause' },
           { do: 'await', build: 'passing', expect: { exit: 0, status: 'succeeded' } },
           { do: 'await', build: 'pending', expect: { exit: 0, status: 'succeeded' } },
@@ -840,7 +853,6 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
   },
   'set-pipeline.yml': {
     unchecked: [
-      '(1) the child is absent ("pipeline not found") before sp runs',
       '(2) instance vars (C)',
       '(3) a parent in team main setting a child in testflight, (4) the reverse refused (no second team)',
     ],
@@ -852,6 +864,12 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
             do: 'set-pipeline',
             fixture: 'set-pipeline.yml',
             vars: { pipeline_name: 'tf-set-pipeline-the-child', team_name: 'main' },
+          },
+          // The child does not exist until sp sets it.
+          {
+            do: 'resources',
+            pipeline: 'tf-set-pipeline-the-child',
+            expect: { exit: 1, inOrder: ['error: pipeline "tf-set-pipeline-the-child" not found'] },
           },
           {
             do: 'trigger',
@@ -1002,23 +1020,20 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
   'timeout.yml': {
     scenarios: [
       {
-        name: 'passing',
+        // Both at once, as the suite triggers them.
+        name: 'both',
         actions: [
           { do: 'set-pipeline', fixture: 'timeout.yml' },
+          { do: 'start', job: 'duration-successful-job', as: 'passing' },
+          { do: 'start', job: 'duration-fail-job', as: 'failing' },
           {
-            do: 'trigger',
-            job: 'duration-successful-job',
+            do: 'await',
+            build: 'passing',
             expect: { exit: 0, status: 'succeeded', inOrder: ['initializing', 'passing-task succeeded'] },
           },
-        ],
-      },
-      {
-        name: 'failing',
-        actions: [
-          { do: 'set-pipeline', fixture: 'timeout.yml' },
           {
-            do: 'trigger',
-            job: 'duration-fail-job',
+            do: 'await',
+            build: 'failing',
             expect: { exit: 1, status: 'failed', inOrder: ['initializing', 'timeout exceeded'] },
           },
         ],
