@@ -28,6 +28,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseAgentConfig } from '../../agent/config.js';
 import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
 import { agentIdentity } from '../../hub/gateway/session.js';
+import { requiredMessage, requireAll } from '../support/require-all.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const CHARTS = ['outpost-agent', 'outpost-hub'] as const;
@@ -58,9 +59,8 @@ function buildRenderer(): string | undefined {
 }
 
 const skipReason = buildRenderer();
-// CI sets OUTPOST_CHART_TESTS=required so a missing toolchain fails there instead of skipping.
-if (skipReason && process.env.OUTPOST_CHART_TESTS === 'required')
-  throw new Error(`chart tests required but cannot run: ${skipReason}`);
+// Under OUTPOST_REQUIRE_ALL=1 (CI) a missing toolchain fails instead of skipping.
+if (skipReason && requireAll) throw new Error(requiredMessage(`chart tests cannot run: ${skipReason}`));
 if (skipReason) console.warn(`test/charts: chart tests skipped: ${skipReason}`);
 afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 

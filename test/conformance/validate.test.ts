@@ -1,33 +1,17 @@
 // Every pipeline of Concourse's acceptance suite ("testflight") must validate, given the vars its README
 // says the suite passes with -v/-y.
 
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { formatDiagnostic } from '../../hub/pipeline/diagnostics.js';
 import { parsePipeline } from '../../hub/pipeline/parse.js';
+import { CORPUS_DIR, corpusPresent, corpusRequired, FIXTURES, SUITE_VARS } from './corpus.js';
 
-const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const dir = path.resolve(repoRoot, '../shared/conformance/testflight');
-const present = existsSync(dir);
-if (!present)
-  console.log(`validate: skipped, ${dir} does not exist (the shared conformance corpus is not checked out)`);
-const fixtures = present
-  ? readdirSync(dir)
-      .filter((f) => f.endsWith('.yml'))
-      .sort()
-  : [];
-
-// The suite's -v/-y vars (README "How the suite drives Concourse"); random UUIDs there, fixed here.
+// The suite's vars plus one value for each var a fixture's specs pass themselves.
 const VARS: Record<string, unknown> = {
-  hash: 'hash-uuid',
-  'hash-1': 'hash-1-uuid',
-  'hash-2': 'hash-2-uuid',
-  unique_version: 'unique-version-uuid',
-  unique_config: 'unique-config-uuid',
-  initial_version: 'initial-version-uuid',
+  ...SUITE_VARS,
   pinned_version: 'guid3',
   force_version: 'guid1',
   check_failure: '',
@@ -40,18 +24,19 @@ const VARS: Record<string, unknown> = {
 
 let passing = 0;
 afterAll(() => {
-  if (present) console.log(`validate: ${passing} of ${fixtures.length} testflight pipelines pass`);
+  if (corpusPresent) console.log(`validate: ${passing} of ${FIXTURES.length} testflight pipelines pass`);
 });
 
 describe('testflight pipelines validate', () => {
-  it.skipIf(!present)('finds the fixtures', () => {
-    expect(fixtures.length).toBeGreaterThan(0);
+  corpusRequired('validate');
+  it.skipIf(!corpusPresent)('finds the fixtures', () => {
+    expect(FIXTURES.length).toBeGreaterThan(0);
   });
 
-  for (const fixture of fixtures) {
+  for (const fixture of FIXTURES) {
     it(fixture, () => {
       const { pipeline, diagnostics } = parsePipeline(
-        readFileSync(path.join(dir, fixture), 'utf8'),
+        readFileSync(path.join(CORPUS_DIR, fixture), 'utf8'),
         fixture,
         {
           vars: VARS,

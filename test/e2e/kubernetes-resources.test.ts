@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildSummary, ResourceVersionSummary } from '../../hub/api/types.js';
 import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
 import { startFakeKube, type FakeKube } from '../support/fake-k8s/index.js';
+import { skipForEnvironment } from '../support/require-all.js';
 import {
   finalStatus,
   logText,
@@ -26,6 +27,8 @@ import {
 } from '../support/harness.js';
 
 const NS = 'ci';
+const CHROOT_NEEDED =
+  'the fake cluster has no chroot isolation (needs root and `unshare --mount`), so no image files at /opt/resource';
 const IMAGE = 'registry.example/gitlike-resource';
 // The hub's core image for `registry-image` (DEFAULT_HUB_OPTIONS.coreResourceImages): checking the
 // resource type runs it, and the digest it reports is the image the resource's steps run from.
@@ -185,7 +188,7 @@ afterAll(async () => {
 describe('resource types from an image, on a kubernetes pool', () => {
   it('checks, gets and puts through the type image: stdin request, stderr log, response, files', async (ctx) => {
     // The scripts live at /opt/resource only with chroot isolation (see fake-k8s/README.md).
-    if (fake.isolation !== 'chroot') ctx.skip();
+    if (fake.isolation !== 'chroot') skipForEnvironment(ctx, CHROOT_NEEDED);
     await setPipeline(hub, 'gitlike', pipeline('{ uri: "https://git.example/app.git" }'));
 
     // check: the type is checked first (the core registry-image image gives its digest), then the
@@ -259,7 +262,7 @@ describe('resource types from an image, on a kubernetes pool', () => {
   }, 60_000);
 
   it('a get reattached after an agent restart reports its response and uploads only its destination', async (ctx) => {
-    if (fake.isolation !== 'chroot') ctx.skip();
+    if (fake.isolation !== 'chroot') skipForEnvironment(ctx, CHROOT_NEEDED);
     await setPipeline(hub, 'slow', pipeline('{ uri: "https://git.example/slow.git", slow: "yes" }'));
     expect((await check('slow')).status).toBe('succeeded');
     const build = await triggerJob(hub, 'slow', 'job');
