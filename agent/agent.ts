@@ -119,6 +119,11 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       agentName: config.name,
       agentVersion: AGENT_VERSION,
       cluster: config.cluster,
+      hub: {
+        address: config.hub.address,
+        serverName: config.hub.tls.serverName,
+        tls: !config.hub.tls.insecurePlaintext,
+      },
       pools: config.pools.map((p) => ({
         name: p.name,
         platform: platformToWire(p.platform),

@@ -1,0 +1,113 @@
+// What an operator reads when an agent cannot get a session with the hub: each failure names the setting
+// or flag that fixes it, without grpc-js noise, against a real hub on 127.0.0.1.
+
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  capturingLogger,
+  startTestAgent,
+  startTestHub,
+  type TestAgentOptions,
+  type TestHub,
+} from '../support/harness.js';
+
+const fixtures = path.join(import.meta.dirname, '../fixtures/tls');
+const tlsFiles = { certFile: path.join(fixtures, 'hub.pem'), keyFile: path.join(fixtures, 'hub.key') };
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+});
+
+async function hubFor(overrides: Parameters<typeof startTestHub>[0] = {}): Promise<TestHub> {
+  const hub = await startTestHub(overrides);
+  cleanups.push(() => hub.close());
+  return hub;
+}
+
+/** Starts an agent that logs into a capture, and returns its first session failure and log line. */
+async function firstFailure(hub: TestHub, opts: TestAgentOptions) {
+  const captured = capturingLogger();
+  const agent = await startTestAgent(hub, { ...opts, log: captured.log });
+  cleanups.push(() => agent.stop());
+  const [failure] = (await once(agent.session.events, 'failure')) as [Error & { code?: string }];
+  const line = await captured.line(failure.message);
+  return { failure, line, captured, agent };
+}
+
+/** A port on 127.0.0.1 where nothing listens. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+describe('agent connection errors', () => {
+  it('suggests hub.tls.ca_file when the hub certificate is not trusted', async () => {
+    const hub = await hubFor({ tls: tlsFiles });
+    const { failure, line } = await firstFailure(hub, { address: `localhost:${hub.grpcPort}`, tls: '    {}' });
+    expect(failure.code).toBe('HUB_CERTIFICATE_UNTRUSTED');
+    expect(line.msg).toBe(
+      `cannot connect to the hub: the certificate of the hub at localhost:${hub.grpcPort} is not trusted ` +
+        '(unable to verify the first certificate): set hub.tls.ca_file to the CA that signed it; ' +
+        `retrying in ${(Number(line.delayMs) / 1000).toFixed(1)}s`,
+    );
+    expect(line.msg).not.toContain('Resolution note');
+  });
+
+  it('suggests hub.tls.server_name when the certificate names another host', async () => {
+    const hub = await hubFor({ tls: tlsFiles });
+    const { failure, line } = await firstFailure(hub, {
+      address: `localhost:${hub.grpcPort}`,
+      tls: `    ca_file: ${path.join(fixtures, 'ca.pem')}\n    server_name: hub.example`,
+    });
+    expect(failure.code).toBe('HUB_CERTIFICATE_NAME_MISMATCH');
+    expect(failure.message).toBe(
+      `the certificate of the hub at localhost:${hub.grpcPort} does not name "hub.example" ` +
+        '(it names DNS:localhost, IP Address:127.0.0.1): set hub.tls.server_name to a name in the ' +
+        'certificate, or dial one of them in hub.address',
+    );
+    expect(line.msg).not.toContain('Resolution note');
+  });
+
+  it('asks whether --grpc-listen is the port it dialled when the connection is refused', async () => {
+    const hub = await hubFor();
+    const port = await closedPort();
+    const { failure, line } = await firstFailure(hub, { address: `127.0.0.1:${port}` });
+    expect(failure.code).toBe('HUB_CONNECTION_REFUSED');
+    expect(failure.message).toBe(
+      `the hub at 127.0.0.1:${port} refused the connection (127.0.0.1:${port}): is the hub running, ` +
+        'and is its --grpc-listen that port?',
+    );
+    expect(line.msg).toMatch(/; retrying in \d+(\.\d)?s$/);
+  });
+
+  it('says the hub speaks plaintext when a TLS agent dials a plaintext gateway', async () => {
+    const hub = await hubFor();
+    const { failure } = await firstFailure(hub, {
+      address: `localhost:${hub.grpcPort}`,
+      tls: `    ca_file: ${path.join(fixtures, 'ca.pem')}`,
+    });
+    expect(failure.code).toBe('HUB_SPEAKS_PLAINTEXT');
+    expect(failure.message).toContain('answered without TLS (it runs with --insecure-plaintext)');
+  });
+
+  it('backs off for minutes after a rejected token and says how to get a new one, once per attempt', async () => {
+    const hub = await hubFor();
+    const { failure, line, captured } = await firstFailure(hub, { token: 'opa_not-a-real-token' });
+    expect(failure.code).toBe('HUB_REJECTED_TOKEN');
+    expect(line.level).toBe(50);
+    expect(line.delayMs).toBeGreaterThanOrEqual(60_000);
+    expect(line.msg).toMatch(
+      /^the hub rejected this agent's token: missing, unknown or revoked agent token; retrying in (1m\d*s?|2m); create a new one with `outpost agent-tokens create` and put it in token_file$/,
+    );
+    // One line for the attempt, and the hub was asked once.
+    expect(captured.lines.filter((l) => (l.level as number) >= 40)).toHaveLength(1);
+    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    expect(metrics).toMatch(/outpost_hub_agent_auth_failures_total 1\n/);
+  });
+});
