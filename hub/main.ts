@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { loadGatewayTls } from './gateway/tls.js';
 import { parseDuration } from './pipeline/duration.js';
 import {
   DEFAULT_HUB_OPTIONS,
@@ -175,6 +176,8 @@ async function main(): Promise<void> {
       'agent gateway is serving PLAINTEXT (--insecure-plaintext): tokens cross the network unencrypted',
     );
 
+  // A TLS file that cannot work stops the hub here, named, before it opens its data directory.
+  if (options.tls) await loadGatewayTls(options.tls);
   const hub = await startHub(options, log);
   if (hub.initialAdminToken) {
     // Shown once: the hash is all the hub keeps.

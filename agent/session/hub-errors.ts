@@ -18,8 +18,8 @@ export class HubError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    /** The gRPC status the call ended with. */
-    readonly grpcCode: GrpcStatus,
+    /** The gRPC status code the call ended with. */
+    readonly grpcCode: number,
     cause: unknown,
   ) {
     super(message, { cause });
@@ -43,7 +43,6 @@ export class HubMessageTooLargeError extends HubError {}
 interface GrpcLikeError {
   code?: unknown;
   details?: unknown;
-  message?: unknown;
 }
 
 /**
@@ -53,9 +52,10 @@ interface GrpcLikeError {
 export function hubErrorOf(err: unknown, target: HubTarget): Error {
   if (err instanceof HubError) return err;
   const e = (err ?? {}) as GrpcLikeError;
-  if (typeof e.code !== 'number') return err instanceof Error ? err : new Error(String(err));
-  const code = e.code as GrpcStatus;
-  const details = cleanDetails(typeof e.details === 'string' ? e.details : String(e.message ?? ''));
+  if (!(err instanceof Error) || typeof e.code !== 'number' || !isStatus(e.code))
+    return err instanceof Error ? err : new Error(String(err));
+  const code = e.code;
+  const details = cleanDetails(typeof e.details === 'string' ? e.details : err.message);
   switch (code) {
     case GrpcStatus.UNAUTHENTICATED:
     case GrpcStatus.PERMISSION_DENIED:
@@ -79,6 +79,10 @@ export function hubErrorOf(err: unknown, target: HubTarget): Error {
   }
 }
 
+function isStatus(code: number): code is GrpcStatus {
+  return code in GrpcStatus;
+}
+
 /** grpc-js appends "Resolution note: " (empty unless name resolution had something to say). */
 function cleanDetails(details: string): string {
   return details
@@ -88,7 +92,7 @@ function cleanDetails(details: string): string {
 }
 
 function generic(code: GrpcStatus, details: string, cause: unknown): HubError {
-  const name = GrpcStatus[code] ?? String(code);
+  const name = GrpcStatus[code];
   return new HubError(`HUB_${name}`, `${name}: ${details}`, code, cause);
 }
 

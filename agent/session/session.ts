@@ -242,7 +242,8 @@ export class HubSession {
         // The hub's reason for refusing a message goes in the agent's log even mid-session (after a Welcome
         // the session ends without a failure).
         if (mapped instanceof HubMessageTooLargeError) this.log.error({ code: mapped.code }, mapped.message);
-        else if (welcomed) this.log.warn({ code: mapped instanceof HubError ? mapped.code : undefined }, mapped.message);
+        else if (welcomed)
+          this.log.warn({ code: mapped instanceof HubError ? mapped.code : undefined }, mapped.message);
         finish(mapped);
       });
       call.on('end', () => finish());

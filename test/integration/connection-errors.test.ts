@@ -1,8 +1,13 @@
 // What an operator reads when an agent cannot get a session with the hub: each failure names the setting
 // or flag that fixes it, without grpc-js noise, against a real hub on 127.0.0.1.
 
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -49,7 +54,10 @@ async function closedPort(): Promise<number> {
 describe('agent connection errors', () => {
   it('suggests hub.tls.ca_file when the hub certificate is not trusted', async () => {
     const hub = await hubFor({ tls: tlsFiles });
-    const { failure, line } = await firstFailure(hub, { address: `localhost:${hub.grpcPort}`, tls: '    {}' });
+    const { failure, line } = await firstFailure(hub, {
+      address: `localhost:${hub.grpcPort}`,
+      tls: '    {}',
+    });
     expect(failure.code).toBe('HUB_CERTIFICATE_UNTRUSTED');
     expect(line.msg).toBe(
       `cannot connect to the hub: the certificate of the hub at localhost:${hub.grpcPort} is not trusted ` +
@@ -109,5 +117,72 @@ describe('agent connection errors', () => {
     expect(captured.lines.filter((l) => (l.level as number) >= 40)).toHaveLength(1);
     const metrics = await (await fetch(`${hub.url}/metrics`)).text();
     expect(metrics).toMatch(/outpost_hub_agent_auth_failures_total 1\n/);
+  });
+});
+
+describe('hub TLS', () => {
+  it('logs a failed handshake with the peer address and what the client likely got wrong', async () => {
+    const captured = capturingLogger();
+    const hub = await startTestHub({ tls: tlsFiles }, captured.log);
+    cleanups.push(() => hub.close());
+    const doubting = await startTestAgent(hub, { address: `localhost:${hub.grpcPort}`, tls: '    {}' });
+    cleanups.push(() => doubting.stop());
+    const untrusted = await captured.line('TLS handshake with 127.0.0.1:');
+    expect(untrusted.msg).toMatch(
+      /^TLS handshake with 127\.0\.0\.1:\d+ failed: the client closed the connection during the handshake \(often an agent that does not trust this certificate: set its hub\.tls\.ca_file\)$/,
+    );
+    expect(untrusted.component).toBe('gateway');
+
+    const plaintext = await startTestAgent(hub, { name: 'plain', address: `127.0.0.1:${hub.grpcPort}` });
+    cleanups.push(() => plaintext.stop());
+    const spoke = await captured.line('the client spoke plaintext');
+    expect(spoke.msg).toMatch(/^TLS handshake with 127\.0\.0\.1:\d+ failed: the client spoke plaintext/);
+  });
+
+  it('does not warn about a TCP health check that connects and closes', async () => {
+    const captured = capturingLogger();
+    const hub = await startTestHub({ tls: tlsFiles }, captured.log);
+    cleanups.push(() => hub.close());
+    const probe = connect(hub.grpcPort, '127.0.0.1');
+    await once(probe, 'connect');
+    probe.end();
+    await captured.line('connected and closed without a TLS handshake');
+    expect(captured.lines.filter((l) => l.msg?.includes('TLS handshake with'))).toEqual([]);
+  });
+
+  it('refuses to start, naming both files, when the key does not match the certificate', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-tls-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const otherKey = path.join(dir, 'other.key');
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    await writeFile(otherKey, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const child = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        'hub/main.ts',
+        '--data-dir',
+        path.join(dir, 'data'),
+        '--http-listen',
+        '127.0.0.1:0',
+        '--grpc-listen',
+        '127.0.0.1:0',
+        '--tls-cert',
+        tlsFiles.certFile,
+        '--tls-key',
+        otherKey,
+      ],
+      { cwd: path.join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code).toBe(1);
+    expect(stderr).toBe(
+      `outpost-hub: the key in ${otherKey} (--tls-key) does not match the certificate in ${tlsFiles.certFile} (--tls-cert)\n`,
+    );
+    // Stopped before it opened (and initialised) a data directory.
+    expect(existsSync(path.join(dir, 'data'))).toBe(false);
   });
 });
