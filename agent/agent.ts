@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
-import { credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { platformToWire } from '../common/wire-enums.js';
 import type { AgentConfig } from './config.js';
@@ -13,6 +13,8 @@ import { ProcessExecutor } from './executors/process/index.js';
 import { refuseSecretEnv } from './executors/secret-env.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { StepRunner, type PoolRuntime } from './runner.js';
+import { hubChannelCredentials } from './session/channel-credentials.js';
+import type { HubTarget } from './session/hub-target.js';
 import { HubSession } from './session/session.js';
 import { ArtifactCache } from './artifacts/cache.js';
 import { TaskCaches } from './task-caches.js';
@@ -54,10 +56,9 @@ export async function readToken(file: string): Promise<string> {
   return token;
 }
 
-async function channelCredentials(config: AgentConfig): Promise<ChannelCredentials> {
-  const tls = config.hub.tls;
-  if (tls.insecurePlaintext) return grpcCredentials.createInsecure();
-  return grpcCredentials.createSsl(tls.caFile ? await readFile(tls.caFile) : null);
+async function channelCredentials(config: AgentConfig, hub: HubTarget): Promise<ChannelCredentials> {
+  const caFile = config.hub.tls.caFile;
+  return hubChannelCredentials(hub, caFile ? await readFile(caFile) : undefined);
 }
 
 async function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): Promise<Executor> {
@@ -102,12 +103,19 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   };
-  if (config.hub.tls.serverName) {
-    channelOptions['grpc.ssl_target_name_override'] = config.hub.tls.serverName;
-    channelOptions['grpc.default_authority'] = config.hub.tls.serverName;
-  }
+  // TLS verifies hub.tls.server_name (channel-credentials.ts); HTTP/2 names it as the authority too.
+  if (config.hub.tls.serverName) channelOptions['grpc.default_authority'] = config.hub.tls.serverName;
+  const hub: HubTarget = {
+    address: config.hub.address,
+    serverName: config.hub.tls.serverName,
+    tls: !config.hub.tls.insecurePlaintext,
+  };
   // One channel for the session stream and the artifact calls: they multiplex on one HTTP/2 connection.
-  const client = new AgentGatewayClient(config.hub.address, await channelCredentials(config), channelOptions);
+  const client = new AgentGatewayClient(
+    config.hub.address,
+    await channelCredentials(config, hub),
+    channelOptions,
+  );
   const cache = new ArtifactCache(path.join(config.workDir, 'cache'), config.cacheMaxBytes);
   const transfer = new ArtifactTransfer(client, token, cache);
   const taskCaches = new TaskCaches(path.join(config.workDir, 'caches'));
@@ -119,11 +127,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       agentName: config.name,
       agentVersion: AGENT_VERSION,
       cluster: config.cluster,
-      hub: {
-        address: config.hub.address,
-        serverName: config.hub.tls.serverName,
-        tls: !config.hub.tls.insecurePlaintext,
-      },
+      hub,
       pools: config.pools.map((p) => ({
         name: p.name,
         platform: platformToWire(p.platform),

@@ -3,15 +3,7 @@
 
 import { status as GrpcStatus } from '@grpc/grpc-js';
 
-/** What the agent dialled, named in messages so the fix can point at the right setting. */
-export interface HubTarget {
-  /** `hub.address` as configured (host:port). */
-  address: string;
-  /** `hub.tls.server_name`, when set. */
-  serverName: string | undefined;
-  /** false when `hub.tls.insecure_plaintext` is set. */
-  tls: boolean;
-}
+import { verifiedName, type HubTarget } from './hub-target.js';
 
 /** A failed call to the hub: `code` is stable (for logs and metrics), `message` says what to do. */
 export class HubError extends Error {
@@ -116,8 +108,8 @@ function connectionError(details: string, target: HubTarget, cause: unknown): Hu
       cause,
     );
   if (/ERR_TLS_CERT_ALTNAME_INVALID|does not match certificate's altnames/.test(details)) {
-    const names = /cert's altnames: (.*)$/.exec(details)?.[1];
-    const verified = target.serverName ?? hostOf(target.address);
+    const names = /cert's (?:altnames|list): (.*)$/.exec(details)?.[1];
+    const verified = verifiedName(target);
     return new HubCertificateNameError(
       'HUB_CERTIFICATE_NAME_MISMATCH',
       `the certificate of ${at} does not name "${verified}"${names ? ` (it names ${names})` : ''}: ` +
@@ -154,9 +146,4 @@ function connectionError(details: string, target: HubTarget, cause: unknown): Hu
       cause,
     );
   return undefined;
-}
-
-function hostOf(address: string): string {
-  const at = address.lastIndexOf(':');
-  return (at > 0 ? address.slice(0, at) : address).replace(/^\[(.*)\]$/, '$1');
 }

@@ -16,13 +16,8 @@ import type { AgentMetrics } from '../metrics.js';
 import type { StepRunner } from '../runner.js';
 import { Backoff } from './backoff.js';
 import type { Outbox } from './held-step.js';
-import {
-  HubError,
-  HubMessageTooLargeError,
-  HubRejectedTokenError,
-  hubErrorOf,
-  type HubTarget,
-} from './hub-errors.js';
+import { HubError, HubMessageTooLargeError, HubRejectedTokenError, hubErrorOf } from './hub-errors.js';
+import type { HubTarget } from './hub-target.js';
 
 export interface SessionOptions {
   token: string;

@@ -17,6 +17,7 @@ import {
   type TestAgentOptions,
   type TestHub,
 } from '../support/harness.js';
+import { spawnAgentProcess } from '../support/agent-process.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/tls');
 const tlsFiles = { certFile: path.join(fixtures, 'hub.pem'), keyFile: path.join(fixtures, 'hub.key') };
@@ -184,5 +185,49 @@ describe('hub TLS', () => {
     );
     // Stopped before it opened (and initialised) a data directory.
     expect(existsSync(path.join(dir, 'data'))).toBe(false);
+  });
+});
+
+describe('TLS to a hub named by its IP address', () => {
+  it('connects without a DeprecationWarning in the JSON log, dialling an IP or naming one as server_name', async () => {
+    const hub = await hubFor({ tls: tlsFiles });
+    const base = await mkdtemp(path.join(os.tmpdir(), 'outpost-ip-sni-'));
+    cleanups.push(() => rm(base, { recursive: true, force: true }));
+    const ca = `    ca_file: ${path.join(fixtures, 'ca.pem')}`;
+    const agents = await Promise.all(
+      [
+        { name: 'by-ip', address: `127.0.0.1:${hub.grpcPort}`, tls: ca },
+        { name: 'ip-name', address: `localhost:${hub.grpcPort}`, tls: `${ca}\n    server_name: 127.0.0.1` },
+      ].map(async (opts) => {
+        const agent = await spawnAgentProcess(hub, {
+          ...opts,
+          dir: path.join(base, opts.name),
+          token: await hub.newAgentToken(opts.name),
+        });
+        cleanups.push(async () => {
+          agent.child.kill('SIGKILL');
+          await agent.exited;
+        });
+        return agent;
+      }),
+    );
+    for (const agent of agents) {
+      await agent.logged('connected to the hub');
+      expect(agent.output()).not.toContain('DeprecationWarning');
+      for (const line of agent.output().trimEnd().split('\n'))
+        expect(() => JSON.parse(line) as unknown).not.toThrow();
+    }
+  });
+
+  it('still verifies the IP against the certificate', async () => {
+    const hub = await hubFor({ tls: tlsFiles });
+    const { failure } = await firstFailure(hub, {
+      address: `127.0.0.1:${hub.grpcPort}`,
+      tls: `    ca_file: ${path.join(fixtures, 'ca.pem')}\n    server_name: 10.0.0.1`,
+    });
+    expect(failure.code).toBe('HUB_CERTIFICATE_NAME_MISMATCH');
+    expect(failure.message).toContain(
+      'does not name "10.0.0.1" (it names 127.0.0.1)',
+    );
   });
 });

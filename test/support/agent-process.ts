@@ -19,6 +19,8 @@ export interface AgentProcessOptions {
   address?: string;
   drainTimeoutSeconds?: number;
   pools?: string;
+  /** YAML for `hub.tls`; plaintext by default. */
+  tls?: string;
 }
 
 export interface AgentProcess {
@@ -39,7 +41,7 @@ export async function writeAgentConfig(hub: TestHub, opts: AgentProcessOptions):
     `hub:
   address: ${opts.address ?? `127.0.0.1:${hub.grpcPort}`}
   tls:
-    insecure_plaintext: true
+${opts.tls ?? '    insecure_plaintext: true'}
 token_file: token
 name: ${opts.name ?? 'agent-proc'}
 cluster: test
