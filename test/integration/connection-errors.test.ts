@@ -226,8 +226,6 @@ describe('TLS to a hub named by its IP address', () => {
       tls: `    ca_file: ${path.join(fixtures, 'ca.pem')}\n    server_name: 10.0.0.1`,
     });
     expect(failure.code).toBe('HUB_CERTIFICATE_NAME_MISMATCH');
-    expect(failure.message).toContain(
-      'does not name "10.0.0.1" (it names 127.0.0.1)',
-    );
+    expect(failure.message).toContain('does not name "10.0.0.1" (it names 127.0.0.1)');
   });
 });
