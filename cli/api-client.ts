@@ -370,7 +370,7 @@ export class ApiClient {
   }
 
   private lostStream(buildId: number, cause: unknown): CliError {
-    const why = cause === undefined ? 'the stream ended early' : describeNetworkError(cause);
+    const why = cause === undefined ? 'the stream ended early' : describeNetworkError(cause, this.baseUrl);
     return new CliError(`lost the event stream of build ${buildId} from ${this.baseUrl}: ${why}`, 1, {
       cause,
     });
