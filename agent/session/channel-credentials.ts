@@ -14,12 +14,33 @@ import {
 } from '@grpc/grpc-js';
 import { verifiedName, type HubTarget } from './hub-target.js';
 
+/**
+ * The CA the agent trusts: a fixed bundle, a CertificateProvider that reloads one (each new connection
+ * uses its latest update), or undefined for the system roots.
+ */
+export type HubCa = Buffer | experimental.CertificateProvider | undefined;
+
 class HubTlsCredentials extends ChannelCredentials {
+  private context: Promise<SecureContext>;
+
   constructor(
-    private readonly context: SecureContext,
+    ca: HubCa,
     private readonly name: string,
   ) {
     super();
+    if (ca === undefined || Buffer.isBuffer(ca)) {
+      this.context = Promise.resolve(createSecureContext(ca ? { ca } : {}));
+      return;
+    }
+    // Watched for the channel's (the agent's) lifetime; connections wait for the first update.
+    this.context = new Promise((resolve) =>
+      ca.addCaCertificateListener((update) => {
+        if (!update) return;
+        const next = createSecureContext({ ca: update.caCertificate });
+        this.context = Promise.resolve(next);
+        resolve(next);
+      }),
+    );
   }
 
   _isSecure(): boolean {
@@ -35,14 +56,15 @@ class HubTlsCredentials extends ChannelCredentials {
     _options: unknown,
     callCredentials: CallCredentials = CallCredentials.createEmpty(),
   ): experimental.SecureConnector {
-    const { context, name } = this;
+    const name = this.name;
     return {
-      connect: (socket: Socket) =>
-        new Promise((resolve, reject) => {
+      connect: async (socket: Socket) => {
+        const secureContext = await this.context;
+        return new Promise((resolve, reject) => {
           const tls = connect(
             {
               socket,
-              secureContext: context,
+              secureContext,
               ALPNProtocols: ['h2'],
               servername: isIP(name) ? undefined : name,
               checkServerIdentity: (_host, cert) => checkServerIdentity(name, cert),
@@ -50,7 +72,8 @@ class HubTlsCredentials extends ChannelCredentials {
             () => (tls.authorized ? resolve({ socket: tls, secure: true }) : reject(tls.authorizationError)),
           );
           tls.on('error', reject);
-        }),
+        });
+      },
       waitForReady: () => Promise.resolve(),
       getCallCredentials: () => callCredentials,
       destroy: () => undefined,
@@ -59,8 +82,7 @@ class HubTlsCredentials extends ChannelCredentials {
 }
 
 /** Channel credentials for the agent's connection to the hub, from its `hub` config. */
-export function hubChannelCredentials(target: HubTarget, ca: Buffer | undefined): ChannelCredentials {
+export function hubChannelCredentials(target: HubTarget, ca: HubCa): ChannelCredentials {
   if (!target.tls) return grpcCredentials.createInsecure();
-  // Without ca_file, the system roots (what createSecureContext trusts by default).
-  return new HubTlsCredentials(createSecureContext(ca ? { ca } : {}), verifiedName(target));
+  return new HubTlsCredentials(ca, verifiedName(target));
 }

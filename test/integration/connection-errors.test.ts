@@ -18,6 +18,9 @@ import {
   type TestHub,
 } from '../support/harness.js';
 import { spawnAgentProcess } from '../support/agent-process.js';
+import { experimental, status as GrpcStatus } from '@grpc/grpc-js';
+import { hubChannelCredentials } from '../../agent/session/channel-credentials.js';
+import { AgentGatewayClient } from '../../proto/gen/outpost/v1/agent.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/tls');
 const tlsFiles = { certFile: path.join(fixtures, 'hub.pem'), keyFile: path.join(fixtures, 'hub.key') };
@@ -217,6 +220,26 @@ describe('TLS to a hub named by its IP address', () => {
       for (const line of agent.output().trimEnd().split('\n'))
         expect(() => JSON.parse(line) as unknown).not.toThrow();
     }
+  });
+
+  it('takes its CA from a provider that reloads it, still without an IP as SNI', async () => {
+    const hub = await hubFor({ tls: tlsFiles });
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    cleanups.push(async () => void process.off('warning', onWarning));
+    const provider = new experimental.FileWatcherCertificateProvider({
+      caCertificateFile: path.join(fixtures, 'ca.pem'),
+      refreshIntervalMs: 60_000,
+    });
+    const target = { address: `127.0.0.1:${hub.grpcPort}`, serverName: undefined, tls: true };
+    const client = new AgentGatewayClient(target.address, hubChannelCredentials(target, provider));
+    cleanups.push(async () => client.close());
+    // The TLS handshake succeeds; the hub then refuses the call for its missing token.
+    const call = client.downloadArtifact({ leaseId: 'l', digest: 'd' });
+    const [err] = (await once(call, 'error')) as [Error & { code: number }];
+    expect(err.code).toBe(GrpcStatus.UNAUTHENTICATED);
+    expect(warnings.map((w) => w.message)).toEqual([]);
   });
 
   it('still verifies the IP against the certificate', async () => {
