@@ -25,7 +25,7 @@ import { AgentGatewayClient } from '../../proto/gen/outpost/v1/agent.js';
 const fixtures = path.join(import.meta.dirname, '../fixtures/tls');
 const tlsFiles = { certFile: path.join(fixtures, 'hub.pem'), keyFile: path.join(fixtures, 'hub.key') };
 
-const cleanups: (() => Promise<void>)[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const fn of cleanups.splice(0).reverse()) await fn();
 });
@@ -227,14 +227,14 @@ describe('TLS to a hub named by its IP address', () => {
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
     process.on('warning', onWarning);
-    cleanups.push(async () => void process.off('warning', onWarning));
+    cleanups.push(() => void process.off('warning', onWarning));
     const provider = new experimental.FileWatcherCertificateProvider({
       caCertificateFile: path.join(fixtures, 'ca.pem'),
       refreshIntervalMs: 60_000,
     });
     const target = { address: `127.0.0.1:${hub.grpcPort}`, serverName: undefined, tls: true };
     const client = new AgentGatewayClient(target.address, hubChannelCredentials(target, provider));
-    cleanups.push(async () => client.close());
+    cleanups.push(() => client.close());
     // The TLS handshake succeeds; the hub then refuses the call for its missing token.
     const call = client.downloadArtifact({ leaseId: 'l', digest: 'd' });
     const [err] = (await once(call, 'error')) as [Error & { code: number }];
