@@ -6,7 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
-import { loadGatewayTls } from './gateway/tls.js';
+import { checkGatewayTls } from './gateway/tls-checks.js';
 import { parseDuration } from './pipeline/duration.js';
 import {
   DEFAULT_HUB_OPTIONS,
@@ -177,7 +177,7 @@ async function main(): Promise<void> {
     );
 
   // A TLS file that cannot work stops the hub here, named, before it opens its data directory.
-  if (options.tls) await loadGatewayTls(options.tls);
+  if (options.tls) await checkGatewayTls(options.tls);
   const hub = await startHub(options, log);
   if (hub.initialAdminToken) {
     // Shown once: the hash is all the hub keeps.

@@ -1,6 +1,7 @@
 // The gRPC server agents dial into. Authenticates every call by its bearer token before anything else,
 // then hands Connect streams to AgentSession. TLS unless the operator explicitly asks for plaintext.
 
+import { readFile } from 'node:fs/promises';
 import {
   type Metadata,
   Server,
@@ -25,9 +26,14 @@ import type { TokenRecord } from '../store/store.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import { receiveUpload, sendDownload } from './artifacts.js';
 import { AgentSession, GatewayError, type SessionDeps } from './session.js';
-import { loadGatewayTls, logFailedHandshakes, type GatewayTls } from './tls.js';
+import { logFailedHandshakes } from './tls-checks.js';
 
-export type { GatewayTls } from './tls.js';
+export interface GatewayTls {
+  certFile: string;
+  keyFile: string;
+  /** When set, agents must present a client certificate signed by this CA (mTLS). */
+  clientCaFile?: string;
+}
 
 export interface GatewayOptions {
   /** host:port; port 0 picks a free one. */
@@ -123,19 +129,18 @@ export async function startGateway(
     },
   });
 
-  const material = opts.tls ? await loadGatewayTls(opts.tls) : undefined;
-  const credentials = material
+  const credentials = opts.tls
     ? ServerCredentials.createSsl(
-        material.clientCa,
-        [{ cert_chain: material.cert, private_key: material.key }],
-        material.clientCa !== null,
+        opts.tls.clientCaFile ? await readFile(opts.tls.clientCaFile) : null,
+        [{ cert_chain: await readFile(opts.tls.certFile), private_key: await readFile(opts.tls.keyFile) }],
+        Boolean(opts.tls.clientCaFile),
       )
     : ServerCredentials.createInsecure();
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(opts.listen, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
   });
-  if (material) logFailedHandshakes(server, log);
+  if (opts.tls) logFailedHandshakes(server, log);
 
   return {
     port,

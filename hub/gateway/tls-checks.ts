@@ -1,6 +1,6 @@
-// The agent gateway's TLS: loading the certificate, key and client CA with errors that name the files,
-// and logging handshakes that fail (an agent that does not trust the certificate, a plaintext client),
-// which grpc-js would otherwise drop without a word.
+// Checks around the agent gateway's TLS: its files before the hub starts (errors that name the files and
+// their flags), and handshakes that fail once it runs (an agent that does not trust the certificate, a
+// plaintext client), which grpc-js would otherwise drop without a word.
 
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -10,17 +10,11 @@ import type { TLSSocket } from 'node:tls';
 import type { Server } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
-export interface GatewayTls {
+/** The gateway's TLS files (GatewayTls in server.ts). */
+interface TlsFiles {
   certFile: string;
   keyFile: string;
-  /** When set, agents must present a client certificate signed by this CA (mTLS). */
   clientCaFile?: string;
-}
-
-export interface GatewayTlsMaterial {
-  cert: Buffer;
-  key: Buffer;
-  clientCa: Buffer | null;
 }
 
 /** A TLS file the hub cannot use; the message names the file and its flag. */
@@ -39,14 +33,12 @@ async function readNamed(file: string, what: string): Promise<Buffer> {
 }
 
 /** Reads and cross-checks the gateway's TLS files, so a mistake stops the hub before it opens anything. */
-export async function loadGatewayTls(tls: GatewayTls): Promise<GatewayTlsMaterial> {
+export async function checkGatewayTls(tls: TlsFiles): Promise<void> {
   const certWhat = 'the TLS certificate (--tls-cert)';
   const keyWhat = 'the TLS key (--tls-key)';
   const cert = await readNamed(tls.certFile, certWhat);
   const key = await readNamed(tls.keyFile, keyWhat);
-  const clientCa = tls.clientCaFile
-    ? await readNamed(tls.clientCaFile, 'the client CA (--tls-client-ca)')
-    : null;
+  if (tls.clientCaFile) await readNamed(tls.clientCaFile, 'the client CA (--tls-client-ca)');
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(cert);
@@ -63,7 +55,6 @@ export async function loadGatewayTls(tls: GatewayTls): Promise<GatewayTlsMateria
     throw new GatewayTlsError(
       `the key in ${tls.keyFile} (--tls-key) does not match the certificate in ${tls.certFile} (--tls-cert)`,
     );
-  return { cert, key, clientCa };
 }
 
 /**
