@@ -1,7 +1,6 @@
 // What an operator reads when an agent cannot get a session with the hub: each failure names the setting
 // or flag that fixes it, without grpc-js noise, against a real hub on 127.0.0.1.
 
-import { spawn } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
@@ -9,7 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   capturingLogger,
   startTestAgent,
@@ -18,6 +17,8 @@ import {
   type TestHub,
 } from '../support/harness.js';
 import { spawnAgentProcess } from '../support/agent-process.js';
+import { spawnChildHub } from '../support/child-hub.js';
+import { cleanupAfterEach } from '../support/cleanups.js';
 import { experimental, status as GrpcStatus } from '@grpc/grpc-js';
 import { hubChannelCredentials } from '../../agent/session/channel-credentials.js';
 import { AgentGatewayClient } from '../../proto/gen/outpost/v1/agent.js';
@@ -25,14 +26,11 @@ import { AgentGatewayClient } from '../../proto/gen/outpost/v1/agent.js';
 const fixtures = path.join(import.meta.dirname, '../fixtures/tls');
 const tlsFiles = { certFile: path.join(fixtures, 'hub.pem'), keyFile: path.join(fixtures, 'hub.key') };
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+const defer = cleanupAfterEach();
 
 async function hubFor(overrides: Parameters<typeof startTestHub>[0] = {}): Promise<TestHub> {
   const hub = await startTestHub(overrides);
-  cleanups.push(() => hub.close());
+  defer(() => hub.close());
   return hub;
 }
 
@@ -40,7 +38,7 @@ async function hubFor(overrides: Parameters<typeof startTestHub>[0] = {}): Promi
 async function firstFailure(hub: TestHub, opts: TestAgentOptions) {
   const captured = capturingLogger();
   const agent = await startTestAgent(hub, { ...opts, log: captured.log });
-  cleanups.push(() => agent.stop());
+  defer(() => agent.stop());
   const [failure] = (await once(agent.session.events, 'failure')) as [Error & { code?: string }];
   const line = await captured.line(failure.message);
   return { failure, line, captured, agent };
@@ -128,9 +126,9 @@ describe('hub TLS', () => {
   it('logs a failed handshake with the peer address and what the client likely got wrong', async () => {
     const captured = capturingLogger();
     const hub = await startTestHub({ tls: tlsFiles }, captured.log);
-    cleanups.push(() => hub.close());
+    defer(() => hub.close());
     const doubting = await startTestAgent(hub, { address: `localhost:${hub.grpcPort}`, tls: '    {}' });
-    cleanups.push(() => doubting.stop());
+    defer(() => doubting.stop());
     const untrusted = await captured.line('TLS handshake with 127.0.0.1:');
     expect(untrusted.msg).toMatch(
       /^TLS handshake with 127\.0\.0\.1:\d+ failed: the client closed the connection during the handshake \(often an agent that does not trust this certificate: set its hub\.tls\.ca_file\)$/,
@@ -138,7 +136,7 @@ describe('hub TLS', () => {
     expect(untrusted.component).toBe('gateway');
 
     const plaintext = await startTestAgent(hub, { name: 'plain', address: `127.0.0.1:${hub.grpcPort}` });
-    cleanups.push(() => plaintext.stop());
+    defer(() => plaintext.stop());
     const spoke = await captured.line('the client spoke plaintext');
     expect(spoke.msg).toMatch(/^TLS handshake with 127\.0\.0\.1:\d+ failed: the client spoke plaintext/);
   });
@@ -146,7 +144,7 @@ describe('hub TLS', () => {
   it('does not warn about a TCP health check that connects and closes', async () => {
     const captured = capturingLogger();
     const hub = await startTestHub({ tls: tlsFiles }, captured.log);
-    cleanups.push(() => hub.close());
+    defer(() => hub.close());
     const probe = connect(hub.grpcPort, '127.0.0.1');
     await once(probe, 'connect');
     probe.end();
@@ -156,35 +154,19 @@ describe('hub TLS', () => {
 
   it('refuses to start, naming both files, when the key does not match the certificate', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-tls-'));
-    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    defer(() => rm(dir, { recursive: true, force: true }));
     const otherKey = path.join(dir, 'other.key');
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
     await writeFile(otherKey, privateKey.export({ type: 'pkcs8', format: 'pem' }));
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        'hub/main.ts',
-        '--data-dir',
-        path.join(dir, 'data'),
-        '--http-listen',
-        '127.0.0.1:0',
-        '--grpc-listen',
-        '127.0.0.1:0',
-        '--tls-cert',
-        tlsFiles.certFile,
-        '--tls-key',
-        otherKey,
-      ],
-      { cwd: path.join(import.meta.dirname, '../..'), stdio: ['ignore', 'pipe', 'pipe'] },
+    const refused = await spawnChildHub(path.join(dir, 'data'), {
+      args: ['--tls-cert', tlsFiles.certFile, '--tls-key', otherKey],
+    }).then(
+      () => undefined,
+      (err: unknown) => err as Error,
     );
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const [code] = (await once(child, 'exit')) as [number];
-    expect(code).toBe(1);
-    expect(stderr).toBe(
-      `outpost-hub: the key in ${otherKey} (--tls-key) does not match the certificate in ${tlsFiles.certFile} (--tls-cert)\n`,
+    // Exit status 1 and one line on stderr (the whole of it: no stack trace).
+    expect(refused?.message).toBe(
+      `hub exited (code 1) before it was ready: outpost-hub: the key in ${otherKey} (--tls-key) does not match the certificate in ${tlsFiles.certFile} (--tls-cert)\n`,
     );
     // Stopped before it opened (and initialised) a data directory.
     expect(existsSync(path.join(dir, 'data'))).toBe(false);
@@ -195,7 +177,7 @@ describe('TLS to a hub named by its IP address', () => {
   it('connects without a DeprecationWarning in the JSON log, dialling an IP or naming one as server_name', async () => {
     const hub = await hubFor({ tls: tlsFiles });
     const base = await mkdtemp(path.join(os.tmpdir(), 'outpost-ip-sni-'));
-    cleanups.push(() => rm(base, { recursive: true, force: true }));
+    defer(() => rm(base, { recursive: true, force: true }));
     const ca = `    ca_file: ${path.join(fixtures, 'ca.pem')}`;
     const agents = await Promise.all(
       [
@@ -207,7 +189,7 @@ describe('TLS to a hub named by its IP address', () => {
           dir: path.join(base, opts.name),
           token: await hub.newAgentToken(opts.name),
         });
-        cleanups.push(async () => {
+        defer(async () => {
           agent.child.kill('SIGKILL');
           await agent.exited;
         });
@@ -227,14 +209,14 @@ describe('TLS to a hub named by its IP address', () => {
     const warnings: Error[] = [];
     const onWarning = (w: Error) => warnings.push(w);
     process.on('warning', onWarning);
-    cleanups.push(() => void process.off('warning', onWarning));
+    defer(() => void process.off('warning', onWarning));
     const provider = new experimental.FileWatcherCertificateProvider({
       caCertificateFile: path.join(fixtures, 'ca.pem'),
       refreshIntervalMs: 60_000,
     });
     const target = { address: `127.0.0.1:${hub.grpcPort}`, serverName: undefined, tls: true };
     const client = new AgentGatewayClient(target.address, hubChannelCredentials(target, provider));
-    cleanups.push(() => client.close());
+    defer(() => client.close());
     // The TLS handshake succeeds; the hub then refuses the call for its missing token.
     const call = client.downloadArtifact({ leaseId: 'l', digest: 'd' });
     const [err] = (await once(call, 'error')) as [Error & { code: number }];
