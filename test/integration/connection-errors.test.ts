@@ -137,8 +137,15 @@ describe('hub TLS', () => {
 
     const plaintext = await startTestAgent(hub, { name: 'plain', address: `127.0.0.1:${hub.grpcPort}` });
     defer(() => plaintext.stop());
+    const [failure] = (await once(plaintext.session.events, 'failure')) as [Error & { code?: string }];
     const spoke = await captured.line('the client spoke plaintext');
     expect(spoke.msg).toMatch(/^TLS handshake with 127\.0\.0\.1:\d+ failed: the client spoke plaintext/);
+    // And the agent's side of the same mistake.
+    expect(failure.code).toBe('HUB_CONNECTION_FAILED');
+    expect(failure.message).toBe(
+      `no plaintext gRPC connection with the hub at 127.0.0.1:${hub.grpcPort}: if the hub serves TLS ` +
+        '(--tls-cert), remove hub.tls.insecure_plaintext and set hub.tls.ca_file',
+    );
   });
 
   it('does not warn about a TCP health check that connects and closes', async () => {
