@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import path from 'node:path';
-import { experimental, credentials as grpcCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ReloadingTlsFiles } from '../common/tls-reload.js';
 import { platformToWire } from '../common/wire-enums.js';
@@ -14,6 +14,8 @@ import { ProcessExecutor } from './executors/process/index.js';
 import { refuseSecretEnv } from './executors/secret-env.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { StepRunner, type PoolRuntime } from './runner.js';
+import { hubChannelCredentials } from './session/channel-credentials.js';
+import type { HubTarget } from './session/hub-target.js';
 import { HubSession } from './session/session.js';
 import { ArtifactCache } from './artifacts/cache.js';
 import { TaskCaches } from './task-caches.js';
@@ -57,18 +59,21 @@ export async function readToken(file: string): Promise<string> {
   return token;
 }
 
-async function channelCredentials(config: AgentConfig, log: Logger): Promise<ChannelCredentials> {
-  const tls = config.hub.tls;
-  if (tls.insecurePlaintext) return grpcCredentials.createInsecure();
-  if (!tls.caFile) return grpcCredentials.createSsl(null);
+async function channelCredentials(
+  config: AgentConfig,
+  hub: HubTarget,
+  log: Logger,
+): Promise<ChannelCredentials> {
+  const caFile = config.hub.tls.caFile;
+  if (!hub.tls || !caFile) return hubChannelCredentials(hub, undefined);
   // Read again when it changes: each new connection to the hub trusts the CA file as it is then.
   const ca = await ReloadingTlsFiles.load(
-    { caFile: tls.caFile },
+    { caFile },
     { intervalMs: CA_RELOAD_MS, log: log.child({ component: 'tls' }) },
   ).catch((err: unknown) => {
     throw new AgentStartError(`hub.tls.ca_file: ${(err as Error).message}`);
   });
-  return experimental.createCertificateProviderChannelCredentials(ca, null);
+  return hubChannelCredentials(hub, ca);
 }
 
 async function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): Promise<Executor> {
@@ -113,14 +118,17 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
   };
-  if (config.hub.tls.serverName) {
-    channelOptions['grpc.ssl_target_name_override'] = config.hub.tls.serverName;
-    channelOptions['grpc.default_authority'] = config.hub.tls.serverName;
-  }
+  // TLS verifies hub.tls.server_name (channel-credentials.ts); HTTP/2 names it as the authority too.
+  if (config.hub.tls.serverName) channelOptions['grpc.default_authority'] = config.hub.tls.serverName;
+  const hub: HubTarget = {
+    address: config.hub.address,
+    serverName: config.hub.tls.serverName,
+    tls: !config.hub.tls.insecurePlaintext,
+  };
   // One channel for the session stream and the artifact calls: they multiplex on one HTTP/2 connection.
   const client = new AgentGatewayClient(
     config.hub.address,
-    await channelCredentials(config, log),
+    await channelCredentials(config, hub, log),
     channelOptions,
   );
   const cache = new ArtifactCache(path.join(config.workDir, 'cache'), config.cacheMaxBytes);
@@ -134,6 +142,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       agentName: config.name,
       agentVersion: AGENT_VERSION,
       cluster: config.cluster,
+      hub,
       pools: config.pools.map((p) => ({
         name: p.name,
         platform: platformToWire(p.platform),

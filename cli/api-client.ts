@@ -39,22 +39,39 @@ export class ApiRequestError extends CliError {
 
 export class HubUnreachableError extends CliError {
   constructor(url: string, cause: unknown) {
-    super(`could not reach hub at ${url}: ${describeNetworkError(cause)}`, 1, { cause });
+    super(`could not reach hub at ${url}: ${describeNetworkError(cause, url)}`, 1, { cause });
     this.name = 'HubUnreachableError';
   }
 }
 
 /** fetch wraps the interesting error (ECONNREFUSED, a TLS failure) in `cause`, sometimes an AggregateError. */
-function describeNetworkError(err: unknown): string {
+function describeNetworkError(err: unknown, url: string): string {
   let e: unknown = err;
   while (e instanceof Error && e.cause !== undefined && e.message === 'fetch failed') e = e.cause;
   if (e instanceof AggregateError && e.errors.length > 0) e = e.errors[0];
   if (e instanceof Error) {
     const code = (e as NodeJS.ErrnoException).code;
+    const hint = protocolMismatch(e.message, url);
+    if (hint) return hint;
     if (e.message) return e.message;
     if (code) return code;
   }
   return String(e);
+}
+
+/** The usual wrong-URL mistakes, named: https:// to plain HTTP, the agents' gRPC port instead of the API. */
+function protocolMismatch(message: string, url: string): string | undefined {
+  const parsed = new URL(url);
+  const swapped = (protocol: string) => `${protocol}//${parsed.host}`;
+  if (parsed.protocol === 'https:' && /wrong version number|packet length too long/.test(message))
+    return `the server speaks plain HTTP, not TLS: use ${swapped('http:')} (or put TLS in front of the hub)`;
+  if (/no application protocol/.test(message))
+    return "the server speaks only gRPC (HTTP/2): that is the hub's agent port (--grpc-listen); use its HTTP API port (--http-listen)";
+  if (parsed.protocol === 'http:' && /Expected HTTP\//.test(message))
+    return "the server did not answer HTTP/1.1: is that the hub's agent port (--grpc-listen)? use its HTTP API port (--http-listen)";
+  if (parsed.protocol === 'http:' && /other side closed|socket hang up/.test(message))
+    return `the server closed the connection without an answer (if it serves TLS, use ${swapped('https:')})`;
+  return undefined;
 }
 
 export interface ApiClientOptions {
@@ -353,7 +370,7 @@ export class ApiClient {
   }
 
   private lostStream(buildId: number, cause: unknown): CliError {
-    const why = cause === undefined ? 'the stream ended early' : describeNetworkError(cause);
+    const why = cause === undefined ? 'the stream ended early' : describeNetworkError(cause, this.baseUrl);
     return new CliError(`lost the event stream of build ${buildId} from ${this.baseUrl}: ${why}`, 1, {
       cause,
     });

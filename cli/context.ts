@@ -36,6 +36,12 @@ export class CliContext {
     return target ?? 'default';
   }
 
+  /** `outpost [-t TARGET] ARGS`: a next step to print, against the target this command used. */
+  commandLine(cmd: Command, args: string): string {
+    const target = this.targetName(cmd);
+    return `outpost ${target === 'default' ? '' : `-t ${target} `}${args}`;
+  }
+
   async target(cmd: Command): Promise<Target> {
     return getTarget(this.io.env, this.targetName(cmd));
   }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
+import { checkGatewayTls } from './gateway/tls-checks.js';
 import { parseDuration } from './pipeline/duration.js';
 import { rotateAdminToken } from './auth/admin-token.js';
 import { TokenService } from './auth/tokens.js';
@@ -202,6 +203,8 @@ async function serve(cmd: Command): Promise<void> {
       'agent gateway is serving PLAINTEXT (--insecure-plaintext): tokens cross the network unencrypted',
     );
 
+  // A TLS file that cannot work stops the hub here, named, before it opens its data directory.
+  if (options.tls) await checkGatewayTls(options.tls);
   const hub = await startHub(options, log);
 
   let stopping = false;

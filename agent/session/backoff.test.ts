@@ -11,3 +11,10 @@ it('doubles the ceiling up to the maximum, jitters below it, and starts over aft
   half.reset();
   expect(half.next()).toBe(50);
 });
+
+it('with a floor, always waits that share of the ceiling', () => {
+  const low = new Backoff({ initialMs: 60_000, maxMs: 300_000, floor: 0.5 }, () => 0);
+  expect([low.next(), low.next(), low.next(), low.next()]).toEqual([30_000, 60_000, 120_000, 150_000]);
+  const high = new Backoff({ initialMs: 60_000, maxMs: 300_000, floor: 0.5 }, () => 1);
+  expect([high.next(), high.next(), high.next(), high.next()]).toEqual([60_000, 120_000, 240_000, 300_000]);
+});

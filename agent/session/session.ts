@@ -16,6 +16,8 @@ import type { AgentMetrics } from '../metrics.js';
 import type { StepRunner } from '../runner.js';
 import { Backoff } from './backoff.js';
 import type { Outbox } from './held-step.js';
+import { HubError, HubMessageTooLargeError, HubRejectedTokenError, hubErrorOf } from './hub-errors.js';
+import type { HubTarget } from './hub-target.js';
 
 export interface SessionOptions {
   token: string;
@@ -23,6 +25,8 @@ export interface SessionOptions {
   agentVersion: string;
   cluster: string;
   pools: Pool[];
+  /** What the agent dials, named in connection errors. */
+  hub: HubTarget;
 }
 
 type Call = ClientDuplexStream<AgentMessage, HubMessage>;
@@ -32,6 +36,9 @@ export class HubSession {
   readonly events = new EventEmitter();
   // Capped at 10 s: after a hub restart every agent is back within seconds (full jitter spreads them).
   private readonly backoff = new Backoff({ initialMs: 200, maxMs: 10_000 });
+  // A rejected token stays rejected until someone makes a new one: retry in minutes, not seconds, so the
+  // log shows one clear line per attempt and the hub is not asked to check a dead token every second.
+  private readonly rejectedBackoff = new Backoff({ initialMs: 2 * 60_000, maxMs: 10 * 60_000, floor: 0.5 });
   private call: Call | undefined;
   private stopped = false;
   private draining = false;
@@ -55,17 +62,20 @@ export class HubSession {
   async run(): Promise<void> {
     while (!this.stopped) {
       if (this.attempts++ > 0) this.metrics.reconnects.inc();
+      let failure: Error | undefined;
       const welcomed = await this.connectOnce().catch((err: unknown) => {
-        this.log.warn({ err: (err as Error).message }, 'session with the hub ended');
-        this.events.emit('failure', err);
+        failure = hubErrorOf(err, this.opts.hub);
+        this.events.emit('failure', failure);
         return false;
       });
       this.metrics.connected.set(0);
       this.runner.detach();
       if (this.isStopped()) break;
-      if (welcomed) this.backoff.reset();
-      const delay = this.backoff.next();
-      this.log.info({ delayMs: delay }, 'reconnecting to the hub');
+      if (welcomed) {
+        this.backoff.reset();
+        this.rejectedBackoff.reset();
+      }
+      const delay = this.nextDelay(failure);
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.wakeBackoff = () => {
@@ -74,6 +84,27 @@ export class HubSession {
         };
       });
     }
+  }
+
+  /** Logs why the session ended (one line) and returns how long to wait before the next attempt. */
+  private nextDelay(failure: Error | undefined): number {
+    if (failure instanceof HubRejectedTokenError) {
+      const delay = this.rejectedBackoff.next();
+      this.log.error(
+        { code: failure.code, delayMs: delay },
+        `${failure.message}; retrying in ${humanDelay(delay)}; ` +
+          'create a new one with `outpost agent-tokens create` and put it in token_file',
+      );
+      return delay;
+    }
+    const delay = this.backoff.next();
+    if (failure)
+      this.log.warn(
+        { code: failure instanceof HubError ? failure.code : undefined, delayMs: delay },
+        `cannot connect to the hub: ${failure.message}; retrying in ${humanDelay(delay)}`,
+      );
+    else this.log.info({ delayMs: delay }, 'session with the hub ended; reconnecting');
+    return delay;
   }
 
   /** Takes no new work and tells the hub so. */
@@ -200,12 +231,15 @@ export class HubSession {
             return;
         }
       });
-      call.on('error', (err: Error & { code?: number; details?: string }) => {
+      call.on('error', (err: Error & { code?: number }) => {
         this.metrics.sessionErrors.inc({ code: String(err.code ?? 'unknown') });
-        // The hub's reason, e.g. RESOURCE_EXHAUSTED for a message over its limit, goes in the agent's log.
-        if (err.code === 8)
-          this.log.error({ reason: err.details ?? err.message }, 'the hub refused a message over its limit');
-        finish(err);
+        const mapped = hubErrorOf(err, this.opts.hub);
+        // The hub's reason for refusing a message goes in the agent's log even mid-session (after a Welcome
+        // the session ends without a failure).
+        if (mapped instanceof HubMessageTooLargeError) this.log.error({ code: mapped.code }, mapped.message);
+        else if (welcomed)
+          this.log.warn({ code: mapped instanceof HubError ? mapped.code : undefined }, mapped.message);
+        finish(mapped);
       });
       call.on('end', () => finish());
 
@@ -224,4 +258,13 @@ export class HubSession {
       });
     });
   }
+}
+
+/** 90000 -> "1m30s", 2500 -> "3s", 150 -> "0.2s": for log lines a person reads. */
+function humanDelay(ms: number): string {
+  if (ms < 1000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  return s % 60 === 0 ? `${m}m` : `${m}m${s % 60}s`;
 }

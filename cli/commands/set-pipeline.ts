@@ -5,6 +5,7 @@ import type { CliContext } from '../context.js';
 import { CliError, readLine } from '../io.js';
 import { renderConfigDiff } from '../render/diff.js';
 import { interpolate } from '../../hub/pipeline/interpolate.js';
+import { parsePipeline } from '../../hub/pipeline/parse.js';
 import { addVarOptions, readUserFile, readVars, type VarOptions } from '../vars.js';
 
 interface SetPipelineOptions extends VarOptions {
@@ -47,6 +48,13 @@ Example:
         }
       }
       const source = interpolated.source;
+      // The hub's parser, here: an invalid config is reported before any diff, and without a round trip.
+      const local = parsePipeline(source, opts.config).diagnostics;
+      if (local.some((d) => d.severity === 'error')) {
+        for (const d of local) ctx.err(formatDiagnostic(d) + '\n');
+        ctx.exitCode = 1;
+        return;
+      }
       const client = await ctx.client(cmd);
       const current = await client.getPipelineConfig(opts.pipeline);
       const diff = renderConfigDiff(current?.source ?? '', source, ctx.style);
@@ -89,7 +97,7 @@ Example:
       }
       ctx.out(
         res.created
-          ? `pipeline created!\nthe pipeline is currently paused. to unpause, run:\n  outpost unpause-pipeline -p ${opts.pipeline}\n`
+          ? `pipeline created!\nthe pipeline is currently paused. to unpause, run:\n  ${ctx.commandLine(cmd, `unpause-pipeline -p ${opts.pipeline}`)}\n`
           : 'configuration updated\n',
       );
       for (const w of res.warnings) ctx.err(formatDiagnostic({ ...w, severity: 'warning' }) + '\n');

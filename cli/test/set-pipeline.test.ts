@@ -2,11 +2,12 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { PipelineDiagnostic } from '../../hub/api/types.js';
-import { FakeHub, sandbox, sendError, sendJson, type Sandbox } from './fake-hub.js';
+import { stringify } from 'yaml';
+import { FakeHub, sandbox, sendError, sendJson, TOKEN, type Sandbox } from './fake-hub.js';
 
 const CONFIG_PATH = '/teams/main/pipelines/app/config';
-const OLD = 'jobs:\n- name: unit\n  plan:\n  - task: test\n';
-const NEW = 'jobs:\n- name: unit\n  plan:\n  - task: lint\n';
+const OLD = 'jobs:\n- name: unit\n  plan:\n  - task: test\n    file: ci/task.yml\n';
+const NEW = 'jobs:\n- name: unit\n  plan:\n  - task: lint\n    file: ci/task.yml\n';
 
 let hub: FakeHub;
 let sb: Sandbox;
@@ -36,12 +37,13 @@ describe('set-pipeline', () => {
     const r = await sb.run(['set-pipeline', '-p', 'app', '-c', file], { stdin: 'y\n' });
     expect(r.stdout).toBe(
       [
-        '@@ -1,4 +1,4 @@',
+        '@@ -1,5 +1,5 @@',
         ' jobs:',
         ' - name: unit',
         '   plan:',
         '-  - task: test',
         '+  - task: lint',
+        '     file: ci/task.yml',
         'apply configuration? [yN]: configuration updated',
         '',
       ].join('\n'),
@@ -74,7 +76,7 @@ describe('set-pipeline', () => {
     expect(r).toEqual({
       code: 0,
       stdout:
-        '@@ -0,0 +1,4 @@\n+jobs:\n+- name: unit\n+  plan:\n+  - task: lint\npipeline created!\nthe pipeline is currently paused. to unpause, run:\n  outpost unpause-pipeline -p app\n',
+        '@@ -0,0 +1,5 @@\n+jobs:\n+- name: unit\n+  plan:\n+  - task: lint\n+    file: ci/task.yml\npipeline created!\nthe pipeline is currently paused. to unpause, run:\n  outpost unpause-pipeline -p app\n',
       stderr: '',
     });
     expect(hub.requestsTo('PUT', `/api/v1${CONFIG_PATH}`)[0]?.body).toEqual({ source: NEW, file });
@@ -121,6 +123,30 @@ describe('set-pipeline', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('pipeline created!\nthe pipeline is currently paused.');
     expect(r.stderr).toBe(`warning: ${file}:2:3: job has no triggers\n`);
+  });
+
+  it('validates before the diff: an invalid config prints its problems, with a suggestion, and asks the hub nothing', async () => {
+    await writeFile(file, 'jobs:\n- name: unit\n  plan:\n  - tsk: lint\n    file: ci/task.yml\n');
+    const r = await sb.run(['set-pipeline', '-p', 'app', '-c', file], { stdin: 'y\n' });
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: `${file}:4:5: unknown step key "tsk"; did you mean \`task\`?\n`,
+    });
+    expect(hub.requests).toEqual([]);
+  });
+
+  it('names the target in the hint it prints after creating a pipeline', async () => {
+    stored = undefined;
+    await writeFile(
+      sb.configPath,
+      stringify({ targets: { ci: { url: hub.url, token: TOKEN, team: 'main' } } }),
+    );
+    const r = await sb.run(['-t', 'ci', 'set-pipeline', '-p', 'app', '-c', file, '-n']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(
+      'pipeline created!\nthe pipeline is currently paused. to unpause, run:\n  outpost -t ci unpause-pipeline -p app\n',
+    );
   });
 
   it('reports a missing file', async () => {

@@ -18,7 +18,7 @@ import type {
   RetryPlan,
   TimeoutPlan,
 } from '../pipeline/plan.js';
-import { lookupVar, resolveVars, type VarLookup } from '../pipeline/vars.js';
+import { lookupVar, resolveVars, undefinedVarsMessage, type VarLookup } from '../pipeline/vars.js';
 import type { BuildView, StepRun, Store } from '../store/store.js';
 import { CLUSTER_VAR_SOURCE, misplacedClusterVar, placeholderFor } from './cluster-secrets.js';
 import { AbortReason, abortReasonOf, childSignal, type Scope } from './scope.js';
@@ -169,8 +169,7 @@ export class BuildRun {
   private async timeout(node: TimeoutPlan, scope: Scope): Promise<Result> {
     const resolved = this.resolve(node.duration, scope);
     const parsed = typeof resolved.value === 'string' ? parseDuration(resolved.value) : undefined;
-    if (resolved.missing.length > 0)
-      return this.fail(node, scope, `undefined vars: ${resolved.missing.join(', ')}`);
+    if (resolved.missing.length > 0) return this.fail(node, scope, undefinedVarsMessage(resolved.missing));
     if (resolved.errors.length > 0) return this.fail(node, scope, resolved.errors.join('; '));
     if (!parsed?.ok) return this.fail(node, scope, `invalid timeout ${JSON.stringify(resolved.value)}`);
     const inner = childSignal(scope.signal);
@@ -206,7 +205,7 @@ export class BuildRun {
       const values = this.resolve(spec.values, scope);
       const limit = this.resolve(spec.maxInFlight, scope);
       const missing = [...values.missing, ...limit.missing];
-      if (missing.length > 0) return this.fail(node, scope, `undefined vars: ${missing.join(', ')}`);
+      if (missing.length > 0) return this.fail(node, scope, undefinedVarsMessage(missing));
       const errors = [...values.errors, ...limit.errors];
       if (errors.length > 0) return this.fail(node, scope, errors.join('; '));
       if (!Array.isArray(values.value))

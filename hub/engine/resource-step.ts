@@ -8,6 +8,7 @@ import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { ParsedPipeline, ResourceTypeConfig } from '../pipeline/config.js';
 import { DEFAULT_CHECK_TIMEOUT_MS } from '../pipeline/checks.js';
 import type { CheckPlan, GetPlan, ImageResourceConfig, PutPlan } from '../pipeline/plan.js';
+import { undefinedVarsMessage } from '../pipeline/vars.js';
 import type { MetadataField, ResourceScope, StepRun, Store, Version, VersionKey } from '../store/store.js';
 import type { BuildRun, LeafRunner, Result } from './build-run.js';
 import {
@@ -486,7 +487,7 @@ export class ResourceSteps {
   ): Promise<Version | string> {
     if (typeof node.version === 'object') {
       const resolved = build.resolve(node.version, scope);
-      if (resolved.missing.length > 0) return `undefined vars: ${resolved.missing.join(', ')}`;
+      if (resolved.missing.length > 0) return undefinedVarsMessage(resolved.missing);
       return resolved.value as Version;
     }
     const { resources } = build.deps.store;
@@ -529,7 +530,7 @@ export class ResourceSteps {
     const { store } = build.deps;
     const resolved = resolveType(pipeline, target.type);
     const vars = build.resolve({ source: effectiveSource(resolved, target.source), params }, scope);
-    if (vars.missing.length > 0) return `undefined vars: ${vars.missing.join(', ')}`;
+    if (vars.missing.length > 0) return undefinedVarsMessage(vars.missing);
     if (vars.errors.length > 0) return vars.errors.join('; ');
     const { source, params: finalParams } = vars.value as {
       source: Record<string, unknown>;

@@ -7,6 +7,7 @@ import { savePipelineConfig } from '../configs/save-pipeline.js';
 import { formatDiagnostic } from '../pipeline/diagnostics.js';
 import { interpolate } from '../pipeline/interpolate.js';
 import type { SetPipelinePlan } from '../pipeline/plan.js';
+import { undefinedVarsMessage } from '../pipeline/vars.js';
 import type { BuildRun, LeafRunner, Result } from './build-run.js';
 import { readArtifactFile, runOnHub } from './hub-step.js';
 import type { Scope } from './scope.js';
@@ -42,8 +43,7 @@ export class SetPipelineStep implements LeafRunner<SetPipelinePlan> {
           if (parsed && typeof parsed === 'object') Object.assign(vars, parsed);
         }
         const given = build.resolve(node.vars, scope);
-        if (given.missing.length > 0)
-          return { ok: false, error: `undefined vars: ${given.missing.join(', ')}` };
+        if (given.missing.length > 0) return { ok: false, error: undefinedVarsMessage(given.missing) };
         Object.assign(vars, given.value);
         const fileName = `${node.file.artifact}/${node.file.path}`;
         const source = (await readArtifactFile(this.artifacts, scope, node.file)).toString('utf8');

@@ -6,6 +6,7 @@ import type { OutputArtifact, StepSpec } from '../dispatch/types.js';
 import { compileTaskConfig } from '../pipeline/compile.js';
 import { formatDiagnostic } from '../pipeline/diagnostics.js';
 import type { ImageResourceConfig, TaskConfig, TaskPlan } from '../pipeline/plan.js';
+import { undefinedVarsMessage } from '../pipeline/vars.js';
 import { parseTaskConfig } from '../pipeline/task-config.js';
 import type { StepRun } from '../store/store.js';
 import { type BuildRun, type LeafRunner, type Result } from './build-run.js';
@@ -127,7 +128,7 @@ export class TaskStep implements LeafRunner<TaskPlan> {
       { config: { ...config, params: cluster.params }, privileged: node.privileged },
       scope,
     );
-    if (resolved.missing.length > 0) return `undefined vars: ${resolved.missing.join(', ')}`;
+    if (resolved.missing.length > 0) return undefinedVarsMessage(resolved.missing);
     if (resolved.errors.length > 0) return resolved.errors.join('; ');
     const { config: final, privileged } = resolved.value as { config: TaskConfig; privileged: unknown };
 

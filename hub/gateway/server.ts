@@ -26,6 +26,7 @@ import type { ArtifactStore } from '../artifacts/store.js';
 import { receiveUpload, sendDownload } from './artifacts.js';
 import { AgentSession, GatewayError, type SessionDeps } from './session.js';
 import { gatewayCredentials, type GatewayTls } from './tls-credentials.js';
+import { logFailedHandshakes } from './tls-checks.js';
 
 export type { GatewayTls } from './tls-credentials.js';
 
@@ -129,6 +130,7 @@ export async function startGateway(
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(opts.listen, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
   });
+  if (opts.tls) logFailedHandshakes(server, log);
 
   return {
     port,

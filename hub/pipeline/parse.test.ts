@@ -60,7 +60,16 @@ describe('parsePipeline', () => {
   it('reports an unknown field in a task step at the key', () => {
     expect(
       problems(yaml('jobs:', '- name: unit', '  plan:', '  - task: test', ...okTask, '    privilegd: true')),
-    ).toEqual(['pipeline.yml:8:5: unknown field "privilegd" in task step']);
+    ).toEqual(['pipeline.yml:8:5: unknown field "privilegd" in task step; did you mean `privileged`?']);
+  });
+
+  it('suggests the closest key for a misspelt step action and top-level key', () => {
+    expect(
+      problems(yaml('resorces: []', 'jobs:', '- name: unit', '  plan:', '  - tsk: test', ...okTask)),
+    ).toEqual([
+      'pipeline.yml:1:1: unknown field "resorces" in pipeline; did you mean `resources`?',
+      'pipeline.yml:5:5: unknown step key "tsk"; did you mean `task`?',
+    ]);
   });
 
   it('reports every error at once, sorted by position', () => {

@@ -8,6 +8,7 @@ import type { Alias, Document, Node, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 import { parseDuration } from './duration.js';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { parseMemory } from './memory.js';
+import { didYouMean } from './suggest.js';
 import { wholeVar } from './vars.js';
 
 /** A node after alias resolution: what decoders look at. */
@@ -474,7 +475,10 @@ export function struct<F extends Fields, R>(
     for (const e of found) {
       const field = Object.hasOwn(spec.fields, e.key) ? spec.fields[e.key] : undefined;
       if (!field) {
-        at.walk.error(e.keyNode, `unknown field "${joinPath(at.path, e.key)}" in ${at.label}`);
+        at.walk.error(
+          e.keyNode,
+          `unknown field "${joinPath(at.path, e.key)}" in ${at.label}${didYouMean(e.key, Object.keys(spec.fields))}`,
+        );
         continue;
       }
       if (e.broken) ok = false;

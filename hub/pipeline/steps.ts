@@ -31,6 +31,7 @@ import {
   type Where,
 } from './schema.js';
 import { recordUse, scopeOf } from './scope.js';
+import { closestKey, didYouMean } from './suggest.js';
 import { containerLimits, params, taskConfig } from './task-config.js';
 
 /**
@@ -286,10 +287,17 @@ export function step(node: Parameters<Decoder<StepConfig>>[0], at: Where): StepC
     );
     return undefined;
   }
-  const actions = entries(node, at).filter((e) => isStepKind(e.key));
-  const [action, second] = actions;
+  const found = entries(node, at);
+  const [action, second] = found.filter((e) => isStepKind(e.key));
   if (!action) {
-    at.walk.error(node, `step has no action (expected one of ${STEP_KEYS.join(', ')})`);
+    // A misspelt action ("tsk: build") is the likely cause: name it where it is.
+    const misspelt = found.find((e) => closestKey(e.key, STEP_KEYS) !== undefined);
+    if (misspelt)
+      at.walk.error(
+        misspelt.keyNode,
+        `unknown step key "${misspelt.key}"${didYouMean(misspelt.key, STEP_KEYS)}`,
+      );
+    else at.walk.error(node, `step has no action (expected one of ${STEP_KEYS.join(', ')})`);
     return undefined;
   }
   if (second) {

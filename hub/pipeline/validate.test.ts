@@ -29,7 +29,7 @@ describe('pipeline validation', () => {
       '    task: t', //                                 15
     );
     expect(problems(source)).toEqual([
-      'p.yml:10:5: unknown field "tigger" in get step',
+      'p.yml:10:5: unknown field "tigger" in get step; did you mean `trigger`?',
       'p.yml:11:10: unknown resource "nope"',
       'p.yml:13:15: unknown resource "missing"',
       'p.yml:15:5: step has more than one action: "get" and "task"',

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { interpolate } from './interpolate.js';
 import { parseTaskConfig } from './task-config.js';
 import { collectVars } from './var-flags.js';
-import { findVars, parseVarRef, resolveVars, type VarRef } from './vars.js';
+import { findVars, parseVarRef, resolveVars, undefinedVarsMessage, type VarRef } from './vars.js';
 
 describe('var references', () => {
   it('parses sources, fields, local vars and quoted segments', () => {
@@ -73,5 +73,16 @@ describe('parseTaskConfig with vars', () => {
       run: { path: 'echo', args: ['a', 'b'] },
       params: { A: '((.:x))' },
     });
+  });
+});
+
+describe('undefinedVarsMessage', () => {
+  it('names the missing vars on the first line, then how to give each kind', () => {
+    expect(undefinedVarsMessage(['repo.uri', 'branch', '.:version', 'vault:token']).split('\n')).toEqual([
+      'undefined vars: repo.uri, branch, .:version, vault:token',
+      '  give repo, branch when setting the pipeline: -v repo=VALUE -v branch=VALUE (or -y repo=YAML, or -l FILE with a "repo:" key)',
+      '  set .:version with a load_var step (or across) before the step that uses it',
+      '  vault:token: not found in the named var source',
+    ]);
   });
 });

@@ -134,8 +134,37 @@ function describeValue(value: unknown): string {
 }
 
 /**
+ * The error of a step whose vars are missing: the names on the first line (what tools match), then how
+ * to give each kind: pipeline vars with set-pipeline's flags, local vars with load_var.
+ */
+export function undefinedVarsMessage(missing: readonly string[]): string {
+  const lines = [`undefined vars: ${missing.join(', ')}`];
+  const local = missing.filter((name) => name.startsWith('.:'));
+  const sourced = missing.filter((name) => !name.startsWith('.:') && parseVarRef(name)?.source !== undefined);
+  // `((repo.uri))` is given as the var `repo`.
+  const plain = [
+    ...new Set(
+      missing
+        .filter((name) => !local.includes(name) && !sourced.includes(name))
+        .map((name) => parseVarRef(name)?.path ?? name),
+    ),
+  ];
+  if (plain.length > 0) {
+    const first = plain[0] ?? '';
+    lines.push(
+      `  give ${plain.join(', ')} when setting the pipeline: ` +
+        `${plain.map((name) => `-v ${name}=VALUE`).join(' ')} (or -y ${first}=YAML, or -l FILE with a "${first}:" key)`,
+    );
+  }
+  if (local.length > 0)
+    lines.push(`  set ${local.join(', ')} with a load_var step (or across) before the step that uses it`);
+  if (sourced.length > 0) lines.push(`  ${sourced.join(', ')}: not found in the named var source`);
+  return lines.join('\n');
+}
+
+/**
  * Resolves every reference in a plain value (strings inside lists and maps, recursively) at run time.
- * The engine fails the step with `undefined vars: ${missing.join(', ')}` when `missing` is not empty.
+ * The engine fails the step with `undefinedVarsMessage(missing)` when `missing` is not empty.
  * `lookup` returns the var's value by source and path; fields are followed here.
  */
 export function resolveVars(

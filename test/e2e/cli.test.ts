@@ -81,6 +81,15 @@ describe('outpost trigger-job -w', () => {
     expect(result.code).toBe(2);
   });
 
+  it('says how to give a var the build could not resolve', async () => {
+    await setPipeline('novar', 'echo ((greeting))');
+    const result = await cli.run(['trigger-job', '-j', 'novar/job', '-w']);
+    expect(result.stdout).toContain(
+      'undefined vars: greeting\n  give greeting when setting the pipeline: -v greeting=VALUE (or -y greeting=YAML, or -l FILE with a "greeting:" key)\n',
+    );
+    expect(result.code).toBe(2);
+  });
+
   it('exits 3 when the build is aborted', async () => {
     await setPipeline('slow', 'echo waiting; exec sleep 600');
     const watching = cli.run(['trigger-job', '-j', 'slow/job', '-w']);

@@ -199,7 +199,9 @@ describe('task caches', () => {
 describe('vars, load_var and set_pipeline', () => {
   it('errors a step whose var cannot be resolved when it runs', async () => {
     const events = await run('undefined-var', sh('t', 'echo $X', '  params: { X: ((nowhere)) }\n'));
-    expect(errors(events)).toEqual(['undefined vars: nowhere']);
+    expect(errors(events)).toEqual([
+      'undefined vars: nowhere\n  give nowhere when setting the pipeline: -v nowhere=VALUE (or -y nowhere=YAML, or -l FILE with a "nowhere:" key)',
+    ]);
     expect(finalStatus(events)).toBe('errored');
   });
 

@@ -21,6 +21,8 @@ export interface AgentProcessOptions {
   pools?: string;
   /** Environment variables over this process's (which never lends the agent its proxy variables). */
   env?: Record<string, string>;
+  /** YAML for `hub.tls`; plaintext by default. */
+  tls?: string;
 }
 
 // The tests' traffic is loopback only: a proxy set on the machine running them must not reroute it.
@@ -44,7 +46,7 @@ export async function writeAgentConfig(hub: TestHub, opts: AgentProcessOptions):
     `hub:
   address: ${opts.address ?? `127.0.0.1:${hub.grpcPort}`}
   tls:
-    insecure_plaintext: true
+${opts.tls ?? '    insecure_plaintext: true'}
 token_file: token
 name: ${opts.name ?? 'agent-proc'}
 cluster: test

@@ -13,6 +13,41 @@ export function testLogger(): Logger {
   return pino({ level: process.env.OUTPOST_TEST_LOG_LEVEL ?? 'silent' });
 }
 
+export interface CapturedLog {
+  log: Logger;
+  /** Every JSON line logged so far. */
+  lines: { msg?: string; [key: string]: unknown }[];
+  /** Resolves with the first line (already logged or to come) whose `msg` contains `text`. */
+  line(text: string): Promise<{ msg?: string; [key: string]: unknown }>;
+}
+
+/** A logger whose lines a test can read and wait for (what an operator would see in the JSON log). */
+export function capturingLogger(): CapturedLog {
+  const lines: CapturedLog['lines'] = [];
+  const waiters = new Set<() => void>();
+  const log = pino(
+    { level: 'debug' },
+    {
+      write(chunk: string) {
+        lines.push(JSON.parse(chunk) as CapturedLog['lines'][number]);
+        for (const w of waiters) w();
+      },
+    },
+  );
+  const line: CapturedLog['line'] = (text) =>
+    new Promise((resolve) => {
+      const check = () => {
+        const found = lines.find((l) => l.msg?.includes(text));
+        if (!found) return;
+        waiters.delete(check);
+        resolve(found);
+      };
+      waiters.add(check);
+      check();
+    });
+  return { log, lines, line };
+}
+
 export interface TestHub extends RunningHub {
   adminToken: string;
   dir: string;
@@ -31,7 +66,10 @@ export async function waitForEvents(hub: TestHub, buildId: number, text: string)
   await stream.cancel();
 }
 
-export async function startTestHub(overrides: Partial<HubOptions> = {}): Promise<TestHub> {
+export async function startTestHub(
+  overrides: Partial<HubOptions> = {},
+  log: Logger = testLogger(),
+): Promise<TestHub> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-hub-'));
   const options: HubOptions = {
     ...DEFAULT_HUB_OPTIONS,
@@ -41,7 +79,7 @@ export async function startTestHub(overrides: Partial<HubOptions> = {}): Promise
     grpcListen: '127.0.0.1:0',
     ...overrides,
   };
-  const hub = await startHub(options, testLogger());
+  const hub = await startHub(options, log);
   return wrapHub(hub, dir, options, hub.initialAdminToken!);
 }
 
@@ -104,6 +142,8 @@ export interface TestAgentOptions {
   hostPlatform?: NodeJS.Platform;
   /** host:port for the agent's /metrics endpoint (off by default). */
   metricsListen?: string;
+  /** Where the agent logs (silent by default). */
+  log?: Logger;
 }
 
 export async function startTestAgent(
@@ -132,7 +172,7 @@ ${opts.pools ?? '  - name: local\n    platform: linux\n    capacity: 4'}
     platform: opts.hostPlatform ?? 'linux',
     tmpdir: dir,
   });
-  const agent = await startAgent(config, testLogger());
+  const agent = await startAgent(config, opts.log ?? testLogger());
   return {
     ...agent,
     dir,
