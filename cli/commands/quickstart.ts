@@ -30,6 +30,7 @@ interface QuickstartOptions {
 const PIPELINE = 'hello';
 const JOB = 'hello';
 const AGENT_NAME = 'local-agent';
+const AGENT_CLUSTER = 'local';
 
 /** The repository root: the nearest folder above this file with a package.json. */
 function packageRoot(): string {
@@ -170,7 +171,10 @@ async function quickstart(ctx: CliContext, opts: QuickstartOptions): Promise<num
     dim(`starting a local agent with a process pool (log in ${agentLog})`);
     agent = startServer(root, 'agent', ['--config', configFile], agentLog);
     await waitFor('agent', agent, agentLog, async () =>
-      (await client.listAgents()).some((a) => a.name === AGENT_NAME && a.state === 'connected'),
+      // The hub knows an agent as CLUSTER/NAME.
+      (await client.listAgents()).some(
+        (a) => a.name === `${AGENT_CLUSTER}/${AGENT_NAME}` && a.state === 'connected',
+      ),
     );
 
     const example = path.join(root, 'examples', 'hello.yml');
@@ -251,7 +255,7 @@ hub:
     insecure_plaintext: true # loopback only
 token_file: token
 name: ${AGENT_NAME}
-cluster: local
+cluster: ${AGENT_CLUSTER}
 work_dir: work
 pools:
   - name: local

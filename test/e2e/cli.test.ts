@@ -56,7 +56,7 @@ describe('outpost trigger-job -w', () => {
     await setPipeline('hello', 'echo hello world');
     const result = await cli.run(['trigger-job', '-j', 'hello/job', '-w']);
     expect(result.stdout).toBe(
-      'started hello/job #1\ninitializing\nselected worker: agent-1 (pool local)\nrunning sh -c echo hello world\nhello world\nsucceeded\n',
+      'started hello/job #1\ninitializing\nselected worker: test/agent-1 (pool local)\nrunning sh -c echo hello world\nhello world\nsucceeded\n',
     );
     expect(result.code).toBe(0);
   });

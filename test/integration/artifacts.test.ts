@@ -62,9 +62,9 @@ ${task('one', 'linux', 'echo from-a > out/file; mkdir -p out/sub; echo nested > 
     );
     const events = await readBuildEvents(hub, await triggerJob(hub, 'relay', 'job'));
     expect(events.filter((e) => e.event === 'selected-worker').map((e) => e.data.selected_worker)).toEqual([
-      'agent-a',
-      'agent-b',
-      'agent-a',
+      'test/agent-a',
+      'test/agent-b',
+      'test/agent-a',
     ]);
     expect(logText(events)).toBe('from-a\nnested\nfrom-a\nfrom-b\n');
     expect(finalStatus(events)).toBe('succeeded');
