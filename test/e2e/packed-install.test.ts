@@ -128,15 +128,18 @@ function stopOnExit(child: { child: ChildProcess; exited: Promise<unknown> }): v
 }
 
 describe('the packed, production install', () => {
-  it('holds every runtime dependency: a build runs on a kubernetes pool and a process pool', async () => {
-    const cli = path.join(app, 'node_modules/.bin/outpost');
-    const env = { ...process.env, OUTPOST_CONFIG: path.join(dir, 'cli.yaml') };
-    const outpost = (args: string[]) => run(cli, args, { cwd: dir, env });
-    await outpost(['login', '--url', hub.url, '--token', await adminTokenOf(path.join(dir, 'hub'))]);
-    const pipeline = path.join(dir, 'pipeline.yml');
-    await writeFile(
-      pipeline,
-      `jobs:
+  it(
+    'holds every runtime dependency: a build runs on a kubernetes pool and a process pool',
+    { timeout: 120_000 },
+    async () => {
+      const cli = path.join(app, 'node_modules/.bin/outpost');
+      const env = { ...process.env, OUTPOST_CONFIG: path.join(dir, 'cli.yaml') };
+      const outpost = (args: string[]) => run(cli, args, { cwd: dir, env });
+      await outpost(['login', '--url', hub.url, '--token', await adminTokenOf(path.join(dir, 'hub'))]);
+      const pipeline = path.join(dir, 'pipeline.yml');
+      await writeFile(
+        pipeline,
+        `jobs:
 - name: job
   plan:
   - task: in-cluster
@@ -151,16 +154,17 @@ describe('the packed, production install', () => {
       inputs: [{ name: out }]
       run: { path: sh, args: ['-c', 'cat out/file; echo host step'] }
 `,
-    );
-    await outpost(['set-pipeline', '-p', 'packed', '-c', pipeline, '-n']);
-    await outpost(['unpause-pipeline', '-p', 'packed']);
-    const { stdout } = await outpost(['trigger-job', '-j', 'packed/job', '-w']);
-    expect(stdout).toContain('pod step\n');
-    expect(stdout).toContain('made-in-a-pod\nhost step\n');
-    expect(stdout).toMatch(/succeeded/);
-    // The pod really ran in the (fake) cluster.
-    expect(fake.permissionsUsed().some((p) => p.verb === 'create' && p.resource === 'pods')).toBe(true);
-  });
+      );
+      await outpost(['set-pipeline', '-p', 'packed', '-c', pipeline, '-n']);
+      await outpost(['unpause-pipeline', '-p', 'packed']);
+      const { stdout } = await outpost(['trigger-job', '-j', 'packed/job', '-w']);
+      expect(stdout).toContain('pod step\n');
+      expect(stdout).toContain('made-in-a-pod\nhost step\n');
+      expect(stdout).toMatch(/succeeded/);
+      // The pod really ran in the (fake) cluster.
+      expect(fake.permissionsUsed().some((p) => p.verb === 'create' && p.resource === 'pods')).toBe(true);
+    },
+  );
 
   it('is what the images install', async () => {
     for (const image of ['hub', 'agent']) {

@@ -59,6 +59,20 @@ function stepOf(over: Partial<ExecStep> = {}): ExecStep {
   };
 }
 
+/** Deletes are graceful (SIGTERM, then the pod goes): waits until the namespace holds no pod. */
+async function noPodsLeft(f: FakeKube): Promise<void> {
+  for (const end = Date.now() + 15_000; f.pods(NS).length > 0;) {
+    if (Date.now() > end)
+      throw new Error(
+        `pods left: ${f
+          .pods(NS)
+          .map((p) => p.metadata.name)
+          .join(', ')}`,
+      );
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function drain(step: RunningStep): Promise<string> {
   let text = '';
   for await (const piece of step.logs()) text += piece.data.toString();
@@ -118,7 +132,7 @@ describe('KubernetesExecutor', () => {
     await unpack(outs[0]!.archive.file, check);
     expect(await readFile(path.join(check, 'b.txt'), 'utf8')).toBe('made\n');
     await step.cleanup();
-    expect(fake.pods(NS)).toEqual([]);
+    await noPodsLeft(fake);
   });
 });
 
@@ -201,6 +215,145 @@ describe('after an agent restart', () => {
     expect(await step.wait()).toMatchObject({ status: 'aborted' });
     await logs;
     await step.cleanup();
+    await noPodsLeft(fake);
+  });
+});
+
+describe('a pod waiting for a node', () => {
+  it('Unschedulable is a pending reason, shown live, until an autoscaled node runs the step', async () => {
+    const scaling = await startFakeKube({
+      namespaces: [NS],
+      nodes: [{ name: 'other', labels: { pool: 'other' } }],
+      autoscaler: { nodes: [{ name: 'scaled', labels: { pool: 'ci' } }], delayMs: 1_500 },
+    });
+    const seen: { msg: string; obj: Record<string, unknown> }[] = [];
+    const record = (obj: object, msg: string) => seen.push({ msg, obj: obj as Record<string, unknown> });
+    try {
+      const ex = new KubernetesExecutor({
+        settings: settingsFor({ nodeSelector: { pool: 'ci' }, pendingTimeoutSeconds: 30 }),
+        agent: 'agent-1',
+        workRoot: path.join(dir, 'work-scaling'),
+        kubeConfig: scaling.kubeConfig(),
+        log: { info: record, warn: record },
+      });
+      const step = await ex.start(
+        stepOf({ run: { path: 'sh', args: ['-c', 'echo on the new node'], dir: '', user: '' } }),
+      );
+      expect(await drain(step)).toBe('on the new node\n');
+      expect(await step.wait()).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
+      await step.cleanup();
+      const pending = seen.filter((e) => e.msg === 'step pending').map((e) => e.obj);
+      expect(pending).toContainEqual(
+        expect.objectContaining({
+          phase: 'scheduling',
+          reason: expect.stringMatching(
+            /^unschedulable: 0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector/,
+          ) as unknown,
+        }),
+      );
+      expect(pending.map((p) => p.phase)).toEqual(expect.arrayContaining(['scheduling', 'input-transfer']));
+      const started = seen.find((e) => e.msg === 'step started')?.obj;
+      expect(started?.schedulingMs).toBeGreaterThanOrEqual(1_400);
+      expect(started).toHaveProperty('imagePullMs');
+      expect(started).toHaveProperty('inputTransferMs');
+    } finally {
+      await scaling.close();
+    }
+  });
+
+  it('only the pending timeout ends it, with the scheduler message as the reason', async () => {
+    const started = Date.now();
+    const step = await executor({ nodeSelector: { pool: 'none' }, pendingTimeoutSeconds: 2 }).start(stepOf());
+    expect(await drain(step)).toBe('');
+    const result = await step.wait();
+    expect(result.status).toBe('errored');
+    expect(result.error).toMatch(
+      /^the pod did not start within 2s \(pending timeout\): unschedulable: 0\/2 nodes are available: /,
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    await step.cleanup();
     expect(fake.pods(NS)).toEqual([]);
+  });
+});
+
+describe('admission', () => {
+  let strict: FakeKube;
+  beforeAll(async () => {
+    strict = await startFakeKube({
+      namespaces: [NS],
+      namespaceLabels: { [NS]: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+      resourceQuotas: [
+        {
+          namespace: NS,
+          name: 'compute',
+          hard: { 'requests.cpu': '8', 'limits.cpu': '8', 'limits.memory': '16Gi' },
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await strict.close();
+  });
+
+  const strictExecutor = (over: Partial<KubernetesPoolSettings>, log?: (msg: string, obj: object) => void) =>
+    new KubernetesExecutor({
+      settings: settingsFor(over),
+      agent: 'agent-1',
+      workRoot: path.join(dir, 'work-strict'),
+      kubeConfig: strict.kubeConfig(),
+      log: { info: (o, m) => log?.(m, o), warn: (o, m) => log?.(m, o) },
+    });
+
+  it('by default a step pod passes Pod Security "restricted" and a ResourceQuota, helpers included', async () => {
+    const seen: string[] = [];
+    const ex = strictExecutor(
+      { resources: { defaults: { cpu: '100m', memory: '64Mi' }, ceilings: {} } },
+      (m) => seen.push(m),
+    );
+    expect(await ex.admission).toBeUndefined();
+    expect(seen).toContain("admission accepts the pool's pods (dry run)");
+    const src = path.join(dir, 'strict-src');
+    await mkdir(src, { recursive: true });
+    await writeFile(path.join(src, 'in.txt'), 'input\n');
+    const archive = await pack(src, path.join(dir, 'strict-src.tar'), 1e9);
+    const step = await ex.start(
+      stepOf({
+        run: {
+          path: 'sh',
+          args: ['-c', 'cat src/in.txt; echo more >> src/in.txt; echo done > out/o.txt'],
+          dir: '',
+          user: '',
+        },
+        inputs: [{ name: 'src', path: 'src', archive: archive.file }],
+        outputs: [{ name: 'out', path: 'out' }],
+      }),
+    );
+    expect(await drain(step)).toBe('input\n');
+    expect(await step.wait()).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
+    await step.cleanup();
+    // The step's pod goes (gracefully); the dry run never stored one.
+    await noPodsLeft(strict);
+  });
+
+  it("at pool start, a dry run reports what admission rejects, in the API server's words", async () => {
+    const warned: { msg: string; obj: object }[] = [];
+    // No CPU for the step (the pool sets no defaults), and a pod_patch that asks for root.
+    const ex = strictExecutor(
+      { podPatch: { spec: { securityContext: { runAsNonRoot: false } } } },
+      (msg, obj) => warned.push({ msg, obj }),
+    );
+    const rejected = await ex.admission;
+    expect(rejected).toMatch(
+      /^pods "outpost-admission-probe" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true/,
+    );
+    expect(warned).toContainEqual({
+      msg: "admission rejects the pool's pods (dry run)",
+      obj: expect.objectContaining({ message: rejected }) as object,
+    });
+    const quota = await strictExecutor({}).admission;
+    expect(quota).toBe(
+      'pods "outpost-admission-probe" is forbidden: failed quota: compute: must specify limits.cpu for: step; limits.memory for: step; requests.cpu for: step',
+    );
+    expect(strict.pods(NS)).toEqual([]);
   });
 });
