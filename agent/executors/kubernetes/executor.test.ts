@@ -357,3 +357,40 @@ describe('admission', () => {
     expect(strict.pods(NS)).toEqual([]);
   });
 });
+
+describe('an API server that is busy or restarting', () => {
+  it('429 (Retry-After), 5xx and resets are retried; a create whose answer was lost counts as created', async () => {
+    const ex = executor();
+    fake.injectFault({ kind: 429, count: 1, verb: 'create', resource: 'pods', retryAfterSeconds: 1 });
+    fake.injectFault({ kind: 503, count: 2, verb: 'list', resource: 'pods' });
+    // The pod is stored, the answer never arrives: the retry gets AlreadyExists.
+    fake.injectFault({ kind: 'reset-after-commit', count: 1, verb: 'create', resource: 'pods' });
+    fake.injectFault({ kind: 500, count: 1, verb: 'get', resource: 'pods' });
+    fake.injectFault({ kind: 'reset', count: 1, verb: 'delete', resource: 'pods' });
+    const before = fake.faultsServed();
+    const started = Date.now();
+    const step = await ex.start(stepOf({ outputs: [{ name: 'out', path: 'out' }] }));
+    expect(await drain(step)).toBe('hello\nworld\n');
+    expect(await step.wait()).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
+    const outs = path.join(dir, 'busy-outs');
+    await mkdir(outs, { recursive: true });
+    expect((await step.collectOutputs(outs, 1e9)).map((o) => o.name)).toEqual(['out']);
+    await step.cleanup();
+    await noPodsLeft(fake);
+    expect(fake.faultsServed() - before).toBe(6);
+    // Retry-After: 1 was honoured.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it("a refusal in words (422 Invalid) errors the step with the API server's message", async () => {
+    const step = await executor({ podPatch: { spec: { containers: [{ name: 'step', image: '' }] } } }).start(
+      stepOf(),
+    );
+    const result = await step.wait();
+    expect(result.status).toBe('errored');
+    expect(result.error).toMatch(
+      /^cannot create the step's pod: Pod "outpost-.*" is invalid: spec\.containers\[0\]\.image/,
+    );
+    await step.cleanup();
+  });
+});
