@@ -73,6 +73,25 @@ async function noPodsLeft(f: FakeKube): Promise<void> {
   }
 }
 
+/** A step with input `src` (one file, `file` holding `text`) and output `out`, running `script` in `runDir`. */
+async function withSrcInput(
+  name: string,
+  file: string,
+  text: string,
+  script: string,
+  runDir = '',
+): Promise<ExecStep> {
+  const src = path.join(dir, name);
+  await mkdir(src, { recursive: true });
+  await writeFile(path.join(src, file), text);
+  const archive = await pack(src, path.join(dir, `${name}.tar`), 1e9);
+  return stepOf({
+    run: { path: 'sh', args: ['-c', script], dir: runDir, user: '' },
+    inputs: [{ name: 'src', path: 'src', archive: archive.file }],
+    outputs: [{ name: 'out', path: 'out' }],
+  });
+}
+
 async function drain(step: RunningStep): Promise<string> {
   let text = '';
   for await (const piece of step.logs()) text += piece.data.toString();
@@ -102,22 +121,15 @@ function executor(over: Partial<KubernetesPoolSettings> = {}): KubernetesExecuto
 
 describe('KubernetesExecutor', () => {
   it('runs a step with inputs and outputs', async () => {
-    const src = path.join(dir, 'src');
-    await mkdir(src, { recursive: true });
-    await writeFile(path.join(src, 'a.txt'), 'from input\n');
-    const archive = await pack(src, path.join(dir, 'src.tar'), 1e9);
     const ex = executor();
     const step = await ex.start(
-      stepOf({
-        run: {
-          path: 'sh',
-          args: ['-c', 'cat ../src/a.txt; echo made > ../out/b.txt; pwd'],
-          dir: 'work',
-          user: '',
-        },
-        inputs: [{ name: 'src', path: 'src', archive: archive.file }],
-        outputs: [{ name: 'out', path: 'out' }],
-      }),
+      await withSrcInput(
+        'src',
+        'a.txt',
+        'from input\n',
+        'cat ../src/a.txt; echo made > ../out/b.txt; pwd',
+        'work',
+      ),
     );
     const log = await drain(step);
     const result = await step.wait();
@@ -312,21 +324,13 @@ describe('admission', () => {
     );
     expect(await ex.admission).toBeUndefined();
     expect(seen).toContain("admission accepts the pool's pods (dry run)");
-    const src = path.join(dir, 'strict-src');
-    await mkdir(src, { recursive: true });
-    await writeFile(path.join(src, 'in.txt'), 'input\n');
-    const archive = await pack(src, path.join(dir, 'strict-src.tar'), 1e9);
     const step = await ex.start(
-      stepOf({
-        run: {
-          path: 'sh',
-          args: ['-c', 'cat src/in.txt; echo more >> src/in.txt; echo done > out/o.txt'],
-          dir: '',
-          user: '',
-        },
-        inputs: [{ name: 'src', path: 'src', archive: archive.file }],
-        outputs: [{ name: 'out', path: 'out' }],
-      }),
+      await withSrcInput(
+        'strict-src',
+        'in.txt',
+        'input\n',
+        'cat src/in.txt; echo more >> src/in.txt; echo done > out/o.txt',
+      ),
     );
     expect(await drain(step)).toBe('input\n');
     expect(await step.wait()).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
