@@ -261,11 +261,13 @@ describe('kubernetes executor, end to end', () => {
     });
 
     it('deadline exceeded is the step failing with "timeout exceeded"', async () => {
+      // activeDeadlineSeconds counts from the pod's start, scheduling and inputs included: 3 s leaves
+      // a loaded machine time to start the step before the deadline.
       const events = await run(
         'deadline',
         job(
           'job',
-          task('t', 'echo started; sleep 30').replace('  - task: t\n', '  - task: t\n    timeout: 1s\n'),
+          task('t', 'echo started; sleep 30').replace('  - task: t\n', '  - task: t\n    timeout: 3s\n'),
         ),
       );
       expect(finalStatus(events)).toBe('failed');
