@@ -403,7 +403,8 @@ describe('kubernetes executor, end to end', () => {
     const events = await readBuildEvents(hub, build);
     expect(finalStatus(events)).toBe('aborted');
     await until('the pod deleted', () => (fake.pods(NS).length === 0 ? true : undefined));
-    expect(Date.now() - started).toBeLessThan(2_000);
+    // A graceful delete (never a force delete): at least 1 s of grace, then gone.
+    expect(Date.now() - started).toBeLessThan(3_000);
   });
 
   it('an agent restart mid-step: the step continues, every line once', async () => {
