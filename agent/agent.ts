@@ -76,7 +76,11 @@ async function channelCredentials(
   return hubChannelCredentials(hub, ca);
 }
 
-async function executorFor(config: AgentConfig, pool: AgentConfig['pools'][number]): Promise<Executor> {
+async function executorFor(
+  config: AgentConfig,
+  pool: AgentConfig['pools'][number],
+  log: Logger,
+): Promise<Executor> {
   const workRoot = path.join(config.workDir, 'steps', pool.name);
   // Host processes have no cluster to read Secrets from: steps that need them error.
   if (pool.executor === 'process') return refuseSecretEnv(new ProcessExecutor({ workRoot }));
@@ -84,7 +88,12 @@ async function executorFor(config: AgentConfig, pool: AgentConfig['pools'][numbe
     // Loaded only for Kubernetes pools: the client library alone costs an idle agent ~60 MB.
     const { KubernetesExecutor } = await import('./executors/kubernetes/index.js');
     try {
-      return new KubernetesExecutor({ settings: pool.kubernetes, agent: config.name, workRoot });
+      return new KubernetesExecutor({
+        settings: pool.kubernetes,
+        agent: config.name,
+        workRoot,
+        log: log.child({ pool: pool.name }),
+      });
     } catch (err) {
       // A missing kubeconfig or in-cluster service account: say which pool, at startup.
       throw new AgentStartError(
@@ -105,7 +114,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     pools.set(p.name, {
       name: p.name,
       capacity: p.capacity,
-      executor: await executorFor(config, p),
+      executor: await executorFor(config, p, log),
       // mock and time run inside the agent, on every pool.
       builtin: new BuiltinResourceExecutor({ workRoot: path.join(config.workDir, 'resources', p.name) }),
     });

@@ -7,7 +7,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# What a user installs, and exactly what test/e2e/packed-install.test.ts runs: the packed project
+# installed without devDependencies into an empty directory.
+RUN npm run build && npm pack --pack-destination /tmp \
+  && mkdir /app && cd /app && echo '{ "private": true }' > package.json \
+  && npm install --omit=dev --no-audit --no-fund /tmp/outpost-*.tgz
 
 FROM node:${NODE_VERSION}-bookworm-slim
 # tini as PID 1: forwards SIGTERM to node (the agent drains on it) and reaps the process groups a
@@ -16,10 +20,8 @@ RUN apt-get update && apt-get install -y --no-install-recommends tini ca-certifi
   && groupadd -g 10001 outpost && useradd -u 10001 -g 10001 -M -d /var/lib/outpost-agent outpost \
   && mkdir -p /var/lib/outpost-agent && chown 10001:10001 /var/lib/outpost-agent
 WORKDIR /app
-COPY --from=build /src/package.json ./
-COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+COPY --from=build /app/node_modules ./node_modules
 ENV NODE_ENV=production
 USER 10001:10001
 EXPOSE 9101
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/agent/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "node_modules/outpost/dist/agent/main.js"]

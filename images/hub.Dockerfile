@@ -8,7 +8,11 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# What a user installs, and exactly what test/e2e/packed-install.test.ts runs: the packed project
+# installed without devDependencies into an empty directory.
+RUN npm run build && npm pack --pack-destination /tmp \
+  && mkdir /app && cd /app && echo '{ "private": true }' > package.json \
+  && npm install --omit=dev --no-audit --no-fund /tmp/outpost-*.tgz
 
 FROM node:${NODE_VERSION}-bookworm-slim
 # tini as PID 1: forwards SIGTERM to node (the hub drains on it) and reaps zombies.
@@ -16,12 +20,10 @@ RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf 
   && groupadd -g 10001 outpost && useradd -u 10001 -g 10001 -M -d /var/lib/outpost outpost \
   && mkdir -p /var/lib/outpost && chown 10001:10001 /var/lib/outpost
 WORKDIR /app
-COPY --from=build /src/package.json ./
-COPY --from=build /src/node_modules ./node_modules
-COPY --from=build /src/dist ./dist
+COPY --from=build /app/node_modules ./node_modules
 ENV NODE_ENV=production OUTPOST_HUB_DATA_DIR=/var/lib/outpost
 USER 10001:10001
 EXPOSE 8080 7777
 VOLUME /var/lib/outpost
-ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/hub/main.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "node_modules/outpost/dist/hub/main.js"]
 CMD ["--http-listen", "0.0.0.0:8080", "--grpc-listen", "0.0.0.0:7777"]

@@ -23,6 +23,8 @@ export interface AgentProcessOptions {
   env?: Record<string, string>;
   /** YAML for `hub.tls`; plaintext by default. */
   tls?: string;
+  /** A built agent (e.g. an installed package's dist/agent/main.js) instead of the sources through tsx. */
+  entry?: string;
 }
 
 // The tests' traffic is loopback only: a proxy set on the machine running them must not reroute it.
@@ -37,7 +39,10 @@ export interface AgentProcess {
   logged(text: string, timeoutMs?: number): Promise<void>;
 }
 
-export async function writeAgentConfig(hub: TestHub, opts: AgentProcessOptions): Promise<string> {
+export async function writeAgentConfig(
+  hub: Pick<TestHub, 'grpcPort'>,
+  opts: AgentProcessOptions,
+): Promise<string> {
   await mkdir(opts.dir, { recursive: true });
   await writeFile(path.join(opts.dir, 'token'), opts.token, { mode: 0o600 });
   const file = path.join(opts.dir, 'agent.yaml');
@@ -59,10 +64,14 @@ ${opts.pools ?? '  - name: local\n    platform: linux\n    capacity: 2'}
   return file;
 }
 
-export async function spawnAgentProcess(hub: TestHub, opts: AgentProcessOptions): Promise<AgentProcess> {
+export async function spawnAgentProcess(
+  hub: Pick<TestHub, 'grpcPort'>,
+  opts: AgentProcessOptions,
+): Promise<AgentProcess> {
   const config = await writeAgentConfig(hub, opts);
-  const child = spawn(process.execPath, ['--import', 'tsx', 'agent/main.ts', '-c', config], {
-    cwd: ROOT,
+  const main = opts.entry ? [opts.entry] : ['--import', 'tsx', 'agent/main.ts'];
+  const child = spawn(process.execPath, [...main, '-c', config], {
+    cwd: opts.entry ? opts.dir : ROOT,
     env: {
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !PROXY_VARIABLES.test(k))),
       OUTPOST_LOG_LEVEL: 'info',

@@ -35,14 +35,19 @@ export class ChildHubExitedError extends Error {
 /** Starts a hub child on `dataDir`; ports 0 pick free ones. Resolves once it logs `hub ready`. */
 export async function spawnChildHub(
   dataDir: string,
-  opts: { httpPort?: number; grpcPort?: number; args?: string[]; readyTimeoutMs?: number } = {},
+  opts: {
+    httpPort?: number;
+    grpcPort?: number;
+    args?: string[];
+    readyTimeoutMs?: number;
+    /** A built hub (e.g. an installed package's dist/hub/main.js) instead of the sources through tsx. */
+    entry?: string;
+  } = {},
 ): Promise<ChildHubProcess> {
   const child = spawn(
     process.execPath,
     [
-      '--import',
-      'tsx',
-      'hub/main.ts',
+      ...(opts.entry ? [opts.entry] : ['--import', 'tsx', 'hub/main.ts']),
       '--data-dir',
       dataDir,
       '--http-listen',
@@ -52,7 +57,8 @@ export async function spawnChildHub(
       '--insecure-plaintext',
       ...(opts.args ?? []),
     ],
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    // A built entry runs outside the repository, so nothing resolves from its node_modules.
+    { cwd: opts.entry ? dataDir : ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: ChildHubProcess['logs'] = [];
   let stderr = '';

@@ -2,7 +2,10 @@
 // in-cluster service account) and the few API calls the executor makes, so the rest of the executor
 // sees narrow functions and plain errors.
 import { CoreV1Api, KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import { statusOf, withRetry } from './retry.js';
 import type { KubernetesPoolSettings } from './settings.js';
+
+export { statusOf };
 
 export function loadKubeConfig(settings: KubernetesPoolSettings): KubeConfig {
   const kc = new KubeConfig();
@@ -10,16 +13,6 @@ export function loadKubeConfig(settings: KubernetesPoolSettings): KubeConfig {
   else kc.loadFromFile(settings.kubeconfig);
   if (settings.context !== undefined) kc.setCurrentContext(settings.context);
   return kc;
-}
-
-/** The HTTP status of a client-node error (ApiException.code), if any. */
-export function statusOf(err: unknown): number | undefined {
-  if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; statusCode?: unknown };
-    if (typeof e.code === 'number') return e.code;
-    if (typeof e.statusCode === 'number') return e.statusCode;
-  }
-  return undefined;
 }
 
 /** A one-line description of a client-node error: the API's Status message when it sent one. */
@@ -56,13 +49,41 @@ export class KubeApi {
     this.core = kc.makeApiClient(CoreV1Api);
   }
 
+  /**
+   * A create that may be retried: when an earlier try reached the server before its answer was lost,
+   * the retry's AlreadyExists means it was created, and the stored object is returned.
+   */
+  private async createOnce<T>(create: () => Promise<T>, read: () => Promise<T | undefined>): Promise<T> {
+    return withRetry(async (attempt) => {
+      try {
+        return await create();
+      } catch (err) {
+        if (attempt > 1 && statusOf(err) === 409) {
+          const existing = await read();
+          if (existing) return existing;
+        }
+        throw err;
+      }
+    });
+  }
+
   createPod(pod: V1Pod): Promise<V1Pod> {
-    return this.core.createNamespacedPod({ namespace: this.namespace, body: pod });
+    return this.createOnce(
+      () => this.core.createNamespacedPod({ namespace: this.namespace, body: pod }),
+      () => this.readPod(pod.metadata?.name ?? ''),
+    );
+  }
+
+  /** A server-side dry run of a create: admission (Pod Security, quotas, webhooks) runs, nothing is stored. */
+  dryRunCreatePod(pod: V1Pod): Promise<V1Pod> {
+    return withRetry(() =>
+      this.core.createNamespacedPod({ namespace: this.namespace, body: pod, dryRun: 'All' }),
+    );
   }
 
   async readPod(name: string): Promise<V1Pod | undefined> {
     try {
-      return await this.core.readNamespacedPod({ namespace: this.namespace, name });
+      return await withRetry(() => this.core.readNamespacedPod({ namespace: this.namespace, name }));
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
@@ -70,31 +91,42 @@ export class KubeApi {
   }
 
   async listPods(labelSelector: string): Promise<{ pods: V1Pod[]; resourceVersion: string | undefined }> {
-    const list = await this.core.listNamespacedPod({ namespace: this.namespace, labelSelector });
+    const list = await withRetry(() =>
+      this.core.listNamespacedPod({ namespace: this.namespace, labelSelector }),
+    );
     return { pods: list.items, resourceVersion: list.metadata?.resourceVersion };
   }
 
-  /** Deletes a pod; a pod already gone is fine. */
-  async deletePod(name: string, graceSeconds: number): Promise<void> {
+  /**
+   * Deletes a pod gracefully: its containers get SIGTERM and `graceSeconds` (default: the pod's own
+   * terminationGracePeriodSeconds) before SIGKILL. Never 0, which is a force delete: the object would
+   * vanish from the API while its containers may still run. A pod already gone is fine.
+   */
+  async deletePod(name: string, graceSeconds?: number): Promise<void> {
     try {
-      await this.core.deleteNamespacedPod({
-        namespace: this.namespace,
-        name,
-        gracePeriodSeconds: graceSeconds,
-        propagationPolicy: 'Background',
-      });
+      await withRetry(() =>
+        this.core.deleteNamespacedPod({
+          namespace: this.namespace,
+          name,
+          ...(graceSeconds !== undefined ? { gracePeriodSeconds: Math.max(1, graceSeconds) } : {}),
+          propagationPolicy: 'Background',
+        }),
+      );
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     }
   }
 
   createSecret(secret: V1Secret): Promise<V1Secret> {
-    return this.core.createNamespacedSecret({ namespace: this.namespace, body: secret });
+    return this.createOnce(
+      () => this.core.createNamespacedSecret({ namespace: this.namespace, body: secret }),
+      () => this.readSecret(secret.metadata?.name ?? ''),
+    );
   }
 
   async readSecret(name: string): Promise<V1Secret | undefined> {
     try {
-      return await this.core.readNamespacedSecret({ namespace: this.namespace, name });
+      return await withRetry(() => this.core.readNamespacedSecret({ namespace: this.namespace, name }));
     } catch (err) {
       if (statusOf(err) === 404) return undefined;
       throw err;
@@ -102,12 +134,14 @@ export class KubeApi {
   }
 
   async listSecrets(labelSelector: string): Promise<V1Secret[]> {
-    return (await this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector })).items;
+    return (
+      await withRetry(() => this.core.listNamespacedSecret({ namespace: this.namespace, labelSelector }))
+    ).items;
   }
 
   async deleteSecret(name: string): Promise<void> {
     try {
-      await this.core.deleteNamespacedSecret({ namespace: this.namespace, name });
+      await withRetry(() => this.core.deleteNamespacedSecret({ namespace: this.namespace, name }));
     } catch (err) {
       if (statusOf(err) !== 404) throw err;
     }

@@ -59,6 +59,39 @@ function stepOf(over: Partial<ExecStep> = {}): ExecStep {
   };
 }
 
+/** Deletes are graceful (SIGTERM, then the pod goes): waits until the namespace holds no pod. */
+async function noPodsLeft(f: FakeKube): Promise<void> {
+  for (const end = Date.now() + 15_000; f.pods(NS).length > 0;) {
+    if (Date.now() > end)
+      throw new Error(
+        `pods left: ${f
+          .pods(NS)
+          .map((p) => p.metadata.name)
+          .join(', ')}`,
+      );
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** A step with input `src` (one file, `file` holding `text`) and output `out`, running `script` in `runDir`. */
+async function withSrcInput(
+  name: string,
+  file: string,
+  text: string,
+  script: string,
+  runDir = '',
+): Promise<ExecStep> {
+  const src = path.join(dir, name);
+  await mkdir(src, { recursive: true });
+  await writeFile(path.join(src, file), text);
+  const archive = await pack(src, path.join(dir, `${name}.tar`), 1e9);
+  return stepOf({
+    run: { path: 'sh', args: ['-c', script], dir: runDir, user: '' },
+    inputs: [{ name: 'src', path: 'src', archive: archive.file }],
+    outputs: [{ name: 'out', path: 'out' }],
+  });
+}
+
 async function drain(step: RunningStep): Promise<string> {
   let text = '';
   for await (const piece of step.logs()) text += piece.data.toString();
@@ -88,22 +121,15 @@ function executor(over: Partial<KubernetesPoolSettings> = {}): KubernetesExecuto
 
 describe('KubernetesExecutor', () => {
   it('runs a step with inputs and outputs', async () => {
-    const src = path.join(dir, 'src');
-    await mkdir(src, { recursive: true });
-    await writeFile(path.join(src, 'a.txt'), 'from input\n');
-    const archive = await pack(src, path.join(dir, 'src.tar'), 1e9);
     const ex = executor();
     const step = await ex.start(
-      stepOf({
-        run: {
-          path: 'sh',
-          args: ['-c', 'cat ../src/a.txt; echo made > ../out/b.txt; pwd'],
-          dir: 'work',
-          user: '',
-        },
-        inputs: [{ name: 'src', path: 'src', archive: archive.file }],
-        outputs: [{ name: 'out', path: 'out' }],
-      }),
+      await withSrcInput(
+        'src',
+        'a.txt',
+        'from input\n',
+        'cat ../src/a.txt; echo made > ../out/b.txt; pwd',
+        'work',
+      ),
     );
     const log = await drain(step);
     const result = await step.wait();
@@ -118,7 +144,7 @@ describe('KubernetesExecutor', () => {
     await unpack(outs[0]!.archive.file, check);
     expect(await readFile(path.join(check, 'b.txt'), 'utf8')).toBe('made\n');
     await step.cleanup();
-    expect(fake.pods(NS)).toEqual([]);
+    await noPodsLeft(fake);
   });
 });
 
@@ -201,6 +227,174 @@ describe('after an agent restart', () => {
     expect(await step.wait()).toMatchObject({ status: 'aborted' });
     await logs;
     await step.cleanup();
+    await noPodsLeft(fake);
+  });
+});
+
+describe('a pod waiting for a node', () => {
+  it('Unschedulable is a pending reason, shown live, until an autoscaled node runs the step', async () => {
+    const scaling = await startFakeKube({
+      namespaces: [NS],
+      nodes: [{ name: 'other', labels: { pool: 'other' } }],
+      autoscaler: { nodes: [{ name: 'scaled', labels: { pool: 'ci' } }], delayMs: 1_500 },
+    });
+    const seen: { msg: string; obj: Record<string, unknown> }[] = [];
+    const record = (obj: object, msg: string) => seen.push({ msg, obj: obj as Record<string, unknown> });
+    try {
+      const ex = new KubernetesExecutor({
+        settings: settingsFor({ nodeSelector: { pool: 'ci' }, pendingTimeoutSeconds: 30 }),
+        agent: 'agent-1',
+        workRoot: path.join(dir, 'work-scaling'),
+        kubeConfig: scaling.kubeConfig(),
+        log: { info: record, warn: record },
+      });
+      const step = await ex.start(
+        stepOf({ run: { path: 'sh', args: ['-c', 'echo on the new node'], dir: '', user: '' } }),
+      );
+      expect(await drain(step)).toBe('on the new node\n');
+      expect(await step.wait()).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
+      await step.cleanup();
+      const pending = seen.filter((e) => e.msg === 'step pending').map((e) => e.obj);
+      expect(pending).toContainEqual(
+        expect.objectContaining({
+          phase: 'scheduling',
+          reason: expect.stringMatching(
+            /^unschedulable: 0\/1 nodes are available: 1 node\(s\) didn't match Pod's node affinity\/selector/,
+          ) as unknown,
+        }),
+      );
+      expect(pending.map((p) => p.phase)).toEqual(expect.arrayContaining(['scheduling', 'input-transfer']));
+      const started = seen.find((e) => e.msg === 'step started')?.obj;
+      expect(started?.schedulingMs).toBeGreaterThanOrEqual(1_400);
+      expect(started).toHaveProperty('imagePullMs');
+      expect(started).toHaveProperty('inputTransferMs');
+    } finally {
+      await scaling.close();
+    }
+  });
+
+  it('only the pending timeout ends it, with the scheduler message as the reason', async () => {
+    const started = Date.now();
+    const step = await executor({ nodeSelector: { pool: 'none' }, pendingTimeoutSeconds: 2 }).start(stepOf());
+    expect(await drain(step)).toBe('');
+    const result = await step.wait();
+    expect(result.status).toBe('errored');
+    expect(result.error).toMatch(
+      /^the pod did not start within 2s \(pending timeout\): unschedulable: 0\/2 nodes are available: /,
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+    await step.cleanup();
     expect(fake.pods(NS)).toEqual([]);
+  });
+});
+
+describe('admission', () => {
+  let strict: FakeKube;
+  beforeAll(async () => {
+    strict = await startFakeKube({
+      namespaces: [NS],
+      namespaceLabels: { [NS]: { 'pod-security.kubernetes.io/enforce': 'restricted' } },
+      resourceQuotas: [
+        {
+          namespace: NS,
+          name: 'compute',
+          hard: { 'requests.cpu': '8', 'limits.cpu': '8', 'limits.memory': '16Gi' },
+        },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await strict.close();
+  });
+
+  const strictExecutor = (over: Partial<KubernetesPoolSettings>, log?: (msg: string, obj: object) => void) =>
+    new KubernetesExecutor({
+      settings: settingsFor(over),
+      agent: 'agent-1',
+      workRoot: path.join(dir, 'work-strict'),
+      kubeConfig: strict.kubeConfig(),
+      log: { info: (o, m) => log?.(m, o), warn: (o, m) => log?.(m, o) },
+    });
+
+  it('by default a step pod passes Pod Security "restricted" and a ResourceQuota, helpers included', async () => {
+    const seen: string[] = [];
+    const ex = strictExecutor(
+      { resources: { defaults: { cpu: '100m', memory: '64Mi' }, ceilings: {} } },
+      (m) => seen.push(m),
+    );
+    expect(await ex.admission).toBeUndefined();
+    expect(seen).toContain("admission accepts the pool's pods (dry run)");
+    const step = await ex.start(
+      await withSrcInput(
+        'strict-src',
+        'in.txt',
+        'input\n',
+        'cat src/in.txt; echo more >> src/in.txt; echo done > out/o.txt',
+      ),
+    );
+    expect(await drain(step)).toBe('input\n');
+    expect(await step.wait()).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
+    await step.cleanup();
+    // The step's pod goes (gracefully); the dry run never stored one.
+    await noPodsLeft(strict);
+  });
+
+  it("at pool start, a dry run reports what admission rejects, in the API server's words", async () => {
+    const warned: { msg: string; obj: object }[] = [];
+    // No CPU for the step (the pool sets no defaults), and a pod_patch that asks for root.
+    const ex = strictExecutor(
+      { podPatch: { spec: { securityContext: { runAsNonRoot: false } } } },
+      (msg, obj) => warned.push({ msg, obj }),
+    );
+    const rejected = await ex.admission;
+    expect(rejected).toMatch(
+      /^pods "outpost-admission-probe" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true/,
+    );
+    expect(warned).toContainEqual({
+      msg: "admission rejects the pool's pods (dry run)",
+      obj: expect.objectContaining({ message: rejected }) as object,
+    });
+    const quota = await strictExecutor({}).admission;
+    expect(quota).toBe(
+      'pods "outpost-admission-probe" is forbidden: failed quota: compute: must specify limits.cpu for: step; limits.memory for: step; requests.cpu for: step',
+    );
+    expect(strict.pods(NS)).toEqual([]);
+  });
+});
+
+describe('an API server that is busy or restarting', () => {
+  it('429 (Retry-After), 5xx and resets are retried; a create whose answer was lost counts as created', async () => {
+    const ex = executor();
+    fake.injectFault({ kind: 429, count: 1, verb: 'create', resource: 'pods', retryAfterSeconds: 1 });
+    fake.injectFault({ kind: 503, count: 2, verb: 'list', resource: 'pods' });
+    // The pod is stored, the answer never arrives: the retry gets AlreadyExists.
+    fake.injectFault({ kind: 'reset-after-commit', count: 1, verb: 'create', resource: 'pods' });
+    fake.injectFault({ kind: 500, count: 1, verb: 'get', resource: 'pods' });
+    fake.injectFault({ kind: 'reset', count: 1, verb: 'delete', resource: 'pods' });
+    const before = fake.faultsServed();
+    const started = Date.now();
+    const step = await ex.start(stepOf({ outputs: [{ name: 'out', path: 'out' }] }));
+    expect(await drain(step)).toBe('hello\nworld\n');
+    expect(await step.wait()).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
+    const outs = path.join(dir, 'busy-outs');
+    await mkdir(outs, { recursive: true });
+    expect((await step.collectOutputs(outs, 1e9)).map((o) => o.name)).toEqual(['out']);
+    await step.cleanup();
+    await noPodsLeft(fake);
+    expect(fake.faultsServed() - before).toBe(6);
+    // Retry-After: 1 was honoured.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it("a refusal in words (422 Invalid) errors the step with the API server's message", async () => {
+    const step = await executor({ podPatch: { spec: { containers: [{ name: 'step', image: '' }] } } }).start(
+      stepOf(),
+    );
+    const result = await step.wait();
+    expect(result.status).toBe('errored');
+    expect(result.error).toMatch(
+      /^cannot create the step's pod: Pod "outpost-.*" is invalid: spec\.containers\[0\]\.image/,
+    );
+    await step.cleanup();
   });
 });

@@ -17,7 +17,7 @@ import {
   type LogData,
   type RunningStep,
 } from '../executor.js';
-import { describe, KubeApi, loadKubeConfig } from './client.js';
+import { describe, KubeApi, loadKubeConfig, statusOf } from './client.js';
 import { followLog } from './logs.js';
 import {
   ANNOTATION,
@@ -34,6 +34,7 @@ import {
   stepDirs,
   workspacePath,
 } from './pod.js';
+import { PendingClock, type PendingPhase } from './pending.js';
 import { viewPod } from './reasons.js';
 import { buildStepSecret, isPullSecret, redactOf, secretNameFor } from './secrets.js';
 import type { KubernetesPoolSettings } from './settings.js';
@@ -51,7 +52,17 @@ export interface KubernetesExecutorOptions {
   kubeConfig?: KubeConfig;
   /** API problems the executor survives (a broken watch); default: ignored. */
   onError?: (err: unknown) => void;
+  /** The agent's log: pending phases and reasons, admission problems. Default: none. */
+  log?: KubeLog;
 }
+
+/** The part of the agent's (pino) logger the executor writes to. */
+export interface KubeLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+const NO_LOG: KubeLog = { info: () => undefined, warn: () => undefined };
 
 // A step the timeout should have ended (activeDeadlineSeconds) gets this long before we end it ourselves.
 const DEADLINE_SLACK_MS = 5_000;
@@ -60,7 +71,11 @@ interface Deps {
   api: KubeApi;
   settings: KubernetesPoolSettings;
   watcher: PodWatcher;
+  log: KubeLog;
 }
+
+/** end()'s second argument: the pod goes too. */
+const DELETE = 'delete-pod';
 
 /** How long collecting outputs waits for the outputs helper container to start. */
 const OUTPUTS_HELPER_START_MS = 60_000;
@@ -75,8 +90,16 @@ export class KubernetesExecutor implements Executor {
     const api = new KubeApi(kc, opts.settings.namespace);
     this.selector = ownSelector(opts.settings, opts.agent);
     const watcher = new PodWatcher(api, this.selector, opts.onError ?? (() => undefined));
-    this.deps = { api, settings: opts.settings, watcher };
+    this.deps = { api, settings: opts.settings, watcher, log: opts.log ?? NO_LOG };
+    this.admission = probeAdmission(this.deps, opts.agent);
   }
+
+  /**
+   * At pool start, a dry-run create of a pod like every step's: resolves with what admission (Pod
+   * Security, ResourceQuota, LimitRange, webhooks) rejects, in the API server's words, or undefined
+   * when it accepts it. Also in the agent log.
+   */
+  readonly admission: Promise<string | undefined>;
 
   async start(step: ExecStep): Promise<RunningStep> {
     const { settings } = this.deps;
@@ -162,6 +185,38 @@ export class KubernetesExecutor implements Executor {
   }
 }
 
+async function probeAdmission(deps: Deps, agent: string): Promise<string | undefined> {
+  const { settings, api, log } = deps;
+  const probe: ExecStep = {
+    leaseId: 'admission-probe',
+    run: { path: 'true', args: [], dir: '', user: '' },
+    env: {},
+    inputs: [],
+    outputs: [{ name: 'probe', path: 'probe' }],
+    timeoutMs: 0,
+    privileged: false,
+  };
+  // Nothing is stored: the name only has to be valid.
+  const pod = buildPod(probe, settings, { podName: 'outpost-admission-probe', agent });
+  try {
+    await api.dryRunCreatePod(pod);
+    log.info({ namespace: settings.namespace }, "admission accepts the pool's pods (dry run)");
+    return undefined;
+  } catch (err) {
+    const status = statusOf(err);
+    const message = describe(err);
+    if (status === 403 || status === 422 || status === 400) {
+      log.warn(
+        { namespace: settings.namespace, status, message },
+        "admission rejects the pool's pods (dry run)",
+      );
+      return message;
+    }
+    log.warn({ namespace: settings.namespace, err: message }, 'cannot check admission (dry run)');
+    return undefined;
+  }
+}
+
 function parseJson(text: string | undefined): unknown {
   if (text === undefined) return undefined;
   try {
@@ -228,7 +283,8 @@ class KubeStep implements RunningStep {
   private deletedByUs = false;
   private inputs: 'waiting' | 'sending' | 'sent';
   private inputsStderr = '';
-  private lastReason = 'waiting for the API server';
+  private readonly pending: PendingClock;
+  private pendingTimer: NodeJS.Timeout | undefined;
   private pullFailingSince: number | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | undefined;
@@ -250,27 +306,12 @@ class KubeStep implements RunningStep {
       return r;
     });
     const sinceCreated = Date.now() - s.createdAt;
-    const pendingMs = this.settings.pendingTimeoutSeconds * 1000 - sinceCreated;
-    this.timers.push(
-      setTimeout(
-        () => {
-          if (!this.started)
-            this.end(
-              {
-                status: 'errored',
-                exitStatus: -1,
-                error: `the pod did not start within ${this.settings.pendingTimeoutSeconds}s (pending timeout): ${this.lastReason}`,
-              },
-              0,
-            );
-        },
-        Math.max(0, pendingMs),
-      ),
-    );
+    this.pending = new PendingClock(s.createdAt);
+    this.armPendingTimeout();
     if (s.timeoutMs > 0) {
       this.timers.push(
         setTimeout(
-          () => this.end({ status: 'failed', exitStatus: -1, error: 'timeout exceeded' }, 0),
+          () => this.end({ status: 'failed', exitStatus: -1, error: 'timeout exceeded' }, DELETE),
           Math.max(0, s.timeoutMs + DEADLINE_SLACK_MS - sinceCreated),
         ),
       );
@@ -279,6 +320,40 @@ class KubeStep implements RunningStep {
 
   private get namespace(): string {
     return this.settings.namespace;
+  }
+
+  /**
+   * Ends the step once scheduling and image pulls took the pool's pending timeout; time spent
+   * transferring inputs does not count (the timer is re-armed when the transfer is over).
+   */
+  private armPendingTimeout(): void {
+    clearTimeout(this.pendingTimer);
+    const budgetMs = this.settings.pendingTimeoutSeconds * 1000;
+    this.pendingTimer = setTimeout(
+      () => {
+        if (this.started || this.ended) return;
+        const { phase, reason } = this.pending.current;
+        if (phase === 'input-transfer') return;
+        if (this.pending.counted() < budgetMs) return this.armPendingTimeout();
+        this.end(
+          {
+            status: 'errored',
+            exitStatus: -1,
+            error: `the pod did not start within ${this.settings.pendingTimeoutSeconds}s (pending timeout): ${reason}`,
+          },
+          DELETE,
+        );
+      },
+      Math.max(0, budgetMs - this.pending.counted()),
+    );
+  }
+
+  /** Records where the pod waits; the agent log shows each new phase or reason as it happens. */
+  private setPending(phase: PendingPhase, reason: string): void {
+    const was = this.pending.current.phase;
+    if (!this.pending.update(phase, reason)) return;
+    this.deps.log.info({ lease: this.leaseId, pod: this.s.podName, phase, reason }, 'step pending');
+    if (was === 'input-transfer' && phase !== 'input-transfer') this.armPendingTimeout();
   }
 
   /** Creates the Secret and the Pod; a refusal by the API ends the step 'errored' with its words. */
@@ -301,6 +376,9 @@ class KubeStep implements RunningStep {
   /** A reattached step: follow the pod from its current state. */
   resume(pod: V1Pod): void {
     const init = pod.status?.initContainerStatuses?.find((c) => c.name === INPUTS_CONTAINER);
+    const took = init?.state?.terminated;
+    if (took?.startedAt && took.finishedAt)
+      this.pending.creditTransfer(new Date(took.finishedAt).getTime() - new Date(took.startedAt).getTime());
     if (init?.state?.terminated?.exitCode !== 0 && !this.ended) {
       // The inputs lived on the previous agent process's disk.
       this.end(
@@ -309,7 +387,7 @@ class KubeStep implements RunningStep {
           exitStatus: -1,
           error: "the agent restarted before the step's inputs reached its pod",
         },
-        0,
+        DELETE,
       );
     }
     this.subscribe();
@@ -343,14 +421,15 @@ class KubeStep implements RunningStep {
     const view = viewPod(pod);
     if (view.state !== 'pull-failing') this.pullFailingSince = undefined;
     switch (view.state) {
-      case 'waiting':
-        this.lastReason = view.reason;
+      case 'pending':
+        this.setPending(view.phase, view.reason);
         return;
       case 'pull-failing':
+        this.setPending('image-pull', `pulling image ${view.image}: ${view.message}`);
         this.onPullFailing(view.image, view.message);
         return;
       case 'inputs':
-        this.lastReason = 'receiving inputs';
+        this.setPending('input-transfer', 'receiving inputs');
         if (this.inputs === 'waiting') void this.sendInputs();
         return;
       case 'running':
@@ -360,7 +439,7 @@ class KubeStep implements RunningStep {
         if (view.started) this.markStarted();
         this.stepTerminated = true;
         let result = view.result;
-        if (result.error?.startsWith('inputs could not') && this.inputsStderr)
+        if (view.cause === 'inputs-rejected' && this.inputsStderr)
           result = { ...result, error: `${result.error}: ${this.inputsStderr}` };
         this.end(result);
         this.startedOrEnded.resolve(undefined);
@@ -371,10 +450,12 @@ class KubeStep implements RunningStep {
 
   private onPullFailing(image: string, message: string): void {
     const now = Date.now();
-    this.lastReason = `pulling image ${image}: ${message}`;
     const graceMs = this.settings.imagePullGraceSeconds * 1000;
     const fail = () =>
-      this.end({ status: 'errored', exitStatus: -1, error: `image pull failed: ${image}: ${message}` }, 0);
+      this.end(
+        { status: 'errored', exitStatus: -1, error: `image pull failed: ${image}: ${message}` },
+        DELETE,
+      );
     if (this.pullFailingSince === undefined) {
       this.pullFailingSince = now;
       // Re-checked when the grace is over, in case no further pod update comes.
@@ -389,6 +470,18 @@ class KubeStep implements RunningStep {
   private markStarted(): void {
     if (this.started) return;
     this.started = true;
+    clearTimeout(this.pendingTimer);
+    const took = this.pending.durations();
+    this.deps.log.info(
+      {
+        lease: this.leaseId,
+        pod: this.s.podName,
+        schedulingMs: took.scheduling,
+        imagePullMs: took['image-pull'],
+        inputTransferMs: took['input-transfer'],
+      },
+      'step started',
+    );
     this.startedOrEnded.resolve(undefined);
   }
 
@@ -406,22 +499,24 @@ class KubeStep implements RunningStep {
     } catch (err) {
       this.end(
         { status: 'errored', exitStatus: -1, error: `inputs: cannot send them to the pod: ${describe(err)}` },
-        0,
+        DELETE,
       );
     }
   }
 
-  /** Records the step's ending (the first one wins); with `deleteGrace`, also deletes the pod. */
-  private end(result: ExecResult, deleteGrace?: number): void {
+  /** Records the step's ending (the first one wins); with DELETE, also deletes the pod (gracefully). */
+  private end(result: ExecResult, then?: typeof DELETE): void {
     if (this.ended) return;
     this.ended = result;
     for (const t of this.timers) clearTimeout(t);
+    clearTimeout(this.pendingTimer);
     this.endedSignal.resolve(result);
-    if (deleteGrace !== undefined) void this.deletePod(deleteGrace);
+    if (then === DELETE) void this.deletePod();
     if (!this.started) this.startedOrEnded.resolve(undefined);
   }
 
-  private async deletePod(graceSeconds: number): Promise<void> {
+  /** `graceSeconds` undefined: the pod's own grace period. */
+  private async deletePod(graceSeconds?: number): Promise<void> {
     this.deletedByUs = true;
     await this.api.deletePod(this.s.podName, graceSeconds).catch(() => undefined);
   }
@@ -515,8 +610,9 @@ class KubeStep implements RunningStep {
     if (this.cleaned) return;
     this.cleaned = true;
     for (const t of this.timers) clearTimeout(t);
+    clearTimeout(this.pendingTimer);
     if (!this.ended) this.end({ status: 'aborted', exitStatus: -1, error: 'cleaned up' });
-    await this.deletePod(0);
+    await this.deletePod();
     if (this.s.secretName) await this.api.deleteSecret(this.s.secretName).catch(() => undefined);
     if (this.s.scratch) await rm(this.s.scratch, { recursive: true, force: true });
     this.unsubscribe?.();

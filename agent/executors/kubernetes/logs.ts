@@ -7,6 +7,7 @@ import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { LogData } from '../executor.js';
+import { backoffMs } from './retry.js';
 
 export interface FollowOptions {
   kc: KubeConfig;
@@ -72,6 +73,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The container's whole log, following it until the container ended. Ends early when the pod is gone. */
 export async function* followLog(o: FollowOptions): AsyncGenerator<LogData> {
   const retryMs = o.retryMs ?? 200;
+  // Reconnects in a row back off (jittered, up to 10 s): an API server outage is not a request storm.
+  let failures = 0;
+  const pause = () =>
+    sleep(retryMs + backoffMs(++failures, { attempts: Infinity, baseMs: retryMs, maxMs: 10_000 }));
   let last: [number, number] | undefined;
   // Lines already yielded that carry exactly `last` as their timestamp (the kubelet may stamp several
   // lines alike): that many are skipped at `last` after a reconnect.
@@ -81,12 +86,13 @@ export async function* followLog(o: FollowOptions): AsyncGenerator<LogData> {
     let seenAtLast = 0;
     try {
       const { status, res } = await openLog(o, last?.[0]);
-      if (status !== 200) {
+      if (status === 200) failures = 0;
+      else {
         res.resume();
         // 404: the pod is gone; 400: not started yet or already removed. Either way ask again later
         // unless the step is over.
         if (o.finished()) return;
-        await sleep(retryMs);
+        await pause();
         continue;
       }
       let rest: Buffer = Buffer.alloc(0);
@@ -133,7 +139,7 @@ export async function* followLog(o: FollowOptions): AsyncGenerator<LogData> {
       cleanEnd = false;
     }
     if (cleanEnd && o.finished()) return;
-    await sleep(retryMs);
+    await pause();
     if (!cleanEnd && o.finished()) {
       // One more read picks up what a broken stream cut off; then the loop ends on its clean end.
       continue;

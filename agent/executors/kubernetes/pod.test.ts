@@ -8,7 +8,7 @@ describe('buildPod', () => {
   it('turns a Linux step into a restricted pod with helpers for inputs and outputs', () => {
     const mounts = [{ name: 'workspace', mountPath: '/workspace' }];
     const restricted = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } };
-    const helper = { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } };
+    const helper = { requests: { cpu: '10m', memory: '32Mi' }, limits: { cpu: '500m', memory: '256Mi' } };
     expect(buildPod(linuxStep, linuxPool, ids('outpost-test-6f1c'))).toEqual({
       apiVersion: 'v1',
       kind: 'Pod',
@@ -44,7 +44,14 @@ describe('buildPod', () => {
         priorityClassName: 'ci-steps',
         imagePullSecrets: [{ name: 'registry-creds' }],
         enableServiceLinks: false,
-        securityContext: { seccompProfile: { type: 'RuntimeDefault' } },
+        // Pod Security "restricted" by default: a numeric non-root uid, its group owning the workspace.
+        securityContext: {
+          runAsNonRoot: true,
+          runAsUser: 65532,
+          runAsGroup: 65532,
+          fsGroup: 65532,
+          seccompProfile: { type: 'RuntimeDefault' },
+        },
         volumes: [{ name: 'workspace', emptyDir: {} }],
         initContainers: [
           {
@@ -110,7 +117,8 @@ describe('buildPod', () => {
       command: ['cmd'],
       workingDir: 'C:\\workspace\\src',
     });
-    expect(pod.spec?.activeDeadlineSeconds).toBeUndefined();
+    // No timeout: still a deadline (a day), so a pod the agent lost cannot run for ever.
+    expect(pod.spec?.activeDeadlineSeconds).toBe(86_400);
   });
 
   it('a Windows pool with outputs idles its helper with cmd', () => {
@@ -118,13 +126,21 @@ describe('buildPod', () => {
     expect(pod.spec?.containers[1]?.command).toEqual(['cmd', '/S', '/C', 'ping -t 127.0.0.1 > NUL']);
   });
 
-  it('runs as non-root when the pool names a user', () => {
-    const pod = buildPod(linuxStep, { ...linuxPool, runAsUser: 1000, runAsGroup: 1000 }, ids('p'));
+  it("runs as the pool's user when it names one; fsGroup is its group, else the user", () => {
+    const pod = buildPod(linuxStep, { ...linuxPool, runAsUser: 1000, runAsGroup: 2000 }, ids('p'));
     expect(pod.spec?.securityContext).toEqual({
       seccompProfile: { type: 'RuntimeDefault' },
       runAsNonRoot: true,
       runAsUser: 1000,
-      runAsGroup: 1000,
+      runAsGroup: 2000,
+      fsGroup: 2000,
+    });
+    const userOnly = buildPod(linuxStep, { ...linuxPool, runAsUser: 1000 }, ids('p'));
+    expect(userOnly.spec?.securityContext).toEqual({
+      seccompProfile: { type: 'RuntimeDefault' },
+      runAsNonRoot: true,
+      runAsUser: 1000,
+      fsGroup: 1000,
     });
   });
 

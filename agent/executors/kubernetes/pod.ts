@@ -54,10 +54,20 @@ export const ANNOTATION = {
   resource: 'outpost.dev/resource',
 } as const;
 
+// Requests and limits on both: a namespace with a ResourceQuota rejects containers without them.
 const HELPER_RESOURCES: V1ResourceRequirements = {
   requests: { cpu: '10m', memory: '32Mi' },
-  limits: { memory: '256Mi' },
+  limits: { cpu: '500m', memory: '256Mi' },
 };
+
+/**
+ * The uid (and gid) Linux steps and helpers run as when the pool names none: non-root and numeric, as
+ * Pod Security `restricted` requires (distroless's "nonroot"; images/helper-linux.Dockerfile's user).
+ */
+export const DEFAULT_RUN_AS_USER = 65532;
+
+/** activeDeadlineSeconds of a step without a `timeout`: a day. */
+export const DEFAULT_POD_DEADLINE_SECONDS = 24 * 60 * 60;
 
 /** A step the pool cannot run as asked (privileged, a path outside the workspace); it ends 'errored'. */
 export class PodSpecError extends Error {
@@ -201,13 +211,18 @@ function podSecurityContext(pool: KubernetesPoolSettings): V1PodSecurityContext 
     // Linux-only fields (seccomp, runAsUser, capabilities) are rejected on Windows pods.
     return { windowsOptions: { runAsUserName: 'ContainerUser' } };
   }
-  const ctx: V1PodSecurityContext = { seccompProfile: { type: 'RuntimeDefault' } };
-  if (pool.runAsUser !== undefined) {
-    ctx.runAsNonRoot = true;
-    ctx.runAsUser = pool.runAsUser;
-    if (pool.runAsGroup !== undefined) ctx.runAsGroup = pool.runAsGroup;
-  }
-  return ctx;
+  // Pod Security `restricted`: non-root with a numeric uid (the image's own user is often root or a
+  // name the kubelet cannot check). fsGroup owns the workspace volume, so whichever uid a pod_patch
+  // gives a container, the step can write its inputs and outputs.
+  const uid = pool.runAsUser ?? DEFAULT_RUN_AS_USER;
+  const gid = pool.runAsGroup ?? (pool.runAsUser === undefined ? DEFAULT_RUN_AS_USER : undefined);
+  return {
+    runAsNonRoot: true,
+    runAsUser: uid,
+    ...(gid !== undefined ? { runAsGroup: gid } : {}),
+    fsGroup: gid ?? uid,
+    seccompProfile: { type: 'RuntimeDefault' },
+  };
 }
 
 function containerSecurityContext(
@@ -327,7 +342,9 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
     },
     spec: {
       restartPolicy: 'Never',
-      ...(step.timeoutMs > 0 ? { activeDeadlineSeconds: Math.ceil(step.timeoutMs / 1000) } : {}),
+      // Every pod has a deadline, so one the agent lost track of cannot run for ever.
+      activeDeadlineSeconds:
+        step.timeoutMs > 0 ? Math.ceil(step.timeoutMs / 1000) : DEFAULT_POD_DEADLINE_SECONDS,
       os: { name: pool.platform },
       nodeSelector,
       ...(tolerations.length > 0 ? { tolerations } : {}),

@@ -13,7 +13,7 @@ export async function sweep(api: KubeApi, selector: string, keep: Set<string>): 
     const name = pod.metadata?.name;
     if (!name || owned(pod.metadata?.annotations?.[ANNOTATION.lease], pod.metadata?.labels?.[LABEL.lease]))
       continue;
-    await api.deletePod(name, 0);
+    await api.deletePod(name);
     deleted.push(`pod/${name}`);
   }
   for (const secret of await api.listSecrets(selector)) {

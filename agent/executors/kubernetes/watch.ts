@@ -7,11 +7,13 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
 import { Watch, type V1Pod } from '@kubernetes/client-node';
 import type { KubeApi } from './client.js';
+import { backoffMs, type RetryPolicy } from './retry.js';
 
 export type PodEvent = { type: 'update'; pod: V1Pod } | { type: 'deleted'; pod: V1Pod };
 type Listener = (event: PodEvent) => void;
 
-const RETRY_MS = 500;
+// A watch the server closed resumes at once; failures back off (jittered, up to 30 s) until one works.
+const FAILURE_BACKOFF: RetryPolicy = { attempts: Infinity, baseMs: 500, maxMs: 30_000 };
 
 export class PodWatcher {
   private readonly listeners = new Map<string, Set<Listener>>();
@@ -21,6 +23,7 @@ export class PodWatcher {
   private running = false;
   private generation = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
 
   constructor(
     private readonly api: KubeApi,
@@ -59,10 +62,12 @@ export class PodWatcher {
     for (const listener of this.listeners.get(name) ?? []) listener(event);
   }
 
-  private retry(gen: number, relist: boolean): void {
+  private retry(gen: number, relist: boolean, failed: boolean): void {
     if (gen !== this.generation) return;
     clearTimeout(this.retryTimer);
-    this.retryTimer = setTimeout(() => void (relist ? this.relist(gen) : this.watch(gen)), RETRY_MS);
+    this.failures = failed ? this.failures + 1 : 0;
+    const delay = failed ? backoffMs(this.failures, FAILURE_BACKOFF) : 0;
+    this.retryTimer = setTimeout(() => void (relist ? this.relist(gen) : this.watch(gen)), delay);
   }
 
   private async relist(gen: number): Promise<void> {
@@ -71,10 +76,11 @@ export class PodWatcher {
       listed = await this.api.listPods(this.selector);
     } catch (err) {
       this.onError(err);
-      this.retry(gen, true);
+      this.retry(gen, true, true);
       return;
     }
     if (gen !== this.generation) return;
+    this.failures = 0;
     const present = new Set<string>();
     for (const pod of listed.pods) {
       const name = pod.metadata?.name;
@@ -124,13 +130,14 @@ export class PodWatcher {
         },
         (err: unknown) => {
           if (gen !== this.generation) return;
-          if (err && !(err instanceof Error && err.name === 'AbortError')) this.onError(err);
-          this.retry(gen, gone || Boolean(err));
+          const failed = Boolean(err) && !(err instanceof Error && err.name === 'AbortError');
+          if (failed) this.onError(err);
+          this.retry(gen, gone || Boolean(err), failed);
         },
       );
     } catch (err) {
       this.onError(err);
-      this.retry(gen, true);
+      this.retry(gen, true, true);
     }
   }
 }

@@ -6,16 +6,19 @@ import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
+import type { ResourceQuota } from './admission.js';
+import { Autoscaler } from './autoscaler.js';
 import { EventRecorder } from './events.js';
 import { Kubelet, type ImageConfig, type KubeletTiming } from './kubelet.js';
 import { Authorizer, type Permission, type RbacRule } from './rbac.js';
 import { Resources } from './resources.js';
 import { detectIsolation, type Isolation } from './runtime.js';
 import { Scheduler, type Taint } from './scheduler.js';
-import { ApiServer } from './server.js';
+import { ApiServer, type Fault } from './server.js';
 import { Store, type KObject } from './store.js';
 import { serverTls } from './tls.js';
 
+export type { Fault, ResourceQuota };
 export type { ImageConfig, KubeletTiming, Permission, RbacRule, Taint, KObject, Isolation };
 
 export interface FakeNode {
@@ -33,6 +36,10 @@ export interface FakeKubeOptions {
   nodes?: FakeNode[];
   /** Namespaces that exist (creating objects elsewhere is 404, as on a real cluster). Default ["default"]. */
   namespaces?: string[];
+  /** Labels of those namespaces, e.g. { ci: { 'pod-security.kubernetes.io/enforce': 'restricted' } }. */
+  namespaceLabels?: Record<string, Record<string, string>>;
+  /** ResourceQuotas: pods must then specify every requests./limits. resource a quota names (admission.ts). */
+  resourceQuotas?: ResourceQuota[];
   /** The bearer token clients must send. Default: random. */
   token?: string;
   /** The user named in 403 messages. Default "system:serviceaccount:default:outpost-agent". */
@@ -45,6 +52,11 @@ export interface FakeKubeOptions {
   isolation?: 'auto' | Isolation;
   /** Kubelet delays; defaults are short so tests are fast. */
   timing?: Partial<KubeletTiming>;
+  /**
+   * A cluster autoscaler: once a pod is Unschedulable, the next of `nodes` joins `delayMs` later
+   * (autoscaler.ts). Omitted: the cluster never grows.
+   */
+  autoscaler?: { nodes: FakeNode[]; delayMs: number };
 }
 
 export interface FakeKube {
@@ -79,6 +91,10 @@ export interface FakeKube {
   containerPids(namespace: string, name: string): number[];
   /** Every (verb, resource, namespace) requested so far, allowed or not: proves an RBAC list minimal. */
   permissionsUsed(): Permission[];
+  /** The next `count` matching requests fail (429/500/503/reset, see server.ts Fault) instead of being served. */
+  injectFault(fault: Fault): void;
+  /** How many requests got an injected fault so far. */
+  faultsServed(): number;
   /** Server-side close of every open watch (client-node's Watch calls done(null); informers re-watch). */
   closeWatches(): void;
   /** Compacts the watch history: watches resuming from an older resourceVersion get 410 Expired. */
@@ -126,14 +142,17 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
   const namespaces = opts.namespaces ?? ['default'];
   for (const ns of namespaces)
     store.create('namespaces', {
-      metadata: { name: ns },
+      metadata: { name: ns, ...(opts.namespaceLabels?.[ns] ? { labels: opts.namespaceLabels[ns] } : {}) },
       spec: { finalizers: ['kubernetes'] },
       status: { phase: 'Active' },
     });
   for (const n of opts.nodes ?? [{ name: 'node-1' }]) store.create('nodes', nodeObject(n));
   const events = new EventRecorder(store);
-  const resources = new Resources(store);
+  const resources = new Resources(store, opts.resourceQuotas);
   new Scheduler(store, events);
+  const autoscaler = new Autoscaler(store, opts.autoscaler?.nodes ?? [], opts.autoscaler?.delayMs ?? 0, (n) =>
+    store.create('nodes', nodeObject(n)),
+  );
   const requested =
     opts.isolation ?? (process.env.FAKE_KUBE_ISOLATION as FakeKubeOptions['isolation']) ?? 'auto';
   const isolation = requested === 'auto' ? detectIsolation() : requested;
@@ -239,9 +258,12 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
       return w ? [...w.containers.values()].flatMap((c) => (c.proc?.pid ? [c.proc.pid] : [])) : [];
     },
     permissionsUsed: () => authorizer.permissionsUsed(),
+    injectFault: (fault) => api.injectFault(fault),
+    faultsServed: () => api.faultsServed,
     closeWatches: () => api.closeWatches(),
     compactHistory: () => store.compact(),
     async close() {
+      autoscaler.close();
       await api.close();
       await kubelet.close();
     },

@@ -1,10 +1,10 @@
 // Create/update/patch/delete semantics per resource, independent of HTTP: API-server defaulting and
 // admission for pods (the fields a real server adds), validation, graceful pod deletion.
 import { randomBytes } from 'node:crypto';
-import { ApiError, badRequest, conflict, notFound } from './errors.js';
+import { alreadyExists, ApiError, badRequest, conflict, invalid, notFound } from './errors.js';
 import { nowSeconds } from './events.js';
+import { admitPod, type ResourceQuota } from './admission.js';
 import { validatePod, validatePodUpdate, validateSecret, validateMeta } from './validate.js';
-import { invalid } from './errors.js';
 import type { KObject, Resource, Store } from './store.js';
 
 const NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789';
@@ -78,9 +78,13 @@ function defaultPod(pod: KObject): void {
 }
 
 export class Resources {
-  constructor(private readonly store: Store) {}
+  constructor(
+    private readonly store: Store,
+    private readonly quotas: readonly ResourceQuota[] = [],
+  ) {}
 
-  create(resource: Resource, namespace: string, body: unknown): KObject {
+  /** `dryRun`: validated, defaulted and admitted like a real create, then not stored. */
+  create(resource: Resource, namespace: string, body: unknown, dryRun = false): KObject {
     if (!body || typeof body !== 'object' || typeof (body as KObject).metadata !== 'object') {
       throw badRequest('the body of the request was in an unknown format');
     }
@@ -102,6 +106,7 @@ export class Resources {
     if (resource === 'pods') {
       validatePod(obj);
       defaultPod(obj);
+      admitPod(obj, this.store.get('namespaces', undefined, namespace), this.quotas);
     } else if (resource === 'secrets') {
       validateSecret(obj);
       obj.type ??= 'Opaque';
@@ -115,6 +120,11 @@ export class Resources {
       const errs = validateMeta(obj, true);
       if (errs.length) throw invalid('Event', obj.metadata.name, errs);
     } else throw new ApiError(405, 'MethodNotAllowed', `create is not supported on ${resource}`);
+    if (dryRun) {
+      if (this.store.get(resource, namespace, obj.metadata.name))
+        throw alreadyExists(resource, obj.metadata.name);
+      return { ...obj, metadata: { ...obj.metadata, creationTimestamp: new Date().toISOString() } };
+    }
     return this.store.create(resource, obj);
   }
 

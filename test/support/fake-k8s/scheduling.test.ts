@@ -141,3 +141,32 @@ describe('fake kube: scheduler', () => {
     }
   });
 });
+
+describe('fake kube: autoscaler', () => {
+  it('an Unschedulable pod gets a node after the delay, then schedules and runs', async () => {
+    const scaling = await startFakeKube({
+      namespaces: [NS],
+      nodes: [{ name: 'small', labels: { pool: 'other' } }],
+      autoscaler: { nodes: [{ name: 'scaled-1', labels: { pool: 'ci' } }], delayMs: 500 },
+    });
+    try {
+      const kc = scaling.kubeConfig();
+      const started = Date.now();
+      await core(kc).createNamespacedPod({
+        namespace: NS,
+        body: pod('waits', { nodeSelector: { pool: 'ci' } }),
+      });
+      const pending = await waitForPod(kc, NS, 'waits', (p) =>
+        Boolean(p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.reason === 'Unschedulable')),
+      );
+      expect(pending.spec?.nodeName).toBeUndefined();
+      expect(scaling.nodes().map((n) => n.metadata.name)).toEqual(['small']);
+      const placed = await waitForPod(kc, NS, 'waits', (p) => Boolean(p.spec?.nodeName));
+      expect(placed.spec?.nodeName).toBe('scaled-1');
+      expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+      await waitForPod(kc, NS, 'waits', isPhase('Succeeded'));
+    } finally {
+      await scaling.close();
+    }
+  });
+});

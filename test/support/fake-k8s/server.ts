@@ -114,8 +114,31 @@ function authenticate(req: IncomingMessage, token: string): void {
   if (req.headers.authorization !== `Bearer ${token}`) throw unauthorized();
 }
 
+/**
+ * A failure the server answers with instead of doing the request, `count` times, for requests matching
+ * `verb` / `resource` (any when absent): 429 (with Retry-After), 500, 503, or a connection reset.
+ * `reset-after-commit` (creates only) does the create, then drops the connection before answering:
+ * the client cannot know that its object exists.
+ */
+export interface Fault {
+  kind: 429 | 500 | 503 | 'reset' | 'reset-after-commit';
+  count: number;
+  verb?: string;
+  resource?: string;
+  retryAfterSeconds?: number;
+}
+
+const FAULT_STATUS = {
+  429: ['TooManyRequests', 'Too many requests, please try again later.'],
+  500: ['InternalError', 'Internal error occurred: etcdserver: request timed out'],
+  503: ['ServiceUnavailable', 'the server is currently unable to handle the request'],
+} as const;
+
 export class ApiServer {
   readonly server: https.Server;
+  private readonly faults: Fault[] = [];
+  /** How many requests got a fault instead of an answer. */
+  faultsServed = 0;
   private readonly watches = new Set<ServerResponse>();
   private readonly wss = new WebSocketServer({
     noServer: true,
@@ -137,6 +160,25 @@ export class ApiServer {
         );
       }
     });
+  }
+
+  injectFault(fault: Fault): void {
+    this.faults.push({ ...fault });
+  }
+
+  /** Takes one matching fault of one of `kinds`, if any is left. */
+  private takeFault(verb: string, resource: string, kinds: Fault['kind'][]): Fault | undefined {
+    const f = this.faults.find(
+      (x) =>
+        x.count > 0 &&
+        kinds.includes(x.kind) &&
+        (x.verb === undefined || x.verb === verb) &&
+        (x.resource === undefined || x.resource === resource),
+    );
+    if (!f) return undefined;
+    f.count--;
+    this.faultsServed++;
+    return f;
   }
 
   /** Ends every open watch stream (clients see the server close them, as after an API server restart). */
@@ -168,6 +210,18 @@ export class ApiServer {
     if (!route) throw new ApiError(404, 'NotFound', 'the server could not find the requested resource');
     const q = url.searchParams;
     const verb = verbFor(method, route, q);
+    const resourceName = route.subresource ? `${route.resource}/${route.subresource}` : route.resource;
+    const fault = this.takeFault(verb, resourceName, [429, 500, 503, 'reset']);
+    if (fault?.kind === 'reset') {
+      req.socket.destroy();
+      return;
+    }
+    if (fault && fault.kind !== 'reset-after-commit') {
+      const [reason, message] = FAULT_STATUS[fault.kind];
+      if (fault.retryAfterSeconds !== undefined)
+        res.setHeader('Retry-After', String(fault.retryAfterSeconds));
+      throw new ApiError(fault.kind, reason, message);
+    }
     const attrs: RequestAttributes = {
       verb,
       resource: route.resource,
@@ -209,7 +263,17 @@ export class ApiServer {
       case 'create': {
         if (!ns) throw methodNotAllowed();
         const body = (await readBody(req)) as KObject;
-        sendJson(res, 201, resources.create(route.resource, ns, body));
+        const dryRun = q.getAll('dryRun');
+        if (dryRun.some((v) => v !== 'All'))
+          throw badRequest(
+            `dryRun: Unsupported value: "${dryRun.find((v) => v !== 'All') ?? ''}": supported values: "All"`,
+          );
+        const created = resources.create(route.resource, ns, body, dryRun.length > 0);
+        if (this.takeFault(verb, resourceName, ['reset-after-commit'])) {
+          req.socket.destroy();
+          return;
+        }
+        sendJson(res, 201, created);
         return;
       }
       case 'update': {

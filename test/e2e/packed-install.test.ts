@@ -1,0 +1,177 @@
+// What users install, run: the project packed (`npm pack`), the tarball installed with
+// `npm install --omit=dev` into an empty directory (the same steps as images/*.Dockerfile), then a hub,
+// an agent and the CLI from that directory only, as real processes. One build crosses a kubernetes pool
+// (the fake API server) and a process pool. A runtime import left in devDependencies fails here.
+import { execFile, type ChildProcess } from 'node:child_process';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { create as createTar } from 'tar';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawnAgentProcess } from '../support/agent-process.js';
+import { adminTokenOf, callApi, spawnChildHub, type ChildHubProcess } from '../support/child-hub.js';
+import { startFakeKube, type FakeKube } from '../support/fake-k8s/index.js';
+
+const run = promisify(execFile);
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const NS = 'ci';
+const INSTALL_TIMEOUT_MS = 10 * 60_000;
+
+let dir: string;
+let app: string;
+let fake: FakeKube;
+let hub: ChildHubProcess;
+// What afterAll undoes, newest first: beforeAll may stop halfway.
+const undo: (() => Promise<unknown>)[] = [];
+const timings: Record<string, number> = {};
+
+async function timed<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  const started = Date.now();
+  try {
+    return await fn();
+  } finally {
+    timings[what] = Date.now() - started;
+  }
+}
+
+// The install command of images/*.Dockerfile, word for word (checked below).
+const INSTALL = ['install', '--omit=dev', '--no-audit', '--no-fund'];
+
+const npm = (args: string[], cwd: string, env: NodeJS.ProcessEnv = process.env) =>
+  run('npm', args, { cwd, env, maxBuffer: 64 * 1024 * 1024 });
+
+/**
+ * better-sqlite3's install (prebuild-install) downloads a prebuilt binary from GitHub, and compiles
+ * from source when it cannot: 5-10 minutes on a loaded 2-core machine without a route to GitHub (this
+ * project's). The repository's own node_modules holds that binary for this Node ABI, so it is offered
+ * the way prebuild-install takes a local prebuild: a tarball named like the download. Without one,
+ * the install compiles.
+ */
+async function localPrebuilds(into: string): Promise<NodeJS.ProcessEnv> {
+  const pkg = JSON.parse(
+    await readFile(path.join(ROOT, 'node_modules/better-sqlite3/package.json'), 'utf8'),
+  ) as {
+    version: string;
+  };
+  const binary = 'build/Release/better_sqlite3.node';
+  try {
+    await access(path.join(ROOT, 'node_modules/better-sqlite3', binary));
+  } catch {
+    return process.env;
+  }
+  await mkdir(into, { recursive: true });
+  const name = `better-sqlite3-v${pkg.version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  await createTar(
+    { gzip: true, cwd: path.join(ROOT, 'node_modules/better-sqlite3'), file: path.join(into, name) },
+    [binary],
+  );
+  return { ...process.env, npm_config_better_sqlite3_local_prebuilds: into };
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-packed-'));
+  undo.push(() => rm(dir, { recursive: true, force: true }));
+  app = path.join(dir, 'app');
+  await mkdir(app);
+  await timed('build', () => npm(['run', 'build'], ROOT));
+  await timed('pack', () => npm(['pack', '--pack-destination', dir], ROOT));
+  const tarball = (await readdir(dir)).find((f) => f.endsWith('.tgz'));
+  if (!tarball) throw new Error(`npm pack wrote no tarball in ${dir}`);
+  await writeFile(path.join(app, 'package.json'), '{ "private": true }\n');
+  const env = await localPrebuilds(path.join(dir, 'prebuilds'));
+  await timed('install', () => npm([...INSTALL, '--prefer-offline', path.join(dir, tarball)], app, env));
+  console.log(`packed install: ${JSON.stringify(timings)} ms`);
+
+  fake = await startFakeKube({ namespaces: [NS], nodes: [{ name: 'linux-1' }] });
+  undo.push(() => fake.close());
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, fake.kubeconfigYaml());
+  const data = path.join(dir, 'hub');
+  await mkdir(data);
+  hub = await spawnChildHub(data, { entry: path.join(app, 'node_modules/outpost/dist/hub/main.js') });
+  stopOnExit(hub);
+  const admin = await adminTokenOf(data);
+  const token = await callApi<{ token: string }>(hub.url, admin, 'POST', '/agent-tokens', { name: 'packed' });
+  const agent = await spawnAgentProcess(hub, {
+    dir: path.join(dir, 'agent'),
+    token: token.body.token,
+    name: 'packed-agent',
+    entry: path.join(app, 'node_modules/outpost/dist/agent/main.js'),
+    pools: `  - name: cluster
+    platform: linux
+    executor: kubernetes
+    capacity: 2
+    kubernetes:
+      namespace: ${NS}
+      kubeconfig: ${kubeconfig}
+  - name: host
+    platform: linux
+    capacity: 2
+    tags: [host]
+`,
+  });
+  stopOnExit(agent);
+  await agent.logged('connected to the hub');
+}, INSTALL_TIMEOUT_MS);
+
+afterAll(async () => {
+  for (const step of undo.reverse()) await step();
+});
+
+function stopOnExit(child: { child: ChildProcess; exited: Promise<unknown> }): void {
+  undo.push(() => {
+    child.child.kill('SIGTERM');
+    return child.exited;
+  });
+}
+
+describe('the packed, production install', () => {
+  it(
+    'holds every runtime dependency: a build runs on a kubernetes pool and a process pool',
+    { timeout: 120_000 },
+    async () => {
+      const cli = path.join(app, 'node_modules/.bin/outpost');
+      const env = { ...process.env, OUTPOST_CONFIG: path.join(dir, 'cli.yaml') };
+      const outpost = (args: string[]) => run(cli, args, { cwd: dir, env });
+      await outpost(['login', '--url', hub.url, '--token', await adminTokenOf(path.join(dir, 'hub'))]);
+      const pipeline = path.join(dir, 'pipeline.yml');
+      await writeFile(
+        pipeline,
+        `jobs:
+- name: job
+  plan:
+  - task: in-cluster
+    config:
+      platform: linux
+      outputs: [{ name: out }]
+      run: { path: sh, args: ['-c', 'echo made-in-a-pod > out/file; echo pod step'] }
+  - task: on-host
+    tags: [host]
+    config:
+      platform: linux
+      inputs: [{ name: out }]
+      run: { path: sh, args: ['-c', 'cat out/file; echo host step'] }
+`,
+      );
+      await outpost(['set-pipeline', '-p', 'packed', '-c', pipeline, '-n']);
+      await outpost(['unpause-pipeline', '-p', 'packed']);
+      const { stdout } = await outpost(['trigger-job', '-j', 'packed/job', '-w']);
+      expect(stdout).toContain('pod step\n');
+      expect(stdout).toContain('made-in-a-pod\nhost step\n');
+      expect(stdout).toMatch(/succeeded/);
+      // The pod really ran in the (fake) cluster.
+      expect(fake.permissionsUsed().some((p) => p.verb === 'create' && p.resource === 'pods')).toBe(true);
+    },
+  );
+
+  it('is what the images install', async () => {
+    for (const image of ['hub', 'agent']) {
+      const dockerfile = await readFile(path.join(ROOT, 'images', `${image}.Dockerfile`), 'utf8');
+      expect(dockerfile).toContain('npm pack --pack-destination /tmp');
+      expect(dockerfile).toContain(`npm ${INSTALL.join(' ')} /tmp/outpost-*.tgz`);
+      expect(dockerfile).toContain(`"node_modules/outpost/dist/${image}/main.js"`);
+    }
+  });
+});
