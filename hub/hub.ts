@@ -294,7 +294,9 @@ async function bootstrapAdmin(
   dataDir: string | undefined,
 ): Promise<string | undefined> {
   if ((await store.listTokens('api')).length > 0) return undefined;
-  const { secret } = await tokens.create('api', 'admin', null);
+  // Owner of `main`: an admin (hub/auth/caller.ts).
+  const main = await store.getTeam('main');
+  const { secret } = await tokens.create('api', 'admin', main?.id ?? null, { role: 'owner' });
   if (dataDir) {
     await mkdir(dataDir, { recursive: true });
     const file = path.join(dataDir, INITIAL_ADMIN_TOKEN_FILE);

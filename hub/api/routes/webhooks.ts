@@ -14,7 +14,7 @@ export function webhookRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/resources/:resource/check/webhook',
-      access: 'public',
+      role: 'public',
       params: resourceParams,
       query: z.object({ webhook_token: z.string().default('') }),
       handler: async ({ params, query }, _req, reply) => {

@@ -8,6 +8,7 @@ import * as m0002 from './0002_step_results.js';
 import * as m0003 from './0003_retention.js';
 import * as m0004 from './0004_resources.js';
 import * as m0005 from './0005_build_log_bytes.js';
+import * as m0006 from './0006_teams_users.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -15,6 +16,7 @@ const migrations: Record<string, Migration> = {
   '0003_retention': m0003,
   '0004_resources': m0004,
   '0005_build_log_bytes': m0005,
+  '0006_teams_users': m0006,
 };
 
 const provider: MigrationProvider = {
