@@ -37,12 +37,13 @@ export function authRoutes(ctx: ApiContext): Route[] {
       role: 'public',
       body: loginBody,
       handler: async ({ body }, req): Promise<LoginResponse> => {
-        limit.take(req.ip);
+        limit.check(req.ip);
         const user = await store.users.get(body.username);
         // An unknown user costs the same hash as a wrong password: the answer time tells nothing.
         const ok = await verifyPassword(body.password, user?.passwordHash ?? (await dummyHash()));
         const denied = new HttpError(401, 'unauthorized', 'wrong username or password');
         if (!user || !ok) {
+          limit.fail(req.ip);
           req.log.warn({ user: body.username, ip: req.ip }, 'login failed');
           throw denied;
         }
