@@ -113,8 +113,9 @@ export async function deleteTarget(env: Record<string, string | undefined>, name
   const path = configPath(env);
   const file = await loadTargets(path);
   if (!file.targets[name]) return false;
-  delete file.targets[name];
-  await saveTargets(path, file);
+  await saveTargets(path, {
+    targets: Object.fromEntries(Object.entries(file.targets).filter(([n]) => n !== name)),
+  });
   return true;
 }
 

@@ -8,13 +8,13 @@ import { CliError } from '../io.js';
 import { renderTable } from '../render/table.js';
 import { formatDateTime } from '../render/time.js';
 
-const UNITS: Record<string, number> = { m: 60, h: 3600, d: 86_400 };
+const UNITS = { m: 60, h: 3600, d: 86_400 } as const;
 
 /** `90d`, `12h`, `30m` -> seconds. */
 function parseExpiry(text: string): number {
   const m = /^(\d+)([mhd])$/.exec(text);
   if (!m) throw new CliError(`invalid --expires '${text}': expected a duration like 30d, 12h or 90m`);
-  return Number(m[1]) * UNITS[m[2]!]!;
+  return Number(m[1]) * UNITS[m[2] as keyof typeof UNITS];
 }
 
 export function registerApiTokens(program: Command, ctx: CliContext): void {
@@ -45,7 +45,7 @@ Examples:
         expiresIn: parseExpiry(opts.expires),
       });
       ctx.out(
-        `created API token ${created.id} (${created.name}, ${created.role} of ${created.team}, expires ${formatDateTime(created.expiresAt!)}); it is shown only now:\n${created.token}\n`,
+        `created API token ${created.id} (${created.name}, ${created.role} of ${created.team}, expires ${created.expiresAt === null ? 'never' : formatDateTime(created.expiresAt)}); it is shown only now:\n${created.token}\n`,
       );
     });
 

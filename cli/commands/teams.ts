@@ -21,13 +21,13 @@ async function membersFromConfig(file: string): Promise<TeamMember[]> {
   }
   const roles = (doc as { roles?: unknown } | null)?.roles;
   if (!Array.isArray(roles)) throw new CliError(`${file}: expected a 'roles' list`);
-  return roles.flatMap((r: { name?: unknown; local?: { users?: unknown } }, i) => {
+  return roles.flatMap((r: { name?: unknown; local?: { users?: unknown } } | null, i) => {
     if (!ROLE_NAMES.includes(r?.name as RoleName))
       throw new CliError(`${file}: roles[${i}].name must be one of ${ROLE_NAMES.join(', ')}`);
-    const users = r.local?.users ?? [];
+    const users = r?.local?.users ?? [];
     if (!Array.isArray(users) || users.some((u) => typeof u !== 'string'))
       throw new CliError(`${file}: roles[${i}].local.users must be a list of user names`);
-    return (users as string[]).map((user) => ({ user, role: r.name as RoleName }));
+    return (users as string[]).map((user) => ({ user, role: r?.name as RoleName }));
   });
 }
 

@@ -33,3 +33,10 @@ export function authenticator(tokens: TokenService, store: Store): (req: Fastify
     throw new HttpError(401, 'unauthorized', 'missing, unknown or revoked API token (run `outpost login`)');
   };
 }
+
+/** The caller of a non-public route (set by the authenticator before the handler runs). */
+export function requireCaller(req: FastifyRequest): Caller {
+  if (!req.caller)
+    throw new HttpError(401, 'unauthorized', 'missing, unknown or revoked API token (run `outpost login`)');
+  return req.caller;
+}

@@ -196,8 +196,8 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await stopAgent?.();
-  await hub?.close();
+  await stopAgent();
+  await hub.close();
 });
 
 /** Refreshes the ids a route consumes (a revoked token cannot be revoked twice to show who may). */

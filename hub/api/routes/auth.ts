@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { roleIn } from '../../auth/caller.js';
 import { dummyHash, verifyPassword } from '../../auth/passwords.js';
+import { requireCaller } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { name } from '../fields.js';
@@ -62,7 +63,7 @@ export function authRoutes(ctx: ApiContext): Route[] {
       url: '/auth/renew',
       role: 'authenticated',
       handler: async (_input, req): Promise<LoginResponse> => {
-        const { token } = req.caller!;
+        const { token } = requireCaller(req);
         if (token.userId === null)
           throw new HttpError(
             400,
@@ -82,11 +83,12 @@ export function authRoutes(ctx: ApiContext): Route[] {
       url: '/user',
       role: 'authenticated',
       handler: (_input, req): UserInfo => {
-        const caller = req.caller!;
+        const caller = requireCaller(req);
         return {
           name: caller.name,
           admin: caller.admin,
-          teams: [...caller.roles].map(([team]) => ({ team, role: roleIn(caller, team)! })),
+          // An admin acts as owner everywhere (roleIn); a team's stored role is shown otherwise.
+          teams: [...caller.roles].map(([team, role]) => ({ team, role: roleIn(caller, team) ?? role })),
           expiresAt: caller.token.expiresAt,
         };
       },

@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import type { Store } from '../../store/store.js';
+import { requireCaller } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { id, limit } from '../fields.js';
@@ -30,7 +31,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
       }),
       handler: async ({ query: q }, req): Promise<BuildSummary[]> => {
         const filter: Parameters<Store['listBuilds']>[0] = { limit: q.limit, jobKind: 'job' };
-        const caller = req.caller!;
+        const caller = requireCaller(req);
         if (!caller.admin) filter.teamIds = await ctx.visibleTeamIds(caller);
         if (q.team || q.pipeline || q.job) {
           const team = await ctx.visibleTeamOf(caller, q.team || 'main');

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { ADMIN_TEAM, roleIn } from '../../auth/caller.js';
 import { ROLES } from '../../store/store.js';
+import { requireCaller } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { route, type Route } from '../route.js';
@@ -36,7 +37,9 @@ export function teamRoutes(ctx: ApiContext): Route[] {
       url: '/teams',
       role: 'authenticated',
       handler: async (_input, req): Promise<TeamSummary[]> =>
-        (await store.teams.list()).filter((t) => roleIn(req.caller!, t.name)).map((t) => ({ name: t.name })),
+        (await store.teams.list())
+          .filter((t) => roleIn(requireCaller(req), t.name))
+          .map((t) => ({ name: t.name })),
     }),
 
     route({
@@ -46,7 +49,7 @@ export function teamRoutes(ctx: ApiContext): Route[] {
       params: teamParams,
       handler: async ({ params }, req): Promise<TeamSummary> => {
         const team = await ctx.teamOf(params.team);
-        if (roleIn(req.caller!, team.name) !== 'owner') return { name: team.name };
+        if (roleIn(requireCaller(req), team.name) !== 'owner') return { name: team.name };
         const members = await store.teams.members(team.id);
         return { name: team.name, members: members.map((m) => ({ user: m.user, role: m.role })) };
       },
