@@ -195,6 +195,8 @@ Try, in another terminal:
   ${run} -t ${opts.target} agents
   ${run} -t ${opts.target} trigger-job -j ${PIPELINE}/${JOB} -w
   ${run} -t ${opts.target} set-pipeline -p ${PIPELINE} -c examples/hello.yml
+To log in as the local admin elsewhere (the token is read from its 0600 file, never shown):
+  ${run} login -t NAME -c ${url} --token - < ${path.join(hubDir, 'initial-admin-token')}
 Logs: ${hubLog}, ${agentLog}. Press Ctrl-C to stop the hub and the agent.
 `);
     await new Promise<void>((resolve) => {
