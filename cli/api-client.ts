@@ -19,6 +19,16 @@ import {
   type PipelineDiagnostic,
   type SetPipelineRequest,
   type SetPipelineResponse,
+  type ApiTokenSummary,
+  type CreateApiTokenRequest,
+  type CreatedApiToken,
+  type LoginRequest,
+  type LoginResponse,
+  type SetTeamRequest,
+  type SetTeamResponse,
+  type TeamSummary,
+  type UserInfo,
+  type UserSummary,
 } from '../hub/api/types.js';
 import { CliError, sleep } from './io.js';
 import { SseParser, type SseEvent } from './sse.js';
@@ -245,6 +255,58 @@ export class ApiClient {
     );
   }
 
+  login(req: LoginRequest): Promise<LoginResponse> {
+    return this.request('POST', '/auth/token', { body: req });
+  }
+
+  renewLogin(): Promise<LoginResponse> {
+    return this.request('POST', '/auth/renew');
+  }
+
+  userInfo(): Promise<UserInfo> {
+    return this.request('GET', '/user');
+  }
+
+  listTeams(): Promise<TeamSummary[]> {
+    return this.request('GET', '/teams');
+  }
+
+  getTeam(team: string): Promise<TeamSummary> {
+    return this.request('GET', `/teams/${enc(team)}`);
+  }
+
+  setTeam(team: string, req: SetTeamRequest): Promise<SetTeamResponse> {
+    return this.request('PUT', `/teams/${enc(team)}`, { body: req });
+  }
+
+  async renameTeam(team: string, name: string): Promise<void> {
+    await this.request('PUT', `/teams/${enc(team)}/rename`, { body: { name } });
+  }
+
+  async destroyTeam(team: string): Promise<void> {
+    await this.request('DELETE', `/teams/${enc(team)}`);
+  }
+
+  listUsers(): Promise<UserSummary[]> {
+    return this.request('GET', '/users');
+  }
+
+  async setUser(user: string, password: string): Promise<void> {
+    await this.request('PUT', `/users/${enc(user)}`, { body: { password } });
+  }
+
+  listApiTokens(): Promise<ApiTokenSummary[]> {
+    return this.request('GET', `/teams/${enc(this.team)}/api-tokens`);
+  }
+
+  createApiToken(req: CreateApiTokenRequest): Promise<CreatedApiToken> {
+    return this.request('POST', `/teams/${enc(this.team)}/api-tokens`, { body: req });
+  }
+
+  async revokeApiToken(id: number): Promise<void> {
+    await this.request('DELETE', `/teams/${enc(this.team)}/api-tokens/${id}`);
+  }
+
   listAgents(): Promise<AgentSummary[]> {
     return this.request('GET', '/agents');
   }
@@ -271,7 +333,7 @@ export class ApiClient {
 
   private async fetch(url: string, init: RequestInit): Promise<Response> {
     const headers = new Headers(init.headers);
-    headers.set('Authorization', `Bearer ${this.token}`);
+    if (this.token) headers.set('Authorization', `Bearer ${this.token}`);
     const full = { ...init, headers, ...(this.dispatcher ? { dispatcher: this.dispatcher } : {}) };
     try {
       return await fetch(url, full as RequestInit);

@@ -5,7 +5,10 @@ import type { Command } from 'commander';
 import { ApiClient, type ApiClientOptions } from './api-client.js';
 import { CliError, type CliIo } from './io.js';
 import { makeStyle, type Style } from './render/ansi.js';
-import { getTarget, type Target } from './targets.js';
+import { getTarget, saveTarget, type Target } from './targets.js';
+
+/** A login token is renewed once less than this is left of it (the hub issues them for an hour). */
+const RENEW_WITHIN_MS = 30 * 60 * 1000;
 
 export class CliContext {
   readonly style: Style;
@@ -46,8 +49,20 @@ export class CliContext {
     return getTarget(this.io.env, this.targetName(cmd));
   }
 
+  /** The target's client; a login token close to its expiry is first exchanged for a fresh one. */
   async client(cmd: Command): Promise<ApiClient> {
-    return ApiClient.create(await this.target(cmd), this.clientOptions);
+    const name = this.targetName(cmd);
+    const target = await this.target(cmd);
+    if (target.expires_at === undefined) return ApiClient.create(target, this.clientOptions);
+    const relogin = `outpost login -t ${name} -c ${target.url} -n ${target.team} -u USER`;
+    if (target.token === '') throw new CliError(`logged out of target '${name}'; log in again: ${relogin}`);
+    if (this.now() >= target.expires_at)
+      throw new CliError(`your login to target '${name}' expired; log in again: ${relogin}`);
+    if (target.expires_at - this.now() > RENEW_WITHIN_MS) return ApiClient.create(target, this.clientOptions);
+    const renewed = await (await ApiClient.create(target, this.clientOptions)).renewLogin();
+    const next: Target = { ...target, token: renewed.token, expires_at: renewed.expiresAt };
+    await saveTarget(this.io.env, name, next);
+    return ApiClient.create(next, this.clientOptions);
   }
 }
 

@@ -9,14 +9,18 @@ import { ApiRequestError, type ApiClientOptions } from './api-client.js';
 import { registerAbortBuild } from './commands/abort-build.js';
 import { registerAgentTokens } from './commands/agent-tokens.js';
 import { registerAgents } from './commands/agents.js';
+import { registerApiTokens } from './commands/api-tokens.js';
 import { registerBuilds } from './commands/builds.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerLogin } from './commands/login.js';
 import { registerPauseCommands } from './commands/pause.js';
 import { registerQuickstart } from './commands/quickstart.js';
 import { registerResourceCommands } from './commands/resources.js';
+import { registerSessionCommands } from './commands/session.js';
 import { registerSetPipeline } from './commands/set-pipeline.js';
+import { registerTeamCommands } from './commands/teams.js';
 import { registerTriggerJob } from './commands/trigger-job.js';
+import { registerUserCommands } from './commands/users.js';
 import { registerValidatePipeline } from './commands/validate-pipeline.js';
 import { registerWatch } from './commands/watch.js';
 import { CliContext } from './context.js';
@@ -68,6 +72,10 @@ Example:
   registerAgents(program, ctx);
   registerAgentTokens(program, ctx);
   registerQuickstart(program, ctx);
+  registerSessionCommands(program, ctx);
+  registerTeamCommands(program, ctx);
+  registerUserCommands(program, ctx);
+  registerApiTokens(program, ctx);
   return program;
 }
 

@@ -8,6 +8,7 @@
 //       team: main
 //       ca_file: /etc/outpost/ca.pem      # optional
 //       insecure_skip_verify: false       # optional
+//       expires_at: 1767225600000         # a login token's expiry (Unix ms); renewed before it
 
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -21,6 +22,8 @@ export interface Target {
   team: string;
   ca_file?: string;
   insecure_skip_verify?: boolean;
+  /** Set for a user's login token, which the CLI renews before it expires; absent for API tokens. */
+  expires_at?: number;
 }
 
 export interface TargetsFile {
@@ -40,7 +43,7 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function parseTarget(name: string, raw: unknown, path: string): Target {
   const bad = (what: string): CliError => new CliError(`${path}: target '${name}': ${what}`);
   if (!isRecord(raw)) throw bad('must be a mapping');
-  const { url, token, team, ca_file, insecure_skip_verify } = raw;
+  const { url, token, team, ca_file, insecure_skip_verify, expires_at } = raw;
   if (typeof url !== 'string' || url === '') throw bad('url must be a non-empty string');
   if (typeof token !== 'string') throw bad('token must be a string');
   if (team !== undefined && typeof team !== 'string') throw bad('team must be a string');
@@ -52,7 +55,10 @@ function parseTarget(name: string, raw: unknown, path: string): Target {
     typeof insecure_skip_verify !== 'boolean'
   )
     throw bad('insecure_skip_verify must be true or false');
+  if (expires_at !== undefined && expires_at !== null && typeof expires_at !== 'number')
+    throw bad('expires_at must be a number');
   const target: Target = { url, token, team: team ?? 'main' };
+  if (typeof expires_at === 'number') target.expires_at = expires_at;
   if (typeof ca_file === 'string') target.ca_file = ca_file;
   if (typeof insecure_skip_verify === 'boolean') target.insecure_skip_verify = insecure_skip_verify;
   return target;
@@ -100,6 +106,17 @@ export async function getTarget(env: Record<string, string | undefined>, name: s
     );
   }
   return target;
+}
+
+/** Removes a target; false when there was none of that name. */
+export async function deleteTarget(env: Record<string, string | undefined>, name: string): Promise<boolean> {
+  const path = configPath(env);
+  const file = await loadTargets(path);
+  if (!file.targets[name]) return false;
+  await saveTargets(path, {
+    targets: Object.fromEntries(Object.entries(file.targets).filter(([n]) => n !== name)),
+  });
+  return true;
 }
 
 export async function saveTarget(

@@ -8,6 +8,8 @@ import { saveTarget, type Target } from '../targets.js';
 interface LoginOptions {
   url: string;
   token?: string;
+  username?: string;
+  password?: string;
   team: string;
   caFile?: string;
   insecure?: boolean;
@@ -16,16 +18,21 @@ interface LoginOptions {
 export function registerLogin(program: Command, ctx: CliContext): void {
   program
     .command('login')
-    .description('Check a hub URL and API token, then save them as a target (-t NAME, default "default")')
-    .requiredOption('--url <url>', 'the hub URL')
+    .description(
+      'Log in to a hub as a local user (-u), or with an API token, and save it as a target (-t NAME, default "default")',
+    )
+    .requiredOption('-c, --url <url>', 'the hub URL')
+    .option('-u, --username <user>', "a local user's name: log in with a password for a token the CLI renews")
+    .option('-p, --password <password>', 'the password; "-" reads it from stdin (default: $OUTPOST_PASSWORD)')
     .option('--token <token>', 'API token; "-" reads it from stdin (default: $OUTPOST_TOKEN)')
-    .option('--team <team>', 'team to work in', 'main')
+    .option('-n, --team <team>', 'team to work in', 'main')
     .option('--ca-file <file>', 'PEM file of CA certificates to trust for the hub')
     .option('-k, --insecure', 'skip TLS certificate verification (testing only)')
     .addHelpText(
       'after',
       `
 Examples:
+  outpost login -t prod -c https://ci.example.com -n infra -u alice -p -   # password on stdin
   outpost login -t prod --url https://ci.example.com --token "$TOKEN"
   pass show ci/token | outpost login -t prod --url https://ci.example.com --token - --team infra`,
     )
@@ -40,10 +47,30 @@ Examples:
       if (url.protocol !== 'http:' && url.protocol !== 'https:') {
         throw new CliError(`invalid --url '${opts.url}': only http:// and https:// are supported`);
       }
-      const token = await resolveToken(ctx, opts.token);
-      const target: Target = { url: url.toString().replace(/\/+$/, ''), token, team: opts.team };
+      const target: Target = { url: url.toString().replace(/\/+$/, ''), token: '', team: opts.team };
       if (opts.caFile !== undefined) target.ca_file = resolve(opts.caFile);
       if (opts.insecure === true) target.insecure_skip_verify = true;
+      if (opts.username !== undefined) {
+        const password = await readSecret(ctx, opts.password, 'OUTPOST_PASSWORD', 'password');
+        let login;
+        try {
+          const anonymous = await ApiClient.create(target, ctx.clientOptions);
+          login = await anonymous.login({ username: opts.username, password, team: opts.team });
+        } catch (err) {
+          if (err instanceof ApiRequestError && [401, 403, 429].includes(err.status))
+            throw new CliError(`login failed: ${err.message}; target '${name}' not saved`);
+          throw err;
+        }
+        target.token = login.token;
+        target.expires_at = login.expiresAt;
+        await saveTarget(ctx.io.env, name, target);
+        const role = login.teams.find((t) => t.team === opts.team)?.role ?? 'admin';
+        ctx.out(
+          `logged in to ${target.url} as ${login.user} (team ${opts.team}, ${role}); saved target ${name}\n`,
+        );
+        return;
+      }
+      target.token = await readSecret(ctx, opts.token, 'OUTPOST_TOKEN', 'token');
 
       const client = await ApiClient.create(target, ctx.clientOptions);
       let tokenName: string;
@@ -64,15 +91,22 @@ Examples:
     });
 }
 
-async function resolveToken(ctx: CliContext, flag: string | undefined): Promise<string> {
-  let token: string | undefined;
+/** A secret from its flag, stdin (`-`) or the environment, so it need not sit in shell history. */
+async function readSecret(
+  ctx: CliContext,
+  flag: string | undefined,
+  envName: string,
+  what: 'token' | 'password',
+): Promise<string> {
   if (flag === '-') {
-    token = (await readLine(ctx.io.stdin))?.trim();
-    if (!token) throw new CliError('--token -: no token on stdin');
-    return token;
+    const value = (await readLine(ctx.io.stdin))?.trim();
+    if (!value) throw new CliError(`--${what} -: no ${what} on stdin`);
+    return value;
   }
-  token = flag ?? ctx.io.env.OUTPOST_TOKEN;
-  if (!token)
-    throw new CliError('no token: pass --token TOKEN, --token - (read from stdin), or set OUTPOST_TOKEN');
-  return token;
+  const value = flag ?? ctx.io.env[envName];
+  if (!value)
+    throw new CliError(
+      `no ${what}: pass --${what} ${what.toUpperCase()}, --${what} - (read from stdin), or set ${envName}`,
+    );
+  return value;
 }

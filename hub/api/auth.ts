@@ -1,23 +1,25 @@
-// Who is calling: the API token in `Authorization: Bearer`, checked before a `token` route's handler.
+// Who is calling: the API token in `Authorization: Bearer`, checked before every route that is not
+// public, and the roles it carries (hub/auth/caller.ts).
 
 import type { FastifyRequest } from 'fastify';
+import { callerOf, type Caller } from '../auth/caller.js';
 import { bearerSecret, type TokenService } from '../auth/tokens.js';
-import type { TokenRecord } from '../store/store.js';
+import type { Store } from '../store/store.js';
 import { HttpError } from './errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    token: TokenRecord | undefined;
+    caller: Caller | undefined;
   }
 }
 
-/** Sets `req.token`, or throws a 401 that says what was wrong with the credential when that helps. */
-export function authenticator(tokens: TokenService): (req: FastifyRequest) => Promise<void> {
+/** Sets `req.caller`, or throws a 401 that says what was wrong with the credential when that helps. */
+export function authenticator(tokens: TokenService, store: Store): (req: FastifyRequest) => Promise<void> {
   return async (req) => {
     const secret = bearerSecret(req.headers.authorization);
     const check = await tokens.verify('api', secret);
     if (check.ok) {
-      req.token = check.token;
+      req.caller = await callerOf(store, check.token);
       return;
     }
     req.log.warn({ reason: check.reason, url: req.url }, 'API request rejected');
@@ -30,4 +32,11 @@ export function authenticator(tokens: TokenService): (req: FastifyRequest) => Pr
       );
     throw new HttpError(401, 'unauthorized', 'missing, unknown or revoked API token (run `outpost login`)');
   };
+}
+
+/** The caller of a non-public route (set by the authenticator before the handler runs). */
+export function requireCaller(req: FastifyRequest): Caller {
+  if (!req.caller)
+    throw new HttpError(401, 'unauthorized', 'missing, unknown or revoked API token (run `outpost login`)');
+  return req.caller;
 }

@@ -2,6 +2,7 @@
 // (404 when absent) and records into API summaries.
 
 import type { Logger } from 'pino';
+import { roleIn, type Caller } from '../auth/caller.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
@@ -44,6 +45,16 @@ export class ApiContext {
     const team = await this.store.getTeam(name);
     if (!team) throw notFound(`team "${name}"`);
     return team;
+  }
+
+  /** The team, or "not found" when the caller has no role in it (as if it did not exist). */
+  async visibleTeamOf(caller: Caller, name: string): Promise<Team> {
+    if (!roleIn(caller, name)) throw notFound(`team "${name}"`);
+    return this.teamOf(name);
+  }
+
+  async visibleTeamIds(caller: Caller): Promise<number[]> {
+    return (await this.store.teams.list()).filter((t) => roleIn(caller, t.name)).map((t) => t.id);
   }
 
   async pipelineOf(teamName: string, name: string): Promise<Pipeline> {

@@ -5,21 +5,41 @@ import { route } from './route.js';
 describe('route', () => {
   it('refuses a url whose :params the params schema does not declare exactly', () => {
     const handler = () => undefined;
-    expect(() => route({ method: 'GET', url: '/builds/:id', access: 'token', handler })).toThrow(
+    expect(() => route({ method: 'GET', url: '/builds/:id', role: 'authenticated', handler })).toThrow(
       'route GET /builds/:id: the url names [id], the params schema declares []',
     );
     expect(() =>
       route({
         method: 'GET',
         url: '/a/:x',
-        access: 'token',
+        role: 'authenticated',
         params: z.object({ x: z.string(), y: z.string() }),
         handler,
       }),
     ).toThrow('route GET /a/:x: the url names [x], the params schema declares [x,y]');
     expect(
-      route({ method: 'GET', url: '/a/:x', access: 'token', params: z.object({ x: z.string() }), handler })
-        .url,
+      route({
+        method: 'GET',
+        url: '/a/:x',
+        role: 'authenticated',
+        params: z.object({ x: z.string() }),
+        handler,
+      }).url,
     ).toBe('/a/:x');
+  });
+});
+
+describe('route roles', () => {
+  const handler = () => undefined;
+
+  it('refuses a team role on a url that names no team and has no team()', () => {
+    expect(() => route({ method: 'GET', url: '/builds', role: 'viewer', handler })).toThrow(
+      'route GET /builds: role "viewer" needs a team: a :team in the url, or team()',
+    );
+  });
+
+  it('makes a route without a role a type error', () => {
+    // @ts-expect-error: `role` is required
+    expect(() => route({ method: 'GET', url: '/x', handler })).toThrow('needs a team');
   });
 });

@@ -1,16 +1,29 @@
-// One API route as data: its method, path, who may call it, and the schemas its params, query and body
+// One API route as data: its method, path, the role it needs, and the schemas its params, query and body
 // must match. The handler runs only with parsed input, so a value of the wrong type is a 400 naming the
-// field, never a surprise deep in a store call. Adding a per-route field (such as a role) is adding it
-// here: every route is declared through `route()`, so one left without it fails to type-check.
+// field, never a surprise deep in a store call. Every route is declared through `route()`, and `role` is
+// required, so a route without one fails to type-check.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { HttpError } from './errors.js';
+import { atLeast, roleIn } from '../auth/caller.js';
+import type { Role } from '../store/store.js';
+import { HttpError, notFound } from './errors.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
-/** `public`: anyone (health, metrics, the webhook, which checks its own token); `token`: an API token. */
-export type Access = 'public' | 'token';
+/**
+ * Who may call a route. `public`: anyone (health, the webhook, which checks its own token, the login);
+ * `authenticated`: any logged-in caller, and the handler shows only teams the caller may see; `admin`: an
+ * owner of `main`; a Role: at least that role in the route's team (the url's `:team`, or `team()`).
+ * A caller with no role in that team gets "not found", so another team's names never leak.
+ */
+export type RouteRole = 'public' | 'authenticated' | 'admin' | Role;
+
+/** The team an object named by the path belongs to, and what to call it in a "not found". */
+export interface TeamOwner {
+  team: string;
+  what: string;
+}
 
 type Fields = z.ZodObject;
 const NONE = z.object({});
@@ -26,7 +39,9 @@ export interface RouteSpec<P extends Fields, Q extends Fields, B extends z.ZodTy
   method: Method;
   /** Relative to the group's prefix; `:name` segments must match `params`' keys exactly. */
   url: string;
-  access: Access;
+  role: RouteRole;
+  /** For a team role on a url without `:team`: the team of the object the path names (404 when absent). */
+  team?: (params: z.output<P>) => Promise<TeamOwner>;
   /** Required when the url has `:name` segments. */
   params?: P;
   /** Unknown query keys are ignored; known ones must match (a repeated key is an array, not a string). */
@@ -40,7 +55,7 @@ export interface RouteSpec<P extends Fields, Q extends Fields, B extends z.ZodTy
 export interface Route {
   method: Method;
   url: string;
-  access: Access;
+  role: RouteRole;
   handle(req: FastifyRequest, reply: FastifyReply): unknown;
 }
 
@@ -53,21 +68,49 @@ export function route<P extends Fields = None, Q extends Fields = None, B extend
     throw new Error(
       `route ${spec.method} ${spec.url}: the url names [${named.join()}], the params schema declares [${declared.join()}]`,
     );
+  const teamRole = !['public', 'authenticated', 'admin'].includes(spec.role);
+  if (teamRole && !named.includes('team') && !spec.team)
+    throw new Error(
+      `route ${spec.method} ${spec.url}: role "${spec.role}" needs a team: a :team in the url, or team()`,
+    );
   const params = spec.params ?? NONE;
   const query = spec.query ?? NONE;
   return {
     method: spec.method,
     url: spec.url,
-    access: spec.access,
-    handle(req, reply) {
+    role: spec.role,
+    async handle(req, reply) {
+      const parsedParams = parse('path', params, req.params) as z.output<P>;
+      // Authorized before the query and body are read: another team's caller learns nothing from a 400.
+      if (teamRole) {
+        const owner = spec.team
+          ? await spec.team(parsedParams)
+          : { team: String((parsedParams as Record<string, unknown>).team), what: '' };
+        authorize(req, spec.role as Role, owner);
+      } else if (spec.role === 'admin' && !req.caller?.admin) {
+        throw new HttpError(403, 'forbidden', 'only admins (owners of team "main") may do this');
+      }
       const input = {
-        params: parse('path', params, req.params),
+        params: parsedParams,
         query: parse('query', query, req.query),
         body: spec.body ? parse('body', spec.body, req.body) : undefined,
       } as Parsed<P, Q, B>;
       return spec.handler(input, req, reply);
     },
   };
+}
+
+/** 404 where the caller has no role in the team (as for a team that does not exist), 403 below `need`. */
+function authorize(req: FastifyRequest, need: Role, owner: TeamOwner): void {
+  const caller = req.caller;
+  const have = caller && roleIn(caller, owner.team);
+  if (!have) throw notFound(owner.what || `team "${owner.team}"`);
+  if (!atLeast(have, need))
+    throw new HttpError(
+      403,
+      'forbidden',
+      `your role in team "${owner.team}" is ${have}; this needs ${need} or higher`,
+    );
 }
 
 /** How a message names a field of each part of the request. */

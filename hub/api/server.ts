@@ -8,12 +8,16 @@ import { ApiContext, type ApiDeps } from './context.js';
 import { HttpError, toApiError } from './errors.js';
 import type { Method, Route } from './route.js';
 import { agentRoutes } from './routes/agents.js';
+import { apiTokenRoutes } from './routes/api-tokens.js';
+import { authRoutes } from './routes/auth.js';
 import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { jobRoutes } from './routes/jobs.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { resourceRoutes } from './routes/resources.js';
+import { teamRoutes } from './routes/teams.js';
+import { userRoutes } from './routes/users.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { API_PREFIX } from './types.js';
 
@@ -25,6 +29,14 @@ export interface ServedRoute {
   url: string;
 }
 
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+  'referrer-policy': 'no-referrer',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'cache-control': 'no-store',
+} as const;
+
 export function buildApi(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
@@ -34,12 +46,17 @@ export function buildApi(deps: ApiDeps) {
     // SSE streams never end on their own; closing the hub must not wait for watchers to leave.
     forceCloseConnections: true,
   });
-  app.decorateRequest('token', undefined);
+  app.decorateRequest('caller', undefined);
 
   const routes: ServedRoute[] = [];
   app.addHook('onRoute', (r) => {
     for (const method of [r.method].flat())
       if (method !== 'HEAD') routes.push({ method: method as Method, url: r.url });
+  });
+
+  // API answers are JSON for programs: never sniffed, framed, cached or sent a referrer.
+  app.addHook('onSend', async (_req, reply) => {
+    void reply.headers(SECURITY_HEADERS);
   });
 
   app.setErrorHandler((err: unknown, req, reply) => {
@@ -52,21 +69,25 @@ export function buildApi(deps: ApiDeps) {
   });
 
   const ctx = new ApiContext(deps);
-  const authenticate = authenticator(deps.tokens);
-  // `authenticate` runs before a `token` route's input is parsed: a caller without a token learns
+  const authenticate = authenticator(deps.tokens, deps.store);
+  // `authenticate` runs before a non-public route's input is parsed: a caller without a token learns
   // nothing about what it sent.
   const serve = (prefix: string, routes: readonly Route[]) => {
     for (const r of routes)
       app.route({
         method: r.method,
         url: prefix + r.url,
-        ...(r.access === 'token' ? { onRequest: async (req: FastifyRequest) => authenticate(req) } : {}),
+        ...(r.role !== 'public' ? { onRequest: async (req: FastifyRequest) => authenticate(req) } : {}),
         handler: (req, reply) => r.handle(req, reply),
       });
   };
   serve('', healthRoutes(ctx));
   serve(API_PREFIX, [
     ...infoRoutes(ctx),
+    ...authRoutes(ctx),
+    ...teamRoutes(ctx),
+    ...userRoutes(ctx),
+    ...apiTokenRoutes(ctx),
     ...pipelineRoutes(ctx),
     ...jobRoutes(ctx),
     ...buildRoutes(ctx),

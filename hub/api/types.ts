@@ -29,7 +29,22 @@
 //   GET    /agent-tokens                                    -> AgentTokenSummary[]
 //   POST   /agent-tokens            CreateAgentTokenRequest -> CreatedAgentToken (the secret, shown once)
 //   DELETE /agent-tokens/:id                                -> 204
+//   POST   /auth/token                     LoginRequest -> LoginResponse (public, rate-limited)
+//   POST   /auth/renew                                      -> LoginResponse (a login token's successor)
+//   GET    /user                                            -> UserInfo
+//   GET    /teams                                           -> TeamSummary[] (the teams the caller may see)
+//   GET    /teams/:team                                     -> TeamSummary
+//   PUT    /teams/:team                      SetTeamRequest -> SetTeamResponse (admins)
+//   PUT    /teams/:team/rename                     {name}   -> 204
+//   DELETE /teams/:team                                     -> 204
+//   GET    /users                                           -> UserSummary[] (admins)
+//   PUT    /users/:user                          {password} -> 201 created / 204 changed (admins)
+//   GET    /teams/:team/api-tokens                          -> ApiTokenSummary[]
+//   POST   /teams/:team/api-tokens    CreateApiTokenRequest -> CreatedApiToken (the secret, shown once)
+//   DELETE /teams/:team/api-tokens/:id                      -> 204
 // Unauthenticated: GET /healthz, GET /readyz, GET /metrics.
+// Every route needs a role (hub/api/route.ts; docs/security.md): 401 without a login, 404 for a team the
+// caller has no role in (as for one that does not exist), 403 for a role too weak.
 //
 // Input: `:id` is decimal digits only (`0x1`, `1e0`, `-1`, `01` are 400s, never build 1); `limit` is a
 // whole number from 1 (more than 1000 gives 1000); a repeated query key, a body field of the wrong type or
@@ -257,4 +272,86 @@ export interface CheckResourceRequest {
 /** PUT /teams/:team/pipelines/:pipeline/resources/:resource/versions/:id/pin */
 export interface PinRequest {
   comment?: string;
+}
+
+// Teams, people and tokens (docs/security.md).
+
+export type RoleName = 'owner' | 'member' | 'pipeline-operator' | 'viewer';
+
+export interface TeamRole {
+  team: string;
+  role: RoleName;
+}
+
+/** POST /auth/token: a local user's login for a short-lived token. */
+export interface LoginRequest {
+  username: string;
+  password: string;
+  /** The team the CLI targets; the login fails when the user has no role in it. */
+  team: string;
+}
+
+export interface LoginResponse {
+  token: string;
+  expiresAt: number;
+  user: string;
+  teams: TeamRole[];
+}
+
+/** GET /user: who the caller is. */
+export interface UserInfo {
+  name: string;
+  admin: boolean;
+  teams: TeamRole[];
+  /** When the caller's token stops working (null: never). */
+  expiresAt: number | null;
+}
+
+export interface TeamMember {
+  user: string;
+  role: RoleName;
+}
+
+export interface TeamSummary {
+  name: string;
+  /** Present for callers who may see the team's members (its owners and admins). */
+  members?: TeamMember[];
+}
+
+/** PUT /teams/:team: replaces the team's members (creates the team when it does not exist). */
+export interface SetTeamRequest {
+  members: TeamMember[];
+}
+
+export interface SetTeamResponse {
+  created: boolean;
+}
+
+export interface UserSummary {
+  name: string;
+  createdAt: number;
+  teams: TeamRole[];
+}
+
+export interface ApiTokenSummary {
+  id: number;
+  name: string;
+  team: string;
+  role: RoleName;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+  lastUsedAt: number | null;
+}
+
+export interface CreateApiTokenRequest {
+  name: string;
+  role: RoleName;
+  /** Seconds until it expires; omitted: never. */
+  expiresIn?: number;
+}
+
+/** The secret appears here once and is never shown again. */
+export interface CreatedApiToken extends ApiTokenSummary {
+  token: string;
 }

@@ -26,7 +26,7 @@ export async function bootstrapAdminToken(
   dataDir: string | undefined,
 ): Promise<AdminToken | undefined> {
   if ((await store.listTokens('api')).length > 0) return undefined;
-  const { secret } = await tokens.create('api', ADMIN_TOKEN_NAME, null);
+  const secret = await createAdmin(store, tokens);
   return { secret, file: dataDir ? await writeSecretFile(dataDir, secret) : undefined };
 }
 
@@ -40,9 +40,16 @@ export async function rotateAdminToken(
   const live = (await store.listTokens('api')).filter(
     (t) => t.name === ADMIN_TOKEN_NAME && t.revokedAt === null,
   );
-  const { secret } = await tokens.create('api', ADMIN_TOKEN_NAME, null);
+  const secret = await createAdmin(store, tokens);
   for (const token of live) await store.revokeToken(token.id, now());
   return { file: await writeSecretFile(dataDir, secret), revoked: live.length };
+}
+
+/** An owner of `main`, the admin team (hub/auth/caller.ts). */
+async function createAdmin(store: Store, tokens: TokenService): Promise<string> {
+  const main = await store.getTeam('main');
+  const { secret } = await tokens.create('api', ADMIN_TOKEN_NAME, main?.id ?? null, { role: 'owner' });
+  return secret;
 }
 
 /** The secret in DATA_DIR/admin-token, for programs on the hub's host (benchmarks, test harnesses). */

@@ -2,7 +2,7 @@
 // stored, so a leaked database does not leak credentials. A prefix tells a reader what a token is for.
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { Store, TokenRecord } from '../store/store.js';
+import type { NewToken, Store, TokenRecord } from '../store/store.js';
 
 const PREFIX: Record<TokenRecord['kind'], string> = { agent: 'opa_', api: 'opu_' };
 
@@ -26,9 +26,11 @@ export class TokenService {
     kind: TokenRecord['kind'],
     name: string,
     teamId: number | null,
+    scope: Pick<NewToken, 'role' | 'expiresAt' | 'userId'> = {},
   ): Promise<{ secret: string; token: TokenRecord }> {
     const secret = generateToken(kind);
     const token = await this.store.createToken({
+      ...scope,
       kind,
       name,
       teamId,
@@ -50,8 +52,10 @@ export class TokenService {
     }
     if (token.kind !== kind) return { ok: false, reason: `not an ${kind} token` };
     if (token.revokedAt !== null) return { ok: false, reason: `token "${token.name}" was revoked` };
-    // Recording every use would put a write on every API call; a minute's resolution is enough.
     const now = this.now();
+    if (token.expiresAt !== null && now >= token.expiresAt)
+      return { ok: false, reason: `token "${token.name}" expired` };
+    // Recording every use would put a write on every API call; a minute's resolution is enough.
     if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000)
       await this.store.touchToken(token.id, now);
     return { ok: true, token };

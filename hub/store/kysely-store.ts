@@ -5,6 +5,8 @@ import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely'
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
 import { KyselyResourceStore } from './kysely-resources.js';
+import { KyselyTeamStore } from './kysely-teams.js';
+import { KyselyUserStore } from './kysely-users.js';
 import {
   bool,
   json,
@@ -40,6 +42,7 @@ import type {
   StepRunStatus,
   Store,
   Team,
+  NewToken,
   TokenRecord,
 } from './store.js';
 
@@ -119,9 +122,13 @@ function stepRunChanges(patch: StepRunPatch): Updateable<StepRunsTable> {
 
 export class KyselyStore implements Store {
   readonly resources: KyselyResourceStore;
+  readonly teams: KyselyTeamStore;
+  readonly users: KyselyUserStore;
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
+    this.teams = new KyselyTeamStore(db);
+    this.users = new KyselyUserStore(db);
   }
 
   // Teams.
@@ -138,7 +145,7 @@ export class KyselyStore implements Store {
 
   // Tokens.
 
-  async createToken(input: Omit<TokenRecord, 'id' | 'revokedAt' | 'lastUsedAt'>): Promise<TokenRecord> {
+  async createToken(input: NewToken): Promise<TokenRecord> {
     const row = await conflictsAs(`token "${input.name}" (hash already stored, or unknown team)`, () =>
       this.db
         .insertInto('tokens')
@@ -148,6 +155,9 @@ export class KyselyStore implements Store {
           team_id: input.teamId,
           kind: input.kind,
           created_at: input.createdAt,
+          role: input.role ?? null,
+          expires_at: input.expiresAt ?? null,
+          user_id: input.userId ?? null,
         })
         .returningAll()
         .executeTakeFirstOrThrow(),
@@ -413,9 +423,10 @@ export class KyselyStore implements Store {
 
   async listBuilds(filter: BuildFilter): Promise<BuildView[]> {
     // An empty status list matches no build.
-    if (filter.limit <= 0 || filter.statuses?.length === 0) return [];
+    if (filter.limit <= 0 || filter.statuses?.length === 0 || filter.teamIds?.length === 0) return [];
     let q = buildViews(this.db);
     if (filter.teamId !== undefined) q = q.where('builds.team_id', '=', filter.teamId);
+    if (filter.teamIds !== undefined) q = q.where('builds.team_id', 'in', filter.teamIds);
     if (filter.pipelineId !== undefined) q = q.where('builds.pipeline_id', '=', filter.pipelineId);
     if (filter.jobId !== undefined) q = q.where('builds.job_id', '=', filter.jobId);
     if (filter.jobKind !== undefined) q = q.where('jobs.kind', '=', filter.jobKind);

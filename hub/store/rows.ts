@@ -46,7 +46,7 @@ export function json(v: unknown): string {
   return JSON.stringify(v ?? null);
 }
 
-function num(v: number | string): number {
+export function num(v: number | string): number {
   return Number(v);
 }
 
@@ -68,6 +68,9 @@ export function toToken(row: Selectable<TokensTable>): TokenRecord {
     createdAt: num(row.created_at),
     revokedAt: numOrNull(row.revoked_at),
     lastUsedAt: numOrNull(row.last_used_at),
+    role: row.role as TokenRecord['role'],
+    expiresAt: numOrNull(row.expires_at),
+    userId: row.user_id,
   };
 }
 

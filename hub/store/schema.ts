@@ -32,6 +32,24 @@ export interface TokensTable {
   created_at: BigIntColumn;
   revoked_at: NullableBigIntColumn;
   last_used_at: NullableBigIntColumn;
+  /** API tokens: the role in `team_id`; null for agent tokens. */
+  role: string | null;
+  expires_at: NullableBigIntColumn;
+  /** Login tokens: the user whose team roles the token carries (read live, so a removed role ends at once). */
+  user_id: number | null;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  name: string;
+  password_hash: string;
+  created_at: BigIntColumn;
+}
+
+export interface TeamMembersTable {
+  team_id: number;
+  user_id: number;
+  role: string;
 }
 
 export interface PipelinesTable {
@@ -193,6 +211,8 @@ export interface ResourceCachesTable {
 export interface Database {
   teams: TeamsTable;
   tokens: TokensTable;
+  users: UsersTable;
+  team_members: TeamMembersTable;
   pipelines: PipelinesTable;
   pipeline_configs: PipelineConfigsTable;
   jobs: JobsTable;

@@ -29,17 +29,68 @@ export interface Team {
   name: string;
 }
 
+/** Concourse's roles, weakest first: each can do what the ones before it can. */
+export const ROLES = ['viewer', 'pipeline-operator', 'member', 'owner'] as const;
+export type Role = (typeof ROLES)[number];
+
 export interface TokenRecord {
   id: number;
   name: string;
   /** sha256 hex of the secret; the secret itself is never stored. */
   hash: string;
-  /** Agent tokens: the team the token is scoped to, or null for a global token. */
+  /** Agent tokens: the team the token is scoped to, or null for a global token. API tokens: their team. */
   teamId: number | null;
   kind: 'agent' | 'api';
   createdAt: number;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  /** API tokens not issued to a user: the role they carry in `teamId`. */
+  role: Role | null;
+  /** After this instant (Unix ms) the token is refused; null: never expires. */
+  expiresAt: number | null;
+  /** Login tokens: the user, whose team roles are read at every request. */
+  userId: number | null;
+}
+
+export type NewToken = Pick<TokenRecord, 'name' | 'hash' | 'teamId' | 'kind' | 'createdAt'> &
+  Partial<Pick<TokenRecord, 'role' | 'expiresAt' | 'userId'>>;
+
+export interface User {
+  id: number;
+  name: string;
+  /** The encoded scrypt hash with its parameters and salt (hub/auth/passwords.ts). */
+  passwordHash: string;
+  createdAt: number;
+}
+
+export interface Membership {
+  team: Team;
+  user: string;
+  role: Role;
+}
+
+/** Teams beyond `main`, and who holds which role in them. */
+export interface TeamStore {
+  create(name: string): Promise<Team>;
+  list(): Promise<Team[]>;
+  /** False when no team has this id. A StoreConflictError when `name` is taken. */
+  rename(id: number, name: string): Promise<boolean>;
+  /** Deletes the team and everything it owns (pipelines, builds, tokens, memberships). */
+  destroy(id: number): Promise<boolean>;
+  /** Replaces the team's members (as `set-team` replaces a team's auth config). */
+  setMembers(teamId: number, members: { userId: number; role: Role }[]): Promise<void>;
+  members(teamId: number): Promise<Membership[]>;
+  /** Every team the user holds a role in. */
+  rolesOf(userId: number): Promise<Membership[]>;
+}
+
+/** Local users: a name and a password hash. */
+export interface UserStore {
+  create(input: Omit<User, 'id'>): Promise<User>;
+  get(name: string): Promise<User | undefined>;
+  getById(id: number): Promise<User | undefined>;
+  list(): Promise<User[]>;
+  setPassword(id: number, passwordHash: string): Promise<boolean>;
 }
 
 export interface Pipeline {
@@ -234,6 +285,8 @@ export type LogAppendResult =
 
 export interface BuildFilter {
   teamId?: number;
+  /** Only builds of these teams (the teams a caller may see); empty matches no build. */
+  teamIds?: number[];
   pipelineId?: number;
   jobId?: number;
   statuses?: BuildStatus[];
@@ -250,7 +303,7 @@ export interface Store {
   getTeamById(id: number): Promise<Team | undefined>;
 
   // Tokens (agent tokens and API tokens share one table, told apart by `kind`).
-  createToken(input: Omit<TokenRecord, 'id' | 'revokedAt' | 'lastUsedAt'>): Promise<TokenRecord>;
+  createToken(input: NewToken): Promise<TokenRecord>;
   listTokens(kind: TokenRecord['kind']): Promise<TokenRecord[]>;
   findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
   /** Returns false when no such unrevoked token exists. */
@@ -371,6 +424,8 @@ export interface Store {
 
   /** Resource versions, check state, build inputs/outputs and the resource cache. */
   readonly resources: ResourceStore;
+  readonly teams: TeamStore;
+  readonly users: UserStore;
 
   close(): Promise<void>;
 }

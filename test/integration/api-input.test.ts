@@ -59,6 +59,7 @@ const EXISTING: Record<string, string> = {
   resource: 'r',
   type: 't',
   name: '1',
+  user: 'alice',
 };
 
 const repeated = (key: string): Probe => ({
@@ -165,6 +166,71 @@ const CASES: Record<string, Case> = {
     ],
   },
   [`DELETE ${API}/agent-tokens/:id`]: { id: () => String(agentTokenId), probes: [] },
+  [`POST ${API}/auth/token`]: {
+    public: true,
+    probes: [
+      {
+        what: 'an unknown user',
+        body: '{"username":"nobody","password":"x","team":"main"}',
+        expect: [401],
+        message: 'wrong username or password',
+      },
+      ...badBodies({
+        username: '"username":5,"password":"x","team":"main"',
+        password: '"username":"a","password":"","team":"main"',
+        team: '"username":"a","password":"x","team":[]',
+      }),
+    ],
+  },
+  // The admin token is an API token, not a login: nothing to renew.
+  [`POST ${API}/auth/renew`]: { probes: [{ what: 'an API token', expect: [400], message: 'login tokens' }] },
+  [`GET ${API}/user`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
+  [`GET ${API}/teams`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
+  [`GET ${TEAM}`]: { probes: [] },
+  [`PUT ${TEAM}`]: {
+    body: '{"members":[]}',
+    // "no such" is not a valid team name to create.
+    unknownName: [400],
+    probes: [
+      {
+        what: 'an unknown user',
+        body: '{"members":[{"user":"nobody","role":"owner"}]}',
+        expect: [400],
+        message: '"nobody"',
+      },
+      ...badBodies({
+        members: '"members":{}',
+        'members.0.role': '"members":[{"user":"alice","role":"boss"}]',
+      }),
+    ],
+  },
+  [`PUT ${TEAM}/rename`]: {
+    body: '{"name":"renamed"}',
+    probes: [
+      { what: 'main', body: '{"name":"renamed"}', expect: [409], message: 'admin team' },
+      ...badBodies({ name: '"name":"Not Valid"' }),
+    ],
+  },
+  [`DELETE ${TEAM}`]: { probes: [{ what: 'main', expect: [409], message: 'admin team' }] },
+  [`GET ${API}/users`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
+  [`PUT ${API}/users/:user`]: {
+    body: '{"password":"a long enough password"}',
+    // "no such" is not a valid user name.
+    unknownName: [400],
+    probes: [
+      { what: 'a short password', body: '{"password":"short"}', expect: [400], message: '12 characters' },
+      ...badBodies({ password: '"password":5' }),
+    ],
+  },
+  [`GET ${TEAM}/api-tokens`]: { probes: [] },
+  [`POST ${TEAM}/api-tokens`]: {
+    body: '{"name":"t","role":"viewer","expiresIn":3600}',
+    probes: badBodies({
+      role: '"name":"t","role":"boss","expiresIn":60',
+      expiresIn: '"name":"t","role":"viewer","expiresIn":1.5',
+    }),
+  },
+  [`DELETE ${TEAM}/api-tokens/:id`]: { id: absentVersion, probes: [] },
 };
 
 /** Ids that are not build 1 (nor any record): each is a 400. */

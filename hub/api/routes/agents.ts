@@ -18,7 +18,7 @@ export function agentRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/agents',
-      access: 'token',
+      role: 'authenticated',
       handler: async (): Promise<AgentSummary[]> => {
         const live = new Map(dispatcher.connected().map((c) => [c.agentName, c]));
         return (await store.listAgents()).map((agent) => {
@@ -38,7 +38,7 @@ export function agentRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/agent-tokens',
-      access: 'token',
+      role: 'admin',
       handler: async (): Promise<AgentTokenSummary[]> => {
         const list = await store.listTokens('agent');
         return Promise.all(list.map((t) => ctx.tokenSummary(t)));
@@ -48,7 +48,7 @@ export function agentRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/agent-tokens',
-      access: 'token',
+      role: 'admin',
       body: createTokenBody,
       handler: async ({ body }, req, reply): Promise<CreatedAgentToken> => {
         const team = body.team === undefined ? null : await ctx.teamOf(body.team);
@@ -65,7 +65,7 @@ export function agentRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'DELETE',
       url: '/agent-tokens/:id',
-      access: 'token',
+      role: 'admin',
       params: z.object({ id }),
       handler: async ({ params }, req, reply) => {
         const existing = (await store.listTokens('agent')).find((t) => t.id === params.id);

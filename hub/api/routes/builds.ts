@@ -2,6 +2,7 @@
 
 import { z } from 'zod';
 import type { Store } from '../../store/store.js';
+import { requireCaller } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { id, limit } from '../fields.js';
@@ -13,21 +14,27 @@ const buildParams = z.object({ id });
 
 export function buildRoutes(ctx: ApiContext): Route[] {
   const { store, engine, events } = ctx.deps;
+  const teamOfBuild = async ({ id }: { id: number }) => ({
+    team: (await ctx.buildOf(id)).teamName,
+    what: `build ${id}`,
+  });
   return [
     route({
       method: 'GET',
       url: '/builds',
-      access: 'token',
+      role: 'authenticated',
       query: z.object({
         team: z.string().optional(),
         pipeline: z.string().optional(),
         job: z.string().optional(),
         limit: limit(50),
       }),
-      handler: async ({ query: q }): Promise<BuildSummary[]> => {
+      handler: async ({ query: q }, req): Promise<BuildSummary[]> => {
         const filter: Parameters<Store['listBuilds']>[0] = { limit: q.limit, jobKind: 'job' };
+        const caller = requireCaller(req);
+        if (!caller.admin) filter.teamIds = await ctx.visibleTeamIds(caller);
         if (q.team || q.pipeline || q.job) {
-          const team = await ctx.teamOf(q.team || 'main');
+          const team = await ctx.visibleTeamOf(caller, q.team || 'main');
           filter.teamId = team.id;
           if (q.pipeline) {
             const pipeline = await ctx.pipelineOf(team.name, q.pipeline);
@@ -42,7 +49,8 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/builds/:id',
-      access: 'token',
+      role: 'viewer',
+      team: teamOfBuild,
       params: buildParams,
       handler: async ({ params }): Promise<BuildSummary> => ctx.summary(await ctx.buildOf(params.id)),
     }),
@@ -50,7 +58,8 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: '/builds/:id/abort',
-      access: 'token',
+      role: 'pipeline-operator',
+      team: teamOfBuild,
       params: buildParams,
       handler: async ({ params }, req, reply) => {
         const build = await ctx.buildOf(params.id);
@@ -72,7 +81,8 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/builds/:id/events',
-      access: 'token',
+      role: 'viewer',
+      team: teamOfBuild,
       params: buildParams,
       handler: async ({ params }, req, reply) => {
         const build = await ctx.buildOf(params.id);

@@ -9,8 +9,11 @@ export function infoRoutes({ deps }: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/info',
-      access: 'token',
-      handler: (_input, req): InfoResponse => ({ version: deps.version, tokenName: req.token?.name ?? '' }),
+      role: 'authenticated',
+      handler: (_input, req): InfoResponse => ({
+        version: deps.version,
+        tokenName: req.caller?.token.name ?? '',
+      }),
     }),
   ];
 }

@@ -13,7 +13,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `/teams/:team/pipelines/:pipeline/jobs/:job/${action}`,
-      access: 'token',
+      role: 'pipeline-operator',
       params: jobParams,
       handler: async ({ params }, req, reply) => {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);
@@ -29,7 +29,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/jobs',
-      access: 'token',
+      role: 'viewer',
       params: pipelineParams,
       handler: async ({ params }): Promise<JobSummary[]> => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
@@ -52,7 +52,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds',
-      access: 'token',
+      role: 'pipeline-operator',
       params: jobParams,
       handler: async ({ params }, req, reply): Promise<BuildSummary> => {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);
@@ -66,7 +66,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds',
-      access: 'token',
+      role: 'viewer',
       params: jobParams,
       query: z.object({ limit: limit(50) }),
       handler: async ({ params, query }): Promise<BuildSummary[]> => {
@@ -79,7 +79,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds/:name',
-      access: 'token',
+      role: 'viewer',
       params: jobParams.extend({ name }),
       handler: async ({ params }): Promise<BuildSummary> => {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);

@@ -20,7 +20,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `/teams/:team/pipelines/:pipeline/${action}`,
-      access: 'token',
+      role: 'pipeline-operator',
       params: pipelineParams,
       handler: async ({ params }, req, reply) => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
@@ -36,7 +36,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines',
-      access: 'token',
+      role: 'viewer',
       params: z.object({ team: name }),
       handler: async ({ params }): Promise<PipelineSummary[]> => {
         const team = await ctx.teamOf(params.team);
@@ -52,7 +52,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/config',
-      access: 'token',
+      role: 'viewer',
       params: pipelineParams,
       handler: async ({ params }): Promise<PipelineConfigResponse> => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
@@ -65,7 +65,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: '/teams/:team/pipelines/:pipeline/config',
-      access: 'token',
+      role: 'member',
       params: pipelineParams,
       body: setPipelineBody,
       handler: async ({ params, body }, req): Promise<SetPipelineResponse> => {

@@ -72,7 +72,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `${base}/:resource/versions/:id/${action}`,
-      access: 'token',
+      role: 'pipeline-operator',
       params: versionParams,
       handler: async ({ params }, _req, reply) => {
         const { pipeline, version } = await versionOf(params);
@@ -87,7 +87,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: base,
-      access: 'token',
+      role: 'viewer',
       params: pipelineParams,
       handler: async ({ params }): Promise<ResourceSummary[]> => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
@@ -115,7 +115,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: `${base}/:resource/check`,
-      access: 'token',
+      role: 'pipeline-operator',
       params: resourceParams,
       body: checkBody,
       handler: async ({ params, body }, _req, reply) => {
@@ -133,7 +133,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/resource-types/:type/check',
-      access: 'token',
+      role: 'pipeline-operator',
       params: pipelineParams.extend({ type: name }),
       body: checkBody,
       handler: async ({ params, body }, _req, reply) => {
@@ -154,7 +154,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: `${base}/:resource/versions`,
-      access: 'token',
+      role: 'viewer',
       params: resourceParams,
       query: z.object({ limit: limit(100) }),
       handler: async ({ params, query }): Promise<ResourceVersionSummary[]> => {
@@ -177,7 +177,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `${base}/:resource/versions/:id/pin`,
-      access: 'token',
+      role: 'pipeline-operator',
       params: versionParams,
       body: z.strictObject({ comment: z.string().optional() }).optional(),
       handler: async ({ params, body }, _req, reply) => {
@@ -195,7 +195,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `${base}/:resource/unpin`,
-      access: 'token',
+      role: 'pipeline-operator',
       params: resourceParams,
       handler: async ({ params }, _req, reply) => {
         const { pipeline, resource, key } = await resourceOf(ctx, params);

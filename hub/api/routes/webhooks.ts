@@ -1,5 +1,6 @@
 // POST .../resources/:resource/check/webhook?webhook_token=TOKEN: a check, authorized by the resource's
-// `webhook_token` alone (no API token), so what it reveals is the same for every failure.
+// `webhook_token` alone (no API token), so what it reveals is the same for every failure, and on
+// success only the check build's id and status.
 
 import { timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
@@ -14,7 +15,7 @@ export function webhookRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/resources/:resource/check/webhook',
-      access: 'public',
+      role: 'public',
       params: resourceParams,
       query: z.object({ webhook_token: z.string().default('') }),
       handler: async ({ params, query }, _req, reply) => {
@@ -31,12 +32,14 @@ export function webhookRoutes(ctx: ApiContext): Route[] {
           !timingSafeEqual(Buffer.from(given), Buffer.from(expected))
         )
           throw denied;
-        return startCheck(ctx, reply, {
+        const build = await startCheck(ctx, reply, {
           pipeline,
           scope: 'resource',
           name: resource.name,
           logMessage: 'webhook check',
         });
+        // The caller holds a webhook token, not a login: it learns the check's id and no team's names.
+        return { id: build.id, status: build.status };
       },
     }),
   ];

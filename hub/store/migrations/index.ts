@@ -9,6 +9,7 @@ import * as m0003 from './0003_retention.js';
 import * as m0004 from './0004_resources.js';
 import * as m0005 from './0005_build_log_bytes.js';
 import * as m0006 from './0006_agent_identity.js';
+import * as m0007 from './0007_teams_users.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '0004_resources': m0004,
   '0005_build_log_bytes': m0005,
   '0006_agent_identity': m0006,
+  '0007_teams_users': m0007,
 };
 
 const provider: MigrationProvider = {

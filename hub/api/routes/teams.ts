@@ -1,0 +1,115 @@
+// Teams: list the ones the caller may see, show one with its members, and (admins) set, rename and
+// destroy them. `main` is the admin team: it cannot be renamed or destroyed.
+
+import { z } from 'zod';
+import { ADMIN_TEAM, roleIn } from '../../auth/caller.js';
+import { ROLES } from '../../store/store.js';
+import { requireCaller } from '../auth.js';
+import type { ApiContext } from '../context.js';
+import { HttpError } from '../errors.js';
+import { route, type Route } from '../route.js';
+import type { SetTeamResponse, TeamSummary } from '../types.js';
+
+/** A team name: what a url segment and a CLI flag can carry without quoting. */
+export const teamName = z
+  .string()
+  .regex(
+    /^[a-z0-9][a-z0-9_-]{0,62}$/,
+    'a team name is 1-63 lowercase letters, digits, "_" or "-", starting with a letter or digit',
+  );
+
+const teamParams = z.object({ team: z.string().min(1) });
+
+const setTeamBody = z.strictObject({
+  members: z.array(z.strictObject({ user: z.string().min(1), role: z.enum(ROLES) })),
+});
+
+export function teamRoutes(ctx: ApiContext): Route[] {
+  const { store } = ctx.deps;
+  const notMain = (team: string, action: string) => {
+    if (team === ADMIN_TEAM)
+      throw new HttpError(409, 'conflict', `team "${ADMIN_TEAM}" is the admin team and cannot be ${action}`);
+  };
+
+  return [
+    route({
+      method: 'GET',
+      url: '/teams',
+      role: 'authenticated',
+      handler: async (_input, req): Promise<TeamSummary[]> =>
+        (await store.teams.list())
+          .filter((t) => roleIn(requireCaller(req), t.name))
+          .map((t) => ({ name: t.name })),
+    }),
+
+    route({
+      method: 'GET',
+      url: '/teams/:team',
+      role: 'viewer',
+      params: teamParams,
+      handler: async ({ params }, req): Promise<TeamSummary> => {
+        const team = await ctx.teamOf(params.team);
+        if (roleIn(requireCaller(req), team.name) !== 'owner') return { name: team.name };
+        const members = await store.teams.members(team.id);
+        return { name: team.name, members: members.map((m) => ({ user: m.user, role: m.role })) };
+      },
+    }),
+
+    route({
+      method: 'PUT',
+      url: '/teams/:team',
+      role: 'admin',
+      params: z.object({ team: teamName }),
+      body: setTeamBody,
+      handler: async ({ params, body }, req, reply): Promise<SetTeamResponse> => {
+        const members = await Promise.all(
+          body.members.map(async (m) => {
+            const user = await store.users.get(m.user);
+            if (!user)
+              throw new HttpError(
+                400,
+                'bad_request',
+                `no local user "${m.user}" (create it with \`outpost set-user\`)`,
+              );
+            return { userId: user.id, role: m.role };
+          }),
+        );
+        const existing = await store.getTeam(params.team);
+        const team = existing ?? (await store.teams.create(params.team));
+        await store.teams.setMembers(team.id, members);
+        req.log.info({ team: team.name, members: body.members, created: !existing }, 'team set');
+        void reply.code(existing ? 200 : 201);
+        return { created: !existing };
+      },
+    }),
+
+    route({
+      method: 'PUT',
+      url: '/teams/:team/rename',
+      role: 'admin',
+      params: teamParams,
+      body: z.strictObject({ name: teamName }),
+      handler: async ({ params, body }, req, reply) => {
+        notMain(params.team, 'renamed');
+        const team = await ctx.teamOf(params.team);
+        await store.teams.rename(team.id, body.name);
+        req.log.info({ team: params.team, to: body.name }, 'team renamed');
+        return reply.code(204).send();
+      },
+    }),
+
+    route({
+      method: 'DELETE',
+      url: '/teams/:team',
+      role: 'admin',
+      params: teamParams,
+      handler: async ({ params }, req, reply) => {
+        notMain(params.team, 'destroyed');
+        const team = await ctx.teamOf(params.team);
+        await store.teams.destroy(team.id);
+        req.log.info({ team: team.name }, 'team destroyed');
+        return reply.code(204).send();
+      },
+    }),
+  ];
+}

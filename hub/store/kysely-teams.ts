@@ -1,0 +1,86 @@
+// TeamStore on Kysely: teams and the roles users hold in them. Deleting a team deletes what it owns
+// through the schema's ON DELETE CASCADE (pipelines, builds, tokens, memberships).
+
+import type { Kysely } from 'kysely';
+import { conflictsAs } from './constraint-errors.js';
+import { toTeam } from './rows.js';
+import type { Database } from './schema.js';
+import type { Membership, Role, Team, TeamStore } from './store.js';
+
+export class KyselyTeamStore implements TeamStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(name: string): Promise<Team> {
+    const row = await conflictsAs(`team "${name}" already exists`, () =>
+      this.db.insertInto('teams').values({ name }).returningAll().executeTakeFirstOrThrow(),
+    );
+    return toTeam(row);
+  }
+
+  async list(): Promise<Team[]> {
+    return (await this.db.selectFrom('teams').selectAll().orderBy('name').execute()).map(toTeam);
+  }
+
+  async rename(id: number, name: string): Promise<boolean> {
+    const res = await conflictsAs(`team "${name}" already exists`, () =>
+      this.db.updateTable('teams').set({ name }).where('id', '=', id).executeTakeFirst(),
+    );
+    return res.numUpdatedRows > 0n;
+  }
+
+  async destroy(id: number): Promise<boolean> {
+    const res = await this.db.deleteFrom('teams').where('id', '=', id).executeTakeFirst();
+    return res.numDeletedRows > 0n;
+  }
+
+  async setMembers(teamId: number, members: { userId: number; role: Role }[]): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('team_members').where('team_id', '=', teamId).execute();
+      if (members.length === 0) return;
+      await conflictsAs('team member (unknown user, or listed twice)', () =>
+        tx
+          .insertInto('team_members')
+          .values(members.map((m) => ({ team_id: teamId, user_id: m.userId, role: m.role })))
+          .execute(),
+      );
+    });
+  }
+
+  private memberships() {
+    return this.db
+      .selectFrom('team_members')
+      .innerJoin('teams', 'teams.id', 'team_members.team_id')
+      .innerJoin('users', 'users.id', 'team_members.user_id')
+      .select([
+        'teams.id as team_id',
+        'teams.name as team_name',
+        'users.name as user_name',
+        'team_members.role',
+      ]);
+  }
+
+  async members(teamId: number): Promise<Membership[]> {
+    const rows = await this.memberships()
+      .where('team_members.team_id', '=', teamId)
+      .orderBy('users.name')
+      .execute();
+    return rows.map(toMembership);
+  }
+
+  async rolesOf(userId: number): Promise<Membership[]> {
+    const rows = await this.memberships()
+      .where('team_members.user_id', '=', userId)
+      .orderBy('teams.name')
+      .execute();
+    return rows.map(toMembership);
+  }
+}
+
+function toMembership(row: {
+  team_id: number;
+  team_name: string;
+  user_name: string;
+  role: string;
+}): Membership {
+  return { team: { id: row.team_id, name: row.team_name }, user: row.user_name, role: row.role as Role };
+}

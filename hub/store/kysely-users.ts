@@ -1,0 +1,49 @@
+// UserStore on Kysely: local users, a name and an encoded password hash each.
+
+import type { Kysely, Selectable } from 'kysely';
+import { conflictsAs } from './constraint-errors.js';
+import { num } from './rows.js';
+import type { Database, UsersTable } from './schema.js';
+import type { User, UserStore } from './store.js';
+
+function toUser(row: Selectable<UsersTable>): User {
+  return { id: row.id, name: row.name, passwordHash: row.password_hash, createdAt: num(row.created_at) };
+}
+
+export class KyselyUserStore implements UserStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async create(input: Omit<User, 'id'>): Promise<User> {
+    const row = await conflictsAs(`user "${input.name}" already exists`, () =>
+      this.db
+        .insertInto('users')
+        .values({ name: input.name, password_hash: input.passwordHash, created_at: input.createdAt })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return toUser(row);
+  }
+
+  async get(name: string): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async getById(id: number): Promise<User | undefined> {
+    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toUser(row);
+  }
+
+  async list(): Promise<User[]> {
+    return (await this.db.selectFrom('users').selectAll().orderBy('name').execute()).map(toUser);
+  }
+
+  async setPassword(id: number, passwordHash: string): Promise<boolean> {
+    const res = await this.db
+      .updateTable('users')
+      .set({ password_hash: passwordHash })
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return res.numUpdatedRows > 0n;
+  }
+}
