@@ -12,6 +12,7 @@ import type {
 } from '../proto/gen/outpost/v1/agent.js';
 import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
 import { statusToWire, streamToWire } from '../common/wire-enums.js';
+import { buildName } from '../common/build-name.js';
 import type { ExecResult, ExecStep, Executor, RunningStep } from './executors/executor.js';
 import type { ArtifactTransfer } from './artifacts/transfer.js';
 import { Redactor } from './redact.js';
@@ -228,10 +229,11 @@ export class StepRunner {
     const caches = this.taskCaches.acquire(step.context, spec.cachePaths);
     step.caches = caches.caches;
     tracked.releaseCaches = caches.release;
+    // The build as the hub and the CLI show it, so an agent's log lines can be matched to a build page.
+    const context = assign.context;
     const log = this.log.child({
       leaseId: assign.leaseId,
-      build: assign.context?.buildId,
-      step: assign.context?.stepName,
+      ...(context ? { build: buildName(context), buildId: context.buildId, step: context.stepName } : {}),
     });
     const digests = new Map(
       spec.inputs.filter((i) => i.artifactDigest).map((i) => [i.name, i.artifactDigest]),
