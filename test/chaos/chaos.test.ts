@@ -163,8 +163,11 @@ interface RunResult {
   outputsAcrossOutage: number;
   /** SIGKILLs of an agent process while it ran the target step (its supervisor alive). */
   agentKillsMidStep: number;
-  /** SIGTERMs of an agent process while the target step ran, the longest time to exit, those over it. */
-  agentDrainsMidStep: number;
+  /**
+   * SIGTERMs of an agent process while it held the target step (accepted or running, not ended), the
+   * longest time to exit, and those over the bound.
+   */
+  agentDrains: number;
   maxAgentDrainMs: number;
   slowAgentDrains: number;
   /** Steps an agent drain stopped (errored): their log must reach their last-line marker. */
@@ -270,9 +273,25 @@ async function startFlood(
     ],
   });
   await raw.next('welcome');
+  // Heartbeats keep its session: a silent one ends after three missed beats (600 ms here), which a
+  // loaded machine can spend between the Welcome and the assignment.
+  let seq = 0;
+  const beat = setInterval(
+    () => raw.send({ msg: { $case: 'heartbeat', value: { seq: ++seq, sentAtUnixMs: Date.now() } } }),
+    100,
+  );
+  const close = () => {
+    clearInterval(beat);
+    raw.close();
+  };
   await setPipeline(hub, 'flood', shellPipeline('true', '    tags: [flood]\n'));
   await triggerJob(hub, 'flood', 'job');
-  const { leaseId } = await raw.next('assign');
+  const assigned = await Promise.race([raw.next('assign'), raw.ended.then(() => undefined)]);
+  if (!assigned) {
+    close();
+    throw new Error('the flooding agent lost its session before its step was assigned');
+  }
+  const { leaseId } = assigned;
   raw.send({ msg: { $case: 'accepted', value: { leaseId } } });
   const data = Buffer.alloc(64 * 1024, 'flood\n');
   const state = { ended: false };
@@ -295,7 +314,25 @@ async function startFlood(
     }
     return sent;
   })();
-  return { done, close: () => raw.close() };
+  return { done, close };
+}
+
+/** A run still going after this hangs somewhere: it fails with what it recorded so far. */
+const SEED_BUDGET_MS = 300_000;
+/** Each run's result as it goes, for the watchdog. */
+const live = new Map<number, RunResult>();
+
+async function runSeedWithin(seed: number): Promise<RunResult> {
+  let timer: NodeJS.Timeout | undefined;
+  const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), SEED_BUDGET_MS)));
+  const outcome = await Promise.race([runSeed(seed), hung]);
+  clearTimeout(timer);
+  if (outcome !== 'hung') return outcome;
+  const r = live.get(seed)!;
+  r.stuckBuilds++;
+  r.ms = SEED_BUDGET_MS;
+  r.notes.push(`the run hung: still going after ${SEED_BUDGET_MS / 1000} s`);
+  return r;
 }
 
 async function runSeed(seed: number): Promise<RunResult> {
@@ -354,7 +391,7 @@ async function runSeed(seed: number): Promise<RunResult> {
     hubKills: 0,
     outputsAcrossOutage: 0,
     agentKillsMidStep: 0,
-    agentDrainsMidStep: 0,
+    agentDrains: 0,
     maxAgentDrainMs: 0,
     slowAgentDrains: 0,
     drainErroredSteps: 0,
@@ -366,6 +403,7 @@ async function runSeed(seed: number): Promise<RunResult> {
     notes: [],
     ms: 0,
   };
+  live.set(seed, result);
 
   const marks = await mkdtemp(path.join(os.tmpdir(), 'outpost-chaos-'));
   const markDir = (step: StepPlan) => path.join(marks, step.name);
@@ -422,8 +460,14 @@ async function runSeed(seed: number): Promise<RunResult> {
   let faultLoop: Promise<void> = Promise.resolve();
   let flood: { done: Promise<number>; close: () => void } | undefined;
   try {
-    await Promise.all([...agents.map((a) => a.welcomed), child.proc?.logged('connected to the hub')]);
-    if (pressure === 'flood') flood = await startFlood(state.hub, stopped);
+    // An agent process's start alone took over 20 s on a loaded two-core machine.
+    await Promise.all([...agents.map((a) => a.welcomed), child.proc?.logged('connected to the hub', 60_000)]);
+    if (pressure === 'flood')
+      flood = await startFlood(state.hub, stopped).catch((err: unknown) => {
+        result.notes.push(`no flood: ${(err as Error).message}`);
+        result.lostResults++;
+        return undefined;
+      });
     await setPipeline(
       state.hub,
       'chaos',
@@ -567,7 +611,8 @@ ${task(left, markDir(left), '    ', 'inputs: [{ name: out }]\n', 'echo "left saw
         }
         await sleep(faultDelayMs);
         const victim = child.proc!;
-        // Landed mid-step: the step had started and not ended when the signal went out.
+        // A kill landed mid-step when the step had started and not ended when the signal went out; a
+        // drain landed while the agent held the step (accepted: its process may not have started yet).
         const before = await readMarks(markDir(target));
         const midStep = before.starts > 0 && before.exit === undefined;
         const hit = Date.now();
@@ -584,10 +629,10 @@ ${task(left, markDir(left), '    ', 'inputs: [{ name: out }]\n', 'echo "left saw
           victim.child.kill('SIGTERM');
           const exit = await Promise.race([victim.exited, sleep(AGENT_DRAIN_BOUND_MS).then(() => undefined)]);
           const took = Date.now() - hit;
-          if (midStep) result.agentDrainsMidStep++;
+          if (before.exit === undefined) result.agentDrains++;
           result.maxAgentDrainMs = Math.max(result.maxAgentDrainMs, took);
           result.chaos.push(
-            `agent-drain(${target.name} ${faultFrom}+${faultDelayMs}ms, exited in ${took}ms${midStep ? '' : ', not mid-step'})`,
+            `agent-drain(${target.name} ${faultFrom}+${faultDelayMs}ms, exited in ${took}ms${before.exit === undefined ? '' : ', after the step ended'})`,
           );
           if (!exit || exit.code !== 0) {
             result.slowAgentDrains++;
@@ -869,7 +914,7 @@ function minimumsFor(seeds: number[]) {
     hub_drains: of('hub-drain'),
     outputs_across_outage: of('hub-kill') + of('hub-drain'),
     agent_kills_mid_step: Math.ceil(of('agent-kill') * 0.6),
-    agent_drains_mid_step: Math.ceil(of('agent-drain') * 0.6),
+    agent_drains: Math.ceil(of('agent-drain') * 0.6),
   };
 }
 
@@ -883,7 +928,7 @@ describe('chaos', () => {
     await Promise.all(
       Array.from({ length: Math.min(CONCURRENCY, seeds.length) }, async () => {
         for (let seed = queue.shift(); seed !== undefined; seed = queue.shift()) {
-          const r = await runSeed(seed);
+          const r = await runSeedWithin(seed);
           results.push(r);
           const faults = `duplicates=${r.duplicates} out_of_order=${r.outOfOrder} double_runs=${r.doubleRuns}`;
           console.log(
@@ -916,7 +961,7 @@ describe('chaos', () => {
       hub_drains: sum((r) => r.hubDrains),
       outputs_across_outage: sum((r) => r.outputsAcrossOutage),
       agent_kills_mid_step: sum((r) => r.agentKillsMidStep),
-      agent_drains_mid_step: sum((r) => r.agentDrainsMidStep),
+      agent_drains: sum((r) => r.agentDrains),
     };
     const minimums = minimumsFor(seeds);
     const failed = results.filter(failedRun);
