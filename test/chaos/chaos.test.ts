@@ -38,7 +38,7 @@ import { describe, expect, it } from 'vitest';
 import { LogStream, Platform } from '../../proto/gen/outpost/v1/agent.js';
 import type { BuildSummary } from '../../hub/api/types.js';
 import { orphansUnder, spawnAgentProcess, type AgentProcess } from '../support/agent-process.js';
-import { startChildTestHub } from '../support/child-hub.js';
+import { startChildTestHub } from '../support/child-test-hub.js';
 import {
   restartTestHub,
   setPipeline,

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startChildTestHub } from '../support/child-hub.js';
+import { startChildTestHub } from '../support/child-test-hub.js';
 import {
   finalStatus,
   logText,

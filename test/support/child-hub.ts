@@ -2,11 +2,10 @@
 // signals: SIGTERM drains, exit bounds, restarts on the same data directory and ports.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { TestHub } from './harness.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -96,46 +95,4 @@ export async function callApi<T = unknown>(
   });
   const text = await res.text();
   return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
-/**
- * A hub child process dressed as a TestHub for what tests use of it (url, grpcPort, adminToken, api,
- * newAgentToken, stop, close): it has no `store` (read the API instead). stop() SIGKILLs it; close()
- * also removes its data directory.
- */
-export async function startChildTestHub(
-  dir: string,
-  opts: { ports?: { http: number; grpc: number }; args?: string[] } = {},
-): Promise<{ hub: TestHub; proc: ChildHubProcess }> {
-  const proc = await spawnChildHub(dir, {
-    httpPort: opts.ports?.http,
-    grpcPort: opts.ports?.grpc,
-    args: opts.args,
-  });
-  const adminToken = await adminTokenOf(dir);
-  const api = <T>(method: string, route: string, body?: unknown) =>
-    callApi<T>(proc.url, adminToken, method, route, body);
-  const kill = async () => {
-    if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
-    await proc.exited;
-  };
-  const hub = {
-    url: proc.url,
-    grpcPort: proc.grpcPort,
-    grpcAddress: `127.0.0.1:${proc.grpcPort}`,
-    adminToken,
-    dir,
-    api,
-    stop: kill,
-    async newAgentToken(name = 'test') {
-      const res = await api<{ token: string }>('POST', '/agent-tokens', { name });
-      if (res.status !== 201) throw new Error(`token create failed: ${JSON.stringify(res.body)}`);
-      return res.body.token;
-    },
-    async close() {
-      await kill();
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-  return { hub: hub as unknown as TestHub, proc };
 }
