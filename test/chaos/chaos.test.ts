@@ -93,6 +93,8 @@ function faultOf(seed: number): Fault {
 }
 const isHubFault = (f: Fault) => f === 'hub-drain' || f === 'hub-kill';
 
+/** A hub child process's start (tsx compiles it first) took over 30 s on a loaded two-core machine. */
+const HUB_START_MS = 120_000;
 /** drain_timeout_seconds of agents in agent-drain seeds. */
 const AGENT_DRAIN_S = 1;
 /** An agent SIGTERMed must have exited within this: its drain bound, the steps' stop, the hub's ack. */
@@ -325,13 +327,17 @@ const live = new Map<number, RunResult>();
 async function runSeedWithin(seed: number): Promise<RunResult> {
   let timer: NodeJS.Timeout | undefined;
   const hung = new Promise<'hung'>((resolve) => (timer = setTimeout(() => resolve('hung'), SEED_BUDGET_MS)));
-  const outcome = await Promise.race([runSeed(seed), hung]);
+  const outcome = await Promise.race([runSeed(seed), hung]).catch((err: unknown) => err as Error);
   clearTimeout(timer);
-  if (outcome !== 'hung') return outcome;
+  if (outcome !== 'hung' && !(outcome instanceof Error)) return outcome;
   const r = live.get(seed)!;
   r.stuckBuilds++;
   r.ms = SEED_BUDGET_MS;
-  r.notes.push(`the run hung: still going after ${SEED_BUDGET_MS / 1000} s`);
+  r.notes.push(
+    outcome === 'hung'
+      ? `the run hung: still going after ${SEED_BUDGET_MS / 1000} s`
+      : `the run failed: ${outcome.message}`,
+  );
   return r;
 }
 
@@ -411,8 +417,12 @@ async function runSeed(seed: number): Promise<RunResult> {
   const hubArgs = ['--heartbeat', '200ms', '--lease-grace', LEASE_GRACE];
   const startHubFor = async (): Promise<TestHub> =>
     fault === 'hub-kill'
-      ? (await startChildTestHub(await mkdtemp(path.join(os.tmpdir(), 'outpost-hub-')), { args: hubArgs }))
-          .hub
+      ? (
+          await startChildTestHub(await mkdtemp(path.join(os.tmpdir(), 'outpost-hub-')), {
+            args: hubArgs,
+            readyTimeoutMs: HUB_START_MS,
+          })
+        ).hub
       : startTestHub({
           heartbeatMs: 200,
           leaseGraceMs: 60_000,
@@ -515,7 +525,8 @@ ${task(left, markDir(left), '    ', 'inputs: [{ name: out }]\n', 'echo "left saw
       const ports = { http: Number(new URL(state.hub.url).port), grpc: state.hub.grpcPort };
       state.hub =
         fault === 'hub-kill'
-          ? (await startChildTestHub(state.hub.dir, { ports, args: hubArgs })).hub
+          ? (await startChildTestHub(state.hub.dir, { ports, args: hubArgs, readyTimeoutMs: HUB_START_MS }))
+              .hub
           : await restartTestHub(state.hub);
       release();
     };

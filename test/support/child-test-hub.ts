@@ -12,12 +12,13 @@ import type { TestHub } from './harness.js';
  */
 export async function startChildTestHub(
   dir: string,
-  opts: { ports?: { http: number; grpc: number }; args?: string[] } = {},
+  opts: { ports?: { http: number; grpc: number }; args?: string[]; readyTimeoutMs?: number } = {},
 ): Promise<{ hub: TestHub; proc: ChildHubProcess }> {
   const proc = await spawnChildHub(dir, {
     httpPort: opts.ports?.http,
     grpcPort: opts.ports?.grpc,
     args: opts.args,
+    readyTimeoutMs: opts.readyTimeoutMs,
   });
   const adminToken = await adminTokenOf(dir);
   const api = <T>(method: string, route: string, body?: unknown) =>
