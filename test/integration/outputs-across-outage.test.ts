@@ -88,6 +88,7 @@ describe.each(['SIGTERM', 'SIGKILL'] as const)(
       const second = await startChildTestHub(path.join(dir, 'hub'), {
         args,
         ports: { http: Number(new URL(first.hub.url).port), grpc: first.hub.grpcPort },
+        readyTimeoutMs: HUB_START_MS,
       });
       cleanups.push(() => second.hub.close());
       const events = await readBuildEvents(second.hub, id);
