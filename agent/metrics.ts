@@ -53,6 +53,11 @@ export function createAgentMetrics(registry = new Registry()) {
       labelNames: ['code'],
       registers: [registry],
     }),
+    artifactRetries: new Counter({
+      name: 'outpost_agent_artifact_retries_total',
+      help: 'Output uploads and input downloads tried again after a failure (hub restarting or unreachable)',
+      registers: [registry],
+    }),
     stepsRunning: new Gauge({
       name: 'outpost_agent_steps_running',
       help: 'Steps held by the agent',

@@ -12,11 +12,13 @@ import type {
 } from '../proto/gen/outpost/v1/agent.js';
 import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
 import { statusToWire, streamToWire } from '../common/wire-enums.js';
+import { buildName } from '../common/build-name.js';
 import type { ExecResult, ExecStep, Executor, RunningStep } from './executors/executor.js';
 import type { ArtifactTransfer } from './artifacts/transfer.js';
 import { Redactor } from './redact.js';
 import type { TaskCaches } from './task-caches.js';
 import { HeldStep, type Outbox } from './session/held-step.js';
+import { DEFAULT_LEASE_GRACE_MS, HubLink, deliver, type DeliveryContext } from './session/outages.js';
 import { chunksOf, splitAtCharBoundary } from './session/utf8.js';
 import type { AgentMetrics } from './metrics.js';
 import {
@@ -39,17 +41,42 @@ export interface PoolRuntime {
   builtin?: Executor;
 }
 
+/**
+ * Why the agent stops a step before its end: the hub asked (`aborted`: a user's abort, a timeout), the
+ * hub no longer honours its lease (`dropped`: forgotten without a report), or the agent shuts down
+ * (`shutdown`, the drain timeout: nobody aborted it, so it is reported 'errored' with this message).
+ */
+export class StepStop extends Error {
+  constructor(
+    readonly kind: 'aborted' | 'dropped' | 'shutdown',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 interface Tracked {
   held: HeldStep;
   running: RunningStep | undefined;
-  aborted: boolean;
+  /** Aborted with the first StepStop that came; later ones do not change it. */
+  stop: AbortController;
   /**
-   * Set when the agent stopped the step because it shuts down (drain timeout), not because someone
-   * aborted it: the step is reported 'errored' with this message, never 'aborted'.
+   * Aborted when nothing the step owes the hub is worth waiting for any more (it was dropped, or the
+   * agent shuts down): retries across an outage end there.
    */
-  shutdown?: string;
+  giveUp: AbortController;
   /** Gives the step's task caches back once the step is cleaned up. */
   releaseCaches: () => Promise<void>;
+}
+
+function tracking(held: HeldStep, running: RunningStep | undefined): Tracked {
+  return {
+    held,
+    running,
+    stop: new AbortController(),
+    giveUp: new AbortController(),
+    releaseCaches: noCaches,
+  };
 }
 
 const noCaches = () => Promise.resolve();
@@ -58,6 +85,8 @@ export interface RunnerLimits {
   maxLogChunkBytes: number;
   logWindowBytes: number;
   maxArtifactBytes: number;
+  /** How long the hub keeps the leases of an agent it lost (Welcome.lease_grace_ms). */
+  leaseGraceMs: number;
 }
 
 const RESULT_RESEND_MS = 10_000;
@@ -69,7 +98,10 @@ export class StepRunner {
     maxLogChunkBytes: 64 * 1024,
     logWindowBytes: 4 * 1024 * 1024,
     maxArtifactBytes: 1024 * 1024 * 1024,
+    leaseGraceMs: DEFAULT_LEASE_GRACE_MS,
   };
+  /** Whether a session is welcomed: what a step owes the hub waits for the next one. */
+  private readonly link = new HubLink();
   private readonly resendTimer: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
   private defaultBuiltin: Executor | undefined;
@@ -123,12 +155,15 @@ export class StepRunner {
         this.drop(leaseId, decision?.reason || 'the hub did not resume it');
       }
     }
+    // After the decisions: a step waiting to deliver wakes resumed, or already dropped.
+    this.link.welcomed();
     // Now that the hub said which steps live on, whatever executors hold for other leases can go.
     void this.sweep();
   }
 
   detach(): void {
     this.outbox = undefined;
+    this.link.lost();
     for (const t of this.steps.values()) t.held.detach();
   }
 
@@ -149,7 +184,7 @@ export class StepRunner {
 
     const held = new HeldStep(assign.leaseId, poolName, this.limits.logWindowBytes);
     held.attach(outbox, 0, this.limits.logWindowBytes);
-    const tracked: Tracked = { held, running: undefined, aborted: false, releaseCaches: noCaches };
+    const tracked = tracking(held, undefined);
     this.steps.set(assign.leaseId, tracked);
     this.metrics.stepsRunning.set(this.steps.size);
     const spec = assign.spec;
@@ -194,10 +229,11 @@ export class StepRunner {
     const caches = this.taskCaches.acquire(step.context, spec.cachePaths);
     step.caches = caches.caches;
     tracked.releaseCaches = caches.release;
+    // The build as the hub and the CLI show it, so an agent's log lines can be matched to a build page.
+    const context = assign.context;
     const log = this.log.child({
       leaseId: assign.leaseId,
-      build: assign.context?.buildId,
-      step: assign.context?.stepName,
+      ...(context ? { build: buildName(context), buildId: context.buildId, step: context.stepName } : {}),
     });
     const digests = new Map(
       spec.inputs.filter((i) => i.artifactDigest).map((i) => [i.name, i.artifactDigest]),
@@ -227,7 +263,7 @@ export class StepRunner {
   abort(leaseId: string, graceMs: number, reason: string): void {
     const tracked = this.steps.get(leaseId);
     if (!tracked) return;
-    tracked.aborted = true;
+    tracked.stop.abort(new StepStop('aborted', reason));
     void tracked.running?.abort(graceMs, reason);
   }
 
@@ -237,7 +273,9 @@ export class StepRunner {
     if (!tracked) return;
     this.log.info({ leaseId, reason }, 'dropping step');
     this.steps.delete(leaseId);
-    tracked.aborted = true;
+    const why = new StepStop('dropped', reason);
+    tracked.stop.abort(why);
+    tracked.giveUp.abort(why);
     tracked.held.resultAcknowledged();
     const running = tracked.running;
     if (running) void running.abort(0, reason).then(() => running.cleanup());
@@ -272,7 +310,7 @@ export class StepRunner {
           });
         if (!running) continue;
         const held = new HeldStep(leaseId, pool.name, this.limits.logWindowBytes);
-        const tracked: Tracked = { held, running, aborted: false, releaseCaches: noCaches };
+        const tracked = tracking(held, running);
         this.steps.set(leaseId, tracked);
         this.metrics.stepsRunning.set(this.steps.size);
         const log = this.log.child({ leaseId });
@@ -323,9 +361,11 @@ export class StepRunner {
    * timeout)`): nobody aborted them. A step someone had already aborted stays 'aborted'.
    */
   abortAll(reason: string): void {
-    for (const [leaseId, tracked] of this.steps) {
-      if (!tracked.aborted) tracked.shutdown = reason;
-      this.abort(leaseId, 5_000, reason);
+    for (const tracked of this.steps.values()) {
+      const why = new StepStop('shutdown', reason);
+      tracked.stop.abort(why);
+      tracked.giveUp.abort(why);
+      void tracked.running?.abort(5_000, reason);
     }
   }
 
@@ -346,7 +386,7 @@ export class StepRunner {
     log: Logger,
   ): Promise<void> {
     this.outbox?.sendAccepted(step.leaseId);
-    const fetched = await this.fetchInputs(step, extra.digests);
+    const fetched = await this.fetchInputs(step, extra.digests, this.delivery(tracked, log));
     if (typeof fetched === 'string') {
       await this.report(
         tracked,
@@ -358,7 +398,7 @@ export class StepRunner {
       return;
     }
     // Stopped while its inputs were fetched: a dropped step is forgotten, an aborted one never starts.
-    if (tracked.aborted) {
+    if (stopped(tracked)) {
       if (this.steps.get(step.leaseId) !== tracked) return;
       const aborted: ExecResult = { status: 'aborted', exitStatus: -1, error: 'interrupted' };
       await this.report(tracked, step.leaseId, aborted, [], undefined);
@@ -388,12 +428,11 @@ export class StepRunner {
     let result = await running.wait();
     log.info({ status: result.status, exitStatus: result.exitStatus }, 'step ended');
     // Stopped by the agent's shutdown: errored (infrastructure), so its outputs are not kept either.
-    if (tracked.shutdown && result.status === 'aborted')
-      result = { status: 'errored', exitStatus: result.exitStatus, error: tracked.shutdown };
+    result = asShutdown(tracked, result);
     let outputs: Finished['outputs'] = [];
     if (result.status !== 'errored') {
       // Outputs are kept for failed and aborted steps too: hooks (on_failure, ensure) may read them.
-      const uploaded = await this.uploadOutputs(leaseId, running).catch(
+      const uploaded = await this.uploadOutputs(leaseId, running, this.delivery(tracked, log)).catch(
         (err: unknown) => (err as Error).message,
       );
       if (typeof uploaded === 'string')
@@ -405,10 +444,23 @@ export class StepRunner {
     await this.report(tracked, leaseId, result, outputs, running);
   }
 
-  /** Every input's archive, from the cache or the hub; or why one could not be had. */
+  /** How this step's artifact calls ride out hub outages (see session/outages.ts). */
+  private delivery(tracked: Tracked, log: Logger): DeliveryContext {
+    return {
+      link: this.link,
+      graceMs: () => this.limits.leaseGraceMs,
+      giveUp: tracked.giveUp.signal,
+      log,
+      retrying: () => this.metrics.artifactRetries.inc(),
+      now: this.now,
+    };
+  }
+
+  /** Every input's archive, from the cache or the hub (across outages); or why one could not be had. */
   private async fetchInputs(
     step: ExecStep,
     digests: Map<string, string>,
+    delivery: DeliveryContext,
   ): Promise<ExecStep['inputs'] | string> {
     const inputs: ExecStep['inputs'] = [];
     for (const input of step.inputs) {
@@ -418,22 +470,36 @@ export class StepRunner {
         continue;
       }
       try {
-        inputs.push({ ...input, archive: await this.transfer.fetch(step.leaseId, digest) });
+        const archive = await deliver(
+          `input "${input.name}": could not fetch ${digest}`,
+          () => this.transfer.fetch(step.leaseId, digest),
+          delivery,
+        );
+        inputs.push({ ...input, archive });
       } catch (err) {
-        return `input "${input.name}": could not fetch ${digest}: ${(err as Error).message}`;
+        return (err as Error).message;
       }
     }
     return inputs;
   }
 
-  private async uploadOutputs(leaseId: string, running: RunningStep): Promise<Finished['outputs']> {
+  /** Packs the step's outputs and uploads each, across hub outages; throws why one could not be. */
+  private async uploadOutputs(
+    leaseId: string,
+    running: RunningStep,
+    delivery: DeliveryContext,
+  ): Promise<Finished['outputs']> {
     const packed = await running.collectOutputs(
       await this.transfer.scratchDir(),
       this.limits.maxArtifactBytes,
     );
     const outputs: Finished['outputs'] = [];
     for (const { name, archive } of packed) {
-      const ref = await this.transfer.upload(leaseId, name, archive);
+      const ref = await deliver(
+        `output "${name}": upload failed`,
+        () => this.transfer.upload(leaseId, name, archive),
+        delivery,
+      );
       outputs.push({ name, digest: ref.digest, size: ref.size });
     }
     return outputs;
@@ -447,8 +513,7 @@ export class StepRunner {
     outputs: Finished['outputs'],
     running: RunningStep | undefined,
   ): Promise<void> {
-    if (tracked.shutdown && result.status === 'aborted')
-      result = { status: 'errored', exitStatus: result.exitStatus, error: tracked.shutdown };
+    result = asShutdown(tracked, result);
     tracked.held.finish({
       status: statusToWire(result.status),
       exitStatus: result.exitStatus,
@@ -489,7 +554,14 @@ export class StepRunner {
   }
 }
 
-/** Read through a call: `aborted` changes across awaits, which a narrowed field read would hide. */
+/** Read through a call: the signal changes across awaits, which a narrowed field read would hide. */
 function stopped(tracked: Tracked): boolean {
-  return tracked.aborted;
+  return tracked.stop.signal.aborted;
+}
+
+/** A step the agent's shutdown stopped ends 'errored' with the shutdown's reason, never 'aborted'. */
+function asShutdown(tracked: Tracked, result: ExecResult): ExecResult {
+  const why: unknown = tracked.stop.signal.reason;
+  if (result.status !== 'aborted' || !(why instanceof StepStop) || why.kind !== 'shutdown') return result;
+  return { status: 'errored', exitStatus: result.exitStatus, error: why.message };
 }

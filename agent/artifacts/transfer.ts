@@ -1,6 +1,7 @@
 // Moves archives between the agent and the hub on the artifact RPCs (never on the session stream).
 
 import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { Metadata } from '@grpc/grpc-js';
 import type { AgentGatewayClient, ArtifactRef } from '../../proto/gen/outpost/v1/agent.js';
@@ -56,12 +57,19 @@ export class ArtifactTransfer {
     if (cached) return cached;
     const temp = await this.cache.tempPath();
     const out = createWriteStream(temp);
-    const call = this.client.downloadArtifact({ leaseId, digest }, this.metadata());
-    for await (const chunk of call) {
-      if (!out.write((chunk as { data: Buffer }).data)) await once(out, 'drain');
+    try {
+      const call = this.client.downloadArtifact({ leaseId, digest }, this.metadata());
+      for await (const chunk of call) {
+        if (!out.write((chunk as { data: Buffer }).data)) await once(out, 'drain');
+      }
+      out.end();
+      await once(out, 'finish');
+    } catch (err) {
+      // Cut off (the hub went away): the caller may try again; a partial file is no use to anyone.
+      out.destroy();
+      await rm(temp, { force: true });
+      throw err;
     }
-    out.end();
-    await once(out, 'finish');
     return this.cache.adopt(temp, digest, true);
   }
 }

@@ -465,6 +465,7 @@ describe('after an agent restart', () => {
           maxLogChunkBytes: 64 * 1024,
           logWindowBytes: 4 * 1024 * 1024,
           maxArtifactBytes: 1024 * 1024 * 1024,
+          leaseGraceMs: 120_000,
         },
       );
       await writeFile(go, '');

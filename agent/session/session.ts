@@ -15,6 +15,7 @@ import {
 import type { AgentMetrics } from '../metrics.js';
 import type { StepRunner } from '../runner.js';
 import { Backoff } from './backoff.js';
+import { DEFAULT_LEASE_GRACE_MS } from './outages.js';
 import type { Outbox } from './held-step.js';
 import { HubError, HubMessageTooLargeError, HubRejectedTokenError, hubErrorOf } from './hub-errors.js';
 import type { HubTarget } from './hub-target.js';
@@ -180,6 +181,7 @@ export class HubSession {
               maxLogChunkBytes: w.limits?.maxLogChunkBytes ?? 64 * 1024,
               logWindowBytes: w.limits?.logWindowBytes ?? 4 * 1024 * 1024,
               maxArtifactBytes: w.limits?.maxArtifactBytes ?? 1024 * 1024 * 1024,
+              leaseGraceMs: w.leaseGraceMs || DEFAULT_LEASE_GRACE_MS,
             });
             if (this.draining) this.drain('agent is draining');
             const interval = w.heartbeatIntervalMs || 5_000;

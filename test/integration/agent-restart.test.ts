@@ -60,6 +60,12 @@ it('survives a SIGKILL of the agent mid-step: the step runs once, every line onc
   const stream = await openEventStream(hub, buildId);
   await stream.until('line 4000\\n');
   await stream.cancel();
+  // The agent's lines about the step name the build as the hub and the CLI show it.
+  const started = first
+    .output()
+    .split('\n')
+    .find((l) => l.includes('"msg":"step started"'));
+  expect(JSON.parse(started ?? '{}')).toMatchObject({ build: 'main/restart/job #1', step: 'run' });
 
   first.child.kill('SIGKILL');
   expect((await first.exited).signal).toBe('SIGKILL');
