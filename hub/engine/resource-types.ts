@@ -7,7 +7,7 @@ import { typeChain } from '../pipeline/checks.js';
 import { canonicalJson } from '../store/canonical-json.js';
 
 /** Types the agent implements itself: they need no container and run on any pool. */
-export const BUILTIN_TYPES: ReadonlySet<string> = new Set(['mock', 'time']);
+export const BUILTIN_TYPES: ReadonlySet<string> = new Set(['git', 'mock', 'time']);
 
 export interface ResolvedType {
   /** The base type the chain ends in ("mock", "git", ...). */
