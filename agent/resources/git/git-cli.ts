@@ -159,8 +159,9 @@ export class GitSession {
   async must(args: string[], opts: GitRunOptions = {}): Promise<string> {
     const result = await this.run(args, opts);
     if (result.code !== 0) {
-      const why = result.stderr.trim().split('\n').at(-1) ?? '';
-      throw new ResourceFailure(this.redact(`git ${args[0] ?? ''} failed (exit ${result.code}): ${why}`));
+      throw new ResourceFailure(
+        this.redact(`git ${args[0] ?? ''} failed (exit ${result.code}): ${reason(result.stderr)}`),
+      );
     }
     return result.stdout;
   }
@@ -168,6 +169,15 @@ export class GitSession {
   async dispose(): Promise<void> {
     await rm(this.home, { recursive: true, force: true });
   }
+}
+
+/** git's own reason: its first fatal/error line (the rest is advice), else its last line. */
+export function reason(stderr: string): string {
+  const lines = stderr
+    .split(/\r?\n|\r/)
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  return lines.find((l) => /^(fatal|error):/.test(l)) ?? lines.at(-1) ?? '';
 }
 
 function shellQuote(text: string): string {

@@ -12,6 +12,7 @@ import {
   startGitHttpServer,
   type GitServer,
 } from '../../../test/support/git-servers.js';
+import { makeKey, sshdUnavailable, startSshd, type TestSshd } from '../../../test/support/sshd.js';
 import type { BuiltinContext } from '../builtin.js';
 import { git } from './git.js';
 
@@ -399,5 +400,59 @@ describe('the host', () => {
     } finally {
       process.env.PATH = saved;
     }
+  });
+});
+
+const noSshd = sshdUnavailable();
+if (noSshd) console.warn(`skipping the git-over-SSH tests: ${noSshd}`);
+
+describe.skipIf(noSshd !== undefined)('over SSH with a private key', () => {
+  let sshd: TestSshd;
+  let plain: { privateKey: string };
+  let locked: { privateKey: string };
+  const PASSPHRASE = 'key-Passphrase-77';
+
+  beforeAll(async () => {
+    const keys = await mkdtemp(path.join(os.tmpdir(), 'outpost-git-sshd-'));
+    plain = makeKey(path.join(keys, 'plain'));
+    locked = makeKey(path.join(keys, 'locked'), PASSPHRASE);
+    const pubs = [
+      await readFile(path.join(keys, 'plain.pub'), 'utf8'),
+      await readFile(path.join(keys, 'locked.pub'), 'utf8'),
+    ];
+    sshd = await startSshd(keys, pubs);
+    return async () => {
+      await sshd.close();
+      await rm(keys, { recursive: true, force: true });
+    };
+  });
+
+  const sshSource = (extra: Record<string, unknown>) => ({
+    uri: `ssh://127.0.0.1:${sshd.port}${path.join(root, 'app.git')}`,
+    private_key_user: sshd.user,
+    ...extra,
+  });
+
+  it('checks and gets with private_key and private_key_user', async () => {
+    expect(await check(sshSource({ private_key: plain.privateKey }))).toEqual([{ ref: c.docs }]);
+    await git(
+      context('get', {
+        source: sshSource({ private_key: plain.privateKey }),
+        params: {},
+        version: { ref: c.featureA },
+      }),
+    );
+    expect(gitIn(dir, 'rev-parse', 'HEAD')).toBe(c.featureA);
+    expect(log.join('\n')).not.toContain(plain.privateKey.split('\n')[1]);
+  });
+
+  it('unlocks a key with private_key_passphrase, and fails clearly without it', async () => {
+    expect(
+      await check(sshSource({ private_key: locked.privateKey, private_key_passphrase: PASSPHRASE })),
+    ).toEqual([{ ref: c.docs }]);
+    expect(await failure(check(sshSource({ private_key: locked.privateKey })))).toMatch(
+      /^git clone failed \(exit 128\): fatal: Could not read from remote repository/,
+    );
+    expect(log.join('\n')).not.toContain(PASSPHRASE);
   });
 });

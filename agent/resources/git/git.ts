@@ -8,7 +8,7 @@ import path from 'node:path';
 import { resolveInside, StepPathError } from '../../artifacts/step-dirs.js';
 import { type BuiltinContext, ResourceFailure } from '../builtin.js';
 import { isPlainObject } from '../protocol.js';
-import { GitSession } from './git-cli.js';
+import { GitSession, reason } from './git-cli.js';
 import {
   type GetParams,
   type GitSource,
@@ -285,7 +285,7 @@ async function put(
     if (pushed.code !== 0) {
       if (/\[rejected\]|\[remote rejected\].*cannot lock ref/.test(pushed.stderr)) return false;
       throw new ResourceFailure(
-        git.redact(`git push failed (exit ${pushed.code}): ${pushed.stderr.trim().split('\n').at(-1) ?? ''}`),
+        git.redact(`git push failed (exit ${pushed.code}): ${reason(pushed.stderr)}`),
       );
     }
     if (notes !== undefined) {
