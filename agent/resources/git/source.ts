@@ -62,6 +62,8 @@ const UNSUPPORTED_SOURCE = [
   'search_remote_refs',
   'tag_behaviour',
   'sparse_paths',
+  // git's traces would print the Authorization header.
+  'debug',
 ];
 const SOURCE_KEYS = [
   'uri',
@@ -81,7 +83,6 @@ const SOURCE_KEYS = [
   'private_key_passphrase',
   'git_config',
   'skip_ssl_verification',
-  'debug',
 ];
 
 /** Reads typed fields of one object, naming `where.key` in every error. */
