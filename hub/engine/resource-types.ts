@@ -1,5 +1,5 @@
 // How a resource (or resource type) runs: which base type its type chain ends in, whether the agent
-// runs that type itself (mock, time) or from an image, and the history key of its source.
+// runs that type itself (git, mock, time) or from an image, and the history key of its source.
 
 import { createHash } from 'node:crypto';
 import type { ParsedPipeline, ResourceTypeConfig } from '../pipeline/config.js';
