@@ -172,7 +172,8 @@ async function quickstart(ctx: CliContext, opts: QuickstartOptions): Promise<num
     dim(`starting a local agent with a process pool (log in ${agentLog})`);
     agent = startServer(root, 'agent', ['--config', configFile], agentLog);
     await waitFor('agent', agent, agentLog, async () =>
-      (await client.listAgents()).some((a) => a.name === AGENT_NAME && a.state === 'connected'),
+      // The hub lists an agent by its identity, <cluster>/<name>.
+      (await client.listAgents()).some((a) => a.name === `local/${AGENT_NAME}` && a.state === 'connected'),
     );
 
     const example = path.join(root, 'examples', 'hello.yml');
