@@ -64,7 +64,7 @@ export interface ExecStep {
 
 export interface ExecResource {
   kind: 'check' | 'get' | 'put';
-  /** The base type: a built-in's name (mock, time) or the image's type. */
+  /** The base type: a built-in's name (git, mock, time) or the image's type. */
   type: string;
   builtin: boolean;
   request: string;

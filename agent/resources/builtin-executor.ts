@@ -1,4 +1,4 @@
-// Runs the built-in resource types (mock, time) inside the agent process, behind the same Executor
+// Runs the built-in resource types (git, mock, time) inside the agent process, behind the same Executor
 // contract as the process and kubernetes executors: the step's log lines come out of logs() (stderr,
 // as a resource's would), abort ends it 'aborted', its timeout ends it 'failed' ("timeout exceeded"),
 // a get's destination is an output packed like any other, and cleanup removes its directory.
@@ -16,6 +16,7 @@ import type {
 } from '../executors/executor.js';
 import { secretEnvProblem } from '../executors/secret-env.js';
 import { type BuiltinContext, type BuiltinResource, ResourceFailure } from './builtin.js';
+import { git } from './git/git.js';
 import { mock } from './mock.js';
 import { validateResponse } from './protocol.js';
 import { time } from './time.js';
@@ -27,11 +28,11 @@ export interface BuiltinExecutorOptions {
   workRoot: string;
   /** The clock the types read (tests inject one). */
   now?: () => Date;
-  /** The types by name; default mock and time. */
+  /** The types by name; default git, mock and time. */
   types?: Record<string, BuiltinResource>;
 }
 
-export const BUILTINS: Record<string, BuiltinResource> = { mock, time };
+export const BUILTINS: Record<string, BuiltinResource> = { git, mock, time };
 
 export class BuiltinResourceExecutor implements Executor {
   readonly kind = 'builtin';

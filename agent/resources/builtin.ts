@@ -1,4 +1,4 @@
-// What a built-in resource type (mock, time) sees: the same request, directory, environment and log a
+// What a built-in resource type (git, mock, time) sees: the same request, directory, environment and log a
 // resource image would, as plain values. It returns the response object; throwing ResourceFailure is
 // the equivalent of printing the message on stderr and exiting 1 (the step fails).
 

@@ -12,7 +12,7 @@ export type ResourceKind = ExecResource['kind'];
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
 /** The built-in types; they run inside the agent on every pool. */
-export const BUILTIN_TYPES = ['mock', 'time'] as const;
+export const BUILTIN_TYPES = ['git', 'mock', 'time'] as const;
 
 /**
  * The request for `action`, per Concourse: check `{source, version}` (version null when there is

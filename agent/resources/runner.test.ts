@@ -298,19 +298,19 @@ describe('built-in resource steps', () => {
   });
 
   it('errors a type that is not built in', async () => {
-    const { result } = await run({ kind: CHECK, type: 'git' });
+    const { result } = await run({ kind: CHECK, type: 's3' });
     expect(result.status).toBe(StepStatus.STEP_STATUS_ERRORED);
-    expect(result.error).toBe('resource type "git" is not built in (built in: mock, time)');
+    expect(result.error).toBe('resource type "s3" is not built in (built in: git, mock, time)');
   });
 });
 
 describe('resource types that run from an image', () => {
   it('cannot run on a pool of host processes', async () => {
-    const { result } = await run({ kind: CHECK, type: 'git', builtin: false });
+    const { result } = await run({ kind: CHECK, type: 's3', builtin: false });
     expect(result).toMatchObject({
       status: StepStatus.STEP_STATUS_ERRORED,
       error:
-        'resource type "git" runs from an image; pool "local" runs host processes, which run only the built-in types (mock, time)',
+        'resource type "s3" runs from an image; pool "local" runs host processes, which run only the built-in types (git, mock, time)',
     });
   });
 

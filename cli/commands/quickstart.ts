@@ -13,10 +13,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { interpolate } from '../../hub/pipeline/interpolate.js';
 import { ApiClient } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { CliError, sleep } from '../io.js';
 import { getTarget, saveTarget, type Target } from '../targets.js';
+import { ensureExampleRepo } from './example-repo.js';
 import { streamBuild } from './watch.js';
 
 interface QuickstartOptions {
@@ -179,10 +181,13 @@ async function quickstart(ctx: CliContext, opts: QuickstartOptions): Promise<num
 
     const example = path.join(root, 'examples', 'hello.yml');
     // The example targets linux; on a macOS or Windows host the local pool offers that platform instead.
-    const source = (await readFile(example, 'utf8')).replaceAll(
+    const text = (await readFile(example, 'utf8')).replaceAll(
       'platform: linux',
       `platform: ${hostPlatform()}`,
     );
+    // Its `git` resource checks out a local repository made here: no network needed.
+    const repoUri = await ensureExampleRepo(path.join(dir, 'repo'));
+    const { source } = interpolate(text, { repo_uri: repoUri }, example);
     await client.setPipelineConfig(PIPELINE, { source, file: path.relative(process.cwd(), example) });
     await client.setPipelinePaused(PIPELINE, false);
     const build = await client.triggerJob(PIPELINE, JOB);
@@ -200,7 +205,7 @@ Try, in another terminal:
   ${run} -t ${opts.target} builds
   ${run} -t ${opts.target} agents
   ${run} -t ${opts.target} trigger-job -j ${PIPELINE}/${JOB} -w
-  ${run} -t ${opts.target} set-pipeline -p ${PIPELINE} -c examples/hello.yml
+  ${run} -t ${opts.target} set-pipeline -p ${PIPELINE} -c examples/hello.yml -v repo_uri=${repoUri}
 Logs: ${hubLog}, ${agentLog}. Press Ctrl-C to stop the hub and the agent.
 `);
     await new Promise<void>((resolve) => {

@@ -37,7 +37,7 @@ export interface StepSpec {
 /** A resource type's check/in/out; see ResourceAction in proto/outpost/v1/agent.proto. */
 export interface ResourceAction {
   kind: 'check' | 'get' | 'put';
-  /** The base type: a built-in's name (mock, time), or an image type's name. */
+  /** The base type: a built-in's name (git, mock, time), or an image type's name. */
   type: string;
   /** Runs inside the agent (no container). */
   builtin: boolean;

@@ -1,5 +1,5 @@
 // The resource leaves: `get`, `put` (with its implicit get) and `check` (the step of a check build).
-// Each runs its resource type's check/in/out on an agent as a step run; built-in types (mock, time)
+// Each runs its resource type's check/in/out on an agent as a step run; built-in types (git, mock, time)
 // run inside the agent, others from their type's image. Versions land in the resource's history,
 // fetched versions in the resource cache, so an identical later fetch needs no agent at all.
 

@@ -1,5 +1,5 @@
 // How a resource (or resource type) runs: which base type its type chain ends in, whether the agent
-// runs that type itself (mock, time) or from an image, and the history key of its source.
+// runs that type itself (git, mock, time) or from an image, and the history key of its source.
 
 import { createHash } from 'node:crypto';
 import type { ParsedPipeline, ResourceTypeConfig } from '../pipeline/config.js';
@@ -7,7 +7,7 @@ import { typeChain } from '../pipeline/checks.js';
 import { canonicalJson } from '../store/canonical-json.js';
 
 /** Types the agent implements itself: they need no container and run on any pool. */
-export const BUILTIN_TYPES: ReadonlySet<string> = new Set(['mock', 'time']);
+export const BUILTIN_TYPES: ReadonlySet<string> = new Set(['git', 'mock', 'time']);
 
 export interface ResolvedType {
   /** The base type the chain ends in ("mock", "git", ...). */

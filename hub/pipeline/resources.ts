@@ -27,7 +27,7 @@ import {
 } from './schema.js';
 import { scopeOf } from './scope.js';
 
-// The types Concourse workers ship with, plus Outpost's built-ins (mock, time); any other type must be
+// The types Concourse workers ship with, plus Outpost's built-ins (git, mock, time); any other type must be
 // declared under resource_types.
 export const BASE_RESOURCE_TYPES: ReadonlySet<string> = new Set([
   'bosh-io-release',

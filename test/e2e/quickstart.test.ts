@@ -64,6 +64,9 @@ it('starts a hub and an agent, runs the example build to success, and reuses the
   const first = await quickstart(dir, httpPort, grpcPort);
   expect(first.out).toContain('started hello/hello #1');
   expect(first.out).toContain('Hello from Outpost');
+  // The example's git resource checked out the local repository the quickstart made.
+  expect(first.out).toMatch(/checked out commit [0-9a-f]{7}: Add hello\.sh/);
+  expect(first.out).toContain('Hello from the example repository');
   expect(first.out).toContain('step 5 of 5');
   expect(first.out.trimEnd().endsWith('succeeded')).toBe(true);
   expect(first.code).toBe(0);
