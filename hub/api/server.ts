@@ -14,6 +14,7 @@ import { infoRoutes } from './routes/info.js';
 import { jobRoutes } from './routes/jobs.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { resourceRoutes } from './routes/resources.js';
+import { webRoutes } from './routes/web.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { API_PREFIX } from './types.js';
 
@@ -74,6 +75,8 @@ export function buildApi(deps: ApiDeps) {
     ...webhookRoutes(ctx),
     ...agentRoutes(ctx),
   ]);
+  // Last, and only for paths the API does not claim: Fastify's router prefers static routes to `/*`.
+  serve('', webRoutes(ctx));
 
   return { app, routes: routes as readonly ServedRoute[] };
 }

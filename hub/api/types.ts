@@ -29,7 +29,8 @@
 //   GET    /agent-tokens                                    -> AgentTokenSummary[]
 //   POST   /agent-tokens            CreateAgentTokenRequest -> CreatedAgentToken (the secret, shown once)
 //   DELETE /agent-tokens/:id                                -> 204
-// Unauthenticated: GET /healthz, GET /readyz, GET /metrics.
+// Unauthenticated: GET /healthz, GET /readyz, GET /metrics, and the web UI: GET / and any other GET path
+// outside /api/ (the single-page app's index.html; its hashed files under /assets/).
 //
 // Input: `:id` is decimal digits only (`0x1`, `1e0`, `-1`, `01` are 400s, never build 1); `limit` is a
 // whole number from 1 (more than 1000 gives 1000); a repeated query key, a body field of the wrong type or
@@ -104,12 +105,23 @@ export interface BuildSummary {
   waitingReason: string | null;
 }
 
+/** A job's `get` step: where its versions come from, and which jobs they must have passed. */
+export interface JobInput {
+  /** The artifact name (`get: NAME`). */
+  name: string;
+  resource: string;
+  passed: string[];
+  trigger: boolean;
+}
+
 export interface JobSummary {
   name: string;
   pipeline: string;
   team: string;
   paused: boolean;
   latestBuild: BuildSummary | null;
+  /** Every get step of the plan, once per name: the edges of the pipeline graph. */
+  inputs: JobInput[];
 }
 
 export interface AgentPoolSummary {
