@@ -15,6 +15,7 @@
 //   PUT    /teams/:team/pipelines/:pipeline/jobs/:job/pause|unpause -> 204
 //   GET    /builds                                          -> BuildSummary[] (?team=&pipeline=&job=&limit=)
 //   GET    /builds/:id                                      -> BuildSummary
+//   GET    /builds/:id/plan                                 -> BuildStep (the step tree; ids match events' origin.id)
 //   PUT    /builds/:id/abort                                -> 204 (409 'build_finished' once it has ended)
 //   GET    /builds/:id/events                               -> text/event-stream (see below)
 //   GET    /teams/:team/pipelines/:pipeline/resources       -> ResourceSummary[]
@@ -112,6 +113,18 @@ export interface JobInput {
   resource: string;
   passed: string[];
   trigger: boolean;
+}
+
+/** One node of a build's step tree (GET /builds/:id/plan). */
+export interface BuildStep {
+  /** The plan node id: the `origin.id` of the step's events. */
+  id: string;
+  /** task, get, put, check, set_pipeline, load_var, do, in_parallel, try, timeout, retry, across, or a
+   *  hook (on_success, on_failure, on_error, on_abort, ensure: children are the step, then the hook). */
+  kind: string;
+  /** The step's name; null for structure (do, in_parallel, ...). */
+  name: string | null;
+  children: BuildStep[];
 }
 
 export interface JobSummary {
