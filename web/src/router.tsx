@@ -9,10 +9,11 @@ export function navigate(to: string): void {
   listeners.forEach((l) => l());
 }
 
+/** The current path; every navigation re-renders, even to the same path (after signing in, say). */
 export function usePath(): string {
-  const [path, setPath] = useState(location.pathname);
+  const [at, setAt] = useState({ path: location.pathname });
   useEffect(() => {
-    const update = () => setPath(location.pathname);
+    const update = () => setAt({ path: location.pathname });
     listeners.add(update);
     window.addEventListener('popstate', update);
     return () => {
@@ -20,7 +21,7 @@ export function usePath(): string {
       window.removeEventListener('popstate', update);
     };
   }, []);
-  return path;
+  return at.path;
 }
 
 /** Matches `/builds/:id` against a path; the named segments, decoded, or null. */

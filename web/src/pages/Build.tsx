@@ -39,7 +39,8 @@ export function BuildPage({ id }: { id: number }) {
       id,
       (e) => {
         applyEvent(model.current, e);
-        if (e.event === 'status') void refresh();
+        // The summary (status, waiting reason) changes with the steps, not with their log lines.
+        if (e.event !== 'log') void refresh();
         changed();
       },
       stop.signal,

@@ -29,7 +29,7 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
         <h1>
           <Link to="/">{team}</Link> / {pipeline}
         </h1>
-        {data?.summary && <StatusBadge status={paused ? 'paused' : 'none'} />}
+        {paused && <StatusBadge status="paused" />}
         <button onClick={toggle} disabled={!data?.summary}>
           {paused ? 'Unpause pipeline' : 'Pause pipeline'}
         </button>
@@ -44,10 +44,24 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
           height={graph.height}
           viewBox={`0 0 ${graph.width} ${graph.height}`}
         >
+          <defs>
+            <marker
+              id="arrow"
+              viewBox="0 0 8 8"
+              refX="8"
+              refY="4"
+              markerWidth="7"
+              markerHeight="7"
+              orient="auto"
+            >
+              <path d="M0,0 L8,4 L0,8 z" className="arrow" />
+            </marker>
+          </defs>
           {graph.edges.map((e) => (
             <polyline
               key={`${e.from}->${e.to}`}
               className="edge"
+              markerEnd="url(#arrow)"
               data-edge={`${e.from}->${e.to}`}
               points={e.points.map((p) => `${p.x},${p.y}`).join(' ')}
             />
