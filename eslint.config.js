@@ -40,6 +40,17 @@ export default tseslint.config(
             },
             { target: './cli', from: './agent', message: 'the CLI talks to the hub API only' },
             {
+              target: './web',
+              from: './hub',
+              except: ['./api/types.ts'],
+              message: 'the web UI sees only the hub API types',
+            },
+            {
+              target: './web',
+              from: ['./agent', './cli', './common'],
+              message: 'the web UI talks to the hub API only',
+            },
+            {
               target: './common',
               from: ['./hub', './agent', './cli'],
               message: 'common/ depends on nothing',

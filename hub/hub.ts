@@ -5,6 +5,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { builtWebDir } from './api/routes/web.js';
 import { buildApi, type ServedRoute } from './api/server.js';
 import { FsArtifactStore } from './artifacts/fs-store.js';
 import { startGarbageCollector } from './artifacts/gc.js';
@@ -40,6 +41,8 @@ export interface HubOptions {
   maxLogChunkBytes: number;
   logWindowBytes: number;
   maxPipelineBytes: number;
+  /** The built web UI served at `/`; undefined: the package's dist/web. */
+  webDir?: string;
   /** Largest step output accepted, in bytes (a tar of the output directory). */
   maxArtifactBytes: number;
   /** How often builds past their retention and unreferenced artifacts are removed. */
@@ -243,6 +246,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
     version: HUB_VERSION,
     ready: () => ready,
     maxPipelineBytes: options.maxPipelineBytes,
+    webDir: options.webDir ?? builtWebDir(),
   });
   let draining = false;
   // Draining: reads still work (and SSE streams end as the process exits); nothing new is accepted.

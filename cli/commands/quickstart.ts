@@ -201,6 +201,7 @@ async function quickstart(ctx: CliContext, opts: QuickstartOptions): Promise<num
 The hub is running at ${url}; the CLI is logged in as target "${opts.target}" with the admin token
 the hub wrote to ${path.join(hubDir, HUB_ADMIN_TOKEN_FILE)} (to log in elsewhere:
   ${run} login -t ${opts.target} --url ${url} --token - < ${path.join(hubDir, HUB_ADMIN_TOKEN_FILE)}).
+Web UI: ${url}/ (sign in with that admin token); this build: ${url}/builds/${build.id}
 Try, in another terminal:
   ${run} -t ${opts.target} builds
   ${run} -t ${opts.target} agents

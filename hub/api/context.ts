@@ -32,6 +32,8 @@ export interface ApiDeps {
   ready: () => boolean;
   /** Largest pipeline config accepted, in bytes. */
   maxPipelineBytes: number;
+  /** The built web UI's folder (index.html, assets/). */
+  webDir: string;
 }
 
 export class ApiContext {

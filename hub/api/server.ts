@@ -18,6 +18,7 @@ import { pipelineRoutes } from './routes/pipelines.js';
 import { resourceRoutes } from './routes/resources.js';
 import { teamRoutes } from './routes/teams.js';
 import { userRoutes } from './routes/users.js';
+import { webRoutes } from './routes/web.js';
 import { webhookRoutes } from './routes/webhooks.js';
 import { API_PREFIX } from './types.js';
 
@@ -54,9 +55,11 @@ export function buildApi(deps: ApiDeps) {
       if (method !== 'HEAD') routes.push({ method: method as Method, url: r.url });
   });
 
-  // API answers are JSON for programs: never sniffed, framed, cached or sent a referrer.
+  // API answers are JSON for programs: never sniffed, framed, cached or sent a referrer. A route that
+  // sets one of these itself (the web UI's pages and their cache policy) keeps its own.
   app.addHook('onSend', async (_req, reply) => {
-    void reply.headers(SECURITY_HEADERS);
+    for (const [name, value] of Object.entries(SECURITY_HEADERS))
+      if (!reply.hasHeader(name)) void reply.header(name, value);
   });
 
   app.setErrorHandler((err: unknown, req, reply) => {
@@ -95,6 +98,8 @@ export function buildApi(deps: ApiDeps) {
     ...webhookRoutes(ctx),
     ...agentRoutes(ctx),
   ]);
+  // Last, and only for paths the API does not claim: Fastify's router prefers static routes to `/*`.
+  serve('', webRoutes(ctx));
 
   return { app, routes: routes as readonly ServedRoute[] };
 }

@@ -15,6 +15,7 @@
 //   PUT    /teams/:team/pipelines/:pipeline/jobs/:job/pause|unpause -> 204
 //   GET    /builds                                          -> BuildSummary[] (?team=&pipeline=&job=&limit=)
 //   GET    /builds/:id                                      -> BuildSummary
+//   GET    /builds/:id/plan                                 -> BuildStep (the step tree; ids match events' origin.id)
 //   PUT    /builds/:id/abort                                -> 204 (409 'build_finished' once it has ended)
 //   GET    /builds/:id/events                               -> text/event-stream (see below)
 //   GET    /teams/:team/pipelines/:pipeline/resources       -> ResourceSummary[]
@@ -42,7 +43,8 @@
 //   GET    /teams/:team/api-tokens                          -> ApiTokenSummary[]
 //   POST   /teams/:team/api-tokens    CreateApiTokenRequest -> CreatedApiToken (the secret, shown once)
 //   DELETE /teams/:team/api-tokens/:id                      -> 204
-// Unauthenticated: GET /healthz, GET /readyz, GET /metrics.
+// Unauthenticated: GET /healthz, GET /readyz, GET /metrics, and the web UI: GET / and any other GET path
+// outside /api/ (the single-page app's index.html; its hashed files under /assets/).
 // Every route needs a role (hub/api/route.ts; docs/security.md): 401 without a login, 404 for a team the
 // caller has no role in (as for one that does not exist), 403 for a role too weak.
 //
@@ -119,12 +121,35 @@ export interface BuildSummary {
   waitingReason: string | null;
 }
 
+/** A job's `get` step: where its versions come from, and which jobs they must have passed. */
+export interface JobInput {
+  /** The artifact name (`get: NAME`). */
+  name: string;
+  resource: string;
+  passed: string[];
+  trigger: boolean;
+}
+
+/** One node of a build's step tree (GET /builds/:id/plan). */
+export interface BuildStep {
+  /** The plan node id: the `origin.id` of the step's events. */
+  id: string;
+  /** task, get, put, check, set_pipeline, load_var, do, in_parallel, try, timeout, retry, across, or a
+   *  hook (on_success, on_failure, on_error, on_abort, ensure: children are the step, then the hook). */
+  kind: string;
+  /** The step's name; null for structure (do, in_parallel, ...). */
+  name: string | null;
+  children: BuildStep[];
+}
+
 export interface JobSummary {
   name: string;
   pipeline: string;
   team: string;
   paused: boolean;
   latestBuild: BuildSummary | null;
+  /** Every get step of the plan, once per name: the edges of the pipeline graph. */
+  inputs: JobInput[];
 }
 
 export interface AgentPoolSummary {

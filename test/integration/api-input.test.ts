@@ -102,6 +102,9 @@ const CASES: Record<string, Case> = {
   'GET /healthz': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
   'GET /readyz': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
   'GET /metrics': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
+  // The web UI: its page, or a JSON 404 naming the build step when dist/web was not built.
+  'GET /': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200, 404] }] },
+  'GET /*': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200, 404] }] },
   [`GET ${API}/info`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
   [`GET ${TEAM}/pipelines`]: { probes: [] },
   [`GET ${PIPE}/config`]: { probes: [] },
@@ -132,6 +135,7 @@ const CASES: Record<string, Case> = {
     probes: [repeated('team'), repeated('pipeline'), repeated('job'), repeated('limit'), ...badLimits],
   },
   [`GET ${API}/builds/:id`]: { id: buildIdText, probes: [] },
+  [`GET ${API}/builds/:id/plan`]: { id: buildIdText, probes: [] },
   [`PUT ${API}/builds/:id/abort`]: { id: buildIdText, probes: [] },
   [`GET ${API}/builds/:id/events`]: { id: buildIdText, probes: [] },
   [`GET ${PIPE}/resources`]: { probes: [] },

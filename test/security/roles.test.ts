@@ -64,6 +64,9 @@ const ROWS: Record<string, Row> = {
   'GET /healthz': { need: 'public' },
   'GET /readyz': { need: 'public' },
   'GET /metrics': { need: 'public' },
+  // The web UI's page and files: public, they hold no data (everything comes from the API).
+  'GET /': { need: 'public' },
+  'GET /*': { need: 'public', alsoOk: 404 },
   // Public routes check their own credential: the resource's webhook token, the user's password.
   [`POST ${RES}/check/webhook`]: { need: 'public', query: `webhook_token=${SECRET}` },
   [`POST ${API}/auth/token`]: {
@@ -85,6 +88,7 @@ const ROWS: Record<string, Row> = {
   [`GET ${PIPE}/jobs/:job/builds/:name`]: { need: 'viewer' },
   [`GET ${API}/builds/:id`]: { need: 'viewer', id: build },
   [`GET ${API}/builds/:id/events`]: { need: 'viewer', id: build },
+  [`GET ${API}/builds/:id/plan`]: { need: 'viewer', id: build },
   [`GET ${PIPE}/resources`]: { need: 'viewer' },
   [`GET ${RES}/versions`]: { need: 'viewer' },
   [`PUT ${PIPE}/pause`]: { need: 'pipeline-operator' },

@@ -8,7 +8,8 @@ import { HttpError } from '../errors.js';
 import { id, limit } from '../fields.js';
 import { route, type Route } from '../route.js';
 import { streamBuildEvents } from '../sse.js';
-import type { BuildSummary } from '../types.js';
+import { stepTree } from '../step-tree.js';
+import type { BuildStep, BuildSummary } from '../types.js';
 
 const buildParams = z.object({ id });
 
@@ -53,6 +54,15 @@ export function buildRoutes(ctx: ApiContext): Route[] {
       team: teamOfBuild,
       params: buildParams,
       handler: async ({ params }): Promise<BuildSummary> => ctx.summary(await ctx.buildOf(params.id)),
+    }),
+
+    route({
+      method: 'GET',
+      url: '/builds/:id/plan',
+      role: 'viewer',
+      team: teamOfBuild,
+      params: buildParams,
+      handler: async ({ params }): Promise<BuildStep> => stepTree((await ctx.buildOf(params.id)).plan),
     }),
 
     route({

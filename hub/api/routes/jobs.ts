@@ -1,5 +1,6 @@
 // Jobs of a pipeline: list them with their latest build, trigger one, list and find its builds, pause.
 
+import { jobInputs } from '../../pipeline/checks.js';
 import type { ApiContext } from '../context.js';
 import { notFound } from '../errors.js';
 import { jobParams, limit, name, pipelineParams } from '../fields.js';
@@ -43,6 +44,12 @@ export function jobRoutes(ctx: ApiContext): Route[] {
               team: params.team,
               paused: job.paused,
               latestBuild: latest ? ctx.summary(latest) : null,
+              inputs: jobInputs(job.plan).map((get) => ({
+                name: get.name,
+                resource: get.resource,
+                passed: get.passed,
+                trigger: get.trigger,
+              })),
             };
           }),
         );

@@ -1,0 +1,92 @@
+// What the build page shows, folded from the build's events: per step (by origin id) its state, the
+// agent and pool it ran on, and its log lines; and the build's own status.
+
+import type { BuildEventEnvelope, BuildStatus } from '../../hub/api/types.js';
+
+export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'errored';
+
+export interface StepView {
+  state: StepState;
+  worker: string | null;
+  pool: string | null;
+  waiting: string | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  /** Complete lines, then the line still being written (possibly empty). */
+  lines: string[];
+}
+
+export interface BuildModel {
+  status: BuildStatus | null;
+  steps: Map<string, StepView>;
+}
+
+export function emptyModel(): BuildModel {
+  return { status: null, steps: new Map() };
+}
+
+interface Data {
+  origin?: { id: string };
+  payload?: string;
+  time?: number;
+  exit_status?: number;
+  selected_worker?: string;
+  pool?: string;
+  reason?: string;
+  status?: BuildStatus;
+}
+
+function stepOf(model: BuildModel, id: string): StepView {
+  let step = model.steps.get(id);
+  if (!step) {
+    step = {
+      state: 'pending',
+      worker: null,
+      pool: null,
+      waiting: null,
+      startedAt: null,
+      endedAt: null,
+      lines: [''],
+    };
+    model.steps.set(id, step);
+  }
+  return step;
+}
+
+/** Applies one event to the model, in place. Times in events are seconds (Concourse's envelope). */
+export function applyEvent(model: BuildModel, e: BuildEventEnvelope): void {
+  const d = e.data as Data;
+  if (e.event === 'status' && d.status) {
+    model.status = d.status;
+    return;
+  }
+  if (!d.origin) return;
+  const step = stepOf(model, d.origin.id);
+  const at = d.time === undefined ? null : d.time * 1000;
+  if (e.event.startsWith('initialize') || e.event.startsWith('start')) {
+    step.state = 'running';
+    step.startedAt ??= at;
+  } else if (e.event === 'selected-worker') {
+    step.worker = d.selected_worker ?? null;
+    step.pool = d.pool ?? null;
+    step.waiting = null;
+  } else if (e.event === 'waiting-for-worker') {
+    step.waiting = d.reason ?? null;
+  } else if (e.event.startsWith('finish')) {
+    step.state = d.exit_status === 0 ? 'succeeded' : 'failed';
+    step.endedAt = at;
+  } else if (e.event === 'error') {
+    step.state = 'errored';
+    step.endedAt = at;
+    appendLog(step, `${d.payload ?? (e.data as { message?: string }).message ?? 'error'}\n`);
+  } else if (e.event === 'log' && d.payload !== undefined) {
+    if (step.state === 'pending') step.state = 'running';
+    appendLog(step, d.payload);
+  }
+}
+
+function appendLog(step: StepView, payload: string): void {
+  const [first = '', ...rest] = payload.split('\n');
+  step.lines[step.lines.length - 1] = (step.lines.at(-1) ?? '') + first;
+  step.lines.push(...rest);
+}

@@ -1,0 +1,60 @@
+// Client-side routing over the History API: the hub answers every app path with index.html.
+
+import { useEffect, useState, type ReactNode, type MouseEvent } from 'react';
+
+const listeners = new Set<() => void>();
+
+export function navigate(to: string): void {
+  history.pushState(null, '', to);
+  listeners.forEach((l) => l());
+}
+
+/** The current path; every navigation re-renders, even to the same path (after signing in, say). */
+export function usePath(): string {
+  const [at, setAt] = useState({ path: location.pathname });
+  useEffect(() => {
+    const update = () => setAt({ path: location.pathname });
+    listeners.add(update);
+    window.addEventListener('popstate', update);
+    return () => {
+      listeners.delete(update);
+      window.removeEventListener('popstate', update);
+    };
+  }, []);
+  return at.path;
+}
+
+/** Matches `/builds/:id` against a path; the named segments, decoded, or null. */
+export function match(pattern: string, path: string): Record<string, string> | null {
+  const want = pattern.split('/');
+  const got = path.replace(/\/+$/, '').split('/');
+  if (want.length !== got.length) return null;
+  const out: Record<string, string> = {};
+  for (const [i, w] of want.entries()) {
+    const g = got[i] ?? '';
+    if (w.startsWith(':')) out[w.slice(1)] = decodeURIComponent(g);
+    else if (w !== g) return null;
+  }
+  return out;
+}
+
+export function Link(props: { to: string; children: ReactNode; className?: string; title?: string }) {
+  const click = (e: MouseEvent) => {
+    if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
+    e.preventDefault();
+    navigate(props.to);
+  };
+  return (
+    <a href={props.to} onClick={click} className={props.className} title={props.title}>
+      {props.children}
+    </a>
+  );
+}
+
+export const paths = {
+  pipeline: (team: string, pipeline: string) =>
+    `/teams/${encodeURIComponent(team)}/pipelines/${encodeURIComponent(pipeline)}`,
+  job: (team: string, pipeline: string, job: string) =>
+    `${paths.pipeline(team, pipeline)}/jobs/${encodeURIComponent(job)}`,
+  build: (id: number) => `/builds/${id}`,
+};
