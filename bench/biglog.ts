@@ -16,7 +16,7 @@ import { readAdminToken } from '../hub/auth/admin-token.js';
 import { DEFAULT_HUB_OPTIONS } from '../hub/hub.js';
 import { SQLITE_FILE } from '../hub/store/sqlite.js';
 import { agentConfigYaml } from './build.js';
-import { kill, spawnHub, spawnNode } from './child-hub.js';
+import { kill, spawnAgent, spawnHub } from './child-hub.js';
 import { cpuSeconds } from './logs.js';
 import { MB } from './stats.js';
 import { HubApi, rssMb, sleep, within } from './support.js';
@@ -81,7 +81,7 @@ export async function measureBigLog(bytes: number): Promise<BigLogResult> {
     await writeFile(path.join(agentDir, 'token'), agentToken, { mode: 0o600 });
     const config = path.join(agentDir, 'agent.yaml');
     await writeFile(config, agentConfigYaml(`127.0.0.1:${started.grpcPort}`, 'biglog-agent', workDir));
-    agent = spawnNode(['dist/agent/main.js', '-c', config]);
+    agent = spawnAgent(config);
     agent.stdout?.resume();
     const agentPid = agent.pid ?? 0;
     await within(

@@ -13,6 +13,7 @@ import {
   readUntil,
   silentLogger,
   startInProcessHub,
+  type BenchStore,
   SUCCEEDED_EVENT,
   taskPipeline,
   within,
@@ -38,8 +39,8 @@ pools:
 `;
 }
 
-export async function measureBuild(): Promise<Summary> {
-  const { api, agentToken, grpcAddress, close } = await startInProcessHub();
+export async function measureBuild(store: BenchStore): Promise<Summary> {
+  const { api, agentToken, grpcAddress, close } = await startInProcessHub(store);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-agent-'));
   try {
     await writeFile(path.join(dir, 'token'), agentToken, { mode: 0o600 });

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { agentConfigYaml } from './build.js';
-import { kill, spawnHub, spawnNode } from './child-hub.js';
+import { kill, spawnAgent, spawnHub } from './child-hub.js';
 import { BenchAgent } from './proto-agent.js';
 import { HubApi, rssMb, sleep, within } from './support.js';
 
@@ -60,7 +60,7 @@ export async function measureMemory(): Promise<MemoryResult> {
     await writeFile(path.join(agentDir, 'token'), agentToken, { mode: 0o600 });
     const config = path.join(agentDir, 'agent.yaml');
     await writeFile(config, agentConfigYaml(grpcAddress, 'idle-agent', path.join(agentDir, 'work')));
-    agent = spawnNode(['dist/agent/main.js', '-c', config]);
+    agent = spawnAgent(config);
     agent.stdout?.resume();
     await waitForAgents(api, 1, 20_000);
     await sleep(IDLE_MS);
