@@ -56,7 +56,8 @@ async function main(): Promise<void> {
     const who = owner(url, functionName);
     all += us;
     byOwner.set(who, (byOwner.get(who) ?? 0) + us);
-    const fn = `${functionName || '(anonymous)'} ${who}${url ? `:${lineNumber + 1}` : ''}`;
+    const where = url ? ` ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}` : '';
+    const fn = `${functionName || '(anonymous)'} [${who}]${where}`;
     byFunction.set(fn, (byFunction.get(fn) ?? 0) + us);
   });
   process.stdout.write(
