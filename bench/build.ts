@@ -23,7 +23,7 @@ const WARMUP = 10;
 const BUILDS = 100;
 
 /** The YAML of an agent with one linux process pool, dialing `address` in plaintext. */
-export function agentConfigYaml(address: string, name: string, workDir: string): string {
+export function agentConfigYaml(address: string, name: string, workDir: string, capacity = 4): string {
   return `hub:
   address: ${address}
   tls:
@@ -35,7 +35,7 @@ work_dir: ${workDir}
 pools:
   - name: local
     platform: linux
-    capacity: 4
+    capacity: ${capacity}
 `;
 }
 

@@ -15,6 +15,7 @@ import { measureLogs, type LogsResult } from './logs.js';
 import { ensureBuilt } from './child-hub.js';
 import { measureMemory, type MemoryResult } from './memory.js';
 import { fmt, MB, ratio, renderTable, type Row, type Summary } from './stats.js';
+import { measureStepsMemory, type StepsMemoryResult } from './steps-memory.js';
 import { STORE_LABELS, type BenchStore } from './support.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
@@ -25,6 +26,7 @@ const TARGETS = {
   logMbPerS: 50,
   agentIdleRssMb: 80,
   hubRssMb1000Agents: 400,
+  agentRssMbPerRunningStep: 5,
 };
 
 /** The figures of the in-process hub: measured once per store. */
@@ -40,6 +42,7 @@ interface Results extends HubFigures {
   inMemory?: HubFigures;
   logs?: LogsResult;
   memory?: MemoryResult;
+  stepsMemory?: StepsMemoryResult;
   bigLog?: BigLogResult;
 }
 
@@ -200,6 +203,16 @@ function table(r: Results): Row[] {
       target: `< ${TARGETS.hubRssMb1000Agents} MB`,
       pass: mem ? mem.hubRssMb1000Agents < TARGETS.hubRssMb1000Agents : undefined,
     },
+    {
+      metric: `agent RSS per running step (${r.stepsMemory?.steps ?? 50} sleeping, process executor)`,
+      value: r.stepsMemory
+        ? `${fmt(r.stepsMemory.perStepMb)} MB (${fmt(r.stepsMemory.runningRssMb)} running, ${fmt(r.stepsMemory.agentIdleRssMb)} idle)`
+        : 'n/a',
+      floor: '',
+      ratio: '',
+      target: `<= ${TARGETS.agentRssMbPerRunningStep} MB`,
+      pass: atMost(r.stepsMemory?.perStepMb, TARGETS.agentRssMbPerRunningStep),
+    },
     ...bigLogRows(r.bigLog),
   ];
   // The logs, memory and big-log figures come from child hubs (bench/child-hub.ts), always on a data dir.
@@ -312,6 +325,10 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
     hub_rss_mb_1000_agents: v(r.memory?.hubRssMb1000Agents),
     hub_peak_rss_mb_1000_agents: v(r.memory?.hubPeakRssMb),
     hub_connect_1000_agents_s: v(r.memory?.connectSeconds),
+    agent_rss_mb_per_running_step: v(r.stepsMemory?.perStepMb),
+    agent_rss_mb_running_steps: v(r.stepsMemory?.runningRssMb),
+    agent_rss_mb_before_running_steps: v(r.stepsMemory?.agentIdleRssMb),
+    running_steps: v(r.stepsMemory?.steps),
     big_log_printed_mb: v(r.bigLog ? r.bigLog.printedBytes / MB : undefined),
     big_log_hub_peak_rss_mb: v(r.bigLog?.hubPeakRssMb),
     big_log_agent_peak_rss_mb: v(r.bigLog?.agentPeakRssMb),
@@ -327,7 +344,7 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
 }
 
 async function main(): Promise<void> {
-  // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory, biglog);
+  // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory, stepmem, biglog);
   // `--big-log-bytes N` sets what the biglog step prints (default 1 GiB); `--memory` measures dispatch,
   // build and throughput a second time on a SQLite `:memory:` store, as extra rows.
   const { values } = parseArgs({
@@ -356,11 +373,12 @@ async function main(): Promise<void> {
   };
   await measureHub(r, 'file');
   if (values.memory) await measureHub((r.inMemory = {}), 'memory');
-  if (wanted('logs') || wanted('memory') || wanted('biglog'))
-    if (await step('build dist/ for (d), (e) and (f)', ensureBuilt))
+  if (wanted('logs') || wanted('memory') || wanted('stepmem') || wanted('biglog'))
+    if (await step('build dist/ for (d) to (g)', ensureBuilt))
       process.stderr.write('bench: dist/ rebuilt\n');
   if (wanted('logs')) r.logs = await step('(d) log throughput', measureLogs);
   if (wanted('memory')) r.memory = await step('(e) memory', measureMemory);
+  if (wanted('stepmem')) r.stepsMemory = await step('(g) agent memory per running step', measureStepsMemory);
   if (wanted('biglog'))
     r.bigLog = await step(`(f) one step printing ${fmt(bigLogBytes / MB)} MB`, () =>
       measureBigLog(bigLogBytes),
