@@ -101,7 +101,8 @@ export async function measureStepsMemory(): Promise<StepsMemoryResult> {
     await api.setPipeline('stepmem', `jobs:\n- name: many\n  plan:\n  - in_parallel:\n${tasks.join('')}`);
     const id = await api.trigger('stepmem', 'many');
     const events = await api.events(id);
-    const done = readUntil(events, SUCCEEDED_EVENT);
+    // Settled here so that a failure below (the hub stopped in `finally`) is not an unhandled rejection.
+    const done = readUntil(events, SUCCEEDED_EVENT).catch((err: unknown) => err as Error);
 
     // Every supervisor has started and has its step's process (`sleep`) as a child.
     await within(
@@ -121,8 +122,8 @@ export async function measureStepsMemory(): Promise<StepsMemoryResult> {
     );
     const rss = await Promise.all([agentPid, ...supervisors].map((pid) => rssMb(pid)));
     const runningRssMb = rss.reduce((a, b) => a + b, 0);
-    if (!(await within((SLEEP_S + 60) * 1000, `build ${id}`, done)))
-      throw new Error(`build ${id} ended without succeeding`);
+    const ended = await within((SLEEP_S + 60) * 1000, `build ${id}`, done);
+    if (ended !== true) throw new Error(`build ${id} ended without succeeding`, { cause: ended });
     await events.cancel();
     return { steps: STEPS, agentIdleRssMb, runningRssMb, perStepMb: (runningRssMb - agentIdleRssMb) / STEPS };
   } finally {
