@@ -374,8 +374,7 @@ async function main(): Promise<void> {
   await measureHub(r, 'file');
   if (values.memory) await measureHub((r.inMemory = {}), 'memory');
   if (wanted('logs') || wanted('memory') || wanted('stepmem') || wanted('biglog'))
-    if (await step('build dist/ for (d) to (g)', ensureBuilt))
-      process.stderr.write('bench: dist/ rebuilt\n');
+    if (await step('build dist/ for (d) to (g)', ensureBuilt)) process.stderr.write('bench: dist/ rebuilt\n');
   if (wanted('logs')) r.logs = await step('(d) log throughput', measureLogs);
   if (wanted('memory')) r.memory = await step('(e) memory', measureMemory);
   if (wanted('stepmem')) r.stepsMemory = await step('(g) agent memory per running step', measureStepsMemory);

@@ -1,5 +1,5 @@
 // (g) What a running step costs the agent: a hub child and a real agent child (process executor), then
-// one build of STEPS parallel tasks that each sleep. Once every step's supervisor has started its
+// one build of STEPS parallel tasks that each sleep (aborted once measured). Once every step's supervisor has started its
 // process, the agent's RSS plus every supervisor's, minus the agent's idle RSS, divided by STEPS: the
 // memory each step holds beyond its own processes (issue 20's `agent_rss_mb_per_running_step`).
 
@@ -10,7 +10,9 @@ import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { agentConfigYaml } from './build.js';
 import { kill, spawnAgent, spawnHub } from './child-hub.js';
-import { HubApi, readUntil, rssMb, sleep, SUCCEEDED_EVENT, within } from './support.js';
+import { HubApi, readUntil, rssMb, sleep, within } from './support.js';
+
+const ABORTED_EVENT = '"event":"status","version":"1.0","data":{"status":"aborted"';
 
 export interface StepsMemoryResult {
   steps: number;
@@ -21,8 +23,8 @@ export interface StepsMemoryResult {
 }
 
 const STEPS = 50;
-/** Long enough for all STEPS supervisors to start on a loaded 2-core machine. */
-const SLEEP_S = 60;
+/** Longer than all STEPS supervisors take to start on a loaded 2-core machine (over 50 s seen); the build is aborted once measured. */
+const SLEEP_S = 600;
 const IDLE_MS = 2_000;
 
 const alive = (pid: number) =>
@@ -102,11 +104,11 @@ export async function measureStepsMemory(): Promise<StepsMemoryResult> {
     const id = await api.trigger('stepmem', 'many');
     const events = await api.events(id);
     // Settled here so that a failure below (the hub stopped in `finally`) is not an unhandled rejection.
-    const done = readUntil(events, SUCCEEDED_EVENT).catch((err: unknown) => err as Error);
+    const done = readUntil(events, ABORTED_EVENT).catch((err: unknown) => err as Error);
 
     // Every supervisor has started and has its step's process (`sleep`) as a child.
     await within(
-      (SLEEP_S - 10) * 1000,
+      (SLEEP_S - 60) * 1000,
       `${STEPS} steps running`,
       (async () => {
         for (;;) {
@@ -122,8 +124,10 @@ export async function measureStepsMemory(): Promise<StepsMemoryResult> {
     );
     const rss = await Promise.all([agentPid, ...supervisors].map((pid) => rssMb(pid)));
     const runningRssMb = rss.reduce((a, b) => a + b, 0);
-    const ended = await within((SLEEP_S + 60) * 1000, `build ${id}`, done);
-    if (ended !== true) throw new Error(`build ${id} ended without succeeding`, { cause: ended });
+    const abort = await api.call('PUT', `/builds/${id}/abort`);
+    if (abort.status !== 204) throw new Error(`abort build ${id}: HTTP ${abort.status}`);
+    const ended = await within(60_000, `build ${id} aborted`, done);
+    if (ended !== true) throw new Error(`build ${id} ended without being aborted`, { cause: ended });
     await events.cancel();
     return { steps: STEPS, agentIdleRssMb, runningRssMb, perStepMb: (runningRssMb - agentIdleRssMb) / STEPS };
   } finally {
