@@ -19,7 +19,7 @@ import { agentConfigYaml } from './build.js';
 import { kill, spawnAgent, spawnHub } from './child-hub.js';
 import { cpuSeconds } from './logs.js';
 import { MB } from './stats.js';
-import { HubApi, rssMb, sleep, within } from './support.js';
+import { HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
 
 export interface BigLogResult {
   /** What the step printed. */
@@ -84,13 +84,7 @@ export async function measureBigLog(bytes: number): Promise<BigLogResult> {
     agent = spawnAgent(config);
     agent.stdout?.resume();
     const agentPid = agent.pid ?? 0;
-    await within(
-      20_000,
-      'biglog agent connected',
-      (async () => {
-        while ((await api.connectedAgents()) < 1) await sleep(100);
-      })(),
-    );
+    await waitForAgents(api, 1, 20_000);
     await sleep(1_000);
     const hubIdleRssMb = await rssMb(hubPid);
     const agentIdleRssMb = await rssMb(agentPid);

@@ -10,7 +10,7 @@ import { readAdminToken } from '../hub/auth/admin-token.js';
 import { agentConfigYaml } from './build.js';
 import { kill, spawnAgent, spawnHub } from './child-hub.js';
 import { BenchAgent } from './proto-agent.js';
-import { HubApi, rssMb, sleep, within } from './support.js';
+import { HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
 
 export interface MemoryResult {
   agentIdleRssMb: number;
@@ -26,16 +26,6 @@ const AGENTS = 1_000;
 /** Sessions opened at once: enough to be quick, few enough not to trip the hub's Hello timeout. */
 const CONNECT_BATCH = 100;
 const IDLE_MS = 2_000;
-
-async function waitForAgents(api: HubApi, count: number, timeoutMs: number): Promise<void> {
-  await within(
-    timeoutMs,
-    `${count} agents listed as connected`,
-    (async () => {
-      while ((await api.connectedAgents()) < count) await sleep(100);
-    })(),
-  );
-}
 
 export async function measureMemory(): Promise<MemoryResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-mem-'));

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { agentConfigYaml } from './build.js';
 import { kill, spawnAgent, spawnHub } from './child-hub.js';
-import { HubApi, readUntil, rssMb, sleep, within } from './support.js';
+import { HubApi, readUntil, rssMb, sleep, waitForAgents, within } from './support.js';
 
 const ABORTED_EVENT = '"event":"status","version":"1.0","data":{"status":"aborted"';
 
@@ -80,13 +80,7 @@ export async function measureStepsMemory(): Promise<StepsMemoryResult> {
     agent = spawnAgent(config);
     agent.stdout?.resume();
     const agentPid = agent.pid ?? 0;
-    await within(
-      20_000,
-      'stepmem agent connected',
-      (async () => {
-        while ((await api.connectedAgents()) < 1) await sleep(100);
-      })(),
-    );
+    await waitForAgents(api, 1, 20_000);
     await sleep(IDLE_MS);
     const agentIdleRssMb = await rssMb(agentPid);
 

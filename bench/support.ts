@@ -91,6 +91,17 @@ export class HubApi {
   }
 }
 
+/** Waits until the hub lists `count` connected agents. */
+export async function waitForAgents(api: HubApi, count: number, timeoutMs: number): Promise<void> {
+  await within(
+    timeoutMs,
+    `${count} agents listed as connected`,
+    (async () => {
+      while ((await api.connectedAgents()) < count) await sleep(100);
+    })(),
+  );
+}
+
 /** Reads an SSE stream until `text` appears; resolves false if the stream ended first. */
 export async function readUntil(
   reader: ReadableStreamDefaultReader<Uint8Array>,
