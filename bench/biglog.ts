@@ -16,10 +16,10 @@ import { readAdminToken } from '../hub/auth/admin-token.js';
 import { DEFAULT_HUB_OPTIONS } from '../hub/hub.js';
 import { SQLITE_FILE } from '../hub/store/sqlite.js';
 import { agentConfigYaml } from './build.js';
-import { kill, spawnHub, spawnNode } from './child-hub.js';
+import { kill, spawnAgent, spawnHub } from './child-hub.js';
 import { cpuSeconds } from './logs.js';
 import { MB } from './stats.js';
-import { HubApi, rssMb, sleep, within } from './support.js';
+import { HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
 
 export interface BigLogResult {
   /** What the step printed. */
@@ -81,16 +81,10 @@ export async function measureBigLog(bytes: number): Promise<BigLogResult> {
     await writeFile(path.join(agentDir, 'token'), agentToken, { mode: 0o600 });
     const config = path.join(agentDir, 'agent.yaml');
     await writeFile(config, agentConfigYaml(`127.0.0.1:${started.grpcPort}`, 'biglog-agent', workDir));
-    agent = spawnNode(['dist/agent/main.js', '-c', config]);
+    agent = spawnAgent(config);
     agent.stdout?.resume();
     const agentPid = agent.pid ?? 0;
-    await within(
-      20_000,
-      'biglog agent connected',
-      (async () => {
-        while ((await api.connectedAgents()) < 1) await sleep(100);
-      })(),
-    );
+    await waitForAgents(api, 1, 20_000);
     await sleep(1_000);
     const hubIdleRssMb = await rssMb(hubPid);
     const agentIdleRssMb = await rssMb(agentPid);

@@ -13,6 +13,7 @@ import {
   readUntil,
   silentLogger,
   startInProcessHub,
+  type BenchStore,
   SUCCEEDED_EVENT,
   taskPipeline,
   within,
@@ -22,7 +23,7 @@ const WARMUP = 10;
 const BUILDS = 100;
 
 /** The YAML of an agent with one linux process pool, dialing `address` in plaintext. */
-export function agentConfigYaml(address: string, name: string, workDir: string): string {
+export function agentConfigYaml(address: string, name: string, workDir: string, capacity = 4): string {
   return `hub:
   address: ${address}
   tls:
@@ -34,12 +35,12 @@ work_dir: ${workDir}
 pools:
   - name: local
     platform: linux
-    capacity: 4
+    capacity: ${capacity}
 `;
 }
 
-export async function measureBuild(): Promise<Summary> {
-  const { api, agentToken, grpcAddress, close } = await startInProcessHub();
+export async function measureBuild(store: BenchStore): Promise<Summary> {
+  const { api, agentToken, grpcAddress, close } = await startInProcessHub(store);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-agent-'));
   try {
     await writeFile(path.join(dir, 'token'), agentToken, { mode: 0o600 });

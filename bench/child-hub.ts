@@ -47,7 +47,7 @@ export async function ensureBuilt(): Promise<boolean> {
   return true;
 }
 
-export function spawnNode(args: string[]): ChildProcess {
+function spawnNode(args: string[]): ChildProcess {
   const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
@@ -65,14 +65,21 @@ export async function kill(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
+/** Node.js flags from an environment variable, e.g. OUTPOST_BENCH_HUB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (docs/performance.md). */
+const nodeArgs = (variable: string): string[] => process.env[variable]?.split(' ').filter(Boolean) ?? [];
+
+/** Starts `node dist/agent/main.js -c config`, with OUTPOST_BENCH_AGENT_NODE_ARGS before the script. */
+export function spawnAgent(config: string): ChildProcess {
+  return spawnNode([...nodeArgs('OUTPOST_BENCH_AGENT_NODE_ARGS'), 'dist/agent/main.js', '-c', config]);
+}
+
 /** Starts `node dist/hub/main.js` on ephemeral ports and waits for its `hub ready` log line. */
 export async function spawnHub(
   dataDir: string,
   extraArgs: string[] = [],
 ): Promise<{ child: ChildProcess; url: string; grpcPort: number }> {
   const child = spawnNode([
-    // e.g. OUTPOST_BENCH_HUB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the hub.
-    ...(process.env.OUTPOST_BENCH_HUB_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ...nodeArgs('OUTPOST_BENCH_HUB_NODE_ARGS'),
     'dist/hub/main.js',
     '--data-dir',
     dataDir,

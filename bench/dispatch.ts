@@ -11,7 +11,7 @@
 import { performance } from 'node:perf_hooks';
 import { BenchAgent } from './proto-agent.js';
 import { summarize, type Summary } from './stats.js';
-import { startInProcessHub, taskPipeline, within } from './support.js';
+import { type BenchStore, startInProcessHub, taskPipeline, within } from './support.js';
 
 export interface DispatchResult {
   /** initialize-task published -> Assign received. */
@@ -24,8 +24,8 @@ const STEPS_PER_BUILD = 20;
 const WARMUP_BUILDS = 2;
 const BUILDS = 40;
 
-export async function measureDispatch(): Promise<DispatchResult> {
-  const { hub, api, agentToken, grpcAddress, close } = await startInProcessHub();
+export async function measureDispatch(storeKind: BenchStore): Promise<DispatchResult> {
+  const { hub, api, agentToken, grpcAddress, close } = await startInProcessHub(storeKind);
   const readyAt = new Map<number, number>();
   const finishedAt = new Map<number, number>();
   const ready: number[] = [];

@@ -15,6 +15,8 @@ import { measureLogs, type LogsResult } from './logs.js';
 import { ensureBuilt } from './child-hub.js';
 import { measureMemory, type MemoryResult } from './memory.js';
 import { fmt, MB, ratio, renderTable, type Row, type Summary } from './stats.js';
+import { measureStepsMemory, type StepsMemoryResult } from './steps-memory.js';
+import { STORE_LABELS, type BenchStore } from './support.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 
 const TARGETS = {
@@ -24,15 +26,23 @@ const TARGETS = {
   logMbPerS: 50,
   agentIdleRssMb: 80,
   hubRssMb1000Agents: 400,
+  agentRssMbPerRunningStep: 5,
 };
 
-interface Results {
-  floor?: FloorResult;
+/** The figures of the in-process hub: measured once per store. */
+interface HubFigures {
   dispatch?: DispatchResult;
   build?: Summary;
   throughput?: ThroughputResult;
+}
+
+interface Results extends HubFigures {
+  floor?: FloorResult;
+  /** Extra rows from `--memory`: the same figures with a SQLite `:memory:` store. */
+  inMemory?: HubFigures;
   logs?: LogsResult;
   memory?: MemoryResult;
+  stepsMemory?: StepsMemoryResult;
   bigLog?: BigLogResult;
 }
 
@@ -58,13 +68,57 @@ const num = (v: number | undefined, unit = '') => (v === undefined ? 'n/a' : `${
 const atMost = (v: number | undefined, limit: number) => (v === undefined ? undefined : v <= limit);
 const atLeast = (v: number | undefined, limit: number) => (v === undefined ? undefined : v >= limit);
 
+/** The in-process hub's rows; those of `:memory:` say so in their name as well as in the store column. */
+function hubRows(h: HubFigures, rtt: number | undefined, store: BenchStore): Row[] {
+  const tag = store === 'memory' ? ' [:memory:]' : '';
+  return [
+    {
+      metric: `dispatch p50 / p99 (initialize-task -> Assign)${tag}`,
+      value: ms(h.dispatch?.ready),
+      floor: num(rtt, ' ms RTT'),
+      ratio: ratio(h.dispatch?.ready.p50 ?? NaN, rtt),
+      target: `<= ${TARGETS.dispatchRttRatio}x RTT`,
+      store: STORE_LABELS[store],
+      pass: rtt === undefined ? undefined : atMost(h.dispatch?.ready.p50, TARGETS.dispatchRttRatio * rtt),
+    },
+    {
+      metric: `dispatch p50 / p99 (Finished sent -> next Assign)${tag}`,
+      value: ms(h.dispatch?.chained),
+      floor: num(rtt, ' ms RTT'),
+      ratio: ratio(h.dispatch?.chained.p50 ?? NaN, rtt),
+      target: '',
+      store: STORE_LABELS[store],
+      pass: undefined,
+    },
+    {
+      metric: `build p50 / p99 (trigger -> succeeded, \`true\`)${tag}`,
+      value: ms(h.build),
+      // Dominated by spawning a process: a ratio to the RTT would say nothing.
+      floor: '',
+      ratio: '',
+      target: `p50 < ${TARGETS.buildP50Ms} ms`,
+      store: STORE_LABELS[store],
+      pass: h.build ? h.build.p50 < TARGETS.buildP50Ms : undefined,
+    },
+    {
+      metric: `steps/s (one-step builds, instant agents)${tag}`,
+      value: num(h.throughput?.stepsPerS),
+      floor: '',
+      ratio: '',
+      target: `>= ${TARGETS.stepsPerS}`,
+      store: STORE_LABELS[store],
+      pass: atLeast(h.throughput?.stepsPerS, TARGETS.stepsPerS),
+    },
+  ];
+}
+
 function table(r: Results): Row[] {
   const rtt = r.floor?.rtt.p50;
   const stream = r.floor?.streamMbPerS;
   const logs = r.logs;
   const linesOk = logs ? logs.linesSent === logs.linesReceived && logs.linesWrong === 0 : undefined;
   const mem = r.memory;
-  return [
+  const rows: Row[] = [
     {
       metric: 'floor: bare gRPC RTT p50 / p99',
       value: ms(r.floor?.rtt),
@@ -81,39 +135,7 @@ function table(r: Results): Row[] {
       target: '',
       pass: undefined,
     },
-    {
-      metric: 'dispatch p50 / p99 (initialize-task -> Assign)',
-      value: ms(r.dispatch?.ready),
-      floor: num(rtt, ' ms RTT'),
-      ratio: ratio(r.dispatch?.ready.p50 ?? NaN, rtt),
-      target: `<= ${TARGETS.dispatchRttRatio}x RTT`,
-      pass: rtt === undefined ? undefined : atMost(r.dispatch?.ready.p50, TARGETS.dispatchRttRatio * rtt),
-    },
-    {
-      metric: 'dispatch p50 / p99 (Finished sent -> next Assign)',
-      value: ms(r.dispatch?.chained),
-      floor: num(rtt, ' ms RTT'),
-      ratio: ratio(r.dispatch?.chained.p50 ?? NaN, rtt),
-      target: '',
-      pass: undefined,
-    },
-    {
-      metric: 'build p50 / p99 (trigger -> succeeded, `true`)',
-      value: ms(r.build),
-      // Dominated by spawning a process: a ratio to the RTT would say nothing.
-      floor: '',
-      ratio: '',
-      target: `p50 < ${TARGETS.buildP50Ms} ms`,
-      pass: r.build ? r.build.p50 < TARGETS.buildP50Ms : undefined,
-    },
-    {
-      metric: 'steps/s (one-step builds, instant agents)',
-      value: num(r.throughput?.stepsPerS),
-      floor: '',
-      ratio: '',
-      target: `>= ${TARGETS.stepsPerS}`,
-      pass: atLeast(r.throughput?.stepsPerS, TARGETS.stepsPerS),
-    },
+    ...hubRows(r, rtt, 'file'),
     {
       metric: 'logs agent -> hub -> SSE',
       value: num(logs?.mbPerS, ' MB/s'),
@@ -181,8 +203,23 @@ function table(r: Results): Row[] {
       target: `< ${TARGETS.hubRssMb1000Agents} MB`,
       pass: mem ? mem.hubRssMb1000Agents < TARGETS.hubRssMb1000Agents : undefined,
     },
+    {
+      metric: `agent RSS per running step (${r.stepsMemory?.steps ?? 50} sleeping, process executor)`,
+      value: r.stepsMemory
+        ? `${fmt(r.stepsMemory.perStepMb)} MB (${fmt(r.stepsMemory.runningRssMb)} running, ${fmt(r.stepsMemory.agentIdleRssMb)} idle)`
+        : 'n/a',
+      floor: '',
+      ratio: '',
+      target: `<= ${TARGETS.agentRssMbPerRunningStep} MB`,
+      pass: atMost(r.stepsMemory?.perStepMb, TARGETS.agentRssMbPerRunningStep),
+    },
     ...bigLogRows(r.bigLog),
   ];
+  // The logs, memory and big-log figures come from child hubs (bench/child-hub.ts), always on a data dir.
+  const withStore = rows.map((row) =>
+    row.metric.startsWith('floor:') ? row : { store: STORE_LABELS.file, ...row },
+  );
+  return [...withStore, ...(r.inMemory ? hubRows(r.inMemory, rtt, 'memory') : [])];
 }
 
 /** All the output up to the cap is stored, less at most one chunk (64 KiB) that did not fit. */
@@ -244,22 +281,36 @@ function bigLogRows(b: BigLogResult | undefined): Row[] {
   ];
 }
 
-function figures(r: Results, seconds: number): Record<string, number | null> {
-  const v = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(4)));
+const v = (x: number | undefined) => (x === undefined || !Number.isFinite(x) ? null : Number(x.toFixed(4)));
+
+function hubFigures(h: HubFigures, suffix = ''): Record<string, number | null> {
+  const f: Record<string, number | null> = {
+    dispatch_p50_ms: v(h.dispatch?.ready.p50),
+    dispatch_p99_ms: v(h.dispatch?.ready.p99),
+    dispatch_samples: v(h.dispatch?.ready.n),
+    dispatch_chained_p50_ms: v(h.dispatch?.chained.p50),
+    dispatch_chained_p99_ms: v(h.dispatch?.chained.p99),
+    build_p50_ms: v(h.build?.p50),
+    build_p99_ms: v(h.build?.p99),
+    build_samples: v(h.build?.n),
+    steps_per_s: v(h.throughput?.stepsPerS),
+    steps_builds: v(h.throughput?.builds),
+  };
+  return Object.fromEntries(Object.entries(f).map(([k, x]) => [k + suffix, x]));
+}
+
+/**
+ * Flat JSON. `store` names the store behind every figure except those ending in `_memory`, which are
+ * the extra `--memory` rows (SQLite `:memory:`); `store_memory` names theirs.
+ */
+function figures(r: Results, seconds: number): Record<string, number | string | null> {
   return {
+    store: STORE_LABELS.file,
+    ...(r.inMemory ? { store_memory: STORE_LABELS.memory } : {}),
     floor_rtt_p50_ms: v(r.floor?.rtt.p50),
     floor_rtt_p99_ms: v(r.floor?.rtt.p99),
     floor_stream_mb_per_s: v(r.floor?.streamMbPerS),
-    dispatch_p50_ms: v(r.dispatch?.ready.p50),
-    dispatch_p99_ms: v(r.dispatch?.ready.p99),
-    dispatch_samples: v(r.dispatch?.ready.n),
-    dispatch_chained_p50_ms: v(r.dispatch?.chained.p50),
-    dispatch_chained_p99_ms: v(r.dispatch?.chained.p99),
-    build_p50_ms: v(r.build?.p50),
-    build_p99_ms: v(r.build?.p99),
-    build_samples: v(r.build?.n),
-    steps_per_s: v(r.throughput?.stepsPerS),
-    steps_builds: v(r.throughput?.builds),
+    ...hubFigures(r),
     log_mb_per_s: v(r.logs?.mbPerS),
     log_ack_mb_per_s: v(r.logs?.ackMbPerS),
     log_hub_cpu_mb_per_s: v(r.logs?.hubCpuMbPerS),
@@ -274,6 +325,10 @@ function figures(r: Results, seconds: number): Record<string, number | null> {
     hub_rss_mb_1000_agents: v(r.memory?.hubRssMb1000Agents),
     hub_peak_rss_mb_1000_agents: v(r.memory?.hubPeakRssMb),
     hub_connect_1000_agents_s: v(r.memory?.connectSeconds),
+    agent_rss_mb_per_running_step: v(r.stepsMemory?.perStepMb),
+    agent_rss_mb_running_steps: v(r.stepsMemory?.runningRssMb),
+    agent_rss_mb_before_running_steps: v(r.stepsMemory?.agentIdleRssMb),
+    running_steps: v(r.stepsMemory?.steps),
     big_log_printed_mb: v(r.bigLog ? r.bigLog.printedBytes / MB : undefined),
     big_log_hub_peak_rss_mb: v(r.bigLog?.hubPeakRssMb),
     big_log_agent_peak_rss_mb: v(r.bigLog?.agentPeakRssMb),
@@ -283,15 +338,22 @@ function figures(r: Results, seconds: number): Record<string, number | null> {
     big_log_seconds: v(r.bigLog?.seconds),
     big_log_hub_cpu_mb_per_s: v(r.bigLog?.hubCpuMbPerS),
     big_log_agent_cpu_mb_per_s: v(r.bigLog?.agentCpuMbPerS),
+    ...(r.inMemory ? hubFigures(r.inMemory, '_memory') : {}),
     duration_s: v(seconds),
   };
 }
 
 async function main(): Promise<void> {
-  // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory, biglog);
-  // `--big-log-bytes N` sets what the biglog step prints (default 1 GiB).
+  // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory, stepmem, biglog);
+  // `--big-log-bytes N` sets what the biglog step prints (default 1 GiB); `--memory` measures dispatch,
+  // build and throughput a second time on a SQLite `:memory:` store, as extra rows.
   const { values } = parseArgs({
-    options: { json: { type: 'string' }, only: { type: 'string' }, 'big-log-bytes': { type: 'string' } },
+    options: {
+      json: { type: 'string' },
+      only: { type: 'string' },
+      'big-log-bytes': { type: 'string' },
+      memory: { type: 'boolean' },
+    },
   });
   const bigLogBytes = Number(values['big-log-bytes'] ?? 1024 * MB);
   if (!Number.isSafeInteger(bigLogBytes) || bigLogBytes <= 0)
@@ -301,14 +363,21 @@ async function main(): Promise<void> {
   const start = performance.now();
   const r: Results = {};
   if (wanted('floor')) r.floor = await step('floor (bare gRPC RTT and stream)', measureFloor);
-  if (wanted('dispatch')) r.dispatch = await step('(a) dispatch latency', measureDispatch);
-  if (wanted('build')) r.build = await step('(b) one-step build latency, real agent', measureBuild);
-  if (wanted('throughput')) r.throughput = await step('(c) steps/s', measureThroughput);
-  if (wanted('logs') || wanted('memory') || wanted('biglog'))
-    if (await step('build dist/ for (d), (e) and (f)', ensureBuilt))
-      process.stderr.write('bench: dist/ rebuilt\n');
+  const measureHub = async (h: HubFigures, store: BenchStore) => {
+    const on = ` [${STORE_LABELS[store]}]`;
+    if (wanted('dispatch'))
+      h.dispatch = await step(`(a) dispatch latency${on}`, () => measureDispatch(store));
+    if (wanted('build'))
+      h.build = await step(`(b) one-step build latency, real agent${on}`, () => measureBuild(store));
+    if (wanted('throughput')) h.throughput = await step(`(c) steps/s${on}`, () => measureThroughput(store));
+  };
+  await measureHub(r, 'file');
+  if (values.memory) await measureHub((r.inMemory = {}), 'memory');
+  if (wanted('logs') || wanted('memory') || wanted('stepmem') || wanted('biglog'))
+    if (await step('build dist/ for (d) to (g)', ensureBuilt)) process.stderr.write('bench: dist/ rebuilt\n');
   if (wanted('logs')) r.logs = await step('(d) log throughput', measureLogs);
   if (wanted('memory')) r.memory = await step('(e) memory', measureMemory);
+  if (wanted('stepmem')) r.stepsMemory = await step('(g) agent memory per running step', measureStepsMemory);
   if (wanted('biglog'))
     r.bigLog = await step(`(f) one step printing ${fmt(bigLogBytes / MB)} MB`, () =>
       measureBigLog(bigLogBytes),

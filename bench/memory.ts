@@ -8,9 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { agentConfigYaml } from './build.js';
-import { kill, spawnHub, spawnNode } from './child-hub.js';
+import { kill, spawnAgent, spawnHub } from './child-hub.js';
 import { BenchAgent } from './proto-agent.js';
-import { HubApi, rssMb, sleep, within } from './support.js';
+import { HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
 
 export interface MemoryResult {
   agentIdleRssMb: number;
@@ -26,16 +26,6 @@ const AGENTS = 1_000;
 /** Sessions opened at once: enough to be quick, few enough not to trip the hub's Hello timeout. */
 const CONNECT_BATCH = 100;
 const IDLE_MS = 2_000;
-
-async function waitForAgents(api: HubApi, count: number, timeoutMs: number): Promise<void> {
-  await within(
-    timeoutMs,
-    `${count} agents listed as connected`,
-    (async () => {
-      while ((await api.connectedAgents()) < count) await sleep(100);
-    })(),
-  );
-}
 
 export async function measureMemory(): Promise<MemoryResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-mem-'));
@@ -60,7 +50,7 @@ export async function measureMemory(): Promise<MemoryResult> {
     await writeFile(path.join(agentDir, 'token'), agentToken, { mode: 0o600 });
     const config = path.join(agentDir, 'agent.yaml');
     await writeFile(config, agentConfigYaml(grpcAddress, 'idle-agent', path.join(agentDir, 'work')));
-    agent = spawnNode(['dist/agent/main.js', '-c', config]);
+    agent = spawnAgent(config);
     agent.stdout?.resume();
     await waitForAgents(api, 1, 20_000);
     await sleep(IDLE_MS);

@@ -41,6 +41,8 @@ export interface Row {
   floor: string;
   ratio: string;
   target: string;
+  /** The hub's store behind the figure (bench/support.ts STORE_LABELS); '' where no hub is involved. */
+  store?: string;
   /** undefined: informational row without a target. */
   pass: boolean | undefined;
   /** A miss here is a correctness failure (shown as FAIL), not a slow figure. */
@@ -60,6 +62,7 @@ export function renderTable(rows: readonly Row[]): string {
     floor: 'floor',
     ratio: 'ratio',
     target: 'target',
+    store: 'store',
     pass: undefined,
   };
   const verdict = (r: Row) => {
@@ -68,7 +71,15 @@ export function renderTable(rows: readonly Row[]): string {
     if (r.pass) return 'PASS';
     return r.correctness ? 'FAIL' : 'MISS';
   };
-  const cells = [header, ...rows].map((r) => [r.metric, r.value, r.floor, r.ratio, r.target, verdict(r)]);
+  const cells = [header, ...rows].map((r) => [
+    r.metric,
+    r.value,
+    r.floor,
+    r.ratio,
+    r.target,
+    r.store ?? '',
+    verdict(r),
+  ]);
   const widths = cells.reduce<number[]>((w, c) => c.map((cell, i) => Math.max(w[i] ?? 0, cell.length)), []);
   return cells
     .map((c) =>

@@ -1,7 +1,9 @@
 // Helpers shared by the measurements: an in-process hub, the hub's HTTP API, build event streams,
 // pipelines and small async utilities. Everything talks to 127.0.0.1 only.
 
-import { readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_HUB_OPTIONS, startHub, type RunningHub } from '../hub/hub.js';
 
@@ -89,6 +91,17 @@ export class HubApi {
   }
 }
 
+/** Waits until the hub lists `count` connected agents. */
+export async function waitForAgents(api: HubApi, count: number, timeoutMs: number): Promise<void> {
+  await within(
+    timeoutMs,
+    `${count} agents listed as connected`,
+    (async () => {
+      while ((await api.connectedAgents()) < count) await sleep(100);
+    })(),
+  );
+}
+
 /** Reads an SSE stream until `text` appears; resolves false if the stream ended first. */
 export async function readUntil(
   reader: ReadableStreamDefaultReader<Uint8Array>,
@@ -165,26 +178,56 @@ export interface InProcessHub {
   close: () => Promise<void>;
 }
 
-/** A hub in this process: memory store, plaintext gRPC and HTTP on ephemeral loopback ports. */
-export async function startInProcessHub(): Promise<InProcessHub> {
-  const hub = await startHub(
-    {
-      ...DEFAULT_HUB_OPTIONS,
-      dataDir: undefined,
-      tls: undefined,
-      httpListen: { host: '127.0.0.1', port: 0 },
-      grpcListen: '127.0.0.1:0',
-    },
-    silentLogger(),
-  );
-  if (!hub.initialAdminToken) throw new Error('a fresh memory hub gave no admin token');
+/**
+ * Which store a measurement's hub uses. `file` is what users run: a data directory on disk, opened by
+ * the same code as `outpost-hub --data-dir` (hub/store/sqlite.ts: WAL, synchronous=NORMAL, the data-dir
+ * lock). `memory` (SQLite `:memory:`) stays only for extra, labelled rows.
+ */
+export type BenchStore = 'file' | 'memory';
+
+export const STORE_LABELS: Record<BenchStore, string> = {
+  file: 'sqlite-file-wal-normal',
+  memory: 'sqlite-memory',
+};
+
+/** A hub in this process: plaintext gRPC and HTTP on ephemeral loopback ports, in a fresh temp data dir. */
+export async function startInProcessHub(store: BenchStore = 'file'): Promise<InProcessHub> {
+  // A fresh directory per hub: the hub holds an exclusive lock on its data directory.
+  const dir = store === 'file' ? await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-hub-')) : undefined;
+  const removeDir = async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  };
+  let hub: RunningHub;
+  try {
+    hub = await startHub(
+      {
+        ...DEFAULT_HUB_OPTIONS,
+        dataDir: dir,
+        tls: undefined,
+        httpListen: { host: '127.0.0.1', port: 0 },
+        grpcListen: '127.0.0.1:0',
+      },
+      silentLogger(),
+    );
+  } catch (err) {
+    await removeDir();
+    throw err;
+  }
+  const close = async () => {
+    await hub.close();
+    await removeDir();
+  };
+  if (!hub.initialAdminToken) {
+    await close();
+    throw new Error('a fresh hub gave no admin token');
+  }
   const { secret } = await hub.tokens.create('agent', 'bench', null);
   return {
     hub,
     api: new HubApi(hub.url, hub.initialAdminToken),
     agentToken: secret,
     grpcAddress: `127.0.0.1:${hub.grpcPort}`,
-    close: () => hub.close(),
+    close,
   };
 }
 

@@ -4,7 +4,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { BenchAgent } from './proto-agent.js';
-import { startInProcessHub, taskPipeline, within } from './support.js';
+import { type BenchStore, startInProcessHub, taskPipeline, within } from './support.js';
 
 export interface ThroughputResult {
   stepsPerS: number;
@@ -19,8 +19,8 @@ const BUILDS = 3_000;
 /** HTTP triggers in flight at once. */
 const CONCURRENCY = 32;
 
-export async function measureThroughput(): Promise<ThroughputResult> {
-  const { hub, api, agentToken, grpcAddress, close } = await startInProcessHub();
+export async function measureThroughput(store: BenchStore): Promise<ThroughputResult> {
+  const { hub, api, agentToken, grpcAddress, close } = await startInProcessHub(store);
   const agents: BenchAgent[] = [];
   try {
     for (let i = 0; i < AGENTS; i++) {

@@ -1,0 +1,140 @@
+// (g) What a running step costs the agent: a hub child and a real agent child (process executor), then
+// one build of STEPS parallel tasks that each sleep (aborted once measured). Once every step's supervisor has started its
+// process, the agent's RSS plus every supervisor's, minus the agent's idle RSS, divided by STEPS: the
+// memory each step holds beyond its own processes (issue 20's `agent_rss_mb_per_running_step`).
+
+import type { ChildProcess } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { readAdminToken } from '../hub/auth/admin-token.js';
+import { agentConfigYaml } from './build.js';
+import { kill, spawnAgent, spawnHub } from './child-hub.js';
+import { HubApi, readUntil, rssMb, sleep, waitForAgents, within } from './support.js';
+
+const ABORTED_EVENT = '"event":"status","version":"1.0","data":{"status":"aborted"';
+
+export interface StepsMemoryResult {
+  steps: number;
+  agentIdleRssMb: number;
+  /** Agent plus supervisors while every step runs. */
+  runningRssMb: number;
+  perStepMb: number;
+}
+
+const STEPS = 50;
+/** Longer than all STEPS supervisors take to start on a loaded 2-core machine (over 50 s seen); the build is aborted once measured. */
+const SLEEP_S = 600;
+const IDLE_MS = 2_000;
+
+const alive = (pid: number) =>
+  readFile(`/proc/${pid}/stat`, 'utf8').then(
+    () => true,
+    () => false,
+  );
+
+/** The supervisor pids of the steps running under `workDir` (each writes `state/pid` first thing). */
+async function supervisorPids(workDir: string): Promise<number[]> {
+  const pool = path.join(workDir, 'steps', 'local');
+  const leases = await readdir(pool).catch(() => [] as string[]);
+  const pids = await Promise.all(
+    leases.map((l) => readFile(path.join(pool, l, 'state', 'pid'), 'utf8').then(Number, () => 0)),
+  );
+  return pids.filter((pid) => pid > 0);
+}
+
+/** Pids whose parent is `ppid`, from /proc. */
+async function childrenOf(ppid: number): Promise<number[]> {
+  const out: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    // Field 4 (ppid) comes after the command name in parentheses, which may itself hold spaces.
+    const ppidField = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1];
+    if (Number(ppidField) === ppid) out.push(Number(entry));
+  }
+  return out;
+}
+
+export async function measureStepsMemory(): Promise<StepsMemoryResult> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-stepmem-'));
+  let hub: ChildProcess | undefined;
+  let agent: ChildProcess | undefined;
+  let supervisors: number[] = [];
+  let stepPids: number[] = [];
+  try {
+    const dataDir = path.join(dir, 'hub');
+    const started = await spawnHub(dataDir);
+    hub = started.child;
+    const api = new HubApi(started.url, await readAdminToken(dataDir));
+    const agentToken = await api.createAgentToken('bench-stepmem');
+    const agentDir = path.join(dir, 'agent');
+    const workDir = path.join(agentDir, 'work');
+    await mkdir(agentDir);
+    await writeFile(path.join(agentDir, 'token'), agentToken, { mode: 0o600 });
+    const config = path.join(agentDir, 'agent.yaml');
+    await writeFile(
+      config,
+      agentConfigYaml(`127.0.0.1:${started.grpcPort}`, 'stepmem-agent', workDir, STEPS),
+    );
+    agent = spawnAgent(config);
+    agent.stdout?.resume();
+    const agentPid = agent.pid ?? 0;
+    await waitForAgents(api, 1, 20_000);
+    await sleep(IDLE_MS);
+    const agentIdleRssMb = await rssMb(agentPid);
+
+    const tasks = Array.from(
+      { length: STEPS },
+      (_, i) => `    - task: sleep-${i + 1}
+      config:
+        platform: linux
+        run:
+          path: sleep
+          args: ["${SLEEP_S}"]
+`,
+    );
+    await api.setPipeline('stepmem', `jobs:\n- name: many\n  plan:\n  - in_parallel:\n${tasks.join('')}`);
+    const id = await api.trigger('stepmem', 'many');
+    const events = await api.events(id);
+    // Settled here so that a failure below (the hub stopped in `finally`) is not an unhandled rejection.
+    const done = readUntil(events, ABORTED_EVENT).catch((err: unknown) => err as Error);
+
+    // Every supervisor has started and has its step's process (`sleep`) as a child.
+    await within(
+      (SLEEP_S - 60) * 1000,
+      `${STEPS} steps running`,
+      (async () => {
+        for (;;) {
+          supervisors = await supervisorPids(workDir);
+          if (supervisors.length === STEPS) {
+            const children = await Promise.all(supervisors.map(childrenOf));
+            stepPids = children.flat();
+            if (children.every((c) => c.length > 0)) return;
+          }
+          await sleep(200);
+        }
+      })(),
+    );
+    const rss = await Promise.all([agentPid, ...supervisors].map((pid) => rssMb(pid)));
+    const runningRssMb = rss.reduce((a, b) => a + b, 0);
+    const abort = await api.call('PUT', `/builds/${id}/abort`);
+    if (abort.status !== 204) throw new Error(`abort build ${id}: HTTP ${abort.status}`);
+    const ended = await within(60_000, `build ${id} aborted`, done);
+    if (ended !== true) throw new Error(`build ${id} ended without being aborted`, { cause: ended });
+    await events.cancel();
+    return { steps: STEPS, agentIdleRssMb, runningRssMb, perStepMb: (runningRssMb - agentIdleRssMb) / STEPS };
+  } finally {
+    if (agent) await kill(agent);
+    if (hub) await kill(hub);
+    // Supervisors outlive the agent by design, and each step has its own process group: end any left.
+    for (const pid of [...stepPids, ...supervisors])
+      if (await alive(pid))
+        try {
+          process.kill(-pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+    await rm(dir, { recursive: true, force: true });
+  }
+}
