@@ -10,7 +10,6 @@ import { afterEach, expect, it } from 'vitest';
 import { ADMIN_TOKEN_FILE, readAdminToken } from '../../hub/auth/admin-token.js';
 import { spawnAgentProcess } from '../support/agent-process.js';
 import { callApi, spawnChildHub, killChildHub } from '../support/child-hub.js';
-import type { TestHub } from '../support/harness.js';
 import { readLogLines } from '../support/log-lines.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -43,11 +42,14 @@ it('logs one JSON object per line with no repeated key, each build end, the pipe
     callApi<T>(hub.url, admin, method, route, body);
 
   const token = (await api<{ token: string }>('POST', '/agent-tokens', { name: 'logs' })).body.token;
-  const agent = await spawnAgentProcess({ grpcPort: hub.grpcPort } as TestHub, {
-    dir: path.join(dir, 'agent'),
-    token,
-    name: 'logs-agent',
-  });
+  const agent = await spawnAgentProcess(
+    { grpcPort: hub.grpcPort },
+    {
+      dir: path.join(dir, 'agent'),
+      token,
+      name: 'logs-agent',
+    },
+  );
   cleanups.push(() => void agent.child.kill('SIGKILL'));
   await agent.logged('connected to the hub');
 

@@ -15,6 +15,7 @@ import {
 import { makeKey, sshdUnavailable, startSshd, type TestSshd } from '../../../test/support/sshd.js';
 import type { BuiltinContext } from '../builtin.js';
 import { git } from './git.js';
+import { requiredMessage, requireAll } from '../../../test/support/require-all.js';
 
 const USER = 'ci';
 const PASSWORD = 's3cret-Pa55word';
@@ -404,6 +405,8 @@ describe('the host', () => {
 });
 
 const noSshd = sshdUnavailable();
+// Under OUTPOST_REQUIRE_ALL=1 (CI) a machine that cannot start sshd fails instead of skipping.
+if (noSshd && requireAll) throw new Error(requiredMessage(`the git-over-SSH tests cannot run: ${noSshd}`));
 if (noSshd) console.warn(`skipping the git-over-SSH tests: ${noSshd}`);
 
 describe.skipIf(noSshd !== undefined)('over SSH with a private key', () => {
