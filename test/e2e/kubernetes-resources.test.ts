@@ -25,6 +25,7 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
+import { eventually } from '../support/eventually.js';
 
 const NS = 'ci';
 const CHROOT_NEEDED =
@@ -114,16 +115,6 @@ jobs:
   - put: repo
     params: { file: out/built }
 `;
-}
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function check(pipelineName: string, from?: Record<string, string>): Promise<BuildSummary> {

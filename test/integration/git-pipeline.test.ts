@@ -17,6 +17,7 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
+import { eventually } from '../support/eventually.js';
 
 const PASSWORD = 'pipeline-Secret-42';
 
@@ -56,16 +57,6 @@ afterAll(async () => {
   await server.close();
   await rm(root, { recursive: true, force: true });
 });
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 it('checks with paths, runs a task on the checkout, and tags and pushes the result', async () => {
   await setPipeline(
@@ -108,10 +99,14 @@ jobs:
   );
   const check = await hub.api<BuildSummary>('POST', '/teams/main/pipelines/app/resources/repo/check', {});
   expect(check.status).toBe(201);
-  const checked = await eventually('the check', async () => {
-    const res = await hub.api<BuildSummary>('GET', `/builds/${check.body.id}`);
-    return ['pending', 'started'].includes(res.body.status) ? undefined : res.body;
-  });
+  const checked = await eventually(
+    'the check',
+    async () => {
+      const res = await hub.api<BuildSummary>('GET', `/builds/${check.body.id}`);
+      return ['pending', 'started'].includes(res.body.status) ? undefined : res.body;
+    },
+    60_000,
+  );
   expect(checked.status).toBe('succeeded');
   const versions = await hub.api<ResourceVersionSummary[]>(
     'GET',
@@ -121,10 +116,14 @@ jobs:
   expect(versions.body.map((v) => v.version.ref)).toEqual([srcCommit]);
 
   const buildId = await triggerJob(hub, 'app', 'build');
-  const build = await eventually('the build', async () => {
-    const res = await hub.api<BuildSummary>('GET', `/builds/${buildId}`);
-    return ['pending', 'started'].includes(res.body.status) ? undefined : res.body;
-  });
+  const build = await eventually(
+    'the build',
+    async () => {
+      const res = await hub.api<BuildSummary>('GET', `/builds/${buildId}`);
+      return ['pending', 'started'].includes(res.body.status) ? undefined : res.body;
+    },
+    60_000,
+  );
   const log = logText(await readBuildEvents(hub, buildId));
   expect(build.status, log).toBe('succeeded');
   expect(log).toContain(`${srcCommit.slice(0, 7)}\napp\n`);

@@ -11,6 +11,7 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
+import { eventually } from '../support/eventually.js';
 
 let hub: TestHub;
 let agent: Awaited<ReturnType<typeof startTestAgent>>;
@@ -29,17 +30,6 @@ afterAll(async () => {
   await agent.stop();
   await hub.close();
 });
-
-/** Polls `probe` until it returns a value (not undefined); fails with `what` after 30 s. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 async function builds(pipeline: string, job: string): Promise<BuildSummary[]> {
   const res = await hub.api<BuildSummary[]>('GET', `/teams/main/pipelines/${pipeline}/jobs/${job}/builds`);
