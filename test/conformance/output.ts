@@ -43,8 +43,11 @@ export function parseOutput(raw: string): OutputLine[] {
       at = end;
     } else if (CLOSERS.has(code)) {
       const text = raw.slice(open.from, m.index).replace(/\n+$/, '');
-      const header = open.code === '1' && text.startsWith('running ');
-      lines.push({ kind: header ? 'header' : 'rendered', text });
+      // A header stays whole (its args may hold newlines); any other styled text is a line per line.
+      if (open.code === '1' && text.startsWith('running ')) lines.push({ kind: 'header', text });
+      else
+        for (const line of text.split('\n'))
+          if (line.trim() !== '') lines.push({ kind: 'rendered', text: line });
       open = undefined;
       at = end;
     }
