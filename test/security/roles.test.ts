@@ -4,7 +4,9 @@
 // answer to beta's owner or to the anonymous caller is scanned for alpha's pipeline name, build log and
 // secret value. The last line printed sums it up (`npm run test:security`).
 
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type {
   ApiTokenSummary,
@@ -66,7 +68,7 @@ const ROWS: Record<string, Row> = {
   'GET /metrics': { need: 'public' },
   // The web UI's page and files: public, they hold no data (everything comes from the API).
   'GET /': { need: 'public' },
-  'GET /*': { need: 'public', alsoOk: 404 },
+  'GET /*': { need: 'public' },
   // Public routes check their own credential: the resource's webhook token, the user's password.
   [`POST ${RES}/check/webhook`]: { need: 'public', query: `webhook_token=${SECRET}` },
   [`POST ${API}/auth/token`]: {
@@ -155,8 +157,13 @@ async function login(user: string, team: string): Promise<string> {
   return ((await res.json()) as LoginResponse).token;
 }
 
+let webDir: string;
+
 beforeAll(async () => {
-  hub = await startTestHub();
+  // A page of its own, so the web UI's public routes answer whether or not `npm run build` ran.
+  webDir = await mkdtemp(path.join(os.tmpdir(), 'outpost-security-web-'));
+  await writeFile(path.join(webDir, 'index.html'), '<!doctype html><title>Outpost</title>');
+  hub = await startTestHub({ webDir });
   const agent = await startTestAgent(hub);
   stopAgent = () => agent.stop();
   const users = ['alpha-viewer', 'alpha-pipeline-operator', 'alpha-member', 'alpha-owner', 'beta-owner'];
@@ -202,6 +209,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stopAgent();
   await hub.close();
+  await rm(webDir, { recursive: true, force: true });
 });
 
 /** Refreshes the ids a route consumes (a revoked token cannot be revoked twice to show who may). */
