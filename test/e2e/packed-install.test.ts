@@ -166,6 +166,18 @@ describe('the packed, production install', () => {
     },
   );
 
+  it('serves the web UI from the installed package: the page and the script it loads', async () => {
+    const page = await fetch(`${hub.url}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    const html = await page.text();
+    const script = /src="(\/assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script, html).toBeDefined();
+    const js = await fetch(`${hub.url}${script}`);
+    expect(js.status).toBe(200);
+    expect(js.headers.get('content-type')).toMatch(/javascript/);
+  });
+
   it('is what the images install', async () => {
     for (const image of ['hub', 'agent']) {
       const dockerfile = await readFile(path.join(ROOT, 'images', `${image}.Dockerfile`), 'utf8');
