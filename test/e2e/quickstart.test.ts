@@ -67,6 +67,8 @@ it('starts a hub and an agent, runs the example build to success, and reuses the
   // The example's git resource checked out the local repository the quickstart made.
   expect(first.out).toMatch(/checked out commit [0-9a-f]{7}: Add hello\.sh/);
   expect(first.out).toContain('Hello from the example repository');
+  // A newcomer's first build shows no git noise (a repository without submodules is not asked for them).
+  expect(first.out).not.toContain('fatal:');
   expect(first.out).toContain('step 5 of 5');
   expect(first.out.trimEnd().endsWith('succeeded')).toBe(true);
   expect(first.code).toBe(0);

@@ -3,7 +3,7 @@
 // check; get clones at the version and writes git-resource's .git/ref, short_ref, commit_message...
 // files; put tags, pushes, and merges or rebases when the push is not a fast-forward.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { resolveInside, StepPathError } from '../../artifacts/step-dirs.js';
 import { type BuiltinContext, ResourceFailure } from '../builtin.js';
@@ -170,7 +170,8 @@ async function get(
   await run(['checkout', '-f', '-q', wanted]);
   if (
     params.submodules !== 'none' &&
-    (await git.run(['config', '--file', '.gitmodules', '--list'], { cwd: dest })).code === 0
+    // Looked for, not asked of git: `git config --file` would print "fatal" into the step's log.
+    (await stat(path.join(dest, '.gitmodules')).catch(() => undefined))?.isFile()
   ) {
     const update = ['submodule', 'update', '--init'];
     if (params.submoduleRecursive) update.push('--recursive');
