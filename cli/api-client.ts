@@ -17,6 +17,7 @@ import {
   type JobSummary,
   type PipelineConfigResponse,
   type PipelineDiagnostic,
+  type PipelineSummary,
   type SetPipelineRequest,
   type SetPipelineResponse,
   type ApiTokenSummary,
@@ -152,6 +153,18 @@ export class ApiClient {
 
   private pipelinePath(pipeline: string): string {
     return `/teams/${enc(this.team)}/pipelines/${enc(pipeline)}`;
+  }
+
+  listPipelines(): Promise<PipelineSummary[]> {
+    return this.request('GET', `/teams/${enc(this.team)}/pipelines`);
+  }
+
+  async renamePipeline(pipeline: string, name: string): Promise<void> {
+    await this.request('PUT', `${this.pipelinePath(pipeline)}/rename`, { body: { name } });
+  }
+
+  async destroyPipeline(pipeline: string): Promise<void> {
+    await this.request('DELETE', this.pipelinePath(pipeline));
   }
 
   /** undefined when the pipeline has no config yet (404). */

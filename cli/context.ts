@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { ApiClient, type ApiClientOptions } from './api-client.js';
-import { CliError, type CliIo } from './io.js';
+import { CliError, readLine, type CliIo } from './io.js';
 import { makeStyle, type Style } from './render/ansi.js';
 import { getTarget, saveTarget, type Target } from './targets.js';
 
@@ -31,6 +31,12 @@ export class CliContext {
 
   err(s: string): void {
     this.io.stderr.write(s);
+  }
+
+  /** Asks `question` on stdout; true when the answer read from stdin is `expected`. */
+  async confirm(question: string, expected: string): Promise<boolean> {
+    this.out(question);
+    return (await readLine(this.io.stdin))?.trim() === expected;
   }
 
   /** The global `-t/--target` value (it may be given before or after the command name). */

@@ -14,6 +14,7 @@ import { registerBuilds } from './commands/builds.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerLogin } from './commands/login.js';
 import { registerPauseCommands } from './commands/pause.js';
+import { registerPipelineCommands } from './commands/pipelines.js';
 import { registerQuickstart } from './commands/quickstart.js';
 import { registerResourceCommands } from './commands/resources.js';
 import { registerSessionCommands } from './commands/session.js';
@@ -65,6 +66,7 @@ Example:
   registerFormatPipeline(program, ctx);
   registerTriggerJob(program, ctx);
   registerPauseCommands(program, ctx);
+  registerPipelineCommands(program, ctx);
   registerResourceCommands(program, ctx);
   registerWatch(program, ctx);
   registerBuilds(program, ctx);

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { parse } from 'yaml';
 import type { RoleName, TeamMember } from '../../hub/api/types.js';
 import type { CliContext } from '../context.js';
-import { CliError, readLine } from '../io.js';
+import { CliError } from '../io.js';
 import { renderTable } from '../render/table.js';
 
 const ROLE_NAMES: readonly RoleName[] = ['owner', 'member', 'pipeline-operator', 'viewer'];
@@ -29,11 +29,6 @@ async function membersFromConfig(file: string): Promise<TeamMember[]> {
       throw new CliError(`${file}: roles[${i}].local.users must be a list of user names`);
     return (users as string[]).map((user) => ({ user, role: r?.name as RoleName }));
   });
-}
-
-async function confirm(ctx: CliContext, question: string, expected: string): Promise<boolean> {
-  ctx.out(question);
-  return (await readLine(ctx.io.stdin))?.trim() === expected;
 }
 
 export function registerTeamCommands(program: Command, ctx: CliContext): void {
@@ -103,7 +98,7 @@ Example:
             ctx.style,
           ),
         );
-        if (!opts.nonInteractive && !(await confirm(ctx, 'apply configuration? [yN]: ', 'y'))) {
+        if (!opts.nonInteractive && !(await ctx.confirm('apply configuration? [yN]: ', 'y'))) {
           ctx.out('bailing out\n');
           ctx.exitCode = 1;
           return;
@@ -132,7 +127,7 @@ Example:
       ctx.out(`!!! this will remove all data for team \`${opts.teamName}\`\n\n`);
       if (
         !opts.nonInteractive &&
-        !(await confirm(ctx, 'please type the team name to continue: ', opts.teamName))
+        !(await ctx.confirm('please type the team name to continue: ', opts.teamName))
       ) {
         ctx.out('bailing out\n');
         ctx.exitCode = 1;

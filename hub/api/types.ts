@@ -8,6 +8,8 @@
 //   PUT    /teams/:team/pipelines/:pipeline/config          SetPipelineRequest -> SetPipelineResponse
 //                                                          (400 with ApiError{code: 'invalid_pipeline'})
 //   PUT    /teams/:team/pipelines/:pipeline/pause|unpause   -> 204
+//   PUT    /teams/:team/pipelines/:pipeline/rename  {name}  -> 204 (409 when the name is taken)
+//   DELETE /teams/:team/pipelines/:pipeline                 -> 204 (its builds and versions go with it)
 //   GET    /teams/:team/pipelines/:pipeline/jobs            -> JobSummary[]
 //   POST   /teams/:team/pipelines/:pipeline/jobs/:job/builds        -> BuildSummary (trigger)
 //   GET    /teams/:team/pipelines/:pipeline/jobs/:job/builds        -> BuildSummary[] (?limit=)
@@ -80,10 +82,13 @@ export interface PipelineDiagnostic {
 }
 
 export interface PipelineSummary {
+  id: number;
   name: string;
   team: string;
   paused: boolean;
   configVersion: number;
+  /** Unix milliseconds of the last saved config, pause or rename. */
+  updatedAt: number;
 }
 
 export interface PipelineConfigResponse {

@@ -334,6 +334,19 @@ export class KyselyStore implements Store {
       .execute();
   }
 
+  async renamePipeline(id: number, name: string, at: number): Promise<boolean> {
+    const res = await conflictsAs(`pipeline "${name}" already exists`, () =>
+      this.db.updateTable('pipelines').set({ name, updated_at: at }).where('id', '=', id).executeTakeFirst(),
+    );
+    return res.numUpdatedRows > 0n;
+  }
+
+  // What a pipeline owns goes with it through the schema's ON DELETE CASCADE.
+  async deletePipeline(id: number): Promise<boolean> {
+    const res = await this.db.deleteFrom('pipelines').where('id', '=', id).executeTakeFirst();
+    return res.numDeletedRows > 0n;
+  }
+
   async getJob(pipelineId: number, name: string): Promise<Job | undefined> {
     const row = await this.db
       .selectFrom('jobs')

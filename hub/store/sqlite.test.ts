@@ -214,6 +214,29 @@ describe.each(backends)('sqlite store (%s)', (_name, open) => {
       expect((await store.listPipelines(teamId)).map((p) => p.name)).toEqual(['x', 'y']);
     });
 
+    it('renames a pipeline, refusing a name its team already has', async () => {
+      const teamId = await mainTeamId(store);
+      const { pipeline } = await store.savePipeline({ teamId, name: 'x', source: '', jobs: [], at: 1 });
+      await store.savePipeline({ teamId, name: 'y', source: '', jobs: [], at: 2 });
+      expect(await store.renamePipeline(pipeline.id, 'z', 3)).toBe(true);
+      expect(await store.getPipelineById(pipeline.id)).toMatchObject({ name: 'z', updatedAt: 3 });
+      await expect(store.renamePipeline(pipeline.id, 'y', 4)).rejects.toBeInstanceOf(StoreConflictError);
+      expect(await store.renamePipeline(9999, 'w', 5)).toBe(false);
+    });
+
+    it('deletes a pipeline with its jobs, builds and resource versions', async () => {
+      const { teamId, pipeline, a } = await pipelineWithJobs(store);
+      const build = await store.createBuild({ jobId: a.id, plan: plan('a'), at: 1 });
+      const key = { pipelineId: pipeline.id, scope: 'resource' as const, name: 'r', configHash: 'h' };
+      const [version] = await store.resources.saveVersions(key, [{ version: { v: '1' }, metadata: [] }], 1);
+      expect(await store.deletePipeline(pipeline.id)).toBe(true);
+      expect(await store.listPipelines(teamId)).toEqual([]);
+      expect(await store.getJobById(a.id)).toBeUndefined();
+      expect(await store.getBuild(build.id)).toBeUndefined();
+      expect(await store.resources.getVersion(version!.id)).toBeUndefined();
+      expect(await store.deletePipeline(pipeline.id)).toBe(false);
+    });
+
     it('rejects duplicate job names and unknown teams', async () => {
       const teamId = await mainTeamId(store);
       const twice = [

@@ -323,6 +323,10 @@ export interface Store {
   listAllPipelines(): Promise<Pipeline[]>;
   getPipelineConfig(pipelineId: number, version?: number): Promise<PipelineConfigVersion | undefined>;
   setPipelinePaused(id: number, paused: boolean, at: number): Promise<void>;
+  /** False when no pipeline has this id. A StoreConflictError when the team has a pipeline `name`. */
+  renamePipeline(id: number, name: string, at: number): Promise<boolean>;
+  /** Deletes the pipeline and all it owns (configs, jobs, builds and their logs, resource versions). */
+  deletePipeline(id: number): Promise<boolean>;
   getJob(pipelineId: number, name: string): Promise<Job | undefined>;
   getJobById(id: number): Promise<Job | undefined>;
   /** Active jobs only, in config order; of kind 'job' unless asked for another. */

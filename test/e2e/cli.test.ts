@@ -1,6 +1,6 @@
 // The CLI against a real hub and agent: what a user types and sees, with fly's output and exit codes.
 
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
@@ -185,5 +185,109 @@ describe('outpost agents', () => {
     while (!/second.*disconnected/.test(result.stdout));
     expect(result.stdout).toMatch(/second\s+test\s+big\(linux tags=\[large\]\) 0\/8\s+disconnected/);
     expect(result.stdout).toMatch(/agent-1\s+test\s+local\(linux tags=\[\]\) 0\/4\s+connected/);
+  });
+});
+
+describe('outpost pipelines, get-pipeline, destroy-pipeline, rename-pipeline', () => {
+  it("lists the team's pipelines in fly's table, and as JSON", async () => {
+    await setPipeline('listed', 'echo listed');
+    await cli.run(['set-pipeline', '-p', 'held', '-c', await pipelineFile('held', 'echo held'), '-n']);
+    const table = await cli.run(['pipelines']);
+    expect(table.code).toBe(0);
+    const lines = table.stdout.split('\n');
+    expect(lines[0]).toMatch(/^id\s+name\s+paused\s+public\s+last updated$/);
+    const date = String.raw`\d{4}-\d\d-\d\d@\d\d:\d\d:\d\d[+-]\d{4}`;
+    expect(lines).toContainEqual(
+      expect.stringMatching(new RegExp(`^\\d+\\s+listed\\s+no\\s+no\\s+${date}$`)),
+    );
+    expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\d+\\s+held\\s+yes\\s+no\\s+${date}$`)));
+    expect((await cli.run(['ps'])).stdout).toBe(table.stdout);
+
+    const json = await cli.run(['pipelines', '--json']);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toContainEqual(
+      expect.objectContaining({ name: 'held', team: 'main', paused: true }),
+    );
+  });
+
+  it('prints a config as set, as JSON with --json, and "pipeline not found" with exit 1', async () => {
+    const file = await pipelineFile('shown', 'echo shown');
+    await cli.run(['set-pipeline', '-p', 'shown', '-c', file, '-n']);
+    const yaml = await cli.run(['get-pipeline', '-p', 'shown']);
+    expect(yaml).toEqual({ code: 0, stdout: await readFile(file, 'utf8'), stderr: '' });
+    const json = await cli.run(['gp', '-p', 'shown', '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ jobs: [{ name: 'job', plan: [{ task: 'run' }] }] });
+    expect(await cli.run(['get-pipeline', '-p', 'absent'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: pipeline not found\n',
+    });
+  });
+
+  it('destroys a pipeline with its builds after asking, as fly', async () => {
+    await setPipeline('doomed', 'echo doomed');
+    expect((await cli.run(['trigger-job', '-j', 'doomed/job', '-w'])).code).toBe(0);
+    const warning = '!!! this will remove all data for pipeline `doomed`\n\nare you sure? [yN]: ';
+
+    expect(await cli.run(['destroy-pipeline', '-p', 'doomed'], { stdin: 'n\n' })).toEqual({
+      code: 0,
+      stdout: `${warning}bailing out\n`,
+      stderr: '',
+    });
+    expect((await cli.run(['get-pipeline', '-p', 'doomed'])).code).toBe(0);
+
+    expect(await cli.run(['destroy-pipeline', '-p', 'doomed'], { stdin: 'y\n' })).toEqual({
+      code: 0,
+      stdout: `${warning}\`doomed\` deleted\n`,
+      stderr: '',
+    });
+    expect((await cli.run(['get-pipeline', '-p', 'doomed'])).stderr).toBe('error: pipeline not found\n');
+    const builds = (await hub.api<{ pipeline: string }[]>('GET', '/builds')).body;
+    expect(builds.filter((b) => b.pipeline === 'doomed')).toEqual([]);
+    // Set again under the same name, it starts over: build 1, not 2.
+    await setPipeline('doomed', 'echo again');
+    expect((await cli.run(['trigger-job', '-j', 'doomed/job', '-w'])).stdout).toMatch(
+      /^started doomed\/job #1\n/,
+    );
+
+    expect(await cli.run(['dp', '-p', 'doomed', '-n'])).toEqual({
+      code: 0,
+      stdout: '!!! this will remove all data for pipeline `doomed`\n\n`doomed` deleted\n',
+      stderr: '',
+    });
+    expect(await cli.run(['dp', '-p', 'doomed', '--non-interactive'])).toEqual({
+      code: 0,
+      stdout: '!!! this will remove all data for pipeline `doomed`\n\n`doomed` does not exist\n',
+      stderr: '',
+    });
+  });
+
+  it('renames a pipeline, which keeps its builds; an unknown or taken name exits 1', async () => {
+    await setPipeline('before', 'echo before');
+    expect((await cli.run(['trigger-job', '-j', 'before/job', '-w'])).code).toBe(0);
+    expect(await cli.run(['rename-pipeline', '-o', 'before', '-n', 'after'])).toEqual({
+      code: 0,
+      stdout: 'pipeline successfully renamed to after\n',
+      stderr: '',
+    });
+    const builds = (await hub.api<{ name: string }[]>('GET', '/teams/main/pipelines/after/jobs/job/builds'))
+      .body;
+    expect(builds.map((b) => b.name)).toEqual(['1']);
+    expect((await cli.run(['trigger-job', '-j', 'after/job', '-w'])).stdout).toMatch(
+      /^started after\/job #2\n/,
+    );
+
+    expect(await cli.run(['rp', '-o', 'before', '-n', 'other'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: "error: pipeline 'before' not found\n",
+    });
+    await setPipeline('taken', 'echo taken');
+    const taken = await cli.run(['rp', '-o', 'after', '-n', 'taken']);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(/^error: pipeline "taken" already exists/);
+    const invalid = await cli.run(['rp', '-o', 'after', '-n', 'Not Valid']);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toContain('"name"');
   });
 });

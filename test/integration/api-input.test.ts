@@ -123,6 +123,16 @@ const CASES: Record<string, Case> = {
   },
   [`PUT ${PIPE}/pause`]: { probes: [] },
   [`PUT ${PIPE}/unpause`]: { probes: [] },
+  [`PUT ${PIPE}/rename`]: {
+    body: '{"name":"renamed"}',
+    probes: [
+      { what: 'no name', body: '{}', expect: [400], message: '"name"' },
+      { what: 'an invalid name', body: '{"name":"Not Valid"}', expect: [400], message: '"name"' },
+      ...badBodies({ name: '"name":5' }),
+    ],
+  },
+  // Every probe is refused before the pipeline is touched: `p` stays for the routes after this one.
+  [`DELETE ${PIPE}`]: { probes: [] },
   [`GET ${PIPE}/jobs`]: { probes: [] },
   [`POST ${PIPE}/jobs/:job/builds`]: { probes: [] },
   [`GET ${PIPE}/jobs/:job/builds`]: { probes: [repeated('limit'), ...badLimits] },

@@ -50,11 +50,16 @@ interface Row {
   /** The `:id` to use (alpha's build, resource version or API token). */
   id?: () => number;
   query?: string;
+  /** Path parameters other than PARAMS' (a route that destroys or renames its pipeline gets its own). */
+  params?: Record<string, string>;
   /** A refusal that is the route's own answer to a permitted caller (aborting a finished build: 409). */
   alsoOk?: number;
 }
 
 const ids = { build: 0, version: 0, apiToken: 0, agentToken: 0 };
+/** The pipeline the destroy and rename routes consume, and the name rename gives it. */
+const DOOMED = 'doomed';
+const RENAMED = 'renamed';
 const API = '/api/v1';
 const TEAM = `${API}/teams/:team`;
 const PIPE = `${TEAM}/pipelines/:pipeline`;
@@ -106,6 +111,8 @@ const ROWS: Record<string, Row> = {
   [`PUT ${RES}/versions/:id/pin`]: { need: 'pipeline-operator', id: version },
   [`PUT ${RES}/unpin`]: { need: 'pipeline-operator' },
   [`PUT ${PIPE}/config`]: { need: 'member', body: { source: ALPHA_CONFIG, file: 'p.yml' } },
+  [`PUT ${PIPE}/rename`]: { need: 'member', params: { pipeline: DOOMED }, body: { name: RENAMED } },
+  [`DELETE ${PIPE}`]: { need: 'member', params: { pipeline: DOOMED } },
   [`GET ${TEAM}/api-tokens`]: { need: 'owner' },
   [`POST ${TEAM}/api-tokens`]: { need: 'owner', body: { name: 'made', role: 'viewer', expiresIn: 3600 } },
   [`DELETE ${TEAM}/api-tokens/:id`]: { need: 'owner', id: () => ids.apiToken },
@@ -212,8 +219,15 @@ afterAll(async () => {
   await rm(webDir, { recursive: true, force: true });
 });
 
-/** Refreshes the ids a route consumes (a revoked token cannot be revoked twice to show who may). */
+/**
+ * Refreshes what a route consumes before each caller (a revoked token cannot be revoked twice, nor a
+ * destroyed or renamed pipeline destroyed or renamed again, to show who may).
+ */
 async function prepare(key: string): Promise<void> {
+  if (key === `DELETE ${PIPE}` || key === `PUT ${PIPE}/rename`) {
+    await hub.api('DELETE', `/teams/alpha/pipelines/${RENAMED}`);
+    await admin('PUT', `/teams/alpha/pipelines/${DOOMED}/config`, { source: 'jobs: [{name: j, plan: []}]' });
+  }
   if (key.startsWith(`DELETE ${TEAM}/api-tokens`)) {
     const made = await admin<ApiTokenSummary>('POST', '/teams/alpha/api-tokens', {
       name: 'doomed',
@@ -253,9 +267,11 @@ describe('security matrix', () => {
     for (const key of served) {
       const row = ROWS[key]!;
       const [method, url] = key.split(' ') as [string, string];
-      await prepare(key);
-      const path = url.replace(/:(\w+)/g, (_m, p: string) => String(p === 'id' ? row.id!() : PARAMS[p]));
       for (const caller of callers) {
+        await prepare(key);
+        const path = url.replace(/:(\w+)/g, (_m, p: string) =>
+          String(p === 'id' ? row.id!() : (row.params?.[p] ?? PARAMS[p])),
+        );
         const res = await fetch(`${hub.url}${path}${row.query ? `?${row.query}` : ''}`, {
           method,
           headers: {

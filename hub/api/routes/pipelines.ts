@@ -1,7 +1,7 @@
-// Pipelines of a team: list them, read and save a config, pause and unpause.
+// Pipelines of a team: list them, read and save a config, pause and unpause, rename and destroy.
 
 import { z } from 'zod';
-import { savePipelineConfig } from '../../configs/save-pipeline.js';
+import { PIPELINE_NAME, savePipelineConfig } from '../../configs/save-pipeline.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { name, pipelineParams } from '../fields.js';
@@ -12,6 +12,10 @@ const setPipelineBody = z.strictObject({
   source: z.string(),
   file: z.string().optional(),
   expectedVersion: z.number().int().optional(),
+});
+
+const renamePipelineBody = z.strictObject({
+  name: z.string().regex(PIPELINE_NAME, 'a pipeline name is lowercase letters, digits, "-", "_" and "."'),
 });
 
 export function pipelineRoutes(ctx: ApiContext): Route[] {
@@ -41,10 +45,12 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
       handler: async ({ params }): Promise<PipelineSummary[]> => {
         const team = await ctx.teamOf(params.team);
         return (await store.listPipelines(team.id)).map((p) => ({
+          id: p.id,
           name: p.name,
           team: team.name,
           paused: p.paused,
           configVersion: p.configVersion,
+          updatedAt: p.updatedAt,
         }));
       },
     }),
@@ -101,5 +107,32 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     }),
 
     ...pauseRoutes,
+
+    route({
+      method: 'PUT',
+      url: '/teams/:team/pipelines/:pipeline/rename',
+      role: 'member',
+      params: pipelineParams,
+      body: renamePipelineBody,
+      handler: async ({ params, body }, req, reply) => {
+        const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        await store.renamePipeline(pipeline.id, body.name, Date.now());
+        req.log.info({ team: params.team, pipeline: pipeline.name, to: body.name }, 'pipeline renamed');
+        return reply.code(204).send();
+      },
+    }),
+
+    route({
+      method: 'DELETE',
+      url: '/teams/:team/pipelines/:pipeline',
+      role: 'member',
+      params: pipelineParams,
+      handler: async ({ params }, req, reply) => {
+        const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        await store.deletePipeline(pipeline.id);
+        req.log.info({ team: params.team, pipeline: pipeline.name }, 'pipeline destroyed');
+        return reply.code(204).send();
+      },
+    }),
   ];
 }

@@ -1,0 +1,82 @@
+// The team's pipelines, as fly lists and manages them: pipelines, get-pipeline, destroy-pipeline (after a
+// confirmation) and rename-pipeline. Output and exit codes follow fly's.
+
+import type { Command } from 'commander';
+import { parse } from 'yaml';
+import { ApiRequestError } from '../api-client.js';
+import type { CliContext } from '../context.js';
+import { CliError } from '../io.js';
+import { renderTable } from '../render/table.js';
+import { formatDateTime } from '../render/time.js';
+
+const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
+
+export function registerPipelineCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('pipelines')
+    .alias('ps')
+    .description("List the team's pipelines")
+    .option('--json', 'print the pipelines as JSON')
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const pipelines = await (await ctx.client(cmd)).listPipelines();
+      if (opts.json) return ctx.out(JSON.stringify(pipelines, null, 2) + '\n');
+      // Outpost has no public pipelines: every one is visible to its team only.
+      ctx.out(
+        renderTable(
+          ['id', 'name', 'paused', 'public', 'last updated'],
+          pipelines.map((p) => [String(p.id), p.name, yesNo(p.paused), 'no', formatDateTime(p.updatedAt)]),
+          ctx.style,
+        ),
+      );
+    });
+
+  program
+    .command('get-pipeline')
+    .alias('gp')
+    .description("Print a pipeline's config")
+    .requiredOption('-p, --pipeline <name>', 'the pipeline')
+    .option('--json', 'print the config as JSON')
+    .action(async (opts: { pipeline: string; json?: boolean }, cmd: Command) => {
+      const config = await (await ctx.client(cmd)).getPipelineConfig(opts.pipeline);
+      if (!config) throw new CliError('pipeline not found');
+      if (opts.json) return ctx.out(JSON.stringify(parse(config.source), null, 2) + '\n');
+      ctx.out(config.source.endsWith('\n') ? config.source : config.source + '\n');
+    });
+
+  program
+    .command('destroy-pipeline')
+    .alias('dp')
+    .description('Destroy a pipeline with its builds and resource versions')
+    .requiredOption('-p, --pipeline <name>', 'the pipeline')
+    .option('-n, --non-interactive', 'destroy without asking')
+    .action(async (opts: { pipeline: string; nonInteractive?: boolean }, cmd: Command) => {
+      ctx.out(`!!! this will remove all data for pipeline \`${opts.pipeline}\`\n\n`);
+      // As fly: answering no is not an error.
+      if (!opts.nonInteractive && !(await ctx.confirm('are you sure? [yN]: ', 'y')))
+        return ctx.out('bailing out\n');
+      try {
+        await (await ctx.client(cmd)).destroyPipeline(opts.pipeline);
+      } catch (err) {
+        if (!(err instanceof ApiRequestError && err.status === 404)) throw err;
+        return ctx.out(`\`${opts.pipeline}\` does not exist\n`);
+      }
+      ctx.out(`\`${opts.pipeline}\` deleted\n`);
+    });
+
+  program
+    .command('rename-pipeline')
+    .alias('rp')
+    .description('Rename a pipeline; its builds and resource versions keep it')
+    .requiredOption('-o, --old-name <pipeline>', 'the pipeline')
+    .requiredOption('-n, --new-name <pipeline>', 'its new name')
+    .action(async (opts: { oldName: string; newName: string }, cmd: Command) => {
+      try {
+        await (await ctx.client(cmd)).renamePipeline(opts.oldName, opts.newName);
+      } catch (err) {
+        if (err instanceof ApiRequestError && err.status === 404)
+          throw new CliError(`pipeline '${opts.oldName}' not found`, 1, { cause: err });
+        throw err;
+      }
+      ctx.out(`pipeline successfully renamed to ${opts.newName}\n`);
+    });
+}
