@@ -224,6 +224,21 @@ describe('outpost pipelines, get-pipeline, destroy-pipeline, rename-pipeline', (
     });
   });
 
+  it('aborts a running build before destroying its pipeline, and the hub goes on', async () => {
+    await setPipeline('busy', 'echo working; exec sleep 600');
+    const watching = cli.run(['trigger-job', '-j', 'busy/job', '-w']);
+    const builds = async () => (await hub.api<{ id: number; pipeline: string }[]>('GET', '/builds')).body;
+    let build = (await builds()).find((b) => b.pipeline === 'busy');
+    while (!build) build = (await builds()).find((b) => b.pipeline === 'busy');
+    await waitForEvents(hub, build.id, 'working\\n');
+    expect((await cli.run(['destroy-pipeline', '-p', 'busy', '-n'])).stdout).toContain('`busy` deleted\n');
+    expect((await watching).stdout).toMatch(/aborted\n$/);
+    // Nothing of it is left half-written, and other pipelines' builds still run.
+    expect((await builds()).filter((b) => b.pipeline === 'busy')).toEqual([]);
+    await setPipeline('survivor', 'echo still here');
+    expect((await cli.run(['trigger-job', '-j', 'survivor/job', '-w'])).code).toBe(0);
+  });
+
   it('destroys a pipeline with its builds after asking, as fly', async () => {
     await setPipeline('doomed', 'echo doomed');
     expect((await cli.run(['trigger-job', '-j', 'doomed/job', '-w'])).code).toBe(0);

@@ -129,10 +129,37 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
       params: pipelineParams,
       handler: async ({ params }, req, reply) => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        await stopBuilds(ctx, pipeline.id);
         await store.deletePipeline(pipeline.id);
         req.log.info({ team: params.team, pipeline: pipeline.name }, 'pipeline destroyed');
         return reply.code(204).send();
       },
     }),
   ];
+}
+
+/** How long destroy-pipeline waits for the builds it aborted to settle. */
+const DESTROY_SETTLE_MS = 30_000;
+
+/**
+ * Before a pipeline's rows go: no new job builds (paused), and none of its builds still run in the
+ * engine, which would write to rows that no longer exist. As Concourse, running builds are aborted.
+ */
+async function stopBuilds(ctx: ApiContext, pipelineId: number): Promise<void> {
+  const { store, engine } = ctx.deps;
+  await store.setPipelinePaused(pipelineId, true, Date.now());
+  const live = (
+    await store.listBuilds({ pipelineId, statuses: ['pending', 'started'], limit: 10_000 })
+  ).filter((b) => engine.isRunning(b.id));
+  for (const build of live) await engine.abort(build.id);
+  const deadline = Date.now() + DESTROY_SETTLE_MS;
+  while (live.some((b) => engine.isRunning(b.id))) {
+    if (Date.now() > deadline)
+      throw new HttpError(
+        409,
+        'builds_running',
+        "the pipeline's aborted builds have not ended yet; try again",
+      );
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
