@@ -10,6 +10,7 @@ import * as m0004 from './0004_resources.js';
 import * as m0005 from './0005_build_log_bytes.js';
 import * as m0006 from './0006_agent_identity.js';
 import * as m0007 from './0007_teams_users.js';
+import * as m0008 from './0008_pending_builds_index.js';
 
 const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
@@ -19,6 +20,7 @@ const migrations: Record<string, Migration> = {
   '0005_build_log_bytes': m0005,
   '0006_agent_identity': m0006,
   '0007_teams_users': m0007,
+  '0008_pending_builds_index': m0008,
 };
 
 const provider: MigrationProvider = {
