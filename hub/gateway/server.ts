@@ -78,12 +78,16 @@ export async function startGateway(
     return { token: check.token, team };
   }
 
-  // A revoked token's live sessions end at once, not at their next reconnect.
+  /**
+   * Tokens revoked while this process runs, with the reason to give. A session authenticated just
+   * before its token was revoked is refused at its Hello; identified sessions are ended at once.
+   */
+  const revokedTokens = new Map<number, string>();
   tokens.onRevoked((token) => {
-    for (const session of sessions.values()) {
-      if (session.tokenId === token.id)
-        session.end(GrpcStatus.UNAUTHENTICATED, `agent token "${token.name}" was revoked`);
-    }
+    const reason = `agent token "${token.name}" was revoked`;
+    revokedTokens.set(token.id, reason);
+    for (const session of sessions.values())
+      if (session.tokenId === token.id) session.end(GrpcStatus.UNAUTHENTICATED, reason);
   });
 
   const artifactDeps = { artifacts, dispatcher: deps.dispatcher, store: deps.store, log };
@@ -101,6 +105,8 @@ export async function startGateway(
           return;
         }
         const session = new AgentSession(call, auth.token, auth.team, deps, (named) => {
+          const revoked = revokedTokens.get(named.tokenId);
+          if (revoked !== undefined) throw new GatewayError(GrpcStatus.UNAUTHENTICATED, revoked);
           const older = sessions.get(named.agentName);
           // An identity belongs to the token whose session holds it: another token's Hello under the
           // same name is someone else claiming to be this agent, so it is refused and the holder stays.

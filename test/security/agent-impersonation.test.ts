@@ -4,6 +4,7 @@
 
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
+import { Platform, ProtocolVersion } from '../../proto/gen/outpost/v1/agent.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
 import { eventually } from '../support/eventually.js';
 import { setPipeline, shellPipeline, startTestHub, triggerJob, type TestHub } from '../support/harness.js';
@@ -76,4 +77,33 @@ it('ends a revoked token’s live session with UNAUTHENTICATED within 5 s', asyn
   await eventually('the revoked agent shown disconnected', async () =>
     (await agentState(hub, 'test/compromised')) === 'disconnected' ? true : undefined,
   );
+});
+
+it('refuses the Hello of a session whose token was revoked after it authenticated', async () => {
+  const hub = await hubFor();
+  const created = await hub.api<{ id: number; token: string }>('POST', '/agent-tokens', { name: 'late' });
+  const raw = rawAgent(hub.grpcAddress, created.body.token, null);
+  defer(() => raw.close());
+  // The gateway records a token's use when it authenticates a call: the stream is past that check.
+  await eventually('the stream authenticated', async () => {
+    const tokens = await hub.api<{ id: number; lastUsedAt: number | null }[]>('GET', '/agent-tokens');
+    return tokens.body.find((t) => t.id === created.body.id)?.lastUsedAt ?? undefined;
+  });
+  expect((await hub.api('DELETE', `/agent-tokens/${created.body.id}`)).status).toBe(204);
+  raw.send({
+    msg: {
+      $case: 'hello',
+      value: {
+        protocolVersion: ProtocolVersion.PROTOCOL_VERSION_1,
+        agentName: 'late',
+        agentVersion: 'test',
+        cluster: 'test',
+        pools: [{ name: 'p', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 }],
+        held: [],
+      },
+    },
+  });
+  const ended = await raw.ended;
+  expect(ended).toEqual({ code: GrpcStatus.UNAUTHENTICATED, details: 'agent token "late" was revoked' });
+  expect(raw.received.filter((m) => m.msg?.$case === 'welcome')).toEqual([]);
 });
