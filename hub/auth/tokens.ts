@@ -17,6 +17,8 @@ export function generateToken(kind: TokenRecord['kind']): string {
 export type TokenCheck = { ok: true; token: TokenRecord } | { ok: false; reason: string };
 
 export class TokenService {
+  private readonly revokedListeners: ((token: TokenRecord) => void)[] = [];
+
   constructor(
     private readonly store: Store,
     private readonly now: () => number = Date.now,
@@ -59,6 +61,20 @@ export class TokenService {
     if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000)
       await this.store.touchToken(token.id, now);
     return { ok: true, token };
+  }
+
+  /**
+   * Revokes a token and tells every listener (the gateway closes the token's live sessions), so a
+   * revocation takes effect on connections already open, not only on the next one. False if unknown.
+   */
+  async revoke(token: TokenRecord): Promise<boolean> {
+    if (!(await this.store.revokeToken(token.id, this.now()))) return false;
+    for (const listener of this.revokedListeners) listener(token);
+    return true;
+  }
+
+  onRevoked(listener: (token: TokenRecord) => void): void {
+    this.revokedListeners.push(listener);
   }
 
   /** The kind of a known, unrevoked token, without recording a use: to tell a caller it used the wrong one. */

@@ -78,6 +78,18 @@ export async function startGateway(
     return { token: check.token, team };
   }
 
+  /**
+   * Tokens revoked while this process runs, with the reason to give. A session authenticated just
+   * before its token was revoked is refused at its Hello; identified sessions are ended at once.
+   */
+  const revokedTokens = new Map<number, string>();
+  tokens.onRevoked((token) => {
+    const reason = `agent token "${token.name}" was revoked`;
+    revokedTokens.set(token.id, reason);
+    for (const session of sessions.values())
+      if (session.tokenId === token.id) session.end(GrpcStatus.UNAUTHENTICATED, reason);
+  });
+
   const artifactDeps = { artifacts, dispatcher: deps.dispatcher, store: deps.store, log };
   const unauthenticated = {
     code: GrpcStatus.UNAUTHENTICATED,
@@ -93,10 +105,21 @@ export async function startGateway(
           return;
         }
         const session = new AgentSession(call, auth.token, auth.team, deps, (named) => {
-          // The newest session of an agent wins: an older one is a stream the agent already gave up on.
+          const revoked = revokedTokens.get(named.tokenId);
+          if (revoked !== undefined) throw new GatewayError(GrpcStatus.UNAUTHENTICATED, revoked);
+          const older = sessions.get(named.agentName);
+          // An identity belongs to the token whose session holds it: another token's Hello under the
+          // same name is someone else claiming to be this agent, so it is refused and the holder stays.
+          if (older && older !== named && older.live && older.tokenId !== named.tokenId) {
+            throw new GatewayError(
+              GrpcStatus.PERMISSION_DENIED,
+              `agent "${named.agentName}" is connected with another agent token; ` +
+                'a second session under its identity must use the same token',
+            );
+          }
+          // The same token's newest session wins: an older one is a stream the agent already gave up on.
           if (seen.has(named.agentName)) deps.metrics.agentReconnects.inc();
           seen.add(named.agentName);
-          const older = sessions.get(named.agentName);
           if (older && older !== named) older.close('replaced by a newer session of the same agent');
           sessions.set(named.agentName, named);
         });

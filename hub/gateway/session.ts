@@ -114,7 +114,10 @@ export class AgentSession implements AgentConnection {
     private readonly token: TokenRecord,
     readonly teamName: string | null,
     private readonly deps: SessionDeps,
-    /** Called once the Hello is accepted, before the dispatcher sees the session. */
+    /**
+     * Called once the Hello is accepted, before the dispatcher sees the session; throws a GatewayError
+     * to refuse the session (its identity is held by another token).
+     */
     private readonly onIdentified: (session: AgentSession) => void,
   ) {
     this.lastSeen = deps.now();
@@ -156,6 +159,23 @@ export class AgentSession implements AgentConnection {
       }
       this.call.end();
     }
+  }
+
+  /** The agent token this session authenticated with. */
+  get tokenId(): number {
+    return this.token.id;
+  }
+
+  /** False once the session ended or is ending: its agent name is free again. */
+  get live(): boolean {
+    return !this.closed;
+  }
+
+  /** Ends the session with an error status, as for a token the hub no longer accepts. */
+  end(code: GrpcStatus, reason: string): void {
+    if (this.closed) return;
+    this.log.warn({ code: GrpcStatus[code], reason }, 'agent session ended by the hub');
+    this.fail(code, reason);
   }
 
   /** Ends the session from the hub's side (a newer session of the same agent, or shutdown). */

@@ -69,8 +69,8 @@ export function agentRoutes(ctx: ApiContext): Route[] {
       params: z.object({ id }),
       handler: async ({ params }, req, reply) => {
         const existing = (await store.listTokens('agent')).find((t) => t.id === params.id);
-        if (!existing || !(await store.revokeToken(params.id, Date.now())))
-          throw notFound(`agent token ${params.id}`);
+        // Through the TokenService: the gateway hears of it and closes the token's live sessions.
+        if (!existing || !(await tokens.revoke(existing))) throw notFound(`agent token ${params.id}`);
         req.log.info({ tokenId: params.id }, 'agent token revoked');
         return reply.code(204).send();
       },
