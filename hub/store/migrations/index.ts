@@ -12,7 +12,8 @@ import * as m0006 from './0006_agent_identity.js';
 import * as m0007 from './0007_teams_users.js';
 import * as m0008 from './0008_pending_builds_index.js';
 
-const migrations: Record<string, Migration> = {
+/** Every migration by name, in the order they apply (tests take a prefix of it). */
+export const migrations: Record<string, Migration> = {
   '0001_initial': m0001,
   '0002_step_results': m0002,
   '0003_retention': m0003,
