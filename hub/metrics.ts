@@ -21,6 +21,14 @@ export function createHubMetrics(registry = new Registry()) {
       help: 'Agent calls rejected as UNAUTHENTICATED',
       registers: [registry],
     }),
+    agentRefusals: new Counter({
+      name: 'outpost_hub_agent_refusals_total',
+      help:
+        'Authenticated agent claims refused: a Hello beyond its token (reason = the field), an identity ' +
+        'held by another token, an artifact call for a lease not its own, output digests that differ from the uploads',
+      labelNames: ['reason'],
+      registers: [registry],
+    }),
     queueDepth: new Gauge({
       name: 'outpost_hub_queue_depth',
       help: 'Steps waiting for an agent',

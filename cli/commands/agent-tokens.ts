@@ -1,14 +1,28 @@
 import type { Command } from 'commander';
-import type { AgentTokenSummary } from '../../hub/api/types.js';
+import type { AgentTokenBounds, AgentTokenSummary, CreateAgentTokenRequest } from '../../hub/api/types.js';
 import { parsePositiveInt, type CliContext } from '../context.js';
 import { renderTable } from '../render/table.js';
 import { formatAge, formatDateTime, toMillis } from '../render/time.js';
+
+/** What the token's agent may claim, in one cell: `anything` for a token created without bounds. */
+export function describeBounds(bounds: AgentTokenBounds | null): string {
+  if (!bounds) return 'anything';
+  const parts = [
+    bounds.agent ?? (bounds.agentPrefix !== undefined ? `${bounds.agentPrefix}*` : 'any name'),
+    bounds.pools && `pools ${bounds.pools.join(',') || '(none)'}`,
+    bounds.platforms && `platforms ${bounds.platforms.join(',') || '(none)'}`,
+    bounds.tags && `tags ${bounds.tags.join(',') || '(none)'}`,
+    bounds.maxCapacity !== undefined && `capacity <= ${bounds.maxCapacity}`,
+  ];
+  return parts.filter((p): p is string => typeof p === 'string').join('; ');
+}
 
 function tokenRow(t: AgentTokenSummary, nowMs: number): string[] {
   return [
     String(t.id),
     t.name,
     t.team ?? '(all teams)',
+    describeBounds(t.bounds),
     formatDateTime(toMillis(t.createdAt)),
     t.lastUsedAt === null ? 'never' : formatAge(nowMs, toMillis(t.lastUsedAt)),
     t.revokedAt === null ? 'active' : `revoked ${formatDateTime(toMillis(t.revokedAt))}`,
@@ -23,7 +37,7 @@ export function registerAgentTokens(program: Command, ctx: CliContext): void {
       'after',
       `
 Examples:
-  outpost agent-tokens create --name eu-cluster --team main
+  outpost agent-tokens create --name eu-1 --agent-prefix eu-1/outpost-agent- --pools linux --max-capacity 20
   outpost agent-tokens list
   outpost agent-tokens revoke 3`,
     );
@@ -33,13 +47,26 @@ Examples:
     .description('Create an agent token and print its secret (shown only this once)')
     .requiredOption('--name <name>', 'a name to recognise the token by')
     .option('--team <team>', 'scope the token to one team (default: all teams)')
-    .addHelpText('after', '\nExample:\n  outpost agent-tokens create --name eu-cluster --team main')
-    .action(async (opts: { name: string; team?: string }, cmd: Command) => {
+    .option('--agent <cluster/name>', 'the one agent identity the token may connect as')
+    .option('--agent-prefix <cluster/prefix>', "or identities starting with this (a StatefulSet's pods)")
+    .option('--pools <names>', 'comma-separated pool names the agent may offer')
+    .option('--platforms <names>', 'comma-separated platforms (linux, windows, darwin) its pools may have')
+    .option('--tags <tags>', 'comma-separated tags its pools may carry ("" for none)')
+    .option('--max-capacity <n>', 'the most steps at once over all its pools')
+    .addHelpText(
+      'after',
+      `
+Without --agent/--agent-prefix, --pools, --platforms, --tags or --max-capacity the agent may claim
+anything there; the hub refuses a Hello that claims more than its token allows.
+
+Examples:
+  outpost agent-tokens create --name eu-cluster --team main
+  outpost agent-tokens create --name eu-1 --agent-prefix eu-1/outpost-agent- --pools linux --max-capacity 20
+  outpost agent-tokens create --name mac-mini --agent office/mac-mini-1 --platforms darwin --tags ""`,
+    )
+    .action(async (opts: CreateOptions, cmd: Command) => {
       const client = await ctx.client(cmd);
-      const created = await client.createAgentToken({
-        name: opts.name,
-        ...(opts.team !== undefined ? { team: opts.team } : {}),
-      });
+      const created = await client.createAgentToken(createRequest(opts));
       const scope = created.team === null ? 'all teams' : `team ${created.team}`;
       ctx.out(`created agent token ${created.name} (id ${created.id}, ${scope})\n`);
       ctx.out(`token: ${created.token}\n`);
@@ -61,7 +88,7 @@ Examples:
       const now = ctx.now();
       ctx.out(
         renderTable(
-          ['id', 'name', 'team', 'created', 'last used', 'state'],
+          ['id', 'name', 'team', 'may claim', 'created', 'last used', 'state'],
           tokens.map((t) => tokenRow(t, now)),
           ctx.style,
         ),
@@ -79,4 +106,40 @@ Examples:
       await client.revokeAgentToken(id);
       ctx.out(`revoked agent token ${id}\n`);
     });
+}
+
+interface CreateOptions {
+  name: string;
+  team?: string;
+  agent?: string;
+  agentPrefix?: string;
+  pools?: string;
+  platforms?: string;
+  tags?: string;
+  maxCapacity?: string;
+}
+
+function createRequest(opts: CreateOptions): CreateAgentTokenRequest {
+  const list = (text: string | undefined) =>
+    text === undefined
+      ? undefined
+      : text
+          .split(',')
+          .map((item) => item.trim())
+          .filter((item) => item !== '');
+  const request: CreateAgentTokenRequest = {
+    name: opts.name,
+    team: opts.team,
+    agent: opts.agent,
+    agentPrefix: opts.agentPrefix,
+    pools: list(opts.pools),
+    platforms: list(opts.platforms),
+    tags: list(opts.tags),
+    maxCapacity:
+      opts.maxCapacity === undefined ? undefined : parsePositiveInt(opts.maxCapacity, 'max capacity'),
+  };
+  // Absent fields stay absent in the JSON: the hub reads them as unbounded.
+  return Object.fromEntries(
+    Object.entries(request).filter(([, value]) => value !== undefined),
+  ) as CreateAgentTokenRequest;
 }

@@ -173,8 +173,16 @@ describe('agents', () => {
 
 describe('agent-tokens', () => {
   const tokens: AgentTokenSummary[] = [
-    { id: 1, name: 'eu-cluster', team: 'main', createdAt: T, revokedAt: null, lastUsedAt: NOW - 65_000 },
-    { id: 2, name: 'old', team: null, createdAt: T, revokedAt: T + 60, lastUsedAt: null },
+    {
+      id: 1,
+      name: 'eu-cluster',
+      team: 'main',
+      bounds: { agentPrefix: 'eu/outpost-agent-', pools: ['linux'], tags: [], maxCapacity: 20 },
+      createdAt: T,
+      revokedAt: null,
+      lastUsedAt: NOW - 65_000,
+    },
+    { id: 2, name: 'old', team: null, bounds: null, createdAt: T, revokedAt: T + 60, lastUsedAt: null },
   ];
 
   beforeEach(() => {
@@ -211,14 +219,41 @@ describe('agent-tokens', () => {
     expect(hub.requestsTo('POST', '/api/v1/agent-tokens')[1]?.body).toEqual({ name: 'all' });
   });
 
+  it('create sends what the agent may claim; an empty --tags allows no tags', async () => {
+    const flags = ['--agent-prefix', 'eu/outpost-agent-', '--pools', 'linux, gpu', '--platforms', 'linux'];
+    const r = await sb.run([
+      'agent-tokens',
+      'create',
+      '--name',
+      'eu',
+      ...flags,
+      '--tags',
+      '',
+      '--max-capacity',
+      '20',
+    ]);
+    expect(r.code).toBe(0);
+    expect(hub.requestsTo('POST', '/api/v1/agent-tokens')[0]?.body).toEqual({
+      name: 'eu',
+      agentPrefix: 'eu/outpost-agent-',
+      pools: ['linux', 'gpu'],
+      platforms: ['linux'],
+      tags: [],
+      maxCapacity: 20,
+    });
+    const bad = await sb.run(['agent-tokens', 'create', '--name', 'eu', '--max-capacity', 'lots']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('max capacity');
+  });
+
   it('list prints a table without secrets', async () => {
     const r = await sb.run(['agent-tokens', 'list'], { now: NOW });
     expect(r).toEqual({
       code: 0,
       stdout: [
-        'id  name        team         created                   last used  state',
-        '1   eu-cluster  main         2023-11-14@22:13:20+0000  1m ago     active',
-        '2   old         (all teams)  2023-11-14@22:13:20+0000  never      revoked 2023-11-14@22:14:20+0000',
+        'id  name        team         may claim                                                     created                   last used  state',
+        '1   eu-cluster  main         eu/outpost-agent-*; pools linux; tags (none); capacity <= 20  2023-11-14@22:13:20+0000  1m ago     active',
+        '2   old         (all teams)  anything                                                      2023-11-14@22:13:20+0000  never      revoked 2023-11-14@22:14:20+0000',
         '',
       ].join('\n'),
       stderr: '',

@@ -106,6 +106,7 @@ export class ApiContext {
       id: token.id,
       name: token.name,
       team: team?.name ?? null,
+      bounds: token.bounds,
       createdAt: token.createdAt,
       revokedAt: token.revokedAt,
       lastUsedAt: token.lastUsedAt,

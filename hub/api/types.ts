@@ -175,7 +175,23 @@ export interface AgentSummary {
   lastHeartbeatAt: number | null;
 }
 
-export interface CreateAgentTokenRequest {
+/**
+ * What an agent with the token may claim in its Hello; an absent field is unbounded. The hub refuses
+ * a Hello that claims more (PERMISSION_DENIED, naming the field).
+ */
+export interface AgentTokenBounds {
+  /** The one agent identity, CLUSTER/NAME. */
+  agent?: string;
+  /** Or identities starting with this (CLUSTER/ and a StatefulSet's `RELEASE-`). */
+  agentPrefix?: string;
+  pools?: string[];
+  platforms?: string[];
+  tags?: string[];
+  /** The most steps at once, summed over its pools. */
+  maxCapacity?: number;
+}
+
+export interface CreateAgentTokenRequest extends AgentTokenBounds {
   name: string;
   /** Scope the token to one team; omitted for a global token. */
   team?: string;
@@ -185,6 +201,8 @@ export interface AgentTokenSummary {
   id: number;
   name: string;
   team: string | null;
+  /** Null: the token's agent may claim any name, pools and capacity (tokens created without bounds). */
+  bounds: AgentTokenBounds | null;
   createdAt: number;
   revokedAt: number | null;
   lastUsedAt: number | null;

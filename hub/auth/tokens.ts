@@ -28,7 +28,7 @@ export class TokenService {
     kind: TokenRecord['kind'],
     name: string,
     teamId: number | null,
-    scope: Pick<NewToken, 'role' | 'expiresAt' | 'userId'> = {},
+    scope: Pick<NewToken, 'role' | 'expiresAt' | 'userId' | 'bounds'> = {},
   ): Promise<{ secret: string; token: TokenRecord }> {
     const secret = generateToken(kind);
     const token = await this.store.createToken({

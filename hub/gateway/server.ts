@@ -86,8 +86,11 @@ export async function startGateway(
   tokens.onRevoked((token) => {
     const reason = `agent token "${token.name}" was revoked`;
     revokedTokens.set(token.id, reason);
-    for (const session of sessions.values())
-      if (session.tokenId === token.id) session.end(GrpcStatus.UNAUTHENTICATED, reason);
+    for (const session of sessions.values()) {
+      if (session.tokenId !== token.id || !session.live) continue;
+      deps.metrics.agentRefusals.inc({ reason: 'revoked' });
+      session.end(GrpcStatus.UNAUTHENTICATED, reason);
+    }
   });
 
   const artifactDeps = { artifacts, dispatcher: deps.dispatcher, store: deps.store, log };
@@ -106,11 +109,15 @@ export async function startGateway(
         }
         const session = new AgentSession(call, auth.token, auth.team, deps, (named) => {
           const revoked = revokedTokens.get(named.tokenId);
-          if (revoked !== undefined) throw new GatewayError(GrpcStatus.UNAUTHENTICATED, revoked);
+          if (revoked !== undefined) {
+            deps.metrics.agentRefusals.inc({ reason: 'revoked' });
+            throw new GatewayError(GrpcStatus.UNAUTHENTICATED, revoked);
+          }
           const older = sessions.get(named.agentName);
           // An identity belongs to the token whose session holds it: another token's Hello under the
           // same name is someone else claiming to be this agent, so it is refused and the holder stays.
           if (older && older !== named && older.live && older.tokenId !== named.tokenId) {
+            deps.metrics.agentRefusals.inc({ reason: 'identity_held' });
             throw new GatewayError(
               GrpcStatus.PERMISSION_DENIED,
               `agent "${named.agentName}" is connected with another agent token; ` +

@@ -29,6 +29,7 @@ import { eventTime, type BuildEvents } from '../events/build-events.js';
 import type { LogWriter } from '../events/log-writer.js';
 import type { HubMetrics } from '../metrics.js';
 import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
+import { boundsViolation } from './agent-bounds.js';
 
 export interface SessionLimits {
   maxMessageBytes: number;
@@ -290,7 +291,14 @@ export class AgentSession implements AgentConnection {
       });
     }
     if (pools.length === 0) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'the agent offers no pools');
-    this.agentName = agentIdentity(hello.cluster, hello.agentName);
+    const identity = agentIdentity(hello.cluster, hello.agentName);
+    // The token fixes who the agent is and what it offers; a Hello claiming more is refused, not trimmed.
+    const violation = boundsViolation(this.token.name, this.token.bounds, identity, pools);
+    if (violation) {
+      this.deps.metrics.agentRefusals.inc({ reason: violation.field });
+      throw new GatewayError(GrpcStatus.PERMISSION_DENIED, violation.message);
+    }
+    this.agentName = identity;
     this.cluster = hello.cluster;
     this.pools = pools;
     this.log = this.deps.log.child({ agent: this.agentName, session: this.sessionId });

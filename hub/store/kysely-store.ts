@@ -158,6 +158,7 @@ export class KyselyStore implements Store {
           role: input.role ?? null,
           expires_at: input.expiresAt ?? null,
           user_id: input.userId ?? null,
+          agent_bounds: input.bounds ? JSON.stringify(input.bounds) : null,
         })
         .returningAll()
         .executeTakeFirstOrThrow(),

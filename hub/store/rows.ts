@@ -16,6 +16,7 @@ import type {
   TokensTable,
 } from './schema.js';
 import type {
+  AgentBounds,
   AgentPoolRecord,
   AgentRecord,
   Build,
@@ -71,6 +72,7 @@ export function toToken(row: Selectable<TokensTable>): TokenRecord {
     role: row.role as TokenRecord['role'],
     expiresAt: numOrNull(row.expires_at),
     userId: row.user_id,
+    bounds: row.agent_bounds === null ? null : (JSON.parse(row.agent_bounds) as AgentBounds),
   };
 }
 

@@ -37,6 +37,8 @@ export interface TokensTable {
   expires_at: NullableBigIntColumn;
   /** Login tokens: the user whose team roles the token carries (read live, so a removed role ends at once). */
   user_id: number | null;
+  /** Agent tokens: what the agent may claim (AgentBounds as JSON); null: anything. */
+  agent_bounds: string | null;
 }
 
 export interface UsersTable {

@@ -50,10 +50,30 @@ export interface TokenRecord {
   expiresAt: number | null;
   /** Login tokens: the user, whose team roles are read at every request. */
   userId: number | null;
+  /** Agent tokens: what an agent with this token may claim in its Hello; null: anything (older tokens). */
+  bounds: AgentBounds | null;
+}
+
+/**
+ * What an agent token allows its agent to say about itself (docs/security.md). Each absent field
+ * leaves that part unbounded; the gateway refuses a Hello that claims more, naming the field.
+ */
+export interface AgentBounds {
+  /** The one identity, `CLUSTER/NAME`, the agent may use. */
+  agent?: string;
+  /** Or a prefix of identities: a StatefulSet's `CLUSTER/RELEASE-` covers its pods `RELEASE-0`, `-1`... */
+  agentPrefix?: string;
+  /** Pool names the agent may offer. */
+  pools?: string[];
+  platforms?: string[];
+  /** Tags its pools may carry. */
+  tags?: string[];
+  /** The most steps at once over all its pools (the sum of the pools' capacities). */
+  maxCapacity?: number;
 }
 
 export type NewToken = Pick<TokenRecord, 'name' | 'hash' | 'teamId' | 'kind' | 'createdAt'> &
-  Partial<Pick<TokenRecord, 'role' | 'expiresAt' | 'userId'>>;
+  Partial<Pick<TokenRecord, 'role' | 'expiresAt' | 'userId' | 'bounds'>>;
 
 export interface User {
   id: number;

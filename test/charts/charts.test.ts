@@ -679,6 +679,13 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
         if (chart === 'outpost-agent') {
           const values = mergedValues(chart, [file]);
           expect(r.stdout).toContain(`${values.cluster as string}/outpost-agent-0`);
+          // The token to create allows these agents, their pools and their summed capacity, no more.
+          const pools = values.pools as { name: string; capacity: number }[];
+          const capacity = pools.reduce((sum, p) => sum + p.capacity, 0);
+          expect(r.stdout).toContain(
+            `--agent-prefix ${values.cluster as string}/outpost-agent- --pools ${[...new Set(pools.map((p) => p.name))].join(',')} `,
+          );
+          expect(r.stdout).toContain(`--max-capacity ${capacity}\n`);
           const replicas = values.replicaCount as number;
           const drain = values.drainTimeoutSeconds as number;
           expect(r.stdout).toContain(`--timeout ${replicas * (drain + 90)}s`);

@@ -7,10 +7,35 @@ import { id } from '../fields.js';
 import { route, type Route } from '../route.js';
 import type { AgentSummary, AgentTokenSummary, CreatedAgentToken } from '../types.js';
 
-const createTokenBody = z.strictObject({
-  name: z.string().regex(/^[\w.-]{1,64}$/, 'a token name is 1-64 letters, digits, "_", "-" or "."'),
-  team: z.string().optional(),
-});
+/** An agent name or its cluster's, as the gateway accepts them in a Hello. */
+const agentPart = '[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}';
+const nameList = z.array(z.string().regex(/^[\w.-]{1,64}$/, 'names are letters, digits, "_", "-" or "."'));
+
+const createTokenBody = z
+  .strictObject({
+    name: z.string().regex(/^[\w.-]{1,64}$/, 'a token name is 1-64 letters, digits, "_", "-" or "."'),
+    team: z.string().optional(),
+    // What the agent may claim in its Hello (store AgentBounds); each absent field is unbounded.
+    agent: z
+      .string()
+      .regex(new RegExp(`^${agentPart}/${agentPart}$`), 'an agent is CLUSTER/NAME')
+      .optional(),
+    agentPrefix: z
+      .string()
+      .regex(
+        new RegExp(`^${agentPart}/[a-zA-Z0-9._-]{0,63}$`),
+        'an agent prefix is CLUSTER/ and the start of a name',
+      )
+      .optional(),
+    pools: nameList.optional(),
+    platforms: z.array(z.enum(['linux', 'windows', 'darwin'])).optional(),
+    tags: nameList.optional(),
+    maxCapacity: z.int().min(1).max(100_000).optional(),
+  })
+  .refine((b) => b.agent === undefined || b.agentPrefix === undefined, {
+    error: 'give "agent" or "agentPrefix", not both',
+    path: ['agentPrefix'],
+  });
 
 export function agentRoutes(ctx: ApiContext): Route[] {
   const { store, dispatcher, tokens } = ctx.deps;
@@ -51,10 +76,13 @@ export function agentRoutes(ctx: ApiContext): Route[] {
       role: 'admin',
       body: createTokenBody,
       handler: async ({ body }, req, reply): Promise<CreatedAgentToken> => {
-        const team = body.team === undefined ? null : await ctx.teamOf(body.team);
-        const { secret, token } = await tokens.create('agent', body.name, team?.id ?? null);
+        const { name, team: teamName, ...bounds } = body;
+        const team = teamName === undefined ? null : await ctx.teamOf(teamName);
+        const { secret, token } = await tokens.create('agent', name, team?.id ?? null, {
+          bounds: Object.keys(bounds).length > 0 ? bounds : null,
+        });
         req.log.info(
-          { tokenId: token.id, name: token.name, team: team?.name ?? null },
+          { tokenId: token.id, name: token.name, team: team?.name ?? null, bounds: token.bounds },
           'agent token created',
         );
         void reply.code(201);
