@@ -404,7 +404,17 @@ export class ResourceSteps {
             { direction: 'input', name: artifact, resource: step.resource, versionId: known.id },
           ]);
       }
-      cacheKey = sha256(canonicalJson([prepared.key.configHash, prepared.source, prepared.params, version]));
+      // Per team: a get fetched by one team's agent is never handed to another team's builds, so an
+      // agent that can poison one fetch cannot plant it for everyone.
+      cacheKey = sha256(
+        canonicalJson([
+          build.build.teamId,
+          prepared.key.configHash,
+          prepared.source,
+          prepared.params,
+          version,
+        ]),
+      );
       const cached = await store.resources.getCache(cacheKey);
       if (cached) {
         run = await this.createRun(build, id, artifact, prepared.spec);

@@ -1,6 +1,8 @@
 // The artifact RPCs: step outputs stream up to the hub's artifact store and inputs stream down, on
 // calls of their own so a large archive never delays the session stream. Both are allowed only for
-// a step that is running under the lease named in the call; a download only for that step's inputs.
+// a step running under the lease named in the call and held by the caller's agent token; a download
+// only for that step's inputs. Each upload is recorded with its lease: the step's Finished must report
+// the same digests (session.ts).
 
 import { once } from 'node:events';
 import { status as GrpcStatus, type ServerReadableStream, type ServerWritableStream } from '@grpc/grpc-js';
@@ -14,6 +16,7 @@ import type {
 import { ArtifactError, type ArtifactStore } from '../artifacts/store.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { StepSpec } from '../dispatch/types.js';
+import type { HubMetrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import { GatewayError } from './session.js';
 
@@ -21,13 +24,33 @@ export interface ArtifactRpcDeps {
   artifacts: ArtifactStore;
   dispatcher: Dispatcher;
   store: Store;
+  metrics: HubMetrics;
   log: Logger;
+  /** The agent token holding agent identity `agentName` (its latest session's), if known. */
+  holderOf(agentName: string): Promise<number | undefined>;
+}
+
+/** The caller's running lease, or a GatewayError: not running, or held by another agent token. */
+async function ownLease(leaseId: string, callerTokenId: number, deps: ArtifactRpcDeps) {
+  const lease = deps.dispatcher.runningLease(leaseId);
+  if (!lease)
+    throw new GatewayError(GrpcStatus.FAILED_PRECONDITION, `lease ${leaseId} is not running a step`);
+  if ((await deps.holderOf(lease.agentName)) !== callerTokenId) {
+    deps.metrics.agentRefusals.inc({ reason: 'artifact_lease' });
+    deps.log.warn({ leaseId, holder: lease.agentName }, 'artifact call for another agent’s lease refused');
+    throw new GatewayError(
+      GrpcStatus.PERMISSION_DENIED,
+      `lease ${leaseId} is not held by an agent with this token`,
+    );
+  }
+  return lease;
 }
 
 const CHUNK = 64 * 1024;
 
 export async function receiveUpload(
   call: ServerReadableStream<ArtifactUpload, ArtifactRef>,
+  callerTokenId: number,
   deps: ArtifactRpcDeps,
 ): Promise<ArtifactRef> {
   const iterator = (call as AsyncIterable<ArtifactUpload>)[Symbol.asyncIterator]();
@@ -38,9 +61,7 @@ export async function receiveUpload(
       ? first.value.part.value
       : undefined;
   if (!header) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'an upload starts with its header');
-  if (!deps.dispatcher.runningLease(header.leaseId)) {
-    throw new GatewayError(GrpcStatus.FAILED_PRECONDITION, `lease ${header.leaseId} is not running a step`);
-  }
+  const lease = await ownLease(header.leaseId, callerTokenId, deps);
   async function* data(): AsyncGenerator<Uint8Array> {
     for (;;) {
       const next = await iterator.next();
@@ -52,6 +73,12 @@ export async function receiveUpload(
   }
   try {
     const ref = await deps.artifacts.put(data(), { size: header.size, sha256: header.sha256 });
+    await deps.store.uploads.record({
+      stepRunId: lease.stepRunId,
+      leaseId: header.leaseId,
+      name: header.name,
+      ...ref,
+    });
     deps.log.info({ leaseId: header.leaseId, output: header.name, ...ref }, 'artifact stored');
     return ref;
   } catch (err) {
@@ -61,12 +88,11 @@ export async function receiveUpload(
 
 export async function sendDownload(
   call: ServerWritableStream<ArtifactRequest, ArtifactChunk>,
+  callerTokenId: number,
   deps: ArtifactRpcDeps,
 ): Promise<void> {
   const { leaseId, digest } = call.request;
-  const lease = deps.dispatcher.runningLease(leaseId);
-  if (!lease)
-    throw new GatewayError(GrpcStatus.FAILED_PRECONDITION, `lease ${leaseId} is not running a step`);
+  const lease = await ownLease(leaseId, callerTokenId, deps);
   const run = await deps.store.getStepRun(lease.stepRunId);
   const spec = (run?.spec as { spec?: StepSpec } | undefined)?.spec;
   if (!spec?.inputs.some((i) => i.artifactDigest === digest)) {

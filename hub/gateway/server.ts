@@ -23,7 +23,7 @@ import {
 import { bearerSecret, type TokenService } from '../auth/tokens.js';
 import type { TokenRecord } from '../store/store.js';
 import type { ArtifactStore } from '../artifacts/store.js';
-import { receiveUpload, sendDownload } from './artifacts.js';
+import { receiveUpload, sendDownload, type ArtifactRpcDeps } from './artifacts.js';
 import { AgentSession, GatewayError, type SessionDeps } from './session.js';
 import { gatewayCredentials, type GatewayTls } from './tls-credentials.js';
 import { logFailedHandshakes } from './tls-checks.js';
@@ -93,7 +93,20 @@ export async function startGateway(
     }
   });
 
-  const artifactDeps = { artifacts, dispatcher: deps.dispatcher, store: deps.store, log };
+  /** The token of each identity's latest session in this process (artifact calls come off-stream). */
+  const holders = new Map<string, number>();
+  const artifactDeps: ArtifactRpcDeps = {
+    artifacts,
+    dispatcher: deps.dispatcher,
+    store: deps.store,
+    metrics: deps.metrics,
+    log,
+    // After a hub restart a lease may be used before its agent says Hello again: the store knows the token.
+    holderOf: async (agentName) =>
+      holders.get(agentName) ??
+      (await deps.store.listAgents()).find((a) => a.name === agentName)?.tokenId ??
+      undefined,
+  };
   const unauthenticated = {
     code: GrpcStatus.UNAUTHENTICATED,
     details: 'missing, unknown or revoked agent token',
@@ -129,6 +142,7 @@ export async function startGateway(
           seen.add(named.agentName);
           if (older && older !== named) older.close('replaced by a newer session of the same agent');
           sessions.set(named.agentName, named);
+          holders.set(named.agentName, named.tokenId);
         });
         await session.run();
         if (sessions.get(session.agentName) === session) sessions.delete(session.agentName);
@@ -142,14 +156,16 @@ export async function startGateway(
       callback: sendUnaryData<ArtifactRef>,
     ) {
       void (async () => {
-        if (!(await authenticate(call.metadata, call.getPeer()))) return callback(unauthenticated);
-        callback(null, await receiveUpload(call, artifactDeps));
+        const auth = await authenticate(call.metadata, call.getPeer());
+        if (!auth) return callback(unauthenticated);
+        callback(null, await receiveUpload(call, auth.token.id, artifactDeps));
       })().catch((err: unknown) => callback(statusOf(err, log)));
     },
     downloadArtifact(call: ServerWritableStream<ArtifactRequest, ArtifactChunk>) {
       void (async () => {
-        if (!(await authenticate(call.metadata, call.getPeer()))) return call.emit('error', unauthenticated);
-        await sendDownload(call, artifactDeps);
+        const auth = await authenticate(call.metadata, call.getPeer());
+        if (!auth) return call.emit('error', unauthenticated);
+        await sendDownload(call, auth.token.id, artifactDeps);
       })().catch((err: unknown) => call.emit('error', statusOf(err, log)));
     },
   });

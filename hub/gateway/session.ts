@@ -30,6 +30,7 @@ import type { LogWriter } from '../events/log-writer.js';
 import type { HubMetrics } from '../metrics.js';
 import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
 import { boundsViolation } from './agent-bounds.js';
+import { outputsMismatch } from './output-check.js';
 
 export interface SessionLimits {
   maxMessageBytes: number;
@@ -537,15 +538,33 @@ export class AgentSession implements AgentConnection {
       );
       return;
     }
-    const result = await this.deps.dispatcher.finished(this, leaseId, {
-      status,
-      // An exit status only means something for a process that ran to its end on its own.
-      exitStatus:
-        (status === 'succeeded' || status === 'failed') && !finished.error ? finished.exitStatus : null,
-      error: finished.error || null,
-      outputs: finished.outputs.map((o) => ({ name: o.name, digest: o.digest, size: o.size })),
-      ...resourceResultOf(finished.resourceResultJson),
-    });
+    const outputs = finished.outputs.map((o) => ({ name: o.name, digest: o.digest, size: o.size }));
+    const mismatch = outputsMismatch(outputs, await this.deps.store.uploads.ofLease(leaseId));
+    if (mismatch) {
+      this.deps.metrics.agentRefusals.inc({ reason: 'output_digest' });
+      this.log.warn({ leaseId, reason: mismatch }, 'step outputs differ from its uploads; the step errors');
+    }
+    const result = await this.deps.dispatcher.finished(
+      this,
+      leaseId,
+      mismatch
+        ? // Outputs the hub did not receive are never handed on: the step errors (infrastructure, not the step's fault).
+          {
+            status: 'errored',
+            exitStatus: null,
+            error: `the agent's result does not match its uploads: ${mismatch}`,
+            outputs: [],
+          }
+        : {
+            status,
+            // An exit status only means something for a process that ran to its end on its own.
+            exitStatus:
+              (status === 'succeeded' || status === 'failed') && !finished.error ? finished.exitStatus : null,
+            error: finished.error || null,
+            outputs,
+            ...resourceResultOf(finished.resourceResultJson),
+          },
+    );
     if (result.ok) {
       this.leases.delete(leaseId);
       this.send({ msg: { $case: 'finishedAck', value: { leaseId } } });

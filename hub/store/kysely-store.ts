@@ -6,6 +6,7 @@ import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
 import { KyselyResourceStore } from './kysely-resources.js';
 import { KyselyTeamStore } from './kysely-teams.js';
+import { KyselyUploadStore } from './kysely-uploads.js';
 import { KyselyUserStore } from './kysely-users.js';
 import {
   bool,
@@ -124,11 +125,13 @@ export class KyselyStore implements Store {
   readonly resources: KyselyResourceStore;
   readonly teams: KyselyTeamStore;
   readonly users: KyselyUserStore;
+  readonly uploads: KyselyUploadStore;
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
     this.teams = new KyselyTeamStore(db);
     this.users = new KyselyUserStore(db);
+    this.uploads = new KyselyUploadStore(db);
   }
 
   // Teams.

@@ -210,7 +210,16 @@ export interface ResourceCachesTable {
   created_at: BigIntColumn;
 }
 
+export interface StepUploadsTable {
+  step_run_id: number;
+  lease_id: string;
+  name: string;
+  digest: string;
+  size: BigIntColumn;
+}
+
 export interface Database {
+  step_uploads: StepUploadsTable;
   teams: TeamsTable;
   tokens: TokensTable;
   users: UsersTable;

@@ -104,6 +104,23 @@ export interface TeamStore {
   rolesOf(userId: number): Promise<Membership[]>;
 }
 
+/** An output a lease uploaded to the artifact store: what its Finished must report. */
+export interface StepUpload {
+  stepRunId: number;
+  leaseId: string;
+  /** The output's name, from the upload's header. */
+  name: string;
+  digest: string;
+  size: number;
+}
+
+/** The uploads of each lease, kept with the step run (deleted with it). */
+export interface UploadStore {
+  /** Records an upload; a second upload of the same output under the same lease replaces the first. */
+  record(upload: StepUpload): Promise<void>;
+  ofLease(leaseId: string): Promise<StepUpload[]>;
+}
+
 /** Local users: a name and a password hash. */
 export interface UserStore {
   create(input: Omit<User, 'id'>): Promise<User>;
@@ -450,6 +467,7 @@ export interface Store {
   readonly resources: ResourceStore;
   readonly teams: TeamStore;
   readonly users: UserStore;
+  readonly uploads: UploadStore;
 
   close(): Promise<void>;
 }

@@ -12,6 +12,7 @@ import * as m0006 from './0006_agent_identity.js';
 import * as m0007 from './0007_teams_users.js';
 import * as m0008 from './0008_pending_builds_index.js';
 import * as m0009a from './0009_a_agent_token_bounds.js';
+import * as m0009b from './0009_b_step_uploads.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
 export const migrations: Record<string, Migration> = {
@@ -24,6 +25,7 @@ export const migrations: Record<string, Migration> = {
   '0007_teams_users': m0007,
   '0008_pending_builds_index': m0008,
   '0009_a_agent_token_bounds': m0009a,
+  '0009_b_step_uploads': m0009b,
 };
 
 const provider: MigrationProvider = {
