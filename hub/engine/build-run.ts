@@ -51,9 +51,6 @@ export interface BuildRunDeps {
 export class BuildRun {
   /** Step runs of this build by (suffixed) plan id, loaded once when the run starts. */
   readonly steps = new Map<string, StepRun>();
-  /** Values that must never appear in logs (var-source values, unrevealed load_var values). */
-  readonly secrets = new Set<string>();
-
   constructor(
     readonly build: BuildView,
     readonly deps: BuildRunDeps,
@@ -81,9 +78,15 @@ export class BuildRun {
   /**
    * Resolves `((vars))` in a value for a step in `scope`; missing ones come back by name. A var of a
    * `kubernetes` source is never resolved here: it is an error (task params take it before this).
+   * `secrets` are the credentials this value referenced: a step is given those to redact and no others,
+   * so an agent never learns a secret of a step it does not run.
    */
-  resolve(value: unknown, scope: Scope): { value: unknown; missing: string[]; errors: string[] } {
+  resolve(
+    value: unknown,
+    scope: Scope,
+  ): { value: unknown; missing: string[]; errors: string[]; secrets: string[] } {
     const misplaced = new Set<string>();
+    const secrets = new Set<string>();
     const lookup: VarLookup = (ref) => {
       if (ref.source === '.') {
         const local = scope.localVars.get(ref.path);
@@ -91,7 +94,7 @@ export class BuildRun {
         // so `((.:creds.token))` is redacted while the items of a loaded list stay visible to across.
         if (local?.secret) {
           const at = lookupVar(ref, () => local.value);
-          if (at.found && typeof at.value === 'string' && at.value.trim()) this.secrets.add(at.value);
+          if (at.found && typeof at.value === 'string' && at.value.trim()) secrets.add(at.value);
         }
         return local?.value;
       }
@@ -101,11 +104,11 @@ export class BuildRun {
       }
       const found = this.deps.varSource(ref);
       // Everything a var source hands out is a credential: none of it may show up in logs.
-      for (const secret of leafStrings(found)) this.secrets.add(secret);
+      for (const secret of leafStrings(found)) secrets.add(secret);
       return found;
     };
     const resolved = resolveVars(value, lookup);
-    return { ...resolved, errors: [...misplaced, ...resolved.errors] };
+    return { ...resolved, errors: [...misplaced, ...resolved.errors], secrets: [...secrets] };
   }
 
   async run(node: PlanNode, scope: Scope): Promise<Result> {

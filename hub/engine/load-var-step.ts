@@ -39,11 +39,9 @@ export class LoadVarStep implements LeafRunner<LoadVarPlan> {
       },
       (result) => {
         const loaded = result as LoadedVar;
+        // Like Concourse, an unrevealed load_var masks what a step reads from it (BuildRun.resolve):
+        // the strings it interpolates, while the elements of a loaded list stay visible to across.
         scope.localVars.set(node.name, { value: loaded.value, secret: !loaded.reveal });
-        // Like Concourse, an unrevealed load_var masks a loaded string; the elements of a loaded list
-        // or map stay visible (across iterates over them and shows each in its output).
-        if (!loaded.reveal && typeof loaded.value === 'string' && loaded.value.trim())
-          build.secrets.add(loaded.value);
       },
     );
   }

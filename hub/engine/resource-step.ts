@@ -580,7 +580,8 @@ export class ResourceSteps {
       timeoutMs,
       memoryLimitBytes: 0,
       cpuShares: 0,
-      redact: [...build.secrets],
+      // Only the secrets this resource's source and params referenced.
+      redact: vars.secrets,
       cachePaths: [],
       ...(image ? { image } : {}),
       resource: {

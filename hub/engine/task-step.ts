@@ -147,8 +147,8 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     if (typeof imageEnv === 'string') return imageEnv;
     // The image's env (a mock image's MIRRORED_VERSION) sits under the task's own params.
     spec.env = { ...imageEnv, ...spec.env };
-    // Every secret the build resolved so far (var sources, strings read from unrevealed load_vars).
-    spec.redact = [...build.secrets];
+    // Only the secrets this task's own config referenced (var sources, unrevealed load_var strings).
+    spec.redact = resolved.secrets;
     return { spec };
   }
 
