@@ -58,6 +58,8 @@ export interface KubeletOptions {
   timing: KubeletTiming;
   images: Record<string, ImageConfig>;
   imagePullFailures: Map<string, string>;
+  /** containerLogMaxSize: a container's log file rotates past this many bytes. */
+  logRotateBytes: number;
 }
 
 interface EnvVar {
@@ -125,7 +127,7 @@ export class ContainerRun {
   lastState: State | Record<string, never> = {};
   restartCount = 0;
   proc: ChildProcess | undefined;
-  logs = new LogBuffer();
+  logs: LogBuffer;
   previousLogs: LogBuffer | undefined;
   env: Record<string, string> = {};
   containerID: string | undefined;
@@ -136,7 +138,9 @@ export class ContainerRun {
     readonly spec: ContainerSpec,
     readonly init: boolean,
     readonly rootfs: string,
+    readonly logRotateBytes: number,
   ) {
+    this.logs = new LogBuffer(logRotateBytes);
     this.state = { waiting: { reason: init ? 'PodInitializing' : 'PodInitializing' } };
   }
   /** Read after an await: the OOM flag is set from outside while the process runs. */
@@ -200,9 +204,15 @@ export class PodWorker {
   ) {
     this.dir = path.join(k.opts.workDir, `${namespace}_${name}_${uid}`);
     for (const c of spec.initContainers ?? [])
-      this.containers.set(c.name, new ContainerRun(c, true, path.join(this.dir, 'containers', c.name)));
+      this.containers.set(
+        c.name,
+        new ContainerRun(c, true, path.join(this.dir, 'containers', c.name), k.opts.logRotateBytes),
+      );
     for (const c of spec.containers)
-      this.containers.set(c.name, new ContainerRun(c, false, path.join(this.dir, 'containers', c.name)));
+      this.containers.set(
+        c.name,
+        new ContainerRun(c, false, path.join(this.dir, 'containers', c.name), k.opts.logRotateBytes),
+      );
     this.podIP = `10.244.${Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
   }
 
@@ -368,7 +378,7 @@ export class PodWorker {
     });
     if (c.logs.lines.length || c.everRan) {
       c.previousLogs = c.logs;
-      c.logs = new LogBuffer();
+      c.logs = new LogBuffer(c.logRotateBytes);
     }
     const imageDirs = writeImageFiles(c.rootfs, imageConfig(this.k.opts.images, c.spec.image));
     const proc = launch({
@@ -748,7 +758,7 @@ function fieldRef(fieldPath: string, pod: KObject | undefined, w: PodWorker): st
 }
 
 function tail(logs: LogBuffer): string {
-  const text = logs.lines
+  const text = logs.current
     .slice(-80)
     .map((l) => l.text)
     .join('');

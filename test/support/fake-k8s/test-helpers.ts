@@ -119,9 +119,19 @@ export class Collect extends Writable {
     super();
     this.ended = new Promise((resolve) => this.on('finish', () => resolve(this.text)));
   }
+  private readonly waiters: { needle: string; resolve: () => void }[] = [];
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
     this.text += chunk.toString();
+    for (const w of this.waiters.filter((w) => this.text.includes(w.needle))) {
+      this.waiters.splice(this.waiters.indexOf(w), 1);
+      w.resolve();
+    }
     cb();
+  }
+  /** Resolves once the text collected so far contains `needle`. */
+  until(needle: string): Promise<void> {
+    if (this.text.includes(needle)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ needle, resolve }));
   }
 }
 
