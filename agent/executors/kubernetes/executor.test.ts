@@ -8,43 +8,10 @@ import { startFakeKube, type FakeKube } from '../../../test/support/fake-k8s/ind
 import type { ExecStep, RunningStep } from '../executor.js';
 import { KubernetesExecutor } from './executor.js';
 import type { KubernetesPoolSettings } from './settings.js';
+import { NS, settingsFor } from './settings.test-fixtures.js';
 
-const NS = 'ci';
 let fake: FakeKube;
 let dir: string;
-
-export function settingsFor(over: Partial<KubernetesPoolSettings> = {}): KubernetesPoolSettings {
-  return {
-    pool: 'linux',
-    platform: 'linux',
-    namespace: NS,
-    kubeconfig: undefined,
-    context: undefined,
-    nodeSelector: {},
-    arch: undefined,
-    windowsBuild: undefined,
-    tolerations: [],
-    windowsToleration: undefined,
-    affinity: undefined,
-    serviceAccount: undefined,
-    runtimeClass: undefined,
-    imagePullSecrets: [],
-    readableSecrets: [],
-    priorityClass: undefined,
-    resources: { defaults: {}, ceilings: {} },
-    podPatch: undefined,
-    allowPrivileged: false,
-    helperImage: 'busybox:1.37',
-    defaultImage: 'busybox:1.37',
-    helperShell: 'posix',
-    workspace: '/workspace',
-    runAsUser: undefined,
-    runAsGroup: undefined,
-    pendingTimeoutSeconds: 30,
-    imagePullGraceSeconds: 1,
-    ...over,
-  };
-}
 
 function stepOf(over: Partial<ExecStep> = {}): ExecStep {
   return {

@@ -52,6 +52,11 @@ export const ANNOTATION = {
    * holds the resource's source), so a reattached step reads its response again.
    */
   resource: 'outpost.dev/resource',
+  /**
+   * "<seq> <position>": the hub has stored the step's log up to this checkpoint (logs.ts positions),
+   * written by the agent as acknowledgements come, so a reattached step's log goes on after it.
+   */
+  logStored: 'outpost.dev/log-stored',
 } as const;
 
 // Requests and limits on both: a namespace with a ResourceQuota rejects containers without them.

@@ -2,10 +2,10 @@
 // file, a follow goes on across the rotation), and a follow connection can go silent (half-open).
 // client-node's models are classes, but its API accepts plain JSON objects (it serializes them).
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
-import { Exec, Log, type V1Pod } from '@kubernetes/client-node';
+import { Log, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from './index.js';
-import { Collect, core, isPhase, waitForPod } from './test-helpers.js';
+import { Collect, core, go, isPhase, untilGo, waitForPod } from './test-helpers.js';
 
 const NS = 'ci';
 const ROTATE_BYTES = 4096;
@@ -18,11 +18,7 @@ afterAll(async () => {
   await fake.close();
 });
 
-const work = (): string => (fake.isolation === 'chroot' ? '/work' : '$FAKE_KUBE_ROOT/work');
-
-/** A pod whose container runs `script`; `wait-go` in it waits until the test's exec created /work/go. */
 async function startPod(name: string, script: string): Promise<void> {
-  const waitGo = `while [ ! -e ${work()}/go ]; do sleep 0.02; done`;
   const body: V1Pod = {
     metadata: { name },
     spec: {
@@ -32,7 +28,7 @@ async function startPod(name: string, script: string): Promise<void> {
         {
           name: 'step',
           image: 'busybox',
-          command: ['sh', '-c', script.replaceAll('wait-go', waitGo)],
+          command: ['sh', '-c', script.replaceAll('wait-go', untilGo(fake.isolation, '/work'))],
           volumeMounts: [{ name: 'work', mountPath: '/work' }],
         },
       ],
@@ -44,14 +40,9 @@ async function startPod(name: string, script: string): Promise<void> {
   );
 }
 
-/** Lets the container go on (it waits for /work/go). */
-async function go(name: string): Promise<void> {
-  await new Promise((resolve, reject) => {
-    new Exec(fake.kubeConfig())
-      .exec(NS, name, 'step', ['sh', '-c', `touch ${work()}/go`], new Collect(), null, null, false, resolve)
-      .catch(reject);
-  });
-}
+/** Lets the container go on (it waits in wait-go). */
+const goOn = (pod: string) =>
+  go(fake.kubeConfig(), fake.isolation, { namespace: NS, pod, container: 'step', dir: '/work' });
 
 const follow = async (name: string, out: Collect) =>
   new Log(fake.kubeConfig()).log(NS, name, 'step', out, { follow: true, timestamps: true });
@@ -66,7 +57,7 @@ describe('fake kube: pods/log like a kubelet', () => {
     );
     const followed = new Collect();
     await follow('rotating', followed);
-    await go('rotating');
+    await goOn('rotating');
     const all = await followed.ended;
     const expected = Array.from({ length: 200 }, (_, i) => `line ${i + 1} of a log that rotates\n`).join('');
     expect(textOf(all)).toBe(expected);
@@ -98,7 +89,7 @@ describe('fake kube: pods/log like a kubelet', () => {
     const abort = await follow('silent', followed);
     await followed.until('first\n');
     expect(fake.silenceLogFollows('silent')).toBe(1);
-    await go('silent');
+    await goOn('silent');
     await waitForPod(fake.kubeConfig(), NS, 'silent', isPhase('Succeeded'));
     const again = await core(fake.kubeConfig()).readNamespacedPodLog({
       namespace: NS,

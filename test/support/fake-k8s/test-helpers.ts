@@ -2,6 +2,7 @@
 import {
   ApiException,
   CoreV1Api,
+  Exec,
   Watch,
   type CoreV1Event,
   type KubeConfig,
@@ -9,6 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import type { Isolation } from './runtime.js';
 
 /** Resolves with the first object a watch of `path` delivers that `done` accepts, or rejects on timeout. */
 function watchUntil<T>(
@@ -153,4 +155,26 @@ export function liveProcessesInGroup(pgid: number): number[] {
     }
   }
   return out;
+}
+
+/** `path` (an absolute path in a container) as a container's script reaches it under `isolation`. */
+export const inContainer = (isolation: Isolation, path: string): string =>
+  isolation === 'chroot' ? path : `$FAKE_KUBE_ROOT${path}`;
+
+/** A container script's wait until go() creates `<dir>/go` (dir: a mounted volume's path). */
+export const untilGo = (isolation: Isolation, dir: string): string =>
+  `while [ ! -e ${inContainer(isolation, dir)}/go ]; do sleep 0.02; done`;
+
+/** Lets a container waiting in untilGo(dir) go on: creates `<dir>/go` through pods/exec. */
+export async function go(
+  kc: KubeConfig,
+  isolation: Isolation,
+  where: { namespace: string; pod: string; container: string; dir: string },
+): Promise<void> {
+  const touch = ['sh', '-c', `touch ${inContainer(isolation, where.dir)}/go`];
+  await new Promise((resolve, reject) => {
+    new Exec(kc)
+      .exec(where.namespace, where.pod, where.container, touch, new Collect(), null, null, false, resolve)
+      .catch(reject);
+  });
 }
