@@ -539,6 +539,7 @@ export class ApiServer {
         rootfs: c.rootfs,
         workingDir: c.workingDir,
         env: c.env,
+        runAs: c.runAs,
       };
       this.wss.handleUpgrade(req, socket, head, (ws) =>
         serveExec(ws, launchExec(target, command, o.stdin), o),
