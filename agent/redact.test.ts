@@ -18,3 +18,13 @@ it('passes output through untouched when there is nothing to hide', () => {
   expect(run([], ['a', 'b'])).toBe('ab');
   expect(run([''], ['plain'])).toBe('plain');
 });
+
+it('holds back only an end that could start a secret', () => {
+  const r = new Redactor(['hunter2']);
+  expect(r.push(Buffer.from('line one\n')).toString()).toBe('line one\n');
+  expect(r.held).toBe(0);
+  expect(r.push(Buffer.from('say hun')).toString()).toBe('say ');
+  expect(r.held).toBe(3);
+  expect(r.push(Buffer.from('dred\n')).toString()).toBe('hundred\n');
+  expect(r.held).toBe(0);
+});

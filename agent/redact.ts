@@ -1,6 +1,7 @@
 // Replaces secret values in a step's output with "((redacted))" before it leaves the agent. Output
-// arrives in arbitrary chunks, so the last (longest secret - 1) bytes are held back until the next
-// chunk shows whether they start a secret.
+// arrives in arbitrary chunks, so an end of a chunk that could start a secret is held back until the
+// next chunk shows whether it does; anything else goes out at once (at a line's end, nothing is held
+// unless a secret spans lines).
 
 const MASK = Buffer.from('((redacted))');
 
@@ -25,9 +26,23 @@ export class Redactor {
   push(data: Buffer): Buffer {
     if (!this.active) return data;
     const masked = this.mask(Buffer.concat([this.pending, data]));
-    const cut = Math.max(0, masked.length - this.keep);
+    const cut = masked.length - this.startOfSecret(masked);
     this.pending = masked.subarray(cut);
     return masked.subarray(0, cut);
+  }
+
+  /** How many bytes push() holds back until more output comes. */
+  get held(): number {
+    return this.pending.length;
+  }
+
+  /** The length of the longest end of `buf` that is the beginning of a secret. */
+  private startOfSecret(buf: Buffer): number {
+    for (let n = Math.min(this.keep, buf.length); n > 0; n--) {
+      const tail = buf.subarray(buf.length - n);
+      if (this.secrets.some((s) => s.length > n && tail.equals(s.subarray(0, n)))) return n;
+    }
+    return 0;
   }
 
   /** Whatever was held back, at the end of the output. */

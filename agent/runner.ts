@@ -70,13 +70,15 @@ interface Tracked {
 }
 
 function tracking(held: HeldStep, running: RunningStep | undefined): Tracked {
-  return {
+  const tracked: Tracked = {
     held,
     running,
     stop: new AbortController(),
     giveUp: new AbortController(),
     releaseCaches: noCaches,
   };
+  held.onStored = (checkpoint) => tracked.running?.logStored?.(checkpoint);
+  return tracked;
 }
 
 const noCaches = () => Promise.resolve();
@@ -284,8 +286,9 @@ export class StepRunner {
 
   /**
    * Before the first Hello: takes back the steps the executors still run from a previous agent process
-   * (kubernetes pods), so Hello lists them and the hub resumes them. Their logs replay from the start
-   * in the same chunks; HeldStep skips the sequences the hub already has.
+   * (kubernetes pods), so Hello lists them and the hub resumes them. Their logs replay from their last
+   * stored checkpoint (else from the start) in the same chunks; HeldStep skips the sequences the hub
+   * already has.
    */
   async recover(): Promise<void> {
     for (const pool of this.pools.values()) {
@@ -309,7 +312,7 @@ export class StepRunner {
             return undefined;
           });
         if (!running) continue;
-        const held = new HeldStep(leaseId, pool.name, this.limits.logWindowBytes);
+        const held = new HeldStep(leaseId, pool.name, this.limits.logWindowBytes, running.resumedLog);
         const tracked = tracking(held, running);
         this.steps.set(leaseId, tracked);
         this.metrics.stepsRunning.set(this.steps.size);
@@ -544,7 +547,12 @@ export class StepRunner {
     for await (const piece of running.logs()) {
       let redactor = redactors.get(piece.stream);
       if (!redactor) redactors.set(piece.stream, (redactor = new Redactor(secrets)));
+      if (piece.gap) await held.gap();
       await emit(piece.stream, redactor.push(piece.data), piece.at);
+      // A point a reattached step can go on from: the chunks so far hold everything up to it.
+      const holding =
+        [...redactors.values()].some((r) => r.held > 0) || [...carry.values()].some((c) => c.length > 0);
+      if (piece.position !== undefined && !holding) held.checkpoint(piece.position);
     }
     for (const [stream, redactor] of redactors)
       await emit(stream as 'stdout' | 'stderr', redactor.flush(), this.now());

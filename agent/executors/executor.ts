@@ -13,9 +13,10 @@
 // - cleanup() removes the step's work directory and anything else it holds; idempotent.
 // - Optional, for executors whose steps outlive the agent process (kubernetes): listHeld() names the
 //   leases this agent's steps still hold after a restart; reattach(leaseId) returns such a step, whose
-//   logs() replays the step's output from its beginning in the same pieces as the first run, so the
-//   runner's log sequence numbers line up with what the hub already stored (the hub deduplicates by
-//   sequence); sweep(keep) deletes everything of leases not in `keep`.
+//   logs() replays the step's output from its last stored checkpoint (RunningStep.resumedLog, else from
+//   its beginning) in the same pieces as the first run, so the runner's log sequence numbers line up
+//   with what the hub already stored (the hub deduplicates by sequence); sweep(keep) deletes everything
+//   of leases not in `keep`.
 
 import type { PackedArchive } from '../artifacts/archive.js';
 
@@ -134,6 +135,22 @@ export interface LogData {
   stream: 'stdout' | 'stderr';
   data: Buffer;
   at: number;
+  /**
+   * Executors whose steps outlive the agent: where the step's log stands after this piece, opaque to
+   * the runner. Once the hub stored the log up to here, the runner hands it back (logStored()).
+   */
+  position?: string;
+  /**
+   * Output before this piece may be missing (a rotated log was not read in time): the piece says so
+   * in words, and the runner numbers it after everything the hub already stored.
+   */
+  gap?: boolean;
+}
+
+/** A point in a step's log the hub has stored: the last chunk's sequence number and the source position. */
+export interface LogCheckpoint {
+  seq: number;
+  position: string;
 }
 
 export interface ExecResult {
@@ -161,6 +178,17 @@ export interface RunningStep {
   readonly redact?: readonly string[];
   /** On a reattached step that was started as a resource from an image: what it runs (heldResource). */
   readonly resumedResource?: HeldResource;
+  /**
+   * Executors whose steps outlive the agent: the hub has stored the log up to `checkpoint` (chunks
+   * 1..seq hold everything up to its position, nothing held back). The step keeps the latest with
+   * itself, so that a reattached step's logs() can start after it.
+   */
+  logStored?(checkpoint: LogCheckpoint): void;
+  /**
+   * On a reattached step: the checkpoint its logs() starts after (its first piece is the first after
+   * `position`, and the runner numbers chunks from seq + 1). Absent: logs() starts from the beginning.
+   */
+  readonly resumedLog?: LogCheckpoint;
 }
 
 export interface Executor {

@@ -7,6 +7,7 @@
 // unacknowledged bytes exceed it.
 
 import type { Finished, LogChunk } from '../../proto/gen/outpost/v1/agent.js';
+import type { LogCheckpoint } from '../executors/executor.js';
 
 export interface Outbox {
   sendAccepted(leaseId: string): void;
@@ -29,12 +30,27 @@ export class HeldStep {
   private blocked = false;
   private readonly windowWaiters: (() => void)[] = [];
   private readonly ackWaiters: (() => void)[] = [];
+  /** Checkpoints (LogData positions) whose chunks the hub has not acknowledged yet, oldest first. */
+  private readonly checkpoints: LogCheckpoint[] = [];
+  /** Called with the newest checkpoint the hub has stored, as acknowledgements reach it. */
+  onStored: (checkpoint: LogCheckpoint) => void = () => undefined;
+  /** A resumed step until the hub said (in its Welcome) how far it has stored the step's log. */
+  private awaitingHub: boolean;
+  private readonly hubWaiters: (() => void)[] = [];
 
+  /** `resumed`: a reattached step whose log goes on after this checkpoint, which the hub had stored. */
   constructor(
     readonly leaseId: string,
     readonly pool: string,
     private windowBytes: number,
-  ) {}
+    resumed?: LogCheckpoint,
+  ) {
+    if (resumed) {
+      this.nextSeq = resumed.seq + 1;
+      this.acked = this.sent = resumed.seq;
+    }
+    this.awaitingHub = resumed !== undefined;
+  }
 
   /** For Hello: what the hub last acknowledged, and the result if the step already ended. */
   get heldState(): { leaseId: string; ackedLogSeq: number; finished: Finished | undefined } {
@@ -53,6 +69,8 @@ export class HeldStep {
     this.windowBytes = windowBytes;
     this.outbox = outbox;
     this.ack(hubAcked);
+    this.awaitingHub = false;
+    for (const wake of this.hubWaiters.splice(0)) wake();
     const resent = this.unacked.filter((c) => c.seq <= this.sent).length;
     this.sent = this.acked;
     this.blocked = false;
@@ -77,6 +95,26 @@ export class HeldStep {
     }
   }
 
+  /**
+   * Everything the step's log held up to `position` is in the chunks pushed so far, nothing of it held
+   * back: once the hub acknowledges them, onStored() gets this checkpoint.
+   */
+  checkpoint(position: string): void {
+    const checkpoint = { seq: this.nextSeq - 1, position };
+    if (checkpoint.seq <= this.acked) this.onStored(checkpoint);
+    else this.checkpoints.push(checkpoint);
+  }
+
+  /**
+   * The log goes on after a gap, so the chunks to come do not line up with what the hub stored: once
+   * the hub said how far it has the log, they are numbered after that (nothing stored is overwritten).
+   */
+  async gap(): Promise<void> {
+    while (this.awaitingHub && !this.resultAcked)
+      await new Promise<void>((resolve) => this.hubWaiters.push(resolve));
+    this.nextSeq = Math.max(this.nextSeq, this.acked + 1);
+  }
+
   /** The step ended: `finished` is sent after every chunk and resent until acknowledged. */
   finish(finished: Omit<Finished, 'leaseId' | 'lastLogSeq'>): void {
     this.result = { ...finished, leaseId: this.leaseId, lastLogSeq: this.nextSeq - 1 };
@@ -91,11 +129,15 @@ export class HeldStep {
       this.unackedBytes -= head.data.length;
     }
     if (this.unackedBytes <= this.windowBytes) for (const wake of this.windowWaiters.splice(0)) wake();
+    let stored: LogCheckpoint | undefined;
+    while (this.checkpoints[0] && this.checkpoints[0].seq <= seq) stored = this.checkpoints.shift();
+    if (stored) this.onStored(stored);
   }
 
   resultAcknowledged(): void {
     this.resultAcked = true;
     for (const wake of this.ackWaiters.splice(0)) wake();
+    for (const wake of this.hubWaiters.splice(0)) wake();
   }
 
   /** Resolves when the hub has acknowledged the result. */

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { CoreV1Api, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube, type KObject } from '../support/fake-k8s/index.js';
+import { go, untilGo } from '../support/fake-k8s/test-helpers.js';
 import {
   finalStatus,
   logText,
@@ -115,6 +116,9 @@ async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15
 }
 
 const podNamed = (pred: (p: KObject) => boolean) => () => fake.pods(NS).find(pred);
+const restartPod = () =>
+  fake.pods(NS).find((p) => p.metadata.labels?.['outpost.dev/pipeline'] === 'restart')!;
+
 const running = (p: KObject) =>
   Boolean((p as V1Pod).status?.containerStatuses?.find((c) => c.name === 'step')?.state?.running);
 
@@ -136,6 +140,8 @@ beforeAll(async () => {
       namespaces: [NS],
     })),
     timing: { imagePullBackoffMs: 100 },
+    // Small, so that a step's log rotates as a chatty one's does at the kubelet's 10 MiB.
+    logRotateBytes: 4096,
   });
   kubeconfig = path.join(dir, 'kubeconfig');
   await writeFile(kubeconfig, fake.kubeconfigYaml());
@@ -407,22 +413,41 @@ describe('kubernetes executor, end to end', () => {
     expect(Date.now() - started).toBeLessThan(3_000);
   });
 
-  it('an agent restart mid-step: the step continues, every line once', async () => {
+  it('an agent restart mid-step, after the kubelet rotated the log: the step continues, every line once', async () => {
     await setPipeline(
       hub,
       'restart',
-      job('job', task('t', 'for i in $(seq 1 40); do echo line $i; sleep 0.05; done')),
+      job(
+        'job',
+        task(
+          't',
+          // Lines 41-160 rotate the first 4 KiB file away; then the step waits for the test's go.
+          `for i in $(seq 1 40); do echo line $i; done; sleep 1; for i in $(seq 41 160); do echo line $i; done; ${untilGo(fake.isolation, '/workspace')}; for i in $(seq 161 200); do echo line $i; done`,
+        ),
+      ),
     );
     const build = await triggerJob(hub, 'restart', 'job');
     const stream = await openEventStream(hub, build);
-    await stream.until('line 10');
+    await stream.until('line 160');
     await stream.cancel();
+    // The hub stored line 160 (one chunk per line) and the agent said so on the pod; the log's
+    // beginning is gone by now (4 KiB files), so only that annotation tells where to go on.
+    await until('the stored position on the pod', () => {
+      const mark = restartPod().metadata.annotations?.['outpost.dev/log-stored'];
+      return mark && Number(mark.split(' ')[0]) >= 160 ? true : undefined;
+    });
     await agent.stop();
     agent = await startTestAgent(hub, { name: 'k8s-agent', pools: pools() });
     await agent.welcomed;
+    await go(fake.kubeConfig(), fake.isolation, {
+      namespace: NS,
+      pod: restartPod().metadata.name,
+      container: 'step',
+      dir: '/workspace',
+    });
     const events = await readBuildEvents(hub, build);
     expect(finalStatus(events)).toBe('succeeded');
-    expect(logText(events)).toBe(Array.from({ length: 40 }, (_, i) => `line ${i + 1}\n`).join(''));
+    expect(logText(events)).toBe(Array.from({ length: 200 }, (_, i) => `line ${i + 1}\n`).join(''));
   });
 
   it('the sweeper deletes pods and secrets no lease owns', async () => {

@@ -1,7 +1,14 @@
 // The thin shell around @kubernetes/client-node: one KubeConfig per pool (a kubeconfig file, else the
 // in-cluster service account) and the few API calls the executor makes, so the rest of the executor
 // sees narrow functions and plain errors.
-import { CoreV1Api, KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1Pod,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { statusOf, withRetry } from './retry.js';
 import type { KubernetesPoolSettings } from './settings.js';
 
@@ -88,6 +95,16 @@ export class KubeApi {
       if (statusOf(err) === 404) return undefined;
       throw err;
     }
+  }
+
+  /** Sets annotations on a pod (a JSON merge patch: other annotations stay). */
+  async annotatePod(name: string, annotations: Record<string, string>): Promise<void> {
+    await withRetry(() =>
+      this.core.patchNamespacedPod(
+        { namespace: this.namespace, name, body: { metadata: { annotations } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
+    );
   }
 
   async listPods(labelSelector: string): Promise<{ pods: V1Pod[]; resourceVersion: string | undefined }> {

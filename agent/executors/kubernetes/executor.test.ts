@@ -3,48 +3,15 @@ import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pack } from '../../artifacts/archive.js';
+import { pack, unpack } from '../../artifacts/archive.js';
 import { startFakeKube, type FakeKube } from '../../../test/support/fake-k8s/index.js';
 import type { ExecStep, RunningStep } from '../executor.js';
 import { KubernetesExecutor } from './executor.js';
 import type { KubernetesPoolSettings } from './settings.js';
+import { NS, settingsFor } from './settings.test-fixtures.js';
 
-const NS = 'ci';
 let fake: FakeKube;
 let dir: string;
-
-export function settingsFor(over: Partial<KubernetesPoolSettings> = {}): KubernetesPoolSettings {
-  return {
-    pool: 'linux',
-    platform: 'linux',
-    namespace: NS,
-    kubeconfig: undefined,
-    context: undefined,
-    nodeSelector: {},
-    arch: undefined,
-    windowsBuild: undefined,
-    tolerations: [],
-    windowsToleration: undefined,
-    affinity: undefined,
-    serviceAccount: undefined,
-    runtimeClass: undefined,
-    imagePullSecrets: [],
-    readableSecrets: [],
-    priorityClass: undefined,
-    resources: { defaults: {}, ceilings: {} },
-    podPatch: undefined,
-    allowPrivileged: false,
-    helperImage: 'busybox:1.37',
-    defaultImage: 'busybox:1.37',
-    helperShell: 'posix',
-    workspace: '/workspace',
-    runAsUser: undefined,
-    runAsGroup: undefined,
-    pendingTimeoutSeconds: 30,
-    imagePullGraceSeconds: 1,
-    ...over,
-  };
-}
 
 function stepOf(over: Partial<ExecStep> = {}): ExecStep {
   return {
@@ -359,6 +326,42 @@ describe('admission', () => {
       'pods "outpost-admission-probe" is forbidden: failed quota: compute: must specify limits.cpu for: step; limits.memory for: step; requests.cpu for: step',
     );
     expect(strict.pods(NS)).toEqual([]);
+  });
+});
+
+describe('non-root steps (the fake runs containers as their securityContext says)', () => {
+  const script =
+    'id -u; echo more >> ../src/a.txt && mkdir ../src/new && echo made > ../out/b.txt && cat ../src/a.txt';
+
+  async function runAndCollect(ex: KubernetesExecutor): Promise<{ log: string; made: string }> {
+    const step = await ex.start(await withSrcInput(`nr-${Math.random()}`, 'a.txt', 'in\n', script, 'work'));
+    const log = await drain(step);
+    expect(await step.wait()).toEqual({ status: 'succeeded', exitStatus: 0, error: undefined });
+    const outDir = await mkdtemp(path.join(dir, 'outs-'));
+    const [out] = await step.collectOutputs(outDir, 1e9);
+    const check = path.join(outDir, 'check');
+    await unpack(out!.archive.file, check);
+    await step.cleanup();
+    return { log, made: await readFile(path.join(check, 'b.txt'), 'utf8') };
+  }
+
+  it('the step runs as uid 65532 by default and writes into its inputs and outputs', async (ctx) => {
+    if (fake.isolation !== 'chroot') {
+      console.log('skipped: the fake applies runAsUser only with chroot isolation (root)');
+      ctx.skip();
+    }
+    expect(await runAndCollect(executor())).toEqual({ log: '65532\nin\nmore\n', made: 'made\n' });
+  });
+
+  it('a step container of another uid than the helpers writes them too, through the fsGroup', async (ctx) => {
+    if (fake.isolation !== 'chroot') {
+      console.log('skipped: the fake applies runAsUser only with chroot isolation (root)');
+      ctx.skip();
+    }
+    const ex = executor({
+      podPatch: { spec: { containers: [{ name: 'step', securityContext: { runAsUser: 1000 } }] } },
+    });
+    expect(await runAndCollect(ex)).toEqual({ log: '1000\nin\nmore\n', made: 'made\n' });
   });
 });
 

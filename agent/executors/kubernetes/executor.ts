@@ -14,11 +14,12 @@ import {
   type ExecStep,
   type Executor,
   type HeldResource,
+  type LogCheckpoint,
   type LogData,
   type RunningStep,
 } from '../executor.js';
 import { describe, KubeApi, loadKubeConfig, statusOf } from './client.js';
-import { followLog } from './logs.js';
+import { followLog, parsePosition } from './logs.js';
 import {
   ANNOTATION,
   buildPod,
@@ -54,6 +55,8 @@ export interface KubernetesExecutorOptions {
   onError?: (err: unknown) => void;
   /** The agent's log: pending phases and reasons, admission problems. Default: none. */
   log?: KubeLog;
+  /** A log follow silent this long is re-opened (logs.ts); default 60 s. */
+  logIdleMs?: number;
 }
 
 /** The part of the agent's (pino) logger the executor writes to. */
@@ -72,7 +75,11 @@ interface Deps {
   settings: KubernetesPoolSettings;
   watcher: PodWatcher;
   log: KubeLog;
+  logIdleMs: number | undefined;
 }
+
+/** How often at most a step's pod is annotated with how far the hub stored its log. */
+const LOG_STORED_EVERY_MS = 2_000;
 
 /** end()'s second argument: the pod goes too. */
 const DELETE = 'delete-pod';
@@ -90,7 +97,7 @@ export class KubernetesExecutor implements Executor {
     const api = new KubeApi(kc, opts.settings.namespace);
     this.selector = ownSelector(opts.settings, opts.agent);
     const watcher = new PodWatcher(api, this.selector, opts.onError ?? (() => undefined));
-    this.deps = { api, settings: opts.settings, watcher, log: opts.log ?? NO_LOG };
+    this.deps = { api, settings: opts.settings, watcher, log: opts.log ?? NO_LOG, logIdleMs: opts.logIdleMs };
     this.admission = probeAdmission(this.deps, opts.agent);
   }
 
@@ -142,6 +149,7 @@ export class KubernetesExecutor implements Executor {
       redact: step.redact ?? [],
       // Kept in the pod's annotations (pod.ts); read back only by reattach().
       resource: undefined,
+      resumedLog: undefined,
     });
     await running.launch(pod, secret);
     return running;
@@ -175,6 +183,7 @@ export class KubernetesExecutor implements Executor {
       scratch: undefined,
       redact: redactOf(secret),
       resource: parseHeldResource(parseJson(annotations[ANNOTATION.resource])),
+      resumedLog: parseLogStored(annotations[ANNOTATION.logStored]),
     });
     running.resume(pod);
     return running;
@@ -217,6 +226,12 @@ async function probeAdmission(deps: Deps, agent: string): Promise<string | undef
   }
 }
 
+function parseLogStored(text: string | undefined): LogCheckpoint | undefined {
+  const [, seq, position] = /^(\d+) (.+)$/.exec(text ?? '') ?? [];
+  if (seq === undefined || position === undefined || !parsePosition(position)) return undefined;
+  return { seq: Number(seq), position };
+}
+
 function parseJson(text: string | undefined): unknown {
   if (text === undefined) return undefined;
   try {
@@ -257,6 +272,8 @@ interface StepState {
   redact: string[];
   /** A reattached resource step from an image: what the runner needs to read its response. */
   resource: HeldResource | undefined;
+  /** A reattached step: the pod's log-stored annotation, where its log goes on. */
+  resumedLog: LogCheckpoint | undefined;
 }
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
@@ -269,6 +286,7 @@ class KubeStep implements RunningStep {
   readonly leaseId: string;
   readonly redact: readonly string[];
   readonly resumedResource: HeldResource | undefined;
+  readonly resumedLog: LogCheckpoint | undefined;
   private readonly api: KubeApi;
   private readonly settings: KubernetesPoolSettings;
   /** The first ending, whoever saw it. */
@@ -290,6 +308,14 @@ class KubeStep implements RunningStep {
   private unsubscribe: (() => void) | undefined;
   private readonly result: Promise<ExecResult>;
   private cleaned = false;
+  /** The log-stored annotation: the newest checkpoint, the one written, and the write's pacing. */
+  private readonly logMark: {
+    latest: LogCheckpoint | undefined;
+    written: LogCheckpoint | undefined;
+    writing: boolean;
+    lastWrite: number;
+    timer: NodeJS.Timeout | undefined;
+  } = { latest: undefined, written: undefined, writing: false, lastWrite: 0, timer: undefined };
 
   constructor(
     private readonly deps: Deps,
@@ -298,6 +324,7 @@ class KubeStep implements RunningStep {
     this.leaseId = s.leaseId;
     this.redact = s.redact;
     this.resumedResource = s.resource;
+    this.resumedLog = s.resumedLog;
     this.api = deps.api;
     this.settings = deps.settings;
     this.inputs = s.inputsTar === undefined ? 'sent' : 'waiting';
@@ -535,10 +562,49 @@ class KubeStep implements RunningStep {
         pod: this.s.podName,
         container: STEP_CONTAINER,
         finished: () => this.stepTerminated || this.podGone || this.deletedByUs,
+        ...(this.deps.logIdleMs !== undefined ? { idleMs: this.deps.logIdleMs } : {}),
+        ...(this.resumedLog ? { after: this.resumedLog.position } : {}),
       });
     } finally {
       this.logsDone.resolve(undefined);
     }
+  }
+
+  /**
+   * Keeps the newest checkpoint of the log the hub stored in the pod's annotation, at most every
+   * LOG_STORED_EVERY_MS: after an agent restart the log goes on from there (a rotated log no longer
+   * has its beginning). A lagging annotation costs a replay of what the hub already has, never a gap.
+   */
+  logStored(checkpoint: LogCheckpoint): void {
+    if (checkpoint.seq <= (this.logMark.latest?.seq ?? this.resumedLog?.seq ?? 0)) return;
+    this.logMark.latest = checkpoint;
+    this.scheduleLogMark();
+  }
+
+  private scheduleLogMark(): void {
+    if (this.logMark.writing || this.logMark.timer) return;
+    const wait = this.logMark.lastWrite + LOG_STORED_EVERY_MS - Date.now();
+    if (wait > 0) this.logMark.timer = setTimeout(() => void this.writeLogMark(), wait);
+    else void this.writeLogMark();
+  }
+
+  private async writeLogMark(): Promise<void> {
+    this.logMark.timer = undefined;
+    const mark = this.logMark.latest;
+    if (!mark || mark === this.logMark.written || this.cleaned) return;
+    this.logMark.writing = true;
+    this.logMark.lastWrite = Date.now();
+    try {
+      await this.api.annotatePod(this.s.podName, {
+        [ANNOTATION.logStored]: `${mark.seq} ${mark.position}`,
+      });
+      this.logMark.written = mark;
+    } catch {
+      // The pod is gone, or the API is down: the next acknowledgement tries again.
+    } finally {
+      this.logMark.writing = false;
+    }
+    if (this.logMark.latest !== mark) this.scheduleLogMark();
   }
 
   wait(): Promise<ExecResult> {
@@ -609,6 +675,7 @@ class KubeStep implements RunningStep {
   async cleanup(): Promise<void> {
     if (this.cleaned) return;
     this.cleaned = true;
+    clearTimeout(this.logMark.timer);
     for (const t of this.timers) clearTimeout(t);
     clearTimeout(this.pendingTimer);
     if (!this.ended) this.end({ status: 'aborted', exitStatus: -1, error: 'cleaned up' });

@@ -1,7 +1,9 @@
 // Follows a container's log (pods/log?follow&timestamps) as one LogData per line, stamped with the
-// kubelet's own timestamp. When the stream breaks before the container ended, it reconnects with
-// sinceTime and skips what it already yielded, so every line comes exactly once. Yielding the same
-// pieces on every read is what lets a reattached step replay its log in the same chunks.
+// kubelet's own timestamp. When the stream breaks, or stays silent for `idleMs` (a half-open connection
+// never breaks), it reconnects with sinceTime and skips what it already yielded, so every line comes
+// exactly once. Each line carries its position (timestamp + how many lines carried that timestamp), from
+// which a follow can start again: the kubelet rotates a container's log file (10 MiB by default), so
+// "from the start" soon no longer exists, but "after this line" does while the pod lives.
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
@@ -18,7 +20,21 @@ export interface FollowOptions {
   finished(): boolean;
   /** Reconnect delay; default 200 ms. */
   retryMs?: number;
+  /**
+   * A stream with no data for this long is re-opened (from the last line): the kubelet sends no
+   * keepalives, so silence is the only sign of a half-open connection. Default 60 s.
+   */
+  idleMs?: number;
+  /** Start after this position (a LogData's `position`); absent: from the start of the log. */
+  after?: string;
 }
+
+/** Stands in the log where lines the kubelet rotated away before they were read are missing. */
+export const ROTATED =
+  '[outpost] the kubelet rotated this log before the agent read it all: lines are missing here\n';
+
+/** TCP keepalive probes on the follow connection start after this much silence. */
+const KEEPALIVE_MS = 15_000;
 
 /** An RFC3339(Nano) timestamp as [seconds, nanoseconds], comparable. */
 export function parseTimestamp(ts: string): [number, number] | undefined {
@@ -34,16 +50,37 @@ function compare(a: [number, number], b: [number, number]): number {
 }
 
 /** Splits "TIMESTAMP content" as the API writes it with timestamps=true. */
-export function splitLine(line: Buffer): { ts: [number, number]; text: Buffer } | undefined {
+export function splitLine(line: Buffer): { ts: [number, number]; stamp: string; text: Buffer } | undefined {
   const space = line.indexOf(0x20);
   if (space < 0) return undefined;
-  const ts = parseTimestamp(line.subarray(0, space).toString('latin1'));
-  return ts ? { ts, text: line.subarray(space + 1) } : undefined;
+  const stamp = line.subarray(0, space).toString('latin1');
+  const ts = parseTimestamp(stamp);
+  return ts ? { ts, stamp, text: line.subarray(space + 1) } : undefined;
+}
+
+/**
+ * Where a follow stands: the last line's timestamp, and how many lines yielded so far carry exactly it
+ * (the kubelet may stamp several lines alike), as "<RFC3339Nano> <count>".
+ */
+interface Position {
+  ts: [number, number];
+  stamp: string;
+  count: number;
+}
+
+const formatPosition = (p: Position): string => `${p.stamp} ${p.count}`;
+
+/** A LogData position back; undefined when it is not one. */
+export function parsePosition(text: string): Position | undefined {
+  const [stamp = '', count = ''] = text.split(' ');
+  const ts = parseTimestamp(stamp);
+  return ts && /^[1-9]\d*$/.test(count) ? { ts, stamp, count: Number(count) } : undefined;
 }
 
 async function openLog(
   o: FollowOptions,
   sinceSeconds: number | undefined,
+  idleMs: number,
 ): Promise<{ status: number; res: IncomingMessage }> {
   const cluster = o.kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no current cluster');
@@ -60,32 +97,59 @@ async function openLog(
   await o.kc.applyToHTTPSOptions(opts);
   const lib = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const req = lib.request(url, { ...opts, method: 'GET' }, (res) =>
-      resolve({ status: res.statusCode ?? 0, res }),
-    );
+    const req = lib.request(url, { ...opts, method: 'GET' }, (res) => {
+      req.setTimeout(0); // from here on, untilIdle watches the stream
+      resolve({ status: res.statusCode ?? 0, res });
+    });
+    req.on('socket', (socket) => socket.setKeepAlive(true, KEEPALIVE_MS));
     req.on('error', reject);
+    // No answer at all is the same silence as a stalled stream.
+    req.setTimeout(idleMs, () => req.destroy(new Error(`no answer within ${idleMs} ms`)));
     req.end();
   });
 }
 
+/** The chunks of `res`, ending it (an error) when none comes for `idleMs`. */
+async function* untilIdle(res: IncomingMessage, idleMs: number): AsyncGenerator<Buffer> {
+  let timer: NodeJS.Timeout | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => res.destroy(new Error(`log stream silent for ${idleMs} ms`)), idleMs);
+  };
+  try {
+    arm();
+    for await (const chunk of res as AsyncIterable<Buffer>) {
+      arm();
+      yield chunk;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The container's whole log, following it until the container ended. Ends early when the pod is gone. */
+/**
+ * The container's log from the start (or after `o.after`), following it until the container ended.
+ * Ends early when the pod is gone.
+ */
 export async function* followLog(o: FollowOptions): AsyncGenerator<LogData> {
   const retryMs = o.retryMs ?? 200;
+  const idleMs = o.idleMs ?? 60_000;
   // Reconnects in a row back off (jittered, up to 10 s): an API server outage is not a request storm.
   let failures = 0;
   const pause = () =>
     sleep(retryMs + backoffMs(++failures, { attempts: Infinity, baseMs: retryMs, maxMs: 10_000 }));
-  let last: [number, number] | undefined;
-  // Lines already yielded that carry exactly `last` as their timestamp (the kubelet may stamp several
-  // lines alike): that many are skipped at `last` after a reconnect.
-  let atLast = 0;
+  let last: Position | undefined = o.after === undefined ? undefined : parsePosition(o.after);
   for (;;) {
     let cleanEnd: boolean;
+    // Lines at exactly `last.ts` seen on this connection: the first `last.count` were yielded before.
     let seenAtLast = 0;
+    // This connection served the line at `last` again, so nothing between it and the next line is lost.
+    let joined = last === undefined;
     try {
-      const { status, res } = await openLog(o, last?.[0]);
+      // Whole seconds: the API server passes sinceTime on without its fraction; earlier lines are skipped.
+      const { status, res } = await openLog(o, last?.ts[0], idleMs);
       if (status === 200) failures = 0;
       else {
         res.resume();
@@ -99,28 +163,29 @@ export async function* followLog(o: FollowOptions): AsyncGenerator<LogData> {
       const take = function* (line: Buffer): Generator<LogData> {
         const parsed = splitLine(line);
         if (!parsed) return;
-        if (last) {
-          const c = compare(parsed.ts, last);
-          if (c < 0) return;
-          if (c === 0 && seenAtLast < atLast) {
-            seenAtLast++;
-            return;
-          }
+        const c = last ? compare(parsed.ts, last.ts) : 1;
+        if (c < 0) return;
+        if (c === 0 && last && seenAtLast < last.count) {
+          if (++seenAtLast === last.count) joined = true;
+          return;
         }
-        if (last && compare(parsed.ts, last) === 0) atLast++;
-        else {
-          last = parsed.ts;
-          atLast = 1;
+        if (!joined) {
+          // The kubelet rotated the log file past our position while nobody read it: say so in the log.
+          joined = true;
+          yield { stream: 'stdout', data: Buffer.from(ROTATED), at: Date.now(), gap: true };
         }
-        seenAtLast = atLast;
+        if (c === 0 && last) last = { ...last, count: last.count + 1 };
+        else last = { ts: parsed.ts, stamp: parsed.stamp, count: 1 };
+        seenAtLast = last.count;
         yield {
           stream: 'stdout',
           data: Buffer.from(parsed.text),
           at: parsed.ts[0] * 1000 + Math.floor(parsed.ts[1] / 1e6),
+          position: formatPosition(last),
         };
       };
       try {
-        for await (const chunk of res as AsyncIterable<Buffer>) {
+        for await (const chunk of untilIdle(res, idleMs)) {
           let buf = rest.length ? Buffer.concat([rest, chunk]) : chunk;
           for (let nl = buf.indexOf(0x0a); nl >= 0; nl = buf.indexOf(0x0a)) {
             yield* take(buf.subarray(0, nl + 1));

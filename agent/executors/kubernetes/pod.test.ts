@@ -57,7 +57,12 @@ describe('buildPod', () => {
           {
             name: 'inputs',
             image: 'busybox:1.37',
-            command: ['tar', '-xf', '-', '-C', '/workspace'],
+            command: [
+              'sh',
+              '-c',
+              'tar -xf - -C "$0" && find "$0" -mindepth 1 ! -type l -exec chmod g+rwX {} +',
+              '/workspace',
+            ],
             stdin: true,
             stdinOnce: true,
             volumeMounts: mounts,

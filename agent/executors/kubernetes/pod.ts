@@ -2,7 +2,8 @@
 // expected objects and rendered into docs/kubernetes.md.
 //
 // Layout: an emptyDir `workspace` mounted at the pool's workspace path in every container.
-// - init container `inputs` (helper image) runs `tar -xf - -C <workspace>` on its stdin; the agent
+// - init container `inputs` (helper image) runs `tar -xf - -C <workspace>` on its stdin (then makes it
+//   group-writable on Linux); the agent
 //   attaches and streams one tar holding every input (and the empty output and run dirs), so the pod
 //   needs no network path to the hub and nothing privileged.
 // - container `step` runs run.path/args in <workspace>/<run.dir> with the step's env.
@@ -52,6 +53,11 @@ export const ANNOTATION = {
    * holds the resource's source), so a reattached step reads its response again.
    */
   resource: 'outpost.dev/resource',
+  /**
+   * "<seq> <position>": the hub has stored the step's log up to this checkpoint (logs.ts positions),
+   * written by the agent as acknowledgements come, so a reattached step's log goes on after it.
+   */
+  logStored: 'outpost.dev/log-stored',
 } as const;
 
 // Requests and limits on both: a namespace with a ResourceQuota rejects containers without them.
@@ -241,6 +247,22 @@ function keepAlive(pool: KubernetesPoolSettings): string[] {
     : ['sh', '-c', 'trap "exit 0" TERM INT; while true; do sleep 1; done'];
 }
 
+/**
+ * The inputs helper's command: untar stdin into the workspace. On Linux, everything it wrote becomes
+ * group-writable: the volume's group is the pod's fsGroup (setgid), so a step container running as
+ * another uid than the helper (an image's own non-root user) can still write its inputs and outputs, as
+ * GitLab's init-permissions step does. Symlinks are left alone: chmod would follow them out.
+ */
+function extractInputs(pool: KubernetesPoolSettings): string[] {
+  if (pool.helperShell === 'cmd') return ['tar', '-xf', '-', '-C', pool.workspace];
+  return [
+    'sh',
+    '-c',
+    'tar -xf - -C "$0" && find "$0" -mindepth 1 ! -type l -exec chmod g+rwX {} +',
+    pool.workspace,
+  ];
+}
+
 function tolerationsFor(pool: KubernetesPoolSettings): Toleration[] {
   const list = [...pool.tolerations];
   if (pool.windowsToleration) list.push(pool.windowsToleration);
@@ -279,7 +301,7 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
   const inputs: V1Container = {
     name: INPUTS_CONTAINER,
     image: pool.helperImage,
-    command: ['tar', '-xf', '-', '-C', pool.workspace],
+    command: extractInputs(pool),
     stdin: true,
     stdinOnce: true,
     volumeMounts: mounts,

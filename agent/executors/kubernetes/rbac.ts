@@ -6,8 +6,9 @@ export interface RbacRule {
 }
 
 export const DOCUMENTED_RBAC: readonly RbacRule[] = [
-  // create: one pod per step; get/list/watch: the pool's pod watch, reattach; delete: cleanup, abort, sweeper.
-  { resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'delete'] },
+  // create: one pod per step; get/list/watch: the pool's pod watch, reattach; delete: cleanup, abort,
+  // sweeper; patch: the annotation that says how far the hub has stored the step's log.
+  { resources: ['pods'], verbs: ['get', 'list', 'watch', 'create', 'patch', 'delete'] },
   // Following the step's log.
   { resources: ['pods/log'], verbs: ['get'] },
   // Inputs go in on the inputs helper's stdin (attach); outputs come out of `tar -c` (exec). Websocket

@@ -57,6 +57,11 @@ export interface FakeKubeOptions {
    * (autoscaler.ts). Omitted: the cluster never grows.
    */
   autoscaler?: { nodes: FakeNode[]; delayMs: number };
+  /**
+   * The kubelet's containerLogMaxSize: a container's log file rotates once it holds this many bytes (CRI
+   * format), and a new pods/log request reads only the current file. Default 10 MiB, as the kubelet's.
+   */
+  logRotateBytes?: number;
 }
 
 export interface FakeKube {
@@ -81,6 +86,11 @@ export interface FakeKube {
   /** Every pull of `image` fails with `message` (ErrImagePull, then ImagePullBackOff) until allowed. */
   failImagePull(image: string, message: string): void;
   allowImagePull(image: string): void;
+  /**
+   * Every pods/log follow of the container open now goes silent, as a half-open connection does: no
+   * more lines, no end, until the client closes it. Returns how many were open.
+   */
+  silenceLogFollows(podName: string, opts?: { namespace?: string; container?: string }): number;
   /** Kills a running container as the kernel OOM killer would: exit 137, reason OOMKilled. */
   oomKill(podName: string, opts?: { namespace?: string; container?: string }): void;
   /** Kubelet eviction: containers killed, phase Failed, reason Evicted, `message`. Resolves when done. */
@@ -165,6 +175,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     timing: { imagePullBackoffMs: 300, retryMs: 300, crashLoopBackoffMs: 500, ...opts.timing },
     images: opts.images ?? {},
     imagePullFailures,
+    logRotateBytes: opts.logRotateBytes ?? 10 * 1024 * 1024,
   });
   const token = opts.token ?? randomBytes(24).toString('hex');
   const authorizer = new Authorizer(opts.rbac, opts.user ?? 'system:serviceaccount:default:outpost-agent');
@@ -248,6 +259,8 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     },
     failImagePull: (image, message) => imagePullFailures.set(image, message),
     allowImagePull: (image) => imagePullFailures.delete(image),
+    silenceLogFollows: (podName, o) =>
+      kubelet.logSource(findPod(podName, o?.namespace), o?.container ?? 'step', false).silenceFollowers(),
     oomKill: (podName, o) => workerOf(podName, o?.namespace).oomKill(o?.container),
     evict: (podName, message, o) => kubelet.evict(workerOf(podName, o?.namespace), message),
     deletePodAsSomeoneElse: (namespace, name, grace) => {

@@ -3,7 +3,7 @@
 // events). Deliberate simplifications are marked "fake:" and listed in README.md.
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ApiError, badRequest } from './errors.js';
 import { nowSeconds, type EventRecorder } from './events.js';
@@ -16,6 +16,7 @@ import {
   watchStart,
   type Isolation,
   type Mount,
+  type RunAs,
 } from './runtime.js';
 import { setCondition } from './scheduler.js';
 import type { KObject, Store } from './store.js';
@@ -29,6 +30,18 @@ export interface ImageConfig {
    * host's (chroot isolation); string content gets mode 0755.
    */
   files?: Record<string, string | { content: string; mode?: number }>;
+}
+
+/**
+ * The container's user as the kubelet and runc settle it: the container's securityContext over the
+ * pod's; fsGroup and supplementalGroups join as supplementary groups. An image's USER is unknowable
+ * here, so without runAsUser a container runs as root (uid 0, gid 0), as most images do.
+ */
+export function runAsOf(pod: PodSecurityContext | undefined, c: SecurityContext | undefined): RunAs {
+  const uid = c?.runAsUser ?? pod?.runAsUser ?? 0;
+  const gid = c?.runAsGroup ?? pod?.runAsGroup ?? 0;
+  const groups = [...(pod?.fsGroup !== undefined ? [pod.fsGroup] : []), ...(pod?.supplementalGroups ?? [])];
+  return { uid, gid, groups: [...new Set(groups)] };
 }
 
 /** The image's config: by its exact name, else by its repository (any tag or digest). */
@@ -58,6 +71,8 @@ export interface KubeletOptions {
   timing: KubeletTiming;
   images: Record<string, ImageConfig>;
   imagePullFailures: Map<string, string>;
+  /** containerLogMaxSize: a container's log file rotates past this many bytes. */
+  logRotateBytes: number;
 }
 
 interface EnvVar {
@@ -88,8 +103,19 @@ export interface ContainerSpec {
   stdinOnce?: boolean;
   tty?: boolean;
   terminationMessagePolicy?: string;
+  securityContext?: SecurityContext;
+}
+interface SecurityContext {
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsNonRoot?: boolean;
+}
+interface PodSecurityContext extends SecurityContext {
+  fsGroup?: number;
+  supplementalGroups?: number[];
 }
 interface PodSpec {
+  securityContext?: PodSecurityContext;
   nodeName?: string;
   containers: ContainerSpec[];
   initContainers?: ContainerSpec[];
@@ -125,18 +151,22 @@ export class ContainerRun {
   lastState: State | Record<string, never> = {};
   restartCount = 0;
   proc: ChildProcess | undefined;
-  logs = new LogBuffer();
+  logs: LogBuffer;
   previousLogs: LogBuffer | undefined;
   env: Record<string, string> = {};
   containerID: string | undefined;
   imageID = '';
   oom = false;
   everRan = false;
+  /** Set when it is configured to start (runOnce). */
+  runAs: RunAs = { uid: 0, gid: 0, groups: [] };
   constructor(
     readonly spec: ContainerSpec,
     readonly init: boolean,
     readonly rootfs: string,
+    readonly logRotateBytes: number,
   ) {
+    this.logs = new LogBuffer(logRotateBytes);
     this.state = { waiting: { reason: init ? 'PodInitializing' : 'PodInitializing' } };
   }
   /** Read after an await: the OOM flag is set from outside while the process runs. */
@@ -200,9 +230,15 @@ export class PodWorker {
   ) {
     this.dir = path.join(k.opts.workDir, `${namespace}_${name}_${uid}`);
     for (const c of spec.initContainers ?? [])
-      this.containers.set(c.name, new ContainerRun(c, true, path.join(this.dir, 'containers', c.name)));
+      this.containers.set(
+        c.name,
+        new ContainerRun(c, true, path.join(this.dir, 'containers', c.name), k.opts.logRotateBytes),
+      );
     for (const c of spec.containers)
-      this.containers.set(c.name, new ContainerRun(c, false, path.join(this.dir, 'containers', c.name)));
+      this.containers.set(
+        c.name,
+        new ContainerRun(c, false, path.join(this.dir, 'containers', c.name), k.opts.logRotateBytes),
+      );
     this.podIP = `10.244.${Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
   }
 
@@ -302,7 +338,12 @@ export class PodWorker {
   private async setUpVolumes(signal: AbortSignal): Promise<void> {
     for (const v of this.spec.volumes ?? []) {
       const dir = path.join(this.dir, 'volumes', v.name);
-      mkdirSync(dir, { recursive: true, mode: 0o777 });
+      mkdirSync(dir, { recursive: true });
+      // As the kubelet's emptyDir: world-writable; with fsGroup, group-owned by it with the setgid bit
+      // (SetVolumeOwnership), so what containers create there belongs to that group too.
+      const fsGroup = this.spec.securityContext?.fsGroup;
+      chmodSync(dir, fsGroup === undefined ? 0o777 : 0o2777);
+      if (fsGroup !== undefined && process.getuid?.() === 0) chownSync(dir, 0, fsGroup);
       if ('emptyDir' in v) continue;
       if (v.secret) {
         for (;;) {
@@ -314,7 +355,9 @@ export class PodWorker {
               const value = data[item.key];
               if (value === undefined) continue;
               mkdirSync(path.dirname(path.join(dir, item.path)), { recursive: true });
-              writeFileSync(path.join(dir, item.path), Buffer.from(value, 'base64'));
+              const file = path.join(dir, item.path);
+              writeFileSync(file, Buffer.from(value, 'base64'), { mode: 0o644 });
+              if (fsGroup !== undefined && process.getuid?.() === 0) chownSync(file, 0, fsGroup);
             }
             break;
           }
@@ -345,7 +388,8 @@ export class PodWorker {
     let argv: string[];
     for (;;) {
       try {
-        c.env = this.resolveEnv(c.spec);
+        c.runAs = this.runAs(c.spec);
+        c.env = this.resolveEnv(c.spec, c.runAs);
         argv = this.argv(c);
         break;
       } catch (err) {
@@ -368,7 +412,7 @@ export class PodWorker {
     });
     if (c.logs.lines.length || c.everRan) {
       c.previousLogs = c.logs;
-      c.logs = new LogBuffer();
+      c.logs = new LogBuffer(c.logRotateBytes);
     }
     const imageDirs = writeImageFiles(c.rootfs, imageConfig(this.k.opts.images, c.spec.image));
     const proc = launch({
@@ -380,6 +424,7 @@ export class PodWorker {
       argv,
       env: c.env,
       stdin: Boolean(c.spec.stdin),
+      runAs: c.runAs,
     });
     c.proc = proc;
     c.oom = false;
@@ -493,9 +538,29 @@ export class PodWorker {
     return argv;
   }
 
-  private resolveEnv(spec: ContainerSpec): Record<string, string> {
+  /** runAsNonRoot is the kubelet's check, made before the container is created. */
+  private runAs(spec: ContainerSpec): RunAs {
+    const podContext = this.spec.securityContext;
+    const runAs = runAsOf(podContext, spec.securityContext);
+    const nonRoot = spec.securityContext?.runAsNonRoot ?? podContext?.runAsNonRoot;
+    if (nonRoot && runAs.uid === 0) {
+      const id = `pod: "${this.name}_${this.namespace}(${this.uid})", container: ${spec.name}`;
+      const explicit = spec.securityContext?.runAsUser ?? podContext?.runAsUser;
+      throw new ContainerConfigError(
+        'CreateContainerConfigError',
+        explicit === 0
+          ? `container's runAsUser breaks non-root policy (${id})`
+          : `container has runAsNonRoot and image will run as root (${id})`,
+      );
+    }
+    return runAs;
+  }
+
+  private resolveEnv(spec: ContainerSpec, runAs: RunAs): Record<string, string> {
     const pod = this.podObject();
-    const env: Record<string, string> = { PATH: DEFAULT_PATH, HOSTNAME: this.name, HOME: '/root' };
+    // containerd's HOME for a uid without a passwd entry in the image is "/".
+    const home = runAs.uid === 0 ? '/root' : '/';
+    const env: Record<string, string> = { PATH: DEFAULT_PATH, HOSTNAME: this.name, HOME: home };
     const secret = (name: string): Record<string, string> | undefined => {
       const s = this.store.get('secrets', this.namespace, name);
       return s ? ((s.data ?? {}) as Record<string, string>) : undefined;
@@ -748,7 +813,7 @@ function fieldRef(fieldPath: string, pod: KObject | undefined, w: PodWorker): st
 }
 
 function tail(logs: LogBuffer): string {
-  const text = logs.lines
+  const text = logs.current
     .slice(-80)
     .map((l) => l.text)
     .join('');

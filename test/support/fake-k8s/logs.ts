@@ -1,6 +1,7 @@
 // Per-container log buffers: lines stamped on receipt with RFC3339Nano timestamps (as the CRI log
 // format does), served by pods/log with follow, sinceTime, sinceSeconds, tailLines, timestamps and
-// limitBytes.
+// limitBytes. Like the kubelet, a buffer rotates its log file at a size and serves only the current
+// file to a new request, while a follow goes on across the rotation.
 
 export interface LogLine {
   /** Nanoseconds since the epoch, for ordering and sinceTime comparisons. */
@@ -40,11 +41,30 @@ export function parseRfc3339(value: string): bigint | undefined {
   return BigInt(ms) * 1_000_000n + BigInt((m[2] ?? '').padEnd(9, '0') || '0');
 }
 
+interface Follower {
+  line: (l: LogLine) => void;
+  end: () => void;
+  /** A half-open connection: nothing more reaches it, and it never ends. */
+  silent: boolean;
+}
+
 export class LogBuffer {
+  /** Every line written, rotated ones too (only `current` are served). */
   readonly lines: LogLine[] = [];
   private readonly partial: Record<'stdout' | 'stderr', string> = { stdout: '', stderr: '' };
-  private readonly followers = new Set<{ line: (l: LogLine) => void; end: () => void }>();
+  private readonly followers = new Set<Follower>();
+  /** Where the current log file starts in `lines`, and its size in the CRI format. */
+  private fileStart = 0;
+  private fileBytes = 0;
   ended = false;
+
+  /** `rotateBytes`: the kubelet's containerLogMaxSize (10Mi by default); the file rotates past it. */
+  constructor(private readonly rotateBytes = Infinity) {}
+
+  /** The lines of the current log file: all a new pods/log request can read. */
+  get current(): LogLine[] {
+    return this.lines.slice(this.fileStart);
+  }
 
   write(stream: 'stdout' | 'stderr', chunk: Buffer | string): void {
     const data = this.partial[stream] + chunk.toString();
@@ -57,7 +77,13 @@ export class LogBuffer {
     const ns = nowNs();
     const line: LogLine = { ns, timestamp: rfc3339Nano(ns), stream, text };
     this.lines.push(line);
-    for (const f of this.followers) f.line(line);
+    // The CRI log line: "<timestamp> <stream> F|P <text>".
+    this.fileBytes += Buffer.byteLength(`${line.timestamp} ${stream} F ${text}`);
+    if (this.fileBytes >= this.rotateBytes) {
+      this.fileStart = this.lines.length;
+      this.fileBytes = 0;
+    }
+    for (const f of this.followers) if (!f.silent) f.line(line);
   }
 
   /** The container terminated: flush unterminated lines and end followers. */
@@ -68,14 +94,20 @@ export class LogBuffer {
       this.partial[s] = '';
     }
     this.ended = true;
-    for (const f of this.followers) f.end();
+    for (const f of this.followers) if (!f.silent) f.end();
     this.followers.clear();
   }
 
   follow(line: (l: LogLine) => void, end: () => void): () => void {
-    const f = { line, end };
+    const f = { line, end, silent: false };
     this.followers.add(f);
     return () => this.followers.delete(f);
+  }
+
+  /** Every follow open now goes silent for good, as over a half-open connection. Returns how many. */
+  silenceFollowers(): number {
+    for (const f of this.followers) f.silent = true;
+    return this.followers.size;
   }
 }
 
@@ -86,7 +118,8 @@ export interface LogQuery {
 }
 
 export function selectLines(buf: LogBuffer, q: LogQuery): LogLine[] {
-  let lines = q.sinceNs === undefined ? buf.lines : buf.lines.filter((l) => l.ns >= q.sinceNs!);
+  const file = buf.current;
+  let lines = q.sinceNs === undefined ? file : file.filter((l) => l.ns >= q.sinceNs!);
   if (q.tailLines !== undefined) lines = q.tailLines === 0 ? [] : lines.slice(-q.tailLines);
   return lines;
 }

@@ -90,11 +90,13 @@ describe('fake kube: pods through @kubernetes/client-node', () => {
       reason: 'Error',
     });
 
-    // sinceTime resumes after the last seen line; tailLines and label selectors work as on a cluster.
+    // sinceTime counts whole seconds (the API server forwards it to the kubelet without its fraction):
+    // every line from the start of that second on. tailLines and label selectors work as on a cluster.
     const since = lines[2]!.split(' ')[0]!;
+    const second = since.slice(0, 19);
     const resumed = new Collect();
-    await new Log(kc).log(NS, 'step-1', 'step', resumed, { sinceTime: since });
-    expect(await resumed.ended).toBe('oops\ndone\n');
+    await new Log(kc).log(NS, 'step-1', 'step', resumed, { sinceTime: since, timestamps: true });
+    expect(await resumed.ended).toBe(lines.filter((l) => l.slice(0, 19) >= second).join('\n') + '\n');
     expect(
       await api.readNamespacedPodLog({ namespace: NS, name: 'step-1', container: 'step', tailLines: 1 }),
     ).toBe('done\n');

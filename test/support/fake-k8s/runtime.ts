@@ -50,11 +50,13 @@ const START = [
 ].join('\n');
 
 // Outer script (chroot mode, inside a fresh mount namespace): $1 root, $2 workingDir, $3 mount count,
-// $4 the inner script, $5 the top-level dirs the image provides (space-separated: not the host's), then
-// (source target ro|rw) triples, then argv. PATH is the host's for the mounting, the container's after.
+// $4 the inner script, $5 the top-level dirs the image provides (space-separated: not the host's), $6
+// the setpriv words that drop to the container's user (empty: root), then (source target ro|rw)
+// triples, then argv. PATH is the host's for the mounting, the container's after. The workingDir is
+// created as root, as runc does.
 const CHROOT = [
   'cpath=$PATH; PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-  'root=$1; wd=$2; n=$3; start=$4; own=" $5 "; shift 5',
+  'root=$1; wd=$2; n=$3; start=$4; own=" $5 "; runas=$6; shift 6',
   'fail() { printf "E%s" "failed to create containerd task: $1" >&3; exit 228; }',
   'for d in usr etc opt bin sbin lib lib32 lib64 libx32; do',
   '  case "$own" in *" $d "*) continue ;; esac',
@@ -69,8 +71,9 @@ const CHROOT = [
   '  mkdir -p "$root$tgt" && mount --bind "$src" "$root$tgt" || fail "error mounting \\"$src\\" to rootfs at \\"$tgt\\""',
   '  if [ "$ro" = ro ]; then mount -o remount,bind,ro "$root$tgt" || fail "remount $tgt read-only"; fi',
   'done',
+  'mkdir -p "$root$wd" 2>/dev/null',
   'PATH=$cpath',
-  'exec chroot "$root" /bin/sh -c "$start" sh "$wd" "$@"',
+  'exec chroot "$root" $runas /bin/sh -c "$start" sh "$wd" "$@"',
 ].join('\n');
 
 let detected: Isolation | undefined;
@@ -102,6 +105,22 @@ export interface Launch {
   argv: string[];
   env: Record<string, string>;
   stdin: boolean;
+  /** Who the process runs as (chroot isolation only: without root, every process is the test's user). */
+  runAs?: RunAs;
+}
+
+/** uid, gid and supplementary groups of a container's processes. */
+export interface RunAs {
+  uid: number;
+  gid: number;
+  groups: number[];
+}
+
+/** The setpriv words that drop to `runAs` before the container's command; none for root. */
+function dropTo(runAs: RunAs | undefined): string {
+  if (!runAs || (runAs.uid === 0 && runAs.gid === 0 && runAs.groups.length === 0)) return '';
+  const groups = runAs.groups.length ? `--groups=${runAs.groups.join(',')}` : '--clear-groups';
+  return `setpriv --reuid=${runAs.uid} --regid=${runAs.gid} ${groups} --`;
 }
 
 /**
@@ -144,6 +163,7 @@ function spawnContainer(l: Launch): ChildProcess {
         String(l.mounts.length),
         START,
         (l.imageDirs ?? []).join(' '),
+        dropTo(l.runAs),
         ...mountArgs,
         ...l.argv,
       ],
@@ -171,9 +191,10 @@ export interface ExecTarget {
   rootfs: string;
   workingDir: string;
   env: Record<string, string>;
+  runAs?: RunAs;
 }
 
-/** Runs a command "inside" a running container: same mount namespace and root, container env. */
+/** Runs a command "inside" a running container: same mount namespace, root, user and env. */
 export function launchExec(t: ExecTarget, argv: string[], stdin: boolean): ChildProcess {
   return dropInputAfterExit(spawnExec(t, argv, stdin));
 }
@@ -188,7 +209,21 @@ function spawnExec(t: ExecTarget, argv: string[], stdin: boolean): ChildProcess 
   if (t.isolation === 'chroot') {
     return spawn(
       'nsenter',
-      ['-t', String(t.pid), '-m', '-r', '-w', '--', '/bin/sh', '-c', START, 'sh', t.workingDir, ...argv],
+      [
+        '-t',
+        String(t.pid),
+        '-m',
+        '-r',
+        '-w',
+        '--',
+        ...dropTo(t.runAs).split(' ').filter(Boolean),
+        '/bin/sh',
+        '-c',
+        START,
+        'sh',
+        t.workingDir,
+        ...argv,
+      ],
       {
         env: t.env,
         stdio,

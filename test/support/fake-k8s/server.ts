@@ -421,14 +421,18 @@ export class ApiServer {
     if (sinceTime && sinceSeconds)
       throw badRequest('at most one of sinceTime or sinceSeconds may be specified');
     if (sinceTime) {
-      sinceNs = parseRfc3339(sinceTime);
-      if (sinceNs === undefined)
+      const parsed = parseRfc3339(sinceTime);
+      if (parsed === undefined)
         throw badRequest(`parsing time "${sinceTime}" as "2006-01-02T15:04:05Z07:00": cannot parse`);
+      // The API server forwards sinceTime to the kubelet as RFC3339 without fraction: whole seconds.
+      sinceNs = (parsed / 1_000_000_000n) * 1_000_000_000n;
     } else if (sinceSeconds) sinceNs = nowNs() - BigInt(Number(sinceSeconds)) * 1_000_000_000n;
     const tailParam = q.get('tailLines');
     const limitBytes = Number(q.get('limitBytes') ?? 0);
     let written = 0;
     res.writeHead(200, { 'Content-Type': 'text/plain', 'Transfer-Encoding': 'chunked' });
+    // A follow of a quiet container answers at once, as the kubelet flushes its headers.
+    res.flushHeaders();
     const write = (text: string): boolean => {
       if (limitBytes > 0) {
         const left = limitBytes - written;
@@ -535,6 +539,7 @@ export class ApiServer {
         rootfs: c.rootfs,
         workingDir: c.workingDir,
         env: c.env,
+        runAs: c.runAs,
       };
       this.wss.handleUpgrade(req, socket, head, (ws) =>
         serveExec(ws, launchExec(target, command, o.stdin), o),

@@ -2,6 +2,7 @@
 import {
   ApiException,
   CoreV1Api,
+  Exec,
   Watch,
   type CoreV1Event,
   type KubeConfig,
@@ -9,6 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { readdirSync, readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
+import type { Isolation } from './runtime.js';
 
 /** Resolves with the first object a watch of `path` delivers that `done` accepts, or rejects on timeout. */
 function watchUntil<T>(
@@ -119,9 +121,19 @@ export class Collect extends Writable {
     super();
     this.ended = new Promise((resolve) => this.on('finish', () => resolve(this.text)));
   }
+  private readonly waiters: { needle: string; resolve: () => void }[] = [];
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
     this.text += chunk.toString();
+    for (const w of this.waiters.filter((w) => this.text.includes(w.needle))) {
+      this.waiters.splice(this.waiters.indexOf(w), 1);
+      w.resolve();
+    }
     cb();
+  }
+  /** Resolves once the text collected so far contains `needle`. */
+  until(needle: string): Promise<void> {
+    if (this.text.includes(needle)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ needle, resolve }));
   }
 }
 
@@ -143,4 +155,26 @@ export function liveProcessesInGroup(pgid: number): number[] {
     }
   }
   return out;
+}
+
+/** `path` (an absolute path in a container) as a container's script reaches it under `isolation`. */
+export const inContainer = (isolation: Isolation, path: string): string =>
+  isolation === 'chroot' ? path : `$FAKE_KUBE_ROOT${path}`;
+
+/** A container script's wait until go() creates `<dir>/go` (dir: a mounted volume's path). */
+export const untilGo = (isolation: Isolation, dir: string): string =>
+  `while [ ! -e ${inContainer(isolation, dir)}/go ]; do sleep 0.02; done`;
+
+/** Lets a container waiting in untilGo(dir) go on: creates `<dir>/go` through pods/exec. */
+export async function go(
+  kc: KubeConfig,
+  isolation: Isolation,
+  where: { namespace: string; pod: string; container: string; dir: string },
+): Promise<void> {
+  const touch = ['sh', '-c', `touch ${inContainer(isolation, where.dir)}/go`];
+  await new Promise((resolve, reject) => {
+    new Exec(kc)
+      .exec(where.namespace, where.pod, where.container, touch, new Collect(), null, null, false, resolve)
+      .catch(reject);
+  });
 }
