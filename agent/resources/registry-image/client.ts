@@ -50,7 +50,9 @@ export const MEDIA = {
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
 } as const;
 
-const MANIFEST_ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(', ');
+const MANIFEST_ACCEPT = [MEDIA.ociIndex, MEDIA.ociManifest, MEDIA.dockerList, MEDIA.dockerManifest].join(
+  ', ',
+);
 /** Manifests are small; a registry answering more is not one. */
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
@@ -149,7 +151,9 @@ export class RegistryClient {
     if (!res.ok || !res.body) throw await this.failure(res, `get blob ${desc.digest}`);
     const verify = new DigestCheck(desc, `blob ${desc.digest} of ${this.display}`);
     try {
-      await pipeline(Readable.fromWeb(res.body), verify, createWriteStream(file), { signal: this.opts.signal });
+      await pipeline(Readable.fromWeb(res.body), verify, createWriteStream(file), {
+        signal: this.opts.signal,
+      });
     } catch (err) {
       await rm(file, { force: true });
       throw err;
@@ -334,7 +338,11 @@ export class DigestCheck extends Transform {
       throw new ResourceFailure(`${what}: unsupported digest algorithm (only sha256 is)`);
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void) {
+  override _transform(
+    chunk: Buffer,
+    _enc: BufferEncoding,
+    done: (err?: Error | null, data?: Buffer) => void,
+  ) {
     this.size += chunk.length;
     this.hash.update(chunk);
     done(null, chunk);
@@ -346,7 +354,9 @@ export class DigestCheck extends Transform {
       return done(new ResourceFailure(`${this.what} does not match its digest (got ${got})`));
     if (this.want.size >= 0 && this.size !== this.want.size)
       return done(
-        new ResourceFailure(`${this.what} is ${this.size} bytes, not the ${this.want.size} its descriptor says`),
+        new ResourceFailure(
+          `${this.what} is ${this.size} bytes, not the ${this.want.size} its descriptor says`,
+        ),
       );
     done();
   }

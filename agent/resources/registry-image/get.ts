@@ -16,7 +16,13 @@ import { applyLayer } from './rootfs.js';
 import type { ImageGetParams, ImageSource } from './source.js';
 
 interface ImageConfig {
-  config?: { Env?: string[]; User?: string; Entrypoint?: string[]; Cmd?: string[]; Labels?: Record<string, string> };
+  config?: {
+    Env?: string[];
+    User?: string;
+    Entrypoint?: string[];
+    Cmd?: string[];
+    Labels?: Record<string, string>;
+  };
 }
 
 export async function get(
@@ -27,7 +33,7 @@ export async function get(
   version: ImageVersion,
   log: (line: string) => void,
 ): Promise<unknown> {
-  if (!/^sha256:[0-9a-f]{64}$/.test(version.digest ?? ''))
+  if (!/^sha256:[0-9a-f]{64}$/.test(version.digest))
     throw new ResourceFailure('version.digest must be a sha256 digest (sha256:<64 hex digits>)');
   log(`fetching ${source.repositoryText}@${version.digest}`);
   const top = await client.manifest(version.digest);
@@ -43,13 +49,13 @@ export async function get(
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
-  await writeFile(path.join(dest, 'tag'), version.tag ?? '');
+  await writeFile(path.join(dest, 'tag'), version.tag);
   await writeFile(path.join(dest, 'digest'), version.digest);
   await writeFile(path.join(dest, 'repository'), source.repositoryText);
 
   const metadata = [
     { name: 'repository', value: source.repositoryText },
-    { name: 'tag', value: version.tag ?? '' },
+    { name: 'tag', value: version.tag },
   ];
   const labels = config?.config?.Labels ?? {};
   if (source.labelRegex)
@@ -88,7 +94,12 @@ async function saveImage(
     }
     // Go's encoding of registry-image-resource's ImageMetadata: absent lists are null.
     const c = config.config ?? {};
-    const metadata = { cmd: c.Cmd ?? null, entrypoint: c.Entrypoint ?? null, env: c.Env ?? null, user: c.User ?? '' };
+    const metadata = {
+      cmd: c.Cmd ?? null,
+      entrypoint: c.Entrypoint ?? null,
+      env: c.Env ?? null,
+      user: c.User ?? '',
+    };
     await writeFile(path.join(dest, 'metadata.json'), `${JSON.stringify(metadata)}\n`);
   }
   await writeFile(path.join(dest, 'labels.json'), `${JSON.stringify(config.config?.Labels ?? {})}\n`);
@@ -105,5 +116,5 @@ async function platformImage(
   const image = imageManifest(await imageFor(client, top, params.platform));
   const file = path.join(scratch, 'config.json');
   await client.download(image.config, file);
-  return { image, config: parseJson(await readFile(file), 'image config') as ImageConfig };
+  return { image, config: parseJson(await readFile(file), 'image config') };
 }

@@ -62,7 +62,8 @@ export async function readTarball(dir: string, scratch: string, what: string): P
 
   const inside = (name: unknown) => {
     const at = path.resolve(dir, String(name));
-    if (!at.startsWith(dir + path.sep)) throw new ResourceFailure(`${what}: ${JSON.stringify(name)} is outside it`);
+    if (!at.startsWith(dir + path.sep))
+      throw new ResourceFailure(`${what}: ${JSON.stringify(name)} is outside it`);
     return at;
   };
   const configFile = inside(entry.Config);
@@ -81,7 +82,12 @@ export async function readTarball(dir: string, scratch: string, what: string): P
   const blobs: BlobFile[] = [{ digest: configDigest, size: configBytes.length, file: configFile }];
   const layers: Descriptor[] = [];
   for (const [i, name] of (entry.Layers as unknown[]).entries()) {
-    const layer = await gzipLayer(inside(name), path.join(scratch, `layer-${i}.tar.gz`), String(diffIds[i]), `${what}: layer ${String(name)}`);
+    const layer = await gzipLayer(
+      inside(name),
+      path.join(scratch, `layer-${i}.tar.gz`),
+      String(diffIds[i]),
+      `${what}: layer ${String(name)}`,
+    );
     blobs.push(layer);
     layers.push({ mediaType: MEDIA.dockerLayerGzip, digest: layer.digest, size: layer.size });
   }
@@ -112,7 +118,12 @@ async function gzipLayer(file: string, out: string, diffId: string, what: string
   });
   let blob: BlobFile;
   if (gzipped) {
-    await pipeline(createReadStream(file), createGunzip(), hashing, new Writable({ write: (_c, _e, d) => d() }));
+    await pipeline(
+      createReadStream(file),
+      createGunzip(),
+      hashing,
+      new Writable({ write: (_c, _e, d) => d() }),
+    );
     blob = { file, digest: await fileDigest(file), size: (await stat(file)).size };
   } else {
     const compressed = createHash('sha256');

@@ -93,8 +93,10 @@ export async function readLayout(dir: string, what: string): Promise<PushPlan> {
         children.push(child);
       } else if (!blobs.some((b) => b.digest === d.digest)) {
         const file = blobFile(d.digest);
-        await verifyFile(file, d, `${what}: blob ${d.digest}`).catch((err: NodeJS.ErrnoException) => {
-          throw err.code === 'ENOENT' ? new ResourceFailure(`${what}: blob ${d.digest} is missing`) : err;
+        await verifyFile(file, d, `${what}: blob ${d.digest}`).catch((err: unknown) => {
+          throw (err as NodeJS.ErrnoException).code === 'ENOENT'
+            ? new ResourceFailure(`${what}: blob ${d.digest} is missing`)
+            : err;
         });
         blobs.push({ digest: d.digest, size: d.size, file });
       }

@@ -37,7 +37,8 @@ export async function put(
   if (tags.length === 0)
     throw new ResourceFailure("no tag specified - need either 'version:' in params or 'tag:' in source");
   for (const tag of tags)
-    if (!/^[\w][\w.-]{0,127}$/.test(tag)) throw new ResourceFailure(`${JSON.stringify(tag)} is not a valid tag`);
+    if (!/^[\w][\w.-]{0,127}$/.test(tag))
+      throw new ResourceFailure(`${JSON.stringify(tag)} is not a valid tag`);
 
   const image = await glob(dir, params.image);
   const scratch = await mkdtemp(path.join(tmpdir(), 'outpost-push-'));
@@ -64,8 +65,8 @@ export async function put(
 async function load(file: string, what: string, scratch: string): Promise<PushPlan> {
   if ((await stat(file)).isDirectory()) return readLayout(file, what);
   const unpacked = path.join(scratch, 'image');
-  await unpack(file, unpacked).catch((err: Error) => {
-    throw new ResourceFailure(`${what} is not a tar archive: ${err.message}`);
+  await unpack(file, unpacked).catch((err: unknown) => {
+    throw new ResourceFailure(`${what} is not a tar archive: ${(err as Error).message}`);
   });
   if ((await readdir(unpacked)).includes('oci-layout')) return readLayout(unpacked, what);
   return readTarball(unpacked, path.join(scratch, 'layers'), what);
@@ -81,7 +82,11 @@ async function additionalTags(dir: string, rel: string): Promise<string[]> {
 }
 
 /** The aliases `1.2`, `1` and `latest` (or with the variant) that `version` is now the newest of. */
-async function aliases(client: RegistryClient, normal: string, variant: string | undefined): Promise<string[]> {
+async function aliases(
+  client: RegistryClient,
+  normal: string,
+  variant: string | undefined,
+): Promise<string[]> {
   const [major, minor, patch] = normal.split('.').map(Number) as [number, number, number];
   let latest = true;
   let bumpMajor = true;

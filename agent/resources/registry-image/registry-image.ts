@@ -13,7 +13,11 @@ import { parseGetParams, parsePutParams, parseSource } from './source.js';
 export async function registryImage(ctx: BuiltinContext): Promise<unknown> {
   const request = JSON.parse(ctx.requestJson) as { source?: unknown; params?: unknown; version?: unknown };
   const source = parseSource(request.source);
-  const version = isPlainObject(request.version) ? (request.version as ImageVersion) : undefined;
+  const given = isPlainObject(request.version) ? request.version : undefined;
+  const version: ImageVersion | undefined = given && {
+    tag: typeof given.tag === 'string' ? given.tag : '',
+    digest: typeof given.digest === 'string' ? given.digest : '',
+  };
   const client = new RegistryClient(source.repository, {
     username: source.username,
     password: source.password,

@@ -43,8 +43,7 @@ export async function applyLayer(root: string, layer: string, what: string): Pro
     cwd: root,
     filter: (p) => !path.posix.basename(p).startsWith(WHITEOUT),
     onwarn: (code, message) => {
-      if (code !== 'TAR_ENTRY_INFO' && code !== 'TAR_ENTRY_UNSUPPORTED')
-        refused ??= message;
+      if (code !== 'TAR_ENTRY_INFO' && code !== 'TAR_ENTRY_UNSUPPORTED') refused ??= message;
     },
   });
   if (refused !== undefined) throw new ResourceFailure(`${what}: ${refused}`);
@@ -57,7 +56,9 @@ async function refuseZstd(file: string, what: string): Promise<void> {
     const magic = Buffer.alloc(4);
     await handle.read(magic, 0, 4, 0);
     if (magic.equals(Buffer.from([0x28, 0xb5, 0x2f, 0xfd])))
-      throw new ResourceFailure(`${what} is zstd-compressed, which Outpost's built-in registry-image cannot unpack`);
+      throw new ResourceFailure(
+        `${what} is zstd-compressed, which Outpost's built-in registry-image cannot unpack`,
+      );
   } finally {
     await handle.close();
   }

@@ -130,7 +130,9 @@ export function parsePutParams(raw: unknown): ImagePutParams {
   f.refuseUnknown(['image', 'version', 'bump_aliases', 'additional_tags', 'tag_prefix']);
   const image = f.str('image');
   if (image === undefined)
-    throw new ResourceFailure('params.image is required: the path of the image tarball or OCI layout to push');
+    throw new ResourceFailure(
+      'params.image is required: the path of the image tarball or OCI layout to push',
+    );
   return {
     image,
     version: f.text('version'),
