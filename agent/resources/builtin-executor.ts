@@ -19,6 +19,7 @@ import { type BuiltinContext, type BuiltinResource, ResourceFailure } from './bu
 import { git } from './git/git.js';
 import { mock } from './mock.js';
 import { registryImage } from './registry-image/registry-image.js';
+import { semverResource } from './semver/semver.js';
 import { validateResponse } from './protocol.js';
 import { time } from './time.js';
 import { createStepDirs, packOutputs, resolveInside, StepPathError } from '../artifacts/step-dirs.js';
@@ -33,7 +34,13 @@ export interface BuiltinExecutorOptions {
   types?: Record<string, BuiltinResource>;
 }
 
-export const BUILTINS: Record<string, BuiltinResource> = { git, mock, 'registry-image': registryImage, time };
+export const BUILTINS: Record<string, BuiltinResource> = {
+  git,
+  mock,
+  'registry-image': registryImage,
+  semver: semverResource,
+  time,
+};
 
 export class BuiltinResourceExecutor implements Executor {
   readonly kind = 'builtin';
