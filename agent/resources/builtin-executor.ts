@@ -18,6 +18,8 @@ import { secretEnvProblem } from '../executors/secret-env.js';
 import { type BuiltinContext, type BuiltinResource, ResourceFailure } from './builtin.js';
 import { git } from './git/git.js';
 import { mock } from './mock.js';
+import { registryImage } from './registry-image/registry-image.js';
+import { semverResource } from './semver/semver.js';
 import { validateResponse } from './protocol.js';
 import { time } from './time.js';
 import { createStepDirs, packOutputs, resolveInside, StepPathError } from '../artifacts/step-dirs.js';
@@ -32,7 +34,13 @@ export interface BuiltinExecutorOptions {
   types?: Record<string, BuiltinResource>;
 }
 
-export const BUILTINS: Record<string, BuiltinResource> = { git, mock, time };
+export const BUILTINS: Record<string, BuiltinResource> = {
+  git,
+  mock,
+  'registry-image': registryImage,
+  semver: semverResource,
+  time,
+};
 
 export class BuiltinResourceExecutor implements Executor {
   readonly kind = 'builtin';

@@ -2,6 +2,7 @@
 // resource image would, as plain values. It returns the response object; throwing ResourceFailure is
 // the equivalent of printing the message on stderr and exiting 1 (the step fails).
 
+import { resolveInside, StepPathError } from '../artifacts/step-dirs.js';
 import type { ResourceKind } from './protocol.js';
 
 export interface BuiltinContext {
@@ -41,4 +42,14 @@ export function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/** `rel` (a path from params) inside the step's `dir`; one that leaves it fails the step, naming `label`. */
+export function inside(dir: string, rel: string, label: string): string {
+  try {
+    return resolveInside(dir, rel, `${label} ${JSON.stringify(rel)}`);
+  } catch (err) {
+    if (err instanceof StepPathError) throw new ResourceFailure(err.message);
+    throw err;
+  }
 }

@@ -5,8 +5,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { createServer, type AddressInfo } from 'node:net';
 import path from 'node:path';
+import { freePort } from './free-port.js';
 
 const SSHD = '/usr/sbin/sshd';
 
@@ -76,16 +76,4 @@ export async function startSshd(dir: string, authorizedKeys: string[]): Promise<
         child.kill('SIGTERM');
       }),
   };
-}
-
-/** A port the kernel just handed out and released (sshd takes no port 0). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }

@@ -63,11 +63,6 @@ export class GitSession {
         XDG_CONFIG_HOME: path.join(home, '.config'),
         GIT_TERMINAL_PROMPT: '0',
         GIT_ASKPASS: askpass,
-        // Who a merge, an annotated tag or a note is by, unless git_config says otherwise.
-        GIT_AUTHOR_NAME: 'Outpost',
-        GIT_AUTHOR_EMAIL: 'outpost@localhost',
-        GIT_COMMITTER_NAME: 'Outpost',
-        GIT_COMMITTER_EMAIL: 'outpost@localhost',
         LANG: 'C',
         LC_ALL: 'C',
       };
@@ -102,7 +97,14 @@ export class GitSession {
         secrets.push(...source.privateKey.split('\n').filter((l) => l.trim().length >= 16));
       }
       const session = new GitSession(home, env, secrets, log, signal);
-      for (const { name, value } of source.gitConfig) await session.must(['config', '--global', name, value]);
+      // Who a merge, an annotated tag, a note or a commit is by, unless git_config says otherwise
+      // (config, not GIT_AUTHOR_* variables, which would win over git_config).
+      const config = [
+        { name: 'user.name', value: 'Outpost' },
+        { name: 'user.email', value: 'outpost@localhost' },
+        ...source.gitConfig,
+      ];
+      for (const { name, value } of config) await session.must(['config', '--global', name, value]);
       return session;
     } catch (err) {
       await rm(home, { recursive: true, force: true });

@@ -5,8 +5,7 @@
 
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { resolveInside, StepPathError } from '../../artifacts/step-dirs.js';
-import { type BuiltinContext, ResourceFailure } from '../builtin.js';
+import { type BuiltinContext, inside, ResourceFailure } from '../builtin.js';
 import { isPlainObject } from '../protocol.js';
 import { GitSession, reason } from './git-cli.js';
 import {
@@ -328,15 +327,6 @@ async function readParamFile(dir: string, rel: string, key: string): Promise<str
   } catch (err) {
     if (err instanceof ResourceFailure) throw err;
     throw new ResourceFailure(`${key} file ${JSON.stringify(rel)} does not exist`);
-  }
-}
-
-function inside(dir: string, rel: string, label: string): string {
-  try {
-    return resolveInside(dir, rel, `${label} ${JSON.stringify(rel)}`);
-  } catch (err) {
-    if (err instanceof StepPathError) throw new ResourceFailure(err.message);
-    throw err;
   }
 }
 

@@ -3,7 +3,7 @@
 // implement are refused by name, so a pipeline never silently loses a setting.
 
 import { ResourceFailure } from '../builtin.js';
-import { describe, isPlainObject } from '../protocol.js';
+import { Fields } from '../fields.js';
 
 export interface GitSource {
   uri: string;
@@ -85,84 +85,8 @@ const SOURCE_KEYS = [
   'skip_ssl_verification',
 ];
 
-/** Reads typed fields of one object, naming `where.key` in every error. */
-class Fields {
-  constructor(
-    private readonly obj: Record<string, unknown>,
-    private readonly where: string,
-  ) {}
-
-  static of(raw: unknown, where: string): Fields {
-    if (raw === null || raw === undefined) return new Fields({}, where);
-    if (!isPlainObject(raw)) throw new ResourceFailure(`${where} must be an object, not ${describe(raw)}`);
-    return new Fields(raw, where);
-  }
-
-  private value(key: string): unknown {
-    const v = this.obj[key];
-    return v === null ? undefined : v;
-  }
-
-  private wrong(key: string, want: string): ResourceFailure {
-    return new ResourceFailure(`${this.where}.${key} must be ${want}, not ${describe(this.value(key))}`);
-  }
-
-  str(key: string): string | undefined {
-    const v = this.value(key);
-    if (v === undefined || v === '') return undefined;
-    if (typeof v !== 'string') throw this.wrong(key, 'a string');
-    return v;
-  }
-
-  bool(key: string): boolean | undefined {
-    const v = this.value(key);
-    if (v === undefined) return undefined;
-    // Concourse's scripts compare the text, so "true" works as well as true.
-    if (v === true || v === 'true') return true;
-    if (v === false || v === 'false') return false;
-    throw this.wrong(key, 'true or false');
-  }
-
-  int(key: string): number | undefined {
-    const v = this.value(key);
-    if (v === undefined) return undefined;
-    const n = typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : v;
-    if (typeof n !== 'number' || !Number.isInteger(n)) throw this.wrong(key, 'an integer');
-    return n;
-  }
-
-  strings(key: string): string[] {
-    const v = this.value(key);
-    if (v === undefined) return [];
-    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string'))
-      throw this.wrong(key, 'a list of strings');
-    return v;
-  }
-
-  fields(key: string): Fields {
-    return Fields.of(this.value(key), `${this.where}.${key}`);
-  }
-
-  raw(key: string): unknown {
-    return this.value(key);
-  }
-
-  keys(): string[] {
-    return Object.keys(this.obj);
-  }
-
-  refuseUnknown(known: string[], unsupported: string[] = []): void {
-    for (const key of this.keys()) {
-      if (unsupported.includes(key))
-        throw new ResourceFailure(`${this.where}.${key} is not supported by Outpost's built-in git resource`);
-      if (!known.includes(key))
-        throw new ResourceFailure(`${this.where}: unknown key ${JSON.stringify(key)}`);
-    }
-  }
-}
-
 export function parseSource(raw: unknown): GitSource {
-  const f = Fields.of(raw, 'source');
+  const f = Fields.of(raw, 'source', 'git');
   f.refuseUnknown(SOURCE_KEYS, UNSUPPORTED_SOURCE);
   const uri = f.str('uri')?.trim();
   if (!uri) throw new ResourceFailure('source.uri is required and must not be empty');
@@ -178,7 +102,7 @@ export function parseSource(raw: unknown): GitSource {
   if (!Array.isArray(rawConfig))
     throw new ResourceFailure('source.git_config must be a list of {name, value}');
   const gitConfig = rawConfig.map((entry, i) => {
-    const e = Fields.of(entry, `source.git_config[${i}]`);
+    const e = Fields.of(entry, `source.git_config[${i}]`, 'git');
     const name = e.str('name');
     const value = e.raw('value');
     if (
@@ -218,7 +142,7 @@ export function parseSource(raw: unknown): GitSource {
 }
 
 export function parseGetParams(raw: unknown): GetParams {
-  const f = Fields.of(raw, 'params');
+  const f = Fields.of(raw, 'params', 'git');
   f.refuseUnknown(
     [
       'depth',
@@ -250,7 +174,7 @@ export function parseGetParams(raw: unknown): GetParams {
 }
 
 export function parsePutParams(raw: unknown): PutParams {
-  const f = Fields.of(raw, 'params');
+  const f = Fields.of(raw, 'params', 'git');
   f.refuseUnknown(
     [
       'repository',
