@@ -1,7 +1,15 @@
 // The thin shell around @kubernetes/client-node: one KubeConfig per pool (a kubeconfig file, else the
 // in-cluster service account) and the few API calls the executor makes, so the rest of the executor
 // sees narrow functions and plain errors.
-import { CoreV1Api, KubeConfig, type V1Pod, type V1Secret } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type V1OwnerReference,
+  type V1Pod,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import { statusOf, withRetry } from './retry.js';
 import type { KubernetesPoolSettings } from './settings.js';
 
@@ -121,6 +129,16 @@ export class KubeApi {
     return this.createOnce(
       () => this.core.createNamespacedSecret({ namespace: this.namespace, body: secret }),
       () => this.readSecret(secret.metadata?.name ?? ''),
+    );
+  }
+
+  /** Sets the Secret's owners (a merge patch: its data is not sent again). */
+  async setSecretOwners(name: string, ownerReferences: V1OwnerReference[]): Promise<void> {
+    await withRetry(() =>
+      this.core.patchNamespacedSecret(
+        { namespace: this.namespace, name, body: { metadata: { ownerReferences } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
     );
   }
 
