@@ -6,6 +6,7 @@ import {
   KubeConfig,
   PatchStrategy,
   setHeaderOptions,
+  type V1OwnerReference,
   type V1Pod,
   type V1Secret,
 } from '@kubernetes/client-node';
@@ -138,6 +139,16 @@ export class KubeApi {
     return this.createOnce(
       () => this.core.createNamespacedSecret({ namespace: this.namespace, body: secret }),
       () => this.readSecret(secret.metadata?.name ?? ''),
+    );
+  }
+
+  /** Sets the Secret's owners (a merge patch: its data is not sent again). */
+  async setSecretOwners(name: string, ownerReferences: V1OwnerReference[]): Promise<void> {
+    await withRetry(() =>
+      this.core.patchNamespacedSecret(
+        { namespace: this.namespace, name, body: { metadata: { ownerReferences } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      ),
     );
   }
 

@@ -2,6 +2,7 @@
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { CoreV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pack, unpack } from '../../artifacts/archive.js';
 import { startFakeKube, type FakeKube } from '../../../test/support/fake-k8s/index.js';
@@ -195,6 +196,31 @@ describe('after an agent restart', () => {
     await logs;
     await step.cleanup();
     await noPodsLeft(fake);
+  });
+
+  it("the step's Secret is owned by its pod and goes when someone else deletes the pod", async () => {
+    const ex = executor();
+    const step = await ex.start(
+      stepOf({ run: { path: 'sleep', args: ['30'], dir: '', user: '' }, redact: ['only-mine'] }),
+    );
+    const logs = drain(step);
+    while (!fake.pods(NS).some((p) => p.status && JSON.stringify(p.status).includes('"running"')))
+      await new Promise((r) => setTimeout(r, 20));
+    const [pod] = fake.pods(NS);
+    const owners = () => fake.secrets(NS).map((s) => s.metadata.ownerReferences);
+    while (owners().every((o) => o === undefined)) await new Promise((r) => setTimeout(r, 20));
+    expect(owners()).toEqual([
+      [{ apiVersion: 'v1', kind: 'Pod', name: pod?.metadata.name, uid: pod?.metadata.uid }],
+    ]);
+    await fake
+      .kubeConfig()
+      .makeApiClient(CoreV1Api)
+      .deleteNamespacedPod({ namespace: NS, name: pod!.metadata.name, gracePeriodSeconds: 1 });
+    expect((await step.wait()).status).toBe('errored');
+    await logs;
+    while (fake.pods(NS).length > 0) await new Promise((r) => setTimeout(r, 20));
+    expect(fake.secrets(NS)).toEqual([]);
+    await step.cleanup();
   });
 });
 

@@ -37,7 +37,7 @@ import {
 } from './pod.js';
 import { PendingClock, type PendingPhase } from './pending.js';
 import { viewPod } from './reasons.js';
-import { buildStepSecret, isPullSecret, redactOf, secretNameFor } from './secrets.js';
+import { buildStepSecret, isPullSecret, podOwnerReference, redactOf, secretNameFor } from './secrets.js';
 import type { KubernetesPoolSettings } from './settings.js';
 import { execToFile, sendTar } from './streams.js';
 import { sweep } from './sweeper.js';
@@ -388,7 +388,8 @@ class KubeStep implements RunningStep {
     this.subscribe();
     try {
       if (secret) await this.api.createSecret(secret);
-      await this.api.createPod(pod);
+      const created = await this.api.createPod(pod);
+      if (secret) await this.ownSecret(created);
     } catch (err) {
       this.podGone = true;
       this.end({
@@ -398,6 +399,20 @@ class KubeStep implements RunningStep {
       });
       if (this.s.secretName) await this.api.deleteSecret(this.s.secretName).catch(() => undefined);
     }
+  }
+
+  /** Makes the step's Secret the pod's, so it goes with the pod; without it the agent's deletes still apply. */
+  private async ownSecret(pod: V1Pod): Promise<void> {
+    const owner = podOwnerReference(pod);
+    if (!owner || !this.s.secretName) return;
+    await this.api
+      .setSecretOwners(this.s.secretName, [owner])
+      .catch((err: unknown) =>
+        this.deps.log.warn(
+          { lease: this.leaseId, secret: this.s.secretName, err: describe(err) },
+          "could not make the step's Secret owned by its pod (RBAC: secrets patch)",
+        ),
+      );
   }
 
   /** A reattached step: follow the pod from its current state. */

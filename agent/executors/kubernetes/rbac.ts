@@ -14,6 +14,7 @@ export const DOCUMENTED_RBAC: readonly RbacRule[] = [
   // Inputs go in on the inputs helper's stdin (attach); outputs come out of `tar -c` (exec). Websocket
   // upgrades are checked as get, and as create since Kubernetes 1.35.
   { resources: ['pods/attach', 'pods/exec'], verbs: ['get', 'create'] },
-  // The step's short-lived Secret (registry credentials, redaction list): get on reattach, list for the sweeper.
-  { resources: ['secrets'], verbs: ['get', 'list', 'create', 'delete'] },
+  // The step's short-lived Secret (registry credentials, redaction list): get on reattach, list for the
+  // sweeper, patch to make it owned by its pod (deleted with it).
+  { resources: ['secrets'], verbs: ['get', 'list', 'create', 'patch', 'delete'] },
 ];

@@ -1,10 +1,11 @@
 // The step's own short-lived Secret: registry credentials from the image resource's source (as a
 // kubernetes.io/dockerconfigjson the pod pulls with) and the values the runner redacts from the log
-// (so a reattached step redacts the same way). Created before the pod, carries the pod's labels, and is
-// deleted with it; the sweeper removes any left behind.
+// (so a reattached step redacts the same way). Created before the pod (which mounts it), then owned by
+// the pod (ownerReferences), so Kubernetes deletes it with the pod whoever deletes the pod; the agent
+// also deletes it with the pod, and the sweeper removes any left behind.
 // client-node's models are classes, but its API takes plain JSON objects (it serializes them).
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
-import type { V1Secret } from '@kubernetes/client-node';
+import type { V1OwnerReference, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { ExecStep } from '../executor.js';
 
 export const REDACT_KEY = 'redact';
@@ -66,4 +67,11 @@ export function redactOf(secret: V1Secret | undefined): string[] {
 /** Whether the step's pod pulls with its Secret. */
 export function isPullSecret(secret: V1Secret | undefined): boolean {
   return secret?.type === 'kubernetes.io/dockerconfigjson';
+}
+
+/** The reference that makes a step's Secret the pod's: garbage-collected when the pod goes. */
+export function podOwnerReference(pod: V1Pod): V1OwnerReference | undefined {
+  const { name, uid } = pod.metadata ?? {};
+  if (name === undefined || uid === undefined) return undefined;
+  return { apiVersion: 'v1', kind: 'Pod', name, uid };
 }

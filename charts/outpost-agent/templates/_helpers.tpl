@@ -94,7 +94,7 @@ test/charts checks the rendered Role against that list.
   verbs: [get, create]
 - apiGroups: ['']
   resources: [secrets]
-  verbs: [get, list, create, delete]
+  verbs: [get, list, create, patch, delete]
 {{- end }}
 
 {{/* The agent config file (agent/config.ts format). */}}

@@ -165,9 +165,13 @@ export class Resources {
         ]);
       }
       validateSecret(body);
+      validateOwnerReferences('Secret', name, body);
       return this.store.update(resource, namespace, name, (o) => {
         o.metadata.labels = body.metadata.labels;
         o.metadata.annotations = body.metadata.annotations;
+        // ownerReferences are kept like labels: the garbage collector deletes the Secret with its owner.
+        o.metadata.ownerReferences = body.metadata.ownerReferences;
+        if (!o.metadata.ownerReferences) delete o.metadata.ownerReferences;
         const data = { ...((body.data ?? {}) as Record<string, string>) };
         for (const [k, v] of Object.entries((body.stringData ?? {}) as Record<string, string>))
           data[k] = Buffer.from(v).toString('base64');
@@ -337,6 +341,22 @@ function applyJsonPatch(doc: KObject, ops: JsonPatchOp[]): KObject {
     }
   }
   return root.doc as KObject;
+}
+
+/** As the API server validates metadata.ownerReferences: each names its owner fully, by uid too. */
+function validateOwnerReferences(kind: string, name: string, body: KObject): void {
+  const refs = (body.metadata.ownerReferences ?? []) as Record<string, unknown>[];
+  refs.forEach((ref, i) => {
+    for (const field of ['apiVersion', 'kind', 'name', 'uid'])
+      if (typeof ref[field] !== 'string' || ref[field] === '')
+        throw invalid(kind, name, [
+          {
+            field: `metadata.ownerReferences[${i}].${field}`,
+            type: 'FieldValueRequired',
+            detail: 'Required value',
+          },
+        ]);
+  });
 }
 
 function mergePatch(target: unknown, patch: unknown): unknown {

@@ -175,7 +175,23 @@ export class Store {
     const gone = clone(current);
     gone.metadata.resourceVersion = String(++this.revision);
     this.record({ rv: this.revision, resource, type: 'DELETED', object: gone, previous: clone(current) });
+    this.collectDependents(gone);
     return clone(gone);
+  }
+
+  /**
+   * The garbage collector: objects in the owner's namespace whose ownerReferences name its uid go with
+   * it (background propagation, as the agent deletes pods; real GC may lag, the fake's does not).
+   */
+  private collectDependents(owner: KObject): void {
+    const uid = owner.metadata.uid;
+    if (uid === undefined) return;
+    for (const resource of ['pods', 'secrets', 'events'] as const) {
+      for (const o of this.list(resource, owner.metadata.namespace)) {
+        const refs = (o.metadata.ownerReferences ?? []) as { uid?: string }[];
+        if (refs.some((r) => r.uid === uid)) this.remove(resource, o.metadata.namespace, o.metadata.name);
+      }
+    }
   }
 
   private record(change: Change): void {
