@@ -7,9 +7,9 @@ import path from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import { ReloadingTlsFiles } from '../common/tls-reload.js';
-import { platformToWire } from '../common/wire-enums.js';
+import { platformToWire, verdictToWire } from '../common/wire-enums.js';
 import type { AgentConfig } from './config.js';
-import type { Executor } from './executors/executor.js';
+import type { Admission, Executor } from './executors/executor.js';
 import { ProcessExecutor } from './executors/process/index.js';
 import { refuseSecretEnv } from './executors/secret-env.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
@@ -106,6 +106,26 @@ async function executorFor(
   );
 }
 
+/** How long the first Hello waits for a pool's admission check (it retries a busy API server). */
+const ADMISSION_WAIT_MS = 10_000;
+
+/** The pool's admission check for the hub (`outpost agents`), or unknown when it takes too long. */
+async function admissionOf(executor: Executor | undefined): Promise<Admission | undefined> {
+  if (!executor?.admission) return undefined;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<Admission>((resolve) => {
+    timer = setTimeout(
+      () => resolve({ verdict: 'unknown', message: `no answer within ${ADMISSION_WAIT_MS / 1000}s` }),
+      ADMISSION_WAIT_MS,
+    );
+  });
+  try {
+    return await Promise.race([executor.admission, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   const token = await readToken(config.tokenFile);
   const metrics = createAgentMetrics();
@@ -152,13 +172,19 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       agentVersion: AGENT_VERSION,
       cluster: config.cluster,
       hub,
-      pools: config.pools.map((p) => ({
-        name: p.name,
-        platform: platformToWire(p.platform),
-        tags: [...p.tags],
-        executor: p.executor,
-        capacity: p.capacity,
-      })),
+      pools: await Promise.all(
+        config.pools.map(async (p) => {
+          const admission = await admissionOf(pools.get(p.name)?.executor);
+          return {
+            name: p.name,
+            platform: platformToWire(p.platform),
+            tags: [...p.tags],
+            executor: p.executor,
+            capacity: p.capacity,
+            admission: admission && { verdict: verdictToWire(admission.verdict), message: admission.message },
+          };
+        }),
+      ),
     },
     runner,
     metrics,

@@ -1,12 +1,19 @@
 // Wire enum <-> domain string mappings shared by both ends of the protocol, so the hub and the agent
 // cannot disagree about what a value means.
 
-import { LogStream, Platform, ResourceActionKind, StepStatus } from '../proto/gen/outpost/v1/agent.js';
+import {
+  LogStream,
+  Platform,
+  PoolAdmission_Verdict as Verdict,
+  ResourceActionKind,
+  StepStatus,
+} from '../proto/gen/outpost/v1/agent.js';
 
 export type PlatformName = 'linux' | 'windows' | 'darwin';
 export type StepStatusName = 'succeeded' | 'failed' | 'errored' | 'aborted';
 export type LogStreamName = 'stdout' | 'stderr' | 'system';
 export type ResourceActionName = 'check' | 'get' | 'put';
+export type AdmissionVerdictName = 'admitted' | 'refused' | 'unknown';
 
 const PLATFORMS: [PlatformName, Platform][] = [
   ['linux', Platform.PLATFORM_LINUX],
@@ -31,6 +38,12 @@ const RESOURCE_ACTIONS: [ResourceActionName, ResourceActionKind][] = [
   ['check', ResourceActionKind.RESOURCE_ACTION_KIND_CHECK],
   ['get', ResourceActionKind.RESOURCE_ACTION_KIND_GET],
   ['put', ResourceActionKind.RESOURCE_ACTION_KIND_PUT],
+];
+
+const VERDICTS: [AdmissionVerdictName, Verdict][] = [
+  ['admitted', Verdict.VERDICT_ADMITTED],
+  ['refused', Verdict.VERDICT_REFUSED],
+  ['unknown', Verdict.VERDICT_UNKNOWN],
 ];
 
 function lookup<A, B>(pairs: [A, B][], value: A | B, side: 0 | 1): A | B | undefined {
@@ -72,4 +85,12 @@ export function resourceActionToWire(name: ResourceActionName): ResourceActionKi
 
 export function resourceActionFromWire(value: ResourceActionKind): ResourceActionName | undefined {
   return lookup(RESOURCE_ACTIONS, value, 1) as ResourceActionName | undefined;
+}
+
+export function verdictToWire(name: AdmissionVerdictName): Verdict {
+  return lookup(VERDICTS, name, 0) as Verdict;
+}
+
+export function verdictFromWire(value: Verdict): AdmissionVerdictName | undefined {
+  return lookup(VERDICTS, value, 1) as AdmissionVerdictName | undefined;
 }

@@ -191,8 +191,17 @@ export interface RunningStep {
   readonly resumedLog?: LogCheckpoint;
 }
 
+/** What a cluster's admission says of an executor's step pods (see KubernetesExecutor.admission). */
+export interface Admission {
+  verdict: 'admitted' | 'refused' | 'unknown';
+  /** refused: the API server's words; unknown: why it could not be checked; admitted: empty. */
+  message: string;
+}
+
 export interface Executor {
   readonly kind: string;
+  /** Executors whose steps meet an admission check (kubernetes): its result, checked at start. */
+  readonly admission?: Promise<Admission>;
   start(step: ExecStep): Promise<RunningStep>;
   /** Lease ids of steps this agent started that still exist (after an agent restart). */
   listHeld?(): Promise<string[]>;

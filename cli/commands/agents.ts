@@ -5,7 +5,14 @@ import { renderTable } from '../render/table.js';
 import { formatAge, toMillis } from '../render/time.js';
 
 export function formatPool(p: AgentPoolSummary): string {
-  return `${p.name}(${p.platform} tags=[${p.tags.join(',')}]) ${p.inUse}/${p.capacity}`;
+  const base = `${p.name}(${p.platform} tags=[${p.tags.join(',')}]) ${p.inUse}/${p.capacity}`;
+  return p.admission ? `${base} admission: ${formatAdmission(p.admission)}` : base;
+}
+
+/** "ok", or the refusal / the reason it could not be checked, in the API server's words. */
+function formatAdmission(a: NonNullable<AgentPoolSummary['admission']>): string {
+  if (a.verdict === 'admitted') return 'ok';
+  return `${a.verdict === 'refused' ? 'refused' : 'unknown'}: ${a.message}`;
 }
 
 export function agentRow(a: AgentSummary, nowMs: number): string[] {

@@ -129,8 +129,26 @@ describe('agents', () => {
           executor: 'process',
           capacity: 4,
           inUse: 1,
+          admission: null,
         },
-        { name: 'gpu', platform: 'linux', tags: [], executor: 'kubernetes', capacity: 2, inUse: 0 },
+        {
+          name: 'gpu',
+          platform: 'linux',
+          tags: [],
+          executor: 'kubernetes',
+          capacity: 2,
+          inUse: 0,
+          admission: { verdict: 'refused', message: 'exceeded quota: compute' },
+        },
+        {
+          name: 'k8s',
+          platform: 'linux',
+          tags: [],
+          executor: 'kubernetes',
+          capacity: 2,
+          inUse: 0,
+          admission: { verdict: 'admitted', message: '' },
+        },
       ],
       lastHeartbeatAt: NOW - 3000,
     },
@@ -152,16 +170,16 @@ describe('agents', () => {
     },
   ];
 
-  it('prints pools as name(platform tags=[...]) used/capacity and the heartbeat age', async () => {
+  it('prints pools as name(platform tags=[...]) used/capacity, kubernetes admission, and the heartbeat age', async () => {
     hub.on('GET', '/agents', (_req, res) => sendJson(res, 200, agents));
     const r = await sb.run(['agents'], { now: NOW });
     expect(r).toEqual({
       code: 0,
       stdout: [
-        'name     cluster  pools                                                       state         last heartbeat',
-        'agent-1  eu-1     default(linux tags=[ssd,fast]) 1/4, gpu(linux tags=[]) 0/2  connected     3s ago',
-        'agent-2  us-1     none                                                        disconnected  2h ago',
-        'agent-3  us-1     none                                                        draining      never',
+        'name     cluster  pools                                                                                                                                         state         last heartbeat',
+        'agent-1  eu-1     default(linux tags=[ssd,fast]) 1/4, gpu(linux tags=[]) 0/2 admission: refused: exceeded quota: compute, k8s(linux tags=[]) 0/2 admission: ok  connected     3s ago',
+        'agent-2  us-1     none                                                                                                                                          disconnected  2h ago',
+        'agent-3  us-1     none                                                                                                                                          draining      never',
         '',
       ].join('\n'),
       stderr: '',

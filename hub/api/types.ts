@@ -164,6 +164,11 @@ export interface AgentPoolSummary {
   executor: string;
   capacity: number;
   inUse: number;
+  /**
+   * Kubernetes pools: whether the cluster admits their step pods (the agent's dry-run create at start),
+   * with the API server's refusal or why it could not be checked; null for other pools.
+   */
+  admission: { verdict: 'admitted' | 'refused' | 'unknown'; message: string } | null;
 }
 
 export interface AgentSummary {

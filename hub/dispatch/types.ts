@@ -80,6 +80,14 @@ export interface PoolInfo {
   tags: string[];
   executor: string;
   capacity: number;
+  /** Kubernetes pools: what the cluster's admission says of their pods (the agent's dry run at start). */
+  admission?: PoolAdmission;
+}
+
+export interface PoolAdmission {
+  verdict: 'admitted' | 'refused' | 'unknown';
+  /** refused: the API server's words; unknown: why it could not be checked. */
+  message: string;
 }
 
 /** One connected agent session, as the dispatcher sees it. Implemented by the gateway. */

@@ -17,6 +17,7 @@ import {
 } from '../../proto/gen/outpost/v1/agent.js';
 import {
   platformFromWire,
+  verdictFromWire,
   platformToWire,
   resourceActionToWire,
   statusFromWire,
@@ -283,12 +284,14 @@ export class AgentSession implements AgentConnection {
         throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" has no platform`);
       if (pool.capacity < 1)
         throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" has capacity 0`);
+      const verdict = pool.admission && verdictFromWire(pool.admission.verdict);
       pools.push({
         name: pool.name,
         platform,
         tags: [...pool.tags],
         executor: pool.executor,
         capacity: pool.capacity,
+        ...(verdict ? { admission: { verdict, message: pool.admission?.message ?? '' } } : {}),
       });
     }
     if (pools.length === 0) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'the agent offers no pools');

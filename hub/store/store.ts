@@ -259,6 +259,8 @@ export interface AgentPoolRecord {
   tags: string[];
   executor: string;
   capacity: number;
+  /** Kubernetes pools, from the agent's last Hello (kept in the pools JSON; absent in older rows). */
+  admission?: { verdict: 'admitted' | 'refused' | 'unknown'; message: string };
 }
 
 export interface AgentRecord {

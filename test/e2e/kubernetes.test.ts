@@ -25,6 +25,7 @@ import {
 import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
 import { KubernetesExecutor } from '../../agent/executors/kubernetes/index.js';
 import { parseAgentConfig } from '../../agent/config.js';
+import type { AgentSummary } from '../../hub/api/types.js';
 
 const NS = 'ci';
 const MISSING_IMAGE = 'registry.example/missing:1';
@@ -207,6 +208,13 @@ describe('kubernetes executor, end to end', () => {
     // Done steps leave nothing behind.
     await until('pods deleted', () => (fake.pods(NS).length === 0 ? true : undefined));
     expect(fake.secrets(NS)).toEqual([]);
+  });
+
+  it("the hub shows each kubernetes pool's admission check (a dry-run create at agent start)", async () => {
+    const { body } = await hub.api<AgentSummary[]>('GET', '/agents');
+    const pools = body.find((a) => a.name.endsWith('k8s-agent'))?.pools ?? [];
+    expect(pools.find((p) => p.name === 'linux')?.admission).toEqual({ verdict: 'admitted', message: '' });
+    expect(pools.find((p) => p.name === 'local')?.admission).toBeNull();
   });
 
   it('a process pool of the same agent still runs host steps', async () => {

@@ -7,7 +7,13 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LogStream, Platform, type ProtocolVersion } from '../../proto/gen/outpost/v1/agent.js';
+import {
+  LogStream,
+  Platform,
+  PoolAdmission_Verdict,
+  type ProtocolVersion,
+} from '../../proto/gen/outpost/v1/agent.js';
+import type { AgentSummary } from '../../hub/api/types.js';
 import {
   finalStatus,
   logText,
@@ -115,7 +121,14 @@ describe('broken connections', () => {
   it('runs a step elsewhere when its agent restarts between accepting and starting it', async () => {
     const hub = await hubFor({ heartbeatMs: 200 });
     const pools = [
-      { name: 'p', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 },
+      {
+        name: 'p',
+        platform: Platform.PLATFORM_LINUX,
+        tags: [],
+        executor: 'process',
+        capacity: 1,
+        admission: undefined,
+      },
     ];
     const token = await hub.newAgentToken('raw');
     const first = rawAgent(hub.grpcAddress, token, { agentName: 'flaky', pools });
@@ -350,11 +363,48 @@ describe('leases', () => {
     const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken(), {
       held: [{ leaseId: 'forgotten', ackedLogSeq: 0, finished: undefined }],
       pools: [
-        { name: 'local', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 },
+        {
+          name: 'local',
+          platform: Platform.PLATFORM_LINUX,
+          tags: [],
+          executor: 'process',
+          capacity: 1,
+          admission: undefined,
+        },
       ],
     });
     cleanups.push(() => raw.close());
     const welcome = await raw.next('welcome');
     expect(welcome.held).toEqual([expect.objectContaining({ leaseId: 'forgotten', decision: 2 })]);
+  });
+});
+
+describe('pool admission', () => {
+  it("keeps each kubernetes pool's admission verdict from the Hello and serves it on /agents", async () => {
+    const hub = await hubFor();
+    const pool = { platform: Platform.PLATFORM_LINUX, tags: [], executor: 'kubernetes', capacity: 1 };
+    const refusal =
+      'pods "outpost-admission-probe" is forbidden: failed quota: compute: must specify limits.cpu for: step';
+    const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken(), {
+      agentName: 'admitted',
+      pools: [
+        { ...pool, name: 'ok', admission: { verdict: PoolAdmission_Verdict.VERDICT_ADMITTED, message: '' } },
+        {
+          ...pool,
+          name: 'quota',
+          admission: { verdict: PoolAdmission_Verdict.VERDICT_REFUSED, message: refusal },
+        },
+        { ...pool, name: 'plain', executor: 'process', admission: undefined },
+      ],
+    });
+    cleanups.push(() => raw.close());
+    await raw.next('welcome');
+    const agents = await hub.api<AgentSummary[]>('GET', '/agents');
+    const pools = agents.body.find((a) => a.name.endsWith('admitted'))?.pools;
+    expect(pools?.map((p) => [p.name, p.admission])).toEqual([
+      ['ok', { verdict: 'admitted', message: '' }],
+      ['quota', { verdict: 'refused', message: refusal }],
+      ['plain', null],
+    ]);
   });
 });

@@ -315,7 +315,7 @@ describe('admission', () => {
       { resources: { defaults: { cpu: '100m', memory: '64Mi' }, ceilings: {} } },
       (m) => seen.push(m),
     );
-    expect(await ex.admission).toBeUndefined();
+    expect(await ex.admission).toEqual({ verdict: 'admitted', message: '' });
     expect(seen).toContain("admission accepts the pool's pods (dry run)");
     const step = await ex.start(
       await withSrcInput(
@@ -339,7 +339,8 @@ describe('admission', () => {
       { podPatch: { spec: { securityContext: { runAsNonRoot: false } } } },
       (msg, obj) => warned.push({ msg, obj }),
     );
-    const rejected = await ex.admission;
+    const { verdict, message: rejected } = await ex.admission;
+    expect(verdict).toBe('refused');
     expect(rejected).toMatch(
       /^pods "outpost-admission-probe" is forbidden: violates PodSecurity "restricted:latest": runAsNonRoot != true/,
     );
@@ -348,9 +349,11 @@ describe('admission', () => {
       obj: expect.objectContaining({ message: rejected }) as object,
     });
     const quota = await strictExecutor({}).admission;
-    expect(quota).toBe(
-      'pods "outpost-admission-probe" is forbidden: failed quota: compute: must specify limits.cpu for: step; limits.memory for: step; requests.cpu for: step',
-    );
+    expect(quota).toEqual({
+      verdict: 'refused',
+      message:
+        'pods "outpost-admission-probe" is forbidden: failed quota: compute: must specify limits.cpu for: step; limits.memory for: step; requests.cpu for: step',
+    });
     expect(strict.pods(NS)).toEqual([]);
   });
 });

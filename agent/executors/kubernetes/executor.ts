@@ -10,6 +10,7 @@ import { create } from 'tar';
 import { ArchiveError, pack, unpack, type PackedArchive } from '../../artifacts/archive.js';
 import {
   parseHeldResource,
+  type Admission,
   type ExecResult,
   type ExecStep,
   type Executor,
@@ -40,6 +41,14 @@ import { viewPod } from './reasons.js';
 import { buildStepSecret, isPullSecret, podOwnerReference, redactOf, secretNameFor } from './secrets.js';
 import type { KubernetesPoolSettings } from './settings.js';
 import { execToFile, sendTar } from './streams.js';
+import {
+  initialState,
+  logFinished,
+  next,
+  startedOrEnded,
+  type StepEvent,
+  type StepState,
+} from './step-state.js';
 import { sweep } from './sweeper.js';
 import { PodWatcher, type PodEvent } from './watch.js';
 
@@ -102,11 +111,11 @@ export class KubernetesExecutor implements Executor {
   }
 
   /**
-   * At pool start, a dry-run create of a pod like every step's: resolves with what admission (Pod
-   * Security, ResourceQuota, LimitRange, webhooks) rejects, in the API server's words, or undefined
-   * when it accepts it. Also in the agent log.
+   * At pool start, a dry-run create of a pod like every step's: whether admission (Pod Security,
+   * ResourceQuota, LimitRange, RBAC, webhooks) accepts it, else its refusal in the API server's words.
+   * Also in the agent log.
    */
-  readonly admission: Promise<string | undefined>;
+  readonly admission: Promise<Admission>;
 
   async start(step: ExecStep): Promise<RunningStep> {
     const { settings } = this.deps;
@@ -194,7 +203,7 @@ export class KubernetesExecutor implements Executor {
   }
 }
 
-async function probeAdmission(deps: Deps, agent: string): Promise<string | undefined> {
+async function probeAdmission(deps: Deps, agent: string): Promise<Admission> {
   const { settings, api, log } = deps;
   const probe: ExecStep = {
     leaseId: 'admission-probe',
@@ -210,19 +219,20 @@ async function probeAdmission(deps: Deps, agent: string): Promise<string | undef
   try {
     await api.dryRunCreatePod(pod);
     log.info({ namespace: settings.namespace }, "admission accepts the pool's pods (dry run)");
-    return undefined;
+    return { verdict: 'admitted', message: '' };
   } catch (err) {
     const status = statusOf(err);
     const message = describe(err);
+    // 403: Pod Security, quota, RBAC; 422/400: LimitRange, validation, webhooks.
     if (status === 403 || status === 422 || status === 400) {
       log.warn(
         { namespace: settings.namespace, status, message },
         "admission rejects the pool's pods (dry run)",
       );
-      return message;
+      return { verdict: 'refused', message };
     }
     log.warn({ namespace: settings.namespace, err: message }, 'cannot check admission (dry run)');
-    return undefined;
+    return { verdict: 'unknown', message: `cannot check: ${message}` };
   }
 }
 
@@ -259,7 +269,7 @@ async function buildInputsTar(step: ExecStep, scratch: string): Promise<string> 
   return file;
 }
 
-interface StepState {
+interface StepFacts {
   leaseId: string;
   podName: string;
   secretName: string | undefined;
@@ -289,17 +299,12 @@ class KubeStep implements RunningStep {
   readonly resumedLog: LogCheckpoint | undefined;
   private readonly api: KubeApi;
   private readonly settings: KubernetesPoolSettings;
-  /** The first ending, whoever saw it. */
-  private ended: ExecResult | undefined;
+  /** Where the step is (step-state.ts): changed only through apply(). */
+  private state: StepState;
   private readonly endedSignal = deferred<ExecResult>();
   /** The step's container started (it has a log) or the step ended without it. */
   private readonly startedOrEnded = deferred<undefined>();
   private readonly logsDone = deferred<undefined>();
-  private started = false;
-  private stepTerminated = false;
-  private podGone = false;
-  private deletedByUs = false;
-  private inputs: 'waiting' | 'sending' | 'sent';
   private inputsStderr = '';
   private readonly pending: PendingClock;
   private pendingTimer: NodeJS.Timeout | undefined;
@@ -307,7 +312,6 @@ class KubeStep implements RunningStep {
   private readonly timers: NodeJS.Timeout[] = [];
   private unsubscribe: (() => void) | undefined;
   private readonly result: Promise<ExecResult>;
-  private cleaned = false;
   /** The log-stored annotation: the newest checkpoint, the one written, and the write's pacing. */
   private readonly logMark: {
     latest: LogCheckpoint | undefined;
@@ -319,7 +323,7 @@ class KubeStep implements RunningStep {
 
   constructor(
     private readonly deps: Deps,
-    private readonly s: StepState,
+    private readonly s: StepFacts,
   ) {
     this.leaseId = s.leaseId;
     this.redact = s.redact;
@@ -327,9 +331,9 @@ class KubeStep implements RunningStep {
     this.resumedLog = s.resumedLog;
     this.api = deps.api;
     this.settings = deps.settings;
-    this.inputs = s.inputsTar === undefined ? 'sent' : 'waiting';
+    this.state = initialState(s.inputsTar === undefined);
     this.result = this.endedSignal.promise.then(async (r) => {
-      if (this.started) await this.logsDone.promise;
+      if (this.state.started) await this.logsDone.promise;
       return r;
     });
     const sinceCreated = Date.now() - s.createdAt;
@@ -358,7 +362,7 @@ class KubeStep implements RunningStep {
     const budgetMs = this.settings.pendingTimeoutSeconds * 1000;
     this.pendingTimer = setTimeout(
       () => {
-        if (this.started || this.ended) return;
+        if (this.state.life !== 'pending') return;
         const { phase, reason } = this.pending.current;
         if (phase === 'input-transfer') return;
         if (this.pending.counted() < budgetMs) return this.armPendingTimeout();
@@ -391,7 +395,7 @@ class KubeStep implements RunningStep {
       const created = await this.api.createPod(pod);
       if (secret) await this.ownSecret(created);
     } catch (err) {
-      this.podGone = true;
+      this.apply({ type: 'pod-gone' });
       this.end({
         status: 'errored',
         exitStatus: -1,
@@ -421,7 +425,7 @@ class KubeStep implements RunningStep {
     const took = init?.state?.terminated;
     if (took?.startedAt && took.finishedAt)
       this.pending.creditTransfer(new Date(took.finishedAt).getTime() - new Date(took.startedAt).getTime());
-    if (init?.state?.terminated?.exitCode !== 0 && !this.ended) {
+    if (init?.state?.terminated?.exitCode !== 0) {
       // The inputs lived on the previous agent process's disk.
       this.end(
         {
@@ -442,18 +446,16 @@ class KubeStep implements RunningStep {
 
   private onEvent(e: PodEvent): void {
     if (e.type === 'deleted') {
-      this.podGone = true;
-      this.stepTerminated = true;
+      this.apply({ type: 'pod-gone' });
       this.end({
         status: 'errored',
         exitStatus: -1,
         error: 'the pod was deleted by someone else before the step ended',
       });
-      this.startedOrEnded.resolve(undefined);
       return;
     }
     const pod = e.pod;
-    if (pod.metadata?.deletionTimestamp && !this.deletedByUs) {
+    if (pod.metadata?.deletionTimestamp && this.state.pod === 'exists') {
       this.end({
         status: 'errored',
         exitStatus: -1,
@@ -472,19 +474,18 @@ class KubeStep implements RunningStep {
         return;
       case 'inputs':
         this.setPending('input-transfer', 'receiving inputs');
-        if (this.inputs === 'waiting') void this.sendInputs();
+        if (this.state.inputs === 'waiting') void this.sendInputs();
         return;
       case 'running':
         this.markStarted();
         return;
       case 'ended': {
         if (view.started) this.markStarted();
-        this.stepTerminated = true;
+        this.apply({ type: 'container-terminated' });
         let result = view.result;
         if (view.cause === 'inputs-rejected' && this.inputsStderr)
           result = { ...result, error: `${result.error}: ${this.inputsStderr}` };
         this.end(result);
-        this.startedOrEnded.resolve(undefined);
         return;
       }
     }
@@ -510,8 +511,8 @@ class KubeStep implements RunningStep {
   }
 
   private markStarted(): void {
-    if (this.started) return;
-    this.started = true;
+    if (this.state.started) return;
+    this.apply({ type: 'started' });
     clearTimeout(this.pendingTimer);
     const took = this.pending.durations();
     this.deps.log.info(
@@ -524,11 +525,10 @@ class KubeStep implements RunningStep {
       },
       'step started',
     );
-    this.startedOrEnded.resolve(undefined);
   }
 
   private async sendInputs(): Promise<void> {
-    this.inputs = 'sending';
+    this.apply({ type: 'inputs-sending' });
     try {
       this.inputsStderr = await sendTar(
         this.api.kc,
@@ -537,7 +537,7 @@ class KubeStep implements RunningStep {
         INPUTS_CONTAINER,
         this.s.inputsTar ?? '',
       );
-      this.inputs = 'sent';
+      this.apply({ type: 'inputs-sent' });
     } catch (err) {
       this.end(
         { status: 'errored', exitStatus: -1, error: `inputs: cannot send them to the pod: ${describe(err)}` },
@@ -546,20 +546,28 @@ class KubeStep implements RunningStep {
     }
   }
 
+  /** Moves the state on, and settles what waits for the transitions it made. */
+  private apply(e: StepEvent): void {
+    const was = this.state;
+    this.state = next(was, e);
+    if (startedOrEnded(this.state) && !startedOrEnded(was)) this.startedOrEnded.resolve(undefined);
+    if (this.state.result && !was.result) {
+      for (const t of this.timers) clearTimeout(t);
+      clearTimeout(this.pendingTimer);
+      this.endedSignal.resolve(this.state.result);
+    }
+  }
+
   /** Records the step's ending (the first one wins); with DELETE, also deletes the pod (gracefully). */
   private end(result: ExecResult, then?: typeof DELETE): void {
-    if (this.ended) return;
-    this.ended = result;
-    for (const t of this.timers) clearTimeout(t);
-    clearTimeout(this.pendingTimer);
-    this.endedSignal.resolve(result);
+    if (this.state.result) return;
+    this.apply({ type: 'ended', result });
     if (then === DELETE) void this.deletePod();
-    if (!this.started) this.startedOrEnded.resolve(undefined);
   }
 
   /** `graceSeconds` undefined: the pod's own grace period. */
   private async deletePod(graceSeconds?: number): Promise<void> {
-    this.deletedByUs = true;
+    this.apply({ type: 'deleting' });
     await this.api.deletePod(this.s.podName, graceSeconds).catch(() => undefined);
   }
 
@@ -570,13 +578,13 @@ class KubeStep implements RunningStep {
   private async *follow(): AsyncGenerator<LogData> {
     try {
       await this.startedOrEnded.promise;
-      if (!this.started) return;
+      if (!this.state.started) return;
       yield* followLog({
         kc: this.api.kc,
         namespace: this.namespace,
         pod: this.s.podName,
         container: STEP_CONTAINER,
-        finished: () => this.stepTerminated || this.podGone || this.deletedByUs,
+        finished: () => logFinished(this.state),
         ...(this.deps.logIdleMs !== undefined ? { idleMs: this.deps.logIdleMs } : {}),
         ...(this.resumedLog ? { after: this.resumedLog.position } : {}),
       });
@@ -606,7 +614,7 @@ class KubeStep implements RunningStep {
   private async writeLogMark(): Promise<void> {
     this.logMark.timer = undefined;
     const mark = this.logMark.latest;
-    if (!mark || mark === this.logMark.written || this.cleaned) return;
+    if (!mark || mark === this.logMark.written || this.state.life === 'cleaned') return;
     this.logMark.writing = true;
     this.logMark.lastWrite = Date.now();
     try {
@@ -627,13 +635,13 @@ class KubeStep implements RunningStep {
   }
 
   async abort(graceMs: number, _reason: string): Promise<void> {
-    if (this.ended) return;
+    if (this.state.result) return;
     this.end({ status: 'aborted', exitStatus: -1, error: 'interrupted' });
     await this.deletePod(Math.ceil(graceMs / 1000));
   }
 
   async collectOutputs(dir: string, maxBytes: number): Promise<{ name: string; archive: PackedArchive }[]> {
-    if (this.s.outputs.length === 0 || this.ended?.status === 'aborted') return [];
+    if (this.s.outputs.length === 0 || this.state.result?.status === 'aborted') return [];
     const pod = await this.api.readPod(this.s.podName);
     const phase = pod?.status?.phase;
     // A pod the deadline or an eviction ended has no helper left to read from.
@@ -688,12 +696,12 @@ class KubeStep implements RunningStep {
   }
 
   async cleanup(): Promise<void> {
-    if (this.cleaned) return;
-    this.cleaned = true;
+    if (this.state.life === 'cleaned') return;
     clearTimeout(this.logMark.timer);
     for (const t of this.timers) clearTimeout(t);
     clearTimeout(this.pendingTimer);
-    if (!this.ended) this.end({ status: 'aborted', exitStatus: -1, error: 'cleaned up' });
+    this.end({ status: 'aborted', exitStatus: -1, error: 'cleaned up' });
+    this.apply({ type: 'cleaned' });
     await this.deletePod();
     if (this.s.secretName) await this.api.deleteSecret(this.s.secretName).catch(() => undefined);
     if (this.s.scratch) await rm(this.s.scratch, { recursive: true, force: true });

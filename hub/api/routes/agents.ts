@@ -53,7 +53,11 @@ export function agentRoutes(ctx: ApiContext): Route[] {
             cluster: agent.cluster,
             version: agent.version,
             state: conn ? (conn.draining ? 'draining' : 'connected') : 'disconnected',
-            pools: agent.pools.map((p) => ({ ...p, inUse: dispatcher.inUse(agent.name, p.name) })),
+            pools: agent.pools.map((p) => ({
+              ...p,
+              inUse: dispatcher.inUse(agent.name, p.name),
+              admission: p.admission ?? null,
+            })),
             lastHeartbeatAt: agent.lastHeartbeatAt,
           };
         });

@@ -311,6 +311,61 @@ export interface Pool {
   executor: string;
   /** How many steps the pool runs at once. */
   capacity: number;
+  /** What the cluster's admission says of the pool's step pods (kubernetes pools; absent otherwise). */
+  admission: PoolAdmission | undefined;
+}
+
+/**
+ * A kubernetes pool's check at agent start: a server-side dry-run create (dryRun=All) of a pod like its
+ * steps' in its namespace, so Pod Security, ResourceQuota, LimitRange, RBAC and webhooks have their say.
+ */
+export interface PoolAdmission {
+  verdict: PoolAdmission_Verdict;
+  message: string;
+}
+
+export enum PoolAdmission_Verdict {
+  VERDICT_UNSPECIFIED = 0,
+  /** VERDICT_ADMITTED - The API server would admit the pool's pods. */
+  VERDICT_ADMITTED = 1,
+  /** VERDICT_REFUSED - It refuses them: `message` is the API server's own words. */
+  VERDICT_REFUSED = 2,
+  /** VERDICT_UNKNOWN - The check could not be made (API server unreachable, still running): `message` says why. */
+  VERDICT_UNKNOWN = 3,
+}
+
+export function poolAdmission_VerdictFromJSON(object: any): PoolAdmission_Verdict {
+  switch (object) {
+    case 0:
+    case "VERDICT_UNSPECIFIED":
+      return PoolAdmission_Verdict.VERDICT_UNSPECIFIED;
+    case 1:
+    case "VERDICT_ADMITTED":
+      return PoolAdmission_Verdict.VERDICT_ADMITTED;
+    case 2:
+    case "VERDICT_REFUSED":
+      return PoolAdmission_Verdict.VERDICT_REFUSED;
+    case 3:
+    case "VERDICT_UNKNOWN":
+      return PoolAdmission_Verdict.VERDICT_UNKNOWN;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum PoolAdmission_Verdict");
+  }
+}
+
+export function poolAdmission_VerdictToJSON(object: PoolAdmission_Verdict): string {
+  switch (object) {
+    case PoolAdmission_Verdict.VERDICT_UNSPECIFIED:
+      return "VERDICT_UNSPECIFIED";
+    case PoolAdmission_Verdict.VERDICT_ADMITTED:
+      return "VERDICT_ADMITTED";
+    case PoolAdmission_Verdict.VERDICT_REFUSED:
+      return "VERDICT_REFUSED";
+    case PoolAdmission_Verdict.VERDICT_UNKNOWN:
+      return "VERDICT_UNKNOWN";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum PoolAdmission_Verdict");
+  }
 }
 
 /**
@@ -1060,7 +1115,7 @@ export const HubMessage: MessageFns<HubMessage> = {
 };
 
 function createBasePool(): Pool {
-  return { name: "", platform: 0, tags: [], executor: "", capacity: 0 };
+  return { name: "", platform: 0, tags: [], executor: "", capacity: 0, admission: undefined };
 }
 
 export const Pool: MessageFns<Pool> = {
@@ -1079,6 +1134,9 @@ export const Pool: MessageFns<Pool> = {
     }
     if (message.capacity !== 0) {
       writer.uint32(40).uint32(message.capacity);
+    }
+    if (message.admission !== undefined) {
+      PoolAdmission.encode(message.admission, writer.uint32(50).fork()).join();
     }
     return writer;
   },
@@ -1136,6 +1194,14 @@ export const Pool: MessageFns<Pool> = {
             message.capacity = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.admission = PoolAdmission.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1155,6 +1221,7 @@ export const Pool: MessageFns<Pool> = {
       tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
       executor: isSet(object.executor) ? globalThis.String(object.executor) : "",
       capacity: isSet(object.capacity) ? globalThis.Number(object.capacity) : 0,
+      admission: isSet(object.admission) ? PoolAdmission.fromJSON(object.admission) : undefined,
     };
   },
 
@@ -1175,6 +1242,9 @@ export const Pool: MessageFns<Pool> = {
     if (message.capacity !== 0) {
       obj.capacity = Math.round(message.capacity);
     }
+    if (message.admission !== undefined) {
+      obj.admission = PoolAdmission.toJSON(message.admission);
+    }
     return obj;
   },
 
@@ -1188,6 +1258,94 @@ export const Pool: MessageFns<Pool> = {
     message.tags = object.tags?.map((e) => e) || [];
     message.executor = object.executor ?? "";
     message.capacity = object.capacity ?? 0;
+    message.admission = (object.admission !== undefined && object.admission !== null)
+      ? PoolAdmission.fromPartial(object.admission)
+      : undefined;
+    return message;
+  },
+};
+
+function createBasePoolAdmission(): PoolAdmission {
+  return { verdict: 0, message: "" };
+}
+
+export const PoolAdmission: MessageFns<PoolAdmission> = {
+  encode(message: PoolAdmission, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.verdict !== 0) {
+      writer.uint32(8).int32(message.verdict);
+    }
+    if (message.message !== "") {
+      writer.uint32(18).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PoolAdmission {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePoolAdmission();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.verdict = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PoolAdmission {
+    return {
+      verdict: isSet(object.verdict) ? poolAdmission_VerdictFromJSON(object.verdict) : 0,
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: PoolAdmission): unknown {
+    const obj: any = {};
+    if (message.verdict !== 0) {
+      obj.verdict = poolAdmission_VerdictToJSON(message.verdict);
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PoolAdmission>, I>>(base?: I): PoolAdmission {
+    return PoolAdmission.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PoolAdmission>, I>>(object: I): PoolAdmission {
+    const message = createBasePoolAdmission();
+    message.verdict = object.verdict ?? 0;
+    message.message = object.message ?? "";
     return message;
   },
 };
