@@ -95,6 +95,7 @@ export class BenchAgent {
               tags: [],
               executor: 'process',
               capacity: opts.capacity,
+              builtinTypes: [],
             },
           ],
           held: [],

@@ -74,12 +74,17 @@ export interface Assignment {
   acceptWithinMs: number;
 }
 
+/** What a pool of an agent that does not list its built-in types runs (agents before the list). */
+export const LEGACY_BUILTIN_TYPES: readonly string[] = ['git', 'mock', 'time'];
+
 export interface PoolInfo {
   name: string;
   platform: string;
   tags: string[];
   executor: string;
   capacity: number;
+  /** The resource types the pool runs inside the agent (git, mock, registry-image, semver, time...). */
+  builtinTypes: string[];
 }
 
 /** One connected agent session, as the dispatcher sees it. Implemented by the gateway. */

@@ -271,7 +271,14 @@ async function startFlood(
   const raw = rawAgent(hub.grpcAddress, await hub.newAgentToken('flood'), {
     agentName: 'flood',
     pools: [
-      { name: 'flood', platform: Platform.PLATFORM_LINUX, tags: ['flood'], executor: 'process', capacity: 1 },
+      {
+        name: 'flood',
+        platform: Platform.PLATFORM_LINUX,
+        tags: ['flood'],
+        executor: 'process',
+        capacity: 1,
+        builtinTypes: [],
+      },
     ],
   });
   await raw.next('welcome');

@@ -137,7 +137,14 @@ describe('the stall audit', () => {
     const raw = rawAgent(hub.grpcAddress, await hub.newAgentToken('raw'), {
       agentName: 'raw',
       pools: [
-        { name: 'raw', platform: Platform.PLATFORM_LINUX, tags: ['raw'], executor: 'process', capacity: 1 },
+        {
+          name: 'raw',
+          platform: Platform.PLATFORM_LINUX,
+          tags: ['raw'],
+          executor: 'process',
+          capacity: 1,
+          builtinTypes: [],
+        },
       ],
     });
     cleanups.push(() => raw.close());

@@ -98,7 +98,14 @@ async function rawWithLease(
   const raw = rawAgent(hub.grpcAddress, await hub.newAgentToken(name), {
     agentName: name,
     pools: [
-      { name: 'raw', platform: Platform.PLATFORM_LINUX, tags: ['raw'], executor: 'process', capacity: 1 },
+      {
+        name: 'raw',
+        platform: Platform.PLATFORM_LINUX,
+        tags: ['raw'],
+        executor: 'process',
+        capacity: 1,
+        builtinTypes: [],
+      },
     ],
   });
   cleanups.push(() => raw.close());

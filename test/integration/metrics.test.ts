@@ -93,7 +93,14 @@ describe('metrics', () => {
     const lazy = rawAgent(hub.grpcAddress, await hub.newAgentToken('lazy'), {
       agentName: 'lazy',
       pools: [
-        { name: 'p', platform: Platform.PLATFORM_LINUX, tags: ['lazy'], executor: 'process', capacity: 1 },
+        {
+          name: 'p',
+          platform: Platform.PLATFORM_LINUX,
+          tags: ['lazy'],
+          executor: 'process',
+          capacity: 1,
+          builtinTypes: [],
+        },
       ],
     });
     cleanups.push(() => lazy.close());
@@ -111,7 +118,14 @@ describe('metrics', () => {
     const echo = rawAgent(hub.grpcAddress, await hub.newAgentToken('echo'), {
       agentName: 'echo',
       pools: [
-        { name: 'p', platform: Platform.PLATFORM_LINUX, tags: ['echo'], executor: 'process', capacity: 1 },
+        {
+          name: 'p',
+          platform: Platform.PLATFORM_LINUX,
+          tags: ['echo'],
+          executor: 'process',
+          capacity: 1,
+          builtinTypes: [],
+        },
       ],
     });
     cleanups.push(() => echo.close());

@@ -115,7 +115,14 @@ describe('broken connections', () => {
   it('runs a step elsewhere when its agent restarts between accepting and starting it', async () => {
     const hub = await hubFor({ heartbeatMs: 200 });
     const pools = [
-      { name: 'p', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 },
+      {
+        name: 'p',
+        platform: Platform.PLATFORM_LINUX,
+        tags: [],
+        executor: 'process',
+        capacity: 1,
+        builtinTypes: [],
+      },
     ];
     const token = await hub.newAgentToken('raw');
     const first = rawAgent(hub.grpcAddress, token, { agentName: 'flaky', pools });
@@ -350,7 +357,14 @@ describe('leases', () => {
     const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken(), {
       held: [{ leaseId: 'forgotten', ackedLogSeq: 0, finished: undefined }],
       pools: [
-        { name: 'local', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 },
+        {
+          name: 'local',
+          platform: Platform.PLATFORM_LINUX,
+          tags: [],
+          executor: 'process',
+          capacity: 1,
+          builtinTypes: [],
+        },
       ],
     });
     cleanups.push(() => raw.close());

@@ -98,7 +98,16 @@ it('refuses the Hello of a session whose token was revoked after it authenticate
         agentName: 'late',
         agentVersion: 'test',
         cluster: 'test',
-        pools: [{ name: 'p', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 }],
+        pools: [
+          {
+            name: 'p',
+            platform: Platform.PLATFORM_LINUX,
+            tags: [],
+            executor: 'process',
+            capacity: 1,
+            builtinTypes: [],
+          },
+        ],
         held: [],
       },
     },

@@ -62,7 +62,14 @@ export function rawAgent(address: string, token: string, hello: Partial<Hello> |
           agentVersion: 'test',
           cluster: 'test',
           pools: [
-            { name: 'local', platform: Platform.PLATFORM_LINUX, tags: [], executor: 'process', capacity: 1 },
+            {
+              name: 'local',
+              platform: Platform.PLATFORM_LINUX,
+              tags: [],
+              executor: 'process',
+              capacity: 1,
+              builtinTypes: [],
+            },
           ],
           held: [],
           ...hello,

@@ -311,6 +311,12 @@ export interface Pool {
   executor: string;
   /** How many steps the pool runs at once. */
   capacity: number;
+  /**
+   * The resource types the pool runs inside the agent, with no container (git, mock, registry-image,
+   * semver, time...): the hub sends a step of a built-in type only to a pool that lists it. Empty from
+   * agents that predate this field, which ran git, mock and time.
+   */
+  builtinTypes: string[];
 }
 
 /**
@@ -1060,7 +1066,7 @@ export const HubMessage: MessageFns<HubMessage> = {
 };
 
 function createBasePool(): Pool {
-  return { name: "", platform: 0, tags: [], executor: "", capacity: 0 };
+  return { name: "", platform: 0, tags: [], executor: "", capacity: 0, builtinTypes: [] };
 }
 
 export const Pool: MessageFns<Pool> = {
@@ -1079,6 +1085,9 @@ export const Pool: MessageFns<Pool> = {
     }
     if (message.capacity !== 0) {
       writer.uint32(40).uint32(message.capacity);
+    }
+    for (const v of message.builtinTypes) {
+      writer.uint32(50).string(v!);
     }
     return writer;
   },
@@ -1136,6 +1145,14 @@ export const Pool: MessageFns<Pool> = {
             message.capacity = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.builtinTypes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1155,6 +1172,11 @@ export const Pool: MessageFns<Pool> = {
       tags: globalThis.Array.isArray(object?.tags) ? object.tags.map((e: any) => globalThis.String(e)) : [],
       executor: isSet(object.executor) ? globalThis.String(object.executor) : "",
       capacity: isSet(object.capacity) ? globalThis.Number(object.capacity) : 0,
+      builtinTypes: globalThis.Array.isArray(object?.builtinTypes)
+        ? object.builtinTypes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.builtin_types)
+        ? object.builtin_types.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1175,6 +1197,9 @@ export const Pool: MessageFns<Pool> = {
     if (message.capacity !== 0) {
       obj.capacity = Math.round(message.capacity);
     }
+    if (message.builtinTypes?.length) {
+      obj.builtinTypes = message.builtinTypes;
+    }
     return obj;
   },
 
@@ -1188,6 +1213,7 @@ export const Pool: MessageFns<Pool> = {
     message.tags = object.tags?.map((e) => e) || [];
     message.executor = object.executor ?? "";
     message.capacity = object.capacity ?? 0;
+    message.builtinTypes = object.builtinTypes?.map((e) => e) || [];
     return message;
   },
 };
