@@ -27,6 +27,10 @@ export function resourceExecutorFor(
   image: ImageResourceOptions,
 ): Executor {
   if (resource.builtin && pool.builtinTypes.includes(resource.type)) return pool.builtin;
+  if (resource.builtin && pool.executor.kind === 'process')
+    return refusing(
+      `pool "${pool.name}" does not run the built-in resource type "${resource.type}" (it runs ${pool.builtinTypes.join(', ')})`,
+    );
   if (pool.executor.kind === 'process')
     return refusing(
       `resource type "${resource.type}" runs from an image; pool "${pool.name}" runs host processes, which run only the built-in types (${pool.builtinTypes.join(', ')})`,
