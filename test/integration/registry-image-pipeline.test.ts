@@ -75,8 +75,8 @@ describe.skipIf(unavailable !== undefined)('a registry-image pipeline on process
 
   afterAll(async () => {
     for (const agent of agents) await agent.stop();
-    await hub?.close();
-    await registry?.close();
+    await hub.close();
+    await registry.close();
     if (root) await rm(root, { recursive: true, force: true });
   });
 
