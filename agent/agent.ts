@@ -20,7 +20,7 @@ import { HubSession } from './session/session.js';
 import { ArtifactCache } from './artifacts/cache.js';
 import { TaskCaches } from './task-caches.js';
 import { ArtifactTransfer } from './artifacts/transfer.js';
-import { BuiltinResourceExecutor } from './resources/index.js';
+import { BuiltinResourceExecutor, BUILTINS } from './resources/index.js';
 import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -135,8 +135,12 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       name: p.name,
       capacity: p.capacity,
       executor: await executorFor(config, p, log),
-      // mock and time run inside the agent, on every pool.
-      builtin: new BuiltinResourceExecutor({ workRoot: path.join(config.workDir, 'resources', p.name) }),
+      // The built-in types (all, unless the pool lists fewer) run inside the agent.
+      builtin: new BuiltinResourceExecutor({
+        workRoot: path.join(config.workDir, 'resources', p.name),
+        types: Object.fromEntries(p.builtinTypes.map((t) => [t, BUILTINS[t]])),
+      }),
+      builtinTypes: p.builtinTypes,
     });
   }
   const channelOptions: Record<string, string | number> = {
@@ -181,6 +185,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
             tags: [...p.tags],
             executor: p.executor,
             capacity: p.capacity,
+            builtinTypes: [...p.builtinTypes],
             admission: admission && { verdict: verdictToWire(admission.verdict), message: admission.message },
           };
         }),

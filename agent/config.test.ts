@@ -54,8 +54,29 @@ describe('parseAgentConfig', () => {
       metrics: undefined,
       drainTimeoutSeconds: 600,
       cacheMaxBytes: 10 * 1024 * 1024 * 1024,
-      pools: [{ name: 'local', platform: 'linux', tags: [], executor: 'process', capacity: 8 }],
+      pools: [
+        {
+          name: 'local',
+          platform: 'linux',
+          tags: [],
+          executor: 'process',
+          capacity: 8,
+          builtinTypes: ['git', 'mock', 'registry-image', 'semver', 'time'],
+        },
+      ],
     });
+  });
+
+  it('lets a pool list the built-in types it runs inside the agent', () => {
+    const text = (types: string) =>
+      `hub:\n  address: 127.0.0.1:7777\ntoken_file: t\npools:\n  - name: k\n    builtin_types: ${types}\n`;
+    expect(parseAgentConfig(text('[git, time, git]'), host).pools[0]!.builtinTypes).toEqual(['git', 'time']);
+    expect(problemsOf(text('[git, s3]'), { file: 'a.yaml' })).toEqual([
+      'a.yaml:6:26: pools[0].builtin_types[1]: must be one of: git, mock, registry-image, semver, time (got "s3")',
+    ]);
+    expect(problemsOf(text('[]'), { file: 'a.yaml' })).toEqual([
+      'a.yaml:6:20: pools[0].builtin_types: must list at least one type (leave it out for all)',
+    ]);
   });
 
   it('maps win32 to windows for the default platform', () => {

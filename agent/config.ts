@@ -16,6 +16,7 @@ import {
   WINDOWS_TOLERATION,
   type KubernetesPoolSettings,
 } from './executors/kubernetes/settings.js';
+import { BUILTIN_TYPES, type BuiltinType } from './resources/builtin-types.js';
 
 export type PoolPlatform = 'linux' | 'windows' | 'darwin';
 export type PoolExecutor = 'process' | 'kubernetes';
@@ -26,6 +27,8 @@ export interface PoolConfig {
   readonly tags: readonly string[];
   readonly executor: PoolExecutor;
   readonly capacity: number;
+  /** The resource types this pool runs inside the agent (default: all of BUILTIN_TYPES). */
+  readonly builtinTypes: readonly BuiltinType[];
   /** Set exactly when executor is kubernetes. */
   readonly kubernetes?: KubernetesPoolSettings;
 }
@@ -199,6 +202,12 @@ const RawConfig = z.strictObject({
           .min(1, { error: 'must be an integer >= 1' })
           .optional(),
         kubernetes: KubernetesBlock.optional(),
+        // A pool may run some built-in types from their image instead (a Kubernetes pool that
+        // must not reach a registry itself): it lists the ones it runs inside the agent.
+        builtin_types: z
+          .array(z.enum(BUILTIN_TYPES))
+          .min(1, { error: 'must list at least one type (leave it out for all)' })
+          .optional(),
       }),
     )
     .min(1, { error: 'must list at least one pool' }),
@@ -375,6 +384,7 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
         tags: p.tags ?? [],
         executor: p.executor ?? 'process',
         capacity: p.capacity ?? Math.max(1, Math.floor(opts.cpus)),
+        builtinTypes: [...new Set(p.builtin_types ?? BUILTIN_TYPES)],
       };
       if (pool.executor !== 'kubernetes') return pool;
       const k8sPlatform = poolPlatform === 'windows' ? 'windows' : 'linux';

@@ -29,16 +29,19 @@ import {
   resumeImageResource,
   type ImageResourceOptions,
 } from './resources/index.js';
+import { BUILTIN_TYPES } from './resources/builtin-types.js';
 
 export interface PoolRuntime {
   name: string;
   capacity: number;
   executor: Executor;
   /**
-   * Runs the built-in resource types (mock, time) of this pool's steps. Absent: one shared executor
+   * Runs the built-in resource types of this pool's steps. Absent: one shared executor
    * under the system temp dir.
    */
   builtin?: Executor;
+  /** The built-in types `builtin` runs; absent: all of them. */
+  builtinTypes?: readonly string[];
 }
 
 /**
@@ -222,7 +225,12 @@ export class StepRunner {
       } else {
         step.resource = resource;
         executor = resourceExecutorFor(
-          { name: pool.name, executor: pool.executor, builtin: this.builtinFor(pool) },
+          {
+            name: pool.name,
+            executor: pool.executor,
+            builtin: this.builtinFor(pool),
+            builtinTypes: pool.builtinTypes ?? BUILTIN_TYPES,
+          },
           resource,
           this.imageResources,
         );

@@ -96,6 +96,7 @@ export class BenchAgent {
               executor: 'process',
               capacity: opts.capacity,
               admission: undefined,
+              builtinTypes: [],
             },
           ],
           held: [],

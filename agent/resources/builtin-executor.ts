@@ -20,6 +20,7 @@ import { git } from './git/git.js';
 import { mock } from './mock.js';
 import { registryImage } from './registry-image/registry-image.js';
 import { semverResource } from './semver/semver.js';
+import type { BuiltinType } from './builtin-types.js';
 import { validateResponse } from './protocol.js';
 import { time } from './time.js';
 import { createStepDirs, packOutputs, resolveInside, StepPathError } from '../artifacts/step-dirs.js';
@@ -34,7 +35,7 @@ export interface BuiltinExecutorOptions {
   types?: Record<string, BuiltinResource>;
 }
 
-export const BUILTINS: Record<string, BuiltinResource> = {
+export const BUILTINS: Record<BuiltinType, BuiltinResource> = {
   git,
   mock,
   'registry-image': registryImage,

@@ -11,9 +11,6 @@ export type ResourceKind = ExecResource['kind'];
 /** The largest response the agent accepts from a resource. */
 export const MAX_RESPONSE_BYTES = 1024 * 1024;
 
-/** The built-in types; they run inside the agent on every pool. */
-export const BUILTIN_TYPES = ['git', 'mock', 'time'] as const;
-
 /**
  * The request for `action`, per Concourse: check `{source, version}` (version null when there is
  * none), get `{source, params, version}`, put `{source, params}`. A string is what is wrong.

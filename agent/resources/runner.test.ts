@@ -300,7 +300,9 @@ describe('built-in resource steps', () => {
   it('errors a type that is not built in', async () => {
     const { result } = await run({ kind: CHECK, type: 's3' });
     expect(result.status).toBe(StepStatus.STEP_STATUS_ERRORED);
-    expect(result.error).toBe('resource type "s3" is not built in (built in: git, mock, time)');
+    expect(result.error).toBe(
+      'pool "local" does not run the built-in resource type "s3" (it runs git, mock, registry-image, semver, time)',
+    );
   });
 });
 
@@ -310,7 +312,7 @@ describe('resource types that run from an image', () => {
     expect(result).toMatchObject({
       status: StepStatus.STEP_STATUS_ERRORED,
       error:
-        'resource type "s3" runs from an image; pool "local" runs host processes, which run only the built-in types (git, mock, time)',
+        'resource type "s3" runs from an image; pool "local" runs host processes, which run only the built-in types (git, mock, registry-image, semver, time)',
     });
   });
 

@@ -8,6 +8,7 @@ const pool = (name: string, platform: string, tags: string[] = [], capacity = 2)
   tags,
   executor: 'process',
   capacity,
+  builtinTypes: ['git', 'mock', 'time'],
 });
 
 const spec = (platform: string, tags: string[] = [], team = 'main'): StepSpec => ({
@@ -64,6 +65,30 @@ describe('routing rules', () => {
     expect(pickCandidate([full])).toBeUndefined();
     expect(pickCandidate([busy, idle], 'a')?.agent.agentName).toBe('a');
     expect(pickCandidate([busy, idle, full], 'c')?.agent.agentName).toBe('b');
+  });
+
+  it('sends a built-in resource type only to pools that run it, or from its image to a linux image pool', () => {
+    const check = (type: string, image?: StepSpec['image']): StepSpec => ({
+      ...spec(''),
+      ...(image ? { image } : {}),
+      resource: { kind: 'check', type, builtin: true, source: {}, params: {}, version: undefined },
+    });
+    const old = pool('old', 'darwin');
+    const current = {
+      ...pool('new', 'windows'),
+      builtinTypes: ['git', 'mock', 'registry-image', 'semver', 'time'],
+    };
+    const k8s = { ...pool('k8s', 'linux'), executor: 'kubernetes' };
+    expect(poolAccepts(old, check('git'))).toBe(true);
+    expect(poolAccepts(old, check('registry-image'))).toBe(false);
+    expect(poolAccepts(current, check('registry-image'))).toBe(true);
+    expect(poolAccepts(k8s, check('registry-image'))).toBe(false);
+    const image = { repository: 'concourse/registry-image-resource', tag: 'latest', digest: '' };
+    expect(poolAccepts(k8s, check('registry-image', image))).toBe(true);
+    expect(poolAccepts(old, check('registry-image', image))).toBe(false);
+    expect(waitingReason(check('semver'), [])).toBe(
+      'no connected agent offers the built-in resource type semver',
+    );
   });
 
   it('explains in words why a step waits', () => {

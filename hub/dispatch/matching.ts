@@ -4,8 +4,14 @@ import type { AgentConnection, PoolInfo, StepSpec } from './types.js';
 
 /** Concourse's rule: a tagged pool takes only steps that ask for all its tags; untagged steps go to untagged pools. */
 export function poolAccepts(pool: PoolInfo, spec: StepSpec): boolean {
-  // An empty platform (a built-in resource type runs inside the agent) fits any pool.
-  if (spec.platform !== '' && pool.platform !== spec.platform) return false;
+  const resource = spec.resource;
+  if (resource?.builtin) {
+    // A built-in type runs inside the agent on a pool that lists it, or (when the hub sent the
+    // type's image too) from the image on a Linux pool that can run images.
+    const inside = pool.builtinTypes.includes(resource.type);
+    const fromImage = spec.image !== undefined && pool.platform === 'linux' && pool.executor !== 'process';
+    if (!inside && !fromImage) return false;
+  } else if (spec.platform !== '' && pool.platform !== spec.platform) return false;
   if (spec.tags.length === 0) return pool.tags.length === 0;
   return spec.tags.every((tag) => pool.tags.includes(tag));
 }
@@ -36,7 +42,12 @@ export function pickCandidate(candidates: Candidate[], preferAgent?: string): Ca
 
 /** The sentence a waiting build shows: what it needs and what is missing. */
 export function waitingReason(spec: StepSpec, candidates: Candidate[]): string {
-  const wants = `${spec.platform ? `platform=${spec.platform}` : 'any platform'}${spec.tags.length ? ` with tags [${spec.tags.join(', ')}]` : ''}`;
+  const what = spec.resource?.builtin
+    ? `the built-in resource type ${spec.resource.type}`
+    : spec.platform
+      ? `platform=${spec.platform}`
+      : 'any platform';
+  const wants = `${what}${spec.tags.length ? ` with tags [${spec.tags.join(', ')}]` : ''}`;
   if (candidates.length === 0) return `no connected agent offers ${wants}`;
   return `every pool that offers ${wants} is at capacity (${candidates
     .map((c) => `${c.agent.agentName}/${c.pool.name} ${c.inUse}/${c.pool.capacity}`)

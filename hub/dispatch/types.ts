@@ -74,15 +74,21 @@ export interface Assignment {
   acceptWithinMs: number;
 }
 
+/** What a pool of an agent that does not list its built-in types runs (agents before the list). */
+export const LEGACY_BUILTIN_TYPES: readonly string[] = ['git', 'mock', 'time'];
+
 export interface PoolInfo {
   name: string;
   platform: string;
   tags: string[];
   executor: string;
   capacity: number;
+  /** The resource types the pool runs inside the agent (git, mock, registry-image, semver, time...). */
+  builtinTypes: string[];
   /** Kubernetes pools: what the cluster's admission says of their pods (the agent's dry run at start). */
   admission?: PoolAdmission;
 }
+
 
 export interface PoolAdmission {
   verdict: 'admitted' | 'refused' | 'unknown';

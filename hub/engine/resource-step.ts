@@ -567,6 +567,9 @@ export class ResourceSteps {
           : `resource type "${resolved.base}" is not built in and the hub has no image for it (set --core-resource-image ${resolved.base}=REPOSITORY)`;
       const tag = direct && typeof direct.source?.tag === 'string' ? direct.source.tag : 'latest';
       image = { repository, tag, digest: typeVersion?.digest ?? '' };
+    } else if (!direct && this.deps.coreImages[resolved.base]) {
+      // For a pool that runs this built-in type from its image instead (its config says so).
+      image = { repository: this.deps.coreImages[resolved.base] ?? '', tag: 'latest', digest: '' };
     }
     const spec: StepSpec = {
       platform: resolved.builtin ? '' : 'linux',

@@ -1,13 +1,21 @@
 // How a resource (or resource type) runs: which base type its type chain ends in, whether the agent
-// runs that type itself (git, mock, time) or from an image, and the history key of its source.
+// runs that type itself (git, mock, registry-image, semver, time) or from an image, and the history key of its source.
 
 import { createHash } from 'node:crypto';
 import type { ParsedPipeline, ResourceTypeConfig } from '../pipeline/config.js';
 import { typeChain } from '../pipeline/checks.js';
 import { canonicalJson } from '../store/canonical-json.js';
 
-/** Types the agent implements itself: they need no container and run on any pool. */
-export const BUILTIN_TYPES: ReadonlySet<string> = new Set(['git', 'mock', 'time']);
+/** Types the agent implements itself: they need no container and run on every pool that lists them. */
+export const BUILTIN_TYPES: ReadonlySet<string> = new Set([
+  'git',
+  'mock',
+  'registry-image',
+  'semver',
+  'time',
+]);
+/** Types whose versions are images: a custom type of one runs its own image, not the type itself. */
+const IMAGE_TYPES: ReadonlySet<string> = new Set(['registry-image', 'docker-image']);
 
 export interface ResolvedType {
   /** The base type the chain ends in ("mock", "git", ...). */
@@ -28,7 +36,7 @@ export function resolveType(pipeline: Pick<ParsedPipeline, 'resource_types'>, ty
   const base = chain.at(-1)?.type ?? type;
   return {
     base,
-    builtin: BUILTIN_TYPES.has(base),
+    builtin: BUILTIN_TYPES.has(base) && !(chain.length > 0 && IMAGE_TYPES.has(base)),
     direct: chain[0],
     hash: sha256(canonicalJson(chain.map((t) => [t.name, t.type, t.source ?? {}, t.defaults ?? {}]))),
   };

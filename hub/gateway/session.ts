@@ -24,7 +24,13 @@ import {
   streamFromWire,
 } from '../../common/wire-enums.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
-import type { AgentConnection, Assignment, PoolInfo, ResourceAction } from '../dispatch/types.js';
+import {
+  type AgentConnection,
+  type Assignment,
+  LEGACY_BUILTIN_TYPES,
+  type PoolInfo,
+  type ResourceAction,
+} from '../dispatch/types.js';
 import type { Engine } from '../engine/engine.js';
 import { eventTime, type BuildEvents } from '../events/build-events.js';
 import type { LogWriter } from '../events/log-writer.js';
@@ -292,6 +298,8 @@ export class AgentSession implements AgentConnection {
         executor: pool.executor,
         capacity: pool.capacity,
         ...(verdict ? { admission: { verdict, message: pool.admission?.message ?? '' } } : {}),
+        // Agents from before the field ran exactly these.
+        builtinTypes: pool.builtinTypes.length > 0 ? [...pool.builtinTypes] : [...LEGACY_BUILTIN_TYPES],
       });
     }
     if (pools.length === 0) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'the agent offers no pools');

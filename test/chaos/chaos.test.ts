@@ -278,6 +278,7 @@ async function startFlood(
         executor: 'process',
         capacity: 1,
         admission: undefined,
+        builtinTypes: [],
       },
     ],
   });

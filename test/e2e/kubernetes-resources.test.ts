@@ -83,6 +83,8 @@ function pools(): string {
     platform: linux
     executor: kubernetes
     capacity: 4
+    # registry-image from its image (the fake core image below), not inside the agent.
+    builtin_types: [git, mock, semver, time]
     kubernetes:
       namespace: ${NS}
       kubeconfig: ${kubeconfig}

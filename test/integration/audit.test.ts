@@ -144,6 +144,7 @@ describe('the stall audit', () => {
           executor: 'process',
           capacity: 1,
           admission: undefined,
+          builtinTypes: [],
         },
       ],
     });

@@ -105,6 +105,7 @@ async function rawWithLease(
         executor: 'process',
         capacity: 1,
         admission: undefined,
+        builtinTypes: [],
       },
     ],
   });

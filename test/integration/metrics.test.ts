@@ -100,6 +100,7 @@ describe('metrics', () => {
           executor: 'process',
           capacity: 1,
           admission: undefined,
+          builtinTypes: [],
         },
       ],
     });
@@ -125,6 +126,7 @@ describe('metrics', () => {
           executor: 'process',
           capacity: 1,
           admission: undefined,
+          builtinTypes: [],
         },
       ],
     });

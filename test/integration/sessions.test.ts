@@ -128,6 +128,7 @@ describe('broken connections', () => {
         executor: 'process',
         capacity: 1,
         admission: undefined,
+        builtinTypes: [],
       },
     ];
     const token = await hub.newAgentToken('raw');
@@ -370,6 +371,7 @@ describe('leases', () => {
           executor: 'process',
           capacity: 1,
           admission: undefined,
+          builtinTypes: [],
         },
       ],
     });

@@ -106,6 +106,7 @@ it('refuses the Hello of a session whose token was revoked after it authenticate
             executor: 'process',
             capacity: 1,
             admission: undefined,
+            builtinTypes: [],
           },
         ],
         held: [],

@@ -3,7 +3,8 @@
 // protocol served by `git daemon --inetd` per connection (so the port is the kernel's, with no race).
 
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
 
 export interface GitServer {
@@ -14,11 +15,19 @@ export interface GitServer {
   close(): Promise<void>;
 }
 
-/** Serves the repositories under `root` over smart HTTP; every request needs `user`:`password`. */
-export async function startGitHttpServer(root: string, user: string, password: string): Promise<GitServer> {
+/**
+ * Serves the repositories under `root` over smart HTTP; every request needs `user`:`password`. With
+ * `tls` (a PEM key and certificate) it serves HTTPS.
+ */
+export async function startGitHttpServer(
+  root: string,
+  user: string,
+  password: string,
+  tls?: { key: string; cert: string },
+): Promise<GitServer> {
   const expected = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
   const state = { rejected: 0 };
-  const server: HttpServer = createHttpServer((req, res) => {
+  const handler: RequestListener = (req, res) => {
     if (req.headers.authorization !== expected) {
       state.rejected++;
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end('authentication required\n');
@@ -66,11 +75,12 @@ export async function startGitHttpServer(root: string, user: string, password: s
     });
     cgi.stdout.on('end', () => res.end());
     cgi.on('error', () => res.destroy());
-  });
+  };
+  const server: HttpServer = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: (name) => `http://127.0.0.1:${port}/${name}`,
+    url: (name) => `${tls ? 'https' : 'http'}://127.0.0.1:${port}/${name}`,
     get rejected() {
       return state.rejected;
     },

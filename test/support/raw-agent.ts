@@ -69,6 +69,7 @@ export function rawAgent(address: string, token: string, hello: Partial<Hello> |
               executor: 'process',
               capacity: 1,
               admission: undefined,
+              builtinTypes: [],
             },
           ],
           held: [],

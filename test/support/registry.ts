@@ -16,6 +16,7 @@ import { gzipSync } from 'node:zlib';
 import { create } from 'tar';
 import { Agent, fetch } from 'undici';
 import { freePort } from './free-port.js';
+import { selfSignedCert } from './self-signed.js';
 
 const REGISTRY = '/usr/bin/docker-registry';
 
@@ -66,33 +67,9 @@ export async function startRegistry(dir: string, opts: RegistryOptions = {}): Pr
   ];
   let caCert: string | undefined;
   if (opts.tls) {
-    const key = path.join(dir, 'tls.key');
-    const cert = path.join(dir, 'tls.crt');
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:P-256',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=127.0.0.1',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-      ],
-      { stdio: 'ignore' },
-    );
-    caCert = await readFile(cert, 'utf8');
-    config.push('  tls:', `    certificate: ${cert}`, `    key: ${key}`);
+    const tls = await selfSignedCert(dir, 'tls');
+    caCert = tls.cert;
+    config.push('  tls:', `    certificate: ${tls.certFile}`, `    key: ${tls.keyFile}`);
   }
   let tokenServer: Server | undefined;
   if (opts.auth === 'htpasswd') {

@@ -12,6 +12,7 @@ import {
   startGitHttpServer,
   type GitServer,
 } from '../../../test/support/git-servers.js';
+import { selfSignedCert } from '../../../test/support/self-signed.js';
 import { makeKey, sshdUnavailable, startSshd, type TestSshd } from '../../../test/support/sshd.js';
 import type { BuiltinContext } from '../builtin.js';
 import { git } from './git.js';
@@ -282,6 +283,34 @@ describe('get', () => {
     await mkdir(dir);
     await get(httpSource({ branch: 'with-sub' }), { submodules: 'none' });
     await expect(readFile(path.join(dir, 'vendor/lib/lib.txt'), 'utf8')).rejects.toThrow(/ENOENT/);
+    // A list names the submodules to fetch.
+    for (const [submodules, fetched] of [
+      [['vendor/lib'], true],
+      [['vendor/other'], false],
+    ] as const) {
+      await rm(dir, { recursive: true });
+      await mkdir(dir);
+      const got = get(httpSource({ branch: 'with-sub' }), { submodules });
+      if (fetched) {
+        await got;
+        expect(await readFile(path.join(dir, 'vendor/lib/lib.txt'), 'utf8')).toBe('lib\n');
+      } else {
+        expect(await failure(got)).toMatch(/pathspec 'vendor\/other' did not match/);
+      }
+    }
+  });
+
+  it('refuses a certificate it cannot verify over HTTPS, unless skip_ssl_verification', async () => {
+    const https = await startGitHttpServer(root, USER, PASSWORD, await selfSignedCert(root, 'https'));
+    try {
+      const source = { uri: https.url('app.git'), branch: 'main', username: USER, password: PASSWORD };
+      expect(await failure(check(source))).toMatch(/git clone failed .*(certificate|SSL)/i);
+      expect(await check({ ...source, skip_ssl_verification: true })).toEqual([{ ref: c.docs }]);
+      await get({ ...source, skip_ssl_verification: true }, {}, { ref: c.deployB });
+      expect(await readFile(path.join(dir, 'src/b.txt'), 'utf8')).toBe('deploy b\n');
+    } finally {
+      await https.close();
+    }
   });
 
   it('applies git_config to the clone, and disable_git_lfs is accepted', async () => {

@@ -312,7 +312,15 @@ export interface Pool {
   /** How many steps the pool runs at once. */
   capacity: number;
   /** What the cluster's admission says of the pool's step pods (kubernetes pools; absent otherwise). */
-  admission: PoolAdmission | undefined;
+  admission:
+    | PoolAdmission
+    | undefined;
+  /**
+   * The resource types the pool runs inside the agent, with no container (git, mock, registry-image,
+   * semver, time...): the hub sends a step of a built-in type only to a pool that lists it. Empty from
+   * agents that predate this field, which ran git, mock and time.
+   */
+  builtinTypes: string[];
 }
 
 /**
@@ -1115,7 +1123,7 @@ export const HubMessage: MessageFns<HubMessage> = {
 };
 
 function createBasePool(): Pool {
-  return { name: "", platform: 0, tags: [], executor: "", capacity: 0, admission: undefined };
+  return { name: "", platform: 0, tags: [], executor: "", capacity: 0, admission: undefined, builtinTypes: [] };
 }
 
 export const Pool: MessageFns<Pool> = {
@@ -1137,6 +1145,9 @@ export const Pool: MessageFns<Pool> = {
     }
     if (message.admission !== undefined) {
       PoolAdmission.encode(message.admission, writer.uint32(50).fork()).join();
+    }
+    for (const v of message.builtinTypes) {
+      writer.uint32(58).string(v!);
     }
     return writer;
   },
@@ -1202,6 +1213,14 @@ export const Pool: MessageFns<Pool> = {
             message.admission = PoolAdmission.decode(reader, reader.uint32());
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.builtinTypes.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1222,6 +1241,11 @@ export const Pool: MessageFns<Pool> = {
       executor: isSet(object.executor) ? globalThis.String(object.executor) : "",
       capacity: isSet(object.capacity) ? globalThis.Number(object.capacity) : 0,
       admission: isSet(object.admission) ? PoolAdmission.fromJSON(object.admission) : undefined,
+      builtinTypes: globalThis.Array.isArray(object?.builtinTypes)
+        ? object.builtinTypes.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.builtin_types)
+        ? object.builtin_types.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1245,6 +1269,9 @@ export const Pool: MessageFns<Pool> = {
     if (message.admission !== undefined) {
       obj.admission = PoolAdmission.toJSON(message.admission);
     }
+    if (message.builtinTypes?.length) {
+      obj.builtinTypes = message.builtinTypes;
+    }
     return obj;
   },
 
@@ -1261,6 +1288,7 @@ export const Pool: MessageFns<Pool> = {
     message.admission = (object.admission !== undefined && object.admission !== null)
       ? PoolAdmission.fromPartial(object.admission)
       : undefined;
+    message.builtinTypes = object.builtinTypes?.map((e) => e) || [];
     return message;
   },
 };
