@@ -4,6 +4,7 @@
 import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
+import { KyselyBuildEventStore } from './kysely-build-events.js';
 import { KyselyResourceStore } from './kysely-resources.js';
 import { KyselyTeamStore } from './kysely-teams.js';
 import { KyselyUserStore } from './kysely-users.js';
@@ -124,11 +125,13 @@ export class KyselyStore implements Store {
   readonly resources: KyselyResourceStore;
   readonly teams: KyselyTeamStore;
   readonly users: KyselyUserStore;
+  readonly buildEvents: KyselyBuildEventStore;
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
     this.teams = new KyselyTeamStore(db);
     this.users = new KyselyUserStore(db);
+    this.buildEvents = new KyselyBuildEventStore(db);
   }
 
   // Teams.
