@@ -12,6 +12,7 @@ import path from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../support/chromium.js';
 import { setPipeline, startTestAgent, startTestHub, type TestHub } from '../support/harness.js';
 
 const SHOTS = path.resolve('test-results/ui');
@@ -106,17 +107,8 @@ beforeAll(async () => {
   profile = await mkdtemp(path.join(os.tmpdir(), 'outpost-chromium-'));
   started.push(() => rm(profile, { recursive: true, force: true }));
   browser = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-sync',
-    ],
+    executablePath: CHROMIUM,
+    args: CHROMIUM_ARGS,
     viewport: { width: 1200, height: 800 },
     colorScheme: 'light',
     acceptDownloads: true,
