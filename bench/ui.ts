@@ -60,15 +60,29 @@ async function waitForBuild(api: HubApi, id: number): Promise<string> {
   return within(600_000, `build ${id}`, poll());
 }
 
-/** Milliseconds from navigation until a line with exactly `text` is on screen. */
-async function timeToLine(page: Page, url: string, text: string): Promise<number> {
-  await page.goto('about:blank');
-  const start = performance.now();
-  await page.goto(url);
-  await page
-    .locator('.log-line .line-text', { hasText: new RegExp(`^${text}$`) })
-    .waitFor({ timeout: 60_000 });
-  return performance.now() - start;
+type Browser = Awaited<ReturnType<typeof chromium.launch>>;
+
+/** A page of its own (no cache, no earlier page kept in memory), signed in with `token`. */
+async function freshPage(browser: Browser, token: string): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+  const session = JSON.stringify({ token, user: null, expiresAt: null });
+  await context.addInitScript(`localStorage.setItem('outpost.session', ${JSON.stringify(session)})`);
+  return context.newPage();
+}
+
+/** Milliseconds from navigation until a line with exactly `text` is on screen, in a fresh page. */
+async function timeToLine(browser: Browser, token: string, url: string, text: string): Promise<number> {
+  const page = await freshPage(browser, token);
+  try {
+    const start = performance.now();
+    await page.goto(url);
+    await page
+      .locator('.log-line .line-text', { hasText: new RegExp(`^${text}$`) })
+      .waitFor({ timeout: 60_000 });
+    return performance.now() - start;
+  } finally {
+    await page.context().close();
+  }
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
@@ -122,19 +136,14 @@ export async function measureUi(): Promise<UiResult> {
       if (status !== 'succeeded') throw new Error(`build ${id} ${status}`);
     }
 
-    const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
-    await page.goto(`${started.url}/login`);
-    await page.evaluate(
-      `localStorage.setItem('outpost.session', ${JSON.stringify(JSON.stringify({ token: adminToken, user: null, expiresAt: null }))})`,
-    );
     const floors: number[] = [];
     const newest: number[] = [];
     for (let i = 0; i < 3; i++) {
-      floors.push(await timeToLine(page, `${started.url}/builds/${short}`, 'hello'));
-      newest.push(await timeToLine(page, `${started.url}/builds/${long}`, last));
+      floors.push(await timeToLine(browser, adminToken, `${started.url}/builds/${short}`, 'hello'));
+      newest.push(await timeToLine(browser, adminToken, `${started.url}/builds/${long}`, last));
     }
-    // Once more, to the whole log.
-    await page.goto('about:blank');
+    // Once more, to the whole log; this page alone is open for the memory figure.
+    const page = await freshPage(browser, adminToken);
     const start = performance.now();
     await page.goto(`${started.url}/builds/${long}`);
     await page.locator('main[data-complete="true"]').waitFor({ timeout: 120_000 });
@@ -165,7 +174,7 @@ export async function measureUi(): Promise<UiResult> {
       }
       return { idle, jump };
     })()`);
-    await page.close();
+    await page.context().close();
     return {
       lines,
       newestLineMs: median(newest),
@@ -185,7 +194,7 @@ export async function measureUi(): Promise<UiResult> {
 }
 
 /** RSS of the browser's renderer processes (one tab: one renderer), in MB, from /proc. */
-async function rendererRss(browser: Awaited<ReturnType<typeof chromium.launch>>): Promise<number> {
+async function rendererRss(browser: Browser): Promise<number> {
   const cdp = await browser.newBrowserCDPSession();
   const info = (await cdp.send('SystemInfo.getProcessInfo')) as {
     processInfo: { type: string; id: number }[];

@@ -8,9 +8,10 @@ import { api } from './api.js';
 import { applyEvent, emptyModel, type BuildModel } from './build-model.js';
 import { followBuildEvents } from './events.js';
 
-/** Events of the first look: a 64 KiB log chunk each at most (the server also caps a page at 4 MiB). */
-const TAIL_EVENTS = 64;
-const PAGE_EVENTS = 200;
+/** Events of the first look (a 64 KiB log chunk each at most): a screenful, fast to fetch and parse. */
+const TAIL_EVENTS = 16;
+/** 64 chunks of 64 KiB: the server's 4 MiB page budget, so it reads no rows it then leaves out. */
+const PAGE_EVENTS = 64;
 
 export interface BuildStream {
   model: BuildModel;
