@@ -226,15 +226,14 @@ describe('web UI', () => {
       await page.locator('.pinned').waitFor({ state: 'detached' });
     });
     await check('resource page: disable and enable a version', async () => {
-      const enabled = page.getByLabel('version version: v1 enabled');
-      await enabled.uncheck();
+      await page.getByRole('button', { name: 'disable version version: v1' }).click();
       await page.locator('tr.disabled[data-version="version: v1"]').waitFor();
       const res = await hub.api<{ enabled: boolean }[]>(
         'GET',
         '/teams/main/pipelines/chain/resources/src/versions',
       );
       expect(res.body.map((v) => v.enabled)).toEqual([false]);
-      await enabled.check();
+      await page.getByRole('button', { name: 'enable version version: v1' }).click();
       await page.locator('tr.disabled').waitFor({ state: 'detached' });
     });
 

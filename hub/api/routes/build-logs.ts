@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { ApiContext } from '../context.js';
 import { id, limit, name } from '../fields.js';
 import { route, type Route } from '../route.js';
+import { buildTeam } from './builds.js';
 
 /** Stored event data a page carries at most (one event more can pass it): a log chunk is 64 KiB at most. */
 const PAGE_BYTES = 4 * 1024 * 1024;
@@ -25,10 +26,7 @@ interface LogData {
 
 export function buildLogRoutes(ctx: ApiContext): Route[] {
   const { store } = ctx.deps;
-  const teamOfBuild = async ({ id }: { id: number }) => ({
-    team: (await ctx.buildOf(id)).teamName,
-    what: `build ${id}`,
-  });
+  const teamOfBuild = buildTeam(ctx);
   return [
     route({
       method: 'GET',

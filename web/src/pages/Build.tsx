@@ -8,7 +8,7 @@ import { api, downloadLog } from '../api.js';
 import type { BuildModel } from '../build-model.js';
 import { useBuildStream } from '../build-stream.js';
 import { ErrorNote } from '../error-note.js';
-import { LogView, lineRangeHash, parseLineRange, type LineRange } from '../log-view.js';
+import { LogView, lineRangeHash, parseLineRange, type LineRange, type LogViewProps } from '../log-view.js';
 import { Link, navigate, paths } from '../router.js';
 import { StatusBadge, duration } from '../status.js';
 
@@ -24,18 +24,10 @@ const SHORTCUTS: [string, string][] = [
   ['Esc', 'clear the selected lines'],
 ];
 
-/** What every step's log shares: the page's display choices and the selected lines. */
-interface LogOptions {
-  version: number;
-  numbered: boolean;
-  follow: boolean;
-  showTimes: boolean;
-  selected: LineRange | null;
-  target: LineRange | null;
-  onSelect: (r: LineRange) => void;
-  onScrollUp: () => void;
+/** What every step's log shares: the page's display choices and the selected lines; and the download. */
+type LogOptions = Omit<LogViewProps, 'stepId' | 'stepName' | 'view'> & {
   download: (step: BuildStep) => void;
-}
+};
 
 export function BuildPage({ id }: { id: number }) {
   const [summary, setSummary] = useState<BuildSummary>();

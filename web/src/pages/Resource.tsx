@@ -100,14 +100,12 @@ export function ResourcePage({
               </td>
               <td className="muted">{v.metadata.map((m) => `${m.name}=${m.value}`).join(' ')}</td>
               <td>
-                <input
-                  type="checkbox"
-                  aria-label={`version ${pairs(v.version)} enabled`}
-                  checked={v.enabled}
-                  onChange={(e) =>
-                    act(api.setVersionEnabled(team, pipeline, resource, v.id, e.target.checked))
-                  }
-                />
+                <button
+                  aria-label={`${v.enabled ? 'disable' : 'enable'} version ${pairs(v.version)}`}
+                  onClick={() => act(api.setVersionEnabled(team, pipeline, resource, v.id, !v.enabled))}
+                >
+                  {v.enabled ? 'Disable' : 'Enable'}
+                </button>
               </td>
               <td>
                 {same(pinned, v.version) ? (
