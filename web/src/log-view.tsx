@@ -45,7 +45,7 @@ export interface LogViewProps {
   /** The range to bring into view once (from the URL); null when there is none. */
   target: LineRange | null;
   onSelect: (r: LineRange) => void;
-  /** The reader scrolled up: stop following the tail. */
+  /** The reader moved up with the keyboard: stop following the tail (the page handles the wheel). */
   onScrollUp: () => void;
 }
 
@@ -93,7 +93,6 @@ export function LogView(p: LogViewProps) {
       aria-label={`log of step ${p.stepName}`}
       data-lines={count}
       tabIndex={0}
-      onWheel={(e) => e.deltaY < 0 && p.onScrollUp()}
       onKeyDown={(e) => ['ArrowUp', 'PageUp', 'Home'].includes(e.key) && p.onScrollUp()}
     >
       <div style={{ height: virtual.getTotalSize(), position: 'relative' }}>

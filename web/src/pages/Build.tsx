@@ -100,7 +100,12 @@ export function BuildPage({ id }: { id: number }) {
     download,
   };
   return (
-    <main className="page build-page" data-complete={stream.complete}>
+    // Scrolling up, in a log or the page, stops following the tail.
+    <main
+      className="page build-page"
+      data-complete={stream.complete}
+      onWheel={(e) => e.deltaY < 0 && setFollow(false)}
+    >
       <div className="toolbar">
         <h1>
           {summary ? (
