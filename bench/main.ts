@@ -18,6 +18,7 @@ import { fmt, MB, ratio, renderTable, type Row, type Summary } from './stats.js'
 import { measureStepsMemory, type StepsMemoryResult } from './steps-memory.js';
 import { STORE_LABELS, type BenchStore } from './support.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
+import { measureUi, type UiResult } from './ui.js';
 
 const TARGETS = {
   dispatchRttRatio: 2,
@@ -27,6 +28,8 @@ const TARGETS = {
   agentIdleRssMb: 80,
   hubRssMb1000Agents: 400,
   agentRssMbPerRunningStep: 5,
+  uiNewestLineMs: 1000,
+  uiRendererRssMb: 300,
 };
 
 /** The figures of the in-process hub: measured once per store. */
@@ -44,6 +47,7 @@ interface Results extends HubFigures {
   memory?: MemoryResult;
   stepsMemory?: StepsMemoryResult;
   bigLog?: BigLogResult;
+  ui?: UiResult;
 }
 
 let failed = false;
@@ -214,12 +218,51 @@ function table(r: Results): Row[] {
       pass: atMost(r.stepsMemory?.perStepMb, TARGETS.agentRssMbPerRunningStep),
     },
     ...bigLogRows(r.bigLog),
+    ...uiRows(r.ui),
   ];
   // The logs, memory and big-log figures come from child hubs (bench/child-hub.ts), always on a data dir.
   const withStore = rows.map((row) =>
     row.metric.startsWith('floor:') ? row : { store: STORE_LABELS.file, ...row },
   );
   return [...withStore, ...(r.inMemory ? hubRows(r.inMemory, rtt, 'memory') : [])];
+}
+
+function uiRows(u: UiResult | undefined): Row[] {
+  const lines = u ? `${fmt(u.lines)} lines` : '1,000,000 lines';
+  return [
+    {
+      metric: `ui: build page, newest line on screen (${lines})`,
+      value: num(u?.newestLineMs, ' ms'),
+      floor: num(u?.floorMs, ' ms (1-line build)'),
+      ratio: ratio(u?.newestLineMs ?? NaN, u?.floorMs),
+      target: `< ${TARGETS.uiNewestLineMs} ms`,
+      pass: u ? u.newestLineMs < TARGETS.uiNewestLineMs : undefined,
+    },
+    {
+      metric: `ui: build page, whole log loaded and numbered`,
+      value: num(u?.wholeLogMs, ' ms'),
+      floor: '',
+      ratio: '',
+      target: '',
+      pass: undefined,
+    },
+    {
+      metric: 'ui: jump to a random line, painted p50 / p99',
+      value: ms(u?.jump),
+      floor: num(u?.frameFloor.p50, ' ms (2 idle frames)'),
+      ratio: ratio(u?.jump.p50 ?? NaN, u?.frameFloor.p50),
+      target: '',
+      pass: undefined,
+    },
+    {
+      metric: 'ui: page memory, renderer RSS (JS heap)',
+      value: u ? `${fmt(u.rendererRssMb)} MB (${fmt(u.jsHeapMb)})` : 'n/a',
+      floor: '',
+      ratio: '',
+      target: `< ${TARGETS.uiRendererRssMb} MB`,
+      pass: u ? u.rendererRssMb < TARGETS.uiRendererRssMb : undefined,
+    },
+  ];
 }
 
 /** All the output up to the cap is stored, less at most one chunk (64 KiB) that did not fit. */
@@ -338,13 +381,20 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
     big_log_seconds: v(r.bigLog?.seconds),
     big_log_hub_cpu_mb_per_s: v(r.bigLog?.hubCpuMbPerS),
     big_log_agent_cpu_mb_per_s: v(r.bigLog?.agentCpuMbPerS),
+    ui_newest_line_ms: v(r.ui?.newestLineMs),
+    ui_floor_ms: v(r.ui?.floorMs),
+    ui_whole_log_ms: v(r.ui?.wholeLogMs),
+    ui_jump_p50_ms: v(r.ui?.jump.p50),
+    ui_renderer_rss_mb: v(r.ui?.rendererRssMb),
+    ui_js_heap_mb: v(r.ui?.jsHeapMb),
     ...(r.inMemory ? hubFigures(r.inMemory, '_memory') : {}),
     duration_s: v(seconds),
   };
 }
 
 async function main(): Promise<void> {
-  // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory, stepmem, biglog);
+  // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory, stepmem, biglog,
+  // ui);
   // `--big-log-bytes N` sets what the biglog step prints (default 1 GiB); `--memory` measures dispatch,
   // build and throughput a second time on a SQLite `:memory:` store, as extra rows.
   const { values } = parseArgs({
@@ -373,7 +423,7 @@ async function main(): Promise<void> {
   };
   await measureHub(r, 'file');
   if (values.memory) await measureHub((r.inMemory = {}), 'memory');
-  if (wanted('logs') || wanted('memory') || wanted('stepmem') || wanted('biglog'))
+  if (wanted('logs') || wanted('memory') || wanted('stepmem') || wanted('biglog') || wanted('ui'))
     if (await step('build dist/ for (d) to (g)', ensureBuilt)) process.stderr.write('bench: dist/ rebuilt\n');
   if (wanted('logs')) r.logs = await step('(d) log throughput', measureLogs);
   if (wanted('memory')) r.memory = await step('(e) memory', measureMemory);
@@ -382,6 +432,7 @@ async function main(): Promise<void> {
     r.bigLog = await step(`(f) one step printing ${fmt(bigLogBytes / MB)} MB`, () =>
       measureBigLog(bigLogBytes),
     );
+  if (wanted('ui')) r.ui = await step('(h) web UI on a 1,000,000-line log, chromium', measureUi);
   const seconds = (performance.now() - start) / 1000;
 
   process.stdout.write(`\n${renderTable(table(r))}\n\n1 MB = 2^20 bytes; total ${seconds.toFixed(1)} s\n`);

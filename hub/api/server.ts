@@ -10,6 +10,7 @@ import type { Method, Route } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiTokenRoutes } from './routes/api-tokens.js';
 import { authRoutes } from './routes/auth.js';
+import { buildLogRoutes } from './routes/build-logs.js';
 import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
@@ -94,6 +95,7 @@ export function buildApi(deps: ApiDeps) {
     ...pipelineRoutes(ctx),
     ...jobRoutes(ctx),
     ...buildRoutes(ctx),
+    ...buildLogRoutes(ctx),
     ...resourceRoutes(ctx),
     ...webhookRoutes(ctx),
     ...agentRoutes(ctx),

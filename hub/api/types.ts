@@ -20,6 +20,8 @@
 //   GET    /builds/:id/plan                                 -> BuildStep (the step tree; ids match events' origin.id)
 //   PUT    /builds/:id/abort                                -> 204 (409 'build_finished' once it has ended)
 //   GET    /builds/:id/events                               -> text/event-stream (see below)
+//   GET    /builds/:id/events/page    -> BuildEventPage (?after=SEQ&limit=, or ?tail=true&limit= for the newest)
+//   GET    /builds/:id/log                                  -> text/plain: the raw log (?step=ID: one step's)
 //   GET    /teams/:team/pipelines/:pipeline/resources       -> ResourceSummary[]
 //   POST   .../resources/:resource/check                    CheckResourceRequest? -> BuildSummary
 //   POST   .../resources/:resource/check/webhook?webhook_token=TOKEN -> BuildSummary (no API token)
@@ -29,6 +31,7 @@
 //   PUT    .../resources/:resource/versions/:id/pin         PinRequest? -> 204
 //   PUT    .../resources/:resource/unpin                    -> 204
 //   GET    /agents                                          -> AgentSummary[]
+//   GET    /queue                                           -> QueuedStep[] (steps waiting for an agent)
 //   GET    /agent-tokens                                    -> AgentTokenSummary[]
 //   POST   /agent-tokens            CreateAgentTokenRequest -> CreatedAgentToken (the secret, shown once)
 //   DELETE /agent-tokens/:id                                -> 204
@@ -155,6 +158,8 @@ export interface JobSummary {
   latestBuild: BuildSummary | null;
   /** Every get step of the plan, once per name: the edges of the pipeline graph. */
   inputs: JobInput[];
+  /** The pipeline's `groups` the job is in, in the config's order (the pipeline page's tabs). */
+  groups: string[];
 }
 
 export interface AgentPoolSummary {
@@ -178,6 +183,23 @@ export interface AgentSummary {
   state: 'connected' | 'disconnected' | 'draining';
   pools: AgentPoolSummary[];
   lastHeartbeatAt: number | null;
+}
+
+/** A step waiting for an agent (GET /queue), oldest first. */
+export interface QueuedStep {
+  buildId: number;
+  team: string;
+  pipeline: string;
+  job: string;
+  buildName: string;
+  step: string;
+  /** The platform the step needs ('' for any) and the tags a pool must have. */
+  platform: string;
+  tags: string[];
+  /** Unix ms since it has waited. */
+  since: number;
+  /** Why no pool has taken it; null while it is being placed. */
+  reason: string | null;
 }
 
 /**
@@ -229,6 +251,15 @@ export interface BuildEventEnvelope {
   event: string;
   version: string;
   data: unknown;
+}
+
+/**
+ * GET /builds/:id/events/page: stored events in seq order, as the event stream sends them, so a client
+ * can read a long build in pages (and its newest events first) before following the stream from the last.
+ * A page stops at `limit` events or about 4 MiB of event data, whichever comes first (at least one event).
+ */
+export interface BuildEventPage {
+  events: (BuildEventEnvelope & { seq: number })[];
 }
 
 export interface StatusEvent {

@@ -348,6 +348,17 @@ export class Dispatcher {
     return this.poolUse.get(poolKey(agentName, pool)) ?? 0;
   }
 
+  /** The steps waiting for an agent, oldest first: who they are, what they need, and why they wait. */
+  queued(): { context: StepContext; platform: string; tags: string[]; since: number; reason?: string }[] {
+    return this.queue.map((e) => ({
+      context: e.context,
+      platform: e.spec.platform,
+      tags: e.spec.tags,
+      since: e.readyAt,
+      ...(e.reason === undefined ? {} : { reason: e.reason }),
+    }));
+  }
+
   /** Why a step is still waiting, if it is: queued for an agent, unaccepted, or its agent is away. */
   waitingReasonFor(stepRunId: number): string | undefined {
     const queued = this.queue.find((e) => e.stepRunId === stepRunId);

@@ -4,6 +4,7 @@
 import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
+import { KyselyBuildEventStore } from './kysely-build-events.js';
 import { KyselyResourceStore } from './kysely-resources.js';
 import { KyselyTeamStore } from './kysely-teams.js';
 import { KyselyUploadStore } from './kysely-uploads.js';
@@ -126,12 +127,14 @@ export class KyselyStore implements Store {
   readonly teams: KyselyTeamStore;
   readonly users: KyselyUserStore;
   readonly uploads: KyselyUploadStore;
+  readonly buildEvents: KyselyBuildEventStore;
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
     this.teams = new KyselyTeamStore(db);
     this.users = new KyselyUserStore(db);
     this.uploads = new KyselyUploadStore(db);
+    this.buildEvents = new KyselyBuildEventStore(db);
   }
 
   // Teams.

@@ -470,8 +470,16 @@ export interface Store {
   readonly teams: TeamStore;
   readonly users: UserStore;
   readonly uploads: UploadStore;
+  /** Reads of a build's event log beyond the in-order replay: the newest events first. */
+  readonly buildEvents: BuildEventStore;
 
   close(): Promise<void>;
+}
+
+/** A build's event log read from its end (what a build page shows first). */
+export interface BuildEventStore {
+  /** The newest `limit` events of the build, in ascending seq order. */
+  tail(buildId: number, limit: number): Promise<BuildEvent[]>;
 }
 
 /** The prefix of a check job's name: `check:NAME` for a resource, `check-type:NAME` for a type. */

@@ -148,6 +148,29 @@ const CASES: Record<string, Case> = {
   [`GET ${API}/builds/:id/plan`]: { id: buildIdText, probes: [] },
   [`PUT ${API}/builds/:id/abort`]: { id: buildIdText, probes: [] },
   [`GET ${API}/builds/:id/events`]: { id: buildIdText, probes: [] },
+  [`GET ${API}/builds/:id/events/page`]: {
+    id: buildIdText,
+    probes: [
+      repeated('limit'),
+      ...badLimits,
+      repeated('after'),
+      ...['-1', '1.5', 'x', '0x1'].map((after) => ({
+        what: `after=${after}`,
+        query: `after=${after}`,
+        expect: [400],
+        message: '"after"',
+      })),
+      { what: 'tail=yes', query: 'tail=yes', expect: [400], message: '"tail"' },
+    ],
+  },
+  [`GET ${API}/builds/:id/log`]: {
+    id: buildIdText,
+    probes: [
+      repeated('step'),
+      { what: 'an empty step', query: 'step=', expect: [400], message: '"step"' },
+      { what: 'a step the build lacks', query: 'step=nope', expect: [200] },
+    ],
+  },
   [`GET ${PIPE}/resources`]: { probes: [] },
   [`POST ${RESOURCE}/check`]: {
     probes: badBodies({ from: '"from":"v1"', 'from.ref': '"from":{"ref":1}' }),
@@ -169,6 +192,7 @@ const CASES: Record<string, Case> = {
     ],
   },
   [`GET ${API}/agents`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
+  [`GET ${API}/queue`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
   [`GET ${API}/agent-tokens`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
   [`POST ${API}/agent-tokens`]: {
     probes: [

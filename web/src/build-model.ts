@@ -14,6 +14,8 @@ export interface StepView {
   endedAt: number | null;
   /** Complete lines, then the line still being written (possibly empty). */
   lines: string[];
+  /** When each line began (Unix ms), index for index with `lines`. */
+  times: number[];
 }
 
 export interface BuildModel {
@@ -47,6 +49,7 @@ function stepOf(model: BuildModel, id: string): StepView {
       startedAt: null,
       endedAt: null,
       lines: [''],
+      times: [0],
     };
     model.steps.set(id, step);
   }
@@ -78,15 +81,26 @@ export function applyEvent(model: BuildModel, e: BuildEventEnvelope): void {
   } else if (e.event === 'error') {
     step.state = 'errored';
     step.endedAt = at;
-    appendLog(step, `${d.payload ?? (e.data as { message?: string }).message ?? 'error'}\n`);
+    appendLog(step, `${d.payload ?? (e.data as { message?: string }).message ?? 'error'}\n`, at ?? 0);
   } else if (e.event === 'log' && d.payload !== undefined) {
     if (step.state === 'pending') step.state = 'running';
-    appendLog(step, d.payload);
+    appendLog(step, d.payload, at ?? 0);
   }
 }
 
-function appendLog(step: StepView, payload: string): void {
-  const [first = '', ...rest] = payload.split('\n');
-  step.lines[step.lines.length - 1] = (step.lines.at(-1) ?? '') + first;
-  step.lines.push(...rest);
+function appendLog(step: StepView, payload: string, at: number): void {
+  const parts = payload.split('\n');
+  const last = step.lines.length - 1;
+  if (step.lines[last] === '') step.times[last] = at;
+  step.lines[last] = (step.lines[last] ?? '') + (parts[0] ?? '');
+  // One at a time: a chunk may hold tens of thousands of lines, too many for push(...parts).
+  for (let i = 1; i < parts.length; i++) {
+    step.lines.push(parts[i] ?? '');
+    step.times.push(at);
+  }
+}
+
+/** The step's lines without the empty one a final newline leaves. */
+export function shownLines(step: StepView): number {
+  return step.lines.at(-1) === '' ? step.lines.length - 1 : step.lines.length;
 }

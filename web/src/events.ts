@@ -5,16 +5,19 @@ import type { BuildEventEnvelope } from '../../hub/api/types.js';
 import { API_PREFIX } from '../../hub/api/types.js';
 import { authHeaders } from './auth.js';
 
-/** Calls `onEvent` for each event (replayed, then live) until the stream ends or `signal` aborts. */
+/**
+ * Calls `onEvent` for each event after seq `after` (replayed, then live) until the stream ends or `signal`
+ * aborts.
+ */
 export async function followBuildEvents(
   id: number,
+  after: number,
   onEvent: (e: BuildEventEnvelope) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  const res = await fetch(`${API_PREFIX}/builds/${id}/events`, {
-    headers: { ...authHeaders(), accept: 'text/event-stream' },
-    signal,
-  });
+  const headers: Record<string, string> = { ...authHeaders(), accept: 'text/event-stream' };
+  if (after > 0) headers['last-event-id'] = String(after);
+  const res = await fetch(`${API_PREFIX}/builds/${id}/events`, { headers, signal });
   if (!res.ok || !res.body) throw new Error(`event stream: HTTP ${res.status}`);
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';

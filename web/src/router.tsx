@@ -56,5 +56,7 @@ export const paths = {
     `/teams/${encodeURIComponent(team)}/pipelines/${encodeURIComponent(pipeline)}`,
   job: (team: string, pipeline: string, job: string) =>
     `${paths.pipeline(team, pipeline)}/jobs/${encodeURIComponent(job)}`,
+  resource: (team: string, pipeline: string, resource: string) =>
+    `${paths.pipeline(team, pipeline)}/resources/${encodeURIComponent(resource)}`,
   build: (id: number) => `/builds/${id}`,
 };

@@ -5,7 +5,9 @@ import type { ApiContext } from '../context.js';
 import { notFound } from '../errors.js';
 import { id } from '../fields.js';
 import { route, type Route } from '../route.js';
-import type { AgentSummary, AgentTokenSummary, CreatedAgentToken } from '../types.js';
+import { roleIn } from '../../auth/caller.js';
+import { requireCaller } from '../auth.js';
+import type { AgentSummary, AgentTokenSummary, CreatedAgentToken, QueuedStep } from '../types.js';
 
 /** An agent name or its cluster's, as the gateway accepts them in a Hello. */
 const agentPart = '[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}';
@@ -61,6 +63,31 @@ export function agentRoutes(ctx: ApiContext): Route[] {
             lastHeartbeatAt: agent.lastHeartbeatAt,
           };
         });
+      },
+    }),
+
+    route({
+      method: 'GET',
+      url: '/queue',
+      role: 'authenticated',
+      // Only the steps of teams the caller may see: another team's pipeline names never leak.
+      handler: (_input, req): QueuedStep[] => {
+        const caller = requireCaller(req);
+        return dispatcher
+          .queued()
+          .filter((q) => roleIn(caller, q.context.team))
+          .map((q) => ({
+            buildId: q.context.buildId,
+            team: q.context.team,
+            pipeline: q.context.pipeline,
+            job: q.context.job,
+            buildName: q.context.buildName,
+            step: q.context.stepName,
+            platform: q.platform,
+            tags: q.tags,
+            since: q.since,
+            reason: q.reason ?? null,
+          }));
       },
     }),
 

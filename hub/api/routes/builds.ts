@@ -6,19 +6,24 @@ import { requireCaller } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { id, limit } from '../fields.js';
-import { route, type Route } from '../route.js';
+import { route, type Route, type TeamOwner } from '../route.js';
 import { streamBuildEvents } from '../sse.js';
 import { stepTree } from '../step-tree.js';
 import type { BuildStep, BuildSummary } from '../types.js';
 
 const buildParams = z.object({ id });
 
-export function buildRoutes(ctx: ApiContext): Route[] {
-  const { store, engine, events } = ctx.deps;
-  const teamOfBuild = async ({ id }: { id: number }) => ({
+/** The team of the build a path's `:id` names, for routes that need a role in it (404 when absent). */
+export const buildTeam =
+  (ctx: ApiContext) =>
+  async ({ id }: { id: number }): Promise<TeamOwner> => ({
     team: (await ctx.buildOf(id)).teamName,
     what: `build ${id}`,
   });
+
+export function buildRoutes(ctx: ApiContext): Route[] {
+  const { store, engine, events } = ctx.deps;
+  const teamOfBuild = buildTeam(ctx);
   return [
     route({
       method: 'GET',

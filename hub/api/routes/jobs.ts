@@ -1,6 +1,7 @@
 // Jobs of a pipeline: list them with their latest build, trigger one, list and find its builds, pause.
 
 import { jobInputs } from '../../pipeline/checks.js';
+import { groupMatches } from '../../pipeline/resources.js';
 import type { ApiContext } from '../context.js';
 import { notFound } from '../errors.js';
 import { jobParams, limit, name, pipelineParams } from '../fields.js';
@@ -9,7 +10,7 @@ import type { BuildSummary, JobSummary } from '../types.js';
 import { z } from 'zod';
 
 export function jobRoutes(ctx: ApiContext): Route[] {
-  const { store, scheduler } = ctx.deps;
+  const { store, scheduler, configs } = ctx.deps;
   const pauseRoutes = (['pause', 'unpause'] as const).map((action) =>
     route({
       method: 'PUT',
@@ -35,6 +36,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
       handler: async ({ params }): Promise<JobSummary[]> => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
         const jobs = await store.listJobs(pipeline.id);
+        const { groups } = await configs.get(pipeline.id);
         return Promise.all(
           jobs.map(async (job) => {
             const [latest] = await store.listBuilds({ jobId: job.id, limit: 1 });
@@ -50,6 +52,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
                 passed: get.passed,
                 trigger: get.trigger,
               })),
+              groups: groups.filter((g) => g.jobs.some((p) => groupMatches(p, job.name))).map((g) => g.name),
             };
           }),
         );

@@ -1,14 +1,14 @@
 // Every pipeline as a card of its jobs' latest statuses, filtered by name and status.
 
 import { useState } from 'react';
-import type { JobSummary, PipelineSummary } from '../../../hub/api/types.js';
-import { api } from '../api.js';
+import type { JobSummary } from '../../../hub/api/types.js';
+import { api, ApiFailure, type Pipeline } from '../api.js';
+import { token, useSession } from '../auth.js';
+import { ErrorNote } from '../error-note.js';
 import { usePoll } from '../poll.js';
 import { Link, paths } from '../router.js';
 import { StatusBadge, type ShownStatus } from '../status.js';
 
-/** Until teams can be listed, the dashboard shows the team every hub has. */
-const TEAMS = ['main'];
 const FILTERS: ShownStatus[] = ['succeeded', 'failed', 'errored', 'aborted', 'started', 'pending', 'paused'];
 
 export function jobStatus(job: JobSummary): ShownStatus {
@@ -17,17 +17,32 @@ export function jobStatus(job: JobSummary): ShownStatus {
 }
 
 interface Card {
-  pipeline: PipelineSummary;
+  pipeline: Pipeline;
   jobs: JobSummary[];
 }
 
-async function loadCards(): Promise<Card[]> {
-  const pipelines = (await Promise.all(TEAMS.map((t) => api.pipelines(t)))).flat();
-  return Promise.all(pipelines.map(async (p) => ({ pipeline: p, jobs: await api.jobs(p.team, p.name) })));
+/** A visitor may not list teams (nor see a team's unexposed pipelines): those answers are "nothing". */
+const orNothing = <T,>(p: Promise<T[]>, fallback: T[] = []): Promise<T[]> =>
+  p.catch((err: unknown) => {
+    if (err instanceof ApiFailure && (err.status === 401 || err.status === 403 || err.status === 404))
+      return fallback;
+    throw err;
+  });
+
+/** The chosen team's pipelines, or those of every team the viewer may see; archived ones are hidden. */
+async function loadCards(team: string): Promise<Card[]> {
+  const teams = team ? [team] : (await orNothing(api.teams(), [{ name: 'main' }])).map((t) => t.name);
+  const pipelines = (await Promise.all(teams.map((t) => orNothing(api.pipelines(t))))).flat();
+  return Promise.all(
+    pipelines
+      .filter((p) => !p.archived)
+      .map(async (p) => ({ pipeline: p, jobs: await orNothing(api.jobs(p.team, p.name)) })),
+  );
 }
 
 export function Dashboard() {
-  const { data, error } = usePoll(loadCards, []);
+  const { team } = useSession();
+  const { data, error } = usePoll(() => loadCards(team), [team]);
   const [text, setText] = useState('');
   const [status, setStatus] = useState<ShownStatus | ''>('');
   const shown = (data ?? []).filter(
@@ -60,7 +75,13 @@ export function Dashboard() {
           ))}
         </select>
       </div>
-      {error && <p className="error">{error.message}</p>}
+      <ErrorNote error={error} />
+      {!token() && (
+        <p className="muted">
+          Showing the pipelines exposed to everyone. <Link to="/login">Sign in</Link> to see your teams'
+          pipelines.
+        </p>
+      )}
       {data && shown.length === 0 && <p className="muted">No pipelines match.</p>}
       <div className="cards">
         {shown.map(({ pipeline, jobs }) => (
@@ -74,6 +95,7 @@ export function Dashboard() {
               </Link>
               <span className="muted">{pipeline.team}</span>
               {pipeline.paused && <StatusBadge status="paused" />}
+              {pipeline.public && <span className="tag">exposed</span>}
             </header>
             <ul className="job-strip">
               {jobs.map((j) => (

@@ -1,6 +1,7 @@
 // A job: why its newest build waits (first, where the eye lands), its build history, trigger and pause.
 
 import { api } from '../api.js';
+import { ErrorNote } from '../error-note.js';
 import { usePoll } from '../poll.js';
 import { Link, navigate, paths } from '../router.js';
 import { StatusBadge, duration } from '../status.js';
@@ -30,7 +31,7 @@ export function JobPage({ team, pipeline, job }: { team: string; pipeline: strin
           <strong>#{waiting.name} is waiting:</strong> {waiting.waitingReason}
         </p>
       )}
-      {error && <p className="error">{error.message}</p>}
+      <ErrorNote error={error} />
       <table className="history">
         <thead>
           <tr>

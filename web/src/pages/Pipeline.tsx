@@ -1,7 +1,9 @@
-// A pipeline's graph of jobs and resources, jobs coloured by their latest build; pause and unpause.
+// A pipeline's graph of jobs and resources, jobs coloured by their latest build, one group (tab) at a
+// time when the pipeline has `groups`; pause and unpause.
 
-import { useMemo } from 'react';
+import { useMemo, useState } from 'react';
 import { api } from '../api.js';
+import { ErrorNote } from '../error-note.js';
 import { pipelineGraph } from '../graph.js';
 import { usePoll } from '../poll.js';
 import { Link, navigate, paths } from '../router.js';
@@ -17,7 +19,22 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
     ]);
     return { summary: all.find((p) => p.name === pipeline), jobs, resources };
   }, [team, pipeline]);
-  const graph = useMemo(() => data && pipelineGraph(data.jobs, data.resources), [data]);
+  const groups = [...new Set(data?.jobs.flatMap((j) => j.groups))];
+  const [group, setGroup] = useState(() => new URLSearchParams(location.search).get('group') ?? '');
+  const shownGroup = groups.includes(group) ? group : (groups[0] ?? '');
+  const pick = (g: string) => {
+    setGroup(g);
+    history.replaceState(null, '', `${location.pathname}?group=${encodeURIComponent(g)}`);
+  };
+  const graph = useMemo(
+    () =>
+      data &&
+      pipelineGraph(
+        shownGroup ? data.jobs.filter((j) => j.groups.includes(shownGroup)) : data.jobs,
+        data.resources,
+      ),
+    [data, shownGroup],
+  );
   const byJob = new Map(data?.jobs.map((j) => [`job:${j.name}`, j]));
   const byResource = new Map(data?.resources.map((r) => [`resource:${r.name}`, r]));
   const paused = data?.summary?.paused ?? false;
@@ -34,7 +51,22 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
           {paused ? 'Unpause pipeline' : 'Pause pipeline'}
         </button>
       </div>
-      {error && <p className="error">{error.message}</p>}
+      <ErrorNote error={error} />
+      {groups.length > 0 && (
+        <div className="tabs" role="tablist" aria-label="groups">
+          {groups.map((g) => (
+            <button
+              key={g}
+              role="tab"
+              aria-selected={g === shownGroup}
+              className={g === shownGroup ? 'tab active' : 'tab'}
+              onClick={() => pick(g)}
+            >
+              {g}
+            </button>
+          ))}
+        </div>
+      )}
       {graph && (
         <svg
           className="graph"
@@ -74,7 +106,8 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
             const className = job
               ? `node job status-${status}`
               : `node resource${resource?.pinnedVersion ? ' pinned' : ''}${failing ? ' failing' : ''}`;
-            const open = () => job && navigate(paths.job(team, pipeline, job.name));
+            const open = () =>
+              navigate(job ? paths.job(team, pipeline, job.name) : paths.resource(team, pipeline, n.label));
             return (
               <g
                 key={n.id}
@@ -82,7 +115,7 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
                 data-node={n.id}
                 transform={`translate(${n.x},${n.y})`}
                 onClick={open}
-                role={job ? 'link' : undefined}
+                role="link"
                 aria-label={job ? `job ${n.label}: ${status}` : `resource ${n.label}`}
               >
                 <title>
