@@ -89,7 +89,6 @@ export interface PoolInfo {
   admission?: PoolAdmission;
 }
 
-
 export interface PoolAdmission {
   verdict: 'admitted' | 'refused' | 'unknown';
   /** refused: the API server's words; unknown: why it could not be checked. */

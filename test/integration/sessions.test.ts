@@ -384,7 +384,13 @@ describe('leases', () => {
 describe('pool admission', () => {
   it("keeps each kubernetes pool's admission verdict from the Hello and serves it on /agents", async () => {
     const hub = await hubFor();
-    const pool = { platform: Platform.PLATFORM_LINUX, tags: [], executor: 'kubernetes', capacity: 1 };
+    const pool = {
+      platform: Platform.PLATFORM_LINUX,
+      tags: [],
+      executor: 'kubernetes',
+      capacity: 1,
+      builtinTypes: [],
+    };
     const refusal =
       'pods "outpost-admission-probe" is forbidden: failed quota: compute: must specify limits.cpu for: step';
     const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken(), {

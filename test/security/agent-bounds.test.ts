@@ -18,6 +18,8 @@ const linux = (name: string, tags: string[] = [], capacity = 2) => ({
   tags,
   executor: 'process',
   capacity,
+  admission: undefined,
+  builtinTypes: [],
 });
 
 async function boundToken(hub: TestHub, bounds: AgentTokenBounds): Promise<CreatedAgentToken> {
