@@ -11,6 +11,8 @@ import { FsArtifactStore } from './artifacts/fs-store.js';
 import { startGarbageCollector } from './artifacts/gc.js';
 import type { ArtifactStore } from './artifacts/store.js';
 import { bootstrapAdminToken } from './auth/admin-token.js';
+import { OidcRelyingParty, type OidcOptions } from './auth/oidc.js';
+import { OIDC_CALLBACK_PATH } from './api/routes/oidc.js';
 import { TokenService } from './auth/tokens.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { PipelineConfigs } from './configs/pipeline-cache.js';
@@ -61,6 +63,12 @@ export interface HubOptions {
   logBatchBytes: number;
   /** How often the stall audit runs (also once at start). 0: never. */
   auditIntervalMs: number;
+  /** How long the audit log keeps an entry (pruned with the garbage collection). */
+  auditLogRetentionMs: number;
+  /** The URL users reach the hub at (the OIDC callback's base); undefined: the HTTP listen address. */
+  externalUrl?: string;
+  /** Login through an OpenID Connect provider; undefined: local users and API tokens only. */
+  oidc?: OidcOptions;
 }
 
 export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
@@ -97,6 +105,7 @@ export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
   maxSessionLogBytes: 8 * 1024 * 1024,
   logBatchBytes: 1024 * 1024,
   auditIntervalMs: 60_000,
+  auditLogRetentionMs: 90 * 86_400_000,
 };
 
 export interface RunningHub {
@@ -232,6 +241,10 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
     },
     artifacts,
   );
+  // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
+  let externalUrl = options.externalUrl?.replace(/\/+$/, '');
+  const hubUrl = () => externalUrl ?? '';
+  const oidc = options.oidc && new OidcRelyingParty(options.oidc, () => hubUrl() + OIDC_CALLBACK_PATH);
   const { app: api, routes: apiRoutes } = buildApi({
     store,
     engine,
@@ -247,6 +260,8 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
     ready: () => ready,
     maxPipelineBytes: options.maxPipelineBytes,
     webDir: options.webDir ?? builtWebDir(),
+    oidc,
+    externalUrl: hubUrl,
   });
   let draining = false;
   // Draining: reads still work (and SSE streams end as the process exits); nothing new is accepted.
@@ -258,10 +273,15 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
         .send({ error: { code: 'shutting_down', message: 'the hub is shutting down; retry shortly' } });
   });
   const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
+  externalUrl ??= address;
   const stopGc = startGarbageCollector(
     store,
     artifacts,
-    { intervalMs: options.gcIntervalMs, minArtifactAgeMs: 60 * 60_000 },
+    {
+      intervalMs: options.gcIntervalMs,
+      minArtifactAgeMs: 60 * 60_000,
+      auditLogRetentionMs: options.auditLogRetentionMs,
+    },
     log.child({ component: 'gc' }),
   );
   const audit = new BuildAudit({

@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import { roleIn, type Caller } from '../auth/caller.js';
+import type { OidcRelyingParty } from '../auth/oidc.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
@@ -34,6 +35,10 @@ export interface ApiDeps {
   maxPipelineBytes: number;
   /** The built web UI's folder (index.html, assets/). */
   webDir: string;
+  /** The OpenID Connect login, when the hub is configured for one. */
+  oidc: OidcRelyingParty | undefined;
+  /** The URL users reach the hub at (`--external-url`, else its listen address), without a trailing `/`. */
+  externalUrl: () => string;
 }
 
 export class ApiContext {

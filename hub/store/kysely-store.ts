@@ -4,6 +4,7 @@
 import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
+import { KyselyAuditLog } from './kysely-audit-log.js';
 import { KyselyResourceStore } from './kysely-resources.js';
 import { KyselyTeamStore } from './kysely-teams.js';
 import { KyselyUserStore } from './kysely-users.js';
@@ -124,10 +125,12 @@ export class KyselyStore implements Store {
   readonly resources: KyselyResourceStore;
   readonly teams: KyselyTeamStore;
   readonly users: KyselyUserStore;
+  readonly auditLog: KyselyAuditLog;
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
     this.teams = new KyselyTeamStore(db);
+    this.auditLog = new KyselyAuditLog(db);
     this.users = new KyselyUserStore(db);
   }
 
@@ -330,6 +333,14 @@ export class KyselyStore implements Store {
     await this.db
       .updateTable('pipelines')
       .set({ paused: bool(paused), updated_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async setPipelinePublic(id: number, exposed: boolean, at: number): Promise<void> {
+    await this.db
+      .updateTable('pipelines')
+      .set({ public: bool(exposed), updated_at: at })
       .where('id', '=', id)
       .execute();
   }

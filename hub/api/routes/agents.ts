@@ -48,6 +48,7 @@ export function agentRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/agent-tokens',
+      action: 'create-agent-token',
       role: 'admin',
       body: createTokenBody,
       handler: async ({ body }, req, reply): Promise<CreatedAgentToken> => {
@@ -65,6 +66,7 @@ export function agentRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'DELETE',
       url: '/agent-tokens/:id',
+      action: 'revoke-agent-token',
       role: 'admin',
       params: z.object({ id }),
       handler: async ({ params }, req, reply) => {

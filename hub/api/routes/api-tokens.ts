@@ -48,6 +48,7 @@ export function apiTokenRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/api-tokens',
+      action: 'create-api-token',
       role: 'owner',
       params: z.object({ team: name }),
       body: createBody,
@@ -67,6 +68,7 @@ export function apiTokenRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'DELETE',
       url: '/teams/:team/api-tokens/:id',
+      action: 'revoke-api-token',
       role: 'owner',
       params: z.object({ team: name, id }),
       handler: async ({ params }, req, reply) => {

@@ -68,6 +68,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: '/builds/:id/abort',
+      action: 'abort-build',
       role: 'pipeline-operator',
       team: teamOfBuild,
       params: buildParams,

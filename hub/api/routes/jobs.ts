@@ -14,6 +14,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `/teams/:team/pipelines/:pipeline/jobs/:job/${action}`,
+      action: `${action}-job`,
       role: 'pipeline-operator',
       params: jobParams,
       handler: async ({ params }, req, reply) => {
@@ -59,6 +60,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds',
+      action: 'trigger-job',
       role: 'pipeline-operator',
       params: jobParams,
       handler: async ({ params }, req, reply): Promise<BuildSummary> => {

@@ -24,6 +24,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `/teams/:team/pipelines/:pipeline/${action}`,
+      action: `${action}-pipeline`,
       role: 'pipeline-operator',
       params: pipelineParams,
       handler: async ({ params }, req, reply) => {
@@ -71,6 +72,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: '/teams/:team/pipelines/:pipeline/config',
+      action: 'set-pipeline',
       role: 'member',
       params: pipelineParams,
       body: setPipelineBody,
@@ -111,6 +113,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: '/teams/:team/pipelines/:pipeline/rename',
+      action: 'rename-pipeline',
       role: 'member',
       params: pipelineParams,
       body: renamePipelineBody,
@@ -125,6 +128,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'DELETE',
       url: '/teams/:team/pipelines/:pipeline',
+      action: 'destroy-pipeline',
       role: 'member',
       params: pipelineParams,
       handler: async ({ params }, req, reply) => {

@@ -72,6 +72,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `${base}/:resource/versions/:id/${action}`,
+      action: `${action}-resource-version`,
       role: 'pipeline-operator',
       params: versionParams,
       handler: async ({ params }, _req, reply) => {
@@ -115,6 +116,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: `${base}/:resource/check`,
+      action: 'check-resource',
       role: 'pipeline-operator',
       params: resourceParams,
       body: checkBody,
@@ -133,6 +135,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/resource-types/:type/check',
+      action: 'check-resource-type',
       role: 'pipeline-operator',
       params: pipelineParams.extend({ type: name }),
       body: checkBody,
@@ -177,6 +180,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `${base}/:resource/versions/:id/pin`,
+      action: 'pin-resource',
       role: 'pipeline-operator',
       params: versionParams,
       body: z.strictObject({ comment: z.string().optional() }).optional(),
@@ -195,6 +199,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `${base}/:resource/unpin`,
+      action: 'unpin-resource',
       role: 'pipeline-operator',
       params: resourceParams,
       handler: async ({ params }, _req, reply) => {
