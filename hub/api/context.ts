@@ -78,6 +78,31 @@ export class ApiContext {
     return job;
   }
 
+  /** Whether the pipeline is exposed; false when it or its team does not exist (nothing to tell apart). */
+  async pipelineExposed(teamName: string, name: string): Promise<boolean> {
+    const team = await this.store.getTeam(teamName);
+    return Boolean(team && (await this.store.getPipeline(team.id, name))?.public);
+  }
+
+  /** Whether the team has an exposed pipeline: its pipeline list is then readable by anyone. */
+  async teamExposes(teamName: string): Promise<boolean> {
+    const team = await this.store.getTeam(teamName);
+    return Boolean(team && (await this.store.listPipelines(team.id)).some((p) => p.public));
+  }
+
+  /**
+   * Whether the build's pipeline is exposed; with `logs`, also whether its job is `public: true`, as
+   * Concourse shows an exposed pipeline's build logs only for its public jobs.
+   */
+  async buildExposed(id: number, logs: boolean): Promise<boolean> {
+    const build = await this.store.getBuild(id);
+    const pipeline = build && (await this.store.getPipelineById(build.pipelineId));
+    if (!build || !pipeline?.public) return false;
+    if (!logs) return true;
+    const config = await this.deps.configs.get(pipeline.id);
+    return config.jobs.some((j) => j.name === build.jobName && j.public === true);
+  }
+
   async buildOf(id: number): Promise<BuildView> {
     const build = await this.store.getBuild(id);
     if (!build) throw notFound(`build ${id}`);

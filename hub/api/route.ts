@@ -111,7 +111,10 @@ export function route<P extends Fields = None, Q extends Fields = None, B extend
       // Authorized before the query and body are read: another team's caller learns nothing from a 400.
       if (teamRole) {
         const owner = spec.team
-          ? await spec.team(parsedParams)
+          ? await spec.team(parsedParams).catch((err: unknown) => {
+              // Without a login (an exposable read), "not found" would tell which ids exist.
+              throw req.caller ? err : unauthorized();
+            })
           : { team: String((parsedParams as Record<string, unknown>).team), what: '' };
         req.audit.team = owner.team;
         const have = req.caller && roleIn(req.caller, owner.team);

@@ -8,6 +8,7 @@
 //   PUT    /teams/:team/pipelines/:pipeline/config          SetPipelineRequest -> SetPipelineResponse
 //                                                          (400 with ApiError{code: 'invalid_pipeline'})
 //   PUT    /teams/:team/pipelines/:pipeline/pause|unpause   -> 204
+//   PUT    /teams/:team/pipelines/:pipeline/expose|hide     -> 204 (exposed: readable without login)
 //   PUT    /teams/:team/pipelines/:pipeline/rename  {name}  -> 204 (409 when the name is taken)
 //   DELETE /teams/:team/pipelines/:pipeline                 -> 204 (its builds and versions go with it)
 //   GET    /teams/:team/pipelines/:pipeline/jobs            -> JobSummary[]
@@ -91,6 +92,8 @@ export interface PipelineSummary {
   name: string;
   team: string;
   paused: boolean;
+  /** Exposed: readable without login (`expose-pipeline`); build logs only of jobs with `public: true`. */
+  public: boolean;
   configVersion: number;
   /** Unix milliseconds of the last saved config, pause or rename. */
   updatedAt: number;

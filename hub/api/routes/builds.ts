@@ -50,6 +50,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/builds/:id',
+      exposed: (p) => ctx.buildExposed(p.id, false),
       role: 'viewer',
       team: teamOfBuild,
       params: buildParams,
@@ -59,6 +60,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/builds/:id/plan',
+      exposed: (p) => ctx.buildExposed(p.id, true),
       role: 'viewer',
       team: teamOfBuild,
       params: buildParams,
@@ -92,6 +94,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/builds/:id/events',
+      exposed: (p) => ctx.buildExposed(p.id, true),
       role: 'viewer',
       team: teamOfBuild,
       params: buildParams,

@@ -31,6 +31,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/jobs',
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: pipelineParams,
       handler: async ({ params }): Promise<JobSummary[]> => {
@@ -75,6 +76,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds',
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: jobParams,
       query: z.object({ limit: limit(50) }),
@@ -88,6 +90,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds/:name',
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: jobParams.extend({ name }),
       handler: async ({ params }): Promise<BuildSummary> => {

@@ -88,6 +88,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: base,
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: pipelineParams,
       handler: async ({ params }): Promise<ResourceSummary[]> => {
@@ -157,6 +158,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: `${base}/:resource/versions`,
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: resourceParams,
       query: z.object({ limit: limit(100) }),

@@ -35,14 +35,19 @@ export function teamRoutes(ctx: ApiContext): Route[] {
   };
 
   return [
+    // The teams the caller has a role in, and those with an exposed pipeline (all a caller without a
+    // login sees), so a dashboard can list what it may show.
     route({
       method: 'GET',
       url: '/teams',
-      role: 'authenticated',
-      handler: async (_input, req): Promise<TeamSummary[]> =>
-        (await store.teams.list())
-          .filter((t) => roleIn(requireCaller(req), t.name))
-          .map((t) => ({ name: t.name })),
+      role: 'anyone',
+      handler: async (_input, req): Promise<TeamSummary[]> => {
+        const teams: TeamSummary[] = [];
+        for (const t of await store.teams.list())
+          if ((req.caller && roleIn(req.caller, t.name)) || (await ctx.teamExposes(t.name)))
+            teams.push({ name: t.name });
+        return teams;
+      },
     }),
 
     route({
