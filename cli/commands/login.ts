@@ -76,7 +76,7 @@ Examples:
       if (opts.token === undefined && !ctx.io.env.OUTPOST_TOKEN) {
         // Neither a user nor a token: the hub's OIDC login, when it has one.
         // A hub older than OIDC login asks for a token here, as the message below does.
-        const info = await (
+        const info: Partial<InfoResponse> | undefined = await (
           await ApiClient.create(target, ctx.clientOptions)
         )
           .info()
