@@ -10,7 +10,7 @@ import { buildApi, type ServedRoute } from './api/server.js';
 import { FsArtifactStore } from './artifacts/fs-store.js';
 import { startGarbageCollector } from './artifacts/gc.js';
 import type { ArtifactStore } from './artifacts/store.js';
-import { bootstrapAdminToken } from './auth/admin-token.js';
+import { bootstrapAdminToken, rotateAdminToken } from './auth/admin-token.js';
 import { OidcRelyingParty, type OidcOptions } from './auth/oidc.js';
 import { OIDC_CALLBACK_PATH } from './api/routes/oidc.js';
 import { TokenService } from './auth/tokens.js';
@@ -23,7 +23,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { BuildEvents } from './events/build-events.js';
 import { LogWriter } from './events/log-writer.js';
 import { startGateway, type GatewayTls } from './gateway/server.js';
-import { createHubMetrics, type HubMetrics } from './metrics.js';
+import { createHubMetrics, serveMetrics, type HubMetrics } from './metrics.js';
 import { openSqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 
@@ -69,6 +69,10 @@ export interface HubOptions {
   externalUrl?: string;
   /** Login through an OpenID Connect provider; undefined: local users and API tokens only. */
   oidc?: OidcOptions;
+  /** The secret Prometheus presents for /metrics; undefined: only admins' API tokens are let in. */
+  metricsToken?: string;
+  /** A listener of its own serving /metrics without a token (for a scraper inside a trusted network). */
+  metricsListen?: { host: string; port: number };
 }
 
 export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
@@ -125,6 +129,8 @@ export interface RunningHub {
    * (tests, benchmarks, an in-memory hub); the process itself only logs the file it went to.
    */
   initialAdminToken: string | undefined;
+  /** Where `metricsListen` serves /metrics without a token (undefined without it). */
+  metricsUrl: string | undefined;
   /** Every HTTP route the hub serves, as registered. */
   apiRoutes: readonly ServedRoute[];
   /** Stops accepting work, tells agents, flushes and closes the store. */
@@ -262,6 +268,8 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
     webDir: options.webDir ?? builtWebDir(),
     oidc,
     externalUrl: hubUrl,
+    metricsToken: options.metricsToken,
+    rotateAdminToken: () => rotateAdminToken(store, tokens, options.dataDir),
   });
   let draining = false;
   // Draining: reads still work (and SSE streams end as the process exits); nothing new is accepted.
@@ -274,6 +282,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
   });
   const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
   externalUrl ??= address;
+  const metricsServer = options.metricsListen && (await serveMetrics(metrics, options.metricsListen));
   const stopGc = startGarbageCollector(
     store,
     artifacts,
@@ -310,6 +319,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
     tokens,
     audit,
     initialAdminToken: admin?.secret,
+    metricsUrl: metricsServer?.url,
     apiRoutes,
     async close() {
       // Order matters: refuse new work, tell agents (no new sessions), store what they already sent,
@@ -324,6 +334,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
       await logs.flush();
       await audit.idle();
       await api.close();
+      await metricsServer?.close();
       dispatcher.stop();
       await logs.flush();
       await store.close();

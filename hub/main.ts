@@ -154,7 +154,10 @@ async function main(): Promise<void> {
       const store = await openSqliteStore({ dataDir });
       try {
         const { file, revoked } = await rotateAdminToken(store, new TokenService(store), dataDir);
-        process.stdout.write(`revoked ${revoked} admin token(s); the new one is in ${file} (mode 0600)\n`);
+        // Never the secret: this output may end up in a log.
+        process.stdout.write(
+          `revoked ${revoked} admin token(s); the new one is in ${file ?? dataDir} (mode 0600)\n`,
+        );
       } finally {
         await store.close();
       }

@@ -37,6 +37,10 @@ export interface ApiDeps {
   webDir: string;
   /** The OpenID Connect login, when the hub is configured for one. */
   oidc: OidcRelyingParty | undefined;
+  /** The secret Prometheus presents for /metrics (besides an admin's API token); undefined: admins only. */
+  metricsToken: string | undefined;
+  /** Rotates the admin API token (hub/auth/admin-token.ts): the new secret, and the file it went to. */
+  rotateAdminToken: () => Promise<{ secret: string; file: string | undefined; revoked: number }>;
   /** The URL users reach the hub at (`--external-url`, else its listen address), without a trailing `/`. */
   externalUrl: () => string;
 }

@@ -46,6 +46,7 @@
 //   GET    /teams/:team/api-tokens                          -> ApiTokenSummary[]
 //   POST   /teams/:team/api-tokens    CreateApiTokenRequest -> CreatedApiToken (the secret, shown once)
 //   DELETE /teams/:team/api-tokens/:id                      -> 204
+//   POST   /admin-token/rotate                              -> RotatedAdminToken (admins; old token revoked)
 //   GET    /audit?team=&user=&since=&limit=                 -> AuditEntrySummary[] (admins; owners: their teams)
 //   GET    /auth/oidc/login?team=&redirect=&cli_redirect=   -> 302 to the OIDC provider (public)
 //   GET    /auth/oidc/callback                              -> 302 with the login token (public)
@@ -348,6 +349,15 @@ export interface UserInfo {
 export interface TeamMember {
   user: string;
   role: RoleName;
+}
+
+/** POST /admin-token/rotate: the new admin token (shown once); the old ones no longer work. */
+export interface RotatedAdminToken {
+  token: string;
+  /** Where the hub wrote it (DATA_DIR/admin-token); null for a hub without a data directory. */
+  file: string | null;
+  /** How many admin tokens were revoked. */
+  revoked: number;
 }
 
 /** GET /audit: one state-changing request or login. */

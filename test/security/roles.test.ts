@@ -79,7 +79,8 @@ const version = () => ids.version;
 const ROWS: Record<string, Row> = {
   'GET /healthz': { need: 'public' },
   'GET /readyz': { need: 'public' },
-  'GET /metrics': { need: 'public' },
+  // The metrics token or an admin's API token (test/integration/metrics-auth.test.ts).
+  'GET /metrics': { need: 'admin' },
   // The web UI's page and files: public, they hold no data (everything comes from the API).
   'GET /': { need: 'public' },
   'GET /*': { need: 'public' },
@@ -138,6 +139,7 @@ const ROWS: Record<string, Row> = {
   [`PUT ${TEAM}/rename`]: { need: 'admin', body: { name: 'renamed' } },
   [`DELETE ${TEAM}`]: { need: 'admin' },
   [`GET ${API}/users`]: { need: 'admin' },
+  [`POST ${API}/admin-token/rotate`]: { need: 'admin' },
   [`PUT ${API}/users/:user`]: { need: 'admin', body: { password: 'a long enough password' } },
   [`GET ${API}/agent-tokens`]: { need: 'admin' },
   [`POST ${API}/agent-tokens`]: { need: 'admin', body: { name: 'made', team: 'alpha' } },
