@@ -190,7 +190,9 @@ export async function measureLogs(): Promise<LogsResult> {
     );
     const status = await within(120_000, 'log watcher', watching);
     const hubCpu = (await cpuSeconds(pid)) - cpuAtStart;
-    const metrics = await (await fetch(`${api.url}/metrics`)).text();
+    const metrics = await (
+      await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${api.token}` } })
+    ).text();
     const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? NaN);
     if (status !== 'succeeded') throw new Error(`logs build ended ${status || 'without a status'}`);
 

@@ -6,6 +6,7 @@ import {
   API_PREFIX,
   type AgentSummary,
   type AgentTokenSummary,
+  type AuditEntrySummary,
   type ApiError,
   type BuildSummary,
   type CheckResourceRequest,
@@ -207,6 +208,24 @@ export class ApiClient {
 
   async setPipelinePaused(pipeline: string, paused: boolean): Promise<void> {
     await this.request('PUT', `${this.pipelinePath(pipeline)}/${paused ? 'pause' : 'unpause'}`);
+  }
+
+  async setPipelineExposed(pipeline: string, exposed: boolean): Promise<void> {
+    await this.request('PUT', `${this.pipelinePath(pipeline)}/${exposed ? 'expose' : 'hide'}`);
+  }
+
+  auditLog(filter: {
+    team?: string;
+    user?: string;
+    since?: number;
+    limit?: number;
+  }): Promise<AuditEntrySummary[]> {
+    const query = new URLSearchParams();
+    if (filter.team !== undefined) query.set('team', filter.team);
+    if (filter.user !== undefined) query.set('user', filter.user);
+    if (filter.since !== undefined) query.set('since', String(filter.since));
+    if (filter.limit !== undefined) query.set('limit', String(filter.limit));
+    return this.request('GET', `/audit?${query.toString()}`);
   }
 
   async setJobPaused(pipeline: string, job: string, paused: boolean): Promise<void> {

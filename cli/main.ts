@@ -10,7 +10,9 @@ import { registerAbortBuild } from './commands/abort-build.js';
 import { registerAgentTokens } from './commands/agent-tokens.js';
 import { registerAgents } from './commands/agents.js';
 import { registerApiTokens } from './commands/api-tokens.js';
+import { registerAudit } from './commands/audit.js';
 import { registerBuilds } from './commands/builds.js';
+import { registerExposeCommands } from './commands/expose.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerLogin } from './commands/login.js';
 import { registerPauseCommands } from './commands/pause.js';
@@ -78,6 +80,8 @@ Example:
   registerTeamCommands(program, ctx);
   registerUserCommands(program, ctx);
   registerApiTokens(program, ctx);
+  registerExposeCommands(program, ctx);
+  registerAudit(program, ctx);
   return program;
 }
 

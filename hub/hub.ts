@@ -10,7 +10,9 @@ import { buildApi, type ServedRoute } from './api/server.js';
 import { FsArtifactStore } from './artifacts/fs-store.js';
 import { startGarbageCollector } from './artifacts/gc.js';
 import type { ArtifactStore } from './artifacts/store.js';
-import { bootstrapAdminToken } from './auth/admin-token.js';
+import { bootstrapAdminToken, rotateAdminToken } from './auth/admin-token.js';
+import { OidcRelyingParty, type OidcOptions } from './auth/oidc.js';
+import { OIDC_CALLBACK_PATH } from './api/routes/oidc.js';
 import { TokenService } from './auth/tokens.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { PipelineConfigs } from './configs/pipeline-cache.js';
@@ -21,7 +23,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import { BuildEvents } from './events/build-events.js';
 import { LogWriter } from './events/log-writer.js';
 import { startGateway, type GatewayTls } from './gateway/server.js';
-import { createHubMetrics, type HubMetrics } from './metrics.js';
+import { createHubMetrics, serveMetrics, type HubMetrics } from './metrics.js';
 import { openSqliteStore } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 
@@ -61,6 +63,16 @@ export interface HubOptions {
   logBatchBytes: number;
   /** How often the stall audit runs (also once at start). 0: never. */
   auditIntervalMs: number;
+  /** How long the audit log keeps an entry (pruned with the garbage collection). */
+  auditLogRetentionMs: number;
+  /** The URL users reach the hub at (the OIDC callback's base); undefined: the HTTP listen address. */
+  externalUrl?: string;
+  /** Login through an OpenID Connect provider; undefined: local users and API tokens only. */
+  oidc?: OidcOptions;
+  /** The secret Prometheus presents for /metrics; undefined: only admins' API tokens are let in. */
+  metricsToken?: string;
+  /** A listener of its own serving /metrics without a token (for a scraper inside a trusted network). */
+  metricsListen?: { host: string; port: number };
 }
 
 export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
@@ -97,6 +109,7 @@ export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
   maxSessionLogBytes: 8 * 1024 * 1024,
   logBatchBytes: 1024 * 1024,
   auditIntervalMs: 60_000,
+  auditLogRetentionMs: 90 * 86_400_000,
 };
 
 export interface RunningHub {
@@ -116,6 +129,8 @@ export interface RunningHub {
    * (tests, benchmarks, an in-memory hub); the process itself only logs the file it went to.
    */
   initialAdminToken: string | undefined;
+  /** Where `metricsListen` serves /metrics without a token (undefined without it). */
+  metricsUrl: string | undefined;
   /** Every HTTP route the hub serves, as registered. */
   apiRoutes: readonly ServedRoute[];
   /** Stops accepting work, tells agents, flushes and closes the store. */
@@ -232,6 +247,10 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
     },
     artifacts,
   );
+  // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
+  let externalUrl = options.externalUrl?.replace(/\/+$/, '');
+  const hubUrl = () => externalUrl ?? '';
+  const oidc = options.oidc && new OidcRelyingParty(options.oidc, () => hubUrl() + OIDC_CALLBACK_PATH);
   const { app: api, routes: apiRoutes } = buildApi({
     store,
     engine,
@@ -247,6 +266,10 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
     ready: () => ready,
     maxPipelineBytes: options.maxPipelineBytes,
     webDir: options.webDir ?? builtWebDir(),
+    oidc,
+    externalUrl: hubUrl,
+    metricsToken: options.metricsToken,
+    rotateAdminToken: () => rotateAdminToken(store, tokens, options.dataDir),
   });
   let draining = false;
   // Draining: reads still work (and SSE streams end as the process exits); nothing new is accepted.
@@ -258,10 +281,16 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
         .send({ error: { code: 'shutting_down', message: 'the hub is shutting down; retry shortly' } });
   });
   const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
+  externalUrl ??= address;
+  const metricsServer = options.metricsListen && (await serveMetrics(metrics, options.metricsListen));
   const stopGc = startGarbageCollector(
     store,
     artifacts,
-    { intervalMs: options.gcIntervalMs, minArtifactAgeMs: 60 * 60_000 },
+    {
+      intervalMs: options.gcIntervalMs,
+      minArtifactAgeMs: 60 * 60_000,
+      auditLogRetentionMs: options.auditLogRetentionMs,
+    },
     log.child({ component: 'gc' }),
   );
   const audit = new BuildAudit({
@@ -290,6 +319,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
     tokens,
     audit,
     initialAdminToken: admin?.secret,
+    metricsUrl: metricsServer?.url,
     apiRoutes,
     async close() {
       // Order matters: refuse new work, tell agents (no new sessions), store what they already sent,
@@ -304,6 +334,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
       await logs.flush();
       await audit.idle();
       await api.close();
+      await metricsServer?.close();
       dispatcher.stop();
       await logs.flush();
       await store.close();

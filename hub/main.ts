@@ -2,6 +2,7 @@
 // The hub process: parses flags, builds the logger, starts the hub, and owns the signals.
 
 import { existsSync, realpathSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -9,6 +10,7 @@ import { pino } from 'pino';
 import { checkGatewayTls } from './gateway/tls-checks.js';
 import { parseDuration } from './pipeline/duration.js';
 import { rotateAdminToken } from './auth/admin-token.js';
+import { DEFAULT_OIDC_SCOPES, isLoopback, type OidcOptions } from './auth/oidc.js';
 import { TokenService } from './auth/tokens.js';
 import { DEFAULT_HUB_OPTIONS, HUB_VERSION, startHub, type HubOptions } from './hub.js';
 import { openSqliteStore, SQLITE_FILE } from './store/sqlite.js';
@@ -103,7 +105,91 @@ export function hubCommand(): Command {
         .argParser(coreImageOption)
         .default({}, 'concourse/<type>-resource for the core types'),
     )
+    .addOption(
+      new Option('--audit-log-retention <duration>', 'how long the audit log keeps an entry')
+        .argParser(durationOption)
+        .default(DEFAULT_HUB_OPTIONS.auditLogRetentionMs, '2160h (90 days)'),
+    )
+    .option(
+      '--external-url <url>',
+      'the URL users reach the hub at (the OIDC callback is built on it; default: the HTTP listen address)',
+      process.env.OUTPOST_EXTERNAL_URL,
+    )
+    .option(
+      '--oidc-issuer <url>',
+      'log in through this OpenID Connect provider (https)',
+      process.env.OUTPOST_OIDC_ISSUER,
+    )
+    .option(
+      '--oidc-client-id <id>',
+      "the hub's client id at the provider",
+      process.env.OUTPOST_OIDC_CLIENT_ID,
+    )
+    .option(
+      '--oidc-client-secret-file <file>',
+      "a file holding the hub's client secret (or set OUTPOST_OIDC_CLIENT_SECRET)",
+      process.env.OUTPOST_OIDC_CLIENT_SECRET_FILE,
+    )
+    .option('--oidc-display-name <name>', "the provider's name on the login page", 'OpenID Connect')
+    .option('--oidc-groups-claim <claim>', "the claim listing a user's groups", 'groups')
+    .option(
+      '--oidc-username-claim <claim>',
+      'the claim naming a user (then email, then the subject)',
+      'preferred_username',
+    )
+    .option(
+      '--oidc-scope <scope>',
+      `a scope to ask for (repeatable; default: ${DEFAULT_OIDC_SCOPES.join(' ')})`,
+      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+    )
+    .option(
+      '--metrics-token-file <file>',
+      "a file holding the token Prometheus presents for /metrics (admins' API tokens work too)",
+      process.env.OUTPOST_METRICS_TOKEN_FILE,
+    )
+    .option(
+      '--metrics-listen <host:port>',
+      'also serve /metrics WITHOUT a token on this address (a trusted network only)',
+    )
     .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info');
+}
+
+/** The OIDC options from the flags (undefined without --oidc-issuer); a problem is thrown as a message. */
+async function oidcOptions(flags: HubFlags, env: NodeJS.ProcessEnv): Promise<OidcOptions | undefined> {
+  if (!flags.oidcIssuer) return undefined;
+  let issuer: URL;
+  try {
+    issuer = new URL(flags.oidcIssuer);
+  } catch {
+    throw new Error(`--oidc-issuer "${flags.oidcIssuer}" is not a URL`);
+  }
+  if (issuer.protocol !== 'https:' && !isLoopback(issuer))
+    throw new Error('--oidc-issuer must be https:// (plain http only for a provider on this host)');
+  if (!flags.oidcClientId) throw new Error('--oidc-issuer needs --oidc-client-id');
+  const secret = flags.oidcClientSecretFile
+    ? await readSecretFile(flags.oidcClientSecretFile, '--oidc-client-secret-file')
+    : env.OUTPOST_OIDC_CLIENT_SECRET;
+  if (!secret) throw new Error('--oidc-issuer needs --oidc-client-secret-file or OUTPOST_OIDC_CLIENT_SECRET');
+  return {
+    issuer: issuer.href.replace(/\/$/, ''),
+    clientId: flags.oidcClientId,
+    clientSecret: secret,
+    displayName: flags.oidcDisplayName,
+    groupsClaim: flags.oidcGroupsClaim,
+    usernameClaim: flags.oidcUsernameClaim,
+    scopes: flags.oidcScope ?? DEFAULT_OIDC_SCOPES,
+  };
+}
+
+/** A secret kept in a file (a mounted Kubernetes Secret): its trimmed content, never printed. */
+async function readSecretFile(file: string, flag: string): Promise<string> {
+  try {
+    const secret = (await readFile(file, 'utf8')).trim();
+    if (!secret) throw new Error('it is empty');
+    return secret;
+  } catch (err) {
+    throw new Error(`${flag} ${file}: ${(err as Error).message}`, { cause: err });
+  }
 }
 
 /** `TYPE=REPOSITORY`, collected into a map (the flag repeats). */
@@ -128,6 +214,17 @@ interface HubFlags {
   auditInterval: number;
   drainTimeout: number;
   coreResourceImage: Record<string, string>;
+  auditLogRetention: number;
+  externalUrl?: string;
+  oidcIssuer?: string;
+  oidcClientId?: string;
+  oidcClientSecretFile?: string;
+  oidcDisplayName: string;
+  oidcGroupsClaim: string;
+  oidcUsernameClaim: string;
+  oidcScope?: string[];
+  metricsTokenFile?: string;
+  metricsListen?: string;
   logLevel: string;
 }
 
@@ -154,7 +251,10 @@ async function main(): Promise<void> {
       const store = await openSqliteStore({ dataDir });
       try {
         const { file, revoked } = await rotateAdminToken(store, new TokenService(store), dataDir);
-        process.stdout.write(`revoked ${revoked} admin token(s); the new one is in ${file} (mode 0600)\n`);
+        // Never the secret: this output may end up in a log.
+        process.stdout.write(
+          `revoked ${revoked} admin token(s); the new one is in ${file ?? dataDir} (mode 0600)\n`,
+        );
       } finally {
         await store.close();
       }
@@ -176,9 +276,16 @@ async function serve(cmd: Command): Promise<void> {
     );
   }
   let http: { host: string; port: number };
+  let oidc: OidcOptions | undefined;
+  let metricsToken: string | undefined;
   try {
     http = hostPort(flags.httpListen);
     hostPort(flags.grpcListen);
+    oidc = await oidcOptions(flags, process.env);
+    if (flags.metricsTokenFile)
+      metricsToken = await readSecretFile(flags.metricsTokenFile, '--metrics-token-file');
+    if (flags.externalUrl && !/^https?:\/\/[^/]+/.test(flags.externalUrl))
+      throw new Error(`--external-url "${flags.externalUrl}" is not an http(s) URL`);
   } catch (err) {
     return cmd.error(`error: ${(err as Error).message}`);
   }
@@ -196,6 +303,11 @@ async function serve(cmd: Command): Promise<void> {
     maxBuildLogBytes: flags.maxBuildLogBytes,
     maxSessionLogBytes: flags.maxSessionLogBytes,
     auditIntervalMs: flags.auditInterval,
+    auditLogRetentionMs: flags.auditLogRetention,
+    externalUrl: flags.externalUrl,
+    oidc,
+    metricsToken,
+    metricsListen: flags.metricsListen ? hostPort(flags.metricsListen) : undefined,
     coreResourceImages: { ...DEFAULT_HUB_OPTIONS.coreResourceImages, ...flags.coreResourceImage },
   };
   if (!options.tls)

@@ -1,5 +1,7 @@
 // The hub's Prometheus metrics, in one registry created by main.ts and handed to each component.
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export function createHubMetrics(registry = new Registry()) {
@@ -119,3 +121,37 @@ export function createHubMetrics(registry = new Registry()) {
 }
 
 export type HubMetrics = ReturnType<typeof createHubMetrics>;
+
+/**
+ * `--metrics-listen`: /metrics on an address of its own, without a token, for a scraper in a trusted
+ * network (the API's /metrics needs one). Nothing else is served there.
+ */
+export async function serveMetrics(
+  metrics: HubMetrics,
+  listen: { host: string; port: number },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('only /metrics is served here\n');
+      return;
+    }
+    metrics.registry.metrics().then(
+      (text) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(text),
+      () => res.writeHead(500).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, resolve);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = listen.host.includes(':') ? `[${listen.host}]` : listen.host;
+  return {
+    url: `http://${host}:${port}/metrics`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,6 +1,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ApiClient, ApiRequestError } from '../api-client.js';
+import type { InfoResponse } from '../../hub/api/types.js';
+import { browserLogin } from '../browser-login.js';
 import type { CliContext } from '../context.js';
 import { CliError, readLine } from '../io.js';
 import { saveTarget, type Target } from '../targets.js';
@@ -19,7 +21,7 @@ export function registerLogin(program: Command, ctx: CliContext): void {
   program
     .command('login')
     .description(
-      'Log in to a hub as a local user (-u), or with an API token, and save it as a target (-t NAME, default "default")',
+      'Log in to a hub as a local user (-u), with an API token (--token), or else through its OpenID Connect provider in a browser; save it as a target (-t NAME, default "default")',
     )
     .requiredOption('-c, --url <url>', 'the hub URL')
     .option('-u, --username <user>', "a local user's name: log in with a password for a token the CLI renews")
@@ -32,6 +34,7 @@ export function registerLogin(program: Command, ctx: CliContext): void {
       'after',
       `
 Examples:
+  outpost login -t prod -c https://ci.example.com -n infra                 # OIDC: prints a URL to open
   outpost login -t prod -c https://ci.example.com -n infra -u alice -p -   # password on stdin
   outpost login -t prod --url https://ci.example.com --token "$TOKEN"
   pass show ci/token | outpost login -t prod --url https://ci.example.com --token - --team infra`,
@@ -69,6 +72,30 @@ Examples:
           `logged in to ${target.url} as ${login.user} (team ${opts.team}, ${role}); saved target ${name}\n`,
         );
         return;
+      }
+      if (opts.token === undefined && !ctx.io.env.OUTPOST_TOKEN) {
+        // Neither a user nor a token: the hub's OIDC login, when it has one.
+        // A hub older than OIDC login asks for a token here, as the message below does.
+        const info: Partial<InfoResponse> | undefined = await (
+          await ApiClient.create(target, ctx.clientOptions)
+        )
+          .info()
+          .catch((err: unknown) => {
+            if (err instanceof ApiRequestError) return undefined;
+            throw err;
+          });
+        if (info?.auth?.oidc) {
+          const login = await browserLogin(ctx, target.url, opts.team);
+          target.token = login.token;
+          target.expires_at = login.expiresAt;
+          const me = await (await ApiClient.create(target, ctx.clientOptions)).userInfo();
+          await saveTarget(ctx.io.env, name, target);
+          const role = me.teams.find((t) => t.team === opts.team)?.role ?? 'admin';
+          ctx.out(
+            `logged in to ${target.url} as ${me.name} through ${info.auth.oidc.name} (team ${opts.team}, ${role}); saved target ${name}\n`,
+          );
+          return;
+        }
       }
       target.token = await readSecret(ctx, opts.token, 'OUTPOST_TOKEN', 'token');
 

@@ -229,7 +229,7 @@ async function loginTarget(ctx: CliContext, name: string, url: string, hubDir: s
   try {
     const saved = await getTarget(ctx.io.env, name);
     if (saved.url === url) {
-      await (await ApiClient.create(saved)).info();
+      await (await ApiClient.create(saved)).userInfo();
       return saved;
     }
   } catch {

@@ -4,15 +4,31 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
-import type { RoleName, TeamMember } from '../../hub/api/types.js';
+import type { OidcTeamRole, RoleName, SetTeamRequest, TeamMember } from '../../hub/api/types.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
 import { renderTable } from '../render/table.js';
 
 const ROLE_NAMES: readonly RoleName[] = ['owner', 'member', 'pipeline-operator', 'viewer'];
 
-/** fly's team config file: `roles: [{name: ROLE, local: {users: [...]}}]`. */
-async function membersFromConfig(file: string): Promise<TeamMember[]> {
+type RoleConfig = {
+  name?: unknown;
+  local?: { users?: unknown };
+  oidc?: { users?: unknown; groups?: unknown };
+} | null;
+
+/** A list of names at `path` in the config, or a clear error. */
+function names(file: string, path: string, value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value) || value.some((u) => typeof u !== 'string' || u === ''))
+    throw new CliError(`${file}: ${path} must be a list of names`);
+  return value as string[];
+}
+
+/**
+ * fly's team config file: `roles: [{name: ROLE, local: {users: [...]}, oidc: {users: [...], groups: [...]}}]`.
+ */
+async function authFromConfig(file: string): Promise<SetTeamRequest> {
   let doc: unknown;
   try {
     doc = parse(await readFile(file, 'utf8'));
@@ -21,15 +37,33 @@ async function membersFromConfig(file: string): Promise<TeamMember[]> {
   }
   const roles = (doc as { roles?: unknown } | null)?.roles;
   if (!Array.isArray(roles)) throw new CliError(`${file}: expected a 'roles' list`);
-  return roles.flatMap((r: { name?: unknown; local?: { users?: unknown } } | null, i) => {
-    if (!ROLE_NAMES.includes(r?.name as RoleName))
+  const auth: Required<SetTeamRequest> = { members: [], oidc: [] };
+  (roles as RoleConfig[]).forEach((r, i) => {
+    const role = r?.name as RoleName;
+    if (!ROLE_NAMES.includes(role))
       throw new CliError(`${file}: roles[${i}].name must be one of ${ROLE_NAMES.join(', ')}`);
-    const users = r?.local?.users ?? [];
-    if (!Array.isArray(users) || users.some((u) => typeof u !== 'string'))
-      throw new CliError(`${file}: roles[${i}].local.users must be a list of user names`);
-    return (users as string[]).map((user) => ({ user, role: r?.name as RoleName }));
+    for (const user of names(file, `roles[${i}].local.users`, r?.local?.users))
+      auth.members.push({ user, role });
+    for (const name of names(file, `roles[${i}].oidc.users`, r?.oidc?.users))
+      auth.oidc.push({ kind: 'user', name, role });
+    for (const name of names(file, `roles[${i}].oidc.groups`, r?.oidc?.groups))
+      auth.oidc.push({ kind: 'group', name, role });
   });
+  return auth;
 }
+
+/**
+ * A flag's value: NAME (an owner, as fly's flags make) or ROLE=NAME for another role. Only the four
+ * role names count as a prefix, so a group such as `cn=devs,ou=groups` stays whole.
+ */
+export function roleAndName(value: string): { role: RoleName; name: string } {
+  const at = value.indexOf('=');
+  const prefix = value.slice(0, at) as RoleName;
+  if (at > 0 && ROLE_NAMES.includes(prefix)) return { role: prefix, name: value.slice(at + 1) };
+  return { role: 'owner', name: value };
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerTeamCommands(program: Command, ctx: CliContext): void {
   program
@@ -56,8 +90,11 @@ export function registerTeamCommands(program: Command, ctx: CliContext): void {
       if (team.members)
         ctx.out(
           renderTable(
-            ['user', 'role'],
-            team.members.map((m) => [m.user, m.role]),
+            ['who', 'role'],
+            [
+              ...team.members.map((m) => [`local user ${m.user}`, m.role]),
+              ...(team.oidc ?? []).map((r) => [`oidc ${r.kind} ${r.name}`, r.role]),
+            ],
             ctx.style,
           ),
         );
@@ -67,34 +104,66 @@ export function registerTeamCommands(program: Command, ctx: CliContext): void {
     .command('set-team')
     .description('Create a team or replace its members (admins); asks before applying')
     .requiredOption('-n, --team-name <team>', 'the team')
-    .option('--local-user <user...>', 'local users to make owners of the team')
-    .option('-c, --config <file>', "fly's team config: roles: [{name: member, local: {users: [alice]}}]")
+    .option('--local-user <[ROLE=]user>', 'a local user: an owner, or ROLE=USER (repeatable)', collect)
+    .option(
+      '--oidc-user <[ROLE=]user>',
+      "a user of the hub's OIDC provider, by name: an owner, or ROLE=USER (repeatable)",
+      collect,
+    )
+    .option(
+      '--oidc-group <[ROLE=]group>',
+      "everyone in a group of the hub's OIDC provider: owners, or ROLE=GROUP (repeatable)",
+      collect,
+    )
+    .option(
+      '-c, --config <file>',
+      "fly's team config: roles: [{name: member, local: {users: [alice]}, oidc: {groups: [devs]}}]",
+    )
     .option('--non-interactive', 'apply without asking')
     .addHelpText(
       'after',
       `
+ROLE is owner, member, pipeline-operator or viewer. set-team replaces the team's members and OIDC
+rules with the ones given.
+
 Example:
-  outpost set-team -n alpha --local-user alice
+  outpost set-team -n alpha --local-user alice --oidc-group member=devs --oidc-group viewer=qa
   outpost set-team -n alpha -c team.yml --non-interactive`,
     )
     .action(
       async (
-        opts: { teamName: string; localUser?: string[]; config?: string; nonInteractive?: boolean },
+        opts: {
+          teamName: string;
+          localUser?: string[];
+          oidcUser?: string[];
+          oidcGroup?: string[];
+          config?: string;
+          nonInteractive?: boolean;
+        },
         cmd: Command,
       ) => {
-        const members = [
-          ...(opts.localUser ?? []).map((user) => ({ user, role: 'owner' as const })),
-          ...(opts.config ? await membersFromConfig(opts.config) : []),
+        const fromFile = opts.config ? await authFromConfig(opts.config) : { members: [], oidc: [] };
+        const members: TeamMember[] = [
+          ...(opts.localUser ?? []).map(roleAndName).map(({ role, name }) => ({ user: name, role })),
+          ...fromFile.members,
         ];
-        if (members.length === 0)
+        const oidc: OidcTeamRole[] = [
+          ...(opts.oidcUser ?? []).map((v) => ({ kind: 'user' as const, ...roleAndName(v) })),
+          ...(opts.oidcGroup ?? []).map((v) => ({ kind: 'group' as const, ...roleAndName(v) })),
+          ...(fromFile.oidc ?? []),
+        ];
+        if (members.length === 0 && oidc.length === 0)
           throw new CliError(
-            'no members: pass --local-user USER or -c CONFIG (a team without members is reachable only by admins)',
+            'no members: pass --local-user, --oidc-user, --oidc-group or -c CONFIG (a team without members is reachable only by admins)',
           );
         ctx.out(`setting team: ${opts.teamName}\n`);
         ctx.out(
           renderTable(
-            ['user', 'role'],
-            members.map((m) => [m.user, m.role]),
+            ['who', 'role'],
+            [
+              ...members.map((m) => [`local user ${m.user}`, m.role]),
+              ...oidc.map((r) => [`oidc ${r.kind} ${r.name}`, r.role]),
+            ],
             ctx.style,
           ),
         );
@@ -103,7 +172,7 @@ Example:
           ctx.exitCode = 1;
           return;
         }
-        const { created } = await (await ctx.client(cmd)).setTeam(opts.teamName, { members });
+        const { created } = await (await ctx.client(cmd)).setTeam(opts.teamName, { members, oidc });
         ctx.out(`team ${created ? 'created' : 'updated'}\n`);
       },
     );

@@ -160,12 +160,16 @@ export interface RunResult {
   stderr: string;
 }
 
-function collector(): { stream: { write(s: string): boolean }; text: () => string } {
+function collector(onWrite?: (s: string) => void): {
+  stream: { write(s: string): boolean };
+  text: () => string;
+} {
   let text = '';
   return {
     stream: {
       write(s: string) {
         text += s;
+        onWrite?.(s);
         return true;
       },
     },
@@ -179,7 +183,14 @@ export interface Sandbox {
   env: Record<string, string | undefined>;
   run(
     args: string[],
-    opts?: { stdin?: string; isTTY?: boolean; now?: number; options?: RunCliOptions },
+    opts?: {
+      stdin?: string;
+      isTTY?: boolean;
+      now?: number;
+      options?: RunCliOptions;
+      /** Sees stdout as it is written (a command that waits for the test to act on what it printed). */
+      onStdout?: (s: string) => void;
+    },
   ): Promise<RunResult>;
   /** Writes a config with target `default` pointing at `url`. */
   saveTarget(url: string, extra?: Record<string, unknown>): Promise<void>;
@@ -195,7 +206,7 @@ export async function sandbox(): Promise<Sandbox> {
     configPath,
     env,
     async run(args, opts = {}) {
-      const out = collector();
+      const out = collector(opts.onStdout);
       const err = collector();
       const code = await runCli(
         args,

@@ -13,6 +13,10 @@ declare module 'fastify' {
   }
 }
 
+export function unauthorized(): HttpError {
+  return new HttpError(401, 'unauthorized', 'missing, unknown or revoked API token (run `outpost login`)');
+}
+
 /** Sets `req.caller`, or throws a 401 that says what was wrong with the credential when that helps. */
 export function authenticator(tokens: TokenService, store: Store): (req: FastifyRequest) => Promise<void> {
   return async (req) => {
@@ -30,13 +34,12 @@ export function authenticator(tokens: TokenService, store: Store): (req: Fastify
         'agent_token',
         'this is an agent token (opa_…), for outpost-agent; log in with an API token (opu_…), such as the admin token the hub wrote at its first start',
       );
-    throw new HttpError(401, 'unauthorized', 'missing, unknown or revoked API token (run `outpost login`)');
+    throw unauthorized();
   };
 }
 
 /** The caller of a non-public route (set by the authenticator before the handler runs). */
 export function requireCaller(req: FastifyRequest): Caller {
-  if (!req.caller)
-    throw new HttpError(401, 'unauthorized', 'missing, unknown or revoked API token (run `outpost login`)');
+  if (!req.caller) throw unauthorized();
   return req.caller;
 }

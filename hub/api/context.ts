@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import { roleIn, type Caller } from '../auth/caller.js';
+import type { OidcRelyingParty } from '../auth/oidc.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
@@ -34,6 +35,14 @@ export interface ApiDeps {
   maxPipelineBytes: number;
   /** The built web UI's folder (index.html, assets/). */
   webDir: string;
+  /** The OpenID Connect login, when the hub is configured for one. */
+  oidc: OidcRelyingParty | undefined;
+  /** The secret Prometheus presents for /metrics (besides an admin's API token); undefined: admins only. */
+  metricsToken: string | undefined;
+  /** Rotates the admin API token (hub/auth/admin-token.ts): the new secret, and the file it went to. */
+  rotateAdminToken: () => Promise<{ secret: string; file: string | undefined; revoked: number }>;
+  /** The URL users reach the hub at (`--external-url`, else its listen address), without a trailing `/`. */
+  externalUrl: () => string;
 }
 
 export class ApiContext {
@@ -71,6 +80,31 @@ export class ApiContext {
     const job = await this.store.getJob(pipeline.id, name);
     if (!job?.active || job.kind !== 'job') throw notFound(`job "${pipelineName}/${name}"`);
     return job;
+  }
+
+  /** Whether the pipeline is exposed; false when it or its team does not exist (nothing to tell apart). */
+  async pipelineExposed(teamName: string, name: string): Promise<boolean> {
+    const team = await this.store.getTeam(teamName);
+    return Boolean(team && (await this.store.getPipeline(team.id, name))?.public);
+  }
+
+  /** Whether the team has an exposed pipeline: its pipeline list is then readable by anyone. */
+  async teamExposes(teamName: string): Promise<boolean> {
+    const team = await this.store.getTeam(teamName);
+    return Boolean(team && (await this.store.listPipelines(team.id)).some((p) => p.public));
+  }
+
+  /**
+   * Whether the build's pipeline is exposed; with `logs`, also whether its job is `public: true`, as
+   * Concourse shows an exposed pipeline's build logs only for its public jobs.
+   */
+  async buildExposed(id: number, logs: boolean): Promise<boolean> {
+    const build = await this.store.getBuild(id);
+    const pipeline = build && (await this.store.getPipelineById(build.pipelineId));
+    if (!build || !pipeline?.public) return false;
+    if (!logs) return true;
+    const config = await this.deps.configs.get(pipeline.id);
+    return config.jobs.some((j) => j.name === build.jobName && j.public === true);
   }
 
   async buildOf(id: number): Promise<BuildView> {

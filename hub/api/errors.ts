@@ -1,6 +1,7 @@
 // The one error table of the API: every failure a handler can meet becomes a status code, a stable code
 // and a message a user can act on, here and nowhere else.
 
+import { OidcProviderError } from '../auth/oidc.js';
 import { StoreConflictError } from '../store/store.js';
 import type { ApiError } from './types.js';
 
@@ -24,6 +25,8 @@ export function toApiError(err: unknown): { status: number; body: ApiError; inte
     if (err.details) body.error.details = err.details;
     return { status: err.statusCode, body, internal: false };
   }
+  if (err instanceof OidcProviderError)
+    return { status: 502, body: { error: { code: 'oidc_provider', message: err.message } }, internal: false };
   if (err instanceof StoreConflictError)
     return { status: 409, body: { error: { code: 'conflict', message: err.message } }, internal: false };
   // Fastify's own client errors: malformed JSON, an unsupported content type, a body too large.

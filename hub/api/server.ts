@@ -3,18 +3,21 @@
 // it serves, so tests can hold every route to the same rules.
 
 import Fastify, { LogController, type FastifyRequest } from 'fastify';
+import { auditLogHooks } from './audit-log.js';
 import { authenticator } from './auth.js';
 import { ApiContext, type ApiDeps } from './context.js';
 import { HttpError, toApiError } from './errors.js';
 import type { Method, Route } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiTokenRoutes } from './routes/api-tokens.js';
+import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { buildLogRoutes } from './routes/build-logs.js';
 import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { jobRoutes } from './routes/jobs.js';
+import { oidcRoutes } from './routes/oidc.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { resourceRoutes } from './routes/resources.js';
 import { teamRoutes } from './routes/teams.js';
@@ -72,16 +75,27 @@ export function buildApi(deps: ApiDeps) {
     throw new HttpError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`);
   });
 
+  app.decorateRequest('audit', undefined as unknown as FastifyRequest['audit']);
+  const audit = auditLogHooks(deps.store);
+  app.addHook('onRequest', audit.start);
+  app.addHook('onResponse', audit.record);
   const ctx = new ApiContext(deps);
   const authenticate = authenticator(deps.tokens, deps.store);
   // `authenticate` runs before a non-public route's input is parsed: a caller without a token learns
-  // nothing about what it sent.
+  // nothing about what it sent. Where a login is optional, only a token that is sent is checked.
+  const onRequest = {
+    required: async (req: FastifyRequest) => authenticate(req),
+    optional: async (req: FastifyRequest) => {
+      if (req.headers.authorization !== undefined) await authenticate(req);
+    },
+  };
   const serve = (prefix: string, routes: readonly Route[]) => {
     for (const r of routes)
       app.route({
         method: r.method,
         url: prefix + r.url,
-        ...(r.role !== 'public' ? { onRequest: async (req: FastifyRequest) => authenticate(req) } : {}),
+        config: { action: r.action },
+        ...(r.authentication === 'none' ? {} : { onRequest: onRequest[r.authentication] }),
         handler: (req, reply) => r.handle(req, reply),
       });
   };
@@ -89,6 +103,8 @@ export function buildApi(deps: ApiDeps) {
   serve(API_PREFIX, [
     ...infoRoutes(ctx),
     ...authRoutes(ctx),
+    ...oidcRoutes(ctx),
+    ...auditRoutes(ctx),
     ...teamRoutes(ctx),
     ...userRoutes(ctx),
     ...apiTokenRoutes(ctx),

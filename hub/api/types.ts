@@ -8,6 +8,7 @@
 //   PUT    /teams/:team/pipelines/:pipeline/config          SetPipelineRequest -> SetPipelineResponse
 //                                                          (400 with ApiError{code: 'invalid_pipeline'})
 //   PUT    /teams/:team/pipelines/:pipeline/pause|unpause   -> 204
+//   PUT    /teams/:team/pipelines/:pipeline/expose|hide     -> 204 (exposed: readable without login)
 //   PUT    /teams/:team/pipelines/:pipeline/rename  {name}  -> 204 (409 when the name is taken)
 //   DELETE /teams/:team/pipelines/:pipeline                 -> 204 (its builds and versions go with it)
 //   GET    /teams/:team/pipelines/:pipeline/jobs            -> JobSummary[]
@@ -48,6 +49,10 @@
 //   GET    /teams/:team/api-tokens                          -> ApiTokenSummary[]
 //   POST   /teams/:team/api-tokens    CreateApiTokenRequest -> CreatedApiToken (the secret, shown once)
 //   DELETE /teams/:team/api-tokens/:id                      -> 204
+//   POST   /admin-token/rotate                              -> RotatedAdminToken (admins; old token revoked)
+//   GET    /audit?team=&user=&since=&limit=                 -> AuditEntrySummary[] (admins; owners: their teams)
+//   GET    /auth/oidc/login?team=&redirect=&cli_redirect=   -> 302 to the OIDC provider (public)
+//   GET    /auth/oidc/callback                              -> 302 with the login token (public)
 // Unauthenticated: GET /healthz, GET /readyz, GET /metrics, and the web UI: GET / and any other GET path
 // outside /api/ (the single-page app's index.html; its hashed files under /assets/).
 // Every route needs a role (hub/api/route.ts; docs/security.md): 401 without a login, 404 for a team the
@@ -72,8 +77,10 @@ export interface ApiError {
 
 export interface InfoResponse {
   version: string;
-  /** The name of the credential the caller used. */
+  /** The name of the credential the caller sent; '' when none (the route needs no login). */
   tokenName: string;
+  /** How one logs in: with a local user's password, and/or through an OpenID Connect provider. */
+  auth: { local: boolean; oidc: { name: string } | null };
 }
 
 export interface PipelineDiagnostic {
@@ -89,6 +96,8 @@ export interface PipelineSummary {
   name: string;
   team: string;
   paused: boolean;
+  /** Exposed: readable without login (`expose-pipeline`); build logs only of jobs with `public: true`. */
+  public: boolean;
   configVersion: number;
   /** Unix milliseconds of the last saved config, pause or rename. */
   updatedAt: number;
@@ -396,15 +405,55 @@ export interface TeamMember {
   role: RoleName;
 }
 
+/** POST /admin-token/rotate: the new admin token (shown once); the old ones no longer work. */
+export interface RotatedAdminToken {
+  token: string;
+  /** Where the hub wrote it (DATA_DIR/admin-token); null for a hub without a data directory. */
+  file: string | null;
+  /** How many admin tokens were revoked. */
+  revoked: number;
+}
+
+/** GET /audit: one state-changing request or login. */
+export interface AuditEntrySummary {
+  id: number;
+  /** Unix milliseconds. */
+  at: number;
+  /** A user's name (`oidc:` before an OIDC user's), `token:<name>` for an API token, or `anonymous`. */
+  user: string;
+  team: string | null;
+  /** What was asked: `login`, `trigger-job`, `set-pipeline`, `expose-pipeline`, ... */
+  action: string;
+  /** The request's path. */
+  target: string;
+  /** The caller's address. */
+  source: string;
+  /** The answer's HTTP status: below 400 done, else refused or failed. */
+  status: number;
+}
+
+/** A role a team gives everyone in an OIDC group, or one OIDC user (by the provider's user name). */
+export interface OidcTeamRole {
+  kind: 'group' | 'user';
+  name: string;
+  role: RoleName;
+}
+
 export interface TeamSummary {
   name: string;
   /** Present for callers who may see the team's members (its owners and admins). */
   members?: TeamMember[];
+  /** With `members`: the roles the team gives OIDC groups and users. */
+  oidc?: OidcTeamRole[];
 }
 
-/** PUT /teams/:team: replaces the team's members (creates the team when it does not exist). */
+/**
+ * PUT /teams/:team: replaces the team's members and OIDC roles (creates the team when it does not
+ * exist). Without `oidc` the team gives no OIDC roles.
+ */
 export interface SetTeamRequest {
   members: TeamMember[];
+  oidc?: OidcTeamRole[];
 }
 
 export interface SetTeamResponse {

@@ -1,5 +1,6 @@
 // Garbage collection: builds that their job's retention lets go are deleted (with their events, step
-// runs and artifact references), then every stored artifact no remaining build references goes too.
+// runs and artifact references), then every stored artifact no remaining build references goes too, and
+// audit log entries older than the audit log's retention.
 // A fresh artifact is spared for a while: its step may still be uploading its other outputs, and the
 // reference is only recorded when the step's result arrives.
 
@@ -10,12 +11,13 @@ import type { ArtifactStore } from './store.js';
 export interface GcResult {
   builds: number;
   artifacts: number;
+  auditEntries: number;
 }
 
 export async function collectGarbage(
   store: Store,
   artifacts: ArtifactStore,
-  opts: { now: number; minArtifactAgeMs: number },
+  opts: { now: number; minArtifactAgeMs: number; auditLogRetentionMs: number },
 ): Promise<GcResult> {
   const builds = await store.reapBuilds(opts.now);
   const referenced = await store.referencedDigests();
@@ -25,23 +27,24 @@ export async function collectGarbage(
     await artifacts.delete(digest);
     removed++;
   }
-  return { builds, artifacts: removed };
+  const auditEntries = await store.auditLog.prune(opts.now - opts.auditLogRetentionMs);
+  return { builds, artifacts: removed, auditEntries };
 }
 
 /** Runs collectGarbage every `intervalMs` until the returned stop() is called. */
 export function startGarbageCollector(
   store: Store,
   artifacts: ArtifactStore,
-  opts: { intervalMs: number; minArtifactAgeMs: number },
+  opts: { intervalMs: number; minArtifactAgeMs: number; auditLogRetentionMs: number },
   log: Logger,
 ): () => void {
   let running = false;
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    collectGarbage(store, artifacts, { now: Date.now(), minArtifactAgeMs: opts.minArtifactAgeMs })
+    collectGarbage(store, artifacts, { ...opts, now: Date.now() })
       .then((r) => {
-        if (r.builds > 0 || r.artifacts > 0) log.info(r, 'garbage collected');
+        if (r.builds > 0 || r.artifacts > 0 || r.auditEntries > 0) log.info(r, 'garbage collected');
       })
       .catch((err: unknown) => log.error({ err }, 'garbage collection failed'))
       .finally(() => (running = false));

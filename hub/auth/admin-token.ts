@@ -30,19 +30,21 @@ export async function bootstrapAdminToken(
   return { secret, file: dataDir ? await writeSecretFile(dataDir, secret) : undefined };
 }
 
-/** Revokes every live admin token and writes a new one to ADMIN_TOKEN_FILE; returns how many it revoked. */
+/**
+ * Revokes every live admin token and makes a new one, written to ADMIN_TOKEN_FILE when the hub has a
+ * data directory; returns its secret (for the API's caller), the file, and how many it revoked.
+ */
 export async function rotateAdminToken(
   store: Store,
   tokens: TokenService,
-  dataDir: string,
-  now: () => number = Date.now,
-): Promise<{ file: string; revoked: number }> {
+  dataDir: string | undefined,
+): Promise<{ secret: string; file: string | undefined; revoked: number }> {
   const live = (await store.listTokens('api')).filter(
     (t) => t.name === ADMIN_TOKEN_NAME && t.revokedAt === null,
   );
   const secret = await createAdmin(store, tokens);
-  for (const token of live) await store.revokeToken(token.id, now());
-  return { file: await writeSecretFile(dataDir, secret), revoked: live.length };
+  for (const token of live) await tokens.revoke(token);
+  return { secret, file: dataDir ? await writeSecretFile(dataDir, secret) : undefined, revoked: live.length };
 }
 
 /** An owner of `main`, the admin team (hub/auth/caller.ts). */

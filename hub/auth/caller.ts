@@ -1,10 +1,15 @@
 // Who is calling and what they may do: a token's team and role, or a logged-in user's roles in every
-// team (read at each request, so removing a role takes effect at once). Owners of `main` are admins and
-// act as owners of every team, as in Concourse.
+// team (read at each request, so removing a role takes effect at once). A user's roles come from the
+// teams that list them as members and, for a user who logged in through OpenID Connect, from the teams
+// whose OIDC rules name the user or one of the groups of their last login. Owners of `main` are admins
+// and act as owners of every team, as in Concourse.
 
-import { ROLES, type Role, type Store, type TokenRecord } from '../store/store.js';
+import { ROLES, type Role, type Store, type TokenRecord, type User } from '../store/store.js';
 
 export const ADMIN_TEAM = 'main';
+
+/** The prefix of the name an OIDC user gets (`oidc:alice`): it can never be a local user's name. */
+export const OIDC_USER_PREFIX = 'oidc:';
 
 export interface Caller {
   /** The user's name, or `token:<name>` for an API token not issued to a user. */
@@ -24,16 +29,40 @@ export function roleIn(caller: Caller, team: string): Role | undefined {
   return caller.admin ? 'owner' : caller.roles.get(team);
 }
 
-export async function callerOf(store: Store, token: TokenRecord): Promise<Caller> {
+/** Team name -> the user's highest role in it, from memberships and (OIDC users) the teams' OIDC rules. */
+export async function rolesOfUser(store: Store, user: User): Promise<Map<string, Role>> {
   const roles = new Map<string, Role>();
+  const grant = (team: string, role: Role) => {
+    const had = roles.get(team);
+    if (!had || !atLeast(had, role)) roles.set(team, role);
+  };
+  for (const m of await store.teams.rolesOf(user.id)) grant(m.team.name, m.role);
+  if (user.oidc) {
+    const { subject, groups } = user.oidc;
+    const names = [user.name.slice(OIDC_USER_PREFIX.length), subject];
+    for (const rule of await store.teams.oidcRoles())
+      if (rule.kind === 'group' ? groups.includes(rule.name) : names.includes(rule.name))
+        grant(rule.team.name, rule.role);
+  }
+  return roles;
+}
+
+export function isAdmin(roles: ReadonlyMap<string, Role>): boolean {
+  return roles.get(ADMIN_TEAM) === 'owner';
+}
+
+export async function callerOf(store: Store, token: TokenRecord): Promise<Caller> {
+  let roles = new Map<string, Role>();
   let name = `token:${token.name}`;
   if (token.userId !== null) {
     const user = await store.users.getById(token.userId);
-    name = user?.name ?? name;
-    for (const m of await store.teams.rolesOf(token.userId)) roles.set(m.team.name, m.role);
+    if (user) {
+      name = user.name;
+      roles = await rolesOfUser(store, user);
+    }
   } else if (token.teamId !== null && token.role !== null) {
     const team = await store.getTeamById(token.teamId);
     if (team) roles.set(team.name, token.role);
   }
-  return { name, token, roles, admin: roles.get(ADMIN_TEAM) === 'owner' };
+  return { name, token, roles, admin: isAdmin(roles) };
 }

@@ -5,6 +5,7 @@ import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely'
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
 import { KyselyBuildEventStore } from './kysely-build-events.js';
+import { KyselyAuditLog } from './kysely-audit-log.js';
 import { KyselyResourceStore } from './kysely-resources.js';
 import { KyselyTeamStore } from './kysely-teams.js';
 import { KyselyUploadStore } from './kysely-uploads.js';
@@ -128,10 +129,12 @@ export class KyselyStore implements Store {
   readonly users: KyselyUserStore;
   readonly uploads: KyselyUploadStore;
   readonly buildEvents: KyselyBuildEventStore;
+  readonly auditLog: KyselyAuditLog;
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
     this.teams = new KyselyTeamStore(db);
+    this.auditLog = new KyselyAuditLog(db);
     this.users = new KyselyUserStore(db);
     this.uploads = new KyselyUploadStore(db);
     this.buildEvents = new KyselyBuildEventStore(db);
@@ -337,6 +340,14 @@ export class KyselyStore implements Store {
     await this.db
       .updateTable('pipelines')
       .set({ paused: bool(paused), updated_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async setPipelinePublic(id: number, exposed: boolean, at: number): Promise<void> {
+    await this.db
+      .updateTable('pipelines')
+      .set({ public: bool(exposed), updated_at: at })
       .where('id', '=', id)
       .execute();
   }

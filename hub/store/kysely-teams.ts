@@ -1,11 +1,11 @@
-// TeamStore on Kysely: teams and the roles users hold in them. Deleting a team deletes what it owns
+// TeamStore on Kysely: teams, the roles users hold in them, and the roles they give OIDC groups and users. Deleting a team deletes what it owns
 // through the schema's ON DELETE CASCADE (pipelines, builds, tokens, memberships).
 
 import type { Kysely } from 'kysely';
 import { conflictsAs } from './constraint-errors.js';
 import { toTeam } from './rows.js';
 import type { Database } from './schema.js';
-import type { Membership, Role, Team, TeamStore } from './store.js';
+import type { Membership, OidcRoleRule, Role, Team, TeamStore } from './store.js';
 
 export class KyselyTeamStore implements TeamStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -44,6 +44,34 @@ export class KyselyTeamStore implements TeamStore {
           .execute(),
       );
     });
+  }
+
+  async setOidcRoles(teamId: number, rules: OidcRoleRule[]): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('team_oidc_roles').where('team_id', '=', teamId).execute();
+      if (rules.length === 0) return;
+      await conflictsAs('OIDC group or user listed twice', () =>
+        tx
+          .insertInto('team_oidc_roles')
+          .values(rules.map((r) => ({ team_id: teamId, kind: r.kind, name: r.name, role: r.role })))
+          .execute(),
+      );
+    });
+  }
+
+  async oidcRoles(teamId?: number): Promise<(OidcRoleRule & { team: Team })[]> {
+    let query = this.db
+      .selectFrom('team_oidc_roles')
+      .innerJoin('teams', 'teams.id', 'team_oidc_roles.team_id')
+      .select(['teams.id', 'teams.name as team_name', 'kind', 'team_oidc_roles.name', 'role']);
+    if (teamId !== undefined) query = query.where('team_id', '=', teamId);
+    const rows = await query.orderBy('teams.name').orderBy('kind').orderBy('team_oidc_roles.name').execute();
+    return rows.map((r) => ({
+      team: { id: r.id, name: r.team_name },
+      kind: r.kind as OidcRoleRule['kind'],
+      name: r.name,
+      role: r.role as Role,
+    }));
   }
 
   private memberships() {

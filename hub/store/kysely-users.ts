@@ -1,4 +1,5 @@
-// UserStore on Kysely: local users, a name and an encoded password hash each.
+// UserStore on Kysely: local users (a name and an encoded password hash each) and users who log in
+// through OpenID Connect (a name, the provider's subject and the groups of their last login).
 
 import type { Kysely, Selectable } from 'kysely';
 import { conflictsAs } from './constraint-errors.js';
@@ -7,13 +8,22 @@ import type { Database, UsersTable } from './schema.js';
 import type { User, UserStore } from './store.js';
 
 function toUser(row: Selectable<UsersTable>): User {
-  return { id: row.id, name: row.name, passwordHash: row.password_hash, createdAt: num(row.created_at) };
+  return {
+    id: row.id,
+    name: row.name,
+    passwordHash: row.password_hash,
+    createdAt: num(row.created_at),
+    oidc:
+      row.oidc_subject === null
+        ? null
+        : { subject: row.oidc_subject, groups: JSON.parse(row.oidc_groups ?? '[]') as string[] },
+  };
 }
 
 export class KyselyUserStore implements UserStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async create(input: Omit<User, 'id'>): Promise<User> {
+  async create(input: Omit<User, 'id' | 'oidc'>): Promise<User> {
     const row = await conflictsAs(`user "${input.name}" already exists`, () =>
       this.db
         .insertInto('users')
@@ -45,5 +55,30 @@ export class KyselyUserStore implements UserStore {
       .where('id', '=', id)
       .executeTakeFirst();
     return res.numUpdatedRows > 0n;
+  }
+
+  async upsertOidc(input: { subject: string; name: string; groups: string[]; at: number }): Promise<User> {
+    const groups = JSON.stringify(input.groups);
+    const updated = await this.db
+      .updateTable('users')
+      .set({ oidc_groups: groups })
+      .where('oidc_subject', '=', input.subject)
+      .returningAll()
+      .executeTakeFirst();
+    if (updated) return toUser(updated);
+    const row = await conflictsAs(`user "${input.name}" already exists`, () =>
+      this.db
+        .insertInto('users')
+        .values({
+          name: input.name,
+          password_hash: '',
+          created_at: input.at,
+          oidc_subject: input.subject,
+          oidc_groups: groups,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return toUser(row);
   }
 }

@@ -82,6 +82,7 @@ export function toPipeline(row: Selectable<PipelinesTable>): Pipeline {
     teamId: row.team_id,
     name: row.name,
     paused: row.paused !== 0,
+    public: row.public !== 0,
     configVersion: row.config_version,
     createdAt: num(row.created_at),
     updatedAt: num(row.updated_at),

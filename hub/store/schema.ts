@@ -44,8 +44,34 @@ export interface TokensTable {
 export interface UsersTable {
   id: Generated<number>;
   name: string;
+  /** '' for a user who logs in through OpenID Connect. */
   password_hash: string;
   created_at: BigIntColumn;
+  /** OIDC users: the provider's `sub`; null for local users. */
+  oidc_subject: ColumnType<string | null, string | null | undefined, string | null>;
+  /** OIDC users: JSON array of the groups their last login carried. */
+  oidc_groups: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** The OIDC groups and users (`kind` 'group' or 'user') a team gives a role. */
+export interface TeamOidcRolesTable {
+  team_id: number;
+  kind: string;
+  name: string;
+  role: string;
+}
+
+export interface AuditLogTable {
+  id: Generated<number>;
+  at: BigIntColumn;
+  actor: string;
+  team: string | null;
+  action: string;
+  target: string;
+  /** The caller's address. */
+  source: string;
+  /** The HTTP status of the answer. */
+  status: number;
 }
 
 export interface TeamMembersTable {
@@ -59,6 +85,8 @@ export interface PipelinesTable {
   team_id: number;
   name: string;
   paused: IntBool;
+  /** Exposed: readable without login. */
+  public: ColumnType<IntBool, IntBool | undefined, IntBool>;
   config_version: number;
   created_at: BigIntColumn;
   updated_at: BigIntColumn;
@@ -224,6 +252,8 @@ export interface Database {
   tokens: TokensTable;
   users: UsersTable;
   team_members: TeamMembersTable;
+  team_oidc_roles: TeamOidcRolesTable;
+  audit_log: AuditLogTable;
   pipelines: PipelinesTable;
   pipeline_configs: PipelineConfigsTable;
   jobs: JobsTable;

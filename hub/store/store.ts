@@ -78,9 +78,19 @@ export type NewToken = Pick<TokenRecord, 'name' | 'hash' | 'teamId' | 'kind' | '
 export interface User {
   id: number;
   name: string;
-  /** The encoded scrypt hash with its parameters and salt (hub/auth/passwords.ts). */
+  /** The encoded scrypt hash with its parameters and salt (hub/auth/passwords.ts); '' for OIDC users. */
   passwordHash: string;
   createdAt: number;
+  /** Set for a user who logs in through OpenID Connect: the provider's subject and last login's groups. */
+  oidc: { subject: string; groups: string[] } | null;
+}
+
+/** A team's role for an OIDC group or user (`set-team --oidc-group` / `--oidc-user`). */
+export interface OidcRoleRule {
+  kind: 'group' | 'user';
+  /** The group, or the user's name as the provider gives it (without the `oidc:` prefix). */
+  name: string;
+  role: Role;
 }
 
 export interface Membership {
@@ -100,8 +110,12 @@ export interface TeamStore {
   /** Replaces the team's members (as `set-team` replaces a team's auth config). */
   setMembers(teamId: number, members: { userId: number; role: Role }[]): Promise<void>;
   members(teamId: number): Promise<Membership[]>;
-  /** Every team the user holds a role in. */
+  /** Every team the user holds a role in as a member (OIDC rules are matched in hub/auth/caller.ts). */
   rolesOf(userId: number): Promise<Membership[]>;
+  /** Replaces the team's OIDC rules. */
+  setOidcRoles(teamId: number, rules: OidcRoleRule[]): Promise<void>;
+  /** The OIDC rules of one team, or of every team (with the team they belong to). */
+  oidcRoles(teamId?: number): Promise<(OidcRoleRule & { team: Team })[]>;
 }
 
 /** An output a lease uploaded to the artifact store: what its Finished must report. */
@@ -123,11 +137,49 @@ export interface UploadStore {
 
 /** Local users: a name and a password hash. */
 export interface UserStore {
-  create(input: Omit<User, 'id'>): Promise<User>;
+  create(input: Omit<User, 'id' | 'oidc'>): Promise<User>;
   get(name: string): Promise<User | undefined>;
   getById(id: number): Promise<User | undefined>;
   list(): Promise<User[]>;
   setPassword(id: number, passwordHash: string): Promise<boolean>;
+  /**
+   * Records an OIDC login: the user with this subject (created, named `name`, on its first login) gets
+   * the login's groups. A StoreConflictError when a new subject's name is taken.
+   */
+  upsertOidc(input: { subject: string; name: string; groups: string[]; at: number }): Promise<User>;
+}
+
+/** One state-changing request or login, as the audit log keeps it. */
+export interface AuditEntry {
+  id: number;
+  at: number;
+  /** A user's name, `token:<name>` for an API token, or `anonymous`. */
+  actor: string;
+  team: string | null;
+  /** What was done: `trigger-job`, `login`, `set-pipeline`, ... */
+  action: string;
+  /** The request's path (never its query, which may carry a webhook token). */
+  target: string;
+  source: string;
+  /** The HTTP status of the answer: below 400 it was done, else refused or failed. */
+  status: number;
+}
+
+export interface AuditFilter {
+  /** Only entries of these teams. */
+  teams?: string[];
+  actor?: string;
+  since?: number;
+  limit: number;
+}
+
+/** The audit log: appended by the API, read by admins and team owners, pruned by age. */
+export interface AuditLogStore {
+  record(entry: Omit<AuditEntry, 'id'>): Promise<void>;
+  /** Newest first. */
+  list(filter: AuditFilter): Promise<AuditEntry[]>;
+  /** Deletes entries older than `before`; returns how many. */
+  prune(before: number): Promise<number>;
 }
 
 export interface Pipeline {
@@ -135,6 +187,8 @@ export interface Pipeline {
   teamId: number;
   name: string;
   paused: boolean;
+  /** Exposed (`expose-pipeline`): readable without login. */
+  public: boolean;
   /** Increases by one with every saved config. */
   configVersion: number;
   createdAt: number;
@@ -362,6 +416,8 @@ export interface Store {
   listAllPipelines(): Promise<Pipeline[]>;
   getPipelineConfig(pipelineId: number, version?: number): Promise<PipelineConfigVersion | undefined>;
   setPipelinePaused(id: number, paused: boolean, at: number): Promise<void>;
+  /** Exposes (readable without login) or hides a pipeline. */
+  setPipelinePublic(id: number, exposed: boolean, at: number): Promise<void>;
   /** False when no pipeline has this id. A StoreConflictError when the team has a pipeline `name`. */
   renamePipeline(id: number, name: string, at: number): Promise<boolean>;
   /** Deletes the pipeline and all it owns (configs, jobs, builds and their logs, resource versions). */
@@ -472,6 +528,7 @@ export interface Store {
   readonly uploads: UploadStore;
   /** Reads of a build's event log beyond the in-order replay: the newest events first. */
   readonly buildEvents: BuildEventStore;
+  readonly auditLog: AuditLogStore;
 
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ import {
   startTestHub,
   triggerJob,
   type TestHub,
+  scrapeMetrics,
 } from '../support/harness.js';
 import { rawAgent } from '../support/raw-agent.js';
 
@@ -56,7 +57,7 @@ it('keeps two agents with one pod name in two clusters connected, each running i
     { name: 'eu-1/outpost-agent-0', cluster: 'eu-1', state: 'connected' },
     { name: 'us-1/outpost-agent-0', cluster: 'us-1', state: 'connected' },
   ]);
-  const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+  const metrics = await scrapeMetrics(hub);
   expect(metrics).toMatch(/^outpost_hub_agents_connected 2$/m);
   expect(metrics).toMatch(/^outpost_hub_agent_reconnects_total 0$/m);
 });

@@ -105,7 +105,66 @@ const CASES: Record<string, Case> = {
   // The web UI: its page, or a JSON 404 naming the build step when dist/web was not built.
   'GET /': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200, 404] }] },
   'GET /*': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200, 404] }] },
-  [`GET ${API}/info`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
+  // Anyone may call it; a token, when sent, must be an API token.
+  [`GET ${API}/info`]: {
+    public: true,
+    probes: [
+      { what: 'a stray query', query: 'x=1&x=2', expect: [200] },
+      { what: 'an agent token', expect: [401], message: 'agent token' },
+    ],
+  },
+  // This hub has no OIDC login (404); its input is checked first.
+  [`GET ${API}/auth/oidc/login`]: {
+    public: true,
+    probes: [
+      { what: 'no provider', expect: [404], message: 'OpenID Connect' },
+      {
+        what: 'another host to go to',
+        query: 'redirect=//evil.example/',
+        expect: [400],
+        message: '"redirect"',
+      },
+      {
+        what: 'a URL to go to',
+        query: 'redirect=https://evil.example/',
+        expect: [400],
+        message: '"redirect"',
+      },
+      {
+        what: 'a CLI listener elsewhere',
+        query: 'cli_redirect=http://evil.example:80/callback',
+        expect: [400],
+        message: '"cli_redirect"',
+      },
+      repeated('team'),
+    ],
+  },
+  [`GET ${API}/auth/oidc/callback`]: {
+    public: true,
+    probes: [
+      { what: 'no state', expect: [400], message: 'unknown or expired login' },
+      {
+        what: 'a state, without a provider',
+        query: 'state=nope&code=x',
+        expect: [404],
+        message: 'OpenID Connect',
+      },
+      repeated('state'),
+    ],
+  },
+  [`GET ${API}/audit`]: {
+    probes: [
+      // Admins read the entries of a destroyed team too.
+      { what: 'an unknown team', query: 'team=nope', expect: [200] },
+      { what: 'a date for since', query: 'since=2026-01-01', expect: [400], message: '"since"' },
+      repeated('user'),
+      ...badLimits,
+    ],
+  },
+  // Only probes that stop before the handler: rotating would revoke the token this test runs with.
+  [`POST ${API}/admin-token/rotate`]: { probes: [] },
+  [`PUT ${PIPE}/expose`]: { probes: [] },
+  [`PUT ${PIPE}/hide`]: { probes: [] },
   [`GET ${TEAM}/pipelines`]: { probes: [] },
   [`GET ${PIPE}/config`]: { probes: [] },
   [`PUT ${PIPE}/config`]: {
@@ -253,7 +312,13 @@ const CASES: Record<string, Case> = {
   // The admin token is an API token, not a login: nothing to renew.
   [`POST ${API}/auth/renew`]: { probes: [{ what: 'an API token', expect: [400], message: 'login tokens' }] },
   [`GET ${API}/user`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
-  [`GET ${API}/teams`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
+  [`GET ${API}/teams`]: {
+    public: true,
+    probes: [
+      { what: 'a stray query', query: 'x=1&x=2', expect: [200] },
+      { what: 'an agent token', expect: [401], message: 'agent token' },
+    ],
+  },
   [`GET ${TEAM}`]: { probes: [] },
   [`PUT ${TEAM}`]: {
     body: '{"members":[]}',

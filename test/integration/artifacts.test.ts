@@ -127,7 +127,11 @@ ${task('make', 'linux', 'date +%s%N > out/stamp', '      outputs: [{ name: out }
     expect(finalStatus(await readBuildEvents(hub, second))).toBe('succeeded');
     const before = (await hub.artifacts.list()).map((a) => a.digest);
 
-    const result = await collectGarbage(hub.store, hub.artifacts, { now: Date.now(), minArtifactAgeMs: 0 });
+    const result = await collectGarbage(hub.store, hub.artifacts, {
+      now: Date.now(),
+      minArtifactAgeMs: 0,
+      auditLogRetentionMs: hub.options.auditLogRetentionMs,
+    });
     expect(result.builds).toBe(1);
     expect((await hub.api('GET', `/builds/${first}`)).status).toBe(404);
     expect((await hub.api('GET', `/builds/${second}`)).status).toBe(200);

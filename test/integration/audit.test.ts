@@ -11,6 +11,7 @@ import {
   startTestHub,
   triggerJob,
   type TestHub,
+  scrapeMetrics,
 } from '../support/harness.js';
 import { rawAgent } from '../support/raw-agent.js';
 
@@ -53,7 +54,7 @@ async function jobId(pipeline: string): Promise<number> {
 }
 
 async function counted(kind: string): Promise<number> {
-  const text = await (await fetch(`${hub.url}/metrics`)).text();
+  const text = await scrapeMetrics(hub);
   return Number(
     new RegExp(`^outpost_hub_audit_repairs_total\\{kind="${kind}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0,
   );

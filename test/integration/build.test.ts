@@ -12,6 +12,7 @@ import {
   startTestHub,
   triggerJob,
   type TestHub,
+  scrapeMetrics,
 } from '../support/harness.js';
 
 let hub: TestHub;
@@ -211,7 +212,7 @@ describe('the API', () => {
   it('serves health, readiness and metrics without a token', async () => {
     expect((await fetch(`${hub.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${hub.url}/readyz`)).status).toBe(200);
-    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(hub);
     expect(metrics).toContain('outpost_hub_agents_connected 1');
     expect(metrics).toContain('outpost_hub_dispatch_latency_seconds_bucket');
   });

@@ -15,6 +15,7 @@ import {
   startTestHub,
   type TestAgentOptions,
   type TestHub,
+  scrapeMetrics,
 } from '../support/harness.js';
 import { spawnAgentProcess } from '../support/agent-process.js';
 import { spawnChildHub } from '../support/child-hub.js';
@@ -117,7 +118,7 @@ describe('agent connection errors', () => {
     );
     // One line for the attempt, and the hub was asked once.
     expect(captured.lines.filter((l) => (l.level as number) >= 40)).toHaveLength(1);
-    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(hub);
     expect(metrics).toMatch(/outpost_hub_agent_auth_failures_total 1\n/);
   });
 });

@@ -14,6 +14,7 @@ import {
   startTestHub,
   triggerJob,
   type TestHub,
+  scrapeMetrics,
 } from '../support/harness.js';
 import { rawAgent, type RawAgent } from '../support/raw-agent.js';
 
@@ -82,7 +83,7 @@ describe('per-build log cap', () => {
     // The stored part is the start of the output, in order.
     expect(text.startsWith('1\n2\n3\n')).toBe(true);
     expect(text).not.toContain('done-two');
-    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(hub);
     expect(metrics).toMatch(/^outpost_hub_log_truncated_builds_total 1$/m);
     expect(Number(/^outpost_hub_log_bytes_dropped_total (\d+)/m.exec(metrics)?.[1])).toBeGreaterThan(
       4_500_000,
@@ -164,7 +165,7 @@ describe('oversized messages', () => {
     await setPipeline(hub, 'ok', shellPipeline('echo fine'));
     const id = await triggerJob(hub, 'ok', 'job');
     expect(await waitForBuild(hub, id)).toBe('succeeded');
-    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(hub);
     expect(metrics).toMatch(/^outpost_hub_messages_rejected_total\{reason="log_chunk_too_large"\} 1$/m);
   });
 });
@@ -228,7 +229,7 @@ describe('a flooding agent', () => {
     // Nor was the flood starved: the hub went on storing it (the quiet build's 2000 lines are a few chunks).
     const deadline = Date.now() + 20_000;
     for (;;) {
-      const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+      const metrics = await scrapeMetrics(hub);
       if (Number(/^outpost_hub_log_chunks_total (\d+)/m.exec(metrics)?.[1]) > 64) break;
       if (Date.now() > deadline) throw new Error("the flooding agent's chunks were not stored");
       await new Promise((r) => setTimeout(r, 50));

@@ -11,6 +11,7 @@ import {
   startTestHub,
   triggerJob,
   type TestHub,
+  scrapeMetrics,
 } from '../support/harness.js';
 import { rawAgent } from '../support/raw-agent.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -64,7 +65,7 @@ describe('metrics', () => {
     });
     cleanups.push(() => agent.stop());
     await agent.welcomed;
-    const hubMetrics = () => scrape(`${hub.url}/metrics`);
+    const hubMetrics = () => scrapeMetrics(hub);
     const agentMetrics = () => scrape(`http://127.0.0.1:${metricsPort}/metrics`);
 
     // Dispatch latency on both sides.

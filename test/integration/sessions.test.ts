@@ -26,6 +26,7 @@ import {
   triggerJob,
   waitForEvents,
   type TestHub,
+  scrapeMetrics,
 } from '../support/harness.js';
 import { rawAgent } from '../support/raw-agent.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
@@ -72,7 +73,7 @@ describe('agent authentication', () => {
     await agent.welcomed;
     await setPipeline(hub, 'p', shellPipeline('echo still fine'));
     expect(logText(await readBuildEvents(hub, await triggerJob(hub, 'p', 'job')))).toBe('still fine\n');
-    const metrics = await (await fetch(`${hub.url}/metrics`)).text();
+    const metrics = await scrapeMetrics(hub);
     expect(metrics).toMatch(/outpost_hub_agent_auth_failures_total 4/);
   });
 

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterEach, expect, it } from 'vitest';
-import { startTestAgent, startTestHub, type TestHub } from '../support/harness.js';
+import { startTestAgent, startTestHub, type TestHub, scrapeMetrics } from '../support/harness.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const fixtures = path.join(import.meta.dirname, '../fixtures/tls');
@@ -48,7 +48,7 @@ async function until(what: string, cond: () => Promise<boolean>, ms = 15_000): P
 }
 
 const metric = async (hub: TestHub, name: string) =>
-  Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await (await fetch(`${hub.url}/metrics`)).text())?.[1]);
+  Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(await scrapeMetrics(hub))?.[1]);
 
 it('serves a renewed certificate without a restart; the agent trusts a replaced CA on its next connection', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-tls-reload-'));

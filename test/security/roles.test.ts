@@ -2,7 +2,11 @@
 // API token, an owner of team beta and an anonymous caller — against alpha's objects. A caller below the
 // route's role gets 403, beta's owner gets 404 (alpha's names must not leak), no login gets 401. Every
 // answer to beta's owner or to the anonymous caller is scanned for alpha's pipeline name, build log and
-// secret value. The last line printed sums it up (`npm run test:security`).
+// secret value. Then alpha's other pipeline is exposed and hidden again: while exposed, anyone reads it
+// and the logs of its public job, never the other job's logs nor its config; hidden, nothing. Then
+// impersonations: an OIDC account named as alpha's owner, and an agent token of beta taking the name of
+// alpha's connected agent, must both be refused. The last line printed sums up what was checked and
+// what the answers were (`npm run test:security`).
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,9 +18,14 @@ import type {
   LoginResponse,
   ResourceVersionSummary,
 } from '../../hub/api/types.js';
-import { readBuildEvents, startTestAgent, startTestHub, type TestHub, logText } from '../support/harness.js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { readBuildEvents, startTestAgent, type TestHub, logText } from '../support/harness.js';
+import { browseLogin } from '../support/oidc-browser.js';
+import { startOidcTestHub, type OidcTestHub } from '../support/oidc-hub.js';
+import { rawAgent } from '../support/raw-agent.js';
 
-type Need = 'public' | 'authenticated' | 'admin' | 'viewer' | 'pipeline-operator' | 'member' | 'owner';
+type Need =
+  'public' | 'anyone' | 'authenticated' | 'admin' | 'viewer' | 'pipeline-operator' | 'member' | 'owner';
 const ORDER = ['viewer', 'pipeline-operator', 'member', 'owner'] as const;
 
 const PIPELINE = 'alpha-pipe';
@@ -70,7 +79,8 @@ const version = () => ids.version;
 const ROWS: Record<string, Row> = {
   'GET /healthz': { need: 'public' },
   'GET /readyz': { need: 'public' },
-  'GET /metrics': { need: 'public' },
+  // The metrics token or an admin's API token (test/integration/metrics-auth.test.ts).
+  'GET /metrics': { need: 'admin' },
   // The web UI's page and files: public, they hold no data (everything comes from the API).
   'GET /': { need: 'public' },
   'GET /*': { need: 'public' },
@@ -80,11 +90,17 @@ const ROWS: Record<string, Row> = {
     need: 'public',
     body: { username: 'alpha-viewer', password: 'alpha-viewer-password!', team: 'alpha' },
   },
-  [`GET ${API}/info`]: { need: 'authenticated' },
+  // The provider's login page; a callback without a login's state is refused by the route itself (400).
+  [`GET ${API}/auth/oidc/login`]: { need: 'public', query: 'team=alpha', alsoOk: 302 },
+  [`GET ${API}/auth/oidc/callback`]: { need: 'public', alsoOk: 400 },
+  // Anyone; a caller who sends a token is shown more (its name; the teams it has a role in).
+  [`GET ${API}/info`]: { need: 'anyone' },
+  [`GET ${API}/teams`]: { need: 'anyone' },
   [`GET ${API}/user`]: { need: 'authenticated' },
+  // Owners read their team's audit log (admins all of it).
+  [`GET ${API}/audit`]: { need: 'owner', query: 'team=alpha' },
   // An automation token is not renewed (400): it keeps the expiry its owner chose.
   [`POST ${API}/auth/renew`]: { need: 'authenticated', alsoOk: 400 },
-  [`GET ${API}/teams`]: { need: 'authenticated' },
   [`GET ${API}/builds`]: { need: 'authenticated' },
   [`GET ${API}/agents`]: { need: 'authenticated' },
   [`GET ${API}/queue`]: { need: 'authenticated' },
@@ -116,6 +132,9 @@ const ROWS: Record<string, Row> = {
   [`PUT ${PIPE}/config`]: { need: 'member', body: { source: ALPHA_CONFIG, file: 'p.yml' } },
   [`PUT ${PIPE}/rename`]: { need: 'member', params: { pipeline: DOOMED }, body: { name: RENAMED } },
   [`DELETE ${PIPE}`]: { need: 'member', params: { pipeline: DOOMED } },
+  // Exposing the doomed pipeline, hidden again after each call, so alpha's reads stay alpha's.
+  [`PUT ${PIPE}/expose`]: { need: 'member', params: { pipeline: DOOMED } },
+  [`PUT ${PIPE}/hide`]: { need: 'member', params: { pipeline: DOOMED } },
   [`GET ${TEAM}/api-tokens`]: { need: 'owner' },
   [`POST ${TEAM}/api-tokens`]: { need: 'owner', body: { name: 'made', role: 'viewer', expiresIn: 3600 } },
   [`DELETE ${TEAM}/api-tokens/:id`]: { need: 'owner', id: () => ids.apiToken },
@@ -123,6 +142,7 @@ const ROWS: Record<string, Row> = {
   [`PUT ${TEAM}/rename`]: { need: 'admin', body: { name: 'renamed' } },
   [`DELETE ${TEAM}`]: { need: 'admin' },
   [`GET ${API}/users`]: { need: 'admin' },
+  [`POST ${API}/admin-token/rotate`]: { need: 'admin' },
   [`PUT ${API}/users/:user`]: { need: 'admin', body: { password: 'a long enough password' } },
   [`GET ${API}/agent-tokens`]: { need: 'admin' },
   [`POST ${API}/agent-tokens`]: { need: 'admin', body: { name: 'made', team: 'alpha' } },
@@ -147,8 +167,13 @@ interface Caller {
   token?: string;
 }
 
+let env: OidcTestHub;
 let hub: TestHub;
 let stopAgent: () => Promise<void>;
+/** What every check found, for the summary line. */
+const tally = { checks: 0, allowed: 0, denied: 0, impersonationsRefused: 0 };
+const leaks: string[] = [];
+let routeCount = 0;
 const callers: Caller[] = [];
 
 async function admin<T>(method: string, url: string, body?: unknown): Promise<T> {
@@ -173,8 +198,9 @@ beforeAll(async () => {
   // A page of its own, so the web UI's public routes answer whether or not `npm run build` ran.
   webDir = await mkdtemp(path.join(os.tmpdir(), 'outpost-security-web-'));
   await writeFile(path.join(webDir, 'index.html'), '<!doctype html><title>Outpost</title>');
-  hub = await startTestHub({ webDir });
-  const agent = await startTestAgent(hub);
+  env = await startOidcTestHub({ webDir });
+  hub = env.hub;
+  const agent = await startTestAgent(hub, { name: 'alpha-agent' });
   stopAgent = () => agent.stop();
   const users = ['alpha-viewer', 'alpha-pipeline-operator', 'alpha-member', 'alpha-owner', 'beta-owner'];
   for (const user of users) await admin('PUT', `/users/${user}`, { password: `${user}-password!` });
@@ -217,10 +243,31 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  const summary = `security: routes=${routeCount} checks=${tally.checks} allowed=${tally.allowed} denied=${tally.denied} leaks=${leaks.length} impersonations_refused=${tally.impersonationsRefused}`;
+  console.log(summary);
+  // `npm run test:security` prints it again after vitest's own summary, as its last line.
+  if (process.env.OUTPOST_SECURITY_SUMMARY)
+    await writeFile(process.env.OUTPOST_SECURITY_SUMMARY, summary + '\n');
   await stopAgent();
-  await hub.close();
+  await env.close();
   await rm(webDir, { recursive: true, force: true });
 });
+
+/** Counts an answer as allowed or denied by what it was (not by what was expected), and scans it for leaks. */
+function tallyAnswer(
+  what: string,
+  caller: Caller,
+  status: number,
+  text: string,
+  markers = LEAK_MARKERS,
+): void {
+  tally.checks++;
+  if (status < 300) tally.allowed++;
+  else if ([401, 403, 404].includes(status)) tally.denied++;
+  if (caller.relation !== 'own')
+    for (const marker of markers)
+      if (text.includes(marker)) leaks.push(`${what} as ${caller.name}: contains "${marker}"`);
+}
 
 /**
  * Refreshes what a route consumes before each caller (a revoked token cannot be revoked twice, nor a
@@ -250,7 +297,7 @@ async function prepare(key: string): Promise<void> {
 }
 
 function expected(row: Row, caller: Caller): 'allowed' | 401 | 403 | 404 {
-  if (row.need === 'public') return 'allowed';
+  if (row.need === 'public' || row.need === 'anyone') return 'allowed';
   if (caller.relation === 'none') return 401;
   if (row.need === 'authenticated') return 'allowed';
   if (row.need === 'admin') return 403;
@@ -262,10 +309,7 @@ describe('security matrix', () => {
   it('answers every route × caller as its role says, and leaks nothing of alpha to others', async () => {
     const served = hub.apiRoutes.map((r) => `${r.method} ${r.url}`).sort();
     expect(served).toEqual(Object.keys(ROWS).sort());
-    let checks = 0;
-    let allowed = 0;
-    let denied = 0;
-    const leaks: string[] = [];
+    routeCount = served.length;
     const wrong: string[] = [];
     for (const key of served) {
       const row = ROWS[key]!;
@@ -277,6 +321,7 @@ describe('security matrix', () => {
         );
         const res = await fetch(`${hub.url}${path}${row.query ? `?${row.query}` : ''}`, {
           method,
+          redirect: 'manual',
           headers: {
             ...(caller.token ? { authorization: `Bearer ${caller.token}` } : {}),
             ...(row.body === undefined ? {} : { 'content-type': 'application/json' }),
@@ -284,27 +329,113 @@ describe('security matrix', () => {
           body: row.body === undefined ? undefined : JSON.stringify(row.body),
         });
         const text = await res.text();
-        checks++;
+        tallyAnswer(key, caller, res.status, text);
         const want = expected(row, caller);
         const ok = want === 'allowed' ? res.status < 300 || res.status === row.alsoOk : res.status === want;
         if (!ok)
           wrong.push(`${key} as ${caller.name}: expected ${want}, got ${res.status} ${text.slice(0, 200)}`);
-        if (want === 'allowed') allowed++;
-        else denied++;
-        if (caller.relation !== 'own')
-          for (const marker of LEAK_MARKERS)
-            if (text.includes(marker)) leaks.push(`${key} as ${caller.name}: contains "${marker}"`);
+        if (key === `PUT ${PIPE}/expose` && res.status < 300)
+          await admin('PUT', `/teams/alpha/pipelines/${DOOMED}/hide`);
         // A renewed login token replaces (and revokes) the one that asked.
         if (key === `POST ${API}/auth/renew` && res.status === 200)
           caller.token = (JSON.parse(text) as LoginResponse).token;
       }
     }
-    const summary = `security: routes=${served.length} checks=${checks} allowed=${allowed} denied=${denied} leaks=${leaks.length} impersonations_refused=0`;
-    console.log(summary);
-    // `npm run test:security` prints it again after vitest's own summary, as its last line.
-    if (process.env.OUTPOST_SECURITY_SUMMARY)
-      await writeFile(process.env.OUTPOST_SECURITY_SUMMARY, summary + '\n');
     expect(wrong).toEqual([]);
     expect(leaks).toEqual([]);
   }, 120_000);
+
+  it('shows an exposed pipeline to anyone, the logs of its public job only, and nothing once hidden', async () => {
+    const OPEN = 'alpha-open';
+    const OPEN_LOG = 'alpha-open-public-log';
+    await admin('PUT', `/teams/alpha/pipelines/${OPEN}/config`, {
+      source: `resources:
+- name: r
+  type: mock
+  check_every: never
+  source: { no_initial_version: true }
+jobs:
+- name: shown
+  public: true
+  plan: [{ task: t, config: { platform: linux, run: { path: sh, args: ['-c', 'echo ${OPEN_LOG}'] } } }]
+- name: unshown
+  plan: [{ task: t, config: { platform: linux, run: { path: sh, args: ['-c', 'echo ${LOG_MARKER}'] } } }]
+`,
+    });
+    await admin('PUT', `/teams/alpha/pipelines/${OPEN}/unpause`);
+    const builds: Record<string, number> = {};
+    for (const job of ['shown', 'unshown']) {
+      builds[job] = (
+        await admin<BuildSummary>('POST', `/teams/alpha/pipelines/${OPEN}/jobs/${job}/builds`)
+      ).id;
+      await readBuildEvents(hub, builds[job]);
+    }
+    const pipe = `${API}/teams/alpha/pipelines/${OPEN}`;
+    // Readable while exposed; `false`: never readable by another team or without login.
+    const reads: [string, boolean][] = [
+      [`${API}/teams/alpha/pipelines`, true],
+      [`${pipe}/jobs`, true],
+      [`${pipe}/jobs/shown/builds`, true],
+      [`${pipe}/jobs/shown/builds/1`, true],
+      [`${pipe}/resources`, true],
+      [`${pipe}/resources/r/versions`, true],
+      [`${API}/builds/${builds.shown}`, true],
+      [`${API}/builds/${builds.shown}/plan`, true],
+      [`${API}/builds/${builds.shown}/events`, true],
+      [`${API}/builds/${builds.unshown}/events`, false],
+      [`${API}/builds/${builds.unshown}/plan`, false],
+      [`${pipe}/config`, false],
+    ];
+    const outsiders = callers.filter((c) => c.relation !== 'own');
+    const wrong: string[] = [];
+    const probe = async (exposed: boolean) => {
+      for (const caller of outsiders)
+        for (const [url, exposable] of reads) {
+          const res = await fetch(`${hub.url}${url}`, {
+            headers: caller.token ? { authorization: `Bearer ${caller.token}` } : {},
+          });
+          const text = await res.text();
+          tallyAnswer(`GET ${url} (${exposed ? 'exposed' : 'hidden'})`, caller, res.status, text);
+          const want = exposed && exposable ? 200 : caller.token ? 404 : 401;
+          if (res.status !== want)
+            wrong.push(`GET ${url} as ${caller.name}: expected ${want}, got ${res.status}`);
+          if (exposed && url.endsWith(`${builds.shown}/events`) && !text.includes(OPEN_LOG))
+            wrong.push(`the public job's log is not in ${url}`);
+        }
+    };
+    await probe(false);
+    await admin('PUT', `/teams/alpha/pipelines/${OPEN}/expose`);
+    const listed = await fetch(`${hub.url}${API}/teams/alpha/pipelines`);
+    expect(
+      ((await listed.json()) as { name: string; public: boolean }[]).map((p) => [p.name, p.public]),
+    ).toEqual([[OPEN, true]]);
+    await probe(true);
+    await admin('PUT', `/teams/alpha/pipelines/${OPEN}/hide`);
+    await probe(false);
+    expect(wrong).toEqual([]);
+    expect(leaks).toEqual([]);
+  }, 120_000);
+
+  it("refuses impersonations: an OIDC account named as alpha's owner, beta's agent under alpha's agent's name", async () => {
+    // OIDC users are named `oidc:<name>`: the provider's "alpha-owner" is not the local alpha-owner.
+    env.provider.addAccount({ id: 'alpha-owner', groups: [] });
+    const login = await browseLogin(
+      `${hub.url}${API}/auth/oidc/login?team=alpha`,
+      'alpha-owner',
+      (url) => url.pathname === '/login/callback',
+    );
+    expect(login.location).toBeUndefined();
+    expect(login.status).toBe(403);
+    tally.impersonationsRefused++;
+
+    const betaAgentToken = await hub.newAgentToken('beta-agent', 'beta');
+    const impostor = rawAgent(hub.grpcAddress, betaAgentToken, { agentName: 'alpha-agent' });
+    try {
+      const refused = await impostor.ended;
+      expect(refused.code).toBe(GrpcStatus.PERMISSION_DENIED);
+      tally.impersonationsRefused++;
+    } finally {
+      impostor.close();
+    }
+  }, 60_000);
 });

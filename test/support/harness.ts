@@ -277,3 +277,10 @@ export function logText(events: { event: string; data: Record<string, unknown> }
 export function finalStatus(events: { event: string; data: Record<string, unknown> }[]): string | undefined {
   return events.filter((e) => e.event === 'status').at(-1)?.data.status as string | undefined;
 }
+
+/** The hub's /metrics, read as Prometheus would with a token (the admin's here). */
+export async function scrapeMetrics(hub: TestHub): Promise<string> {
+  const res = await fetch(`${hub.url}/metrics`, { headers: { authorization: `Bearer ${hub.adminToken}` } });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return res.text();
+}

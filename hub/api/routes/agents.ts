@@ -104,6 +104,7 @@ export function agentRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/agent-tokens',
+      action: 'create-agent-token',
       role: 'admin',
       body: createTokenBody,
       handler: async ({ body }, req, reply): Promise<CreatedAgentToken> => {
@@ -124,6 +125,7 @@ export function agentRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'DELETE',
       url: '/agent-tokens/:id',
+      action: 'revoke-agent-token',
       role: 'admin',
       params: z.object({ id }),
       handler: async ({ params }, req, reply) => {

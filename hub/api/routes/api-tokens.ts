@@ -7,7 +7,7 @@ import type { ApiContext } from '../context.js';
 import { notFound } from '../errors.js';
 import { id, name } from '../fields.js';
 import { route, type Route } from '../route.js';
-import type { ApiTokenSummary, CreatedApiToken } from '../types.js';
+import type { ApiTokenSummary, CreatedApiToken, RotatedAdminToken } from '../types.js';
 
 const MAX_EXPIRY_S = 366 * 24 * 3600;
 
@@ -34,6 +34,20 @@ export function apiTokenRoutes(ctx: ApiContext): Route[] {
     (await store.listTokens('api')).filter((t) => t.teamId === teamId && t.userId === null);
 
   return [
+    // The admin token of the first start, replaced: the old one stops working at once, the new secret is
+    // shown once (and written to DATA_DIR/admin-token, mode 0600).
+    route({
+      method: 'POST',
+      url: '/admin-token/rotate',
+      action: 'rotate-admin-token',
+      role: 'admin',
+      handler: async (_input, req): Promise<RotatedAdminToken> => {
+        const { secret, file, revoked } = await ctx.deps.rotateAdminToken();
+        req.log.info({ file, revoked }, 'admin token rotated');
+        return { token: secret, file: file ?? null, revoked };
+      },
+    }),
+
     route({
       method: 'GET',
       url: '/teams/:team/api-tokens',
@@ -48,6 +62,7 @@ export function apiTokenRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/api-tokens',
+      action: 'create-api-token',
       role: 'owner',
       params: z.object({ team: name }),
       body: createBody,
@@ -67,6 +82,7 @@ export function apiTokenRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'DELETE',
       url: '/teams/:team/api-tokens/:id',
+      action: 'revoke-api-token',
       role: 'owner',
       params: z.object({ team: name, id }),
       handler: async ({ params }, req, reply) => {

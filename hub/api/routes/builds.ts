@@ -55,6 +55,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/builds/:id',
+      exposed: (p) => ctx.buildExposed(p.id, false),
       role: 'viewer',
       team: teamOfBuild,
       params: buildParams,
@@ -64,6 +65,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/builds/:id/plan',
+      exposed: (p) => ctx.buildExposed(p.id, true),
       role: 'viewer',
       team: teamOfBuild,
       params: buildParams,
@@ -73,6 +75,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: '/builds/:id/abort',
+      action: 'abort-build',
       role: 'pipeline-operator',
       team: teamOfBuild,
       params: buildParams,
@@ -96,6 +99,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/builds/:id/events',
+      exposed: (p) => ctx.buildExposed(p.id, true),
       role: 'viewer',
       team: teamOfBuild,
       params: buildParams,

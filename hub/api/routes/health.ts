@@ -1,9 +1,19 @@
-// Unauthenticated probes for load balancers and Prometheus, outside the /api/v1 prefix.
+// Probes for load balancers and Prometheus, outside the /api/v1 prefix. /healthz and /readyz are open;
+// /metrics needs the metrics token (`--metrics-token-file`) or an admin's API token, since its figures
+// describe every team (open scraping goes through `--metrics-listen`, a listener of its own).
 
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { authenticator, requireCaller, unauthorized } from '../auth.js';
+import { bearerSecret } from '../../auth/tokens.js';
 import type { ApiContext } from '../context.js';
+import { HttpError } from '../errors.js';
 import { route, type Route } from '../route.js';
 
+const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
+
 export function healthRoutes({ deps }: ApiContext): Route[] {
+  const authenticate = authenticator(deps.tokens, deps.store);
+  const metricsToken = deps.metricsToken === undefined ? undefined : digest(deps.metricsToken);
   return [
     route({ method: 'GET', url: '/healthz', role: 'public', handler: () => ({ ok: true }) }),
     route({
@@ -17,7 +27,15 @@ export function healthRoutes({ deps }: ApiContext): Route[] {
       method: 'GET',
       url: '/metrics',
       role: 'public',
-      handler: async (_input, _req, reply) => {
+      handler: async (_input, req, reply) => {
+        const secret = bearerSecret(req.headers.authorization);
+        if (!secret) throw unauthorized();
+        // Compared by digest: equal lengths for timingSafeEqual, and no early exit on the first byte.
+        if (!metricsToken || !timingSafeEqual(digest(secret), metricsToken)) {
+          await authenticate(req);
+          if (!requireCaller(req).admin)
+            throw new HttpError(403, 'forbidden', '/metrics needs the metrics token or an admin API token');
+        }
         void reply.type(deps.metrics.registry.contentType);
         return deps.metrics.registry.metrics();
       },

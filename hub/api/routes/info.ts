@@ -1,4 +1,5 @@
-// GET /info: the hub's version and the name of the caller's credential (what `outpost login` checks).
+// GET /info: the hub's version, how one logs in to it (what the login page offers), and the name of the
+// caller's credential when one is sent (what `outpost login --token` checks).
 
 import type { ApiContext } from '../context.js';
 import { route, type Route } from '../route.js';
@@ -9,10 +10,14 @@ export function infoRoutes({ deps }: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/info',
-      role: 'authenticated',
-      handler: (_input, req): InfoResponse => ({
+      role: 'anyone',
+      handler: async (_input, req): Promise<InfoResponse> => ({
         version: deps.version,
         tokenName: req.caller?.token.name ?? '',
+        auth: {
+          local: (await deps.store.users.list()).some((u) => u.oidc === null),
+          oidc: deps.oidc ? { name: deps.oidc.options.displayName } : null,
+        },
       }),
     }),
   ];

@@ -15,6 +15,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `/teams/:team/pipelines/:pipeline/jobs/:job/${action}`,
+      action: `${action}-job`,
       role: 'pipeline-operator',
       params: jobParams,
       handler: async ({ params }, req, reply) => {
@@ -31,6 +32,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/jobs',
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: pipelineParams,
       handler: async ({ params }): Promise<JobSummary[]> => {
@@ -62,6 +64,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds',
+      action: 'trigger-job',
       role: 'pipeline-operator',
       params: jobParams,
       handler: async ({ params }, req, reply): Promise<BuildSummary> => {
@@ -76,6 +79,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds',
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: jobParams,
       query: z.object({ limit: limit(50) }),
@@ -89,6 +93,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds/:name',
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: jobParams.extend({ name }),
       handler: async ({ params }): Promise<BuildSummary> => {

@@ -1,7 +1,9 @@
-// Pipelines of a team: list them, read and save a config, pause and unpause, rename and destroy.
+// Pipelines of a team: list them, read and save a config, pause and unpause, expose and hide, rename and
+// destroy.
 
 import { z } from 'zod';
 import { PIPELINE_NAME, savePipelineConfig } from '../../configs/save-pipeline.js';
+import { roleIn } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { name, pipelineParams } from '../fields.js';
@@ -24,6 +26,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `/teams/:team/pipelines/:pipeline/${action}`,
+      action: `${action}-pipeline`,
       role: 'pipeline-operator',
       params: pipelineParams,
       handler: async ({ params }, req, reply) => {
@@ -36,22 +39,48 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     }),
   );
 
+  // Concourse's expose-pipeline and hide-pipeline: a member's decision, as in Concourse.
+  const exposeRoutes = (['expose', 'hide'] as const).map((action) =>
+    route({
+      method: 'PUT',
+      url: `/teams/:team/pipelines/:pipeline/${action}`,
+      action: `${action}-pipeline`,
+      role: 'member',
+      params: pipelineParams,
+      handler: async ({ params }, req, reply) => {
+        const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        await store.setPipelinePublic(pipeline.id, action === 'expose', Date.now());
+        req.log.info(
+          { team: params.team, pipeline: pipeline.name },
+          `pipeline ${action === 'expose' ? 'exposed' : 'hidden'}`,
+        );
+        return reply.code(204).send();
+      },
+    }),
+  );
+
   return [
     route({
       method: 'GET',
       url: '/teams/:team/pipelines',
+      exposed: (p) => ctx.teamExposes(p.team),
       role: 'viewer',
       params: z.object({ team: name }),
-      handler: async ({ params }): Promise<PipelineSummary[]> => {
+      handler: async ({ params }, req): Promise<PipelineSummary[]> => {
         const team = await ctx.teamOf(params.team);
-        return (await store.listPipelines(team.id)).map((p) => ({
-          id: p.id,
-          name: p.name,
-          team: team.name,
-          paused: p.paused,
-          configVersion: p.configVersion,
-          updatedAt: p.updatedAt,
-        }));
+        // Without a role in the team the caller got here through its exposed pipelines: only those.
+        const member = req.caller !== undefined && roleIn(req.caller, team.name) !== undefined;
+        return (await store.listPipelines(team.id))
+          .filter((p) => member || p.public)
+          .map((p) => ({
+            id: p.id,
+            name: p.name,
+            team: team.name,
+            paused: p.paused,
+            public: p.public,
+            configVersion: p.configVersion,
+            updatedAt: p.updatedAt,
+          }));
       },
     }),
 
@@ -71,6 +100,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: '/teams/:team/pipelines/:pipeline/config',
+      action: 'set-pipeline',
       role: 'member',
       params: pipelineParams,
       body: setPipelineBody,
@@ -107,10 +137,12 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     }),
 
     ...pauseRoutes,
+    ...exposeRoutes,
 
     route({
       method: 'PUT',
       url: '/teams/:team/pipelines/:pipeline/rename',
+      action: 'rename-pipeline',
       role: 'member',
       params: pipelineParams,
       body: renamePipelineBody,
@@ -125,6 +157,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'DELETE',
       url: '/teams/:team/pipelines/:pipeline',
+      action: 'destroy-pipeline',
       role: 'member',
       params: pipelineParams,
       handler: async ({ params }, req, reply) => {

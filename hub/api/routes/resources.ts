@@ -72,6 +72,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `${base}/:resource/versions/:id/${action}`,
+      action: `${action}-resource-version`,
       role: 'pipeline-operator',
       params: versionParams,
       handler: async ({ params }, _req, reply) => {
@@ -87,6 +88,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: base,
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: pipelineParams,
       handler: async ({ params }): Promise<ResourceSummary[]> => {
@@ -115,6 +117,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: `${base}/:resource/check`,
+      action: 'check-resource',
       role: 'pipeline-operator',
       params: resourceParams,
       body: checkBody,
@@ -133,6 +136,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/resource-types/:type/check',
+      action: 'check-resource-type',
       role: 'pipeline-operator',
       params: pipelineParams.extend({ type: name }),
       body: checkBody,
@@ -154,6 +158,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: `${base}/:resource/versions`,
+      exposed: (p) => ctx.pipelineExposed(p.team, p.pipeline),
       role: 'viewer',
       params: resourceParams,
       query: z.object({ limit: limit(100) }),
@@ -177,6 +182,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `${base}/:resource/versions/:id/pin`,
+      action: 'pin-resource',
       role: 'pipeline-operator',
       params: versionParams,
       body: z.strictObject({ comment: z.string().optional() }).optional(),
@@ -195,6 +201,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: `${base}/:resource/unpin`,
+      action: 'unpin-resource',
       role: 'pipeline-operator',
       params: resourceParams,
       handler: async ({ params }, _req, reply) => {

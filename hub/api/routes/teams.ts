@@ -22,6 +22,9 @@ const teamParams = z.object({ team: z.string().min(1) });
 
 const setTeamBody = z.strictObject({
   members: z.array(z.strictObject({ user: z.string().min(1), role: z.enum(ROLES) })),
+  oidc: z
+    .array(z.strictObject({ kind: z.enum(['group', 'user']), name: z.string().min(1), role: z.enum(ROLES) }))
+    .default([]),
 });
 
 export function teamRoutes(ctx: ApiContext): Route[] {
@@ -32,14 +35,19 @@ export function teamRoutes(ctx: ApiContext): Route[] {
   };
 
   return [
+    // The teams the caller has a role in, and those with an exposed pipeline (all a caller without a
+    // login sees), so a dashboard can list what it may show.
     route({
       method: 'GET',
       url: '/teams',
-      role: 'authenticated',
-      handler: async (_input, req): Promise<TeamSummary[]> =>
-        (await store.teams.list())
-          .filter((t) => roleIn(requireCaller(req), t.name))
-          .map((t) => ({ name: t.name })),
+      role: 'anyone',
+      handler: async (_input, req): Promise<TeamSummary[]> => {
+        const teams: TeamSummary[] = [];
+        for (const t of await store.teams.list())
+          if ((req.caller && roleIn(req.caller, t.name)) || (await ctx.teamExposes(t.name)))
+            teams.push({ name: t.name });
+        return teams;
+      },
     }),
 
     route({
@@ -51,13 +59,19 @@ export function teamRoutes(ctx: ApiContext): Route[] {
         const team = await ctx.teamOf(params.team);
         if (roleIn(requireCaller(req), team.name) !== 'owner') return { name: team.name };
         const members = await store.teams.members(team.id);
-        return { name: team.name, members: members.map((m) => ({ user: m.user, role: m.role })) };
+        const oidc = await store.teams.oidcRoles(team.id);
+        return {
+          name: team.name,
+          members: members.map((m) => ({ user: m.user, role: m.role })),
+          oidc: oidc.map((r) => ({ kind: r.kind, name: r.name, role: r.role })),
+        };
       },
     }),
 
     route({
       method: 'PUT',
       url: '/teams/:team',
+      action: 'set-team',
       role: 'admin',
       params: z.object({ team: teamName }),
       body: setTeamBody,
@@ -77,7 +91,11 @@ export function teamRoutes(ctx: ApiContext): Route[] {
         const existing = await store.getTeam(params.team);
         const team = existing ?? (await store.teams.create(params.team));
         await store.teams.setMembers(team.id, members);
-        req.log.info({ team: team.name, members: body.members, created: !existing }, 'team set');
+        await store.teams.setOidcRoles(team.id, body.oidc);
+        req.log.info(
+          { team: team.name, members: body.members, oidc: body.oidc, created: !existing },
+          'team set',
+        );
         void reply.code(existing ? 200 : 201);
         return { created: !existing };
       },
@@ -86,6 +104,7 @@ export function teamRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: '/teams/:team/rename',
+      action: 'rename-team',
       role: 'admin',
       params: teamParams,
       body: z.strictObject({ name: teamName }),
@@ -101,6 +120,7 @@ export function teamRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'DELETE',
       url: '/teams/:team',
+      action: 'destroy-team',
       role: 'admin',
       params: teamParams,
       handler: async ({ params }, req, reply) => {

@@ -1,6 +1,7 @@
 // Local users, managed by admins: list them with their roles, create one or set its password.
 
 import { z } from 'zod';
+import { rolesOfUser } from '../../auth/caller.js';
 import { hashPassword } from '../../auth/passwords.js';
 import type { ApiContext } from '../context.js';
 import { route, type Route } from '../route.js';
@@ -24,7 +25,7 @@ export function userRoutes(ctx: ApiContext): Route[] {
           (await store.users.list()).map(async (u) => ({
             name: u.name,
             createdAt: u.createdAt,
-            teams: (await store.teams.rolesOf(u.id)).map((m) => ({ team: m.team.name, role: m.role })),
+            teams: [...(await rolesOfUser(store, u))].map(([team, role]) => ({ team, role })),
           })),
         ),
     }),
@@ -32,6 +33,7 @@ export function userRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'PUT',
       url: '/users/:user',
+      action: 'set-user',
       role: 'admin',
       params: z.object({ user: userName }),
       body: z.strictObject({ password }),

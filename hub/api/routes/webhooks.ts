@@ -15,6 +15,7 @@ export function webhookRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/resources/:resource/check/webhook',
+      action: 'check-resource-webhook',
       role: 'public',
       params: resourceParams,
       query: z.object({ webhook_token: z.string().default('') }),
