@@ -13,8 +13,11 @@ import { authRoutes } from './routes/auth.js';
 import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
+import { jobActionRoutes } from './routes/job-actions.js';
 import { jobRoutes } from './routes/jobs.js';
+import { pipelineLifecycleRoutes } from './routes/pipeline-lifecycle.js';
 import { pipelineRoutes } from './routes/pipelines.js';
+import { resourceClearingRoutes } from './routes/resource-clearing.js';
 import { resourceRoutes } from './routes/resources.js';
 import { teamRoutes } from './routes/teams.js';
 import { userRoutes } from './routes/users.js';
@@ -92,9 +95,12 @@ export function buildApi(deps: ApiDeps) {
     ...userRoutes(ctx),
     ...apiTokenRoutes(ctx),
     ...pipelineRoutes(ctx),
+    ...pipelineLifecycleRoutes(ctx),
     ...jobRoutes(ctx),
+    ...jobActionRoutes(ctx),
     ...buildRoutes(ctx),
     ...resourceRoutes(ctx),
+    ...resourceClearingRoutes(ctx),
     ...webhookRoutes(ctx),
     ...agentRoutes(ctx),
   ]);

@@ -379,6 +379,7 @@ export class ResourceSteps {
       return this.restore(existing, artifact, register);
     let run = existing;
     let cacheKey: string | undefined;
+    let configHash: string | undefined;
     if (!run) {
       if (scope.signal.aborted) return 'aborted';
       const prepared = await this.prepare(
@@ -404,7 +405,8 @@ export class ResourceSteps {
             { direction: 'input', name: artifact, resource: step.resource, versionId: known.id },
           ]);
       }
-      cacheKey = sha256(canonicalJson([prepared.key.configHash, prepared.source, prepared.params, version]));
+      configHash = prepared.key.configHash;
+      cacheKey = sha256(canonicalJson([configHash, prepared.source, prepared.params, version]));
       const cached = await store.resources.getCache(cacheKey);
       if (cached) {
         run = await this.createRun(build, id, artifact, prepared.spec);
@@ -445,6 +447,7 @@ export class ResourceSteps {
     if (cacheKey !== undefined)
       await store.resources.putCache({
         key: cacheKey,
+        ...(configHash === undefined ? {} : { configHash }),
         digest: output.digest,
         size: output.size,
         ...got,

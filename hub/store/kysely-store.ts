@@ -4,7 +4,10 @@
 import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
+import { KyselyPipelineLifecycleStore } from './kysely-pipeline-lifecycle.js';
 import { KyselyResourceStore } from './kysely-resources.js';
+import { KyselyRerunStore } from './kysely-reruns.js';
+import { KyselyTaskCacheStore } from './kysely-task-caches.js';
 import { KyselyTeamStore } from './kysely-teams.js';
 import { KyselyUserStore } from './kysely-users.js';
 import {
@@ -124,11 +127,17 @@ export class KyselyStore implements Store {
   readonly resources: KyselyResourceStore;
   readonly teams: KyselyTeamStore;
   readonly users: KyselyUserStore;
+  readonly pipelineLifecycle: KyselyPipelineLifecycleStore;
+  readonly reruns: KyselyRerunStore;
+  readonly taskCaches: KyselyTaskCacheStore;
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
     this.teams = new KyselyTeamStore(db);
     this.users = new KyselyUserStore(db);
+    this.pipelineLifecycle = new KyselyPipelineLifecycleStore(db);
+    this.reruns = new KyselyRerunStore(db);
+    this.taskCaches = new KyselyTaskCacheStore(db);
   }
 
   // Teams.
@@ -309,6 +318,7 @@ export class KyselyStore implements Store {
       .selectFrom('pipelines')
       .selectAll()
       .where('team_id', '=', teamId)
+      .orderBy('ordering')
       .orderBy('id')
       .execute();
     return rows.map(toPipeline);
@@ -445,6 +455,8 @@ export class KyselyStore implements Store {
     if (filter.jobKind !== undefined) q = q.where('jobs.kind', '=', filter.jobKind);
     if (filter.statuses !== undefined) q = q.where('builds.status', 'in', filter.statuses);
     if (filter.before !== undefined) q = q.where('builds.id', '<', filter.before);
+    if (filter.startedSince !== undefined) q = q.where('builds.started_at', '>=', filter.startedSince);
+    if (filter.startedUntil !== undefined) q = q.where('builds.started_at', '<=', filter.startedUntil);
     const rows = await q.orderBy('builds.id', 'desc').limit(filter.limit).execute();
     return rows.map(toBuildView);
   }

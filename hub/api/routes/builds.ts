@@ -13,6 +13,8 @@ import type { BuildStep, BuildSummary } from '../types.js';
 
 const buildParams = z.object({ id });
 
+const millis = z.string().regex(/^\d{1,15}$/, 'must be Unix milliseconds, like 1700000000000').transform(Number);
+
 export function buildRoutes(ctx: ApiContext): Route[] {
   const { store, engine, events } = ctx.deps;
   const teamOfBuild = async ({ id }: { id: number }) => ({
@@ -29,9 +31,14 @@ export function buildRoutes(ctx: ApiContext): Route[] {
         pipeline: z.string().optional(),
         job: z.string().optional(),
         limit: limit(50),
+        /** Only builds started at or after / at or before this time, in Unix milliseconds. */
+        since: millis.optional(),
+        until: millis.optional(),
       }),
       handler: async ({ query: q }, req): Promise<BuildSummary[]> => {
         const filter: Parameters<Store['listBuilds']>[0] = { limit: q.limit, jobKind: 'job' };
+        if (q.since !== undefined) filter.startedSince = q.since;
+        if (q.until !== undefined) filter.startedUntil = q.until;
         const caller = requireCaller(req);
         if (!caller.admin) filter.teamIds = await ctx.visibleTeamIds(caller);
         if (q.team || q.pipeline || q.job) {

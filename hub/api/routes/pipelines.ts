@@ -1,11 +1,13 @@
 // Pipelines of a team: list them, read and save a config, pause and unpause, rename and destroy.
 
 import { z } from 'zod';
+import { archiveChildren } from '../../configs/archive-pipelines.js';
 import { PIPELINE_NAME, savePipelineConfig } from '../../configs/save-pipeline.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { name, pipelineParams } from '../fields.js';
 import { route, type Route } from '../route.js';
+import { pipelineSummary } from './pipeline-lifecycle.js';
 import type { PipelineConfigResponse, PipelineSummary, SetPipelineResponse } from '../types.js';
 
 const setPipelineBody = z.strictObject({
@@ -28,6 +30,12 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
       params: pipelineParams,
       handler: async ({ params }, req, reply) => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        if (action === 'unpause' && pipeline.archived)
+          throw new HttpError(
+            409,
+            'archived',
+            `pipeline "${pipeline.name}" is archived: set it again with set-pipeline to bring it back`,
+          );
         await store.setPipelinePaused(pipeline.id, action === 'pause', Date.now());
         req.log.info({ pipeline: pipeline.name }, `pipeline ${action}d`);
         scheduler.request(pipeline.id);
@@ -44,14 +52,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
       params: z.object({ team: name }),
       handler: async ({ params }): Promise<PipelineSummary[]> => {
         const team = await ctx.teamOf(params.team);
-        return (await store.listPipelines(team.id)).map((p) => ({
-          id: p.id,
-          name: p.name,
-          team: team.name,
-          paused: p.paused,
-          configVersion: p.configVersion,
-          updatedAt: p.updatedAt,
-        }));
+        return (await store.listPipelines(team.id)).map((p) => pipelineSummary(p, team.name));
       },
     }),
 
@@ -130,6 +131,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
       handler: async ({ params }, req, reply) => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
         await stopBuilds(ctx, pipeline.id);
+        await archiveChildren(store, pipeline.id, Date.now());
         await store.deletePipeline(pipeline.id);
         req.log.info({ team: params.team, pipeline: pipeline.name }, 'pipeline destroyed');
         return reply.code(204).send();
