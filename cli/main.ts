@@ -10,12 +10,17 @@ import { registerAbortBuild } from './commands/abort-build.js';
 import { registerAgentTokens } from './commands/agent-tokens.js';
 import { registerAgents } from './commands/agents.js';
 import { registerApiTokens } from './commands/api-tokens.js';
+import { addFlyAliases } from './aliases.js';
 import { registerBuilds } from './commands/builds.js';
+import { registerClearCommands } from './commands/clear.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
+import { registerJobCommands } from './commands/jobs.js';
 import { registerLogin } from './commands/login.js';
 import { registerPauseCommands } from './commands/pause.js';
+import { registerPipelineLifecycleCommands } from './commands/pipeline-lifecycle.js';
 import { registerPipelineCommands } from './commands/pipelines.js';
 import { registerQuickstart } from './commands/quickstart.js';
+import { registerRerunBuild } from './commands/rerun-build.js';
 import { registerResourceCommands } from './commands/resources.js';
 import { registerSessionCommands } from './commands/session.js';
 import { registerSetPipeline } from './commands/set-pipeline.js';
@@ -78,6 +83,11 @@ Example:
   registerTeamCommands(program, ctx);
   registerUserCommands(program, ctx);
   registerApiTokens(program, ctx);
+  registerJobCommands(program, ctx);
+  registerRerunBuild(program, ctx);
+  registerClearCommands(program, ctx);
+  registerPipelineLifecycleCommands(program, ctx);
+  addFlyAliases(program);
   return program;
 }
 

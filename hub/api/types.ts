@@ -314,6 +314,8 @@ export interface ResourceVersionSummary {
 export interface CheckResourceRequest {
   /** Check from this version (the resource decides what that means; mock returns it). */
   from?: Record<string, string>;
+  /** Check only this resource (or type), not the custom types it runs on (fly's --shallow). */
+  shallow?: boolean;
 }
 
 /** PUT /teams/:team/pipelines/:pipeline/resources/:resource/versions/:id/pin */

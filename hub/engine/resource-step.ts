@@ -120,7 +120,9 @@ export class ResourceSteps {
     if (existing && TERMINAL_STEP_STATUSES.has(existing.status)) return existing.status as Result;
     if (!existing)
       await build.event('initialize-check', { origin: { id }, name: node.name, scope: node.scope });
-    if (node.typeCheck) {
+    // check-resource --shallow: the resource only, on the type versions known already.
+    const shallow = node.id === 'check' && build.build.checkRequest?.shallow === true;
+    if (node.typeCheck && !shallow) {
       const typeResult = await this.runCheck(node.typeCheck, scope, build);
       if (typeResult !== 'succeeded') return typeResult;
     }

@@ -166,8 +166,11 @@ export interface Build {
   rerunOf: number | null;
   /** Why a pending build has not started yet, in words; null when it is not waiting. */
   pendingReason: string | null;
-  /** A check build's request: `from`, the version check-resource -f asked for. */
-  checkRequest: { from?: Record<string, string> } | null;
+  /**
+   * A check build's request: `from`, the version check-resource -f asked for; `shallow`, check only the
+   * resource, not the types it runs on (check-resource --shallow).
+   */
+  checkRequest: { from?: Record<string, string>; shallow?: boolean } | null;
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
