@@ -112,7 +112,8 @@ Examples:
       const limit = filter.limit ?? 50;
       const builds: BuildSummary[] = [];
       for (const team of teams) builds.push(...(await client.listBuilds({ ...filter, team })));
-      builds.sort((a, b) => b.id - a.id);
+      // Several teams' builds interleave by id; one listing keeps the hub's order (reruns by their name).
+      if (teams.length > 1) builds.sort((a, b) => b.id - a.id);
       const shown = builds.slice(0, teams.length > 1 ? builds.length : limit);
       if (opts.json === true) {
         // As Concourse's JSON: each build names its own API address.

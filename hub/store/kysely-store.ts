@@ -1,7 +1,7 @@
 // The Store on Kysely: the queries and transactions, written once for SQLite and (later) PostgreSQL.
 // The database connection, its pragmas and migrations are the opener's job (see sqlite.ts).
 
-import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
 import { KyselyPipelineLifecycleStore } from './kysely-pipeline-lifecycle.js';
@@ -457,6 +457,9 @@ export class KyselyStore implements Store {
     if (filter.before !== undefined) q = q.where('builds.id', '<', filter.before);
     if (filter.startedSince !== undefined) q = q.where('builds.started_at', '>=', filter.startedSince);
     if (filter.startedUntil !== undefined) q = q.where('builds.started_at', '<=', filter.startedUntil);
+    // A job's builds in name order, as Concourse: a rerun (1.2) sorts after its original's later
+    // builds (2) and before the original (1), so the job's latest build is not a rerun of an old one.
+    if (filter.jobId !== undefined) q = q.orderBy(sql`coalesce(builds.rerun_of, builds.id)`, 'desc');
     const rows = await q.orderBy('builds.id', 'desc').limit(filter.limit).execute();
     return rows.map(toBuildView);
   }
