@@ -14,13 +14,13 @@ export function jobActionRoutes(ctx: ApiContext): Route[] {
   return [
     route({
       method: 'POST',
-      url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds/:build',
+      url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds/:name',
       role: 'pipeline-operator',
-      params: jobParams.extend({ build: name }),
+      params: jobParams.extend({ name }),
       handler: async ({ params }, req, reply): Promise<BuildSummary> => {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);
-        const build = await store.getBuildByName(job.id, params.build);
-        if (!build) throw notFound(`build ${params.pipeline}/${params.job} #${params.build}`);
+        const build = await store.getBuildByName(job.id, params.name);
+        if (!build) throw notFound(`build ${params.pipeline}/${params.job} #${params.name}`);
         // Its inputs are chosen when it starts: before that there is nothing to run again.
         if (build.status === 'pending')
           throw new HttpError(
