@@ -26,7 +26,8 @@ export async function archiveOrphanedChildren(store: Store, parentId: number, at
       job?.active === true &&
       [...planSteps(job.plan)].some(
         // A templated name may still set it: only a step that cannot is taken as gone.
-        (step) => step.kind === 'set_pipeline' && (step.pipeline === pipeline.name || step.pipeline.includes('((')),
+        (step) =>
+          step.kind === 'set_pipeline' && (step.pipeline === pipeline.name || step.pipeline.includes('((')),
       );
     if (!stillSet) await archivePipeline(store, pipeline, at);
   }

@@ -20,7 +20,11 @@ export class KyselyRerunStore implements RerunStore {
         const original =
           originalId === asked.id
             ? asked
-            : await trx.selectFrom('builds').selectAll().where('id', '=', originalId).executeTakeFirstOrThrow();
+            : await trx
+                .selectFrom('builds')
+                .selectAll()
+                .where('id', '=', originalId)
+                .executeTakeFirstOrThrow();
         const job = await trx
           .selectFrom('jobs')
           .select('plan')

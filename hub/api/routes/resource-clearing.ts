@@ -23,8 +23,16 @@ export function resourceClearingRoutes(ctx: ApiContext): Route[] {
       body: cacheBody,
       handler: async ({ params, body }, req): Promise<ClearedResponse> => {
         const { pipeline, resource } = await resourceOf(ctx, params);
-        const removed = await store.resources.clearCaches(pipeline.id, 'resource', resource.name, body?.version);
-        req.log.info({ pipeline: pipeline.name, resource: resource.name, removed }, 'resource caches cleared');
+        const removed = await store.resources.clearCaches(
+          pipeline.id,
+          'resource',
+          resource.name,
+          body?.version,
+        );
+        req.log.info(
+          { pipeline: pipeline.name, resource: resource.name, removed },
+          'resource caches cleared',
+        );
         return { removed };
       },
     }),
@@ -37,7 +45,10 @@ export function resourceClearingRoutes(ctx: ApiContext): Route[] {
       handler: async ({ params }, req): Promise<ClearedResponse> => {
         const { pipeline, resource } = await resourceOf(ctx, params);
         const removed = await store.resources.clearVersions(pipeline.id, 'resource', resource.name);
-        req.log.info({ pipeline: pipeline.name, resource: resource.name, removed }, 'resource versions cleared');
+        req.log.info(
+          { pipeline: pipeline.name, resource: resource.name, removed },
+          'resource versions cleared',
+        );
         scheduler.request(pipeline.id);
         return { removed };
       },
@@ -54,7 +65,10 @@ export function resourceClearingRoutes(ctx: ApiContext): Route[] {
         if (!config.resource_types.some((t) => t.name === params.type))
           throw notFound(`resource type "${params.pipeline}/${params.type}"`);
         const removed = await store.resources.clearVersions(pipeline.id, 'type', params.type);
-        req.log.info({ pipeline: pipeline.name, type: params.type, removed }, 'resource type versions cleared');
+        req.log.info(
+          { pipeline: pipeline.name, type: params.type, removed },
+          'resource type versions cleared',
+        );
         scheduler.request(pipeline.id);
         return { removed };
       },
