@@ -10,6 +10,7 @@ import {
   type ApiError,
   type BuildSummary,
   type CheckResourceRequest,
+  type ClearedResponse,
   type ResourceSummary,
   type ResourceVersionSummary,
   type CreateAgentTokenRequest,
@@ -97,6 +98,17 @@ export interface ApiClientOptions {
 
 type Query = Record<string, string | number | undefined>;
 
+export interface BuildsFilter {
+  /** Undefined: the target's team; null: every team the caller may see. */
+  team?: string | null;
+  pipeline?: string;
+  job?: string;
+  limit?: number;
+  /** Started at or after / at or before (Unix ms). */
+  since?: number;
+  until?: number;
+}
+
 interface RequestOptions {
   body?: unknown;
   query?: Query;
@@ -160,6 +172,19 @@ export class ApiClient {
     return this.request('GET', `/teams/${enc(this.team)}/pipelines`);
   }
 
+  /** The pipelines of every team the caller may see. */
+  listAllPipelines(): Promise<PipelineSummary[]> {
+    return this.request('GET', '/pipelines');
+  }
+
+  async archivePipeline(pipeline: string): Promise<void> {
+    await this.request('PUT', `${this.pipelinePath(pipeline)}/archive`);
+  }
+
+  async orderPipelines(names: string[]): Promise<void> {
+    await this.request('PUT', `/teams/${enc(this.team)}/pipelines/ordering`, { body: names });
+  }
+
   async renamePipeline(pipeline: string, name: string): Promise<void> {
     await this.request('PUT', `${this.pipelinePath(pipeline)}/rename`, { body: { name } });
   }
@@ -194,8 +219,51 @@ export class ApiClient {
     return this.request('GET', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/builds/${enc(name)}`);
   }
 
-  listBuilds(filter: { pipeline?: string; job?: string; limit?: number }): Promise<BuildSummary[]> {
-    return this.request('GET', '/builds', { query: { team: this.team, ...filter } });
+  /** Builds of the target's team, or of `team` when given, or of every visible team with `team: null`. */
+  listBuilds(filter: BuildsFilter): Promise<BuildSummary[]> {
+    const { team, ...rest } = filter;
+    return this.request('GET', '/builds', {
+      query: { ...(team === null ? {} : { team: team ?? this.team }), ...rest },
+    });
+  }
+
+  rerunBuild(pipeline: string, job: string, name: string): Promise<BuildSummary> {
+    return this.request('POST', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/builds/${enc(name)}`);
+  }
+
+  async scheduleJob(pipeline: string, job: string): Promise<void> {
+    await this.request('PUT', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/schedule`);
+  }
+
+  listJobBuilds(pipeline: string, job: string, limit: number): Promise<BuildSummary[]> {
+    return this.request('GET', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/builds`, {
+      query: { limit },
+    });
+  }
+
+  clearTaskCache(pipeline: string, job: string, step: string, cachePath?: string): Promise<ClearedResponse> {
+    return this.request(
+      'DELETE',
+      `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/tasks/${enc(step)}/cache`,
+      {
+        query: { cachePath },
+      },
+    );
+  }
+
+  clearResourceCache(
+    pipeline: string,
+    resource: string,
+    version?: Record<string, string>,
+  ): Promise<ClearedResponse> {
+    return this.request('DELETE', `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/cache`, {
+      body: version === undefined ? {} : { version },
+    });
+  }
+
+  clearVersions(pipeline: string, scope: 'resource' | 'type', name: string): Promise<ClearedResponse> {
+    const kind = scope === 'type' ? 'resource-types' : 'resources';
+    return this.request('DELETE', `${this.pipelinePath(pipeline)}/${kind}/${enc(name)}/versions`);
   }
 
   getBuild(id: number): Promise<BuildSummary> {

@@ -11,13 +11,18 @@ import { registerAgentTokens } from './commands/agent-tokens.js';
 import { registerAgents } from './commands/agents.js';
 import { registerApiTokens } from './commands/api-tokens.js';
 import { registerAudit } from './commands/audit.js';
-import { registerBuilds } from './commands/builds.js';
 import { registerExposeCommands } from './commands/expose.js';
+import { addFlyAliases } from './aliases.js';
+import { registerBuilds } from './commands/builds.js';
+import { registerClearCommands } from './commands/clear.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
+import { registerJobCommands } from './commands/jobs.js';
 import { registerLogin } from './commands/login.js';
 import { registerPauseCommands } from './commands/pause.js';
+import { registerPipelineLifecycleCommands } from './commands/pipeline-lifecycle.js';
 import { registerPipelineCommands } from './commands/pipelines.js';
 import { registerQuickstart } from './commands/quickstart.js';
+import { registerRerunBuild } from './commands/rerun-build.js';
 import { registerResourceCommands } from './commands/resources.js';
 import { registerSessionCommands } from './commands/session.js';
 import { registerSetPipeline } from './commands/set-pipeline.js';
@@ -82,6 +87,11 @@ Example:
   registerApiTokens(program, ctx);
   registerExposeCommands(program, ctx);
   registerAudit(program, ctx);
+  registerJobCommands(program, ctx);
+  registerRerunBuild(program, ctx);
+  registerClearCommands(program, ctx);
+  registerPipelineLifecycleCommands(program, ctx);
+  addFlyAliases(program);
   return program;
 }
 

@@ -120,6 +120,8 @@ export interface StepContext {
   buildId: number;
   stepName: string;
   stepRunId: number;
+  /** Task caches of the job step are kept per generation; clear-task-cache starts a new one (0 first). */
+  cacheGeneration?: number;
 }
 
 export interface StepImage {

@@ -14,17 +14,38 @@ const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
 export function registerPipelineCommands(program: Command, ctx: CliContext): void {
   program
     .command('pipelines')
-    .alias('ps')
-    .description("List the team's pipelines")
+    .description("List the team's pipelines (archived ones with --include-archived)")
+    .option('-a, --all', 'the pipelines of every team you may see')
+    .option('--include-archived', 'list archived pipelines too')
     .option('--json', 'print the pipelines as JSON')
-    .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const pipelines = await (await ctx.client(cmd)).listPipelines();
+    .action(async (opts: { all?: boolean; includeArchived?: boolean; json?: boolean }, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const all = opts.all === true ? await client.listAllPipelines() : await client.listPipelines();
+      const pipelines = opts.includeArchived === true ? all : all.filter((p) => !p.archived);
       if (opts.json) return ctx.out(JSON.stringify(pipelines, null, 2) + '\n');
+      const teamColumn = opts.all === true;
+      const archivedColumn = opts.includeArchived === true;
       // Outpost has no public pipelines: every one is visible to its team only.
       ctx.out(
         renderTable(
-          ['id', 'name', 'paused', 'public', 'last updated'],
-          pipelines.map((p) => [String(p.id), p.name, yesNo(p.paused), 'no', formatDateTime(p.updatedAt)]),
+          [
+            'id',
+            'name',
+            ...(teamColumn ? ['team'] : []),
+            'paused',
+            'public',
+            ...(archivedColumn ? ['archived'] : []),
+            'last updated',
+          ],
+          pipelines.map((p) => [
+            String(p.id),
+            p.name,
+            ...(teamColumn ? [p.team] : []),
+            yesNo(p.paused),
+            'no',
+            ...(archivedColumn ? [yesNo(p.archived)] : []),
+            formatDateTime(p.updatedAt),
+          ]),
           ctx.style,
         ),
       );
@@ -32,7 +53,6 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
 
   program
     .command('get-pipeline')
-    .alias('gp')
     .description("Print a pipeline's config")
     .requiredOption('-p, --pipeline <name>', 'the pipeline')
     .option('--json', 'print the config as JSON')
@@ -45,7 +65,6 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
 
   program
     .command('destroy-pipeline')
-    .alias('dp')
     .description('Destroy a pipeline with its builds and resource versions')
     .requiredOption('-p, --pipeline <name>', 'the pipeline')
     .option('-n, --non-interactive', 'destroy without asking')
@@ -65,7 +84,6 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
 
   program
     .command('rename-pipeline')
-    .alias('rp')
     .description('Rename a pipeline; its builds and resource versions keep it')
     .requiredOption('-o, --old-name <pipeline>', 'the pipeline')
     .requiredOption('-n, --new-name <pipeline>', 'its new name')

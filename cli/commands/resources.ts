@@ -12,7 +12,7 @@ import { formatDateTime, toMillis } from '../render/time.js';
 import { streamBuild } from './watch.js';
 
 /** `PIPELINE/RESOURCE`, named as the user typed it in messages. */
-function parseResourceRef(ref: string): { pipeline: string; resource: string } {
+export function parseResourceRef(ref: string): { pipeline: string; resource: string } {
   try {
     const { pipeline, job } = parseJobRef(ref);
     return { pipeline, resource: job };
@@ -60,6 +60,7 @@ interface CheckOptions {
   resource: string;
   from: string[];
   async?: boolean;
+  shallow?: boolean;
 }
 
 /** check-resource and check-resource-type: start the check, say which build, and watch it unless -a. */
@@ -67,7 +68,7 @@ async function check(
   ctx: CliContext,
   cmd: Command,
   refText: string,
-  opts: { from: string[]; async?: boolean },
+  opts: { from: string[]; async?: boolean; shallow?: boolean },
   start: (
     client: ApiClient,
     pipeline: string,
@@ -77,12 +78,10 @@ async function check(
 ): Promise<void> {
   const ref = parseResourceRef(refText);
   const client = await ctx.client(cmd);
-  const build = await start(
-    client,
-    ref.pipeline,
-    ref.resource,
-    opts.from.length > 0 ? { from: parseVersion(opts.from) } : {},
-  );
+  const build = await start(client, ref.pipeline, ref.resource, {
+    ...(opts.from.length > 0 ? { from: parseVersion(opts.from) } : {}),
+    ...(opts.shallow === true ? { shallow: true } : {}),
+  });
   ctx.out(`checking ${ref.pipeline}/${ref.resource} in build ${build.id}\n`);
   if (opts.async !== true) ctx.exitCode = await streamBuild(ctx, client, build.id, { timestamps: false });
 }
@@ -94,6 +93,7 @@ export function registerResourceCommands(program: Command, ctx: CliContext): voi
     .requiredOption('-r, --resource <pipeline/resource>', 'the resource to check')
     .option('-f, --from <key:value>', 'check from this version (repeatable)', collect, [])
     .option('-a, --async', 'start the check and return without watching it')
+    .option('--shallow', 'check only the resource, not the custom resource types it runs on')
     .addHelpText(
       'after',
       `

@@ -63,3 +63,28 @@ export function parseDuration(text: string): number | undefined {
   if (text === '' || pos !== text.length) return undefined;
   return total;
 }
+
+/**
+ * fly's --since/--until input, `yyyy-mm-dd HH:mm:ss` in local time, as Unix milliseconds; undefined
+ * when the text is not in that form or names no real time (2026-02-30).
+ */
+export function parseLocalDateTime(text: string): number | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text.trim());
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const d = new Date(year, month - 1, day, hour, minute, second);
+  const same =
+    d.getFullYear() === year &&
+    d.getMonth() === month - 1 &&
+    d.getDate() === day &&
+    d.getHours() === hour &&
+    d.getMinutes() === minute;
+  return same ? d.getTime() : undefined;
+}

@@ -81,7 +81,10 @@ describe('builds', () => {
   it('filters by job and count, and prints JSON', async () => {
     const r = await sb.run(['builds', '-j', 'app/unit', '-c', '2', '--json']);
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout)).toEqual(BUILDS.slice(0, 2));
+    // Each build with its API address, as Concourse's JSON.
+    expect(JSON.parse(r.stdout)).toEqual(
+      BUILDS.slice(0, 2).map((b) => ({ ...b, api_url: `/api/v1/builds/${b.id}` })),
+    );
     expect(hub.requests[0]?.query).toEqual({ team: 'main', pipeline: 'app', job: 'unit', limit: '2' });
   });
 

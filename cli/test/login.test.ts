@@ -95,7 +95,8 @@ describe('login', () => {
   it('prints help with an example', async () => {
     const r = await sb.run(['login', '--help']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toContain('Usage: outpost login [options]');
+    // fly's alias is shown with the name.
+    expect(r.stdout).toContain('Usage: outpost login|l [options]');
     expect(r.stdout).toContain('outpost login -t prod --url https://ci.example.com --token "$TOKEN"');
   });
 });

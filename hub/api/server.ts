@@ -16,9 +16,12 @@ import { buildLogRoutes } from './routes/build-logs.js';
 import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
+import { jobActionRoutes } from './routes/job-actions.js';
 import { jobRoutes } from './routes/jobs.js';
 import { oidcRoutes } from './routes/oidc.js';
+import { pipelineLifecycleRoutes } from './routes/pipeline-lifecycle.js';
 import { pipelineRoutes } from './routes/pipelines.js';
+import { resourceClearingRoutes } from './routes/resource-clearing.js';
 import { resourceRoutes } from './routes/resources.js';
 import { teamRoutes } from './routes/teams.js';
 import { userRoutes } from './routes/users.js';
@@ -109,10 +112,13 @@ export function buildApi(deps: ApiDeps) {
     ...userRoutes(ctx),
     ...apiTokenRoutes(ctx),
     ...pipelineRoutes(ctx),
+    ...pipelineLifecycleRoutes(ctx),
     ...jobRoutes(ctx),
+    ...jobActionRoutes(ctx),
     ...buildRoutes(ctx),
     ...buildLogRoutes(ctx),
     ...resourceRoutes(ctx),
+    ...resourceClearingRoutes(ctx),
     ...webhookRoutes(ctx),
     ...agentRoutes(ctx),
   ]);

@@ -16,7 +16,14 @@
 //   GET    /teams/:team/pipelines/:pipeline/jobs/:job/builds        -> BuildSummary[] (?limit=)
 //   GET    /teams/:team/pipelines/:pipeline/jobs/:job/builds/:name  -> BuildSummary
 //   PUT    /teams/:team/pipelines/:pipeline/jobs/:job/pause|unpause -> 204
-//   GET    /builds                                          -> BuildSummary[] (?team=&pipeline=&job=&limit=)
+//   POST   /teams/:team/pipelines/:pipeline/jobs/:job/builds/:name  -> BuildSummary (a rerun, `N.k`)
+//   PUT    /teams/:team/pipelines/:pipeline/jobs/:job/schedule      -> 204
+//   DELETE /teams/:team/pipelines/:pipeline/jobs/:job/tasks/:step/cache -> ClearedResponse (?cachePath=)
+//   GET    /pipelines                                       -> PipelineSummary[] (every team the caller sees)
+//   PUT    /teams/:team/pipelines/:pipeline/archive         -> 204
+//   PUT    /teams/:team/pipelines/ordering    [names...]    -> 204
+//   GET    /builds                                          -> BuildSummary[] (?team=&pipeline=&job=&limit=
+//                                                             &since=&until=: start time in Unix ms)
 //   GET    /builds/:id                                      -> BuildSummary
 //   GET    /builds/:id/plan                                 -> BuildStep (the step tree; ids match events' origin.id)
 //   PUT    /builds/:id/abort                                -> 204 (409 'build_finished' once it has ended)
@@ -31,6 +38,9 @@
 //   PUT    .../resources/:resource/versions/:id/enable|disable      -> 204
 //   PUT    .../resources/:resource/versions/:id/pin         PinRequest? -> 204
 //   PUT    .../resources/:resource/unpin                    -> 204
+//   DELETE .../resources/:resource/cache       {version?}   -> ClearedResponse
+//   DELETE .../resources/:resource/versions                 -> ClearedResponse
+//   DELETE .../resource-types/:type/versions                -> ClearedResponse
 //   GET    /agents                                          -> AgentSummary[]
 //   GET    /queue                                           -> QueuedStep[] (steps waiting for an agent)
 //   GET    /agent-tokens                                    -> AgentTokenSummary[]
@@ -98,9 +108,16 @@ export interface PipelineSummary {
   paused: boolean;
   /** Exposed: readable without login (`expose-pipeline`); build logs only of jobs with `public: true`. */
   public: boolean;
+  /** Archived (archive-pipeline): paused until set-pipeline sets it again. */
+  archived: boolean;
   configVersion: number;
   /** Unix milliseconds of the last saved config, pause or rename. */
   updatedAt: number;
+}
+
+/** What clear-task-cache, clear-resource-cache and clear-versions removed. */
+export interface ClearedResponse {
+  removed: number;
 }
 
 export interface PipelineConfigResponse {
@@ -360,6 +377,8 @@ export interface ResourceVersionSummary {
 export interface CheckResourceRequest {
   /** Check from this version (the resource decides what that means; mock returns it). */
   from?: Record<string, string>;
+  /** Check only this resource (or type), not the custom types it runs on (fly's --shallow). */
+  shallow?: boolean;
 }
 
 /** PUT /teams/:team/pipelines/:pipeline/resources/:resource/versions/:id/pin */

@@ -2,6 +2,7 @@
 // set-pipeline and the set_pipeline step go through here, so they accept exactly the same configs.
 
 import { compileChecks, jobSchedule } from '../pipeline/checks.js';
+import { archiveOrphanedChildren } from './archive-pipelines.js';
 import { compileJob } from '../pipeline/compile.js';
 import type { Diagnostic } from '../pipeline/diagnostics.js';
 import { parsePipeline } from '../pipeline/parse.js';
@@ -11,7 +12,7 @@ import { CHECK_JOB_PREFIX, type BuildRetention, type Store } from '../store/stor
 export const PIPELINE_NAME = /^[a-z0-9][a-z0-9._-]{0,127}$/;
 
 export type SaveOutcome =
-  | { ok: true; created: boolean; version: number; warnings: Diagnostic[] }
+  | { ok: true; pipelineId: number; created: boolean; version: number; warnings: Diagnostic[] }
   | {
       ok: false;
       reason: 'invalid_name' | 'invalid_pipeline' | 'conflict';
@@ -81,8 +82,12 @@ export async function savePipelineConfig(store: Store, req: SaveRequest): Promis
     createPaused: req.createPaused,
     at: req.at,
   });
+  // Setting an archived pipeline brings it back (paused, as archiving left it).
+  if (saved.pipeline.archived) await store.pipelineLifecycle.unarchive(saved.pipeline.id);
+  await archiveOrphanedChildren(store, saved.pipeline.id, req.at);
   return {
     ok: true,
+    pipelineId: saved.pipeline.id,
     created: saved.created,
     version: saved.pipeline.configVersion,
     warnings: diagnostics.filter((d) => d.severity === 'warning'),

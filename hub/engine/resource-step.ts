@@ -120,7 +120,9 @@ export class ResourceSteps {
     if (existing && TERMINAL_STEP_STATUSES.has(existing.status)) return existing.status as Result;
     if (!existing)
       await build.event('initialize-check', { origin: { id }, name: node.name, scope: node.scope });
-    if (node.typeCheck) {
+    // check-resource --shallow: the resource only, on the type versions known already.
+    const shallow = node.id === 'check' && build.build.checkRequest?.shallow === true;
+    if (node.typeCheck && !shallow) {
       const typeResult = await this.runCheck(node.typeCheck, scope, build);
       if (typeResult !== 'succeeded') return typeResult;
     }
@@ -379,6 +381,7 @@ export class ResourceSteps {
       return this.restore(existing, artifact, register);
     let run = existing;
     let cacheKey: string | undefined;
+    let configHash: string | undefined;
     if (!run) {
       if (scope.signal.aborted) return 'aborted';
       const prepared = await this.prepare(
@@ -404,16 +407,11 @@ export class ResourceSteps {
             { direction: 'input', name: artifact, resource: step.resource, versionId: known.id },
           ]);
       }
+      configHash = prepared.key.configHash;
       // Per team: a get fetched by one team's agent is never handed to another team's builds, so an
       // agent that can poison one fetch cannot plant it for everyone.
       cacheKey = sha256(
-        canonicalJson([
-          build.build.teamId,
-          prepared.key.configHash,
-          prepared.source,
-          prepared.params,
-          version,
-        ]),
+        canonicalJson([build.build.teamId, configHash, prepared.source, prepared.params, version]),
       );
       const cached = await store.resources.getCache(cacheKey);
       if (cached) {
@@ -455,6 +453,7 @@ export class ResourceSteps {
     if (cacheKey !== undefined)
       await store.resources.putCache({
         key: cacheKey,
+        ...(configHash === undefined ? {} : { configHash }),
         digest: output.digest,
         size: output.size,
         ...got,

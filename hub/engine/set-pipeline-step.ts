@@ -63,6 +63,9 @@ export class SetPipelineStep implements LeafRunner<SetPipelinePlan> {
         if (!saved.ok) {
           return { ok: false, error: [saved.message, ...saved.diagnostics.map(formatDiagnostic)].join('\n') };
         }
+        // The child belongs to this job: it is archived when the step or the job goes (archive-pipelines.ts).
+        if (saved.pipelineId !== view.pipelineId)
+          await store.pipelineLifecycle.setParent(saved.pipelineId, view.jobId);
         return {
           ok: true,
           result: { pipeline: target, team: team.name, version: saved.version },

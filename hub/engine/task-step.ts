@@ -66,7 +66,13 @@ export class TaskStep implements LeafRunner<TaskPlan> {
       if (typeof prepared === 'string') return build.fail(node, scope, prepared);
       const stored: StoredTaskSpec = {
         spec: prepared.spec,
-        context: stepContext(build, node.name),
+        context: {
+          ...stepContext(build, node.name),
+          // Caches live per generation on agents: a cleared cache (clear-task-cache) starts empty.
+          ...(prepared.spec.cachePaths.length > 0
+            ? { cacheGeneration: await build.deps.store.taskCaches.generation(build.build.jobId, node.name) }
+            : {}),
+        },
         outputMapping: node.outputMapping,
       };
       run = await build.deps.store.createStepRun({

@@ -202,7 +202,7 @@ export class AgentSession implements AgentConnection {
         value: {
           leaseId: a.leaseId,
           acceptWithinMs: a.acceptWithinMs,
-          context: { ...a.context },
+          context: { ...a.context, cacheGeneration: a.context.cacheGeneration ?? 0 },
           spec: {
             pool: a.pool,
             platform: platformToWire(a.spec.platform),

@@ -4,6 +4,7 @@
 import type { JobConfig, ParsedPipeline, ResourceTypeConfig } from './config.js';
 import { parseDuration } from './duration.js';
 import type { CheckPlan, GetPlan, PlanNode } from './plan.js';
+import { planSteps } from './plan-walk.js';
 
 /** Concourse's default `check_timeout`. */
 export const DEFAULT_CHECK_TIMEOUT_MS = 3_600_000;
@@ -89,35 +90,7 @@ export function jobSchedule(job: JobConfig): { maxInFlight: number; serialGroups
 /** Every get step of a job's plan (hooks, parallel branches and retries included), once per name. */
 export function jobInputs(plan: PlanNode): GetPlan[] {
   const found = new Map<string, GetPlan>();
-  const walk = (node: PlanNode): void => {
-    switch (node.kind) {
-      case 'get':
-        if (!found.has(node.name)) found.set(node.name, node);
-        return;
-      case 'do':
-      case 'in_parallel':
-        node.steps.forEach(walk);
-        return;
-      case 'retry':
-        node.attempts.forEach(walk);
-        return;
-      case 'try':
-      case 'timeout':
-      case 'across':
-        walk(node.step);
-        return;
-      case 'on_success':
-      case 'on_failure':
-      case 'on_error':
-      case 'on_abort':
-      case 'ensure':
-        walk(node.step);
-        walk(node.hook);
-        return;
-      default:
-        return;
-    }
-  };
-  walk(plan);
+  for (const step of planSteps(plan))
+    if (step.kind === 'get' && !found.has(step.name)) found.set(step.name, step);
   return [...found.values()];
 }

@@ -11,10 +11,10 @@ import { versionKeyOf } from '../engine/resource-step.js';
 import { parseDuration } from '../pipeline/duration.js';
 import {
   CHECK_JOB_PREFIX,
+  type Build,
   type BuildView,
   type ResourceScope,
   type Store,
-  type Version,
 } from '../store/store.js';
 
 export const DEFAULT_CHECK_EVERY_MS = 60_000;
@@ -83,19 +83,20 @@ export class Checker {
   async checkNow(
     pipelineId: number,
     name: string,
-    from?: Version,
+    request: NonNullable<Build['checkRequest']> = {},
     scope: ResourceScope = 'resource',
   ): Promise<BuildView | undefined> {
     const key = checkKey(scope, pipelineId, name);
     const runningId = this.running.get(key);
-    if (runningId !== undefined && from === undefined) return this.store.getBuild(runningId);
+    const plain = request.from === undefined && request.shallow !== true;
+    if (runningId !== undefined && plain) return this.store.getBuild(runningId);
     const job = await this.store.getJob(pipelineId, `${CHECK_JOB_PREFIX[scope]}${name}`);
     if (!job?.active) return undefined;
     const created = await this.store.createBuild({
       jobId: job.id,
       plan: job.plan,
       at: this.now(),
-      checkRequest: from ? { from } : null,
+      checkRequest: plain ? null : request,
     });
     const build = await this.store.getBuild(created.id);
     if (!build) return undefined;

@@ -2,7 +2,8 @@
 // - a new build when a `trigger: true` input has a version no earlier build of the job used;
 // - a pending build starts once its pipeline and job are unpaused, `serial`/`serial_groups`/
 //   `max_in_flight` allow it, a manual build's unpinned inputs without `passed` have been checked
-//   since it was triggered, and every input has a version (inputs.ts); its inputs are recorded then.
+//   since it was triggered, and every input has a version (inputs.ts); its inputs are recorded then;
+// - a rerun (`N.1`) starts once limits allow, with the inputs of the build it reruns.
 // Every pending build carries the reason it waits, in words, shown by the API and the CLI.
 //
 // Work is per pipeline and serialized: a request while a pass runs marks the pipeline for another pass.
@@ -80,6 +81,15 @@ export class Scheduler {
     return build;
   }
 
+  /** Creates a rerun of a job build (`N.1`, `N.2`, ...): the same inputs, started once limits allow. */
+  async rerun(of: BuildView): Promise<BuildView> {
+    const created = await this.store.reruns.create(of.id, this.now());
+    const build = await this.store.getBuild(created.id);
+    if (!build) throw new Error(`build ${created.id} vanished`);
+    this.request(of.pipelineId);
+    return build;
+  }
+
   async idle(): Promise<void> {
     while (this.pass) await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
@@ -109,7 +119,8 @@ export class Scheduler {
       let specs: InputSpec[] | undefined;
       const currentSpecs = async () => (specs ??= await this.inputSpecs(job, inputs, config, jobs));
       const mine = pending.filter((b) => b.jobId === job.id);
-      if (!pipeline.paused && !job.paused && mine.every((b) => b.manual) && inputs.some((g) => g.trigger)) {
+      const waiting = mine.every((b) => b.manual || b.rerunOf !== null);
+      if (!pipeline.paused && !job.paused && waiting && inputs.some((g) => g.trigger)) {
         const created = await this.autoTrigger(job, inputs, await currentSpecs());
         if (created) mine.push(created);
       }
@@ -165,6 +176,11 @@ export class Scheduler {
     if (job.paused) return 'job is paused';
     const limit = this.limitReason(job, jobs);
     if (limit) return limit;
+    // A rerun fetches the versions of the build it reruns, recorded when it was created.
+    if (build.rerunOf !== null) {
+      this.engine.start(build);
+      return null;
+    }
     if (build.manual) {
       const waiting = await this.checksFor(build, inputs, config);
       if (waiting.length > 0) return `waiting for the check of ${waiting.join(', ')}`;

@@ -297,6 +297,7 @@ export class KyselyResourceStore implements ResourceStore {
       .insertInto('resource_caches')
       .values({
         key: entry.key,
+        config_hash: entry.configHash ?? null,
         digest: entry.digest,
         size: entry.size,
         version: canonicalJson(entry.version),
@@ -311,5 +312,35 @@ export class KyselyResourceStore implements ResourceStore {
         })),
       )
       .execute();
+  }
+
+  async clearCaches(
+    pipelineId: number,
+    scope: ResourceScope,
+    name: string,
+    version?: Version,
+  ): Promise<number> {
+    let q = this.db
+      .deleteFrom('resource_caches')
+      .where('config_hash', 'in', (eb) =>
+        eb
+          .selectFrom('resource_versions')
+          .select('config_hash')
+          .where('pipeline_id', '=', pipelineId)
+          .where('scope', '=', scope)
+          .where('name', '=', name),
+      );
+    if (version !== undefined) q = q.where('version', '=', canonicalJson(version));
+    return Number((await q.executeTakeFirst()).numDeletedRows);
+  }
+
+  async clearVersions(pipelineId: number, scope: ResourceScope, name: string): Promise<number> {
+    const res = await this.db
+      .deleteFrom('resource_versions')
+      .where('pipeline_id', '=', pipelineId)
+      .where('scope', '=', scope)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return Number(res.numDeletedRows);
   }
 }

@@ -1,12 +1,15 @@
 // The Store on Kysely: the queries and transactions, written once for SQLite and (later) PostgreSQL.
 // The database connection, its pragmas and migrations are the opener's job (see sqlite.ts).
 
-import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
 import { KyselyBuildEventStore } from './kysely-build-events.js';
 import { KyselyAuditLog } from './kysely-audit-log.js';
+import { KyselyPipelineLifecycleStore } from './kysely-pipeline-lifecycle.js';
 import { KyselyResourceStore } from './kysely-resources.js';
+import { KyselyRerunStore } from './kysely-reruns.js';
+import { KyselyTaskCacheStore } from './kysely-task-caches.js';
 import { KyselyTeamStore } from './kysely-teams.js';
 import { KyselyUploadStore } from './kysely-uploads.js';
 import { KyselyUserStore } from './kysely-users.js';
@@ -130,6 +133,9 @@ export class KyselyStore implements Store {
   readonly uploads: KyselyUploadStore;
   readonly buildEvents: KyselyBuildEventStore;
   readonly auditLog: KyselyAuditLog;
+  readonly pipelineLifecycle: KyselyPipelineLifecycleStore;
+  readonly reruns: KyselyRerunStore;
+  readonly taskCaches: KyselyTaskCacheStore;
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
@@ -138,6 +144,9 @@ export class KyselyStore implements Store {
     this.users = new KyselyUserStore(db);
     this.uploads = new KyselyUploadStore(db);
     this.buildEvents = new KyselyBuildEventStore(db);
+    this.pipelineLifecycle = new KyselyPipelineLifecycleStore(db);
+    this.reruns = new KyselyRerunStore(db);
+    this.taskCaches = new KyselyTaskCacheStore(db);
   }
 
   // Teams.
@@ -319,6 +328,7 @@ export class KyselyStore implements Store {
       .selectFrom('pipelines')
       .selectAll()
       .where('team_id', '=', teamId)
+      .orderBy('ordering')
       .orderBy('id')
       .execute();
     return rows.map(toPipeline);
@@ -463,6 +473,11 @@ export class KyselyStore implements Store {
     if (filter.jobKind !== undefined) q = q.where('jobs.kind', '=', filter.jobKind);
     if (filter.statuses !== undefined) q = q.where('builds.status', 'in', filter.statuses);
     if (filter.before !== undefined) q = q.where('builds.id', '<', filter.before);
+    if (filter.startedSince !== undefined) q = q.where('builds.started_at', '>=', filter.startedSince);
+    if (filter.startedUntil !== undefined) q = q.where('builds.started_at', '<=', filter.startedUntil);
+    // A job's builds in name order, as Concourse: a rerun (1.2) sorts after its original's later
+    // builds (2) and before the original (1), so the job's latest build is not a rerun of an old one.
+    if (filter.jobId !== undefined) q = q.orderBy(sql`coalesce(builds.rerun_of, builds.id)`, 'desc');
     const rows = await q.orderBy('builds.id', 'desc').limit(filter.limit).execute();
     return rows.map(toBuildView);
   }

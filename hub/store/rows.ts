@@ -83,6 +83,7 @@ export function toPipeline(row: Selectable<PipelinesTable>): Pipeline {
     name: row.name,
     paused: row.paused !== 0,
     public: row.public !== 0,
+    archived: row.archived !== 0,
     configVersion: row.config_version,
     createdAt: num(row.created_at),
     updatedAt: num(row.updated_at),
@@ -126,6 +127,7 @@ export function toBuild(row: Selectable<BuildsTable>): Build {
     plan: JSON.parse(row.plan) as PlanNode,
     abortRequested: row.abort_requested !== 0,
     manual: row.manual !== 0,
+    rerunOf: row.rerun_of,
     pendingReason: row.pending_reason,
     checkRequest:
       row.check_request === null ? null : (JSON.parse(row.check_request) as Build['checkRequest']),

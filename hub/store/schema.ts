@@ -90,6 +90,11 @@ export interface PipelinesTable {
   config_version: number;
   created_at: BigIntColumn;
   updated_at: BigIntColumn;
+  archived: ColumnType<IntBool, IntBool | undefined, IntBool>;
+  /** order-pipelines' position: negative once ordered, 0 never ordered (then by id). */
+  ordering: ColumnType<number, number | undefined, number>;
+  /** The job whose set_pipeline step set this pipeline; null when set by a user. */
+  parent_job_id: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface PipelineConfigsTable {
@@ -143,6 +148,8 @@ export interface BuildsTable {
   log_bytes: ColumnType<number | string, number | undefined, number>;
   /** 1 once the build's log hit the cap: later chunks are acknowledged but not stored. */
   log_truncated: ColumnType<IntBool, IntBool | undefined, IntBool>;
+  /** A rerun's original build (the first of its `N`, `N.1`, `N.2` ...); null for other builds. */
+  rerun_of: ColumnType<number | null, number | null | undefined, number | null>;
 }
 
 export interface StepRunsTable {
@@ -231,6 +238,8 @@ export interface BuildResourcesTable {
 
 export interface ResourceCachesTable {
   key: string;
+  /** The version history (VersionKey.configHash) the fetch belongs to; null for rows cached before 0011. */
+  config_hash: ColumnType<string | null, string | null | undefined, string | null>;
   digest: string;
   size: BigIntColumn;
   version: string;
@@ -244,6 +253,12 @@ export interface StepUploadsTable {
   name: string;
   digest: string;
   size: BigIntColumn;
+}
+
+export interface TaskCacheGenerationsTable {
+  job_id: number;
+  step_name: string;
+  generation: number;
 }
 
 export interface Database {
@@ -266,4 +281,5 @@ export interface Database {
   resource_states: ResourceStatesTable;
   build_resources: BuildResourcesTable;
   resource_caches: ResourceCachesTable;
+  task_cache_generations: TaskCacheGenerationsTable;
 }

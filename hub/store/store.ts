@@ -189,6 +189,8 @@ export interface Pipeline {
   paused: boolean;
   /** Exposed (`expose-pipeline`): readable without login. */
   public: boolean;
+  /** Archived with archive-pipeline (or as a set_pipeline child): paused, listed only with -a. */
+  archived: boolean;
   /** Increases by one with every saved config. */
   configVersion: number;
   createdAt: number;
@@ -251,10 +253,15 @@ export interface Build {
   abortRequested: boolean;
   /** Created by trigger-job (not by a new version): its unpinned inputs are checked before it starts. */
   manual: boolean;
+  /** A rerun's original build (it reuses that build's inputs); null for other builds. */
+  rerunOf: number | null;
   /** Why a pending build has not started yet, in words; null when it is not waiting. */
   pendingReason: string | null;
-  /** A check build's request: `from`, the version check-resource -f asked for. */
-  checkRequest: { from?: Record<string, string> } | null;
+  /**
+   * A check build's request: `from`, the version check-resource -f asked for; `shallow`, check only the
+   * resource, not the types it runs on (check-resource --shallow).
+   */
+  checkRequest: { from?: Record<string, string>; shallow?: boolean } | null;
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
@@ -387,6 +394,10 @@ export interface BuildFilter {
   jobKind?: Job['kind'];
   /** Only builds with id < before (paging, newest first). */
   before?: number;
+  /** Only builds started at or after this time (ms). */
+  startedSince?: number;
+  /** Only builds started at or before this time (ms). */
+  startedUntil?: number;
   limit: number;
 }
 
@@ -529,6 +540,9 @@ export interface Store {
   /** Reads of a build's event log beyond the in-order replay: the newest events first. */
   readonly buildEvents: BuildEventStore;
   readonly auditLog: AuditLogStore;
+  readonly pipelineLifecycle: PipelineLifecycleStore;
+  readonly reruns: RerunStore;
+  readonly taskCaches: TaskCacheStore;
 
   close(): Promise<void>;
 }
@@ -537,6 +551,36 @@ export interface Store {
 export interface BuildEventStore {
   /** The newest `limit` events of the build, in ascending seq order. */
   tail(buildId: number, limit: number): Promise<BuildEvent[]>;
+}
+
+/** Archiving, ordering and parentage of pipelines (fly's archive-pipeline, order-pipelines). */
+export interface PipelineLifecycleStore {
+  /** Archives and pauses the pipeline. */
+  archive(id: number, at: number): Promise<void>;
+  unarchive(id: number): Promise<void>;
+  /** The team's pipelines `names` first, in that order; the others after them by id. */
+  order(teamId: number, names: string[]): Promise<void>;
+  /** The job whose set_pipeline step set the pipeline; null: set by a user. */
+  setParent(id: number, parentJobId: number | null): Promise<void>;
+  /** Pipelines that set_pipeline steps of this pipeline's jobs set (not the pipeline itself). */
+  children(parentPipelineId: number): Promise<{ pipeline: Pipeline; parentJobId: number }[]>;
+}
+
+/** Reruns of job builds. */
+export interface RerunStore {
+  /**
+   * A pending rerun of the build: named `N.k` after the original build N (also when asked for a rerun
+   * of a rerun), with the job's current plan and the inputs the build fetched. A StoreConflictError
+   * when the build does not exist.
+   */
+  create(buildId: number, at: number): Promise<Build>;
+}
+
+/** Generations of task caches per job and step (clear-task-cache). */
+export interface TaskCacheStore {
+  /** 0 until the step's caches are first cleared. */
+  generation(jobId: number, stepName: string): Promise<number>;
+  clear(jobId: number, stepName: string): Promise<void>;
 }
 
 /** The prefix of a check job's name: `check:NAME` for a resource, `check-type:NAME` for a type. */
@@ -597,6 +641,8 @@ export interface BuildResource {
 export interface ResourceCacheEntry {
   /** Hash of type, source, params and version. */
   key: string;
+  /** The version history the fetched version belongs to (clear-resource-cache finds it by this). */
+  configHash?: string;
   digest: string;
   size: number;
   version: Version;
@@ -650,6 +696,13 @@ export interface ResourceStore {
 
   getCache(key: string): Promise<ResourceCacheEntry | undefined>;
   putCache(entry: ResourceCacheEntry): Promise<void>;
+  /**
+   * Deletes the cached fetches of the resource's version histories (only of `version` when given);
+   * returns how many.
+   */
+  clearCaches(pipelineId: number, scope: ResourceScope, name: string, version?: Version): Promise<number>;
+  /** Deletes every version of the resource (and the build inputs and outputs that name them); how many. */
+  clearVersions(pipelineId: number, scope: ResourceScope, name: string): Promise<number>;
 }
 
 export class StoreConflictError extends Error {

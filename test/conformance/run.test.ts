@@ -290,11 +290,45 @@ async function act(pipeline: string, action: Action): Promise<void> {
       return;
     }
     case 'watch': {
-      const result = await run(['watch', '-j', `${pipeline}/${action.job}`, '-b', action.build]);
-      if (VERBOSE) console.log(`=== watch -j ${pipeline}/${action.job} -b ${action.build}\n${shown(result)}`);
+      const args = ['watch', '-j', `${pipeline}/${action.job}`];
+      if (action.build !== undefined) args.push('-b', action.build);
+      const result = await run(args);
+      if (VERBOSE) console.log(`=== ${args.join(' ')}\n${shown(result)}`);
       const problem = checkBuild(result, action.expect, undefined);
       if (problem !== undefined)
-        throw new CaseFailure(`watch ${action.job} #${action.build}: ${problem}`, shown(result));
+        throw new CaseFailure(`watch ${action.job} #${action.build ?? 'latest'}: ${problem}`, shown(result));
+      return;
+    }
+    case 'rerun': {
+      const job = `${pipeline}/${action.job}`;
+      const result = await run(['rerun-build', '-j', job, '-b', action.build, '-w']);
+      if (VERBOSE) console.log(`=== rerun-build -j ${job} -b ${action.build} -w\n${shown(result)}`);
+      const named = startedName(result.stdout);
+      if (named !== action.name)
+        throw new CaseFailure(
+          `rerun of #${action.build} is #${named ?? '?'}, expected #${action.name}`,
+          shown(result),
+        );
+      const problem = checkBuild(result, action.expect, job);
+      if (problem !== undefined) throw new CaseFailure(`rerun #${action.build}: ${problem}`, shown(result));
+      return;
+    }
+    case 'clear-task-cache':
+    case 'rename': {
+      const args =
+        action.do === 'rename'
+          ? ['rename-pipeline', '-o', pipeline, '-n', sub(action.to)]
+          : ['clear-task-cache', '-j', `${pipeline}/${action.job}`, '-s', action.step, '-n'];
+      const result = await run(args);
+      if (VERBOSE) console.log(`=== ${args.join(' ')}\n${shown(result)}`);
+      const expected = {
+        ...action.expect,
+        ...(action.expect.inOrder
+          ? { inOrder: action.expect.inOrder.map((e) => (typeof e === 'string' ? sub(e) : e)) }
+          : {}),
+      };
+      const problem = commandProblem(result, expected);
+      if (problem !== undefined) throw new CaseFailure(`${args[0] ?? ''}: ${problem}`, shown(result));
       return;
     }
     case 'builds': {

@@ -58,8 +58,17 @@ export type Action =
   | { do: 'resource-versions'; resource: string; expect: CommandExpectation }
   /** resources -p {P} (or another pipeline): output. */
   | { do: 'resources'; pipeline?: string; expect: CommandExpectation }
-  /** watch -j {P}/job -b build (waits for the build to exist): as trigger, without the `started` line. */
-  | { do: 'watch'; job: string; build: string; expect: BuildExpectation };
+  /**
+   * watch -j {P}/job -b build (waits for the build to exist): as trigger, without the `started` line.
+   * Without `build`: the job's latest build.
+   */
+  | { do: 'watch'; job: string; build?: string; expect: BuildExpectation }
+  /** rerun-build -j {P}/job -b build -w: as trigger, and the rerun is named `name` (1.1, 1.2 ...). */
+  | { do: 'rerun'; job: string; build: string; name: string; expect: BuildExpectation }
+  /** clear-task-cache -j {P}/job -s step -n: exit code and output. */
+  | { do: 'clear-task-cache'; job: string; step: string; expect: CommandExpectation }
+  /** rename-pipeline -o {P} -n `to` (`{P}` stands for the case's pipeline): exit code and output. */
+  | { do: 'rename'; to: string; expect: CommandExpectation };
 
 /** What a plain command must show (stdout, then stderr). */
 export interface CommandExpectation extends OutputExpectation {
@@ -207,7 +216,6 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'clear-task-cache.yml': {
-    unchecked: ['clear-task-cache -j -s, then build 3 creates the cache again (no clear-task-cache command)'],
     scenarios: [
       {
         name: 'cache',
@@ -231,6 +239,22 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
               status: 'succeeded',
               inOrder: ['the-cached-file-already-exists'],
               absent: ['created-cache-file'],
+            },
+          },
+          {
+            do: 'clear-task-cache',
+            job: 'clear-task-cache',
+            step: 'some-task',
+            expect: { exit: 0, inOrder: ['1 caches removed'] },
+          },
+          {
+            do: 'trigger',
+            job: 'clear-task-cache',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: ['created-cache-file'],
+              absent: ['the-cached-file-already-exists'],
             },
           },
         ],
@@ -915,7 +939,6 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'simple-trigger.yml': {
-    unchecked: ['rerun-build -b 1 creating 1.1 and 1.2 with first-version (no rerun-build)'],
     scenarios: [
       {
         name: 'trigger',
@@ -943,14 +966,32 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
               inOrder: ['second-version'],
             },
           },
+          // Rerun spec: 1.1 with build 1's version, while the job's latest build stays 2.
+          {
+            do: 'rerun',
+            job: 'some-passing-job',
+            build: '1',
+            name: '1.1',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['first-version'] },
+          },
+          {
+            do: 'watch',
+            job: 'some-passing-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['second-version'] },
+          },
+          { do: 'builds', contains: ['1.1'] },
+          {
+            do: 'rerun',
+            job: 'some-passing-job',
+            build: '1.1',
+            name: '1.2',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['first-version'] },
+          },
         ],
       },
     ],
   },
   'simple.yml': {
-    unchecked: [
-      'rename_pipeline: the job shows "Hello, world!" again under the new name (no rename-pipeline)',
-    ],
     scenarios: [
       {
         name: 'hello',
@@ -960,6 +1001,18 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
             do: 'trigger',
             job: 'simple',
             expect: { exit: 0, status: 'succeeded', inOrder: ['initializing', 'Hello, world!'] },
+          },
+          // rename_pipeline spec: the job runs again under the new name.
+          {
+            do: 'rename',
+            to: '{P}-renamed',
+            expect: { exit: 0, inOrder: ['pipeline successfully renamed to {P}-renamed'] },
+          },
+          {
+            do: 'trigger',
+            pipeline: '{P}-renamed',
+            job: 'simple',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['Hello, world!'] },
           },
         ],
       },

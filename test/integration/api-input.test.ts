@@ -60,6 +60,7 @@ const EXISTING: Record<string, string> = {
   type: 't',
   name: '1',
   user: 'alice',
+  step: 'run',
 };
 
 const repeated = (key: string): Probe => ({
@@ -198,10 +199,35 @@ const CASES: Record<string, Case> = {
   [`GET ${PIPE}/jobs/:job/builds/:name`]: {
     probes: [{ what: 'a build name as hex', params: { name: '0x1' }, expect: [404] }],
   },
+  [`POST ${PIPE}/jobs/:job/builds/:name`]: { probes: [] },
+  [`PUT ${PIPE}/jobs/:job/schedule`]: { probes: [] },
+  [`DELETE ${PIPE}/jobs/:job/tasks/:step/cache`]: { probes: [repeated('cachePath')] },
+  [`GET ${API}/pipelines`]: { probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
+  [`PUT ${PIPE}/archive`]: { probes: [] },
+  [`PUT ${TEAM}/pipelines/ordering`]: {
+    body: '["p"]',
+    probes: [
+      { what: 'an object body', body: '{}', expect: [400], message: 'body' },
+      { what: 'a number in the list', body: '[5]', expect: [400], message: 'body' },
+      { what: 'an unknown pipeline', body: '["nope"]', expect: [404], message: '"nope"' },
+    ],
+  },
+  [`DELETE ${RESOURCE}/cache`]: { probes: badBodies({ version: '"version":"v1"' }) },
+  [`DELETE ${RESOURCE}/versions`]: { probes: [] },
+  [`DELETE ${PIPE}/resource-types/:type/versions`]: { probes: [] },
   [`PUT ${PIPE}/jobs/:job/pause`]: { probes: [] },
   [`PUT ${PIPE}/jobs/:job/unpause`]: { probes: [] },
   [`GET ${API}/builds`]: {
-    probes: [repeated('team'), repeated('pipeline'), repeated('job'), repeated('limit'), ...badLimits],
+    probes: [
+      repeated('team'),
+      repeated('pipeline'),
+      repeated('job'),
+      repeated('limit'),
+      ...badLimits,
+      repeated('since'),
+      { what: 'a date as since', query: 'since=2024-05-01', expect: [400], message: '"since"' },
+      { what: 'a negative until', query: 'until=-1', expect: [400], message: '"until"' },
+    ],
   },
   [`GET ${API}/builds/:id`]: { id: buildIdText, probes: [] },
   [`GET ${API}/builds/:id/plan`]: { id: buildIdText, probes: [] },

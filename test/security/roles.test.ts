@@ -73,6 +73,18 @@ const API = '/api/v1';
 const TEAM = `${API}/teams/:team`;
 const PIPE = `${TEAM}/pipelines/:pipeline`;
 const RES = `${PIPE}/resources/:resource`;
+/** The routes that consume DOOMED (destroy, rename, archive it, clear its versions): set it afresh. */
+const CONSUMING = new Set([
+  `DELETE ${PIPE}`,
+  `PUT ${PIPE}/rename`,
+  `PUT ${PIPE}/archive`,
+  `DELETE ${RES}/versions`,
+  `DELETE ${PIPE}/resource-types/:type/versions`,
+]);
+const DOOMED_CONFIG = `resource_types: [{ name: t, type: registry-image, source: { repository: example/t } }]
+resources: [{ name: r, type: mock, check_every: never, source: {} }]
+jobs: [{ name: j, plan: [] }]
+`;
 const build = () => ids.build;
 const version = () => ids.version;
 
@@ -121,6 +133,19 @@ const ROWS: Record<string, Row> = {
   [`PUT ${PIPE}/unpause`]: { need: 'pipeline-operator' },
   [`POST ${PIPE}/jobs/:job/builds`]: { need: 'pipeline-operator' },
   [`PUT ${PIPE}/jobs/:job/pause`]: { need: 'pipeline-operator' },
+  [`POST ${PIPE}/jobs/:job/builds/:name`]: { need: 'pipeline-operator' },
+  [`PUT ${PIPE}/jobs/:job/schedule`]: { need: 'pipeline-operator' },
+  [`DELETE ${PIPE}/jobs/:job/tasks/:step/cache`]: { need: 'pipeline-operator', params: { step: 'run' } },
+  [`DELETE ${RES}/cache`]: { need: 'pipeline-operator' },
+  // These two consume what they clear: they get the pipeline the destroy and rename routes get.
+  [`DELETE ${RES}/versions`]: { need: 'pipeline-operator', params: { pipeline: DOOMED } },
+  [`DELETE ${PIPE}/resource-types/:type/versions`]: {
+    need: 'pipeline-operator',
+    params: { pipeline: DOOMED },
+  },
+  [`GET ${API}/pipelines`]: { need: 'authenticated' },
+  [`PUT ${PIPE}/archive`]: { need: 'member', params: { pipeline: DOOMED } },
+  [`PUT ${TEAM}/pipelines/ordering`]: { need: 'member', body: [PIPELINE] },
   [`PUT ${PIPE}/jobs/:job/unpause`]: { need: 'pipeline-operator' },
   [`PUT ${API}/builds/:id/abort`]: { need: 'pipeline-operator', id: build, alsoOk: 409 },
   [`POST ${RES}/check`]: { need: 'pipeline-operator', body: { from: { version: 'v0' } } },
@@ -274,9 +299,9 @@ function tallyAnswer(
  * destroyed or renamed pipeline destroyed or renamed again, to show who may).
  */
 async function prepare(key: string): Promise<void> {
-  if (key === `DELETE ${PIPE}` || key === `PUT ${PIPE}/rename`) {
+  if (CONSUMING.has(key)) {
     await hub.api('DELETE', `/teams/alpha/pipelines/${RENAMED}`);
-    await admin('PUT', `/teams/alpha/pipelines/${DOOMED}/config`, { source: 'jobs: [{name: j, plan: []}]' });
+    await admin('PUT', `/teams/alpha/pipelines/${DOOMED}/config`, { source: DOOMED_CONFIG });
   }
   if (key.startsWith(`DELETE ${TEAM}/api-tokens`)) {
     const made = await admin<ApiTokenSummary>('POST', '/teams/alpha/api-tokens', {

@@ -13,6 +13,11 @@ import type { BuildStep, BuildSummary } from '../types.js';
 
 const buildParams = z.object({ id });
 
+const millis = z
+  .string()
+  .regex(/^\d{1,15}$/, 'must be Unix milliseconds, like 1700000000000')
+  .transform(Number);
+
 /** The team of the build a path's `:id` names, for routes that need a role in it (404 when absent). */
 export const buildTeam =
   (ctx: ApiContext) =>
@@ -34,9 +39,14 @@ export function buildRoutes(ctx: ApiContext): Route[] {
         pipeline: z.string().optional(),
         job: z.string().optional(),
         limit: limit(50),
+        /** Only builds started at or after / at or before this time, in Unix milliseconds. */
+        since: millis.optional(),
+        until: millis.optional(),
       }),
       handler: async ({ query: q }, req): Promise<BuildSummary[]> => {
         const filter: Parameters<Store['listBuilds']>[0] = { limit: q.limit, jobKind: 'job' };
+        if (q.since !== undefined) filter.startedSince = q.since;
+        if (q.until !== undefined) filter.startedUntil = q.until;
         const caller = requireCaller(req);
         if (!caller.admin) filter.teamIds = await ctx.visibleTeamIds(caller);
         if (q.team || q.pipeline || q.job) {

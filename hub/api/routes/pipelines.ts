@@ -2,12 +2,14 @@
 // destroy.
 
 import { z } from 'zod';
+import { archiveChildren } from '../../configs/archive-pipelines.js';
 import { PIPELINE_NAME, savePipelineConfig } from '../../configs/save-pipeline.js';
 import { roleIn } from '../../auth/caller.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { name, pipelineParams } from '../fields.js';
 import { route, type Route } from '../route.js';
+import { pipelineSummary } from './pipeline-lifecycle.js';
 import type { PipelineConfigResponse, PipelineSummary, SetPipelineResponse } from '../types.js';
 
 const setPipelineBody = z.strictObject({
@@ -31,6 +33,12 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
       params: pipelineParams,
       handler: async ({ params }, req, reply) => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        if (action === 'unpause' && pipeline.archived)
+          throw new HttpError(
+            409,
+            'archived',
+            `pipeline "${pipeline.name}" is archived: set it again with set-pipeline to bring it back`,
+          );
         await store.setPipelinePaused(pipeline.id, action === 'pause', Date.now());
         req.log.info({ pipeline: pipeline.name }, `pipeline ${action}d`);
         scheduler.request(pipeline.id);
@@ -72,15 +80,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
         const member = req.caller !== undefined && roleIn(req.caller, team.name) !== undefined;
         return (await store.listPipelines(team.id))
           .filter((p) => member || p.public)
-          .map((p) => ({
-            id: p.id,
-            name: p.name,
-            team: team.name,
-            paused: p.paused,
-            public: p.public,
-            configVersion: p.configVersion,
-            updatedAt: p.updatedAt,
-          }));
+          .map((p) => pipelineSummary(p, team.name));
       },
     }),
 
@@ -163,6 +163,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
       handler: async ({ params }, req, reply) => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
         await stopBuilds(ctx, pipeline.id);
+        await archiveChildren(store, pipeline.id, Date.now());
         await store.deletePipeline(pipeline.id);
         req.log.info({ team: params.team, pipeline: pipeline.name }, 'pipeline destroyed');
         return reply.code(204).send();

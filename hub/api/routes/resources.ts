@@ -14,7 +14,9 @@ import type { BuildSummary, ResourceSummary, ResourceVersionSummary } from '../t
 type ResourceParams = z.output<typeof resourceParams>;
 
 /** The body of a check: an optional version (a map of strings) to check from. */
-const checkBody = z.strictObject({ from: z.record(z.string(), z.string()).optional() }).optional();
+const checkBody = z
+  .strictObject({ from: z.record(z.string(), z.string()).optional(), shallow: z.boolean().optional() })
+  .optional();
 
 /** The resource a path names, its pipeline's config and its version history key. */
 export async function resourceOf(ctx: ApiContext, params: ResourceParams) {
@@ -36,6 +38,7 @@ interface CheckRequest {
   scope: ResourceScope;
   name: string;
   from?: Record<string, string> | undefined;
+  shallow?: boolean | undefined;
   logMessage: string;
 }
 
@@ -46,7 +49,11 @@ export async function startCheck(
   check: CheckRequest,
 ): Promise<BuildSummary> {
   const { pipeline, scope, name } = check;
-  const build = await ctx.deps.checker.checkNow(pipeline.id, name, check.from, scope);
+  const request = {
+    ...(check.from === undefined ? {} : { from: check.from }),
+    ...(check.shallow === true ? { shallow: true } : {}),
+  };
+  const build = await ctx.deps.checker.checkNow(pipeline.id, name, request, scope);
   if (!build) throw notFound(`${scope === 'type' ? 'resource type' : 'resource'} "${pipeline.name}/${name}"`);
   reply.log.info({ pipeline: pipeline.name, [scope]: name, buildId: build.id }, check.logMessage);
   void reply.code(201);
@@ -128,6 +135,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
           scope: 'resource',
           name: resource.name,
           from: body?.from,
+          shallow: body?.shallow,
           logMessage: 'check requested',
         });
       },
@@ -150,6 +158,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
           scope: 'type',
           name: params.type,
           from: body?.from,
+          shallow: body?.shallow,
           logMessage: 'type check requested',
         });
       },

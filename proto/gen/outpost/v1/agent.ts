@@ -537,6 +537,8 @@ export interface StepContext {
   buildId: number;
   stepName: string;
   stepRunId: number;
+  /** Task `caches` of the job step are kept per generation; clear-task-cache starts a new one (0 first). */
+  cacheGeneration: number;
 }
 
 export interface Assign {
@@ -3246,7 +3248,7 @@ export const ResourceAction: MessageFns<ResourceAction> = {
 };
 
 function createBaseStepContext(): StepContext {
-  return { team: "", pipeline: "", job: "", buildName: "", buildId: 0, stepName: "", stepRunId: 0 };
+  return { team: "", pipeline: "", job: "", buildName: "", buildId: 0, stepName: "", stepRunId: 0, cacheGeneration: 0 };
 }
 
 export const StepContext: MessageFns<StepContext> = {
@@ -3271,6 +3273,9 @@ export const StepContext: MessageFns<StepContext> = {
     }
     if (message.stepRunId !== 0) {
       writer.uint32(56).uint64(message.stepRunId);
+    }
+    if (message.cacheGeneration !== 0) {
+      writer.uint32(64).uint32(message.cacheGeneration);
     }
     return writer;
   },
@@ -3344,6 +3349,14 @@ export const StepContext: MessageFns<StepContext> = {
             message.stepRunId = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.cacheGeneration = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3381,6 +3394,11 @@ export const StepContext: MessageFns<StepContext> = {
         : isSet(object.step_run_id)
         ? globalThis.Number(object.step_run_id)
         : 0,
+      cacheGeneration: isSet(object.cacheGeneration)
+        ? globalThis.Number(object.cacheGeneration)
+        : isSet(object.cache_generation)
+        ? globalThis.Number(object.cache_generation)
+        : 0,
     };
   },
 
@@ -3407,6 +3425,9 @@ export const StepContext: MessageFns<StepContext> = {
     if (message.stepRunId !== 0) {
       obj.stepRunId = Math.round(message.stepRunId);
     }
+    if (message.cacheGeneration !== 0) {
+      obj.cacheGeneration = Math.round(message.cacheGeneration);
+    }
     return obj;
   },
 
@@ -3422,6 +3443,7 @@ export const StepContext: MessageFns<StepContext> = {
     message.buildId = object.buildId ?? 0;
     message.stepName = object.stepName ?? "";
     message.stepRunId = object.stepRunId ?? 0;
+    message.cacheGeneration = object.cacheGeneration ?? 0;
     return message;
   },
 };

@@ -1,0 +1,101 @@
+// archive-pipeline, order-pipelines and paused-pipelines, with fly's flags, prompts and output.
+
+import type { Command } from 'commander';
+import type { PipelineSummary } from '../../hub/api/types.js';
+import { ApiRequestError } from '../api-client.js';
+import type { CliContext } from '../context.js';
+import { CliError } from '../io.js';
+import { renderTable } from '../render/table.js';
+import { formatDateTime } from '../render/time.js';
+import { pipelineOrAll } from './pause.js';
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function registerPipelineLifecycleCommands(program: Command, ctx: CliContext): void {
+  program
+    .command('archive-pipeline')
+    .description('Archive a pipeline: it is paused and listed only with --include-archived until set again')
+    .option('-p, --pipeline <name>', 'the pipeline')
+    .option('-a, --all', "archive every one of the team's pipelines")
+    .option('-n, --non-interactive', 'archive without asking')
+    .action(async (opts: { pipeline?: string; all?: boolean; nonInteractive?: boolean }, cmd: Command) => {
+      const one = pipelineOrAll(opts);
+      const client = await ctx.client(cmd);
+      const names =
+        one !== undefined
+          ? [one]
+          : (await client.listPipelines()).filter((p) => !p.archived).map((p) => p.name);
+      if (names.length === 0) return ctx.out('there are no unarchived pipelines\nbailing out\n');
+      if (opts.nonInteractive !== true) {
+        // Unlike Concourse, Outpost keeps the config of an archived pipeline (get-pipeline still shows it).
+        ctx.out(
+          '!!! archiving the pipeline pauses it for good until it is set again. Build history will be retained.\n\n',
+        );
+        const question =
+          names.length === 1 ? `archive pipeline '${names[0] ?? ''}'?` : `archive ${names.length} pipelines?`;
+        if (!(await ctx.confirm(`${question} [yN]: `, 'y'))) return ctx.out('bailing out\n');
+      }
+      for (const name of names) {
+        try {
+          await client.archivePipeline(name);
+        } catch (err) {
+          if (err instanceof ApiRequestError && err.status === 404)
+            throw new CliError(`pipeline '${name}' not found`, 1, { cause: err });
+          throw err;
+        }
+        ctx.out(`archived '${name}'\n`);
+      }
+    });
+
+  program
+    .command('order-pipelines')
+    .description("Put the team's pipelines in an order (the named ones first, the others after them)")
+    .option('-p, --pipeline <name>', 'a pipeline, in the order wanted (repeatable)', collect, [])
+    .option('-a, --alphabetical', 'order all pipelines alphabetically')
+    .action(async (opts: { pipeline: string[]; alphabetical?: boolean }, cmd: Command) => {
+      if (opts.alphabetical !== true && opts.pipeline.length === 0)
+        throw new CliError('either --pipeline or --alphabetical is required');
+      for (const p of opts.pipeline)
+        if (p.includes('/')) throw new CliError(`pipeline name "${p}" cannot contain '/'`);
+      const client = await ctx.client(cmd);
+      const names =
+        opts.alphabetical === true
+          ? [...new Set((await client.listPipelines()).map((p) => p.name))].sort()
+          : opts.pipeline;
+      try {
+        await client.orderPipelines(names);
+      } catch (err) {
+        if (err instanceof ApiRequestError)
+          throw new CliError(`failed to order pipelines: ${err.message}`, 1, { cause: err });
+        throw err;
+      }
+      ctx.out(`ordered pipelines\n${names.map((n) => `  - ${n}\n`).join('')}`);
+    });
+
+  program
+    .command('paused-pipelines')
+    .description("List the team's paused pipelines")
+    .option('-a, --all', 'the paused pipelines of every team you may see')
+    .option('--json', 'print the pipelines as JSON')
+    .action(async (opts: { all?: boolean; json?: boolean }, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const listed: PipelineSummary[] =
+        opts.all === true ? await client.listAllPipelines() : await client.listPipelines();
+      const paused = listed.filter((p) => p.paused && !p.archived);
+      if (opts.json === true) return ctx.out(JSON.stringify(paused, null, 2) + '\n');
+      const team = opts.all === true;
+      ctx.out(
+        renderTable(
+          ['id', 'name', ...(team ? ['team'] : []), 'paused', 'last updated'],
+          paused.map((p) => [
+            String(p.id),
+            p.name,
+            ...(team ? [p.team] : []),
+            'yes',
+            formatDateTime(p.updatedAt),
+          ]),
+          ctx.style,
+        ),
+      );
+    });
+}

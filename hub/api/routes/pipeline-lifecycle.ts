@@ -1,0 +1,78 @@
+// Pipelines across a caller's teams, archiving and ordering them (fly's `pipelines -a`,
+// archive-pipeline and order-pipelines).
+
+import { z } from 'zod';
+import { archivePipeline } from '../../configs/archive-pipelines.js';
+import { requireCaller } from '../auth.js';
+import type { ApiContext } from '../context.js';
+import { HttpError } from '../errors.js';
+import { name, pipelineParams } from '../fields.js';
+import { route, type Route } from '../route.js';
+import type { PipelineSummary } from '../types.js';
+import type { Pipeline } from '../../store/store.js';
+
+/** A pipeline as the API shows it. */
+export function pipelineSummary(p: Pipeline, team: string): PipelineSummary {
+  return {
+    id: p.id,
+    name: p.name,
+    team,
+    paused: p.paused,
+    public: p.public,
+    archived: p.archived,
+    configVersion: p.configVersion,
+    updatedAt: p.updatedAt,
+  };
+}
+
+export function pipelineLifecycleRoutes(ctx: ApiContext): Route[] {
+  const { store, scheduler } = ctx.deps;
+  return [
+    route({
+      method: 'GET',
+      url: '/pipelines',
+      role: 'authenticated',
+      handler: async (_parsed, req): Promise<PipelineSummary[]> => {
+        const caller = requireCaller(req);
+        const visible = new Set(await ctx.visibleTeamIds(caller));
+        const all: PipelineSummary[] = [];
+        for (const team of await store.teams.list())
+          if (caller.admin || visible.has(team.id))
+            for (const p of await store.listPipelines(team.id)) all.push(pipelineSummary(p, team.name));
+        return all;
+      },
+    }),
+
+    route({
+      method: 'PUT',
+      url: '/teams/:team/pipelines/:pipeline/archive',
+      role: 'member',
+      params: pipelineParams,
+      handler: async ({ params }, req, reply) => {
+        const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        await archivePipeline(store, pipeline, Date.now());
+        req.log.info({ team: params.team, pipeline: pipeline.name }, 'pipeline archived');
+        scheduler.request(pipeline.id);
+        return reply.code(204).send();
+      },
+    }),
+
+    route({
+      method: 'PUT',
+      url: '/teams/:team/pipelines/ordering',
+      role: 'member',
+      params: z.object({ team: name }),
+      body: z.array(name).max(10_000),
+      handler: async ({ params, body }, req, reply) => {
+        const team = await ctx.teamOf(params.team);
+        const known = new Set((await store.listPipelines(team.id)).map((p) => p.name));
+        const unknown = body.filter((n) => !known.has(n));
+        if (unknown.length > 0)
+          throw new HttpError(404, 'not_found', `pipeline "${unknown[0] ?? ''}" not found`);
+        await store.pipelineLifecycle.order(team.id, [...new Set(body)]);
+        req.log.info({ team: team.name, pipelines: body }, 'pipelines ordered');
+        return reply.code(204).send();
+      },
+    }),
+  ];
+}
