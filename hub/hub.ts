@@ -234,6 +234,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
   );
   const { app: api, routes: apiRoutes } = buildApi({
     store,
+    artifacts,
     engine,
     scheduler,
     checker,

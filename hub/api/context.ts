@@ -2,6 +2,7 @@
 // (404 when absent) and records into API summaries.
 
 import type { Logger } from 'pino';
+import type { ArtifactStore } from '../artifacts/store.js';
 import { roleIn, type Caller } from '../auth/caller.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
@@ -18,6 +19,8 @@ import type { AgentTokenSummary, BuildSummary } from './types.js';
 
 export interface ApiDeps {
   store: Store;
+  /** Uploaded inputs of one-off builds go in, their outputs come out. */
+  artifacts: ArtifactStore;
   engine: Engine;
   scheduler: Scheduler;
   checker: Checker;
@@ -85,8 +88,10 @@ export class ApiContext {
     return {
       id: build.id,
       team: build.teamName,
-      pipeline: build.pipelineName,
-      job: build.jobName,
+      // A one-off build's pipeline and job are hidden ones, not names a user could look up.
+      pipeline: build.oneOff ? '' : build.pipelineName,
+      job: build.oneOff ? '' : build.jobName,
+      oneOff: build.oneOff,
       name: build.name,
       status: build.status,
       createdAt: build.createdAt,

@@ -1,6 +1,7 @@
 // The one error table of the API: every failure a handler can meet becomes a status code, a stable code
 // and a message a user can act on, here and nowhere else.
 
+import { ArtifactError } from '../artifacts/store.js';
 import { StoreConflictError } from '../store/store.js';
 import type { ApiError } from './types.js';
 
@@ -23,6 +24,14 @@ export function toApiError(err: unknown): { status: number; body: ApiError; inte
     const body: ApiError = { error: { code: err.code, message: err.message } };
     if (err.details) body.error.details = err.details;
     return { status: err.statusCode, body, internal: false };
+  }
+  if (err instanceof ArtifactError) {
+    const status = err.code === 'ARTIFACT_TOO_LARGE' ? 413 : err.code === 'ARTIFACT_NOT_FOUND' ? 404 : 400;
+    return {
+      status,
+      body: { error: { code: err.code.toLowerCase(), message: err.message } },
+      internal: false,
+    };
   }
   if (err instanceof StoreConflictError)
     return { status: 409, body: { error: { code: 'conflict', message: err.message } }, internal: false };

@@ -14,6 +14,7 @@ import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { jobRoutes } from './routes/jobs.js';
+import { oneOffRoutes } from './routes/one-off.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { resourceRoutes } from './routes/resources.js';
 import { teamRoutes } from './routes/teams.js';
@@ -48,6 +49,9 @@ export function buildApi(deps: ApiDeps) {
     forceCloseConnections: true,
   });
   app.decorateRequest('caller', undefined);
+  // Archives (one-off build inputs) are streamed to the artifact store, never buffered: the route
+  // reads the request itself, and the artifact store enforces its size limit.
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
   const routes: ServedRoute[] = [];
   app.addHook('onRoute', (r) => {
@@ -94,6 +98,7 @@ export function buildApi(deps: ApiDeps) {
     ...pipelineRoutes(ctx),
     ...jobRoutes(ctx),
     ...buildRoutes(ctx),
+    ...oneOffRoutes(ctx),
     ...resourceRoutes(ctx),
     ...webhookRoutes(ctx),
     ...agentRoutes(ctx),

@@ -4,6 +4,7 @@
 import type { ExpressionBuilder, Kysely, Transaction, Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { conflictsAs } from './constraint-errors.js';
+import { KyselyOneOffStore } from './kysely-one-offs.js';
 import { KyselyResourceStore } from './kysely-resources.js';
 import { KyselyTeamStore } from './kysely-teams.js';
 import { KyselyUserStore } from './kysely-users.js';
@@ -61,7 +62,12 @@ function buildViews(db: Db) {
     .innerJoin('pipelines', 'pipelines.id', 'builds.pipeline_id')
     .innerJoin('jobs', 'jobs.id', 'builds.job_id')
     .selectAll('builds')
-    .select(['teams.name as team_name', 'pipelines.name as pipeline_name', 'jobs.name as job_name']);
+    .select([
+      'teams.name as team_name',
+      'pipelines.name as pipeline_name',
+      'jobs.name as job_name',
+      'jobs.kind as job_kind',
+    ]);
 }
 
 /**
@@ -122,11 +128,13 @@ function stepRunChanges(patch: StepRunPatch): Updateable<StepRunsTable> {
 
 export class KyselyStore implements Store {
   readonly resources: KyselyResourceStore;
+  readonly oneOffs: KyselyOneOffStore;
   readonly teams: KyselyTeamStore;
   readonly users: KyselyUserStore;
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
+    this.oneOffs = new KyselyOneOffStore(db);
     this.teams = new KyselyTeamStore(db);
     this.users = new KyselyUserStore(db);
   }
@@ -295,6 +303,7 @@ export class KyselyStore implements Store {
       .selectAll()
       .where('team_id', '=', teamId)
       .where('name', '=', name)
+      .where('kind', '=', 'pipeline')
       .executeTakeFirst();
     return row && toPipeline(row);
   }
@@ -309,13 +318,19 @@ export class KyselyStore implements Store {
       .selectFrom('pipelines')
       .selectAll()
       .where('team_id', '=', teamId)
+      .where('kind', '=', 'pipeline')
       .orderBy('id')
       .execute();
     return rows.map(toPipeline);
   }
 
   async listAllPipelines(): Promise<Pipeline[]> {
-    const rows = await this.db.selectFrom('pipelines').selectAll().orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('kind', '=', 'pipeline')
+      .orderBy('id')
+      .execute();
     return rows.map(toPipeline);
   }
 
@@ -442,7 +457,7 @@ export class KyselyStore implements Store {
     if (filter.teamIds !== undefined) q = q.where('builds.team_id', 'in', filter.teamIds);
     if (filter.pipelineId !== undefined) q = q.where('builds.pipeline_id', '=', filter.pipelineId);
     if (filter.jobId !== undefined) q = q.where('builds.job_id', '=', filter.jobId);
-    if (filter.jobKind !== undefined) q = q.where('jobs.kind', '=', filter.jobKind);
+    if (filter.jobKind !== undefined) q = q.where('jobs.kind', 'in', [filter.jobKind].flat());
     if (filter.statuses !== undefined) q = q.where('builds.status', 'in', filter.statuses);
     if (filter.before !== undefined) q = q.where('builds.id', '<', filter.before);
     const rows = await q.orderBy('builds.id', 'desc').limit(filter.limit).execute();

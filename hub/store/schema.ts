@@ -60,6 +60,8 @@ export interface PipelinesTable {
   config_version: number;
   created_at: BigIntColumn;
   updated_at: BigIntColumn;
+  /** 'pipeline', or 'one-off' for the hidden pipeline that holds a team's one-off builds. */
+  kind: ColumnType<string, string | undefined, string>;
 }
 
 export interface PipelineConfigsTable {
@@ -82,10 +84,17 @@ export interface JobsTable {
   config_order: number;
   /** JSON of the job's BuildRetention; null keeps every build. */
   retention: ColumnType<string | null, string | null | undefined, string | null>;
-  /** 'job', or 'check' for the hidden job whose builds check a resource. */
+  /** 'job'; 'check' for the hidden job whose builds check a resource; 'one-off' for `execute`'s. */
   kind: ColumnType<string, string | undefined, string>;
   /** JSON of the job's JobSchedule; null: no limits. */
   schedule: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** Input archives a team uploaded for one-off builds (which may bind only these). */
+export interface TeamArtifactsTable {
+  team_id: number;
+  digest: string;
+  created_at: BigIntColumn;
 }
 
 export interface BuildArtifactsTable {
@@ -221,6 +230,7 @@ export interface Database {
   build_events: BuildEventsTable;
   agents: AgentsTable;
   build_artifacts: BuildArtifactsTable;
+  team_artifacts: TeamArtifactsTable;
   resource_versions: ResourceVersionsTable;
   resource_states: ResourceStatesTable;
   build_resources: BuildResourcesTable;

@@ -123,8 +123,11 @@ export interface Job {
   paused: boolean;
   /** The name the next build gets ("1", "2", ...). */
   nextBuildNumber: number;
-  /** 'check': the hidden job whose builds check one resource or resource type (named CHECK_JOB_PREFIX...). */
-  kind: 'job' | 'check';
+  /**
+   * 'check': the hidden job whose builds check one resource or resource type (named CHECK_JOB_PREFIX...);
+   * 'one-off': the hidden job of a team's one-off builds (`outpost execute`, see OneOffStore).
+   */
+  kind: 'job' | 'check' | 'one-off';
   schedule: JobSchedule;
 }
 
@@ -174,6 +177,8 @@ export interface BuildView extends Build {
   teamName: string;
   pipelineName: string;
   jobName: string;
+  /** A one-off build (`outpost execute`): its pipeline and job are hidden ones, not the user's. */
+  oneOff: boolean;
 }
 
 export interface StepRun {
@@ -290,8 +295,8 @@ export interface BuildFilter {
   pipelineId?: number;
   jobId?: number;
   statuses?: BuildStatus[];
-  /** Only builds of jobs of this kind; undefined: both. */
-  jobKind?: Job['kind'];
+  /** Only builds of jobs of this kind (or kinds); undefined: every kind. */
+  jobKind?: Job['kind'] | Job['kind'][];
   /** Only builds with id < before (paging, newest first). */
   before?: number;
   limit: number;
@@ -430,8 +435,23 @@ export interface Store {
   readonly resources: ResourceStore;
   readonly teams: TeamStore;
   readonly users: UserStore;
+  readonly oneOffs: OneOffStore;
 
   close(): Promise<void>;
+}
+
+/**
+ * One-off builds (`outpost execute`). They are builds of a hidden job (kind 'one-off') in a hidden
+ * pipeline (never listed, never scheduled) of their team, so they share every build mechanism; their
+ * inputs are archives the team uploaded, recorded here so a build binds only its own team's uploads.
+ */
+export interface OneOffStore {
+  /** The team's hidden one-off job, created with its pipeline on first use. */
+  jobOf(teamId: number, at: number): Promise<Job>;
+  /** Records that the team uploaded this archive (idempotent). */
+  recordUpload(teamId: number, digest: string, at: number): Promise<void>;
+  /** Those of `digests` the team did not upload. */
+  notUploaded(teamId: number, digests: string[]): Promise<string[]>;
 }
 
 /** The prefix of a check job's name: `check:NAME` for a resource, `check-type:NAME` for a type. */

@@ -31,7 +31,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
         limit: limit(50),
       }),
       handler: async ({ query: q }, req): Promise<BuildSummary[]> => {
-        const filter: Parameters<Store['listBuilds']>[0] = { limit: q.limit, jobKind: 'job' };
+        const filter: Parameters<Store['listBuilds']>[0] = { limit: q.limit, jobKind: ['job', 'one-off'] };
         const caller = requireCaller(req);
         if (!caller.admin) filter.teamIds = await ctx.visibleTeamIds(caller);
         if (q.team || q.pipeline || q.job) {

@@ -11,6 +11,7 @@ import * as m0005 from './0005_build_log_bytes.js';
 import * as m0006 from './0006_agent_identity.js';
 import * as m0007 from './0007_teams_users.js';
 import * as m0008 from './0008_pending_builds_index.js';
+import * as m0012 from './0012_one_off_builds.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
 export const migrations: Record<string, Migration> = {
@@ -22,6 +23,7 @@ export const migrations: Record<string, Migration> = {
   '0006_agent_identity': m0006,
   '0007_teams_users': m0007,
   '0008_pending_builds_index': m0008,
+  '0012_one_off_builds': m0012,
 };
 
 const provider: MigrationProvider = {
