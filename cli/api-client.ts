@@ -2,6 +2,7 @@
 // failures to messages a user can act on, and the build event stream (SSE with reconnect).
 
 import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import {
   API_PREFIX,
   type AgentSummary,
@@ -9,6 +10,8 @@ import {
   type ApiError,
   type BuildSummary,
   type CheckResourceRequest,
+  type CreateOneOffBuildRequest,
+  type UploadedArtifact,
   type ResourceSummary,
   type ResourceVersionSummary,
   type CreateAgentTokenRequest,
@@ -334,6 +337,33 @@ export class ApiClient {
 
   async revokeAgentToken(id: number): Promise<void> {
     await this.request('DELETE', `/agent-tokens/${id}`);
+  }
+
+  // --- one-off builds (execute) ------------------------------------------------------------------
+
+  /** Streams a tar archive of `size` bytes to the team's uploads (no timeout: it may be large). */
+  async uploadArtifact(body: Readable, size: number): Promise<UploadedArtifact> {
+    const init = {
+      method: 'POST',
+      body: Readable.toWeb(body) as ReadableStream,
+      duplex: 'half',
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+    };
+    const res = await this.fetch(this.url(`/teams/${enc(this.team)}/artifacts`), init as RequestInit);
+    if (!res.ok) throw await toApiError(res);
+    return (await res.json()) as UploadedArtifact;
+  }
+
+  createOneOffBuild(req: CreateOneOffBuildRequest): Promise<BuildSummary> {
+    return this.request('POST', `/teams/${enc(this.team)}/builds`, { body: req });
+  }
+
+  /** A one-off build's output as a tar stream, with its size. */
+  async downloadOutput(buildId: number, output: string): Promise<{ body: Readable; size: number }> {
+    const res = await this.fetch(this.url(`/builds/${buildId}/outputs/${enc(output)}`), { method: 'GET' });
+    if (!res.ok || !res.body) throw await toApiError(res);
+    const body = Readable.fromWeb(res.body);
+    return { body, size: Number(res.headers.get('content-length') ?? 0) };
   }
 
   // --- plumbing -----------------------------------------------------------------------------------

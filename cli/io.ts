@@ -15,6 +15,11 @@ export interface CliIo {
   isTTY: boolean;
   /** Unix milliseconds; defaults to Date.now (tests pin it for "3s ago"). */
   now?: () => number;
+  /**
+   * Calls `listener` on every Ctrl-C (SIGINT) or SIGTERM until the returned function is called; while
+   * a listener is registered the process does not exit on them. Absent: interrupts are not observed.
+   */
+  onInterrupt?: (listener: () => void) => () => void;
 }
 
 /** A failure the user can act on: printed as `error: MESSAGE`, never with a stack trace. */

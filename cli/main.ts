@@ -11,6 +11,7 @@ import { registerAgentTokens } from './commands/agent-tokens.js';
 import { registerAgents } from './commands/agents.js';
 import { registerApiTokens } from './commands/api-tokens.js';
 import { registerBuilds } from './commands/builds.js';
+import { registerExecute } from './commands/execute.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerLogin } from './commands/login.js';
 import { registerPauseCommands } from './commands/pause.js';
@@ -78,6 +79,7 @@ Example:
   registerTeamCommands(program, ctx);
   registerUserCommands(program, ctx);
   registerApiTokens(program, ctx);
+  registerExecute(program, ctx);
   return program;
 }
 
@@ -137,5 +139,13 @@ if (isMainModule()) {
     stdin: process.stdin,
     env: process.env,
     isTTY: process.stdout.isTTY,
+    onInterrupt: (listener) => {
+      process.on('SIGINT', listener);
+      process.on('SIGTERM', listener);
+      return () => {
+        process.off('SIGINT', listener);
+        process.off('SIGTERM', listener);
+      };
+    },
   });
 }
