@@ -108,6 +108,27 @@ describe('outpost execute', () => {
     expect(await readFile(path.join(work, 'downloaded', 'copied.txt'), 'utf8')).toBe('the data\n');
   });
 
+  it('shows a progress bar on a terminal while it uploads a 50 MB input', async () => {
+    const big = path.join(cli.dir, 'big');
+    await mkdir(big);
+    await writeFile(path.join(big, 'blob.bin'), randomBytes(50 * 1024 * 1024));
+    await taskFile(
+      'big.yml',
+      'platform: linux\ninputs: [{ name: big }]\nrun: { path: ls, args: [-l, big] }\n',
+    );
+    const p = spawnCli(['execute', '-c', 'big.yml', '-i', `big=${big}`], {
+      cwd: work,
+      env: cli.env as Record<string, string>,
+      tty: true,
+    });
+    expect(await p.exited).toBe(0);
+    const shown = p.stdout();
+    // Redrawn in place as the bytes go, ending at the whole archive.
+    expect(shown).toMatch(/\ruploading big \[#*\.+\] +\d+% /);
+    expect(shown).toMatch(/\ruploading big \[#{30}\] 100% 50\.0 MiB\/50\.0 MiB/);
+    expect(shown).toContain('52428800');
+  }, 120_000);
+
   it('sends ignored files too with --include-ignored', async () => {
     const result = await run([
       'execute',

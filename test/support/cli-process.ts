@@ -19,12 +19,21 @@ export interface CliProcess {
   exited: Promise<number | null>;
 }
 
+function shellQuote(arg: string): string {
+  return `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
 /** Runs `outpost ARGS` in `cwd` with `env` added to a minimal environment (HOME: the sandbox's). */
 export function spawnCli(
   args: string[],
-  opts: { cwd: string; env: Record<string, string>; stdin?: string },
+  opts: { cwd: string; env: Record<string, string>; stdin?: string; tty?: boolean },
 ): CliProcess {
-  const child = spawn(process.execPath, ['--import', TSX, path.join(ROOT, 'cli', 'main.ts'), ...args], {
+  const argv = [process.execPath, '--import', TSX, path.join(ROOT, 'cli', 'main.ts'), ...args];
+  // util-linux `script` gives the CLI a pseudo-terminal, as a user's shell does (-e: its exit code).
+  const [command, ...rest] = opts.tty
+    ? ['script', '-qfec', argv.map(shellQuote).join(' '), '/dev/null']
+    : argv;
+  const child = spawn(command!, rest, {
     cwd: opts.cwd,
     env: { PATH: process.env.PATH ?? '', ...opts.env },
     stdio: ['pipe', 'pipe', 'pipe'],
