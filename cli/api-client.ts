@@ -11,6 +11,7 @@ import {
   type BuildSummary,
   type CheckResourceRequest,
   type CreateOneOffBuildRequest,
+  type InterceptServerFrame,
   type UploadedArtifact,
   type ResourceSummary,
   type ResourceVersionSummary,
@@ -364,6 +365,37 @@ export class ApiClient {
     if (!res.ok || !res.body) throw await toApiError(res);
     const body = Readable.fromWeb(res.body);
     return { body, size: Number(res.headers.get('content-length') ?? 0) };
+  }
+
+  /**
+   * Runs a command inside a running step of the build: `frames` (JSON lines, `start` first) go up as
+   * they come, the answer's frames come back as the command prints (one HTTP request, both ways).
+   */
+  async *intercept(
+    buildId: number,
+    query: { step?: string; type?: string; attempt?: number },
+    frames: AsyncIterable<string>,
+  ): AsyncGenerator<InterceptServerFrame> {
+    const body = Readable.toWeb(Readable.from(frames)) as ReadableStream;
+    const init = {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      headers: { 'Content-Type': 'application/octet-stream' },
+    };
+    const res = await this.fetch(this.url(`/builds/${buildId}/intercept`, query), init as RequestInit);
+    if (!res.ok || !res.body) throw await toApiError(res);
+    const decoder = new TextDecoder();
+    let pending = '';
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line.trim() !== '') yield JSON.parse(line) as InterceptServerFrame;
+      }
+    }
   }
 
   // --- plumbing -----------------------------------------------------------------------------------

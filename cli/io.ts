@@ -2,7 +2,8 @@
 // fixed environment and a fake clock, so nothing here reads `process` directly.
 
 export interface CliWriter {
-  write(s: string): unknown;
+  /** Text; `intercept` writes the command's raw bytes. */
+  write(s: string | Uint8Array): unknown;
 }
 
 export interface CliIo {
@@ -20,6 +21,11 @@ export interface CliIo {
    * a listener is registered the process does not exit on them. Absent: interrupts are not observed.
    */
   onInterrupt?: (listener: () => void) => () => void;
+  /** The user's terminal, when stdin is one (`intercept` runs the command under a terminal then). */
+  terminal?: {
+    setRawMode(on: boolean): void;
+    size(): { rows: number; cols: number };
+  };
 }
 
 /** A failure the user can act on: printed as `error: MESSAGE`, never with a stack trace. */

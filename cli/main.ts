@@ -12,6 +12,7 @@ import { registerAgents } from './commands/agents.js';
 import { registerApiTokens } from './commands/api-tokens.js';
 import { registerBuilds } from './commands/builds.js';
 import { registerExecute } from './commands/execute.js';
+import { registerIntercept } from './commands/intercept.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerLogin } from './commands/login.js';
 import { registerPauseCommands } from './commands/pause.js';
@@ -80,6 +81,7 @@ Example:
   registerUserCommands(program, ctx);
   registerApiTokens(program, ctx);
   registerExecute(program, ctx);
+  registerIntercept(program, ctx);
   return program;
 }
 
@@ -139,6 +141,14 @@ if (isMainModule()) {
     stdin: process.stdin,
     env: process.env,
     isTTY: process.stdout.isTTY,
+    ...(process.stdin.isTTY
+      ? {
+          terminal: {
+            setRawMode: (on: boolean) => process.stdin.setRawMode(on),
+            size: () => ({ rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 }),
+          },
+        }
+      : {}),
     onInterrupt: (listener) => {
       process.on('SIGINT', listener);
       process.on('SIGTERM', listener);

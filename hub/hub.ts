@@ -9,6 +9,7 @@ import { builtWebDir } from './api/routes/web.js';
 import { buildApi, type ServedRoute } from './api/server.js';
 import { FsArtifactStore } from './artifacts/fs-store.js';
 import { startGarbageCollector } from './artifacts/gc.js';
+import { Tunnels } from './gateway/tunnels.js';
 import type { ArtifactStore } from './artifacts/store.js';
 import { bootstrapAdminToken } from './auth/admin-token.js';
 import { TokenService } from './auth/tokens.js';
@@ -207,6 +208,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
   scheduler.start();
 
   let ready = false;
+  const tunnels = new Tunnels((name) => dispatcher.connection(name));
   const gateway = await startGateway(
     { listen: options.grpcListen, tls: options.tls },
     tokens,
@@ -231,10 +233,12 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
       now: Date.now,
     },
     artifacts,
+    tunnels,
   );
   const { app: api, routes: apiRoutes } = buildApi({
     store,
     artifacts,
+    tunnels,
     engine,
     scheduler,
     checker,

@@ -161,6 +161,11 @@ export interface RunningStep {
   readonly redact?: readonly string[];
   /** On a reattached step that was started as a resource from an image: what it runs (heldResource). */
   readonly resumedResource?: HeldResource;
+  /**
+   * Where a command intercepting this step runs (`outpost intercept`): its working directory and
+   * environment on this host. Absent: the executor cannot run commands inside its steps.
+   */
+  readonly shell?: { cwd: string; env: Record<string, string> };
 }
 
 export interface Executor {

@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/store.js';
+import type { Tunnels } from '../gateway/tunnels.js';
 import { roleIn, type Caller } from '../auth/caller.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
@@ -21,6 +22,8 @@ export interface ApiDeps {
   store: Store;
   /** Uploaded inputs of one-off builds go in, their outputs come out. */
   artifacts: ArtifactStore;
+  /** Terminals into running steps (outpost intercept). */
+  tunnels: Tunnels;
   engine: Engine;
   scheduler: Scheduler;
   checker: Checker;

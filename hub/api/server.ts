@@ -14,6 +14,7 @@ import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
 import { infoRoutes } from './routes/info.js';
 import { jobRoutes } from './routes/jobs.js';
+import { interceptRoutes } from './routes/intercept.js';
 import { oneOffRoutes } from './routes/one-off.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { resourceRoutes } from './routes/resources.js';
@@ -99,6 +100,7 @@ export function buildApi(deps: ApiDeps) {
     ...jobRoutes(ctx),
     ...buildRoutes(ctx),
     ...oneOffRoutes(ctx),
+    ...interceptRoutes(ctx),
     ...resourceRoutes(ctx),
     ...webhookRoutes(ctx),
     ...agentRoutes(ctx),

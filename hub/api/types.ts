@@ -19,6 +19,7 @@
 //   POST   /teams/:team/artifacts   (a tar as application/octet-stream) -> UploadedArtifact (member)
 //   POST   /teams/:team/builds          CreateOneOffBuildRequest -> BuildSummary (member; a one-off build)
 //   GET    /builds/:id/outputs/:output                     -> the output's tar (member of the build's team)
+//   POST   /builds/:id/intercept  (InterceptClientFrame lines) -> InterceptServerFrame lines (member)
 //   GET    /builds/:id                                      -> BuildSummary
 //   GET    /builds/:id/plan                                 -> BuildStep (the step tree; ids match events' origin.id)
 //   PUT    /builds/:id/abort                                -> 204 (409 'build_finished' once it has ended)
@@ -160,6 +161,26 @@ export interface CreateOneOffBuildRequest {
   tags?: string[];
   /** Appended to the task's run.args. */
   args?: string[];
+}
+
+/**
+ * POST /builds/:id/intercept (?step=&type=&attempt=): the request body is these frames, one JSON per
+ * line, `start` first; data is base64.
+ */
+export interface InterceptClientFrame {
+  /** argv (empty: the agent's default shell); `tty`: run under a pseudo-terminal of that size. */
+  start?: { command?: string[]; tty?: boolean; rows?: number; cols?: number };
+  stdin?: string;
+  eof?: true;
+  resize?: { rows: number; cols: number };
+}
+
+/** The response's frames: output, then `exit` (the command's status) or `error` (it never ran). */
+export interface InterceptServerFrame {
+  stdout?: string;
+  stderr?: string;
+  exit?: number;
+  error?: string;
 }
 
 /** A job's `get` step: where its versions come from, and which jobs they must have passed. */

@@ -35,6 +35,7 @@ const agent = (agentName: string, teamName: string | null = null): AgentConnecti
   assign: () => undefined,
   abort: () => undefined,
   revoke: () => undefined,
+  intercept: () => undefined,
 });
 
 describe('routing rules', () => {

@@ -23,7 +23,13 @@ import {
   streamFromWire,
 } from '../../common/wire-enums.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
-import type { AgentConnection, Assignment, PoolInfo, ResourceAction } from '../dispatch/types.js';
+import type {
+  AgentConnection,
+  Assignment,
+  InterceptOrder,
+  PoolInfo,
+  ResourceAction,
+} from '../dispatch/types.js';
 import type { Engine } from '../engine/engine.js';
 import { eventTime, type BuildEvents } from '../events/build-events.js';
 import type { LogWriter } from '../events/log-writer.js';
@@ -224,6 +230,13 @@ export class AgentSession implements AgentConnection {
 
   abort(leaseId: string, graceMs: number, reason: string): void {
     this.send({ msg: { $case: 'abort', value: { leaseId, graceMs, reason } } });
+  }
+
+  intercept(order: InterceptOrder): void {
+    const { tunnelId, leaseId, command, tty, rows, cols } = order;
+    this.send({
+      msg: { $case: 'intercept', value: { tunnelId, leaseId, command, tty, size: { rows, cols } } },
+    });
   }
 
   revoke(leaseId: string, reason: string): void {
