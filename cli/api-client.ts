@@ -375,6 +375,7 @@ export class ApiClient {
     buildId: number,
     query: { step?: string; type?: string; attempt?: number },
     frames: AsyncIterable<string>,
+    signal?: AbortSignal,
   ): AsyncGenerator<InterceptServerFrame> {
     const body = Readable.toWeb(Readable.from(frames)) as ReadableStream;
     const init = {
@@ -382,6 +383,7 @@ export class ApiClient {
       body,
       duplex: 'half',
       headers: { 'Content-Type': 'application/octet-stream' },
+      ...(signal ? { signal } : {}),
     };
     const res = await this.fetch(this.url(`/builds/${buildId}/intercept`, query), init as RequestInit);
     if (!res.ok || !res.body) throw await toApiError(res);

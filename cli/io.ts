@@ -21,6 +21,8 @@ export interface CliIo {
    * a listener is registered the process does not exit on them. Absent: interrupts are not observed.
    */
   onInterrupt?: (listener: () => void) => () => void;
+  /** Stops reading stdin (so the process can exit while nothing more will be read). */
+  releaseStdin?: () => void;
   /** The user's terminal, when stdin is one (`intercept` runs the command under a terminal then). */
   terminal?: {
     setRawMode(on: boolean): void;

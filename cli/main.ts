@@ -149,6 +149,7 @@ if (isMainModule()) {
           },
         }
       : {}),
+    releaseStdin: () => process.stdin.destroy(),
     onInterrupt: (listener) => {
       process.on('SIGINT', listener);
       process.on('SIGTERM', listener);

@@ -48,8 +48,9 @@ Examples:
         ...(opts.attempt !== undefined ? { attempt: parsePositiveInt(opts.attempt, 'attempt') } : {}),
       };
       term?.setRawMode(true);
+      const done = new AbortController();
       try {
-        for await (const frame of client.intercept(buildId, query, upstream(ctx, start))) {
+        for await (const frame of client.intercept(buildId, query, upstream(ctx, start), done.signal)) {
           if (frame.stdout !== undefined) ctx.io.stdout.write(Buffer.from(frame.stdout, 'base64'));
           if (frame.stderr !== undefined) ctx.io.stderr.write(Buffer.from(frame.stderr, 'base64'));
           if (frame.error !== undefined) throw new CliError(frame.error);
@@ -61,6 +62,9 @@ Examples:
         throw new CliError('the hub ended the terminal without an exit status');
       } finally {
         term?.setRawMode(false);
+        // The command has ended: nothing more the user types goes anywhere.
+        done.abort();
+        ctx.io.releaseStdin?.();
       }
     });
 }
