@@ -190,6 +190,15 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
+  // Build 1 has no running step: nothing to intercept (404), whatever the query says.
+  [`POST ${API}/builds/:id/intercept`]: {
+    id: buildIdText,
+    probes: [
+      { what: 'an unknown step type', query: 'type=shell', expect: [400], message: '"type"' },
+      { what: 'attempt 0', query: 'attempt=0', expect: [400], message: '"attempt"' },
+      { what: 'no running step', query: 'step=x', expect: [404], message: 'running step' },
+    ],
+  },
   // Build 1 is a job's build, not a one-off: it has no downloadable outputs.
   [`GET ${API}/builds/:id/outputs/:output`]: { id: buildIdText, probes: [] },
   [`GET ${API}/builds/:id/plan`]: { id: buildIdText, probes: [] },

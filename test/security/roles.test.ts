@@ -137,6 +137,8 @@ const ROWS: Record<string, Row> = {
   [`POST ${TEAM}/artifacts`]: { need: 'member', upload: () => archive },
   [`POST ${TEAM}/builds`]: { need: 'member', body: { config: 'platform: linux\nrun: { path: "true" }' } },
   [`GET ${API}/builds/:id/outputs/:output`]: { need: 'member', id: () => ids.oneOff },
+  // Alpha's build has ended, so a permitted caller learns there is no running step in it (404).
+  [`POST ${API}/builds/:id/intercept`]: { need: 'member', id: build, alsoOk: 404 },
   [`PUT ${PIPE}/rename`]: { need: 'member', params: { pipeline: DOOMED }, body: { name: RENAMED } },
   [`DELETE ${PIPE}`]: { need: 'member', params: { pipeline: DOOMED } },
   [`GET ${TEAM}/api-tokens`]: { need: 'owner' },
