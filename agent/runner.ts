@@ -277,6 +277,16 @@ export class StepRunner {
     void tracked.running?.abort(graceMs, reason);
   }
 
+  /** Where a command intercepting the step runs, or why none can (outpost intercept). */
+  shellOf(leaseId: string): { cwd: string; env: Record<string, string> } | string {
+    const tracked = this.steps.get(leaseId);
+    if (!tracked?.running) return 'the step is not running on this agent (it has not started, or has ended)';
+    return (
+      tracked.running.shell ??
+      'this step cannot be intercepted: its executor does not support it, or it was resumed after an agent restart'
+    );
+  }
+
   /** The hub no longer honours the lease: stop the step and forget it without reporting. */
   drop(leaseId: string, reason: string): void {
     const tracked = this.steps.get(leaseId);

@@ -2,6 +2,7 @@
 // failures to messages a user can act on, and the build event stream (SSE with reconnect).
 
 import { readFile } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import {
   API_PREFIX,
   type AgentSummary,
@@ -11,6 +12,9 @@ import {
   type BuildSummary,
   type CheckResourceRequest,
   type ClearedResponse,
+  type CreateOneOffBuildRequest,
+  type InterceptServerFrame,
+  type UploadedArtifact,
   type ResourceSummary,
   type ResourceVersionSummary,
   type CreateAgentTokenRequest,
@@ -421,6 +425,66 @@ export class ApiClient {
 
   async revokeAgentToken(id: number): Promise<void> {
     await this.request('DELETE', `/agent-tokens/${id}`);
+  }
+
+  // --- one-off builds (execute) ------------------------------------------------------------------
+
+  /** Streams a tar archive of `size` bytes to the team's uploads (no timeout: it may be large). */
+  async uploadArtifact(body: Readable, size: number): Promise<UploadedArtifact> {
+    const init = {
+      method: 'POST',
+      body: Readable.toWeb(body) as ReadableStream,
+      duplex: 'half',
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(size) },
+    };
+    const res = await this.fetch(this.url(`/teams/${enc(this.team)}/artifacts`), init as RequestInit);
+    if (!res.ok) throw await toApiError(res);
+    return (await res.json()) as UploadedArtifact;
+  }
+
+  createOneOffBuild(req: CreateOneOffBuildRequest): Promise<BuildSummary> {
+    return this.request('POST', `/teams/${enc(this.team)}/builds`, { body: req });
+  }
+
+  /** A one-off build's output as a tar stream, with its size. */
+  async downloadOutput(buildId: number, output: string): Promise<{ body: Readable; size: number }> {
+    const res = await this.fetch(this.url(`/builds/${buildId}/outputs/${enc(output)}`), { method: 'GET' });
+    if (!res.ok || !res.body) throw await toApiError(res);
+    const body = Readable.fromWeb(res.body);
+    return { body, size: Number(res.headers.get('content-length') ?? 0) };
+  }
+
+  /**
+   * Runs a command inside a running step of the build: `frames` (JSON lines, `start` first) go up as
+   * they come, the answer's frames come back as the command prints (one HTTP request, both ways).
+   */
+  async *intercept(
+    buildId: number,
+    query: { step?: string; type?: string; attempt?: number },
+    frames: AsyncIterable<string>,
+    signal?: AbortSignal,
+  ): AsyncGenerator<InterceptServerFrame> {
+    const body = Readable.toWeb(Readable.from(frames)) as ReadableStream;
+    const init = {
+      method: 'POST',
+      body,
+      duplex: 'half',
+      headers: { 'Content-Type': 'application/octet-stream' },
+      ...(signal ? { signal } : {}),
+    };
+    const res = await this.fetch(this.url(`/builds/${buildId}/intercept`, query), init as RequestInit);
+    if (!res.ok || !res.body) throw await toApiError(res);
+    const decoder = new TextDecoder();
+    let pending = '';
+    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
+      pending += decoder.decode(chunk, { stream: true });
+      let nl: number;
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        if (line.trim() !== '') yield JSON.parse(line) as InterceptServerFrame;
+      }
+    }
   }
 
   // --- plumbing -----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 // fixed environment and a fake clock, so nothing here reads `process` directly.
 
 export interface CliWriter {
-  write(s: string): unknown;
+  /** Text; `intercept` writes the command's raw bytes. */
+  write(s: string | Uint8Array): unknown;
 }
 
 export interface CliIo {
@@ -15,6 +16,18 @@ export interface CliIo {
   isTTY: boolean;
   /** Unix milliseconds; defaults to Date.now (tests pin it for "3s ago"). */
   now?: () => number;
+  /**
+   * Calls `listener` on every Ctrl-C (SIGINT) or SIGTERM until the returned function is called; while
+   * a listener is registered the process does not exit on them. Absent: interrupts are not observed.
+   */
+  onInterrupt?: (listener: () => void) => () => void;
+  /** Stops reading stdin (so the process can exit while nothing more will be read). */
+  releaseStdin?: () => void;
+  /** The user's terminal, when stdin is one (`intercept` runs the command under a terminal then). */
+  terminal?: {
+    setRawMode(on: boolean): void;
+    size(): { rows: number; cols: number };
+  };
 }
 
 /** A failure the user can act on: printed as `error: MESSAGE`, never with a stack trace. */

@@ -15,6 +15,8 @@ import { registerExposeCommands } from './commands/expose.js';
 import { addFlyAliases } from './aliases.js';
 import { registerBuilds } from './commands/builds.js';
 import { registerClearCommands } from './commands/clear.js';
+import { registerExecute } from './commands/execute.js';
+import { registerIntercept } from './commands/intercept.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerLogin } from './commands/login.js';
@@ -92,6 +94,8 @@ Example:
   registerClearCommands(program, ctx);
   registerPipelineLifecycleCommands(program, ctx);
   addFlyAliases(program);
+  registerExecute(program, ctx);
+  registerIntercept(program, ctx);
   return program;
 }
 
@@ -151,5 +155,22 @@ if (isMainModule()) {
     stdin: process.stdin,
     env: process.env,
     isTTY: process.stdout.isTTY,
+    ...(process.stdin.isTTY
+      ? {
+          terminal: {
+            setRawMode: (on: boolean) => process.stdin.setRawMode(on),
+            size: () => ({ rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 }),
+          },
+        }
+      : {}),
+    releaseStdin: () => process.stdin.destroy(),
+    onInterrupt: (listener) => {
+      process.on('SIGINT', listener);
+      process.on('SIGTERM', listener);
+      return () => {
+        process.off('SIGINT', listener);
+        process.off('SIGTERM', listener);
+      };
+    },
   });
 }

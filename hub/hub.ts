@@ -9,6 +9,7 @@ import { builtWebDir } from './api/routes/web.js';
 import { buildApi, type ServedRoute } from './api/server.js';
 import { FsArtifactStore } from './artifacts/fs-store.js';
 import { startGarbageCollector } from './artifacts/gc.js';
+import { Tunnels } from './gateway/tunnels.js';
 import type { ArtifactStore } from './artifacts/store.js';
 import { bootstrapAdminToken, rotateAdminToken } from './auth/admin-token.js';
 import { OidcRelyingParty, type OidcOptions } from './auth/oidc.js';
@@ -222,6 +223,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
   scheduler.start();
 
   let ready = false;
+  const tunnels = new Tunnels((name) => dispatcher.connection(name));
   const gateway = await startGateway(
     { listen: options.grpcListen, tls: options.tls },
     tokens,
@@ -246,6 +248,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
       now: Date.now,
     },
     artifacts,
+    tunnels,
   );
   // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
   let externalUrl = options.externalUrl?.replace(/\/+$/, '');
@@ -253,6 +256,8 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
   const oidc = options.oidc && new OidcRelyingParty(options.oidc, () => hubUrl() + OIDC_CALLBACK_PATH);
   const { app: api, routes: apiRoutes } = buildApi({
     store,
+    artifacts,
+    tunnels,
     engine,
     scheduler,
     checker,

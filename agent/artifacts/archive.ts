@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { create, extract, type ReadEntry } from 'tar';
+import { entryEscape } from '../../common/archive-entry.js';
 
 export class ArchiveError extends Error {
   readonly code = 'ARCHIVE_REFUSED';
@@ -43,33 +44,15 @@ export async function unpack(file: string, dir: string): Promise<void> {
   await mkdir(dir, { recursive: true });
   const root = path.resolve(dir);
   let refused: ArchiveError | undefined;
-  const inside = (target: string) => {
-    const rel = path.relative(root, target);
-    return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
-  };
   await extract({
     file,
     cwd: root,
     strict: true,
     filter: (entryPath, entry) => {
       const e = entry as ReadEntry;
-      if (path.isAbsolute(entryPath) || !inside(path.resolve(root, entryPath))) {
-        refused ??= new ArchiveError(`archive entry "${entryPath}" points outside the directory`);
-        return false;
-      }
-      if ((e.type === 'SymbolicLink' || e.type === 'Link') && e.linkpath) {
-        const target =
-          e.type === 'Link'
-            ? path.resolve(root, e.linkpath)
-            : path.resolve(root, path.dirname(entryPath), e.linkpath);
-        if (path.isAbsolute(e.linkpath) || !inside(target)) {
-          refused ??= new ArchiveError(
-            `archive entry "${entryPath}" links to "${e.linkpath}", outside the directory`,
-          );
-          return false;
-        }
-      }
-      return true;
+      const problem = entryEscape(root, { path: entryPath, type: e.type, linkpath: e.linkpath });
+      if (problem) refused ??= new ArchiveError(problem);
+      return problem === undefined;
     },
   });
   if (refused) throw refused;

@@ -191,6 +191,11 @@ export interface RunningStep {
    * `position`, and the runner numbers chunks from seq + 1). Absent: logs() starts from the beginning.
    */
   readonly resumedLog?: LogCheckpoint;
+  /**
+   * Where a command intercepting this step runs (`outpost intercept`): its working directory and
+   * environment on this host. Absent: the executor cannot run commands inside its steps.
+   */
+  readonly shell?: { cwd: string; env: Record<string, string> };
 }
 
 /** What a cluster's admission says of an executor's step pods (see KubernetesExecutor.admission). */

@@ -13,6 +13,7 @@ import {
   type Pool,
 } from '../../proto/gen/outpost/v1/agent.js';
 import type { AgentMetrics } from '../metrics.js';
+import { runIntercept } from '../intercept/tunnel.js';
 import type { StepRunner } from '../runner.js';
 import { Backoff } from './backoff.js';
 import { DEFAULT_LEASE_GRACE_MS } from './outages.js';
@@ -230,6 +231,15 @@ export class HubSession {
             this.log.info({ reason: msg.value.reason }, 'hub is going away');
             return;
           case 'heartbeat':
+            return;
+          case 'intercept':
+            runIntercept(
+              this.client,
+              this.opts.token,
+              msg.value,
+              (lease) => this.runner.shellOf(lease),
+              this.log,
+            );
             return;
         }
       });

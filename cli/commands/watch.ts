@@ -28,13 +28,13 @@ export async function streamBuild(
   ctx: CliContext,
   client: ApiClient,
   buildId: number,
-  opts: { timestamps: boolean },
+  opts: { timestamps: boolean; signal?: AbortSignal },
 ): Promise<number> {
   const renderer = new BuildEventRenderer((s) => ctx.out(s), {
     style: ctx.style,
     timestamps: opts.timestamps,
   });
-  for await (const ev of client.buildEvents(buildId)) {
+  for await (const ev of client.buildEvents(buildId, opts.signal)) {
     if (ev.event === 'end') break;
     if (ev.event !== 'event') continue;
     let envelope: unknown;

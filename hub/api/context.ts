@@ -2,6 +2,8 @@
 // (404 when absent) and records into API summaries.
 
 import type { Logger } from 'pino';
+import type { ArtifactStore } from '../artifacts/store.js';
+import type { Tunnels } from '../gateway/tunnels.js';
 import { roleIn, type Caller } from '../auth/caller.js';
 import type { OidcRelyingParty } from '../auth/oidc.js';
 import type { TokenService } from '../auth/tokens.js';
@@ -19,6 +21,10 @@ import type { AgentTokenSummary, BuildSummary } from './types.js';
 
 export interface ApiDeps {
   store: Store;
+  /** Uploaded inputs of one-off builds go in, their outputs come out. */
+  artifacts: ArtifactStore;
+  /** Terminals into running steps (outpost intercept). */
+  tunnels: Tunnels;
   engine: Engine;
   scheduler: Scheduler;
   checker: Checker;
@@ -119,8 +125,10 @@ export class ApiContext {
     return {
       id: build.id,
       team: build.teamName,
-      pipeline: build.pipelineName,
-      job: build.jobName,
+      // A one-off build's pipeline and job are hidden ones, not names a user could look up.
+      pipeline: build.oneOff ? '' : build.pipelineName,
+      job: build.oneOff ? '' : build.jobName,
+      oneOff: build.oneOff,
       name: build.name,
       status: build.status,
       createdAt: build.createdAt,

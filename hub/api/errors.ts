@@ -2,6 +2,7 @@
 // and a message a user can act on, here and nowhere else.
 
 import { OidcProviderError } from '../auth/oidc.js';
+import { ArtifactError } from '../artifacts/store.js';
 import { StoreConflictError } from '../store/store.js';
 import type { ApiError } from './types.js';
 
@@ -27,6 +28,14 @@ export function toApiError(err: unknown): { status: number; body: ApiError; inte
   }
   if (err instanceof OidcProviderError)
     return { status: 502, body: { error: { code: 'oidc_provider', message: err.message } }, internal: false };
+  if (err instanceof ArtifactError) {
+    const status = err.code === 'ARTIFACT_TOO_LARGE' ? 413 : err.code === 'ARTIFACT_NOT_FOUND' ? 404 : 400;
+    return {
+      status,
+      body: { error: { code: err.code.toLowerCase(), message: err.message } },
+      internal: false,
+    };
+  }
   if (err instanceof StoreConflictError)
     return { status: 409, body: { error: { code: 'conflict', message: err.message } }, internal: false };
   // Fastify's own client errors: malformed JSON, an unsupported content type, a body too large.

@@ -20,6 +20,8 @@ import { jobActionRoutes } from './routes/job-actions.js';
 import { jobRoutes } from './routes/jobs.js';
 import { oidcRoutes } from './routes/oidc.js';
 import { pipelineLifecycleRoutes } from './routes/pipeline-lifecycle.js';
+import { interceptRoutes } from './routes/intercept.js';
+import { oneOffRoutes } from './routes/one-off.js';
 import { pipelineRoutes } from './routes/pipelines.js';
 import { resourceClearingRoutes } from './routes/resource-clearing.js';
 import { resourceRoutes } from './routes/resources.js';
@@ -55,6 +57,9 @@ export function buildApi(deps: ApiDeps) {
     forceCloseConnections: true,
   });
   app.decorateRequest('caller', undefined);
+  // Archives (one-off build inputs) are streamed to the artifact store, never buffered: the route
+  // reads the request itself, and the artifact store enforces its size limit.
+  app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
 
   const routes: ServedRoute[] = [];
   app.addHook('onRoute', (r) => {
@@ -117,6 +122,8 @@ export function buildApi(deps: ApiDeps) {
     ...jobActionRoutes(ctx),
     ...buildRoutes(ctx),
     ...buildLogRoutes(ctx),
+    ...oneOffRoutes(ctx),
+    ...interceptRoutes(ctx),
     ...resourceRoutes(ctx),
     ...resourceClearingRoutes(ctx),
     ...webhookRoutes(ctx),

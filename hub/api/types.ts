@@ -24,6 +24,10 @@
 //   PUT    /teams/:team/pipelines/ordering    [names...]    -> 204
 //   GET    /builds                                          -> BuildSummary[] (?team=&pipeline=&job=&limit=
 //                                                             &since=&until=: start time in Unix ms)
+//   POST   /teams/:team/artifacts   (a tar as application/octet-stream) -> UploadedArtifact (member)
+//   POST   /teams/:team/builds          CreateOneOffBuildRequest -> BuildSummary (member; a one-off build)
+//   GET    /builds/:id/outputs/:output                     -> the output's tar (member of the build's team)
+//   POST   /builds/:id/intercept  (InterceptClientFrame lines) -> InterceptServerFrame lines (member)
 //   GET    /builds/:id                                      -> BuildSummary
 //   GET    /builds/:id/plan                                 -> BuildStep (the step tree; ids match events' origin.id)
 //   PUT    /builds/:id/abort                                -> 204 (409 'build_finished' once it has ended)
@@ -144,8 +148,12 @@ export type BuildStatus = 'pending' | 'started' | 'succeeded' | 'failed' | 'erro
 export interface BuildSummary {
   id: number;
   team: string;
+  /** '' for a one-off build. */
   pipeline: string;
+  /** '' for a one-off build. */
   job: string;
+  /** Created by `outpost execute`: it belongs to its team only, not to a pipeline or job. */
+  oneOff?: boolean;
   name: string;
   status: BuildStatus;
   createdAt: number;
@@ -153,6 +161,55 @@ export interface BuildSummary {
   endedAt: number | null;
   /** Why a pending (or started but waiting) build is not progressing, when it is not. */
   waitingReason: string | null;
+}
+
+/** An input archive a team uploaded for its one-off builds. */
+export interface UploadedArtifact {
+  /** "sha256:<hex>": what a CreateOneOffBuildRequest's inputs name. */
+  digest: string;
+  size: number;
+}
+
+/** `outpost execute`: a one-off build running one task. */
+export interface CreateOneOffBuildRequest {
+  /** The task config's YAML, as in the file. */
+  config: string;
+  /** The file's name, for messages. */
+  configPath?: string;
+  /** `((vars))` for the config (-v, -y, -l). */
+  vars?: Record<string, unknown>;
+  /** Uploaded archives (UploadedArtifact.digest of this team) by task input name. */
+  inputs?: { name: string; digest: string }[];
+  /** Take the other inputs from the latest build of this job that fetched its inputs (-j). */
+  inputsFrom?: { pipeline: string; job: string };
+  /** task input name -> that job's input name (-m). */
+  inputMappings?: Record<string, string>;
+  /** That job's input (a resource) used as the task's image (--image). */
+  image?: string;
+  privileged?: boolean;
+  tags?: string[];
+  /** Appended to the task's run.args. */
+  args?: string[];
+}
+
+/**
+ * POST /builds/:id/intercept (?step=&type=&attempt=): the request body is these frames, one JSON per
+ * line, `start` first; data is base64.
+ */
+export interface InterceptClientFrame {
+  /** argv (empty: the agent's default shell); `tty`: run under a pseudo-terminal of that size. */
+  start?: { command?: string[]; tty?: boolean; rows?: number; cols?: number };
+  stdin?: string;
+  eof?: true;
+  resize?: { rows: number; cols: number };
+}
+
+/** The response's frames: output, then `exit` (the command's status) or `error` (it never ran). */
+export interface InterceptServerFrame {
+  stdout?: string;
+  stderr?: string;
+  exit?: number;
+  error?: string;
 }
 
 /** A job's `get` step: where its versions come from, and which jobs they must have passed. */

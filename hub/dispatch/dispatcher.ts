@@ -375,6 +375,11 @@ export class Dispatcher {
     return undefined;
   }
 
+  /** The connected agent of that name (its session), if any. */
+  connection(agentName: string): AgentConnection | undefined {
+    return this.sessions.get(agentName);
+  }
+
   connected(): AgentConnection[] {
     return [...this.sessions.values()];
   }

@@ -36,6 +36,7 @@ const agent = (agentName: string, teamName: string | null = null): AgentConnecti
   assign: () => undefined,
   abort: () => undefined,
   revoke: () => undefined,
+  intercept: () => undefined,
 });
 
 describe('routing rules', () => {

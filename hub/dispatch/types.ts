@@ -114,6 +114,19 @@ export interface AgentConnection {
   assign(assignment: Assignment): void;
   abort(leaseId: string, graceMs: number, reason: string): void;
   revoke(leaseId: string, reason: string): void;
+  /** Asks the agent to run a command in a step's directory and open a Tunnel for it (outpost intercept). */
+  intercept(order: InterceptOrder): void;
+}
+
+/** A command to run inside the step that holds `leaseId`, its terminal reached through tunnel `tunnelId`. */
+export interface InterceptOrder {
+  tunnelId: string;
+  leaseId: string;
+  /** argv; empty: the agent's default shell. */
+  command: string[];
+  tty: boolean;
+  rows: number;
+  cols: number;
 }
 
 export interface OutputArtifact {

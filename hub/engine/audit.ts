@@ -93,7 +93,9 @@ export class BuildAudit {
         findings.push({ kind: 'orphan_lease', buildId: build.id, stepRunId: step.id, detail });
       }
       if (!engine.isRunning(build.id)) {
-        if (build.status === 'pending' && !build.jobName.startsWith(CHECK_JOB_PREFIX.resource)) {
+        // A pending one-off build is the engine's alone (no scheduler starts it): resumed below.
+        const scheduled = !build.oneOff && !build.jobName.startsWith(CHECK_JOB_PREFIX.resource);
+        if (build.status === 'pending' && scheduled) {
           // One with a reason is explained (it waits for inputs, limits or an unpause); one without has
           // not been looked at by the scheduler.
           if (build.pendingReason === null) {

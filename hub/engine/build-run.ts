@@ -121,6 +121,10 @@ export class BuildRun {
         return 'succeeded';
       case 'in_parallel':
         return this.inParallel(node, scope);
+      case 'artifact_input':
+        // Plain data: bound again on every replay, so a resumed build sees it too.
+        scope.artifacts.set(node.name, { digest: node.digest, size: node.size, agent: null });
+        return 'succeeded';
       case 'try': {
         const result = await this.run(node.step, scope);
         return result === 'aborted' ? 'aborted' : 'succeeded';

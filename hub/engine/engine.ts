@@ -89,12 +89,16 @@ export class Engine implements DispatchListener {
   }
 
   /**
-   * Resumes every started build and every pending check build (hub start). Pending job builds are the
-   * scheduler's: it starts them when their inputs and limits allow.
+   * Resumes every started build and every pending check or one-off build (hub start). Pending job
+   * builds are the scheduler's: it starts them when their inputs and limits allow.
    */
   async resumeAll(): Promise<number> {
     const started = await this.store.listBuilds({ statuses: ['started'], limit: 100_000 });
-    const checks = await this.store.listBuilds({ statuses: ['pending'], jobKind: 'check', limit: 100_000 });
+    const checks = await this.store.listBuilds({
+      statuses: ['pending'],
+      jobKind: ['check', 'one-off'],
+      limit: 100_000,
+    });
     const unfinished = [...started, ...checks].sort((a, b) => a.id - b.id);
     for (const build of unfinished) this.start(build);
     return unfinished.length;

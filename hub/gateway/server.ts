@@ -19,6 +19,8 @@ import {
   type ArtifactRequest,
   type ArtifactUpload,
   type HubMessage,
+  type TunnelFromAgent,
+  type TunnelToAgent,
 } from '../../proto/gen/outpost/v1/agent.js';
 import { bearerSecret, type TokenService } from '../auth/tokens.js';
 import type { TokenRecord } from '../store/store.js';
@@ -27,6 +29,7 @@ import { receiveUpload, sendDownload, type ArtifactRpcDeps } from './artifacts.j
 import { AgentSession, GatewayError, type SessionDeps } from './session.js';
 import { gatewayCredentials, type GatewayTls } from './tls-credentials.js';
 import { logFailedHandshakes } from './tls-checks.js';
+import type { Tunnels } from './tunnels.js';
 
 export type { GatewayTls } from './tls-credentials.js';
 
@@ -48,6 +51,7 @@ export async function startGateway(
   tokens: TokenService,
   deps: SessionDeps,
   artifacts: ArtifactStore,
+  tunnels: Tunnels,
 ): Promise<Gateway> {
   const log = deps.log;
   const sessions = new Map<string, AgentSession>();
@@ -160,6 +164,12 @@ export async function startGateway(
         if (!auth) return callback(unauthenticated);
         callback(null, await receiveUpload(call, auth.token.id, artifactDeps));
       })().catch((err: unknown) => callback(statusOf(err, log)));
+    },
+    tunnel(call: ServerDuplexStream<TunnelFromAgent, TunnelToAgent>) {
+      void (async () => {
+        if (!(await authenticate(call.metadata, call.getPeer()))) return call.emit('error', unauthenticated);
+        tunnels.accept(call);
+      })().catch((err: unknown) => call.emit('error', statusOf(err, log)));
     },
     downloadArtifact(call: ServerWritableStream<ArtifactRequest, ArtifactChunk>) {
       void (async () => {

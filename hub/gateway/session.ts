@@ -27,6 +27,7 @@ import type { Dispatcher } from '../dispatch/dispatcher.js';
 import {
   type AgentConnection,
   type Assignment,
+  type InterceptOrder,
   LEGACY_BUILTIN_TYPES,
   type PoolInfo,
   type ResourceAction,
@@ -233,6 +234,13 @@ export class AgentSession implements AgentConnection {
 
   abort(leaseId: string, graceMs: number, reason: string): void {
     this.send({ msg: { $case: 'abort', value: { leaseId, graceMs, reason } } });
+  }
+
+  intercept(order: InterceptOrder): void {
+    const { tunnelId, leaseId, command, tty, rows, cols } = order;
+    this.send({
+      msg: { $case: 'intercept', value: { tunnelId, leaseId, command, tty, size: { rows, cols } } },
+    });
   }
 
   revoke(leaseId: string, reason: string): void {

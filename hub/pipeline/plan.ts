@@ -165,6 +165,17 @@ export interface LoadVarPlan extends Node {
   reveal: boolean;
 }
 
+/**
+ * An archive the user uploaded (`outpost execute -i`), or that an earlier build fetched (`-j`), bound as
+ * the build artifact `name`: Concourse's ArtifactInput. Only one-off builds have it; nothing runs.
+ */
+export interface ArtifactInputPlan extends Node {
+  kind: 'artifact_input';
+  name: string;
+  digest: string;
+  size: number;
+}
+
 export interface DoPlan extends Node {
   kind: 'do';
   steps: PlanNode[];
@@ -230,6 +241,7 @@ export type PlanNode =
   | CheckPlan
   | SetPipelinePlan
   | LoadVarPlan
+  | ArtifactInputPlan
   | DoPlan
   | InParallelPlan
   | TryPlan

@@ -7,6 +7,7 @@ import { conflictsAs } from './constraint-errors.js';
 import { KyselyBuildEventStore } from './kysely-build-events.js';
 import { KyselyAuditLog } from './kysely-audit-log.js';
 import { KyselyPipelineLifecycleStore } from './kysely-pipeline-lifecycle.js';
+import { KyselyOneOffStore } from './kysely-one-offs.js';
 import { KyselyResourceStore } from './kysely-resources.js';
 import { KyselyRerunStore } from './kysely-reruns.js';
 import { KyselyTaskCacheStore } from './kysely-task-caches.js';
@@ -67,7 +68,12 @@ function buildViews(db: Db) {
     .innerJoin('pipelines', 'pipelines.id', 'builds.pipeline_id')
     .innerJoin('jobs', 'jobs.id', 'builds.job_id')
     .selectAll('builds')
-    .select(['teams.name as team_name', 'pipelines.name as pipeline_name', 'jobs.name as job_name']);
+    .select([
+      'teams.name as team_name',
+      'pipelines.name as pipeline_name',
+      'jobs.name as job_name',
+      'jobs.kind as job_kind',
+    ]);
 }
 
 /**
@@ -128,6 +134,7 @@ function stepRunChanges(patch: StepRunPatch): Updateable<StepRunsTable> {
 
 export class KyselyStore implements Store {
   readonly resources: KyselyResourceStore;
+  readonly oneOffs: KyselyOneOffStore;
   readonly teams: KyselyTeamStore;
   readonly users: KyselyUserStore;
   readonly uploads: KyselyUploadStore;
@@ -139,6 +146,7 @@ export class KyselyStore implements Store {
 
   constructor(private readonly db: Kysely<Database>) {
     this.resources = new KyselyResourceStore(db);
+    this.oneOffs = new KyselyOneOffStore(db);
     this.teams = new KyselyTeamStore(db);
     this.auditLog = new KyselyAuditLog(db);
     this.users = new KyselyUserStore(db);
@@ -314,6 +322,7 @@ export class KyselyStore implements Store {
       .selectAll()
       .where('team_id', '=', teamId)
       .where('name', '=', name)
+      .where('kind', '=', 'pipeline')
       .executeTakeFirst();
     return row && toPipeline(row);
   }
@@ -329,13 +338,19 @@ export class KyselyStore implements Store {
       .selectAll()
       .where('team_id', '=', teamId)
       .orderBy('ordering')
+      .where('kind', '=', 'pipeline')
       .orderBy('id')
       .execute();
     return rows.map(toPipeline);
   }
 
   async listAllPipelines(): Promise<Pipeline[]> {
-    const rows = await this.db.selectFrom('pipelines').selectAll().orderBy('id').execute();
+    const rows = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('kind', '=', 'pipeline')
+      .orderBy('id')
+      .execute();
     return rows.map(toPipeline);
   }
 
@@ -470,7 +485,7 @@ export class KyselyStore implements Store {
     if (filter.teamIds !== undefined) q = q.where('builds.team_id', 'in', filter.teamIds);
     if (filter.pipelineId !== undefined) q = q.where('builds.pipeline_id', '=', filter.pipelineId);
     if (filter.jobId !== undefined) q = q.where('builds.job_id', '=', filter.jobId);
-    if (filter.jobKind !== undefined) q = q.where('jobs.kind', '=', filter.jobKind);
+    if (filter.jobKind !== undefined) q = q.where('jobs.kind', 'in', [filter.jobKind].flat());
     if (filter.statuses !== undefined) q = q.where('builds.status', 'in', filter.statuses);
     if (filter.before !== undefined) q = q.where('builds.id', '<', filter.before);
     if (filter.startedSince !== undefined) q = q.where('builds.started_at', '>=', filter.startedSince);

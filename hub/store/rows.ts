@@ -36,6 +36,7 @@ export type BuildViewRow = Selectable<BuildsTable> & {
   team_name: string;
   pipeline_name: string;
   job_name: string;
+  job_kind: string;
 };
 
 export function bool(v: boolean): number {
@@ -108,7 +109,7 @@ export function toJob(row: Selectable<JobsTable>): Job {
     active: row.active !== 0,
     paused: row.paused !== 0,
     nextBuildNumber: row.next_build_number,
-    kind: row.kind === 'check' ? 'check' : 'job',
+    kind: row.kind === 'check' || row.kind === 'one-off' ? row.kind : 'job',
     schedule:
       row.schedule === null
         ? { maxInFlight: 0, serialGroups: [] }
@@ -138,7 +139,13 @@ export function toBuild(row: Selectable<BuildsTable>): Build {
 }
 
 export function toBuildView(row: BuildViewRow): BuildView {
-  return { ...toBuild(row), teamName: row.team_name, pipelineName: row.pipeline_name, jobName: row.job_name };
+  return {
+    ...toBuild(row),
+    teamName: row.team_name,
+    pipelineName: row.pipeline_name,
+    jobName: row.job_name,
+    oneOff: row.job_kind === 'one-off',
+  };
 }
 
 export function toStepRun(row: Selectable<StepRunsTable>): StepRun {

@@ -95,6 +95,8 @@ export interface PipelinesTable {
   ordering: ColumnType<number, number | undefined, number>;
   /** The job whose set_pipeline step set this pipeline; null when set by a user. */
   parent_job_id: ColumnType<number | null, number | null | undefined, number | null>;
+  /** 'pipeline', or 'one-off' for the hidden pipeline that holds a team's one-off builds. */
+  kind: ColumnType<string, string | undefined, string>;
 }
 
 export interface PipelineConfigsTable {
@@ -117,10 +119,17 @@ export interface JobsTable {
   config_order: number;
   /** JSON of the job's BuildRetention; null keeps every build. */
   retention: ColumnType<string | null, string | null | undefined, string | null>;
-  /** 'job', or 'check' for the hidden job whose builds check a resource. */
+  /** 'job'; 'check' for the hidden job whose builds check a resource; 'one-off' for `execute`'s. */
   kind: ColumnType<string, string | undefined, string>;
   /** JSON of the job's JobSchedule; null: no limits. */
   schedule: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+/** Input archives a team uploaded for one-off builds (which may bind only these). */
+export interface TeamArtifactsTable {
+  team_id: number;
+  digest: string;
+  created_at: BigIntColumn;
 }
 
 export interface BuildArtifactsTable {
@@ -277,6 +286,7 @@ export interface Database {
   build_events: BuildEventsTable;
   agents: AgentsTable;
   build_artifacts: BuildArtifactsTable;
+  team_artifacts: TeamArtifactsTable;
   resource_versions: ResourceVersionsTable;
   resource_states: ResourceStatesTable;
   build_resources: BuildResourcesTable;

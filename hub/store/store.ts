@@ -216,8 +216,11 @@ export interface Job {
   paused: boolean;
   /** The name the next build gets ("1", "2", ...). */
   nextBuildNumber: number;
-  /** 'check': the hidden job whose builds check one resource or resource type (named CHECK_JOB_PREFIX...). */
-  kind: 'job' | 'check';
+  /**
+   * 'check': the hidden job whose builds check one resource or resource type (named CHECK_JOB_PREFIX...);
+   * 'one-off': the hidden job of a team's one-off builds (`outpost execute`, see OneOffStore).
+   */
+  kind: 'job' | 'check' | 'one-off';
   schedule: JobSchedule;
 }
 
@@ -272,6 +275,8 @@ export interface BuildView extends Build {
   teamName: string;
   pipelineName: string;
   jobName: string;
+  /** A one-off build (`outpost execute`): its pipeline and job are hidden ones, not the user's. */
+  oneOff: boolean;
 }
 
 export interface StepRun {
@@ -390,8 +395,8 @@ export interface BuildFilter {
   pipelineId?: number;
   jobId?: number;
   statuses?: BuildStatus[];
-  /** Only builds of jobs of this kind; undefined: both. */
-  jobKind?: Job['kind'];
+  /** Only builds of jobs of this kind (or kinds); undefined: every kind. */
+  jobKind?: Job['kind'] | Job['kind'][];
   /** Only builds with id < before (paging, newest first). */
   before?: number;
   /** Only builds started at or after this time (ms). */
@@ -543,6 +548,7 @@ export interface Store {
   readonly pipelineLifecycle: PipelineLifecycleStore;
   readonly reruns: RerunStore;
   readonly taskCaches: TaskCacheStore;
+  readonly oneOffs: OneOffStore;
 
   close(): Promise<void>;
 }
@@ -581,6 +587,20 @@ export interface TaskCacheStore {
   /** 0 until the step's caches are first cleared. */
   generation(jobId: number, stepName: string): Promise<number>;
   clear(jobId: number, stepName: string): Promise<void>;
+}
+
+/**
+ * One-off builds (`outpost execute`). They are builds of a hidden job (kind 'one-off') in a hidden
+ * pipeline (never listed, never scheduled) of their team, so they share every build mechanism; their
+ * inputs are archives the team uploaded, recorded here so a build binds only its own team's uploads.
+ */
+export interface OneOffStore {
+  /** The team's hidden one-off job, created with its pipeline on first use. */
+  jobOf(teamId: number, at: number): Promise<Job>;
+  /** Records that the team uploaded this archive (idempotent). */
+  recordUpload(teamId: number, digest: string, at: number): Promise<void>;
+  /** Those of `digests` the team did not upload. */
+  notUploaded(teamId: number, digests: string[]): Promise<string[]>;
 }
 
 /** The prefix of a check job's name: `check:NAME` for a resource, `check-type:NAME` for a type. */

@@ -5,7 +5,7 @@
 // passed but part of the spec is not checked) and a table with one row per fixture.
 
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -329,6 +329,26 @@ async function act(pipeline: string, action: Action): Promise<void> {
       };
       const problem = commandProblem(result, expected);
       if (problem !== undefined) throw new CaseFailure(`${args[0] ?? ''}: ${problem}`, shown(result));
+      return;
+    }
+    case 'execute': {
+      const dir = await mkdtemp(path.join(cli.dir, `${pipeline}-execute-`));
+      const args = ['execute', '-c', path.join(dir, 'task.yml'), ...(action.flags ?? [])];
+      await writeFile(path.join(dir, 'task.yml'), action.task);
+      if (action.inputsFrom !== undefined) args.push('-j', `${pipeline}/${action.inputsFrom}`);
+      for (const [name, files] of Object.entries(action.inputs ?? {})) {
+        await mkdir(path.join(dir, name));
+        for (const [file, text] of Object.entries(files)) await writeFile(path.join(dir, name, file), text);
+        args.push('-i', `${name}=${path.join(dir, name)}`);
+      }
+      if (action.varsFile !== undefined) {
+        await writeFile(path.join(dir, 'vars.yml'), action.varsFile);
+        args.push('-l', path.join(dir, 'vars.yml'));
+      }
+      const result = await run(args);
+      if (VERBOSE) console.log(`=== ${args.join(' ')}\n${shown(result)}`);
+      const problem = checkBuild(result, action.expect, undefined);
+      if (problem !== undefined) throw new CaseFailure(`execute: ${problem}`, shown(result));
       return;
     }
     case 'builds': {

@@ -68,7 +68,20 @@ export type Action =
   /** clear-task-cache -j {P}/job -s step -n: exit code and output. */
   | { do: 'clear-task-cache'; job: string; step: string; expect: CommandExpectation }
   /** rename-pipeline -o {P} -n `to` (`{P}` stands for the case's pipeline): exit code and output. */
-  | { do: 'rename'; to: string; expect: CommandExpectation };
+  | { do: 'rename'; to: string; expect: CommandExpectation }
+  /**
+   * execute -c <`task`, written to a file> [-j {P}/inputsFrom] [-i NAME=<a directory holding `inputs`'
+   * files>] [-l <`varsFile`, written to a file>] FLAGS: checked as trigger is, after `executing build`.
+   */
+  | {
+      do: 'execute';
+      task: string;
+      inputsFrom?: string;
+      inputs?: Record<string, Record<string, string>>;
+      varsFile?: string;
+      flags?: string[];
+      expect: BuildExpectation;
+    };
 
 /** What a plain command must show (stdout, then stderr). */
 export interface CommandExpectation extends OutputExpectation {
@@ -123,6 +136,33 @@ run:
   path: sh
   args: ["-c", "cat some-resource/task.yml | sed -e 's/START_VAR/((/' | sed -e 's/END_VAR/))/' > unwrapped-task-resource/task.yml"]
 `;
+
+// task_vars.yml's execute specs: its task file, as a user has it on disk.
+const TASK_ECHO_VARS = TASK_ECHO.replaceAll('START_VAR', '((').replaceAll('END_VAR', '))');
+
+// many-inputs.yml's task, as a local file for `execute --inputs-from`.
+const CAT_FILES = `platform: linux
+inputs:
+  - name: some-resource-a
+  - name: some-resource-b
+run:
+  path: sh
+  args:
+    - -c
+    - |
+      echo a has $(cat some-resource-a/version)
+      echo b has $(cat some-resource-b/version)
+`;
+
+/** config-test.yml's "execute with -j": a local task printing the version downstream-job would use. */
+function executeCat(version: string): Action {
+  return {
+    do: 'execute',
+    task: 'platform: linux\ninputs: [{ name: some-resource }]\nrun: { path: cat, args: [some-resource/version] }\n',
+    inputsFrom: 'downstream-job',
+    expect: { exit: 0, status: 'succeeded', inOrder: [version] },
+  };
+}
 
 function taskVarsCase(name: string, task: string, job: string, expect: BuildExpectation): Scenario {
   return {
@@ -262,9 +302,6 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'config-test.yml': {
-    unchecked: [
-      'fly execute -j prints the version (no execute): the versions downstream builds used are read from their events',
-    ],
     scenarios: [
       {
         name: 'passed',
@@ -278,8 +315,10 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
           },
           { do: 'trigger', job: 'downstream-job', expect: { exit: 0, status: 'succeeded' } },
           { do: 'fetched', job: 'downstream-job', build: '1', versions: ['first-version'] },
+          executeCat('first-version'),
           // second-version has not passed upstream-job: downstream-job must still use first-version.
           { do: 'check', resource: 'some-resource', from: ['version:second-version'], expect: { exit: 0 } },
+          executeCat('first-version'),
           {
             do: 'trigger',
             job: 'downstream-job',
@@ -293,6 +332,7 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
           },
           { do: 'trigger', job: 'downstream-job', expect: { exit: 0, status: 'succeeded' } },
           { do: 'fetched', job: 'downstream-job', build: '3', versions: ['second-version'] },
+          executeCat('second-version'),
         ],
       },
     ],
@@ -439,7 +479,6 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'many-inputs.yml': {
-    unchecked: ['fly execute --inputs-from, and with --input overriding one input (no execute)'],
     scenarios: [
       {
         name: 'inputs',
@@ -451,6 +490,23 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
             do: 'trigger',
             job: 'some-job',
             expect: { exit: 0, status: 'succeeded', inOrder: ['initializing', 'a has va', 'b has vb'] },
+          },
+          {
+            do: 'execute',
+            task: CAT_FILES,
+            inputsFrom: 'some-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['initializing', 'a has va', 'b has vb'] },
+          },
+          {
+            do: 'execute',
+            task: CAT_FILES,
+            inputsFrom: 'some-job',
+            inputs: { 'some-resource-b': { version: 'some-overridden-version\n' } },
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: ['initializing', 'a has va', 'b has some-overridden-version'],
+            },
           },
         ],
       },
@@ -1039,8 +1095,30 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'task_vars.yml': {
-    unchecked: ['fly execute -c task.yml with -v / -l, and its missing-var error (no execute)'],
     scenarios: [
+      {
+        name: 'execute',
+        actions: [
+          {
+            do: 'execute',
+            task: TASK_ECHO_VARS,
+            flags: ['-v', 'image_resource_type=mock', '-v', 'echo_text=Hello World From Command Line'],
+            expect: { exit: 0, status: 'succeeded', inOrder: ['Hello World From Command Line'] },
+          },
+          {
+            do: 'execute',
+            task: TASK_ECHO_VARS,
+            varsFile: 'image_resource_type: mock\necho_text: Hello World From Command Line\n',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['Hello World From Command Line'] },
+          },
+          {
+            do: 'execute',
+            task: TASK_ECHO_VARS,
+            flags: ['-v', 'image_resource_type=mock'],
+            expect: { exit: 2, status: 'errored', inOrder: ['undefined vars: echo_text'] },
+          },
+        ],
+      },
       taskVarsCase('success', TASK_ECHO, 'external-task-success', {
         exit: 0,
         status: 'succeeded',

@@ -61,6 +61,7 @@ const EXISTING: Record<string, string> = {
   name: '1',
   user: 'alice',
   step: 'run',
+  output: 'out',
 };
 
 const repeated = (key: string): Probe => ({
@@ -97,6 +98,8 @@ const PIPE = `${TEAM}/pipelines/:pipeline`;
 const RESOURCE = `${PIPE}/resources/:resource`;
 const VERSION = `${RESOURCE}/versions/:id`;
 const buildIdText = () => String(buildId);
+const ONE_OFF_CONFIG = 'platform: linux\nrun: { path: echo }';
+const ONE_OFF = JSON.stringify({ config: ONE_OFF_CONFIG });
 const absentVersion = () => '999999';
 
 const CASES: Record<string, Case> = {
@@ -230,6 +233,59 @@ const CASES: Record<string, Case> = {
     ],
   },
   [`GET ${API}/builds/:id`]: { id: buildIdText, probes: [] },
+  [`POST ${TEAM}/artifacts`]: {
+    probes: [{ what: 'JSON instead of an archive', body: '{}', expect: [415], message: 'octet-stream' }],
+  },
+  [`POST ${TEAM}/builds`]: {
+    body: ONE_OFF,
+    probes: [
+      ...badBodies({
+        config: '"config":5',
+        inputs: `"config":"x","inputs":{}`,
+        tags: '"config":"x","tags":"a"',
+      }),
+      {
+        what: 'an invalid task config',
+        body: '{"config":"platform: linux"}',
+        expect: [400],
+        message: 'run',
+      },
+      {
+        what: 'a digest of no upload',
+        body: `{"config":${JSON.stringify(ONE_OFF_CONFIG)},"inputs":[{"name":"src","digest":"sha256:${'0'.repeat(64)}"}]}`,
+        expect: [404],
+        message: 'uploaded archive',
+      },
+      {
+        what: 'a malformed digest',
+        body: `{"config":"x","inputs":[{"name":"src","digest":"abc"}]}`,
+        expect: [400],
+        message: '"inputs.0.digest"',
+      },
+      {
+        what: 'a missing input',
+        body: `{"config":${JSON.stringify(`${ONE_OFF_CONFIG}\ninputs: [{ name: src }]`)}}`,
+        expect: [400],
+        message: 'missing required input `src`',
+      },
+      {
+        what: 'an unknown job for -j',
+        body: `{"config":${JSON.stringify(ONE_OFF_CONFIG)},"inputsFrom":{"pipeline":"p","job":"nope"}}`,
+        expect: [404],
+      },
+    ],
+  },
+  // Build 1 has no running step: nothing to intercept (404), whatever the query says.
+  [`POST ${API}/builds/:id/intercept`]: {
+    id: buildIdText,
+    probes: [
+      { what: 'an unknown step type', query: 'type=shell', expect: [400], message: '"type"' },
+      { what: 'attempt 0', query: 'attempt=0', expect: [400], message: '"attempt"' },
+      { what: 'no running step', query: 'step=x', expect: [404], message: 'running step' },
+    ],
+  },
+  // Build 1 is a job's build, not a one-off: it has no downloadable outputs.
+  [`GET ${API}/builds/:id/outputs/:output`]: { id: buildIdText, probes: [] },
   [`GET ${API}/builds/:id/plan`]: { id: buildIdText, probes: [] },
   [`PUT ${API}/builds/:id/abort`]: { id: buildIdText, probes: [] },
   [`GET ${API}/builds/:id/events`]: { id: buildIdText, probes: [] },

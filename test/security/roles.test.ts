@@ -8,7 +8,7 @@
 // alpha's connected agent, must both be refused. The last line printed sums up what was checked and
 // what the answers were (`npm run test:security`).
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,10 +19,25 @@ import type {
   ResourceVersionSummary,
 } from '../../hub/api/types.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { readBuildEvents, startTestAgent, type TestHub, logText } from '../support/harness.js';
+import { create } from 'tar';
+import {
+  finalStatus,
+  readBuildEvents,
+  startTestAgent,
+  startTestHub,
+  type TestHub,
+  logText,
+} from '../support/harness.js';
 import { browseLogin } from '../support/oidc-browser.js';
 import { startOidcTestHub, type OidcTestHub } from '../support/oidc-hub.js';
 import { rawAgent } from '../support/raw-agent.js';
+
+async function tarOf(dir: string): Promise<Buffer<ArrayBuffer>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of create({ cwd: dir, portable: true }, ['.']) as AsyncIterable<Buffer>)
+    chunks.push(chunk);
+  return Buffer.from(Buffer.concat(chunks));
+}
 
 type Need =
   'public' | 'anyone' | 'authenticated' | 'admin' | 'viewer' | 'pipeline-operator' | 'member' | 'owner';
@@ -63,9 +78,17 @@ interface Row {
   params?: Record<string, string>;
   /** A refusal that is the route's own answer to a permitted caller (aborting a finished build: 409). */
   alsoOk?: number;
+  /** Sent as application/octet-stream instead of a JSON body (an input archive). */
+  upload?: () => Buffer;
 }
 
-const ids = { build: 0, version: 0, apiToken: 0, agentToken: 0 };
+const ids = { build: 0, version: 0, apiToken: 0, agentToken: 0, oneOff: 0 };
+/** A one-file tar archive: what `outpost execute` uploads. */
+let archive = Buffer.alloc(0);
+const ONE_OFF_CONFIG = `platform: linux
+outputs: [{ name: out }]
+run: { path: sh, args: ['-c', 'echo ${LOG_MARKER} > out/file'] }
+`;
 /** The pipeline the destroy and rename routes consume, and the name rename gives it. */
 const DOOMED = 'doomed';
 const RENAMED = 'renamed';
@@ -155,6 +178,11 @@ const ROWS: Record<string, Row> = {
   [`PUT ${RES}/versions/:id/pin`]: { need: 'pipeline-operator', id: version },
   [`PUT ${RES}/unpin`]: { need: 'pipeline-operator' },
   [`PUT ${PIPE}/config`]: { need: 'member', body: { source: ALPHA_CONFIG, file: 'p.yml' } },
+  [`POST ${TEAM}/artifacts`]: { need: 'member', upload: () => archive },
+  [`POST ${TEAM}/builds`]: { need: 'member', body: { config: 'platform: linux\nrun: { path: "true" }' } },
+  [`GET ${API}/builds/:id/outputs/:output`]: { need: 'member', id: () => ids.oneOff },
+  // Alpha's build has ended, so a permitted caller learns there is no running step in it (404).
+  [`POST ${API}/builds/:id/intercept`]: { need: 'member', id: build, alsoOk: 404 },
   [`PUT ${PIPE}/rename`]: { need: 'member', params: { pipeline: DOOMED }, body: { name: RENAMED } },
   [`DELETE ${PIPE}`]: { need: 'member', params: { pipeline: DOOMED } },
   // Exposing the doomed pipeline, hidden again after each call, so alpha's reads stay alpha's.
@@ -182,6 +210,7 @@ const PARAMS: Record<string, string> = {
   type: 't',
   name: '1',
   user: 'alpha-viewer',
+  output: 'out',
 };
 
 /** Who calls: a team-alpha role (own team), beta's owner (another team), or nobody. */
@@ -249,6 +278,13 @@ beforeAll(async () => {
   const triggered = await admin<BuildSummary>('POST', `/teams/alpha/pipelines/${PIPELINE}/jobs/j/builds`);
   ids.build = triggered.id;
   expect(logText(await readBuildEvents(hub, ids.build))).toContain(LOG_MARKER);
+  const oneOff = await admin<BuildSummary>('POST', '/teams/alpha/builds', { config: ONE_OFF_CONFIG });
+  ids.oneOff = oneOff.id;
+  expect(finalStatus(await readBuildEvents(hub, ids.oneOff))).toBe('succeeded');
+  const packed = path.join(webDir, 'input');
+  await mkdir(packed);
+  await writeFile(path.join(packed, 'file'), 'input');
+  archive = await tarOf(packed);
 
   for (const role of ORDER)
     callers.push({
@@ -350,8 +386,9 @@ describe('security matrix', () => {
           headers: {
             ...(caller.token ? { authorization: `Bearer ${caller.token}` } : {}),
             ...(row.body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(row.upload ? { 'content-type': 'application/octet-stream' } : {}),
           },
-          body: row.body === undefined ? undefined : JSON.stringify(row.body),
+          body: row.upload ? row.upload() : row.body === undefined ? undefined : JSON.stringify(row.body),
         });
         const text = await res.text();
         tallyAnswer(key, caller, res.status, text);

@@ -148,7 +148,9 @@ export class ProcessExecutor implements Executor {
       timeoutGraceMs: this.timeoutGraceMs,
     };
     const child = await spawnSupervisor(stateDir, launch);
-    return new ProcessStep(stepRoot, held, child, forget);
+    const running = new ProcessStep(stepRoot, held, child, forget);
+    running.shell = { cwd: layout.runDir, env };
+    return running;
   }
 
   /**
@@ -347,6 +349,8 @@ export class ProcessStep implements RunningStep {
   readonly redact: readonly string[];
   /** Set on a reattached resource step from an image (see executor.ts). */
   resumedResource: HeldResource | undefined;
+  /** Set on a step this agent process started (a reattached one has lost its environment). */
+  shell: { cwd: string; env: Record<string, string> } | undefined;
   private readonly stepRoot: string;
   private readonly stateDir: string;
   private readonly outputs: ExecStep['outputs'];

@@ -44,7 +44,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
         until: millis.optional(),
       }),
       handler: async ({ query: q }, req): Promise<BuildSummary[]> => {
-        const filter: Parameters<Store['listBuilds']>[0] = { limit: q.limit, jobKind: 'job' };
+        const filter: Parameters<Store['listBuilds']>[0] = { limit: q.limit, jobKind: ['job', 'one-off'] };
         if (q.since !== undefined) filter.startedSince = q.since;
         if (q.until !== undefined) filter.startedUntil = q.until;
         const caller = requireCaller(req);

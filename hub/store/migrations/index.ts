@@ -15,6 +15,7 @@ import * as m0009a from './0009_a_agent_token_bounds.js';
 import * as m0009b from './0009_b_step_uploads.js';
 import * as m0010 from './0010_people_audit.js';
 import * as m0011 from './0011_pipeline_lifecycle.js';
+import * as m0012 from './0012_one_off_builds.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
 export const migrations: Record<string, Migration> = {
@@ -30,6 +31,7 @@ export const migrations: Record<string, Migration> = {
   '0009_b_step_uploads': m0009b,
   '0010_people_audit': m0010,
   '0011_pipeline_lifecycle': m0011,
+  '0012_one_off_builds': m0012,
 };
 
 const provider: MigrationProvider = {

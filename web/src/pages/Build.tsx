@@ -108,7 +108,9 @@ export function BuildPage({ id }: { id: number }) {
     >
       <div className="toolbar">
         <h1>
-          {summary ? (
+          {summary?.oneOff ? (
+            `one-off build #${summary.id}`
+          ) : summary ? (
             <>
               <Link to={paths.pipeline(summary.team, summary.pipeline)}>{summary.pipeline}</Link> /{' '}
               <Link to={paths.job(summary.team, summary.pipeline, summary.job)}>{summary.job}</Link> #

@@ -300,6 +300,7 @@ export interface HubMessage {
     | { $case: "abort"; value: Abort }
     | { $case: "leaseRevoked"; value: LeaseRevoked }
     | { $case: "goAway"; value: GoAway }
+    | { $case: "intercept"; value: InterceptRequest }
     | undefined;
 }
 
@@ -662,6 +663,56 @@ export interface ArtifactChunk {
   data: Buffer;
 }
 
+/**
+ * Run `command` in the working directory and environment of the step holding `lease_id`, and open a
+ * Tunnel for its terminal, named by `tunnel_id`. An agent that cannot (no such step, an executor without
+ * intercept) still opens the Tunnel and ends it at once with TunnelExit.error saying why.
+ */
+export interface InterceptRequest {
+  tunnelId: string;
+  leaseId: string;
+  /** argv; empty: the agent's default shell (bash, else sh). */
+  command: string[];
+  /** Run under a pseudo-terminal (the user's stdin is a terminal): output arrives as stdout only. */
+  tty: boolean;
+  size: TerminalSize | undefined;
+}
+
+export interface TerminalSize {
+  rows: number;
+  cols: number;
+}
+
+export interface TunnelFromAgent {
+  msg:
+    | { $case: "open"; value: TunnelOpen }
+    | { $case: "stdout"; value: Buffer }
+    | { $case: "stderr"; value: Buffer }
+    | { $case: "exit"; value: TunnelExit }
+    | undefined;
+}
+
+export interface TunnelOpen {
+  tunnelId: string;
+}
+
+export interface TunnelExit {
+  /** The command's exit status (128 + signal number when killed by one); -1 when it never ran. */
+  exitStatus: number;
+  /** Why it never ran, in words; empty otherwise. */
+  error: string;
+}
+
+export interface TunnelToAgent {
+  msg:
+    | { $case: "stdin"; value: Buffer }
+    | //
+    /** The user's stdin ended: the command's stdin is closed. */
+    { $case: "stdinClosed"; value: boolean }
+    | { $case: "resize"; value: TerminalSize }
+    | undefined;
+}
+
 function createBaseAgentMessage(): AgentMessage {
   return { msg: undefined };
 }
@@ -920,6 +971,9 @@ export const HubMessage: MessageFns<HubMessage> = {
       case "goAway":
         GoAway.encode(message.msg.value, writer.uint32(66).fork()).join();
         break;
+      case "intercept":
+        InterceptRequest.encode(message.msg.value, writer.uint32(74).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1001,6 +1055,14 @@ export const HubMessage: MessageFns<HubMessage> = {
             message.msg = { $case: "goAway", value: GoAway.decode(reader, reader.uint32()) };
             continue;
           }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.msg = { $case: "intercept", value: InterceptRequest.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1039,6 +1101,8 @@ export const HubMessage: MessageFns<HubMessage> = {
         ? { $case: "goAway", value: GoAway.fromJSON(object.goAway) }
         : isSet(object.go_away)
         ? { $case: "goAway", value: GoAway.fromJSON(object.go_away) }
+        : isSet(object.intercept)
+        ? { $case: "intercept", value: InterceptRequest.fromJSON(object.intercept) }
         : undefined,
     };
   },
@@ -1061,6 +1125,8 @@ export const HubMessage: MessageFns<HubMessage> = {
       obj.leaseRevoked = LeaseRevoked.toJSON(message.msg.value);
     } else if (message.msg?.$case === "goAway") {
       obj.goAway = GoAway.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "intercept") {
+      obj.intercept = InterceptRequest.toJSON(message.msg.value);
     }
     return obj;
   },
@@ -1116,6 +1182,12 @@ export const HubMessage: MessageFns<HubMessage> = {
       case "goAway": {
         if (object.msg?.value !== undefined && object.msg?.value !== null) {
           message.msg = { $case: "goAway", value: GoAway.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "intercept": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "intercept", value: InterceptRequest.fromPartial(object.msg.value) };
         }
         break;
       }
@@ -5241,6 +5313,663 @@ export const ArtifactChunk: MessageFns<ArtifactChunk> = {
   },
 };
 
+function createBaseInterceptRequest(): InterceptRequest {
+  return { tunnelId: "", leaseId: "", command: [], tty: false, size: undefined };
+}
+
+export const InterceptRequest: MessageFns<InterceptRequest> = {
+  encode(message: InterceptRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tunnelId !== "") {
+      writer.uint32(10).string(message.tunnelId);
+    }
+    if (message.leaseId !== "") {
+      writer.uint32(18).string(message.leaseId);
+    }
+    for (const v of message.command) {
+      writer.uint32(26).string(v!);
+    }
+    if (message.tty !== false) {
+      writer.uint32(32).bool(message.tty);
+    }
+    if (message.size !== undefined) {
+      TerminalSize.encode(message.size, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InterceptRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInterceptRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tunnelId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.leaseId = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.command.push(reader.string());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.tty = reader.bool();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.size = TerminalSize.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): InterceptRequest {
+    return {
+      tunnelId: isSet(object.tunnelId)
+        ? globalThis.String(object.tunnelId)
+        : isSet(object.tunnel_id)
+        ? globalThis.String(object.tunnel_id)
+        : "",
+      leaseId: isSet(object.leaseId)
+        ? globalThis.String(object.leaseId)
+        : isSet(object.lease_id)
+        ? globalThis.String(object.lease_id)
+        : "",
+      command: globalThis.Array.isArray(object?.command) ? object.command.map((e: any) => globalThis.String(e)) : [],
+      tty: isSet(object.tty) ? globalThis.Boolean(object.tty) : false,
+      size: isSet(object.size) ? TerminalSize.fromJSON(object.size) : undefined,
+    };
+  },
+
+  toJSON(message: InterceptRequest): unknown {
+    const obj: any = {};
+    if (message.tunnelId !== "") {
+      obj.tunnelId = message.tunnelId;
+    }
+    if (message.leaseId !== "") {
+      obj.leaseId = message.leaseId;
+    }
+    if (message.command?.length) {
+      obj.command = message.command;
+    }
+    if (message.tty !== false) {
+      obj.tty = message.tty;
+    }
+    if (message.size !== undefined) {
+      obj.size = TerminalSize.toJSON(message.size);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<InterceptRequest>, I>>(base?: I): InterceptRequest {
+    return InterceptRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<InterceptRequest>, I>>(object: I): InterceptRequest {
+    const message = createBaseInterceptRequest();
+    message.tunnelId = object.tunnelId ?? "";
+    message.leaseId = object.leaseId ?? "";
+    message.command = object.command?.map((e) => e) || [];
+    message.tty = object.tty ?? false;
+    message.size = (object.size !== undefined && object.size !== null)
+      ? TerminalSize.fromPartial(object.size)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseTerminalSize(): TerminalSize {
+  return { rows: 0, cols: 0 };
+}
+
+export const TerminalSize: MessageFns<TerminalSize> = {
+  encode(message: TerminalSize, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.rows !== 0) {
+      writer.uint32(8).uint32(message.rows);
+    }
+    if (message.cols !== 0) {
+      writer.uint32(16).uint32(message.cols);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TerminalSize {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTerminalSize();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.rows = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.cols = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TerminalSize {
+    return {
+      rows: isSet(object.rows) ? globalThis.Number(object.rows) : 0,
+      cols: isSet(object.cols) ? globalThis.Number(object.cols) : 0,
+    };
+  },
+
+  toJSON(message: TerminalSize): unknown {
+    const obj: any = {};
+    if (message.rows !== 0) {
+      obj.rows = Math.round(message.rows);
+    }
+    if (message.cols !== 0) {
+      obj.cols = Math.round(message.cols);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TerminalSize>, I>>(base?: I): TerminalSize {
+    return TerminalSize.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TerminalSize>, I>>(object: I): TerminalSize {
+    const message = createBaseTerminalSize();
+    message.rows = object.rows ?? 0;
+    message.cols = object.cols ?? 0;
+    return message;
+  },
+};
+
+function createBaseTunnelFromAgent(): TunnelFromAgent {
+  return { msg: undefined };
+}
+
+export const TunnelFromAgent: MessageFns<TunnelFromAgent> = {
+  encode(message: TunnelFromAgent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.msg?.$case) {
+      case "open":
+        TunnelOpen.encode(message.msg.value, writer.uint32(10).fork()).join();
+        break;
+      case "stdout":
+        writer.uint32(18).bytes(message.msg.value);
+        break;
+      case "stderr":
+        writer.uint32(26).bytes(message.msg.value);
+        break;
+      case "exit":
+        TunnelExit.encode(message.msg.value, writer.uint32(34).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TunnelFromAgent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTunnelFromAgent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.msg = { $case: "open", value: TunnelOpen.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.msg = { $case: "stdout", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.msg = { $case: "stderr", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.msg = { $case: "exit", value: TunnelExit.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TunnelFromAgent {
+    return {
+      msg: isSet(object.open)
+        ? { $case: "open", value: TunnelOpen.fromJSON(object.open) }
+        : isSet(object.stdout)
+        ? { $case: "stdout", value: Buffer.from(bytesFromBase64(object.stdout)) }
+        : isSet(object.stderr)
+        ? { $case: "stderr", value: Buffer.from(bytesFromBase64(object.stderr)) }
+        : isSet(object.exit)
+        ? { $case: "exit", value: TunnelExit.fromJSON(object.exit) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: TunnelFromAgent): unknown {
+    const obj: any = {};
+    if (message.msg?.$case === "open") {
+      obj.open = TunnelOpen.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "stdout") {
+      obj.stdout = base64FromBytes(message.msg.value);
+    } else if (message.msg?.$case === "stderr") {
+      obj.stderr = base64FromBytes(message.msg.value);
+    } else if (message.msg?.$case === "exit") {
+      obj.exit = TunnelExit.toJSON(message.msg.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TunnelFromAgent>, I>>(base?: I): TunnelFromAgent {
+    return TunnelFromAgent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TunnelFromAgent>, I>>(object: I): TunnelFromAgent {
+    const message = createBaseTunnelFromAgent();
+    switch (object.msg?.$case) {
+      case "open": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "open", value: TunnelOpen.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "stdout": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "stdout", value: object.msg.value };
+        }
+        break;
+      }
+      case "stderr": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "stderr", value: object.msg.value };
+        }
+        break;
+      }
+      case "exit": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "exit", value: TunnelExit.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBaseTunnelOpen(): TunnelOpen {
+  return { tunnelId: "" };
+}
+
+export const TunnelOpen: MessageFns<TunnelOpen> = {
+  encode(message: TunnelOpen, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.tunnelId !== "") {
+      writer.uint32(10).string(message.tunnelId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TunnelOpen {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTunnelOpen();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.tunnelId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TunnelOpen {
+    return {
+      tunnelId: isSet(object.tunnelId)
+        ? globalThis.String(object.tunnelId)
+        : isSet(object.tunnel_id)
+        ? globalThis.String(object.tunnel_id)
+        : "",
+    };
+  },
+
+  toJSON(message: TunnelOpen): unknown {
+    const obj: any = {};
+    if (message.tunnelId !== "") {
+      obj.tunnelId = message.tunnelId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TunnelOpen>, I>>(base?: I): TunnelOpen {
+    return TunnelOpen.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TunnelOpen>, I>>(object: I): TunnelOpen {
+    const message = createBaseTunnelOpen();
+    message.tunnelId = object.tunnelId ?? "";
+    return message;
+  },
+};
+
+function createBaseTunnelExit(): TunnelExit {
+  return { exitStatus: 0, error: "" };
+}
+
+export const TunnelExit: MessageFns<TunnelExit> = {
+  encode(message: TunnelExit, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.exitStatus !== 0) {
+      writer.uint32(8).int32(message.exitStatus);
+    }
+    if (message.error !== "") {
+      writer.uint32(18).string(message.error);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TunnelExit {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTunnelExit();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.exitStatus = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TunnelExit {
+    return {
+      exitStatus: isSet(object.exitStatus)
+        ? globalThis.Number(object.exitStatus)
+        : isSet(object.exit_status)
+        ? globalThis.Number(object.exit_status)
+        : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
+    };
+  },
+
+  toJSON(message: TunnelExit): unknown {
+    const obj: any = {};
+    if (message.exitStatus !== 0) {
+      obj.exitStatus = Math.round(message.exitStatus);
+    }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TunnelExit>, I>>(base?: I): TunnelExit {
+    return TunnelExit.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TunnelExit>, I>>(object: I): TunnelExit {
+    const message = createBaseTunnelExit();
+    message.exitStatus = object.exitStatus ?? 0;
+    message.error = object.error ?? "";
+    return message;
+  },
+};
+
+function createBaseTunnelToAgent(): TunnelToAgent {
+  return { msg: undefined };
+}
+
+export const TunnelToAgent: MessageFns<TunnelToAgent> = {
+  encode(message: TunnelToAgent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.msg?.$case) {
+      case "stdin":
+        writer.uint32(10).bytes(message.msg.value);
+        break;
+      case "stdinClosed":
+        writer.uint32(16).bool(message.msg.value);
+        break;
+      case "resize":
+        TerminalSize.encode(message.msg.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): TunnelToAgent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseTunnelToAgent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.msg = { $case: "stdin", value: Buffer.from(reader.bytes()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.msg = { $case: "stdinClosed", value: reader.bool() };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.msg = { $case: "resize", value: TerminalSize.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): TunnelToAgent {
+    return {
+      msg: isSet(object.stdin)
+        ? { $case: "stdin", value: Buffer.from(bytesFromBase64(object.stdin)) }
+        : isSet(object.stdinClosed)
+        ? { $case: "stdinClosed", value: globalThis.Boolean(object.stdinClosed) }
+        : isSet(object.stdin_closed)
+        ? { $case: "stdinClosed", value: globalThis.Boolean(object.stdin_closed) }
+        : isSet(object.resize)
+        ? { $case: "resize", value: TerminalSize.fromJSON(object.resize) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: TunnelToAgent): unknown {
+    const obj: any = {};
+    if (message.msg?.$case === "stdin") {
+      obj.stdin = base64FromBytes(message.msg.value);
+    } else if (message.msg?.$case === "stdinClosed") {
+      obj.stdinClosed = message.msg.value;
+    } else if (message.msg?.$case === "resize") {
+      obj.resize = TerminalSize.toJSON(message.msg.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<TunnelToAgent>, I>>(base?: I): TunnelToAgent {
+    return TunnelToAgent.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<TunnelToAgent>, I>>(object: I): TunnelToAgent {
+    const message = createBaseTunnelToAgent();
+    switch (object.msg?.$case) {
+      case "stdin": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "stdin", value: object.msg.value };
+        }
+        break;
+      }
+      case "stdinClosed": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "stdinClosed", value: object.msg.value };
+        }
+        break;
+      }
+      case "resize": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "resize", value: TerminalSize.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
 export type AgentGatewayService = typeof AgentGatewayService;
 export const AgentGatewayService = {
   /**
@@ -5276,6 +6005,21 @@ export const AgentGatewayService = {
     responseSerialize: (value: ArtifactChunk): Buffer => Buffer.from(ArtifactChunk.encode(value).finish()),
     responseDeserialize: (value: Buffer): ArtifactChunk => ArtifactChunk.decode(value),
   },
+  /**
+   * The terminal of one intercept (a command run inside a step's working directory, `outpost
+   * intercept`). The hub cannot dial the agent, so it sends InterceptRequest on the Connect stream and
+   * the agent opens this stream back: TunnelOpen first, then output and finally TunnelExit; the hub
+   * sends input and terminal size. Either side cancelling the call ends the command.
+   */
+  tunnel: {
+    path: "/outpost.v1.AgentGateway/Tunnel" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: TunnelFromAgent): Buffer => Buffer.from(TunnelFromAgent.encode(value).finish()),
+    requestDeserialize: (value: Buffer): TunnelFromAgent => TunnelFromAgent.decode(value),
+    responseSerialize: (value: TunnelToAgent): Buffer => Buffer.from(TunnelToAgent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): TunnelToAgent => TunnelToAgent.decode(value),
+  },
 } as const;
 
 export interface AgentGatewayServer extends UntypedServiceImplementation {
@@ -5288,6 +6032,13 @@ export interface AgentGatewayServer extends UntypedServiceImplementation {
   uploadArtifact: handleClientStreamingCall<ArtifactUpload, ArtifactRef>;
   /** Server-streaming download of one artifact by digest, for a step the caller holds a lease on. */
   downloadArtifact: handleServerStreamingCall<ArtifactRequest, ArtifactChunk>;
+  /**
+   * The terminal of one intercept (a command run inside a step's working directory, `outpost
+   * intercept`). The hub cannot dial the agent, so it sends InterceptRequest on the Connect stream and
+   * the agent opens this stream back: TunnelOpen first, then output and finally TunnelExit; the hub
+   * sends input and terminal size. Either side cancelling the call ends the command.
+   */
+  tunnel: handleBidiStreamingCall<TunnelFromAgent, TunnelToAgent>;
 }
 
 export interface AgentGatewayClient extends Client {
@@ -5322,6 +6073,15 @@ export interface AgentGatewayClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<ArtifactChunk>;
+  /**
+   * The terminal of one intercept (a command run inside a step's working directory, `outpost
+   * intercept`). The hub cannot dial the agent, so it sends InterceptRequest on the Connect stream and
+   * the agent opens this stream back: TunnelOpen first, then output and finally TunnelExit; the hub
+   * sends input and terminal size. Either side cancelling the call ends the command.
+   */
+  tunnel(): ClientDuplexStream<TunnelFromAgent, TunnelToAgent>;
+  tunnel(options: Partial<CallOptions>): ClientDuplexStream<TunnelFromAgent, TunnelToAgent>;
+  tunnel(metadata: Metadata, options?: Partial<CallOptions>): ClientDuplexStream<TunnelFromAgent, TunnelToAgent>;
 }
 
 export const AgentGatewayClient = makeGenericClientConstructor(

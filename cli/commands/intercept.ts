@@ -1,0 +1,93 @@
+// `outpost intercept` / `hijack` (fly intercept): runs a command (default: a shell) inside a running
+// step, in its working directory and environment, with this terminal's input and output. Its exit
+// status is the command's.
+
+import type { Command } from 'commander';
+import type { InterceptClientFrame } from '../../hub/api/types.js';
+import type { ApiClient } from '../api-client.js';
+import { parseJobRef, parsePositiveInt, type CliContext } from '../context.js';
+import { CliError } from '../io.js';
+
+interface InterceptOptions {
+  job?: string;
+  build?: string;
+  step?: string;
+  stepType?: string;
+  attempt?: string;
+}
+
+export function registerIntercept(program: Command, ctx: CliContext): void {
+  program
+    .command('intercept')
+    .alias('hijack')
+    .description("Run a command inside a running step's working directory (default: a shell)")
+    .option('-j, --job <pipeline/job>', "the job's build (its latest, or the one -b names)")
+    .option('-b, --build <build>', 'with -j: the build name; without -j: the build id')
+    .option('-s, --step <name>', 'the step (needed when several run)')
+    .option('--step-type <type>', 'the step type: task, get, put or check')
+    .option('-a, --attempt <n>', 'the attempt of a step with `attempts`')
+    .argument('[command...]', 'the command and its arguments (after --)')
+    .addHelpText(
+      'after',
+      `
+With a terminal on stdin the command runs under a pseudo-terminal (process pools; not Windows).
+Examples:
+  outpost intercept -j my-app/unit -s run
+  outpost intercept -b 42 -- sh -c 'echo $PWD; exit 3'`,
+    )
+    .action(async (command: string[], opts: InterceptOptions, cmd: Command) => {
+      const client = await ctx.client(cmd);
+      const buildId = await buildOf(client, opts);
+      const term = ctx.io.terminal;
+      const start: InterceptClientFrame = {
+        start: { command, tty: term !== undefined, ...(term ? term.size() : {}) },
+      };
+      const query = {
+        ...(opts.step !== undefined ? { step: opts.step } : {}),
+        ...(opts.stepType !== undefined ? { type: opts.stepType } : {}),
+        ...(opts.attempt !== undefined ? { attempt: parsePositiveInt(opts.attempt, 'attempt') } : {}),
+      };
+      term?.setRawMode(true);
+      const done = new AbortController();
+      try {
+        for await (const frame of client.intercept(buildId, query, upstream(ctx, start), done.signal)) {
+          if (frame.stdout !== undefined) ctx.io.stdout.write(Buffer.from(frame.stdout, 'base64'));
+          if (frame.stderr !== undefined) ctx.io.stderr.write(Buffer.from(frame.stderr, 'base64'));
+          if (frame.error !== undefined) throw new CliError(frame.error);
+          if (frame.exit !== undefined) {
+            ctx.exitCode = frame.exit;
+            return;
+          }
+        }
+        throw new CliError('the hub ended the terminal without an exit status');
+      } finally {
+        term?.setRawMode(false);
+        // The command has ended: nothing more the user types goes anywhere.
+        done.abort();
+        ctx.io.releaseStdin?.();
+      }
+    });
+}
+
+/** The frames sent up: the start, then stdin as it comes, then its end. */
+async function* upstream(ctx: CliContext, start: InterceptClientFrame): AsyncGenerator<string> {
+  yield JSON.stringify(start) + '\n';
+  for await (const chunk of ctx.io.stdin) {
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+    yield JSON.stringify({ stdin: data.toString('base64') } satisfies InterceptClientFrame) + '\n';
+  }
+  yield JSON.stringify({ eof: true } satisfies InterceptClientFrame) + '\n';
+}
+
+async function buildOf(client: ApiClient, opts: InterceptOptions): Promise<number> {
+  if (opts.job === undefined) {
+    if (opts.build === undefined)
+      throw new CliError('name the build: -b BUILD_ID, or -j PIPELINE/JOB [-b NAME]');
+    return parsePositiveInt(opts.build, 'build id');
+  }
+  const ref = parseJobRef(opts.job);
+  if (opts.build !== undefined) return (await client.getJobBuild(ref.pipeline, ref.job, opts.build)).id;
+  const [latest] = await client.listBuilds({ pipeline: ref.pipeline, job: ref.job, limit: 1 });
+  if (!latest) throw new CliError(`job ${ref.pipeline}/${ref.job} has no builds`);
+  return latest.id;
+}

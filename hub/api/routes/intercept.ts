@@ -1,0 +1,109 @@
+// `outpost intercept`: a command inside a running step, its terminal carried over this one HTTP request.
+// The request body and the response are newline-delimited JSON frames (see InterceptFrame in types.ts),
+// relayed to and from the agent's Tunnel stream (hub/gateway/tunnels.ts).
+
+import { createInterface } from 'node:readline';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import type { StoredDispatchSpec } from '../../engine/dispatched-step.js';
+import type { StepRun } from '../../store/store.js';
+import type { ApiContext } from '../context.js';
+import { HttpError, notFound } from '../errors.js';
+import { id } from '../fields.js';
+import { route, type Route } from '../route.js';
+import type { InterceptClientFrame, InterceptServerFrame } from '../types.js';
+
+const STEP_TYPES = ['task', 'get', 'put', 'check'] as const;
+
+export function interceptRoutes(ctx: ApiContext): Route[] {
+  const { store, tunnels } = ctx.deps;
+  return [
+    route({
+      method: 'POST',
+      url: '/builds/:id/intercept',
+      role: 'member',
+      team: async ({ id }) => ({ team: (await ctx.buildOf(id)).teamName, what: `build ${id}` }),
+      params: z.object({ id }),
+      query: z.object({
+        step: z.string().min(1).optional(),
+        type: z.enum(STEP_TYPES).optional(),
+        attempt: z.coerce.number().int().positive().optional(),
+      }),
+      handler: async ({ params, query }, req, reply) => {
+        const build = await ctx.buildOf(params.id);
+        const step = chooseStep(await store.listStepRuns(build.id), query, build.id);
+        if (!step.agentName || !step.leaseId) throw notFound(`a running step of build ${build.id}`);
+        const body = req.body as Readable | undefined;
+        if (typeof body?.pipe !== 'function')
+          throw new HttpError(415, 'unsupported_media_type', 'send the frames as application/octet-stream');
+        const lines = createInterface({ input: body, crlfDelay: Infinity })[Symbol.asyncIterator]();
+        const first = await lines.next();
+        const start = first.done ? undefined : parseFrame(first.value)?.start;
+        if (!start) throw new HttpError(400, 'bad_request', 'the first frame must be {"start": {...}}');
+        const terminal = await tunnels.open(step.agentName, {
+          leaseId: step.leaseId,
+          command: start.command ?? [],
+          tty: start.tty === true,
+          rows: start.rows ?? 24,
+          cols: start.cols ?? 80,
+        });
+        if (typeof terminal === 'string') throw new HttpError(409, 'intercept_failed', terminal);
+        req.log.info({ buildId: build.id, step: step.name, tty: start.tty === true }, 'intercept started');
+        reply.hijack();
+        const out = reply.raw;
+        out.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+        const write = (frame: InterceptServerFrame) => out.write(JSON.stringify(frame) + '\n');
+        out.on('close', () => terminal.close());
+        void (async () => {
+          for await (const line of { [Symbol.asyncIterator]: () => lines }) {
+            const frame = parseFrame(line);
+            if (frame?.stdin !== undefined) terminal.stdin(Buffer.from(frame.stdin, 'base64'));
+            if (frame?.resize) terminal.resize(frame.resize.rows, frame.resize.cols);
+            if (frame?.eof) terminal.closeStdin();
+          }
+        })().catch(() => terminal.close());
+        for await (const frame of terminal.frames()) {
+          if (frame.kind === 'exit') write(frame.error ? { error: frame.error } : { exit: frame.exitStatus });
+          else write({ [frame.kind]: frame.data.toString('base64') });
+        }
+        out.end();
+      },
+    }),
+  ];
+}
+
+/** The one step to intercept: running, matching the filters; else a message naming the choices. */
+function chooseStep(
+  runs: StepRun[],
+  filter: { step?: string; type?: (typeof STEP_TYPES)[number]; attempt?: number },
+  buildId: number,
+): StepRun {
+  const typeOf = (run: StepRun) => (run.spec as StoredDispatchSpec).spec.resource?.kind ?? 'task';
+  const running = runs.filter((r) => r.status === 'running');
+  const matching = running.filter(
+    (r) =>
+      (filter.step === undefined || r.name === filter.step) &&
+      (filter.type === undefined || typeOf(r) === filter.type) &&
+      (filter.attempt === undefined || r.planId.includes(`/attempt/${filter.attempt}`)),
+  );
+  const names = running.map((r) => `${r.name} (${typeOf(r)})`).join(', ');
+  const [only, ...more] = matching;
+  if (!only)
+    throw notFound(
+      running.length === 0
+        ? `a running step of build ${buildId}`
+        : `a running step matching that in build ${buildId} (running: ${names})`,
+    );
+  if (more.length > 0)
+    throw new HttpError(409, 'several_steps', `several steps match; choose one with -s: ${names}`);
+  return only;
+}
+
+function parseFrame(line: string): InterceptClientFrame | undefined {
+  try {
+    const value = JSON.parse(line) as unknown;
+    return typeof value === 'object' && value !== null ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,96 @@
+// `outpost intercept` (alias hijack) as a user runs it: a real CLI process into a running step of a
+// real agent's process pool, through the hub (the agent dials out; the hub relays over a Tunnel).
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
+import { spawnCli } from '../support/cli-process.js';
+import { startTestAgent, startTestHub, triggerJob, waitForEvents, type TestHub } from '../support/harness.js';
+
+let hub: TestHub;
+let agent: Awaited<ReturnType<typeof startTestAgent>>;
+let cli: Sandbox;
+let buildId: number;
+
+const PIPELINE = `jobs:
+- name: job
+  plan:
+  - task: run
+    config:
+      platform: linux
+      params: { MARKER: from-the-step }
+      run: { path: sh, args: ['-c', 'echo started; exec sleep 600'] }
+`;
+
+async function outpost(args: string[], tty = false) {
+  const p = spawnCli(args, { cwd: cli.dir, env: cli.env as Record<string, string>, tty });
+  const code = await p.exited;
+  return { code, stdout: p.stdout(), stderr: p.stderr() };
+}
+
+beforeAll(async () => {
+  hub = await startTestHub();
+  agent = await startTestAgent(hub);
+  await agent.welcomed;
+  cli = await sandbox();
+  expect((await cli.run(['login', '--url', hub.url, '--token', hub.adminToken])).code).toBe(0);
+  expect((await hub.api('PUT', '/teams/main/pipelines/p/config', { source: PIPELINE })).status).toBe(200);
+  await hub.api('PUT', '/teams/main/pipelines/p/unpause');
+  buildId = await triggerJob(hub, 'p', 'job');
+  await waitForEvents(hub, buildId, 'started\\n');
+}, 60_000);
+
+afterAll(async () => {
+  await hub.api('PUT', `/builds/${buildId}/abort`);
+  await agent.stop();
+  await hub.close();
+});
+
+describe('outpost intercept', () => {
+  it("runs a command in the step's directory and environment and exits with its status", async () => {
+    const result = await outpost([
+      'intercept',
+      '-j',
+      'p/job',
+      '--',
+      'sh',
+      '-c',
+      'echo $PWD; echo $MARKER; exit 3',
+    ]);
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toMatch(new RegExp(`^${agent.dir}/work/\\S+\\nfrom-the-step\\n$`));
+    expect(result.code).toBe(3);
+  });
+
+  it('passes stdin through (hijack is its alias, -b the build id)', async () => {
+    const p = spawnCli(
+      ['hijack', '-b', String(buildId), '-s', 'run', '--', 'sh', '-c', 'read line; echo got $line'],
+      {
+        cwd: cli.dir,
+        env: cli.env as Record<string, string>,
+        stdin: 'hello\n',
+      },
+    );
+    expect(await p.exited).toBe(0);
+    expect(p.stdout()).toBe('got hello\n');
+  });
+
+  it('runs under a pseudo-terminal when stdin is a terminal', async () => {
+    const result = await outpost(
+      ['intercept', '-b', String(buildId), '--', 'sh', '-c', 'echo $PWD; tty; exit 3'],
+      true,
+    );
+    // Two terminals (the agent's and the test's own `script`) each turn "\n" into "\r\n".
+    expect(result.stdout).toMatch(new RegExp(`${agent.dir}/work/\\S+\\r*\\n/dev/pts/\\d+`));
+    expect(result.code).toBe(3);
+  });
+
+  it('says which steps run when the one asked for does not', async () => {
+    const result = await outpost(['intercept', '-b', String(buildId), '-s', 'nope', '--', 'true']);
+    expect(result.stderr).toBe(
+      `error: a running step matching that in build ${buildId} (running: run (task)) not found\n`,
+    );
+    expect(result.code).toBe(1);
+    const finished = await outpost(['intercept', '-b', '999', '--', 'true']);
+    expect(finished.stderr).toBe('error: build 999 not found\n');
+  });
+});
