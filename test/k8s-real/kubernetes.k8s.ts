@@ -3,9 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentSummary } from '../../hub/api/types.js';
 import {
   finalStatus,
   logText,
+  openEventStream,
   readBuildEvents,
   setPipeline,
   startTestAgent,
@@ -44,6 +46,13 @@ ${extra}`;
       'linux',
       '      node_selector: { outpost.dev/no-such-label: "x" }\n      pending_timeout_seconds: 5\n',
       'nowhere',
+    ),
+    // The step container runs as another uid than the helpers (an image's own non-root user).
+    k8s(
+      'otheruser',
+      'linux',
+      '      pod_patch: { spec: { containers: [ { name: step, securityContext: { runAsUser: 1000 } } ] } }\n',
+      'otheruser',
     ),
     k8s(
       'stuck',
@@ -107,6 +116,55 @@ describe.skipIf(!kubeconfig)('kubernetes executor on a real cluster', () => {
     );
     expect(finalStatus(events)).toBe('succeeded');
     expect(logText(events)).toContain('made');
+  });
+
+  it("reports each pool's admission (a dry-run create at agent start) to the hub", async () => {
+    const { body } = await hub.api<AgentSummary[]>('GET', '/agents');
+    const linux = body
+      .find((a) => a.name.endsWith(`k8s-real-${process.pid}`))
+      ?.pools.find((p) => p.name === 'linux');
+    expect(linux?.admission).toEqual({ verdict: 'admitted', message: '' });
+  });
+
+  it('a non-root step writes its inputs and outputs, also as another uid than the helpers', async () => {
+    const events = await run(
+      'nonroot',
+      task(
+        'make',
+        'linux',
+        'echo made > out/file && mkdir out/dir && id -u',
+        '      outputs: [{ name: out }]\n',
+      ) +
+        task(
+          'again',
+          'linux',
+          // Writes into its input and its output as uid 1000, through the pod's fsGroup.
+          'echo more >> out/file && mkdir out/dir2 && echo x > res/f && id -u',
+          '      inputs: [{ name: out }]\n      outputs: [{ name: res }]\n',
+          'otheruser',
+        ),
+    );
+    expect(errorOf(events)).toBeUndefined();
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(logText(events)).toBe('65532\n1000\n');
+  });
+
+  it('an agent restart mid-step: the step continues, every line once', async () => {
+    await setPipeline(
+      hub,
+      'restart',
+      `jobs:\n- name: job\n  plan:\n${task('t', 'linux', 'for i in $(seq 1 60); do echo line $i; sleep 0.25; done')}`,
+    );
+    const build = await triggerJob(hub, 'restart', 'job');
+    const stream = await openEventStream(hub, build);
+    await stream.until('line 10');
+    await stream.cancel();
+    await agent.stop();
+    agent = await startTestAgent(hub, { name: `k8s-real-${process.pid}`, pools: pools() });
+    await agent.welcomed;
+    const events = await readBuildEvents(hub, build);
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(logText(events)).toBe(Array.from({ length: 60 }, (_, i) => `line ${i + 1}\n`).join(''));
   });
 
   it('unschedulable', async () => {
