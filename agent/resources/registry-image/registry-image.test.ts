@@ -69,6 +69,18 @@ describe.skipIf(unavailable !== undefined)('registry-image against a real regist
     await pushImage(plain, 'app', ['current'], app1);
   });
 
+  /** The image app1 (tag current) fetched into `dir` as `format`, as a task's input would hold it. */
+  const getApp1 = (dir: string, format: 'oci' | 'oci-layout') =>
+    run(
+      'get',
+      {
+        source: { repository: `${plain.host}/app` },
+        version: { tag: 'current', digest: app1.digest },
+        params: { format },
+      },
+      dir,
+    );
+
   afterAll(async () => {
     await plain.close();
     if (root) await rm(root, { recursive: true, force: true });
@@ -341,15 +353,7 @@ describe.skipIf(unavailable !== undefined)('registry-image against a real regist
       // The image tarball a get with format: oci wrote (what oci-build-task writes too).
       const work = await mkdtemp(path.join(root, 'put-'));
       await mkdir(path.join(work, 'built'));
-      await run(
-        'get',
-        {
-          source: { repository: `${plain.host}/app` },
-          version: { tag: 'current', digest: app1.digest },
-          params: { format: 'oci' },
-        },
-        path.join(work, 'built'),
-      );
+      await getApp1(path.join(work, 'built'), 'oci');
       await writeFile(path.join(work, 'tags'), 'extra-1\n  extra-2 ');
       const response = (await run(
         'put',
@@ -376,15 +380,7 @@ describe.skipIf(unavailable !== undefined)('registry-image against a real regist
 
     it('pushes an OCI layout unchanged (same digest), and bumps aliases', async () => {
       const work = await mkdtemp(path.join(root, 'mirror-'));
-      await run(
-        'get',
-        {
-          source: { repository: `${plain.host}/app` },
-          version: { tag: 'current', digest: app1.digest },
-          params: { format: 'oci-layout' },
-        },
-        work,
-      );
+      await getApp1(work, 'oci-layout');
       await pushImage(plain, 'mirror', ['1.3.0'], app2);
       const response = (await run(
         'put',
@@ -413,15 +409,7 @@ describe.skipIf(unavailable !== undefined)('registry-image against a real regist
       expect(await failure('put', { source, params: { image: 'a.tar' } }, work)).toBe(
         "no tag specified - need either 'version:' in params or 'tag:' in source",
       );
-      await run(
-        'get',
-        {
-          source: { repository: `${plain.host}/app` },
-          version: { tag: 'current', digest: app1.digest },
-          params: { format: 'oci-layout' },
-        },
-        work,
-      );
+      await getApp1(work, 'oci-layout');
       const config = JSON.parse(app1.manifest.toString()) as { config: { digest: string } };
       await writeFile(
         path.join(work, 'oci', 'blobs', 'sha256', config.config.digest.slice(7)),
