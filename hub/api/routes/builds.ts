@@ -13,7 +13,10 @@ import type { BuildStep, BuildSummary } from '../types.js';
 
 const buildParams = z.object({ id });
 
-const millis = z.string().regex(/^\d{1,15}$/, 'must be Unix milliseconds, like 1700000000000').transform(Number);
+const millis = z
+  .string()
+  .regex(/^\d{1,15}$/, 'must be Unix milliseconds, like 1700000000000')
+  .transform(Number);
 
 export function buildRoutes(ctx: ApiContext): Route[] {
   const { store, engine, events } = ctx.deps;
