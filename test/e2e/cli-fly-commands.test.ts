@@ -4,25 +4,19 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
-import { startTestAgent, startTestHub, type TestHub } from '../support/harness.js';
+import type { Sandbox } from '../../cli/test/fake-hub.js';
+import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
 
-let hub: TestHub;
-let agent: Awaited<ReturnType<typeof startTestAgent>>;
+let fixture: CliFixture;
 let cli: Sandbox;
 
 beforeAll(async () => {
-  hub = await startTestHub();
-  agent = await startTestAgent(hub);
-  await agent.welcomed;
-  cli = await sandbox();
-  expect((await cli.run(['login', '--url', hub.url, '--token', hub.adminToken])).code).toBe(0);
+  fixture = await startCliFixture();
+  cli = fixture.cli;
+  expect(fixture.login.code).toBe(0);
 });
 
-afterAll(async () => {
-  await agent.stop();
-  await hub.close();
-});
+afterAll(() => fixture.close());
 
 /** Sets (with fly's alias `sp`) and unpauses a pipeline from YAML text. */
 async function setPipeline(name: string, yaml: string): Promise<void> {

@@ -3,26 +3,21 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
-import { startTestAgent, startTestHub, waitForEvents, type TestHub } from '../support/harness.js';
+import type { Sandbox } from '../../cli/test/fake-hub.js';
+import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
+import { startTestAgent, waitForEvents, type TestHub } from '../support/harness.js';
 
+let fixture: CliFixture;
 let hub: TestHub;
-let agent: Awaited<ReturnType<typeof startTestAgent>>;
 let cli: Sandbox;
 
 beforeAll(async () => {
-  hub = await startTestHub();
-  agent = await startTestAgent(hub);
-  await agent.welcomed;
-  cli = await sandbox();
-  const login = await cli.run(['login', '--url', hub.url, '--token', hub.adminToken]);
-  expect(login.stdout).toContain(`logged in to ${hub.url} as admin; saved target default`);
+  fixture = await startCliFixture();
+  ({ hub, cli } = fixture);
+  expect(fixture.login.stdout).toContain(`logged in to ${hub.url} as admin; saved target default`);
 });
 
-afterAll(async () => {
-  await agent.stop();
-  await hub.close();
-});
+afterAll(() => fixture.close());
 
 async function pipelineFile(name: string, script: string): Promise<string> {
   const file = path.join(cli.dir, `${name}.yml`);

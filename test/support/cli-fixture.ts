@@ -1,0 +1,30 @@
+// A real hub and agent with the CLI logged in to the hub as admin (target `default`): the setup of the
+// tests that drive the CLI end to end.
+
+import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
+import { startTestAgent, startTestHub, type TestHub } from './harness.js';
+
+export interface CliFixture {
+  hub: TestHub;
+  cli: Sandbox;
+  /** The login's output (tests check what it says). */
+  login: Awaited<ReturnType<Sandbox['run']>>;
+  close(): Promise<void>;
+}
+
+export async function startCliFixture(): Promise<CliFixture> {
+  const hub = await startTestHub();
+  const agent = await startTestAgent(hub);
+  await agent.welcomed;
+  const cli = await sandbox();
+  const login = await cli.run(['login', '--url', hub.url, '--token', hub.adminToken]);
+  return {
+    hub,
+    cli,
+    login,
+    async close() {
+      await agent.stop();
+      await hub.close();
+    },
+  };
+}
