@@ -59,7 +59,7 @@ export async function openSqliteStore(opts: { dataDir: string } | { memory: true
     await db.destroy();
     throw err;
   }
-  return new KyselyStore(db);
+  return new KyselyStore(db, { rowLocks: false });
 }
 
 /**
