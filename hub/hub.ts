@@ -22,7 +22,7 @@ import { BuildEvents } from './events/build-events.js';
 import { LogWriter } from './events/log-writer.js';
 import { startGateway, type GatewayTls } from './gateway/server.js';
 import { createHubMetrics, type HubMetrics } from './metrics.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 
 export const HUB_VERSION = '0.1.0';
@@ -30,6 +30,8 @@ export const HUB_VERSION = '0.1.0';
 export interface HubOptions {
   /** Directory for the SQLite database and bootstrap files; undefined keeps everything in memory. */
   dataDir: string | undefined;
+  /** postgres://... : the store is on PostgreSQL (replicas share it) rather than SQLite in dataDir. */
+  databaseUrl?: string;
   httpListen: { host: string; port: number };
   grpcListen: string;
   tls: GatewayTls | undefined;
@@ -123,8 +125,9 @@ export interface RunningHub {
 }
 
 export async function startHub(options: HubOptions, log: Logger): Promise<RunningHub> {
-  // Opening the store takes the data directory's lock (a second hub is refused here, naming the first).
-  const store = await openSqliteStore(options.dataDir ? { dataDir: options.dataDir } : { memory: true });
+  // On SQLite, opening the store takes the data directory's lock (a second hub is refused here, naming
+  // the first).
+  const store = await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
   try {
     return await assemble(store, options, log);
   } catch (err) {

@@ -5,12 +5,16 @@ import { existsSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { checkGatewayTls } from './gateway/tls-checks.js';
 import { parseDuration } from './pipeline/duration.js';
 import { rotateAdminToken } from './auth/admin-token.js';
 import { TokenService } from './auth/tokens.js';
 import { DEFAULT_HUB_OPTIONS, HUB_VERSION, startHub, type HubOptions } from './hub.js';
+import { migrateToLatest, pendingMigrations } from './store/migrations/index.js';
+import { openDatabase } from './store/open.js';
+import { redactDatabaseUrl } from './store/postgres.js';
 import { openSqliteStore, SQLITE_FILE } from './store/sqlite.js';
 
 function durationOption(value: string): number {
@@ -45,6 +49,11 @@ export function hubCommand(): Command {
       '--data-dir <dir>',
       'where the database and bootstrap files live',
       process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
+    )
+    .option(
+      '--database <url>',
+      'PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB) shared by hub replicas; default: SQLite in --data-dir',
+      process.env.OUTPOST_DATABASE_URL,
     )
     .option('--http-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
     .option('--grpc-listen <host:port>', 'address agents dial into', '0.0.0.0:7777')
@@ -115,6 +124,7 @@ function coreImageOption(value: string, previous: Record<string, string>): Recor
 
 interface HubFlags {
   dataDir: string;
+  database?: string;
   httpListen: string;
   grpcListen: string;
   tlsCert?: string;
@@ -159,7 +169,48 @@ async function main(): Promise<void> {
         await store.close();
       }
     });
+  cmd.addCommand(migrateCommand());
   await cmd.parseAsync(process.argv);
+}
+
+/** `outpost-hub migrate [--dry-run]`: what `serve` does at start, on its own (e.g. before a rollout). */
+function migrateCommand(): Command {
+  return new Command('migrate')
+    .description(
+      'apply the database migrations not applied yet (hubs also do it when they start); --dry-run lists them',
+    )
+    .option(
+      '--database <url>',
+      'PostgreSQL URL; default: SQLite in --data-dir',
+      process.env.OUTPOST_DATABASE_URL,
+    )
+    .option(
+      '--data-dir <dir>',
+      'the hub data directory (SQLite)',
+      process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
+    )
+    .option('--dry-run', 'list the pending migrations, change nothing', false)
+    .action(async (opts: { database?: string; dataDir: string; dryRun: boolean }) => {
+      const where = opts.database ? redactDatabaseUrl(opts.database) : path.resolve(opts.dataDir);
+      if (!opts.database && !existsSync(path.join(opts.dataDir, SQLITE_FILE)))
+        throw new Error(`${where} holds no hub database (${SQLITE_FILE}); is --data-dir right?`);
+      const db = await openDatabase(
+        opts.database ? { databaseUrl: opts.database } : { dataDir: path.resolve(opts.dataDir) },
+      );
+      try {
+        const names = opts.dryRun
+          ? await pendingMigrations(db as unknown as Kysely<unknown>)
+          : await migrateToLatest(db as unknown as Kysely<unknown>);
+        const verb = opts.dryRun ? 'pending' : 'applied';
+        process.stdout.write(
+          names.length === 0
+            ? `${where}: up to date, no migration ${verb}\n`
+            : `${where}: ${names.length} migration(s) ${verb}:\n${names.map((n) => `  ${n}\n`).join('')}`,
+        );
+      } finally {
+        await db.destroy();
+      }
+    });
 }
 
 /** Runs the hub until SIGTERM/SIGINT. */
@@ -185,6 +236,7 @@ async function serve(cmd: Command): Promise<void> {
   const options: HubOptions = {
     ...DEFAULT_HUB_OPTIONS,
     dataDir: path.resolve(flags.dataDir),
+    databaseUrl: flags.database,
     httpListen: http,
     grpcListen: flags.grpcListen,
     tls:

@@ -41,7 +41,12 @@ export interface PostgresOptions {
 /** A Kysely instance on the database, not migrated (the `migrate` command lists what is pending). */
 export function openPostgresDatabase(opts: PostgresOptions): Kysely<Database> {
   checkDatabaseUrl(opts.url);
-  const pool = new pg.Pool({ connectionString: opts.url, max: opts.maxConnections ?? 10 });
+  // A database that does not answer fails the start (or a query) within seconds rather than hanging it.
+  const pool = new pg.Pool({
+    connectionString: opts.url,
+    max: opts.maxConnections ?? 10,
+    connectionTimeoutMillis: 10_000,
+  });
   // An idle connection the server drops (a restart, a failover) emits here; unhandled it would end the
   // process. The pool discards that client, and the next query opens a new connection.
   pool.on('error', () => undefined);
