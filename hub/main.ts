@@ -280,6 +280,12 @@ async function serve(cmd: Command): Promise<void> {
       },
     );
   };
+  // Another replica may lead already: stop at once, draining nothing (the leader resumes what was
+  // in flight, as after a crash).
+  void hub.leadershipLost.then((err) => {
+    log.fatal({ err }, 'lost the leader lock; exiting');
+    process.exit(1);
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

@@ -47,9 +47,11 @@ export function openPostgresDatabase(opts: PostgresOptions): Kysely<Database> {
     max: opts.maxConnections ?? 10,
     connectionTimeoutMillis: 10_000,
   });
-  // An idle connection the server drops (a restart, a failover) emits here; unhandled it would end the
-  // process. The pool discards that client, and the next query opens a new connection.
+  // A connection the server drops (a restart, a failover, an administrator) emits 'error' on its client
+  // and, while idle in the pool, on the pool; unhandled either would end the process. The pool discards
+  // that client and the next query opens a new connection; a query under way fails on its own.
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
