@@ -410,7 +410,10 @@ function checkHub(objects: K8sObject[], values: Obj): void {
   expect(args).toContain('--data-dir=/var/lib/outpost');
   expect(args.join(' ')).not.toContain('postgres');
   const databaseUrl = hub.env?.find((e) => e.name === 'OUTPOST_DATABASE_URL');
-  if (postgres) expect(databaseUrl?.valueFrom).toEqual({ secretKeyRef: database.postgres.urlSecret });
+  if (postgres)
+    expect((databaseUrl as { valueFrom?: unknown }).valueFrom).toEqual({
+      secretKeyRef: database.postgres.urlSecret,
+    });
   else expect(databaseUrl).toBeUndefined();
   expect(hub.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
   expect(hub.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
