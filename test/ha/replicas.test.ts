@@ -19,6 +19,7 @@ import {
 } from '../support/child-hub.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
 import { eventually } from '../support/eventually.js';
+import { finalStatus, logText, openEventStream, readBuildEvents } from '../support/harness.js';
 import { postgresUnavailable } from '../support/postgres.js';
 import { requireAll, requiredMessage } from '../support/require-all.js';
 import { testPostgresOnce } from '../support/store-backends.js';
@@ -30,33 +31,6 @@ if (unavailable !== undefined) console.log(`skipped: hub replicas on PostgreSQL:
 const REPLICAS = 3;
 const LINES = 40;
 const defer = cleanupAfterEach();
-
-/** A build's SSE stream read until `text` appears (or to its end): the log text and final status. */
-async function readEvents(url: string, token: string, buildId: number, until?: string) {
-  const res = await fetch(`${url}/api/v1/builds/${buildId}/events`, {
-    headers: { authorization: `Bearer ${token}` },
-  });
-  if (!res.body) throw new Error(`no event stream (HTTP ${res.status})`);
-  const decoder = new TextDecoder();
-  let raw = '';
-  for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-    raw += decoder.decode(chunk, { stream: true });
-    if (until !== undefined && raw.includes(until)) break;
-  }
-  const events = raw
-    .split('\n\n')
-    .filter((block) => block.includes('event: event'))
-    .map((block) => block.split('\n').find((l) => l.startsWith('data: ')) ?? '')
-    .filter((data) => data !== '')
-    .map((data) => JSON.parse(data.slice(6)) as { event: string; data: Record<string, unknown> });
-  return {
-    log: events
-      .filter((e) => e.event === 'log')
-      .map((e) => e.data.payload as string)
-      .join(''),
-    status: events.filter((e) => e.event === 'status').at(-1)?.data.status as string | undefined,
-  };
-}
 
 describe.skipIf(unavailable !== undefined)('hub replicas on one PostgreSQL', () => {
   const server = testPostgresOnce();
@@ -141,7 +115,9 @@ describe.skipIf(unavailable !== undefined)('hub replicas on one PostgreSQL', () 
       expect(build.status).toBe(201);
       builds.push(build.body.id);
       // The step is under way (`\\n` as the SSE data's JSON spells a newline: not "line 50").
-      await readEvents(leader.url, token, build.body.id, 'line 5\\n');
+      const stream = await openEventStream({ url: leader.url, adminToken: token }, build.body.id);
+      await stream.until('line 5\\n');
+      await stream.cancel();
       leader.child.kill('SIGKILL');
       await leader.exited;
       kills++;
@@ -152,12 +128,13 @@ describe.skipIf(unavailable !== undefined)('hub replicas on one PostgreSQL', () 
     let duplicates = 0;
     const expected = Array.from({ length: LINES }, (_, i) => `line ${i + 1}\n`).join('');
     for (const id of builds) {
-      const { log, status } = await readEvents(leader.url, token, id);
+      const events = await readBuildEvents({ url: leader.url, adminToken: token }, id);
+      const log = logText(events);
       const lines = log.split('\n').filter((l) => l !== '');
       linesStored += lines.length;
       duplicates += lines.length - new Set(lines).size;
       expect(log).toBe(expected);
-      expect(status).toBe('succeeded');
+      expect(finalStatus(events)).toBe('succeeded');
     }
     console.log(
       `ha: replicas=${REPLICAS} replica_kills=${kills} builds=${builds.length} lines_sent=${LINES * builds.length} lines_stored=${linesStored} duplicates=${duplicates}`,
