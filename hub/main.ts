@@ -42,77 +42,82 @@ function hostPort(value: string): { host: string; port: number } {
 }
 
 export function hubCommand(): Command {
-  return new Command('outpost-hub')
-    .description('The Outpost hub: schedules builds and dispatches their steps to agents that dial in.')
-    .version(HUB_VERSION)
-    .option(
-      '--data-dir <dir>',
-      'where the database and bootstrap files live',
-      process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
-    )
-    .option(
-      '--database <url>',
-      'PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB) shared by hub replicas; default: SQLite in --data-dir',
-      process.env.OUTPOST_DATABASE_URL,
-    )
-    .option('--http-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
-    .option('--grpc-listen <host:port>', 'address agents dial into', '0.0.0.0:7777')
-    .option('--tls-cert <file>', 'PEM certificate for the agent gateway')
-    .option('--tls-key <file>', 'PEM private key for the agent gateway')
-    .option(
-      '--tls-client-ca <file>',
-      'require agents to present a client certificate signed by this CA (mTLS)',
-    )
-    .option(
-      '--insecure-plaintext',
-      'serve agents without TLS (only for loopback or a trusted test network)',
-      false,
-    )
-    .addOption(
-      new Option('--lease-grace <duration>', 'how long a disconnected agent keeps its running steps')
-        .argParser(durationOption)
-        .default(DEFAULT_HUB_OPTIONS.leaseGraceMs, '2m'),
-    )
-    .addOption(
-      new Option('--heartbeat <duration>', 'heartbeat interval on agent sessions')
-        .argParser(durationOption)
-        .default(DEFAULT_HUB_OPTIONS.heartbeatMs, '5s'),
-    )
-    .addOption(
-      new Option(
-        '--max-build-log-bytes <size>',
-        'log bytes stored per build; later output is dropped behind one marker line (0: no cap)',
+  return (
+    new Command('outpost-hub')
+      .description('The Outpost hub: schedules builds and dispatches their steps to agents that dial in.')
+      .version(HUB_VERSION)
+      .option(
+        '--data-dir <dir>',
+        'where the database and bootstrap files live',
+        process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
       )
-        .argParser(parseBytes)
-        .default(DEFAULT_HUB_OPTIONS.maxBuildLogBytes, '100MiB'),
-    )
-    .addOption(
-      new Option(
-        '--max-session-log-bytes <size>',
-        'log bytes one agent session may have waiting for the store before the hub stops reading it',
+      // No default from the environment here: commander would print it, password and all, in --help.
+      .option(
+        '--database <url>',
+        'PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB; env OUTPOST_DATABASE_URL) shared by hub replicas; default: SQLite in --data-dir',
       )
-        .argParser(parseBytes)
-        .default(DEFAULT_HUB_OPTIONS.maxSessionLogBytes, '8MiB'),
-    )
-    .addOption(
-      new Option('--audit-interval <duration>', 'how often the stall audit checks unfinished builds')
-        .argParser(durationOption)
-        .default(DEFAULT_HUB_OPTIONS.auditIntervalMs, '1m'),
-    )
-    .addOption(
-      new Option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, exit (status 1) if draining takes longer')
-        .argParser(durationOption)
-        .default(30_000, '30s'),
-    )
-    .addOption(
-      new Option(
-        '--core-resource-image <type=repository>',
-        'the image a base resource type runs from (repeatable; mock and time are built in), e.g. git=my.registry/git-resource',
+      .option('--http-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
+      .option('--grpc-listen <host:port>', 'address agents dial into', '0.0.0.0:7777')
+      .option('--tls-cert <file>', 'PEM certificate for the agent gateway')
+      .option('--tls-key <file>', 'PEM private key for the agent gateway')
+      .option(
+        '--tls-client-ca <file>',
+        'require agents to present a client certificate signed by this CA (mTLS)',
       )
-        .argParser(coreImageOption)
-        .default({}, 'concourse/<type>-resource for the core types'),
-    )
-    .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info');
+      .option(
+        '--insecure-plaintext',
+        'serve agents without TLS (only for loopback or a trusted test network)',
+        false,
+      )
+      .addOption(
+        new Option('--lease-grace <duration>', 'how long a disconnected agent keeps its running steps')
+          .argParser(durationOption)
+          .default(DEFAULT_HUB_OPTIONS.leaseGraceMs, '2m'),
+      )
+      .addOption(
+        new Option('--heartbeat <duration>', 'heartbeat interval on agent sessions')
+          .argParser(durationOption)
+          .default(DEFAULT_HUB_OPTIONS.heartbeatMs, '5s'),
+      )
+      .addOption(
+        new Option(
+          '--max-build-log-bytes <size>',
+          'log bytes stored per build; later output is dropped behind one marker line (0: no cap)',
+        )
+          .argParser(parseBytes)
+          .default(DEFAULT_HUB_OPTIONS.maxBuildLogBytes, '100MiB'),
+      )
+      .addOption(
+        new Option(
+          '--max-session-log-bytes <size>',
+          'log bytes one agent session may have waiting for the store before the hub stops reading it',
+        )
+          .argParser(parseBytes)
+          .default(DEFAULT_HUB_OPTIONS.maxSessionLogBytes, '8MiB'),
+      )
+      .addOption(
+        new Option('--audit-interval <duration>', 'how often the stall audit checks unfinished builds')
+          .argParser(durationOption)
+          .default(DEFAULT_HUB_OPTIONS.auditIntervalMs, '1m'),
+      )
+      .addOption(
+        new Option(
+          '--drain-timeout <duration>',
+          'on SIGTERM/SIGINT, exit (status 1) if draining takes longer',
+        )
+          .argParser(durationOption)
+          .default(30_000, '30s'),
+      )
+      .addOption(
+        new Option(
+          '--core-resource-image <type=repository>',
+          'the image a base resource type runs from (repeatable; mock and time are built in), e.g. git=my.registry/git-resource',
+        )
+          .argParser(coreImageOption)
+          .default({}, 'concourse/<type>-resource for the core types'),
+      )
+      .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info')
+  );
 }
 
 /** `TYPE=REPOSITORY`, collected into a map (the flag repeats). */
@@ -179,11 +184,7 @@ function migrateCommand(): Command {
     .description(
       'apply the database migrations not applied yet (hubs also do it when they start); --dry-run lists them',
     )
-    .option(
-      '--database <url>',
-      'PostgreSQL URL; default: SQLite in --data-dir',
-      process.env.OUTPOST_DATABASE_URL,
-    )
+    .option('--database <url>', 'PostgreSQL URL (env OUTPOST_DATABASE_URL); default: SQLite in --data-dir')
     .option(
       '--data-dir <dir>',
       'the hub data directory (SQLite)',
@@ -191,6 +192,7 @@ function migrateCommand(): Command {
     )
     .option('--dry-run', 'list the pending migrations, change nothing', false)
     .action(async (opts: { database?: string; dataDir: string; dryRun: boolean }) => {
+      opts.database ??= process.env.OUTPOST_DATABASE_URL;
       const where = opts.database ? redactDatabaseUrl(opts.database) : path.resolve(opts.dataDir);
       if (!opts.database && !existsSync(path.join(opts.dataDir, SQLITE_FILE)))
         throw new Error(`${where} holds no hub database (${SQLITE_FILE}); is --data-dir right?`);
@@ -236,7 +238,7 @@ async function serve(cmd: Command): Promise<void> {
   const options: HubOptions = {
     ...DEFAULT_HUB_OPTIONS,
     dataDir: path.resolve(flags.dataDir),
-    databaseUrl: flags.database,
+    databaseUrl: flags.database ?? process.env.OUTPOST_DATABASE_URL,
     httpListen: http,
     grpcListen: flags.grpcListen,
     tls:

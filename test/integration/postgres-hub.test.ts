@@ -28,8 +28,8 @@ if (unavailable !== undefined && requireAll) throw new Error(requiredMessage(una
 if (unavailable !== undefined) console.log(`skipped: the hub on PostgreSQL: ${unavailable}`);
 
 const run = promisify(execFile);
-const hubCli = (...args: string[]) =>
-  run(process.execPath, ['--import', 'tsx', 'hub/main.ts', ...args], { env: { ...process.env } });
+const hubCli = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, ['--import', 'tsx', 'hub/main.ts', ...args], { env: { ...process.env, ...env } });
 
 describe.skipIf(unavailable !== undefined)('a hub on PostgreSQL', () => {
   const server = testPostgresOnce();
@@ -45,11 +45,11 @@ describe.skipIf(unavailable !== undefined)('a hub on PostgreSQL', () => {
 
   it('migrate --dry-run lists every pending migration, migrate applies them once', async () => {
     const all = Object.keys(migrations);
-    const dry = await hubCli('migrate', '--database', url, '--dry-run');
+    const dry = await hubCli(['migrate', '--database', url, '--dry-run']);
     expect(dry.stdout).toContain(
       `${all.length} migration(s) pending:\n${all.map((n) => `  ${n}\n`).join('')}`,
     );
-    const applied = await hubCli('migrate', '--database', url);
+    const applied = await hubCli(['migrate', '--database', url]);
     expect(applied.stdout).toContain(`${all.length} migration(s) applied:`);
     // And a hub starting on it finds nothing left to do.
     const db = await openDatabase({ databaseUrl: url });
@@ -58,7 +58,8 @@ describe.skipIf(unavailable !== undefined)('a hub on PostgreSQL', () => {
   }, 60_000); // two hub processes through tsx, seconds each on a loaded machine
 
   it('refuses a database URL that is not PostgreSQL, naming it without its password', async () => {
-    const failed = await hubCli('migrate', '--database', 'mysql://u:secret@db/x').then(
+    // From the environment, as the chart passes it.
+    const failed = await hubCli(['migrate'], { OUTPOST_DATABASE_URL: 'mysql://u:secret@db/x' }).then(
       () => undefined,
       (err: unknown) => err as { code: number; stderr: string },
     );
