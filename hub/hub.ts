@@ -25,7 +25,9 @@ import { BuildEvents } from './events/build-events.js';
 import { LogWriter } from './events/log-writer.js';
 import { startGateway, type GatewayTls } from './gateway/server.js';
 import { createHubMetrics, serveMetrics, type HubMetrics } from './metrics.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { advisoryLockLeadership, soleLeadership, type Leadership } from './replicas/leadership.js';
+import { serveStandby } from './replicas/standby.js';
+import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 
 export const HUB_VERSION = '0.1.0';
@@ -33,6 +35,8 @@ export const HUB_VERSION = '0.1.0';
 export interface HubOptions {
   /** Directory for the SQLite database and bootstrap files; undefined keeps everything in memory. */
   dataDir: string | undefined;
+  /** postgres://... : the store is on PostgreSQL (replicas share it) rather than SQLite in dataDir. */
+  databaseUrl?: string;
   httpListen: { host: string; port: number };
   grpcListen: string;
   tls: GatewayTls | undefined;
@@ -134,23 +138,51 @@ export interface RunningHub {
   metricsUrl: string | undefined;
   /** Every HTTP route the hub serves, as registered. */
   apiRoutes: readonly ServedRoute[];
-  /** Stops accepting work, tells agents, flushes and closes the store. */
+  /**
+   * Resolves when a replica on PostgreSQL loses the leader lock (its database connection failed):
+   * another replica may be leading already, so the process must stop at once.
+   */
+  leadershipLost: Promise<Error>;
+  /** Stops accepting work, tells agents, flushes and closes the store, then gives up leadership. */
   close(): Promise<void>;
 }
 
 export async function startHub(options: HubOptions, log: Logger): Promise<RunningHub> {
-  // Opening the store takes the data directory's lock (a second hub is refused here, naming the first).
-  const store = await openSqliteStore(options.dataDir ? { dataDir: options.dataDir } : { memory: true });
+  // On SQLite, opening the store takes the data directory's lock (a second hub is refused here, naming
+  // the first). On PostgreSQL replicas share the database, and one at a time leads.
+  const store = await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+  const leadership =
+    options.databaseUrl === undefined ? soleLeadership() : advisoryLockLeadership(options.databaseUrl);
   try {
-    return await assemble(store, options, log);
+    await lead(leadership, options, log);
+    return await assemble(store, leadership, options, log);
   } catch (err) {
-    // Releases the lock, so that a hub that failed to start (a port in use) does not block the next.
+    // Releases the locks, so that a hub that failed to start (a port in use) does not block the next.
+    await leadership.release();
     await store.close().catch(() => undefined);
     throw err;
   }
 }
 
-async function assemble(store: Store, options: HubOptions, log: Logger): Promise<RunningHub> {
+/** Waits until this replica leads; meanwhile a standby answers the probes on the HTTP address. */
+async function lead(leadership: Leadership, options: HubOptions, log: Logger): Promise<void> {
+  if (options.databaseUrl === undefined) return leadership.acquire();
+  const standby = await serveStandby(options.httpListen);
+  log.info('waiting for the leader lock (a standby while another replica leads)');
+  try {
+    await leadership.acquire();
+  } finally {
+    await standby.close();
+  }
+  log.info('leading: this replica holds the leader lock');
+}
+
+async function assemble(
+  store: Store,
+  leadership: Leadership,
+  options: HubOptions,
+  log: Logger,
+): Promise<RunningHub> {
   const metrics = createHubMetrics();
   const events = new BuildEvents(store);
   const logs = new LogWriter(
@@ -326,6 +358,7 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
     initialAdminToken: admin?.secret,
     metricsUrl: metricsServer?.url,
     apiRoutes,
+    leadershipLost: leadership.lost,
     async close() {
       // Order matters: refuse new work, tell agents (no new sessions), store what they already sent,
       // then close the store. What is left in flight (leases, unfinished builds) resumes on the next start.
@@ -343,6 +376,8 @@ async function assemble(store: Store, options: HubOptions, log: Logger): Promise
       dispatcher.stop();
       await logs.flush();
       await store.close();
+      // Last: a standby takes over only once everything this replica held is stored.
+      await leadership.release();
     },
   };
 }

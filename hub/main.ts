@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { checkGatewayTls } from './gateway/tls-checks.js';
 import { parseDuration } from './pipeline/duration.js';
@@ -13,6 +14,9 @@ import { rotateAdminToken } from './auth/admin-token.js';
 import { DEFAULT_OIDC_SCOPES, isLoopback, type OidcOptions } from './auth/oidc.js';
 import { TokenService } from './auth/tokens.js';
 import { DEFAULT_HUB_OPTIONS, HUB_VERSION, startHub, type HubOptions } from './hub.js';
+import { migrateToLatest, pendingMigrations } from './store/migrations/index.js';
+import { openDatabase } from './store/open.js';
+import { redactDatabaseUrl } from './store/postgres.js';
 import { openSqliteStore, SQLITE_FILE } from './store/sqlite.js';
 
 function durationOption(value: string): number {
@@ -40,118 +44,128 @@ function hostPort(value: string): { host: string; port: number } {
 }
 
 export function hubCommand(): Command {
-  return new Command('outpost-hub')
-    .description('The Outpost hub: schedules builds and dispatches their steps to agents that dial in.')
-    .version(HUB_VERSION)
-    .option(
-      '--data-dir <dir>',
-      'where the database and bootstrap files live',
-      process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
-    )
-    .option('--http-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
-    .option('--grpc-listen <host:port>', 'address agents dial into', '0.0.0.0:7777')
-    .option('--tls-cert <file>', 'PEM certificate for the agent gateway')
-    .option('--tls-key <file>', 'PEM private key for the agent gateway')
-    .option(
-      '--tls-client-ca <file>',
-      'require agents to present a client certificate signed by this CA (mTLS)',
-    )
-    .option(
-      '--insecure-plaintext',
-      'serve agents without TLS (only for loopback or a trusted test network)',
-      false,
-    )
-    .addOption(
-      new Option('--lease-grace <duration>', 'how long a disconnected agent keeps its running steps')
-        .argParser(durationOption)
-        .default(DEFAULT_HUB_OPTIONS.leaseGraceMs, '2m'),
-    )
-    .addOption(
-      new Option('--heartbeat <duration>', 'heartbeat interval on agent sessions')
-        .argParser(durationOption)
-        .default(DEFAULT_HUB_OPTIONS.heartbeatMs, '5s'),
-    )
-    .addOption(
-      new Option(
-        '--max-build-log-bytes <size>',
-        'log bytes stored per build; later output is dropped behind one marker line (0: no cap)',
+  return (
+    new Command('outpost-hub')
+      .description('The Outpost hub: schedules builds and dispatches their steps to agents that dial in.')
+      .version(HUB_VERSION)
+      .option(
+        '--data-dir <dir>',
+        'where the database and bootstrap files live',
+        process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
       )
-        .argParser(parseBytes)
-        .default(DEFAULT_HUB_OPTIONS.maxBuildLogBytes, '100MiB'),
-    )
-    .addOption(
-      new Option(
-        '--max-session-log-bytes <size>',
-        'log bytes one agent session may have waiting for the store before the hub stops reading it',
+      // No default from the environment here: commander would print it, password and all, in --help.
+      .option(
+        '--database <url>',
+        'PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB; env OUTPOST_DATABASE_URL) shared by hub replicas; default: SQLite in --data-dir',
       )
-        .argParser(parseBytes)
-        .default(DEFAULT_HUB_OPTIONS.maxSessionLogBytes, '8MiB'),
-    )
-    .addOption(
-      new Option('--audit-interval <duration>', 'how often the stall audit checks unfinished builds')
-        .argParser(durationOption)
-        .default(DEFAULT_HUB_OPTIONS.auditIntervalMs, '1m'),
-    )
-    .addOption(
-      new Option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, exit (status 1) if draining takes longer')
-        .argParser(durationOption)
-        .default(30_000, '30s'),
-    )
-    .addOption(
-      new Option(
-        '--core-resource-image <type=repository>',
-        'the image a base resource type runs from (repeatable; mock and time are built in), e.g. git=my.registry/git-resource',
+      .option('--http-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
+      .option('--grpc-listen <host:port>', 'address agents dial into', '0.0.0.0:7777')
+      .option('--tls-cert <file>', 'PEM certificate for the agent gateway')
+      .option('--tls-key <file>', 'PEM private key for the agent gateway')
+      .option(
+        '--tls-client-ca <file>',
+        'require agents to present a client certificate signed by this CA (mTLS)',
       )
-        .argParser(coreImageOption)
-        .default({}, 'concourse/<type>-resource for the core types'),
-    )
-    .addOption(
-      new Option('--audit-log-retention <duration>', 'how long the audit log keeps an entry')
-        .argParser(durationOption)
-        .default(DEFAULT_HUB_OPTIONS.auditLogRetentionMs, '2160h (90 days)'),
-    )
-    .option(
-      '--external-url <url>',
-      'the URL users reach the hub at (the OIDC callback is built on it; default: the HTTP listen address)',
-      process.env.OUTPOST_EXTERNAL_URL,
-    )
-    .option(
-      '--oidc-issuer <url>',
-      'log in through this OpenID Connect provider (https)',
-      process.env.OUTPOST_OIDC_ISSUER,
-    )
-    .option(
-      '--oidc-client-id <id>',
-      "the hub's client id at the provider",
-      process.env.OUTPOST_OIDC_CLIENT_ID,
-    )
-    .option(
-      '--oidc-client-secret-file <file>',
-      "a file holding the hub's client secret (or set OUTPOST_OIDC_CLIENT_SECRET)",
-      process.env.OUTPOST_OIDC_CLIENT_SECRET_FILE,
-    )
-    .option('--oidc-display-name <name>', "the provider's name on the login page", 'OpenID Connect')
-    .option('--oidc-groups-claim <claim>', "the claim listing a user's groups", 'groups')
-    .option(
-      '--oidc-username-claim <claim>',
-      'the claim naming a user (then email, then the subject)',
-      'preferred_username',
-    )
-    .option(
-      '--oidc-scope <scope>',
-      `a scope to ask for (repeatable; default: ${DEFAULT_OIDC_SCOPES.join(' ')})`,
-      (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
-    )
-    .option(
-      '--metrics-token-file <file>',
-      "a file holding the token Prometheus presents for /metrics (admins' API tokens work too)",
-      process.env.OUTPOST_METRICS_TOKEN_FILE,
-    )
-    .option(
-      '--metrics-listen <host:port>',
-      'also serve /metrics WITHOUT a token on this address (a trusted network only)',
-    )
-    .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info');
+      .option(
+        '--insecure-plaintext',
+        'serve agents without TLS (only for loopback or a trusted test network)',
+        false,
+      )
+      .addOption(
+        new Option('--lease-grace <duration>', 'how long a disconnected agent keeps its running steps')
+          .argParser(durationOption)
+          .default(DEFAULT_HUB_OPTIONS.leaseGraceMs, '2m'),
+      )
+      .addOption(
+        new Option('--heartbeat <duration>', 'heartbeat interval on agent sessions')
+          .argParser(durationOption)
+          .default(DEFAULT_HUB_OPTIONS.heartbeatMs, '5s'),
+      )
+      .addOption(
+        new Option(
+          '--max-build-log-bytes <size>',
+          'log bytes stored per build; later output is dropped behind one marker line (0: no cap)',
+        )
+          .argParser(parseBytes)
+          .default(DEFAULT_HUB_OPTIONS.maxBuildLogBytes, '100MiB'),
+      )
+      .addOption(
+        new Option(
+          '--max-session-log-bytes <size>',
+          'log bytes one agent session may have waiting for the store before the hub stops reading it',
+        )
+          .argParser(parseBytes)
+          .default(DEFAULT_HUB_OPTIONS.maxSessionLogBytes, '8MiB'),
+      )
+      .addOption(
+        new Option('--audit-interval <duration>', 'how often the stall audit checks unfinished builds')
+          .argParser(durationOption)
+          .default(DEFAULT_HUB_OPTIONS.auditIntervalMs, '1m'),
+      )
+      .addOption(
+        new Option(
+          '--drain-timeout <duration>',
+          'on SIGTERM/SIGINT, exit (status 1) if draining takes longer',
+        )
+          .argParser(durationOption)
+          .default(30_000, '30s'),
+      )
+      .addOption(
+        new Option(
+          '--core-resource-image <type=repository>',
+          'the image a base resource type runs from (repeatable; mock and time are built in), e.g. git=my.registry/git-resource',
+        )
+          .argParser(coreImageOption)
+          .default({}, 'concourse/<type>-resource for the core types'),
+      )
+      .addOption(
+        new Option('--audit-log-retention <duration>', 'how long the audit log keeps an entry')
+          .argParser(durationOption)
+          .default(DEFAULT_HUB_OPTIONS.auditLogRetentionMs, '2160h (90 days)'),
+      )
+      .option(
+        '--external-url <url>',
+        'the URL users reach the hub at (the OIDC callback is built on it; default: the HTTP listen address)',
+        process.env.OUTPOST_EXTERNAL_URL,
+      )
+      .option(
+        '--oidc-issuer <url>',
+        'log in through this OpenID Connect provider (https)',
+        process.env.OUTPOST_OIDC_ISSUER,
+      )
+      .option(
+        '--oidc-client-id <id>',
+        "the hub's client id at the provider",
+        process.env.OUTPOST_OIDC_CLIENT_ID,
+      )
+      .option(
+        '--oidc-client-secret-file <file>',
+        "a file holding the hub's client secret (or set OUTPOST_OIDC_CLIENT_SECRET)",
+        process.env.OUTPOST_OIDC_CLIENT_SECRET_FILE,
+      )
+      .option('--oidc-display-name <name>', "the provider's name on the login page", 'OpenID Connect')
+      .option('--oidc-groups-claim <claim>', "the claim listing a user's groups", 'groups')
+      .option(
+        '--oidc-username-claim <claim>',
+        'the claim naming a user (then email, then the subject)',
+        'preferred_username',
+      )
+      .option(
+        '--oidc-scope <scope>',
+        `a scope to ask for (repeatable; default: ${DEFAULT_OIDC_SCOPES.join(' ')})`,
+        (value: string, previous: string[] | undefined) => [...(previous ?? []), value],
+      )
+      .option(
+        '--metrics-token-file <file>',
+        "a file holding the token Prometheus presents for /metrics (admins' API tokens work too)",
+        process.env.OUTPOST_METRICS_TOKEN_FILE,
+      )
+      .option(
+        '--metrics-listen <host:port>',
+        'also serve /metrics WITHOUT a token on this address (a trusted network only)',
+      )
+      .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info')
+  );
 }
 
 /** The OIDC options from the flags (undefined without --oidc-issuer); a problem is thrown as a message. */
@@ -201,6 +215,7 @@ function coreImageOption(value: string, previous: Record<string, string>): Recor
 
 interface HubFlags {
   dataDir: string;
+  database?: string;
   httpListen: string;
   grpcListen: string;
   tlsCert?: string;
@@ -259,7 +274,45 @@ async function main(): Promise<void> {
         await store.close();
       }
     });
+  cmd.addCommand(migrateCommand());
   await cmd.parseAsync(process.argv);
+}
+
+/** `outpost-hub migrate [--dry-run]`: what `serve` does at start, on its own (e.g. before a rollout). */
+function migrateCommand(): Command {
+  return new Command('migrate')
+    .description(
+      'apply the database migrations not applied yet (hubs also do it when they start); --dry-run lists them',
+    )
+    .option('--database <url>', 'PostgreSQL URL (env OUTPOST_DATABASE_URL); default: SQLite in --data-dir')
+    .option(
+      '--data-dir <dir>',
+      'the hub data directory (SQLite)',
+      process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
+    )
+    .option('--dry-run', 'list the pending migrations, change nothing', false)
+    .action(async (opts: { database?: string; dataDir: string; dryRun: boolean }) => {
+      opts.database ??= process.env.OUTPOST_DATABASE_URL;
+      const where = opts.database ? redactDatabaseUrl(opts.database) : path.resolve(opts.dataDir);
+      if (!opts.database && !existsSync(path.join(opts.dataDir, SQLITE_FILE)))
+        throw new Error(`${where} holds no hub database (${SQLITE_FILE}); is --data-dir right?`);
+      const db = await openDatabase(
+        opts.database ? { databaseUrl: opts.database } : { dataDir: path.resolve(opts.dataDir) },
+      );
+      try {
+        const names = opts.dryRun
+          ? await pendingMigrations(db as unknown as Kysely<unknown>)
+          : await migrateToLatest(db as unknown as Kysely<unknown>);
+        const verb = opts.dryRun ? 'pending' : 'applied';
+        process.stdout.write(
+          names.length === 0
+            ? `${where}: up to date, no migration ${verb}\n`
+            : `${where}: ${names.length} migration(s) ${verb}:\n${names.map((n) => `  ${n}\n`).join('')}`,
+        );
+      } finally {
+        await db.destroy();
+      }
+    });
 }
 
 /** Runs the hub until SIGTERM/SIGINT. */
@@ -292,6 +345,7 @@ async function serve(cmd: Command): Promise<void> {
   const options: HubOptions = {
     ...DEFAULT_HUB_OPTIONS,
     dataDir: path.resolve(flags.dataDir),
+    databaseUrl: flags.database ?? process.env.OUTPOST_DATABASE_URL,
     httpListen: http,
     grpcListen: flags.grpcListen,
     tls:
@@ -340,6 +394,12 @@ async function serve(cmd: Command): Promise<void> {
       },
     );
   };
+  // Another replica may lead already: stop at once, draining nothing (the leader resumes what was
+  // in flight, as after a crash).
+  void hub.leadershipLost.then((err) => {
+    log.fatal({ err }, 'lost the leader lock; exiting');
+    process.exit(1);
+  });
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
 }

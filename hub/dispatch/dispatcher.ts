@@ -1,7 +1,8 @@
 // Push dispatch with leases (design §2). The dispatcher owns every step run's lease: it assigns ready
 // steps to connected agents the moment a pool has room, re-queues assignments that are not accepted in
 // time, keeps a disconnected agent's running steps for a grace period, and fences every message that
-// names a lease that moved on.
+// names a lease that moved on. What happens to a lease on each event is lease-machine.ts's transition;
+// this file feeds it the events and carries out its steps (store writes, the queue, timers, messages).
 //
 // State lives in two places: the store (the step run's status and lease id, written by compare-and-set
 // on the lease so a stale party can never overwrite a newer one) and this process (timers, the queue
@@ -14,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { StepRun, Store } from '../store/store.js';
 import type { HubMetrics } from '../metrics.js';
+import { deadlineMs, storedStatus, transition, type LeaseEvent, type LeaseState } from './lease-machine.js';
 import { agentMayRun, pickCandidate, poolAccepts, waitingReason, type Candidate } from './matching.js';
 import type { AgentConnection, PoolInfo, StepContext, StepEnding, StepOutcome, StepSpec } from './types.js';
 
@@ -51,8 +53,9 @@ interface Lease {
   buildId: number;
   agentName: string;
   pool: string;
-  state: 'assigned' | 'running';
+  state: LeaseState;
   conn: AgentConnection | undefined;
+  /** The current state's deadline (lease-machine.ts deadlineMs). */
   timer: NodeJS.Timeout | undefined;
   /** Set by abort(): how the step ends once the agent has stopped it. */
   ending?: StepEnding;
@@ -134,12 +137,12 @@ export class Dispatcher {
       buildId: run.buildId,
       agentName: run.agentName,
       pool: run.pool,
-      state: run.status === 'assigned' ? 'assigned' : 'running',
+      state: run.status === 'assigned' ? { kind: 'offered-away', reason } : { kind: 'running-away', reason },
       conn: undefined,
       timer: undefined,
     };
     this.addLease(lease);
-    this.startGrace(lease, reason);
+    this.arm(lease);
     return true;
   }
 
@@ -165,7 +168,7 @@ export class Dispatcher {
   attach(conn: AgentConnection, held: { leaseId: string }[]): Promise<HeldDecision[]> {
     return this.serial(async () => {
       const previous = this.sessions.get(conn.agentName);
-      if (previous && previous !== conn) this.detachNow(previous);
+      if (previous && previous !== conn) await this.detachNow(previous);
       this.sessions.set(conn.agentName, conn);
       this.metrics.agentsConnected.set(this.sessions.size);
       for (const entry of this.queue) entry.rejectedBy.delete(conn.agentName);
@@ -179,12 +182,16 @@ export class Dispatcher {
           decisions.push({ leaseId, resume: false, reason: 'the hub no longer holds this lease' });
           continue;
         }
-        clearTimeout(lease.timer);
-        lease.timer = undefined;
+        const wasAssigned = storedStatus(lease.state) === 'assigned';
         lease.conn = conn;
-        if (lease.state === 'assigned') {
+        await this.apply(lease, {
+          kind: 'reconnected',
+          held: true,
+          processStarted: lease.processStarted,
+          agentName: conn.agentName,
+        });
+        if (wasAssigned) {
           // Accepted before the hub could record it (hub restart): the agent runs it, so it is running.
-          lease.state = 'running';
           lease.entry = undefined;
           await this.store.updateStepRun(run.id, leaseId, { status: 'running', startedAt: this.now() });
         }
@@ -193,17 +200,12 @@ export class Dispatcher {
       // Leases this agent should hold but did not list: the agent lost them (it restarted without its state).
       for (const lease of [...this.leases.values()]) {
         if (lease.agentName !== conn.agentName || heldIds.has(lease.leaseId)) continue;
-        // Never started (unaccepted, or the agent died between accepting and starting it): nothing ran,
-        // so it may run elsewhere. A step that started and was lost ends errored: it may have done things.
-        if (lease.state === 'assigned' || lease.processStarted === false)
-          await this.requeue(lease, 'agent reconnected without it, before the step started');
-        else
-          await this.endLease(lease, {
-            status: 'errored',
-            exitStatus: null,
-            error: `agent "${conn.agentName}" restarted and lost the step`,
-            outputs: [],
-          });
+        await this.apply(lease, {
+          kind: 'reconnected',
+          held: false,
+          processStarted: lease.processStarted,
+          agentName: conn.agentName,
+        });
       }
       // No assignments yet: the agent drops anything that arrives before its Welcome. See online().
       return decisions;
@@ -223,12 +225,7 @@ export class Dispatcher {
   detach(conn: AgentConnection): Promise<boolean> {
     return this.serial(async () => {
       if (this.sessions.get(conn.agentName) !== conn) return false;
-      this.detachNow(conn);
-      // Unaccepted assignments never started: they go straight back to the queue.
-      for (const lease of [...this.leases.values()]) {
-        if (lease.conn === conn && lease.state === 'assigned')
-          await this.requeue(lease, 'agent disconnected');
-      }
+      await this.detachNow(conn);
       await this.drain();
       return true;
     });
@@ -243,15 +240,14 @@ export class Dispatcher {
     return this.serial(async () => {
       const lease = this.leases.get(leaseId);
       if (!lease || lease.conn !== conn) return { ok: false, reason: 'unknown or expired lease' };
-      if (lease.state === 'running') return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
+      if (storedStatus(lease.state) === 'running')
+        return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
       const ok = await this.store.updateStepRun(lease.stepRunId, leaseId, {
         status: 'running',
         startedAt: this.now(),
       });
       if (!ok) return { ok: false, reason: 'lease moved on' };
-      clearTimeout(lease.timer);
-      lease.timer = undefined;
-      lease.state = 'running';
+      await this.apply(lease, { kind: 'accepted' });
       lease.entry = undefined;
       return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
     });
@@ -260,9 +256,9 @@ export class Dispatcher {
   rejected(conn: AgentConnection, leaseId: string, reason: string): Promise<void> {
     return this.serial(async () => {
       const lease = this.leases.get(leaseId);
-      if (!lease || lease.conn !== conn || lease.state !== 'assigned') return;
+      if (!lease || lease.conn !== conn || lease.state.kind !== 'offered') return;
       lease.entry?.rejectedBy.set(conn.agentName, reason);
-      await this.requeue(lease, `rejected: ${reason}`);
+      await this.apply(lease, { kind: 'rejected', reason });
       await this.drain();
     });
   }
@@ -271,14 +267,14 @@ export class Dispatcher {
   check(conn: AgentConnection, leaseId: string): LeaseCheck {
     const lease = this.leases.get(leaseId);
     if (!lease || lease.conn !== conn) return { ok: false, reason: 'unknown or expired lease' };
-    if (lease.state !== 'running') return { ok: false, reason: 'the step was not accepted' };
+    if (storedStatus(lease.state) !== 'running') return { ok: false, reason: 'the step was not accepted' };
     return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
   }
 
   /** A running lease, whoever holds it (artifact calls come outside the session stream). */
   runningLease(leaseId: string): { stepRunId: number; buildId: number; agentName: string } | undefined {
     const lease = this.leases.get(leaseId);
-    return lease?.state === 'running'
+    return lease && storedStatus(lease.state) === 'running'
       ? { stepRunId: lease.stepRunId, buildId: lease.buildId, agentName: lease.agentName }
       : undefined;
   }
@@ -293,8 +289,9 @@ export class Dispatcher {
       for (const entry of this.queue) entry.rejectedBy.delete(conn.agentName);
       // A step stopped on the hub's behalf (a timeout, say) ends the way the hub asked, not as "aborted".
       if (lease)
-        await this.endLease(
+        await this.apply(
           lease,
+          { kind: 'finished' },
           lease.ending && outcome.status === 'aborted' ? { ...outcome, ...lease.ending } : outcome,
         );
       await this.drain();
@@ -323,23 +320,12 @@ export class Dispatcher {
       }
       const lease = [...this.leases.values()].find((l) => l.stepRunId === stepRunId);
       if (!lease) return;
-      if (lease.state === 'assigned' || !lease.conn) {
-        lease.conn?.revoke(lease.leaseId, ending.error);
-        await this.endLease(lease, outcome);
-        await this.drain();
-        return;
-      }
       lease.ending = ending;
-      lease.conn.abort(lease.leaseId, this.opts.abortGraceMs, ending.error);
-      clearTimeout(lease.timer);
-      lease.timer = setTimeout(() => {
-        void this.serial(async () => {
-          if (this.leases.get(lease.leaseId) !== lease) return;
-          lease.conn?.revoke(lease.leaseId, 'abort grace elapsed');
-          await this.endLease(lease, outcome);
-          await this.drain();
-        });
-      }, this.opts.abortGraceMs + 5_000);
+      const before = lease.state;
+      await this.apply(lease, { kind: 'abort', reason: ending.error });
+      if (lease.state !== before && lease.state.kind === 'aborting')
+        lease.conn?.abort(lease.leaseId, this.opts.abortGraceMs, ending.error);
+      if (!this.leases.has(lease.leaseId)) await this.drain();
     });
   }
 
@@ -365,11 +351,11 @@ export class Dispatcher {
     if (queued) return queued.reason ?? 'queued for an agent';
     for (const lease of this.leases.values()) {
       if (lease.stepRunId !== stepRunId) continue;
-      if (lease.state === 'assigned')
+      if (storedStatus(lease.state) === 'assigned')
         return lease.conn
           ? `assigned to agent "${lease.agentName}", waiting for it to accept`
           : `assigned to agent "${lease.agentName}", which is disconnected; waiting for it to come back`;
-      if (!lease.conn)
+      if (lease.state.kind === 'running-away')
         return `agent "${lease.agentName}" is disconnected; the step keeps its lease for the grace period`;
     }
     return undefined;
@@ -418,33 +404,63 @@ export class Dispatcher {
     return run;
   }
 
-  private detachNow(conn: AgentConnection): void {
+  /** The session is gone: its running steps keep their leases for the grace (lease-machine.ts). */
+  private async detachNow(conn: AgentConnection): Promise<void> {
     this.sessions.delete(conn.agentName);
     this.metrics.agentsConnected.set(this.sessions.size);
-    for (const lease of this.leases.values()) {
+    for (const lease of [...this.leases.values()]) {
       if (lease.conn !== conn) continue;
       lease.conn = undefined;
-      if (lease.state === 'running') {
-        this.startGrace(
-          lease,
-          `agent "${conn.agentName}" disconnected and did not come back within the grace period`,
-        );
-      }
+      await this.apply(lease, {
+        kind: 'disconnected',
+        reason: `agent "${conn.agentName}" disconnected and did not come back within the grace period`,
+      });
     }
   }
 
-  private startGrace(lease: Lease, reason: string): void {
+  /** Feeds the lease machine one event and carries out its step. `outcome`: the agent's or the abort's. */
+  private async apply(lease: Lease, event: LeaseEvent, outcome?: StepOutcome): Promise<void> {
+    const step = transition(lease.state, event);
+    if (step.kind === 'stay') {
+      lease.state = step.state;
+      if (step.changed) this.arm(lease);
+      return;
+    }
+    if (step.revoke !== undefined) lease.conn?.revoke(lease.leaseId, step.revoke);
+    if (step.kind === 'requeue') return this.requeue(lease, step.why);
+    const ending: StepOutcome =
+      step.as === 'outcome' && outcome
+        ? outcome
+        : step.as === 'aborted' && lease.ending
+          ? { ...lease.ending, exitStatus: null, outputs: [] }
+          : { status: 'errored', exitStatus: null, error: step.error ?? 'the lease ended', outputs: [] };
+    await this.endLease(lease, ending);
+  }
+
+  /** Arms the deadline of the lease's current state; when it passes, the machine decides. */
+  private arm(lease: Lease): void {
     clearTimeout(lease.timer);
-    lease.timer = setTimeout(() => {
-      void this.serial(async () => {
-        if (this.leases.get(lease.leaseId) !== lease || lease.conn) return;
-        this.metrics.leaseExpiries.inc({ kind: lease.state });
-        // A step that never started can run elsewhere; one that may have run must not run twice.
-        if (lease.state === 'assigned') await this.requeue(lease, 'agent did not return');
-        else await this.endLease(lease, { status: 'errored', exitStatus: null, error: reason, outputs: [] });
-        await this.drain();
-      });
-    }, this.opts.leaseGraceMs);
+    const armed = lease.state;
+    const ms = deadlineMs(armed, this.opts);
+    lease.timer =
+      ms === undefined
+        ? undefined
+        : setTimeout(() => {
+            void this.serial(async () => {
+              // A state left since (by an event queued before this one) has no deadline to keep.
+              if (this.leases.get(lease.leaseId) !== lease || lease.state !== armed) return;
+              const expiry = { offered: 'unaccepted', 'offered-away': 'assigned', 'running-away': 'running' };
+              if (armed.kind in expiry)
+                this.metrics.leaseExpiries.inc({ kind: expiry[armed.kind as keyof typeof expiry] });
+              if (armed.kind === 'offered')
+                lease.entry?.rejectedBy.set(
+                  lease.agentName,
+                  `did not accept within ${this.opts.acceptWithinMs} ms`,
+                );
+              await this.apply(lease, { kind: 'deadline' });
+              await this.drain();
+            });
+          }, ms);
   }
 
   /** Puts an unaccepted step back at the front of the queue under no lease. */
@@ -567,22 +583,13 @@ export class Dispatcher {
       buildId: entry.buildId,
       agentName: agent.agentName,
       pool: pool.name,
-      state: 'assigned',
+      state: { kind: 'offered' },
       conn: agent,
       timer: undefined,
       processStarted: false,
     };
     this.addLease(lease);
-    lease.timer = setTimeout(() => {
-      void this.serial(async () => {
-        if (this.leases.get(leaseId) !== lease || lease.state !== 'assigned') return;
-        this.metrics.leaseExpiries.inc({ kind: 'unaccepted' });
-        entry.rejectedBy.set(agent.agentName, `did not accept within ${this.opts.acceptWithinMs} ms`);
-        lease.conn?.revoke(leaseId, 'not accepted in time');
-        await this.requeue(lease, 'not accepted in time');
-        await this.drain();
-      });
-    }, this.opts.acceptWithinMs);
+    this.arm(lease);
     this.metrics.dispatchLatency.observe((this.now() - entry.readyAt) / 1000);
     this.listener.selected(entry.stepRunId, entry.buildId, agent.agentName, pool, entry.spec);
     agent.assign({

@@ -1,5 +1,5 @@
-// The Store on Kysely: the queries and transactions, written once for SQLite and (later) PostgreSQL.
-// The database connection, its pragmas and migrations are the opener's job (see sqlite.ts).
+// The Store on Kysely: the queries and transactions, written once for SQLite and PostgreSQL.
+// The database connection, its pragmas and migrations are the opener's job (sqlite.ts, postgres.ts).
 
 import { sql, type ExpressionBuilder, type Kysely, type Transaction, type Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
@@ -78,8 +78,8 @@ function buildViews(db: Db) {
 
 /**
  * Inserts an event with the build's next seq, computed in the same statement (max + 1 over the
- * (build_id, seq) primary key), which is atomic on SQLite's single writer. PostgreSQL will need the
- * build row locked first (SELECT ... FOR UPDATE) so concurrent appenders cannot pick the same seq.
+ * (build_id, seq) primary key), which is atomic on SQLite's single writer. On PostgreSQL the caller
+ * holds the build's row lock (lockBuilds), so concurrent appenders cannot pick the same seq.
  */
 async function insertEvent(db: Db, buildId: number, event: EventInput): Promise<BuildEvent> {
   const data = json(event.data);
@@ -112,6 +112,36 @@ async function insertEventAt(db: Db, buildId: number, seq: number, event: EventI
   return { buildId, seq, type: event.type, version: event.version, json: data, at: event.at };
 }
 
+/**
+ * PostgreSQL: takes the row locks that order concurrent writers of the builds' event seqs and log usage
+ * (SQLite has one writer at a time). Ascending ids, so two transactions never wait on each other in a
+ * cycle. NO KEY UPDATE: inserts that only reference the rows (foreign keys) need not wait.
+ */
+async function lockBuilds(trx: Transaction<Database>, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  await trx
+    .selectFrom('builds')
+    .select('id')
+    .where('id', 'in', sorted)
+    .orderBy('id')
+    .forNoKeyUpdate()
+    .execute();
+}
+
+/** As lockBuilds, for step runs (their log_seq); returns the builds they belong to. */
+async function lockStepRuns(trx: Transaction<Database>, ids: number[]): Promise<number[]> {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const rows = await trx
+    .selectFrom('step_runs')
+    .select('build_id')
+    .where('id', 'in', sorted)
+    .orderBy('id')
+    .forNoKeyUpdate()
+    .execute();
+  return rows.map((r) => r.build_id);
+}
+
 /** The fence of updateStepRun: SQL's `=` never matches NULL, so "no lease" needs IS NULL. */
 function leaseIs(eb: ExpressionBuilder<Database, 'step_runs'>, lease: string | null) {
   return lease === null ? eb('lease_id', 'is', null) : eb('lease_id', '=', lease);
@@ -132,6 +162,15 @@ function stepRunChanges(patch: StepRunPatch): Updateable<StepRunsTable> {
   return set;
 }
 
+/** What the dialect needs from the queries. */
+export interface KyselyStoreOptions {
+  /**
+   * Lock the rows a read-then-write transaction depends on (PostgreSQL, where writers run
+   * concurrently). False on SQLite, whose single writer serialises transactions already.
+   */
+  rowLocks: boolean;
+}
+
 export class KyselyStore implements Store {
   readonly resources: KyselyResourceStore;
   readonly oneOffs: KyselyOneOffStore;
@@ -143,8 +182,13 @@ export class KyselyStore implements Store {
   readonly pipelineLifecycle: KyselyPipelineLifecycleStore;
   readonly reruns: KyselyRerunStore;
   readonly taskCaches: KyselyTaskCacheStore;
+  private readonly rowLocks: boolean;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    options: KyselyStoreOptions,
+  ) {
+    this.rowLocks = options.rowLocks;
     this.resources = new KyselyResourceStore(db);
     this.oneOffs = new KyselyOneOffStore(db);
     this.teams = new KyselyTeamStore(db);
@@ -604,8 +648,15 @@ export class KyselyStore implements Store {
   // Build events.
 
   async appendBuildEvent(buildId: number, event: EventInput): Promise<BuildEvent> {
-    // A single statement, so atomic on its own: no explicit transaction needed on the hot path.
-    return conflictsAs(`event for build ${buildId}`, () => insertEvent(this.db, buildId, event));
+    // On SQLite a single statement, so atomic on its own: no explicit transaction on the hot path.
+    return conflictsAs(`event for build ${buildId}`, () =>
+      this.rowLocks
+        ? this.db.transaction().execute(async (trx) => {
+            await lockBuilds(trx, [buildId]);
+            return insertEvent(trx, buildId, event);
+          })
+        : insertEvent(this.db, buildId, event),
+    );
   }
 
   async appendLog(input: LogAppend): Promise<LogAppendResult> {
@@ -618,14 +669,22 @@ export class KyselyStore implements Store {
    * One transaction for the whole batch. Each step run's log_seq and each build's next event seq and log
    * usage are read once, advanced in memory chunk by chunk, and written once at the end: a batch of n
    * chunks costs n inserts plus a few statements per step and build, not 2n statements and n commits.
-   * SQLite's single writer makes the read-then-write safe; PostgreSQL will need the step run and build
-   * rows locked (SELECT ... FOR UPDATE) on first read.
+   * SQLite's single writer makes the read-then-write safe; on PostgreSQL the step run and build rows
+   * are locked first, in id order.
    */
   async appendLogs(inputs: LogAppend[], options: LogAppendOptions = {}): Promise<LogAppendResult[]> {
     if (inputs.length === 0) return [];
     const cap = options.maxBuildLogBytes;
     return conflictsAs(`log of step run ${inputs[0]?.stepRunId}`, () =>
       this.db.transaction().execute(async (trx): Promise<LogAppendResult[]> => {
+        if (this.rowLocks)
+          await lockBuilds(
+            trx,
+            await lockStepRuns(
+              trx,
+              inputs.map((i) => i.stepRunId),
+            ),
+          );
         const steps = new Map<number, { buildId: number; logSeq: number; initial: number }>();
         const builds = new Map<
           number,

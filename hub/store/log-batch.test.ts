@@ -1,21 +1,14 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { openSqliteStore } from './sqlite.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { storeBackends } from '../../test/support/store-backends.js';
 import type { LogAppend, StepRun, Store } from './store.js';
 
 let store: Store;
 
-beforeEach(async () => {
-  store = await openSqliteStore({ memory: true });
-});
-afterEach(async () => {
-  await store.close();
-});
-
-async function buildWithSteps(n: number) {
+async function buildWithSteps(n: number, pipelineName = 'p') {
   const team = await store.getTeam('main');
   const { pipeline } = await store.savePipeline({
     teamId: team!.id,
-    name: 'p',
+    name: pipelineName,
     source: 'jobs: []',
     jobs: [{ name: 'a', plan: { id: 'a', kind: 'do', steps: [] } }],
     at: 1,
@@ -38,7 +31,12 @@ const chunk = (stepRunId: number, seq: number, payload: string): LogAppend => ({
   at: 100 + seq,
 });
 
-describe('appendLogs', () => {
+describe.each(storeBackends())('appendLogs (%s)', (_name, open) => {
+  beforeEach(async () => {
+    store = await open();
+    return () => store.close();
+  });
+
   it('stores a batch of several steps in order with the same dedup and gap answers as one by one', async () => {
     const { build, steps } = await buildWithSteps(2);
     const [one, two] = steps as [StepRun, StepRun];
@@ -98,5 +96,23 @@ describe('appendLogs', () => {
       (e) => (JSON.parse(e.json) as { payload: string }).payload,
     );
     expect(payloads).toEqual(['1234', '5678', '90', 'CUT']);
+  });
+
+  // Two hubs' log writers at once (on PostgreSQL, two replicas), each batch touching both builds, in
+  // opposite orders: neither waits on the other forever, and each build's seqs stay contiguous.
+  it('takes concurrent batches over the same builds without deadlock or a seq taken twice', async () => {
+    const x = await buildWithSteps(2, 'x');
+    const y = await buildWithSteps(2, 'y');
+    const [x1, x2] = x.steps as [StepRun, StepRun];
+    const [y1, y2] = y.steps as [StepRun, StepRun];
+    const writer = async (first: StepRun, second: StepRun) => {
+      for (let seq = 1; seq <= 10; seq++)
+        await store.appendLogs([chunk(first.id, seq, 'f'), chunk(second.id, seq, 's')]);
+    };
+    await Promise.all([writer(x1, y1), writer(y2, x2)]);
+    for (const build of [x.build, y.build])
+      expect((await store.listBuildEvents(build.id, 0, 100)).map((e) => e.seq)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
   });
 });

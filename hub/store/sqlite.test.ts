@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { storeBackends, type StoreBackend } from '../../test/support/store-backends.js';
 import type { PlanNode } from '../pipeline/plan.js';
 import { DataDirInUseError } from './lock-holder.js';
 import { openSqliteStore } from './sqlite.js';
@@ -78,12 +79,12 @@ describe('openSqliteStore on disk', () => {
   });
 });
 
-const backends: [string, () => Promise<Store>][] = [
-  ['disk', async () => openSqliteStore({ dataDir: await tempDir() })],
-  ['memory', () => openSqliteStore({ memory: true })],
+const backends: StoreBackend[] = [
+  ['sqlite on disk', async () => openSqliteStore({ dataDir: await tempDir() })],
+  ...storeBackends(),
 ];
 
-describe.each(backends)('sqlite store (%s)', (_name, open) => {
+describe.each(backends)('store (%s)', (_name, open) => {
   let store: Store;
   beforeEach(async () => {
     store = await open();
@@ -534,15 +535,19 @@ describe.each(backends)('sqlite store (%s)', (_name, open) => {
         spec: null,
         at: 1,
       });
-      await Promise.all([
-        ...Array.from({ length: 20 }, (_, i) =>
-          store.appendLog({
+      // One step's chunks come in order (an agent session's log writer sends them one batch after the
+      // other); other events for the build race with them and with each other.
+      const logs = async () => {
+        for (let i = 0; i < 20; i++)
+          await store.appendLog({
             stepRunId: run.id,
             seq: i + 1,
             event: { type: 'log', version: '5.1', data: i },
             at: i,
-          }),
-        ),
+          });
+      };
+      await Promise.all([
+        logs(),
         ...Array.from({ length: 20 }, (_, i) =>
           store.appendBuildEvent(build.id, { type: 'status', version: '1.0', data: i, at: i }),
         ),

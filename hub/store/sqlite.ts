@@ -31,6 +31,20 @@ class OutpostSqliteDialect extends SqliteDialect {
 }
 
 export async function openSqliteStore(opts: { dataDir: string } | { memory: true }): Promise<Store> {
+  const db = await openSqliteDatabase(opts);
+  try {
+    await migrateToLatest(db as unknown as Kysely<unknown>);
+  } catch (err) {
+    await db.destroy();
+    throw err;
+  }
+  return new KyselyStore(db, { rowLocks: false });
+}
+
+/** The database with its lock and pragmas, not migrated (the `migrate` command lists what is pending). */
+export async function openSqliteDatabase(
+  opts: { dataDir: string } | { memory: true },
+): Promise<Kysely<Database>> {
   let file = ':memory:';
   if ('dataDir' in opts) {
     await mkdir(opts.dataDir, { recursive: true });
@@ -50,16 +64,9 @@ export async function openSqliteStore(opts: { dataDir: string } | { memory: true
   sqlite.pragma('wal_autocheckpoint = 10000');
   sqlite.pragma('foreign_keys = ON');
 
-  const db = new Kysely<Database>({
+  return new Kysely<Database>({
     dialect: new OutpostSqliteDialect({ database: withStatementCache(sqlite) }),
   });
-  try {
-    await migrateToLatest(db as unknown as Kysely<unknown>);
-  } catch (err) {
-    await db.destroy();
-    throw err;
-  }
-  return new KyselyStore(db);
 }
 
 /**

@@ -392,13 +392,29 @@ function checkAgent(objects: K8sObject[], values: Obj): void {
 function checkHub(objects: K8sObject[], values: Obj): void {
   validateAll(objects);
   const deploy = one(objects, 'Deployment');
-  expect(deploy.spec).toMatchObject({ replicas: 1, strategy: { type: 'Recreate' } });
+  // SQLite: one hub. PostgreSQL: `replicas` hubs, the database URL from its Secret (never in the args).
+  const database = values.database as {
+    type: string;
+    postgres: { urlSecret: { name: string; key: string } };
+  };
+  const postgres = database.type === 'postgres';
+  expect(deploy.spec).toMatchObject({
+    replicas: postgres ? values.replicas : 1,
+    strategy: { type: 'Recreate' },
+  });
   const spec = podSpec(deploy);
   expectHardened(spec);
   expect(spec.automountServiceAccountToken).toBe(false);
   const hub = spec.containers.find((c) => c.name === 'hub')!;
   const args = hub.args!;
   expect(args).toContain('--data-dir=/var/lib/outpost');
+  expect(args.join(' ')).not.toContain('postgres');
+  const databaseUrl = hub.env?.find((e) => e.name === 'OUTPOST_DATABASE_URL');
+  if (postgres)
+    expect((databaseUrl as { valueFrom?: unknown }).valueFrom).toEqual({
+      secretKeyRef: database.postgres.urlSecret,
+    });
+  else expect(databaseUrl).toBeUndefined();
   expect(hub.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
   expect(hub.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
   expect(hub.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
@@ -511,7 +527,8 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
                 { image: { digest: 'latest' } },
               ]
             : [
-                { database: { type: 'postgres' } },
+                { database: { type: 'mysql' } },
+                { replicas: 0 },
                 { persistence: { size: 'ten gigs' } },
                 { leaseGrace: '2 minutes' },
               ];
@@ -692,6 +709,21 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
         }
       }
     }
+  });
+
+  it('outpost-hub replicas need PostgreSQL, its URL Secret and a shared volume', () => {
+    const failure = (values: Obj) => {
+      const file = path.join(TMP, 'hub-replicas.yaml');
+      writeFileSync(file, JSON.stringify({ tls: { secretName: 'x' }, ...values }));
+      return render('outpost-hub', [file]).stderr;
+    };
+    expect(failure({ replicas: 2 })).toContain('replicas > 1 needs database.type=postgres');
+    expect(failure({ database: { type: 'postgres' } })).toContain(
+      'database.type=postgres needs database.postgres.urlSecret.name',
+    );
+    expect(
+      failure({ replicas: 2, database: { type: 'postgres', postgres: { urlSecret: { name: 'db' } } } }),
+    ).toContain('set persistence.accessMode=ReadWriteMany');
   });
 
   it('outpost-hub without TLS fails unless plaintext is asked for', () => {

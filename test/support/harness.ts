@@ -193,7 +193,10 @@ export interface EventStream {
 }
 
 /** Opens a build's raw SSE stream for step-by-step reading. */
-export async function openEventStream(hub: TestHub, buildId: number): Promise<EventStream> {
+export async function openEventStream(
+  hub: Pick<TestHub, 'url' | 'adminToken'>,
+  buildId: number,
+): Promise<EventStream> {
   const res = await fetch(`${hub.url}/api/v1/builds/${buildId}/events`, {
     headers: { authorization: `Bearer ${hub.adminToken}` },
   });
@@ -222,7 +225,7 @@ export async function openEventStream(hub: TestHub, buildId: number): Promise<Ev
 
 /** Reads a build's SSE stream to its end and returns the envelopes. */
 export async function readBuildEvents(
-  hub: TestHub,
+  hub: Pick<TestHub, 'url' | 'adminToken'>,
   buildId: number,
 ): Promise<{ event: string; data: Record<string, unknown> }[]> {
   const res = await fetch(`${hub.url}/api/v1/builds/${buildId}/events`, {

@@ -5,8 +5,8 @@
 import { sql } from 'kysely';
 import type { ColumnDefinitionBuilder, Generated, Kysely } from 'kysely';
 
-// SQLite: INTEGER PRIMARY KEY AUTOINCREMENT (ids are never reused). PostgreSQL needs a variant here:
-// `col.generatedByDefaultAsIdentity().primaryKey()` (or the `serial` type), as it has no AUTOINCREMENT.
+// SQLite: INTEGER PRIMARY KEY AUTOINCREMENT (ids are never reused); PostgreSQL: an identity column
+// (the migrator's IdentityColumnsPlugin, see index.ts).
 function id(col: ColumnDefinitionBuilder): ColumnDefinitionBuilder {
   return col.primaryKey().autoIncrement();
 }

@@ -1,7 +1,17 @@
 // Schema migrations, listed in code rather than found on disk so they run the same from tsx and from
-// the compiled dist. Kysely applies them in name order and records what it applied.
+// the compiled dist. Kysely applies them in name order and records what it applied (kysely_migration).
+//
+// Every migration runs on SQLite and on PostgreSQL (hub/store/sqlite.test.ts runs the store suite on
+// both). To keep it so, write them with Kysely's schema builder and:
+// - ids: `.addColumn('id', 'integer', (col) => col.primaryKey().autoIncrement())`; on PostgreSQL the
+//   migrator compiles it to an identity column (identity-columns.ts);
+// - timestamps `bigint` Unix ms, booleans `integer` 0/1, JSON as `text`; other ids `integer`;
+// - raw SQL only in functions both have (`||`, `substr`, `length`, `coalesce`, `lower`); no `instr`,
+//   `ifnull`, `json_*`, `datetime`; no PRAGMA.
+// Both dialects run a migration in a transaction (a failure rolls it back whole). On PostgreSQL the
+// Migrator also takes an advisory lock, so replicas starting together apply each migration once.
 
-import { Migrator } from 'kysely';
+import { Migrator, PostgresAdapter } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_step_results.js';
@@ -16,6 +26,7 @@ import * as m0009b from './0009_b_step_uploads.js';
 import * as m0010 from './0010_people_audit.js';
 import * as m0011 from './0011_pipeline_lifecycle.js';
 import * as m0012 from './0012_one_off_builds.js';
+import { IdentityColumnsPlugin } from './identity-columns.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
 export const migrations: Record<string, Migration> = {
@@ -38,12 +49,27 @@ const provider: MigrationProvider = {
   getMigrations: () => Promise.resolve(migrations),
 };
 
-/** Applies every migration not applied yet, in one transaction where the dialect allows; throws on failure. */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<void> {
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+function migrator(db: Kysely<unknown>): Migrator {
+  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  return new Migrator({ db: postgres ? db.withPlugin(new IdentityColumnsPlugin()) : db, provider });
+}
+
+/**
+ * Applies every migration not applied yet, in one transaction where the dialect allows; throws on
+ * failure. Returns the names it applied, in order.
+ */
+export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+  const { error, results } = await migrator(db).migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(before any migration ran)';
     const reason = error instanceof Error ? error.message : JSON.stringify(error);
     throw new Error(`database migration ${failed} failed: ${reason}`, { cause: error });
   }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** The migrations this database has not applied yet, in the order they would apply. */
+export async function pendingMigrations(db: Kysely<unknown>): Promise<string[]> {
+  const all = await migrator(db).getMigrations();
+  return all.filter((m) => m.executedAt === undefined).map((m) => m.name);
 }

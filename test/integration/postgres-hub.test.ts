@@ -1,0 +1,97 @@
+// The hub on PostgreSQL, as an operator runs it: `outpost-hub migrate` (dry run, then apply) on an empty
+// database, then a hub on that database running a build with an agent, over real gRPC and HTTP, and the
+// same builds after a hub restart on another data directory (the database holds everything).
+
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Kysely } from 'kysely';
+import { migrations, pendingMigrations } from '../../hub/store/migrations/index.js';
+import { openDatabase } from '../../hub/store/open.js';
+import {
+  finalStatus,
+  logText,
+  readBuildEvents,
+  setPipeline,
+  shellPipeline,
+  startTestAgent,
+  startTestHub,
+  triggerJob,
+  type TestHub,
+} from '../support/harness.js';
+import { postgresUnavailable } from '../support/postgres.js';
+import { requireAll, requiredMessage } from '../support/require-all.js';
+import { testPostgresOnce } from '../support/store-backends.js';
+
+const unavailable = postgresUnavailable();
+if (unavailable !== undefined && requireAll) throw new Error(requiredMessage(unavailable));
+if (unavailable !== undefined) console.log(`skipped: the hub on PostgreSQL: ${unavailable}`);
+
+const run = promisify(execFile);
+const hubCli = (args: string[], env: Record<string, string> = {}) =>
+  run(process.execPath, ['--import', 'tsx', 'hub/main.ts', ...args], { env: { ...process.env, ...env } });
+
+describe.skipIf(unavailable !== undefined)('a hub on PostgreSQL', () => {
+  const server = testPostgresOnce();
+  let url: string;
+  let hub: TestHub | undefined;
+
+  beforeAll(async () => {
+    url = await (await server()).createDatabase('hub');
+  });
+  afterAll(async () => {
+    await hub?.close();
+  });
+
+  it('migrate --dry-run lists every pending migration, migrate applies them once', async () => {
+    const all = Object.keys(migrations);
+    const dry = await hubCli(['migrate', '--database', url, '--dry-run']);
+    expect(dry.stdout).toContain(
+      `${all.length} migration(s) pending:\n${all.map((n) => `  ${n}\n`).join('')}`,
+    );
+    const applied = await hubCli(['migrate', '--database', url]);
+    expect(applied.stdout).toContain(`${all.length} migration(s) applied:`);
+    // And a hub starting on it finds nothing left to do.
+    const db = await openDatabase({ databaseUrl: url });
+    expect(await pendingMigrations(db as unknown as Kysely<unknown>)).toEqual([]);
+    await db.destroy();
+  }, 60_000); // two hub processes through tsx, seconds each on a loaded machine
+
+  it('refuses a database URL that is not PostgreSQL, naming it without its password', async () => {
+    // From the environment, as the chart passes it.
+    const failed = await hubCli(['migrate'], { OUTPOST_DATABASE_URL: 'mysql://u:secret@db/x' }).then(
+      () => undefined,
+      (err: unknown) => err as { code: number; stderr: string },
+    );
+    expect(failed?.code).toBe(1);
+    expect(failed?.stderr).toContain('mysql://u:***@db/x is not a PostgreSQL URL');
+    expect(failed?.stderr).not.toContain('secret');
+  });
+
+  it('runs a build end to end, and keeps it across a restart on another data directory', async () => {
+    hub = await startTestHub({ databaseUrl: url });
+    const agent = await startTestAgent(hub);
+    try {
+      await agent.welcomed;
+      await setPipeline(hub, 'pg', shellPipeline('for i in 1 2 3; do echo line $i; done'));
+      const buildId = await triggerJob(hub, 'pg', 'job');
+      const events = await readBuildEvents(hub, buildId);
+      expect(logText(events)).toBe('line 1\nline 2\nline 3\n');
+      expect(finalStatus(events)).toBe('succeeded');
+    } finally {
+      await agent.stop();
+    }
+    const token = hub.adminToken;
+    await hub.close();
+    // A new hub (new data directory) on the same database: the admin token, pipeline and build are there.
+    const again = await startTestHub({ databaseUrl: url });
+    hub = again;
+    const res = await fetch(`${again.url}/api/v1/teams/main/pipelines/pg/jobs/job/builds`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(res.status).toBe(200);
+    expect(((await res.json()) as { name: string; status: string }[]).map((b) => [b.name, b.status])).toEqual(
+      [['1', 'succeeded']],
+    );
+  });
+});
