@@ -22,7 +22,7 @@ import { BuildEvents } from './events/build-events.js';
 import { LogWriter } from './events/log-writer.js';
 import { startGateway, type GatewayTls } from './gateway/server.js';
 import { createHubMetrics, type HubMetrics } from './metrics.js';
-import { openSqliteStore } from './store/sqlite.js';
+import { openSqliteStore, type StoreEncryption } from './store/sqlite.js';
 import type { Store } from './store/store.js';
 
 export const HUB_VERSION = '0.1.0';
@@ -30,6 +30,8 @@ export const HUB_VERSION = '0.1.0';
 export interface HubOptions {
   /** Directory for the SQLite database and bootstrap files; undefined keeps everything in memory. */
   dataDir: string | undefined;
+  /** AES-256-GCM key (and a previous one) for secret-bearing columns; undefined: stored in clear. */
+  encryption?: StoreEncryption;
   httpListen: { host: string; port: number };
   grpcListen: string;
   tls: GatewayTls | undefined;
@@ -124,7 +126,14 @@ export interface RunningHub {
 
 export async function startHub(options: HubOptions, log: Logger): Promise<RunningHub> {
   // Opening the store takes the data directory's lock (a second hub is refused here, naming the first).
-  const store = await openSqliteStore(options.dataDir ? { dataDir: options.dataDir } : { memory: true });
+  const store = await openSqliteStore({
+    ...(options.dataDir ? { dataDir: options.dataDir } : { memory: true as const }),
+    ...(options.encryption ? { encryption: options.encryption } : {}),
+  });
+  if (!options.encryption)
+    log.warn(
+      'no --encryption-key: pipeline configs, plans and step specs (and the secrets in them) are stored in clear',
+    );
   try {
     return await assemble(store, options, log);
   } catch (err) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The hub process: parses flags, builds the logger, starts the hub, and owns the signals.
 
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -11,7 +11,8 @@ import { parseDuration } from './pipeline/duration.js';
 import { rotateAdminToken } from './auth/admin-token.js';
 import { TokenService } from './auth/tokens.js';
 import { DEFAULT_HUB_OPTIONS, HUB_VERSION, startHub, type HubOptions } from './hub.js';
-import { openSqliteStore, SQLITE_FILE } from './store/sqlite.js';
+import { EncryptionKeyError, parseEncryptionKey } from './store/encryption.js';
+import { openSqliteStore, SQLITE_FILE, type StoreEncryption } from './store/sqlite.js';
 
 function durationOption(value: string): number {
   const parsed = parseDuration(value);
@@ -103,7 +104,39 @@ export function hubCommand(): Command {
         .argParser(coreImageOption)
         .default({}, 'concourse/<type>-resource for the core types'),
     )
+    .option(
+      '--encryption-key <key>',
+      'a 32-byte key (AES-256-GCM) for secrets at rest: pipeline configs, plans, step specs (env OUTPOST_ENCRYPTION_KEY)',
+      process.env.OUTPOST_ENCRYPTION_KEY,
+    )
+    .option(
+      '--encryption-key-file <file>',
+      'read --encryption-key from this file (a Kubernetes Secret mount)',
+      process.env.OUTPOST_ENCRYPTION_KEY_FILE,
+    )
+    .option(
+      '--old-encryption-key <key>',
+      'the previous key while rotating: read, and everything is re-encrypted under --encryption-key at start (env OUTPOST_OLD_ENCRYPTION_KEY)',
+      process.env.OUTPOST_OLD_ENCRYPTION_KEY,
+    )
     .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info');
+}
+
+/** The key options, read and checked (a key file's trailing newline is not part of the key). */
+function encryptionOf(flags: HubFlags): StoreEncryption | undefined {
+  const text =
+    flags.encryptionKeyFile !== undefined
+      ? readFileSync(flags.encryptionKeyFile, 'utf8').replace(/\r?\n$/, '')
+      : flags.encryptionKey;
+  if (text === undefined) {
+    if (flags.oldEncryptionKey !== undefined)
+      throw new EncryptionKeyError('--old-encryption-key needs the new key as --encryption-key');
+    return undefined;
+  }
+  const key = parseEncryptionKey(text, '--encryption-key');
+  return flags.oldEncryptionKey === undefined
+    ? { key }
+    : { key, oldKey: parseEncryptionKey(flags.oldEncryptionKey, '--old-encryption-key') };
 }
 
 /** `TYPE=REPOSITORY`, collected into a map (the flag repeats). */
@@ -128,6 +161,9 @@ interface HubFlags {
   auditInterval: number;
   drainTimeout: number;
   coreResourceImage: Record<string, string>;
+  encryptionKey?: string;
+  encryptionKeyFile?: string;
+  oldEncryptionKey?: string;
   logLevel: string;
 }
 
@@ -182,8 +218,15 @@ async function serve(cmd: Command): Promise<void> {
   } catch (err) {
     return cmd.error(`error: ${(err as Error).message}`);
   }
+  let encryption: StoreEncryption | undefined;
+  try {
+    encryption = encryptionOf(flags);
+  } catch (err) {
+    return cmd.error(`error: ${(err as Error).message}`);
+  }
   const options: HubOptions = {
     ...DEFAULT_HUB_OPTIONS,
+    ...(encryption ? { encryption } : {}),
     dataDir: path.resolve(flags.dataDir),
     httpListen: http,
     grpcListen: flags.grpcListen,

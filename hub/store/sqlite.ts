@@ -12,6 +12,7 @@ import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
 import type { Store } from './store.js';
+import { EncryptionKeyError, EncryptionPlugin, FieldCipher, reencryptAll } from './encryption.js';
 import { DataDirInUseError, readLockHolder, recordLockHolder } from './lock-holder.js';
 
 export const SQLITE_FILE = 'outpost.db';
@@ -30,7 +31,15 @@ class OutpostSqliteDialect extends SqliteDialect {
   }
 }
 
-export async function openSqliteStore(opts: { dataDir: string } | { memory: true }): Promise<Store> {
+/** The operator's key for secrets at rest (hub/store/encryption.ts), and a previous one during rotation. */
+export interface StoreEncryption {
+  key: Buffer;
+  oldKey?: Buffer;
+}
+
+export async function openSqliteStore(
+  opts: ({ dataDir: string } | { memory: true }) & { encryption?: StoreEncryption },
+): Promise<Store> {
   let file = ':memory:';
   if ('dataDir' in opts) {
     await mkdir(opts.dataDir, { recursive: true });
@@ -50,11 +59,15 @@ export async function openSqliteStore(opts: { dataDir: string } | { memory: true
   sqlite.pragma('wal_autocheckpoint = 10000');
   sqlite.pragma('foreign_keys = ON');
 
+  const cipher = opts.encryption && new FieldCipher(opts.encryption.key, opts.encryption.oldKey);
   const db = new Kysely<Database>({
     dialect: new OutpostSqliteDialect({ database: withStatementCache(sqlite) }),
+    plugins: cipher ? [new EncryptionPlugin(cipher)] : [],
   });
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>);
+    if (cipher) await reencryptAll(db, cipher);
+    else await refuseEncryptedWithoutKey(db);
   } catch (err) {
     await db.destroy();
     throw err;
@@ -83,4 +96,18 @@ async function lockDataDir(sqlite: BetterSqlite3.Database, dataDir: string): Pro
     throw err;
   }
   await recordLockHolder(dataDir);
+}
+
+/** Started without a key on a database that has encrypted values: say so now, not at the first read. */
+async function refuseEncryptedWithoutKey(db: Kysely<Database>): Promise<void> {
+  const encrypted = await db
+    .selectFrom('pipeline_configs')
+    .select('pipeline_id')
+    .where('source', 'like', 'enc:v1:%')
+    .limit(1)
+    .executeTakeFirst();
+  if (encrypted)
+    throw new EncryptionKeyError(
+      'the database holds secrets encrypted with an --encryption-key; start the hub with that key',
+    );
 }
