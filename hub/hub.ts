@@ -27,6 +27,7 @@ import { startGateway, type GatewayTls } from './gateway/server.js';
 import { createHubMetrics, serveMetrics, type HubMetrics } from './metrics.js';
 import { advisoryLockLeadership, soleLeadership, type Leadership } from './replicas/leadership.js';
 import { serveStandby } from './replicas/standby.js';
+import type { StoreEncryption } from './store/encryption.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
 
@@ -37,6 +38,8 @@ export interface HubOptions {
   dataDir: string | undefined;
   /** postgres://... : the store is on PostgreSQL (replicas share it) rather than SQLite in dataDir. */
   databaseUrl?: string;
+  /** AES-256-GCM key (and a previous one) for secret-bearing columns; undefined: stored in clear. */
+  encryption?: StoreEncryption;
   httpListen: { host: string; port: number };
   grpcListen: string;
   tls: GatewayTls | undefined;
@@ -150,7 +153,15 @@ export interface RunningHub {
 export async function startHub(options: HubOptions, log: Logger): Promise<RunningHub> {
   // On SQLite, opening the store takes the data directory's lock (a second hub is refused here, naming
   // the first). On PostgreSQL replicas share the database, and one at a time leads.
-  const store = await openStore({ databaseUrl: options.databaseUrl, dataDir: options.dataDir });
+  const store = await openStore({
+    databaseUrl: options.databaseUrl,
+    dataDir: options.dataDir,
+    encryption: options.encryption,
+  });
+  if (!options.encryption)
+    log.warn(
+      'no --encryption-key: pipeline configs, plans and step specs (and the secrets in them) are stored in clear',
+    );
   const leadership =
     options.databaseUrl === undefined ? soleLeadership() : advisoryLockLeadership(options.databaseUrl);
   try {

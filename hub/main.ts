@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The hub process: parses flags, builds the logger, starts the hub, and owns the signals.
 
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -18,6 +18,7 @@ import { migrateToLatest, pendingMigrations } from './store/migrations/index.js'
 import { openDatabase } from './store/open.js';
 import { redactDatabaseUrl } from './store/postgres.js';
 import { openSqliteStore, SQLITE_FILE } from './store/sqlite.js';
+import { EncryptionKeyError, parseEncryptionKey, type StoreEncryption } from './store/encryption.js';
 
 function durationOption(value: string): number {
   const parsed = parseDuration(value);
@@ -164,6 +165,21 @@ export function hubCommand(): Command {
         '--metrics-listen <host:port>',
         'also serve /metrics WITHOUT a token on this address (a trusted network only)',
       )
+      .option(
+        '--encryption-key <key>',
+        'a 32-byte key (AES-256-GCM) for secrets at rest: pipeline configs, plans, step specs (env OUTPOST_ENCRYPTION_KEY)',
+        process.env.OUTPOST_ENCRYPTION_KEY,
+      )
+      .option(
+        '--encryption-key-file <file>',
+        'read --encryption-key from this file (a Kubernetes Secret mount)',
+        process.env.OUTPOST_ENCRYPTION_KEY_FILE,
+      )
+      .option(
+        '--old-encryption-key <key>',
+        'the previous key while rotating: read, and everything is re-encrypted under --encryption-key at start (env OUTPOST_OLD_ENCRYPTION_KEY)',
+        process.env.OUTPOST_OLD_ENCRYPTION_KEY,
+      )
       .option('--log-level <level>', 'pino log level', process.env.OUTPOST_LOG_LEVEL ?? 'info')
   );
 }
@@ -206,6 +222,23 @@ async function readSecretFile(file: string, flag: string): Promise<string> {
   }
 }
 
+/** The key options, read and checked (a key file's trailing newline is not part of the key). */
+function encryptionOf(flags: HubFlags): StoreEncryption | undefined {
+  // The environment is read here, not as commander's default, which --help would print.
+  const oldKey = flags.oldEncryptionKey ?? process.env.OUTPOST_OLD_ENCRYPTION_KEY;
+  const text =
+    flags.encryptionKeyFile !== undefined
+      ? readFileSync(flags.encryptionKeyFile, 'utf8').replace(/\r?\n$/, '')
+      : (flags.encryptionKey ?? process.env.OUTPOST_ENCRYPTION_KEY);
+  if (text === undefined) {
+    if (oldKey !== undefined)
+      throw new EncryptionKeyError('--old-encryption-key needs the new key as --encryption-key');
+    return undefined;
+  }
+  const key = parseEncryptionKey(text, '--encryption-key');
+  return oldKey === undefined ? { key } : { key, oldKey: parseEncryptionKey(oldKey, '--old-encryption-key') };
+}
+
 /** `TYPE=REPOSITORY`, collected into a map (the flag repeats). */
 function coreImageOption(value: string, previous: Record<string, string>): Record<string, string> {
   const at = value.indexOf('=');
@@ -240,6 +273,9 @@ interface HubFlags {
   oidcScope?: string[];
   metricsTokenFile?: string;
   metricsListen?: string;
+  encryptionKey?: string;
+  encryptionKeyFile?: string;
+  oldEncryptionKey?: string;
   logLevel: string;
 }
 
@@ -342,8 +378,15 @@ async function serve(cmd: Command): Promise<void> {
   } catch (err) {
     return cmd.error(`error: ${(err as Error).message}`);
   }
+  let encryption: StoreEncryption | undefined;
+  try {
+    encryption = encryptionOf(flags);
+  } catch (err) {
+    return cmd.error(`error: ${(err as Error).message}`);
+  }
   const options: HubOptions = {
     ...DEFAULT_HUB_OPTIONS,
+    ...(encryption ? { encryption } : {}),
     dataDir: path.resolve(flags.dataDir),
     databaseUrl: flags.database ?? process.env.OUTPOST_DATABASE_URL,
     httpListen: http,

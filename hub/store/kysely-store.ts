@@ -29,7 +29,7 @@ import {
   toToken,
 } from './rows.js';
 import type { BuildsTable, Database, StepRunsTable } from './schema.js';
-import { StoreConflictError, TERMINAL_BUILD_STATUSES } from './store.js';
+import { CONFIG_VERSIONS_KEPT, StoreConflictError, TERMINAL_BUILD_STATUSES } from './store.js';
 import type {
   AgentRecord,
   Build,
@@ -302,6 +302,12 @@ export class KyselyStore implements Store {
             source: input.source,
             created_at: input.at,
           })
+          .execute();
+        // Old versions keep old credentials: only the latest CONFIG_VERSIONS_KEPT are kept.
+        await trx
+          .deleteFrom('pipeline_configs')
+          .where('pipeline_id', '=', row.id)
+          .where('version', '<=', row.config_version - CONFIG_VERSIONS_KEPT)
           .execute();
         // A job renamed with `old_name` keeps its row, and so its builds and numbering, under the new name.
         for (const job of input.jobs) {

@@ -2,6 +2,7 @@
 // database URL is given (replicas share it), else SQLite in the data directory (or in memory).
 
 import type { Kysely } from 'kysely';
+import type { StoreEncryption } from './encryption.js';
 import { openPostgresDatabase, openPostgresStore } from './postgres.js';
 import type { Database } from './schema.js';
 import { openSqliteDatabase, openSqliteStore } from './sqlite.js';
@@ -12,6 +13,8 @@ export interface StoreLocation {
   databaseUrl?: string;
   /** SQLite's directory when there is no URL; neither: SQLite in memory. */
   dataDir?: string;
+  /** The key for secrets at rest (either dialect); undefined: stored in clear. */
+  encryption?: StoreEncryption;
 }
 
 export function storeDialect(loc: StoreLocation): 'postgres' | 'sqlite' {
@@ -20,8 +23,12 @@ export function storeDialect(loc: StoreLocation): 'postgres' | 'sqlite' {
 
 /** Opens and migrates the store. */
 export function openStore(loc: StoreLocation): Promise<Store> {
-  if (loc.databaseUrl !== undefined) return openPostgresStore({ url: loc.databaseUrl });
-  return openSqliteStore(loc.dataDir === undefined ? { memory: true } : { dataDir: loc.dataDir });
+  const { encryption } = loc;
+  if (loc.databaseUrl !== undefined) return openPostgresStore({ url: loc.databaseUrl, encryption });
+  return openSqliteStore({
+    ...(loc.dataDir === undefined ? { memory: true as const } : { dataDir: loc.dataDir }),
+    encryption,
+  });
 }
 
 /** The database, not migrated, for `outpost-hub migrate`. */

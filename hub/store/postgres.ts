@@ -4,6 +4,7 @@
 
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
+import { EncryptionKeyError, withEncryption, type StoreEncryption } from './encryption.js';
 import { KyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
@@ -36,6 +37,7 @@ export interface PostgresOptions {
   url: string;
   /** Connections in the pool (default 10). */
   maxConnections?: number;
+  encryption?: StoreEncryption;
 }
 
 /** A Kysely instance on the database, not migrated (the `migrate` command lists what is pending). */
@@ -60,11 +62,12 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
   const db = openPostgresDatabase(opts);
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>);
+    return new KyselyStore(await withEncryption(db, opts.encryption), { rowLocks: true });
   } catch (err) {
     await db.destroy();
+    if (err instanceof EncryptionKeyError) throw err;
     throw new Error(`PostgreSQL at ${redactDatabaseUrl(opts.url)}: ${(err as Error).message}`, {
       cause: err,
     });
   }
-  return new KyselyStore(db, { rowLocks: true });
 }

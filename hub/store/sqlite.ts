@@ -12,6 +12,7 @@ import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
 import type { Store } from './store.js';
+import { withEncryption, type StoreEncryption } from './encryption.js';
 import { DataDirInUseError, readLockHolder, recordLockHolder } from './lock-holder.js';
 
 export const SQLITE_FILE = 'outpost.db';
@@ -30,15 +31,17 @@ class OutpostSqliteDialect extends SqliteDialect {
   }
 }
 
-export async function openSqliteStore(opts: { dataDir: string } | { memory: true }): Promise<Store> {
+export async function openSqliteStore(
+  opts: ({ dataDir: string } | { memory: true }) & { encryption?: StoreEncryption },
+): Promise<Store> {
   const db = await openSqliteDatabase(opts);
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>);
+    return new KyselyStore(await withEncryption(db, opts.encryption), { rowLocks: false });
   } catch (err) {
     await db.destroy();
     throw err;
   }
-  return new KyselyStore(db, { rowLocks: false });
 }
 
 /** The database with its lock and pragmas, not migrated (the `migrate` command lists what is pending). */

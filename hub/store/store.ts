@@ -197,6 +197,12 @@ export interface Pipeline {
   updatedAt: number;
 }
 
+/**
+ * How many config versions of a pipeline the store keeps (the latest ones): each may hold credentials,
+ * so they are not kept for ever (docs/security.md).
+ */
+export const CONFIG_VERSIONS_KEPT = 10;
+
 export interface PipelineConfigVersion {
   pipelineId: number;
   version: number;
