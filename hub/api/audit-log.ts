@@ -20,8 +20,9 @@ declare module 'fastify' {
 /** Fastify hooks: `start` on every request, `record` once it is answered. */
 export function auditLogHooks(store: Store) {
   return {
-    start: async (req: FastifyRequest) => {
+    start: (req: FastifyRequest, _reply: FastifyReply, done: () => void) => {
       req.audit = {};
+      done();
     },
     record: async (req: FastifyRequest, reply: FastifyReply) => recordCall(store, req, reply),
   };

@@ -42,4 +42,28 @@ describe('route roles', () => {
     // @ts-expect-error: `role` is required
     expect(() => route({ method: 'GET', url: '/x', handler })).toThrow('needs a team');
   });
+
+  it('refuses a state-changing route without an action for the audit log', () => {
+    expect(() => route({ method: 'PUT', url: '/x', role: 'admin', handler })).toThrow(
+      'route PUT /x: a state-changing route needs an action for the audit log',
+    );
+    expect(route({ method: 'PUT', url: '/x', role: 'admin', action: 'x', handler }).action).toBe('x');
+  });
+
+  it('exposes only reads of a team', () => {
+    const exposed = () => Promise.resolve(true);
+    expect(() => route({ method: 'GET', url: '/x', role: 'authenticated', exposed, handler })).toThrow(
+      "only a team's reads can be exposed",
+    );
+    expect(
+      route({
+        method: 'GET',
+        url: '/teams/:team',
+        role: 'viewer',
+        params: z.object({ team: z.string() }),
+        exposed,
+        handler,
+      }).authentication,
+    ).toBe('optional');
+  });
 });

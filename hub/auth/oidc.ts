@@ -157,6 +157,7 @@ async function discover(options: OidcOptions): Promise<client.Configuration> {
     undefined,
     client.ClientSecretBasic(options.clientSecret),
     // Plain HTTP only to a provider on this host (tests, a local Dex); anywhere else it needs TLS.
+    // eslint-disable-next-line @typescript-eslint/no-deprecated -- deprecated only to stand out; loopback only
     isLoopback(issuer) ? { execute: [client.allowInsecureRequests], timeout: 10 } : { timeout: 10 },
   );
 }

@@ -86,7 +86,10 @@ export async function startOidcProvider(): Promise<TestOidcProvider> {
     const callback = provider.callback();
     handle = (req, res) => {
       const m = /^\/interaction\/([^/?]+)(\/login)?/.exec(req.url ?? '');
-      if (!m) return void callback(req, res);
+      if (!m) {
+        callback(req, res);
+        return;
+      }
       interaction(provider, accounts, req, res, m[2] !== undefined).catch((err: unknown) => {
         res.writeHead(500).end(String(err));
       });

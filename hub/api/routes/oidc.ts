@@ -3,7 +3,7 @@
 // exchanges the code, records the user and answers with the same login token as a password login: in
 // the URL fragment of the web UI's /login/callback, or in the query of the CLI's loopback listener.
 
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { OIDC_USER_PREFIX } from '../../auth/caller.js';
 import { isLoopback, type OidcLoginContext } from '../../auth/oidc.js';
@@ -95,6 +95,7 @@ export function oidcRoutes(ctx: ApiContext): Route[] {
         }
         req.audit.team = login.team;
         void reply.header('set-cookie', `${COOKIE}=; Path=${COOKIE_PATH}; HttpOnly; SameSite=Lax; Max-Age=0`);
+        let location: string;
         try {
           if (cookie(req, COOKIE) !== query.state)
             throw new HttpError(
@@ -120,27 +121,26 @@ export function oidcRoutes(ctx: ApiContext): Route[] {
             at: Date.now(),
           });
           req.audit.actor = user.name;
-          return answer(reply, login, await logIn(ctx, req, user, login.team));
+          location = answer(login, await logIn(ctx, req, user, login.team));
         } catch (err) {
           limit.fail(req.ip);
           // The CLI waits on its listener: it is told why, rather than left waiting.
-          if (login.cliRedirect && err instanceof HttpError) {
-            req.audit.status = err.statusCode;
-            return reply.redirect(withQuery(login.cliRedirect, { error: err.message }), 302);
-          }
-          throw err;
+          if (!(login.cliRedirect && err instanceof HttpError)) throw err;
+          req.audit.status = err.statusCode;
+          location = withQuery(login.cliRedirect, { error: err.message });
         }
+        return reply.redirect(location, 302);
       },
     }),
   ];
 }
 
-/** The token goes to the CLI's listener in its query, to the web UI in a fragment (never sent to a server). */
-function answer(reply: FastifyReply, login: OidcLoginContext, token: LoginResponse): FastifyReply {
+/** Where the token goes: the CLI's listener in its query, the web UI in a fragment (never sent to a server). */
+function answer(login: OidcLoginContext, token: LoginResponse): string {
   const fields = { token: token.token, expiresAt: String(token.expiresAt) };
-  if (login.cliRedirect) return reply.redirect(withQuery(login.cliRedirect, fields), 302);
+  if (login.cliRedirect) return withQuery(login.cliRedirect, fields);
   const fragment = new URLSearchParams({ ...fields, redirect: login.redirect });
-  return reply.redirect(`/login/callback#${fragment.toString()}`, 302);
+  return `/login/callback#${fragment.toString()}`;
 }
 
 function withQuery(base: string, fields: Record<string, string>): string {
