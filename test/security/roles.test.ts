@@ -14,7 +14,6 @@ import type {
   LoginResponse,
   ResourceVersionSummary,
 } from '../../hub/api/types.js';
-import { create } from 'tar';
 import {
   finalStatus,
   readBuildEvents,
@@ -23,13 +22,7 @@ import {
   type TestHub,
   logText,
 } from '../support/harness.js';
-
-async function tarOf(dir: string): Promise<Buffer<ArrayBuffer>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of create({ cwd: dir, portable: true }, ['.']) as AsyncIterable<Buffer>)
-    chunks.push(chunk);
-  return Buffer.from(Buffer.concat(chunks));
-}
+import { tarOf } from '../support/tar.js';
 
 type Need = 'public' | 'authenticated' | 'admin' | 'viewer' | 'pipeline-operator' | 'member' | 'owner';
 const ORDER = ['viewer', 'pipeline-operator', 'member', 'owner'] as const;

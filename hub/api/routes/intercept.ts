@@ -102,7 +102,7 @@ function chooseStep(
 function parseFrame(line: string): InterceptClientFrame | undefined {
   try {
     const value = JSON.parse(line) as unknown;
-    return typeof value === 'object' && value !== null ? (value) : undefined;
+    return typeof value === 'object' && value !== null ? value : undefined;
   } catch {
     return undefined;
   }
