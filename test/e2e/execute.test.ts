@@ -5,7 +5,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { create } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildSummary, UploadedArtifact } from '../../hub/api/types.js';
 import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
@@ -17,6 +16,7 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
+import { tarOf } from '../support/tar.js';
 
 let hub: TestHub;
 let agent: Awaited<ReturnType<typeof startTestAgent>>;
@@ -38,13 +38,6 @@ run:
     cp src/data.txt out/copied.txt
   - sh
 `;
-
-async function tarOf(dir: string): Promise<Buffer<ArrayBuffer>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of create({ cwd: dir, portable: true }, ['.']) as AsyncIterable<Buffer>)
-    chunks.push(chunk);
-  return Buffer.from(Buffer.concat(chunks));
-}
 
 function outpost(args: string[], cwd = work): CliProcess {
   return spawnCli(args, { cwd, env: cli.env as Record<string, string> });

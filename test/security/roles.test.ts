@@ -19,7 +19,6 @@ import type {
   ResourceVersionSummary,
 } from '../../hub/api/types.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import { create } from 'tar';
 import {
   finalStatus,
   readBuildEvents,
@@ -31,13 +30,7 @@ import {
 import { browseLogin } from '../support/oidc-browser.js';
 import { startOidcTestHub, type OidcTestHub } from '../support/oidc-hub.js';
 import { rawAgent } from '../support/raw-agent.js';
-
-async function tarOf(dir: string): Promise<Buffer<ArrayBuffer>> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of create({ cwd: dir, portable: true }, ['.']) as AsyncIterable<Buffer>)
-    chunks.push(chunk);
-  return Buffer.from(Buffer.concat(chunks));
-}
+import { tarOf } from '../support/tar.js';
 
 type Need =
   'public' | 'anyone' | 'authenticated' | 'admin' | 'viewer' | 'pipeline-operator' | 'member' | 'owner';
