@@ -20,13 +20,9 @@ import {
 import { cleanupAfterEach } from '../support/cleanups.js';
 import { eventually } from '../support/eventually.js';
 import { finalStatus, logText, openEventStream, readBuildEvents } from '../support/harness.js';
-import { postgresUnavailable } from '../support/postgres.js';
-import { requireAll, requiredMessage } from '../support/require-all.js';
-import { testPostgresOnce } from '../support/store-backends.js';
+import { postgresSkip, testPostgresOnce } from '../support/store-backends.js';
 
-const unavailable = postgresUnavailable();
-if (unavailable !== undefined && requireAll) throw new Error(requiredMessage(unavailable));
-if (unavailable !== undefined) console.log(`skipped: hub replicas on PostgreSQL: ${unavailable}`);
+const unavailable = postgresSkip('hub replicas on PostgreSQL');
 
 const REPLICAS = 3;
 const LINES = 40;

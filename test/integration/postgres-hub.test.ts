@@ -19,13 +19,9 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
-import { postgresUnavailable } from '../support/postgres.js';
-import { requireAll, requiredMessage } from '../support/require-all.js';
-import { testPostgresOnce } from '../support/store-backends.js';
+import { postgresSkip, testPostgresOnce } from '../support/store-backends.js';
 
-const unavailable = postgresUnavailable();
-if (unavailable !== undefined && requireAll) throw new Error(requiredMessage(unavailable));
-if (unavailable !== undefined) console.log(`skipped: the hub on PostgreSQL: ${unavailable}`);
+const unavailable = postgresSkip('the hub on PostgreSQL');
 
 const run = promisify(execFile);
 const hubCli = (args: string[], env: Record<string, string> = {}) =>

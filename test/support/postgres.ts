@@ -50,7 +50,9 @@ function serverUser(): { uid: number; gid: number } | string {
 
 /** Why a test PostgreSQL cannot run here, or undefined when it can. */
 export function postgresUnavailable(): string | undefined {
-  if (binDir() === undefined) return `no PostgreSQL under ${PG_ROOT} (apt-get install postgresql)`;
+  const bin = binDir();
+  if (bin === undefined) return `no PostgreSQL under ${PG_ROOT} (apt-get install postgresql)`;
+  if (!existsSync(path.join(bin, 'postgres'))) return `no postgres binary in ${bin} (OUTPOST_PG_BIN)`;
   const user = serverUser();
   return typeof user === 'string' ? user : undefined;
 }

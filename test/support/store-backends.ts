@@ -42,14 +42,22 @@ export function postgresDatabases(): () => Promise<string> {
   };
 }
 
+/**
+ * For a file of PostgreSQL tests (`describe.skipIf(postgresSkip(...) !== undefined)`): undefined when
+ * they can run; else why not, printed, or under OUTPOST_REQUIRE_ALL=1 thrown.
+ */
+export function postgresSkip(what: string): string | undefined {
+  const unavailable = postgresUnavailable();
+  if (unavailable === undefined) return undefined;
+  if (requireAll) throw new Error(requiredMessage(unavailable));
+  console.log(`skipped: ${what}: ${unavailable}`);
+  return unavailable;
+}
+
 /** SQLite in memory and, when it can run here (or must), PostgreSQL. */
 export function storeBackends(): StoreBackend[] {
   const backends: StoreBackend[] = [['sqlite', () => openSqliteStore({ memory: true })]];
-  const unavailable = postgresUnavailable();
-  if (unavailable !== undefined && !requireAll) {
-    console.log(`skipped: the PostgreSQL store tests: ${unavailable}`);
-    return backends;
-  }
+  if (postgresSkip('the PostgreSQL store tests') !== undefined) return backends;
   const database = postgresDatabases();
   backends.push(['postgres', async () => openPostgresStore({ url: await database() })]);
   return backends;
