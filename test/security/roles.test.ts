@@ -19,14 +19,7 @@ import type {
   ResourceVersionSummary,
 } from '../../hub/api/types.js';
 import { status as GrpcStatus } from '@grpc/grpc-js';
-import {
-  finalStatus,
-  readBuildEvents,
-  startTestAgent,
-  startTestHub,
-  type TestHub,
-  logText,
-} from '../support/harness.js';
+import { finalStatus, readBuildEvents, startTestAgent, type TestHub, logText } from '../support/harness.js';
 import { browseLogin } from '../support/oidc-browser.js';
 import { startOidcTestHub, type OidcTestHub } from '../support/oidc-hub.js';
 import { rawAgent } from '../support/raw-agent.js';

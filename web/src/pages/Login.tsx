@@ -19,9 +19,9 @@ export function LoginPage() {
   const [error, setError] = useState<string>();
 
   useEffect(() => {
-    // Before the teams issue, /info needs a login and says nothing of OIDC: the form alone is shown.
+    // /info needs no login and says which ways in the hub offers; if it fails, the form alone is shown.
     api.info().then(
-      (info) => info.auth && setMethods(info.auth),
+      (info) => setMethods(info.auth),
       () => undefined,
     );
   }, []);
