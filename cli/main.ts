@@ -93,9 +93,10 @@ Example:
   registerRerunBuild(program, ctx);
   registerClearCommands(program, ctx);
   registerPipelineLifecycleCommands(program, ctx);
-  addFlyAliases(program);
   registerExecute(program, ctx);
   registerIntercept(program, ctx);
+  // Last: fly's short names for every command registered above.
+  addFlyAliases(program);
   return program;
 }
 

@@ -85,7 +85,7 @@ test/charts checks the rendered Role against that list.
 {{- define "outpost-agent.rbacRules" -}}
 - apiGroups: ['']
   resources: [pods]
-  verbs: [get, list, watch, create, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: ['']
   resources: [pods/log]
   verbs: [get]

@@ -22,6 +22,7 @@ export function interceptRoutes(ctx: ApiContext): Route[] {
       method: 'POST',
       url: '/builds/:id/intercept',
       role: 'member',
+      action: 'intercept',
       team: async ({ id }) => ({ team: (await ctx.buildOf(id)).teamName, what: `build ${id}` }),
       params: z.object({ id }),
       query: z.object({

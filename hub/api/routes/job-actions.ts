@@ -16,6 +16,7 @@ export function jobActionRoutes(ctx: ApiContext): Route[] {
       method: 'POST',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/builds/:name',
       role: 'pipeline-operator',
+      action: 'rerun-build',
       params: jobParams.extend({ name }),
       handler: async ({ params }, req, reply): Promise<BuildSummary> => {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);
@@ -39,6 +40,7 @@ export function jobActionRoutes(ctx: ApiContext): Route[] {
       method: 'PUT',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/schedule',
       role: 'pipeline-operator',
+      action: 'schedule-job',
       params: jobParams,
       handler: async ({ params }, req, reply) => {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);
@@ -52,6 +54,7 @@ export function jobActionRoutes(ctx: ApiContext): Route[] {
       method: 'DELETE',
       url: '/teams/:team/pipelines/:pipeline/jobs/:job/tasks/:step/cache',
       role: 'pipeline-operator',
+      action: 'clear-task-cache',
       params: jobParams.extend({ step: name }),
       query: z.object({ cachePath: z.string().optional() }),
       handler: async ({ params, query }, req): Promise<ClearedResponse> => {

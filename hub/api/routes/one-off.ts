@@ -38,6 +38,7 @@ export function oneOffRoutes(ctx: ApiContext): Route[] {
       method: 'POST',
       url: '/teams/:team/artifacts',
       role: 'member',
+      action: 'upload-artifact',
       params: z.object({ team: name }),
       handler: async ({ params }, req): Promise<UploadedArtifact> => {
         const team = await ctx.teamOf(params.team);
@@ -59,6 +60,7 @@ export function oneOffRoutes(ctx: ApiContext): Route[] {
       method: 'POST',
       url: '/teams/:team/builds',
       role: 'member',
+      action: 'execute',
       params: z.object({ team: name }),
       body: createBody,
       handler: async ({ params, body }, req, reply): Promise<BuildSummary> => {

@@ -47,6 +47,7 @@ export function pipelineLifecycleRoutes(ctx: ApiContext): Route[] {
       method: 'PUT',
       url: '/teams/:team/pipelines/:pipeline/archive',
       role: 'member',
+      action: 'archive-pipeline',
       params: pipelineParams,
       handler: async ({ params }, req, reply) => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
@@ -61,6 +62,7 @@ export function pipelineLifecycleRoutes(ctx: ApiContext): Route[] {
       method: 'PUT',
       url: '/teams/:team/pipelines/ordering',
       role: 'member',
+      action: 'order-pipelines',
       params: z.object({ team: name }),
       body: z.array(name).max(10_000),
       handler: async ({ params, body }, req, reply) => {

@@ -19,6 +19,7 @@ export function resourceClearingRoutes(ctx: ApiContext): Route[] {
       method: 'DELETE',
       url: `${base}/resources/:resource/cache`,
       role: 'pipeline-operator',
+      action: 'clear-resource-cache',
       params: resourceParams,
       body: cacheBody,
       handler: async ({ params, body }, req): Promise<ClearedResponse> => {
@@ -41,6 +42,7 @@ export function resourceClearingRoutes(ctx: ApiContext): Route[] {
       method: 'DELETE',
       url: `${base}/resources/:resource/versions`,
       role: 'pipeline-operator',
+      action: 'clear-versions',
       params: resourceParams,
       handler: async ({ params }, req): Promise<ClearedResponse> => {
         const { pipeline, resource } = await resourceOf(ctx, params);
@@ -58,6 +60,7 @@ export function resourceClearingRoutes(ctx: ApiContext): Route[] {
       method: 'DELETE',
       url: `${base}/resource-types/:type/versions`,
       role: 'pipeline-operator',
+      action: 'clear-versions',
       params: pipelineParams.extend({ type: name }),
       handler: async ({ params }, req): Promise<ClearedResponse> => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
