@@ -79,8 +79,9 @@ describe('outpost intercept', () => {
       ['intercept', '-b', String(buildId), '--', 'sh', '-c', 'echo $PWD; tty; exit 3'],
       true,
     );
-    // Two terminals (the agent's and the test's own `script`) each turn "\n" into "\r\n".
-    expect(result.stdout).toMatch(new RegExp(`${agent.dir}/work/\\S+\\r*\\n/dev/pts/\\d+`));
+    // Two terminals (the agent's and the test's own `script`) each turn "\n" into "\r\n"; the remote
+    // terminal may also echo a NUL that the test's own `script` writes as the command starts (`^@`).
+    expect(result.stdout).toMatch(new RegExp(`${agent.dir}/work/\\S+\\r*\\n(?:\\^@)*/dev/pts/\\d+`));
     expect(result.code).toBe(3);
   });
 
