@@ -805,7 +805,10 @@ function checkRun(result: RunResult, o: Observed): void {
     result.markers = all.split(MARKER).length - 1;
     if (result.markers !== 1) result.notes.push(`${result.markers} truncation markers, expected 1`);
   }
-  const firstEnded = marks.get('first')?.exit === 0;
+  // `first` ended and the hub has its result: the steps after it are due to run.
+  const firstPlanId = steps.find((s) => s.name === 'first')?.planId;
+  const firstEnded =
+    marks.get('first')?.exit === 0 && firstPlanId !== undefined && byPlan.get(firstPlanId)?.exit === 0;
   let stopped = 0;
   for (const step of steps) {
     const m = marks.get(step.name)!;
@@ -843,7 +846,12 @@ function checkRun(result: RunResult, o: Observed): void {
       if (m.exit !== step.exit) lost(`${step.name}: exited ${m.exit}, planned ${step.exit} (its inputs?)`);
       if (!capped && seen.size < step.lines)
         result.notes.push(`${step.name}: ${step.lines - seen.size} lines missing`);
-      if (!stuck && plan.exit !== step.exit)
+      // The process ended but its outputs had not reached the hub when the drain deadline stopped
+      // the agent: the step errors saying so (as a step the drain stopped mid-run does).
+      if (!stuck && plan.exit === undefined && drainStopped) {
+        stopped++;
+        result.drainErroredSteps++;
+      } else if (!stuck && plan.exit !== step.exit)
         lost(
           `${step.name}: exit status ${plan.exit}, expected ${step.exit} (errors: ${plan.errors.join('; ')})`,
         );
