@@ -8,18 +8,13 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildSummary, UploadedArtifact } from '../../hub/api/types.js';
 import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
+import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
 import { spawnCli, type CliProcess } from '../support/cli-process.js';
-import {
-  readBuildEvents,
-  startTestAgent,
-  startTestHub,
-  triggerJob,
-  type TestHub,
-} from '../support/harness.js';
+import { readBuildEvents, startTestHub, triggerJob, type TestHub } from '../support/harness.js';
 import { tarOf } from '../support/tar.js';
 
+let fixture: CliFixture;
 let hub: TestHub;
-let agent: Awaited<ReturnType<typeof startTestAgent>>;
 let cli: Sandbox;
 /** A checkout-like directory: `src/` with a .gitignore, and the task files beside it. */
 let work: string;
@@ -58,11 +53,9 @@ async function taskFile(name: string, text: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  hub = await startTestHub();
-  agent = await startTestAgent(hub);
-  await agent.welcomed;
-  cli = await sandbox();
-  expect((await cli.run(['login', '--url', hub.url, '--token', hub.adminToken])).code).toBe(0);
+  fixture = await startCliFixture();
+  ({ hub, cli } = fixture);
+  expect(fixture.login.code).toBe(0);
   work = path.join(cli.dir, 'work');
   await mkdir(path.join(work, 'src', 'build'), { recursive: true });
   await writeFile(path.join(work, 'src', 'data.txt'), 'the data\n');
@@ -73,8 +66,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  await agent.stop();
-  await hub.close();
+  await fixture.close();
 });
 
 describe('outpost execute', () => {

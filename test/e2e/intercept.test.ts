@@ -2,13 +2,14 @@
 // real agent's process pool, through the hub (the agent dials out; the hub relays over a Tunnel).
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
 import { spawnCli } from '../support/cli-process.js';
-import { startTestAgent, startTestHub, triggerJob, waitForEvents, type TestHub } from '../support/harness.js';
+import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
+import { triggerJob, waitForEvents } from '../support/harness.js';
 
-let hub: TestHub;
-let agent: Awaited<ReturnType<typeof startTestAgent>>;
-let cli: Sandbox;
+let fixture: CliFixture;
+let hub: CliFixture['hub'];
+let agent: CliFixture['agent'];
+let cli: CliFixture['cli'];
 let buildId: number;
 
 const PIPELINE = `jobs:
@@ -28,11 +29,9 @@ async function outpost(args: string[], tty = false) {
 }
 
 beforeAll(async () => {
-  hub = await startTestHub();
-  agent = await startTestAgent(hub);
-  await agent.welcomed;
-  cli = await sandbox();
-  expect((await cli.run(['login', '--url', hub.url, '--token', hub.adminToken])).code).toBe(0);
+  fixture = await startCliFixture();
+  ({ hub, agent, cli } = fixture);
+  expect(fixture.login.code).toBe(0);
   expect((await hub.api('PUT', '/teams/main/pipelines/p/config', { source: PIPELINE })).status).toBe(200);
   await hub.api('PUT', '/teams/main/pipelines/p/unpause');
   buildId = await triggerJob(hub, 'p', 'job');
@@ -41,8 +40,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await hub.api('PUT', `/builds/${buildId}/abort`);
-  await agent.stop();
-  await hub.close();
+  await fixture.close();
 });
 
 describe('outpost intercept', () => {

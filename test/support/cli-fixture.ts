@@ -4,8 +4,11 @@
 import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
 import { startTestAgent, startTestHub, type TestHub } from './harness.js';
 
+type TestAgent = Awaited<ReturnType<typeof startTestAgent>>;
+
 export interface CliFixture {
   hub: TestHub;
+  agent: TestAgent;
   cli: Sandbox;
   /** The login's output (tests check what it says). */
   login: Awaited<ReturnType<Sandbox['run']>>;
@@ -20,6 +23,7 @@ export async function startCliFixture(): Promise<CliFixture> {
   const login = await cli.run(['login', '--url', hub.url, '--token', hub.adminToken]);
   return {
     hub,
+    agent,
     cli,
     login,
     async close() {
