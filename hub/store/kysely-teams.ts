@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import { conflictsAs } from './constraint-errors.js';
 import { toTeam } from './rows.js';
 import type { Database } from './schema.js';
-import type { Membership, OidcRoleRule, Role, Team, TeamStore } from './store.js';
+import type { Membership, OidcRoleRule, Role, Store, Team, TeamStore } from './store.js';
 
 export class KyselyTeamStore implements TeamStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -111,4 +111,19 @@ function toMembership(row: {
   role: string;
 }): Membership {
   return { team: { id: row.team_id, name: row.team_name }, user: row.user_name, role: row.role as Role };
+}
+
+/** The Store's own team lookups (by name, by id), kept with the rest of the team queries. */
+export class KyselyTeamLookup implements Pick<Store, 'getTeam' | 'getTeamById'> {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async getTeam(name: string): Promise<Team | undefined> {
+    const row = await this.db.selectFrom('teams').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && toTeam(row);
+  }
+
+  async getTeamById(id: number): Promise<Team | undefined> {
+    const row = await this.db.selectFrom('teams').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toTeam(row);
+  }
 }

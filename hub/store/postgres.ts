@@ -1,11 +1,11 @@
 // Opens the store on PostgreSQL (several hub replicas share one database): a `pg` connection pool under
-// Kysely's Postgres dialect, the migrations, and the same KyselyStore as on SQLite, told that it must
+// Kysely's Postgres dialect, the migrations, and the same Kysely store as on SQLite, told that it must
 // lock rows where SQLite's single writer made that unnecessary.
 
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { EncryptionKeyError, withEncryption, type StoreEncryption } from './encryption.js';
-import { KyselyStore } from './kysely-store.js';
+import { kyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
@@ -62,7 +62,7 @@ export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
   const db = openPostgresDatabase(opts);
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>);
-    return new KyselyStore(await withEncryption(db, opts.encryption), { rowLocks: true });
+    return kyselyStore(await withEncryption(db, opts.encryption), { rowLocks: true });
   } catch (err) {
     await db.destroy();
     if (err instanceof EncryptionKeyError) throw err;

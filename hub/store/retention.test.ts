@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { buildsToReap } from './kysely-store.js';
+import { buildsToReap } from './kysely-retention.js';
 
 const DAY = 86_400_000;
 const builds = (...spec: ('s' | 'f')[]) =>

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteAdapter, SqliteDialect } from 'kysely';
 import type { DialectAdapter } from 'kysely';
-import { KyselyStore } from './kysely-store.js';
+import { kyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
@@ -37,7 +37,7 @@ export async function openSqliteStore(
   const db = await openSqliteDatabase(opts);
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>);
-    return new KyselyStore(await withEncryption(db, opts.encryption), { rowLocks: false });
+    return kyselyStore(await withEncryption(db, opts.encryption), { rowLocks: false });
   } catch (err) {
     await db.destroy();
     throw err;

@@ -1,0 +1,53 @@
+// The Store's agents on Kysely: the last Hello of each agent name, its state and heartbeat.
+
+import type { Kysely } from 'kysely';
+import { conflictsAs } from './constraint-errors.js';
+import { json, toAgent } from './rows.js';
+import type { Database } from './schema.js';
+import type { AgentRecord, Store } from './store.js';
+
+export class KyselyAgents implements Pick<
+  Store,
+  'upsertAgent' | 'getAgent' | 'listAgents' | 'setAgentState' | 'touchAgent'
+> {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async upsertAgent(agent: AgentRecord): Promise<void> {
+    const values = {
+      cluster: agent.cluster,
+      version: agent.version,
+      pools: json(agent.pools),
+      state: agent.state,
+      token_id: agent.tokenId,
+      connected_at: agent.connectedAt,
+      last_heartbeat_at: agent.lastHeartbeatAt,
+    };
+    await conflictsAs(`agent "${agent.name}" (unknown token?)`, () =>
+      this.db
+        .insertInto('agents')
+        .values({ name: agent.name, ...values })
+        .onConflict((oc) => oc.column('name').doUpdateSet(values))
+        .execute(),
+    );
+  }
+
+  async getAgent(name: string): Promise<AgentRecord | undefined> {
+    const row = await this.db.selectFrom('agents').selectAll().where('name', '=', name).executeTakeFirst();
+    return row && toAgent(row);
+  }
+
+  async listAgents(): Promise<AgentRecord[]> {
+    const rows = await this.db.selectFrom('agents').selectAll().orderBy('name').execute();
+    return rows.map(toAgent);
+  }
+
+  async setAgentState(name: string, state: AgentRecord['state'], at: number): Promise<void> {
+    // Connecting is a sign of life too; other states keep the last connect and heartbeat times.
+    const set = state === 'connected' ? { state, connected_at: at, last_heartbeat_at: at } : { state };
+    await this.db.updateTable('agents').set(set).where('name', '=', name).execute();
+  }
+
+  async touchAgent(name: string, at: number): Promise<void> {
+    await this.db.updateTable('agents').set({ last_heartbeat_at: at }).where('name', '=', name).execute();
+  }
+}

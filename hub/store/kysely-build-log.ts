@@ -1,0 +1,231 @@
+// The Store's build events and logs on Kysely: each build's events numbered by one gap-free seq, and
+// log chunks appended in batches with their step's log_seq fence and the build's log size cap.
+
+import type { Kysely, Transaction } from 'kysely';
+import { conflictsAs } from './constraint-errors.js';
+import { json, toBuildEvent } from './rows.js';
+import type { Database } from './schema.js';
+import { StoreConflictError } from './store.js';
+import type { BuildEvent, LogAppend, LogAppendOptions, LogAppendResult, Store } from './store.js';
+
+type Db = Kysely<Database> | Transaction<Database>;
+type EventInput = { type: string; version: string; data: unknown; at: number };
+
+/**
+ * Inserts an event with the build's next seq, computed in the same statement (max + 1 over the
+ * (build_id, seq) primary key), which is atomic on SQLite's single writer. On PostgreSQL the caller
+ * holds the build's row lock (lockBuilds), so concurrent appenders cannot pick the same seq.
+ */
+async function insertEvent(db: Db, buildId: number, event: EventInput): Promise<BuildEvent> {
+  const data = json(event.data);
+  // Only the allocated seq comes back: the rest is what the caller gave (no re-parse on the hot path).
+  const row = await db
+    .insertInto('build_events')
+    .values((eb) => ({
+      build_id: buildId,
+      seq: eb
+        .selectFrom('build_events')
+        .select((sb) => sb(sb.fn.coalesce(sb.fn.max('seq'), sb.lit(0)), '+', 1).as('next'))
+        .where('build_id', '=', buildId),
+      type: event.type,
+      version: event.version,
+      data,
+      at: event.at,
+    }))
+    .returning('seq')
+    .executeTakeFirstOrThrow();
+  return { buildId, seq: row.seq, type: event.type, version: event.version, json: data, at: event.at };
+}
+
+/** Inserts an event at a seq the caller allocated (inside a transaction that read the build's max seq). */
+async function insertEventAt(db: Db, buildId: number, seq: number, event: EventInput): Promise<BuildEvent> {
+  const data = json(event.data);
+  await db
+    .insertInto('build_events')
+    .values({ build_id: buildId, seq, type: event.type, version: event.version, data, at: event.at })
+    .execute();
+  return { buildId, seq, type: event.type, version: event.version, json: data, at: event.at };
+}
+
+/**
+ * PostgreSQL: takes the row locks that order concurrent writers of the builds' event seqs and log usage
+ * (SQLite has one writer at a time). Ascending ids, so two transactions never wait on each other in a
+ * cycle. NO KEY UPDATE: inserts that only reference the rows (foreign keys) need not wait.
+ */
+async function lockBuilds(trx: Transaction<Database>, ids: number[]): Promise<void> {
+  if (ids.length === 0) return;
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  await trx
+    .selectFrom('builds')
+    .select('id')
+    .where('id', 'in', sorted)
+    .orderBy('id')
+    .forNoKeyUpdate()
+    .execute();
+}
+
+/** As lockBuilds, for step runs (their log_seq); returns the builds they belong to. */
+async function lockStepRuns(trx: Transaction<Database>, ids: number[]): Promise<number[]> {
+  const sorted = [...new Set(ids)].sort((a, b) => a - b);
+  const rows = await trx
+    .selectFrom('step_runs')
+    .select('build_id')
+    .where('id', 'in', sorted)
+    .orderBy('id')
+    .forNoKeyUpdate()
+    .execute();
+  return rows.map((r) => r.build_id);
+}
+
+export class KyselyBuildLog implements Pick<
+  Store,
+  'appendBuildEvent' | 'appendLog' | 'appendLogs' | 'listBuildEvents'
+> {
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Lock the build and step rows first (PostgreSQL); SQLite's single writer needs no locks. */
+    private readonly rowLocks: boolean,
+  ) {}
+
+  async appendBuildEvent(buildId: number, event: EventInput): Promise<BuildEvent> {
+    // On SQLite a single statement, so atomic on its own: no explicit transaction on the hot path.
+    return conflictsAs(`event for build ${buildId}`, () =>
+      this.rowLocks
+        ? this.db.transaction().execute(async (trx) => {
+            await lockBuilds(trx, [buildId]);
+            return insertEvent(trx, buildId, event);
+          })
+        : insertEvent(this.db, buildId, event),
+    );
+  }
+
+  async appendLog(input: LogAppend): Promise<LogAppendResult> {
+    const [result] = await this.appendLogs([input]);
+    if (!result) throw new Error('appendLogs returned no result');
+    return result;
+  }
+
+  /**
+   * One transaction for the whole batch. Each step run's log_seq and each build's next event seq and log
+   * usage are read once, advanced in memory chunk by chunk, and written once at the end: a batch of n
+   * chunks costs n inserts plus a few statements per step and build, not 2n statements and n commits.
+   * SQLite's single writer makes the read-then-write safe; on PostgreSQL the step run and build rows
+   * are locked first, in id order.
+   */
+  async appendLogs(inputs: LogAppend[], options: LogAppendOptions = {}): Promise<LogAppendResult[]> {
+    if (inputs.length === 0) return [];
+    const cap = options.maxBuildLogBytes;
+    return conflictsAs(`log of step run ${inputs[0]?.stepRunId}`, () =>
+      this.db.transaction().execute(async (trx): Promise<LogAppendResult[]> => {
+        if (this.rowLocks)
+          await lockBuilds(
+            trx,
+            await lockStepRuns(
+              trx,
+              inputs.map((i) => i.stepRunId),
+            ),
+          );
+        const steps = new Map<number, { buildId: number; logSeq: number; initial: number }>();
+        const builds = new Map<
+          number,
+          { nextSeq: number; bytes: number; truncated: boolean; dirty: boolean }
+        >();
+        const results: LogAppendResult[] = [];
+        for (const input of inputs) {
+          let step = steps.get(input.stepRunId);
+          if (!step) {
+            const row = await trx
+              .selectFrom('step_runs')
+              .select(['build_id', 'log_seq'])
+              .where('id', '=', input.stepRunId)
+              .executeTakeFirst();
+            if (row === undefined) throw new StoreConflictError(`step run ${input.stepRunId} does not exist`);
+            step = { buildId: row.build_id, logSeq: row.log_seq, initial: row.log_seq };
+            steps.set(input.stepRunId, step);
+          }
+          if (input.seq <= step.logSeq) {
+            results.push({ kind: 'duplicate' });
+            continue;
+          }
+          if (input.seq > step.logSeq + 1) {
+            results.push({ kind: 'gap', logSeq: step.logSeq });
+            continue;
+          }
+          step.logSeq = input.seq;
+          let build = builds.get(step.buildId);
+          if (!build) {
+            const row = await trx
+              .selectFrom('builds')
+              .select((eb) => [
+                'log_bytes',
+                'log_truncated',
+                eb
+                  .selectFrom('build_events')
+                  .select((sb) => sb.fn.coalesce(sb.fn.max('seq'), sb.lit(0)).as('m'))
+                  .where('build_id', '=', step.buildId)
+                  .as('max_seq'),
+              ])
+              .where('id', '=', step.buildId)
+              .executeTakeFirst();
+            if (row === undefined) throw new StoreConflictError(`build ${step.buildId} does not exist`);
+            build = {
+              nextSeq: (row.max_seq ?? 0) + 1,
+              bytes: Number(row.log_bytes),
+              truncated: row.log_truncated !== 0,
+              dirty: false,
+            };
+            builds.set(step.buildId, build);
+          }
+          const bytes = input.bytes ?? 0;
+          if (cap !== undefined && (build.truncated || build.bytes + bytes > cap)) {
+            let marker: BuildEvent | undefined;
+            if (!build.truncated) {
+              build.truncated = true;
+              build.dirty = true;
+              if (options.truncationMarker)
+                marker = await insertEventAt(trx, step.buildId, build.nextSeq++, {
+                  ...options.truncationMarker(input),
+                  at: input.at,
+                });
+            }
+            results.push({ kind: 'truncated', marker });
+            continue;
+          }
+          build.bytes += bytes;
+          build.dirty = build.dirty || bytes > 0;
+          const event = await insertEventAt(trx, step.buildId, build.nextSeq++, {
+            ...input.event,
+            at: input.at,
+          });
+          results.push({ kind: 'stored', event });
+        }
+        for (const [id, step] of steps) {
+          if (step.logSeq !== step.initial)
+            await trx.updateTable('step_runs').set({ log_seq: step.logSeq }).where('id', '=', id).execute();
+        }
+        for (const [id, build] of builds) {
+          if (build.dirty)
+            await trx
+              .updateTable('builds')
+              .set({ log_bytes: build.bytes, log_truncated: build.truncated ? 1 : 0 })
+              .where('id', '=', id)
+              .execute();
+        }
+        return results;
+      }),
+    );
+  }
+
+  async listBuildEvents(buildId: number, afterSeq: number, limit: number): Promise<BuildEvent[]> {
+    if (limit <= 0) return [];
+    const rows = await this.db
+      .selectFrom('build_events')
+      .selectAll()
+      .where('build_id', '=', buildId)
+      .where('seq', '>', afterSeq)
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(toBuildEvent);
+  }
+}

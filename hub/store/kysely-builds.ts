@@ -1,0 +1,145 @@
+// The Store's builds on Kysely: creation with the job's next number, lookups by the names users know,
+// and the artifact references that keep blobs from collection.
+
+import { sql, type Kysely, type Updateable } from 'kysely';
+import type { PlanNode } from '../pipeline/plan.js';
+import { conflictsAs } from './constraint-errors.js';
+import { bool, json, toBuild, toBuildView } from './rows.js';
+import type { BuildsTable, Database } from './schema.js';
+import { StoreConflictError } from './store.js';
+import type { Build, BuildFilter, BuildStatus, BuildView, Store } from './store.js';
+
+type BuildQueries =
+  | 'createBuild'
+  | 'getBuild'
+  | 'getBuildByName'
+  | 'listBuilds'
+  | 'updateBuild'
+  | 'addBuildArtifacts'
+  | 'referencedDigests';
+
+/** Builds joined with the names a user knows them by. */
+function buildViews(db: Kysely<Database>) {
+  return db
+    .selectFrom('builds')
+    .innerJoin('teams', 'teams.id', 'builds.team_id')
+    .innerJoin('pipelines', 'pipelines.id', 'builds.pipeline_id')
+    .innerJoin('jobs', 'jobs.id', 'builds.job_id')
+    .selectAll('builds')
+    .select([
+      'teams.name as team_name',
+      'pipelines.name as pipeline_name',
+      'jobs.name as job_name',
+      'jobs.kind as job_kind',
+    ]);
+}
+
+export class KyselyBuilds implements Pick<Store, BuildQueries> {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async createBuild(input: {
+    jobId: number;
+    plan: PlanNode;
+    at: number;
+    manual?: boolean;
+    checkRequest?: Build['checkRequest'];
+  }): Promise<Build> {
+    return conflictsAs(`build of job ${input.jobId}`, () =>
+      this.db.transaction().execute(async (trx) => {
+        // Increment-and-return in one statement: on PostgreSQL the row lock orders concurrent creators.
+        const job = await trx
+          .updateTable('jobs')
+          .set((eb) => ({ next_build_number: eb('next_build_number', '+', 1) }))
+          .where('id', '=', input.jobId)
+          .returning(['pipeline_id', 'next_build_number'])
+          .executeTakeFirst();
+        if (job === undefined) throw new StoreConflictError(`job ${input.jobId} does not exist`);
+        const row = await trx
+          .insertInto('builds')
+          .values((eb) => ({
+            team_id: eb.selectFrom('pipelines').select('team_id').where('id', '=', job.pipeline_id),
+            pipeline_id: job.pipeline_id,
+            job_id: input.jobId,
+            name: String(job.next_build_number - 1),
+            status: 'pending',
+            plan: json(input.plan),
+            manual: bool(input.manual ?? false),
+            check_request: input.checkRequest ? json(input.checkRequest) : null,
+            created_at: input.at,
+          }))
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        return toBuild(row);
+      }),
+    );
+  }
+
+  async getBuild(id: number): Promise<BuildView | undefined> {
+    const row = await buildViews(this.db).where('builds.id', '=', id).executeTakeFirst();
+    return row && toBuildView(row);
+  }
+
+  async getBuildByName(jobId: number, name: string): Promise<BuildView | undefined> {
+    const row = await buildViews(this.db)
+      .where('builds.job_id', '=', jobId)
+      .where('builds.name', '=', name)
+      .executeTakeFirst();
+    return row && toBuildView(row);
+  }
+
+  async listBuilds(filter: BuildFilter): Promise<BuildView[]> {
+    // An empty status list matches no build.
+    if (filter.limit <= 0 || filter.statuses?.length === 0 || filter.teamIds?.length === 0) return [];
+    let q = buildViews(this.db);
+    if (filter.teamId !== undefined) q = q.where('builds.team_id', '=', filter.teamId);
+    if (filter.teamIds !== undefined) q = q.where('builds.team_id', 'in', filter.teamIds);
+    if (filter.pipelineId !== undefined) q = q.where('builds.pipeline_id', '=', filter.pipelineId);
+    if (filter.jobId !== undefined) q = q.where('builds.job_id', '=', filter.jobId);
+    if (filter.jobKind !== undefined) q = q.where('jobs.kind', 'in', [filter.jobKind].flat());
+    if (filter.statuses !== undefined) q = q.where('builds.status', 'in', filter.statuses);
+    if (filter.before !== undefined) q = q.where('builds.id', '<', filter.before);
+    if (filter.startedSince !== undefined) q = q.where('builds.started_at', '>=', filter.startedSince);
+    if (filter.startedUntil !== undefined) q = q.where('builds.started_at', '<=', filter.startedUntil);
+    // A job's builds in name order, as Concourse: a rerun (1.2) sorts after its original's later
+    // builds (2) and before the original (1), so the job's latest build is not a rerun of an old one.
+    if (filter.jobId !== undefined) q = q.orderBy(sql`coalesce(builds.rerun_of, builds.id)`, 'desc');
+    const rows = await q.orderBy('builds.id', 'desc').limit(filter.limit).execute();
+    return rows.map(toBuildView);
+  }
+
+  async updateBuild(
+    id: number,
+    patch: {
+      status?: BuildStatus;
+      startedAt?: number;
+      endedAt?: number;
+      abortRequested?: boolean;
+      pendingReason?: string | null;
+    },
+  ): Promise<void> {
+    const set: Updateable<BuildsTable> = {};
+    if (patch.status !== undefined) set.status = patch.status;
+    if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
+    if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
+    if (patch.abortRequested !== undefined) set.abort_requested = bool(patch.abortRequested);
+    if (patch.pendingReason !== undefined) set.pending_reason = patch.pendingReason;
+    if (Object.keys(set).length === 0) return;
+    await this.db.updateTable('builds').set(set).where('id', '=', id).execute();
+  }
+
+  async addBuildArtifacts(buildId: number, digests: string[]): Promise<void> {
+    if (digests.length === 0) return;
+    await this.db
+      .insertInto('build_artifacts')
+      .values([...new Set(digests)].map((digest) => ({ build_id: buildId, digest })))
+      .onConflict((oc) => oc.doNothing())
+      .execute();
+  }
+
+  async referencedDigests(): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('build_artifacts').select('digest').distinct().execute();
+    // The resource cache keeps fetched versions for later builds, which reuse them without a fetch.
+    const cached = await this.db.selectFrom('resource_caches').select('digest').distinct().execute();
+    return new Set([...rows, ...cached].map((r) => r.digest));
+  }
+}

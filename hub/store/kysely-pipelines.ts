@@ -1,0 +1,236 @@
+// The Store's pipelines and jobs on Kysely: config versions, job upserts, renames and pauses.
+
+import type { Kysely } from 'kysely';
+import { conflictsAs } from './constraint-errors.js';
+import { bool, json, toJob, toPipeline, toPipelineConfig } from './rows.js';
+import type { Database } from './schema.js';
+import { CONFIG_VERSIONS_KEPT, StoreConflictError } from './store.js';
+import type { Job, Pipeline, PipelineConfigVersion, SavePipelineInput, Store } from './store.js';
+
+type PipelineQueries =
+  | 'savePipeline'
+  | 'getPipeline'
+  | 'getPipelineById'
+  | 'listPipelines'
+  | 'listAllPipelines'
+  | 'getPipelineConfig'
+  | 'setPipelinePaused'
+  | 'setPipelinePublic'
+  | 'renamePipeline'
+  | 'deletePipeline'
+  | 'getJob'
+  | 'getJobById'
+  | 'listJobs'
+  | 'setJobPaused';
+
+export class KyselyPipelines implements Pick<Store, PipelineQueries> {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async savePipeline(input: SavePipelineInput): Promise<{ pipeline: Pipeline; created: boolean }> {
+    const names = input.jobs.map((j) => j.name);
+    const duplicate = names.find((n, i) => names.indexOf(n) !== i);
+    if (duplicate !== undefined) {
+      throw new StoreConflictError(`pipeline "${input.name}": job "${duplicate}" appears twice`);
+    }
+    return conflictsAs(`pipeline "${input.name}"`, () =>
+      this.db.transaction().execute(async (trx) => {
+        // One upsert creates the pipeline or bumps its version; a version of 1 means it was created.
+        const row = await trx
+          .insertInto('pipelines')
+          .values({
+            team_id: input.teamId,
+            name: input.name,
+            paused: bool(input.createPaused ?? false),
+            config_version: 1,
+            created_at: input.at,
+            updated_at: input.at,
+          })
+          .onConflict((oc) =>
+            oc.columns(['team_id', 'name']).doUpdateSet((eb) => ({
+              config_version: eb('pipelines.config_version', '+', 1),
+              updated_at: eb.ref('excluded.updated_at'),
+            })),
+          )
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await trx
+          .insertInto('pipeline_configs')
+          .values({
+            pipeline_id: row.id,
+            version: row.config_version,
+            source: input.source,
+            created_at: input.at,
+          })
+          .execute();
+        // Old versions keep old credentials: only the latest CONFIG_VERSIONS_KEPT are kept.
+        await trx
+          .deleteFrom('pipeline_configs')
+          .where('pipeline_id', '=', row.id)
+          .where('version', '<=', row.config_version - CONFIG_VERSIONS_KEPT)
+          .execute();
+        // A job renamed with `old_name` keeps its row, and so its builds and numbering, under the new name.
+        for (const job of input.jobs) {
+          if (job.oldName === undefined || job.oldName === job.name) continue;
+          const taken = await trx
+            .selectFrom('jobs')
+            .select('id')
+            .where('pipeline_id', '=', row.id)
+            .where('name', '=', job.name)
+            .executeTakeFirst();
+          if (taken) continue;
+          await trx
+            .updateTable('jobs')
+            .set({ name: job.name })
+            .where('pipeline_id', '=', row.id)
+            .where('name', '=', job.oldName)
+            .execute();
+        }
+        if (input.jobs.length > 0) {
+          await trx
+            .insertInto('jobs')
+            .values(
+              input.jobs.map((job, i) => ({
+                pipeline_id: row.id,
+                name: job.name,
+                plan: json(job.plan),
+                active: 1,
+                config_order: i,
+                retention: job.retention ? json(job.retention) : null,
+                kind: job.kind ?? 'job',
+                schedule: job.schedule ? json(job.schedule) : null,
+              })),
+            )
+            .onConflict((oc) =>
+              oc.columns(['pipeline_id', 'name']).doUpdateSet((eb) => ({
+                plan: eb.ref('excluded.plan'),
+                active: 1,
+                config_order: eb.ref('excluded.config_order'),
+                retention: eb.ref('excluded.retention'),
+                kind: eb.ref('excluded.kind'),
+                schedule: eb.ref('excluded.schedule'),
+              })),
+            )
+            .execute();
+        }
+        // Jobs gone from the config stay (with their builds) but are no longer listed.
+        let gone = trx
+          .updateTable('jobs')
+          .set({ active: 0 })
+          .where('pipeline_id', '=', row.id)
+          .where('active', '=', 1);
+        if (names.length > 0) gone = gone.where('name', 'not in', names);
+        await gone.execute();
+        return { pipeline: toPipeline(row), created: row.config_version === 1 };
+      }),
+    );
+  }
+
+  async getPipeline(teamId: number, name: string): Promise<Pipeline | undefined> {
+    const row = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('team_id', '=', teamId)
+      .where('name', '=', name)
+      .where('kind', '=', 'pipeline')
+      .executeTakeFirst();
+    return row && toPipeline(row);
+  }
+
+  async getPipelineById(id: number): Promise<Pipeline | undefined> {
+    const row = await this.db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toPipeline(row);
+  }
+
+  async listPipelines(teamId: number): Promise<Pipeline[]> {
+    const rows = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('team_id', '=', teamId)
+      .orderBy('ordering')
+      .where('kind', '=', 'pipeline')
+      .orderBy('id')
+      .execute();
+    return rows.map(toPipeline);
+  }
+
+  async listAllPipelines(): Promise<Pipeline[]> {
+    const rows = await this.db
+      .selectFrom('pipelines')
+      .selectAll()
+      .where('kind', '=', 'pipeline')
+      .orderBy('id')
+      .execute();
+    return rows.map(toPipeline);
+  }
+
+  async getPipelineConfig(pipelineId: number, version?: number): Promise<PipelineConfigVersion | undefined> {
+    let q = this.db.selectFrom('pipeline_configs').selectAll().where('pipeline_id', '=', pipelineId);
+    q = version === undefined ? q.orderBy('version', 'desc').limit(1) : q.where('version', '=', version);
+    const row = await q.executeTakeFirst();
+    return row && toPipelineConfig(row);
+  }
+
+  async setPipelinePaused(id: number, paused: boolean, at: number): Promise<void> {
+    await this.db
+      .updateTable('pipelines')
+      .set({ paused: bool(paused), updated_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async setPipelinePublic(id: number, exposed: boolean, at: number): Promise<void> {
+    await this.db
+      .updateTable('pipelines')
+      .set({ public: bool(exposed), updated_at: at })
+      .where('id', '=', id)
+      .execute();
+  }
+
+  async renamePipeline(id: number, name: string, at: number): Promise<boolean> {
+    const res = await conflictsAs(`pipeline "${name}" already exists`, () =>
+      this.db.updateTable('pipelines').set({ name, updated_at: at }).where('id', '=', id).executeTakeFirst(),
+    );
+    return res.numUpdatedRows > 0n;
+  }
+
+  // What a pipeline owns goes with it through the schema's ON DELETE CASCADE.
+  async deletePipeline(id: number): Promise<boolean> {
+    const res = await this.db.deleteFrom('pipelines').where('id', '=', id).executeTakeFirst();
+    return res.numDeletedRows > 0n;
+  }
+
+  async getJob(pipelineId: number, name: string): Promise<Job | undefined> {
+    const row = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('pipeline_id', '=', pipelineId)
+      .where('name', '=', name)
+      .executeTakeFirst();
+    return row && toJob(row);
+  }
+
+  async getJobById(id: number): Promise<Job | undefined> {
+    const row = await this.db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toJob(row);
+  }
+
+  async listJobs(pipelineId: number, kind: Job['kind'] = 'job'): Promise<Job[]> {
+    const rows = await this.db
+      .selectFrom('jobs')
+      .selectAll()
+      .where('pipeline_id', '=', pipelineId)
+      .where('active', '=', 1)
+      .where('kind', '=', kind)
+      .orderBy('config_order')
+      .execute();
+    return rows.map(toJob);
+  }
+
+  async setJobPaused(id: number, paused: boolean): Promise<void> {
+    await this.db
+      .updateTable('jobs')
+      .set({ paused: bool(paused) })
+      .where('id', '=', id)
+      .execute();
+  }
+}

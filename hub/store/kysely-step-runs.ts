@@ -1,0 +1,123 @@
+// The Store's step runs on Kysely: each step of a build, fenced by its lease id on every update.
+
+import type { ExpressionBuilder, Kysely, Updateable } from 'kysely';
+import { conflictsAs } from './constraint-errors.js';
+import { json, toStepRun } from './rows.js';
+import type { Database, StepRunsTable } from './schema.js';
+import type { StepRun, StepRunStatus, Store } from './store.js';
+
+type StepRunPatch = Parameters<Store['updateStepRun']>[2];
+
+/** The fence of updateStepRun: SQL's `=` never matches NULL, so "no lease" needs IS NULL. */
+function leaseIs(eb: ExpressionBuilder<Database, 'step_runs'>, lease: string | null) {
+  return lease === null ? eb('lease_id', 'is', null) : eb('lease_id', '=', lease);
+}
+
+function stepRunChanges(patch: StepRunPatch): Updateable<StepRunsTable> {
+  const set: Updateable<StepRunsTable> = {};
+  if (patch.status !== undefined) set.status = patch.status;
+  if (patch.leaseId !== undefined) set.lease_id = patch.leaseId;
+  if (patch.agentName !== undefined) set.agent_name = patch.agentName;
+  if (patch.pool !== undefined) set.pool = patch.pool;
+  if (patch.exitStatus !== undefined) set.exit_status = patch.exitStatus;
+  if (patch.error !== undefined) set.error = patch.error;
+  if (patch.startedAt !== undefined) set.started_at = patch.startedAt;
+  if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
+  if (patch.logSeq !== undefined) set.log_seq = patch.logSeq;
+  if (patch.result !== undefined) set.result = patch.result === null ? null : json(patch.result);
+  return set;
+}
+
+export class KyselyStepRuns implements Pick<
+  Store,
+  | 'createStepRun'
+  | 'getStepRun'
+  | 'getStepRunByLease'
+  | 'listStepRuns'
+  | 'listStepRunsByStatus'
+  | 'updateStepRun'
+> {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async createStepRun(input: {
+    buildId: number;
+    planId: string;
+    name: string;
+    spec: unknown;
+    at: number;
+  }): Promise<StepRun> {
+    const row = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
+      this.db
+        .insertInto('step_runs')
+        .values({
+          build_id: input.buildId,
+          plan_id: input.planId,
+          name: input.name,
+          status: 'pending',
+          spec: json(input.spec),
+          created_at: input.at,
+        })
+        .returningAll()
+        .executeTakeFirstOrThrow(),
+    );
+    return toStepRun(row);
+  }
+
+  async getStepRun(id: number): Promise<StepRun | undefined> {
+    const row = await this.db.selectFrom('step_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    return row && toStepRun(row);
+  }
+
+  async getStepRunByLease(leaseId: string): Promise<StepRun | undefined> {
+    const row = await this.db
+      .selectFrom('step_runs')
+      .selectAll()
+      .where('lease_id', '=', leaseId)
+      .executeTakeFirst();
+    return row && toStepRun(row);
+  }
+
+  async listStepRuns(buildId: number): Promise<StepRun[]> {
+    const rows = await this.db
+      .selectFrom('step_runs')
+      .selectAll()
+      .where('build_id', '=', buildId)
+      .orderBy('id')
+      .execute();
+    return rows.map(toStepRun);
+  }
+
+  async listStepRunsByStatus(statuses: StepRunStatus[]): Promise<StepRun[]> {
+    if (statuses.length === 0) return [];
+    const rows = await this.db
+      .selectFrom('step_runs')
+      .selectAll()
+      .where('status', 'in', statuses)
+      .orderBy('id')
+      .execute();
+    return rows.map(toStepRun);
+  }
+
+  async updateStepRun(id: number, expectLease: string | null, patch: StepRunPatch): Promise<boolean> {
+    const set = stepRunChanges(patch);
+    if (Object.keys(set).length === 0) {
+      // Nothing to write: report whether the fence holds.
+      const row = await this.db
+        .selectFrom('step_runs')
+        .select('id')
+        .where('id', '=', id)
+        .where((eb) => leaseIs(eb, expectLease))
+        .executeTakeFirst();
+      return row !== undefined;
+    }
+    const res = await conflictsAs(`step run ${id} (lease ${patch.leaseId ?? 'none'} already held)`, () =>
+      this.db
+        .updateTable('step_runs')
+        .set(set)
+        .where('id', '=', id)
+        .where((eb) => leaseIs(eb, expectLease))
+        .executeTakeFirst(),
+    );
+    return res.numUpdatedRows > 0n;
+  }
+}
