@@ -1,8 +1,8 @@
 // (f) One step printing 1 GiB (issue #6 item 5): a hub child process and a real agent child process
 // (built JavaScript, as deployed, default options), one process-pool step that prints `bytes` of
 // 100-byte lines as fast as `yes | head` can. The hub stores the first `--max-build-log-bytes` (its
-// default, 100 MiB) and drops the rest behind one marker line; the agent's supervisor spills the output
-// to a file and the agent streams it from there. RSS of the hub, the agent and the step's supervisor is
+// default, 100 MiB) and drops the rest behind one marker line; the agent's step host spills the output
+// to a file and the agent streams it from there. RSS of the hub, the agent and the step host is
 // sampled from /proc every SAMPLE_MS; the hub's and agent's VmHWM (kernel-kept peak) is read at the end.
 // Stored bytes and markers are read from the hub's database after the hub has stopped.
 
@@ -34,7 +34,7 @@ export interface BigLogResult {
   seconds: number;
   hubPeakRssMb: number;
   agentPeakRssMb: number;
-  /** Sampled: the supervisor lives only while the step runs. NaN if it was never seen. */
+  /** Sampled: the step host lives while the step runs. NaN if it was never seen. */
   supervisorPeakRssMb: number;
   hubIdleRssMb: number;
   agentIdleRssMb: number;

@@ -1,7 +1,8 @@
 // (g) What a running step costs the agent: a hub child and a real agent child (process executor), then
-// one build of STEPS parallel tasks that each sleep (aborted once measured). Once every step's supervisor has started its
-// process, the agent's RSS plus every supervisor's, minus the agent's idle RSS, divided by STEPS: the
-// memory each step holds beyond its own processes (issue 20's `agent_rss_mb_per_running_step`).
+// one build of `steps` parallel tasks (50, and 500) that each sleep (aborted once measured). Once the step host has
+// started every step's process, the agent's RSS plus the step host's (every distinct supervising
+// process: one per work root), minus the agent's idle RSS, divided by `steps`: the memory each step
+// holds beyond its own processes (issue 20's `agent_rss_mb_per_running_step`).
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -16,14 +17,15 @@ const ABORTED_EVENT = '"event":"status","version":"1.0","data":{"status":"aborte
 
 export interface StepsMemoryResult {
   steps: number;
+  /** From the trigger until every step's process runs. */
+  startSeconds: number;
   agentIdleRssMb: number;
-  /** Agent plus supervisors while every step runs. */
+  /** Agent plus its step host while every step runs. */
   runningRssMb: number;
   perStepMb: number;
 }
 
-const STEPS = 50;
-/** Longer than all STEPS supervisors take to start on a loaded 2-core machine (over 50 s seen); the build is aborted once measured. */
+/** Longer than all the steps take to start on a loaded 2-core machine; the build is aborted once measured. */
 const SLEEP_S = 600;
 const IDLE_MS = 2_000;
 
@@ -33,7 +35,7 @@ const alive = (pid: number) =>
     () => false,
   );
 
-/** The supervisor pids of the steps running under `workDir` (each writes `state/pid` first thing). */
+/** The supervisor pid of each step running under `workDir` (the step host writes `state/pid` as it takes a step). */
 async function supervisorPids(workDir: string): Promise<number[]> {
   const pool = path.join(workDir, 'steps', 'local');
   const leases = await readdir(pool).catch(() => [] as string[]);
@@ -56,12 +58,13 @@ async function childrenOf(ppid: number): Promise<number[]> {
   return out;
 }
 
-export async function measureStepsMemory(): Promise<StepsMemoryResult> {
+export async function measureStepsMemory(steps: number): Promise<StepsMemoryResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-stepmem-'));
   let hub: ChildProcess | undefined;
   let agent: ChildProcess | undefined;
   let supervisors: number[] = [];
   let stepPids: number[] = [];
+  let startSeconds = NaN;
   try {
     const dataDir = path.join(dir, 'hub');
     const started = await spawnHub(dataDir);
@@ -75,7 +78,7 @@ export async function measureStepsMemory(): Promise<StepsMemoryResult> {
     const config = path.join(agentDir, 'agent.yaml');
     await writeFile(
       config,
-      agentConfigYaml(`127.0.0.1:${started.grpcPort}`, 'stepmem-agent', workDir, STEPS),
+      agentConfigYaml(`127.0.0.1:${started.grpcPort}`, 'stepmem-agent', workDir, steps),
     );
     agent = spawnAgent(config);
     agent.stdout?.resume();
@@ -85,7 +88,7 @@ export async function measureStepsMemory(): Promise<StepsMemoryResult> {
     const agentIdleRssMb = await rssMb(agentPid);
 
     const tasks = Array.from(
-      { length: STEPS },
+      { length: steps },
       (_, i) => `    - task: sleep-${i + 1}
       config:
         platform: linux
@@ -95,22 +98,26 @@ export async function measureStepsMemory(): Promise<StepsMemoryResult> {
 `,
     );
     await api.setPipeline('stepmem', `jobs:\n- name: many\n  plan:\n  - in_parallel:\n${tasks.join('')}`);
+    const triggeredAt = Date.now();
     const id = await api.trigger('stepmem', 'many');
     const events = await api.events(id);
     // Settled here so that a failure below (the hub stopped in `finally`) is not an unhandled rejection.
     const done = readUntil(events, ABORTED_EVENT).catch((err: unknown) => err as Error);
 
-    // Every supervisor has started and has its step's process (`sleep`) as a child.
+    // Every step was taken by a supervisor, and each step's process (`sleep`) runs as its child.
     await within(
       (SLEEP_S - 60) * 1000,
-      `${STEPS} steps running`,
+      `${steps} steps running`,
       (async () => {
         for (;;) {
-          supervisors = await supervisorPids(workDir);
-          if (supervisors.length === STEPS) {
-            const children = await Promise.all(supervisors.map(childrenOf));
-            stepPids = children.flat();
-            if (children.every((c) => c.length > 0)) return;
+          const perStep = await supervisorPids(workDir);
+          supervisors = [...new Set(perStep)];
+          if (perStep.length === steps) {
+            stepPids = (await Promise.all(supervisors.map(childrenOf))).flat();
+            if (stepPids.length >= steps) {
+              startSeconds = (Date.now() - triggeredAt) / 1000;
+              return;
+            }
           }
           await sleep(200);
         }
@@ -123,11 +130,17 @@ export async function measureStepsMemory(): Promise<StepsMemoryResult> {
     const ended = await within(60_000, `build ${id} aborted`, done);
     if (ended !== true) throw new Error(`build ${id} ended without being aborted`, { cause: ended });
     await events.cancel();
-    return { steps: STEPS, agentIdleRssMb, runningRssMb, perStepMb: (runningRssMb - agentIdleRssMb) / STEPS };
+    return {
+      steps,
+      startSeconds,
+      agentIdleRssMb,
+      runningRssMb,
+      perStepMb: (runningRssMb - agentIdleRssMb) / steps,
+    };
   } finally {
     if (agent) await kill(agent);
     if (hub) await kill(hub);
-    // Supervisors outlive the agent by design, and each step has its own process group: end any left.
+    // The step host outlives the agent by design, and each step has its own process group: end any left.
     for (const pid of [...stepPids, ...supervisors])
       if (await alive(pid))
         try {

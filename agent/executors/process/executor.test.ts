@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ const started: RunningStep[] = [];
 
 beforeEach(async () => {
   root = await realpath(await mkdtemp(path.join(os.tmpdir(), 'outpost-proc-test-')));
-  executor = new ProcessExecutor({ workRoot: path.join(root, 'work') });
+  executor = new ProcessExecutor({ workRoot: path.join(root, 'work'), hostLingerMs: 0 });
 });
 
 afterEach(async () => {
@@ -190,6 +190,7 @@ describe('ProcessExecutor', () => {
     executor = new ProcessExecutor({
       workRoot: path.join(root, 'work'),
       baseEnv: { PATH: '/usr/bin:/bin', X: 'y' },
+      hostLingerMs: 0,
     });
     const { logs } = await run(sh('printf "%s|%s" "$X" "${HOME-unset}"'));
     expect(text(logs)).toBe('y|unset');
@@ -363,7 +364,7 @@ describe('ProcessExecutor', () => {
 describe('ProcessExecutor across an agent restart', () => {
   /** A fresh executor on the same work root: what a restarted agent process builds. */
   function restarted(): ProcessExecutor {
-    return new ProcessExecutor({ workRoot: path.join(root, 'work') });
+    return new ProcessExecutor({ workRoot: path.join(root, 'work'), hostLingerMs: 0 });
   }
   async function reattach(e: ProcessExecutor, leaseId: string): Promise<RunningStep> {
     expect(await e.listHeld()).toContain(leaseId);
@@ -460,7 +461,7 @@ describe('ProcessExecutor across an agent restart', () => {
     expect(await gone(gc)).toBe(true);
   });
 
-  it('the supervisor also honours abort.json alone (a lost signal; Windows)', async () => {
+  it('the step host also honours abort.json alone (a lost message)', async () => {
     const s = sh('echo started; sleep 100');
     const r = await start(s);
     const { it } = await readUntil(r, /started\n/);
@@ -486,8 +487,9 @@ describe('ProcessExecutor across an agent restart', () => {
     await start(kept);
     const { m } = await readUntil(first, /gc=(\d+)\n/);
     const gc = Number(m[1]);
-    const supervisor = Number(readFileSync(stateOf(orphan.leaseId, 'pid'), 'utf8'));
-    // Leftovers of a crash before the supervisor started: a directory without state.
+    const leader = Number(readFileSync(stateOf(orphan.leaseId, 'pgid'), 'utf8'));
+    const host = Number(readFileSync(stateOf(orphan.leaseId, 'pid'), 'utf8'));
+    // Leftovers of a crash before the step started: a directory without state.
     await mkdir(path.join(root, 'work', 'half-started', 'work'), { recursive: true });
 
     const fresh = restarted();
@@ -499,17 +501,20 @@ describe('ProcessExecutor across an agent restart', () => {
     expect(existsSync(path.join(root, 'work', kept.leaseId))).toBe(true);
     expect(existsSync(path.join(root, 'work', mine.leaseId))).toBe(true);
     expect(await gone(gc)).toBe(true);
-    expect(await gone(supervisor)).toBe(true);
+    expect(await gone(leader)).toBe(true);
+    // The host supervises the other steps too: a sweep never stops it.
+    expect(isAlive(host)).toBe(true);
+    expect(readFileSync(stateOf(mine.leaseId, 'pid'), 'utf8')).toBe(String(host));
     expect((await fresh.listHeld()).sort()).toEqual([kept.leaseId, mine.leaseId].sort());
   });
 
-  it('a supervisor killed from outside: the step errors and nothing it started keeps running', async () => {
+  it('the step host killed from outside: the step errors and nothing it started keeps running', async () => {
     const s = sh('sleep 100 & echo "gc=$!"; wait');
     const r = await start(s);
     const { m, it } = await readUntil(r, /gc=(\d+)\n/);
     const gc = Number(m[1]);
-    const supervisor = Number(readFileSync(stateOf(s.leaseId, 'pid'), 'utf8'));
-    process.kill(supervisor, 'SIGKILL');
+    const host = Number(readFileSync(stateOf(s.leaseId, 'pid'), 'utf8'));
+    process.kill(host, 'SIGKILL');
     await drain(it);
     const result = await r.wait();
     expect(result.status).toBe('errored');
@@ -518,7 +523,28 @@ describe('ProcessExecutor across an agent restart', () => {
   });
 
   // The agent's own death (SIGKILL) is exercised end to end in test/integration/agent-restart.test.ts.
-  it('runs the supervisor in its own session and process group, away from the agent', async () => {
+  it('one step host supervises every step of the work root, and a restarted agent keeps using it', async () => {
+    const a = sh('sleep 100');
+    const b = sh('sleep 100');
+    await start(a);
+    await start(b);
+    const host = readFileSync(stateOf(a.leaseId, 'pid'), 'utf8');
+    expect(readFileSync(stateOf(b.leaseId, 'pid'), 'utf8')).toBe(host);
+    const fresh = restarted();
+    const c = await fresh.start(sh('echo from the new agent'));
+    started.push(c);
+    expect(readFileSync(stateOf(c.leaseId, 'pid'), 'utf8')).toBe(host);
+    const [logs, result] = await Promise.all([collect(c), c.wait()]);
+    expect(text(logs)).toBe('from the new agent\n');
+    expect(result.status).toBe('succeeded');
+    // The socket that carries each step's environment is the agent user's alone.
+    if (process.platform !== 'win32') {
+      expect(statSync(path.join(root, 'work', '.host')).mode & 0o777).toBe(0o700);
+      expect(statSync(path.join(root, 'work', '.host', 'sock')).mode & 0o777).toBe(0o600);
+    }
+  });
+
+  it('runs the step host in its own session and process group, away from the agent', async () => {
     const s = sh('sleep 0.5; echo survived');
     const r = await start(s);
     const supervisor = Number(readFileSync(stateOf(s.leaseId, 'pid'), 'utf8'));

@@ -1,10 +1,10 @@
 // The process executor: runs a step as a host process (macOS/Windows build boxes, local dev) in a
-// fresh work dir. Each step runs under its own supervisor (supervisor.ts), a small detached Node
-// process that outlives the agent: it owns the step's process group, writes its output to a record
-// file and its result to a file in the step's state dir (state.ts). The agent only reads those files,
-// so a restarted agent reattaches to its steps (listHeld/reattach) and replays their logs from disk.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+// fresh work dir. Every step of the agent runs under its step host (step-host.ts), one small detached
+// Node process per work root that outlives the agent: it owns each step's process group, writes its
+// output to a record file and its result to a file in the step's state dir (state.ts). The agent only
+// reads those files, so a restarted agent reattaches to its steps (listHeld/reattach) and replays their
+// logs from disk.
+import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,7 +23,7 @@ import {
 import { keepCaches, placeCaches, type PlacedCache } from './caches.js';
 import { followRecordFile } from './log-stream.js';
 import { STATE_DIR_NAME, stateFile, writeFileAtomic, type LaunchSpec, type ResultFile } from './state.js';
-import { supervisorScript } from './supervisor-script.js';
+import { StepHostClient } from './step-host-client.js';
 import { packOutputs, StepPathError } from '../../artifacts/step-dirs.js';
 import { createWorkDir, materialize, planLayout, stepRootOf } from './workdir.js';
 
@@ -34,13 +34,19 @@ export interface ProcessExecutorOptions {
   baseEnv?: Record<string, string>;
   /** SIGTERM -> SIGKILL grace when a step's timeout elapses; default 10 s. */
   timeoutGraceMs?: number;
+  /**
+   * How long the step host is kept after the agent's last step ended (a stream of builds reuses it);
+   * default 60 s. The host exits once nothing holds it.
+   */
+  hostLingerMs?: number;
 }
 
 const DEFAULT_TIMEOUT_GRACE_MS = 10_000;
-// How often the agent looks for a step's result while it runs (a fresh step's supervisor exiting
-// wakes it at once).
+const DEFAULT_HOST_LINGER_MS = 60_000;
+// How often the agent looks for a step's result while it runs (the host's word that it ended wakes it
+// at once).
 const RESULT_POLL_MAX_MS = 200;
-// sweep(): how long a swept step's supervisor gets to stop its step before its group is killed.
+// sweep(): how long a swept step gets to stop before its group is killed.
 const SWEEP_WAIT_MS = 3_000;
 
 const BASE_ENV_KEYS =
@@ -74,6 +80,7 @@ export class ProcessExecutor implements Executor {
   private readonly workRoot: string;
   private readonly baseEnv: Record<string, string>;
   private readonly timeoutGraceMs: number;
+  private readonly host: StepHostClient;
   /** Leases this executor object started or reattached: sweep() never touches them. */
   private readonly owned = new Set<string>();
 
@@ -81,6 +88,7 @@ export class ProcessExecutor implements Executor {
     this.workRoot = path.resolve(opts.workRoot);
     this.baseEnv = { ...(opts.baseEnv ?? defaultBaseEnv()) };
     this.timeoutGraceMs = opts.timeoutGraceMs ?? DEFAULT_TIMEOUT_GRACE_MS;
+    this.host = new StepHostClient(this.workRoot, opts.hostLingerMs ?? DEFAULT_HOST_LINGER_MS);
   }
 
   async start(step: ExecStep): Promise<RunningStep> {
@@ -147,8 +155,14 @@ export class ProcessExecutor implements Executor {
       timeoutMs: step.timeoutMs,
       timeoutGraceMs: this.timeoutGraceMs,
     };
-    const child = await spawnSupervisor(stateDir, launch);
-    const running = new ProcessStep(stepRoot, held, child, forget);
+    const release = this.host.hold();
+    try {
+      await this.host.start(stateDir, launch);
+    } catch (err) {
+      release();
+      return never(`the step could not be started: ${(err as Error).message}`);
+    }
+    const running = new ProcessStep(stepRoot, held, this.host, forget, release);
     running.shell = { cwd: layout.runDir, env };
     return running;
   }
@@ -163,8 +177,7 @@ export class ProcessExecutor implements Executor {
     for (const name of await this.stepDirs()) {
       const stepRoot = path.join(this.workRoot, name);
       const held = readHeld(stepRoot);
-      if (held?.leaseId === name && !(await neverStarted(path.join(stepRoot, STATE_DIR_NAME))))
-        leases.push(name);
+      if (held?.leaseId === name && !neverStarted(path.join(stepRoot, STATE_DIR_NAME))) leases.push(name);
     }
     return leases;
   }
@@ -174,7 +187,13 @@ export class ProcessExecutor implements Executor {
     const held = readHeld(stepRoot);
     if (held?.leaseId !== leaseId) return Promise.resolve(undefined);
     this.owned.add(leaseId);
-    const step = new ProcessStep(stepRoot, held, undefined, () => this.owned.delete(leaseId));
+    const step = new ProcessStep(
+      stepRoot,
+      held,
+      this.host,
+      () => this.owned.delete(leaseId),
+      this.host.hold(),
+    );
     step.resumedResource = parseHeldResource(held.resource);
     return Promise.resolve(step);
   }
@@ -186,14 +205,14 @@ export class ProcessExecutor implements Executor {
       const stepRoot = path.join(this.workRoot, name);
       const held = readHeld(stepRoot);
       if (held) {
-        const step = new ProcessStep(stepRoot, held, undefined);
+        const step = new ProcessStep(stepRoot, held, this.host);
         await Promise.race([step.abort(0, 'swept'), sleep(SWEEP_WAIT_MS)]);
         step.killGroup();
         await keepCaches(held.caches);
       } else {
-        // Crashed between creating the directory and starting the supervisor, or a supervisor of a
-        // step whose held.json is unreadable: stop whatever runs there before deleting it.
-        stopByFiles(path.join(stepRoot, STATE_DIR_NAME));
+        // Crashed between creating the directory and starting the step, or a step whose held.json is
+        // unreadable: stop whatever runs there before deleting it (the host notices its dir is gone).
+        killGroupOf(path.join(stepRoot, STATE_DIR_NAME));
       }
       await rm(stepRoot, { recursive: true, force: true });
     }
@@ -202,32 +221,6 @@ export class ProcessExecutor implements Executor {
   private async stepDirs(): Promise<string[]> {
     const entries = await readdir(this.workRoot, { withFileTypes: true }).catch(() => []);
     return entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
-  }
-}
-
-async function spawnSupervisor(stateDir: string, launch: LaunchSpec): Promise<ChildProcess> {
-  const script = await supervisorScript();
-  const errFd = openSync(stateFile(stateDir, 'supervisorLog'), 'a', 0o600);
-  try {
-    const child = spawn(process.execPath, [script, stateDir], {
-      cwd: stateDir,
-      // The supervisor needs nothing from the agent's environment; the step's env comes on stdin.
-      env: {},
-      // Own session and process group: the agent's death (or its terminal's) does not reach it.
-      detached: true,
-      stdio: ['pipe', 'ignore', errFd],
-      windowsHide: true,
-    });
-    child.on('error', () => undefined); // seen as a supervisor without a result
-    child.stdin?.on('error', () => undefined);
-    child.stdin?.end(JSON.stringify(launch));
-    child.unref();
-    // The supervisor writes it too, first thing; written here as well so that a reattach right after
-    // this (the agent died now) finds it.
-    if (child.pid !== undefined) writeFileAtomic(stateFile(stateDir, 'pid'), String(child.pid));
-    return child;
-  } finally {
-    closeSync(errFd);
   }
 }
 
@@ -250,25 +243,14 @@ function readNumber(file: string): number | undefined {
   }
 }
 
-/** How long listHeld waits for a live supervisor that has no launch yet to give up on it. */
-const LAUNCH_WAIT_MS = 2_000;
-
 /**
- * Whether the step's process never started: no process group (pgid) was recorded, and the supervisor
- * either never ran, or said so (it finishes `notStarted` when its launch never arrives). A supervisor
- * still waiting for its launch is given LAUNCH_WAIT_MS (its stdin closed with the old agent).
+ * Whether the step's process never started: the host never took it (no pid file: the agent died
+ * before its start request was answered), or took it and died before recording its process group.
  */
-async function neverStarted(stateDir: string): Promise<boolean> {
-  const deadline = Date.now() + LAUNCH_WAIT_MS;
-  for (;;) {
-    if (readNumber(stateFile(stateDir, 'pgid')) !== undefined) return false;
-    const result = await readFile(stateFile(stateDir, 'result'), 'utf8').catch(() => undefined);
-    if (result !== undefined) return (JSON.parse(result) as ResultFile).notStarted === true;
-    const pid = readNumber(stateFile(stateDir, 'pid'));
-    if (pid === undefined || !supervisorAlive(pid, stateDir)) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+function neverStarted(stateDir: string): boolean {
+  if (readNumber(stateFile(stateDir, 'pgid')) !== undefined) return false;
+  const pid = readNumber(stateFile(stateDir, 'pid'));
+  return pid === undefined || !hostAlive(pid, path.dirname(path.dirname(stateDir)));
 }
 
 async function readResult(stateDir: string): Promise<ExecResult | undefined> {
@@ -282,8 +264,8 @@ async function readResult(stateDir: string): Promise<ExecResult | undefined> {
   return { status: r.status, exitStatus: r.exitStatus, error: r.error ?? undefined };
 }
 
-/** Whether `pid` is a live (not zombie) supervisor of `stateDir`; guards against a reused pid. */
-function supervisorAlive(pid: number, stateDir: string): boolean {
+/** Whether `pid` is a live (not zombie) step host of `workRoot`; guards against a reused pid. */
+function hostAlive(pid: number, workRoot: string): boolean {
   try {
     process.kill(pid, 0);
   } catch {
@@ -294,7 +276,7 @@ function supervisorAlive(pid: number, stateDir: string): boolean {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const state = stat.slice(stat.lastIndexOf(')') + 2)[0];
     if (state === 'Z' || state === 'X') return false;
-    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(stateDir);
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(workRoot);
   } catch {
     return false;
   }
@@ -309,18 +291,6 @@ function killGroupOf(stateDir: string): void {
   } catch {
     // gone
   }
-}
-
-function stopByFiles(stateDir: string): void {
-  const pid = readNumber(stateFile(stateDir, 'pid'));
-  if (pid !== undefined && supervisorAlive(pid, stateDir)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      // gone
-    }
-  }
-  killGroupOf(stateDir);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -341,8 +311,8 @@ function checkUser(user: string): string | undefined {
 }
 
 /**
- * A step under its supervisor: started by this agent process (`child` set) or by an earlier one
- * (reattached). Everything it knows comes from the state dir.
+ * A step under the step host: started by this agent process or by an earlier one (reattached).
+ * Everything it knows comes from the state dir.
  */
 export class ProcessStep implements RunningStep {
   readonly leaseId: string;
@@ -356,22 +326,23 @@ export class ProcessStep implements RunningStep {
   private readonly outputs: ExecStep['outputs'];
   private readonly caches: PlacedCache[];
   private ended: ExecResult | undefined;
-  /** The result, once the supervisor wrote it (or died without). Does not wait for the logs. */
+  /** The result, once the host wrote it (or died without). Does not wait for the logs. */
   private readonly ending: Promise<ExecResult>;
   private readonly result: Promise<ExecResult>;
   private resolveLogsDone!: () => void;
   private readonly logsDone = new Promise<void>((resolve) => (this.resolveLogsDone = resolve));
   private logsTaken = false;
   private abortRequested = false;
-  private childGone = false;
   private wake: (() => void) | undefined;
 
   constructor(
     stepRoot: string,
     held: HeldFile,
-    private readonly child: ChildProcess | undefined,
+    private readonly host: StepHostClient,
     /** Called once cleanup() removed the step's directory. */
     private readonly onCleanup: () => void = () => undefined,
+    /** Lets the host connection go once the step ended. */
+    release: () => void = () => undefined,
   ) {
     this.leaseId = held.leaseId;
     this.redact = held.redact;
@@ -379,18 +350,12 @@ export class ProcessStep implements RunningStep {
     this.stateDir = path.join(stepRoot, STATE_DIR_NAME);
     this.outputs = held.outputs;
     this.caches = [...held.caches];
-    if (child) {
-      const gone = () => {
-        this.childGone = true;
-        this.wake?.();
-      };
-      if (child.exitCode !== null || child.signalCode !== null) this.childGone = true;
-      child.once('exit', gone);
-      child.once('error', gone);
-    }
+    const unsubscribe = host.onEnded(this.stateDir, () => this.wake?.());
     // Caches go back as soon as the step ends, so the next build of the step can have them at once.
     this.ending = this.watch().then(async (result) => {
       this.ended = result;
+      unsubscribe();
+      release();
       await keepCaches(this.caches.splice(0));
       return result;
     });
@@ -424,21 +389,14 @@ export class ProcessStep implements RunningStep {
   async abort(graceMs: number, _reason: string): Promise<void> {
     if (this.ended) return;
     this.abortRequested = true;
-    // The grace travels in a file; SIGTERM tells the supervisor to read it.
+    // The grace travels in a file (durable across an agent restart); the message tells the host to
+    // read it now rather than at its next look.
     try {
       writeFileAtomic(stateFile(this.stateDir, 'abort'), JSON.stringify({ graceMs: Math.max(0, graceMs) }));
     } catch {
       // the state dir is gone (cleaned up): nothing to abort
     }
-    const pid = this.supervisorPid();
-    // On Windows a "signal" terminates the supervisor outright: there it reads abort.json on its own.
-    if (process.platform !== 'win32' && pid !== undefined && this.isSupervisorAlive(pid)) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        // it just ended
-      }
-    }
+    await this.host.abort(this.stateDir);
     this.wake?.();
     await this.ending;
   }
@@ -459,23 +417,14 @@ export class ProcessStep implements RunningStep {
     killGroupOf(this.stateDir);
   }
 
-  private supervisorPid(): number | undefined {
-    return this.child?.pid ?? readNumber(stateFile(this.stateDir, 'pid'));
-  }
-
-  private isSupervisorAlive(pid: number): boolean {
-    if (this.child) return !this.childGone;
-    return supervisorAlive(pid, this.stateDir);
-  }
-
   private async watch(): Promise<ExecResult> {
     let delay = 5;
     for (;;) {
       const result = await readResult(this.stateDir);
       if (result) return result;
-      const pid = this.supervisorPid();
-      // Without a pid file the agent died between creating the state dir and spawning the supervisor.
-      if (pid === undefined || !this.isSupervisorAlive(pid)) {
+      const pid = readNumber(stateFile(this.stateDir, 'pid'));
+      // Without a pid file the agent died between creating the state dir and the host's answer.
+      if (pid === undefined || !hostAlive(pid, path.dirname(this.stepRoot))) {
         const late = await readResult(this.stateDir);
         if (late) return late;
         // Gone without a result (killed, or crashed): nothing may keep running unsupervised.
@@ -484,7 +433,7 @@ export class ProcessStep implements RunningStep {
         return {
           status: 'errored',
           exitStatus: -1,
-          error: `the step's supervisor (pid ${pid ?? 'unknown'}) ended without a result`,
+          error: `the step's supervisor (step host pid ${pid ?? 'unknown'}) ended without a result`,
         };
       }
       await new Promise<void>((resolve) => {

@@ -1,21 +1,21 @@
-// The supervisor state dir of one process step, `<workRoot>/<leaseId>/state/`: everything an agent
-// process needs to follow a step it did not start (after a restart), and nothing else.
+// The state dir of one process step, `<workRoot>/<leaseId>/state/`: everything an agent process needs
+// to follow a step it did not start (after a restart), and nothing else.
 //
-//   held.json     mode 0600, written by the agent before the supervisor starts: lease, run.path, outputs,
+//   held.json     mode 0600, written by the agent before the step starts: lease, run.path, outputs,
 //                 the caches placed in the work dir, the redaction list (secrets: only the agent's user
 //                 can read it, like the work dir itself), the start time, and for a resource step
 //                 from an image its kind, type and response output (never its request). The step's
-//                 env is never written: it reaches the supervisor on its stdin.
-//   log           the step's stdout/stderr as framed records (log-records.ts), appended by the supervisor
-//   pid           the supervisor's pid, written by the supervisor when it starts (temp + rename)
-//   pgid          the step's process group, written by the supervisor once the step is spawned
-//   abort.json    {graceMs}: written by the agent (temp + rename) before it sends SIGTERM to the
-//                 supervisor, which then ends the step as aborted with that grace
-//   result.json   the step's ExecResult, written by the supervisor (temp + rename) after the last log
+//                 env is never written: it reaches the step host over its socket.
+//   log           the step's stdout/stderr as framed records (log-records.ts), appended by the host
+//   pid           the pid of the step host supervising the step, written by the host as it takes it
+//   pgid          the step's process group, written by the host once the step is spawned
+//   abort.json    {graceMs}: written by the agent (temp + rename) before it tells the host, which then
+//                 ends the step as aborted with that grace (the host also looks every 250 ms)
+//   result.json   the step's ExecResult, written by the host (temp + rename) after the last log
 //                 record: its presence means the log is complete
-//   supervisor.log the supervisor's own stderr (its crashes), for operators
 //
-// Shared by the supervisor process, so it imports node only.
+// The host's socket and its own stderr (host.log) are in `<workRoot>/.host/` (host-socket.ts).
+// Shared by the step host process, so it imports node only.
 import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
@@ -27,7 +27,6 @@ export const FILES = {
   pgid: 'pgid',
   abort: 'abort.json',
   result: 'result.json',
-  supervisorLog: 'supervisor.log',
 } as const;
 
 export function stateFile(stateDir: string, name: keyof typeof FILES): string {
@@ -47,7 +46,7 @@ export function writeFileAtomic(file: string, text: string, mode = 0o600): void 
   renameSync(tmp, file);
 }
 
-/** What the supervisor reads on its stdin: how to start the step. Never written to disk. */
+/** What the step host gets with a start request: how to start the step. Never written to disk. */
 export interface LaunchSpec {
   file: string;
   args: string[];
@@ -65,6 +64,4 @@ export interface ResultFile {
   status: 'succeeded' | 'failed' | 'errored' | 'aborted';
   exitStatus: number;
   error: string | null;
-  /** The step's process never started: the agent died before handing the supervisor its launch. */
-  notStarted?: boolean;
 }

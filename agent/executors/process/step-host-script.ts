@@ -1,6 +1,6 @@
-// Where the supervisor script is. Built (dist), it is supervisor.js beside this module. Run from
+// Where the step host's script is. Built (dist), it is step-host.js beside this module. Run from
 // TypeScript sources (tsx, vitest), it is transpiled once per agent process into a cache directory, so
-// each step's supervisor starts as plain Node instead of paying for a TypeScript loader.
+// the host starts as plain Node instead of paying for a TypeScript loader.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -8,13 +8,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// The supervisor and the node-only modules it imports.
-const SOURCES = ['supervisor', 'log-records', 'process-group', 'state'];
+// The step host and the node-only modules it imports.
+const SOURCES = ['step-host', 'step-supervision', 'host-socket', 'log-records', 'process-group', 'state'];
 
 let cached: Promise<string> | undefined;
 
-/** The absolute path of a script that `node <script> <stateDir>` runs as the supervisor. */
-export function supervisorScript(): Promise<string> {
+/** The absolute path of a script that `node <script> <workRoot>` runs as the step host. */
+export function stepHostScript(): Promise<string> {
   cached ??= locate();
   return cached;
 }
@@ -22,11 +22,11 @@ export function supervisorScript(): Promise<string> {
 async function locate(): Promise<string> {
   const here = fileURLToPath(import.meta.url);
   const dir = path.dirname(here);
-  if (here.endsWith('.js')) return path.join(dir, 'supervisor.js');
+  if (here.endsWith('.js')) return path.join(dir, 'step-host.js');
   const texts = await Promise.all(SOURCES.map((name) => readFile(path.join(dir, `${name}.ts`), 'utf8')));
   const hash = createHash('sha256').update(texts.join('\0')).digest('hex').slice(0, 16);
-  const target = path.join(os.tmpdir(), `outpost-supervisor-${hash}`);
-  const script = path.join(target, 'supervisor.js');
+  const target = path.join(os.tmpdir(), `outpost-step-host-${hash}`);
+  const script = path.join(target, 'step-host.js');
   if (existsSync(script)) return script;
   // Only from sources: typescript is a dev dependency.
   const ts = (await import('typescript')).default;

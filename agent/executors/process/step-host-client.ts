@@ -1,0 +1,205 @@
+// The agent's side of the step host (step-host.ts): finds the host of its work root or starts one,
+// hands it steps, and hears when they end. The connection is kept while steps run and for a linger
+// after the last one ends, so a stream of builds reuses one host; with nobody connected and nothing to
+// supervise the host exits on its own.
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import {
+  hostDirOf,
+  readLines,
+  socketPathOf,
+  writeLine,
+  type HostMessage,
+  type HostRequest,
+} from './host-socket.js';
+import type { LaunchSpec } from './state.js';
+import { stepHostScript } from './step-host-script.js';
+
+// How long a freshly spawned host may take to listen (a loaded machine, a cold Node start).
+const HOST_START_TIMEOUT_MS = 15_000;
+const RETRY_CONNECT_MS = 10;
+
+type Pending = { resolve: (pid: number) => void; reject: (err: Error) => void };
+
+class Connection {
+  readonly closed: Promise<void>;
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(
+    private readonly socket: net.Socket,
+    onEnded: (stateDir: string) => void,
+  ) {
+    // Requests in flight hold their own promises; the socket must not keep the agent alive.
+    socket.unref();
+    readLines(socket, (line) => {
+      const message = line as HostMessage;
+      if ('op' in message) {
+        onEnded(message.stateDir);
+        return;
+      }
+      const waiter = this.pending.get(message.id);
+      this.pending.delete(message.id);
+      if (message.ok) waiter?.resolve(message.pid);
+      else waiter?.reject(new Error(message.error));
+    });
+    this.closed = new Promise((resolve) => {
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        for (const waiter of this.pending.values()) waiter.reject(new Error('the step host went away'));
+        this.pending.clear();
+        resolve();
+      });
+    });
+  }
+
+  request(make: (id: number) => HostRequest): Promise<number> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      writeLine(this.socket, make(id));
+    });
+  }
+
+  send(request: HostRequest): void {
+    writeLine(this.socket, request);
+  }
+
+  close(): void {
+    this.socket.end();
+  }
+}
+
+export class StepHostClient {
+  private connection: Promise<Connection> | undefined;
+  private readonly listeners = new Map<string, Set<() => void>>();
+  private holds = 0;
+  private lingerTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly workRoot: string,
+    /** How long the connection (and so the host) is kept after the last step ended. */
+    private readonly lingerMs: number,
+  ) {}
+
+  /** Starts a step under the host (started if none runs); resolves with the host's pid once it runs. */
+  async start(stateDir: string, launch: LaunchSpec): Promise<number> {
+    const connection = await this.connect(true);
+    return connection.request((id) => ({ id, op: 'start', stateDir, launch }));
+  }
+
+  /** Asks the host to read the step's abort.json now (it also looks on its own every 250 ms). */
+  async abort(stateDir: string): Promise<void> {
+    const connection = await this.connect(false).catch(() => undefined);
+    connection?.send({ id: 0, op: 'abort', stateDir });
+  }
+
+  /**
+   * Calls `wake` when the host reports the step ended or the connection to the host is lost (either
+   * way its watcher should look at the state dir now). Returns the unsubscribe.
+   */
+  onEnded(stateDir: string, wake: () => void): () => void {
+    const key = path.resolve(stateDir);
+    let set = this.listeners.get(key);
+    if (!set) this.listeners.set(key, (set = new Set()));
+    set.add(wake);
+    return () => {
+      set.delete(wake);
+      if (set.size === 0) this.listeners.delete(key);
+    };
+  }
+
+  /** Keeps the connection while a step runs; the returned release lets it go (after the linger). */
+  hold(): () => void {
+    this.holds++;
+    clearTimeout(this.lingerTimer);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      if (--this.holds > 0) return;
+      this.lingerTimer = setTimeout(() => {
+        const connection = this.connection;
+        this.connection = undefined;
+        void connection?.then((c) => c.close()).catch(() => undefined);
+      }, this.lingerMs);
+      this.lingerTimer.unref();
+    };
+  }
+
+  private connect(spawnIfNone: boolean): Promise<Connection> {
+    if (this.connection) return this.connection;
+    const opening = this.open(spawnIfNone);
+    this.connection = opening;
+    opening.then(
+      (connection) =>
+        connection.closed.then(() => {
+          if (this.connection === opening) this.connection = undefined;
+          for (const set of this.listeners.values()) for (const wake of set) wake();
+        }),
+      () => {
+        if (this.connection === opening) this.connection = undefined;
+      },
+    );
+    return opening;
+  }
+
+  private async open(spawnIfNone: boolean): Promise<Connection> {
+    const socketPath = socketPathOf(this.workRoot);
+    const first = await tryConnect(socketPath);
+    if (first instanceof net.Socket) return this.wrap(first);
+    if (!spawnIfNone) throw first;
+    await this.spawnHost();
+    const deadline = Date.now() + HOST_START_TIMEOUT_MS;
+    for (;;) {
+      const socket = await tryConnect(socketPath);
+      if (socket instanceof net.Socket) return this.wrap(socket);
+      if (Date.now() > deadline)
+        throw new Error(
+          `the step host did not start within ${HOST_START_TIMEOUT_MS / 1000} s (${socket.message}); see ${path.join(hostDirOf(this.workRoot), 'host.log')}`,
+        );
+      await new Promise((resolve) => setTimeout(resolve, RETRY_CONNECT_MS));
+    }
+  }
+
+  private wrap(socket: net.Socket): Connection {
+    return new Connection(socket, (stateDir) => {
+      for (const wake of this.listeners.get(path.resolve(stateDir)) ?? []) wake();
+    });
+  }
+
+  private async spawnHost(): Promise<void> {
+    const script = await stepHostScript();
+    const dir = hostDirOf(this.workRoot);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const errFd = openSync(path.join(dir, 'host.log'), 'a', 0o600);
+    try {
+      const child = spawn(process.execPath, [script, this.workRoot], {
+        cwd: dir,
+        // The host needs nothing from the agent's environment; each step's env comes with its start.
+        env: {},
+        // Own session and process group: the agent's death (or its terminal's) does not reach it.
+        detached: true,
+        stdio: ['ignore', 'ignore', errFd],
+        windowsHide: true,
+      });
+      child.on('error', () => undefined); // seen as a host that never listens
+      child.unref();
+    } finally {
+      closeSync(errFd);
+    }
+  }
+}
+
+function tryConnect(socketPath: string): Promise<net.Socket | Error> {
+  return new Promise((resolve) => {
+    const socket = net.connect(socketPath);
+    socket.once('connect', () => {
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (err) => resolve(err));
+  });
+}
