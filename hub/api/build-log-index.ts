@@ -87,6 +87,11 @@ export class BuildLogIndex {
     private readonly buildId: number,
   ) {}
 
+  /** Every event up to this seq is indexed. */
+  get indexed(): number {
+    return this.seq;
+  }
+
   /** Indexes the events stored since the last call (one reader at a time). */
   update(): Promise<void> {
     this.updating = this.updating.then(() => this.read());

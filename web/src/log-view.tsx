@@ -1,12 +1,13 @@
 // One step's log, virtualised: only the lines in view (and a few around) are in the page, so a step with
 // a million lines scrolls as one with ten. Lines have a fixed height and do not wrap; each line number is
 // a link to that line (shift-click: to the range from the last one clicked); timestamps on demand.
-// ANSI colours start afresh on each line: carrying them over would mean reading every line above.
+// Lines not held yet show as "…" while the page with them is fetched (`onRange` asks for it); each line
+// starts in the colours the lines above left set.
 
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, type MouseEvent } from 'react';
 import { ansiSegments } from './ansi.js';
-import { shownLines, type StepView } from './build-model.js';
+import type { StepView } from './build-model.js';
 
 export const LINE_PX = 18;
 
@@ -37,8 +38,6 @@ export interface LogViewProps {
   view: StepView;
   /** Bumped whenever the view changed (it changes in place). */
   version: number;
-  /** False while only the newest lines are loaded: numbers are not known yet. */
-  numbered: boolean;
   follow: boolean;
   showTimes: boolean;
   selected: LineRange | null;
@@ -47,11 +46,14 @@ export interface LogViewProps {
   onSelect: (r: LineRange) => void;
   /** The reader moved up with the keyboard: stop following the tail (the page handles the wheel). */
   onScrollUp: () => void;
+  /** Lines `from`..`to` (from 0) of the step are in view. */
+  onRange: (step: string, from: number, to: number) => void;
 }
 
 export function LogView(p: LogViewProps) {
   const box = useRef<HTMLDivElement>(null);
-  const count = shownLines(p.view);
+  const log = p.view.log;
+  const count = log.count;
   const virtual = useVirtualizer({
     count,
     getScrollElement: () => box.current,
@@ -67,11 +69,18 @@ export function LogView(p: LogViewProps) {
 
   useEffect(() => {
     const t = p.target;
-    if (!t || reached.current || !p.numbered || t.step !== p.stepId || count < t.from) return;
+    if (!t || reached.current || t.step !== p.stepId || count < t.from) return;
     reached.current = true;
     virtual.scrollToIndex(t.from - 1, { align: 'center' });
     box.current?.scrollIntoView({ block: 'center' });
-  }, [p.target, p.numbered, p.stepId, count, virtual]);
+  }, [p.target, p.stepId, count, virtual]);
+
+  const items = virtual.getVirtualItems();
+  const [first, last] = [items[0]?.index, items.at(-1)?.index];
+  const { onRange, stepId } = p;
+  useEffect(() => {
+    if (first !== undefined && last !== undefined) onRange(stepId, first, last);
+  }, [onRange, stepId, first, last, p.version]);
 
   if (count === 0) return null;
   const select = (e: MouseEvent, line: number) => {
@@ -83,7 +92,6 @@ export function LogView(p: LogViewProps) {
         : { step: p.stepId, from: line, to: line },
     );
   };
-  const items = virtual.getVirtualItems();
   const sel = p.selected?.step === p.stepId ? p.selected : null;
   return (
     <div
@@ -100,30 +108,33 @@ export function LogView(p: LogViewProps) {
           {items.map((item) => {
             const n = item.index + 1;
             const picked = sel !== null && n >= sel.from && n <= sel.to;
+            const line = log.line(item.index);
             return (
               <div className={`log-line${picked ? ' selected' : ''}`} key={item.index} data-line={n}>
-                {p.numbered ? (
-                  <a
-                    className="line-no"
-                    href={lineRangeHash({ step: p.stepId, from: n, to: n })}
-                    onClick={(e) => select(e, n)}
-                    aria-label={`line ${n}`}
-                  >
-                    {n}
-                  </a>
-                ) : (
-                  <span className="line-no" title="line numbers appear once the whole log has loaded">
+                <a
+                  className="line-no"
+                  href={lineRangeHash({ step: p.stepId, from: n, to: n })}
+                  onClick={(e) => select(e, n)}
+                  aria-label={`line ${n}`}
+                >
+                  {n}
+                </a>
+                {line === undefined ? (
+                  <span className="line-text muted" title="being fetched">
                     …
                   </span>
-                )}
-                {p.showTimes && <span className="line-time">{clock(p.view.times[item.index] ?? 0)}</span>}
-                <span className="line-text">
-                  {ansiSegments(p.view.lines[item.index] ?? '', { fg: null, bold: false }).map((s, j) => (
-                    <span key={j} className={s.className || undefined}>
-                      {s.text}
+                ) : (
+                  <>
+                    {p.showTimes && <span className="line-time">{clock(line.time)}</span>}
+                    <span className="line-text">
+                      {ansiSegments(line.text, line.state).map((s, j) => (
+                        <span key={j} className={s.className || undefined}>
+                          {s.text}
+                        </span>
+                      ))}
                     </span>
-                  ))}
-                </span>
+                  </>
+                )}
               </div>
             );
           })}

@@ -129,9 +129,12 @@ export function buildLogRoutes(ctx: ApiContext): Route[] {
           )
           .join(',');
         const first = events[0];
+        const last = events.at(-1);
+        // Events stored after the index was brought up to date: their lines are counted too.
+        if (index && last && last.seq > index.indexed) await index.update();
         const start =
           index && first
-            ? `,"start":${JSON.stringify(index.startsAt(first.seq, events.at(-1)?.seq ?? first.seq))}`
+            ? `,"start":${JSON.stringify(index.startsAt(first.seq, last?.seq ?? first.seq))}`
             : '';
         return reply.type('application/json; charset=utf-8').send(`{"events":[${body}]${start}}`);
       },
