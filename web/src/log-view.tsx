@@ -1,13 +1,13 @@
-// One step's log, virtualised: only the lines in view (and a few around) are in the page, so a step with
-// a million lines scrolls as one with ten. Lines have a fixed height and do not wrap; each line number is
+// One step's log, virtualised: only the lines in view (and a few around) are in the page (fixed-rows.ts),
+// so a step with a million lines scrolls as one with ten. Lines have a fixed height and do not wrap; each line number is
 // a link to that line (shift-click: to the range from the last one clicked); timestamps on demand.
 // Lines not held yet show as "…" while the page with them is fetched (`onRange` asks for it); each line
 // starts in the colours the lines above left set.
 
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, type MouseEvent } from 'react';
 import { ansiSegments } from './ansi.js';
 import type { StepView } from './build-model.js';
+import { useFixedRows } from './fixed-rows.js';
 
 export const LINE_PX = 18;
 
@@ -54,12 +54,7 @@ export function LogView(p: LogViewProps) {
   const box = useRef<HTMLDivElement>(null);
   const log = p.view.log;
   const count = log.count;
-  const virtual = useVirtualizer({
-    count,
-    getScrollElement: () => box.current,
-    estimateSize: () => LINE_PX,
-    overscan: 30,
-  });
+  const { first, last } = useFixedRows(box, count, LINE_PX);
   const reached = useRef(false);
 
   useEffect(() => {
@@ -69,18 +64,18 @@ export function LogView(p: LogViewProps) {
 
   useEffect(() => {
     const t = p.target;
-    if (!t || reached.current || t.step !== p.stepId || count < t.from) return;
+    const el = box.current;
+    if (!t || !el || reached.current || t.step !== p.stepId || count < t.from) return;
     reached.current = true;
-    virtual.scrollToIndex(t.from - 1, { align: 'center' });
-    box.current?.scrollIntoView({ block: 'center' });
-  }, [p.target, p.stepId, count, virtual]);
+    el.scrollTop = (t.from - 1) * LINE_PX - el.clientHeight / 2;
+    el.scrollIntoView({ block: 'center' });
+  }, [p.target, p.stepId, count]);
 
-  const items = virtual.getVirtualItems();
-  const [first, last] = [items[0]?.index, items.at(-1)?.index];
-  const { onRange, stepId } = p;
+  const { onRange, stepId, follow } = p;
   useEffect(() => {
-    if (first !== undefined && last !== undefined) onRange(stepId, first, last);
-  }, [onRange, stepId, first, last, p.version]);
+    // While following, only the end is wanted: the box is about to be scrolled there.
+    if (last >= first && (!follow || last === count - 1)) onRange(stepId, first, last);
+  }, [onRange, stepId, first, last, follow, count, p.version]);
 
   if (count === 0) return null;
   const select = (e: MouseEvent, line: number) => {
@@ -103,14 +98,15 @@ export function LogView(p: LogViewProps) {
       tabIndex={0}
       onKeyDown={(e) => ['ArrowUp', 'PageUp', 'Home'].includes(e.key) && p.onScrollUp()}
     >
-      <div style={{ height: virtual.getTotalSize(), position: 'relative' }}>
-        <div style={{ transform: `translateY(${items[0]?.start ?? 0}px)` }}>
-          {items.map((item) => {
-            const n = item.index + 1;
+      <div style={{ height: count * LINE_PX, position: 'relative' }}>
+        <div style={{ transform: `translateY(${first * LINE_PX}px)` }}>
+          {Array.from({ length: Math.max(0, last - first + 1) }, (_, k) => {
+            const index = first + k;
+            const n = index + 1;
             const picked = sel !== null && n >= sel.from && n <= sel.to;
-            const line = log.line(item.index);
+            const line = log.line(index);
             return (
-              <div className={`log-line${picked ? ' selected' : ''}`} key={item.index} data-line={n}>
+              <div className={`log-line${picked ? ' selected' : ''}`} key={index} data-line={n}>
                 <a
                   className="line-no"
                   href={lineRangeHash({ step: p.stepId, from: n, to: n })}
