@@ -54,6 +54,11 @@ export class SgrState {
   /** The start of an escape sequence the last text ended in. */
   private cut = '';
 
+  /** The last text ended in the start of an escape sequence. */
+  get cutOff(): boolean {
+    return this.cut !== '';
+  }
+
   /** Applies the SGR sequences in `text` (the next text of the same log). */
   feed(text: string): void {
     if (this.cut) text = this.cut + text;
