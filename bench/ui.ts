@@ -247,6 +247,6 @@ async function rendererMemory(browser: Browser): Promise<RendererMemory> {
         return { rss: kb(status, 'VmRSS') / 1024, anon: kb(status, 'RssAnon') / 1024 };
       }),
   );
-  const page = all.reduce((a, b) => (b.rss > a.rss ? b : a), { rss: NaN, anon: NaN });
+  const page = all.reduce((a, b) => (b.rss > a.rss ? b : a), { rss: 0, anon: 0 });
   return { rssMb: page.rss, privateMb: page.anon, allRssMb: all.reduce((n, p) => n + p.rss, 0) };
 }

@@ -54,13 +54,13 @@ export function LogView(p: LogViewProps) {
   const box = useRef<HTMLDivElement>(null);
   const log = p.view.log;
   const count = log.count;
-  const { first, last } = useFixedRows(box, count, LINE_PX);
-  const reached = useRef(false);
-
+  // Before the rows are measured (useFixedRows), so that a log following its tail renders its end first.
   useEffect(() => {
     const el = box.current;
     if (p.follow && el) el.scrollTop = el.scrollHeight;
   }, [p.follow, p.version, count]);
+  const { first, last } = useFixedRows(box, count, LINE_PX);
+  const reached = useRef(false);
 
   useEffect(() => {
     const t = p.target;
