@@ -2,7 +2,7 @@
 // (its end first) with the right line numbers and colours without reading what comes before: for every
 // event that adds log text, the line it starts on, whether that line was begun by an earlier event, and the
 // colour state (SGR) in effect. Built from the stored events on first use, extended as the build goes on,
-// and kept for a few builds at a time (about 11 bytes per log event).
+// and kept for a few builds at a time (16 bytes per log event).
 
 import type { BuildEvent, Store } from '../store/store.js';
 
