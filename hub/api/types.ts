@@ -32,7 +32,9 @@
 //   GET    /builds/:id/plan                                 -> BuildStep (the step tree; ids match events' origin.id)
 //   PUT    /builds/:id/abort                                -> 204 (409 'build_finished' once it has ended)
 //   GET    /builds/:id/events                               -> text/event-stream (see below)
-//   GET    /builds/:id/events/page    -> BuildEventPage (?after=SEQ&limit=, or ?tail=true&limit= for the newest)
+//   GET    /builds/:id/events/page    -> BuildEventPage (?after=SEQ&limit=, ?tail=true&limit= for the newest,
+//                                        ?step=ID&line=N from line N of a step, ?log=false without log output;
+//                                        &bytes=: a smaller page budget)
 //   GET    /builds/:id/log                                  -> text/plain: the raw log (?step=ID: one step's)
 //   GET    /teams/:team/pipelines/:pipeline/resources       -> ResourceSummary[]
 //   POST   .../resources/:resource/check                    CheckResourceRequest? -> BuildSummary
@@ -338,11 +340,34 @@ export interface BuildEventEnvelope {
 
 /**
  * GET /builds/:id/events/page: stored events in seq order, as the event stream sends them, so a client
- * can read a long build in pages (and its newest events first) before following the stream from the last.
- * A page stops at `limit` events or about 4 MiB of event data, whichever comes first (at least one event).
+ * can show any part of a long build (its newest events first, or from a given line of a step) and follow
+ * the stream from the last event it read. A page stops at `limit` events or `bytes` (at most 4 MiB) of
+ * event data, whichever comes first (at least one event). Which page:
+ * - `after=SEQ` (default 0): the events after SEQ;
+ * - `tail=true`: the newest events;
+ * - `step=ID&line=N`: from the event in which line N (from 1) of step ID's log begins (after the log's
+ *   end: from its last event);
+ * - `log=false` (with `after`): the events other than `log` ones (what a page needs for the steps' states).
  */
 export interface BuildEventPage {
   events: (BuildEventEnvelope & { seq: number })[];
+  /**
+   * Where each step's log stands just before the page's first event (absent with `log=false`), for every
+   * step with log text before or in the page, by step id (`origin.id`). A step's log text is its `log`
+   * events' payloads and, for an `error` event, its message and a newline.
+   */
+  start?: Record<string, LogStart>;
+}
+
+/** A position in a step's log, and the colours in effect there. */
+export interface LogStart {
+  /** Newlines before it: the line (from 0) the next text goes on. */
+  line: number;
+  /** That line already has text (the next text continues it). */
+  partial: boolean;
+  /** The ANSI SGR sequence that sets the colours and styles in effect ('' for none): a page shown from
+   *  here starts with it, as a terminal would have them from the lines above. */
+  sgr: string;
 }
 
 export interface StatusEvent {

@@ -1,4 +1,5 @@
-// BuildEventStore on Kysely: a build's newest events, read backwards over the (build_id, seq) key.
+// BuildEventStore on Kysely: reads of a build's event log beyond the in-order replay, over the
+// (build_id, seq) key: backwards from a seq, and the events other than log output.
 
 import type { Kysely } from 'kysely';
 import { toBuildEvent } from './rows.js';
@@ -8,15 +9,33 @@ import type { BuildEvent, BuildEventStore } from './store.js';
 export class KyselyBuildEventStore implements BuildEventStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async tail(buildId: number, limit: number): Promise<BuildEvent[]> {
+  tail(buildId: number, limit: number): Promise<BuildEvent[]> {
+    return this.before(buildId, Number.MAX_SAFE_INTEGER, limit);
+  }
+
+  async before(buildId: number, beforeSeq: number, limit: number): Promise<BuildEvent[]> {
     if (limit <= 0) return [];
     const rows = await this.db
       .selectFrom('build_events')
       .selectAll()
       .where('build_id', '=', buildId)
+      .where('seq', '<', beforeSeq)
       .orderBy('seq', 'desc')
       .limit(limit)
       .execute();
     return rows.reverse().map(toBuildEvent);
+  }
+
+  async withoutLogs(buildId: number, afterSeq: number, limit: number): Promise<BuildEvent[]> {
+    const rows = await this.db
+      .selectFrom('build_events')
+      .selectAll()
+      .where('build_id', '=', buildId)
+      .where('seq', '>', afterSeq)
+      .where('type', '!=', 'log')
+      .orderBy('seq')
+      .limit(limit)
+      .execute();
+    return rows.map(toBuildEvent);
   }
 }

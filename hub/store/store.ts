@@ -563,6 +563,10 @@ export interface Store {
 export interface BuildEventStore {
   /** The newest `limit` events of the build, in ascending seq order. */
   tail(buildId: number, limit: number): Promise<BuildEvent[]>;
+  /** The newest `limit` events with seq < beforeSeq, in ascending seq order. */
+  before(buildId: number, beforeSeq: number, limit: number): Promise<BuildEvent[]>;
+  /** Events with seq > afterSeq other than log output (type `log`), ascending, at most `limit`. */
+  withoutLogs(buildId: number, afterSeq: number, limit: number): Promise<BuildEvent[]>;
 }
 
 /** Archiving, ordering and parentage of pipelines (fly's archive-pipeline, order-pipelines). */

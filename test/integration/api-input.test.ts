@@ -302,6 +302,16 @@ const CASES: Record<string, Case> = {
         message: '"after"',
       })),
       { what: 'tail=yes', query: 'tail=yes', expect: [400], message: '"tail"' },
+      { what: 'log=no', query: 'log=no', expect: [400], message: '"log"' },
+      ...['0', '-1', 'x'].map((n) => ({
+        what: `line=${n}`,
+        query: `step=a&line=${n}`,
+        expect: [400],
+        message: '"line"',
+      })),
+      { what: 'bytes=0', query: 'bytes=0', expect: [400], message: '"bytes"' },
+      { what: 'a line without a step', query: 'line=3', expect: [400], message: 'step and line' },
+      { what: 'a line of a step without log', query: 'step=nope&line=3', expect: [200] },
     ],
   },
   [`GET ${API}/builds/:id/log`]: {

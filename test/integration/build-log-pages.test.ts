@@ -1,10 +1,12 @@
 // A build's log read in pages (GET /builds/:id/events/page) and as raw text (GET /builds/:id/log), as
 // the web UI reads a long log: the newest events first, then the rest forward, without gaps or repeats,
-// each page within its byte budget; and the raw text equal to what the step printed.
+// each page within its byte budget; any page from a given line of a step, with where that step's log
+// stands at the page's start (line number, colours set above it); and the raw text equal to what the step
+// printed.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunningAgent } from '../../agent/agent.js';
-import type { BuildEventPage, BuildStep } from '../../hub/api/types.js';
+import type { BuildEventPage, BuildStep, LogStart } from '../../hub/api/types.js';
 import {
   readBuildEvents,
   setPipeline,
@@ -22,6 +24,8 @@ const PRINTED = Array.from({ length: LINES }, (_, i) => `${i + 1}\n`).join('');
 let hub: TestHub;
 let agent: RunningAgent;
 let buildId: number;
+let colourBuild: number;
+let taskId: string;
 
 const get = async <T>(path: string) => {
   const res = await fetch(`${hub.url}/api/v1${path}`, {
@@ -38,7 +42,35 @@ beforeAll(async () => {
   buildId = await triggerJob(hub, 'long', 'job');
   // Read to the end: the build has finished and every event is stored.
   await readBuildEvents(hub, buildId);
+  // Red set on the first line and reset on line 150002: the lines between are red, whichever page they
+  // are read in.
+  await setPipeline(
+    hub,
+    'colours',
+    shellPipeline(`printf '\\033[1;31mred\\n'; seq 2 150001; printf '\\033[0mplain\\n'; seq 150003 250000`),
+  );
+  colourBuild = await triggerJob(hub, 'colours', 'job');
+  await readBuildEvents(hub, colourBuild);
+  const plan = (await get<BuildStep>(`/builds/${buildId}/plan`)).body;
+  taskId = (plan.kind === 'task' ? plan : plan.children.find((c) => c.kind === 'task'))?.id ?? '';
 }, 60_000);
+
+type PageEvents = BuildEventPage['events'];
+
+/** The complete lines of step `step` a page holds, by line number (from 1), as a client reads them. */
+function pageLines(events: PageEvents, start: LogStart | undefined, step: string): Map<number, string> {
+  const text = events
+    .filter((e) => e.event === 'log' && (e.data as { origin: { id: string } }).origin.id === step)
+    .map((e) => (e.data as { payload: string }).payload)
+    .join('');
+  const lines = text.split('\n').slice(0, -1);
+  let first = (start?.line ?? 0) + 1;
+  if (start?.partial) {
+    lines.shift();
+    first++;
+  }
+  return new Map(lines.map((l, i) => [first + i, l]));
+}
 
 afterAll(async () => {
   await agent.stop();
@@ -75,6 +107,50 @@ describe('build log pages', () => {
     expect(payload).toBe(PRINTED);
     const beyond = await get<BuildEventPage>(`/builds/${buildId}/events/page?after=${last}`);
     expect(beyond.body.events).toEqual([]);
+  });
+
+  it('serves any page from a line of a step, numbered from where the step stands at its start', async () => {
+    const tail = (await get<BuildEventPage>(`/builds/${buildId}/events/page?tail=true&bytes=65536`)).body;
+    expect(tail.events.filter((e) => e.event === 'log').length).toBeLessThanOrEqual(2);
+    const newest = pageLines(tail.events, tail.start?.[taskId], taskId);
+    expect(newest.get(LINES)).toBe(String(LINES));
+    for (const [n, text] of newest) expect(text).toBe(String(n));
+
+    for (const line of [1, 2, 123_456, LINES]) {
+      const page = (
+        await get<BuildEventPage>(`/builds/${buildId}/events/page?step=${taskId}&line=${line}&bytes=1`)
+      ).body;
+      expect(page.events).toHaveLength(1);
+      const lines = pageLines(page.events, page.start?.[taskId], taskId);
+      expect(lines.get(line)).toBe(String(line));
+      for (const [n, text] of lines) expect(text).toBe(String(n));
+    }
+    // Past the end: the page with the last line.
+    const after = (
+      await get<BuildEventPage>(`/builds/${buildId}/events/page?step=${taskId}&line=${LINES + 5}`)
+    ).body;
+    expect(pageLines(after.events, after.start?.[taskId], taskId).get(LINES)).toBe(String(LINES));
+  });
+
+  it('gives the colours the lines above a page left set', async () => {
+    const plan = (await get<BuildStep>(`/builds/${colourBuild}/plan`)).body;
+    const task = (plan.kind === 'task' ? plan : plan.children.find((c) => c.kind === 'task'))?.id ?? '';
+    const from = async (line: number) =>
+      (await get<BuildEventPage>(`/builds/${colourBuild}/events/page?step=${task}&line=${line}&bytes=1`))
+        .body;
+    expect((await from(1)).start?.[task]).toEqual({ line: 0, partial: false, sgr: '' });
+    const red = await from(100_000);
+    expect(red.events[0]?.seq).toBeGreaterThan(1);
+    expect(red.start?.[task]?.sgr).toBe('\u001b[1;31m');
+    expect(pageLines(red.events, red.start?.[task], task).get(100_000)).toBe('100000');
+    expect((await from(200_000)).start?.[task]?.sgr).toBe('');
+  });
+
+  it("serves the events other than log output, for the steps' states", async () => {
+    const page = (await get<BuildEventPage>(`/builds/${buildId}/events/page?log=false`)).body;
+    expect(page.start).toBeUndefined();
+    expect(page.events.map((e) => e.event)).not.toContain('log');
+    expect(page.events.map((e) => e.event)).toEqual(expect.arrayContaining(['status', 'finish-task']));
   });
 
   it('serves the raw log of the build and of one step as text to download', async () => {

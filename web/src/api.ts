@@ -38,6 +38,17 @@ type Info = InfoResponse & { auth?: LoginMethods };
 /** Fields a pipeline gains with exposing and archiving; absent on a hub without them. */
 export type Pipeline = PipelineSummary & { public?: boolean; archived?: boolean };
 
+/** GET /builds/:id/events/page's query. */
+export interface EventPageQuery {
+  limit: number;
+  after?: number;
+  tail?: true;
+  step?: string;
+  line?: number;
+  log?: false;
+  bytes?: number;
+}
+
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = authHeaders();
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -91,11 +102,11 @@ export const api = {
   build: (id: number) => call<BuildSummary>('GET', `/builds/${id}`),
   plan: (id: number) => call<BuildStep>('GET', `/builds/${id}/plan`),
   abort: (id: number) => call<undefined>('PUT', `/builds/${id}/abort`),
-  /** A page of a build's stored events: after `after`, or the newest `limit` with `tail`. */
-  eventPage: (id: number, q: { after?: number; tail?: boolean; limit: number }) =>
+  /** A page of a build's stored events (BuildEventPage says which page each query asks for). */
+  eventPage: (id: number, q: EventPageQuery) =>
     call<BuildEventPage>(
       'GET',
-      `/builds/${id}/events/page?limit=${q.limit}${q.tail ? '&tail=true' : `&after=${q.after ?? 0}`}`,
+      `/builds/${id}/events/page?${new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)])).toString()}`,
     ),
   versions: (team: string, pipeline: string, resource: string, limit = 100) =>
     call<ResourceVersionSummary[]>(

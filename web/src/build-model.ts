@@ -1,7 +1,8 @@
 // What the build page shows, folded from the build's events: per step (by origin id) its state, the
-// agent and pool it ran on, and its log lines; and the build's own status.
+// agent and pool it ran on, and its log (log-window.ts); and the build's own status.
 
 import type { BuildEventEnvelope, BuildStatus } from '../../hub/api/types.js';
+import { StepLog } from './log-window.js';
 
 export type StepState = 'pending' | 'running' | 'succeeded' | 'failed' | 'errored';
 
@@ -12,10 +13,7 @@ export interface StepView {
   waiting: string | null;
   startedAt: number | null;
   endedAt: number | null;
-  /** Complete lines, then the line still being written (possibly empty). */
-  lines: string[];
-  /** When each line began (Unix ms), index for index with `lines`. */
-  times: number[];
+  log: StepLog;
 }
 
 export interface BuildModel {
@@ -30,6 +28,7 @@ export function emptyModel(): BuildModel {
 interface Data {
   origin?: { id: string };
   payload?: string;
+  message?: string;
   time?: number;
   exit_status?: number;
   selected_worker?: string;
@@ -38,7 +37,7 @@ interface Data {
   status?: BuildStatus;
 }
 
-function stepOf(model: BuildModel, id: string): StepView {
+export function stepOf(model: BuildModel, id: string): StepView {
   let step = model.steps.get(id);
   if (!step) {
     step = {
@@ -48,16 +47,18 @@ function stepOf(model: BuildModel, id: string): StepView {
       waiting: null,
       startedAt: null,
       endedAt: null,
-      lines: [''],
-      times: [0],
+      log: new StepLog(),
     };
     model.steps.set(id, step);
   }
   return step;
 }
 
-/** Applies one event to the model, in place. Times in events are seconds (Concourse's envelope). */
-export function applyEvent(model: BuildModel, e: BuildEventEnvelope): void {
+/** Times in events are seconds (Concourse's envelope); the page's are Unix ms. */
+const msOf = (d: Data) => (d.time === undefined ? null : d.time * 1000);
+
+/** Applies one event's effect on the steps' and the build's state (not on logs), in place. */
+export function applyState(model: BuildModel, e: BuildEventEnvelope): void {
   const d = e.data as Data;
   if (e.event === 'status' && d.status) {
     model.status = d.status;
@@ -65,7 +66,7 @@ export function applyEvent(model: BuildModel, e: BuildEventEnvelope): void {
   }
   if (!d.origin) return;
   const step = stepOf(model, d.origin.id);
-  const at = d.time === undefined ? null : d.time * 1000;
+  const at = msOf(d);
   if (e.event.startsWith('initialize') || e.event.startsWith('start')) {
     step.state = 'running';
     step.startedAt ??= at;
@@ -81,26 +82,18 @@ export function applyEvent(model: BuildModel, e: BuildEventEnvelope): void {
   } else if (e.event === 'error') {
     step.state = 'errored';
     step.endedAt = at;
-    appendLog(step, `${d.payload ?? (e.data as { message?: string }).message ?? 'error'}\n`, at ?? 0);
-  } else if (e.event === 'log' && d.payload !== undefined) {
-    if (step.state === 'pending') step.state = 'running';
-    appendLog(step, d.payload, at ?? 0);
-  }
+  } else if (e.event === 'log' && step.state === 'pending') step.state = 'running';
 }
 
-function appendLog(step: StepView, payload: string, at: number): void {
-  const parts = payload.split('\n');
-  const last = step.lines.length - 1;
-  if (step.lines[last] === '') step.times[last] = at;
-  step.lines[last] = (step.lines[last] ?? '') + (parts[0] ?? '');
-  // One at a time: a chunk may hold tens of thousands of lines, too many for push(...parts).
-  for (let i = 1; i < parts.length; i++) {
-    step.lines.push(parts[i] ?? '');
-    step.times.push(at);
-  }
-}
-
-/** The step's lines without the empty one a final newline leaves. */
-export function shownLines(step: StepView): number {
-  return step.lines.at(-1) === '' ? step.lines.length - 1 : step.lines.length;
+/**
+ * The text an event adds to its step's log, as the hub's line index counts it (BuildEventPage.start): a
+ * `log` event's payload, an `error` event's message on a line of its own.
+ */
+export function logTextOf(e: BuildEventEnvelope): { step: string; text: string; time: number } | undefined {
+  const d = e.data as Data;
+  if (!d.origin) return undefined;
+  const time = msOf(d) ?? 0;
+  if (e.event === 'log' && d.payload !== undefined) return { step: d.origin.id, text: d.payload, time };
+  if (e.event === 'error') return { step: d.origin.id, text: `${d.payload ?? d.message ?? 'error'}\n`, time };
+  return undefined;
 }

@@ -5,6 +5,9 @@ import type { BuildEventEnvelope } from '../../hub/api/types.js';
 import { API_PREFIX } from '../../hub/api/types.js';
 import { authHeaders } from './auth.js';
 
+/** An event with its seq (the stream's event id). */
+export type SeqEvent = BuildEventEnvelope & { seq: number };
+
 /**
  * Calls `onEvent` for each event after seq `after` (replayed, then live) until the stream ends or `signal`
  * aborts.
@@ -12,7 +15,7 @@ import { authHeaders } from './auth.js';
 export async function followBuildEvents(
   id: number,
   after: number,
-  onEvent: (e: BuildEventEnvelope) => void,
+  onEvent: (e: SeqEvent) => void,
   signal: AbortSignal,
 ): Promise<void> {
   const headers: Record<string, string> = { ...authHeaders(), accept: 'text/event-stream' };
@@ -36,7 +39,8 @@ export async function followBuildEvents(
         .filter((l) => l.startsWith('data: '))
         .map((l) => l.slice(6))
         .join('\n');
-      if (data) onEvent(JSON.parse(data) as BuildEventEnvelope);
+      const id = lines.find((l) => l.startsWith('id: '));
+      if (data && id) onEvent({ ...(JSON.parse(data) as BuildEventEnvelope), seq: Number(id.slice(4)) });
     }
   }
 }

@@ -1,12 +1,13 @@
-// One step's log, virtualised: only the lines in view (and a few around) are in the page, so a step with
-// a million lines scrolls as one with ten. Lines have a fixed height and do not wrap; each line number is
+// One step's log, virtualised: only the lines in view (and a few around) are in the page (fixed-rows.ts),
+// so a step with a million lines scrolls as one with ten. Lines have a fixed height and do not wrap; each line number is
 // a link to that line (shift-click: to the range from the last one clicked); timestamps on demand.
-// ANSI colours start afresh on each line: carrying them over would mean reading every line above.
+// Lines not held yet show as "…" while the page with them is fetched (`onRange` asks for it); each line
+// starts in the colours the lines above left set.
 
-import { useVirtualizer } from '@tanstack/react-virtual';
 import { useEffect, useRef, type MouseEvent } from 'react';
 import { ansiSegments } from './ansi.js';
-import { shownLines, type StepView } from './build-model.js';
+import type { StepView } from './build-model.js';
+import { useFixedRows } from './fixed-rows.js';
 
 export const LINE_PX = 18;
 
@@ -37,8 +38,6 @@ export interface LogViewProps {
   view: StepView;
   /** Bumped whenever the view changed (it changes in place). */
   version: number;
-  /** False while only the newest lines are loaded: numbers are not known yet. */
-  numbered: boolean;
   follow: boolean;
   showTimes: boolean;
   selected: LineRange | null;
@@ -47,31 +46,36 @@ export interface LogViewProps {
   onSelect: (r: LineRange) => void;
   /** The reader moved up with the keyboard: stop following the tail (the page handles the wheel). */
   onScrollUp: () => void;
+  /** Lines `from`..`to` (from 0) of the step are in view. */
+  onRange: (step: string, from: number, to: number) => void;
 }
 
 export function LogView(p: LogViewProps) {
   const box = useRef<HTMLDivElement>(null);
-  const count = shownLines(p.view);
-  const virtual = useVirtualizer({
-    count,
-    getScrollElement: () => box.current,
-    estimateSize: () => LINE_PX,
-    overscan: 30,
-  });
-  const reached = useRef(false);
-
+  const log = p.view.log;
+  const count = log.count;
+  // Before the rows are measured (useFixedRows), so that a log following its tail renders its end first.
   useEffect(() => {
     const el = box.current;
     if (p.follow && el) el.scrollTop = el.scrollHeight;
   }, [p.follow, p.version, count]);
+  const { first, last } = useFixedRows(box, count, LINE_PX);
+  const reached = useRef(false);
 
   useEffect(() => {
     const t = p.target;
-    if (!t || reached.current || !p.numbered || t.step !== p.stepId || count < t.from) return;
+    const el = box.current;
+    if (!t || !el || reached.current || t.step !== p.stepId || count < t.from) return;
     reached.current = true;
-    virtual.scrollToIndex(t.from - 1, { align: 'center' });
-    box.current?.scrollIntoView({ block: 'center' });
-  }, [p.target, p.numbered, p.stepId, count, virtual]);
+    el.scrollTop = (t.from - 1) * LINE_PX - el.clientHeight / 2;
+    el.scrollIntoView({ block: 'center' });
+  }, [p.target, p.stepId, count]);
+
+  const { onRange, stepId, follow } = p;
+  useEffect(() => {
+    // While following, only the end is wanted: the box is about to be scrolled there.
+    if (last >= first && (!follow || last === count - 1)) onRange(stepId, first, last);
+  }, [onRange, stepId, first, last, follow, count, p.version]);
 
   if (count === 0) return null;
   const select = (e: MouseEvent, line: number) => {
@@ -83,7 +87,6 @@ export function LogView(p: LogViewProps) {
         : { step: p.stepId, from: line, to: line },
     );
   };
-  const items = virtual.getVirtualItems();
   const sel = p.selected?.step === p.stepId ? p.selected : null;
   return (
     <div
@@ -95,35 +98,39 @@ export function LogView(p: LogViewProps) {
       tabIndex={0}
       onKeyDown={(e) => ['ArrowUp', 'PageUp', 'Home'].includes(e.key) && p.onScrollUp()}
     >
-      <div style={{ height: virtual.getTotalSize(), position: 'relative' }}>
-        <div style={{ transform: `translateY(${items[0]?.start ?? 0}px)` }}>
-          {items.map((item) => {
-            const n = item.index + 1;
+      <div style={{ height: count * LINE_PX, position: 'relative' }}>
+        <div style={{ transform: `translateY(${first * LINE_PX}px)` }}>
+          {Array.from({ length: Math.max(0, last - first + 1) }, (_, k) => {
+            const index = first + k;
+            const n = index + 1;
             const picked = sel !== null && n >= sel.from && n <= sel.to;
+            const line = log.line(index);
             return (
-              <div className={`log-line${picked ? ' selected' : ''}`} key={item.index} data-line={n}>
-                {p.numbered ? (
-                  <a
-                    className="line-no"
-                    href={lineRangeHash({ step: p.stepId, from: n, to: n })}
-                    onClick={(e) => select(e, n)}
-                    aria-label={`line ${n}`}
-                  >
-                    {n}
-                  </a>
-                ) : (
-                  <span className="line-no" title="line numbers appear once the whole log has loaded">
+              <div className={`log-line${picked ? ' selected' : ''}`} key={index} data-line={n}>
+                <a
+                  className="line-no"
+                  href={lineRangeHash({ step: p.stepId, from: n, to: n })}
+                  onClick={(e) => select(e, n)}
+                  aria-label={`line ${n}`}
+                >
+                  {n}
+                </a>
+                {line === undefined ? (
+                  <span className="line-text muted" title="being fetched">
                     …
                   </span>
-                )}
-                {p.showTimes && <span className="line-time">{clock(p.view.times[item.index] ?? 0)}</span>}
-                <span className="line-text">
-                  {ansiSegments(p.view.lines[item.index] ?? '', { fg: null, bold: false }).map((s, j) => (
-                    <span key={j} className={s.className || undefined}>
-                      {s.text}
+                ) : (
+                  <>
+                    {p.showTimes && <span className="line-time">{clock(line.time)}</span>}
+                    <span className="line-text">
+                      {ansiSegments(line.text, line.state).map((s, j) => (
+                        <span key={j} className={s.className || undefined}>
+                          {s.text}
+                        </span>
+                      ))}
                     </span>
-                  ))}
-                </span>
+                  </>
+                )}
               </div>
             );
           })}

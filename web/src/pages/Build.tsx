@@ -1,5 +1,5 @@
 // A build: its step tree with each step's state, agent and pool, and each step's log (live, ANSI colours,
-// virtualised, loaded newest first); links to lines, timestamps, follow-the-tail, raw download; abort,
+// virtualised, newest lines first, older ones fetched as scrolled to); links to lines, timestamps, follow-the-tail, raw download; abort,
 // rerun; keyboard shortcuts (`?` lists them).
 
 import { useEffect, useState, type ReactNode } from 'react';
@@ -90,7 +90,7 @@ export function BuildPage({ id }: { id: number }) {
 
   const options: LogOptions = {
     version: stream.version,
-    numbered: stream.complete,
+    onRange: stream.want,
     follow,
     showTimes,
     selected,
@@ -101,11 +101,7 @@ export function BuildPage({ id }: { id: number }) {
   };
   return (
     // Scrolling up, in a log or the page, stops following the tail.
-    <main
-      className="page build-page"
-      data-complete={stream.complete}
-      onWheel={(e) => e.deltaY < 0 && setFollow(false)}
-    >
+    <main className="page build-page" onWheel={(e) => e.deltaY < 0 && setFollow(false)}>
       <div className="toolbar">
         <h1>
           {summary?.oneOff ? (

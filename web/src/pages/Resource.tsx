@@ -146,7 +146,7 @@ function CheckOutput({ id }: { id: number }) {
           stepName="check"
           view={view}
           version={stream.version}
-          numbered={stream.complete}
+          onRange={stream.want}
           follow
           showTimes={false}
           selected={null}
@@ -155,7 +155,7 @@ function CheckOutput({ id }: { id: number }) {
           onScrollUp={() => undefined}
         />
       ))}
-      {stream.model.status && steps.every(([, v]) => v.lines.join('') === '') && (
+      {stream.model.status && steps.every(([, v]) => v.log.count === 0) && (
         <p className="muted">The check printed nothing.</p>
       )}
     </section>
