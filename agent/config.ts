@@ -31,6 +31,8 @@ export interface PoolConfig {
   readonly builtinTypes: readonly BuiltinType[];
   /** Set exactly when executor is kubernetes. */
   readonly kubernetes?: KubernetesPoolSettings;
+  /** A process pool's `run_as`: the user (name, uid or uid:gid) its steps run as. */
+  readonly runAs?: string;
 }
 
 export interface AgentConfig {
@@ -202,6 +204,12 @@ const RawConfig = z.strictObject({
           .min(1, { error: 'must be an integer >= 1' })
           .optional(),
         kubernetes: KubernetesBlock.optional(),
+        run_as: z
+          .string()
+          .regex(/^([a-z_][a-z0-9_.-]*\$?|\d+(:\d+)?)$/i, {
+            error: 'must be a user name, a uid or uid:gid',
+          })
+          .optional(),
         // A pool may run some built-in types from their image instead (a Kubernetes pool that
         // must not reach a registry itself): it lists the ones it runs inside the agent.
         builtin_types: z
@@ -328,6 +336,12 @@ function crossFieldProblems(raw: unknown, opts: ParseAgentConfigOptions): Proble
         message: 'only pools with "executor: kubernetes" take a kubernetes block',
       });
     }
+    if (!isProcess && pool.run_as !== undefined) {
+      problems.push({
+        path: ['pools', i, 'run_as'],
+        message: 'only process pools take run_as (a kubernetes pool has kubernetes.run_as_user)',
+      });
+    }
     if (pool.executor === 'kubernetes' && pool.platform === 'darwin') {
       problems.push({
         path: ['pools', i, 'platform'],
@@ -386,7 +400,7 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
         capacity: p.capacity ?? Math.max(1, Math.floor(opts.cpus)),
         builtinTypes: [...new Set(p.builtin_types ?? BUILTIN_TYPES)],
       };
-      if (pool.executor !== 'kubernetes') return pool;
+      if (pool.executor !== 'kubernetes') return p.run_as === undefined ? pool : { ...pool, runAs: p.run_as };
       const k8sPlatform = poolPlatform === 'windows' ? 'windows' : 'linux';
       return { ...pool, kubernetes: kubernetesSettings(p.name, k8sPlatform, p.kubernetes ?? {}, resolve) };
     }),

@@ -185,7 +185,12 @@ async function main(): Promise<void> {
   if (abortedBeforeStart) finish({ status: 'aborted', exitStatus: -1, error: 'interrupted' });
   const logFd = openSync(stateFile(stateDir, 'log'), 'a', 0o600);
 
-  const g = new ProcessGroup(spec.file, spec.args, { cwd: spec.cwd, env: spec.env });
+  const g = new ProcessGroup(spec.file, spec.args, {
+    cwd: spec.cwd,
+    env: spec.env,
+    uid: spec.uid,
+    gid: spec.gid,
+  });
   group = g;
   if (g.pid !== undefined) writeFileAtomic(stateFile(stateDir, 'pgid'), String(g.pid));
   const output = recordOutput(logFd, g);
