@@ -34,8 +34,8 @@ import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
 export const AGENT_VERSION = '0.1.0';
 /** gRPC message size limit, as the hub's default: the channel exists before the Welcome says the hub's. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-/** How often hub.tls.ca_file is checked for a change (one small file: cheap). */
-const CA_RELOAD_MS = 2_000;
+/** How often hub.tls's ca_file, cert_file and key_file are checked for a change (small files: cheap). */
+const TLS_RELOAD_MS = 2_000;
 
 export interface RunningAgent {
   session: HubSession;
@@ -72,16 +72,17 @@ async function channelCredentials(
   hub: HubTarget,
   log: Logger,
 ): Promise<ChannelCredentials> {
-  const caFile = config.hub.tls.caFile;
-  if (!hub.tls || !caFile) return hubChannelCredentials(hub, undefined);
-  // Read again when it changes: each new connection to the hub trusts the CA file as it is then.
-  const ca = await ReloadingTlsFiles.load(
-    { caFile },
-    { intervalMs: CA_RELOAD_MS, log: log.child({ component: 'tls' }) },
+  const { caFile, certFile, keyFile } = config.hub.tls;
+  if (!hub.tls || (!caFile && !certFile)) return hubChannelCredentials(hub, undefined);
+  // Read again when they change: each new connection to the hub trusts the CA file and presents the
+  // client certificate as they are then (a renewed certificate needs no restart).
+  const files = await ReloadingTlsFiles.load(
+    { caFile, certFile, keyFile },
+    { intervalMs: TLS_RELOAD_MS, log: log.child({ component: 'tls' }) },
   ).catch((err: unknown) => {
-    throw new AgentStartError(`hub.tls.ca_file: ${(err as Error).message}`);
+    throw new AgentStartError(`hub.tls: ${(err as Error).message}`);
   });
-  return hubChannelCredentials(hub, ca);
+  return hubChannelCredentials(hub, files);
 }
 
 async function executorFor(
@@ -184,6 +185,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     address: config.hub.address,
     serverName: config.hub.tls.serverName,
     tls: !config.hub.tls.insecurePlaintext,
+    clientCertificate: config.hub.tls.certFile !== undefined,
   };
   // One channel for the session stream and the artifact calls: they multiplex on one HTTP/2 connection.
   const client = new AgentGatewayClient(

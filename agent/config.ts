@@ -42,6 +42,9 @@ export interface AgentConfig {
     readonly tls: {
       /** Absolute path of a CA bundle to trust instead of the system roots. */
       readonly caFile: string | undefined;
+      /** Absolute paths of the client certificate and its key the agent presents (mTLS); both or neither. */
+      readonly certFile: string | undefined;
+      readonly keyFile: string | undefined;
       readonly serverName: string | undefined;
       readonly insecurePlaintext: boolean;
     };
@@ -172,6 +175,8 @@ const RawConfig = z.strictObject({
     tls: z
       .strictObject({
         ca_file: nonEmpty.optional(),
+        cert_file: nonEmpty.optional(),
+        key_file: nonEmpty.optional(),
         server_name: nonEmpty.optional(),
         insecure_plaintext: z.boolean().optional(),
       })
@@ -299,11 +304,23 @@ function crossFieldProblems(raw: unknown, opts: ParseAgentConfigOptions): Proble
   const problems: Problem[] = [];
   const root = asRecord(raw);
   const tls = asRecord(asRecord(root?.hub)?.tls);
-  if (tls?.insecure_plaintext === true && (tls.ca_file !== undefined || tls.server_name !== undefined)) {
+  const tlsFiles = ['ca_file', 'cert_file', 'key_file', 'server_name'] as const;
+  if (tls?.insecure_plaintext === true && tlsFiles.some((k) => tls[k] !== undefined)) {
     problems.push({
       path: ['hub', 'tls', 'insecure_plaintext'],
-      message: 'cannot be combined with ca_file or server_name',
+      message: 'cannot be combined with ca_file, cert_file, key_file or server_name',
     });
+  }
+  // A client certificate is nothing without its key, and the other way round.
+  for (const [has, lacks] of [
+    ['cert_file', 'key_file'],
+    ['key_file', 'cert_file'],
+  ] as const) {
+    if (tls?.[has] !== undefined && tls[lacks] === undefined)
+      problems.push({
+        path: ['hub', 'tls', has],
+        message: `needs ${lacks} too (the client certificate's pair)`,
+      });
   }
   if (root?.name === undefined && !NAME.test(opts.hostname)) {
     problems.push({
@@ -375,6 +392,8 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
       address: raw.hub.address,
       tls: {
         caFile: raw.hub.tls?.ca_file === undefined ? undefined : resolve(raw.hub.tls.ca_file),
+        certFile: raw.hub.tls?.cert_file === undefined ? undefined : resolve(raw.hub.tls.cert_file),
+        keyFile: raw.hub.tls?.key_file === undefined ? undefined : resolve(raw.hub.tls.key_file),
         serverName: raw.hub.tls?.server_name,
         insecurePlaintext: raw.hub.tls?.insecure_plaintext ?? false,
       },
