@@ -78,7 +78,7 @@ describe.runIf(root)('a process pool with run_as', () => {
     expect(log).toContain('workdir mode 700');
     expect(log).toContain('second read: made-by-first');
     expect(finalStatus(events)).toBe('succeeded');
-    countRefused('step reading the agent token (run_as)');
+    countRefused("a run_as step reading the agent's token");
   });
 
   it('refuses to start a pool whose run_as is root, naming the pool', async () => {
