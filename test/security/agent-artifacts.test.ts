@@ -3,10 +3,10 @@
 // the hub received under that lease. Protocol-level agents, a real hub over gRPC.
 
 import { createHash } from 'node:crypto';
-import { credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import { status as GrpcStatus, type Metadata } from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
 import {
-  AgentGatewayClient,
+  type AgentGatewayClient,
   StepStatus,
   type ArtifactRef,
   type Finished,
@@ -20,7 +20,7 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
-import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { rawAgent, sideCallsOf, type RawAgent } from '../support/raw-agent.js';
 import { countRefused } from '../support/security-tally.js';
 import { SESSION_METADATA_KEY } from '../../common/agent-session.js';
 import type { CreatedAgentToken } from '../../hub/api/types.js';
@@ -52,14 +52,9 @@ interface Agent {
 async function agent(hub: TestHub, name: string, token?: string): Promise<Agent> {
   token ??= await hub.newAgentToken(name);
   const raw = rawAgent(hub.grpcAddress, token, { agentName: name });
-  const client = new AgentGatewayClient(hub.grpcAddress, credentials.createInsecure());
-  defer(() => {
-    raw.close();
-    client.close();
-  });
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${token}`);
-  metadata.set(SESSION_METADATA_KEY, (await raw.next('welcome')).sessionId);
+  defer(() => raw.close());
+  const { client, metadata } = sideCallsOf(hub.grpcAddress, token, (await raw.next('welcome')).sessionId);
+  defer(() => client.close());
   return { raw, client, metadata };
 }
 

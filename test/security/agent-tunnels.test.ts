@@ -3,11 +3,10 @@
 // holder's token (a StatefulSet's prefix token), is refused and counted, and the tunnel still opens
 // for its own agent. Protocol-level agents, a real hub over gRPC and HTTP.
 
-import { credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
-import { SESSION_METADATA_KEY } from '../../common/agent-session.js';
 import type { CreatedAgentToken } from '../../hub/api/types.js';
-import { AgentGatewayClient, type TunnelToAgent } from '../../proto/gen/outpost/v1/agent.js';
+import type { AgentGatewayClient, TunnelToAgent } from '../../proto/gen/outpost/v1/agent.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
 import {
   setPipeline,
@@ -17,7 +16,7 @@ import {
   waitForEvents,
   type TestHub,
 } from '../support/harness.js';
-import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { rawAgent, sideCallsOf, type RawAgent } from '../support/raw-agent.js';
 import { countRefused } from '../support/security-tally.js';
 
 const defer = cleanupAfterEach();
@@ -30,14 +29,9 @@ interface Agent {
 
 async function agent(hub: TestHub, name: string, token: string): Promise<Agent> {
   const raw = rawAgent(hub.grpcAddress, token, { agentName: name });
-  const client = new AgentGatewayClient(hub.grpcAddress, credentials.createInsecure());
-  defer(() => {
-    raw.close();
-    client.close();
-  });
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${token}`);
-  metadata.set(SESSION_METADATA_KEY, (await raw.next('welcome')).sessionId);
+  defer(() => raw.close());
+  const { client, metadata } = sideCallsOf(hub.grpcAddress, token, (await raw.next('welcome')).sessionId);
+  defer(() => client.close());
   return {
     raw,
     tunnel(tunnelId) {
