@@ -10,13 +10,21 @@ import { ReloadingTlsFiles } from '../common/tls-reload.js';
 import { platformToWire, verdictToWire } from '../common/wire-enums.js';
 import type { AgentConfig } from './config.js';
 import type { Admission, Executor } from './executors/executor.js';
-import { ProcessExecutor } from './executors/process/index.js';
+import {
+  checkReachable,
+  fenceWorkDir,
+  ProcessExecutor,
+  resolveRunAs,
+  RunAsError,
+  type StepUser,
+} from './executors/process/index.js';
 import { refuseSecretEnv } from './executors/secret-env.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { StepRunner, type PoolRuntime } from './runner.js';
 import { hubChannelCredentials } from './session/channel-credentials.js';
 import type { HubTarget } from './session/hub-target.js';
 import { HubSession } from './session/session.js';
+import { HubCallMetadata } from './session/call-metadata.js';
 import { ArtifactCache } from './artifacts/cache.js';
 import { TaskCaches } from './task-caches.js';
 import { ArtifactTransfer } from './artifacts/transfer.js';
@@ -26,8 +34,8 @@ import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
 export const AGENT_VERSION = '0.1.0';
 /** gRPC message size limit, as the hub's default: the channel exists before the Welcome says the hub's. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-/** How often hub.tls.ca_file is checked for a change (one small file: cheap). */
-const CA_RELOAD_MS = 2_000;
+/** How often hub.tls's ca_file, cert_file and key_file are checked for a change (small files: cheap). */
+const TLS_RELOAD_MS = 2_000;
 
 export interface RunningAgent {
   session: HubSession;
@@ -64,16 +72,17 @@ async function channelCredentials(
   hub: HubTarget,
   log: Logger,
 ): Promise<ChannelCredentials> {
-  const caFile = config.hub.tls.caFile;
-  if (!hub.tls || !caFile) return hubChannelCredentials(hub, undefined);
-  // Read again when it changes: each new connection to the hub trusts the CA file as it is then.
-  const ca = await ReloadingTlsFiles.load(
-    { caFile },
-    { intervalMs: CA_RELOAD_MS, log: log.child({ component: 'tls' }) },
+  const { caFile, certFile, keyFile } = config.hub.tls;
+  if (!hub.tls || (!caFile && !certFile)) return hubChannelCredentials(hub, undefined);
+  // Read again when they change: each new connection to the hub trusts the CA file and presents the
+  // client certificate as they are then (a renewed certificate needs no restart).
+  const files = await ReloadingTlsFiles.load(
+    { caFile, certFile, keyFile },
+    { intervalMs: TLS_RELOAD_MS, log: log.child({ component: 'tls' }) },
   ).catch((err: unknown) => {
-    throw new AgentStartError(`hub.tls.ca_file: ${(err as Error).message}`);
+    throw new AgentStartError(`hub.tls: ${(err as Error).message}`);
   });
-  return hubChannelCredentials(hub, ca);
+  return hubChannelCredentials(hub, files);
 }
 
 async function executorFor(
@@ -83,7 +92,8 @@ async function executorFor(
 ): Promise<Executor> {
   const workRoot = path.join(config.workDir, 'steps', pool.name);
   // Host processes have no cluster to read Secrets from: steps that need them error.
-  if (pool.executor === 'process') return refuseSecretEnv(new ProcessExecutor({ workRoot }));
+  if (pool.executor === 'process')
+    return refuseSecretEnv(new ProcessExecutor({ workRoot, runAs: await stepUser(pool, workRoot) }));
   if (pool.kubernetes) {
     // Loaded only for Kubernetes pools: the client library alone costs an idle agent ~60 MB.
     const { KubernetesExecutor } = await import('./executors/kubernetes/index.js');
@@ -104,6 +114,19 @@ async function executorFor(
   throw new AgentStartError(
     `pool "${pool.name}": the ${pool.executor} executor is not available in this agent build`,
   );
+}
+
+/** A process pool's run_as, checked now: a pool that cannot keep it must not run steps as the agent. */
+async function stepUser(pool: AgentConfig['pools'][number], workRoot: string): Promise<StepUser | undefined> {
+  if (pool.runAs === undefined) return undefined;
+  try {
+    const user = resolveRunAs(pool.runAs);
+    await checkReachable(workRoot, user);
+    return user;
+  } catch (err) {
+    if (err instanceof RunAsError) throw new AgentStartError(`pool "${pool.name}": ${err.message}`);
+    throw err;
+  }
 }
 
 /** How long the first Hello waits for a pool's admission check (it retries a busy API server). */
@@ -129,6 +152,11 @@ async function admissionOf(executor: Executor | undefined): Promise<Admission | 
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   const token = await readToken(config.tokenFile);
   const metrics = createAgentMetrics();
+  if (config.pools.some((p) => p.runAs !== undefined))
+    await fenceWorkDir(
+      config.workDir,
+      config.pools.map((p) => ({ name: p.name, runAs: p.runAs !== undefined })),
+    );
   const pools = new Map<string, PoolRuntime>();
   for (const p of config.pools) {
     pools.set(p.name, {
@@ -157,6 +185,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     address: config.hub.address,
     serverName: config.hub.tls.serverName,
     tls: !config.hub.tls.insecurePlaintext,
+    clientCertificate: config.hub.tls.certFile !== undefined,
   };
   // One channel for the session stream and the artifact calls: they multiplex on one HTTP/2 connection.
   const client = new AgentGatewayClient(
@@ -165,13 +194,14 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     channelOptions,
   );
   const cache = new ArtifactCache(path.join(config.workDir, 'cache'), config.cacheMaxBytes);
-  const transfer = new ArtifactTransfer(client, token, cache);
+  const calls = new HubCallMetadata(token);
+  const transfer = new ArtifactTransfer(client, calls, cache);
   const taskCaches = new TaskCaches(path.join(config.workDir, 'caches'));
   const runner = new StepRunner(pools, transfer, taskCaches, metrics, log.child({ component: 'runner' }));
   const session = new HubSession(
     client,
     {
-      token,
+      calls,
       agentName: config.name,
       agentVersion: AGENT_VERSION,
       cluster: config.cluster,

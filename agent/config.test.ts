@@ -45,7 +45,13 @@ describe('parseAgentConfig', () => {
     expect(c).toEqual({
       hub: {
         address: '127.0.0.1:7777',
-        tls: { caFile: undefined, serverName: undefined, insecurePlaintext: false },
+        tls: {
+          caFile: undefined,
+          certFile: undefined,
+          keyFile: undefined,
+          serverName: undefined,
+          insecurePlaintext: false,
+        },
       },
       tokenFile: '/etc/outpost/token',
       name: 'box-1',
@@ -113,6 +119,8 @@ pools:
     const confDir = path.resolve('conf');
     expect(c.hub.tls).toEqual({
       caFile: path.join(confDir, 'certs/ca.pem'),
+      certFile: undefined,
+      keyFile: undefined,
       serverName: 'hub.internal',
       insecurePlaintext: false,
     });
@@ -227,7 +235,42 @@ token_file: t
 pools: [{ name: a }]
 `;
     expect(problemsOf(text, { file: 't.yaml' })).toEqual([
-      't.yaml:3:30: hub.tls.insecure_plaintext: cannot be combined with ca_file or server_name',
+      't.yaml:3:30: hub.tls.insecure_plaintext: cannot be combined with ca_file, cert_file, key_file or server_name',
+    ]);
+  });
+
+  it('takes a client certificate and its key together, resolved against the file (mTLS)', () => {
+    const text = (tls: string) => `hub:
+  address: h:1
+  tls: { ${tls} }
+token_file: t
+pools: [{ name: a, run_as: nobody }]
+`;
+    const c = parseAgentConfig(text('cert_file: agent.crt, key_file: /keys/agent.key'), {
+      ...host,
+      file: 'conf/agent.yaml',
+    });
+    expect([c.hub.tls.certFile, c.hub.tls.keyFile]).toEqual([
+      path.resolve('conf/agent.crt'),
+      '/keys/agent.key',
+    ]);
+    expect(c.pools[0]?.runAs).toBe('nobody');
+    expect(problemsOf(text('cert_file: agent.crt'), { file: 't.yaml' })).toEqual([
+      "t.yaml:3:21: hub.tls.cert_file: needs key_file too (the client certificate's pair)",
+    ]);
+  });
+
+  it('takes run_as only on process pools, as a user name, uid or uid:gid', () => {
+    const text = (pool: string) => `hub: { address: h:1 }
+token_file: t
+pools: [{ ${pool} }]
+`;
+    expect(parseAgentConfig(text('name: a, run_as: "1000:1000"'), host).pools[0]?.runAs).toBe('1000:1000');
+    expect(problemsOf(text('name: a, run_as: "a b"'), { file: 't.yaml' })).toEqual([
+      't.yaml:3:28: pools[0].run_as: must be a user name, a uid or uid:gid',
+    ]);
+    expect(problemsOf(text('name: a, executor: kubernetes, run_as: x'), { file: 't.yaml' })).toEqual([
+      't.yaml:3:50: pools[0].run_as: only process pools take run_as (a kubernetes pool has kubernetes.run_as_user)',
     ]);
   });
 

@@ -31,6 +31,8 @@ export interface PoolConfig {
   readonly builtinTypes: readonly BuiltinType[];
   /** Set exactly when executor is kubernetes. */
   readonly kubernetes?: KubernetesPoolSettings;
+  /** A process pool's `run_as`: the user (name, uid or uid:gid) its steps run as. */
+  readonly runAs?: string;
 }
 
 export interface AgentConfig {
@@ -40,6 +42,9 @@ export interface AgentConfig {
     readonly tls: {
       /** Absolute path of a CA bundle to trust instead of the system roots. */
       readonly caFile: string | undefined;
+      /** Absolute paths of the client certificate and its key the agent presents (mTLS); both or neither. */
+      readonly certFile: string | undefined;
+      readonly keyFile: string | undefined;
       readonly serverName: string | undefined;
       readonly insecurePlaintext: boolean;
     };
@@ -170,6 +175,8 @@ const RawConfig = z.strictObject({
     tls: z
       .strictObject({
         ca_file: nonEmpty.optional(),
+        cert_file: nonEmpty.optional(),
+        key_file: nonEmpty.optional(),
         server_name: nonEmpty.optional(),
         insecure_plaintext: z.boolean().optional(),
       })
@@ -202,6 +209,12 @@ const RawConfig = z.strictObject({
           .min(1, { error: 'must be an integer >= 1' })
           .optional(),
         kubernetes: KubernetesBlock.optional(),
+        run_as: z
+          .string()
+          .regex(/^([a-z_][a-z0-9_.-]*\$?|\d+(:\d+)?)$/i, {
+            error: 'must be a user name, a uid or uid:gid',
+          })
+          .optional(),
         // A pool may run some built-in types from their image instead (a Kubernetes pool that
         // must not reach a registry itself): it lists the ones it runs inside the agent.
         builtin_types: z
@@ -291,11 +304,23 @@ function crossFieldProblems(raw: unknown, opts: ParseAgentConfigOptions): Proble
   const problems: Problem[] = [];
   const root = asRecord(raw);
   const tls = asRecord(asRecord(root?.hub)?.tls);
-  if (tls?.insecure_plaintext === true && (tls.ca_file !== undefined || tls.server_name !== undefined)) {
+  const tlsFiles = ['ca_file', 'cert_file', 'key_file', 'server_name'] as const;
+  if (tls?.insecure_plaintext === true && tlsFiles.some((k) => tls[k] !== undefined)) {
     problems.push({
       path: ['hub', 'tls', 'insecure_plaintext'],
-      message: 'cannot be combined with ca_file or server_name',
+      message: 'cannot be combined with ca_file, cert_file, key_file or server_name',
     });
+  }
+  // A client certificate is nothing without its key, and the other way round.
+  for (const [has, lacks] of [
+    ['cert_file', 'key_file'],
+    ['key_file', 'cert_file'],
+  ] as const) {
+    if (tls?.[has] !== undefined && tls[lacks] === undefined)
+      problems.push({
+        path: ['hub', 'tls', has],
+        message: `needs ${lacks} too (the client certificate's pair)`,
+      });
   }
   if (root?.name === undefined && !NAME.test(opts.hostname)) {
     problems.push({
@@ -326,6 +351,12 @@ function crossFieldProblems(raw: unknown, opts: ParseAgentConfigOptions): Proble
       problems.push({
         path: ['pools', i, 'kubernetes'],
         message: 'only pools with "executor: kubernetes" take a kubernetes block',
+      });
+    }
+    if (!isProcess && pool.run_as !== undefined) {
+      problems.push({
+        path: ['pools', i, 'run_as'],
+        message: 'only process pools take run_as (a kubernetes pool has kubernetes.run_as_user)',
       });
     }
     if (pool.executor === 'kubernetes' && pool.platform === 'darwin') {
@@ -361,6 +392,8 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
       address: raw.hub.address,
       tls: {
         caFile: raw.hub.tls?.ca_file === undefined ? undefined : resolve(raw.hub.tls.ca_file),
+        certFile: raw.hub.tls?.cert_file === undefined ? undefined : resolve(raw.hub.tls.cert_file),
+        keyFile: raw.hub.tls?.key_file === undefined ? undefined : resolve(raw.hub.tls.key_file),
         serverName: raw.hub.tls?.server_name,
         insecurePlaintext: raw.hub.tls?.insecure_plaintext ?? false,
       },
@@ -386,7 +419,7 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
         capacity: p.capacity ?? Math.max(1, Math.floor(opts.cpus)),
         builtinTypes: [...new Set(p.builtin_types ?? BUILTIN_TYPES)],
       };
-      if (pool.executor !== 'kubernetes') return pool;
+      if (pool.executor !== 'kubernetes') return p.run_as === undefined ? pool : { ...pool, runAs: p.run_as };
       const k8sPlatform = poolPlatform === 'windows' ? 'windows' : 'linux';
       return { ...pool, kubernetes: kubernetesSettings(p.name, k8sPlatform, p.kubernetes ?? {}, resolve) };
     }),

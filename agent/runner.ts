@@ -13,7 +13,7 @@ import type {
 import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
 import { statusToWire, streamToWire } from '../common/wire-enums.js';
 import { buildName } from '../common/build-name.js';
-import type { ExecResult, ExecStep, Executor, RunningStep } from './executors/executor.js';
+import type { ExecResult, ExecStep, Executor, RunningStep, StepShell } from './executors/executor.js';
 import type { ArtifactTransfer } from './artifacts/transfer.js';
 import { Redactor } from './redact.js';
 import type { TaskCaches } from './task-caches.js';
@@ -278,7 +278,7 @@ export class StepRunner {
   }
 
   /** Where a command intercepting the step runs, or why none can (outpost intercept). */
-  shellOf(leaseId: string): { cwd: string; env: Record<string, string> } | string {
+  shellOf(leaseId: string): StepShell | string {
     const tracked = this.steps.get(leaseId);
     if (!tracked?.running) return 'the step is not running on this agent (it has not started, or has ended)';
     return (

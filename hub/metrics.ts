@@ -27,7 +27,8 @@ export function createHubMetrics(registry = new Registry()) {
       name: 'outpost_hub_agent_refusals_total',
       help:
         'Authenticated agent claims refused: a Hello beyond its token (reason = the field), an identity ' +
-        'held by another token, an artifact call for a lease not its own, output digests that differ from the uploads',
+        'held by another token, an artifact call for a lease not its own, a side call naming another token’s ' +
+        'session, a tunnel opened by an agent other than the step’s, output digests that differ from the uploads',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -3,25 +3,19 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { once } from 'node:events';
-import { Metadata } from '@grpc/grpc-js';
 import type { AgentGatewayClient, ArtifactRef } from '../../proto/gen/outpost/v1/agent.js';
 import type { ArtifactCache } from './cache.js';
 import type { PackedArchive } from './archive.js';
+import type { HubCallMetadata } from '../session/call-metadata.js';
 
 const CHUNK = 64 * 1024;
 
 export class ArtifactTransfer {
   constructor(
     private readonly client: AgentGatewayClient,
-    private readonly token: string,
+    private readonly calls: HubCallMetadata,
     private readonly cache: ArtifactCache,
   ) {}
-
-  private metadata(): Metadata {
-    const metadata = new Metadata();
-    metadata.set('authorization', `Bearer ${this.token}`);
-    return metadata;
-  }
 
   /** Where outputs are packed before upload (inside the cache, so adopting one is a rename). */
   scratchDir(): Promise<string> {
@@ -31,7 +25,7 @@ export class ArtifactTransfer {
   /** Uploads a packed output for the step under `leaseId`, and caches it under its digest. */
   async upload(leaseId: string, name: string, archive: PackedArchive): Promise<ArtifactRef> {
     const ref = await new Promise<ArtifactRef>((resolve, reject) => {
-      const call = this.client.uploadArtifact(this.metadata(), (err, response) =>
+      const call = this.client.uploadArtifact(this.calls.forSideCall(), (err, response) =>
         err ? reject(err) : resolve(response),
       );
       void (async () => {
@@ -58,7 +52,7 @@ export class ArtifactTransfer {
     const temp = await this.cache.tempPath();
     const out = createWriteStream(temp);
     try {
-      const call = this.client.downloadArtifact({ leaseId, digest }, this.metadata());
+      const call = this.client.downloadArtifact({ leaseId, digest }, this.calls.forSideCall());
       for await (const chunk of call) {
         if (!out.write((chunk as { data: Buffer }).data)) await once(out, 'drain');
       }

@@ -195,7 +195,16 @@ export interface RunningStep {
    * Where a command intercepting this step runs (`outpost intercept`): its working directory and
    * environment on this host. Absent: the executor cannot run commands inside its steps.
    */
-  readonly shell?: { cwd: string; env: Record<string, string> };
+  readonly shell?: StepShell;
+}
+
+/** Where and as whom a command inside a step runs on this host (see RunningStep.shell). */
+export interface StepShell {
+  cwd: string;
+  env: Record<string, string>;
+  /** The step's user when its pool has `run_as`; unset: the agent's own. */
+  uid?: number;
+  gid?: number;
 }
 
 /** What a cluster's admission says of an executor's step pods (see KubernetesExecutor.admission). */

@@ -6,27 +6,26 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Metadata } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type {
   AgentGatewayClient,
   InterceptRequest,
   TunnelToAgent,
 } from '../../proto/gen/outpost/v1/agent.js';
+import type { StepShell } from '../executors/executor.js';
+import type { HubCallMetadata } from '../session/call-metadata.js';
 
-export type ShellOf = (leaseId: string) => { cwd: string; env: Record<string, string> } | string;
+export type ShellOf = (leaseId: string) => StepShell | string;
 
 /** Opens the Tunnel for `req` and runs its command until it exits or the hub ends the call. */
 export function runIntercept(
   client: AgentGatewayClient,
-  token: string,
+  calls: HubCallMetadata,
   req: InterceptRequest,
   shellOf: ShellOf,
   log: Logger,
 ): void {
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${token}`);
-  const call = client.tunnel(metadata);
+  const call = client.tunnel(calls.forSideCall());
   call.on('error', (err: Error) => log.debug({ err, leaseId: req.leaseId }, 'intercept tunnel ended'));
   call.write({ msg: { $case: 'open', value: { tunnelId: req.tunnelId } } });
   const finish = (exitStatus: number, error = '') => {
@@ -60,23 +59,24 @@ export function runIntercept(
   call.on('error', () => kill(child));
 }
 
-function spawnPlain(argv: string[], shell: { cwd: string; env: Record<string, string> }): ChildProcess {
+function spawnPlain(argv: string[], shell: StepShell): ChildProcess {
   const [file, ...args] = argv;
-  return spawn(file ?? 'sh', args, { cwd: shell.cwd, env: shell.env, detached: true, stdio: 'pipe' });
+  return spawn(file ?? 'sh', args, { ...asStepUser(shell), env: shell.env, detached: true, stdio: 'pipe' });
+}
+
+/** The command runs where the step runs and as the step's user (its pool's run_as), never as the agent. */
+function asStepUser(shell: StepShell): { cwd: string; uid?: number; gid?: number } {
+  return { cwd: shell.cwd, ...(shell.uid === undefined ? {} : { uid: shell.uid, gid: shell.gid }) };
 }
 
 /** The command under `script -qfec`, its terminal sized as the user's. */
-function underPty(
-  argv: string[],
-  shell: { cwd: string; env: Record<string, string> },
-  req: InterceptRequest,
-): ChildProcess {
+function underPty(argv: string[], shell: StepShell, req: InterceptRequest): ChildProcess {
   if (process.platform === 'win32') throw new Error('a terminal (tty) is not available on Windows agents');
   const rows = req.size?.rows || 24;
   const cols = req.size?.cols || 80;
   const command = `stty rows ${rows} cols ${cols} 2>/dev/null; exec ${argv.map(quote).join(' ')}`;
   return spawn('script', ['-qfec', command, '/dev/null'], {
-    cwd: shell.cwd,
+    ...asStepUser(shell),
     env: { TERM: 'xterm-256color', ...shell.env },
     detached: true,
     stdio: 'pipe',

@@ -15,32 +15,48 @@ import {
 import { verifiedName, type HubTarget } from './hub-target.js';
 
 /**
- * The CA the agent trusts: a fixed bundle, a CertificateProvider that reloads one (each new connection
- * uses its latest update), or undefined for the system roots.
+ * The TLS files the agent uses: undefined (the system roots, no client certificate), a fixed CA bundle,
+ * or a CertificateProvider (common/tls-reload.ts) with the CA to trust and/or the client certificate to
+ * present for mTLS; each new connection uses its latest updates.
  */
-export type HubCa = Buffer | experimental.CertificateProvider | undefined;
+export type HubTls = Buffer | experimental.CertificateProvider | undefined;
 
 class HubTlsCredentials extends ChannelCredentials {
   private context: Promise<SecureContext>;
 
   constructor(
-    ca: HubCa,
+    tls: HubTls,
     private readonly name: string,
   ) {
     super();
-    if (ca === undefined || Buffer.isBuffer(ca)) {
-      this.context = Promise.resolve(createSecureContext(ca ? { ca } : {}));
+    if (tls === undefined || Buffer.isBuffer(tls)) {
+      this.context = Promise.resolve(createSecureContext(tls ? { ca: tls } : {}));
       return;
     }
-    // Watched for the channel's (the agent's) lifetime; connections wait for the first update.
-    this.context = new Promise((resolve) =>
-      ca.addCaCertificateListener((update) => {
-        if (!update) return;
-        const next = createSecureContext({ ca: update.caCertificate });
+    // Watched for the channel's (the agent's) lifetime. The provider answers each listener once at once
+    // (null for a file it does not have), then on every change; connections wait for both first answers.
+    let ca: Buffer | undefined;
+    let identity: experimental.IdentityCertificateUpdate | undefined;
+    let firstAnswers = 2;
+    this.context = new Promise((resolve) => {
+      const update = () => {
+        if (firstAnswers > 0 && --firstAnswers > 0) return;
+        const next = createSecureContext({
+          ...(ca ? { ca } : {}),
+          ...(identity ? { cert: identity.certificate, key: identity.privateKey } : {}),
+        });
         this.context = Promise.resolve(next);
         resolve(next);
-      }),
-    );
+      };
+      tls.addCaCertificateListener((u) => {
+        ca = u?.caCertificate;
+        update();
+      });
+      tls.addIdentityCertificateListener((u) => {
+        identity = u ?? undefined;
+        update();
+      });
+    });
   }
 
   _isSecure(): boolean {
@@ -82,7 +98,7 @@ class HubTlsCredentials extends ChannelCredentials {
 }
 
 /** Channel credentials for the agent's connection to the hub, from its `hub` config. */
-export function hubChannelCredentials(target: HubTarget, ca: HubCa): ChannelCredentials {
+export function hubChannelCredentials(target: HubTarget, tls: HubTls): ChannelCredentials {
   if (!target.tls) return grpcCredentials.createInsecure();
-  return new HubTlsCredentials(ca, verifiedName(target));
+  return new HubTlsCredentials(tls, verifiedName(target));
 }

@@ -25,6 +25,8 @@ export class HubUnreachableError extends HubError {}
 export class HubCertificateUntrustedError extends HubError {}
 /** The hub's certificate does not name the host the agent verifies against. */
 export class HubCertificateNameError extends HubError {}
+/** mTLS: the hub wants a client certificate the agent does not present, or refused the one it did. */
+export class HubClientCertificateError extends HubError {}
 /** TLS on one side, plaintext on the other. */
 export class HubTlsMismatchError extends HubError {}
 /** UNAUTHENTICATED or PERMISSION_DENIED: retrying soon will not help; a new token will. */
@@ -126,6 +128,26 @@ function connectionError(details: string, target: HubTarget, cause: unknown): Hu
     return new HubCertificateUntrustedError(
       'HUB_CERTIFICATE_UNTRUSTED',
       `the certificate of ${at} is not trusted (${details}): set hub.tls.ca_file to the CA that signed it`,
+      unavailable,
+      cause,
+    );
+  // The hub's TLS alert (OpenSSL's "... alert <name>:..." text) to an agent without a certificate.
+  if (/tlsv13 alert certificate required/.test(details))
+    return new HubClientCertificateError(
+      'HUB_CLIENT_CERTIFICATE_REQUIRED',
+      `${at} requires a client certificate (mTLS, its --tls-client-ca): set hub.tls.cert_file and ` +
+        'hub.tls.key_file to a certificate signed by that CA and its key',
+      unavailable,
+      cause,
+    );
+  // TLS 1.3: the hub checks the client certificate after the agent finished its handshake, and a hub
+  // that refuses it (not its --tls-client-ca, expired) may just close the connection, with no alert.
+  if (target.tls && target.clientCertificate && /^Failed to connect/.test(details))
+    return new HubClientCertificateError(
+      'HUB_CLOSED_AFTER_HANDSHAKE',
+      `${at} closed the connection after the TLS handshake, most likely refusing this agent's client ` +
+        'certificate: hub.tls.cert_file must be signed by the CA the hub checks clients with ' +
+        "(--tls-client-ca) and be valid now; the hub's log names the reason",
       unavailable,
       cause,
     );

@@ -7,6 +7,8 @@ export interface HubTarget {
   serverName: string | undefined;
   /** false when `hub.tls.insecure_plaintext` is set. */
   tls: boolean;
+  /** Whether the agent presents a client certificate (`hub.tls.cert_file`, mTLS). */
+  clientCertificate?: boolean;
 }
 
 /** The name the hub's certificate must carry: `hub.tls.server_name`, else the host of `hub.address`. */

@@ -3,7 +3,7 @@
 // Steps live in the StepRunner and survive every reconnect.
 
 import { EventEmitter } from 'node:events';
-import { Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import type { ClientDuplexStream } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import {
   ProtocolVersion,
@@ -16,13 +16,15 @@ import type { AgentMetrics } from '../metrics.js';
 import { runIntercept } from '../intercept/tunnel.js';
 import type { StepRunner } from '../runner.js';
 import { Backoff } from './backoff.js';
+import type { HubCallMetadata } from './call-metadata.js';
 import { DEFAULT_LEASE_GRACE_MS } from './outages.js';
 import type { Outbox } from './held-step.js';
 import { HubError, HubMessageTooLargeError, HubRejectedTokenError, hubErrorOf } from './hub-errors.js';
 import type { HubTarget } from './hub-target.js';
 
 export interface SessionOptions {
-  token: string;
+  /** The token, and the session id side calls name once welcomed. */
+  calls: HubCallMetadata;
   agentName: string;
   agentVersion: string;
   cluster: string;
@@ -135,9 +137,7 @@ export class HubSession {
   /** One session; resolves with whether the hub welcomed it. */
   private connectOnce(): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
-      const metadata = new Metadata();
-      metadata.set('authorization', `Bearer ${this.opts.token}`);
-      const call = this.client.connect(metadata);
+      const call = this.client.connect(this.opts.calls.forConnect());
       this.call = call;
       let welcomed = false;
       let lastSeen = Date.now();
@@ -178,6 +178,8 @@ export class HubSession {
             const w = msg.value;
             this.metrics.connected.set(1);
             this.log.info({ session: w.sessionId, resumed: w.held.length }, 'connected to the hub');
+            // Before the runner resumes: the side calls it retries must name this session.
+            this.opts.calls.welcomed(w.sessionId);
             this.runner.attach(outbox, w.held, {
               maxLogChunkBytes: w.limits?.maxLogChunkBytes ?? 64 * 1024,
               logWindowBytes: w.limits?.logWindowBytes ?? 4 * 1024 * 1024,
@@ -235,7 +237,7 @@ export class HubSession {
           case 'intercept':
             runIntercept(
               this.client,
-              this.opts.token,
+              this.opts.calls,
               msg.value,
               (lease) => this.runner.shellOf(lease),
               this.log,

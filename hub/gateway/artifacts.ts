@@ -1,7 +1,7 @@
 // The artifact RPCs: step outputs stream up to the hub's artifact store and inputs stream down, on
 // calls of their own so a large archive never delays the session stream. Both are allowed only for
-// a step running under the lease named in the call and held by the caller's agent token; a download
-// only for that step's inputs. Each upload is recorded with its lease: the step's Finished must report
+// a step running under the lease named in the call and held by the calling agent (its session, see
+// callers.ts, not merely its token); a download only for that step's inputs. Each upload is recorded with its lease: the step's Finished must report
 // the same digests (session.ts).
 
 import { once } from 'node:events';
@@ -16,31 +16,31 @@ import type {
 import { ArtifactError, type ArtifactStore } from '../artifacts/store.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { StepSpec } from '../dispatch/types.js';
-import type { HubMetrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
-import { GatewayError } from './session.js';
+import type { LiveSessions } from './callers.js';
+import { GatewayError, type AgentSession } from './session.js';
 
 export interface ArtifactRpcDeps {
   artifacts: ArtifactStore;
   dispatcher: Dispatcher;
   store: Store;
-  metrics: HubMetrics;
+  sessions: LiveSessions;
   log: Logger;
-  /** The agent token holding agent identity `agentName` (its latest session's), if known. */
-  holderOf(agentName: string): Promise<number | undefined>;
 }
 
-/** The caller's running lease, or a GatewayError: not running, or held by another agent token. */
-async function ownLease(leaseId: string, callerTokenId: number, deps: ArtifactRpcDeps) {
+/**
+ * The caller's running lease, or a GatewayError: not running, or held by another agent than the
+ * caller's session (another token's, or a sibling sharing the caller's token).
+ */
+function ownLease(leaseId: string, caller: AgentSession, deps: ArtifactRpcDeps) {
   const lease = deps.dispatcher.runningLease(leaseId);
   if (!lease)
     throw new GatewayError(GrpcStatus.FAILED_PRECONDITION, `lease ${leaseId} is not running a step`);
-  if ((await deps.holderOf(lease.agentName)) !== callerTokenId) {
-    deps.metrics.agentRefusals.inc({ reason: 'artifact_lease' });
-    deps.log.warn({ leaseId, holder: lease.agentName }, 'artifact call for another agent’s lease refused');
+  if (lease.agentName !== caller.agentName) {
+    deps.sessions.refused('artifact_lease', { leaseId, holder: lease.agentName, caller: caller.agentName });
     throw new GatewayError(
       GrpcStatus.PERMISSION_DENIED,
-      `lease ${leaseId} is not held by an agent with this token`,
+      `lease ${leaseId} is not held by agent "${caller.agentName}"`,
     );
   }
   return lease;
@@ -50,7 +50,7 @@ const CHUNK = 64 * 1024;
 
 export async function receiveUpload(
   call: ServerReadableStream<ArtifactUpload, ArtifactRef>,
-  callerTokenId: number,
+  caller: AgentSession,
   deps: ArtifactRpcDeps,
 ): Promise<ArtifactRef> {
   const iterator = (call as AsyncIterable<ArtifactUpload>)[Symbol.asyncIterator]();
@@ -61,7 +61,7 @@ export async function receiveUpload(
       ? first.value.part.value
       : undefined;
   if (!header) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'an upload starts with its header');
-  const lease = await ownLease(header.leaseId, callerTokenId, deps);
+  const lease = ownLease(header.leaseId, caller, deps);
   async function* data(): AsyncGenerator<Uint8Array> {
     for (;;) {
       const next = await iterator.next();
@@ -88,11 +88,11 @@ export async function receiveUpload(
 
 export async function sendDownload(
   call: ServerWritableStream<ArtifactRequest, ArtifactChunk>,
-  callerTokenId: number,
+  caller: AgentSession,
   deps: ArtifactRpcDeps,
 ): Promise<void> {
   const { leaseId, digest } = call.request;
-  const lease = await ownLease(leaseId, callerTokenId, deps);
+  const lease = ownLease(leaseId, caller, deps);
   const run = await deps.store.getStepRun(lease.stepRunId);
   const spec = (run?.spec as { spec?: StepSpec } | undefined)?.spec;
   if (!spec?.inputs.some((i) => i.artifactDigest === digest)) {

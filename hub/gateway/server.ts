@@ -26,6 +26,7 @@ import { bearerSecret, type TokenService } from '../auth/tokens.js';
 import type { TokenRecord } from '../store/store.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import { receiveUpload, sendDownload, type ArtifactRpcDeps } from './artifacts.js';
+import { LiveSessions } from './callers.js';
 import { AgentSession, GatewayError, type SessionDeps } from './session.js';
 import { gatewayCredentials, type GatewayTls } from './tls-credentials.js';
 import { logFailedHandshakes } from './tls-checks.js';
@@ -97,19 +98,14 @@ export async function startGateway(
     }
   });
 
-  /** The token of each identity's latest session in this process (artifact calls come off-stream). */
-  const holders = new Map<string, number>();
+  // Side calls (artifacts, tunnels) name their session: the fence is the agent, not only its token.
+  const live = new LiveSessions(deps.metrics, log);
   const artifactDeps: ArtifactRpcDeps = {
     artifacts,
     dispatcher: deps.dispatcher,
     store: deps.store,
-    metrics: deps.metrics,
+    sessions: live,
     log,
-    // After a hub restart a lease may be used before its agent says Hello again: the store knows the token.
-    holderOf: async (agentName) =>
-      holders.get(agentName) ??
-      (await deps.store.listAgents()).find((a) => a.name === agentName)?.tokenId ??
-      undefined,
   };
   const unauthenticated = {
     code: GrpcStatus.UNAUTHENTICATED,
@@ -146,9 +142,10 @@ export async function startGateway(
           seen.add(named.agentName);
           if (older && older !== named) older.close('replaced by a newer session of the same agent');
           sessions.set(named.agentName, named);
-          holders.set(named.agentName, named.tokenId);
+          live.add(named);
         });
         await session.run();
+        live.remove(session);
         if (sessions.get(session.agentName) === session) sessions.delete(session.agentName);
       })().catch((err: unknown) => {
         log.error({ err }, 'agent session crashed');
@@ -162,20 +159,25 @@ export async function startGateway(
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
         if (!auth) return callback(unauthenticated);
-        callback(null, await receiveUpload(call, auth.token.id, artifactDeps));
+        const caller = live.callerOf(call.metadata, auth.token.id);
+        callback(null, await receiveUpload(call, caller, artifactDeps));
       })().catch((err: unknown) => callback(statusOf(err, log)));
     },
     tunnel(call: ServerDuplexStream<TunnelFromAgent, TunnelToAgent>) {
       void (async () => {
-        if (!(await authenticate(call.metadata, call.getPeer()))) return call.emit('error', unauthenticated);
-        tunnels.accept(call);
+        const auth = await authenticate(call.metadata, call.getPeer());
+        if (!auth) return call.emit('error', unauthenticated);
+        const caller = live.callerOf(call.metadata, auth.token.id);
+        tunnels.accept(call, caller.agentName, () =>
+          live.refused('tunnel', { agent: caller.agentName, peer: call.getPeer() }),
+        );
       })().catch((err: unknown) => call.emit('error', statusOf(err, log)));
     },
     downloadArtifact(call: ServerWritableStream<ArtifactRequest, ArtifactChunk>) {
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
         if (!auth) return call.emit('error', unauthenticated);
-        await sendDownload(call, auth.token.id, artifactDeps);
+        await sendDownload(call, live.callerOf(call.metadata, auth.token.id), artifactDeps);
       })().catch((err: unknown) => call.emit('error', statusOf(err, log)));
     },
   });
@@ -209,6 +211,6 @@ export async function startGateway(
 /** A gRPC status for a failed call: GatewayErrors say what went wrong; anything else is logged and INTERNAL. */
 function statusOf(err: unknown, log: SessionDeps['log']): { code: GrpcStatus; details: string } {
   if (err instanceof GatewayError) return { code: err.code, details: err.message };
-  log.error({ err }, 'artifact call failed');
+  log.error({ err }, 'agent call failed');
   return { code: GrpcStatus.INTERNAL, details: 'internal error' };
 }

@@ -28,7 +28,8 @@ type TunnelCall = ServerDuplexStream<TunnelFromAgent, TunnelToAgent>;
 const OPEN_TIMEOUT_MS = 10_000;
 
 export class Tunnels {
-  private readonly pending = new Map<string, (call: TunnelCall) => void>();
+  /** Tunnels asked for and not yet opened: the agent that must open each, and who waits for it. */
+  private readonly pending = new Map<string, { agentName: string; opened: (call: TunnelCall) => void }>();
 
   constructor(private readonly connection: (agentName: string) => AgentConnection | undefined) {}
 
@@ -39,7 +40,7 @@ export class Tunnels {
     const tunnelId = randomUUID();
     let timer: NodeJS.Timeout | undefined;
     const opened = new Promise<TunnelCall | undefined>((resolve) => {
-      this.pending.set(tunnelId, resolve);
+      this.pending.set(tunnelId, { agentName, opened: resolve });
       timer = setTimeout(() => resolve(undefined), OPEN_TIMEOUT_MS);
     });
     agent.intercept({ ...order, tunnelId });
@@ -50,8 +51,13 @@ export class Tunnels {
     return terminalOf(call);
   }
 
-  /** A Tunnel call from an (authenticated) agent: its first message names the tunnel it is for. */
-  accept(call: TunnelCall): void {
+  /**
+   * A Tunnel call from an agent whose session the gateway identified as `callerAgent`: its first message
+   * names the tunnel it is for, which only the agent running the step may open. Another agent's attempt
+   * (the tunnel id leaked; a token shared by several agents) is refused and `onRefused` called; the
+   * tunnel keeps waiting for its own agent.
+   */
+  accept(call: TunnelCall, callerAgent: string, onRefused: () => void): void {
     call.once('data', (first: TunnelFromAgent) => {
       const id = first.msg?.$case === 'open' ? first.msg.value.tunnelId : '';
       const waiter = this.pending.get(id);
@@ -62,10 +68,18 @@ export class Tunnels {
         });
         return;
       }
+      if (waiter.agentName !== callerAgent) {
+        onRefused();
+        call.emit('error', {
+          code: GrpcStatus.PERMISSION_DENIED,
+          details: `tunnel "${id}" is for a step of another agent`,
+        });
+        return;
+      }
       this.pending.delete(id);
       // Paused until the API reads it, so no frame is lost in between.
       call.pause();
-      waiter(call);
+      waiter.opened(call);
     });
   }
 }

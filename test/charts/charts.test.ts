@@ -13,6 +13,7 @@ import { Ajv } from 'ajv';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
 import { StatefulSet } from 'kubernetes-models/apps/v1/StatefulSet';
 import { Ingress } from 'kubernetes-models/networking.k8s.io/v1/Ingress';
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { Role } from 'kubernetes-models/rbac.authorization.k8s.io/v1/Role';
 import { RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1/RoleBinding';
@@ -126,6 +127,7 @@ const VALIDATORS: Record<string, (o: unknown) => void> = {
   'apps/v1/Deployment': (o) => new Deployment(o as never).validate(),
   'apps/v1/StatefulSet': (o) => new StatefulSet(o as never).validate(),
   'networking.k8s.io/v1/Ingress': (o) => new Ingress(o as never).validate(),
+  'networking.k8s.io/v1/NetworkPolicy': (o) => new NetworkPolicy(o as never).validate(),
   'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o as never).validate(),
   'rbac.authorization.k8s.io/v1/Role': (o) => new Role(o as never).validate(),
   'rbac.authorization.k8s.io/v1/RoleBinding': (o) => new RoleBinding(o as never).validate(),
@@ -379,12 +381,77 @@ function checkAgent(objects: K8sObject[], values: Obj): void {
   for (const o of [...namespaceObjects, ...roles, ...find(objects, 'RoleBinding')])
     expect(o.metadata.annotations?.['helm.sh/resource-policy'], `${o.kind} ${o.metadata.name}`).toBe('keep');
 
+  // mTLS: the client certificate Secret is mounted where the config's cert_file and key_file point.
+  const clientSecret = (values.hub as { tls: { clientCertSecret: string } }).tls.clientCertSecret;
+  const clientVolume = spec.volumes!.find((v) => v.name === 'hub-client') as
+    { secret: { secretName: string } } | undefined;
+  if (clientSecret) {
+    expect(clientVolume?.secret.secretName).toBe(clientSecret);
+    const mount = agent.volumeMounts!.find((m) => m.name === 'hub-client')!.mountPath;
+    expect([config.hub.tls.certFile, config.hub.tls.keyFile]).toEqual([
+      path.posix.join(mount, 'tls.crt'),
+      path.posix.join(mount, 'tls.key'),
+    ]);
+  } else expect([clientVolume, config.hub.tls.certFile]).toEqual([undefined, undefined]);
+
+  checkStepNetworkPolicy(objects, values, new Set([stepNamespace, ...namespaces]));
+
   // `helm test`: a hook pod, as hardened as the agent, from the same image.
   const testPod = one(objects, 'Pod');
   expect(testPod.metadata.annotations?.['helm.sh/hook']).toBe('test');
   const testSpec = testPod.spec as PodSpec;
   expectHardened(testSpec);
   expect(testSpec.containers[0]!.image).toBe(agent.image);
+}
+
+/**
+ * The step pods' NetworkPolicy (docs/kubernetes.md#network-policy): in every step namespace, selecting
+ * step pods only; no ingress but what values open; egress to DNS, this release's agents (on
+ * networkPolicy.agentPorts, else any port) and exactly the listed rules. None when switched off.
+ */
+function checkStepNetworkPolicy(objects: K8sObject[], values: Obj, namespaces: Set<string>): void {
+  const np = values.networkPolicy as {
+    enabled: boolean;
+    dns: { to: Obj[] };
+    agentPorts: number[];
+    egress: Obj[];
+    ingress: Obj[];
+  };
+  const policies = find(objects, 'NetworkPolicy');
+  if (!np.enabled) {
+    expect(policies).toEqual([]);
+    return;
+  }
+  expect(new Set(policies.map((p) => p.metadata.namespace))).toEqual(namespaces);
+  const sts = one(objects, 'StatefulSet');
+  for (const policy of policies) {
+    expect(policy.spec).toEqual({
+      podSelector: { matchExpressions: [{ key: 'outpost.dev/lease', operator: 'Exists' }] },
+      policyTypes: ['Ingress', 'Egress'],
+      ingress: np.ingress,
+      egress: [
+        {
+          to: np.dns.to,
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
+        {
+          to: [
+            {
+              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } },
+              podSelector: (sts.spec as { selector: unknown }).selector,
+            },
+          ],
+          ...(np.agentPorts.length > 0
+            ? { ports: np.agentPorts.map((port) => ({ protocol: 'TCP', port })) }
+            : {}),
+        },
+        ...np.egress,
+      ],
+    });
+  }
 }
 
 // ---- outpost-hub ---------------------------------------------------------------------------------
@@ -446,6 +513,28 @@ function checkHub(objects: K8sObject[], values: Obj): void {
     expect(tls.insecurePlaintext).toBe(true);
     expect(args).toContain('--insecure-plaintext');
   }
+
+  // The encryption key from its Secret as a file, never an argument or an env value; the old key (rotation)
+  // only from a Secret reference.
+  const encryption = values.encryption as Record<'keySecret' | 'oldKeySecret', { name: string; key: string }>;
+  const keyArg = args.find((a) => a.startsWith('--encryption-key'));
+  expect(args.some((a) => a.startsWith('--encryption-key=') || a.startsWith('--old-encryption-key'))).toBe(
+    false,
+  );
+  const oldKeyEnv = (hub.env ?? []).find((e) => e.name === 'OUTPOST_OLD_ENCRYPTION_KEY') as
+    { value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } } | undefined;
+  if (encryption.keySecret.name) {
+    const keyVolume = spec.volumes!.find(
+      (v) => (v.secret as { secretName?: string } | undefined)?.secretName === encryption.keySecret.name,
+    )!;
+    const mount = hub.volumeMounts!.find((m) => m.name === keyVolume.name)!;
+    expect(keyArg).toBe(`--encryption-key-file=${mount.mountPath}/${encryption.keySecret.key}`);
+  } else expect(keyArg).toBeUndefined();
+  expect(oldKeyEnv).toEqual(
+    encryption.oldKeySecret.name
+      ? { name: 'OUTPOST_OLD_ENCRYPTION_KEY', valueFrom: { secretKeyRef: encryption.oldKeySecret } }
+      : undefined,
+  );
 
   // Services: HTTP and gRPC to the container's ports.
   const ports: Record<string, number> = Object.fromEntries(
@@ -525,12 +614,16 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
                 { cluster: 'eu/1' },
                 { proxy: { https: 'https://proxy.internal:3128' } },
                 { image: { digest: 'latest' } },
+                { networkPolicy: { egress: [{ too: [] }] } },
+                { networkPolicy: { agentPorts: [0] } },
               ]
             : [
                 { database: { type: 'mysql' } },
                 { replicas: 0 },
                 { persistence: { size: 'ten gigs' } },
                 { leaseGrace: '2 minutes' },
+                // The key itself is never a value: only the Secret that holds it.
+                { encryption: { key: 'k'.repeat(32) } },
               ];
         // A parent chart's globals reach a subchart's values.
         const withGlobal = path.join(TMP, `${chart}-global.yaml`);
@@ -724,6 +817,33 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
     expect(
       failure({ replicas: 2, database: { type: 'postgres', postgres: { urlSecret: { name: 'db' } } } }),
     ).toContain('set persistence.accessMode=ReadWriteMany');
+  });
+
+  it('outpost-agent renders no NetworkPolicy when networkPolicy.enabled is false', () => {
+    const file = path.join(TMP, 'agent-no-netpol.yaml');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        hub: { address: 'hub:7777' },
+        token: { value: 't' },
+        cluster: 'c',
+        networkPolicy: { enabled: false },
+      }),
+    );
+    const objects = renderObjects('outpost-agent', [file]);
+    checkAgent(objects, mergedValues('outpost-agent', [file]));
+    expect(find(objects, 'NetworkPolicy')).toEqual([]);
+  });
+
+  it('outpost-hub: rotating the encryption key needs the new key too', () => {
+    const file = path.join(TMP, 'hub-old-key.yaml');
+    writeFileSync(
+      file,
+      JSON.stringify({ tls: { secretName: 'x' }, encryption: { oldKeySecret: { name: 'old' } } }),
+    );
+    expect(render('outpost-hub', [file]).stderr).toContain(
+      'encryption.oldKeySecret needs encryption.keySecret (the new key to re-encrypt under)',
+    );
   });
 
   it('outpost-hub without TLS fails unless plaintext is asked for', () => {

@@ -3,10 +3,10 @@
 // the hub received under that lease. Protocol-level agents, a real hub over gRPC.
 
 import { createHash } from 'node:crypto';
-import { credentials, Metadata, status as GrpcStatus } from '@grpc/grpc-js';
+import { status as GrpcStatus, type Metadata } from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
 import {
-  AgentGatewayClient,
+  type AgentGatewayClient,
   StepStatus,
   type ArtifactRef,
   type Finished,
@@ -20,7 +20,10 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
-import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { rawAgent, sideCallsOf, type RawAgent } from '../support/raw-agent.js';
+import { countRefused } from '../support/security-tally.js';
+import { SESSION_METADATA_KEY } from '../../common/agent-session.js';
+import type { CreatedAgentToken } from '../../hub/api/types.js';
 
 const defer = cleanupAfterEach();
 
@@ -45,17 +48,13 @@ interface Agent {
   metadata: Metadata;
 }
 
-async function agent(hub: TestHub, name: string): Promise<Agent> {
-  const token = await hub.newAgentToken(name);
+/** A welcomed protocol-level agent whose side calls name its session, as a real agent's do. */
+async function agent(hub: TestHub, name: string, token?: string): Promise<Agent> {
+  token ??= await hub.newAgentToken(name);
   const raw = rawAgent(hub.grpcAddress, token, { agentName: name });
-  const client = new AgentGatewayClient(hub.grpcAddress, credentials.createInsecure());
-  defer(() => {
-    raw.close();
-    client.close();
-  });
-  const metadata = new Metadata();
-  metadata.set('authorization', `Bearer ${token}`);
-  await raw.next('welcome');
+  defer(() => raw.close());
+  const { client, metadata } = sideCallsOf(hub.grpcAddress, token, (await raw.next('welcome')).sessionId);
+  defer(() => client.close());
   return { raw, client, metadata };
 }
 
@@ -133,13 +132,13 @@ it("refuses artifact calls under another agent's lease; a lease's own inputs dow
   await expectRefused(
     upload(make.other, make.leaseId, Buffer.from('planted')),
     GrpcStatus.PERMISSION_DENIED,
-    /is not held by an agent with this token/,
+    /is not held by agent "test\/(first|second)"/,
   );
   const ref = await upload(make.holder, make.leaseId, bytes);
   await expectRefused(
     download(make.other, make.leaseId, ref.digest),
     GrpcStatus.PERMISSION_DENIED,
-    /is not held by an agent with this token/,
+    /is not held by agent "test\/(first|second)"/,
   );
   finish(make.holder, make.leaseId, [{ name: 'out', digest: ref.digest, size: ref.size }]);
 
@@ -147,7 +146,7 @@ it("refuses artifact calls under another agent's lease; a lease's own inputs dow
   await expectRefused(
     download(use.other, use.leaseId, ref.digest),
     GrpcStatus.PERMISSION_DENIED,
-    /is not held by an agent with this token/,
+    /is not held by agent "test\/(first|second)"/,
   );
   expect(await download(use.holder, use.leaseId, ref.digest)).toEqual(bytes);
   finish(use.holder, use.leaseId, []);
@@ -155,7 +154,7 @@ it("refuses artifact calls under another agent's lease; a lease's own inputs dow
 
   const refused = await hub.metrics.agentRefusals.get();
   expect(refused.values.find((v) => v.labels.reason === 'artifact_lease')?.value).toBe(3);
-  console.log('agent impersonation: artifact calls under another agent’s lease refused=3');
+  countRefused("an artifact call under another agent's lease (another token)", 3);
 });
 
 it('errors a step whose Finished reports outputs other than its uploads', async () => {
@@ -185,5 +184,58 @@ it('errors a step whose Finished reports outputs other than its uploads', async 
   );
   const refused = await hub.metrics.agentRefusals.get();
   expect(refused.values.find((v) => v.labels.reason === 'output_digest')?.value).toBe(1);
-  console.log('agent impersonation: Finished with digests other than its uploads refused=1');
+  countRefused('a Finished whose digests differ from its uploads');
+});
+
+it("keeps agents that share one prefix token (a StatefulSet) out of each other's leases", async () => {
+  const hub = await startTestHub();
+  defer(() => hub.close());
+  const shared = await hub.api<CreatedAgentToken>('POST', '/agent-tokens', {
+    name: 'statefulset',
+    agentPrefix: 'test/sts-',
+  });
+  expect(shared.status).toBe(201);
+  const agents = [await agent(hub, 'sts-0', shared.body.token), await agent(hub, 'sts-1', shared.body.token)];
+  await setPipeline(hub, 'p', PIPELINE);
+  const buildId = await triggerJob(hub, 'p', 'job');
+
+  const make = await nextStep(agents);
+  await expectRefused(
+    upload(make.other, make.leaseId, Buffer.from('planted')),
+    GrpcStatus.PERMISSION_DENIED,
+    /is not held by agent "test\/sts-[01]"/,
+  );
+  const ref = await upload(make.holder, make.leaseId, Buffer.from('the output of make'));
+  finish(make.holder, make.leaseId, [{ name: 'out', digest: ref.digest, size: ref.size }]);
+  const use = await nextStep(agents);
+  await expectRefused(
+    download(use.other, use.leaseId, ref.digest),
+    GrpcStatus.PERMISSION_DENIED,
+    /is not held by agent "test\/sts-[01]"/,
+  );
+
+  // Another token presenting a sibling's session id is refused as such.
+  const outsider = await agent(hub, 'outsider');
+  const stolen = use.holder.metadata.get(SESSION_METADATA_KEY)[0] as string;
+  outsider.metadata.set(SESSION_METADATA_KEY, stolen);
+  await expectRefused(
+    download(outsider, use.leaseId, ref.digest),
+    GrpcStatus.PERMISSION_DENIED,
+    new RegExp(`agent session ${stolen} belongs to another agent token`),
+  );
+  // Naming no session at all: not an agent the hub welcomed; it may retry once it is.
+  outsider.metadata.remove(SESSION_METADATA_KEY);
+  await expectRefused(
+    download(outsider, use.leaseId, ref.digest),
+    GrpcStatus.FAILED_PRECONDITION,
+    /the call names no agent session/,
+  );
+
+  finish(use.holder, use.leaseId, []);
+  expect(finalStatus(await readBuildEvents(hub, buildId))).toBe('succeeded');
+  const refused = await hub.metrics.agentRefusals.get();
+  const count = (reason: string) => refused.values.find((v) => v.labels.reason === reason)?.value;
+  expect([count('artifact_lease'), count('session_token')]).toEqual([2, 1]);
+  countRefused("an artifact call under a sibling's lease (a shared prefix token)", 2);
+  countRefused("an artifact call under another token's session", 1);
 });

@@ -9,6 +9,7 @@ import type { AgentTokenBounds, CreatedAgentToken } from '../../hub/api/types.js
 import { cleanupAfterEach } from '../support/cleanups.js';
 import { setPipeline, shellPipeline, startTestHub, triggerJob, type TestHub } from '../support/harness.js';
 import { rawAgent } from '../support/raw-agent.js';
+import { countRefused } from '../support/security-tally.js';
 
 const defer = cleanupAfterEach();
 
@@ -97,7 +98,7 @@ it('refuses a Hello that claims more than its token allows, naming the field', a
     });
   }
   expect(await refusals(hub)).toEqual({ name: 1, pool: 1, platform: 1, tag: 1, capacity: 1 });
-  console.log(`agent impersonation: Hello beyond its token refused=${cases.length}`);
+  countRefused('a Hello claiming a name, pool, platform, tag or capacity beyond its token', cases.length);
 
   // Within its bounds the agent is welcomed, and known by the identity its token allows.
   expect(await helloWith(hub, token.token, within)).toBe('welcome');

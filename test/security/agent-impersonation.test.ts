@@ -9,6 +9,7 @@ import { cleanupAfterEach } from '../support/cleanups.js';
 import { eventually } from '../support/eventually.js';
 import { setPipeline, shellPipeline, startTestHub, triggerJob, type TestHub } from '../support/harness.js';
 import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { countRefused } from '../support/security-tally.js';
 
 const defer = cleanupAfterEach();
 
@@ -46,7 +47,7 @@ it('refuses a Hello under a connected agent identity with another token; the hol
   await triggerJob(hub, 'p', 'job');
   expect((await holder.next('assign')).spec?.run?.args.join(' ')).toContain('for the holder');
   expect(holder.received.filter((m) => m.msg?.$case === 'goAway')).toEqual([]);
-  console.log('agent impersonation: Hello under another token refused=1');
+  countRefused("a Hello under another agent's name with another token");
 });
 
 it('lets the same token reconnect under its identity, replacing its older session', async () => {
@@ -77,6 +78,7 @@ it('ends a revoked token’s live session with UNAUTHENTICATED within 5 s', asyn
   await eventually('the revoked agent shown disconnected', async () =>
     (await agentState(hub, 'test/compromised')) === 'disconnected' ? true : undefined,
   );
+  countRefused("a revoked token's live session (closed within 5 s)");
 });
 
 it('refuses the Hello of a session whose token was revoked after it authenticated', async () => {
@@ -116,4 +118,5 @@ it('refuses the Hello of a session whose token was revoked after it authenticate
   const ended = await raw.ended;
   expect(ended).toEqual({ code: GrpcStatus.UNAUTHENTICATED, details: 'agent token "late" was revoked' });
   expect(raw.received.filter((m) => m.msg?.$case === 'welcome')).toEqual([]);
+  countRefused('a Hello on a stream whose token was revoked after it authenticated');
 });

@@ -24,6 +24,7 @@ import { browseLogin } from '../support/oidc-browser.js';
 import { startOidcTestHub, type OidcTestHub } from '../support/oidc-hub.js';
 import { rawAgent } from '../support/raw-agent.js';
 import { tarOf } from '../support/tar.js';
+import { countRefused, recordRoutes } from '../support/security-tally.js';
 
 type Need =
   'public' | 'anyone' | 'authenticated' | 'admin' | 'viewer' | 'pipeline-operator' | 'member' | 'owner';
@@ -211,7 +212,7 @@ let env: OidcTestHub;
 let hub: TestHub;
 let stopAgent: () => Promise<void>;
 /** What every check found, for the summary line. */
-const tally = { checks: 0, allowed: 0, denied: 0, impersonationsRefused: 0 };
+const tally = { checks: 0, allowed: 0, denied: 0 };
 const leaks: string[] = [];
 let routeCount = 0;
 const callers: Caller[] = [];
@@ -290,11 +291,11 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  const summary = `security: routes=${routeCount} checks=${tally.checks} allowed=${tally.allowed} denied=${tally.denied} leaks=${leaks.length} impersonations_refused=${tally.impersonationsRefused}`;
-  console.log(summary);
-  // `npm run test:security` prints it again after vitest's own summary, as its last line.
-  if (process.env.OUTPOST_SECURITY_SUMMARY)
-    await writeFile(process.env.OUTPOST_SECURITY_SUMMARY, summary + '\n');
+  console.log(
+    `security: routes=${routeCount} checks=${tally.checks} allowed=${tally.allowed} denied=${tally.denied} leaks=${leaks.length}`,
+  );
+  // `npm run test:security` prints it again after vitest's own summary (test/security/summary.ts).
+  recordRoutes({ routes: routeCount, ...tally, leaks: leaks.length });
   await stopAgent();
   await env.close();
   await rm(webDir, { recursive: true, force: true });
@@ -474,14 +475,14 @@ jobs:
     );
     expect(login.location).toBeUndefined();
     expect(login.status).toBe(403);
-    tally.impersonationsRefused++;
+    countRefused("an OIDC account under a local user's name");
 
     const betaAgentToken = await hub.newAgentToken('beta-agent', 'beta');
     const impostor = rawAgent(hub.grpcAddress, betaAgentToken, { agentName: 'alpha-agent' });
     try {
       const refused = await impostor.ended;
       expect(refused.code).toBe(GrpcStatus.PERMISSION_DENIED);
-      tally.impersonationsRefused++;
+      countRefused("a Hello under another agent's name with another token");
     } finally {
       impostor.close();
     }

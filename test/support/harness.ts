@@ -1,7 +1,7 @@
 // Starts real hubs and agents in this process on 127.0.0.1 ephemeral ports, with real gRPC and HTTP
 // between them, for integration tests and benchmarks.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
@@ -144,6 +144,8 @@ export interface TestAgentOptions {
   metricsListen?: string;
   /** Where the agent logs (silent by default). */
   log?: Logger;
+  /** The mode of the agent's directory (default 0700, as mkdtemp makes it). */
+  dirMode?: number;
 }
 
 export async function startTestAgent(
@@ -151,6 +153,7 @@ export async function startTestAgent(
   opts: TestAgentOptions = {},
 ): Promise<RunningAgent & { dir: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-agent-'));
+  if (opts.dirMode !== undefined) await chmod(dir, opts.dirMode);
   const token = opts.token ?? (await hub.newAgentToken(opts.name ?? 'agent'));
   await writeFile(path.join(dir, 'token'), token, { mode: 0o600 });
   const yaml = `hub:
@@ -172,7 +175,10 @@ ${opts.pools ?? '  - name: local\n    platform: linux\n    capacity: 4'}
     platform: opts.hostPlatform ?? 'linux',
     tmpdir: dir,
   });
-  const agent = await startAgent(config, opts.log ?? testLogger());
+  const agent = await startAgent(config, opts.log ?? testLogger()).catch(async (err: unknown) => {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  });
   return {
     ...agent,
     dir,

@@ -2,6 +2,7 @@
 // would (bad tokens, stale leases, unanswered assignments) and benchmarks can finish steps at once.
 
 import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import { SESSION_METADATA_KEY } from '../../common/agent-session.js';
 import {
   AgentGatewayClient,
   Platform,
@@ -97,4 +98,20 @@ export function rawAgent(address: string, token: string, hello: Partial<Hello> |
       client.close();
     },
   };
+}
+
+/**
+ * A client for a welcomed raw agent's side calls (artifacts, tunnels), with the metadata a real agent
+ * sends: its token and the session id of its Welcome. Close the client when done.
+ */
+export function sideCallsOf(
+  address: string,
+  token: string,
+  sessionId: string,
+): { client: AgentGatewayClient; metadata: Metadata } {
+  const client = new AgentGatewayClient(address, credentials.createInsecure());
+  const metadata = new Metadata();
+  metadata.set('authorization', `Bearer ${token}`);
+  metadata.set(SESSION_METADATA_KEY, sessionId);
+  return { client, metadata };
 }

@@ -19,6 +19,7 @@ import {
   type HeldResource,
   type LogData,
   type RunningStep,
+  type StepShell,
 } from '../executor.js';
 import { keepCaches, placeCaches, type PlacedCache } from './caches.js';
 import { followRecordFile } from './log-stream.js';
@@ -26,6 +27,7 @@ import { STATE_DIR_NAME, stateFile, writeFileAtomic, type LaunchSpec, type Resul
 import { StepHostClient } from './step-host-client.js';
 import { packOutputs, StepPathError } from '../../artifacts/step-dirs.js';
 import { createWorkDir, materialize, planLayout, stepRootOf } from './workdir.js';
+import { handOver, type StepUser } from './run-as.js';
 
 export interface ProcessExecutorOptions {
   /** Parent of every step's directory (`<workRoot>/<leaseId>`). */
@@ -39,6 +41,8 @@ export interface ProcessExecutorOptions {
    * default 60 s. The host exits once nothing holds it.
    */
   hostLingerMs?: number;
+  /** The pool's `run_as`, checked at agent start (run-as.ts); unset: steps run as the agent's user. */
+  runAs?: StepUser;
 }
 
 const DEFAULT_TIMEOUT_GRACE_MS = 10_000;
@@ -81,6 +85,7 @@ export class ProcessExecutor implements Executor {
   private readonly baseEnv: Record<string, string>;
   private readonly timeoutGraceMs: number;
   private readonly host: StepHostClient;
+  private readonly runAs: StepUser | undefined;
   /** Leases this executor object started or reattached: sweep() never touches them. */
   private readonly owned = new Set<string>();
 
@@ -89,6 +94,7 @@ export class ProcessExecutor implements Executor {
     this.baseEnv = { ...(opts.baseEnv ?? defaultBaseEnv()) };
     this.timeoutGraceMs = opts.timeoutGraceMs ?? DEFAULT_TIMEOUT_GRACE_MS;
     this.host = new StepHostClient(this.workRoot, opts.hostLingerMs ?? DEFAULT_HOST_LINGER_MS);
+    this.runAs = opts.runAs;
   }
 
   async start(step: ExecStep): Promise<RunningStep> {
@@ -102,7 +108,7 @@ export class ProcessExecutor implements Executor {
         forget();
       });
 
-    const userProblem = checkUser(step.run.user);
+    const userProblem = checkUser(step.run.user, this.runAs);
     if (userProblem) return never(userProblem);
     if (step.run.path === '') return never('run.path: must not be empty');
     let layout;
@@ -114,6 +120,7 @@ export class ProcessExecutor implements Executor {
         if (input.archive) await unpack(input.archive, path.join(workDir, input.path));
       }
       caches = await placeCaches(workDir, step.caches ?? []);
+      if (this.runAs) await handOver(stepRootOf(workDir), [workDir, layout.tmpDir], this.runAs);
     } catch (err) {
       if (err instanceof StepPathError) return never(err.message);
       if (err instanceof ArchiveError) return never(`input: ${err.message}`);
@@ -122,6 +129,8 @@ export class ProcessExecutor implements Executor {
 
     const env = {
       ...this.baseEnv,
+      // The agent's home is not the step user's to write (nor read): its private tmp dir stands in.
+      ...(this.runAs ? { HOME: layout.tmpDir } : {}),
       TMPDIR: layout.tmpDir,
       TMP: layout.tmpDir,
       TEMP: layout.tmpDir,
@@ -154,6 +163,7 @@ export class ProcessExecutor implements Executor {
       runPath: step.run.path,
       timeoutMs: step.timeoutMs,
       timeoutGraceMs: this.timeoutGraceMs,
+      ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
     };
     const release = this.host.hold();
     try {
@@ -163,7 +173,11 @@ export class ProcessExecutor implements Executor {
       return never(`the step could not be started: ${(err as Error).message}`);
     }
     const running = new ProcessStep(stepRoot, held, this.host, forget, release);
-    running.shell = { cwd: layout.runDir, env };
+    running.shell = {
+      cwd: layout.runDir,
+      env,
+      ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
+    };
     return running;
   }
 
@@ -297,17 +311,22 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-// Process pools cannot switch users yet: a step asking for another user must not silently run as us.
-function checkUser(user: string): string | undefined {
+// A step's own `run.user` cannot choose who it runs as (the pool's run_as does): a step asking for
+// another user must not silently run as someone else.
+function checkUser(user: string, runAs: StepUser | undefined): string | undefined {
   if (user === '') return undefined;
   let current: string;
-  try {
-    current = os.userInfo().username;
-  } catch {
-    current = '';
+  if (runAs) current = runAs.name;
+  else {
+    try {
+      current = os.userInfo().username;
+    } catch {
+      current = '';
+    }
   }
   if (user === current) return undefined;
-  return `run.user ${JSON.stringify(user)}: the process executor runs steps as the agent's user (${JSON.stringify(current)}) and cannot switch users`;
+  const who = runAs ? "the pool's run_as user" : "the agent's user";
+  return `run.user ${JSON.stringify(user)}: the process executor runs steps as ${who} (${JSON.stringify(current)}) and cannot switch users per step`;
 }
 
 /**
@@ -320,7 +339,7 @@ export class ProcessStep implements RunningStep {
   /** Set on a reattached resource step from an image (see executor.ts). */
   resumedResource: HeldResource | undefined;
   /** Set on a step this agent process started (a reattached one has lost its environment). */
-  shell: { cwd: string; env: Record<string, string> } | undefined;
+  shell: StepShell | undefined;
   private readonly stepRoot: string;
   private readonly stateDir: string;
   private readonly outputs: ExecStep['outputs'];

@@ -25,10 +25,16 @@ export class ProcessGroup {
   private terminated: Promise<void> | undefined;
   private resolveTerminated: (() => void) | undefined;
 
-  constructor(file: string, args: string[], opts: { cwd: string; env: Record<string, string> }) {
+  constructor(
+    file: string,
+    args: string[],
+    opts: { cwd: string; env: Record<string, string>; uid?: number; gid?: number },
+  ) {
     this.child = spawn(file, args, {
       cwd: opts.cwd,
       env: opts.env,
+      // A pool's run_as: the step drops to that user (libuv also clears supplementary groups).
+      ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }),
       // Own process group (POSIX), so kill(-pid) reaches every descendant that did not setsid away.
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],

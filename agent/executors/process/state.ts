@@ -57,6 +57,9 @@ export interface LaunchSpec {
   /** 0 = none. */
   timeoutMs: number;
   timeoutGraceMs: number;
+  /** The pool's run_as user and group the step runs as; unset: the step host's (the agent's) own. */
+  uid?: number;
+  gid?: number;
 }
 
 /** result.json: the ExecResult the step ended with. */

@@ -62,7 +62,12 @@ export class StepSupervision {
   ) {
     // Who supervises the step, for an agent that reattaches (it checks that this process still lives).
     writeFileAtomic(stateFile(stateDir, 'pid'), String(hostPid));
-    this.group = new ProcessGroup(spec.file, spec.args, { cwd: spec.cwd, env: spec.env });
+    this.group = new ProcessGroup(spec.file, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      uid: spec.uid,
+      gid: spec.gid,
+    });
     if (this.group.pid !== undefined) writeFileAtomic(stateFile(stateDir, 'pgid'), String(this.group.pid));
     this.done = this.run(spec).catch((err: unknown) =>
       this.finish({

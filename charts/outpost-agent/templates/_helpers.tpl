@@ -113,6 +113,7 @@ test/charts checks the rendered Role against that list.
 {{- $tls := dict }}
 {{- if .Values.hub.tls.caSecret }}{{- $_ := set $tls "ca_file" (printf "/etc/outpost/hub-ca/%s" .Values.hub.tls.caKey) }}{{- end }}
 {{- if .Values.hub.tls.serverName }}{{- $_ := set $tls "server_name" .Values.hub.tls.serverName }}{{- end }}
+{{- if .Values.hub.tls.clientCertSecret }}{{- $_ := set $tls "cert_file" "/etc/outpost/hub-client/tls.crt" }}{{- $_ := set $tls "key_file" "/etc/outpost/hub-client/tls.key" }}{{- end }}
 {{- if .Values.hub.tls.insecurePlaintext }}{{- $_ := set $tls "insecure_plaintext" true }}{{- end }}
 {{- if $tls }}{{- $_ := set $hub "tls" $tls }}{{- end }}
 {{- $cluster := required "cluster is required: a name for this cluster, unique per hub (e.g. eu-1); the hub knows each agent as CLUSTER/POD-NAME" .Values.cluster }}
