@@ -141,6 +141,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
         types: Object.fromEntries(p.builtinTypes.map((t) => [t, BUILTINS[t]])),
       }),
       builtinTypes: p.builtinTypes,
+      keepFailedStepsMs: p.keepFailedStepsMs,
     });
   }
   const channelOptions: Record<string, string | number> = {
@@ -202,7 +203,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const stop = async () => {
     session.stop();
     client.close();
-    runner.stop();
+    await runner.stop();
     await running;
     await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
   };

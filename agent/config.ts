@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { parseDuration } from '../common/duration.js';
 import {
   LINUX_DEFAULT_IMAGE,
   LINUX_HELPER_IMAGE,
@@ -29,8 +30,23 @@ export interface PoolConfig {
   readonly capacity: number;
   /** The resource types this pool runs inside the agent (default: all of BUILTIN_TYPES). */
   readonly builtinTypes: readonly BuiltinType[];
+  /**
+   * How long a failed step's directory and environment are kept after it ended, so `outpost intercept`
+   * can still open a shell in it (process pools); 0: removed at once.
+   */
+  readonly keepFailedStepsMs: number;
   /** Set exactly when executor is kubernetes. */
   readonly kubernetes?: KubernetesPoolSettings;
+}
+
+/** keep_failed_steps_for's default: long enough to notice a failure and intercept it. */
+export const DEFAULT_KEEP_FAILED_STEPS_MS = 5 * 60_000;
+
+/** A non-negative Go-style duration in ms; undefined when absent ('') or not one. */
+function durationMs(text: string): number | undefined {
+  if (text === '') return undefined;
+  const parsed = parseDuration(text);
+  return parsed.ok && parsed.ms >= 0 ? parsed.ms : undefined;
 }
 
 export interface AgentConfig {
@@ -207,6 +223,13 @@ const RawConfig = z.strictObject({
         builtin_types: z
           .array(z.enum(BUILTIN_TYPES))
           .min(1, { error: 'must list at least one type (leave it out for all)' })
+          .optional(),
+        // How long a failed step's directory and environment stay for `outpost intercept`.
+        keep_failed_steps_for: z
+          .string()
+          .refine((v) => durationMs(v) !== undefined, {
+            error: 'must be a duration such as "5m" or "0" (Go syntax: "1h30m", "90s")',
+          })
           .optional(),
       }),
     )
@@ -385,6 +408,7 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
         executor: p.executor ?? 'process',
         capacity: p.capacity ?? Math.max(1, Math.floor(opts.cpus)),
         builtinTypes: [...new Set(p.builtin_types ?? BUILTIN_TYPES)],
+        keepFailedStepsMs: durationMs(p.keep_failed_steps_for ?? '') ?? DEFAULT_KEEP_FAILED_STEPS_MS,
       };
       if (pool.executor !== 'kubernetes') return pool;
       const k8sPlatform = poolPlatform === 'windows' ? 'windows' : 'linux';

@@ -13,7 +13,16 @@ import type {
 import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
 import { statusToWire, streamToWire } from '../common/wire-enums.js';
 import { buildName } from '../common/build-name.js';
-import type { ExecResult, ExecStep, Executor, RunningStep } from './executors/executor.js';
+import type {
+  ExecResult,
+  ExecStep,
+  Executor,
+  InterceptCommand,
+  RunningStep,
+  StepTerminal,
+  TerminalOutput,
+} from './executors/executor.js';
+import { localTerminal } from './intercept/local-terminal.js';
 import type { ArtifactTransfer } from './artifacts/transfer.js';
 import { Redactor } from './redact.js';
 import type { TaskCaches } from './task-caches.js';
@@ -42,6 +51,8 @@ export interface PoolRuntime {
   builtin?: Executor;
   /** The built-in types `builtin` runs; absent: all of them. */
   builtinTypes?: readonly string[];
+  /** How long a failed step stays (not cleaned up) for `outpost intercept`; absent or 0: not at all. */
+  keepFailedStepsMs?: number;
 }
 
 /**
@@ -109,6 +120,8 @@ export class StepRunner {
   private readonly link = new HubLink();
   private readonly resendTimer: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
+  /** Failed steps kept for their pool's keepFailedStepsMs, then cleaned up (see terminalOf). */
+  private readonly kept = new Map<string, { running: RunningStep; timer: NodeJS.Timeout }>();
   private defaultBuiltin: Executor | undefined;
   /** How resources that come as images hand their outputs back (see agent/resources). */
   private readonly imageResources: ImageResourceOptions = {
@@ -277,16 +290,28 @@ export class StepRunner {
     void tracked.running?.abort(graceMs, reason);
   }
 
-  /** Where a command intercepting the step runs, or why none can (outpost intercept). */
-  shellOf(leaseId: string): { cwd: string; env: Record<string, string> } | string {
-    const tracked = this.steps.get(leaseId);
-    if (!tracked?.running) return 'the step is not running on this agent (it has not started, or has ended)';
-    return (
-      tracked.running.shell ??
-      'this step cannot be intercepted: its executor does not support it, or it was resumed after an agent restart'
-    );
+  /**
+   * Starts a command intercepting a step (outpost intercept): one that runs, or a failed one kept for
+   * its pool's keep_failed_steps_for. Rejects with why it cannot.
+   */
+  terminalOf(leaseId: string, command: InterceptCommand, output: TerminalOutput): Promise<StepTerminal> {
+    const running = this.steps.get(leaseId)?.running ?? this.kept.get(leaseId)?.running;
+    if (!running)
+      return Promise.reject(
+        new Error(
+          "the step is not on this agent any more: it has not started, or it ended (a failed step is kept for its pool's keep_failed_steps_for)",
+        ),
+      );
+    if (running.intercept) return running.intercept(command, output);
+    const shell = running.shell;
+    if (!shell)
+      return Promise.reject(
+        new Error(
+          'this step cannot be intercepted: its executor does not support it, or it was resumed after an agent restart',
+        ),
+      );
+    return Promise.resolve().then(() => localTerminal(shell, command, output));
   }
-
   /** The hub no longer honours the lease: stop the step and forget it without reporting. */
   drop(leaseId: string, reason: string): void {
     const tracked = this.steps.get(leaseId);
@@ -353,7 +378,7 @@ export class StepRunner {
 
   /** Deletes what executors hold for leases this runner no longer has (after a Welcome). */
   async sweep(): Promise<void> {
-    const keep = new Set(this.steps.keys());
+    const keep = new Set([...this.steps.keys(), ...this.kept.keys()]);
     for (const pool of this.pools.values()) {
       for (const executor of [pool.executor, pool.builtin]) {
         await executor
@@ -390,8 +415,30 @@ export class StepRunner {
     }
   }
 
-  stop(): void {
+  /** Stops the runner's timers and cleans up the failed steps it kept. */
+  async stop(): Promise<void> {
     clearInterval(this.resendTimer);
+    const kept = [...this.kept.values()];
+    this.kept.clear();
+    for (const { running, timer } of kept) {
+      clearTimeout(timer);
+      await running.cleanup();
+    }
+  }
+
+  /**
+   * A failed step that can be intercepted after its end (its directory and environment are on this
+   * host) stays for its pool's keepFailedStepsMs; everything else is cleaned up now.
+   */
+  private async cleanupOrKeep(running: RunningStep, result: ExecResult, poolName: string): Promise<void> {
+    const keepMs = this.pools.get(poolName)?.keepFailedStepsMs ?? 0;
+    if (result.status !== 'failed' || keepMs <= 0 || !running.shell) return running.cleanup();
+    const timer = setTimeout(() => {
+      this.kept.delete(running.leaseId);
+      void running.cleanup();
+    }, keepMs);
+    timer.unref();
+    this.kept.set(running.leaseId, { running, timer });
   }
 
   private wakeIdle(): void {
@@ -545,7 +592,7 @@ export class StepRunner {
       resourceResultJson: result.status === 'succeeded' ? (result.resourceResult ?? '') : '',
     });
     await tracked.held.acknowledged();
-    await running?.cleanup();
+    if (running) await this.cleanupOrKeep(running, result, tracked.held.pool);
     await tracked.releaseCaches(); // again, for a step that never got as far as running
     if (this.steps.get(leaseId) === tracked) this.steps.delete(leaseId);
     this.wakeIdle();

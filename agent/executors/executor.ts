@@ -196,6 +196,37 @@ export interface RunningStep {
    * environment on this host. Absent: the executor cannot run commands inside its steps.
    */
   readonly shell?: { cwd: string; env: Record<string, string> };
+  /**
+   * Executors that run commands inside their steps themselves (kubernetes: exec into the pod): starts
+   * `command` there, its output going to `output` from the first byte. Rejects, with a message a user
+   * can act on, when it cannot (the step's container is not running). Absent: see `shell`.
+   */
+  intercept?(command: InterceptCommand, output: TerminalOutput): Promise<StepTerminal>;
+}
+
+/** A command `outpost intercept` runs inside a step. */
+export interface InterceptCommand {
+  /** argv; empty: a shell (bash where the step has it, else sh). */
+  argv: string[];
+  /** Under a pseudo-terminal of `rows` x `cols` (the user's stdin is a terminal). */
+  tty: boolean;
+  rows: number;
+  cols: number;
+}
+
+/** Where an intercepting command's output goes; with a tty everything is 'stdout'. */
+export type TerminalOutput = (stream: 'stdout' | 'stderr', data: Buffer) => void;
+
+/** The intercepting command, running: its input, its terminal's size, its end. */
+export interface StepTerminal {
+  write(data: Buffer): void;
+  closeStdin(): void;
+  /** The user's terminal changed size (ignored without a tty). */
+  resize(rows: number, cols: number): void;
+  /** Ends the command: the user went away. */
+  kill(): void;
+  /** Its exit status (128 + signal when killed by one), or -1 and why it did not run or was lost. */
+  readonly exited: Promise<{ exitStatus: number; error?: string }>;
 }
 
 /** What a cluster's admission says of an executor's step pods (see KubernetesExecutor.admission). */

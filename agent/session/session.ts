@@ -237,7 +237,7 @@ export class HubSession {
               this.client,
               this.opts.token,
               msg.value,
-              (lease) => this.runner.shellOf(lease),
+              (lease, command, output) => this.runner.terminalOf(lease, command, output),
               this.log,
             );
             return;
