@@ -12,6 +12,7 @@ import type { AgentConfig } from './config.js';
 import type { Admission, Executor } from './executors/executor.js';
 import { ProcessExecutor } from './executors/process/index.js';
 import { refuseSecretEnv } from './executors/secret-env.js';
+import { RootfsCache } from './images/rootfs-cache.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { StepRunner, type PoolRuntime } from './runner.js';
 import { hubChannelCredentials } from './session/channel-credentials.js';
@@ -142,6 +143,8 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       }),
       builtinTypes: p.builtinTypes,
       keepFailedStepsMs: p.keepFailedStepsMs,
+      // A task's image_resource becomes a rootfs on process pools that ask for it (task_images: chroot).
+      ...(p.taskImages ? { images: new RootfsCache(path.join(config.workDir, 'images')) } : {}),
     });
   }
   const channelOptions: Record<string, string | number> = {
@@ -187,6 +190,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
             executor: p.executor,
             capacity: p.capacity,
             builtinTypes: [...p.builtinTypes],
+            taskImages: p.taskImages,
             admission: admission && { verdict: verdictToWire(admission.verdict), message: admission.message },
           };
         }),

@@ -63,6 +63,7 @@ describe('parseAgentConfig', () => {
           capacity: 8,
           builtinTypes: ['git', 'mock', 'registry-image', 'semver', 'time'],
           keepFailedStepsMs: 5 * 60_000,
+          taskImages: false,
         },
       ],
     });

@@ -35,6 +35,11 @@ export interface PoolConfig {
    * can still open a shell in it (process pools); 0: removed at once.
    */
   readonly keepFailedStepsMs: number;
+  /**
+   * Process pools: a task's registry-image image_resource is fetched as a rootfs and the task runs
+   * chrooted into it (`task_images: chroot`; Linux and root). False: the image is not applied.
+   */
+  readonly taskImages: boolean;
   /** Set exactly when executor is kubernetes. */
   readonly kubernetes?: KubernetesPoolSettings;
 }
@@ -224,6 +229,8 @@ const RawConfig = z.strictObject({
           .array(z.enum(BUILTIN_TYPES))
           .min(1, { error: 'must list at least one type (leave it out for all)' })
           .optional(),
+        // Process pools: run a task's registry-image image_resource chrooted into its rootfs.
+        task_images: z.enum(['chroot', 'ignore']).optional(),
         // How long a failed step's directory and environment stay for `outpost intercept`.
         keep_failed_steps_for: z
           .string()
@@ -351,6 +358,12 @@ function crossFieldProblems(raw: unknown, opts: ParseAgentConfigOptions): Proble
         message: 'only pools with "executor: kubernetes" take a kubernetes block',
       });
     }
+    if (!isProcess && pool.task_images !== undefined) {
+      problems.push({
+        path: ['pools', i, 'task_images'],
+        message: 'only process pools take task_images (a kubernetes pool runs the image itself)',
+      });
+    }
     if (pool.executor === 'kubernetes' && pool.platform === 'darwin') {
       problems.push({
         path: ['pools', i, 'platform'],
@@ -409,6 +422,7 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
         capacity: p.capacity ?? Math.max(1, Math.floor(opts.cpus)),
         builtinTypes: [...new Set(p.builtin_types ?? BUILTIN_TYPES)],
         keepFailedStepsMs: durationMs(p.keep_failed_steps_for ?? '') ?? DEFAULT_KEEP_FAILED_STEPS_MS,
+        taskImages: p.task_images === 'chroot',
       };
       if (pool.executor !== 'kubernetes') return pool;
       const k8sPlatform = poolPlatform === 'windows' ? 'windows' : 'linux';

@@ -19,9 +19,11 @@ import type {
   Executor,
   InterceptCommand,
   RunningStep,
+  StepImage,
   StepTerminal,
   TerminalOutput,
 } from './executors/executor.js';
+import type { ImageRootfs, RootfsCache } from './images/rootfs-cache.js';
 import { localTerminal } from './intercept/local-terminal.js';
 import type { ArtifactTransfer } from './artifacts/transfer.js';
 import { Redactor } from './redact.js';
@@ -53,6 +55,11 @@ export interface PoolRuntime {
   builtinTypes?: readonly string[];
   /** How long a failed step stays (not cleaned up) for `outpost intercept`; absent or 0: not at all. */
   keepFailedStepsMs?: number;
+  /**
+   * Pools of host processes: where a task's image (image_resource) is fetched as a rootfs the
+   * executor runs it in. Absent: the executor pulls images itself (kubernetes) or has none.
+   */
+  images?: RootfsCache;
 }
 
 /**
@@ -261,17 +268,20 @@ export class StepRunner {
     const digests = new Map(
       spec.inputs.filter((i) => i.artifactDigest).map((i) => [i.name, i.artifactDigest]),
     );
-    void this.run(tracked, executor, step, { digests, redact: spec.redact }, log).catch((err: unknown) => {
-      log.error({ err }, 'step runner failed');
-      held.finish({
-        status: statusToWire('errored'),
-        exitStatus: -1,
-        error: `agent error: ${(err as Error).message}`,
-        outputs: [],
-        atUnixMs: this.now(),
-        resourceResultJson: '',
-      });
-    });
+    const images = step.resource ? undefined : pool.images;
+    void this.run(tracked, executor, step, { digests, redact: spec.redact, images }, log).catch(
+      (err: unknown) => {
+        log.error({ err }, 'step runner failed');
+        held.finish({
+          status: statusToWire('errored'),
+          exitStatus: -1,
+          error: `agent error: ${(err as Error).message}`,
+          outputs: [],
+          atUnixMs: this.now(),
+          resourceResultJson: '',
+        });
+      },
+    );
     return undefined;
   }
 
@@ -450,7 +460,7 @@ export class StepRunner {
     tracked: Tracked,
     executor: Executor,
     step: ExecStep,
-    extra: { digests: Map<string, string>; redact: string[] },
+    extra: { digests: Map<string, string>; redact: string[]; images?: RootfsCache | undefined },
     log: Logger,
   ): Promise<void> {
     this.outbox?.sendAccepted(step.leaseId);
@@ -472,7 +482,23 @@ export class StepRunner {
       await this.report(tracked, step.leaseId, aborted, [], undefined);
       return;
     }
-    const running = await executor.start({ ...step, inputs: fetched });
+    let starting: ExecStep = { ...step, inputs: fetched };
+    if (step.image && extra.images) {
+      const image = await this.fetchImage(extra.images, step.image, tracked, log);
+      if (typeof image === 'string') {
+        await this.report(
+          tracked,
+          step.leaseId,
+          { status: 'errored', exitStatus: -1, error: image },
+          [],
+          undefined,
+        );
+        return;
+      }
+      // The image's env (its PATH, say) sits under the task's own params.
+      starting = { ...starting, rootfs: image.rootfs, env: { ...image.env, ...step.env } };
+    }
+    const running = await executor.start(starting);
     tracked.running = running;
     // An abort or drop that came while the executor was starting it: stop it now.
     if (stopped(tracked)) void running.abort(0, 'aborted before it started');
@@ -522,6 +548,24 @@ export class StepRunner {
       retrying: () => this.metrics.artifactRetries.inc(),
       now: this.now,
     };
+  }
+
+  /** A task image's rootfs for a pool of host processes; or why it could not be had. */
+  private async fetchImage(
+    images: RootfsCache,
+    image: StepImage,
+    tracked: Tracked,
+    log: Logger,
+  ): Promise<ImageRootfs | string> {
+    try {
+      return await images.rootfs(
+        image,
+        (line) => log.info({ image: image.repository }, line),
+        tracked.stop.signal,
+      );
+    } catch (err) {
+      return `image_resource ${image.repository}: ${(err as Error).message}`;
+    }
   }
 
   /** Every input's archive, from the cache or the hub (across outages); or why one could not be had. */

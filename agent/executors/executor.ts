@@ -43,6 +43,12 @@ export interface ExecStep {
   context?: StepContext;
   /** The task's image_resource; executors without images ignore it. Absent: the pool's default. */
   image?: StepImage;
+  /**
+   * The image's root filesystem on this host, already fetched (agent/images), for executors that run
+   * host processes: they run the step chrooted into a copy of it, or end it 'errored' saying why they
+   * cannot. Absent: the host's own filesystem.
+   */
+  rootfs?: string;
   /** From container_limits; 0 or absent = unset. */
   memoryLimitBytes?: number;
   cpuShares?: number;

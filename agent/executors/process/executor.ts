@@ -21,6 +21,7 @@ import {
   type RunningStep,
 } from '../executor.js';
 import { keepCaches, placeCaches, type PlacedCache } from './caches.js';
+import { chrooted, chrootProblem, copyRootfs } from './chroot.js';
 import { followRecordFile } from './log-stream.js';
 import { STATE_DIR_NAME, stateFile, writeFileAtomic, type LaunchSpec, type ResultFile } from './state.js';
 import { supervisorScript } from './supervisor-script.js';
@@ -97,6 +98,8 @@ export class ProcessExecutor implements Executor {
     const userProblem = checkUser(step.run.user);
     if (userProblem) return never(userProblem);
     if (step.run.path === '') return never('run.path: must not be empty');
+    const imageProblem = step.rootfs === undefined ? undefined : chrootProblem();
+    if (imageProblem) return never(imageProblem);
     let layout;
     let caches: PlacedCache[];
     try {
@@ -138,7 +141,7 @@ export class ProcessExecutor implements Executor {
     const resource = heldResource(step);
     if (resource) held.resource = resource;
     await writeFile(stateFile(stateDir, 'held'), JSON.stringify(held), { mode: 0o600 });
-    const launch: LaunchSpec = {
+    let launch: LaunchSpec = {
       file,
       args: step.run.args,
       cwd: layout.runDir,
@@ -147,9 +150,12 @@ export class ProcessExecutor implements Executor {
       timeoutMs: step.timeoutMs,
       timeoutGraceMs: this.timeoutGraceMs,
     };
+    if (step.rootfs !== undefined)
+      launch = chrooted(launch, copyRootfs(step.rootfs, stepRoot), [workDir, layout.tmpDir]);
     const child = await spawnSupervisor(stateDir, launch);
     const running = new ProcessStep(stepRoot, held, child, forget);
-    running.shell = { cwd: layout.runDir, env };
+    // An intercepting shell runs on the host: only for steps that run there too.
+    if (step.rootfs === undefined) running.shell = { cwd: layout.runDir, env };
     return running;
   }
 
