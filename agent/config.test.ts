@@ -69,6 +69,15 @@ describe('parseAgentConfig', () => {
     });
   });
 
+  it('lets a process pool run task images chrooted, and no other pool', () => {
+    const text = (executor: string) =>
+      `hub:\n  address: 127.0.0.1:7777\ntoken_file: t\npools:\n  - name: k\n    executor: ${executor}\n    task_images: chroot\n`;
+    expect(parseAgentConfig(text('process'), host).pools[0]!.taskImages).toBe(true);
+    expect(problemsOf(text('kubernetes'), { file: 'a.yaml' })).toContain(
+      'a.yaml:7:18: pools[0].task_images: only process pools take task_images (a kubernetes pool runs the image itself)',
+    );
+  });
+
   it('lets a pool say how long failed steps are kept for intercept', () => {
     const text = (value: string) =>
       `hub:\n  address: 127.0.0.1:7777\ntoken_file: t\npools:\n  - name: k\n    keep_failed_steps_for: ${value}\n`;
