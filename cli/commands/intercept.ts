@@ -1,6 +1,6 @@
 // `outpost intercept` / `hijack` (fly intercept): runs a command (default: a shell) inside a running
-// (or recently failed) step, in its working directory and environment, with this terminal's input and output. Its exit
-// status is the command's.
+// (or recently failed) step, in its working directory and environment, with this terminal's input and
+// output. Its exit status is the command's.
 
 import type { Command } from 'commander';
 import type { InterceptClientFrame } from '../../hub/api/types.js';

@@ -1,6 +1,6 @@
-// `outpost intercept`: a command inside a running (or recently failed) step, its terminal carried over this one HTTP request.
-// The request body and the response are newline-delimited JSON frames (see InterceptFrame in types.ts),
-// relayed to and from the agent's Tunnel stream (hub/gateway/tunnels.ts).
+// `outpost intercept`: a command inside a running (or recently failed) step, its terminal carried over
+// this one HTTP request. The request body and the response are newline-delimited JSON frames (see
+// InterceptFrame in types.ts), relayed to and from the agent's Tunnel stream (hub/gateway/tunnels.ts).
 
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
