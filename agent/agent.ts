@@ -19,6 +19,7 @@ import {
   type StepUser,
 } from './executors/process/index.js';
 import { refuseSecretEnv } from './executors/secret-env.js';
+import { RootfsCache } from './images/rootfs-cache.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { StepRunner, type PoolRuntime } from './runner.js';
 import { hubChannelCredentials } from './session/channel-credentials.js';
@@ -169,6 +170,9 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
         types: Object.fromEntries(p.builtinTypes.map((t) => [t, BUILTINS[t]])),
       }),
       builtinTypes: p.builtinTypes,
+      keepFailedStepsMs: p.keepFailedStepsMs,
+      // A task's image_resource becomes a rootfs on process pools that ask for it (task_images: chroot).
+      ...(p.taskImages ? { images: new RootfsCache(path.join(config.workDir, 'images')) } : {}),
     });
   }
   const channelOptions: Record<string, string | number> = {
@@ -216,6 +220,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
             executor: p.executor,
             capacity: p.capacity,
             builtinTypes: [...p.builtinTypes],
+            taskImages: p.taskImages,
             admission: admission && { verdict: verdictToWire(admission.verdict), message: admission.message },
           };
         }),
@@ -232,7 +237,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const stop = async () => {
     session.stop();
     client.close();
-    runner.stop();
+    await runner.stop();
     await running;
     await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
   };

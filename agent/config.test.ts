@@ -68,9 +68,31 @@ describe('parseAgentConfig', () => {
           executor: 'process',
           capacity: 8,
           builtinTypes: ['git', 'mock', 'registry-image', 'semver', 'time'],
+          keepFailedStepsMs: 5 * 60_000,
+          taskImages: false,
         },
       ],
     });
+  });
+
+  it('lets a process pool run task images chrooted, and no other pool', () => {
+    const text = (executor: string) =>
+      `hub:\n  address: 127.0.0.1:7777\ntoken_file: t\npools:\n  - name: k\n    executor: ${executor}\n    task_images: chroot\n`;
+    expect(parseAgentConfig(text('process'), host).pools[0]!.taskImages).toBe(true);
+    expect(problemsOf(text('kubernetes'), { file: 'a.yaml' })).toContain(
+      'a.yaml:7:18: pools[0].task_images: only process pools take task_images (a kubernetes pool runs the image itself)',
+    );
+  });
+
+  it('lets a pool say how long failed steps are kept for intercept', () => {
+    const text = (value: string) =>
+      `hub:\n  address: 127.0.0.1:7777\ntoken_file: t\npools:\n  - name: k\n    keep_failed_steps_for: ${value}\n`;
+    expect(parseAgentConfig(text('90s'), host).pools[0]!.keepFailedStepsMs).toBe(90_000);
+    expect(parseAgentConfig(text('"0"'), host).pools[0]!.keepFailedStepsMs).toBe(0);
+    expect(problemsOf(text('5 minutes'), { file: 'a.yaml' })).toEqual([
+      'a.yaml:6:28: pools[0].keep_failed_steps_for: must be a duration such as "5m" or "0" (Go syntax: "1h30m", "90s")',
+    ]);
+    expect(problemsOf(text('-1m'), { file: 'a.yaml' })).toHaveLength(1);
   });
 
   it('lets a pool list the built-in types it runs inside the agent', () => {

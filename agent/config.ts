@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { parseDuration } from '../common/duration.js';
 import {
   LINUX_DEFAULT_IMAGE,
   LINUX_HELPER_IMAGE,
@@ -29,10 +30,30 @@ export interface PoolConfig {
   readonly capacity: number;
   /** The resource types this pool runs inside the agent (default: all of BUILTIN_TYPES). */
   readonly builtinTypes: readonly BuiltinType[];
+  /**
+   * How long a failed step's directory and environment are kept after it ended, so `outpost intercept`
+   * can still open a shell in it (process pools); 0: removed at once.
+   */
+  readonly keepFailedStepsMs: number;
+  /**
+   * Process pools: a task's registry-image image_resource is fetched as a rootfs and the task runs
+   * chrooted into it (`task_images: chroot`; Linux and root). False: the image is not applied.
+   */
+  readonly taskImages: boolean;
   /** Set exactly when executor is kubernetes. */
   readonly kubernetes?: KubernetesPoolSettings;
   /** A process pool's `run_as`: the user (name, uid or uid:gid) its steps run as. */
   readonly runAs?: string;
+}
+
+/** keep_failed_steps_for's default: long enough to notice a failure and intercept it. */
+export const DEFAULT_KEEP_FAILED_STEPS_MS = 5 * 60_000;
+
+/** A non-negative Go-style duration in ms; undefined when absent ('') or not one. */
+function durationMs(text: string): number | undefined {
+  if (text === '') return undefined;
+  const parsed = parseDuration(text);
+  return parsed.ok && parsed.ms >= 0 ? parsed.ms : undefined;
 }
 
 export interface AgentConfig {
@@ -221,6 +242,15 @@ const RawConfig = z.strictObject({
           .array(z.enum(BUILTIN_TYPES))
           .min(1, { error: 'must list at least one type (leave it out for all)' })
           .optional(),
+        // Process pools: run a task's registry-image image_resource chrooted into its rootfs.
+        task_images: z.enum(['chroot', 'ignore']).optional(),
+        // How long a failed step's directory and environment stay for `outpost intercept`.
+        keep_failed_steps_for: z
+          .string()
+          .refine((v) => durationMs(v) !== undefined, {
+            error: 'must be a duration such as "5m" or "0" (Go syntax: "1h30m", "90s")',
+          })
+          .optional(),
       }),
     )
     .min(1, { error: 'must list at least one pool' }),
@@ -359,6 +389,12 @@ function crossFieldProblems(raw: unknown, opts: ParseAgentConfigOptions): Proble
         message: 'only process pools take run_as (a kubernetes pool has kubernetes.run_as_user)',
       });
     }
+    if (!isProcess && pool.task_images !== undefined) {
+      problems.push({
+        path: ['pools', i, 'task_images'],
+        message: 'only process pools take task_images (a kubernetes pool runs the image itself)',
+      });
+    }
     if (pool.executor === 'kubernetes' && pool.platform === 'darwin') {
       problems.push({
         path: ['pools', i, 'platform'],
@@ -418,6 +454,8 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
         executor: p.executor ?? 'process',
         capacity: p.capacity ?? Math.max(1, Math.floor(opts.cpus)),
         builtinTypes: [...new Set(p.builtin_types ?? BUILTIN_TYPES)],
+        keepFailedStepsMs: durationMs(p.keep_failed_steps_for ?? '') ?? DEFAULT_KEEP_FAILED_STEPS_MS,
+        taskImages: p.task_images === 'chroot',
       };
       if (pool.executor !== 'kubernetes') return p.run_as === undefined ? pool : { ...pool, runAs: p.run_as };
       const k8sPlatform = poolPlatform === 'windows' ? 'windows' : 'linux';

@@ -13,7 +13,18 @@ import type {
 import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
 import { statusToWire, streamToWire } from '../common/wire-enums.js';
 import { buildName } from '../common/build-name.js';
-import type { ExecResult, ExecStep, Executor, RunningStep, StepShell } from './executors/executor.js';
+import type {
+  ExecResult,
+  ExecStep,
+  Executor,
+  InterceptCommand,
+  RunningStep,
+  StepImage,
+  StepTerminal,
+  TerminalOutput,
+} from './executors/executor.js';
+import type { ImageRootfs, RootfsCache } from './images/rootfs-cache.js';
+import { localTerminal } from './intercept/local-terminal.js';
 import type { ArtifactTransfer } from './artifacts/transfer.js';
 import { Redactor } from './redact.js';
 import type { TaskCaches } from './task-caches.js';
@@ -42,6 +53,13 @@ export interface PoolRuntime {
   builtin?: Executor;
   /** The built-in types `builtin` runs; absent: all of them. */
   builtinTypes?: readonly string[];
+  /** How long a failed step stays (not cleaned up) for `outpost intercept`; absent or 0: not at all. */
+  keepFailedStepsMs?: number;
+  /**
+   * Pools of host processes: where a task's image (image_resource) is fetched as a rootfs the
+   * executor runs it in. Absent: the executor pulls images itself (kubernetes) or has none.
+   */
+  images?: RootfsCache;
 }
 
 /**
@@ -109,6 +127,8 @@ export class StepRunner {
   private readonly link = new HubLink();
   private readonly resendTimer: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
+  /** Failed steps kept for their pool's keepFailedStepsMs, then cleaned up (see terminalOf). */
+  private readonly kept = new Map<string, { running: RunningStep; timer: NodeJS.Timeout }>();
   private defaultBuiltin: Executor | undefined;
   /** How resources that come as images hand their outputs back (see agent/resources). */
   private readonly imageResources: ImageResourceOptions = {
@@ -248,17 +268,20 @@ export class StepRunner {
     const digests = new Map(
       spec.inputs.filter((i) => i.artifactDigest).map((i) => [i.name, i.artifactDigest]),
     );
-    void this.run(tracked, executor, step, { digests, redact: spec.redact }, log).catch((err: unknown) => {
-      log.error({ err }, 'step runner failed');
-      held.finish({
-        status: statusToWire('errored'),
-        exitStatus: -1,
-        error: `agent error: ${(err as Error).message}`,
-        outputs: [],
-        atUnixMs: this.now(),
-        resourceResultJson: '',
-      });
-    });
+    const images = step.resource ? undefined : pool.images;
+    void this.run(tracked, executor, step, { digests, redact: spec.redact, images }, log).catch(
+      (err: unknown) => {
+        log.error({ err }, 'step runner failed');
+        held.finish({
+          status: statusToWire('errored'),
+          exitStatus: -1,
+          error: `agent error: ${(err as Error).message}`,
+          outputs: [],
+          atUnixMs: this.now(),
+          resourceResultJson: '',
+        });
+      },
+    );
     return undefined;
   }
 
@@ -277,16 +300,28 @@ export class StepRunner {
     void tracked.running?.abort(graceMs, reason);
   }
 
-  /** Where a command intercepting the step runs, or why none can (outpost intercept). */
-  shellOf(leaseId: string): StepShell | string {
-    const tracked = this.steps.get(leaseId);
-    if (!tracked?.running) return 'the step is not running on this agent (it has not started, or has ended)';
-    return (
-      tracked.running.shell ??
-      'this step cannot be intercepted: its executor does not support it, or it was resumed after an agent restart'
-    );
+  /**
+   * Starts a command intercepting a step (outpost intercept): one that runs, or a failed one kept for
+   * its pool's keep_failed_steps_for. Rejects with why it cannot.
+   */
+  terminalOf(leaseId: string, command: InterceptCommand, output: TerminalOutput): Promise<StepTerminal> {
+    const running = this.steps.get(leaseId)?.running ?? this.kept.get(leaseId)?.running;
+    if (!running)
+      return Promise.reject(
+        new Error(
+          "the step is not on this agent any more: it has not started, or it ended (a failed step is kept for its pool's keep_failed_steps_for)",
+        ),
+      );
+    if (running.intercept) return running.intercept(command, output);
+    const shell = running.shell;
+    if (!shell)
+      return Promise.reject(
+        new Error(
+          'this step cannot be intercepted: its executor does not support it, or it was resumed after an agent restart',
+        ),
+      );
+    return Promise.resolve().then(() => localTerminal(shell, command, output));
   }
-
   /** The hub no longer honours the lease: stop the step and forget it without reporting. */
   drop(leaseId: string, reason: string): void {
     const tracked = this.steps.get(leaseId);
@@ -353,7 +388,7 @@ export class StepRunner {
 
   /** Deletes what executors hold for leases this runner no longer has (after a Welcome). */
   async sweep(): Promise<void> {
-    const keep = new Set(this.steps.keys());
+    const keep = new Set([...this.steps.keys(), ...this.kept.keys()]);
     for (const pool of this.pools.values()) {
       for (const executor of [pool.executor, pool.builtin]) {
         await executor
@@ -390,8 +425,30 @@ export class StepRunner {
     }
   }
 
-  stop(): void {
+  /** Stops the runner's timers and cleans up the failed steps it kept. */
+  async stop(): Promise<void> {
     clearInterval(this.resendTimer);
+    const kept = [...this.kept.values()];
+    this.kept.clear();
+    for (const { running, timer } of kept) {
+      clearTimeout(timer);
+      await running.cleanup();
+    }
+  }
+
+  /**
+   * A failed step that can be intercepted after its end (its directory and environment are on this
+   * host) stays for its pool's keepFailedStepsMs; everything else is cleaned up now.
+   */
+  private async cleanupOrKeep(running: RunningStep, result: ExecResult, poolName: string): Promise<void> {
+    const keepMs = this.pools.get(poolName)?.keepFailedStepsMs ?? 0;
+    if (result.status !== 'failed' || keepMs <= 0 || !running.shell) return running.cleanup();
+    const timer = setTimeout(() => {
+      this.kept.delete(running.leaseId);
+      void running.cleanup();
+    }, keepMs);
+    timer.unref();
+    this.kept.set(running.leaseId, { running, timer });
   }
 
   private wakeIdle(): void {
@@ -403,7 +460,7 @@ export class StepRunner {
     tracked: Tracked,
     executor: Executor,
     step: ExecStep,
-    extra: { digests: Map<string, string>; redact: string[] },
+    extra: { digests: Map<string, string>; redact: string[]; images?: RootfsCache | undefined },
     log: Logger,
   ): Promise<void> {
     this.outbox?.sendAccepted(step.leaseId);
@@ -425,7 +482,23 @@ export class StepRunner {
       await this.report(tracked, step.leaseId, aborted, [], undefined);
       return;
     }
-    const running = await executor.start({ ...step, inputs: fetched });
+    let starting: ExecStep = { ...step, inputs: fetched };
+    if (step.image && extra.images) {
+      const image = await this.fetchImage(extra.images, step.image, tracked, log);
+      if (typeof image === 'string') {
+        await this.report(
+          tracked,
+          step.leaseId,
+          { status: 'errored', exitStatus: -1, error: image },
+          [],
+          undefined,
+        );
+        return;
+      }
+      // The image's env (its PATH, say) sits under the task's own params.
+      starting = { ...starting, rootfs: image.rootfs, env: { ...image.env, ...step.env } };
+    }
+    const running = await executor.start(starting);
     tracked.running = running;
     // An abort or drop that came while the executor was starting it: stop it now.
     if (stopped(tracked)) void running.abort(0, 'aborted before it started');
@@ -475,6 +548,24 @@ export class StepRunner {
       retrying: () => this.metrics.artifactRetries.inc(),
       now: this.now,
     };
+  }
+
+  /** A task image's rootfs for a pool of host processes; or why it could not be had. */
+  private async fetchImage(
+    images: RootfsCache,
+    image: StepImage,
+    tracked: Tracked,
+    log: Logger,
+  ): Promise<ImageRootfs | string> {
+    try {
+      return await images.rootfs(
+        image,
+        (line) => log.info({ image: image.repository }, line),
+        tracked.stop.signal,
+      );
+    } catch (err) {
+      return `image_resource ${image.repository}: ${(err as Error).message}`;
+    }
   }
 
   /** Every input's archive, from the cache or the hub (across outages); or why one could not be had. */
@@ -545,7 +636,7 @@ export class StepRunner {
       resourceResultJson: result.status === 'succeeded' ? (result.resourceResult ?? '') : '',
     });
     await tracked.held.acknowledged();
-    await running?.cleanup();
+    if (running) await this.cleanupOrKeep(running, result, tracked.held.pool);
     await tracked.releaseCaches(); // again, for a step that never got as far as running
     if (this.steps.get(leaseId) === tracked) this.steps.delete(leaseId);
     this.wakeIdle();

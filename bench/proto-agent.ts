@@ -97,6 +97,7 @@ export class BenchAgent {
               capacity: opts.capacity,
               admission: undefined,
               builtinTypes: [],
+              taskImages: false,
             },
           ],
           held: [],

@@ -9,7 +9,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { checkGatewayTls } from './gateway/tls-checks.js';
-import { parseDuration } from './pipeline/duration.js';
+import { parseDuration } from '../common/duration.js';
 import { rotateAdminToken } from './auth/admin-token.js';
 import { DEFAULT_OIDC_SCOPES, isLoopback, type OidcOptions } from './auth/oidc.js';
 import { TokenService } from './auth/tokens.js';

@@ -43,6 +43,12 @@ export interface ExecStep {
   context?: StepContext;
   /** The task's image_resource; executors without images ignore it. Absent: the pool's default. */
   image?: StepImage;
+  /**
+   * The image's root filesystem on this host, already fetched (agent/images), for executors that run
+   * host processes: they run the step chrooted into a copy of it, or end it 'errored' saying why they
+   * cannot. Absent: the host's own filesystem.
+   */
+  rootfs?: string;
   /** From container_limits; 0 or absent = unset. */
   memoryLimitBytes?: number;
   cpuShares?: number;
@@ -196,6 +202,37 @@ export interface RunningStep {
    * environment on this host. Absent: the executor cannot run commands inside its steps.
    */
   readonly shell?: StepShell;
+  /**
+   * Executors that run commands inside their steps themselves (kubernetes: exec into the pod): starts
+   * `command` there, its output going to `output` from the first byte. Rejects, with a message a user
+   * can act on, when it cannot (the step's container is not running). Absent: see `shell`.
+   */
+  intercept?(command: InterceptCommand, output: TerminalOutput): Promise<StepTerminal>;
+}
+
+/** A command `outpost intercept` runs inside a step. */
+export interface InterceptCommand {
+  /** argv; empty: a shell (bash where the step has it, else sh). */
+  argv: string[];
+  /** Under a pseudo-terminal of `rows` x `cols` (the user's stdin is a terminal). */
+  tty: boolean;
+  rows: number;
+  cols: number;
+}
+
+/** Where an intercepting command's output goes; with a tty everything is 'stdout'. */
+export type TerminalOutput = (stream: 'stdout' | 'stderr', data: Buffer) => void;
+
+/** The intercepting command, running: its input, its terminal's size, its end. */
+export interface StepTerminal {
+  write(data: Buffer): void;
+  closeStdin(): void;
+  /** The user's terminal changed size (ignored without a tty). */
+  resize(rows: number, cols: number): void;
+  /** Ends the command: the user went away. */
+  kill(): void;
+  /** Its exit status (128 + signal when killed by one), or -1 and why it did not run or was lost. */
+  readonly exited: Promise<{ exitStatus: number; error?: string }>;
 }
 
 /** Where and as whom a command inside a step runs on this host (see RunningStep.shell). */

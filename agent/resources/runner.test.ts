@@ -116,7 +116,7 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  runner.stop();
+  await runner.stop();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -432,7 +432,7 @@ describe('after an agent restart', () => {
     await outbox.stderrUntil(leaseId, 'waiting for go');
     // The agent process "dies": its step runs on under its supervisor. A new process (a new runner
     // and process executor on the same work root) takes it back from held.json.
-    runner.stop();
+    await runner.stop();
     const held = JSON.parse(
       await readFile(path.join(root, 'proc', leaseId, 'state', 'held.json'), 'utf8'),
     ) as Record<string, unknown>;
@@ -485,7 +485,7 @@ describe('after an agent restart', () => {
       runner2.onFinishedAck(leaseId);
       await runner2.idle();
     } finally {
-      runner2.stop();
+      await runner2.stop();
     }
   });
 });

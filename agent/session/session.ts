@@ -239,7 +239,7 @@ export class HubSession {
               this.client,
               this.opts.calls,
               msg.value,
-              (lease) => this.runner.shellOf(lease),
+              (lease, command, output) => this.runner.terminalOf(lease, command, output),
               this.log,
             );
             return;

@@ -1,6 +1,6 @@
 // `outpost intercept` / `hijack` (fly intercept): runs a command (default: a shell) inside a running
-// step, in its working directory and environment, with this terminal's input and output. Its exit
-// status is the command's.
+// (or recently failed) step, in its working directory and environment, with this terminal's input and
+// output. Its exit status is the command's.
 
 import type { Command } from 'commander';
 import type { InterceptClientFrame } from '../../hub/api/types.js';
@@ -20,7 +20,7 @@ export function registerIntercept(program: Command, ctx: CliContext): void {
   program
     .command('intercept')
     .alias('hijack')
-    .description("Run a command inside a running step's working directory (default: a shell)")
+    .description("Run a command inside a running or failed step's working directory (default: a shell)")
     .option('-j, --job <pipeline/job>', "the job's build (its latest, or the one -b names)")
     .option('-b, --build <build>', 'with -j: the build name; without -j: the build id')
     .option('-s, --step <name>', 'the step (needed when several run)')
@@ -30,7 +30,8 @@ export function registerIntercept(program: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-With a terminal on stdin the command runs under a pseudo-terminal (process pools; not Windows).
+With a terminal on stdin the command runs under a pseudo-terminal (not on Windows agents).
+A failed step stays for its pool's keep_failed_steps_for (process pools; default 5m).
 Examples:
   outpost intercept -j my-app/unit -s run
   outpost intercept -b 42 -- sh -c 'echo $PWD; exit 3'`,

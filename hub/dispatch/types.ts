@@ -87,6 +87,8 @@ export interface PoolInfo {
   capacity: number;
   /** The resource types the pool runs inside the agent (git, mock, registry-image, semver, time...). */
   builtinTypes: string[];
+  /** A process pool that runs a task's registry image chrooted into its rootfs (absent: it does not). */
+  taskImages?: boolean;
   /** Kubernetes pools: what the cluster's admission says of their pods (the agent's dry run at start). */
   admission?: PoolAdmission;
 }

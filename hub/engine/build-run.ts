@@ -8,7 +8,7 @@
 import type { Logger } from 'pino';
 import type { BuildEvents } from '../events/build-events.js';
 import { eventTime } from '../events/build-events.js';
-import { parseDuration } from '../pipeline/duration.js';
+import { parseDuration } from '../../common/duration.js';
 import type {
   AcrossPlan,
   AcrossVar,

@@ -164,7 +164,7 @@ export class Engine implements DispatchListener {
 
   selected(stepRunId: number, buildId: number, agentName: string, pool: PoolInfo, spec: StepSpec): void {
     this.emitFor(buildId, stepRunId, 'selected-worker', { selected_worker: agentName, pool: pool.name });
-    const ignored = pool.executor === 'process' ? unhonoured(spec) : [];
+    const ignored = pool.executor === 'process' ? unhonoured(spec, pool.taskImages === true) : [];
     if (ignored.length > 0) {
       // Said in the build log, where the user looks, rather than silently dropped.
       const payload = `outpost: pool "${pool.name}" runs steps as host processes; not applied: ${ignored.join(', ')}\n`;
@@ -324,10 +324,10 @@ function redact(text: string, secrets: readonly string[]): string {
   return out;
 }
 
-/** What a step asks for that a process pool cannot give it. */
-function unhonoured(spec: StepSpec): string[] {
+/** What a process pool does not apply of a step; `images`: the pool runs task images (chroot). */
+function unhonoured(spec: StepSpec, images: boolean): string[] {
   const out: string[] = [];
-  if (spec.image) out.push(`image ${spec.image.repository}`);
+  if (spec.image && !images) out.push(`image ${spec.image.repository}`);
   if (spec.privileged) out.push('privileged');
   if (spec.memoryLimitBytes > 0 || spec.cpuShares > 0) out.push('container_limits');
   return out;

@@ -1,6 +1,7 @@
 // The `task` leaf: resolves the task's config (inline or from a file in an artifact) and its vars,
 // binds its inputs to the build's artifacts, and hands it to the dispatcher as a step run.
 
+import { metadataEnv } from '../../common/image-metadata.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { OutputArtifact, StepSpec } from '../dispatch/types.js';
 import { compileTaskConfig } from '../pipeline/compile.js';
@@ -205,25 +206,6 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     if (!parsed.config) return parsed.diagnostics.map(formatDiagnostic).join('\n');
     return compileTaskConfig(parsed.config, node.params);
   }
-}
-
-/** `{"env": ["K=V", ...]}` of an image's metadata.json; anything else sets nothing. */
-function metadataEnv(text: string): Record<string, string> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    return {};
-  }
-  const env = (parsed as { env?: unknown } | null)?.env;
-  if (!Array.isArray(env)) return {};
-  const out: Record<string, string> = {};
-  for (const entry of env) {
-    if (typeof entry !== 'string' || !entry.includes('=')) continue;
-    const at = entry.indexOf('=');
-    out[entry.slice(0, at)] = entry.slice(at + 1);
-  }
-  return out;
 }
 
 function outputsOf(run: StepRun): TaskResult['outputs'] {

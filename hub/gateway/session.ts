@@ -306,6 +306,7 @@ export class AgentSession implements AgentConnection {
         executor: pool.executor,
         capacity: pool.capacity,
         ...(verdict ? { admission: { verdict, message: pool.admission?.message ?? '' } } : {}),
+        ...(pool.taskImages ? { taskImages: true } : {}),
         // Agents from before the field ran exactly these.
         builtinTypes: pool.builtinTypes.length > 0 ? [...pool.builtinTypes] : [...LEGACY_BUILTIN_TYPES],
       });

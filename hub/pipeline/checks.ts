@@ -2,7 +2,7 @@
 // build (its type chain first), a job's scheduling limits, and a job's inputs (its get steps). Pure.
 
 import type { JobConfig, ParsedPipeline, ResourceTypeConfig } from './config.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../../common/duration.js';
 import type { CheckPlan, GetPlan, PlanNode } from './plan.js';
 import { planSteps } from './plan-walk.js';
 

@@ -18,7 +18,7 @@ import type {
   TaskConfigSpec,
   TaskStepConfig,
 } from './config.js';
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../../common/duration.js';
 import type { HookKind, PlanNode, TaskConfig, TaskPlan } from './plan.js';
 import { wholeVar } from './vars.js';
 

@@ -5,7 +5,7 @@
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import type { Alias, Document, Node, Scalar, YAMLMap, YAMLSeq } from 'yaml';
 
-import { parseDuration } from './duration.js';
+import { parseDuration } from '../../common/duration.js';
 import { hasErrors, sortDiagnostics, type Diagnostic } from './diagnostics.js';
 import { parseMemory } from './memory.js';
 import { didYouMean } from './suggest.js';

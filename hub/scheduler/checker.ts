@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Engine } from '../engine/engine.js';
 import { versionKeyOf } from '../engine/resource-step.js';
-import { parseDuration } from '../pipeline/duration.js';
+import { parseDuration } from '../../common/duration.js';
 import {
   CHECK_JOB_PREFIX,
   type Build,

@@ -279,6 +279,7 @@ async function startFlood(
         capacity: 1,
         admission: undefined,
         builtinTypes: [],
+        taskImages: false,
       },
     ],
   });

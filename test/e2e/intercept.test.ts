@@ -1,26 +1,40 @@
-// `outpost intercept` (alias hijack) as a user runs it: a real CLI process into a running step of a
-// real agent's process pool, through the hub (the agent dials out; the hub relays over a Tunnel).
+// `outpost intercept` (alias hijack) as a user runs it: a real CLI process into a step of a real agent,
+// through the hub (the agent dials out; the hub relays over a Tunnel): a running step and a recently
+// failed one on a process pool, and a running step's pod on a Kubernetes pool of the fake cluster
+// (test/support/fake-k8s), an exec with a pseudo-terminal.
 
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
 import { spawnCli } from '../support/cli-process.js';
 import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
-import { triggerJob, waitForEvents } from '../support/harness.js';
+import { startFakeKube, type FakeKube } from '../support/fake-k8s/index.js';
+import { finalStatus, readBuildEvents, triggerJob, waitForEvents } from '../support/harness.js';
+
+const NS = 'ci';
 
 let fixture: CliFixture;
 let hub: CliFixture['hub'];
 let agent: CliFixture['agent'];
 let cli: CliFixture['cli'];
+let fake: FakeKube;
+let dir: string;
 let buildId: number;
+let kubeBuildId: number;
 
-const PIPELINE = `jobs:
-- name: job
+const task = (name: string, script: string, tags = '') => `- name: ${name}
   plan:
-  - task: run
+  - task: run${tags ? `\n    tags: [${tags}]` : ''}
     config:
       platform: linux
       params: { MARKER: from-the-step }
-      run: { path: sh, args: ['-c', 'echo started; exec sleep 600'] }
+      run: { path: sh, args: ['-c', '${script}'] }
 `;
+
+const PIPELINE = `jobs:
+${task('job', 'echo started; exec sleep 600')}${task('fails', 'echo failing; exit 1')}${task('fails-unkept', 'exit 1', 'unkept')}${task('kube', 'echo started; exec sleep 600', 'kube')}`;
 
 async function outpost(args: string[], tty = false) {
   const p = spawnCli(args, { cwd: cli.dir, env: cli.env as Record<string, string>, tty });
@@ -29,21 +43,56 @@ async function outpost(args: string[], tty = false) {
 }
 
 beforeAll(async () => {
-  fixture = await startCliFixture();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-intercept-'));
+  fake = await startFakeKube({
+    namespaces: [NS],
+    nodes: [{ name: 'linux-1' }],
+    rbac: DOCUMENTED_RBAC.map((r) => ({
+      verbs: [...r.verbs],
+      resources: [...r.resources],
+      namespaces: [NS],
+    })),
+  });
+  const kubeconfig = path.join(dir, 'kubeconfig');
+  await writeFile(kubeconfig, fake.kubeconfigYaml());
+  // A process pool keeping failed steps (its default), one that keeps none, and a Kubernetes pool.
+  fixture = await startCliFixture({
+    pools: `  - name: local
+    platform: linux
+    capacity: 4
+  - name: unkept
+    platform: linux
+    tags: [unkept]
+    keep_failed_steps_for: "0"
+  - name: kube
+    platform: linux
+    executor: kubernetes
+    tags: [kube]
+    kubernetes:
+      namespace: ${NS}
+      kubeconfig: ${kubeconfig}
+      resources: { defaults: { cpu: 100m, memory: 64Mi } }
+`,
+  });
   ({ hub, agent, cli } = fixture);
   expect(fixture.login.code).toBe(0);
   expect((await hub.api('PUT', '/teams/main/pipelines/p/config', { source: PIPELINE })).status).toBe(200);
   await hub.api('PUT', '/teams/main/pipelines/p/unpause');
   buildId = await triggerJob(hub, 'p', 'job');
+  kubeBuildId = await triggerJob(hub, 'p', 'kube');
   await waitForEvents(hub, buildId, 'started\\n');
-}, 60_000);
+  await waitForEvents(hub, kubeBuildId, 'started\\n');
+}, 90_000);
 
 afterAll(async () => {
   await hub.api('PUT', `/builds/${buildId}/abort`);
+  await hub.api('PUT', `/builds/${kubeBuildId}/abort`);
   await fixture.close();
+  await fake.close();
+  await rm(dir, { recursive: true, force: true });
 });
 
-describe('outpost intercept', () => {
+describe('outpost intercept into a process step', () => {
   it("runs a command in the step's directory and environment and exits with its status", async () => {
     const result = await outpost([
       'intercept',
@@ -83,13 +132,73 @@ describe('outpost intercept', () => {
     expect(result.code).toBe(3);
   });
 
-  it('says which steps run when the one asked for does not', async () => {
+  it("a failed step's directory and environment stay for the pool's keep_failed_steps_for", async () => {
+    const failed = await triggerJob(hub, 'p', 'fails');
+    expect(finalStatus(await readBuildEvents(hub, failed))).toBe('failed');
+    const result = await outpost(
+      [
+        'intercept',
+        '-j',
+        'p/fails',
+        '--step-type',
+        'task',
+        '--',
+        'sh',
+        '-c',
+        'echo $PWD; echo $MARKER; exit 3',
+      ],
+      true,
+    );
+    expect(result.stdout).toMatch(new RegExp(`${agent.dir}/work/\\S+\\r*\\n(?:\\^@)*from-the-step`));
+    expect(result.code).toBe(3);
+
+    // A pool with keep_failed_steps_for: 0 removed it at once: the agent says why.
+    const unkept = await triggerJob(hub, 'p', 'fails-unkept');
+    expect(finalStatus(await readBuildEvents(hub, unkept))).toBe('failed');
+    const gone = await outpost(['intercept', '-j', 'p/fails-unkept', '--', 'true']);
+    expect(gone.stderr).toBe(
+      "error: the step is not on this agent any more: it has not started, or it ended (a failed step is kept for its pool's keep_failed_steps_for)\n",
+    );
+    expect(gone.code).toBe(1);
+  });
+
+  it('says which steps there are when the one asked for is not one', async () => {
     const result = await outpost(['intercept', '-b', String(buildId), '-s', 'nope', '--', 'true']);
     expect(result.stderr).toBe(
-      `error: a running step matching that in build ${buildId} (running: run (task)) not found\n`,
+      `error: a running or failed step matching that in build ${buildId} (there are: run (task, running)) not found\n`,
     );
     expect(result.code).toBe(1);
     const finished = await outpost(['intercept', '-b', '999', '--', 'true']);
     expect(finished.stderr).toBe('error: build 999 not found\n');
+  });
+});
+
+describe("outpost intercept into a step's pod on a kubernetes pool", () => {
+  it("execs under a pseudo-terminal in the step's container and exits with its status", async () => {
+    const result = await outpost(
+      ['intercept', '-j', 'p/kube', '--', 'sh', '-c', 'echo $PWD; echo $MARKER; tty; exit 3'],
+      true,
+    );
+    // The pod's working directory (/workspace, the pool's default), the step's env, a terminal.
+    expect(result.stdout).toMatch(/\/workspace\r*\n(?:\^@)*from-the-step\r*\n\/dev\/pts\/\d+/);
+    expect(result.code).toBe(3);
+  });
+
+  it('without a terminal: plain stdout, stderr and stdin', async () => {
+    const p = spawnCli(
+      [
+        'intercept',
+        '-b',
+        String(kubeBuildId),
+        '--',
+        'sh',
+        '-c',
+        'read line; echo got $line; echo oops >&2; exit 4',
+      ],
+      { cwd: cli.dir, env: cli.env as Record<string, string>, stdin: 'hello\n' },
+    );
+    expect(await p.exited).toBe(4);
+    expect(p.stdout()).toBe('got hello\n');
+    expect(p.stderr()).toBe('oops\n');
   });
 });

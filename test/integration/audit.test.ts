@@ -146,6 +146,7 @@ describe('the stall audit', () => {
           capacity: 1,
           admission: undefined,
           builtinTypes: [],
+          taskImages: false,
         },
       ],
     });

@@ -107,6 +107,7 @@ async function rawWithLease(
         capacity: 1,
         admission: undefined,
         builtinTypes: [],
+        taskImages: false,
       },
     ],
   });

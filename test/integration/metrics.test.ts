@@ -102,6 +102,7 @@ describe('metrics', () => {
           capacity: 1,
           admission: undefined,
           builtinTypes: [],
+          taskImages: false,
         },
       ],
     });
@@ -128,6 +129,7 @@ describe('metrics', () => {
           capacity: 1,
           admission: undefined,
           builtinTypes: [],
+          taskImages: false,
         },
       ],
     });

@@ -130,6 +130,7 @@ describe('broken connections', () => {
         capacity: 1,
         admission: undefined,
         builtinTypes: [],
+        taskImages: false,
       },
     ];
     const token = await hub.newAgentToken('raw');
@@ -373,6 +374,7 @@ describe('leases', () => {
           capacity: 1,
           admission: undefined,
           builtinTypes: [],
+          taskImages: false,
         },
       ],
     });
@@ -391,6 +393,7 @@ describe('pool admission', () => {
       executor: 'kubernetes',
       capacity: 1,
       builtinTypes: [],
+      taskImages: false,
     };
     const refusal =
       'pods "outpost-admission-probe" is forbidden: failed quota: compute: must specify limits.cpu for: step';

@@ -21,6 +21,7 @@ const linux = (name: string, tags: string[] = [], capacity = 2) => ({
   capacity,
   admission: undefined,
   builtinTypes: [],
+  taskImages: false,
 });
 
 async function boundToken(hub: TestHub, bounds: AgentTokenBounds): Promise<CreatedAgentToken> {

@@ -109,6 +109,7 @@ it('refuses the Hello of a session whose token was revoked after it authenticate
             capacity: 1,
             admission: undefined,
             builtinTypes: [],
+            taskImages: false,
           },
         ],
         held: [],

@@ -2,7 +2,7 @@
 // tests that drive the CLI end to end.
 
 import { sandbox, type Sandbox } from '../../cli/test/fake-hub.js';
-import { startTestAgent, startTestHub, type TestHub } from './harness.js';
+import { startTestAgent, startTestHub, type TestAgentOptions, type TestHub } from './harness.js';
 
 type TestAgent = Awaited<ReturnType<typeof startTestAgent>>;
 
@@ -15,9 +15,10 @@ export interface CliFixture {
   close(): Promise<void>;
 }
 
-export async function startCliFixture(): Promise<CliFixture> {
+/** `agent`: the agent's options (its pools, say); default one process pool. */
+export async function startCliFixture(agentOptions: TestAgentOptions = {}): Promise<CliFixture> {
   const hub = await startTestHub();
-  const agent = await startTestAgent(hub);
+  const agent = await startTestAgent(hub, agentOptions);
   await agent.welcomed;
   const cli = await sandbox();
   const login = await cli.run(['login', '--url', hub.url, '--token', hub.adminToken]);

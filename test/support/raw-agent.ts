@@ -71,6 +71,7 @@ export function rawAgent(address: string, token: string, hello: Partial<Hello> |
               capacity: 1,
               admission: undefined,
               builtinTypes: [],
+              taskImages: false,
             },
           ],
           held: [],

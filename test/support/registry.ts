@@ -197,11 +197,12 @@ export interface BuiltImage {
 
 /**
  * An image of `layers` (each a directory tree given as {path: content}; a `null` content writes an
- * empty directory, a `{symlink}` a symlink) as an OCI image manifest with gzipped layers.
+ * empty directory, a `{symlink}` a symlink, a `{copyOf}` a copy of a host file with its mode) as an
+ * OCI image manifest with gzipped layers.
  */
 export async function buildImage(
   scratch: string,
-  layers: Record<string, string | null | { symlink: string }>[],
+  layers: Record<string, string | null | { symlink: string } | { copyOf: string }>[],
   config: { Env?: string[]; Cmd?: string[]; User?: string; Labels?: Record<string, string> } = {},
   platform = { os: 'linux', architecture: 'amd64' },
 ): Promise<BuiltImage> {
@@ -215,8 +216,9 @@ export async function buildImage(
       const at = path.join(root, rel);
       await mkdir(path.dirname(at), { recursive: true });
       if (content === null) await mkdir(at, { recursive: true });
-      else if (typeof content === 'object') execFileSync('ln', ['-s', content.symlink, at]);
-      else await writeFile(at, content);
+      else if (typeof content === 'string') await writeFile(at, content);
+      else if ('copyOf' in content) execFileSync('cp', ['-L', '--preserve=mode', content.copyOf, at]);
+      else execFileSync('ln', ['-s', content.symlink, at]);
     }
     const names = Object.keys(files).map((f) => f.split('/')[0] ?? f);
     const tarFile = `${root}.tar`;

@@ -15,10 +15,14 @@ import {
   type ExecStep,
   type Executor,
   type HeldResource,
+  type InterceptCommand,
   type LogCheckpoint,
   type LogData,
   type RunningStep,
+  type StepTerminal,
+  type TerminalOutput,
 } from '../executor.js';
+import { execTerminal } from './intercept.js';
 import { describe, KubeApi, loadKubeConfig, statusOf } from './client.js';
 import { followLog, parsePosition } from './logs.js';
 import {
@@ -693,6 +697,14 @@ class KubeStep implements RunningStep {
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /** `outpost intercept`: an exec into the step's container while it runs (intercept.ts). */
+  intercept(command: InterceptCommand, output: TerminalOutput): Promise<StepTerminal> {
+    if (this.state.life !== 'running' || this.state.container !== 'alive')
+      return Promise.reject(new Error(`the step's container in pod ${this.s.podName} is not running`));
+    const where = { namespace: this.namespace, pod: this.s.podName, container: STEP_CONTAINER };
+    return execTerminal(this.api.kc, where, command, output);
   }
 
   async cleanup(): Promise<void> {

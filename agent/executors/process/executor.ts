@@ -22,6 +22,7 @@ import {
   type StepShell,
 } from '../executor.js';
 import { keepCaches, placeCaches, type PlacedCache } from './caches.js';
+import { chrooted, chrootProblem, copyRootfs } from './chroot.js';
 import { followRecordFile } from './log-stream.js';
 import { STATE_DIR_NAME, stateFile, writeFileAtomic, type LaunchSpec, type ResultFile } from './state.js';
 import { StepHostClient } from './step-host-client.js';
@@ -111,6 +112,8 @@ export class ProcessExecutor implements Executor {
     const userProblem = checkUser(step.run.user, this.runAs);
     if (userProblem) return never(userProblem);
     if (step.run.path === '') return never('run.path: must not be empty');
+    const imageProblem = step.rootfs === undefined ? undefined : chrootProblem();
+    if (imageProblem) return never(imageProblem);
     let layout;
     let caches: PlacedCache[];
     try {
@@ -155,7 +158,7 @@ export class ProcessExecutor implements Executor {
     const resource = heldResource(step);
     if (resource) held.resource = resource;
     await writeFile(stateFile(stateDir, 'held'), JSON.stringify(held), { mode: 0o600 });
-    const launch: LaunchSpec = {
+    let launch: LaunchSpec = {
       file,
       args: step.run.args,
       cwd: layout.runDir,
@@ -165,6 +168,8 @@ export class ProcessExecutor implements Executor {
       timeoutGraceMs: this.timeoutGraceMs,
       ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
     };
+    if (step.rootfs !== undefined)
+      launch = chrooted(launch, copyRootfs(step.rootfs, stepRoot), [workDir, layout.tmpDir]);
     const release = this.host.hold();
     try {
       await this.host.start(stateDir, launch);
@@ -173,11 +178,13 @@ export class ProcessExecutor implements Executor {
       return never(`the step could not be started: ${(err as Error).message}`);
     }
     const running = new ProcessStep(stepRoot, held, this.host, forget, release);
-    running.shell = {
-      cwd: layout.runDir,
-      env,
-      ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
-    };
+    // An intercepting shell runs on the host: only for steps that run there too.
+    if (step.rootfs === undefined)
+      running.shell = {
+        cwd: layout.runDir,
+        env,
+        ...(this.runAs ? { uid: this.runAs.uid, gid: this.runAs.gid } : {}),
+      };
     return running;
   }
 

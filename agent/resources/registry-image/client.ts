@@ -10,7 +10,9 @@ import { rm } from 'node:fs/promises';
 import { rootCertificates } from 'node:tls';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, fetch, type Response } from 'undici';
+import { Backoff, type BackoffOptions } from '../../session/backoff.js';
 import { ResourceFailure } from '../builtin.js';
 import type { Repository } from './reference.js';
 
@@ -37,7 +39,17 @@ export interface ClientOptions {
   /** 'pull' for check and get, 'pull,push' for put. */
   scope: 'pull' | 'pull,push';
   signal: AbortSignal;
+  /** Told of each transient failure that is retried (for the step's log); absent: silent. */
+  onRetry?: (line: string) => void;
 }
+
+/** Attempts of one request before a transient failure (reset, 5xx, 429) is the step's failure. */
+export const MAX_ATTEMPTS = 4;
+/** The longest Retry-After honoured; a registry asking for more is answered by failing. */
+const MAX_RETRY_AFTER_MS = 60_000;
+const RETRY_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 4000, floor: 0.5 };
+const TRANSIENT_STATUSES = new Set([429, 500, 502, 503, 504]);
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
 
 export const MEDIA = {
   ociManifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -98,6 +110,8 @@ export class RegistryClient {
     if (res.status === 404) return undefined;
     const digest = res.headers.get('docker-content-digest');
     if (res.ok && digest) return digest;
+    // Still failing after the retries: reading the manifest instead would only repeat them.
+    if (TRANSIENT_STATUSES.has(res.status)) throw await this.failure(res, `head manifest ${reference}`);
     // Some registries answer HEAD without the digest: read the manifest and hash it.
     const manifest = await this.manifest(reference);
     return manifest?.digest;
@@ -178,7 +192,7 @@ export class RegistryClient {
     url.searchParams.set('digest', digest);
     const done = await this.send('PUT', url.toString(), {
       headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      body: createReadStream(file),
+      body: () => createReadStream(file),
     });
     await done.body?.cancel();
     if (done.status !== 201) throw await this.failure(done, `upload blob ${digest}`);
@@ -195,39 +209,75 @@ export class RegistryClient {
 
   // --- transport ---
 
-  /** A request to `path` under /v2/<name>/ (or an absolute URL the registry gave), authenticated. */
+  /**
+   * A request to `path` under /v2/<name>/ (or an absolute URL the registry gave), authenticated, with
+   * transient failures (a reset connection, 5xx, 429) retried with backoff, honouring Retry-After.
+   * A body given as a function is made anew for each attempt (a stream cannot be sent twice).
+   */
   private async send(
     method: string,
     path: string,
-    init: { headers?: Record<string, string>; body?: Buffer | NodeJS.ReadableStream } = {},
+    init: { headers?: Record<string, string>; body?: Buffer | (() => NodeJS.ReadableStream) } = {},
   ): Promise<Response> {
     const base = await this.baseUrl();
     const url = /^https?:\/\//.test(path) ? path : `${base}/v2/${this.repo.name}/${path}`;
-    const attempt = async () => {
+    const what = `${method} ${new URL(url).pathname}`;
+    const backoff = new Backoff(RETRY_BACKOFF);
+    for (let attempt = 1; ; attempt++) {
+      let res: Response;
+      try {
+        res = await this.authenticated(method, url, base, init);
+      } catch (err) {
+        if (err instanceof ResourceFailure) throw err;
+        const code = errorCode(err);
+        if (attempt >= MAX_ATTEMPTS || this.opts.signal.aborted || !TRANSIENT_CODES.has(code))
+          throw this.unreachable(err, url);
+        await this.pause(backoff.next(), `${what}: ${code}`, attempt);
+        continue;
+      }
+      if (attempt >= MAX_ATTEMPTS || !TRANSIENT_STATUSES.has(res.status)) return res;
+      const after = retryAfterMs(res.headers.get('retry-after'));
+      if (after !== undefined && after > MAX_RETRY_AFTER_MS) return res;
+      await res.body?.cancel();
+      await this.pause(after ?? backoff.next(), `${what}: HTTP ${res.status}`, attempt);
+    }
+  }
+
+  /** One attempt, answering a 401 challenge once. */
+  private async authenticated(
+    method: string,
+    url: string,
+    base: string,
+    init: { headers?: Record<string, string>; body?: Buffer | (() => NodeJS.ReadableStream) },
+  ): Promise<Response> {
+    const attempt = () => {
       const headers: Record<string, string> = { ...init.headers };
       if (this.authorization && new URL(url).origin === base) headers.authorization = this.authorization;
-      try {
-        return await fetch(url, {
-          method,
-          headers,
-          body: init.body as never,
-          duplex: init.body ? 'half' : undefined,
-          dispatcher: this.agent,
-          signal: this.opts.signal,
-        });
-      } catch (err) {
-        throw this.unreachable(err, url);
-      }
+      const body = typeof init.body === 'function' ? init.body() : init.body;
+      return fetch(url, {
+        method,
+        headers,
+        body: body as never,
+        duplex: body ? 'half' : undefined,
+        dispatcher: this.agent,
+        signal: this.opts.signal,
+      });
     };
     let res = await attempt();
-    // A stream body cannot be sent twice; uploads authenticate on the POST before them.
-    if (res.status === 401 && !(init.body && !Buffer.isBuffer(init.body))) {
+    if (res.status === 401) {
       await res.body?.cancel();
       await this.authenticate(res.headers.get('www-authenticate') ?? '');
       res = await attempt();
     }
-    if (res.status === 401) throw await this.failure(res, `${method} ${path.split('?')[0] ?? ''}`);
+    if (res.status === 401) throw await this.failure(res, `${method} ${url.split('?')[0] ?? ''}`);
     return res;
+  }
+
+  private async pause(ms: number, why: string, attempt: number): Promise<void> {
+    this.opts.onRetry?.(
+      `registry ${this.display}: ${why}; retrying in ${(ms / 1000).toFixed(1)}s (attempt ${attempt + 1} of ${MAX_ATTEMPTS})`,
+    );
+    await sleep(ms, undefined, { signal: this.opts.signal });
   }
 
   /** https://registry, or http:// when HTTPS does not answer and plain HTTP is allowed. */
@@ -360,6 +410,19 @@ export class DigestCheck extends Transform {
       );
     done();
   }
+}
+
+/** Retry-After in ms (seconds or an HTTP date); undefined when absent or unreadable. */
+function retryAfterMs(value: string | null): number | undefined {
+  if (value === null || value.trim() === '') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number.parseInt(value.trim(), 10) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+function errorCode(err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown } }).cause;
+  return typeof cause?.code === 'string' ? cause.code : '';
 }
 
 async function readLimited(res: Response, max: number, what: string): Promise<Buffer> {

@@ -20,6 +20,8 @@ import {
   startRegistry,
   type TestRegistry,
 } from '../../../test/support/registry.js';
+import { startFlakyFront } from '../../../test/support/flaky-front.js';
+import { MAX_ATTEMPTS } from './client.js';
 import { requireAll, requiredMessage } from '../../../test/support/require-all.js';
 
 const unavailable = registryUnavailable();
@@ -31,8 +33,12 @@ let plain: TestRegistry;
 
 type Kind = BuiltinContext['kind'];
 
-async function run(kind: Kind, request: Record<string, unknown>, dir?: string): Promise<unknown> {
-  const lines: string[] = [];
+async function run(
+  kind: Kind,
+  request: Record<string, unknown>,
+  dir?: string,
+  lines: string[] = [],
+): Promise<unknown> {
   const at = dir ?? (await mkdtemp(path.join(root, `${kind}-`)));
   return registryImage({
     kind,
@@ -419,6 +425,54 @@ describe.skipIf(unavailable !== undefined)('registry-image against a real regist
         /oci: blob sha256:[0-9a-f]{64} does not match its digest/,
       );
       expect(await run('check', { source: { ...source, tag: '1.0.0' } })).toEqual([]);
+    });
+  });
+
+  describe('transient registry failures', () => {
+    it('a reset connection, a 503 and a 429 with Retry-After are retried, and the step says so', async () => {
+      const front = await startFlakyFront(plain.host, '/v2/app/', [
+        'reset',
+        { status: 503 },
+        { status: 429, retryAfter: '1' },
+      ]);
+      try {
+        const source = { repository: `${front.host}/app`, tag: 'current' };
+        const lines: string[] = [];
+        const started = Date.now();
+        expect(await run('check', { source }, undefined, lines)).toEqual([
+          { tag: 'current', digest: app1.digest },
+        ]);
+        expect(front.seen.filter((s) => s.startsWith('HEAD /v2/app/'))).toEqual([
+          'HEAD /v2/app/manifests/current -> reset',
+          'HEAD /v2/app/manifests/current -> 503',
+          'HEAD /v2/app/manifests/current -> 429',
+          'HEAD /v2/app/manifests/current -> pass',
+        ]);
+        // Retry-After: 1 was honoured.
+        expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+        expect(lines).toEqual([
+          expect.stringMatching(
+            /^registry .*\/app: HEAD \/v2\/app\/manifests\/current: UND_ERR_SOCKET; retrying in \d\.\ds \(attempt 2 of 4\)$/,
+          ),
+          expect.stringMatching(/HTTP 503; retrying in \d\.\ds \(attempt 3 of 4\)$/),
+          expect.stringMatching(/HTTP 429; retrying in 1\.0s \(attempt 4 of 4\)$/),
+        ]);
+      } finally {
+        await front.close();
+      }
+    });
+
+    it(`a registry that keeps failing fails the step after ${MAX_ATTEMPTS} attempts, naming the status`, async () => {
+      const front = await startFlakyFront(plain.host, '/v2/app/', [{ status: 502 }], true);
+      try {
+        const message = await failure('check', {
+          source: { repository: `${front.host}/app`, tag: 'current' },
+        });
+        expect(message).toBe(`head manifest current of ${front.host}/app: HTTP 502`);
+        expect(front.seen.filter((s) => s.startsWith('HEAD /v2/app/'))).toHaveLength(MAX_ATTEMPTS);
+      } finally {
+        await front.close();
+      }
     });
   });
 

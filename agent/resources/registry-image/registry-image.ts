@@ -25,6 +25,7 @@ export async function registryImage(ctx: BuiltinContext): Promise<unknown> {
     caCerts: source.caCerts,
     scope: ctx.kind === 'put' ? 'pull,push' : 'pull',
     signal: ctx.signal,
+    onRetry: (line) => ctx.log(line),
   });
   const log = (line: string) => ctx.log(line);
   try {

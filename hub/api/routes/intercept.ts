@@ -1,6 +1,6 @@
-// `outpost intercept`: a command inside a running step, its terminal carried over this one HTTP request.
-// The request body and the response are newline-delimited JSON frames (see InterceptFrame in types.ts),
-// relayed to and from the agent's Tunnel stream (hub/gateway/tunnels.ts).
+// `outpost intercept`: a command inside a running (or recently failed) step, its terminal carried over
+// this one HTTP request. The request body and the response are newline-delimited JSON frames (see
+// InterceptFrame in types.ts), relayed to and from the agent's Tunnel stream (hub/gateway/tunnels.ts).
 
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
@@ -33,7 +33,7 @@ export function interceptRoutes(ctx: ApiContext): Route[] {
       handler: async ({ params, query }, req, reply) => {
         const build = await ctx.buildOf(params.id);
         const step = chooseStep(await store.listStepRuns(build.id), query, build.id);
-        if (!step.agentName || !step.leaseId) throw notFound(`a running step of build ${build.id}`);
+        if (!step.agentName || !step.leaseId) throw notFound(`a running or failed step of build ${build.id}`);
         const body = req.body as Readable | undefined;
         if (typeof body?.pipe !== 'function')
           throw new HttpError(415, 'unsupported_media_type', 'send the frames as application/octet-stream');
@@ -73,27 +73,33 @@ export function interceptRoutes(ctx: ApiContext): Route[] {
   ];
 }
 
-/** The one step to intercept: running, matching the filters; else a message naming the choices. */
+/**
+ * The one step to intercept, matching the filters: a running one, or a failed one (its agent keeps it
+ * for its pool's keep_failed_steps_for and says so when it no longer has it); else a message naming
+ * the choices.
+ */
 function chooseStep(
   runs: StepRun[],
   filter: { step?: string; type?: (typeof STEP_TYPES)[number]; attempt?: number },
   buildId: number,
 ): StepRun {
   const typeOf = (run: StepRun) => (run.spec as StoredDispatchSpec).spec.resource?.kind ?? 'task';
-  const running = runs.filter((r) => r.status === 'running');
-  const matching = running.filter(
+  const candidates = runs.filter(
+    (r) => r.status === 'running' || (r.status === 'failed' && r.leaseId !== null && r.agentName !== null),
+  );
+  const matching = candidates.filter(
     (r) =>
       (filter.step === undefined || r.name === filter.step) &&
       (filter.type === undefined || typeOf(r) === filter.type) &&
       (filter.attempt === undefined || r.planId.includes(`/attempt/${filter.attempt}`)),
   );
-  const names = running.map((r) => `${r.name} (${typeOf(r)})`).join(', ');
+  const names = candidates.map((r) => `${r.name} (${typeOf(r)}, ${r.status})`).join(', ');
   const [only, ...more] = matching;
   if (!only)
     throw notFound(
-      running.length === 0
-        ? `a running step of build ${buildId}`
-        : `a running step matching that in build ${buildId} (running: ${names})`,
+      candidates.length === 0
+        ? `a running or failed step of build ${buildId}`
+        : `a running or failed step matching that in build ${buildId} (there are: ${names})`,
     );
   if (more.length > 0)
     throw new HttpError(409, 'several_steps', `several steps match; choose one with -s: ${names}`);

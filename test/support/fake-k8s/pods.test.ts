@@ -1,6 +1,7 @@
 // client-node's models are classes, but its API accepts plain JSON objects (it serializes them).
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
 import { Exec, Log, Watch, type V1Pod, type V1Status } from '@kubernetes/client-node';
+import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeKube, type FakeKube } from './index.js';
 import {
@@ -254,6 +255,69 @@ describe('fake kube: pods through @kubernetes/client-node', () => {
     expect(missing.status.status).toBe('Failure');
     expect(missing.status.message).toContain('executable file not found in $PATH');
     await api.deleteNamespacedPod({ namespace: NS, name: 'exec-me', gracePeriodSeconds: 0 });
+  });
+
+  it('execs with tty under a pseudo-terminal sized from the resize channel; a completed pod is refused', async () => {
+    const kc = fake.kubeConfig();
+    const api = core(kc);
+    await api.createNamespacedPod({
+      namespace: NS,
+      body: pod('tty-me', {
+        containers: [{ name: 'main', image: 'alpine', command: ['sh', '-c', 'sleep 300'] }],
+      }),
+    });
+    await waitForPod(kc, NS, 'tty-me', isPhase('Running'));
+    // A stdout with rows/columns is what client-node treats as a terminal: it sends its size on
+    // channel 4 at once and again on each 'resize'.
+    const out = Object.assign(new Collect(), { rows: 30, columns: 100 });
+    const stdin = new PassThrough();
+    const status = new Promise<V1Status>((resolve, reject) => {
+      new Exec(kc)
+        .exec(
+          NS,
+          'tty-me',
+          'main',
+          [
+            'sh',
+            '-c',
+            'until [ "$(stty size)" = "30 100" ]; do sleep 0.05; done; tty; echo sized; read line; until [ "$(stty size)" = "40 120" ]; do sleep 0.05; done; echo "resized after $line"; exit 3',
+          ],
+          out,
+          null,
+          stdin,
+          true,
+          resolve,
+        )
+        .catch(reject);
+    });
+    await out.until('sized');
+    Object.assign(out, { rows: 40, columns: 120 });
+    out.emit('resize');
+    stdin.write('go\r');
+    expect(await status).toMatchObject({
+      reason: 'NonZeroExitCode',
+      details: { causes: [{ reason: 'ExitCode', message: '3' }] },
+    });
+    // A terminal: its line endings, and the typed line echoed back.
+    expect(await out.ended).toMatch(/^\/dev\/pts\/\d+\r\nsized\r\ngo\r\nresized after go\r\n$/);
+
+    await api.deleteNamespacedPod({ namespace: NS, name: 'tty-me', gracePeriodSeconds: 0 });
+    await api.createNamespacedPod({
+      namespace: NS,
+      body: pod('tty-done', {
+        containers: [{ name: 'main', image: 'alpine', command: ['sh', '-c', 'exit 3'] }],
+      }),
+    });
+    await waitForPod(kc, NS, 'tty-done', isPhase('Failed'));
+    const refused = await new Exec(kc)
+      .exec(NS, 'tty-done', 'main', ['sh'], new Collect(), null, new PassThrough(), true)
+      .then(
+        () => 'accepted',
+        (err: unknown) => (err as Error).message,
+      );
+    // The API server's 400 (`cannot exec into a container in a completed pod; current phase is
+    // Failed`) reaches client-node's websocket only as its status line.
+    expect(refused).toBe('Unexpected server response: 400');
   });
 
   it('resolves env from secrets and reports a missing secret as CreateContainerConfigError', async () => {

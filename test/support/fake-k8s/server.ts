@@ -9,6 +9,7 @@ import type { Kubelet } from './kubelet.js';
 import { formatLine, parseRfc3339, selectLines, nowNs } from './logs.js';
 import type { Authorizer, RequestAttributes } from './rbac.js';
 import type { Resources } from './resources.js';
+import { parseTerminalSize, terminalSizer, underTerminal } from './exec-tty.js';
 import { launchExec } from './runtime.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { kindOf, type KObject, type Resource, type Store } from './store.js';
@@ -541,9 +542,16 @@ export class ApiServer {
         env: c.env,
         runAs: c.runAs,
       };
-      this.wss.handleUpgrade(req, socket, head, (ws) =>
-        serveExec(ws, launchExec(target, command, o.stdin), o),
-      );
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        if (!o.tty) return serveExec(ws, launchExec(target, command, o.stdin), o);
+        // A terminal, as a runtime gives an exec with tty (exec-tty.ts), sized from the resize channel.
+        const exec = launchExec(target, underTerminal(command), o.stdin);
+        const resize = exec.pid === undefined ? undefined : terminalSizer(exec.pid);
+        serveExec(ws, exec, o, (payload) => {
+          const size = parseTerminalSize(payload);
+          if (size) resize?.(size);
+        });
+      });
     } else {
       this.wss.handleUpgrade(req, socket, head, (ws) =>
         serveAttach(ws, { proc, stdinOnce: Boolean(c.spec.stdinOnce) }, o),

@@ -42,20 +42,33 @@ function announce(ws: WebSocket, o: StreamOptions): void {
   ws.send(frame(o.stdout ? STDOUT : o.stderr ? STDERR : ERROR, Buffer.alloc(0)));
 }
 
-/** Routes client frames: stdin data, v5 CLOSE of stdin, resize (ignored: no pty). */
-function onClientFrames(ws: WebSocket, stdin: (data: Buffer) => void, closeStdin: () => void): void {
+/**
+ * Routes client frames: stdin data, v5 CLOSE of stdin, resize (to `resize` when the command has a
+ * terminal; ignored otherwise, as a runtime does without a tty).
+ */
+function onClientFrames(
+  ws: WebSocket,
+  stdin: (data: Buffer) => void,
+  closeStdin: () => void,
+  resize?: (payload: Buffer) => void,
+): void {
   ws.on('message', (raw: Buffer, isBinary: boolean) => {
     const data = isBinary ? raw : Buffer.from(raw.toString());
     if (data.length < 1) return;
     const channel = data[0];
     if (channel === STDIN) stdin(data.subarray(1));
     else if (channel === CLOSE && data[1] === STDIN) closeStdin();
-    // RESIZE: fake: there is no pty, so terminal size changes are accepted and ignored.
+    else if (channel === RESIZE) resize?.(data.subarray(1));
   });
 }
 
 /** Streams an exec'd process and reports its exit as the real server does (NonZeroExitCode/ExitCode). */
-export function serveExec(ws: WebSocket, proc: ChildProcess, o: StreamOptions): void {
+export function serveExec(
+  ws: WebSocket,
+  proc: ChildProcess,
+  o: StreamOptions,
+  resize?: (payload: Buffer) => void,
+): void {
   announce(ws, o);
   const start = watchStart(proc, () => undefined);
   proc.stdout?.on('data', (d: Buffer) => {
@@ -71,6 +84,7 @@ export function serveExec(ws: WebSocket, proc: ChildProcess, o: StreamOptions): 
     ws,
     (d) => proc.stdin?.write(d),
     () => proc.stdin?.end(),
+    resize,
   );
   proc.stdin?.on('error', () => undefined);
   proc.on('exit', () => killGroup(proc, 'SIGKILL'));

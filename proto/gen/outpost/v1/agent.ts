@@ -322,6 +322,11 @@ export interface Pool {
    * agents that predate this field, which ran git, mock and time.
    */
   builtinTypes: string[];
+  /**
+   * A process pool that runs a task's registry-image `image_resource` chrooted into its rootfs (agent
+   * config `task_images: chroot`); false: the image is not applied (the hub says so in the build log).
+   */
+  taskImages: boolean;
 }
 
 /**
@@ -1197,7 +1202,16 @@ export const HubMessage: MessageFns<HubMessage> = {
 };
 
 function createBasePool(): Pool {
-  return { name: "", platform: 0, tags: [], executor: "", capacity: 0, admission: undefined, builtinTypes: [] };
+  return {
+    name: "",
+    platform: 0,
+    tags: [],
+    executor: "",
+    capacity: 0,
+    admission: undefined,
+    builtinTypes: [],
+    taskImages: false,
+  };
 }
 
 export const Pool: MessageFns<Pool> = {
@@ -1222,6 +1236,9 @@ export const Pool: MessageFns<Pool> = {
     }
     for (const v of message.builtinTypes) {
       writer.uint32(58).string(v!);
+    }
+    if (message.taskImages !== false) {
+      writer.uint32(64).bool(message.taskImages);
     }
     return writer;
   },
@@ -1295,6 +1312,14 @@ export const Pool: MessageFns<Pool> = {
             message.builtinTypes.push(reader.string());
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.taskImages = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1320,6 +1345,11 @@ export const Pool: MessageFns<Pool> = {
         : globalThis.Array.isArray(object?.builtin_types)
         ? object.builtin_types.map((e: any) => globalThis.String(e))
         : [],
+      taskImages: isSet(object.taskImages)
+        ? globalThis.Boolean(object.taskImages)
+        : isSet(object.task_images)
+        ? globalThis.Boolean(object.task_images)
+        : false,
     };
   },
 
@@ -1346,6 +1376,9 @@ export const Pool: MessageFns<Pool> = {
     if (message.builtinTypes?.length) {
       obj.builtinTypes = message.builtinTypes;
     }
+    if (message.taskImages !== false) {
+      obj.taskImages = message.taskImages;
+    }
     return obj;
   },
 
@@ -1363,6 +1396,7 @@ export const Pool: MessageFns<Pool> = {
       ? PoolAdmission.fromPartial(object.admission)
       : undefined;
     message.builtinTypes = object.builtinTypes?.map((e) => e) || [];
+    message.taskImages = object.taskImages ?? false;
     return message;
   },
 };

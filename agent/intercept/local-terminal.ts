@@ -1,0 +1,77 @@
+// An intercepting command on this host (process pools): started in the step's working directory with
+// its environment. A terminal (tty) runs under util-linux `script`, which gives the command a real
+// pseudo-terminal without a native module; without one, the command's own pipes are used.
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { InterceptCommand, StepShell, TerminalOutput, StepTerminal } from '../executors/executor.js';
+
+/** Starts `command` in `shell`; throws (with a message for the user) when it cannot. */
+export function localTerminal(shell: StepShell, command: InterceptCommand, output: TerminalOutput): StepTerminal {
+  const argv = command.argv.length > 0 ? command.argv : [defaultShell(shell.env)];
+  const child = command.tty ? underPty(argv, shell, command) : spawnPlain(argv, shell);
+  const exited = new Promise<{ exitStatus: number; error?: string }>((resolve) => {
+    child.on('error', (err) =>
+      resolve({ exitStatus: -1, error: `could not run ${argv[0] ?? ''}: ${err.message}` }),
+    );
+    child.on('close', (code, signal) => resolve({ exitStatus: code ?? 128 + signalNumber(signal) }));
+  });
+  child.stdout?.on('data', (data: Buffer) => output('stdout', data));
+  child.stderr?.on('data', (data: Buffer) => output('stderr', data));
+  child.stdin?.on('error', () => undefined);
+  return {
+    write: (data) => child.stdin?.write(data),
+    closeStdin: () => child.stdin?.end(),
+    // A terminal's size is set when it starts; `script` cannot be told of a later change.
+    resize: () => undefined,
+    kill: () => kill(child),
+    exited,
+  };
+}
+
+function spawnPlain(argv: string[], shell: StepShell): ChildProcess {
+  const [file, ...args] = argv;
+  return spawn(file ?? 'sh', args, { ...asStepUser(shell), env: shell.env, detached: true, stdio: 'pipe' });
+}
+
+/** The command runs where the step runs and as the step's user (its pool's run_as), never as the agent. */
+function asStepUser(shell: StepShell): { cwd: string; uid?: number; gid?: number } {
+  return { cwd: shell.cwd, ...(shell.uid === undefined ? {} : { uid: shell.uid, gid: shell.gid }) };
+}
+
+/** The command under `script -qfec`, its terminal sized as the user's. */
+function underPty(argv: string[], shell: StepShell, command: InterceptCommand): ChildProcess {
+  if (process.platform === 'win32') throw new Error('a terminal (tty) is not available on Windows agents');
+  const inner = `stty rows ${command.rows} cols ${command.cols} 2>/dev/null; exec ${argv.map(quote).join(' ')}`;
+  return spawn('script', ['-qfec', inner, '/dev/null'], {
+    ...asStepUser(shell),
+    env: { TERM: 'xterm-256color', ...shell.env },
+    detached: true,
+    stdio: 'pipe',
+  });
+}
+
+/** bash where the step's PATH has it, else sh. */
+function defaultShell(env: Record<string, string>): string {
+  const dirs = (env.PATH ?? '').split(path.delimiter).filter(Boolean);
+  return dirs.some((d) => existsSync(path.join(d, 'bash'))) ? 'bash' : 'sh';
+}
+
+function quote(arg: string): string {
+  return `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
+function kill(child: ChildProcess): void {
+  if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, 'SIGHUP');
+  } catch {
+    // Already gone.
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return (signal && numbers[signal]) ?? 0;
+}
