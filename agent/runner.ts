@@ -9,11 +9,12 @@ import type {
   Finished,
   HeldStep as WireHeldStep,
   HeldStepDecision,
+  ImageRef,
 } from '../proto/gen/outpost/v1/agent.js';
 import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
 import { statusToWire, streamToWire } from '../common/wire-enums.js';
 import { buildName } from '../common/build-name.js';
-import type { ExecResult, ExecStep, Executor, RunningStep } from './executors/executor.js';
+import type { ExecResult, ExecStep, Executor, RunningStep, StepImage } from './executors/executor.js';
 import type { ArtifactTransfer } from './artifacts/transfer.js';
 import { Redactor } from './redact.js';
 import type { TaskCaches } from './task-caches.js';
@@ -211,7 +212,7 @@ export class StepRunner {
       timeoutMs: spec.timeoutMs,
       privileged: spec.privileged,
       ...(assign.context ? { context: { ...assign.context } } : {}),
-      ...(spec.image?.repository ? { image: { ...spec.image } } : {}),
+      ...imageFromWire(spec.image),
       memoryLimitBytes: spec.memoryLimitBytes,
       cpuShares: spec.cpuShares,
       redact: spec.redact,
@@ -425,7 +426,18 @@ export class StepRunner {
       await this.report(tracked, step.leaseId, aborted, [], undefined);
       return;
     }
-    const running = await executor.start({ ...step, inputs: fetched });
+    const image = executor.runsImages ? await this.fetchImage(step, this.delivery(tracked, log)) : step.image;
+    if (typeof image === 'string') {
+      await this.report(
+        tracked,
+        step.leaseId,
+        { status: 'errored', exitStatus: -1, error: image },
+        [],
+        undefined,
+      );
+      return;
+    }
+    const running = await executor.start({ ...step, inputs: fetched, ...(image ? { image } : {}) });
     tracked.running = running;
     // An abort or drop that came while the executor was starting it: stop it now.
     if (stopped(tracked)) void running.abort(0, 'aborted before it started');
@@ -502,6 +514,25 @@ export class StepRunner {
       }
     }
     return inputs;
+  }
+
+  /** The step's image with its artifact fetched (an image a task built), or why it could not be. */
+  private async fetchImage(
+    step: ExecStep,
+    delivery: DeliveryContext,
+  ): Promise<StepImage | undefined | string> {
+    const artifact = step.image?.artifact;
+    if (!step.image || !artifact) return step.image;
+    try {
+      const archive = await deliver(
+        `image: could not fetch ${artifact.digest}`,
+        () => this.transfer.fetch(step.leaseId, artifact.digest),
+        delivery,
+      );
+      return { ...step.image, artifact: { ...artifact, archive } };
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
 
   /** Packs the step's outputs and uploads each, across hub outages; throws why one could not be. */
@@ -581,6 +612,17 @@ export class StepRunner {
 }
 
 /** Read through a call: the signal changes across awaits, which a narrowed field read would hide. */
+/** The step's image from the wire: a registry reference, an artifact, or none. */
+function imageFromWire(image: ImageRef | undefined): Pick<ExecStep, 'image'> {
+  if (!image) return {};
+  const credentials =
+    image.username || image.password ? { username: image.username, password: image.password } : {};
+  if (image.artifactDigest)
+    return { image: { repository: '', artifact: { digest: image.artifactDigest, archive: undefined } } };
+  if (!image.repository) return {};
+  return { image: { repository: image.repository, tag: image.tag, digest: image.digest, ...credentials } };
+}
+
 function stopped(tracked: Tracked): boolean {
   return tracked.stop.signal.aborted;
 }

@@ -327,7 +327,7 @@ function redact(text: string, secrets: readonly string[]): string {
 /** What a step asks for that a process pool cannot give it. */
 function unhonoured(spec: StepSpec): string[] {
   const out: string[] = [];
-  if (spec.image) out.push(`image ${spec.image.repository}`);
+  if (spec.image) out.push(`image ${spec.image.repository || 'from an artifact'}`);
   if (spec.privileged) out.push('privileged');
   if (spec.memoryLimitBytes > 0 || spec.cpuShares > 0) out.push('container_limits');
   return out;

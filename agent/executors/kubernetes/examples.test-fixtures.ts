@@ -31,6 +31,7 @@ export const linuxPool: KubernetesPoolSettings = {
   runAsGroup: undefined,
   pendingTimeoutSeconds: 300,
   imagePullGraceSeconds: 10,
+  registry: undefined,
 };
 
 export const windowsPool: KubernetesPoolSettings = {

@@ -83,12 +83,19 @@ export class PodSpecError extends Error {
 export interface PodIds {
   podName: string;
   agent: string;
-  /** The step's own registry Secret, when its image has credentials. */
+  /** The Secret the pod pulls its image with, besides the pool's: the step's own or the pool registry's. */
   pullSecret?: string;
+  /** The step's image as image.ts settled it (a tag resolved, an artifact pushed); default imageOf(). */
+  image?: string;
 }
 
-/** `<repository>@<digest>`, else `<repository>:<tag or latest>`; the pool's default without an image. */
+/**
+ * `<repository>@<digest>`, else `<repository>:<tag or latest>`; the pool's default without an image. An
+ * image that is an artifact has no name until image.ts pushed it: never the default in its place.
+ */
 export function imageOf(image: StepImage | undefined, pool: KubernetesPoolSettings): string {
+  if (image?.artifact)
+    throw new PodSpecError("the task's image is an artifact that was not pushed to a registry");
   if (!image?.repository) return pool.defaultImage;
   if (image.digest) return `${image.repository}@${image.digest}`;
   return `${image.repository}:${image.tag || 'latest'}`;
@@ -311,7 +318,7 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
   const stepSecurity = containerSecurityContext(pool, step.privileged);
   const stepContainer: V1Container = {
     name: STEP_CONTAINER,
-    image: imageOf(step.image, pool),
+    image: ids.image ?? imageOf(step.image, pool),
     command: [step.run.path],
     args: [...step.run.args],
     workingDir: runDir,

@@ -18,6 +18,7 @@ import {
   type Mount,
   type RunAs,
 } from './runtime.js';
+import { pullAuthsOf, registryPullFailure } from './registry-pull.js';
 import { setCondition } from './scheduler.js';
 import type { KObject, Store } from './store.js';
 
@@ -71,6 +72,8 @@ export interface KubeletOptions {
   timing: KubeletTiming;
   images: Record<string, ImageConfig>;
   imagePullFailures: Map<string, string>;
+  /** Loopback registries images are really pulled from (registry-pull.ts). */
+  registries: readonly string[];
   /** containerLogMaxSize: a container's log file rotates past this many bytes. */
   logRotateBytes: number;
 }
@@ -130,6 +133,7 @@ interface PodSpec {
   activeDeadlineSeconds?: number;
   terminationGracePeriodSeconds?: number;
   serviceAccountName?: string;
+  imagePullSecrets?: Array<{ name: string }>;
 }
 
 type State =
@@ -488,7 +492,7 @@ export class PodWorker {
   private async pullImage(c: ContainerRun, signal: AbortSignal): Promise<void> {
     const image = c.spec.image;
     for (;;) {
-      const failure = this.k.opts.imagePullFailures.get(image);
+      const failure = this.k.opts.imagePullFailures.get(image) ?? (await this.registryPullFailure(image));
       if (failure === undefined) break;
       this.event('Normal', 'Pulling', `Pulling image "${image}"`, c);
       c.state = { waiting: { reason: 'ErrImagePull', message: failure } };
@@ -521,6 +525,17 @@ export class PodWorker {
       pulled.add(image);
     }
     c.imageID = `${image.split(':')[0]!}@sha256:${Buffer.from(image).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+  }
+
+  /** A pull from one of the loopback registries, with the pod's imagePullSecrets (registry-pull.ts). */
+  private async registryPullFailure(image: string): Promise<string | undefined> {
+    if (this.k.opts.registries.length === 0) return undefined;
+    const auths = (this.spec.imagePullSecrets ?? []).flatMap(({ name }) =>
+      pullAuthsOf(
+        this.store.get('secrets', this.namespace, name)?.data as Record<string, string> | undefined,
+      ),
+    );
+    return registryPullFailure(image, this.k.opts.registries, auths);
   }
 
   private argv(c: ContainerRun): string[] {
