@@ -29,7 +29,7 @@ export interface KubernetesPoolSettings {
   nodeSelector: Readonly<Record<string, string>>;
   /** kubernetes.io/arch, when the pool names one. */
   arch: string | undefined;
-  /** node.kubernetes.io/windows-build, when the pool names one. */
+  /** node.kubernetes.io/windows-build; undefined: from the image's tag (windows.ts). */
   windowsBuild: string | undefined;
   tolerations: readonly Toleration[];
   /** Added on Windows pools (default os=windows:NoSchedule); undefined: none. */

@@ -112,6 +112,7 @@ interface SecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
   runAsNonRoot?: boolean;
+  windowsOptions?: { runAsUserName?: string };
 }
 interface PodSecurityContext extends SecurityContext {
   fsGroup?: number;
@@ -134,6 +135,7 @@ interface PodSpec {
   terminationGracePeriodSeconds?: number;
   serviceAccountName?: string;
   imagePullSecrets?: Array<{ name: string }>;
+  os?: { name?: string };
 }
 
 type State =
@@ -558,8 +560,22 @@ export class PodWorker {
     const podContext = this.spec.securityContext;
     const runAs = runAsOf(podContext, spec.securityContext);
     const nonRoot = spec.securityContext?.runAsNonRoot ?? podContext?.runAsNonRoot;
+    const id = `pod: "${this.name}_${this.namespace}(${this.uid})", container: ${spec.name}`;
+    if (nonRoot && this.spec.os?.name === 'windows') {
+      // Windows has no uids: the kubelet checks the user name, where ContainerAdministrator is root.
+      // fake: the process runs as uid 0 whatever the name (README).
+      const user =
+        spec.securityContext?.windowsOptions?.runAsUserName ?? podContext?.windowsOptions?.runAsUserName;
+      if (user === undefined || user === 'ContainerAdministrator')
+        throw new ContainerConfigError(
+          'CreateContainerConfigError',
+          user === undefined
+            ? `container has runAsNonRoot and image will run as root (${id})`
+            : `container's runAsUserName (ContainerAdministrator) which will be regarded as root identity and will break non-root policy (${id})`,
+        );
+      return runAs;
+    }
     if (nonRoot && runAs.uid === 0) {
-      const id = `pod: "${this.name}_${this.namespace}(${this.uid})", container: ${spec.name}`;
       const explicit = spec.securityContext?.runAsUser ?? podContext?.runAsUser;
       throw new ContainerConfigError(
         'CreateContainerConfigError',
