@@ -408,15 +408,12 @@ export class StepRunner {
     log: Logger,
   ): Promise<void> {
     this.outbox?.sendAccepted(step.leaseId);
-    const fetched = await this.fetchInputs(step, extra.digests, this.delivery(tracked, log));
-    if (typeof fetched === 'string') {
-      await this.report(
-        tracked,
-        step.leaseId,
-        { status: 'errored', exitStatus: -1, error: fetched },
-        [],
-        undefined,
-      );
+    const delivery = this.delivery(tracked, log);
+    const fetched = await this.fetchInputs(step, extra.digests, delivery);
+    const image = typeof fetched === 'string' ? fetched : await this.fetchImage(step, executor, delivery);
+    if (typeof image === 'string' || typeof fetched === 'string') {
+      const error = typeof fetched === 'string' ? fetched : (image as string);
+      await this.report(tracked, step.leaseId, { status: 'errored', exitStatus: -1, error }, [], undefined);
       return;
     }
     // Stopped while its inputs were fetched: a dropped step is forgotten, an aborted one never starts.
@@ -424,17 +421,6 @@ export class StepRunner {
       if (this.steps.get(step.leaseId) !== tracked) return;
       const aborted: ExecResult = { status: 'aborted', exitStatus: -1, error: 'interrupted' };
       await this.report(tracked, step.leaseId, aborted, [], undefined);
-      return;
-    }
-    const image = executor.runsImages ? await this.fetchImage(step, this.delivery(tracked, log)) : step.image;
-    if (typeof image === 'string') {
-      await this.report(
-        tracked,
-        step.leaseId,
-        { status: 'errored', exitStatus: -1, error: image },
-        [],
-        undefined,
-      );
       return;
     }
     const running = await executor.start({ ...step, inputs: fetched, ...(image ? { image } : {}) });
@@ -516,13 +502,17 @@ export class StepRunner {
     return inputs;
   }
 
-  /** The step's image with its artifact fetched (an image a task built), or why it could not be. */
+  /**
+   * The step's image, its artifact fetched (an image a task built) for an executor that runs images;
+   * or why it could not be.
+   */
   private async fetchImage(
     step: ExecStep,
+    executor: Executor,
     delivery: DeliveryContext,
   ): Promise<StepImage | undefined | string> {
     const artifact = step.image?.artifact;
-    if (!step.image || !artifact) return step.image;
+    if (!step.image || !artifact || !executor.runsImages) return step.image;
     try {
       const archive = await deliver(
         `image: could not fetch ${artifact.digest}`,
