@@ -410,6 +410,32 @@ pools:
     expect(Object.isFrozen(c.pools[0]!.kubernetes!.tolerations[0])).toBe(true);
   });
 
+  it("reads a pool's registry for images steps built; username and password_file go together", () => {
+    const base = `hub:
+  address: 127.0.0.1:7777
+token_file: token
+pools:
+  - name: a
+    platform: linux
+    executor: kubernetes
+    kubernetes:
+`;
+    const c = parseAgentConfig(
+      `${base}      registry: { repository: "registry.ci:5000/outpost", username: ci, password_file: registry-password }\n`,
+      host,
+    );
+    expect(c.pools[0]!.kubernetes!.registry).toEqual({
+      repository: 'registry.ci:5000/outpost',
+      insecure: false,
+      username: 'ci',
+      passwordFile: '/etc/outpost/registry-password',
+      pullSecret: undefined,
+    });
+    expect(problemsOf(`${base}      registry: { repository: r.ci/x, username: ci }\n`)).toEqual([
+      '/etc/outpost/agent.yaml:9:17: pools[0].kubernetes.registry: username and password_file go together',
+    ]);
+  });
+
   it('reports kubernetes problems with positions', () => {
     expect(
       problemsOf(`hub:

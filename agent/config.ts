@@ -186,6 +186,18 @@ const KubernetesBlock = z.strictObject({
   run_as_group: z.int().min(0).optional(),
   pending_timeout_seconds: z.int().min(1).optional(),
   image_pull_grace_seconds: z.int().min(0).optional(),
+  registry: z
+    .strictObject({
+      repository: nonEmpty,
+      insecure: z.boolean().optional(),
+      username: nonEmpty.optional(),
+      password_file: nonEmpty.optional(),
+      pull_secret: dnsName.optional(),
+    })
+    .refine((r) => (r.username === undefined) === (r.password_file === undefined), {
+      error: 'username and password_file go together',
+    })
+    .optional(),
 });
 type KubernetesBlock = z.infer<typeof KubernetesBlock>;
 
@@ -500,6 +512,13 @@ function kubernetesSettings(
     runAsGroup: k.run_as_group,
     pendingTimeoutSeconds: k.pending_timeout_seconds ?? 300,
     imagePullGraceSeconds: k.image_pull_grace_seconds ?? 10,
+    registry: k.registry && {
+      repository: k.registry.repository,
+      insecure: k.registry.insecure ?? false,
+      username: k.registry.username,
+      passwordFile: k.registry.password_file === undefined ? undefined : resolve(k.registry.password_file),
+      pullSecret: k.registry.pull_secret,
+    },
   };
 }
 

@@ -9,6 +9,7 @@ import type {
   Finished,
   HeldStep as WireHeldStep,
   HeldStepDecision,
+  ImageRef,
 } from '../proto/gen/outpost/v1/agent.js';
 import { LeaseDecision } from '../proto/gen/outpost/v1/agent.js';
 import { statusToWire, streamToWire } from '../common/wire-enums.js';
@@ -231,7 +232,7 @@ export class StepRunner {
       timeoutMs: spec.timeoutMs,
       privileged: spec.privileged,
       ...(assign.context ? { context: { ...assign.context } } : {}),
-      ...(spec.image?.repository ? { image: { ...spec.image } } : {}),
+      ...imageFromWire(spec.image),
       memoryLimitBytes: spec.memoryLimitBytes,
       cpuShares: spec.cpuShares,
       redact: spec.redact,
@@ -464,15 +465,12 @@ export class StepRunner {
     log: Logger,
   ): Promise<void> {
     this.outbox?.sendAccepted(step.leaseId);
-    const fetched = await this.fetchInputs(step, extra.digests, this.delivery(tracked, log));
-    if (typeof fetched === 'string') {
-      await this.report(
-        tracked,
-        step.leaseId,
-        { status: 'errored', exitStatus: -1, error: fetched },
-        [],
-        undefined,
-      );
+    const delivery = this.delivery(tracked, log);
+    const fetched = await this.fetchInputs(step, extra.digests, delivery);
+    const image = typeof fetched === 'string' ? fetched : await this.fetchImage(step, executor, delivery);
+    if (typeof image === 'string' || typeof fetched === 'string') {
+      const error = typeof fetched === 'string' ? fetched : (image as string);
+      await this.report(tracked, step.leaseId, { status: 'errored', exitStatus: -1, error }, [], undefined);
       return;
     }
     // Stopped while its inputs were fetched: a dropped step is forgotten, an aborted one never starts.
@@ -482,21 +480,22 @@ export class StepRunner {
       await this.report(tracked, step.leaseId, aborted, [], undefined);
       return;
     }
-    let starting: ExecStep = { ...step, inputs: fetched };
-    if (step.image && extra.images) {
-      const image = await this.fetchImage(extra.images, step.image, tracked, log);
-      if (typeof image === 'string') {
+    let starting: ExecStep = { ...step, inputs: fetched, ...(image ? { image } : {}) };
+    // A process pool with task_images: chroot runs a registry image_resource in its rootfs.
+    if (image?.repository && extra.images) {
+      const rootfs = await this.fetchRootfs(extra.images, image, tracked, log);
+      if (typeof rootfs === 'string') {
         await this.report(
           tracked,
           step.leaseId,
-          { status: 'errored', exitStatus: -1, error: image },
+          { status: 'errored', exitStatus: -1, error: rootfs },
           [],
           undefined,
         );
         return;
       }
       // The image's env (its PATH, say) sits under the task's own params.
-      starting = { ...starting, rootfs: image.rootfs, env: { ...image.env, ...step.env } };
+      starting = { ...starting, rootfs: rootfs.rootfs, env: { ...rootfs.env, ...step.env } };
     }
     const running = await executor.start(starting);
     tracked.running = running;
@@ -551,7 +550,7 @@ export class StepRunner {
   }
 
   /** A task image's rootfs for a pool of host processes; or why it could not be had. */
-  private async fetchImage(
+  private async fetchRootfs(
     images: RootfsCache,
     image: StepImage,
     tracked: Tracked,
@@ -593,6 +592,29 @@ export class StepRunner {
       }
     }
     return inputs;
+  }
+
+  /**
+   * The step's image, its artifact fetched (an image a task built) for an executor that runs images;
+   * or why it could not be.
+   */
+  private async fetchImage(
+    step: ExecStep,
+    executor: Executor,
+    delivery: DeliveryContext,
+  ): Promise<StepImage | undefined | string> {
+    const artifact = step.image?.artifact;
+    if (!step.image || !artifact || !executor.runsImages) return step.image;
+    try {
+      const archive = await deliver(
+        `image: could not fetch ${artifact.digest}`,
+        () => this.transfer.fetch(step.leaseId, artifact.digest),
+        delivery,
+      );
+      return { ...step.image, artifact: { ...artifact, archive } };
+    } catch (err) {
+      return (err as Error).message;
+    }
   }
 
   /** Packs the step's outputs and uploads each, across hub outages; throws why one could not be. */
@@ -672,6 +694,17 @@ export class StepRunner {
 }
 
 /** Read through a call: the signal changes across awaits, which a narrowed field read would hide. */
+/** The step's image from the wire: a registry reference, an artifact, or none. */
+function imageFromWire(image: ImageRef | undefined): Pick<ExecStep, 'image'> {
+  if (!image) return {};
+  const credentials =
+    image.username || image.password ? { username: image.username, password: image.password } : {};
+  if (image.artifactDigest)
+    return { image: { repository: '', artifact: { digest: image.artifactDigest, archive: undefined } } };
+  if (!image.repository) return {};
+  return { image: { repository: image.repository, tag: image.tag, digest: image.digest, ...credentials } };
+}
+
 function stopped(tracked: Tracked): boolean {
   return tracked.stop.signal.aborted;
 }

@@ -41,7 +41,7 @@ export interface ExecStep {
   privileged: boolean;
   /** Where the step sits (labels, annotations); absent in old callers. */
   context?: StepContext;
-  /** The task's image_resource; executors without images ignore it. Absent: the pool's default. */
+  /** The task's image; executors without images ignore it. Absent: the pool's default. */
   image?: StepImage;
   /**
    * The image's root filesystem on this host, already fetched (agent/images), for executors that run
@@ -130,6 +130,11 @@ export interface StepContext {
   cacheGeneration?: number;
 }
 
+/**
+ * The step's image: a registry reference (`repository` with a `digest`, else a `tag`), or (`artifact`,
+ * `repository` '') a build artifact that holds an image, which executors that run images push to a
+ * registry of theirs first.
+ */
 export interface StepImage {
   repository: string;
   tag?: string;
@@ -137,6 +142,8 @@ export interface StepImage {
   /** Registry credentials from the resource's source. */
   username?: string;
   password?: string;
+  /** `archive`: a local tar of the artifact, fetched by the runner for executors with `runsImages`. */
+  artifact?: { digest: string; archive: string | undefined };
 }
 
 export interface LogData {
@@ -255,6 +262,8 @@ export interface Executor {
   readonly kind: string;
   /** Executors whose steps meet an admission check (kubernetes): its result, checked at start. */
   readonly admission?: Promise<Admission>;
+  /** Runs steps in their image: the runner fetches an image artifact (StepImage.artifact) for start(). */
+  readonly runsImages?: boolean;
   start(step: ExecStep): Promise<RunningStep>;
   /** Lease ids of steps this agent started that still exist (after an agent restart). */
   listHeld?(): Promise<string[]>;

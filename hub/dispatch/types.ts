@@ -22,8 +22,12 @@ export interface StepSpec {
   redact: string[];
   /** Task `caches` paths, kept by the agent between builds of the same job step. */
   cachePaths: string[];
-  /** The container image, from a registry-image/docker-image `image_resource`. */
-  image?: { repository: string; tag: string; digest: string };
+  /**
+   * The container image: a registry reference (a registry-image/docker-image `image_resource`, or an
+   * `image:` artifact a registry-image get fetched), or an `image:` artifact holding an image (see
+   * ImageRef in agent.proto).
+   */
+  image?: StepImage;
   /**
    * Env vars the agent fills from a Secret in its cluster (task params that are a whole
    * `((source:secret.key))` of a `kubernetes` var source): the hub holds only these references.
@@ -32,6 +36,19 @@ export interface StepSpec {
   secretEnv?: SecretEnvVar[];
   /** Set for resource steps (check, get, put): what the agent runs instead of `run`. */
   resource?: ResourceAction;
+}
+
+/** See ImageRef in proto/outpost/v1/agent.proto. */
+export interface StepImage {
+  /** '' when the image is an artifact. */
+  repository: string;
+  tag: string;
+  digest: string;
+  /** Registry credentials from the image resource's source. */
+  username?: string;
+  password?: string;
+  /** The build artifact holding the image (a task's OCI image output, a get of another type). */
+  artifactDigest?: string;
 }
 
 /** A resource type's check/in/out; see ResourceAction in proto/outpost/v1/agent.proto. */

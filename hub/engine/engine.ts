@@ -327,7 +327,7 @@ function redact(text: string, secrets: readonly string[]): string {
 /** What a process pool does not apply of a step; `images`: the pool runs task images (chroot). */
 function unhonoured(spec: StepSpec, images: boolean): string[] {
   const out: string[] = [];
-  if (spec.image && !images) out.push(`image ${spec.image.repository}`);
+  if (spec.image && !images) out.push(`image ${spec.image.repository || 'from an artifact'}`);
   if (spec.privileged) out.push('privileged');
   if (spec.memoryLimitBytes > 0 || spec.cpuShares > 0) out.push('container_limits');
   return out;

@@ -22,6 +22,7 @@ import {
 } from './dispatched-step.js';
 import { canonicalJson } from '../store/canonical-json.js';
 import { effectiveSource, historyHash, resolveType, sha256, type ResolvedType } from './resource-types.js';
+import { registryImageOf, type RegistryImage } from './image-ref.js';
 import type { Scope } from './scope.js';
 
 export interface ResourceStepDeps extends DispatchDeps {
@@ -270,7 +271,9 @@ export class ResourceSteps {
     const id = scope.id(node.id);
     const existing = build.steps.get(id);
     if (existing && TERMINAL_STEP_STATUSES.has(existing.status))
-      return this.restore(existing, node.name, (output, agent) => scope.register([output], {}, agent));
+      return this.restore(existing, node.name, (output, agent, image) =>
+        scope.register([output], {}, agent, image),
+      );
     const pipeline = await this.deps.configs.get(build.build.pipelineId);
     const target = this.resourceTarget(pipeline, node);
     let version: Version | string;
@@ -372,8 +375,7 @@ export class ResourceSteps {
     step: { tags: string[]; timeoutMs: number | undefined; resource: string },
     recordInput: boolean,
     // Where the fetched files go: the build's artifacts, or (for an image) the caller.
-    register: (output: OutputArtifact, agent: string | null) => void = (output, agent) =>
-      scope.register([output], {}, agent),
+    register: Register = (output, agent, image) => scope.register([output], {}, agent, image),
   ): Promise<Result> {
     const { store, now } = build.deps;
     const existing = build.steps.get(id);
@@ -435,7 +437,7 @@ export class ResourceSteps {
           version: cached.version,
           metadata: cached.metadata,
         });
-        register(outputs[0] as OutputArtifact, null);
+        register(outputs[0] as OutputArtifact, null, registryImageOf(prepared.spec.resource, cached.version));
         return 'succeeded';
       }
       run = await this.createRun(build, id, artifact, prepared.spec);
@@ -460,18 +462,16 @@ export class ResourceSteps {
         createdAt: now(),
       });
     await build.event('finish-get', { origin: { id }, exit_status: ended.exitStatus ?? 0, ...got });
-    register(output, ended.agentName);
+    register(output, ended.agentName, registryImageOf(specOf(run).resource, got.version));
     return 'succeeded';
   }
 
   /** A finished get (or put) replayed: its artifact is the build's again. */
-  private restore(
-    run: StepRun,
-    artifact: string,
-    register: (output: OutputArtifact, agent: string | null) => void,
-  ): Result {
+  private restore(run: StepRun, artifact: string, register: Register): Result {
     const ended = endedFromStore(run);
-    for (const output of ended.outputs) if (output.name === artifact) register(output, ended.agentName);
+    const image = registryImageOf(specOf(run).resource, fetchedOf(ended.resourceResult)?.version);
+    for (const output of ended.outputs)
+      if (output.name === artifact) register(output, ended.agentName, image);
     return ended.status;
   }
 
@@ -599,6 +599,13 @@ export class ResourceSteps {
     const key = keyOf(resolved, view.pipelineId, target, typeVersion);
     return { spec, key, source, params: finalParams };
   }
+}
+
+/** Where a get's fetched files go; `image` when they are a registry image (image-ref.ts). */
+type Register = (output: OutputArtifact, agent: string | null, image?: RegistryImage) => void;
+
+function specOf(run: StepRun): StepSpec {
+  return (run.spec as StoredDispatchSpec).spec;
 }
 
 /** A check's answer: a list of versions (oldest first), or undefined when it is not one. */

@@ -2,12 +2,15 @@
 // suffix that keeps steps of different `across` combinations apart.
 
 import type { OutputArtifact } from '../dispatch/types.js';
+import type { RegistryImage } from './image-ref.js';
 
 export interface ArtifactBinding {
   digest: string;
   size: number;
   /** The agent that produced it, which likely still has it cached: placement prefers it. */
   agent: string | null;
+  /** Set when a registry-image get fetched it: the image it is, for a task's `image:` (image-ref.ts). */
+  image?: RegistryImage;
 }
 
 /** Why a scope was aborted; decides how the steps inside end. */
@@ -59,12 +62,18 @@ export class Scope {
     return planId + this.idSuffix;
   }
 
-  register(outputs: OutputArtifact[], mapping: Record<string, string>, agent: string | null): void {
+  register(
+    outputs: OutputArtifact[],
+    mapping: Record<string, string>,
+    agent: string | null,
+    image?: RegistryImage,
+  ): void {
     for (const output of outputs) {
       this.artifacts.set(mapping[output.name] ?? output.name, {
         digest: output.digest,
         size: output.size,
         agent,
+        ...(image ? { image } : {}),
       });
     }
   }

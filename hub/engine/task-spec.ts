@@ -2,6 +2,7 @@
 
 import type { StepSpec } from '../dispatch/types.js';
 import type { TaskConfig, TaskPlan } from '../pipeline/plan.js';
+import { REGISTRY_TYPES } from './image-ref.js';
 
 /** `digests` binds input names to build artifacts (absent: an optional input not provided). */
 export function taskStepSpec(
@@ -32,12 +33,17 @@ export function taskStepSpec(
   };
 }
 
-/** The container image of a registry-image / docker-image `image_resource`; other types have none yet. */
+/**
+ * The container image of a registry-image / docker-image `image_resource`, with the source's credentials;
+ * other types are fetched as artifacts (task-step.ts).
+ */
 function imageOf(config: TaskConfig): Pick<StepSpec, 'image'> {
   const resource = config.image_resource;
-  if (resource?.type !== 'registry-image' && resource?.type !== 'docker-image') return {};
-  const { repository, tag } = resource.source;
+  if (!resource || !REGISTRY_TYPES.has(resource.type)) return {};
+  const { repository, tag, username, password } = resource.source;
   if (typeof repository !== 'string') return {};
   const digest = resource.version?.digest ?? '';
-  return { image: { repository, tag: typeof tag === 'string' ? tag : 'latest', digest } };
+  const credentials =
+    typeof username === 'string' && typeof password === 'string' ? { username, password } : {};
+  return { image: { repository, tag: typeof tag === 'string' ? tag : 'latest', digest, ...credentials } };
 }

@@ -19,7 +19,8 @@ import {
   type DispatchDeps,
   type StoredDispatchSpec,
 } from './dispatched-step.js';
-import type { Scope } from './scope.js';
+import { artifactImage, REGISTRY_TYPES } from './image-ref.js';
+import type { ArtifactBinding, Scope } from './scope.js';
 import { taskStepSpec } from './task-spec.js';
 
 /** What a task step run keeps in the store: what to dispatch, and where it belongs. */
@@ -46,8 +47,6 @@ export interface TaskStepDeps extends DispatchDeps {
   ) => Promise<OutputArtifact | string>;
 }
 
-/** Types whose image_resource is an image reference the executor pulls itself (task-spec.ts). */
-const REGISTRY_TYPES = new Set(['registry-image', 'docker-image']);
 const MAX_METADATA_BYTES = 64 * 1024;
 
 export class TaskStep implements LeafRunner<TaskPlan> {
@@ -150,8 +149,10 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     const spec = taskStepSpec(node, final, build.build.teamName, digests);
     spec.privileged = privileged === true || privileged === 'true';
     if (cluster.secretEnv.length > 0) spec.secretEnv = cluster.secretEnv;
-    const imageEnv = await this.imageEnv(node, final, scope, build);
-    if (typeof imageEnv === 'string') return imageEnv;
+    const image = await this.fetchedImage(node, final, scope, build);
+    if (typeof image === 'string') return image;
+    if (image) spec.image = artifactImage(image);
+    const imageEnv = image ? await this.imageEnv(image.digest) : {};
     // The image's env (a mock image's MIRRORED_VERSION) sits under the task's own params.
     spec.env = { ...imageEnv, ...spec.env };
     // Only the secrets this task's own config referenced (var sources, unrevealed load_var strings).
@@ -160,25 +161,27 @@ export class TaskStep implements LeafRunner<TaskPlan> {
   }
 
   /**
-   * The env an image sets for what runs on it (`metadata.json` of a fetched image: an `image:` artifact,
-   * or an image_resource fetched through its type); registry images are pulled by the executor instead.
+   * The image the task names as an artifact: an `image:` artifact, or an image_resource of a type that
+   * is not a registry image, fetched through its type. Undefined: a registry image_resource (the spec
+   * names it, task-spec.ts) or none. A string: why not.
    */
-  private async imageEnv(
+  private async fetchedImage(
     node: TaskPlan,
     config: TaskConfig,
     scope: Scope,
     build: BuildRun,
-  ): Promise<Record<string, string> | string> {
-    let digest: string | undefined;
-    if (node.image !== undefined) {
-      digest = scope.artifacts.get(node.image)?.digest;
-      if (digest === undefined) return `image artifact "${node.image}" is not in this build`;
-    } else if (config.image_resource && !REGISTRY_TYPES.has(config.image_resource.type)) {
-      const fetched = await this.deps.image(build, scope, scope.id(node.id), config.image_resource);
-      if (typeof fetched === 'string') return fetched;
-      digest = fetched.digest;
-    }
-    if (digest === undefined) return {};
+  ): Promise<ArtifactBinding | undefined | string> {
+    if (node.image !== undefined)
+      return scope.artifacts.get(node.image) ?? `image artifact "${node.image}" is not in this build`;
+    if (!config.image_resource || REGISTRY_TYPES.has(config.image_resource.type)) return undefined;
+    const fetched = await this.deps.image(build, scope, scope.id(node.id), config.image_resource);
+    return typeof fetched === 'string'
+      ? fetched
+      : { digest: fetched.digest, size: fetched.size, agent: null };
+  }
+
+  /** The env a fetched image sets for what runs on it: `metadata.json` (a mock image's MIRRORED_VERSION). */
+  private async imageEnv(digest: string): Promise<Record<string, string>> {
     const text = await this.deps.artifacts
       .readFile(digest, 'metadata.json', MAX_METADATA_BYTES)
       .then((b) => b.toString('utf8'))

@@ -220,7 +220,14 @@ export class AgentSession implements AgentConnection {
             redact: a.spec.redact,
             cachePaths: a.spec.cachePaths,
             outputs: a.spec.outputs.map((o) => ({ ...o })),
-            image: a.spec.image ? { ...a.spec.image } : undefined,
+            image: a.spec.image
+              ? {
+                  ...a.spec.image,
+                  username: a.spec.image.username ?? '',
+                  password: a.spec.image.password ?? '',
+                  artifactDigest: a.spec.image.artifactDigest ?? '',
+                }
+              : undefined,
             privileged: a.spec.privileged,
             timeoutMs: a.spec.timeoutMs,
             memoryLimitBytes: a.spec.memoryLimitBytes,

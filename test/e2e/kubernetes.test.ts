@@ -511,7 +511,7 @@ describe('kubernetes executor, end to end', () => {
       outputs: [],
       timeoutMs: 0,
       privileged: false,
-      image: { repository: 'busybox', tag: '1.37', username: 'u', password: 'p' },
+      image: { repository: 'busybox', digest: `sha256:${'a'.repeat(64)}`, username: 'u', password: 'p' },
       redact: ['secret-value'],
     });
     expect(await executor.listHeld()).toEqual(['rbac-lease']);

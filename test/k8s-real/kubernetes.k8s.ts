@@ -2,6 +2,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentSummary } from '../../hub/api/types.js';
 import {
@@ -200,4 +201,46 @@ describe.skipIf(!kubeconfig)('kubernetes executor on a real cluster', () => {
     expect((await hub.api('PUT', `/builds/${build}/abort`)).status).toBe(204);
     expect(finalStatus(await readBuildEvents(hub, build))).toBe('aborted');
   });
+
+  it("the seed pipeline: a registry-image get's digest is the image the task's pod pulls", async () => {
+    const repository = process.env.OUTPOST_K8S_IMAGE_REPOSITORY ?? 'busybox';
+    const name = `seed-${process.pid}`;
+    await setPipeline(
+      hub,
+      name,
+      `resources:
+- name: image
+  type: registry-image
+  check_every: never
+  source: { repository: ${repository}, tag: '1.37' }
+jobs:
+- name: job
+  plan:
+  - get: image
+  - task: use-it
+    image: image
+    config: {platform: linux, run: {path: echo, args: ["Hello, world!"]}}
+`,
+    );
+    const check = await hub.api<{ id: number }>(
+      'POST',
+      `/teams/main/pipelines/${name}/resources/image/check`,
+      {},
+    );
+    expect(finalStatus(await readBuildEvents(hub, check.body.id))).toBe('succeeded');
+    const events = await readBuildEvents(hub, await triggerJob(hub, name, 'job'));
+    expect(errorOf(events)).toBeUndefined();
+    expect(logText(events)).toContain('Hello, world!\n');
+    const digest = (events.find((e) => e.event === 'finish-get')?.data.version as { digest: string }).digest;
+    // The kubelet's own record of what it pulled (events outlive the deleted pod).
+    const core = kubeConfigFrom(kubeconfig ?? '').makeApiClient(CoreV1Api);
+    const pulled = await core.listNamespacedEvent({ namespace: NS, fieldSelector: 'reason=Pulled' });
+    expect(pulled.items.some((e) => e.message?.includes(`${repository}@${digest}`))).toBe(true);
+  });
 });
+
+function kubeConfigFrom(file: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromFile(file);
+  return kc;
+}

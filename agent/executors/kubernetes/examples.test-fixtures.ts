@@ -31,6 +31,7 @@ export const linuxPool: KubernetesPoolSettings = {
   runAsGroup: undefined,
   pendingTimeoutSeconds: 300,
   imagePullGraceSeconds: 10,
+  registry: undefined,
 };
 
 export const windowsPool: KubernetesPoolSettings = {
@@ -39,7 +40,8 @@ export const windowsPool: KubernetesPoolSettings = {
   platform: 'windows',
   nodeSelector: {},
   arch: undefined,
-  windowsBuild: '10.0.20348',
+  // From the default image's tag: ltsc2022.
+  windowsBuild: undefined,
   tolerations: [],
   windowsToleration: WINDOWS_TOLERATION,
   imagePullSecrets: [],

@@ -40,6 +40,7 @@ import {
   stepDirs,
   workspacePath,
 } from './pod.js';
+import { podImage } from './image.js';
 import { PendingClock, type PendingPhase } from './pending.js';
 import { viewPod } from './reasons.js';
 import { buildStepSecret, isPullSecret, podOwnerReference, redactOf, secretNameFor } from './secrets.js';
@@ -102,6 +103,7 @@ const OUTPUTS_HELPER_START_MS = 60_000;
 
 export class KubernetesExecutor implements Executor {
   readonly kind = 'kubernetes';
+  readonly runsImages = true;
   private readonly deps: Deps;
   private readonly selector: string;
 
@@ -125,23 +127,31 @@ export class KubernetesExecutor implements Executor {
     const { settings } = this.deps;
     const podName = podNameFor(step);
     const labels = labelsFor(step, settings, this.opts.agent);
-    const secret = buildStepSecret(step, {
-      name: secretNameFor(podName),
-      namespace: settings.namespace,
-      labels,
-    });
+    const scratch = path.join(this.opts.workRoot, labelValue(step.leaseId) || randomUUID());
+    const image = await podImage(step, settings, scratch);
+    if (typeof image === 'string') {
+      await rm(scratch, { recursive: true, force: true });
+      return new ErroredStep(step.leaseId, image);
+    }
+    const secret = buildStepSecret(
+      step,
+      { name: secretNameFor(podName), namespace: settings.namespace, labels },
+      image.credentials,
+    );
+    const pullSecret = isPullSecret(secret) ? secretNameFor(podName) : image.pullSecret;
     let pod: V1Pod;
     try {
       pod = buildPod(step, settings, {
         podName,
         agent: this.opts.agent,
-        ...(isPullSecret(secret) ? { pullSecret: secretNameFor(podName) } : {}),
+        image: image.reference,
+        ...(pullSecret ? { pullSecret } : {}),
       });
     } catch (err) {
+      await rm(scratch, { recursive: true, force: true });
       if (err instanceof PodSpecError) return new ErroredStep(step.leaseId, err.message);
       throw err;
     }
-    const scratch = path.join(this.opts.workRoot, labelValue(step.leaseId) || randomUUID());
     let inputsTar: string;
     try {
       inputsTar = await buildInputsTar(step, scratch);

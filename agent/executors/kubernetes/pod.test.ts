@@ -109,10 +109,21 @@ describe('buildPod', () => {
     expect(pod.spec?.tolerations).toEqual([
       { key: 'os', operator: 'Equal', value: 'windows', effect: 'NoSchedule' },
     ]);
-    expect(pod.spec?.securityContext).toEqual({ windowsOptions: { runAsUserName: 'ContainerUser' } });
+    // Pod Security `restricted` asks Windows pods for runAsNonRoot only (not seccomp, capabilities,
+    // allowPrivilegeEscalation, which the API server rejects on Windows pods).
+    expect(pod.spec?.securityContext).toEqual({
+      runAsNonRoot: true,
+      windowsOptions: { runAsUserName: 'ContainerUser' },
+    });
     expect(pod.spec?.initContainers?.[0]).toMatchObject({
       image: 'mcr.microsoft.com/windows/nanoserver:ltsc2022',
-      command: ['tar', '-xf', '-', '-C', 'C:\\workspace'],
+      // ContainerUser owns what it extracted, so it may let BUILTIN\Users (the step's ContainerUser) modify it.
+      command: [
+        'cmd',
+        '/S',
+        '/C',
+        'tar -xf - -C "C:\\workspace" && icacls "C:\\workspace\\src" /grant *S-1-5-32-545:(OI)(CI)M /T /Q',
+      ],
       volumeMounts: [{ name: 'workspace', mountPath: 'C:\\workspace' }],
     });
     expect(pod.spec?.initContainers?.[0]?.securityContext).toBeUndefined();
@@ -124,6 +135,47 @@ describe('buildPod', () => {
     });
     // No timeout: still a deadline (a day), so a pod the agent lost cannot run for ever.
     expect(pod.spec?.activeDeadlineSeconds).toBe(86_400);
+  });
+
+  it("a Windows pool without windows_build selects the build its step image's tag names", () => {
+    const build = (image: ExecStep['image'], pool = windowsPool) =>
+      buildPod({ ...windowsStep, ...(image ? { image } : {}) }, pool, ids('p')).spec?.nodeSelector?.[
+        'node.kubernetes.io/windows-build'
+      ];
+    // No image_resource: the pool's default image (servercore:ltsc2022).
+    expect(build(undefined)).toBe('10.0.20348');
+    expect(build({ repository: 'mcr.microsoft.com/windows/servercore', tag: 'ltsc2019' })).toBe('10.0.17763');
+    expect(
+      build({ repository: 'mcr.microsoft.com/dotnet/framework/sdk', tag: '4.8-windowsservercore-ltsc2025' }),
+    ).toBe('10.0.26100');
+    expect(build({ repository: 'mcr.microsoft.com/windows/nanoserver', tag: '10.0.17763.6414' })).toBe(
+      '10.0.17763',
+    );
+    // A tag that names no build: the helper image's (nanoserver:ltsc2022).
+    expect(build({ repository: 'team/builder', tag: 'v3' })).toBe('10.0.20348');
+    // The pool's own setting wins.
+    expect(build({ repository: 'x', tag: 'ltsc2019' }, { ...windowsPool, windowsBuild: '10.0.20348' })).toBe(
+      '10.0.20348',
+    );
+  });
+
+  it('a Windows inputs helper grants Modify on every top-level directory, and refuses cmd metacharacters', () => {
+    const pod = buildPod(
+      { ...windowsStep, outputs: [{ name: 'bin', path: 'out/bin' }], run: { ...windowsStep.run, dir: '' } },
+      windowsPool,
+      ids('p'),
+    );
+    expect(pod.spec?.initContainers?.[0]?.command?.[3]).toBe(
+      'tar -xf - -C "C:\\workspace" && icacls "C:\\workspace\\src" /grant *S-1-5-32-545:(OI)(CI)M /T /Q && ' +
+        'icacls "C:\\workspace\\out" /grant *S-1-5-32-545:(OI)(CI)M /T /Q',
+    );
+    expect(() =>
+      buildPod(
+        { ...windowsStep, inputs: [{ name: 'x', path: 'a&b', archive: undefined }] },
+        windowsPool,
+        ids('p'),
+      ),
+    ).toThrow(new PodSpecError('path "a&b": a Windows pool\'s paths cannot contain " % & | < > ^'));
   });
 
   it('a Windows pool with outputs idles its helper with cmd', () => {
@@ -228,6 +280,10 @@ describe('images and resources', () => {
     expect(imageOf({ repository: 'r/x', tag: '1', digest: 'sha256:ab' }, linuxPool)).toBe('r/x@sha256:ab');
     expect(imageOf({ repository: 'r/x' }, linuxPool)).toBe('r/x:latest');
     expect(imageOf(undefined, linuxPool)).toBe('busybox:1.37');
+    // An image artifact has no name until it is pushed: never the pool's default in its place.
+    expect(() =>
+      imageOf({ repository: '', artifact: { digest: 'sha256:ab', archive: undefined } }, linuxPool),
+    ).toThrow(PodSpecError);
   });
 
   it('a resource step from an image keeps kind, type and response output in an annotation, never its request', () => {

@@ -22,6 +22,7 @@ import type {
 import { heldResource, type ExecStep, type StepImage } from '../executor.js';
 import { strategicMerge } from './patch.js';
 import type { KubernetesPoolSettings, ResourceAmounts, Toleration } from './settings.js';
+import { windowsBuildOfImage, windowsExtractCommand } from './windows.js';
 
 export const WORKSPACE_VOLUME = 'workspace';
 export const INPUTS_CONTAINER = 'inputs';
@@ -83,12 +84,19 @@ export class PodSpecError extends Error {
 export interface PodIds {
   podName: string;
   agent: string;
-  /** The step's own registry Secret, when its image has credentials. */
+  /** The Secret the pod pulls its image with, besides the pool's: the step's own or the pool registry's. */
   pullSecret?: string;
+  /** The step's image as image.ts settled it (a tag resolved, an artifact pushed); default imageOf(). */
+  image?: string;
 }
 
-/** `<repository>@<digest>`, else `<repository>:<tag or latest>`; the pool's default without an image. */
+/**
+ * `<repository>@<digest>`, else `<repository>:<tag or latest>`; the pool's default without an image. An
+ * image that is an artifact has no name until image.ts pushed it: never the default in its place.
+ */
 export function imageOf(image: StepImage | undefined, pool: KubernetesPoolSettings): string {
+  if (image?.artifact)
+    throw new PodSpecError("the task's image is an artifact that was not pushed to a registry");
   if (!image?.repository) return pool.defaultImage;
   if (image.digest) return `${image.repository}@${image.digest}`;
   return `${image.repository}:${image.tag || 'latest'}`;
@@ -214,8 +222,10 @@ export function stepResources(step: ExecStep, pool: KubernetesPoolSettings): V1R
 
 function podSecurityContext(pool: KubernetesPoolSettings): V1PodSecurityContext {
   if (pool.platform === 'windows') {
-    // Linux-only fields (seccomp, runAsUser, capabilities) are rejected on Windows pods.
-    return { windowsOptions: { runAsUserName: 'ContainerUser' } };
+    // Linux-only fields (seccomp, runAsUser, fsGroup, capabilities) are rejected on Windows pods, and
+    // Pod Security `restricted` does not ask for them there; it does ask for runAsNonRoot, which the
+    // kubelet checks against the user name (ContainerAdministrator is root).
+    return { runAsNonRoot: true, windowsOptions: { runAsUserName: 'ContainerUser' } };
   }
   // Pod Security `restricted`: non-root with a numeric uid (the image's own user is often root or a
   // name the kubelet cannot check). fsGroup owns the workspace volume, so whichever uid a pod_patch
@@ -253,14 +263,39 @@ function keepAlive(pool: KubernetesPoolSettings): string[] {
  * another uid than the helper (an image's own non-root user) can still write its inputs and outputs, as
  * GitLab's init-permissions step does. Symlinks are left alone: chmod would follow them out.
  */
-function extractInputs(pool: KubernetesPoolSettings): string[] {
-  if (pool.helperShell === 'cmd') return ['tar', '-xf', '-', '-C', pool.workspace];
+function extractInputs(pool: KubernetesPoolSettings, step: ExecStep): string[] {
+  if (pool.helperShell === 'cmd') return windowsExtractCommand(pool.workspace, topDirs(step));
   return [
     'sh',
     '-c',
     'tar -xf - -C "$0" && find "$0" -mindepth 1 ! -type l -exec chmod g+rwX {} +',
     pool.workspace,
   ];
+}
+
+/** The workspace's top-level directories the inputs tar makes (cmd quoting: no metacharacters). */
+function topDirs(step: ExecStep): string[] {
+  const dirs = new Set(stepDirs(step).map((d) => d.split('/')[0] ?? '.'));
+  dirs.delete('.');
+  for (const d of dirs)
+    if (/["%&|<>^]/.test(d))
+      throw new PodSpecError(
+        `path ${JSON.stringify(d)}: a Windows pool's paths cannot contain " % & | < > ^`,
+      );
+  return [...dirs];
+}
+
+/**
+ * node.kubernetes.io/windows-build: the pool's, else the one the step image's tag names (the pool's
+ * default image without one), else the helper image's: a Windows container runs only on its build.
+ */
+function windowsBuildFor(step: ExecStep, pool: KubernetesPoolSettings): string | undefined {
+  if (pool.platform !== 'windows') return undefined;
+  if (pool.windowsBuild) return pool.windowsBuild;
+  const image = step.image?.repository
+    ? `${step.image.repository}:${step.image.tag ?? ''}`
+    : pool.defaultImage;
+  return windowsBuildOfImage(image) ?? windowsBuildOfImage(pool.helperImage);
 }
 
 function tolerationsFor(pool: KubernetesPoolSettings): Toleration[] {
@@ -296,12 +331,13 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
   const helperSecurity = containerSecurityContext(pool, false);
   const nodeSelector: Record<string, string> = { ...pool.nodeSelector, 'kubernetes.io/os': pool.platform };
   if (pool.arch) nodeSelector['kubernetes.io/arch'] = pool.arch;
-  if (pool.windowsBuild) nodeSelector['node.kubernetes.io/windows-build'] = pool.windowsBuild;
+  const windowsBuild = windowsBuildFor(step, pool);
+  if (windowsBuild) nodeSelector['node.kubernetes.io/windows-build'] = windowsBuild;
 
   const inputs: V1Container = {
     name: INPUTS_CONTAINER,
     image: pool.helperImage,
-    command: extractInputs(pool),
+    command: extractInputs(pool, step),
     stdin: true,
     stdinOnce: true,
     volumeMounts: mounts,
@@ -311,7 +347,7 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
   const stepSecurity = containerSecurityContext(pool, step.privileged);
   const stepContainer: V1Container = {
     name: STEP_CONTAINER,
-    image: imageOf(step.image, pool),
+    image: ids.image ?? imageOf(step.image, pool),
     command: [step.run.path],
     args: [...step.run.args],
     workingDir: runDir,

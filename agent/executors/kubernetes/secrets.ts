@@ -1,4 +1,4 @@
-// The step's own short-lived Secret: registry credentials from the image resource's source (as a
+// The step's own short-lived Secret: registry credentials of the step's image (image.ts; as a
 // kubernetes.io/dockerconfigjson the pod pulls with) and the values the runner redacts from the log
 // (so a reattached step redacts the same way). Created before the pod (which mounts it), then owned by
 // the pod (ownerReferences), so Kubernetes deletes it with the pod whoever deletes the pod; the agent
@@ -7,6 +7,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
 import type { V1OwnerReference, V1Pod, V1Secret } from '@kubernetes/client-node';
 import type { ExecStep } from '../executor.js';
+import type { PullCredentials } from './image.js';
 
 export const REDACT_KEY = 'redact';
 
@@ -26,32 +27,31 @@ function b64(s: string): string {
   return Buffer.from(s, 'utf8').toString('base64');
 }
 
-/** The step's Secret, or undefined when it needs none (no credentials, nothing to redact). */
+/**
+ * The step's Secret, or undefined when it needs none (no credentials, nothing to redact). `pull`: the
+ * registry credentials of the step's image (image.ts).
+ */
 export function buildStepSecret(
   step: ExecStep,
   meta: { name: string; namespace: string; labels: Record<string, string> },
+  pull: PullCredentials | undefined,
 ): V1Secret | undefined {
-  const image = step.image;
-  const creds = image?.repository && image.username !== undefined && image.password !== undefined;
   const redact = step.redact ?? [];
-  if (!creds && redact.length === 0) return undefined;
+  if (!pull && redact.length === 0) return undefined;
   const data: Record<string, string> = {};
   if (redact.length > 0) data[REDACT_KEY] = b64(JSON.stringify(redact));
-  if (creds) {
-    const auth = b64(`${image.username ?? ''}:${image.password ?? ''}`);
+  if (pull) {
+    const { username, password } = pull;
+    const auth = b64(`${username}:${password}`);
     data['.dockerconfigjson'] = b64(
-      JSON.stringify({
-        auths: {
-          [registryOf(image.repository)]: { username: image.username, password: image.password, auth },
-        },
-      }),
+      JSON.stringify({ auths: { [registryOf(pull.repository)]: { username, password, auth } } }),
     );
   }
   return {
     apiVersion: 'v1',
     kind: 'Secret',
     metadata: { name: meta.name, namespace: meta.namespace, labels: meta.labels },
-    type: creds ? 'kubernetes.io/dockerconfigjson' : 'Opaque',
+    type: pull ? 'kubernetes.io/dockerconfigjson' : 'Opaque',
     data,
   };
 }

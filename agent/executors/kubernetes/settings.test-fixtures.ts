@@ -32,6 +32,7 @@ export function settingsFor(over: Partial<KubernetesPoolSettings> = {}): Kuberne
     runAsGroup: undefined,
     pendingTimeoutSeconds: 30,
     imagePullGraceSeconds: 1,
+    registry: undefined,
     ...over,
   };
 }

@@ -29,7 +29,7 @@ export interface KubernetesPoolSettings {
   nodeSelector: Readonly<Record<string, string>>;
   /** kubernetes.io/arch, when the pool names one. */
   arch: string | undefined;
-  /** node.kubernetes.io/windows-build, when the pool names one. */
+  /** node.kubernetes.io/windows-build; undefined: from the image's tag (windows.ts). */
   windowsBuild: string | undefined;
   tolerations: readonly Toleration[];
   /** Added on Windows pools (default os=windows:NoSchedule); undefined: none. */
@@ -60,6 +60,21 @@ export interface KubernetesPoolSettings {
   runAsGroup: number | undefined;
   pendingTimeoutSeconds: number;
   imagePullGraceSeconds: number;
+  /** Where the agent pushes images steps built, to run them by digest (image.ts); undefined: none. */
+  registry: PoolRegistry | undefined;
+}
+
+/** A registry the agent pushes build artifacts that hold an image to (a task's OCI image output). */
+export interface PoolRegistry {
+  /** host[:port]/path: images are pushed here and run as `<repository>@<digest>`. */
+  repository: string;
+  /** Plain HTTP, or a certificate that does not verify. */
+  insecure: boolean;
+  username: string | undefined;
+  /** Read at each push, so a rotated file is picked up. */
+  passwordFile: string | undefined;
+  /** An existing dockerconfigjson Secret pods pull with; undefined: a per-step Secret from the credentials. */
+  pullSecret: string | undefined;
 }
 
 export const LINUX_HELPER_IMAGE = 'busybox:1.37';

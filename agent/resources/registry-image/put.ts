@@ -41,21 +41,39 @@ export async function put(
       throw new ResourceFailure(`${JSON.stringify(tag)} is not a valid tag`);
 
   const image = await glob(dir, params.image);
+  const digest = await pushImage(client, image, params.image, tags, (root) =>
+    log(`pushing ${source.repositoryText}@${root} as ${tags.join(', ')}`),
+  );
+  log('pushed');
+  return {
+    version: { tag: tags[0] ?? '', digest },
+    metadata: [
+      { name: 'repository', value: source.repositoryText },
+      { name: 'tags', value: tags.join(' ') },
+    ],
+  };
+}
+
+/**
+ * Pushes the image at `file` (an image tarball, OCI layout tarball or OCI layout directory; `what` names
+ * it in errors) as each of `tags`: its blobs (those the registry lacks), manifests, then the tags.
+ * Returns its digest (an index's, for a multi-platform image); `loaded` hears it before the upload.
+ */
+export async function pushImage(
+  client: RegistryClient,
+  file: string,
+  what: string,
+  tags: string[],
+  loaded: (digest: string) => void = () => undefined,
+): Promise<string> {
   const scratch = await mkdtemp(path.join(tmpdir(), 'outpost-push-'));
   try {
-    const plan = await load(image, params.image, scratch);
-    log(`pushing ${source.repositoryText}@${plan.root.digest} as ${tags.join(', ')}`);
+    const plan = await load(file, what, scratch);
+    loaded(plan.root.digest);
     for (const blob of plan.blobs) await client.upload(blob.digest, blob.size, blob.file);
     for (const child of plan.children) await client.putManifest(child.digest, child);
     for (const tag of tags) await client.putManifest(tag, plan.root);
-    log('pushed');
-    return {
-      version: { tag: tags[0] ?? '', digest: plan.root.digest },
-      metadata: [
-        { name: 'repository', value: source.repositoryText },
-        { name: 'tags', value: tags.join(' ') },
-      ],
-    };
+    return plan.root.digest;
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }

@@ -62,6 +62,12 @@ export interface FakeKubeOptions {
    * format), and a new pods/log request reads only the current file. Default 10 MiB, as the kubelet's.
    */
   logRotateBytes?: number;
+  /**
+   * Loopback registries (host:port, plain HTTP) the kubelet really pulls from: an image on one of them
+   * runs only if the registry has its manifest, asked with the pod's imagePullSecrets, else
+   * ErrImagePull/ImagePullBackOff with containerd's words (registry-pull.ts). Default: none.
+   */
+  registries?: string[];
 }
 
 export interface FakeKube {
@@ -77,6 +83,8 @@ export interface FakeKube {
   kubeconfigYaml(): string;
   nodes(): KObject[];
   pods(namespace?: string): KObject[];
+  /** Every pod created so far, as the API server stored it at creation, deleted ones included. */
+  createdPods(namespace?: string): KObject[];
   events(namespace?: string): KObject[];
   secrets(namespace?: string): KObject[];
   addNode(node: FakeNode): void;
@@ -167,6 +175,10 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     opts.isolation ?? (process.env.FAKE_KUBE_ISOLATION as FakeKubeOptions['isolation']) ?? 'auto';
   const isolation = requested === 'auto' ? detectIsolation() : requested;
   const imagePullFailures = new Map<string, string>();
+  const created: KObject[] = [];
+  store.onChange((c) => {
+    if (c.resource === 'pods' && c.type === 'ADDED') created.push(c.object);
+  });
   const kubelet = new Kubelet({
     store,
     events,
@@ -175,6 +187,7 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     timing: { imagePullBackoffMs: 300, retryMs: 300, crashLoopBackoffMs: 500, ...opts.timing },
     images: opts.images ?? {},
     imagePullFailures,
+    registries: opts.registries ?? [],
     logRotateBytes: opts.logRotateBytes ?? 10 * 1024 * 1024,
   });
   const token = opts.token ?? randomBytes(24).toString('hex');
@@ -240,6 +253,8 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     },
     nodes: () => store.list('nodes'),
     pods: (namespace) => store.list('pods', namespace),
+    createdPods: (namespace) =>
+      created.filter((p) => namespace === undefined || p.metadata.namespace === namespace),
     events: (namespace) => store.list('events', namespace),
     secrets: (namespace) => store.list('secrets', namespace),
     addNode: (node) => {

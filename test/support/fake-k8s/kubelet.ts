@@ -18,6 +18,7 @@ import {
   type Mount,
   type RunAs,
 } from './runtime.js';
+import { pullAuthsOf, registryPullFailure } from './registry-pull.js';
 import { setCondition } from './scheduler.js';
 import type { KObject, Store } from './store.js';
 
@@ -71,6 +72,8 @@ export interface KubeletOptions {
   timing: KubeletTiming;
   images: Record<string, ImageConfig>;
   imagePullFailures: Map<string, string>;
+  /** Loopback registries images are really pulled from (registry-pull.ts). */
+  registries: readonly string[];
   /** containerLogMaxSize: a container's log file rotates past this many bytes. */
   logRotateBytes: number;
 }
@@ -109,6 +112,7 @@ interface SecurityContext {
   runAsUser?: number;
   runAsGroup?: number;
   runAsNonRoot?: boolean;
+  windowsOptions?: { runAsUserName?: string };
 }
 interface PodSecurityContext extends SecurityContext {
   fsGroup?: number;
@@ -130,6 +134,8 @@ interface PodSpec {
   activeDeadlineSeconds?: number;
   terminationGracePeriodSeconds?: number;
   serviceAccountName?: string;
+  imagePullSecrets?: Array<{ name: string }>;
+  os?: { name?: string };
 }
 
 type State =
@@ -488,7 +494,7 @@ export class PodWorker {
   private async pullImage(c: ContainerRun, signal: AbortSignal): Promise<void> {
     const image = c.spec.image;
     for (;;) {
-      const failure = this.k.opts.imagePullFailures.get(image);
+      const failure = this.k.opts.imagePullFailures.get(image) ?? (await this.registryPullFailure(image));
       if (failure === undefined) break;
       this.event('Normal', 'Pulling', `Pulling image "${image}"`, c);
       c.state = { waiting: { reason: 'ErrImagePull', message: failure } };
@@ -523,6 +529,17 @@ export class PodWorker {
     c.imageID = `${image.split(':')[0]!}@sha256:${Buffer.from(image).toString('hex').padEnd(64, '0').slice(0, 64)}`;
   }
 
+  /** A pull from one of the loopback registries, with the pod's imagePullSecrets (registry-pull.ts). */
+  private async registryPullFailure(image: string): Promise<string | undefined> {
+    if (this.k.opts.registries.length === 0) return undefined;
+    const auths = (this.spec.imagePullSecrets ?? []).flatMap(({ name }) =>
+      pullAuthsOf(
+        this.store.get('secrets', this.namespace, name)?.data as Record<string, string> | undefined,
+      ),
+    );
+    return registryPullFailure(image, this.k.opts.registries, auths);
+  }
+
   private argv(c: ContainerRun): string[] {
     const img = imageConfig(this.k.opts.images, c.spec.image);
     const command = c.spec.command ?? img.entrypoint ?? [];
@@ -543,8 +560,22 @@ export class PodWorker {
     const podContext = this.spec.securityContext;
     const runAs = runAsOf(podContext, spec.securityContext);
     const nonRoot = spec.securityContext?.runAsNonRoot ?? podContext?.runAsNonRoot;
+    const id = `pod: "${this.name}_${this.namespace}(${this.uid})", container: ${spec.name}`;
+    if (nonRoot && this.spec.os?.name === 'windows') {
+      // Windows has no uids: the kubelet checks the user name, where ContainerAdministrator is root.
+      // fake: the process runs as uid 0 whatever the name (README).
+      const user =
+        spec.securityContext?.windowsOptions?.runAsUserName ?? podContext?.windowsOptions?.runAsUserName;
+      if (user === undefined || user === 'ContainerAdministrator')
+        throw new ContainerConfigError(
+          'CreateContainerConfigError',
+          user === undefined
+            ? `container has runAsNonRoot and image will run as root (${id})`
+            : `container's runAsUserName (ContainerAdministrator) which will be regarded as root identity and will break non-root policy (${id})`,
+        );
+      return runAs;
+    }
     if (nonRoot && runAs.uid === 0) {
-      const id = `pod: "${this.name}_${this.namespace}(${this.uid})", container: ${spec.name}`;
       const explicit = spec.securityContext?.runAsUser ?? podContext?.runAsUser;
       throw new ContainerConfigError(
         'CreateContainerConfigError',

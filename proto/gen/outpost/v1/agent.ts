@@ -478,10 +478,20 @@ export interface StepOutput {
   path: string;
 }
 
+/**
+ * The step's container image. A registry reference (`repository` with a `digest`, else a `tag`), or a
+ * build artifact that holds an image (`artifact_digest`: an OCI image tarball or layout a task built,
+ * or a get of another type), which a kubernetes pool pushes to its registry and runs by digest.
+ */
 export interface ImageRef {
   repository: string;
   tag: string;
   digest: string;
+  /** Registry credentials from the image resource's source (both empty: none). */
+  username: string;
+  password: string;
+  /** Set instead of `repository`: the artifact holding the image. */
+  artifactDigest: string;
 }
 
 /** What to run. The hub has resolved vars, mappings and the pool before sending it. */
@@ -2780,7 +2790,7 @@ export const StepOutput: MessageFns<StepOutput> = {
 };
 
 function createBaseImageRef(): ImageRef {
-  return { repository: "", tag: "", digest: "" };
+  return { repository: "", tag: "", digest: "", username: "", password: "", artifactDigest: "" };
 }
 
 export const ImageRef: MessageFns<ImageRef> = {
@@ -2793,6 +2803,15 @@ export const ImageRef: MessageFns<ImageRef> = {
     }
     if (message.digest !== "") {
       writer.uint32(26).string(message.digest);
+    }
+    if (message.username !== "") {
+      writer.uint32(34).string(message.username);
+    }
+    if (message.password !== "") {
+      writer.uint32(42).string(message.password);
+    }
+    if (message.artifactDigest !== "") {
+      writer.uint32(50).string(message.artifactDigest);
     }
     return writer;
   },
@@ -2834,6 +2853,30 @@ export const ImageRef: MessageFns<ImageRef> = {
             message.digest = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.username = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.password = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.artifactDigest = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2851,6 +2894,13 @@ export const ImageRef: MessageFns<ImageRef> = {
       repository: isSet(object.repository) ? globalThis.String(object.repository) : "",
       tag: isSet(object.tag) ? globalThis.String(object.tag) : "",
       digest: isSet(object.digest) ? globalThis.String(object.digest) : "",
+      username: isSet(object.username) ? globalThis.String(object.username) : "",
+      password: isSet(object.password) ? globalThis.String(object.password) : "",
+      artifactDigest: isSet(object.artifactDigest)
+        ? globalThis.String(object.artifactDigest)
+        : isSet(object.artifact_digest)
+        ? globalThis.String(object.artifact_digest)
+        : "",
     };
   },
 
@@ -2865,6 +2915,15 @@ export const ImageRef: MessageFns<ImageRef> = {
     if (message.digest !== "") {
       obj.digest = message.digest;
     }
+    if (message.username !== "") {
+      obj.username = message.username;
+    }
+    if (message.password !== "") {
+      obj.password = message.password;
+    }
+    if (message.artifactDigest !== "") {
+      obj.artifactDigest = message.artifactDigest;
+    }
     return obj;
   },
 
@@ -2876,6 +2935,9 @@ export const ImageRef: MessageFns<ImageRef> = {
     message.repository = object.repository ?? "";
     message.tag = object.tag ?? "";
     message.digest = object.digest ?? "";
+    message.username = object.username ?? "";
+    message.password = object.password ?? "";
+    message.artifactDigest = object.artifactDigest ?? "";
     return message;
   },
 };
