@@ -29,11 +29,22 @@ export function pipelineKey(ref: PipelineRef): string {
     : `${ref.name}/${canonicalJson(vars)}`;
 }
 
-/** The name and instance vars a key stands for (pipelineKey's inverse). */
+/**
+ * The name and instance vars a key stands for (pipelineKey's inverse). A string that is no key (a
+ * name with a `/` from some request) stands for a pipeline of that name, which cannot exist.
+ */
 export function refOfKey(key: string): PipelineRef {
   const slash = key.indexOf('/');
   if (slash < 0) return { name: key };
-  return { name: key.slice(0, slash), instanceVars: JSON.parse(key.slice(slash + 1)) as InstanceVars };
+  let vars: unknown;
+  try {
+    vars = JSON.parse(key.slice(slash + 1)) as unknown;
+  } catch {
+    return { name: key };
+  }
+  return vars !== null && typeof vars === 'object' && !Array.isArray(vars)
+    ? { name: key.slice(0, slash), instanceVars: vars as InstanceVars }
+    : { name: key };
 }
 
 /** fly's `name/key:value,...` form of a pipeline (just `name` without instance vars). */
@@ -73,21 +84,30 @@ export function parseInstanceVars(text: string): InstanceVars {
     const key = rest.slice(0, colon);
     rest = rest.slice(colon + 1);
     const comma = findUnquoted(rest, `"'`, outsideOfYaml(','));
-    const raw = comma < 0 ? rest : rest.slice(0, comma);
-    let value: unknown;
-    try {
-      value = parseYaml(raw) as unknown;
-    } catch (err) {
-      throw new InstanceVarsError(
-        `invalid value for key '${key}': ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`,
-      );
-    }
-    setPath(vars, keyPath(key), value ?? null);
+    setPath(vars, keyPath(key), yamlValue(key, comma < 0 ? rest : rest.slice(0, comma)));
     if (comma < 0) return vars;
     rest = rest.slice(comma + 1);
   }
   if (Object.keys(vars).length === 0)
     throw new InstanceVarsError('instance vars should be formatted as <key1:value1>(,<key2:value2>)');
+  return vars;
+}
+
+/**
+ * set-pipeline's `-i` flags merged: each `name=yaml` as fly takes it (`a.b=1` nests), or `key:value,...`
+ * as in a pipeline ref.
+ */
+export function parseInstanceVarFlags(flags: string[]): InstanceVars {
+  const vars: InstanceVars = {};
+  for (const flag of flags) {
+    const eq = flag.indexOf('=');
+    if (eq < 0) {
+      for (const [k, v] of Object.entries(parseInstanceVars(flag))) vars[k] = v;
+      continue;
+    }
+    const key = flag.slice(0, eq);
+    setPath(vars, keyPath(key), yamlValue(key, flag.slice(eq + 1)));
+  }
   return vars;
 }
 
@@ -126,6 +146,16 @@ export function instanceVarsQuery(vars: InstanceVars | undefined): Record<string
   return query;
 }
 
+/** A value given as YAML (an empty one is null). */
+function yamlValue(key: string, raw: string): unknown {
+  try {
+    return (parseYaml(raw) as unknown) ?? null;
+  } catch (err) {
+    const reason = err instanceof Error ? (err.message.split('\n')[0] ?? '') : String(err);
+    throw new InstanceVarsError(`invalid value for key '${key}': ${reason}`);
+  }
+}
+
 function flatten(vars: InstanceVars, prefix = ''): { path: string; value: unknown }[] {
   return Object.entries(vars).flatMap(([k, v]) => {
     const path = prefix + (/^[\w-]+$/.test(k) ? k : JSON.stringify(k));
@@ -137,7 +167,8 @@ function flatten(vars: InstanceVars, prefix = ''): { path: string; value: unknow
 
 /** A value as fly prints it: JSON, with a string unquoted when reading it back as YAML gives it again. */
 function formatValue(value: unknown): string {
-  const json = JSON.stringify(value) ?? 'null';
+  // JSON.stringify gives undefined for undefined.
+  const json = (JSON.stringify(value) as string | undefined) ?? 'null';
   if (typeof value !== 'string' || /[,: /]/.test(value) || value === '') return json;
   let reread: unknown;
   try {
