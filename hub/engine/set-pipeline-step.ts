@@ -41,10 +41,8 @@ export class SetPipelineStep implements LeafRunner<SetPipelinePlan> {
         const team = await store.getTeam(teamName);
         if (!team) return { ok: false, error: `set_pipeline ${target}: team "${teamName}" does not exist` };
         if (team.name !== view.teamName && view.teamName !== 'main') {
-          return {
-            ok: false,
-            error: `set_pipeline ${target}: only main team can set another team's pipeline`,
-          };
+          // Concourse's words, which scripts look for.
+          return { ok: false, error: "only main team can set another team's pipeline" };
         }
         // var_files first, then vars over them (Concourse's order).
         const vars: Record<string, unknown> = {};
