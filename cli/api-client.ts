@@ -37,6 +37,13 @@ import {
   type UserInfo,
   type UserSummary,
 } from '../hub/api/types.js';
+import {
+  formatPipelineRef,
+  InstanceVarsError,
+  instanceVarsQuery,
+  parsePipelineRef,
+} from '../hub/pipeline/instance-vars.js';
+import type { PipelineRef } from '../hub/pipeline/instance-vars.js';
 import { CliError, sleep } from './io.js';
 import { SseParser, type SseEvent } from './sse.js';
 import type { Target } from './targets.js';
@@ -168,8 +175,14 @@ export class ApiClient {
     return this.request('GET', '/info');
   }
 
-  private pipelinePath(pipeline: string): string {
-    return `/teams/${enc(this.team)}/pipelines/${enc(pipeline)}`;
+  /**
+   * The path of `rest` under a pipeline named as fly names it (`name`, or `name/key:value,...` for an
+   * instance), with the instance's vars as the query Concourse's API reads (`vars.key=JSON`).
+   */
+  private pipelinePath(pipeline: string, rest = ''): string {
+    const ref = parseRef(pipeline);
+    const query = new URLSearchParams(instanceVarsQuery(ref.instanceVars)).toString();
+    return `/teams/${enc(this.team)}/pipelines/${enc(ref.name)}${rest}${query === '' ? '' : `?${query}`}`;
   }
 
   listPipelines(): Promise<PipelineSummary[]> {
@@ -182,7 +195,7 @@ export class ApiClient {
   }
 
   async archivePipeline(pipeline: string): Promise<void> {
-    await this.request('PUT', `${this.pipelinePath(pipeline)}/archive`);
+    await this.request('PUT', this.pipelinePath(pipeline, `/archive`));
   }
 
   async orderPipelines(names: string[]): Promise<void> {
@@ -190,7 +203,7 @@ export class ApiClient {
   }
 
   async renamePipeline(pipeline: string, name: string): Promise<void> {
-    await this.request('PUT', `${this.pipelinePath(pipeline)}/rename`, { body: { name } });
+    await this.request('PUT', this.pipelinePath(pipeline, `/rename`), { body: { name } });
   }
 
   async destroyPipeline(pipeline: string): Promise<void> {
@@ -200,7 +213,7 @@ export class ApiClient {
   /** undefined when the pipeline has no config yet (404). */
   async getPipelineConfig(pipeline: string): Promise<PipelineConfigResponse | undefined> {
     try {
-      return await this.request<PipelineConfigResponse>('GET', `${this.pipelinePath(pipeline)}/config`);
+      return await this.request<PipelineConfigResponse>('GET', this.pipelinePath(pipeline, `/config`));
     } catch (err) {
       if (err instanceof ApiRequestError && err.status === 404) return undefined;
       throw err;
@@ -208,51 +221,52 @@ export class ApiClient {
   }
 
   setPipelineConfig(pipeline: string, req: SetPipelineRequest): Promise<SetPipelineResponse> {
-    return this.request('PUT', `${this.pipelinePath(pipeline)}/config`, { body: req });
+    return this.request('PUT', this.pipelinePath(pipeline, `/config`), { body: req });
   }
 
   listJobs(pipeline: string): Promise<JobSummary[]> {
-    return this.request('GET', `${this.pipelinePath(pipeline)}/jobs`);
+    return this.request('GET', this.pipelinePath(pipeline, `/jobs`));
   }
 
   triggerJob(pipeline: string, job: string): Promise<BuildSummary> {
-    return this.request('POST', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/builds`);
+    return this.request('POST', this.pipelinePath(pipeline, `/jobs/${enc(job)}/builds`));
   }
 
   getJobBuild(pipeline: string, job: string, name: string): Promise<BuildSummary> {
-    return this.request('GET', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/builds/${enc(name)}`);
+    return this.request('GET', this.pipelinePath(pipeline, `/jobs/${enc(job)}/builds/${enc(name)}`));
   }
 
   /** Builds of the target's team, or of `team` when given, or of every visible team with `team: null`. */
   listBuilds(filter: BuildsFilter): Promise<BuildSummary[]> {
-    const { team, ...rest } = filter;
+    const { team, pipeline, ...rest } = filter;
+    const ref = pipeline === undefined ? undefined : parseRef(pipeline);
     return this.request('GET', '/builds', {
-      query: { ...(team === null ? {} : { team: team ?? this.team }), ...rest },
+      query: {
+        ...(team === null ? {} : { team: team ?? this.team }),
+        ...(ref ? { pipeline: ref.name, ...instanceVarsQuery(ref.instanceVars) } : {}),
+        ...rest,
+      },
     });
   }
 
   rerunBuild(pipeline: string, job: string, name: string): Promise<BuildSummary> {
-    return this.request('POST', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/builds/${enc(name)}`);
+    return this.request('POST', this.pipelinePath(pipeline, `/jobs/${enc(job)}/builds/${enc(name)}`));
   }
 
   async scheduleJob(pipeline: string, job: string): Promise<void> {
-    await this.request('PUT', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/schedule`);
+    await this.request('PUT', this.pipelinePath(pipeline, `/jobs/${enc(job)}/schedule`));
   }
 
   listJobBuilds(pipeline: string, job: string, limit: number): Promise<BuildSummary[]> {
-    return this.request('GET', `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/builds`, {
+    return this.request('GET', this.pipelinePath(pipeline, `/jobs/${enc(job)}/builds`), {
       query: { limit },
     });
   }
 
   clearTaskCache(pipeline: string, job: string, step: string, cachePath?: string): Promise<ClearedResponse> {
-    return this.request(
-      'DELETE',
-      `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/tasks/${enc(step)}/cache`,
-      {
-        query: { cachePath },
-      },
-    );
+    return this.request('DELETE', this.pipelinePath(pipeline, `/jobs/${enc(job)}/tasks/${enc(step)}/cache`), {
+      query: { cachePath },
+    });
   }
 
   clearResourceCache(
@@ -260,14 +274,14 @@ export class ApiClient {
     resource: string,
     version?: Record<string, string>,
   ): Promise<ClearedResponse> {
-    return this.request('DELETE', `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/cache`, {
+    return this.request('DELETE', this.pipelinePath(pipeline, `/resources/${enc(resource)}/cache`), {
       body: version === undefined ? {} : { version },
     });
   }
 
   clearVersions(pipeline: string, scope: 'resource' | 'type', name: string): Promise<ClearedResponse> {
     const kind = scope === 'type' ? 'resource-types' : 'resources';
-    return this.request('DELETE', `${this.pipelinePath(pipeline)}/${kind}/${enc(name)}/versions`);
+    return this.request('DELETE', this.pipelinePath(pipeline, `/${kind}/${enc(name)}/versions`));
   }
 
   getBuild(id: number): Promise<BuildSummary> {
@@ -279,11 +293,11 @@ export class ApiClient {
   }
 
   async setPipelinePaused(pipeline: string, paused: boolean): Promise<void> {
-    await this.request('PUT', `${this.pipelinePath(pipeline)}/${paused ? 'pause' : 'unpause'}`);
+    await this.request('PUT', this.pipelinePath(pipeline, `/${paused ? 'pause' : 'unpause'}`));
   }
 
   async setPipelineExposed(pipeline: string, exposed: boolean): Promise<void> {
-    await this.request('PUT', `${this.pipelinePath(pipeline)}/${exposed ? 'expose' : 'hide'}`);
+    await this.request('PUT', this.pipelinePath(pipeline, `/${exposed ? 'expose' : 'hide'}`));
   }
 
   auditLog(filter: {
@@ -303,22 +317,22 @@ export class ApiClient {
   async setJobPaused(pipeline: string, job: string, paused: boolean): Promise<void> {
     await this.request(
       'PUT',
-      `${this.pipelinePath(pipeline)}/jobs/${enc(job)}/${paused ? 'pause' : 'unpause'}`,
+      this.pipelinePath(pipeline, `/jobs/${enc(job)}/${paused ? 'pause' : 'unpause'}`),
     );
   }
 
   listResources(pipeline: string): Promise<ResourceSummary[]> {
-    return this.request('GET', `${this.pipelinePath(pipeline)}/resources`);
+    return this.request('GET', this.pipelinePath(pipeline, `/resources`));
   }
 
   checkResource(pipeline: string, resource: string, req: CheckResourceRequest): Promise<BuildSummary> {
-    return this.request('POST', `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/check`, {
+    return this.request('POST', this.pipelinePath(pipeline, `/resources/${enc(resource)}/check`), {
       body: req,
     });
   }
 
   checkResourceType(pipeline: string, type: string, req: CheckResourceRequest): Promise<BuildSummary> {
-    return this.request('POST', `${this.pipelinePath(pipeline)}/resource-types/${enc(type)}/check`, {
+    return this.request('POST', this.pipelinePath(pipeline, `/resource-types/${enc(type)}/check`), {
       body: req,
     });
   }
@@ -328,23 +342,19 @@ export class ApiClient {
     resource: string,
     limit?: number,
   ): Promise<ResourceVersionSummary[]> {
-    return this.request('GET', `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/versions`, {
+    return this.request('GET', this.pipelinePath(pipeline, `/resources/${enc(resource)}/versions`), {
       query: { limit },
     });
   }
 
   async pinResourceVersion(pipeline: string, resource: string, id: number, comment?: string): Promise<void> {
-    await this.request(
-      'PUT',
-      `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/versions/${id}/pin`,
-      {
-        body: comment === undefined ? {} : { comment },
-      },
-    );
+    await this.request('PUT', this.pipelinePath(pipeline, `/resources/${enc(resource)}/versions/${id}/pin`), {
+      body: comment === undefined ? {} : { comment },
+    });
   }
 
   async unpinResource(pipeline: string, resource: string): Promise<void> {
-    await this.request('PUT', `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/unpin`);
+    await this.request('PUT', this.pipelinePath(pipeline, `/resources/${enc(resource)}/unpin`));
   }
 
   async setResourceVersionEnabled(
@@ -355,7 +365,10 @@ export class ApiClient {
   ): Promise<void> {
     await this.request(
       'PUT',
-      `${this.pipelinePath(pipeline)}/resources/${enc(resource)}/versions/${id}/${enabled ? 'enable' : 'disable'}`,
+      this.pipelinePath(
+        pipeline,
+        `/resources/${enc(resource)}/versions/${id}/${enabled ? 'enable' : 'disable'}`,
+      ),
     );
   }
 
@@ -640,4 +653,20 @@ async function toApiError(res: Response): Promise<ApiRequestError> {
     res.status,
     'http_' + String(res.status),
   );
+}
+
+/** How fly names a listed pipeline: `name`, or `name/key:value,...` for an instance. */
+export function pipelineRefOf(p: PipelineSummary): string {
+  return formatPipelineRef({ name: p.name, ...(p.instance_vars ? { instanceVars: p.instance_vars } : {}) });
+}
+
+/** fly's `name/key:value,...`, its mistakes as a CliError. */
+export function parseRef(pipeline: string): PipelineRef {
+  try {
+    return parsePipelineRef(pipeline);
+  } catch (err) {
+    if (err instanceof InstanceVarsError)
+      throw new CliError(`invalid pipeline '${pipeline}': ${err.message}`);
+    throw err;
+  }
 }

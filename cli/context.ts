@@ -2,7 +2,7 @@
 // Commands report their exit code through `exitCode`; user-facing failures are thrown as CliError.
 
 import type { Command } from 'commander';
-import { ApiClient, type ApiClientOptions } from './api-client.js';
+import { ApiClient, parseRef, type ApiClientOptions } from './api-client.js';
 import { CliError, readLine, type CliIo } from './io.js';
 import { makeStyle, type Style } from './render/ansi.js';
 import { getTarget, saveTarget, type Target } from './targets.js';
@@ -72,14 +72,18 @@ export class CliContext {
   }
 }
 
-/** Splits `PIPELINE/JOB`. */
+/**
+ * Splits `PIPELINE/JOB` as fly does: the job is what follows the last `/`, the pipeline what comes
+ * before it, an instance as `name/key:value,...` (checked here, so a mistake is reported first).
+ */
 export function parseJobRef(ref: string): { pipeline: string; job: string } {
-  const slash = ref.indexOf('/');
+  const slash = ref.lastIndexOf('/');
   const pipeline = ref.slice(0, slash);
   const job = ref.slice(slash + 1);
-  if (slash <= 0 || job === '' || job.includes('/')) {
+  if (slash <= 0 || job === '') {
     throw new CliError(`invalid job '${ref}': expected PIPELINE/JOB`);
   }
+  parseRef(pipeline);
   return { pipeline, job };
 }
 

@@ -1,6 +1,7 @@
 // `builds`: the most recent builds of the target's team (or of other teams, a pipeline or a job), as
 // fly lists them, with fly's filters: --team, --all-teams, --since/--until and --count.
 
+import { formatPipelineRef } from '../../hub/pipeline/instance-vars.js';
 import type { Command } from 'commander';
 import type { BuildSummary } from '../../hub/api/types.js';
 import type { BuildsFilter } from '../api-client.js';
@@ -31,7 +32,9 @@ export function buildRow(b: BuildSummary, nowMs: number): string[] {
     duration = end !== undefined ? formatDuration(end - start) : `${formatDuration(nowMs - start)}+`;
   return [
     String(b.id),
-    b.pipeline ? `${b.pipeline}/${b.job}` : 'one-off',
+    b.pipeline
+      ? `${formatPipelineRef({ name: b.pipeline, ...(b.pipeline_instance_vars ? { instanceVars: b.pipeline_instance_vars } : {}) })}/${b.job}`
+      : 'one-off',
     b.name,
     // A pending build says what it waits for (the scheduler's reason, or the worker it needs).
     b.waitingReason ? `${b.status}: ${b.waitingReason}` : b.status,
@@ -122,7 +125,8 @@ Examples:
         return;
       }
       const now = ctx.now();
-      const manyTeams = teams.length > 1 || teams[0] === null;
+      // As fly, a listing by team names the team (fly always has the column).
+      const manyTeams = teams.length > 1 || teams[0] === null || opts.team.length > 0;
       ctx.out(
         renderTable(
           [

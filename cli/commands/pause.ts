@@ -3,7 +3,7 @@
 // start paused; archived pipelines stay paused until set again.
 
 import type { Command } from 'commander';
-import { ApiRequestError } from '../api-client.js';
+import { ApiRequestError, pipelineRefOf } from '../api-client.js';
 import { parseJobRef, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
 
@@ -35,7 +35,7 @@ export function registerPauseCommands(program: Command, ctx: CliContext): void {
         const names =
           one !== undefined
             ? [one]
-            : (await client.listPipelines()).filter((p) => paused || !p.archived).map((p) => p.name);
+            : (await client.listPipelines()).filter((p) => paused || !p.archived).map(pipelineRefOf);
         for (const name of names) {
           try {
             await client.setPipelinePaused(name, paused);

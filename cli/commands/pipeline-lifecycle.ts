@@ -2,7 +2,7 @@
 
 import type { Command } from 'commander';
 import type { PipelineSummary } from '../../hub/api/types.js';
-import { ApiRequestError } from '../api-client.js';
+import { ApiRequestError, pipelineRefOf } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
 import { renderTable } from '../render/table.js';
@@ -24,7 +24,7 @@ export function registerPipelineLifecycleCommands(program: Command, ctx: CliCont
       const names =
         one !== undefined
           ? [one]
-          : (await client.listPipelines()).filter((p) => !p.archived).map((p) => p.name);
+          : (await client.listPipelines()).filter((p) => !p.archived).map(pipelineRefOf);
       if (names.length === 0) return ctx.out('there are no unarchived pipelines\nbailing out\n');
       if (opts.nonInteractive !== true) {
         // Unlike Concourse, Outpost keeps the config of an archived pipeline (get-pipeline still shows it).
@@ -89,7 +89,7 @@ export function registerPipelineLifecycleCommands(program: Command, ctx: CliCont
           ['id', 'name', ...(team ? ['team'] : []), 'paused', 'last updated'],
           paused.map((p) => [
             String(p.id),
-            p.name,
+            pipelineRefOf(p),
             ...(team ? [p.team] : []),
             'yes',
             formatDateTime(p.updatedAt),

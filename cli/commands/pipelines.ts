@@ -3,7 +3,7 @@
 
 import type { Command } from 'commander';
 import { parse } from 'yaml';
-import { ApiRequestError } from '../api-client.js';
+import { ApiRequestError, pipelineRefOf } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
 import { renderTable } from '../render/table.js';
@@ -25,7 +25,6 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
       if (opts.json) return ctx.out(JSON.stringify(pipelines, null, 2) + '\n');
       const teamColumn = opts.all === true;
       const archivedColumn = opts.includeArchived === true;
-      // Outpost has no public pipelines: every one is visible to its team only.
       ctx.out(
         renderTable(
           [
@@ -39,10 +38,10 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
           ],
           pipelines.map((p) => [
             String(p.id),
-            p.name,
+            pipelineRefOf(p),
             ...(teamColumn ? [p.team] : []),
             yesNo(p.paused),
-            'no',
+            yesNo(p.public),
             ...(archivedColumn ? [yesNo(p.archived)] : []),
             formatDateTime(p.updatedAt),
           ]),

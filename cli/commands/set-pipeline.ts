@@ -6,11 +6,19 @@ import { CliError, readLine } from '../io.js';
 import { renderConfigDiff } from '../render/diff.js';
 import { interpolate } from '../../hub/pipeline/interpolate.js';
 import { parsePipeline } from '../../hub/pipeline/parse.js';
+import {
+  formatPipelineRef,
+  InstanceVarsError,
+  parseInstanceVarFlags,
+  type InstanceVars,
+} from '../../hub/pipeline/instance-vars.js';
+import { stringify as stringifyYaml } from 'yaml';
 import { addVarOptions, readUserFile, readVars, type VarOptions } from '../vars.js';
 
 interface SetPipelineOptions extends VarOptions {
   pipeline: string;
   config: string;
+  instanceVar: string[];
   nonInteractive?: boolean;
 }
 
@@ -26,12 +34,19 @@ export function registerSetPipeline(program: Command, ctx: CliContext): void {
     )
     .requiredOption('-p, --pipeline <name>', 'pipeline to create or update')
     .requiredOption('-c, --config <file>', 'pipeline configuration file (YAML)')
+    .option(
+      '-i, --instance-var <name=yaml>',
+      'an instance var (repeatable; `a.b=1` nests, `key:value` works too): sets the instance of the group -p with these vars',
+      (value: string, previous: string[]) => [...previous, value],
+      [],
+    )
     .option('-n, --non-interactive', 'apply without asking for confirmation')
     .addHelpText(
       'after',
       `
 Vars given with -v/-y/-l are filled in before the config is sent (as fly does); vars not given stay
-in the config and are resolved when the build runs.
+in the config and are resolved when the build runs. Instance vars (-i) are vars of the config too.
+Other commands name the instance as -p NAME/key:value[,key2:value2].
 Exit status: 0 when saved or unchanged, 1 when the config is invalid or you answer no.
 
 Example:
@@ -39,7 +54,12 @@ Example:
   outpost -t prod set-pipeline -p my-app -c ci/pipeline.yml -n`,
     )
     .action(async (opts: SetPipelineOptions, cmd: Command) => {
-      const interpolated = interpolate(await readUserFile(opts.config), await readVars(opts), opts.config);
+      if (opts.pipeline.includes('/')) throw new CliError("pipeline name cannot contain '/'");
+      const instanceVars = instanceVarsOf(opts.instanceVar);
+      // The instance, as every other command names it (`name/key:value,...`).
+      const pipeline = formatPipelineRef({ name: opts.pipeline, ...(instanceVars ? { instanceVars } : {}) });
+      const vars = { ...(await readVars(opts)), ...instanceVars };
+      const interpolated = interpolate(await readUserFile(opts.config), vars, opts.config);
       if (interpolated.diagnostics.length > 0) {
         for (const d of interpolated.diagnostics) ctx.err(formatDiagnostic(d) + '\n');
         if (interpolated.diagnostics.some((d) => d.severity === 'error')) {
@@ -56,13 +76,14 @@ Example:
         return;
       }
       const client = await ctx.client(cmd);
-      const current = await client.getPipelineConfig(opts.pipeline);
+      const current = await client.getPipelineConfig(pipeline);
       const diff = renderConfigDiff(current?.source ?? '', source, ctx.style);
       if (current && diff === undefined) {
         ctx.out('no changes\n');
         return;
       }
       if (diff !== undefined) ctx.out(diff);
+      if (instanceVars) ctx.out(`pipeline instance vars:\n${indent(stringifyYaml(instanceVars))}\n`);
 
       if (opts.nonInteractive !== true) {
         ctx.out('apply configuration? [yN]: ');
@@ -77,7 +98,7 @@ Example:
 
       let res;
       try {
-        res = await client.setPipelineConfig(opts.pipeline, {
+        res = await client.setPipelineConfig(pipeline, {
           source,
           file: opts.config,
           ...(current ? { expectedVersion: current.version } : {}),
@@ -90,16 +111,37 @@ Example:
         }
         if (err instanceof ApiRequestError && err.status === 409) {
           throw new CliError(
-            `${err.message} (pipeline '${opts.pipeline}' was changed since its config was fetched; run set-pipeline again to review the new diff)`,
+            `${err.message} (pipeline '${pipeline}' was changed since its config was fetched; run set-pipeline again to review the new diff)`,
           );
         }
         throw err;
       }
       ctx.out(
         res.created
-          ? `pipeline created!\nthe pipeline is currently paused. to unpause, run:\n  ${ctx.commandLine(cmd, `unpause-pipeline -p ${opts.pipeline}`)}\n`
+          ? `pipeline created!\nthe pipeline is currently paused. to unpause, run:\n  ${ctx.commandLine(cmd, `unpause-pipeline -p ${shellWord(pipeline)}`)}\n`
           : 'configuration updated\n',
       );
       for (const w of res.warnings) ctx.err(formatDiagnostic({ ...w, severity: 'warning' }) + '\n');
     });
 }
+
+/** The -i flags' instance vars; undefined without any. */
+function instanceVarsOf(flags: string[]): InstanceVars | undefined {
+  if (flags.length === 0) return undefined;
+  try {
+    return parseInstanceVarFlags(flags);
+  } catch (err) {
+    if (err instanceof InstanceVarsError) throw new CliError(`invalid instance var: ${err.message}`);
+    throw err;
+  }
+}
+
+const indent = (text: string): string =>
+  text
+    .trimEnd()
+    .split('\n')
+    .map((line) => `  ${line}`)
+    .join('\n') + '\n';
+
+/** A pipeline ref as a shell word: quoted as fly does when it holds a double quote. */
+const shellWord = (ref: string): string => (ref.includes('"') ? JSON.stringify(ref) : ref);

@@ -16,6 +16,7 @@ import type { Checker } from '../scheduler/checker.js';
 import type { Scheduler } from '../scheduler/scheduler.js';
 import type { BuildView, Job, Pipeline, Store, Team, TokenRecord } from '../store/store.js';
 import { TERMINAL_BUILD_STATUSES } from '../store/store.js';
+import { formatPipelineRef, refOfKey } from '../pipeline/instance-vars.js';
 import { notFound } from './errors.js';
 import type { AgentTokenSummary, BuildSummary } from './types.js';
 
@@ -74,24 +75,27 @@ export class ApiContext {
     return (await this.store.teams.list()).filter((t) => roleIn(caller, t.name)).map((t) => t.id);
   }
 
-  async pipelineOf(teamName: string, name: string): Promise<Pipeline> {
+  /** The pipeline a path names: `key` is the route's `:pipeline` (pipeline-address.ts). */
+  async pipelineOf(teamName: string, key: string): Promise<Pipeline> {
     const team = await this.teamOf(teamName);
-    const pipeline = await this.store.getPipeline(team.id, name);
-    if (!pipeline) throw notFound(`pipeline "${name}"`);
+    const ref = refOfKey(key);
+    const pipeline = await this.store.getPipeline(team.id, ref.name, ref.instanceVars);
+    if (!pipeline) throw notFound(`pipeline "${formatPipelineRef(ref)}"`);
     return pipeline;
   }
 
-  async jobOf(teamName: string, pipelineName: string, name: string): Promise<Job> {
-    const pipeline = await this.pipelineOf(teamName, pipelineName);
+  async jobOf(teamName: string, pipelineKey: string, name: string): Promise<Job> {
+    const pipeline = await this.pipelineOf(teamName, pipelineKey);
     const job = await this.store.getJob(pipeline.id, name);
-    if (!job?.active || job.kind !== 'job') throw notFound(`job "${pipelineName}/${name}"`);
+    if (!job?.active || job.kind !== 'job') throw notFound(`job "${formatPipelineRef(pipeline)}/${name}"`);
     return job;
   }
 
   /** Whether the pipeline is exposed; false when it or its team does not exist (nothing to tell apart). */
-  async pipelineExposed(teamName: string, name: string): Promise<boolean> {
+  async pipelineExposed(teamName: string, key: string): Promise<boolean> {
     const team = await this.store.getTeam(teamName);
-    return Boolean(team && (await this.store.getPipeline(team.id, name))?.public);
+    const ref = refOfKey(key);
+    return Boolean(team && (await this.store.getPipeline(team.id, ref.name, ref.instanceVars))?.public);
   }
 
   /** Whether the team has an exposed pipeline: its pipeline list is then readable by anyone. */
@@ -127,6 +131,7 @@ export class ApiContext {
       team: build.teamName,
       // A one-off build's pipeline and job are hidden ones, not names a user could look up.
       pipeline: build.oneOff ? '' : build.pipelineName,
+      ...(build.pipelineInstanceVars ? { pipeline_instance_vars: build.pipelineInstanceVars } : {}),
       job: build.oneOff ? '' : build.jobName,
       oneOff: build.oneOff,
       name: build.name,

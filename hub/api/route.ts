@@ -9,6 +9,7 @@ import { atLeast, roleIn } from '../auth/caller.js';
 import type { Role } from '../store/store.js';
 import { unauthorized } from './auth.js';
 import { HttpError, notFound } from './errors.js';
+import { addressPipeline } from './pipeline-address.js';
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -107,7 +108,8 @@ export function route<P extends Fields = None, Q extends Fields = None, B extend
     authentication:
       spec.role === 'public' ? 'none' : spec.role === 'anyone' || spec.exposed ? 'optional' : 'required',
     async handle(req, reply) {
-      const parsedParams = parse('path', params, req.params) as z.output<P>;
+      // An instance of a pipeline is named by the path and the `vars` query together (pipeline-address.ts).
+      const parsedParams = addressPipeline(parse('path', params, req.params) as z.output<P>, req.query);
       // Authorized before the query and body are read: another team's caller learns nothing from a 400.
       if (teamRole) {
         const owner = spec.team

@@ -107,9 +107,15 @@ export interface PipelineDiagnostic {
   message: string;
 }
 
+/** A pipeline instance's instance vars (JSON object; Concourse's `instance_vars`). */
+export type InstanceVars = Record<string, unknown>;
+
 export interface PipelineSummary {
   id: number;
+  /** Its name; the instances of a group share it (Concourse's instance groups). */
   name: string;
+  /** Only for an instance: its instance vars. Address it with `?vars=<JSON of these>`. */
+  instance_vars?: InstanceVars;
   team: string;
   paused: boolean;
   /** Exposed: readable without login (`expose-pipeline`); build logs only of jobs with `public: true`. */
@@ -152,6 +158,8 @@ export interface BuildSummary {
   team: string;
   /** '' for a one-off build. */
   pipeline: string;
+  /** When the build's pipeline is an instance: its instance vars (as Concourse's builds show them). */
+  pipeline_instance_vars?: InstanceVars;
   /** '' for a one-off build. */
   job: string;
   /** Created by `outpost execute`: it belongs to its team only, not to a pipeline or job. */

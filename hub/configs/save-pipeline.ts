@@ -5,6 +5,7 @@ import { compileChecks, jobSchedule } from '../pipeline/checks.js';
 import { archiveOrphanedChildren } from './archive-pipelines.js';
 import { compileJob } from '../pipeline/compile.js';
 import type { Diagnostic } from '../pipeline/diagnostics.js';
+import { formatPipelineRef, type InstanceVars } from '../pipeline/instance-vars.js';
 import { parsePipeline } from '../pipeline/parse.js';
 import type { JobConfig } from '../pipeline/config.js';
 import { CHECK_JOB_PREFIX, type BuildRetention, type Store } from '../store/store.js';
@@ -23,6 +24,8 @@ export type SaveOutcome =
 export interface SaveRequest {
   teamId: number;
   name: string;
+  /** Non-empty: the instance (name, instanceVars) of the group `name` is saved. */
+  instanceVars?: InstanceVars;
   source: string;
   /** The file diagnostics name. */
   file: string;
@@ -51,18 +54,19 @@ export async function savePipelineConfig(store: Store, req: SaveRequest): Promis
   const { pipeline, diagnostics } = parsePipeline(req.source, req.file);
   if (!pipeline)
     return { ok: false, reason: 'invalid_pipeline', message: 'the pipeline config is invalid', diagnostics };
-  const current = await store.getPipeline(req.teamId, req.name);
+  const current = await store.getPipeline(req.teamId, req.name, req.instanceVars);
   if (req.expectedVersion !== undefined && (current?.configVersion ?? 0) !== req.expectedVersion) {
     return {
       ok: false,
       reason: 'conflict',
-      message: `pipeline "${req.name}" changed since you fetched it (version ${current?.configVersion ?? 0}, expected ${req.expectedVersion}); run set-pipeline again`,
+      message: `pipeline "${formatPipelineRef(req)}" changed since you fetched it (version ${current?.configVersion ?? 0}, expected ${req.expectedVersion}); run set-pipeline again`,
       diagnostics: [],
     };
   }
   const saved = await store.savePipeline({
     teamId: req.teamId,
     name: req.name,
+    ...(req.instanceVars ? { instanceVars: req.instanceVars } : {}),
     source: req.source,
     jobs: [
       ...pipeline.jobs.map((job) => ({

@@ -5,6 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import type { ArtifactStore } from '../artifacts/store.js';
 import { savePipelineConfig } from '../configs/save-pipeline.js';
 import { formatDiagnostic } from '../pipeline/diagnostics.js';
+import { formatPipelineRef, type InstanceVars, type PipelineRef } from '../pipeline/instance-vars.js';
 import { interpolate } from '../pipeline/interpolate.js';
 import type { SetPipelinePlan } from '../pipeline/plan.js';
 import { undefinedVarsMessage } from '../pipeline/vars.js';
@@ -17,22 +18,31 @@ export class SetPipelineStep implements LeafRunner<SetPipelinePlan> {
 
   run(node: SetPipelinePlan, scope: Scope, build: BuildRun): Promise<Result> {
     const view = build.build;
-    const target = node.pipeline === 'self' ? view.pipelineName : node.pipeline;
+    const self = node.pipeline === 'self';
+    const named = self ? view.pipelineName : node.pipeline;
     return runOnHub(
       node,
-      target,
+      named,
       scope,
       build,
       async () => {
         const { store, now } = build.deps;
         const teamName = node.team ?? view.teamName;
+        // `self` is this very pipeline, an instance with its instance vars.
+        let instanceVars: InstanceVars | undefined = self ? view.pipelineInstanceVars : undefined;
+        if (!self && node.instanceVars !== undefined) {
+          const resolved = build.resolve(node.instanceVars, scope);
+          if (resolved.missing.length > 0)
+            return { ok: false, error: undefinedVarsMessage(resolved.missing) };
+          instanceVars = resolved.value as InstanceVars;
+        }
+        const ref: PipelineRef = { name: named, ...(instanceVars ? { instanceVars } : {}) };
+        const target = formatPipelineRef(ref);
         const team = await store.getTeam(teamName);
         if (!team) return { ok: false, error: `set_pipeline ${target}: team "${teamName}" does not exist` };
         if (team.name !== view.teamName && view.teamName !== 'main') {
-          return {
-            ok: false,
-            error: `set_pipeline ${target}: only the main team may set pipelines of other teams`,
-          };
+          // Concourse's words, which scripts look for.
+          return { ok: false, error: "only main team can set another team's pipeline" };
         }
         // var_files first, then vars over them (Concourse's order).
         const vars: Record<string, unknown> = {};
@@ -44,7 +54,8 @@ export class SetPipelineStep implements LeafRunner<SetPipelinePlan> {
         }
         const given = build.resolve(node.vars, scope);
         if (given.missing.length > 0) return { ok: false, error: undefinedVarsMessage(given.missing) };
-        Object.assign(vars, given.value);
+        // An instance's instance vars are vars of its config too (Concourse), over `vars`.
+        Object.assign(vars, given.value, instanceVars);
         const fileName = `${node.file.artifact}/${node.file.path}`;
         const source = (await readArtifactFile(this.artifacts, scope, node.file)).toString('utf8');
         const interpolated = interpolate(source, vars, fileName);
@@ -53,7 +64,7 @@ export class SetPipelineStep implements LeafRunner<SetPipelinePlan> {
         }
         const saved = await savePipelineConfig(store, {
           teamId: team.id,
-          name: target,
+          ...ref,
           source: interpolated.source,
           file: fileName,
           // Concourse unpauses what a set_pipeline step sets: the pipeline set it on purpose.

@@ -2,6 +2,7 @@
 // set_pipeline step set a pipeline (its parent).
 
 import type { Kysely } from 'kysely';
+import { inGroup } from './kysely-pipelines.js';
 import { toPipeline } from './rows.js';
 import type { Database } from './schema.js';
 import type { Pipeline, PipelineLifecycleStore } from './store.js';
@@ -31,7 +32,7 @@ export class KyselyPipelineLifecycleStore implements PipelineLifecycleStore {
           .updateTable('pipelines')
           .set({ ordering: i - names.length })
           .where('team_id', '=', teamId)
-          .where('name', '=', name)
+          .where((eb) => inGroup(eb, name))
           .execute();
       }
       if (names.length > 0)
@@ -39,7 +40,7 @@ export class KyselyPipelineLifecycleStore implements PipelineLifecycleStore {
           .updateTable('pipelines')
           .set({ ordering: 0 })
           .where('team_id', '=', teamId)
-          .where('name', 'not in', names)
+          .where((eb) => eb.not(eb.or(names.map((name) => inGroup(eb, name)))))
           .execute();
     });
   }

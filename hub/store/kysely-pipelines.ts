@@ -1,6 +1,10 @@
 // The Store's pipelines and jobs on Kysely: config versions, job upserts, renames and pauses.
+// pipelines.name is a pipeline's key (hub/pipeline/instance-vars.ts): its name, with an instance's
+// instance vars after a `/` (migration 0017).
 
-import type { Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { canonicalJson } from './canonical-json.js';
+import { pipelineKey, type InstanceVars } from '../pipeline/instance-vars.js';
 import { conflictsAs } from './constraint-errors.js';
 import { bool, json, toJob, toPipeline, toPipelineConfig } from './rows.js';
 import type { Database } from './schema.js';
@@ -32,6 +36,7 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
     if (duplicate !== undefined) {
       throw new StoreConflictError(`pipeline "${input.name}": job "${duplicate}" appears twice`);
     }
+    const key = pipelineKey(input);
     return conflictsAs(`pipeline "${input.name}"`, () =>
       this.db.transaction().execute(async (trx) => {
         // One upsert creates the pipeline or bumps its version; a version of 1 means it was created.
@@ -39,7 +44,8 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
           .insertInto('pipelines')
           .values({
             team_id: input.teamId,
-            name: input.name,
+            name: key,
+            instance_vars: key === input.name ? null : canonicalJson(input.instanceVars),
             paused: bool(input.createPaused ?? false),
             config_version: 1,
             created_at: input.at,
@@ -125,12 +131,16 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
     );
   }
 
-  async getPipeline(teamId: number, name: string): Promise<Pipeline | undefined> {
+  async getPipeline(
+    teamId: number,
+    name: string,
+    instanceVars?: InstanceVars,
+  ): Promise<Pipeline | undefined> {
     const row = await this.db
       .selectFrom('pipelines')
       .selectAll()
       .where('team_id', '=', teamId)
-      .where('name', '=', name)
+      .where('name', '=', pipelineKey({ name, ...(instanceVars ? { instanceVars } : {}) }))
       .where('kind', '=', 'pipeline')
       .executeTakeFirst();
     return row && toPipeline(row);
@@ -150,7 +160,7 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
       .where('kind', '=', 'pipeline')
       .orderBy('id')
       .execute();
-    return rows.map(toPipeline);
+    return groupInstances(rows.map(toPipeline));
   }
 
   async listAllPipelines(): Promise<Pipeline[]> {
@@ -187,8 +197,17 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
   }
 
   async renamePipeline(id: number, name: string, at: number): Promise<boolean> {
+    const pipeline = await this.getPipelineById(id);
+    if (!pipeline) return false;
+    // Each key keeps what follows the old name: its instance vars.
+    const tail = pipeline.name.length + 1;
     const res = await conflictsAs(`pipeline "${name}" already exists`, () =>
-      this.db.updateTable('pipelines').set({ name, updated_at: at }).where('id', '=', id).executeTakeFirst(),
+      this.db
+        .updateTable('pipelines')
+        .set({ name: sql<string>`${name} || substr(name, ${sql.lit(tail)})`, updated_at: at })
+        .where('team_id', '=', pipeline.teamId)
+        .where((eb) => inGroup(eb, pipeline.name))
+        .executeTakeFirst(),
     );
     return res.numUpdatedRows > 0n;
   }
@@ -233,4 +252,19 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
       .where('id', '=', id)
       .execute();
   }
+}
+
+/** The pipelines of the group `name`: the one without instance vars and every instance (by key). */
+export function inGroup(eb: ExpressionBuilder<Database, 'pipelines'>, name: string) {
+  return eb.or([
+    eb('pipelines.name', '=', name),
+    eb(eb.fn('substr', ['pipelines.name', sql.lit(1), sql.lit(name.length + 1)]), '=', `${name}/`),
+  ]);
+}
+
+/** Pipelines in their order, with each instance moved up next to the first pipeline of its group. */
+function groupInstances(pipelines: Pipeline[]): Pipeline[] {
+  const groups = new Map<string, Pipeline[]>();
+  for (const p of pipelines) groups.set(p.name, [...(groups.get(p.name) ?? []), p]);
+  return [...groups.values()].flat();
 }

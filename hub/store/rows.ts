@@ -3,6 +3,7 @@
 // callers never share state with the store.
 
 import type { Selectable } from 'kysely';
+import { refOfKey } from '../pipeline/instance-vars.js';
 import type { PlanNode } from '../pipeline/plan.js';
 import type {
   AgentsTable,
@@ -78,10 +79,12 @@ export function toToken(row: Selectable<TokensTable>): TokenRecord {
 }
 
 export function toPipeline(row: Selectable<PipelinesTable>): Pipeline {
+  const ref = refOfKey(row.name);
   return {
     id: row.id,
     teamId: row.team_id,
-    name: row.name,
+    name: ref.name,
+    ...(ref.instanceVars ? { instanceVars: ref.instanceVars } : {}),
     paused: row.paused !== 0,
     public: row.public !== 0,
     archived: row.archived !== 0,
@@ -139,10 +142,13 @@ export function toBuild(row: Selectable<BuildsTable>): Build {
 }
 
 export function toBuildView(row: BuildViewRow): BuildView {
+  // pipelines.name is the pipeline's key: an instance's carries its instance vars (migration 0017).
+  const pipeline = refOfKey(row.pipeline_name);
   return {
     ...toBuild(row),
     teamName: row.team_name,
-    pipelineName: row.pipeline_name,
+    pipelineName: pipeline.name,
+    ...(pipeline.instanceVars ? { pipelineInstanceVars: pipeline.instanceVars } : {}),
     jobName: row.job_name,
     oneOff: row.job_kind === 'one-off',
   };

@@ -97,6 +97,11 @@ export interface PipelinesTable {
   parent_job_id: ColumnType<number | null, number | null | undefined, number | null>;
   /** 'pipeline', or 'one-off' for the hidden pipeline that holds a team's one-off builds. */
   kind: ColumnType<string, string | undefined, string>;
+  /**
+   * An instance's instance vars as canonical JSON; null for a pipeline without. `name` is then the
+   * instance's key, `name/` + this JSON (migration 0017).
+   */
+  instance_vars: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PipelineConfigsTable {

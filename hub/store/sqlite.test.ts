@@ -225,6 +225,53 @@ describe.each(backends)('store (%s)', (_name, open) => {
       expect(await store.renamePipeline(9999, 'w', 5)).toBe(false);
     });
 
+    it('keeps instances of a pipeline apart by their instance vars, one per (team, name, vars)', async () => {
+      const teamId = await mainTeamId(store);
+      const save = (name: string, instanceVars: Record<string, unknown> | undefined, at: number) =>
+        store.savePipeline({
+          teamId,
+          name,
+          ...(instanceVars ? { instanceVars } : {}),
+          source: '',
+          jobs: [],
+          at,
+        });
+      const plain = (await save('g', undefined, 1)).pipeline;
+      await save('other', undefined, 2);
+      const a = await save('g', { branch: 'a', n: { x: 1, y: [2] } }, 3);
+      expect(a.created).toBe(true);
+      const b = (await save('g', { branch: 'b' }, 4)).pipeline;
+      // Same vars in another key order: the same instance, a new config version.
+      const again = await save('g', { n: { y: [2], x: 1 }, branch: 'a' }, 5);
+      expect(again).toMatchObject({ created: false, pipeline: { id: a.pipeline.id, configVersion: 2 } });
+      expect(await store.getPipeline(teamId, 'g')).toMatchObject({ id: plain.id });
+      expect((await store.getPipeline(teamId, 'g'))?.instanceVars).toBeUndefined();
+      expect(await store.getPipeline(teamId, 'g', { branch: 'b' })).toMatchObject({
+        id: b.id,
+        name: 'g',
+        instanceVars: { branch: 'b' },
+      });
+      expect(await store.getPipeline(teamId, 'g', { branch: 'c' })).toBeUndefined();
+      // The group's pipelines follow one another where its first one stands.
+      expect((await store.listPipelines(teamId)).map((p) => [p.name, p.instanceVars?.branch])).toEqual([
+        ['g', undefined],
+        ['g', 'a'],
+        ['g', 'b'],
+        ['other', undefined],
+      ]);
+      // A rename names the whole group; each instance keeps its vars.
+      expect(await store.renamePipeline(b.id, 'h', 6)).toBe(true);
+      expect(await store.getPipeline(teamId, 'h', { branch: 'a', n: { x: 1, y: [2] } })).toMatchObject({
+        id: a.pipeline.id,
+      });
+      expect(await store.getPipeline(teamId, 'h')).toMatchObject({ id: plain.id });
+      expect(await store.getPipeline(teamId, 'other')).toBeDefined();
+      await expect(store.renamePipeline(plain.id, 'other', 7)).rejects.toBeInstanceOf(StoreConflictError);
+      // Ordering by name orders the whole group.
+      await store.pipelineLifecycle.order(teamId, ['other', 'h']);
+      expect((await store.listPipelines(teamId)).map((p) => p.name)).toEqual(['other', 'h', 'h', 'h']);
+    });
+
     it('deletes a pipeline with its jobs, builds and resource versions', async () => {
       const { teamId, pipeline, a } = await pipelineWithJobs(store);
       const build = await store.createBuild({ jobId: a.id, plan: plan('a'), at: 1 });

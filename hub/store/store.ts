@@ -7,6 +7,7 @@
 // - Methods never return live references: callers may mutate what they get back.
 // - "Not found" returns undefined; constraint violations throw StoreConflictError.
 
+import type { InstanceVars } from '../pipeline/instance-vars.js';
 import type { PlanNode } from '../pipeline/plan.js';
 
 export type BuildStatus = 'pending' | 'started' | 'succeeded' | 'failed' | 'errored' | 'aborted';
@@ -185,7 +186,10 @@ export interface AuditLogStore {
 export interface Pipeline {
   id: number;
   teamId: number;
+  /** Its name; an instance shares it with the other instances of its group. */
   name: string;
+  /** An instance's instance vars (set-pipeline -i, set_pipeline's instance_vars); undefined for a plain pipeline. */
+  instanceVars?: InstanceVars;
   paused: boolean;
   /** Exposed (`expose-pipeline`): readable without login. */
   public: boolean;
@@ -280,6 +284,8 @@ export interface Build {
 export interface BuildView extends Build {
   teamName: string;
   pipelineName: string;
+  /** The instance vars of the build's pipeline, when it is an instance. */
+  pipelineInstanceVars?: InstanceVars;
   jobName: string;
   /** A one-off build (`outpost execute`): its pipeline and job are hidden ones, not the user's. */
   oneOff: boolean;
@@ -349,6 +355,8 @@ export interface AgentRecord {
 export interface SavePipelineInput {
   teamId: number;
   name: string;
+  /** Non-empty for an instance: the pipeline saved is (name, instanceVars). */
+  instanceVars?: InstanceVars;
   source: string;
   /** `oldName`: the job's name before a rename (`old_name:`), whose builds it keeps. */
   jobs: {
@@ -431,8 +439,10 @@ export interface Store {
    * and marks jobs that are no longer in the config inactive.
    */
   savePipeline(input: SavePipelineInput): Promise<{ pipeline: Pipeline; created: boolean }>;
-  getPipeline(teamId: number, name: string): Promise<Pipeline | undefined>;
+  /** The pipeline of that name without instance vars, or with `instanceVars` the instance. */
+  getPipeline(teamId: number, name: string, instanceVars?: InstanceVars): Promise<Pipeline | undefined>;
   getPipelineById(id: number): Promise<Pipeline | undefined>;
+  /** In the team's order; the instances of a group follow one another, where its first one stands. */
   listPipelines(teamId: number): Promise<Pipeline[]>;
   /** Every team's pipelines (the checker and the scheduler walk them all). */
   listAllPipelines(): Promise<Pipeline[]>;
@@ -440,7 +450,11 @@ export interface Store {
   setPipelinePaused(id: number, paused: boolean, at: number): Promise<void>;
   /** Exposes (readable without login) or hides a pipeline. */
   setPipelinePublic(id: number, exposed: boolean, at: number): Promise<void>;
-  /** False when no pipeline has this id. A StoreConflictError when the team has a pipeline `name`. */
+  /**
+   * Renames the pipeline and, as Concourse does, every other instance of its group (each keeps its
+   * instance vars). False when no pipeline has this id. A StoreConflictError when the team has a
+   * pipeline `name` with the same instance vars.
+   */
   renamePipeline(id: number, name: string, at: number): Promise<boolean>;
   /** Deletes the pipeline and all it owns (configs, jobs, builds and their logs, resource versions). */
   deletePipeline(id: number): Promise<boolean>;
@@ -574,7 +588,10 @@ export interface PipelineLifecycleStore {
   /** Archives and pauses the pipeline. */
   archive(id: number, at: number): Promise<void>;
   unarchive(id: number): Promise<void>;
-  /** The team's pipelines `names` first, in that order; the others after them by id. */
+  /**
+   * The team's pipelines `names` first, in that order; the others after them by id. A name orders its
+   * whole instance group.
+   */
   order(teamId: number, names: string[]): Promise<void>;
   /** The job whose set_pipeline step set the pipeline; null: set by a user. */
   setParent(id: number, parentJobId: number | null): Promise<void>;

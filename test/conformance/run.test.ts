@@ -23,6 +23,7 @@ import {
   type BuildExpectation,
   type CommandExpectation,
   type Scenario,
+  SECOND_TEAM,
 } from './scenarios.js';
 
 /** How long one build (or one CLI call) may take before the case counts as failed. */
@@ -88,11 +89,12 @@ function withTimeout<T>(promise: Promise<T>, label: string): Promise<T> {
  * Runs the CLI like the sandbox does, but with stdout readable while the command is still running, and
  * styled as on a terminal so that output.ts can tell the CLI's own lines from the steps' output.
  */
-function runLive(args: string[]): { stdout: () => string; done: Promise<RunResult> } {
+function runLive(args: string[], team?: string): { stdout: () => string; done: Promise<RunResult> } {
   let out = '';
   let err = '';
   const done = runCli(
-    args,
+    // The second team has its own target (beforeAll); main is the default one.
+    team === undefined ? args : ['-t', team, ...args],
     {
       stdout: { write: (s: string) => (out += s) },
       stderr: { write: (s: string) => (err += s) },
@@ -105,8 +107,8 @@ function runLive(args: string[]): { stdout: () => string; done: Promise<RunResul
   return { stdout: () => out, done };
 }
 
-async function run(args: string[]): Promise<RunResult> {
-  return withTimeout(runLive(args).done, `outpost ${args.join(' ')}`);
+async function run(args: string[], team?: string): Promise<RunResult> {
+  return withTimeout(runLive(args, team).done, `outpost ${args.join(' ')}`);
 }
 
 function shown(result: RunResult): string {
@@ -164,8 +166,12 @@ async function buildSummary(pipeline: string, job: string, name: string): Promis
   return res.body;
 }
 
-async function act(pipeline: string, action: Action): Promise<void> {
-  const sub = (s: string) => s.replaceAll('{P}', pipeline);
+async function act(casePipeline: string, action: Action): Promise<void> {
+  const sub = (s: string) => s.replaceAll('{P}', casePipeline);
+  // The pipeline and team the action names, else the case's pipeline in main.
+  const pipeline =
+    'pipeline' in action && action.pipeline !== undefined ? sub(action.pipeline) : casePipeline;
+  const team = 'team' in action ? action.team : undefined;
   switch (action.do) {
     case 'set-pipeline': {
       const source = readFileSync(path.join(CORPUS_DIR, action.fixture), 'utf8');
@@ -174,23 +180,24 @@ async function act(pipeline: string, action: Action): Promise<void> {
         throw new CaseFailure(`interpolating ${action.fixture}: ${done.diagnostics[0]?.message ?? ''}`);
       const file = path.join(cli.dir, `${pipeline}-${action.fixture}`);
       await writeFile(file, done.source);
-      const result = await run(['set-pipeline', '-p', pipeline, '-c', file, '-n']);
+      const result = await run(['set-pipeline', '-p', pipeline, '-c', file, '-n'], team);
       if (result.code !== 0)
         throw new CaseFailure(`set-pipeline ${action.fixture}: exit ${result.code}`, shown(result));
       // As the suite does: set-pipeline, then unpause.
-      await act(pipeline, { do: 'unpause' });
+      await act(pipeline, { do: 'unpause', ...(team ? { team } : {}) });
       return;
     }
     case 'pause':
-    case 'unpause': {
-      const result = await run([`${action.do}-pipeline`, '-p', pipeline]);
+    case 'unpause':
+    case 'expose': {
+      const result = await run([`${action.do}-pipeline`, '-p', pipeline], team);
       if (result.code !== 0)
         throw new CaseFailure(`${action.do}-pipeline: exit ${result.code}`, shown(result));
       return;
     }
     case 'trigger': {
-      const job = `${action.pipeline === undefined ? pipeline : sub(action.pipeline)}/${action.job}`;
-      const live = runLive(['trigger-job', '-j', job, '-w']);
+      const job = `${pipeline}/${action.job}`;
+      const live = runLive(['trigger-job', '-j', job, '-w'], team);
       if (action.abortAfterLine !== undefined) {
         const want = action.abortAfterLine;
         await waitForOutput(
@@ -199,7 +206,7 @@ async function act(pipeline: string, action: Action): Promise<void> {
           `${action.job}: output line "${want}" to abort after`,
         );
         const name = startedName(live.stdout()) ?? '1';
-        const abort = await run(['abort-build', '-j', job, '-b', name]);
+        const abort = await run(['abort-build', '-j', job, '-b', name], team);
         if (abort.code !== 0)
           throw new CaseFailure(`abort-build -b ${name}: exit ${abort.code}`, shown(abort));
       }
@@ -281,9 +288,9 @@ async function act(pipeline: string, action: Action): Promise<void> {
             ? ['check-resource-type', '-r', `${pipeline}/${action.type}`]
             : action.do === 'resource-versions'
               ? ['resource-versions', '-r', `${pipeline}/${action.resource}`]
-              : ['resources', '-p', action.pipeline ?? pipeline];
+              : ['resources', '-p', pipeline];
       args.push(...from.flatMap((f) => ['-f', f]));
-      const result = await run(args);
+      const result = await run(args, team);
       if (VERBOSE) console.log(`=== ${args.join(' ')}\n${shown(result)}`);
       const problem = commandProblem(result, action.expect);
       if (problem !== undefined) throw new CaseFailure(`${args[0] ?? ''}: ${problem}`, shown(result));
@@ -352,7 +359,7 @@ async function act(pipeline: string, action: Action): Promise<void> {
       return;
     }
     case 'builds': {
-      const result = await run(['builds', '-p', pipeline]);
+      const result = await run(['builds', '-p', pipeline], team);
       if (result.code !== 0) throw new CaseFailure(`builds -p: exit ${result.code}`, shown(result));
       const rows = parseOutput(result.stdout).map((l) => l.text.trim().split(/\s{2,}/));
       const named = rows.filter((cells) => cells.some((c) => c.startsWith(`${pipeline}/`)));
@@ -369,7 +376,57 @@ async function act(pipeline: string, action: Action): Promise<void> {
         );
       return;
     }
+    case 'builds-of-team': {
+      const result = await run(['builds', `--team=${action.of}`, '--count=1000']);
+      if (result.code !== 0) throw new CaseFailure(`builds --team: exit ${result.code}`, shown(result));
+      const rows = parseOutput(result.stdout).map((l) => l.text.trim().split(/\s{2,}/));
+      for (const p of action.contains.map(sub))
+        if (!rows.some((cells) => cells.some((c) => c.startsWith(`${p}/`)) && cells.at(-1) === action.of))
+          throw new CaseFailure(
+            `builds --team=${action.of}: no row of ${p} in team ${action.of}`,
+            shown(result),
+          );
+      for (const p of action.absent.map(sub))
+        if (rows.some((cells) => cells.some((c) => c.startsWith(`${p}/`))))
+          throw new CaseFailure(`builds --team=${action.of}: a row of ${p}`, shown(result));
+      return;
+    }
+    case 'builds-window': {
+      const job = `${pipeline}/${action.job}`;
+      const listed = async (flags: string[]): Promise<BuildSummary[]> => {
+        const result = await run(['builds', '-j', job, '--json', ...flags], team);
+        if (result.code !== 0)
+          throw new CaseFailure(`builds ${flags.join(' ')}: exit ${result.code}`, shown(result));
+        return JSON.parse(result.stdout) as BuildSummary[];
+      };
+      const all = await listed([]);
+      // fly's flags have whole seconds: the window is [4th newest's second - 1 s, 2nd newest's second + 1 s].
+      const second = (b: BuildSummary | undefined) => Math.floor((b?.startedAt ?? NaN) / 1000) * 1000;
+      const since = second(all[3]) - 1000;
+      const until = second(all[1]) + 1000;
+      if (Number.isNaN(since) || Number.isNaN(until))
+        throw new CaseFailure(`builds-window: ${all.length} started builds, the window needs 4`);
+      const inWindow = all.filter(
+        (b) => b.startedAt !== null && b.startedAt >= since && b.startedAt <= until,
+      );
+      const got = await listed([`--since=${localDateTime(since)}`, `--until=${localDateTime(until)}`]);
+      const ids = (bs: BuildSummary[]) => bs.map((b) => b.id).sort((x, y) => x - y);
+      if (JSON.stringify(ids(got)) !== JSON.stringify(ids(inWindow)))
+        throw new CaseFailure(
+          `builds --since/--until gave builds ${ids(got).join(',')}, expected ${ids(inWindow).join(',')}`,
+        );
+      if (![1, 2, 3].every((i) => got.some((b) => b.id === all[i]?.id)))
+        throw new CaseFailure('builds --since/--until left out one of the 2nd to 4th newest builds');
+      return;
+    }
   }
+}
+
+/** fly's --since/--until format, in local time. */
+function localDateTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
 function backgroundBuild(name: string): BackgroundBuild {
@@ -420,6 +477,22 @@ beforeAll(async () => {
   cli = await sandbox();
   const login = await cli.run(['login', '--url', started.url, '--token', started.adminToken]);
   if (login.code !== 0) throw new Error(`login failed: ${shown(login)}`);
+  // Concourse's suite works in team `testflight` as a member user, and in `main` as its admin.
+  const password = 'testflight-password-1';
+  for (const [args, stdin] of [
+    [['set-user', '-u', SECOND_TEAM], password],
+    [
+      ['set-team', '-n', SECOND_TEAM, '--local-user', `member=${SECOND_TEAM}`, '--non-interactive'],
+      undefined,
+    ],
+    [
+      ['login', '-t', SECOND_TEAM, '--url', started.url, '-n', SECOND_TEAM, '-u', SECOND_TEAM, '-p', '-'],
+      password,
+    ],
+  ] as const) {
+    const done = await cli.run([...args], stdin === undefined ? {} : { stdin });
+    if (done.code !== 0) throw new Error(`${args[0]} failed: ${shown(done)}`);
+  }
 }, 60_000);
 
 afterAll(async () => {
@@ -485,7 +558,7 @@ describe('testflight conformance', () => {
           reason: unchecked.length > 0 ? `not checked: ${unchecked.join('; ')}` : (plan.note ?? ''),
         });
       },
-      90_000,
+      plan.timeoutMs ?? 90_000,
     );
   }
 });

@@ -18,23 +18,44 @@ export interface BuildExpectation extends OutputExpectation {
   status: BuildStatus;
 }
 
+/**
+ * The suite's second team (Concourse's `testflight`; run.test.ts creates it with a member user and logs a
+ * second target into it). Actions with `team` run there; without, in `main` as its admin.
+ */
+export const SECOND_TEAM = 'testflight';
+
+/** Where an action runs: `team` (see SECOND_TEAM) and `pipeline`, another than the case's (`{P}` in it stands for the case's). */
+interface Elsewhere {
+  team?: typeof SECOND_TEAM;
+  pipeline?: string;
+}
+
 export type Action =
   /** set-pipeline -n -c <fixture, with `vars` interpolated> into the case's pipeline, then unpause it. */
-  | { do: 'set-pipeline'; fixture: string; vars?: Record<string, unknown> }
-  /** pause-pipeline / unpause-pipeline -p {P}. */
-  | { do: 'pause' | 'unpause' }
+  | ({ do: 'set-pipeline'; fixture: string; vars?: Record<string, unknown> } & Elsewhere)
+  /** pause-pipeline / unpause-pipeline / expose-pipeline -p {P}. */
+  | ({ do: 'pause' | 'unpause' | 'expose' } & Elsewhere)
+  /**
+   * builds --team `of` --count=1000 (from main's admin target): rows name `{P}`-pipelines of `contains`
+   * (with the team column saying `of`), none of `absent`.
+   */
+  | { do: 'builds-of-team'; of: string; contains: string[]; absent: string[] }
+  /**
+   * builds -j {P}/job --json, then with --since/--until around the start times of the 2nd to 4th newest
+   * builds (as Concourse's list_builds_test: since the 4th's second minus 1 s, until the 2nd's plus 1 s):
+   * exactly the builds that started in that window, those three included.
+   */
+  | ({ do: 'builds-window'; job: string } & Elsewhere)
   /**
    * trigger-job -j {P}/job -w. With `abortAfterLine`, once the output has that whole line, runs
    * `abort-build -j {P}/job -b <the started build>` (which must exit 0) and then waits for the watch.
    */
-  | {
+  | ({
       do: 'trigger';
       job: string;
       expect: BuildExpectation;
       abortAfterLine?: string;
-      /** Another pipeline than the case's (`{P}` stands for the case's). */
-      pipeline?: string;
-    }
+    } & Elsewhere)
   /** trigger-job -j {P}/job -w in the background, named `as`: returns once it printed `started`. */
   | { do: 'start'; job: string; as: string }
   /** The background build's watch has not ended after `forMs`. */
@@ -49,7 +70,7 @@ export type Action =
   /** The versions the build's get steps used (its finish-get events, in order), by `version` key. */
   | { do: 'fetched'; job: string; build: string; versions: string[] }
   /** builds -p {P}: rows (naming the pipeline) with these cells or none, and how many rows there are. */
-  | { do: 'builds'; contains: string[]; absent?: string[]; rows?: number }
+  | ({ do: 'builds'; contains: string[]; absent?: string[]; rows?: number } & Elsewhere)
   /** check-resource -r {P}/resource [-f key:value ...]: exit code and output. */
   | { do: 'check'; resource: string; from?: string[]; expect: CommandExpectation }
   /** check-resource-type -r {P}/type [-f key:value ...]: exit code and output. */
@@ -57,7 +78,7 @@ export type Action =
   /** resource-versions -r {P}/resource: output. */
   | { do: 'resource-versions'; resource: string; expect: CommandExpectation }
   /** resources -p {P} (or another pipeline): output. */
-  | { do: 'resources'; pipeline?: string; expect: CommandExpectation }
+  | ({ do: 'resources'; expect: CommandExpectation } & Elsewhere)
   /**
    * watch -j {P}/job -b build (waits for the build to exist): as trigger, without the `started` line.
    * Without `build`: the job's latest build.
@@ -100,6 +121,8 @@ export interface FixturePlan {
   unchecked?: string[];
   /** A remark for the report's table. */
   note?: string;
+  /** How long all its scenarios may take together (default 90 s): for fixtures that run many builds. */
+  timeoutMs?: number;
 }
 
 // task_vars.yml's task files, as its spec writes them: `((` and `))` travel through the mock's
@@ -372,10 +395,51 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'hooks.yml': {
-    unchecked: [
-      'list_builds_test: the pipeline in two teams, expose-pipeline, builds --team, --since/--until (no teams)',
-    ],
+    // list-builds alone runs eight builds of hooks.yml's longest job.
+    timeoutMs: 240_000,
     scenarios: [
+      {
+        // Concourse's list_builds_test: hidden and exposed copies in both teams.
+        name: 'list-builds',
+        actions: [
+          ...(['tf-hidden', 'tf-exposed', 'main-hidden', 'main-exposed'] as const).flatMap((copy) => {
+            const where = {
+              pipeline: `{P}-${copy}`,
+              ...(copy.startsWith('tf-') ? { team: SECOND_TEAM } : {}),
+            };
+            return [
+              { do: 'set-pipeline', fixture: 'hooks.yml', ...where },
+              ...(copy.endsWith('-exposed') ? [{ do: 'expose', ...where }] : []),
+              { do: 'trigger', job: 'some-passing-job', expect: { exit: 0, status: 'succeeded' }, ...where },
+            ] as Action[];
+          }),
+          {
+            do: 'builds',
+            team: SECOND_TEAM,
+            pipeline: '{P}-tf-exposed',
+            contains: ['{P}-tf-exposed/some-passing-job'],
+          },
+          {
+            do: 'builds',
+            team: SECOND_TEAM,
+            pipeline: '{P}-tf-hidden',
+            contains: ['{P}-tf-hidden/some-passing-job'],
+          },
+          ...[1, 2, 3, 4].map((): Action => ({
+            do: 'trigger',
+            pipeline: '{P}-main-exposed',
+            job: 'some-passing-job',
+            expect: { exit: 0, status: 'succeeded' },
+          })),
+          { do: 'builds-window', pipeline: '{P}-main-exposed', job: 'some-passing-job' },
+          {
+            do: 'builds-of-team',
+            of: SECOND_TEAM,
+            contains: ['{P}-tf-exposed'],
+            absent: ['{P}-main-exposed'],
+          },
+        ],
+      },
       {
         name: 'passing',
         actions: [
@@ -932,11 +996,88 @@ export const PLANS: Readonly<Record<string, FixturePlan>> = {
     ],
   },
   'set-pipeline.yml': {
-    unchecked: [
-      '(2) instance vars (C)',
-      '(3) a parent in team main setting a child in testflight, (4) the reverse refused (no second team)',
-    ],
     scenarios: [
+      {
+        name: 'instance',
+        actions: [
+          {
+            do: 'set-pipeline',
+            fixture: 'set-pipeline.yml',
+            vars: { pipeline_name: 'tf-set-pipeline-instanced-child', team_name: 'main' },
+          },
+          {
+            do: 'trigger',
+            job: 'sp-with-instance-vars',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: [
+                'setting pipeline: tf-set-pipeline-instanced-child/greetings:instanced-pipeline',
+                'done',
+              ],
+            },
+          },
+          // The instance's var `greetings` is its instance var.
+          {
+            do: 'trigger',
+            pipeline: 'tf-set-pipeline-instanced-child/greetings:instanced-pipeline',
+            job: 'normal-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['instanced-pipeline'] },
+          },
+        ],
+      },
+      {
+        name: 'other-team',
+        actions: [
+          {
+            do: 'set-pipeline',
+            fixture: 'set-pipeline.yml',
+            vars: { pipeline_name: 'tf-set-pipeline-team-child', team_name: SECOND_TEAM },
+          },
+          {
+            do: 'trigger',
+            job: 'sp',
+            expect: {
+              exit: 0,
+              status: 'succeeded',
+              inOrder: ['setting pipeline: tf-set-pipeline-team-child', 'done'],
+            },
+          },
+          {
+            do: 'trigger',
+            team: SECOND_TEAM,
+            pipeline: 'tf-set-pipeline-team-child',
+            job: 'normal-job',
+            expect: { exit: 0, status: 'succeeded', inOrder: ['hello world'] },
+          },
+        ],
+      },
+      {
+        name: 'refused',
+        actions: [
+          {
+            do: 'set-pipeline',
+            team: SECOND_TEAM,
+            fixture: 'set-pipeline.yml',
+            vars: { pipeline_name: 'tf-set-pipeline-refused-child', team_name: 'main' },
+          },
+          {
+            do: 'trigger',
+            team: SECOND_TEAM,
+            job: 'sp',
+            expect: {
+              exit: 2,
+              status: 'errored',
+              inOrder: ["only main team can set another team's pipeline"],
+            },
+          },
+          {
+            do: 'resources',
+            pipeline: 'tf-set-pipeline-refused-child',
+            expect: { exit: 1, inOrder: ['error: pipeline "tf-set-pipeline-refused-child" not found'] },
+          },
+        ],
+      },
       {
         name: 'child',
         actions: [

@@ -1,5 +1,6 @@
 // The hub's public REST API, typed by hub/api/types.ts (the only hub file the UI imports).
 
+import { keyOf, splitKey, withVars } from './pipeline-key.js';
 import type {
   AgentSummary,
   ApiError,
@@ -71,11 +72,13 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
 }
 
 const seg = encodeURIComponent;
-const pipelinePath = (team: string, pipeline: string) => `/teams/${seg(team)}/pipelines/${seg(pipeline)}`;
-const jobPath = (team: string, pipeline: string, job: string) =>
-  `${pipelinePath(team, pipeline)}/jobs/${seg(job)}`;
-const resourcePath = (team: string, pipeline: string, resource: string) =>
-  `${pipelinePath(team, pipeline)}/resources/${seg(resource)}`;
+/** `rest` under a pipeline, named by its key (pipeline-key.ts): an instance's vars go in the query. */
+const pipelinePath = (team: string, pipeline: string, rest = '') =>
+  withVars(`/teams/${seg(team)}/pipelines/${seg(splitKey(pipeline).name)}${rest}`, pipeline);
+const jobPath = (team: string, pipeline: string, job: string, rest = '') =>
+  pipelinePath(team, pipeline, `/jobs/${seg(job)}${rest}`);
+const resourcePath = (team: string, pipeline: string, resource: string, rest = '') =>
+  pipelinePath(team, pipeline, `/resources/${seg(resource)}${rest}`);
 
 export const api = {
   info: () => call<Info>('GET', '/info'),
@@ -85,20 +88,28 @@ export const api = {
   user: () => call<UserInfo>('GET', '/user'),
   teams: () => call<TeamSummary[]>('GET', '/teams'),
   pipelines: (team: string) => call<Pipeline[]>('GET', `/teams/${seg(team)}/pipelines`),
-  jobs: (team: string, pipeline: string) => call<JobSummary[]>('GET', `${pipelinePath(team, pipeline)}/jobs`),
+  jobs: (team: string, pipeline: string) => call<JobSummary[]>('GET', pipelinePath(team, pipeline, `/jobs`)),
   resources: (team: string, pipeline: string) =>
-    call<ResourceSummary[]>('GET', `${pipelinePath(team, pipeline)}/resources`),
+    call<ResourceSummary[]>('GET', pipelinePath(team, pipeline, `/resources`)),
   setPipelinePaused: (team: string, pipeline: string, paused: boolean) =>
-    call<undefined>('PUT', `${pipelinePath(team, pipeline)}/${paused ? 'pause' : 'unpause'}`),
+    call<undefined>('PUT', pipelinePath(team, pipeline, `/${paused ? 'pause' : 'unpause'}`)),
   jobBuilds: (team: string, pipeline: string, job: string, limit = 50) =>
-    call<BuildSummary[]>('GET', `${jobPath(team, pipeline, job)}/builds?limit=${limit}`),
+    call<BuildSummary[]>('GET', jobPath(team, pipeline, job, `/builds?limit=${limit}`)),
   trigger: (team: string, pipeline: string, job: string) =>
-    call<BuildSummary>('POST', `${jobPath(team, pipeline, job)}/builds`),
+    call<BuildSummary>('POST', jobPath(team, pipeline, job, `/builds`)),
   /** Concourse's rerun: a new build `N.1` of the same job with the same inputs. */
   rerun: (b: BuildSummary) =>
-    call<BuildSummary>('POST', `${jobPath(b.team, b.pipeline, b.job)}/builds/${seg(b.name)}`),
+    call<BuildSummary>(
+      'POST',
+      jobPath(
+        b.team,
+        keyOf({ name: b.pipeline, instance_vars: b.pipeline_instance_vars }),
+        b.job,
+        `/builds/${seg(b.name)}`,
+      ),
+    ),
   setJobPaused: (team: string, pipeline: string, job: string, paused: boolean) =>
-    call<undefined>('PUT', `${jobPath(team, pipeline, job)}/${paused ? 'pause' : 'unpause'}`),
+    call<undefined>('PUT', jobPath(team, pipeline, job, `/${paused ? 'pause' : 'unpause'}`)),
   build: (id: number) => call<BuildSummary>('GET', `/builds/${id}`),
   plan: (id: number) => call<BuildStep>('GET', `/builds/${id}/plan`),
   abort: (id: number) => call<undefined>('PUT', `/builds/${id}/abort`),
@@ -109,21 +120,18 @@ export const api = {
       `/builds/${id}/events/page?${new URLSearchParams(Object.entries(q).map(([k, v]) => [k, String(v)])).toString()}`,
     ),
   versions: (team: string, pipeline: string, resource: string, limit = 100) =>
-    call<ResourceVersionSummary[]>(
-      'GET',
-      `${resourcePath(team, pipeline, resource)}/versions?limit=${limit}`,
-    ),
+    call<ResourceVersionSummary[]>('GET', resourcePath(team, pipeline, resource, `/versions?limit=${limit}`)),
   setVersionEnabled: (team: string, pipeline: string, resource: string, id: number, enabled: boolean) =>
     call<undefined>(
       'PUT',
-      `${resourcePath(team, pipeline, resource)}/versions/${id}/${enabled ? 'enable' : 'disable'}`,
+      resourcePath(team, pipeline, resource, `/versions/${id}/${enabled ? 'enable' : 'disable'}`),
     ),
   pin: (team: string, pipeline: string, resource: string, id: number, comment: string) =>
-    call<undefined>('PUT', `${resourcePath(team, pipeline, resource)}/versions/${id}/pin`, { comment }),
+    call<undefined>('PUT', resourcePath(team, pipeline, resource, `/versions/${id}/pin`), { comment }),
   unpin: (team: string, pipeline: string, resource: string) =>
-    call<undefined>('PUT', `${resourcePath(team, pipeline, resource)}/unpin`),
+    call<undefined>('PUT', resourcePath(team, pipeline, resource, `/unpin`)),
   check: (team: string, pipeline: string, resource: string) =>
-    call<BuildSummary>('POST', `${resourcePath(team, pipeline, resource)}/check`),
+    call<BuildSummary>('POST', resourcePath(team, pipeline, resource, `/check`)),
   agents: () => call<AgentSummary[]>('GET', '/agents'),
   queue: () => call<QueuedStep[]>('GET', '/queue'),
 };

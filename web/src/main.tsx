@@ -14,6 +14,7 @@ import { JobPage } from './pages/Job.js';
 import { LoginCallbackPage, LoginPage } from './pages/Login.js';
 import { PipelinePage } from './pages/Pipeline.js';
 import { ResourcePage } from './pages/Resource.js';
+import { keyOfLocation } from './pipeline-key.js';
 import './styles.css';
 
 function page(path: string): ReactNode {
@@ -21,11 +22,23 @@ function page(path: string): ReactNode {
   if (path === '/login/callback') return <LoginCallbackPage />;
   let m;
   if ((m = match('/teams/:team/pipelines/:pipeline/jobs/:job', path)))
-    return <JobPage team={m.team ?? ''} pipeline={m.pipeline ?? ''} job={m.job ?? ''} />;
+    return (
+      <JobPage
+        team={m.team ?? ''}
+        pipeline={keyOfLocation(m.pipeline ?? '', location.search)}
+        job={m.job ?? ''}
+      />
+    );
   if ((m = match('/teams/:team/pipelines/:pipeline/resources/:resource', path)))
-    return <ResourcePage team={m.team ?? ''} pipeline={m.pipeline ?? ''} resource={m.resource ?? ''} />;
+    return (
+      <ResourcePage
+        team={m.team ?? ''}
+        pipeline={keyOfLocation(m.pipeline ?? '', location.search)}
+        resource={m.resource ?? ''}
+      />
+    );
   if ((m = match('/teams/:team/pipelines/:pipeline', path)))
-    return <PipelinePage team={m.team ?? ''} pipeline={m.pipeline ?? ''} />;
+    return <PipelinePage team={m.team ?? ''} pipeline={keyOfLocation(m.pipeline ?? '', location.search)} />;
   if ((m = match('/builds/:id', path)) && /^\d+$/.test(m.id ?? '')) return <BuildPage id={Number(m.id)} />;
   if (path === '/agents') return <AgentsPage />;
   if (path === '/' || path === '') return <Dashboard />;

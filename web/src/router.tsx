@@ -1,6 +1,7 @@
 // Client-side routing over the History API: the hub answers every app path with index.html.
 
 import { useEffect, useState, type ReactNode, type MouseEvent } from 'react';
+import { splitKey, withVars } from './pipeline-key.js';
 
 const listeners = new Set<() => void>();
 
@@ -51,12 +52,18 @@ export function Link(props: { to: string; children: ReactNode; className?: strin
   );
 }
 
+/** The app's URLs; a pipeline by its key (pipeline-key.ts), an instance's vars in the `vars` query. */
+const pipelineUrl = (team: string, pipeline: string, rest = '') =>
+  withVars(
+    `/teams/${encodeURIComponent(team)}/pipelines/${encodeURIComponent(splitKey(pipeline).name)}${rest}`,
+    pipeline,
+  );
+
 export const paths = {
-  pipeline: (team: string, pipeline: string) =>
-    `/teams/${encodeURIComponent(team)}/pipelines/${encodeURIComponent(pipeline)}`,
+  pipeline: (team: string, pipeline: string) => pipelineUrl(team, pipeline),
   job: (team: string, pipeline: string, job: string) =>
-    `${paths.pipeline(team, pipeline)}/jobs/${encodeURIComponent(job)}`,
+    pipelineUrl(team, pipeline, `/jobs/${encodeURIComponent(job)}`),
   resource: (team: string, pipeline: string, resource: string) =>
-    `${paths.pipeline(team, pipeline)}/resources/${encodeURIComponent(resource)}`,
+    pipelineUrl(team, pipeline, `/resources/${encodeURIComponent(resource)}`),
   build: (id: number) => `/builds/${id}`,
 };

@@ -6,6 +6,7 @@ import { requireCaller } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { id, limit } from '../fields.js';
+import { addressPipeline } from '../pipeline-address.js';
 import { route, type Route, type TeamOwner } from '../route.js';
 import { streamBuildEvents } from '../sse.js';
 import { stepTree } from '../step-tree.js';
@@ -53,9 +54,10 @@ export function buildRoutes(ctx: ApiContext): Route[] {
           const team = await ctx.visibleTeamOf(caller, q.team || 'main');
           filter.teamId = team.id;
           if (q.pipeline) {
-            const pipeline = await ctx.pipelineOf(team.name, q.pipeline);
-            filter.pipelineId = pipeline.id;
-            if (q.job) filter.jobId = (await ctx.jobOf(team.name, pipeline.name, q.job)).id;
+            // An instance: `pipeline` is its name and the `vars` query its instance vars, as in paths.
+            const { pipeline: key } = addressPipeline({ pipeline: q.pipeline }, req.query);
+            filter.pipelineId = (await ctx.pipelineOf(team.name, key)).id;
+            if (q.job) filter.jobId = (await ctx.jobOf(team.name, key, q.job)).id;
           }
         }
         return (await store.listBuilds(filter)).map((b) => ctx.summary(b));

@@ -16,6 +16,7 @@ export function pipelineSummary(p: Pipeline, team: string): PipelineSummary {
   return {
     id: p.id,
     name: p.name,
+    ...(p.instanceVars ? { instance_vars: p.instanceVars } : {}),
     team,
     paused: p.paused,
     public: p.public,

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { archiveChildren } from '../../configs/archive-pipelines.js';
 import { PIPELINE_NAME, savePipelineConfig } from '../../configs/save-pipeline.js';
 import { roleIn } from '../../auth/caller.js';
+import { formatPipelineRef, refOfKey } from '../../pipeline/instance-vars.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { name, pipelineParams } from '../fields.js';
@@ -108,9 +109,10 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
         const team = await ctx.teamOf(params.team);
         if (Buffer.byteLength(body.source) > maxPipelineBytes)
           throw new HttpError(413, 'too_large', `pipeline config exceeds ${maxPipelineBytes} bytes`);
+        const ref = refOfKey(params.pipeline);
         const saved = await savePipelineConfig(store, {
           teamId: team.id,
-          name: params.pipeline,
+          ...ref,
           source: body.source,
           file: body.file || 'pipeline.yml',
           ...(body.expectedVersion === undefined ? {} : { expectedVersion: body.expectedVersion }),
@@ -127,11 +129,10 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
           );
         }
         req.log.info(
-          { team: team.name, pipeline: params.pipeline, version: saved.version },
+          { team: team.name, pipeline: formatPipelineRef(ref), version: saved.version },
           'pipeline saved',
         );
-        const stored = await store.getPipeline(team.id, params.pipeline);
-        if (stored) scheduler.request(stored.id);
+        scheduler.request(saved.pipelineId);
         return { created: saved.created, version: saved.version, warnings: saved.warnings };
       },
     }),
@@ -147,7 +148,11 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
       params: pipelineParams,
       body: renamePipelineBody,
       handler: async ({ params, body }, req, reply) => {
-        const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        // As in Concourse, a rename names a whole instance group: any of its pipelines stands for it.
+        const team = await ctx.teamOf(params.team);
+        const { name: group } = refOfKey(params.pipeline);
+        const pipeline = (await store.listPipelines(team.id)).find((p) => p.name === group);
+        if (!pipeline) throw notFound(`pipeline "${group}"`);
         await store.renamePipeline(pipeline.id, body.name, Date.now());
         req.log.info({ team: params.team, pipeline: pipeline.name, to: body.name }, 'pipeline renamed');
         return reply.code(204).send();

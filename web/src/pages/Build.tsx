@@ -9,6 +9,7 @@ import type { BuildModel } from '../build-model.js';
 import { useBuildStream } from '../build-stream.js';
 import { ErrorNote } from '../error-note.js';
 import { LogView, lineRangeHash, parseLineRange, type LineRange, type LogViewProps } from '../log-view.js';
+import { keyOf, label } from '../pipeline-key.js';
 import { Link, navigate, paths } from '../router.js';
 import { StatusBadge, duration } from '../status.js';
 
@@ -99,6 +100,9 @@ export function BuildPage({ id }: { id: number }) {
     onScrollUp: () => setFollow(false),
     download,
   };
+  const pipelineKey = summary
+    ? keyOf({ name: summary.pipeline, instance_vars: summary.pipeline_instance_vars })
+    : '';
   return (
     // Scrolling up, in a log or the page, stops following the tail.
     <main className="page build-page" onWheel={(e) => e.deltaY < 0 && setFollow(false)}>
@@ -108,8 +112,8 @@ export function BuildPage({ id }: { id: number }) {
             `one-off build #${summary.id}`
           ) : summary ? (
             <>
-              <Link to={paths.pipeline(summary.team, summary.pipeline)}>{summary.pipeline}</Link> /{' '}
-              <Link to={paths.job(summary.team, summary.pipeline, summary.job)}>{summary.job}</Link> #
+              <Link to={paths.pipeline(summary.team, pipelineKey)}>{label(pipelineKey)}</Link> /{' '}
+              <Link to={paths.job(summary.team, pipelineKey, summary.job)}>{summary.job}</Link> #
               {summary.name}
             </>
           ) : (

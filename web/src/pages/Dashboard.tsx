@@ -1,4 +1,5 @@
-// Every pipeline as a card of its jobs' latest statuses, filtered by name and status.
+// Every pipeline as a card of its jobs' latest statuses, filtered by name and status. The instances of
+// an instance group (pipelines of one name with instance vars) share one card, a row each.
 
 import { useState } from 'react';
 import type { JobSummary } from '../../../hub/api/types.js';
@@ -6,6 +7,7 @@ import { api, ApiFailure, type Pipeline } from '../api.js';
 import { token, useSession } from '../auth.js';
 import { ErrorNote } from '../error-note.js';
 import { usePoll } from '../poll.js';
+import { keyOf, label } from '../pipeline-key.js';
 import { Link, paths } from '../router.js';
 import { StatusBadge, type ShownStatus } from '../status.js';
 
@@ -16,9 +18,16 @@ export function jobStatus(job: JobSummary): ShownStatus {
   return job.latestBuild?.status ?? 'none';
 }
 
-interface Card {
+interface Instance {
   pipeline: Pipeline;
   jobs: JobSummary[];
+}
+
+/** A pipeline, or an instance group: its pipelines in the team's order. */
+interface Card {
+  team: string;
+  name: string;
+  instances: Instance[];
 }
 
 /** A visitor may not list teams (nor see a team's unexposed pipelines): those answers are "nothing". */
@@ -33,10 +42,37 @@ const orNothing = <T,>(p: Promise<T[]>, fallback: T[] = []): Promise<T[]> =>
 async function loadCards(team: string): Promise<Card[]> {
   const teams = team ? [team] : (await orNothing(api.teams(), [{ name: 'main' }])).map((t) => t.name);
   const pipelines = (await Promise.all(teams.map((t) => orNothing(api.pipelines(t))))).flat();
-  return Promise.all(
+  const instances = await Promise.all(
     pipelines
       .filter((p) => !p.archived)
-      .map(async (p) => ({ pipeline: p, jobs: await orNothing(api.jobs(p.team, p.name)) })),
+      .map(async (p) => ({ pipeline: p, jobs: await orNothing(api.jobs(p.team, keyOf(p))) })),
+  );
+  const cards = new Map<string, Card>();
+  for (const i of instances) {
+    const id = `${i.pipeline.team}/${i.pipeline.name}`;
+    const card = cards.get(id) ?? { team: i.pipeline.team, name: i.pipeline.name, instances: [] };
+    card.instances.push(i);
+    cards.set(id, card);
+  }
+  return [...cards.values()];
+}
+
+/** A job strip: each job a cell coloured by its latest build. */
+function JobStrip({ jobs, pipeline }: { jobs: JobSummary[]; pipeline: string }) {
+  return (
+    <ul className="job-strip">
+      {jobs.map((j) => (
+        <li key={j.name}>
+          <Link
+            to={paths.job(j.team, pipeline, j.name)}
+            className={`job-cell status-${jobStatus(j)}`}
+            title={`${j.name}: ${jobStatus(j)}`}
+          >
+            {j.name}
+          </Link>
+        </li>
+      ))}
+    </ul>
   );
 }
 
@@ -47,10 +83,11 @@ export function Dashboard() {
   const [status, setStatus] = useState<ShownStatus | ''>('');
   const shown = (data ?? []).filter(
     (c) =>
-      c.pipeline.name.includes(text.trim()) &&
+      c.name.includes(text.trim()) &&
       (status === '' ||
-        (status === 'paused' && c.pipeline.paused) ||
-        c.jobs.some((j) => jobStatus(j) === status)),
+        c.instances.some(
+          (i) => (status === 'paused' && i.pipeline.paused) || i.jobs.some((j) => jobStatus(j) === status),
+        )),
   );
   return (
     <main className="page">
@@ -84,34 +121,50 @@ export function Dashboard() {
       )}
       {data && shown.length === 0 && <p className="muted">No pipelines match.</p>}
       <div className="cards">
-        {shown.map(({ pipeline, jobs }) => (
-          <section
-            className={`card${pipeline.paused ? ' paused' : ''}`}
-            key={`${pipeline.team}/${pipeline.name}`}
-          >
-            <header>
-              <Link to={paths.pipeline(pipeline.team, pipeline.name)} className="card-title">
-                {pipeline.name}
-              </Link>
-              <span className="muted">{pipeline.team}</span>
-              {pipeline.paused && <StatusBadge status="paused" />}
-              {pipeline.public && <span className="tag">exposed</span>}
-            </header>
-            <ul className="job-strip">
-              {jobs.map((j) => (
-                <li key={j.name}>
-                  <Link
-                    to={paths.job(j.team, j.pipeline, j.name)}
-                    className={`job-cell status-${jobStatus(j)}`}
-                    title={`${j.name}: ${jobStatus(j)}`}
-                  >
-                    {j.name}
+        {shown.map((card) => {
+          const [only] = card.instances;
+          // A pipeline without instance vars: its card as ever.
+          if (card.instances.length === 1 && only && !only.pipeline.instance_vars) {
+            const { pipeline, jobs } = only;
+            return (
+              <section
+                className={`card${pipeline.paused ? ' paused' : ''}`}
+                key={`${card.team}/${card.name}`}
+              >
+                <header>
+                  <Link to={paths.pipeline(pipeline.team, pipeline.name)} className="card-title">
+                    {pipeline.name}
                   </Link>
-                </li>
-              ))}
-            </ul>
-          </section>
-        ))}
+                  <span className="muted">{pipeline.team}</span>
+                  {pipeline.paused && <StatusBadge status="paused" />}
+                  {pipeline.public && <span className="tag">exposed</span>}
+                </header>
+                <JobStrip jobs={jobs} pipeline={pipeline.name} />
+              </section>
+            );
+          }
+          return (
+            <section className="card instance-group" key={`${card.team}/${card.name}`}>
+              <header>
+                <span className="card-title">{card.name}</span>
+                <span className="muted">{card.team}</span>
+                <span className="tag">{card.instances.length} instances</span>
+              </header>
+              {card.instances.map(({ pipeline, jobs }) => {
+                const key = keyOf(pipeline);
+                return (
+                  <div className={`instance${pipeline.paused ? ' paused' : ''}`} key={key}>
+                    <Link to={paths.pipeline(pipeline.team, key)}>
+                      {label(key).slice(card.name.length + 1) || card.name}
+                    </Link>
+                    {pipeline.paused && <StatusBadge status="paused" />}
+                    <JobStrip jobs={jobs} pipeline={key} />
+                  </div>
+                );
+              })}
+            </section>
+          );
+        })}
       </div>
     </main>
   );

@@ -3,6 +3,7 @@
 import { api } from '../api.js';
 import { ErrorNote } from '../error-note.js';
 import { usePoll } from '../poll.js';
+import { label } from '../pipeline-key.js';
 import { Link, navigate, paths } from '../router.js';
 import { StatusBadge, duration } from '../status.js';
 
@@ -20,7 +21,7 @@ export function JobPage({ team, pipeline, job }: { team: string; pipeline: strin
     <main className="page">
       <div className="toolbar">
         <h1>
-          <Link to={paths.pipeline(team, pipeline)}>{pipeline}</Link> / {job}
+          <Link to={paths.pipeline(team, pipeline)}>{label(pipeline)}</Link> / {job}
         </h1>
         {paused && <StatusBadge status="paused" />}
         <button onClick={trigger}>Trigger build</button>

@@ -6,6 +6,7 @@ import { api } from '../api.js';
 import { ErrorNote } from '../error-note.js';
 import { pipelineGraph } from '../graph.js';
 import { usePoll } from '../poll.js';
+import { keyOf, label } from '../pipeline-key.js';
 import { Link, navigate, paths } from '../router.js';
 import { StatusBadge } from '../status.js';
 import { jobStatus } from './Dashboard.js';
@@ -17,7 +18,7 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
       api.jobs(team, pipeline),
       api.resources(team, pipeline),
     ]);
-    return { summary: all.find((p) => p.name === pipeline), jobs, resources };
+    return { summary: all.find((p) => keyOf(p) === pipeline), jobs, resources };
   }, [team, pipeline]);
   const groups = [...new Set(data?.jobs.flatMap((j) => j.groups))];
   const [group, setGroup] = useState(() => new URLSearchParams(location.search).get('group') ?? '');
@@ -44,7 +45,7 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
     <main className="page">
       <div className="toolbar">
         <h1>
-          <Link to="/">{team}</Link> / {pipeline}
+          <Link to="/">{team}</Link> / {label(pipeline)}
         </h1>
         {paused && <StatusBadge status="paused" />}
         <button onClick={toggle} disabled={!data?.summary}>
@@ -71,7 +72,7 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
         <svg
           className="graph"
           role="img"
-          aria-label={`graph of pipeline ${pipeline}`}
+          aria-label={`graph of pipeline ${label(pipeline)}`}
           width={graph.width}
           height={graph.height}
           viewBox={`0 0 ${graph.width} ${graph.height}`}

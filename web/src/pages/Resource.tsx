@@ -8,6 +8,7 @@ import { useBuildStream } from '../build-stream.js';
 import { ErrorNote } from '../error-note.js';
 import { LogView } from '../log-view.js';
 import { usePoll } from '../poll.js';
+import { label } from '../pipeline-key.js';
 import { Link, paths } from '../router.js';
 import { StatusBadge } from '../status.js';
 
@@ -51,7 +52,7 @@ export function ResourcePage({
     <main className="page">
       <div className="toolbar">
         <h1>
-          <Link to={paths.pipeline(team, pipeline)}>{pipeline}</Link> / {resource}
+          <Link to={paths.pipeline(team, pipeline)}>{label(pipeline)}</Link> / {resource}
         </h1>
         {summary && <span className="muted">{summary.type}</span>}
         {summary?.checkStatus && <StatusBadge status={summary.checkStatus} />}
