@@ -11,12 +11,13 @@
 import type { Logger } from 'pino';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Engine } from '../engine/engine.js';
-import { versionKeyOf } from '../engine/resource-step.js';
 import { eventTime, type BuildEvents } from '../events/build-events.js';
 import { canonicalJson } from '../store/canonical-json.js';
 import { jobInputs } from '../pipeline/checks.js';
 import type { ParsedPipeline } from '../pipeline/config.js';
 import type { GetPlan } from '../pipeline/plan.js';
+import { checkedSince } from '../resources/check-state.js';
+import { declaredKeyOf, stepResource, versionKeyOf } from '../resources/history.js';
 import type { BuildView, Job, Pipeline, Store } from '../store/store.js';
 import type { Checker } from './checker.js';
 import { resolveInputs, type InputSpec } from './inputs.js';
@@ -231,25 +232,12 @@ export class Scheduler {
     for (const resource of resources) {
       const state = await this.store.resources.getState(build.pipelineId, 'resource', resource);
       if (state?.pinnedVersion) continue;
-      const declared = config.resources.find((d) => d.name === resource);
-      const key =
-        declared &&
-        (await versionKeyOf(this.store, config, build.pipelineId, { scope: 'resource', ...declared }));
-      // A check that started after the trigger and has ended since (not merely started: its versions
-      // are saved only when it ends).
-      const checkedSince =
-        state !== undefined &&
-        key !== undefined &&
-        state.configHash === key.configHash &&
-        state.lastCheckStartedAt !== null &&
-        state.lastCheckStartedAt >= build.createdAt &&
-        state.lastCheckEndedAt !== null &&
-        state.lastCheckEndedAt >= state.lastCheckStartedAt &&
-        !this.checker.isChecking(build.pipelineId, resource);
-      if (checkedSince) continue;
+      const key = await declaredKeyOf(this.store, config, build.pipelineId, resource);
+      // A check that started after the trigger and has ended since.
+      const running = this.checker.isChecking(build.pipelineId, resource);
+      if (checkedSince(state, key, build.createdAt, running)) continue;
       waiting.push(resource);
-      if (!this.checker.isChecking(build.pipelineId, resource))
-        await this.checker.checkNow(build.pipelineId, resource);
+      if (!running) await this.checker.checkNow(build.pipelineId, resource);
     }
     return waiting;
   }
@@ -265,12 +253,7 @@ export class Scheduler {
     const specs: InputSpec[] = [];
     for (const get of inputs) {
       const declared = config.resources.find((r) => r.name === get.resource);
-      const key = await versionKeyOf(this.store, config, job.pipelineId, {
-        scope: 'resource',
-        name: get.resource,
-        type: declared?.type ?? get.type,
-        source: declared?.source ?? get.source,
-      });
+      const key = await versionKeyOf(this.store, config, job.pipelineId, stepResource(config, get));
       let versions = await resources.listVersions(key);
       const state = await resources.getState(job.pipelineId, 'resource', get.resource);
       const pin =
