@@ -149,7 +149,7 @@ export class ResourceSteps {
     const versions = ended.status === 'succeeded' ? checkedVersions(ended.resourceResult) : undefined;
     if (ended.status === 'succeeded' && versions !== undefined) {
       await recordCheckSucceeded(store, key, versions, now());
-      await build.event('finish-check', { origin: { id }, succeeded: true });
+      await build.event('finish', { origin: { id }, succeeded: true });
       this.deps.versionsSaved(build.build.pipelineId);
       return 'succeeded';
     }
@@ -166,7 +166,7 @@ export class ResourceSteps {
       now(),
     );
     if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
-    await build.event('finish-check', { origin: { id }, succeeded: false });
+    await build.event('finish', { origin: { id }, succeeded: false });
     return ended.status === 'succeeded' ? 'errored' : ended.status;
   }
 

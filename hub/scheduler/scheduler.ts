@@ -133,9 +133,13 @@ export class Scheduler {
         if (reason === null) specs = undefined;
         if (reason !== build.pendingReason) {
           await this.store.updateBuild(build.id, { pendingReason: reason });
-          // Also in the build's log, so `watch` shows why nothing happens yet.
+          // Also in the build's log (a log event of no step), so `watch` shows why nothing happens yet.
           if (reason !== null)
-            await this.events.emit(build.id, 'pending', { reason, time: eventTime(this.now()) });
+            await this.events.emit(build.id, 'log', {
+              origin: {},
+              payload: `pending: ${reason}\n`,
+              time: eventTime(this.now()),
+            });
         }
         // Builds of a job start in order: a later one never overtakes one that waits.
         if (reason !== null) break;
