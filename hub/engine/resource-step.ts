@@ -13,6 +13,7 @@ import { checkedVersions, fetchedOf } from '../resources/answers.js';
 import { recordCheckFailed, recordCheckStarted, recordCheckSucceeded } from '../resources/check-state.js';
 import {
   historyKey,
+  inHistory,
   latestTypeVersion,
   latestVersion,
   resourceCacheKey,
@@ -21,6 +22,7 @@ import {
   type ResourceRef,
 } from '../resources/history.js';
 import { effectiveSource, resolveType } from '../resources/types.js';
+import { canonicalJson } from '../store/canonical-json.js';
 import type { StepRun, Version, VersionKey } from '../store/store.js';
 import type { BuildRun, LeafRunner, Result } from './build-run.js';
 import {
@@ -434,7 +436,11 @@ export class ResourceSteps {
     return ended.status;
   }
 
-  /** A get's version: pinned in the step, chosen by the scheduler, else the newest one. */
+  /**
+   * A get's version: pinned in the step, chosen by the scheduler, else the newest one. A chosen version
+   * is fetched only if the resource's current config has it too: one checked under a source (or type)
+   * the resource no longer has is never fetched with the new one (Concourse scopes versions by config).
+   */
   private async versionToGet(
     node: GetPlan,
     target: Target,
@@ -451,10 +457,14 @@ export class ResourceSteps {
     const chosen = (await store.resources.listBuildResources(build.build.id)).find(
       (r) => r.direction === 'input' && r.name === node.name,
     );
-    if (chosen) return chosen.version.version;
+    const key = await versionKeyOf(store, pipeline, build.build.pipelineId, target);
+    if (chosen) {
+      const { version } = chosen.version;
+      if (inHistory(chosen.version, key) || (await store.resources.findVersion(key, version))) return version;
+      return `resource "${node.resource}" changed after this build chose its version ${canonicalJson(version)}, which its new config does not have; trigger the job again`;
+    }
     const pinned = pipeline.resources.find((r) => r.name === node.resource)?.version;
     if (pinned) return pinned;
-    const key = await versionKeyOf(store, pipeline, build.build.pipelineId, target);
     const latest = await latestVersion(store, key);
     return latest?.version ?? `no versions of resource "${node.resource}" are available yet`;
   }

@@ -18,7 +18,7 @@ import type { ParsedPipeline } from '../pipeline/config.js';
 import type { GetPlan } from '../pipeline/plan.js';
 import { checkedSince } from '../resources/check-state.js';
 import { declaredKeyOf, stepResource, versionKeyOf } from '../resources/history.js';
-import type { BuildView, Job, Pipeline, Store } from '../store/store.js';
+import type { BuildView, Job, Pipeline, Store, Version } from '../store/store.js';
 import type { Checker } from './checker.js';
 import { resolveInputs, type InputSpec } from './inputs.js';
 
@@ -192,6 +192,12 @@ export class Scheduler {
     }
     const resolution = resolveInputs(await specs());
     if (!resolution.ok) return resolution.reason;
+    // The versions were chosen from the config this pass read: if the pipeline was set since, they may
+    // belong to a source it no longer has. Choose again from the new one.
+    if ((await this.store.getPipelineById(pipeline.id))?.configVersion !== pipeline.configVersion) {
+      this.request(pipeline.id);
+      return 'the pipeline config changed; choosing its inputs again';
+    }
     await this.store.resources.addBuildResources(
       build.id,
       inputs.flatMap((g) => {
@@ -271,14 +277,19 @@ export class Scheduler {
         if (versions.length === 0 && !/\(\(/.test(wanted))
           pinProblem = `pinned version ${wanted} of resource "${get.resource}" is not one of its versions`;
       }
+      // Earlier builds' versions, matched by value to this history's (they may be of an older one).
+      const idOf = new Map(versions.map((v) => [canonicalJson(v.version), v.id]));
+      const idsOf = (found: Version[]) => found.flatMap((v) => idOf.get(canonicalJson(v)) ?? []);
       const passed = new Map<string, Map<number, Set<number>>>();
       for (const name of get.passed) {
         const upstream = jobs.find((j) => j.name === name);
         const byVersion = new Map<number, Set<number>>();
         for (const row of upstream ? await resources.passedVersions(upstream.id, get.resource) : []) {
-          const set = byVersion.get(row.versionId) ?? new Set<number>();
+          const [id] = idsOf([row.version]);
+          if (id === undefined) continue;
+          const set = byVersion.get(id) ?? new Set<number>();
           set.add(row.buildId);
-          byVersion.set(row.versionId, set);
+          byVersion.set(id, set);
         }
         passed.set(name, byVersion);
       }
@@ -289,7 +300,7 @@ export class Scheduler {
         ...(pinProblem === undefined ? {} : { pinProblem }),
         passed,
         every: get.version === 'every',
-        used: await resources.usedVersionIds(job.id, get.name),
+        used: new Set(idsOf(await resources.usedVersions(job.id, get.name))),
       });
     }
     return specs;

@@ -250,28 +250,31 @@ export class KyselyResourceStore implements ResourceStore {
     }));
   }
 
-  async passedVersions(jobId: number, resource: string): Promise<{ versionId: number; buildId: number }[]> {
+  async passedVersions(jobId: number, resource: string): Promise<{ version: Version; buildId: number }[]> {
     const rows = await this.db
       .selectFrom('build_resources')
       .innerJoin('builds', 'builds.id', 'build_resources.build_id')
-      .select(['build_resources.version_id', 'build_resources.build_id'])
+      .innerJoin('resource_versions', 'resource_versions.id', 'build_resources.version_id')
+      .select(['resource_versions.version', 'build_resources.build_id'])
       .where('builds.job_id', '=', jobId)
       .where('builds.status', '=', 'succeeded')
       .where('build_resources.resource', '=', resource)
       .execute();
-    return rows.map((r) => ({ versionId: r.version_id, buildId: r.build_id }));
+    return rows.map((r) => ({ version: JSON.parse(r.version) as Version, buildId: r.build_id }));
   }
 
-  async usedVersionIds(jobId: number, name: string): Promise<Set<number>> {
+  async usedVersions(jobId: number, name: string): Promise<Version[]> {
     const rows = await this.db
       .selectFrom('build_resources')
       .innerJoin('builds', 'builds.id', 'build_resources.build_id')
-      .select('build_resources.version_id')
+      .innerJoin('resource_versions', 'resource_versions.id', 'build_resources.version_id')
+      .select('resource_versions.version')
+      .distinct()
       .where('builds.job_id', '=', jobId)
       .where('build_resources.direction', '=', 'input')
       .where('build_resources.name', '=', name)
       .execute();
-    return new Set(rows.map((r) => r.version_id));
+    return rows.map((r) => JSON.parse(r.version) as Version);
   }
 
   async getCache(key: string): Promise<ResourceCacheEntry | undefined> {
