@@ -17,6 +17,7 @@ import {
   latestTypeVersion,
   latestVersion,
   resourceCacheKey,
+  selfOf,
   stepResource,
   versionKeyOf,
   type ResourceRef,
@@ -495,7 +496,7 @@ export class ResourceSteps {
     timeoutMs: number,
   ): Promise<Prepared | string> {
     const { store } = build.deps;
-    const resolved = resolveType(pipeline, target.type);
+    const resolved = resolveType(pipeline, target.type, selfOf(target));
     const vars = build.resolve({ source: effectiveSource(resolved, target.source), params }, scope);
     if (vars.missing.length > 0) return undefinedVarsMessage(vars.missing);
     if (vars.errors.length > 0) return vars.errors.join('; ');

@@ -29,7 +29,7 @@ export async function versionKeyOf(
   pipelineId: number,
   ref: ResourceRef,
 ): Promise<VersionKey> {
-  const resolved = resolveType(pipeline, ref.type);
+  const resolved = resolveType(pipeline, ref.type, selfOf(ref));
   return historyKey(
     resolved,
     pipelineId,
@@ -53,6 +53,11 @@ export function stepResource(
     type: declared?.type ?? step.type,
     source: declared?.source ?? step.source,
   };
+}
+
+/** A resource type's own name: it never runs on itself (see typeChain). */
+export function selfOf(ref: ResourceRef): string | undefined {
+  return ref.scope === 'type' ? ref.name : undefined;
 }
 
 /** The history key of a resource the pipeline declares (scope `resource`); undefined when it does not. */

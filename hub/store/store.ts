@@ -731,6 +731,12 @@ export interface ResourceStore {
    * returns how many.
    */
   clearCaches(pipelineId: number, scope: ResourceScope, name: string, version?: Version): Promise<number>;
+  /**
+   * A resource renamed with `old_name`: its versions, check state and what builds fetched and produced
+   * move to the new name (inputs named after it too). False when there is nothing to move or the new
+   * name already has versions (it was renamed before).
+   */
+  renameResource(pipelineId: number, oldName: string, newName: string): Promise<boolean>;
   /** Deletes every version of the resource (and the build inputs and outputs that name them); how many. */
   clearVersions(pipelineId: number, scope: ResourceScope, name: string): Promise<number>;
 }

@@ -61,3 +61,56 @@ jobs:
     });
   });
 });
+
+describe('renaming a resource with old_name', () => {
+  it('keeps its versions, and its passed jobs run on with them', async () => {
+    const config = (name: string, oldName = '') => `resources:
+- name: ${name}${oldName ? `\n  old_name: ${oldName}` : ''}
+  type: mock
+  check_every: never
+  source: { no_initial_version: true }
+jobs:
+- name: up
+  plan: [{ get: ${name} }]
+- name: down
+  plan:
+  - get: ${name}
+    passed: [up]
+`;
+    await setPipeline('renamed', config('old'));
+    expect((await cli.run(['check-resource', '-r', 'renamed/old', '-f', 'version:v1'])).code).toBe(0);
+    expect((await cli.run(['trigger-job', '-j', 'renamed/up', '-w'])).code).toBe(0);
+
+    await setPipeline('renamed', config('new', 'old'));
+    const versions = await cli.run(['resource-versions', '-r', 'renamed/new']);
+    expect(versions.stdout).toContain('version:v1');
+    // v1 went through up under the old name; down takes it under the new one (up's fetch is cached).
+    const down = await cli.run(['trigger-job', '-j', 'renamed/down', '-w']);
+    expect(down.stdout).toContain('INFO: found existing resource cache');
+    expect(down.code).toBe(0);
+  });
+});
+
+describe('a resource type named like a base type', () => {
+  it('shadows it: resources of that name run on it, and its own type is the base type', async () => {
+    await setPipeline(
+      'shadow',
+      `resource_types:
+- name: mock
+  type: mock
+  source: { initial_version: from-the-type }
+resources:
+- name: r
+  type: mock
+  source: {}
+jobs:
+- name: j
+  plan: [{ get: r }]
+`,
+    );
+    // r's check runs on the custom type's version (MIRRORED_VERSION), so its first version is that.
+    const run = await cli.run(['trigger-job', '-j', 'shadow/j', '-w']);
+    expect(run.stdout).toContain('fetching version: from-the-type');
+    expect(run.code).toBe(0);
+  });
+});
