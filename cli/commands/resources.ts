@@ -3,7 +3,7 @@
 // pin-resource / unpin-resource, enable-resource-version / disable-resource-version.
 
 import type { Command } from 'commander';
-import type { BuildSummary, CheckResourceRequest } from '../../hub/api/types.js';
+import type { BuildSummary, CheckResourceRequest, ResourceVersionSummary } from '../../hub/api/types.js';
 import type { ApiClient } from '../api-client.js';
 import { parseJobRef, parsePositiveInt, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
@@ -42,18 +42,22 @@ export function formatVersion(version: Record<string, string>): string {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-async function versionIdOf(
+/**
+ * The newest version whose fields include every given `key:value` (fly's rule: an exact match of the
+ * pairs given, not of every field).
+ */
+async function latestVersionOf(
   client: ApiClient,
   pipeline: string,
   resource: string,
   pairs: string[],
-): Promise<number> {
-  const wanted = formatVersion(parseVersion(pairs));
-  const found = (await client.listResourceVersions(pipeline, resource, 1000)).find(
-    (v) => formatVersion(v.version) === wanted,
+): Promise<ResourceVersionSummary> {
+  const wanted = parseVersion(pairs);
+  const found = (await client.listResourceVersions(pipeline, resource, 1000)).find((v) =>
+    Object.entries(wanted).every(([key, value]) => v.version[key] === value),
   );
-  if (!found) throw new CliError(`resource ${pipeline}/${resource} has no version ${wanted}`);
-  return found.id;
+  if (!found) throw new CliError(`resource ${pipeline}/${resource} has no version ${formatVersion(wanted)}`);
+  return found;
 }
 
 interface CheckOptions {
@@ -180,9 +184,11 @@ Examples:
     .action(async (opts: { resource: string; version: string[]; comment?: string }, cmd: Command) => {
       const ref = parseResourceRef(opts.resource);
       const client = await ctx.client(cmd);
-      const id = await versionIdOf(client, ref.pipeline, ref.resource, opts.version);
-      await client.pinResourceVersion(ref.pipeline, ref.resource, id, opts.comment);
-      ctx.out(`pinned ${ref.pipeline}/${ref.resource} to ${formatVersion(parseVersion(opts.version))}\n`);
+      const found = await latestVersionOf(client, ref.pipeline, ref.resource, opts.version);
+      await client.pinResourceVersion(ref.pipeline, ref.resource, found.id, opts.comment);
+      // fly's words: the version as JSON (keys sorted, as Go marshals a map), the comment on its own line.
+      ctx.out(`pinned '${ref.pipeline}/${ref.resource}' with version ${sortedJson(found.version)}\n`);
+      if (opts.comment !== undefined) ctx.out(`pin comment '${opts.comment}' is saved\n`);
     });
 
   program
@@ -192,7 +198,7 @@ Examples:
     .action(async (opts: { resource: string }, cmd: Command) => {
       const ref = parseResourceRef(opts.resource);
       await (await ctx.client(cmd)).unpinResource(ref.pipeline, ref.resource);
-      ctx.out(`unpinned ${ref.pipeline}/${ref.resource}\n`);
+      ctx.out(`unpinned '${ref.pipeline}/${ref.resource}'\n`);
     });
 
   for (const enabled of [true, false]) {
@@ -205,9 +211,14 @@ Examples:
       .action(async (opts: { resource: string; version: string[] }, cmd: Command) => {
         const ref = parseResourceRef(opts.resource);
         const client = await ctx.client(cmd);
-        const id = await versionIdOf(client, ref.pipeline, ref.resource, opts.version);
+        const { id } = await latestVersionOf(client, ref.pipeline, ref.resource, opts.version);
         await client.setResourceVersionEnabled(ref.pipeline, ref.resource, id, enabled);
         ctx.out(`${enabled ? 'enabled' : 'disabled'} version ${formatVersion(parseVersion(opts.version))}\n`);
       });
   }
+}
+
+/** JSON of a version with its keys sorted, as Go's encoding/json writes a map. */
+function sortedJson(version: Record<string, string>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(version).sort(([a], [b]) => (a < b ? -1 : 1))));
 }

@@ -7,6 +7,7 @@ import type {
   ErrorEvent,
   FinishTaskEvent,
   LogEvent,
+  Origin,
   SelectedWorkerEvent,
   StartTaskEvent,
   StatusEvent,
@@ -73,12 +74,13 @@ export class BuildEventRenderer {
     switch (envelope.event) {
       case 'log': {
         const d = data as Loose<LogEvent>;
-        if (typeof d.payload === 'string') this.text(d.payload, time);
+        if (typeof d.payload !== 'string') break;
+        // A log of no step is the hub's note on the build itself (why it is pending): dimmed.
+        const origin = d.origin as Loose<Origin> | undefined;
+        if (typeof origin?.id === 'string') this.text(d.payload, time);
+        else this.line(style.dim(d.payload.replace(/\n$/, '')), time);
         break;
       }
-      case 'pending':
-        this.line(style.dim(`pending: ${String(data.reason)}`), time);
-        break;
       case 'initialize-check':
         this.line(style.bold(`initializing check: ${String(data.name)}`), time);
         break;

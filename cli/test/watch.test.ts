@@ -112,6 +112,27 @@ describe('trigger-job', () => {
     );
   });
 
+  it("shows the hub's pending note, a log of no step, as a dimmed line of its own", async () => {
+    events = [
+      status('started', T),
+      log('par', T),
+      ['log', { origin: {}, payload: 'pending: waiting for the check of r\n', time: T + 1 }],
+      log('tial\n', T + 2),
+      status('succeeded'),
+    ];
+    const r = await sb.run(['trigger-job', '-j', 'app/unit', '-w'], { isTTY: true });
+    expect(r.stdout).toBe(
+      [
+        'started app/unit #1',
+        'par',
+        '\x1b[2mpending: waiting for the check of r\x1b[22m',
+        'tial',
+        '\x1b[32msucceeded\x1b[39m',
+        '',
+      ].join('\n'),
+    );
+  });
+
   it('--timestamps prefixes each line with the time of its event', async () => {
     const r = await sb.run(['trigger-job', '-j', 'app/unit', '-w', '--timestamps']);
     expect(r.stdout).toBe(

@@ -333,10 +333,12 @@ export interface CreatedAgentToken extends AgentTokenSummary {
   token: string;
 }
 
-// Build event payloads (the `data` of the envelope), after Concourse's atc/event package.
+// Build event payloads (the `data` of the envelope), as Concourse's atc/event package has them: every
+// envelope's `event` and `version` is one of Concourse's (docs/protocol.md lists them), so fly reads the
+// stream. Fields beyond Concourse's (`pool`, `reason`, `scope`) are additions a Concourse reader ignores.
 export interface Origin {
-  /** The plan node id. */
-  id: string;
+  /** The plan node id; absent on a log event of the build itself (why it is pending). */
+  id?: string;
   source?: 'stdout' | 'stderr';
 }
 
@@ -389,15 +391,37 @@ export interface LogEvent {
   time: number;
 }
 
+/** The task config of initialize-task and start-task (Concourse's event.TaskConfig). */
+export interface TaskEventConfig {
+  platform: string;
+  image: string;
+  run: { path: string; args: string[]; dir: string };
+  inputs: { name: string; path: string }[];
+}
+
 export interface InitializeTaskEvent {
   origin: Origin;
   time: number;
+  config: TaskEventConfig;
 }
 
 export interface StartTaskEvent {
   origin: Origin;
   time: number;
-  config: { platform: string; run: { path: string; args: string[]; dir: string } };
+  config: TaskEventConfig;
+}
+
+/** initialize, start, initialize-get/-put, start-get/-put: a step began (its origin). */
+export interface StepEvent {
+  origin: Origin;
+  time: number;
+}
+
+/** finish: a step that is not a task, get or put (a check, load_var, set_pipeline) ended. */
+export interface FinishEvent {
+  origin: Origin;
+  time: number;
+  succeeded: boolean;
 }
 
 export interface FinishTaskEvent {

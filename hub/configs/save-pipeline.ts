@@ -86,6 +86,10 @@ export async function savePipelineConfig(store: Store, req: SaveRequest): Promis
     createPaused: req.createPaused,
     at: req.at,
   });
+  // A resource renamed with `old_name` keeps its versions, so its jobs run on (as a renamed job does).
+  for (const resource of pipeline.resources)
+    if (resource.old_name !== undefined && resource.old_name !== resource.name)
+      await store.resources.renameResource(saved.pipeline.id, resource.old_name, resource.name);
   // Setting an archived pipeline brings it back (paused, as archiving left it).
   if (saved.pipeline.archived) await store.pipelineLifecycle.unarchive(saved.pipeline.id);
   await archiveOrphanedChildren(store, saved.pipeline.id, req.at);

@@ -6,7 +6,7 @@
 // after a hub restart runs this same code from the top and continues where it stopped.
 
 import type { Logger } from 'pino';
-import type { BuildEvents } from '../events/build-events.js';
+import type { BuildEvents, BuildEventType } from '../events/build-events.js';
 import { eventTime } from '../events/build-events.js';
 import { parseDuration } from '../../common/duration.js';
 import type {
@@ -66,7 +66,7 @@ export class BuildRun {
     for (const run of await this.deps.store.listStepRuns(this.build.id)) this.steps.set(run.planId, run);
   }
 
-  event(type: string, data: Record<string, unknown>): Promise<unknown> {
+  event(type: BuildEventType, data: Record<string, unknown>): Promise<unknown> {
     return this.deps.events.emit(this.build.id, type, { ...data, time: eventTime(this.deps.now()) });
   }
 

@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { Dispatcher, DispatchListener } from '../dispatch/dispatcher.js';
 import type { PoolInfo, StepOutcome, StepSpec } from '../dispatch/types.js';
-import type { BuildEvents } from '../events/build-events.js';
+import type { BuildEvents, BuildEventType } from '../events/build-events.js';
 import { eventTime } from '../events/build-events.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import { isCheckJob, TERMINAL_BUILD_STATUSES, type BuildView, type Store } from '../store/store.js';
@@ -19,6 +19,7 @@ import { LoadVarStep } from './load-var-step.js';
 import { SetPipelineStep } from './set-pipeline-step.js';
 import { ResourceSteps } from './resource-step.js';
 import type { StoredDispatchSpec } from './dispatched-step.js';
+import { taskEventConfig } from './task-event-config.js';
 
 export interface EngineOptions {
   configs: PipelineConfigs;
@@ -187,7 +188,9 @@ export class Engine implements DispatchListener {
     if (!stored || !planId) return;
     const { spec } = stored;
     if (spec.resource) {
-      await this.events.emit(buildId, `start-${spec.resource.kind}`, {
+      // Concourse says start-get and start-put; a check starts as a plain step does.
+      const type = spec.resource.kind === 'check' ? 'start' : (`start-${spec.resource.kind}` as const);
+      await this.events.emit(buildId, type, {
         origin: { id: planId },
         time: eventTime(this.now()),
       });
@@ -196,15 +199,7 @@ export class Engine implements DispatchListener {
     await this.events.emit(buildId, 'start-task', {
       origin: { id: planId },
       time: eventTime(this.now()),
-      config: {
-        platform: spec.platform,
-        // Shown as `running PATH ARGS`: secrets in the args are masked there too.
-        run: {
-          path: spec.run.path,
-          args: spec.run.args.map((a) => redact(a, spec.redact)),
-          dir: spec.run.dir,
-        },
-      },
+      config: taskEventConfig(spec),
     });
   }
 
@@ -220,7 +215,7 @@ export class Engine implements DispatchListener {
   private emitFor(
     buildId: number,
     stepRunId: number,
-    type: string,
+    type: BuildEventType,
     data: Record<string, unknown>,
     source?: 'stdout' | 'stderr',
   ): void {
@@ -315,13 +310,6 @@ export class Engine implements DispatchListener {
       `${build.teamName}/${build.pipelineName}/${build.jobName} #${build.name} ${result}`,
     );
   }
-}
-
-function redact(text: string, secrets: readonly string[]): string {
-  let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length))
-    if (secret) out = out.split(secret).join('((redacted))');
-  return out;
 }
 
 /** What a process pool does not apply of a step; `images`: the pool runs task images (chroot). */

@@ -5,11 +5,26 @@
 
 import type { OutputArtifact, ResourceAction, StepSpec } from '../dispatch/types.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
-import type { ParsedPipeline, ResourceTypeConfig } from '../pipeline/config.js';
+import type { ParsedPipeline } from '../pipeline/config.js';
 import { DEFAULT_CHECK_TIMEOUT_MS } from '../pipeline/checks.js';
 import type { CheckPlan, GetPlan, ImageResourceConfig, PutPlan } from '../pipeline/plan.js';
 import { undefinedVarsMessage } from '../pipeline/vars.js';
-import type { MetadataField, ResourceScope, StepRun, Store, Version, VersionKey } from '../store/store.js';
+import { checkedVersions, fetchedOf } from '../resources/answers.js';
+import { recordCheckFailed, recordCheckStarted, recordCheckSucceeded } from '../resources/check-state.js';
+import {
+  historyKey,
+  inHistory,
+  latestTypeVersion,
+  latestVersion,
+  resourceCacheKey,
+  selfOf,
+  stepResource,
+  versionKeyOf,
+  type ResourceRef,
+} from '../resources/history.js';
+import { effectiveSource, resolveType } from '../resources/types.js';
+import { canonicalJson } from '../store/canonical-json.js';
+import type { StepRun, Version, VersionKey } from '../store/store.js';
 import type { BuildRun, LeafRunner, Result } from './build-run.js';
 import {
   awaitDispatched,
@@ -20,8 +35,6 @@ import {
   type Ended,
   type StoredDispatchSpec,
 } from './dispatched-step.js';
-import { canonicalJson } from '../store/canonical-json.js';
-import { effectiveSource, historyHash, resolveType, sha256, type ResolvedType } from './resource-types.js';
 import { registryImageOf, type RegistryImage } from './image-ref.js';
 import type { Scope } from './scope.js';
 
@@ -34,12 +47,7 @@ export interface ResourceStepDeps extends DispatchDeps {
 }
 
 /** What a resource acts on: a resource or a resource type of the build's pipeline. */
-interface Target {
-  scope: ResourceScope;
-  name: string;
-  type: string;
-  source: Record<string, unknown>;
-}
+type Target = Required<ResourceRef>;
 
 interface Prepared {
   spec: StepSpec;
@@ -49,59 +57,29 @@ interface Prepared {
   params: Record<string, unknown>;
 }
 
-interface Fetched {
-  version: Version;
-  metadata: MetadataField[];
-}
-
-type KeyTarget = {
-  scope: ResourceScope;
-  name: string;
-  type: string;
-  source?: Record<string, unknown> | undefined;
-};
-
 /**
- * The history key of a resource or type: its config (type chain and source) and, for one of a custom
- * type, the type's current version, as in Concourse: a new version of the type starts a new history.
+ * Where fetched files go: the build's artifacts, or (for a task's image) the caller; `image` when they
+ * are a registry image (image-ref.ts).
  */
-export async function versionKeyOf(
-  store: Store,
-  pipeline: Pick<ParsedPipeline, 'resource_types'>,
-  pipelineId: number,
-  target: KeyTarget,
-): Promise<VersionKey> {
-  const resolved = resolveType(pipeline, target.type);
-  return keyOf(
-    resolved,
-    pipelineId,
-    target,
-    await latestTypeVersion(store, pipeline, pipelineId, resolved.direct),
-  );
-}
+type Register = (output: OutputArtifact, agent: string | null, image?: RegistryImage) => void;
 
-/** versionKeyOf, given the type chain and its custom type's newest version (undefined: none). */
-function keyOf(
-  resolved: ResolvedType,
-  pipelineId: number,
-  target: KeyTarget,
-  typeVersion: Version | undefined,
-): VersionKey {
-  let configHash = historyHash(resolved, target.type, target.source ?? {});
-  if (typeVersion) configHash = sha256(`${configHash}\n${canonicalJson(typeVersion)}`);
-  return { pipelineId, scope: target.scope, name: target.name, configHash };
-}
-
-/** The newest version of a custom type (undefined for a base type, or one not checked yet). */
-async function latestTypeVersion(
-  store: Store,
-  pipeline: Pick<ParsedPipeline, 'resource_types'>,
-  pipelineId: number,
-  type: ResourceTypeConfig | undefined,
-): Promise<Version | undefined> {
-  if (!type) return undefined;
-  const key = await versionKeyOf(store, pipeline, pipelineId, { scope: 'type', ...type });
-  return (await store.resources.listVersions(key, { limit: 1 }))[0]?.version;
+/** A get, or a put's implicit get, or the fetch of a task's image. */
+interface FetchRequest {
+  build: BuildRun;
+  scope: Scope;
+  pipeline: ParsedPipeline;
+  /** The step's id in the build. */
+  id: string;
+  /** The artifact the fetched files become. */
+  artifact: string;
+  target: Target;
+  params: Record<string, unknown>;
+  version: Version;
+  tags: string[];
+  timeoutMs: number | undefined;
+  /** Record the fetched version as the build's input, under the pipeline's resource of this name. */
+  recordInputOf?: string;
+  register?: Register;
 }
 
 export class ResourceSteps {
@@ -161,37 +139,24 @@ export class ResourceSteps {
     const existing = build.steps.get(id);
     if (existing && TERMINAL_STEP_STATUSES.has(existing.status)) return existing.status as Result;
     const { store, now } = build.deps;
-    const key = await versionKeyOf(build.deps.store, pipeline, build.build.pipelineId, target);
+    const key = await versionKeyOf(store, pipeline, build.build.pipelineId, target);
     let run = existing;
     if (!run) {
       if (scope.signal.aborted) return 'aborted';
-      const from = asked ?? (await store.resources.listVersions(key, { limit: 1 }))[0]?.version;
+      const from = asked ?? (await latestVersion(store, key))?.version;
       const prepared = await this.prepare(build, scope, pipeline, target, 'check', {}, from, tags, timeoutMs);
       if (typeof prepared === 'string') {
-        await store.resources.updateState(key, {
-          checkStatus: 'errored',
-          checkError: prepared,
-          lastCheckEndedAt: now(),
-        });
+        await recordCheckFailed(store, key, 'errored', prepared, now());
         return { error: prepared };
       }
-      await store.resources.updateState(key, { lastCheckStartedAt: now() });
+      await recordCheckStarted(store, key, now());
       run = await this.createRun(build, id, target.name, prepared.spec);
     }
     const ended = await awaitDispatched(this.deps, run, !existing, scope, build);
     const versions = ended.status === 'succeeded' ? checkedVersions(ended.resourceResult) : undefined;
     if (ended.status === 'succeeded' && versions !== undefined) {
-      await store.resources.saveVersions(
-        key,
-        versions.map((version) => ({ version, metadata: [] })),
-        now(),
-      );
-      await store.resources.updateState(key, {
-        checkStatus: 'succeeded',
-        checkError: null,
-        lastCheckEndedAt: now(),
-      });
-      await build.event('finish-check', { origin: { id }, succeeded: true });
+      await recordCheckSucceeded(store, key, versions, now());
+      await build.event('finish', { origin: { id }, succeeded: true });
       this.deps.versionsSaved(build.build.pipelineId);
       return 'succeeded';
     }
@@ -200,13 +165,15 @@ export class ResourceSteps {
       (versions === undefined && ended.status === 'succeeded'
         ? 'check returned no version list'
         : `check ${ended.status}`);
-    await store.resources.updateState(key, {
-      checkStatus: ended.status === 'succeeded' ? 'errored' : ended.status,
-      checkError: error,
-      lastCheckEndedAt: now(),
-    });
+    await recordCheckFailed(
+      store,
+      key,
+      ended.status === 'succeeded' ? 'errored' : ended.status,
+      error,
+      now(),
+    );
     if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
-    await build.event('finish-check', { origin: { id }, succeeded: false });
+    await build.event('finish', { origin: { id }, succeeded: false });
     return ended.status === 'succeeded' ? 'errored' : ended.status;
   }
 
@@ -242,26 +209,25 @@ export class ResourceSteps {
       if (typeof checked === 'object') return checked.error;
       if (checked !== 'succeeded') return `checking the task's image ${checked}`;
       const key = await versionKeyOf(build.deps.store, pipeline, build.build.pipelineId, target);
-      version = (await build.deps.store.resources.listVersions(key, { limit: 1 }))[0]?.version;
+      version = (await latestVersion(build.deps.store, key))?.version;
       if (!version) return `the task's image resource (${image.type}) has no version`;
     }
     let fetched: OutputArtifact | undefined;
-    const step = { tags: [], timeoutMs: undefined, resource: '' };
-    const result = await this.fetch(
+    const result = await this.fetch({
       build,
       scope,
       pipeline,
-      `${taskId}/image-get`,
-      'image',
+      id: `${taskId}/image-get`,
+      artifact: 'image',
       target,
-      image.params,
+      params: image.params,
       version,
-      step,
-      false,
-      (output) => {
+      tags: [],
+      timeoutMs: undefined,
+      register: (output) => {
         fetched = output;
       },
-    );
+    });
     if (result !== 'succeeded' || !fetched)
       return `fetching the task's image ${result === 'succeeded' ? 'returned nothing' : result}`;
     return fetched;
@@ -275,19 +241,31 @@ export class ResourceSteps {
         scope.register([output], {}, agent, image),
       );
     const pipeline = await this.deps.configs.get(build.build.pipelineId);
-    const target = this.resourceTarget(pipeline, node);
+    const target = stepResource(pipeline, node);
     let version: Version | string;
     if (existing) version = {};
     else version = await this.versionToGet(node, target, pipeline, scope, build);
     if (typeof version === 'string') return build.fail(node, scope, version);
-    return this.fetch(build, scope, pipeline, id, node.name, target, node.params, version, node, true);
+    return this.fetch({
+      build,
+      scope,
+      pipeline,
+      id,
+      artifact: node.name,
+      target,
+      params: node.params,
+      version,
+      tags: node.tags,
+      timeoutMs: node.timeoutMs,
+      recordInputOf: node.resource,
+    });
   }
 
   private async runPut(node: PutPlan, scope: Scope, build: BuildRun): Promise<Result> {
     const id = scope.id(node.id);
     const { store, now } = build.deps;
     const pipeline = await this.deps.configs.get(build.build.pipelineId);
-    const target = this.resourceTarget(pipeline, node);
+    const target = stepResource(pipeline, node);
     let run = build.steps.get(id);
     let ended: Ended;
     if (run && TERMINAL_STEP_STATUSES.has(run.status)) {
@@ -327,10 +305,7 @@ export class ResourceSteps {
       }
       if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
       if (put) {
-        const key = await versionKeyOf(build.deps.store, pipeline, build.build.pipelineId, {
-          ...target,
-          source: target.source,
-        });
+        const key = await versionKeyOf(store, pipeline, build.build.pipelineId, target);
         const [saved] = await store.resources.saveVersions(key, [put], now());
         if (saved)
           await store.resources.addBuildResources(build.build.id, [
@@ -348,35 +323,25 @@ export class ResourceSteps {
     if (ended.status !== 'succeeded' || !node.get) return ended.status;
     const put = fetchedOf(ended.resourceResult);
     if (!put) return 'errored';
-    return this.fetch(
+    return this.fetch({
       build,
       scope,
       pipeline,
-      scope.id(node.get.id),
-      node.name,
+      id: scope.id(node.get.id),
+      artifact: node.name,
       target,
-      node.get.params,
-      put.version,
-      node,
-      false,
-    );
+      params: node.get.params,
+      version: put.version,
+      tags: node.tags,
+      timeoutMs: node.timeoutMs,
+    });
   }
 
   /** A get, or a put's implicit get: from the resource cache when it has the version, else on an agent. */
-  private async fetch(
-    build: BuildRun,
-    scope: Scope,
-    pipeline: ParsedPipeline,
-    id: string,
-    artifact: string,
-    target: Target,
-    params: Record<string, unknown>,
-    version: Version,
-    step: { tags: string[]; timeoutMs: number | undefined; resource: string },
-    recordInput: boolean,
-    // Where the fetched files go: the build's artifacts, or (for an image) the caller.
-    register: Register = (output, agent, image) => scope.register([output], {}, agent, image),
-  ): Promise<Result> {
+  private async fetch(req: FetchRequest): Promise<Result> {
+    const { build, scope, pipeline, id, artifact, target, params, version } = req;
+    const register: Register =
+      req.register ?? ((output, agent, image) => scope.register([output], {}, agent, image));
     const { store, now } = build.deps;
     const existing = build.steps.get(id);
     if (existing && TERMINAL_STEP_STATUSES.has(existing.status))
@@ -394,27 +359,29 @@ export class ResourceSteps {
         'get',
         params,
         version,
-        step.tags,
-        step.timeoutMs ?? 0,
+        req.tags,
+        req.timeoutMs ?? 0,
       );
       if (typeof prepared === 'string') {
         await build.event('error', { origin: { id }, message: prepared });
         return 'errored';
       }
       prepared.spec.outputs = [{ name: artifact, path: artifact }];
-      if (recordInput) {
+      if (req.recordInputOf !== undefined) {
         const known = await store.resources.findVersion(prepared.key, version);
         if (known)
           await store.resources.addBuildResources(build.build.id, [
-            { direction: 'input', name: artifact, resource: step.resource, versionId: known.id },
+            { direction: 'input', name: artifact, resource: req.recordInputOf, versionId: known.id },
           ]);
       }
       configHash = prepared.key.configHash;
-      // Per team: a get fetched by one team's agent is never handed to another team's builds, so an
-      // agent that can poison one fetch cannot plant it for everyone.
-      cacheKey = sha256(
-        canonicalJson([build.build.teamId, configHash, prepared.source, prepared.params, version]),
-      );
+      cacheKey = resourceCacheKey({
+        teamId: build.build.teamId,
+        configHash,
+        source: prepared.source,
+        params: prepared.params,
+        version,
+      });
       const cached = await store.resources.getCache(cacheKey);
       if (cached) {
         run = await this.createRun(build, id, artifact, prepared.spec);
@@ -475,18 +442,11 @@ export class ResourceSteps {
     return ended.status;
   }
 
-  /** The resource a get or put names, as the current config declares it (else as the plan froze it). */
-  private resourceTarget(pipeline: ParsedPipeline, node: GetPlan | PutPlan): Target {
-    const declared = pipeline.resources.find((r) => r.name === node.resource);
-    return {
-      scope: 'resource',
-      name: node.resource,
-      type: declared?.type ?? node.type,
-      source: declared?.source ?? node.source,
-    };
-  }
-
-  /** A get's version: pinned in the step, chosen by the scheduler, else the newest one. */
+  /**
+   * A get's version: pinned in the step, chosen by the scheduler, else the newest one. A chosen version
+   * is fetched only if the resource's current config has it too: one checked under a source (or type)
+   * the resource no longer has is never fetched with the new one (Concourse scopes versions by config).
+   */
   private async versionToGet(
     node: GetPlan,
     target: Target,
@@ -499,15 +459,19 @@ export class ResourceSteps {
       if (resolved.missing.length > 0) return undefinedVarsMessage(resolved.missing);
       return resolved.value as Version;
     }
-    const { resources } = build.deps.store;
-    const chosen = (await resources.listBuildResources(build.build.id)).find(
+    const { store } = build.deps;
+    const chosen = (await store.resources.listBuildResources(build.build.id)).find(
       (r) => r.direction === 'input' && r.name === node.name,
     );
-    if (chosen) return chosen.version.version;
-    const key = await versionKeyOf(build.deps.store, pipeline, build.build.pipelineId, target);
+    const key = await versionKeyOf(store, pipeline, build.build.pipelineId, target);
+    if (chosen) {
+      const { version } = chosen.version;
+      if (inHistory(chosen.version, key) || (await store.resources.findVersion(key, version))) return version;
+      return `resource "${node.resource}" changed after this build chose its version ${canonicalJson(version)}, which its new config does not have; trigger the job again`;
+    }
     const pinned = pipeline.resources.find((r) => r.name === node.resource)?.version;
     if (pinned) return pinned;
-    const latest = (await resources.listVersions(key, { limit: 1 }))[0];
+    const latest = await latestVersion(store, key);
     return latest?.version ?? `no versions of resource "${node.resource}" are available yet`;
   }
 
@@ -537,7 +501,7 @@ export class ResourceSteps {
     timeoutMs: number,
   ): Promise<Prepared | string> {
     const { store } = build.deps;
-    const resolved = resolveType(pipeline, target.type);
+    const resolved = resolveType(pipeline, target.type, selfOf(target));
     const vars = build.resolve({ source: effectiveSource(resolved, target.source), params }, scope);
     if (vars.missing.length > 0) return undefinedVarsMessage(vars.missing);
     if (vars.errors.length > 0) return vars.errors.join('; ');
@@ -596,45 +560,13 @@ export class ResourceSteps {
       },
     };
     // The type's version was just read: the key needs no second lookup.
-    const key = keyOf(resolved, view.pipelineId, target, typeVersion);
+    const key = historyKey(resolved, view.pipelineId, target, typeVersion);
     return { spec, key, source, params: finalParams };
   }
 }
 
-/** Where a get's fetched files go; `image` when they are a registry image (image-ref.ts). */
-type Register = (output: OutputArtifact, agent: string | null, image?: RegistryImage) => void;
-
 function specOf(run: StepRun): StepSpec {
   return (run.spec as StoredDispatchSpec).spec;
-}
-
-/** A check's answer: a list of versions (oldest first), or undefined when it is not one. */
-function checkedVersions(result: unknown): Version[] | undefined {
-  if (!Array.isArray(result)) return undefined;
-  return result.filter((v): v is Version => isVersion(v));
-}
-
-/** A version as the resource protocol has it: an object whose values are all strings. */
-export function isVersion(v: unknown): v is Version {
-  return (
-    !!v && typeof v === 'object' && !Array.isArray(v) && Object.values(v).every((x) => typeof x === 'string')
-  );
-}
-
-/** A get's or put's answer: `{ version, metadata }`. */
-function fetchedOf(result: unknown): Fetched | undefined {
-  if (!result || typeof result !== 'object') return undefined;
-  const { version, metadata } = result as { version?: unknown; metadata?: unknown };
-  if (!isVersion(version)) return undefined;
-  const fields = Array.isArray(metadata)
-    ? metadata.filter(
-        (m): m is MetadataField =>
-          !!m &&
-          typeof (m as MetadataField).name === 'string' &&
-          typeof (m as MetadataField).value === 'string',
-      )
-    : [];
-  return { version, metadata: fields };
 }
 
 /** The artifacts a put receives: `all`, those its params mention (`detect`), or a list. */

@@ -10,6 +10,7 @@ import type { ImageResourceConfig, TaskConfig, TaskPlan } from '../pipeline/plan
 import { undefinedVarsMessage } from '../pipeline/vars.js';
 import { parseTaskConfig } from '../pipeline/task-config.js';
 import type { StepRun } from '../store/store.js';
+import { taskEventConfig } from './task-event-config.js';
 import { type BuildRun, type LeafRunner, type Result } from './build-run.js';
 import { splitClusterParams } from './cluster-secrets.js';
 import {
@@ -83,7 +84,7 @@ export class TaskStep implements LeafRunner<TaskPlan> {
         at: build.deps.now(),
       });
       build.track(id, run);
-      await build.event('initialize-task', { origin: { id } });
+      await build.event('initialize-task', { origin: { id }, config: taskEventConfig(prepared.spec) });
       return this.await(run, true, node, scope, build);
     }
     return this.await(run, false, node, scope, build);

@@ -5,17 +5,34 @@
 import { EventEmitter } from 'node:events';
 import type { BuildEvent, LogAppend, LogAppendOptions, LogAppendResult, Store } from '../store/store.js';
 
-/** Concourse's event versions for the event types Outpost emits. */
-export const EVENT_VERSIONS: Record<string, string> = {
+/**
+ * The event types a build's stream carries: Concourse's own (atc/event/types.go), each at the version
+ * Concourse emits it (atc/event/events.go), with the same payload fields, so fly and other readers of
+ * Concourse event streams accept every event. Nothing else is emitted: a type missing here does not
+ * compile. Hub-only notes (why a build is pending) travel as `log` events without a step origin.
+ */
+export const EVENT_VERSIONS = {
   status: '1.0',
   log: '5.1',
   error: '4.1',
   'initialize-task': '4.0',
   'start-task': '5.0',
   'finish-task': '4.0',
+  'initialize-check': '1.0',
+  'initialize-get': '2.0',
+  'start-get': '1.0',
+  'finish-get': '5.1',
+  'initialize-put': '2.0',
+  'start-put': '1.0',
+  'finish-put': '5.1',
+  initialize: '1.0',
+  start: '1.0',
+  finish: '1.0',
   'selected-worker': '1.0',
   'waiting-for-worker': '1.0',
-};
+} as const satisfies Record<string, string>;
+
+export type BuildEventType = keyof typeof EVENT_VERSIONS;
 
 export type BuildEventListener = (event: BuildEvent) => void;
 
@@ -30,10 +47,10 @@ export class BuildEvents {
     this.emitter.setMaxListeners(0);
   }
 
-  async emit(buildId: number, type: string, data: unknown): Promise<BuildEvent> {
+  async emit(buildId: number, type: BuildEventType, data: unknown): Promise<BuildEvent> {
     const event = await this.store.appendBuildEvent(buildId, {
       type,
-      version: EVENT_VERSIONS[type] ?? '1.0',
+      version: EVENT_VERSIONS[type],
       data,
       at: this.now(),
     });

@@ -9,7 +9,7 @@
 import type { Logger } from 'pino';
 import type { HubMetrics } from '../metrics.js';
 import type { LogAppend, LogAppendResult } from '../store/store.js';
-import { eventTime, type BuildEvents } from './build-events.js';
+import { EVENT_VERSIONS, eventTime, type BuildEvents } from './build-events.js';
 
 export interface LogWriterOptions {
   /** Log payload bytes a build may store; later output is dropped behind one marker. 0: no cap. */
@@ -133,7 +133,7 @@ export class LogWriter {
     const origin = (dropped.event.data as { origin?: { id?: string } } | undefined)?.origin;
     return {
       type: 'log',
-      version: '5.1',
+      version: EVENT_VERSIONS.log,
       data: {
         origin: { id: origin?.id ?? '', source: 'stderr' },
         payload: `outpost: build log exceeds ${formatBytes(cap)}; further output of this build is dropped\n`,

@@ -33,7 +33,7 @@ import {
   type ResourceAction,
 } from '../dispatch/types.js';
 import type { Engine } from '../engine/engine.js';
-import { eventTime, type BuildEvents } from '../events/build-events.js';
+import { EVENT_VERSIONS, eventTime, type BuildEvents } from '../events/build-events.js';
 import type { LogWriter } from '../events/log-writer.js';
 import type { HubMetrics } from '../metrics.js';
 import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
@@ -491,7 +491,7 @@ export class AgentSession implements AgentConnection {
         bytes,
         event: {
           type: 'log',
-          version: '5.1',
+          version: EVENT_VERSIONS.log,
           data: {
             origin: { id: lease.planId, source },
             payload: chunk.data.toString('utf8'),

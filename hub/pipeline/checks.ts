@@ -16,13 +16,18 @@ export interface CheckJob {
   plan: PlanNode;
 }
 
-/** The custom types a type name goes through, the resource's own type first; stops at a base type. */
+/**
+ * The custom types a type name goes through, the resource's own type first; stops at a base type.
+ * `self`: the resource type whose chain this is, which never runs on itself (a type named like a base
+ * type, `{name: mock, type: mock}`, runs on the base type it shadows).
+ */
 export function typeChain(
   pipeline: Pick<ParsedPipeline, 'resource_types'>,
   type: string,
+  self?: string,
 ): ResourceTypeConfig[] {
   const chain: ResourceTypeConfig[] = [];
-  let current = pipeline.resource_types.find((t) => t.name === type);
+  let current = pipeline.resource_types.find((t) => t.name === type && t.name !== self);
   // A type named like a base type shadows it once; a cycle stops at the repeat.
   while (current && !chain.includes(current)) {
     chain.push(current);
@@ -50,7 +55,7 @@ export function compileChecks(pipeline: ParsedPipeline): CheckJob[] {
   return targets.map((resource) => {
     // From the base-most custom type outwards, each wrapping the one before.
     let typeCheck: CheckPlan | undefined;
-    const chain = typeChain(pipeline, resource.type);
+    const chain = typeChain(pipeline, resource.type, resource.scope === 'type' ? resource.name : undefined);
     [...chain].reverse().forEach((t, i) => {
       const inner = typeCheck;
       typeCheck = {

@@ -93,7 +93,8 @@ const resourceType: Decoder<ResourceTypeConfig> = struct(
     },
   },
   (fields, ctx) => {
-    if (fields.type === fields.name) {
+    // Named like a base type, it shadows that type and its own `type` is the base one (as in Concourse).
+    if (fields.type === fields.name && !BASE_RESOURCE_TYPES.has(fields.type)) {
       ctx.at.walk.error(ctx.entry('type')?.value, `resource type "${fields.name}" cannot be of its own type`);
       return undefined;
     }

@@ -7,8 +7,9 @@
 import type { Logger } from 'pino';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Engine } from '../engine/engine.js';
-import { versionKeyOf } from '../engine/resource-step.js';
 import { parseDuration } from '../../common/duration.js';
+import { nextCheckDue } from '../resources/check-state.js';
+import { versionKeyOf } from '../resources/history.js';
 import {
   CHECK_JOB_PREFIX,
   type Build,
@@ -140,15 +141,15 @@ export class Checker {
       for (const resource of config.resources) {
         const every = intervalMs(resource.check_every);
         if (every === undefined) continue;
+        const key = await versionKeyOf(this.store, config, pipeline.id, { scope: 'resource', ...resource });
         const state = await this.store.resources.getState(pipeline.id, 'resource', resource.name);
-        const due = state?.lastCheckStartedAt == null ? undefined : state.lastCheckStartedAt + every;
+        const due = nextCheckDue(state, key, every);
         if (this.isChecking(pipeline.id, resource.name)) {
           // Due again `every` after this check's start; one that runs longer is looked at by the tick.
           if (due !== undefined && due > this.now()) dueAt(due);
           continue;
         }
-        const key = await versionKeyOf(this.store, config, pipeline.id, { scope: 'resource', ...resource });
-        if (state?.configHash === key.configHash && due !== undefined && this.now() < due) {
+        if (due !== undefined && this.now() < due) {
           dueAt(due);
           continue;
         }

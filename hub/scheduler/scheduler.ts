@@ -11,13 +11,14 @@
 import type { Logger } from 'pino';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Engine } from '../engine/engine.js';
-import { versionKeyOf } from '../engine/resource-step.js';
 import { eventTime, type BuildEvents } from '../events/build-events.js';
 import { canonicalJson } from '../store/canonical-json.js';
 import { jobInputs } from '../pipeline/checks.js';
 import type { ParsedPipeline } from '../pipeline/config.js';
 import type { GetPlan } from '../pipeline/plan.js';
-import type { BuildView, Job, Pipeline, Store } from '../store/store.js';
+import { checkedSince } from '../resources/check-state.js';
+import { declaredKeyOf, stepResource, versionKeyOf } from '../resources/history.js';
+import type { BuildView, Job, Pipeline, Store, Version } from '../store/store.js';
 import type { Checker } from './checker.js';
 import { resolveInputs, type InputSpec } from './inputs.js';
 
@@ -132,9 +133,13 @@ export class Scheduler {
         if (reason === null) specs = undefined;
         if (reason !== build.pendingReason) {
           await this.store.updateBuild(build.id, { pendingReason: reason });
-          // Also in the build's log, so `watch` shows why nothing happens yet.
+          // Also in the build's log (a log event of no step), so `watch` shows why nothing happens yet.
           if (reason !== null)
-            await this.events.emit(build.id, 'pending', { reason, time: eventTime(this.now()) });
+            await this.events.emit(build.id, 'log', {
+              origin: {},
+              payload: `pending: ${reason}\n`,
+              time: eventTime(this.now()),
+            });
         }
         // Builds of a job start in order: a later one never overtakes one that waits.
         if (reason !== null) break;
@@ -187,6 +192,12 @@ export class Scheduler {
     }
     const resolution = resolveInputs(await specs());
     if (!resolution.ok) return resolution.reason;
+    // The versions were chosen from the config this pass read: if the pipeline was set since, they may
+    // belong to a source it no longer has. Choose again from the new one.
+    if ((await this.store.getPipelineById(pipeline.id))?.configVersion !== pipeline.configVersion) {
+      this.request(pipeline.id);
+      return 'the pipeline config changed; choosing its inputs again';
+    }
     await this.store.resources.addBuildResources(
       build.id,
       inputs.flatMap((g) => {
@@ -231,25 +242,12 @@ export class Scheduler {
     for (const resource of resources) {
       const state = await this.store.resources.getState(build.pipelineId, 'resource', resource);
       if (state?.pinnedVersion) continue;
-      const declared = config.resources.find((d) => d.name === resource);
-      const key =
-        declared &&
-        (await versionKeyOf(this.store, config, build.pipelineId, { scope: 'resource', ...declared }));
-      // A check that started after the trigger and has ended since (not merely started: its versions
-      // are saved only when it ends).
-      const checkedSince =
-        state !== undefined &&
-        key !== undefined &&
-        state.configHash === key.configHash &&
-        state.lastCheckStartedAt !== null &&
-        state.lastCheckStartedAt >= build.createdAt &&
-        state.lastCheckEndedAt !== null &&
-        state.lastCheckEndedAt >= state.lastCheckStartedAt &&
-        !this.checker.isChecking(build.pipelineId, resource);
-      if (checkedSince) continue;
+      const key = await declaredKeyOf(this.store, config, build.pipelineId, resource);
+      // A check that started after the trigger and has ended since.
+      const running = this.checker.isChecking(build.pipelineId, resource);
+      if (checkedSince(state, key, build.createdAt, running)) continue;
       waiting.push(resource);
-      if (!this.checker.isChecking(build.pipelineId, resource))
-        await this.checker.checkNow(build.pipelineId, resource);
+      if (!running) await this.checker.checkNow(build.pipelineId, resource);
     }
     return waiting;
   }
@@ -265,12 +263,7 @@ export class Scheduler {
     const specs: InputSpec[] = [];
     for (const get of inputs) {
       const declared = config.resources.find((r) => r.name === get.resource);
-      const key = await versionKeyOf(this.store, config, job.pipelineId, {
-        scope: 'resource',
-        name: get.resource,
-        type: declared?.type ?? get.type,
-        source: declared?.source ?? get.source,
-      });
+      const key = await versionKeyOf(this.store, config, job.pipelineId, stepResource(config, get));
       let versions = await resources.listVersions(key);
       const state = await resources.getState(job.pipelineId, 'resource', get.resource);
       const pin =
@@ -284,14 +277,19 @@ export class Scheduler {
         if (versions.length === 0 && !/\(\(/.test(wanted))
           pinProblem = `pinned version ${wanted} of resource "${get.resource}" is not one of its versions`;
       }
+      // Earlier builds' versions, matched by value to this history's (they may be of an older one).
+      const idOf = new Map(versions.map((v) => [canonicalJson(v.version), v.id]));
+      const idsOf = (found: Version[]) => found.flatMap((v) => idOf.get(canonicalJson(v)) ?? []);
       const passed = new Map<string, Map<number, Set<number>>>();
       for (const name of get.passed) {
         const upstream = jobs.find((j) => j.name === name);
         const byVersion = new Map<number, Set<number>>();
         for (const row of upstream ? await resources.passedVersions(upstream.id, get.resource) : []) {
-          const set = byVersion.get(row.versionId) ?? new Set<number>();
+          const [id] = idsOf([row.version]);
+          if (id === undefined) continue;
+          const set = byVersion.get(id) ?? new Set<number>();
           set.add(row.buildId);
-          byVersion.set(row.versionId, set);
+          byVersion.set(id, set);
         }
         passed.set(name, byVersion);
       }
@@ -302,7 +300,7 @@ export class Scheduler {
         ...(pinProblem === undefined ? {} : { pinProblem }),
         passed,
         every: get.version === 'every',
-        used: await resources.usedVersionIds(job.id, get.name),
+        used: new Set(idsOf(await resources.usedVersions(job.id, get.name))),
       });
     }
     return specs;

@@ -1,7 +1,7 @@
 // ResourceStore on Kysely: version histories, check state, what builds fetched and produced, and the
 // resource cache. Versions are stored as canonical JSON (sorted keys) so equal versions compare equal.
 
-import type { Kysely, Selectable } from 'kysely';
+import type { ExpressionBuilder, Kysely, Selectable } from 'kysely';
 import { canonicalJson } from './canonical-json.js';
 import { bool } from './rows.js';
 import type { Database, ResourceStatesTable, ResourceVersionsTable } from './schema.js';
@@ -250,28 +250,31 @@ export class KyselyResourceStore implements ResourceStore {
     }));
   }
 
-  async passedVersions(jobId: number, resource: string): Promise<{ versionId: number; buildId: number }[]> {
+  async passedVersions(jobId: number, resource: string): Promise<{ version: Version; buildId: number }[]> {
     const rows = await this.db
       .selectFrom('build_resources')
       .innerJoin('builds', 'builds.id', 'build_resources.build_id')
-      .select(['build_resources.version_id', 'build_resources.build_id'])
+      .innerJoin('resource_versions', 'resource_versions.id', 'build_resources.version_id')
+      .select(['resource_versions.version', 'build_resources.build_id'])
       .where('builds.job_id', '=', jobId)
       .where('builds.status', '=', 'succeeded')
       .where('build_resources.resource', '=', resource)
       .execute();
-    return rows.map((r) => ({ versionId: r.version_id, buildId: r.build_id }));
+    return rows.map((r) => ({ version: JSON.parse(r.version) as Version, buildId: r.build_id }));
   }
 
-  async usedVersionIds(jobId: number, name: string): Promise<Set<number>> {
+  async usedVersions(jobId: number, name: string): Promise<Version[]> {
     const rows = await this.db
       .selectFrom('build_resources')
       .innerJoin('builds', 'builds.id', 'build_resources.build_id')
-      .select('build_resources.version_id')
+      .innerJoin('resource_versions', 'resource_versions.id', 'build_resources.version_id')
+      .select('resource_versions.version')
+      .distinct()
       .where('builds.job_id', '=', jobId)
       .where('build_resources.direction', '=', 'input')
       .where('build_resources.name', '=', name)
       .execute();
-    return new Set(rows.map((r) => r.version_id));
+    return rows.map((r) => JSON.parse(r.version) as Version);
   }
 
   async getCache(key: string): Promise<ResourceCacheEntry | undefined> {
@@ -332,6 +335,50 @@ export class KyselyResourceStore implements ResourceStore {
       );
     if (version !== undefined) q = q.where('version', '=', canonicalJson(version));
     return Number((await q.executeTakeFirst()).numDeletedRows);
+  }
+
+  async renameResource(pipelineId: number, oldName: string, newName: string): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      const hasVersions = (name: string) =>
+        trx
+          .selectFrom('resource_versions')
+          .select('id')
+          .where('pipeline_id', '=', pipelineId)
+          .where('scope', '=', 'resource')
+          .where('name', '=', name)
+          .executeTakeFirst();
+      // Already renamed, or the new name has a history of its own: keep it.
+      if ((await hasVersions(newName)) || !(await hasVersions(oldName))) return false;
+      // A check of the new name may have begun since the config was saved: the old state wins.
+      await trx
+        .deleteFrom('resource_states')
+        .where('pipeline_id', '=', pipelineId)
+        .where('scope', '=', 'resource')
+        .where('name', '=', newName)
+        .execute();
+      for (const table of ['resource_versions', 'resource_states'] as const) {
+        await trx
+          .updateTable(table)
+          .set({ name: newName })
+          .where('pipeline_id', '=', pipelineId)
+          .where('scope', '=', 'resource')
+          .where('name', '=', oldName)
+          .execute();
+      }
+      // What the pipeline's builds fetched and produced is the renamed resource's (passed, used).
+      const builds = (eb: ExpressionBuilder<Database, 'build_resources'>) =>
+        eb.selectFrom('builds').select('builds.id').where('builds.pipeline_id', '=', pipelineId);
+      await trx
+        .updateTable('build_resources')
+        .set((eb) => ({
+          name: eb.case().when('name', '=', oldName).then(newName).else(eb.ref('name')).end(),
+          resource: newName,
+        }))
+        .where('resource', '=', oldName)
+        .where('build_id', 'in', builds)
+        .execute();
+      return true;
+    });
   }
 
   async clearVersions(pipelineId: number, scope: ResourceScope, name: string): Promise<number> {

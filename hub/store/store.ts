@@ -736,10 +736,14 @@ export interface ResourceStore {
 
   addBuildResources(buildId: number, rows: BuildResource[]): Promise<void>;
   listBuildResources(buildId: number): Promise<(BuildResource & { version: ResourceVersion })[]>;
-  /** (version, build) pairs: builds of the job that succeeded and fetched or produced the resource. */
-  passedVersions(jobId: number, resource: string): Promise<{ versionId: number; buildId: number }[]>;
-  /** Versions the job's builds fetched as input `name`. */
-  usedVersionIds(jobId: number, name: string): Promise<Set<number>>;
+  /**
+   * (version, build) pairs: builds of the job that succeeded and fetched or produced the resource. By
+   * version value, whichever history it was recorded in: a custom type's new version starts a new
+   * history of the same versions, and what went through a job before still went through it.
+   */
+  passedVersions(jobId: number, resource: string): Promise<{ version: Version; buildId: number }[]>;
+  /** The versions (by value) the job's builds fetched as input `name`. */
+  usedVersions(jobId: number, name: string): Promise<Version[]>;
 
   getCache(key: string): Promise<ResourceCacheEntry | undefined>;
   putCache(entry: ResourceCacheEntry): Promise<void>;
@@ -748,6 +752,12 @@ export interface ResourceStore {
    * returns how many.
    */
   clearCaches(pipelineId: number, scope: ResourceScope, name: string, version?: Version): Promise<number>;
+  /**
+   * A resource renamed with `old_name`: its versions, check state and what builds fetched and produced
+   * move to the new name (inputs named after it too). False when there is nothing to move or the new
+   * name already has versions (it was renamed before).
+   */
+  renameResource(pipelineId: number, oldName: string, newName: string): Promise<boolean>;
   /** Deletes every version of the resource (and the build inputs and outputs that name them); how many. */
   clearVersions(pipelineId: number, scope: ResourceScope, name: string): Promise<number>;
 }

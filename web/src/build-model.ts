@@ -26,11 +26,12 @@ export function emptyModel(): BuildModel {
 }
 
 interface Data {
-  origin?: { id: string };
+  origin?: { id?: string };
   payload?: string;
   message?: string;
   time?: number;
   exit_status?: number;
+  succeeded?: boolean;
   selected_worker?: string;
   pool?: string;
   reason?: string;
@@ -64,7 +65,8 @@ export function applyState(model: BuildModel, e: BuildEventEnvelope): void {
     model.status = d.status;
     return;
   }
-  if (!d.origin) return;
+  // A log of no step (why the build is pending) belongs to no step's view.
+  if (d.origin?.id === undefined) return;
   const step = stepOf(model, d.origin.id);
   const at = msOf(d);
   if (e.event.startsWith('initialize') || e.event.startsWith('start')) {
@@ -77,7 +79,9 @@ export function applyState(model: BuildModel, e: BuildEventEnvelope): void {
   } else if (e.event === 'waiting-for-worker') {
     step.waiting = d.reason ?? null;
   } else if (e.event.startsWith('finish')) {
-    step.state = d.exit_status === 0 ? 'succeeded' : 'failed';
+    // finish-task/-get/-put carry the exit status; finish (a check, load_var, set_pipeline) `succeeded`.
+    const succeeded = d.succeeded ?? d.exit_status === 0;
+    step.state = succeeded ? 'succeeded' : 'failed';
     step.endedAt = at;
   } else if (e.event === 'error') {
     step.state = 'errored';

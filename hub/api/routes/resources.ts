@@ -3,7 +3,8 @@
 
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { versionKeyOf } from '../../engine/resource-step.js';
+import { stateOfConfig } from '../../resources/check-state.js';
+import { inHistory, versionKeyOf } from '../../resources/history.js';
 import type { Pipeline, ResourceScope } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
@@ -67,7 +68,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
   const versionOf = async (params: z.output<typeof versionParams>) => {
     const found = await resourceOf(ctx, params);
     const version = await store.resources.getVersion(params.id);
-    if (!version || version.configHash !== found.key.configHash || version.name !== found.resource.name)
+    if (!version || !inHistory(version, found.key))
       throw notFound(`version ${params.id} of resource "${params.resource}"`);
     return { ...found, version };
   };
@@ -105,7 +106,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
           config.resources.map(async (resource) => {
             const key = await versionKeyOf(store, config, pipeline.id, { scope: 'resource', ...resource });
             const state = await store.resources.getState(pipeline.id, 'resource', resource.name);
-            const current = state?.configHash === key.configHash ? state : undefined;
+            const current = stateOfConfig(state, key);
             return {
               name: resource.name,
               type: resource.type,

@@ -31,8 +31,13 @@ export function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
 }
 
-export function resolveType(pipeline: Pick<ParsedPipeline, 'resource_types'>, type: string): ResolvedType {
-  const chain = typeChain(pipeline, type);
+/** How a type name runs; `self`: the resource type being resolved (it never runs on itself). */
+export function resolveType(
+  pipeline: Pick<ParsedPipeline, 'resource_types'>,
+  type: string,
+  self?: string,
+): ResolvedType {
+  const chain = typeChain(pipeline, type, self);
   const base = chain.at(-1)?.type ?? type;
   return {
     base,
