@@ -60,6 +60,11 @@ export interface KubernetesPoolSettings {
   runAsGroup: number | undefined;
   pendingTimeoutSeconds: number;
   imagePullGraceSeconds: number;
+  /**
+   * How inputs, outputs and caches reach the pods (data-path.ts): `agent` over the pod network from
+   * the agent's data endpoint, `api` through the API server. Absent: `api`.
+   */
+  dataPath?: 'agent' | 'api';
 }
 
 export const LINUX_HELPER_IMAGE = 'busybox:1.37';
