@@ -203,8 +203,12 @@ const RawConfig = z.strictObject({
   data_endpoint: z
     .strictObject({
       listen: hostPort(0),
+      // "{hostname}" stands for the agent's host name.
       advertise: z
-        .url({ protocol: /^https?$/, error: 'must be an http:// URL step pods can reach' })
+        .string()
+        .refine((u) => /^http:\/\//.test(u) && URL.canParse(u.replaceAll('{hostname}', 'agent')), {
+          error: 'must be an http:// URL step pods can reach ({hostname}: the agent host name)',
+        })
         .optional(),
     })
     .optional(),
@@ -410,7 +414,8 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
     taskCacheMaxBytes: (raw.task_cache_max_mb ?? 10 * 1024) * 1024 * 1024,
     dataEndpoint: raw.data_endpoint && {
       listen: raw.data_endpoint.listen,
-      advertise: raw.data_endpoint.advertise,
+      // {hostname}: this agent's host name (a StatefulSet pod's own DNS name through its Service).
+      advertise: raw.data_endpoint.advertise?.replaceAll('{hostname}', opts.hostname),
     },
     pools: raw.pools.map((p) => {
       // Checked in crossFieldProblems: a missing platform has a host default here.
