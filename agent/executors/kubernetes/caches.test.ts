@@ -1,30 +1,18 @@
 // Task caches on a Kubernetes pool against the fake cluster: the agent keeps them (TaskCaches, as on
 // process pools) and sends them in and back over the pool's data path.
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeKube, type FakeKube } from '../../../test/support/fake-k8s/index.js';
 import { TaskCaches } from '../../task-caches.js';
 import type { StepContext } from '../executor.js';
-import { DataEndpoint } from './data-endpoint.js';
-import { KubernetesExecutor } from './executor.js';
-import { NS, settingsFor } from './settings.test-fixtures.js';
+import { startDataFixture, type DataFixture } from './data-path.test-fixtures.js';
+import type { KubernetesExecutor } from './executor.js';
 
-let fake: FakeKube;
-let endpoint: DataEndpoint;
-let dir: string;
+let fx: DataFixture;
 
 beforeAll(async () => {
-  fake = await startFakeKube({ namespaces: [NS], nodes: [{ name: 'l' }] });
-  endpoint = await DataEndpoint.start({ listen: '127.0.0.1:0' });
-  dir = await mkdtemp(path.join(os.tmpdir(), 'kcache-'));
+  fx = await startDataFixture();
 });
-afterAll(async () => {
-  await endpoint.close();
-  await fake.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => fx.close());
 
 function contextOf(job: string, generation = 0): StepContext {
   return {
@@ -61,7 +49,7 @@ async function build(
   let log = '';
   for await (const piece of step.logs()) log += piece.data.toString();
   expect(await step.wait()).toMatchObject({ status: 'succeeded' });
-  await step.collectOutputs(dir, 1e9);
+  await step.collectOutputs(fx.dir, 1e9);
   await step.cleanup();
   await acquired.release();
   return log;
@@ -70,21 +58,19 @@ async function build(
 const READ = 'cat cache/f 2>/dev/null || echo cold; echo "$1" >> cache/f';
 
 describe.each(['agent', 'api'] as const)('task caches on data_path: %s', (dataPath) => {
-  it("the next build of the job sees the last one's cache, and none after clear-task-cache", async () => {
-    const ex = new KubernetesExecutor({
-      settings: settingsFor({ dataPath }),
-      agent: `agent-${dataPath}`,
-      workRoot: path.join(dir, 'work'),
-      kubeConfig: fake.kubeConfig(),
-      dataEndpoint: endpoint,
-    });
-    const caches = new TaskCaches(path.join(dir, `caches-${dataPath}`));
-    const job = contextOf('unit');
-    expect(await build(ex, caches, job, READ.replace('$1', 'first'))).toBe('cold\n');
-    expect(await build(ex, caches, job, READ.replace('$1', 'second'))).toBe('first\n');
-    // Another job's step starts cold: caches are per team, pipeline, job and step.
+  it("the next build of the job sees the last one's cache; another job's starts cold", async () => {
+    const ex = fx.executor(`agent-${dataPath}`, { dataPath });
+    const caches = new TaskCaches(path.join(fx.dir, `caches-${dataPath}`));
+    expect(await build(ex, caches, contextOf('unit'), READ.replace('$1', 'first'))).toBe('cold\n');
+    expect(await build(ex, caches, contextOf('unit'), READ.replace('$1', 'second'))).toBe('first\n');
+    // Caches are per team, pipeline, job and step.
     expect(await build(ex, caches, contextOf('lint'), READ.replace('$1', 'x'))).toBe('cold\n');
-    // clear-task-cache: the hub hands out the next generation.
+  });
+
+  it('after clear-task-cache (the next generation) the build starts cold, then keeps its own', async () => {
+    const ex = fx.executor(`agent-${dataPath}`, { dataPath });
+    const caches = new TaskCaches(path.join(fx.dir, `caches-clear-${dataPath}`));
+    await build(ex, caches, contextOf('unit'), READ.replace('$1', 'first'));
     expect(await build(ex, caches, contextOf('unit', 1), READ.replace('$1', 'third'))).toBe('cold\n');
     expect(await build(ex, caches, contextOf('unit', 1), READ.replace('$1', 'fourth'))).toBe('third\n');
   });
@@ -92,15 +78,9 @@ describe.each(['agent', 'api'] as const)('task caches on data_path: %s', (dataPa
 
 describe('the task cache bound', () => {
   it('evicts the least recently used cache once the kept ones outgrow it', async () => {
-    const ex = new KubernetesExecutor({
-      settings: settingsFor({ dataPath: 'agent' }),
-      agent: 'agent-bound',
-      workRoot: path.join(dir, 'work'),
-      kubeConfig: fake.kubeConfig(),
-      dataEndpoint: endpoint,
-    });
+    const ex = fx.executor('agent-bound', { dataPath: 'agent' });
     // Room for one 300 kB cache (its tar) but not two.
-    const caches = new TaskCaches(path.join(dir, 'caches-bound'), 500_000);
+    const caches = new TaskCaches(path.join(fx.dir, 'caches-bound'), 500_000);
     const fill = 'cat cache/f 2>/dev/null | head -c 4 || true; echo; head -c 300000 /dev/zero > cache/f';
     expect(await build(ex, caches, contextOf('a'), fill)).toBe('\n');
     expect(await build(ex, caches, contextOf('b'), fill)).toBe('\n');
