@@ -75,16 +75,18 @@ export function inputsExitReason(exitCode: number): TransferFailure | undefined 
 const AUTH = '--header "Authorization: Bearer $OUTPOST_DATA_TOKEN"';
 
 /**
- * The inputs helper (posix): receive the tar into the workspace as a file, check its size and sha256,
+ * The inputs helper (posix): receive the tar into the workspace as a file (on stdin: exactly the size
+ * announced, so it ends without waiting for a stdin close, which the v4 attach protocol cannot send),
+ * check its size and sha256,
  * then extract it and make everything group-writable (the volume's group is the pod's fsGroup, so a
  * step running as another uid than the helper can write, as GitLab's init-permissions step does;
  * symlinks are left alone: chmod would follow them out). $0 is the workspace.
  */
 const INPUTS_SCRIPT = [
   'f="$0/.outpost-inputs.tar"; ok=1',
-  `if [ -n "\${OUTPOST_DATA_URL:-}" ]; then wget -q -t 1 -O "$f" ${AUTH} "$OUTPOST_DATA_URL/inputs" || ok=0; else cat > "$f" || ok=0; fi`,
+  `if [ -n "\${OUTPOST_DATA_URL:-}" ]; then wget -q -t 1 -O "$f" ${AUTH} "$OUTPOST_DATA_URL/inputs" || ok=0; else head -c "$OUTPOST_INPUTS_SIZE" > "$f" || ok=0; fi`,
   'n=$(wc -c < "$f" 2>/dev/null | tr -d " "); n=${n:-0}',
-  `if [ "$ok" = 0 ] && [ "$n" = 0 ]; then echo "inputs: cannot fetch them from the agent at $OUTPOST_DATA_URL" >&2; exit ${FETCH_FAILED}; fi`,
+  `if [ "$ok" = 0 ] && [ "$n" = 0 ]; then echo "inputs: cannot receive them\${OUTPOST_DATA_URL:+ from the agent at $OUTPOST_DATA_URL}" >&2; exit ${FETCH_FAILED}; fi`,
   `[ "$n" = "$OUTPOST_INPUTS_SIZE" ] || { echo "inputs: received $n of $OUTPOST_INPUTS_SIZE bytes" >&2; exit ${SIZE_MISMATCH}; }`,
   'd=$(sha256sum "$f" | cut -d " " -f 1)',
   `[ "$d" = "$OUTPOST_INPUTS_SHA256" ] || { echo "inputs: received sha256 $d, expected $OUTPOST_INPUTS_SHA256" >&2; exit ${DIGEST_MISMATCH}; }`,
