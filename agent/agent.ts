@@ -28,6 +28,7 @@ import { HubSession } from './session/session.js';
 import { HubCallMetadata } from './session/call-metadata.js';
 import { ArtifactCache } from './artifacts/cache.js';
 import { TaskCaches } from './task-caches.js';
+import { DataEndpoint } from './executors/kubernetes/data-endpoint.js';
 import { ArtifactTransfer } from './artifacts/transfer.js';
 import { BuiltinResourceExecutor, BUILTINS } from './resources/index.js';
 import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
@@ -90,6 +91,7 @@ async function executorFor(
   config: AgentConfig,
   pool: AgentConfig['pools'][number],
   log: Logger,
+  dataEndpoint: DataEndpoint | undefined,
 ): Promise<Executor> {
   const workRoot = path.join(config.workDir, 'steps', pool.name);
   // Host processes have no cluster to read Secrets from: steps that need them error.
@@ -104,6 +106,7 @@ async function executorFor(
         agent: config.name,
         workRoot,
         log: log.child({ pool: pool.name }),
+        ...(dataEndpoint ? { dataEndpoint } : {}),
       });
     } catch (err) {
       // A missing kubeconfig or in-cluster service account: say which pool, at startup.
@@ -159,11 +162,18 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       config.pools.map((p) => ({ name: p.name, runAs: p.runAs !== undefined })),
     );
   const pools = new Map<string, PoolRuntime>();
+  // Shared by the Kubernetes pools whose pods fetch and push their files here (data_path: agent).
+  const dataEndpoint = config.dataEndpoint
+    ? await DataEndpoint.start(config.dataEndpoint).catch((err: unknown) => {
+        throw new AgentStartError(`data_endpoint: cannot listen: ${(err as Error).message}`);
+      })
+    : undefined;
+  if (dataEndpoint) log.info({ url: dataEndpoint.url }, 'data endpoint listening');
   for (const p of config.pools) {
     pools.set(p.name, {
       name: p.name,
       capacity: p.capacity,
-      executor: await executorFor(config, p, log),
+      executor: await executorFor(config, p, log, dataEndpoint),
       // The built-in types (all, unless the pool lists fewer) run inside the agent.
       builtin: new BuiltinResourceExecutor({
         workRoot: path.join(config.workDir, 'resources', p.name),
@@ -200,7 +210,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
   const cache = new ArtifactCache(path.join(config.workDir, 'cache'), config.cacheMaxBytes);
   const calls = new HubCallMetadata(token);
   const transfer = new ArtifactTransfer(client, calls, cache);
-  const taskCaches = new TaskCaches(path.join(config.workDir, 'caches'));
+  const taskCaches = new TaskCaches(path.join(config.workDir, 'caches'), config.taskCacheMaxBytes);
   const runner = new StepRunner(pools, transfer, taskCaches, metrics, log.child({ component: 'runner' }));
   const session = new HubSession(
     client,
@@ -240,6 +250,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     await runner.stop();
     await running;
     await new Promise<void>((resolve) => (metricsServer ? metricsServer.close(() => resolve()) : resolve()));
+    await dataEndpoint?.close();
   };
 
   return {

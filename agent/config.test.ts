@@ -60,6 +60,8 @@ describe('parseAgentConfig', () => {
       metrics: undefined,
       drainTimeoutSeconds: 600,
       cacheMaxBytes: 10 * 1024 * 1024 * 1024,
+      taskCacheMaxBytes: 10 * 1024 * 1024 * 1024,
+      dataEndpoint: undefined,
       pools: [
         {
           name: 'local',
@@ -390,6 +392,7 @@ pools:
       runAsGroup: 1000,
       pendingTimeoutSeconds: 60,
       imagePullGraceSeconds: 5,
+      dataPath: 'api',
     });
     expect(c.pools[1]!.kubernetes).toMatchObject({
       namespace: 'default',
@@ -433,6 +436,41 @@ pools:
     });
     expect(problemsOf(`${base}      registry: { repository: r.ci/x, username: ci }\n`)).toEqual([
       '/etc/outpost/agent.yaml:9:17: pools[0].kubernetes.registry: username and password_file go together',
+    ]);
+  });
+
+  it('reads the data endpoint: Linux pools then default to data_path agent', () => {
+    const c = parseAgentConfig(
+      `${k8s.replace('image_pull_grace_seconds: 5', 'image_pull_grace_seconds: 5\n      data_path: api')}
+data_endpoint: { listen: 0.0.0.0:7790, advertise: 'http://{hostname}.agents.ci.svc:7790' }
+task_cache_max_mb: 5
+`,
+      host,
+    );
+    expect(c.dataEndpoint).toEqual({ listen: '0.0.0.0:7790', advertise: 'http://box-1.agents.ci.svc:7790' });
+    expect(c.taskCacheMaxBytes).toBe(5 * 1024 * 1024);
+    // Windows pools keep the API server; a pool may say so itself.
+    expect(c.pools.map((p) => p.kubernetes?.dataPath)).toEqual(['api', 'api', 'api', undefined]);
+    const defaulted = parseAgentConfig(
+      `${minimal}    executor: kubernetes\ndata_endpoint: { listen: 127.0.0.1:0 }\n`,
+      host,
+    );
+    expect(defaulted.pools[0]!.kubernetes?.dataPath).toBe('agent');
+    expect(defaulted.dataEndpoint).toEqual({ listen: '127.0.0.1:0', advertise: undefined });
+  });
+
+  it('refuses data_path agent without a data endpoint, on Windows, and an advertise URL that is not http', () => {
+    expect(
+      problemsOf(`${minimal}    platform: windows
+    executor: kubernetes
+    kubernetes: { data_path: agent }
+`),
+    ).toEqual([
+      "/etc/outpost/agent.yaml:9:30: pools[0].kubernetes.data_path: agent needs the agent's data_endpoint (listen, advertise)",
+      '/etc/outpost/agent.yaml:9:30: pools[0].kubernetes.data_path: a windows pool moves its files through the API server (data_path: api)',
+    ]);
+    expect(problemsOf(`${minimal}data_endpoint: { listen: 0.0.0.0:1, advertise: 'ftp://x' }\n`)).toEqual([
+      '/etc/outpost/agent.yaml:7:48: data_endpoint.advertise: must be an http:// URL step pods can reach ({hostname}: the agent host name)',
     ]);
   });
 

@@ -81,6 +81,13 @@ export interface AgentConfig {
   readonly drainTimeoutSeconds: number;
   /** Size bound of the artifact cache (`cache_max_mb`, default 10 GiB). */
   readonly cacheMaxBytes: number;
+  /** Size bound of the kept task caches (`task_cache_max_mb`, default 10 GiB). */
+  readonly taskCacheMaxBytes: number;
+  /**
+   * The in-cluster endpoint Kubernetes step pods fetch inputs from and push outputs and caches to
+   * (`data_endpoint`); undefined: none, every pool moves them through the API server.
+   */
+  readonly dataEndpoint: { readonly listen: string; readonly advertise: string | undefined } | undefined;
   readonly pools: readonly PoolConfig[];
 }
 
@@ -198,6 +205,7 @@ const KubernetesBlock = z.strictObject({
       error: 'username and password_file go together',
     })
     .optional(),
+  data_path: z.enum(['agent', 'api']).optional(),
 });
 type KubernetesBlock = z.infer<typeof KubernetesBlock>;
 
@@ -227,6 +235,22 @@ const RawConfig = z.strictObject({
   cache_max_mb: z
     .int({ error: 'must be an integer >= 0' })
     .min(0, { error: 'must be an integer >= 0' })
+    .optional(),
+  task_cache_max_mb: z
+    .int({ error: 'must be an integer >= 0' })
+    .min(0, { error: 'must be an integer >= 0' })
+    .optional(),
+  data_endpoint: z
+    .strictObject({
+      listen: hostPort(0),
+      // "{hostname}" stands for the agent's host name.
+      advertise: z
+        .string()
+        .refine((u) => /^http:\/\//.test(u) && URL.canParse(u.replaceAll('{hostname}', 'agent')), {
+          error: 'must be an http:// URL step pods can reach ({hostname}: the agent host name)',
+        })
+        .optional(),
+    })
     .optional(),
   pools: z
     .array(
@@ -414,6 +438,18 @@ function crossFieldProblems(raw: unknown, opts: ParseAgentConfigOptions): Proble
       });
     }
     const k8s = asRecord(pool.kubernetes);
+    if (k8s?.data_path === 'agent' && root?.data_endpoint === undefined) {
+      problems.push({
+        path: ['pools', i, 'kubernetes', 'data_path'],
+        message: "agent needs the agent's data_endpoint (listen, advertise)",
+      });
+    }
+    if (k8s?.data_path === 'agent' && pool.platform === 'windows') {
+      problems.push({
+        path: ['pools', i, 'kubernetes', 'data_path'],
+        message: 'a windows pool moves its files through the API server (data_path: api)',
+      });
+    }
     if (k8s?.windows_build !== undefined && pool.platform !== 'windows') {
       problems.push({
         path: ['pools', i, 'kubernetes', 'windows_build'],
@@ -456,6 +492,12 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
     metrics: raw.metrics?.listen === undefined ? undefined : { listen: raw.metrics.listen },
     drainTimeoutSeconds: raw.drain_timeout_seconds ?? 600,
     cacheMaxBytes: (raw.cache_max_mb ?? 10 * 1024) * 1024 * 1024,
+    taskCacheMaxBytes: (raw.task_cache_max_mb ?? 10 * 1024) * 1024 * 1024,
+    dataEndpoint: raw.data_endpoint && {
+      listen: raw.data_endpoint.listen,
+      // {hostname}: this agent's host name (a StatefulSet pod's own DNS name through its Service).
+      advertise: raw.data_endpoint.advertise?.replaceAll('{hostname}', opts.hostname),
+    },
     pools: raw.pools.map((p) => {
       // Checked in crossFieldProblems: a missing platform has a host default here.
       const poolPlatform = p.platform ?? platform ?? 'linux';
@@ -471,7 +513,11 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
       };
       if (pool.executor !== 'kubernetes') return p.run_as === undefined ? pool : { ...pool, runAs: p.run_as };
       const k8sPlatform = poolPlatform === 'windows' ? 'windows' : 'linux';
-      return { ...pool, kubernetes: kubernetesSettings(p.name, k8sPlatform, p.kubernetes ?? {}, resolve) };
+      const settings = kubernetesSettings(p.name, k8sPlatform, p.kubernetes ?? {}, resolve);
+      // With a data endpoint, Linux pools use it unless they say otherwise.
+      const dataPath =
+        p.kubernetes?.data_path ?? (raw.data_endpoint && k8sPlatform === 'linux' ? 'agent' : 'api');
+      return { ...pool, kubernetes: { ...settings, dataPath } };
     }),
   };
 }

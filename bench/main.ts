@@ -11,6 +11,7 @@ import { BIG_LOG_RSS_BOUND_MB, measureBigLog, type BigLogResult } from './biglog
 import { measureBuild } from './build.js';
 import { measureDispatch, type DispatchResult } from './dispatch.js';
 import { measureFloor, type FloorResult } from './floor.js';
+import { measureKubeData, type KubeDataResult } from './k8s-data.js';
 import { measureLogs, type LogsResult } from './logs.js';
 import { ensureBuilt } from './child-hub.js';
 import { measureMemory, type MemoryResult } from './memory.js';
@@ -50,6 +51,7 @@ interface Results extends HubFigures {
   stepsMemory?: StepsMemoryResult[];
   bigLog?: BigLogResult;
   ui?: UiResult;
+  kubeData?: KubeDataResult;
 }
 
 let failed = false;
@@ -235,6 +237,7 @@ function table(r: Results): Row[] {
     })),
     ...bigLogRows(r.bigLog),
     ...uiRows(r.ui),
+    ...kubeDataRows(r.kubeData),
   ];
   // The logs, memory and big-log figures come from child hubs (bench/child-hub.ts), always on a data dir.
   const withStore = rows.map((row) =>
@@ -289,6 +292,32 @@ function uiRows(u: UiResult | undefined): Row[] {
 /** All the output up to the cap is stored, less at most one chunk (64 KiB) that did not fit. */
 const bigLogStoredOk = (b: BigLogResult) =>
   b.storedBytes <= b.capBytes && b.storedBytes >= Math.min(b.printedBytes, b.capBytes - 64 * 1024);
+
+/** (i): both Kubernetes data paths, on the fake cluster (bench/k8s-data.ts). */
+function kubeDataRows(k: KubeDataResult | undefined): Row[] {
+  const size = k ? `${fmt(k.bytes / MB)} MB` : '64 MB';
+  const row = (metric: string, value: string): Row => ({
+    metric,
+    value,
+    floor: '',
+    ratio: '',
+    target: '',
+    pass: undefined,
+  });
+  return (['api', 'agent'] as const).flatMap((p) => {
+    const f = k?.[p];
+    const name = `k8s data_path ${p} (fake cluster), ${size} in + out`;
+    return [
+      row(`${name}: inputs / outputs MB/s`, f ? `${fmt(f.inputsMbPerS)} / ${fmt(f.outputsMbPerS)}` : 'n/a'),
+      row(
+        `${name}: per step, API server requests (MB) / data endpoint requests`,
+        f
+          ? `${fmt(f.apiRequestsPerStep)} (${fmt(f.apiStreamMbPerStep)} MB) / ${fmt(f.endpointRequestsPerStep)}`
+          : 'n/a',
+      ),
+    ];
+  });
+}
 
 function bigLogRows(b: BigLogResult | undefined): Row[] {
   const size = b ? `${fmt(b.printedBytes / MB)} MB` : '1 GiB';
@@ -422,6 +451,15 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
     ui_renderer_private_mb: v(r.ui?.memory.privateMb),
     ui_renderers_rss_sum_mb: v(r.ui?.memory.allRssMb),
     ui_js_heap_mb: v(r.ui?.jsHeapMb),
+    k8s_fake_api_inputs_mb_per_s: v(r.kubeData?.api.inputsMbPerS),
+    k8s_fake_api_outputs_mb_per_s: v(r.kubeData?.api.outputsMbPerS),
+    k8s_fake_api_requests_per_step: v(r.kubeData?.api.apiRequestsPerStep),
+    k8s_fake_api_stream_mb_per_step: v(r.kubeData?.api.apiStreamMbPerStep),
+    k8s_fake_agent_inputs_mb_per_s: v(r.kubeData?.agent.inputsMbPerS),
+    k8s_fake_agent_outputs_mb_per_s: v(r.kubeData?.agent.outputsMbPerS),
+    k8s_fake_agent_requests_per_step: v(r.kubeData?.agent.apiRequestsPerStep),
+    k8s_fake_agent_stream_mb_per_step: v(r.kubeData?.agent.apiStreamMbPerStep),
+    k8s_fake_agent_endpoint_requests_per_step: v(r.kubeData?.agent.endpointRequestsPerStep),
     ...(r.inMemory ? hubFigures(r.inMemory, '_memory') : {}),
     duration_s: v(seconds),
   };
@@ -429,7 +467,7 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
 
 async function main(): Promise<void> {
   // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory, stepmem, biglog,
-  // ui);
+  // ui, k8sdata);
   // `--big-log-bytes N` sets what the biglog step prints (default 1 GiB); `--memory` measures dispatch,
   // build and throughput a second time on a SQLite `:memory:` store, as extra rows.
   const { values } = parseArgs({
@@ -482,6 +520,7 @@ async function main(): Promise<void> {
   } else if (wanted('ui') && noBrowser) process.stderr.write(`bench: (h) web UI: skipped: ${noBrowser}\n`);
   else if (wanted('ui'))
     r.ui = await step('(h) web UI on a 1,000,000-line log, file-backed hub, chromium', measureUi);
+  if (wanted('k8sdata')) r.kubeData = await step('(i) Kubernetes data paths, fake cluster', measureKubeData);
   const seconds = (performance.now() - start) / 1000;
 
   process.stdout.write(`\n${renderTable(table(r))}\n\n1 MB = 2^20 bytes; total ${seconds.toFixed(1)} s\n`);

@@ -3,7 +3,7 @@
 // paths, `..`, links pointing out) with an error that names the entry, instead of skipping it quietly.
 
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -56,4 +56,11 @@ export async function unpack(file: string, dir: string): Promise<void> {
     },
   });
   if (refused) throw refused;
+}
+
+/** The sha256 of a file, in hex. */
+export async function sha256Of(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

@@ -1,10 +1,11 @@
 // The agent's artifact cache: archives by digest, so a step that consumes an output produced (or
 // fetched) on this agent before skips the transfer. Bounded by size; least recently used go first.
 
-import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { sha256Of } from './archive.js';
+import { evictLeastRecentlyUsed } from './evict.js';
 
 export class ArtifactCache {
   constructor(
@@ -61,20 +62,9 @@ export class ArtifactCache {
         .filter((n) => /^[0-9a-f]{64}$/.test(n))
         .map(async (n) => {
           const { size, mtimeMs } = await stat(path.join(this.root, n));
-          return { file: path.join(this.root, n), size, mtimeMs };
+          return { path: path.join(this.root, n), size, usedAt: mtimeMs };
         }),
     );
-    let total = entries.reduce((sum, e) => sum + e.size, 0);
-    for (const entry of entries.sort((a, b) => a.mtimeMs - b.mtimeMs)) {
-      if (total <= this.maxBytes) break;
-      await rm(entry.file, { force: true });
-      total -= entry.size;
-    }
+    await evictLeastRecentlyUsed(entries, this.maxBytes);
   }
-}
-
-async function sha256Of(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }

@@ -8,7 +8,11 @@ import path from 'node:path';
 import type { InterceptCommand, StepShell, TerminalOutput, StepTerminal } from '../executors/executor.js';
 
 /** Starts `command` in `shell`; throws (with a message for the user) when it cannot. */
-export function localTerminal(shell: StepShell, command: InterceptCommand, output: TerminalOutput): StepTerminal {
+export function localTerminal(
+  shell: StepShell,
+  command: InterceptCommand,
+  output: TerminalOutput,
+): StepTerminal {
   const argv = command.argv.length > 0 ? command.argv : [defaultShell(shell.env)];
   const child = command.tty ? underPty(argv, shell, command) : spawnPlain(argv, shell);
   const exited = new Promise<{ exitStatus: number; error?: string }>((resolve) => {

@@ -283,6 +283,26 @@ function checkAgent(objects: K8sObject[], values: Obj): void {
   expect(config.pools.map((p) => p.name)).toEqual(pools.map((p) => p.name));
   expect(config.name).toBe(`${sts.metadata.name}-0`);
 
+  // The data endpoint: each agent advertises its own pod's name through the headless Service.
+  const data = values.dataEndpoint as { enabled: boolean; port: number };
+  const headless = find(objects, 'Service').find(
+    (s) => s.metadata.name === (sts.spec as { serviceName: string }).serviceName,
+  )!;
+  const dataPort = (headless.spec as { ports: { name: string; port: number }[] }).ports.find(
+    (p) => p.name === 'data',
+  );
+  if (data.enabled) {
+    expect(config.dataEndpoint).toEqual({
+      listen: `0.0.0.0:${data.port}`,
+      advertise: `http://${sts.metadata.name}-0.${headless.metadata.name}.${NAMESPACE}.svc:${data.port}`,
+    });
+    expect(dataPort?.port).toBe(data.port);
+    expect(agent.ports).toContainEqual({ name: 'data', containerPort: data.port, protocol: 'TCP' });
+  } else {
+    expect(config.dataEndpoint).toBeUndefined();
+    expect(dataPort).toBeUndefined();
+  }
+
   // The token file is the mounted Secret's key.
   const token = values.token as { existingSecret: string; key: string };
   const tokenVolume = spec.volumes!.find((v) => v.name === 'token') as unknown as {
@@ -330,8 +350,10 @@ function checkAgent(objects: K8sObject[], values: Obj): void {
   for (const probe of [agent.livenessProbe, agent.readinessProbe, agent.startupProbe])
     expect(probe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
   const service = one(objects, 'Service');
-  expect(service.spec).toMatchObject({
-    ports: [{ name: 'metrics', port: port.containerPort, targetPort: 'metrics' }],
+  expect((service.spec as { ports: unknown[] }).ports[0]).toMatchObject({
+    name: 'metrics',
+    port: port.containerPort,
+    targetPort: 'metrics',
   });
   expect((sts.spec as { serviceName: string }).serviceName).toBe(service.metadata.name);
 

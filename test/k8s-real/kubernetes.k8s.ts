@@ -20,9 +20,17 @@ import {
 const kubeconfig = process.env.KUBECONFIG;
 const NS = process.env.OUTPOST_K8S_NAMESPACE ?? 'outpost-test';
 const windows = process.env.OUTPOST_K8S_WINDOWS === '1';
+// The URL the cluster's pods reach this machine's agent at (kind: the docker network's gateway,
+// e.g. http://172.18.0.1:7790); the agent listens on OUTPOST_K8S_DATA_LISTEN (default 0.0.0.0:7790).
+const dataAdvertise = process.env.OUTPOST_K8S_DATA_ADVERTISE;
+const dataListen = process.env.OUTPOST_K8S_DATA_LISTEN ?? '0.0.0.0:7790';
 if (!kubeconfig) console.log('test:k8s: KUBECONFIG is not set; skipping the real-cluster scenarios');
 else if (!windows)
   console.log('test:k8s: OUTPOST_K8S_WINDOWS is not 1; skipping the scenario with a windows node');
+if (kubeconfig && !dataAdvertise)
+  console.log(
+    'test:k8s: OUTPOST_K8S_DATA_ADVERTISE is not set; skipping the data_path agent scenario (pods must reach the agent)',
+  );
 
 let hub: TestHub;
 let agent: Awaited<ReturnType<typeof startTestAgent>>;
@@ -39,7 +47,8 @@ ${tags ? `    tags: [${tags}]\n` : ''}    kubernetes:
       image_pull_grace_seconds: 15
 ${extra}`;
   return [
-    k8s('linux', 'linux', ''),
+    k8s('linux', 'linux', '      data_path: api\n'),
+    ...(dataAdvertise ? [k8s('agentdata', 'linux', '      data_path: agent\n', 'agentdata')] : []),
     k8s('windows', 'windows', ''),
     k8s('pullfail', 'linux', '      default_image: registry.invalid/outpost/missing:1\n', 'pullfail'),
     k8s(
@@ -84,7 +93,13 @@ describe.skipIf(!kubeconfig)('kubernetes executor on a real cluster', () => {
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-k8s-real-'));
     hub = await startTestHub();
-    agent = await startTestAgent(hub, { name: `k8s-real-${process.pid}`, pools: pools() });
+    agent = await startTestAgent(hub, {
+      name: `k8s-real-${process.pid}`,
+      pools: pools(),
+      ...(dataAdvertise
+        ? { extraConfig: `data_endpoint: { listen: ${dataListen}, advertise: ${dataAdvertise} }` }
+        : {}),
+    });
     await agent.welcomed;
   });
   afterAll(async () => {
@@ -103,6 +118,26 @@ describe.skipIf(!kubeconfig)('kubernetes executor on a real cluster', () => {
     expect(finalStatus(events)).toBe('succeeded');
     expect(logText(events)).toBe('made\n');
   });
+
+  it.skipIf(!dataAdvertise)(
+    'data_path agent: inputs, outputs and a task cache over the pod network to the agent',
+    async () => {
+      const tagged = (name: string, script: string, extra = '') =>
+        task(name, 'linux', script, extra, 'agentdata');
+      const pipeline =
+        tagged(
+          'make',
+          'head -c 5000000 /dev/zero > out/blob; if [ -f c/seen ]; then echo cached; fi; touch c/seen',
+          '      outputs: [{ name: out }]\n      caches: [{ path: c }]\n',
+        ) + tagged('use', 'wc -c < out/blob', '      inputs: [{ name: out }]\n');
+      const first = await run('agentdata', pipeline);
+      expect(errorOf(first)).toBeUndefined();
+      expect(finalStatus(first)).toBe('succeeded');
+      expect(logText(first).trim()).toBe('5000000');
+      const second = await readBuildEvents(hub, await triggerJob(hub, 'agentdata', 'job'));
+      expect(logText(second)).toContain('cached');
+    },
+  );
 
   it.skipIf(!windows)('passes an output from a linux step to a windows step', async () => {
     const events = await run(
@@ -161,7 +196,13 @@ describe.skipIf(!kubeconfig)('kubernetes executor on a real cluster', () => {
     await stream.until('line 10');
     await stream.cancel();
     await agent.stop();
-    agent = await startTestAgent(hub, { name: `k8s-real-${process.pid}`, pools: pools() });
+    agent = await startTestAgent(hub, {
+      name: `k8s-real-${process.pid}`,
+      pools: pools(),
+      ...(dataAdvertise
+        ? { extraConfig: `data_endpoint: { listen: ${dataListen}, advertise: ${dataAdvertise} }` }
+        : {}),
+    });
     await agent.welcomed;
     const events = await readBuildEvents(hub, build);
     expect(finalStatus(events)).toBe('succeeded');

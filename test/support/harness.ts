@@ -133,6 +133,8 @@ export interface TestAgentOptions {
   cluster?: string;
   /** YAML for the `pools:` list; one linux process pool of capacity 4 by default. */
   pools?: string;
+  /** More top-level YAML for the agent config (e.g. a `data_endpoint:` block). */
+  extraConfig?: string;
   token?: string;
   /** host:port to dial instead of the hub's gRPC port (e.g. a TcpProxy). */
   address?: string;
@@ -166,6 +168,7 @@ cluster: ${opts.cluster ?? 'test'}
 work_dir: work
 ${opts.metricsListen ? `metrics:\n  listen: ${opts.metricsListen}\n` : ''}pools:
 ${opts.pools ?? '  - name: local\n    platform: linux\n    capacity: 4'}
+${opts.extraConfig ?? ''}
 `;
   const config = parseAgentConfig(yaml, {
     file: path.join(dir, 'agent.yaml'),

@@ -25,7 +25,14 @@ function role(): unknown {
 }
 
 const blocks: Record<string, () => unknown> = {
-  'linux-pod': () => buildPod(linuxStep, linuxPool, ids('outpost-test-6f1c2a9e-0b7d-4c1e-9a55-3f2d8e4b1c00')),
+  // On the `api` data path: the inputs come on stdin, with their size and sha256 to check.
+  'linux-pod': () =>
+    buildPod(linuxStep, linuxPool, {
+      ...ids('outpost-test-6f1c2a9e-0b7d-4c1e-9a55-3f2d8e4b1c00'),
+      transfer: {
+        inputs: { size: 20480, sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08' },
+      },
+    }),
   'windows-pod': () =>
     buildPod(windowsStep, windowsPool, ids('outpost-build-0d9e8f7a-6b5c-4d3e-8f21-a0b1c2d3e4f5')),
   rbac: role,

@@ -1,12 +1,12 @@
 // The kubernetes executor: one Pod per step in the pool's namespace (pod.ts builds it), driven by the
-// pool's pod watch (watch.ts) and read by reasons.ts; inputs and outputs move through helper
-// containers (streams.ts), the log is followed from the step's container (logs.ts).
+// pool's pod watch (watch.ts) and read by reasons.ts; inputs, outputs and caches move through helper
+// containers on the pool's data path (data-path.ts, step-data.ts), the log is followed from the step's
+// container (logs.ts).
 import { ErroredStep } from '../errored-step.js';
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { KubeConfig, V1Pod, V1Secret } from '@kubernetes/client-node';
-import { create } from 'tar';
 import { ArchiveError, pack, unpack, type PackedArchive } from '../../artifacts/archive.js';
 import {
   parseHeldResource,
@@ -37,15 +37,16 @@ import {
   podNameFor,
   PodSpecError,
   STEP_CONTAINER,
-  stepDirs,
-  workspacePath,
 } from './pod.js';
 import { podImage } from './image.js';
+import type { DataEndpoint } from './data-endpoint.js';
+import { dataTokenOf, withDataToken, type PodTransfer } from './data-path.js';
+import { buildInputsTar, fetchUploads, keepCache, uploadsOf, type InputsTar } from './step-data.js';
 import { PendingClock, type PendingPhase } from './pending.js';
 import { viewPod } from './reasons.js';
 import { buildStepSecret, isPullSecret, podOwnerReference, redactOf, secretNameFor } from './secrets.js';
 import type { KubernetesPoolSettings } from './settings.js';
-import { execToFile, sendTar } from './streams.js';
+import { sendTar } from './streams.js';
 import {
   initialState,
   logFinished,
@@ -71,6 +72,8 @@ export interface KubernetesExecutorOptions {
   log?: KubeLog;
   /** A log follow silent this long is re-opened (logs.ts); default 60 s. */
   logIdleMs?: number;
+  /** The agent's data endpoint: required by `data_path: agent` pools, unused by `api` ones. */
+  dataEndpoint?: DataEndpoint;
 }
 
 /** The part of the agent's (pino) logger the executor writes to. */
@@ -90,6 +93,8 @@ interface Deps {
   watcher: PodWatcher;
   log: KubeLog;
   logIdleMs: number | undefined;
+  /** Set exactly on the `agent` data path. */
+  endpoint: DataEndpoint | undefined;
 }
 
 /** How often at most a step's pod is annotated with how far the hub stored its log. */
@@ -112,7 +117,17 @@ export class KubernetesExecutor implements Executor {
     const api = new KubeApi(kc, opts.settings.namespace);
     this.selector = ownSelector(opts.settings, opts.agent);
     const watcher = new PodWatcher(api, this.selector, opts.onError ?? (() => undefined));
-    this.deps = { api, settings: opts.settings, watcher, log: opts.log ?? NO_LOG, logIdleMs: opts.logIdleMs };
+    const agentPath = opts.settings.dataPath === 'agent';
+    if (agentPath && !opts.dataEndpoint)
+      throw new Error(`pool "${opts.settings.pool}": data_path agent needs the agent's data_endpoint`);
+    this.deps = {
+      api,
+      settings: opts.settings,
+      watcher,
+      log: opts.log ?? NO_LOG,
+      logIdleMs: opts.logIdleMs,
+      endpoint: agentPath ? opts.dataEndpoint : undefined,
+    };
     this.admission = probeAdmission(this.deps, opts.agent);
   }
 
@@ -124,7 +139,7 @@ export class KubernetesExecutor implements Executor {
   readonly admission: Promise<Admission>;
 
   async start(step: ExecStep): Promise<RunningStep> {
-    const { settings } = this.deps;
+    const { settings, endpoint } = this.deps;
     const podName = podNameFor(step);
     const labels = labelsFor(step, settings, this.opts.agent);
     const scratch = path.join(this.opts.workRoot, labelValue(step.leaseId) || randomUUID());
@@ -133,30 +148,31 @@ export class KubernetesExecutor implements Executor {
       await rm(scratch, { recursive: true, force: true });
       return new ErroredStep(step.leaseId, image);
     }
-    const secret = buildStepSecret(
-      step,
-      { name: secretNameFor(podName), namespace: settings.namespace, labels },
-      image.credentials,
-    );
+    const meta = { name: secretNameFor(podName), namespace: settings.namespace, labels };
+    let secret = buildStepSecret(step, meta, image.credentials);
     const pullSecret = isPullSecret(secret) ? secretNameFor(podName) : image.pullSecret;
+    const ids = {
+      podName,
+      agent: this.opts.agent,
+      image: image.reference,
+      ...(pullSecret ? { pullSecret } : {}),
+    };
     let pod: V1Pod;
+    let inputs: InputsTar;
     try {
-      pod = buildPod(step, settings, {
-        podName,
-        agent: this.opts.agent,
-        image: image.reference,
-        ...(pullSecret ? { pullSecret } : {}),
-      });
+      // Checked before the inputs are built: a step the pool refuses costs no copying.
+      buildPod(step, settings, ids);
+      inputs = await buildInputsTar(step, scratch);
+      const transfer: PodTransfer = { inputs };
+      if (endpoint) {
+        const token = endpoint.grant(step.leaseId, inputs);
+        secret = withDataToken(secret, meta, token);
+        transfer.agent = { url: endpoint.stepUrl(step.leaseId), secret: meta.name };
+      }
+      pod = buildPod(step, settings, { ...ids, transfer });
     } catch (err) {
       await rm(scratch, { recursive: true, force: true });
       if (err instanceof PodSpecError) return new ErroredStep(step.leaseId, err.message);
-      throw err;
-    }
-    let inputsTar: string;
-    try {
-      inputsTar = await buildInputsTar(step, scratch);
-    } catch (err) {
-      await rm(scratch, { recursive: true, force: true });
       if (err instanceof ArchiveError) return new ErroredStep(step.leaseId, `input: ${err.message}`);
       throw err;
     }
@@ -165,9 +181,10 @@ export class KubernetesExecutor implements Executor {
       podName,
       secretName: secret ? secretNameFor(podName) : undefined,
       outputs: step.outputs,
+      caches: step.caches ?? [],
       timeoutMs: step.timeoutMs,
       createdAt: Date.now(),
-      inputsTar,
+      inputsTar: inputs.file,
       scratch,
       redact: step.redact ?? [],
       // Kept in the pod's annotations (pod.ts); read back only by reattach().
@@ -194,12 +211,17 @@ export class KubernetesExecutor implements Executor {
     const annotations = pod.metadata?.annotations ?? {};
     const outputs = JSON.parse(annotations[ANNOTATION.outputs] ?? '[]') as ExecStep['outputs'];
     const secret = await this.deps.api.readSecret(secretNameFor(podName));
+    // The pod still holds its token: its outputs can be pushed to this agent process too.
+    const token = dataTokenOf(secret);
+    if (token) this.deps.endpoint?.grant(leaseId, undefined, token);
     const created = pod.metadata?.creationTimestamp;
     const running = new KubeStep(this.deps, {
       leaseId,
       podName,
       secretName: secret ? secretNameFor(podName) : undefined,
       outputs,
+      // The cache directories were the previous agent process's: this build's caches are not kept.
+      caches: [],
       timeoutMs: Number(annotations[ANNOTATION.timeoutMs] ?? 0),
       createdAt: created ? new Date(created).getTime() : Date.now(),
       inputsTar: undefined,
@@ -265,29 +287,13 @@ function parseJson(text: string | undefined): unknown {
   }
 }
 
-/** One tar with every input at its path and the empty output and run dirs, for the inputs helper. */
-async function buildInputsTar(step: ExecStep, scratch: string): Promise<string> {
-  const staging = path.join(scratch, 'inputs');
-  await mkdir(staging, { recursive: true });
-  for (const dir of stepDirs(step)) await mkdir(path.join(staging, dir), { recursive: true });
-  for (const input of step.inputs) {
-    if (input.archive) await unpack(input.archive, path.join(staging, input.path));
-  }
-  const file = path.join(scratch, 'inputs.tar');
-  // Top-level entries, not ".": extracting "." would re-stamp the mount point, which a non-root
-  // helper may not do.
-  const entries = await readdir(staging);
-  if (entries.length === 0) await writeFile(file, Buffer.alloc(1024));
-  else await create({ cwd: staging, portable: true, noMtime: true, file }, entries);
-  await rm(staging, { recursive: true, force: true });
-  return file;
-}
-
 interface StepFacts {
   leaseId: string;
   podName: string;
   secretName: string | undefined;
   outputs: ExecStep['outputs'];
+  /** Task caches to send back after the step (their `dir` keeps them). */
+  caches: NonNullable<ExecStep['caches']>;
   timeoutMs: number;
   createdAt: number;
   /** undefined on a reattached step: its inputs were delivered by the previous agent process. */
@@ -345,7 +351,8 @@ class KubeStep implements RunningStep {
     this.resumedLog = s.resumedLog;
     this.api = deps.api;
     this.settings = deps.settings;
-    this.state = initialState(s.inputsTar === undefined);
+    // On the `agent` data path the pod fetches its inputs itself.
+    this.state = initialState(s.inputsTar === undefined || deps.endpoint !== undefined);
     this.result = this.endedSignal.promise.then(async (r) => {
       if (this.state.started) await this.logsDone.promise;
       return r;
@@ -497,7 +504,11 @@ class KubeStep implements RunningStep {
         if (view.started) this.markStarted();
         this.apply({ type: 'container-terminated' });
         let result = view.result;
-        if (view.cause === 'inputs-rejected' && this.inputsStderr)
+        if (
+          (view.cause === 'inputs-rejected' || view.cause === 'inputs-transfer') &&
+          this.inputsStderr &&
+          !result.error?.includes(this.inputsStderr)
+        )
           result = { ...result, error: `${result.error}: ${this.inputsStderr}` };
         this.end(result);
         return;
@@ -655,41 +666,60 @@ class KubeStep implements RunningStep {
   }
 
   async collectOutputs(dir: string, maxBytes: number): Promise<{ name: string; archive: PackedArchive }[]> {
-    if (this.s.outputs.length === 0 || this.state.result?.status === 'aborted') return [];
+    const uploads = uploadsOf(this.s, this.settings, maxBytes);
+    if (uploads.length === 0 || this.state.result?.status === 'aborted') return [];
     const pod = await this.api.readPod(this.s.podName);
     const phase = pod?.status?.phase;
     // A pod the deadline or an eviction ended has no helper left to read from.
     if (!pod || phase === 'Failed' || phase === 'Succeeded' || pod.metadata?.deletionTimestamp) return [];
     await this.outputsHelperRunning(pod);
+    const src = {
+      kc: this.api.kc,
+      pool: this.settings,
+      pod: this.s.podName,
+      lease: this.leaseId,
+      endpoint: this.deps.endpoint,
+    };
+    const raws = await fetchUploads(src, uploads, dir);
     const packed: { name: string; archive: PackedArchive }[] = [];
-    for (const output of this.s.outputs) {
-      const id = randomUUID();
-      const raw = path.join(dir, `${id}.raw.tar`);
-      const staging = path.join(dir, `${id}.d`);
-      const file = path.join(dir, `${id}.tar`);
-      try {
-        const from = workspacePath(this.settings, output.path, `output "${output.name}"`);
-        await execToFile(
-          this.api.kc,
-          this.namespace,
-          this.s.podName,
-          OUTPUTS_CONTAINER,
-          ['tar', '-cf', '-', '-C', from, '.'],
-          raw,
-          maxBytes * 2,
-        );
+    try {
+      for (const [i, output] of this.s.outputs.entries()) {
+        const raw = raws[i];
+        if (typeof raw !== 'string') throw new Error(`output "${output.name}": ${raw?.message ?? 'missing'}`);
         // Re-packed here: the same portable format (and digest for the same files) as every executor.
-        await unpack(raw, staging);
-        packed.push({ name: output.name, archive: await pack(staging, file, maxBytes) });
-      } catch (err) {
-        await rm(file, { force: true });
-        throw new Error(`output "${output.name}": ${describe(err)}`, { cause: err });
-      } finally {
-        await rm(raw, { force: true });
-        await rm(staging, { recursive: true, force: true });
+        const staging = path.join(dir, `${randomUUID()}.d`);
+        const file = path.join(dir, `${randomUUID()}.tar`);
+        try {
+          await unpack(raw, staging);
+          packed.push({ name: output.name, archive: await pack(staging, file, maxBytes) });
+        } catch (err) {
+          await rm(file, { force: true });
+          throw new Error(`output "${output.name}": ${describe(err)}`, { cause: err });
+        } finally {
+          await rm(staging, { recursive: true, force: true });
+        }
       }
+      await this.keepCaches(raws.slice(this.s.outputs.length));
+    } catch (err) {
+      for (const p of packed) await rm(p.archive.file, { force: true });
+      throw err;
+    } finally {
+      for (const raw of raws) if (typeof raw === 'string') await rm(raw, { force: true });
     }
     return packed;
+  }
+
+  /** A cache that did not come back whole is not kept: the next build starts from the older one. */
+  private async keepCaches(raws: (string | Error)[]): Promise<void> {
+    for (const [i, cache] of this.s.caches.entries()) {
+      const raw = raws[i];
+      if (typeof raw === 'string') await keepCache(raw, cache.dir);
+      else
+        this.deps.log.warn(
+          { lease: this.leaseId, cache: cache.path, err: raw?.message },
+          'task cache not kept',
+        );
+    }
   }
 
   /**
@@ -727,6 +757,7 @@ class KubeStep implements RunningStep {
     await this.deletePod();
     if (this.s.secretName) await this.api.deleteSecret(this.s.secretName).catch(() => undefined);
     if (this.s.scratch) await rm(this.s.scratch, { recursive: true, force: true });
+    this.deps.endpoint?.revoke(this.leaseId);
     this.unsubscribe?.();
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ExecStep } from '../executor.js';
 import { buildPod, imageOf, PodSpecError, stepResources } from './pod.js';
+import { inputsCommand } from './data-path.js';
 import { strategicMerge } from './patch.js';
 import { ids, linuxPool, linuxStep, windowsPool, windowsStep } from './examples.test-fixtures.js';
 
@@ -57,14 +58,11 @@ describe('buildPod', () => {
           {
             name: 'inputs',
             image: 'busybox:1.37',
-            command: [
-              'sh',
-              '-c',
-              'tar -xf - -C "$0" && find "$0" -mindepth 1 ! -type l -exec chmod g+rwX {} +',
-              '/workspace',
-            ],
+            // The script itself runs against the fake in executor.test.ts and data-path.test.ts.
+            command: inputsCommand(linuxPool),
             stdin: true,
             stdinOnce: true,
+            terminationMessagePolicy: 'FallbackToLogsOnError',
             volumeMounts: mounts,
             resources: helper,
             securityContext: restricted,
@@ -390,5 +388,39 @@ describe('strategicMerge', () => {
     });
     expect(out.spec.containers.map((c) => c.name)).toEqual(['a']);
     expect(out.spec.nodeSelector).toEqual({ only: 'this' });
+  });
+});
+
+describe('buildPod on the agent data path', () => {
+  it('has the helpers fetch and push with the token from the step Secret, not on stdin', () => {
+    const transfer = {
+      inputs: { size: 10240, sha256: 'a'.repeat(64) },
+      agent: { url: 'http://agent.ci.svc:7790/v1/steps/l-1', secret: 'outpost-test-6f1c-step' },
+    };
+    const pod = buildPod(linuxStep, linuxPool, { ...ids('outpost-test-6f1c'), transfer });
+    const token = {
+      name: 'OUTPOST_DATA_TOKEN',
+      valueFrom: { secretKeyRef: { name: 'outpost-test-6f1c-step', key: 'data-token' } },
+    };
+    const url = { name: 'OUTPOST_DATA_URL', value: 'http://agent.ci.svc:7790/v1/steps/l-1' };
+    const inputs = pod.spec?.initContainers?.[0];
+    expect(inputs?.stdin).toBeUndefined();
+    expect(inputs?.env).toEqual([
+      { name: 'OUTPOST_INPUTS_SIZE', value: '10240' },
+      { name: 'OUTPOST_INPUTS_SHA256', value: 'a'.repeat(64) },
+      url,
+      token,
+    ]);
+    expect(pod.spec?.containers.find((c) => c.name === 'outputs')?.env).toEqual([url, token]);
+    expect(JSON.stringify(pod)).not.toContain('Bearer ey');
+  });
+
+  it('runs the outputs helper for a step with caches but no outputs', () => {
+    const step: ExecStep = { ...linuxStep, outputs: [], caches: [{ path: 'cache/npm', dir: '/kept' }] };
+    const pod = buildPod(step, linuxPool, ids('p'));
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual(['step', 'outputs']);
+    expect(() =>
+      buildPod({ ...step, caches: [{ path: '../up', dir: '/kept' }] }, linuxPool, ids('p')),
+    ).toThrow('cache path "../up": escapes the work dir');
   });
 });

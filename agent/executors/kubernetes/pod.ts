@@ -2,13 +2,13 @@
 // expected objects and rendered into docs/kubernetes.md.
 //
 // Layout: an emptyDir `workspace` mounted at the pool's workspace path in every container.
-// - init container `inputs` (helper image) runs `tar -xf - -C <workspace>` on its stdin (then makes it
-//   group-writable on Linux); the agent
-//   attaches and streams one tar holding every input (and the empty output and run dirs), so the pod
-//   needs no network path to the hub and nothing privileged.
+// - init container `inputs` (helper image) receives one tar holding every input, cache (and the empty
+//   output and run dirs), checks its size and sha256, and extracts it (data-path.ts): on its stdin
+//   through the API server (pods/attach), or fetched from the agent's data endpoint over the pod
+//   network (`data_path: agent`). The pod needs no network path to the hub and nothing privileged.
 // - container `step` runs run.path/args in <workspace>/<run.dir> with the step's env.
-// - container `outputs` (helper image, only when the step has outputs) idles so that, once `step` has
-//   terminated, the agent can `exec tar -cf - -C <output dir> .` in it and stream each output out.
+// - container `outputs` (helper image, only when the step has outputs or caches) idles so that, once
+//   `step` has terminated, the agent can exec the upload of each output and cache in it.
 // client-node's models are classes, but its API takes plain JSON objects (it serializes them).
 /* eslint-disable @typescript-eslint/no-unsafe-class-instance-assignment */
 import path from 'node:path';
@@ -20,6 +20,7 @@ import type {
   V1SecurityContext,
 } from '@kubernetes/client-node';
 import { heldResource, type ExecStep, type StepImage } from '../executor.js';
+import { inputsCommand, inputsEnv, outputsEnv, type PodTransfer } from './data-path.js';
 import { strategicMerge } from './patch.js';
 import type { KubernetesPoolSettings, ResourceAmounts, Toleration } from './settings.js';
 import { windowsBuildOfImage, windowsExtractCommand } from './windows.js';
@@ -88,6 +89,8 @@ export interface PodIds {
   pullSecret?: string;
   /** The step's image as image.ts settled it (a tag resolved, an artifact pushed); default imageOf(). */
   image?: string;
+  /** How inputs and outputs reach the pod (data-path.ts); absent only for the admission probe. */
+  transfer?: PodTransfer;
 }
 
 /**
@@ -168,9 +171,14 @@ export function workspacePath(pool: KubernetesPoolSettings, rel: string, label: 
     : path.posix.join(pool.workspace, norm);
 }
 
-/** Workspace-relative dirs (posix) the inputs tar creates: every input, output and run.dir. */
+/** Workspace-relative dirs (posix) the inputs tar creates: every input, output, cache and run.dir. */
 export function stepDirs(step: ExecStep): string[] {
-  const all = [...step.inputs.map((i) => i.path), ...step.outputs.map((o) => o.path), step.run.dir];
+  const all = [
+    ...step.inputs.map((i) => i.path),
+    ...step.outputs.map((o) => o.path),
+    ...(step.caches ?? []).map((c) => c.path),
+    step.run.dir,
+  ];
   return [...new Set(all.map((d) => path.posix.normalize(d.replace(/\\/g, '/') || '.')))];
 }
 
@@ -257,22 +265,6 @@ function keepAlive(pool: KubernetesPoolSettings): string[] {
     : ['sh', '-c', 'trap "exit 0" TERM INT; while true; do sleep 1; done'];
 }
 
-/**
- * The inputs helper's command: untar stdin into the workspace. On Linux, everything it wrote becomes
- * group-writable: the volume's group is the pod's fsGroup (setgid), so a step container running as
- * another uid than the helper (an image's own non-root user) can still write its inputs and outputs, as
- * GitLab's init-permissions step does. Symlinks are left alone: chmod would follow them out.
- */
-function extractInputs(pool: KubernetesPoolSettings, step: ExecStep): string[] {
-  if (pool.helperShell === 'cmd') return windowsExtractCommand(pool.workspace, topDirs(step));
-  return [
-    'sh',
-    '-c',
-    'tar -xf - -C "$0" && find "$0" -mindepth 1 ! -type l -exec chmod g+rwX {} +',
-    pool.workspace,
-  ];
-}
-
 /** The workspace's top-level directories the inputs tar makes (cmd quoting: no metacharacters). */
 function topDirs(step: ExecStep): string[] {
   const dirs = new Set(stepDirs(step).map((d) => d.split('/')[0] ?? '.'));
@@ -324,6 +316,7 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
     workspacePath(pool, i.path, `input "${i.name}" path ${JSON.stringify(i.path)}`);
   for (const o of step.outputs)
     workspacePath(pool, o.path, `output "${o.name}" path ${JSON.stringify(o.path)}`);
+  for (const c of step.caches ?? []) workspacePath(pool, c.path, `cache path ${JSON.stringify(c.path)}`);
   const runDir = workspacePath(pool, step.run.dir, `run.dir ${JSON.stringify(step.run.dir)}`);
   if (step.run.path === '') throw new PodSpecError('run.path: must not be empty');
 
@@ -337,9 +330,13 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
   const inputs: V1Container = {
     name: INPUTS_CONTAINER,
     image: pool.helperImage,
-    command: extractInputs(pool, step),
-    stdin: true,
-    stdinOnce: true,
+    command:
+      pool.helperShell === 'cmd' ? windowsExtractCommand(pool.workspace, topDirs(step)) : inputsCommand(pool),
+    // The `api` data path sends the inputs on stdin; on `agent` the helper fetches them.
+    ...(ids.transfer?.agent ? {} : { stdin: true, stdinOnce: true }),
+    ...(ids.transfer ? { env: inputsEnv(ids.transfer) } : {}),
+    // A failed transfer check's words reach the step's error (reasons.ts).
+    terminationMessagePolicy: 'FallbackToLogsOnError',
     volumeMounts: mounts,
     resources: HELPER_RESOURCES,
     ...(helperSecurity ? { securityContext: helperSecurity } : {}),
@@ -364,11 +361,13 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
     ...(stepSecurity ? { securityContext: stepSecurity } : {}),
   };
   const containers = [stepContainer];
-  if (step.outputs.length > 0) {
+  if (step.outputs.length > 0 || (step.caches?.length ?? 0) > 0) {
+    const env = outputsEnv(ids.transfer);
     containers.push({
       name: OUTPUTS_CONTAINER,
       image: pool.helperImage,
       command: keepAlive(pool),
+      ...(env.length > 0 ? { env } : {}),
       volumeMounts: mounts,
       resources: HELPER_RESOURCES,
       ...(helperSecurity ? { securityContext: helperSecurity } : {}),

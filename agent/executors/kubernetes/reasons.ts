@@ -4,6 +4,7 @@
 // (the pending timeout, image pull, eviction, config errors, a vanished pod) is 'errored'.
 import type { V1ContainerStatus, V1Pod } from '@kubernetes/client-node';
 import type { ExecResult } from '../executor.js';
+import { inputsExitReason, TRANSFER_WORDS } from './data-path.js';
 import type { PendingPhase } from './pending.js';
 import { INPUTS_CONTAINER, STEP_CONTAINER } from './pod.js';
 
@@ -15,6 +16,8 @@ export type EndCause =
   | 'evicted'
   | 'start-error'
   | 'inputs-rejected'
+  /** The inputs did not arrive whole (cut, other digest) or could not be fetched: data-path.ts. */
+  | 'inputs-transfer'
   | 'image'
   | 'container-config'
   | 'pod-failed';
@@ -117,6 +120,12 @@ export function viewPod(pod: V1Pod): PodView {
 
   const inputs = statusOf(status?.initContainerStatuses, INPUTS_CONTAINER);
   const inputsEnd = inputs?.state?.terminated;
+  const transfer = inputsEnd ? inputsExitReason(inputsEnd.exitCode) : undefined;
+  if (transfer)
+    return errored(
+      `inputs: ${TRANSFER_WORDS[transfer]} (${transfer}): ${inputsEnd?.message?.trim() ?? ''}`.trim(),
+      'inputs-transfer',
+    );
   if (inputsEnd && inputsEnd.exitCode !== 0)
     return errored(
       `inputs could not be placed in the pod (exit ${inputsEnd.exitCode}): ${inputsEnd.message ?? inputsEnd.reason ?? ''}`.trim(),

@@ -60,6 +60,11 @@ export interface KubernetesPoolSettings {
   runAsGroup: number | undefined;
   pendingTimeoutSeconds: number;
   imagePullGraceSeconds: number;
+  /**
+   * How inputs, outputs and caches reach the pods (data-path.ts): `agent` over the pod network from
+   * the agent's data endpoint, `api` through the API server. Absent: `api`.
+   */
+  dataPath?: 'agent' | 'api';
   /** Where the agent pushes images steps built, to run them by digest (image.ts); undefined: none. */
   registry: PoolRegistry | undefined;
 }

@@ -1,6 +1,7 @@
-// Moving files in and out of a pod over the API server only (no network path from the pod to the hub):
-// inputs go as one tar on the stdin of the `inputs` init container (pods/attach), outputs come back as
-// the stdout of `tar -cf -` run in the `outputs` helper (pods/exec).
+// Moving files in and out of a pod over the API server (the `api` data path, data-path.ts): inputs go
+// as one tar on the stdin of the `inputs` init container (pods/attach), outputs come back as the stdout
+// of a command run in the `outputs` helper (pods/exec). On the `agent` path only the command that
+// pushes them to the agent goes this way (execCommand).
 import { createReadStream, createWriteStream } from 'node:fs';
 import { PassThrough, Writable } from 'node:stream';
 import { Attach, Exec, type KubeConfig, type V1Status } from '@kubernetes/client-node';
@@ -59,9 +60,33 @@ export async function sendTar(
 
 export class OutputTooLarge extends Error {}
 
+/** The error of a command that did not succeed: its stderr, else the API's words. */
+function failure(status: V1Status | undefined, stderr: Tail): Error | undefined {
+  if (status?.status === 'Success') return undefined;
+  return new Error(stderr.text || status?.message || 'the connection closed before the command ended');
+}
+
+/** Runs `command` in `container`, ignoring its stdout; rejects with its stderr when it fails. */
+export async function execCommand(
+  kc: KubeConfig,
+  namespace: string,
+  pod: string,
+  container: string,
+  command: string[],
+): Promise<void> {
+  const stderr = new Tail();
+  let status: V1Status | undefined;
+  const ws = await new Exec(kc).exec(namespace, pod, container, command, null, stderr, null, false, (s) => {
+    status = s;
+  });
+  await closed(ws);
+  const err = failure(status, stderr);
+  if (err) throw err;
+}
+
 /**
- * Runs `command` in `container` and writes its stdout to `file`; rejects with the command's stderr
- * when it exits non-zero, and with OutputTooLarge past `maxBytes`.
+ * Runs `command` in `container` and writes its stdout to `file`; resolves with what it printed on
+ * stderr, rejects with that when it exits non-zero, and with OutputTooLarge past `maxBytes`.
  */
 export async function execToFile(
   kc: KubeConfig,
@@ -71,7 +96,7 @@ export async function execToFile(
   command: string[],
   file: string,
   maxBytes: number,
-): Promise<void> {
+): Promise<string> {
   const out = createWriteStream(file);
   const finished = new Promise<void>((resolve, reject) => {
     out.on('finish', resolve);
@@ -107,8 +132,7 @@ export async function execToFile(
   if (!meter.writableEnded) meter.end();
   await finished;
   if (state.tooLarge) throw new OutputTooLarge(`larger than the limit of ${maxBytes} bytes`);
-  if (status?.status !== 'Success') {
-    const why = stderr.text || status?.message || 'the connection closed before the command ended';
-    throw new Error(why);
-  }
+  const err = failure(status, stderr);
+  if (err) throw err;
+  return stderr.text;
 }

@@ -113,6 +113,10 @@ export interface FakeKube {
   injectFault(fault: Fault): void;
   /** How many requests got an injected fault so far. */
   faultsServed(): number;
+  /** How many requests (websocket upgrades included) reached the API server so far. */
+  requestsServed(): number;
+  /** Bytes both ways through exec/attach websockets closed so far (TLS records: a little over the data). */
+  streamedBytes(): number;
   /** Server-side close of every open watch (client-node's Watch calls done(null); informers re-watch). */
   closeWatches(): void;
   /** Compacts the watch history: watches resuming from an older resourceVersion get 410 Expired. */
@@ -288,6 +292,8 @@ export async function startFakeKube(opts: FakeKubeOptions = {}): Promise<FakeKub
     permissionsUsed: () => authorizer.permissionsUsed(),
     injectFault: (fault) => api.injectFault(fault),
     faultsServed: () => api.faultsServed,
+    requestsServed: () => api.requestsServed,
+    streamedBytes: () => api.streamedBytes,
     closeWatches: () => api.closeWatches(),
     compactHistory: () => store.compact(),
     async close() {

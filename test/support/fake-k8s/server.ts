@@ -140,6 +140,10 @@ export class ApiServer {
   private readonly faults: Fault[] = [];
   /** How many requests got a fault instead of an answer. */
   faultsServed = 0;
+  /** Every request (websocket upgrades included) that reached the server: the bench's API cost. */
+  requestsServed = 0;
+  /** Bytes both ways through exec/attach websockets that have closed: what crossed the API server. */
+  streamedBytes = 0;
   private readonly watches = new Set<ServerResponse>();
   private readonly wss = new WebSocketServer({
     noServer: true,
@@ -148,9 +152,13 @@ export class ApiServer {
 
   constructor(private readonly d: ServerDeps) {
     this.server = https.createServer({ cert: d.tls.certPem, key: d.tls.keyPem }, (req, res) => {
+      this.requestsServed++;
       this.handle(req, res).catch((err: unknown) => sendError(res, err));
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      this.requestsServed++;
+      const tls = socket as Duplex & { bytesRead?: number; bytesWritten?: number };
+      socket.once('close', () => (this.streamedBytes += (tls.bytesRead ?? 0) + (tls.bytesWritten ?? 0)));
       try {
         this.upgrade(req, socket, head);
       } catch (err) {
