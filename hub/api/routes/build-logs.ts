@@ -159,7 +159,9 @@ export function buildLogRoutes(ctx: ApiContext): Route[] {
               after = e.seq;
               if (e.type !== 'log') continue;
               const data = JSON.parse(e.json) as LogData;
-              if (query.step === undefined || data.origin?.id === query.step) out += data.payload ?? '';
+              // A log of no step is the hub's own note (why the build waits): not step output.
+              if (data.origin?.id === undefined) continue;
+              if (query.step === undefined || data.origin.id === query.step) out += data.payload ?? '';
             }
             if (out) yield out;
           }
