@@ -26,6 +26,7 @@ import * as m0009b from './0009_b_step_uploads.js';
 import * as m0010 from './0010_people_audit.js';
 import * as m0011 from './0011_pipeline_lifecycle.js';
 import * as m0012 from './0012_one_off_builds.js';
+import * as m0018 from './0018_replica_dispatch.js';
 import { IdentityColumnsPlugin } from './identity-columns.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
@@ -43,6 +44,7 @@ export const migrations: Record<string, Migration> = {
   '0010_people_audit': m0010,
   '0011_pipeline_lifecycle': m0011,
   '0012_one_off_builds': m0012,
+  '0018_replica_dispatch': m0018,
 };
 
 const provider: MigrationProvider = {
