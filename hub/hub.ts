@@ -303,6 +303,7 @@ async function assemble(
     );
   // Replicas serve their agents from the start, leading or not; a single hub once it has recovered.
   let gateway = signals ? await openGateway() : undefined;
+  if (gateway) log.info({ grpcPort: gateway.port }, 'agent gateway listening');
   try {
     await lead(leadership, options, log);
   } catch (err) {
