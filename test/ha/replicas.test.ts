@@ -81,15 +81,19 @@ describe.skipIf(unavailable !== undefined)('hub replicas on one PostgreSQL', () 
       const balancer = await startBalancer(ports.map((p) => p.grpc));
       defer(() => balancer.close());
 
-      /** The API of whichever replica leads now (ready), waiting through a takeover. */
+      /** The API of whichever replica leads now (ready), waiting through a takeover (a drain first). */
       const leader = () =>
-        eventually('a leading replica', async () => {
-          for (const r of replicas) {
-            const res = await fetch(`http://127.0.0.1:${r.http}/readyz`).catch(() => undefined);
-            if (res?.status === 200) return `http://127.0.0.1:${r.http}`;
-          }
-          return undefined;
-        });
+        eventually(
+          'a leading replica',
+          async () => {
+            for (const r of replicas) {
+              const res = await fetch(`http://127.0.0.1:${r.http}/readyz`).catch(() => undefined);
+              if (res?.status === 200) return `http://127.0.0.1:${r.http}`;
+            }
+            return undefined;
+          },
+          180_000,
+        );
       const api = async <T>(method: string, route: string, body?: unknown) => {
         for (;;) {
           const res = await callApi<T>(await leader(), token, method, route, body).catch(() => undefined);
@@ -185,44 +189,6 @@ describe.skipIf(unavailable !== undefined)('hub replicas on one PostgreSQL', () 
         return n;
       };
 
-      // Phase 1: SIGKILL the leader, then each other replica, restarting each (same ports).
-      let kills = 0;
-      const killed = stream(
-        (async () => {
-          for (let k = 0; k < KILLS; k++) {
-            await midBuild();
-            const lead = await leader();
-            const index =
-              k % REPLICAS === 0
-                ? replicas.findIndex((r) => `http://127.0.0.1:${r.http}` === lead)
-                : (replicas.findIndex((r) => `http://127.0.0.1:${r.http}` === lead) + k) % REPLICAS;
-            const victim = replicas[index]!;
-            victim.hub.child.kill('SIGKILL');
-            await victim.hub.exited;
-            kills++;
-            replicas[index] = await start(victim);
-          }
-          await midBuild();
-        })(),
-      );
-      const phase1 = await killed;
-
-      // Phase 2: a rolling restart (drain, then start) of every replica over ROLLING_MS.
-      const rollingStarted = Date.now();
-      const phase2 = await stream(
-        (async () => {
-          for (let i = 0; i < REPLICAS; i++) {
-            await new Promise((resolve) => setTimeout(resolve, ROLLING_MS / (REPLICAS + 1)));
-            const victim = replicas[i]!;
-            victim.hub.child.kill('SIGTERM');
-            expect((await victim.hub.exited).code ?? 0).toBe(0);
-            replicas[i] = await start(victim);
-          }
-          await new Promise((resolve) => setTimeout(resolve, ROLLING_MS / (REPLICAS + 1)));
-        })(),
-      );
-      const rollingMs = Date.now() - rollingStarted;
-
       const expected = Array.from({ length: LINES }, (_, i) => `line ${i + 1}\n`).join('');
       const tally = async (builds: number[]) => {
         const t = {
@@ -256,20 +222,50 @@ describe.skipIf(unavailable !== undefined)('hub replicas on one PostgreSQL', () 
         }
         return t;
       };
-      // Builds still running when the stream stopped get the time a build needs to end.
-      await eventually(
-        'the last builds to end',
-        async () => {
-          for (const id of [...phase1, ...phase2]) if (!TERMINAL.has(await status(id))) return undefined;
-          return true;
-        },
-        120_000,
-      ).catch(() => undefined);
+      // Phase 1: SIGKILL the leader, then each other replica, restarting each (same ports).
+      let kills = 0;
+      const killed = stream(
+        (async () => {
+          for (let k = 0; k < KILLS; k++) {
+            await midBuild();
+            const lead = await leader();
+            const index =
+              k % REPLICAS === 0
+                ? replicas.findIndex((r) => `http://127.0.0.1:${r.http}` === lead)
+                : (replicas.findIndex((r) => `http://127.0.0.1:${r.http}` === lead) + k) % REPLICAS;
+            const victim = replicas[index]!;
+            victim.hub.child.kill('SIGKILL');
+            await victim.hub.exited;
+            kills++;
+            replicas[index] = await start(victim);
+          }
+          await midBuild();
+        })(),
+      );
+      const phase1 = await killed;
       const one = await tally(phase1);
-      const two = await tally(phase2);
       console.log(
         `ha: replicas=${REPLICAS} replica_kills=${kills} builds=${one.builds} lines_sent=${one.sent} lines_stored=${one.stored} duplicates=${one.duplicates} double_runs=${one.doubleRuns} lost_results=${one.lost} stuck_builds=${one.stuck}`,
       );
+
+      // Phase 2: a rolling restart (drain, then start) of every replica over ROLLING_MS.
+      const rollingStarted = Date.now();
+      const phase2 = await stream(
+        (async () => {
+          for (let i = 0; i < REPLICAS; i++) {
+            await new Promise((resolve) => setTimeout(resolve, ROLLING_MS / (REPLICAS + 1)));
+            const victim = replicas[i]!;
+            victim.hub.child.kill('SIGTERM');
+            expect((await victim.hub.exited).code ?? 0).toBe(0);
+            replicas[i] = await start(victim);
+          }
+          await new Promise((resolve) => setTimeout(resolve, ROLLING_MS / (REPLICAS + 1)));
+        })(),
+      );
+      const rollingMs = Date.now() - rollingStarted;
+
+      // Each lane waited (up to 2 minutes) for its last build to end before the stream returned.
+      const two = await tally(phase2);
       console.log(
         `ha-rolling: replicas=${REPLICAS} restarts=${REPLICAS} duration_s=${Math.round(rollingMs / 1000)} builds=${two.builds} lines_sent=${two.sent} lines_stored=${two.stored} duplicates=${two.duplicates} double_runs=${two.doubleRuns} lost_results=${two.lost} stuck_builds=${two.stuck}`,
       );
