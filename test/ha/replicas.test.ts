@@ -117,7 +117,8 @@ describe.skipIf(unavailable !== undefined)('hub replicas on one PostgreSQL', () 
           },
         );
         defer(() => void agent.child.kill('SIGKILL'));
-        await agent.logged('connected to the hub');
+        // Agent processes compiling their sources beside three hubs on a loaded machine.
+        await agent.logged('connected to the hub', 120_000);
       }
 
       // Each job's task records its start in runs/JOB.started and each line it prints in runs/JOB.out.
