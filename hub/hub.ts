@@ -1,6 +1,7 @@
 // Assembles a hub from its parts. main.ts (the process) and the tests both start hubs through here, so
 // what the tests exercise is what runs in production.
 
+import { randomUUID } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +27,9 @@ import { LogWriter } from './events/log-writer.js';
 import { startGateway, type GatewayTls } from './gateway/server.js';
 import { createHubMetrics, serveMetrics, type HubMetrics } from './metrics.js';
 import { advisoryLockLeadership, soleLeadership, type Leadership } from './replicas/leadership.js';
+import { connectReplicaSignals, type ReplicaSignals } from './replicas/signals.js';
 import { serveStandby } from './replicas/standby.js';
+import { relayStepEnds } from './replicas/step-ends.js';
 import type { StoreEncryption } from './store/encryption.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
@@ -81,6 +84,11 @@ export interface HubOptions {
   metricsToken?: string;
   /** A listener of its own serving /metrics without a token (for a scraper inside a trusted network). */
   metricsListen?: { host: string; port: number };
+  /**
+   * Replicas on PostgreSQL: how often each re-reads the store for queued steps, aborts and build events
+   * (LISTEN/NOTIFY hints make it sooner; this bounds the delay of a lost one).
+   */
+  replicaRecheckMs: number;
 }
 
 export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
@@ -118,6 +126,7 @@ export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
   logBatchBytes: 1024 * 1024,
   auditIntervalMs: 60_000,
   auditLogRetentionMs: 90 * 86_400_000,
+  replicaRecheckMs: 2_000,
 };
 
 export interface RunningHub {
@@ -164,12 +173,20 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     );
   const leadership =
     options.databaseUrl === undefined ? soleLeadership() : advisoryLockLeadership(options.databaseUrl);
+  let signals: ReplicaSignals | undefined;
   try {
-    await lead(leadership, options, log);
-    return await assemble(store, leadership, options, log);
+    // Replicas: every one serves agents and dispatches to them; hints between them go over this.
+    if (options.databaseUrl !== undefined)
+      signals = await connectReplicaSignals(
+        options.databaseUrl,
+        randomUUID(),
+        log.child({ component: 'replicas' }),
+      );
+    return await assemble(store, leadership, signals, options, log);
   } catch (err) {
     // Releases the locks, so that a hub that failed to start (a port in use) does not block the next.
     await leadership.release();
+    await signals?.close();
     await store.close().catch(() => undefined);
     throw err;
   }
@@ -191,11 +208,15 @@ async function lead(leadership: Leadership, options: HubOptions, log: Logger): P
 async function assemble(
   store: Store,
   leadership: Leadership,
+  signals: ReplicaSignals | undefined,
   options: HubOptions,
   log: Logger,
 ): Promise<RunningHub> {
   const metrics = createHubMetrics();
   const events = new BuildEvents(store);
+  const stopEventHints = signals
+    ? events.connectReplicas(signals, options.replicaRecheckMs)
+    : () => undefined;
   const logs = new LogWriter(
     events,
     { maxBuildLogBytes: options.maxBuildLogBytes, maxBatchBytes: options.logBatchBytes },
@@ -244,11 +265,51 @@ async function assemble(
       acceptWithinMs: options.acceptWithinMs,
       leaseGraceMs: options.leaseGraceMs,
       abortGraceMs: options.abortGraceMs,
+      ...(signals ? { shared: { signals, recheckMs: options.replicaRecheckMs } } : {}),
     },
     metrics,
     log.child({ component: 'dispatch' }),
   );
   engine.connect(dispatcher);
+  if (signals) relayStepEnds(signals, store, engine, log.child({ component: 'replicas' }));
+
+  const tunnels = new Tunnels((name) => dispatcher.connection(name));
+  const openGateway = () =>
+    startGateway(
+      { listen: options.grpcListen, tls: options.tls },
+      tokens,
+      {
+        store,
+        dispatcher,
+        engine,
+        events,
+        logs,
+        maxSessionLogBytes: options.maxSessionLogBytes,
+        metrics,
+        log: log.child({ component: 'gateway' }),
+        heartbeatMs: options.heartbeatMs,
+        leaseGraceMs: options.leaseGraceMs,
+        helloTimeoutMs: 10_000,
+        limits: {
+          maxMessageBytes: options.maxMessageBytes,
+          maxLogChunkBytes: options.maxLogChunkBytes,
+          logWindowBytes: options.logWindowBytes,
+          maxArtifactBytes: options.maxArtifactBytes,
+        },
+        now: Date.now,
+      },
+      artifacts,
+      tunnels,
+    );
+  // Replicas serve their agents from the start, leading or not; a single hub once it has recovered.
+  let gateway = signals ? await openGateway() : undefined;
+  if (gateway) log.info({ grpcPort: gateway.port }, 'agent gateway listening');
+  try {
+    await lead(leadership, options, log);
+  } catch (err) {
+    await gateway?.close();
+    throw err;
+  }
 
   const admin = await bootstrapAdminToken(store, tokens, options.dataDir);
   if (admin?.file)
@@ -266,33 +327,7 @@ async function assemble(
   scheduler.start();
 
   let ready = false;
-  const tunnels = new Tunnels((name) => dispatcher.connection(name));
-  const gateway = await startGateway(
-    { listen: options.grpcListen, tls: options.tls },
-    tokens,
-    {
-      store,
-      dispatcher,
-      engine,
-      events,
-      logs,
-      maxSessionLogBytes: options.maxSessionLogBytes,
-      metrics,
-      log: log.child({ component: 'gateway' }),
-      heartbeatMs: options.heartbeatMs,
-      leaseGraceMs: options.leaseGraceMs,
-      helloTimeoutMs: 10_000,
-      limits: {
-        maxMessageBytes: options.maxMessageBytes,
-        maxLogChunkBytes: options.maxLogChunkBytes,
-        logWindowBytes: options.logWindowBytes,
-        maxArtifactBytes: options.maxArtifactBytes,
-      },
-      now: Date.now,
-    },
-    artifacts,
-    tunnels,
-  );
+  gateway ??= await openGateway();
   // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
   let externalUrl = options.externalUrl?.replace(/\/+$/, '');
   const hubUrl = () => externalUrl ?? '';
@@ -385,7 +420,9 @@ async function assemble(
       await api.close();
       await metricsServer?.close();
       dispatcher.stop();
+      stopEventHints();
       await logs.flush();
+      await signals?.close();
       await store.close();
       // Last: a standby takes over only once everything this replica held is stored.
       await leadership.release();

@@ -15,7 +15,7 @@ import { DEFAULT_OIDC_SCOPES, isLoopback, type OidcOptions } from './auth/oidc.j
 import { TokenService } from './auth/tokens.js';
 import { DEFAULT_HUB_OPTIONS, HUB_VERSION, startHub, type HubOptions } from './hub.js';
 import { migrateToLatest, pendingMigrations } from './store/migrations/index.js';
-import { openDatabase } from './store/open.js';
+import { openDatabase, openStore } from './store/open.js';
 import { redactDatabaseUrl } from './store/postgres.js';
 import { openSqliteStore, SQLITE_FILE } from './store/sqlite.js';
 import { EncryptionKeyError, parseEncryptionKey, type StoreEncryption } from './store/encryption.js';
@@ -287,19 +287,25 @@ async function main(): Promise<void> {
   cmd
     .command('rotate-admin-token')
     .description(
-      'revoke the admin API token and write a new one to DATA_DIR/admin-token (mode 0600); the hub must be stopped',
+      'revoke the admin API token and write a new one to DATA_DIR/admin-token (mode 0600); on SQLite the hub must be stopped',
     )
     .option(
       '--data-dir <dir>',
-      'the hub data directory',
+      'the hub data directory (the token file goes there; with --database, shared by the replicas)',
       process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
     )
-    .action(async (opts: { dataDir: string }) => {
+    .option('--database <url>', 'PostgreSQL URL (env OUTPOST_DATABASE_URL); default: SQLite in --data-dir')
+    .action(async (opts: { dataDir: string; database?: string }) => {
       const dataDir = path.resolve(opts.dataDir);
-      if (!existsSync(path.join(dataDir, SQLITE_FILE)))
+      const databaseUrl = opts.database ?? process.env.OUTPOST_DATABASE_URL;
+      if (databaseUrl === undefined && !existsSync(path.join(dataDir, SQLITE_FILE)))
         throw new Error(`${dataDir} holds no hub database (${SQLITE_FILE}); is --data-dir right?`);
-      // Opening the store takes the data directory's lock, so a running hub makes this refuse.
-      const store = await openSqliteStore({ dataDir });
+      // SQLite: opening the store takes the data directory's lock, so a running hub makes this refuse.
+      // PostgreSQL: running replicas read tokens from the database, so the old token stops working at once.
+      const store =
+        databaseUrl === undefined
+          ? await openSqliteStore({ dataDir })
+          : await openStore({ databaseUrl, dataDir });
       try {
         const { file, revoked } = await rotateAdminToken(store, new TokenService(store), dataDir);
         // Never the secret: this output may end up in a log.

@@ -86,7 +86,8 @@ export async function streamBuildEvents(
   const unsubscribe = events.subscribe(buildId, (event) => {
     if (catchingUp) {
       missed = true;
-    } else if (res.writableNeedDrain) {
+    } else if (event === undefined || event.seq > cursor + 1 || res.writableNeedDrain) {
+      // A hint of events stored by another replica, or a gap (theirs came first): read the store.
       missed = true;
       startCatchUp();
     } else {

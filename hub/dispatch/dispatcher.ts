@@ -9,12 +9,21 @@
 // and which session holds which lease). After a hub restart `recover()` rebuilds the second from the
 // first; the engine re-enqueues steps that were still pending.
 //
+// Replicas on PostgreSQL (`shared`) each run a dispatcher for the agents connected to them. The store is
+// then the queue: a step is marked queued there and every replica with a fitting agent may claim it
+// (row-locked, SKIP LOCKED); the lease records the replica that holds it (the agent's stream), so a
+// replica that lost an agent to another can no longer end its steps; an agent that reconnects to
+// another replica is resumed there from the store. Hints (hub/replicas/signals.ts) wake replicas, and a
+// periodic re-check of the store makes up for a lost one.
+//
 // All mutations run one at a time (`serial`) so two drains never hand out the same step.
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
+import type { StoredDispatchSpec } from '../engine/dispatched-step.js';
 import type { StepRun, Store } from '../store/store.js';
 import type { HubMetrics } from '../metrics.js';
+import type { ReplicaSignals } from '../replicas/signals.js';
 import { deadlineMs, storedStatus, transition, type LeaseEvent, type LeaseState } from './lease-machine.js';
 import { agentMayRun, pickCandidate, poolAccepts, waitingReason, type Candidate } from './matching.js';
 import type { AgentConnection, PoolInfo, StepContext, StepEnding, StepOutcome, StepSpec } from './types.js';
@@ -33,6 +42,14 @@ export interface DispatcherOptions {
   /** How long an agent gets to stop an aborted step before the hub ends it regardless. */
   abortGraceMs: number;
   now?: () => number;
+  /** Replicas on PostgreSQL: the store is the queue shared with the other replicas. */
+  shared?: SharedDispatch;
+}
+
+export interface SharedDispatch {
+  signals: ReplicaSignals;
+  /** How often the store is re-read for queued steps and aborts (hints only make it sooner). */
+  recheckMs: number;
 }
 
 interface QueueEntry {
@@ -81,6 +98,10 @@ export class Dispatcher {
   private readonly poolUse = new Map<string, number>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly now: () => number;
+  /** Replicas: this replica's id, recorded as the holder of the leases it hands out or takes over. */
+  private readonly holder: string | undefined;
+  private recheck: NodeJS.Timeout | undefined;
+  private refillDue = false;
 
   constructor(
     private readonly store: Store,
@@ -90,10 +111,27 @@ export class Dispatcher {
     private readonly log: Logger,
   ) {
     this.now = opts.now ?? Date.now;
+    const shared = opts.shared;
+    this.holder = shared?.signals.replicaId;
+    if (shared) {
+      const recheck = () => {
+        this.refill();
+        void this.serial(() => this.takeAborts());
+      };
+      shared.signals.on('dispatch', () => this.refill());
+      shared.signals.on('abort', () => void this.serial(() => this.takeAborts()));
+      shared.signals.onReconnect(recheck);
+      this.recheck = setInterval(recheck, shared.recheckMs);
+      this.recheck.unref();
+    }
   }
 
-  /** Rebuilds lease state after a restart: every assigned or running step waits for its agent. */
+  /**
+   * Rebuilds lease state after a restart: every assigned or running step waits for its agent. Replicas
+   * do not: other replicas hold leases; the stall audit adopts those whose replica is gone.
+   */
   async recover(): Promise<void> {
+    if (this.holder !== undefined) return;
     await this.serial(async () => {
       for (const run of await this.store.listStepRunsByStatus(['assigned', 'running']))
         this.adoptNow(
@@ -109,9 +147,21 @@ export class Dispatcher {
     if (lease) lease.processStarted = true;
   }
 
-  /** Whether this dispatcher tracks the lease (the audit looks for step runs whose lease it does not). */
-  knowsLease(leaseId: string): boolean {
-    return this.leases.has(leaseId);
+  /**
+   * Which leases someone tracks (the audit looks for step runs whose lease nobody does): this
+   * dispatcher, or with replicas a replica that is alive.
+   */
+  async leaseKeeper(): Promise<(leaseId: string) => boolean> {
+    const shared = this.opts.shared;
+    if (!shared) return (leaseId) => this.leases.has(leaseId);
+    const live = await shared.signals.liveReplicas();
+    const holders = new Map(
+      (await this.store.replicaDispatch.held()).map((h) => [h.run.leaseId ?? '', h.holder]),
+    );
+    return (leaseId) => {
+      const holder = holders.get(leaseId);
+      return this.leases.has(leaseId) || (holder !== undefined && holder !== null && live.has(holder));
+    };
   }
 
   /**
@@ -124,6 +174,15 @@ export class Dispatcher {
       const run = await this.store.getStepRun(stepRunId);
       if (!run || (run.status !== 'assigned' && run.status !== 'running') || !run.leaseId) return false;
       if (this.leases.has(run.leaseId)) return true;
+      if (this.holder !== undefined) {
+        // Taken from the replica recorded as its holder only: the agent may be resuming it elsewhere.
+        const from = (await this.store.replicaDispatch.held()).find((h) => h.run.id === run.id)?.holder;
+        if (
+          from === undefined ||
+          !(await this.store.replicaDispatch.hold(run.id, run.leaseId, this.holder, from))
+        )
+          return true;
+      }
       return this.adoptNow(run, reason);
     });
   }
@@ -150,6 +209,10 @@ export class Dispatcher {
   enqueue(stepRun: StepRun, spec: StepSpec, context: StepContext, preferAgent?: string): Promise<void> {
     return this.serial(async () => {
       if (this.queue.some((e) => e.stepRunId === stepRun.id)) return;
+      if (this.opts.shared) {
+        await this.store.replicaDispatch.queue(stepRun.id, preferAgent, this.now());
+        this.opts.shared.signals.publish('dispatch', '');
+      }
       this.queue.push({
         stepRunId: stepRun.id,
         buildId: stepRun.buildId,
@@ -175,6 +238,7 @@ export class Dispatcher {
 
       const decisions: HeldDecision[] = [];
       const heldIds = new Set(held.map((h) => h.leaseId));
+      if (this.holder !== undefined) await this.holdAgentLeases(conn.agentName, heldIds);
       for (const { leaseId } of held) {
         const lease = this.leases.get(leaseId);
         const run = lease ? await this.store.getStepRun(lease.stepRunId) : undefined;
@@ -193,7 +257,7 @@ export class Dispatcher {
         if (wasAssigned) {
           // Accepted before the hub could record it (hub restart): the agent runs it, so it is running.
           lease.entry = undefined;
-          await this.store.updateStepRun(run.id, leaseId, { status: 'running', startedAt: this.now() });
+          await this.update(run.id, leaseId, { status: 'running', startedAt: this.now() });
         }
         decisions.push({ leaseId, resume: true, ackedLogSeq: run.logSeq });
       }
@@ -242,10 +306,7 @@ export class Dispatcher {
       if (!lease || lease.conn !== conn) return { ok: false, reason: 'unknown or expired lease' };
       if (storedStatus(lease.state) === 'running')
         return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
-      const ok = await this.store.updateStepRun(lease.stepRunId, leaseId, {
-        status: 'running',
-        startedAt: this.now(),
-      });
+      const ok = await this.update(lease.stepRunId, leaseId, { status: 'running', startedAt: this.now() });
       if (!ok) return { ok: false, reason: 'lease moved on' };
       await this.apply(lease, { kind: 'accepted' });
       lease.entry = undefined;
@@ -307,6 +368,18 @@ export class Dispatcher {
     const outcome: StepOutcome = { ...ending, exitStatus: null, outputs: [] };
     return this.serial(async () => {
       const index = this.queue.findIndex((e) => e.stepRunId === stepRunId);
+      const local = [...this.leases.values()].some((l) => l.stepRunId === stepRunId);
+      if (this.opts.shared && !local) {
+        // Pending (wherever queued) it ends now; else the replica holding its lease stops it.
+        if (index >= 0) this.queue.splice(index, 1);
+        const done = await this.store.replicaDispatch.requestAbort(stepRunId, ending, this.now());
+        if (done === 'ended') {
+          const run = await this.store.getStepRun(stepRunId);
+          this.opts.shared.signals.publish('step_ended', String(stepRunId));
+          if (run) this.listener.ended(stepRunId, run.buildId, outcome);
+        } else if (done === 'asked') this.opts.shared.signals.publish('abort', String(stepRunId));
+        return;
+      }
       if (index >= 0) {
         const [entry] = this.queue.splice(index, 1);
         this.metrics.queueDepth.set(this.queue.length);
@@ -319,14 +392,17 @@ export class Dispatcher {
         return;
       }
       const lease = [...this.leases.values()].find((l) => l.stepRunId === stepRunId);
-      if (!lease) return;
-      lease.ending = ending;
-      const before = lease.state;
-      await this.apply(lease, { kind: 'abort', reason: ending.error });
-      if (lease.state !== before && lease.state.kind === 'aborting')
-        lease.conn?.abort(lease.leaseId, this.opts.abortGraceMs, ending.error);
-      if (!this.leases.has(lease.leaseId)) await this.drain();
+      if (lease) await this.abortLease(lease, ending);
     });
+  }
+
+  private async abortLease(lease: Lease, ending: StepEnding): Promise<void> {
+    lease.ending = ending;
+    const before = lease.state;
+    await this.apply(lease, { kind: 'abort', reason: ending.error });
+    if (lease.state !== before && lease.state.kind === 'aborting')
+      lease.conn?.abort(lease.leaseId, this.opts.abortGraceMs, ending.error);
+    if (!this.leases.has(lease.leaseId)) await this.drain();
   }
 
   /** Steps in use per agent pool (assigned or running), for routing and `outpost agents`. */
@@ -372,7 +448,64 @@ export class Dispatcher {
 
   /** Cancels every timer (hub shutdown). Leases stay in the store for the next start. */
   stop(): void {
+    clearInterval(this.recheck);
     for (const lease of this.leases.values()) clearTimeout(lease.timer);
+  }
+
+  /** A step run's store update, fenced by its lease and, with replicas, by this replica holding it. */
+  private update(
+    stepRunId: number,
+    leaseId: string,
+    patch: Parameters<Store['updateStepRun']>[2],
+  ): Promise<boolean> {
+    return this.store.updateStepRun(stepRunId, leaseId, patch, this.holder);
+  }
+
+  /**
+   * Replicas: the agent is connected here now, so this replica holds its live leases. Those it listed
+   * are taken whoever held them; those it did not list only from the holder the store names (the
+   * machine then requeues or ends them as lost).
+   */
+  private async holdAgentLeases(agentName: string, listed: Set<string>): Promise<void> {
+    const holder = this.holder ?? '';
+    for (const { run, holder: from } of await this.store.replicaDispatch.held()) {
+      const leaseId = run.leaseId;
+      if (run.agentName !== agentName || leaseId === null) continue;
+      const taken = listed.has(leaseId)
+        ? await this.store.replicaDispatch.hold(run.id, leaseId, holder)
+        : from !== holder && (await this.store.replicaDispatch.hold(run.id, leaseId, holder, from));
+      if (taken && !this.leases.has(leaseId))
+        this.adoptNow(run, `agent "${agentName}" did not come back within the grace period`);
+    }
+  }
+
+  /** Replicas: re-reads the shared queue (soon; one re-read at a time). */
+  private refill(): void {
+    if (this.refillDue) return;
+    this.refillDue = true;
+    void this.serial(async () => {
+      this.refillDue = false;
+      const queued = await this.store.replicaDispatch.queued();
+      const ids = new Set(queued.map((q) => q.run.id));
+      // Entries claimed or ended elsewhere leave the local queue.
+      for (let i = this.queue.length - 1; i >= 0; i--)
+        if (!ids.has(this.queue[i]?.stepRunId ?? 0)) this.queue.splice(i, 1);
+      const known = new Set(this.queue.map((e) => e.stepRunId));
+      for (const { run, queuedAt, preferAgent } of queued) {
+        if (known.has(run.id)) continue;
+        const entry = entryOf(run, queuedAt);
+        if (entry) this.queue.push({ ...entry, preferAgent });
+      }
+      await this.drain();
+    });
+  }
+
+  /** Replicas: aborts asked (by the replica running the build) of leases this replica holds. */
+  private async takeAborts(): Promise<void> {
+    for (const { stepRunId, ending } of await this.store.replicaDispatch.abortsFor(this.holder ?? '')) {
+      const lease = [...this.leases.values()].find((l) => l.stepRunId === stepRunId);
+      if (lease) await this.abortLease(lease, ending);
+    }
   }
 
   private addLease(lease: Lease): void {
@@ -467,7 +600,7 @@ export class Dispatcher {
   private async requeue(lease: Lease, why: string): Promise<void> {
     clearTimeout(lease.timer);
     this.removeLease(lease);
-    const ok = await this.store.updateStepRun(lease.stepRunId, lease.leaseId, {
+    const ok = await this.update(lease.stepRunId, lease.leaseId, {
       status: 'pending',
       leaseId: null,
       agentName: null,
@@ -478,31 +611,20 @@ export class Dispatcher {
       'step re-queued',
     );
     if (!ok) return;
-    const entry = lease.entry ?? (await this.entryFromStore(lease.stepRunId));
+    if (this.opts.shared) {
+      await this.store.replicaDispatch.queue(lease.stepRunId, undefined, this.now());
+      this.opts.shared.signals.publish('dispatch', '');
+    }
+    const run = lease.entry ? undefined : await this.store.getStepRun(lease.stepRunId);
+    const entry = lease.entry ?? (run && entryOf(run, this.now()));
     if (entry) this.queue.unshift(entry);
     this.metrics.queueDepth.set(this.queue.length);
-  }
-
-  private async entryFromStore(stepRunId: number): Promise<QueueEntry | undefined> {
-    const run = await this.store.getStepRun(stepRunId);
-    const stored = run?.spec as { spec: StepSpec; context: StepContext } | undefined;
-    if (!run || !stored) return undefined;
-    return {
-      stepRunId,
-      buildId: run.buildId,
-      spec: stored.spec,
-      context: stored.context,
-      readyAt: this.now(),
-      reason: undefined,
-      rejectedBy: new Map(),
-      preferAgent: undefined,
-    };
   }
 
   private async endLease(lease: Lease, outcome: StepOutcome): Promise<void> {
     clearTimeout(lease.timer);
     this.removeLease(lease);
-    const ok = await this.store.updateStepRun(lease.stepRunId, lease.leaseId, {
+    const ok = await this.update(lease.stepRunId, lease.leaseId, {
       status: outcome.status,
       exitStatus: outcome.exitStatus,
       error: outcome.error,
@@ -519,6 +641,8 @@ export class Dispatcher {
       outcome.outputs.map((o) => o.digest),
     );
     this.metrics.stepsFinished.inc({ status: outcome.status });
+    // The replica running the build may be another: it reads the outcome from the store.
+    this.opts.shared?.signals.publish('step_ended', String(lease.stepRunId));
     this.listener.ended(lease.stepRunId, lease.buildId, outcome);
   }
 
@@ -543,7 +667,9 @@ export class Dispatcher {
             : waitingReason(entry.spec, candidates);
         if (reason !== entry.reason) {
           entry.reason = reason;
-          this.listener.waiting(entry.stepRunId, entry.buildId, reason);
+          // A replica without agents knows nothing of why: the replicas with agents say it.
+          if (!this.opts.shared || this.sessions.size > 0)
+            this.listener.waiting(entry.stepRunId, entry.buildId, reason);
         }
         i++;
         continue;
@@ -569,12 +695,11 @@ export class Dispatcher {
 
   private async assign(entry: QueueEntry, { agent, pool }: Candidate): Promise<void> {
     const leaseId = randomUUID();
-    const ok = await this.store.updateStepRun(entry.stepRunId, null, {
-      status: 'assigned',
-      leaseId,
-      agentName: agent.agentName,
-      pool: pool.name,
-    });
+    const claim = { leaseId, agentName: agent.agentName, pool: pool.name };
+    const ok =
+      this.holder === undefined
+        ? await this.store.updateStepRun(entry.stepRunId, null, { status: 'assigned', ...claim })
+        : await this.store.replicaDispatch.claim(entry.stepRunId, { ...claim, holder: this.holder });
     if (!ok) return; // aborted or already assigned elsewhere
     const lease: Lease = {
       leaseId,
@@ -600,6 +725,22 @@ export class Dispatcher {
       acceptWithinMs: this.opts.acceptWithinMs,
     });
   }
+}
+
+/** A queue entry for a pending step run read from the store. */
+function entryOf(run: StepRun, readyAt: number): QueueEntry | undefined {
+  const stored = run.spec as StoredDispatchSpec | undefined;
+  if (!stored) return undefined;
+  return {
+    stepRunId: run.id,
+    buildId: run.buildId,
+    spec: stored.spec,
+    context: { ...stored.context, stepRunId: run.id },
+    readyAt,
+    reason: undefined,
+    rejectedBy: new Map(),
+    preferAgent: undefined,
+  };
 }
 
 function poolKey(agentName: string, pool: string): string {

@@ -5,9 +5,9 @@
 // - a started build (or a pending check build) that the engine does not run: resumed (the replay
 //   carries on where the store says it is, and finishes a build whose steps all ended); a pending job
 //   build is the scheduler's, which is asked to look at its pipeline again;
-// - a step run assigned or running under a lease the dispatcher does not track: adopted as after a
-//   restart (its agent has the grace to list it, then it is re-queued or errored with the reason), or
-//   errored at once when it names no agent to wait for;
+// - a step run assigned or running under a lease nobody tracks (the dispatcher, or with replicas a live
+//   replica): adopted as after a restart (its agent has the grace to list it, then it is re-queued or
+//   errored with the reason), or errored at once when it names no agent to wait for;
 // - a build the engine runs that still waits, two passes in a row, on a step run that has ended: the
 //   stored outcome is delivered to the engine again (a lost `ended` callback would leave it waiting).
 //
@@ -15,9 +15,9 @@
 
 import type { Logger } from 'pino';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
-import type { StepOutcome } from '../dispatch/types.js';
 import type { HubMetrics } from '../metrics.js';
 import { CHECK_JOB_PREFIX, type StepRun, type Store } from '../store/store.js';
+import { outcomeFromStore } from './dispatched-step.js';
 import type { Engine } from './engine.js';
 
 export type AuditKind =
@@ -80,11 +80,12 @@ export class BuildAudit {
     const findings: AuditFinding[] = [];
     const endedNow = new Map<number, string>();
     const builds = await store.listBuilds({ statuses: ['pending', 'started'], limit: 100_000 });
+    const tracked = await dispatcher.leaseKeeper();
     for (const build of builds.reverse()) {
       const steps = await store.listStepRuns(build.id);
       for (const step of steps) {
         if ((step.status !== 'assigned' && step.status !== 'running') || !step.leaseId) continue;
-        if (dispatcher.knowsLease(step.leaseId)) continue;
+        if (tracked(step.leaseId)) continue;
         const reason = step.agentName
           ? `agent "${step.agentName}" did not list the step within the grace period (found by the audit)`
           : 'the step was assigned to no agent (found by the audit)';
@@ -122,7 +123,7 @@ export class BuildAudit {
         // Two passes in a row, so an outcome being delivered right now is not mistaken for a lost one.
         const fingerprint = waitedOn.map((s) => `${s.id}:${s.status}`).join(',');
         if (this.ended.get(build.id) === fingerprint) {
-          for (const step of waitedOn) engine.ended(step.id, build.id, outcomeOf(step));
+          for (const step of waitedOn) engine.ended(step.id, build.id, outcomeFromStore(step));
           findings.push({
             kind: 'outcome_redelivered',
             buildId: build.id,
@@ -157,14 +158,4 @@ export class BuildAudit {
         outputs: [],
       });
   }
-}
-
-function outcomeOf(step: StepRun): StepOutcome {
-  const result = step.result as { outputs?: StepOutcome['outputs'] } | null;
-  return {
-    status: step.status as StepOutcome['status'],
-    exitStatus: step.exitStatus,
-    error: step.error,
-    outputs: result?.outputs ?? [],
-  };
 }

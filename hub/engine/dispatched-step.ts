@@ -64,6 +64,18 @@ export function endedFromStore(run: StepRun): Ended {
   };
 }
 
+/** A finished run's outcome as the dispatcher reported it, read back from the store. */
+export function outcomeFromStore(run: StepRun): StepOutcome {
+  const { status, exitStatus, error, outputs, resourceResult } = endedFromStore(run);
+  return {
+    status: status,
+    exitStatus,
+    error,
+    outputs,
+    ...(resourceResult === undefined ? {} : { resourceResult }),
+  };
+}
+
 /**
  * Queues (or re-attaches to) a step run and waits for its end, aborting it with the scope. A `fresh`
  * run was just created, so it is pending; one loaded from the store may have moved on since.

@@ -1,8 +1,14 @@
 // The build event log: every event is persisted first (the store assigns its per-build seq), then
 // published to live subscribers. SSE readers replay from the store and then follow the live feed, so a
 // reader that connects late or reconnects sees each event exactly once, in order.
+//
+// Replicas on PostgreSQL store events of one build from several processes (logs from the replica with
+// the agent's stream, statuses from the one running the build): each tells the others "build N has
+// events up to seq S" (hub/replicas/signals.ts), and their subscribers get a hint (no event) on which
+// they read the store. A periodic hint to every subscribed build makes up for a lost notification.
 
 import { EventEmitter } from 'node:events';
+import type { ReplicaSignals } from '../replicas/signals.js';
 import type { BuildEvent, LogAppend, LogAppendOptions, LogAppendResult, Store } from '../store/store.js';
 
 /**
@@ -34,10 +40,12 @@ export const EVENT_VERSIONS = {
 
 export type BuildEventType = keyof typeof EVENT_VERSIONS;
 
-export type BuildEventListener = (event: BuildEvent) => void;
+/** A stored event, or undefined: the build has new events in the store (stored by another replica). */
+export type BuildEventListener = (event: BuildEvent | undefined) => void;
 
 export class BuildEvents {
   private readonly emitter = new EventEmitter();
+  private signals: ReplicaSignals | undefined;
 
   constructor(
     private readonly store: Store,
@@ -54,25 +62,56 @@ export class BuildEvents {
       data,
       at: this.now(),
     });
-    this.emitter.emit(String(buildId), event);
+    this.published(event);
     return event;
   }
 
   async appendLog(input: LogAppend): Promise<LogAppendResult> {
     const result = await this.store.appendLog(input);
-    if (result.kind === 'stored') this.emitter.emit(String(result.event.buildId), result.event);
+    if (result.kind === 'stored') this.published(result.event);
     return result;
   }
 
   /** Appends many log chunks in one store transaction, then publishes what was stored, in order. */
   async appendLogs(inputs: LogAppend[], options?: LogAppendOptions): Promise<LogAppendResult[]> {
     const results = await this.store.appendLogs(inputs, options);
+    const last = new Map<number, number>();
     for (const result of results) {
       const event =
         result.kind === 'stored' ? result.event : result.kind === 'truncated' ? result.marker : undefined;
-      if (event) this.emitter.emit(String(event.buildId), event);
+      if (event) {
+        this.emitter.emit(String(event.buildId), event);
+        last.set(event.buildId, event.seq);
+      }
     }
+    // One hint per build for the whole batch.
+    for (const [buildId, seq] of last)
+      this.signals?.publish('build_events', hint(this.signals, buildId, seq));
     return results;
+  }
+
+  /**
+   * Replicas: tells the others of events stored here and hints this replica's subscribers of theirs,
+   * and every `recheckMs` (and after a lost connection) hints every subscribed build. Returns a stop.
+   */
+  connectReplicas(signals: ReplicaSignals, recheckMs: number): () => void {
+    this.signals = signals;
+    signals.on('build_events', (payload) => {
+      const [replica, buildId] = payload.split(' ');
+      if (replica !== signals.replicaId && buildId) this.emitter.emit(buildId, undefined);
+    });
+    const all = () => {
+      for (const name of this.emitter.eventNames()) this.emitter.emit(name, undefined);
+    };
+    signals.onReconnect(all);
+    const timer = setInterval(all, recheckMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  private published(event: BuildEvent): void {
+    this.emitter.emit(String(event.buildId), event);
+    this.signals?.publish('build_events', hint(this.signals, event.buildId, event.seq));
   }
 
   subscribe(buildId: number, listener: BuildEventListener): () => void {
@@ -80,6 +119,10 @@ export class BuildEvents {
     this.emitter.on(key, listener);
     return () => this.emitter.off(key, listener);
   }
+}
+
+function hint(signals: ReplicaSignals, buildId: number, seq: number): string {
+  return `${signals.replicaId} ${buildId} ${seq}`;
 }
 
 /** Concourse event times are Unix seconds. */

@@ -98,8 +98,18 @@ export class KyselyStepRuns implements Pick<
     return rows.map(toStepRun);
   }
 
-  async updateStepRun(id: number, expectLease: string | null, patch: StepRunPatch): Promise<boolean> {
+  async updateStepRun(
+    id: number,
+    expectLease: string | null,
+    patch: StepRunPatch,
+    expectHolder?: string,
+  ): Promise<boolean> {
     const set = stepRunChanges(patch);
+    // An ended or re-queued run no longer waits for an abort or a claim.
+    if (patch.status !== undefined && patch.status !== 'assigned' && patch.status !== 'running') {
+      set.abort_ending = null;
+      set.queued_at = null;
+    }
     if (Object.keys(set).length === 0) {
       // Nothing to write: report whether the fence holds.
       const row = await this.db
@@ -107,6 +117,7 @@ export class KyselyStepRuns implements Pick<
         .select('id')
         .where('id', '=', id)
         .where((eb) => leaseIs(eb, expectLease))
+        .$if(expectHolder !== undefined, (qb) => qb.where('holder', '=', expectHolder ?? ''))
         .executeTakeFirst();
       return row !== undefined;
     }
@@ -116,6 +127,7 @@ export class KyselyStepRuns implements Pick<
         .set(set)
         .where('id', '=', id)
         .where((eb) => leaseIs(eb, expectLease))
+        .$if(expectHolder !== undefined, (qb) => qb.where('holder', '=', expectHolder ?? ''))
         .executeTakeFirst(),
     );
     return res.numUpdatedRows > 0n;

@@ -11,6 +11,7 @@ import { KyselyBuilds } from './kysely-builds.js';
 import { KyselyOneOffStore } from './kysely-one-offs.js';
 import { KyselyPipelineLifecycleStore } from './kysely-pipeline-lifecycle.js';
 import { KyselyPipelines } from './kysely-pipelines.js';
+import { KyselyReplicaDispatch } from './kysely-replica-dispatch.js';
 import { KyselyRerunStore } from './kysely-reruns.js';
 import { KyselyResourceStore } from './kysely-resources.js';
 import { KyselyRetention } from './kysely-retention.js';
@@ -46,6 +47,7 @@ export function kyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): 
     pipelineLifecycle: new KyselyPipelineLifecycleStore(db),
     reruns: new KyselyRerunStore(db),
     taskCaches: new KyselyTaskCacheStore(db),
+    replicaDispatch: new KyselyReplicaDispatch(db, options.rowLocks),
     // The Store's own methods, each implemented by its entity's file.
     ...methodsOf(new KyselyTeamLookup(db)),
     ...methodsOf(new KyselyTokens(db)),

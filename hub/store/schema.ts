@@ -185,6 +185,13 @@ export interface StepRunsTable {
   ended_at: NullableBigIntColumn;
   /** JSON of what the finished step leaves for its build (outputs, a loaded var); null until then. */
   result: string | null;
+  /** Replicas on PostgreSQL: when the pending run started waiting for an agent; null otherwise. */
+  queued_at: NullableBigIntColumn;
+  prefer_agent: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Replicas on PostgreSQL: the replica holding the lease (the agent's stream). */
+  holder: ColumnType<string | null, string | null | undefined, string | null>;
+  /** JSON of the StepEnding an abort asked for, waiting for the lease's holder. */
+  abort_ending: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface BuildEventsTable {

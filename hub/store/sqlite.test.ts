@@ -476,6 +476,58 @@ describe.each(backends)('store (%s)', (_name, open) => {
         StoreConflictError,
       );
     });
+
+    it('queues a pending run for replicas: one claim wins, and the holder fences updates', async () => {
+      const { run } = await stepRun();
+      const queue = store.replicaDispatch;
+      expect(await queue.queued()).toEqual([]);
+      await queue.queue(run.id, 'c/ag', 5);
+      expect(await queue.queued()).toEqual([{ run, queuedAt: 5, preferAgent: 'c/ag' }]);
+
+      const lease = { agentName: 'c/ag', pool: 'p' };
+      const claims = await Promise.all([
+        queue.claim(run.id, { ...lease, leaseId: 'L1', holder: 'r1' }),
+        queue.claim(run.id, { ...lease, leaseId: 'L2', holder: 'r2' }),
+      ]);
+      expect(claims.filter(Boolean)).toHaveLength(1);
+      const [leaseId, holder] = claims[0] ? ['L1', 'r1'] : ['L2', 'r2'];
+      expect(await queue.queued()).toEqual([]);
+      expect(await store.getStepRun(run.id)).toMatchObject({ status: 'assigned', leaseId });
+      expect(await queue.held()).toMatchObject([{ run: { id: run.id, leaseId }, holder }]);
+
+      // The agent moved to replica r3: the old holder can no longer write, r3 can.
+      expect(await queue.hold(run.id, leaseId, 'r3')).toBe(true);
+      expect(await store.updateStepRun(run.id, leaseId, { status: 'running' }, holder)).toBe(false);
+      expect(await store.updateStepRun(run.id, leaseId, { status: 'running' }, 'r3')).toBe(true);
+      // A takeover from a named holder fails once another holds it.
+      expect(await queue.hold(run.id, leaseId, 'r4', holder)).toBe(false);
+      expect(await queue.hold(run.id, 'other', 'r4')).toBe(false);
+
+      // An abort of a running step waits for its holder; the end clears it.
+      const ending = { status: 'aborted' as const, error: 'aborted by a user' };
+      expect(await queue.requestAbort(run.id, ending, 6)).toBe('asked');
+      expect(await queue.abortsFor('r3')).toEqual([{ stepRunId: run.id, leaseId, ending }]);
+      expect(await queue.abortsFor(holder)).toEqual([]);
+      expect(await store.updateStepRun(run.id, leaseId, { status: 'aborted' }, 'r3')).toBe(true);
+      expect(await queue.abortsFor('r3')).toEqual([]);
+      expect(await queue.requestAbort(run.id, ending, 7)).toBe('over');
+    });
+
+    it('ends a queued run that is aborted before any replica claims it', async () => {
+      const { run } = await stepRun();
+      await store.replicaDispatch.queue(run.id, undefined, 5);
+      const ending = { status: 'failed' as const, error: 'timed out' };
+      expect(await store.replicaDispatch.requestAbort(run.id, ending, 6)).toBe('ended');
+      expect(await store.getStepRun(run.id)).toMatchObject({
+        status: 'failed',
+        error: 'timed out',
+        endedAt: 6,
+      });
+      expect(await store.replicaDispatch.queued()).toEqual([]);
+      expect(
+        await store.replicaDispatch.claim(run.id, { leaseId: 'L', agentName: 'a', pool: 'p', holder: 'r' }),
+      ).toBe(false);
+    });
   });
 
   describe('build events', () => {

@@ -524,6 +524,8 @@ export interface Store {
         | 'result'
       >
     >,
+    /** Replicas: also require that this replica holds the lease (ReplicaDispatchStore.hold). */
+    expectHolder?: string,
   ): Promise<boolean>;
 
   // Build events.
@@ -569,8 +571,61 @@ export interface Store {
   readonly reruns: RerunStore;
   readonly taskCaches: TaskCacheStore;
   readonly oneOffs: OneOffStore;
+  readonly replicaDispatch: ReplicaDispatchStore;
 
   close(): Promise<void>;
+}
+
+/** How a step stopped on the hub's behalf ends (dispatch's StepEnding, as stored). */
+export interface StepEndingRequest {
+  status: 'aborted' | 'failed';
+  error: string;
+}
+
+export interface QueuedStepRun {
+  run: StepRun;
+  queuedAt: number;
+  /** The agent holding the step's inputs, which gets it when it has room. */
+  preferAgent: string | undefined;
+}
+
+export interface HeldLease {
+  run: StepRun;
+  /** The replica holding the lease; null: none recorded (a single hub's, or before a takeover). */
+  holder: string | null;
+}
+
+/**
+ * Dispatch shared by hub replicas on one PostgreSQL (hub/dispatch/shared-queue.ts): the queue, which
+ * replica holds each lease, and aborts waiting for that replica. A single hub does not use it.
+ */
+export interface ReplicaDispatchStore {
+  /** Marks a pending step run as waiting for an agent, on whichever replica its agent is connected to. */
+  queue(stepRunId: number, preferAgent: string | undefined, at: number): Promise<void>;
+  /** Pending step runs waiting for an agent, oldest first. */
+  queued(): Promise<QueuedStepRun[]>;
+  /**
+   * Claims a queued step run for a lease `holder` hands out: the row is locked (SKIP LOCKED, so
+   * replicas never wait on each other) and must still be pending under no lease. False otherwise.
+   */
+  claim(
+    stepRunId: number,
+    lease: { leaseId: string; agentName: string; pool: string; holder: string },
+  ): Promise<boolean>;
+  /**
+   * Makes `holder` the replica of a live lease (its agent connected there). `fromHolder`: only if that
+   * replica held it (a takeover from a dead replica must not win over the agent's new replica).
+   */
+  hold(stepRunId: number, leaseId: string, holder: string, fromHolder?: string | null): Promise<boolean>;
+  /** Every assigned or running step run, with its holder. */
+  held(): Promise<HeldLease[]>;
+  /**
+   * Aborts a step: ended here if it is still pending ('ended'), else the ending is left for the
+   * replica holding its lease ('asked'); 'over' when it already ended.
+   */
+  requestAbort(stepRunId: number, ending: StepEndingRequest, at: number): Promise<'ended' | 'asked' | 'over'>;
+  /** Aborts waiting for leases this replica holds. */
+  abortsFor(holder: string): Promise<{ stepRunId: number; leaseId: string; ending: StepEndingRequest }[]>;
 }
 
 /** A build's event log read from its end (what a build page shows first). */

@@ -6,9 +6,10 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN_FILE, readAdminToken } from '../../hub/auth/admin-token.js';
 import { callApi, spawnChildHub, killChildHub } from '../support/child-hub.js';
+import { postgresSkip, testPostgresOnce } from '../support/store-backends.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -16,11 +17,14 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** `outpost-hub rotate-admin-token --data-dir DIR` as a process. */
-function rotate(dataDir: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** `outpost-hub rotate-admin-token --data-dir DIR [ARGS]` as a process. */
+function rotate(
+  dataDir: string,
+  args: string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'hub/main.ts', 'rotate-admin-token', '--data-dir', dataDir],
+    ['--import', 'tsx', 'hub/main.ts', 'rotate-admin-token', '--data-dir', dataDir, ...args],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';
@@ -77,4 +81,27 @@ it('rotate-admin-token on a directory with no hub database says so', async () =>
   expect(result.stderr).toBe(
     `outpost-hub: ${dir} holds no hub database (outpost.db); is --data-dir right?\n`,
   );
+});
+
+describe.skipIf(postgresSkip('rotate-admin-token on PostgreSQL') !== undefined)('on PostgreSQL', () => {
+  const server = testPostgresOnce();
+
+  it('rotates the admin token in the database; the running hub refuses the old one at once', async () => {
+    const url = await (await server()).createDatabase('rotate');
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-admin-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const hub = await spawnChildHub(dir, { args: ['--database', url] });
+    cleanups.push(() => killChildHub(hub));
+    const old = await readAdminToken(dir);
+
+    const rotated = await rotate(dir, ['--database', url]);
+    expect(rotated.stderr).toBe('');
+    expect(rotated.stdout).toBe(
+      `revoked 1 admin token(s); the new one is in ${path.join(dir, ADMIN_TOKEN_FILE)} (mode 0600)\n`,
+    );
+    const fresh = await readAdminToken(dir);
+    expect(fresh).not.toBe(old);
+    expect((await callApi(hub.url, old, 'GET', '/agents')).status).toBe(401);
+    expect((await callApi(hub.url, fresh, 'GET', '/agents')).status).toBe(200);
+  }, 120_000);
 });

@@ -1,6 +1,6 @@
 // A TCP load balancer on 127.0.0.1 in front of hub replicas, as a Kubernetes Service in front of hub
-// pods: each connection goes to the first replica (in order) whose port accepts it. A standby replica
-// does not listen on the agent gateway's port, so agents always land on the leader.
+// pods: connections go to the replicas in turn, each to the next one whose port accepts it (a replica
+// that is down or restarting is skipped).
 
 import net from 'node:net';
 
@@ -24,12 +24,14 @@ function connectFirst(ports: number[]): Promise<net.Socket | undefined> {
 
 export async function startBalancer(ports: number[]): Promise<Balancer> {
   const sockets = new Set<net.Socket>();
+  let turn = 0;
   const server = net.createServer((client) => {
     client.pause();
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => client.destroy());
-    void connectFirst(ports).then((upstream) => {
+    const start = turn++ % ports.length;
+    void connectFirst([...ports.slice(start), ...ports.slice(0, start)]).then((upstream) => {
       if (upstream === undefined || client.destroyed) {
         upstream?.destroy();
         client.destroy();

@@ -1,4 +1,6 @@
 // Probes for load balancers and Prometheus, outside the /api/v1 prefix. /healthz and /readyz are open;
+// /readyz also asks the store a question, so a hub whose database does not answer (PostgreSQL down or
+// unreachable) is taken out of the load balancer rather than failing every request behind it;
 // /metrics needs the metrics token (`--metrics-token-file`) or an admin's API token, since its figures
 // describe every team (open scraping goes through `--metrics-listen`, a listener of its own).
 
@@ -11,6 +13,29 @@ import { route, type Route } from '../route.js';
 
 const digest = (secret: string) => createHash('sha256').update(secret, 'utf8').digest();
 
+/** How long /readyz waits for the store's answer. */
+const STORE_PROBE_MS = 2_000;
+
+/** Why the store is not usable now (a query failed or took too long); undefined when it answered. */
+async function storeTrouble(store: ApiContext['deps']['store']): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<string>((resolve) => {
+    timer = setTimeout(
+      () => resolve(`the database did not answer within ${STORE_PROBE_MS} ms`),
+      STORE_PROBE_MS,
+    );
+  });
+  const probe = store.getTeam('main').then(
+    () => undefined,
+    (err: unknown) => `the database failed a query: ${(err as Error).message}`,
+  );
+  try {
+    return await Promise.race([probe, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function healthRoutes({ deps }: ApiContext): Route[] {
   const authenticate = authenticator(deps.tokens, deps.store);
   const metricsToken = deps.metricsToken === undefined ? undefined : digest(deps.metricsToken);
@@ -20,8 +45,13 @@ export function healthRoutes({ deps }: ApiContext): Route[] {
       method: 'GET',
       url: '/readyz',
       role: 'public',
-      handler: (_input, _req, reply) =>
-        deps.ready() ? { ready: true } : reply.code(503).send({ ready: false }),
+      handler: async (_input, _req, reply) => {
+        if (!deps.ready()) return reply.code(503).send({ ready: false });
+        const trouble = await storeTrouble(deps.store);
+        return trouble === undefined
+          ? { ready: true }
+          : reply.code(503).send({ ready: false, reason: trouble });
+      },
     }),
     route({
       method: 'GET',

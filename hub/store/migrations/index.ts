@@ -28,6 +28,7 @@ import * as m0011 from './0011_pipeline_lifecycle.js';
 import * as m0012 from './0012_one_off_builds.js';
 import * as m0016 from './0016_concourse_events.js';
 import * as m0017 from './0017_instanced_pipelines.js';
+import * as m0018 from './0018_replica_dispatch.js';
 import { IdentityColumnsPlugin } from './identity-columns.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
@@ -47,6 +48,7 @@ export const migrations: Record<string, Migration> = {
   '0012_one_off_builds': m0012,
   '0016_concourse_events': m0016,
   '0017_instanced_pipelines': m0017,
+  '0018_replica_dispatch': m0018,
 };
 
 const provider: MigrationProvider = {
