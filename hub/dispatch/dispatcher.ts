@@ -101,6 +101,8 @@ export class Dispatcher {
   /** Replicas: this replica's id, recorded as the holder of the leases it hands out or takes over. */
   private readonly holder: string | undefined;
   private recheck: NodeJS.Timeout | undefined;
+  /** Timers that offer a step again to an agent that once let its offer expire (missedOffer). */
+  private readonly reoffers = new Set<NodeJS.Timeout>();
   private refillDue = false;
 
   constructor(
@@ -450,6 +452,26 @@ export class Dispatcher {
   stop(): void {
     clearInterval(this.recheck);
     for (const lease of this.leases.values()) clearTimeout(lease.timer);
+    for (const timer of this.reoffers) clearTimeout(timer);
+  }
+
+  /**
+   * An agent that let an offer expire is passed over for that step, but only for a while: a silent
+   * agent may just be slow (a loaded host, a stalled network), and an idle one would otherwise never
+   * be offered the step again, since only a finished step or a new session clears a rejection.
+   */
+  private missedOffer(entry: QueueEntry, agentName: string): void {
+    const why = `did not accept within ${this.opts.acceptWithinMs} ms`;
+    entry.rejectedBy.set(agentName, why);
+    const timer = setTimeout(() => {
+      this.reoffers.delete(timer);
+      void this.serial(async () => {
+        if (entry.rejectedBy.get(agentName) !== why) return;
+        entry.rejectedBy.delete(agentName);
+        await this.drain();
+      });
+    }, this.opts.acceptWithinMs);
+    this.reoffers.add(timer);
   }
 
   /** A step run's store update, fenced by its lease and, with replicas, by this replica holding it. */
@@ -585,11 +607,7 @@ export class Dispatcher {
               const expiry = { offered: 'unaccepted', 'offered-away': 'assigned', 'running-away': 'running' };
               if (armed.kind in expiry)
                 this.metrics.leaseExpiries.inc({ kind: expiry[armed.kind as keyof typeof expiry] });
-              if (armed.kind === 'offered')
-                lease.entry?.rejectedBy.set(
-                  lease.agentName,
-                  `did not accept within ${this.opts.acceptWithinMs} ms`,
-                );
+              if (armed.kind === 'offered' && lease.entry) this.missedOffer(lease.entry, lease.agentName);
               await this.apply(lease, { kind: 'deadline' });
               await this.drain();
             });

@@ -341,6 +341,22 @@ describe('leases', () => {
     expect(logText(await readBuildEvents(hub, id))).toBe('ran once\n');
   });
 
+  it('offers the step again, later, to the only agent after it let an offer expire', async () => {
+    const hub = await hubFor({ acceptWithinMs: 300 });
+    const slow = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken('slow'), {
+      agentName: 'slow',
+    });
+    cleanups.push(() => slow.close());
+    await slow.next('welcome');
+    await setPipeline(hub, 'p', shellPipeline('echo hi'));
+    await triggerJob(hub, 'p', 'job');
+    const first = await slow.next('assign');
+    await slow.next('leaseRevoked', (r) => r.leaseId === first.leaseId);
+    // The agent stays connected and idle: the step must not wait for ever on "rejected by every agent".
+    const again = await slow.next('assign', (a) => a.leaseId !== first.leaseId);
+    expect(again.spec?.run?.path).toBe(first.spec?.run?.path);
+  });
+
   it('answers messages about an unknown lease with LeaseRevoked', async () => {
     const hub = await hubFor();
     const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken());
