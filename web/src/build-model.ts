@@ -95,9 +95,11 @@ export function applyState(model: BuildModel, e: BuildEventEnvelope): void {
  */
 export function logTextOf(e: BuildEventEnvelope): { step: string; text: string; time: number } | undefined {
   const d = e.data as Data;
-  if (!d.origin) return undefined;
+  // A log of no step is the hub's own note (why the build waits): no step's text.
+  const step = d.origin?.id;
+  if (step === undefined) return undefined;
   const time = msOf(d) ?? 0;
-  if (e.event === 'log' && d.payload !== undefined) return { step: d.origin.id, text: d.payload, time };
-  if (e.event === 'error') return { step: d.origin.id, text: `${d.payload ?? d.message ?? 'error'}\n`, time };
+  if (e.event === 'log' && d.payload !== undefined) return { step, text: d.payload, time };
+  if (e.event === 'error') return { step, text: `${d.payload ?? d.message ?? 'error'}\n`, time };
   return undefined;
 }
