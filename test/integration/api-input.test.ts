@@ -275,13 +275,13 @@ const CASES: Record<string, Case> = {
       },
     ],
   },
-  // Build 1 has no running step: nothing to intercept (404), whatever the query says.
+  // Build 1 has no running or failed step: nothing to intercept (404), whatever the query says.
   [`POST ${API}/builds/:id/intercept`]: {
     id: buildIdText,
     probes: [
       { what: 'an unknown step type', query: 'type=shell', expect: [400], message: '"type"' },
       { what: 'attempt 0', query: 'attempt=0', expect: [400], message: '"attempt"' },
-      { what: 'no running step', query: 'step=x', expect: [404], message: 'running step' },
+      { what: 'no running step', query: 'step=x', expect: [404], message: 'running or failed step' },
     ],
   },
   // Build 1 is a job's build, not a one-off: it has no downloadable outputs.

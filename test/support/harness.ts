@@ -278,10 +278,10 @@ ${extra}    config:
 `;
 }
 
-/** The concatenated log payloads of a build's events. */
+/** The concatenated log payloads of a build's steps (the hub's own notes, of no step, left out). */
 export function logText(events: { event: string; data: Record<string, unknown> }[]): string {
   return events
-    .filter((e) => e.event === 'log')
+    .filter((e) => e.event === 'log' && (e.data.origin as { id?: string } | undefined)?.id !== undefined)
     .map((e) => e.data.payload as string)
     .join('');
 }
