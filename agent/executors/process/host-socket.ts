@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Socket } from 'node:net';
 import type { LaunchSpec } from './state.js';
 
-export const HOST_DIR_NAME = '.host';
+const HOST_DIR_NAME = '.host';
 // sockaddr_un's path is 108 bytes on Linux and 104 on macOS, with its terminating NUL.
 const MAX_SOCKET_PATH_BYTES = 103;
 

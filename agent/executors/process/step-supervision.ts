@@ -17,7 +17,7 @@ const LEFTOVER_GRACE_MS = 1_000;
 // step is over and no output arrived for this long, the pipes are closed from our side.
 const PIPE_LINGER_MS = 2_000;
 // An abort without a readable abort.json (an operator's SIGTERM to the host): the step still gets a grace.
-export const DEFAULT_ABORT_GRACE_MS = 10_000;
+const DEFAULT_ABORT_GRACE_MS = 10_000;
 
 type Ending = { status: 'aborted' | 'failed' | 'errored'; error: string };
 
