@@ -128,12 +128,13 @@ export const UPLOAD_PART_MIB = 8;
 /**
  * `agent` path, run by exec in the outputs helper once the step ended: for each (slot, dir) pair,
  * tar the dir into the workspace, then push it in pieces and say its size and sha256. Any failure
- * stops with the agent's answer on stderr.
+ * stops with the agent's answer on stderr. Each exec tars to a file of its own ($$): an agent that
+ * restarted may upload from a pod while its previous process still does.
  */
 const PUSH_SCRIPT = [
   'ws=$0',
   'while [ $# -gt 1 ]; do',
-  '  slot=$1; dir=$2; shift 2; f="$ws/.outpost-upload.tar"; u="$OUTPOST_DATA_URL/uploads/$slot"',
+  '  slot=$1; dir=$2; shift 2; f="$ws/.outpost-upload.$$.tar"; u="$OUTPOST_DATA_URL/uploads/$slot"',
   '  tar -cf "$f" -C "$dir" . || exit 1',
   '  n=$(wc -c < "$f" | tr -d " "); d=$(sha256sum "$f" | cut -d " " -f 1); i=0',
   '  while :; do',
@@ -164,7 +165,7 @@ export function streamOutCommand(pool: KubernetesPoolSettings, dir: string): str
     'sh',
     '-c',
     [
-      'f="$0/.outpost-upload.tar"',
+      'f="$0/.outpost-upload.$$.tar"',
       'tar -cf "$f" -C "$1" . || exit 1',
       'echo "outpost-archive $(wc -c < "$f" | tr -d " ") $(sha256sum "$f" | cut -d " " -f 1)" >&2',
       'cat "$f"; rc=$?; rm -f "$f"; exit $rc',

@@ -48,6 +48,9 @@ interface Follower {
   silent: boolean;
 }
 
+/** "2006-01-02T15:04:05.999999999Z" with every fractional digit. */
+const CRI_TIMESTAMP_WIDTH = 30;
+
 export class LogBuffer {
   /** Every line written, rotated ones too (only `current` are served). */
   readonly lines: LogLine[] = [];
@@ -77,8 +80,9 @@ export class LogBuffer {
     const ns = nowNs();
     const line: LogLine = { ns, timestamp: rfc3339Nano(ns), stream, text };
     this.lines.push(line);
-    // The CRI log line: "<timestamp> <stream> F|P <text>".
-    this.fileBytes += Buffer.byteLength(`${line.timestamp} ${stream} F ${text}`);
+    // The CRI log line: "<timestamp> <stream> F|P <text>", counted with a full-width timestamp so that
+    // where a file rotates does not depend on the clock (the kubelet rotates on a timer, not at a byte).
+    this.fileBytes += CRI_TIMESTAMP_WIDTH + Buffer.byteLength(` ${stream} F ${text}`);
     if (this.fileBytes >= this.rotateBytes) {
       this.fileStart = this.lines.length;
       this.fileBytes = 0;
