@@ -115,6 +115,10 @@ describe('build log pages', () => {
     const newest = pageLines(tail.events, tail.start?.[taskId], taskId);
     expect(newest.get(LINES)).toBe(String(LINES));
     for (const [n, text] of newest) expect(text).toBe(String(n));
+    // However small the budget, the newest page shows the last log chunk.
+    const least = (await get<BuildEventPage>(`/builds/${buildId}/events/page?tail=true&bytes=1`)).body;
+    expect(least.events.filter((e) => e.event === 'log')).toHaveLength(1);
+    expect(pageLines(least.events, least.start?.[taskId], taskId).get(LINES)).toBe(String(LINES));
 
     for (const line of [1, 2, 123_456, LINES]) {
       const page = (

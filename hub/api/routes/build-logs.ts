@@ -38,8 +38,9 @@ interface LogData {
 }
 
 /**
- * Reads events into a page until `limit` events or `bytes` of event data (at least one event): `read`
- * returns the next events (forward or backward) after the ones given, `[]` at the end.
+ * Reads events into a page until `limit` events or `bytes` of event data: `read` returns the next events
+ * (forward or backward) after the ones given, `[]` at the end. The budget applies once the page holds a
+ * log event: a page of the newest events always shows log lines, however large the last chunk is in JSON.
  */
 async function fill(
   read: (have: BuildEvent[], count: number) => Promise<BuildEvent[]>,
@@ -48,11 +49,13 @@ async function fill(
 ): Promise<BuildEvent[]> {
   const page: BuildEvent[] = [];
   let used = 0;
+  let hasLog = false;
   for (let count = FIRST_READ; page.length < limit; count *= 2) {
     const events = await read(page, Math.min(count, limit - page.length));
     for (const e of events) {
-      if (page.length > 0 && used + e.json.length > bytes) return page;
+      if (hasLog && used + e.json.length > bytes) return page;
       used += e.json.length;
+      hasLog ||= e.type === 'log';
       page.push(e);
     }
     if (events.length === 0) break;
