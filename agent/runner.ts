@@ -128,6 +128,8 @@ export class StepRunner {
   private readonly link = new HubLink();
   private readonly resendTimer: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
+  /** Set by stop(): the runner has let go of its steps (see stop). */
+  private detached = false;
   /** Failed steps kept for their pool's keepFailedStepsMs, then cleaned up (see terminalOf). */
   private readonly kept = new Map<string, { running: RunningStep; timer: NodeJS.Timeout }>();
   private defaultBuiltin: Executor | undefined;
@@ -426,8 +428,16 @@ export class StepRunner {
     }
   }
 
-  /** Stops the runner's timers and cleans up the failed steps it kept. */
+  /**
+   * Stops the runner's timers, cleans up the failed steps it kept, and lets go of the running steps
+   * without stopping them: their executors keep them for the next agent process to reattach. From now
+   * on this runner starts, reads, collects, uploads and reports nothing of them, so it cannot race the
+   * agent that reattached them (an output packed twice from one pod, a result sent twice).
+   */
   async stop(): Promise<void> {
+    this.detached = true;
+    for (const tracked of this.steps.values())
+      tracked.giveUp.abort(new StepStop('shutdown', 'the agent stopped'));
     clearInterval(this.resendTimer);
     const kept = [...this.kept.values()];
     this.kept.clear();
@@ -450,6 +460,11 @@ export class StepRunner {
     }, keepMs);
     timer.unref();
     this.kept.set(running.leaseId, { running, timer });
+  }
+
+  /** A method, not the field, so that a check after an await reads it again. */
+  private isDetached(): boolean {
+    return this.detached;
   }
 
   private wakeIdle(): void {
@@ -480,6 +495,7 @@ export class StepRunner {
       await this.report(tracked, step.leaseId, aborted, [], undefined);
       return;
     }
+    if (this.isDetached()) return;
     let starting: ExecStep = { ...step, inputs: fetched, ...(image ? { image } : {}) };
     // A process pool with task_images: chroot runs a registry image_resource in its rootfs.
     if (image?.repository && extra.images) {
@@ -518,7 +534,9 @@ export class StepRunner {
     const { held } = tracked;
     const { leaseId } = running;
     await this.pumpLogs(held, running, redact);
+    if (this.isDetached()) return;
     let result = await running.wait();
+    if (this.isDetached()) return;
     log.info({ status: result.status, exitStatus: result.exitStatus }, 'step ended');
     // Stopped by the agent's shutdown: errored (infrastructure), so its outputs are not kept either.
     result = asShutdown(tracked, result);
@@ -647,6 +665,7 @@ export class StepRunner {
     outputs: Finished['outputs'],
     running: RunningStep | undefined,
   ): Promise<void> {
+    if (this.isDetached()) return;
     result = asShutdown(tracked, result);
     tracked.held.finish({
       status: statusToWire(result.status),
@@ -676,6 +695,7 @@ export class StepRunner {
         await held.push(streamToWire(stream), piece, at);
     };
     for await (const piece of running.logs()) {
+      if (this.isDetached()) return;
       let redactor = redactors.get(piece.stream);
       if (!redactor) redactors.set(piece.stream, (redactor = new Redactor(secrets)));
       if (piece.gap) await held.gap();

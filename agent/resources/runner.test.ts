@@ -55,6 +55,9 @@ class FakeOutbox implements Outbox {
     this.finished.set(finished.leaseId, finished);
     this.waiters.get(finished.leaseId)?.(finished);
   }
+  reported(leaseId: string): boolean {
+    return this.finished.has(leaseId);
+  }
   result(leaseId: string): Promise<Finished> {
     const done = this.finished.get(leaseId);
     if (done) return Promise.resolve(done);
@@ -482,6 +485,11 @@ describe('after an agent restart', () => {
       expect(uploads2.map((u) => u.name)).toEqual(['repo']);
       const dest = await unpacked(uploads2[0]!.file);
       expect(await readFile(path.join(dest, 'file'), 'utf8')).toBe('fetched\n');
+      // The stopped runner let go of the step when it stopped: it read, packed, uploaded and reported
+      // nothing more of it (in CI its upload once raced the new agent's from the same pod).
+      expect(outbox.text(leaseId, LogStream.LOG_STREAM_STDERR)).toBe('waiting for go\n');
+      expect(outbox.reported(leaseId)).toBe(false);
+      expect(uploads).toEqual([]);
       runner2.onFinishedAck(leaseId);
       await runner2.idle();
     } finally {
