@@ -128,6 +128,8 @@ export class StepRunner {
   private readonly link = new HubLink();
   private readonly resendTimer: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
+  /** The sweeps under way, one after the other; never rejects. */
+  private sweeping: Promise<void> = Promise.resolve();
   /** Set by stop(): the runner has let go of its steps (see stop). */
   private detached = false;
   /** Failed steps kept for their pool's keepFailedStepsMs, then cleaned up (see terminalOf). */
@@ -389,8 +391,17 @@ export class StepRunner {
     }
   }
 
-  /** Deletes what executors hold for leases this runner no longer has (after a Welcome). */
-  async sweep(): Promise<void> {
+  /**
+   * Deletes what executors hold for leases this runner no longer has (after a Welcome). A sweep keeps
+   * the leases held when it begins: a step assigned meanwhile starts once it is over (see run), else
+   * its pod or directory, made while the sweep lists them, would be deleted as a leftover.
+   */
+  sweep(): Promise<void> {
+    this.sweeping = this.sweeping.then(() => this.sweepNow());
+    return this.sweeping;
+  }
+
+  private async sweepNow(): Promise<void> {
     const keep = new Set([...this.steps.keys(), ...this.kept.keys()]);
     for (const pool of this.pools.values()) {
       for (const executor of [pool.executor, pool.builtin]) {
@@ -513,6 +524,7 @@ export class StepRunner {
       // The image's env (its PATH, say) sits under the task's own params.
       starting = { ...starting, rootfs: rootfs.rootfs, env: { ...rootfs.env, ...step.env } };
     }
+    await this.sweeping;
     const running = await executor.start(starting);
     tracked.running = running;
     // An abort or drop that came while the executor was starting it: stop it now.
