@@ -278,8 +278,8 @@ describe('kubernetes executor, end to end', () => {
     });
 
     it('deadline exceeded is the step failing with "timeout exceeded"', async () => {
-      // activeDeadlineSeconds counts from the pod's start, scheduling and inputs included: 3 s leaves
-      // a loaded machine time to start the step before the deadline.
+      // activeDeadlineSeconds counts from the pod's start, scheduling and inputs included: whether the
+      // step printed its line within those 3 s depends on the machine; it fails the same way either way.
       const events = await run(
         'deadline',
         job(
@@ -289,7 +289,7 @@ describe('kubernetes executor, end to end', () => {
       );
       expect(finalStatus(events)).toBe('failed');
       expect(errorOf(events)).toBe('timeout exceeded');
-      expect(logText(events)).toBe('started\n');
+      expect(['', 'started\n']).toContain(logText(events));
     });
 
     it('a pod deleted by someone else is errored, never success', async () => {
