@@ -47,7 +47,7 @@ export interface RunningAgent {
   welcomed: Promise<void>;
   /** Stops taking work, lets held steps finish (aborting them after `timeoutMs`), then stops. */
   drain(timeoutMs: number): Promise<void>;
-  /** Stops at once; held steps keep running only in the sense that the process executor leaves them. */
+  /** Stops at once: held steps run on in their executors, for the next agent process to reattach. */
   stop(): Promise<void>;
 }
 

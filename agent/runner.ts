@@ -128,6 +128,10 @@ export class StepRunner {
   private readonly link = new HubLink();
   private readonly resendTimer: NodeJS.Timeout;
   private idleWaiters: (() => void)[] = [];
+  /** The sweeps under way, one after the other; never rejects. */
+  private sweeping: Promise<void> = Promise.resolve();
+  /** Set by stop(): the runner has let go of its steps (see stop). */
+  private detached = false;
   /** Failed steps kept for their pool's keepFailedStepsMs, then cleaned up (see terminalOf). */
   private readonly kept = new Map<string, { running: RunningStep; timer: NodeJS.Timeout }>();
   private defaultBuiltin: Executor | undefined;
@@ -387,8 +391,17 @@ export class StepRunner {
     }
   }
 
-  /** Deletes what executors hold for leases this runner no longer has (after a Welcome). */
-  async sweep(): Promise<void> {
+  /**
+   * Deletes what executors hold for leases this runner no longer has (after a Welcome). A sweep keeps
+   * the leases held when it begins: a step assigned meanwhile starts once it is over (see run), else
+   * its pod or directory, made while the sweep lists them, would be deleted as a leftover.
+   */
+  sweep(): Promise<void> {
+    this.sweeping = this.sweeping.then(() => this.sweepNow());
+    return this.sweeping;
+  }
+
+  private async sweepNow(): Promise<void> {
     const keep = new Set([...this.steps.keys(), ...this.kept.keys()]);
     for (const pool of this.pools.values()) {
       for (const executor of [pool.executor, pool.builtin]) {
@@ -426,8 +439,16 @@ export class StepRunner {
     }
   }
 
-  /** Stops the runner's timers and cleans up the failed steps it kept. */
+  /**
+   * Stops the runner's timers, cleans up the failed steps it kept, and lets go of the running steps
+   * without stopping them: their executors keep them for the next agent process to reattach. From now
+   * on this runner starts, reads, collects, uploads and reports nothing of them, so it cannot race the
+   * agent that reattached them (an output packed twice from one pod, a result sent twice).
+   */
   async stop(): Promise<void> {
+    this.detached = true;
+    for (const tracked of this.steps.values())
+      tracked.giveUp.abort(new StepStop('shutdown', 'the agent stopped'));
     clearInterval(this.resendTimer);
     const kept = [...this.kept.values()];
     this.kept.clear();
@@ -450,6 +471,11 @@ export class StepRunner {
     }, keepMs);
     timer.unref();
     this.kept.set(running.leaseId, { running, timer });
+  }
+
+  /** A method, not the field, so that a check after an await reads it again. */
+  private isDetached(): boolean {
+    return this.detached;
   }
 
   private wakeIdle(): void {
@@ -480,6 +506,7 @@ export class StepRunner {
       await this.report(tracked, step.leaseId, aborted, [], undefined);
       return;
     }
+    if (this.isDetached()) return;
     let starting: ExecStep = { ...step, inputs: fetched, ...(image ? { image } : {}) };
     // A process pool with task_images: chroot runs a registry image_resource in its rootfs.
     if (image?.repository && extra.images) {
@@ -497,6 +524,7 @@ export class StepRunner {
       // The image's env (its PATH, say) sits under the task's own params.
       starting = { ...starting, rootfs: rootfs.rootfs, env: { ...rootfs.env, ...step.env } };
     }
+    await this.sweeping;
     const running = await executor.start(starting);
     tracked.running = running;
     // An abort or drop that came while the executor was starting it: stop it now.
@@ -518,7 +546,9 @@ export class StepRunner {
     const { held } = tracked;
     const { leaseId } = running;
     await this.pumpLogs(held, running, redact);
+    if (this.isDetached()) return;
     let result = await running.wait();
+    if (this.isDetached()) return;
     log.info({ status: result.status, exitStatus: result.exitStatus }, 'step ended');
     // Stopped by the agent's shutdown: errored (infrastructure), so its outputs are not kept either.
     result = asShutdown(tracked, result);
@@ -647,6 +677,7 @@ export class StepRunner {
     outputs: Finished['outputs'],
     running: RunningStep | undefined,
   ): Promise<void> {
+    if (this.isDetached()) return;
     result = asShutdown(tracked, result);
     tracked.held.finish({
       status: statusToWire(result.status),
@@ -676,6 +707,7 @@ export class StepRunner {
         await held.push(streamToWire(stream), piece, at);
     };
     for await (const piece of running.logs()) {
+      if (this.isDetached()) return;
       let redactor = redactors.get(piece.stream);
       if (!redactor) redactors.set(piece.stream, (redactor = new Redactor(secrets)));
       if (piece.gap) await held.gap();

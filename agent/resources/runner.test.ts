@@ -1,4 +1,4 @@
-// Resource steps through the StepRunner, as the hub would send them: an Assign in, log chunks and a
+// Steps (mostly resource steps) through the StepRunner, as the hub would send them: an Assign in, log chunks and a
 // Finished (with resource_result_json) out, outputs uploaded through a fake artifact transfer.
 
 import { existsSync } from 'node:fs';
@@ -54,6 +54,9 @@ class FakeOutbox implements Outbox {
     if (this.finished.has(finished.leaseId)) return;
     this.finished.set(finished.leaseId, finished);
     this.waiters.get(finished.leaseId)?.(finished);
+  }
+  reported(leaseId: string): boolean {
+    return this.finished.has(leaseId);
   }
   result(leaseId: string): Promise<Finished> {
     const done = this.finished.get(leaseId);
@@ -482,6 +485,11 @@ describe('after an agent restart', () => {
       expect(uploads2.map((u) => u.name)).toEqual(['repo']);
       const dest = await unpacked(uploads2[0]!.file);
       expect(await readFile(path.join(dest, 'file'), 'utf8')).toBe('fetched\n');
+      // The stopped runner let go of the step when it stopped: it read, packed, uploaded and reported
+      // nothing more of it (in CI its upload once raced the new agent's from the same pod).
+      expect(outbox.text(leaseId, LogStream.LOG_STREAM_STDERR)).toBe('waiting for go\n');
+      expect(outbox.reported(leaseId)).toBe(false);
+      expect(uploads).toEqual([]);
       runner2.onFinishedAck(leaseId);
       await runner2.idle();
     } finally {
@@ -514,6 +522,61 @@ describe('agent shutdown (drain timeout)', () => {
 });
 
 describe('assignments', () => {
+  it("starts a step assigned during the Welcome's sweep only once that sweep is over", async () => {
+    // The sweep keeps the leases held when it began: a step that started meanwhile would look like a
+    // leftover (a kubernetes agent deleted the pod of the first step it got after connecting).
+    const proc = new ProcessExecutor({ workRoot: path.join(root, 'swept') });
+    const order: string[] = [];
+    let endSweep = () => {};
+    const swept = new Promise<void>((resolve) => (endSweep = resolve));
+    const recording: Executor = {
+      kind: 'recording',
+      start: (step) => {
+        order.push('start');
+        return proc.start(step);
+      },
+      sweep: async (keep) => {
+        order.push('sweep');
+        await swept;
+        await proc.sweep(keep);
+        order.push('swept');
+      },
+    };
+    const fresh = new StepRunner(
+      new Map<string, PoolRuntime>([['p', { name: 'p', capacity: 1, executor: recording }]]),
+      { scratchDir: () => Promise.resolve(path.join(root, 'scratch')) } as unknown as ArtifactTransfer,
+      new TaskCaches(path.join(root, 'caches3')),
+      createAgentMetrics(),
+      pino({ level: 'silent' }),
+    );
+    const out = new FakeOutbox();
+    try {
+      fresh.attach(out, [], {
+        maxLogChunkBytes: 64 * 1024,
+        logWindowBytes: 4 * 1024 * 1024,
+        maxArtifactBytes: 1024 * 1024 * 1024,
+        leaseGraceMs: 120_000,
+      });
+      const assign = Assign.fromPartial({
+        leaseId: 'lease-during-sweep',
+        spec: { pool: 'p', run: { path: 'sh', args: ['-c', 'echo ran'] } },
+      });
+      expect(fresh.assign(assign, out, false)).toBeUndefined();
+      // A step without inputs reaches its executor within the microtasks after its assignment.
+      await new Promise((resolve) => setImmediate(resolve));
+      endSweep();
+      const result = await out.result(assign.leaseId);
+      expect(result).toMatchObject({ status: StepStatus.STEP_STATUS_SUCCEEDED, error: '' });
+      expect(out.text(assign.leaseId, LogStream.LOG_STREAM_STDOUT)).toBe('ran\n');
+      expect(order).toEqual(['sweep', 'swept', 'start']);
+      fresh.onFinishedAck(assign.leaseId);
+      await fresh.idle();
+    } finally {
+      endSweep();
+      await fresh.stop();
+    }
+  });
+
   it('refuses a step with neither run nor resource', () => {
     const assign = Assign.fromPartial({ leaseId: 'lease-empty', spec: { pool: 'local' } });
     expect(runner.assign(assign, outbox, false)).toBe('the step has neither run nor resource');

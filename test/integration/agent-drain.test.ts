@@ -1,7 +1,7 @@
 // SIGTERM on an agent process: it tells the hub it is draining (no new work), lets its running step
 // finish within drain_timeout_seconds, or aborts it at that bound, and exits.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -50,6 +50,7 @@ async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
 async function setup(drainTimeoutSeconds: number, script: string) {
   hub = await startTestHub();
   dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-agent-drain-'));
+  const gate = path.join(dir, 'go');
   const agent = await spawnAgentProcess(hub, {
     dir: path.join(dir, 'agent'),
     token: await hub.newAgentToken('drain'),
@@ -58,16 +59,21 @@ async function setup(drainTimeoutSeconds: number, script: string) {
   });
   agents.push(agent);
   await agent.logged('connected to the hub');
-  await setPipeline(hub, 'p', shellPipeline(script));
+  await setPipeline(hub, 'p', shellPipeline(script, `    params: { GATE: ${JSON.stringify(gate)} }\n`));
   const buildId = await triggerJob(hub, 'p', 'job');
   const stream = await openEventStream(hub, buildId);
   await stream.until('started\\n');
   await stream.cancel();
-  return { h: hub, agent, buildId };
+  return { h: hub, agent, buildId, gate };
 }
 
 it('finishes its running step, takes no new work, and exits 0', async () => {
-  const { h, agent, buildId } = await setup(30, 'echo started; sleep 2; echo finished');
+  // The step ends only when the test says so: after it saw the agent draining (a step that ended
+  // before the SIGTERM would let the agent exit before anyone saw it drain).
+  const { h, agent, buildId, gate } = await setup(
+    30,
+    'echo started; while [ ! -e "$GATE" ]; do sleep 0.05; done; echo finished',
+  );
   const t0 = Date.now();
   agent.child.kill('SIGTERM');
   await until(async () => (await agentState(h, 'test/drainer')) === 'draining', 5_000);
@@ -79,6 +85,7 @@ it('finishes its running step, takes no new work, and exits 0', async () => {
   await secondStream.cancel();
   expect(seen).not.toContain('selected-worker');
 
+  await writeFile(gate, '');
   const exit = await agent.exited;
   const took = Date.now() - t0;
   expect(exit).toEqual({ code: 0, signal: null });

@@ -3,7 +3,7 @@
 // has) and reports the result. The user sees one run of the step and every line once, in order.
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
@@ -21,6 +21,8 @@ import {
 } from '../support/harness.js';
 
 const LINES = 20_000;
+/** Shell: waits until the test creates the file $GATE (the step's env). */
+const untilGate = 'while [ ! -e "$GATE" ]; do sleep 0.05; done';
 
 let hub: TestHub | undefined;
 let dir: string | undefined;
@@ -48,12 +50,17 @@ it('survives a SIGKILL of the agent mid-step: the step runs once, every line onc
   agents.push(first);
   await first.logged('connected to the hub');
 
-  // ~20 pauses of 0.15 s: long enough to kill the agent in the middle, short enough for CI.
-  const script = `echo run >> "$MARKER"; i=1; while [ $i -le ${LINES} ]; do echo "line $i"; if [ $((i % 1000)) -eq 0 ]; then sleep 0.15; fi; i=$((i+1)); done`;
+  // Half the lines, then the step waits for the gate the test opens once the agent is dead: however
+  // fast or slow the machine, the agent dies in the middle of the step (never after its end).
+  const gate = path.join(dir, 'go');
+  const script = `echo run >> "$MARKER"; i=1; while [ $i -le ${LINES} ]; do echo "line $i"; if [ $i -eq ${LINES / 2} ]; then ${untilGate}; fi; i=$((i+1)); done`;
   await setPipeline(
     hub,
     'restart',
-    shellPipeline(script, `    params: { MARKER: ${JSON.stringify(marker)} }\n`),
+    shellPipeline(
+      script,
+      `    params: { MARKER: ${JSON.stringify(marker)}, GATE: ${JSON.stringify(gate)} }\n`,
+    ),
   );
   const t0 = Date.now();
   const buildId = await triggerJob(hub, 'restart', 'job');
@@ -75,6 +82,8 @@ it('survives a SIGKILL of the agent mid-step: the step runs once, every line onc
   const [lease] = readdirSafe(stepsDir);
   const supervisor = Number(readFileSync(path.join(stepsDir, lease!, 'state', 'pid'), 'utf8'));
   expect(() => process.kill(supervisor, 0)).not.toThrow();
+  // The rest of the step's output is written while no agent is there.
+  await writeFile(gate, '');
 
   const second = await spawnAgentProcess(hub, { dir: agentDir, token });
   agents.push(second);
@@ -114,13 +123,17 @@ it('reports a step that finished while the agent was down, with its whole log', 
   dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-agent-restart-'));
   const token = await hub.newAgentToken('restart');
   const agentDir = path.join(dir, 'agent');
+  const gate = path.join(dir, 'go');
   const first = await spawnAgentProcess(hub, { dir: agentDir, token });
   agents.push(first);
   await first.logged('connected to the hub');
   await setPipeline(
     hub,
     'quick',
-    shellPipeline('echo begin; sleep 1; i=1; while [ $i -le 500 ]; do echo "n $i"; i=$((i+1)); done; exit 5'),
+    shellPipeline(
+      `echo begin; ${untilGate}; i=1; while [ $i -le 500 ]; do echo "n $i"; i=$((i+1)); done; exit 5`,
+      `    params: { GATE: ${JSON.stringify(gate)} }\n`,
+    ),
   );
   const buildId = await triggerJob(hub, 'quick', 'job');
   const stream = await openEventStream(hub, buildId);
@@ -128,6 +141,8 @@ it('reports a step that finished while the agent was down, with its whole log', 
   await stream.cancel();
   first.child.kill('SIGKILL');
   await first.exited;
+  // Only now may the step end: it finishes while the agent is down, however slow the stream was.
+  await writeFile(gate, '');
 
   const stepsDir = path.join(agentDir, 'work', 'steps', 'local');
   const [lease] = readdirSafe(stepsDir);
