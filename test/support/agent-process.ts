@@ -35,7 +35,10 @@ export interface AgentProcess {
   /** Everything the process printed so far (pino JSON lines). */
   output(): string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  /** Resolves once the agent logged a line containing `text`. */
+  /**
+   * Resolves once the agent logged a line containing `text`; by default within 60 s, as a Node child
+   * can take 20 s to start on a loaded 2-core machine (the chaos and HA suites wait as long).
+   */
   logged(text: string, timeoutMs?: number): Promise<void>;
 }
 
@@ -94,7 +97,7 @@ export async function spawnAgentProcess(
     child,
     output: () => out,
     exited,
-    logged: (text, timeoutMs = 20_000) =>
+    logged: (text, timeoutMs = 60_000) =>
       new Promise<void>((resolve, reject) => {
         const check = () => {
           if (!out.includes(text)) return;
