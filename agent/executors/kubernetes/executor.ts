@@ -40,13 +40,13 @@ import {
 } from './pod.js';
 import { podImage } from './image.js';
 import type { DataEndpoint } from './data-endpoint.js';
-import { dataTokenOf, withDataToken, type PodTransfer } from './data-path.js';
+import { dataTokenOf, TransferError, withDataToken, type PodTransfer } from './data-path.js';
 import { buildInputsTar, fetchUploads, keepCache, uploadsOf, type InputsTar } from './step-data.js';
 import { PendingClock, type PendingPhase } from './pending.js';
 import { viewPod } from './reasons.js';
 import { buildStepSecret, isPullSecret, podOwnerReference, redactOf, secretNameFor } from './secrets.js';
 import type { KubernetesPoolSettings } from './settings.js';
-import { sendTar } from './streams.js';
+import { ConnectionCut, sendTar } from './streams.js';
 import {
   initialState,
   logFinished,
@@ -184,7 +184,7 @@ export class KubernetesExecutor implements Executor {
       caches: step.caches ?? [],
       timeoutMs: step.timeoutMs,
       createdAt: Date.now(),
-      inputsTar: inputs.file,
+      inputsTar: inputs,
       scratch,
       redact: step.redact ?? [],
       // Kept in the pod's annotations (pod.ts); read back only by reattach().
@@ -297,7 +297,7 @@ interface StepFacts {
   timeoutMs: number;
   createdAt: number;
   /** undefined on a reattached step: its inputs were delivered by the previous agent process. */
-  inputsTar: string | undefined;
+  inputsTar: InputsTar | undefined;
   scratch: string | undefined;
   redact: string[];
   /** A reattached resource step from an image: what the runner needs to read its response. */
@@ -552,22 +552,29 @@ class KubeStep implements RunningStep {
     );
   }
 
+  /**
+   * `api` path: the inputs tar on the helper's stdin. A connection that drops midway ends the step
+   * here (the pod is deleted), whether or not the helper, which checks size and sha256, notices first.
+   */
   private async sendInputs(): Promise<void> {
     this.apply({ type: 'inputs-sending' });
+    const tar = this.s.inputsTar;
     try {
       this.inputsStderr = await sendTar(
         this.api.kc,
         this.namespace,
         this.s.podName,
         INPUTS_CONTAINER,
-        this.s.inputsTar ?? '',
+        tar?.file ?? '',
       );
       this.apply({ type: 'inputs-sent' });
     } catch (err) {
-      this.end(
-        { status: 'errored', exitStatus: -1, error: `inputs: cannot send them to the pod: ${describe(err)}` },
-        DELETE,
-      );
+      const why =
+        err instanceof ConnectionCut
+          ? new TransferError('cut', `sent ${err.bytes} of ${tar?.size ?? 0} bytes, then ${err.message}`)
+              .message
+          : `cannot send them to the pod: ${describe(err)}`;
+      this.end({ status: 'errored', exitStatus: -1, error: `inputs: ${why}` }, DELETE);
     }
   }
 

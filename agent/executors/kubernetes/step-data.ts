@@ -19,7 +19,7 @@ import {
 } from './data-path.js';
 import { OUTPUTS_CONTAINER, stepDirs, workspacePath } from './pod.js';
 import type { KubernetesPoolSettings } from './settings.js';
-import { execCommand, execToFile, OutputTooLarge } from './streams.js';
+import { ConnectionCut, execCommand, execToFile, OutputTooLarge } from './streams.js';
 
 /** The file a task cache is kept in, inside the directory TaskCaches gives the step. */
 export const CACHE_FILE = 'cache.tar';
@@ -138,7 +138,12 @@ async function streamedOut(src: PodSource, upload: UploadSpec, file: string): Pr
     streamOutCommand(src.pool, upload.from),
     file,
     upload.maxBytes,
-  );
+  ).catch((err: unknown) => {
+    if (!(err instanceof ConnectionCut)) throw err;
+    const sent = parseArchiveLine(err.stderr);
+    const of = sent ? ` of the ${sent.size}` : '';
+    throw new TransferError('cut', `received ${err.bytes}${of} bytes, then ${err.message}`);
+  });
   // Windows helpers stream a plain tar: nothing to compare with (docs/kubernetes.md).
   if (src.pool.helperShell === 'cmd') return;
   const sent = parseArchiveLine(stderr);
