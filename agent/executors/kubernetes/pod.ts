@@ -23,7 +23,7 @@ import { heldResource, type ExecStep, type StepImage } from '../executor.js';
 import { inputsCommand, inputsEnv, outputsEnv, type PodTransfer } from './data-path.js';
 import { strategicMerge } from './patch.js';
 import type { KubernetesPoolSettings, ResourceAmounts, Toleration } from './settings.js';
-import { windowsBuildOfImage, windowsExtractCommand } from './windows.js';
+import { CMD_METACHARACTERS, windowsBuildOfImage, windowsExtractCommand } from './windows.js';
 
 export const WORKSPACE_VOLUME = 'workspace';
 export const INPUTS_CONTAINER = 'inputs';
@@ -265,15 +265,19 @@ function keepAlive(pool: KubernetesPoolSettings): string[] {
     : ['sh', '-c', 'trap "exit 0" TERM INT; while true; do sleep 1; done'];
 }
 
-/** The workspace's top-level directories the inputs tar makes (cmd quoting: no metacharacters). */
+/**
+ * The workspace's top-level directories the inputs tar makes. Every step path goes into a cmd line
+ * (the inputs helper's grants, the outputs helper's uploads): quoted, so no metacharacters.
+ */
 function topDirs(step: ExecStep): string[] {
-  const dirs = new Set(stepDirs(step).map((d) => d.split('/')[0] ?? '.'));
+  const all = stepDirs(step);
+  const bad = all.find((d) => CMD_METACHARACTERS.test(d));
+  if (bad !== undefined)
+    throw new PodSpecError(
+      `path ${JSON.stringify(bad)}: a Windows pool's paths cannot contain " % & | < > ^`,
+    );
+  const dirs = new Set(all.map((d) => d.split('/')[0] ?? '.'));
   dirs.delete('.');
-  for (const d of dirs)
-    if (/["%&|<>^]/.test(d))
-      throw new PodSpecError(
-        `path ${JSON.stringify(d)}: a Windows pool's paths cannot contain " % & | < > ^`,
-      );
   return [...dirs];
 }
 
