@@ -186,6 +186,7 @@ export class KubernetesExecutor implements Executor {
       createdAt: Date.now(),
       inputsTar: inputs,
       scratch,
+      helper: hasHelper(pod),
       redact: step.redact ?? [],
       // Kept in the pod's annotations (pod.ts); read back only by reattach().
       resource: undefined,
@@ -226,6 +227,7 @@ export class KubernetesExecutor implements Executor {
       createdAt: created ? new Date(created).getTime() : Date.now(),
       inputsTar: undefined,
       scratch: undefined,
+      helper: hasHelper(pod),
       redact: redactOf(secret),
       resource: parseHeldResource(parseJson(annotations[ANNOTATION.resource])),
       resumedLog: parseLogStored(annotations[ANNOTATION.logStored]),
@@ -304,7 +306,12 @@ interface StepFacts {
   resource: HeldResource | undefined;
   /** A reattached step: the pod's log-stored annotation, where its log goes on. */
   resumedLog: LogCheckpoint | undefined;
+  /** The pod has the `outputs` helper, which outlives the step's container (pod.ts). */
+  helper: boolean;
 }
+
+const hasHelper = (pod: V1Pod): boolean =>
+  pod.spec?.containers.some((c) => c.name === OUTPUTS_CONTAINER) ?? false;
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
@@ -746,12 +753,25 @@ class KubeStep implements RunningStep {
     }
   }
 
-  /** `outpost intercept`: an exec into the step's container while it runs (intercept.ts). */
+  /**
+   * `outpost intercept` (intercept.ts): an exec into the step's container while it runs; once it
+   * failed (the runner keeps such a step for its pool's keep_failed_steps_for), into the pod's
+   * helper, which outlives it with the same workspace, directory and environment.
+   */
   intercept(command: InterceptCommand, output: TerminalOutput): Promise<StepTerminal> {
-    if (this.state.life !== 'running' || this.state.container !== 'alive')
-      return Promise.reject(new Error(`the step's container in pod ${this.s.podName} is not running`));
     const where = { namespace: this.namespace, pod: this.s.podName, container: STEP_CONTAINER };
-    return execTerminal(this.api.kc, where, command, output);
+    if (this.state.life === 'running' && this.state.container === 'alive')
+      return execTerminal(this.api.kc, where, command, output);
+    const failed = this.state.life === 'ended' && this.state.result?.status === 'failed';
+    if (failed && this.s.helper && this.state.pod === 'exists')
+      return execTerminal(this.api.kc, { ...where, container: OUTPUTS_CONTAINER }, command, output);
+    return Promise.reject(
+      new Error(
+        failed
+          ? `the step's container in pod ${this.s.podName} has ended, and the pod has no helper left to enter`
+          : `the step's container in pod ${this.s.podName} is not running`,
+      ),
+    );
   }
 
   async cleanup(): Promise<void> {

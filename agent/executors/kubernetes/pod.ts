@@ -14,6 +14,7 @@
 import path from 'node:path';
 import type {
   V1Container,
+  V1EnvVar,
   V1Pod,
   V1PodSecurityContext,
   V1ResourceRequirements,
@@ -346,31 +347,36 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
     ...(helperSecurity ? { securityContext: helperSecurity } : {}),
   };
   const stepSecurity = containerSecurityContext(pool, step.privileged);
+  const stepEnv: V1EnvVar[] = [
+    ...Object.entries(step.env).map(([name, value]) => ({ name, value })),
+    // Read by the kubelet when the container starts: the value never passes through the agent.
+    ...(step.secretEnv ?? []).map((e) => ({
+      name: e.name,
+      valueFrom: { secretKeyRef: { name: e.secret, key: e.key } },
+    })),
+  ];
   const stepContainer: V1Container = {
     name: STEP_CONTAINER,
     image: ids.image ?? imageOf(step.image, pool),
     command: [step.run.path],
     args: [...step.run.args],
     workingDir: runDir,
-    env: [
-      ...Object.entries(step.env).map(([name, value]) => ({ name, value })),
-      // Read by the kubelet when the container starts: the value never passes through the agent.
-      ...(step.secretEnv ?? []).map((e) => ({
-        name: e.name,
-        valueFrom: { secretKeyRef: { name: e.secret, key: e.key } },
-      })),
-    ],
+    env: stepEnv,
     volumeMounts: mounts,
     resources: stepResources(step, pool),
     ...(stepSecurity ? { securityContext: stepSecurity } : {}),
   };
   const containers = [stepContainer];
-  if (step.outputs.length > 0 || (step.caches?.length ?? 0) > 0) {
-    const env = outputsEnv(ids.transfer);
+  if (step.outputs.length > 0 || (step.caches?.length ?? 0) > 0 || pool.keepFailedSteps) {
+    // It outlives the step's container: `outpost intercept` into a failed step kept for its pool's
+    // keep_failed_steps_for enters it, in the step's directory and environment (PATH stays the helper
+    // image's own: the helper's commands need it).
+    const env = [...stepEnv.filter((e) => e.name !== 'PATH'), ...outputsEnv(ids.transfer)];
     containers.push({
       name: OUTPUTS_CONTAINER,
       image: pool.helperImage,
       command: keepAlive(pool),
+      workingDir: runDir,
       ...(env.length > 0 ? { env } : {}),
       volumeMounts: mounts,
       resources: HELPER_RESOURCES,

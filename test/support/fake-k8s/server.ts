@@ -391,6 +391,8 @@ export class ApiServer {
     const labels = parseLabelSelector(q.get('labelSelector') ?? undefined);
     const fields = parseFieldSelector(route.resource, q.get('fieldSelector') ?? undefined);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // Answered at once, as the API server does: a watch with nothing to send yet is still open.
+    res.flushHeaders();
     this.watches.add(res);
     const stop = this.d.store.watch(
       route.resource,
