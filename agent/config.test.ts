@@ -393,6 +393,8 @@ pools:
       pendingTimeoutSeconds: 60,
       imagePullGraceSeconds: 5,
       dataPath: 'api',
+      // keep_failed_steps_for's default (5m): its failed steps' pods are kept for intercept.
+      keepFailedSteps: true,
     });
     expect(c.pools[1]!.kubernetes).toMatchObject({
       namespace: 'default',

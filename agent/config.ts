@@ -517,7 +517,7 @@ function applyDefaults(raw: RawConfig, opts: ParseAgentConfigOptions): AgentConf
       // With a data endpoint, Linux pools use it unless they say otherwise.
       const dataPath =
         p.kubernetes?.data_path ?? (raw.data_endpoint && k8sPlatform === 'linux' ? 'agent' : 'api');
-      return { ...pool, kubernetes: { ...settings, dataPath } };
+      return { ...pool, kubernetes: { ...settings, dataPath, keepFailedSteps: pool.keepFailedStepsMs > 0 } };
     }),
   };
 }

@@ -460,11 +460,13 @@ export class StepRunner {
 
   /**
    * A failed step that can be intercepted after its end (its directory and environment are on this
-   * host) stays for its pool's keepFailedStepsMs; everything else is cleaned up now.
+   * host, or its executor enters it itself: a kubernetes step's pod) stays for its pool's
+   * keepFailedStepsMs; everything else is cleaned up now.
    */
   private async cleanupOrKeep(running: RunningStep, result: ExecResult, poolName: string): Promise<void> {
     const keepMs = this.pools.get(poolName)?.keepFailedStepsMs ?? 0;
-    if (result.status !== 'failed' || keepMs <= 0 || !running.shell) return running.cleanup();
+    const enterable = running.shell !== undefined || running.intercept !== undefined;
+    if (result.status !== 'failed' || keepMs <= 0 || !enterable) return running.cleanup();
     const timer = setTimeout(() => {
       this.kept.delete(running.leaseId);
       void running.cleanup();

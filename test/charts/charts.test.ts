@@ -428,8 +428,9 @@ function checkAgent(objects: K8sObject[], values: Obj): void {
 
 /**
  * The step pods' NetworkPolicy (docs/kubernetes.md#network-policy): in every step namespace, selecting
- * step pods only; no ingress but what values open; egress to DNS, this release's agents (on
- * networkPolicy.agentPorts, else any port) and exactly the listed rules. None when switched off.
+ * step pods only; no ingress but what values open; egress to DNS, this release's agents' data endpoint
+ * when enabled (on networkPolicy.agentPorts, else dataEndpoint.port) and exactly the listed rules.
+ * None when switched off.
  */
 function checkStepNetworkPolicy(objects: K8sObject[], values: Obj, namespaces: Set<string>): void {
   const np = values.networkPolicy as {
@@ -439,6 +440,7 @@ function checkStepNetworkPolicy(objects: K8sObject[], values: Obj, namespaces: S
     egress: Obj[];
     ingress: Obj[];
   };
+  const data = values.dataEndpoint as { enabled: boolean; port: number };
   const policies = find(objects, 'NetworkPolicy');
   if (!np.enabled) {
     expect(policies).toEqual([]);
@@ -459,17 +461,23 @@ function checkStepNetworkPolicy(objects: K8sObject[], values: Obj, namespaces: S
             { protocol: 'TCP', port: 53 },
           ],
         },
-        {
-          to: [
-            {
-              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } },
-              podSelector: (sts.spec as { selector: unknown }).selector,
-            },
-          ],
-          ...(np.agentPorts.length > 0
-            ? { ports: np.agentPorts.map((port) => ({ protocol: 'TCP', port })) }
-            : {}),
-        },
+        // The agents' data endpoint, on its port unless agentPorts says otherwise; none without one.
+        ...(data.enabled
+          ? [
+              {
+                to: [
+                  {
+                    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': NAMESPACE } },
+                    podSelector: (sts.spec as { selector: unknown }).selector,
+                  },
+                ],
+                ports: (np.agentPorts.length > 0 ? np.agentPorts : [data.port]).map((port) => ({
+                  protocol: 'TCP',
+                  port,
+                })),
+              },
+            ]
+          : []),
         ...np.egress,
       ],
     });

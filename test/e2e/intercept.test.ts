@@ -6,11 +6,13 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Watch, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
 import { spawnCli } from '../support/cli-process.js';
 import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
 import { startFakeKube, type FakeKube } from '../support/fake-k8s/index.js';
+import { eventually } from '../support/eventually.js';
 import { finalStatus, readBuildEvents, triggerJob, waitForEvents } from '../support/harness.js';
 
 const NS = 'ci';
@@ -34,7 +36,39 @@ const task = (name: string, script: string, tags = '') => `- name: ${name}
 `;
 
 const PIPELINE = `jobs:
-${task('job', 'echo started; exec sleep 600')}${task('fails', 'echo failing; exit 1')}${task('fails-unkept', 'exit 1', 'unkept')}${task('kube', 'echo started; exec sleep 600', 'kube')}`;
+${task('job', 'echo started; exec sleep 600')}${task('fails', 'echo failing; exit 1')}${task('fails-unkept', 'exit 1', 'unkept')}${task('kube', 'echo started; exec sleep 600', 'kube')}${task('kube-fails', 'echo left behind > note.txt; exit 1', 'kube')}${task('kube-short-fails', 'exit 1', 'kube-short')}`;
+
+/** The step container's end and when the agent asked for the pod's deletion, of each pod of a pool. */
+interface PodEnd {
+  name: string;
+  stepFinishedAt?: number;
+  deleteRequestedAt?: number;
+  deleted: boolean;
+}
+
+/** Watches the pods of `pool` from now on (before the step exists, so no transition is missed). */
+async function watchPoolPods(pool: string): Promise<{ ends: Map<string, PodEnd>; stop: () => void }> {
+  const ends = new Map<string, PodEnd>();
+  const controller = await new Watch(fake.kubeConfig()).watch(
+    `/api/v1/namespaces/${NS}/pods`,
+    { labelSelector: `outpost.dev/pool=${pool}` },
+    (type, pod: V1Pod) => {
+      const name = pod.metadata?.name ?? '';
+      const end = ends.get(name) ?? { name, deleted: false };
+      const finished = pod.status?.containerStatuses?.find((c) => c.name === 'step')?.state?.terminated;
+      if (finished?.finishedAt) end.stepFinishedAt = new Date(finished.finishedAt).getTime();
+      const deletion = pod.metadata?.deletionTimestamp;
+      // deletionTimestamp is when the grace period ends: the request was that much earlier.
+      if (deletion && end.deleteRequestedAt === undefined)
+        end.deleteRequestedAt =
+          new Date(deletion).getTime() - (pod.metadata?.deletionGracePeriodSeconds ?? 0) * 1000;
+      if (type === 'DELETED') end.deleted = true;
+      ends.set(name, end);
+    },
+    () => undefined,
+  );
+  return { ends, stop: () => controller.abort() };
+}
 
 async function outpost(args: string[], tty = false) {
   const p = spawnCli(args, { cwd: cli.dir, env: cli.env as Record<string, string>, tty });
@@ -68,6 +102,15 @@ beforeAll(async () => {
     platform: linux
     executor: kubernetes
     tags: [kube]
+    kubernetes:
+      namespace: ${NS}
+      kubeconfig: ${kubeconfig}
+      resources: { defaults: { cpu: 100m, memory: 64Mi } }
+  - name: kube-short
+    platform: linux
+    executor: kubernetes
+    tags: [kube-short]
+    keep_failed_steps_for: 3s
     kubernetes:
       namespace: ${NS}
       kubeconfig: ${kubeconfig}
@@ -200,5 +243,42 @@ describe("outpost intercept into a step's pod on a kubernetes pool", () => {
     expect(await p.exited).toBe(4);
     expect(p.stdout()).toBe('got hello\n');
     expect(p.stderr()).toBe('oops\n');
+  });
+
+  it("a failed step's pod is kept, and intercept enters its helper in the step's directory and env", async () => {
+    const failed = await triggerJob(hub, 'p', 'kube-fails');
+    expect(finalStatus(await readBuildEvents(hub, failed))).toBe('failed');
+    const result = await outpost([
+      'intercept',
+      '-j',
+      'p/kube-fails',
+      '--',
+      'sh',
+      '-c',
+      'echo $PWD; echo $MARKER; cat note.txt; exit 3',
+    ]);
+    // The step's workspace as it left it, its working directory and environment.
+    expect(result.stderr).toBe('');
+    expect(result.stdout).toBe('/workspace\nfrom-the-step\nleft behind\n');
+    expect(result.code).toBe(3);
+  });
+
+  it("a failed step's pod is deleted once the pool's keep_failed_steps_for is over", async () => {
+    const watch = await watchPoolPods('kube-short');
+    try {
+      const failed = await triggerJob(hub, 'p', 'kube-short-fails');
+      expect(finalStatus(await readBuildEvents(hub, failed))).toBe('failed');
+      const end = await eventually('the failed step pod of pool kube-short to be deleted', async () =>
+        Promise.resolve([...watch.ends.values()].find((e) => e.deleted)),
+      );
+      expect(end.stepFinishedAt).toBeDefined();
+      expect(end.deleteRequestedAt).toBeDefined();
+      // Kept 3 s after the step's container ended (both times are whole seconds: 2 s at least).
+      const keptMs = (end.deleteRequestedAt ?? 0) - (end.stepFinishedAt ?? 0);
+      console.log(`kube-short: the failed step's pod was kept ${keptMs} ms, then deleted`);
+      expect(keptMs).toBeGreaterThanOrEqual(2000);
+    } finally {
+      watch.stop();
+    }
   });
 });

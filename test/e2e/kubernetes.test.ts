@@ -38,6 +38,8 @@ const agentLog = capturingLogger();
 let dir: string;
 let kubeconfig: string;
 
+// Failed steps' pods are not kept here (the tests count and inspect the namespace's pods): keeping
+// them for intercept is test/e2e/intercept.test.ts's.
 function pools(): string {
   const k8s = (
     name: string,
@@ -47,6 +49,7 @@ function pools(): string {
     platform: ${opts.platform ?? 'linux'}
     executor: kubernetes
     capacity: 4
+    keep_failed_steps_for: "0"
 ${opts.tags ? `    tags: [${opts.tags}]\n` : ''}    kubernetes:
       namespace: ${NS}
       kubeconfig: ${kubeconfig}

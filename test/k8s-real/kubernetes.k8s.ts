@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KubernetesExecutor } from '../../agent/executors/kubernetes/executor.js';
+import { settingsFor } from '../../agent/executors/kubernetes/settings.test-fixtures.js';
 import type { AgentSummary } from '../../hub/api/types.js';
 import {
   finalStatus,
@@ -44,8 +46,7 @@ function pools(): string {
 ${tags ? `    tags: [${tags}]\n` : ''}    kubernetes:
       namespace: ${NS}
       kubeconfig: ${kubeconfig ?? ''}
-      image_pull_grace_seconds: 15
-${extra}`;
+${extra.includes('image_pull_grace_seconds:') ? '' : '      image_pull_grace_seconds: 15\n'}${extra}`;
   return [
     k8s('linux', 'linux', '      data_path: api\n'),
     ...(dataAdvertise ? [k8s('agentdata', 'linux', '      data_path: agent\n', 'agentdata')] : []),
@@ -152,6 +153,65 @@ describe.skipIf(!kubeconfig)('kubernetes executor on a real cluster', () => {
     );
     expect(finalStatus(events)).toBe('succeeded');
     expect(logText(events)).toContain('made');
+  });
+
+  it.skipIf(!windows)(
+    'passes an output from a windows step back to a linux step (the helper says its size)',
+    async () => {
+      const events = await run(
+        'crossback',
+        `  - task: make
+    config:
+      platform: windows
+      outputs: [{ name: out }]
+      run: { path: cmd, args: ['/c', 'echo made> out\\\\file'] }
+` + task('use', 'linux', 'cat out/file', '      inputs: [{ name: out }]\n'),
+      );
+      expect(errorOf(events)).toBeUndefined();
+      expect(finalStatus(events)).toBe('succeeded');
+      expect(logText(events)).toContain('made');
+    },
+  );
+
+  it("a failed step's pod keeps its helper: intercept enters it in the step's directory", async () => {
+    // The executor itself (the runner's keep timer is covered against the fake in intercept.test.ts).
+    const executor = new KubernetesExecutor({
+      settings: settingsFor({ namespace: NS, keepFailedSteps: true }),
+      agent: `k8s-real-intercept-${process.pid}`,
+      workRoot: path.join(dir, 'intercept'),
+      kubeConfig: kubeConfigFrom(kubeconfig ?? ''),
+    });
+    const step = await executor.start({
+      leaseId: `intercept-${process.pid}`,
+      run: { path: 'sh', args: ['-c', 'echo left behind > note.txt; exit 1'], dir: 'src', user: '' },
+      env: { MARKER: 'from-the-step' },
+      inputs: [],
+      outputs: [],
+      timeoutMs: 0,
+      privileged: false,
+    });
+    try {
+      // The step's result waits for its log to be read.
+      let log = '';
+      for await (const piece of step.logs()) log += piece.data.toString();
+      expect(log).toBe('');
+      expect((await step.wait()).status).toBe('failed');
+      let out = '';
+      const terminal = await step.intercept!(
+        {
+          argv: ['sh', '-c', 'echo $PWD; echo $MARKER; cat note.txt; exit 3'],
+          tty: false,
+          rows: 24,
+          cols: 80,
+        },
+        (_stream, data) => (out += data.toString()),
+      );
+      terminal.closeStdin();
+      expect((await terminal.exited).exitStatus).toBe(3);
+      expect(out).toBe('/workspace/src\nfrom-the-step\nleft behind\n');
+    } finally {
+      await step.cleanup();
+    }
   });
 
   it("reports each pool's admission (a dry-run create at agent start) to the hub", async () => {

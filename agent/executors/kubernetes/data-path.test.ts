@@ -163,3 +163,44 @@ describe('data_path: agent', () => {
     await second.cleanup();
   });
 });
+
+describe('data_path: api', () => {
+  const apiExecutor = (): KubernetesExecutor => fx.executor('agent-api', { dataPath: 'api' });
+
+  it('a cut inputs attach errors the step with the reason, and the step never runs', async () => {
+    fake.injectFault({ kind: 'cut', count: 1, verb: 'create', resource: 'pods/attach', afterBytes: 100_000 });
+    const spec = await copyStep(1024 * 1024, 'echo the step ran; cp src/big.bin out/copy.bin');
+    const step = await apiExecutor().start(spec);
+    const log = await finish(step);
+    const error = await erroredWith(step);
+    console.log(`cut inputs: ${error}`);
+    expect(error).toMatch(/^inputs: the transfer was cut \(cut\): /);
+    expect(log).not.toContain('the step ran');
+    const started = fake
+      .events(NS)
+      .filter(
+        (e) =>
+          (e.involvedObject as { name?: string; fieldPath?: string }).name === podNameFor(spec) &&
+          (e as { reason?: string }).reason === 'Started',
+      )
+      .map((e) => (e.involvedObject as { fieldPath?: string }).fieldPath);
+    // The helper started (and got part of the tar); the step's container never did.
+    expect(started).toContain('spec.initContainers{inputs}');
+    expect(started).not.toContain('spec.containers{step}');
+    await step.cleanup();
+  });
+
+  it('a cut output exec errors the step naming the output and the reason', async () => {
+    const step = await apiExecutor().start(await copyStep(1024 * 1024));
+    await finish(step);
+    expect((await step.wait()).status).toBe('succeeded');
+    fake.injectFault({ kind: 'cut', count: 1, verb: 'create', resource: 'pods/exec', afterBytes: 100_000 });
+    const err = await step.collectOutputs(dir, 1e9).then(
+      () => undefined,
+      (e: unknown) => e as Error,
+    );
+    console.log(`cut output: ${err?.message}`);
+    expect(err?.message).toMatch(/^output "out": the transfer was cut \(cut\): /);
+    await step.cleanup();
+  });
+});

@@ -12,6 +12,7 @@
 import type { V1EnvVar, V1Secret } from '@kubernetes/client-node';
 import type { TransferFailure } from './data-endpoint.js';
 import type { KubernetesPoolSettings } from './settings.js';
+import { parseWindowsArchiveReport, windowsStreamOutCommand } from './windows.js';
 
 export type DataPath = 'agent' | 'api';
 
@@ -157,10 +158,11 @@ const ARCHIVE_LINE = /outpost-archive (\d+) ([0-9a-f]{64})/;
 
 /**
  * `api` path: tar `dir` to a file in the workspace, say its size and sha256 on stderr, then write it to
- * stdout; the agent compares what it received (parseArchiveLine).
+ * stdout; the agent compares what it received (parseArchiveReport). `id` names a Windows helper's
+ * file (a posix one uses its shell's pid).
  */
-export function streamOutCommand(pool: KubernetesPoolSettings, dir: string): string[] {
-  if (pool.helperShell === 'cmd') return ['tar', '-cf', '-', '-C', dir, '.'];
+export function streamOutCommand(pool: KubernetesPoolSettings, dir: string, id: string): string[] {
+  if (pool.helperShell === 'cmd') return windowsStreamOutCommand(pool.workspace, dir, id);
   return [
     'sh',
     '-c',
@@ -175,7 +177,14 @@ export function streamOutCommand(pool: KubernetesPoolSettings, dir: string): str
   ];
 }
 
-export function parseArchiveLine(stderr: string): InputsDigest | undefined {
+/** What an `api` path upload said it sent: its size, and its sha256 unless its helper had no tool for it. */
+export interface SentArchive {
+  size: number;
+  sha256: string | undefined;
+}
+
+export function parseArchiveReport(pool: KubernetesPoolSettings, stderr: string): SentArchive | undefined {
+  if (pool.helperShell === 'cmd') return parseWindowsArchiveReport(stderr);
   const m = ARCHIVE_LINE.exec(stderr);
   return m?.[1] && m[2] ? { size: Number(m[1]), sha256: m[2] } : undefined;
 }

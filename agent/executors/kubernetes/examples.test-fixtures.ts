@@ -32,6 +32,8 @@ export const linuxPool: KubernetesPoolSettings = {
   pendingTimeoutSeconds: 300,
   imagePullGraceSeconds: 10,
   registry: undefined,
+  // keep_failed_steps_for's default (5m): every pod has the helper a failed step is entered through.
+  keepFailedSteps: true,
 };
 
 export const windowsPool: KubernetesPoolSettings = {

@@ -40,13 +40,13 @@ import {
 } from './pod.js';
 import { podImage } from './image.js';
 import type { DataEndpoint } from './data-endpoint.js';
-import { dataTokenOf, withDataToken, type PodTransfer } from './data-path.js';
+import { dataTokenOf, TransferError, withDataToken, type PodTransfer } from './data-path.js';
 import { buildInputsTar, fetchUploads, keepCache, uploadsOf, type InputsTar } from './step-data.js';
 import { PendingClock, type PendingPhase } from './pending.js';
 import { viewPod } from './reasons.js';
 import { buildStepSecret, isPullSecret, podOwnerReference, redactOf, secretNameFor } from './secrets.js';
 import type { KubernetesPoolSettings } from './settings.js';
-import { sendTar } from './streams.js';
+import { ConnectionCut, sendTar } from './streams.js';
 import {
   initialState,
   logFinished,
@@ -184,8 +184,9 @@ export class KubernetesExecutor implements Executor {
       caches: step.caches ?? [],
       timeoutMs: step.timeoutMs,
       createdAt: Date.now(),
-      inputsTar: inputs.file,
+      inputsTar: inputs,
       scratch,
+      helper: hasHelper(pod),
       redact: step.redact ?? [],
       // Kept in the pod's annotations (pod.ts); read back only by reattach().
       resource: undefined,
@@ -226,6 +227,7 @@ export class KubernetesExecutor implements Executor {
       createdAt: created ? new Date(created).getTime() : Date.now(),
       inputsTar: undefined,
       scratch: undefined,
+      helper: hasHelper(pod),
       redact: redactOf(secret),
       resource: parseHeldResource(parseJson(annotations[ANNOTATION.resource])),
       resumedLog: parseLogStored(annotations[ANNOTATION.logStored]),
@@ -297,14 +299,19 @@ interface StepFacts {
   timeoutMs: number;
   createdAt: number;
   /** undefined on a reattached step: its inputs were delivered by the previous agent process. */
-  inputsTar: string | undefined;
+  inputsTar: InputsTar | undefined;
   scratch: string | undefined;
   redact: string[];
   /** A reattached resource step from an image: what the runner needs to read its response. */
   resource: HeldResource | undefined;
   /** A reattached step: the pod's log-stored annotation, where its log goes on. */
   resumedLog: LogCheckpoint | undefined;
+  /** The pod has the `outputs` helper, which outlives the step's container (pod.ts). */
+  helper: boolean;
 }
+
+const hasHelper = (pod: V1Pod): boolean =>
+  pod.spec?.containers.some((c) => c.name === OUTPUTS_CONTAINER) ?? false;
 
 function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
@@ -552,22 +559,29 @@ class KubeStep implements RunningStep {
     );
   }
 
+  /**
+   * `api` path: the inputs tar on the helper's stdin. A connection that drops midway ends the step
+   * here (the pod is deleted), whether or not the helper, which checks size and sha256, notices first.
+   */
   private async sendInputs(): Promise<void> {
     this.apply({ type: 'inputs-sending' });
+    const tar = this.s.inputsTar;
     try {
       this.inputsStderr = await sendTar(
         this.api.kc,
         this.namespace,
         this.s.podName,
         INPUTS_CONTAINER,
-        this.s.inputsTar ?? '',
+        tar?.file ?? '',
       );
       this.apply({ type: 'inputs-sent' });
     } catch (err) {
-      this.end(
-        { status: 'errored', exitStatus: -1, error: `inputs: cannot send them to the pod: ${describe(err)}` },
-        DELETE,
-      );
+      const why =
+        err instanceof ConnectionCut
+          ? new TransferError('cut', `sent ${err.bytes} of ${tar?.size ?? 0} bytes, then ${err.message}`)
+              .message
+          : `cannot send them to the pod: ${describe(err)}`;
+      this.end({ status: 'errored', exitStatus: -1, error: `inputs: ${why}` }, DELETE);
     }
   }
 
@@ -739,12 +753,25 @@ class KubeStep implements RunningStep {
     }
   }
 
-  /** `outpost intercept`: an exec into the step's container while it runs (intercept.ts). */
+  /**
+   * `outpost intercept` (intercept.ts): an exec into the step's container while it runs; once it
+   * failed (the runner keeps such a step for its pool's keep_failed_steps_for), into the pod's
+   * helper, which outlives it with the same workspace, directory and environment.
+   */
   intercept(command: InterceptCommand, output: TerminalOutput): Promise<StepTerminal> {
-    if (this.state.life !== 'running' || this.state.container !== 'alive')
-      return Promise.reject(new Error(`the step's container in pod ${this.s.podName} is not running`));
     const where = { namespace: this.namespace, pod: this.s.podName, container: STEP_CONTAINER };
-    return execTerminal(this.api.kc, where, command, output);
+    if (this.state.life === 'running' && this.state.container === 'alive')
+      return execTerminal(this.api.kc, where, command, output);
+    const failed = this.state.life === 'ended' && this.state.result?.status === 'failed';
+    if (failed && this.s.helper && this.state.pod === 'exists')
+      return execTerminal(this.api.kc, { ...where, container: OUTPUTS_CONTAINER }, command, output);
+    return Promise.reject(
+      new Error(
+        failed
+          ? `the step's container in pod ${this.s.podName} has ended, and the pod has no helper left to enter`
+          : `the step's container in pod ${this.s.podName} is not running`,
+      ),
+    );
   }
 
   async cleanup(): Promise<void> {

@@ -88,6 +88,9 @@ describe('buildPod', () => {
             name: 'outputs',
             image: 'busybox:1.37',
             command: ['sh', '-c', 'trap "exit 0" TERM INT; while true; do sleep 1; done'],
+            // Where `outpost intercept` lands once the step failed: the step's directory and env.
+            workingDir: '/workspace',
+            env: [{ name: 'CI', value: 'true' }],
             volumeMounts: mounts,
             resources: helper,
             securityContext: restricted,
@@ -125,11 +128,18 @@ describe('buildPod', () => {
       volumeMounts: [{ name: 'workspace', mountPath: 'C:\\workspace' }],
     });
     expect(pod.spec?.initContainers?.[0]?.securityContext).toBeUndefined();
-    expect(pod.spec?.containers).toHaveLength(1);
+    expect(pod.spec?.containers).toHaveLength(2);
     expect(pod.spec?.containers[0]).toMatchObject({
       image: 'mcr.microsoft.com/windows/servercore:ltsc2022',
       command: ['cmd'],
       workingDir: 'C:\\workspace\\src',
+    });
+    // No outputs, but the pool keeps failed steps: the helper idles, to be entered by intercept.
+    expect(pod.spec?.containers[1]).toMatchObject({
+      name: 'outputs',
+      command: ['cmd', '/S', '/C', 'ping -t 127.0.0.1 > NUL'],
+      workingDir: 'C:\\workspace\\src',
+      env: [{ name: 'CONFIGURATION', value: 'Release' }],
     });
     // No timeout: still a deadline (a day), so a pod the agent lost cannot run for ever.
     expect(pod.spec?.activeDeadlineSeconds).toBe(86_400);
@@ -228,8 +238,10 @@ describe('buildPod', () => {
       { name: 'CI', value: 'true' },
       { name: 'PGPASSWORD', valueFrom: { secretKeyRef: { name: 'db-credentials', key: 'password' } } },
     ]);
-    // The helpers never see it.
+    // The inputs helper never sees it; the outputs helper, which `outpost intercept` enters once the
+    // step failed, has the step's environment.
     expect(pod.spec?.initContainers?.[0]?.env).toBeUndefined();
+    expect(pod.spec?.containers[1]?.env).toEqual(pod.spec?.containers[0]?.env);
     expect(() => buildPod(step, { ...linuxPool, readableSecrets: ['other'] }, ids('p'))).toThrow(
       new PodSpecError(
         'env PGPASSWORD: secret "db-credentials" (var source "cluster-secrets") is not readable by pool "linux"; ' +
@@ -411,16 +423,42 @@ describe('buildPod on the agent data path', () => {
       url,
       token,
     ]);
-    expect(pod.spec?.containers.find((c) => c.name === 'outputs')?.env).toEqual([url, token]);
+    expect(pod.spec?.containers.find((c) => c.name === 'outputs')?.env).toEqual([
+      { name: 'CI', value: 'true' },
+      url,
+      token,
+    ]);
     expect(JSON.stringify(pod)).not.toContain('Bearer ey');
   });
 
   it('runs the outputs helper for a step with caches but no outputs', () => {
+    const unkept = { ...linuxPool, keepFailedSteps: false };
     const step: ExecStep = { ...linuxStep, outputs: [], caches: [{ path: 'cache/npm', dir: '/kept' }] };
-    const pod = buildPod(step, linuxPool, ids('p'));
+    const pod = buildPod(step, unkept, ids('p'));
     expect(pod.spec?.containers.map((c) => c.name)).toEqual(['step', 'outputs']);
+    const bare = buildPod({ ...step, caches: [] }, unkept, ids('p'));
+    expect(bare.spec?.containers.map((c) => c.name)).toEqual(['step']);
     expect(() =>
       buildPod({ ...step, caches: [{ path: '../up', dir: '/kept' }] }, linuxPool, ids('p')),
     ).toThrow('cache path "../up": escapes the work dir');
+  });
+});
+
+describe('a pool that keeps failed steps (keep_failed_steps_for)', () => {
+  it("gives every pod the helper, in the step's directory with its environment but the helper's PATH", () => {
+    const step: ExecStep = {
+      ...linuxStep,
+      outputs: [],
+      run: { ...linuxStep.run, dir: 'src' },
+      env: { CI: 'true', PATH: '/opt/go/bin:/usr/bin' },
+    };
+    const pod = buildPod(step, linuxPool, ids('p'));
+    expect(pod.spec?.containers.map((c) => c.name)).toEqual(['step', 'outputs']);
+    expect(pod.spec?.containers[1]).toMatchObject({
+      image: 'busybox:1.37',
+      workingDir: '/workspace/src',
+      env: [{ name: 'CI', value: 'true' }],
+    });
+    expect(pod.spec?.containers[0]?.env).toContainEqual({ name: 'PATH', value: '/opt/go/bin:/usr/bin' });
   });
 });

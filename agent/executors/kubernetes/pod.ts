@@ -14,6 +14,7 @@
 import path from 'node:path';
 import type {
   V1Container,
+  V1EnvVar,
   V1Pod,
   V1PodSecurityContext,
   V1ResourceRequirements,
@@ -23,7 +24,7 @@ import { heldResource, type ExecStep, type StepImage } from '../executor.js';
 import { inputsCommand, inputsEnv, outputsEnv, type PodTransfer } from './data-path.js';
 import { strategicMerge } from './patch.js';
 import type { KubernetesPoolSettings, ResourceAmounts, Toleration } from './settings.js';
-import { windowsBuildOfImage, windowsExtractCommand } from './windows.js';
+import { CMD_METACHARACTERS, windowsBuildOfImage, windowsExtractCommand } from './windows.js';
 
 export const WORKSPACE_VOLUME = 'workspace';
 export const INPUTS_CONTAINER = 'inputs';
@@ -265,15 +266,19 @@ function keepAlive(pool: KubernetesPoolSettings): string[] {
     : ['sh', '-c', 'trap "exit 0" TERM INT; while true; do sleep 1; done'];
 }
 
-/** The workspace's top-level directories the inputs tar makes (cmd quoting: no metacharacters). */
+/**
+ * The workspace's top-level directories the inputs tar makes. Every step path goes into a cmd line
+ * (the inputs helper's grants, the outputs helper's uploads): quoted, so no metacharacters.
+ */
 function topDirs(step: ExecStep): string[] {
-  const dirs = new Set(stepDirs(step).map((d) => d.split('/')[0] ?? '.'));
+  const all = stepDirs(step);
+  const bad = all.find((d) => CMD_METACHARACTERS.test(d));
+  if (bad !== undefined)
+    throw new PodSpecError(
+      `path ${JSON.stringify(bad)}: a Windows pool's paths cannot contain " % & | < > ^`,
+    );
+  const dirs = new Set(all.map((d) => d.split('/')[0] ?? '.'));
   dirs.delete('.');
-  for (const d of dirs)
-    if (/["%&|<>^]/.test(d))
-      throw new PodSpecError(
-        `path ${JSON.stringify(d)}: a Windows pool's paths cannot contain " % & | < > ^`,
-      );
   return [...dirs];
 }
 
@@ -342,31 +347,36 @@ export function buildPod(step: ExecStep, pool: KubernetesPoolSettings, ids: PodI
     ...(helperSecurity ? { securityContext: helperSecurity } : {}),
   };
   const stepSecurity = containerSecurityContext(pool, step.privileged);
+  const stepEnv: V1EnvVar[] = [
+    ...Object.entries(step.env).map(([name, value]) => ({ name, value })),
+    // Read by the kubelet when the container starts: the value never passes through the agent.
+    ...(step.secretEnv ?? []).map((e) => ({
+      name: e.name,
+      valueFrom: { secretKeyRef: { name: e.secret, key: e.key } },
+    })),
+  ];
   const stepContainer: V1Container = {
     name: STEP_CONTAINER,
     image: ids.image ?? imageOf(step.image, pool),
     command: [step.run.path],
     args: [...step.run.args],
     workingDir: runDir,
-    env: [
-      ...Object.entries(step.env).map(([name, value]) => ({ name, value })),
-      // Read by the kubelet when the container starts: the value never passes through the agent.
-      ...(step.secretEnv ?? []).map((e) => ({
-        name: e.name,
-        valueFrom: { secretKeyRef: { name: e.secret, key: e.key } },
-      })),
-    ],
+    env: stepEnv,
     volumeMounts: mounts,
     resources: stepResources(step, pool),
     ...(stepSecurity ? { securityContext: stepSecurity } : {}),
   };
   const containers = [stepContainer];
-  if (step.outputs.length > 0 || (step.caches?.length ?? 0) > 0) {
-    const env = outputsEnv(ids.transfer);
+  if (step.outputs.length > 0 || (step.caches?.length ?? 0) > 0 || pool.keepFailedSteps) {
+    // It outlives the step's container: `outpost intercept` into a failed step kept for its pool's
+    // keep_failed_steps_for enters it, in the step's directory and environment (PATH stays the helper
+    // image's own: the helper's commands need it).
+    const env = [...stepEnv.filter((e) => e.name !== 'PATH'), ...outputsEnv(ids.transfer)];
     containers.push({
       name: OUTPUTS_CONTAINER,
       image: pool.helperImage,
       command: keepAlive(pool),
+      workingDir: runDir,
       ...(env.length > 0 ? { env } : {}),
       volumeMounts: mounts,
       resources: HELPER_RESOURCES,

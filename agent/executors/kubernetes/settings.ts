@@ -65,6 +65,11 @@ export interface KubernetesPoolSettings {
    * the agent's data endpoint, `api` through the API server. Absent: `api`.
    */
   dataPath?: 'agent' | 'api';
+  /**
+   * The agent keeps failed steps for `outpost intercept` (its pool's keep_failed_steps_for is not 0):
+   * every pod then has the `outputs` helper, which outlives the step's container. Absent: false.
+   */
+  keepFailedSteps?: boolean;
   /** Where the agent pushes images steps built, to run them by digest (image.ts); undefined: none. */
   registry: PoolRegistry | undefined;
 }

@@ -11,15 +11,16 @@ import { sha256Of, unpack } from '../../artifacts/archive.js';
 import type { ExecStep } from '../executor.js';
 import type { DataEndpoint } from './data-endpoint.js';
 import {
-  parseArchiveLine,
+  parseArchiveReport,
   pushCommand,
   streamOutCommand,
   TransferError,
   type InputsDigest,
+  type SentArchive,
 } from './data-path.js';
 import { OUTPUTS_CONTAINER, stepDirs, workspacePath } from './pod.js';
 import type { KubernetesPoolSettings } from './settings.js';
-import { execCommand, execToFile, OutputTooLarge } from './streams.js';
+import { ConnectionCut, execCommand, execToFile, OutputTooLarge } from './streams.js';
 
 /** The file a task cache is kept in, inside the directory TaskCaches gives the step. */
 export const CACHE_FILE = 'cache.tar';
@@ -135,17 +136,27 @@ async function streamedOut(src: PodSource, upload: UploadSpec, file: string): Pr
     src.pool.namespace,
     src.pod,
     OUTPUTS_CONTAINER,
-    streamOutCommand(src.pool, upload.from),
+    streamOutCommand(src.pool, upload.from, randomUUID()),
     file,
     upload.maxBytes,
-  );
-  // Windows helpers stream a plain tar: nothing to compare with (docs/kubernetes.md).
-  if (src.pool.helperShell === 'cmd') return;
-  const sent = parseArchiveLine(stderr);
+  ).catch((err: unknown) => {
+    if (!(err instanceof ConnectionCut)) throw err;
+    const sent = parseArchiveReport(src.pool, err.stderr);
+    const of = sent ? ` of the ${sent.size}` : '';
+    throw new TransferError('cut', `received ${err.bytes}${of} bytes, then ${err.message}`);
+  });
+  const sent = parseArchiveReport(src.pool, stderr);
   if (!sent) throw new TransferError('cut', `the pod did not say what it sent: ${stderr || 'no word'}`);
+  await verifyReceived(file, sent);
+}
+
+/** Compares what arrived in `file` with what the pod said it sent; throws the TransferError why not. */
+export async function verifyReceived(file: string, sent: SentArchive): Promise<void> {
   const size = (await stat(file)).size;
   if (size !== sent.size)
     throw new TransferError('cut', `received ${size} of the ${sent.size} bytes the pod sent`);
+  // A Windows helper without certutil (nanoserver) says only the size.
+  if (sent.sha256 === undefined) return;
   const sha256 = await sha256Of(file);
   if (sha256 !== sent.sha256)
     throw new TransferError('digest', `received sha256 ${sha256}, the pod sent ${sent.sha256}`);

@@ -22,17 +22,40 @@ class Tail extends Writable {
   }
 }
 
-function closed(ws: WebSocket.WebSocket): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (ws.readyState === ws.CLOSED) return resolve();
-    ws.on('close', () => resolve());
-    ws.on('error', reject);
+/** Resolves once the socket closed, with the error it closed on, if any. */
+function closed(ws: WebSocket.WebSocket): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    if (ws.readyState === ws.CLOSED) return resolve(undefined);
+    let error: Error | undefined;
+    ws.on('error', (err: Error) => (error ??= err));
+    ws.on('close', () => resolve(error));
   });
 }
 
 /**
- * Streams `tarFile` into the stdin of `container` (running `tar -x`); resolves with what it printed on
- * stderr once it took it all (its exit code, in the pod's status, says whether that was an error).
+ * The connection ended before the command's Status (or before every stdin byte was sent): what
+ * crossed it may be incomplete. The caller, who knows what should have arrived, says so in its words.
+ */
+export class ConnectionCut extends Error {
+  override readonly name = 'ConnectionCut';
+  constructor(
+    /** Stream bytes that crossed before it ended (received from stdout, or written to stdin). */
+    readonly bytes: number,
+    /** What the command had said on stderr by then. */
+    readonly stderr: string,
+    cause: Error | undefined,
+  ) {
+    super(
+      `the connection to the pod closed early${cause ? ` (${cause.message})` : ''}`,
+      cause ? { cause } : undefined,
+    );
+  }
+}
+
+/**
+ * Streams `tarFile` into the stdin of `container` (the inputs helper); resolves with what it printed
+ * on stderr once it took it all (its exit code, in the pod's status, says whether that was an error).
+ * Rejects with ConnectionCut when the connection ended before every byte was written to it.
  */
 export async function sendTar(
   kc: KubeConfig,
@@ -45,25 +68,43 @@ export async function sendTar(
   const stderr = new Tail();
   const ws = await new Attach(kc).attach(namespace, pod, container, null, stderr, stdin, false);
   const done = closed(ws);
-  done.catch(() => undefined);
+  // A function, not a narrowed property: the socket's state changes while this awaits.
+  const open = (): boolean => ws.readyState === ws.OPEN;
+  let sent = 0;
+  let whole = true;
   for await (const chunk of createReadStream(tarFile)) {
+    if (!open()) {
+      whole = false;
+      break;
+    }
     stdin.write(chunk as Buffer);
+    sent += (chunk as Buffer).length;
     // Bounded memory: wait for the socket to drain instead of queueing the whole archive.
-    while (ws.bufferedAmount > MAX_BUFFERED && ws.readyState === ws.OPEN)
+    while (ws.bufferedAmount > MAX_BUFFERED && open())
       await new Promise((resolve) => setTimeout(resolve, 10));
-    if (ws.readyState !== ws.OPEN) break;
   }
   stdin.end();
-  await done;
+  const error = await done;
+  // A drop after the last byte left is for the helper to judge: it checks size and sha256.
+  if (!whole) throw new ConnectionCut(sent, stderr.text, error);
   return stderr.text;
 }
 
 export class OutputTooLarge extends Error {}
 
-/** The error of a command that did not succeed: its stderr, else the API's words. */
-function failure(status: V1Status | undefined, stderr: Tail): Error | undefined {
-  if (status?.status === 'Success') return undefined;
-  return new Error(stderr.text || status?.message || 'the connection closed before the command ended');
+/**
+ * The error of a command that did not succeed: ConnectionCut when no Status came (the connection
+ * ended first), else its stderr, else the API's words.
+ */
+function failure(
+  status: V1Status | undefined,
+  stderr: Tail,
+  bytes: number,
+  closedOn: Error | undefined,
+): Error | undefined {
+  if (!status) return new ConnectionCut(bytes, stderr.text, closedOn);
+  if (status.status === 'Success') return undefined;
+  return new Error(stderr.text || status.message || 'the command failed');
 }
 
 /** Runs `command` in `container`, ignoring its stdout; rejects with its stderr when it fails. */
@@ -79,14 +120,14 @@ export async function execCommand(
   const ws = await new Exec(kc).exec(namespace, pod, container, command, null, stderr, null, false, (s) => {
     status = s;
   });
-  await closed(ws);
-  const err = failure(status, stderr);
+  const err = failure(status, stderr, 0, await closed(ws));
   if (err) throw err;
 }
 
 /**
  * Runs `command` in `container` and writes its stdout to `file`; resolves with what it printed on
- * stderr, rejects with that when it exits non-zero, and with OutputTooLarge past `maxBytes`.
+ * stderr, rejects with that when it exits non-zero, with OutputTooLarge past `maxBytes`, and with
+ * ConnectionCut when the connection ended before the command did.
  */
 export async function execToFile(
   kc: KubeConfig,
@@ -128,11 +169,11 @@ export async function execToFile(
     status = s;
   });
   state.ws = ws;
-  await closed(ws);
+  const closedOn = await closed(ws);
   if (!meter.writableEnded) meter.end();
   await finished;
   if (state.tooLarge) throw new OutputTooLarge(`larger than the limit of ${maxBytes} bytes`);
-  const err = failure(status, stderr);
+  const err = failure(status, stderr, size, closedOn);
   if (err) throw err;
   return stderr.text;
 }

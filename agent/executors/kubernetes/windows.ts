@@ -44,3 +44,45 @@ export function windowsExtractCommand(workspace: string, topDirs: readonly strin
   const grants = topDirs.map((d) => `icacls "${workspace}\\${d}" /grant ${USERS_SID}:(OI)(CI)M /T /Q`);
   return ['cmd', '/S', '/C', [`tar -xf - -C "${workspace}"`, ...grants].join(' && ')];
 }
+
+/** cmd metacharacters a path in a helper's command line cannot hold (it is quoted, but % still expands). */
+export const CMD_METACHARACTERS = /["%&|<>^]/;
+
+/** The size line the Windows upload prints on stderr: `outpost-archive-size <bytes>`. */
+const SIZE_LINE = /outpost-archive-size (\d+)/;
+/** certutil's answer: `SHA256 hash of <file>:`, then the digest (hex pairs spaced on older builds). */
+const CERTUTIL_SHA256 = /SHA256 hash of [^\n]*:\r?\n([0-9a-fA-F ]+)\r?\n/;
+
+/**
+ * `api` path, Windows outputs helper (cmd, nanoserver: tar, `for`'s `%~z` size, and `type`, which
+ * copies a file byte for byte when its output is not the console): tar `dir` to a file of this exec's
+ * own (`id`) in the workspace, say its size on stderr, and its sha256 where the image has certutil
+ * (Server Core does, nanoserver does not), then write the file to stdout. `&` binds loosest in cmd,
+ * so each part runs in turn; a failing tar or type exits 1. `dir` holds no cmd metacharacter (buildPod
+ * refused the step's pod otherwise).
+ */
+export function windowsStreamOutCommand(workspace: string, dir: string, id: string): string[] {
+  const f = `${workspace}\\.outpost-upload-${id}.tar`;
+  return [
+    'cmd',
+    '/S',
+    '/C',
+    [
+      `(tar -cf "${f}" -C "${dir}" . || exit 1)`,
+      `(for %A in ("${f}") do @echo outpost-archive-size %~zA 1>&2)`,
+      `(certutil -hashfile "${f}" SHA256 1>&2 2>NUL)`,
+      `(type "${f}" || (del "${f}" & exit 1))`,
+      `del "${f}"`,
+    ].join(' & '),
+  ];
+}
+
+/** What the Windows upload said it sent: always its size, its sha256 only where certutil ran. */
+export function parseWindowsArchiveReport(
+  stderr: string,
+): { size: number; sha256: string | undefined } | undefined {
+  const size = SIZE_LINE.exec(stderr)?.[1];
+  if (size === undefined) return undefined;
+  const hex = CERTUTIL_SHA256.exec(stderr)?.[1]?.replace(/ /g, '').toLowerCase();
+  return { size: Number(size), sha256: hex && /^[0-9a-f]{64}$/.test(hex) ? hex : undefined };
+}

@@ -109,7 +109,10 @@ export interface FakeKube {
   containerPids(namespace: string, name: string): number[];
   /** Every (verb, resource, namespace) requested so far, allowed or not: proves an RBAC list minimal. */
   permissionsUsed(): Permission[];
-  /** The next `count` matching requests fail (429/500/503/reset, see server.ts Fault) instead of being served. */
+  /**
+   * The next `count` matching requests fail (429/500/503/reset, see server.ts Fault) instead of being
+   * served, or (`cut`) an exec/attach websocket drops after `afterBytes` of stream data.
+   */
   injectFault(fault: Fault): void;
   /** How many requests got an injected fault so far. */
   faultsServed(): number;

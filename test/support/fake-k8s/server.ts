@@ -3,7 +3,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type WebSocket } from 'ws';
 import { ApiError, badRequest, methodNotAllowed, notFound, unauthorized } from './errors.js';
 import type { Kubelet } from './kubelet.js';
 import { formatLine, parseRfc3339, selectLines, nowNs } from './logs.js';
@@ -13,7 +13,13 @@ import { parseTerminalSize, terminalSizer, underTerminal } from './exec-tty.js';
 import { launchExec } from './runtime.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { kindOf, type KObject, type Resource, type Store } from './store.js';
-import { chooseProtocol, serveAttach, serveExec, type StreamOptions } from './websocket-channels.js';
+import {
+  chooseProtocol,
+  cutAfter,
+  serveAttach,
+  serveExec,
+  type StreamOptions,
+} from './websocket-channels.js';
 
 export interface ServerDeps {
   store: Store;
@@ -120,13 +126,18 @@ function authenticate(req: IncomingMessage, token: string): void {
  * `verb` / `resource` (any when absent): 429 (with Retry-After), 500, 503, or a connection reset.
  * `reset-after-commit` (creates only) does the create, then drops the connection before answering:
  * the client cannot know that its object exists.
+ * `cut` (websocket exec/attach only: resource `pods/exec` or `pods/attach`, verb `create`) serves the
+ * stream, then drops its connection (no Status, no close frame) at the first stdin/stdout/stderr frame
+ * that would take the data crossed past `afterBytes`: that frame is lost, every earlier one arrived.
  */
 export interface Fault {
-  kind: 429 | 500 | 503 | 'reset' | 'reset-after-commit';
+  kind: 429 | 500 | 503 | 'reset' | 'reset-after-commit' | 'cut';
   count: number;
   verb?: string;
   resource?: string;
   retryAfterSeconds?: number;
+  /** `cut`: how many bytes of stream data cross the connection before it drops (default 0). */
+  afterBytes?: number;
 }
 
 const FAULT_STATUS = {
@@ -225,7 +236,7 @@ export class ApiServer {
       req.socket.destroy();
       return;
     }
-    if (fault && fault.kind !== 'reset-after-commit') {
+    if (fault && typeof fault.kind === 'number') {
       const [reason, message] = FAULT_STATUS[fault.kind];
       if (fault.retryAfterSeconds !== undefined)
         res.setHeader('Retry-After', String(fault.retryAfterSeconds));
@@ -380,6 +391,8 @@ export class ApiServer {
     const labels = parseLabelSelector(q.get('labelSelector') ?? undefined);
     const fields = parseFieldSelector(route.resource, q.get('fieldSelector') ?? undefined);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // Answered at once, as the API server does: a watch with nothing to send yet is still open.
+    res.flushHeaders();
     this.watches.add(res);
     const stop = this.d.store.watch(
       route.resource,
@@ -539,6 +552,12 @@ export class ApiServer {
       );
     }
     const proc = c.proc;
+    const cut = this.takeFault('create', `pods/${route.subresource}`, ['cut']);
+    const withCut = (ws: WebSocket): WebSocket => {
+      // Before the stream's own listeners: the frame that crosses the limit never reaches them.
+      if (cut) cutAfter(ws, cut.afterBytes ?? 0);
+      return ws;
+    };
     if (route.subresource === 'exec') {
       const command = q.getAll('command');
       if (!command.length) throw badRequest('you must specify at least one command for the container');
@@ -550,7 +569,8 @@ export class ApiServer {
         env: c.env,
         runAs: c.runAs,
       };
-      this.wss.handleUpgrade(req, socket, head, (ws) => {
+      this.wss.handleUpgrade(req, socket, head, (upgraded) => {
+        const ws = withCut(upgraded);
         if (!o.tty) return serveExec(ws, launchExec(target, command, o.stdin), o);
         // A terminal, as a runtime gives an exec with tty (exec-tty.ts), sized from the resize channel.
         const exec = launchExec(target, underTerminal(command), o.stdin);
@@ -562,7 +582,7 @@ export class ApiServer {
       });
     } else {
       this.wss.handleUpgrade(req, socket, head, (ws) =>
-        serveAttach(ws, { proc, stdinOnce: Boolean(c.spec.stdinOnce) }, o),
+        serveAttach(withCut(ws), { proc, stdinOnce: Boolean(c.spec.stdinOnce) }, o),
       );
     }
   }

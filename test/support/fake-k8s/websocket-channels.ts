@@ -53,6 +53,8 @@ function onClientFrames(
   resize?: (payload: Buffer) => void,
 ): void {
   ws.on('message', (raw: Buffer, isBinary: boolean) => {
+    // A connection being dropped (a `cut` fault) delivers nothing more.
+    if (ws.readyState !== ws.OPEN) return;
     const data = isBinary ? raw : Buffer.from(raw.toString());
     if (data.length < 1) return;
     const channel = data[0];
@@ -60,6 +62,32 @@ function onClientFrames(
     else if (channel === CLOSE && data[1] === STDIN) closeStdin();
     else if (channel === RESIZE) resize?.(data.subarray(1));
   });
+}
+
+const isStreamData = (frame: Buffer): boolean => frame.length > 1 && (frame[0] ?? 0xff) <= STDERR;
+
+/**
+ * The `cut` fault (server.ts Fault): the connection drops abruptly, as when a proxy or the network
+ * between client and API server fails, at the first stdin/stdout/stderr frame that would take the
+ * stream data crossed past `afterBytes`. Call before the stream's own listeners are added.
+ */
+export function cutAfter(ws: WebSocket, afterBytes: number): void {
+  let crossed = 0;
+  const crosses = (frame: Buffer): boolean => {
+    if (!isStreamData(frame)) return false;
+    crossed += frame.length - 1;
+    return crossed > afterBytes;
+  };
+  ws.on('message', (raw: Buffer, isBinary: boolean) => {
+    if (isBinary && ws.readyState === ws.OPEN && crosses(raw)) ws.terminate();
+  });
+  // This module sends every frame as one Buffer (frame()).
+  const send = ws.send.bind(ws) as (data: Buffer) => void;
+  ws.send = ((data: Buffer) => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (crosses(data)) ws.terminate();
+    else send(data);
+  }) as typeof ws.send;
 }
 
 /** Streams an exec'd process and reports its exit as the real server does (NonZeroExitCode/ExitCode). */
