@@ -93,7 +93,11 @@ export function oneOffRoutes(ctx: ApiContext): Route[] {
           uploaded.push({ name: u.name, digest: u.digest, size: 0 });
         }
         const job = body.inputsFrom ? await jobInputs(ctx, team.name, body.inputsFrom) : undefined;
-        const image = body.image === undefined ? undefined : job?.byResource.get(body.image);
+        // fly names the job's input (its get's name); a resource's name is taken too.
+        const image =
+          body.image === undefined
+            ? undefined
+            : (job?.inputs.find((i) => i.name === body.image) ?? job?.byResource.get(body.image));
         if (body.image !== undefined && !image)
           throw new HttpError(
             400,
