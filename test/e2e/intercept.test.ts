@@ -3,12 +3,14 @@
 // failed one on a process pool, and a running step's pod on a Kubernetes pool of the fake cluster
 // (test/support/fake-k8s), an exec with a pseudo-terminal.
 
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
 import { spawnCli } from '../support/cli-process.js';
+import { eventually } from '../support/eventually.js';
 import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
 import { startFakeKube, type FakeKube } from '../support/fake-k8s/index.js';
 import { finalStatus, readBuildEvents, triggerJob, waitForEvents } from '../support/harness.js';
@@ -35,6 +37,18 @@ const task = (name: string, script: string, tags = '') => `- name: ${name}
 
 const PIPELINE = `jobs:
 ${task('job', 'echo started; exec sleep 600')}${task('fails', 'echo failing; exit 1')}${task('fails-unkept', 'exit 1', 'unkept')}${task('kube', 'echo started; exec sleep 600', 'kube')}`;
+
+/** The pseudo-terminal the test's `script` (pid) gives the CLI: its child's stdin. */
+async function cliTerminal(scriptPid: number): Promise<string> {
+  return eventually('the CLI to run on a terminal', async () => {
+    const children = await readFile(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8');
+    for (const child of children.trim().split(/\s+/).filter(Boolean)) {
+      const stdin = await readlink(`/proc/${child}/fd/0`).catch(() => '');
+      if (stdin.startsWith('/dev/pts/')) return stdin;
+    }
+    return undefined;
+  });
+}
 
 async function outpost(args: string[], tty = false) {
   const p = spawnCli(args, { cwd: cli.dir, env: cli.env as Record<string, string>, tty });
@@ -130,6 +144,25 @@ describe('outpost intercept into a process step', () => {
     // terminal may also echo a NUL that the test's own `script` writes as the command starts (`^@`).
     expect(result.stdout).toMatch(new RegExp(`${agent.dir}/work/\\S+\\r*\\n(?:\\^@)*/dev/pts/\\d+`));
     expect(result.code).toBe(3);
+  });
+
+  it("applies a resize of the user's terminal to the command's pseudo-terminal", async () => {
+    // Prints its size, waits (bounded) for it to change, prints it again.
+    const script =
+      's0=$(stty size); echo "size $s0"; i=0; ' +
+      'while [ "$(stty size)" = "$s0" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ' +
+      'echo "size $(stty size)"; exit 4';
+    const p = spawnCli(['intercept', '-b', String(buildId), '--', 'sh', '-c', script], {
+      cwd: cli.dir,
+      env: cli.env as Record<string, string>,
+      tty: true,
+    });
+    await p.waitFor('size ');
+    // The user resizes their window: the CLI's terminal gets a new size (and the CLI a SIGWINCH).
+    const terminal = await cliTerminal(p.child.pid!);
+    execFileSync('stty', ['-F', terminal, 'rows', '41', 'cols', '101']);
+    expect(await p.exited, p.stdout()).toBe(4);
+    expect(p.stdout()).toMatch(/size \d+ \d+\r*\n(?:.|\n)*size 41 101\r*\n/);
   });
 
   it("a failed step's directory and environment stay for the pool's keep_failed_steps_for", async () => {
