@@ -78,8 +78,8 @@ async function resizePty(scriptPid: number, rows: number, cols: number): Promise
   await execFileAsync('stty', ['-F', tty, 'rows', String(rows), 'cols', String(cols)]).catch(() => undefined);
 }
 
-/** The terminal of the command `script` runs: its child's stdin, a /dev/pts device. */
-async function ptyOf(scriptPid: number): Promise<string | undefined> {
+/** The terminal of the command `script` runs: its child's stdin, a /dev/pts device (Linux). */
+export async function ptyOf(scriptPid: number): Promise<string | undefined> {
   const children = await readFile(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8').catch(() => '');
   for (const child of children.trim().split(/\s+/).filter(Boolean)) {
     const stdin = await readlink(`/proc/${child}/fd/0`).catch(() => '');

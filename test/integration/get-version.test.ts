@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BuildSummary } from '../../hub/api/types.js';
 import type { Sandbox } from '../../cli/test/fake-hub.js';
-import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
+import { setPipelineByCli, startCliFixture, type CliFixture } from '../support/cli-fixture.js';
 import { eventually } from '../support/eventually.js';
 
 let fixture: CliFixture;
@@ -41,15 +41,6 @@ ${version ? `    version: ${version}\n` : ''}  - task: show
 `;
 }
 
-async function setPipeline(name: string, yaml: string, flags: string[] = []): Promise<void> {
-  const file = path.join(cli.dir, `${name}.yml`);
-  await writeFile(file, yaml);
-  const set = await cli.run(['set-pipeline', '-p', name, '-c', file, '-n', ...flags]);
-  expect(set.code, set.stderr).toBe(0);
-  const instance = flags[0] === '-i' ? `${name}/${flags[1]!.replace('=', ':')}` : name;
-  expect((await cli.run(['unpause-pipeline', '-p', instance])).code).toBe(0);
-}
-
 async function addVersions(resource: string, ...versions: string[]): Promise<void> {
   for (const v of versions) {
     const checked = await cli.run(['check-resource', '-r', resource, '-f', `version:${v}`]);
@@ -69,13 +60,13 @@ async function triggered(job: string): Promise<{ code: number; got: string[]; st
 
 describe("a get step's version", () => {
   it('latest by default: the newest version', async () => {
-    await setPipeline('latest', pipeline(''));
+    await setPipelineByCli(cli, 'latest', pipeline(''));
     await addVersions('latest/r', 'v1', 'v2');
     expect(await triggered('latest/j')).toMatchObject({ code: 0, got: ['v2'] });
   });
 
   it('every: each version in order, one build each, as new versions arrive', async () => {
-    await setPipeline('every', pipeline('every', true));
+    await setPipelineByCli(cli, 'every', pipeline('every', true));
     await addVersions('every/r', 'v1');
     await addVersions('every/r', 'v2', 'v3', 'v4');
     const builds = await eventually('four builds of every/j to succeed', async () => {
@@ -92,27 +83,27 @@ describe("a get step's version", () => {
   });
 
   it('a pinned map: that version, not the newest', async () => {
-    await setPipeline('pinned', pipeline('{ version: v1 }'));
+    await setPipelineByCli(cli, 'pinned', pipeline('{ version: v1 }'));
     await addVersions('pinned/r', 'v1', 'v2');
     expect(await triggered('pinned/j')).toMatchObject({ code: 0, got: ['v1'] });
   });
 
   it('a map field from a -v var, a whole map or every from a -y var, a field from an instance var', async () => {
-    await setPipeline('field', pipeline('{ version: ((ref)) }'), ['-v', 'ref=v1']);
+    await setPipelineByCli(cli, 'field', pipeline('{ version: ((ref)) }'), ['-v', 'ref=v1']);
     await addVersions('field/r', 'v1', 'v2');
     expect(await triggered('field/j')).toMatchObject({ code: 0, got: ['v1'] });
 
-    await setPipeline('whole', pipeline('((v))'), ['-y', 'v={version: v2}']);
+    await setPipelineByCli(cli, 'whole', pipeline('((v))'), ['-y', 'v={version: v2}']);
     await addVersions('whole/r', 'v1', 'v2', 'v3');
     expect(await triggered('whole/j')).toMatchObject({ code: 0, got: ['v2'] });
 
-    await setPipeline('inst', pipeline('{ version: ((ref)) }'), ['-i', 'ref=v1']);
+    await setPipelineByCli(cli, 'inst', pipeline('{ version: ((ref)) }'), ['-i', 'ref=v1']);
     await addVersions('inst/ref:v1/r', 'v1', 'v2');
     expect(await triggered('inst/ref:v1/j')).toMatchObject({ code: 0, got: ['v1'] });
   });
 
   it('a whole-value var filled with every makes the get take every version', async () => {
-    await setPipeline('everyvar', pipeline('((mode))'), ['-v', 'mode=every']);
+    await setPipelineByCli(cli, 'everyvar', pipeline('((mode))'), ['-v', 'mode=every']);
     await addVersions('everyvar/r', 'v1', 'v2');
     // With every, a manual trigger takes the next version this job has not used: v1 first.
     expect(await triggered('everyvar/j')).toMatchObject({ code: 0, got: ['v1'] });
@@ -121,7 +112,7 @@ describe("a get step's version", () => {
 
   it('names a var of a version that set-pipeline was not given, and a value that is not a version', async () => {
     const waiting = async (name: string): Promise<string> => {
-      await setPipeline(name, pipeline(name === 'unsetmap' ? '{ version: ((ref)) }' : '((v))'));
+      await setPipelineByCli(cli, name, pipeline(name === 'unsetmap' ? '{ version: ((ref)) }' : '((v))'));
       await addVersions(`${name}/r`, 'v1');
       expect((await cli.run(['trigger-job', '-j', `${name}/j`])).code).toBe(0);
       return eventually(`${name}/j #1 to say why it waits`, async () => {

@@ -3,11 +3,9 @@
 // of the step finds what the last one left there, the input's own files are there beside it, and the
 // cache does not travel with the output to later steps (it is a volume of its own in Concourse).
 
-import { writeFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../cli/test/fake-hub.js';
-import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
+import { setPipelineByCli, startCliFixture, type CliFixture } from '../support/cli-fixture.js';
 
 let fixture: CliFixture;
 let cli: Sandbox;
@@ -19,14 +17,6 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => fixture.close());
-
-async function setPipeline(name: string, yaml: string): Promise<void> {
-  const file = path.join(cli.dir, `${name}.yml`);
-  await writeFile(file, yaml);
-  const set = await cli.run(['set-pipeline', '-p', name, '-c', file, '-n']);
-  expect(set.code, set.stderr).toBe(0);
-  expect((await cli.run(['unpause-pipeline', '-p', name])).code).toBe(0);
-}
 
 const task = (name: string, script: string, extra: string) => `
   - task: ${name}
@@ -51,7 +41,8 @@ describe('task caches on a process pool', () => {
       'if [ -f repo/node_modules/seen ]; then echo "cached: $(cat repo/node_modules/seen)"; else echo "cache empty"; fi',
       'cat repo/README >> repo/node_modules/seen',
     ].join('; ');
-    await setPipeline(
+    await setPipelineByCli(
+      cli,
       'incache',
       `jobs:
 - name: j
@@ -80,7 +71,8 @@ describe('task caches on a process pool', () => {
       'echo "from an earlier build" > out/cache/seen',
       'echo result > out/result',
     ].join('; ');
-    await setPipeline(
+    await setPipelineByCli(
+      cli,
       'outcache',
       `jobs:
 - name: j
@@ -105,7 +97,8 @@ describe('task caches on a process pool', () => {
       'echo "readme: $(cat repo/README)"',
       'touch repo/lib/from-cache',
     ].join('; ');
-    await setPipeline(
+    await setPipelineByCli(
+      cli,
       'shadow',
       `jobs:
 - name: j
@@ -123,7 +116,8 @@ describe('task caches on a process pool', () => {
   });
 
   it('names a cache path that would swallow an input', async () => {
-    await setPipeline(
+    await setPipelineByCli(
+      cli,
       'swallow',
       `jobs:
 - name: j
