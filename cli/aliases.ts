@@ -37,6 +37,7 @@ export const FLY_ALIASES: Readonly<Record<string, readonly string[]>> = {
   'validate-pipeline': ['vp'],
   'format-pipeline': ['fp'],
   'order-pipelines': ['op'],
+  'order-instanced-pipelines': ['oip'],
   resources: ['rs'],
   'resource-versions': ['rvs'],
   'check-resource': ['cr'],

@@ -43,7 +43,7 @@ import {
   instanceVarsQuery,
   parsePipelineRef,
 } from '../hub/pipeline/instance-vars.js';
-import type { PipelineRef } from '../hub/pipeline/instance-vars.js';
+import type { InstanceVars, PipelineRef } from '../hub/pipeline/instance-vars.js';
 import { CliError, sleep } from './io.js';
 import { SseParser, type SseEvent } from './sse.js';
 import type { Target } from './targets.js';
@@ -200,6 +200,13 @@ export class ApiClient {
 
   async orderPipelines(names: string[]): Promise<void> {
     await this.request('PUT', `/teams/${enc(this.team)}/pipelines/ordering`, { body: names });
+  }
+
+  /** Orders the instances of the group `group` (fly's order-instanced-pipelines). */
+  async orderInstancedPipelines(group: string, instances: InstanceVars[]): Promise<void> {
+    await this.request('PUT', `/teams/${enc(this.team)}/pipelines/${enc(group)}/ordering`, {
+      body: instances,
+    });
   }
 
   async renamePipeline(pipeline: string, name: string): Promise<void> {

@@ -27,6 +27,8 @@ export interface CliIo {
   terminal?: {
     setRawMode(on: boolean): void;
     size(): { rows: number; cols: number };
+    /** Calls `listener` with the new size whenever the terminal is resized (SIGWINCH), until stopped. */
+    onResize?(listener: (size: { rows: number; cols: number }) => void): () => void;
   };
 }
 

@@ -144,6 +144,10 @@ function isMainModule(): boolean {
   }
 }
 
+function terminalSize(): { rows: number; cols: number } {
+  return { rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 };
+}
+
 if (isMainModule()) {
   // `outpost builds | head` closes the pipe early; that is not an error worth a stack trace.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -160,7 +164,13 @@ if (isMainModule()) {
       ? {
           terminal: {
             setRawMode: (on: boolean) => process.stdin.setRawMode(on),
-            size: () => ({ rows: process.stdout.rows || 24, cols: process.stdout.columns || 80 }),
+            size: terminalSize,
+            onResize: (listener: (size: { rows: number; cols: number }) => void) => {
+              // Node updates stdout's size on SIGWINCH and then emits 'resize'.
+              const resized = () => listener(terminalSize());
+              process.stdout.on('resize', resized);
+              return () => process.stdout.off('resize', resized);
+            },
           },
         }
       : {}),

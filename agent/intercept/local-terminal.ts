@@ -1,11 +1,16 @@
 // An intercepting command on this host (process pools): started in the step's working directory with
 // its environment. A terminal (tty) runs under util-linux `script`, which gives the command a real
-// pseudo-terminal without a native module; without one, the command's own pipes are used.
+// pseudo-terminal without a native module (resized later with `stty -F` on that terminal); without one,
+// the command's own pipes are used.
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import type { InterceptCommand, StepShell, TerminalOutput, StepTerminal } from '../executors/executor.js';
+
+const execFileAsync = promisify(execFile);
 
 /** Starts `command` in `shell`; throws (with a message for the user) when it cannot. */
 export function localTerminal(
@@ -24,11 +29,16 @@ export function localTerminal(
   child.stdout?.on('data', (data: Buffer) => output('stdout', data));
   child.stderr?.on('data', (data: Buffer) => output('stderr', data));
   child.stdin?.on('error', () => undefined);
+  // One resize after another, so the last size asked for is the one that stays.
+  let resizing = Promise.resolve();
   return {
     write: (data) => child.stdin?.write(data),
     closeStdin: () => child.stdin?.end(),
-    // A terminal's size is set when it starts; `script` cannot be told of a later change.
-    resize: () => undefined,
+    resize: (rows, cols) => {
+      const pid = child.pid;
+      if (!command.tty || pid === undefined) return;
+      resizing = resizing.then(() => resizePty(pid, rows, cols));
+    },
     kill: () => kill(child),
     exited,
   };
@@ -54,6 +64,28 @@ function underPty(argv: string[], shell: StepShell, command: InterceptCommand): 
     detached: true,
     stdio: 'pipe',
   });
+}
+
+/**
+ * Sizes the pseudo-terminal that `script` (pid `scriptPid`) made for the command: `stty -F` on it sets
+ * the size, and the kernel then sends SIGWINCH to the command, as a terminal emulator's resize does.
+ * The terminal is found through /proc (Linux); where there is none the size stays as it started.
+ */
+async function resizePty(scriptPid: number, rows: number, cols: number): Promise<void> {
+  if (!Number.isInteger(rows) || !Number.isInteger(cols) || rows <= 0 || cols <= 0) return;
+  const tty = await ptyOf(scriptPid);
+  if (!tty) return;
+  await execFileAsync('stty', ['-F', tty, 'rows', String(rows), 'cols', String(cols)]).catch(() => undefined);
+}
+
+/** The terminal of the command `script` runs: its child's stdin, a /dev/pts device (Linux). */
+export async function ptyOf(scriptPid: number): Promise<string | undefined> {
+  const children = await readFile(`/proc/${scriptPid}/task/${scriptPid}/children`, 'utf8').catch(() => '');
+  for (const child of children.trim().split(/\s+/).filter(Boolean)) {
+    const stdin = await readlink(`/proc/${child}/fd/0`).catch(() => '');
+    if (stdin.startsWith('/dev/pts/')) return stdin;
+  }
+  return undefined;
 }
 
 /** bash where the step's PATH has it, else sh. */

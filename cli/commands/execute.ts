@@ -7,9 +7,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { compileTaskConfig } from '../../hub/pipeline/compile.js';
 import { formatDiagnostic, hasErrors } from '../../hub/pipeline/diagnostics.js';
+import type { CreateOneOffBuildRequest } from '../../hub/api/types.js';
 import type { TaskConfig } from '../../hub/pipeline/plan.js';
 import { parseTaskConfig } from '../../hub/pipeline/task-config.js';
-import { ApiRequestError, type ApiClient } from '../api-client.js';
+import { ApiRequestError, parseRef, type ApiClient } from '../api-client.js';
 import { packDir, unpackInto } from '../archive.js';
 import { parseJobRef, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
@@ -60,6 +61,8 @@ Examples:
   outpost execute -c ci/unit.yml -j my-app/unit -i repo=. -o report=./out -- --verbose`,
     )
     .action(async (args: string[], opts: ExecuteOptions, cmd: Command) => {
+      if (opts.image !== undefined && opts.inputsFrom === undefined)
+        throw new CliError('--image needs --inputs-from (-j): it names an input of that job');
       const vars = await readVars(opts);
       const text = await readUserFile(opts.config);
       const config = parseConfig(text, opts.config, vars);
@@ -68,7 +71,7 @@ Examples:
       for (const o of outputs)
         if (!config.outputs.some((c) => c.name === o.name))
           throw new CliError(`unknown output \`${o.name}\``);
-      const inputsFrom = opts.inputsFrom === undefined ? undefined : parseJobRef(opts.inputsFrom);
+      const inputsFrom = opts.inputsFrom === undefined ? undefined : jobOfInputs(opts.inputsFrom);
       const client = await ctx.client(cmd);
 
       const uploaded: { name: string; digest: string }[] = [];
@@ -106,6 +109,13 @@ function parseConfig(text: string, file: string, vars: Record<string, unknown>):
   if (!parsed.config || hasErrors(parsed.diagnostics))
     throw new CliError(`invalid task config:\n${parsed.diagnostics.map(formatDiagnostic).join('\n')}`);
   return compileTaskConfig(parsed.config, undefined);
+}
+
+/** -j's job for the API: an instance's pipeline (`group/key:value/job`) as its name and instance vars. */
+function jobOfInputs(text: string): NonNullable<CreateOneOffBuildRequest['inputsFrom']> {
+  const { pipeline, job } = parseJobRef(text);
+  const ref = parseRef(pipeline);
+  return { pipeline: ref.name, ...(ref.instanceVars ? { instance_vars: ref.instanceVars } : {}), job };
 }
 
 /** `name=value` flags, split; an unsplittable one is an error naming the flag. */

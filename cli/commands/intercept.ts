@@ -51,7 +51,12 @@ Examples:
       term?.setRawMode(true);
       const done = new AbortController();
       try {
-        for await (const frame of client.intercept(buildId, query, upstream(ctx, start), done.signal)) {
+        for await (const frame of client.intercept(
+          buildId,
+          query,
+          upstream(ctx, start, done.signal),
+          done.signal,
+        )) {
           if (frame.stdout !== undefined) ctx.io.stdout.write(Buffer.from(frame.stdout, 'base64'));
           if (frame.stderr !== undefined) ctx.io.stderr.write(Buffer.from(frame.stderr, 'base64'));
           if (frame.error !== undefined) throw new CliError(frame.error);
@@ -70,14 +75,47 @@ Examples:
     });
 }
 
-/** The frames sent up: the start, then stdin as it comes, then its end. */
-async function* upstream(ctx: CliContext, start: InterceptClientFrame): AsyncGenerator<string> {
+/**
+ * The frames sent up: the start, then stdin as it comes and the terminal's new size whenever it is
+ * resized (also after stdin's end: the command may still run), until `done`.
+ */
+async function* upstream(
+  ctx: CliContext,
+  start: InterceptClientFrame,
+  done: AbortSignal,
+): AsyncGenerator<string> {
   yield JSON.stringify(start) + '\n';
-  for await (const chunk of ctx.io.stdin) {
-    const data = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
-    yield JSON.stringify({ stdin: data.toString('base64') } satisfies InterceptClientFrame) + '\n';
+  const queue: InterceptClientFrame[] = [];
+  let wake: (() => void) | undefined;
+  const push = (frame: InterceptClientFrame) => {
+    queue.push(frame);
+    wake?.();
+  };
+  const stopResizes = ctx.io.terminal?.onResize?.((size) => push({ resize: size }));
+  done.addEventListener('abort', () => wake?.());
+  void (async () => {
+    try {
+      for await (const chunk of ctx.io.stdin) {
+        const data = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.from(chunk);
+        push({ stdin: data.toString('base64') });
+      }
+    } catch {
+      // stdin was released (the command ended) or broke: either way nothing more comes from it.
+    }
+    push({ eof: true });
+  })();
+  try {
+    while (!done.aborted) {
+      for (let frame = queue.shift(); frame; frame = queue.shift()) {
+        yield JSON.stringify(frame) + '\n';
+        if (frame.eof && !stopResizes) return;
+      }
+      await new Promise<void>((resolve) => (wake = resolve));
+      wake = undefined;
+    }
+  } finally {
+    stopResizes?.();
   }
-  yield JSON.stringify({ eof: true } satisfies InterceptClientFrame) + '\n';
 }
 
 async function buildOf(client: ApiClient, opts: InterceptOptions): Promise<number> {

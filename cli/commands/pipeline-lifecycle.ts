@@ -1,7 +1,12 @@
-// archive-pipeline, order-pipelines and paused-pipelines, with fly's flags, prompts and output.
+// archive-pipeline, order-pipelines, order-instanced-pipelines and paused-pipelines, with fly's flags, prompts and output.
 
 import type { Command } from 'commander';
 import type { PipelineSummary } from '../../hub/api/types.js';
+import {
+  formatInstanceVars,
+  InstanceVarsError,
+  parseInstanceVars,
+} from '../../hub/pipeline/instance-vars.js';
 import { ApiRequestError, pipelineRefOf } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
@@ -70,6 +75,42 @@ export function registerPipelineLifecycleCommands(program: Command, ctx: CliCont
         throw err;
       }
       ctx.out(`ordered pipelines\n${names.map((n) => `  - ${n}\n`).join('')}`);
+    });
+
+  program
+    .command('order-instanced-pipelines')
+    .description(
+      'Put the instances of an instance group in an order (the named ones first, the others after them)',
+    )
+    .requiredOption('-g, --group <name>', 'the instance group')
+    .option(
+      '-p, --pipeline <key:value,...>',
+      "an instance's instance vars, in the order wanted (repeatable)",
+      collect,
+      [],
+    )
+    .action(async (opts: { group: string; pipeline: string[] }, cmd: Command) => {
+      if (opts.pipeline.length === 0) throw new CliError('at least one --pipeline is required');
+      const instances = opts.pipeline.map((text) => {
+        try {
+          return parseInstanceVars(text);
+        } catch (err) {
+          if (err instanceof InstanceVarsError)
+            throw new CliError(`invalid --pipeline '${text}': ${err.message}`, 1, { cause: err });
+          throw err;
+        }
+      });
+      const client = await ctx.client(cmd);
+      try {
+        await client.orderInstancedPipelines(opts.group, instances);
+      } catch (err) {
+        if (err instanceof ApiRequestError)
+          throw new CliError(`failed to order instanced pipelines: ${err.message}`, 1, { cause: err });
+        throw err;
+      }
+      ctx.out(
+        `ordered instanced pipelines\n${instances.map((v) => `  - ${formatInstanceVars(v)}\n`).join('')}`,
+      );
     });
 
   program

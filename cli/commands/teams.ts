@@ -4,7 +4,8 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { parse } from 'yaml';
-import type { OidcTeamRole, RoleName, SetTeamRequest, TeamMember } from '../../hub/api/types.js';
+import type { OidcTeamRole, RoleName, SetTeamRequest, TeamMember, TeamSummary } from '../../hub/api/types.js';
+import { ApiRequestError } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
 import { renderTable } from '../render/table.js';
@@ -82,22 +83,13 @@ export function registerTeamCommands(program: Command, ctx: CliContext): void {
 
   program
     .command('get-team')
-    .description("Show a team and, to its owners, its members' roles")
+    .description("Show a team's roles: who has each (to the team's owners and admins)")
     .requiredOption('-n, --team-name <team>', 'the team')
-    .action(async (opts: { teamName: string }, cmd: Command) => {
+    .option('--json', 'print the team as JSON')
+    .action(async (opts: { teamName: string; json?: boolean }, cmd: Command) => {
       const team = await (await ctx.client(cmd)).getTeam(opts.teamName);
-      ctx.out(`name: ${team.name}\n`);
-      if (team.members)
-        ctx.out(
-          renderTable(
-            ['who', 'role'],
-            [
-              ...team.members.map((m) => [`local user ${m.user}`, m.role]),
-              ...(team.oidc ?? []).map((r) => [`oidc ${r.kind} ${r.name}`, r.role]),
-            ],
-            ctx.style,
-          ),
-        );
+      if (opts.json === true) return ctx.out(JSON.stringify(team, null, 2) + '\n');
+      ctx.out(renderTable(['name/role', 'users', 'groups'], roleRows(team), ctx.style));
     });
 
   program
@@ -183,8 +175,14 @@ Example:
     .requiredOption('-o, --old-name <team>', 'the team')
     .requiredOption('-n, --new-name <team>', 'its new name')
     .action(async (opts: { oldName: string; newName: string }, cmd: Command) => {
-      await (await ctx.client(cmd)).renameTeam(opts.oldName, opts.newName);
-      ctx.out(`team renamed to ${opts.newName}\n`);
+      try {
+        await (await ctx.client(cmd)).renameTeam(opts.oldName, opts.newName);
+      } catch (err) {
+        if (err instanceof ApiRequestError && err.status === 404)
+          throw new CliError(`Team '${opts.oldName}' not found`, 1, { cause: err });
+        throw err;
+      }
+      ctx.out(`Team successfully renamed to ${opts.newName}\n`);
     });
 
   program
@@ -205,4 +203,26 @@ Example:
       await (await ctx.client(cmd)).destroyTeam(opts.teamName);
       ctx.out(`\`${opts.teamName}\` deleted\n`);
     });
+}
+
+/** Concourse's roles, most powerful first. */
+const ROLE_ORDER: RoleName[] = ['owner', 'member', 'pipeline-operator', 'viewer'];
+
+/**
+ * fly's get-team rows: one per role the team gives, with its users (`local:NAME`, `oidc:NAME`) and OIDC
+ * groups, `none` when it has none. Without `members` (not an owner) the caller sees no roles.
+ */
+function roleRows(team: TeamSummary): string[][] {
+  const members = team.members;
+  if (!members) return [];
+  const oidc = team.oidc ?? [];
+  return ROLE_ORDER.flatMap((role) => {
+    const users = [
+      ...members.filter((m) => m.role === role).map((m) => `local:${m.user}`),
+      ...oidc.filter((r) => r.role === role && r.kind === 'user').map((r) => `oidc:${r.name}`),
+    ];
+    const groups = oidc.filter((r) => r.role === role && r.kind === 'group').map((r) => `oidc:${r.name}`);
+    if (users.length === 0 && groups.length === 0) return [];
+    return [[`${team.name}/${role}`, users.join(',') || 'none', groups.join(',') || 'none']];
+  });
 }

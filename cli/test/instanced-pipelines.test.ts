@@ -193,4 +193,77 @@ jobs:
     // The step set an instance, not a plain pipeline of that name.
     expect((await cli.run(['get-pipeline', '-p', 'kid'])).stderr).toBe('error: pipeline not found\n');
   });
+
+  it('orders the instances within their group with order-instanced-pipelines, as fly does', async () => {
+    const file = await configFile('ordered', branchPipeline);
+    for (const branch of ['a', 'b', 'c'])
+      expect((await cli.run(['sp', '-p', 'ord', '-c', file, '-i', `branch=${branch}`, '-n'])).code).toBe(0);
+    expect((await cli.run(['sp', '-p', 'after-ord', '-c', file, '-v', 'branch=x', '-n'])).code).toBe(0);
+    const names = async () => (await pipelineRows()).map((r) => r[1]).filter((n) => /ord\b/.test(n ?? ''));
+    expect(await names()).toEqual(['ord/branch:a', 'ord/branch:b', 'ord/branch:c', 'after-ord']);
+
+    const ordered = await cli.run([
+      'order-instanced-pipelines',
+      '-g',
+      'ord',
+      '-p',
+      'branch:c',
+      '-p',
+      'branch:a',
+    ]);
+    expect(ordered).toEqual({
+      code: 0,
+      stdout: 'ordered instanced pipelines\n  - branch:c\n  - branch:a\n',
+      stderr: '',
+    });
+    // The named instances first, the others after them; the group keeps its place among the pipelines.
+    expect(await names()).toEqual(['ord/branch:c', 'ord/branch:a', 'ord/branch:b', 'after-ord']);
+    expect((await cli.run(['oip', '-g', 'ord', '-p', 'branch:b'])).code).toBe(0);
+    expect(await names()).toEqual(['ord/branch:b', 'ord/branch:a', 'ord/branch:c', 'after-ord']);
+
+    expect(await cli.run(['oip', '-g', 'ord', '-p', 'branch:z'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: failed to order instanced pipelines: pipeline "ord/branch:z" not found\n',
+    });
+    expect(await cli.run(['oip', '-g', 'ord', '-p', 'branch'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        "error: invalid --pipeline 'branch': instance vars should be formatted as <key1:value1>(,<key2:value2>)\n",
+    });
+    expect(await names()).toEqual(['ord/branch:b', 'ord/branch:a', 'ord/branch:c', 'after-ord']);
+  });
+
+  it("runs execute -j group/key:value/job on that instance's job inputs", async () => {
+    const pipeline = `resources:
+- name: repo
+  type: mock
+  source: { initial_version: ((branch))-v1 }
+jobs:
+- name: unit
+  plan: [{ get: repo }]
+`;
+    const file = await configFile('exec', pipeline);
+    for (const branch of ['main', 'dev']) {
+      expect((await cli.run(['sp', '-p', 'exe', '-c', file, '-i', `branch=${branch}`, '-n'])).code).toBe(0);
+      expect((await cli.run(['up', '-p', `exe/branch:${branch}`])).code).toBe(0);
+    }
+    expect((await cli.run(['trigger-job', '-j', 'exe/branch:dev/unit', '-w'])).code).toBe(0);
+    const task = await configFile(
+      'exec-task',
+      'platform: linux\ninputs: [{ name: repo }]\nrun: { path: cat, args: [repo/version] }\n',
+    );
+    const run = await cli.run(['execute', '-c', task, '-j', 'exe/branch:dev/unit']);
+    expect(run.stdout).toMatch(/^executing build \d+ at /);
+    expect(run.stdout).toContain('\ndev-v1\nsucceeded\n');
+    expect(run.code).toBe(0);
+    // The other instance's job has no build yet: fly's error, named with the instance.
+    const none = await cli.run(['execute', '-c', task, '-j', 'exe/branch:main/unit']);
+    expect(none.stderr).toBe('error: exe/branch:main/unit has no build that fetched its inputs yet\n');
+    expect(none.code).toBe(1);
+    const missing = await cli.run(['execute', '-c', task, '-j', 'exe/branch:nope/unit']);
+    expect(missing.stderr).toBe('error: pipeline "exe/branch:nope" not found\n');
+    expect(missing.code).toBe(1);
+  });
 });

@@ -140,4 +140,49 @@ describe('teams and logins', () => {
     expect(destroyed.stdout).toContain('`alpha` deleted');
     expect((await sb.run(['-t', 'admin', 'teams'])).stdout).not.toContain('alpha');
   });
+
+  it("shows a team's roles as fly's get-team does, and renames a team", async () => {
+    const set = await sb.run([
+      '-t',
+      'admin',
+      'set-team',
+      '-n',
+      'gamma',
+      '--local-user',
+      'alice',
+      '--oidc-user',
+      'member=carol',
+      '--oidc-group',
+      'member=devs',
+      '--oidc-group',
+      'viewer=qa',
+      '--non-interactive',
+    ]);
+    expect(set.code, set.stderr).toBe(0);
+    const shown = await sb.run(['-t', 'admin', 'get-team', '-n', 'gamma']);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout.split('\n').map((l) => l.split(/\s{2,}/))).toEqual([
+      ['name/role', 'users', 'groups'],
+      ['gamma/owner', 'local:alice', 'none'],
+      ['gamma/member', 'oidc:carol', 'oidc:devs'],
+      ['gamma/viewer', 'none', 'oidc:qa'],
+      [''],
+    ]);
+    const json = JSON.parse((await sb.run(['-t', 'admin', 'gt', '-n', 'gamma', '--json'])).stdout) as {
+      name: string;
+    };
+    expect(json.name).toBe('gamma');
+
+    expect(await sb.run(['-t', 'admin', 'rename-team', '-o', 'gamma', '-n', 'delta'])).toEqual({
+      code: 0,
+      stdout: 'Team successfully renamed to delta\n',
+      stderr: '',
+    });
+    expect((await sb.run(['-t', 'admin', 'teams'])).stdout).toMatch(/^delta$/m);
+    expect(await sb.run(['-t', 'admin', 'rt', '-o', 'gamma', '-n', 'epsilon'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: "error: Team 'gamma' not found\n",
+    });
+  });
 });

@@ -22,6 +22,7 @@
 //   GET    /pipelines                                       -> PipelineSummary[] (every team the caller sees)
 //   PUT    /teams/:team/pipelines/:pipeline/archive         -> 204
 //   PUT    /teams/:team/pipelines/ordering    [names...]    -> 204
+//   PUT    /teams/:team/pipelines/:pipeline/ordering  [instance vars...] -> 204 (order-instanced-pipelines)
 //   GET    /builds                                          -> BuildSummary[] (?team=&pipeline=&job=&limit=
 //                                                             &since=&until=: start time in Unix ms)
 //   POST   /teams/:team/artifacts   (a tar as application/octet-stream) -> UploadedArtifact (member)
@@ -191,7 +192,7 @@ export interface CreateOneOffBuildRequest {
   /** Uploaded archives (UploadedArtifact.digest of this team) by task input name. */
   inputs?: { name: string; digest: string }[];
   /** Take the other inputs from the latest build of this job that fetched its inputs (-j). */
-  inputsFrom?: { pipeline: string; job: string };
+  inputsFrom?: { pipeline: string; instance_vars?: InstanceVars; job: string };
   /** task input name -> that job's input name (-m). */
   inputMappings?: Record<string, string>;
   /** That job's input (a resource) used as the task's image (--image). */

@@ -13,7 +13,7 @@ const LOOKBACK = 20;
 export interface JobInputs {
   /** By the name the job gives them (`get: NAME`). */
   inputs: BoundInput[];
-  /** The same archives by resource name (for `--image`, which names a resource). */
+  /** The same archives by resource name (`--image` may name a resource as well as an input). */
   byResource: Map<string, BoundInput>;
 }
 

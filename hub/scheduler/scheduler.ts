@@ -17,6 +17,7 @@ import { jobInputs } from '../pipeline/checks.js';
 import type { ParsedPipeline } from '../pipeline/config.js';
 import type { GetPlan } from '../pipeline/plan.js';
 import { checkedSince } from '../resources/check-state.js';
+import { getVersionChoice } from '../resources/get-version.js';
 import { declaredKeyOf, stepResource, versionKeyOf } from '../resources/history.js';
 import type { BuildView, Job, Pipeline, Store, Version } from '../store/store.js';
 import type { Checker } from './checker.js';
@@ -266,15 +267,17 @@ export class Scheduler {
       const key = await versionKeyOf(this.store, config, job.pipelineId, stepResource(config, get));
       let versions = await resources.listVersions(key);
       const state = await resources.getState(job.pipelineId, 'resource', get.resource);
-      const pin =
-        typeof get.version === 'object'
-          ? get.version
-          : (declared?.version ?? state?.pinnedVersion ?? undefined);
-      let pinProblem: string | undefined;
-      if (pin) {
-        const wanted = canonicalJson(pin);
+      const choice = getVersionChoice(
+        get.resource,
+        get.version,
+        declared?.version,
+        state?.pinnedVersion ?? undefined,
+      );
+      let pinProblem = choice.kind === 'unusable' ? choice.problem : undefined;
+      if (choice.kind === 'pinned') {
+        const wanted = canonicalJson(choice.version);
         versions = versions.filter((v) => canonicalJson(v.version) === wanted);
-        if (versions.length === 0 && !/\(\(/.test(wanted))
+        if (versions.length === 0)
           pinProblem = `pinned version ${wanted} of resource "${get.resource}" is not one of its versions`;
       }
       // Earlier builds' versions, matched by value to this history's (they may be of an older one).
@@ -299,7 +302,7 @@ export class Scheduler {
         versions: versions.map((v) => ({ id: v.id, order: v.checkOrder })),
         ...(pinProblem === undefined ? {} : { pinProblem }),
         passed,
-        every: get.version === 'every',
+        every: choice.kind === 'every',
         used: new Set(idsOf(await resources.usedVersions(job.id, get.name))),
       });
     }

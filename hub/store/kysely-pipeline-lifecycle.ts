@@ -1,4 +1,5 @@
-// PipelineLifecycleStore on Kysely: archiving, the order of a team's pipelines, and which job's
+// PipelineLifecycleStore on Kysely: archiving, the order of a team's pipelines and of the instances in a
+// group, and which job's
 // set_pipeline step set a pipeline (its parent).
 
 import type { Kysely } from 'kysely';
@@ -41,6 +42,21 @@ export class KyselyPipelineLifecycleStore implements PipelineLifecycleStore {
           .set({ ordering: 0 })
           .where('team_id', '=', teamId)
           .where((eb) => eb.not(eb.or(names.map((name) => inGroup(eb, name)))))
+          .execute();
+    });
+  }
+
+  async orderInstances(teamId: number, name: string, keys: string[]): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      const group = trx
+        .updateTable('pipelines')
+        .where('team_id', '=', teamId)
+        .where((eb) => inGroup(eb, name));
+      await group.set({ instance_ordering: 0 }).execute();
+      for (const [i, key] of keys.entries())
+        await group
+          .set({ instance_ordering: i - keys.length })
+          .where('name', '=', key)
           .execute();
     });
   }

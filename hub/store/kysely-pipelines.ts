@@ -2,12 +2,12 @@
 // pipelines.name is a pipeline's key (hub/pipeline/instance-vars.ts): its name, with an instance's
 // instance vars after a `/` (migration 0017).
 
-import { sql, type ExpressionBuilder, type Kysely } from 'kysely';
+import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import { canonicalJson } from './canonical-json.js';
 import { pipelineKey, type InstanceVars } from '../pipeline/instance-vars.js';
 import { conflictsAs } from './constraint-errors.js';
 import { bool, json, toJob, toPipeline, toPipelineConfig } from './rows.js';
-import type { Database } from './schema.js';
+import type { Database, PipelinesTable } from './schema.js';
 import { CONFIG_VERSIONS_KEPT, StoreConflictError } from './store.js';
 import type { Job, Pipeline, PipelineConfigVersion, SavePipelineInput, Store } from './store.js';
 
@@ -160,7 +160,7 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
       .where('kind', '=', 'pipeline')
       .orderBy('id')
       .execute();
-    return groupInstances(rows.map(toPipeline));
+    return groupInstances(rows);
   }
 
   async listAllPipelines(): Promise<Pipeline[]> {
@@ -262,9 +262,21 @@ export function inGroup(eb: ExpressionBuilder<Database, 'pipelines'>, name: stri
   ]);
 }
 
-/** Pipelines in their order, with each instance moved up next to the first pipeline of its group. */
-function groupInstances(pipelines: Pipeline[]): Pipeline[] {
-  const groups = new Map<string, Pipeline[]>();
-  for (const p of pipelines) groups.set(p.name, [...(groups.get(p.name) ?? []), p]);
-  return [...groups.values()].flat();
+/**
+ * Pipelines in their order, with each instance moved up next to the first pipeline of its group, and
+ * the members of a group in their order-instanced-pipelines order (then by id, as `rows` come).
+ */
+function groupInstances(rows: Selectable<PipelinesTable>[]): Pipeline[] {
+  const groups = new Map<string, { pipeline: Pipeline; position: number }[]>();
+  for (const row of rows) {
+    const pipeline = toPipeline(row);
+    groups.set(pipeline.name, [
+      ...(groups.get(pipeline.name) ?? []),
+      { pipeline, position: row.instance_ordering },
+    ]);
+  }
+  // Array sort is stable: instances never ordered keep the rows' order, by id.
+  return [...groups.values()].flatMap((group) =>
+    group.sort((a, b) => a.position - b.position).map((m) => m.pipeline),
+  );
 }

@@ -93,6 +93,8 @@ export interface PipelinesTable {
   archived: ColumnType<IntBool, IntBool | undefined, IntBool>;
   /** order-pipelines' position: negative once ordered, 0 never ordered (then by id). */
   ordering: ColumnType<number, number | undefined, number>;
+  /** order-instanced-pipelines' position within the instance group, as `ordering` (migration 0022). */
+  instance_ordering: ColumnType<number, number | undefined, number>;
   /** The job whose set_pipeline step set this pipeline; null when set by a user. */
   parent_job_id: ColumnType<number | null, number | null | undefined, number | null>;
   /** 'pipeline', or 'one-off' for the hidden pipeline that holds a team's one-off builds. */

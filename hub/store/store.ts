@@ -648,6 +648,11 @@ export interface PipelineLifecycleStore {
    * whole instance group.
    */
   order(teamId: number, names: string[]): Promise<void>;
+  /**
+   * The instances of the group `name` with these instance vars first, in that order (fly's
+   * order-instanced-pipelines); the group's other pipelines after them by id. `keys`: pipelineKey of each.
+   */
+  orderInstances(teamId: number, name: string, keys: string[]): Promise<void>;
   /** The job whose set_pipeline step set the pipeline; null: set by a user. */
   setParent(id: number, parentJobId: number | null): Promise<void>;
   /** Pipelines that set_pipeline steps of this pipeline's jobs set (not the pipeline itself). */

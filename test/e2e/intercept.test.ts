@@ -3,13 +3,16 @@
 // failed one on a process pool, and a running step's pod on a Kubernetes pool of the fake cluster
 // (test/support/fake-k8s), an exec with a pseudo-terminal.
 
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Watch, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
+import { ptyOf } from '../../agent/intercept/local-terminal.js';
 import { spawnCli } from '../support/cli-process.js';
+import { eventually } from '../support/eventually.js';
 import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
 import { startFakeKube, type FakeKube } from '../support/fake-k8s/index.js';
 import { eventually } from '../support/eventually.js';
@@ -68,6 +71,11 @@ async function watchPoolPods(pool: string): Promise<{ ends: Map<string, PodEnd>;
     () => undefined,
   );
   return { ends, stop: () => controller.abort() };
+}
+
+/** The pseudo-terminal the test's own `script` (pid) gives the CLI, found as the agent finds its own. */
+function cliTerminal(scriptPid: number): Promise<string> {
+  return eventually('the CLI to run on a terminal', () => ptyOf(scriptPid));
 }
 
 async function outpost(args: string[], tty = false) {
@@ -175,6 +183,25 @@ describe('outpost intercept into a process step', () => {
     expect(result.code).toBe(3);
   });
 
+  it("applies a resize of the user's terminal to the command's pseudo-terminal", async () => {
+    // Prints its size, waits (bounded) for it to change, prints it again.
+    const script =
+      's0=$(stty size); echo "size $s0"; i=0; ' +
+      'while [ "$(stty size)" = "$s0" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done; ' +
+      'echo "size $(stty size)"; exit 4';
+    const p = spawnCli(['intercept', '-b', String(buildId), '--', 'sh', '-c', script], {
+      cwd: cli.dir,
+      env: cli.env as Record<string, string>,
+      tty: true,
+    });
+    await p.waitFor('size ');
+    // The user resizes their window: the CLI's terminal gets a new size (and the CLI a SIGWINCH).
+    const terminal = await cliTerminal(p.child.pid!);
+    execFileSync('stty', ['-F', terminal, 'rows', '41', 'cols', '101']);
+    expect(await p.exited, p.stdout()).toBe(4);
+    expect(p.stdout()).toMatch(/size \d+ \d+\r*\n(?:.|\n)*size 41 101\r*\n/);
+  });
+
   it("a failed step's directory and environment stay for the pool's keep_failed_steps_for", async () => {
     const failed = await triggerJob(hub, 'p', 'fails');
     expect(finalStatus(await readBuildEvents(hub, failed))).toBe('failed');
@@ -223,7 +250,7 @@ describe("outpost intercept into a step's pod on a kubernetes pool", () => {
       true,
     );
     // The pod's working directory (/workspace, the pool's default), the step's env, a terminal.
-    expect(result.stdout).toMatch(/\/workspace\r*\n(?:\^@)*from-the-step\r*\n\/dev\/pts\/\d+/);
+    expect(result.stdout).toMatch(/\/workspace\r*\n(?:\^@)*from-the-step\r*\n(?:\^@)*\/dev\/pts\/\d+/);
     expect(result.code).toBe(3);
   });
 

@@ -215,6 +215,14 @@ const CASES: Record<string, Case> = {
       { what: 'an unknown pipeline', body: '["nope"]', expect: [404], message: '"nope"' },
     ],
   },
+  [`PUT ${PIPE}/ordering`]: {
+    body: '[{}]',
+    probes: [
+      { what: 'an object body', body: '{}', expect: [400], message: 'body' },
+      { what: 'a string in the list', body: '["p"]', expect: [400], message: 'body' },
+      { what: 'an unknown instance', body: '[{"branch":"nope"}]', expect: [404], message: 'branch:nope' },
+    ],
+  },
   [`DELETE ${RESOURCE}/cache`]: { probes: badBodies({ version: '"version":"v1"' }) },
   [`DELETE ${RESOURCE}/versions`]: { probes: [] },
   [`DELETE ${PIPE}/resource-types/:type/versions`]: { probes: [] },

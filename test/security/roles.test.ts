@@ -156,6 +156,7 @@ const ROWS: Record<string, Row> = {
   [`GET ${API}/pipelines`]: { need: 'authenticated' },
   [`PUT ${PIPE}/archive`]: { need: 'member', params: { pipeline: DOOMED } },
   [`PUT ${TEAM}/pipelines/ordering`]: { need: 'member', body: [PIPELINE] },
+  [`PUT ${PIPE}/ordering`]: { need: 'member', body: [{}] },
   [`PUT ${PIPE}/jobs/:job/unpause`]: { need: 'pipeline-operator' },
   [`PUT ${API}/builds/:id/abort`]: { need: 'pipeline-operator', id: build, alsoOk: 409 },
   [`POST ${RES}/check`]: { need: 'pipeline-operator', body: { from: { version: 'v0' } } },

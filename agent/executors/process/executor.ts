@@ -122,7 +122,10 @@ export class ProcessExecutor implements Executor {
       for (const input of step.inputs) {
         if (input.archive) await unpack(input.archive, path.join(workDir, input.path));
       }
-      caches = await placeCaches(workDir, step.caches ?? []);
+      caches = await placeCaches(workDir, step.caches ?? [], [
+        ...step.inputs.map((i) => i.path),
+        ...step.outputs.map((o) => o.path),
+      ]);
       if (this.runAs) await handOver(stepRootOf(workDir), [workDir, layout.tmpDir], this.runAs);
     } catch (err) {
       if (err instanceof StepPathError) return never(err.message);

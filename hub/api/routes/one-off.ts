@@ -9,6 +9,7 @@ import { latestInputsOf, type JobInputs } from '../../one-off/inputs-from.js';
 import { oneOffPlan, type BoundInput } from '../../one-off/plan.js';
 import { compileTaskConfig } from '../../pipeline/compile.js';
 import { formatDiagnostic, hasErrors } from '../../pipeline/diagnostics.js';
+import { formatPipelineRef, pipelineKey, type PipelineRef } from '../../pipeline/instance-vars.js';
 import { parseTaskConfig } from '../../pipeline/task-config.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
@@ -23,7 +24,9 @@ const createBody = z.strictObject({
   configPath: z.string().optional(),
   vars: z.record(z.string(), z.unknown()).optional(),
   inputs: z.array(z.strictObject({ name, digest: DIGEST })).optional(),
-  inputsFrom: z.strictObject({ pipeline: name, job: name }).optional(),
+  inputsFrom: z
+    .strictObject({ pipeline: name, instance_vars: z.record(z.string(), z.unknown()).optional(), job: name })
+    .optional(),
   inputMappings: z.record(z.string(), name).optional(),
   image: name.optional(),
   privileged: z.boolean().optional(),
@@ -90,13 +93,17 @@ export function oneOffRoutes(ctx: ApiContext): Route[] {
           uploaded.push({ name: u.name, digest: u.digest, size: 0 });
         }
         const job = body.inputsFrom ? await jobInputs(ctx, team.name, body.inputsFrom) : undefined;
-        const image = body.image === undefined ? undefined : job?.byResource.get(body.image);
+        // fly names the job's input (its get's name); a resource's name is taken too.
+        const image =
+          body.image === undefined
+            ? undefined
+            : (job?.inputs.find((i) => i.name === body.image) ?? job?.byResource.get(body.image));
         if (body.image !== undefined && !image)
           throw new HttpError(
             400,
             'bad_request',
             body.inputsFrom
-              ? `image resource ${body.image} not found among the inputs of ${body.inputsFrom.pipeline}/${body.inputsFrom.job}`
+              ? `image resource ${body.image} not found among the inputs of ${jobLabel(body.inputsFrom)}`
               : '--image needs --inputs-from (-j): it names a resource of that job',
           );
         const planned = oneOffPlan({
@@ -148,13 +155,20 @@ export function oneOffRoutes(ctx: ApiContext): Route[] {
   ];
 }
 
-async function jobInputs(
-  ctx: ApiContext,
-  team: string,
-  ref: { pipeline: string; job: string },
-): Promise<JobInputs> {
-  const job = await ctx.jobOf(team, ref.pipeline, ref.job);
-  const found = await latestInputsOf(ctx.store, ctx.deps.artifacts, job, `${ref.pipeline}/${ref.job}`);
+type JobRef = NonNullable<z.infer<typeof createBody>['inputsFrom']>;
+
+function pipelineRefOf(ref: JobRef): PipelineRef {
+  return { name: ref.pipeline, ...(ref.instance_vars ? { instanceVars: ref.instance_vars } : {}) };
+}
+
+/** The job as fly names it: `PIPELINE/JOB`, an instance's pipeline as `name/key:value,...`. */
+function jobLabel(ref: JobRef): string {
+  return `${formatPipelineRef(pipelineRefOf(ref))}/${ref.job}`;
+}
+
+async function jobInputs(ctx: ApiContext, team: string, ref: JobRef): Promise<JobInputs> {
+  const job = await ctx.jobOf(team, pipelineKey(pipelineRefOf(ref)), ref.job);
+  const found = await latestInputsOf(ctx.store, ctx.deps.artifacts, job, jobLabel(ref));
   if (typeof found === 'string') throw new HttpError(409, 'no_inputs', found);
   return found;
 }

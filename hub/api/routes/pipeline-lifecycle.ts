@@ -1,5 +1,5 @@
 // Pipelines across a caller's teams, archiving and ordering them (fly's `pipelines -a`,
-// archive-pipeline and order-pipelines).
+// archive-pipeline, order-pipelines and order-instanced-pipelines).
 
 import { z } from 'zod';
 import { archivePipeline } from '../../configs/archive-pipelines.js';
@@ -10,6 +10,7 @@ import { name, pipelineParams } from '../fields.js';
 import { route, type Route } from '../route.js';
 import type { PipelineSummary } from '../types.js';
 import type { Pipeline } from '../../store/store.js';
+import { formatPipelineRef, pipelineKey, refOfKey } from '../../pipeline/instance-vars.js';
 
 /** A pipeline as the API shows it. */
 export function pipelineSummary(p: Pipeline, team: string): PipelineSummary {
@@ -74,6 +75,32 @@ export function pipelineLifecycleRoutes(ctx: ApiContext): Route[] {
           throw new HttpError(404, 'not_found', `pipeline "${unknown[0] ?? ''}" not found`);
         await store.pipelineLifecycle.order(team.id, [...new Set(body)]);
         req.log.info({ team: team.name, pipelines: body }, 'pipelines ordered');
+        return reply.code(204).send();
+      },
+    }),
+
+    route({
+      method: 'PUT',
+      url: '/teams/:team/pipelines/:pipeline/ordering',
+      role: 'member',
+      action: 'order-instanced-pipelines',
+      params: pipelineParams,
+      // Concourse's body: each instance's instance vars, in the order wanted ({} names the group's
+      // pipeline without instance vars).
+      body: z.array(z.record(z.string(), z.unknown())).max(10_000),
+      handler: async ({ params, body }, req, reply) => {
+        const team = await ctx.teamOf(params.team);
+        const group = refOfKey(params.pipeline).name;
+        const refs = body.map((vars) => ({
+          name: group,
+          ...(Object.keys(vars).length > 0 ? { instanceVars: vars } : {}),
+        }));
+        for (const ref of refs)
+          if (!(await store.getPipeline(team.id, ref.name, ref.instanceVars)))
+            throw new HttpError(404, 'not_found', `pipeline "${formatPipelineRef(ref)}" not found`);
+        const keys = [...new Set(refs.map(pipelineKey))];
+        await store.pipelineLifecycle.orderInstances(team.id, group, keys);
+        req.log.info({ team: team.name, group, instances: body }, 'instanced pipelines ordered');
         return reply.code(204).send();
       },
     }),
