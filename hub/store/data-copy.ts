@@ -5,9 +5,10 @@
 //
 // The copy is one PostgreSQL transaction: the target must hold nothing but what migrations seed (the
 // `main` team), and a failure part way leaves it as it was. Tables are copied parents first (from
-// SQLite's foreign keys), rows in rowid order (a row referring to an earlier row of its own table, a
-// rerun to its build, comes after it), and PostgreSQL's identity sequences are then moved past the
-// copied ids, so the next build or token gets a fresh one.
+// SQLite's foreign keys; a key closing a cycle, a pipeline's parent job, is filled in at the end), rows
+// in rowid order (a row referring to an earlier row of its own table, a rerun to its build, comes after
+// it), and PostgreSQL's identity sequences are then moved past the copied ids, so the next build or
+// token gets a fresh one.
 
 import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database } from './schema.js';
@@ -28,28 +29,54 @@ export class TargetNotEmptyError extends Error {
 type Db = Kysely<Database>;
 type Row = Record<string, unknown>;
 
-/** The source's tables (without the migrator's own), parents before the tables that refer to them. */
-async function tablesInCopyOrder(source: Db): Promise<string[]> {
+/** A foreign key column filled in after every table is copied: it closes a cycle (pipelines <-> jobs). */
+interface LateColumn {
+  table: string;
+  column: string;
+  /** The table's primary key column, to find the row again. */
+  key: string;
+}
+
+/**
+ * The source's tables (without the migrator's own), parents before the tables that refer to them. A
+ * foreign key that closes a cycle is left out of the order and copied late (LateColumn).
+ */
+async function copyPlan(source: Db): Promise<{ tables: string[]; late: LateColumn[] }> {
   const { rows } = await sql<{ name: string }>`
     SELECT name FROM sqlite_master
     WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'kysely_%'
     ORDER BY name`.execute(source);
-  const parents = new Map<string, Set<string>>();
+  const parents = new Map<string, { column: string; parent: string }[]>();
   for (const { name } of rows) {
-    const fks = await sql<{ table: string }>`SELECT "table" FROM pragma_foreign_key_list(${name})`.execute(
-      source,
+    const fks = await sql<{ from: string; table: string }>`
+      SELECT "from", "table" FROM pragma_foreign_key_list(${name})`.execute(source);
+    parents.set(
+      name,
+      fks.rows.map((fk) => ({ column: fk.from, parent: fk.table })),
     );
-    parents.set(name, new Set(fks.rows.map((fk) => fk.table).filter((t) => t !== name)));
   }
-  const ordered: string[] = [];
-  const visit = (table: string, path: string[]) => {
-    if (ordered.includes(table)) return;
-    if (path.includes(table)) throw new Error(`foreign keys form a cycle: ${[...path, table].join(' -> ')}`);
-    for (const parent of parents.get(table) ?? []) if (parents.has(parent)) visit(parent, [...path, table]);
-    ordered.push(table);
+  const tables: string[] = [];
+  const late: LateColumn[] = [];
+  const visit = async (table: string, path: string[]) => {
+    if (tables.includes(table)) return;
+    for (const { column, parent } of parents.get(table) ?? []) {
+      // A row referring to its own table refers to an earlier row: rowid order copies that one first.
+      if (parent === table || !parents.has(parent)) continue;
+      if (path.includes(parent)) late.push({ table, column, key: await primaryKey(source, table) });
+      else await visit(parent, [...path, table]);
+    }
+    if (!tables.includes(table)) tables.push(table);
   };
-  for (const table of parents.keys()) visit(table, []);
-  return ordered;
+  for (const table of parents.keys()) await visit(table, [table]);
+  return { tables, late };
+}
+
+async function primaryKey(source: Db, table: string): Promise<string> {
+  const { rows } = await sql<{ name: string }>`
+    SELECT name FROM pragma_table_info(${table}) WHERE pk > 0`.execute(source);
+  const [key] = rows;
+  if (rows.length !== 1 || !key) throw new Error(`table ${table} has no single-column primary key`);
+  return key.name;
 }
 
 async function targetTables(target: Transaction<Database>): Promise<Set<string>> {
@@ -78,7 +105,12 @@ async function emptyTarget(target: Transaction<Database>, tables: string[]): Pro
   await sql`DELETE FROM teams`.execute(target);
 }
 
-async function copyTable(source: Db, target: Transaction<Database>, table: string): Promise<number> {
+async function copyTable(
+  source: Db,
+  target: Transaction<Database>,
+  table: string,
+  lateColumns: string[],
+): Promise<number> {
   let copied = 0;
   let after = Number.MIN_SAFE_INTEGER;
   for (;;) {
@@ -90,13 +122,26 @@ async function copyTable(source: Db, target: Transaction<Database>, table: strin
     const last = rows.at(-1);
     if (!last) return copied;
     after = last._rowid;
-    const values = rows.map(({ _rowid, ...row }) => row);
+    const values = rows.map(({ _rowid, ...row }) => {
+      for (const column of lateColumns) row[column] = null;
+      return row;
+    });
     await target
       .insertInto(table as keyof Database)
       .values(values)
       .execute();
     copied += rows.length;
   }
+}
+
+/** Fills the foreign keys left out of the first pass, now that every row they may refer to is there. */
+async function copyLate(source: Db, target: Transaction<Database>, { table, column, key }: LateColumn) {
+  const { rows } = await sql<{ key: unknown; value: unknown }>`
+    SELECT ${sql.ref(key)} AS key, ${sql.ref(column)} AS value FROM ${sql.table(table)}
+    WHERE ${sql.ref(column)} IS NOT NULL`.execute(source);
+  for (const row of rows)
+    await sql`UPDATE ${sql.table(table)} SET ${sql.ref(column)} = ${row.value}
+      WHERE ${sql.ref(key)} = ${row.key}`.execute(target);
 }
 
 /** Moves every identity sequence past the largest id copied into its column. */
@@ -114,7 +159,7 @@ async function advanceSequences(target: Transaction<Database>): Promise<void> {
  * Throws a TargetNotEmptyError, and changes nothing, when the target holds records already.
  */
 export async function copySqliteToPostgres(source: Db, target: Db): Promise<CopiedTable[]> {
-  const tables = await tablesInCopyOrder(source);
+  const { tables, late } = await copyPlan(source);
   return target.transaction().execute(async (trx) => {
     const present = await targetTables(trx);
     const missing = tables.filter((t) => !present.has(t));
@@ -124,7 +169,11 @@ export async function copySqliteToPostgres(source: Db, target: Db): Promise<Copi
       );
     await emptyTarget(trx, tables);
     const copied: CopiedTable[] = [];
-    for (const table of tables) copied.push({ table, rows: await copyTable(source, trx, table) });
+    for (const table of tables) {
+      const lateColumns = late.filter((l) => l.table === table).map((l) => l.column);
+      copied.push({ table, rows: await copyTable(source, trx, table, lateColumns) });
+    }
+    for (const column of late) await copyLate(source, trx, column);
     await advanceSequences(trx);
     return copied;
   });
