@@ -388,6 +388,8 @@ async function assemble(
   };
 
   let closing = false;
+  /** This replica holds the leader lock (it may still be taking over). */
+  let acquired = false;
   let gateway: Awaited<ReturnType<typeof openGateway>>;
   let address: string;
   let leading: Promise<void>;
@@ -395,6 +397,7 @@ async function assemble(
   if (!signals) {
     // A single hub: it leads from the start, and serves once it has recovered.
     await leadership.acquire();
+    acquired = true;
     await becomeLeader();
     gateway = await openGateway();
     address = await serve();
@@ -415,6 +418,7 @@ async function assemble(
     leading = leadership
       .acquire()
       .then(async () => {
+        acquired = true;
         if (closing) return;
         log.info('leading: this replica holds the leader lock');
         await becomeLeader();
@@ -458,8 +462,9 @@ async function assemble(
       ready = false;
       draining = true;
       closing = true;
-      // A standby gives its wait for the lock up (it will not lead now); a leader finishes taking over.
-      if (!leader.isLeader) await leadership.release();
+      // A replica waiting for the lock gives the wait up (it will not lead now); one holding it finishes
+      // taking over, then stops like any leader, and gives the lock up last.
+      if (!acquired) await leadership.release();
       await leading;
       for (const stop of stops) stop();
       await gateway.close();
