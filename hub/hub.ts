@@ -28,7 +28,8 @@ import { startGateway, type GatewayTls } from './gateway/server.js';
 import { createHubMetrics, serveMetrics, type HubMetrics } from './metrics.js';
 import { advisoryLockLeadership, soleLeadership, type Leadership } from './replicas/leadership.js';
 import { connectReplicaSignals, type ReplicaSignals } from './replicas/signals.js';
-import { serveStandby } from './replicas/standby.js';
+import { LeaderActions } from './replicas/leader-actions.js';
+import { relayRevocations } from './replicas/revocations.js';
 import { relayStepEnds } from './replicas/step-ends.js';
 import type { StoreEncryption } from './store/encryption.js';
 import { openStore } from './store/open.js';
@@ -151,8 +152,13 @@ export interface RunningHub {
   /** Every HTTP route the hub serves, as registered. */
   apiRoutes: readonly ServedRoute[];
   /**
-   * Resolves when a replica on PostgreSQL loses the leader lock (its database connection failed):
-   * another replica may be leading already, so the process must stop at once.
+   * Resolves once this hub leads and runs the singletons (at once for a single hub). A replica on
+   * PostgreSQL serves agents and the API before that, while another replica leads.
+   */
+  leading: Promise<void>;
+  /**
+   * Resolves when a replica on PostgreSQL loses the leader lock, or its wait for it (the lock's database
+   * connection failed): another replica may be leading already, so the process must stop at once.
    */
   leadershipLost: Promise<Error>;
   /** Stops accepting work, tells agents, flushes and closes the store, then gives up leadership. */
@@ -190,19 +196,6 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     await store.close().catch(() => undefined);
     throw err;
   }
-}
-
-/** Waits until this replica leads; meanwhile a standby answers the probes on the HTTP address. */
-async function lead(leadership: Leadership, options: HubOptions, log: Logger): Promise<void> {
-  if (options.databaseUrl === undefined) return leadership.acquire();
-  const standby = await serveStandby(options.httpListen);
-  log.info('waiting for the leader lock (a standby while another replica leads)');
-  try {
-    await leadership.acquire();
-  } finally {
-    await standby.close();
-  }
-  log.info('leading: this replica holds the leader lock');
 }
 
 async function assemble(
@@ -274,6 +267,15 @@ async function assemble(
   if (signals) relayStepEnds(signals, store, engine, log.child({ component: 'replicas' }));
 
   const tunnels = new Tunnels((name) => dispatcher.connection(name));
+  const leader = new LeaderActions({
+    store,
+    engine,
+    scheduler,
+    checker,
+    signals,
+    log: log.child({ component: 'replicas' }),
+  });
+  if (signals) relayRevocations(signals, tokens, store, log.child({ component: 'replicas' }));
   const openGateway = () =>
     startGateway(
       { listen: options.grpcListen, tls: options.tls },
@@ -301,33 +303,9 @@ async function assemble(
       artifacts,
       tunnels,
     );
-  // Replicas serve their agents from the start, leading or not; a single hub once it has recovered.
-  let gateway = signals ? await openGateway() : undefined;
-  if (gateway) log.info({ grpcPort: gateway.port }, 'agent gateway listening');
-  try {
-    await lead(leadership, options, log);
-  } catch (err) {
-    await gateway?.close();
-    throw err;
-  }
-
-  const admin = await bootstrapAdminToken(store, tokens, options.dataDir);
-  if (admin?.file)
-    log.info(
-      { file: admin.file },
-      `first start: the admin API token is in ${admin.file} (mode 0600); log in with: outpost login --url URL --token - < ${admin.file}`,
-    );
-  else if (admin)
-    log.info('first start: created an admin API token for the program that embeds this in-memory hub');
-
-  await dispatcher.recover();
-  const resumed = await engine.resumeAll();
-  if (resumed > 0) log.info({ builds: resumed }, 'resumed unfinished builds');
-  checker.start();
-  scheduler.start();
 
   let ready = false;
-  gateway ??= await openGateway();
+  let draining = false;
   // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
   let externalUrl = options.externalUrl?.replace(/\/+$/, '');
   const hubUrl = () => externalUrl ?? '';
@@ -336,9 +314,7 @@ async function assemble(
     store,
     artifacts,
     tunnels,
-    engine,
-    scheduler,
-    checker,
+    leader,
     configs,
     dispatcher,
     events,
@@ -354,7 +330,6 @@ async function assemble(
     metricsToken: options.metricsToken,
     rotateAdminToken: () => rotateAdminToken(store, tokens, options.dataDir),
   });
-  let draining = false;
   // Draining: reads still work (and SSE streams end as the process exits); nothing new is accepted.
   api.addHook('onRequest', async (req, reply) => {
     if (draining && req.method !== 'GET' && req.method !== 'HEAD')
@@ -363,19 +338,15 @@ async function assemble(
         .header('retry-after', '5')
         .send({ error: { code: 'shutting_down', message: 'the hub is shutting down; retry shortly' } });
   });
-  const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
-  externalUrl ??= address;
-  const metricsServer = options.metricsListen && (await serveMetrics(metrics, options.metricsListen));
-  const stopGc = startGarbageCollector(
-    store,
-    artifacts,
-    {
-      intervalMs: options.gcIntervalMs,
-      minArtifactAgeMs: 60 * 60_000,
-      auditLogRetentionMs: options.auditLogRetentionMs,
-    },
-    log.child({ component: 'gc' }),
-  );
+  const serve = async () => {
+    const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
+    externalUrl ??= address;
+    return address;
+  };
+
+  // What only the leader runs (a single hub leads from the start); stopped by close().
+  let admin: Awaited<ReturnType<typeof bootstrapAdminToken>>;
+  const stops: (() => void)[] = [];
   const audit = new BuildAudit({
     store,
     engine,
@@ -384,10 +355,87 @@ async function assemble(
     log: log.child({ component: 'audit' }),
     schedule: (pipelineId) => scheduler.request(pipelineId),
   });
-  const stopAudit = options.auditIntervalMs > 0 ? audit.start(options.auditIntervalMs) : () => undefined;
+  const becomeLeader = async () => {
+    admin = await bootstrapAdminToken(store, tokens, options.dataDir);
+    if (admin?.file)
+      log.info(
+        { file: admin.file },
+        `first start: the admin API token is in ${admin.file} (mode 0600); log in with: outpost login --url URL --token - < ${admin.file}`,
+      );
+    else if (admin)
+      log.info('first start: created an admin API token for the program that embeds this in-memory hub');
+    await dispatcher.recover();
+    const resumed = await engine.resumeAll();
+    if (resumed > 0) log.info({ builds: resumed }, 'resumed unfinished builds');
+    checker.start();
+    scheduler.start();
+    stops.push(
+      () => checker.stop(),
+      () => scheduler.stop(),
+      leader.lead(options.replicaRecheckMs),
+      startGarbageCollector(
+        store,
+        artifacts,
+        {
+          intervalMs: options.gcIntervalMs,
+          minArtifactAgeMs: 60 * 60_000,
+          auditLogRetentionMs: options.auditLogRetentionMs,
+        },
+        log.child({ component: 'gc' }),
+      ),
+    );
+    if (options.auditIntervalMs > 0) stops.push(audit.start(options.auditIntervalMs));
+  };
+
+  let closing = false;
+  /** This replica holds the leader lock (it may still be taking over). */
+  let acquired = false;
+  let gateway: Awaited<ReturnType<typeof openGateway>>;
+  let address: string;
+  let leading: Promise<void>;
+  let leadershipLost = leadership.lost;
+  if (!signals) {
+    // A single hub: it leads from the start, and serves once it has recovered.
+    await leadership.acquire();
+    acquired = true;
+    await becomeLeader();
+    gateway = await openGateway();
+    address = await serve();
+    leading = Promise.resolve();
+  } else {
+    // Replicas: every one serves agents and the API from the start; one at a time leads.
+    gateway = await openGateway();
+    log.info({ grpcPort: gateway.port }, 'agent gateway listening');
+    try {
+      address = await serve();
+    } catch (err) {
+      await gateway.close();
+      throw err;
+    }
+    log.info('waiting for the leader lock (the singletons run on the replica that leads)');
+    let failed: (err: Error) => void = () => undefined;
+    leadershipLost = Promise.race([leadership.lost, new Promise<Error>((resolve) => (failed = resolve))]);
+    leading = leadership
+      .acquire()
+      .then(async () => {
+        acquired = true;
+        if (closing) return;
+        log.info('leading: this replica holds the leader lock');
+        await becomeLeader();
+      })
+      .catch((err: unknown) => {
+        // close() gave the wait up; otherwise the lock's connection (or the takeover) failed: this
+        // replica cannot lead, and the process must restart.
+        if (!closing) failed(new Error(`taking the lead failed: ${(err as Error).message}`));
+      });
+  }
+  const metricsServer = options.metricsListen && (await serveMetrics(metrics, options.metricsListen));
   ready = true;
   const grpcHost = options.grpcListen.slice(0, options.grpcListen.lastIndexOf(':'));
-  log.info({ url: address, grpcPort: gateway.port, tls: Boolean(options.tls) }, 'hub ready');
+  log.info(
+    { url: address, grpcPort: gateway.port, tls: Boolean(options.tls), leading: leader.isLeader },
+    'hub ready',
+  );
 
   return {
     url: address,
@@ -401,19 +449,24 @@ async function assemble(
     metrics,
     tokens,
     audit,
-    initialAdminToken: admin?.secret,
+    get initialAdminToken() {
+      return admin?.secret;
+    },
     metricsUrl: metricsServer?.url,
     apiRoutes,
-    leadershipLost: leadership.lost,
+    leading,
+    leadershipLost,
     async close() {
       // Order matters: refuse new work, tell agents (no new sessions), store what they already sent,
       // then close the store. What is left in flight (leases, unfinished builds) resumes on the next start.
       ready = false;
       draining = true;
-      stopGc();
-      checker.stop();
-      scheduler.stop();
-      stopAudit();
+      closing = true;
+      // A replica waiting for the lock gives the wait up (it will not lead now); one holding it finishes
+      // taking over, then stops like any leader, and gives the lock up last.
+      if (!acquired) await leadership.release();
+      await leading;
+      for (const stop of stops) stop();
       await gateway.close();
       await logs.flush();
       await audit.idle();

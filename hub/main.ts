@@ -14,6 +14,7 @@ import { rotateAdminToken } from './auth/admin-token.js';
 import { DEFAULT_OIDC_SCOPES, isLoopback, type OidcOptions } from './auth/oidc.js';
 import { TokenService } from './auth/tokens.js';
 import { DEFAULT_HUB_OPTIONS, HUB_VERSION, startHub, type HubOptions } from './hub.js';
+import { copySqliteToPostgres } from './store/data-copy.js';
 import { migrateToLatest, pendingMigrations } from './store/migrations/index.js';
 import { openDatabase, openStore } from './store/open.js';
 import { redactDatabaseUrl } from './store/postgres.js';
@@ -317,6 +318,7 @@ async function main(): Promise<void> {
       }
     });
   cmd.addCommand(migrateCommand());
+  cmd.addCommand(migrateDataCommand());
   await cmd.parseAsync(process.argv);
 }
 
@@ -353,6 +355,51 @@ function migrateCommand(): Command {
         );
       } finally {
         await db.destroy();
+      }
+    });
+}
+
+/**
+ * `outpost-hub migrate-data`: copies a stopped hub's SQLite database into a new, empty PostgreSQL one,
+ * both migrated to this version first (hub/store/data-copy.ts).
+ */
+function migrateDataCommand(): Command {
+  return new Command('migrate-data')
+    .description(
+      'copy the SQLite database in --data-dir (the hub stopped) into an empty PostgreSQL database (--database), for hub replicas',
+    )
+    .option(
+      '--data-dir <dir>',
+      'the hub data directory holding the SQLite database',
+      process.env.OUTPOST_HUB_DATA_DIR ?? './outpost-data',
+    )
+    .option('--database <url>', 'the PostgreSQL URL to copy into (env OUTPOST_DATABASE_URL)')
+    .action(async (opts: { dataDir: string; database?: string }) => {
+      const url = opts.database ?? process.env.OUTPOST_DATABASE_URL;
+      if (url === undefined)
+        throw new Error('migrate-data needs --database (or OUTPOST_DATABASE_URL): where to copy to');
+      const dataDir = path.resolve(opts.dataDir);
+      if (!existsSync(path.join(dataDir, SQLITE_FILE)))
+        throw new Error(`${dataDir} holds no hub database (${SQLITE_FILE}); is --data-dir right?`);
+      // Opening SQLite takes the data directory's lock: a hub still running there makes this refuse.
+      const source = await openDatabase({ dataDir });
+      const target = await openDatabase({ databaseUrl: url }).catch(async (err: unknown) => {
+        await source.destroy();
+        throw err;
+      });
+      try {
+        await migrateToLatest(source as unknown as Kysely<unknown>);
+        await migrateToLatest(target as unknown as Kysely<unknown>);
+        const copied = await copySqliteToPostgres(source, target);
+        const rows = copied.reduce((n, t) => n + t.rows, 0);
+        process.stdout.write(
+          `copied ${rows} rows in ${copied.length} tables from ${path.join(dataDir, SQLITE_FILE)} to ${redactDatabaseUrl(url)}:\n` +
+            copied.map((t) => `  ${t.table}: ${t.rows}\n`).join('') +
+            `start the hubs with --database and the same --encryption-key; move ${path.join(dataDir, 'artifacts')} to their shared --data-dir\n`,
+        );
+      } finally {
+        await source.destroy();
+        await target.destroy();
       }
     });
 }

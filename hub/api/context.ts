@@ -9,11 +9,9 @@ import type { OidcRelyingParty } from '../auth/oidc.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
 import type { Dispatcher } from '../dispatch/dispatcher.js';
-import type { Engine } from '../engine/engine.js';
 import type { BuildEvents } from '../events/build-events.js';
 import type { HubMetrics } from '../metrics.js';
-import type { Checker } from '../scheduler/checker.js';
-import type { Scheduler } from '../scheduler/scheduler.js';
+import type { LeaderActions } from '../replicas/leader-actions.js';
 import type { BuildView, Job, Pipeline, Store, Team, TokenRecord } from '../store/store.js';
 import { TERMINAL_BUILD_STATUSES } from '../store/store.js';
 import { formatPipelineRef, refOfKey } from '../pipeline/instance-vars.js';
@@ -26,9 +24,8 @@ export interface ApiDeps {
   artifacts: ArtifactStore;
   /** Terminals into running steps (outpost intercept). */
   tunnels: Tunnels;
-  engine: Engine;
-  scheduler: Scheduler;
-  checker: Checker;
+  /** The scheduler, checker and engine: here on a single hub and the leader, through hints elsewhere. */
+  leader: LeaderActions;
   configs: PipelineConfigs;
   dispatcher: Dispatcher;
   events: BuildEvents;
@@ -124,7 +121,6 @@ export class ApiContext {
   }
 
   summary(build: BuildView): BuildSummary {
-    const { engine } = this.deps;
     const terminal = TERMINAL_BUILD_STATUSES.includes(build.status);
     return {
       id: build.id,
@@ -139,11 +135,7 @@ export class ApiContext {
       createdAt: build.createdAt,
       startedAt: build.startedAt,
       endedAt: build.endedAt,
-      waitingReason: terminal
-        ? null
-        : build.status === 'pending' && !engine.isRunning(build.id)
-          ? (build.pendingReason ?? 'waiting for the scheduler')
-          : engine.waitingReason(build.id),
+      waitingReason: terminal ? null : this.deps.leader.waitingReason(build),
     };
   }
 

@@ -16,8 +16,11 @@ export function generateToken(kind: TokenRecord['kind']): string {
 
 export type TokenCheck = { ok: true; token: TokenRecord } | { ok: false; reason: string };
 
+/** `here`: revoked through this process; `replica`: by another hub replica (hub/replicas/revocations.ts). */
+export type RevokedListener = (token: TokenRecord, by: 'here' | 'replica') => void;
+
 export class TokenService {
-  private readonly revokedListeners: ((token: TokenRecord) => void)[] = [];
+  private readonly revokedListeners: RevokedListener[] = [];
 
   constructor(
     private readonly store: Store,
@@ -69,11 +72,16 @@ export class TokenService {
    */
   async revoke(token: TokenRecord): Promise<boolean> {
     if (!(await this.store.revokeToken(token.id, this.now()))) return false;
-    for (const listener of this.revokedListeners) listener(token);
+    for (const listener of this.revokedListeners) listener(token, 'here');
     return true;
   }
 
-  onRevoked(listener: (token: TokenRecord) => void): void {
+  /** Another hub replica revoked the token: the listeners close what this one has open of it. */
+  revokedByReplica(token: TokenRecord): void {
+    for (const listener of this.revokedListeners) listener(token, 'replica');
+  }
+
+  onRevoked(listener: RevokedListener): void {
     this.revokedListeners.push(listener);
   }
 

@@ -444,6 +444,11 @@ export class Dispatcher {
     return this.sessions.get(agentName);
   }
 
+  /** Replicas on PostgreSQL: agents and leases are spread over the replicas, the store has them all. */
+  get shared(): boolean {
+    return this.opts.shared !== undefined;
+  }
+
   connected(): AgentConnection[] {
     return [...this.sessions.values()];
   }

@@ -1,7 +1,10 @@
 // Hints between hub replicas on one PostgreSQL, by LISTEN/NOTIFY on a connection of their own: "a step
-// is queued", "step run N ended", "abort step run N", "build N has events up to seq S". A hint only
-// saves time: every receiver also re-checks the store periodically (and after a reconnect, when hints
-// may have been missed), so a lost notification delays work and never loses it.
+// is queued", "step run N ended", "abort step run N", "build N has events up to seq S", and to the
+// leader from the API on any replica: "schedule pipeline N", "start build N", "abort build N"; and
+// "token N was revoked" (every replica closes its sessions of it). A hint only saves time: every
+// receiver also re-checks the store periodically (and after a reconnect, when hints may have been
+// missed), so a lost notification delays work and never loses it. (A lost revocation leaves a session
+// open until it reconnects; every new session and API call checks the token in the store.)
 //
 // The connection's application_name names the replica, so the server's session list (pg_stat_activity)
 // says which replicas are alive: a SIGKILLed replica's session ends with its process.
@@ -9,9 +12,18 @@
 import type { Logger } from 'pino';
 import pg from 'pg';
 
-export type SignalChannel = 'dispatch' | 'step_ended' | 'abort' | 'build_events';
+const CHANNELS = [
+  'dispatch',
+  'step_ended',
+  'abort',
+  'build_events',
+  'schedule',
+  'start_build',
+  'abort_build',
+  'token_revoked',
+] as const;
 
-const CHANNELS: readonly SignalChannel[] = ['dispatch', 'step_ended', 'abort', 'build_events'];
+export type SignalChannel = (typeof CHANNELS)[number];
 const PREFIX = 'outpost_';
 const APPLICATION = 'outpost-hub replica ';
 

@@ -25,6 +25,39 @@ export interface CheckerOptions {
   tickMs: number;
 }
 
+/** What a check build is asked: which resource (or type), and from which version or how deep. */
+export interface CheckAsked {
+  pipelineId: number;
+  name: string;
+  request: NonNullable<Build['checkRequest']>;
+  scope: ResourceScope;
+}
+
+/** Whether a check asks for no more than a plain check (then a running one serves). */
+export function isPlainCheck(request: CheckAsked['request']): boolean {
+  return request.from === undefined && request.shallow !== true;
+}
+
+/**
+ * A check build of the resource (or type), pending until an engine runs it; undefined when there is no
+ * such resource. Hub replicas that do not lead create it too, and the leader's engine runs it.
+ */
+export async function createCheckBuild(
+  store: Store,
+  { pipelineId, name, request, scope }: CheckAsked,
+  at: number,
+): Promise<BuildView | undefined> {
+  const job = await store.getJob(pipelineId, `${CHECK_JOB_PREFIX[scope]}${name}`);
+  if (!job?.active) return undefined;
+  const created = await store.createBuild({
+    jobId: job.id,
+    plan: job.plan,
+    at,
+    checkRequest: isPlainCheck(request) ? null : request,
+  });
+  return store.getBuild(created.id);
+}
+
 export class Checker {
   /** `${scope}/${pipelineId}/${name}` -> the running check build's id. */
   private readonly running = new Map<string, number>();
@@ -89,17 +122,9 @@ export class Checker {
   ): Promise<BuildView | undefined> {
     const key = checkKey(scope, pipelineId, name);
     const runningId = this.running.get(key);
-    const plain = request.from === undefined && request.shallow !== true;
+    const plain = isPlainCheck(request);
     if (runningId !== undefined && plain) return this.store.getBuild(runningId);
-    const job = await this.store.getJob(pipelineId, `${CHECK_JOB_PREFIX[scope]}${name}`);
-    if (!job?.active) return undefined;
-    const created = await this.store.createBuild({
-      jobId: job.id,
-      plan: job.plan,
-      at: this.now(),
-      checkRequest: plain ? null : request,
-    });
-    const build = await this.store.getBuild(created.id);
+    const build = await createCheckBuild(this.store, { pipelineId, name, request, scope }, this.now());
     if (!build) return undefined;
     this.running.set(key, build.id);
     this.engine.start(build);

@@ -28,6 +28,25 @@ export interface SchedulerOptions {
   tickMs: number;
 }
 
+/**
+ * A manually triggered build, pending until a scheduling pass of its pipeline starts it. Hub replicas
+ * that do not lead create it too, and ask the leader's scheduler for the pass (hub/replicas).
+ */
+export async function createManualBuild(store: Store, job: Job, at: number): Promise<BuildView> {
+  const created = await store.createBuild({ jobId: job.id, plan: job.plan, at, manual: true });
+  const build = await store.getBuild(created.id);
+  if (!build) throw new Error(`build ${created.id} vanished`);
+  return build;
+}
+
+/** A rerun (`N.1`, `N.2`, ...) of a job build, pending like a manual build. */
+export async function createRerun(store: Store, of: BuildView, at: number): Promise<BuildView> {
+  const created = await store.reruns.create(of.id, at);
+  const build = await store.getBuild(created.id);
+  if (!build) throw new Error(`build ${created.id} vanished`);
+  return build;
+}
+
 export class Scheduler {
   private readonly dirty = new Set<number>();
   private pass: Promise<void> | undefined;
@@ -71,23 +90,14 @@ export class Scheduler {
 
   /** Creates a manually triggered build; it starts once the scheduler lets it. */
   async trigger(job: Job): Promise<BuildView> {
-    const created = await this.store.createBuild({
-      jobId: job.id,
-      plan: job.plan,
-      at: this.now(),
-      manual: true,
-    });
-    const build = await this.store.getBuild(created.id);
-    if (!build) throw new Error(`build ${created.id} vanished`);
+    const build = await createManualBuild(this.store, job, this.now());
     this.request(job.pipelineId);
     return build;
   }
 
   /** Creates a rerun of a job build (`N.1`, `N.2`, ...): the same inputs, started once limits allow. */
   async rerun(of: BuildView): Promise<BuildView> {
-    const created = await this.store.reruns.create(of.id, this.now());
-    const build = await this.store.getBuild(created.id);
-    if (!build) throw new Error(`build ${created.id} vanished`);
+    const build = await createRerun(this.store, of, this.now());
     this.request(of.pipelineId);
     return build;
   }

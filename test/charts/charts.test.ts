@@ -495,10 +495,24 @@ function checkHub(objects: K8sObject[], values: Obj): void {
     postgres: { urlSecret: { name: string; key: string } };
   };
   const postgres = database.type === 'postgres';
+  // SQLite: one hub, replaced (never two on one database). PostgreSQL: every replica turns ready, so an
+  // upgrade rolls one new pod in before an old one goes, never below `replicas` ready hubs.
   expect(deploy.spec).toMatchObject({
     replicas: postgres ? values.replicas : 1,
-    strategy: { type: 'Recreate' },
+    strategy: postgres
+      ? { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } }
+      : { type: 'Recreate' },
   });
+  // Replicas: node drains take at most maxUnavailable hubs at once, selected by the pods' labels.
+  const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget');
+  const budget = values.podDisruptionBudget as { enabled: boolean; maxUnavailable: number };
+  if (postgres && (values.replicas as number) > 1 && budget.enabled) {
+    expect(pdbs).toHaveLength(1);
+    expect(pdbs[0]!.spec).toEqual({
+      maxUnavailable: budget.maxUnavailable,
+      selector: { matchLabels: (deploy.spec as { selector: { matchLabels: unknown } }).selector.matchLabels },
+    });
+  } else expect(pdbs).toEqual([]);
   const spec = podSpec(deploy);
   expectHardened(spec);
   expect(spec.automountServiceAccountToken).toBe(false);

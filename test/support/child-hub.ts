@@ -42,11 +42,6 @@ export async function spawnChildHub(
     readyTimeoutMs?: number;
     /** A built hub (e.g. an installed package's dist/hub/main.js) instead of the sources through tsx. */
     entry?: string;
-    /**
-     * The log message that says the child is up (default `hub ready`); a replica on PostgreSQL that
-     * does not lead logs `agent gateway listening` (its url is then its --http-listen address).
-     */
-    readyLog?: string;
   } = {},
 ): Promise<ChildHubProcess> {
   const child = spawn(
@@ -81,9 +76,8 @@ export async function spawnChildHub(
       if (!text.startsWith('{')) return;
       const entry = JSON.parse(text) as { msg?: string; url?: string; grpcPort?: number };
       logs.push(entry);
-      const url = entry.url ?? (opts.httpPort ? `http://127.0.0.1:${opts.httpPort}` : undefined);
-      if (entry.msg === (opts.readyLog ?? 'hub ready') && url && entry.grpcPort)
-        resolve({ url, grpcPort: entry.grpcPort });
+      if (entry.msg === 'hub ready' && entry.url && entry.grpcPort)
+        resolve({ url: entry.url, grpcPort: entry.grpcPort });
     });
     void exited.then(({ code }) => reject(new ChildHubExitedError(code, stderr)));
   });

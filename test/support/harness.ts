@@ -80,6 +80,8 @@ export async function startTestHub(
     ...overrides,
   };
   const hub = await startHub(options, log);
+  // On PostgreSQL a hub may serve before it leads (replicas); the tests' hub is alone and leads soon.
+  await hub.leading;
   return wrapHub(hub, dir, options, hub.initialAdminToken!);
 }
 
@@ -91,6 +93,7 @@ export async function restartTestHub(old: TestHub): Promise<TestHub> {
     grpcListen: `127.0.0.1:${old.grpcPort}`,
   };
   const hub = await startHub(options, testLogger());
+  await hub.leading;
   return wrapHub(hub, old.dir, options, old.adminToken);
 }
 

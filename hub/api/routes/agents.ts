@@ -7,6 +7,7 @@ import { id } from '../fields.js';
 import { route, type Route } from '../route.js';
 import { roleIn } from '../../auth/caller.js';
 import { requireCaller } from '../auth.js';
+import type { AgentRecord } from '../../store/store.js';
 import type { AgentSummary, AgentTokenSummary, CreatedAgentToken, QueuedStep } from '../types.js';
 
 /** An agent name or its cluster's, as the gateway accepts them in a Hello. */
@@ -39,6 +40,45 @@ const createTokenBody = z
     path: ['agentPrefix'],
   });
 
+/** A connected agent's row is touched every 10 s or heartbeat (gateway/session.ts); silent this long, it is gone. */
+const SILENT_AGENT_MS = 60_000;
+
+/**
+ * Each agent's state and its pools' leases in use. A single hub knows them from its sessions. Replicas
+ * each hold some agents' sessions: the store has every one (an agent's state is written by the replica
+ * it is connected to, each live lease names its agent and pool), so every replica answers the same.
+ */
+async function agentUsage(ctx: ApiContext): Promise<{
+  state: (agent: AgentRecord) => AgentSummary['state'];
+  inUse: (agent: string, pool: string) => number;
+}> {
+  const { dispatcher, store } = ctx.deps;
+  if (!dispatcher.shared) {
+    const live = new Map(dispatcher.connected().map((c) => [c.agentName, c]));
+    return {
+      state: (agent) => {
+        const conn = live.get(agent.name);
+        return conn ? (conn.draining ? 'draining' : 'connected') : 'disconnected';
+      },
+      inUse: (agent, pool) => dispatcher.inUse(agent, pool),
+    };
+  }
+  const leases = new Map<string, number>();
+  for (const { run } of await store.replicaDispatch.held()) {
+    const key = `${run.agentName}\0${run.pool}`;
+    leases.set(key, (leases.get(key) ?? 0) + 1);
+  }
+  const now = Date.now();
+  return {
+    // A replica that died leaves its agents' rows as they were: silent for a minute is disconnected.
+    state: (agent) =>
+      agent.state !== 'disconnected' && now - (agent.lastHeartbeatAt ?? 0) > SILENT_AGENT_MS
+        ? 'disconnected'
+        : agent.state,
+    inUse: (agent, pool) => leases.get(`${agent}\0${pool}`) ?? 0,
+  };
+}
+
 export function agentRoutes(ctx: ApiContext): Route[] {
   const { store, dispatcher, tokens } = ctx.deps;
   return [
@@ -47,22 +87,19 @@ export function agentRoutes(ctx: ApiContext): Route[] {
       url: '/agents',
       role: 'authenticated',
       handler: async (): Promise<AgentSummary[]> => {
-        const live = new Map(dispatcher.connected().map((c) => [c.agentName, c]));
-        return (await store.listAgents()).map((agent) => {
-          const conn = live.get(agent.name);
-          return {
-            name: agent.name,
-            cluster: agent.cluster,
-            version: agent.version,
-            state: conn ? (conn.draining ? 'draining' : 'connected') : 'disconnected',
-            pools: agent.pools.map((p) => ({
-              ...p,
-              inUse: dispatcher.inUse(agent.name, p.name),
-              admission: p.admission ?? null,
-            })),
-            lastHeartbeatAt: agent.lastHeartbeatAt,
-          };
-        });
+        const usage = await agentUsage(ctx);
+        return (await store.listAgents()).map((agent) => ({
+          name: agent.name,
+          cluster: agent.cluster,
+          version: agent.version,
+          state: usage.state(agent),
+          pools: agent.pools.map((p) => ({
+            ...p,
+            inUse: usage.inUse(agent.name, p.name),
+            admission: p.admission ?? null,
+          })),
+          lastHeartbeatAt: agent.lastHeartbeatAt,
+        }));
       },
     }),
 

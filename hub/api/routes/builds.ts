@@ -28,7 +28,7 @@ export const buildTeam =
   });
 
 export function buildRoutes(ctx: ApiContext): Route[] {
-  const { store, engine, events } = ctx.deps;
+  const { store, leader, events } = ctx.deps;
   const teamOfBuild = buildTeam(ctx);
   return [
     route({
@@ -95,7 +95,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
         const build = await ctx.buildOf(params.id);
         // Concourse answers 204 here too, and fly prints "build successfully aborted" for a build that
         // ended long ago; saying that it finished, and how, tells the user what actually happened.
-        if (!(await engine.abort(build.id))) {
+        if (!(await leader.abort(build.id))) {
           const ended = await ctx.buildOf(build.id);
           throw new HttpError(
             409,

@@ -3,6 +3,8 @@
 // unreachable) is taken out of the load balancer rather than failing every request behind it;
 // /metrics needs the metrics token (`--metrics-token-file`) or an admin's API token, since its figures
 // describe every team (open scraping goes through `--metrics-listen`, a listener of its own).
+// Hub replicas on PostgreSQL are all ready once they serve (each answers the whole API); /readyz says
+// which one leads (runs the scheduler, checker and builds).
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { authenticator, requireCaller, unauthorized } from '../auth.js';
@@ -48,9 +50,9 @@ export function healthRoutes({ deps }: ApiContext): Route[] {
       handler: async (_input, _req, reply) => {
         if (!deps.ready()) return reply.code(503).send({ ready: false });
         const trouble = await storeTrouble(deps.store);
-        return trouble === undefined
-          ? { ready: true }
-          : reply.code(503).send({ ready: false, reason: trouble });
+        if (trouble !== undefined) return reply.code(503).send({ ready: false, reason: trouble });
+        // Replicas: every one serves; which one runs the singletons is for operators and tests to see.
+        return deps.dispatcher.shared ? { ready: true, leading: deps.leader.isLeader } : { ready: true };
       },
     }),
     route({

@@ -10,7 +10,7 @@ import { route, type Route } from '../route.js';
 import type { BuildSummary, ClearedResponse } from '../types.js';
 
 export function jobActionRoutes(ctx: ApiContext): Route[] {
-  const { store, scheduler } = ctx.deps;
+  const { store, leader } = ctx.deps;
   return [
     route({
       method: 'POST',
@@ -29,7 +29,7 @@ export function jobActionRoutes(ctx: ApiContext): Route[] {
             'build_pending',
             `build ${params.pipeline}/${params.job} #${build.name} has not started yet; there is nothing to rerun`,
           );
-        const rerun = await scheduler.rerun(build);
+        const rerun = await leader.rerun(build);
         req.log.info({ buildId: rerun.id, job: job.name, of: build.name }, 'build rerun');
         void reply.code(201);
         return ctx.summary(rerun);
@@ -44,7 +44,7 @@ export function jobActionRoutes(ctx: ApiContext): Route[] {
       params: jobParams,
       handler: async ({ params }, req, reply) => {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);
-        scheduler.request(job.pipelineId);
+        leader.schedule(job.pipelineId);
         req.log.info({ job: job.name }, 'job scheduling requested');
         return reply.code(204).send();
       },

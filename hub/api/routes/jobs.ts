@@ -10,7 +10,7 @@ import type { BuildSummary, JobSummary } from '../types.js';
 import { z } from 'zod';
 
 export function jobRoutes(ctx: ApiContext): Route[] {
-  const { store, scheduler, configs } = ctx.deps;
+  const { store, leader, configs } = ctx.deps;
   const pauseRoutes = (['pause', 'unpause'] as const).map((action) =>
     route({
       method: 'PUT',
@@ -22,7 +22,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);
         await store.setJobPaused(job.id, action === 'pause');
         req.log.info({ job: job.name }, `job ${action}d`);
-        scheduler.request(job.pipelineId);
+        leader.schedule(job.pipelineId);
         return reply.code(204).send();
       },
     }),
@@ -69,7 +69,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
       params: jobParams,
       handler: async ({ params }, req, reply): Promise<BuildSummary> => {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);
-        const build = await scheduler.trigger(job);
+        const build = await leader.trigger(job);
         req.log.info({ buildId: build.id, job: job.name }, 'build triggered');
         void reply.code(201);
         return ctx.summary(build);

@@ -35,7 +35,7 @@ const createBody = z.strictObject({
 });
 
 export function oneOffRoutes(ctx: ApiContext): Route[] {
-  const { store, engine, artifacts } = ctx.deps;
+  const { store, leader, artifacts } = ctx.deps;
   return [
     route({
       method: 'POST',
@@ -124,7 +124,7 @@ export function oneOffRoutes(ctx: ApiContext): Route[] {
         const digests = [...uploaded, ...(job?.inputs ?? [])].map((i) => i.digest);
         await store.addBuildArtifacts(created.id, digests);
         const build = await ctx.buildOf(created.id);
-        engine.start(build);
+        leader.start(build);
         req.log.info({ team: team.name, buildId: build.id }, 'one-off build created');
         reply.code(201);
         return ctx.summary(build);

@@ -28,7 +28,7 @@ export function pipelineSummary(p: Pipeline, team: string): PipelineSummary {
 }
 
 export function pipelineLifecycleRoutes(ctx: ApiContext): Route[] {
-  const { store, scheduler } = ctx.deps;
+  const { store, leader } = ctx.deps;
   return [
     route({
       method: 'GET',
@@ -55,7 +55,7 @@ export function pipelineLifecycleRoutes(ctx: ApiContext): Route[] {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
         await archivePipeline(store, pipeline, Date.now());
         req.log.info({ team: params.team, pipeline: pipeline.name }, 'pipeline archived');
-        scheduler.request(pipeline.id);
+        leader.schedule(pipeline.id);
         return reply.code(204).send();
       },
     }),

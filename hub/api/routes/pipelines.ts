@@ -24,7 +24,7 @@ const renamePipelineBody = z.strictObject({
 });
 
 export function pipelineRoutes(ctx: ApiContext): Route[] {
-  const { store, scheduler, maxPipelineBytes } = ctx.deps;
+  const { store, leader, maxPipelineBytes } = ctx.deps;
   const pauseRoutes = (['pause', 'unpause'] as const).map((action) =>
     route({
       method: 'PUT',
@@ -42,7 +42,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
           );
         await store.setPipelinePaused(pipeline.id, action === 'pause', Date.now());
         req.log.info({ pipeline: pipeline.name }, `pipeline ${action}d`);
-        scheduler.request(pipeline.id);
+        leader.schedule(pipeline.id);
         return reply.code(204).send();
       },
     }),
@@ -132,7 +132,7 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
           { team: team.name, pipeline: formatPipelineRef(ref), version: saved.version },
           'pipeline saved',
         );
-        scheduler.request(saved.pipelineId);
+        leader.schedule(saved.pipelineId);
         return { created: saved.created, version: saved.version, warnings: saved.warnings };
       },
     }),
@@ -185,14 +185,15 @@ const DESTROY_SETTLE_MS = 30_000;
  * engine, which would write to rows that no longer exist. As Concourse, running builds are aborted.
  */
 async function stopBuilds(ctx: ApiContext, pipelineId: number): Promise<void> {
-  const { store, engine } = ctx.deps;
+  const { store, leader } = ctx.deps;
   await store.setPipelinePaused(pipelineId, true, Date.now());
-  const live = (
-    await store.listBuilds({ pipelineId, statuses: ['pending', 'started'], limit: 10_000 })
-  ).filter((b) => engine.isRunning(b.id));
-  for (const build of live) await engine.abort(build.id);
+  let live = (await store.listBuilds({ pipelineId, statuses: ['pending', 'started'], limit: 10_000 })).filter(
+    (b) => leader.runs(b),
+  );
+  for (const build of live) await leader.abort(build.id);
   const deadline = Date.now() + DESTROY_SETTLE_MS;
-  while (live.some((b) => engine.isRunning(b.id))) {
+  // The builds may run on another hub replica (the leader): their stored status says when they end.
+  while (live.length > 0) {
     if (Date.now() > deadline)
       throw new HttpError(
         409,
@@ -200,5 +201,7 @@ async function stopBuilds(ctx: ApiContext, pipelineId: number): Promise<void> {
         "the pipeline's aborted builds have not ended yet; try again",
       );
     await new Promise((resolve) => setTimeout(resolve, 50));
+    const now = await Promise.all(live.map((b) => store.getBuild(b.id)));
+    live = now.filter((b): b is NonNullable<typeof b> => b !== undefined && leader.runs(b));
   }
 }

@@ -12,7 +12,7 @@ import { resourceOf } from './resources.js';
 const cacheBody = z.strictObject({ version: z.record(z.string(), z.string()).optional() }).optional();
 
 export function resourceClearingRoutes(ctx: ApiContext): Route[] {
-  const { store, scheduler } = ctx.deps;
+  const { store, leader } = ctx.deps;
   const base = '/teams/:team/pipelines/:pipeline';
   return [
     route({
@@ -51,7 +51,7 @@ export function resourceClearingRoutes(ctx: ApiContext): Route[] {
           { pipeline: pipeline.name, resource: resource.name, removed },
           'resource versions cleared',
         );
-        scheduler.request(pipeline.id);
+        leader.schedule(pipeline.id);
         return { removed };
       },
     }),
@@ -72,7 +72,7 @@ export function resourceClearingRoutes(ctx: ApiContext): Route[] {
           { pipeline: pipeline.name, type: params.type, removed },
           'resource type versions cleared',
         );
-        scheduler.request(pipeline.id);
+        leader.schedule(pipeline.id);
         return { removed };
       },
     }),

@@ -54,7 +54,7 @@ export async function startCheck(
     ...(check.from === undefined ? {} : { from: check.from }),
     ...(check.shallow === true ? { shallow: true } : {}),
   };
-  const build = await ctx.deps.checker.checkNow(pipeline.id, name, request, scope);
+  const build = await ctx.deps.leader.checkNow({ pipelineId: pipeline.id, name, request, scope });
   if (!build) throw notFound(`${scope === 'type' ? 'resource type' : 'resource'} "${pipeline.name}/${name}"`);
   reply.log.info({ pipeline: pipeline.name, [scope]: name, buildId: build.id }, check.logMessage);
   void reply.code(201);
@@ -62,7 +62,7 @@ export async function startCheck(
 }
 
 export function resourceRoutes(ctx: ApiContext): Route[] {
-  const { store, configs, scheduler } = ctx.deps;
+  const { store, configs, leader } = ctx.deps;
   const base = '/teams/:team/pipelines/:pipeline/resources';
 
   const versionOf = async (params: z.output<typeof versionParams>) => {
@@ -86,7 +86,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
       handler: async ({ params }, _req, reply) => {
         const { pipeline, version } = await versionOf(params);
         await store.resources.setVersionDisabled(version.id, action === 'disable');
-        scheduler.request(pipeline.id);
+        leader.schedule(pipeline.id);
         return reply.code(204).send();
       },
     }),
@@ -203,7 +203,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
           pinnedVersion: version.version,
           pinComment: body?.comment ?? null,
         });
-        scheduler.request(pipeline.id);
+        leader.schedule(pipeline.id);
         return reply.code(204).send();
       },
     }),
@@ -218,7 +218,7 @@ export function resourceRoutes(ctx: ApiContext): Route[] {
         const { pipeline, resource, key } = await resourceOf(ctx, params);
         if (resource.version) throw pinnedInConfig(resource.name);
         await store.resources.updateState(key, { pinnedVersion: null, pinComment: null });
-        scheduler.request(pipeline.id);
+        leader.schedule(pipeline.id);
         return reply.code(204).send();
       },
     }),
