@@ -117,6 +117,16 @@ function hubRows(h: HubFigures, rtt: number | undefined, store: BenchStore): Row
       store: STORE_LABELS[store],
       pass: atLeast(h.throughput?.stepsPerS, TARGETS.stepsPerS),
     },
+    {
+      // What steps/s would be if this process had one core to itself: the figure to compare on a busy machine.
+      metric: `steps/s: bench process CPU per step (hub, agents, client)${tag}`,
+      value: num(h.throughput?.cpuMsPerStep, ' ms'),
+      floor: '',
+      ratio: '',
+      target: `<= ${fmt(1000 / TARGETS.stepsPerS)} ms`,
+      store: STORE_LABELS[store],
+      pass: undefined,
+    },
   ];
 }
 
@@ -388,6 +398,7 @@ function hubFigures(h: HubFigures, suffix = ''): Record<string, number | null> {
     build_samples: v(h.build?.n),
     steps_per_s: v(h.throughput?.stepsPerS),
     steps_builds: v(h.throughput?.builds),
+    steps_cpu_ms_per_step: v(h.throughput?.cpuMsPerStep),
   };
   return Object.fromEntries(Object.entries(f).map(([k, x]) => [k + suffix, x]));
 }
@@ -465,23 +476,61 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
   };
 }
 
+const MEASUREMENTS = [
+  'floor',
+  'dispatch',
+  'build',
+  'throughput',
+  'logs',
+  'memory',
+  'stepmem',
+  'biglog',
+  'ui',
+  'k8sdata',
+];
+
+const USAGE = `usage: npm run bench -- [--json FILE] [--only NAME,...] [--memory] [--big-log-bytes N]
+  --json FILE         also write the figures as flat JSON (key \`store\` names the store)
+  --only NAME,...     run only these: floor, dispatch, build, throughput, logs, memory, stepmem, biglog,
+                      ui, k8sdata (default: all)
+  --memory            dispatch, build and steps/s once more on SQLite :memory: (extra, labelled rows)
+  --big-log-bytes N   what the biglog step prints (default 1 GiB)
+How to profile and read the figures: docs/performance.md.
+`;
+
 async function main(): Promise<void> {
   // `--only logs,memory` runs a subset (floor, dispatch, build, throughput, logs, memory, stepmem, biglog,
   // ui, k8sdata);
   // `--big-log-bytes N` sets what the biglog step prints (default 1 GiB); `--memory` measures dispatch,
   // build and throughput a second time on a SQLite `:memory:` store, as extra rows.
-  const { values } = parseArgs({
-    options: {
-      json: { type: 'string' },
-      only: { type: 'string' },
-      'big-log-bytes': { type: 'string' },
-      memory: { type: 'boolean' },
-    },
-  });
+  let values;
+  try {
+    ({ values } = parseArgs({
+      options: {
+        json: { type: 'string' },
+        only: { type: 'string' },
+        'big-log-bytes': { type: 'string' },
+        memory: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
   const bigLogBytes = Number(values['big-log-bytes'] ?? 1024 * MB);
   if (!Number.isSafeInteger(bigLogBytes) || bigLogBytes <= 0)
     throw new Error(`--big-log-bytes: not a positive byte count: ${values['big-log-bytes']}`);
   const only = values.only ? new Set(values.only.split(',')) : undefined;
+  const unknown = [...(only ?? [])].filter((name) => !MEASUREMENTS.includes(name));
+  if (unknown.length > 0) {
+    process.stderr.write(`bench: --only: no measurement named ${unknown.join(', ')}\n${USAGE}`);
+    process.exit(2);
+  }
   const wanted = (name: string) => !only || only.has(name);
   const start = performance.now();
   const r: Results = {};

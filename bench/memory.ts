@@ -89,7 +89,12 @@ export async function measureMemory(): Promise<MemoryResult> {
           }),
       );
       sessions.push(...batch);
-      await within(30_000, 'memory sessions welcome', Promise.all(batch.map((s) => s.welcome)));
+      // On a busy machine the run may not get there: say how far it got, and what the hub held then.
+      await within(
+        30_000,
+        `memory sessions welcome (sessions ${i + 1}-${i + batch.length} of ${AGENTS}; hub RSS ${Math.round(await rssMb(hubPid))} MB)`,
+        Promise.all(batch.map((s) => s.welcome)),
+      );
     }
     await waitForAgents(api, AGENTS, 60_000);
     const connectSeconds = (Date.now() - start) / 1000;

@@ -10,6 +10,11 @@ export interface ThroughputResult {
   stepsPerS: number;
   builds: number;
   seconds: number;
+  /**
+   * CPU time of this process per step (user + system): the hub, the protocol agents and the HTTP
+   * client share it. Unlike steps/s it hardly depends on what else the machine runs.
+   */
+  cpuMsPerStep: number;
 }
 
 const AGENTS = 20;
@@ -19,7 +24,8 @@ const BUILDS = 3_000;
 /** HTTP triggers in flight at once. */
 const CONCURRENCY = 32;
 
-export async function measureThroughput(store: BenchStore): Promise<ThroughputResult> {
+/** `builds`: how many one-step builds are timed (fewer for a quick comparison on a busy machine). */
+export async function measureThroughput(store: BenchStore, builds = BUILDS): Promise<ThroughputResult> {
   const { hub, api, agentToken, grpcAddress, close } = await startInProcessHub(store);
   const agents: BenchAgent[] = [];
   try {
@@ -38,25 +44,27 @@ export async function measureThroughput(store: BenchStore): Promise<ThroughputRe
     await api.setPipeline('throughput', taskPipeline('one', 1));
 
     // Triggers `count` builds, CONCURRENCY at a time, and waits until the engine has settled them all.
-    const run = async (count: number): Promise<number> => {
+    const run = async (count: number): Promise<{ seconds: number; cpuMs: number }> => {
       let next = 0;
       const worker = async () => {
         while (next++ < count) await api.trigger('throughput', 'one');
       };
       const start = performance.now();
+      const cpu = process.cpuUsage();
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
       await hub.engine.idle();
-      return (performance.now() - start) / 1000;
+      const used = process.cpuUsage(cpu);
+      return { seconds: (performance.now() - start) / 1000, cpuMs: (used.user + used.system) / 1000 };
     };
     await within(60_000, 'throughput warm-up', run(WARMUP_BUILDS));
-    const seconds = await within(90_000, 'throughput run', run(BUILDS));
+    const { seconds, cpuMs } = await within(90_000, 'throughput run', run(builds));
 
     const succeeded = await hub.store.listBuilds({ statuses: ['succeeded'], limit: 1_000_000 });
-    if (succeeded.length !== WARMUP_BUILDS + BUILDS)
+    if (succeeded.length !== WARMUP_BUILDS + builds)
       throw new Error(
-        `throughput: ${WARMUP_BUILDS + BUILDS} builds triggered, ${succeeded.length} succeeded`,
+        `throughput: ${WARMUP_BUILDS + builds} builds triggered, ${succeeded.length} succeeded`,
       );
-    return { stepsPerS: BUILDS / seconds, builds: BUILDS, seconds };
+    return { stepsPerS: builds / seconds, builds, seconds, cpuMsPerStep: cpuMs / builds };
   } finally {
     for (const agent of agents) agent.close();
     await close();

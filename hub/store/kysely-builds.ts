@@ -3,6 +3,7 @@
 
 import { sql, type Kysely, type Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
+import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { bool, json, toBuild, toBuildView } from './rows.js';
 import type { BuildsTable, Database } from './schema.js';
@@ -35,7 +36,12 @@ function buildViews(db: Kysely<Database>) {
 }
 
 export class KyselyBuilds implements Pick<Store, BuildQueries> {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** A build by id and its status updates, several per build: compiled once. */
+  private readonly compiled: CompiledQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.compiled = new CompiledQueries(db);
+  }
 
   async createBuild(input: {
     jobId: number;
@@ -75,7 +81,12 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
   }
 
   async getBuild(id: number): Promise<BuildView | undefined> {
-    const row = await buildViews(this.db).where('builds.id', '=', id).executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'get',
+      (buildId: number) => buildViews(this.db).where('builds.id', '=', buildId),
+      id,
+    );
+    const [row] = rows;
     return row && toBuildView(row);
   }
 
@@ -123,8 +134,18 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     if (patch.endedAt !== undefined) set.ended_at = patch.endedAt;
     if (patch.abortRequested !== undefined) set.abort_requested = bool(patch.abortRequested);
     if (patch.pendingReason !== undefined) set.pending_reason = patch.pendingReason;
-    if (Object.keys(set).length === 0) return;
-    await this.db.updateTable('builds').set(set).where('id', '=', id).execute();
+    const columns = Object.keys(set) as (keyof typeof set)[];
+    if (columns.length === 0) return;
+    await this.compiled.execute(
+      `update ${columns.join(',')}`,
+      (buildId: unknown, ...values: unknown[]) =>
+        this.db
+          .updateTable('builds')
+          .set(Object.fromEntries(columns.map((c, i) => [c, values[i]])))
+          .where('id', '=', buildId as number),
+      id,
+      ...columns.map((c) => set[c]),
+    );
   }
 
   async addBuildArtifacts(buildId: number, digests: string[]): Promise<void> {

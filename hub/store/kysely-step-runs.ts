@@ -1,6 +1,7 @@
 // The Store's step runs on Kysely: each step of a build, fenced by its lease id on every update.
 
 import type { ExpressionBuilder, Kysely, Updateable } from 'kysely';
+import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { json, toStepRun } from './rows.js';
 import type { Database, StepRunsTable } from './schema.js';
@@ -37,7 +38,12 @@ export class KyselyStepRuns implements Pick<
   | 'listStepRunsByStatus'
   | 'updateStepRun'
 > {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** The step-run queries a step makes several of (by id, the lease-fenced updates), compiled once. */
+  private readonly compiled: CompiledQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.compiled = new CompiledQueries(db);
+  }
 
   async createStepRun(input: {
     buildId: number;
@@ -64,7 +70,12 @@ export class KyselyStepRuns implements Pick<
   }
 
   async getStepRun(id: number): Promise<StepRun | undefined> {
-    const row = await this.db.selectFrom('step_runs').selectAll().where('id', '=', id).executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'get',
+      (runId: number) => this.db.selectFrom('step_runs').selectAll().where('id', '=', runId),
+      id,
+    );
+    const [row] = rows;
     return row && toStepRun(row);
   }
 
@@ -78,12 +89,12 @@ export class KyselyStepRuns implements Pick<
   }
 
   async listStepRuns(buildId: number): Promise<StepRun[]> {
-    const rows = await this.db
-      .selectFrom('step_runs')
-      .selectAll()
-      .where('build_id', '=', buildId)
-      .orderBy('id')
-      .execute();
+    const { rows } = await this.compiled.execute(
+      'list',
+      (build: number) =>
+        this.db.selectFrom('step_runs').selectAll().where('build_id', '=', build).orderBy('id'),
+      buildId,
+    );
     return rows.map(toStepRun);
   }
 
@@ -121,15 +132,28 @@ export class KyselyStepRuns implements Pick<
         .executeTakeFirst();
       return row !== undefined;
     }
+    // The SQL depends on the columns set and on which fences apply, never on the values.
+    const columns = Object.keys(set) as (keyof typeof set)[];
+    const fenced = expectLease !== null;
+    const held = expectHolder !== undefined;
+    const shape = `update ${columns.join(',')} lease:${fenced} holder:${held}`;
     const res = await conflictsAs(`step run ${id} (lease ${patch.leaseId ?? 'none'} already held)`, () =>
-      this.db
-        .updateTable('step_runs')
-        .set(set)
-        .where('id', '=', id)
-        .where((eb) => leaseIs(eb, expectLease))
-        .$if(expectHolder !== undefined, (qb) => qb.where('holder', '=', expectHolder ?? ''))
-        .executeTakeFirst(),
+      this.compiled.execute(
+        shape,
+        (runId: unknown, lease: unknown, holder: unknown, ...values: unknown[]) =>
+          this.db
+            .updateTable('step_runs')
+            .set(Object.fromEntries(columns.map((c, i) => [c, values[i]])))
+            .where('id', '=', runId as number)
+            .where((eb) => leaseIs(eb, fenced ? (lease as string) : null))
+            .$if(held, (qb) => qb.where('holder', '=', holder as string)),
+        id,
+        // Unused arguments of a shape are still bound (to nothing), so every shape takes the same list.
+        expectLease,
+        expectHolder ?? null,
+        ...columns.map((c) => set[c]),
+      ),
     );
-    return res.numUpdatedRows > 0n;
+    return (res.numAffectedRows ?? 0n) > 0n;
   }
 }

@@ -363,6 +363,9 @@ export class ProcessStep implements RunningStep {
   private logsTaken = false;
   private abortRequested = false;
   private wake: (() => void) | undefined;
+  private signalEnded!: () => void;
+  /** Resolves as soon as `ended` is set (`ending` waits for the caches as well). */
+  private readonly endedSignal = new Promise<void>((resolve) => (this.signalEnded = resolve));
 
   constructor(
     stepRoot: string,
@@ -383,6 +386,7 @@ export class ProcessStep implements RunningStep {
     // Caches go back as soon as the step ends, so the next build of the step can have them at once.
     this.ending = this.watch().then(async (result) => {
       this.ended = result;
+      this.signalEnded();
       unsubscribe();
       release();
       await keepCaches(this.caches.splice(0));
@@ -400,6 +404,7 @@ export class ProcessStep implements RunningStep {
     this.logsTaken = true;
     const records = followRecordFile(stateFile(this.stateDir, 'log'), {
       complete: () => this.ended !== undefined,
+      completed: this.endedSignal,
     });
     const done = () => this.resolveLogsDone();
     return (async function* () {

@@ -2,7 +2,7 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { LogData } from '../executor.js';
 import { encodeRecordHeader, type RecordStream } from './log-records.js';
 import { followRecordFile } from './log-stream.js';
@@ -58,6 +58,31 @@ describe('followRecordFile', () => {
     expect(await collect(followRecordFile(file, { complete: () => true }))).toEqual([]);
     writeFileSync(file, Buffer.concat([record('stdout', 'whole'), record('stdout', 'torn').subarray(0, 15)]));
     expect(await collect(followRecordFile(file, { complete: () => true }))).toEqual([['stdout', 'whole', 1]]);
+  });
+
+  it('stops as soon as the step ends, without waiting for its next look at the file', async () => {
+    writeFileSync(file, record('stdout', 'last words\n'));
+    // The reader's polls never come due: only the end of the step can wake it.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      let complete = false;
+      let ended!: () => void;
+      const completed = new Promise<void>((resolve) => (ended = resolve));
+      const it = followRecordFile(file, { complete: () => complete, completed })[Symbol.asyncIterator]();
+      const first = await it.next();
+      expect(first.done ? '' : first.value.data.toString()).toBe('last words\n');
+      const rest = it.next();
+      // Until the reader is at the end of the file, waiting for its next look.
+      for (let turns = 0; vi.getTimerCount() === 0; turns++) {
+        if (turns > 100_000) throw new Error('the reader never waited at the end of the file');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      complete = true;
+      ended();
+      expect(await rest).toEqual({ done: true, value: undefined });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('reads only as fast as its consumer (the file is the buffer)', async () => {

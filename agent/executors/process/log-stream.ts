@@ -11,6 +11,11 @@ import { decodeRecordHeader, RECORD_HEADER_BYTES } from './log-records.js';
 export interface FollowOptions {
   /** True once nothing will be appended any more: the reader then reads to the end and stops. */
   complete: () => boolean;
+  /**
+   * Settles when `complete()` turns true: a reader waiting at the end of the file looks again at once
+   * rather than at its next poll (the step's end would otherwise wait up to `maxPollMs`).
+   */
+  completed?: Promise<unknown>;
   /** Read size; default 256 KiB. */
   blockBytes?: number;
   /** Longest wait at the end of the file before looking again; default 100 ms. */
@@ -60,10 +65,23 @@ export async function* followRecordFile(file: string, opts: FollowOptions): Asyn
         lastPass = true; // everything is written now: one more pass to the end
         continue;
       }
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await pause(delay, opts.completed);
       delay = Math.min(delay * 2, maxPollMs);
     }
   } finally {
     await fh?.close();
   }
 }
+
+/** Waits `ms`, or less if `early` settles first. */
+async function pause(ms: number, early: Promise<unknown> | undefined): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  try {
+    await (early ? Promise.race([elapsed, early.then(noop, noop)]) : elapsed);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function noop(): void {}

@@ -1,0 +1,46 @@
+// A preload that times every SQLite statement of the process, by SQL text, and prints the 40 costliest
+// on exit (stderr): which queries a measurement spends its store time in, and how many of each.
+//
+//   node --import tsx --import ./bench/statement-times.ts bench/main.ts --only throughput
+//
+// It wraps better-sqlite3's Statement methods, so it sees SQLite's own time (the self time of Kysely's
+// `executeQuery` in a CPU profile), not Kysely building queries. docs/performance.md has the recipe.
+
+import { performance } from 'node:perf_hooks';
+import BetterSqlite3 from 'better-sqlite3';
+
+const TOP = 40;
+const times = new Map<string, { calls: number; ms: number }>();
+
+type Method = (this: BetterSqlite3.Statement, ...args: unknown[]) => unknown;
+const probe = new BetterSqlite3(':memory:');
+const proto = Object.getPrototypeOf(probe.prepare('select 1')) as Record<string, Method>;
+probe.close();
+for (const name of ['run', 'get', 'all', 'iterate']) {
+  const original = proto[name];
+  if (!original) continue;
+  proto[name] = function timed(this: BetterSqlite3.Statement, ...args: unknown[]) {
+    const start = performance.now();
+    try {
+      return original.apply(this, args);
+    } finally {
+      const entry = times.get(this.source) ?? { calls: 0, ms: 0 };
+      entry.calls++;
+      entry.ms += performance.now() - start;
+      times.set(this.source, entry);
+    }
+  };
+}
+
+process.on('exit', () => {
+  let total = 0;
+  for (const { ms } of times.values()) total += ms;
+  const lines = [...times]
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .slice(0, TOP)
+    .map(
+      ([sql, { calls, ms }]) =>
+        `${ms.toFixed(0).padStart(7)} ms ${String(calls).padStart(7)} x ${(ms / calls).toFixed(3)} ms  ${sql.replace(/\s+/g, ' ').slice(0, 200)}`,
+    );
+  process.stderr.write(`\nSQLite statements: ${total.toFixed(0)} ms in all\n${lines.join('\n')}\n`);
+});
