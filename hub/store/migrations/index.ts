@@ -29,6 +29,7 @@ import * as m0012 from './0012_one_off_builds.js';
 import * as m0016 from './0016_concourse_events.js';
 import * as m0017 from './0017_instanced_pipelines.js';
 import * as m0018 from './0018_replica_dispatch.js';
+import * as m0019 from './0019_build_log_positions.js';
 import { IdentityColumnsPlugin } from './identity-columns.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
@@ -49,6 +50,7 @@ export const migrations: Record<string, Migration> = {
   '0016_concourse_events': m0016,
   '0017_instanced_pipelines': m0017,
   '0018_replica_dispatch': m0018,
+  '0019_build_log_positions': m0019,
 };
 
 const provider: MigrationProvider = {

@@ -54,9 +54,16 @@ export class SgrState {
   /** The start of an escape sequence the last text ended in. */
   private cut = '';
 
-  /** The last text ended in the start of an escape sequence. */
-  get cutOff(): boolean {
-    return this.cut !== '';
+  /** The state `sequence()` and `unfinished` describe (as stored with a log's position). */
+  static from(sequence: string, unfinished: string): SgrState {
+    const state = new SgrState();
+    state.feed(sequence + unfinished);
+    return state;
+  }
+
+  /** The start of an escape sequence the last text ended in ('' when none): the next text finishes it. */
+  get unfinished(): string {
+    return this.cut;
   }
 
   /** Applies the SGR sequences in `text` (the next text of the same log). */
