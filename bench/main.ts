@@ -456,6 +456,7 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
     ui_hub_page_first_ms: v(r.ui?.hubPage.firstMs),
     ui_hub_page_later_ms: v(r.ui?.hubPage.laterMs),
     ui_hub_page_after_restart_ms: v(r.ui?.hubPage.afterRestartMs),
+    ui_hub_page_after_restart_floor_ms: v(r.ui?.hubPage.afterRestartFloorMs),
     ui_top_ms: v(r.ui?.topMs),
     ui_floor_rss_mb: v(r.ui?.floorMemory.rssMb),
     ui_jump_p50_ms: v(r.ui?.jump.p50),
