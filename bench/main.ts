@@ -274,6 +274,7 @@ function uiRows(u: UiResult | undefined): Row[] {
       u
         ? `${fmt(u.hubPage.firstMs)} / ${fmt(u.hubPage.laterMs)} / ${fmt(u.hubPage.afterRestartMs)} ms`
         : 'n/a',
+      num(u?.hubPage.afterRestartFloorMs, ' ms (1-line build, after restart)'),
     ),
     row('ui: go to the top (g), line 1 painted', num(u?.topMs, ' ms')),
     row(
