@@ -27,8 +27,14 @@ export function widenFlowControl(server: Server, bytes: number, log: Logger): bo
     // Sent in the server's first SETTINGS: every stream of the connection opens with this window.
     http2.updateSettings({ initialWindowSize: bytes });
     http2.on('session', (session: ServerHttp2Session) => {
-      // The connection's own window is not a setting: it grows by a WINDOW_UPDATE.
-      session.setLocalWindowSize(bytes);
+      // The connection's own window is not a setting: it grows by a WINDOW_UPDATE. A connection cut as
+      // it opened throws here: it keeps the default window, and this listener must not throw.
+      if (session.destroyed) return;
+      try {
+        session.setLocalWindowSize(bytes);
+      } catch (err) {
+        log.debug({ err }, 'could not widen the flow-control window of a closing connection');
+      }
     });
   }
   return true;
