@@ -6,6 +6,9 @@
 // jump to a random place in the log takes until its lines are painted (fetched if need be), and the
 // renderer's memory after those jumps. Floors, measured the same way: a one-line build's page (what any
 // build page costs, in time and memory), and two animation frames of an idle page (what any repaint costs).
+// The hub's part alone, over HTTP: the newest page of events with its line index, the first request
+// (the index read from the store) and later ones, and the first again after a hub restart; the browser's
+// first open then follows the restart, after one navigation that warms the browser up (not counted).
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -31,8 +34,14 @@ export function uiUnavailable(): string | undefined {
 
 export interface UiResult {
   lines: number;
-  /** Navigation -> the newest line painted, big log, the first open (the hub indexes the log then). */
+  /**
+   * Navigation -> the newest line painted, big log, the first open (right after a hub restart: the hub
+   * indexes the log then; the browser has opened one page before).
+   */
   firstNewestLineMs: number;
+  /** The hub's newest page of the big log (128 KiB, with its line index): the first request, later ones
+   *  (median of 3), and the first after a hub restart, after the one-line build's page (its floor). */
+  hubPage: { firstMs: number; laterMs: number; afterRestartMs: number; afterRestartFloorMs: number };
   /** Navigation -> the newest line painted, big log (median of 3 later opens, each in a fresh context). */
   newestLineMs: number;
   /** Navigation -> the only line painted, a one-line build (median of 3 loads): the floor. */
@@ -148,16 +157,41 @@ export async function measureUi(): Promise<UiResult> {
       if (status !== 'succeeded') throw new Error(`build ${id} ${status}`);
     }
 
-    const newestUrl = `${started.url}/builds/${long}`;
+    const tailPage = async (on: HubApi, build = long) => {
+      const start = performance.now();
+      const res = await on.call('GET', `/builds/${build}/events/page?tail=true&bytes=131072`);
+      if (res.status !== 200) throw new Error(`newest page of build ${build}: HTTP ${res.status}`);
+      return performance.now() - start;
+    };
+    const hubFirstMs = await tailPage(api);
+    const hubLater = [await tailPage(api), await tailPage(api), await tailPage(api)];
+    // A restart: the hub knows nothing of the log but what its store holds. Twice: the browser's first
+    // open below meets a hub that has not read the log since its start either.
+    await kill(agent);
+    const restart = async () => {
+      if (hub) await kill(hub);
+      const again = await spawnHub(dataDir);
+      hub = again.child;
+      return again.url;
+    };
+    let url = await restart();
+    // What any first request of a fresh hub process costs: the one-line build's page first.
+    const afterRestartFloorMs = await tailPage(new HubApi(url, adminToken), short);
+    const afterRestartMs = await tailPage(new HubApi(url, adminToken));
+    url = await restart();
+
+    const newestUrl = `${url}/builds/${long}`;
+    // Warm the browser up (its first page costs more, whatever the page): not counted.
+    await timeToLine(browser, adminToken, `${url}/builds/${short}`, 'hello');
     const firstNewestLineMs = await timeToLine(browser, adminToken, newestUrl, last);
     const floors: number[] = [];
     const newest: number[] = [];
     for (let i = 0; i < 3; i++) {
-      floors.push(await timeToLine(browser, adminToken, `${started.url}/builds/${short}`, 'hello'));
+      floors.push(await timeToLine(browser, adminToken, `${url}/builds/${short}`, 'hello'));
       newest.push(await timeToLine(browser, adminToken, newestUrl, last));
     }
     const floorPage = await freshPage(browser, adminToken);
-    await floorPage.goto(`${started.url}/builds/${short}`);
+    await floorPage.goto(`${url}/builds/${short}`);
     await floorPage.locator('.log-line .line-text', { hasText: /^hello$/ }).waitFor();
     const floorMemory = await rendererMemory(browser);
     await floorPage.context().close();
@@ -205,6 +239,7 @@ export async function measureUi(): Promise<UiResult> {
     return {
       lines,
       firstNewestLineMs,
+      hubPage: { firstMs: hubFirstMs, laterMs: median(hubLater), afterRestartMs, afterRestartFloorMs },
       newestLineMs: median(newest),
       floorMs: median(floors),
       topMs,

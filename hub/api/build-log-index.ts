@@ -1,87 +1,24 @@
 // Where each step's log lines are in a build's event log, so a client can be shown any part of a long log
 // (its end first) with the right line numbers and colours without reading what comes before: for every
 // event that adds log text, the line it starts on, whether that line was begun by an earlier event, and the
-// colour state (SGR) in effect. Built from the stored events on first use, extended as the build goes on,
-// and kept for a few builds at a time (16 bytes per log event).
+// colour state (SGR) in effect. Read from the positions the store keeps with each log event (a small row
+// per event, not its text; see hub/log-text/log-position.ts), extended as the build goes on, and kept for
+// a few builds at a time (16 bytes per log event). A build from before the store kept positions is indexed
+// by reading its events' text instead.
 
-import type { BuildEvent, Store } from '../store/store.js';
-
-/** Where the index reads a build's events from (the store). */
-export type EventReader = Pick<Store, 'listBuildEvents'>;
-import { SgrState } from './sgr-state.js';
+import { advance, LOG_START, stepTextOf, type LogPosition } from '../log-text/log-position.js';
+import type { Store } from '../store/store.js';
 import type { LogStart } from './types.js';
+
+/** Where the index reads a build's log positions (and an old build's events) from: the store. */
+export type EventReader = Pick<Store, 'listBuildEvents' | 'buildEvents'>;
 
 /** Builds whose index is kept in memory, least recently used dropped first. */
 const KEPT_BUILDS = 4;
-/** Events read from the store at a time while indexing. */
-const READ_BATCH = 64;
-
-interface LogData {
-  origin?: { id?: string };
-  payload?: string;
-  message?: string;
-}
-
-/**
- * The text an event adds to its step's log, as the build page shows it: a `log` event's payload, an
- * `error` event's message on a line of its own; undefined for other events.
- */
-export function logTextOf(type: string, data: LogData): string | undefined {
-  if (type === 'log') return data.payload;
-  if (type === 'error') return `${data.payload ?? data.message ?? 'error'}\n`;
-  return undefined;
-}
-
-/** What an event's text does to its step's log; `sgr`: the text, when it may hold escape sequences. */
-interface TextFacts {
-  step: string;
-  newlines: number;
-  endsInNewline: boolean;
-  empty: boolean;
-  sgr?: string;
-}
-
-function textOf(type: string, json: string): TextFacts | undefined {
-  const data = JSON.parse(json) as LogData;
-  const text = logTextOf(type, data);
-  const step = data.origin?.id;
-  if (text === undefined || step === undefined) return undefined;
-  let newlines = 0;
-  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) newlines++;
-  return { step, newlines, endsInNewline: text.endsWith('\n'), empty: text === '', sgr: text };
-}
-
-// A log event as the hub stores it: {"origin":{"id":…,"source":…},"payload":"…","time":…}.
-const LOG_HEAD = /^\{"origin":\{"id":("(?:[^"\\]|\\.)*")(?:,"source":"\w+")?\},"payload":"/;
-const LOG_TAIL = /","time":[\d.]+\}$/;
-const BACKSLASH = 92;
-
-/**
- * The facts of a log event without colour codes, read from its stored JSON without parsing the payload (a
- * 64 KiB string each: half the time of indexing a long log); undefined when it is not of that shape.
- */
-function plainLogText(json: string): TextFacts | undefined {
-  const head = LOG_HEAD.exec(json);
-  const tail = head && LOG_TAIL.exec(json);
-  if (!head?.[1] || !tail || json.includes('\\u001b')) return undefined;
-  const from = head[0].length;
-  const to = tail.index;
-  // `\n` in the JSON is a newline when the backslash before the n is not itself escaped.
-  const escapes = (at: number) => {
-    let run = 1;
-    while (at - run >= from && json.charCodeAt(at - run) === BACKSLASH) run++;
-    return run % 2 === 1;
-  };
-  let newlines = 0;
-  for (let at = json.indexOf('\\n', from); at >= 0 && at < to; at = json.indexOf('\\n', at + 2))
-    if (escapes(at)) newlines++;
-  return {
-    step: JSON.parse(head[1]) as string,
-    newlines,
-    endsInNewline: to - from >= 2 && json.startsWith('\\n', to - 2) && escapes(to - 2),
-    empty: to === from,
-  };
-}
+/** Positions read from the store at a time. */
+const READ_POSITIONS = 4096;
+/** Events read from the store at a time (an old build's, whole). */
+const READ_EVENTS = 64;
 
 /** A growable column of small whole numbers. */
 class Column {
@@ -105,7 +42,6 @@ class StepLog {
   readonly sgrs = new Column();
   /** The state after the last event indexed. */
   end: LogStart = { line: 0, partial: false, sgr: '' };
-  readonly sgr = new SgrState();
 
   at(i: number, sgrNames: string[]): LogStart {
     return {
@@ -135,6 +71,10 @@ export class BuildLogIndex {
   private readonly sgrIds = new Map<string, number>([['', 0]]);
   private readonly sgrNames = [''];
   private updating: Promise<void> = Promise.resolve();
+  /** Whether the store keeps this build's log positions; undefined until asked. */
+  private positioned: boolean | undefined;
+  /** An old build's steps, where each stands after the events read (unfinished escapes included). */
+  private readonly scanned = new Map<string, LogPosition>();
 
   constructor(
     private readonly store: EventReader,
@@ -153,33 +93,43 @@ export class BuildLogIndex {
   }
 
   private async read(): Promise<void> {
+    this.positioned ??= await this.store.buildEvents.hasLogPositions(this.buildId);
+    if (!this.positioned) return this.readEvents();
     for (;;) {
-      const events = await this.store.listBuildEvents(this.buildId, this.seq, READ_BATCH);
-      for (const e of events) this.add(e);
-      if (events.length < READ_BATCH) return;
+      const rows = await this.store.buildEvents.logPositions(this.buildId, this.seq, READ_POSITIONS);
+      for (const r of rows) this.add(r.seq, r.step, r);
+      if (rows.length < READ_POSITIONS) return;
     }
   }
 
-  private add(e: BuildEvent): void {
-    this.seq = e.seq;
-    if (e.type !== 'log' && e.type !== 'error') return;
-    let text = (e.type === 'log' && plainLogText(e.json)) || textOf(e.type, e.json);
-    if (!text) return;
-    let step = this.steps.get(text.step);
-    if (!step) this.steps.set(text.step, (step = new StepLog()));
-    // An escape sequence cut off at the end of the last chunk ends in this one.
-    if (text.sgr === undefined && step.sgr.cutOff) text = textOf(e.type, e.json) ?? text;
+  /** A build from before positions were kept: its positions from its events' text. */
+  private async readEvents(): Promise<void> {
+    for (;;) {
+      const events = await this.store.listBuildEvents(this.buildId, this.seq, READ_EVENTS);
+      for (const e of events) {
+        const logged = stepTextOf(e.type, JSON.parse(e.json));
+        if (logged) {
+          const before = this.scanned.get(logged.step) ?? LOG_START;
+          const after = advance(before, logged.text);
+          this.scanned.set(logged.step, after);
+          this.add(e.seq, logged.step, after);
+        } else this.seq = e.seq;
+      }
+      if (events.length < READ_EVENTS) return;
+    }
+  }
+
+  /** Event `seq` left step `stepId`'s log at `after`. */
+  private add(seq: number, stepId: string, after: LogStart): void {
+    this.seq = seq;
+    let step = this.steps.get(stepId);
+    if (!step) this.steps.set(stepId, (step = new StepLog()));
     const i = step.count++;
-    step.seqs.push(i, e.seq);
+    step.seqs.push(i, seq);
     step.lines.push(i, step.end.line);
     step.partials.push(i, step.end.partial ? 1 : 0);
     step.sgrs.push(i, this.sgrId(step.end.sgr));
-    if (text.sgr !== undefined) step.sgr.feed(text.sgr);
-    step.end = {
-      line: step.end.line + text.newlines,
-      partial: text.newlines === 0 ? step.end.partial || !text.empty : !text.endsInNewline,
-      sgr: step.sgr.sequence(),
-    };
+    step.end = { line: after.line, partial: after.partial, sgr: after.sgr };
   }
 
   private sgrId(sgr: string): number {

@@ -9,10 +9,21 @@ import type { BuildEvent, Store } from '../store/store.js';
 const PAGE = 500;
 const TERMINAL = new Set(['succeeded', 'failed', 'errored', 'aborted']);
 
-export function formatEvent(event: BuildEvent): string {
-  // The stored JSON is spliced in as it is: serializing the envelope again would copy every log chunk.
-  const envelope = `{"event":${JSON.stringify(event.type)},"version":${JSON.stringify(event.version)},"data":${event.json}}`;
-  return `id: ${event.seq}\nevent: event\ndata: ${envelope}\n\n`;
+/**
+ * Each live event's frame, encoded once however many readers follow its build (the event object is
+ * the one BuildEvents hands every subscriber; a frame goes when nothing holds its event any more).
+ */
+const frames = new WeakMap<BuildEvent, Buffer>();
+
+export function formatEvent(event: BuildEvent): Buffer {
+  let frame = frames.get(event);
+  if (!frame) {
+    // The stored JSON is spliced in as it is: serializing the envelope again would copy every log chunk.
+    const envelope = `{"event":${JSON.stringify(event.type)},"version":${JSON.stringify(event.version)},"data":${event.json}}`;
+    frame = Buffer.from(`id: ${event.seq}\nevent: event\ndata: ${envelope}\n\n`);
+    frames.set(event, frame);
+  }
+  return frame;
 }
 
 function isFinalStatus(event: BuildEvent): boolean {

@@ -29,6 +29,7 @@ import { receiveUpload, sendDownload, type ArtifactRpcDeps } from './artifacts.j
 import { LiveSessions } from './callers.js';
 import { AgentSession, GatewayError, type SessionDeps } from './session.js';
 import { gatewayCredentials, type GatewayTls } from './tls-credentials.js';
+import { widenFlowControl } from './flow-control.js';
 import { logFailedHandshakes } from './tls-checks.js';
 import type { Tunnels } from './tunnels.js';
 
@@ -189,6 +190,8 @@ export async function startGateway(
     server.bindAsync(opts.listen, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
   });
   if (opts.tls) logFailedHandshakes(server, log);
+  // An agent's whole log window (and a message besides) in flight at once, not one chunk per round trip.
+  widenFlowControl(server, deps.limits.logWindowBytes + deps.limits.maxMessageBytes, log);
 
   return {
     port,

@@ -1,10 +1,12 @@
 // BuildEventStore on Kysely: reads of a build's event log beyond the in-order replay, over the
-// (build_id, seq) key: backwards from a seq, and the events other than log output.
+// (build_id, seq) key: backwards from a seq, the events other than log output, and where each step's
+// log stands after each log event.
 
 import type { Kysely } from 'kysely';
 import { toBuildEvent } from './rows.js';
 import type { Database } from './schema.js';
-import type { BuildEvent, BuildEventStore } from './store.js';
+import { readLogPositions } from './kysely-log-positions.js';
+import type { BuildEvent, BuildEventStore, LogPositionRow } from './store.js';
 
 export class KyselyBuildEventStore implements BuildEventStore {
   constructor(private readonly db: Kysely<Database>) {}
@@ -37,5 +39,18 @@ export class KyselyBuildEventStore implements BuildEventStore {
       .limit(limit)
       .execute();
     return rows.map(toBuildEvent);
+  }
+
+  logPositions(buildId: number, afterSeq: number, limit: number): Promise<LogPositionRow[]> {
+    return readLogPositions(this.db, buildId, afterSeq, limit);
+  }
+
+  async hasLogPositions(buildId: number): Promise<boolean> {
+    const row = await this.db
+      .selectFrom('build_log_unindexed')
+      .select('build_id')
+      .where('build_id', '=', buildId)
+      .executeTakeFirst();
+    return row === undefined;
   }
 }

@@ -1,8 +1,11 @@
 // The Store's build events and logs on Kysely: each build's events numbered by one gap-free seq, and
-// log chunks appended in batches with their step's log_seq fence and the build's log size cap.
+// log chunks appended in batches with their step's log_seq fence and the build's log size cap, and, for
+// every event with a step's log text, where that step's log stands after it (kysely-log-positions.ts).
 
 import type { Kysely, Transaction } from 'kysely';
 import { conflictsAs } from './constraint-errors.js';
+import { LogPositionWriter } from './kysely-log-positions.js';
+import { stepTextOf } from '../log-text/log-position.js';
 import { json, toBuildEvent } from './rows.js';
 import type { Database } from './schema.js';
 import { StoreConflictError } from './store.js';
@@ -88,12 +91,19 @@ export class KyselyBuildLog implements Pick<
   ) {}
 
   async appendBuildEvent(buildId: number, event: EventInput): Promise<BuildEvent> {
+    const logged = stepTextOf(event.type, event.data) !== undefined;
     // On SQLite a single statement, so atomic on its own: no explicit transaction on the hot path.
     return conflictsAs(`event for build ${buildId}`, () =>
-      this.rowLocks
+      this.rowLocks || logged
         ? this.db.transaction().execute(async (trx) => {
-            await lockBuilds(trx, [buildId]);
-            return insertEvent(trx, buildId, event);
+            if (this.rowLocks) await lockBuilds(trx, [buildId]);
+            const stored = await insertEvent(trx, buildId, event);
+            if (logged) {
+              const positions = new LogPositionWriter(trx);
+              await positions.add(buildId, stored.seq, event.type, event.data);
+              await positions.flush();
+            }
+            return stored;
           })
         : insertEvent(this.db, buildId, event),
     );
@@ -131,6 +141,11 @@ export class KyselyBuildLog implements Pick<
           { nextSeq: number; bytes: number; truncated: boolean; dirty: boolean }
         >();
         const results: LogAppendResult[] = [];
+        const positions = new LogPositionWriter(trx);
+        const insert = async (buildId: number, seq: number, event: Omit<EventInput, 'at'>, at: number) => {
+          await positions.add(buildId, seq, event.type, event.data);
+          return insertEventAt(trx, buildId, seq, { ...event, at });
+        };
         for (const input of inputs) {
           let step = steps.get(input.stepRunId);
           if (!step) {
@@ -183,22 +198,22 @@ export class KyselyBuildLog implements Pick<
               build.truncated = true;
               build.dirty = true;
               if (options.truncationMarker)
-                marker = await insertEventAt(trx, step.buildId, build.nextSeq++, {
-                  ...options.truncationMarker(input),
-                  at: input.at,
-                });
+                marker = await insert(
+                  step.buildId,
+                  build.nextSeq++,
+                  options.truncationMarker(input),
+                  input.at,
+                );
             }
             results.push({ kind: 'truncated', marker });
             continue;
           }
           build.bytes += bytes;
           build.dirty = build.dirty || bytes > 0;
-          const event = await insertEventAt(trx, step.buildId, build.nextSeq++, {
-            ...input.event,
-            at: input.at,
-          });
+          const event = await insert(step.buildId, build.nextSeq++, input.event, input.at);
           results.push({ kind: 'stored', event });
         }
+        await positions.flush();
         for (const [id, step] of steps) {
           if (step.logSeq !== step.initial)
             await trx.updateTable('step_runs').set({ log_seq: step.logSeq }).where('id', '=', id).execute();

@@ -206,6 +206,26 @@ export interface BuildEventsTable {
   at: BigIntColumn;
 }
 
+/** Where a step's log stands after a log event (hub/log-text/log-position.ts). */
+export interface BuildLogPositionsTable {
+  build_id: number;
+  seq: number;
+  step: string;
+  line: number;
+  partial: IntBool;
+  sgr: string;
+}
+
+/** Where each step's log stands after its last event; the next append advances it. */
+export interface BuildLogStepsTable {
+  build_id: number;
+  step: string;
+  line: number;
+  partial: IntBool;
+  sgr: string;
+  unfinished: string;
+}
+
 export interface AgentsTable {
   name: string;
   cluster: string;
@@ -298,6 +318,10 @@ export interface Database {
   builds: BuildsTable;
   step_runs: StepRunsTable;
   build_events: BuildEventsTable;
+  build_log_positions: BuildLogPositionsTable;
+  build_log_steps: BuildLogStepsTable;
+  /** Builds from before build_log_positions: their logs are indexed by reading their events. */
+  build_log_unindexed: { build_id: number };
   agents: AgentsTable;
   build_artifacts: BuildArtifactsTable;
   team_artifacts: TeamArtifactsTable;

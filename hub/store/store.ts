@@ -636,6 +636,25 @@ export interface BuildEventStore {
   before(buildId: number, beforeSeq: number, limit: number): Promise<BuildEvent[]>;
   /** Events with seq > afterSeq other than log output (type `log`), ascending, at most `limit`. */
   withoutLogs(buildId: number, afterSeq: number, limit: number): Promise<BuildEvent[]>;
+  /**
+   * Where each step's log stands after each of the build's log events with seq > afterSeq (events with a
+   * step's log text: `log` and `error` events of a step), ascending, at most `limit`.
+   */
+  logPositions(buildId: number, afterSeq: number, limit: number): Promise<LogPositionRow[]>;
+  /** False for a build from before log positions were kept (its events must be read to index its log). */
+  hasLogPositions(buildId: number): Promise<boolean>;
+}
+
+/** Where a step's log stands after one of its build's events (hub/log-text/log-position.ts). */
+export interface LogPositionRow {
+  seq: number;
+  step: string;
+  /** Newlines so far: the line (from 0) the next text goes on. */
+  line: number;
+  /** That line already has text. */
+  partial: boolean;
+  /** The SGR sequence that recreates the colours in effect ('' for none). */
+  sgr: string;
 }
 
 /** Archiving, ordering and parentage of pipelines (fly's archive-pipeline, order-pipelines). */

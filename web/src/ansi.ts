@@ -3,36 +3,68 @@
 // it. States are immutable and shared (one object per distinct state), so a log can keep the state at the
 // start of every line it holds for the price of a pointer.
 
+/** Inline colours: those of the 256-colour palette past the first 16, and true colour. */
+export interface SegmentStyle {
+  color?: string;
+  backgroundColor?: string;
+}
+
 export interface Segment {
   text: string;
   className: string;
+  style?: SegmentStyle;
 }
 
+/**
+ * A colour: 0-15, the basic and bright colours (classes, themed with the page); a CSS colour (`#rrggbb`),
+ * the rest of the 256-colour palette and true colour.
+ */
+export type AnsiColour = number | string;
+
 export interface AnsiState {
-  /** 0-15: the basic and bright colours (and the first 16 of the 256-colour palette); null: default. */
-  readonly fg: number | null;
-  readonly bg: number | null;
+  /** null: the default colour. */
+  readonly fg: AnsiColour | null;
+  readonly bg: AnsiColour | null;
   readonly bold: boolean;
   readonly italic: boolean;
   readonly underline: boolean;
   /** The classes that show it ('' for none). */
   readonly className: string;
+  /** The inline colours that show it (undefined for none). */
+  readonly style: SegmentStyle | undefined;
 }
 
 const states = new Map<string, AnsiState>();
 
-function state(fg: number | null, bg: number | null, bold: boolean, italic: boolean, underline: boolean) {
+function state(
+  fg: AnsiColour | null,
+  bg: AnsiColour | null,
+  bold: boolean,
+  italic: boolean,
+  underline: boolean,
+) {
   const key = `${fg};${bg};${bold};${italic};${underline}`;
   let s = states.get(key);
   if (!s) {
     const classes = [
-      fg !== null && `ansi-fg-${fg}`,
-      bg !== null && `ansi-bg-${bg}`,
+      typeof fg === 'number' && `ansi-fg-${fg}`,
+      typeof bg === 'number' && `ansi-bg-${bg}`,
       bold && 'ansi-bold',
       italic && 'ansi-italic',
       underline && 'ansi-underline',
     ];
-    s = { fg, bg, bold, italic, underline, className: classes.filter(Boolean).join(' ') };
+    const style: SegmentStyle = {};
+    if (typeof fg === 'string') style.color = fg;
+    if (typeof bg === 'string') style.backgroundColor = bg;
+    s = {
+      fg,
+      bg,
+      bold,
+      italic,
+      underline,
+      className: classes.filter(Boolean).join(' '),
+      style: typeof fg === 'string' || typeof bg === 'string' ? style : undefined,
+    };
     states.set(key, s);
   }
   return s;
@@ -40,6 +72,40 @@ function state(fg: number | null, bg: number | null, bold: boolean, italic: bool
 
 /** No colour, no style: where every log starts. */
 export const PLAIN: AnsiState = state(null, null, false, false, false);
+
+const hex = (n: number) => n.toString(16).padStart(2, '0');
+const rgb = (r: number, g: number, b: number) => `#${hex(r)}${hex(g)}${hex(b)}`;
+/** The levels of each channel in the palette's 6×6×6 cube (xterm's). */
+const CUBE = [0, 95, 135, 175, 215, 255];
+
+/** Colour `n` of the 256-colour palette: 0-15 the basic ones, a 6×6×6 cube, then 24 greys (xterm's). */
+export function paletteColour(n: number): AnsiColour {
+  if (n < 16) return n;
+  if (n < 232) {
+    const i = n - 16;
+    return rgb(CUBE[Math.floor(i / 36)] ?? 0, CUBE[Math.floor(i / 6) % 6] ?? 0, CUBE[i % 6] ?? 0);
+  }
+  const grey = 8 + (n - 232) * 10;
+  return rgb(grey, grey, grey);
+}
+
+/**
+ * The colour of `38;5;N` or `38;2;R;G;B` (or 48;…) whose parameters after the 38 are `codes[at…]`, and how
+ * many parameters it took; null colour when they are out of range (the colour is left unchanged).
+ */
+function extendedColour(codes: number[], at: number): { colour: AnsiColour | null; took: number } {
+  const byte = (v: number | undefined): v is number =>
+    v !== undefined && Number.isInteger(v) && v >= 0 && v <= 255;
+  if (codes[at] === 5) {
+    const n = codes[at + 1];
+    return { colour: byte(n) ? paletteColour(n) : null, took: 2 };
+  }
+  if (codes[at] === 2) {
+    const [r, g, b] = [codes[at + 1], codes[at + 2], codes[at + 3]];
+    return { colour: byte(r) && byte(g) && byte(b) ? rgb(r, g, b) : null, took: 4 };
+  }
+  return { colour: null, took: 0 };
+}
 
 // The ESC character is the point of this pattern.
 // eslint-disable-next-line no-control-regex
@@ -65,13 +131,11 @@ function apply(s: AnsiState, params: string): AnsiState {
     else if (code >= 100 && code <= 107) bg = code - 100 + 8;
     else if (code === 49) bg = null;
     else if (code === 38 || code === 48) {
-      // 38;5;N (palette: its first 16 are the basic colours) or 38;2;R;G;B (true colour, shown as default).
-      const palette = codes[i + 1] === 5;
-      const n = codes[i + 2] ?? -1;
-      const colour = palette && n >= 0 && n < 16 ? n : null;
-      if (code === 38) fg = colour;
-      else bg = colour;
-      i += palette ? 2 : codes[i + 1] === 2 ? 4 : 0;
+      // 38;5;N (the 256-colour palette) or 38;2;R;G;B (true colour): the parameters after it are its own.
+      const { colour, took } = extendedColour(codes, i + 1);
+      if (colour !== null && code === 38) fg = colour;
+      else if (colour !== null) bg = colour;
+      i += took;
     }
   }
   return state(fg, bg, bold, italic, underline);
@@ -84,16 +148,20 @@ export function ansiAfter(text: string, s: AnsiState): AnsiState {
   return s;
 }
 
+function segment(text: string, s: AnsiState): Segment {
+  return s.style ? { text, className: s.className, style: s.style } : { text, className: s.className };
+}
+
 /** Splits `text`, shown in state `s`, into styled segments. */
 export function ansiSegments(text: string, s: AnsiState): Segment[] {
-  if (!text.includes('\x1b')) return [{ text, className: s.className }];
+  if (!text.includes('\x1b')) return [segment(text, s)];
   const out: Segment[] = [];
   let at = 0;
   for (const m of text.matchAll(ESCAPE)) {
-    if (m.index > at) out.push({ text: text.slice(at, m.index), className: s.className });
+    if (m.index > at) out.push(segment(text.slice(at, m.index), s));
     at = m.index + m[0].length;
     if (m[2] === 'm') s = apply(s, m[1] ?? '');
   }
-  if (at < text.length) out.push({ text: text.slice(at), className: s.className });
+  if (at < text.length) out.push(segment(text.slice(at), s));
   return out;
 }

@@ -124,7 +124,7 @@ export function LogView(p: LogViewProps) {
                     {p.showTimes && <span className="line-time">{clock(line.time)}</span>}
                     <span className="line-text">
                       {ansiSegments(line.text, line.state).map((s, j) => (
-                        <span key={j} className={s.className || undefined}>
+                        <span key={j} className={s.className || undefined} style={s.style}>
                           {s.text}
                         </span>
                       ))}

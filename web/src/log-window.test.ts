@@ -12,6 +12,12 @@ const colours = (log: StepLog, i: number) => {
   if (!line) throw new Error(`line ${i} not held`);
   return ansiSegments(line.text, line.state).map((s) => [s.text, s.className]);
 };
+/** Each segment's text with its classes and inline colours. */
+const styled = (log: StepLog, i: number) => {
+  const line = log.line(i);
+  if (!line) throw new Error(`line ${i} not held`);
+  return ansiSegments(line.text, line.state).map((s) => [s.text, s.className, s.style ?? {}]);
+};
 
 describe('a step log', () => {
   it('carries a colour set on one line to the lines after it until it is reset', () => {
@@ -52,6 +58,37 @@ describe('a step log', () => {
     expect(colours(log, 500)).toEqual([['line 501', 'ansi-fg-3']]);
     expect(log.missing(95, 110)).toBe(95);
     expect(log.missing(101, 103)).toBeUndefined();
+  });
+
+  it('shows 256-colour and true-colour codes in their colours, carried across lines and pages', () => {
+    const log = new StepLog();
+    // The hub's state for the newest page: orange (palette 208) on a true-colour navy, bold.
+    log.startAt(positionOf({ line: 10, partial: false, sgr: `${ESC}[1;38;5;208;48;2;10;20;30m` }));
+    log.append(`orange on navy\nstill ${ESC}[38;5;9mbright red${ESC}[39m default${ESC}[49m\n`, 0);
+    log.append(`${ESC}[38;2;255;0;128mpink\n${ESC}[48;5;240mon grey\n${ESC}[0mplain\n`, 0);
+    log.append(
+      `${ESC}[38;5;16mblack ${ESC}[38;5;231mwhite ${ESC}[38;5;255mgrey ${ESC}[38;5;256mstill grey\n`,
+      0,
+    );
+    const navy = { backgroundColor: '#0a141e' };
+    expect(styled(log, 10)).toEqual([['orange on navy', 'ansi-bold', { color: '#ff8700', ...navy }]]);
+    expect(styled(log, 11)).toEqual([
+      ['still ', 'ansi-bold', { color: '#ff8700', ...navy }],
+      ['bright red', 'ansi-fg-9 ansi-bold', navy],
+      [' default', 'ansi-bold', navy],
+    ]);
+    expect(styled(log, 12)).toEqual([['pink', 'ansi-bold', { color: '#ff0080' }]]);
+    expect(styled(log, 13)).toEqual([
+      ['on grey', 'ansi-bold', { color: '#ff0080', backgroundColor: '#585858' }],
+    ]);
+    expect(styled(log, 14)).toEqual([['plain', '', {}]]);
+    // The cube's corners, the last grey, and an index past the palette that changes nothing.
+    expect(styled(log, 15)).toEqual([
+      ['black ', '', { color: '#000000' }],
+      ['white ', '', { color: '#ffffff' }],
+      ['grey ', '', { color: '#eeeeee' }],
+      ['still grey', '', { color: '#eeeeee' }],
+    ]);
   });
 
   it('counts lines it does not hold, and holds a few pages only', () => {

@@ -29,6 +29,7 @@ import * as m0012 from './0012_one_off_builds.js';
 import * as m0016 from './0016_concourse_events.js';
 import * as m0017 from './0017_instanced_pipelines.js';
 import * as m0018 from './0018_replica_dispatch.js';
+import * as m0019 from './0019_build_log_positions.js';
 import * as m0022 from './0022_instance_ordering.js';
 import { IdentityColumnsPlugin } from './identity-columns.js';
 
@@ -50,6 +51,7 @@ export const migrations: Record<string, Migration> = {
   '0016_concourse_events': m0016,
   '0017_instanced_pipelines': m0017,
   '0018_replica_dispatch': m0018,
+  '0019_build_log_positions': m0019,
   '0022_instance_ordering': m0022,
 };
 

@@ -54,9 +54,16 @@ export class SgrState {
   /** The start of an escape sequence the last text ended in. */
   private cut = '';
 
-  /** The last text ended in the start of an escape sequence. */
-  get cutOff(): boolean {
-    return this.cut !== '';
+  /** The state `sequence()` and `unfinished` describe (as stored with a log's position). */
+  static from(sequence: string, unfinished: string): SgrState {
+    const state = new SgrState();
+    state.feed(sequence + unfinished);
+    return state;
+  }
+
+  /** The start of an escape sequence the last text ended in ('' when none): the next text finishes it. */
+  get unfinished(): string {
+    return this.cut;
   }
 
   /** Applies the SGR sequences in `text` (the next text of the same log). */
@@ -89,7 +96,10 @@ export class SgrState {
         // 38;5;N (palette) or 38;2;R;G;B (true colour): the parameters after it belong to it.
         const take = codes[i + 1] === 5 ? 2 : codes[i + 1] === 2 ? 4 : 0;
         if (take === 0) return;
-        this.slots.set(code === 38 ? 'fg' : 'bg', codes.slice(i, i + 1 + take).join(';'));
+        const values = codes.slice(i + 2, i + 1 + take);
+        // Out of range (past 255, or missing): no colour, as a terminal ignores it; the page does too.
+        if (values.length === take - 1 && values.every((v) => Number.isInteger(v) && v >= 0 && v <= 255))
+          this.slots.set(code === 38 ? 'fg' : 'bg', codes.slice(i, i + 1 + take).join(';'));
         i += take;
       }
     }
