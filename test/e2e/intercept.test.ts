@@ -15,7 +15,6 @@ import { spawnCli } from '../support/cli-process.js';
 import { eventually } from '../support/eventually.js';
 import { startCliFixture, type CliFixture } from '../support/cli-fixture.js';
 import { startFakeKube, type FakeKube } from '../support/fake-k8s/index.js';
-import { eventually } from '../support/eventually.js';
 import { finalStatus, readBuildEvents, triggerJob, waitForEvents } from '../support/harness.js';
 
 const NS = 'ci';
