@@ -399,8 +399,14 @@ async function assemble(
     await leadership.acquire();
     acquired = true;
     await becomeLeader();
-    gateway = await openGateway();
-    address = await serve();
+    try {
+      gateway = await openGateway();
+      address = await serve();
+    } catch (err) {
+      // A port in use: the timers started above must not outlive the store, which startHub closes.
+      for (const stop of stops) stop();
+      throw err;
+    }
     leading = Promise.resolve();
   } else {
     // Replicas: every one serves agents and the API from the start; one at a time leads.
