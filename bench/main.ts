@@ -17,7 +17,7 @@ import { ensureBuilt } from './child-hub.js';
 import { measureMemory, type MemoryResult } from './memory.js';
 import { fmt, MB, ratio, renderTable, type Row, type Summary } from './stats.js';
 import { measureStepsMemory, type StepsMemoryResult } from './steps-memory.js';
-import { STORE_LABELS, type BenchStore } from './support.js';
+import { postgresMissing, STORE_LABELS, type BenchStore } from './support.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 import { measureUi, uiUnavailable, type UiResult } from './ui.js';
 
@@ -45,6 +45,8 @@ interface Results extends HubFigures {
   floor?: FloorResult;
   /** Extra rows from `--memory`: the same figures with a SQLite `:memory:` store. */
   inMemory?: HubFigures;
+  /** Extra rows from `--postgres`: the same figures with the hub on PostgreSQL. */
+  onPostgres?: HubFigures;
   logs?: LogsResult;
   memory?: MemoryResult;
   /** 50 and 500 concurrent steps on one agent. */
@@ -76,9 +78,9 @@ const num = (v: number | undefined, unit = '') => (v === undefined ? 'n/a' : `${
 const atMost = (v: number | undefined, limit: number) => (v === undefined ? undefined : v <= limit);
 const atLeast = (v: number | undefined, limit: number) => (v === undefined ? undefined : v >= limit);
 
-/** The in-process hub's rows; those of `:memory:` say so in their name as well as in the store column. */
+/** The in-process hub's rows; the extra stores' say so in their name as well as in the store column. */
 function hubRows(h: HubFigures, rtt: number | undefined, store: BenchStore): Row[] {
-  const tag = store === 'memory' ? ' [:memory:]' : '';
+  const tag = { file: '', postgres: ' [postgresql]', memory: ' [:memory:]' }[store];
   return [
     {
       metric: `dispatch p50 / p99 (initialize-task -> Assign)${tag}`,
@@ -253,7 +255,11 @@ function table(r: Results): Row[] {
   const withStore = rows.map((row) =>
     row.metric.startsWith('floor:') ? row : { store: STORE_LABELS.file, ...row },
   );
-  return [...withStore, ...(r.inMemory ? hubRows(r.inMemory, rtt, 'memory') : [])];
+  return [
+    ...withStore,
+    ...(r.onPostgres ? hubRows(r.onPostgres, rtt, 'postgres') : []),
+    ...(r.inMemory ? hubRows(r.inMemory, rtt, 'memory') : []),
+  ];
 }
 
 function uiRows(u: UiResult | undefined): Row[] {
@@ -414,12 +420,13 @@ function hubFigures(h: HubFigures, suffix = ''): Record<string, number | null> {
 }
 
 /**
- * Flat JSON. `store` names the store behind every figure except those ending in `_memory`, which are
- * the extra `--memory` rows (SQLite `:memory:`); `store_memory` names theirs.
+ * Flat JSON. `store` names the store behind every figure except those ending in `_postgres` or
+ * `_memory`, the extra `--postgres` and `--memory` rows; `store_postgres` and `store_memory` name theirs.
  */
 function figures(r: Results, seconds: number): Record<string, number | string | null> {
   return {
     store: STORE_LABELS.file,
+    ...(r.onPostgres ? { store_postgres: STORE_LABELS.postgres } : {}),
     ...(r.inMemory ? { store_memory: STORE_LABELS.memory } : {}),
     floor_rtt_p50_ms: v(r.floor?.rtt.p50),
     floor_rtt_p99_ms: v(r.floor?.rtt.p99),
@@ -485,6 +492,7 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
     k8s_fake_agent_requests_per_step: v(r.kubeData?.agent.apiRequestsPerStep),
     k8s_fake_agent_stream_mb_per_step: v(r.kubeData?.agent.apiStreamMbPerStep),
     k8s_fake_agent_endpoint_requests_per_step: v(r.kubeData?.agent.endpointRequestsPerStep),
+    ...(r.onPostgres ? hubFigures(r.onPostgres, '_postgres') : {}),
     ...(r.inMemory ? hubFigures(r.inMemory, '_memory') : {}),
     duration_s: v(seconds),
   };
@@ -507,6 +515,8 @@ const USAGE = `usage: npm run bench -- [--json FILE] [--only NAME,...] [--memory
   --json FILE         also write the figures as flat JSON (key \`store\` names the store)
   --only NAME,...     run only these: floor, dispatch, build, throughput, logs, memory, stepmem, biglog,
                       ui, k8sdata (default: all)
+  --postgres          dispatch, build and steps/s once more with the hub on a local PostgreSQL
+                      (durable defaults; extra, labelled rows)
   --memory            dispatch, build and steps/s once more on SQLite :memory: (extra, labelled rows)
   --big-log-bytes N   what the biglog step prints (default 1 GiB)
 How to profile and read the figures: docs/performance.md.
@@ -525,6 +535,7 @@ async function main(): Promise<void> {
         only: { type: 'string' },
         'big-log-bytes': { type: 'string' },
         memory: { type: 'boolean' },
+        postgres: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -558,6 +569,13 @@ async function main(): Promise<void> {
     if (wanted('throughput')) h.throughput = await step(`(c) steps/s${on}`, () => measureThroughput(store));
   };
   await measureHub(r, 'file');
+  if (values.postgres) {
+    const missing = postgresMissing();
+    if (missing) {
+      process.stderr.write(`bench: --postgres: cannot run: ${missing}\n`);
+      failed = true;
+    } else await measureHub((r.onPostgres = {}), 'postgres');
+  }
   if (values.memory) await measureHub((r.inMemory = {}), 'memory');
   if (wanted('logs') || wanted('memory') || wanted('stepmem') || wanted('biglog') || wanted('ui'))
     if (await step('build dist/ for (d) to (g)', ensureBuilt)) process.stderr.write('bench: dist/ rebuilt\n');

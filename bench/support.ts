@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_HUB_OPTIONS, startHub, type RunningHub } from '../hub/hub.js';
+import { postgresUnavailable, startTestPostgres, type TestPostgres } from '../test/support/postgres.js';
 
 export const silentLogger = (): Logger => pino({ level: process.env.OUTPOST_BENCH_LOG_LEVEL ?? 'silent' });
 
@@ -181,34 +182,49 @@ export interface InProcessHub {
 /**
  * Which store a measurement's hub uses. `file` is what users run: a data directory on disk, opened by
  * the same code as `outpost-hub --data-dir` (hub/store/sqlite.ts: WAL, synchronous=NORMAL, the data-dir
- * lock). `memory` (SQLite `:memory:`) stays only for extra, labelled rows.
+ * lock). `postgres` is what replicas run: a fresh local PostgreSQL with its durable defaults (fsync and
+ * synchronous commit on), over its unix socket, one hub. `memory` (SQLite `:memory:`) stays only for
+ * extra, labelled rows.
  */
-export type BenchStore = 'file' | 'memory';
+export type BenchStore = 'file' | 'postgres' | 'memory';
 
 export const STORE_LABELS: Record<BenchStore, string> = {
   file: 'sqlite-file-wal-normal',
+  postgres: 'postgresql-durable-unix-socket',
   memory: 'sqlite-memory',
 };
+
+/** Why the bench cannot measure on PostgreSQL here, or undefined when it can. */
+export const postgresMissing = postgresUnavailable;
 
 /** A hub in this process: plaintext gRPC and HTTP on ephemeral loopback ports, in a fresh temp data dir. */
 export async function startInProcessHub(store: BenchStore = 'file'): Promise<InProcessHub> {
   // A fresh directory per hub: the hub holds an exclusive lock on its data directory.
-  const dir = store === 'file' ? await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-hub-')) : undefined;
+  const dir = store === 'memory' ? undefined : await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-hub-'));
+  let pg: TestPostgres | undefined;
   const removeDir = async () => {
+    await pg?.stop();
     if (dir) await rm(dir, { recursive: true, force: true });
   };
   let hub: RunningHub;
   try {
+    let databaseUrl: string | undefined;
+    if (store === 'postgres') {
+      pg = await startTestPostgres({ durable: true });
+      databaseUrl = await pg.createDatabase('outpost_bench');
+    }
     hub = await startHub(
       {
         ...DEFAULT_HUB_OPTIONS,
         dataDir: dir,
+        databaseUrl,
         tls: undefined,
         httpListen: { host: '127.0.0.1', port: 0 },
         grpcListen: '127.0.0.1:0',
       },
       silentLogger(),
     );
+    await hub.leading;
   } catch (err) {
     await removeDir();
     throw err;

@@ -87,8 +87,12 @@ function ready(server: ChildProcess): Promise<void> {
   });
 }
 
-/** Starts a fresh PostgreSQL server; call postgresUnavailable() first. */
-export async function startTestPostgres(): Promise<TestPostgres> {
+/**
+ * Starts a fresh PostgreSQL server; call postgresUnavailable() first. `durable` keeps PostgreSQL's own
+ * defaults (fsync, synchronous commit, full page writes), as a production server runs: the bench wants
+ * that; tests do not.
+ */
+export async function startTestPostgres(opts: { durable?: boolean } = {}): Promise<TestPostgres> {
   const bin = binDir();
   const user = serverUser();
   if (bin === undefined || typeof user === 'string') throw new Error(postgresUnavailable());
@@ -111,12 +115,9 @@ export async function startTestPostgres(): Promise<TestPostgres> {
       '-c',
       'listen_addresses=',
       // A throwaway cluster: durability buys nothing and costs the tests time.
-      '-c',
-      'fsync=off',
-      '-c',
-      'synchronous_commit=off',
-      '-c',
-      'full_page_writes=off',
+      ...(opts.durable
+        ? []
+        : ['-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off']),
       '-c',
       'max_connections=300',
     ],
