@@ -89,6 +89,11 @@ interface Tracked {
   giveUp: AbortController;
   /** Gives the step's task caches back once the step is cleaned up. */
   releaseCaches: () => Promise<void>;
+  /**
+   * When its process started (for a step taken back after a restart: when it was taken back). Started
+   * goes again on every resume: the hub may not have read it before the connection broke.
+   */
+  startedAt?: number;
 }
 
 function tracking(held: HeldStep, running: RunningStep | undefined): Tracked {
@@ -179,6 +184,7 @@ export class StepRunner {
     for (const [leaseId, tracked] of this.steps) {
       const decision = byLease.get(leaseId);
       if (decision?.decision === LeaseDecision.LEASE_DECISION_RESUME) {
+        if (tracked.startedAt !== undefined) outbox.sendStarted(leaseId, tracked.startedAt);
         this.metrics.logResends.inc(tracked.held.attach(outbox, decision.ackedLogSeq, limits.logWindowBytes));
         this.metrics.resumedSteps.inc();
       } else {
@@ -372,6 +378,7 @@ export class StepRunner {
         if (!running) continue;
         const held = new HeldStep(leaseId, pool.name, this.limits.logWindowBytes, running.resumedLog);
         const tracked = tracking(held, running);
+        tracked.startedAt = this.now();
         this.steps.set(leaseId, tracked);
         this.metrics.stepsRunning.set(this.steps.size);
         const log = this.log.child({ leaseId });
@@ -531,7 +538,8 @@ export class StepRunner {
     tracked.running = running;
     // An abort or drop that came while the executor was starting it: stop it now.
     if (stopped(tracked)) void running.abort(0, 'aborted before it started');
-    this.outbox?.sendStarted(step.leaseId, this.now());
+    tracked.startedAt = this.now();
+    this.outbox?.sendStarted(step.leaseId, tracked.startedAt);
     log.info(
       step.resource ? { resource: step.resource.kind, type: step.resource.type } : { path: step.run.path },
       'step started',

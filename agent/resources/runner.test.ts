@@ -43,8 +43,11 @@ class FakeOutbox implements Outbox {
   private readonly waiters = new Map<string, (f: Finished) => void>();
   private readonly logWaiters: (() => void)[] = [];
 
+  readonly started: string[] = [];
   sendAccepted(): void {}
-  sendStarted(): void {}
+  sendStarted(leaseId: string): void {
+    this.started.push(leaseId);
+  }
   sendLog(chunk: LogChunk): boolean {
     this.logs.push(chunk);
     for (const wake of this.logWaiters.splice(0)) wake();
@@ -64,8 +67,15 @@ class FakeOutbox implements Outbox {
     return new Promise((resolve) => this.waiters.set(leaseId, resolve));
   }
   /** Resolves once `text` has appeared in the step's stderr. */
-  async stderrUntil(leaseId: string, text: string): Promise<void> {
-    while (!this.text(leaseId, LogStream.LOG_STREAM_STDERR).includes(text)) {
+  stderrUntil(leaseId: string, text: string): Promise<void> {
+    return this.until(leaseId, LogStream.LOG_STREAM_STDERR, text);
+  }
+  /** Resolves once `text` has appeared in the step's stdout. */
+  stdoutUntil(leaseId: string, text: string): Promise<void> {
+    return this.until(leaseId, LogStream.LOG_STREAM_STDOUT, text);
+  }
+  private async until(leaseId: string, stream: LogStream, text: string): Promise<void> {
+    while (!this.text(leaseId, stream).includes(text)) {
       await new Promise<void>((resolve) => this.logWaiters.push(resolve));
     }
   }
@@ -573,6 +583,66 @@ describe('assignments', () => {
       await fresh.idle();
     } finally {
       endSweep();
+      await fresh.stop();
+    }
+  });
+
+  it('says Started again for a running step the hub resumes after a reconnect', async () => {
+    // The hub may not have read the first Started before the connection broke; it emits the step's
+    // start once whatever the agent repeats (test/integration/sessions.test.ts).
+    const gate = path.join(root, 'gate');
+    const fresh = new StepRunner(
+      new Map<string, PoolRuntime>([
+        [
+          'p',
+          { name: 'p', capacity: 1, executor: new ProcessExecutor({ workRoot: path.join(root, 'again') }) },
+        ],
+      ]),
+      { scratchDir: () => Promise.resolve(path.join(root, 'scratch')) } as unknown as ArtifactTransfer,
+      new TaskCaches(path.join(root, 'caches4')),
+      createAgentMetrics(),
+      pino({ level: 'silent' }),
+    );
+    const limits = {
+      maxLogChunkBytes: 64 * 1024,
+      logWindowBytes: 4 * 1024 * 1024,
+      maxArtifactBytes: 1024 * 1024 * 1024,
+      leaseGraceMs: 120_000,
+    };
+    const first = new FakeOutbox();
+    const again = new FakeOutbox();
+    try {
+      fresh.attach(first, [], limits);
+      const assign = Assign.fromPartial({
+        leaseId: 'lease-again',
+        spec: {
+          pool: 'p',
+          run: { path: 'sh', args: ['-c', `echo up; while [ ! -f ${gate} ]; do sleep 0.05; done`] },
+        },
+      });
+      expect(fresh.assign(assign, first, false)).toBeUndefined();
+      await first.stdoutUntil(assign.leaseId, 'up\n');
+      expect(first.started).toEqual([assign.leaseId]);
+      fresh.detach();
+      fresh.attach(
+        again,
+        [
+          {
+            leaseId: assign.leaseId,
+            decision: LeaseDecision.LEASE_DECISION_RESUME,
+            ackedLogSeq: 0,
+            reason: '',
+          },
+        ],
+        limits,
+      );
+      expect(again.started).toEqual([assign.leaseId]);
+      await writeFile(gate, '');
+      expect(await again.result(assign.leaseId)).toMatchObject({ status: StepStatus.STEP_STATUS_SUCCEEDED });
+      fresh.onFinishedAck(assign.leaseId);
+      await fresh.idle();
+    } finally {
+      await writeFile(gate, '');
       await fresh.stop();
     }
   });

@@ -426,7 +426,9 @@ export class AgentSession implements AgentConnection {
         const lease = await this.lease(msg.value.leaseId);
         if (!lease) return;
         this.deps.dispatcher.processStarted(msg.value.leaseId);
-        await this.deps.engine.stepStarted(lease.stepRunId, lease.buildId);
+        // Once per lease: the agent says Started again after a reconnect, not knowing if this one arrived.
+        if (await this.deps.store.markStepProcessStarted(lease.stepRunId, msg.value.leaseId))
+          await this.deps.engine.stepStarted(lease.stepRunId, lease.buildId);
         return;
       }
       case 'finished':

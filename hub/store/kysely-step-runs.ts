@@ -36,6 +36,7 @@ export class KyselyStepRuns implements Pick<
   | 'getStepRunByLease'
   | 'listStepRuns'
   | 'listStepRunsByStatus'
+  | 'markStepProcessStarted'
   | 'updateStepRun'
 > {
   /** The step-run queries a step makes several of (by id, the lease-fenced updates), compiled once. */
@@ -107,6 +108,17 @@ export class KyselyStepRuns implements Pick<
       .orderBy('id')
       .execute();
     return rows.map(toStepRun);
+  }
+
+  async markStepProcessStarted(id: number, leaseId: string): Promise<boolean> {
+    const result = await this.db
+      .updateTable('step_runs')
+      .set({ started_lease_id: leaseId })
+      .where('id', '=', id)
+      .where('lease_id', '=', leaseId)
+      .where((eb) => eb.or([eb('started_lease_id', 'is', null), eb('started_lease_id', '<>', leaseId)]))
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   async updateStepRun(

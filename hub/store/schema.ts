@@ -194,6 +194,8 @@ export interface StepRunsTable {
   holder: ColumnType<string | null, string | null | undefined, string | null>;
   /** JSON of the StepEnding an abort asked for, waiting for the lease's holder. */
   abort_ending: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The lease under which the agent said the run's process started (its start event went out then). */
+  started_lease_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface BuildEventsTable {

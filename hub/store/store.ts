@@ -502,6 +502,11 @@ export interface Store {
   listStepRuns(buildId: number): Promise<StepRun[]>;
   listStepRunsByStatus(statuses: StepRunStatus[]): Promise<StepRun[]>;
   /**
+   * Records that the run's process started under `leaseId` (its current lease); true only the first time
+   * for that lease (an agent may say Started again after a reconnect), so the start event goes out once.
+   */
+  markStepProcessStarted(id: number, leaseId: string): Promise<boolean>;
+  /**
    * Compare-and-set: applies the patch only when the step run's current leaseId equals `expectLease`
    * (null for "no lease"). Returns false, changing nothing, when it does not: this is the fencing that
    * keeps a stale agent from touching a step that moved on.

@@ -11,6 +11,7 @@ import {
   LogStream,
   Platform,
   PoolAdmission_Verdict,
+  StepStatus,
   type ProtocolVersion,
 } from '../../proto/gen/outpost/v1/agent.js';
 import type { AgentSummary } from '../../hub/api/types.js';
@@ -134,7 +135,7 @@ describe('broken connections', () => {
       },
     ];
     const token = await hub.newAgentToken('raw');
-    const first = rawAgent(hub.grpcAddress, token, { agentName: 'flaky', pools });
+    const first = rawAgent(`127.0.0.1:${hub.grpcPort}`, token, { agentName: 'flaky', pools });
     cleanups.push(() => first.close());
     await first.next('welcome');
     await setPipeline(hub, 'again', shellPipeline('echo ran once'));
@@ -145,7 +146,7 @@ describe('broken connections', () => {
     await waitForEvents(hub, id, 'selected-worker');
     first.close();
     // It comes back without the step: nothing ran, so the hub queues it again instead of erroring it.
-    const second = rawAgent(hub.grpcAddress, token, {
+    const second = rawAgent(`127.0.0.1:${hub.grpcPort}`, token, {
       agentName: 'flaky',
       pools: [{ ...pools[0]!, tags: ['elsewhere'] }],
     });
@@ -380,6 +381,75 @@ describe('leases', () => {
       },
     });
     expect((await raw.next('leaseRevoked')).leaseId).toBe('made-up');
+  });
+
+  it("emits a step's start once when its agent says Started again after a reconnect", async () => {
+    const hub = await hubFor();
+    const token = await hub.newAgentToken('again');
+    const pools = [
+      {
+        name: 'p',
+        platform: Platform.PLATFORM_LINUX,
+        tags: ['again'],
+        executor: 'process',
+        capacity: 1,
+        admission: undefined,
+        builtinTypes: [],
+        taskImages: false,
+      },
+    ];
+    const first = rawAgent(`127.0.0.1:${hub.grpcPort}`, token, { agentName: 'again', pools });
+    cleanups.push(() => first.close());
+    await first.next('welcome');
+    await setPipeline(hub, 'again', shellPipeline('true', '    tags: [again]\n'));
+    const id = await triggerJob(hub, 'again', 'job');
+    const { leaseId } = await first.next('assign');
+    first.send({ msg: { $case: 'accepted', value: { leaseId } } });
+    first.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
+    await waitForEvents(hub, id, 'start-task');
+    first.close();
+    await first.ended;
+    // The agent cannot know whether the hub read its Started before the cut: it says it again.
+    const second = rawAgent(`127.0.0.1:${hub.grpcPort}`, token, {
+      agentName: 'again',
+      pools,
+      held: [{ leaseId, ackedLogSeq: 0, finished: undefined }],
+    });
+    cleanups.push(() => second.close());
+    const welcome = await second.next('welcome');
+    expect(welcome.held).toEqual([expect.objectContaining({ leaseId, decision: 1 })]);
+    second.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
+    second.send({
+      msg: {
+        $case: 'log',
+        value: {
+          leaseId,
+          seq: 1,
+          stream: LogStream.LOG_STREAM_STDOUT,
+          data: Buffer.from('hi\n'),
+          atUnixMs: 0,
+        },
+      },
+    });
+    second.send({
+      msg: {
+        $case: 'finished',
+        value: {
+          leaseId,
+          status: StepStatus.STEP_STATUS_SUCCEEDED,
+          atUnixMs: Date.now(),
+          exitStatus: 0,
+          error: '',
+          lastLogSeq: 1,
+          outputs: [],
+          resourceResultJson: '',
+        },
+      },
+    });
+    const events = await readBuildEvents(hub, id);
+    expect(finalStatus(events)).toBe('succeeded');
+    expect(logText(events)).toBe('hi\n');
+    expect(events.filter((e) => e.event === 'start-task')).toHaveLength(1);
   });
 
   it('tells a reconnecting agent to drop a lease the hub no longer holds', async () => {

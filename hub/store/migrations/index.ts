@@ -31,6 +31,7 @@ import * as m0017 from './0017_instanced_pipelines.js';
 import * as m0018 from './0018_replica_dispatch.js';
 import * as m0019 from './0019_build_log_positions.js';
 import * as m0022 from './0022_instance_ordering.js';
+import * as m0023 from './0023_step_process_started.js';
 import { IdentityColumnsPlugin } from './identity-columns.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
@@ -53,6 +54,7 @@ export const migrations: Record<string, Migration> = {
   '0018_replica_dispatch': m0018,
   '0019_build_log_positions': m0019,
   '0022_instance_ordering': m0022,
+  '0023_step_process_started': m0023,
 };
 
 const provider: MigrationProvider = {
