@@ -92,6 +92,8 @@ describe.skipIf(postgresSkip('rotate-admin-token on PostgreSQL') !== undefined)(
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     const hub = await spawnChildHub(dir, { args: ['--database', url] });
     cleanups.push(() => killChildHub(hub));
+    // On PostgreSQL a hub serves before it leads; the leader makes the first admin token.
+    await hub.logged('first start: the admin API token is in');
     const old = await readAdminToken(dir);
 
     const rotated = await rotate(dir, ['--database', url]);

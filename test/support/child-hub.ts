@@ -19,6 +19,8 @@ export interface ChildHubProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Everything the hub wrote to stdout and stderr so far, JSON log lines included. */
   output(): string;
+  /** Resolves once the hub logged (or has logged) a line whose message contains `text`. */
+  logged(text: string): Promise<void>;
 }
 
 /** The hub child exited before it logged `hub ready`. */
@@ -61,6 +63,7 @@ export async function spawnChildHub(
     { cwd: opts.entry ? dataDir : ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   const logs: ChildHubProcess['logs'] = [];
+  const watchers: { text: string; resolve: () => void }[] = [];
   let stderr = '';
   let output = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -76,6 +79,11 @@ export async function spawnChildHub(
       if (!text.startsWith('{')) return;
       const entry = JSON.parse(text) as { msg?: string; url?: string; grpcPort?: number };
       logs.push(entry);
+      for (const w of [...watchers]) {
+        if (!entry.msg?.includes(w.text)) continue;
+        watchers.splice(watchers.indexOf(w), 1);
+        w.resolve();
+      }
       if (entry.msg === 'hub ready' && entry.url && entry.grpcPort)
         resolve({ url: entry.url, grpcPort: entry.grpcPort });
     });
@@ -89,7 +97,11 @@ export async function spawnChildHub(
     );
   });
   try {
-    return { child, logs, exited, output: () => output, ...(await Promise.race([ready, timeout])) };
+    const logged = (text: string) =>
+      logs.some((l) => l.msg?.includes(text))
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => watchers.push({ text, resolve }));
+    return { child, logs, exited, output: () => output, logged, ...(await Promise.race([ready, timeout])) };
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
