@@ -1,9 +1,10 @@
 // (a) Dispatch latency: step ready -> Assign received by the agent.
 //
-// "Ready" is the moment the engine publishes the step's `initialize-task` event: it does so right
-// before it enqueues the step with the dispatcher. The hub exposes its store, so the benchmark wraps
-// this hub instance's `appendBuildEvent` and stamps performance.now() when that event is persisted
-// (BuildEvents publishes it in the next microtask). No hub code changes.
+// "Ready" is the moment the step's `initialize-task` event is persisted: the engine stores it in the
+// transaction that creates the step run, right before it enqueues the step with the dispatcher. The hub
+// exposes its store, so the benchmark wraps this hub instance's `createStepRun` and stamps
+// performance.now() when a step run announced by that event is stored (BuildEvents publishes it in the
+// next microtask). No hub code changes.
 //
 // A job of many sequential steps gives many samples per build; the same run also reports the chained
 // figure "previous step's Finished sent -> next Assign received" (Finished handling + the same path).
@@ -33,11 +34,12 @@ export async function measureDispatch(storeKind: BenchStore): Promise<DispatchRe
   let recording = false;
 
   const store = hub.store;
-  const appendBuildEvent = store.appendBuildEvent.bind(store);
-  store.appendBuildEvent = async (buildId, event) => {
-    const stored = await appendBuildEvent(buildId, event);
-    if (event.type === 'initialize-task') readyAt.set(buildId, performance.now());
-    return stored;
+  const createStepRun = store.createStepRun.bind(store);
+  store.createStepRun = async (input, announcement) => {
+    const run = await createStepRun(input, announcement);
+    if (announcement?.events.some((e) => e.type === 'initialize-task'))
+      readyAt.set(input.buildId, performance.now());
+    return run;
   };
 
   const agent = new BenchAgent({

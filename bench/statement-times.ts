@@ -1,5 +1,7 @@
 // A preload that times every SQLite statement of the process, by SQL text, and prints the 40 costliest
-// on exit (stderr): which queries a measurement spends its store time in, and how many of each.
+// on exit (stderr): which queries a measurement spends its store time in, and how many of each. It also
+// counts write transactions (each COMMIT, and each write outside a transaction, which SQLite commits on
+// its own): divided by the builds a measurement ran, the store round trips a build costs.
 //
 //   node --import tsx --import ./bench/statement-times.ts bench/main.ts --only throughput
 //
@@ -11,6 +13,17 @@ import BetterSqlite3 from 'better-sqlite3';
 
 const TOP = 40;
 const times = new Map<string, { calls: number; ms: number }>();
+const counts = { statements: 0, reads: 0, commits: 0, autocommits: 0 };
+
+/** Counts the statement as a read, a commit, or a write committed on its own. */
+function count(statement: BetterSqlite3.Statement): void {
+  counts.statements++;
+  const verb = statement.source.trimStart().slice(0, 8).toLowerCase();
+  if (verb.startsWith('commit')) counts.commits++;
+  else if (verb.startsWith('begin') || verb.startsWith('rollback')) return;
+  else if (statement.readonly) counts.reads++;
+  else if (!statement.database.inTransaction) counts.autocommits++;
+}
 
 type Method = (this: BetterSqlite3.Statement, ...args: unknown[]) => unknown;
 const probe = new BetterSqlite3(':memory:');
@@ -20,6 +33,7 @@ for (const name of ['run', 'get', 'all', 'iterate']) {
   const original = proto[name];
   if (!original) continue;
   proto[name] = function timed(this: BetterSqlite3.Statement, ...args: unknown[]) {
+    count(this);
     const start = performance.now();
     try {
       return original.apply(this, args);
@@ -42,5 +56,10 @@ process.on('exit', () => {
       ([sql, { calls, ms }]) =>
         `${ms.toFixed(0).padStart(7)} ms ${String(calls).padStart(7)} x ${(ms / calls).toFixed(3)} ms  ${sql.replace(/\s+/g, ' ').slice(0, 200)}`,
     );
-  process.stderr.write(`\nSQLite statements: ${total.toFixed(0)} ms in all\n${lines.join('\n')}\n`);
+  const { statements, reads, commits, autocommits } = counts;
+  process.stderr.write(
+    `\nSQLite statements: ${total.toFixed(0)} ms in all; ${statements} statements, ${reads} reads, ` +
+      `${commits + autocommits} write transactions (${commits} commits, ${autocommits} single writes)\n` +
+      `${lines.join('\n')}\n`,
+  );
 });

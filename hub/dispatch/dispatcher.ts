@@ -21,7 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { StoredDispatchSpec } from '../engine/dispatched-step.js';
-import type { StepRun, Store } from '../store/store.js';
+import type { Announcement, StepRun, Store } from '../store/store.js';
 import type { HubMetrics } from '../metrics.js';
 import type { ReplicaSignals } from '../replicas/signals.js';
 import { deadlineMs, storedStatus, transition, type LeaseEvent, type LeaseState } from './lease-machine.js';
@@ -31,9 +31,18 @@ import type { AgentConnection, PoolInfo, StepContext, StepEnding, StepOutcome, S
 export interface DispatchListener {
   /** The step cannot be placed now; called again only when the reason changes. */
   waiting(stepRunId: number, buildId: number, reason: string): void;
-  selected(stepRunId: number, buildId: number, agentName: string, pool: PoolInfo, spec: StepSpec): void;
-  /** The step reached a final status (persisted before this is called). */
-  ended(stepRunId: number, buildId: number, outcome: StepOutcome): void;
+  /** The events that announce the step's assignment to the agent, stored with it (store.ts Announcement). */
+  selected(
+    stepRunId: number,
+    buildId: number,
+    agentName: string,
+    pool: PoolInfo,
+    spec: StepSpec,
+  ): Promise<Announcement | undefined>;
+  /** The events that announce the step's end with this outcome, stored with it; `ended` follows. */
+  ending(stepRunId: number, buildId: number, outcome: StepOutcome): Announcement | undefined;
+  /** The step reached a final status (persisted before this is called); `agentName`: who ran it. */
+  ended(stepRunId: number, buildId: number, outcome: StepOutcome, agentName?: string | null): void;
 }
 
 export interface DispatcherOptions {
@@ -382,15 +391,17 @@ export class Dispatcher {
         } else if (done === 'asked') this.opts.shared.signals.publish('abort', String(stepRunId));
         return;
       }
-      if (index >= 0) {
-        const [entry] = this.queue.splice(index, 1);
+      const [entry] = index >= 0 ? this.queue.splice(index, 1) : [];
+      if (entry) {
         this.metrics.queueDepth.set(this.queue.length);
-        const ok = await this.store.updateStepRun(stepRunId, null, {
-          status: ending.status,
-          error: ending.error,
-          endedAt: this.now(),
-        });
-        if (ok && entry) this.listener.ended(stepRunId, entry.buildId, outcome);
+        const ok = await this.store.updateStepRun(
+          stepRunId,
+          null,
+          { status: ending.status, error: ending.error, endedAt: this.now() },
+          undefined,
+          this.listener.ending(stepRunId, entry.buildId, outcome),
+        );
+        if (ok) this.listener.ended(stepRunId, entry.buildId, outcome, null);
         return;
       }
       const lease = [...this.leases.values()].find((l) => l.stepRunId === stepRunId);
@@ -479,13 +490,17 @@ export class Dispatcher {
     this.reoffers.add(timer);
   }
 
-  /** A step run's store update, fenced by its lease and, with replicas, by this replica holding it. */
+  /**
+   * A step run's store update, fenced by its lease and, with replicas, by this replica holding it;
+   * with the events that announce it.
+   */
   private update(
     stepRunId: number,
     leaseId: string,
     patch: Parameters<Store['updateStepRun']>[2],
+    announcement?: Announcement,
   ): Promise<boolean> {
-    return this.store.updateStepRun(stepRunId, leaseId, patch, this.holder);
+    return this.store.updateStepRun(stepRunId, leaseId, patch, this.holder, announcement);
   }
 
   /**
@@ -647,16 +662,21 @@ export class Dispatcher {
   private async endLease(lease: Lease, outcome: StepOutcome): Promise<void> {
     clearTimeout(lease.timer);
     this.removeLease(lease);
-    const ok = await this.update(lease.stepRunId, lease.leaseId, {
-      status: outcome.status,
-      exitStatus: outcome.exitStatus,
-      error: outcome.error,
-      endedAt: this.now(),
-      result: {
-        outputs: outcome.outputs,
-        ...(outcome.resourceResult === undefined ? {} : { resourceResult: outcome.resourceResult }),
+    const ok = await this.update(
+      lease.stepRunId,
+      lease.leaseId,
+      {
+        status: outcome.status,
+        exitStatus: outcome.exitStatus,
+        error: outcome.error,
+        endedAt: this.now(),
+        result: {
+          outputs: outcome.outputs,
+          ...(outcome.resourceResult === undefined ? {} : { resourceResult: outcome.resourceResult }),
+        },
       },
-    });
+      this.listener.ending(lease.stepRunId, lease.buildId, outcome),
+    );
     if (!ok) return;
     // The build now holds these artifacts: they live as long as it does (see hub/artifacts/gc.ts).
     await this.store.addBuildArtifacts(
@@ -666,7 +686,7 @@ export class Dispatcher {
     this.metrics.stepsFinished.inc({ status: outcome.status });
     // The replica running the build may be another: it reads the outcome from the store.
     this.opts.shared?.signals.publish('step_ended', String(lease.stepRunId));
-    this.listener.ended(lease.stepRunId, lease.buildId, outcome);
+    this.listener.ended(lease.stepRunId, lease.buildId, outcome, lease.agentName);
   }
 
   /** Assigns every queued step that some pool has room for, oldest first. */
@@ -716,14 +736,41 @@ export class Dispatcher {
     return out;
   }
 
+  /**
+   * Hands the step to the agent: the lease and the events that say so are stored in one transaction,
+   * and the Assign goes out as soon as it has committed (the lease is in the store before the agent
+   * can act on it, so a hub restart finds it).
+   */
   private async assign(entry: QueueEntry, { agent, pool }: Candidate): Promise<void> {
     const leaseId = randomUUID();
     const claim = { leaseId, agentName: agent.agentName, pool: pool.name };
+    const selected = await this.listener.selected(
+      entry.stepRunId,
+      entry.buildId,
+      agent.agentName,
+      pool,
+      entry.spec,
+    );
     const ok =
       this.holder === undefined
-        ? await this.store.updateStepRun(entry.stepRunId, null, { status: 'assigned', ...claim })
-        : await this.store.replicaDispatch.claim(entry.stepRunId, { ...claim, holder: this.holder });
+        ? await this.store.updateStepRun(
+            entry.stepRunId,
+            null,
+            { status: 'assigned', ...claim },
+            undefined,
+            selected,
+          )
+        : (await this.store.replicaDispatch.claim(entry.stepRunId, { ...claim, holder: this.holder })) &&
+          // The claim is the replicas' own statement: the events follow it, under the lease's fence.
+          (await this.update(entry.stepRunId, leaseId, {}, selected));
     if (!ok) return; // aborted or already assigned elsewhere
+    agent.assign({
+      leaseId,
+      pool: pool.name,
+      context: entry.context,
+      spec: entry.spec,
+      acceptWithinMs: this.opts.acceptWithinMs,
+    });
     const lease: Lease = {
       leaseId,
       entry,
@@ -739,14 +786,6 @@ export class Dispatcher {
     this.addLease(lease);
     this.arm(lease);
     this.metrics.dispatchLatency.observe((this.now() - entry.readyAt) / 1000);
-    this.listener.selected(entry.stepRunId, entry.buildId, agent.agentName, pool, entry.spec);
-    agent.assign({
-      leaseId,
-      pool: pool.name,
-      context: entry.context,
-      spec: entry.spec,
-      acceptWithinMs: this.opts.acceptWithinMs,
-    });
   }
 }
 

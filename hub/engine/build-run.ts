@@ -19,7 +19,7 @@ import type {
   TimeoutPlan,
 } from '../pipeline/plan.js';
 import { lookupVar, resolveVars, undefinedVarsMessage, type VarLookup } from '../pipeline/vars.js';
-import type { BuildView, StepRun, Store } from '../store/store.js';
+import type { Announcement, BuildView, StepRun, Store } from '../store/store.js';
 import { CLUSTER_VAR_SOURCE, misplacedClusterVar, placeholderFor } from './cluster-secrets.js';
 import { AbortReason, abortReasonOf, childSignal, type Scope } from './scope.js';
 
@@ -68,6 +68,13 @@ export class BuildRun {
 
   event(type: BuildEventType, data: Record<string, unknown>): Promise<unknown> {
     return this.deps.events.emit(this.build.id, type, { ...data, time: eventTime(this.deps.now()) });
+  }
+
+  /** As `event`, to store with the state change it announces (BuildEvents.announcement). */
+  announcement(type: BuildEventType, data: Record<string, unknown>): Announcement {
+    return this.deps.events.announcement([
+      { buildId: this.build.id, type, data: { ...data, time: eventTime(this.deps.now()) } },
+    ]);
   }
 
   /** Whether the var source of that name is read by the agent from Secrets in its cluster. */

@@ -3,6 +3,7 @@
 
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { OutputArtifact, StepContext, StepOutcome, StepSpec } from '../dispatch/types.js';
+import type { BuildEventType } from '../events/build-events.js';
 import type { StepRun } from '../store/store.js';
 import type { BuildRun, Result } from './build-run.js';
 import { abortReasonOf, type Scope } from './scope.js';
@@ -24,8 +25,26 @@ export interface DispatchedResult {
 export interface DispatchDeps {
   dispatcher: () => Dispatcher;
   /** Resolves when the step run reaches a final status (registered before the step is queued). */
-  outcome: (stepRunId: number) => Promise<StepOutcome>;
+  outcome: (stepRunId: number) => Promise<StepEnd>;
+  /**
+   * The events that announce the awaited step run's end: from now on, the dispatcher stores them
+   * with the end (in its transaction), and the step's outcome says so (`announced`).
+   */
+  announceEnd: (stepRunId: number, events: EndEvents) => void;
 }
+
+/**
+ * A step run's final outcome; `announced`: its end events were stored with it (DispatchDeps);
+ * `agentName`: the agent that ran it, when the one who ended it knew (else the store says).
+ */
+export interface StepEnd {
+  outcome: StepOutcome;
+  announced: boolean;
+  agentName?: string | null;
+}
+
+/** The events that announce a step run's end with an outcome. */
+export type EndEvents = (outcome: StepOutcome) => { type: BuildEventType; data: Record<string, unknown> }[];
 
 export interface Ended {
   status: Result;
@@ -35,6 +54,8 @@ export interface Ended {
   resourceResult: unknown;
   /** The agent that ran it (it likely still has the outputs cached). */
   agentName: string | null;
+  /** Its end events were stored with its end (awaitDispatched's `endEvents`): not to emit again. */
+  announced: boolean;
 }
 
 /** The context a build's step runs carry to agents. */
@@ -61,6 +82,7 @@ export function endedFromStore(run: StepRun): Ended {
     outputs: result?.outputs ?? [],
     resourceResult: result?.resourceResult,
     agentName: run.agentName,
+    announced: false,
   };
 }
 
@@ -79,6 +101,8 @@ export function outcomeFromStore(run: StepRun): StepOutcome {
 /**
  * Queues (or re-attaches to) a step run and waits for its end, aborting it with the scope. A `fresh`
  * run was just created, so it is pending; one loaded from the store may have moved on since.
+ * `preferAgent` (holding its inputs) gets it when it has room; `endEvents`, when given, are stored
+ * with its end unless it ended before this call (Ended.announced says which).
  */
 export async function awaitDispatched(
   deps: DispatchDeps,
@@ -86,12 +110,15 @@ export async function awaitDispatched(
   fresh: boolean,
   scope: Scope,
   build: BuildRun,
-  preferAgent?: string,
+  options: { preferAgent?: string; endEvents?: EndEvents } = {},
 ): Promise<Ended> {
+  const { preferAgent, endEvents } = options;
   const dispatcher = deps.dispatcher();
   const outcome = deps.outcome(run.id);
   const current = fresh ? run : ((await build.deps.store.getStepRun(run.id)) ?? run);
   if (TERMINAL_STEP_STATUSES.has(current.status)) return endedFromStore(current);
+  // Only now: an end the re-read above saw was not announced.
+  if (endEvents) deps.announceEnd(run.id, endEvents);
   if (current.status === 'pending') {
     const stored = current.spec as StoredDispatchSpec;
     await dispatcher.enqueue(current, stored.spec, { ...stored.context, stepRunId: current.id }, preferAgent);
@@ -99,15 +126,16 @@ export async function awaitDispatched(
   const onAbort = () => void dispatcher.abort(run.id, abortReasonOf(scope.signal).ending);
   if (scope.signal.aborted) onAbort();
   else scope.signal.addEventListener('abort', onAbort, { once: true });
-  const ended = await outcome;
+  const { outcome: ended, announced, agentName } = await outcome;
   scope.signal.removeEventListener('abort', onAbort);
-  const after = await build.deps.store.getStepRun(run.id);
+  const ranOn = agentName !== undefined ? agentName : (await build.deps.store.getStepRun(run.id))?.agentName;
   return {
     status: ended.status,
     exitStatus: ended.exitStatus,
     error: ended.error,
     outputs: ended.outputs,
     resourceResult: ended.resourceResult,
-    agentName: after?.agentName ?? current.agentName,
+    agentName: ranOn ?? current.agentName,
+    announced,
   };
 }

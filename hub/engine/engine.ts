@@ -8,17 +8,23 @@ import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { Dispatcher, DispatchListener } from '../dispatch/dispatcher.js';
 import type { PoolInfo, StepOutcome, StepSpec } from '../dispatch/types.js';
-import type { BuildEvents, BuildEventType } from '../events/build-events.js';
+import type { BuildEvents, BuildEventType, NewEvent } from '../events/build-events.js';
 import { eventTime } from '../events/build-events.js';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
-import { isCheckJob, TERMINAL_BUILD_STATUSES, type BuildView, type Store } from '../store/store.js';
+import {
+  isCheckJob,
+  TERMINAL_BUILD_STATUSES,
+  type Announcement,
+  type BuildView,
+  type Store,
+} from '../store/store.js';
 import { BuildRun, type LeafRunners, type Result } from './build-run.js';
 import { AbortReason, Scope } from './scope.js';
 import { TaskStep } from './task-step.js';
 import { LoadVarStep } from './load-var-step.js';
 import { SetPipelineStep } from './set-pipeline-step.js';
 import { ResourceSteps } from './resource-step.js';
-import type { StoredDispatchSpec } from './dispatched-step.js';
+import type { EndEvents, StepEnd, StoredDispatchSpec } from './dispatched-step.js';
 import { taskEventConfig } from './task-event-config.js';
 
 export interface EngineOptions {
@@ -30,6 +36,13 @@ export interface EngineOptions {
   onBuildEnded: (build: BuildView) => void;
 }
 
+/** Who waits for a step run's end, and the events that announce it (DispatchDeps.announceEnd). */
+interface Waiter {
+  resolve: (end: StepEnd) => void;
+  endEvents?: EndEvents;
+  announced: boolean;
+}
+
 interface Running {
   run: BuildRun;
   abort: AbortController;
@@ -38,7 +51,7 @@ interface Running {
 
 export class Engine implements DispatchListener {
   private readonly builds = new Map<number, Running>();
-  private readonly waiters = new Map<number, (outcome: StepOutcome) => void>();
+  private readonly waiters = new Map<number, Waiter>();
   /** Plan id of each step run of a running build, so dispatcher callbacks need no store lookup. */
   private readonly planIds = new Map<number, string>();
   private dispatcher: Dispatcher | undefined;
@@ -63,6 +76,10 @@ export class Engine implements DispatchListener {
     const dispatch = {
       dispatcher: () => this.requireDispatcher(),
       outcome: (id: number) => this.outcome(id),
+      announceEnd: (id: number, events: EndEvents) => {
+        const waiter = this.waiters.get(id);
+        if (waiter) waiter.endEvents = events;
+      },
     };
     const resources = new ResourceSteps({
       ...dispatch,
@@ -163,48 +180,85 @@ export class Engine implements DispatchListener {
     this.emitFor(buildId, stepRunId, 'waiting-for-worker', { reason });
   }
 
-  selected(stepRunId: number, buildId: number, agentName: string, pool: PoolInfo, spec: StepSpec): void {
-    this.emitFor(buildId, stepRunId, 'selected-worker', { selected_worker: agentName, pool: pool.name });
+  async selected(
+    stepRunId: number,
+    buildId: number,
+    agentName: string,
+    pool: PoolInfo,
+    spec: StepSpec,
+  ): Promise<Announcement | undefined> {
+    // Replicas: the build may run on another replica, which tracks its plan ids.
+    const planId = this.planIds.get(stepRunId) ?? (await this.store.getStepRun(stepRunId))?.planId;
+    if (planId === undefined) return undefined;
+    const events: NewEvent[] = [
+      {
+        buildId,
+        type: 'selected-worker',
+        data: this.eventData(planId, { selected_worker: agentName, pool: pool.name }),
+      },
+    ];
     const ignored = pool.executor === 'process' ? unhonoured(spec, pool.taskImages === true) : [];
     if (ignored.length > 0) {
       // Said in the build log, where the user looks, rather than silently dropped.
       const payload = `outpost: pool "${pool.name}" runs steps as host processes; not applied: ${ignored.join(', ')}\n`;
-      this.emitFor(buildId, stepRunId, 'log', { payload }, 'stderr');
+      events.push({ buildId, type: 'log', data: this.eventData(planId, { payload }, 'stderr') });
     }
+    return this.events.announcement(events);
   }
 
-  ended(stepRunId: number, _buildId: number, outcome: StepOutcome): void {
-    const resolve = this.waiters.get(stepRunId);
+  ending(stepRunId: number, buildId: number, outcome: StepOutcome): Announcement | undefined {
+    const waiter = this.waiters.get(stepRunId);
+    const events = waiter?.endEvents?.(outcome);
+    if (!waiter || !events || events.length === 0) return undefined;
+    const time = eventTime(this.now());
+    const announcement = this.events.announcement(
+      events.map(({ type, data }) => ({ buildId, type, data: { ...data, time } })),
+    );
+    return {
+      events: announcement.events,
+      stored: (stored) => {
+        waiter.announced = true;
+        announcement.stored(stored);
+      },
+    };
+  }
+
+  ended(stepRunId: number, _buildId: number, outcome: StepOutcome, agentName?: string | null): void {
+    const waiter = this.waiters.get(stepRunId);
     this.waiters.delete(stepRunId);
-    resolve?.(outcome);
+    waiter?.resolve({ outcome, announced: waiter.announced, agentName });
   }
 
-  /** The agent started the step's process. */
-  async stepStarted(stepRunId: number, buildId: number): Promise<void> {
+  /**
+   * The agent started the step's process under `leaseId`: records it (once per lease: the agent says
+   * Started again after a reconnect, not knowing if this one arrived) with the step's start event.
+   */
+  async stepStarted(stepRunId: number, buildId: number, leaseId: string): Promise<void> {
     const running = this.builds.get(buildId);
-    const run = running && [...running.run.steps.values()].find((r) => r.id === stepRunId);
-    const stored = (run ?? (await this.store.getStepRun(stepRunId)))?.spec as StoredDispatchSpec | undefined;
-    const planId = run?.planId ?? (await this.store.getStepRun(stepRunId))?.planId;
-    if (!stored || !planId) return;
-    const { spec } = stored;
-    if (spec.resource) {
-      // Concourse says start-get and start-put; a check starts as a plain step does.
-      const type = spec.resource.kind === 'check' ? 'start' : (`start-${spec.resource.kind}` as const);
-      await this.events.emit(buildId, type, {
-        origin: { id: planId },
-        time: eventTime(this.now()),
-      });
+    const run =
+      (running && [...running.run.steps.values()].find((r) => r.id === stepRunId)) ??
+      (await this.store.getStepRun(stepRunId));
+    const stored = run?.spec as StoredDispatchSpec | undefined;
+    if (!run || !stored) {
+      await this.store.markStepProcessStarted(stepRunId, leaseId);
       return;
     }
-    await this.events.emit(buildId, 'start-task', {
-      origin: { id: planId },
-      time: eventTime(this.now()),
-      config: taskEventConfig(spec),
-    });
+    const { spec } = stored;
+    const origin = { id: run.planId };
+    const time = eventTime(this.now());
+    // Concourse says start-get and start-put; a check starts as a plain step does.
+    const event: NewEvent = !spec.resource
+      ? { buildId, type: 'start-task', data: { origin, time, config: taskEventConfig(spec) } }
+      : {
+          buildId,
+          type: spec.resource.kind === 'check' ? 'start' : `start-${spec.resource.kind}`,
+          data: { origin, time },
+        };
+    await this.store.markStepProcessStarted(stepRunId, leaseId, this.events.announcement([event]));
   }
 
-  private outcome(stepRunId: number): Promise<StepOutcome> {
-    return new Promise((resolve) => this.waiters.set(stepRunId, resolve));
+  private outcome(stepRunId: number): Promise<StepEnd> {
+    return new Promise((resolve) => this.waiters.set(stepRunId, { resolve, announced: false }));
   }
 
   private requireDispatcher(): Dispatcher {
@@ -217,19 +271,26 @@ export class Engine implements DispatchListener {
     stepRunId: number,
     type: BuildEventType,
     data: Record<string, unknown>,
-    source?: 'stdout' | 'stderr',
   ): void {
     void (async () => {
       const planId = this.planIds.get(stepRunId) ?? (await this.store.getStepRun(stepRunId))?.planId;
-      if (planId)
-        await this.events.emit(buildId, type, {
-          origin: source ? { id: planId, source } : { id: planId },
-          ...data,
-          time: eventTime(this.now()),
-        });
+      if (planId) await this.events.emit(buildId, type, this.eventData(planId, data));
     })().catch((err: unknown) =>
       this.log.error({ err, buildId, stepRunId, type }, 'could not record build event'),
     );
+  }
+
+  /** A step's event data: its origin (the plan id, and a log's stream) and the time. */
+  private eventData(
+    planId: string,
+    data: Record<string, unknown>,
+    source?: 'stdout' | 'stderr',
+  ): Record<string, unknown> {
+    return {
+      origin: source ? { id: planId, source } : { id: planId },
+      ...data,
+      time: eventTime(this.now()),
+    };
   }
 
   /** Runs a build (the scheduler calls this for pending builds whose inputs it has chosen). */
@@ -267,8 +328,12 @@ export class Engine implements DispatchListener {
     await this.loadVarSources(build.pipelineId);
     if (build.abortRequested) abort.abort(new AbortReason('user'));
     if (build.status === 'pending') {
-      await this.store.updateBuild(build.id, { status: 'started', startedAt: this.now() });
-      await this.events.emit(build.id, 'status', { status: 'started', time: eventTime(this.now()) });
+      const at = this.now();
+      await this.store.updateBuild(
+        build.id,
+        { status: 'started', startedAt: at },
+        this.status(build, 'started', at),
+      );
     }
     for (const step of run.steps.values()) this.planIds.set(step.id, step.planId);
     await this.finish(build, await run.run(build.plan, Scope.root(abort.signal)));
@@ -292,10 +357,16 @@ export class Engine implements DispatchListener {
     });
   }
 
+  /** The build's status event, stored with its status. */
+  private status(build: BuildView, status: 'started' | Result, at: number): Announcement {
+    return this.events.announcement([
+      { buildId: build.id, type: 'status', data: { status, time: eventTime(at) } },
+    ]);
+  }
+
   private async finish(build: BuildView, result: Result): Promise<void> {
     const at = this.now();
-    await this.store.updateBuild(build.id, { status: result, endedAt: at });
-    await this.events.emit(build.id, 'status', { status: result, time: eventTime(at) });
+    await this.store.updateBuild(build.id, { status: result, endedAt: at }, this.status(build, result, at));
     // A check runs every check_every per resource: its successes would drown the builds people wait for.
     const routine = result === 'succeeded' && isCheckJob(build.jobName);
     this.log[routine ? 'debug' : 'info'](

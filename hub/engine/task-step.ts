@@ -3,7 +3,8 @@
 
 import { metadataEnv } from '../../common/image-metadata.js';
 import type { ArtifactStore } from '../artifacts/store.js';
-import type { OutputArtifact, StepSpec } from '../dispatch/types.js';
+import type { OutputArtifact, StepOutcome, StepSpec } from '../dispatch/types.js';
+import type { BuildEventType } from '../events/build-events.js';
 import { compileTaskConfig } from '../pipeline/compile.js';
 import { formatDiagnostic } from '../pipeline/diagnostics.js';
 import type { ImageResourceConfig, TaskConfig, TaskPlan } from '../pipeline/plan.js';
@@ -76,15 +77,11 @@ export class TaskStep implements LeafRunner<TaskPlan> {
         },
         outputMapping: node.outputMapping,
       };
-      run = await build.deps.store.createStepRun({
-        buildId: build.build.id,
-        planId: id,
-        name: node.name,
-        spec: stored,
-        at: build.deps.now(),
-      });
+      run = await build.deps.store.createStepRun(
+        { buildId: build.build.id, planId: id, name: node.name, spec: stored, at: build.deps.now() },
+        build.announcement('initialize-task', { origin: { id }, config: taskEventConfig(prepared.spec) }),
+      );
       build.track(id, run);
-      await build.event('initialize-task', { origin: { id }, config: taskEventConfig(prepared.spec) });
       return this.await(run, true, node, scope, build);
     }
     return this.await(run, false, node, scope, build);
@@ -99,19 +96,13 @@ export class TaskStep implements LeafRunner<TaskPlan> {
   ): Promise<Result> {
     const id = scope.id(node.id);
     const stored = run.spec as StoredTaskSpec;
-    const ended = await awaitDispatched(
-      this.deps,
-      run,
-      fresh,
-      scope,
-      build,
-      preferredAgent(scope, stored.spec),
-    );
+    const endEvents = (ended: Pick<StepOutcome, 'error' | 'exitStatus'>) => taskEndEvents(id, ended);
+    const ended = await awaitDispatched(this.deps, run, fresh, scope, build, {
+      preferAgent: preferredAgent(scope, stored.spec),
+      endEvents,
+    });
     scope.register(ended.outputs, node.outputMapping, ended.agentName);
-    if (ended.error) await build.event('error', { origin: { id }, message: ended.error });
-    if (ended.exitStatus !== null && ended.exitStatus >= 0) {
-      await build.event('finish-task', { origin: { id }, exit_status: ended.exitStatus });
-    }
+    if (!ended.announced) for (const { type, data } of endEvents(ended)) await build.event(type, data);
     return ended.status;
   }
 
@@ -210,6 +201,18 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     if (!parsed.config) return parsed.diagnostics.map(formatDiagnostic).join('\n');
     return compileTaskConfig(parsed.config, node.params);
   }
+}
+
+/** The events that end a task step: its error, if any, and its exit status, if its process ran to its end. */
+function taskEndEvents(
+  id: string,
+  ended: Pick<StepOutcome, 'error' | 'exitStatus'>,
+): { type: BuildEventType; data: Record<string, unknown> }[] {
+  const events: { type: BuildEventType; data: Record<string, unknown> }[] = [];
+  if (ended.error) events.push({ type: 'error', data: { origin: { id }, message: ended.error } });
+  if (ended.exitStatus !== null && ended.exitStatus >= 0)
+    events.push({ type: 'finish-task', data: { origin: { id }, exit_status: ended.exitStatus } });
+  return events;
 }
 
 function outputsOf(run: StepRun): TaskResult['outputs'] {

@@ -9,7 +9,14 @@
 
 import { EventEmitter } from 'node:events';
 import type { ReplicaSignals } from '../replicas/signals.js';
-import type { BuildEvent, LogAppend, LogAppendOptions, LogAppendResult, Store } from '../store/store.js';
+import type {
+  Announcement,
+  BuildEvent,
+  LogAppend,
+  LogAppendOptions,
+  LogAppendResult,
+  Store,
+} from '../store/store.js';
 
 /**
  * The event types a build's stream carries: Concourse's own (atc/event/types.go), each at the version
@@ -40,6 +47,13 @@ export const EVENT_VERSIONS = {
 
 export type BuildEventType = keyof typeof EVENT_VERSIONS;
 
+/** An event of a build, as its emitter gives it. */
+export interface NewEvent {
+  buildId: number;
+  type: BuildEventType;
+  data: unknown;
+}
+
 /** A stored event, or undefined: the build has new events in the store (stored by another replica). */
 export type BuildEventListener = (event: BuildEvent | undefined) => void;
 
@@ -64,6 +78,26 @@ export class BuildEvents {
     });
     this.published(event);
     return event;
+  }
+
+  /**
+   * Events to store with the state change they announce (store.ts Announcement), in the transaction
+   * of that change; they are published once it has committed, as `emit` publishes its event.
+   */
+  announcement(events: NewEvent[]): Announcement {
+    const at = this.now();
+    return {
+      events: events.map(({ buildId, type, data }) => ({
+        buildId,
+        type,
+        version: EVENT_VERSIONS[type],
+        data,
+        at,
+      })),
+      stored: (stored) => {
+        for (const event of stored) this.published(event);
+      },
+    };
   }
 
   async appendLog(input: LogAppend): Promise<LogAppendResult> {

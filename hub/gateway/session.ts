@@ -426,9 +426,7 @@ export class AgentSession implements AgentConnection {
         const lease = await this.lease(msg.value.leaseId);
         if (!lease) return;
         this.deps.dispatcher.processStarted(msg.value.leaseId);
-        // Once per lease: the agent says Started again after a reconnect, not knowing if this one arrived.
-        if (await this.deps.store.markStepProcessStarted(lease.stepRunId, msg.value.leaseId))
-          await this.deps.engine.stepStarted(lease.stepRunId, lease.buildId);
+        await this.deps.engine.stepStarted(lease.stepRunId, lease.buildId, msg.value.leaseId);
         return;
       }
       case 'finished':

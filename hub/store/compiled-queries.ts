@@ -25,7 +25,17 @@ export class CompiledQueries<DB> {
 
   constructor(private readonly db: Kysely<DB>) {}
 
-  async execute<R, A extends unknown[]>(
+  execute<R, A extends unknown[]>(
+    shape: string,
+    build: (...args: A) => Compilable<R>,
+    ...args: A
+  ): Promise<QueryResult<R>> {
+    return this.executeOn(this.db, shape, build, ...args);
+  }
+
+  /** As execute, on `db`: this instance or a transaction of it (the SQL is the same). */
+  async executeOn<R, A extends unknown[]>(
+    db: Kysely<DB>,
     shape: string,
     build: (...args: A) => Compilable<R>,
     ...args: A
@@ -36,7 +46,7 @@ export class CompiledQueries<DB> {
       this.compiled.set(shape, found);
     }
     const parameters = found.bindings.map((b) => ('arg' in b ? args[b.arg] : b.value));
-    return this.db.executeQuery<R>(CompiledQuery.raw(found.sql, parameters));
+    return db.executeQuery<R>(CompiledQuery.raw(found.sql, parameters));
   }
 }
 

@@ -9,7 +9,14 @@ import { stepTextOf } from '../log-text/log-position.js';
 import { json, toBuildEvent } from './rows.js';
 import type { Database } from './schema.js';
 import { StoreConflictError } from './store.js';
-import type { BuildEvent, LogAppend, LogAppendOptions, LogAppendResult, Store } from './store.js';
+import type {
+  BuildEvent,
+  LogAppend,
+  LogAppendOptions,
+  LogAppendResult,
+  NewBuildEvent,
+  Store,
+} from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
 type EventInput = { type: string; version: string; data: unknown; at: number };
@@ -80,6 +87,31 @@ async function lockStepRuns(trx: Transaction<Database>, ids: number[]): Promise<
   return rows.map((r) => r.build_id);
 }
 
+/**
+ * Stores events, each with its build's next seq and its log position, inside the caller's transaction
+ * (appendBuildEvent, and the events a state change announces: store.ts Announcement).
+ */
+export async function insertEvents(
+  trx: Transaction<Database>,
+  rowLocks: boolean,
+  events: NewBuildEvent[],
+): Promise<BuildEvent[]> {
+  if (rowLocks)
+    await lockBuilds(
+      trx,
+      events.map((e) => e.buildId),
+    );
+  const positions = new LogPositionWriter(trx);
+  const stored: BuildEvent[] = [];
+  for (const { buildId, ...event } of events) {
+    const one = await insertEvent(trx, buildId, event);
+    await positions.add(buildId, one.seq, event.type, event.data);
+    stored.push(one);
+  }
+  await positions.flush();
+  return stored;
+}
+
 export class KyselyBuildLog implements Pick<
   Store,
   'appendBuildEvent' | 'appendLog' | 'appendLogs' | 'listBuildEvents'
@@ -93,18 +125,13 @@ export class KyselyBuildLog implements Pick<
   async appendBuildEvent(buildId: number, event: EventInput): Promise<BuildEvent> {
     const logged = stepTextOf(event.type, event.data) !== undefined;
     // On SQLite a single statement, so atomic on its own: no explicit transaction on the hot path.
-    return conflictsAs(`event for build ${buildId}`, () =>
+    return conflictsAs(`event for build ${buildId}`, async () =>
       this.rowLocks || logged
-        ? this.db.transaction().execute(async (trx) => {
-            if (this.rowLocks) await lockBuilds(trx, [buildId]);
-            const stored = await insertEvent(trx, buildId, event);
-            if (logged) {
-              const positions = new LogPositionWriter(trx);
-              await positions.add(buildId, stored.seq, event.type, event.data);
-              await positions.flush();
-            }
-            return stored;
-          })
+        ? ((
+            await this.db
+              .transaction()
+              .execute((trx) => insertEvents(trx, this.rowLocks, [{ buildId, ...event }]))
+          )[0] as BuildEvent)
         : insertEvent(this.db, buildId, event),
     );
   }

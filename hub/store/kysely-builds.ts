@@ -5,10 +5,11 @@ import { sql, type Kysely, type Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
+import { withAnnouncement } from './kysely-announcements.js';
 import { bool, json, toBuild, toBuildView } from './rows.js';
 import type { BuildsTable, Database } from './schema.js';
 import { StoreConflictError } from './store.js';
-import type { Build, BuildFilter, BuildStatus, BuildView, Store } from './store.js';
+import type { Announcement, Build, BuildFilter, BuildStatus, BuildView, Store } from './store.js';
 
 type BuildQueries =
   | 'createBuild'
@@ -39,7 +40,11 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
   /** A build by id and its status updates, several per build: compiled once. */
   private readonly compiled: CompiledQueries<Database>;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Lock the build rows of announced events first (PostgreSQL): kysely-build-log.ts. */
+    private readonly rowLocks: boolean,
+  ) {
     this.compiled = new CompiledQueries(db);
   }
 
@@ -127,6 +132,7 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
       abortRequested?: boolean;
       pendingReason?: string | null;
     },
+    announcement?: Announcement,
   ): Promise<void> {
     const set: Updateable<BuildsTable> = {};
     if (patch.status !== undefined) set.status = patch.status;
@@ -136,15 +142,18 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     if (patch.pendingReason !== undefined) set.pending_reason = patch.pendingReason;
     const columns = Object.keys(set) as (keyof typeof set)[];
     if (columns.length === 0) return;
-    await this.compiled.execute(
-      `update ${columns.join(',')}`,
-      (buildId: unknown, ...values: unknown[]) =>
-        this.db
-          .updateTable('builds')
-          .set(Object.fromEntries(columns.map((c, i) => [c, values[i]])))
-          .where('id', '=', buildId as number),
-      id,
-      ...columns.map((c) => set[c]),
+    await withAnnouncement(this.db, this.rowLocks, announcement, (db) =>
+      this.compiled.executeOn(
+        db,
+        `update ${columns.join(',')}`,
+        (buildId: unknown, ...values: unknown[]) =>
+          this.db
+            .updateTable('builds')
+            .set(Object.fromEntries(columns.map((c, i) => [c, values[i]])))
+            .where('id', '=', buildId as number),
+        id,
+        ...columns.map((c) => set[c]),
+      ),
     );
   }
 

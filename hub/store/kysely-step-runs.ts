@@ -3,9 +3,10 @@
 import type { ExpressionBuilder, Kysely, Updateable } from 'kysely';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
+import { withAnnouncement } from './kysely-announcements.js';
 import { json, toStepRun } from './rows.js';
 import type { Database, StepRunsTable } from './schema.js';
-import type { StepRun, StepRunStatus, Store } from './store.js';
+import type { Announcement, StepRun, StepRunStatus, Store } from './store.js';
 
 type StepRunPatch = Parameters<Store['updateStepRun']>[2];
 
@@ -42,30 +43,39 @@ export class KyselyStepRuns implements Pick<
   /** The step-run queries a step makes several of (by id, the lease-fenced updates), compiled once. */
   private readonly compiled: CompiledQueries<Database>;
 
-  constructor(private readonly db: Kysely<Database>) {
+  constructor(
+    private readonly db: Kysely<Database>,
+    /** Lock the build rows of announced events first (PostgreSQL): kysely-build-log.ts. */
+    private readonly rowLocks: boolean,
+  ) {
     this.compiled = new CompiledQueries(db);
   }
 
-  async createStepRun(input: {
-    buildId: number;
-    planId: string;
-    name: string;
-    spec: unknown;
-    at: number;
-  }): Promise<StepRun> {
+  async createStepRun(
+    input: {
+      buildId: number;
+      planId: string;
+      name: string;
+      spec: unknown;
+      at: number;
+    },
+    announcement?: Announcement,
+  ): Promise<StepRun> {
     const row = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
-      this.db
-        .insertInto('step_runs')
-        .values({
-          build_id: input.buildId,
-          plan_id: input.planId,
-          name: input.name,
-          status: 'pending',
-          spec: json(input.spec),
-          created_at: input.at,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow(),
+      withAnnouncement(this.db, this.rowLocks, announcement, (db) =>
+        db
+          .insertInto('step_runs')
+          .values({
+            build_id: input.buildId,
+            plan_id: input.planId,
+            name: input.name,
+            status: 'pending',
+            spec: json(input.spec),
+            created_at: input.at,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow(),
+      ),
     );
     return toStepRun(row);
   }
@@ -110,22 +120,47 @@ export class KyselyStepRuns implements Pick<
     return rows.map(toStepRun);
   }
 
-  async markStepProcessStarted(id: number, leaseId: string): Promise<boolean> {
-    const result = await this.db
-      .updateTable('step_runs')
-      .set({ started_lease_id: leaseId })
-      .where('id', '=', id)
-      .where('lease_id', '=', leaseId)
-      .where((eb) => eb.or([eb('started_lease_id', 'is', null), eb('started_lease_id', '<>', leaseId)]))
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+  markStepProcessStarted(id: number, leaseId: string, announcement?: Announcement): Promise<boolean> {
+    return withAnnouncement(
+      this.db,
+      this.rowLocks,
+      announcement,
+      async (db) => {
+        const result = await db
+          .updateTable('step_runs')
+          .set({ started_lease_id: leaseId })
+          .where('id', '=', id)
+          .where('lease_id', '=', leaseId)
+          .where((eb) => eb.or([eb('started_lease_id', 'is', null), eb('started_lease_id', '<>', leaseId)]))
+          .executeTakeFirst();
+        return result.numUpdatedRows > 0n;
+      },
+      (marked) => marked,
+    );
   }
 
-  async updateStepRun(
+  updateStepRun(
     id: number,
     expectLease: string | null,
     patch: StepRunPatch,
     expectHolder?: string,
+    announcement?: Announcement,
+  ): Promise<boolean> {
+    return withAnnouncement(
+      this.db,
+      this.rowLocks,
+      announcement,
+      (db) => this.update(db, id, expectLease, patch, expectHolder),
+      (updated) => updated,
+    );
+  }
+
+  private async update(
+    db: Kysely<Database>,
+    id: number,
+    expectLease: string | null,
+    patch: StepRunPatch,
+    expectHolder: string | undefined,
   ): Promise<boolean> {
     const set = stepRunChanges(patch);
     // An ended or re-queued run no longer waits for an abort or a claim.
@@ -135,7 +170,7 @@ export class KyselyStepRuns implements Pick<
     }
     if (Object.keys(set).length === 0) {
       // Nothing to write: report whether the fence holds.
-      const row = await this.db
+      const row = await db
         .selectFrom('step_runs')
         .select('id')
         .where('id', '=', id)
@@ -150,7 +185,8 @@ export class KyselyStepRuns implements Pick<
     const held = expectHolder !== undefined;
     const shape = `update ${columns.join(',')} lease:${fenced} holder:${held}`;
     const res = await conflictsAs(`step run ${id} (lease ${patch.leaseId ?? 'none'} already held)`, () =>
-      this.compiled.execute(
+      this.compiled.executeOn(
+        db,
         shape,
         (runId: unknown, lease: unknown, holder: unknown, ...values: unknown[]) =>
           this.db

@@ -331,6 +331,25 @@ export interface BuildEvent {
   at: number;
 }
 
+/** A build event to store, before its seq is allocated. */
+export interface NewBuildEvent {
+  buildId: number;
+  type: string;
+  version: string;
+  data: unknown;
+  at: number;
+}
+
+/**
+ * Build events that announce a state change, stored in the same transaction, after it: never visible
+ * before the state they announce, never lost once it is written, and not written when the change is
+ * not (a fence that did not hold). `stored` gets them with their seqs once the transaction committed.
+ */
+export interface Announcement {
+  events: NewBuildEvent[];
+  stored(events: BuildEvent[]): void;
+}
+
 export interface AgentPoolRecord {
   name: string;
   platform: string;
@@ -487,16 +506,20 @@ export interface Store {
       abortRequested?: boolean;
       pendingReason?: string | null;
     },
+    announcement?: Announcement,
   ): Promise<void>;
 
   // Step runs.
-  createStepRun(input: {
-    buildId: number;
-    planId: string;
-    name: string;
-    spec: unknown;
-    at: number;
-  }): Promise<StepRun>;
+  createStepRun(
+    input: {
+      buildId: number;
+      planId: string;
+      name: string;
+      spec: unknown;
+      at: number;
+    },
+    announcement?: Announcement,
+  ): Promise<StepRun>;
   getStepRun(id: number): Promise<StepRun | undefined>;
   getStepRunByLease(leaseId: string): Promise<StepRun | undefined>;
   listStepRuns(buildId: number): Promise<StepRun[]>;
@@ -505,7 +528,7 @@ export interface Store {
    * Records that the run's process started under `leaseId` (its current lease); true only the first time
    * for that lease (an agent may say Started again after a reconnect), so the start event goes out once.
    */
-  markStepProcessStarted(id: number, leaseId: string): Promise<boolean>;
+  markStepProcessStarted(id: number, leaseId: string, announcement?: Announcement): Promise<boolean>;
   /**
    * Compare-and-set: applies the patch only when the step run's current leaseId equals `expectLease`
    * (null for "no lease"). Returns false, changing nothing, when it does not: this is the fencing that
@@ -531,6 +554,7 @@ export interface Store {
     >,
     /** Replicas: also require that this replica holds the lease (ReplicaDispatchStore.hold). */
     expectHolder?: string,
+    announcement?: Announcement,
   ): Promise<boolean>;
 
   // Build events.
