@@ -232,7 +232,7 @@ async function assemble(
     onVersions: (pipelineId) => later.scheduler?.request(pipelineId),
     onBuildEnded: (build) => {
       later.checker?.ended(build);
-      later.scheduler?.request(build.pipelineId);
+      later.scheduler?.buildEnded(build);
     },
   });
   const checker = new Checker(store, engine, configs, log.child({ component: 'checker' }), {

@@ -7,6 +7,11 @@
 // Every pending build carries the reason it waits, in words, shown by the API and the CLI.
 //
 // Work is per pipeline and serialized: a request while a pass runs marks the pipeline for another pass.
+//
+// A build's end changes what the scheduler decides only when something of its pipeline waits for it: a
+// pending build (held by `serial`, `serial_groups` or `max_in_flight`), or a job whose inputs pass
+// through the build's job (`passed`). Each pass remembers which; an end that touches neither needs no
+// pass (most builds of a busy hub end so), and one during a pass of its pipeline is weighed at its end.
 
 import type { Logger } from 'pino';
 import type { PipelineConfigs } from '../configs/pipeline-cache.js';
@@ -47,8 +52,20 @@ export async function createRerun(store: Store, of: BuildView, at: number): Prom
   return build;
 }
 
+/** What a pipeline's last pass found that a build's end may move on. */
+interface EndWatch {
+  /** Builds still pending after the pass. */
+  pending: boolean;
+  /** Jobs that some job's input names in `passed`. */
+  upstream: Set<number>;
+}
+
 export class Scheduler {
   private readonly dirty = new Set<number>();
+  /** Per pipeline, from its last complete pass; none: unknown (a build's end then schedules it). */
+  private readonly endWatch = new Map<number, EndWatch>();
+  /** The pipeline a pass is on, and the jobs whose builds ended meanwhile. */
+  private current: { pipelineId: number; ended: Set<number> } | undefined;
   private pass: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Resolves when the current pass (and any it caused) is over: tests and shutdown wait on it. */
@@ -84,6 +101,15 @@ export class Scheduler {
     });
   }
 
+  /** A build ended: schedules its pipeline again if something there may wait for that (see above). */
+  buildEnded(build: BuildView): void {
+    const watch = this.endWatch.get(build.pipelineId);
+    if (watch === undefined || watch.pending || watch.upstream.has(build.jobId))
+      return this.request(build.pipelineId);
+    // The pass under way may not have seen the end: it decides once it knows what waits.
+    if (this.current?.pipelineId === build.pipelineId) this.current.ended.add(build.jobId);
+  }
+
   async requestAll(): Promise<void> {
     for (const pipeline of await this.store.listAllPipelines()) this.request(pipeline.id);
   }
@@ -111,20 +137,35 @@ export class Scheduler {
       const [pipelineId] = this.dirty;
       if (pipelineId === undefined) break;
       this.dirty.delete(pipelineId);
-      await this.schedule(pipelineId).catch((err: unknown) =>
-        this.log.error({ err, pipelineId }, 'scheduling failed'),
-      );
+      const current = { pipelineId, ended: new Set<number>() };
+      this.current = current;
+      const watch = await this.schedule(pipelineId).catch((err: unknown) => {
+        this.log.error({ err, pipelineId }, 'scheduling failed');
+        return undefined;
+      });
+      this.current = undefined;
+      if (watch) this.endWatch.set(pipelineId, watch);
+      else this.endWatch.delete(pipelineId);
+      const moves = (jobId: number) => !watch || watch.upstream.has(jobId);
+      if ((watch?.pending && current.ended.size > 0) || [...current.ended].some(moves))
+        this.request(pipelineId);
     }
   }
 
-  private async schedule(pipelineId: number): Promise<void> {
+  /** One pass over the pipeline; what a build's end may move on after it, or none if it is gone. */
+  private async schedule(pipelineId: number): Promise<EndWatch | undefined> {
     const pipeline = await this.store.getPipelineById(pipelineId);
-    if (!pipeline) return;
+    if (!pipeline) return undefined;
     const config = await this.configs.get(pipelineId);
     const jobs = await this.store.listJobs(pipelineId);
     const pending = (
       await this.store.listBuilds({ pipelineId, statuses: ['pending'], jobKind: 'job', limit: 100_000 })
     ).reverse();
+    const passed = new Set(jobs.flatMap((job) => jobInputs(job.plan).flatMap((get) => get.passed)));
+    const watch: EndWatch = {
+      pending: false,
+      upstream: new Set(jobs.filter((job) => passed.has(job.name)).map((job) => job.id)),
+    };
     for (const job of jobs) {
       const inputs = jobInputs(job.plan);
       // Read once per job and pass, and again only after a build started (it used versions).
@@ -153,9 +194,13 @@ export class Scheduler {
             });
         }
         // Builds of a job start in order: a later one never overtakes one that waits.
-        if (reason !== null) break;
+        if (reason !== null) {
+          watch.pending = true;
+          break;
+        }
       }
     }
+    return watch;
   }
 
   /** A new build when a trigger input has a version no earlier build of the job used. */
