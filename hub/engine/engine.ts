@@ -324,7 +324,8 @@ export class Engine implements DispatchListener {
 
   private async execute({ run, abort }: Running): Promise<void> {
     const { build } = run;
-    await run.load();
+    // A pending build has run no step yet (it is marked started before its first step run exists).
+    if (build.status !== 'pending') await run.load();
     await this.loadVarSources(build.pipelineId);
     if (build.abortRequested) abort.abort(new AbortReason('user'));
     if (build.status === 'pending') {
