@@ -31,10 +31,12 @@ import type { AgentConnection, PoolInfo, StepContext, StepEnding, StepOutcome, S
 export interface DispatchListener {
   /** The step cannot be placed now; called again only when the reason changes. */
   waiting(stepRunId: number, buildId: number, reason: string): void;
-  /** The events that announce the step's assignment to the agent, stored with it (store.ts Announcement). */
+  /**
+   * The events that announce the step's assignment to the agent, stored with it (store.ts
+   * Announcement). `step.planId`: when the caller knows it (the step run may not exist yet).
+   */
   selected(
-    stepRunId: number,
-    buildId: number,
+    step: { stepRunId: number; buildId: number; planId?: string },
     agentName: string,
     pool: PoolInfo,
     spec: StepSpec,
@@ -53,6 +55,26 @@ export interface DispatcherOptions {
   now?: () => number;
   /** Replicas on PostgreSQL: the store is the queue shared with the other replicas. */
   shared?: SharedDispatch;
+}
+
+/** A step run about to be created, ready to run (Dispatcher.submit). */
+export interface NewStep {
+  buildId: number;
+  planId: string;
+  spec: StepSpec;
+  /** Its context but for the step run's id, which the store gives it. */
+  context: StepContext;
+  preferAgent?: string;
+  /**
+   * Creates the step run: assigned under `claim` with `selected`'s events when given (one
+   * transaction), else pending.
+   */
+  create(
+    claim: { leaseId: string; agentName: string; pool: string } | undefined,
+    selected: Announcement | undefined,
+  ): Promise<StepRun>;
+  /** The step run exists: called before any agent can answer for it (register for its end here). */
+  created(run: StepRun): void;
 }
 
 export interface SharedDispatch {
@@ -216,26 +238,79 @@ export class Dispatcher {
     return true;
   }
 
-  /** A step is ready to run. `preferAgent` (holding its inputs) gets it when it has room. */
-  enqueue(stepRun: StepRun, spec: StepSpec, context: StepContext, preferAgent?: string): Promise<void> {
+  /**
+   * A new step run, ready to run. When no older step waits and an agent has room, it is created
+   * assigned to that agent, its lease and the events that say so in the transaction that creates it,
+   * and the Assign goes out right after: readiness and the lease are one commit. Otherwise it is
+   * created pending and queued (as enqueue does).
+   */
+  submit(step: NewStep): Promise<StepRun> {
     return this.serial(async () => {
-      if (this.queue.some((e) => e.stepRunId === stepRun.id)) return;
-      if (this.opts.shared) {
-        await this.store.replicaDispatch.queue(stepRun.id, preferAgent, this.now());
-        this.opts.shared.signals.publish('dispatch', '');
-      }
-      this.queue.push({
-        stepRunId: stepRun.id,
-        buildId: stepRun.buildId,
-        spec,
-        context,
+      const entry: QueueEntry = {
+        stepRunId: 0,
+        buildId: step.buildId,
+        spec: step.spec,
+        context: step.context,
         readyAt: this.now(),
         reason: undefined,
         rejectedBy: new Map(),
-        preferAgent,
-      });
-      await this.drain();
+        preferAgent: step.preferAgent,
+      };
+      // With replicas the store is the queue; anywhere, older steps go first.
+      const choice =
+        this.opts.shared || this.queue.length > 0
+          ? undefined
+          : pickCandidate(this.candidates(entry), entry.preferAgent);
+      if (!choice) {
+        const run = await step.create(undefined, undefined);
+        step.created(run);
+        await this.enqueueNow(run, step.spec, step.context, step.preferAgent);
+        return run;
+      }
+      const { agent, pool } = choice;
+      const claim = { leaseId: randomUUID(), agentName: agent.agentName, pool: pool.name };
+      const selected = await this.listener.selected(
+        { stepRunId: 0, buildId: step.buildId, planId: step.planId },
+        agent.agentName,
+        pool,
+        step.spec,
+      );
+      const run = await step.create(claim, selected);
+      step.created(run);
+      entry.stepRunId = run.id;
+      entry.context = { ...step.context, stepRunId: run.id };
+      this.leased(entry, choice, claim.leaseId);
+      return run;
     });
+  }
+
+  /** A step is ready to run. `preferAgent` (holding its inputs) gets it when it has room. */
+  enqueue(stepRun: StepRun, spec: StepSpec, context: StepContext, preferAgent?: string): Promise<void> {
+    return this.serial(() => this.enqueueNow(stepRun, spec, context, preferAgent));
+  }
+
+  private async enqueueNow(
+    stepRun: StepRun,
+    spec: StepSpec,
+    context: StepContext,
+    preferAgent: string | undefined,
+  ): Promise<void> {
+    if (this.queue.some((e) => e.stepRunId === stepRun.id)) return;
+    if (this.opts.shared) {
+      await this.store.replicaDispatch.queue(stepRun.id, preferAgent, this.now());
+      this.opts.shared.signals.publish('dispatch', '');
+    }
+    this.queue.push({
+      stepRunId: stepRun.id,
+      buildId: stepRun.buildId,
+      spec,
+      context: { ...context, stepRunId: stepRun.id },
+      readyAt: this.now(),
+      reason: undefined,
+      rejectedBy: new Map(),
+      preferAgent,
+    });
+    await this.drain();
   }
 
   /** A session finished its handshake. Returns what the agent must do with each step it still holds. */
@@ -741,12 +816,12 @@ export class Dispatcher {
    * and the Assign goes out as soon as it has committed (the lease is in the store before the agent
    * can act on it, so a hub restart finds it).
    */
-  private async assign(entry: QueueEntry, { agent, pool }: Candidate): Promise<void> {
+  private async assign(entry: QueueEntry, choice: Candidate): Promise<void> {
+    const { agent, pool } = choice;
     const leaseId = randomUUID();
     const claim = { leaseId, agentName: agent.agentName, pool: pool.name };
     const selected = await this.listener.selected(
-      entry.stepRunId,
-      entry.buildId,
+      { stepRunId: entry.stepRunId, buildId: entry.buildId },
       agent.agentName,
       pool,
       entry.spec,
@@ -764,6 +839,11 @@ export class Dispatcher {
           // The claim is the replicas' own statement: the events follow it, under the lease's fence.
           (await this.update(entry.stepRunId, leaseId, {}, selected));
     if (!ok) return; // aborted or already assigned elsewhere
+    this.leased(entry, choice, leaseId);
+  }
+
+  /** The lease is in the store: the Assign goes out, and the lease's deadline starts. */
+  private leased(entry: QueueEntry, { agent, pool }: Candidate, leaseId: string): void {
     agent.assign({
       leaseId,
       pool: pool.name,

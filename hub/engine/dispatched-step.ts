@@ -3,8 +3,8 @@
 
 import type { Dispatcher } from '../dispatch/dispatcher.js';
 import type { OutputArtifact, StepContext, StepOutcome, StepSpec } from '../dispatch/types.js';
-import type { BuildEventType } from '../events/build-events.js';
-import type { StepRun } from '../store/store.js';
+import { BuildEvents, type BuildEventType } from '../events/build-events.js';
+import type { Announcement, StepRun } from '../store/store.js';
 import type { BuildRun, Result } from './build-run.js';
 import { abortReasonOf, type Scope } from './scope.js';
 
@@ -123,6 +123,66 @@ export async function awaitDispatched(
     const stored = current.spec as StoredDispatchSpec;
     await dispatcher.enqueue(current, stored.spec, { ...stored.context, stepRunId: current.id }, preferAgent);
   }
+  return endOf(deps, current, outcome, scope, build);
+}
+
+/**
+ * Creates a step run ready to run and hands it to the dispatcher at once (Dispatcher.submit: with an
+ * agent free, created assigned in one transaction with `initialize` and the assignment's events),
+ * then waits for its end as awaitDispatched does. `onCreated` hears of the run as soon as it exists.
+ */
+export async function submitDispatched(
+  deps: DispatchDeps,
+  step: {
+    planId: string;
+    name: string;
+    stored: StoredDispatchSpec;
+    /** The step's initialize event, stored with it. */
+    initialize: Announcement;
+    onCreated: (run: StepRun) => void;
+  },
+  scope: Scope,
+  build: BuildRun,
+  options: { preferAgent?: string; endEvents?: EndEvents } = {},
+): Promise<Ended> {
+  let outcome: Promise<StepEnd> | undefined;
+  const run = await deps.dispatcher().submit({
+    buildId: build.build.id,
+    planId: step.planId,
+    spec: step.stored.spec,
+    context: step.stored.context,
+    ...(options.preferAgent === undefined ? {} : { preferAgent: options.preferAgent }),
+    create: (claim, selected) =>
+      build.deps.store.createStepRun(
+        {
+          buildId: build.build.id,
+          planId: step.planId,
+          name: step.name,
+          spec: step.stored,
+          at: build.deps.now(),
+          ...(claim && { assigned: claim }),
+        },
+        BuildEvents.joined(step.initialize, selected),
+      ),
+    created: (run) => {
+      step.onCreated(run);
+      outcome = deps.outcome(run.id);
+      if (options.endEvents) deps.announceEnd(run.id, options.endEvents);
+    },
+  });
+  if (!outcome) throw new Error(`step run ${run.id} was created without its end awaited`);
+  return endOf(deps, run, outcome, scope, build);
+}
+
+/** Waits for a queued or assigned step run's end, aborting it with the scope. */
+async function endOf(
+  deps: DispatchDeps,
+  run: StepRun,
+  outcome: Promise<StepEnd>,
+  scope: Scope,
+  build: BuildRun,
+): Promise<Ended> {
+  const dispatcher = deps.dispatcher();
   const onAbort = () => void dispatcher.abort(run.id, abortReasonOf(scope.signal).ending);
   if (scope.signal.aborted) onAbort();
   else scope.signal.addEventListener('abort', onAbort, { once: true });
@@ -135,7 +195,7 @@ export async function awaitDispatched(
     error: ended.error,
     outputs: ended.outputs,
     resourceResult: ended.resourceResult,
-    agentName: ranOn ?? current.agentName,
+    agentName: ranOn ?? run.agentName,
     announced,
   };
 }

@@ -181,14 +181,15 @@ export class Engine implements DispatchListener {
   }
 
   async selected(
-    stepRunId: number,
-    buildId: number,
+    step: { stepRunId: number; buildId: number; planId?: string },
     agentName: string,
     pool: PoolInfo,
     spec: StepSpec,
   ): Promise<Announcement | undefined> {
+    const { stepRunId, buildId } = step;
     // Replicas: the build may run on another replica, which tracks its plan ids.
-    const planId = this.planIds.get(stepRunId) ?? (await this.store.getStepRun(stepRunId))?.planId;
+    const planId =
+      step.planId ?? this.planIds.get(stepRunId) ?? (await this.store.getStepRun(stepRunId))?.planId;
     if (planId === undefined) return undefined;
     const events: NewEvent[] = [
       {

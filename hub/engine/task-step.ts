@@ -17,8 +17,11 @@ import { splitClusterParams } from './cluster-secrets.js';
 import {
   awaitDispatched,
   stepContext,
+  submitDispatched,
   TERMINAL_STEP_STATUSES,
   type DispatchDeps,
+  type EndEvents,
+  type Ended,
   type StoredDispatchSpec,
 } from './dispatched-step.js';
 import { artifactImage, REGISTRY_TYPES } from './image-ref.js';
@@ -56,7 +59,7 @@ export class TaskStep implements LeafRunner<TaskPlan> {
 
   async run(node: TaskPlan, scope: Scope, build: BuildRun): Promise<Result> {
     const id = scope.id(node.id);
-    let run = build.steps.get(id);
+    const run = build.steps.get(id);
     if (run && TERMINAL_STEP_STATUSES.has(run.status)) {
       // Replayed: its events are in the log already; only its outputs matter to later steps.
       scope.register(outputsOf(run), (run.spec as StoredTaskSpec).outputMapping, run.agentName);
@@ -77,31 +80,41 @@ export class TaskStep implements LeafRunner<TaskPlan> {
         },
         outputMapping: node.outputMapping,
       };
-      run = await build.deps.store.createStepRun(
-        { buildId: build.build.id, planId: id, name: node.name, spec: stored, at: build.deps.now() },
-        build.announcement('initialize-task', { origin: { id }, config: taskEventConfig(prepared.spec) }),
+      const options = { preferAgent: preferredAgent(scope, stored.spec), endEvents: this.endEvents(id) };
+      const ended = await submitDispatched(
+        this.deps,
+        {
+          planId: id,
+          name: node.name,
+          stored,
+          initialize: build.announcement('initialize-task', {
+            origin: { id },
+            config: taskEventConfig(prepared.spec),
+          }),
+          onCreated: (created) => build.track(id, created),
+        },
+        scope,
+        build,
+        options,
       );
-      build.track(id, run);
-      return this.await(run, true, node, scope, build);
+      return this.ended(ended, node, scope, build);
     }
-    return this.await(run, false, node, scope, build);
+    const stored = run.spec as StoredTaskSpec;
+    const ended = await awaitDispatched(this.deps, run, false, scope, build, {
+      preferAgent: preferredAgent(scope, stored.spec),
+      endEvents: this.endEvents(id),
+    });
+    return this.ended(ended, node, scope, build);
   }
 
-  private async await(
-    run: StepRun,
-    fresh: boolean,
-    node: TaskPlan,
-    scope: Scope,
-    build: BuildRun,
-  ): Promise<Result> {
-    const id = scope.id(node.id);
-    const stored = run.spec as StoredTaskSpec;
-    const endEvents = (ended: Pick<StepOutcome, 'error' | 'exitStatus'>) => taskEndEvents(id, ended);
-    const ended = await awaitDispatched(this.deps, run, fresh, scope, build, {
-      preferAgent: preferredAgent(scope, stored.spec),
-      endEvents,
-    });
+  private endEvents(id: string): EndEvents {
+    return (outcome) => taskEndEvents(id, outcome);
+  }
+
+  /** Its outputs for the later steps, and its end events unless they were stored with its end. */
+  private async ended(ended: Ended, node: TaskPlan, scope: Scope, build: BuildRun): Promise<Result> {
     scope.register(ended.outputs, node.outputMapping, ended.agentName);
+    const endEvents = this.endEvents(scope.id(node.id));
     if (!ended.announced) for (const { type, data } of endEvents(ended)) await build.event(type, data);
     return ended.status;
   }

@@ -100,6 +100,21 @@ export class BuildEvents {
     };
   }
 
+  /** Announcements stored together: each hears of its own events. */
+  static joined(...parts: (Announcement | undefined)[]): Announcement {
+    const present = parts.filter((p): p is Announcement => p !== undefined);
+    return {
+      events: present.flatMap((p) => p.events),
+      stored: (stored) => {
+        let at = 0;
+        for (const part of present) {
+          part.stored(stored.slice(at, at + part.events.length));
+          at += part.events.length;
+        }
+      },
+    };
+  }
+
   async appendLog(input: LogAppend): Promise<LogAppendResult> {
     const result = await this.store.appendLog(input);
     if (result.kind === 'stored') this.published(result.event);

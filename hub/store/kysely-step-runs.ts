@@ -58,9 +58,11 @@ export class KyselyStepRuns implements Pick<
       name: string;
       spec: unknown;
       at: number;
+      assigned?: { leaseId: string; agentName: string; pool: string };
     },
     announcement?: Announcement,
   ): Promise<StepRun> {
+    const { assigned } = input;
     const row = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
       withAnnouncement(this.db, this.rowLocks, announcement, (db) =>
         db
@@ -69,9 +71,14 @@ export class KyselyStepRuns implements Pick<
             build_id: input.buildId,
             plan_id: input.planId,
             name: input.name,
-            status: 'pending',
+            status: assigned ? 'assigned' : 'pending',
             spec: json(input.spec),
             created_at: input.at,
+            ...(assigned && {
+              lease_id: assigned.leaseId,
+              agent_name: assigned.agentName,
+              pool: assigned.pool,
+            }),
           })
           .returningAll()
           .executeTakeFirstOrThrow(),

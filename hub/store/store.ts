@@ -510,6 +510,7 @@ export interface Store {
   ): Promise<void>;
 
   // Step runs.
+  /** A pending step run, or with `assigned` one already assigned under that lease (Dispatcher.submit). */
   createStepRun(
     input: {
       buildId: number;
@@ -517,6 +518,7 @@ export interface Store {
       name: string;
       spec: unknown;
       at: number;
+      assigned?: { leaseId: string; agentName: string; pool: string };
     },
     announcement?: Announcement,
   ): Promise<StepRun>;
