@@ -309,7 +309,8 @@ async function assemble(
   // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
   let externalUrl = options.externalUrl?.replace(/\/+$/, '');
   const hubUrl = () => externalUrl ?? '';
-  const oidc = options.oidc && new OidcRelyingParty(options.oidc, () => hubUrl() + OIDC_CALLBACK_PATH);
+  const oidc =
+    options.oidc && new OidcRelyingParty(options.oidc, store.oidcLogins, () => hubUrl() + OIDC_CALLBACK_PATH);
   const { app: api, routes: apiRoutes } = buildApi({
     store,
     artifacts,
