@@ -67,6 +67,8 @@ export interface SessionDeps {
   helloTimeoutMs: number;
   limits: SessionLimits;
   now: () => number;
+  /** Replicas: this replica's API URL for the others (recorded with the agent); undefined: a single hub. */
+  replicaUrl: () => string | undefined;
 }
 
 interface LeaseCache {
@@ -343,6 +345,7 @@ export class AgentSession implements AgentConnection {
       connectedAt: now,
       lastHeartbeatAt: now,
       sessionId: this.sessionId,
+      replicaUrl: this.deps.replicaUrl() ?? null,
     });
     const decisions = await this.deps.dispatcher.attach(this, hello.held);
     this.deps.metrics.sessionsTotal.inc();

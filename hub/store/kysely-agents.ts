@@ -22,6 +22,7 @@ export class KyselyAgents implements Pick<
       connected_at: agent.connectedAt,
       last_heartbeat_at: agent.lastHeartbeatAt,
       session_id: agent.sessionId,
+      replica_url: agent.replicaUrl,
     };
     await conflictsAs(`agent "${agent.name}" (unknown token?)`, () =>
       this.db

@@ -197,5 +197,6 @@ export function toAgent(row: Selectable<AgentsTable>): AgentRecord {
     connectedAt: numOrNull(row.connected_at),
     lastHeartbeatAt: numOrNull(row.last_heartbeat_at),
     sessionId: row.session_id,
+    replicaUrl: row.replica_url,
   };
 }

@@ -240,6 +240,8 @@ export interface AgentsTable {
   last_heartbeat_at: NullableBigIntColumn;
   /** The gateway session that last connected the agent (a state write from another is stale). */
   session_id: string | null;
+  /** Replicas: the API URL of the replica holding the agent's stream (null for a single hub). */
+  replica_url: string | null;
 }
 
 /** A started OpenID Connect login, until its callback takes it (hub/auth/oidc.ts). */

@@ -699,6 +699,7 @@ describe.each(backends)('store (%s)', (_name, open) => {
       connectedAt: 10,
       lastHeartbeatAt: 10,
       sessionId: 's1',
+      replicaUrl: null,
     };
 
     it('upserts, lists and tracks state and heartbeats', async () => {

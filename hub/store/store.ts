@@ -376,6 +376,8 @@ export interface AgentRecord {
   lastHeartbeatAt: number | null;
   /** The gateway session that last connected the agent; null: none recorded. */
   sessionId: string | null;
+  /** Replicas: the API URL of the replica holding the agent's stream; null for a single hub. */
+  replicaUrl: string | null;
 }
 
 export interface SavePipelineInput {

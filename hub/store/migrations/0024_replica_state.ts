@@ -5,6 +5,8 @@
 // - agents.session_id: the gateway session that last connected the agent. A replica writing a state
 //   for its (maybe stale) session names it, so a late "disconnected" from a replica the agent left does
 //   not overwrite the "connected" of the replica that holds the agent now.
+// - agents.replica_url: where the replica holding the agent's stream serves its API to the others, so
+//   that an intercept asked of any replica is forwarded to the one that can open the agent's tunnel.
 
 import type { Kysely } from 'kysely';
 
@@ -19,9 +21,11 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.createIndex('oidc_logins_expires_at').on('oidc_logins').column('expires_at').execute();
   await db.schema.alterTable('agents').addColumn('session_id', 'text').execute();
+  await db.schema.alterTable('agents').addColumn('replica_url', 'text').execute();
 }
 
 export async function down(db: Kysely<unknown>): Promise<void> {
+  await db.schema.alterTable('agents').dropColumn('replica_url').execute();
   await db.schema.alterTable('agents').dropColumn('session_id').execute();
   await db.schema.dropTable('oidc_logins').execute();
 }
