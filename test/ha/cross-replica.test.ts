@@ -28,6 +28,7 @@ import { finalStatus, readBuildEvents } from '../support/harness.js';
 import { browseLogin } from '../support/oidc-browser.js';
 import { startOidcProvider } from '../support/oidc-provider.js';
 import { postgresSkip, testPostgresOnce } from '../support/store-backends.js';
+import { leaderIndex, printReplicaOutput } from './replica-hubs.js';
 
 const unavailable = postgresSkip('requests spread over hub replicas');
 const defer = cleanupAfterEach();
@@ -86,17 +87,7 @@ describe.skipIf(unavailable !== undefined)('requests spread over hub replicas', 
       }),
     );
     try {
-      const leaderIndex = await eventually('a replica to lead', async () => {
-        const states = await Promise.all(
-          hubs.map(
-            async (hub) =>
-              ((await (await fetch(`${hub.url}/readyz`)).json()) as { leading?: boolean }).leading,
-          ),
-        );
-        const leading = states.flatMap((l, i) => (l ? [i] : []));
-        return leading.length === 1 ? leading[0] : undefined;
-      });
-      const leader = hubs[leaderIndex]!;
+      const leader = hubs[await leaderIndex(hubs)]!;
       const [a, b] = hubs.filter((h) => h !== leader) as [ChildHubProcess, ChildHubProcess];
       const token = await adminTokenOf(dir);
       const api = <T>(hub: ChildHubProcess, method: string, route: string, body?: unknown, as = token) =>
@@ -195,10 +186,7 @@ describe.skipIf(unavailable !== undefined)('requests spread over hub replicas', 
       });
       expect(new Set(reasons).size).toBe(1);
     } catch (err) {
-      for (const [i, hub] of hubs.entries())
-        console.log(
-          `replica ${i} (exit ${hub.child.exitCode ?? hub.child.signalCode ?? 'none'}):\n${hub.output().slice(-4000)}`,
-        );
+      printReplicaOutput(hubs);
       throw err;
     }
   }, 600_000);
