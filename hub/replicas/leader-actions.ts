@@ -16,13 +16,7 @@ import {
   type Checker,
 } from '../scheduler/checker.js';
 import { createManualBuild, createRerun, type Scheduler } from '../scheduler/scheduler.js';
-import {
-  isCheckJob,
-  TERMINAL_BUILD_STATUSES,
-  type BuildView,
-  type Job,
-  type Store,
-} from '../store/store.js';
+import { isCheckJob, TERMINAL_BUILD_STATUSES, type BuildView, type Job, type Store } from '../store/store.js';
 import type { ReplicaSignals } from './signals.js';
 import { storedWaitingReason } from './waiting-reasons.js';
 
