@@ -29,6 +29,7 @@ import { createHubMetrics, serveMetrics, type HubMetrics } from './metrics.js';
 import { advisoryLockLeadership, soleLeadership, type Leadership } from './replicas/leadership.js';
 import { connectReplicaSignals, type ReplicaSignals } from './replicas/signals.js';
 import { LeaderActions } from './replicas/leader-actions.js';
+import { replicaUrlOf } from './replicas/forward.js';
 import { relayRevocations } from './replicas/revocations.js';
 import { relayStepEnds } from './replicas/step-ends.js';
 import type { StoreEncryption } from './store/encryption.js';
@@ -79,6 +80,11 @@ export interface HubOptions {
   auditLogRetentionMs: number;
   /** The URL users reach the hub at (the OIDC callback's base); undefined: the HTTP listen address. */
   externalUrl?: string;
+  /**
+   * Replicas: the URL the other replicas reach this one's API at (an intercept is forwarded to the
+   * replica holding the agent); undefined: the HTTP listen address (a wildcard host: this host's IPv4).
+   */
+  replicaUrl?: string;
   /** Login through an OpenID Connect provider; undefined: local users and API tokens only. */
   oidc?: OidcOptions;
   /** The secret Prometheus presents for /metrics; undefined: only admins' API tokens are let in. */
@@ -299,6 +305,7 @@ async function assemble(
           maxArtifactBytes: options.maxArtifactBytes,
         },
         now: Date.now,
+        replicaUrl: () => replicaUrl,
       },
       artifacts,
       tunnels,
@@ -309,7 +316,10 @@ async function assemble(
   // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
   let externalUrl = options.externalUrl?.replace(/\/+$/, '');
   const hubUrl = () => externalUrl ?? '';
-  const oidc = options.oidc && new OidcRelyingParty(options.oidc, () => hubUrl() + OIDC_CALLBACK_PATH);
+  // Replicas: known once the API listens; agents that connect before record none (no forwarding to them).
+  let replicaUrl: string | undefined;
+  const oidc =
+    options.oidc && new OidcRelyingParty(options.oidc, store.oidcLogins, () => hubUrl() + OIDC_CALLBACK_PATH);
   const { app: api, routes: apiRoutes } = buildApi({
     store,
     artifacts,
@@ -327,6 +337,7 @@ async function assemble(
     webDir: options.webDir ?? builtWebDir(),
     oidc,
     externalUrl: hubUrl,
+    replicaUrl: () => replicaUrl,
     metricsToken: options.metricsToken,
     rotateAdminToken: () => rotateAdminToken(store, tokens, options.dataDir),
   });
@@ -341,6 +352,7 @@ async function assemble(
   const serve = async () => {
     const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
     externalUrl ??= address;
+    if (signals) replicaUrl = replicaUrlOf(options.replicaUrl, new URL(address));
     return address;
   };
 

@@ -131,6 +131,11 @@ export function hubCommand(): Command {
         process.env.OUTPOST_EXTERNAL_URL,
       )
       .option(
+        '--replica-url <url>',
+        "with --database: the URL the other replicas reach this one's API at (an intercept is forwarded to the replica holding the agent; env OUTPOST_REPLICA_URL; default: the HTTP listen address)",
+        process.env.OUTPOST_REPLICA_URL,
+      )
+      .option(
         '--oidc-issuer <url>',
         'log in through this OpenID Connect provider (https)',
         process.env.OUTPOST_OIDC_ISSUER,
@@ -265,6 +270,7 @@ interface HubFlags {
   coreResourceImage: Record<string, string>;
   auditLogRetention: number;
   externalUrl?: string;
+  replicaUrl?: string;
   oidcIssuer?: string;
   oidcClientId?: string;
   oidcClientSecretFile?: string;
@@ -428,6 +434,8 @@ async function serve(cmd: Command): Promise<void> {
       metricsToken = await readSecretFile(flags.metricsTokenFile, '--metrics-token-file');
     if (flags.externalUrl && !/^https?:\/\/[^/]+/.test(flags.externalUrl))
       throw new Error(`--external-url "${flags.externalUrl}" is not an http(s) URL`);
+    if (flags.replicaUrl && !/^https?:\/\/[^/]+/.test(flags.replicaUrl))
+      throw new Error(`--replica-url "${flags.replicaUrl}" is not an http(s) URL`);
   } catch (err) {
     return cmd.error(`error: ${(err as Error).message}`);
   }
@@ -455,6 +463,7 @@ async function serve(cmd: Command): Promise<void> {
     auditIntervalMs: flags.auditInterval,
     auditLogRetentionMs: flags.auditLogRetention,
     externalUrl: flags.externalUrl,
+    replicaUrl: flags.replicaUrl,
     oidc,
     metricsToken,
     metricsListen: flags.metricsListen ? hostPort(flags.metricsListen) : undefined,

@@ -47,6 +47,8 @@ export interface ApiDeps {
   rotateAdminToken: () => Promise<{ secret: string; file: string | undefined; revoked: number }>;
   /** The URL users reach the hub at (`--external-url`, else its listen address), without a trailing `/`. */
   externalUrl: () => string;
+  /** Replicas: the URL other replicas reach this one's API at; undefined: a single hub. */
+  replicaUrl: () => string | undefined;
 }
 
 export class ApiContext {
@@ -120,7 +122,7 @@ export class ApiContext {
     return build;
   }
 
-  summary(build: BuildView): BuildSummary {
+  async summary(build: BuildView): Promise<BuildSummary> {
     const terminal = TERMINAL_BUILD_STATUSES.includes(build.status);
     return {
       id: build.id,
@@ -135,7 +137,7 @@ export class ApiContext {
       createdAt: build.createdAt,
       startedAt: build.startedAt,
       endedAt: build.endedAt,
-      waitingReason: terminal ? null : this.deps.leader.waitingReason(build),
+      waitingReason: terminal ? null : await this.deps.leader.waitingReason(build),
     };
   }
 

@@ -1,9 +1,13 @@
 // The hub as an OpenID Connect relying party (openid-client): the authorization code flow with PKCE,
 // state and nonce, the provider found by discovery. A login's secrets (code verifier, nonce) stay in the
-// hub, keyed by its state, until the provider sends the browser back; the callback then learns who the
-// user is (subject, name, groups) from the ID token and the userinfo endpoint.
+// hub's store, keyed by a hash of its state, until the provider sends the browser back: in the store and
+// not in memory, because the callback may reach another hub replica than the start did. The callback
+// takes the login (once) and learns who the user is (subject, name, groups) from the ID token and the
+// userinfo endpoint.
 
+import { createHash } from 'node:crypto';
 import * as client from 'openid-client';
+import type { OidcLoginStore } from '../store/store.js';
 
 export interface OidcOptions {
   /** The provider's issuer URL (discovery reads ISSUER/.well-known/openid-configuration). */
@@ -37,15 +41,14 @@ export interface OidcLoginContext {
   cliRedirect: string | undefined;
 }
 
-interface Pending extends OidcLoginContext {
+interface Secrets {
   codeVerifier: string;
   nonce: string;
-  expiresAt: number;
 }
 
 /** How long a started login may take to come back. */
 const LOGIN_TTL_MS = 10 * 60_000;
-/** Started logins kept at most: an unauthenticated caller must not grow the map without bound. */
+/** Started logins kept at most: an unauthenticated caller must not grow the table without bound. */
 const MAX_PENDING = 10_000;
 
 /** The provider could not be reached or answered wrongly (a 502 for the caller). */
@@ -53,10 +56,10 @@ export class OidcProviderError extends Error {}
 
 export class OidcRelyingParty {
   private discovered: Promise<client.Configuration> | undefined;
-  private readonly pending = new Map<string, Pending>();
 
   constructor(
     readonly options: OidcOptions,
+    private readonly logins: OidcLoginStore,
     /** Where the provider sends the browser back: the hub's external URL + the callback route. */
     private readonly redirectUri: () => string,
     private readonly now: () => number = Date.now,
@@ -77,8 +80,7 @@ export class OidcRelyingParty {
   /** The provider's authorization URL for a new login, and its state (the key of its secrets). */
   async start(context: OidcLoginContext): Promise<{ url: string; state: string }> {
     const config = await this.config();
-    this.sweep();
-    if (this.pending.size >= MAX_PENDING)
+    if ((await this.logins.pending(this.now())) >= MAX_PENDING)
       throw new OidcProviderError('too many logins in progress; try again in a few minutes');
     const codeVerifier = client.randomPKCECodeVerifier();
     const state = client.randomState();
@@ -91,7 +93,17 @@ export class OidcRelyingParty {
       state,
       nonce,
     });
-    this.pending.set(state, { ...context, codeVerifier, nonce, expiresAt: this.now() + LOGIN_TTL_MS });
+    const now = this.now();
+    await this.logins.put(
+      {
+        stateHash: hashOf(state),
+        context: JSON.stringify(context),
+        codeVerifier,
+        nonce,
+        expiresAt: now + LOGIN_TTL_MS,
+      },
+      now,
+    );
     return { url: url.href, state };
   }
 
@@ -99,22 +111,22 @@ export class OidcRelyingParty {
    * The login a callback belongs to, taken (a state is good once); undefined when it is unknown or
    * too old.
    */
-  take(
+  async take(
     state: string,
-  ): (OidcLoginContext & { finish: (callbackUrl: URL) => Promise<OidcIdentity> }) | undefined {
-    const login = this.pending.get(state);
-    this.pending.delete(state);
-    if (!login || login.expiresAt <= this.now()) return undefined;
+  ): Promise<(OidcLoginContext & { finish: (callbackUrl: URL) => Promise<OidcIdentity> }) | undefined> {
+    const login = await this.logins.take(hashOf(state), this.now());
+    if (!login) return undefined;
+    const context = JSON.parse(login.context) as OidcLoginContext;
     return {
-      team: login.team,
-      redirect: login.redirect,
-      cliRedirect: login.cliRedirect,
+      team: context.team,
+      redirect: context.redirect,
+      cliRedirect: context.cliRedirect,
       finish: (callbackUrl) => this.finish(callbackUrl, state, login),
     };
   }
 
   /** Exchanges the code (with the PKCE verifier) and reads the identity from the ID token and userinfo. */
-  private async finish(callbackUrl: URL, state: string, login: Pending): Promise<OidcIdentity> {
+  private async finish(callbackUrl: URL, state: string, login: Secrets): Promise<OidcIdentity> {
     const config = await this.config();
     const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
       pkceCodeVerifier: login.codeVerifier,
@@ -136,11 +148,11 @@ export class OidcRelyingParty {
       groups: groupsOf(claims[this.options.groupsClaim]),
     };
   }
+}
 
-  private sweep(): void {
-    const now = this.now();
-    for (const [state, login] of this.pending) if (login.expiresAt <= now) this.pending.delete(state);
-  }
+/** A state is stored by its hash: the database alone does not give what a callback must present. */
+function hashOf(state: string): string {
+  return createHash('sha256').update(state).digest('hex');
 }
 
 /** A groups claim is a list of names, or one name. */

@@ -25,7 +25,14 @@ import type { Announcement, StepRun, Store } from '../store/store.js';
 import type { HubMetrics } from '../metrics.js';
 import type { ReplicaSignals } from '../replicas/signals.js';
 import { deadlineMs, storedStatus, transition, type LeaseEvent, type LeaseState } from './lease-machine.js';
-import { agentMayRun, pickCandidate, poolAccepts, waitingReason, type Candidate } from './matching.js';
+import {
+  agentMayRun,
+  leaseWaitingReason,
+  pickCandidate,
+  poolAccepts,
+  waitingReason,
+  type Candidate,
+} from './matching.js';
 import type { AgentConnection, PoolInfo, StepContext, StepEnding, StepOutcome, StepSpec } from './types.js';
 
 export interface DispatchListener {
@@ -516,11 +523,8 @@ export class Dispatcher {
     for (const lease of this.leases.values()) {
       if (lease.stepRunId !== stepRunId) continue;
       if (storedStatus(lease.state) === 'assigned')
-        return lease.conn
-          ? `assigned to agent "${lease.agentName}", waiting for it to accept`
-          : `assigned to agent "${lease.agentName}", which is disconnected; waiting for it to come back`;
-      if (lease.state.kind === 'running-away')
-        return `agent "${lease.agentName}" is disconnected; the step keeps its lease for the grace period`;
+        return leaseWaitingReason(lease.agentName, 'assigned', lease.conn !== undefined);
+      if (lease.state.kind === 'running-away') return leaseWaitingReason(lease.agentName, 'running', false);
     }
     return undefined;
   }

@@ -40,6 +40,21 @@ export function pickCandidate(candidates: Candidate[], preferAgent?: string): Ca
   return best;
 }
 
+/** Why a step under a lease does not progress: its agent has not accepted it, or is gone for now. */
+export function leaseWaitingReason(
+  agentName: string,
+  stage: 'assigned' | 'running',
+  agentConnected: boolean,
+): string | undefined {
+  if (stage === 'running')
+    return agentConnected
+      ? undefined
+      : `agent "${agentName}" is disconnected; the step keeps its lease for the grace period`;
+  return agentConnected
+    ? `assigned to agent "${agentName}", waiting for it to accept`
+    : `assigned to agent "${agentName}", which is disconnected; waiting for it to come back`;
+}
+
 /** The sentence a waiting build shows: what it needs and what is missing. */
 export function waitingReason(spec: StepSpec, candidates: Candidate[]): string {
   const what = spec.resource?.builtin

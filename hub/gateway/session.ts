@@ -67,6 +67,8 @@ export interface SessionDeps {
   helloTimeoutMs: number;
   limits: SessionLimits;
   now: () => number;
+  /** Replicas: this replica's API URL for the others (recorded with the agent); undefined: a single hub. */
+  replicaUrl: () => string | undefined;
 }
 
 interface LeaseCache {
@@ -165,7 +167,7 @@ export class AgentSession implements AgentConnection {
       this.closed = true;
       clearInterval(this.timer);
       if (attached && (await this.deps.dispatcher.detach(this))) {
-        await this.deps.store.setAgentState(this.agentName, 'disconnected', this.deps.now());
+        await this.deps.store.setAgentState(this.agentName, 'disconnected', this.deps.now(), this.sessionId);
       }
       this.call.end();
     }
@@ -342,6 +344,8 @@ export class AgentSession implements AgentConnection {
       tokenId: this.token.id,
       connectedAt: now,
       lastHeartbeatAt: now,
+      sessionId: this.sessionId,
+      replicaUrl: this.deps.replicaUrl() ?? null,
     });
     const decisions = await this.deps.dispatcher.attach(this, hello.held);
     this.deps.metrics.sessionsTotal.inc();
@@ -435,7 +439,7 @@ export class AgentSession implements AgentConnection {
       case 'draining':
         this.draining = true;
         this.log.info({ reason: msg.value.reason }, 'agent is draining');
-        await this.deps.store.setAgentState(this.agentName, 'draining', this.deps.now());
+        await this.deps.store.setAgentState(this.agentName, 'draining', this.deps.now(), this.sessionId);
         await this.deps.dispatcher.draining();
         return;
     }

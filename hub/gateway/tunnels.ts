@@ -33,6 +33,11 @@ export class Tunnels {
 
   constructor(private readonly connection: (agentName: string) => AgentConnection | undefined) {}
 
+  /** Whether the agent's stream is on this hub (replica), so that it can open a terminal. */
+  reaches(agentName: string): boolean {
+    return this.connection(agentName) !== undefined;
+  }
+
   /** Runs the command in the step `leaseId` holds on agent `agentName`; a string says why it cannot. */
   async open(agentName: string, order: Omit<InterceptOrder, 'tunnelId'>): Promise<Terminal | string> {
     const agent = this.connection(agentName);

@@ -8,17 +8,17 @@
 
 import type { Logger } from 'pino';
 import type { Engine } from '../engine/engine.js';
-import { createCheckBuild, isPlainCheck, type CheckAsked, type Checker } from '../scheduler/checker.js';
-import { createManualBuild, createRerun, type Scheduler } from '../scheduler/scheduler.js';
 import {
-  CHECK_JOB_PREFIX,
-  isCheckJob,
-  TERMINAL_BUILD_STATUSES,
-  type BuildView,
-  type Job,
-  type Store,
-} from '../store/store.js';
+  createCheckBuild,
+  isPlainCheck,
+  runningCheck,
+  type CheckAsked,
+  type Checker,
+} from '../scheduler/checker.js';
+import { createManualBuild, createRerun, type Scheduler } from '../scheduler/scheduler.js';
+import { isCheckJob, TERMINAL_BUILD_STATUSES, type BuildView, type Job, type Store } from '../store/store.js';
 import type { ReplicaSignals } from './signals.js';
+import { storedWaitingReason } from './waiting-reasons.js';
 
 export interface LeaderParts {
   store: Store;
@@ -53,11 +53,9 @@ export class LeaderActions {
     const ids = (payload: string) => Number(payload);
     signals.on('schedule', (payload) => scheduler.request(ids(payload)));
     signals.on('start_build', (payload) => {
-      engine
-        .resume(ids(payload))
-        .catch((err: unknown) =>
-          log.warn({ err, buildId: payload }, 'could not start a build; the stall audit starts it'),
-        );
+      this.startHinted(ids(payload)).catch((err: unknown) =>
+        log.warn({ err, buildId: payload }, 'could not start a build; the stall audit starts it'),
+      );
     });
     signals.on('abort_build', (payload) => void this.abortHere(ids(payload)));
     // Aborts asked while a hint was lost: the running builds whose row says so.
@@ -125,13 +123,8 @@ export class LeaderActions {
   async checkNow(asked: CheckAsked): Promise<BuildView | undefined> {
     const { store, checker } = this.parts;
     if (this.leading) return checker.checkNow(asked.pipelineId, asked.name, asked.request, asked.scope);
-    if (isPlainCheck(asked.request)) {
-      const job = await store.getJob(asked.pipelineId, `${CHECK_JOB_PREFIX[asked.scope]}${asked.name}`);
-      const [running] = job
-        ? await store.listBuilds({ jobId: job.id, statuses: ['pending', 'started'], limit: 1 })
-        : [];
-      if (running) return running;
-    }
+    const running = isPlainCheck(asked.request) ? await runningCheck(store, asked) : undefined;
+    if (running) return running;
     const build = await createCheckBuild(store, asked, Date.now());
     if (build) this.hint('start_build', build.id);
     return build;
@@ -150,14 +143,26 @@ export class LeaderActions {
   }
 
   /**
-   * Why an unfinished build does not progress. A started build's reason (a step waiting for an agent)
-   * is known to the engine running it: another replica answers null (the build's event stream carries
-   * the same reason to every replica as waiting-for-worker events).
+   * Why an unfinished build does not progress. A single hub's engine knows a started build's reason (a
+   * step waiting for an agent); replicas read it from the store, so that every one answers the same.
    */
-  waitingReason(build: BuildView): string | null {
-    if (build.status === 'pending' && !(this.leading && this.parts.engine.isRunning(build.id)))
+  async waitingReason(build: BuildView): Promise<string | null> {
+    const { engine, signals, store } = this.parts;
+    if (build.status === 'pending' && !this.runs(build))
       return build.pendingReason ?? 'waiting for the scheduler';
-    return this.leading ? this.parts.engine.waitingReason(build.id) : null;
+    return signals ? storedWaitingReason(store, build) : engine.waitingReason(build.id);
+  }
+
+  /**
+   * A build another replica created for the leader to run (a one-off build, a check): a check is the
+   * checker's, so that it knows the resource is being checked (no second check starts beside it).
+   */
+  private async startHinted(buildId: number): Promise<void> {
+    const { store, engine, checker } = this.parts;
+    const build = await store.getBuild(buildId);
+    if (!build || TERMINAL_BUILD_STATUSES.includes(build.status) || engine.isRunning(buildId)) return;
+    if (isCheckJob(build.jobName)) checker.adopt(build);
+    else engine.start(build);
   }
 
   private async abortHere(buildId: number): Promise<void> {

@@ -58,6 +58,20 @@ export async function createCheckBuild(
   return store.getBuild(created.id);
 }
 
+/**
+ * The unfinished check build of the resource (or type), whoever started it: with replicas, another
+ * replica may have created it a moment ago (its hint to the leader still on its way).
+ */
+export async function runningCheck(
+  store: Store,
+  asked: Omit<CheckAsked, 'request'>,
+): Promise<BuildView | undefined> {
+  const job = await store.getJob(asked.pipelineId, `${CHECK_JOB_PREFIX[asked.scope]}${asked.name}`);
+  if (!job) return undefined;
+  const [running] = await store.listBuilds({ jobId: job.id, statuses: ['pending', 'started'], limit: 1 });
+  return running;
+}
+
 export class Checker {
   /** `${scope}/${pipelineId}/${name}` -> the running check build's id. */
   private readonly running = new Map<string, number>();
@@ -124,11 +138,29 @@ export class Checker {
     const runningId = this.running.get(key);
     const plain = isPlainCheck(request);
     if (runningId !== undefined && plain) return this.store.getBuild(runningId);
+    // Replicas: a check another replica started is joined too, and run here if no engine runs it yet.
+    const elsewhere = plain ? await runningCheck(this.store, { pipelineId, name, scope }) : undefined;
+    if (elsewhere) {
+      this.adopt(elsewhere);
+      return elsewhere;
+    }
     const build = await createCheckBuild(this.store, { pipelineId, name, request, scope }, this.now());
     if (!build) return undefined;
-    this.running.set(key, build.id);
-    this.engine.start(build);
+    this.adopt(build);
     return build;
+  }
+
+  /**
+   * Runs a check build (made here, or by a replica that does not lead, whose hint brought it): it is the
+   * resource's running check from now on, which a check asked meanwhile joins.
+   */
+  adopt(build: BuildView): void {
+    for (const scope of ['resource', 'type'] as const) {
+      const prefix = CHECK_JOB_PREFIX[scope];
+      if (build.jobName.startsWith(prefix))
+        this.running.set(checkKey(scope, build.pipelineId, build.jobName.slice(prefix.length)), build.id);
+    }
+    this.engine.start(build);
   }
 
   /** Starts every check that is due, then sleeps until the next one is. */

@@ -1,5 +1,6 @@
 // Secrets at rest (docs/security.md): the columns that hold credentials — pipeline config sources (var
-// sources, resource sources, webhook tokens, set-pipeline vars), compiled plans and resolved step specs —
+// sources, resource sources, webhook tokens, set-pipeline vars), compiled plans, resolved step specs and
+// the secrets of OIDC logins in progress (PKCE verifier, nonce) —
 // are encrypted with AES-256-GCM under the operator's key, as Concourse does with --encryption-key.
 // A Kysely plugin does it at the edge of the store: inserts and updates of those columns are encrypted,
 // and any value read back that carries the prefix is decrypted, so no query knows about it.
@@ -30,6 +31,7 @@ export const ENCRYPTED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   jobs: ['plan'],
   builds: ['plan'],
   step_runs: ['spec'],
+  oidc_logins: ['code_verifier', 'nonce'],
 };
 
 const PREFIX = 'enc:v1:';

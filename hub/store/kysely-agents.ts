@@ -21,6 +21,8 @@ export class KyselyAgents implements Pick<
       token_id: agent.tokenId,
       connected_at: agent.connectedAt,
       last_heartbeat_at: agent.lastHeartbeatAt,
+      session_id: agent.sessionId,
+      replica_url: agent.replicaUrl,
     };
     await conflictsAs(`agent "${agent.name}" (unknown token?)`, () =>
       this.db
@@ -41,10 +43,19 @@ export class KyselyAgents implements Pick<
     return rows.map(toAgent);
   }
 
-  async setAgentState(name: string, state: AgentRecord['state'], at: number): Promise<void> {
+  async setAgentState(
+    name: string,
+    state: AgentRecord['state'],
+    at: number,
+    session?: string,
+  ): Promise<boolean> {
     // Connecting is a sign of life too; other states keep the last connect and heartbeat times.
     const set = state === 'connected' ? { state, connected_at: at, last_heartbeat_at: at } : { state };
-    await this.db.updateTable('agents').set(set).where('name', '=', name).execute();
+    let update = this.db.updateTable('agents').set(set).where('name', '=', name);
+    // The fence: a session the agent has left (it reconnected, maybe to another replica) writes nothing.
+    if (session !== undefined) update = update.where('session_id', '=', session);
+    const result = await update.executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   async touchAgent(name: string, at: number): Promise<void> {

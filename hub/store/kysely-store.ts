@@ -8,6 +8,7 @@ import { KyselyAuditLog } from './kysely-audit-log.js';
 import { KyselyBuildEventStore } from './kysely-build-events.js';
 import { KyselyBuildLog } from './kysely-build-log.js';
 import { KyselyBuilds } from './kysely-builds.js';
+import { KyselyOidcLogins } from './kysely-oidc-logins.js';
 import { KyselyOneOffStore } from './kysely-one-offs.js';
 import { KyselyPipelineLifecycleStore } from './kysely-pipeline-lifecycle.js';
 import { KyselyPipelines } from './kysely-pipelines.js';
@@ -41,6 +42,7 @@ export function kyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): 
     oneOffs: new KyselyOneOffStore(db),
     teams: new KyselyTeamStore(db),
     users: new KyselyUserStore(db),
+    oidcLogins: new KyselyOidcLogins(db),
     uploads: new KyselyUploadStore(db),
     buildEvents: new KyselyBuildEventStore(db),
     auditLog: new KyselyAuditLog(db),

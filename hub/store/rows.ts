@@ -196,5 +196,7 @@ export function toAgent(row: Selectable<AgentsTable>): AgentRecord {
     tokenId: row.token_id,
     connectedAt: numOrNull(row.connected_at),
     lastHeartbeatAt: numOrNull(row.last_heartbeat_at),
+    sessionId: row.session_id,
+    replicaUrl: row.replica_url,
   };
 }

@@ -238,6 +238,21 @@ export interface AgentsTable {
   token_id: number | null;
   connected_at: NullableBigIntColumn;
   last_heartbeat_at: NullableBigIntColumn;
+  /** The gateway session that last connected the agent (a state write from another is stale). */
+  session_id: string | null;
+  /** Replicas: the API URL of the replica holding the agent's stream (null for a single hub). */
+  replica_url: string | null;
+}
+
+/** A started OpenID Connect login, until its callback takes it (hub/auth/oidc.ts). */
+export interface OidcLoginsTable {
+  /** sha256 of the login's state, hex. */
+  state_hash: string;
+  /** JSON of OidcLoginContext. */
+  context: string;
+  code_verifier: string;
+  nonce: string;
+  expires_at: BigIntColumn;
 }
 
 export interface ResourceVersionsTable {
@@ -325,6 +340,7 @@ export interface Database {
   /** Builds from before build_log_positions: their logs are indexed by reading their events. */
   build_log_unindexed: { build_id: number };
   agents: AgentsTable;
+  oidc_logins: OidcLoginsTable;
   build_artifacts: BuildArtifactsTable;
   team_artifacts: TeamArtifactsTable;
   resource_versions: ResourceVersionsTable;

@@ -657,6 +657,37 @@ describe.each(backends)('store (%s)', (_name, open) => {
     });
   });
 
+  describe('OIDC logins', () => {
+    const login = {
+      stateHash: 'h1',
+      context: '{"team":"main"}',
+      codeVerifier: 'v',
+      nonce: 'n',
+      expiresAt: 100,
+    };
+
+    it('takes a login once, refuses an expired one and removes expired ones on the next start', async () => {
+      await store.oidcLogins.put(login, 0);
+      await store.oidcLogins.put({ ...login, stateHash: 'h2', expiresAt: 50 }, 0);
+      expect(await store.oidcLogins.pending(10)).toBe(2);
+      expect(await store.oidcLogins.take('h1', 10)).toEqual(login);
+      expect(await store.oidcLogins.take('h1', 10)).toBeUndefined();
+      expect(await store.oidcLogins.take('nope', 10)).toBeUndefined();
+      // Expired: refused, and gone.
+      await store.oidcLogins.put({ ...login, stateHash: 'h3', expiresAt: 60 }, 0);
+      expect(await store.oidcLogins.take('h2', 50)).toBeUndefined();
+      expect(await store.oidcLogins.pending(55)).toBe(1);
+      await store.oidcLogins.put({ ...login, stateHash: 'h4', expiresAt: 200 }, 70);
+      expect(await store.oidcLogins.pending(0)).toBe(1);
+    });
+
+    it('gives a login to one of two callbacks taking it at once', async () => {
+      await store.oidcLogins.put(login, 0);
+      const taken = await Promise.all([store.oidcLogins.take('h1', 10), store.oidcLogins.take('h1', 10)]);
+      expect(taken.filter((t) => t !== undefined)).toEqual([login]);
+    });
+  });
+
   describe('agents', () => {
     const agent: AgentRecord = {
       name: 'k8s-1',
@@ -667,6 +698,8 @@ describe.each(backends)('store (%s)', (_name, open) => {
       tokenId: null,
       connectedAt: 10,
       lastHeartbeatAt: 10,
+      sessionId: 's1',
+      replicaUrl: null,
     };
 
     it('upserts, lists and tracks state and heartbeats', async () => {
@@ -694,6 +727,17 @@ describe.each(backends)('store (%s)', (_name, open) => {
         lastHeartbeatAt: 30,
       });
       expect(await store.getAgent('nope')).toBeUndefined();
+    });
+
+    it("ignores a state written for a session the agent has left (another replica's, late)", async () => {
+      await store.upsertAgent(agent);
+      // The agent reconnects (to another replica): session s2 holds it now.
+      await store.upsertAgent({ ...agent, sessionId: 's2', connectedAt: 20, lastHeartbeatAt: 20 });
+      expect(await store.setAgentState('k8s-1', 'disconnected', 30, 's1')).toBe(false);
+      expect(await store.setAgentState('k8s-1', 'draining', 30, 's1')).toBe(false);
+      expect(await store.getAgent('k8s-1')).toMatchObject({ state: 'connected', sessionId: 's2' });
+      expect(await store.setAgentState('k8s-1', 'disconnected', 40, 's2')).toBe(true);
+      expect((await store.getAgent('k8s-1'))?.state).toBe('disconnected');
     });
 
     it('returns copies, not live references', async () => {

@@ -150,6 +150,30 @@ export interface UserStore {
   upsertOidc(input: { subject: string; name: string; groups: string[]; at: number }): Promise<User>;
 }
 
+/** An OpenID Connect login between its start and its callback, as the store keeps it. */
+export interface StoredOidcLogin {
+  /** sha256 of the login's state (the state itself is the browser's and the provider's only). */
+  stateHash: string;
+  /** What the login carries to its callback (team, redirects), as JSON. */
+  context: string;
+  codeVerifier: string;
+  nonce: string;
+  expiresAt: number;
+}
+
+/**
+ * Started OpenID Connect logins, shared by every hub replica (a callback may reach another replica than
+ * the login's start). A login is taken once: of two callbacks with one state, one gets it.
+ */
+export interface OidcLoginStore {
+  /** Records a login, and removes (garbage-collects) the logins expired at `now`. */
+  put(login: StoredOidcLogin, now: number): Promise<void>;
+  /** Logins started and not yet taken or expired at `now`. */
+  pending(now: number): Promise<number>;
+  /** Removes and returns the login; undefined when unknown, already taken, or expired at `now`. */
+  take(stateHash: string, now: number): Promise<StoredOidcLogin | undefined>;
+}
+
 /** One state-changing request or login, as the audit log keeps it. */
 export interface AuditEntry {
   id: number;
@@ -369,6 +393,10 @@ export interface AgentRecord {
   tokenId: number | null;
   connectedAt: number | null;
   lastHeartbeatAt: number | null;
+  /** The gateway session that last connected the agent; null: none recorded. */
+  sessionId: string | null;
+  /** Replicas: the API URL of the replica holding the agent's stream; null for a single hub. */
+  replicaUrl: string | null;
 }
 
 export interface SavePipelineInput {
@@ -579,7 +607,11 @@ export interface Store {
   upsertAgent(agent: AgentRecord): Promise<void>;
   getAgent(name: string): Promise<AgentRecord | undefined>;
   listAgents(): Promise<AgentRecord[]>;
-  setAgentState(name: string, state: AgentRecord['state'], at: number): Promise<void>;
+  /**
+   * Sets the agent's state. `session`: only while that session is the one that last connected the agent
+   * (a replica the agent has left must not overwrite the state its new replica wrote); false otherwise.
+   */
+  setAgentState(name: string, state: AgentRecord['state'], at: number, session?: string): Promise<boolean>;
   touchAgent(name: string, at: number): Promise<void>;
 
   // Retention and artifact references.
@@ -594,6 +626,7 @@ export interface Store {
   readonly resources: ResourceStore;
   readonly teams: TeamStore;
   readonly users: UserStore;
+  readonly oidcLogins: OidcLoginStore;
   readonly uploads: UploadStore;
   /** Reads of a build's event log beyond the in-order replay: the newest events first. */
   readonly buildEvents: BuildEventStore;

@@ -23,6 +23,7 @@ import { cleanupAfterEach } from '../support/cleanups.js';
 import { eventually } from '../support/eventually.js';
 import { finalStatus, logText, readBuildEvents } from '../support/harness.js';
 import { postgresSkip, testPostgresOnce } from '../support/store-backends.js';
+import { leaderIndex, printReplicaOutput, readiness } from './replica-hubs.js';
 
 const unavailable = postgresSkip('the API on hub replicas');
 const defer = cleanupAfterEach();
@@ -69,19 +70,10 @@ describe.skipIf(unavailable !== undefined)('the API on every hub replica', () =>
       }),
     );
     try {
-      const readiness = async (hub: ChildHubProcess) => {
-        const res = await fetch(`${hub.url}/readyz`);
-        return { status: res.status, body: (await res.json()) as { ready: boolean; leading?: boolean } };
-      };
       // Every replica is ready (it serves the whole API); exactly one leads.
-      const leaderIndex = await eventually('a replica to lead', async () => {
-        const states = await Promise.all(hubs.map(readiness));
-        const leading = states.flatMap((s, i) => (s.body.leading ? [i] : []));
-        return leading.length === 1 ? leading[0] : undefined;
-      });
+      const leader = hubs[await leaderIndex(hubs)]!;
       for (const hub of hubs)
         expect(await readiness(hub)).toMatchObject({ status: 200, body: { ready: true } });
-      const leader = hubs[leaderIndex]!;
       const [a, b] = hubs.filter((h) => h !== leader) as [ChildHubProcess, ChildHubProcess];
       const token = await adminTokenOf(dir);
       const api = <T>(hub: ChildHubProcess, method: string, route: string, body?: unknown, as = token) =>
@@ -228,11 +220,7 @@ describe.skipIf(unavailable !== undefined)('the API on every hub replica', () =>
       );
       for (const hub of [a, b]) expect((await readiness(hub)).status).toBe(200);
     } catch (err) {
-      // What each replica said, for a failure that is a replica's (a crash, a refusal it logged).
-      for (const [i, hub] of hubs.entries())
-        console.log(
-          `replica ${i} (exit ${hub.child.exitCode ?? hub.child.signalCode ?? 'none'}):\n${hub.output().slice(-4000)}`,
-        );
+      printReplicaOutput(hubs);
       throw err;
     }
   }, 600_000);

@@ -60,7 +60,7 @@ export function buildRoutes(ctx: ApiContext): Route[] {
             if (q.job) filter.jobId = (await ctx.jobOf(team.name, key, q.job)).id;
           }
         }
-        return (await store.listBuilds(filter)).map((b) => ctx.summary(b));
+        return Promise.all((await store.listBuilds(filter)).map((b) => ctx.summary(b)));
       },
     }),
 

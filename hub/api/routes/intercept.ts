@@ -1,11 +1,15 @@
 // `outpost intercept`: a command inside a running (or recently failed) step, its terminal carried over
 // this one HTTP request. The request body and the response are newline-delimited JSON frames (see
 // InterceptFrame in types.ts), relayed to and from the agent's Tunnel stream (hub/gateway/tunnels.ts).
+// Replicas: a request reaching a replica other than the one holding the agent's stream is forwarded
+// there (hub/replicas/forward.ts).
 
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { StoredDispatchSpec } from '../../engine/dispatched-step.js';
+import { forwardToReplica, wasForwarded } from '../../replicas/forward.js';
 import type { StepRun } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
@@ -34,6 +38,9 @@ export function interceptRoutes(ctx: ApiContext): Route[] {
         const build = await ctx.buildOf(params.id);
         const step = chooseStep(await store.listStepRuns(build.id), query, build.id);
         if (!step.agentName || !step.leaseId) throw notFound(`a running or failed step of build ${build.id}`);
+        // Replicas: only the replica holding the agent's stream can open its terminal.
+        const owner = await ownerOf(ctx, step.agentName, req);
+        if (owner) return forwardToReplica(req, reply, owner.url, owner.from);
         const body = req.body as Readable | undefined;
         if (typeof body?.pipe !== 'function')
           throw new HttpError(415, 'unsupported_media_type', 'send the frames as application/octet-stream');
@@ -71,6 +78,23 @@ export function interceptRoutes(ctx: ApiContext): Route[] {
       },
     }),
   ];
+}
+
+/**
+ * The replica to forward an intercept to: the one the store says holds the agent's stream, when that is
+ * not this one; undefined: serve it here (a single hub, the agent is here, or the request was forwarded
+ * already and the agent moved meanwhile: the answer then says it is not connected).
+ */
+async function ownerOf(
+  ctx: ApiContext,
+  agentName: string,
+  req: FastifyRequest,
+): Promise<{ url: string; from: string } | undefined> {
+  const here = ctx.deps.replicaUrl();
+  if (here === undefined || ctx.deps.tunnels.reaches(agentName) || wasForwarded(req)) return undefined;
+  const agent = await ctx.store.getAgent(agentName);
+  if (agent?.state === 'disconnected' || !agent?.replicaUrl || agent.replicaUrl === here) return undefined;
+  return { url: agent.replicaUrl, from: here };
 }
 
 /**

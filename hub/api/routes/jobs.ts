@@ -47,7 +47,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
               pipeline: pipeline.name,
               team: params.team,
               paused: job.paused,
-              latestBuild: latest ? ctx.summary(latest) : null,
+              latestBuild: latest ? await ctx.summary(latest) : null,
               inputs: jobInputs(job.plan).map((get) => ({
                 name: get.name,
                 resource: get.resource,
@@ -86,7 +86,7 @@ export function jobRoutes(ctx: ApiContext): Route[] {
       handler: async ({ params, query }): Promise<BuildSummary[]> => {
         const job = await ctx.jobOf(params.team, params.pipeline, params.job);
         const builds = await store.listBuilds({ jobId: job.id, limit: query.limit });
-        return builds.map((b) => ctx.summary(b));
+        return Promise.all(builds.map((b) => ctx.summary(b)));
       },
     }),
 

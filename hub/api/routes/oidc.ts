@@ -84,7 +84,7 @@ export function oidcRoutes(ctx: ApiContext): Route[] {
       query: callbackQuery,
       handler: async ({ query }, req, reply) => {
         limit.check(req.ip);
-        const login = query.state ? provider().take(query.state) : undefined;
+        const login = query.state ? await provider().take(query.state) : undefined;
         if (!login) {
           limit.fail(req.ip);
           throw new HttpError(
