@@ -68,7 +68,9 @@ describe('followRecordFile', () => {
       let complete = false;
       let ended!: () => void;
       const completed = new Promise<void>((resolve) => (ended = resolve));
-      const it = followRecordFile(file, { complete: () => complete, completed })[Symbol.asyncIterator]();
+      const it = followRecordFile(file, { complete: () => complete, changed: () => completed })[
+        Symbol.asyncIterator
+      ]();
       const first = await it.next();
       expect(first.done ? '' : first.value.data.toString()).toBe('last words\n');
       const rest = it.next();
