@@ -251,7 +251,7 @@ function table(r: Results): Row[] {
     },
     ...(r.stepsMemory ?? []).map((m): Row => ({
       metric: `agent RSS per running step (${m.steps} sleeping, process executor)`,
-      value: `${fmt(m.perStepMb)} MB (${fmt(m.runningRssMb)} running, ${fmt(m.agentIdleRssMb)} idle; all started in ${fmt(m.startSeconds)} s)`,
+      value: `${fmt(m.perStepMb)} MB (${fmt(m.runningRssMb)} running, ${fmt(m.agentIdleRssMb)} idle; all started in ${fmt(m.startSeconds)} s, ${fmt(m.startCpuSeconds)} CPU s; ${fmt(m.runningCpuPercent)}% of a core while they sleep)`,
       floor: '',
       ratio: '',
       target: `<= ${TARGETS.agentRssMbPerRunningStep} MB`,
@@ -471,6 +471,8 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
           [`agent_rss_mb_running_steps${tail}`, v(m.runningRssMb)],
           [`agent_rss_mb_before_running_steps${tail}`, v(m.agentIdleRssMb)],
           [`steps_start_s${tail}`, v(m.startSeconds)],
+          [`steps_start_cpu_s${tail}`, v(m.startCpuSeconds)],
+          [`steps_running_cpu_percent${tail}`, v(m.runningCpuPercent)],
         ];
       }),
     ),

@@ -87,6 +87,36 @@ describe('followRecordFile', () => {
     }
   });
 
+  it('looks again as soon as told the file grew past where it stopped, not at its next poll', async () => {
+    writeFileSync(file, record('stdout', 'first\n'));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const asked: number[] = [];
+      let grew!: () => void;
+      const changed = (offset: number) => {
+        asked.push(offset);
+        return new Promise<void>((resolve) => (grew = resolve));
+      };
+      let complete = false;
+      const it = followRecordFile(file, { complete: () => complete, changed })[Symbol.asyncIterator]();
+      expect((await it.next()).value?.data.toString()).toBe('first\n');
+      const next = it.next();
+      for (let turns = 0; asked.length === 0; turns++) {
+        if (turns > 100_000) throw new Error('the reader never waited at the end of the file');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // The reader says how far it read: the whole first record.
+      expect(asked).toEqual([record('stdout', 'first\n').length]);
+      appendFileSync(file, record('stdout', 'second\n'));
+      grew();
+      expect((await next).value?.data.toString()).toBe('second\n');
+      complete = true;
+      expect(await it.next()).toEqual({ done: true, value: undefined });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('reads only as fast as its consumer (the file is the buffer)', async () => {
     writeFileSync(
       file,
