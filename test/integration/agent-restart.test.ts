@@ -152,6 +152,7 @@ it('reports a step that finished while the agent was down, with its whole log', 
     status: 'failed',
     exitStatus: 5,
     error: null,
+    exitedAt: expect.any(Number),
   });
 
   const second = await spawnAgentProcess(hub, { dir: agentDir, token });
