@@ -378,6 +378,8 @@ export class ProcessStep implements RunningStep {
   private wake: (() => void) | undefined;
   /** Wakes the log reader waiting at the end of the log. */
   private logWake: (() => void) | undefined;
+  /** The offset the host was last asked to follow and has not answered: not asked again at each poll. */
+  private following: number | undefined;
 
   constructor(
     stepRoot: string,
@@ -397,10 +399,15 @@ export class ProcessStep implements RunningStep {
     const unsubscribe = host.subscribe(this.stateDir, {
       ended: (result) => {
         this.said ??= result;
+        // Without a result the connection was lost, and the host's follow with it.
+        this.following = undefined;
         this.wake?.();
         this.logWake?.();
       },
-      output: () => this.logWake?.(),
+      output: () => {
+        this.following = undefined;
+        this.logWake?.();
+      },
     });
     // Caches go back as soon as the step ends, so the next build of the step can have them at once.
     this.ending = this.watch().then(async (file) => {
@@ -482,6 +489,8 @@ export class ProcessStep implements RunningStep {
     if (this.ended) return Promise.resolve();
     return new Promise((resolve) => {
       this.logWake = resolve;
+      if (this.following === offset) return;
+      this.following = offset;
       this.host.follow(this.stateDir, offset);
     });
   }
