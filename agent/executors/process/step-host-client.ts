@@ -202,6 +202,9 @@ export class StepHostClient {
 
   private wrap(socket: net.Socket): Connection {
     return new Connection(socket, (event) => {
+      // A host started by an older agent (it outlives upgrades) says 'ended' without the result: the
+      // step then reads result.json, as after a lost connection. It answers 'follow' with an error to
+      // request 0, which nobody waits for: the reader polls.
       for (const events of this.listeners.get(path.resolve(event.stateDir)) ?? [])
         if (event.op === 'ended') events.ended(event.result);
         else events.output();
