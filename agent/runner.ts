@@ -42,6 +42,7 @@ import {
   type ImageResourceOptions,
 } from './resources/index.js';
 import { BUILTIN_TYPES } from './resources/builtin-types.js';
+import { StepTimeline } from './step-timeline.js';
 
 export interface PoolRuntime {
   name: string;
@@ -94,6 +95,8 @@ interface Tracked {
    * goes again on every resume: the hub may not have read it before the connection broke.
    */
   startedAt?: number;
+  /** A step this agent process was assigned: when each of its hops happened (logged at its end). */
+  timeline?: { marks: StepTimeline; log: Logger };
 }
 
 function tracking(held: HeldStep, running: RunningStep | undefined): Tracked {
@@ -218,6 +221,7 @@ export class StepRunner {
     if (this.steps.has(assign.leaseId)) return undefined;
     if (this.inUse(poolName) >= pool.capacity) return `pool "${poolName}" is at capacity (${pool.capacity})`;
 
+    const marks = new StepTimeline();
     const held = new HeldStep(assign.leaseId, poolName, this.limits.logWindowBytes);
     held.attach(outbox, 0, this.limits.logWindowBytes);
     const tracked = tracking(held, undefined);
@@ -276,6 +280,7 @@ export class StepRunner {
       leaseId: assign.leaseId,
       ...(context ? { build: buildName(context), buildId: context.buildId, step: context.stepName } : {}),
     });
+    tracked.timeline = { marks, log };
     const digests = new Map(
       spec.inputs.filter((i) => i.artifactDigest).map((i) => [i.name, i.artifactDigest]),
     );
@@ -534,8 +539,11 @@ export class StepRunner {
       starting = { ...starting, rootfs: rootfs.rootfs, env: { ...rootfs.env, ...step.env } };
     }
     await this.sweeping;
+    tracked.timeline?.marks.mark('starting');
     const running = await executor.start(starting);
     tracked.running = running;
+    if (running.spawnedAt !== undefined) tracked.timeline?.marks.mark('spawned', running.spawnedAt);
+    tracked.timeline?.marks.mark('started');
     // An abort or drop that came while the executor was starting it: stop it now.
     if (stopped(tracked)) void running.abort(0, 'aborted before it started');
     tracked.startedAt = this.now();
@@ -559,6 +567,8 @@ export class StepRunner {
     if (this.isDetached()) return;
     let result = await running.wait();
     if (this.isDetached()) return;
+    if (running.exitedAt !== undefined) tracked.timeline?.marks.mark('exited', running.exitedAt);
+    tracked.timeline?.marks.mark('ended');
     log.info({ status: result.status, exitStatus: result.exitStatus }, 'step ended');
     // Stopped by the agent's shutdown: errored (infrastructure), so its outputs are not kept either.
     result = asShutdown(tracked, result);
@@ -698,6 +708,11 @@ export class StepRunner {
       // Only a step that succeeded (outputs uploaded too) has a response the hub may use.
       resourceResultJson: result.status === 'succeeded' ? (result.resourceResult ?? '') : '',
     });
+    if (tracked.timeline) {
+      const { marks, log } = tracked.timeline;
+      marks.mark('finished');
+      log.debug({ timeline: marks.hops() }, 'step timeline');
+    }
     await tracked.held.acknowledged();
     if (running) await this.cleanupOrKeep(running, result, tracked.held.pool);
     await tracked.releaseCaches(); // again, for a step that never got as far as running

@@ -1,17 +1,20 @@
 // (b) One-step build latency with a real agent: POST trigger -> `status: succeeded` seen on the build's
 // SSE stream. The agent is the production one (startAgent, process pool), so this includes spawning
-// `true`, its Started/Finished round trips and the event stream.
+// `true`, its Started/Finished round trips and the event stream. The agent's own part comes from its
+// step timelines (agent/step-timeline.ts): Assign received -> process spawned, process ended ->
+// Finished sent.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import pino, { type Logger } from 'pino';
 import { startAgent } from '../agent/agent.js';
 import { parseAgentConfig } from '../agent/config.js';
+import type { StepHops } from '../agent/step-timeline.js';
 import { summarize, type Summary } from './stats.js';
 import {
   readUntil,
-  silentLogger,
   startInProcessHub,
   type BenchStore,
   SUCCEEDED_EVENT,
@@ -39,7 +42,27 @@ pools:
 `;
 }
 
-export async function measureBuild(store: BenchStore): Promise<Summary> {
+export interface BuildResult extends Summary {
+  /** The agent's part of each measured build: Assign received -> process spawned. */
+  agentStart: Summary;
+  /** Process ended -> Finished sent. */
+  agentEnd: Summary;
+}
+
+/** A logger that drops everything but the agent's step timelines, which it hands to `onHops`. */
+function timelineLogger(onHops: (hops: StepHops) => void): Logger {
+  return pino(
+    { level: 'debug' },
+    {
+      write(line: string) {
+        if (!line.includes('"step timeline"')) return;
+        onHops((JSON.parse(line) as { timeline: StepHops }).timeline);
+      },
+    },
+  );
+}
+
+export async function measureBuild(store: BenchStore): Promise<BuildResult> {
   const { api, agentToken, grpcAddress, close } = await startInProcessHub(store);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-agent-'));
   try {
@@ -52,12 +75,19 @@ export async function measureBuild(store: BenchStore): Promise<Summary> {
       platform: process.platform,
       tmpdir: dir,
     });
-    const agent = await startAgent(config, silentLogger());
+    const timelines: StepHops[] = [];
+    const agent = await startAgent(
+      config,
+      timelineLogger((hops) => timelines.push(hops)),
+    );
     try {
       await within(10_000, 'build agent welcome', agent.welcomed);
       await api.setPipeline('build', taskPipeline('one', 1, 'true'));
       const samples: number[] = [];
+      const starts: number[] = [];
+      const ends: number[] = [];
       for (let i = 0; i < WARMUP + BUILDS; i++) {
+        timelines.length = 0;
         const start = performance.now();
         const id = await api.trigger('build', 'one');
         const events = await api.events(id);
@@ -65,9 +95,14 @@ export async function measureBuild(store: BenchStore): Promise<Summary> {
         const elapsed = performance.now() - start;
         await events.cancel();
         if (!ok) throw new Error(`build ${id} ended without succeeding`);
-        if (i >= WARMUP) samples.push(elapsed);
+        if (i < WARMUP) continue;
+        samples.push(elapsed);
+        // Finished is sent (and the timeline logged) before the hub can say the build succeeded.
+        const hops = timelines.at(-1);
+        if (hops?.assignToSpawnedMs !== undefined) starts.push(hops.assignToSpawnedMs);
+        if (hops?.exitedToFinishedMs !== undefined) ends.push(hops.exitedToFinishedMs);
       }
-      return summarize(samples);
+      return { ...summarize(samples), agentStart: summarize(starts), agentEnd: summarize(ends) };
     } finally {
       await agent.stop();
     }

@@ -8,7 +8,7 @@ import { writeFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { BIG_LOG_RSS_BOUND_MB, measureBigLog, type BigLogResult } from './biglog.js';
-import { measureBuild } from './build.js';
+import { measureBuild, type BuildResult } from './build.js';
 import { measureDispatch, type DispatchResult } from './dispatch.js';
 import { measureFloor, type FloorResult } from './floor.js';
 import { measureKubeData, type KubeDataResult } from './k8s-data.js';
@@ -37,7 +37,7 @@ const TARGETS = {
 /** The figures of the in-process hub: measured once per store. */
 interface HubFigures {
   dispatch?: DispatchResult;
-  build?: Summary;
+  build?: BuildResult;
   throughput?: ThroughputResult;
 }
 
@@ -109,6 +109,16 @@ function hubRows(h: HubFigures, rtt: number | undefined, store: BenchStore): Row
       target: `p50 <= ${TARGETS.buildP50Ms} ms`,
       store: STORE_LABELS[store],
       pass: atMost(h.build?.p50, TARGETS.buildP50Ms),
+    },
+    {
+      // From the agent's step timelines (agent/step-timeline.ts): where the agent's part of a build goes.
+      metric: `build: agent, Assign -> process spawned; process ended -> Finished sent, p50 / p99${tag}`,
+      value: h.build ? `${ms(h.build.agentStart)}; ${ms(h.build.agentEnd)}` : 'n/a',
+      floor: '',
+      ratio: '',
+      target: '',
+      store: STORE_LABELS[store],
+      pass: undefined,
     },
     {
       metric: `steps/s (one-step builds, instant agents)${tag}`,
@@ -241,7 +251,7 @@ function table(r: Results): Row[] {
     },
     ...(r.stepsMemory ?? []).map((m): Row => ({
       metric: `agent RSS per running step (${m.steps} sleeping, process executor)`,
-      value: `${fmt(m.perStepMb)} MB (${fmt(m.runningRssMb)} running, ${fmt(m.agentIdleRssMb)} idle; all started in ${fmt(m.startSeconds)} s)`,
+      value: `${fmt(m.perStepMb)} MB (${fmt(m.runningRssMb)} running, ${fmt(m.agentIdleRssMb)} idle; all started in ${fmt(m.startSeconds)} s, ${fmt(m.startCpuSeconds)} CPU s; ${fmt(m.runningCpuPercent)}% of a core while they sleep)`,
       floor: '',
       ratio: '',
       target: `<= ${TARGETS.agentRssMbPerRunningStep} MB`,
@@ -412,6 +422,10 @@ function hubFigures(h: HubFigures, suffix = ''): Record<string, number | null> {
     build_p50_ms: v(h.build?.p50),
     build_p99_ms: v(h.build?.p99),
     build_samples: v(h.build?.n),
+    build_agent_start_p50_ms: v(h.build?.agentStart.p50),
+    build_agent_start_p99_ms: v(h.build?.agentStart.p99),
+    build_agent_end_p50_ms: v(h.build?.agentEnd.p50),
+    build_agent_end_p99_ms: v(h.build?.agentEnd.p99),
     steps_per_s: v(h.throughput?.stepsPerS),
     steps_builds: v(h.throughput?.builds),
     steps_cpu_ms_per_step: v(h.throughput?.cpuMsPerStep),
@@ -457,6 +471,8 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
           [`agent_rss_mb_running_steps${tail}`, v(m.runningRssMb)],
           [`agent_rss_mb_before_running_steps${tail}`, v(m.agentIdleRssMb)],
           [`steps_start_s${tail}`, v(m.startSeconds)],
+          [`steps_start_cpu_s${tail}`, v(m.startCpuSeconds)],
+          [`steps_running_cpu_percent${tail}`, v(m.runningCpuPercent)],
         ];
       }),
     ),

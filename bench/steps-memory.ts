@@ -2,7 +2,8 @@
 // one build of `steps` parallel tasks (50, and 500) that each sleep (aborted once measured). Once the step host has
 // started every step's process, the agent's RSS plus the step host's (every distinct supervising
 // process: one per work root), minus the agent's idle RSS, divided by `steps`: the memory each step
-// holds beyond its own processes (issue 20's `agent_rss_mb_per_running_step`).
+// holds beyond its own processes (issue 20's `agent_rss_mb_per_running_step`). Also the CPU the agent
+// and its step host spent starting them, and what they spend while the steps sleep.
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { agentConfigYaml } from './build.js';
 import { kill, spawnAgent, spawnHub } from './child-hub.js';
+import { cpuSeconds } from './logs.js';
 import { HubApi, readUntil, rssMb, sleep, waitForAgents, within } from './support.js';
 
 const ABORTED_EVENT = '"event":"status","version":"1.0","data":{"status":"aborted"';
@@ -23,11 +25,16 @@ export interface StepsMemoryResult {
   /** Agent plus its step host while every step runs. */
   runningRssMb: number;
   perStepMb: number;
+  /** CPU seconds of the agent and its step host from the trigger until every step ran. */
+  startCpuSeconds: number;
+  /** Their CPU, in % of one core, while every step sleeps. */
+  runningCpuPercent: number;
 }
 
 /** Longer than all the steps take to start on a loaded 2-core machine; the build is aborted once measured. */
 const SLEEP_S = 600;
 const IDLE_MS = 2_000;
+const CPU_WINDOW_MS = 5_000;
 
 const alive = (pid: number) =>
   readFile(`/proc/${pid}/stat`, 'utf8').then(
@@ -98,6 +105,9 @@ export async function measureStepsMemory(steps: number): Promise<StepsMemoryResu
 `,
     );
     await api.setPipeline('stepmem', `jobs:\n- name: many\n  plan:\n  - in_parallel:\n${tasks.join('')}`);
+    const cpuOf = async (pids: number[]) =>
+      (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+    const agentCpuBefore = await cpuOf([agentPid]);
     const triggeredAt = Date.now();
     const id = await api.trigger('stepmem', 'many');
     const events = await api.events(id);
@@ -105,12 +115,14 @@ export async function measureStepsMemory(steps: number): Promise<StepsMemoryResu
     const done = readUntil(events, ABORTED_EVENT).catch((err: unknown) => err as Error);
 
     // Every step was taken by a supervisor, and each step's process (`sleep`) runs as its child.
+    let taken = 0;
     await within(
       (SLEEP_S - 60) * 1000,
       `${steps} steps running`,
       (async () => {
         for (;;) {
           const perStep = await supervisorPids(workDir);
+          taken = perStep.length;
           supervisors = [...new Set(perStep)];
           if (perStep.length === steps) {
             stepPids = (await Promise.all(supervisors.map(childrenOf))).flat();
@@ -122,9 +134,20 @@ export async function measureStepsMemory(steps: number): Promise<StepsMemoryResu
           await sleep(200);
         }
       })(),
-    );
+    ).catch((err: unknown) => {
+      // How far it got says where it is stuck: the hub's dispatch, the agent, or the step host.
+      throw new Error(
+        `${(err as Error).message} (${taken} of ${steps} steps taken by a step host, ${stepPids.length} processes seen running)`,
+      );
+    });
+    // The step host started with the first step: all of its CPU is the steps'.
+    const startCpuSeconds = (await cpuOf([agentPid, ...supervisors])) - agentCpuBefore;
     const rss = await Promise.all([agentPid, ...supervisors].map((pid) => rssMb(pid)));
     const runningRssMb = rss.reduce((a, b) => a + b, 0);
+    const cpuRunningBefore = await cpuOf([agentPid, ...supervisors]);
+    await sleep(CPU_WINDOW_MS);
+    const runningCpuPercent =
+      (((await cpuOf([agentPid, ...supervisors])) - cpuRunningBefore) / (CPU_WINDOW_MS / 1000)) * 100;
     const abort = await api.call('PUT', `/builds/${id}/abort`);
     if (abort.status !== 204) throw new Error(`abort build ${id}: HTTP ${abort.status}`);
     const ended = await within(60_000, `build ${id} aborted`, done);
@@ -136,6 +159,8 @@ export async function measureStepsMemory(steps: number): Promise<StepsMemoryResu
       agentIdleRssMb,
       runningRssMb,
       perStepMb: (runningRssMb - agentIdleRssMb) / steps,
+      startCpuSeconds,
+      runningCpuPercent,
     };
   } finally {
     if (agent) await kill(agent);

@@ -205,6 +205,12 @@ export interface RunningStep {
    */
   readonly resumedLog?: LogCheckpoint;
   /**
+   * When the step's process was spawned and when it ended (Unix ms, the executor's clock), for the
+   * agent's step timeline (agent/step-timeline.ts). Absent where the executor does not know.
+   */
+  readonly spawnedAt?: number;
+  readonly exitedAt?: number;
+  /**
    * Where a command intercepting this step runs (`outpost intercept`): its working directory and
    * environment on this host. Absent: the executor cannot run commands inside its steps.
    */

@@ -148,11 +148,9 @@ it('reports a step that finished while the agent was down, with its whole log', 
   const [lease] = readdirSafe(stepsDir);
   const resultFile = path.join(stepsDir, lease!, 'state', 'result.json');
   for (let i = 0; i < 200 && !existsSync(resultFile); i++) await new Promise((r) => setTimeout(r, 50));
-  expect(JSON.parse(readFileSync(resultFile, 'utf8'))).toEqual({
-    status: 'failed',
-    exitStatus: 5,
-    error: null,
-  });
+  const written = JSON.parse(readFileSync(resultFile, 'utf8')) as Record<string, unknown>;
+  expect(written).toEqual({ status: 'failed', exitStatus: 5, error: null, exitedAt: written.exitedAt });
+  expect(typeof written.exitedAt).toBe('number');
 
   const second = await spawnAgentProcess(hub, { dir: agentDir, token });
   agents.push(second);

@@ -5,7 +5,7 @@
 // reads those files, so a restarted agent reattaches to its steps (listHeld/reattach) and replays their
 // logs from disk.
 import { readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ArchiveError, unpack, type PackedArchive } from '../../artifacts/archive.js';
@@ -48,9 +48,12 @@ export interface ProcessExecutorOptions {
 
 const DEFAULT_TIMEOUT_GRACE_MS = 10_000;
 const DEFAULT_HOST_LINGER_MS = 60_000;
-// How often the agent looks for a step's result while it runs (the host's word that it ended wakes it
-// at once).
-const RESULT_POLL_MAX_MS = 200;
+// How often the agent looks for a step's result, and at its log, while it runs: only in case a word of
+// the host is lost. The host says when a step ended and when its log grew (after a `follow`), and the
+// loss of the connection to it wakes every step, so a step costs the agent nothing while it runs
+// quietly: 500 steps polling every 100-200 ms used to keep a core busy.
+const RESULT_POLL_MS = 1_000;
+const LOG_POLL_MS = 1_000;
 // sweep(): how long a swept step gets to stop before its group is killed.
 const SWEEP_WAIT_MS = 3_000;
 
@@ -174,13 +177,15 @@ export class ProcessExecutor implements Executor {
     if (step.rootfs !== undefined)
       launch = chrooted(launch, copyRootfs(step.rootfs, stepRoot), [workDir, layout.tmpDir]);
     const release = this.host.hold();
+    let spawnedAt: number;
     try {
-      await this.host.start(stateDir, launch);
+      ({ spawnedAt } = await this.host.start(stateDir, launch));
     } catch (err) {
       release();
       return never(`the step could not be started: ${(err as Error).message}`);
     }
     const running = new ProcessStep(stepRoot, held, this.host, forget, release);
+    running.spawnedAt = spawnedAt;
     // An intercepting shell runs on the host: only for steps that run there too.
     if (step.rootfs === undefined)
       running.shell = {
@@ -211,6 +216,8 @@ export class ProcessExecutor implements Executor {
     const held = readHeld(stepRoot);
     if (held?.leaseId !== leaseId) return Promise.resolve(undefined);
     this.owned.add(leaseId);
+    // What the host says of the step (its end, its output) reaches only a connected agent.
+    this.host.attach();
     const step = new ProcessStep(
       stepRoot,
       held,
@@ -277,15 +284,14 @@ function neverStarted(stateDir: string): boolean {
   return pid === undefined || !hostAlive(pid, path.dirname(path.dirname(stateDir)));
 }
 
-async function readResult(stateDir: string): Promise<ExecResult | undefined> {
+function readResult(stateDir: string): ResultFile | undefined {
   let text: string;
   try {
-    text = await readFile(stateFile(stateDir, 'result'), 'utf8');
+    text = readFileSync(stateFile(stateDir, 'result'), 'utf8');
   } catch {
     return undefined;
   }
-  const r = JSON.parse(text) as ResultFile;
-  return { status: r.status, exitStatus: r.exitStatus, error: r.error ?? undefined };
+  return JSON.parse(text) as ResultFile;
 }
 
 /** Whether `pid` is a live (not zombie) step host of `workRoot`; guards against a reused pid. */
@@ -350,6 +356,10 @@ export class ProcessStep implements RunningStep {
   resumedResource: HeldResource | undefined;
   /** Set on a step this agent process started (a reattached one has lost its environment). */
   shell: StepShell | undefined;
+  /** Set on a step this agent process started: when the host spawned its process (Unix ms). */
+  spawnedAt: number | undefined;
+  /** When the step's process ended (Unix ms), once it did and the host said so. */
+  exitedAt: number | undefined;
   private readonly stepRoot: string;
   private readonly stateDir: string;
   private readonly outputs: ExecStep['outputs'];
@@ -362,10 +372,14 @@ export class ProcessStep implements RunningStep {
   private readonly logsDone = new Promise<void>((resolve) => (this.resolveLogsDone = resolve));
   private logsTaken = false;
   private abortRequested = false;
+  /** The result as the host said it (the agent need not read result.json then). */
+  private said: ResultFile | undefined;
+  /** Wakes watch() waiting for its next look. */
   private wake: (() => void) | undefined;
-  private signalEnded!: () => void;
-  /** Resolves as soon as `ended` is set (`ending` waits for the caches as well). */
-  private readonly endedSignal = new Promise<void>((resolve) => (this.signalEnded = resolve));
+  /** Wakes the log reader waiting at the end of the log. */
+  private logWake: (() => void) | undefined;
+  /** The offset the host was last asked to follow and has not answered: not asked again at each poll. */
+  private following: number | undefined;
 
   constructor(
     stepRoot: string,
@@ -382,11 +396,29 @@ export class ProcessStep implements RunningStep {
     this.stateDir = path.join(stepRoot, STATE_DIR_NAME);
     this.outputs = held.outputs;
     this.caches = [...held.caches];
-    const unsubscribe = host.onEnded(this.stateDir, () => this.wake?.());
+    const unsubscribe = host.subscribe(this.stateDir, {
+      ended: (result) => {
+        this.said ??= result;
+        // Without a result the connection was lost, and the host's follow with it.
+        this.following = undefined;
+        this.wake?.();
+        this.logWake?.();
+      },
+      output: () => {
+        this.following = undefined;
+        this.logWake?.();
+      },
+    });
     // Caches go back as soon as the step ends, so the next build of the step can have them at once.
-    this.ending = this.watch().then(async (result) => {
+    this.ending = this.watch().then(async (file) => {
+      const result: ExecResult = {
+        status: file.status,
+        exitStatus: file.exitStatus,
+        error: file.error ?? undefined,
+      };
+      this.exitedAt = file.exitedAt;
       this.ended = result;
-      this.signalEnded();
+      this.logWake?.();
       unsubscribe();
       release();
       await keepCaches(this.caches.splice(0));
@@ -404,7 +436,8 @@ export class ProcessStep implements RunningStep {
     this.logsTaken = true;
     const records = followRecordFile(stateFile(this.stateDir, 'log'), {
       complete: () => this.ended !== undefined,
-      completed: this.endedSignal,
+      changed: (offset) => this.logChanged(offset),
+      maxPollMs: LOG_POLL_MS,
     });
     const done = () => this.resolveLogsDone();
     return (async function* () {
@@ -451,15 +484,26 @@ export class ProcessStep implements RunningStep {
     killGroupOf(this.stateDir);
   }
 
-  private async watch(): Promise<ExecResult> {
-    let delay = 5;
+  /** Settles once the log may have grown past `offset` or the step ended (the host says either). */
+  private logChanged(offset: number): Promise<void> {
+    if (this.ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.logWake = resolve;
+      if (this.following === offset) return;
+      this.following = offset;
+      this.host.follow(this.stateDir, offset);
+    });
+  }
+
+  private async watch(): Promise<ResultFile> {
     for (;;) {
-      const result = await readResult(this.stateDir);
+      // The host's word, else the file (a step that ended while the agent was away, or before it listened).
+      const result = this.said ?? readResult(this.stateDir);
       if (result) return result;
       const pid = readNumber(stateFile(this.stateDir, 'pid'));
       // Without a pid file the agent died between creating the state dir and the host's answer.
       if (pid === undefined || !hostAlive(pid, path.dirname(this.stepRoot))) {
-        const late = await readResult(this.stateDir);
+        const late = readResult(this.stateDir);
         if (late) return late;
         // Gone without a result (killed, or crashed): nothing may keep running unsupervised.
         killGroupOf(this.stateDir);
@@ -471,14 +515,13 @@ export class ProcessStep implements RunningStep {
         };
       }
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
+        const timer = setTimeout(resolve, RESULT_POLL_MS);
         this.wake = () => {
           clearTimeout(timer);
           resolve();
         };
       });
       this.wake = undefined;
-      delay = Math.min(delay * 2, RESULT_POLL_MAX_MS);
     }
   }
 }

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Socket } from 'node:net';
-import type { LaunchSpec } from './state.js';
+import type { LaunchSpec, ResultFile } from './state.js';
 
 const HOST_DIR_NAME = '.host';
 // sockaddr_un's path is 108 bytes on Linux and 104 on macOS, with its terminating NUL.
@@ -14,13 +14,21 @@ const MAX_SOCKET_PATH_BYTES = 103;
 
 export type HostRequest =
   | { id: number; op: 'start'; stateDir: string; launch: LaunchSpec }
-  | { id: number; op: 'abort'; stateDir: string };
+  | { id: number; op: 'abort'; stateDir: string }
+  /** The agent read the step's log up to `offset` bytes: say 'output' once there is more (or now). */
+  | { id: number; op: 'follow'; stateDir: string; offset: number };
 
 export type HostMessage =
-  | { id: number; ok: true; pid: number }
+  /** The step's process runs (or could not be spawned: its result says so); `spawnedAt` Unix ms. */
+  | { id: number; ok: true; pid: number; spawnedAt: number }
   | { id: number; ok: false; error: string }
-  /** Sent to every connected agent once a step's result.json is written. */
-  | { op: 'ended'; stateDir: string };
+  /**
+   * Sent to every connected agent once a step's result.json is written, with its content: the agent
+   * need not read the file.
+   */
+  | { op: 'ended'; stateDir: string; result: ResultFile }
+  /** The step's log grew past the offset of this agent's last 'follow' (said once per 'follow'). */
+  | { op: 'output'; stateDir: string };
 
 export function hostDirOf(workRoot: string): string {
   return path.join(workRoot, HOST_DIR_NAME);

@@ -68,7 +68,9 @@ describe('followRecordFile', () => {
       let complete = false;
       let ended!: () => void;
       const completed = new Promise<void>((resolve) => (ended = resolve));
-      const it = followRecordFile(file, { complete: () => complete, completed })[Symbol.asyncIterator]();
+      const it = followRecordFile(file, { complete: () => complete, changed: () => completed })[
+        Symbol.asyncIterator
+      ]();
       const first = await it.next();
       expect(first.done ? '' : first.value.data.toString()).toBe('last words\n');
       const rest = it.next();
@@ -80,6 +82,38 @@ describe('followRecordFile', () => {
       complete = true;
       ended();
       expect(await rest).toEqual({ done: true, value: undefined });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('looks again as soon as told the file grew past where it stopped, not at its next poll', async () => {
+    writeFileSync(file, record('stdout', 'first\n'));
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const asked: number[] = [];
+      let grew!: () => void;
+      const changed = (offset: number) => {
+        asked.push(offset);
+        return new Promise<void>((resolve) => (grew = resolve));
+      };
+      let complete = false;
+      const it = followRecordFile(file, { complete: () => complete, changed })[Symbol.asyncIterator]();
+      const first = await it.next();
+      expect(first.done ? '' : first.value.data.toString()).toBe('first\n');
+      const next = it.next();
+      for (let turns = 0; asked.length === 0; turns++) {
+        if (turns > 100_000) throw new Error('the reader never waited at the end of the file');
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      // The reader says how far it read: the whole first record.
+      expect(asked).toEqual([record('stdout', 'first\n').length]);
+      appendFileSync(file, record('stdout', 'second\n'));
+      grew();
+      const second = await next;
+      expect(second.done ? '' : second.value.data.toString()).toBe('second\n');
+      complete = true;
+      expect(await it.next()).toEqual({ done: true, value: undefined });
     } finally {
       vi.useRealTimers();
     }

@@ -12,10 +12,11 @@ export interface FollowOptions {
   /** True once nothing will be appended any more: the reader then reads to the end and stops. */
   complete: () => boolean;
   /**
-   * Settles when `complete()` turns true: a reader waiting at the end of the file looks again at once
-   * rather than at its next poll (the step's end would otherwise wait up to `maxPollMs`).
+   * Called when the reader is at the end of the file, `offset` bytes into it: settles once the file may
+   * have grown past `offset` or `complete()` may have turned true, so the reader looks again at once
+   * rather than at its next poll. Without it the reader only polls.
    */
-  completed?: Promise<unknown>;
+  changed?: (offset: number) => Promise<unknown>;
   /** Read size; default 256 KiB. */
   blockBytes?: number;
   /** Longest wait at the end of the file before looking again; default 100 ms. */
@@ -65,7 +66,8 @@ export async function* followRecordFile(file: string, opts: FollowOptions): Asyn
         lastPass = true; // everything is written now: one more pass to the end
         continue;
       }
-      await pause(delay, opts.completed);
+      // Told of changes, the reader polls only in case a word is lost; else it backs off from 1 ms.
+      await pause(opts.changed ? maxPollMs : delay, opts.changed?.(pos));
       delay = Math.min(delay * 2, maxPollMs);
     }
   } finally {

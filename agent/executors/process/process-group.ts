@@ -3,9 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
+import { preciseNow } from './state.js';
 
 export type GroupExit =
-  | { kind: 'exited'; code: number | null; signal: NodeJS.Signals | null }
+  /** `at`: when the leader's exit was seen (Unix ms). */
+  | { kind: 'exited'; code: number | null; signal: NodeJS.Signals | null; at: number }
   | { kind: 'spawn-error'; error: NodeJS.ErrnoException };
 
 // How often a terminating group is checked for remaining members. There is no event for "the last
@@ -51,7 +53,7 @@ export class ProcessGroup {
         resolve(this.exitInfo);
       });
       this.child.once('exit', (code, signal) => {
-        this.exitInfo = { kind: 'exited', code, signal };
+        this.exitInfo = { kind: 'exited', code, signal, at: preciseNow() };
         resolve(this.exitInfo);
       });
     });
@@ -127,8 +129,10 @@ export class ProcessGroup {
       }
       return 'live';
     }
-    if (process.platform !== 'linux') return 'live';
-    return (await hasLiveMember(pgid)) ? 'live' : 'zombies';
+    // The leader itself still runs: no need to look further (a scan of /proc costs a read per process).
+    if (this.exitInfo === undefined || process.platform !== 'linux') return 'live';
+    const live = await liveGroups();
+    return !live || live.has(pgid) ? 'live' : 'zombies';
   }
 
   private signal(sig: 'SIGTERM' | 'SIGKILL'): void {
@@ -158,13 +162,31 @@ export function signalExitStatus(signal: NodeJS.Signals): number {
   return 128 + ((constants.signals[signal] as number | undefined) ?? 0);
 }
 
-/** Linux: whether a process that is not a zombie is in process group `pgid`, per /proc. */
-async function hasLiveMember(pgid: number): Promise<boolean> {
+let nextScan: Promise<Set<number> | undefined> | undefined;
+
+/**
+ * Linux: the process groups with a member that is not a zombie, per /proc. Every caller until the scan
+ * begins shares it (it begins on the next turn of the event loop), so a host terminating many steps at
+ * once reads /proc once per poll, not once per step; a scan never predates its caller's question.
+ * Undefined when /proc cannot be listed (then every group counts as live).
+ */
+function liveGroups(): Promise<Set<number> | undefined> {
+  nextScan ??= new Promise((resolve) =>
+    setImmediate(() => {
+      nextScan = undefined;
+      resolve(scanLiveGroups());
+    }),
+  );
+  return nextScan;
+}
+
+async function scanLiveGroups(): Promise<Set<number> | undefined> {
+  const live = new Set<number>();
   let names: string[];
   try {
     names = await readdir('/proc');
   } catch {
-    return true;
+    return undefined;
   }
   for (const name of names) {
     if (!/^\d+$/.test(name)) continue;
@@ -176,7 +198,7 @@ async function hasLiveMember(pgid: number): Promise<boolean> {
     }
     // "pid (comm) state ppid pgrp ...": comm may contain spaces and parentheses.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(fields[2]) === pgid && fields[0] !== 'Z' && fields[0] !== 'X') return true;
+    if (fields[0] !== 'Z' && fields[0] !== 'X') live.add(Number(fields[2]));
   }
-  return false;
+  return live;
 }

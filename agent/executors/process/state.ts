@@ -15,11 +15,21 @@
 //                 record: its presence means the log is complete
 //
 // The host's socket and its own stderr (host.log) are in `<workRoot>/.host/` (host-socket.ts).
+//
+// Durability: the files are written whole (temp + rename) but never fsynced, so an agent or step host
+// process that dies loses nothing written (the kernel has it). A power loss or kernel crash ends every
+// step's process anyway; a state dir it leaves torn reads as a step whose supervisor ended without a
+// result (errored), as the hub's SQLite store (synchronous = NORMAL) may lose its latest commits then.
+// An fsync costs milliseconds, four of them were on every step's path to its start and its end.
 // Shared by the step host process, so it imports node only.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 
 export const STATE_DIR_NAME = 'state';
+
+/** Unix ms with its sub-millisecond part, for the times the host reports (comparable across processes). */
+export const preciseNow = (): number => performance.timeOrigin + performance.now();
 export const FILES = {
   held: 'held.json',
   log: 'log',
@@ -33,13 +43,15 @@ export function stateFile(stateDir: string, name: keyof typeof FILES): string {
   return path.join(stateDir, FILES[name]);
 }
 
-/** Writes `text` to `file` atomically: a reader sees the old file, or the whole new one. */
+/**
+ * Writes `text` to `file` atomically: a reader sees the old file, or the whole new one (not fsynced:
+ * see the durability note above).
+ */
 export function writeFileAtomic(file: string, text: string, mode = 0o600): void {
   const tmp = `${file}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', mode);
   try {
     writeSync(fd, text);
-    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }
@@ -67,4 +79,6 @@ export interface ResultFile {
   status: 'succeeded' | 'failed' | 'errored' | 'aborted';
   exitStatus: number;
   error: string | null;
+  /** When the step's main process ended (Unix ms); absent when it never started. */
+  exitedAt?: number;
 }

@@ -14,14 +14,23 @@ import {
   type HostMessage,
   type HostRequest,
 } from './host-socket.js';
-import type { LaunchSpec } from './state.js';
+import type { LaunchSpec, ResultFile } from './state.js';
 import { stepHostScript } from './step-host-script.js';
 
 // How long a freshly spawned host may take to listen (a loaded machine, a cold Node start).
 const HOST_START_TIMEOUT_MS = 15_000;
 const RETRY_CONNECT_MS = 10;
 
-type Pending = { resolve: (pid: number) => void; reject: (err: Error) => void };
+/** The host's answer to a start: its pid, and when it spawned the step's process (Unix ms). */
+export interface Started {
+  pid: number;
+  spawnedAt: number;
+}
+
+/** What the host says of a step unasked. */
+type StepEvent = Extract<HostMessage, { op: string }>;
+
+type Pending = { resolve: (started: Started) => void; reject: (err: Error) => void };
 
 class Connection {
   readonly closed: Promise<void>;
@@ -30,19 +39,19 @@ class Connection {
 
   constructor(
     private readonly socket: net.Socket,
-    onEnded: (stateDir: string) => void,
+    onStepEvent: (event: StepEvent) => void,
   ) {
     // Requests in flight hold their own promises; the socket must not keep the agent alive.
     socket.unref();
     readLines(socket, (line) => {
       const message = line as HostMessage;
       if ('op' in message) {
-        onEnded(message.stateDir);
+        onStepEvent(message);
         return;
       }
       const waiter = this.pending.get(message.id);
       this.pending.delete(message.id);
-      if (message.ok) waiter?.resolve(message.pid);
+      if (message.ok) waiter?.resolve({ pid: message.pid, spawnedAt: message.spawnedAt });
       else waiter?.reject(new Error(message.error));
     });
     this.closed = new Promise((resolve) => {
@@ -55,7 +64,7 @@ class Connection {
     });
   }
 
-  request(make: (id: number) => HostRequest): Promise<number> {
+  request(make: (id: number) => HostRequest): Promise<Started> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -72,9 +81,21 @@ class Connection {
   }
 }
 
+/** What the host says of one step (see StepHostClient.subscribe). */
+export interface StepEvents {
+  /**
+   * The step ended, with its result; or, without, the connection to the host was lost (whoever waits
+   * on the step should look at its state dir now).
+   */
+  ended(result: ResultFile | undefined): void;
+  /** The step's log grew past the offset of the last follow(). */
+  output(): void;
+}
+
 export class StepHostClient {
-  private connection: Promise<Connection> | undefined;
-  private readonly listeners = new Map<string, Set<() => void>>();
+  /** The connection, open or opening; `spawns`: opened by a caller that starts a host if none runs. */
+  private connection: { opening: Promise<Connection>; spawns: boolean } | undefined;
+  private readonly listeners = new Map<string, Set<StepEvents>>();
   private holds = 0;
   private lingerTimer: NodeJS.Timeout | undefined;
 
@@ -84,8 +105,8 @@ export class StepHostClient {
     private readonly lingerMs: number,
   ) {}
 
-  /** Starts a step under the host (started if none runs); resolves with the host's pid once it runs. */
-  async start(stateDir: string, launch: LaunchSpec): Promise<number> {
+  /** Starts a step under the host (started if none runs); resolves once the step's process runs. */
+  async start(stateDir: string, launch: LaunchSpec): Promise<Started> {
     const connection = await this.connect(true);
     return connection.request((id) => ({ id, op: 'start', stateDir, launch }));
   }
@@ -96,17 +117,30 @@ export class StepHostClient {
     connection?.send({ id: 0, op: 'abort', stateDir });
   }
 
+  /** Connects to the host if one runs: what it says of steps taken back after a restart reaches them. */
+  attach(): void {
+    this.connect(false).catch(() => undefined);
+  }
+
   /**
-   * Calls `wake` when the host reports the step ended or the connection to the host is lost (either
-   * way its watcher should look at the state dir now). Returns the unsubscribe.
+   * Asks the host to say `output` once the step's log is longer than `offset` bytes (at once if it
+   * is). Without a host to ask nothing is said: the reader polls.
    */
-  onEnded(stateDir: string, wake: () => void): () => void {
+  follow(stateDir: string, offset: number): void {
+    void this.connect(false).then(
+      (connection) => connection.send({ id: 0, op: 'follow', stateDir, offset }),
+      () => undefined,
+    );
+  }
+
+  /** Delivers what the host says of the step to `events` (and the loss of the host). Returns the unsubscribe. */
+  subscribe(stateDir: string, events: StepEvents): () => void {
     const key = path.resolve(stateDir);
     let set = this.listeners.get(key);
     if (!set) this.listeners.set(key, (set = new Set()));
-    set.add(wake);
+    set.add(events);
     return () => {
-      set.delete(wake);
+      set.delete(events);
       if (set.size === 0) this.listeners.delete(key);
     };
   }
@@ -123,24 +157,26 @@ export class StepHostClient {
       this.lingerTimer = setTimeout(() => {
         const connection = this.connection;
         this.connection = undefined;
-        void connection?.then((c) => c.close()).catch(() => undefined);
+        void connection?.opening.then((c) => c.close()).catch(() => undefined);
       }, this.lingerMs);
       this.lingerTimer.unref();
     };
   }
 
   private connect(spawnIfNone: boolean): Promise<Connection> {
-    if (this.connection) return this.connection;
-    const opening = this.open(spawnIfNone);
-    this.connection = opening;
+    const current = this.connection;
+    if (current && (current.spawns || !spawnIfNone)) return current.opening;
+    // One opened without spawning may fail for want of a host: then this caller starts one.
+    const opening = current ? current.opening.catch(() => this.open(true)) : this.open(spawnIfNone);
+    this.connection = { opening, spawns: spawnIfNone };
     opening.then(
       (connection) =>
         connection.closed.then(() => {
-          if (this.connection === opening) this.connection = undefined;
-          for (const set of this.listeners.values()) for (const wake of set) wake();
+          if (this.connection?.opening === opening) this.connection = undefined;
+          for (const set of this.listeners.values()) for (const events of set) events.ended(undefined);
         }),
       () => {
-        if (this.connection === opening) this.connection = undefined;
+        if (this.connection?.opening === opening) this.connection = undefined;
       },
     );
     return opening;
@@ -165,8 +201,13 @@ export class StepHostClient {
   }
 
   private wrap(socket: net.Socket): Connection {
-    return new Connection(socket, (stateDir) => {
-      for (const wake of this.listeners.get(path.resolve(stateDir)) ?? []) wake();
+    return new Connection(socket, (event) => {
+      // A host started by an older agent (it outlives upgrades) says 'ended' without the result: the
+      // step then reads result.json, as after a lost connection. It answers 'follow' with an error to
+      // request 0, which nobody waits for: the reader polls.
+      for (const events of this.listeners.get(path.resolve(event.stateDir)) ?? [])
+        if (event.op === 'ended') events.ended(event.result);
+        else events.output();
     });
   }
 

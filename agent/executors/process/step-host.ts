@@ -27,6 +27,8 @@ if (!process.argv[2]) {
 
 const steps = new Map<string, StepSupervision>();
 const agents = new Set<net.Socket>();
+/** Per step: the agents that read its log to the end and wait for more (see the 'follow' request). */
+const followers = new Map<string, Set<net.Socket>>();
 let stopping = false;
 
 function maybeExit(): void {
@@ -52,6 +54,14 @@ function handle(agent: net.Socket, request: HostRequest): void {
     steps.get(stateDir)?.checkAbort();
     return;
   }
+  if (request.op === 'follow') {
+    const step = steps.get(stateDir);
+    // A step not supervised here (any more) gets no answer: its 'ended' went out, or its reader polls.
+    if (!step) return;
+    if (step.logBytes > request.offset) writeLine(agent, { op: 'output', stateDir });
+    else followers.set(stateDir, (followers.get(stateDir) ?? new Set()).add(agent));
+    return;
+  }
   if (!insideWorkRoot(stateDir) || steps.has(stateDir) || stopping) {
     const why = stopping ? 'the step host is stopping' : `not a new step dir of ${workRoot}: ${stateDir}`;
     writeLine(agent, { id: request.id, ok: false, error: why });
@@ -65,10 +75,17 @@ function handle(agent: net.Socket, request: HostRequest): void {
     return;
   }
   steps.set(stateDir, step);
-  writeLine(agent, { id: request.id, ok: true, pid: process.pid });
-  void step.done.then(() => {
+  step.onOutput = () => {
+    const waiting = followers.get(stateDir);
+    if (!waiting) return;
+    followers.delete(stateDir);
+    for (const a of waiting) writeLine(a, { op: 'output', stateDir });
+  };
+  writeLine(agent, { id: request.id, ok: true, pid: process.pid, spawnedAt: step.spawnedAt });
+  void step.done.then((result) => {
     steps.delete(stateDir);
-    for (const a of agents) writeLine(a, { op: 'ended', stateDir });
+    followers.delete(stateDir);
+    for (const a of agents) writeLine(a, { op: 'ended', stateDir, result });
     maybeExit();
   });
 }

@@ -4,11 +4,11 @@
 // rename) after the last log record. An agent that restarts finds all of it in the state dir (state.ts).
 //
 // Runs inside the step host, so it imports node and its own folder's node-only modules.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { encodeRecordHeader, type RecordStream } from './log-records.js';
 import { ProcessGroup, signalExitStatus } from './process-group.js';
-import { stateFile, writeFileAtomic, type LaunchSpec, type ResultFile } from './state.js';
+import { preciseNow, stateFile, writeFileAtomic, type LaunchSpec, type ResultFile } from './state.js';
 
 // Descendants left running when the step's main process exits are the step's litter: they get this
 // long after SIGTERM before SIGKILL.
@@ -47,6 +47,12 @@ function spawnErrorMessage(runPath: string, err: NodeJS.ErrnoException): string 
 export class StepSupervision {
   /** Settles once result.json is written. Never rejects. */
   readonly done: Promise<ResultFile>;
+  /** When the step's process was spawned (Unix ms). */
+  readonly spawnedAt: number;
+  /** Bytes appended to the log so far. */
+  logBytes = 0;
+  /** Called after each append to the log. */
+  onOutput: () => void = () => undefined;
   private readonly group: ProcessGroup;
   private ending: Ending | undefined;
   /** Set when the log file cannot be written: the step is stopped and ends errored. */
@@ -68,6 +74,7 @@ export class StepSupervision {
       uid: spec.uid,
       gid: spec.gid,
     });
+    this.spawnedAt = preciseNow();
     if (this.group.pid !== undefined) writeFileAtomic(stateFile(stateDir, 'pgid'), String(this.group.pid));
     this.done = this.run(spec).catch((err: unknown) =>
       this.finish({
@@ -83,15 +90,18 @@ export class StepSupervision {
    * state dir removed under a running step (its agent's dir deleted) means nobody can ever collect it.
    */
   checkAbort(): void {
-    if (!existsSync(this.stateDir)) {
-      this.end({ status: 'aborted', error: 'interrupted' }, LEFTOVER_GRACE_MS);
+    const abortFile = stateFile(this.stateDir, 'abort');
+    // The host looks at every step four times a second: no exception thrown when nothing is asked.
+    if (!existsSync(abortFile)) {
+      if (!existsSync(this.stateDir))
+        this.end({ status: 'aborted', error: 'interrupted' }, LEFTOVER_GRACE_MS);
       return;
     }
     let text = '';
     try {
-      text = readFileSync(stateFile(this.stateDir, 'abort'), 'utf8');
+      text = readFileSync(abortFile, 'utf8');
     } catch {
-      // no request
+      // removed meanwhile: no request
     }
     if (text && text !== this.abortSeen) {
       this.abortSeen = text;
@@ -148,17 +158,18 @@ export class StepSupervision {
     if (!g.terminating) await g.terminate(LEFTOVER_GRACE_MS);
     output.lingerAfterExit();
     await output.closed;
-    fsyncSync(logFd);
     closeSync(logFd);
 
     const exitStatus = exit.code ?? (exit.signal ? signalExitStatus(exit.signal) : -1);
+    const exitedAt = exit.at;
     const why = this.ending;
-    if (why) return this.finish({ status: why.status, exitStatus, error: why.error });
-    if (exit.code === 0) return this.finish({ status: 'succeeded', exitStatus: 0, error: null });
+    if (why) return this.finish({ status: why.status, exitStatus, error: why.error, exitedAt });
+    if (exit.code === 0) return this.finish({ status: 'succeeded', exitStatus: 0, error: null, exitedAt });
     return this.finish({
       status: 'failed',
       exitStatus,
       error: exit.signal ? `killed by ${exit.signal}` : null,
+      exitedAt,
     });
   }
 
@@ -186,12 +197,16 @@ export class StepSupervision {
         // Synchronous: records land in arrival order, and a slow disk slows the step, never our memory.
         if (this.logBroken) return;
         try {
-          writeSync(logFd, Buffer.concat([encodeRecordHeader(stream, Date.now(), data.length), data]));
+          const record = Buffer.concat([encodeRecordHeader(stream, Date.now(), data.length), data]);
+          writeSync(logFd, record);
+          this.logBytes += record.length;
         } catch (err) {
           // A full disk, say: a step whose output cannot be kept is stopped, not run on unseen.
           this.logBroken = `cannot write the step's log: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
           this.end({ status: 'errored', error: this.logBroken }, 0);
+          return;
         }
+        this.onOutput();
       });
       readable.on('error', onClose);
       readable.on('close', onClose);
