@@ -32,6 +32,7 @@ import * as m0018 from './0018_replica_dispatch.js';
 import * as m0019 from './0019_build_log_positions.js';
 import * as m0022 from './0022_instance_ordering.js';
 import * as m0023 from './0023_step_process_started.js';
+import * as m0026 from './0026_log_payload_bytes.js';
 import { IdentityColumnsPlugin } from './identity-columns.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
@@ -55,6 +56,7 @@ export const migrations: Record<string, Migration> = {
   '0019_build_log_positions': m0019,
   '0022_instance_ordering': m0022,
   '0023_step_process_started': m0023,
+  '0026_log_payload_bytes': m0026,
 };
 
 const provider: MigrationProvider = {
