@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BuildEvents } from '../events/build-events.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { BuildEvent, LogAppend, Store } from '../store/store.js';
+import { buildWithSteps } from '../../test/support/store-builds.js';
 import { streamBuildEvents } from './sse.js';
 
 const CHUNK = 64 * 1024;
@@ -37,18 +38,8 @@ afterEach(async () => {
 });
 
 async function startedBuild(): Promise<{ buildId: number; stepRunId: number }> {
-  const team = await store.getTeam('main');
-  const { pipeline } = await store.savePipeline({
-    teamId: team!.id,
-    name: 'p',
-    source: 'jobs: []',
-    jobs: [{ name: 'a', plan: { id: 'a', kind: 'do', steps: [] } }],
-    at: 1,
-  });
-  const job = (await store.getJob(pipeline.id, 'a'))!;
-  const build = await store.createBuild({ jobId: job.id, plan: job.plan, at: 1 });
-  const step = await store.createStepRun({ buildId: build.id, planId: 's', name: 's', spec: null, at: 1 });
-  return { buildId: build.id, stepRunId: step.id };
+  const { build, steps } = await buildWithSteps(store, ['s']);
+  return { buildId: build.id, stepRunId: steps[0]!.id };
 }
 
 /** `count` chunks of 64 KiB from log seq `from`, each made of its seq's digit. */

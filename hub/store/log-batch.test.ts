@@ -1,28 +1,17 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { storeBackends } from '../../test/support/store-backends.js';
+import { buildWithSteps as stepsOf } from '../../test/support/store-builds.js';
 import { formatEvent } from '../api/sse.js';
-import type { LogAppend, LogPositionRow, StepRun, Store } from './store.js';
+import type { BuildEvent, LogAppend, LogPositionRow, StepRun, Store } from './store.js';
 
 let store: Store;
 
-async function buildWithSteps(n: number, pipelineName = 'p') {
-  const team = await store.getTeam('main');
-  const { pipeline } = await store.savePipeline({
-    teamId: team!.id,
-    name: pipelineName,
-    source: 'jobs: []',
-    jobs: [{ name: 'a', plan: { id: 'a', kind: 'do', steps: [] } }],
-    at: 1,
-  });
-  const job = (await store.getJob(pipeline.id, 'a'))!;
-  const build = await store.createBuild({ jobId: job.id, plan: job.plan, at: 1 });
-  const steps = [];
-  for (let i = 1; i <= n; i++)
-    steps.push(
-      await store.createStepRun({ buildId: build.id, planId: `s${i}`, name: `s${i}`, spec: null, at: 1 }),
-    );
-  return { build, steps };
-}
+const buildWithSteps = (n: number, pipelineName = 'p') =>
+  stepsOf(
+    store,
+    Array.from({ length: n }, (_, i) => `s${i + 1}`),
+    pipelineName,
+  );
 
 const chunk = (stepRunId: number, seq: number, payload: string): LogAppend => ({
   stepRunId,
@@ -132,10 +121,12 @@ describe.each(storeBackends())('appendLogs (%s)', (_name, open) => {
     expect(oldEvents.map((e) => e.logPayload)).toEqual([undefined, undefined, undefined]);
     // The event handed to live readers is the one read back later.
     expect(results.map((r) => (r.kind === 'stored' ? r.event.json : ''))).toEqual(events.map((e) => e.json));
-    for (const [i, e] of events.entries())
-      expect(JSON.parse(formatEvent(e).toString().split('\ndata: ')[1]!)).toEqual(
-        JSON.parse(formatEvent(oldEvents[i]!).toString().split('\ndata: ')[1]!),
-      );
+    // SSE frames the bytes as it frames the text.
+    const framed = (e: BuildEvent) =>
+      (JSON.parse(formatEvent(e).toString().split('\ndata: ')[1]!) as { data: { payload: string } }).data
+        .payload;
+    expect(events.map(framed)).toEqual(texts);
+    expect(oldEvents.map(framed)).toEqual(texts);
     // Line index: counted on the bytes as on the text.
     const strip = (rows: LogPositionRow[]) => rows.map(({ line, partial, sgr }) => ({ line, partial, sgr }));
     const positions = strip(await store.buildEvents.logPositions(build.id, 0, 100));
