@@ -107,7 +107,7 @@ export class BuildLogIndex {
     for (;;) {
       const events = await this.store.listBuildEvents(this.buildId, this.seq, READ_EVENTS);
       for (const e of events) {
-        const logged = stepTextOf(e.type, JSON.parse(e.json));
+        const logged = stepTextOf(e.type, JSON.parse(e.logPayload?.data ?? e.json), e.logPayload?.bytes);
         if (logged) {
           const before = this.scanned.get(logged.step) ?? LOG_START;
           const after = advance(before, logged.text);

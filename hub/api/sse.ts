@@ -1,12 +1,21 @@
 // Server-sent build events: replay from the store after Last-Event-ID, then follow live events. Memory
-// stays bounded for slow readers: when the socket backs up, live events are not buffered; the reader
-// falls back to catching up from the store, which holds every event anyway.
+// stays bounded for slow readers: a reader whose socket backs up keeps taking live events while it has
+// at most LIVE_BACKLOG_BYTES unsent (frames shared with the build's other readers, so that costs little);
+// past that, live events are not buffered, and the reader catches up from the store, which holds every
+// event anyway.
 
 import type { ServerResponse } from 'node:http';
 import type { BuildEvents } from '../events/build-events.js';
+import { payloadFieldPrefix, payloadLiteralBytes } from '../log-text/log-payload.js';
 import type { BuildEvent, Store } from '../store/store.js';
 
 const PAGE = 500;
+/**
+ * Unsent bytes a reader may hold and still follow the live feed: a few of the log writer's batches
+ * (1 MiB by default, published together), so a reader that lags briefly does not fall back to reading
+ * back from the store what it was just handed.
+ */
+const LIVE_BACKLOG_BYTES = 4 * 1024 * 1024;
 const TERMINAL = new Set(['succeeded', 'failed', 'errored', 'aborted']);
 
 /**
@@ -18,11 +27,31 @@ const frames = new WeakMap<BuildEvent, Buffer>();
 export function formatEvent(event: BuildEvent): Buffer {
   let frame = frames.get(event);
   if (!frame) {
-    // The stored JSON is spliced in as it is: serializing the envelope again would copy every log chunk.
-    const envelope = `{"event":${JSON.stringify(event.type)},"version":${JSON.stringify(event.version)},"data":${event.json}}`;
-    frame = Buffer.from(`id: ${event.seq}\nevent: event\ndata: ${envelope}\n\n`);
+    frame = event.logPayload ? framePayload(event, event.logPayload) : frameJson(event);
     frames.set(event, frame);
   }
+  return frame;
+}
+
+function frameHead(event: BuildEvent): string {
+  return `id: ${event.seq}\nevent: event\ndata: {"event":${JSON.stringify(event.type)},"version":${JSON.stringify(event.version)},"data":`;
+}
+
+/** The stored JSON is spliced in as it is: serializing the envelope again would copy every log chunk. */
+function frameJson(event: BuildEvent): Buffer {
+  return Buffer.from(`${frameHead(event)}${event.json}}\n\n`);
+}
+
+/** A log event with its payload kept as bytes: escaped straight into the frame, never decoded. */
+function framePayload(event: BuildEvent, { data, bytes }: { data: string; bytes: Buffer }): Buffer {
+  const head = frameHead(event) + payloadFieldPrefix(data);
+  const literal = payloadLiteralBytes(bytes);
+  const tail = '}}\n\n';
+  const headBytes = Buffer.byteLength(head);
+  const frame = Buffer.allocUnsafe(headBytes + literal.length + tail.length);
+  frame.write(head, 0);
+  frame.write(literal, headBytes, 'latin1');
+  frame.write(tail, headBytes + literal.length, 'latin1');
   return frame;
 }
 
@@ -97,7 +126,7 @@ export async function streamBuildEvents(
   const unsubscribe = events.subscribe(buildId, (event) => {
     if (catchingUp) {
       missed = true;
-    } else if (event === undefined || event.seq > cursor + 1 || res.writableNeedDrain) {
+    } else if (event === undefined || event.seq > cursor + 1 || res.writableLength > LIVE_BACKLOG_BYTES) {
       // A hint of events stored by another replica, or a gap (theirs came first): read the store.
       missed = true;
       startCatchUp();

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createHubMetrics } from '../metrics.js';
 import { openSqliteStore } from '../store/sqlite.js';
 import type { LogAppend, Store } from '../store/store.js';
+import { buildWithSteps } from '../../test/support/store-builds.js';
 import { BuildEvents } from './build-events.js';
 import { formatBytes, LogWriter } from './log-writer.js';
 
@@ -15,23 +16,11 @@ afterEach(async () => {
 });
 
 async function steps(n: number): Promise<{ buildId: number; ids: number[] }> {
-  const team = await store.getTeam('main');
-  const { pipeline } = await store.savePipeline({
-    teamId: team!.id,
-    name: 'p',
-    source: 'jobs: []',
-    jobs: [{ name: 'a', plan: { id: 'a', kind: 'do', steps: [] } }],
-    at: 1,
-  });
-  const job = (await store.getJob(pipeline.id, 'a'))!;
-  const build = await store.createBuild({ jobId: job.id, plan: job.plan, at: 1 });
-  const ids = [];
-  for (let i = 0; i < n; i++)
-    ids.push(
-      (await store.createStepRun({ buildId: build.id, planId: `s${i}`, name: `s${i}`, spec: null, at: 1 }))
-        .id,
-    );
-  return { buildId: build.id, ids };
+  const { build, steps } = await buildWithSteps(
+    store,
+    Array.from({ length: n }, (_, i) => `s${i}`),
+  );
+  return { buildId: build.id, ids: steps.map((s) => s.id) };
 }
 
 const chunk = (stepRunId: number, seq: number, payload: string): LogAppend => ({

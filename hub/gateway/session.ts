@@ -35,6 +35,7 @@ import {
 import type { Engine } from '../engine/engine.js';
 import { EVENT_VERSIONS, eventTime, type BuildEvents } from '../events/build-events.js';
 import type { LogWriter } from '../events/log-writer.js';
+import { logPayloadBytes } from '../log-text/log-payload.js';
 import type { HubMetrics } from '../metrics.js';
 import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
 import { boundsViolation } from './agent-bounds.js';
@@ -496,12 +497,10 @@ export class AgentSession implements AgentConnection {
         event: {
           type: 'log',
           version: EVENT_VERSIONS.log,
-          data: {
-            origin: { id: lease.planId, source },
-            payload: chunk.data.toString('utf8'),
-            time: eventTime(chunk.atUnixMs),
-          },
+          // The payload goes beside the data as bytes (hub/log-text/log-payload.ts), never decoded here.
+          data: { origin: { id: lease.planId, source }, time: eventTime(chunk.atUnixMs) },
         },
+        payload: logPayloadBytes(chunk.data),
         at: this.deps.now(),
       })
       .then(

@@ -3,6 +3,7 @@
 // with the event (build_log_index), so a client can be shown any part of a long log with the right line
 // numbers and colours without anything reading the text that comes before.
 
+import { countNewlines } from './log-payload.js';
 import { SgrState } from './sgr-state.js';
 
 export interface LogPosition {
@@ -31,29 +32,45 @@ export interface LogData {
  * payload, an `error` event's message on a line of its own; undefined for other events and for events of
  * no step (the hub's own notes).
  */
-export function stepTextOf(type: string, data: unknown): { step: string; text: string } | undefined {
+export function stepTextOf(
+  type: string,
+  data: unknown,
+  payload?: Buffer,
+): { step: string; text: string | Buffer } | undefined {
   if (type !== 'log' && type !== 'error') return undefined;
   const d = data as LogData | null | undefined;
   const step = d?.origin?.id;
   if (typeof step !== 'string') return undefined;
+  // A log event stored with its payload apart (hub/log-text/log-payload.ts): the bytes are the text.
+  if (type === 'log' && payload) return { step, text: payload };
   const text = type === 'log' ? d?.payload : `${d?.payload ?? d?.message ?? 'error'}\n`;
   return typeof text === 'string' ? { step, text } : undefined;
 }
 
-/** The position after `text` is added at `at`. */
-export function advance(at: LogPosition, text: string): LogPosition {
+/** The position after `text` (a string, or UTF-8 bytes read without decoding them) is added at `at`. */
+export function advance(at: LogPosition, text: string | Buffer): LogPosition {
   let newlines = 0;
-  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) newlines++;
+  let endsWithNewline: boolean;
+  let escape: boolean;
+  if (typeof text === 'string') {
+    for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) newlines++;
+    endsWithNewline = text.endsWith('\n');
+    escape = text.includes('\x1b');
+  } else {
+    newlines = countNewlines(text);
+    endsWithNewline = text.at(-1) === 0x0a;
+    escape = text.includes(0x1b);
+  }
   let { sgr, unfinished } = at;
-  if (unfinished !== '' || text.includes('\x1b')) {
+  if (unfinished !== '' || escape) {
     const state = SgrState.from(sgr, unfinished);
-    state.feed(text);
+    state.feed(typeof text === 'string' ? text : text.toString('utf8'));
     sgr = state.sequence();
     unfinished = state.unfinished;
   }
   return {
     line: at.line + newlines,
-    partial: newlines === 0 ? at.partial || text !== '' : !text.endsWith('\n'),
+    partial: newlines === 0 ? at.partial || text.length > 0 : !endsWithNewline,
     sgr,
     unfinished,
   };

@@ -2,12 +2,13 @@
 // log chunks appended in batches with their step's log_seq fence and the build's log size cap, and, for
 // every event with a step's log text, where that step's log stands after it (kysely-log-positions.ts).
 
-import type { Kysely, Transaction } from 'kysely';
+import type { Insertable, Kysely, Transaction } from 'kysely';
 import { conflictsAs } from './constraint-errors.js';
 import { LogPositionWriter } from './kysely-log-positions.js';
+import { eventWithPayload } from '../log-text/log-payload.js';
 import { stepTextOf } from '../log-text/log-position.js';
 import { json, toBuildEvent } from './rows.js';
-import type { Database } from './schema.js';
+import type { BuildEventsTable, Database } from './schema.js';
 import { StoreConflictError } from './store.js';
 import type {
   BuildEvent,
@@ -47,14 +48,33 @@ async function insertEvent(db: Db, buildId: number, event: EventInput): Promise<
   return { buildId, seq: row.seq, type: event.type, version: event.version, json: data, at: event.at };
 }
 
-/** Inserts an event at a seq the caller allocated (inside a transaction that read the build's max seq). */
-async function insertEventAt(db: Db, buildId: number, seq: number, event: EventInput): Promise<BuildEvent> {
-  const data = json(event.data);
-  await db
-    .insertInto('build_events')
-    .values({ build_id: buildId, seq, type: event.type, version: event.version, data, at: event.at })
-    .execute();
-  return { buildId, seq, type: event.type, version: event.version, json: data, at: event.at };
+/** Event rows per insert statement (7 parameters each, well under SQLite's and PostgreSQL's limits). */
+const INSERT_ROWS = 500;
+
+/**
+ * A transaction's events at seqs it allocated (having read the builds' max seq), inserted together by
+ * `flush`: a batch of log chunks costs one statement, not one per chunk. A log event's `payload` bytes
+ * go in a column of their own, as they are.
+ */
+class EventRows {
+  private readonly rows: Insertable<BuildEventsTable>[] = [];
+
+  add(buildId: number, seq: number, event: EventInput, payload?: Buffer): BuildEvent {
+    const data = json(event.data);
+    const { type, version, at } = event;
+    this.rows.push({ build_id: buildId, seq, type, version, data, at, payload: payload ?? null });
+    const fields = { buildId, seq, type, version, at };
+    return payload ? eventWithPayload(fields, data, payload) : { ...fields, json: data };
+  }
+
+  async flush(db: Db): Promise<void> {
+    for (let i = 0; i < this.rows.length; i += INSERT_ROWS)
+      await db
+        .insertInto('build_events')
+        .values(this.rows.slice(i, i + INSERT_ROWS))
+        .execute();
+    this.rows.length = 0;
+  }
 }
 
 /**
@@ -169,9 +189,16 @@ export class KyselyBuildLog implements Pick<
         >();
         const results: LogAppendResult[] = [];
         const positions = new LogPositionWriter(trx);
-        const insert = async (buildId: number, seq: number, event: Omit<EventInput, 'at'>, at: number) => {
-          await positions.add(buildId, seq, event.type, event.data);
-          return insertEventAt(trx, buildId, seq, { ...event, at });
+        const rows = new EventRows();
+        const insert = async (
+          buildId: number,
+          seq: number,
+          event: Omit<EventInput, 'at'>,
+          at: number,
+          payload?: Buffer,
+        ) => {
+          await positions.add(buildId, seq, event.type, event.data, payload);
+          return rows.add(buildId, seq, { ...event, at }, payload);
         };
         for (const input of inputs) {
           let step = steps.get(input.stepRunId);
@@ -237,9 +264,10 @@ export class KyselyBuildLog implements Pick<
           }
           build.bytes += bytes;
           build.dirty = build.dirty || bytes > 0;
-          const event = await insert(step.buildId, build.nextSeq++, input.event, input.at);
+          const event = await insert(step.buildId, build.nextSeq++, input.event, input.at, input.payload);
           results.push({ kind: 'stored', event });
         }
+        await rows.flush(trx);
         await positions.flush();
         for (const [id, step] of steps) {
           if (step.logSeq !== step.initial)

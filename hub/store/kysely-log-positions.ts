@@ -28,9 +28,9 @@ export class LogPositionWriter {
 
   constructor(private readonly db: Db) {}
 
-  /** Advances the event's step past its text; nothing for events of no step's log. */
-  async add(buildId: number, seq: number, type: string, data: unknown): Promise<void> {
-    const logged = stepTextOf(type, data);
+  /** Advances the event's step past its text (`payload`: a log event's, kept apart); nothing for events of no step's log. */
+  async add(buildId: number, seq: number, type: string, data: unknown, payload?: Buffer): Promise<void> {
+    const logged = stepTextOf(type, data, payload);
     if (!logged) return;
     const state = await this.state(buildId, logged.step);
     state.at = advance(state.at, logged.text);

@@ -1,33 +1,33 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { storeBackends } from '../../test/support/store-backends.js';
-import type { LogAppend, StepRun, Store } from './store.js';
+import { buildWithSteps as stepsOf } from '../../test/support/store-builds.js';
+import { formatEvent } from '../api/sse.js';
+import type { BuildEvent, LogAppend, LogPositionRow, StepRun, Store } from './store.js';
 
 let store: Store;
 
-async function buildWithSteps(n: number, pipelineName = 'p') {
-  const team = await store.getTeam('main');
-  const { pipeline } = await store.savePipeline({
-    teamId: team!.id,
-    name: pipelineName,
-    source: 'jobs: []',
-    jobs: [{ name: 'a', plan: { id: 'a', kind: 'do', steps: [] } }],
-    at: 1,
-  });
-  const job = (await store.getJob(pipeline.id, 'a'))!;
-  const build = await store.createBuild({ jobId: job.id, plan: job.plan, at: 1 });
-  const steps = [];
-  for (let i = 1; i <= n; i++)
-    steps.push(
-      await store.createStepRun({ buildId: build.id, planId: `s${i}`, name: `s${i}`, spec: null, at: 1 }),
-    );
-  return { build, steps };
-}
+const buildWithSteps = (n: number, pipelineName = 'p') =>
+  stepsOf(
+    store,
+    Array.from({ length: n }, (_, i) => `s${i + 1}`),
+    pipelineName,
+  );
 
 const chunk = (stepRunId: number, seq: number, payload: string): LogAppend => ({
   stepRunId,
   seq,
   bytes: payload.length,
   event: { type: 'log', version: '5.1', data: { origin: { id: `step-${stepRunId}` }, payload } },
+  at: 100 + seq,
+});
+
+/** A chunk as the gateway hands it over: its payload as bytes beside the data (migration 0026). */
+const byteChunk = (stepRunId: number, seq: number, payload: Buffer): LogAppend => ({
+  stepRunId,
+  seq,
+  bytes: payload.length,
+  event: { type: 'log', version: '5.1', data: { origin: { id: `step-${stepRunId}` } } },
+  payload,
   at: 100 + seq,
 });
 
@@ -96,6 +96,46 @@ describe.each(storeBackends())('appendLogs (%s)', (_name, open) => {
       (e) => (JSON.parse(e.json) as { payload: string }).payload,
     );
     expect(payloads).toEqual(['1234', '5678', '90', 'CUT']);
+  });
+
+  // What SSE sends and what the log pages read must not depend on which form a chunk was stored in.
+  it('stores payload bytes beside the data and reads them as the same text, line index included', async () => {
+    const { build, steps } = await buildWithSteps(1);
+    const [one] = steps as [StepRun];
+    // Escapes of every kind, multi-byte UTF-8, colours, and a line finished by the next chunk.
+    const texts = [
+      'plain "quoted" \\ back\tslash\n',
+      'ünïcødé 🚀 \u0001\u001f\r\n\x1b[31mred',
+      ' still red\n\n',
+    ];
+    const results = await store.appendLogs(texts.map((t, i) => byteChunk(one.id, i + 1, Buffer.from(t))));
+    expect(results.map((r) => r.kind)).toEqual(['stored', 'stored', 'stored']);
+    // The same log stored the old way (payload inside the JSON), in a second build.
+    const old = await buildWithSteps(1, 'old');
+    const [oldStep] = old.steps as [StepRun];
+    await store.appendLogs(texts.map((t, i) => chunk(oldStep.id, i + 1, t)));
+    const events = await store.listBuildEvents(build.id, 0, 100);
+    const oldEvents = await store.listBuildEvents(old.build.id, 0, 100);
+    expect(events.map((e) => (JSON.parse(e.json) as { payload: string }).payload)).toEqual(texts);
+    expect(events.map((e) => e.logPayload?.bytes.toString())).toEqual(texts);
+    expect(oldEvents.map((e) => e.logPayload)).toEqual([undefined, undefined, undefined]);
+    // The event handed to live readers is the one read back later.
+    expect(results.map((r) => (r.kind === 'stored' ? r.event.json : ''))).toEqual(events.map((e) => e.json));
+    // SSE frames the bytes as it frames the text.
+    const framed = (e: BuildEvent) =>
+      (JSON.parse(formatEvent(e).toString().split('\ndata: ')[1]!) as { data: { payload: string } }).data
+        .payload;
+    expect(events.map(framed)).toEqual(texts);
+    expect(oldEvents.map(framed)).toEqual(texts);
+    // Line index: counted on the bytes as on the text.
+    const strip = (rows: LogPositionRow[]) => rows.map(({ line, partial, sgr }) => ({ line, partial, sgr }));
+    const positions = strip(await store.buildEvents.logPositions(build.id, 0, 100));
+    expect(positions).toEqual(strip(await store.buildEvents.logPositions(old.build.id, 0, 100)));
+    expect(positions.map((p) => [p.line, p.partial, p.sgr])).toEqual([
+      [1, false, ''],
+      [2, true, '\x1b[31m'],
+      [4, false, '\x1b[31m'],
+    ]);
   });
 
   // Two hubs' log writers at once (on PostgreSQL, two replicas), each batch touching both builds, in

@@ -3,6 +3,7 @@
 // callers never share state with the store.
 
 import type { Selectable } from 'kysely';
+import { eventWithPayload } from '../log-text/log-payload.js';
 import { refOfKey } from '../pipeline/instance-vars.js';
 import type { PlanNode } from '../pipeline/plan.js';
 import type {
@@ -175,15 +176,18 @@ export function toStepRun(row: Selectable<StepRunsTable>): StepRun {
   };
 }
 
+/** Both forms of a log event: its payload in the `payload` column (since 0026) or inside `data`. */
 export function toBuildEvent(row: Selectable<BuildEventsTable>): BuildEvent {
-  return {
+  const fields = {
     buildId: row.build_id,
     seq: row.seq,
     type: row.type,
     version: row.version,
-    json: row.data,
     at: num(row.at),
   };
+  return row.payload === null
+    ? { ...fields, json: row.data }
+    : eventWithPayload(fields, row.data, row.payload);
 }
 
 export function toAgent(row: Selectable<AgentsTable>): AgentRecord {

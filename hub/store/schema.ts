@@ -203,9 +203,14 @@ export interface BuildEventsTable {
   seq: number;
   type: string;
   version: string;
-  /** JSON of the event's data. */
+  /** JSON of the event's data; for a log event with `payload`, without its payload field. */
   data: string;
   at: BigIntColumn;
+  /**
+   * A log event's payload, the UTF-8 bytes its chunk carried (migration 0026); null for other events and
+   * for log events stored before, whose payload is inside `data`.
+   */
+  payload: ColumnType<Buffer | null, Buffer | null | undefined, Buffer | null>;
 }
 
 /** Where a step's log stands after a log event (hub/log-text/log-position.ts). */

@@ -348,10 +348,16 @@ export interface BuildEvent {
   /** Concourse's event version for the type, e.g. "5.1". */
   version: string;
   /**
-   * The event's data as stored JSON text. Kept serialized: SSE sends it as it is, and a replay of a
-   * large build log need not parse and re-serialize every chunk.
+   * The event's data as JSON text. Kept serialized: a replay of a large build log need not parse and
+   * re-serialize every chunk. For an event with `logPayload` it is built on first read (payload
+   * included), so every reader sees the whole data; SSE frames such an event from its parts instead.
    */
-  json: string;
+  readonly json: string;
+  /**
+   * A log event stored with its payload apart (migration 0026): its data's JSON without the payload,
+   * and the payload's UTF-8 bytes as the agent sent them. Absent for other events and older log events.
+   */
+  readonly logPayload?: { readonly data: string; readonly bytes: Buffer };
   at: number;
 }
 
@@ -427,6 +433,12 @@ export interface LogAppend {
   at: number;
   /** Payload bytes, counted against the build's log cap (see LogAppendOptions). */
   bytes?: number;
+  /**
+   * The log event's payload as valid UTF-8 bytes (hub/log-text/log-payload.ts), stored beside
+   * `event.data`, which then has no `payload` field: the chunk is never decoded to a string on its way
+   * to the store and to SSE.
+   */
+  payload?: Buffer;
 }
 
 export interface LogAppendOptions {

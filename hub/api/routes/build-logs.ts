@@ -161,10 +161,12 @@ export function buildLogRoutes(ctx: ApiContext): Route[] {
             for (const e of page) {
               after = e.seq;
               if (e.type !== 'log') continue;
-              const data = JSON.parse(e.json) as LogData;
+              // A payload kept as bytes (migration 0026) is not parsed out of the JSON.
+              const data = JSON.parse(e.logPayload?.data ?? e.json) as LogData;
               // A log of no step is the hub's own note (why the build waits): not step output.
               if (data.origin?.id === undefined) continue;
-              if (query.step === undefined || data.origin.id === query.step) out += data.payload ?? '';
+              if (query.step === undefined || data.origin.id === query.step)
+                out += e.logPayload?.bytes.toString('utf8') ?? data.payload ?? '';
             }
             if (out) yield out;
           }

@@ -1,28 +1,13 @@
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 import { expect, it } from 'vitest';
-import { migrations } from './index.js';
+import { insertBuildRows, migrateBefore } from '../../../test/support/old-database.js';
 
 // A build stored by an earlier hub reads in fly after the upgrade: its events become Concourse's.
 it("0016 rewrites stored events into Concourse's types and versions", async () => {
   const db = new Kysely<unknown>({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) });
-  const migrate = (upTo: string) =>
-    new Migrator({
-      db,
-      provider: {
-        getMigrations: () =>
-          Promise.resolve(Object.fromEntries(Object.entries(migrations).filter(([name]) => name < upTo))),
-      },
-    }).migrateToLatest();
-  expect((await migrate('0016')).error).toBeUndefined();
-  await sql`INSERT OR IGNORE INTO teams (id, name) VALUES (1, 'main')`.execute(db);
-  await sql`INSERT INTO pipelines (id, team_id, name, config_version, created_at, updated_at)
-    VALUES (1, 1, 'p', 1, 0, 0)`.execute(db);
-  await sql`INSERT INTO jobs (id, pipeline_id, name, plan, config_order) VALUES (1, 1, 'j', '{}', 0)`.execute(
-    db,
-  );
-  await sql`INSERT INTO builds (id, team_id, pipeline_id, job_id, name, status, plan, created_at)
-    VALUES (1, 1, 1, 1, '1', 'succeeded', '{}', 0)`.execute(db);
+  await migrateBefore(db, '0016');
+  await insertBuildRows(db, 'succeeded');
   const old: [string, string, unknown][] = [
     ['pending', '1.0', { reason: 'waiting for the check of r', time: 7 }],
     ['initialize-get', '1.0', { origin: { id: 'g' }, time: 8 }],
@@ -44,7 +29,7 @@ it("0016 rewrites stored events into Concourse's types and versions", async () =
     await sql`INSERT INTO build_events (build_id, seq, type, version, data, at)
       VALUES (1, ${i + 1}, ${type}, ${version}, ${JSON.stringify(data)}, 0)`.execute(db);
 
-  expect((await migrate('0017')).error).toBeUndefined();
+  await migrateBefore(db, '0017');
   const { rows } = await sql<{ type: string; version: string; data: string }>`
     SELECT type, version, data FROM build_events ORDER BY seq`.execute(db);
   expect(rows.map((r) => [r.type, r.version, JSON.parse(r.data) as unknown])).toEqual([

@@ -33,6 +33,7 @@ import * as m0019 from './0019_build_log_positions.js';
 import * as m0022 from './0022_instance_ordering.js';
 import * as m0023 from './0023_step_process_started.js';
 import * as m0024 from './0024_replica_state.js';
+import * as m0026 from './0026_log_payload_bytes.js';
 import { IdentityColumnsPlugin } from './identity-columns.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
@@ -57,6 +58,7 @@ export const migrations: Record<string, Migration> = {
   '0022_instance_ordering': m0022,
   '0023_step_process_started': m0023,
   '0024_replica_state': m0024,
+  '0026_log_payload_bytes': m0026,
 };
 
 const provider: MigrationProvider = {
