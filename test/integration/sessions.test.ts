@@ -273,7 +273,9 @@ describe('broken connections', () => {
   });
 
   it('errors a step whose agent stays away past the grace, saying why', async () => {
-    const hub = await hubFor({ leaseGraceMs: 300, heartbeatMs: 100 });
+    // A grace and heartbeats a loaded machine's stalls do not outlast (300 ms and 100 ms did: the session
+    // broke and the lease expired before the step printed): only the agent's stop ends this step.
+    const hub = await hubFor({ leaseGraceMs: 3_000, heartbeatMs: 500 });
     const agent = await startTestAgent(hub);
     await agent.welcomed;
     await setPipeline(hub, 'lost', shellPipeline('echo working; exec sleep 600'));
