@@ -5,11 +5,12 @@
 // its peak (VmHWM) at the end, and its CPU (and the swarm's) while every session idles. Child processes
 // are always killed on the way out.
 
-import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
+import { selfSignedCert } from '../test/support/self-signed.js';
 import { kill, spawnHub } from './child-hub.js';
 import { cpuSeconds } from './logs.js';
 import { HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
@@ -60,17 +61,7 @@ export async function measureManyAgents(agents = AGENTS): Promise<ManyAgentsResu
   const swarms: Swarm[] = [];
   let progress: NodeJS.Timeout | undefined;
   try {
-    const keyFile = path.join(dir, 'hub.key');
-    const certFile = path.join(dir, 'hub.crt');
-    execFileSync(
-      'openssl',
-      [
-        ...['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '1'],
-        ...['-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'],
-        ...['-keyout', keyFile, '-out', certFile],
-      ],
-      { stdio: 'ignore' },
-    );
+    const { keyFile, certFile } = await selfSignedCert(dir, 'hub');
     const dataDir = path.join(dir, 'hub');
     const started = await spawnHub(dataDir, [], { tls: { certFile, keyFile } });
     hub = started.child;
@@ -78,16 +69,20 @@ export async function measureManyAgents(agents = AGENTS): Promise<ManyAgentsResu
     const api = new HubApi(started.url, await readAdminToken(dataDir));
     const token = await api.createAgentToken('bench-many-agents');
 
-    for (let i = 0; i < SWARM_PROCESSES; i++)
-      swarms.push(
-        await startSwarm({
-          address: `127.0.0.1:${started.grpcPort}`,
-          token,
-          caFile: certFile,
-          prefix: `swarm${i}`,
-          wave: WAVE,
-        }),
-      );
+    // Started together: each compiles its TypeScript first, which takes a while on a loaded machine.
+    swarms.push(
+      ...(await Promise.all(
+        Array.from({ length: SWARM_PROCESSES }, (_, i) =>
+          startSwarm({
+            address: `127.0.0.1:${started.grpcPort}`,
+            token,
+            caFile: certFile,
+            prefix: `swarm${i}`,
+            wave: WAVE,
+          }),
+        ),
+      )),
+    );
     const share = (n: number) => Math.ceil(n / SWARM_PROCESSES);
     const openAll = async (total: number) => {
       await within(
