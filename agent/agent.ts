@@ -3,6 +3,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
@@ -43,6 +44,8 @@ export interface RunningAgent {
   session: HubSession;
   runner: StepRunner;
   metrics: AgentMetrics;
+  /** Where /metrics is served (config `metrics.listen`, its port resolved when 0); undefined when off. */
+  metricsUrl: string | undefined;
   /** Resolves after the hub first welcomed the agent. */
   welcomed: Promise<void>;
   /** Stops taking work, lets held steps finish (aborting them after `timeoutMs`), then stops. */
@@ -257,6 +260,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     session,
     runner,
     metrics,
+    metricsUrl: metricsServer && urlOf(metricsServer),
     welcomed: session.welcomed,
     async drain(timeoutMs) {
       session.drain('agent shutting down');
@@ -295,6 +299,11 @@ async function serveMetrics(listen: string, metrics: AgentMetrics, log: Logger):
   await new Promise<void>((resolve) =>
     server.listen(Number(listen.slice(i + 1)), listen.slice(0, i).replace(/^\[(.*)\]$/, '$1'), resolve),
   );
-  log.info({ listen }, 'metrics endpoint listening');
+  log.info({ listen, url: urlOf(server) }, 'metrics endpoint listening');
   return server;
+}
+
+function urlOf(server: Server): string {
+  const { address, port } = server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 }

@@ -1,6 +1,8 @@
 // Runs leased steps on the agent's executors and holds what the hub has not acknowledged. It knows
 // the session only as an Outbox per connection, so a reconnect never touches a running step.
 
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -49,8 +51,8 @@ export interface PoolRuntime {
   capacity: number;
   executor: Executor;
   /**
-   * Runs the built-in resource types of this pool's steps. Absent: one shared executor
-   * under the system temp dir.
+   * Runs the built-in resource types of this pool's steps. Absent: one executor of this runner's,
+   * in a directory of its own under the system temp dir (removed by stop()).
    */
   builtin?: Executor;
   /** The built-in types `builtin` runs; absent: all of them. */
@@ -143,6 +145,7 @@ export class StepRunner {
   /** Failed steps kept for their pool's keepFailedStepsMs, then cleaned up (see terminalOf). */
   private readonly kept = new Map<string, { running: RunningStep; timer: NodeJS.Timeout }>();
   private defaultBuiltin: Executor | undefined;
+  private defaultBuiltinRoot: string | undefined;
   /** How resources that come as images hand their outputs back (see agent/resources). */
   private readonly imageResources: ImageResourceOptions = {
     scratchDir: () => this.transfer.scratchDir(),
@@ -426,9 +429,10 @@ export class StepRunner {
 
   private builtinFor(pool: PoolRuntime): Executor {
     if (pool.builtin) return pool.builtin;
-    this.defaultBuiltin ??= new BuiltinResourceExecutor({
-      workRoot: path.join(os.tmpdir(), 'outpost-agent-resources'),
-    });
+    // This runner's own directory: one shared by every runner on the host would be swept, or owned, by
+    // another agent (concurrent tests, two agents on one machine).
+    this.defaultBuiltinRoot ??= path.join(os.tmpdir(), `outpost-agent-resources-${randomUUID()}`);
+    this.defaultBuiltin ??= new BuiltinResourceExecutor({ workRoot: this.defaultBuiltinRoot });
     return this.defaultBuiltin;
   }
 
@@ -468,6 +472,7 @@ export class StepRunner {
       clearTimeout(timer);
       await running.cleanup();
     }
+    if (this.defaultBuiltinRoot) await rm(this.defaultBuiltinRoot, { recursive: true, force: true });
   }
 
   /**

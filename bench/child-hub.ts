@@ -73,10 +73,14 @@ export function spawnAgent(config: string): ChildProcess {
   return spawnNode([...nodeArgs('OUTPOST_BENCH_AGENT_NODE_ARGS'), 'dist/agent/main.js', '-c', config]);
 }
 
-/** Starts `node dist/hub/main.js` on ephemeral ports and waits for its `hub ready` log line. */
+/**
+ * Starts `node dist/hub/main.js` on ephemeral ports and waits for its `hub ready` log line. Its agent
+ * gateway speaks plaintext, or TLS with `tls`.
+ */
 export async function spawnHub(
   dataDir: string,
   extraArgs: string[] = [],
+  opts: { tls?: { certFile: string; keyFile: string } } = {},
 ): Promise<{ child: ChildProcess; url: string; grpcPort: number }> {
   const child = spawnNode([
     ...nodeArgs('OUTPOST_BENCH_HUB_NODE_ARGS'),
@@ -87,7 +91,9 @@ export async function spawnHub(
     '127.0.0.1:0',
     '--grpc-listen',
     '127.0.0.1:0',
-    '--insecure-plaintext',
+    ...(opts.tls
+      ? ['--tls-cert', opts.tls.certFile, '--tls-key', opts.tls.keyFile]
+      : ['--insecure-plaintext']),
     '--log-level',
     'info',
     ...extraArgs,

@@ -15,6 +15,7 @@ import { measureKubeData, type KubeDataResult } from './k8s-data.js';
 import { measureLogs, type LogsResult } from './logs.js';
 import { ensureBuilt } from './child-hub.js';
 import { measureMemory, type MemoryResult } from './memory.js';
+import type { ManyAgentsResult } from './many-agents.js';
 import { fmt, MB, ratio, renderTable, type Row, type Summary } from './stats.js';
 import { measureStepsMemory, type StepsMemoryResult } from './steps-memory.js';
 import { postgresMissing, STORE_LABELS, type BenchStore } from './support.js';
@@ -234,7 +235,7 @@ function table(r: Results): Row[] {
       pass: undefined,
     },
     {
-      metric: `hub RSS, ${mem?.agents ?? 10000} idle agents (peak)`,
+      metric: `hub RSS, ${mem?.agents ?? 10000} idle agents (peak)${manyAgentsLabel(mem?.manyAgents)}`,
       value: mem ? `${fmt(mem.hubRssMb10000Agents)} MB (${fmt(mem.hubPeakRssMb)})` : 'n/a',
       floor: '',
       ratio: '',
@@ -242,8 +243,10 @@ function table(r: Results): Row[] {
       pass: atMost(mem?.hubRssMb10000Agents, TARGETS.hubRssMb10000Agents),
     },
     {
-      metric: `hub CPU, ${mem?.agents ?? 10000} idle agents heartbeating`,
-      value: num(mem?.hubIdleCpuPercent10000Agents, ' % of a core'),
+      metric: `hub CPU, ${mem?.agents ?? 10000} idle agents heartbeating${manyAgentsLabel(mem?.manyAgents)}`,
+      value: mem
+        ? `${fmt(mem.hubIdleCpuPercent10000Agents)} % of a core (agents' processes ${fmt(mem.manyAgents.swarmCpuPercent)} %)`
+        : 'n/a',
       floor: '',
       ratio: '',
       target: '',
@@ -462,6 +465,13 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
     hub_peak_rss_mb_10000_agents: v(r.memory?.hubPeakRssMb),
     hub_idle_cpu_percent_10000_agents: v(r.memory?.hubIdleCpuPercent10000Agents),
     hub_connect_10000_agents_s: v(r.memory?.connectSeconds),
+    hub_10000_agents_swarm_cpu_percent: v(r.memory?.manyAgents.swarmCpuPercent),
+    hub_10000_agents_lost_sessions: v(r.memory?.manyAgents.lostSessions),
+    ...(r.memory
+      ? {
+          hub_10000_agents_setup: `TLS ${r.memory.manyAgents.tls ? 'on' : 'off'}; ${r.memory.manyAgents.swarmProcesses} client processes of protocol-level agents, one HTTP/2 connection each; heartbeat ${r.memory.manyAgents.heartbeatMs} ms`,
+        }
+      : {}),
     ...Object.fromEntries(
       (r.stepsMemory ?? []).flatMap((m) => {
         // The 50-step run keeps the key names earlier runs used.
@@ -643,3 +653,8 @@ async function main(): Promise<void> {
 }
 
 await main();
+
+/** How the many-agents figures were taken, for their row labels. */
+function manyAgentsLabel(m: ManyAgentsResult | undefined): string {
+  return m ? ` [TLS ${m.tls ? 'on' : 'off'}, ${m.swarmProcesses} client processes]` : '';
+}

@@ -1,8 +1,6 @@
 // (e) Memory of the real processes (built JavaScript, as deployed): a hub child process, a real agent
-// child process idling against it, then 10,000 protocol-level agent sessions from this process, each on
-// its own HTTP/2 connection and heartbeating (the hub's RSS is read at 1,000 and at 10,000, and its CPU
-// while the 10,000 idle). RSS and CPU time are read from /proc. Child processes are always killed on
-// the way out.
+// child process idling against it, then a hub with 10,000 idle agents (bench/many-agents.ts). RSS and
+// CPU time are read from /proc. Child processes are always killed on the way out.
 
 import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -11,9 +9,8 @@ import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { agentConfigYaml } from './build.js';
 import { kill, spawnAgent, spawnHub } from './child-hub.js';
-import { BenchAgent } from './proto-agent.js';
-import { cpuSeconds } from './logs.js';
-import { HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
+import { measureManyAgents, type ManyAgentsResult } from './many-agents.js';
+import { HubApi, rssMb, sleep, waitForAgents } from './support.js';
 
 export interface MemoryResult {
   agentIdleRssMb: number;
@@ -26,22 +23,16 @@ export interface MemoryResult {
   agents: number;
   /** Seconds to open every session and see the API list them all. */
   connectSeconds: number;
+  /** How the 10,000-agent figures were taken (TLS, swarm processes, their CPU, lost sessions). */
+  manyAgents: ManyAgentsResult;
 }
 
-const AGENTS = 10_000;
-/** The hub's RSS is also read when this many sessions are up (the figure earlier runs reported). */
-const FIRST_READING = 1_000;
-/** How long the hub's CPU is watched with every session idle (several heartbeat intervals). */
-const CPU_WINDOW_MS = 20_000;
-/** Sessions opened at once: enough to be quick, few enough not to trip the hub's Hello timeout. */
-const CONNECT_BATCH = 100;
 const IDLE_MS = 2_000;
 
 export async function measureMemory(): Promise<MemoryResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-mem-'));
   let hub: ChildProcess | undefined;
   let agent: ChildProcess | undefined;
-  const sessions: BenchAgent[] = [];
   try {
     const dataDir = path.join(dir, 'hub');
     const started = await spawnHub(dataDir);
@@ -67,54 +58,22 @@ export async function measureMemory(): Promise<MemoryResult> {
     const agentIdleRssMb = await rssMb(agent.pid ?? 0);
     await kill(agent);
 
-    // Idle sessions, each on its own connection, heartbeating at the Welcome's interval.
-    const start = Date.now();
-    let hubRssMb1000Agents = NaN;
-    for (let i = 0; i < AGENTS; i += CONNECT_BATCH) {
-      if (i === FIRST_READING) {
-        await waitForAgents(api, FIRST_READING, 30_000);
-        await sleep(IDLE_MS);
-        hubRssMb1000Agents = await rssMb(hubPid);
-      }
-      const batch = Array.from(
-        { length: Math.min(CONNECT_BATCH, AGENTS - i) },
-        (_, j) =>
-          new BenchAgent({
-            address: grpcAddress,
-            token: agentToken,
-            name: `mem-agent-${i + j}`,
-            capacity: 4,
-            ownConnection: true,
-            handlers: {},
-          }),
-      );
-      sessions.push(...batch);
-      // On a busy machine the run may not get there: say how far it got, and what the hub held then.
-      await within(
-        30_000,
-        `memory sessions welcome (sessions ${i + 1}-${i + batch.length} of ${AGENTS}; hub RSS ${Math.round(await rssMb(hubPid))} MB)`,
-        Promise.all(batch.map((s) => s.welcome)),
-      );
-    }
-    await waitForAgents(api, AGENTS, 60_000);
-    const connectSeconds = (Date.now() - start) / 1000;
-    await sleep(IDLE_MS);
-    const cpuBefore = await cpuSeconds(hubPid);
-    await sleep(CPU_WINDOW_MS);
-    const hubIdleCpuPercent10000Agents =
-      (((await cpuSeconds(hubPid)) - cpuBefore) / (CPU_WINDOW_MS / 1000)) * 100;
+    await kill(hub);
+    hub = undefined;
+    // 10,000 idle agents: a hub of their own, with TLS, and the sessions in child processes.
+    const many = await measureManyAgents();
     return {
       agentIdleRssMb,
       hubIdleRssMb,
-      hubRssMb1000Agents,
-      hubRssMb10000Agents: await rssMb(hubPid),
-      hubPeakRssMb: await rssMb(hubPid, 'VmHWM'),
-      hubIdleCpuPercent10000Agents,
-      agents: AGENTS,
-      connectSeconds,
+      hubRssMb1000Agents: many.hubRssMb1000Agents,
+      hubRssMb10000Agents: many.hubRssMb,
+      hubPeakRssMb: many.hubPeakRssMb,
+      hubIdleCpuPercent10000Agents: many.hubIdleCpuPercent,
+      agents: many.agents,
+      connectSeconds: many.connectSeconds,
+      manyAgents: many,
     };
   } finally {
-    for (const session of sessions) session.close();
     if (agent) await kill(agent);
     if (hub) await kill(hub);
     await rm(dir, { recursive: true, force: true });

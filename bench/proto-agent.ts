@@ -1,7 +1,7 @@
 // A protocol-level agent for the benchmarks: speaks the wire contract directly so it can finish steps
 // at once (measuring the hub, not process spawning) or stream logs at full speed.
 
-import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import {
   AgentGatewayClient,
   Platform,
@@ -30,6 +30,8 @@ export interface BenchAgentOptions {
    * fleet has one connection per agent, so this gives the client its own subchannel pool.
    */
   ownConnection: boolean;
+  /** TLS to a hub serving it (many-agents bench); plaintext when absent. */
+  credentials?: ChannelCredentials;
   handlers: HubHandlers;
 }
 
@@ -45,7 +47,7 @@ export class BenchAgent {
   constructor(opts: BenchAgentOptions) {
     this.client = new AgentGatewayClient(
       opts.address,
-      credentials.createInsecure(),
+      opts.credentials ?? credentials.createInsecure(),
       opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {},
     );
     const metadata = new Metadata();

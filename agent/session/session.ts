@@ -49,6 +49,11 @@ export class HubSession {
   private wakeBackoff: (() => void) | undefined;
   private attempts = 0;
   private welcomedOnce: (() => void) | undefined;
+  /**
+   * When each lease's Assign arrived, until its step starts (the agent's dispatch latency). Kept across
+   * sessions: a step assigned on one session may start after the next one's Welcome.
+   */
+  private readonly assignedAt = new Map<string, number>();
   /** Resolves after the first Welcome (tests and the quickstart wait for it). */
   readonly welcomed: Promise<void>;
 
@@ -145,11 +150,14 @@ export class HubSession {
       let heartbeat: NodeJS.Timeout | undefined;
       let heartbeatSeq = 0;
 
-      /** When each lease's Assign arrived, until its step starts (the agent's dispatch latency). */
-      const assignedAt = new Map<string, number>();
+      const assignedAt = this.assignedAt;
       const outbox: Outbox = {
         sendLog: (chunk) => this.send({ msg: { $case: 'log', value: chunk } }),
-        sendFinished: (finished) => void this.send({ msg: { $case: 'finished', value: finished } }),
+        sendFinished: (finished) => {
+          // A step that ended without starting (its inputs could not be fetched) has no latency.
+          assignedAt.delete(finished.leaseId);
+          this.send({ msg: { $case: 'finished', value: finished } });
+        },
         sendAccepted: (leaseId) => void this.send({ msg: { $case: 'accepted', value: { leaseId } } }),
         sendStarted: (leaseId, at) => {
           const since = assignedAt.get(leaseId);

@@ -93,13 +93,35 @@ const rows: { name: string; start?: LeaseState; story: Story; until: number; exp
     },
   },
   {
-    name: 'unaccepted and disconnected: keeps its accept deadline, resumes if the agent lists it',
+    name: 'unaccepted and disconnected: resumes if the agent lists it, even after the accept deadline',
     story: [
       { at: 1_000, event: away() },
-      { at: 3_000, event: reconnected(true) },
+      // The agent accepted (and started) it as the session broke, and took longer than the accept window
+      // to come back: re-queued at that deadline, the step ran twice.
+      { at: ACCEPT + 3_000, event: reconnected(true) },
     ],
     until: 10 * GRACE,
     expect: { left: { kind: 'running' } },
+  },
+  {
+    name: 'unaccepted and disconnected, the agent back without it: back to the queue at once',
+    story: [
+      { at: 1_000, event: away() },
+      { at: ACCEPT + 3_000, event: reconnected(false) },
+    ],
+    until: 10 * GRACE,
+    expect: {
+      ended: {
+        at: ACCEPT + 3_000,
+        step: { kind: 'requeue', why: 'agent reconnected without it, before the step started' },
+      },
+    },
+  },
+  {
+    name: 'unaccepted and disconnected, the agent never back: back to the queue at the grace',
+    story: [{ at: 1_000, event: away() }],
+    until: 10 * GRACE,
+    expect: { ended: { at: 1_000 + GRACE, step: { kind: 'requeue', why: 'agent did not return' } } },
   },
   {
     name: 'running, agent away and back within the grace: resumes, the grace forgotten',

@@ -19,7 +19,7 @@ export const ABORT_ANSWER_MARGIN_MS = 5_000;
 export type LeaseState =
   /** Sent to a connected agent, not accepted yet. Deadline: the accept window. */
   | { kind: 'offered' }
-  /** Assigned to an agent that is away (the lease was recovered after a hub restart). Deadline: grace. */
+  /** Assigned to an agent that is away (its session broke, or a hub restart recovered it). Deadline: grace. */
   | { kind: 'offered-away'; reason: string }
   /** Accepted by a connected agent. No deadline: the step takes as long as it takes. */
   | { kind: 'running' }
@@ -87,10 +87,14 @@ export function transition(state: LeaseState, event: LeaseEvent): LeaseStep {
         ? { kind: 'requeue', why: `rejected: ${event.reason}` }
         : stay(state, state);
     case 'disconnected':
-      // An unaccepted assignment keeps its accept deadline: the agent may have accepted it just before
-      // the session broke, and then lists it when it is back.
       if (state.kind === 'running' || state.kind === 'aborting')
         return stay({ kind: 'running-away', reason: event.reason }, state);
+      // An unaccepted assignment waits for its agent as a running step does: the agent may have accepted
+      // (and started) it just before the session broke, and lists it when it is back, or not. Kept to its
+      // accept deadline instead, it was re-queued while the agent, still running it, took longer than
+      // that to come back (a backoff, a loaded host): the step ran twice, and the agent's stale lease held
+      // a slot the re-queued step then waited for.
+      if (state.kind === 'offered') return stay({ kind: 'offered-away', reason: event.reason }, state);
       return stay(state, state);
     case 'reconnected':
       // Listed in Hello: the agent runs it (an assignment accepted before the hub could record it too).

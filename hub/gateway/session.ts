@@ -145,7 +145,13 @@ export class AgentSession implements AgentConnection {
       const hello = await this.readHello(iterator);
       await this.handshake(hello);
       attached = true;
+      // From the Welcome on the hub reads the stream and heartbeats: the agent's silence counts from here.
+      // Counted from its Hello, or with the stream unread until the dispatcher put the session online, a
+      // handshake slowed by a busy store (a loaded host, the leases a hub restart left) ended the session
+      // at its first heartbeat check; the agent reconnected and resent its log, and its build never moved.
       this.startHeartbeats();
+      // Assignments may come from now on; the agent's messages queue behind this on the dispatcher.
+      this.deps.dispatcher.online(this).catch(() => undefined); // logged by the dispatcher
       for (;;) {
         const next = await iterator.next();
         if (next.done) break;
@@ -384,11 +390,11 @@ export class AgentSession implements AgentConnection {
       },
       'agent connected',
     );
-    await this.deps.dispatcher.online(this);
     // A result the agent held through the reconnect is replayed by the agent itself after Welcome.
   }
 
   private startHeartbeats(): void {
+    this.lastSeen = this.deps.now();
     let lastTouch = 0;
     this.timer = setInterval(() => {
       const now = this.deps.now();

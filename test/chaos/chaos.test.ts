@@ -531,12 +531,13 @@ ${task(left, markDir(left), '    ', 'inputs: [{ name: out }]\n', 'echo "left saw
       await state.hub.stop();
       if (fault === 'hub-drain') result.maxDrainMs = Math.max(result.maxDrainMs, Date.now() - downAt);
       await meanwhile();
-      const ports = { http: Number(new URL(state.hub.url).port), grpc: state.hub.grpcPort };
+      // On ports of its own: every agent dials the proxy, and a port the old hub freed may be taken by
+      // anything meanwhile.
       state.hub =
         fault === 'hub-kill'
-          ? (await startChildTestHub(state.hub.dir, { ports, args: hubArgs, readyTimeoutMs: HUB_START_MS }))
-              .hub
-          : await restartTestHub(state.hub);
+          ? (await startChildTestHub(state.hub.dir, { args: hubArgs, readyTimeoutMs: HUB_START_MS })).hub
+          : await restartTestHub(state.hub, { freshPorts: true });
+      proxy.retarget(state.hub.grpcPort);
       release();
     };
 

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { adminTokenOf, callApi, spawnChildHub, killChildHub } from '../support/child-hub.js';
 import { shellPipeline, startTestAgent, type TestHub } from '../support/harness.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -16,6 +17,8 @@ afterEach(async () => {
 
 const LINES = 3000;
 const DRAIN_MS = 5_000;
+/** A hub child's start (tsx compiles it first) took over 30 s at load 30 on two cores. */
+const HUB_START_MS = 120_000;
 
 describe('hub drain on SIGTERM', () => {
   it('exits within the bound while a build runs; the restarted hub finishes it with every line', async () => {
@@ -31,7 +34,7 @@ describe('hub drain on SIGTERM', () => {
       '--log-level',
       'info',
     ];
-    const first = await spawnChildHub(dir, { args });
+    const first = await spawnChildHub(dir, { args, readyTimeoutMs: HUB_START_MS });
     cleanups.push(() => killChildHub(first));
     const admin = await adminTokenOf(dir);
     const api = <T>(url: string, method: string, route: string, body?: unknown) =>
@@ -39,9 +42,14 @@ describe('hub drain on SIGTERM', () => {
 
     const token = (await api<{ token: string }>(first.url, 'POST', '/agent-tokens', { name: 'a' })).body
       .token;
+    // The agent dials a proxy that outlives the hub: the restarted hub listens on a port of its own, as a
+    // port freed by the first could be taken by anything meanwhile.
+    const proxy = await startTcpProxy(first.grpcPort);
+    cleanups.push(() => proxy.close());
     const agent = await startTestAgent({ grpcPort: first.grpcPort } as TestHub, {
       token,
       name: 'drain-agent',
+      address: `127.0.0.1:${proxy.port}`,
     });
     cleanups.push(() => agent.stop());
     await agent.welcomed;
@@ -83,13 +91,10 @@ describe('hub drain on SIGTERM', () => {
     // The agent was told (GoAway) rather than left to find out from a dead connection.
     expect((await agent.metrics.goAways.get()).values[0]?.value).toBeGreaterThanOrEqual(1);
 
-    // Same data directory and ports: the agent dials the same address and resumes its step.
-    const second = await spawnChildHub(dir, {
-      args,
-      httpPort: Number(new URL(first.url).port),
-      grpcPort: first.grpcPort,
-    });
+    // Same data directory: the agent dials the same address (the proxy, now to the new hub) and resumes its step.
+    const second = await spawnChildHub(dir, { args, readyTimeoutMs: HUB_START_MS });
     cleanups.push(() => killChildHub(second));
+    proxy.retarget(second.grpcPort);
     let status = '';
     const until = Date.now() + 40_000;
     while (!['succeeded', 'failed', 'errored', 'aborted'].includes(status)) {
@@ -113,5 +118,5 @@ describe('hub drain on SIGTERM', () => {
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);
     console.log(`drain: SIGTERM to exit ${drainMs} ms (bound ${DRAIN_MS} ms)`);
-  }, 90_000);
+  }, 300_000);
 });

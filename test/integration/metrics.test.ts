@@ -1,7 +1,6 @@
 // Issue #6 item 8: both processes' /metrics carry reconnects, lease expiries, resends, duplicates, queue
 // depth and dispatch latency, and the figures move when those things happen.
 
-import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LogStream, Platform, StepStatus } from '../../proto/gen/outpost/v1/agent.js';
 import {
@@ -20,14 +19,6 @@ const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** The value of one sample (name with labels exactly as printed), or 0 when absent. */
 function sample(text: string, name: string): number {
@@ -58,15 +49,15 @@ describe('metrics', () => {
     cleanups.push(() => hub.close());
     const proxy = await startTcpProxy(hub.grpcPort);
     cleanups.push(() => proxy.close());
-    const metricsPort = await freePort();
+    // Port 0: a port picked beforehand and freed may be taken by something else before the agent binds it.
     const agent = await startTestAgent(hub, {
       address: `127.0.0.1:${proxy.port}`,
-      metricsListen: `127.0.0.1:${metricsPort}`,
+      metricsListen: '127.0.0.1:0',
     });
     cleanups.push(() => agent.stop());
     await agent.welcomed;
     const hubMetrics = () => scrapeMetrics(hub);
-    const agentMetrics = () => scrape(`http://127.0.0.1:${metricsPort}/metrics`);
+    const agentMetrics = () => scrape(`${agent.metricsUrl}/metrics`);
 
     // Dispatch latency on both sides.
     await setPipeline(hub, 'p', shellPipeline('echo one'));

@@ -17,6 +17,7 @@ import {
   startTestAgent,
   triggerJob,
 } from '../support/harness.js';
+import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -47,7 +48,14 @@ describe.each(['SIGTERM', 'SIGKILL'] as const)(
       const args = ['--lease-grace', GRACE, '--heartbeat', '500ms', '--drain-timeout', '5s'];
       const first = await startChildTestHub(path.join(dir, 'hub'), { args, readyTimeoutMs: HUB_START_MS });
       cleanups.push(() => first.hub.close());
-      const agent = await startTestAgent(first.hub, { name: 'outage-agent' });
+      // The agent dials a proxy that outlives the hub: the restarted hub listens on ports of its own, as
+      // a port freed by the first could be taken by anything meanwhile.
+      const proxy = await startTcpProxy(first.hub.grpcPort);
+      cleanups.push(() => proxy.close());
+      const agent = await startTestAgent(first.hub, {
+        name: 'outage-agent',
+        address: `127.0.0.1:${proxy.port}`,
+      });
       cleanups.push(() => agent.stop());
       await agent.welcomed;
 
@@ -85,12 +93,9 @@ describe.each(['SIGTERM', 'SIGKILL'] as const)(
       const retries = async () => (await agent.metrics.artifactRetries.get()).values[0]?.value ?? 0;
       await until('the agent to retry the output upload', async () => (await retries()) >= 1);
 
-      const second = await startChildTestHub(path.join(dir, 'hub'), {
-        args,
-        ports: { http: Number(new URL(first.hub.url).port), grpc: first.hub.grpcPort },
-        readyTimeoutMs: HUB_START_MS,
-      });
+      const second = await startChildTestHub(path.join(dir, 'hub'), { args, readyTimeoutMs: HUB_START_MS });
       cleanups.push(() => second.hub.close());
+      proxy.retarget(second.hub.grpcPort);
       const events = await readBuildEvents(second.hub, id);
       expect(finalStatus(events)).toBe('succeeded');
       expect(logText(events)).toBe(`made\nended\n${content}\n`);

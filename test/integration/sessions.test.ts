@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -272,7 +273,9 @@ describe('broken connections', () => {
   });
 
   it('errors a step whose agent stays away past the grace, saying why', async () => {
-    const hub = await hubFor({ leaseGraceMs: 300, heartbeatMs: 100 });
+    // A grace and heartbeats a loaded machine's stalls do not outlast (300 ms and 100 ms did: the session
+    // broke and the lease expired before the step printed): only the agent's stop ends this step.
+    const hub = await hubFor({ leaseGraceMs: 3_000, heartbeatMs: 500 });
     const agent = await startTestAgent(hub);
     await agent.welcomed;
     await setPipeline(hub, 'lost', shellPipeline('echo working; exec sleep 600'));
@@ -286,6 +289,39 @@ describe('broken connections', () => {
     expect(finalStatus(events)).toBe('errored');
     const agents = await hub.api<{ name: string; state: string }[]>('GET', '/agents');
     expect(agents.body).toEqual([expect.objectContaining({ name: 'test/agent-1', state: 'disconnected' })]);
+  });
+});
+
+describe('slow handshakes', () => {
+  it('keeps a session whose Welcome came more than three heartbeats after its Hello', async () => {
+    const heartbeatMs = 500;
+    const hub = await hubFor({ heartbeatMs });
+    // The store records the agent only after four heartbeat intervals (a loaded host, a store busy with
+    // what a hub restart left): the agent could not be heard meanwhile, since the hub was not reading.
+    const upsertAgent = hub.store.upsertAgent.bind(hub.store);
+    hub.store.upsertAgent = async (agent) => {
+      await sleep(4 * heartbeatMs);
+      return upsertAgent(agent);
+    };
+    const raw = rawAgent(hub.grpcAddress, await hub.newAgentToken('slow'), { agentName: 'slow' });
+    cleanups.push(() => raw.close());
+    await raw.next('welcome');
+    // The agent may say nothing for up to three heartbeats after its Welcome: it waits for the hub's first
+    // heartbeat, then beats often.
+    await Promise.race([raw.next('heartbeat'), raw.ended]);
+    let seq = 0;
+    const beat = setInterval(
+      () => raw.send({ msg: { $case: 'heartbeat', value: { seq: ++seq, sentAtUnixMs: Date.now() } } }),
+      heartbeatMs / 5,
+    );
+    cleanups.push(() => clearInterval(beat));
+    // The hub's third heartbeat arrives: the session lives. (Its silence was counted from the Hello, so the
+    // hub ended it at its first heartbeat check; the agent came back, again slowly, and so on.)
+    const lived = await Promise.race([
+      raw.next('heartbeat', (h) => h.seq >= 3).then(() => 'lived'),
+      raw.ended.then((end) => `ended: ${end.details}`),
+    ]);
+    expect(lived).toBe('lived');
   });
 });
 

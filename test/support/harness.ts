@@ -86,11 +86,15 @@ export async function startTestHub(
 }
 
 /** Starts a new hub on the stopped hub's data directory and ports, as a process restart would. */
-export async function restartTestHub(old: TestHub): Promise<TestHub> {
+/**
+ * Starts a hub again on the old one's data directory: on its ports, or with `freshPorts` on ports of its
+ * own (for agents that dial a proxy: a port the old hub freed may be taken by anything meanwhile).
+ */
+export async function restartTestHub(old: TestHub, opts: { freshPorts?: boolean } = {}): Promise<TestHub> {
   const options: HubOptions = {
     ...old.options,
-    httpListen: { host: '127.0.0.1', port: Number(new URL(old.url).port) },
-    grpcListen: `127.0.0.1:${old.grpcPort}`,
+    httpListen: { host: '127.0.0.1', port: opts.freshPorts ? 0 : Number(new URL(old.url).port) },
+    grpcListen: `127.0.0.1:${opts.freshPorts ? 0 : old.grpcPort}`,
   };
   const hub = await startHub(options, testLogger());
   await hub.leading;

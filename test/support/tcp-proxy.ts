@@ -17,6 +17,11 @@ export interface TcpProxy {
   setDelay(ms: number): void;
   /** Stops forwarding (both directions) for `ms`; data read meanwhile is held and then sent in order. */
   stall(ms: number): void;
+  /**
+   * New connections go to this port from now on (a hub restarted on a port of its own: the agents keep
+   * dialling the proxy, whose port nobody else can take meanwhile).
+   */
+  retarget(port: number): void;
   /** Resolves when the proxy has accepted `n` connections in total. */
   waitForAccepted(n: number): Promise<void>;
   close(): Promise<void>;
@@ -71,6 +76,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
   const sockets = new Set<net.Socket>();
   const pipes = new Set<Pipe>();
   const gate = { delayMs: 0, stalledUntil: 0 };
+  const target = { port: targetPort };
   let accepted = 0;
   const waiters: { n: number; resolve: () => void }[] = [];
   const server = net.createServer((client) => {
@@ -79,7 +85,7 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
       waiters.splice(waiters.indexOf(w), 1);
       w.resolve();
     }
-    const upstream = net.connect(targetPort, targetHost);
+    const upstream = net.connect(target.port, targetHost);
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
@@ -124,6 +130,9 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     stall(ms) {
       gate.stalledUntil = Math.max(gate.stalledUntil, Date.now() + ms);
       for (const p of pipes) p.pump();
+    },
+    retarget(port) {
+      target.port = port;
     },
     waitForAccepted(n) {
       if (accepted >= n) return Promise.resolve();
