@@ -44,6 +44,25 @@ proto.query = function timed(this: pg.Client, ...args: unknown[]) {
   return result;
 };
 
+// Waits for a pooled connection (Kysely takes one per query or transaction): a pool too small for the
+// work, or connections held by transactions waiting on a row lock, show here.
+let poolWaits = 0;
+let poolWaitMs = 0;
+const poolProto = pg.Pool.prototype as unknown as { connect: (...args: unknown[]) => unknown };
+const connect = poolProto.connect;
+poolProto.connect = function timedConnect(this: pg.Pool, ...args: unknown[]) {
+  const start = performance.now();
+  const result = connect.apply(this, args);
+  if (result instanceof Promise)
+    void result
+      .finally(() => {
+        poolWaits++;
+        poolWaitMs += performance.now() - start;
+      })
+      .catch(() => undefined);
+  return result;
+};
+
 process.on('exit', () => {
   let total = 0;
   let calls = 0;
@@ -60,6 +79,7 @@ process.on('exit', () => {
         `${ms.toFixed(0).padStart(7)} ms ${String(n).padStart(7)} x ${(ms / n).toFixed(3)} ms  ${sql.replace(/\s+/g, ' ').slice(0, 200)}`,
     );
   process.stderr.write(
-    `\nPostgreSQL statements: ${calls} round trips, ${commits} transactions committed, ${total.toFixed(0)} ms in all\n${lines.join('\n')}\n`,
+    `\nPostgreSQL statements: ${calls} round trips, ${commits} transactions committed, ${total.toFixed(0)} ms in all; ` +
+      `${poolWaits} pooled connections taken, ${poolWaitMs.toFixed(0)} ms waited for them\n${lines.join('\n')}\n`,
   );
 });
