@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { BenchAgent } from './proto-agent.js';
 import { summarize, type Summary } from './stats.js';
-import { type BenchStore, startInProcessHub, taskPipeline, within } from './support.js';
+import { type BenchStore, buildsSettled, startInProcessHub, taskPipeline, within } from './support.js';
 
 export interface DispatchResult {
   /** initialize-task published -> Assign received. */
@@ -68,7 +68,7 @@ export async function measureDispatch(storeKind: BenchStore): Promise<DispatchRe
       recording = i >= WARMUP_BUILDS;
       await api.trigger('dispatch', 'chain');
       // One build at a time, so samples never queue behind each other.
-      await within(30_000, 'dispatch build', hub.engine.idle());
+      await within(30_000, 'dispatch build', buildsSettled(hub));
     }
     const expected = BUILDS * STEPS_PER_BUILD;
     if (ready.length !== expected)

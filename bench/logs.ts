@@ -115,9 +115,28 @@ async function watch(api: HubApi, buildId: number, checker: LineChecker): Promis
   }
 }
 
-export async function measureLogs(): Promise<LogsResult> {
-  // The hub runs in its own process, as deployed: the figure is its throughput, not this process's.
-  const { api, agentToken, grpcAddress, pid, close } = await startChildHub();
+/**
+ * The hub(s) a log stream goes through: the agent dials `grpcAddress`, the watcher reads from `watchApi`
+ * (another replica with --replicas, bench/replicas.ts), the CPU figure sums `pids`.
+ */
+export interface LogsTarget {
+  api: HubApi;
+  watchApi: HubApi;
+  agentToken: string;
+  grpcAddress: string;
+  pids: number[];
+  close: () => Promise<void>;
+}
+
+/** A child hub of its own, as deployed: the figure is its throughput, not this process's. */
+async function childHubTarget(): Promise<LogsTarget> {
+  const hub = await startChildHub();
+  return { ...hub, watchApi: hub.api, pids: [hub.pid] };
+}
+
+export async function measureLogs(open: () => Promise<LogsTarget> = childHubTarget): Promise<LogsResult> {
+  const { api, watchApi, agentToken, grpcAddress, pids, close } = await open();
+  const hubCpuSeconds = async () => (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
   let acked = 0;
   let ackWaiter: (() => void) | undefined;
   const assigned = deferred<Assign>();
@@ -149,11 +168,11 @@ export async function measureLogs(): Promise<LogsResult> {
 
     let lastLineAt = NaN;
     const checker = new LineChecker(() => (lastLineAt = performance.now()), lines);
-    const watching = watch(api, buildId, checker);
+    const watching = watch(watchApi, buildId, checker);
 
     // Unacknowledged bytes stay within the window: chunk i (seq i+1) goes out once acks allow it.
     const start = performance.now();
-    const cpuAtStart = await cpuSeconds(pid);
+    const cpuAtStart = await hubCpuSeconds();
     let lastAckAt = NaN;
     await within(
       120_000,
@@ -189,7 +208,7 @@ export async function measureLogs(): Promise<LogsResult> {
       })(),
     );
     const status = await within(120_000, 'log watcher', watching);
-    const hubCpu = (await cpuSeconds(pid)) - cpuAtStart;
+    const hubCpu = (await hubCpuSeconds()) - cpuAtStart;
     const metrics = await (
       await fetch(`${api.url}/metrics`, { headers: { authorization: `Bearer ${api.token}` } })
     ).text();

@@ -18,6 +18,7 @@ import { measureMemory, type MemoryResult } from './memory.js';
 import type { ManyAgentsResult } from './many-agents.js';
 import { fmt, MB, ratio, renderTable, type Row, type Summary } from './stats.js';
 import { measureStepsMemory, type StepsMemoryResult } from './steps-memory.js';
+import { replicaFigures, replicaRows, runReplicas, type ReplicasResult } from './replicas-report.js';
 import { postgresMissing, STORE_LABELS, type BenchStore } from './support.js';
 import { measureThroughput, type ThroughputResult } from './throughput.js';
 import { measureUi, uiUnavailable, type UiResult } from './ui.js';
@@ -55,6 +56,8 @@ interface Results extends HubFigures {
   bigLog?: BigLogResult;
   ui?: UiResult;
   kubeData?: KubeDataResult;
+  /** `--replicas 1,3`: hub replicas as child processes on one durable PostgreSQL. */
+  replicas?: ReplicasResult[];
 }
 
 let failed = false;
@@ -272,6 +275,7 @@ function table(r: Results): Row[] {
     ...withStore,
     ...(r.onPostgres ? hubRows(r.onPostgres, rtt, 'postgres') : []),
     ...(r.inMemory ? hubRows(r.inMemory, rtt, 'memory') : []),
+    ...replicaRows(r.replicas ?? [], rtt),
   ];
 }
 
@@ -520,6 +524,7 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
     k8s_fake_agent_endpoint_requests_per_step: v(r.kubeData?.agent.endpointRequestsPerStep),
     ...(r.onPostgres ? hubFigures(r.onPostgres, '_postgres') : {}),
     ...(r.inMemory ? hubFigures(r.inMemory, '_memory') : {}),
+    ...replicaFigures(r.replicas ?? []),
     duration_s: v(seconds),
   };
 }
@@ -544,6 +549,9 @@ const USAGE = `usage: npm run bench -- [--json FILE] [--only NAME,...] [--memory
   --postgres          dispatch, build and steps/s once more with the hub on a local PostgreSQL
                       (durable defaults; extra, labelled rows)
   --memory            dispatch, build and steps/s once more on SQLite :memory: (extra, labelled rows)
+  --replicas N,...    steps/s, dispatch and log MB/s with N hub replicas (child processes) on one local
+                      durable PostgreSQL, for each N (e.g. 1,3); --replica-builds B one-step builds
+                      (default 1000)
   --big-log-bytes N   what the biglog step prints (default 1 GiB)
 How to profile and read the figures: docs/performance.md.
 `;
@@ -562,6 +570,8 @@ async function main(): Promise<void> {
         'big-log-bytes': { type: 'string' },
         memory: { type: 'boolean' },
         postgres: { type: 'boolean' },
+        replicas: { type: 'string' },
+        'replica-builds': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -603,6 +613,14 @@ async function main(): Promise<void> {
     } else await measureHub((r.onPostgres = {}), 'postgres');
   }
   if (values.memory) await measureHub((r.inMemory = {}), 'memory');
+  if (values.replicas !== undefined) {
+    const ran = await runReplicas(values.replicas, values['replica-builds'], step);
+    if (ran.error) {
+      process.stderr.write(`bench: --replicas: ${ran.error}\n`);
+      failed = true;
+    }
+    r.replicas = ran.results;
+  }
   if (wanted('logs') || wanted('memory') || wanted('stepmem') || wanted('biglog') || wanted('ui'))
     if (await step('build dist/ for (d) to (g)', ensureBuilt)) process.stderr.write('bench: dist/ rebuilt\n');
   if (wanted('logs')) r.logs = await step('(d) log throughput', measureLogs);

@@ -247,6 +247,16 @@ export async function startInProcessHub(store: BenchStore = 'file'): Promise<InP
   };
 }
 
+/**
+ * Resolves once the hub has started every build the scheduler can start and finished them all. The
+ * engine alone is not enough: a trigger's scheduling pass may still run after the HTTP answer (on
+ * PostgreSQL every query of the pass is a round trip), and until it starts the build the engine is idle.
+ */
+export async function buildsSettled(hub: RunningHub): Promise<void> {
+  await hub.scheduler.idle();
+  await hub.engine.idle();
+}
+
 /** Resident set size of a process in MB, from /proc (Linux). */
 export async function rssMb(pid: number | 'self', field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');

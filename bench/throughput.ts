@@ -4,7 +4,7 @@
 
 import { performance } from 'node:perf_hooks';
 import { BenchAgent } from './proto-agent.js';
-import { type BenchStore, startInProcessHub, taskPipeline, within } from './support.js';
+import { type BenchStore, buildsSettled, startInProcessHub, taskPipeline, within } from './support.js';
 
 export interface ThroughputResult {
   stepsPerS: number;
@@ -52,7 +52,7 @@ export async function measureThroughput(store: BenchStore, builds = BUILDS): Pro
       const start = performance.now();
       const cpu = process.cpuUsage();
       await Promise.all(Array.from({ length: CONCURRENCY }, worker));
-      await hub.engine.idle();
+      await buildsSettled(hub);
       const used = process.cpuUsage(cpu);
       return { seconds: (performance.now() - start) / 1000, cpuMs: (used.user + used.system) / 1000 };
     };

@@ -158,7 +158,10 @@ export class Dispatcher {
         this.refill();
         void this.serial(() => this.takeAborts());
       };
-      shared.signals.on('dispatch', () => this.refill());
+      // A replica's own hint: its queue has the step already.
+      shared.signals.on('dispatch', (from) => {
+        if (from !== this.holder) this.refill();
+      });
       shared.signals.on('abort', () => void this.serial(() => this.takeAborts()));
       shared.signals.onReconnect(recheck);
       this.recheck = setInterval(recheck, shared.recheckMs);
@@ -303,10 +306,6 @@ export class Dispatcher {
     preferAgent: string | undefined,
   ): Promise<void> {
     if (this.queue.some((e) => e.stepRunId === stepRun.id)) return;
-    if (this.opts.shared) {
-      await this.store.replicaDispatch.queue(stepRun.id, preferAgent, this.now());
-      this.opts.shared.signals.publish('dispatch', '');
-    }
     this.queue.push({
       stepRunId: stepRun.id,
       buildId: stepRun.buildId,
@@ -318,6 +317,12 @@ export class Dispatcher {
       preferAgent,
     });
     await this.drain();
+    // Replicas: a step no agent here took goes to the shared queue for the others (one taken here
+    // costs no queue write and no hint).
+    if (this.opts.shared && this.queue.some((e) => e.stepRunId === stepRun.id)) {
+      await this.store.replicaDispatch.queue(stepRun.id, preferAgent, this.now());
+      this.opts.shared.signals.publish('dispatch', this.holder ?? '');
+    }
   }
 
   /** A session finished its handshake. Returns what the agent must do with each step it still holds. */
@@ -730,7 +735,7 @@ export class Dispatcher {
     if (!ok) return;
     if (this.opts.shared) {
       await this.store.replicaDispatch.queue(lease.stepRunId, undefined, this.now());
-      this.opts.shared.signals.publish('dispatch', '');
+      this.opts.shared.signals.publish('dispatch', this.holder ?? '');
     }
     const run = lease.entry ? undefined : await this.store.getStepRun(lease.stepRunId);
     const entry = lease.entry ?? (run && entryOf(run, this.now()));

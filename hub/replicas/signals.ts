@@ -8,6 +8,10 @@
 //
 // The connection's application_name names the replica, so the server's session list (pg_stat_activity)
 // says which replicas are alive: a SIGKILLed replica's session ends with its process.
+//
+// A `pg` client runs one query at a time (pg 9 refuses a second one in flight), and a busy hub publishes
+// a hint per build event: hints published while one query is under way wait and leave together, in one
+// statement (one round trip and one commit of the server's notification queue for the lot).
 
 import type { Logger } from 'pino';
 import pg from 'pg';
@@ -25,6 +29,9 @@ const CHANNELS = [
 
 export type SignalChannel = (typeof CHANNELS)[number];
 const PREFIX = 'outpost_';
+/** Sends hints in the order given, in one statement. */
+const NOTIFY_ALL_SQL =
+  'SELECT pg_notify(n.channel, n.payload) FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS n(channel, payload, i) ORDER BY n.i';
 const APPLICATION = 'outpost-hub replica ';
 
 export type SignalHandler = (payload: string) => void;
@@ -52,6 +59,18 @@ export async function connectReplicaSignals(
   const reconnected: (() => void)[] = [];
   let client: pg.Client | undefined;
   let closed = false;
+  /** The connection's queries, one after another (never two in flight on one client). */
+  let queries: Promise<unknown> = Promise.resolve();
+  const serially = <T>(query: (c: pg.Client) => Promise<T>): Promise<T> => {
+    const next = queries.then(() => {
+      if (!client) throw new Error('the replica signal connection is down');
+      return query(client);
+    });
+    queries = next.catch(() => undefined);
+    return next;
+  };
+  /** Hints waiting for the query in flight; sent together by the next one. */
+  let pending: { channels: string[]; payloads: string[] } | undefined;
 
   const open = async (): Promise<pg.Client> => {
     const c = new pg.Client({
@@ -77,7 +96,8 @@ export async function connectReplicaSignals(
     c.on('error', onLost);
     c.on('end', () => onLost());
     await c.connect();
-    for (const channel of CHANNELS) await c.query(`LISTEN ${PREFIX}${channel}`);
+    // One round trip for every channel (a simple query may hold several statements).
+    await c.query(CHANNELS.map((channel) => `LISTEN ${PREFIX}${channel};`).join(' '));
     return c;
   };
 
@@ -100,7 +120,18 @@ export async function connectReplicaSignals(
   return {
     replicaId,
     publish(channel, payload) {
-      client?.query('SELECT pg_notify($1, $2)', [PREFIX + channel, payload]).catch(() => undefined);
+      if (!client) return;
+      if (pending) {
+        pending.channels.push(PREFIX + channel);
+        pending.payloads.push(payload);
+        return;
+      }
+      const batch = (pending = { channels: [PREFIX + channel], payloads: [payload] });
+      serially((c) => {
+        // From here on, new hints start the next batch.
+        pending = undefined;
+        return c.query(NOTIFY_ALL_SQL, [batch.channels, batch.payloads]);
+      }).catch(() => undefined);
     },
     on(channel, handler) {
       handlers.set(channel, [...(handlers.get(channel) ?? []), handler]);
@@ -109,15 +140,18 @@ export async function connectReplicaSignals(
       reconnected.push(handler);
     },
     async liveReplicas() {
-      if (!client) throw new Error('the replica signal connection is down');
-      const { rows } = await client.query<{ name: string }>(
-        'SELECT application_name AS name FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE $1',
-        [`${APPLICATION}%`],
+      const { rows } = await serially((c) =>
+        c.query<{ name: string }>(
+          'SELECT application_name AS name FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE $1',
+          [`${APPLICATION}%`],
+        ),
       );
       return new Set(rows.map((r) => r.name.slice(APPLICATION.length)));
     },
     async close() {
       closed = true;
+      // What was published before close still leaves.
+      await queries;
       await client?.end().catch(() => undefined);
     },
   };

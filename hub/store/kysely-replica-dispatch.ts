@@ -41,34 +41,33 @@ export class KyselyReplicaDispatch implements ReplicaDispatchStore {
     }));
   }
 
-  claim(
+  async claim(
     stepRunId: number,
     lease: { leaseId: string; agentName: string; pool: string; holder: string },
   ): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
-      let pick = trx
-        .selectFrom('step_runs')
-        .select('id')
-        .where('id', '=', stepRunId)
-        .where('status', '=', 'pending')
-        .where('lease_id', 'is', null);
-      if (this.rowLocks) pick = pick.forUpdate().skipLocked();
-      if (!(await pick.executeTakeFirst())) return false;
-      await trx
-        .updateTable('step_runs')
-        .set({
-          status: 'assigned',
-          lease_id: lease.leaseId,
-          agent_name: lease.agentName,
-          pool: lease.pool,
-          holder: lease.holder,
-          queued_at: null,
-          prefer_agent: null,
-        })
-        .where('id', '=', stepRunId)
-        .execute();
-      return true;
-    });
+    // One statement (one round trip and commit, as a dispatcher claims one step at a time): the row is
+    // picked only if no other replica has it locked, and updated only if still pending and unleased.
+    let pick = this.db
+      .selectFrom('step_runs')
+      .select('id')
+      .where('id', '=', stepRunId)
+      .where('status', '=', 'pending')
+      .where('lease_id', 'is', null);
+    if (this.rowLocks) pick = pick.forUpdate().skipLocked();
+    const claimed = await this.db
+      .updateTable('step_runs')
+      .set({
+        status: 'assigned',
+        lease_id: lease.leaseId,
+        agent_name: lease.agentName,
+        pool: lease.pool,
+        holder: lease.holder,
+        queued_at: null,
+        prefer_agent: null,
+      })
+      .where('id', 'in', pick)
+      .executeTakeFirst();
+    return claimed.numUpdatedRows > 0n;
   }
 
   async hold(

@@ -19,6 +19,7 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
+import { guardPgSerialQueries } from '../support/pg-serial-guard.js';
 import { postgresSkip, testPostgresOnce } from '../support/store-backends.js';
 
 const unavailable = postgresSkip('the hub on PostgreSQL');
@@ -65,6 +66,8 @@ describe.skipIf(unavailable !== undefined)('a hub on PostgreSQL', () => {
   });
 
   it('runs a build end to end, and keeps it across a restart on another data directory', async () => {
+    // No pg client (pool, hint connection, leader lock) is ever given a query while it runs one.
+    const violations = guardPgSerialQueries();
     hub = await startTestHub({ databaseUrl: url });
     const agent = await startTestAgent(hub);
     try {
@@ -89,5 +92,6 @@ describe.skipIf(unavailable !== undefined)('a hub on PostgreSQL', () => {
     expect(((await res.json()) as { name: string; status: string }[]).map((b) => [b.name, b.status])).toEqual(
       [['1', 'succeeded']],
     );
+    expect(violations).toEqual([]);
   });
 });

@@ -4,10 +4,11 @@
 // fresh database, copied from a template migrated once. Without PostgreSQL on this machine its tests
 // are left out with the reason printed, or under OUTPOST_REQUIRE_ALL=1 they fail naming it.
 
-import { afterAll } from 'vitest';
+import { afterAll, afterEach, expect } from 'vitest';
 import { openPostgresStore } from '../../hub/store/postgres.js';
 import { openSqliteStore } from '../../hub/store/sqlite.js';
 import type { Store } from '../../hub/store/store.js';
+import { guardPgSerialQueries } from './pg-serial-guard.js';
 import { postgresUnavailable, startTestPostgres, type TestPostgres } from './postgres.js';
 import { requireAll, requiredMessage } from './require-all.js';
 
@@ -54,10 +55,15 @@ export function postgresSkip(what: string): string | undefined {
   return unavailable;
 }
 
-/** SQLite in memory and, when it can run here (or must), PostgreSQL. */
+/**
+ * SQLite in memory and, when it can run here (or must), PostgreSQL. Every test on PostgreSQL also fails
+ * if a `pg` client was given a query while it ran another (test/support/pg-serial-guard.ts).
+ */
 export function storeBackends(): StoreBackend[] {
   const backends: StoreBackend[] = [['sqlite', () => openSqliteStore({ memory: true })]];
   if (postgresSkip('the PostgreSQL store tests') !== undefined) return backends;
+  const violations = guardPgSerialQueries();
+  afterEach(() => expect(violations, 'pg clients given a query while running one').toEqual([]));
   const database = postgresDatabases();
   backends.push(['postgres', async () => openPostgresStore({ url: await database() })]);
   return backends;
