@@ -6,7 +6,7 @@ import { conflictsAs } from './constraint-errors.js';
 import { withAnnouncement } from './kysely-announcements.js';
 import { json, toStepRun } from './rows.js';
 import type { Database, StepRunsTable } from './schema.js';
-import type { Announcement, StepRun, StepRunStatus, Store } from './store.js';
+import type { Announcement, NewStepRun, StepRun, StepRunStatus, Store } from './store.js';
 
 type StepRunPatch = Parameters<Store['updateStepRun']>[2];
 
@@ -51,17 +51,7 @@ export class KyselyStepRuns implements Pick<
     this.compiled = new CompiledQueries(db);
   }
 
-  async createStepRun(
-    input: {
-      buildId: number;
-      planId: string;
-      name: string;
-      spec: unknown;
-      at: number;
-      assigned?: { leaseId: string; agentName: string; pool: string };
-    },
-    announcement?: Announcement,
-  ): Promise<StepRun> {
+  async createStepRun(input: NewStepRun, announcement?: Announcement): Promise<StepRun> {
     const { assigned } = input;
     const row = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
       withAnnouncement(this.db, this.rowLocks, announcement, (db) =>

@@ -7,7 +7,7 @@ import type { PlanNode } from '../pipeline/plan.js';
 import { DataDirInUseError } from './lock-holder.js';
 import { openSqliteStore } from './sqlite.js';
 import { StoreConflictError } from './store.js';
-import type { AgentRecord, Store } from './store.js';
+import type { AgentRecord, Announcement, BuildEvent, Store } from './store.js';
 
 const plan = (id: string): PlanNode => ({ id, kind: 'do', steps: [] });
 
@@ -460,6 +460,49 @@ describe.each(backends)('store (%s)', (_name, open) => {
         endedAt: 4,
       });
       expect(await store.updateStepRun(9999, null, { status: 'failed' })).toBe(false);
+    });
+
+    it('stores the events that announce a change with it, and none when its fence does not hold', async () => {
+      const { build, run } = await stepRun();
+      const heard: BuildEvent[][] = [];
+      const announce = (type: string): Announcement => ({
+        events: [{ buildId: build.id, type, version: '1.0', data: { type }, at: 5 }],
+        stored: (events) => heard.push(events),
+      });
+      expect(
+        await store.updateStepRun(run.id, 'stale', { status: 'running' }, undefined, announce('refused')),
+      ).toBe(false);
+      const claim = { status: 'assigned', leaseId: 'L1', agentName: 'ag', pool: 'p' } as const;
+      expect(await store.updateStepRun(run.id, null, claim, undefined, announce('selected-worker'))).toBe(
+        true,
+      );
+      await store.updateBuild(build.id, { status: 'started' }, announce('status'));
+      const assigned = await store.createStepRun(
+        {
+          buildId: build.id,
+          planId: 'a/1',
+          name: 'two',
+          spec: null,
+          at: 6,
+          assigned: { leaseId: 'L2', agentName: 'ag', pool: 'p' },
+        },
+        announce('initialize-task'),
+      );
+      expect(assigned).toMatchObject({ status: 'assigned', leaseId: 'L2', agentName: 'ag', pool: 'p' });
+      expect(await store.markStepProcessStarted(run.id, 'L1', announce('start-task'))).toBe(true);
+      // Said again (after a reconnect): recorded once, so announced once.
+      expect(await store.markStepProcessStarted(run.id, 'L1', announce('start-task again'))).toBe(false);
+
+      const stored = await store.listBuildEvents(build.id, 0, 10);
+      expect(stored.map((e) => e.type)).toEqual([
+        'selected-worker',
+        'status',
+        'initialize-task',
+        'start-task',
+      ]);
+      expect(stored.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      expect(heard.flat()).toEqual(stored);
+      expect(await store.getBuild(build.id)).toMatchObject({ status: 'started' });
     });
 
     it('refuses a lease already held by another run', async () => {

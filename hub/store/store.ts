@@ -361,6 +361,17 @@ export interface BuildEvent {
   at: number;
 }
 
+/** A step run to create (Store.createStepRun). */
+export interface NewStepRun {
+  buildId: number;
+  planId: string;
+  name: string;
+  spec: unknown;
+  at: number;
+  /** Created already assigned under this lease (Dispatcher.submit). */
+  assigned?: { leaseId: string; agentName: string; pool: string };
+}
+
 /** A build event to store, before its seq is allocated. */
 export interface NewBuildEvent {
   buildId: number;
@@ -551,17 +562,7 @@ export interface Store {
 
   // Step runs.
   /** A pending step run, or with `assigned` one already assigned under that lease (Dispatcher.submit). */
-  createStepRun(
-    input: {
-      buildId: number;
-      planId: string;
-      name: string;
-      spec: unknown;
-      at: number;
-      assigned?: { leaseId: string; agentName: string; pool: string };
-    },
-    announcement?: Announcement,
-  ): Promise<StepRun>;
+  createStepRun(input: NewStepRun, announcement?: Announcement): Promise<StepRun>;
   getStepRun(id: number): Promise<StepRun | undefined>;
   getStepRunByLease(leaseId: string): Promise<StepRun | undefined>;
   listStepRuns(buildId: number): Promise<StepRun[]>;
