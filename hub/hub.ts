@@ -494,6 +494,8 @@ async function assemble(
       stopEventHints();
       await logs.flush();
       await signals?.close();
+      // Builds still running stop at their next store call, unfinished, and resume at the next start.
+      engine.stop();
       await store.close();
       // Last: a standby takes over only once everything this replica held is stored.
       await leadership.release();

@@ -64,6 +64,7 @@ export class Engine implements DispatchListener {
     }
   >();
   private readonly leaves: LeafRunners;
+  private stopped = false;
 
   constructor(
     private readonly store: Store,
@@ -296,7 +297,7 @@ export class Engine implements DispatchListener {
 
   /** Runs a build (the scheduler calls this for pending builds whose inputs it has chosen). */
   start(build: BuildView): void {
-    if (this.builds.has(build.id)) return;
+    if (this.stopped || this.builds.has(build.id)) return;
     const abort = new AbortController();
     const run = new BuildRun(build, {
       store: this.store,
@@ -311,16 +312,42 @@ export class Engine implements DispatchListener {
     const running: Running = { run, abort, done: Promise.resolve() };
     this.builds.set(build.id, running);
     running.done = this.execute(running)
-      .catch(async (err: unknown) => {
-        this.log.error({ err, buildId: build.id }, 'build failed inside the engine');
-        await run.fail(build.plan, Scope.root(abort.signal), `internal error: ${(err as Error).message}`);
-        await this.finish(build, 'errored');
-      })
+      .catch((err: unknown) => this.failed(running, err))
       .finally(() => {
         for (const step of run.steps.values()) this.planIds.delete(step.id);
         this.builds.delete(build.id);
-        this.options.onBuildEnded(build);
+        if (!this.stopped) this.options.onBuildEnded(build);
       });
+  }
+
+  /**
+   * The hub is closing its store: a build that fails from now on (its store is gone) is left as it
+   * stands, unfinished, for the next start to resume (as after a crash), never recorded as errored.
+   * No build starts any more.
+   */
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** A build's run threw: it is errored, unless the hub is stopping (then it resumes at the next start). */
+  private async failed({ run, abort }: Running, err: unknown): Promise<void> {
+    const { build } = run;
+    if (this.stopped) {
+      this.log.info(
+        { buildId: build.id, err },
+        'build left unfinished by the shutdown; the next start resumes it',
+      );
+      return;
+    }
+    this.log.error({ err, buildId: build.id }, 'build failed inside the engine');
+    try {
+      await run.fail(build.plan, Scope.root(abort.signal), `internal error: ${(err as Error).message}`);
+      await this.finish(build, 'errored');
+    } catch (recordErr) {
+      // The store failed too (or the hub stopped meanwhile): the build stays unfinished, and the stall
+      // audit (or the next start) runs it again.
+      this.log.error({ err: recordErr, buildId: build.id }, 'could not record the build as errored');
+    }
   }
 
   private async execute({ run, abort }: Running): Promise<void> {
