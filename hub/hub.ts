@@ -2,7 +2,7 @@
 // what the tests exercise is what runs in production.
 
 import { randomUUID } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -172,6 +172,9 @@ export interface RunningHub {
 }
 
 export async function startHub(options: HubOptions, log: Logger): Promise<RunningHub> {
+  // The data directory holds the admin token's file and the artifacts (and SQLite's database): made on
+  // either store, readable by the hub's user alone.
+  if (options.dataDir !== undefined) await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   // On SQLite, opening the store takes the data directory's lock (a second hub is refused here, naming
   // the first). On PostgreSQL replicas share the database, and one at a time leads.
   const store = await openStore({

@@ -50,7 +50,7 @@ export async function openSqliteDatabase(
 ): Promise<Kysely<Database>> {
   let file = ':memory:';
   if ('dataDir' in opts) {
-    await mkdir(opts.dataDir, { recursive: true });
+    await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
     file = join(opts.dataDir, SQLITE_FILE);
   }
   const sqlite = new BetterSqlite3(file);

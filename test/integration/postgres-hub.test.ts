@@ -3,9 +3,13 @@
 // same builds after a hub restart on another data directory (the database holds everything).
 
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Kysely } from 'kysely';
+import { readAdminToken } from '../../hub/auth/admin-token.js';
 import { migrations, pendingMigrations } from '../../hub/store/migrations/index.js';
 import { openDatabase } from '../../hub/store/open.js';
 import {
@@ -63,6 +67,22 @@ describe.skipIf(unavailable !== undefined)('a hub on PostgreSQL', () => {
     expect(failed?.code).toBe(1);
     expect(failed?.stderr).toContain('mysql://u:***@db/x is not a PostgreSQL URL');
     expect(failed?.stderr).not.toContain('secret');
+  });
+
+  it('creates a --data-dir that does not exist yet (mode 0700) and writes the admin token there', async () => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'outpost-pg-datadir-'));
+    const dataDir = path.join(root, 'not', 'there');
+    const fresh = await startTestHub({
+      databaseUrl: await (await server()).createDatabase('fresh'),
+      dataDir,
+    });
+    try {
+      expect((await stat(dataDir)).mode & 0o777).toBe(0o700);
+      expect(await readAdminToken(dataDir)).toBe(fresh.adminToken);
+    } finally {
+      await fresh.close();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 
   it('runs a build end to end, and keeps it across a restart on another data directory', async () => {
