@@ -4,12 +4,19 @@
 // names, the team of an object found by id.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { callerAddress } from '../replicas/forward.js';
 import type { Store } from '../store/store.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** What the audit log records besides what the request itself says. */
-    audit: { actor?: string; team?: string; status?: number };
+    audit: {
+      actor?: string;
+      team?: string;
+      status?: number;
+      /** Forwarded to the replica holding the agent, which audits it (hub/replicas/forward.ts). */
+      byOwner?: boolean;
+    };
   }
   interface FastifyContextConfig {
     /** The route's action (route.ts): set for the routes the audit log records. */
@@ -30,7 +37,7 @@ export function auditLogHooks(store: Store) {
 
 async function recordCall(store: Store, req: FastifyRequest, reply: FastifyReply): Promise<void> {
   const action = req.routeOptions.config.action;
-  if (!action) return;
+  if (!action || req.audit.byOwner) return;
   const params = (req.params ?? {}) as { team?: unknown };
   try {
     await store.auditLog.record({
@@ -40,7 +47,7 @@ async function recordCall(store: Store, req: FastifyRequest, reply: FastifyReply
       action,
       // Never the query: a webhook's carries its token.
       target: req.url.split('?')[0] ?? req.url,
-      source: req.ip,
+      source: callerAddress(req),
       // A refusal answered with a redirect (to the CLI's listener) is recorded as the refusal.
       status: req.audit.status ?? reply.statusCode,
     });

@@ -2,7 +2,7 @@
 // intercept, whose terminal runs over a Tunnel the agent opens on the connection it has) is forwarded
 // there when it reaches another replica. The forward is a plain HTTP proxy of the whole exchange, body
 // and answer streamed both ways, with the caller's credentials: the owner authorises the request again
-// against the shared store, as if the load balancer had sent it there.
+// against the shared store, as if the load balancer had sent it there, and audits it (once, there).
 
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { networkInterfaces } from 'node:os';
@@ -11,6 +11,8 @@ import { HttpError } from '../api/errors.js';
 
 /** Set on a forwarded request: its receiver serves it itself (a forward is never forwarded again). */
 export const FORWARDED_HEADER = 'x-outpost-forwarded-by';
+/** The address the forwarded request came from to the forwarding replica (the audit log's source). */
+export const FORWARDED_FOR_HEADER = 'x-outpost-forwarded-for';
 
 /** The caller's headers that carry its identity and the body's framing. */
 const KEPT_HEADERS = ['authorization', 'cookie', 'content-type', 'user-agent', 'accept'];
@@ -18,6 +20,16 @@ const KEPT_HEADERS = ['authorization', 'cookie', 'content-type', 'user-agent', '
 /** Whether the request was forwarded by another replica. */
 export function wasForwarded(req: FastifyRequest): boolean {
   return req.headers[FORWARDED_HEADER] !== undefined;
+}
+
+/**
+ * Where the caller is, for the audit log: its address, or for a forwarded request the address the
+ * forwarding replica says it came from, followed by that replica's (anyone can send the header, so the
+ * address the request really came from is kept beside it).
+ */
+export function callerAddress(req: FastifyRequest): string {
+  const original = req.headers[FORWARDED_FOR_HEADER];
+  return wasForwarded(req) && typeof original === 'string' ? `${original} via ${req.ip}` : req.ip;
 }
 
 /**
@@ -31,7 +43,7 @@ export async function forwardToReplica(
   replicaUrl: string,
   from: string,
 ): Promise<void> {
-  const headers: Record<string, string> = { [FORWARDED_HEADER]: from };
+  const headers: Record<string, string> = { [FORWARDED_HEADER]: from, [FORWARDED_FOR_HEADER]: req.ip };
   for (const name of KEPT_HEADERS) {
     const value = req.headers[name];
     if (typeof value === 'string') headers[name] = value;
@@ -56,6 +68,9 @@ export async function forwardToReplica(
       `the hub replica holding the agent (${replicaUrl}) could not be reached: ${(err as Error).message}`,
     );
   });
+  // The owner answered: it audits the call, with the caller's credentials and address; this replica
+  // audits only a forward that did not reach it.
+  req.audit.byOwner = true;
   reply.hijack();
   const out = reply.raw;
   out.writeHead(res.status, {

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { OIDC_CALLBACK_PATH } from '../../hub/api/routes/oidc.js';
-import type { BuildSummary, InterceptServerFrame, UserInfo } from '../../hub/api/types.js';
+import type { AuditEntrySummary, BuildSummary, InterceptServerFrame, UserInfo } from '../../hub/api/types.js';
 import { spawnAgentProcess } from '../support/agent-process.js';
 import { freePort } from '../support/balancer.js';
 import {
@@ -154,6 +154,20 @@ describe.skipIf(unavailable !== undefined)('requests spread over hub replicas', 
         expect(frames.stdout).toBe('intercepted-42\n');
         expect(frames.last).toEqual({ exit: 0 });
       }
+      // Each intercept audited once, by the replica holding the agent, with the caller and its address.
+      const audited = (await api<AuditEntrySummary[]>(b, 'GET', '/audit')).body.filter(
+        (e) => e.action === 'intercept',
+      );
+      expect
+        .soft(audited.map((e) => [e.user, e.target, e.source, e.status]))
+        .toEqual(
+          [b, leader].map(() => [
+            'token:admin',
+            `/api/v1/builds/${sleeper.body.id}/intercept`,
+            '127.0.0.1 via 127.0.0.1',
+            200,
+          ]),
+        );
       expect((await api(b, 'PUT', `/builds/${sleeper.body.id}/abort`)).status).toBe(204);
 
       // check-resource asked of B, then A, then the leader while it runs: one check build, whose result
