@@ -85,6 +85,11 @@ export interface HubOptions {
    * replica holding the agent); undefined: the HTTP listen address (a wildcard host: this host's IPv4).
    */
   replicaUrl?: string;
+  /**
+   * Replicas without `replicaUrl`: the host (a name or an IP address, IPv6 without brackets, as a pod's
+   * IP comes) other replicas reach this one's API at, on the HTTP port; the URL is built around it.
+   */
+  replicaHost?: string;
   /** Login through an OpenID Connect provider; undefined: local users and API tokens only. */
   oidc?: OidcOptions;
   /** The secret Prometheus presents for /metrics; undefined: only admins' API tokens are let in. */
@@ -319,7 +324,7 @@ async function assemble(
   // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
   let externalUrl = options.externalUrl?.replace(/\/+$/, '');
   const hubUrl = () => externalUrl ?? '';
-  // Replicas: known once the API listens; agents that connect before record none (no forwarding to them).
+  // Replicas: known once the API listens, which is before the gateway takes agents (each records it).
   let replicaUrl: string | undefined;
   const oidc =
     options.oidc && new OidcRelyingParty(options.oidc, store.oidcLogins, () => hubUrl() + OIDC_CALLBACK_PATH);
@@ -355,7 +360,7 @@ async function assemble(
   const serve = async () => {
     const address = await api.listen({ host: options.httpListen.host, port: options.httpListen.port });
     externalUrl ??= address;
-    if (signals) replicaUrl = replicaUrlOf(options.replicaUrl, new URL(address));
+    if (signals) replicaUrl = replicaUrlOf(options, new URL(address));
     return address;
   };
 
@@ -424,15 +429,16 @@ async function assemble(
     }
     leading = Promise.resolve();
   } else {
-    // Replicas: every one serves agents and the API from the start; one at a time leads.
-    gateway = await openGateway();
-    log.info({ grpcPort: gateway.port }, 'agent gateway listening');
+    // Replicas: every one serves agents and the API from the start; one at a time leads. The API
+    // listens first: an agent records the URL its replica's API is reached at as it connects.
+    address = await serve();
     try {
-      address = await serve();
+      gateway = await openGateway();
     } catch (err) {
-      await gateway.close();
+      await api.close();
       throw err;
     }
+    log.info({ grpcPort: gateway.port }, 'agent gateway listening');
     log.info('waiting for the leader lock (the singletons run on the replica that leads)');
     let failed: (err: Error) => void = () => undefined;
     leadershipLost = Promise.race([leadership.lost, new Promise<Error>((resolve) => (failed = resolve))]);

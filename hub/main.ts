@@ -3,6 +3,7 @@
 
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Command, InvalidArgumentError, Option } from 'commander';
@@ -134,6 +135,11 @@ export function hubCommand(): Command {
         '--replica-url <url>',
         "with --database: the URL the other replicas reach this one's API at (an intercept is forwarded to the replica holding the agent; env OUTPOST_REPLICA_URL; default: the HTTP listen address)",
         process.env.OUTPOST_REPLICA_URL,
+      )
+      .option(
+        '--replica-host <address>',
+        "with --database and no --replica-url: the host name or IP address (IPv6 without brackets, as a pod's IP) the other replicas reach this one's API at, on the HTTP listen port (env OUTPOST_REPLICA_HOST)",
+        process.env.OUTPOST_REPLICA_HOST,
       )
       .option(
         '--oidc-issuer <url>',
@@ -271,6 +277,7 @@ interface HubFlags {
   auditLogRetention: number;
   externalUrl?: string;
   replicaUrl?: string;
+  replicaHost?: string;
   oidcIssuer?: string;
   oidcClientId?: string;
   oidcClientSecretFile?: string;
@@ -436,6 +443,8 @@ async function serve(cmd: Command): Promise<void> {
       throw new Error(`--external-url "${flags.externalUrl}" is not an http(s) URL`);
     if (flags.replicaUrl && !/^https?:\/\/[^/]+/.test(flags.replicaUrl))
       throw new Error(`--replica-url "${flags.replicaUrl}" is not an http(s) URL`);
+    if (flags.replicaHost && isIP(flags.replicaHost) === 0 && !/^[A-Za-z0-9.-]+$/.test(flags.replicaHost))
+      throw new Error(`--replica-host "${flags.replicaHost}" is not a host name or an IP address`);
   } catch (err) {
     return cmd.error(`error: ${(err as Error).message}`);
   }
@@ -464,6 +473,7 @@ async function serve(cmd: Command): Promise<void> {
     auditLogRetentionMs: flags.auditLogRetention,
     externalUrl: flags.externalUrl,
     replicaUrl: flags.replicaUrl,
+    replicaHost: flags.replicaHost,
     oidc,
     metricsToken,
     metricsListen: flags.metricsListen ? hostPort(flags.metricsListen) : undefined,

@@ -5,6 +5,7 @@
 // against the shared store, as if the load balancer had sent it there, and audits it (once, there).
 
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+import { isIP } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../api/errors.js';
@@ -84,12 +85,18 @@ export async function forwardToReplica(
 }
 
 /**
- * The URL other replicas reach this one's API at: `configured`, else the listen address, with a
- * wildcard host replaced by this machine's first non-loopback IPv4 address (a pod's IP).
+ * The URL other replicas reach this one's API at: `replicaUrl`, else the listen address with its host
+ * replaced by `replicaHost` (bracketed when an IPv6 address), or a wildcard host by this machine's first
+ * non-loopback IPv4 address (a pod's IP).
  */
-export function replicaUrlOf(configured: string | undefined, listening: URL): string {
-  if (configured) return configured.replace(/\/+$/, '');
-  if (listening.hostname === '0.0.0.0' || listening.hostname === '[::]') {
+export function replicaUrlOf(
+  configured: { replicaUrl?: string | undefined; replicaHost?: string | undefined },
+  listening: URL,
+): string {
+  if (configured.replicaUrl) return configured.replicaUrl.replace(/\/+$/, '');
+  const host = configured.replicaHost;
+  if (host) listening.hostname = isIP(host) === 6 ? `[${host}]` : host;
+  else if (listening.hostname === '0.0.0.0' || listening.hostname === '[::]') {
     const address = Object.values(networkInterfaces())
       .flat()
       .find((a) => a?.family === 'IPv4' && !a.internal)?.address;

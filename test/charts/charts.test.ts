@@ -526,6 +526,17 @@ function checkHub(objects: K8sObject[], values: Obj): void {
       secretKeyRef: database.postgres.urlSecret,
     });
   else expect(databaseUrl).toBeUndefined();
+  // Replicas: the hub builds its replica URL around the pod's IP (bracketed when IPv6); a URL pasted
+  // around `$(POD_IP)` here would be invalid on an IPv6 pod.
+  const replicaHost = hub.env?.find((e) => e.name === 'OUTPOST_REPLICA_HOST');
+  if (postgres)
+    expect((replicaHost as { valueFrom?: unknown }).valueFrom).toEqual({
+      fieldRef: { fieldPath: 'status.podIP' },
+    });
+  else expect(replicaHost).toBeUndefined();
+  expect(hub.env?.filter((e) => /\$\(POD_IP\)/.test((e as { value?: string }).value ?? '')) ?? []).toEqual(
+    [],
+  );
   expect(hub.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
   expect(hub.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
   expect(hub.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });

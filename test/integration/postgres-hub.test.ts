@@ -85,6 +85,22 @@ describe.skipIf(unavailable !== undefined)('a hub on PostgreSQL', () => {
     }
   });
 
+  it("records an agent's replica URL around --replica-host, an IPv6 address in brackets", async () => {
+    const replica = await startTestHub({
+      databaseUrl: await (await server()).createDatabase('ipv6_host'),
+      replicaHost: '::1',
+    });
+    const agent = await startTestAgent(replica, { name: 'v6' });
+    try {
+      await agent.welcomed;
+      const port = new URL(replica.url).port;
+      expect((await replica.store.getAgent('test/v6'))?.replicaUrl).toBe(`http://[::1]:${port}`);
+    } finally {
+      await agent.stop();
+      await replica.close();
+    }
+  });
+
   it('runs a build end to end, and keeps it across a restart on another data directory', async () => {
     // No pg client (pool, hint connection, leader lock) is ever given a query while it runs one.
     const violations = guardPgSerialQueries();
