@@ -319,8 +319,10 @@ export class Dispatcher {
     await this.drain();
     // Replicas: a step no agent here took goes to the shared queue for the others (one taken here
     // costs no queue write and no hint).
-    if (this.opts.shared && this.queue.some((e) => e.stepRunId === stepRun.id)) {
-      await this.store.replicaDispatch.queue(stepRun.id, preferAgent, this.now());
+    const waiting = this.queue.find((e) => e.stepRunId === stepRun.id);
+    if (this.opts.shared && waiting) {
+      const reason = this.sessions.size > 0 ? waiting.reason : undefined;
+      await this.store.replicaDispatch.queue(stepRun.id, preferAgent, this.now(), reason);
       this.opts.shared.signals.publish('dispatch', this.holder ?? '');
     }
   }
@@ -794,9 +796,12 @@ export class Dispatcher {
             : waitingReason(entry.spec, candidates);
         if (reason !== entry.reason) {
           entry.reason = reason;
-          // A replica without agents knows nothing of why: the replicas with agents say it.
+          // A replica without agents knows nothing of why: the replicas with agents say it, in the
+          // step's row too, which every replica's /queue and waiting reason read.
           if (!this.opts.shared || this.sessions.size > 0)
             this.listener.waiting(entry.stepRunId, entry.buildId, reason);
+          if (this.opts.shared && this.sessions.size > 0)
+            await this.store.replicaDispatch.waiting(entry.stepRunId, reason);
         }
         i++;
         continue;

@@ -16,10 +16,15 @@ export class KyselyReplicaDispatch implements ReplicaDispatchStore {
     private readonly rowLocks: boolean,
   ) {}
 
-  async queue(stepRunId: number, preferAgent: string | undefined, at: number): Promise<void> {
+  async queue(
+    stepRunId: number,
+    preferAgent: string | undefined,
+    at: number,
+    reason?: string,
+  ): Promise<void> {
     await this.db
       .updateTable('step_runs')
-      .set({ queued_at: at, prefer_agent: preferAgent ?? null })
+      .set({ queued_at: at, prefer_agent: preferAgent ?? null, waiting_reason: reason ?? null })
       .where('id', '=', stepRunId)
       .where('status', '=', 'pending')
       .where('lease_id', 'is', null)
@@ -38,7 +43,29 @@ export class KyselyReplicaDispatch implements ReplicaDispatchStore {
       run: toStepRun(row),
       queuedAt: num(row.queued_at ?? 0),
       preferAgent: row.prefer_agent ?? undefined,
+      reason: row.waiting_reason ?? undefined,
     }));
+  }
+
+  async waiting(stepRunId: number, reason: string): Promise<void> {
+    await this.db
+      .updateTable('step_runs')
+      .set({ waiting_reason: reason })
+      .where('id', '=', stepRunId)
+      .where('status', '=', 'pending')
+      .where('queued_at', 'is not', null)
+      .execute();
+  }
+
+  async waitingReason(stepRunId: number): Promise<string | undefined> {
+    const row = await this.db
+      .selectFrom('step_runs')
+      .select('waiting_reason')
+      .where('id', '=', stepRunId)
+      .where('status', '=', 'pending')
+      .where('queued_at', 'is not', null)
+      .executeTakeFirst();
+    return row?.waiting_reason ?? undefined;
   }
 
   async claim(
@@ -64,6 +91,7 @@ export class KyselyReplicaDispatch implements ReplicaDispatchStore {
         holder: lease.holder,
         queued_at: null,
         prefer_agent: null,
+        waiting_reason: null,
       })
       .where('id', 'in', pick)
       .executeTakeFirst();

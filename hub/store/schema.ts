@@ -196,6 +196,8 @@ export interface StepRunsTable {
   abort_ending: ColumnType<string | null, string | null | undefined, string | null>;
   /** The lease under which the agent said the run's process started (its start event went out then). */
   started_lease_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** Replicas: why the queued run waits for an agent, as last found by a replica with agents. */
+  waiting_reason: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface BuildEventsTable {

@@ -526,6 +526,14 @@ describe.each(backends)('store (%s)', (_name, open) => {
       expect(await queue.queued()).toEqual([]);
       await queue.queue(run.id, 'c/ag', 5);
       expect(await queue.queued()).toEqual([{ run, queuedAt: 5, preferAgent: 'c/ag' }]);
+      // Why it waits is in the row, for every replica; queued again, it is said afresh.
+      expect(await queue.waitingReason(run.id)).toBeUndefined();
+      await queue.waiting(run.id, 'every pool is full');
+      expect(await queue.queued()).toEqual([
+        { run, queuedAt: 5, preferAgent: 'c/ag', reason: 'every pool is full' },
+      ]);
+      await queue.queue(run.id, 'c/ag', 5, 'no agent has tags [x]');
+      expect(await queue.waitingReason(run.id)).toBe('no agent has tags [x]');
 
       const lease = { agentName: 'c/ag', pool: 'p' };
       const claims = await Promise.all([

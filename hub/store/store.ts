@@ -664,6 +664,8 @@ export interface QueuedStepRun {
   queuedAt: number;
   /** The agent holding the step's inputs, which gets it when it has room. */
   preferAgent: string | undefined;
+  /** Why it waits, as the replica with agents that last looked found it; undefined: not said yet. */
+  reason: string | undefined;
 }
 
 export interface HeldLease {
@@ -677,10 +679,17 @@ export interface HeldLease {
  * replica holds each lease, and aborts waiting for that replica. A single hub does not use it.
  */
 export interface ReplicaDispatchStore {
-  /** Marks a pending step run as waiting for an agent, on whichever replica its agent is connected to. */
-  queue(stepRunId: number, preferAgent: string | undefined, at: number): Promise<void>;
+  /**
+   * Marks a pending step run as waiting for an agent, on whichever replica its agent is connected to;
+   * `reason`: why no agent of this replica took it (undefined: this replica has none to say).
+   */
+  queue(stepRunId: number, preferAgent: string | undefined, at: number, reason?: string): Promise<void>;
   /** Pending step runs waiting for an agent, oldest first. */
   queued(): Promise<QueuedStepRun[]>;
+  /** Records why a queued step run waits (every replica's /queue and waiting reason read it). */
+  waiting(stepRunId: number, reason: string): Promise<void>;
+  /** Why a queued step run waits; undefined: it is not queued, or no replica has said yet. */
+  waitingReason(stepRunId: number): Promise<string | undefined>;
   /**
    * Claims a queued step run for a lease `holder` hands out: the row is locked (SKIP LOCKED, so
    * replicas never wait on each other) and must still be pending under no lease. False otherwise.

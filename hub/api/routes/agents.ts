@@ -7,6 +7,7 @@ import { id } from '../fields.js';
 import { route, type Route } from '../route.js';
 import { roleIn } from '../../auth/caller.js';
 import { requireCaller } from '../auth.js';
+import { storedQueue } from '../../replicas/waiting-reasons.js';
 import type { AgentRecord } from '../../store/store.js';
 import type { AgentSummary, AgentTokenSummary, CreatedAgentToken, QueuedStep } from '../types.js';
 
@@ -108,10 +109,11 @@ export function agentRoutes(ctx: ApiContext): Route[] {
       url: '/queue',
       role: 'authenticated',
       // Only the steps of teams the caller may see: another team's pipeline names never leak.
-      handler: (_input, req): QueuedStep[] => {
+      // Replicas: read from the store, so every replica lists the same steps and reasons at once.
+      handler: async (_input, req): Promise<QueuedStep[]> => {
         const caller = requireCaller(req);
-        return dispatcher
-          .queued()
+        const queued = dispatcher.shared ? await storedQueue(store) : dispatcher.queued();
+        return queued
           .filter((q) => roleIn(caller, q.context.team))
           .map((q) => ({
             buildId: q.context.buildId,

@@ -34,6 +34,7 @@ import * as m0022 from './0022_instance_ordering.js';
 import * as m0023 from './0023_step_process_started.js';
 import * as m0024 from './0024_replica_state.js';
 import * as m0026 from './0026_log_payload_bytes.js';
+import * as m0030 from './0030_waiting_reason.js';
 import { IdentityColumnsPlugin } from './identity-columns.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
@@ -59,6 +60,7 @@ export const migrations: Record<string, Migration> = {
   '0023_step_process_started': m0023,
   '0024_replica_state': m0024,
   '0026_log_payload_bytes': m0026,
+  '0030_waiting_reason': m0030,
 };
 
 const provider: MigrationProvider = {
