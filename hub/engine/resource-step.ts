@@ -143,7 +143,13 @@ export class ResourceSteps {
     let run = existing;
     if (!run) {
       if (scope.signal.aborted) return 'aborted';
-      const from = asked ?? (await latestVersion(store, key))?.version;
+      // As Concourse: a resource pinned in its config is checked from that version (resources echo it,
+      // so a pin the resource never reported becomes one of its versions).
+      const pinnedInConfig =
+        target.scope === 'resource' && target.name !== ''
+          ? pipeline.resources.find((r) => r.name === target.name)?.version
+          : undefined;
+      const from = asked ?? pinnedInConfig ?? (await latestVersion(store, key))?.version;
       const prepared = await this.prepare(build, scope, pipeline, target, 'check', {}, from, tags, timeoutMs);
       if (typeof prepared === 'string') {
         await recordCheckFailed(store, key, 'errored', prepared, now());
