@@ -172,6 +172,40 @@ jobs:
   });
 });
 
+describe('a resource pinned in its config, whatever its get asks (resource_version_test)', () => {
+  const pinnedBy = (stepVersion: string) => `
+resources:
+- name: r
+  type: mock
+  version: { version: pinned }
+  source: { no_initial_version: true }
+jobs:
+- name: j
+  plan:
+  - get: r
+    version: ${stepVersion}
+  - task: show
+    config:
+      platform: linux
+      inputs: [{ name: r }]
+      run: { path: sh, args: [-c, 'echo "got $(cat r/version)"'] }
+`;
+
+  it.each([
+    ['every', 'pin-every'],
+    ['{ version: older }', 'pin-map'],
+  ])('version: %s takes the pin', async (stepVersion, name) => {
+    await setPipelineByCli(cli, name, pinnedBy(stepVersion));
+    for (const v of ['older', 'pinned', 'newer'])
+      expect((await cli.run(['check-resource', '-r', `${name}/r`, '-f', `version:${v}`])).code).toBe(0);
+    for (const _ of [1, 2]) {
+      const run = await cli.run(['trigger-job', '-j', `${name}/j`, '-w']);
+      expect(run.code, run.stdout).toBe(0);
+      expect(run.stdout).toMatch(/^got pinned$/m);
+    }
+  });
+});
+
 describe('intercept with several matching steps (retry_test)', () => {
   it('lists only the matching steps, with their attempts', async () => {
     await setPipelineByCli(
