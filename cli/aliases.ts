@@ -53,6 +53,7 @@ export const FLY_ALIASES: Readonly<Record<string, readonly string[]>> = {
   'abort-build': ['ab'],
   'rerun-build': ['rb'],
   'trigger-job': ['tj'],
+  curl: ['c'],
 };
 
 export function addFlyAliases(program: Command): void {

@@ -17,6 +17,7 @@ import { registerBuilds } from './commands/builds.js';
 import { registerClearCommands } from './commands/clear.js';
 import { registerExecute } from './commands/execute.js';
 import { registerIntercept } from './commands/intercept.js';
+import { registerCurl } from './commands/curl.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerLogin } from './commands/login.js';
@@ -52,6 +53,9 @@ export function buildProgram(ctx: CliContext): Command {
       'saved target to use (env OUTPOST_TARGET)',
       io.env.OUTPOST_TARGET ?? 'default',
     )
+    // fly prints table headers only on a terminal unless given this; Outpost always prints them, so
+    // scripts written for fly (and Concourse's own acceptance suite, which parses tables by them) work.
+    .option('--print-table-headers', 'print table headers (they always are; for scripts written for fly)')
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -95,6 +99,7 @@ Example:
   registerPipelineLifecycleCommands(program, ctx);
   registerExecute(program, ctx);
   registerIntercept(program, ctx);
+  registerCurl(program, ctx);
   // Last: fly's short names for every command registered above.
   addFlyAliases(program);
   return program;

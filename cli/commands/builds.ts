@@ -83,6 +83,22 @@ function filterOf(opts: BuildsOptions): { filter: BuildsFilter; teams: (string |
   return { filter, teams: teams.length > 0 ? teams : [undefined] };
 }
 
+/**
+ * A build as `--json` prints it: Outpost's fields and Concourse's (`api_url`, `team_name`, `job_name`,
+ * `pipeline_name`, `start_time`/`end_time` in Unix seconds), so scripts written for fly's JSON work.
+ */
+function concourseBuildJson(b: BuildSummary): Record<string, unknown> {
+  const seconds = (ms: number | null) => (ms === null ? undefined : Math.floor(ms / 1000));
+  return {
+    ...b,
+    api_url: `/api/v1/builds/${b.id}`,
+    team_name: b.team,
+    ...(b.oneOff === true ? {} : { job_name: b.job, pipeline_name: b.pipeline }),
+    start_time: seconds(b.startedAt),
+    end_time: seconds(b.endedAt),
+  };
+}
+
 export function registerBuilds(program: Command, ctx: CliContext): void {
   program
     .command('builds')
@@ -119,9 +135,7 @@ Examples:
       if (teams.length > 1) builds.sort((a, b) => b.id - a.id);
       const shown = builds.slice(0, teams.length > 1 ? builds.length : limit);
       if (opts.json === true) {
-        // As Concourse's JSON: each build names its own API address.
-        const withUrl = shown.map((b) => ({ ...b, api_url: `/api/v1/builds/${b.id}` }));
-        ctx.out(JSON.stringify(withUrl, null, 2) + '\n');
+        ctx.out(JSON.stringify(shown.map(concourseBuildJson), null, 2) + '\n');
         return;
       }
       const now = ctx.now();

@@ -28,6 +28,7 @@ interface ExecuteOptions extends VarOptions {
   output: string[];
   image?: string;
   tag: string[];
+  background?: boolean;
 }
 
 const collect = (value: string, previous: string[]): string[] => [...previous, value];
@@ -48,7 +49,8 @@ export function registerExecute(program: Command, ctx: CliContext): void {
       )
       .option('-o, --output <name=dir>', 'download an output into a directory after the build', collect, [])
       .option('--image <resource>', "use this -j job's input as the task's image")
-      .option('--tag <tag>', 'run on a pool with this tag (repeatable)', collect, []),
+      .option('--tag <tag>', 'run on a pool with this tag (repeatable)', collect, [])
+      .option('-b, --background', 'create the build and exit: neither watch its log nor download outputs'),
   )
     .argument('[args...]', "after --: arguments appended to the task's run.args")
     .addHelpText(
@@ -92,6 +94,7 @@ Examples:
         args,
       });
       ctx.out(`executing build ${build.id} at ${client.baseUrl}/builds/${build.id}\n`);
+      if (opts.background === true) return;
 
       const code = await followAborting(ctx, client, build.id);
       if (code === undefined) {

@@ -96,7 +96,7 @@ async function latestJobBuild(
   const jobs = await client.listJobs(ref.pipeline);
   const job = jobs.find((j) => j.name === ref.job);
   if (!job) throw new CliError(`job '${ref.job}' not found in pipeline '${ref.pipeline}'`);
-  if (!job.latestBuild) throw new CliError(`job ${ref.pipeline}/${ref.job} has no builds yet`);
+  if (!job.latestBuild) throw new CliError(`job has no builds: ${ref.pipeline}/${ref.job}`);
   return job.latestBuild;
 }
 

@@ -81,9 +81,22 @@ describe('builds', () => {
   it('filters by job and count, and prints JSON', async () => {
     const r = await sb.run(['builds', '-j', 'app/unit', '-c', '2', '--json']);
     expect(r.code).toBe(0);
-    // Each build with its API address, as Concourse's JSON.
+    // Each build with its API address and Concourse's fields (times in Unix seconds, none when unset).
+    const seconds = (ms: number | null) => (ms === null ? undefined : Math.floor(ms / 1000));
     expect(JSON.parse(r.stdout)).toEqual(
-      BUILDS.slice(0, 2).map((b) => ({ ...b, api_url: `/api/v1/builds/${b.id}` })),
+      BUILDS.slice(0, 2).map((b): unknown =>
+        JSON.parse(
+          JSON.stringify({
+            ...b,
+            api_url: `/api/v1/builds/${b.id}`,
+            team_name: b.team,
+            job_name: b.job,
+            pipeline_name: b.pipeline,
+            start_time: seconds(b.startedAt),
+            end_time: seconds(b.endedAt),
+          }),
+        ),
+      ),
     );
     expect(hub.requests[0]?.query).toEqual({ team: 'main', pipeline: 'app', job: 'unit', limit: '2' });
   });

@@ -143,7 +143,13 @@ export class ResourceSteps {
     let run = existing;
     if (!run) {
       if (scope.signal.aborted) return 'aborted';
-      const from = asked ?? (await latestVersion(store, key))?.version;
+      // As Concourse: a resource pinned in its config is checked from that version (resources echo it,
+      // so a pin the resource never reported becomes one of its versions).
+      const pinnedInConfig =
+        target.scope === 'resource' && target.name !== ''
+          ? pipeline.resources.find((r) => r.name === target.name)?.version
+          : undefined;
+      const from = asked ?? pinnedInConfig ?? (await latestVersion(store, key))?.version;
       const prepared = await this.prepare(build, scope, pipeline, target, 'check', {}, from, tags, timeoutMs);
       if (typeof prepared === 'string') {
         await recordCheckFailed(store, key, 'errored', prepared, now());
@@ -443,7 +449,8 @@ export class ResourceSteps {
   }
 
   /**
-   * A get's version: pinned in the step, chosen by the scheduler, else the newest one. A chosen version
+   * A get's version: pinned in the step (unless the resource's config pins it), chosen by the scheduler,
+   * else the newest one. A chosen version
    * is fetched only if the resource's current config has it too: one checked under a source (or type)
    * the resource no longer has is never fetched with the new one (Concourse scopes versions by config).
    */
@@ -454,7 +461,9 @@ export class ResourceSteps {
     scope: Scope,
     build: BuildRun,
   ): Promise<Version | string> {
-    if (typeof node.version === 'object') {
+    // A resource pinned in its config takes its pin, not the get's own version (as Concourse).
+    const pinned = pipeline.resources.find((r) => r.name === node.resource)?.version;
+    if (typeof node.version === 'object' && !pinned) {
       const resolved = build.resolve(node.version, scope);
       if (resolved.missing.length > 0) return undefinedVarsMessage(resolved.missing);
       return resolved.value as Version;
@@ -469,7 +478,6 @@ export class ResourceSteps {
       if (inHistory(chosen.version, key) || (await store.resources.findVersion(key, version))) return version;
       return `resource "${node.resource}" changed after this build chose its version ${canonicalJson(version)}, which its new config does not have; trigger the job again`;
     }
-    const pinned = pipeline.resources.find((r) => r.name === node.resource)?.version;
     if (pinned) return pinned;
     const latest = await latestVersion(store, key);
     return latest?.version ?? `no versions of resource "${node.resource}" are available yet`;

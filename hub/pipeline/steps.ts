@@ -167,6 +167,18 @@ const taskStep = stepKind(
   },
 );
 
+/**
+ * A get step's `version:` word. Concourse reads any string but "every" as "latest" (fixtures pass a var
+ * that is "nil"), so another word is a warning and means "latest".
+ */
+const getVersionWord: Decoder<'latest' | 'every'> = (node, at) => {
+  const value = isScalar(node) ? node.value : undefined;
+  if (value === 'latest' || value === 'every') return value;
+  if (typeof value !== 'string') return oneOf('latest', 'every')(node, at);
+  at.walk.warning(node, `${describePath(at)} "${value}" is neither "latest" nor "every"; it means "latest"`);
+  return 'latest';
+};
+
 const getStep = stepKind(
   'get',
   {
@@ -174,7 +186,7 @@ const getStep = stepKind(
     resource: optional(identifier('resource')),
     version: optional(
       byKind<GetStepConfig['version']>(
-        { scalar: oneOf('latest', 'every'), map: mapOf(envValue) },
+        { scalar: getVersionWord, map: mapOf(envValue) },
         '"latest", "every" or a version map',
       ),
     ),

@@ -15,8 +15,9 @@ export type VersionChoice =
 
 /**
  * The choice for a get of `resource`. `stepVersion` is the get's `version:` as parsed (a whole-value var
- * passes parsing as its text); the step's pinned map comes before the resource's `version:`, which comes
- * before a pin set with pin-resource.
+ * passes parsing as its text). As in Concourse, a pinned resource takes its pin whatever the get asks
+ * (every, or another version): the resource's `version:` comes first, then a pin set with pin-resource,
+ * then the step's own.
  */
 export function getVersionChoice(
   resource: string,
@@ -24,15 +25,18 @@ export function getVersionChoice(
   declared: Version | undefined,
   pinned: Version | undefined,
 ): VersionChoice {
+  const resourcePin = declared ?? pinned;
+  if (resourcePin)
+    return hasVars(resourcePin)
+      ? unfilled(`version of resource "${resource}"`, resourcePin)
+      : { kind: 'pinned', version: resourcePin };
   if (stepVersion === 'every') return { kind: 'every' };
   const stepPin = typeof stepVersion === 'object' && stepVersion !== null;
   // Parsing lets through a string other than latest and every only as a whole-value var.
   const unset =
     (stepVersion !== undefined && stepVersion !== 'latest' && !stepPin) || (stepPin && hasVars(stepVersion));
   if (unset) return unfilled(`version of get "${resource}"`, stepVersion);
-  const pin = stepPin ? (stepVersion as Version) : (declared ?? pinned);
-  if (!pin) return { kind: 'latest' };
-  return hasVars(pin) ? unfilled(`version of resource "${resource}"`, pin) : { kind: 'pinned', version: pin };
+  return stepPin ? { kind: 'pinned', version: stepVersion as Version } : { kind: 'latest' };
 }
 
 function missingVars(value: unknown): string[] {

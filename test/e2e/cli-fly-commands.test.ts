@@ -176,9 +176,17 @@ describe('archive-pipeline, order-pipelines, paused-pipelines, pause-pipeline --
     expect(unpause.stderr).toBe(
       'error: pipeline "old" is archived: set it again with set-pipeline to bring it back\n',
     );
-    // set-pipeline brings it back, paused.
+    // An archived pipeline has no config to show (as Concourse): set-pipeline shows all of it as new,
+    // and brings the pipeline back, paused.
+    expect(await cli.run(['get-pipeline', '-p', 'old'])).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: pipeline not found\n',
+    });
     const file = path.join(cli.dir, 'old.yml');
-    expect((await cli.run(['set-pipeline', '-p', 'old', '-c', file, '-n'])).stdout).toBe('no changes\n');
+    const again = await cli.run(['set-pipeline', '-p', 'old', '-c', file, '-n']);
+    expect(again.stdout).toMatch(/^@@ -0,0 \+1,\d+ @@\n\+jobs:\n/);
+    expect(again.stdout).toMatch(/configuration updated\n$/);
     await writeFile(file, `jobs:\n- name: j2\n  plan:${task('t', 'true')}\n`);
     expect((await cli.run(['set-pipeline', '-p', 'old', '-c', file, '-n'])).code).toBe(0);
     expect((await cli.run(['ps'])).stdout).toMatch(/\d+\s+old\s+yes\s+no\s+/);

@@ -125,8 +125,19 @@ function chooseStep(
         ? `a running or failed step of build ${buildId}`
         : `a running or failed step matching that in build ${buildId} (there are: ${names})`,
     );
-  if (more.length > 0)
-    throw new HttpError(409, 'several_steps', `several steps match; choose one with -s: ${names}`);
+  if (more.length > 0) {
+    // As fly lists containers to choose from: only the matching steps, with what tells them apart.
+    const attemptOf = (r: StepRun) => /\/attempt\/(\d+)/.exec(r.planId)?.[1];
+    const choices = matching.map((r) => {
+      const attempt = attemptOf(r);
+      return `  step: ${r.name}, type: ${typeOf(r)}${attempt === undefined ? '' : `, attempt: ${attempt}`} (${r.status})`;
+    });
+    throw new HttpError(
+      409,
+      'several_steps',
+      `several steps match; choose one with -s, --step-type or -a:\n${choices.join('\n')}`,
+    );
+  }
   return only;
 }
 

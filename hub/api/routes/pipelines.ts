@@ -92,6 +92,8 @@ export function pipelineRoutes(ctx: ApiContext): Route[] {
       params: pipelineParams,
       handler: async ({ params }): Promise<PipelineConfigResponse> => {
         const pipeline = await ctx.pipelineOf(params.team, params.pipeline);
+        // As Concourse: an archived pipeline has no config to show (setting it again brings it back).
+        if (pipeline.archived) throw notFound(`config of pipeline "${pipeline.name}"`);
         const config = await store.getPipelineConfig(pipeline.id);
         if (!config) throw notFound(`config of pipeline "${pipeline.name}"`);
         return { source: config.source, version: config.version };

@@ -1,0 +1,239 @@
+// What Concourse's own acceptance suite (testflight) runs through fly and checks, run through the real
+// CLI against a real hub and agent: the gaps docs/testflight.md lists as fixed, each as testflight
+// exercises it (our own pipelines, in the spirit of its fixtures).
+
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Sandbox } from '../../cli/test/fake-hub.js';
+import { setPipelineByCli, startCliFixture, type CliFixture } from '../support/cli-fixture.js';
+
+let fixture: CliFixture;
+let cli: Sandbox;
+
+beforeAll(async () => {
+  fixture = await startCliFixture();
+  cli = fixture.cli;
+  expect(fixture.login.code).toBe(0);
+});
+
+afterAll(() => fixture.close());
+
+const echoJob = (job: string, text: string) => `
+- name: ${job}
+  plan:
+  - task: say
+    config:
+      platform: linux
+      run: { path: echo, args: [${JSON.stringify(text)}] }`;
+
+describe('the suite setup: tables and waiting for a build', () => {
+  it('takes --print-table-headers (flyTable parses tables by their header row)', async () => {
+    await setPipelineByCli(cli, 'tables', `jobs:${echoJob('j', 'hi')}\n`);
+    const listed = await cli.run(['--print-table-headers', 'pipelines']);
+    expect(listed.stderr).toBe('');
+    expect(listed.code).toBe(0);
+    const [header, row] = listed.stdout.split('\n');
+    expect(header?.split(/\s{2,}/)).toEqual(['id', 'name', 'paused', 'public', 'last updated']);
+    expect(row?.split(/\s{2,}/)[1]).toBe('tables');
+  });
+
+  it('watch of a job without builds says "job has no builds", which the suite polls on', async () => {
+    await setPipelineByCli(cli, 'no-builds', `jobs:${echoJob('j', 'hi')}\n`);
+    const watched = await cli.run(['watch', '-j', 'no-builds/j']);
+    expect(watched).toEqual({ code: 1, stdout: '', stderr: 'error: job has no builds: no-builds/j\n' });
+  });
+});
+
+describe('builds --json and curl (build_events_test)', () => {
+  it("gives Concourse's build fields, and curl streams the build's events from its api_url", async () => {
+    await setPipelineByCli(
+      cli,
+      'erroring',
+      `jobs:
+- name: across-step
+  plan:
+  - task: prepare-to-fail
+    across: [{ var: v, values: [1] }]
+    config:
+      platform: linux
+      run: { path: no-such-command-here }
+`,
+    );
+    const run = await cli.run(['trigger-job', '-j', 'erroring/across-step', '-w']);
+    expect(run.code).toBe(2);
+
+    const listed = await cli.run(['builds', '-j', 'erroring/across-step', '--json']);
+    expect(listed.code).toBe(0);
+    const [build] = JSON.parse(listed.stdout) as Record<string, unknown>[];
+    expect(build).toMatchObject({
+      api_url: `/api/v1/builds/${String(build?.id)}`,
+      team_name: 'main',
+      pipeline_name: 'erroring',
+      job_name: 'across-step',
+      name: '1',
+      status: 'errored',
+    });
+    // Unix seconds, as fly's --since/--until scripts compute with them.
+    expect(build?.start_time).toBe(Math.floor(Number(build?.startedAt) / 1000));
+    expect(build?.end_time).toBe(Math.floor(Number(build?.endedAt) / 1000));
+
+    const events = await cli.run(['curl', `${String(build?.api_url)}/events`, '--', '--max-time', '5']);
+    expect(events.code, events.stderr).toBe(0);
+    expect(events.stdout).toContain('"event":"error"');
+    expect(events.stdout).toContain('"status":"errored"');
+  });
+
+  it('prints the curl command with the token redacted', async () => {
+    const printed = await cli.run(['curl', '/api/v1/info?x=1', '--print-and-exit', '--', '-s']);
+    expect(printed.code).toBe(0);
+    expect(printed.stdout).toBe(
+      `curl -H "Authorization: Bearer ((redacted))" -s ${fixture.hub.url}/api/v1/info?x=1\n`,
+    );
+    expect(printed.stdout).not.toContain(fixture.hub.adminToken);
+  });
+});
+
+describe('execute --background (flying_test "works in background")', () => {
+  it('creates the build and exits without watching it', async () => {
+    const dir = path.join(cli.dir, 'background');
+    await mkdir(path.join(dir, 'fixture'), { recursive: true });
+    await writeFile(
+      path.join(dir, 'task.yml'),
+      'platform: linux\ninputs: [{ name: fixture }]\nrun: { path: sh, args: [-c, "echo ARGS are $0"] }\n',
+    );
+    const started = await cli.run([
+      'execute',
+      '-c',
+      path.join(dir, 'task.yml'),
+      '-i',
+      `fixture=${path.join(dir, 'fixture')}`,
+      '--background',
+    ]);
+    expect(started.code, started.stderr).toBe(0);
+    const id = /^executing build (\d+) at /.exec(started.stdout)?.[1];
+    expect(id, started.stdout).toBeDefined();
+    // Nothing of the build's log: it was not watched.
+    expect(started.stdout.split('\n').filter((l) => l !== '')).toHaveLength(1);
+    const watched = await cli.run(['watch', '-b', String(id)]);
+    expect(watched.code).toBe(0);
+    expect(watched.stdout).toMatch(/succeeded\n$/);
+  });
+});
+
+describe('archived pipelines (automatic_archiving_test)', () => {
+  it('get-pipeline of an archived pipeline says "pipeline not found"', async () => {
+    await setPipelineByCli(cli, 'to-archive', `jobs:${echoJob('normal-job', 'hello world')}\n`);
+    expect((await cli.run(['get-pipeline', '-p', 'to-archive'])).stdout).toContain('normal-job');
+    expect((await cli.run(['archive-pipeline', '-n', '-p', 'to-archive'])).code).toBe(0);
+    const got = await cli.run(['get-pipeline', '-p', 'to-archive']);
+    expect(got).toEqual({ code: 1, stdout: '', stderr: 'error: pipeline not found\n' });
+  });
+});
+
+describe('a resource pinned in its config (pinned_version_check_test)', () => {
+  const pinned = `
+resources:
+- name: some-resource
+  type: mock
+  version: { version: v1 }
+  source: { no_initial_version: true }
+jobs:
+- name: some-passing-job
+  plan:
+  - get: some-resource
+    version: ((version_config))
+  - task: print-version
+    config:
+      platform: linux
+      inputs: [{ name: some-resource }]
+      run: { path: cat, args: [some-resource/version] }
+`;
+
+  it('is checked from its pin, and a get version word other than "every" means latest', async () => {
+    const file = path.join(cli.dir, 'pinned.yml');
+    await writeFile(file, pinned);
+    const set = await cli.run(['set-pipeline', '-n', '-p', 'pinned', '-c', file, '-v', 'version_config=nil']);
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stderr).toBe(
+      `warning: ${file}:11:14: version "nil" is neither "latest" nor "every"; it means "latest"\n`,
+    );
+    expect((await cli.run(['unpause-pipeline', '-p', 'pinned'])).code).toBe(0);
+
+    const check = await cli.run(['check-resource', '-r', 'pinned/some-resource']);
+    expect(check.code, check.stdout).toBe(0);
+    expect(check.stdout).toMatch(/succeeded\n$/);
+    expect((await cli.run(['resource-versions', '-r', 'pinned/some-resource'])).stdout).toContain(
+      'version:v1',
+    );
+    const run = await cli.run(['trigger-job', '-j', 'pinned/some-passing-job', '-w']);
+    expect(run.code, run.stdout).toBe(0);
+    expect(run.stdout).toMatch(/^v1$/m);
+  });
+});
+
+describe('a resource pinned in its config, whatever its get asks (resource_version_test)', () => {
+  const pinnedBy = (stepVersion: string) => `
+resources:
+- name: r
+  type: mock
+  version: { version: pinned }
+  source: { no_initial_version: true }
+jobs:
+- name: j
+  plan:
+  - get: r
+    version: ${stepVersion}
+  - task: show
+    config:
+      platform: linux
+      inputs: [{ name: r }]
+      run: { path: sh, args: [-c, 'echo "got $(cat r/version)"'] }
+`;
+
+  it.each([
+    ['every', 'pin-every'],
+    ['{ version: older }', 'pin-map'],
+  ])('version: %s takes the pin', async (stepVersion, name) => {
+    await setPipelineByCli(cli, name, pinnedBy(stepVersion));
+    for (const v of ['older', 'pinned', 'newer'])
+      expect((await cli.run(['check-resource', '-r', `${name}/r`, '-f', `version:${v}`])).code).toBe(0);
+    for (const _ of [1, 2]) {
+      const run = await cli.run(['trigger-job', '-j', `${name}/j`, '-w']);
+      expect(run.code, run.stdout).toBe(0);
+      expect(run.stdout).toMatch(/^got pinned$/m);
+    }
+  });
+});
+
+describe('intercept with several matching steps (retry_test)', () => {
+  it('lists only the matching steps, with their attempts', async () => {
+    await setPipelineByCli(
+      cli,
+      'retry',
+      `jobs:
+- name: j
+  plan:
+  - task: flaky
+    attempts: 2
+    config:
+      platform: linux
+      run: { path: sh, args: [-c, 'exit 1'] }
+  - task: other
+    config:
+      platform: linux
+      run: { path: 'false' }
+`,
+    );
+    expect((await cli.run(['trigger-job', '-j', 'retry/j', '-w'])).code).toBe(1);
+    const chosen = await cli.run(['intercept', '-j', 'retry/j', '-s', 'flaky', '--', 'true']);
+    expect(chosen.code).toBe(1);
+    expect(chosen.stderr).toBe(
+      'error: several steps match; choose one with -s, --step-type or -a:\n' +
+        '  step: flaky, type: task, attempt: 1 (failed)\n' +
+        '  step: flaky, type: task, attempt: 2 (failed)\n',
+    );
+    const one = await cli.run(['intercept', '-j', 'retry/j', '-s', 'flaky', '-a', '2', '--', 'true']);
+    expect(one.code, one.stderr).toBe(0);
+  });
+});
