@@ -6,13 +6,8 @@
 // swarm's processes, not the hub, decided how many sessions a loaded machine could hold.
 
 import { connect, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
-import {
-  AgentMessage,
-  HubMessage,
-  Platform,
-  ProtocolVersion,
-  type Hello,
-} from '../proto/gen/outpost/v1/agent.js';
+import { AgentMessage, HubMessage } from '../proto/gen/outpost/v1/agent.js';
+import { benchHello } from './proto-agent.js';
 import { deferred } from './support.js';
 
 export interface IdleAgentOptions {
@@ -34,28 +29,6 @@ function frame(message: AgentMessage): Buffer {
   out.writeUInt32BE(body.length, 1);
   out.set(body, PREFIX_BYTES);
   return out;
-}
-
-function hello(name: string): Hello {
-  return {
-    protocolVersion: ProtocolVersion.PROTOCOL_VERSION_1,
-    agentName: name,
-    agentVersion: 'bench',
-    cluster: 'bench',
-    pools: [
-      {
-        name: 'local',
-        platform: Platform.PLATFORM_LINUX,
-        tags: [],
-        executor: 'process',
-        capacity: 1,
-        admission: undefined,
-        builtinTypes: [],
-        taskImages: false,
-      },
-    ],
-    held: [],
-  };
 }
 
 export class IdleAgent {
@@ -107,7 +80,7 @@ export class IdleAgent {
       }
     };
     this.stream.on('data', untilWelcome);
-    this.stream.write(frame({ msg: { $case: 'hello', value: hello(opts.name) } }));
+    this.stream.write(frame({ msg: { $case: 'hello', value: benchHello(opts.name, 1) } }));
   }
 
   private beat(): void {

@@ -9,6 +9,7 @@ import {
   StepStatus,
   type AgentMessage,
   type Assign,
+  type Hello,
   type HubMessage,
   type Welcome,
 } from '../proto/gen/outpost/v1/agent.js';
@@ -33,6 +34,29 @@ export interface BenchAgentOptions {
   /** TLS to a hub serving it (many-agents bench); plaintext when absent. */
   credentials?: ChannelCredentials;
   handlers: HubHandlers;
+}
+
+/** A bench agent's Hello: one linux pool "local" of `capacity` on the process executor. */
+export function benchHello(name: string, capacity: number): Hello {
+  return {
+    protocolVersion: ProtocolVersion.PROTOCOL_VERSION_1,
+    agentName: name,
+    agentVersion: 'bench',
+    cluster: 'bench',
+    pools: [
+      {
+        name: 'local',
+        platform: Platform.PLATFORM_LINUX,
+        tags: [],
+        executor: 'process',
+        capacity,
+        admission: undefined,
+        builtinTypes: [],
+        taskImages: false,
+      },
+    ],
+    held: [],
+  };
 }
 
 export class BenchAgent {
@@ -86,30 +110,7 @@ export class BenchAgent {
     this.call.on('end', () => ended.resolve());
     void ended.promise.then(() => clearInterval(this.heartbeat));
 
-    this.send({
-      msg: {
-        $case: 'hello',
-        value: {
-          protocolVersion: ProtocolVersion.PROTOCOL_VERSION_1,
-          agentName: opts.name,
-          agentVersion: 'bench',
-          cluster: 'bench',
-          pools: [
-            {
-              name: 'local',
-              platform: Platform.PLATFORM_LINUX,
-              tags: [],
-              executor: 'process',
-              capacity: opts.capacity,
-              admission: undefined,
-              builtinTypes: [],
-              taskImages: false,
-            },
-          ],
-          held: [],
-        },
-      },
-    });
+    this.send({ msg: { $case: 'hello', value: benchHello(opts.name, opts.capacity) } });
   }
 
   /** Returns false when the transport is backed up (wait for drained()). */
