@@ -1,6 +1,6 @@
 // A child process of the many-agents bench (bench/many-agents.ts): it holds a share of the idle agent
-// sessions, each a protocol-level agent (bench/proto-agent.ts) on an HTTP/2 connection of its own, with
-// TLS as agents run it, heartbeating at the Welcome's interval. Several of these processes share the
+// sessions, each an idle agent (bench/idle-agent.ts) on an HTTP/2 connection of its own, with TLS as
+// agents run it, heartbeating at the Welcome's interval. Several of these processes share the
 // load, so the figure measures the hub, not one client process's event loop. A session that ends is
 // opened again after a short random wait, as a real agent reconnects.
 //
@@ -11,8 +11,7 @@
 
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { credentials } from '@grpc/grpc-js';
-import { BenchAgent } from './proto-agent.js';
+import { IdleAgent } from './idle-agent.js';
 
 interface SwarmConfig {
   address: string;
@@ -29,8 +28,8 @@ interface SwarmConfig {
 const TRIES = 20;
 
 const config = JSON.parse(process.env.OUTPOST_SWARM ?? '{}') as SwarmConfig;
-const tls = credentials.createSsl(readFileSync(config.caFile));
-const sessions = new Map<string, BenchAgent>();
+const ca = readFileSync(config.caFile);
+const sessions = new Map<string, IdleAgent>();
 let names = 0;
 let stopping = false;
 let steady = false;
@@ -42,15 +41,7 @@ const tell = (message: object) => process.send?.(message);
 /** One agent's session, welcomed (opened again after a random wait each time it ends). */
 async function connect(name: string): Promise<void> {
   for (let tries = 1; ; tries++) {
-    const agent = new BenchAgent({
-      address: config.address,
-      token: config.token,
-      name,
-      capacity: 1,
-      ownConnection: true,
-      credentials: tls,
-      handlers: {},
-    });
+    const agent = new IdleAgent({ address: config.address, token: config.token, name, ca });
     sessions.set(name, agent);
     const welcomed = await Promise.race([agent.welcome.then(() => true), agent.ended.then(() => false)]);
     if (welcomed) {

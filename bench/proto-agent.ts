@@ -9,6 +9,7 @@ import {
   StepStatus,
   type AgentMessage,
   type Assign,
+  type Hello,
   type HubMessage,
   type Welcome,
 } from '../proto/gen/outpost/v1/agent.js';
@@ -35,6 +36,29 @@ export interface BenchAgentOptions {
   handlers: HubHandlers;
 }
 
+/** A bench agent's Hello: one linux pool "local" of `capacity` on the process executor. */
+export function benchHello(name: string, capacity: number): Hello {
+  return {
+    protocolVersion: ProtocolVersion.PROTOCOL_VERSION_1,
+    agentName: name,
+    agentVersion: 'bench',
+    cluster: 'bench',
+    pools: [
+      {
+        name: 'local',
+        platform: Platform.PLATFORM_LINUX,
+        tags: [],
+        executor: 'process',
+        capacity,
+        admission: undefined,
+        builtinTypes: [],
+        taskImages: false,
+      },
+    ],
+    held: [],
+  };
+}
+
 export class BenchAgent {
   readonly welcome: Promise<Welcome>;
   /** Resolves when the stream ends for any reason. */
@@ -48,7 +72,11 @@ export class BenchAgent {
     this.client = new AgentGatewayClient(
       opts.address,
       opts.credentials ?? credentials.createInsecure(),
-      opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {},
+      // Channelz (introspection nobody reads here) costs every client object and call its trackers.
+      {
+        'grpc.enable_channelz': 0,
+        ...(opts.ownConnection ? { 'grpc.use_local_subchannel_pool': 1 } : {}),
+      },
     );
     const metadata = new Metadata();
     metadata.set('authorization', `Bearer ${opts.token}`);
@@ -82,30 +110,7 @@ export class BenchAgent {
     this.call.on('end', () => ended.resolve());
     void ended.promise.then(() => clearInterval(this.heartbeat));
 
-    this.send({
-      msg: {
-        $case: 'hello',
-        value: {
-          protocolVersion: ProtocolVersion.PROTOCOL_VERSION_1,
-          agentName: opts.name,
-          agentVersion: 'bench',
-          cluster: 'bench',
-          pools: [
-            {
-              name: 'local',
-              platform: Platform.PLATFORM_LINUX,
-              tags: [],
-              executor: 'process',
-              capacity: opts.capacity,
-              admission: undefined,
-              builtinTypes: [],
-              taskImages: false,
-            },
-          ],
-          held: [],
-        },
-      },
-    });
+    this.send({ msg: { $case: 'hello', value: benchHello(opts.name, opts.capacity) } });
   }
 
   /** Returns false when the transport is backed up (wait for drained()). */

@@ -30,6 +30,7 @@ import { LiveSessions } from './callers.js';
 import { AgentSession, GatewayError, type SessionDeps } from './session.js';
 import { gatewayCredentials, type GatewayTls } from './tls-credentials.js';
 import { widenFlowControl } from './flow-control.js';
+import { HeartbeatTouches } from './heartbeat-touches.js';
 import { logFailedHandshakes } from './tls-checks.js';
 import type { Tunnels } from './tunnels.js';
 
@@ -48,14 +49,19 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
+/** What the gateway's sessions need from the hub; the gateway adds what its sessions share. */
+export type GatewayDeps = Omit<SessionDeps, 'touches'>;
+
 export async function startGateway(
   opts: GatewayOptions,
   tokens: TokenService,
-  deps: SessionDeps,
+  hubDeps: GatewayDeps,
   artifacts: ArtifactStore,
   tunnels: Tunnels,
 ): Promise<Gateway> {
-  const log = deps.log;
+  const log = hubDeps.log;
+  const touches = new HeartbeatTouches(hubDeps.store, hubDeps.now, log);
+  const deps: SessionDeps = { ...hubDeps, touches };
   const sessions = new Map<string, AgentSession>();
   /** Agent names that had a session with this process: another session of one is a reconnect. */
   const seen = new Set<string>();
@@ -66,6 +72,9 @@ export async function startGateway(
     'grpc.keepalive_timeout_ms': 10_000,
     'grpc.keepalive_permit_without_calls': 1,
     'grpc.http2.min_ping_interval_without_data_ms': 5_000,
+    // Channelz (grpc-js's introspection service, which the hub does not serve) keeps trackers and a
+    // trace per connection and per call: memory and CPU for every one of thousands of idle agents.
+    'grpc.enable_channelz': 0,
   });
 
   async function authenticate(
@@ -196,6 +205,7 @@ export async function startGateway(
   return {
     port,
     async close() {
+      touches.stop();
       for (const session of sessions.values()) session.close('hub shutting down');
       await new Promise<void>((resolve) => {
         const force = setTimeout(() => {

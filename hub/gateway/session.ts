@@ -39,6 +39,7 @@ import { logPayloadBytes } from '../log-text/log-payload.js';
 import type { HubMetrics } from '../metrics.js';
 import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
 import { boundsViolation } from './agent-bounds.js';
+import type { HeartbeatTouches } from './heartbeat-touches.js';
 import { outputsMismatch } from './output-check.js';
 
 export interface SessionLimits {
@@ -70,6 +71,8 @@ export interface SessionDeps {
   now: () => number;
   /** Replicas: this replica's API URL for the others (recorded with the agent); undefined: a single hub. */
   replicaUrl: () => string | undefined;
+  /** Where a live session records that its agent was heard from (one store write for every agent). */
+  touches: HeartbeatTouches;
 }
 
 interface LeaseCache {
@@ -114,7 +117,8 @@ export class AgentSession implements AgentConnection {
   private heartbeatSeq = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
-  private log: Logger;
+  /** Made on first use after the Hello: most sessions of an idle fleet never log after connecting. */
+  private agentLog: Logger | undefined;
   /** Log bytes handed to the LogWriter and not yet committed. */
   private logBytesInFlight = 0;
   /** Settles after the latest log chunk handed to the LogWriter (writes settle in order). */
@@ -134,7 +138,12 @@ export class AgentSession implements AgentConnection {
     private readonly onIdentified: (session: AgentSession) => void,
   ) {
     this.lastSeen = deps.now();
-    this.log = deps.log;
+  }
+
+  /** The hub's logger, with the agent and session named once the Hello told who it is. */
+  private get log(): Logger {
+    if (!this.agentName) return this.deps.log;
+    return (this.agentLog ??= this.deps.log.child({ agent: this.agentName, session: this.sessionId }));
   }
 
   /** Runs the session to its end. Never rejects: failures end the stream with a status. */
@@ -338,7 +347,6 @@ export class AgentSession implements AgentConnection {
     this.agentName = identity;
     this.cluster = hello.cluster;
     this.pools = pools;
-    this.log = this.deps.log.child({ agent: this.agentName, session: this.sessionId });
     this.onIdentified(this);
 
     const now = this.deps.now();
@@ -382,8 +390,10 @@ export class AgentSession implements AgentConnection {
         },
       },
     });
-    this.log.info(
+    this.deps.log.info(
       {
+        agent: this.agentName,
+        session: this.sessionId,
         cluster: this.cluster,
         pools: pools.map((p) => p.name),
         resumed: decisions.filter((d) => d.resume).length,
@@ -395,7 +405,6 @@ export class AgentSession implements AgentConnection {
 
   private startHeartbeats(): void {
     this.lastSeen = this.deps.now();
-    let lastTouch = 0;
     this.timer = setInterval(() => {
       const now = this.deps.now();
       if (now - this.lastSeen > this.deps.heartbeatMs * 3) {
@@ -404,12 +413,7 @@ export class AgentSession implements AgentConnection {
         return;
       }
       this.send({ msg: { $case: 'heartbeat', value: { seq: ++this.heartbeatSeq, sentAtUnixMs: now } } });
-      if (now - lastTouch >= 10_000) {
-        lastTouch = now;
-        void this.deps.store
-          .touchAgent(this.agentName, now)
-          .catch((err: unknown) => this.log.warn({ err }, 'touchAgent failed'));
-      }
+      this.deps.touches.touch(this.agentName);
     }, this.deps.heartbeatMs);
     this.timer.unref();
   }

@@ -8,7 +8,7 @@ import type { AgentRecord, Store } from './store.js';
 
 export class KyselyAgents implements Pick<
   Store,
-  'upsertAgent' | 'getAgent' | 'listAgents' | 'setAgentState' | 'touchAgent'
+  'upsertAgent' | 'getAgent' | 'listAgents' | 'setAgentState' | 'touchAgents'
 > {
   constructor(private readonly db: Kysely<Database>) {}
 
@@ -58,7 +58,8 @@ export class KyselyAgents implements Pick<
     return result.numUpdatedRows > 0n;
   }
 
-  async touchAgent(name: string, at: number): Promise<void> {
-    await this.db.updateTable('agents').set({ last_heartbeat_at: at }).where('name', '=', name).execute();
+  async touchAgents(names: string[], at: number): Promise<void> {
+    if (names.length === 0) return;
+    await this.db.updateTable('agents').set({ last_heartbeat_at: at }).where('name', 'in', names).execute();
   }
 }

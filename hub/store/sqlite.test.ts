@@ -764,7 +764,8 @@ describe.each(backends)('store (%s)', (_name, open) => {
         ['k8s-1', '0.2.0'],
       ]);
 
-      await store.touchAgent('k8s-1', 20);
+      await store.touchAgents(['k8s-1', 'a-first'], 20);
+      expect((await store.getAgent('a-first'))?.lastHeartbeatAt).toBe(20);
       await store.setAgentState('k8s-1', 'draining', 25);
       expect(await store.getAgent('k8s-1')).toMatchObject({
         state: 'draining',

@@ -625,7 +625,8 @@ export interface Store {
    * (a replica the agent has left must not overwrite the state its new replica wrote); false otherwise.
    */
   setAgentState(name: string, state: AgentRecord['state'], at: number, session?: string): Promise<boolean>;
-  touchAgent(name: string, at: number): Promise<void>;
+  /** Records that these agents were heard from at `at` (one statement for them all). */
+  touchAgents(names: string[], at: number): Promise<void>;
 
   // Retention and artifact references.
   /** Records that a build produced these artifacts (kept while the build exists). */
