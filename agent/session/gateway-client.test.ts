@@ -22,4 +22,12 @@ describe('the agent gateway serializer', () => {
     expect(first.equals(firstCopy)).toBe(true);
     expect(AgentMessage.decode(first)).toEqual(big);
   });
+
+  it('serializes the next message whole after one that could not be encoded', () => {
+    const bad = log(Buffer.from('half'), 3);
+    if (bad.msg?.$case === 'log') bad.msg.value.atUnixMs = NaN;
+    expect(() => serializeAgentMessage(bad)).toThrow(/NaN/);
+    const next = log(Buffer.from('whole\n'), 4);
+    expect(AgentMessage.decode(serializeAgentMessage(next))).toEqual(next);
+  });
 });

@@ -9,12 +9,18 @@ import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { AgentGatewayClient, AgentGatewayService, AgentMessage } from '../../proto/gen/outpost/v1/agent.js';
 
 /** Keeps the largest buffer it needed; serializing is synchronous, so one writer serves every call. */
-const writer = new BinaryWriter();
+let writer = new BinaryWriter();
 
 /** The message's bytes; `finish` returns a copy of exactly them, which the Buffer wraps as it is. */
 export function serializeAgentMessage(message: AgentMessage): Buffer {
-  const bytes = AgentMessage.encode(message, writer).finish();
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  try {
+    const bytes = AgentMessage.encode(message, writer).finish();
+    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  } catch (err) {
+    // A message that could not be encoded must not leave its half in the next one's bytes.
+    writer = new BinaryWriter();
+    throw err;
+  }
 }
 
 export const GatewayClient = makeGenericClientConstructor(
