@@ -23,6 +23,7 @@ import { refuseSecretEnv } from './executors/secret-env.js';
 import { RootfsCache } from './images/rootfs-cache.js';
 import { createAgentMetrics, type AgentMetrics } from './metrics.js';
 import { StepRunner, type PoolRuntime } from './runner.js';
+import { GatewayClient } from './session/gateway-client.js';
 import { hubChannelCredentials } from './session/channel-credentials.js';
 import type { HubTarget } from './session/hub-target.js';
 import { HubSession } from './session/session.js';
@@ -32,7 +33,6 @@ import { TaskCaches } from './task-caches.js';
 import { DataEndpoint } from './executors/kubernetes/data-endpoint.js';
 import { ArtifactTransfer } from './artifacts/transfer.js';
 import { BuiltinResourceExecutor, BUILTINS } from './resources/index.js';
-import { AgentGatewayClient } from '../proto/gen/outpost/v1/agent.js';
 
 export const AGENT_VERSION = '0.1.0';
 /** gRPC message size limit, as the hub's default: the channel exists before the Welcome says the hub's. */
@@ -205,7 +205,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     clientCertificate: config.hub.tls.certFile !== undefined,
   };
   // One channel for the session stream and the artifact calls: they multiplex on one HTTP/2 connection.
-  const client = new AgentGatewayClient(
+  const client = new GatewayClient(
     config.hub.address,
     await channelCredentials(config, hub, log),
     channelOptions,

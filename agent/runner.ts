@@ -730,7 +730,8 @@ export class StepRunner {
     const redactors = new Map<string, Redactor>();
     const carry = new Map<string, Buffer>();
     const emit = async (stream: 'stdout' | 'stderr', data: Buffer, at: number) => {
-      const joined = Buffer.concat([carry.get(stream) ?? Buffer.alloc(0), data]);
+      const before = carry.get(stream);
+      const joined = before && before.length > 0 ? Buffer.concat([before, data]) : data;
       const [complete, rest] = splitAtCharBoundary(joined);
       carry.set(stream, rest);
       for (const piece of chunksOf(complete, this.limits.maxLogChunkBytes))

@@ -6,7 +6,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { BuildEvents } from '../events/build-events.js';
-import { payloadFieldPrefix, payloadLiteralBytes } from '../log-text/log-payload.js';
+import { frameWithPayload, payloadFieldPrefix } from '../log-text/log-payload.js';
 import type { BuildEvent, Store } from '../store/store.js';
 
 const PAGE = 500;
@@ -44,16 +44,10 @@ function frameJson(event: BuildEvent): Buffer {
 
 /** A log event with its payload kept as bytes: escaped straight into the frame, never decoded. */
 function framePayload(event: BuildEvent, { data, bytes }: { data: string; bytes: Buffer }): Buffer {
-  const head = frameHead(event) + payloadFieldPrefix(data);
-  const literal = payloadLiteralBytes(bytes);
-  const tail = '}}\n\n';
-  const headBytes = Buffer.byteLength(head);
-  const frame = Buffer.allocUnsafe(headBytes + literal.length + tail.length);
-  frame.write(head, 0);
-  frame.write(literal, headBytes, 'latin1');
-  frame.write(tail, headBytes + literal.length, 'latin1');
-  return frame;
+  return frameWithPayload(Buffer.from(frameHead(event) + payloadFieldPrefix(data)), bytes, FRAME_TAIL);
 }
+
+const FRAME_TAIL = Buffer.from('}}\n\n');
 
 function isFinalStatus(event: BuildEvent): boolean {
   return event.type === 'status' && TERMINAL.has((JSON.parse(event.json) as { status: string }).status);
@@ -91,9 +85,22 @@ export async function streamBuildEvents(
     resolveDone();
   };
 
+  // A batch of log chunks is published in one go: its frames leave in one write to the socket, not one
+  // each (corked until the next tick).
+  let corked = false;
+  const uncork = () => {
+    corked = false;
+    // end() uncorks fully; the socket may serve another response by now.
+    if (!res.writableEnded) res.uncork();
+  };
   const write = (event: BuildEvent): boolean => {
     if (event.seq <= cursor || finished) return true;
     cursor = event.seq;
+    if (!corked) {
+      corked = true;
+      res.cork();
+      process.nextTick(uncork);
+    }
     const ok = res.write(formatEvent(event));
     if (isFinalStatus(event)) finish();
     return ok;

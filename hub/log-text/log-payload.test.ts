@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import {
   countNewlines,
   eventWithPayload,
+  frameWithPayload,
   logPayloadBytes,
   payloadFieldPrefix,
-  payloadLiteralBytes,
 } from './log-payload.js';
 
 describe('log payload bytes', () => {
@@ -26,7 +26,9 @@ describe('log payload bytes', () => {
     // Every ASCII character, and multi-byte characters either side of the escapes.
     const text = `${Array.from({ length: 128 }, (_, i) => String.fromCharCode(i)).join('')}é€🚀\u2028`;
     const bytes = Buffer.from(text);
-    expect(Buffer.from(payloadLiteralBytes(bytes), 'latin1').toString('utf8')).toBe(JSON.stringify(text));
+    const frame = frameWithPayload(Buffer.from('[é'), bytes, Buffer.from(']'));
+    expect(frame.toString('utf8')).toBe(`[é${JSON.stringify(text)}]`);
+    expect(frameWithPayload(Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0)).toString()).toBe('""');
   });
 
   it('adds the payload as the last field of the data, also of empty data', () => {
@@ -49,5 +51,23 @@ describe('log payload bytes', () => {
   it('counts newlines', () => {
     expect(countNewlines(Buffer.from(''))).toBe(0);
     expect(countNewlines(Buffer.from('a\nb\n\nc'))).toBe(3);
+  });
+
+  it('counts newlines exactly at every alignment and length, whatever the other bytes', () => {
+    // Bytes one bit away from a newline (0x0b, 0x08, 0x8a, 0x2a), zero, 0xff and newlines, mixed.
+    const alphabet = [0x0a, 0x0b, 0x08, 0x8a, 0x2a, 0x00, 0xff, 0x0a, 0x7f, 0x80];
+    const all = Buffer.alloc(4099);
+    let seed = 7;
+    for (let i = 0; i < all.length; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      all[i] = alphabet[seed % alphabet.length] ?? 0;
+    }
+    const naive = (b: Uint8Array) => b.reduce((n, byte) => n + (byte === 0x0a ? 1 : 0), 0);
+    for (let offset = 0; offset < 8; offset++)
+      for (const length of [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 1000, all.length - offset]) {
+        const slice = all.subarray(offset, offset + length);
+        expect(countNewlines(slice), `offset ${offset}, length ${length}`).toBe(naive(slice));
+      }
+    expect(countNewlines(Buffer.alloc(4096, 0x0a))).toBe(4096);
   });
 });

@@ -33,6 +33,9 @@ export async function* followRecordFile(file: string, opts: FollowOptions): Asyn
   let fh: FileHandle | undefined;
   let pos = 0;
   let pending = Buffer.alloc(0);
+  // One read block, reused: records are copied out of it, and a partial record left in it is copied
+  // before the next read. A fresh 256 KiB block per read kept the agent's garbage collector busy.
+  let block = Buffer.alloc(0);
   let lastPass = false;
   let delay = 1;
   try {
@@ -50,7 +53,8 @@ export async function* followRecordFile(file: string, opts: FollowOptions): Asyn
       if (!fh) fh = await open(file, 'r').catch(() => undefined);
       if (fh) {
         const want = Math.max(blockBytes, header ? RECORD_HEADER_BYTES + header.length - pending.length : 0);
-        const block = Buffer.allocUnsafe(want);
+        if (pending.length > 0 && pending.buffer === block.buffer) pending = Buffer.from(pending);
+        if (block.length < want) block = Buffer.allocUnsafeSlow(want);
         ({ bytesRead } = await fh.read(block, 0, want, pos));
         if (bytesRead > 0) {
           pos += bytesRead;
