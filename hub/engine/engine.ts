@@ -18,7 +18,7 @@ import {
   type BuildView,
   type Store,
 } from '../store/store.js';
-import { BuildRun, type LeafRunners, type Result } from './build-run.js';
+import { BuildRun, statusAnnouncement, type LeafRunners, type Result } from './build-run.js';
 import { AbortReason, Scope } from './scope.js';
 import { TaskStep } from './task-step.js';
 import { LoadVarStep } from './load-var-step.js';
@@ -314,7 +314,7 @@ export class Engine implements DispatchListener {
       .catch(async (err: unknown) => {
         this.log.error({ err, buildId: build.id }, 'build failed inside the engine');
         await run.fail(build.plan, Scope.root(abort.signal), `internal error: ${(err as Error).message}`);
-        await this.finish(build, 'errored');
+        await this.finish(run, 'errored');
       })
       .finally(() => {
         for (const step of run.steps.values()) this.planIds.delete(step.id);
@@ -329,16 +329,9 @@ export class Engine implements DispatchListener {
     if (build.status !== 'pending') await run.load();
     await this.loadVarSources(build.pipelineId);
     if (build.abortRequested) abort.abort(new AbortReason('user'));
-    if (build.status === 'pending') {
-      const at = this.now();
-      await this.store.updateBuild(
-        build.id,
-        { status: 'started', startedAt: at },
-        this.status(build, 'started', at),
-      );
-    }
+    if (build.status === 'pending') run.deferStart(this.now());
     for (const step of run.steps.values()) this.planIds.set(step.id, step.planId);
-    await this.finish(build, await run.run(build.plan, Scope.root(abort.signal)));
+    await this.finish(run, await run.run(build.plan, Scope.root(abort.signal)));
   }
 
   /**
@@ -359,16 +352,16 @@ export class Engine implements DispatchListener {
     });
   }
 
-  /** The build's status event, stored with its status. */
-  private status(build: BuildView, status: 'started' | Result, at: number): Announcement {
-    return this.events.announcement([
-      { buildId: build.id, type: 'status', data: { status, time: eventTime(at) } },
-    ]);
-  }
-
-  private async finish(build: BuildView, result: Result): Promise<void> {
+  private async finish(run: BuildRun, result: Result): Promise<void> {
+    const { build } = run;
+    // A build that ended before any write of its own (nothing to run, aborted at once) starts first.
+    await run.started();
     const at = this.now();
-    await this.store.updateBuild(build.id, { status: result, endedAt: at }, this.status(build, result, at));
+    await this.store.updateBuild(
+      build.id,
+      { status: result, endedAt: at },
+      statusAnnouncement(this.events, build.id, result, at),
+    );
     // A check runs every check_every per resource: its successes would drown the builds people wait for.
     const routine = result === 'succeeded' && isCheckJob(build.jobName);
     this.log[routine ? 'debug' : 'info'](

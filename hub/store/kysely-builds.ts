@@ -16,6 +16,7 @@ type BuildQueries =
   | 'getBuild'
   | 'getBuildByName'
   | 'listBuilds'
+  | 'earlierPendingBuilds'
   | 'updateBuild'
   | 'addBuildArtifacts'
   | 'referencedDigests';
@@ -121,6 +122,25 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     if (filter.jobId !== undefined) q = q.orderBy(sql`coalesce(builds.rerun_of, builds.id)`, 'desc');
     const rows = await q.orderBy('builds.id', 'desc').limit(filter.limit).execute();
     return rows.map(toBuildView);
+  }
+
+  async earlierPendingBuilds(build: Pick<BuildView, 'id' | 'pipelineId' | 'jobId'>): Promise<number[]> {
+    // Through builds (pipeline_id, status, id): only the pipeline's pending builds are read.
+    const { rows } = await this.compiled.execute(
+      'earlier pending',
+      (id: number, pipelineId: number, jobId: number) =>
+        this.db
+          .selectFrom('builds')
+          .select('id')
+          .where('pipeline_id', '=', pipelineId)
+          .where('status', '=', 'pending')
+          .where('id', '<', id)
+          .where('job_id', '=', jobId),
+      build.id,
+      build.pipelineId,
+      build.jobId,
+    );
+    return rows.map((r) => r.id);
   }
 
   async updateBuild(
