@@ -69,7 +69,7 @@ export class KyselyStepRuns implements Pick<
     if (startsBuild && !announcement?.events.length)
       throw new Error(`build ${input.buildId}: its start is stored with its status event`);
     const { rows } = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
-      withAnnouncement(this.db, this.rowLocks, announcement, async (db) => {
+      withAnnouncement(this.db, this.rowLocks, this.compiled, announcement, async (db) => {
         if (startsBuild)
           await this.compiled.executeOn(
             db,
@@ -152,6 +152,7 @@ export class KyselyStepRuns implements Pick<
     return withAnnouncement(
       this.db,
       this.rowLocks,
+      this.compiled,
       announcement,
       async (db) => {
         const result = await db
@@ -177,6 +178,7 @@ export class KyselyStepRuns implements Pick<
     return withAnnouncement(
       this.db,
       this.rowLocks,
+      this.compiled,
       announcement,
       (db) => this.update(db, id, expectLease, patch, expectHolder),
       (updated) => updated,
