@@ -240,6 +240,8 @@ export class Engine implements DispatchListener {
       (running && [...running.run.steps.values()].find((r) => r.id === stepRunId)) ??
       (await this.store.getStepRun(stepRunId));
     const stored = run?.spec as StoredDispatchSpec | undefined;
+    // The step is running in the store before its process is said to have started.
+    await this.dispatcher?.acceptStored(leaseId);
     if (!run || !stored) {
       await this.store.markStepProcessStarted(stepRunId, leaseId);
       return;
