@@ -119,6 +119,8 @@ interface Lease {
    * undefined for a lease recovered from the store, where the hub cannot know.
    */
   processStarted?: boolean;
+  /** When the agent accepted, while that is not stored yet (accepted: stored with the end, or soon). */
+  unstoredAccept?: number;
 }
 
 export type HeldDecision =
@@ -406,8 +408,17 @@ export class Dispatcher {
       if (!lease || lease.conn !== conn) return { ok: false, reason: 'unknown or expired lease' };
       if (storedStatus(lease.state) === 'running')
         return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
-      const ok = await this.update(lease.stepRunId, leaseId, { status: 'running', startedAt: this.now() });
-      if (!ok) return { ok: false, reason: 'lease moved on' };
+      if (this.opts.shared) {
+        // Another replica may have taken the lease: the fence says whether it is still this one's.
+        const ok = await this.update(lease.stepRunId, leaseId, { status: 'running', startedAt: this.now() });
+        if (!ok) return { ok: false, reason: 'lease moved on' };
+      } else {
+        // This dispatcher alone moves its leases. The accept is stored with the step's end when that
+        // comes in this same turn (an instant step: one commit, not two), else at the turn's end: a hub
+        // that dies before then acts as if the Accept were still unread in its socket.
+        lease.unstoredAccept = this.now();
+        setImmediate(() => void this.serial(() => this.storeAccept(lease)));
+      }
       await this.apply(lease, { kind: 'accepted' });
       lease.entry = undefined;
       return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
@@ -422,6 +433,19 @@ export class Dispatcher {
       await this.apply(lease, { kind: 'rejected', reason });
       await this.drain();
     });
+  }
+
+  /** Stores the lease's accept if it is not stored yet: a write that must follow it waits for this. */
+  async acceptStored(leaseId: string): Promise<void> {
+    const lease = this.leases.get(leaseId);
+    if (lease) await this.storeAccept(lease);
+  }
+
+  private async storeAccept(lease: Lease): Promise<void> {
+    const startedAt = lease.unstoredAccept;
+    if (startedAt === undefined) return;
+    lease.unstoredAccept = undefined;
+    await this.update(lease.stepRunId, lease.leaseId, { status: 'running', startedAt });
   }
 
   /** Fencing for messages about a running step (logs, started): is this lease current for this session? */
@@ -748,10 +772,13 @@ export class Dispatcher {
   private async endLease(lease: Lease, outcome: StepOutcome): Promise<void> {
     clearTimeout(lease.timer);
     this.removeLease(lease);
+    const startedAt = lease.unstoredAccept;
+    lease.unstoredAccept = undefined;
     const ok = await this.update(
       lease.stepRunId,
       lease.leaseId,
       {
+        ...(startedAt === undefined ? {} : { startedAt }),
         status: outcome.status,
         exitStatus: outcome.exitStatus,
         error: outcome.error,

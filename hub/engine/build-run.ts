@@ -48,13 +48,79 @@ export interface BuildRunDeps {
   tracked: (step: StepRun) => void;
 }
 
+/** The build's status event, stored with that status. */
+export function statusAnnouncement(
+  events: BuildEvents,
+  buildId: number,
+  status: 'started' | Result,
+  at: number,
+): Announcement {
+  return events.announcement([{ buildId, type: 'status', data: { status, time: eventTime(at) } }]);
+}
+
 export class BuildRun {
   /** Step runs of this build by (suffixed) plan id, loaded once when the run starts. */
   readonly steps = new Map<string, StepRun>();
+  /** When the build started, while its start is not being stored yet (deferStart). */
+  private unstoredStart: number | undefined;
+  /** Settles once the build's start is stored: every write of the build waits for it. */
+  private startStored: Promise<void> = Promise.resolve();
+
   constructor(
     readonly build: BuildView,
     readonly deps: BuildRunDeps,
   ) {}
+
+  /**
+   * The pending build starts now; its start (status and event) is stored with its first write, which
+   * for most builds is its first step run (withStart): one commit fewer per build. Until then the store
+   * still says pending, and no step run of it exists, so a hub restart starts it afresh.
+   */
+  deferStart(at: number): void {
+    this.unstoredStart = at;
+  }
+
+  /** Stores the build's start unless it is stored or being stored; resolves once it is. */
+  started(): Promise<void> {
+    const at = this.unstoredStart;
+    if (at !== undefined) {
+      this.unstoredStart = undefined;
+      this.startStored = this.deps.store.updateBuild(
+        this.build.id,
+        { status: 'started', startedAt: at },
+        statusAnnouncement(this.deps.events, this.build.id, 'started', at),
+      );
+    }
+    return this.startStored;
+  }
+
+  /**
+   * Runs a write of the build that can store its start in the same transaction: `write` gets the
+   * start (its time and status event, to store first) when it is not stored yet, else undefined (and
+   * runs once it is stored). A failed write stored nothing: the start is then stored on its own.
+   */
+  async withStart<T>(
+    write: (start: { at: number; announcement: Announcement } | undefined) => Promise<T>,
+  ): Promise<T> {
+    const at = this.unstoredStart;
+    if (at === undefined) {
+      await this.startStored;
+      return write(undefined);
+    }
+    this.unstoredStart = undefined;
+    const written = write({
+      at,
+      announcement: statusAnnouncement(this.deps.events, this.build.id, 'started', at),
+    });
+    this.startStored = written.then(
+      () => undefined,
+      () => {
+        this.unstoredStart = at;
+        return this.started();
+      },
+    );
+    return written;
+  }
 
   /** Records a step run the build just created. */
   track(id: string, step: StepRun): void {
@@ -66,7 +132,8 @@ export class BuildRun {
     for (const run of await this.deps.store.listStepRuns(this.build.id)) this.steps.set(run.planId, run);
   }
 
-  event(type: BuildEventType, data: Record<string, unknown>): Promise<unknown> {
+  async event(type: BuildEventType, data: Record<string, unknown>): Promise<unknown> {
+    await this.started();
     return this.deps.events.emit(this.build.id, type, { ...data, time: eventTime(this.deps.now()) });
   }
 
@@ -153,9 +220,11 @@ export class BuildRun {
     }
   }
 
-  private leaf(node: LeafNode, scope: Scope): Promise<Result> {
+  private async leaf(node: LeafNode, scope: Scope): Promise<Result> {
     const runner = this.deps.leaves[node.kind];
     if (!runner) return this.fail(node, scope, `${node.kind} steps are not supported yet`);
+    // Only a task stores the build's start with its step run (task-step.ts); the others write first.
+    if (node.kind !== 'task') await this.started();
     return runner.run(node, scope, this);
   }
 

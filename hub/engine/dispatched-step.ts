@@ -152,17 +152,21 @@ export async function submitDispatched(
     spec: step.stored.spec,
     context: step.stored.context,
     ...(options.preferAgent === undefined ? {} : { preferAgent: options.preferAgent }),
+    // The build's first step run stores the build's start too (BuildRun.withStart).
     create: (claim, selected) =>
-      build.deps.store.createStepRun(
-        {
-          buildId: build.build.id,
-          planId: step.planId,
-          name: step.name,
-          spec: step.stored,
-          at: build.deps.now(),
-          ...(claim && { assigned: claim }),
-        },
-        BuildEvents.joined(step.initialize, selected),
+      build.withStart((start) =>
+        build.deps.store.createStepRun(
+          {
+            buildId: build.build.id,
+            planId: step.planId,
+            name: step.name,
+            spec: step.stored,
+            at: build.deps.now(),
+            ...(claim && { assigned: claim }),
+            ...(start && { startsBuild: { at: start.at } }),
+          },
+          BuildEvents.joined(start?.announcement, step.initialize, selected),
+        ),
       ),
     created: (run) => {
       step.onCreated(run);

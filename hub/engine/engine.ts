@@ -18,7 +18,7 @@ import {
   type BuildView,
   type Store,
 } from '../store/store.js';
-import { BuildRun, type LeafRunners, type Result } from './build-run.js';
+import { BuildRun, statusAnnouncement, type LeafRunners, type Result } from './build-run.js';
 import { AbortReason, Scope } from './scope.js';
 import { TaskStep } from './task-step.js';
 import { LoadVarStep } from './load-var-step.js';
@@ -241,6 +241,8 @@ export class Engine implements DispatchListener {
       (running && [...running.run.steps.values()].find((r) => r.id === stepRunId)) ??
       (await this.store.getStepRun(stepRunId));
     const stored = run?.spec as StoredDispatchSpec | undefined;
+    // The step is running in the store before its process is said to have started.
+    await this.dispatcher?.acceptStored(leaseId);
     if (!run || !stored) {
       await this.store.markStepProcessStarted(stepRunId, leaseId);
       return;
@@ -342,7 +344,7 @@ export class Engine implements DispatchListener {
     this.log.error({ err, buildId: build.id }, 'build failed inside the engine');
     try {
       await run.fail(build.plan, Scope.root(abort.signal), `internal error: ${(err as Error).message}`);
-      await this.finish(build, 'errored');
+      await this.finish(run, 'errored');
     } catch (recordErr) {
       // The store failed too (or the hub stopped meanwhile): the build stays unfinished, and the stall
       // audit (or the next start) runs it again.
@@ -352,20 +354,13 @@ export class Engine implements DispatchListener {
 
   private async execute({ run, abort }: Running): Promise<void> {
     const { build } = run;
-    // A pending build has run no step yet (it is marked started before its first step run exists).
+    // A pending build has run no step yet (it is marked started at the latest with its first step run).
     if (build.status !== 'pending') await run.load();
     await this.loadVarSources(build.pipelineId);
     if (build.abortRequested) abort.abort(new AbortReason('user'));
-    if (build.status === 'pending') {
-      const at = this.now();
-      await this.store.updateBuild(
-        build.id,
-        { status: 'started', startedAt: at },
-        this.status(build, 'started', at),
-      );
-    }
+    if (build.status === 'pending') run.deferStart(this.now());
     for (const step of run.steps.values()) this.planIds.set(step.id, step.planId);
-    await this.finish(build, await run.run(build.plan, Scope.root(abort.signal)));
+    await this.finish(run, await run.run(build.plan, Scope.root(abort.signal)));
   }
 
   /**
@@ -386,16 +381,16 @@ export class Engine implements DispatchListener {
     });
   }
 
-  /** The build's status event, stored with its status. */
-  private status(build: BuildView, status: 'started' | Result, at: number): Announcement {
-    return this.events.announcement([
-      { buildId: build.id, type: 'status', data: { status, time: eventTime(at) } },
-    ]);
-  }
-
-  private async finish(build: BuildView, result: Result): Promise<void> {
+  private async finish(run: BuildRun, result: Result): Promise<void> {
+    const { build } = run;
+    // A build that ended before any write of its own (nothing to run, aborted at once) starts first.
+    await run.started();
     const at = this.now();
-    await this.store.updateBuild(build.id, { status: result, endedAt: at }, this.status(build, result, at));
+    await this.store.updateBuild(
+      build.id,
+      { status: result, endedAt: at },
+      statusAnnouncement(this.events, build.id, result, at),
+    );
     // A check runs every check_every per resource: its successes would drown the builds people wait for.
     const routine = result === 'succeeded' && isCheckJob(build.jobName);
     this.log[routine ? 'debug' : 'info'](

@@ -179,6 +179,8 @@ export class TaskStep implements LeafRunner<TaskPlan> {
     if (node.image !== undefined)
       return scope.artifacts.get(node.image) ?? `image artifact "${node.image}" is not in this build`;
     if (!config.image_resource || REGISTRY_TYPES.has(config.image_resource.type)) return undefined;
+    // Fetching the image writes step runs and events of the build: its start comes first.
+    await build.started();
     const fetched = await this.deps.image(build, scope, scope.id(node.id), config.image_resource);
     return typeof fetched === 'string'
       ? fetched

@@ -7,6 +7,7 @@
 // Every pending build carries the reason it waits, in words, shown by the API and the CLI.
 //
 // Work is per pipeline and serialized: a request while a pass runs marks the pipeline for another pass.
+// A manual trigger of a job with no inputs and no limits starts its build without a pass (trigger).
 //
 // A build's end changes what the scheduler decides only when something of its pipeline waits for it: a
 // pending build (held by `serial`, `serial_groups` or `max_in_flight`), or a job whose inputs pass
@@ -117,8 +118,26 @@ export class Scheduler {
   /** Creates a manually triggered build; it starts once the scheduler lets it. */
   async trigger(job: Job): Promise<BuildView> {
     const build = await createManualBuild(this.store, job, this.now());
-    this.request(job.pipelineId);
+    if (!(await this.startedAtOnce(build, job))) this.request(job.pipelineId);
     return build;
+  }
+
+  /**
+   * Starts a manual build whose job has nothing to choose or wait for: no inputs, no `serial`,
+   * `serial_groups` or `max_in_flight`, nothing paused, no older build of the job waiting. A pass over
+   * the pipeline would decide just that, at the cost of reading all of it.
+   */
+  private async startedAtOnce(build: BuildView, job: Job): Promise<boolean> {
+    const { maxInFlight, serialGroups } = job.schedule;
+    if (job.paused || maxInFlight > 0 || serialGroups.length > 0 || jobInputs(job.plan).length > 0)
+      return false;
+    const pipeline = await this.store.getPipelineById(job.pipelineId);
+    if (!pipeline || pipeline.paused) return false;
+    // Older pending builds the engine runs have started (their start is stored with their first step).
+    const earlier = await this.store.earlierPendingBuilds(build);
+    if (earlier.some((id) => !this.engine.isRunning(id))) return false;
+    this.engine.start(build);
+    return true;
   }
 
   /** Creates a rerun of a job build (`N.1`, `N.2`, ...): the same inputs, started once limits allow. */

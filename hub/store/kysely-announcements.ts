@@ -3,6 +3,7 @@
 // event is never stored without its state nor its state without the event.
 
 import type { Kysely } from 'kysely';
+import type { CompiledQueries } from './compiled-queries.js';
 import { insertEvents } from './kysely-build-log.js';
 import type { Database } from './schema.js';
 import type { Announcement } from './store.js';
@@ -15,6 +16,8 @@ import type { Announcement } from './store.js';
 export async function withAnnouncement<T>(
   db: Kysely<Database>,
   rowLocks: boolean,
+  /** Where the event insert is compiled once (the caller's queries). */
+  compiled: CompiledQueries<Database>,
   announcement: Announcement | undefined,
   change: (db: Kysely<Database>) => Promise<T>,
   applied: (result: T) => boolean = () => true,
@@ -22,7 +25,10 @@ export async function withAnnouncement<T>(
   if (!announcement || announcement.events.length === 0) return change(db);
   const { result, stored } = await db.transaction().execute(async (trx) => {
     const result = await change(trx);
-    return { result, stored: applied(result) ? await insertEvents(trx, rowLocks, announcement.events) : [] };
+    return {
+      result,
+      stored: applied(result) ? await insertEvents(trx, rowLocks, announcement.events, compiled) : [],
+    };
   });
   if (stored.length > 0) announcement.stored(stored);
   return result;

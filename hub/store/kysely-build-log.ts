@@ -3,6 +3,7 @@
 // every event with a step's log text, where that step's log stands after it (kysely-log-positions.ts).
 
 import type { Insertable, Kysely, Transaction } from 'kysely';
+import type { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { LogPositionWriter } from './kysely-log-positions.js';
 import { eventWithPayload } from '../log-text/log-payload.js';
@@ -26,25 +27,36 @@ type EventInput = { type: string; version: string; data: unknown; at: number };
  * Inserts an event with the build's next seq, computed in the same statement (max + 1 over the
  * (build_id, seq) primary key), which is atomic on SQLite's single writer. On PostgreSQL the caller
  * holds the build's row lock (lockBuilds), so concurrent appenders cannot pick the same seq.
+ * `compiled`: the statement is built once there (the hot path: events announcing a state change).
  */
-async function insertEvent(db: Db, buildId: number, event: EventInput): Promise<BuildEvent> {
+async function insertEvent(
+  db: Db,
+  buildId: number,
+  event: EventInput,
+  compiled?: CompiledQueries<Database>,
+): Promise<BuildEvent> {
   const data = json(event.data);
+  const insert = (build: number, type: string, version: string, json: string, at: number) =>
+    db
+      .insertInto('build_events')
+      .values((eb) => ({
+        build_id: build,
+        seq: eb
+          .selectFrom('build_events')
+          .select((sb) => sb(sb.fn.coalesce(sb.fn.max('seq'), sb.lit(0)), '+', 1).as('next'))
+          .where('build_id', '=', build),
+        type,
+        version,
+        data: json,
+        at,
+      }))
+      .returning('seq');
+  const args = [buildId, event.type, event.version, data, event.at] as const;
   // Only the allocated seq comes back: the rest is what the caller gave (no re-parse on the hot path).
-  const row = await db
-    .insertInto('build_events')
-    .values((eb) => ({
-      build_id: buildId,
-      seq: eb
-        .selectFrom('build_events')
-        .select((sb) => sb(sb.fn.coalesce(sb.fn.max('seq'), sb.lit(0)), '+', 1).as('next'))
-        .where('build_id', '=', buildId),
-      type: event.type,
-      version: event.version,
-      data,
-      at: event.at,
-    }))
-    .returning('seq')
-    .executeTakeFirstOrThrow();
+  const row = compiled
+    ? (await compiled.executeOn(db, 'insert event', insert, ...args)).rows[0]
+    : await insert(...args).executeTakeFirst();
+  if (!row) throw new Error(`build ${buildId}: the event was not inserted`);
   return { buildId, seq: row.seq, type: event.type, version: event.version, json: data, at: event.at };
 }
 
@@ -115,6 +127,7 @@ export async function insertEvents(
   trx: Transaction<Database>,
   rowLocks: boolean,
   events: NewBuildEvent[],
+  compiled?: CompiledQueries<Database>,
 ): Promise<BuildEvent[]> {
   if (rowLocks)
     await lockBuilds(
@@ -124,7 +137,7 @@ export async function insertEvents(
   const positions = new LogPositionWriter(trx);
   const stored: BuildEvent[] = [];
   for (const { buildId, ...event } of events) {
-    const one = await insertEvent(trx, buildId, event);
+    const one = await insertEvent(trx, buildId, event, compiled);
     await positions.add(buildId, one.seq, event.type, event.data);
     stored.push(one);
   }

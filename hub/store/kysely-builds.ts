@@ -1,7 +1,7 @@
 // The Store's builds on Kysely: creation with the job's next number, lookups by the names users know,
 // and the artifact references that keep blobs from collection.
 
-import { sql, type Kysely, type Updateable } from 'kysely';
+import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
@@ -16,9 +16,22 @@ type BuildQueries =
   | 'getBuild'
   | 'getBuildByName'
   | 'listBuilds'
+  | 'earlierPendingBuilds'
   | 'updateBuild'
   | 'addBuildArtifacts'
   | 'referencedDigests';
+
+/** The columns createBuild sets besides the team, in the order of its arguments. */
+const INSERTED = [
+  'pipeline_id',
+  'job_id',
+  'name',
+  'status',
+  'plan',
+  'manual',
+  'check_request',
+  'created_at',
+] as const satisfies readonly (keyof BuildsTable)[];
 
 /** Builds joined with the names a user knows them by. */
 function buildViews(db: Kysely<Database>) {
@@ -37,7 +50,7 @@ function buildViews(db: Kysely<Database>) {
 }
 
 export class KyselyBuilds implements Pick<Store, BuildQueries> {
-  /** A build by id and its status updates, several per build: compiled once. */
+  /** The queries of every build (its creation, by id, its status updates): compiled once. */
   private readonly compiled: CompiledQueries<Database>;
 
   constructor(
@@ -58,28 +71,49 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     return conflictsAs(`build of job ${input.jobId}`, () =>
       this.db.transaction().execute(async (trx) => {
         // Increment-and-return in one statement: on PostgreSQL the row lock orders concurrent creators.
-        const job = await trx
-          .updateTable('jobs')
-          .set((eb) => ({ next_build_number: eb('next_build_number', '+', 1) }))
-          .where('id', '=', input.jobId)
-          .returning(['pipeline_id', 'next_build_number'])
-          .executeTakeFirst();
+        const [job] = (
+          await this.compiled.executeOn(
+            trx,
+            'next number',
+            (jobId: number) =>
+              this.db
+                .updateTable('jobs')
+                .set((eb) => ({ next_build_number: eb('next_build_number', '+', 1) }))
+                .where('id', '=', jobId)
+                .returning(['pipeline_id', 'next_build_number']),
+            input.jobId,
+          )
+        ).rows;
         if (job === undefined) throw new StoreConflictError(`job ${input.jobId} does not exist`);
-        const row = await trx
-          .insertInto('builds')
-          .values((eb) => ({
-            team_id: eb.selectFrom('pipelines').select('team_id').where('id', '=', job.pipeline_id),
-            pipeline_id: job.pipeline_id,
-            job_id: input.jobId,
-            name: String(job.next_build_number - 1),
-            status: 'pending',
-            plan: json(input.plan),
-            manual: bool(input.manual ?? false),
-            check_request: input.checkRequest ? json(input.checkRequest) : null,
-            created_at: input.at,
-          }))
-          .returningAll()
-          .executeTakeFirstOrThrow();
+        const [row] = (
+          await this.compiled.executeOn(
+            trx,
+            'insert',
+            (...values: unknown[]) =>
+              this.db
+                .insertInto('builds')
+                .values((eb) => ({
+                  team_id: eb
+                    .selectFrom('pipelines')
+                    .select('team_id')
+                    .where('id', '=', values[0] as number),
+                  ...(Object.fromEntries(INSERTED.map((c, i) => [c, values[i]])) as Omit<
+                    Insertable<BuildsTable>,
+                    'team_id'
+                  >),
+                }))
+                .returningAll(),
+            job.pipeline_id,
+            input.jobId,
+            String(job.next_build_number - 1),
+            'pending',
+            json(input.plan),
+            bool(input.manual ?? false),
+            input.checkRequest ? json(input.checkRequest) : null,
+            input.at,
+          )
+        ).rows;
+        if (row === undefined) throw new Error(`build of job ${input.jobId} was not inserted`);
         return toBuild(row);
       }),
     );
@@ -123,6 +157,25 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     return rows.map(toBuildView);
   }
 
+  async earlierPendingBuilds(build: Pick<BuildView, 'id' | 'pipelineId' | 'jobId'>): Promise<number[]> {
+    // Through builds (pipeline_id, status, id): only the pipeline's pending builds are read.
+    const { rows } = await this.compiled.execute(
+      'earlier pending',
+      (id: number, pipelineId: number, jobId: number) =>
+        this.db
+          .selectFrom('builds')
+          .select('id')
+          .where('pipeline_id', '=', pipelineId)
+          .where('status', '=', 'pending')
+          .where('id', '<', id)
+          .where('job_id', '=', jobId),
+      build.id,
+      build.pipelineId,
+      build.jobId,
+    );
+    return rows.map((r) => r.id);
+  }
+
   async updateBuild(
     id: number,
     patch: {
@@ -142,7 +195,7 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     if (patch.pendingReason !== undefined) set.pending_reason = patch.pendingReason;
     const columns = Object.keys(set) as (keyof typeof set)[];
     if (columns.length === 0) return;
-    await withAnnouncement(this.db, this.rowLocks, announcement, (db) =>
+    await withAnnouncement(this.db, this.rowLocks, this.compiled, announcement, (db) =>
       this.compiled.executeOn(
         db,
         `update ${columns.join(',')}`,

@@ -4,6 +4,7 @@
 
 import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import { canonicalJson } from './canonical-json.js';
+import { CompiledQueries } from './compiled-queries.js';
 import { pipelineKey, type InstanceVars } from '../pipeline/instance-vars.js';
 import { conflictsAs } from './constraint-errors.js';
 import { bool, json, toJob, toPipeline, toPipelineConfig } from './rows.js';
@@ -28,7 +29,12 @@ type PipelineQueries =
   | 'setJobPaused';
 
 export class KyselyPipelines implements Pick<Store, PipelineQueries> {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** A pipeline by id, read several times per build (engine, scheduler): compiled once. */
+  private readonly compiled: CompiledQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.compiled = new CompiledQueries(db);
+  }
 
   async savePipeline(input: SavePipelineInput): Promise<{ pipeline: Pipeline; created: boolean }> {
     const names = input.jobs.map((j) => j.name);
@@ -147,7 +153,12 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
   }
 
   async getPipelineById(id: number): Promise<Pipeline | undefined> {
-    const row = await this.db.selectFrom('pipelines').selectAll().where('id', '=', id).executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'get',
+      (pipelineId: number) => this.db.selectFrom('pipelines').selectAll().where('id', '=', pipelineId),
+      id,
+    );
+    const [row] = rows;
     return row && toPipeline(row);
   }
 

@@ -1,6 +1,6 @@
 // The Store's step runs on Kysely: each step of a build, fenced by its lease id on every update.
 
-import type { ExpressionBuilder, Kysely, Updateable } from 'kysely';
+import type { ExpressionBuilder, Insertable, Kysely, Updateable } from 'kysely';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { withAnnouncement } from './kysely-announcements.js';
@@ -9,6 +9,19 @@ import type { Database, StepRunsTable } from './schema.js';
 import type { Announcement, NewStepRun, StepRun, StepRunStatus, Store } from './store.js';
 
 type StepRunPatch = Parameters<Store['updateStepRun']>[2];
+
+/** The columns createStepRun sets, in the order of its arguments. */
+const INSERTED = [
+  'build_id',
+  'plan_id',
+  'name',
+  'status',
+  'spec',
+  'created_at',
+  'lease_id',
+  'agent_name',
+  'pool',
+] as const satisfies readonly (keyof StepRunsTable)[];
 
 /** The fence of updateStepRun: SQL's `=` never matches NULL, so "no lease" needs IS NULL. */
 function leaseIs(eb: ExpressionBuilder<Database, 'step_runs'>, lease: string | null) {
@@ -52,28 +65,46 @@ export class KyselyStepRuns implements Pick<
   }
 
   async createStepRun(input: NewStepRun, announcement?: Announcement): Promise<StepRun> {
-    const { assigned } = input;
-    const row = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
-      withAnnouncement(this.db, this.rowLocks, announcement, (db) =>
-        db
-          .insertInto('step_runs')
-          .values({
-            build_id: input.buildId,
-            plan_id: input.planId,
-            name: input.name,
-            status: assigned ? 'assigned' : 'pending',
-            spec: json(input.spec),
-            created_at: input.at,
-            ...(assigned && {
-              lease_id: assigned.leaseId,
-              agent_name: assigned.agentName,
-              pool: assigned.pool,
-            }),
-          })
-          .returningAll()
-          .executeTakeFirstOrThrow(),
-      ),
+    const { assigned, startsBuild } = input;
+    if (startsBuild && !announcement?.events.length)
+      throw new Error(`build ${input.buildId}: its start is stored with its status event`);
+    const { rows } = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
+      withAnnouncement(this.db, this.rowLocks, this.compiled, announcement, async (db) => {
+        if (startsBuild)
+          await this.compiled.executeOn(
+            db,
+            'start build',
+            (buildId: number, at: number) =>
+              this.db
+                .updateTable('builds')
+                .set({ status: 'started', started_at: at })
+                .where('id', '=', buildId),
+            input.buildId,
+            startsBuild.at,
+          );
+        // Every insert binds the lease's columns (NULL when created pending): one SQL text for both.
+        return this.compiled.executeOn(
+          db,
+          'insert',
+          (...values: unknown[]) =>
+            this.db
+              .insertInto('step_runs')
+              .values(Object.fromEntries(INSERTED.map((c, i) => [c, values[i]])) as Insertable<StepRunsTable>)
+              .returningAll(),
+          input.buildId,
+          input.planId,
+          input.name,
+          assigned ? 'assigned' : 'pending',
+          json(input.spec),
+          input.at,
+          assigned?.leaseId ?? null,
+          assigned?.agentName ?? null,
+          assigned?.pool ?? null,
+        );
+      }),
     );
+    const [row] = rows;
+    if (!row) throw new Error(`step run "${input.planId}" of build ${input.buildId} was not inserted`);
     return toStepRun(row);
   }
 
@@ -121,6 +152,7 @@ export class KyselyStepRuns implements Pick<
     return withAnnouncement(
       this.db,
       this.rowLocks,
+      this.compiled,
       announcement,
       async (db) => {
         const result = await db
@@ -146,6 +178,7 @@ export class KyselyStepRuns implements Pick<
     return withAnnouncement(
       this.db,
       this.rowLocks,
+      this.compiled,
       announcement,
       (db) => this.update(db, id, expectLease, patch, expectHolder),
       (updated) => updated,

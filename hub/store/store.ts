@@ -370,6 +370,11 @@ export interface NewStepRun {
   at: number;
   /** Created already assigned under this lease (Dispatcher.submit). */
   assigned?: { leaseId: string; agentName: string; pool: string };
+  /**
+   * The build's first step run: the build's start (pending -> started at this time) is stored in the
+   * same transaction, before the step run; the announcement then carries its `status` event first.
+   */
+  startsBuild?: { at: number };
 }
 
 /** A build event to store, before its seq is allocated. */
@@ -547,6 +552,8 @@ export interface Store {
   getBuildByName(jobId: number, name: string): Promise<BuildView | undefined>;
   /** Newest first. */
   listBuilds(filter: BuildFilter): Promise<BuildView[]>;
+  /** Ids of the job's pending builds older than this one (a job's builds start in order). */
+  earlierPendingBuilds(build: Pick<BuildView, 'id' | 'pipelineId' | 'jobId'>): Promise<number[]>;
   /** Sets status and, when given, startedAt / endedAt. */
   updateBuild(
     id: number,
