@@ -14,23 +14,30 @@ import {
   type HostMessage,
   type HostRequest,
 } from './host-socket.js';
-import type { LaunchSpec, ResultFile } from './state.js';
+import { preciseNow, type LaunchSpec, type ResultFile } from './state.js';
 import { stepHostScript } from './step-host-script.js';
 
 // How long a freshly spawned host may take to listen (a loaded machine, a cold Node start).
 const HOST_START_TIMEOUT_MS = 15_000;
 const RETRY_CONNECT_MS = 10;
 
-/** The host's answer to a start: its pid, and when it spawned the step's process (Unix ms). */
+/**
+ * The host's answer to a start: its pid, and when the request went out, when the host read it (a host
+ * of before session 8 does not say) and when it spawned the step's process (Unix ms).
+ */
 export interface Started {
   pid: number;
+  handedOverAt: number;
+  receivedAt?: number;
   spawnedAt: number;
 }
+
+type Answer = Omit<Started, 'handedOverAt'>;
 
 /** What the host says of a step unasked. */
 type StepEvent = Extract<HostMessage, { op: string }>;
 
-type Pending = { resolve: (started: Started) => void; reject: (err: Error) => void };
+type Pending = { resolve: (answer: Answer) => void; reject: (err: Error) => void };
 
 class Connection {
   readonly closed: Promise<void>;
@@ -51,8 +58,10 @@ class Connection {
       }
       const waiter = this.pending.get(message.id);
       this.pending.delete(message.id);
-      if (message.ok) waiter?.resolve({ pid: message.pid, spawnedAt: message.spawnedAt });
-      else waiter?.reject(new Error(message.error));
+      if (message.ok) {
+        const { pid, spawnedAt, receivedAt } = message;
+        waiter?.resolve({ pid, spawnedAt, ...(receivedAt === undefined ? {} : { receivedAt }) });
+      } else waiter?.reject(new Error(message.error));
     });
     this.closed = new Promise((resolve) => {
       socket.on('error', () => undefined);
@@ -64,7 +73,7 @@ class Connection {
     });
   }
 
-  request(make: (id: number) => HostRequest): Promise<Started> {
+  request(make: (id: number) => HostRequest): Promise<Answer> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -108,7 +117,9 @@ export class StepHostClient {
   /** Starts a step under the host (started if none runs); resolves once the step's process runs. */
   async start(stateDir: string, launch: LaunchSpec): Promise<Started> {
     const connection = await this.connect(true);
-    return connection.request((id) => ({ id, op: 'start', stateDir, launch }));
+    const handedOverAt = preciseNow();
+    const answer = await connection.request((id) => ({ id, op: 'start', stateDir, launch }));
+    return { ...answer, handedOverAt };
   }
 
   /** Asks the host to read the step's abort.json now (it also looks on its own every 250 ms). */
