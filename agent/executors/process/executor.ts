@@ -105,7 +105,8 @@ export class ProcessExecutor implements Executor {
     // Up to the request to the step host, a step without inputs, caches or run_as awaits no I/O: its
     // directories and held.json are a few small synchronous calls (tens of microseconds each), where
     // each await of the thread pool let whatever else the event loop held (the hub's Accepted in the
-    // bench, other steps' logs) run first: 1.9 ms of the start alone, 12.8 ms beside the bench's hub.
+    // bench, other steps' logs) run first: 1.9 ms of the start alone, 12.8 ms beside the bench's hub
+    // (docs/performance.md, session 8).
     // Rejects (agent-side bug) on a bad lease id or a reused work dir.
     const workDir = createWorkDir(this.workRoot, step.leaseId);
     this.owned.add(step.leaseId);
