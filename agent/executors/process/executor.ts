@@ -364,8 +364,8 @@ export class ProcessStep implements RunningStep {
   /** Set on a step this agent process started (a reattached one has lost its environment). */
   shell: StepShell | undefined;
   /**
-   * Set on a step this agent process started: when it went to the host, when the host read it (a host
-   * of before session 8 does not say) and when it spawned its process (Unix ms).
+   * Set on a step this agent process started: when it went to the host, when the host read it (an older host
+   * does not say) and when it spawned its process (Unix ms).
    */
   handedOverAt: number | undefined;
   receivedAt: number | undefined;

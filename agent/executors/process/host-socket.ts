@@ -21,7 +21,7 @@ export type HostRequest =
 export type HostMessage =
   /**
    * The step's process runs (or could not be spawned: its result says so); `receivedAt` (when the host
-   * read the request; absent from a host of before session 8) and `spawnedAt` Unix ms.
+   * read the request; absent from an older host) and `spawnedAt` Unix ms.
    */
   | { id: number; ok: true; pid: number; spawnedAt: number; receivedAt?: number }
   | { id: number; ok: false; error: string }

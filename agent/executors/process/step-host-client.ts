@@ -22,8 +22,8 @@ const HOST_START_TIMEOUT_MS = 15_000;
 const RETRY_CONNECT_MS = 10;
 
 /**
- * The host's answer to a start: its pid, and when the request went out, when the host read it (a host
- * of before session 8 does not say) and when it spawned the step's process (Unix ms).
+ * The host's answer to a start: its pid, and when the request went out, when the host read it (an older host
+ * does not say) and when it spawned the step's process (Unix ms).
  */
 export interface Started {
   pid: number;
