@@ -3,7 +3,7 @@
 // after the last one ends, so a stream of builds reuses one host; with nobody connected and nothing to
 // supervise the host exits on its own.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
@@ -14,7 +14,7 @@ import {
   type HostMessage,
   type HostRequest,
 } from './host-socket.js';
-import { preciseNow, type LaunchSpec, type ResultFile } from './state.js';
+import { preciseNow, stateFile, type LaunchSpec, type ResultFile } from './state.js';
 import { stepHostScript } from './step-host-script.js';
 
 // How long a freshly spawned host may take to listen (a loaded machine, a cold Node start).
@@ -33,6 +33,9 @@ export interface Started {
 }
 
 type Answer = Omit<Started, 'handedOverAt'>;
+
+/** The connection closed before the host answered. */
+class HostGone extends Error {}
 
 /** What the host says of a step unasked. */
 type StepEvent = Extract<HostMessage, { op: string }>;
@@ -66,7 +69,7 @@ class Connection {
     this.closed = new Promise((resolve) => {
       socket.on('error', () => undefined);
       socket.on('close', () => {
-        for (const waiter of this.pending.values()) waiter.reject(new Error('the step host went away'));
+        for (const waiter of this.pending.values()) waiter.reject(new HostGone('the step host went away'));
         this.pending.clear();
         resolve();
       });
@@ -116,10 +119,20 @@ export class StepHostClient {
 
   /** Starts a step under the host (started if none runs); resolves once the step's process runs. */
   async start(stateDir: string, launch: LaunchSpec): Promise<Started> {
-    const connection = await this.connect(true);
-    const handedOverAt = preciseNow();
-    const answer = await connection.request((id) => ({ id, op: 'start', stateDir, launch }));
-    return { ...answer, handedOverAt };
+    for (let attempt = 1; ; attempt++) {
+      const connection = await this.connect(true);
+      const handedOverAt = preciseNow();
+      try {
+        const answer = await connection.request((id) => ({ id, op: 'start', stateDir, launch }));
+        return { ...answer, handedOverAt };
+      } catch (err) {
+        // A host exiting as this agent connected (its last agent had just left, nothing to supervise)
+        // goes away without reading the request: then it wrote no pid file, which it does before
+        // spawning. Once more with a host started afresh; never when the step may have started.
+        if (attempt > 1 || !(err instanceof HostGone) || existsSync(stateFile(stateDir, 'pid'))) throw err;
+        await connection.closed;
+      }
+    }
   }
 
   /** Asks the host to read the step's abort.json now (it also looks on its own every 250 ms). */
