@@ -547,7 +547,12 @@ export class StepRunner {
     tracked.timeline?.marks.mark('starting');
     const running = await executor.start(starting);
     tracked.running = running;
-    if (running.spawnedAt !== undefined) tracked.timeline?.marks.mark('spawned', running.spawnedAt);
+    for (const [mark, at] of [
+      ['handedOver', running.handedOverAt],
+      ['received', running.receivedAt],
+      ['spawned', running.spawnedAt],
+    ] as const)
+      if (at !== undefined) tracked.timeline?.marks.mark(mark, at);
     tracked.timeline?.marks.mark('started');
     // An abort or drop that came while the executor was starting it: stop it now.
     if (stopped(tracked)) void running.abort(0, 'aborted before it started');

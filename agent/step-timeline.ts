@@ -1,5 +1,6 @@
 // When each hop of one step happened on the agent: the Assign received, the executor asked to start it
-// (inputs fetched), its process spawned (the executor's clock, where it says), the executor's start
+// (inputs fetched), the step handed to its supervisor and taken by it (the process executor's step
+// host), its process spawned (the executor's clock, where it says), the executor's start
 // resolved (Started goes to the hub), the process ended (the executor's clock), the result known to
 // the runner (output read to its end), Finished sent. The runner logs the hops at debug level as
 // 'step timeline' once Finished is sent; the bench reads them (bench/build.ts) to say where a step's
@@ -9,7 +10,16 @@ import { performance } from 'node:perf_hooks';
 /** Unix ms with the sub-millisecond part: comparable across the processes of one host. */
 export const preciseNow = (): number => performance.timeOrigin + performance.now();
 
-export type StepMark = 'assigned' | 'starting' | 'spawned' | 'started' | 'exited' | 'ended' | 'finished';
+export type StepMark =
+  | 'assigned'
+  | 'starting'
+  | 'handedOver'
+  | 'received'
+  | 'spawned'
+  | 'started'
+  | 'exited'
+  | 'ended'
+  | 'finished';
 
 /** The hops as the log line carries them: ms from one mark to the next, absent when a mark is missing. */
 export interface StepHops {
@@ -17,6 +27,12 @@ export interface StepHops {
   prepareMs?: number;
   /** Executor asked to start -> its process spawned (the work dir made, the step handed over). */
   spawnMs?: number;
+  /** Executor asked to start -> the step handed to its supervisor (its dirs and state files made). */
+  setupMs?: number;
+  /** Handed over -> the supervisor took it (the message's trip, the supervisor's turn). */
+  deliverMs?: number;
+  /** The supervisor took it -> its process spawned (the supervisor's files, fork and exec). */
+  forkExecMs?: number;
   /** Process spawned -> the executor's start resolved (its word back to the agent). */
   confirmMs?: number;
   /** Assign received -> its process spawned: the agent's part of a step's start. */
@@ -52,6 +68,9 @@ export class StepTimeline {
     const hops: StepHops = {
       prepareMs: span('assigned', 'starting'),
       spawnMs: span('starting', 'spawned'),
+      setupMs: span('starting', 'handedOver'),
+      deliverMs: span('handedOver', 'received'),
+      forkExecMs: span('received', 'spawned'),
       confirmMs: span('spawned', 'started'),
       assignToSpawnedMs: span('assigned', 'spawned'),
       runMs: span('spawned', 'exited'),

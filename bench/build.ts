@@ -1,8 +1,9 @@
 // (b) One-step build latency with a real agent: POST trigger -> `status: succeeded` seen on the build's
 // SSE stream. The agent is the production one (startAgent, process pool), so this includes spawning
 // `true`, its Started/Finished round trips and the event stream. The agent's own part comes from its
-// step timelines (agent/step-timeline.ts): Assign received -> process spawned, process ended ->
-// Finished sent.
+// step timelines (agent/step-timeline.ts): Assign received -> process spawned (split where the step
+// host takes over: the step's dirs and files, the request's trip, the host's fork and exec), process
+// ended -> Finished sent.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -47,6 +48,12 @@ export interface BuildResult extends Summary {
   agentStart: Summary;
   /** Process ended -> Finished sent. */
   agentEnd: Summary;
+  /** Parts of agentStart: the executor asked to start -> the step handed to the step host. */
+  agentSetup: Summary;
+  /** -> the host read the request. */
+  agentDeliver: Summary;
+  /** -> the host spawned the process (its state files, fork and exec). */
+  agentForkExec: Summary;
 }
 
 /** A logger that drops everything but the agent's step timelines, which it hands to `onHops`. */
@@ -86,6 +93,7 @@ export async function measureBuild(store: BenchStore): Promise<BuildResult> {
       const samples: number[] = [];
       const starts: number[] = [];
       const ends: number[] = [];
+      const parts = { setupMs: [] as number[], deliverMs: [] as number[], forkExecMs: [] as number[] };
       for (let i = 0; i < WARMUP + BUILDS; i++) {
         timelines.length = 0;
         const start = performance.now();
@@ -101,8 +109,19 @@ export async function measureBuild(store: BenchStore): Promise<BuildResult> {
         const hops = timelines.at(-1);
         if (hops?.assignToSpawnedMs !== undefined) starts.push(hops.assignToSpawnedMs);
         if (hops?.exitedToFinishedMs !== undefined) ends.push(hops.exitedToFinishedMs);
+        for (const [hop, list] of Object.entries(parts)) {
+          const ms = hops?.[hop as keyof typeof parts];
+          if (ms !== undefined) list.push(ms);
+        }
       }
-      return { ...summarize(samples), agentStart: summarize(starts), agentEnd: summarize(ends) };
+      return {
+        ...summarize(samples),
+        agentStart: summarize(starts),
+        agentEnd: summarize(ends),
+        agentSetup: summarize(parts.setupMs),
+        agentDeliver: summarize(parts.deliverMs),
+        agentForkExec: summarize(parts.forkExecMs),
+      };
     } finally {
       await agent.stop();
     }

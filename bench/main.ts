@@ -125,6 +125,20 @@ function hubRows(h: HubFigures, rtt: number | undefined, store: BenchStore): Row
       pass: undefined,
     },
     {
+      // The same start, split where the step host takes over (agent/step-timeline.ts).
+      metric: `build: agent start, p50: step dirs and files; to the step host; host's fork+exec${tag}`,
+      value: h.build
+        ? [h.build.agentSetup, h.build.agentDeliver, h.build.agentForkExec]
+            .map((s) => `${fmt(s.p50)} ms`)
+            .join('; ')
+        : 'n/a',
+      floor: '',
+      ratio: '',
+      target: '',
+      store: STORE_LABELS[store],
+      pass: undefined,
+    },
+    {
       metric: `steps/s (one-step builds, instant agents)${tag}`,
       value: num(h.throughput?.stepsPerS),
       floor: '',
@@ -433,6 +447,9 @@ function hubFigures(h: HubFigures, suffix = ''): Record<string, number | null> {
     build_agent_start_p99_ms: v(h.build?.agentStart.p99),
     build_agent_end_p50_ms: v(h.build?.agentEnd.p50),
     build_agent_end_p99_ms: v(h.build?.agentEnd.p99),
+    build_agent_setup_p50_ms: v(h.build?.agentSetup.p50),
+    build_agent_deliver_p50_ms: v(h.build?.agentDeliver.p50),
+    build_agent_fork_exec_p50_ms: v(h.build?.agentForkExec.p50),
     steps_per_s: v(h.throughput?.stepsPerS),
     steps_builds: v(h.throughput?.builds),
     steps_cpu_ms_per_step: v(h.throughput?.cpuMsPerStep),

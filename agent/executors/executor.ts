@@ -211,6 +211,13 @@ export interface RunningStep {
   readonly spawnedAt?: number;
   readonly exitedAt?: number;
   /**
+   * Between start() and spawnedAt, where the executor hands the step to a supervisor that spawns it:
+   * when it sent the step (its files ready) and when the supervisor took it (Unix ms). Absent where
+   * the executor does not know.
+   */
+  readonly handedOverAt?: number;
+  readonly receivedAt?: number;
+  /**
    * Where a command intercepting this step runs (`outpost intercept`): its working directory and
    * environment on this host. Absent: the executor cannot run commands inside its steps.
    */

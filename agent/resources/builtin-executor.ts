@@ -66,7 +66,7 @@ export class BuiltinResourceExecutor implements Executor {
     const problem = secretEnvProblem(step);
     if (problem) return new ErroredStep(step.leaseId, problem);
 
-    const { root, work } = await createStepDirs(this.opts.workRoot, step.leaseId);
+    const { root, work } = createStepDirs(this.opts.workRoot, step.leaseId);
     const removeAll = () => rm(root, { recursive: true, force: true });
     let dir = work;
     try {

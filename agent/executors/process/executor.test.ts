@@ -5,6 +5,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecStep, LogData, RunningStep } from '../executor.js';
 import { ProcessExecutor } from './executor.js';
+import { preciseNow } from './state.js';
 
 let root: string;
 let executor: ProcessExecutor;
@@ -157,6 +158,17 @@ describe('ProcessExecutor', () => {
       ['stderr', 'b\n'],
       ['stdout', 'c\n'],
     ]);
+  });
+
+  it('says when the step went to the step host, when the host took it and when it spawned it', async () => {
+    const before = preciseNow();
+    const { r, result } = await run(sh('exit 0'));
+    expect(result.status).toBe('succeeded');
+    const { handedOverAt, receivedAt, spawnedAt, exitedAt } = r;
+    // Compared only on one process's clock: the agent's, then the host's.
+    expect(handedOverAt).toBeGreaterThanOrEqual(before);
+    expect(spawnedAt).toBeGreaterThanOrEqual(receivedAt ?? Infinity);
+    expect(exitedAt).toBeGreaterThanOrEqual(spawnedAt ?? Infinity);
   });
 
   it('reports a non-zero exit as failed with its code', async () => {

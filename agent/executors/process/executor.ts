@@ -4,8 +4,8 @@
 // output to a record file and its result to a file in the step's state dir (state.ts). The agent only
 // reads those files, so a restarted agent reattaches to its steps (listHeld/reattach) and replays their
 // logs from disk.
-import { readFileSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ArchiveError, unpack, type PackedArchive } from '../../artifacts/archive.js';
@@ -25,7 +25,7 @@ import { keepCaches, placeCaches, type PlacedCache } from './caches.js';
 import { chrooted, chrootProblem, copyRootfs } from './chroot.js';
 import { followRecordFile } from './log-stream.js';
 import { STATE_DIR_NAME, stateFile, writeFileAtomic, type LaunchSpec, type ResultFile } from './state.js';
-import { StepHostClient } from './step-host-client.js';
+import { StepHostClient, type Started } from './step-host-client.js';
 import { packOutputs, StepPathError } from '../../artifacts/step-dirs.js';
 import { createWorkDir, materialize, planLayout, stepRootOf } from './workdir.js';
 import { handOver, type StepUser } from './run-as.js';
@@ -102,8 +102,13 @@ export class ProcessExecutor implements Executor {
   }
 
   async start(step: ExecStep): Promise<RunningStep> {
+    // Up to the request to the step host, a step without inputs, caches or run_as awaits no I/O: its
+    // directories and held.json are a few small synchronous calls (tens of microseconds each), where
+    // each await of the thread pool let whatever else the event loop held (the hub's Accepted in the
+    // bench, other steps' logs) run first: 1.9 ms of the start alone, 12.8 ms beside the bench's hub
+    // (docs/performance.md, session 8).
     // Rejects (agent-side bug) on a bad lease id or a reused work dir.
-    const workDir = await createWorkDir(this.workRoot, step.leaseId);
+    const workDir = createWorkDir(this.workRoot, step.leaseId);
     this.owned.add(step.leaseId);
     const forget = () => this.owned.delete(step.leaseId);
     const never = (error: string) =>
@@ -121,7 +126,7 @@ export class ProcessExecutor implements Executor {
     let caches: PlacedCache[];
     try {
       layout = planLayout(workDir, step);
-      await materialize(layout, step.run.dir);
+      materialize(layout, step.run.dir);
       for (const input of step.inputs) {
         if (input.archive) await unpack(input.archive, path.join(workDir, input.path));
       }
@@ -152,7 +157,7 @@ export class ProcessExecutor implements Executor {
 
     const stepRoot = stepRootOf(workDir);
     const stateDir = path.join(stepRoot, STATE_DIR_NAME);
-    await mkdir(stateDir, { mode: 0o700 });
+    mkdirSync(stateDir, { mode: 0o700 });
     const held: HeldFile = {
       leaseId: step.leaseId,
       runPath: step.run.path,
@@ -163,7 +168,7 @@ export class ProcessExecutor implements Executor {
     };
     const resource = heldResource(step);
     if (resource) held.resource = resource;
-    await writeFile(stateFile(stateDir, 'held'), JSON.stringify(held), { mode: 0o600 });
+    writeFileSync(stateFile(stateDir, 'held'), JSON.stringify(held), { mode: 0o600 });
     let launch: LaunchSpec = {
       file,
       args: step.run.args,
@@ -177,15 +182,17 @@ export class ProcessExecutor implements Executor {
     if (step.rootfs !== undefined)
       launch = chrooted(launch, copyRootfs(step.rootfs, stepRoot), [workDir, layout.tmpDir]);
     const release = this.host.hold();
-    let spawnedAt: number;
+    let started: Started;
     try {
-      ({ spawnedAt } = await this.host.start(stateDir, launch));
+      started = await this.host.start(stateDir, launch);
     } catch (err) {
       release();
       return never(`the step could not be started: ${(err as Error).message}`);
     }
     const running = new ProcessStep(stepRoot, held, this.host, forget, release);
-    running.spawnedAt = spawnedAt;
+    running.handedOverAt = started.handedOverAt;
+    running.receivedAt = started.receivedAt;
+    running.spawnedAt = started.spawnedAt;
     // An intercepting shell runs on the host: only for steps that run there too.
     if (step.rootfs === undefined)
       running.shell = {
@@ -356,7 +363,12 @@ export class ProcessStep implements RunningStep {
   resumedResource: HeldResource | undefined;
   /** Set on a step this agent process started (a reattached one has lost its environment). */
   shell: StepShell | undefined;
-  /** Set on a step this agent process started: when the host spawned its process (Unix ms). */
+  /**
+   * Set on a step this agent process started: when it went to the host, when the host read it (an older host
+   * does not say) and when it spawned its process (Unix ms).
+   */
+  handedOverAt: number | undefined;
+  receivedAt: number | undefined;
   spawnedAt: number | undefined;
   /** When the step's process ended (Unix ms), once it did and the host said so. */
   exitedAt: number | undefined;

@@ -19,8 +19,11 @@ export type HostRequest =
   | { id: number; op: 'follow'; stateDir: string; offset: number };
 
 export type HostMessage =
-  /** The step's process runs (or could not be spawned: its result says so); `spawnedAt` Unix ms. */
-  | { id: number; ok: true; pid: number; spawnedAt: number }
+  /**
+   * The step's process runs (or could not be spawned: its result says so); `receivedAt` (when the host
+   * read the request; absent from an older host) and `spawnedAt` Unix ms.
+   */
+  | { id: number; ok: true; pid: number; spawnedAt: number; receivedAt?: number }
   | { id: number; ok: false; error: string }
   /**
    * Sent to every connected agent once a step's result.json is written, with its content: the agent

@@ -3,7 +3,7 @@
 // after the last one ends, so a stream of builds reuses one host; with nobody connected and nothing to
 // supervise the host exits on its own.
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import {
@@ -14,23 +14,33 @@ import {
   type HostMessage,
   type HostRequest,
 } from './host-socket.js';
-import type { LaunchSpec, ResultFile } from './state.js';
+import { preciseNow, stateFile, type LaunchSpec, type ResultFile } from './state.js';
 import { stepHostScript } from './step-host-script.js';
 
 // How long a freshly spawned host may take to listen (a loaded machine, a cold Node start).
 const HOST_START_TIMEOUT_MS = 15_000;
 const RETRY_CONNECT_MS = 10;
 
-/** The host's answer to a start: its pid, and when it spawned the step's process (Unix ms). */
+/**
+ * The host's answer to a start: its pid, and when the request went out, when the host read it (an older host
+ * does not say) and when it spawned the step's process (Unix ms).
+ */
 export interface Started {
   pid: number;
+  handedOverAt: number;
+  receivedAt?: number;
   spawnedAt: number;
 }
+
+type Answer = Omit<Started, 'handedOverAt'>;
+
+/** The connection closed before the host answered. */
+class HostGone extends Error {}
 
 /** What the host says of a step unasked. */
 type StepEvent = Extract<HostMessage, { op: string }>;
 
-type Pending = { resolve: (started: Started) => void; reject: (err: Error) => void };
+type Pending = { resolve: (answer: Answer) => void; reject: (err: Error) => void };
 
 class Connection {
   readonly closed: Promise<void>;
@@ -51,20 +61,22 @@ class Connection {
       }
       const waiter = this.pending.get(message.id);
       this.pending.delete(message.id);
-      if (message.ok) waiter?.resolve({ pid: message.pid, spawnedAt: message.spawnedAt });
-      else waiter?.reject(new Error(message.error));
+      if (message.ok) {
+        const { pid, spawnedAt, receivedAt } = message;
+        waiter?.resolve({ pid, spawnedAt, ...(receivedAt === undefined ? {} : { receivedAt }) });
+      } else waiter?.reject(new Error(message.error));
     });
     this.closed = new Promise((resolve) => {
       socket.on('error', () => undefined);
       socket.on('close', () => {
-        for (const waiter of this.pending.values()) waiter.reject(new Error('the step host went away'));
+        for (const waiter of this.pending.values()) waiter.reject(new HostGone('the step host went away'));
         this.pending.clear();
         resolve();
       });
     });
   }
 
-  request(make: (id: number) => HostRequest): Promise<Started> {
+  request(make: (id: number) => HostRequest): Promise<Answer> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -107,8 +119,20 @@ export class StepHostClient {
 
   /** Starts a step under the host (started if none runs); resolves once the step's process runs. */
   async start(stateDir: string, launch: LaunchSpec): Promise<Started> {
-    const connection = await this.connect(true);
-    return connection.request((id) => ({ id, op: 'start', stateDir, launch }));
+    for (let attempt = 1; ; attempt++) {
+      const connection = await this.connect(true);
+      const handedOverAt = preciseNow();
+      try {
+        const answer = await connection.request((id) => ({ id, op: 'start', stateDir, launch }));
+        return { ...answer, handedOverAt };
+      } catch (err) {
+        // A host exiting as this agent connected (its last agent had just left, nothing to supervise)
+        // goes away without reading the request: then it wrote no pid file, which it does before
+        // spawning. Once more with a host started afresh; never when the step may have started.
+        if (attempt > 1 || !(err instanceof HostGone) || existsSync(stateFile(stateDir, 'pid'))) throw err;
+        await connection.closed;
+      }
+    }
   }
 
   /** Asks the host to read the step's abort.json now (it also looks on its own every 250 ms). */

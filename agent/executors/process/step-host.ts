@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, chmodSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { hostDirOf, readLines, socketPathOf, writeLine, type HostRequest } from './host-socket.js';
+import { preciseNow } from './state.js';
 import { StepSupervision } from './step-supervision.js';
 
 // How often each step's abort.json is looked at, in case the agent's message never arrives.
@@ -49,6 +50,7 @@ function insideWorkRoot(stateDir: string): boolean {
 }
 
 function handle(agent: net.Socket, request: HostRequest): void {
+  const receivedAt = preciseNow();
   const stateDir = path.resolve(request.stateDir);
   if (request.op === 'abort') {
     steps.get(stateDir)?.checkAbort();
@@ -81,7 +83,7 @@ function handle(agent: net.Socket, request: HostRequest): void {
     followers.delete(stateDir);
     for (const a of waiting) writeLine(a, { op: 'output', stateDir });
   };
-  writeLine(agent, { id: request.id, ok: true, pid: process.pid, spawnedAt: step.spawnedAt });
+  writeLine(agent, { id: request.id, ok: true, pid: process.pid, spawnedAt: step.spawnedAt, receivedAt });
   void step.done.then((result) => {
     steps.delete(stateDir);
     followers.delete(stateDir);

@@ -1,7 +1,7 @@
 // The on-disk layout of one process step: `<workRoot>/<leaseId>/work/` is the working directory with
 // the inputs and outputs, `<workRoot>/<leaseId>/tmp/` its private TMPDIR (beside it, so an output at
 // "." never packs the temp files); every step-supplied path is checked to stay inside the work dir.
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createStepDirs, resolveInside, StepPathError } from '../../artifacts/step-dirs.js';
 import type { ExecStep } from '../executor.js';
@@ -17,8 +17,8 @@ export interface StepLayout {
 }
 
 /** Creates the step's fresh directory (see step-dirs.ts) and returns its work dir. */
-export async function createWorkDir(workRoot: string, leaseId: string): Promise<string> {
-  return (await createStepDirs(workRoot, leaseId)).work;
+export function createWorkDir(workRoot: string, leaseId: string): string {
+  return createStepDirs(workRoot, leaseId).work;
 }
 
 /** Everything of one step on disk (the work dir's parent): what cleanup removes. */
@@ -42,12 +42,15 @@ export function planLayout(workDir: string, step: ExecStep): StepLayout {
   return { workDir, tmpDir: path.join(stepRootOf(workDir), TMP_DIR_NAME), runDir, dirs };
 }
 
-/** Creates the input, output and tmp dirs; throws StepPathError when run.dir is not a directory. */
-export async function materialize(layout: StepLayout, runDirLabel: string): Promise<void> {
-  for (const dir of layout.dirs) await mkdir(dir, { recursive: true });
-  await mkdir(layout.tmpDir, { mode: 0o700 });
+/**
+ * Creates the input, output and tmp dirs; throws StepPathError when run.dir is not a directory.
+ * Synchronous, as createStepDirs is: a few small calls on a step's way to its start.
+ */
+export function materialize(layout: StepLayout, runDirLabel: string): void {
+  for (const dir of layout.dirs) mkdirSync(dir, { recursive: true });
+  mkdirSync(layout.tmpDir, { mode: 0o700 });
   // Checked up front: spawn reports a missing cwd as ENOENT, indistinguishable from a missing command.
-  const st = await stat(layout.runDir).catch(() => undefined);
+  const st = statSync(layout.runDir, { throwIfNoEntry: false });
   if (!st?.isDirectory()) {
     throw new StepPathError(`run.dir ${JSON.stringify(runDirLabel)}: no such directory in the work dir`);
   }
