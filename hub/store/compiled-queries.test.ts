@@ -6,6 +6,7 @@ import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, SqliteDialect, type ExpressionBuilder } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CompiledQueries } from './compiled-queries.js';
+import { EncryptionPlugin, FieldCipher } from './encryption.js';
 
 interface Db {
   items: { id: number; kind: string; owner: string | null };
@@ -85,5 +86,34 @@ describe('CompiledQueries', () => {
         owner,
       );
     await expect(find('ann')).rejects.toThrow(/depend on more than the shape/);
+  });
+
+  it('builds on every call a shape whose values a plugin encrypts, and reads them back in clear', async () => {
+    // The encryption plugin seals step_runs.spec: its ciphertext differs per call, so no SQL is reused.
+    interface Sealed {
+      step_runs: { id: number; spec: string };
+    }
+    const sealed = new Kysely<Sealed>({
+      dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }),
+    });
+    await sealed.schema
+      .createTable('step_runs')
+      .addColumn('id', 'integer', (c) => c.primaryKey())
+      .addColumn('spec', 'text', (c) => c.notNull())
+      .execute();
+    const encrypted = sealed.withPlugin(new EncryptionPlugin(new FieldCipher(Buffer.alloc(32, 7))));
+    const queries = new CompiledQueries(encrypted);
+    const insert = (id: number, spec: string) =>
+      queries.execute(
+        'insert',
+        (i: number, s: string) => encrypted.insertInto('step_runs').values({ id: i, spec: s }).returningAll(),
+        id,
+        spec,
+      );
+    expect((await insert(1, 'secret one')).rows).toEqual([{ id: 1, spec: 'secret one' }]);
+    expect((await insert(2, 'secret two')).rows).toEqual([{ id: 2, spec: 'secret two' }]);
+    const raw = await sealed.selectFrom('step_runs').select('spec').orderBy('id').execute();
+    expect(raw.map((r) => r.spec.startsWith('enc:v1:'))).toEqual([true, true]);
+    await sealed.destroy();
   });
 });

@@ -18,10 +18,13 @@ interface Compiled {
 /**
  * Compiled queries of one Kysely instance, by shape. `shape` names everything that changes the SQL
  * (which columns a patch sets, whether a value is NULL); `build` may use each argument only as a bound
- * value, unchanged (checked at the first call of each shape; an encrypted column's value is refused).
+ * value, unchanged (checked at the first call of each shape). A value a plugin of the instance
+ * transforms (an encrypted column under --encryption-key) cannot be bound to SQL compiled once: such a
+ * shape is built and compiled on every call instead.
  */
 export class CompiledQueries<DB> {
-  private readonly compiled = new Map<string, Compiled>();
+  /** By shape: its SQL, or 'per call' for a shape whose values a plugin transforms. */
+  private readonly compiled = new Map<string, Compiled | 'per call'>();
 
   constructor(private readonly db: Kysely<DB>) {}
 
@@ -42,9 +45,10 @@ export class CompiledQueries<DB> {
   ): Promise<QueryResult<R>> {
     let found = this.compiled.get(shape);
     if (!found) {
-      found = compile(build, args);
+      found = compile(build, args, this.db.getExecutor().plugins.length > 0);
       this.compiled.set(shape, found);
     }
+    if (found === 'per call') return db.executeQuery<R>(build(...args).compile());
     const parameters = found.bindings.map((b) => ('arg' in b ? args[b.arg] : b.value));
     return db.executeQuery<R>(CompiledQuery.raw(found.sql, parameters));
   }
@@ -55,7 +59,11 @@ export class CompiledQueries<DB> {
  * real arguments, which must give the same SQL and parameters: a shape that depends on a value, or an
  * argument a plugin transforms, fails here at its first use rather than binding the wrong values.
  */
-function compile<R, A extends unknown[]>(build: (...args: A) => Compilable<R>, args: A): Compiled {
+function compile<R, A extends unknown[]>(
+  build: (...args: A) => Compilable<R>,
+  args: A,
+  plugins: boolean,
+): Compiled | 'per call' {
   // Placeholders no real value can equal.
   const placeholders = args.map((_, i) => `\u0000outpost-arg-${i}\u0000`);
   const traced = build(...(placeholders as A)).compile();
@@ -65,6 +73,8 @@ function compile<R, A extends unknown[]>(build: (...args: A) => Compilable<R>, a
   });
   const real = build(...args).compile();
   const bound = bindings.map((b) => ('arg' in b ? args[b.arg] : b.value));
+  // Same SQL, other values: with plugins, one of them transformed a value (it is not the builder's).
+  if (real.sql === traced.sql && !sameValues(real.parameters, bound) && plugins) return 'per call';
   if (real.sql !== traced.sql || !sameValues(real.parameters, bound))
     throw new Error(`compiled query: the SQL or its parameters depend on more than the shape: ${traced.sql}`);
   return { sql: traced.sql, bindings };
