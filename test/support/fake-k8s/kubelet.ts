@@ -916,7 +916,8 @@ export class Kubelet {
   private async teardown(w: PodWorker, graceSeconds: number): Promise<void> {
     await w.terminate(graceSeconds);
     this.workers.delete(w.uid);
-    rmSync(w.dir, { recursive: true, force: true });
+    // A killed container's last writes can land while the tree is removed (ENOTEMPTY): rmSync retries.
+    rmSync(w.dir, { recursive: true, force: true, maxRetries: 5 });
   }
 
   evict(w: PodWorker, message: string): Promise<void> {
@@ -966,7 +967,7 @@ export class Kubelet {
 
   async close(): Promise<void> {
     await Promise.all([...this.workers.values()].map((w) => this.teardown(w, 0)));
-    rmSync(this.opts.workDir, { recursive: true, force: true });
+    rmSync(this.opts.workDir, { recursive: true, force: true, maxRetries: 5 });
   }
 }
 
