@@ -1,0 +1,121 @@
+// An agent's identity stays with its token while the hub keeps its leases: when the holder's session
+// drops mid-step (a network cut), its steps wait the lease grace for it to come back. Another agent
+// token's Hello under that name in the meantime must not be welcomed: it would take the name and make
+// the holder's steps "lost" (errored), and then lock the real agent out as the name's new holder.
+
+import { status as GrpcStatus } from '@grpc/grpc-js';
+import { expect, it } from 'vitest';
+import { LogStream, StepStatus } from '../../proto/gen/outpost/v1/agent.js';
+import { cleanupAfterEach } from '../support/cleanups.js';
+import { eventually } from '../support/eventually.js';
+import {
+  finalStatus,
+  logText,
+  readBuildEvents,
+  setPipeline,
+  shellPipeline,
+  startTestHub,
+  triggerJob,
+  waitForEvents,
+  type TestHub,
+} from '../support/harness.js';
+import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { countRefused } from '../support/security-tally.js';
+
+const defer = cleanupAfterEach();
+
+function agentFor(hub: TestHub, token: string, held: string[] = []): RawAgent {
+  const raw = rawAgent(hub.grpcAddress, token, {
+    agentName: 'victim',
+    held: held.map((leaseId) => ({ leaseId, ackedLogSeq: 0, finished: undefined })),
+  });
+  defer(() => raw.close());
+  return raw;
+}
+
+async function agentState(hub: TestHub): Promise<string | undefined> {
+  const agents = await hub.api<{ name: string; state: string }[]>('GET', '/agents');
+  return agents.body.find((a) => a.name === 'test/victim')?.state;
+}
+
+it("refuses another token's Hello under a disconnected agent's name while its steps wait for it", async () => {
+  const hub = await startTestHub();
+  defer(() => hub.close());
+  const holderToken = await hub.newAgentToken('holder');
+  const holder = agentFor(hub, holderToken);
+  await holder.next('welcome');
+  await setPipeline(hub, 'p', shellPipeline('echo running on the holder'));
+  const buildId = await triggerJob(hub, 'p', 'job');
+  const { leaseId } = await holder.next('assign');
+  holder.send({ msg: { $case: 'accepted', value: { leaseId } } });
+  holder.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
+  await waitForEvents(hub, buildId, 'start-task');
+
+  // The holder's connection is cut; its step keeps its lease for the grace (2 min by default).
+  holder.close();
+  await eventually('the holder shown disconnected', async () =>
+    (await agentState(hub)) === 'disconnected' ? true : undefined,
+  );
+
+  const impostor = agentFor(hub, await hub.newAgentToken('impostor'));
+  const refused = await impostor.ended;
+  expect(refused.code).toBe(GrpcStatus.PERMISSION_DENIED);
+  expect(refused.details).toContain('agent "test/victim" holds running steps under another agent token');
+  expect(impostor.received.filter((m) => m.msg?.$case === 'welcome')).toEqual([]);
+  countRefused("a Hello under a disconnected agent's name, with another token, during its lease grace");
+
+  // The real agent comes back with its token and its step, which resumes and ends as it ran.
+  const back = agentFor(hub, holderToken, [leaseId]);
+  const welcome = await back.next('welcome');
+  expect(welcome.held).toEqual([expect.objectContaining({ leaseId, decision: 1 })]);
+  back.send({
+    msg: {
+      $case: 'log',
+      value: {
+        leaseId,
+        seq: 1,
+        stream: LogStream.LOG_STREAM_STDOUT,
+        data: Buffer.from('still the holder\n'),
+        atUnixMs: 0,
+      },
+    },
+  });
+  back.send({
+    msg: {
+      $case: 'finished',
+      value: {
+        leaseId,
+        status: StepStatus.STEP_STATUS_SUCCEEDED,
+        atUnixMs: Date.now(),
+        exitStatus: 0,
+        error: '',
+        lastLogSeq: 1,
+        outputs: [],
+        resourceResultJson: '',
+      },
+    },
+  });
+  const events = await readBuildEvents(hub, buildId);
+  expect(finalStatus(events)).toBe('succeeded');
+  expect(logText(events)).toBe('still the holder\n');
+});
+
+it('lets another token take the name once its old token is revoked (rotating an agent token)', async () => {
+  const hub = await startTestHub();
+  defer(() => hub.close());
+  const old = await hub.api<{ id: number; token: string }>('POST', '/agent-tokens', { name: 'old' });
+  const holder = agentFor(hub, old.body.token);
+  await holder.next('welcome');
+  await setPipeline(hub, 'p', shellPipeline('echo x'));
+  const buildId = await triggerJob(hub, 'p', 'job');
+  const { leaseId } = await holder.next('assign');
+  holder.send({ msg: { $case: 'accepted', value: { leaseId } } });
+  holder.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
+  await waitForEvents(hub, buildId, 'start-task');
+
+  expect((await hub.api('DELETE', `/agent-tokens/${old.body.id}`)).status).toBe(204);
+  expect((await holder.ended).code).toBe(GrpcStatus.UNAUTHENTICATED);
+  const rotated = agentFor(hub, await hub.newAgentToken('new'), [leaseId]);
+  const welcome = await rotated.next('welcome');
+  expect(welcome.held).toEqual([expect.objectContaining({ leaseId, decision: 1 })]);
+});
