@@ -128,7 +128,7 @@ export function route<P extends Fields = None, Q extends Fields = None, B extend
       const input = {
         params: parsedParams,
         query: parse('query', query, req.query),
-        body: spec.body ? parse('body', spec.body, req.body) : undefined,
+        body: spec.body ? parse('body', spec.body, jsonBody(req)) : undefined,
       } as Parsed<P, Q, B>;
       return spec.handler(input, req, reply);
     },
@@ -150,6 +150,21 @@ function authorize(req: FastifyRequest, need: Role, owner: TeamOwner): void {
       'forbidden',
       `your role in team "${owner.team}" is ${have}; this needs ${need} or higher`,
     );
+}
+
+/**
+ * The body of a route that takes JSON: a body of another type (an archive, a form, text) is a 415
+ * naming the type, rather than a 400 about fields of something that was never JSON.
+ */
+function jsonBody(req: FastifyRequest): unknown {
+  const type = req.headers['content-type']?.split(';')[0]?.trim().toLowerCase();
+  if (req.body === undefined || type === 'application/json') return req.body;
+  const sent = type ? `Content-Type "${type}"` : 'no Content-Type';
+  throw new HttpError(
+    415,
+    'unsupported_media_type',
+    `this route takes a JSON body (Content-Type: application/json), not ${sent}`,
+  );
 }
 
 /** How a message names a field of each part of the request. */

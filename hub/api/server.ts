@@ -2,11 +2,12 @@
 // of ./routes, answers every failure through the one error table (./errors.ts), and records the routes
 // it serves, so tests can hold every route to the same rules.
 
-import Fastify, { LogController, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import { auditLogHooks } from './audit-log.js';
 import { authenticator } from './auth.js';
 import { ApiContext, type ApiDeps } from './context.js';
 import { HttpError, toApiError } from './errors.js';
+import { MAX_NAME_LENGTH } from '../pipeline/names.js';
 import type { Method, Route } from './route.js';
 import { agentRoutes } from './routes/agents.js';
 import { apiTokenRoutes } from './routes/api-tokens.js';
@@ -47,6 +48,21 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 } as const;
 
+/** The router's own refusals, as the API says them. */
+function routerError(err: { code?: string }): HttpError {
+  if (err.code === 'FST_ERR_MAX_PARAM_LENGTH')
+    return new HttpError(
+      414,
+      'name_too_long',
+      `a name in the path is longer than ${MAX_NAME_LENGTH} characters`,
+    );
+  return new HttpError(
+    400,
+    'bad_url',
+    'the path is not a valid URL: each "%" must start an escape of two hex digits, like %2F',
+  );
+}
+
 export function buildApi(deps: ApiDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
@@ -55,11 +71,24 @@ export function buildApi(deps: ApiDeps) {
     logController: new LogController({ disableRequestLogging: true }),
     // SSE streams never end on their own; closing the hub must not wait for watchers to leave.
     forceCloseConnections: true,
+    // Every name the hub accepts must be reachable by its routes (Fastify's default cut is 100).
+    routerOptions: { maxParamLength: MAX_NAME_LENGTH },
+    // A path the router cannot read is answered like any other failure: JSON in the API's shape,
+    // without echoing the path back.
+    frameworkErrors: (err, _req, reply) => {
+      const { status, body } = toApiError(routerError(err));
+      // No route, so no onSend hook: the headers every answer carries are set here.
+      void (reply as FastifyReply).code(status).headers(SECURITY_HEADERS).send(body);
+    },
   });
   app.decorateRequest('caller', undefined);
   // Archives (one-off build inputs) are streamed to the artifact store, never buffered: the route
   // reads the request itself, and the artifact store enforces its size limit.
   app.addContentTypeParser('application/octet-stream', (_req, payload, done) => done(null, payload));
+  // Any other type is read (within the body limit) and left to the route: one without a body schema
+  // ignores it (a resource webhook takes whatever its sender posts, a form from GitHub's default
+  // settings included); one with a schema answers 415 naming the type (route.ts).
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 
   const routes: ServedRoute[] = [];
   app.addHook('onRoute', (r) => {

@@ -18,7 +18,12 @@ import { wholeVar } from './vars.js';
 // Concourse's valid identifier: names appear in URLs and CLI arguments.
 const IDENTIFIER = /^[\p{Ll}\p{Lt}\p{Lm}\p{Lo}\d][\p{Ll}\p{Lt}\p{Lm}\p{Lo}\d\-_.]*$/u;
 
+/** The longest name of a job, resource, pipeline...: each is a path segment of the API (its router's cut). */
+export const MAX_NAME_LENGTH = 1024;
+
 function identifierProblem(kind: string, name: string): string | undefined {
+  if (name.length > MAX_NAME_LENGTH)
+    return `invalid ${kind} name "${name.slice(0, 40)}…": longer than ${MAX_NAME_LENGTH} characters`;
   return IDENTIFIER.test(name)
     ? undefined
     : `invalid ${kind} name "${name}": must start with a lowercase letter or digit and contain only lowercase letters, digits, "-", "_" and "."`;

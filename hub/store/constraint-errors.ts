@@ -14,13 +14,15 @@ export function isConstraintViolation(err: unknown): boolean {
   return code !== undefined && (code.startsWith('SQLITE_CONSTRAINT') || /^23\d{3}$/.test(code));
 }
 
-/** Runs `fn`, turning a constraint violation into a StoreConflictError that names `what`. */
+/**
+ * Runs `fn`, turning a constraint violation into a StoreConflictError whose message is `what`: the
+ * API shows it to users, so the driver's text (table and column names) stays in its `cause`.
+ */
 export async function conflictsAs<T>(what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
     if (err instanceof StoreConflictError || !isConstraintViolation(err)) throw err;
-    const detail = err instanceof Error ? `: ${err.message}` : '';
-    throw new StoreConflictError(`${what}${detail}`, { cause: err });
+    throw new StoreConflictError(what, { cause: err });
   }
 }
