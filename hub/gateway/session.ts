@@ -566,9 +566,10 @@ export class AgentSession implements AgentConnection {
     if (!status) throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `Finished for ${leaseId} has no status`);
     const check = this.deps.dispatcher.check(this, leaseId);
     if (!check.ok) {
-      // Recorded before (the ack was lost): acknowledge again so the agent can forget it.
+      // Recorded before (the ack was lost): acknowledge again so the agent can forget it. Only to the
+      // agent that ran it: to any other, an ack would confirm another agent's lease and its result.
       const run = await this.deps.store.getStepRunByLease(leaseId);
-      if (run && run.status === status) {
+      if (run && run.status === status && run.agentName === this.agentName) {
         this.deps.metrics.resultResends.inc();
         this.send({ msg: { $case: 'finishedAck', value: { leaseId } } });
       } else this.refuse(leaseId, check.reason);

@@ -2,6 +2,8 @@
 // drops mid-step (a network cut), its steps wait the lease grace for it to come back. Another agent
 // token's Hello under that name in the meantime must not be welcomed: it would take the name and make
 // the holder's steps "lost" (errored), and then lock the real agent out as the name's new holder.
+// And an agent learns nothing of a lease it never held: a result sent for one is refused, never
+// acknowledged, even after the step ended.
 
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
@@ -118,4 +120,45 @@ it('lets another token take the name once its old token is revoked (rotating an 
   const rotated = agentFor(hub, await hub.newAgentToken('new'), [leaseId]);
   const welcome = await rotated.next('welcome');
   expect(welcome.held).toEqual([expect.objectContaining({ leaseId, decision: 1 })]);
+});
+
+it("refuses another agent's result for a lease that already ended, rather than acknowledging it", async () => {
+  const hub = await startTestHub();
+  defer(() => hub.close());
+  const token = await hub.newAgentToken('shared');
+  const runner = agentFor(hub, token);
+  await runner.next('welcome');
+  await setPipeline(hub, 'p', shellPipeline('true'));
+  const buildId = await triggerJob(hub, 'p', 'job');
+  const { leaseId } = await runner.next('assign');
+  const result = {
+    leaseId,
+    status: StepStatus.STEP_STATUS_SUCCEEDED,
+    atUnixMs: Date.now(),
+    exitStatus: 0,
+    error: '',
+    lastLogSeq: 0,
+    outputs: [],
+    resourceResultJson: '',
+  };
+  runner.send({ msg: { $case: 'accepted', value: { leaseId } } });
+  runner.send({ msg: { $case: 'finished', value: result } });
+  await runner.next('finishedAck');
+  expect(finalStatus(await readBuildEvents(hub, buildId))).toBe('succeeded');
+
+  // A sibling sharing the token (another name) replays the same result: refused, not acknowledged.
+  const sibling = rawAgent(hub.grpcAddress, token, { agentName: 'sibling' });
+  defer(() => sibling.close());
+  await sibling.next('welcome');
+  sibling.send({ msg: { $case: 'finished', value: result } });
+  const answer = await Promise.race([
+    sibling.next('leaseRevoked', (r) => r.leaseId === leaseId).then(() => 'leaseRevoked'),
+    sibling.next('finishedAck').then(() => 'finishedAck'),
+  ]);
+  expect(answer).toBe('leaseRevoked');
+  // The agent that ran it still gets its lost ack again.
+  runner.received.length = 0;
+  runner.send({ msg: { $case: 'finished', value: result } });
+  expect((await runner.next('finishedAck')).leaseId).toBe(leaseId);
+  countRefused("a result for another agent's ended lease");
 });
