@@ -7,7 +7,6 @@
 
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
-import { LogStream, StepStatus } from '../../proto/gen/outpost/v1/agent.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
 import { eventually } from '../support/eventually.js';
 import {
@@ -21,18 +20,35 @@ import {
   waitForEvents,
   type TestHub,
 } from '../support/harness.js';
-import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { finishedMessage, logMessage, rawAgent, type RawAgent } from '../support/raw-agent.js';
 import { countRefused } from '../support/security-tally.js';
 
 const defer = cleanupAfterEach();
 
-function agentFor(hub: TestHub, token: string, held: string[] = []): RawAgent {
+async function hubFor(): Promise<TestHub> {
+  const hub = await startTestHub();
+  defer(() => hub.close());
+  return hub;
+}
+
+function agentFor(hub: TestHub, token: string, held: string[] = [], agentName = 'victim'): RawAgent {
   const raw = rawAgent(hub.grpcAddress, token, {
-    agentName: 'victim',
+    agentName,
     held: held.map((leaseId) => ({ leaseId, ackedLogSeq: 0, finished: undefined })),
   });
   defer(() => raw.close());
   return raw;
+}
+
+/** Triggers a one-step job that `agent` (welcomed) takes and starts; its build id and lease. */
+async function startedStep(hub: TestHub, agent: RawAgent): Promise<{ buildId: number; leaseId: string }> {
+  await setPipeline(hub, 'p', shellPipeline('echo x'));
+  const buildId = await triggerJob(hub, 'p', 'job');
+  const { leaseId } = await agent.next('assign');
+  agent.send({ msg: { $case: 'accepted', value: { leaseId } } });
+  agent.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
+  await waitForEvents(hub, buildId, 'start-task');
+  return { buildId, leaseId };
 }
 
 async function agentState(hub: TestHub): Promise<string | undefined> {
@@ -41,17 +57,11 @@ async function agentState(hub: TestHub): Promise<string | undefined> {
 }
 
 it("refuses another token's Hello under a disconnected agent's name while its steps wait for it", async () => {
-  const hub = await startTestHub();
-  defer(() => hub.close());
+  const hub = await hubFor();
   const holderToken = await hub.newAgentToken('holder');
   const holder = agentFor(hub, holderToken);
   await holder.next('welcome');
-  await setPipeline(hub, 'p', shellPipeline('echo running on the holder'));
-  const buildId = await triggerJob(hub, 'p', 'job');
-  const { leaseId } = await holder.next('assign');
-  holder.send({ msg: { $case: 'accepted', value: { leaseId } } });
-  holder.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
-  await waitForEvents(hub, buildId, 'start-task');
+  const { buildId, leaseId } = await startedStep(hub, holder);
 
   // The holder's connection is cut; its step keeps its lease for the grace (2 min by default).
   holder.close();
@@ -60,60 +70,31 @@ it("refuses another token's Hello under a disconnected agent's name while its st
   );
 
   const impostor = agentFor(hub, await hub.newAgentToken('impostor'));
+  // Welcomed (the hole) or ended, whichever comes first.
+  await Promise.race([impostor.next('welcome'), impostor.ended]);
+  expect(impostor.received.filter((m) => m.msg?.$case === 'welcome')).toEqual([]);
   const refused = await impostor.ended;
   expect(refused.code).toBe(GrpcStatus.PERMISSION_DENIED);
   expect(refused.details).toContain('agent "test/victim" holds running steps under another agent token');
-  expect(impostor.received.filter((m) => m.msg?.$case === 'welcome')).toEqual([]);
   countRefused("a Hello under a disconnected agent's name, with another token, during its lease grace");
 
   // The real agent comes back with its token and its step, which resumes and ends as it ran.
   const back = agentFor(hub, holderToken, [leaseId]);
   const welcome = await back.next('welcome');
   expect(welcome.held).toEqual([expect.objectContaining({ leaseId, decision: 1 })]);
-  back.send({
-    msg: {
-      $case: 'log',
-      value: {
-        leaseId,
-        seq: 1,
-        stream: LogStream.LOG_STREAM_STDOUT,
-        data: Buffer.from('still the holder\n'),
-        atUnixMs: 0,
-      },
-    },
-  });
-  back.send({
-    msg: {
-      $case: 'finished',
-      value: {
-        leaseId,
-        status: StepStatus.STEP_STATUS_SUCCEEDED,
-        atUnixMs: Date.now(),
-        exitStatus: 0,
-        error: '',
-        lastLogSeq: 1,
-        outputs: [],
-        resourceResultJson: '',
-      },
-    },
-  });
+  back.send(logMessage(leaseId, 1, 'still the holder\n'));
+  back.send(finishedMessage(leaseId, 1));
   const events = await readBuildEvents(hub, buildId);
   expect(finalStatus(events)).toBe('succeeded');
   expect(logText(events)).toBe('still the holder\n');
 });
 
 it('lets another token take the name once its old token is revoked (rotating an agent token)', async () => {
-  const hub = await startTestHub();
-  defer(() => hub.close());
+  const hub = await hubFor();
   const old = await hub.api<{ id: number; token: string }>('POST', '/agent-tokens', { name: 'old' });
   const holder = agentFor(hub, old.body.token);
   await holder.next('welcome');
-  await setPipeline(hub, 'p', shellPipeline('echo x'));
-  const buildId = await triggerJob(hub, 'p', 'job');
-  const { leaseId } = await holder.next('assign');
-  holder.send({ msg: { $case: 'accepted', value: { leaseId } } });
-  holder.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
-  await waitForEvents(hub, buildId, 'start-task');
+  const { leaseId } = await startedStep(hub, holder);
 
   expect((await hub.api('DELETE', `/agent-tokens/${old.body.id}`)).status).toBe(204);
   expect((await holder.ended).code).toBe(GrpcStatus.UNAUTHENTICATED);
@@ -123,34 +104,19 @@ it('lets another token take the name once its old token is revoked (rotating an 
 });
 
 it("refuses another agent's result for a lease that already ended, rather than acknowledging it", async () => {
-  const hub = await startTestHub();
-  defer(() => hub.close());
+  const hub = await hubFor();
   const token = await hub.newAgentToken('shared');
   const runner = agentFor(hub, token);
   await runner.next('welcome');
-  await setPipeline(hub, 'p', shellPipeline('true'));
-  const buildId = await triggerJob(hub, 'p', 'job');
-  const { leaseId } = await runner.next('assign');
-  const result = {
-    leaseId,
-    status: StepStatus.STEP_STATUS_SUCCEEDED,
-    atUnixMs: Date.now(),
-    exitStatus: 0,
-    error: '',
-    lastLogSeq: 0,
-    outputs: [],
-    resourceResultJson: '',
-  };
-  runner.send({ msg: { $case: 'accepted', value: { leaseId } } });
-  runner.send({ msg: { $case: 'finished', value: result } });
+  const { buildId, leaseId } = await startedStep(hub, runner);
+  runner.send(finishedMessage(leaseId, 0));
   await runner.next('finishedAck');
   expect(finalStatus(await readBuildEvents(hub, buildId))).toBe('succeeded');
 
   // A sibling sharing the token (another name) replays the same result: refused, not acknowledged.
-  const sibling = rawAgent(hub.grpcAddress, token, { agentName: 'sibling' });
-  defer(() => sibling.close());
+  const sibling = agentFor(hub, token, [], 'sibling');
   await sibling.next('welcome');
-  sibling.send({ msg: { $case: 'finished', value: result } });
+  sibling.send(finishedMessage(leaseId, 0));
   const answer = await Promise.race([
     sibling.next('leaseRevoked', (r) => r.leaseId === leaseId).then(() => 'leaseRevoked'),
     sibling.next('finishedAck').then(() => 'finishedAck'),
@@ -158,7 +124,7 @@ it("refuses another agent's result for a lease that already ended, rather than a
   expect(answer).toBe('leaseRevoked');
   // The agent that ran it still gets its lost ack again.
   runner.received.length = 0;
-  runner.send({ msg: { $case: 'finished', value: result } });
+  runner.send(finishedMessage(leaseId, 0));
   expect((await runner.next('finishedAck')).leaseId).toBe(leaseId);
   countRefused("a result for another agent's ended lease");
 });
