@@ -29,7 +29,7 @@ type PipelineQueries =
   | 'setJobPaused';
 
 export class KyselyPipelines implements Pick<Store, PipelineQueries> {
-  /** A pipeline by id, read several times per build (engine, scheduler): compiled once. */
+  /** A pipeline by id, read several times per build (engine, scheduler), and the trigger's lookups by name: compiled once. */
   private readonly compiled: CompiledQueries<Database>;
 
   constructor(private readonly db: Kysely<Database>) {
@@ -142,13 +142,19 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
     name: string,
     instanceVars?: InstanceVars,
   ): Promise<Pipeline | undefined> {
-    const row = await this.db
-      .selectFrom('pipelines')
-      .selectAll()
-      .where('team_id', '=', teamId)
-      .where('name', '=', pipelineKey({ name, ...(instanceVars ? { instanceVars } : {}) }))
-      .where('kind', '=', 'pipeline')
-      .executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'pipeline by name',
+      (team: number, key: string) =>
+        this.db
+          .selectFrom('pipelines')
+          .selectAll()
+          .where('team_id', '=', team)
+          .where('name', '=', key)
+          .where('kind', '=', 'pipeline'),
+      teamId,
+      pipelineKey({ name, ...(instanceVars ? { instanceVars } : {}) }),
+    );
+    const [row] = rows;
     return row && toPipeline(row);
   }
 
@@ -230,12 +236,18 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
   }
 
   async getJob(pipelineId: number, name: string): Promise<Job | undefined> {
-    const row = await this.db
-      .selectFrom('jobs')
-      .selectAll()
-      .where('pipeline_id', '=', pipelineId)
-      .where('name', '=', name)
-      .executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'job by name',
+      (pipeline: number, jobName: string) =>
+        this.db
+          .selectFrom('jobs')
+          .selectAll()
+          .where('pipeline_id', '=', pipeline)
+          .where('name', '=', jobName),
+      pipelineId,
+      name,
+    );
+    const [row] = rows;
     return row && toJob(row);
   }
 
