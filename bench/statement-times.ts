@@ -8,6 +8,7 @@
 // It wraps better-sqlite3's Statement methods, so it sees SQLite's own time (the self time of Kysely's
 // `executeQuery` in a CPU profile), not Kysely building queries. docs/performance.md has the recipe.
 
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import BetterSqlite3 from 'better-sqlite3';
 
@@ -74,6 +75,18 @@ function commitSpread(): string {
   );
 }
 
+/** What the process wrote (the WAL's frames, and the checkpoints' pages into the database file). */
+function bytesWritten(): string {
+  try {
+    const io = readFileSync('/proc/self/io', 'utf8');
+    const field = (name: string) =>
+      Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN) / 2 ** 20;
+    return `process wrote ${field('wchar').toFixed(0)} MB (write calls), ${field('write_bytes').toFixed(0)} MB to storage`;
+  } catch {
+    return 'process I/O: not readable (/proc/self/io)';
+  }
+}
+
 process.on('exit', () => {
   let total = 0;
   for (const { ms } of times.values()) total += ms;
@@ -86,7 +99,8 @@ process.on('exit', () => {
     );
   const { statements, reads, commits, autocommits } = counts;
   process.stderr.write(
-    `\nSQLite statements: ${total.toFixed(0)} ms in all; ${statements} statements, ${reads} reads, ` +
+    `\n${bytesWritten()}` +
+      `\nSQLite statements: ${total.toFixed(0)} ms in all; ${statements} statements, ${reads} reads, ` +
       `${commits + autocommits} write transactions (${commits} commits, ${autocommits} single writes)\n` +
       `${commitSpread()}\n` +
       `${lines.join('\n')}\n`,
