@@ -114,8 +114,10 @@ function toMembership(row: {
   return { team: { id: row.team_id, name: row.team_name }, user: row.user_name, role: row.role as Role };
 }
 
-/** The Store's own team lookups (by name, by id), kept with the rest of the team queries. */
-/** A team by name or id: read on every API call that names one or carries a team's token, so compiled once. */
+/**
+ * The Store's own team lookups (by name, by id), kept with the rest of the team queries. Read on every
+ * API call that names a team or carries a team's token: compiled once.
+ */
 export class KyselyTeamLookup implements Pick<Store, 'getTeam' | 'getTeamById'> {
   private readonly compiled: CompiledQueries<Database>;
 

@@ -237,7 +237,7 @@ describe.each(backends)('store (%s)', (_name, open) => {
           at: 11,
         })
       ).pipeline;
-      // Another team's pipeline of the same name is not the main team's.
+      // Another team's pipeline is found under that team only.
       const other = await store.teams.create('other');
       await store.savePipeline({
         teamId: other.id,
