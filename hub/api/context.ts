@@ -83,10 +83,14 @@ export class ApiContext {
     return pipeline;
   }
 
+  /** The job a path names, in one read (every trigger looks it up). */
   async jobOf(teamName: string, pipelineKey: string, name: string): Promise<Job> {
-    const pipeline = await this.pipelineOf(teamName, pipelineKey);
-    const job = await this.store.getJob(pipeline.id, name);
-    if (!job?.active || job.kind !== 'job') throw notFound(`job "${formatPipelineRef(pipeline)}/${name}"`);
+    const ref = refOfKey(pipelineKey);
+    const found = await this.store.findJobByPath(teamName, ref, name);
+    if (found.missing === 'team') throw notFound(`team "${teamName}"`);
+    if (found.missing === 'pipeline') throw notFound(`pipeline "${formatPipelineRef(ref)}"`);
+    const { job } = found;
+    if (!job?.active || job.kind !== 'job') throw notFound(`job "${formatPipelineRef(ref)}/${name}"`);
     return job;
   }
 

@@ -5,12 +5,12 @@
 import { sql, type ExpressionBuilder, type Kysely, type Selectable } from 'kysely';
 import { canonicalJson } from './canonical-json.js';
 import { CompiledQueries } from './compiled-queries.js';
-import { pipelineKey, type InstanceVars } from '../pipeline/instance-vars.js';
+import { pipelineKey, type InstanceVars, type PipelineRef } from '../pipeline/instance-vars.js';
 import { conflictsAs } from './constraint-errors.js';
 import { bool, json, toJob, toPipeline, toPipelineConfig } from './rows.js';
-import type { Database, PipelinesTable } from './schema.js';
+import type { Database, JobsTable, PipelinesTable } from './schema.js';
 import { CONFIG_VERSIONS_KEPT, StoreConflictError } from './store.js';
-import type { Job, Pipeline, PipelineConfigVersion, SavePipelineInput, Store } from './store.js';
+import type { Job, JobByPath, Pipeline, PipelineConfigVersion, SavePipelineInput, Store } from './store.js';
 
 type PipelineQueries =
   | 'savePipeline'
@@ -24,12 +24,13 @@ type PipelineQueries =
   | 'renamePipeline'
   | 'deletePipeline'
   | 'getJob'
+  | 'findJobByPath'
   | 'getJobById'
   | 'listJobs'
   | 'setJobPaused';
 
 export class KyselyPipelines implements Pick<Store, PipelineQueries> {
-  /** A pipeline by id, read several times per build (engine, scheduler): compiled once. */
+  /** A pipeline by id, read several times per build (engine, scheduler), and the trigger's lookups by name: compiled once. */
   private readonly compiled: CompiledQueries<Database>;
 
   constructor(private readonly db: Kysely<Database>) {
@@ -142,13 +143,19 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
     name: string,
     instanceVars?: InstanceVars,
   ): Promise<Pipeline | undefined> {
-    const row = await this.db
-      .selectFrom('pipelines')
-      .selectAll()
-      .where('team_id', '=', teamId)
-      .where('name', '=', pipelineKey({ name, ...(instanceVars ? { instanceVars } : {}) }))
-      .where('kind', '=', 'pipeline')
-      .executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'pipeline by name',
+      (team: number, key: string) =>
+        this.db
+          .selectFrom('pipelines')
+          .selectAll()
+          .where('team_id', '=', team)
+          .where('name', '=', key)
+          .where('kind', '=', 'pipeline'),
+      teamId,
+      pipelineKey({ name, ...(instanceVars ? { instanceVars } : {}) }),
+    );
+    const [row] = rows;
     return row && toPipeline(row);
   }
 
@@ -230,13 +237,47 @@ export class KyselyPipelines implements Pick<Store, PipelineQueries> {
   }
 
   async getJob(pipelineId: number, name: string): Promise<Job | undefined> {
-    const row = await this.db
-      .selectFrom('jobs')
-      .selectAll()
-      .where('pipeline_id', '=', pipelineId)
-      .where('name', '=', name)
-      .executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'job by name',
+      (pipeline: number, jobName: string) =>
+        this.db
+          .selectFrom('jobs')
+          .selectAll()
+          .where('pipeline_id', '=', pipeline)
+          .where('name', '=', jobName),
+      pipelineId,
+      name,
+    );
+    const [row] = rows;
     return row && toJob(row);
+  }
+
+  async findJobByPath(team: string, pipeline: PipelineRef, job: string): Promise<JobByPath> {
+    const { rows } = await this.compiled.execute(
+      'job by path',
+      (teamName: string, key: string, jobName: string) =>
+        this.db
+          .selectFrom('teams')
+          .leftJoin('pipelines', (on) =>
+            on
+              .onRef('pipelines.team_id', '=', 'teams.id')
+              .on('pipelines.name', '=', key)
+              .on('pipelines.kind', '=', 'pipeline'),
+          )
+          .leftJoin('jobs', (on) =>
+            on.onRef('jobs.pipeline_id', '=', 'pipelines.id').on('jobs.name', '=', jobName),
+          )
+          .selectAll('jobs')
+          .select('pipelines.id as path_pipeline_id')
+          .where('teams.name', '=', teamName),
+      team,
+      pipelineKey(pipeline),
+      job,
+    );
+    const [row] = rows;
+    if (row === undefined) return { missing: 'team' };
+    if (row.path_pipeline_id === null) return { missing: 'pipeline' };
+    return { job: row.id === null ? undefined : toJob(row as Selectable<JobsTable>) };
   }
 
   async getJobById(id: number): Promise<Job | undefined> {

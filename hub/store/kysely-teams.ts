@@ -2,6 +2,7 @@
 // through the schema's ON DELETE CASCADE (pipelines, builds, tokens, memberships).
 
 import type { Kysely } from 'kysely';
+import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { toTeam } from './rows.js';
 import type { Database } from './schema.js';
@@ -113,17 +114,34 @@ function toMembership(row: {
   return { team: { id: row.team_id, name: row.team_name }, user: row.user_name, role: row.role as Role };
 }
 
-/** The Store's own team lookups (by name, by id), kept with the rest of the team queries. */
+/**
+ * The Store's own team lookups (by name, by id), kept with the rest of the team queries. Read on every
+ * API call that names a team or carries a team's token: compiled once.
+ */
 export class KyselyTeamLookup implements Pick<Store, 'getTeam' | 'getTeamById'> {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly compiled: CompiledQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.compiled = new CompiledQueries(db);
+  }
 
   async getTeam(name: string): Promise<Team | undefined> {
-    const row = await this.db.selectFrom('teams').selectAll().where('name', '=', name).executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'by name',
+      (teamName: string) => this.db.selectFrom('teams').selectAll().where('name', '=', teamName),
+      name,
+    );
+    const [row] = rows;
     return row && toTeam(row);
   }
 
   async getTeamById(id: number): Promise<Team | undefined> {
-    const row = await this.db.selectFrom('teams').selectAll().where('id', '=', id).executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'by id',
+      (teamId: number) => this.db.selectFrom('teams').selectAll().where('id', '=', teamId),
+      id,
+    );
+    const [row] = rows;
     return row && toTeam(row);
   }
 }

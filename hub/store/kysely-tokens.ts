@@ -1,6 +1,7 @@
 // The Store's tokens on Kysely: agent and API tokens share one table, told apart by `kind`; only hashes are stored.
 
 import type { Kysely } from 'kysely';
+import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { toToken } from './rows.js';
 import type { Database } from './schema.js';
@@ -10,7 +11,12 @@ export class KyselyTokens implements Pick<
   Store,
   'createToken' | 'listTokens' | 'findTokenByHash' | 'revokeToken' | 'touchToken'
 > {
-  constructor(private readonly db: Kysely<Database>) {}
+  /** The lookup by hash runs on every authenticated API call and agent connect: compiled once. */
+  private readonly compiled: CompiledQueries<Database>;
+
+  constructor(private readonly db: Kysely<Database>) {
+    this.compiled = new CompiledQueries(db);
+  }
 
   async createToken(input: NewToken): Promise<TokenRecord> {
     const row = await conflictsAs(`token "${input.name}" (hash already stored, or unknown team)`, () =>
@@ -44,7 +50,12 @@ export class KyselyTokens implements Pick<
   }
 
   async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
-    const row = await this.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst();
+    const { rows } = await this.compiled.execute(
+      'by hash',
+      (tokenHash: string) => this.db.selectFrom('tokens').selectAll().where('hash', '=', tokenHash),
+      hash,
+    );
+    const [row] = rows;
     return row && toToken(row);
   }
 

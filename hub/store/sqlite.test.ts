@@ -225,6 +225,43 @@ describe.each(backends)('store (%s)', (_name, open) => {
       expect(await store.renamePipeline(9999, 'w', 5)).toBe(false);
     });
 
+    it('finds a job by the names in its path in one read, or says whether the team or the pipeline is missing', async () => {
+      const { teamId, a } = await pipelineWithJobs(store);
+      const instance = (
+        await store.savePipeline({
+          teamId,
+          name: 'p',
+          instanceVars: { branch: 'x' },
+          source: '',
+          jobs: [{ name: 'a', plan: plan('instance-a') }],
+          at: 11,
+        })
+      ).pipeline;
+      // Another team's pipeline is found under that team only.
+      const other = await store.teams.create('other');
+      await store.savePipeline({
+        teamId: other.id,
+        name: 'q',
+        source: '',
+        jobs: [{ name: 'a', plan: plan('q') }],
+        at: 12,
+      });
+
+      expect(await store.findJobByPath('main', { name: 'p' }, 'a')).toEqual({ job: a });
+      const instanceJob = await store.getJob(instance.id, 'a');
+      expect(instanceJob?.plan).toEqual(plan('instance-a'));
+      expect(await store.findJobByPath('main', { name: 'p', instanceVars: { branch: 'x' } }, 'a')).toEqual({
+        job: instanceJob,
+      });
+      expect(await store.findJobByPath('main', { name: 'p' }, 'nope')).toEqual({ job: undefined });
+      expect(await store.findJobByPath('main', { name: 'p', instanceVars: { branch: 'y' } }, 'a')).toEqual({
+        missing: 'pipeline',
+      });
+      expect(await store.findJobByPath('main', { name: 'q' }, 'a')).toEqual({ missing: 'pipeline' });
+      expect(await store.findJobByPath('other', { name: 'q' }, 'a')).toMatchObject({ job: { name: 'a' } });
+      expect(await store.findJobByPath('nobody', { name: 'p' }, 'a')).toEqual({ missing: 'team' });
+    });
+
     it('keeps instances of a pipeline apart by their instance vars, one per (team, name, vars)', async () => {
       const teamId = await mainTeamId(store);
       const save = (name: string, instanceVars: Record<string, unknown> | undefined, at: number) =>

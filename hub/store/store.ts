@@ -7,7 +7,7 @@
 // - Methods never return live references: callers may mutate what they get back.
 // - "Not found" returns undefined; constraint violations throw StoreConflictError.
 
-import type { InstanceVars } from '../pipeline/instance-vars.js';
+import type { InstanceVars, PipelineRef } from '../pipeline/instance-vars.js';
 import type { PlanNode } from '../pipeline/plan.js';
 
 export type BuildStatus = 'pending' | 'started' | 'succeeded' | 'failed' | 'errored' | 'aborted';
@@ -238,6 +238,9 @@ export interface PipelineConfigVersion {
   source: string;
   createdAt: number;
 }
+
+export type JobByPath =
+  { missing: 'team' } | { missing: 'pipeline' } | { missing?: undefined; job: Job | undefined };
 
 export interface Job {
   id: number;
@@ -534,6 +537,11 @@ export interface Store {
   /** Deletes the pipeline and all it owns (configs, jobs, builds and their logs, resource versions). */
   deletePipeline(id: number): Promise<boolean>;
   getJob(pipelineId: number, name: string): Promise<Job | undefined>;
+  /**
+   * A job by the names in an API path, in one read (a trigger's lookups): the job, or which of the team
+   * and the pipeline (its key, pipeline-address.ts) does not exist. Any job of that name, active or not.
+   */
+  findJobByPath(team: string, pipeline: PipelineRef, job: string): Promise<JobByPath>;
   getJobById(id: number): Promise<Job | undefined>;
   /** Active jobs only, in config order; of kind 'job' unless asked for another. */
   listJobs(pipelineId: number, kind?: Job['kind']): Promise<Job[]>;
