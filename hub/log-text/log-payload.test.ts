@@ -31,6 +31,30 @@ describe('log payload bytes', () => {
     expect(frameWithPayload(Buffer.alloc(0), Buffer.alloc(0), Buffer.alloc(0)).toString()).toBe('""');
   });
 
+  it('escapes exactly as JSON.stringify at every alignment and length, whatever the bytes', () => {
+    // Bytes either side of each escaped class (0x1f/0x20, quote 0x22, backslash 0x5c), controls, 0x7f,
+    // and bytes from 0x80 up (whose bit 7 the word test must not take for an escape), mixed at random.
+    const alphabet = [
+      0x00, 0x0a, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c, 0x5d, 0x7f, 0x80, 0xa2, 0xdc, 0xff, 0x61,
+    ];
+    const all = Buffer.alloc(4099);
+    let seed = 11;
+    for (let i = 0; i < all.length; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      // Runs of plain letters between the mixed bytes, so clean and dirty words both occur.
+      all[i] = seed % 3 === 0 ? (alphabet[(seed >> 4) % alphabet.length] ?? 0) : 0x61;
+    }
+    const none = Buffer.alloc(0);
+    for (let offset = 0; offset < 8; offset++)
+      for (const length of [0, 1, 2, 3, 4, 5, 7, 8, 9, 31, 64, 1000, all.length - offset]) {
+        const slice = all.subarray(offset, offset + length);
+        expect(
+          frameWithPayload(none, slice, none).toString('latin1'),
+          `offset ${offset}, length ${length}`,
+        ).toBe(JSON.stringify(slice.toString('latin1')));
+      }
+  });
+
   it('adds the payload as the last field of the data, also of empty data', () => {
     expect(`${payloadFieldPrefix('{"origin":{"id":"s"},"time":1}')}"x"}`).toBe(
       '{"origin":{"id":"s"},"time":1,"payload":"x"}',

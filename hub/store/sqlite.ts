@@ -57,9 +57,9 @@ export async function openSqliteDatabase(
   if ('dataDir' in opts) await lockDataDir(sqlite, opts.dataDir);
   // WAL appends commits rather than rewriting pages. NORMAL fsyncs the WAL only at checkpoints: a process crash
   // loses no commit, a power loss can lose those since the last checkpoint (docs/operations.md).
-  // The default 4 KiB pages stay: 64 KiB pages cut the CPU of a 64 KiB log chunk's transaction by ~9%
-  // (400 -> 370 us, same ~40 MB checkpoint interval) but double it for a one-row update (25 -> 51 us),
-  // and the log figure of `npm run bench` did not move (the store is ~1/4 of the hub's CPU there).
+  // The default 4 KiB pages stay. SQLite's cost per log byte is per page (a WAL frame each, written again
+  // at the checkpoint): 8 KiB pages save ~30% of it and 16 KiB half, but a small transaction of the
+  // build and step path then costs 12% and 50% more, and logs are ~1/6 SQLite (docs/performance.md).
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = NORMAL');
   // Build logs make the WAL grow fast; checkpointing every ~40 MB instead of every 4 MB halves the
