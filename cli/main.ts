@@ -53,9 +53,11 @@ export function buildProgram(ctx: CliContext): Command {
       'saved target to use (env OUTPOST_TARGET)',
       io.env.OUTPOST_TARGET ?? 'default',
     )
-    // fly prints table headers only on a terminal unless given this; Outpost always prints them, so
-    // scripts written for fly (and Concourse's own acceptance suite, which parses tables by them) work.
-    .option('--print-table-headers', 'print table headers (they always are; for scripts written for fly)')
+    // As fly: listings print their header row on a terminal, or anywhere with this flag.
+    .option('--print-table-headers', 'print table headers also when stdout is not a terminal')
+    .hook('preAction', (self) => {
+      ctx.printTableHeaders = self.opts<{ printTableHeaders?: boolean }>().printTableHeaders === true;
+    })
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
