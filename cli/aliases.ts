@@ -18,6 +18,7 @@ export const FLY_ALIASES: Readonly<Record<string, readonly string[]>> = {
   execute: ['e'],
   watch: ['w'],
   intercept: ['hijack', 'i'],
+  containers: ['cs'],
   jobs: ['js'],
   'paused-jobs': ['pjs'],
   'pause-job': ['pj'],

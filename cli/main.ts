@@ -17,6 +17,7 @@ import { registerBuilds } from './commands/builds.js';
 import { registerClearCommands } from './commands/clear.js';
 import { registerExecute } from './commands/execute.js';
 import { registerIntercept } from './commands/intercept.js';
+import { registerContainers } from './commands/containers.js';
 import { registerCurl } from './commands/curl.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerJobCommands } from './commands/jobs.js';
@@ -101,6 +102,7 @@ Example:
   registerPipelineLifecycleCommands(program, ctx);
   registerExecute(program, ctx);
   registerIntercept(program, ctx);
+  registerContainers(program, ctx);
   registerCurl(program, ctx);
   // Last: fly's short names for every command registered above.
   addFlyAliases(program);

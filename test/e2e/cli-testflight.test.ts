@@ -237,3 +237,135 @@ describe('intercept with several matching steps (retry_test)', () => {
     expect(one.code, one.stderr).toBe(0);
   });
 });
+
+/** `--print-table-headers CMD` as testflight's flyTable reads it: a row per line, cells by header. */
+async function flyTable(args: string[], target: string[] = []): Promise<Record<string, string>[]> {
+  const listed = await cli.run([...target, '--print-table-headers', ...args]);
+  expect(listed.code, listed.stderr).toBe(0);
+  const [header = '', ...rows] = listed.stdout.trimEnd().split('\n');
+  const names = header.trim().split(/\s{2,}/);
+  return rows.map((row) => {
+    const cells = row.trim().split(/\s{2,}/);
+    // flyTable fails a spec whose row has an empty cell: fly prints `none` or `n/a` there.
+    expect(cells).toHaveLength(names.length);
+    return Object.fromEntries(names.map((n, i) => [n, cells[i] ?? '']));
+  });
+}
+
+describe('containers and intercept --handle (containers_scoped_to_team_test)', () => {
+  it("lists a running step by handle, enters it, and another team's user cannot", async () => {
+    await setPipelineByCli(
+      cli,
+      'wait',
+      `jobs:
+- name: wait
+  plan:
+  - task: wait-for-intercept
+    config:
+      platform: linux
+      run:
+        path: sh
+        args: [-c, 'until test -f stop-waiting; do echo "waiting for stop-waiting"; sleep 0.2; done; echo done']
+`,
+    );
+    let waiting!: () => void;
+    const started = new Promise<void>((resolve) => (waiting = resolve));
+    const wait = cli.run(['trigger-job', '-w', '-j', 'wait/wait'], {
+      onStdout: (s) => s.includes('waiting for stop-waiting') && waiting(),
+    });
+    await started;
+
+    const rows = (await flyTable(['containers'])).filter((r) => r.pipeline === 'wait' && r.job === 'wait');
+    expect(rows).toEqual([
+      {
+        handle: expect.stringMatching(/^\d+$/) as string,
+        worker: 'test/agent-1',
+        pipeline: 'wait',
+        job: 'wait',
+        'build #': '1',
+        'build id': expect.stringMatching(/^\d+$/) as string,
+        type: 'task',
+        name: 'wait-for-intercept',
+        attempt: 'n/a',
+      },
+    ]);
+    const handle = rows[0]?.handle ?? '';
+    const json = JSON.parse((await cli.run(['containers', '--json'])).stdout) as Record<string, unknown>[];
+    expect(json.find((c) => c.id === handle)).toMatchObject({
+      worker_name: 'test/agent-1',
+      type: 'task',
+      step_name: 'wait-for-intercept',
+      pipeline_name: 'wait',
+      job_name: 'wait',
+      build_name: '1',
+      state: 'running',
+    });
+    const entered = await cli.run([
+      'intercept',
+      '--handle',
+      handle,
+      '--',
+      'sh',
+      '-c',
+      'echo "in $(basename "$PWD")"',
+    ]);
+    expect(entered.stderr).toBe('');
+    expect(entered.code).toBe(0);
+    expect(entered.stdout).toMatch(/^in \S+\n$/);
+
+    // A user of another team sees none of main's containers and cannot enter them by handle.
+    await fixture.hub.api('PUT', '/users/guest', { password: 'guest-long-password' });
+    await fixture.hub.api('PUT', '/teams/guest', { members: [{ user: 'guest', role: 'member' }] });
+    const guest = ['-t', 'guest'];
+    const login = await cli.run([
+      ...guest,
+      'login',
+      '-c',
+      fixture.hub.url,
+      '-n',
+      'guest',
+      '-u',
+      'guest',
+      '-p',
+      'guest-long-password',
+    ]);
+    expect(login.code, login.stderr).toBe(0);
+    expect(await flyTable(['containers'], guest)).toEqual([]);
+    const refused = await cli.run([...guest, 'intercept', '--handle', handle, 'hostname']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain('no containers matched the given handle id');
+
+    // As the spec ends its build: through -j and -s.
+    const stop = await cli.run([
+      'intercept',
+      '-j',
+      'wait/wait',
+      '-s',
+      'wait-for-intercept',
+      'touch',
+      'stop-waiting',
+    ]);
+    expect(stop.code, stop.stderr).toBe(0);
+    const finished = await wait;
+    expect(finished.code).toBe(0);
+    expect(finished.stdout).toContain('done\n');
+    // A succeeded step is no container any more.
+    expect((await flyTable(['containers'])).filter((r) => r.handle === handle)).toEqual([]);
+  });
+
+  it("says so for a handle that names nothing, and for a job without builds, in fly's words", async () => {
+    const none = await cli.run(['intercept', '--handle', '999999', 'true']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe(
+      "error: no containers matched the given handle id!\n\nthey may have expired if your build hasn't recently finished.\n",
+    );
+    await setPipelineByCli(cli, 'never-ran', `jobs:${echoJob('j', 'hi')}\n`);
+    const noBuilds = await cli.run(['intercept', '-j', 'never-ran/j', 'true']);
+    expect(noBuilds).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: no containers matched your search parameters: job never-ran/j has no builds\n',
+    });
+  });
+});
