@@ -84,6 +84,31 @@ describe('builds --json and curl (build_events_test)', () => {
     expect(events.stdout).toContain('"status":"errored"');
   });
 
+  it("gives curl this command's input, as fly does (-- --data-binary @-)", async () => {
+    await setPipelineByCli(cli, 'curl-first', `jobs:${echoJob('j', 'hi')}\n`);
+    await setPipelineByCli(cli, 'curl-second', `jobs:${echoJob('j', 'hi')}\n`);
+    const ordered = await cli.run(
+      [
+        'curl',
+        '/api/v1/teams/main/pipelines/ordering',
+        '--',
+        '-s',
+        '-f',
+        '-X',
+        'PUT',
+        '-H',
+        'Content-Type: application/json',
+        '--data-binary',
+        '@-',
+      ],
+      { stdin: '["curl-second","curl-first"]' },
+    );
+    expect(ordered.stderr).toBe('');
+    expect(ordered.code).toBe(0);
+    const names = (await cli.run(['pipelines'])).stdout.split('\n').map((l) => l.split(/\s+/)[1]);
+    expect(names.slice(0, 2)).toEqual(['curl-second', 'curl-first']);
+  });
+
   it('prints the curl command with the token redacted', async () => {
     const printed = await cli.run(['curl', '/api/v1/info?x=1', '--print-and-exit', '--', '-s']);
     expect(printed.code).toBe(0);
