@@ -197,12 +197,14 @@ jobs:
   });
 });
 
-describe('a resource pinned in its config, whatever its get asks (resource_version_test)', () => {
-  const pinnedBy = (stepVersion: string) => `
+describe('a pinned resource and its get (resource_version_test, pin_resource_test)', () => {
+  // As Concourse's scheduler inputs (atc/db/job.go AlgorithmInputs): the resource's pin, from its config
+  // or pin-resource, is what a get of `every` or `latest` takes; a get's own version map wins over it.
+  const pinnedBy = (stepVersion: string, resourcePin: string) => `
 resources:
 - name: r
   type: mock
-  version: { version: pinned }
+  ${resourcePin}
   source: { no_initial_version: true }
 jobs:
 - name: j
@@ -217,16 +219,24 @@ jobs:
 `;
 
   it.each([
-    ['every', 'pin-every'],
-    ['{ version: older }', 'pin-map'],
-  ])('version: %s takes the pin', async (stepVersion, name) => {
-    await setPipelineByCli(cli, name, pinnedBy(stepVersion));
+    ['every', 'its config', 'pin-every', 'pinned'],
+    ['latest', 'its config', 'pin-latest', 'pinned'],
+    ['{ version: older }', 'its config', 'pin-map', 'older'],
+    ['every', 'pin-resource', 'api-pin-every', 'pinned'],
+    ['{ version: older }', 'pin-resource', 'api-pin-map', 'older'],
+  ])('a get of version: %s, the resource pinned by %s', async (step, by, name, got) => {
+    const inConfig = by === 'its config';
+    await setPipelineByCli(cli, name, pinnedBy(step, inConfig ? 'version: { version: pinned }' : ''));
     for (const v of ['older', 'pinned', 'newer'])
       expect((await cli.run(['check-resource', '-r', `${name}/r`, '-f', `version:${v}`])).code).toBe(0);
+    if (!inConfig) {
+      const pinned = await cli.run(['pin-resource', '-r', `${name}/r`, '-v', 'version:pinned']);
+      expect(pinned.code, pinned.stderr).toBe(0);
+    }
     for (const _ of [1, 2]) {
       const run = await cli.run(['trigger-job', '-j', `${name}/j`, '-w']);
       expect(run.code, run.stdout).toBe(0);
-      expect(run.stdout).toMatch(/^got pinned$/m);
+      expect(run.stdout).toMatch(new RegExp(`^got ${got}$`, 'm'));
     }
   });
 });
