@@ -80,7 +80,18 @@ describe('builds --json and curl (build_events_test)', () => {
 
     const events = await cli.run(['curl', `${String(build?.api_url)}/events`, '--', '--max-time', '5']);
     expect(events.code, events.stderr).toBe(0);
-    expect(events.stdout).toContain('"event":"error"');
+    // Two `error` events, as the spec counts: the task's, then the across step's own, with its message.
+    const errors = events.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('data: ') && l.includes('"event":"error"'))
+      .map(
+        (l) =>
+          (JSON.parse(l.slice('data: '.length)) as { data: { origin: { id: string }; message: string } })
+            .data,
+      );
+    expect(errors).toHaveLength(2);
+    expect(errors[1]?.message).toBe(errors[0]?.message);
+    expect(errors[1]?.origin.id).not.toBe(errors[0]?.origin.id);
     expect(events.stdout).toContain('"status":"errored"');
   });
 
