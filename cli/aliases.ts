@@ -19,6 +19,7 @@ export const FLY_ALIASES: Readonly<Record<string, readonly string[]>> = {
   watch: ['w'],
   intercept: ['hijack', 'i'],
   containers: ['cs'],
+  sync: ['s'],
   jobs: ['js'],
   'paused-jobs': ['pjs'],
   'pause-job': ['pj'],

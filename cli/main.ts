@@ -30,6 +30,7 @@ import { registerRerunBuild } from './commands/rerun-build.js';
 import { registerResourceCommands } from './commands/resources.js';
 import { registerSessionCommands } from './commands/session.js';
 import { registerSetPipeline } from './commands/set-pipeline.js';
+import { registerSync } from './commands/sync.js';
 import { registerTeamCommands } from './commands/teams.js';
 import { registerTriggerJob } from './commands/trigger-job.js';
 import { registerUserCommands } from './commands/users.js';
@@ -104,6 +105,7 @@ Example:
   registerIntercept(program, ctx);
   registerContainers(program, ctx);
   registerCurl(program, ctx);
+  registerSync(program, ctx);
   // Last: fly's short names for every command registered above.
   addFlyAliases(program);
   return program;
