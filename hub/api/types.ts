@@ -29,7 +29,7 @@
 //   POST   /teams/:team/builds          CreateOneOffBuildRequest -> BuildSummary (member; a one-off build)
 //   GET    /builds/:id/outputs/:output                     -> the output's tar (member of the build's team)
 //   POST   /builds/:id/intercept  (InterceptClientFrame lines) -> InterceptServerFrame lines (member)
-//   GET    /teams/:team/containers                          -> ContainerSummary[] (member)
+//   GET    /teams/:team/containers                          -> ContainerSummary[] (viewer)
 //   POST   /containers/:id/intercept  (as /builds/:id/intercept: the step run whose id is the handle; member)
 //   GET    /builds/:id                                      -> BuildSummary
 //   GET    /builds/:id/plan                                 -> BuildStep (the step tree; ids match events' origin.id)

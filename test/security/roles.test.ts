@@ -128,6 +128,7 @@ const ROWS: Record<string, Row> = {
   [`GET ${API}/queue`]: { need: 'authenticated' },
   [`GET ${TEAM}`]: { need: 'viewer' },
   [`GET ${TEAM}/pipelines`]: { need: 'viewer' },
+  [`GET ${TEAM}/containers`]: { need: 'viewer' },
   [`GET ${PIPE}/config`]: { need: 'viewer' },
   [`GET ${PIPE}/jobs`]: { need: 'viewer' },
   [`GET ${PIPE}/jobs/:job/builds`]: { need: 'viewer' },
@@ -173,7 +174,6 @@ const ROWS: Record<string, Row> = {
   [`POST ${API}/builds/:id/intercept`]: { need: 'member', id: build, alsoOk: 404 },
   // The handle of alpha's build's step, which has ended: a permitted caller learns it is not enterable.
   [`POST ${API}/containers/:id/intercept`]: { need: 'member', id: () => ids.step, alsoOk: 404 },
-  [`GET ${TEAM}/containers`]: { need: 'member' },
   [`PUT ${PIPE}/rename`]: { need: 'member', params: { pipeline: DOOMED }, body: { name: RENAMED } },
   [`DELETE ${PIPE}`]: { need: 'member', params: { pipeline: DOOMED } },
   // Exposing the doomed pipeline, hidden again after each call, so alpha's reads stay alpha's.

@@ -30,7 +30,8 @@ export function containerRoutes(ctx: ApiContext): Route[] {
     route({
       method: 'GET',
       url: '/teams/:team/containers',
-      role: 'member',
+      // As Concourse: viewers list containers; entering one takes a member.
+      role: 'viewer',
       params: z.object({ team: name }),
       handler: async ({ params }) => {
         const team = await ctx.teamOf(params.team);
