@@ -18,6 +18,8 @@ export const FLY_ALIASES: Readonly<Record<string, readonly string[]>> = {
   execute: ['e'],
   watch: ['w'],
   intercept: ['hijack', 'i'],
+  containers: ['cs'],
+  sync: ['s'],
   jobs: ['js'],
   'paused-jobs': ['pjs'],
   'pause-job': ['pj'],

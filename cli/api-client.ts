@@ -12,6 +12,7 @@ import {
   type BuildSummary,
   type CheckResourceRequest,
   type ClearedResponse,
+  type ContainerSummary,
   type CreateOneOffBuildRequest,
   type InterceptServerFrame,
   type UploadedArtifact,
@@ -478,8 +479,14 @@ export class ApiClient {
    * Runs a command inside a running step of the build: `frames` (JSON lines, `start` first) go up as
    * they come, the answer's frames come back as the command prints (one HTTP request, both ways).
    */
+  /** The team's steps that can be intercepted (`team`: another team than the target's). */
+  async listContainers(team?: string): Promise<ContainerSummary[]> {
+    return this.request('GET', `/teams/${enc(team ?? this.team)}/containers`);
+  }
+
+  /** A terminal into a step: one of a build (chosen by `query`), or the one a container handle names. */
   async *intercept(
-    buildId: number,
+    into: { buildId: number } | { handle: string },
     query: { step?: string; type?: string; attempt?: number },
     frames: AsyncIterable<string>,
     signal?: AbortSignal,
@@ -492,7 +499,9 @@ export class ApiClient {
       headers: { 'Content-Type': 'application/octet-stream' },
       ...(signal ? { signal } : {}),
     };
-    const res = await this.fetch(this.url(`/builds/${buildId}/intercept`, query), init as RequestInit);
+    const path =
+      'handle' in into ? `/containers/${enc(into.handle)}/intercept` : `/builds/${into.buildId}/intercept`;
+    const res = await this.fetch(this.url(path, query), init as RequestInit);
     if (!res.ok || !res.body) throw await toApiError(res);
     const decoder = new TextDecoder();
     let pending = '';

@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { ApiClient, parseRef, type ApiClientOptions } from './api-client.js';
 import { CliError, readLine, type CliIo } from './io.js';
 import { makeStyle, type Style } from './render/ansi.js';
+import { renderTable } from './render/table.js';
 import { getTarget, saveTarget, type Target } from './targets.js';
 
 /** A login token is renewed once less than this is left of it (the hub issues them for an hour). */
@@ -13,6 +14,8 @@ const RENEW_WITHIN_MS = 30 * 60 * 1000;
 export class CliContext {
   readonly style: Style;
   exitCode = 0;
+  /** The global --print-table-headers (set before each command's action). */
+  printTableHeaders = false;
 
   constructor(
     readonly io: CliIo,
@@ -31,6 +34,14 @@ export class CliContext {
 
   err(s: string): void {
     this.io.stderr.write(s);
+  }
+
+  /**
+   * A listing as fly prints it: the header row on a terminal or with --print-table-headers, else only
+   * the rows (scripts read them from a pipe). `always`: a summary to confirm, not a listing.
+   */
+  table(header: string[], rows: string[][], always = false): string {
+    return renderTable(header, rows, this.style, always || this.io.isTTY || this.printTableHeaders);
   }
 
   /** Asks `question` on stdout; true when the answer read from stdin is `expected`. */

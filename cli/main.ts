@@ -17,6 +17,7 @@ import { registerBuilds } from './commands/builds.js';
 import { registerClearCommands } from './commands/clear.js';
 import { registerExecute } from './commands/execute.js';
 import { registerIntercept } from './commands/intercept.js';
+import { registerContainers } from './commands/containers.js';
 import { registerCurl } from './commands/curl.js';
 import { registerFormatPipeline } from './commands/format-pipeline.js';
 import { registerJobCommands } from './commands/jobs.js';
@@ -29,6 +30,7 @@ import { registerRerunBuild } from './commands/rerun-build.js';
 import { registerResourceCommands } from './commands/resources.js';
 import { registerSessionCommands } from './commands/session.js';
 import { registerSetPipeline } from './commands/set-pipeline.js';
+import { registerSync } from './commands/sync.js';
 import { registerTeamCommands } from './commands/teams.js';
 import { registerTriggerJob } from './commands/trigger-job.js';
 import { registerUserCommands } from './commands/users.js';
@@ -53,9 +55,11 @@ export function buildProgram(ctx: CliContext): Command {
       'saved target to use (env OUTPOST_TARGET)',
       io.env.OUTPOST_TARGET ?? 'default',
     )
-    // fly prints table headers only on a terminal unless given this; Outpost always prints them, so
-    // scripts written for fly (and Concourse's own acceptance suite, which parses tables by them) work.
-    .option('--print-table-headers', 'print table headers (they always are; for scripts written for fly)')
+    // As fly: listings print their header row on a terminal, or anywhere with this flag.
+    .option('--print-table-headers', 'print table headers also when stdout is not a terminal')
+    .hook('preAction', (self) => {
+      ctx.printTableHeaders = self.opts<{ printTableHeaders?: boolean }>().printTableHeaders === true;
+    })
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
@@ -99,7 +103,9 @@ Example:
   registerPipelineLifecycleCommands(program, ctx);
   registerExecute(program, ctx);
   registerIntercept(program, ctx);
+  registerContainers(program, ctx);
   registerCurl(program, ctx);
+  registerSync(program, ctx);
   // Last: fly's short names for every command registered above.
   addFlyAliases(program);
   return program;

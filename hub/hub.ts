@@ -35,8 +35,9 @@ import { relayStepEnds } from './replicas/step-ends.js';
 import type { StoreEncryption } from './store/encryption.js';
 import { openStore } from './store/open.js';
 import type { Store } from './store/store.js';
+import { OUTPOST_VERSION } from '../common/version.js';
 
-export const HUB_VERSION = '0.1.0';
+export const HUB_VERSION = OUTPOST_VERSION;
 
 export interface HubOptions {
   /** Directory for the SQLite database and bootstrap files; undefined keeps everything in memory. */

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { AgentTokenBounds, AgentTokenSummary, CreateAgentTokenRequest } from '../../hub/api/types.js';
 import { parsePositiveInt, type CliContext } from '../context.js';
-import { renderTable } from '../render/table.js';
 import { formatAge, formatDateTime, toMillis } from '../render/time.js';
 
 /** What the token's agent may claim, in one cell: `anything` for a token created without bounds. */
@@ -87,10 +86,9 @@ Examples:
       }
       const now = ctx.now();
       ctx.out(
-        renderTable(
+        ctx.table(
           ['id', 'name', 'team', 'may claim', 'created', 'last used', 'state'],
           tokens.map((t) => tokenRow(t, now)),
-          ctx.style,
         ),
       );
     });

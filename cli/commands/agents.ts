@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { AgentPoolSummary, AgentSummary } from '../../hub/api/types.js';
 import type { CliContext } from '../context.js';
-import { renderTable } from '../render/table.js';
 import { formatAge, toMillis } from '../render/time.js';
 
 export function formatPool(p: AgentPoolSummary): string {
@@ -47,10 +46,9 @@ Example:
       }
       const now = ctx.now();
       ctx.out(
-        renderTable(
+        ctx.table(
           ['name', 'cluster', 'pools', 'state', 'last heartbeat'],
           agents.map((a) => agentRow(a, now)),
-          ctx.style,
         ),
       );
     });

@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import type { RoleName } from '../../hub/api/types.js';
 import { parsePositiveInt, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { renderTable } from '../render/table.js';
 import { formatDateTime } from '../render/time.js';
 
 const UNITS = { m: 60, h: 3600, d: 86_400 } as const;
@@ -61,7 +60,7 @@ Examples:
         t.expiresAt === null ? 'never' : formatDateTime(t.expiresAt),
         t.revokedAt === null ? 'active' : `revoked ${formatDateTime(t.revokedAt)}`,
       ]);
-      ctx.out(renderTable(['id', 'name', 'role', 'expires', 'state'], rows, ctx.style));
+      ctx.out(ctx.table(['id', 'name', 'role', 'expires', 'state'], rows));
     });
 
   group

@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import { parsePositiveInt, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { renderTable } from '../render/table.js';
 import { formatDateTime, parseDuration } from '../render/time.js';
 
 interface AuditOptions {
@@ -59,7 +58,7 @@ Example:
         return;
       }
       ctx.out(
-        renderTable(
+        ctx.table(
           ['time', 'user', 'team', 'action', 'target', 'source', 'status'],
           entries.map((e) => [
             formatDateTime(e.at),
@@ -70,7 +69,6 @@ Example:
             e.source,
             String(e.status),
           ]),
-          ctx.style,
         ),
       );
     });

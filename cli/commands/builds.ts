@@ -7,7 +7,6 @@ import type { BuildSummary } from '../../hub/api/types.js';
 import type { BuildsFilter } from '../api-client.js';
 import { parseJobRef, parsePositiveInt, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { renderTable } from '../render/table.js';
 import { formatDateTime, formatDuration, parseLocalDateTime, toMillis } from '../render/time.js';
 
 interface BuildsOptions {
@@ -142,7 +141,7 @@ Examples:
       // As fly, a listing by team names the team (fly always has the column).
       const manyTeams = teams.length > 1 || teams[0] === null || opts.team.length > 0;
       ctx.out(
-        renderTable(
+        ctx.table(
           [
             'id',
             'pipeline/job',
@@ -154,7 +153,6 @@ Examples:
             ...(manyTeams ? ['team'] : []),
           ],
           shown.map((b) => [...buildRow(b, now), ...(manyTeams ? [b.team] : [])]),
-          ctx.style,
         ),
       );
     });

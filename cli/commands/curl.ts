@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
@@ -70,12 +71,20 @@ Examples:
     });
 }
 
-/** Runs curl with its output as this command's; resolves to its exit status. */
+/**
+ * Runs curl with this command's input and output (as fly: `-- --data-binary @-` sends what is piped in);
+ * resolves to its exit status.
+ */
 function runCurl(ctx: CliContext, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn('curl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('curl', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdout.on('data', (chunk: Buffer) => ctx.io.stdout.write(chunk));
     child.stderr.on('data', (chunk: Buffer) => ctx.io.stderr.write(chunk));
+    // curl may end without reading its input (most requests): a broken pipe then is no failure.
+    child.stdin.on('error', () => undefined);
+    Readable.from(ctx.io.stdin)
+      .on('error', () => child.stdin.end())
+      .pipe(child.stdin);
     child.on('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'ENOENT'
@@ -83,7 +92,11 @@ function runCurl(ctx: CliContext, args: string[]): Promise<number> {
           : new CliError(`could not run curl: ${err.message}`),
       ),
     );
-    // Killed by a signal: no exit status of its own; 1, as fly reports any failure of curl.
-    child.on('close', (code) => resolve(code ?? 1));
+    child.on('close', (code) => {
+      // Nothing more goes to curl: stop reading this process's input (a terminal would hold it open).
+      ctx.io.releaseStdin?.();
+      // Killed by a signal: no exit status of its own; 1, as fly reports any failure of curl.
+      resolve(code ?? 1);
+    });
   });
 }

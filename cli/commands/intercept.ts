@@ -4,11 +4,12 @@
 
 import type { Command } from 'commander';
 import type { InterceptClientFrame } from '../../hub/api/types.js';
-import type { ApiClient } from '../api-client.js';
+import { ApiRequestError, type ApiClient } from '../api-client.js';
 import { parseJobRef, parsePositiveInt, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
 
 interface InterceptOptions {
+  handle?: string;
   job?: string;
   build?: string;
   step?: string;
@@ -21,6 +22,7 @@ export function registerIntercept(program: Command, ctx: CliContext): void {
     .command('intercept')
     .alias('hijack')
     .description("Run a command inside a running or failed step's working directory (default: a shell)")
+    .option('--handle <handle>', 'the step a handle from `outpost containers` names')
     .option('-j, --job <pipeline/job>', "the job's build (its latest, or the one -b names)")
     .option('-b, --build <build>', 'with -j: the build name; without -j: the build id')
     .option('-s, --step <name>', 'the step (needed when several run)')
@@ -34,11 +36,13 @@ With a terminal on stdin the command runs under a pseudo-terminal (not on Window
 A failed step stays for its pool's keep_failed_steps_for (process pools; default 5m).
 Examples:
   outpost intercept -j my-app/unit -s run
+  outpost intercept --handle 1234 hostname
   outpost intercept -b 42 -- sh -c 'echo $PWD; exit 3'`,
     )
     .action(async (command: string[], opts: InterceptOptions, cmd: Command) => {
       const client = await ctx.client(cmd);
-      const buildId = await buildOf(client, opts);
+      const into =
+        opts.handle !== undefined ? { handle: opts.handle } : { buildId: await buildOf(client, opts) };
       const term = ctx.io.terminal;
       const start: InterceptClientFrame = {
         start: { command, tty: term !== undefined, ...(term ? term.size() : {}) },
@@ -51,11 +55,9 @@ Examples:
       term?.setRawMode(true);
       const done = new AbortController();
       try {
-        for await (const frame of client.intercept(
-          buildId,
-          query,
-          upstream(ctx, start, done.signal),
-          done.signal,
+        for await (const frame of withFlyErrors(
+          client.intercept(into, query, upstream(ctx, start, done.signal), done.signal),
+          'handle' in into,
         )) {
           if (frame.stdout !== undefined) ctx.io.stdout.write(Buffer.from(frame.stdout, 'base64'));
           if (frame.stderr !== undefined) ctx.io.stderr.write(Buffer.from(frame.stderr, 'base64'));
@@ -127,6 +129,25 @@ async function buildOf(client: ApiClient, opts: InterceptOptions): Promise<numbe
   const ref = parseJobRef(opts.job);
   if (opts.build !== undefined) return (await client.getJobBuild(ref.pipeline, ref.job, opts.build)).id;
   const [latest] = await client.listBuilds({ pipeline: ref.pipeline, job: ref.job, limit: 1 });
-  if (!latest) throw new CliError(`job ${ref.pipeline}/${ref.job} has no builds`);
+  if (!latest) throw new CliError(`${NO_MATCH}: job ${ref.pipeline}/${ref.job} has no builds`);
   return latest.id;
+}
+
+/** fly's words when nothing can be intercepted (scripts and Concourse's own specs look for them). */
+const NO_MATCH = 'no containers matched your search parameters';
+
+/**
+ * The frames, with a handle that names nothing the caller may enter (none, gone, another team's: 404;
+ * not a step run's id, as a Concourse handle would be: 400) reported in fly's words.
+ */
+async function* withFlyErrors<T>(frames: AsyncGenerator<T>, byHandle: boolean): AsyncGenerator<T> {
+  try {
+    yield* frames;
+  } catch (err) {
+    if (byHandle && err instanceof ApiRequestError && (err.status === 404 || err.status === 400))
+      throw new CliError(
+        "no containers matched the given handle id!\n\nthey may have expired if your build hasn't recently finished.",
+      );
+    throw err;
+  }
 }

@@ -7,7 +7,6 @@ import { ApiRequestError, type ApiClient } from '../api-client.js';
 import { parseJobRef, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
 import { isTerminal } from '../render/events.js';
-import { renderTable } from '../render/table.js';
 
 /** How many recent builds are read to find a job's last finished one behind running ones. */
 const RECENT_BUILDS = 20;
@@ -49,7 +48,7 @@ export function registerJobCommands(program: Command, ctx: CliContext): void {
         const { finished, next } = await finishedAndNext(client, job);
         rows.push([job.name, job.paused ? 'yes' : 'no', finished?.status ?? 'n/a', next?.status ?? 'n/a']);
       }
-      ctx.out(renderTable(['name', 'paused', 'status', 'next'], rows, ctx.style));
+      ctx.out(ctx.table(['name', 'paused', 'status', 'next'], rows));
     });
 
   program

@@ -10,7 +10,6 @@ import {
 import { ApiRequestError, pipelineRefOf } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { renderTable } from '../render/table.js';
 import { formatDateTime } from '../render/time.js';
 import { pipelineOrAll } from './pause.js';
 
@@ -126,7 +125,7 @@ export function registerPipelineLifecycleCommands(program: Command, ctx: CliCont
       if (opts.json === true) return ctx.out(JSON.stringify(paused, null, 2) + '\n');
       const team = opts.all === true;
       ctx.out(
-        renderTable(
+        ctx.table(
           ['id', 'name', ...(team ? ['team'] : []), 'paused', 'last updated'],
           paused.map((p) => [
             String(p.id),
@@ -135,7 +134,6 @@ export function registerPipelineLifecycleCommands(program: Command, ctx: CliCont
             'yes',
             formatDateTime(p.updatedAt),
           ]),
-          ctx.style,
         ),
       );
     });

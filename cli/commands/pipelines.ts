@@ -6,7 +6,6 @@ import { parse } from 'yaml';
 import { ApiRequestError, pipelineRefOf } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { renderTable } from '../render/table.js';
 import { formatDateTime } from '../render/time.js';
 
 const yesNo = (b: boolean): string => (b ? 'yes' : 'no');
@@ -26,7 +25,7 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
       const teamColumn = opts.all === true;
       const archivedColumn = opts.includeArchived === true;
       ctx.out(
-        renderTable(
+        ctx.table(
           [
             'id',
             'name',
@@ -45,7 +44,6 @@ export function registerPipelineCommands(program: Command, ctx: CliContext): voi
             ...(archivedColumn ? [yesNo(p.archived)] : []),
             formatDateTime(p.updatedAt),
           ]),
-          ctx.style,
         ),
       );
     });

@@ -7,7 +7,6 @@ import type { BuildSummary, CheckResourceRequest, ResourceVersionSummary } from 
 import type { ApiClient } from '../api-client.js';
 import { parseJobRef, parsePositiveInt, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { renderTable } from '../render/table.js';
 import { formatDateTime, toMillis } from '../render/time.js';
 import { streamBuild } from './watch.js';
 
@@ -139,10 +138,9 @@ Examples:
         return;
       }
       ctx.out(
-        renderTable(
+        ctx.table(
           ['id', 'version', 'enabled'],
           versions.map((v) => [String(v.id), formatVersion(v.version), v.enabled ? 'yes' : 'no']),
-          ctx.style,
         ),
       );
     });
@@ -160,7 +158,7 @@ Examples:
         return;
       }
       ctx.out(
-        renderTable(
+        ctx.table(
           ['name', 'type', 'pinned', 'check status', 'last checked', 'check error'],
           resources.map((r) => [
             r.name,
@@ -170,7 +168,6 @@ Examples:
             r.lastCheckedAt === null ? 'n/a' : formatDateTime(toMillis(r.lastCheckedAt)),
             (r.checkError ?? '').split('\n')[0] ?? '',
           ]),
-          ctx.style,
         ),
       );
     });

@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { renderTable } from '../render/table.js';
 import { formatDateTime } from '../render/time.js';
 import { configPath, deleteTarget, loadTargets, saveTarget } from '../targets.js';
 
@@ -16,10 +15,9 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
       const info = await (await ctx.client(cmd)).userInfo();
       ctx.out(`name: ${info.name}${info.admin ? ' (admin)' : ''}\n`);
       ctx.out(
-        renderTable(
+        ctx.table(
           ['team', 'role'],
           info.teams.map((t) => [t.team, t.role]),
-          ctx.style,
         ),
       );
     });
@@ -49,7 +47,7 @@ export function registerSessionCommands(program: Command, ctx: CliContext): void
             ? 'API token'
             : `until ${formatDateTime(t.expires_at)}`,
       ]);
-      ctx.out(renderTable(['name', 'url', 'team', 'login'], rows, ctx.style));
+      ctx.out(ctx.table(['name', 'url', 'team', 'login'], rows));
     });
 
   program

@@ -8,7 +8,6 @@ import type { OidcTeamRole, RoleName, SetTeamRequest, TeamMember, TeamSummary } 
 import { ApiRequestError } from '../api-client.js';
 import type { CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { renderTable } from '../render/table.js';
 
 const ROLE_NAMES: readonly RoleName[] = ['owner', 'member', 'pipeline-operator', 'viewer'];
 
@@ -73,10 +72,9 @@ export function registerTeamCommands(program: Command, ctx: CliContext): void {
     .action(async (_opts: object, cmd: Command) => {
       const teams = await (await ctx.client(cmd)).listTeams();
       ctx.out(
-        renderTable(
+        ctx.table(
           ['name'],
           teams.map((t) => [t.name]),
-          ctx.style,
         ),
       );
     });
@@ -89,7 +87,7 @@ export function registerTeamCommands(program: Command, ctx: CliContext): void {
     .action(async (opts: { teamName: string; json?: boolean }, cmd: Command) => {
       const team = await (await ctx.client(cmd)).getTeam(opts.teamName);
       if (opts.json === true) return ctx.out(JSON.stringify(team, null, 2) + '\n');
-      ctx.out(renderTable(['name/role', 'users', 'groups'], roleRows(team), ctx.style));
+      ctx.out(ctx.table(['name/role', 'users', 'groups'], roleRows(team)));
     });
 
   program
@@ -150,13 +148,13 @@ Example:
           );
         ctx.out(`setting team: ${opts.teamName}\n`);
         ctx.out(
-          renderTable(
+          ctx.table(
             ['who', 'role'],
             [
               ...members.map((m) => [`local user ${m.user}`, m.role]),
               ...oidc.map((r) => [`oidc ${r.kind} ${r.name}`, r.role]),
             ],
-            ctx.style,
+            true,
           ),
         );
         if (!opts.nonInteractive && !(await ctx.confirm('apply configuration? [yN]: ', 'y'))) {

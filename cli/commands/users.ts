@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { CliError, readLine } from '../io.js';
-import { renderTable } from '../render/table.js';
 
 export function registerUserCommands(program: Command, ctx: CliContext): void {
   program
@@ -12,7 +11,7 @@ export function registerUserCommands(program: Command, ctx: CliContext): void {
     .action(async (_opts: object, cmd: Command) => {
       const users = await (await ctx.client(cmd)).listUsers();
       const rows = users.map((u) => [u.name, u.teams.map((t) => `${t.team}:${t.role}`).join(', ')]);
-      ctx.out(renderTable(['name', 'teams'], rows, ctx.style));
+      ctx.out(ctx.table(['name', 'teams'], rows));
     });
 
   program

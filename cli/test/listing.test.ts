@@ -62,7 +62,7 @@ describe('builds', () => {
   });
 
   it('prints a fly-style table', async () => {
-    const r = await sb.run(['builds'], { now: NOW });
+    const r = await sb.run(['--print-table-headers', 'builds'], { now: NOW });
     expect(r).toEqual({
       code: 0,
       stdout: [
@@ -76,6 +76,26 @@ describe('builds', () => {
       stderr: '',
     });
     expect(hub.requests[0]?.query).toEqual({ team: 'main', limit: '50' });
+  });
+
+  it("prints the header row only on a terminal or with --print-table-headers, as fly's tables", async () => {
+    // Cells as a script splits them (the header, when printed, also counts in the column widths).
+    const cells = (out: string) =>
+      out
+        .trimEnd()
+        .split('\n')
+        .map((l) => l.split(/\s{2,}/));
+    const piped = cells((await sb.run(['builds'], { now: NOW })).stdout);
+    expect(piped.map((row) => row[0])).toEqual(['12', '11', '10']);
+    const flagged = cells((await sb.run(['--print-table-headers', 'builds'], { now: NOW })).stdout);
+    expect(flagged.slice(1)).toEqual(piped);
+    expect(flagged[0]?.[1]).toBe('pipeline/job');
+    // On a terminal the header is there (and bold).
+    const terminal = (await sb.run(['builds'], { now: NOW, isTTY: true })).stdout.split('\n');
+    expect(terminal.slice(1)).toEqual(
+      (await sb.run(['--print-table-headers', 'builds'], { now: NOW })).stdout.split('\n').slice(1),
+    );
+    expect(terminal[0]).toContain('pipeline/job');
   });
 
   it('filters by job and count, and prints JSON', async () => {
@@ -188,7 +208,7 @@ describe('agents', () => {
 
   it('prints pools as name(platform tags=[...]) used/capacity, kubernetes admission, and the heartbeat age', async () => {
     hub.on('GET', '/agents', (_req, res) => sendJson(res, 200, agents));
-    const r = await sb.run(['agents'], { now: NOW });
+    const r = await sb.run(['--print-table-headers', 'agents'], { now: NOW });
     expect(r).toEqual({
       code: 0,
       stdout: [
@@ -281,7 +301,7 @@ describe('agent-tokens', () => {
   });
 
   it('list prints a table without secrets', async () => {
-    const r = await sb.run(['agent-tokens', 'list'], { now: NOW });
+    const r = await sb.run(['--print-table-headers', 'agent-tokens', 'list'], { now: NOW });
     expect(r).toEqual({
       code: 0,
       stdout: [

@@ -159,7 +159,7 @@ describe('teams and logins', () => {
       '--non-interactive',
     ]);
     expect(set.code, set.stderr).toBe(0);
-    const shown = await sb.run(['-t', 'admin', 'get-team', '-n', 'gamma']);
+    const shown = await sb.run(['-t', 'admin', '--print-table-headers', 'get-team', '-n', 'gamma']);
     expect(shown.code).toBe(0);
     expect(shown.stdout.split('\n').map((l) => l.split(/\s{2,}/))).toEqual([
       ['name/role', 'users', 'groups'],

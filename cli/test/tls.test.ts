@@ -32,7 +32,9 @@ describe('targets with a CA file', () => {
       expect(parse(await sb.readConfig())).toEqual({
         targets: { default: { url: hub.url, token: TOKEN, team: 'main', ca_file: ca } },
       });
-      expect((await sb.run(['agents'])).stdout).toBe('name  cluster  pools  state  last heartbeat\n');
+      expect((await sb.run(['--print-table-headers', 'agents'])).stdout).toBe(
+        'name  cluster  pools  state  last heartbeat\n',
+      );
     } finally {
       await hub.close();
     }

@@ -21,6 +21,7 @@ import { jobActionRoutes } from './routes/job-actions.js';
 import { jobRoutes } from './routes/jobs.js';
 import { oidcRoutes } from './routes/oidc.js';
 import { pipelineLifecycleRoutes } from './routes/pipeline-lifecycle.js';
+import { containerRoutes } from './routes/containers.js';
 import { interceptRoutes } from './routes/intercept.js';
 import { oneOffRoutes } from './routes/one-off.js';
 import { pipelineRoutes } from './routes/pipelines.js';
@@ -153,6 +154,7 @@ export function buildApi(deps: ApiDeps) {
     ...buildLogRoutes(ctx),
     ...oneOffRoutes(ctx),
     ...interceptRoutes(ctx),
+    ...containerRoutes(ctx),
     ...resourceRoutes(ctx),
     ...resourceClearingRoutes(ctx),
     ...webhookRoutes(ctx),

@@ -29,6 +29,8 @@
 //   POST   /teams/:team/builds          CreateOneOffBuildRequest -> BuildSummary (member; a one-off build)
 //   GET    /builds/:id/outputs/:output                     -> the output's tar (member of the build's team)
 //   POST   /builds/:id/intercept  (InterceptClientFrame lines) -> InterceptServerFrame lines (member)
+//   GET    /teams/:team/containers                          -> ContainerSummary[] (viewer)
+//   POST   /containers/:id/intercept  (as /builds/:id/intercept: the step run whose id is the handle; member)
 //   GET    /builds/:id                                      -> BuildSummary
 //   GET    /builds/:id/plan                                 -> BuildStep (the step tree; ids match events' origin.id)
 //   PUT    /builds/:id/abort                                -> 204 (409 'build_finished' once it has ended)
@@ -221,6 +223,28 @@ export interface InterceptServerFrame {
   stderr?: string;
   exit?: number;
   error?: string;
+}
+
+/**
+ * A step `outpost containers` lists (fly's containers): one running, or failed and maybe still kept by
+ * its agent for intercept. Empty strings: not applicable (a check has no job, a one-off no pipeline).
+ */
+export interface ContainerSummary {
+  /** What `intercept --handle` takes: the step run's id. */
+  handle: string;
+  agent: string;
+  team: string;
+  pipeline: string;
+  pipeline_instance_vars?: InstanceVars;
+  job: string;
+  buildId: number;
+  buildName: string;
+  type: 'task' | 'get' | 'put' | 'check';
+  /** The step's name; a check's: its resource's. */
+  name: string;
+  /** `retry`'s attempt (nested ones joined with '.'); '' outside a retry. */
+  attempt: string;
+  state: 'running' | 'failed';
 }
 
 /** A job's `get` step: where its versions come from, and which jobs they must have passed. */

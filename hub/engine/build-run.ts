@@ -321,7 +321,24 @@ export class BuildRun {
     };
     const result = await level(0, {}, '@across');
     group.dispose();
+    if (result === 'errored' && !scope.signal.aborted) await this.acrossErrored(node, scope);
     return result;
+  }
+
+  /**
+   * As Concourse's across step (exec.LogError around it): its own `error` event after the erroring
+   * combination's, with that step's message (read back only on this rare path).
+   */
+  private async acrossErrored(node: AcrossPlan, scope: Scope): Promise<void> {
+    const inside = (run: StepRun) =>
+      run.planId.startsWith(`${node.id}/`) && run.planId.includes(scope.id(''));
+    const errored = (await this.deps.store.listStepRuns(this.build.id)).find(
+      (run) => run.status === 'errored' && run.error !== null && inside(run),
+    );
+    await this.event('error', {
+      origin: { id: scope.id(node.id) },
+      message: errored?.error ?? 'a step across the values errored',
+    });
   }
 
   private async hook(node: HookPlan, scope: Scope): Promise<Result> {

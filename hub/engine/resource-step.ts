@@ -449,10 +449,10 @@ export class ResourceSteps {
   }
 
   /**
-   * A get's version: pinned in the step (unless the resource's config pins it), chosen by the scheduler,
-   * else the newest one. A chosen version
-   * is fetched only if the resource's current config has it too: one checked under a source (or type)
-   * the resource no longer has is never fetched with the new one (Concourse scopes versions by config).
+   * A get's version: pinned in the step (that wins over the resource's pin, as in Concourse), chosen by
+   * the scheduler, else the resource's pin, else the newest one. A chosen version is fetched only if
+   * the resource's current config has it too: one checked under a source (or type) the resource no
+   * longer has is never fetched with the new one (Concourse scopes versions by config).
    */
   private async versionToGet(
     node: GetPlan,
@@ -461,9 +461,7 @@ export class ResourceSteps {
     scope: Scope,
     build: BuildRun,
   ): Promise<Version | string> {
-    // A resource pinned in its config takes its pin, not the get's own version (as Concourse).
-    const pinned = pipeline.resources.find((r) => r.name === node.resource)?.version;
-    if (typeof node.version === 'object' && !pinned) {
+    if (typeof node.version === 'object') {
       const resolved = build.resolve(node.version, scope);
       if (resolved.missing.length > 0) return undefinedVarsMessage(resolved.missing);
       return resolved.value as Version;
@@ -478,6 +476,7 @@ export class ResourceSteps {
       if (inHistory(chosen.version, key) || (await store.resources.findVersion(key, version))) return version;
       return `resource "${node.resource}" changed after this build chose its version ${canonicalJson(version)}, which its new config does not have; trigger the job again`;
     }
+    const pinned = pipeline.resources.find((r) => r.name === node.resource)?.version;
     if (pinned) return pinned;
     const latest = await latestVersion(store, key);
     return latest?.version ?? `no versions of resource "${node.resource}" are available yet`;

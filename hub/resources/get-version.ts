@@ -15,9 +15,9 @@ export type VersionChoice =
 
 /**
  * The choice for a get of `resource`. `stepVersion` is the get's `version:` as parsed (a whole-value var
- * passes parsing as its text). As in Concourse, a pinned resource takes its pin whatever the get asks
- * (every, or another version): the resource's `version:` comes first, then a pin set with pin-resource,
- * then the step's own.
+ * passes parsing as its text). As Concourse's scheduler inputs (atc/db/job.go AlgorithmInputs): the
+ * get's own version map comes first, then the resource's pin (its `version:`, else a pin set with
+ * pin-resource), which a get of `every` or `latest` takes.
  */
 export function getVersionChoice(
   resource: string,
@@ -25,18 +25,21 @@ export function getVersionChoice(
   declared: Version | undefined,
   pinned: Version | undefined,
 ): VersionChoice {
+  const stepPin = typeof stepVersion === 'object' && stepVersion !== null;
+  if (stepPin)
+    return hasVars(stepVersion)
+      ? unfilled(`version of get "${resource}"`, stepVersion)
+      : { kind: 'pinned', version: stepVersion as Version };
   const resourcePin = declared ?? pinned;
   if (resourcePin)
     return hasVars(resourcePin)
       ? unfilled(`version of resource "${resource}"`, resourcePin)
       : { kind: 'pinned', version: resourcePin };
   if (stepVersion === 'every') return { kind: 'every' };
-  const stepPin = typeof stepVersion === 'object' && stepVersion !== null;
   // Parsing lets through a string other than latest and every only as a whole-value var.
-  const unset =
-    (stepVersion !== undefined && stepVersion !== 'latest' && !stepPin) || (stepPin && hasVars(stepVersion));
-  if (unset) return unfilled(`version of get "${resource}"`, stepVersion);
-  return stepPin ? { kind: 'pinned', version: stepVersion as Version } : { kind: 'latest' };
+  if (stepVersion !== undefined && stepVersion !== 'latest')
+    return unfilled(`version of get "${resource}"`, stepVersion);
+  return { kind: 'latest' };
 }
 
 function missingVars(value: unknown): string[] {

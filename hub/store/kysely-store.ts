@@ -8,6 +8,7 @@ import { KyselyAuditLog } from './kysely-audit-log.js';
 import { KyselyBuildEventStore } from './kysely-build-events.js';
 import { KyselyBuildLog } from './kysely-build-log.js';
 import { KyselyBuilds } from './kysely-builds.js';
+import { KyselyContainerStore } from './kysely-containers.js';
 import { KyselyOidcLogins } from './kysely-oidc-logins.js';
 import { KyselyOneOffStore } from './kysely-one-offs.js';
 import { KyselyPipelineLifecycleStore } from './kysely-pipeline-lifecycle.js';
@@ -40,6 +41,7 @@ export function kyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): 
     // Sub-stores, reached as store.<entity>.
     resources: new KyselyResourceStore(db),
     oneOffs: new KyselyOneOffStore(db),
+    containers: new KyselyContainerStore(db),
     teams: new KyselyTeamStore(db),
     users: new KyselyUserStore(db),
     oidcLogins: new KyselyOidcLogins(db),

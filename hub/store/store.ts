@@ -664,6 +664,7 @@ export interface Store {
   readonly reruns: RerunStore;
   readonly taskCaches: TaskCacheStore;
   readonly oneOffs: OneOffStore;
+  readonly containers: ContainerStore;
   readonly replicaDispatch: ReplicaDispatchStore;
 
   close(): Promise<void>;
@@ -809,6 +810,12 @@ export interface OneOffStore {
   recordUpload(teamId: number, digest: string, at: number): Promise<void>;
   /** Those of `digests` the team did not upload. */
   notUploaded(teamId: number, digests: string[]): Promise<string[]>;
+}
+
+/** What `outpost containers` lists (fly's containers): the steps a team may intercept. */
+export interface ContainerStore {
+  /** The team's running step runs, and its failed ones that ended at or after `failedSince`, by id. */
+  list(teamId: number, failedSince: number): Promise<StepRun[]>;
 }
 
 /** The prefix of a check job's name: `check:NAME` for a resource, `check-type:NAME` for a type. */

@@ -64,11 +64,11 @@ describe('rerun-build', () => {
     expect(second.stdout).toContain('got v1\n');
 
     const builds = await cli.run(['builds', '-j', 'rerun/show']);
-    // In name order, as fly shows them.
+    // In name order, as fly shows them (piped: rows only).
     expect(
       builds.stdout
         .split('\n')
-        .slice(1, -1)
+        .slice(0, -1)
         .map((l) => l.split(/\s{2,}/)[2]),
     ).toEqual(['2', '1.2', '1.1', '1']);
     // The job's latest build is still 2: watch without a name shows it.
@@ -90,7 +90,7 @@ describe('jobs and schedule-job', () => {
     );
     expect((await cli.run(['pj', '-j', 'listed-jobs/never'])).code).toBe(0);
     expect((await cli.run(['tj', '-j', 'listed-jobs/ok', '-w'])).code).toBe(0);
-    const r = await cli.run(['js', '-p', 'listed-jobs']);
+    const r = await cli.run(['--print-table-headers', 'js', '-p', 'listed-jobs']);
     expect(r).toEqual({
       code: 0,
       stdout:
@@ -153,7 +153,7 @@ describe('builds', () => {
         "error: invalid --since 'yesterday': expected yyyy-mm-dd HH:mm:ss (local time), e.g. 2024-05-01 14:30:00\n",
     });
 
-    const all = await cli.run(['bs', '--all-teams', '-c', '500']);
+    const all = await cli.run(['--print-table-headers', 'bs', '--all-teams', '-c', '500']);
     expect(all.stdout.split('\n')[0]).toMatch(/\bteam$/);
     expect(all.stdout).toMatch(/timed\/j\s+1\s+succeeded.*main\n/);
     expect((await cli.run(['builds', '--team', 'main'])).stdout).toContain('timed/j');
@@ -168,7 +168,7 @@ describe('archive-pipeline, order-pipelines, paused-pipelines, pause-pipeline --
       "!!! archiving the pipeline pauses it for good until it is set again. Build history will be retained.\n\narchive pipeline 'old'? [yN]: archived 'old'\n",
     );
     expect((await cli.run(['ps'])).stdout).not.toMatch(/\bold\b/);
-    const listed = await cli.run(['pipelines', '--include-archived']);
+    const listed = await cli.run(['--print-table-headers', 'pipelines', '--include-archived']);
     expect(listed.stdout.split('\n')[0]).toMatch(/^id\s+name\s+paused\s+public\s+archived\s+last updated$/);
     expect(listed.stdout).toMatch(/\d+\s+old\s+yes\s+no\s+yes\s+/);
     const unpause = await cli.run(['unpause-pipeline', '-p', 'old']);
@@ -204,7 +204,6 @@ describe('archive-pipeline, order-pipelines, paused-pipelines, pause-pipeline --
     const names = async () =>
       (await cli.run(['ps'])).stdout
         .split('\n')
-        .slice(1)
         .map((l) => l.split(/\s+/)[1])
         .filter(Boolean);
     expect((await names()).slice(0, 2)).toEqual(['timed', 'rerun']);
@@ -216,7 +215,7 @@ describe('archive-pipeline, order-pipelines, paused-pipelines, pause-pipeline --
     const paused = await cli.run(['pause-pipeline', '--all']);
     expect(paused.code).toBe(0);
     expect(paused.stdout).toContain("paused 'timed'\npaused 'rerun'\n");
-    const listed = await cli.run(['pps']);
+    const listed = await cli.run(['--print-table-headers', 'pps']);
     expect(listed.stdout.split('\n')[0]).toMatch(/^id\s+name\s+paused\s+last updated$/);
     expect(listed.stdout).toMatch(/\d+\s+timed\s+yes\s+/);
     expect((await cli.run(['unpause-pipeline', '-a'])).stdout).toContain("unpaused 'timed'\n");
@@ -316,7 +315,7 @@ describe('clear-task-cache, clear-resource-cache, clear-versions, check-resource
         '!!! this will clear the version histories for the following resources:\n- main/cleared/r\n\nare you sure? [yN]: 1 versions removed\n',
       stderr: '',
     });
-    expect((await cli.run(['rvs', '-r', 'cleared/r'])).stdout).toBe('id  version  enabled\n');
+    expect((await cli.run(['rvs', '-r', 'cleared/r'])).stdout).toBe('');
     expect((await cli.run(['cv', '--resource', 'cleared/nope', '-n'])).stderr).toBe(
       "error: resource 'nope' is not found\n",
     );

@@ -80,8 +80,44 @@ describe('builds --json and curl (build_events_test)', () => {
 
     const events = await cli.run(['curl', `${String(build?.api_url)}/events`, '--', '--max-time', '5']);
     expect(events.code, events.stderr).toBe(0);
-    expect(events.stdout).toContain('"event":"error"');
+    // Two `error` events, as the spec counts: the task's, then the across step's own, with its message.
+    const errors = events.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('data: ') && l.includes('"event":"error"'))
+      .map(
+        (l) =>
+          (JSON.parse(l.slice('data: '.length)) as { data: { origin: { id: string }; message: string } })
+            .data,
+      );
+    expect(errors).toHaveLength(2);
+    expect(errors[1]?.message).toBe(errors[0]?.message);
+    expect(errors[1]?.origin.id).not.toBe(errors[0]?.origin.id);
     expect(events.stdout).toContain('"status":"errored"');
+  });
+
+  it("gives curl this command's input, as fly does (-- --data-binary @-)", async () => {
+    await setPipelineByCli(cli, 'curl-first', `jobs:${echoJob('j', 'hi')}\n`);
+    await setPipelineByCli(cli, 'curl-second', `jobs:${echoJob('j', 'hi')}\n`);
+    const ordered = await cli.run(
+      [
+        'curl',
+        '/api/v1/teams/main/pipelines/ordering',
+        '--',
+        '-s',
+        '-f',
+        '-X',
+        'PUT',
+        '-H',
+        'Content-Type: application/json',
+        '--data-binary',
+        '@-',
+      ],
+      { stdin: '["curl-second","curl-first"]' },
+    );
+    expect(ordered.stderr).toBe('');
+    expect(ordered.code).toBe(0);
+    const names = (await cli.run(['pipelines'])).stdout.split('\n').map((l) => l.split(/\s+/)[1]);
+    expect(names.slice(0, 2)).toEqual(['curl-second', 'curl-first']);
   });
 
   it('prints the curl command with the token redacted', async () => {
@@ -172,12 +208,14 @@ jobs:
   });
 });
 
-describe('a resource pinned in its config, whatever its get asks (resource_version_test)', () => {
-  const pinnedBy = (stepVersion: string) => `
+describe('a pinned resource and its get (resource_version_test, pin_resource_test)', () => {
+  // As Concourse's scheduler inputs (atc/db/job.go AlgorithmInputs): the resource's pin, from its config
+  // or pin-resource, is what a get of `every` or `latest` takes; a get's own version map wins over it.
+  const pinnedBy = (stepVersion: string, resourcePin: string) => `
 resources:
 - name: r
   type: mock
-  version: { version: pinned }
+  ${resourcePin}
   source: { no_initial_version: true }
 jobs:
 - name: j
@@ -192,16 +230,24 @@ jobs:
 `;
 
   it.each([
-    ['every', 'pin-every'],
-    ['{ version: older }', 'pin-map'],
-  ])('version: %s takes the pin', async (stepVersion, name) => {
-    await setPipelineByCli(cli, name, pinnedBy(stepVersion));
+    ['every', 'its config', 'pin-every', 'pinned'],
+    ['latest', 'its config', 'pin-latest', 'pinned'],
+    ['{ version: older }', 'its config', 'pin-map', 'older'],
+    ['every', 'pin-resource', 'api-pin-every', 'pinned'],
+    ['{ version: older }', 'pin-resource', 'api-pin-map', 'older'],
+  ])('a get of version: %s, the resource pinned by %s', async (step, by, name, got) => {
+    const inConfig = by === 'its config';
+    await setPipelineByCli(cli, name, pinnedBy(step, inConfig ? 'version: { version: pinned }' : ''));
     for (const v of ['older', 'pinned', 'newer'])
       expect((await cli.run(['check-resource', '-r', `${name}/r`, '-f', `version:${v}`])).code).toBe(0);
+    if (!inConfig) {
+      const pinned = await cli.run(['pin-resource', '-r', `${name}/r`, '-v', 'version:pinned']);
+      expect(pinned.code, pinned.stderr).toBe(0);
+    }
     for (const _ of [1, 2]) {
       const run = await cli.run(['trigger-job', '-j', `${name}/j`, '-w']);
       expect(run.code, run.stdout).toBe(0);
-      expect(run.stdout).toMatch(/^got pinned$/m);
+      expect(run.stdout).toMatch(new RegExp(`^got ${got}$`, 'm'));
     }
   });
 });
@@ -235,5 +281,137 @@ describe('intercept with several matching steps (retry_test)', () => {
     );
     const one = await cli.run(['intercept', '-j', 'retry/j', '-s', 'flaky', '-a', '2', '--', 'true']);
     expect(one.code, one.stderr).toBe(0);
+  });
+});
+
+/** `--print-table-headers CMD` as testflight's flyTable reads it: a row per line, cells by header. */
+async function flyTable(args: string[], target: string[] = []): Promise<Record<string, string>[]> {
+  const listed = await cli.run([...target, '--print-table-headers', ...args]);
+  expect(listed.code, listed.stderr).toBe(0);
+  const [header = '', ...rows] = listed.stdout.trimEnd().split('\n');
+  const names = header.trim().split(/\s{2,}/);
+  return rows.map((row) => {
+    const cells = row.trim().split(/\s{2,}/);
+    // flyTable fails a spec whose row has an empty cell: fly prints `none` or `n/a` there.
+    expect(cells).toHaveLength(names.length);
+    return Object.fromEntries(names.map((n, i) => [n, cells[i] ?? '']));
+  });
+}
+
+describe('containers and intercept --handle (containers_scoped_to_team_test)', () => {
+  it("lists a running step by handle, enters it, and another team's user cannot", async () => {
+    await setPipelineByCli(
+      cli,
+      'wait',
+      `jobs:
+- name: wait
+  plan:
+  - task: wait-for-intercept
+    config:
+      platform: linux
+      run:
+        path: sh
+        args: [-c, 'until test -f stop-waiting; do echo "waiting for stop-waiting"; sleep 0.2; done; echo done']
+`,
+    );
+    let waiting!: () => void;
+    const started = new Promise<void>((resolve) => (waiting = resolve));
+    const wait = cli.run(['trigger-job', '-w', '-j', 'wait/wait'], {
+      onStdout: (s) => s.includes('waiting for stop-waiting') && waiting(),
+    });
+    await started;
+
+    const rows = (await flyTable(['containers'])).filter((r) => r.pipeline === 'wait' && r.job === 'wait');
+    expect(rows).toEqual([
+      {
+        handle: expect.stringMatching(/^\d+$/) as string,
+        worker: 'test/agent-1',
+        pipeline: 'wait',
+        job: 'wait',
+        'build #': '1',
+        'build id': expect.stringMatching(/^\d+$/) as string,
+        type: 'task',
+        name: 'wait-for-intercept',
+        attempt: 'n/a',
+      },
+    ]);
+    const handle = rows[0]?.handle ?? '';
+    const json = JSON.parse((await cli.run(['containers', '--json'])).stdout) as Record<string, unknown>[];
+    expect(json.find((c) => c.id === handle)).toMatchObject({
+      worker_name: 'test/agent-1',
+      type: 'task',
+      step_name: 'wait-for-intercept',
+      pipeline_name: 'wait',
+      job_name: 'wait',
+      build_name: '1',
+      state: 'running',
+    });
+    const entered = await cli.run([
+      'intercept',
+      '--handle',
+      handle,
+      '--',
+      'sh',
+      '-c',
+      'echo "in $(basename "$PWD")"',
+    ]);
+    expect(entered.stderr).toBe('');
+    expect(entered.code).toBe(0);
+    expect(entered.stdout).toMatch(/^in \S+\n$/);
+
+    // A user of another team sees none of main's containers and cannot enter them by handle.
+    await fixture.hub.api('PUT', '/users/guest', { password: 'guest-long-password' });
+    await fixture.hub.api('PUT', '/teams/guest', { members: [{ user: 'guest', role: 'member' }] });
+    const guest = ['-t', 'guest'];
+    const login = await cli.run([
+      ...guest,
+      'login',
+      '-c',
+      fixture.hub.url,
+      '-n',
+      'guest',
+      '-u',
+      'guest',
+      '-p',
+      'guest-long-password',
+    ]);
+    expect(login.code, login.stderr).toBe(0);
+    expect(await flyTable(['containers'], guest)).toEqual([]);
+    const refused = await cli.run([...guest, 'intercept', '--handle', handle, 'hostname']);
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toBe('');
+    expect(refused.stderr).toContain('no containers matched the given handle id');
+
+    // As the spec ends its build: through -j and -s.
+    const stop = await cli.run([
+      'intercept',
+      '-j',
+      'wait/wait',
+      '-s',
+      'wait-for-intercept',
+      'touch',
+      'stop-waiting',
+    ]);
+    expect(stop.code, stop.stderr).toBe(0);
+    const finished = await wait;
+    expect(finished.code).toBe(0);
+    expect(finished.stdout).toContain('done\n');
+    // A succeeded step is no container any more.
+    expect((await flyTable(['containers'])).filter((r) => r.handle === handle)).toEqual([]);
+  });
+
+  it("says so for a handle that names nothing, and for a job without builds, in fly's words", async () => {
+    const none = await cli.run(['intercept', '--handle', '999999', 'true']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe(
+      "error: no containers matched the given handle id!\n\nthey may have expired if your build hasn't recently finished.\n",
+    );
+    await setPipelineByCli(cli, 'never-ran', `jobs:${echoJob('j', 'hi')}\n`);
+    const noBuilds = await cli.run(['intercept', '-j', 'never-ran/j', 'true']);
+    expect(noBuilds).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'error: no containers matched your search parameters: job never-ran/j has no builds\n',
+    });
   });
 });

@@ -187,7 +187,7 @@ describe('outpost pipelines, get-pipeline, destroy-pipeline, rename-pipeline', (
   it("lists the team's pipelines in fly's table, and as JSON", async () => {
     await setPipeline('listed', 'echo listed');
     await cli.run(['set-pipeline', '-p', 'held', '-c', await pipelineFile('held', 'echo held'), '-n']);
-    const table = await cli.run(['pipelines']);
+    const table = await cli.run(['--print-table-headers', 'pipelines']);
     expect(table.code).toBe(0);
     const lines = table.stdout.split('\n');
     expect(lines[0]).toMatch(/^id\s+name\s+paused\s+public\s+last updated$/);
@@ -196,7 +196,7 @@ describe('outpost pipelines, get-pipeline, destroy-pipeline, rename-pipeline', (
       expect.stringMatching(new RegExp(`^\\d+\\s+listed\\s+no\\s+no\\s+${date}$`)),
     );
     expect(lines).toContainEqual(expect.stringMatching(new RegExp(`^\\d+\\s+held\\s+yes\\s+no\\s+${date}$`)));
-    expect((await cli.run(['ps'])).stdout).toBe(table.stdout);
+    expect((await cli.run(['--print-table-headers', 'ps'])).stdout).toBe(table.stdout);
 
     const json = await cli.run(['pipelines', '--json']);
     expect(json.code).toBe(0);

@@ -292,6 +292,11 @@ const CASES: Record<string, Case> = {
       { what: 'no running step', query: 'step=x', expect: [404], message: 'running or failed step' },
     ],
   },
+  [`POST ${API}/containers/:id/intercept`]: {
+    id: () => '999999',
+    probes: [{ what: 'no such handle', expect: [404], message: 'container 999999 not found' }],
+  },
+  [`GET ${TEAM}/containers`]: { probes: [] },
   // Build 1 is a job's build, not a one-off: it has no downloadable outputs.
   [`GET ${API}/builds/:id/outputs/:output`]: { id: buildIdText, probes: [] },
   [`GET ${API}/builds/:id/plan`]: { id: buildIdText, probes: [] },

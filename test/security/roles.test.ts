@@ -69,7 +69,7 @@ interface Row {
   upload?: () => Buffer;
 }
 
-const ids = { build: 0, version: 0, apiToken: 0, agentToken: 0, oneOff: 0 };
+const ids = { build: 0, step: 0, version: 0, apiToken: 0, agentToken: 0, oneOff: 0 };
 /** A one-file tar archive: what `outpost execute` uploads. */
 let archive = Buffer.alloc(0);
 const ONE_OFF_CONFIG = `platform: linux
@@ -128,6 +128,7 @@ const ROWS: Record<string, Row> = {
   [`GET ${API}/queue`]: { need: 'authenticated' },
   [`GET ${TEAM}`]: { need: 'viewer' },
   [`GET ${TEAM}/pipelines`]: { need: 'viewer' },
+  [`GET ${TEAM}/containers`]: { need: 'viewer' },
   [`GET ${PIPE}/config`]: { need: 'viewer' },
   [`GET ${PIPE}/jobs`]: { need: 'viewer' },
   [`GET ${PIPE}/jobs/:job/builds`]: { need: 'viewer' },
@@ -171,6 +172,8 @@ const ROWS: Record<string, Row> = {
   [`GET ${API}/builds/:id/outputs/:output`]: { need: 'member', id: () => ids.oneOff },
   // Alpha's build has ended, so a permitted caller learns there is no running step in it (404).
   [`POST ${API}/builds/:id/intercept`]: { need: 'member', id: build, alsoOk: 404 },
+  // The handle of alpha's build's step, which has ended: a permitted caller learns it is not enterable.
+  [`POST ${API}/containers/:id/intercept`]: { need: 'member', id: () => ids.step, alsoOk: 404 },
   [`PUT ${PIPE}/rename`]: { need: 'member', params: { pipeline: DOOMED }, body: { name: RENAMED } },
   [`DELETE ${PIPE}`]: { need: 'member', params: { pipeline: DOOMED } },
   // Exposing the doomed pipeline, hidden again after each call, so alpha's reads stay alpha's.
@@ -266,6 +269,7 @@ beforeAll(async () => {
   const triggered = await admin<BuildSummary>('POST', `/teams/alpha/pipelines/${PIPELINE}/jobs/j/builds`);
   ids.build = triggered.id;
   expect(logText(await readBuildEvents(hub, ids.build))).toContain(LOG_MARKER);
+  ids.step = (await hub.store.listStepRuns(ids.build))[0]!.id;
   const oneOff = await admin<BuildSummary>('POST', '/teams/alpha/builds', { config: ONE_OFF_CONFIG });
   ids.oneOff = oneOff.id;
   expect(finalStatus(await readBuildEvents(hub, ids.oneOff))).toBe('succeeded');

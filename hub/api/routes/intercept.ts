@@ -6,7 +6,7 @@
 
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { StoredDispatchSpec } from '../../engine/dispatched-step.js';
 import { forwardToReplica, wasForwarded } from '../../replicas/forward.js';
@@ -20,7 +20,7 @@ import type { InterceptClientFrame, InterceptServerFrame } from '../types.js';
 const STEP_TYPES = ['task', 'get', 'put', 'check'] as const;
 
 export function interceptRoutes(ctx: ApiContext): Route[] {
-  const { store, tunnels } = ctx.deps;
+  const { store } = ctx.deps;
   return [
     route({
       method: 'POST',
@@ -37,47 +37,60 @@ export function interceptRoutes(ctx: ApiContext): Route[] {
       handler: async ({ params, query }, req, reply) => {
         const build = await ctx.buildOf(params.id);
         const step = chooseStep(await store.listStepRuns(build.id), query, build.id);
-        if (!step.agentName || !step.leaseId) throw notFound(`a running or failed step of build ${build.id}`);
-        // Replicas: only the replica holding the agent's stream can open its terminal.
-        const owner = await ownerOf(ctx, step.agentName, req);
-        if (owner) return forwardToReplica(req, reply, owner.url, owner.from);
-        const body = req.body as Readable | undefined;
-        if (typeof body?.pipe !== 'function')
-          throw new HttpError(415, 'unsupported_media_type', 'send the frames as application/octet-stream');
-        const lines = createInterface({ input: body, crlfDelay: Infinity })[Symbol.asyncIterator]();
-        const first = await lines.next();
-        const start = first.done ? undefined : parseFrame(first.value)?.start;
-        if (!start) throw new HttpError(400, 'bad_request', 'the first frame must be {"start": {...}}');
-        const terminal = await tunnels.open(step.agentName, {
-          leaseId: step.leaseId,
-          command: start.command ?? [],
-          tty: start.tty === true,
-          rows: start.rows ?? 24,
-          cols: start.cols ?? 80,
-        });
-        if (typeof terminal === 'string') throw new HttpError(409, 'intercept_failed', terminal);
-        req.log.info({ buildId: build.id, step: step.name, tty: start.tty === true }, 'intercept started');
-        reply.hijack();
-        const out = reply.raw;
-        out.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
-        const write = (frame: InterceptServerFrame) => out.write(JSON.stringify(frame) + '\n');
-        out.on('close', () => terminal.close());
-        void (async () => {
-          for await (const line of { [Symbol.asyncIterator]: () => lines }) {
-            const frame = parseFrame(line);
-            if (frame?.stdin !== undefined) terminal.stdin(Buffer.from(frame.stdin, 'base64'));
-            if (frame?.resize) terminal.resize(frame.resize.rows, frame.resize.cols);
-            if (frame?.eof) terminal.closeStdin();
-          }
-        })().catch(() => terminal.close());
-        for await (const frame of terminal.frames()) {
-          if (frame.kind === 'exit') write(frame.error ? { error: frame.error } : { exit: frame.exitStatus });
-          else write({ [frame.kind]: frame.data.toString('base64') });
-        }
-        out.end();
+        return interceptStep(ctx, step, req, reply);
       },
     }),
   ];
+}
+
+/**
+ * Relays a terminal into `step` (running, or failed and kept by its agent) over this request: the
+ * request's frames to the agent's Tunnel, the tunnel's output back as the response.
+ */
+export async function interceptStep(
+  ctx: ApiContext,
+  step: StepRun,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> {
+  if (!step.agentName || !step.leaseId) throw notFound(`a running or failed step of build ${step.buildId}`);
+  // Replicas: only the replica holding the agent's stream can open its terminal.
+  const owner = await ownerOf(ctx, step.agentName, req);
+  if (owner) return forwardToReplica(req, reply, owner.url, owner.from);
+  const body = req.body as Readable | undefined;
+  if (typeof body?.pipe !== 'function')
+    throw new HttpError(415, 'unsupported_media_type', 'send the frames as application/octet-stream');
+  const lines = createInterface({ input: body, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  const first = await lines.next();
+  const start = first.done ? undefined : parseFrame(first.value)?.start;
+  if (!start) throw new HttpError(400, 'bad_request', 'the first frame must be {"start": {...}}');
+  const terminal = await ctx.deps.tunnels.open(step.agentName, {
+    leaseId: step.leaseId,
+    command: start.command ?? [],
+    tty: start.tty === true,
+    rows: start.rows ?? 24,
+    cols: start.cols ?? 80,
+  });
+  if (typeof terminal === 'string') throw new HttpError(409, 'intercept_failed', terminal);
+  req.log.info({ buildId: step.buildId, step: step.name, tty: start.tty === true }, 'intercept started');
+  reply.hijack();
+  const out = reply.raw;
+  out.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  const write = (frame: InterceptServerFrame) => out.write(JSON.stringify(frame) + '\n');
+  out.on('close', () => terminal.close());
+  void (async () => {
+    for await (const line of { [Symbol.asyncIterator]: () => lines }) {
+      const frame = parseFrame(line);
+      if (frame?.stdin !== undefined) terminal.stdin(Buffer.from(frame.stdin, 'base64'));
+      if (frame?.resize) terminal.resize(frame.resize.rows, frame.resize.cols);
+      if (frame?.eof) terminal.closeStdin();
+    }
+  })().catch(() => terminal.close());
+  for await (const frame of terminal.frames()) {
+    if (frame.kind === 'exit') write(frame.error ? { error: frame.error } : { exit: frame.exitStatus });
+    else write({ [frame.kind]: frame.data.toString('base64') });
+  }
+  out.end();
 }
 
 /**
@@ -102,22 +115,26 @@ async function ownerOf(
  * for its pool's keep_failed_steps_for and says so when it no longer has it); else a message naming
  * the choices.
  */
+/** A step run's type as intercept and containers name it. */
+export function stepTypeOf(run: StepRun): (typeof STEP_TYPES)[number] {
+  return (run.spec as StoredDispatchSpec).spec.resource?.kind ?? 'task';
+}
+
 function chooseStep(
   runs: StepRun[],
   filter: { step?: string; type?: (typeof STEP_TYPES)[number]; attempt?: number },
   buildId: number,
 ): StepRun {
-  const typeOf = (run: StepRun) => (run.spec as StoredDispatchSpec).spec.resource?.kind ?? 'task';
   const candidates = runs.filter(
     (r) => r.status === 'running' || (r.status === 'failed' && r.leaseId !== null && r.agentName !== null),
   );
   const matching = candidates.filter(
     (r) =>
       (filter.step === undefined || r.name === filter.step) &&
-      (filter.type === undefined || typeOf(r) === filter.type) &&
+      (filter.type === undefined || stepTypeOf(r) === filter.type) &&
       (filter.attempt === undefined || r.planId.includes(`/attempt/${filter.attempt}`)),
   );
-  const names = candidates.map((r) => `${r.name} (${typeOf(r)}, ${r.status})`).join(', ');
+  const names = candidates.map((r) => `${r.name} (${stepTypeOf(r)}, ${r.status})`).join(', ');
   const [only, ...more] = matching;
   if (!only)
     throw notFound(
@@ -130,7 +147,7 @@ function chooseStep(
     const attemptOf = (r: StepRun) => /\/attempt\/(\d+)/.exec(r.planId)?.[1];
     const choices = matching.map((r) => {
       const attempt = attemptOf(r);
-      return `  step: ${r.name}, type: ${typeOf(r)}${attempt === undefined ? '' : `, attempt: ${attempt}`} (${r.status})`;
+      return `  step: ${r.name}, type: ${stepTypeOf(r)}${attempt === undefined ? '' : `, attempt: ${attempt}`} (${r.status})`;
     });
     throw new HttpError(
       409,
