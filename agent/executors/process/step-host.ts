@@ -29,6 +29,9 @@ if (!process.argv[2]) {
 
 const steps = new Map<string, StepSupervision>();
 const spare = new SpareShell(hostDirOf(workRoot));
+// No spare (nor the probe of /bin/sh before it) until the host answered its first start: a host is
+// started for a step, which must not wait behind those forks.
+let answeredAStart = false;
 const agents = new Set<net.Socket>();
 /** Per step: the agents that read its log to the end and wait for more (see the 'follow' request). */
 const followers = new Map<string, Set<net.Socket>>();
@@ -88,6 +91,7 @@ function handle(agent: net.Socket, request: HostRequest): void {
   };
   const { spawnedAt, fromSpare } = step;
   writeLine(agent, { id: request.id, ok: true, pid: process.pid, spawnedAt, receivedAt, spare: fromSpare });
+  answeredAStart = true;
   void step.done.then((result) => {
     steps.delete(stateDir);
     followers.delete(stateDir);
@@ -120,7 +124,7 @@ setInterval(() => {
   if (!existsSync(workRoot)) stopAll();
   for (const step of steps.values()) step.checkAbort();
   // A spare for the next step, also while long steps run (a no-op when one waits).
-  if (!stopping) spare.refill();
+  if (!stopping && answeredAStart) spare.refill();
 }, ABORT_POLL_MS).unref();
 
 function listen(): void {
