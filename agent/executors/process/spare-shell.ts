@@ -14,7 +14,8 @@
 //    `<stateDir>/exec-error` and the step ends errored with the spawn's message;
 //  - and to keep even that rare: only a command that the host finds executable first (an ELF or a
 //    script whose `#!` interpreter is executable) in a directory that exists, with no run_as user, an
-//    environment of plain names, a PATH to search when the command has no slash, and no NUL bytes.
+//    environment of plain names the shell does not keep for itself, a PATH to search when the command
+//    has no slash, and no NUL bytes.
 //    Anything else is spawned as before, with its errors as before.
 //  - the shell must behave as this expects: `probe()` checks once per host that an exec'd step sees
 //    exactly its environment and that a failed exec is reported (dash and busybox ash do; bash does
@@ -37,6 +38,8 @@ import type { LaunchSpec } from './state.js';
 
 const SHELL = '/bin/sh';
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+// Names the shell keeps for itself (read-only, or rewritten on every line): the step would not see its value.
+const SHELL_OWNED = new Set(['PPID', 'LINENO', 'OPTIND', 'OPTARG']);
 // How long the probe's two shells may take (a loaded machine); past it, steps are spawned.
 const PROBE_TIMEOUT_MS = 10_000;
 
@@ -103,7 +106,7 @@ export function spareCanStart(spec: LaunchSpec): boolean {
   if (process.platform === 'win32' || spec.uid !== undefined || spec.gid !== undefined) return false;
   const words = [spec.file, spec.cwd, ...spec.args, ...Object.entries(spec.env).flat()];
   if (words.some((w) => w.includes('\0'))) return false;
-  if (!Object.keys(spec.env).every((name) => ENV_NAME.test(name))) return false;
+  if (!Object.keys(spec.env).every((name) => ENV_NAME.test(name) && !SHELL_OWNED.has(name))) return false;
   try {
     if (!statSync(spec.cwd).isDirectory()) return false;
   } catch {
@@ -182,7 +185,9 @@ export class SpareShell {
    */
   take(spec: LaunchSpec, execErrorFile: string): ChildProcess | undefined {
     const spare = this.spare;
-    if (!spare || !spareCanStart(spec)) return undefined;
+    // A spare killed from outside whose exit the host has not heard yet is no spare.
+    if (!spare || spare.exitCode !== null || spare.signalCode !== null || !spareCanStart(spec))
+      return undefined;
     this.spare = undefined;
     if (this.onSpareExit) spare.off('exit', this.onSpareExit);
     spare.stdin?.on('error', () => undefined);
