@@ -92,12 +92,15 @@ function handle(agent: net.Socket, request: HostRequest): void {
   const { spawnedAt, fromSpare } = step;
   writeLine(agent, { id: request.id, ok: true, pid: process.pid, spawnedAt, receivedAt, spare: fromSpare });
   answeredAStart = true;
+  // The next step's spare is forked while this one runs, not on the path of its end (the host's fork
+  // and the spare's exec would compete with the agent's and the hub's work on the step's end).
+  if (fromSpare) setImmediate(() => spare.refill());
   void step.done.then((result) => {
     steps.delete(stateDir);
     followers.delete(stateDir);
     for (const a of agents) writeLine(a, { op: 'ended', stateDir, result });
     maybeExit();
-    // The host is idle now, or between steps: the fork of the next spare is off every step's path.
+    // The first spare (after the probe), or one the steps started since have used.
     if (!stopping) setImmediate(() => spare.refill());
   });
 }
