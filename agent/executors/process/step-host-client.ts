@@ -23,13 +23,14 @@ const RETRY_CONNECT_MS = 10;
 
 /**
  * The host's answer to a start: its pid, and when the request went out, when the host read it (an older host
- * does not say) and when it spawned the step's process (Unix ms).
+ * does not say) and when it spawned the step's process (Unix ms); `spare`: a spare shell became the step.
  */
 export interface Started {
   pid: number;
   handedOverAt: number;
   receivedAt?: number;
   spawnedAt: number;
+  spare?: boolean;
 }
 
 type Answer = Omit<Started, 'handedOverAt'>;
@@ -62,8 +63,13 @@ class Connection {
       const waiter = this.pending.get(message.id);
       this.pending.delete(message.id);
       if (message.ok) {
-        const { pid, spawnedAt, receivedAt } = message;
-        waiter?.resolve({ pid, spawnedAt, ...(receivedAt === undefined ? {} : { receivedAt }) });
+        const { pid, spawnedAt, receivedAt, spare } = message;
+        waiter?.resolve({
+          pid,
+          spawnedAt,
+          ...(receivedAt === undefined ? {} : { receivedAt }),
+          ...(spare === undefined ? {} : { spare }),
+        });
       } else waiter?.reject(new Error(message.error));
     });
     this.closed = new Promise((resolve) => {
