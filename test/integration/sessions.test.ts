@@ -325,6 +325,38 @@ describe('slow handshakes', () => {
   });
 });
 
+describe('heartbeats', () => {
+  it("keeps a session across a stall of the hub's own event loop longer than three heartbeats", async () => {
+    const heartbeatMs = 200;
+    const hub = await hubFor({ heartbeatMs });
+    const raw = rawAgent(hub.grpcAddress, await hub.newAgentToken('steady'), { agentName: 'steady' });
+    cleanups.push(() => raw.close());
+    await raw.next('welcome');
+    let seq = 0;
+    const beat = setInterval(
+      () => raw.send({ msg: { $case: 'heartbeat', value: { seq: ++seq, sentAtUnixMs: Date.now() } } }),
+      heartbeatMs / 5,
+    );
+    cleanups.push(() => clearInterval(beat));
+    const before = await raw.next('heartbeat');
+    // The hub (in this process) is busy for five heartbeat intervals: it reads nothing meanwhile, so the
+    // agent's heartbeats wait in the socket. Busy in the event loop's check phase, its timers run next,
+    // before the reads. (Judged before reading them, the session ended.)
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const until = Date.now() + 5 * heartbeatMs;
+        while (Date.now() < until);
+        resolve();
+      }),
+    );
+    const lived = await Promise.race([
+      raw.next('heartbeat', (h) => h.seq >= before.seq + 4).then(() => 'lived'),
+      raw.ended.then((end) => `ended: ${end.details}`),
+    ]);
+    expect(lived).toBe('lived');
+  });
+});
+
 describe('leases', () => {
   it('re-queues an assignment that is not accepted in time to another agent', async () => {
     const hub = await hubFor({ acceptWithinMs: 300 });
