@@ -116,8 +116,6 @@ export class AgentSession implements AgentConnection {
   private lastSeen: number;
   /** When the heartbeat timer last ran: a tick far later than its interval means the hub stalled. */
   private lastTick = 0;
-  /** The hub is handling a message (waiting on the store or the dispatcher): the stream is not read. */
-  private handling = false;
   private heartbeatSeq = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -169,11 +167,7 @@ export class AgentSession implements AgentConnection {
         const next = await iterator.next();
         if (next.done) break;
         this.lastSeen = this.deps.now();
-        // What the agent sends meanwhile waits unread: its silence counts only while the hub reads.
-        this.handling = true;
         await this.handle(next.value);
-        this.handling = false;
-        this.lastSeen = this.deps.now();
       }
       this.log.info('agent closed its session');
     } catch (err) {
@@ -421,7 +415,7 @@ export class AgentSession implements AgentConnection {
       // tick, once the reads have run. (Judged now, one stall ended every session at once.)
       const late = now - this.lastTick > this.deps.heartbeatMs * 2;
       this.lastTick = now;
-      if (!late && !this.handling && now - this.lastSeen > this.deps.heartbeatMs * 3) {
+      if (!late && now - this.lastSeen > this.deps.heartbeatMs * 3) {
         this.log.warn({ silentMs: now - this.lastSeen }, 'agent missed heartbeats; ending its session');
         this.fail(GrpcStatus.UNAVAILABLE, 'missed heartbeats');
         return;
