@@ -4,6 +4,7 @@
 // other replicas only ask whether an agent was heard from in the last minute).
 
 import type { Logger } from 'pino';
+import { chunks } from '../../common/chunks.js';
 import type { Store } from '../store/store.js';
 
 /** How often the touched agents are written: the resolution of `lastHeartbeatAt`. */
@@ -38,8 +39,7 @@ export class HeartbeatTouches {
       const names = [...this.touched];
       this.touched = new Set();
       const at = this.now();
-      for (let i = 0; i < names.length; i += NAMES_PER_STATEMENT) {
-        const chunk = names.slice(i, i + NAMES_PER_STATEMENT);
+      for (const chunk of chunks(names, NAMES_PER_STATEMENT)) {
         try {
           await this.store.touchAgents(chunk, at);
         } catch (err) {

@@ -115,6 +115,8 @@ export class AgentSession implements AgentConnection {
   private readonly leases = new Map<string, LeaseCache>();
   private readonly revoked = new Set<string>();
   private lastSeen: number;
+  /** When the heartbeat timer last ran: a tick far later than its interval means the hub stalled. */
+  private lastTick = 0;
   private heartbeatSeq = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -411,9 +413,15 @@ export class AgentSession implements AgentConnection {
 
   private startHeartbeats(): void {
     this.lastSeen = this.deps.now();
+    this.lastTick = this.lastSeen;
     this.timer = setInterval(() => {
       const now = this.deps.now();
-      if (now - this.lastSeen > this.deps.heartbeatMs * 3) {
+      // A tick this late means the hub itself stalled (a loaded host, a long GC, a busy event loop): what
+      // the agent sent meanwhile is still unread in the socket, not missing, so it is judged at the next
+      // tick, once the reads have run. (Judged now, one stall ended every session at once.)
+      const late = now - this.lastTick > this.deps.heartbeatMs * 2;
+      this.lastTick = now;
+      if (!late && now - this.lastSeen > this.deps.heartbeatMs * 3) {
         this.log.warn({ silentMs: now - this.lastSeen }, 'agent missed heartbeats; ending its session');
         this.fail(GrpcStatus.UNAVAILABLE, 'missed heartbeats');
         return;

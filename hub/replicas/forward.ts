@@ -6,7 +6,7 @@
 
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { isIP } from 'node:net';
-import { networkInterfaces } from 'node:os';
+import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError } from '../api/errors.js';
 
@@ -87,20 +87,25 @@ export async function forwardToReplica(
 /**
  * The URL other replicas reach this one's API at: `replicaUrl`, else the listen address with its host
  * replaced by `replicaHost` (bracketed when an IPv6 address), or a wildcard host by this machine's first
- * non-loopback IPv4 address (a pod's IP).
+ * non-loopback IPv4 address (a pod's IP), else (an IPv6-only machine) its first global IPv6 address.
  */
 export function replicaUrlOf(
   configured: { replicaUrl?: string | undefined; replicaHost?: string | undefined },
   listening: URL,
+  interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces(),
 ): string {
   if (configured.replicaUrl) return configured.replicaUrl.replace(/\/+$/, '');
   const host = configured.replicaHost;
   if (host) listening.hostname = isIP(host) === 6 ? `[${host}]` : host;
   else if (listening.hostname === '0.0.0.0' || listening.hostname === '[::]') {
-    const address = Object.values(networkInterfaces())
+    const external = Object.values(interfaces)
       .flat()
-      .find((a) => a?.family === 'IPv4' && !a.internal)?.address;
-    if (address) listening.hostname = address;
+      .filter((a) => a !== undefined && !a.internal);
+    const v4 = external.find((a) => a?.family === 'IPv4');
+    // Link-local addresses (fe80::/10) need a zone and are not routed between nodes.
+    const v6 = external.find((a) => a?.family === 'IPv6' && !/^fe[89ab]/i.test(a.address));
+    if (v4) listening.hostname = v4.address;
+    else if (v6) listening.hostname = `[${v6.address}]`;
   }
   return listening.origin;
 }

@@ -1,6 +1,7 @@
 // AuditLogStore on Kysely: one row per state-changing request or login, pruned by age.
 
 import type { Kysely, Selectable } from 'kysely';
+import { chunks } from '../../common/chunks.js';
 import { num } from './rows.js';
 import type { AuditLogTable, Database } from './schema.js';
 import type { AuditEntry, AuditFilter, AuditLogStore } from './store.js';
@@ -8,6 +9,9 @@ import type { AuditEntry, AuditFilter, AuditLogStore } from './store.js';
 function toEntry(row: Selectable<AuditLogTable>): AuditEntry {
   return { ...row, at: num(row.at) };
 }
+
+/** 7 parameters a row: well under SQLite's and PostgreSQL's bound-parameter limits per statement. */
+const ROWS_PER_INSERT = 500;
 
 /** Entries waiting for their shared insert, and who waits for each. */
 interface Batch {
@@ -32,12 +36,8 @@ export class KyselyAuditLog implements AuditLogStore {
     const entries = [entry];
     const done = new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
       this.batch = undefined;
-      // 7 parameters a row: well under SQLite's and PostgreSQL's limits per statement.
-      for (let i = 0; i < entries.length; i += 500)
-        await this.db
-          .insertInto('audit_log')
-          .values(entries.slice(i, i + 500))
-          .execute();
+      for (const rows of chunks(entries, ROWS_PER_INSERT))
+        await this.db.insertInto('audit_log').values(rows).execute();
     });
     this.batch = { entries, done };
     return done;

@@ -74,6 +74,8 @@ const BUILD_DEADLINE_MS = 15_000;
  */
 const AFTER_FAULT_MS = 40_000;
 const TERMINAL = ['succeeded', 'failed', 'errored', 'aborted'];
+/** A finished build's event stream ends by itself; this only bounds a hub that never ends it. */
+const FINISHED_STREAM_MS = 120_000;
 /** A hub drain (SIGTERM path) must finish within this. */
 const DRAIN_BOUND_MS = 10_000;
 /** The per-build cap of capped runs: well below the ~20-35 KB the three steps print. */
@@ -231,24 +233,36 @@ async function waitUntil(check: () => boolean | Promise<boolean>, stopped: () =>
   return false;
 }
 
-/** A build's events so far: the SSE stream up to its end, or whatever came within a second. */
+/**
+ * A build's events: for a finished build the whole SSE stream (the hub ends it after the final status;
+ * cut after a second, a loaded machine's replay of a few thousand lines was read as lines and exit
+ * statuses missing), else whatever came within a second (a stuck build's stream never ends).
+ */
 async function readEvents(
   hub: TestHub,
   buildId: number,
+  finished: boolean,
 ): Promise<{ event: string; data: Record<string, unknown> }[]> {
   const res = await fetch(`${hub.url}/api/v1/builds/${buildId}/events`, {
     headers: { authorization: `Bearer ${hub.adminToken}` },
   });
   const reader = res.body!.getReader() as ReadableStreamDefaultReader<Uint8Array>;
   const decoder = new TextDecoder();
-  const until = Date.now() + 1_000;
+  const bound = new AbortController();
+  const timeout = sleep(finished ? FINISHED_STREAM_MS : 1_000, 'timeout' as const, {
+    signal: bound.signal,
+  }).catch(() => 'timeout' as const);
   let text = '';
   for (;;) {
-    const timeout = sleep(Math.max(0, until - Date.now())).then(() => 'timeout' as const);
     const chunk = await Promise.race([reader.read(), timeout]);
+    if (chunk === 'timeout' && finished)
+      throw new Error(
+        `the event stream of finished build ${buildId} did not end within ${FINISHED_STREAM_MS} ms`,
+      );
     if (chunk === 'timeout' || chunk.done) break;
     text += decoder.decode(chunk.value, { stream: true });
   }
+  bound.abort();
   await reader.cancel().catch(() => undefined);
   const out: { event: string; data: Record<string, unknown> }[] = [];
   // Only whole blocks: the last one may have been cut off by the timeout.
@@ -718,7 +732,7 @@ ${task(left, markDir(left), '    ', 'inputs: [{ name: out }]\n', 'echo "left saw
     proxy.setDelay(0);
     checkRun(result, {
       build,
-      events: await readEvents(state.hub, id),
+      events: await readEvents(state.hub, id, build !== undefined && TERMINAL.includes(build.status)),
       steps,
       marks: new Map(
         await Promise.all(steps.map(async (s) => [s.name, await readMarks(markDir(s))] as const)),

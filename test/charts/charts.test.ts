@@ -7,6 +7,7 @@
 // without them the suite is skipped and its name says why. `npm run test:charts` runs only this file.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
@@ -29,6 +30,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseAgentConfig } from '../../agent/config.js';
 import { DOCUMENTED_RBAC } from '../../agent/executors/kubernetes/rbac.js';
 import { agentIdentity } from '../../hub/gateway/session.js';
+import { spawnChildHub } from '../support/child-hub.js';
 import { requiredMessage, requireAll } from '../support/require-all.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
@@ -242,6 +244,22 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 
 // ---- outpost-agent -------------------------------------------------------------------------------
 
+/** Resolves once a TCP connection to host:port is established (and closes it). */
+const connects = (host: string, port: number) =>
+  new Promise<void>((resolve, reject) => {
+    const socket = net.connect({ host, port }, () => {
+      socket.destroy();
+      resolve();
+    });
+    socket.once('error', (err) => reject(new Error(`no listener at ${host}:${port}: ${err.message}`)));
+  });
+
+/** `HOST:PORT` as a listen flag or config names it: an IPv6 host in brackets. */
+const listenAt = (values: Obj, port: number) => {
+  const host = values.listenHost as string;
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+};
+
 function checkAgent(objects: K8sObject[], values: Obj): void {
   validateAll(objects);
   expect(find(objects, 'ClusterRole')).toEqual([]);
@@ -293,7 +311,7 @@ function checkAgent(objects: K8sObject[], values: Obj): void {
   );
   if (data.enabled) {
     expect(config.dataEndpoint).toEqual({
-      listen: `0.0.0.0:${data.port}`,
+      listen: listenAt(values, data.port),
       advertise: `http://${sts.metadata.name}-0.${headless.metadata.name}.${NAMESPACE}.svc:${data.port}`,
     });
     expect(dataPort?.port).toBe(data.port);
@@ -346,7 +364,7 @@ function checkAgent(objects: K8sObject[], values: Obj): void {
 
   // Probes on the metrics port, which is where the config says the agent listens.
   const port = agent.ports!.find((p) => p.name === 'metrics')!;
-  expect(config.metrics?.listen).toBe(`0.0.0.0:${port.containerPort}`);
+  expect(config.metrics?.listen).toBe(listenAt(values, port.containerPort));
   for (const probe of [agent.livenessProbe, agent.readinessProbe, agent.startupProbe])
     expect(probe?.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
   const service = one(objects, 'Service');
@@ -595,8 +613,8 @@ function checkHub(objects: K8sObject[], values: Obj): void {
   const ports: Record<string, number> = Object.fromEntries(
     hub.ports!.map((p) => [p.name ?? '', p.containerPort] as const),
   );
-  expect(args).toContain(`--http-listen=0.0.0.0:${ports.http}`);
-  expect(args).toContain(`--grpc-listen=0.0.0.0:${ports.grpc}`);
+  expect(args).toContain(`--http-listen=${listenAt(values, ports.http!)}`);
+  expect(args).toContain(`--grpc-listen=${listenAt(values, ports.grpc!)}`);
   const services = find(objects, 'Service');
   expect(
     services.map((s) => (s.spec as { ports: { targetPort: string }[] }).ports[0]!.targetPort).sort(),
@@ -671,12 +689,15 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
                 { image: { digest: 'latest' } },
                 { networkPolicy: { egress: [{ too: [] }] } },
                 { networkPolicy: { agentPorts: [0] } },
+                { listenHost: '[::]' },
               ]
             : [
                 { database: { type: 'mysql' } },
                 { replicas: 0 },
                 { persistence: { size: 'ten gigs' } },
                 { leaseGrace: '2 minutes' },
+                { listenHost: 'everywhere' },
+                { listenHost: '' },
                 // The key itself is never a value: only the Secret that holds it.
                 { encryption: { key: 'k'.repeat(32) } },
               ];
@@ -701,6 +722,32 @@ describe.skipIf(skipReason !== undefined)(`charts${skipReason ? ` (skipped: ${sk
       }
     });
   }
+
+  it("outpost-hub's default listen flags reach the hub over IPv4 and IPv6 (dual-stack sockets)", async () => {
+    const deploy = one(
+      renderObjects('outpost-hub', [path.join(ROOT, 'charts/outpost-hub/ci/default-values.yaml')]),
+      'Deployment',
+    );
+    const args = podSpec(deploy).containers[0]!.args!;
+    // The chart's own flags, on ports the system picks.
+    const listen = args
+      .filter((a) => a.startsWith('--http-listen=') || a.startsWith('--grpc-listen='))
+      .map((a) => a.replace(/:\d+$/, ':0'));
+    expect(listen).toEqual(['--http-listen=[::]:0', '--grpc-listen=[::]:0']);
+    const dir = mkdtempSync(path.join(TMP, 'dual-stack-hub-'));
+    const hub = await spawnChildHub(dir, { args: listen });
+    try {
+      const port = new URL(hub.url).port;
+      for (const host of ['127.0.0.1', '[::1]']) {
+        const res = await fetch(`http://${host}:${port}/healthz`);
+        expect(res.status, `HTTP on ${host}`).toBe(200);
+        await connects(host.replace(/^\[|\]$/g, ''), hub.grpcPort);
+      }
+    } finally {
+      hub.child.kill('SIGTERM');
+      await hub.exited;
+    }
+  });
 
   it('outpost-agent without hub.address or a token fails with a message', () => {
     const r = render('outpost-agent', []);

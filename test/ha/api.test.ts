@@ -201,6 +201,11 @@ describe.skipIf(unavailable !== undefined)('the API on every hub replica', () =>
       const queues = await Promise.all(hubs.map((hub) => api<QueuedStep[]>(hub, 'GET', '/queue')));
       for (const queue of queues) expect.soft(queue.body, '/queue').toEqual(queues[0]!.body);
       expect(queues[0]!.body.map((q) => q.buildId)).toEqual([stuck.body.id]);
+      // Both slots are in use while the steps run, and every replica counts them: from the store's leases,
+      // not its own sessions (A holds the agent's stream; B and C hold none).
+      const views = await Promise.all(hubs.map((hub) => api<AgentSummary[]>(hub, 'GET', '/agents')));
+      for (const view of views) expect.soft(view.body, '/agents').toEqual(views[0]!.body);
+      expect(views[0]!.body.flatMap((x) => x.pools.map((p) => p.inUse))).toEqual([2]);
       expect((await api(b, 'PUT', `/builds/${stuck.body.id}/abort`)).status).toBe(204);
 
       // Paused on B, the pipeline shows paused on the leader, and a trigger on A waits for the unpause.

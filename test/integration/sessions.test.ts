@@ -30,7 +30,7 @@ import {
   type TestHub,
   scrapeMetrics,
 } from '../support/harness.js';
-import { rawAgent } from '../support/raw-agent.js';
+import { rawAgent, type RawAgent } from '../support/raw-agent.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -42,6 +42,16 @@ async function hubFor(overrides: Parameters<typeof startTestHub>[0] = {}): Promi
   const hub = await startTestHub(overrides);
   cleanups.push(() => hub.close());
   return hub;
+}
+
+/** The agent side's heartbeats, every `ms` until the test ends. */
+function heartbeatEvery(raw: RawAgent, ms: number): void {
+  let seq = 0;
+  const beat = setInterval(
+    () => raw.send({ msg: { $case: 'heartbeat', value: { seq: ++seq, sentAtUnixMs: Date.now() } } }),
+    ms,
+  );
+  cleanups.push(() => clearInterval(beat));
 }
 
 async function agentFor(hub: TestHub, opts: Parameters<typeof startTestAgent>[1] = {}) {
@@ -309,16 +319,38 @@ describe('slow handshakes', () => {
     // The agent may say nothing for up to three heartbeats after its Welcome: it waits for the hub's first
     // heartbeat, then beats often.
     await Promise.race([raw.next('heartbeat'), raw.ended]);
-    let seq = 0;
-    const beat = setInterval(
-      () => raw.send({ msg: { $case: 'heartbeat', value: { seq: ++seq, sentAtUnixMs: Date.now() } } }),
-      heartbeatMs / 5,
-    );
-    cleanups.push(() => clearInterval(beat));
+    heartbeatEvery(raw, heartbeatMs / 5);
     // The hub's third heartbeat arrives: the session lives. (Its silence was counted from the Hello, so the
     // hub ended it at its first heartbeat check; the agent came back, again slowly, and so on.)
     const lived = await Promise.race([
       raw.next('heartbeat', (h) => h.seq >= 3).then(() => 'lived'),
+      raw.ended.then((end) => `ended: ${end.details}`),
+    ]);
+    expect(lived).toBe('lived');
+  });
+});
+
+describe('heartbeats', () => {
+  it("keeps a session across a stall of the hub's own event loop longer than three heartbeats", async () => {
+    const heartbeatMs = 200;
+    const hub = await hubFor({ heartbeatMs });
+    const raw = rawAgent(hub.grpcAddress, await hub.newAgentToken('steady'), { agentName: 'steady' });
+    cleanups.push(() => raw.close());
+    await raw.next('welcome');
+    heartbeatEvery(raw, heartbeatMs / 5);
+    const before = await raw.next('heartbeat');
+    // The hub (in this process) is busy for five heartbeat intervals: it reads nothing meanwhile, so the
+    // agent's heartbeats wait in the socket. Busy in the event loop's check phase, its timers run next,
+    // before the reads. (Judged before reading them, the session ended.)
+    await new Promise<void>((resolve) =>
+      setImmediate(() => {
+        const until = Date.now() + 5 * heartbeatMs;
+        while (Date.now() < until);
+        resolve();
+      }),
+    );
+    const lived = await Promise.race([
+      raw.next('heartbeat', (h) => h.seq >= before.seq + 4).then(() => 'lived'),
       raw.ended.then((end) => `ended: ${end.details}`),
     ]);
     expect(lived).toBe('lived');

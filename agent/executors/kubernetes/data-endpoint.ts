@@ -20,7 +20,7 @@ import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 
 export interface DataEndpointOptions {
-  /** host:port to listen on ("0.0.0.0:7790" in a cluster, "127.0.0.1:0" in tests). */
+  /** host:port to listen on ("[::]:7790" in a cluster, "127.0.0.1:0" in tests). */
   listen: string;
   /** The base URL pods reach the listener at (a Service); default: http://<listen address>. */
   advertise?: string;

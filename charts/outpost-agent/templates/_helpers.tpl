@@ -117,11 +117,12 @@ test/charts checks the rendered Role against that list.
 {{- if .Values.hub.tls.insecurePlaintext }}{{- $_ := set $tls "insecure_plaintext" true }}{{- end }}
 {{- if $tls }}{{- $_ := set $hub "tls" $tls }}{{- end }}
 {{- $cluster := required "cluster is required: a name for this cluster, unique per hub (e.g. eu-1); the hub knows each agent as CLUSTER/POD-NAME" .Values.cluster }}
-{{- $config := dict "hub" $hub "token_file" (printf "/etc/outpost/token/%s" .Values.token.key) "cluster" $cluster "work_dir" "/var/lib/outpost-agent" "metrics" (dict "listen" (printf "0.0.0.0:%d" (int .Values.metrics.port))) "drain_timeout_seconds" (int .Values.drainTimeoutSeconds) "cache_max_mb" (int .Values.cacheMaxMb) "task_cache_max_mb" (int .Values.taskCacheMaxMb) "pools" $pools }}
+{{- $listen := ternary (printf "[%s]" .Values.listenHost) .Values.listenHost (contains ":" .Values.listenHost) }}
+{{- $config := dict "hub" $hub "token_file" (printf "/etc/outpost/token/%s" .Values.token.key) "cluster" $cluster "work_dir" "/var/lib/outpost-agent" "metrics" (dict "listen" (printf "%s:%d" $listen (int .Values.metrics.port))) "drain_timeout_seconds" (int .Values.drainTimeoutSeconds) "cache_max_mb" (int .Values.cacheMaxMb) "task_cache_max_mb" (int .Values.taskCacheMaxMb) "pools" $pools }}
 {{- if .Values.dataEndpoint.enabled }}
 {{- $port := int .Values.dataEndpoint.port }}
 {{- /* {hostname}: each agent's own pod name, so a step pod reaches the agent that runs it. */}}
-{{- $_ := set $config "data_endpoint" (dict "listen" (printf "0.0.0.0:%d" $port) "advertise" (printf "http://{hostname}.%s.%s.svc:%d" (include "outpost-agent.fullname" .) .Release.Namespace $port)) }}
+{{- $_ := set $config "data_endpoint" (dict "listen" (printf "%s:%d" $listen $port) "advertise" (printf "http://{hostname}.%s.%s.svc:%d" (include "outpost-agent.fullname" .) .Release.Namespace $port)) }}
 {{- end }}
 {{- toYaml $config }}
 {{- end }}

@@ -49,3 +49,8 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- default "default" .Values.serviceAccount.name }}
 {{- end }}
 {{- end }}
+
+{{/* listenHost as the host of a HOST:PORT flag: an IPv6 address in brackets ("[::]"). */}}
+{{- define "outpost-hub.listenHost" -}}
+{{- ternary (printf "[%s]" .Values.listenHost) .Values.listenHost (contains ":" .Values.listenHost) }}
+{{- end }}
