@@ -456,12 +456,6 @@ export class Dispatcher {
     return { ok: true, stepRunId: lease.stepRunId, buildId: lease.buildId };
   }
 
-  /** Whether this dispatcher keeps a lease of `agentName` (running, or waiting its grace for the agent). */
-  holdsLeasesOf(agentName: string): boolean {
-    for (const lease of this.leases.values()) if (lease.agentName === agentName) return true;
-    return false;
-  }
-
   /** A running lease, whoever holds it (artifact calls come outside the session stream). */
   runningLease(leaseId: string): { stepRunId: number; buildId: number; agentName: string } | undefined {
     const lease = this.leases.get(leaseId);

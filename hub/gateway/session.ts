@@ -39,7 +39,6 @@ import { logPayloadBytes } from '../log-text/log-payload.js';
 import type { HubMetrics } from '../metrics.js';
 import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
 import { boundsViolation } from './agent-bounds.js';
-import { identityClaimRefusal } from './identity-claims.js';
 import type { HeartbeatTouches } from './heartbeat-touches.js';
 import { outputsMismatch } from './output-check.js';
 
@@ -346,11 +345,6 @@ export class AgentSession implements AgentConnection {
     if (violation) {
       this.deps.metrics.agentRefusals.inc({ reason: violation.field });
       throw new GatewayError(GrpcStatus.PERMISSION_DENIED, violation.message);
-    }
-    const claimed = await identityClaimRefusal(this.deps, identity, this.token.id);
-    if (claimed) {
-      this.deps.metrics.agentRefusals.inc({ reason: 'identity_held' });
-      throw new GatewayError(GrpcStatus.PERMISSION_DENIED, claimed);
     }
     this.agentName = identity;
     this.cluster = hello.cluster;

@@ -5,7 +5,6 @@ import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { SESSION_METADATA_KEY } from '../../common/agent-session.js';
 import {
   AgentGatewayClient,
-  LogStream,
   Platform,
   ProtocolVersion,
   StepStatus,
@@ -118,12 +117,6 @@ export function sideCallsOf(
   metadata.set('authorization', `Bearer ${token}`);
   metadata.set(SESSION_METADATA_KEY, sessionId);
   return { client, metadata };
-}
-
-/** A stdout LogChunk of `text` under `leaseId`, as sequence `seq`. */
-export function logMessage(leaseId: string, seq: number, text: string): AgentMessage {
-  const value = { leaseId, seq, stream: LogStream.LOG_STREAM_STDOUT, data: Buffer.from(text), atUnixMs: 0 };
-  return { msg: { $case: 'log', value } };
 }
 
 /** A Finished for `leaseId` after log sequence `lastLogSeq`: succeeded, exit 0, unless `patch` says else. */
