@@ -1,10 +1,10 @@
-import { existsSync, readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ExecStep, LogData, RunningStep } from '../executor.js';
-import { ProcessExecutor, ProcessStep } from './executor.js';
+import { ProcessExecutor } from './executor.js';
 import { preciseNow } from './state.js';
 
 let root: string;
@@ -572,83 +572,5 @@ describe('ProcessExecutor across an agent restart', () => {
     expect(text(logs)).toBe('survived\n');
     expect(result.status).toBe('succeeded');
     expect(await gone(supervisor)).toBe(true);
-  });
-});
-
-// The step host's spare shell (spare-shell.ts) becomes a step instead of a fork of the host, where
-// /bin/sh passes its probe (dash, busybox ash; not bash, whose hosts spawn every step).
-const shellHasSpares = process.platform === 'linux' && realpathSync('/bin/sh').endsWith('dash');
-if (!shellHasSpares) console.info('spare shell tests skipped: /bin/sh is not dash on Linux');
-describe.runIf(shellHasSpares)('ProcessExecutor with a spare shell', () => {
-  beforeEach(() => {
-    // One host for the whole test: spares are made between its steps.
-    executor = new ProcessExecutor({ workRoot: path.join(root, 'work'), hostLingerMs: 300 });
-  });
-
-  const fromSpare = (r: RunningStep) => r instanceof ProcessStep && r.fromSpare;
-
-  /** Runs `make()`'s steps until one comes from a spare (the first ones wait for the host's probe). */
-  async function runFromSpare(make: () => ExecStep) {
-    for (let attempt = 1; attempt <= 30; attempt++) {
-      const ran = await run(make());
-      if (fromSpare(ran.r)) return ran;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error('no step came from a spare shell within 30 steps');
-  }
-
-  it('a step from the spare sees what a spawned step sees: argv, cwd, env, fds, signals, exit status', async () => {
-    const probe = () =>
-      step({
-        env: { FOO: 'it\'s a "b" $HOME `x`', MULTI: 'one\ntwo' },
-        run: {
-          path: 'sh',
-          args: [
-            '-c',
-            'echo "$0|$#|$1"; pwd; env | sort; ls /proc/self/fd | tr "\\n" " "; read -r line || echo "stdin: eof"; grep -E "^Sig(Ign|Blk|Cgt)" /proc/self/status; exit 7',
-            'first arg',
-          ],
-        },
-      });
-    // A host's first step is spawned: its first spare is made after that step.
-    const spawned = await run(probe());
-    expect(fromSpare(spawned.r)).toBe(false);
-    const spare = await runFromSpare(probe);
-    const seen = ({ logs, workDir }: { logs: LogData[]; workDir: string }) =>
-      text(logs).replaceAll(path.dirname(workDir), 'STEP');
-    expect(spare.result).toEqual({ status: 'failed', exitStatus: 7, error: undefined });
-    expect(spawned.result).toEqual(spare.result);
-    expect(seen(spare)).toBe(seen(spawned));
-    expect(seen(spare)).toContain('FOO=it\'s a "b" $HOME `x`\n');
-  });
-
-  it("a step's own exit 127 is its failure, not a missing command", async () => {
-    const { result } = await runFromSpare(() => sh('exit 127'));
-    expect(result).toEqual({ status: 'failed', exitStatus: 127, error: undefined });
-  });
-
-  it('a missing command still ends errored, command not found, once spares are in use', async () => {
-    await runFromSpare(() => sh('true'));
-    const { result, logs } = await run(step({ run: { path: 'no-such-command-xyz' } }));
-    expect(result).toEqual({
-      status: 'errored',
-      exitStatus: -1,
-      error: 'run.path "no-such-command-xyz": command not found',
-    });
-    expect(logs).toEqual([]);
-  });
-
-  it('aborting a step from the spare ends its whole group', async () => {
-    // Every attempt is checked; the test needs one of them to have come from a spare.
-    for (let attempt = 1; ; attempt++) {
-      const r = await start(sh('sleep 30 & sleep 30; echo never'));
-      const collected = collect(r);
-      await r.abort(0, 'test');
-      expect(await r.wait()).toEqual({ status: 'aborted', exitStatus: 143, error: 'interrupted' });
-      expect(text(await collected)).toBe('');
-      if (fromSpare(r)) break;
-      if (attempt === 30) throw new Error('no step came from a spare shell within 30 steps');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   });
 });

@@ -193,7 +193,6 @@ export class ProcessExecutor implements Executor {
     running.handedOverAt = started.handedOverAt;
     running.receivedAt = started.receivedAt;
     running.spawnedAt = started.spawnedAt;
-    running.fromSpare = started.spare === true;
     // An intercepting shell runs on the host: only for steps that run there too.
     if (step.rootfs === undefined)
       running.shell = {
@@ -371,8 +370,6 @@ export class ProcessStep implements RunningStep {
   handedOverAt: number | undefined;
   receivedAt: number | undefined;
   spawnedAt: number | undefined;
-  /** Set on a step this agent process started: whether a spare shell of the host became it (spare-shell.ts). */
-  fromSpare = false;
   /** When the step's process ended (Unix ms), once it did and the host said so. */
   exitedAt: number | undefined;
   private readonly stepRoot: string;

@@ -21,10 +21,9 @@ export type HostRequest =
 export type HostMessage =
   /**
    * The step's process runs (or could not be spawned: its result says so); `receivedAt` (when the host
-   * read the request; absent from an older host) and `spawnedAt` Unix ms; `spare`: a spare shell became
-   * the step (spare-shell.ts; absent from an older host, or when spawned).
+   * read the request; absent from an older host) and `spawnedAt` Unix ms.
    */
-  | { id: number; ok: true; pid: number; spawnedAt: number; receivedAt?: number; spare?: boolean }
+  | { id: number; ok: true; pid: number; spawnedAt: number; receivedAt?: number }
   | { id: number; ok: false; error: string }
   /**
    * Sent to every connected agent once a step's result.json is written, with its content: the agent

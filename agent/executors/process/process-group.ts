@@ -27,31 +27,23 @@ export class ProcessGroup {
   private terminated: Promise<void> | undefined;
   private resolveTerminated: (() => void) | undefined;
 
-  /**
-   * Starts `file` as the leader of its own process group. `started`: a child already running the step
-   * as such (a spare shell that execs it, spare-shell.ts), with `execError` telling after its exit
-   * whether that exec failed.
-   */
   constructor(
     file: string,
     args: string[],
     opts: { cwd: string; env: Record<string, string>; uid?: number; gid?: number },
-    started?: { child: ChildProcess; execError: () => NodeJS.ErrnoException | undefined },
   ) {
-    this.child =
-      started?.child ??
-      spawn(file, args, {
-        cwd: opts.cwd,
-        env: opts.env,
-        // A pool's run_as: the step drops to that user (libuv also clears supplementary groups).
-        ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }),
-        // Own process group (POSIX), so kill(-pid) reaches every descendant that did not setsid away.
-        detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        windowsHide: true,
-      });
+    this.child = spawn(file, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      // A pool's run_as: the step drops to that user (libuv also clears supplementary groups).
+      ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }),
+      // Own process group (POSIX), so kill(-pid) reaches every descendant that did not setsid away.
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      windowsHide: true,
+    });
     this.exit = new Promise<GroupExit>((resolve) => {
-      let spawned = started !== undefined;
+      let spawned = false;
       this.child.once('spawn', () => (spawned = true));
       this.child.on('error', (error: NodeJS.ErrnoException) => {
         // After a successful spawn, 'error' is only about signalling, which we do ourselves.
@@ -61,12 +53,7 @@ export class ProcessGroup {
         resolve(this.exitInfo);
       });
       this.child.once('exit', (code, signal) => {
-        const error = started?.execError();
-        // The shell whose exec failed started nothing: its group is gone with it.
-        if (error) this.gone = true;
-        this.exitInfo = error
-          ? { kind: 'spawn-error', error }
-          : { kind: 'exited', code, signal, at: preciseNow() };
+        this.exitInfo = { kind: 'exited', code, signal, at: preciseNow() };
         resolve(this.exitInfo);
       });
     });

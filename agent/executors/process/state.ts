@@ -13,8 +13,6 @@
 //                 ends the step as aborted with that grace (the host also looks every 250 ms)
 //   result.json   the step's ExecResult, written by the host (temp + rename) after the last log
 //                 record: its presence means the log is complete
-//   exec-error    the shell's status when a spare shell could not exec the step (spare-shell.ts);
-//                 read by the host only
 //
 // The host's socket and its own stderr (host.log) are in `<workRoot>/.host/` (host-socket.ts).
 //
@@ -39,7 +37,6 @@ export const FILES = {
   pgid: 'pgid',
   abort: 'abort.json',
   result: 'result.json',
-  execError: 'exec-error',
 } as const;
 
 export function stateFile(stateDir: string, name: keyof typeof FILES): string {

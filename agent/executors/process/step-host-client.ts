@@ -23,14 +23,13 @@ const RETRY_CONNECT_MS = 10;
 
 /**
  * The host's answer to a start: its pid, and when the request went out, when the host read it (an older host
- * does not say) and when it spawned the step's process (Unix ms); `spare`: a spare shell became the step.
+ * does not say) and when it spawned the step's process (Unix ms).
  */
 export interface Started {
   pid: number;
   handedOverAt: number;
   receivedAt?: number;
   spawnedAt: number;
-  spare?: boolean;
 }
 
 type Answer = Omit<Started, 'handedOverAt'>;
@@ -63,13 +62,8 @@ class Connection {
       const waiter = this.pending.get(message.id);
       this.pending.delete(message.id);
       if (message.ok) {
-        const { pid, spawnedAt, receivedAt, spare } = message;
-        waiter?.resolve({
-          pid,
-          spawnedAt,
-          ...(receivedAt === undefined ? {} : { receivedAt }),
-          ...(spare === undefined ? {} : { spare }),
-        });
+        const { pid, spawnedAt, receivedAt } = message;
+        waiter?.resolve({ pid, spawnedAt, ...(receivedAt === undefined ? {} : { receivedAt }) });
       } else waiter?.reject(new Error(message.error));
     });
     this.closed = new Promise((resolve) => {

@@ -9,15 +9,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 // The step host and the node-only modules it imports.
-const SOURCES = [
-  'step-host',
-  'step-supervision',
-  'spare-shell',
-  'host-socket',
-  'log-records',
-  'process-group',
-  'state',
-];
+const SOURCES = ['step-host', 'step-supervision', 'host-socket', 'log-records', 'process-group', 'state'];
 
 let cached: Promise<string> | undefined;
 

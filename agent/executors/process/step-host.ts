@@ -13,7 +13,6 @@ import net from 'node:net';
 import path from 'node:path';
 import { hostDirOf, readLines, socketPathOf, writeLine, type HostRequest } from './host-socket.js';
 import { preciseNow } from './state.js';
-import { SpareShell } from './spare-shell.js';
 import { StepSupervision } from './step-supervision.js';
 
 // How often each step's abort.json is looked at, in case the agent's message never arrives.
@@ -28,10 +27,6 @@ if (!process.argv[2]) {
 }
 
 const steps = new Map<string, StepSupervision>();
-const spare = new SpareShell(hostDirOf(workRoot));
-// No spare (nor the probe of /bin/sh before it) until the host answered its first start: a host is
-// started for a step, which must not wait behind those forks.
-let answeredAStart = false;
 const agents = new Set<net.Socket>();
 /** Per step: the agents that read its log to the end and wait for more (see the 'follow' request). */
 const followers = new Map<string, Set<net.Socket>>();
@@ -46,7 +41,6 @@ function maybeExit(): void {
 /** Every step ends as aborted (an operator stopped the host); the host exits when they have. */
 function stopAll(): void {
   stopping = true;
-  spare.close();
   for (const step of steps.values()) step.abortNow();
 }
 
@@ -77,7 +71,7 @@ function handle(agent: net.Socket, request: HostRequest): void {
   }
   let step: StepSupervision;
   try {
-    step = new StepSupervision(stateDir, request.launch, process.pid, spare);
+    step = new StepSupervision(stateDir, request.launch, process.pid);
   } catch (err) {
     writeLine(agent, { id: request.id, ok: false, error: (err as Error).message });
     return;
@@ -89,19 +83,12 @@ function handle(agent: net.Socket, request: HostRequest): void {
     followers.delete(stateDir);
     for (const a of waiting) writeLine(a, { op: 'output', stateDir });
   };
-  const { spawnedAt, fromSpare } = step;
-  writeLine(agent, { id: request.id, ok: true, pid: process.pid, spawnedAt, receivedAt, spare: fromSpare });
-  answeredAStart = true;
-  // The next step's spare is forked while this one runs, not on the path of its end (the host's fork
-  // and the spare's exec would compete with the agent's and the hub's work on the step's end).
-  if (fromSpare) setImmediate(() => spare.refill());
+  writeLine(agent, { id: request.id, ok: true, pid: process.pid, spawnedAt: step.spawnedAt, receivedAt });
   void step.done.then((result) => {
     steps.delete(stateDir);
     followers.delete(stateDir);
     for (const a of agents) writeLine(a, { op: 'ended', stateDir, result });
     maybeExit();
-    // The first spare (after the probe), or one the steps started since have used.
-    if (!stopping) setImmediate(() => spare.refill());
   });
 }
 
@@ -126,8 +113,6 @@ setInterval(() => {
   // collect these steps any more.
   if (!existsSync(workRoot)) stopAll();
   for (const step of steps.values()) step.checkAbort();
-  // A spare for the next step, also while long steps run (a no-op when one waits).
-  if (!stopping && answeredAStart) spare.refill();
 }, ABORT_POLL_MS).unref();
 
 function listen(): void {

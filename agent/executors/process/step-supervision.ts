@@ -8,7 +8,6 @@ import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:f
 import type { Readable } from 'node:stream';
 import { encodeRecordHeader, type RecordStream } from './log-records.js';
 import { ProcessGroup, signalExitStatus } from './process-group.js';
-import { execFailure, type SpareShell } from './spare-shell.js';
 import { preciseNow, stateFile, writeFileAtomic, type LaunchSpec, type ResultFile } from './state.js';
 
 // Descendants left running when the step's main process exits are the step's litter: they get this
@@ -48,10 +47,8 @@ function spawnErrorMessage(runPath: string, err: NodeJS.ErrnoException): string 
 export class StepSupervision {
   /** Settles once result.json is written. Never rejects. */
   readonly done: Promise<ResultFile>;
-  /** When the step's process was spawned, or a spare shell told to become it (Unix ms). */
+  /** When the step's process was spawned (Unix ms). */
   readonly spawnedAt: number;
-  /** Whether a spare shell became the step (spare-shell.ts) rather than a spawn. */
-  readonly fromSpare: boolean;
   /** Bytes appended to the log so far. */
   logBytes = 0;
   /** Called after each append to the log. */
@@ -63,24 +60,20 @@ export class StepSupervision {
   /** The agent's abort request (abort.json) as last read; a changed one is a new request. */
   private abortSeen = '';
 
-  /** Starts the step at once, from `spare` when it can; `stateDir` exists and holds held.json (the agent wrote it). */
+  /** Starts the step at once; `stateDir` exists and holds held.json (the agent wrote it). */
   constructor(
     private readonly stateDir: string,
     spec: LaunchSpec,
     hostPid: number,
-    spare?: SpareShell,
   ) {
     // Who supervises the step, for an agent that reattaches (it checks that this process still lives).
     writeFileAtomic(stateFile(stateDir, 'pid'), String(hostPid));
-    const execErrorFile = stateFile(stateDir, 'execError');
-    const child = spare?.take(spec, execErrorFile);
-    this.fromSpare = child !== undefined;
-    this.group = new ProcessGroup(
-      spec.file,
-      spec.args,
-      { cwd: spec.cwd, env: spec.env, uid: spec.uid, gid: spec.gid },
-      child && { child, execError: () => execFailure(execErrorFile) },
-    );
+    this.group = new ProcessGroup(spec.file, spec.args, {
+      cwd: spec.cwd,
+      env: spec.env,
+      uid: spec.uid,
+      gid: spec.gid,
+    });
     this.spawnedAt = preciseNow();
     if (this.group.pid !== undefined) writeFileAtomic(stateFile(stateDir, 'pgid'), String(this.group.pid));
     this.done = this.run(spec).catch((err: unknown) =>
