@@ -320,6 +320,10 @@ export class AgentSession implements AgentConnection {
     }
     const pools: PoolInfo[] = [];
     for (const pool of hello.pools) {
+      // Slots, routing and bounds are all by pool name: one name, one pool.
+      if (pool.name === '') throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, 'a pool has no name');
+      if (pools.some((p) => p.name === pool.name))
+        throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" is offered twice`);
       const platform = platformFromWire(pool.platform);
       if (!platform)
         throw new GatewayError(GrpcStatus.INVALID_ARGUMENT, `pool "${pool.name}" has no platform`);

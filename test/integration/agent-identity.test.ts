@@ -16,6 +16,7 @@ import {
   type TestHub,
   scrapeMetrics,
 } from '../support/harness.js';
+import { Platform, type Hello } from '../../proto/gen/outpost/v1/agent.js';
 import { rawAgent } from '../support/raw-agent.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -60,6 +61,33 @@ it('keeps two agents with one pod name in two clusters connected, each running i
   const metrics = await scrapeMetrics(hub);
   expect(metrics).toMatch(/^outpost_hub_agents_connected 2$/m);
   expect(metrics).toMatch(/^outpost_hub_agent_reconnects_total 0$/m);
+});
+
+it('refuses a Hello offering a pool without a name, or one name twice, saying so', async () => {
+  const hub = await startTestHub();
+  cleanups.push(() => hub.close());
+  const token = await hub.newAgentToken();
+  const pool = (name: string): Hello['pools'][number] => ({
+    name,
+    platform: Platform.PLATFORM_LINUX,
+    tags: [],
+    executor: 'process',
+    capacity: 1,
+    admission: undefined,
+    builtinTypes: [],
+    taskImages: false,
+  });
+  const cases: [Hello['pools'], string][] = [
+    [[pool('linux'), pool('')], 'a pool has no name'],
+    [[pool('linux'), pool('gpu'), pool('linux')], 'pool "linux" is offered twice'],
+  ];
+  for (const [pools, details] of cases) {
+    const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, token, { pools });
+    expect(await raw.ended).toEqual({ code: GrpcStatus.INVALID_ARGUMENT, details });
+    raw.close();
+  }
+  const agents = await hub.api<AgentRow[]>('GET', '/agents');
+  expect(agents.body).toEqual([]);
 });
 
 it('refuses a Hello whose cluster could not be part of an identity, saying so', async () => {
