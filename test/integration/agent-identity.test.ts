@@ -16,8 +16,8 @@ import {
   type TestHub,
   scrapeMetrics,
 } from '../support/harness.js';
-import { Platform, type Hello } from '../../proto/gen/outpost/v1/agent.js';
-import { rawAgent } from '../support/raw-agent.js';
+import type { Hello } from '../../proto/gen/outpost/v1/agent.js';
+import { rawAgent, rawPool } from '../support/raw-agent.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -67,19 +67,9 @@ it('refuses a Hello offering a pool without a name, or one name twice, saying so
   const hub = await startTestHub();
   cleanups.push(() => hub.close());
   const token = await hub.newAgentToken();
-  const pool = (name: string): Hello['pools'][number] => ({
-    name,
-    platform: Platform.PLATFORM_LINUX,
-    tags: [],
-    executor: 'process',
-    capacity: 1,
-    admission: undefined,
-    builtinTypes: [],
-    taskImages: false,
-  });
   const cases: [Hello['pools'], string][] = [
-    [[pool('linux'), pool('')], 'a pool has no name'],
-    [[pool('linux'), pool('gpu'), pool('linux')], 'pool "linux" is offered twice'],
+    [[rawPool('linux'), rawPool('')], 'a pool has no name'],
+    [[rawPool('linux'), rawPool('gpu'), rawPool('linux')], 'pool "linux" is offered twice'],
   ];
   for (const [pools, details] of cases) {
     const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, token, { pools });

@@ -30,7 +30,7 @@ import {
   type TestHub,
   scrapeMetrics,
 } from '../support/harness.js';
-import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { rawAgent, rawPool, type RawAgent } from '../support/raw-agent.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -133,18 +133,7 @@ describe('TLS', () => {
 describe('broken connections', () => {
   it('runs a step elsewhere when its agent restarts between accepting and starting it', async () => {
     const hub = await hubFor({ heartbeatMs: 200 });
-    const pools = [
-      {
-        name: 'p',
-        platform: Platform.PLATFORM_LINUX,
-        tags: [],
-        executor: 'process',
-        capacity: 1,
-        admission: undefined,
-        builtinTypes: [],
-        taskImages: false,
-      },
-    ];
+    const pools = [rawPool('p')];
     const token = await hub.newAgentToken('raw');
     const first = rawAgent(`127.0.0.1:${hub.grpcPort}`, token, { agentName: 'flaky', pools });
     cleanups.push(() => first.close());
@@ -524,18 +513,7 @@ describe('leases', () => {
     const hub = await hubFor();
     const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken(), {
       held: [{ leaseId: 'forgotten', ackedLogSeq: 0, finished: undefined }],
-      pools: [
-        {
-          name: 'local',
-          platform: Platform.PLATFORM_LINUX,
-          tags: [],
-          executor: 'process',
-          capacity: 1,
-          admission: undefined,
-          builtinTypes: [],
-          taskImages: false,
-        },
-      ],
+      pools: [rawPool('local')],
     });
     cleanups.push(() => raw.close());
     const welcome = await raw.next('welcome');

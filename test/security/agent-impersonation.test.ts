@@ -4,11 +4,11 @@
 
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { expect, it } from 'vitest';
-import { Platform, ProtocolVersion } from '../../proto/gen/outpost/v1/agent.js';
+import { ProtocolVersion } from '../../proto/gen/outpost/v1/agent.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
 import { eventually } from '../support/eventually.js';
 import { setPipeline, shellPipeline, startTestHub, triggerJob, type TestHub } from '../support/harness.js';
-import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { rawAgent, rawPool, type RawAgent } from '../support/raw-agent.js';
 import { countRefused } from '../support/security-tally.js';
 
 const defer = cleanupAfterEach();
@@ -100,18 +100,7 @@ it('refuses the Hello of a session whose token was revoked after it authenticate
         agentName: 'late',
         agentVersion: 'test',
         cluster: 'test',
-        pools: [
-          {
-            name: 'p',
-            platform: Platform.PLATFORM_LINUX,
-            tags: [],
-            executor: 'process',
-            capacity: 1,
-            admission: undefined,
-            builtinTypes: [],
-            taskImages: false,
-          },
-        ],
+        pools: [rawPool('p')],
         held: [],
       },
     },

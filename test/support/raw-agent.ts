@@ -29,6 +29,20 @@ export interface RawAgent {
   close(): void;
 }
 
+/** A linux process pool of capacity 1, as a Hello offers it. */
+export function rawPool(name: string): Hello['pools'][number] {
+  return {
+    name,
+    platform: Platform.PLATFORM_LINUX,
+    tags: [],
+    executor: 'process',
+    capacity: 1,
+    admission: undefined,
+    builtinTypes: [],
+    taskImages: false,
+  };
+}
+
 export function rawAgent(address: string, token: string, hello: Partial<Hello> | null = {}): RawAgent {
   const client = new AgentGatewayClient(address, credentials.createInsecure());
   const metadata = new Metadata();
@@ -64,18 +78,7 @@ export function rawAgent(address: string, token: string, hello: Partial<Hello> |
           agentName: 'raw',
           agentVersion: 'test',
           cluster: 'test',
-          pools: [
-            {
-              name: 'local',
-              platform: Platform.PLATFORM_LINUX,
-              tags: [],
-              executor: 'process',
-              capacity: 1,
-              admission: undefined,
-              builtinTypes: [],
-              taskImages: false,
-            },
-          ],
+          pools: [rawPool('local')],
           held: [],
           ...hello,
         },
