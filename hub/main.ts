@@ -11,6 +11,7 @@ import type { Kysely } from 'kysely';
 import { pino } from 'pino';
 import { checkGatewayTls } from './gateway/tls-checks.js';
 import { parseDuration } from '../common/duration.js';
+import { growSmallHeapsFaster } from '../common/heap-growth.js';
 import { rotateAdminToken } from './auth/admin-token.js';
 import { DEFAULT_OIDC_SCOPES, isLoopback, type OidcOptions } from './auth/oidc.js';
 import { TokenService } from './auth/tokens.js';
@@ -487,6 +488,8 @@ async function serve(cmd: Command): Promise<void> {
   // A TLS file that cannot work stops the hub here, named, before it opens its data directory.
   if (options.tls) await checkGatewayTls(options.tls);
   const hub = await startHub(options, log);
+  // Logs flowing through a small heap would otherwise keep V8 marking it nonstop (common/heap-growth.ts).
+  growSmallHeapsFaster();
 
   let stopping = false;
   const stop = (signal: string) => {
