@@ -2,6 +2,7 @@
 // the hub having a process (and a core) of its own use these.
 
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +69,9 @@ export async function kill(child: ChildProcess): Promise<void> {
 /** Node.js flags from an environment variable, e.g. OUTPOST_BENCH_HUB_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (docs/performance.md). */
 const nodeArgs = (variable: string): string[] => process.env[variable]?.split(' ').filter(Boolean) ?? [];
 
+/** Where a hub child's lines that are not its JSON log go (V8's traces), if anywhere. */
+const traceFile = process.env.OUTPOST_BENCH_HUB_STDOUT_FILE;
+
 /** Starts `node dist/agent/main.js -c config`, with OUTPOST_BENCH_AGENT_NODE_ARGS before the script. */
 export function spawnAgent(config: string): ChildProcess {
   return spawnNode([...nodeArgs('OUTPOST_BENCH_AGENT_NODE_ARGS'), 'dist/agent/main.js', '-c', config]);
@@ -103,7 +107,11 @@ export async function spawnHub(
   const lines = createInterface({ input: stdout });
   const ready = new Promise<{ url: string; grpcPort: number }>((resolve, reject) => {
     lines.on('line', (text) => {
-      if (!text.startsWith('{')) return;
+      if (!text.startsWith('{')) {
+        // What V8 prints to stdout (--trace-gc, --trace-gc-nvp), kept when asked (docs/performance.md).
+        if (traceFile) appendFileSync(traceFile, `${text}\n`);
+        return;
+      }
       const entry = JSON.parse(text) as { msg?: string; url?: string; grpcPort?: number };
       if (entry.msg === 'hub ready' && entry.url && entry.grpcPort)
         resolve({ url: entry.url, grpcPort: entry.grpcPort });
