@@ -1,5 +1,7 @@
 // A failed load or action as the page shows it: the API's message, and a way to sign in where the
 // answer was "sign in first" (401) or "not found" to a visitor (a team's pipeline that is not exposed).
+// A page whose subject does not exist (a deep link to a deleted pipeline, a mistyped build number)
+// shows only that, as Concourse's 404 page does, not the controls of a thing that is not there.
 
 import { ApiFailure } from './api.js';
 import { token } from './auth.js';
@@ -20,5 +22,29 @@ export function ErrorNote({ error }: { error: unknown }) {
         </>
       )}
     </p>
+  );
+}
+
+/** The API answered that the page's subject (pipeline, job, resource, build) does not exist. */
+export function isNotFound(error: unknown): boolean {
+  return error instanceof ApiFailure && error.status === 404;
+}
+
+/** The whole page for a path that names nothing: what is missing, and the way back. */
+export function NotFound({ error }: { error: unknown }) {
+  return (
+    <main className="page not-found">
+      <h1>Not found</h1>
+      {typeof error === 'string' ? (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      ) : (
+        <ErrorNote error={error} />
+      )}
+      <p>
+        <Link to="/">Back to the pipelines</Link>
+      </p>
+    </main>
   );
 }

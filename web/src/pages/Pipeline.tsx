@@ -3,7 +3,7 @@
 
 import { useMemo, useState } from 'react';
 import { api } from '../api.js';
-import { ErrorNote } from '../error-note.js';
+import { ErrorNote, NotFound, isNotFound } from '../error-note.js';
 import { pipelineGraph } from '../graph.js';
 import { usePoll } from '../poll.js';
 import { keyOf, label } from '../pipeline-key.js';
@@ -41,6 +41,7 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
   const paused = data?.summary?.paused ?? false;
   const toggle = () => void api.setPipelinePaused(team, pipeline, !paused).then(reload);
 
+  if (isNotFound(error)) return <NotFound error={error} />;
   return (
     <main className="page">
       <div className="toolbar">
