@@ -232,6 +232,16 @@ describe('web UI', () => {
       await page.getByRole('button', { name: 'Pause pipeline' }).waitFor();
     });
     await shot('pipeline');
+    await check('keyboard: Tab reaches a job on the graph, Enter opens it, Back returns', async () => {
+      const focused = async () =>
+        (await page.evaluate('document.activeElement?.closest("[data-node]")?.dataset.node')) === 'job:unit';
+      for (let tabs = 0; tabs < 30 && !(await focused()); tabs++) await page.keyboard.press('Tab');
+      expect(await focused(), 'the job unit was not reached with Tab').toBe(true);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/\/jobs\/unit$/);
+      await page.goBack();
+      await page.locator('[data-node="job:unit"]').waitFor();
+    });
 
     await check('resource page: check now shows the check build', async () => {
       await page.locator('[data-node="resource:src"]').click();
@@ -412,6 +422,22 @@ describe('web UI', () => {
       expect(bg).toBe('rgb(20, 24, 29)');
       await shot('agents-dark');
       await page.emulateMedia({ colorScheme: 'light' });
+    });
+    await check('signed out, Back to a team page asks to sign in, and signing in returns to it', async () => {
+      await page.goto(`${hub.url}/teams/main/pipelines/chain`);
+      await page.locator('[data-node="job:unit"]').waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByText('Showing the pipelines exposed to everyone.').waitFor();
+      await page.goBack();
+      await page.getByRole('heading', { name: 'Sign in to see this page' }).waitFor();
+      expect(await page.getByRole('alert').textContent()).not.toContain('outpost login');
+      expect(await page.getByRole('button', { name: 'Pause pipeline' }).count()).toBe(0);
+      await page.getByRole('alert').getByRole('link', { name: 'Sign in' }).click();
+      await page.getByLabel('Username').fill('ann');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForURL(/\/teams\/main\/pipelines\/chain$/);
+      await page.locator('[data-node="job:unit"]').waitFor();
     });
     expect(failures).toBe(0);
     finished = true;

@@ -11,7 +11,15 @@ export function ErrorNote({ error }: { error: unknown }) {
   if (error === undefined || error === null) return null;
   const needsLogin =
     error instanceof ApiFailure && (error.status === 401 || (error.status === 404 && !token()));
-  const text = error instanceof Error ? error.message : typeof error === 'string' ? error : 'failed';
+  // The API's 401 message speaks to the CLI (`outpost login`); the page offers its own way in.
+  const text =
+    error instanceof ApiFailure && error.status === 401
+      ? 'You are not signed in, or your sign-in has ended.'
+      : error instanceof Error
+        ? error.message
+        : typeof error === 'string'
+          ? error
+          : 'failed';
   return (
     <p className="error" role="alert">
       {text}
@@ -25,16 +33,20 @@ export function ErrorNote({ error }: { error: unknown }) {
   );
 }
 
-/** The API answered that the page's subject (pipeline, job, resource, build) does not exist. */
+/**
+ * The API answered that the page's subject (pipeline, job, resource, build) does not exist (404), or
+ * not for this viewer (401: signed out, or the sign-in ended).
+ */
 export function isNotFound(error: unknown): boolean {
-  return error instanceof ApiFailure && error.status === 404;
+  return error instanceof ApiFailure && (error.status === 404 || error.status === 401);
 }
 
 /** The whole page for a path that names nothing: what is missing, and the way back. */
 export function NotFound({ error }: { error: unknown }) {
+  const signIn = error instanceof ApiFailure && error.status === 401;
   return (
     <main className="page not-found">
-      <h1>Not found</h1>
+      <h1>{signIn ? 'Sign in to see this page' : 'Not found'}</h1>
       {typeof error === 'string' ? (
         <p className="error" role="alert">
           {error}
