@@ -246,6 +246,20 @@ describe.skipIf(pgUnavailable !== undefined)('the packed install as docs/host-in
       const dryRun = await runWithInput(bin('outpost-hub'), ['migrate', '--dry-run'], { cwd: dir, env });
       expect(dryRun.stdout).toContain(`1 migration(s) pending:\n  ${newest}\n`);
       expect(dryRun.stdout).not.toContain(dbPassword);
+      // A database that is not there: one line naming it, the password hidden, no stack trace.
+      const wrong = { ...env, OUTPOST_DATABASE_URL: url.replace('/outpost_packed?', '/no_such_db?') };
+      const refused = await runWithInput(bin('outpost-hub'), ['migrate', '--dry-run'], {
+        cwd: dir,
+        env: wrong,
+      }).then(
+        () => 'exited 0',
+        (err: unknown) => String(err),
+      );
+      expect(refused).toMatch(
+        /outpost-hub: postgresql:\/\/outpost:\*\*\*@\/no_such_db\?.*: database "no_such_db" does not exist/,
+      );
+      expect(refused).not.toContain(dbPassword);
+      expect(refused).not.toMatch(/\n\s+at /);
 
       // The hub: its gateway on TLS with a certificate for the address agents dial.
       const certs = path.join(dir, 'pg-certs');
