@@ -37,6 +37,18 @@ import { BuiltinResourceExecutor, BUILTINS } from './resources/index.js';
 export const AGENT_VERSION = '0.1.0';
 /** gRPC message size limit, as the hub's default: the channel exists before the Welcome says the hub's. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+
+/**
+ * grpc-js's own reconnect backoff for the hub's channel. Its default grows to 120 s, and while it waits
+ * every session attempt fails at once with the last error: an agent whose hub was down for a minute
+ * (an upgrade) came back up to a minute after the hub did, near the lease grace (2 m) that keeps its
+ * steps. Capped at 2 s, the hub's return is seen within 2 s; the session's own jittered backoff
+ * (up to 10 s) still spreads a fleet's reconnections.
+ */
+export const HUB_RECONNECT_BACKOFF = {
+  'grpc.initial_reconnect_backoff_ms': 1_000,
+  'grpc.max_reconnect_backoff_ms': 2_000,
+} as const;
 /** How often hub.tls's ca_file, cert_file and key_file are checked for a change (small files: cheap). */
 const TLS_RELOAD_MS = 2_000;
 
@@ -195,6 +207,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
     // fails here with RESOURCE_EXHAUSTED and a reason, instead of costing the hub a read to refuse it.
     'grpc.max_receive_message_length': MAX_MESSAGE_BYTES,
     'grpc.max_send_message_length': MAX_MESSAGE_BYTES,
+    ...HUB_RECONNECT_BACKOFF,
   };
   // TLS verifies hub.tls.server_name (channel-credentials.ts); HTTP/2 names it as the authority too.
   if (config.hub.tls.serverName) channelOptions['grpc.default_authority'] = config.hub.tls.serverName;

@@ -358,9 +358,14 @@ function migrateCommand(): Command {
         opts.database ? { databaseUrl: opts.database } : { dataDir: path.resolve(opts.dataDir) },
       );
       try {
-        const names = opts.dryRun
-          ? await pendingMigrations(db as unknown as Kysely<unknown>)
-          : await migrateToLatest(db as unknown as Kysely<unknown>);
+        // A database that cannot be reached (password, certificate, address) is named in the error.
+        const names = await (
+          opts.dryRun
+            ? pendingMigrations(db as unknown as Kysely<unknown>)
+            : migrateToLatest(db as unknown as Kysely<unknown>)
+        ).catch((err: unknown) => {
+          throw new Error(`${where}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        });
         const verb = opts.dryRun ? 'pending' : 'applied';
         process.stdout.write(
           names.length === 0

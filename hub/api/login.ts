@@ -31,14 +31,20 @@ export async function issueLoginToken(
   };
 }
 
-/** Logs `user` in to `teamName`: 403 when they hold no role there. */
+/**
+ * Logs `user` in to `teamName`: 403 when they hold no role there. Without a team (the web UI's sign-in,
+ * which like Concourse's asks for none), `main` when they hold a role there, else their first team by name.
+ */
 export async function logIn(
   ctx: ApiContext,
   req: FastifyRequest,
   user: User,
-  teamName: string,
+  requested: string | undefined,
 ): Promise<LoginResponse> {
   const roles = await rolesOfUser(ctx.store, user);
+  const teamName = requested ?? (isAdmin(roles) || roles.has('main') ? 'main' : [...roles.keys()].sort()[0]);
+  if (teamName === undefined)
+    throw new HttpError(403, 'forbidden', `user "${user.name}" has no role in any team`);
   const team = await ctx.store.getTeam(teamName);
   if (!team || (!isAdmin(roles) && !roles.has(team.name)))
     throw new HttpError(403, 'forbidden', `user "${user.name}" has no role in team "${teamName}"`);

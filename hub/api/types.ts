@@ -538,8 +538,11 @@ export interface TeamRole {
 export interface LoginRequest {
   username: string;
   password: string;
-  /** The team the CLI targets; the login fails when the user has no role in it. */
-  team: string;
+  /**
+   * The team the CLI targets; the login fails when the user has no role in it. Left out (the web UI),
+   * `main` if the user has a role there, else the first of their teams by name.
+   */
+  team?: string;
 }
 
 export interface LoginResponse {

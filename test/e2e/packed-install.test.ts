@@ -2,17 +2,26 @@
 // `npm install --omit=dev` into an empty directory (the same steps as images/*.Dockerfile), then a hub,
 // an agent and the CLI from that directory only, as real processes. One build crosses a kubernetes pool
 // (the fake API server) and a process pool. A runtime import left in devDependencies fails here.
-import { execFile, type ChildProcess } from 'node:child_process';
-import { access, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+// Then docs/host-install.md's production setup from the same install: the hub on PostgreSQL (upgraded
+// from the previous release's schema) with TLS on its gateway, a local user in a team, an agent of its
+// own token trusting the hub's certificate, and a build through the CLI.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { access, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { Kysely } from 'kysely';
 import { create as createTar } from 'tar';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrations } from '../../hub/store/migrations/index.js';
+import { openPostgresDatabase } from '../../hub/store/postgres.js';
 import { spawnAgentProcess } from '../support/agent-process.js';
 import { adminTokenOf, callApi, spawnChildHub, type ChildHubProcess } from '../support/child-hub.js';
 import { startFakeKube, type FakeKube } from '../support/fake-k8s/index.js';
+import { migrateBefore } from '../support/old-database.js';
+import { selfSignedCert } from '../support/self-signed.js';
+import { postgresSkip, testPostgresOnce } from '../support/store-backends.js';
 
 const run = promisify(execFile);
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -186,4 +195,157 @@ describe('the packed, production install', () => {
       expect(dockerfile).toContain(`"node_modules/outpost/dist/${image}/main.js"`);
     }
   });
+});
+
+/** Runs an installed command with `input` on its stdin; rejects with its output when it fails. */
+function runWithInput(
+  file: string,
+  args: string[],
+  opts: { cwd: string; env: NodeJS.ProcessEnv; input?: string },
+): Promise<{ stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: opts.cwd, env: opts.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdin.end(opts.input ?? '');
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0
+        ? resolve({ stdout, stderr })
+        : reject(new Error(`${path.basename(file)} ${args.join(' ')} exited ${code}:\n${stdout}${stderr}`)),
+    );
+  });
+}
+
+const pgUnavailable = postgresSkip('the packed install on PostgreSQL');
+
+describe.skipIf(pgUnavailable !== undefined)('the packed install as docs/host-install.md sets it up', () => {
+  const server = testPostgresOnce();
+
+  it(
+    "upgrades a PostgreSQL database, serves agents over TLS, and runs a team member's build",
+    { timeout: 240_000 },
+    async () => {
+      const bin = (name: string) => path.join(app, 'node_modules/.bin', name);
+      const home = path.join(dir, 'pg-home');
+      await mkdir(home);
+      // The password is one the test server (trust authentication) ignores: it must never show anywhere.
+      const dbPassword = 'db-password-never-shown';
+      const url = (await (await server()).createDatabase('outpost_packed')).replace(
+        'postgresql://outpost@',
+        `postgresql://outpost:${dbPassword}@`,
+      );
+      const env = { ...process.env, HOME: home, OUTPOST_DATABASE_URL: url };
+      // The previous release's database: every migration but the newest applied.
+      const newest = Object.keys(migrations).sort().at(-1)!;
+      const old = openPostgresDatabase({ url });
+      await migrateBefore(old as unknown as Kysely<unknown>, newest);
+      await old.destroy();
+      const dryRun = await runWithInput(bin('outpost-hub'), ['migrate', '--dry-run'], { cwd: dir, env });
+      expect(dryRun.stdout).toContain(`1 migration(s) pending:\n  ${newest}\n`);
+      expect(dryRun.stdout).not.toContain(dbPassword);
+      // A database that is not there: one line naming it, the password hidden, no stack trace.
+      const wrong = { ...env, OUTPOST_DATABASE_URL: url.replace('/outpost_packed?', '/no_such_db?') };
+      const refused = await runWithInput(bin('outpost-hub'), ['migrate', '--dry-run'], {
+        cwd: dir,
+        env: wrong,
+      }).then(
+        () => 'exited 0',
+        (err: unknown) => String(err),
+      );
+      expect(refused).toMatch(
+        /outpost-hub: postgresql:\/\/outpost:\*\*\*@\/no_such_db\?.*: database "no_such_db" does not exist/,
+      );
+      expect(refused).not.toContain(dbPassword);
+      expect(refused).not.toMatch(/\n\s+at /);
+
+      // The hub: its gateway on TLS with a certificate for the address agents dial.
+      const certs = path.join(dir, 'pg-certs');
+      await mkdir(certs);
+      const cert = await selfSignedCert(certs, 'hub');
+      const data = path.join(dir, 'pg-hub');
+      await mkdir(data);
+      const pgHub = await spawnChildHub(data, {
+        entry: path.join(app, 'node_modules/outpost/dist/hub/main.js'),
+        tls: { certFile: cert.certFile, keyFile: cert.keyFile },
+        env: { OUTPOST_DATABASE_URL: url },
+      });
+      try {
+        expect(pgHub.logs.find((l) => l.msg === 'hub ready')).toMatchObject({ tls: true });
+        const upToDate = await runWithInput(bin('outpost-hub'), ['migrate', '--dry-run'], { cwd: dir, env });
+        expect(upToDate.stdout).toContain('up to date, no migration pending');
+        // The first admin credential: in a file only the hub's user reads, never in its output.
+        const tokenFile = path.join(data, 'admin-token');
+        expect((await stat(tokenFile)).mode & 0o777).toBe(0o600);
+        const admin = (await readFile(tokenFile, 'utf8')).trim();
+        expect(pgHub.output()).not.toContain(admin);
+        expect(pgHub.output()).not.toContain(dbPassword);
+
+        const outpost = (args: string[], input?: string) =>
+          runWithInput(bin('outpost'), args, { cwd: dir, env, input });
+        await outpost(['-t', 'prod', 'login', '--url', pgHub.url, '--token', '-'], admin);
+        await outpost(['-t', 'prod', 'set-user', '-u', 'alice'], 'correct horse battery staple\n');
+        await outpost([
+          'set-team',
+          '-t',
+          'prod',
+          '-n',
+          'alpha',
+          '--local-user',
+          'alice',
+          '--non-interactive',
+        ]);
+        const login = await outpost(
+          ['-t', 'alpha', 'login', '--url', pgHub.url, '-n', 'alpha', '-u', 'alice', '-p', '-'],
+          'correct horse battery staple\n',
+        );
+        expect(login.stdout).toContain('as alice (team alpha, owner)');
+
+        // The agent: a token of its own bound to its name and pool, the hub's certificate as its CA.
+        const created = await outpost([
+          ...['-t', 'prod', 'agent-tokens', 'create', '--name', 'build-1', '--agent', 'test/build-1'],
+          ...['--pools', 'local', '--max-capacity', '2'],
+        ]);
+        const agentToken = /^token: (\S+)$/m.exec(created.stdout)?.[1];
+        expect(agentToken, created.stdout).toBeDefined();
+        const agent = await spawnAgentProcess(pgHub, {
+          dir: path.join(dir, 'pg-agent'),
+          token: agentToken!,
+          name: 'build-1',
+          address: `127.0.0.1:${pgHub.grpcPort}`,
+          tls: `    ca_file: ${cert.certFile}`,
+          entry: path.join(app, 'node_modules/outpost/dist/agent/main.js'),
+        });
+        try {
+          await agent.logged('connected to the hub');
+          const pipeline = path.join(dir, 'hello.yml');
+          await writeFile(
+            pipeline,
+            `jobs:
+  - name: hello
+    plan:
+      - task: say
+        config:
+          platform: linux
+          run: { path: sh, args: ['-c', 'echo hello from the host'] }
+`,
+          );
+          await outpost(['-t', 'alpha', 'set-pipeline', '-p', 'hello', '-c', pipeline, '-n']);
+          await outpost(['-t', 'alpha', 'unpause-pipeline', '-p', 'hello']);
+          const build = await outpost(['-t', 'alpha', 'trigger-job', '-j', 'hello/hello', '-w']);
+          expect(build.stdout).toContain('selected worker: test/build-1 (pool local)\n');
+          expect(build.stdout).toContain('hello from the host\nsucceeded\n');
+          expect(agent.output()).not.toContain(agentToken);
+        } finally {
+          agent.child.kill('SIGTERM');
+          await agent.exited;
+        }
+      } finally {
+        pgHub.child.kill('SIGTERM');
+        await pgHub.exited;
+      }
+    },
+  );
 });

@@ -44,6 +44,10 @@ export async function spawnChildHub(
     readyTimeoutMs?: number;
     /** A built hub (e.g. an installed package's dist/hub/main.js) instead of the sources through tsx. */
     entry?: string;
+    /** The gateway's certificate and key (--tls-cert, --tls-key); plaintext without them. */
+    tls?: { certFile: string; keyFile: string };
+    /** Environment variables over this process's (e.g. OUTPOST_DATABASE_URL). */
+    env?: Record<string, string>;
   } = {},
 ): Promise<ChildHubProcess> {
   const child = spawn(
@@ -56,11 +60,17 @@ export async function spawnChildHub(
       `127.0.0.1:${opts.httpPort ?? 0}`,
       '--grpc-listen',
       `127.0.0.1:${opts.grpcPort ?? 0}`,
-      '--insecure-plaintext',
+      ...(opts.tls
+        ? ['--tls-cert', opts.tls.certFile, '--tls-key', opts.tls.keyFile]
+        : ['--insecure-plaintext']),
       ...(opts.args ?? []),
     ],
     // A built entry runs outside the repository, so nothing resolves from its node_modules.
-    { cwd: opts.entry ? dataDir : ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      cwd: opts.entry ? dataDir : ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    },
   );
   const logs: ChildHubProcess['logs'] = [];
   const watchers: { text: string; resolve: () => void }[] = [];
@@ -88,6 +98,8 @@ export async function spawnChildHub(
         resolve({ url: entry.url, grpcPort: entry.grpcPort });
     });
     void exited.then(({ code }) => reject(new ChildHubExitedError(code, stderr)));
+    // Not started at all (a cwd that does not exist, no node): no exit event follows.
+    child.once('error', reject);
   });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

@@ -1,16 +1,13 @@
 // A database as an earlier hub left it, for tests of a migration: migrated up to (not including) a
 // migration, with rows written in that schema's terms.
 
-import { Migrator, sql, type Kysely } from 'kysely';
-import { migrations } from '../../hub/store/migrations/index.js';
+import { sql, type Kysely } from 'kysely';
+import { migrations, migrator } from '../../hub/store/migrations/index.js';
 
-/** Applies the migrations named before `name` (e.g. '0026'); throws on failure. */
+/** Applies the migrations named before `name` (e.g. '0026'), on SQLite or PostgreSQL; throws on failure. */
 export async function migrateBefore(db: Kysely<unknown>, name: string): Promise<void> {
   const before = Object.fromEntries(Object.entries(migrations).filter(([m]) => m < name));
-  const { error } = await new Migrator({
-    db,
-    provider: { getMigrations: () => Promise.resolve(before) },
-  }).migrateToLatest();
+  const { error } = await migrator(db, before).migrateToLatest();
   if (error !== undefined) throw error instanceof Error ? error : new Error(JSON.stringify(error));
 }
 

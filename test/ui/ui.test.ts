@@ -2,7 +2,8 @@
 // page: the visitor's dashboard, sign in with a password, the OIDC callback route, the team switcher,
 // dashboard, pipeline graph with group tabs, resource page (pin, disable, check now), job page with a
 // waiting build's reason, build page (log lines arriving while the step runs, line links, timestamps,
-// shortcuts, raw download, a virtualised long log, abort, rerun), agents with the queue, sign out.
+// shortcuts, raw download, a virtualised long log, abort, rerun, a reload mid-build), agents with the queue,
+// sign out; sign-in without a team, job pause, and the Not found page of deep links naming nothing.
 // Screenshots go to test-results/ui/ (git-ignored).
 // Needs `vite build web` first (npm run test:ui does it) and /usr/bin/chromium (.ci/run installs it).
 
@@ -98,8 +99,18 @@ beforeAll(async () => {
   // A local user in two teams, for the password login and the team switcher.
   for (const [method, route, body] of [
     ['PUT', '/users/ann', { password: PASSWORD }],
+    ['PUT', '/users/zed', { password: PASSWORD }],
     ['PUT', '/teams/main', { members: [{ user: 'ann', role: 'member' }] }],
-    ['PUT', '/teams/other', { members: [{ user: 'ann', role: 'viewer' }] }],
+    [
+      'PUT',
+      '/teams/other',
+      {
+        members: [
+          { user: 'ann', role: 'viewer' },
+          { user: 'zed', role: 'member' },
+        ],
+      },
+    ],
   ] as const) {
     const res = await hub.api(method, route, body);
     if (res.status >= 300) throw new Error(`${method} ${route}: ${JSON.stringify(res.body)}`);
@@ -176,6 +187,18 @@ describe('web UI', () => {
       expect(await page.getByLabel('signed in as').count()).toBe(0);
     });
 
+    await check('a user of another team only signs in without naming a team, as in Concourse', async () => {
+      await page.getByRole('navigation').getByRole('link', { name: 'Sign in' }).click();
+      await page.getByLabel('Username').fill('zed');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      expect(await page.getByLabel('Team').inputValue()).toBe('');
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.getByLabel('signed in as').waitFor();
+      expect(await page.getByLabel('signed in as').textContent()).toBe('zed');
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByText('Showing the pipelines exposed to everyone.').waitFor();
+    });
+
     await check('the OIDC callback route keeps the token and goes where the login started', async () => {
       const expiresAt = Date.now() + 3_600_000;
       await page.goto(
@@ -209,6 +232,16 @@ describe('web UI', () => {
       await page.getByRole('button', { name: 'Pause pipeline' }).waitFor();
     });
     await shot('pipeline');
+    await check('keyboard: Tab reaches a job on the graph, Enter opens it, Back returns', async () => {
+      const focused = async () =>
+        (await page.evaluate('document.activeElement?.closest("[data-node]")?.dataset.node')) === 'job:unit';
+      for (let tabs = 0; tabs < 30 && !(await focused()); tabs++) await page.keyboard.press('Tab');
+      expect(await focused(), 'the job unit was not reached with Tab').toBe(true);
+      await page.keyboard.press('Enter');
+      await page.waitForURL(/\/jobs\/unit$/);
+      await page.goBack();
+      await page.locator('[data-node="job:unit"]').waitFor();
+    });
 
     await check('resource page: check now shows the check build', async () => {
       await page.locator('[data-node="resource:src"]').click();
@@ -235,6 +268,41 @@ describe('web UI', () => {
       expect(res.body.map((v) => v.enabled)).toEqual([false]);
       await page.getByRole('button', { name: 'enable version version: v1' }).click();
       await page.locator('tr.disabled').waitFor({ state: 'detached' });
+    });
+
+    await check(
+      "deep links naming nothing show Not found, without the missing thing's controls",
+      async () => {
+        for (const missing of [
+          '/teams/main/pipelines/nope',
+          '/teams/main/pipelines/chain/jobs/nope',
+          '/builds/999999',
+          '/no/such/page',
+        ]) {
+          await page.goto(hub.url + missing);
+          await page.getByRole('heading', { name: 'Not found' }).waitFor();
+          expect(await page.getByRole('alert').textContent()).toMatch(/not found|No page at/);
+          expect(await page.getByRole('button', { name: /Pause|Trigger|Abort|Rerun/ }).count(), missing).toBe(
+            0,
+          );
+        }
+        await shot('not-found');
+        await page.getByRole('link', { name: 'Back to the pipelines' }).click();
+        await page.locator('.card', { hasText: 'chain' }).waitFor();
+      },
+    );
+
+    await check('job pause and unpause', async () => {
+      await page.goto(`${hub.url}/teams/main/pipelines/chain/jobs/deploy`);
+      await page.getByRole('button', { name: 'Pause job' }).click();
+      await page.getByRole('button', { name: 'Unpause job' }).waitFor();
+      const jobs = await hub.api<{ name: string; paused: boolean }[]>(
+        'GET',
+        '/teams/main/pipelines/chain/jobs',
+      );
+      expect(jobs.body.find((j) => j.name === 'deploy')?.paused).toBe(true);
+      await page.getByRole('button', { name: 'Unpause job' }).click();
+      await page.getByRole('button', { name: 'Pause job' }).waitFor();
     });
 
     await check('job page shows why a build waits', async () => {
@@ -274,6 +342,14 @@ describe('web UI', () => {
       await page.locator('.log-line.selected').first().waitFor();
       expect(await page.locator('.log-line.selected').count()).toBe(3);
       expect(await page.getByLabel('follow the tail').isChecked()).toBe(false);
+    });
+    await check('after a reload mid-build the log goes on streaming', async () => {
+      const log = page.getByRole('log', { name: 'log of step test' });
+      const lines = async () => Number(await log.getAttribute('data-lines'));
+      const before = await lines();
+      await expect
+        .poll(lines, { timeout: 20_000, message: 'no new log line after the reload' })
+        .toBeGreaterThan(before);
     });
     await check('keyboard shortcuts: ? lists them, t shows timestamps, G follows the tail', async () => {
       await page.keyboard.press('?');
@@ -346,6 +422,22 @@ describe('web UI', () => {
       expect(bg).toBe('rgb(20, 24, 29)');
       await shot('agents-dark');
       await page.emulateMedia({ colorScheme: 'light' });
+    });
+    await check('signed out, Back to a team page asks to sign in, and signing in returns to it', async () => {
+      await page.goto(`${hub.url}/teams/main/pipelines/chain`);
+      await page.locator('[data-node="job:unit"]').waitFor();
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await page.getByText('Showing the pipelines exposed to everyone.').waitFor();
+      await page.goBack();
+      await page.getByRole('heading', { name: 'Sign in to see this page' }).waitFor();
+      expect(await page.getByRole('alert').textContent()).not.toContain('outpost login');
+      expect(await page.getByRole('button', { name: 'Pause pipeline' }).count()).toBe(0);
+      await page.getByRole('alert').getByRole('link', { name: 'Sign in' }).click();
+      await page.getByLabel('Username').fill('ann');
+      await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await page.waitForURL(/\/teams\/main\/pipelines\/chain$/);
+      await page.locator('[data-node="job:unit"]').waitFor();
     });
     expect(failures).toBe(0);
     finished = true;

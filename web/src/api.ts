@@ -82,8 +82,9 @@ const resourcePath = (team: string, pipeline: string, resource: string, rest = '
 
 export const api = {
   info: () => call<Info>('GET', '/info'),
+  /** Without a team (''), the hub picks one of the user's: the token serves every team of theirs. */
   login: (username: string, password: string, team: string) =>
-    call<LoginResponse>('POST', '/auth/token', { username, password, team }),
+    call<LoginResponse>('POST', '/auth/token', { username, password, ...(team ? { team } : {}) }),
   renew: () => call<LoginResponse>('POST', '/auth/renew'),
   user: () => call<UserInfo>('GET', '/user'),
   teams: () => call<TeamSummary[]>('GET', '/teams'),

@@ -4,6 +4,7 @@
 import { StrictMode, useEffect, type ReactNode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { api } from './api.js';
+import { NotFound } from './error-note.js';
 import { chooseTeam, signIn, signOut, useSession, type Session } from './auth.js';
 import { usePoll } from './poll.js';
 import { Link, match, navigate, usePath } from './router.js';
@@ -42,11 +43,7 @@ function page(path: string): ReactNode {
   if ((m = match('/builds/:id', path)) && /^\d+$/.test(m.id ?? '')) return <BuildPage id={Number(m.id)} />;
   if (path === '/agents') return <AgentsPage />;
   if (path === '/' || path === '') return <Dashboard />;
-  return (
-    <main className="page">
-      <p className="error">No page at {path}.</p>
-    </main>
-  );
+  return <NotFound error={`No page at ${path}.`} />;
 }
 
 /** Renews a login token when half its life has passed (as the CLI does), so an open page stays signed in. */

@@ -39,14 +39,18 @@ export function match(pattern: string, path: string): Record<string, string> | n
   return out;
 }
 
-export function Link(props: { to: string; children: ReactNode; className?: string; title?: string }) {
-  const click = (e: MouseEvent) => {
+/** A link's click: the app goes to `to` itself; a modified or middle click opens a tab, as links do. */
+export function followLink(to: string): (e: MouseEvent) => void {
+  return (e) => {
     if (e.metaKey || e.ctrlKey || e.shiftKey || e.button !== 0) return;
     e.preventDefault();
-    navigate(props.to);
+    navigate(to);
   };
+}
+
+export function Link(props: { to: string; children: ReactNode; className?: string; title?: string }) {
   return (
-    <a href={props.to} onClick={click} className={props.className} title={props.title}>
+    <a href={props.to} onClick={followLink(props.to)} className={props.className} title={props.title}>
       {props.children}
     </a>
   );

@@ -13,7 +13,8 @@ import { route, type Route } from '../route.js';
 import { issueLoginToken, logIn } from '../login.js';
 import type { LoginResponse, UserInfo } from '../types.js';
 
-const loginBody = z.strictObject({ username: name, password: z.string().min(1), team: name });
+// Without a team the hub picks one of the user's (login.ts); the CLI always names its target's.
+const loginBody = z.strictObject({ username: name, password: z.string().min(1), team: name.optional() });
 
 export function authRoutes(ctx: ApiContext): Route[] {
   const { store } = ctx.deps;

@@ -63,12 +63,10 @@ export const migrations: Record<string, Migration> = {
   '0030_waiting_reason': m0030,
 };
 
-const provider: MigrationProvider = {
-  getMigrations: () => Promise.resolve(migrations),
-};
-
-function migrator(db: Kysely<unknown>): Migrator {
+/** A Migrator of `list` (all by default; tests give the ones before a migration) for the dialect of `db`. */
+export function migrator(db: Kysely<unknown>, list: Record<string, Migration> = migrations): Migrator {
   const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const provider: MigrationProvider = { getMigrations: () => Promise.resolve(list) };
   return new Migrator({ db: postgres ? db.withPlugin(new IdentityColumnsPlugin()) : db, provider });
 }
 

@@ -7,7 +7,7 @@ import type { BuildStep, BuildSummary } from '../../../hub/api/types.js';
 import { api, downloadLog } from '../api.js';
 import type { BuildModel } from '../build-model.js';
 import { useBuildStream } from '../build-stream.js';
-import { ErrorNote } from '../error-note.js';
+import { ErrorNote, NotFound, isNotFound } from '../error-note.js';
 import { LogView, lineRangeHash, parseLineRange, type LineRange, type LogViewProps } from '../log-view.js';
 import { keyOf, label } from '../pipeline-key.js';
 import { Link, navigate, paths } from '../router.js';
@@ -103,6 +103,7 @@ export function BuildPage({ id }: { id: number }) {
   const pipelineKey = summary
     ? keyOf({ name: summary.pipeline, instance_vars: summary.pipeline_instance_vars })
     : '';
+  if (isNotFound(error)) return <NotFound error={error} />;
   return (
     // Scrolling up, in a log or the page, stops following the tail.
     <main className="page build-page" onWheel={(e) => e.deltaY < 0 && setFollow(false)}>

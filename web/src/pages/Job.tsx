@@ -1,7 +1,7 @@
 // A job: why its newest build waits (first, where the eye lands), its build history, trigger and pause.
 
 import { api } from '../api.js';
-import { ErrorNote } from '../error-note.js';
+import { ErrorNote, NotFound, isNotFound } from '../error-note.js';
 import { usePoll } from '../poll.js';
 import { label } from '../pipeline-key.js';
 import { Link, navigate, paths } from '../router.js';
@@ -17,6 +17,7 @@ export function JobPage({ team, pipeline, job }: { team: string; pipeline: strin
   const trigger = () => void api.trigger(team, pipeline, job).then((b) => navigate(paths.build(b.id)));
   const togglePause = () => void api.setJobPaused(team, pipeline, job, !paused).then(reload);
 
+  if (isNotFound(error)) return <NotFound error={error} />;
   return (
     <main className="page">
       <div className="toolbar">

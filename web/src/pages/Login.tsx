@@ -14,7 +14,8 @@ export function LoginPage() {
   const [methods, setMethods] = useState<LoginMethods>({ local: true, oidc: null });
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [team, setTeam] = useState('main');
+  // Optional, as in Concourse: a user signs in once and sees every team of theirs.
+  const [team, setTeam] = useState('');
   const [secret, setSecret] = useState('');
   const [error, setError] = useState<string>();
 
@@ -75,9 +76,9 @@ export function LoginPage() {
           </label>
           <label>
             Team
-            <input value={team} onChange={(e) => setTeam(e.target.value)} />
+            <input value={team} placeholder="any of yours" onChange={(e) => setTeam(e.target.value)} />
           </label>
-          <button type="submit" disabled={!username.trim() || !password || !team.trim()}>
+          <button type="submit" disabled={!username.trim() || !password}>
             Sign in
           </button>
         </form>

@@ -3,11 +3,11 @@
 
 import { useMemo, useState } from 'react';
 import { api } from '../api.js';
-import { ErrorNote } from '../error-note.js';
+import { ErrorNote, NotFound, isNotFound } from '../error-note.js';
 import { pipelineGraph } from '../graph.js';
 import { usePoll } from '../poll.js';
 import { keyOf, label } from '../pipeline-key.js';
-import { Link, navigate, paths } from '../router.js';
+import { Link, followLink, paths } from '../router.js';
 import { StatusBadge } from '../status.js';
 import { jobStatus } from './Dashboard.js';
 
@@ -41,6 +41,7 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
   const paused = data?.summary?.paused ?? false;
   const toggle = () => void api.setPipelinePaused(team, pipeline, !paused).then(reload);
 
+  if (isNotFound(error)) return <NotFound error={error} />;
   return (
     <main className="page">
       <div className="toolbar">
@@ -107,26 +108,24 @@ export function PipelinePage({ team, pipeline }: { team: string; pipeline: strin
             const className = job
               ? `node job status-${status}`
               : `node resource${resource?.pinnedVersion ? ' pinned' : ''}${failing ? ' failing' : ''}`;
-            const open = () =>
-              navigate(job ? paths.job(team, pipeline, job.name) : paths.resource(team, pipeline, n.label));
+            const to = job ? paths.job(team, pipeline, job.name) : paths.resource(team, pipeline, n.label);
+            // A link (SVG's <a>): reached with Tab and opened with Enter, and openable in a new tab.
             return (
-              <g
-                key={n.id}
-                className={className}
-                data-node={n.id}
-                transform={`translate(${n.x},${n.y})`}
-                onClick={open}
-                role="link"
-                aria-label={job ? `job ${n.label}: ${status}` : `resource ${n.label}`}
-              >
-                <title>
-                  {job ? `${n.label}: ${status}` : `${n.label}${failing ? ' (check failing)' : ''}`}
-                </title>
-                <rect width={n.width} height={n.height} rx={job ? 3 : 12} />
-                <text x={n.width / 2} y={n.height / 2 + 4} textAnchor="middle">
-                  {resource?.pinnedVersion ? '📌 ' : ''}
-                  {n.label}
-                </text>
+              <g key={n.id} className={className} data-node={n.id} transform={`translate(${n.x},${n.y})`}>
+                <a
+                  href={to}
+                  onClick={followLink(to)}
+                  aria-label={job ? `job ${n.label}: ${status}` : `resource ${n.label}`}
+                >
+                  <title>
+                    {job ? `${n.label}: ${status}` : `${n.label}${failing ? ' (check failing)' : ''}`}
+                  </title>
+                  <rect width={n.width} height={n.height} rx={job ? 3 : 12} />
+                  <text x={n.width / 2} y={n.height / 2 + 4} textAnchor="middle">
+                    {resource?.pinnedVersion ? '📌 ' : ''}
+                    {n.label}
+                  </text>
+                </a>
               </g>
             );
           })}

@@ -5,7 +5,7 @@ import { useState } from 'react';
 import type { ResourceVersionSummary } from '../../../hub/api/types.js';
 import { api } from '../api.js';
 import { useBuildStream } from '../build-stream.js';
-import { ErrorNote } from '../error-note.js';
+import { ErrorNote, NotFound, isNotFound } from '../error-note.js';
 import { LogView } from '../log-view.js';
 import { usePoll } from '../poll.js';
 import { label } from '../pipeline-key.js';
@@ -48,6 +48,7 @@ export function ResourcePage({
       reload();
     }, setFailure);
 
+  if (isNotFound(error)) return <NotFound error={error} />;
   return (
     <main className="page">
       <div className="toolbar">
