@@ -22,7 +22,7 @@ import {
   type TunnelFromAgent,
   type TunnelToAgent,
 } from '../../proto/gen/outpost/v1/agent.js';
-import { bearerSecret, type TokenService } from '../auth/tokens.js';
+import { bearerSecret, type TokenCheck, type TokenService } from '../auth/tokens.js';
 import type { TokenRecord } from '../store/store.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import { receiveUpload, sendDownload, type ArtifactRpcDeps } from './artifacts.js';
@@ -80,13 +80,13 @@ export async function startGateway(
   async function authenticate(
     metadata: Metadata,
     peer: string,
-  ): Promise<{ token: TokenRecord; team: string | null } | undefined> {
+  ): Promise<{ token: TokenRecord; team: string | null } | Extract<TokenCheck, { ok: false }>> {
     const header = metadata.get('authorization')[0];
     const check = await tokens.verify('agent', typeof header === 'string' ? bearerSecret(header) : undefined);
     if (!check.ok) {
       deps.metrics.authFailures.inc();
       log.warn({ peer, reason: check.reason }, 'agent call rejected: UNAUTHENTICATED');
-      return undefined;
+      return check;
     }
     const team =
       check.token.teamId === null ? null : ((await deps.store.getTeamById(check.token.teamId))?.name ?? null);
@@ -117,17 +117,18 @@ export async function startGateway(
     sessions: live,
     log,
   };
-  const unauthenticated = {
+  /** The refusal of a call whose token did not pass: only an expired one's holder learns why. */
+  const unauthenticated = (check: Extract<TokenCheck, { ok: false }>) => ({
     code: GrpcStatus.UNAUTHENTICATED,
-    details: 'missing, unknown or revoked agent token',
-  };
+    details: check.expired ? check.reason : 'missing, unknown or revoked agent token',
+  });
 
   server.addService(AgentGatewayService, {
     connect(call: ServerDuplexStream<AgentMessage, HubMessage>) {
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
-        if (!auth) {
-          call.emit('error', unauthenticated);
+        if ('ok' in auth) {
+          call.emit('error', unauthenticated(auth));
           return;
         }
         const session = new AgentSession(call, auth.token, auth.team, deps, (named) => {
@@ -168,7 +169,7 @@ export async function startGateway(
     ) {
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
-        if (!auth) return callback(unauthenticated);
+        if ('ok' in auth) return callback(unauthenticated(auth));
         const caller = live.callerOf(call.metadata, auth.token.id);
         callback(null, await receiveUpload(call, caller, artifactDeps));
       })().catch((err: unknown) => callback(statusOf(err, log)));
@@ -176,7 +177,7 @@ export async function startGateway(
     tunnel(call: ServerDuplexStream<TunnelFromAgent, TunnelToAgent>) {
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
-        if (!auth) return call.emit('error', unauthenticated);
+        if ('ok' in auth) return call.emit('error', unauthenticated(auth));
         const caller = live.callerOf(call.metadata, auth.token.id);
         tunnels.accept(call, caller.agentName, () =>
           live.refused('tunnel', { agent: caller.agentName, peer: call.getPeer() }),
@@ -186,7 +187,7 @@ export async function startGateway(
     downloadArtifact(call: ServerWritableStream<ArtifactRequest, ArtifactChunk>) {
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
-        if (!auth) return call.emit('error', unauthenticated);
+        if ('ok' in auth) return call.emit('error', unauthenticated(auth));
         await sendDownload(call, live.callerOf(call.metadata, auth.token.id), artifactDeps);
       })().catch((err: unknown) => call.emit('error', statusOf(err, log)));
     },

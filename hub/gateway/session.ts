@@ -37,6 +37,7 @@ import type { Engine } from '../engine/engine.js';
 import { EVENT_VERSIONS, eventTime, type BuildEvents } from '../events/build-events.js';
 import type { LogWriter } from '../events/log-writer.js';
 import { logPayloadBytes } from '../log-text/log-payload.js';
+import { expiredReason, hasExpired } from '../auth/tokens.js';
 import type { HubMetrics } from '../metrics.js';
 import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
 import { boundsViolation } from './agent-bounds.js';
@@ -449,6 +450,12 @@ export class AgentSession implements AgentConnection {
       this.lastTick = now;
       // Not reading because the hub is behind with this agent's messages: its silence is the hub's.
       if (this.inbox?.paused) this.lastSeen = now;
+      // A token that expires while its session is live ends it, as a revocation does.
+      if (hasExpired(this.token, now)) {
+        this.deps.metrics.agentRefusals.inc({ reason: 'expired' });
+        this.end(GrpcStatus.UNAUTHENTICATED, expiredReason(this.token));
+        return;
+      }
       if (
         !late &&
         this.handlingSince !== undefined &&

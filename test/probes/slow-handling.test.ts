@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { cleanupAfterEach } from '../support/cleanups.js';
 import { eventually } from '../support/eventually.js';
 import { startTestHub, type TestHub } from '../support/harness.js';
-import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { heartbeating, rawAgent, type RawAgent } from '../support/raw-agent.js';
 import { postgresSkip, testPostgresOnce } from '../support/store-backends.js';
 
 const unavailable = postgresSkip('slow message handling (a row lock held on PostgreSQL)');
@@ -32,12 +32,7 @@ describe.skipIf(unavailable !== undefined)('an agent whose message waits on a sl
     const raw = rawAgent(hub.grpcAddress, token, { agentName: 'busy' });
     defer(() => raw.close());
     await raw.next('welcome');
-    let seq = 0;
-    const beat = setInterval(
-      () => raw.send({ msg: { $case: 'heartbeat', value: { seq: ++seq, sentAtUnixMs: Date.now() } } }),
-      HEARTBEAT_MS / 2,
-    );
-    defer(() => clearInterval(beat));
+    defer(heartbeating(raw, HEARTBEAT_MS / 2));
     return raw;
   }
 
