@@ -31,6 +31,7 @@ import { AgentSession, GatewayError, type SessionDeps } from './session.js';
 import { gatewayCredentials, type GatewayTls } from './tls-credentials.js';
 import { widenFlowControl } from './flow-control.js';
 import { HeartbeatTouches } from './heartbeat-touches.js';
+import { bindGateway } from './listen.js';
 import { logFailedHandshakes } from './tls-checks.js';
 import type { Tunnels } from './tunnels.js';
 
@@ -196,9 +197,14 @@ export async function startGateway(
   // TLS files are read again when they change: a renewed certificate needs no restart.
   const credentials = opts.tls ? await gatewayCredentials(opts.tls, log) : ServerCredentials.createInsecure();
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.listen, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+  const port = await bindGateway(
+    (address) =>
+      new Promise<number>((resolve, reject) => {
+        server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
+      }),
+    opts.listen,
+    log,
+  );
   if (opts.tls) logFailedHandshakes(server, log);
   // An agent's whole log window (and a message besides) in flight at once, not one chunk per round trip.
   widenFlowControl(server, deps.limits.logWindowBytes + deps.limits.maxMessageBytes, log);
