@@ -168,6 +168,12 @@ async function admissionOf(executor: Executor | undefined): Promise<Admission | 
   }
 }
 
+/**
+ * A drain past its timeout stops the steps left (SIGTERM, SIGKILL 5 s later) and waits at most this for
+ * them to end and their results to be acknowledged: the agent exits within drain timeout + this.
+ */
+export const STOPPED_STEPS_WAIT_MS = 15_000;
+
 export async function startAgent(config: AgentConfig, log: Logger): Promise<RunningAgent> {
   const token = await readToken(config.tokenFile);
   const metrics = createAgentMetrics();
@@ -286,7 +292,10 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
         runner.abortAll(
           `agent ${config.name} shut down before the step finished (drain timeout of ${Math.round(timeoutMs / 1000)}s)`,
         );
-        await Promise.race([runner.idle(), new Promise((resolve) => setTimeout(resolve, 15_000))]);
+        await Promise.race([
+          runner.idle(),
+          new Promise((resolve) => setTimeout(resolve, STOPPED_STEPS_WAIT_MS)),
+        ]);
       }
       clearTimeout(timer);
       await stop();

@@ -50,6 +50,8 @@ export interface HubOptions {
   grpcListen: string;
   tls: GatewayTls | undefined;
   heartbeatMs: number;
+  /** Longest the hub may take to handle one agent message before it ends that agent's session. */
+  messageTimeoutMs: number;
   leaseGraceMs: number;
   acceptWithinMs: number;
   abortGraceMs: number;
@@ -108,6 +110,7 @@ export const DEFAULT_HUB_OPTIONS: Omit<HubOptions, 'dataDir' | 'tls'> = {
   httpListen: { host: '127.0.0.1', port: 8080 },
   grpcListen: '127.0.0.1:7777',
   heartbeatMs: 5_000,
+  messageTimeoutMs: 30_000,
   leaseGraceMs: 120_000,
   acceptWithinMs: 5_000,
   abortGraceMs: 10_000,
@@ -307,6 +310,7 @@ async function assemble(
         heartbeatMs: options.heartbeatMs,
         leaseGraceMs: options.leaseGraceMs,
         helloTimeoutMs: 10_000,
+        messageTimeoutMs: options.messageTimeoutMs,
         limits: {
           maxMessageBytes: options.maxMessageBytes,
           maxLogChunkBytes: options.maxLogChunkBytes,

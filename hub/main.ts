@@ -63,7 +63,11 @@ export function hubCommand(): Command {
         'PostgreSQL URL (postgres://USER:PASSWORD@HOST:PORT/DB; env OUTPOST_DATABASE_URL) shared by hub replicas; default: SQLite in --data-dir',
       )
       .option('--http-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
-      .option('--grpc-listen <host:port>', 'address agents dial into', '0.0.0.0:7777')
+      .option(
+        '--grpc-listen <host:port>',
+        'address agents dial into ([::]: every IPv6 and IPv4 address; IPv4 only where there is no IPv6)',
+        '[::]:7777',
+      )
       .option('--tls-cert <file>', 'PEM certificate for the agent gateway')
       .option('--tls-key <file>', 'PEM private key for the agent gateway')
       .option(

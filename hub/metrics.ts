@@ -76,7 +76,7 @@ export function createHubMetrics(registry = new Registry()) {
     }),
     messagesRejected: new Counter({
       name: 'outpost_hub_messages_rejected_total',
-      help: 'Agent messages refused by a limit; the session ends with RESOURCE_EXHAUSTED',
+      help: 'Agent messages refused by a limit; the session ends (RESOURCE_EXHAUSTED; handling_timeout: UNAVAILABLE)',
       labelNames: ['reason'],
       registers: [registry],
     }),

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { AgentTokenBounds, AgentTokenSummary, CreateAgentTokenRequest } from '../../hub/api/types.js';
 import { parsePositiveInt, type CliContext } from '../context.js';
-import { formatAge, formatDateTime, toMillis } from '../render/time.js';
+import { CliError } from '../io.js';
+import { formatAge, formatDateTime, parseLifetime, toMillis } from '../render/time.js';
 
 /** What the token's agent may claim, in one cell: `anything` for a token created without bounds. */
 export function describeBounds(bounds: AgentTokenBounds | null): string {
@@ -24,7 +25,12 @@ function tokenRow(t: AgentTokenSummary, nowMs: number): string[] {
     describeBounds(t.bounds),
     formatDateTime(toMillis(t.createdAt)),
     t.lastUsedAt === null ? 'never' : formatAge(nowMs, toMillis(t.lastUsedAt)),
-    t.revokedAt === null ? 'active' : `revoked ${formatDateTime(toMillis(t.revokedAt))}`,
+    t.expiresAt === null ? 'never' : formatDateTime(toMillis(t.expiresAt)),
+    t.revokedAt !== null
+      ? `revoked ${formatDateTime(toMillis(t.revokedAt))}`
+      : t.expiresAt !== null && toMillis(t.expiresAt) <= nowMs
+        ? 'expired'
+        : 'active',
   ];
 }
 
@@ -52,22 +58,28 @@ Examples:
     .option('--platforms <names>', 'comma-separated platforms (linux, windows, darwin) its pools may have')
     .option('--tags <tags>', 'comma-separated tags its pools may carry ("" for none)')
     .option('--max-capacity <n>', 'the most steps at once over all its pools')
+    .option('--expires-in <duration>', 'expire after this long, like 365d, 12h or 90m (default: never)')
+    .option('--expires-at <date>', 'or expire at this date/time (2027-06-30, ISO 8601; a date alone is UTC)')
     .addHelpText(
       'after',
       `
 Without --agent/--agent-prefix, --pools, --platforms, --tags or --max-capacity the agent may claim
-anything there; the hub refuses a Hello that claims more than its token allows.
+anything there; the hub refuses a Hello that claims more than its token allows. An expired token is
+refused (its agent logs "agent token NAME expired at ...", and its live sessions end): rotate before.
 
 Examples:
   outpost agent-tokens create --name eu-cluster --team main
   outpost agent-tokens create --name eu-1 --agent-prefix eu-1/outpost-agent- --pools linux --max-capacity 20
-  outpost agent-tokens create --name mac-mini --agent office/mac-mini-1 --platforms darwin --tags ""`,
+  outpost agent-tokens create --name mac-mini --agent office/mac-mini-1 --platforms darwin --tags ""
+  outpost agent-tokens create --name eu-1-2027 --agent-prefix eu-1/outpost-agent- --expires-in 365d`,
     )
     .action(async (opts: CreateOptions, cmd: Command) => {
       const client = await ctx.client(cmd);
       const created = await client.createAgentToken(createRequest(opts));
       const scope = created.team === null ? 'all teams' : `team ${created.team}`;
-      ctx.out(`created agent token ${created.name} (id ${created.id}, ${scope})\n`);
+      const expires =
+        created.expiresAt === null ? '' : `, expires ${formatDateTime(toMillis(created.expiresAt))}`;
+      ctx.out(`created agent token ${created.name} (id ${created.id}, ${scope}${expires})\n`);
       ctx.out(`token: ${created.token}\n`);
       ctx.err("warning: this token will not be shown again; store it now (e.g. as the agent's secret)\n");
     });
@@ -87,7 +99,7 @@ Examples:
       const now = ctx.now();
       ctx.out(
         ctx.table(
-          ['id', 'name', 'team', 'may claim', 'created', 'last used', 'state'],
+          ['id', 'name', 'team', 'may claim', 'created', 'last used', 'expires', 'state'],
           tokens.map((t) => tokenRow(t, now)),
         ),
       );
@@ -115,6 +127,31 @@ interface CreateOptions {
   platforms?: string;
   tags?: string;
   maxCapacity?: string;
+  expiresIn?: string;
+  expiresAt?: string;
+}
+
+/** `--expires-in` in seconds, or `--expires-at` in Unix ms; the hub checks the rest (a past date, both). */
+function expiryOf(opts: CreateOptions): Pick<CreateAgentTokenRequest, 'expiresIn' | 'expiresAt'> {
+  if (opts.expiresIn !== undefined && opts.expiresAt !== undefined)
+    throw new CliError('give --expires-in or --expires-at, not both');
+  if (opts.expiresIn !== undefined) {
+    const seconds = parseLifetime(opts.expiresIn);
+    if (seconds === undefined)
+      throw new CliError(
+        `invalid --expires-in '${opts.expiresIn}': expected a duration like 365d, 12h or 90m`,
+      );
+    return { expiresIn: seconds };
+  }
+  if (opts.expiresAt !== undefined) {
+    const at = /^\d{4}-\d{2}-\d{2}/.test(opts.expiresAt) ? Date.parse(opts.expiresAt) : NaN;
+    if (Number.isNaN(at))
+      throw new CliError(
+        `invalid --expires-at '${opts.expiresAt}': expected a date such as 2027-06-30 or 2027-06-30T12:00:00Z`,
+      );
+    return { expiresAt: at };
+  }
+  return {};
 }
 
 function createRequest(opts: CreateOptions): CreateAgentTokenRequest {
@@ -135,6 +172,7 @@ function createRequest(opts: CreateOptions): CreateAgentTokenRequest {
     tags: list(opts.tags),
     maxCapacity:
       opts.maxCapacity === undefined ? undefined : parsePositiveInt(opts.maxCapacity, 'max capacity'),
+    ...expiryOf(opts),
   };
   // Absent fields stay absent in the JSON: the hub reads them as unbounded.
   return Object.fromEntries(

@@ -5,15 +5,14 @@ import type { Command } from 'commander';
 import type { RoleName } from '../../hub/api/types.js';
 import { parsePositiveInt, type CliContext } from '../context.js';
 import { CliError } from '../io.js';
-import { formatDateTime } from '../render/time.js';
-
-const UNITS = { m: 60, h: 3600, d: 86_400 } as const;
+import { formatDateTime, parseLifetime } from '../render/time.js';
 
 /** `90d`, `12h`, `30m` -> seconds. */
 function parseExpiry(text: string): number {
-  const m = /^(\d+)([mhd])$/.exec(text);
-  if (!m) throw new CliError(`invalid --expires '${text}': expected a duration like 30d, 12h or 90m`);
-  return Number(m[1]) * UNITS[m[2] as keyof typeof UNITS];
+  const seconds = parseLifetime(text);
+  if (seconds === undefined)
+    throw new CliError(`invalid --expires '${text}': expected a duration like 30d, 12h or 90m`);
+  return seconds;
 }
 
 export function registerApiTokens(program: Command, ctx: CliContext): void {

@@ -64,6 +64,14 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
+const LIFETIME_UNITS_S = { m: 60, h: 3600, d: 86_400 } as const;
+
+/** A token's lifetime, `90d`, `12h` or `30m`, in seconds; undefined when not in that form. */
+export function parseLifetime(text: string): number | undefined {
+  const m = /^(\d+)([mhd])$/.exec(text);
+  return m ? Number(m[1]) * LIFETIME_UNITS_S[m[2] as keyof typeof LIFETIME_UNITS_S] : undefined;
+}
+
 /**
  * fly's --since/--until input, `yyyy-mm-dd HH:mm:ss` in local time, as Unix milliseconds; undefined
  * when the text is not in that form or names no real time (2026-02-30).

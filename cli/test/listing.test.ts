@@ -233,10 +233,30 @@ describe('agent-tokens', () => {
       team: 'main',
       bounds: { agentPrefix: 'eu/outpost-agent-', pools: ['linux'], tags: [], maxCapacity: 20 },
       createdAt: T,
+      expiresAt: null,
       revokedAt: null,
       lastUsedAt: NOW - 65_000,
     },
-    { id: 2, name: 'old', team: null, bounds: null, createdAt: T, revokedAt: T + 60, lastUsedAt: null },
+    {
+      id: 2,
+      name: 'old',
+      team: null,
+      bounds: null,
+      createdAt: T,
+      expiresAt: null,
+      revokedAt: T + 60,
+      lastUsedAt: null,
+    },
+    {
+      id: 3,
+      name: 'yearly',
+      team: null,
+      bounds: null,
+      createdAt: T,
+      expiresAt: T + 120,
+      revokedAt: null,
+      lastUsedAt: null,
+    },
   ];
 
   beforeEach(() => {
@@ -247,6 +267,9 @@ describe('agent-tokens', () => {
         ...(req.body as object),
         team: (req.body as { team?: string }).team ?? null,
         createdAt: T,
+        expiresAt:
+          (req.body as { expiresAt?: number }).expiresAt ??
+          ((req.body as { expiresIn?: number }).expiresIn ?? NaN) + T,
         revokedAt: null,
         lastUsedAt: null,
         token: 'opt_abc123',
@@ -300,14 +323,44 @@ describe('agent-tokens', () => {
     expect(bad.stderr).toContain('max capacity');
   });
 
+  it('create sends an expiry, --expires-in as seconds or --expires-at as a time, and says it', async () => {
+    const yearly = await sb.run(['agent-tokens', 'create', '--name', 'eu', '--expires-in', '365d']);
+    expect(yearly.stdout).toContain(
+      'created agent token eu (id 3, all teams, expires 2024-11-13@22:13:20+0000)',
+    );
+    const dated = await sb.run([
+      'agent-tokens',
+      'create',
+      '--name',
+      'eu',
+      '--expires-at',
+      '2027-06-30T12:00:00Z',
+    ]);
+    expect(dated.code).toBe(0);
+    expect(hub.requestsTo('POST', '/api/v1/agent-tokens').map((r) => r.body)).toEqual([
+      { name: 'eu', expiresIn: 365 * 86_400 },
+      { name: 'eu', expiresAt: Date.parse('2027-06-30T12:00:00Z') },
+    ]);
+    for (const [flags, message] of [
+      [['--expires-in', '1y'], "invalid --expires-in '1y': expected a duration like 365d, 12h or 90m"],
+      [['--expires-at', 'tomorrow'], "invalid --expires-at 'tomorrow': expected a date such as 2027-06-30"],
+      [['--expires-in', '1d', '--expires-at', '2027-06-30'], 'give --expires-in or --expires-at, not both'],
+    ] as const) {
+      const bad = await sb.run(['agent-tokens', 'create', '--name', 'eu', ...flags]);
+      expect(bad.code).toBe(1);
+      expect(bad.stderr).toContain(message);
+    }
+  });
+
   it('list prints a table without secrets', async () => {
     const r = await sb.run(['--print-table-headers', 'agent-tokens', 'list'], { now: NOW });
     expect(r).toEqual({
       code: 0,
       stdout: [
-        'id  name        team         may claim                                                     created                   last used  state',
-        '1   eu-cluster  main         eu/outpost-agent-*; pools linux; tags (none); capacity <= 20  2023-11-14@22:13:20+0000  1m ago     active',
-        '2   old         (all teams)  anything                                                      2023-11-14@22:13:20+0000  never      revoked 2023-11-14@22:14:20+0000',
+        'id  name        team         may claim                                                     created                   last used  expires                   state',
+        '1   eu-cluster  main         eu/outpost-agent-*; pools linux; tags (none); capacity <= 20  2023-11-14@22:13:20+0000  1m ago     never                     active',
+        '2   old         (all teams)  anything                                                      2023-11-14@22:13:20+0000  never      never                     revoked 2023-11-14@22:14:20+0000',
+        '3   yearly      (all teams)  anything                                                      2023-11-14@22:13:20+0000  never      2023-11-14@22:15:20+0000  expired',
         '',
       ].join('\n'),
       stderr: '',

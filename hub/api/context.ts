@@ -153,6 +153,7 @@ export class ApiContext {
       team: team?.name ?? null,
       bounds: token.bounds,
       createdAt: token.createdAt,
+      expiresAt: token.expiresAt,
       revokedAt: token.revokedAt,
       lastUsedAt: token.lastUsedAt,
     };

@@ -340,6 +340,10 @@ export interface CreateAgentTokenRequest extends AgentTokenBounds {
   name: string;
   /** Scope the token to one team; omitted for a global token. */
   team?: string;
+  /** Seconds until it expires (at least 60); omitted with `expiresAt` too: never. */
+  expiresIn?: number;
+  /** When it expires, Unix milliseconds, in the future; not with `expiresIn`. */
+  expiresAt?: number;
 }
 
 export interface AgentTokenSummary {
@@ -349,6 +353,8 @@ export interface AgentTokenSummary {
   /** Null: the token's agent may claim any name, pools and capacity (tokens created without bounds). */
   bounds: AgentTokenBounds | null;
   createdAt: number;
+  /** Null: it never expires. An expired token is refused like a revoked one, saying it expired. */
+  expiresAt: number | null;
   revokedAt: number | null;
   lastUsedAt: number | null;
 }

@@ -14,7 +14,21 @@ export function generateToken(kind: TokenRecord['kind']): string {
   return PREFIX[kind] + randomBytes(32).toString('base64url');
 }
 
-export type TokenCheck = { ok: true; token: TokenRecord } | { ok: false; reason: string };
+/**
+ * `expired`: the secret is right but its time is up, which its holder may be told (they proved they hold
+ * it); the other reasons are for logs only.
+ */
+export type TokenCheck = { ok: true; token: TokenRecord } | { ok: false; reason: string; expired?: true };
+
+/** What an expired token's holder is told. */
+export function expiredReason(token: TokenRecord): string {
+  return `${token.kind} token "${token.name}" expired at ${new Date(token.expiresAt ?? 0).toISOString()}`;
+}
+
+/** True once `token` has an expiry and it has passed. */
+export function hasExpired(token: TokenRecord, now: number): boolean {
+  return token.expiresAt !== null && now >= token.expiresAt;
+}
 
 /** `here`: revoked through this process; `replica`: by another hub replica (hub/replicas/revocations.ts). */
 export type RevokedListener = (token: TokenRecord, by: 'here' | 'replica') => void;
@@ -58,8 +72,7 @@ export class TokenService {
     if (token.kind !== kind) return { ok: false, reason: `not an ${kind} token` };
     if (token.revokedAt !== null) return { ok: false, reason: `token "${token.name}" was revoked` };
     const now = this.now();
-    if (token.expiresAt !== null && now >= token.expiresAt)
-      return { ok: false, reason: `token "${token.name}" expired` };
+    if (hasExpired(token, now)) return { ok: false, reason: expiredReason(token), expired: true };
     // Recording every use would put a write on every API call; a minute's resolution is enough.
     if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000)
       await this.store.touchToken(token.id, now);

@@ -48,6 +48,19 @@ function ownLease(leaseId: string, caller: AgentSession, deps: ArtifactRpcDeps) 
 
 const CHUNK = 64 * 1024;
 
+/**
+ * A call outlives nothing of its session: one still open when the session ended (its token revoked, the
+ * agent gone or replaced) is refused then, else a revoked token's upload begun a moment before would
+ * still be recorded under the lease. The agent retries after its next Welcome, if it gets one.
+ */
+function stillLive(caller: AgentSession, what: string): void {
+  if (!caller.live)
+    throw new GatewayError(
+      GrpcStatus.FAILED_PRECONDITION,
+      `agent session ${caller.sessionId} ended during the ${what}; retry after the next Welcome`,
+    );
+}
+
 export async function receiveUpload(
   call: ServerReadableStream<ArtifactUpload, ArtifactRef>,
   caller: AgentSession,
@@ -73,6 +86,7 @@ export async function receiveUpload(
   }
   try {
     const ref = await deps.artifacts.put(data(), { size: header.size, sha256: header.sha256 });
+    stillLive(caller, 'upload');
     await deps.store.uploads.record({
       stepRunId: lease.stepRunId,
       leaseId: header.leaseId,
@@ -106,6 +120,7 @@ export async function sendDownload(
   for await (const chunk of stream) {
     const buf = chunk as Buffer;
     for (let off = 0; off < buf.length; off += CHUNK) {
+      stillLive(caller, 'download');
       if (!call.write({ data: buf.subarray(off, off + CHUNK) })) await once(call, 'drain');
     }
   }

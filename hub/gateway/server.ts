@@ -22,7 +22,7 @@ import {
   type TunnelFromAgent,
   type TunnelToAgent,
 } from '../../proto/gen/outpost/v1/agent.js';
-import { bearerSecret, type TokenService } from '../auth/tokens.js';
+import { bearerSecret, type TokenCheck, type TokenService } from '../auth/tokens.js';
 import type { TokenRecord } from '../store/store.js';
 import type { ArtifactStore } from '../artifacts/store.js';
 import { receiveUpload, sendDownload, type ArtifactRpcDeps } from './artifacts.js';
@@ -31,6 +31,7 @@ import { AgentSession, GatewayError, type SessionDeps } from './session.js';
 import { gatewayCredentials, type GatewayTls } from './tls-credentials.js';
 import { widenFlowControl } from './flow-control.js';
 import { HeartbeatTouches } from './heartbeat-touches.js';
+import { bindGateway } from './listen.js';
 import { logFailedHandshakes } from './tls-checks.js';
 import type { Tunnels } from './tunnels.js';
 
@@ -80,13 +81,13 @@ export async function startGateway(
   async function authenticate(
     metadata: Metadata,
     peer: string,
-  ): Promise<{ token: TokenRecord; team: string | null } | undefined> {
+  ): Promise<{ token: TokenRecord; team: string | null } | Extract<TokenCheck, { ok: false }>> {
     const header = metadata.get('authorization')[0];
     const check = await tokens.verify('agent', typeof header === 'string' ? bearerSecret(header) : undefined);
     if (!check.ok) {
       deps.metrics.authFailures.inc();
       log.warn({ peer, reason: check.reason }, 'agent call rejected: UNAUTHENTICATED');
-      return undefined;
+      return check;
     }
     const team =
       check.token.teamId === null ? null : ((await deps.store.getTeamById(check.token.teamId))?.name ?? null);
@@ -117,17 +118,18 @@ export async function startGateway(
     sessions: live,
     log,
   };
-  const unauthenticated = {
+  /** The refusal of a call whose token did not pass: only an expired one's holder learns why. */
+  const unauthenticated = (check: Extract<TokenCheck, { ok: false }>) => ({
     code: GrpcStatus.UNAUTHENTICATED,
-    details: 'missing, unknown or revoked agent token',
-  };
+    details: check.expired ? check.reason : 'missing, unknown or revoked agent token',
+  });
 
   server.addService(AgentGatewayService, {
     connect(call: ServerDuplexStream<AgentMessage, HubMessage>) {
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
-        if (!auth) {
-          call.emit('error', unauthenticated);
+        if ('ok' in auth) {
+          call.emit('error', unauthenticated(auth));
           return;
         }
         const session = new AgentSession(call, auth.token, auth.team, deps, (named) => {
@@ -168,7 +170,7 @@ export async function startGateway(
     ) {
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
-        if (!auth) return callback(unauthenticated);
+        if ('ok' in auth) return callback(unauthenticated(auth));
         const caller = live.callerOf(call.metadata, auth.token.id);
         callback(null, await receiveUpload(call, caller, artifactDeps));
       })().catch((err: unknown) => callback(statusOf(err, log)));
@@ -176,7 +178,7 @@ export async function startGateway(
     tunnel(call: ServerDuplexStream<TunnelFromAgent, TunnelToAgent>) {
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
-        if (!auth) return call.emit('error', unauthenticated);
+        if ('ok' in auth) return call.emit('error', unauthenticated(auth));
         const caller = live.callerOf(call.metadata, auth.token.id);
         tunnels.accept(call, caller.agentName, () =>
           live.refused('tunnel', { agent: caller.agentName, peer: call.getPeer() }),
@@ -186,7 +188,7 @@ export async function startGateway(
     downloadArtifact(call: ServerWritableStream<ArtifactRequest, ArtifactChunk>) {
       void (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
-        if (!auth) return call.emit('error', unauthenticated);
+        if ('ok' in auth) return call.emit('error', unauthenticated(auth));
         await sendDownload(call, live.callerOf(call.metadata, auth.token.id), artifactDeps);
       })().catch((err: unknown) => call.emit('error', statusOf(err, log)));
     },
@@ -195,9 +197,14 @@ export async function startGateway(
   // TLS files are read again when they change: a renewed certificate needs no restart.
   const credentials = opts.tls ? await gatewayCredentials(opts.tls, log) : ServerCredentials.createInsecure();
 
-  const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(opts.listen, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
-  });
+  const port = await bindGateway(
+    (address) =>
+      new Promise<number>((resolve, reject) => {
+        server.bindAsync(address, credentials, (err, bound) => (err ? reject(err) : resolve(bound)));
+      }),
+    opts.listen,
+    log,
+  );
   if (opts.tls) logFailedHandshakes(server, log);
   // An agent's whole log window (and a message besides) in flight at once, not one chunk per round trip.
   widenFlowControl(server, deps.limits.logWindowBytes + deps.limits.maxMessageBytes, log);

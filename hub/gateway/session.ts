@@ -1,6 +1,7 @@
 // One agent session: the hub's side of a Connect stream. It converts wire messages to dispatcher and
 // engine calls (the only place that does), persists logs before acknowledging them, and watches the
-// agent's heartbeats. Messages of one session are handled one at a time, in order.
+// agent's heartbeats. Messages of one session are handled one at a time, in order; the stream is read
+// apart from that (inbox.ts), so a slow message does not keep the hub from hearing the agent's heartbeats.
 
 import { randomUUID } from 'node:crypto';
 import { status as GrpcStatus, type ServerDuplexStream } from '@grpc/grpc-js';
@@ -36,10 +37,12 @@ import type { Engine } from '../engine/engine.js';
 import { EVENT_VERSIONS, eventTime, type BuildEvents } from '../events/build-events.js';
 import type { LogWriter } from '../events/log-writer.js';
 import { logPayloadBytes } from '../log-text/log-payload.js';
+import { expiredReason, hasExpired } from '../auth/tokens.js';
 import type { HubMetrics } from '../metrics.js';
 import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
 import { boundsViolation } from './agent-bounds.js';
 import type { HeartbeatTouches } from './heartbeat-touches.js';
+import { Inbox } from './inbox.js';
 import { outputsMismatch } from './output-check.js';
 
 export interface SessionLimits {
@@ -67,6 +70,11 @@ export interface SessionDeps {
   heartbeatMs: number;
   leaseGraceMs: number;
   helloTimeoutMs: number;
+  /**
+   * How long the hub may take to handle one of an agent's messages (a store that hangs, a lock never
+   * released). Past it the session ends UNAVAILABLE: the agent reconnects and sends it again.
+   */
+  messageTimeoutMs: number;
   limits: SessionLimits;
   now: () => number;
   /** Replicas: this replica's API URL for the others (recorded with the agent); undefined: a single hub. */
@@ -86,6 +94,9 @@ type Call = ServerDuplexStream<AgentMessage, HubMessage>;
 
 /** An agent's name and its cluster's (agent config `name`, `cluster`): no "/", which joins them. */
 const AGENT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
+
+/** Messages read and waiting to be handled, per session, before the hub stops reading its stream. */
+const INBOX_CAPACITY = 16;
 
 /**
  * The agent's identity at the hub: its name within its cluster. A Helm release names each agent after
@@ -127,6 +138,14 @@ export class AgentSession implements AgentConnection {
   private lastLogWrite: Promise<void> = Promise.resolve();
   /** Highest seq to acknowledge per lease, sent once the current batch's results are in. */
   private readonly acksDue = new Map<string, number>();
+  /** The stream, read apart from handling; set once the Welcome is sent. */
+  private inbox: Inbox<AgentMessage> | undefined;
+  /** When the message being handled was taken up (undefined: none is). */
+  private handlingSince: number | undefined;
+  private handling: AgentMessage['msg'];
+  /** Rejects when handling one message overran messageTimeoutMs: the session ends without waiting for it. */
+  private readonly overrun: Promise<never>;
+  private rejectOverrun!: (err: GatewayError) => void;
 
   constructor(
     private readonly call: Call,
@@ -140,6 +159,8 @@ export class AgentSession implements AgentConnection {
     private readonly onIdentified: (session: AgentSession) => void,
   ) {
     this.lastSeen = deps.now();
+    this.overrun = new Promise<never>((_, reject) => (this.rejectOverrun = reject));
+    this.overrun.catch(() => undefined); // raced by the handling loop; nobody else waits on it
   }
 
   /** The hub's logger, with the agent and session named once the Hello told who it is. */
@@ -163,11 +184,18 @@ export class AgentSession implements AgentConnection {
       this.startHeartbeats();
       // Assignments may come from now on; the agent's messages queue behind this on the dispatcher.
       this.deps.dispatcher.online(this).catch(() => undefined); // logged by the dispatcher
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) break;
+      const inbox = (this.inbox = new Inbox(iterator, INBOX_CAPACITY, (message) => {
         this.lastSeen = this.deps.now();
-        await this.handle(next.value);
+        const kind = message.msg?.$case;
+        return kind !== undefined && kind !== 'heartbeat' && kind !== 'hello';
+      }));
+      for (;;) {
+        const message = await inbox.next();
+        if (message === undefined) break;
+        this.handlingSince = this.deps.now();
+        this.handling = message.msg;
+        await Promise.race([this.handle(message), this.overrun]);
+        this.handlingSince = undefined;
       }
       this.log.info('agent closed its session');
     } catch (err) {
@@ -184,6 +212,7 @@ export class AgentSession implements AgentConnection {
     } finally {
       this.closed = true;
       clearInterval(this.timer);
+      this.inbox?.close();
       if (attached && (await this.deps.dispatcher.detach(this))) {
         await this.deps.store.setAgentState(this.agentName, 'disconnected', this.deps.now(), this.sessionId);
       }
@@ -419,6 +448,29 @@ export class AgentSession implements AgentConnection {
       // tick, once the reads have run. (Judged now, one stall ended every session at once.)
       const late = now - this.lastTick > this.deps.heartbeatMs * 2;
       this.lastTick = now;
+      // Not reading because the hub is behind with this agent's messages: its silence is the hub's.
+      if (this.inbox?.paused) this.lastSeen = now;
+      // A token that expires while its session is live ends it, as a revocation does.
+      if (hasExpired(this.token, now)) {
+        this.deps.metrics.agentRefusals.inc({ reason: 'expired' });
+        this.end(GrpcStatus.UNAUTHENTICATED, expiredReason(this.token));
+        return;
+      }
+      if (
+        !late &&
+        this.handlingSince !== undefined &&
+        now - this.handlingSince > this.deps.messageTimeoutMs
+      ) {
+        this.deps.metrics.messagesRejected.inc({ reason: 'handling_timeout' });
+        this.rejectOverrun(
+          new GatewayError(
+            GrpcStatus.UNAVAILABLE,
+            `the hub took over ${this.deps.messageTimeoutMs} ms to handle a ${this.handling?.$case ?? 'message'} ` +
+              'message of this session; reconnect and send it again',
+          ),
+        );
+        return;
+      }
       if (!late && now - this.lastSeen > this.deps.heartbeatMs * 3) {
         this.log.warn({ silentMs: now - this.lastSeen }, 'agent missed heartbeats; ending its session');
         this.fail(GrpcStatus.UNAVAILABLE, 'missed heartbeats');

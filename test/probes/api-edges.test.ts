@@ -1,10 +1,12 @@
 // An outside prober's requests at the edges of the API (docs/security.md, "Probed"): bodies of the
 // wrong media type, paths the router cannot read, names at their length limit, a write that loses a
-// race, and a webhook posted as a form. Each answer is the API's JSON error naming the problem.
+// race, a webhook posted as a form, and HEAD on a build's event stream. Each answer is the API's JSON
+// error naming the problem.
 
+import { connect } from 'node:net';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { ApiError } from '../../hub/api/types.js';
-import { startTestHub, type TestHub } from '../support/harness.js';
+import { setPipeline, shellPipeline, startTestHub, triggerJob, type TestHub } from '../support/harness.js';
 
 let hub: TestHub;
 beforeAll(async () => {
@@ -115,3 +117,27 @@ it("takes a resource webhook posted as a form (GitHub's default), as Concourse d
   );
   expect(res.status).toBe(201);
 });
+
+it("answers HEAD on a running build's event stream with its headers and ends, holding nothing open", async () => {
+  await setPipeline(hub, 'headless', shellPipeline('echo never runs'));
+  // No agent: the build waits, so its stream (GET) would stay open for as long as the client reads.
+  const build = await triggerJob(hub, 'headless', 'job');
+  const { hostname, port } = new URL(hub.url);
+  const socket = connect(Number(port), hostname);
+  let received = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => (received += chunk));
+  // Two requests on one keep-alive connection: the second is answered only once the first has ended.
+  socket.write(
+    `HEAD /api/v1/builds/${build}/events HTTP/1.1\r\nHost: probe\r\nAuthorization: Bearer ${hub.adminToken}\r\n\r\n` +
+      'GET /healthz HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n',
+  );
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  const bound = new Promise<'open'>((resolve) => setTimeout(() => resolve('open'), 10_000).unref());
+  const outcome = await Promise.race([closed.then(() => 'ended' as const), bound]);
+  socket.destroy();
+  const answers = received.split('\r\n').filter((line) => line.startsWith('HTTP/1.1 '));
+  expect({ outcome, answers }).toEqual({ outcome: 'ended', answers: ['HTTP/1.1 200 OK', 'HTTP/1.1 200 OK'] });
+  expect(received).toContain('content-type: text/event-stream');
+  expect(received).not.toContain('event: ');
+}, 30_000);

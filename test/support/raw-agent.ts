@@ -106,6 +106,16 @@ export function rawAgent(address: string, token: string, hello: Partial<Hello> |
   };
 }
 
+/** Sends heartbeats every `everyMs`, as a real agent does; returns the stop. */
+export function heartbeating(agent: RawAgent, everyMs: number): () => void {
+  let seq = 0;
+  const timer = setInterval(
+    () => agent.send({ msg: { $case: 'heartbeat', value: { seq: ++seq, sentAtUnixMs: Date.now() } } }),
+    everyMs,
+  );
+  return () => clearInterval(timer);
+}
+
 /**
  * A client for a welcomed raw agent's side calls (artifacts, tunnels), with the metadata a real agent
  * sends: its token and the session id of its Welcome. Close the client when done.

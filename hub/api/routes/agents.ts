@@ -2,7 +2,7 @@
 
 import { z } from 'zod';
 import type { ApiContext } from '../context.js';
-import { notFound } from '../errors.js';
+import { HttpError, notFound } from '../errors.js';
 import { id } from '../fields.js';
 import { route, type Route } from '../route.js';
 import { roleIn } from '../../auth/caller.js';
@@ -35,10 +35,17 @@ const createTokenBody = z
     platforms: z.array(z.enum(['linux', 'windows', 'darwin'])).optional(),
     tags: nameList.optional(),
     maxCapacity: z.int().min(1).max(100_000).optional(),
+    // Optional, unlike an API token's: an agent fleet's token is rotated on its operator's schedule.
+    expiresIn: z.int().min(60, 'at least 60 seconds').optional(),
+    expiresAt: z.int().min(0).optional(),
   })
   .refine((b) => b.agent === undefined || b.agentPrefix === undefined, {
     error: 'give "agent" or "agentPrefix", not both',
     path: ['agentPrefix'],
+  })
+  .refine((b) => b.expiresIn === undefined || b.expiresAt === undefined, {
+    error: 'give "expiresIn" or "expiresAt", not both',
+    path: ['expiresAt'],
   });
 
 /** A connected agent's row is touched every 10 s or heartbeat (gateway/session.ts); silent this long, it is gone. */
@@ -147,13 +154,22 @@ export function agentRoutes(ctx: ApiContext): Route[] {
       role: 'admin',
       body: createTokenBody,
       handler: async ({ body }, req, reply): Promise<CreatedAgentToken> => {
-        const { name, team: teamName, ...bounds } = body;
+        const { name, team: teamName, expiresIn, expiresAt: at, ...bounds } = body;
+        const now = Date.now();
+        if (at !== undefined && at <= now + 60_000)
+          throw new HttpError(
+            400,
+            'bad_request',
+            `expiresAt: ${new Date(at).toISOString()} is not at least a minute from now`,
+          );
+        const expiresAt = expiresIn !== undefined ? now + expiresIn * 1000 : (at ?? null);
         const team = teamName === undefined ? null : await ctx.teamOf(teamName);
         const { secret, token } = await tokens.create('agent', name, team?.id ?? null, {
           bounds: Object.keys(bounds).length > 0 ? bounds : null,
+          expiresAt,
         });
         req.log.info(
-          { tokenId: token.id, name: token.name, team: team?.name ?? null, bounds: token.bounds },
+          { tokenId: token.id, name: token.name, team: team?.name ?? null, bounds: token.bounds, expiresAt },
           'agent token created',
         );
         void reply.code(201);

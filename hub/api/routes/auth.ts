@@ -8,7 +8,7 @@ import { requireCaller } from '../auth.js';
 import type { ApiContext } from '../context.js';
 import { HttpError } from '../errors.js';
 import { name } from '../fields.js';
-import { RateLimit } from '../rate-limit.js';
+import { LoginGuard } from '../login-guard.js';
 import { route, type Route } from '../route.js';
 import { issueLoginToken, logIn } from '../login.js';
 import type { LoginResponse, UserInfo } from '../types.js';
@@ -18,7 +18,7 @@ const loginBody = z.strictObject({ username: name, password: z.string().min(1), 
 
 export function authRoutes(ctx: ApiContext): Route[] {
   const { store } = ctx.deps;
-  const limit = new RateLimit(10, 60_000);
+  const guard = new LoginGuard();
 
   return [
     route({
@@ -29,17 +29,17 @@ export function authRoutes(ctx: ApiContext): Route[] {
       body: loginBody,
       handler: async ({ body }, req): Promise<LoginResponse> => {
         req.audit = { actor: body.username, team: body.team };
-        limit.check(req.ip);
+        guard.attempt(body.username, req.ip);
         const user = await store.users.get(body.username);
         // An unknown user (or one who logs in through OIDC, without a password) costs the same hash as
         // a wrong password: the answer time tells nothing.
         const ok = await verifyPassword(body.password, user?.passwordHash || (await dummyHash()));
         const denied = new HttpError(401, 'unauthorized', 'wrong username or password');
         if (!user || !ok) {
-          limit.fail(req.ip);
           req.log.warn({ user: body.username, ip: req.ip }, 'login failed');
           throw denied;
         }
+        guard.succeeded(user.name, req.ip);
         return logIn(ctx, req, user, body.team);
       },
     }),

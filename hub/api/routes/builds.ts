@@ -117,6 +117,9 @@ export function buildRoutes(ctx: ApiContext): Route[] {
       params: buildParams,
       handler: async ({ params }, req, reply) => {
         const build = await ctx.buildOf(params.id);
+        // HEAD has no body: the stream's headers and nothing else. Streamed, its subscription stayed open
+        // (a running build's for as long as the connection did) and the connection served nothing after it.
+        if (req.method === 'HEAD') return reply.code(200).type('text/event-stream; charset=utf-8').send();
         const lastEventId = Number(req.headers['last-event-id'] ?? 0);
         reply.hijack();
         await streamBuildEvents(
