@@ -104,9 +104,9 @@ process.on('exit', () => {
   const { statements, reads, commits, autocommits } = counts;
   const report =
     `\n${bytesWritten()}` +
-      `\nSQLite statements: ${total.toFixed(0)} ms in all; ${statements} statements, ${reads} reads, ` +
-      `${commits + autocommits} write transactions (${commits} commits, ${autocommits} single writes)\n` +
-      `${commitSpread()}\n` +
+    `\nSQLite statements: ${total.toFixed(0)} ms in all; ${statements} statements, ${reads} reads, ` +
+    `${commits + autocommits} write transactions (${commits} commits, ${autocommits} single writes)\n` +
+    `${commitSpread()}\n` +
     `${lines.join('\n')}\n`;
   const file = process.env.OUTPOST_STATEMENT_TIMES_FILE;
   if (file) appendFileSync(file, report);
