@@ -3,12 +3,16 @@
 // counts write transactions (each COMMIT, and each write outside a transaction, which SQLite commits on
 // its own): divided by the builds a measurement ran, the store round trips a build costs.
 //
-//   node --import tsx --import ./bench/statement-times.ts bench/main.ts --only throughput
+//   node --import tsx --import ./bench/statement-times.ts bench/main.ts --only dispatch
+//
+// The steps/s hub is a child process whose stderr the bench drains: preload it there and name a file,
+//   OUTPOST_BENCH_HUB_NODE_ARGS='--import tsx --import ./bench/statement-times.ts' \
+//   OUTPOST_STATEMENT_TIMES_FILE=/tmp/statements.txt npm run bench -- --only throughput
 //
 // It wraps better-sqlite3's Statement methods, so it sees SQLite's own time (the self time of Kysely's
 // `executeQuery` in a CPU profile), not Kysely building queries. docs/performance.md has the recipe.
 
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import BetterSqlite3 from 'better-sqlite3';
 
@@ -98,11 +102,13 @@ process.on('exit', () => {
         `${ms.toFixed(0).padStart(7)} ms ${String(calls).padStart(7)} x ${(ms / calls).toFixed(3)} ms  ${sql.replace(/\s+/g, ' ').slice(0, 200)}`,
     );
   const { statements, reads, commits, autocommits } = counts;
-  process.stderr.write(
+  const report =
     `\n${bytesWritten()}` +
-      `\nSQLite statements: ${total.toFixed(0)} ms in all; ${statements} statements, ${reads} reads, ` +
-      `${commits + autocommits} write transactions (${commits} commits, ${autocommits} single writes)\n` +
-      `${commitSpread()}\n` +
-      `${lines.join('\n')}\n`,
-  );
+    `\nSQLite statements: ${total.toFixed(0)} ms in all; ${statements} statements, ${reads} reads, ` +
+    `${commits + autocommits} write transactions (${commits} commits, ${autocommits} single writes)\n` +
+    `${commitSpread()}\n` +
+    `${lines.join('\n')}\n`;
+  const file = process.env.OUTPOST_STATEMENT_TIMES_FILE;
+  if (file) appendFileSync(file, report);
+  else process.stderr.write(report);
 });

@@ -93,6 +93,8 @@ export interface SharedDispatch {
 interface QueueEntry {
   stepRunId: number;
   buildId: number;
+  /** The step's id in the build's plan: the origin of its log events. */
+  planId: string;
   spec: StepSpec;
   context: StepContext;
   readyAt: number;
@@ -261,6 +263,7 @@ export class Dispatcher {
       const entry: QueueEntry = {
         stepRunId: 0,
         buildId: step.buildId,
+        planId: step.planId,
         spec: step.spec,
         context: step.context,
         readyAt: this.now(),
@@ -311,6 +314,7 @@ export class Dispatcher {
     this.queue.push({
       stepRunId: stepRun.id,
       buildId: stepRun.buildId,
+      planId: stepRun.planId,
       spec,
       context: { ...context, stepRunId: stepRun.id },
       readyAt: this.now(),
@@ -890,6 +894,7 @@ export class Dispatcher {
     agent.assign({
       leaseId,
       pool: pool.name,
+      planId: entry.planId,
       context: entry.context,
       spec: entry.spec,
       acceptWithinMs: this.opts.acceptWithinMs,
@@ -919,6 +924,7 @@ function entryOf(run: StepRun, readyAt: number): QueueEntry | undefined {
   return {
     stepRunId: run.id,
     buildId: run.buildId,
+    planId: run.planId,
     spec: stored.spec,
     context: { ...stored.context, stepRunId: run.id },
     readyAt,

@@ -88,6 +88,8 @@ export interface StepContext {
 export interface Assignment {
   leaseId: string;
   pool: string;
+  /** The step's id in the build's plan (not sent: the session keeps it for the lease's log events). */
+  planId: string;
   context: StepContext;
   spec: StepSpec;
   acceptWithinMs: number;

@@ -246,6 +246,14 @@ export class AgentSession implements AgentConnection {
   }
 
   assign(a: Assignment): void {
+    // A fresh lease has no log stored yet (logs need the lease accepted): its first message needs no
+    // read of the step run.
+    this.leases.set(a.leaseId, {
+      stepRunId: a.context.stepRunId,
+      buildId: a.context.buildId,
+      planId: a.planId,
+      logSeq: 0,
+    });
     this.send({
       msg: {
         $case: 'assign',
@@ -500,6 +508,7 @@ export class AgentSession implements AgentConnection {
       }
       case 'rejected':
         await this.deps.dispatcher.rejected(this, msg.value.leaseId, msg.value.reason);
+        this.leases.delete(msg.value.leaseId);
         return;
       case 'started': {
         const lease = await this.lease(msg.value.leaseId);

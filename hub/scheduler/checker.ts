@@ -49,13 +49,12 @@ export async function createCheckBuild(
 ): Promise<BuildView | undefined> {
   const job = await store.getJob(pipelineId, `${CHECK_JOB_PREFIX[scope]}${name}`);
   if (!job?.active) return undefined;
-  const created = await store.createBuild({
+  return store.createBuild({
     jobId: job.id,
     plan: job.plan,
     at,
     checkRequest: isPlainCheck(request) ? null : request,
   });
-  return store.getBuild(created.id);
 }
 
 /**

@@ -38,11 +38,8 @@ export interface SchedulerOptions {
  * A manually triggered build, pending until a scheduling pass of its pipeline starts it. Hub replicas
  * that do not lead create it too, and ask the leader's scheduler for the pass (hub/replicas).
  */
-export async function createManualBuild(store: Store, job: Job, at: number): Promise<BuildView> {
-  const created = await store.createBuild({ jobId: job.id, plan: job.plan, at, manual: true });
-  const build = await store.getBuild(created.id);
-  if (!build) throw new Error(`build ${created.id} vanished`);
-  return build;
+export function createManualBuild(store: Store, job: Job, at: number): Promise<BuildView> {
+  return store.createBuild({ jobId: job.id, plan: job.plan, at, manual: true });
 }
 
 /** A rerun (`N.1`, `N.2`, ...) of a job build, pending like a manual build. */
@@ -232,13 +229,11 @@ export class Scheduler {
       return g.trigger && chosen !== undefined && spec !== undefined && !spec.used.has(chosen);
     });
     if (!fresh) return undefined;
-    const created = await this.store.createBuild({ jobId: job.id, plan: job.plan, at: this.now() });
-    const build = await this.store.getBuild(created.id);
-    if (build)
-      this.log.info(
-        { team: build.teamName, pipeline: build.pipelineName, job: build.jobName, build: build.name },
-        `${build.teamName}/${build.pipelineName}/${build.jobName} #${build.name}: new versions triggered it`,
-      );
+    const build = await this.store.createBuild({ jobId: job.id, plan: job.plan, at: this.now() });
+    this.log.info(
+      { team: build.teamName, pipeline: build.pipelineName, job: build.jobName, build: build.name },
+      `${build.teamName}/${build.pipelineName}/${build.jobName} #${build.name}: new versions triggered it`,
+    );
     return build;
   }
 

@@ -6,7 +6,7 @@ import type { PlanNode } from '../pipeline/plan.js';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { withAnnouncement } from './kysely-announcements.js';
-import { bool, json, toBuild, toBuildView } from './rows.js';
+import { bool, json, toBuildView, type BuildViewRow } from './rows.js';
 import type { BuildsTable, Database } from './schema.js';
 import { StoreConflictError } from './store.js';
 import type { Announcement, Build, BuildFilter, BuildStatus, BuildView, Store } from './store.js';
@@ -67,7 +67,7 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     at: number;
     manual?: boolean;
     checkRequest?: Build['checkRequest'];
-  }): Promise<Build> {
+  }): Promise<BuildView> {
     return conflictsAs(`build of job ${input.jobId}`, () =>
       this.db.transaction().execute(async (trx) => {
         // Increment-and-return in one statement: on PostgreSQL the row lock orders concurrent creators.
@@ -102,7 +102,30 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
                     'team_id'
                   >),
                 }))
-                .returningAll(),
+                .returningAll()
+                // The names a user knows the build by, so the caller need not read it back.
+                .returning((eb) => [
+                  eb
+                    .selectFrom('teams')
+                    .select('teams.name')
+                    .whereRef('teams.id', '=', 'builds.team_id')
+                    .as('team_name'),
+                  eb
+                    .selectFrom('pipelines')
+                    .select('pipelines.name')
+                    .whereRef('pipelines.id', '=', 'builds.pipeline_id')
+                    .as('pipeline_name'),
+                  eb
+                    .selectFrom('jobs')
+                    .select('jobs.name')
+                    .whereRef('jobs.id', '=', 'builds.job_id')
+                    .as('job_name'),
+                  eb
+                    .selectFrom('jobs')
+                    .select('jobs.kind')
+                    .whereRef('jobs.id', '=', 'builds.job_id')
+                    .as('job_kind'),
+                ]),
             job.pipeline_id,
             input.jobId,
             String(job.next_build_number - 1),
@@ -114,7 +137,7 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
           )
         ).rows;
         if (row === undefined) throw new Error(`build of job ${input.jobId} was not inserted`);
-        return toBuild(row);
+        return toBuildView(row as BuildViewRow);
       }),
     );
   }

@@ -555,7 +555,7 @@ export interface Store {
     at: number;
     manual?: boolean;
     checkRequest?: Build['checkRequest'];
-  }): Promise<Build>;
+  }): Promise<BuildView>;
   getBuild(id: number): Promise<BuildView | undefined>;
   getBuildByName(jobId: number, name: string): Promise<BuildView | undefined>;
   /** Newest first. */
