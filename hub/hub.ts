@@ -240,14 +240,16 @@ async function assemble(
   );
   const configs = new PipelineConfigs(store);
   // The engine, checker and scheduler call each other; the callbacks are bound once all exist.
-  const later: { checker?: Checker; scheduler?: Scheduler } = {};
+  const later: { checker?: Checker; scheduler?: Scheduler; dispatcher?: Dispatcher } = {};
   const engine = new Engine(store, events, artifacts, log.child({ component: 'engine' }), {
     configs,
     coreResourceImages: options.coreResourceImages,
     onVersions: (pipelineId) => later.scheduler?.request(pipelineId),
-    onBuildEnded: (build) => {
+    onBuildEnded: (build, status) => {
       later.checker?.ended(build);
       later.scheduler?.buildEnded(build);
+      // Agents keeping the build's succeeded steps for intercept let them go, or keep them (it failed).
+      if (status) later.dispatcher?.buildEnded(build.id, status);
     },
   });
   const checker = new Checker(store, engine, configs, log.child({ component: 'checker' }), {
@@ -279,6 +281,7 @@ async function assemble(
     log.child({ component: 'dispatch' }),
   );
   engine.connect(dispatcher);
+  later.dispatcher = dispatcher;
   if (signals) relayStepEnds(signals, store, engine, log.child({ component: 'replicas' }));
 
   const tunnels = new Tunnels((name) => dispatcher.connection(name));

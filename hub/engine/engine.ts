@@ -22,6 +22,7 @@ import { BuildRun, statusAnnouncement, type LeafRunners, type Result } from './b
 import { AbortReason, Scope } from './scope.js';
 import { TaskStep } from './task-step.js';
 import { LoadVarStep } from './load-var-step.js';
+import { RunStep } from './run-step.js';
 import { SetPipelineStep } from './set-pipeline-step.js';
 import { ResourceSteps } from './resource-step.js';
 import type { EndEvents, StepEnd, StoredDispatchSpec } from './dispatched-step.js';
@@ -33,7 +34,8 @@ export interface EngineOptions {
   coreResourceImages: Readonly<Record<string, string>>;
   /** A check or put added versions to a pipeline's resources; a build ended. The scheduler listens. */
   onVersions: (pipelineId: number) => void;
-  onBuildEnded: (build: BuildView) => void;
+  /** `status`: how it ended; undefined when it was left unfinished (the hub stops). */
+  onBuildEnded: (build: BuildView, status: Result | undefined) => void;
 }
 
 /** Who waits for a step run's end, and the events that announce it (DispatchDeps.announceEnd). */
@@ -47,6 +49,8 @@ interface Running {
   run: BuildRun;
   abort: AbortController;
   done: Promise<void>;
+  /** How it ended, once that is stored. */
+  ended?: Result;
 }
 
 export class Engine implements DispatchListener {
@@ -98,6 +102,7 @@ export class Engine implements DispatchListener {
       put: resources.put,
       check: resources.check,
       load_var: new LoadVarStep(artifacts),
+      run: new RunStep(),
       set_pipeline: new SetPipelineStep(artifacts),
     };
   }
@@ -318,7 +323,7 @@ export class Engine implements DispatchListener {
       .finally(() => {
         for (const step of run.steps.values()) this.planIds.delete(step.id);
         this.builds.delete(build.id);
-        if (!this.stopped) this.options.onBuildEnded(build);
+        if (!this.stopped) this.options.onBuildEnded(build, running.ended);
       });
   }
 
@@ -332,7 +337,8 @@ export class Engine implements DispatchListener {
   }
 
   /** A build's run threw: it is errored, unless the hub is stopping (then it resumes at the next start). */
-  private async failed({ run, abort }: Running, err: unknown): Promise<void> {
+  private async failed(running: Running, err: unknown): Promise<void> {
+    const { run, abort } = running;
     const { build } = run;
     if (this.stopped) {
       this.log.info(
@@ -345,6 +351,7 @@ export class Engine implements DispatchListener {
     try {
       await run.fail(build.plan, Scope.root(abort.signal), `internal error: ${(err as Error).message}`);
       await this.finish(run, 'errored');
+      running.ended = 'errored';
     } catch (recordErr) {
       // The store failed too (or the hub stopped meanwhile): the build stays unfinished, and the stall
       // audit (or the next start) runs it again.
@@ -352,7 +359,8 @@ export class Engine implements DispatchListener {
     }
   }
 
-  private async execute({ run, abort }: Running): Promise<void> {
+  private async execute(running: Running): Promise<void> {
+    const { run, abort } = running;
     const { build } = run;
     // A pending build has run no step yet (it is marked started at the latest with its first step run).
     if (build.status !== 'pending') await run.load();
@@ -360,7 +368,9 @@ export class Engine implements DispatchListener {
     if (build.abortRequested) abort.abort(new AbortReason('user'));
     if (build.status === 'pending') run.deferStart(this.now());
     for (const step of run.steps.values()) this.planIds.set(step.id, step.planId);
-    await this.finish(run, await run.run(build.plan, Scope.root(abort.signal)));
+    const result = await run.run(build.plan, Scope.root(abort.signal));
+    await this.finish(run, result);
+    running.ended = result;
   }
 
   /**

@@ -152,6 +152,7 @@ const varSource: Decoder<VarSourceConfig> = struct(
 
 export const resources = uniqueList('resource', resource);
 export const resourceTypes = uniqueList('resource type', resourceType);
+export const prototypes = uniqueList('prototype', resourceType);
 export const groups = uniqueList('group', group);
 export const varSources = uniqueList('var source', varSource);
 

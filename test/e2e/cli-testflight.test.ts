@@ -2,11 +2,12 @@
 // CLI against a real hub and agent: the gaps docs/testflight.md lists as fixed, each as testflight
 // exercises it (our own pipelines, in the spirit of its fixtures).
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../cli/test/fake-hub.js';
 import { setPipelineByCli, startCliFixture, type CliFixture } from '../support/cli-fixture.js';
+import { eventually } from '../support/eventually.js';
 
 let fixture: CliFixture;
 let cli: Sandbox;
@@ -413,5 +414,152 @@ describe('containers and intercept --handle (containers_scoped_to_team_test)', (
       stdout: '',
       stderr: 'error: no containers matched your search parameters: job never-ran/j has no builds\n',
     });
+  });
+});
+
+describe('a failed build keeps its succeeded put for intercept (put_inputs_test)', () => {
+  const job = (name: string, gets: string[], put: string) => `
+- name: ${name}
+  plan:
+${gets.map((g) => `  - get: ${g}`).join('\n')}
+  - put: some-resource
+${put}
+  - task: failing-task
+    config:
+      platform: linux
+      image_resource: { type: mock, source: { mirror_self: true } }
+      run: { path: sh, args: [-c, 'exit 1'] }`;
+  const resources = ['specified-input', 'all-input', 'map-input', 'some-resource']
+    .map((r) => `- name: ${r}\n  type: mock\n  source: { initial_version: v1 }`)
+    .join('\n');
+  // `pushed`: the put succeeds (Concourse's mock refuses params it does not know: those puts fail).
+  const jobs: { name: string; put: string; pushed: boolean; present: string[]; absent: string[] }[] = [
+    {
+      name: 'specified',
+      put: '    inputs: [specified-input]',
+      pushed: true,
+      present: ['specified-input'],
+      absent: ['all-input'],
+    },
+    {
+      name: 'all',
+      put: '    inputs: all',
+      pushed: true,
+      present: ['all-input', 'specified-input'],
+      absent: [],
+    },
+    {
+      name: 'empty',
+      put: '    inputs: []',
+      pushed: true,
+      present: [],
+      absent: ['all-input', 'specified-input'],
+    },
+    {
+      name: 'none',
+      pushed: false,
+      put: '    params: { specified: specified-input/something, not_there: does-not-exist }',
+      present: ['specified-input'],
+      absent: ['all-input'],
+    },
+    {
+      name: 'detect-complex',
+      pushed: false,
+      put: `    inputs: detect
+    params:
+      specified: [[specified-input/something, 123456], [does-not-exist]]
+      map_param: { some-input: map-input/input, no: does-not-exist-too }`,
+      present: ['specified-input', 'map-input'],
+      absent: ['all-input', 'does-not-exist', 'does-not-exist-too', '123456'],
+    },
+  ];
+
+  beforeAll(async () => {
+    await setPipelineByCli(
+      cli,
+      'put-inputs',
+      `resources:\n${resources}\njobs:${jobs
+        .map((j) => job(j.name, ['specified-input', 'all-input', 'map-input'], j.put))
+        .join('')}\n`,
+    );
+  });
+
+  it.each(jobs)(
+    '$name: ls in the put lists exactly its inputs',
+    async ({ name, pushed, present, absent }) => {
+      const run = await cli.run(['trigger-job', '-j', `put-inputs/${name}`, '-w']);
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      expect(run.stdout.includes('pushing version: '), run.stdout).toBe(pushed);
+      const listed = await cli.run([
+        'intercept',
+        '-j',
+        `put-inputs/${name}`,
+        '-s',
+        'some-resource',
+        '--step-type',
+        'put',
+        '--',
+        'ls',
+      ]);
+      expect(listed.code, listed.stderr).toBe(0);
+      const names = listed.stdout.split('\n').filter(Boolean);
+      for (const input of present) expect(names).toContain(input);
+      for (const input of absent) expect(names).not.toContain(input);
+    },
+  );
+
+  it("lets a succeeded build's steps go: nothing left to intercept, their directories removed", async () => {
+    const stepDirs = path.join(fixture.agent.dir, 'work', 'resources', 'local');
+    const listed = () => readdir(stepDirs).catch(() => [] as string[]);
+    const before = new Set(await listed());
+    await setPipelineByCli(
+      cli,
+      'put-succeeds',
+      `resources:\n${resources}\njobs:
+- name: j
+  plan:
+  - get: specified-input
+  - put: some-resource
+`,
+    );
+    const run = await cli.run(['trigger-job', '-j', 'put-succeeds/j', '-w']);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const entered = await cli.run(['intercept', '-j', 'put-succeeds/j', '--step-type', 'put', '--', 'ls']);
+    expect(entered.code).toBe(1);
+    expect(entered.stderr).toContain('a running or failed step');
+    await eventually("the succeeded build's step directories removed", async () => {
+      const left = (await listed()).filter((d) => !before.has(d));
+      return left.length === 0 ? true : undefined;
+    });
+  });
+});
+
+describe('prototypes and the run step (prototype_test)', () => {
+  it('runs a run step as Concourse does: it says it pretends to run the message, and succeeds', async () => {
+    await setPipelineByCli(
+      cli,
+      'prototypes',
+      `prototypes:
+- name: some-prototype
+  type: mock
+  source: { mirror_self: true }
+jobs:
+- name: job
+  plan:
+  - run: some-message
+    type: some-prototype
+`,
+    );
+    const watch = await cli.run(['trigger-job', '-j', 'prototypes/job', '-w']);
+    expect(watch.code, watch.stderr).toBe(0);
+    expect(watch.stdout).toContain('run some-message on prototype some-prototype');
+  });
+
+  it('refuses a run step whose type is not a prototype, naming it', async () => {
+    const file = path.join(cli.dir, 'no-prototype.yml');
+    await writeFile(file, 'jobs:\n- name: job\n  plan:\n  - run: some-message\n    type: nope\n');
+    const set = await cli.run(['set-pipeline', '-p', 'no-prototype', '-c', file, '-n']);
+    expect(set.code).toBe(1);
+    expect(set.stderr).toContain('unknown prototype "nope"');
   });
 });
