@@ -16,6 +16,7 @@ import { bootstrapAdminToken, rotateAdminToken } from './auth/admin-token.js';
 import { OidcRelyingParty, type OidcOptions } from './auth/oidc.js';
 import { OIDC_CALLBACK_PATH } from './api/routes/oidc.js';
 import { TokenService } from './auth/tokens.js';
+import { SigningKeys } from './idtoken/signing-keys.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { PipelineConfigs } from './configs/pipeline-cache.js';
 import { BuildAudit } from './engine/audit.js';
@@ -241,10 +242,15 @@ async function assemble(
   const configs = new PipelineConfigs(store);
   // The engine, checker and scheduler call each other; the callbacks are bound once all exist.
   const later: { checker?: Checker; scheduler?: Scheduler; dispatcher?: Dispatcher } = {};
+  const signingKeys = new SigningKeys(store.signingKeys);
+  // Known once the API listens (its port may be chosen then): the idtoken issuer and the OIDC callback.
+  let externalUrl = options.externalUrl?.replace(/\/+$/, '');
+  const hubUrl = () => externalUrl ?? '';
   const engine = new Engine(store, events, artifacts, log.child({ component: 'engine' }), {
     configs,
     coreResourceImages: options.coreResourceImages,
     onVersions: (pipelineId) => later.scheduler?.request(pipelineId),
+    idTokens: { keys: signingKeys, issuer: hubUrl },
     onBuildEnded: (build, status) => {
       later.checker?.ended(build);
       later.scheduler?.buildEnded(build);
@@ -325,9 +331,6 @@ async function assemble(
 
   let ready = false;
   let draining = false;
-  // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
-  let externalUrl = options.externalUrl?.replace(/\/+$/, '');
-  const hubUrl = () => externalUrl ?? '';
   // Replicas: known once the API listens, which is before the gateway takes agents (each records it).
   let replicaUrl: string | undefined;
   const oidc =
@@ -349,6 +352,7 @@ async function assemble(
     webDir: options.webDir ?? builtWebDir(),
     oidc,
     externalUrl: hubUrl,
+    signingKeys,
     replicaUrl: () => replicaUrl,
     metricsToken: options.metricsToken,
     rotateAdminToken: () => rotateAdminToken(store, tokens, options.dataDir),

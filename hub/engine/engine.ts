@@ -23,6 +23,7 @@ import { AbortReason, Scope } from './scope.js';
 import { TaskStep } from './task-step.js';
 import { LoadVarStep } from './load-var-step.js';
 import { RunStep } from './run-step.js';
+import { idTokenFor, type IdTokenIssuer } from '../idtoken/issuer.js';
 import { SetPipelineStep } from './set-pipeline-step.js';
 import { ResourceSteps } from './resource-step.js';
 import type { EndEvents, StepEnd, StoredDispatchSpec } from './dispatched-step.js';
@@ -36,6 +37,8 @@ export interface EngineOptions {
   onVersions: (pipelineId: number) => void;
   /** `status`: how it ended; undefined when it was left unfinished (the hub stops). */
   onBuildEnded: (build: BuildView, status: Result | undefined) => void;
+  /** Signs the tokens of `idtoken` var sources; absent: such a source has no vars. */
+  idTokens?: IdTokenIssuer;
 }
 
 /** Who waits for a step run's end, and the events that announce it (DispatchDeps.announceEnd). */
@@ -63,7 +66,7 @@ export class Engine implements DispatchListener {
   private readonly varSources = new Map<
     number,
     {
-      lookup: (ref: { source?: string; path: string }) => unknown;
+      lookup: (ref: { source?: string; path: string }, build: BuildView) => unknown;
       typeOf: (source: string) => string | undefined;
     }
   >();
@@ -312,7 +315,7 @@ export class Engine implements DispatchListener {
       log: this.log.child({ buildId: build.id }),
       now: this.now,
       leaves: this.leaves,
-      varSource: (ref) => this.varSources.get(build.pipelineId)?.lookup(ref),
+      varSource: (ref) => this.varSources.get(build.pipelineId)?.lookup(ref, build),
       varSourceType: (source) => this.varSources.get(build.pipelineId)?.typeOf(source),
       tracked: (step) => this.planIds.set(step.id, step.planId),
     });
@@ -375,14 +378,19 @@ export class Engine implements DispatchListener {
 
   /**
    * The pipeline's `var_sources`, as a lookup by `((source:path))`. The `dummy` type is its `vars` map;
-   * the `kubernetes` type is never looked up here (the agent reads it from a Secret, see
-   * cluster-secrets.ts); credential managers plug in here.
+   * `idtoken` signs a token for the build (`((source:token))`, hub/idtoken); the `kubernetes` type is
+   * never looked up here (the agent reads it from a Secret, see cluster-secrets.ts); credential
+   * managers plug in here.
    */
   private async loadVarSources(pipelineId: number): Promise<void> {
     const sources = (await this.options.configs.get(pipelineId)).var_sources;
+    const idTokens = this.options.idTokens;
+    if (idTokens && sources.some((s) => s.type === 'idtoken')) await idTokens.keys.refresh();
     this.varSources.set(pipelineId, {
-      lookup: (ref) => {
+      lookup: (ref, build) => {
         const source = sources.find((s) => s.name === ref.source);
+        if (source?.type === 'idtoken')
+          return ref.path === 'token' && idTokens ? idTokenFor(idTokens, source.config, build) : undefined;
         if (source?.type !== 'dummy') return undefined;
         const vars = source.config.vars;
         return vars && typeof vars === 'object' ? (vars as Record<string, unknown>)[ref.path] : undefined;

@@ -3,6 +3,7 @@
 // exercises it (our own pipelines, in the spirit of its fixtures).
 
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../cli/test/fake-hub.js';
@@ -463,6 +464,14 @@ ${put}
       absent: ['all-input'],
     },
     {
+      name: 'detect-simple',
+      pushed: false,
+      put: `    inputs: detect
+    params: { specified: specified-input/something, not_there: does-not-exist }`,
+      present: ['specified-input'],
+      absent: ['all-input'],
+    },
+    {
       name: 'detect-complex',
       pushed: false,
       put: `    inputs: detect
@@ -561,5 +570,113 @@ jobs:
     const set = await cli.run(['set-pipeline', '-p', 'no-prototype', '-c', file, '-n']);
     expect(set.code).toBe(1);
     expect(set.stderr).toContain('unknown prototype "nope"');
+  });
+});
+
+describe('idtoken var sources (idtoken_test)', () => {
+  /** The JWT's header and claims, after checking its signature against the hub's published keys. */
+  async function verified(
+    token: string,
+  ): Promise<{ header: Record<string, unknown>; claims: Record<string, unknown> }> {
+    const discovery = (await (await fetch(`${fixture.hub.url}/.well-known/openid-configuration`)).json()) as {
+      jwks_uri: string;
+    };
+    const jwks = (await (await fetch(discovery.jwks_uri)).json()) as {
+      keys: (JsonWebKey & { kid: string })[];
+    };
+    const [header = '', claims = '', signature = ''] = token.split('.');
+    const parsedHeader = JSON.parse(Buffer.from(header, 'base64url').toString()) as Record<string, unknown>;
+    const jwk = jwks.keys.find((k) => k.kid === parsedHeader.kid);
+    expect(jwk, 'the signing key is published').toBeDefined();
+    const ok = verify(
+      'sha256',
+      Buffer.from(`${header}.${claims}`),
+      { key: createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+      Buffer.from(signature, 'base64url'),
+    );
+    expect(ok, 'the signature verifies').toBe(true);
+    return {
+      header: parsedHeader,
+      claims: JSON.parse(Buffer.from(claims, 'base64url').toString()) as Record<string, unknown>,
+    };
+  }
+
+  let output = '';
+  const half = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(output)?.[1] ?? '';
+
+  beforeAll(async () => {
+    await setPipelineByCli(
+      cli,
+      'idtoken',
+      `var_sources:
+- name: defaultidtoken
+  type: idtoken
+  config: { audience: [sts.amazonaws.com] }
+- name: customidtoken
+  type: idtoken
+  config: { subject_scope: team, audience: [sts.amazonaws.com], expires_in: 1h, algorithm: ES256 }
+jobs:
+- name: print-creds
+  plan:
+  - task: print
+    config:
+      platform: linux
+      run:
+        path: bash
+        args:
+        - -c
+        - |
+          d="((defaultidtoken:token))"; c="((customidtoken:token))"
+          echo "D1: \${d:0:$((\${#d} / 2))}"; echo "D2: \${d:$((\${#d} / 2))}"
+          echo "C1: \${c:0:$((\${#c} / 2))}"; echo "C2: \${c:$((\${#c} / 2))}"
+`,
+    );
+    const watch = await cli.run(['trigger-job', '-j', 'idtoken/print-creds', '-w']);
+    expect(watch.code, watch.stdout + watch.stderr).toBe(0);
+    output = watch.stdout;
+  });
+
+  it('signs an RS256 token whose subject is team/pipeline', async () => {
+    const { header, claims } = await verified(half('D1') + half('D2'));
+    expect(header.alg).toBe('RS256');
+    expect(claims).toMatchObject({
+      iss: fixture.hub.url,
+      aud: ['sts.amazonaws.com'],
+      team: 'main',
+      pipeline: 'idtoken',
+      job: 'print-creds',
+      sub: 'main/idtoken',
+    });
+    expect(Number(claims.exp) - Number(claims.iat)).toBe(3600);
+  });
+
+  it('signs an ES256 token scoped to the team', async () => {
+    const { header, claims } = await verified(half('C1') + half('C2'));
+    expect(header.alg).toBe('ES256');
+    expect(claims).toMatchObject({
+      aud: ['sts.amazonaws.com'],
+      team: 'main',
+      pipeline: 'idtoken',
+      sub: 'main',
+    });
+  });
+
+  it('publishes the issuer and its JWKS at /.well-known/openid-configuration', async () => {
+    const res = await fetch(`${fixture.hub.url}/.well-known/openid-configuration`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { issuer: string; jwks_uri: string };
+    expect(body.issuer).toBe(fixture.hub.url);
+    expect(body.jwks_uri).toBe(`${fixture.hub.url}/.well-known/jwks.json`);
+  });
+
+  it('refuses an idtoken source with a config it does not know, naming the problem', async () => {
+    const file = path.join(cli.dir, 'bad-idtoken.yml');
+    await writeFile(
+      file,
+      `var_sources:\n- name: t\n  type: idtoken\n  config: { expires_in: 48h }\njobs:${echoJob('j', 'hi')}\n`,
+    );
+    const set = await cli.run(['set-pipeline', '-p', 'bad-idtoken', '-c', file, '-n']);
+    expect(set.code).toBe(1);
+    expect(set.stderr).toContain('var source "t": expires_in must be <= 24h');
   });
 });
