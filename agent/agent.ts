@@ -199,6 +199,7 @@ export async function startAgent(config: AgentConfig, log: Logger): Promise<Runn
       builtin: new BuiltinResourceExecutor({
         workRoot: path.join(config.workDir, 'resources', p.name),
         types: Object.fromEntries(p.builtinTypes.map((t) => [t, BUILTINS[t]])),
+        shell: p.executor === 'process' && p.runAs === undefined,
       }),
       builtinTypes: p.builtinTypes,
       keepFailedStepsMs: p.keepFailedStepsMs,

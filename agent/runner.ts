@@ -45,6 +45,7 @@ import {
 } from './resources/index.js';
 import { BUILTIN_TYPES } from './resources/builtin-types.js';
 import { StepTimeline } from './step-timeline.js';
+import { KeptSteps } from './kept-steps.js';
 
 export interface PoolRuntime {
   name: string;
@@ -99,6 +100,8 @@ interface Tracked {
   startedAt?: number;
   /** A step this agent process was assigned: when each of its hops happened (logged at its end). */
   timeline?: { marks: StepTimeline; log: Logger };
+  /** Its build (a step this agent process was assigned), whose end a succeeded step may wait for. */
+  buildId?: number;
 }
 
 function tracking(held: HeldStep, running: RunningStep | undefined): Tracked {
@@ -142,8 +145,8 @@ export class StepRunner {
   private sweeping: Promise<void> = Promise.resolve();
   /** Set by stop(): the runner has let go of its steps (see stop). */
   private detached = false;
-  /** Failed steps kept for their pool's keepFailedStepsMs, then cleaned up (see terminalOf). */
-  private readonly kept = new Map<string, { running: RunningStep; timer: NodeJS.Timeout }>();
+  /** Ended steps kept for intercept (see kept-steps.ts and terminalOf). */
+  private readonly kept = new KeptSteps();
   private defaultBuiltin: Executor | undefined;
   private defaultBuiltinRoot: string | undefined;
   /** How resources that come as images hand their outputs back (see agent/resources). */
@@ -284,6 +287,7 @@ export class StepRunner {
       ...(context ? { build: buildName(context), buildId: context.buildId, step: context.stepName } : {}),
     });
     tracked.timeline = { marks, log };
+    if (context) tracked.buildId = context.buildId;
     const digests = new Map(
       spec.inputs.filter((i) => i.artifactDigest).map((i) => [i.name, i.artifactDigest]),
     );
@@ -312,6 +316,11 @@ export class StepRunner {
     this.steps.get(leaseId)?.held.resultAcknowledged();
   }
 
+  /** The hub says a build ended: its succeeded steps kept for intercept go now, or stay if it failed. */
+  buildEnded(buildId: number, failed: boolean): void {
+    this.kept.buildEnded(buildId, failed);
+  }
+
   abort(leaseId: string, graceMs: number, reason: string): void {
     const tracked = this.steps.get(leaseId);
     if (!tracked) return;
@@ -324,11 +333,11 @@ export class StepRunner {
    * its pool's keep_failed_steps_for. Rejects with why it cannot.
    */
   terminalOf(leaseId: string, command: InterceptCommand, output: TerminalOutput): Promise<StepTerminal> {
-    const running = this.steps.get(leaseId)?.running ?? this.kept.get(leaseId)?.running;
+    const running = this.steps.get(leaseId)?.running ?? this.kept.get(leaseId);
     if (!running)
       return Promise.reject(
         new Error(
-          "the step is not on this agent any more: it has not started, or it ended (a failed step is kept for its pool's keep_failed_steps_for)",
+          "the step is not on this agent any more: it has not started, or it ended (a failed build's steps are kept for their pool's keep_failed_steps_for)",
         ),
       );
     if (running.intercept) return running.intercept(command, output);
@@ -417,7 +426,7 @@ export class StepRunner {
   }
 
   private async sweepNow(): Promise<void> {
-    const keep = new Set([...this.steps.keys(), ...this.kept.keys()]);
+    const keep = new Set([...this.steps.keys(), ...this.kept.leases()]);
     for (const pool of this.pools.values()) {
       for (const executor of [pool.executor, pool.builtin]) {
         await executor
@@ -466,30 +475,28 @@ export class StepRunner {
     for (const tracked of this.steps.values())
       tracked.giveUp.abort(new StepStop('shutdown', 'the agent stopped'));
     clearInterval(this.resendTimer);
-    const kept = [...this.kept.values()];
-    this.kept.clear();
-    for (const { running, timer } of kept) {
-      clearTimeout(timer);
-      await running.cleanup();
-    }
+    await this.kept.clear();
     if (this.defaultBuiltinRoot) await rm(this.defaultBuiltinRoot, { recursive: true, force: true });
   }
 
   /**
-   * A failed step that can be intercepted after its end (its directory and environment are on this
-   * host, or its executor enters it itself: a kubernetes step's pod) stays for its pool's
-   * keepFailedStepsMs; everything else is cleaned up now.
+   * How long a step that can be intercepted after its end (its directory and environment are on this
+   * host, or its executor enters it itself: a kubernetes step's pod) may be kept: its pool's
+   * keepFailedStepsMs; 0 for a step that cannot be.
+   */
+  private keepMsOf(running: RunningStep, poolName: string): number {
+    const enterable = running.shell !== undefined || running.intercept !== undefined;
+    return enterable ? (this.pools.get(poolName)?.keepFailedStepsMs ?? 0) : 0;
+  }
+
+  /**
+   * After the hub has the result: a failed step stays for keepMsOf (a succeeded one waiting for its
+   * build's end is with `kept` already, see report); everything else is cleaned up now.
    */
   private async cleanupOrKeep(running: RunningStep, result: ExecResult, poolName: string): Promise<void> {
-    const keepMs = this.pools.get(poolName)?.keepFailedStepsMs ?? 0;
-    const enterable = running.shell !== undefined || running.intercept !== undefined;
-    if (result.status !== 'failed' || keepMs <= 0 || !enterable) return running.cleanup();
-    const timer = setTimeout(() => {
-      this.kept.delete(running.leaseId);
-      void running.cleanup();
-    }, keepMs);
-    timer.unref();
-    this.kept.set(running.leaseId, { running, timer });
+    const keepMs = this.keepMsOf(running, poolName);
+    if (result.status !== 'failed' || keepMs <= 0) return running.cleanup();
+    this.kept.keepFor(running, keepMs);
   }
 
   /** A method, not the field, so that a check after an await reads it again. */
@@ -709,6 +716,11 @@ export class StepRunner {
   ): Promise<void> {
     if (this.isDetached()) return;
     result = asShutdown(tracked, result);
+    // A succeeded step waits for its build's end before the hub may hear of it: the build can end, and
+    // BuildEnded come, as soon as the hub has this result.
+    const keepMs = running ? this.keepMsOf(running, tracked.held.pool) : 0;
+    const awaitsBuild = running && keepMs > 0 && result.status === 'succeeded' && tracked.buildId;
+    if (awaitsBuild) this.kept.awaitBuild(running, awaitsBuild, keepMs);
     tracked.held.finish({
       status: statusToWire(result.status),
       exitStatus: result.exitStatus,
@@ -724,7 +736,7 @@ export class StepRunner {
       log.debug({ timeline: marks.hops() }, 'step timeline');
     }
     await tracked.held.acknowledged();
-    if (running) await this.cleanupOrKeep(running, result, tracked.held.pool);
+    if (running && !awaitsBuild) await this.cleanupOrKeep(running, result, tracked.held.pool);
     await tracked.releaseCaches(); // again, for a step that never got as far as running
     if (this.steps.get(leaseId) === tracked) this.steps.delete(leaseId);
     this.wakeIdle();

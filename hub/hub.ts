@@ -16,6 +16,7 @@ import { bootstrapAdminToken, rotateAdminToken } from './auth/admin-token.js';
 import { OidcRelyingParty, type OidcOptions } from './auth/oidc.js';
 import { OIDC_CALLBACK_PATH } from './api/routes/oidc.js';
 import { TokenService } from './auth/tokens.js';
+import { SigningKeys } from './idtoken/signing-keys.js';
 import { Dispatcher } from './dispatch/dispatcher.js';
 import { PipelineConfigs } from './configs/pipeline-cache.js';
 import { BuildAudit } from './engine/audit.js';
@@ -243,14 +244,21 @@ async function assemble(
   );
   const configs = new PipelineConfigs(store);
   // The engine, checker and scheduler call each other; the callbacks are bound once all exist.
-  const later: { checker?: Checker; scheduler?: Scheduler } = {};
+  const later: { checker?: Checker; scheduler?: Scheduler; dispatcher?: Dispatcher } = {};
+  const signingKeys = new SigningKeys(store.signingKeys);
+  // Known once the API listens (its port may be chosen then): the idtoken issuer and the OIDC callback.
+  let externalUrl = options.externalUrl?.replace(/\/+$/, '');
+  const hubUrl = () => externalUrl ?? '';
   const engine = new Engine(store, events, artifacts, log.child({ component: 'engine' }), {
     configs,
     coreResourceImages: options.coreResourceImages,
     onVersions: (pipelineId) => later.scheduler?.request(pipelineId),
-    onBuildEnded: (build) => {
+    idTokens: { keys: signingKeys, issuer: hubUrl },
+    onBuildEnded: (build, status) => {
       later.checker?.ended(build);
       later.scheduler?.buildEnded(build);
+      // Agents keeping the build's succeeded steps for intercept let them go, or keep them (it failed).
+      if (status) later.dispatcher?.buildEnded(build.id, status);
     },
   });
   const checker = new Checker(store, engine, configs, log.child({ component: 'checker' }), {
@@ -282,6 +290,7 @@ async function assemble(
     log.child({ component: 'dispatch' }),
   );
   engine.connect(dispatcher);
+  later.dispatcher = dispatcher;
   if (signals) relayStepEnds(signals, store, engine, log.child({ component: 'replicas' }));
 
   const tunnels = new Tunnels((name) => dispatcher.connection(name));
@@ -326,9 +335,6 @@ async function assemble(
 
   let ready = false;
   let draining = false;
-  // Known once the API listens (its port may be chosen then); the OIDC callback is built on it.
-  let externalUrl = options.externalUrl?.replace(/\/+$/, '');
-  const hubUrl = () => externalUrl ?? '';
   // Replicas: known once the API listens, which is before the gateway takes agents (each records it).
   let replicaUrl: string | undefined;
   const oidc =
@@ -350,6 +356,7 @@ async function assemble(
     webDir: options.webDir ?? builtWebDir(),
     oidc,
     externalUrl: hubUrl,
+    signingKeys,
     replicaUrl: () => replicaUrl,
     metricsToken: options.metricsToken,
     rotateAdminToken: () => rotateAdminToken(store, tokens, options.dataDir),

@@ -13,6 +13,7 @@ import type {
   Executor,
   LogData,
   RunningStep,
+  StepShell,
 } from '../executors/executor.js';
 import { secretEnvProblem } from '../executors/secret-env.js';
 import { type BuiltinContext, type BuiltinResource, ResourceFailure } from './builtin.js';
@@ -33,6 +34,13 @@ export interface BuiltinExecutorOptions {
   now?: () => Date;
   /** The types by name; default git, mock and time. */
   types?: Record<string, BuiltinResource>;
+  /**
+   * Whether `outpost intercept` may enter a step: a shell in its directory (a put's inputs, a get's
+   * destination), as the agent's user. Only where the pool's own steps are host processes run as that
+   * user: elsewhere (a kubernetes pool, run_as) it would be a shell in the agent's own container, or
+   * as a user the pool's steps are not.
+   */
+  shell?: boolean;
 }
 
 export const BUILTINS: Record<BuiltinType, BuiltinResource> = {
@@ -97,7 +105,9 @@ export class BuiltinResourceExecutor implements Executor {
       await removeAll();
       throw err;
     }
-    return new BuiltinStep(step, resource, root, work, dir, impl, this.now);
+    const running = new BuiltinStep(step, resource, root, work, dir, impl, this.now);
+    if (this.opts.shell) running.shell = { cwd: dir, env: { ...step.env } };
+    return running;
   }
 
   /** Directories of steps that died with an earlier agent process. */
@@ -108,6 +118,7 @@ export class BuiltinResourceExecutor implements Executor {
 
 export class BuiltinStep implements RunningStep {
   readonly leaseId: string;
+  shell: StepShell | undefined;
   private readonly lines = new LineQueue();
   private readonly controller = new AbortController();
   /** Set when we ended the step (abort, timeout) before the type finished on its own. */

@@ -260,8 +260,10 @@ describe('mock put', () => {
     );
   });
 
-  it('fails without a version', async () => {
-    expect(await failure('put', { source: {}, params: {} })).toBe('no version specified');
+  it("pushes the empty version without one, as Concourse's mock (a put with no params succeeds)", async () => {
+    const { response, lines } = await run('put', { source: {}, params: {} });
+    expect(response).toEqual({ version: { version: '' }, metadata: [] });
+    expect(lines).toEqual(['pushing version: ']);
   });
 
   it('prints the step env with print_env, and pushes privileged when privileged', async () => {

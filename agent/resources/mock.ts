@@ -131,10 +131,9 @@ async function put(
   source: Source,
   params: Decoded<typeof PUT_PARAMS>,
 ): Promise<unknown> {
-  let pushed: string;
-  if (params.version) {
-    pushed = params.version;
-  } else if (params.file) {
+  // Without either, Concourse's mock pushes the empty version (a Go string's zero value).
+  let pushed = params.version ?? '';
+  if (!params.version && params.file) {
     const file = inside(ctx.dir, params.file);
     try {
       pushed = (await readFile(file, 'utf8')).trim();
@@ -143,8 +142,6 @@ async function put(
         `failed to read version file ${JSON.stringify(params.file)}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
       );
     }
-  } else {
-    throw new ResourceFailure('no version specified');
   }
   if (params.print_env) {
     for (const [name, value] of Object.entries(ctx.env).sort(([a], [b]) => a.localeCompare(b)))

@@ -242,6 +242,9 @@ export class HubSession {
             return;
           case 'heartbeat':
             return;
+          case 'buildEnded':
+            this.runner.buildEnded(msg.value.buildId, msg.value.failed);
+            return;
           case 'intercept':
             runIntercept(
               this.client,

@@ -1,6 +1,7 @@
 // What every route module gets: the hub's components and the lookups that turn path names into records
 // (404 when absent) and records into API summaries.
 
+import type { SigningKeys } from '../idtoken/signing-keys.js';
 import type { Logger } from 'pino';
 import type { ArtifactStore } from '../artifacts/store.js';
 import type { Tunnels } from '../gateway/tunnels.js';
@@ -47,6 +48,8 @@ export interface ApiDeps {
   rotateAdminToken: () => Promise<{ secret: string; file: string | undefined; revoked: number }>;
   /** The URL users reach the hub at (`--external-url`, else its listen address), without a trailing `/`. */
   externalUrl: () => string;
+  /** The keys idtoken var sources sign with (published at /.well-known/jwks.json). */
+  signingKeys: SigningKeys;
   /** Replicas: the URL other replicas reach this one's API at; undefined: a single hub. */
   replicaUrl: () => string | undefined;
 }

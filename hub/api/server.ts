@@ -16,6 +16,7 @@ import { authRoutes } from './routes/auth.js';
 import { buildLogRoutes } from './routes/build-logs.js';
 import { buildRoutes } from './routes/builds.js';
 import { healthRoutes } from './routes/health.js';
+import { openIdRoutes } from './routes/openid.js';
 import { infoRoutes } from './routes/info.js';
 import { jobActionRoutes } from './routes/job-actions.js';
 import { jobRoutes } from './routes/jobs.js';
@@ -137,7 +138,7 @@ export function buildApi(deps: ApiDeps) {
         handler: (req, reply) => r.handle(req, reply),
       });
   };
-  serve('', healthRoutes(ctx));
+  serve('', [...healthRoutes(ctx), ...openIdRoutes(ctx)]);
   serve(API_PREFIX, [
     ...infoRoutes(ctx),
     ...authRoutes(ctx),

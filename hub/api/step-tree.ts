@@ -17,6 +17,7 @@ export function stepTree(node: PlanNode): BuildStep {
     case 'put':
     case 'check':
     case 'load_var':
+    case 'run':
     case 'artifact_input':
       return step(node.name);
     case 'set_pipeline':

@@ -33,6 +33,7 @@ import {
   waitingReason,
   type Candidate,
 } from './matching.js';
+import { BuildEndNotices } from './build-end-notices.js';
 import type { AgentConnection, PoolInfo, StepContext, StepEnding, StepOutcome, StepSpec } from './types.js';
 
 export interface DispatchListener {
@@ -134,6 +135,7 @@ export class Dispatcher {
   private readonly queue: QueueEntry[] = [];
   private readonly leases = new Map<string, Lease>();
   private readonly sessions = new Map<string, AgentConnection>();
+  private readonly buildEnds = new BuildEndNotices();
   /** Sessions whose Welcome has been sent: only these get assignments. */
   private readonly welcomed = new WeakSet<AgentConnection>();
   /** Leases per agent pool, kept with `leases` so routing never scans every lease. */
@@ -476,6 +478,7 @@ export class Dispatcher {
       const lease = this.leases.get(leaseId);
       // The agent has room again: steps it turned away (at capacity) may go to it now.
       for (const entry of this.queue) entry.rejectedBy.delete(conn.agentName);
+      if (outcome.status === 'succeeded') this.buildEnds.succeeded(check.buildId, conn.agentName);
       // A step stopped on the hub's behalf (a timeout, say) ends the way the hub asked, not as "aborted".
       if (lease)
         await this.apply(
@@ -562,6 +565,12 @@ export class Dispatcher {
       if (lease.state.kind === 'running-away') return leaseWaitingReason(lease.agentName, 'running', false);
     }
     return undefined;
+  }
+
+  /** A build ended: the agents that ran succeeded steps of it let them go, or keep them for intercept. */
+  buildEnded(buildId: number, status: string): void {
+    for (const agentName of this.buildEnds.take(buildId))
+      this.sessions.get(agentName)?.buildEnded(buildId, status !== 'succeeded');
   }
 
   /** The connected agent of that name (its session), if any. */

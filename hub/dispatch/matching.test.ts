@@ -37,6 +37,7 @@ const agent = (agentName: string, teamName: string | null = null): AgentConnecti
   abort: () => undefined,
   revoke: () => undefined,
   intercept: () => undefined,
+  buildEnded: () => undefined,
 });
 
 describe('routing rules', () => {

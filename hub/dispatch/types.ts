@@ -137,6 +137,8 @@ export interface AgentConnection {
   revoke(leaseId: string, reason: string): void;
   /** Asks the agent to run a command in a step's directory and open a Tunnel for it (outpost intercept). */
   intercept(order: InterceptOrder): void;
+  /** Tells the agent that a build it ran succeeded steps of has ended (see build-end-notices.ts). */
+  buildEnded(buildId: number, failed: boolean): void;
 }
 
 /** A command to run inside the step that holds `leaseId`, its terminal reached through tunnel `tunnelId`. */

@@ -30,7 +30,10 @@ export interface LeafRunner<N extends PlanNode> {
   run(node: N, scope: Scope, run: BuildRun): Promise<Result>;
 }
 
-type LeafNode = Extract<PlanNode, { kind: 'task' | 'get' | 'put' | 'check' | 'set_pipeline' | 'load_var' }>;
+type LeafNode = Extract<
+  PlanNode,
+  { kind: 'task' | 'get' | 'put' | 'check' | 'set_pipeline' | 'load_var' | 'run' }
+>;
 /** Runners by leaf kind; each is handed only nodes of its own kind (method parameters are bivariant). */
 export type LeafRunners = Partial<Record<LeafNode['kind'], LeafRunner<LeafNode>>>;
 

@@ -22,6 +22,8 @@ import { BuildRun, statusAnnouncement, type LeafRunners, type Result } from './b
 import { AbortReason, Scope } from './scope.js';
 import { TaskStep } from './task-step.js';
 import { LoadVarStep } from './load-var-step.js';
+import { RunStep } from './run-step.js';
+import { idTokenFor, type IdTokenIssuer } from '../idtoken/issuer.js';
 import { SetPipelineStep } from './set-pipeline-step.js';
 import { ResourceSteps } from './resource-step.js';
 import type { EndEvents, StepEnd, StoredDispatchSpec } from './dispatched-step.js';
@@ -33,7 +35,10 @@ export interface EngineOptions {
   coreResourceImages: Readonly<Record<string, string>>;
   /** A check or put added versions to a pipeline's resources; a build ended. The scheduler listens. */
   onVersions: (pipelineId: number) => void;
-  onBuildEnded: (build: BuildView) => void;
+  /** `status`: how it ended; undefined when it was left unfinished (the hub stops). */
+  onBuildEnded: (build: BuildView, status: Result | undefined) => void;
+  /** Signs the tokens of `idtoken` var sources; absent: such a source has no vars. */
+  idTokens?: IdTokenIssuer;
 }
 
 /** Who waits for a step run's end, and the events that announce it (DispatchDeps.announceEnd). */
@@ -47,6 +52,8 @@ interface Running {
   run: BuildRun;
   abort: AbortController;
   done: Promise<void>;
+  /** How it ended, once that is stored. */
+  ended?: Result;
 }
 
 export class Engine implements DispatchListener {
@@ -59,7 +66,7 @@ export class Engine implements DispatchListener {
   private readonly varSources = new Map<
     number,
     {
-      lookup: (ref: { source?: string; path: string }) => unknown;
+      lookup: (ref: { source?: string; path: string }, build: BuildView) => unknown;
       typeOf: (source: string) => string | undefined;
     }
   >();
@@ -98,6 +105,7 @@ export class Engine implements DispatchListener {
       put: resources.put,
       check: resources.check,
       load_var: new LoadVarStep(artifacts),
+      run: new RunStep(),
       set_pipeline: new SetPipelineStep(artifacts),
     };
   }
@@ -307,7 +315,7 @@ export class Engine implements DispatchListener {
       log: this.log.child({ buildId: build.id }),
       now: this.now,
       leaves: this.leaves,
-      varSource: (ref) => this.varSources.get(build.pipelineId)?.lookup(ref),
+      varSource: (ref) => this.varSources.get(build.pipelineId)?.lookup(ref, build),
       varSourceType: (source) => this.varSources.get(build.pipelineId)?.typeOf(source),
       tracked: (step) => this.planIds.set(step.id, step.planId),
     });
@@ -318,7 +326,7 @@ export class Engine implements DispatchListener {
       .finally(() => {
         for (const step of run.steps.values()) this.planIds.delete(step.id);
         this.builds.delete(build.id);
-        if (!this.stopped) this.options.onBuildEnded(build);
+        if (!this.stopped) this.options.onBuildEnded(build, running.ended);
       });
   }
 
@@ -332,7 +340,8 @@ export class Engine implements DispatchListener {
   }
 
   /** A build's run threw: it is errored, unless the hub is stopping (then it resumes at the next start). */
-  private async failed({ run, abort }: Running, err: unknown): Promise<void> {
+  private async failed(running: Running, err: unknown): Promise<void> {
+    const { run, abort } = running;
     const { build } = run;
     if (this.stopped) {
       this.log.info(
@@ -345,6 +354,7 @@ export class Engine implements DispatchListener {
     try {
       await run.fail(build.plan, Scope.root(abort.signal), `internal error: ${(err as Error).message}`);
       await this.finish(run, 'errored');
+      running.ended = 'errored';
     } catch (recordErr) {
       // The store failed too (or the hub stopped meanwhile): the build stays unfinished, and the stall
       // audit (or the next start) runs it again.
@@ -352,7 +362,8 @@ export class Engine implements DispatchListener {
     }
   }
 
-  private async execute({ run, abort }: Running): Promise<void> {
+  private async execute(running: Running): Promise<void> {
+    const { run, abort } = running;
     const { build } = run;
     // A pending build has run no step yet (it is marked started at the latest with its first step run).
     if (build.status !== 'pending') await run.load();
@@ -360,19 +371,26 @@ export class Engine implements DispatchListener {
     if (build.abortRequested) abort.abort(new AbortReason('user'));
     if (build.status === 'pending') run.deferStart(this.now());
     for (const step of run.steps.values()) this.planIds.set(step.id, step.planId);
-    await this.finish(run, await run.run(build.plan, Scope.root(abort.signal)));
+    const result = await run.run(build.plan, Scope.root(abort.signal));
+    await this.finish(run, result);
+    running.ended = result;
   }
 
   /**
    * The pipeline's `var_sources`, as a lookup by `((source:path))`. The `dummy` type is its `vars` map;
-   * the `kubernetes` type is never looked up here (the agent reads it from a Secret, see
-   * cluster-secrets.ts); credential managers plug in here.
+   * `idtoken` signs a token for the build (`((source:token))`, hub/idtoken); the `kubernetes` type is
+   * never looked up here (the agent reads it from a Secret, see cluster-secrets.ts); credential
+   * managers plug in here.
    */
   private async loadVarSources(pipelineId: number): Promise<void> {
     const sources = (await this.options.configs.get(pipelineId)).var_sources;
+    const idTokens = this.options.idTokens;
+    if (idTokens && sources.some((s) => s.type === 'idtoken')) await idTokens.keys.refresh();
     this.varSources.set(pipelineId, {
-      lookup: (ref) => {
+      lookup: (ref, build) => {
         const source = sources.find((s) => s.name === ref.source);
+        if (source?.type === 'idtoken')
+          return ref.path === 'token' && idTokens ? idTokenFor(idTokens, source.config, build) : undefined;
         if (source?.type !== 'dummy') return undefined;
         const vars = source.config.vars;
         return vars && typeof vars === 'object' ? (vars as Record<string, unknown>)[ref.path] : undefined;

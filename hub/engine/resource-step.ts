@@ -583,7 +583,8 @@ function putInputs(node: PutPlan, scope: Scope): string[] | string {
   if (node.inputs === 'detect') {
     const mentioned = new Set<string>();
     const walk = (v: unknown): void => {
-      if (typeof v === 'string') mentioned.add(v.split('/')[0] ?? '');
+      // A path's first part that is not `.` or `..` (Concourse's detectInputsFromParam).
+      if (typeof v === 'string') mentioned.add(v.split('/').find((p) => p !== '.' && p !== '..') ?? v);
       else if (Array.isArray(v)) v.forEach(walk);
       else if (v && typeof v === 'object') Object.values(v).forEach(walk);
     };

@@ -307,6 +307,10 @@ export class AgentSession implements AgentConnection {
     });
   }
 
+  buildEnded(buildId: number, failed: boolean): void {
+    this.send({ msg: { $case: 'buildEnded', value: { buildId, failed } } });
+  }
+
   revoke(leaseId: string, reason: string): void {
     this.leases.delete(leaseId);
     this.send({ msg: { $case: 'leaseRevoked', value: { leaseId, reason } } });

@@ -94,7 +94,7 @@ describe('compileJob step tree', () => {
                 // The type's defaults under the resource's source.
                 source: { uri: 'x', branch: 'main' },
                 params: {},
-                inputs: 'all',
+                inputs: 'detect',
                 get: { id: 'plan/0/in_parallel/0/get', params: {} },
                 tags: [],
                 timeoutMs: 60_000,

@@ -126,8 +126,8 @@ class JobCompiler {
           resource,
           ...this.resource(resource),
           params: step.params ?? {},
-          // Concourse's default: every artifact of the build is an input; "detect" is opt-in.
-          inputs: step.inputs ?? 'all',
+          // Concourse's default (atc/exec/put_step.go): the artifacts its params mention.
+          inputs: step.inputs ?? 'detect',
           get: step.no_get ? undefined : { id: `${id}/get`, params: step.get_params ?? {} },
           tags,
           timeoutMs,
@@ -153,6 +153,8 @@ class JobCompiler {
           format: step.format,
           reveal: step.reveal ?? false,
         };
+      case 'run':
+        return { id, kind: 'run', name: step.run, prototype: step.type, params: step.params ?? {} };
       case 'in_parallel':
         return {
           id,

@@ -15,6 +15,8 @@ export interface ParsedPipeline {
   resource_types: ResourceTypeConfig[];
   groups: GroupConfig[];
   var_sources: VarSourceConfig[];
+  /** Concourse's prototypes (its RFC #37): declared as resource types are; `run:` steps name them. */
+  prototypes?: ResourceTypeConfig[];
   display?: DisplayConfig;
 }
 
@@ -124,6 +126,7 @@ export type StepConfig =
   | PutStepConfig
   | SetPipelineStepConfig
   | LoadVarStepConfig
+  | RunStepConfig
   | InParallelStepConfig
   | DoStepConfig
   | TryStepConfig;
@@ -189,6 +192,15 @@ export interface SetPipelineStepConfig extends StepModifiers {
 }
 
 export type LoadVarFormat = 'json' | 'yaml' | 'yml' | 'trim' | 'raw';
+
+/** `run: MESSAGE` on a prototype (`type:`); as in Concourse, not carried out yet (see engine/run-step.ts). */
+export interface RunStepConfig extends StepModifiers {
+  kind: 'run';
+  run: string;
+  type: string;
+  params?: Record<string, unknown>;
+  privileged?: boolean;
+}
 
 export interface LoadVarStepConfig extends StepModifiers {
   kind: 'load_var';

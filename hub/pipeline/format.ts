@@ -57,6 +57,7 @@ const STEP_FIELDS: Readonly<Record<string, readonly string[]>> = {
   put: ['resource', 'inputs', 'params', 'get_params', 'no_get'],
   set_pipeline: ['file', 'team', 'instance_vars', 'vars', 'var_files'],
   load_var: ['file', 'format', 'reveal'],
+  run: ['type', 'params', 'privileged'],
   in_parallel: [],
   do: [],
   try: [],
@@ -100,8 +101,13 @@ const JOB: Shape = {
   },
 };
 
+/** A resource type's keys, and a prototype's (declared alike). */
+const TYPE: Shape = {
+  order: ['name', 'type', 'source', 'defaults', 'privileged', 'check_every', 'tags', 'params'],
+};
+
 const PIPELINE: Shape = {
-  order: ['groups', 'var_sources', 'resources', 'resource_types', 'jobs', 'display'],
+  order: ['groups', 'var_sources', 'resources', 'resource_types', 'prototypes', 'jobs', 'display'],
   children: {
     groups: { list: { order: ['name', 'jobs'] } },
     var_sources: { list: { order: ['name', 'type', 'config'] } },
@@ -123,9 +129,8 @@ const PIPELINE: Shape = {
         ],
       },
     },
-    resource_types: {
-      list: { order: ['name', 'type', 'source', 'defaults', 'privileged', 'check_every', 'tags', 'params'] },
-    },
+    resource_types: { list: TYPE },
+    prototypes: { list: TYPE },
     jobs: { list: JOB },
     display: { map: { order: ['background_image', 'background_filter'] } },
   },

@@ -6,7 +6,15 @@ import type { JobConfig, ParsedPipeline } from './config.js';
 import type { Diagnostic } from './diagnostics.js';
 import { withVars } from './interpolate.js';
 import { identifier, ownName, uniqueList } from './names.js';
-import { display, groupMatches, groups, resources, resourceTypes, varSources } from './resources.js';
+import {
+  display,
+  groupMatches,
+  groups,
+  prototypes,
+  resources,
+  resourceTypes,
+  varSources,
+} from './resources.js';
 import {
   bool,
   decodeDocument,
@@ -80,6 +88,7 @@ const pipelineStruct = struct(
       resource_types: optional(resourceTypes),
       groups: optional(groups),
       var_sources: optional(varSources),
+      prototypes: optional(prototypes),
       display: optional(display),
     },
   },
@@ -89,6 +98,7 @@ const pipelineStruct = struct(
     resource_types: fields.resource_types ?? [],
     groups: fields.groups ?? [],
     var_sources: fields.var_sources ?? [],
+    ...(fields.prototypes ? { prototypes: fields.prototypes } : {}),
     ...(fields.display ? { display: fields.display } : {}),
   }),
 );

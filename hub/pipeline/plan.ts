@@ -155,6 +155,15 @@ export interface SetPipelinePlan extends Node {
   instanceVars: Record<string, unknown> | undefined;
 }
 
+/** `run: MESSAGE` on a prototype: as in Concourse, not carried out yet (engine/run-step.ts). */
+export interface RunPlan extends Node {
+  kind: 'run';
+  /** The message: the step's name. */
+  name: string;
+  prototype: string;
+  params: Record<string, unknown>;
+}
+
 export interface LoadVarPlan extends Node {
   kind: 'load_var';
   /** The local var name: `((.:NAME))`. */
@@ -241,6 +250,7 @@ export type PlanNode =
   | CheckPlan
   | SetPipelinePlan
   | LoadVarPlan
+  | RunPlan
   | ArtifactInputPlan
   | DoPlan
   | InParallelPlan

@@ -1,5 +1,6 @@
 // Decoders for the pipeline's other sections: resources, resource types, groups, var sources, display.
 
+import { idTokenConfig } from '../idtoken/config.js';
 import { isScalar, isSeq } from 'yaml';
 
 import type {
@@ -147,11 +148,20 @@ const varSource: Decoder<VarSourceConfig> = struct(
       config: optional(anyMap),
     },
   },
-  (fields) => ({ ...fields, config: fields.config ?? {} }),
+  (fields, ctx) => {
+    const config = fields.config ?? {};
+    const problem = fields.type === 'idtoken' ? idTokenConfig(config) : undefined;
+    if (typeof problem === 'string') {
+      ctx.at.walk.error(ctx.entry('config')?.value ?? ctx.node, `var source "${fields.name}": ${problem}`);
+      return undefined;
+    }
+    return { ...fields, config };
+  },
 );
 
 export const resources = uniqueList('resource', resource);
 export const resourceTypes = uniqueList('resource type', resourceType);
+export const prototypes = uniqueList('prototype', resourceType);
 export const groups = uniqueList('group', group);
 export const varSources = uniqueList('var source', varSource);
 

@@ -16,6 +16,7 @@ export interface PassedRef {
 export interface PipelineScope {
   resources: Set<string>;
   resourceTypes: Set<string>;
+  prototypes: Set<string>;
   /** Job names and where they are written. */
   jobs: Map<string, Scalar>;
   /** The job being decoded, for recording what it uses. */
@@ -33,6 +34,7 @@ export function openScope(root: Value, at: Where): PipelineScope {
   const scope: PipelineScope = {
     resources: new Set(section('resources').map((n) => n.value)),
     resourceTypes: new Set(section('resource_types').map((n) => n.value)),
+    prototypes: new Set(section('prototypes').map((n) => n.value)),
     jobs: new Map(section('jobs').map((n) => [n.value, n])),
     job: undefined,
     uses: new Map(),

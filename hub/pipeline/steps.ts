@@ -249,6 +249,24 @@ const loadVarStep = stepKind(
   (fields) => ({ kind: 'load_var', ...fields }),
 );
 
+const runStep = stepKind(
+  'run',
+  {
+    run: required(literal(str)),
+    type: required(identifier('prototype')),
+    params: optional(anyMap),
+    privileged: optional(bool),
+  },
+  (fields, ctx) => {
+    const scope = scopeOf(ctx.at);
+    if (scope && !scope.prototypes.has(fields.type)) {
+      ctx.at.walk.error(ctx.entry('type')?.value, `unknown prototype "${fields.type}"`);
+      return undefined;
+    }
+    return { kind: 'run', ...fields };
+  },
+);
+
 const inParallel: Decoder<InParallelConfig> = literal(
   byKind<InParallelConfig>(
     {
@@ -280,6 +298,7 @@ const STEP_KINDS: Record<StepKind, Decoder<StepConfig>> = {
   put: putStep,
   set_pipeline: setPipelineStep,
   load_var: loadVarStep,
+  run: runStep,
   in_parallel: inParallelStep,
   do: doStep,
   try: tryStep,

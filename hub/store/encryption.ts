@@ -32,6 +32,7 @@ export const ENCRYPTED_COLUMNS: Readonly<Record<string, readonly string[]>> = {
   builds: ['plan'],
   step_runs: ['spec'],
   oidc_logins: ['code_verifier', 'nonce'],
+  signing_keys: ['private_jwk'],
 };
 
 const PREFIX = 'enc:v1:';

@@ -9,6 +9,7 @@ import { KyselyBuildEventStore } from './kysely-build-events.js';
 import { KyselyBuildLog } from './kysely-build-log.js';
 import { KyselyBuilds } from './kysely-builds.js';
 import { KyselyContainerStore } from './kysely-containers.js';
+import { KyselySigningKeys } from './kysely-signing-keys.js';
 import { KyselyOidcLogins } from './kysely-oidc-logins.js';
 import { KyselyOneOffStore } from './kysely-one-offs.js';
 import { KyselyPipelineLifecycleStore } from './kysely-pipeline-lifecycle.js';
@@ -42,6 +43,7 @@ export function kyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): 
     resources: new KyselyResourceStore(db),
     oneOffs: new KyselyOneOffStore(db),
     containers: new KyselyContainerStore(db),
+    signingKeys: new KyselySigningKeys(db),
     teams: new KyselyTeamStore(db),
     users: new KyselyUserStore(db),
     oidcLogins: new KyselyOidcLogins(db),

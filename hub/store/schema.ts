@@ -252,6 +252,16 @@ export interface AgentsTable {
 }
 
 /** A started OpenID Connect login, until its callback takes it (hub/auth/oidc.ts). */
+export interface SigningKeysTable {
+  kid: string;
+  /** 'RSA' | 'EC'. */
+  kty: string;
+  /** JSON of the private JWK (encrypted at rest). */
+  private_jwk: string;
+  public_jwk: string;
+  created_at: BigIntColumn;
+}
+
 export interface OidcLoginsTable {
   /** sha256 of the login's state, hex. */
   state_hash: string;
@@ -348,6 +358,7 @@ export interface Database {
   build_log_unindexed: { build_id: number };
   agents: AgentsTable;
   oidc_logins: OidcLoginsTable;
+  signing_keys: SigningKeysTable;
   build_artifacts: BuildArtifactsTable;
   team_artifacts: TeamArtifactsTable;
   resource_versions: ResourceVersionsTable;

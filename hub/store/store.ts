@@ -665,6 +665,7 @@ export interface Store {
   readonly taskCaches: TaskCacheStore;
   readonly oneOffs: OneOffStore;
   readonly containers: ContainerStore;
+  readonly signingKeys: SigningKeyStore;
   readonly replicaDispatch: ReplicaDispatchStore;
 
   close(): Promise<void>;
@@ -813,6 +814,23 @@ export interface OneOffStore {
 }
 
 /** What `outpost containers` lists (fly's containers): the steps a team may intercept. */
+/** A key the hub signs idtoken var source tokens with (hub/idtoken). */
+export interface SigningKeyRecord {
+  kid: string;
+  kty: 'RSA' | 'EC';
+  /** JSON of the JWKs. */
+  privateJwk: string;
+  publicJwk: string;
+  createdAt: number;
+}
+
+/** The idtoken signing keys, oldest first. */
+export interface SigningKeyStore {
+  list(): Promise<SigningKeyRecord[]>;
+  add(key: SigningKeyRecord): Promise<void>;
+  remove(kid: string): Promise<void>;
+}
+
 export interface ContainerStore {
   /** The team's running step runs, and its failed ones that ended at or after `failedSince`, by id. */
   list(teamId: number, failedSince: number): Promise<StepRun[]>;

@@ -2,11 +2,13 @@
 // CLI against a real hub and agent: the gaps docs/testflight.md lists as fixed, each as testflight
 // exercises it (our own pipelines, in the spirit of its fixtures).
 
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { createPublicKey, verify, type JsonWebKey } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Sandbox } from '../../cli/test/fake-hub.js';
 import { setPipelineByCli, startCliFixture, type CliFixture } from '../support/cli-fixture.js';
+import { eventually } from '../support/eventually.js';
 
 let fixture: CliFixture;
 let cli: Sandbox;
@@ -413,5 +415,268 @@ describe('containers and intercept --handle (containers_scoped_to_team_test)', (
       stdout: '',
       stderr: 'error: no containers matched your search parameters: job never-ran/j has no builds\n',
     });
+  });
+});
+
+describe('a failed build keeps its succeeded put for intercept (put_inputs_test)', () => {
+  const job = (name: string, gets: string[], put: string) => `
+- name: ${name}
+  plan:
+${gets.map((g) => `  - get: ${g}`).join('\n')}
+  - put: some-resource
+${put}
+  - task: failing-task
+    config:
+      platform: linux
+      image_resource: { type: mock, source: { mirror_self: true } }
+      run: { path: sh, args: [-c, 'exit 1'] }`;
+  const resources = ['specified-input', 'all-input', 'map-input', 'some-resource']
+    .map((r) => `- name: ${r}\n  type: mock\n  source: { initial_version: v1 }`)
+    .join('\n');
+  // `pushed`: the put succeeds (Concourse's mock refuses params it does not know: those puts fail).
+  const jobs: { name: string; put: string; pushed: boolean; present: string[]; absent: string[] }[] = [
+    {
+      name: 'specified',
+      put: '    inputs: [specified-input]',
+      pushed: true,
+      present: ['specified-input'],
+      absent: ['all-input'],
+    },
+    {
+      name: 'all',
+      put: '    inputs: all',
+      pushed: true,
+      present: ['all-input', 'specified-input'],
+      absent: [],
+    },
+    {
+      name: 'empty',
+      put: '    inputs: []',
+      pushed: true,
+      present: [],
+      absent: ['all-input', 'specified-input'],
+    },
+    {
+      name: 'none',
+      pushed: false,
+      put: '    params: { specified: specified-input/something, not_there: does-not-exist }',
+      present: ['specified-input'],
+      absent: ['all-input'],
+    },
+    {
+      name: 'detect-simple',
+      pushed: false,
+      put: `    inputs: detect
+    params: { specified: specified-input/something, not_there: does-not-exist }`,
+      present: ['specified-input'],
+      absent: ['all-input'],
+    },
+    {
+      name: 'detect-complex',
+      pushed: false,
+      put: `    inputs: detect
+    params:
+      specified: [[specified-input/something, 123456], [does-not-exist]]
+      map_param: { some-input: map-input/input, no: does-not-exist-too }`,
+      present: ['specified-input', 'map-input'],
+      absent: ['all-input', 'does-not-exist', 'does-not-exist-too', '123456'],
+    },
+  ];
+
+  beforeAll(async () => {
+    await setPipelineByCli(
+      cli,
+      'put-inputs',
+      `resources:\n${resources}\njobs:${jobs
+        .map((j) => job(j.name, ['specified-input', 'all-input', 'map-input'], j.put))
+        .join('')}\n`,
+    );
+  });
+
+  it.each(jobs)(
+    '$name: ls in the put lists exactly its inputs',
+    async ({ name, pushed, present, absent }) => {
+      const run = await cli.run(['trigger-job', '-j', `put-inputs/${name}`, '-w']);
+      expect(run.code, run.stdout + run.stderr).toBe(1);
+      expect(run.stdout.includes('pushing version: '), run.stdout).toBe(pushed);
+      const listed = await cli.run([
+        'intercept',
+        '-j',
+        `put-inputs/${name}`,
+        '-s',
+        'some-resource',
+        '--step-type',
+        'put',
+        '--',
+        'ls',
+      ]);
+      expect(listed.code, listed.stderr).toBe(0);
+      const names = listed.stdout.split('\n').filter(Boolean);
+      for (const input of present) expect(names).toContain(input);
+      for (const input of absent) expect(names).not.toContain(input);
+    },
+  );
+
+  it("lets a succeeded build's steps go: nothing left to intercept, their directories removed", async () => {
+    const stepDirs = path.join(fixture.agent.dir, 'work', 'resources', 'local');
+    const listed = () => readdir(stepDirs).catch(() => [] as string[]);
+    const before = new Set(await listed());
+    await setPipelineByCli(
+      cli,
+      'put-succeeds',
+      `resources:\n${resources}\njobs:
+- name: j
+  plan:
+  - get: specified-input
+  - put: some-resource
+`,
+    );
+    const run = await cli.run(['trigger-job', '-j', 'put-succeeds/j', '-w']);
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    const entered = await cli.run(['intercept', '-j', 'put-succeeds/j', '--step-type', 'put', '--', 'ls']);
+    expect(entered.code).toBe(1);
+    expect(entered.stderr).toContain('a running or failed step');
+    await eventually("the succeeded build's step directories removed", async () => {
+      const left = (await listed()).filter((d) => !before.has(d));
+      return left.length === 0 ? true : undefined;
+    });
+  });
+});
+
+describe('prototypes and the run step (prototype_test)', () => {
+  it('runs a run step as Concourse does: it says it pretends to run the message, and succeeds', async () => {
+    await setPipelineByCli(
+      cli,
+      'prototypes',
+      `prototypes:
+- name: some-prototype
+  type: mock
+  source: { mirror_self: true }
+jobs:
+- name: job
+  plan:
+  - run: some-message
+    type: some-prototype
+`,
+    );
+    const watch = await cli.run(['trigger-job', '-j', 'prototypes/job', '-w']);
+    expect(watch.code, watch.stderr).toBe(0);
+    expect(watch.stdout).toContain('run some-message on prototype some-prototype');
+  });
+
+  it('refuses a run step whose type is not a prototype, naming it', async () => {
+    const file = path.join(cli.dir, 'no-prototype.yml');
+    await writeFile(file, 'jobs:\n- name: job\n  plan:\n  - run: some-message\n    type: nope\n');
+    const set = await cli.run(['set-pipeline', '-p', 'no-prototype', '-c', file, '-n']);
+    expect(set.code).toBe(1);
+    expect(set.stderr).toContain('unknown prototype "nope"');
+  });
+});
+
+describe('idtoken var sources (idtoken_test)', () => {
+  /** The JWT's header and claims, after checking its signature against the hub's published keys. */
+  async function verified(
+    token: string,
+  ): Promise<{ header: Record<string, unknown>; claims: Record<string, unknown> }> {
+    const discovery = (await (await fetch(`${fixture.hub.url}/.well-known/openid-configuration`)).json()) as {
+      jwks_uri: string;
+    };
+    const jwks = (await (await fetch(discovery.jwks_uri)).json()) as {
+      keys: (JsonWebKey & { kid: string })[];
+    };
+    const [header = '', claims = '', signature = ''] = token.split('.');
+    const parsedHeader = JSON.parse(Buffer.from(header, 'base64url').toString()) as Record<string, unknown>;
+    const jwk = jwks.keys.find((k) => k.kid === parsedHeader.kid);
+    expect(jwk, 'the signing key is published').toBeDefined();
+    const ok = verify(
+      'sha256',
+      Buffer.from(`${header}.${claims}`),
+      { key: createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }), dsaEncoding: 'ieee-p1363' },
+      Buffer.from(signature, 'base64url'),
+    );
+    expect(ok, 'the signature verifies').toBe(true);
+    return {
+      header: parsedHeader,
+      claims: JSON.parse(Buffer.from(claims, 'base64url').toString()) as Record<string, unknown>,
+    };
+  }
+
+  let output = '';
+  const half = (name: string) => new RegExp(`^${name}: (.*)$`, 'm').exec(output)?.[1] ?? '';
+
+  beforeAll(async () => {
+    await setPipelineByCli(
+      cli,
+      'idtoken',
+      `var_sources:
+- name: defaultidtoken
+  type: idtoken
+  config: { audience: [sts.amazonaws.com] }
+- name: customidtoken
+  type: idtoken
+  config: { subject_scope: team, audience: [sts.amazonaws.com], expires_in: 1h, algorithm: ES256 }
+jobs:
+- name: print-creds
+  plan:
+  - task: print
+    config:
+      platform: linux
+      run:
+        path: bash
+        args:
+        - -c
+        - |
+          d="((defaultidtoken:token))"; c="((customidtoken:token))"
+          echo "D1: \${d:0:$((\${#d} / 2))}"; echo "D2: \${d:$((\${#d} / 2))}"
+          echo "C1: \${c:0:$((\${#c} / 2))}"; echo "C2: \${c:$((\${#c} / 2))}"
+`,
+    );
+    const watch = await cli.run(['trigger-job', '-j', 'idtoken/print-creds', '-w']);
+    expect(watch.code, watch.stdout + watch.stderr).toBe(0);
+    output = watch.stdout;
+  });
+
+  it('signs an RS256 token whose subject is team/pipeline', async () => {
+    const { header, claims } = await verified(half('D1') + half('D2'));
+    expect(header.alg).toBe('RS256');
+    expect(claims).toMatchObject({
+      iss: fixture.hub.url,
+      aud: ['sts.amazonaws.com'],
+      team: 'main',
+      pipeline: 'idtoken',
+      job: 'print-creds',
+      sub: 'main/idtoken',
+    });
+    expect(Number(claims.exp) - Number(claims.iat)).toBe(3600);
+  });
+
+  it('signs an ES256 token scoped to the team', async () => {
+    const { header, claims } = await verified(half('C1') + half('C2'));
+    expect(header.alg).toBe('ES256');
+    expect(claims).toMatchObject({
+      aud: ['sts.amazonaws.com'],
+      team: 'main',
+      pipeline: 'idtoken',
+      sub: 'main',
+    });
+  });
+
+  it('publishes the issuer and its JWKS at /.well-known/openid-configuration', async () => {
+    const res = await fetch(`${fixture.hub.url}/.well-known/openid-configuration`);
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { issuer: string; jwks_uri: string };
+    expect(body.issuer).toBe(fixture.hub.url);
+    expect(body.jwks_uri).toBe(`${fixture.hub.url}/.well-known/jwks.json`);
+  });
+
+  it('refuses an idtoken source with a config it does not know, naming the problem', async () => {
+    const file = path.join(cli.dir, 'bad-idtoken.yml');
+    await writeFile(
+      file,
+      `var_sources:\n- name: t\n  type: idtoken\n  config: { expires_in: 48h }\njobs:${echoJob('j', 'hi')}\n`,
+    );
+    const set = await cli.run(['set-pipeline', '-p', 'bad-idtoken', '-c', file, '-n']);
+    expect(set.code).toBe(1);
+    expect(set.stderr).toContain('var source "t": expires_in must be <= 24h');
   });
 });

@@ -226,7 +226,7 @@ describe('outpost intercept into a process step', () => {
     expect(finalStatus(await readBuildEvents(hub, unkept))).toBe('failed');
     const gone = await outpost(['intercept', '-j', 'p/fails-unkept', '--', 'true']);
     expect(gone.stderr).toBe(
-      "error: the step is not on this agent any more: it has not started, or it ended (a failed step is kept for its pool's keep_failed_steps_for)\n",
+      "error: the step is not on this agent any more: it has not started, or it ended (a failed build's steps are kept for their pool's keep_failed_steps_for)\n",
     );
     expect(gone.code).toBe(1);
   });

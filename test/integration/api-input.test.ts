@@ -105,6 +105,14 @@ const absentVersion = () => '999999';
 const CASES: Record<string, Case> = {
   'GET /healthz': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
   'GET /readyz': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
+  'GET /.well-known/openid-configuration': {
+    public: true,
+    probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }],
+  },
+  'GET /.well-known/jwks.json': {
+    public: true,
+    probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }],
+  },
   'GET /metrics': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200] }] },
   // The web UI: its page, or a JSON 404 naming the build step when dist/web was not built.
   'GET /': { public: true, probes: [{ what: 'a stray query', query: 'x=1&x=2', expect: [200, 404] }] },

@@ -101,6 +101,8 @@ const version = () => ids.version;
 const ROWS: Record<string, Row> = {
   'GET /healthz': { need: 'public' },
   'GET /readyz': { need: 'public' },
+  'GET /.well-known/openid-configuration': { need: 'public' },
+  'GET /.well-known/jwks.json': { need: 'public' },
   // The metrics token or an admin's API token (test/integration/metrics-auth.test.ts).
   'GET /metrics': { need: 'admin' },
   // The web UI's page and files: public, they hold no data (everything comes from the API).

@@ -10,7 +10,7 @@ import { notFound } from '../errors.js';
 import { id, name } from '../fields.js';
 import { route, type Route } from '../route.js';
 import type { ContainerSummary } from '../types.js';
-import { interceptStep, stepTypeOf } from './intercept.js';
+import { interceptStep, mayBeEntered, stepTypeOf } from './intercept.js';
 
 /**
  * How long after its end a failed step is listed: the default keep_failed_steps_for (the hub does not
@@ -57,8 +57,7 @@ export function containerRoutes(ctx: ApiContext): Route[] {
       params: z.object({ id }),
       handler: async ({ params }, req, reply) => {
         const step = await stepOf(params.id);
-        // Only a running step, or a failed one its agent may keep, can be entered.
-        if (!(step.status === 'running' || step.status === 'failed'))
+        if (!mayBeEntered(step, (await ctx.buildOf(step.buildId)).status))
           throw notFound(`container ${params.id}`);
         return interceptStep(ctx, step, req, reply);
       },

@@ -10,7 +10,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { StoredDispatchSpec } from '../../engine/dispatched-step.js';
 import { forwardToReplica, wasForwarded } from '../../replicas/forward.js';
-import type { StepRun } from '../../store/store.js';
+import type { BuildStatus, StepRun } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 import { HttpError, notFound } from '../errors.js';
 import { id } from '../fields.js';
@@ -36,7 +36,7 @@ export function interceptRoutes(ctx: ApiContext): Route[] {
       }),
       handler: async ({ params, query }, req, reply) => {
         const build = await ctx.buildOf(params.id);
-        const step = chooseStep(await store.listStepRuns(build.id), query, build.id);
+        const step = chooseStep(await store.listStepRuns(build.id), query, build);
         return interceptStep(ctx, step, req, reply);
       },
     }),
@@ -110,24 +110,34 @@ async function ownerOf(
   return { url: agent.replicaUrl, from: here };
 }
 
-/**
- * The one step to intercept, matching the filters: a running one, or a failed one (its agent keeps it
- * for its pool's keep_failed_steps_for and says so when it no longer has it); else a message naming
- * the choices.
- */
 /** A step run's type as intercept and containers name it. */
 export function stepTypeOf(run: StepRun): (typeof STEP_TYPES)[number] {
   return (run.spec as StoredDispatchSpec).spec.resource?.kind ?? 'task';
 }
 
+/**
+ * Whether a step of a build in `buildStatus` may still be on its agent to enter: a running one, a
+ * failed one (its agent keeps it for its pool's keep_failed_steps_for), or a succeeded one of a build
+ * that has not succeeded (kept until the build ends, then as long if it failed: see BuildEnded in
+ * docs/protocol.md). Its agent says so when it no longer has it.
+ */
+export function mayBeEntered(run: StepRun, buildStatus: BuildStatus): boolean {
+  if (run.status === 'running') return true;
+  if (run.leaseId === null || run.agentName === null) return false;
+  return run.status === 'failed' || (run.status === 'succeeded' && buildStatus !== 'succeeded');
+}
+
+/**
+ * The one step to intercept, matching the filters, among those that may be entered (mayBeEntered);
+ * else a message naming the choices.
+ */
 function chooseStep(
   runs: StepRun[],
   filter: { step?: string; type?: (typeof STEP_TYPES)[number]; attempt?: number },
-  buildId: number,
+  build: { id: number; status: BuildStatus },
 ): StepRun {
-  const candidates = runs.filter(
-    (r) => r.status === 'running' || (r.status === 'failed' && r.leaseId !== null && r.agentName !== null),
-  );
+  const buildId = build.id;
+  const candidates = runs.filter((r) => mayBeEntered(r, build.status));
   const matching = candidates.filter(
     (r) =>
       (filter.step === undefined || r.name === filter.step) &&

@@ -301,6 +301,7 @@ export interface HubMessage {
     | { $case: "leaseRevoked"; value: LeaseRevoked }
     | { $case: "goAway"; value: GoAway }
     | { $case: "intercept"; value: InterceptRequest }
+    | { $case: "buildEnded"; value: BuildEnded }
     | undefined;
 }
 
@@ -636,6 +637,18 @@ export interface Abort {
 export interface LeaseRevoked {
   leaseId: string;
   reason: string;
+}
+
+/**
+ * A build this agent ran steps of has ended (sent to the agents of its succeeded steps, once). An agent
+ * keeps a succeeded step it could let `outpost intercept` enter until then, as Concourse keeps a
+ * build's containers: a failed build's (failed, errored, aborted) for its pool's keep_failed_steps_for,
+ * a succeeded build's not at all. Agents that predate it ignore it.
+ */
+export interface BuildEnded {
+  buildId: number;
+  /** The build did not succeed: keep its steps for intercept. */
+  failed: boolean;
 }
 
 /** The agent takes no new work; it finishes (or hands back) what it holds, then closes the stream. */
@@ -989,6 +1002,9 @@ export const HubMessage: MessageFns<HubMessage> = {
       case "intercept":
         InterceptRequest.encode(message.msg.value, writer.uint32(74).fork()).join();
         break;
+      case "buildEnded":
+        BuildEnded.encode(message.msg.value, writer.uint32(82).fork()).join();
+        break;
     }
     return writer;
   },
@@ -1078,6 +1094,14 @@ export const HubMessage: MessageFns<HubMessage> = {
             message.msg = { $case: "intercept", value: InterceptRequest.decode(reader, reader.uint32()) };
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.msg = { $case: "buildEnded", value: BuildEnded.decode(reader, reader.uint32()) };
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1118,6 +1142,10 @@ export const HubMessage: MessageFns<HubMessage> = {
         ? { $case: "goAway", value: GoAway.fromJSON(object.go_away) }
         : isSet(object.intercept)
         ? { $case: "intercept", value: InterceptRequest.fromJSON(object.intercept) }
+        : isSet(object.buildEnded)
+        ? { $case: "buildEnded", value: BuildEnded.fromJSON(object.buildEnded) }
+        : isSet(object.build_ended)
+        ? { $case: "buildEnded", value: BuildEnded.fromJSON(object.build_ended) }
         : undefined,
     };
   },
@@ -1142,6 +1170,8 @@ export const HubMessage: MessageFns<HubMessage> = {
       obj.goAway = GoAway.toJSON(message.msg.value);
     } else if (message.msg?.$case === "intercept") {
       obj.intercept = InterceptRequest.toJSON(message.msg.value);
+    } else if (message.msg?.$case === "buildEnded") {
+      obj.buildEnded = BuildEnded.toJSON(message.msg.value);
     }
     return obj;
   },
@@ -1203,6 +1233,12 @@ export const HubMessage: MessageFns<HubMessage> = {
       case "intercept": {
         if (object.msg?.value !== undefined && object.msg?.value !== null) {
           message.msg = { $case: "intercept", value: InterceptRequest.fromPartial(object.msg.value) };
+        }
+        break;
+      }
+      case "buildEnded": {
+        if (object.msg?.value !== undefined && object.msg?.value !== null) {
+          message.msg = { $case: "buildEnded", value: BuildEnded.fromPartial(object.msg.value) };
         }
         break;
       }
@@ -4808,6 +4844,95 @@ export const LeaseRevoked: MessageFns<LeaseRevoked> = {
     const message = createBaseLeaseRevoked();
     message.leaseId = object.leaseId ?? "";
     message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseBuildEnded(): BuildEnded {
+  return { buildId: 0, failed: false };
+}
+
+export const BuildEnded: MessageFns<BuildEnded> = {
+  encode(message: BuildEnded, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.buildId !== 0) {
+      writer.uint32(8).uint64(message.buildId);
+    }
+    if (message.failed !== false) {
+      writer.uint32(16).bool(message.failed);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): BuildEnded {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseBuildEnded();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.buildId = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.failed = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): BuildEnded {
+    return {
+      buildId: isSet(object.buildId)
+        ? globalThis.Number(object.buildId)
+        : isSet(object.build_id)
+        ? globalThis.Number(object.build_id)
+        : 0,
+      failed: isSet(object.failed) ? globalThis.Boolean(object.failed) : false,
+    };
+  },
+
+  toJSON(message: BuildEnded): unknown {
+    const obj: any = {};
+    if (message.buildId !== 0) {
+      obj.buildId = Math.round(message.buildId);
+    }
+    if (message.failed !== false) {
+      obj.failed = message.failed;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<BuildEnded>, I>>(base?: I): BuildEnded {
+    return BuildEnded.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<BuildEnded>, I>>(object: I): BuildEnded {
+    const message = createBaseBuildEnded();
+    message.buildId = object.buildId ?? 0;
+    message.failed = object.failed ?? false;
     return message;
   },
 };
