@@ -212,8 +212,9 @@ describe('resource types from an image, on a kubernetes pool', () => {
         // the task got exactly the get's destination (no request or response files).
         'README',
         'content at bbb-next-next',
-        // put: the build's artifacts are in its working directory.
-        'put in /workspace sees: out repo ',
+        // put: the artifacts its params name are in its working directory (inputs default to detect,
+        // as Concourse's: `file: out/built` names `out` only).
+        'put in /workspace sees: out ',
         // then, as in Concourse, the implicit get of the version it produced.
         'fetched pushed-content-at-bbb-next-next into /workspace/repo',
         '',
@@ -276,7 +277,7 @@ describe('resource types from an image, on a kubernetes pool', () => {
         'fetched bbb-next into /workspace/repo',
         'README',
         'content at bbb-next',
-        'put in /workspace sees: out repo ',
+        'put in /workspace sees: out ',
         'fetched pushed-content-at-bbb-next into /workspace/repo',
         '',
       ].join('\n'),
