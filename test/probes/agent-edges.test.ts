@@ -18,17 +18,15 @@ import { eventually } from '../support/eventually.js';
 import { expect, it } from 'vitest';
 import { LeaseDecision } from '../../proto/gen/outpost/v1/agent.js';
 import { cleanupAfterEach } from '../support/cleanups.js';
+import { finalStatus, readBuildEvents, startTestHub, type TestHub } from '../support/harness.js';
 import {
-  finalStatus,
-  readBuildEvents,
-  setPipeline,
-  shellPipeline,
-  startTestHub,
-  triggerJob,
-  waitForEvents,
-  type TestHub,
-} from '../support/harness.js';
-import { finishedMessage, heartbeating, rawAgent, sideCallsOf, type RawAgent } from '../support/raw-agent.js';
+  finishedMessage,
+  heartbeating,
+  rawAgent,
+  sideCallsOf,
+  startedStep,
+  type RawAgent,
+} from '../support/raw-agent.js';
 
 const defer = cleanupAfterEach();
 
@@ -46,17 +44,6 @@ function agentFor(hub: TestHub, token: string, agentName: string, held: string[]
   defer(() => raw.close());
   defer(heartbeating(raw, 200));
   return raw;
-}
-
-/** A step `agent` (welcomed) takes and starts: its build and lease. */
-async function startedStep(hub: TestHub, agent: RawAgent): Promise<{ buildId: number; leaseId: string }> {
-  await setPipeline(hub, 'p', shellPipeline('echo x'));
-  const buildId = await triggerJob(hub, 'p', 'job');
-  const { leaseId } = await agent.next('assign');
-  agent.send({ msg: { $case: 'accepted', value: { leaseId } } });
-  agent.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
-  await waitForEvents(hub, buildId, 'start-task');
-  return { buildId, leaseId };
 }
 
 it("drops a disconnected agent's lease listed in another agent name's Hello, and refuses its result", async () => {

@@ -3,17 +3,8 @@
 
 import { expect, it } from 'vitest';
 import { cleanupAfterEach } from '../support/cleanups.js';
-import {
-  finalStatus,
-  readBuildEvents,
-  setPipeline,
-  shellPipeline,
-  startTestHub,
-  triggerJob,
-  waitForEvents,
-  type TestHub,
-} from '../support/harness.js';
-import { finishedMessage, rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { finalStatus, readBuildEvents, startTestHub, type TestHub } from '../support/harness.js';
+import { finishedMessage, rawAgent, startedStep, type RawAgent } from '../support/raw-agent.js';
 import { countRefused } from '../support/security-tally.js';
 
 const defer = cleanupAfterEach();
@@ -31,17 +22,6 @@ function agentFor(hub: TestHub, token: string, held: string[] = [], agentName = 
   });
   defer(() => raw.close());
   return raw;
-}
-
-/** Triggers a one-step job that `agent` (welcomed) takes and starts; its build id and lease. */
-async function startedStep(hub: TestHub, agent: RawAgent): Promise<{ buildId: number; leaseId: string }> {
-  await setPipeline(hub, 'p', shellPipeline('echo x'));
-  const buildId = await triggerJob(hub, 'p', 'job');
-  const { leaseId } = await agent.next('assign');
-  agent.send({ msg: { $case: 'accepted', value: { leaseId } } });
-  agent.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
-  await waitForEvents(hub, buildId, 'start-task');
-  return { buildId, leaseId };
 }
 
 it("refuses another agent's result for a lease that already ended, rather than acknowledging it", async () => {

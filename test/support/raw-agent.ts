@@ -3,6 +3,7 @@
 
 import { credentials, Metadata, type ClientDuplexStream } from '@grpc/grpc-js';
 import { SESSION_METADATA_KEY } from '../../common/agent-session.js';
+import { setPipeline, shellPipeline, triggerJob, waitForEvents, type TestHub } from './harness.js';
 import {
   AgentGatewayClient,
   Platform,
@@ -150,4 +151,21 @@ export function finishedMessage(
     ...patch,
   };
   return { msg: { $case: 'finished', value } };
+}
+
+/**
+ * Sets pipeline `p` with one shell job, triggers it and has `agent` (welcomed) take and start its step:
+ * the build's id and the lease, once the hub has stored the step's start.
+ */
+export async function startedStep(
+  hub: TestHub,
+  agent: RawAgent,
+): Promise<{ buildId: number; leaseId: string }> {
+  await setPipeline(hub, 'p', shellPipeline('echo x'));
+  const buildId = await triggerJob(hub, 'p', 'job');
+  const { leaseId } = await agent.next('assign');
+  agent.send({ msg: { $case: 'accepted', value: { leaseId } } });
+  agent.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
+  await waitForEvents(hub, buildId, 'start-task');
+  return { buildId, leaseId };
 }
