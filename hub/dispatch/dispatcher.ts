@@ -702,6 +702,12 @@ export class Dispatcher {
     return run;
   }
 
+  /** serial(fn), queued once `first` has settled. */
+  private async serialAfter(first: Promise<void> | undefined, fn: () => Promise<void>): Promise<void> {
+    await first;
+    return this.serial(fn);
+  }
+
   /** The session is gone: its running steps keep their leases for the grace (lease-machine.ts). */
   private async detachNow(conn: AgentConnection): Promise<void> {
     this.sessions.delete(conn.agentName);
@@ -744,7 +750,9 @@ export class Dispatcher {
       ms === undefined
         ? undefined
         : setTimeout(() => {
-            void this.serial(async () => {
+            // The deadline judges the agent, not the hub: what the agent sent before it passed (an Accept
+            // read late by a busy or stalled hub, or waiting in its inbox) is handled first, and counts.
+            void this.serialAfter(lease.conn?.caughtUp(), async () => {
               // A state left since (by an event queued before this one) has no deadline to keep.
               if (this.leases.get(lease.leaseId) !== lease || lease.state !== armed) return;
               const expiry = { offered: 'unaccepted', 'offered-away': 'assigned', 'running-away': 'running' };

@@ -3,6 +3,10 @@
 // going, an abort, a deadline passing) and carries out the step the function returns: arm the state's
 // deadline, put the step back in the queue, or end it. Time is not read here: each state has at most one
 // deadline, and its passing is an event like the others (lease-machine.test.ts drives it on a fake clock).
+// A deadline the agent must meet (offered, aborting) judges the agent, not the hub: the dispatcher feeds
+// it once the agent's session has handled what the agent sent before it passed (AgentConnection
+// caughtUp), so an Accept a busy or stalled hub read late still counts, and the lease of a step the agent
+// runs is neither re-queued nor revoked.
 
 export interface LeaseTimings {
   /** How long an agent has to accept an assignment. */

@@ -38,6 +38,7 @@ const agent = (agentName: string, teamName: string | null = null): AgentConnecti
   revoke: () => undefined,
   intercept: () => undefined,
   buildEnded: () => undefined,
+  caughtUp: () => Promise.resolve(),
 });
 
 describe('routing rules', () => {

@@ -139,6 +139,11 @@ export interface AgentConnection {
   intercept(order: InterceptOrder): void;
   /** Tells the agent that a build it ran succeeded steps of has ended (see build-end-notices.ts). */
   buildEnded(buildId: number, failed: boolean): void;
+  /**
+   * Resolves once the hub has handled what the agent sent so far, read or still in the socket (at
+   * once if the session ended): a deadline the agent must meet passes only then (lease-machine.ts).
+   */
+  caughtUp(): Promise<void>;
 }
 
 /** A command to run inside the step that holds `leaseId`, its terminal reached through tunnel `tunnelId`. */

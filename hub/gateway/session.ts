@@ -311,6 +311,10 @@ export class AgentSession implements AgentConnection {
     this.send({ msg: { $case: 'buildEnded', value: { buildId, failed } } });
   }
 
+  caughtUp(): Promise<void> {
+    return this.inbox?.caughtUp() ?? Promise.resolve();
+  }
+
   revoke(leaseId: string, reason: string): void {
     this.leases.delete(leaseId);
     this.send({ msg: { $case: 'leaseRevoked', value: { leaseId, reason } } });
