@@ -135,7 +135,7 @@ export class Dispatcher {
   private readonly queue: QueueEntry[] = [];
   private readonly leases = new Map<string, Lease>();
   private readonly sessions = new Map<string, AgentConnection>();
-  private readonly buildEnds = new BuildEndNotices();
+  private readonly buildEnds: BuildEndNotices;
   /** Sessions whose Welcome has been sent: only these get assignments. */
   private readonly welcomed = new WeakSet<AgentConnection>();
   /** Leases per agent pool, kept with `leases` so routing never scans every lease. */
@@ -159,6 +159,10 @@ export class Dispatcher {
     this.now = opts.now ?? Date.now;
     const shared = opts.shared;
     this.holder = shared?.signals.replicaId;
+    this.buildEnds = new BuildEndNotices(
+      (agentName, buildId, failed) => this.sessions.get(agentName)?.buildEnded(buildId, failed),
+      shared?.signals,
+    );
     if (shared) {
       const recheck = () => {
         this.refill();
@@ -569,8 +573,7 @@ export class Dispatcher {
 
   /** A build ended: the agents that ran succeeded steps of it let them go, or keep them for intercept. */
   buildEnded(buildId: number, status: string): void {
-    for (const agentName of this.buildEnds.take(buildId))
-      this.sessions.get(agentName)?.buildEnded(buildId, status !== 'succeeded');
+    this.buildEnds.ended(buildId, status !== 'succeeded');
   }
 
   /** The connected agent of that name (its session), if any. */

@@ -1,7 +1,8 @@
 // Hints between hub replicas on one PostgreSQL, by LISTEN/NOTIFY on a connection of their own: "a step
 // is queued", "step run N ended", "abort step run N", "build N has events up to seq S", and to the
 // leader from the API on any replica: "schedule pipeline N", "start build N", "abort build N"; and
-// "token N was revoked" (every replica closes its sessions of it). A hint only saves time: every
+// "token N was revoked" (every replica closes its sessions of it); "build N ended" (every replica tells
+// the agents that ran its succeeded steps through it, build-end-notices.ts). A hint only saves time: every
 // receiver also re-checks the store periodically (and after a reconnect, when hints may have been
 // missed), so a lost notification delays work and never loses it. (A lost revocation leaves a session
 // open until it reconnects; every new session and API call checks the token in the store.)
@@ -25,6 +26,7 @@ const CHANNELS = [
   'start_build',
   'abort_build',
   'token_revoked',
+  'build_ended',
 ] as const;
 
 export type SignalChannel = (typeof CHANNELS)[number];
