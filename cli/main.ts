@@ -134,7 +134,9 @@ function report(ctx: CliContext, program: Command, err: unknown): number {
     if (err instanceof ApiRequestError && err.status === 401) {
       const target = program.opts<{ target: string }>().target;
       ctx.err(
-        `the token of target '${target}' was not accepted; log in again: outpost login -t ${target} --url URL --token TOKEN\n`,
+        err.code === 'token_expired'
+          ? `the token of target '${target}' expired; log in again: outpost login -t ${target} --url URL -u USER (or --token TOKEN)\n`
+          : `the token of target '${target}' was not accepted; log in again: outpost login -t ${target} --url URL --token TOKEN\n`,
       );
     }
     return err.exitCode;

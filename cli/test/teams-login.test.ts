@@ -98,6 +98,33 @@ describe('teams and logins', () => {
     expect(expired.stderr).toContain("your login to target 'a' expired; log in again: outpost login -t a");
   });
 
+  it('tells the holder of an expired token that it expired, and nobody else', async () => {
+    const alice = await hub.store.users.get('alice');
+    const { secret } = await hub.tokens.create('api', 'alice-login', null, {
+      userId: alice!.id,
+      expiresAt: Date.now() - 1_000,
+    });
+    // The hub judges the expiry: the target does not say when the token expires (or the CLI's clock is
+    // behind the hub's), so the CLI sends it.
+    const own = await sandbox();
+    await own.saveTarget(hub.url, { token: secret });
+    const expired = await own.run(['teams']);
+    expect(expired.code).toBe(1);
+    expect(expired.stderr).toMatch(
+      /^error: api token "alice-login" expired at \S+; log in again \(outpost login\)\n/,
+    );
+    expect(expired.stderr).toContain(
+      "the token of target 'default' expired; log in again: outpost login -t default --url URL -u USER",
+    );
+    // A wrong secret with the same look, or garbage, learns nothing of that token.
+    for (const other of [`${secret.slice(0, -4)}AAAA`, 'garbage']) {
+      await own.saveTarget(hub.url, { token: other });
+      const refused = await own.run(['teams']);
+      expect(refused.stderr).toContain('missing, unknown or revoked API token');
+      expect(refused.stderr).not.toContain('expired');
+    }
+  });
+
   it('creates, lists and revokes a team API token as the team owner', async () => {
     const created = await sb.run([
       '-t',

@@ -27,6 +27,10 @@ export function authenticator(tokens: TokenService, store: Store): (req: Fastify
       return;
     }
     req.log.warn({ reason: check.reason, url: req.url }, 'API request rejected');
+    // Only the holder of the real secret learns it expired (the hash matched); anything else, unknown or
+    // garbage, gets the generic 401 below.
+    if (check.expired)
+      throw new HttpError(401, 'token_expired', `${check.reason}; log in again (outpost login)`);
     // A valid agent token is a credential in the wrong place, most often pasted into `outpost login`.
     if ((await tokens.kindOf(secret)) === 'agent')
       throw new HttpError(

@@ -80,7 +80,8 @@
 // Input: `:id` is decimal digits only (`0x1`, `1e0`, `-1`, `01` are 400s, never build 1); `limit` is a
 // whole number from 1 (more than 1000 gives 1000); a repeated query key, a body field of the wrong type or
 // an unknown body field is a 400 whose message names the field. Errors are ApiError JSON: 400
-// 'bad_request', 401 'unauthorized' (or 'agent_token': an agent token was sent), 404 'not_found',
+// 'bad_request', 401 'unauthorized' (or 'agent_token': an agent token was sent; 'token_expired': the
+// token is right but expired, said only to a caller who sent its real secret), 404 'not_found',
 // 409 'conflict' / 'build_finished', 413 'too_large', 503 'shutting_down' (a draining hub refuses writes).
 //
 // Build events are server-sent events in Concourse's envelope: every event is
