@@ -191,6 +191,7 @@ export async function startHub(options: HubOptions, log: Logger): Promise<Runnin
     databaseUrl: options.databaseUrl,
     dataDir: options.dataDir,
     encryption: options.encryption,
+    log: log.child({ component: 'store' }),
   });
   if (!options.encryption)
     log.warn(

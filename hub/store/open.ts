@@ -2,6 +2,7 @@
 // database URL is given (replicas share it), else SQLite in the data directory (or in memory).
 
 import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
 import type { StoreEncryption } from './encryption.js';
 import { openPostgresDatabase, openPostgresStore } from './postgres.js';
 import type { Database } from './schema.js';
@@ -15,6 +16,8 @@ export interface StoreLocation {
   dataDir?: string;
   /** The key for secrets at rest (either dialect); undefined: stored in clear. */
   encryption?: StoreEncryption;
+  /** Told each migration applied at open. */
+  log?: Logger;
 }
 
 export function storeDialect(loc: StoreLocation): 'postgres' | 'sqlite' {
@@ -23,11 +26,12 @@ export function storeDialect(loc: StoreLocation): 'postgres' | 'sqlite' {
 
 /** Opens and migrates the store. */
 export function openStore(loc: StoreLocation): Promise<Store> {
-  const { encryption } = loc;
-  if (loc.databaseUrl !== undefined) return openPostgresStore({ url: loc.databaseUrl, encryption });
+  const { encryption, log } = loc;
+  if (loc.databaseUrl !== undefined) return openPostgresStore({ url: loc.databaseUrl, encryption, log });
   return openSqliteStore({
     ...(loc.dataDir === undefined ? { memory: true as const } : { dataDir: loc.dataDir }),
     encryption,
+    log,
   });
 }
 

@@ -2,6 +2,7 @@
 // Kysely's Postgres dialect, the migrations, and the same Kysely store as on SQLite, told that it must
 // lock rows where SQLite's single writer made that unnecessary.
 
+import type { Logger } from 'pino';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import { EncryptionKeyError, withEncryption, type StoreEncryption } from './encryption.js';
@@ -38,6 +39,8 @@ export interface PostgresOptions {
   /** Connections in the pool (default 10). */
   maxConnections?: number;
   encryption?: StoreEncryption;
+  /** Told each migration applied at open (migrations/index.ts). */
+  log?: Logger;
 }
 
 /** A Kysely instance on the database, not migrated (the `migrate` command lists what is pending). */
@@ -61,7 +64,7 @@ export function openPostgresDatabase(opts: PostgresOptions): Kysely<Database> {
 export async function openPostgresStore(opts: PostgresOptions): Promise<Store> {
   const db = openPostgresDatabase(opts);
   try {
-    await migrateToLatest(db as unknown as Kysely<unknown>);
+    await migrateToLatest(db as unknown as Kysely<unknown>, opts.log);
     return kyselyStore(await withEncryption(db, opts.encryption), { rowLocks: true });
   } catch (err) {
     await db.destroy();

@@ -2,6 +2,7 @@
 // lock that keeps a second hub out, the pragmas the hub relies on, and the migrations, before handing
 // the connection to the shared Kysely store.
 
+import type { Logger } from 'pino';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
@@ -32,11 +33,11 @@ class OutpostSqliteDialect extends SqliteDialect {
 }
 
 export async function openSqliteStore(
-  opts: ({ dataDir: string } | { memory: true }) & { encryption?: StoreEncryption },
+  opts: ({ dataDir: string } | { memory: true }) & { encryption?: StoreEncryption; log?: Logger },
 ): Promise<Store> {
   const db = await openSqliteDatabase(opts);
   try {
-    await migrateToLatest(db as unknown as Kysely<unknown>);
+    await migrateToLatest(db as unknown as Kysely<unknown>, opts.log);
     return kyselyStore(await withEncryption(db, opts.encryption), { rowLocks: false });
   } catch (err) {
     await db.destroy();

@@ -13,6 +13,7 @@
 
 import { Migrator, PostgresAdapter } from 'kysely';
 import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import type { Logger } from 'pino';
 import * as m0001 from './0001_initial.js';
 import * as m0002 from './0002_step_results.js';
 import * as m0003 from './0003_retention.js';
@@ -74,16 +75,24 @@ export function migrator(db: Kysely<unknown>, list: Record<string, Migration> = 
 
 /**
  * Applies every migration not applied yet, in one transaction where the dialect allows; throws on
- * failure. Returns the names it applied, in order.
+ * failure. Returns the names it applied, in order. `log`: the operator is told each one applied, by
+ * name, or that the schema was up to date already.
  */
-export async function migrateToLatest(db: Kysely<unknown>): Promise<string[]> {
+export async function migrateToLatest(db: Kysely<unknown>, log?: Logger): Promise<string[]> {
   const { error, results } = await migrator(db).migrateToLatest();
   if (error !== undefined) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? '(before any migration ran)';
     const reason = error instanceof Error ? error.message : JSON.stringify(error);
     throw new Error(`database migration ${failed} failed: ${reason}`, { cause: error });
   }
-  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  const applied = (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+  for (const name of applied) log?.info({ migration: name }, `database migration ${name} applied`);
+  if (applied.length === 0)
+    log?.info(
+      { migrations: Object.keys(migrations).length },
+      `schema up to date (${Object.keys(migrations).length} migrations)`,
+    );
+  return applied;
 }
 
 /** The migrations this database has not applied yet, in the order they would apply. */
