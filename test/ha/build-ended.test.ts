@@ -60,5 +60,6 @@ describe.skipIf(unavailable !== undefined)('BuildEnded across hub replicas', () 
       printReplicaOutput(hubs);
       throw err;
     }
-  });
+    // Two hubs compiling their sources at once on a loaded machine.
+  }, 300_000);
 });
