@@ -62,6 +62,34 @@ export async function readLine(stdin: AsyncIterable<string | Uint8Array>): Promi
   return sawData || buf !== '' ? buf.replace(/\r$/, '') : undefined;
 }
 
+/**
+ * Reads a secret the user types: on a terminal after `prompt` (on stderr) without echo, in raw mode
+ * (Enter ends it, Backspace erases, Ctrl-C gives up); else the first line of stdin, as scripts pass it
+ * (`echo pw | outpost login -u x`). Nothing of what is read is ever written back.
+ */
+export async function readHidden(io: CliIo, prompt: string): Promise<string | undefined> {
+  const terminal = io.terminal;
+  if (!terminal) return readLine(io.stdin);
+  io.stderr.write(prompt);
+  terminal.setRawMode(true);
+  try {
+    const decoder = new TextDecoder();
+    let typed = '';
+    for await (const chunk of io.stdin) {
+      for (const ch of typeof chunk === 'string' ? chunk : decoder.decode(chunk, { stream: true })) {
+        if (ch === '\r' || ch === '\n') return typed;
+        if (ch === '\u0003') throw new CliError('interrupted', 130);
+        if (ch === '\u007f' || ch === '\b') typed = typed.slice(0, -1);
+        else typed += ch;
+      }
+    }
+    return typed === '' ? undefined : typed;
+  } finally {
+    terminal.setRawMode(false);
+    io.stderr.write('\n');
+  }
+}
+
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const timer = setTimeout(resolve, ms);

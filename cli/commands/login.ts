@@ -4,7 +4,7 @@ import { ApiClient, ApiRequestError } from '../api-client.js';
 import type { InfoResponse } from '../../hub/api/types.js';
 import { browserLogin } from '../browser-login.js';
 import type { CliContext } from '../context.js';
-import { CliError, readLine } from '../io.js';
+import { CliError, readHidden, readLine } from '../io.js';
 import { saveTarget, type Target } from '../targets.js';
 
 interface LoginOptions {
@@ -25,7 +25,10 @@ export function registerLogin(program: Command, ctx: CliContext): void {
     )
     .requiredOption('-c, --url <url>', 'the hub URL')
     .option('-u, --username <user>', "a local user's name: log in with a password for a token the CLI renews")
-    .option('-p, --password <password>', 'the password; "-" reads it from stdin (default: $OUTPOST_PASSWORD)')
+    .option(
+      '-p, --password <password>',
+      'the password; "-" reads it from stdin (default: $OUTPOST_PASSWORD, else asked for on a terminal, else the first line of stdin)',
+    )
     .option('--token <token>', 'API token; "-" reads it from stdin (default: $OUTPOST_TOKEN)')
     .option('-n, --team <team>', 'team to work in', 'main')
     .option('--ca-file <file>', 'PEM file of CA certificates to trust for the hub')
@@ -35,7 +38,8 @@ export function registerLogin(program: Command, ctx: CliContext): void {
       `
 Examples:
   outpost login -t prod -c https://ci.example.com -n infra                 # OIDC: prints a URL to open
-  outpost login -t prod -c https://ci.example.com -n infra -u alice -p -   # password on stdin
+  outpost login -t prod -c https://ci.example.com -n infra -u alice        # asks for the password
+  echo "$PW" | outpost login -t prod -c https://ci.example.com -u alice     # password on stdin
   outpost login -t prod --url https://ci.example.com --token "$TOKEN"
   pass show ci/token | outpost login -t prod --url https://ci.example.com --token - --team infra`,
     )
@@ -130,7 +134,11 @@ async function readSecret(
     if (!value) throw new CliError(`--${what} -: no ${what} on stdin`);
     return value;
   }
-  const value = flag ?? ctx.io.env[envName];
+  // A password left out is asked for: typed on a terminal (no echo), else the first line of stdin.
+  const value =
+    flag ??
+    ctx.io.env[envName] ??
+    (what === 'password' ? (await readHidden(ctx.io, 'password: '))?.trim() : undefined);
   if (!value)
     throw new CliError(
       `no ${what}: pass --${what} ${what.toUpperCase()}, --${what} - (read from stdin), or set ${envName}`,

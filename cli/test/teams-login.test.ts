@@ -2,9 +2,11 @@
 // team, the user logs in with a password, the CLI renews the short-lived token, and the user manages
 // the team's API tokens.
 
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { startTestHub, type TestHub } from '../../test/support/harness.js';
+import { runCli } from '../main.js';
 import { sandbox, type Sandbox } from './fake-hub.js';
 
 let hub: TestHub;
@@ -80,6 +82,34 @@ describe('teams and logins', () => {
       '--non-interactive',
     ]);
     expect(denied.stderr).toContain('only admins');
+  });
+
+  it('reads a left-out password from stdin off a terminal, and asks for it without echo on one', async () => {
+    const args = (target: string) => ['login', '-t', target, '-c', hub.url, '-n', 'alpha', '-u', 'alice'];
+    // As a script does: `echo "$PW" | outpost login -u alice`.
+    const piped = await sb.run(args('piped'), { stdin: `${PASSWORD}\nnext line\n` });
+    expect(piped).toMatchObject({ code: 0, stderr: '' });
+    expect(piped.stdout).toContain('as alice (team alpha, owner); saved target piped');
+    expect(piped.stdout).not.toContain(PASSWORD);
+    const none = await sb.run(args('none'), { stdin: '' });
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('no password');
+
+    // On a terminal: a prompt, the keys typed (a typo erased) read in raw mode, nothing echoed.
+    let stdout = '';
+    let stderr = '';
+    const modes: boolean[] = [];
+    const code = await runCli(args('typed'), {
+      stdout: { write: (s) => (stdout += String(s)) },
+      stderr: { write: (s) => (stderr += String(s)) },
+      stdin: Readable.from([PASSWORD.slice(0, -1), 'x', '\u007f', `${PASSWORD.slice(-1)}\r`]),
+      env: sb.env,
+      isTTY: true,
+      terminal: { setRawMode: (on) => modes.push(on), size: () => ({ rows: 24, cols: 80 }) },
+    });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: 'password: \n' });
+    expect(stdout).toContain('as alice (team alpha, owner); saved target typed');
+    expect(modes).toEqual([true, false]);
   });
 
   it('renews a login token near its expiry, and refuses an expired one', async () => {
