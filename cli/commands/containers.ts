@@ -30,7 +30,7 @@ function containerRow(c: ContainerSummary): string[] {
   ];
 }
 
-/** Concourse's atc.Container fields (and `state`: running, or failed and kept for intercept). */
+/** Concourse's atc.Container fields (and `state`: running, or failed or succeeded and kept for intercept). */
 function concourseContainerJson(c: ContainerSummary): Record<string, unknown> {
   const checked = c.type === 'check';
   return {
@@ -50,14 +50,17 @@ function concourseContainerJson(c: ContainerSummary): Record<string, unknown> {
 export function registerContainers(program: Command, ctx: CliContext): void {
   program
     .command('containers')
-    .description("List the team's steps that can be intercepted: running ones and recently failed ones")
+    .description(
+      "List the team's steps that can be intercepted: running ones, recently failed ones, and succeeded ones of builds still running",
+    )
     .option('--team <team>', "this team's, instead of the target's")
     .option('--json', "print them as JSON, in Concourse's field names")
     .addHelpText(
       'after',
       `
 A handle is what "outpost intercept --handle" takes. A failed step is listed for 5 minutes after it
-ended; its agent keeps it for its pool's keep_failed_steps_for (default 5m).
+ended; its agent keeps it for its pool's keep_failed_steps_for (default 5m). A succeeded step is listed
+while its build runs, and as long as a failed one if the build does not succeed.
 Example:
   outpost containers
   outpost intercept --handle 1234 hostname`,

@@ -245,7 +245,8 @@ export interface ContainerSummary {
   name: string;
   /** `retry`'s attempt (nested ones joined with '.'); '' outside a retry. */
   attempt: string;
-  state: 'running' | 'failed';
+  /** `succeeded`: kept by its agent until its build ends (longer if the build did not succeed). */
+  state: 'running' | 'failed' | 'succeeded';
 }
 
 /** A job's `get` step: where its versions come from, and which jobs they must have passed. */

@@ -1,5 +1,6 @@
 // ContainerStore on Kysely: a team's step runs that `outpost containers` lists (fly's containers):
-// those running, and failed ones recent enough that their agent may still keep them for intercept.
+// those running, failed ones recent enough that their agent may still keep them for intercept, and
+// succeeded ones their agent keeps until their build ends (as long as a failed one if it did not succeed).
 
 import type { Kysely } from 'kysely';
 import { toStepRun } from './rows.js';
@@ -23,6 +24,18 @@ export class KyselyContainerStore implements ContainerStore {
             eb('step_runs.ended_at', '>=', failedSince),
             eb('step_runs.lease_id', 'is not', null),
             eb('step_runs.agent_name', 'is not', null),
+          ]),
+          eb.and([
+            eb('step_runs.status', '=', 'succeeded'),
+            eb('step_runs.lease_id', 'is not', null),
+            eb('step_runs.agent_name', 'is not', null),
+            eb.or([
+              eb('builds.status', 'in', ['pending', 'started']),
+              eb.and([
+                eb('builds.status', 'in', ['failed', 'errored', 'aborted']),
+                eb('builds.ended_at', '>=', failedSince),
+              ]),
+            ]),
           ]),
         ]),
       )

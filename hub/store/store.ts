@@ -832,7 +832,11 @@ export interface SigningKeyStore {
 }
 
 export interface ContainerStore {
-  /** The team's running step runs, and its failed ones that ended at or after `failedSince`, by id. */
+  /**
+   * The team's running step runs, its failed ones that ended at or after `failedSince`, and its
+   * succeeded ones of a build still running, or that did not succeed and ended at or after
+   * `failedSince` (their agents keep them: agent/kept-steps.ts), by id.
+   */
   list(teamId: number, failedSince: number): Promise<StepRun[]>;
 }
 

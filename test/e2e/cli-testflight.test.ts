@@ -402,6 +402,47 @@ describe('containers and intercept --handle (containers_scoped_to_team_test)', (
     expect((await flyTable(['containers'])).filter((r) => r.handle === handle)).toEqual([]);
   });
 
+  it('lists a succeeded step its agent keeps while the build runs, enters it, and not after', async () => {
+    await setPipelineByCli(
+      cli,
+      'kept',
+      `jobs:
+- name: kept
+  plan:
+  - task: first
+    config:
+      platform: linux
+      run: {path: sh, args: [-c, 'echo kept-here > note']}
+  - task: second
+    config:
+      platform: linux
+      run:
+        path: sh
+        args: [-c, 'until test -f stop-waiting; do echo "second waits"; sleep 0.2; done']
+`,
+    );
+    let waiting!: () => void;
+    const started = new Promise<void>((resolve) => (waiting = resolve));
+    const wait = cli.run(['trigger-job', '-w', '-j', 'kept/kept'], {
+      onStdout: (s) => s.includes('second waits') && waiting(),
+    });
+    await started;
+
+    const rows = (await flyTable(['containers'])).filter((r) => r.pipeline === 'kept');
+    expect(rows.map((r) => r.name).sort()).toEqual(['first', 'second']);
+    const first = rows.find((r) => r.name === 'first')!;
+    const json = JSON.parse((await cli.run(['containers', '--json'])).stdout) as Record<string, unknown>[];
+    expect(json.find((c) => c.id === first.handle)).toMatchObject({ step_name: 'first', state: 'succeeded' });
+    const entered = await cli.run(['intercept', '--handle', first.handle!, 'cat', 'note']);
+    expect(entered).toMatchObject({ code: 0, stdout: 'kept-here\n', stderr: '' });
+
+    const stop = await cli.run(['intercept', '-j', 'kept/kept', '-s', 'second', 'touch', 'stop-waiting']);
+    expect(stop.code, stop.stderr).toBe(0);
+    expect((await wait).code).toBe(0);
+    // The build succeeded: its agent let the step go, and it is no container any more.
+    expect((await flyTable(['containers'])).filter((r) => r.pipeline === 'kept')).toEqual([]);
+  });
+
   it("says so for a handle that names nothing, and for a job without builds, in fly's words", async () => {
     const none = await cli.run(['intercept', '--handle', '999999', 'true']);
     expect(none.code).toBe(1);

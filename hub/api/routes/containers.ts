@@ -1,7 +1,10 @@
 // `outpost containers` and `intercept --handle` (fly's containers and hijack --handle): a team's steps
 // that can be entered, each named by a handle. Outpost runs steps, not containers: a handle is a step
 // run's id, listed while the step runs and for a while after it failed (its agent keeps a failed step
-// for its pool's keep_failed_steps_for; intercept says when it no longer has it).
+// for its pool's keep_failed_steps_for; intercept says when it no longer has it). A succeeded step is
+// listed while its build runs, and as long as a failed one after a build that did not succeed, as
+// Concourse lists a recent build's containers: its agent keeps it until BuildEnded (agent/kept-steps.ts).
+// What is listed is what intercept may enter (mayBeEntered).
 
 import { z } from 'zod';
 import { CHECK_JOB_PREFIX, type BuildView, type StepRun } from '../../store/store.js';
@@ -41,7 +44,9 @@ export function containerRoutes(ctx: ApiContext): Route[] {
           builds.set(buildId, await ctx.buildOf(buildId));
         return runs.flatMap((run) => {
           const build = builds.get(run.buildId);
-          return build && run.agentName ? [summaryOf(run, build, run.agentName)] : [];
+          return build && run.agentName && mayBeEntered(run, build.status)
+            ? [summaryOf(run, build, run.agentName)]
+            : [];
         });
       },
     }),
@@ -84,6 +89,6 @@ function summaryOf(run: StepRun, build: BuildView, agent: string): ContainerSumm
     type: stepTypeOf(run),
     name: checked ?? run.name,
     attempt: attempts.join('.'),
-    state: run.status === 'running' ? 'running' : 'failed',
+    state: run.status === 'running' || run.status === 'succeeded' ? run.status : 'failed',
   };
 }
