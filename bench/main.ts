@@ -178,6 +178,16 @@ function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStor
       store: STORE_LABELS[store],
       pass: undefined,
     },
+    // One build's marks on one clock (hub, agent, step host, client), in the order they happen.
+    ...(h.build?.timeline ?? []).map((t): Row => ({
+      metric: `build timeline, p10 / p50 ms after the trigger: ${t.mark}${tag}`,
+      value: `${fmt(t.p10)} / ${fmt(t.p50)}`,
+      floor: '',
+      ratio: '',
+      target: '',
+      store: STORE_LABELS[store],
+      pass: undefined,
+    })),
     {
       metric: `steps/s: load generator CPU per step (20 protocol agents, HTTP client; own process)${tag}`,
       value: num(h.throughput?.loadCpuMsPerStep, ' ms'),
