@@ -689,11 +689,7 @@ export class AgentSession implements AgentConnection {
     );
     if (result.ok) {
       this.leases.delete(leaseId);
-      // Written once this turn's microtasks have run (the step's end is stored either way): the engine
-      // usually leases the build's next step in this same turn, and grpc-js hands a stream's messages to
-      // HTTP/2 one at a time, each once the previous one's write completed, so an Assign queued behind
-      // this ack would wait for the ack's flush and leave a flush later.
-      process.nextTick(() => this.send({ msg: { $case: 'finishedAck', value: { leaseId } } }));
+      this.send({ msg: { $case: 'finishedAck', value: { leaseId } } });
     } else {
       this.refuse(leaseId, result.reason);
     }
