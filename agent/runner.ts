@@ -733,7 +733,7 @@ export class StepRunner {
     if (tracked.timeline) {
       const { marks, log } = tracked.timeline;
       marks.mark('finished');
-      log.debug({ timeline: marks.hops() }, 'step timeline');
+      log.debug({ timeline: marks.hops(), marks: marks.at() }, 'step timeline');
     }
     await tracked.held.acknowledged();
     if (running && !awaitsBuild) await this.cleanupOrKeep(running, result, tracked.held.pool);

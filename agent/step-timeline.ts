@@ -59,6 +59,11 @@ export class StepTimeline {
     this.marks.set(mark, at);
   }
 
+  /** Each mark taken, on the clock it was taken on (preciseNow unless given): for a timeline across processes. */
+  at(): Partial<Record<StepMark, number>> {
+    return Object.fromEntries(this.marks);
+  }
+
   hops(): StepHops {
     const span = (from: StepMark, to: StepMark) => {
       const a = this.marks.get(from);

@@ -2,80 +2,140 @@
 //
 // "Ready" is the moment the step's `initialize-task` event is persisted: the engine stores it in the
 // transaction that creates the step run, right before it enqueues the step with the dispatcher. The hub
-// exposes its store, so the benchmark wraps this hub instance's `createStepRun` and stamps
-// performance.now() when a step run announced by that event is stored (BuildEvents publishes it in the
-// next microtask). No hub code changes.
+// exposes its store, so the benchmark wraps this hub instance's `createStepRun` and takes the time when a
+// step run announced by that event is stored (BuildEvents publishes it in the next microtask). No hub
+// code changes.
+//
+// The agent (protocol-level, finishing every step at once) runs as users run one: in a process of its
+// own (bench/remote-agent.ts), so the hub's turn after the commit overlaps the agent's read as it would
+// in production. Both marks are on the clock shared by processes (support.ts sharedClockMs). The same
+// measurement with the agent in the bench process, on the hub's event loop, is kept as `inProcess`
+// (there the agent can read only after the hub's whole turn).
 //
 // A job of many sequential steps gives many samples per build; the same run also reports the chained
 // figure "previous step's Finished sent -> next Assign received" (Finished handling + the same path).
 
-import { performance } from 'node:perf_hooks';
-import { BenchAgent } from './proto-agent.js';
+import { finishingAgent, type AssignArrival } from './proto-agent.js';
+import type { RemoteAgentConfig, RemoteReply, RemoteRequest } from './remote-agent.js';
 import { summarize, type Summary } from './stats.js';
-import { type BenchStore, buildsSettled, startInProcessHub, taskPipeline, within } from './support.js';
+import {
+  type BenchStore,
+  buildsSettled,
+  forkBenchChild,
+  sharedClockMs,
+  startInProcessHub,
+  taskPipeline,
+  within,
+} from './support.js';
 
-export interface DispatchResult {
+export interface DispatchFigures {
   /** initialize-task published -> Assign received. */
   ready: Summary;
   /** Previous step's Finished sent -> next Assign received (same build). */
   chained: Summary;
 }
 
+export interface DispatchResult extends DispatchFigures {
+  /** The agent on the hub's process and event loop. */
+  inProcess: DispatchFigures;
+}
+
 const STEPS_PER_BUILD = 20;
 const WARMUP_BUILDS = 2;
 const BUILDS = 40;
 
-export async function measureDispatch(storeKind: BenchStore): Promise<DispatchResult> {
-  const { hub, api, agentToken, grpcAddress, close } = await startInProcessHub(storeKind);
-  const readyAt = new Map<number, number>();
-  const finishedAt = new Map<number, number>();
-  const ready: number[] = [];
-  const chained: number[] = [];
-  let recording = false;
+/** The agent under measurement, wherever it runs. */
+interface DispatchAgent {
+  welcome: Promise<unknown>;
+  /** Every Assign's arrival so far. */
+  arrivals: () => Promise<AssignArrival[]>;
+  close: () => Promise<void>;
+}
 
-  const store = hub.store;
-  const createStepRun = store.createStepRun.bind(store);
-  store.createStepRun = async (input, announcement) => {
-    const run = await createStepRun(input, announcement);
-    if (announcement?.events.some((e) => e.type === 'initialize-task'))
-      readyAt.set(input.buildId, performance.now());
-    return run;
+function forkedAgent(grpcAddress: string, agentToken: string): DispatchAgent {
+  const config: RemoteAgentConfig = { mode: 'dispatch', address: grpcAddress, token: agentToken };
+  const child = forkBenchChild<RemoteRequest, RemoteReply>('remote-agent.ts', config);
+  return {
+    welcome: child.ready.then((m) => {
+      if ('error' in m) throw new Error(`dispatch agent: ${m.error}`);
+    }),
+    async arrivals() {
+      const m = await child.ask({ arrivals: true });
+      if (!('arrivals' in m)) throw new Error(`dispatch agent: ${JSON.stringify(m)}`);
+      return m.arrivals;
+    },
+    close: () => child.close({ close: true }),
   };
+}
 
-  const agent = new BenchAgent({
+function inProcessAgent(grpcAddress: string, agentToken: string): DispatchAgent {
+  const { agent, arrivals } = finishingAgent({
     address: grpcAddress,
     token: agentToken,
     name: 'dispatch-agent',
     capacity: 1,
     ownConnection: true,
-    handlers: {
-      assign: (assign) => {
-        const now = performance.now();
-        const buildId = assign.context?.buildId ?? 0;
-        const readyTime = readyAt.get(buildId);
-        const finishedTime = finishedAt.get(buildId);
-        if (recording && readyTime !== undefined) ready.push(now - readyTime);
-        if (recording && finishedTime !== undefined) chained.push(now - finishedTime);
-        agent.acceptAndFinish(assign);
-        finishedAt.set(buildId, performance.now());
-      },
-    },
   });
+  return {
+    welcome: agent.welcome,
+    arrivals: () => Promise.resolve(arrivals),
+    close: () => Promise.resolve(agent.close()),
+  };
+}
+
+async function measureWith(
+  storeKind: BenchStore,
+  startAgent: (grpcAddress: string, agentToken: string) => DispatchAgent,
+): Promise<DispatchFigures> {
+  const { hub, api, agentToken, grpcAddress, close } = await startInProcessHub(storeKind);
+  /** Per build, when each step became ready (shared clock), in order. */
+  const readyAt = new Map<number, number[]>();
+  const store = hub.store;
+  const createStepRun = store.createStepRun.bind(store);
+  store.createStepRun = async (input, announcement) => {
+    const run = await createStepRun(input, announcement);
+    if (announcement?.events.some((e) => e.type === 'initialize-task')) {
+      const list = readyAt.get(input.buildId) ?? [];
+      list.push(sharedClockMs());
+      readyAt.set(input.buildId, list);
+    }
+    return run;
+  };
+
+  const agent = startAgent(grpcAddress, agentToken);
   try {
-    await within(10_000, 'dispatch agent welcome', agent.welcome);
+    await within(30_000, 'dispatch agent welcome', agent.welcome);
     await api.setPipeline('dispatch', taskPipeline('chain', STEPS_PER_BUILD));
+    const measured = new Set<number>();
     for (let i = 0; i < WARMUP_BUILDS + BUILDS; i++) {
-      recording = i >= WARMUP_BUILDS;
-      await api.trigger('dispatch', 'chain');
+      const id = await api.trigger('dispatch', 'chain');
+      if (i >= WARMUP_BUILDS) measured.add(id);
       // One build at a time, so samples never queue behind each other.
       await within(30_000, 'dispatch build', buildsSettled(hub));
+    }
+    const ready: number[] = [];
+    const chained: number[] = [];
+    const seen = new Map<number, number>();
+    for (const arrival of await agent.arrivals()) {
+      if (!measured.has(arrival.buildId)) continue;
+      // Steps run one after another: a build's n-th Assign is its n-th ready step's.
+      const n = seen.get(arrival.buildId) ?? 0;
+      seen.set(arrival.buildId, n + 1);
+      const readyTime = readyAt.get(arrival.buildId)?.[n];
+      if (readyTime !== undefined) ready.push(arrival.atMs - readyTime);
+      if (arrival.sinceFinishedMs !== undefined) chained.push(arrival.sinceFinishedMs);
     }
     const expected = BUILDS * STEPS_PER_BUILD;
     if (ready.length !== expected)
       throw new Error(`dispatch: expected ${expected} samples, got ${ready.length}`);
     return { ready: summarize(ready), chained: summarize(chained) };
   } finally {
-    agent.close();
+    await agent.close();
     await close();
   }
+}
+
+export async function measureDispatch(storeKind: BenchStore): Promise<DispatchResult> {
+  const ownProcess = await measureWith(storeKind, forkedAgent);
+  return { ...ownProcess, inProcess: await measureWith(storeKind, inProcessAgent) };
 }

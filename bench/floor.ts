@@ -1,5 +1,10 @@
 // The floor: what bare grpc-js costs on this machine with the real service definition and
 // serialization, and no hub logic. Every hub figure is reported as a ratio to it.
+//
+// The round trip is measured as dispatch is (bench/dispatch.ts): the echo server in the bench process,
+// its client (a protocol-level agent) forked into a process of its own (bench/remote-agent.ts), so the
+// ratio compares like with like. The same round trip with both ends on the bench process's event loop
+// is kept as an extra figure (`rttInProcess`), as is the bulk stream, measured in-process.
 
 import { performance } from 'node:perf_hooks';
 import {
@@ -22,12 +27,16 @@ import {
   type HubMessage,
 } from '../proto/gen/outpost/v1/agent.js';
 import { DEFAULT_HUB_OPTIONS } from '../hub/hub.js';
-import { BenchAgent } from './proto-agent.js';
+import { BenchAgent, HeartbeatEcho } from './proto-agent.js';
+import type { RemoteAgentConfig, RemoteReply, RemoteRequest } from './remote-agent.js';
 import { MB, summarize, type Summary } from './stats.js';
-import { deferred, within } from './support.js';
+import { forkBenchChild, within } from './support.js';
 
 export interface FloorResult {
+  /** Heartbeat round trip, the client in a process of its own. */
   rtt: Summary;
+  /** The same with client and server on one process's event loop. */
+  rttInProcess: Summary;
   streamMbPerS: number;
   streamMb: number;
 }
@@ -37,8 +46,14 @@ const RTT_SAMPLES = 5_000;
 const STREAM_CHUNK = 64 * 1024;
 const STREAM_BYTES = 200 * MB;
 
+interface EchoServer {
+  port: number;
+  logBytes: () => number;
+  close: () => void;
+}
+
 /** A bare gateway: Connect echoes heartbeats and counts log bytes; nothing else. */
-async function startEchoServer(): Promise<{ port: number; logBytes: () => number; close: () => void }> {
+async function startEchoServer(): Promise<EchoServer> {
   let logBytes = 0;
   // The same message limits as the hub's gateway, so both sides frame messages alike.
   const server = new Server({
@@ -71,39 +86,47 @@ async function startEchoServer(): Promise<{ port: number; logBytes: () => number
   return { port, logBytes: () => logBytes, close: () => server.forceShutdown() };
 }
 
+/** Round trips from a client forked into a process of its own. */
+async function ownProcessRoundTrips(port: number): Promise<number[]> {
+  const config: RemoteAgentConfig = { mode: 'floor', address: `127.0.0.1:${port}`, token: 'floor' };
+  const child = forkBenchChild<RemoteRequest, RemoteReply>('remote-agent.ts', config);
+  try {
+    const ready = await within(30_000, 'floor client process', child.ready);
+    if ('error' in ready) throw new Error(`floor client: ${ready.error}`);
+    const answer = await within(
+      60_000,
+      'floor ping-pong (own process)',
+      child.ask({ pingPong: { warmup: RTT_WARMUP, samples: RTT_SAMPLES } }),
+    );
+    if (!('rttMs' in answer)) throw new Error(`floor client: ${JSON.stringify(answer)}`);
+    return answer.rttMs;
+  } finally {
+    await child.close({ close: true });
+  }
+}
+
 export async function measureFloor(): Promise<FloorResult> {
   const server = await startEchoServer();
-  let echoed: ((seq: number) => void) | undefined;
+  try {
+    return await measureWith(server);
+  } finally {
+    server.close();
+  }
+}
+
+async function measureWith(server: EchoServer): Promise<FloorResult> {
+  const rtt = summarize(await ownProcessRoundTrips(server.port));
+  const echo = new HeartbeatEcho();
   const agent = new BenchAgent({
     address: `127.0.0.1:${server.port}`,
     token: 'floor',
     name: 'floor',
     capacity: 1,
     ownConnection: true,
-    handlers: { heartbeat: (hb) => echoed?.(hb.seq) },
+    handlers: { heartbeat: echo.handler },
   });
   try {
-    // Ping-pong: one heartbeat in flight at a time, timed from write() to the echo's arrival.
-    const pingPong = async (seq: number): Promise<number> => {
-      const got = deferred<number>();
-      echoed = got.resolve;
-      const start = performance.now();
-      agent.send({ msg: { $case: 'heartbeat', value: { seq, sentAtUnixMs: Date.now() } } });
-      const back = await got.promise;
-      if (back !== seq) throw new Error(`floor echo out of order: sent ${seq}, got ${back}`);
-      return performance.now() - start;
-    };
-    const samples: number[] = [];
-    await within(
-      30_000,
-      'floor ping-pong',
-      (async () => {
-        for (let i = 1; i <= RTT_WARMUP + RTT_SAMPLES; i++) {
-          const rtt = await pingPong(i);
-          if (i > RTT_WARMUP) samples.push(rtt);
-        }
-      })(),
-    );
+    const samples = await within(30_000, 'floor ping-pong', echo.roundTrips(agent, RTT_WARMUP, RTT_SAMPLES));
 
     // Bulk stream: 64 KiB log chunks, honouring write() backpressure, then a heartbeat as a barrier
     // (the server handles messages in order, so its echo means every chunk was counted).
@@ -129,16 +152,20 @@ export async function measureFloor(): Promise<FloorResult> {
           });
           if (!ok) await agent.drained();
         }
-        await pingPong(0);
+        await echo.roundTrip(agent, 0);
       })(),
     );
     const seconds = (performance.now() - start) / 1000;
     const received = server.logBytes() - before;
     if (received !== STREAM_BYTES)
       throw new Error(`floor stream: sent ${STREAM_BYTES} bytes, server counted ${received}`);
-    return { rtt: summarize(samples), streamMbPerS: received / MB / seconds, streamMb: received / MB };
+    return {
+      rtt,
+      rttInProcess: summarize(samples),
+      streamMbPerS: received / MB / seconds,
+      streamMb: received / MB,
+    };
   } finally {
     agent.close();
-    server.close();
   }
 }

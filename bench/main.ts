@@ -83,11 +83,13 @@ const atMost = (v: number | undefined, limit: number) => (v === undefined ? unde
 const atLeast = (v: number | undefined, limit: number) => (v === undefined ? undefined : v >= limit);
 
 /** The in-process hub's rows; the extra stores' say so in their name as well as in the store column. */
-function hubRows(h: HubFigures, rtt: number | undefined, store: BenchStore): Row[] {
+function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStore): Row[] {
   const tag = { file: '', postgres: ' [postgresql]', memory: ' [:memory:]' }[store];
+  const rtt = floor?.rtt.p50;
+  const rttInProcess = floor?.rttInProcess.p50;
   return [
     {
-      metric: `dispatch p50 / p99 (initialize-task -> Assign)${tag}`,
+      metric: `dispatch p50 / p99 (initialize-task -> Assign; agent in its own process)${tag}`,
       value: ms(h.dispatch?.ready),
       floor: num(rtt, ' ms RTT'),
       ratio: ratio(h.dispatch?.ready.p50 ?? NaN, rtt),
@@ -96,10 +98,29 @@ function hubRows(h: HubFigures, rtt: number | undefined, store: BenchStore): Row
       pass: rtt === undefined ? undefined : atMost(h.dispatch?.ready.p50, TARGETS.dispatchRttRatio * rtt),
     },
     {
-      metric: `dispatch p50 / p99 (Finished sent -> next Assign)${tag}`,
+      metric: `dispatch p50 / p99 (Finished sent -> next Assign; agent in its own process)${tag}`,
       value: ms(h.dispatch?.chained),
       floor: num(rtt, ' ms RTT'),
       ratio: ratio(h.dispatch?.chained.p50 ?? NaN, rtt),
+      target: '',
+      store: STORE_LABELS[store],
+      pass: undefined,
+    },
+    {
+      // Before session 11 the only dispatch figure: the agent reads only after the hub's whole turn.
+      metric: `dispatch p50 / p99 (initialize-task -> Assign; agent in the hub's process)${tag}`,
+      value: ms(h.dispatch?.inProcess.ready),
+      floor: num(rttInProcess, ' ms RTT, one process'),
+      ratio: ratio(h.dispatch?.inProcess.ready.p50 ?? NaN, rttInProcess),
+      target: '',
+      store: STORE_LABELS[store],
+      pass: undefined,
+    },
+    {
+      metric: `dispatch p50 / p99 (Finished sent -> next Assign; agent in the hub's process)${tag}`,
+      value: ms(h.dispatch?.inProcess.chained),
+      floor: num(rttInProcess, ' ms RTT, one process'),
+      ratio: ratio(h.dispatch?.inProcess.chained.p50 ?? NaN, rttInProcess),
       target: '',
       store: STORE_LABELS[store],
       pass: undefined,
@@ -157,6 +178,16 @@ function hubRows(h: HubFigures, rtt: number | undefined, store: BenchStore): Row
       store: STORE_LABELS[store],
       pass: undefined,
     },
+    // One build's marks on one clock (hub, agent, step host, client), in the order they happen.
+    ...(h.build?.timeline ?? []).map((t): Row => ({
+      metric: `build timeline, p10 / p50 ms after the trigger: ${t.mark}${tag}`,
+      value: `${fmt(t.p10)} / ${fmt(t.p50)}`,
+      floor: '',
+      ratio: '',
+      target: '',
+      store: STORE_LABELS[store],
+      pass: undefined,
+    })),
     {
       metric: `steps/s: load generator CPU per step (20 protocol agents, HTTP client; own process)${tag}`,
       value: num(h.throughput?.loadCpuMsPerStep, ' ms'),
@@ -177,8 +208,16 @@ function table(r: Results): Row[] {
   const mem = r.memory;
   const rows: Row[] = [
     {
-      metric: 'floor: bare gRPC RTT p50 / p99',
+      metric: 'floor: bare gRPC RTT p50 / p99 (client in its own process)',
       value: ms(r.floor?.rtt),
+      floor: '',
+      ratio: '',
+      target: '',
+      pass: undefined,
+    },
+    {
+      metric: 'floor: bare gRPC RTT p50 / p99 (client and server in one process)',
+      value: ms(r.floor?.rttInProcess),
       floor: '',
       ratio: '',
       target: '',
@@ -192,7 +231,7 @@ function table(r: Results): Row[] {
       target: '',
       pass: undefined,
     },
-    ...hubRows(r, rtt, 'file'),
+    ...hubRows(r, r.floor, 'file'),
     {
       metric: 'logs agent -> hub -> SSE',
       value: num(logs?.mbPerS, ' MB/s'),
@@ -296,8 +335,8 @@ function table(r: Results): Row[] {
   );
   return [
     ...withStore,
-    ...(r.onPostgres ? hubRows(r.onPostgres, rtt, 'postgres') : []),
-    ...(r.inMemory ? hubRows(r.inMemory, rtt, 'memory') : []),
+    ...(r.onPostgres ? hubRows(r.onPostgres, r.floor, 'postgres') : []),
+    ...(r.inMemory ? hubRows(r.inMemory, r.floor, 'memory') : []),
     ...replicaRows(r.replicas ?? [], rtt),
   ];
 }
@@ -449,6 +488,11 @@ function hubFigures(h: HubFigures, suffix = ''): Record<string, number | string 
     dispatch_samples: v(h.dispatch?.ready.n),
     dispatch_chained_p50_ms: v(h.dispatch?.chained.p50),
     dispatch_chained_p99_ms: v(h.dispatch?.chained.p99),
+    // The figures above with the agent in its own process; these with it in the hub's.
+    dispatch_in_process_p50_ms: v(h.dispatch?.inProcess.ready.p50),
+    dispatch_in_process_p99_ms: v(h.dispatch?.inProcess.ready.p99),
+    dispatch_in_process_chained_p50_ms: v(h.dispatch?.inProcess.chained.p50),
+    dispatch_in_process_chained_p99_ms: v(h.dispatch?.inProcess.chained.p99),
     build_p50_ms: v(h.build?.p50),
     build_p99_ms: v(h.build?.p99),
     build_samples: v(h.build?.n),
@@ -484,6 +528,9 @@ function figures(r: Results, seconds: number): Record<string, number | string | 
     ...(r.inMemory ? { store_memory: STORE_LABELS.memory } : {}),
     floor_rtt_p50_ms: v(r.floor?.rtt.p50),
     floor_rtt_p99_ms: v(r.floor?.rtt.p99),
+    // The round trip above has its client in a process of its own, as dispatch's agent; this one not.
+    floor_rtt_in_process_p50_ms: v(r.floor?.rttInProcess.p50),
+    floor_rtt_in_process_p99_ms: v(r.floor?.rttInProcess.p99),
     floor_stream_mb_per_s: v(r.floor?.streamMbPerS),
     ...hubFigures(r),
     log_mb_per_s: v(r.logs?.mbPerS),

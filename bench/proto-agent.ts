@@ -1,6 +1,7 @@
 // A protocol-level agent for the benchmarks: speaks the wire contract directly so it can finish steps
 // at once (measuring the hub, not process spawning) or stream logs at full speed.
 
+import { performance } from 'node:perf_hooks';
 import { credentials, Metadata, type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import {
   AgentGatewayClient,
@@ -9,11 +10,12 @@ import {
   StepStatus,
   type AgentMessage,
   type Assign,
+  type Heartbeat,
   type Hello,
   type HubMessage,
   type Welcome,
 } from '../proto/gen/outpost/v1/agent.js';
-import { deferred } from './support.js';
+import { deferred, sharedClockMs } from './support.js';
 
 type HubMsg = NonNullable<HubMessage['msg']>;
 export type HubHandlers = {
@@ -156,4 +158,72 @@ export class BenchAgent {
     this.call.cancel();
     this.client.close();
   }
+}
+
+/**
+ * Heartbeat round trips, one in flight at a time, to a server that echoes them (bench/floor.ts's echo
+ * server): give `handler` as the agent's heartbeat handler.
+ */
+export class HeartbeatEcho {
+  private echoed: ((seq: number) => void) | undefined;
+  readonly handler = (hb: Heartbeat): void => this.echoed?.(hb.seq);
+
+  /** One round trip, timed from write() to the echo's arrival, in ms. */
+  async roundTrip(agent: BenchAgent, seq: number): Promise<number> {
+    const got = deferred<number>();
+    this.echoed = got.resolve;
+    const start = performance.now();
+    agent.send({ msg: { $case: 'heartbeat', value: { seq, sentAtUnixMs: Date.now() } } });
+    const back = await got.promise;
+    if (back !== seq) throw new Error(`floor echo out of order: sent ${seq}, got ${back}`);
+    return performance.now() - start;
+  }
+
+  /** `warmup` round trips, then `samples` timed ones. */
+  async roundTrips(agent: BenchAgent, warmup: number, samples: number): Promise<number[]> {
+    const rtts: number[] = [];
+    for (let i = 1; i <= warmup + samples; i++) {
+      const rtt = await this.roundTrip(agent, i);
+      if (i > warmup) rtts.push(rtt);
+    }
+    return rtts;
+  }
+}
+
+/** An Assign's arrival. `sinceFinishedMs`: since this agent sent the Finished of the build's previous step. */
+export interface AssignArrival {
+  buildId: number;
+  /** On the clock shared by processes (support.ts sharedClockMs). */
+  atMs: number;
+  sinceFinishedMs: number | undefined;
+}
+
+/**
+ * An agent that accepts and finishes every Assign at once (bench/dispatch.ts's, in the bench process or
+ * in bench/remote-agent.ts), noting each Assign's arrival in `arrivals`.
+ */
+export function finishingAgent(opts: Omit<BenchAgentOptions, 'handlers'>): {
+  agent: BenchAgent;
+  arrivals: AssignArrival[];
+} {
+  const arrivals: AssignArrival[] = [];
+  const finishedAt = new Map<number, number>();
+  const agent: BenchAgent = new BenchAgent({
+    ...opts,
+    handlers: {
+      assign: (assign) => {
+        const atMs = sharedClockMs();
+        const buildId = assign.context?.buildId ?? 0;
+        const finished = finishedAt.get(buildId);
+        arrivals.push({
+          buildId,
+          atMs,
+          sinceFinishedMs: finished === undefined ? undefined : atMs - finished,
+        });
+        agent.acceptAndFinish(assign);
+        finishedAt.set(buildId, sharedClockMs());
+      },
+    },
+  });
+  return { agent, arrivals };
 }

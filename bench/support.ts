@@ -1,9 +1,12 @@
 // Helpers shared by the measurements: an in-process hub, the hub's HTTP API, build event streams,
 // pipelines and small async utilities. Everything talks to 127.0.0.1 only.
 
+import { fork, type Serializable } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { pino, type Logger } from 'pino';
 import { DEFAULT_HUB_OPTIONS, startHub, type RunningHub } from '../hub/hub.js';
 import { postgresUnavailable, startTestPostgres, type TestPostgres } from '../test/support/postgres.js';
@@ -263,4 +266,47 @@ export async function rssMb(pid: number | 'self', field: 'VmRSS' | 'VmHWM' = 'Vm
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status);
   if (!match?.[1]) throw new Error(`no ${field} in /proc/${pid}/status`);
   return Number(match[1]) / 1024;
+}
+
+/**
+ * Milliseconds on a clock every process on this host shares (the wall clock at the process's start plus
+ * its monotonic time since): for a mark taken in one process and compared with one taken in another.
+ */
+export const sharedClockMs = (): number => performance.timeOrigin + performance.now();
+
+/** A bench script forked as a process of its own (TypeScript through tsx), one request at a time over IPC. */
+export interface BenchChild<Req, Rep> {
+  pid: number;
+  /** The child's first message (it says it is ready). */
+  ready: Promise<Rep>;
+  /** Sends `request` and resolves with the child's next message. */
+  ask(request: Req): Promise<Rep>;
+  /** Sends `closing` (the child disconnects and exits) and waits for its exit; SIGKILL after 5 s. */
+  close(closing: Req): Promise<void>;
+}
+
+/** Forks `script` (a path next to this file) with `config` as its JSON argument. */
+export function forkBenchChild<Req, Rep>(script: string, config: unknown): BenchChild<Req, Rep> {
+  const file = path.join(path.dirname(fileURLToPath(import.meta.url)), script);
+  const child = fork(file, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code) => reject(new Error(`${script} exited (code ${code})`))),
+  );
+  exited.catch(() => undefined);
+  const next = () =>
+    Promise.race([new Promise<Rep>((resolve) => child.once('message', (m: Rep) => resolve(m))), exited]);
+  return {
+    pid: child.pid ?? 0,
+    ready: next(),
+    ask(request) {
+      const answer = next();
+      child.send(request as Serializable);
+      return answer;
+    },
+    close(closing) {
+      if (child.connected) child.send(closing as Serializable);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      return exited.catch(() => clearTimeout(timer));
+    },
+  };
 }
