@@ -1,13 +1,14 @@
 // Bearer tokens for agents and API users. The secret is shown once, at creation; only its sha256 is
 // stored, so a leaked database does not leak credentials. A prefix tells a reader what a token is for.
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FoundToken, NewToken, Store, TokenRecord } from '../store/store.js';
 
 const PREFIX: Record<TokenRecord['kind'], string> = { agent: 'opa_', api: 'opu_' };
 
 export function hashToken(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  // The one-shot hash: no Hash object per API call.
+  return hash('sha256', secret, 'hex');
 }
 
 export function generateToken(kind: TokenRecord['kind']): string {
@@ -64,12 +65,12 @@ export class TokenService {
   async verify(kind: TokenRecord['kind'], secret: string | undefined): Promise<TokenCheck> {
     if (!secret) return { ok: false, reason: 'no bearer token' };
     if (!secret.startsWith(PREFIX[kind])) return { ok: false, reason: `not an ${kind} token` };
-    const hash = hashToken(secret);
+    const presented = hashToken(secret);
     // Read at every call, never cached: a revocation (on any replica) refuses the very next request.
-    const found = await this.store.findTokenByHash(hash);
+    const found = await this.store.findTokenByHash(presented);
     const token = found?.token;
     // The lookup is by hash already; the constant-time compare guards against a store that matches loosely.
-    if (!found || !token || !timingSafeEqual(Buffer.from(token.hash), Buffer.from(hash))) {
+    if (!found || !token || !timingSafeEqual(Buffer.from(token.hash), Buffer.from(presented))) {
       return { ok: false, reason: 'unknown token' };
     }
     if (token.kind !== kind) return { ok: false, reason: `not an ${kind} token` };
