@@ -76,8 +76,7 @@ export class KyselyTokens implements Pick<
             'member_teams.name as member_team_name',
             'team_members.role as member_role',
           ])
-          .where('tokens.hash', '=', tokenHash)
-          .orderBy('member_teams.name'),
+          .where('tokens.hash', '=', tokenHash),
       hash,
     );
     const [row] = rows;
@@ -99,18 +98,21 @@ export class KyselyTokens implements Pick<
       team:
         row.team_id === null || row.team_name === null ? undefined : { id: row.team_id, name: row.team_name },
       user,
+      // Sorted here rather than in SQL: an ORDER BY made SQLite sort through a temporary b-tree on every call.
       memberships: user
-        ? rows.flatMap((r) =>
-            r.member_team_id === null || r.member_team_name === null || r.member_role === null
-              ? []
-              : [
-                  {
-                    team: { id: r.member_team_id, name: r.member_team_name },
-                    user: user.name,
-                    role: r.member_role as Role,
-                  },
-                ],
-          )
+        ? rows
+            .flatMap((r) =>
+              r.member_team_id === null || r.member_team_name === null || r.member_role === null
+                ? []
+                : [
+                    {
+                      team: { id: r.member_team_id, name: r.member_team_name },
+                      user: user.name,
+                      role: r.member_role as Role,
+                    },
+                  ],
+            )
+            .sort((a, b) => (a.team.name < b.team.name ? -1 : a.team.name > b.team.name ? 1 : 0))
         : [],
     };
   }
