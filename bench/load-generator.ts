@@ -8,7 +8,7 @@
 // keep-alive connections; and one of its agents takes the step over gRPC as a real agent does: Accept,
 // Started, Finished (exit 0), then the hub's FinishedAck (bench/proto-agent.ts). The HTTP client is
 // undici's Pool driven through `dispatch`, without fetch's WHATWG request and stream objects: fetch
-// cost this process about a third of its CPU per step (docs/performance.md, session 11).
+// was a fifth of this process's busy time (docs/performance.md, session 11).
 
 import { Pool } from 'undici';
 import { BenchAgent } from './proto-agent.js';
