@@ -2,9 +2,17 @@
 // protocol-level agents that finish every step at once and the HTTP client that triggers one-step builds,
 // as users have agents and clients on other processes than `outpost-hub`. It talks to its parent over
 // Node's IPC channel: one `run` at a time, answered when every build's step has been acknowledged.
+//
+// Per build it makes one HTTP request, `POST /api/v1/teams/main/pipelines/P/jobs/J/builds` with the API
+// token (as `outpost trigger-job` does; its 201's JSON gives the build id), on one of `concurrency`
+// keep-alive connections; and one of its agents takes the step over gRPC as a real agent does: Accept,
+// Started, Finished (exit 0), then the hub's FinishedAck (bench/proto-agent.ts). The HTTP client is
+// undici's Pool driven through `dispatch`, without fetch's WHATWG request and stream objects: fetch
+// was a fifth of this process's busy time (docs/performance.md, session 11).
 
+import { Pool } from 'undici';
 import { BenchAgent } from './proto-agent.js';
-import { HubApi, within } from './support.js';
+import { within } from './support.js';
 
 export interface LoadGeneratorConfig {
   url: string;
@@ -33,8 +41,41 @@ function reply(message: LoadReply): void {
   process.send?.(message);
 }
 
+/** Triggers the job through the API over `connections` keep-alive connections; resolves with the build id. */
+function jobTrigger(config: LoadGeneratorConfig, connections: number) {
+  const pool = new Pool(new URL(config.url).origin, { connections });
+  const request = {
+    method: 'POST',
+    path: `/api/v1/teams/main/pipelines/${encodeURIComponent(config.pipeline)}/jobs/${encodeURIComponent(config.job)}/builds`,
+    headers: { authorization: `Bearer ${config.apiToken}` },
+  } as const;
+  const trigger = () =>
+    new Promise<number>((resolve, reject) => {
+      let status = 0;
+      const chunks: Buffer[] = [];
+      pool.dispatch(request, {
+        onConnect: () => undefined,
+        onError: reject,
+        onHeaders: (statusCode) => {
+          status = statusCode;
+          return true;
+        },
+        onData: (chunk) => {
+          chunks.push(chunk);
+          return true;
+        },
+        onComplete: () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if (status === 201) resolve((JSON.parse(text) as { id: number }).id);
+          else reject(new Error(`trigger ${config.pipeline}/${config.job}: HTTP ${status} ${text}`));
+        },
+      });
+    });
+  return { trigger, close: () => pool.close() };
+}
+
 async function main(config: LoadGeneratorConfig): Promise<void> {
-  const api = new HubApi(config.url, config.apiToken);
+  const api = jobTrigger(config, config.concurrency);
   let acked = 0;
   let ackWaiter: { want: number; resolve: () => void } | undefined;
   const agents = Array.from({ length: config.agents }, (_, i) => {
@@ -63,7 +104,7 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
     const buildIds: number[] = [];
     let next = 0;
     const worker = async () => {
-      while (next++ < count) buildIds.push(await api.trigger(config.pipeline, config.job));
+      while (next++ < count) buildIds.push(await api.trigger());
     };
     await Promise.all(Array.from({ length: config.concurrency }, worker));
     await allAcked;
@@ -74,7 +115,8 @@ async function main(config: LoadGeneratorConfig): Promise<void> {
   process.on('message', (message: LoadRequest) => {
     if ('close' in message) {
       for (const agent of agents) agent.close();
-      process.disconnect();
+      const disconnect = () => process.disconnect();
+      api.close().then(disconnect, disconnect);
       return;
     }
     run(message.run).then(reply, (err: unknown) => reply({ error: String(err) }));

@@ -56,7 +56,12 @@ async function startHubUnderTest(store: BenchStore): Promise<HubUnderTest> {
 /** The load generator process, and one request to it at a time. */
 function startLoadGenerator(config: LoadGeneratorConfig) {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'load-generator.ts');
-  const child = fork(script, [JSON.stringify(config)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+  // OUTPOST_BENCH_LOAD_NODE_ARGS: Node.js flags for the generator, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+  const nodeArgs = process.env.OUTPOST_BENCH_LOAD_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = fork(script, [JSON.stringify(config)], {
+    execArgv: ['--import', 'tsx', ...nodeArgs],
+    stdio: 'inherit',
+  });
   const exited = new Promise<never>((_, reject) =>
     child.once('exit', (code) => reject(new Error(`load generator exited (code ${code})`))),
   );

@@ -31,13 +31,21 @@ export function auditLogHooks(store: Store) {
       req.audit = {};
       done();
     },
-    record: async (req: FastifyRequest, reply: FastifyReply) => recordCall(store, req, reply),
+    // A read (no action) is answered without a promise; a recorded call's hook waits for its row.
+    record: (req: FastifyRequest, reply: FastifyReply, done: () => void) => {
+      const action = req.routeOptions.config.action;
+      if (!action || req.audit.byOwner) return done();
+      void recordCall(store, req, reply, action).finally(done);
+    },
   };
 }
 
-async function recordCall(store: Store, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const action = req.routeOptions.config.action;
-  if (!action || req.audit.byOwner) return;
+async function recordCall(
+  store: Store,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  action: string,
+): Promise<void> {
   const params = (req.params ?? {}) as { team?: unknown };
   try {
     await store.auditLog.record({

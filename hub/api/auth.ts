@@ -23,7 +23,7 @@ export function authenticator(tokens: TokenService, store: Store): (req: Fastify
     const secret = bearerSecret(req.headers.authorization);
     const check = await tokens.verify('api', secret);
     if (check.ok) {
-      req.caller = await callerOf(store, check.token);
+      req.caller = await callerOf(store, check);
       return;
     }
     req.log.warn({ reason: check.reason, url: req.url }, 'API request rejected');

@@ -49,6 +49,7 @@ const SECURITY_HEADERS = {
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'cache-control': 'no-store',
 } as const;
+const SECURITY_HEADER_ENTRIES = Object.entries(SECURITY_HEADERS);
 
 /** The router's own refusals, as the API says them. */
 function routerError(err: { code?: string }): HttpError {
@@ -100,9 +101,11 @@ export function buildApi(deps: ApiDeps) {
 
   // API answers are JSON for programs: never sniffed, framed, cached or sent a referrer. A route that
   // sets one of these itself (the web UI's pages and their cache policy) keeps its own.
-  app.addHook('onSend', async (_req, reply) => {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS))
+  // A callback hook, not an async one: no promise per answer between the handler and the socket write.
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    for (const [name, value] of SECURITY_HEADER_ENTRIES)
       if (!reply.hasHeader(name)) void reply.header(name, value);
+    done(null, payload);
   });
 
   app.setErrorHandler((err: unknown, req, reply) => {

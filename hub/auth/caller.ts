@@ -4,7 +4,15 @@
 // whose OIDC rules name the user or one of the groups of their last login. Owners of `main` are admins
 // and act as owners of every team, as in Concourse.
 
-import { ROLES, type Role, type Store, type TokenRecord, type User } from '../store/store.js';
+import {
+  ROLES,
+  type FoundToken,
+  type Membership,
+  type Role,
+  type Store,
+  type TokenRecord,
+  type User,
+} from '../store/store.js';
 
 export const ADMIN_TEAM = 'main';
 
@@ -29,14 +37,21 @@ export function roleIn(caller: Caller, team: string): Role | undefined {
   return caller.admin ? 'owner' : caller.roles.get(team);
 }
 
-/** Team name -> the user's highest role in it, from memberships and (OIDC users) the teams' OIDC rules. */
-export async function rolesOfUser(store: Store, user: User): Promise<Map<string, Role>> {
+/**
+ * Team name -> the user's highest role in it, from memberships (read unless given) and (OIDC users) the
+ * teams' OIDC rules.
+ */
+export async function rolesOfUser(
+  store: Store,
+  user: User,
+  memberships?: Membership[],
+): Promise<Map<string, Role>> {
   const roles = new Map<string, Role>();
   const grant = (team: string, role: Role) => {
     const had = roles.get(team);
     if (!had || !atLeast(had, role)) roles.set(team, role);
   };
-  for (const m of await store.teams.rolesOf(user.id)) grant(m.team.name, m.role);
+  for (const m of memberships ?? (await store.teams.rolesOf(user.id))) grant(m.team.name, m.role);
   if (user.oidc) {
     const { subject, groups } = user.oidc;
     const names = [user.name.slice(OIDC_USER_PREFIX.length), subject];
@@ -51,18 +66,20 @@ export function isAdmin(roles: ReadonlyMap<string, Role>): boolean {
   return roles.get(ADMIN_TEAM) === 'owner';
 }
 
-export async function callerOf(store: Store, token: TokenRecord): Promise<Caller> {
+/** The caller a verified token stands for, from what was read with it (roles are never cached). */
+export async function callerOf(
+  store: Store,
+  { token, team, user, memberships }: FoundToken,
+): Promise<Caller> {
   let roles = new Map<string, Role>();
   let name = `token:${token.name}`;
   if (token.userId !== null) {
-    const user = await store.users.getById(token.userId);
     if (user) {
       name = user.name;
-      roles = await rolesOfUser(store, user);
+      roles = await rolesOfUser(store, user, memberships);
     }
-  } else if (token.teamId !== null && token.role !== null) {
-    const team = await store.getTeamById(token.teamId);
-    if (team) roles.set(team.name, token.role);
+  } else if (team && token.role !== null) {
+    roles.set(team.name, token.role);
   }
   return { name, token, roles, admin: isAdmin(roles) };
 }

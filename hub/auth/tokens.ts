@@ -1,13 +1,14 @@
 // Bearer tokens for agents and API users. The secret is shown once, at creation; only its sha256 is
 // stored, so a leaked database does not leak credentials. A prefix tells a reader what a token is for.
 
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { NewToken, Store, TokenRecord } from '../store/store.js';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FoundToken, NewToken, Store, TokenRecord } from '../store/store.js';
 
 const PREFIX: Record<TokenRecord['kind'], string> = { agent: 'opa_', api: 'opu_' };
 
 export function hashToken(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex');
+  // The one-shot hash: no Hash object per API call.
+  return hash('sha256', secret, 'hex');
 }
 
 export function generateToken(kind: TokenRecord['kind']): string {
@@ -15,10 +16,11 @@ export function generateToken(kind: TokenRecord['kind']): string {
 }
 
 /**
+ * A valid token comes with its team, user and memberships, read with it (hub/auth/caller.ts).
  * `expired`: the secret is right but its time is up, which its holder may be told (they proved they hold
  * it); the other reasons are for logs only.
  */
-export type TokenCheck = { ok: true; token: TokenRecord } | { ok: false; reason: string; expired?: true };
+export type TokenCheck = ({ ok: true } & FoundToken) | { ok: false; reason: string; expired?: true };
 
 /** What an expired token's holder is told. */
 export function expiredReason(token: TokenRecord): string {
@@ -63,10 +65,12 @@ export class TokenService {
   async verify(kind: TokenRecord['kind'], secret: string | undefined): Promise<TokenCheck> {
     if (!secret) return { ok: false, reason: 'no bearer token' };
     if (!secret.startsWith(PREFIX[kind])) return { ok: false, reason: `not an ${kind} token` };
-    const hash = hashToken(secret);
-    const token = await this.store.findTokenByHash(hash);
+    const presented = hashToken(secret);
+    // Read at every call, never cached: a revocation (on any replica) refuses the very next request.
+    const found = await this.store.findTokenByHash(presented);
+    const token = found?.token;
     // The lookup is by hash already; the constant-time compare guards against a store that matches loosely.
-    if (!token || !timingSafeEqual(Buffer.from(token.hash), Buffer.from(hash))) {
+    if (!found || !token || !timingSafeEqual(Buffer.from(token.hash), Buffer.from(presented))) {
       return { ok: false, reason: 'unknown token' };
     }
     if (token.kind !== kind) return { ok: false, reason: `not an ${kind} token` };
@@ -76,7 +80,7 @@ export class TokenService {
     // Recording every use would put a write on every API call; a minute's resolution is enough.
     if (token.lastUsedAt === null || now - token.lastUsedAt > 60_000)
       await this.store.touchToken(token.id, now);
-    return { ok: true, token };
+    return { ok: true, ...found };
   }
 
   /**
@@ -101,7 +105,7 @@ export class TokenService {
   /** The kind of a known, unrevoked token, without recording a use: to tell a caller it used the wrong one. */
   async kindOf(secret: string | undefined): Promise<TokenRecord['kind'] | undefined> {
     if (!secret) return undefined;
-    const token = await this.store.findTokenByHash(hashToken(secret));
+    const token = (await this.store.findTokenByHash(hashToken(secret)))?.token;
     return token && token.revokedAt === null ? token.kind : undefined;
   }
 }

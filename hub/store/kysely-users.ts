@@ -7,7 +7,7 @@ import { num } from './rows.js';
 import type { Database, UsersTable } from './schema.js';
 import type { User, UserStore } from './store.js';
 
-function toUser(row: Selectable<UsersTable>): User {
+export function toUser(row: Selectable<UsersTable>): User {
   return {
     id: row.id,
     name: row.name,

@@ -112,17 +112,48 @@ describe.each(backends)('store (%s)', (_name, open) => {
       });
       await store.createToken({ name: 'api', hash: 'hb', teamId: null, kind: 'api', createdAt: 6 });
 
-      expect(await store.findTokenByHash('ha')).toEqual(agent);
+      expect(await store.findTokenByHash('ha')).toEqual({
+        token: agent,
+        team: { id: teamId, name: 'main' },
+        user: undefined,
+        memberships: [],
+      });
       expect(await store.findTokenByHash('zz')).toBeUndefined();
       expect((await store.listTokens('agent')).map((t) => t.name)).toEqual(['a']);
 
       await store.touchToken(agent.id, 7);
-      expect((await store.findTokenByHash('ha'))?.lastUsedAt).toBe(7);
+      expect((await store.findTokenByHash('ha'))?.token.lastUsedAt).toBe(7);
 
       expect(await store.revokeToken(agent.id, 8)).toBe(true);
       expect(await store.revokeToken(agent.id, 9)).toBe(false);
       expect(await store.revokeToken(9999, 9)).toBe(false);
-      expect((await store.findTokenByHash('ha'))?.revokedAt).toBe(8);
+      expect((await store.findTokenByHash('ha'))?.token.revokedAt).toBe(8);
+    });
+
+    it("finds a login token with its user and the user's memberships, by team name", async () => {
+      const user = await store.users.create({ name: 'ann', passwordHash: 'x', createdAt: 3 });
+      const zeta = await store.teams.create('zeta');
+      const alpha = await store.teams.create('alpha');
+      await store.teams.setMembers(zeta.id, [{ userId: user.id, role: 'owner' }]);
+      await store.teams.setMembers(alpha.id, [{ userId: user.id, role: 'viewer' }]);
+      const token = await store.createToken({
+        name: 'login',
+        hash: 'hl',
+        teamId: null,
+        kind: 'api',
+        createdAt: 4,
+        userId: user.id,
+      });
+      expect(await store.findTokenByHash('hl')).toEqual({
+        token,
+        team: undefined,
+        user,
+        memberships: await store.teams.rolesOf(user.id),
+      });
+      expect((await store.findTokenByHash('hl'))?.memberships.map((m) => m.team.name)).toEqual([
+        'alpha',
+        'zeta',
+      ]);
     });
 
     it('rejects a second token with the same hash', async () => {

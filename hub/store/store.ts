@@ -55,6 +55,16 @@ export interface TokenRecord {
   bounds: AgentBounds | null;
 }
 
+/** A token as a caller presents it: with what its roles are read from (hub/auth/caller.ts). */
+export interface FoundToken {
+  token: TokenRecord;
+  /** The token's team (`teamId`'s), if it has one. */
+  team: Team | undefined;
+  /** Login tokens: their user, and the user's team memberships (by team name); [] for other tokens. */
+  user: User | undefined;
+  memberships: Membership[];
+}
+
 /**
  * What an agent token allows its agent to say about itself (docs/security.md). Each absent field
  * leaves that part unbounded; the gateway refuses a Hello that claims more, naming the field.
@@ -506,7 +516,8 @@ export interface Store {
   // Tokens (agent tokens and API tokens share one table, told apart by `kind`).
   createToken(input: NewToken): Promise<TokenRecord>;
   listTokens(kind: TokenRecord['kind']): Promise<TokenRecord[]>;
-  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  /** The token with its team, user and the user's memberships, in one read (each API call's caller). */
+  findTokenByHash(hash: string): Promise<FoundToken | undefined>;
   /** Returns false when no such unrevoked token exists. */
   revokeToken(id: number, at: number): Promise<boolean>;
   touchToken(id: number, at: number): Promise<void>;
