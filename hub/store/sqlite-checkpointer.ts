@@ -105,7 +105,12 @@ export function checkpointOnWorker(
   const selfCheckpoint = () => {
     if (sqlite.open) sqlite.pragma('wal_autocheckpoint = 10000');
   };
-  worker.on('error', selfCheckpoint);
+  worker.on('error', (err) => {
+    process.emitWarning(
+      `SQLite's checkpoint worker failed (${err.message}): the hub checkpoints on its event loop again`,
+    );
+    selfCheckpoint();
+  });
   worker.on('exit', (code) => {
     if (Atomics.load(signal, STOP) === 0 && code !== 0) selfCheckpoint();
   });
