@@ -2,14 +2,14 @@
 // log chunks appended in batches with their step's log_seq fence and the build's log size cap, and, for
 // every event with a step's log text, where that step's log stands after it (kysely-log-positions.ts).
 
-import type { Insertable, Kysely, Transaction } from 'kysely';
-import type { CompiledQueries } from './compiled-queries.js';
+import type { Compilable, Kysely, Transaction } from 'kysely';
+import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
-import { LogPositionWriter } from './kysely-log-positions.js';
+import { insertRows, LogPositionWriter } from './kysely-log-positions.js';
 import { eventWithPayload } from '../log-text/log-payload.js';
 import { stepTextOf } from '../log-text/log-position.js';
 import { json, toBuildEvent } from './rows.js';
-import type { BuildEventsTable, Database } from './schema.js';
+import type { Database } from './schema.js';
 import { StoreConflictError } from './store.js';
 import type {
   BuildEvent,
@@ -60,8 +60,7 @@ async function insertEvent(
   return { buildId, seq: row.seq, type: event.type, version: event.version, json: data, at: event.at };
 }
 
-/** Event rows per insert statement (7 parameters each, well under SQLite's and PostgreSQL's limits). */
-const INSERT_ROWS = 500;
+const EVENT_COLUMNS = ['build_id', 'seq', 'type', 'version', 'data', 'at', 'payload'] as const;
 
 /**
  * A transaction's events at seqs it allocated (having read the builds' max seq), inserted together by
@@ -69,22 +68,19 @@ const INSERT_ROWS = 500;
  * go in a column of their own, as they are.
  */
 class EventRows {
-  private readonly rows: Insertable<BuildEventsTable>[] = [];
+  /** EVENT_COLUMNS' values. */
+  private readonly rows: unknown[][] = [];
 
   add(buildId: number, seq: number, event: EventInput, payload?: Buffer): BuildEvent {
     const data = json(event.data);
     const { type, version, at } = event;
-    this.rows.push({ build_id: buildId, seq, type, version, data, at, payload: payload ?? null });
+    this.rows.push([buildId, seq, type, version, data, at, payload ?? null]);
     const fields = { buildId, seq, type, version, at };
     return payload ? eventWithPayload(fields, data, payload) : { ...fields, json: data };
   }
 
-  async flush(db: Db): Promise<void> {
-    for (let i = 0; i < this.rows.length; i += INSERT_ROWS)
-      await db
-        .insertInto('build_events')
-        .values(this.rows.slice(i, i + INSERT_ROWS))
-        .execute();
+  async flush(db: Db, compiled: CompiledQueries<Database>): Promise<void> {
+    await insertRows(db, 'build_events', EVENT_COLUMNS, this.rows, compiled);
     this.rows.length = 0;
   }
 }
@@ -134,7 +130,7 @@ export async function insertEvents(
       trx,
       events.map((e) => e.buildId),
     );
-  const positions = new LogPositionWriter(trx);
+  const positions = new LogPositionWriter(trx, compiled);
   const stored: BuildEvent[] = [];
   for (const { buildId, ...event } of events) {
     const one = await insertEvent(trx, buildId, event, compiled);
@@ -149,11 +145,16 @@ export class KyselyBuildLog implements Pick<
   Store,
   'appendBuildEvent' | 'appendLog' | 'appendLogs' | 'listBuildEvents'
 > {
+  /** The log batch's statements, compiled once per shape (a row count for the inserts). */
+  private readonly compiled: CompiledQueries<Database>;
+
   constructor(
     private readonly db: Kysely<Database>,
     /** Lock the build and step rows first (PostgreSQL); SQLite's single writer needs no locks. */
     private readonly rowLocks: boolean,
-  ) {}
+  ) {
+    this.compiled = new CompiledQueries(db);
+  }
 
   async appendBuildEvent(buildId: number, event: EventInput): Promise<BuildEvent> {
     const logged = stepTextOf(event.type, event.data) !== undefined;
@@ -201,7 +202,14 @@ export class KyselyBuildLog implements Pick<
           { nextSeq: number; bytes: number; truncated: boolean; dirty: boolean }
         >();
         const results: LogAppendResult[] = [];
-        const positions = new LogPositionWriter(trx);
+        const compiled = this.compiled;
+        const run = async <R, A extends unknown[]>(
+          shape: string,
+          build: (db: Db, ...args: A) => Compilable<R>,
+          ...args: A
+        ): Promise<R | undefined> =>
+          (await compiled.executeOn(trx, shape, (...a: A) => build(trx, ...a), ...args)).rows[0];
+        const positions = new LogPositionWriter(trx, compiled);
         const rows = new EventRows();
         const insert = async (
           buildId: number,
@@ -216,11 +224,7 @@ export class KyselyBuildLog implements Pick<
         for (const input of inputs) {
           let step = steps.get(input.stepRunId);
           if (!step) {
-            const row = await trx
-              .selectFrom('step_runs')
-              .select(['build_id', 'log_seq'])
-              .where('id', '=', input.stepRunId)
-              .executeTakeFirst();
+            const row = await run('log step run', selectStepRun, input.stepRunId);
             if (row === undefined) throw new StoreConflictError(`step run ${input.stepRunId} does not exist`);
             step = { buildId: row.build_id, logSeq: row.log_seq, initial: row.log_seq };
             steps.set(input.stepRunId, step);
@@ -236,19 +240,7 @@ export class KyselyBuildLog implements Pick<
           step.logSeq = input.seq;
           let build = builds.get(step.buildId);
           if (!build) {
-            const row = await trx
-              .selectFrom('builds')
-              .select((eb) => [
-                'log_bytes',
-                'log_truncated',
-                eb
-                  .selectFrom('build_events')
-                  .select((sb) => sb.fn.coalesce(sb.fn.max('seq'), sb.lit(0)).as('m'))
-                  .where('build_id', '=', step.buildId)
-                  .as('max_seq'),
-              ])
-              .where('id', '=', step.buildId)
-              .executeTakeFirst();
+            const row = await run('log build', selectBuildLog, step.buildId);
             if (row === undefined) throw new StoreConflictError(`build ${step.buildId} does not exist`);
             build = {
               nextSeq: (row.max_seq ?? 0) + 1,
@@ -280,19 +272,13 @@ export class KyselyBuildLog implements Pick<
           const event = await insert(step.buildId, build.nextSeq++, input.event, input.at, input.payload);
           results.push({ kind: 'stored', event });
         }
-        await rows.flush(trx);
+        await rows.flush(trx, compiled);
         await positions.flush();
         for (const [id, step] of steps) {
-          if (step.logSeq !== step.initial)
-            await trx.updateTable('step_runs').set({ log_seq: step.logSeq }).where('id', '=', id).execute();
+          if (step.logSeq !== step.initial) await run('log seq', updateLogSeq, id, step.logSeq);
         }
         for (const [id, build] of builds) {
-          if (build.dirty)
-            await trx
-              .updateTable('builds')
-              .set({ log_bytes: build.bytes, log_truncated: build.truncated ? 1 : 0 })
-              .where('id', '=', id)
-              .execute();
+          if (build.dirty) await run('log usage', updateLogUsage, id, build.bytes, build.truncated ? 1 : 0);
         }
         return results;
       }),
@@ -312,3 +298,28 @@ export class KyselyBuildLog implements Pick<
     return rows.map(toBuildEvent);
   }
 }
+
+// The log batch's reads and updates, compiled once (KyselyBuildLog.compiled).
+
+const selectStepRun = (db: Db, id: number) =>
+  db.selectFrom('step_runs').select(['build_id', 'log_seq']).where('id', '=', id);
+
+const selectBuildLog = (db: Db, buildId: number) =>
+  db
+    .selectFrom('builds')
+    .select((eb) => [
+      'log_bytes',
+      'log_truncated',
+      eb
+        .selectFrom('build_events')
+        .select((sb) => sb.fn.coalesce(sb.fn.max('seq'), sb.lit(0)).as('m'))
+        .where('build_id', '=', buildId)
+        .as('max_seq'),
+    ])
+    .where('id', '=', buildId);
+
+const updateLogSeq = (db: Db, id: number, logSeq: number) =>
+  db.updateTable('step_runs').set({ log_seq: logSeq }).where('id', '=', id);
+
+const updateLogUsage = (db: Db, id: number, bytes: number, truncated: number) =>
+  db.updateTable('builds').set({ log_bytes: bytes, log_truncated: truncated }).where('id', '=', id);

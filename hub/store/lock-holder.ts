@@ -1,4 +1,4 @@
-// Who holds a data directory. The lock itself is SQLite's exclusive lock on outpost.db (an fcntl lock the
+// Who holds a data directory. The lock itself is SQLite's exclusive lock on outpost.lock (an fcntl lock the
 // kernel drops when the process dies, however it dies); this file only records the holder so that a
 // refused hub can name it. A record left by a crashed hub is therefore harmless: the next hub takes the
 // lock and overwrites it.

@@ -11,12 +11,14 @@ import type { DialectAdapter } from 'kysely';
 import { kyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { checkpointOnWorker } from './sqlite-checkpointer.js';
 import { withStatementCache } from './statement-cache.js';
 import type { Store } from './store.js';
 import { withEncryption, type StoreEncryption } from './encryption.js';
 import { DataDirInUseError, readLockHolder, recordLockHolder } from './lock-holder.js';
 
 export const SQLITE_FILE = 'outpost.db';
+export const LOCK_FILE = 'outpost.lock';
 
 // Kysely's SQLite adapter reports no transactional DDL, so its Migrator would run migrations outside a
 // transaction. SQLite's DDL is transactional: claim it so a failed migration rolls back whole.
@@ -54,44 +56,57 @@ export async function openSqliteDatabase(
     await mkdir(opts.dataDir, { recursive: true, mode: 0o700 });
     file = join(opts.dataDir, SQLITE_FILE);
   }
+  const lock = 'dataDir' in opts ? await lockDataDir(opts.dataDir) : undefined;
   const sqlite = new BetterSqlite3(file);
-  if ('dataDir' in opts) await lockDataDir(sqlite, opts.dataDir);
-  // WAL appends commits rather than rewriting pages. NORMAL fsyncs the WAL only at checkpoints: a process crash
-  // loses no commit, a power loss can lose those since the last checkpoint (docs/operations.md).
-  // The default 4 KiB pages stay. SQLite's cost per log byte is per page (a WAL frame each, written again
-  // at the checkpoint): 8 KiB pages save ~30% of it and 16 KiB half, but a small transaction of the
-  // build and step path then costs 12% and 50% more, and logs are ~1/6 SQLite (docs/performance.md).
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = NORMAL');
-  // Build logs make the WAL grow fast; checkpointing every ~40 MB instead of every 4 MB halves the
-  // cost of a log chunk (fewer fsyncs) at the price of a larger WAL file between checkpoints.
-  sqlite.pragma('wal_autocheckpoint = 10000');
-  sqlite.pragma('foreign_keys = ON');
+  try {
+    // WAL appends commits rather than rewriting pages. NORMAL fsyncs the WAL only at checkpoints: a process
+    // crash loses no commit, a power loss can lose those since the last checkpoint (docs/operations.md).
+    // The default 4 KiB pages stay. SQLite's cost per log byte is per page (a WAL frame each, written again
+    // at the checkpoint): 8 KiB pages save ~30% of it and 16 KiB half, but a small transaction of the
+    // build and step path then costs 12% and 50% more, and logs are ~1/6 SQLite (docs/performance.md).
+    sqlite.pragma('journal_mode = WAL');
+    sqlite.pragma('synchronous = NORMAL');
+    sqlite.pragma('foreign_keys = ON');
+  } catch (err) {
+    sqlite.close();
+    lock?.close();
+    // A hub from before the lock file holds SQLite's exclusive lock on the database itself.
+    if ((err as { code?: string }).code === 'SQLITE_BUSY' && 'dataDir' in opts)
+      throw new DataDirInUseError(opts.dataDir, await readLockHolder(opts.dataDir), { cause: err });
+    throw err;
+  }
+  // Checkpoints run on a worker thread, off the event loop (sqlite-checkpointer.ts); in memory there is no WAL.
+  const database =
+    lock === undefined
+      ? withStatementCache(sqlite)
+      : checkpointOnWorker(sqlite, file, withStatementCache(sqlite), () => lock.close());
 
   return new Kysely<Database>({
-    dialect: new OutpostSqliteDialect({ database: withStatementCache(sqlite) }),
+    dialect: new OutpostSqliteDialect({ database }),
   });
 }
 
 /**
- * Takes SQLite's exclusive lock on the database for as long as the connection is open: two hubs on one
- * data directory would both schedule and "repair" each other's builds. It is an fcntl lock, so the
- * kernel releases it when the holder dies, even by SIGKILL, and a crashed hub never blocks its restart
- * (a pid in a lock file cannot tell that across hosts or containers). Refuses at once, naming the holder.
+ * Takes SQLite's exclusive lock on the data directory's lock file (`outpost.lock`, an empty SQLite
+ * database) for as long as the hub runs: two hubs on one data directory would both schedule and "repair"
+ * each other's builds. It is an fcntl lock, so the kernel releases it when the holder dies, even by
+ * SIGKILL, and a crashed hub never blocks its restart (a pid in a lock file cannot tell that across hosts
+ * or containers). The database itself is not opened exclusively: the checkpointing worker has a
+ * connection of its own to it. Refuses at once, naming the holder.
  */
-async function lockDataDir(sqlite: BetterSqlite3.Database, dataDir: string): Promise<void> {
-  sqlite.pragma('busy_timeout = 0');
-  // Before the first access: in WAL mode an exclusive connection also keeps the WAL index in its own
-  // memory rather than in a -shm file that other processes map.
-  sqlite.pragma('locking_mode = EXCLUSIVE');
+async function lockDataDir(dataDir: string): Promise<BetterSqlite3.Database> {
+  const lock = new BetterSqlite3(join(dataDir, LOCK_FILE));
+  lock.pragma('busy_timeout = 0');
+  lock.pragma('locking_mode = EXCLUSIVE');
   try {
-    // A write transaction takes the lock; in exclusive mode it is kept after the commit.
-    sqlite.exec('BEGIN IMMEDIATE; COMMIT');
+    // An exclusive transaction takes the lock; in exclusive locking mode it is kept after the commit.
+    lock.exec('BEGIN EXCLUSIVE; COMMIT');
   } catch (err) {
-    sqlite.close();
+    lock.close();
     if ((err as { code?: string }).code === 'SQLITE_BUSY')
       throw new DataDirInUseError(dataDir, await readLockHolder(dataDir), { cause: err });
     throw err;
   }
   await recordLockHolder(dataDir);
+  return lock;
 }
