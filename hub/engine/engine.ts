@@ -404,11 +404,15 @@ export class Engine implements DispatchListener {
     // A build that ended before any write of its own (nothing to run, aborted at once) starts first.
     await run.started();
     const at = this.now();
+    // In the commit of the last step's end when that ended the build (Dispatcher.finished); what
+    // hears of the end (the log line, onBuildEnded: the scheduler, the agents' notices) waits for it.
     await this.store.updateBuild(
       build.id,
       { status: result, endedAt: at },
       statusAnnouncement(this.events, build.id, result, at),
+      { deferCommit: true },
     );
+    await this.store.durable();
     // A check runs every check_every per resource: its successes would drown the builds people wait for.
     const routine = result === 'succeeded' && isCheckJob(build.jobName);
     this.log[routine ? 'debug' : 'info'](

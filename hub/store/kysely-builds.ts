@@ -3,13 +3,22 @@
 
 import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
+import type { CommitBatch } from './commit-batch.js';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { withAnnouncement } from './kysely-announcements.js';
 import { bool, json, toBuildView, type BuildViewRow } from './rows.js';
 import type { BuildsTable, Database } from './schema.js';
 import { StoreConflictError } from './store.js';
-import type { Announcement, Build, BuildFilter, BuildStatus, BuildView, Store } from './store.js';
+import type {
+  Announcement,
+  Build,
+  BuildFilter,
+  BuildStatus,
+  BuildView,
+  Store,
+  WriteOptions,
+} from './store.js';
 
 type BuildQueries =
   | 'createBuild'
@@ -57,6 +66,8 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     private readonly db: Kysely<Database>,
     /** Lock the build rows of announced events first (PostgreSQL): kysely-build-log.ts. */
     private readonly rowLocks: boolean,
+    /** SQLite: where a write with `deferCommit` leaves its commit (commit-batch.ts). */
+    private readonly batch?: CommitBatch,
   ) {
     this.compiled = new CompiledQueries(db);
   }
@@ -209,6 +220,7 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
       pendingReason?: string | null;
     },
     announcement?: Announcement,
+    write?: WriteOptions,
   ): Promise<void> {
     const set: Updateable<BuildsTable> = {};
     if (patch.status !== undefined) set.status = patch.status;
@@ -218,18 +230,25 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     if (patch.pendingReason !== undefined) set.pending_reason = patch.pendingReason;
     const columns = Object.keys(set) as (keyof typeof set)[];
     if (columns.length === 0) return;
-    await withAnnouncement(this.db, this.rowLocks, this.compiled, announcement, (db) =>
-      this.compiled.executeOn(
-        db,
-        `update ${columns.join(',')}`,
-        (buildId: unknown, ...values: unknown[]) =>
-          this.db
-            .updateTable('builds')
-            .set(Object.fromEntries(columns.map((c, i) => [c, values[i]])))
-            .where('id', '=', buildId as number),
-        id,
-        ...columns.map((c) => set[c]),
-      ),
+    await withAnnouncement(
+      this.db,
+      this.rowLocks,
+      this.compiled,
+      announcement,
+      (db) =>
+        this.compiled.executeOn(
+          db,
+          `update ${columns.join(',')}`,
+          (buildId: unknown, ...values: unknown[]) =>
+            this.db
+              .updateTable('builds')
+              .set(Object.fromEntries(columns.map((c, i) => [c, values[i]])))
+              .where('id', '=', buildId as number),
+          id,
+          ...columns.map((c) => set[c]),
+        ),
+      undefined,
+      write?.deferCommit ? this.batch : undefined,
     );
   }
 

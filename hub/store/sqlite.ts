@@ -11,6 +11,7 @@ import { kyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { withStatementCache } from './statement-cache.js';
+import type { CommitBatch } from './commit-batch.js';
 import type { Store } from './store.js';
 import { withEncryption, type StoreEncryption } from './encryption.js';
 import { DataDirInUseError, readLockHolder, recordLockHolder } from './lock-holder.js';
@@ -37,7 +38,10 @@ export async function openSqliteStore(
   const db = await openSqliteDatabase(opts);
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>);
-    return kyselyStore(await withEncryption(db, opts.encryption), { rowLocks: false });
+    return kyselyStore(await withEncryption(db, opts.encryption), {
+      rowLocks: false,
+      batch: commitBatches.get(db),
+    });
   } catch (err) {
     await db.destroy();
     throw err;
@@ -67,10 +71,14 @@ export async function openSqliteDatabase(
   sqlite.pragma('wal_autocheckpoint = 10000');
   sqlite.pragma('foreign_keys = ON');
 
-  return new Kysely<Database>({
-    dialect: new OutpostSqliteDialect({ database: withStatementCache(sqlite) }),
-  });
+  const database = withStatementCache(sqlite);
+  const db = new Kysely<Database>({ dialect: new OutpostSqliteDialect({ database }) });
+  commitBatches.set(db, database.batch);
+  return db;
 }
+
+/** Each opened database's commit batch (commit-batch.ts), for the store over it. */
+const commitBatches = new WeakMap<Kysely<Database>, CommitBatch>();
 
 /**
  * Takes SQLite's exclusive lock on the database for as long as the connection is open: two hubs on one
