@@ -91,7 +91,8 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
                 .updateTable('jobs')
                 .set((eb) => ({ next_build_number: eb('next_build_number', '+', 1) }))
                 .where('id', '=', jobId)
-                .returning(['pipeline_id', 'next_build_number']),
+                // The job's names for the build's view, so the insert below need not read the job again.
+                .returning(['pipeline_id', 'next_build_number', 'name', 'kind']),
             input.jobId,
           )
         ).rows;
@@ -114,7 +115,8 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
                   >),
                 }))
                 .returningAll()
-                // The names a user knows the build by, so the caller need not read it back.
+                // The team's and pipeline's names (the job's come from the update above), so the caller
+                // need not read the build back.
                 .returning((eb) => [
                   eb
                     .selectFrom('teams')
@@ -126,16 +128,6 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
                     .select('pipelines.name')
                     .whereRef('pipelines.id', '=', 'builds.pipeline_id')
                     .as('pipeline_name'),
-                  eb
-                    .selectFrom('jobs')
-                    .select('jobs.name')
-                    .whereRef('jobs.id', '=', 'builds.job_id')
-                    .as('job_name'),
-                  eb
-                    .selectFrom('jobs')
-                    .select('jobs.kind')
-                    .whereRef('jobs.id', '=', 'builds.job_id')
-                    .as('job_kind'),
                 ]),
             job.pipeline_id,
             input.jobId,
@@ -148,7 +140,7 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
           )
         ).rows;
         if (row === undefined) throw new Error(`build of job ${input.jobId} was not inserted`);
-        return toBuildView(row as BuildViewRow);
+        return toBuildView({ ...row, job_name: job.name, job_kind: job.kind } as BuildViewRow);
       }),
     );
   }
