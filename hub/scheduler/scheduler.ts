@@ -133,7 +133,7 @@ export class Scheduler {
     // Older pending builds the engine runs have started (their start is stored with their first step).
     const earlier = await this.store.earlierPendingBuilds(build);
     if (earlier.some((id) => !this.engine.isRunning(id))) return false;
-    this.engine.start(build);
+    this.engine.start(build, pipeline);
     return true;
   }
 
