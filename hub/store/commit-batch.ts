@@ -117,8 +117,9 @@ export class CommitBatch {
     const waiters = this.waiters;
     if (waiters.length === 0) return;
     this.waiters = [];
-    for (const w of waiters) if (err === undefined) w.resolve();
-    else w.reject(err);
+    for (const w of waiters)
+      if (err === undefined) w.resolve();
+      else w.reject(err);
   }
 
   private run(sql: string): void {
