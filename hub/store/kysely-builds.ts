@@ -72,15 +72,19 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     this.compiled = new CompiledQueries(db);
   }
 
-  async createBuild(input: {
-    jobId: number;
-    plan: PlanNode;
-    at: number;
-    manual?: boolean;
-    checkRequest?: Build['checkRequest'];
-  }): Promise<BuildView> {
+  async createBuild(
+    input: {
+      jobId: number;
+      plan: PlanNode;
+      at: number;
+      manual?: boolean;
+      checkRequest?: Build['checkRequest'];
+    },
+    write?: WriteOptions,
+  ): Promise<BuildView> {
     return conflictsAs(`build of job ${input.jobId}`, () =>
       this.db.transaction().execute(async (trx) => {
+        if (write?.deferCommit) this.batch?.deferCommit();
         // Increment-and-return in one statement: on PostgreSQL the row lock orders concurrent creators.
         const [job] = (
           await this.compiled.executeOn(

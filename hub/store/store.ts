@@ -549,13 +549,16 @@ export interface Store {
 
   // Builds.
   /** Creates a pending build named after the job's nextBuildNumber, which it increments. */
-  createBuild(input: {
-    jobId: number;
-    plan: PlanNode;
-    at: number;
-    manual?: boolean;
-    checkRequest?: Build['checkRequest'];
-  }): Promise<BuildView>;
+  createBuild(
+    input: {
+      jobId: number;
+      plan: PlanNode;
+      at: number;
+      manual?: boolean;
+      checkRequest?: Build['checkRequest'];
+    },
+    write?: WriteOptions,
+  ): Promise<BuildView>;
   getBuild(id: number): Promise<BuildView | undefined>;
   getBuildByName(jobId: number, name: string): Promise<BuildView | undefined>;
   /** Newest first. */
