@@ -116,7 +116,9 @@ process.on('exit', () => {
     [...singleWrites]
       .sort((a, b) => b[1] - a[1])
       .slice(0, 5)
-      .map(([sql, n]) => `single write ${String(n).padStart(7)} x  ${sql.replace(/\s+/g, ' ').slice(0, 160)}\n`)
+      .map(
+        ([sql, n]) => `single write ${String(n).padStart(7)} x  ${sql.replace(/\s+/g, ' ').slice(0, 160)}\n`,
+      )
       .join('') +
     `${lines.join('\n')}\n`;
   const file = process.env.OUTPOST_STATEMENT_TIMES_FILE;

@@ -67,44 +67,58 @@ export class KyselyStepRuns implements Pick<
     this.compiled = new CompiledQueries(db);
   }
 
-  async createStepRun(input: NewStepRun, announcement?: Announcement, write?: WriteOptions): Promise<StepRun> {
+  async createStepRun(
+    input: NewStepRun,
+    announcement?: Announcement,
+    write?: WriteOptions,
+  ): Promise<StepRun> {
     const { assigned, startsBuild } = input;
     if (startsBuild && !announcement?.events.length)
       throw new Error(`build ${input.buildId}: its start is stored with its status event`);
     const { rows } = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
-      withAnnouncement(this.db, this.rowLocks, this.compiled, announcement, async (db) => {
-        if (startsBuild)
-          await this.compiled.executeOn(
+      withAnnouncement(
+        this.db,
+        this.rowLocks,
+        this.compiled,
+        announcement,
+        async (db) => {
+          if (startsBuild)
+            await this.compiled.executeOn(
+              db,
+              'start build',
+              (buildId: number, at: number) =>
+                this.db
+                  .updateTable('builds')
+                  .set({ status: 'started', started_at: at })
+                  .where('id', '=', buildId),
+              input.buildId,
+              startsBuild.at,
+            );
+          // Every insert binds the lease's columns (NULL when created pending): one SQL text for both.
+          return this.compiled.executeOn(
             db,
-            'start build',
-            (buildId: number, at: number) =>
+            'insert',
+            (...values: unknown[]) =>
               this.db
-                .updateTable('builds')
-                .set({ status: 'started', started_at: at })
-                .where('id', '=', buildId),
+                .insertInto('step_runs')
+                .values(
+                  Object.fromEntries(INSERTED.map((c, i) => [c, values[i]])) as Insertable<StepRunsTable>,
+                )
+                .returningAll(),
             input.buildId,
-            startsBuild.at,
+            input.planId,
+            input.name,
+            assigned ? 'assigned' : 'pending',
+            json(input.spec),
+            input.at,
+            assigned?.leaseId ?? null,
+            assigned?.agentName ?? null,
+            assigned?.pool ?? null,
           );
-        // Every insert binds the lease's columns (NULL when created pending): one SQL text for both.
-        return this.compiled.executeOn(
-          db,
-          'insert',
-          (...values: unknown[]) =>
-            this.db
-              .insertInto('step_runs')
-              .values(Object.fromEntries(INSERTED.map((c, i) => [c, values[i]])) as Insertable<StepRunsTable>)
-              .returningAll(),
-          input.buildId,
-          input.planId,
-          input.name,
-          assigned ? 'assigned' : 'pending',
-          json(input.spec),
-          input.at,
-          assigned?.leaseId ?? null,
-          assigned?.agentName ?? null,
-          assigned?.pool ?? null,
-        );
-      }, undefined, this.deferTo(write)),
+        },
+        undefined,
+        this.deferTo(write),
+      ),
     );
     const [row] = rows;
     if (!row) throw new Error(`step run "${input.planId}" of build ${input.buildId} was not inserted`);
