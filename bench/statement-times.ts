@@ -24,6 +24,8 @@ const counts = { statements: 0, reads: 0, commits: 0, autocommits: 0 };
  * wal_autocheckpoint, and on a loaded machine a commit's wall time also counts the time it was preempted.
  */
 const commitMs: number[] = [];
+/** The writes committed on their own, by SQL text: each could have joined a transaction. */
+const singleWrites = new Map<string, number>();
 let commitCpuUs = 0;
 
 /** Counts the statement as a read, a commit, or a write committed on its own. */
@@ -31,9 +33,13 @@ function count(statement: BetterSqlite3.Statement): void {
   counts.statements++;
   const verb = statement.source.trimStart().slice(0, 8).toLowerCase();
   if (verb.startsWith('commit')) counts.commits++;
-  else if (verb.startsWith('begin') || verb.startsWith('rollback')) return;
+  // The commit batch's savepoints (hub/store/commit-batch.ts) are a transaction's begin and end.
+  else if (/^(begin|rollback|savepoin|release)/.test(verb)) return;
   else if (statement.readonly) counts.reads++;
-  else if (!statement.database.inTransaction) counts.autocommits++;
+  else if (!statement.database.inTransaction) {
+    counts.autocommits++;
+    singleWrites.set(statement.source, (singleWrites.get(statement.source) ?? 0) + 1);
+  }
 }
 
 type Method = (this: BetterSqlite3.Statement, ...args: unknown[]) => unknown;
@@ -107,6 +113,13 @@ process.on('exit', () => {
     `\nSQLite statements: ${total.toFixed(0)} ms in all; ${statements} statements, ${reads} reads, ` +
     `${commits + autocommits} write transactions (${commits} commits, ${autocommits} single writes)\n` +
     `${commitSpread()}\n` +
+    [...singleWrites]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 5)
+      .map(
+        ([sql, n]) => `single write ${String(n).padStart(7)} x  ${sql.replace(/\s+/g, ' ').slice(0, 160)}\n`,
+      )
+      .join('') +
     `${lines.join('\n')}\n`;
   const file = process.env.OUTPOST_STATEMENT_TIMES_FILE;
   if (file) appendFileSync(file, report);

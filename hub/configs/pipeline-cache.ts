@@ -3,7 +3,7 @@
 
 import type { ParsedPipeline } from '../pipeline/config.js';
 import { parsePipeline } from '../pipeline/parse.js';
-import type { Store } from '../store/store.js';
+import type { Pipeline, Store } from '../store/store.js';
 
 const EMPTY: ParsedPipeline = { jobs: [], resources: [], resource_types: [], groups: [], var_sources: [] };
 
@@ -12,9 +12,12 @@ export class PipelineConfigs {
 
   constructor(private readonly store: Store) {}
 
-  /** The current config; an empty one when the pipeline is gone (its builds still finish). */
-  async get(pipelineId: number): Promise<ParsedPipeline> {
-    const pipeline = await this.store.getPipelineById(pipelineId);
+  /**
+   * The current config; an empty one when the pipeline is gone (its builds still finish). `read`: the
+   * pipeline as its caller just read it, to spare a second read of it (a build the scheduler starts).
+   */
+  async get(pipelineId: number, read?: Pipeline): Promise<ParsedPipeline> {
+    const pipeline = read ?? (await this.store.getPipelineById(pipelineId));
     if (!pipeline) return EMPTY;
     const cached = this.parsed.get(pipelineId);
     if (cached?.version === pipeline.configVersion) return cached.pipeline;

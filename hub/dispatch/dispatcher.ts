@@ -21,7 +21,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { StoredDispatchSpec } from '../engine/dispatched-step.js';
-import type { Announcement, StepRun, Store } from '../store/store.js';
+import type { Announcement, StepRun, Store, WriteOptions } from '../store/store.js';
 import type { HubMetrics } from '../metrics.js';
 import type { ReplicaSignals } from '../replicas/signals.js';
 import { deadlineMs, storedStatus, transition, type LeaseEvent, type LeaseState } from './lease-machine.js';
@@ -35,6 +35,9 @@ import {
 } from './matching.js';
 import { BuildEndNotices } from './build-end-notices.js';
 import type { AgentConnection, PoolInfo, StepContext, StepEnding, StepOutcome, StepSpec } from './types.js';
+
+/** The dispatcher's writes whose commit may be shared; what leaves the hub waits for it (`send`). */
+const DEFER: WriteOptions = { deferCommit: true };
 
 export interface DispatchListener {
   /** The step cannot be placed now; called again only when the reason changes. */
@@ -455,7 +458,7 @@ export class Dispatcher {
     const startedAt = lease.unstoredAccept;
     if (startedAt === undefined) return;
     lease.unstoredAccept = undefined;
-    await this.update(lease.stepRunId, lease.leaseId, { status: 'running', startedAt });
+    await this.update(lease.stepRunId, lease.leaseId, { status: 'running', startedAt }, undefined, DEFER);
   }
 
   /** Fencing for messages about a running step (logs, started): is this lease current for this session? */
@@ -474,8 +477,18 @@ export class Dispatcher {
       : undefined;
   }
 
-  /** The agent reports the step's result. Persists it, frees capacity, tells the engine. */
-  finished(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {
+  /**
+   * The agent reports the step's result. Persists it, frees capacity, tells the engine; resolves (the
+   * FinishedAck may go) once the end is committed, which the engine's writes it causes (the build's
+   * end, the next step) may share: the next operation does not wait for that commit.
+   */
+  async finished(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {
+    const check = await this.finish(conn, leaseId, outcome);
+    await this.store.durable();
+    return check;
+  }
+
+  private finish(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {
     return this.serial(async () => {
       const check = this.check(conn, leaseId);
       if (!check.ok) return check;
@@ -537,8 +550,9 @@ export class Dispatcher {
     lease.ending = ending;
     const before = lease.state;
     await this.apply(lease, { kind: 'abort', reason: ending.error });
-    if (lease.state !== before && lease.state.kind === 'aborting')
-      lease.conn?.abort(lease.leaseId, this.opts.abortGraceMs, ending.error);
+    const { conn } = lease;
+    if (lease.state !== before && lease.state.kind === 'aborting' && conn)
+      this.send(() => conn.abort(lease.leaseId, this.opts.abortGraceMs, ending.error));
     if (!this.leases.has(lease.leaseId)) await this.drain();
   }
 
@@ -625,8 +639,19 @@ export class Dispatcher {
     leaseId: string,
     patch: Parameters<Store['updateStepRun']>[2],
     announcement?: Announcement,
+    write?: WriteOptions,
   ): Promise<boolean> {
-    return this.store.updateStepRun(stepRunId, leaseId, patch, this.holder, announcement);
+    return this.store.updateStepRun(stepRunId, leaseId, patch, this.holder, announcement, write);
+  }
+
+  /**
+   * Sends to an agent once every write made so far is committed (the lease it names, the step's end),
+   * in the order asked: writes with `deferCommit` may still wait for their commit.
+   */
+  private send(message: () => void): void {
+    void this.store
+      .durable()
+      .then(message, (err: unknown) => this.log.error({ err }, 'store commit failed; message not sent'));
   }
 
   /**
@@ -733,7 +758,9 @@ export class Dispatcher {
       if (step.changed) this.arm(lease);
       return;
     }
-    if (step.revoke !== undefined) lease.conn?.revoke(lease.leaseId, step.revoke);
+    const { conn } = lease;
+    const { revoke } = step;
+    if (revoke !== undefined && conn) this.send(() => conn.revoke(lease.leaseId, revoke));
     if (step.kind === 'requeue') return this.requeue(lease, step.why);
     const ending: StepOutcome =
       step.as === 'outcome' && outcome
@@ -813,6 +840,9 @@ export class Dispatcher {
         },
       },
       this.listener.ending(lease.stepRunId, lease.buildId, outcome),
+      // The engine's writes that follow (the build's end, its next step) share the commit; the
+      // FinishedAck waits for it (finished).
+      DEFER,
     );
     if (!ok) return;
     // The build now holds these artifacts: they live as long as it does (see hub/artifacts/gc.ts).
@@ -901,6 +931,7 @@ export class Dispatcher {
             { status: 'assigned', ...claim },
             undefined,
             selected,
+            DEFER,
           )
         : (await this.store.replicaDispatch.claim(entry.stepRunId, { ...claim, holder: this.holder })) &&
           // The claim is the replicas' own statement: the events follow it, under the lease's fence.
@@ -909,16 +940,21 @@ export class Dispatcher {
     this.leased(entry, choice, leaseId);
   }
 
-  /** The lease is in the store: the Assign goes out, and the lease's deadline starts. */
+  /**
+   * The lease is written: the Assign goes out once that is committed (its write may share a commit
+   * with others of this turn), and the lease's deadline starts.
+   */
   private leased(entry: QueueEntry, { agent, pool }: Candidate, leaseId: string): void {
-    agent.assign({
-      leaseId,
-      pool: pool.name,
-      planId: entry.planId,
-      context: entry.context,
-      spec: entry.spec,
-      acceptWithinMs: this.opts.acceptWithinMs,
-    });
+    this.send(() =>
+      agent.assign({
+        leaseId,
+        pool: pool.name,
+        planId: entry.planId,
+        context: entry.context,
+        spec: entry.spec,
+        acceptWithinMs: this.opts.acceptWithinMs,
+      }),
+    );
     const lease: Lease = {
       leaseId,
       entry,

@@ -166,6 +166,8 @@ export async function submitDispatched(
             ...(start && { startsBuild: { at: start.at } }),
           },
           BuildEvents.joined(start?.announcement, step.initialize, selected),
+          // Assigned: the dispatcher sends the Assign once this is committed, with what else this turn wrote.
+          { deferCommit: claim !== undefined },
         ),
       ),
     created: (run) => {

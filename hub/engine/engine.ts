@@ -16,6 +16,7 @@ import {
   TERMINAL_BUILD_STATUSES,
   type Announcement,
   type BuildView,
+  type Pipeline,
   type Store,
 } from '../store/store.js';
 import { BuildRun, statusAnnouncement, type LeafRunners, type Result } from './build-run.js';
@@ -305,8 +306,11 @@ export class Engine implements DispatchListener {
     };
   }
 
-  /** Runs a build (the scheduler calls this for pending builds whose inputs it has chosen). */
-  start(build: BuildView): void {
+  /**
+   * Runs a build (the scheduler calls this for pending builds whose inputs it has chosen). `pipeline`:
+   * the build's pipeline as the caller just read it, so that its config version is not read again.
+   */
+  start(build: BuildView, pipeline?: Pipeline): void {
     if (this.stopped || this.builds.has(build.id)) return;
     const abort = new AbortController();
     const run = new BuildRun(build, {
@@ -321,7 +325,7 @@ export class Engine implements DispatchListener {
     });
     const running: Running = { run, abort, done: Promise.resolve() };
     this.builds.set(build.id, running);
-    running.done = this.execute(running)
+    running.done = this.execute(running, pipeline)
       .catch((err: unknown) => this.failed(running, err))
       .finally(() => {
         for (const step of run.steps.values()) this.planIds.delete(step.id);
@@ -362,12 +366,12 @@ export class Engine implements DispatchListener {
     }
   }
 
-  private async execute(running: Running): Promise<void> {
+  private async execute(running: Running, pipeline: Pipeline | undefined): Promise<void> {
     const { run, abort } = running;
     const { build } = run;
     // A pending build has run no step yet (it is marked started at the latest with its first step run).
     if (build.status !== 'pending') await run.load();
-    await this.loadVarSources(build.pipelineId);
+    await this.loadVarSources(build.pipelineId, pipeline);
     if (build.abortRequested) abort.abort(new AbortReason('user'));
     if (build.status === 'pending') run.deferStart(this.now());
     for (const step of run.steps.values()) this.planIds.set(step.id, step.planId);
@@ -382,8 +386,8 @@ export class Engine implements DispatchListener {
    * never looked up here (the agent reads it from a Secret, see cluster-secrets.ts); credential
    * managers plug in here.
    */
-  private async loadVarSources(pipelineId: number): Promise<void> {
-    const sources = (await this.options.configs.get(pipelineId)).var_sources;
+  private async loadVarSources(pipelineId: number, pipeline: Pipeline | undefined): Promise<void> {
+    const sources = (await this.options.configs.get(pipelineId, pipeline)).var_sources;
     const idTokens = this.options.idTokens;
     if (idTokens && sources.some((s) => s.type === 'idtoken')) await idTokens.keys.refresh();
     this.varSources.set(pipelineId, {
@@ -404,11 +408,15 @@ export class Engine implements DispatchListener {
     // A build that ended before any write of its own (nothing to run, aborted at once) starts first.
     await run.started();
     const at = this.now();
+    // In the commit of the last step's end when that ended the build (Dispatcher.finished); what
+    // hears of the end (the log line, onBuildEnded: the scheduler, the agents' notices) waits for it.
     await this.store.updateBuild(
       build.id,
       { status: result, endedAt: at },
       statusAnnouncement(this.events, build.id, result, at),
+      { deferCommit: true },
     );
+    await this.store.durable();
     // A check runs every check_every per resource: its successes would drown the builds people wait for.
     const routine = result === 'succeeded' && isCheckJob(build.jobName);
     this.log[routine ? 'debug' : 'info'](

@@ -94,8 +94,12 @@ export class BuildEvents {
         data,
         at,
       })),
+      // A deferred write (hub/store/commit-batch.ts) returns before its commit: its events reach live
+      // readers only once they are durable, so no reader sees an event a crash could take back.
       stored: (stored) => {
-        for (const event of stored) this.published(event);
+        void this.store.durable().then(() => {
+          for (const event of stored) this.published(event);
+        });
       },
     };
   }

@@ -25,7 +25,7 @@ import type { GetPlan } from '../pipeline/plan.js';
 import { checkedSince } from '../resources/check-state.js';
 import { getVersionChoice } from '../resources/get-version.js';
 import { declaredKeyOf, stepResource, versionKeyOf } from '../resources/history.js';
-import type { BuildView, Job, Pipeline, Store, Version } from '../store/store.js';
+import type { BuildView, Job, Pipeline, Store, Version, WriteOptions } from '../store/store.js';
 import type { Checker } from './checker.js';
 import { resolveInputs, type InputSpec } from './inputs.js';
 
@@ -38,8 +38,13 @@ export interface SchedulerOptions {
  * A manually triggered build, pending until a scheduling pass of its pipeline starts it. Hub replicas
  * that do not lead create it too, and ask the leader's scheduler for the pass (hub/replicas).
  */
-export function createManualBuild(store: Store, job: Job, at: number): Promise<BuildView> {
-  return store.createBuild({ jobId: job.id, plan: job.plan, at, manual: true });
+export function createManualBuild(
+  store: Store,
+  job: Job,
+  at: number,
+  write?: WriteOptions,
+): Promise<BuildView> {
+  return store.createBuild({ jobId: job.id, plan: job.plan, at, manual: true }, write);
 }
 
 /** A rerun (`N.1`, `N.2`, ...) of a job build, pending like a manual build. */
@@ -112,29 +117,41 @@ export class Scheduler {
     for (const pipeline of await this.store.listAllPipelines()) this.request(pipeline.id);
   }
 
-  /** Creates a manually triggered build; it starts once the scheduler lets it. */
+  /**
+   * Creates a manually triggered build; it starts once the scheduler lets it. Resolves once the build
+   * is committed: a build started at once shares that commit with its first step run (the reads come
+   * first, since a read commits what is pending: hub/store/commit-batch.ts).
+   */
   async trigger(job: Job): Promise<BuildView> {
-    const build = await createManualBuild(this.store, job, this.now());
-    if (!(await this.startedAtOnce(build, job))) this.request(job.pipelineId);
+    const pipeline = await this.startsAtOnce(job);
+    const build = await createManualBuild(this.store, job, this.now(), {
+      deferCommit: pipeline !== undefined,
+    });
+    if (pipeline) this.engine.start(build, pipeline);
+    else this.request(job.pipelineId);
+    await this.store.durable();
     return build;
   }
 
   /**
-   * Starts a manual build whose job has nothing to choose or wait for: no inputs, no `serial`,
-   * `serial_groups` or `max_in_flight`, nothing paused, no older build of the job waiting. A pass over
-   * the pipeline would decide just that, at the cost of reading all of it.
+   * Whether a manual build of the job can start without a pass (then its pipeline, as read): nothing
+   * to choose or wait for (no inputs, no `serial`, `serial_groups` or `max_in_flight`), nothing paused,
+   * no build of the job waiting that the engine does not run (those it runs have started: their start
+   * is stored with their first step). A pass over the pipeline would decide just that, at the cost of
+   * reading all of it.
    */
-  private async startedAtOnce(build: BuildView, job: Job): Promise<boolean> {
+  private async startsAtOnce(job: Job): Promise<Pipeline | undefined> {
     const { maxInFlight, serialGroups } = job.schedule;
     if (job.paused || maxInFlight > 0 || serialGroups.length > 0 || jobInputs(job.plan).length > 0)
-      return false;
+      return undefined;
     const pipeline = await this.store.getPipelineById(job.pipelineId);
-    if (!pipeline || pipeline.paused) return false;
-    // Older pending builds the engine runs have started (their start is stored with their first step).
-    const earlier = await this.store.earlierPendingBuilds(build);
-    if (earlier.some((id) => !this.engine.isRunning(id))) return false;
-    this.engine.start(build);
-    return true;
+    if (!pipeline || pipeline.paused) return undefined;
+    const pending = await this.store.earlierPendingBuilds({
+      id: Number.MAX_SAFE_INTEGER,
+      pipelineId: job.pipelineId,
+      jobId: job.id,
+    });
+    return pending.every((id) => this.engine.isRunning(id)) ? pipeline : undefined;
   }
 
   /** Creates a rerun of a job build (`N.1`, `N.2`, ...): the same inputs, started once limits allow. */

@@ -3,13 +3,22 @@
 
 import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
 import type { PlanNode } from '../pipeline/plan.js';
+import type { CommitBatch } from './commit-batch.js';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { withAnnouncement } from './kysely-announcements.js';
 import { bool, json, toBuildView, type BuildViewRow } from './rows.js';
 import type { BuildsTable, Database } from './schema.js';
 import { StoreConflictError } from './store.js';
-import type { Announcement, Build, BuildFilter, BuildStatus, BuildView, Store } from './store.js';
+import type {
+  Announcement,
+  Build,
+  BuildFilter,
+  BuildStatus,
+  BuildView,
+  Store,
+  WriteOptions,
+} from './store.js';
 
 type BuildQueries =
   | 'createBuild'
@@ -57,19 +66,25 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     private readonly db: Kysely<Database>,
     /** Lock the build rows of announced events first (PostgreSQL): kysely-build-log.ts. */
     private readonly rowLocks: boolean,
+    /** SQLite: where a write with `deferCommit` leaves its commit (commit-batch.ts). */
+    private readonly batch?: CommitBatch,
   ) {
     this.compiled = new CompiledQueries(db);
   }
 
-  async createBuild(input: {
-    jobId: number;
-    plan: PlanNode;
-    at: number;
-    manual?: boolean;
-    checkRequest?: Build['checkRequest'];
-  }): Promise<BuildView> {
+  async createBuild(
+    input: {
+      jobId: number;
+      plan: PlanNode;
+      at: number;
+      manual?: boolean;
+      checkRequest?: Build['checkRequest'];
+    },
+    write?: WriteOptions,
+  ): Promise<BuildView> {
     return conflictsAs(`build of job ${input.jobId}`, () =>
       this.db.transaction().execute(async (trx) => {
+        if (write?.deferCommit) this.batch?.deferCommit();
         // Increment-and-return in one statement: on PostgreSQL the row lock orders concurrent creators.
         const [job] = (
           await this.compiled.executeOn(
@@ -80,7 +95,8 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
                 .updateTable('jobs')
                 .set((eb) => ({ next_build_number: eb('next_build_number', '+', 1) }))
                 .where('id', '=', jobId)
-                .returning(['pipeline_id', 'next_build_number']),
+                // The job's names for the build's view, so the insert below need not read the job again.
+                .returning(['pipeline_id', 'next_build_number', 'name', 'kind']),
             input.jobId,
           )
         ).rows;
@@ -103,7 +119,8 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
                   >),
                 }))
                 .returningAll()
-                // The names a user knows the build by, so the caller need not read it back.
+                // The team's and pipeline's names (the job's come from the update above), so the caller
+                // need not read the build back.
                 .returning((eb) => [
                   eb
                     .selectFrom('teams')
@@ -115,16 +132,6 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
                     .select('pipelines.name')
                     .whereRef('pipelines.id', '=', 'builds.pipeline_id')
                     .as('pipeline_name'),
-                  eb
-                    .selectFrom('jobs')
-                    .select('jobs.name')
-                    .whereRef('jobs.id', '=', 'builds.job_id')
-                    .as('job_name'),
-                  eb
-                    .selectFrom('jobs')
-                    .select('jobs.kind')
-                    .whereRef('jobs.id', '=', 'builds.job_id')
-                    .as('job_kind'),
                 ]),
             job.pipeline_id,
             input.jobId,
@@ -137,7 +144,7 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
           )
         ).rows;
         if (row === undefined) throw new Error(`build of job ${input.jobId} was not inserted`);
-        return toBuildView(row as BuildViewRow);
+        return toBuildView({ ...row, job_name: job.name, job_kind: job.kind } as BuildViewRow);
       }),
     );
   }
@@ -209,6 +216,7 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
       pendingReason?: string | null;
     },
     announcement?: Announcement,
+    write?: WriteOptions,
   ): Promise<void> {
     const set: Updateable<BuildsTable> = {};
     if (patch.status !== undefined) set.status = patch.status;
@@ -218,18 +226,25 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     if (patch.pendingReason !== undefined) set.pending_reason = patch.pendingReason;
     const columns = Object.keys(set) as (keyof typeof set)[];
     if (columns.length === 0) return;
-    await withAnnouncement(this.db, this.rowLocks, this.compiled, announcement, (db) =>
-      this.compiled.executeOn(
-        db,
-        `update ${columns.join(',')}`,
-        (buildId: unknown, ...values: unknown[]) =>
-          this.db
-            .updateTable('builds')
-            .set(Object.fromEntries(columns.map((c, i) => [c, values[i]])))
-            .where('id', '=', buildId as number),
-        id,
-        ...columns.map((c) => set[c]),
-      ),
+    await withAnnouncement(
+      this.db,
+      this.rowLocks,
+      this.compiled,
+      announcement,
+      (db) =>
+        this.compiled.executeOn(
+          db,
+          `update ${columns.join(',')}`,
+          (buildId: unknown, ...values: unknown[]) =>
+            this.db
+              .updateTable('builds')
+              .set(Object.fromEntries(columns.map((c, i) => [c, values[i]])))
+              .where('id', '=', buildId as number),
+          id,
+          ...columns.map((c) => set[c]),
+        ),
+      undefined,
+      write?.deferCommit ? this.batch : undefined,
     );
   }
 

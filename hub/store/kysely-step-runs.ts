@@ -1,12 +1,13 @@
 // The Store's step runs on Kysely: each step of a build, fenced by its lease id on every update.
 
 import type { ExpressionBuilder, Insertable, Kysely, Updateable } from 'kysely';
+import type { CommitBatch } from './commit-batch.js';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { withAnnouncement } from './kysely-announcements.js';
 import { json, toStepRun } from './rows.js';
 import type { Database, StepRunsTable } from './schema.js';
-import type { Announcement, NewStepRun, StepRun, StepRunStatus, Store } from './store.js';
+import type { Announcement, NewStepRun, StepRun, StepRunStatus, Store, WriteOptions } from './store.js';
 
 type StepRunPatch = Parameters<Store['updateStepRun']>[2];
 
@@ -60,48 +61,64 @@ export class KyselyStepRuns implements Pick<
     private readonly db: Kysely<Database>,
     /** Lock the build rows of announced events first (PostgreSQL): kysely-build-log.ts. */
     private readonly rowLocks: boolean,
+    /** SQLite: where a write with `deferCommit` leaves its commit (commit-batch.ts). */
+    private readonly batch?: CommitBatch,
   ) {
     this.compiled = new CompiledQueries(db);
   }
 
-  async createStepRun(input: NewStepRun, announcement?: Announcement): Promise<StepRun> {
+  async createStepRun(
+    input: NewStepRun,
+    announcement?: Announcement,
+    write?: WriteOptions,
+  ): Promise<StepRun> {
     const { assigned, startsBuild } = input;
     if (startsBuild && !announcement?.events.length)
       throw new Error(`build ${input.buildId}: its start is stored with its status event`);
     const { rows } = await conflictsAs(`step run "${input.planId}" of build ${input.buildId}`, () =>
-      withAnnouncement(this.db, this.rowLocks, this.compiled, announcement, async (db) => {
-        if (startsBuild)
-          await this.compiled.executeOn(
+      withAnnouncement(
+        this.db,
+        this.rowLocks,
+        this.compiled,
+        announcement,
+        async (db) => {
+          if (startsBuild)
+            await this.compiled.executeOn(
+              db,
+              'start build',
+              (buildId: number, at: number) =>
+                this.db
+                  .updateTable('builds')
+                  .set({ status: 'started', started_at: at })
+                  .where('id', '=', buildId),
+              input.buildId,
+              startsBuild.at,
+            );
+          // Every insert binds the lease's columns (NULL when created pending): one SQL text for both.
+          return this.compiled.executeOn(
             db,
-            'start build',
-            (buildId: number, at: number) =>
+            'insert',
+            (...values: unknown[]) =>
               this.db
-                .updateTable('builds')
-                .set({ status: 'started', started_at: at })
-                .where('id', '=', buildId),
+                .insertInto('step_runs')
+                .values(
+                  Object.fromEntries(INSERTED.map((c, i) => [c, values[i]])) as Insertable<StepRunsTable>,
+                )
+                .returningAll(),
             input.buildId,
-            startsBuild.at,
+            input.planId,
+            input.name,
+            assigned ? 'assigned' : 'pending',
+            json(input.spec),
+            input.at,
+            assigned?.leaseId ?? null,
+            assigned?.agentName ?? null,
+            assigned?.pool ?? null,
           );
-        // Every insert binds the lease's columns (NULL when created pending): one SQL text for both.
-        return this.compiled.executeOn(
-          db,
-          'insert',
-          (...values: unknown[]) =>
-            this.db
-              .insertInto('step_runs')
-              .values(Object.fromEntries(INSERTED.map((c, i) => [c, values[i]])) as Insertable<StepRunsTable>)
-              .returningAll(),
-          input.buildId,
-          input.planId,
-          input.name,
-          assigned ? 'assigned' : 'pending',
-          json(input.spec),
-          input.at,
-          assigned?.leaseId ?? null,
-          assigned?.agentName ?? null,
-          assigned?.pool ?? null,
-        );
-      }),
+        },
+        undefined,
+        this.deferTo(write),
+      ),
     );
     const [row] = rows;
     if (!row) throw new Error(`step run "${input.planId}" of build ${input.buildId} was not inserted`);
@@ -174,6 +191,7 @@ export class KyselyStepRuns implements Pick<
     patch: StepRunPatch,
     expectHolder?: string,
     announcement?: Announcement,
+    write?: WriteOptions,
   ): Promise<boolean> {
     return withAnnouncement(
       this.db,
@@ -182,7 +200,12 @@ export class KyselyStepRuns implements Pick<
       announcement,
       (db) => this.update(db, id, expectLease, patch, expectHolder),
       (updated) => updated,
+      this.deferTo(write),
     );
+  }
+
+  private deferTo(write: WriteOptions | undefined): CommitBatch | undefined {
+    return write?.deferCommit ? this.batch : undefined;
   }
 
   private async update(

@@ -24,6 +24,7 @@ import { KyselyTeamLookup, KyselyTeamStore } from './kysely-teams.js';
 import { KyselyTokens } from './kysely-tokens.js';
 import { KyselyUploadStore } from './kysely-uploads.js';
 import { KyselyUserStore } from './kysely-users.js';
+import type { CommitBatch } from './commit-batch.js';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
 
@@ -34,6 +35,8 @@ export interface KyselyStoreOptions {
    * concurrently). False on SQLite, whose single writer serialises transactions already.
    */
   rowLocks: boolean;
+  /** SQLite: the connection's commit batch, which writes with `deferCommit` join (commit-batch.ts). */
+  batch?: CommitBatch;
 }
 
 /** The Store over one Kysely instance; closing it closes the database. */
@@ -58,11 +61,12 @@ export function kyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): 
     ...methodsOf(new KyselyTeamLookup(db)),
     ...methodsOf(new KyselyTokens(db)),
     ...methodsOf(new KyselyPipelines(db)),
-    ...methodsOf(new KyselyBuilds(db, options.rowLocks)),
-    ...methodsOf(new KyselyStepRuns(db, options.rowLocks)),
+    ...methodsOf(new KyselyBuilds(db, options.rowLocks, options.batch)),
+    ...methodsOf(new KyselyStepRuns(db, options.rowLocks, options.batch)),
     ...methodsOf(new KyselyBuildLog(db, options.rowLocks)),
     ...methodsOf(new KyselyAgents(db)),
     ...methodsOf(new KyselyRetention(db)),
+    durable: () => options.batch?.durable() ?? Promise.resolve(),
     close: () => db.destroy(),
   };
 }

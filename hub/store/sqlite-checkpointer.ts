@@ -15,6 +15,9 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import type { SqliteDatabase } from 'kysely';
+import type { CommitBatch } from './commit-batch.js';
+
+type BatchedDatabase = SqliteDatabase & { batch: CommitBatch };
 
 /** WAL bytes not yet checkpointed that start a checkpoint (the WAL is fsynced then: docs/operations.md). */
 export const CHECKPOINT_BYTES = 16 * 1024 * 1024;
@@ -77,17 +80,18 @@ try {
 `;
 
 /**
- * Turns the main connection's own checkpoints off and starts the worker that does them; returns `db`
- * with a `commit` that tells the worker, and a `close` that stops the worker before closing `db`.
+ * Turns the main connection's own checkpoints off and starts the worker that does them; returns
+ * `database` with its commit batch telling the worker of each COMMIT, and a `close` that stops the worker
+ * before closing `database`.
  * `sqlite` must be in WAL mode on `file` (its `-shm` exists). If the worker fails, the main connection
  * checkpoints itself again.
  */
 export function checkpointOnWorker(
   sqlite: BetterSqlite3.Database,
   file: string,
-  db: SqliteDatabase,
+  database: BatchedDatabase,
   onClose: () => void,
-): SqliteDatabase {
+): BatchedDatabase {
   const signal = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
   sqlite.pragma('wal_autocheckpoint = 0');
   sqlite.pragma(`busy_timeout = ${MAIN_BUSY_MS}`);
@@ -115,24 +119,13 @@ export function checkpointOnWorker(
     if (Atomics.load(signal, STOP) === 0 && code !== 0) selfCheckpoint();
   });
 
-  // A transaction takes the write lock when it begins, waiting (busy timeout) while a RESTART holds it: a
-  // deferred one that read first would get SQLITE_BUSY at its first write, without waiting, as SQLite does
-  // not let a reader wait for the writer lock. The main connection is the only writer, so this costs nothing.
-  const begin = db.prepare('BEGIN IMMEDIATE');
-  const commit = db.prepare('commit');
-  const signallingCommit = {
-    reader: false,
-    run(params: ReadonlyArray<unknown>) {
-      const result = commit.run(params);
-      Atomics.add(signal, COMMITS, 1);
-      Atomics.notify(signal, COMMITS, 1);
-      return result;
-    },
-    all: (params: ReadonlyArray<unknown>) => commit.all(params),
-    iterate: (params: ReadonlyArray<unknown>) => commit.iterate(params),
-  };
+  database.batch.afterCommit(() => {
+    Atomics.add(signal, COMMITS, 1);
+    Atomics.notify(signal, COMMITS, 1);
+  });
   return {
-    prepare: (sql) => (sql === 'commit' ? signallingCommit : sql === 'begin' ? begin : db.prepare(sql)),
+    batch: database.batch,
+    prepare: (sql) => database.prepare(sql),
     close() {
       Atomics.store(signal, STOP, 1);
       Atomics.notify(signal, COMMITS);
@@ -140,7 +133,7 @@ export function checkpointOnWorker(
       // A checkpoint in progress finishes first; the main connection, closing last, then checkpoints what
       // is left and removes the WAL, as SQLite's last connection does.
       Atomics.wait(signal, CLOSED, 0, CLOSE_WAIT_MS);
-      db.close();
+      database.close();
       onClose();
     },
   };

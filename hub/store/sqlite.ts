@@ -13,6 +13,7 @@ import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
 import { checkpointOnWorker } from './sqlite-checkpointer.js';
 import { withStatementCache } from './statement-cache.js';
+import type { CommitBatch } from './commit-batch.js';
 import type { Store } from './store.js';
 import { withEncryption, type StoreEncryption } from './encryption.js';
 import { DataDirInUseError, readLockHolder, recordLockHolder } from './lock-holder.js';
@@ -40,7 +41,10 @@ export async function openSqliteStore(
   const db = await openSqliteDatabase(opts);
   try {
     await migrateToLatest(db as unknown as Kysely<unknown>, opts.log);
-    return kyselyStore(await withEncryption(db, opts.encryption), { rowLocks: false });
+    return kyselyStore(await withEncryption(db, opts.encryption), {
+      rowLocks: false,
+      batch: commitBatches.get(db),
+    });
   } catch (err) {
     await db.destroy();
     throw err;
@@ -80,11 +84,13 @@ export async function openSqliteDatabase(
     lock === undefined
       ? withStatementCache(sqlite)
       : checkpointOnWorker(sqlite, file, withStatementCache(sqlite), () => lock.close());
-
-  return new Kysely<Database>({
-    dialect: new OutpostSqliteDialect({ database }),
-  });
+  const db = new Kysely<Database>({ dialect: new OutpostSqliteDialect({ database }) });
+  commitBatches.set(db, database.batch);
+  return db;
 }
+
+/** Each opened database's commit batch (commit-batch.ts), for the store over it. */
+const commitBatches = new WeakMap<Kysely<Database>, CommitBatch>();
 
 /**
  * Takes SQLite's exclusive lock on the data directory's lock file (`outpost.lock`, an empty SQLite

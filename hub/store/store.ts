@@ -560,13 +560,16 @@ export interface Store {
 
   // Builds.
   /** Creates a pending build named after the job's nextBuildNumber, which it increments. */
-  createBuild(input: {
-    jobId: number;
-    plan: PlanNode;
-    at: number;
-    manual?: boolean;
-    checkRequest?: Build['checkRequest'];
-  }): Promise<BuildView>;
+  createBuild(
+    input: {
+      jobId: number;
+      plan: PlanNode;
+      at: number;
+      manual?: boolean;
+      checkRequest?: Build['checkRequest'];
+    },
+    write?: WriteOptions,
+  ): Promise<BuildView>;
   getBuild(id: number): Promise<BuildView | undefined>;
   getBuildByName(jobId: number, name: string): Promise<BuildView | undefined>;
   /** Newest first. */
@@ -584,11 +587,12 @@ export interface Store {
       pendingReason?: string | null;
     },
     announcement?: Announcement,
+    write?: WriteOptions,
   ): Promise<void>;
 
   // Step runs.
   /** A pending step run, or with `assigned` one already assigned under that lease (Dispatcher.submit). */
-  createStepRun(input: NewStepRun, announcement?: Announcement): Promise<StepRun>;
+  createStepRun(input: NewStepRun, announcement?: Announcement, write?: WriteOptions): Promise<StepRun>;
   getStepRun(id: number): Promise<StepRun | undefined>;
   getStepRunByLease(leaseId: string): Promise<StepRun | undefined>;
   listStepRuns(buildId: number): Promise<StepRun[]>;
@@ -624,6 +628,7 @@ export interface Store {
     /** Replicas: also require that this replica holds the lease (ReplicaDispatchStore.hold). */
     expectHolder?: string,
     announcement?: Announcement,
+    write?: WriteOptions,
   ): Promise<boolean>;
 
   // Build events.
@@ -679,7 +684,21 @@ export interface Store {
   readonly signingKeys: SigningKeyStore;
   readonly replicaDispatch: ReplicaDispatchStore;
 
+  /**
+   * Resolves once every write made so far is committed: a write with `deferCommit` may resolve before
+   * its commit, and whatever depends on it outside the hub waits for this (at once when none waits).
+   */
+  durable(): Promise<void>;
   close(): Promise<void>;
+}
+
+/**
+ * `deferCommit`: the write may share its commit with later writes (SQLite's commit batch,
+ * commit-batch.ts) and resolve before it; nothing reads it before that commit, but the caller must
+ * await `Store.durable()` before anything depending on it leaves the hub. Elsewhere a plain commit.
+ */
+export interface WriteOptions {
+  deferCommit?: boolean;
 }
 
 /** How a step stopped on the hub's behalf ends (dispatch's StepEnding, as stored). */

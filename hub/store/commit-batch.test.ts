@@ -1,0 +1,83 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import { Kysely, SqliteDialect, sql } from 'kysely';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { withStatementCache } from './statement-cache.js';
+
+let dir: string;
+let db: Kysely<{ t: { x: number } }>;
+let batch: ReturnType<typeof withStatementCache>['batch'];
+/** Another connection to the same file: what a hub restarted now would find. */
+let reader: BetterSqlite3.Database;
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'outpost-batch-'));
+  const file = join(dir, 'db');
+  const sqlite = new BetterSqlite3(file);
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.exec('create table t (x integer not null check (x > 0))');
+  const database = withStatementCache(sqlite);
+  batch = database.batch;
+  db = new Kysely({ dialect: new SqliteDialect({ database }) });
+  reader = new BetterSqlite3(file, { readonly: true });
+});
+
+afterEach(async () => {
+  reader.close();
+  await db.destroy();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const committed = () =>
+  (reader.prepare('select x from t order by x').all() as { x: number }[]).map((r) => r.x);
+
+/** A write that leaves its commit to the batch, as the store's `deferCommit` writes do. */
+const deferred = (x: number) =>
+  db.transaction().execute(async (trx) => {
+    await trx.insertInto('t').values({ x }).execute();
+    batch.deferCommit();
+  });
+
+it('commits deferred writes together once, and durable() resolves after that commit', async () => {
+  await deferred(1);
+  await deferred(2);
+  expect(committed()).toEqual([]);
+  await batch.durable();
+  expect(committed()).toEqual([1, 2]);
+  await expect(batch.durable()).resolves.toBeUndefined();
+});
+
+it('commits the batch at the end of the turn with no one waiting', async () => {
+  await deferred(1);
+  await new Promise((resolve) => setImmediate(resolve));
+  expect(committed()).toEqual([1]);
+});
+
+it('undoes only the rows of a deferred write that fails, keeping the others of its batch', async () => {
+  await deferred(1);
+  await expect(deferred(-1)).rejects.toThrow(/CHECK constraint/);
+  await deferred(3);
+  await batch.durable();
+  expect(committed()).toEqual([1, 3]);
+});
+
+it('commits the batch before a read, a plain write or a transaction that does not defer', async () => {
+  await deferred(1);
+  await sql`select count(*) from t`.execute(db);
+  expect(committed()).toEqual([1]);
+  await deferred(2);
+  await db.insertInto('t').values({ x: 3 }).execute();
+  expect(committed()).toEqual([1, 2, 3]);
+  await deferred(4);
+  await db.transaction().execute((trx) => trx.insertInto('t').values({ x: 5 }).execute());
+  expect(committed()).toEqual([1, 2, 3, 4, 5]);
+});
+
+it('commits what is deferred when the connection closes', async () => {
+  await deferred(1);
+  await db.destroy();
+  expect(committed()).toEqual([1]);
+  db = new Kysely({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) });
+});
