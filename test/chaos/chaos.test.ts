@@ -35,7 +35,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { LogStream, Platform } from '../../proto/gen/outpost/v1/agent.js';
+import { Platform } from '../../proto/gen/outpost/v1/agent.js';
 import type { BuildSummary } from '../../hub/api/types.js';
 import { STOPPED_STEPS_WAIT_MS } from '../../agent/agent.js';
 import { orphansUnder, spawnAgentProcess, type AgentProcess } from '../support/agent-process.js';
@@ -49,7 +49,7 @@ import {
   triggerJob,
   type TestHub,
 } from '../support/harness.js';
-import { rawAgent } from '../support/raw-agent.js';
+import { rawAgent, stdoutMessage } from '../support/raw-agent.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 /** mulberry32: a small, fast, seedable PRNG returning floats in [0, 1). */
@@ -331,12 +331,7 @@ async function startFlood(
   const done = (async () => {
     let sent = 0;
     for (let seq = 1; sent < FLOOD_BYTES && !stopped() && !state.ended; seq++) {
-      const ok = raw.call.write({
-        msg: {
-          $case: 'log',
-          value: { leaseId, seq, stream: LogStream.LOG_STREAM_STDOUT, data, atUnixMs: 0 },
-        },
-      });
+      const ok = raw.call.write(stdoutMessage(leaseId, seq, data));
       sent += data.length;
       if (!ok)
         await new Promise((resolve) => {

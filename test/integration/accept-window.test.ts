@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LogStream } from '../../proto/gen/outpost/v1/agent.js';
 import { startChildTestHub } from '../support/child-test-hub.js';
 import {
   finalStatus,
@@ -17,7 +16,7 @@ import {
   shellPipeline,
   triggerJob,
 } from '../support/harness.js';
-import { finishedMessage, heartbeating, rawAgent } from '../support/raw-agent.js';
+import { finishedMessage, heartbeating, rawAgent, stdoutMessage } from '../support/raw-agent.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -55,18 +54,7 @@ describe('a hub that stalls past the accept window', () => {
     proc.child.kill('SIGCONT');
 
     raw.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
-    raw.send({
-      msg: {
-        $case: 'log',
-        value: {
-          leaseId,
-          seq: 1,
-          stream: LogStream.LOG_STREAM_STDOUT,
-          data: Buffer.from('ran\n'),
-          atUnixMs: 0,
-        },
-      },
-    });
+    raw.send(stdoutMessage(leaseId, 1, Buffer.from('ran\n')));
     raw.send(finishedMessage(leaseId, 1));
     // Refused, the Finished gets a LeaseRevoked instead of its acknowledgement.
     await Promise.race([raw.next('finishedAck'), raw.next('leaseRevoked')]);

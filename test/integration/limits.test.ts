@@ -3,7 +3,7 @@
 // other agents' builds keep moving.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { LogStream, Platform } from '../../proto/gen/outpost/v1/agent.js';
+import { Platform } from '../../proto/gen/outpost/v1/agent.js';
 import {
   finalStatus,
   logText,
@@ -16,7 +16,7 @@ import {
   type TestHub,
   scrapeMetrics,
 } from '../support/harness.js';
-import { rawAgent, type RawAgent } from '../support/raw-agent.js';
+import { rawAgent, stdoutMessage, type RawAgent } from '../support/raw-agent.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -125,36 +125,14 @@ describe('oversized messages', () => {
   it('ends only the offending session with RESOURCE_EXHAUSTED and a reason; the hub serves others', async () => {
     const hub = await hubWith({ maxMessageBytes: 1024 * 1024 });
     const { raw, leaseId } = await rawWithLease(hub, 'big');
-    raw.send({
-      msg: {
-        $case: 'log',
-        value: {
-          leaseId,
-          seq: 1,
-          stream: LogStream.LOG_STREAM_STDOUT,
-          data: Buffer.alloc(2 * 1024 * 1024, 97),
-          atUnixMs: 0,
-        },
-      },
-    });
+    raw.send(stdoutMessage(leaseId, 1, Buffer.alloc(2 * 1024 * 1024, 97)));
     const ended = await raw.ended;
     expect(ended.code).toBe(8); // RESOURCE_EXHAUSTED
     expect(ended.details).toMatch(/larger than max|exceeds/i);
 
     // A chunk under the message limit but over the chunk limit is refused with the hub's own reason.
     const second = await rawWithLease(hub, 'wide');
-    second.raw.send({
-      msg: {
-        $case: 'log',
-        value: {
-          leaseId: second.leaseId,
-          seq: 1,
-          stream: LogStream.LOG_STREAM_STDOUT,
-          data: Buffer.alloc(hub.options.maxLogChunkBytes + 1, 97),
-          atUnixMs: 0,
-        },
-      },
-    });
+    second.raw.send(stdoutMessage(second.leaseId, 1, Buffer.alloc(hub.options.maxLogChunkBytes + 1, 97)));
     expect(await second.raw.ended).toMatchObject({
       code: 8,
       details: expect.stringMatching(/exceeds the limit/) as unknown,
@@ -185,12 +163,7 @@ describe('a flooding agent', () => {
     let sent = 0;
     const flood = (async () => {
       for (let seq = 1; flooding; seq++) {
-        const ok = raw.call.write({
-          msg: {
-            $case: 'log',
-            value: { leaseId, seq, stream: LogStream.LOG_STREAM_STDOUT, data, atUnixMs: 0 },
-          },
-        });
+        const ok = raw.call.write(stdoutMessage(leaseId, seq, data));
         sent += data.length;
         if (!ok)
           await new Promise((resolve) => {

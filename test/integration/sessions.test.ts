@@ -9,7 +9,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status as GrpcStatus } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  LogStream,
   Platform,
   PoolAdmission_Verdict,
   StepStatus,
@@ -30,7 +29,7 @@ import {
   type TestHub,
   scrapeMetrics,
 } from '../support/harness.js';
-import { rawAgent, rawPool, type RawAgent } from '../support/raw-agent.js';
+import { rawAgent, rawPool, stdoutMessage, type RawAgent } from '../support/raw-agent.js';
 import { startTcpProxy } from '../support/tcp-proxy.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -375,31 +374,9 @@ describe('leases', () => {
     expect(events.filter((e) => e.event === 'start-task')).toHaveLength(1);
     // A late Accepted from the first agent is refused: the step never runs twice.
     silent.send({ msg: { $case: 'accepted', value: { leaseId: assign.leaseId } } });
-    silent.send({
-      msg: {
-        $case: 'log',
-        value: {
-          leaseId: assign.leaseId,
-          seq: 1,
-          stream: LogStream.LOG_STREAM_STDOUT,
-          data: Buffer.from('ghost\n'),
-          atUnixMs: Date.now(),
-        },
-      },
-    });
+    silent.send(stdoutMessage(assign.leaseId, 1, Buffer.from('ghost\n'), Date.now()));
     // The session handles messages in order: once a probe is answered, the two above were handled.
-    silent.send({
-      msg: {
-        $case: 'log',
-        value: {
-          leaseId: 'probe',
-          seq: 1,
-          stream: LogStream.LOG_STREAM_STDOUT,
-          data: Buffer.from('x'),
-          atUnixMs: 0,
-        },
-      },
-    });
+    silent.send(stdoutMessage('probe', 1, Buffer.from('x')));
     await silent.next('leaseRevoked', (r) => r.leaseId === 'probe');
     expect(logText(await readBuildEvents(hub, id))).toBe('ran once\n');
   });
@@ -425,18 +402,7 @@ describe('leases', () => {
     const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken());
     cleanups.push(() => raw.close());
     await raw.next('welcome');
-    raw.send({
-      msg: {
-        $case: 'log',
-        value: {
-          leaseId: 'made-up',
-          seq: 1,
-          stream: LogStream.LOG_STREAM_STDOUT,
-          data: Buffer.from('x'),
-          atUnixMs: 0,
-        },
-      },
-    });
+    raw.send(stdoutMessage('made-up', 1, Buffer.from('x')));
     expect((await raw.next('leaseRevoked')).leaseId).toBe('made-up');
   });
 
@@ -476,18 +442,7 @@ describe('leases', () => {
     const welcome = await second.next('welcome');
     expect(welcome.held).toEqual([expect.objectContaining({ leaseId, decision: 1 })]);
     second.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
-    second.send({
-      msg: {
-        $case: 'log',
-        value: {
-          leaseId,
-          seq: 1,
-          stream: LogStream.LOG_STREAM_STDOUT,
-          data: Buffer.from('hi\n'),
-          atUnixMs: 0,
-        },
-      },
-    });
+    second.send(stdoutMessage(leaseId, 1, Buffer.from('hi\n')));
     second.send({
       msg: {
         $case: 'finished',

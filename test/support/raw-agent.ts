@@ -6,6 +6,7 @@ import { SESSION_METADATA_KEY } from '../../common/agent-session.js';
 import { setPipeline, shellPipeline, triggerJob, waitForEvents, type TestHub } from './harness.js';
 import {
   AgentGatewayClient,
+  LogStream,
   Platform,
   ProtocolVersion,
   StepStatus,
@@ -131,6 +132,22 @@ export function sideCallsOf(
   metadata.set('authorization', `Bearer ${token}`);
   metadata.set(SESSION_METADATA_KEY, sessionId);
   return { client, metadata };
+}
+
+/** A chunk of `leaseId`'s stdout with log sequence `seq`, as an agent sends it. */
+export function stdoutMessage(
+  leaseId: string,
+  seq: number,
+  data: Buffer | string,
+  atUnixMs = 0,
+): AgentMessage {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  return {
+    msg: {
+      $case: 'log',
+      value: { leaseId, seq, stream: LogStream.LOG_STREAM_STDOUT, data: bytes, atUnixMs },
+    },
+  };
 }
 
 /** A Finished for `leaseId` after log sequence `lastLogSeq`: succeeded, exit 0, unless `patch` says else. */
