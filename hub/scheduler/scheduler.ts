@@ -146,11 +146,7 @@ export class Scheduler {
       return undefined;
     const pipeline = await this.store.getPipelineById(job.pipelineId);
     if (!pipeline || pipeline.paused) return undefined;
-    const pending = await this.store.earlierPendingBuilds({
-      id: Number.MAX_SAFE_INTEGER,
-      pipelineId: job.pipelineId,
-      jobId: job.id,
-    });
+    const pending = await this.store.pendingBuildsOfJob({ pipelineId: job.pipelineId, jobId: job.id });
     return pending.every((id) => this.engine.isRunning(id)) ? pipeline : undefined;
   }
 

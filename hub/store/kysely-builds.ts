@@ -25,7 +25,7 @@ type BuildQueries =
   | 'getBuild'
   | 'getBuildByName'
   | 'listBuilds'
-  | 'earlierPendingBuilds'
+  | 'pendingBuildsOfJob'
   | 'updateBuild'
   | 'addBuildArtifacts'
   | 'referencedDigests';
@@ -187,21 +187,19 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     return rows.map(toBuildView);
   }
 
-  async earlierPendingBuilds(build: Pick<BuildView, 'id' | 'pipelineId' | 'jobId'>): Promise<number[]> {
+  async pendingBuildsOfJob(job: { pipelineId: number; jobId: number }): Promise<number[]> {
     // Through builds (pipeline_id, status, id): only the pipeline's pending builds are read.
     const { rows } = await this.compiled.execute(
-      'earlier pending',
-      (id: number, pipelineId: number, jobId: number) =>
+      'pending of job',
+      (pipelineId: number, jobId: number) =>
         this.db
           .selectFrom('builds')
           .select('id')
           .where('pipeline_id', '=', pipelineId)
           .where('status', '=', 'pending')
-          .where('id', '<', id)
           .where('job_id', '=', jobId),
-      build.id,
-      build.pipelineId,
-      build.jobId,
+      job.pipelineId,
+      job.jobId,
     );
     return rows.map((r) => r.id);
   }

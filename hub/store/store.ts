@@ -574,8 +574,8 @@ export interface Store {
   getBuildByName(jobId: number, name: string): Promise<BuildView | undefined>;
   /** Newest first. */
   listBuilds(filter: BuildFilter): Promise<BuildView[]>;
-  /** Ids of the job's pending builds older than this one (a job's builds start in order). */
-  earlierPendingBuilds(build: Pick<BuildView, 'id' | 'pipelineId' | 'jobId'>): Promise<number[]>;
+  /** Ids of the job's pending builds (a job's builds start in order: a new one waits for these). */
+  pendingBuildsOfJob(job: { pipelineId: number; jobId: number }): Promise<number[]>;
   /** Sets status and, when given, startedAt / endedAt. */
   updateBuild(
     id: number,
