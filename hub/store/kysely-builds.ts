@@ -2,7 +2,6 @@
 // and the artifact references that keep blobs from collection.
 
 import { sql, type Insertable, type Kysely, type Updateable } from 'kysely';
-import type { PlanNode } from '../pipeline/plan.js';
 import type { CommitBatch } from './commit-batch.js';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
@@ -12,10 +11,10 @@ import type { BuildsTable, Database } from './schema.js';
 import { StoreConflictError } from './store.js';
 import type {
   Announcement,
-  Build,
   BuildFilter,
   BuildStatus,
   BuildView,
+  NewBuild,
   Store,
   WriteOptions,
 } from './store.js';
@@ -72,16 +71,7 @@ export class KyselyBuilds implements Pick<Store, BuildQueries> {
     this.compiled = new CompiledQueries(db);
   }
 
-  async createBuild(
-    input: {
-      jobId: number;
-      plan: PlanNode;
-      at: number;
-      manual?: boolean;
-      checkRequest?: Build['checkRequest'];
-    },
-    write?: WriteOptions,
-  ): Promise<BuildView> {
+  async createBuild(input: NewBuild, write?: WriteOptions): Promise<BuildView> {
     return conflictsAs(`build of job ${input.jobId}`, () =>
       this.db.transaction().execute(async (trx) => {
         if (write?.deferCommit) this.batch?.deferCommit();

@@ -374,6 +374,15 @@ export interface BuildEvent {
   at: number;
 }
 
+/** A build to create (Store.createBuild). */
+export interface NewBuild {
+  jobId: number;
+  plan: PlanNode;
+  at: number;
+  manual?: boolean;
+  checkRequest?: Build['checkRequest'];
+}
+
 /** A step run to create (Store.createStepRun). */
 export interface NewStepRun {
   buildId: number;
@@ -560,16 +569,7 @@ export interface Store {
 
   // Builds.
   /** Creates a pending build named after the job's nextBuildNumber, which it increments. */
-  createBuild(
-    input: {
-      jobId: number;
-      plan: PlanNode;
-      at: number;
-      manual?: boolean;
-      checkRequest?: Build['checkRequest'];
-    },
-    write?: WriteOptions,
-  ): Promise<BuildView>;
+  createBuild(input: NewBuild, write?: WriteOptions): Promise<BuildView>;
   getBuild(id: number): Promise<BuildView | undefined>;
   getBuildByName(jobId: number, name: string): Promise<BuildView | undefined>;
   /** Newest first. */
