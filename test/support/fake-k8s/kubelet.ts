@@ -420,6 +420,9 @@ export class PodWorker {
       c.previousLogs = c.logs;
       c.logs = new LogBuffer(c.logRotateBytes);
     }
+    // terminate() aborts and then kills the containers it sees running, synchronously: a launch after
+    // the abort would escape it and write into the rootfs while teardown removes it.
+    if (signal.aborted) throw new Aborted();
     const imageDirs = writeImageFiles(c.rootfs, imageConfig(this.k.opts.images, c.spec.image));
     const proc = launch({
       isolation: this.k.opts.isolation,
