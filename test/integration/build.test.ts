@@ -130,7 +130,7 @@ describe('a build on the embedded defaults', () => {
       hub,
       'long',
       shellPipeline(
-        'echo started; echo $$ > "$PIDFILE"; exec sleep 600',
+        'echo $$ > "$PIDFILE"; echo started; exec sleep 600',
         `    params: { PIDFILE: ${agent.dir}/pid }\n`,
       ),
     );
