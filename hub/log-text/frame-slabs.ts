@@ -29,8 +29,8 @@ export class FrameSlabs {
 
   constructor(
     private readonly slabBytes = 1024 * 1024,
-    /** Slabs kept for reuse; more are left to the GC. */
-    private readonly maxFree = 16,
+    /** Slabs kept for reuse (8 MiB at most, held after logs stop); more are left to the GC. */
+    private readonly maxFree = 8,
   ) {}
 
   /** A frame of `size` bytes, with one reference held for the caller (give it back with `release`). */
