@@ -6,6 +6,7 @@
 
 import type { ServerResponse } from 'node:http';
 import type { BuildEvents } from '../events/build-events.js';
+import { FrameSlabs, type FrameSlab, type SlabFrame } from '../log-text/frame-slabs.js';
 import { frameWithPayload, payloadFieldPrefix } from '../log-text/log-payload.js';
 import type { BuildEvent, Store } from '../store/store.js';
 
@@ -43,8 +44,53 @@ function frameJson(event: BuildEvent): Buffer {
 }
 
 /** A log event with its payload kept as bytes: escaped straight into the frame, never decoded. */
-function framePayload(event: BuildEvent, { data, bytes }: { data: string; bytes: Buffer }): Buffer {
-  return frameWithPayload(Buffer.from(frameHead(event) + payloadFieldPrefix(data)), bytes, FRAME_TAIL);
+function framePayload(
+  event: BuildEvent,
+  { data, bytes }: { data: string; bytes: Buffer },
+  allocate?: (size: number) => Buffer,
+): Buffer {
+  return frameWithPayload(
+    Buffer.from(frameHead(event) + payloadFieldPrefix(data)),
+    bytes,
+    FRAME_TAIL,
+    allocate,
+  );
+}
+
+/**
+ * The streams' frames of log events, carved from reused slabs (frame-slabs.ts). A frame is shared by
+ * the readers that write it in the turn it was made (a batch is published to every reader at once);
+ * the turn's own reference is dropped on the next tick, and a later reader of the same event gets a
+ * frame of its own. Each write holds a reference until Node is done with its bytes.
+ */
+const slabs = new FrameSlabs();
+const slabFrames = new WeakMap<BuildEvent, SlabFrame>();
+let madeThisTurn: BuildEvent[] = [];
+
+function sharedFrame(event: BuildEvent): SlabFrame {
+  let made = slabFrames.get(event);
+  if (made) return made;
+  if (!event.logPayload) return { frame: formatEvent(event), slab: undefined };
+  let slab: FrameSlab | undefined;
+  const frame = framePayload(event, event.logPayload, (size) => {
+    const taken = slabs.take(size);
+    slab = taken.slab;
+    return taken.frame;
+  });
+  made = { frame, slab };
+  slabFrames.set(event, made);
+  if (madeThisTurn.length === 0) process.nextTick(endTurn);
+  madeThisTurn.push(event);
+  return made;
+}
+
+function endTurn(): void {
+  const events = madeThisTurn;
+  madeThisTurn = [];
+  for (const event of events) {
+    slabs.release(slabFrames.get(event)?.slab);
+    slabFrames.delete(event);
+  }
 }
 
 const FRAME_TAIL = Buffer.from('}}\n\n');
@@ -101,7 +147,9 @@ export async function streamBuildEvents(
       res.cork();
       process.nextTick(uncork);
     }
-    const ok = res.write(formatEvent(event));
+    const { frame, slab } = sharedFrame(event);
+    slabs.retain(slab);
+    const ok = slab ? res.write(frame, () => slabs.release(slab)) : res.write(frame);
     if (isFinalStatus(event)) finish();
     return ok;
   };
