@@ -11,6 +11,7 @@ import type { DialectAdapter } from 'kysely';
 import { kyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
+import { runCompiledDirectly } from './compiled-queries.js';
 import { checkpointOnWorker } from './sqlite-checkpointer.js';
 import { withStatementCache } from './statement-cache.js';
 import type { CommitBatch } from './commit-batch.js';
@@ -86,6 +87,7 @@ export async function openSqliteDatabase(
       : checkpointOnWorker(sqlite, file, withStatementCache(sqlite), () => lock.close());
   const db = new Kysely<Database>({ dialect: new OutpostSqliteDialect({ database }) });
   commitBatches.set(db, database.batch);
+  runCompiledDirectly(db as unknown as Kysely<unknown>, database);
   return db;
 }
 
