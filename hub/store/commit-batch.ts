@@ -34,11 +34,6 @@ export class CommitBatch {
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
-  /** A Kysely transaction holds the connection (between its begin and its commit or rollback). */
-  get transactionOpen(): boolean {
-    return this.inTransaction;
-  }
-
   /** Calls `listener` after each COMMIT (the checkpoint worker counts them: sqlite-checkpointer.ts). */
   afterCommit(listener: () => void): void {
     this.committed.push(listener);

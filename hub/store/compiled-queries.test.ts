@@ -3,11 +3,10 @@
 // (sqlite.test.ts, on SQLite and PostgreSQL) cover the queries the store compiles this way.
 
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, sql, SqliteDialect, type ExpressionBuilder } from 'kysely';
+import { Kysely, SqliteDialect, type ExpressionBuilder } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CompiledQueries } from './compiled-queries.js';
 import { EncryptionPlugin, FieldCipher } from './encryption.js';
-import { openSqliteDatabase } from './sqlite.js';
 
 interface Db {
   items: { id: number; kind: string; owner: string | null };
@@ -116,43 +115,5 @@ describe('CompiledQueries', () => {
     const raw = await sealed.selectFrom('step_runs').select('spec').orderBy('id').execute();
     expect(raw.map((r) => r.spec.startsWith('enc:v1:'))).toEqual([true, true]);
     await sealed.destroy();
-  });
-
-  it("on the hub's SQLite, runs on the connection yet never inside another caller's transaction", async () => {
-    // The store's SQLite runs compiled SQL on its connection directly (runCompiledDirectly), not
-    // through Kysely's connection mutex: a statement outside a transaction must still wait for one.
-    const hub = (await openSqliteDatabase({ memory: true })) as unknown as Kysely<Db>;
-    await sql`create table items (id integer primary key, kind text not null, owner text)`.execute(hub);
-    const queries = new CompiledQueries(hub);
-    const insert = (on: Kysely<Db>, id: number) =>
-      queries.executeOn(
-        on,
-        'insert',
-        (i: number) => hub.insertInto('items').values({ id: i, kind: 'job', owner: null }),
-        id,
-      );
-    const ids = async (on: Kysely<Db>) =>
-      (await queries.executeOn(on, 'ids', () => hub.selectFrom('items').select('id').orderBy('id'))).rows.map(
-        (r) => r.id,
-      );
-    let inside!: () => void;
-    const begun = new Promise<void>((resolve) => (inside = resolve));
-    let undo!: () => void;
-    const undone = new Promise<void>((resolve) => (undo = resolve));
-    const transaction = hub.transaction().execute(async (trx) => {
-      await insert(trx, 1);
-      expect(await ids(trx)).toEqual([1]);
-      inside();
-      await undone;
-      throw new Error('rolled back');
-    });
-    await begun;
-    // Called while the transaction holds the connection: it runs after it, so the rollback leaves it.
-    const outside = insert(hub, 2);
-    undo();
-    await expect(transaction).rejects.toThrow('rolled back');
-    expect((await outside).numAffectedRows).toBe(1n);
-    expect(await ids(hub)).toEqual([2]);
-    await hub.destroy();
   });
 });

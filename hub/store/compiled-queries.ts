@@ -4,30 +4,8 @@
 // once per shape with placeholders, and later calls bind their values to the SQL it produced. The
 // results still pass through the plugins (decryption); the queries are written as usual with Kysely,
 // so they run unchanged on SQLite and PostgreSQL.
-//
-// On SQLite without plugins the SQL then runs on the connection at once (`runCompiledDirectly`), not
-// through Kysely's executor: its connection mutex, provider and result transform cost several promises
-// per statement around a call that is synchronous anyway (better-sqlite3), about as much hub CPU per
-// statement as SQLite's own work (docs/performance.md, session 12).
 
-import { CompiledQuery, type Compilable, type Kysely, type QueryResult, type SqliteDatabase } from 'kysely';
-import type { CommitBatch } from './commit-batch.js';
-
-/** SQLite's one connection as the store opened it: its statement cache and commit batch. */
-type DirectSqlite = Pick<SqliteDatabase, 'prepare'> & { batch: CommitBatch };
-
-/** The Kysely instances whose compiled queries run straight on their SQLite connection. */
-const direct = new WeakMap<object, DirectSqlite>();
-
-/**
- * Compiled queries of `db` (a SQLite database without plugins) run on `sqlite` directly: inside a
- * transaction of `db` (the caller holds the connection, as Kysely's would) and outside any (an
- * autocommit statement, after the commit batch's own `beforeStatement`). While another caller's
- * transaction holds the connection, a statement outside it still waits its turn through Kysely.
- */
-export function runCompiledDirectly(db: Kysely<unknown>, sqlite: DirectSqlite): void {
-  direct.set(db, sqlite);
-}
+import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely';
 
 /** Where each of a compiled query's parameters comes from: an argument (its index), or a constant. */
 type Binding = { arg: number } | { value: unknown };
@@ -47,12 +25,8 @@ interface Compiled {
 export class CompiledQueries<DB> {
   /** By shape: its SQL, or 'per call' for a shape whose values a plugin transforms. */
   private readonly compiled = new Map<string, Compiled | 'per call'>();
-  /** SQLite's connection when this instance's queries may run on it directly (runCompiledDirectly). */
-  private readonly sqlite: DirectSqlite | undefined;
 
-  constructor(private readonly db: Kysely<DB>) {
-    this.sqlite = db.getExecutor().plugins.length === 0 ? direct.get(db) : undefined;
-  }
+  constructor(private readonly db: Kysely<DB>) {}
 
   execute<R, A extends unknown[]>(
     shape: string,
@@ -76,24 +50,8 @@ export class CompiledQueries<DB> {
     }
     if (found === 'per call') return db.executeQuery<R>(build(...args).compile());
     const parameters = found.bindings.map((b) => ('arg' in b ? args[b.arg] : b.value));
-    const sqlite = this.sqlite;
-    // A transaction of this database holds the connection for its caller; a statement outside one runs
-    // now only if no transaction is open on it (else it would run inside someone else's).
-    if (
-      sqlite !== undefined &&
-      (db.isTransaction ? db.getExecutor().plugins.length === 0 : !sqlite.batch.transactionOpen)
-    )
-      return runOn<R>(sqlite, found.sql, parameters);
     return db.executeQuery<R>(CompiledQuery.raw(found.sql, parameters));
   }
-}
-
-/** What Kysely's SQLite connection does with a statement (kysely/dist/esm/dialect/sqlite/sqlite-driver.js). */
-function runOn<R>(sqlite: DirectSqlite, sql: string, parameters: unknown[]): QueryResult<R> {
-  const statement = sqlite.prepare(sql);
-  if (statement.reader) return { rows: statement.all(parameters) as R[] };
-  const { changes, lastInsertRowid } = statement.run(parameters);
-  return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
 }
 
 /**

@@ -11,7 +11,6 @@ import type { DialectAdapter } from 'kysely';
 import { kyselyStore } from './kysely-store.js';
 import { migrateToLatest } from './migrations/index.js';
 import type { Database } from './schema.js';
-import { runCompiledDirectly } from './compiled-queries.js';
 import { checkpointOnWorker } from './sqlite-checkpointer.js';
 import { withStatementCache } from './statement-cache.js';
 import type { CommitBatch } from './commit-batch.js';
@@ -87,7 +86,6 @@ export async function openSqliteDatabase(
       : checkpointOnWorker(sqlite, file, withStatementCache(sqlite), () => lock.close());
   const db = new Kysely<Database>({ dialect: new OutpostSqliteDialect({ database }) });
   commitBatches.set(db, database.batch);
-  runCompiledDirectly(db as unknown as Kysely<unknown>, database);
   return db;
 }
 
