@@ -33,7 +33,11 @@ export interface ThroughputResult {
 
 const AGENTS = 20;
 const CAPACITY = 50;
-const WARMUP_BUILDS = 200;
+/**
+ * Builds before the timed run. OUTPOST_BENCH_WARMUP_BUILDS overrides it, to see how much of the CPU per
+ * step is V8 still optimizing the hub's code (docs/performance.md, session 12).
+ */
+const WARMUP_BUILDS = Number(process.env.OUTPOST_BENCH_WARMUP_BUILDS ?? 200);
 const BUILDS = 3_000;
 /** HTTP triggers in flight at once. */
 const CONCURRENCY = 32;
