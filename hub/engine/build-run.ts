@@ -122,6 +122,9 @@ export class BuildRun {
         return this.started();
       },
     );
+    // The caller has the write's failure; a failed retry is the next write's, which awaits it. With no
+    // next write (a hub stopping closed its store), it must not end the process as an unhandled rejection.
+    this.startStored.catch(() => undefined);
     return written;
   }
 

@@ -315,8 +315,11 @@ export class AgentSession implements AgentConnection {
     return this.inbox?.caughtUp() ?? Promise.resolve();
   }
 
+  /** Tells the agent the hub no longer honours the lease; later messages naming it are dropped unanswered. */
   revoke(leaseId: string, reason: string): void {
     this.leases.delete(leaseId);
+    // Once per lease: an Accept, log chunk or Started the agent sent before it read this gets no second one.
+    this.revoked.add(leaseId);
     this.send({ msg: { $case: 'leaseRevoked', value: { leaseId, reason } } });
   }
 
@@ -558,7 +561,6 @@ export class AgentSession implements AgentConnection {
   private refuse(leaseId: string, reason: string): void {
     this.deps.metrics.staleMessages.inc();
     if (this.revoked.has(leaseId)) return;
-    this.revoked.add(leaseId);
     this.log.info({ leaseId, reason }, 'message for a stale lease refused');
     this.revoke(leaseId, reason);
   }

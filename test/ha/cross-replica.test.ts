@@ -155,9 +155,14 @@ describe.skipIf(unavailable !== undefined)('requests spread over hub replicas', 
         expect(frames.last).toEqual({ exit: 0 });
       }
       // Each intercept audited once, by the replica holding the agent, with the caller and its address.
-      const audited = (await api<AuditEntrySummary[]>(b, 'GET', '/audit')).body.filter(
-        (e) => e.action === 'intercept',
-      );
+      // The row is written once the answer is out (an onResponse hook): the client can read the audit
+      // log before it, so wait for two rows (a third, within the wait, would still show below).
+      const interceptsAudited = async () =>
+        (await api<AuditEntrySummary[]>(b, 'GET', '/audit')).body.filter((e) => e.action === 'intercept');
+      await eventually('both intercepts audited', async () =>
+        (await interceptsAudited()).length >= 2 ? true : undefined,
+      ).catch(() => undefined);
+      const audited = await interceptsAudited();
       expect
         .soft(audited.map((e) => [e.user, e.target, e.source, e.status]))
         .toEqual(

@@ -41,6 +41,8 @@ const IN_FLIGHT = 3;
 const ROLLING_MS = Number(process.env.HA_ROLLING_MS ?? 20_000);
 /** One job per build (a task started twice is then seen in its job's file); enough for the stream. */
 const JOBS = 100 + Math.ceil(ROLLING_MS / 700);
+/** How long a lane waits for its build to end (a stuck build is counted, not waited for longer). */
+const BUILD_MS = 120_000;
 const TERMINAL = new Set(['succeeded', 'failed', 'errored', 'aborted']);
 const defer = cleanupAfterEach();
 
@@ -180,7 +182,11 @@ describe.skipIf(unavailable !== undefined)('hub replicas on one PostgreSQL', () 
       const stream = async (during: Promise<void>) => {
         const all: number[] = [];
         let over = false;
-        void during.finally(() => (over = true));
+        // Settled either way, the lanes stop; a failure is the Promise.all's below, not unhandled here.
+        void during.then(
+          () => (over = true),
+          () => (over = true),
+        );
         const lane = async () => {
           while (!over) {
             const id = await trigger();
@@ -188,18 +194,25 @@ describe.skipIf(unavailable !== undefined)('hub replicas on one PostgreSQL', () 
             await eventually(
               `build ${id} to end`,
               async () => (TERMINAL.has(await status(id)) ? true : undefined),
-              120_000,
+              BUILD_MS,
             ).catch(() => undefined);
           }
         };
         await Promise.all([during, ...Array.from({ length: IN_FLIGHT }, lane)]);
         return all;
       };
-      /** Waits until builds are under way (some log line stored) so a replica goes down mid-build. */
+      /**
+       * Waits until builds are under way (some lines printed) so a replica goes down mid-build. Pacing
+       * only: a stream that stalls is the lanes' to catch (each waits up to BUILD_MS for its build) and
+       * the tally's, so this waits as long; 30 s was too short for the first builds of three hubs and
+       * three agents just started on a loaded machine.
+       */
       const midBuild = async () => {
         const before = await outLines();
-        await eventually('lines being printed', async () =>
-          (await outLines()) > before + 20 ? true : undefined,
+        await eventually(
+          'lines being printed',
+          async () => ((await outLines()) > before + 20 ? true : undefined),
+          BUILD_MS,
         );
       };
       const outLines = async () => {

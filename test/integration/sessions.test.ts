@@ -397,6 +397,30 @@ describe('leases', () => {
     expect(again.spec?.run?.path).toBe(first.spec?.run?.path);
   });
 
+  it('tells an agent once that a lease is revoked, however many late messages name it', async () => {
+    const hub = await hubFor({ acceptWithinMs: 300 });
+    const late = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken('late'), {
+      agentName: 'late',
+    });
+    cleanups.push(() => late.close());
+    await late.next('welcome');
+    await setPipeline(hub, 'p', shellPipeline('echo hi'));
+    await triggerJob(hub, 'p', 'job');
+    const { leaseId } = await late.next('assign');
+    await late.next('leaseRevoked', (r) => r.leaseId === leaseId);
+    // The agent read its Assign late and acts on it: each message names a lease the hub already revoked.
+    late.send({ msg: { $case: 'accepted', value: { leaseId } } });
+    late.send({ msg: { $case: 'started', value: { leaseId, atUnixMs: Date.now() } } });
+    late.send(stdoutMessage(leaseId, 1, Buffer.from('late\n'), Date.now()));
+    // The session handles messages in order: once a probe is answered, the three above were handled.
+    late.send(stdoutMessage('probe', 1, Buffer.from('x')));
+    await late.next('leaseRevoked', (r) => r.leaseId === 'probe');
+    const revoked = late.received.filter(
+      (m) => m.msg?.$case === 'leaseRevoked' && m.msg.value.leaseId === leaseId,
+    );
+    expect(revoked).toHaveLength(1);
+  });
+
   it('answers messages about an unknown lease with LeaseRevoked', async () => {
     const hub = await hubFor();
     const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken());

@@ -38,6 +38,7 @@ import * as m0026 from './0026_log_payload_bytes.js';
 import * as m0030 from './0030_waiting_reason.js';
 import * as m0033 from './0033_signing_keys.js';
 import * as m0036 from './0036_step_runs_status_index.js';
+import * as m0040 from './0040_team_members_user_index.js';
 import { IdentityColumnsPlugin } from './identity-columns.js';
 
 /** Every migration by name, in the order they apply (tests take a prefix of it). */
@@ -66,6 +67,7 @@ export const migrations: Record<string, Migration> = {
   '0030_waiting_reason': m0030,
   '0033_signing_keys': m0033,
   '0036_step_runs_status_index': m0036,
+  '0040_team_members_user_index': m0040,
 };
 
 /** A Migrator of `list` (all by default; tests give the ones before a migration) for the dialect of `db`. */
