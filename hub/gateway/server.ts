@@ -66,6 +66,11 @@ export async function startGateway(
   const sessions = new Map<string, AgentSession>();
   /** Agent names that had a session with this process: another session of one is a reconnect. */
   const seen = new Set<string>();
+  /**
+   * Every connect call until its session has finished, its last store writes (the agent's state)
+   * included: close() waits for them, since the hub closes its store next.
+   */
+  const running = new Set<Promise<void>>();
   const server = new Server({
     'grpc.max_receive_message_length': deps.limits.maxMessageBytes,
     'grpc.max_send_message_length': deps.limits.maxMessageBytes,
@@ -126,7 +131,7 @@ export async function startGateway(
 
   server.addService(AgentGatewayService, {
     connect(call: ServerDuplexStream<AgentMessage, HubMessage>) {
-      void (async () => {
+      const ended = (async () => {
         const auth = await authenticate(call.metadata, call.getPeer());
         if ('ok' in auth) {
           call.emit('error', unauthenticated(auth));
@@ -163,6 +168,8 @@ export async function startGateway(
         log.error({ err }, 'agent session crashed');
         call.emit('error', { code: GrpcStatus.INTERNAL, details: 'internal error' });
       });
+      running.add(ended);
+      void ended.then(() => running.delete(ended));
     },
     uploadArtifact(
       call: ServerReadableStream<ArtifactUpload, ArtifactRef>,
@@ -224,6 +231,8 @@ export async function startGateway(
           resolve();
         });
       });
+      // The calls are over, but a session may still be storing that its agent disconnected.
+      await Promise.all(running);
     },
   };
 }
