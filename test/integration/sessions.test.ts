@@ -53,6 +53,16 @@ function heartbeatEvery(raw: RawAgent, ms: number): void {
   cleanups.push(() => clearInterval(beat));
 }
 
+/** A protocol agent named `name`, welcomed, and the Assign of the one-task build it then triggered. */
+async function assignedAgent(hub: TestHub, name: string, script: string) {
+  const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken(name), { agentName: name });
+  cleanups.push(() => raw.close());
+  await raw.next('welcome');
+  await setPipeline(hub, 'p', shellPipeline(script));
+  const buildId = await triggerJob(hub, 'p', 'job');
+  return { raw, buildId, assign: await raw.next('assign') };
+}
+
 async function agentFor(hub: TestHub, opts: Parameters<typeof startTestAgent>[1] = {}) {
   const agent = await startTestAgent(hub, opts);
   cleanups.push(() => agent.stop());
@@ -348,14 +358,7 @@ describe('heartbeats', () => {
 describe('leases', () => {
   it('re-queues an assignment that is not accepted in time to another agent', async () => {
     const hub = await hubFor({ acceptWithinMs: 300 });
-    const silent = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken('silent'), {
-      agentName: 'silent',
-    });
-    cleanups.push(() => silent.close());
-    await silent.next('welcome');
-    await setPipeline(hub, 'p', shellPipeline('echo ran once'));
-    const id = await triggerJob(hub, 'p', 'job');
-    const assign = await silent.next('assign');
+    const { raw: silent, buildId: id, assign } = await assignedAgent(hub, 'silent', 'echo ran once');
     const real = await agentFor(hub);
     await real.welcomed;
     const revoked = await silent.next('leaseRevoked', (r) => r.leaseId === assign.leaseId);
@@ -383,14 +386,7 @@ describe('leases', () => {
 
   it('offers the step again, later, to the only agent after it let an offer expire', async () => {
     const hub = await hubFor({ acceptWithinMs: 300 });
-    const slow = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken('slow'), {
-      agentName: 'slow',
-    });
-    cleanups.push(() => slow.close());
-    await slow.next('welcome');
-    await setPipeline(hub, 'p', shellPipeline('echo hi'));
-    await triggerJob(hub, 'p', 'job');
-    const first = await slow.next('assign');
+    const { raw: slow, assign: first } = await assignedAgent(hub, 'slow', 'echo hi');
     await slow.next('leaseRevoked', (r) => r.leaseId === first.leaseId);
     // The agent stays connected and idle: the step must not wait for ever on "rejected by every agent".
     const again = await slow.next('assign', (a) => a.leaseId !== first.leaseId);
@@ -399,14 +395,10 @@ describe('leases', () => {
 
   it('tells an agent once that a lease is revoked, however many late messages name it', async () => {
     const hub = await hubFor({ acceptWithinMs: 300 });
-    const late = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken('late'), {
-      agentName: 'late',
-    });
-    cleanups.push(() => late.close());
-    await late.next('welcome');
-    await setPipeline(hub, 'p', shellPipeline('echo hi'));
-    await triggerJob(hub, 'p', 'job');
-    const { leaseId } = await late.next('assign');
+    const {
+      raw: late,
+      assign: { leaseId },
+    } = await assignedAgent(hub, 'late', 'echo hi');
     await late.next('leaseRevoked', (r) => r.leaseId === leaseId);
     // The agent read its Assign late and acts on it: each message names a lease the hub already revoked.
     late.send({ msg: { $case: 'accepted', value: { leaseId } } });
