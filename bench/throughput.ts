@@ -37,7 +37,13 @@ const CAPACITY = 50;
  * Builds before the timed run. OUTPOST_BENCH_WARMUP_BUILDS overrides it, to see how much of the CPU per
  * step is V8 still optimizing the hub's code (docs/performance.md, session 12).
  */
-const WARMUP_BUILDS = Number(process.env.OUTPOST_BENCH_WARMUP_BUILDS ?? 200);
+function warmupBuilds(value: string | undefined): number {
+  if (value === undefined) return 200;
+  const n = Number(value);
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new Error(`OUTPOST_BENCH_WARMUP_BUILDS must be a whole number of builds, not "${value}"`);
+  return n;
+}
 const BUILDS = 3_000;
 /** HTTP triggers in flight at once. */
 const CONCURRENCY = 32;
@@ -141,7 +147,11 @@ export async function measureThroughput(store: BenchStore, builds = BUILDS): Pro
       job: 'one',
     });
     await within(30_000, 'load generator ready', generator.ready);
-    const warm = await within(60_000, 'throughput warm-up', generator.run(WARMUP_BUILDS));
+    const warm = await within(
+      60_000,
+      'throughput warm-up',
+      generator.run(warmupBuilds(process.env.OUTPOST_BENCH_WARMUP_BUILDS)),
+    );
     await within(30_000, 'warm-up builds succeeded', allSucceeded(hub.api, warm.buildIds));
 
     const cpuBefore = await cpuSeconds(hub.pid);
