@@ -101,11 +101,17 @@ export function buildApi(deps: ApiDeps) {
 
   // API answers are JSON for programs: never sniffed, framed, cached or sent a referrer. A route that
   // sets one of these itself (the web UI's pages and their cache policy) keeps its own.
+  // An answer leaves only once what it was read from is committed (a read sees writes still in SQLite's
+  // commit batch: Store.uncommitted), so no caller is shown a build a crash would then take back.
   // A callback hook, not an async one: no promise per answer between the handler and the socket write.
   app.addHook('onSend', (_req, reply, payload, done) => {
     for (const [name, value] of SECURITY_HEADER_ENTRIES)
       if (!reply.hasHeader(name)) void reply.header(name, value);
-    done(null, payload);
+    if (!deps.store.uncommitted()) return done(null, payload);
+    deps.store.durable().then(
+      () => done(null, payload),
+      (err: unknown) => done(err as Error),
+    );
   });
 
   app.setErrorHandler((err: unknown, req, reply) => {

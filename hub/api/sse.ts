@@ -107,6 +107,8 @@ export async function streamBuildEvents(
   store: Store,
   events: BuildEvents,
 ): Promise<void> {
+  // The stream's 200 says the build exists: not before the build's row is committed.
+  if (store.uncommitted()) await store.durable();
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-transform',
@@ -160,6 +162,8 @@ export async function streamBuildEvents(
     catchingUp = true;
     for (;;) {
       const page = await store.listBuildEvents(buildId, cursor, PAGE);
+      // Events read back may still wait in SQLite's commit batch: none leaves before its commit.
+      if (store.uncommitted()) await store.durable();
       if (closed()) return;
       if (page.length === 0) {
         if (!missed) break;

@@ -39,6 +39,7 @@ import type { LogWriter } from '../events/log-writer.js';
 import { logPayloadBytes } from '../log-text/log-payload.js';
 import { expiredReason, hasExpired } from '../auth/tokens.js';
 import type { HubMetrics } from '../metrics.js';
+import { AfterCommit } from '../store/after-commit.js';
 import type { LogAppendResult, Store, TokenRecord } from '../store/store.js';
 import { boundsViolation } from './agent-bounds.js';
 import type { HeartbeatTouches } from './heartbeat-touches.js';
@@ -130,6 +131,11 @@ export class AgentSession implements AgentConnection {
   private heartbeatSeq = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
+  /**
+   * What the hub sends the agent, each message once the writes made before it are committed: an agent
+   * is never told of a lease, a result or a decision a crash would then take back.
+   */
+  private readonly out: AfterCommit<HubMessage>;
   /** Made on first use after the Hello: most sessions of an idle fleet never log after connecting. */
   private agentLog: Logger | undefined;
   /** Log bytes handed to the LogWriter and not yet committed. */
@@ -159,6 +165,10 @@ export class AgentSession implements AgentConnection {
     private readonly onIdentified: (session: AgentSession) => void,
   ) {
     this.lastSeen = deps.now();
+    // A call the agent or an error ended takes no more writes; what it missed, it asks for again.
+    this.out = new AfterCommit(deps.store, (message) => {
+      if (!call.destroyed && !call.writableEnded) call.write(message);
+    });
     this.overrun = new Promise<never>((_, reject) => (this.rejectOverrun = reject));
     this.overrun.catch(() => undefined); // raced by the handling loop; nobody else waits on it
   }
@@ -216,7 +226,7 @@ export class AgentSession implements AgentConnection {
       if (attached && (await this.deps.dispatcher.detach(this))) {
         await this.deps.store.setAgentState(this.agentName, 'disconnected', this.deps.now(), this.sessionId);
       }
-      this.call.end();
+      this.out.whenSent(() => this.call.end());
     }
   }
 
@@ -242,7 +252,7 @@ export class AgentSession implements AgentConnection {
     if (this.closed) return;
     this.send({ msg: { $case: 'goAway', value: { reason } } });
     this.closed = true;
-    this.call.end();
+    this.out.whenSent(() => this.call.end());
   }
 
   assign(a: Assignment): void {
@@ -324,7 +334,7 @@ export class AgentSession implements AgentConnection {
   }
 
   private send(message: HubMessage): void {
-    if (!this.closed) this.call.write(message);
+    if (!this.closed) this.out.send(message);
   }
 
   private fail(code: GrpcStatus, details: string): void {

@@ -119,8 +119,8 @@ export class Scheduler {
 
   /**
    * Creates a manually triggered build; it starts once the scheduler lets it. Resolves once the build
-   * is committed: a build started at once shares that commit with its first step run (the reads come
-   * first, since a read commits what is pending: hub/store/commit-batch.ts).
+   * is committed: a build started at once shares that commit with its first step run, and with the
+   * other writes of the turn (hub/store/commit-batch.ts).
    */
   async trigger(job: Job): Promise<BuildView> {
     const pipeline = await this.startsAtOnce(job);

@@ -63,16 +63,27 @@ it('undoes only the rows of a deferred write that fails, keeping the others of i
   expect(committed()).toEqual([1, 3]);
 });
 
-it('commits the batch before a read, a plain write or a transaction that does not defer', async () => {
+it('commits the batch before a plain write or a transaction that does not defer', async () => {
   await deferred(1);
-  await sql`select count(*) from t`.execute(db);
-  expect(committed()).toEqual([1]);
+  await db.insertInto('t').values({ x: 2 }).execute();
+  expect(committed()).toEqual([1, 2]);
+  await deferred(3);
+  await db.transaction().execute((trx) => trx.insertInto('t').values({ x: 4 }).execute());
+  expect(committed()).toEqual([1, 2, 3, 4]);
+  expect(batch.pending()).toBe(false);
+});
+
+it('lets a read see the batch without committing it, and says it is pending until the commit', async () => {
+  expect(batch.pending()).toBe(false);
+  await deferred(1);
   await deferred(2);
-  await db.insertInto('t').values({ x: 3 }).execute();
-  expect(committed()).toEqual([1, 2, 3]);
-  await deferred(4);
-  await db.transaction().execute((trx) => trx.insertInto('t').values({ x: 5 }).execute());
-  expect(committed()).toEqual([1, 2, 3, 4, 5]);
+  const { rows } = await sql<{ n: number }>`select count(*) as n from t`.execute(db);
+  expect(rows[0]?.n).toBe(2);
+  expect(committed()).toEqual([]);
+  expect(batch.pending()).toBe(true);
+  await batch.durable();
+  expect(committed()).toEqual([1, 2]);
+  expect(batch.pending()).toBe(false);
 });
 
 it('commits what is deferred when the connection closes', async () => {

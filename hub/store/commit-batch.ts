@@ -2,12 +2,17 @@
 // (0.07 ms at the median, and the WAL pages it dirtied). A write the hub marks as deferred
 // (`deferCommit`) ends in a RELEASE instead: its rows stay in an open SQLite transaction, the "batch",
 // which later writes join (each in a SAVEPOINT of it, so a failed one undoes only its own rows) and
-// which commits once, at the end of the event-loop turn, or earlier when anything else uses the
-// connection: a read, a write outside a transaction, or a transaction that is not deferred (its caller
-// resolves only after its commit, as without batching). So nothing reads a deferred write before it
-// is durable, and a writer that defers must not let anything that depends on its write leave the hub
-// (an Assign, a FinishedAck, a build's end notice) before `durable()` resolves. A hub that dies before
-// the batch commits loses its writes as it would have lost the messages not yet read from its sockets.
+// which commits once, at the end of the event-loop turn, or earlier when a write does not defer: a write
+// outside a transaction, or a transaction that is not deferred (its caller resolves only after its
+// commit, as without batching). A read does not commit the batch: it runs inside it and sees its rows,
+// so the reads between a turn's writes (a trigger's token, job and pipeline, while other triggers'
+// builds wait in the batch) no longer cost a commit each. What a read returns may therefore not be
+// durable yet: nothing may leave the hub before the commit of what it was built from, so the hub's
+// outward paths wait while writes are uncommitted (`pending`, then `durable()`): every HTTP answer, each
+// SSE page read back, each message to an agent. A writer that defers follows the same rule for what
+// depends on its write (an Assign, a FinishedAck, a build's end notice). A hub that dies before the
+// batch commits loses its writes as it would have lost the messages not yet read from its sockets;
+// nobody outside has seen them.
 //
 // Kysely's SQLite driver runs `begin`, `commit` and `rollback` as statements; the statement cache
 // (statement-cache.ts) hands those to this batch instead of to SQLite.
@@ -76,11 +81,16 @@ export class CommitBatch {
   }
 
   /**
-   * A statement outside a transaction is about to run: a deferred write it might read, or that its
-   * own autocommit would take along unannounced, is committed first.
+   * A statement is about to run. Outside a transaction, a write's own autocommit would take the batch
+   * along unannounced, so the batch commits first; a read runs inside the batch (see above).
    */
-  beforeStatement(): void {
-    if (this.open && !this.inTransaction) this.commit();
+  beforeStatement(readonly: boolean): void {
+    if (this.open && !this.inTransaction && !readonly) this.commit();
+  }
+
+  /** Writes made so far wait for their commit: `durable()` would not resolve at once. */
+  pending(): boolean {
+    return this.open;
   }
 
   /** Resolves once every write made so far is committed (at once when nothing waits to be). */

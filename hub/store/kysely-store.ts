@@ -67,6 +67,7 @@ export function kyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): 
     ...methodsOf(new KyselyAgents(db)),
     ...methodsOf(new KyselyRetention(db)),
     durable: () => options.batch?.durable() ?? Promise.resolve(),
+    uncommitted: () => options.batch?.pending() ?? false,
     close: () => db.destroy(),
   };
 }

@@ -35,8 +35,6 @@ export function withStatementCache(
     prepare(sql) {
       const own = controls.get(sql);
       if (own) return own;
-      // Kysely runs the statement right after preparing it.
-      batch.beforeStatement();
       let stmt = cache.get(sql);
       if (stmt === undefined) {
         stmt = db.prepare(sql);
@@ -48,6 +46,8 @@ export function withStatementCache(
         cache.delete(sql);
       }
       cache.set(sql, stmt);
+      // Kysely runs the statement right after preparing it.
+      batch.beforeStatement(stmt.readonly);
       return stmt;
     },
   };

@@ -689,13 +689,20 @@ export interface Store {
    * its commit, and whatever depends on it outside the hub waits for this (at once when none waits).
    */
   durable(): Promise<void>;
+  /**
+   * Writes made so far wait for their commit (SQLite's commit batch). A read may then return rows that
+   * are not durable yet, so whatever leaves the hub waits for `durable()` while this is true; at once
+   * otherwise (always false on PostgreSQL, where every write commits before it resolves).
+   */
+  uncommitted(): boolean;
   close(): Promise<void>;
 }
 
 /**
  * `deferCommit`: the write may share its commit with later writes (SQLite's commit batch,
- * commit-batch.ts) and resolve before it; nothing reads it before that commit, but the caller must
- * await `Store.durable()` before anything depending on it leaves the hub. Elsewhere a plain commit.
+ * commit-batch.ts) and resolve before it; the hub's reads see it at once, so the caller, and every
+ * path out of the hub, awaits `Store.durable()` before anything depending on it leaves the hub.
+ * Elsewhere a plain commit.
  */
 export interface WriteOptions {
   deferCommit?: boolean;
