@@ -1,6 +1,9 @@
 // (c) Sustained steps per second through the hub: many protocol-level agents that finish every step
 // at once, and thousands of one-step builds triggered over HTTP with bounded concurrency. Measures the
-// hub's own capacity (trigger, engine, dispatch, results, events), not process spawning.
+// hub's own capacity (trigger, engine, dispatch, results, events), not process spawning. Two timed runs
+// of 3,000 builds on one hub: the first ("cold", after 200 warm-up builds) pays V8 compiling the hub's
+// code and a fresh WAL file growing; the second, on the same hub right after, is the steady state of a
+// hub that has run a while, and is the headline.
 //
 // On the file-backed store the hub is what users run: `node dist/hub/main.js` in a fresh data directory
 // (bench/child-hub.ts), a process of its own, and the agents and the HTTP client run in another, the load
@@ -16,12 +19,11 @@ import type { LoadGeneratorConfig, LoadReply, LoadRequest } from './load-generat
 import { cpuSeconds } from './logs.js';
 import { type BenchStore, type HubApi, sleep, startInProcessHub, taskPipeline, within } from './support.js';
 
-export interface ThroughputResult {
+/** One timed run of one-step builds on a hub. */
+export interface ThroughputRun {
   stepsPerS: number;
   builds: number;
   seconds: number;
-  /** Where the hub ran: its own process (`node dist/hub/main.js`) or inside the bench process. */
-  hubProcess: 'child' | 'in-process';
   /**
    * CPU time of the hub's process per step (user + system, from /proc). Unlike steps/s it hardly
    * depends on what else the machine runs: 1 ms per step is 1,000 steps/s on one core.
@@ -31,10 +33,24 @@ export interface ThroughputResult {
   loadCpuMsPerStep: number;
 }
 
+/**
+ * Two timed runs on one hub: `cold`, its first builds after a short warm-up, while V8 still compiles
+ * the hub's code and its WAL file grows (docs/performance.md, session 12: ~40% of the CPU per step of a
+ * 1,000-build run); then the same number again on the same hub, the steady state a hub that has run a
+ * while is in, which the headline figures are.
+ */
+export interface ThroughputResult extends ThroughputRun {
+  /** Where the hub ran: its own process (`node dist/hub/main.js`) or inside the bench process. */
+  hubProcess: 'child' | 'in-process';
+  /** Builds the hub had run before the steady run was timed (warm-up and the cold run). */
+  buildsBefore: number;
+  cold: ThroughputRun;
+}
+
 const AGENTS = 20;
 const CAPACITY = 50;
 /**
- * Builds before the timed run. OUTPOST_BENCH_WARMUP_BUILDS overrides it, to see how much of the CPU per
+ * Builds before the cold run. OUTPOST_BENCH_WARMUP_BUILDS overrides it, to see how much of the CPU per
  * step is V8 still optimizing the hub's code (docs/performance.md, session 12).
  */
 function warmupBuilds(value: string | undefined): number {
@@ -129,7 +145,34 @@ async function allSucceeded(api: HubApi, ids: number[]): Promise<number> {
   return lastEnd;
 }
 
-/** `builds`: how many one-step builds are timed (fewer for a quick comparison on a busy machine). */
+/** Runs `builds` one-step builds through the generator and times them against the hub's clock and CPU. */
+async function timedRun(
+  hub: HubUnderTest,
+  generator: ReturnType<typeof startLoadGenerator>,
+  builds: number,
+): Promise<ThroughputRun> {
+  const cpuBefore = await cpuSeconds(hub.pid);
+  const startedAt = Date.now();
+  const timed = await within(90_000, 'throughput run', generator.run(builds));
+  // Every step's end is acknowledged; the builds' own ends follow within a few ms. Let them, then
+  // take the hub's CPU before the reads below add to it.
+  await sleep(200);
+  let cpuAfter = await cpuSeconds(hub.pid);
+  const readAt = Date.now();
+  const lastEnd = await within(60_000, 'builds read back', allSucceeded(hub.api, timed.buildIds));
+  // A build that ended after that reading (a slow machine): count the reads too rather than miss its end.
+  if (lastEnd > readAt) cpuAfter = await cpuSeconds(hub.pid);
+  const seconds = (lastEnd - startedAt) / 1000;
+  return {
+    stepsPerS: builds / seconds,
+    builds,
+    seconds,
+    hubCpuMsPerStep: ((cpuAfter - cpuBefore) * 1000) / builds,
+    loadCpuMsPerStep: timed.cpuMs / builds,
+  };
+}
+
+/** `builds`: how many one-step builds each timed run has (fewer for a quick comparison on a busy machine). */
 export async function measureThroughput(store: BenchStore, builds = BUILDS): Promise<ThroughputResult> {
   const hub = await startHubUnderTest(store);
   let generator: ReturnType<typeof startLoadGenerator> | undefined;
@@ -147,32 +190,16 @@ export async function measureThroughput(store: BenchStore, builds = BUILDS): Pro
       job: 'one',
     });
     await within(30_000, 'load generator ready', generator.ready);
-    const warm = await within(
-      60_000,
-      'throughput warm-up',
-      generator.run(warmupBuilds(process.env.OUTPOST_BENCH_WARMUP_BUILDS)),
-    );
+    const warmup = warmupBuilds(process.env.OUTPOST_BENCH_WARMUP_BUILDS);
+    const warm = await within(60_000, 'throughput warm-up', generator.run(warmup));
     await within(30_000, 'warm-up builds succeeded', allSucceeded(hub.api, warm.buildIds));
-
-    const cpuBefore = await cpuSeconds(hub.pid);
-    const startedAt = Date.now();
-    const timed = await within(90_000, 'throughput run', generator.run(builds));
-    // Every step's end is acknowledged; the builds' own ends follow within a few ms. Let them, then
-    // take the hub's CPU before the reads below add to it.
-    await sleep(200);
-    let cpuAfter = await cpuSeconds(hub.pid);
-    const readAt = Date.now();
-    const lastEnd = await within(60_000, 'builds read back', allSucceeded(hub.api, timed.buildIds));
-    // A build that ended after that reading (a slow machine): count the reads too rather than miss its end.
-    if (lastEnd > readAt) cpuAfter = await cpuSeconds(hub.pid);
-    const seconds = (lastEnd - startedAt) / 1000;
+    const cold = await timedRun(hub, generator, builds);
+    const steady = await timedRun(hub, generator, builds);
     return {
-      stepsPerS: builds / seconds,
-      builds,
-      seconds,
+      ...steady,
       hubProcess: store === 'file' ? 'child' : 'in-process',
-      hubCpuMsPerStep: ((cpuAfter - cpuBefore) * 1000) / builds,
-      loadCpuMsPerStep: timed.cpuMs / builds,
+      buildsBefore: warmup + builds,
+      cold,
     };
   } finally {
     await generator?.close();
