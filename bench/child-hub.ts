@@ -72,22 +72,33 @@ const nodeArgs = (variable: string): string[] => process.env[variable]?.split(' 
 /** Where a hub child's lines that are not its JSON log go (V8's traces), if anywhere. */
 const traceFile = process.env.OUTPOST_BENCH_HUB_STDOUT_FILE;
 
-/** Starts `node dist/agent/main.js -c config`, with OUTPOST_BENCH_AGENT_NODE_ARGS before the script. */
-export function spawnAgent(config: string): ChildProcess {
-  return spawnNode([...nodeArgs('OUTPOST_BENCH_AGENT_NODE_ARGS'), 'dist/agent/main.js', '-c', config]);
+/**
+ * Starts `node dist/agent/main.js -c config`, with OUTPOST_BENCH_AGENT_NODE_ARGS before the script and
+ * `agentArgs` (e.g. `--log-level debug`) after it.
+ */
+export function spawnAgent(config: string, agentArgs: string[] = []): ChildProcess {
+  return spawnNode([
+    ...nodeArgs('OUTPOST_BENCH_AGENT_NODE_ARGS'),
+    'dist/agent/main.js',
+    '-c',
+    config,
+    ...agentArgs,
+  ]);
 }
 
 /**
  * Starts `node dist/hub/main.js` on ephemeral ports and waits for its `hub ready` log line. Its agent
- * gateway speaks plaintext, or TLS with `tls`.
+ * gateway speaks plaintext, or TLS with `tls`. `nodeArgs` go before the script, after
+ * OUTPOST_BENCH_HUB_NODE_ARGS (a bench's own preload, e.g. bench/hub-marks.ts).
  */
 export async function spawnHub(
   dataDir: string,
   extraArgs: string[] = [],
-  opts: { tls?: { certFile: string; keyFile: string } } = {},
+  opts: { tls?: { certFile: string; keyFile: string }; nodeArgs?: string[] } = {},
 ): Promise<{ child: ChildProcess; url: string; grpcPort: number }> {
   const child = spawnNode([
     ...nodeArgs('OUTPOST_BENCH_HUB_NODE_ARGS'),
+    ...(opts.nodeArgs ?? []),
     'dist/hub/main.js',
     '--data-dir',
     dataDir,
@@ -130,12 +141,15 @@ export interface ChildHub {
   close: () => Promise<void>;
 }
 
-/** `node dist/hub/main.js` in a fresh data dir (building dist/ first if stale), logged in as admin. */
-export async function startChildHub(): Promise<ChildHub> {
+/**
+ * `node dist/hub/main.js` in a fresh data dir (building dist/ first if stale), logged in as admin.
+ * `nodeArgs`: Node.js flags before the script (see spawnHub).
+ */
+export async function startChildHub(opts: { nodeArgs?: string[] } = {}): Promise<ChildHub> {
   await ensureBuilt();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'outpost-bench-hub-'));
   const dataDir = path.join(dir, 'hub');
-  const started = await spawnHub(dataDir);
+  const started = await spawnHub(dataDir, [], { nodeArgs: opts.nodeArgs ?? [] });
   const close = async () => {
     await kill(started.child);
     await rm(dir, { recursive: true, force: true });

@@ -85,6 +85,11 @@ const atLeast = (v: number | undefined, limit: number) => (v === undefined ? und
 /** The in-process hub's rows; the extra stores' say so in their name as well as in the store column. */
 function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStore): Row[] {
   const tag = { file: '', postgres: ' [postgresql]', memory: ' [:memory:]' }[store];
+  // Where the build rows' hub and agent ran (bench/build.ts): as users run them, or in the bench process.
+  const buildLayout =
+    h.build?.layout === 'in-process'
+      ? 'hub and agent in the bench process'
+      : 'hub and agent in their own processes';
   const rtt = floor?.rtt.p50;
   const rttInProcess = floor?.rttInProcess.p50;
   return [
@@ -126,7 +131,7 @@ function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStor
       pass: undefined,
     },
     {
-      metric: `build p50 / p99 (trigger -> succeeded, \`true\`)${tag}`,
+      metric: `build p50 / p99 (trigger -> succeeded, \`true\`; ${buildLayout})${tag}`,
       value: ms(h.build),
       // Dominated by spawning a process: a ratio to the RTT would say nothing.
       floor: '',
@@ -139,6 +144,19 @@ function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStor
       // From the agent's step timelines (agent/step-timeline.ts): where the agent's part of a build goes.
       metric: `build: agent, Assign -> process spawned; process ended -> Finished sent, p50 / p99${tag}`,
       value: h.build ? `${ms(h.build.agentStart)}; ${ms(h.build.agentEnd)}` : 'n/a',
+      floor: '',
+      ratio: '',
+      target: '',
+      store: STORE_LABELS[store],
+      pass: undefined,
+    },
+    {
+      // Only with the hub and the agent in processes of their own (/proc): the figure to compare on a busy machine.
+      metric: `build: CPU per build, hub process / agent process (not its step host)${tag}`,
+      value:
+        h.build && h.build.layout === 'processes'
+          ? `${fmt(h.build.hubCpuMsPerBuild)} ms / ${fmt(h.build.agentCpuMsPerBuild)} ms`
+          : 'n/a',
       floor: '',
       ratio: '',
       target: '',
@@ -192,7 +210,7 @@ function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStor
     },
     // One build's marks on one clock (hub, agent, step host, client), in the order they happen.
     ...(h.build?.timeline ?? []).map((t): Row => ({
-      metric: `build timeline, p10 / p50 ms after the trigger: ${t.mark}${tag}`,
+      metric: `build timeline (${buildLayout}), p10 / p50 ms after the trigger: ${t.mark}${tag}`,
       value: `${fmt(t.p10)} / ${fmt(t.p50)}`,
       floor: '',
       ratio: '',
@@ -515,6 +533,15 @@ function hubFigures(h: HubFigures, suffix = ''): Record<string, number | string 
     build_agent_setup_p50_ms: v(h.build?.agentSetup.p50),
     build_agent_deliver_p50_ms: v(h.build?.agentDeliver.p50),
     build_agent_fork_exec_p50_ms: v(h.build?.agentForkExec.p50),
+    // Null unless the hub and the agent ran in processes of their own.
+    build_hub_cpu_ms_per_build: v(h.build?.hubCpuMsPerBuild),
+    build_agent_cpu_ms_per_build: v(h.build?.agentCpuMsPerBuild),
+    // Where the build figures' hub and agent ran (session 13: their own processes on the file store).
+    build_layout: h.build
+      ? h.build.layout === 'processes'
+        ? 'hub and agent in their own processes'
+        : 'hub and agent in the bench process'
+      : null,
     steps_per_s: v(h.throughput?.stepsPerS),
     steps_builds: v(h.throughput?.builds),
     steps_hub_cpu_ms_per_step: v(h.throughput?.hubCpuMsPerStep),
@@ -698,7 +725,10 @@ async function main(): Promise<void> {
     if (wanted('dispatch'))
       h.dispatch = await step(`(a) dispatch latency${on}`, () => measureDispatch(store));
     if (wanted('build'))
-      h.build = await step(`(b) one-step build latency, real agent${on}`, () => measureBuild(store));
+      h.build = await step(
+        `(b) one-step build latency, real agent, ${store === 'file' ? 'hub and agent in their own processes' : 'hub and agent in the bench process'}${on}`,
+        () => measureBuild(store),
+      );
     if (wanted('throughput')) h.throughput = await step(`(c) steps/s${on}`, () => measureThroughput(store));
   };
   await measureHub(r, 'file');
