@@ -98,6 +98,12 @@ const AGENT_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,62}$/;
 
 /** Messages read and waiting to be handled, per session, before the hub stops reading its stream. */
 const INBOX_CAPACITY = 16;
+/**
+ * Revoked leases a session remembers, to answer late messages naming one only once. A session lives as
+ * long as its agent's connection (weeks), so the oldest are forgotten: one of those named again is told
+ * again, which the agent ignores.
+ */
+export const REVOKED_KEPT = 1024;
 
 /**
  * The agent's identity at the hub: its name within its cluster. A Helm release names each agent after
@@ -330,6 +336,10 @@ export class AgentSession implements AgentConnection {
     this.leases.delete(leaseId);
     // Once per lease: an Accept, log chunk or Started the agent sent before it read this gets no second one.
     this.revoked.add(leaseId);
+    if (this.revoked.size > REVOKED_KEPT) {
+      const [oldest] = this.revoked;
+      if (oldest !== undefined) this.revoked.delete(oldest);
+    }
     this.send({ msg: { $case: 'leaseRevoked', value: { leaseId, reason } } });
   }
 

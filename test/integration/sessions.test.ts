@@ -15,6 +15,7 @@ import {
   type ProtocolVersion,
 } from '../../proto/gen/outpost/v1/agent.js';
 import type { AgentSummary } from '../../hub/api/types.js';
+import { REVOKED_KEPT } from '../../hub/gateway/session.js';
 import {
   finalStatus,
   logText,
@@ -411,6 +412,23 @@ describe('leases', () => {
       (m) => m.msg?.$case === 'leaseRevoked' && m.msg.value.leaseId === leaseId,
     );
     expect(revoked).toHaveLength(1);
+  });
+
+  it('remembers the latest revoked leases only, telling the agent again of one it forgot', async () => {
+    const hub = await hubFor();
+    const raw = rawAgent(`127.0.0.1:${hub.grpcPort}`, await hub.newAgentToken());
+    cleanups.push(() => raw.close());
+    await raw.next('welcome');
+    for (let i = 0; i <= REVOKED_KEPT; i++) raw.send(stdoutMessage(`gone-${i}`, 1, Buffer.from('x')));
+    await raw.next('leaseRevoked', (r) => r.leaseId === `gone-${REVOKED_KEPT}`);
+    // gone-0 was forgotten when gone-1024 was revoked; gone-1 is still remembered.
+    raw.send(stdoutMessage('gone-1', 2, Buffer.from('x')));
+    raw.send(stdoutMessage('gone-0', 2, Buffer.from('x')));
+    raw.send(stdoutMessage('probe', 1, Buffer.from('x')));
+    await raw.next('leaseRevoked', (r) => r.leaseId === 'probe');
+    const told = (id: string) =>
+      raw.received.filter((m) => m.msg?.$case === 'leaseRevoked' && m.msg.value.leaseId === id).length;
+    expect([told('gone-0'), told('gone-1')]).toEqual([2, 1]);
   });
 
   it('answers messages about an unknown lease with LeaseRevoked', async () => {
