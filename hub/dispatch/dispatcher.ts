@@ -18,12 +18,12 @@
 //
 // All mutations run one at a time (`serial`) so two drains never hand out the same step.
 
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { StoredDispatchSpec } from '../engine/dispatched-step.js';
 import type { Announcement, StepRun, Store, WriteOptions } from '../store/store.js';
 import type { HubMetrics } from '../metrics.js';
 import type { ReplicaSignals } from '../replicas/signals.js';
+import { newLeaseId } from './lease-id.js';
 import { deadlineMs, storedStatus, transition, type LeaseEvent, type LeaseState } from './lease-machine.js';
 import {
   agentMayRun,
@@ -292,7 +292,7 @@ export class Dispatcher {
         return run;
       }
       const { agent, pool } = choice;
-      const claim = { leaseId: randomUUID(), agentName: agent.agentName, pool: pool.name };
+      const claim = { leaseId: newLeaseId(), agentName: agent.agentName, pool: pool.name };
       const selected = await this.listener.selected(
         { stepRunId: 0, buildId: step.buildId, planId: step.planId },
         agent.agentName,
@@ -915,7 +915,7 @@ export class Dispatcher {
    */
   private async assign(entry: QueueEntry, choice: Candidate): Promise<void> {
     const { agent, pool } = choice;
-    const leaseId = randomUUID();
+    const leaseId = newLeaseId();
     const claim = { leaseId, agentName: agent.agentName, pool: pool.name };
     const selected = await this.listener.selected(
       { stepRunId: entry.stepRunId, buildId: entry.buildId },
