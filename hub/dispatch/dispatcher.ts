@@ -552,7 +552,7 @@ export class Dispatcher {
     await this.apply(lease, { kind: 'abort', reason: ending.error });
     const { conn } = lease;
     if (lease.state !== before && lease.state.kind === 'aborting' && conn)
-      this.send(() => conn.abort(lease.leaseId, this.opts.abortGraceMs, ending.error));
+      conn.abort(lease.leaseId, this.opts.abortGraceMs, ending.error);
     if (!this.leases.has(lease.leaseId)) await this.drain();
   }
 
@@ -642,16 +642,6 @@ export class Dispatcher {
     write?: WriteOptions,
   ): Promise<boolean> {
     return this.store.updateStepRun(stepRunId, leaseId, patch, this.holder, announcement, write);
-  }
-
-  /**
-   * Sends to an agent once every write made so far is committed (the lease it names, the step's end),
-   * in the order asked: writes with `deferCommit` may still wait for their commit.
-   */
-  private send(message: () => void): void {
-    void this.store
-      .durable()
-      .then(message, (err: unknown) => this.log.error({ err }, 'store commit failed; message not sent'));
   }
 
   /**
@@ -760,7 +750,7 @@ export class Dispatcher {
     }
     const { conn } = lease;
     const { revoke } = step;
-    if (revoke !== undefined && conn) this.send(() => conn.revoke(lease.leaseId, revoke));
+    if (revoke !== undefined && conn) conn.revoke(lease.leaseId, revoke);
     if (step.kind === 'requeue') return this.requeue(lease, step.why);
     const ending: StepOutcome =
       step.as === 'outcome' && outcome
@@ -942,19 +932,17 @@ export class Dispatcher {
 
   /**
    * The lease is written: the Assign goes out once that is committed (its write may share a commit
-   * with others of this turn), and the lease's deadline starts.
+   * with others of this turn; the session holds it until then), and the lease's deadline starts.
    */
   private leased(entry: QueueEntry, { agent, pool }: Candidate, leaseId: string): void {
-    this.send(() =>
-      agent.assign({
-        leaseId,
-        pool: pool.name,
-        planId: entry.planId,
-        context: entry.context,
-        spec: entry.spec,
-        acceptWithinMs: this.opts.acceptWithinMs,
-      }),
-    );
+    agent.assign({
+      leaseId,
+      pool: pool.name,
+      planId: entry.planId,
+      context: entry.context,
+      spec: entry.spec,
+      acceptWithinMs: this.opts.acceptWithinMs,
+    });
     const lease: Lease = {
       leaseId,
       entry,

@@ -132,6 +132,11 @@ export interface AgentConnection {
   readonly teamName: string | null;
   /** True once the agent said it is draining: it takes no new work. */
   readonly draining: boolean;
+  /**
+   * The messages below leave once every store write made before the call is committed, in the order
+   * called (the gateway session's outbox, hub/store/after-commit.ts): a caller may make them right after
+   * a write that defers its commit, such as the lease an Assign names.
+   */
   assign(assignment: Assignment): void;
   abort(leaseId: string, graceMs: number, reason: string): void;
   revoke(leaseId: string, reason: string): void;

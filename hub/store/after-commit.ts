@@ -1,8 +1,9 @@
 // Messages that leave the hub in order, each only once the store has committed every write made before
 // it was handed over. The hub's reads see writes still waiting in SQLite's commit batch
 // (commit-batch.ts, Store.uncommitted), so a message built from a read may name a lease, a result or a
-// build a crash would take back; held until the commit, it never does. While nothing is uncommitted a
-// message is written at once, without a promise.
+// build a crash would take back; held until the commit, it never does. Held messages are written right
+// after the COMMIT (Store.whenDurable), ahead of what awaits `durable()`: an Assign does not wait for the
+// rest of the turn's callbacks. While nothing is uncommitted a message is written at once.
 
 import type { Store } from './store.js';
 
@@ -11,7 +12,7 @@ export class AfterCommit<T> {
   private then: (() => void) | undefined;
 
   constructor(
-    private readonly store: Pick<Store, 'uncommitted' | 'durable'>,
+    private readonly store: Pick<Store, 'uncommitted' | 'whenDurable'>,
     private readonly write: (message: T) => void,
   ) {}
 
@@ -25,11 +26,8 @@ export class AfterCommit<T> {
       return;
     }
     const held = (this.held = [message]);
-    this.store.durable().then(
-      () => this.release(held),
-      // The commit failed and the hub stops (commit-batch.ts): nothing held may leave.
-      () => this.release([]),
-    );
+    // Right after the COMMIT (a failed one drops this, and the hub stops: commit-batch.ts).
+    this.store.whenDurable(() => this.release(held));
   }
 
   /** Runs `then` once every message handed over so far is written (at once when none is held). */

@@ -92,3 +92,15 @@ it('commits what is deferred when the connection closes', async () => {
   expect(committed()).toEqual([1]);
   db = new Kysely({ dialect: new SqliteDialect({ database: new BetterSqlite3(':memory:') }) });
 });
+
+it('runs whenDurable callbacks at once with nothing to commit, else right after the commit', async () => {
+  const ran: string[] = [];
+  batch.whenDurable(() => ran.push('now'));
+  expect(ran).toEqual(['now']);
+  await deferred(1);
+  const awaited = batch.durable().then(() => ran.push('awaited'));
+  batch.whenDurable(() => ran.push(`after commit, committed: ${committed().join()}`));
+  expect(ran).toEqual(['now']);
+  await awaited;
+  expect(ran).toEqual(['now', 'after commit, committed: 1', 'awaited']);
+});

@@ -36,6 +36,8 @@ export class CommitBatch {
   private waiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private readonly statements = new Map<string, BetterSqlite3.Statement>();
   private readonly committed: (() => void)[] = [];
+  /** whenDurable's callbacks, run once right after the next COMMIT. */
+  private afterNext: (() => void)[] = [];
 
   constructor(private readonly db: BetterSqlite3.Database) {}
 
@@ -93,6 +95,18 @@ export class CommitBatch {
     return this.open;
   }
 
+  /**
+   * Runs `then` once every write made so far is committed: at once when nothing waits to be, else right
+   * after the COMMIT, before the promises of `durable()` settle (which run only after whatever else that
+   * turn queued), so a message to an agent leaves as soon as it may. `then` must not use the database:
+   * it runs inside whatever statement committed the batch. It is dropped if the COMMIT fails.
+   */
+  whenDurable(then: () => void): void {
+    if (!this.open) return then();
+    this.schedule();
+    this.afterNext.push(then);
+  }
+
   /** Resolves once every write made so far is committed (at once when nothing waits to be). */
   durable(): Promise<void> {
     if (!this.open) return Promise.resolve();
@@ -125,11 +139,24 @@ export class CommitBatch {
       // What the batch held is lost, as in a crash; its writers have moved on, so the hub must not.
       if (this.db.inTransaction) this.run('rollback');
       this.open = false;
+      this.afterNext = [];
       this.settle(err);
       throw err;
     }
     this.open = false;
     for (const listener of this.committed) listener();
+    const afterNext = this.afterNext;
+    this.afterNext = [];
+    for (const then of afterNext) {
+      try {
+        then();
+      } catch (err) {
+        // Not the committing statement's failure: surfaced as a promise callback's would be.
+        queueMicrotask(() => {
+          throw err;
+        });
+      }
+    }
     this.settle(undefined);
   }
 

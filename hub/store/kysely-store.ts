@@ -68,6 +68,7 @@ export function kyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): 
     ...methodsOf(new KyselyRetention(db)),
     durable: () => options.batch?.durable() ?? Promise.resolve(),
     uncommitted: () => options.batch?.pending() ?? false,
+    whenDurable: (then) => (options.batch ? options.batch.whenDurable(then) : then()),
     close: () => db.destroy(),
   };
 }

@@ -695,6 +695,12 @@ export interface Store {
    * otherwise (always false on PostgreSQL, where every write commits before it resolves).
    */
   uncommitted(): boolean;
+  /**
+   * Runs `then` once every write made so far is committed: at once when none waits, else right after
+   * the commit, ahead of what awaits `durable()`. For messages that must leave as soon as they may (an
+   * agent's Assign); `then` must not use the store.
+   */
+  whenDurable(then: () => void): void;
   close(): Promise<void>;
 }
 

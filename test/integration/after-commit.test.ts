@@ -22,8 +22,8 @@ afterEach(async () => {
  * `asked` resolves when an outward path first checks.
  */
 function holdCommits() {
-  const store = hub.store as { uncommitted: () => boolean; durable: () => Promise<void> };
-  const { uncommitted, durable } = store;
+  const store = hub.store as Pick<TestHub['store'], 'uncommitted' | 'durable' | 'whenDurable'>;
+  const { uncommitted, durable, whenDurable } = store;
   let ask!: () => void;
   const asked = new Promise<'asked'>((resolve) => (ask = () => resolve('asked')));
   let commit!: () => void;
@@ -33,11 +33,13 @@ function holdCommits() {
     return true;
   };
   store.durable = () => committed.then(durable);
+  store.whenDurable = (then) => void committed.then(then);
   return {
     asked,
     commit: () => {
       store.uncommitted = uncommitted;
       store.durable = durable;
+      store.whenDurable = whenDurable;
       commit();
     },
   };
