@@ -92,6 +92,16 @@ function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStor
       : 'hub and agent in their own processes';
   const rtt = floor?.rtt.p50;
   const rttInProcess = floor?.rttInProcess.p50;
+  /** A figure shown for what it says: no floor, no target. */
+  const shown = (metric: string, value: string): Row => ({
+    metric,
+    value,
+    floor: '',
+    ratio: '',
+    target: '',
+    store: STORE_LABELS[store],
+    pass: undefined,
+  });
   return [
     {
       metric: `dispatch p50 / p99 (initialize-task -> Assign; agent in its own process)${tag}`,
@@ -140,45 +150,29 @@ function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStor
       store: STORE_LABELS[store],
       pass: atMost(h.build?.p50, TARGETS.buildP50Ms),
     },
-    {
-      // From the agent's step timelines (agent/step-timeline.ts): where the agent's part of a build goes.
-      metric: `build: agent, Assign -> process spawned; process ended -> Finished sent, p50 / p99${tag}`,
-      value: h.build ? `${ms(h.build.agentStart)}; ${ms(h.build.agentEnd)}` : 'n/a',
-      floor: '',
-      ratio: '',
-      target: '',
-      store: STORE_LABELS[store],
-      pass: undefined,
-    },
-    {
-      // Only with the hub and the agent in processes of their own (/proc): the figure to compare on a busy machine.
-      metric: `build: CPU per build, hub process / agent process (not its step host)${tag}`,
-      value:
-        h.build && h.build.layout === 'processes'
-          ? `${fmt(h.build.hubCpuMsPerBuild)} ms / ${fmt(h.build.agentCpuMsPerBuild)} ms`
-          : 'n/a',
-      floor: '',
-      ratio: '',
-      target: '',
-      store: STORE_LABELS[store],
-      pass: undefined,
-    },
-    {
-      // The same start, split where the step host takes over (agent/step-timeline.ts).
-      metric: `build: agent start, p50: step dirs and files; to the step host; host's fork+exec${tag}`,
-      value: h.build
+    // From the agent's step timelines (agent/step-timeline.ts): where the agent's part of a build goes.
+    shown(
+      `build: agent, Assign -> process spawned; process ended -> Finished sent, p50 / p99${tag}`,
+      h.build ? `${ms(h.build.agentStart)}; ${ms(h.build.agentEnd)}` : 'n/a',
+    ),
+    // Only with the hub and the agent in processes of their own (/proc): the figure to compare on a busy machine.
+    shown(
+      `build: CPU per build, hub process / agent process (not its step host)${tag}`,
+      h.build && h.build.layout === 'processes'
+        ? `${fmt(h.build.hubCpuMsPerBuild)} ms / ${fmt(h.build.agentCpuMsPerBuild)} ms`
+        : 'n/a',
+    ),
+    // The same start, split where the step host takes over (agent/step-timeline.ts).
+    shown(
+      `build: agent start, p50: step dirs and files; to the step host; host's fork+exec${tag}`,
+      h.build
         ? [h.build.agentSetup, h.build.agentDeliver, h.build.agentForkExec]
             .map((s) => `${fmt(s.p50)} ms`)
             .join('; ')
         : 'n/a',
-      floor: '',
-      ratio: '',
-      target: '',
-      store: STORE_LABELS[store],
-      pass: undefined,
-    },
+    ),
     {
-      metric: `steps/s (one-step builds, instant agents; steady: the hub ran ${h.throughput?.buildsBefore.toLocaleString('en-US') ?? 'n'} builds before)${tag}`,
+      metric: `steps/s (one-step builds, instant agents; steady: the hub ran ${h.throughput ? h.throughput.buildsBefore.toLocaleString('en-US') : 'its warm-up and cold'} builds before)${tag}`,
       value: num(h.throughput?.stepsPerS),
       floor: '',
       ratio: '',
@@ -196,37 +190,24 @@ function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStor
       store: STORE_LABELS[store],
       pass: undefined,
     },
-    {
-      // The same hub's first timed builds: V8 still compiling its code, its WAL file growing.
-      metric: `steps/s, cold (the hub's first ${h.throughput?.cold.builds.toLocaleString('en-US') ?? ''} timed builds); its hub CPU per step${tag}`,
-      value: h.throughput
+    // The same hub's first timed builds: V8 still compiling its code, its WAL file growing.
+    shown(
+      `steps/s, cold (the hub's first ${h.throughput ? `${h.throughput.cold.builds.toLocaleString('en-US')} ` : ''}timed builds); its hub CPU per step${tag}`,
+      h.throughput
         ? `${num(h.throughput.cold.stepsPerS)}; ${num(h.throughput.cold.hubCpuMsPerStep, ' ms')}`
         : 'n/a',
-      floor: '',
-      ratio: '',
-      target: '',
-      store: STORE_LABELS[store],
-      pass: undefined,
-    },
+    ),
     // One build's marks on one clock (hub, agent, step host, client), in the order they happen.
-    ...(h.build?.timeline ?? []).map((t): Row => ({
-      metric: `build timeline (${buildLayout}), p10 / p50 ms after the trigger: ${t.mark}${tag}`,
-      value: `${fmt(t.p10)} / ${fmt(t.p50)}`,
-      floor: '',
-      ratio: '',
-      target: '',
-      store: STORE_LABELS[store],
-      pass: undefined,
-    })),
-    {
-      metric: `steps/s: load generator CPU per step (20 protocol agents, HTTP client; own process)${tag}`,
-      value: num(h.throughput?.loadCpuMsPerStep, ' ms'),
-      floor: '',
-      ratio: '',
-      target: '',
-      store: STORE_LABELS[store],
-      pass: undefined,
-    },
+    ...(h.build?.timeline ?? []).map((t) =>
+      shown(
+        `build timeline (${buildLayout}), p10 / p50 ms after the trigger: ${t.mark}${tag}`,
+        `${fmt(t.p10)} / ${fmt(t.p50)}`,
+      ),
+    ),
+    shown(
+      `steps/s: load generator CPU per step (20 protocol agents, HTTP client; own process)${tag}`,
+      num(h.throughput?.loadCpuMsPerStep, ' ms'),
+    ),
   ];
 }
 
