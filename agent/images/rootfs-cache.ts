@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { metadataEnv } from '../../common/image-metadata.js';
 import type { StepImage } from '../executors/executor.js';
-import { registryImage } from '../resources/registry-image/registry-image.js';
+import { registryImage } from '../resources/registry-image/lazy.js';
 
 export interface ImageRootfs {
   /** The unpacked root filesystem (shared: copy it before running in it). */

@@ -19,7 +19,7 @@ import { secretEnvProblem } from '../executors/secret-env.js';
 import { type BuiltinContext, type BuiltinResource, ResourceFailure } from './builtin.js';
 import { git } from './git/git.js';
 import { mock } from './mock.js';
-import { registryImage } from './registry-image/registry-image.js';
+import { registryImage } from './registry-image/lazy.js';
 import { semverResource } from './semver/semver.js';
 import type { BuiltinType } from './builtin-types.js';
 import { validateResponse } from './protocol.js';
