@@ -478,14 +478,12 @@ export class Dispatcher {
   }
 
   /**
-   * The agent reports the step's result. Persists it, frees capacity, tells the engine; resolves (the
-   * FinishedAck may go) once the end is committed, which the engine's writes it causes (the build's
-   * end, the next step) may share: the next operation does not wait for that commit.
+   * The agent reports the step's result. Persists it, frees capacity, tells the engine. It may resolve
+   * before the end is committed (the engine's writes it causes, the build's end and the next step, share
+   * that commit): the FinishedAck goes through the session, which holds it until then.
    */
-  async finished(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {
-    const check = await this.finish(conn, leaseId, outcome);
-    await this.store.durable();
-    return check;
+  finished(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {
+    return this.finish(conn, leaseId, outcome);
   }
 
   private finish(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {

@@ -118,9 +118,9 @@ export class Scheduler {
   }
 
   /**
-   * Creates a manually triggered build; it starts once the scheduler lets it. Resolves once the build
-   * is committed: a build started at once shares that commit with its first step run, and with the
-   * other writes of the turn (hub/store/commit-batch.ts).
+   * Creates a manually triggered build; it starts once the scheduler lets it. It may resolve before the
+   * build is committed (a build started at once shares that commit with its first step run and the
+   * turn's other writes: hub/store/commit-batch.ts); the API's answer waits for the commit.
    */
   async trigger(job: Job): Promise<BuildView> {
     const pipeline = await this.startsAtOnce(job);
@@ -129,7 +129,6 @@ export class Scheduler {
     });
     if (pipeline) this.engine.start(build, pipeline);
     else this.request(job.pipelineId);
-    await this.store.durable();
     return build;
   }
 
