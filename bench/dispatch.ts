@@ -1,10 +1,11 @@
 // (a) Dispatch latency: step ready -> Assign received by the agent.
 //
-// "Ready" is the moment the step's `initialize-task` event is persisted: the engine stores it in the
-// transaction that creates the step run, right before it enqueues the step with the dispatcher. The hub
-// exposes its store, so the benchmark wraps this hub instance's `createStepRun` and takes the time when a
-// step run announced by that event is stored (BuildEvents publishes it in the next microtask). No hub
-// code changes.
+// "Ready" is the moment the step run and its `initialize-task` event are written: the dispatcher creates
+// them, already leased to an agent with room, in one transaction that joins the hub's commit batch
+// (hub/store/commit-batch.ts). The Assign leaves once that batch has committed, so the figure holds the
+// rest of the hub's turn, the COMMIT, the write and the agent's read. The hub exposes its store, so the
+// benchmark wraps this hub instance's `createStepRun` and takes the time when a step run announced by
+// that event is stored. No hub code changes.
 //
 // The agent (protocol-level, finishing every step at once) runs as users run one: in a process of its
 // own (bench/remote-agent.ts), so the hub's turn after the commit overlaps the agent's read as it would
@@ -92,8 +93,11 @@ async function measureWith(
   const readyAt = new Map<number, number[]>();
   const store = hub.store;
   const createStepRun = store.createStepRun.bind(store);
-  store.createStepRun = async (input, announcement) => {
-    const run = await createStepRun(input, announcement);
+  // Every argument goes through: the write options carry `deferCommit`, which puts the step run in the
+  // commit batch as the hub does; without them each step run committed on its own, before this mark.
+  store.createStepRun = async (...args) => {
+    const run = await createStepRun(...args);
+    const [input, announcement] = args;
     if (announcement?.events.some((e) => e.type === 'initialize-task')) {
       const list = readyAt.get(input.buildId) ?? [];
       list.push(sharedClockMs());
