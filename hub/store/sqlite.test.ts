@@ -1,11 +1,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storeBackends, type StoreBackend } from '../../test/support/store-backends.js';
 import type { PlanNode } from '../pipeline/plan.js';
 import { DataDirInUseError } from './lock-holder.js';
-import { openSqliteStore } from './sqlite.js';
+import { openSqliteDatabase, openSqliteStore } from './sqlite.js';
 import { StoreConflictError } from './store.js';
 import type { AgentRecord, Announcement, BuildEvent, Store } from './store.js';
 
@@ -868,5 +869,22 @@ describe.each(backends)('store (%s)', (_name, open) => {
       got.pools[0]!.tags.push('mutated');
       expect((await store.getAgent('k8s-1'))?.pools[0]?.tags).toEqual(['gpu']);
     });
+  });
+});
+
+describe('the SQLite connection the hub opens', () => {
+  it('keeps the WAL, its synchronous level and temporary storage as the hub relies on', async () => {
+    const db = await openSqliteDatabase({ dataDir: await tempDir() });
+    try {
+      const pragma = async (name: string) =>
+        (await sql<Record<string, unknown>>`pragma ${sql.raw(name)}`.execute(db)).rows[0]?.[name];
+      expect(await pragma('journal_mode')).toBe('wal');
+      // NORMAL (1): the WAL is synced at checkpoints, not at each commit (docs/operations.md).
+      expect(await pragma('synchronous')).toBe(1);
+      // MEMORY (2): a savepoint's sub-journal never spills to a temporary file (sqlite.ts).
+      expect(await pragma('temp_store')).toBe(2);
+    } finally {
+      await db.destroy();
+    }
   });
 });

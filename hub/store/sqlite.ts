@@ -71,6 +71,11 @@ export async function openSqliteDatabase(
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('foreign_keys = ON');
+    // Each write that joins the commit batch runs in a SAVEPOINT, whose sub-journal copies every page the
+    // write touches; past 64 KiB SQLite spills it to a temporary file, one pwrite per page (8-9% of the
+    // hub's main thread at 1,000 steps/s: docs/performance.md, session 14). MEMORY keeps it (and the few
+    // temporary b-trees of DISTINCT, no larger than their results) in memory.
+    sqlite.pragma('temp_store = MEMORY');
   } catch (err) {
     sqlite.close();
     lock?.close();
