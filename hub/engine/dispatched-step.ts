@@ -166,8 +166,9 @@ export async function submitDispatched(
             ...(start && { startsBuild: { at: start.at } }),
           },
           BuildEvents.joined(start?.announcement, step.initialize, selected),
-          // Assigned: the dispatcher sends the Assign once this is committed, with what else this turn wrote.
-          { deferCommit: claim !== undefined },
+          // Shares the turn's commit, assigned or queued: an Assign leaves once it is committed (the
+          // session holds it), and a queued step run needs no commit of its own either.
+          { deferCommit: true },
         ),
       ),
     created: (run) => {

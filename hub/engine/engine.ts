@@ -18,6 +18,7 @@ import {
   type BuildView,
   type Pipeline,
   type Store,
+  type WriteOptions,
 } from '../store/store.js';
 import { BuildRun, statusAnnouncement, type LeafRunners, type Result } from './build-run.js';
 import { AbortReason, Scope } from './scope.js';
@@ -187,7 +188,9 @@ export class Engine implements DispatchListener {
 
   // DispatchListener
   waiting(stepRunId: number, buildId: number, reason: string): void {
-    this.emitFor(buildId, stepRunId, 'waiting-for-worker', { reason });
+    // Joins the turn's commit: with every pool full each queued step says why, and a commit of its own
+    // per step (and one more for the batch before it) slowed the hub most when it was busiest.
+    this.emitFor(buildId, stepRunId, 'waiting-for-worker', { reason }, { deferCommit: true });
   }
 
   async selected(
@@ -284,10 +287,11 @@ export class Engine implements DispatchListener {
     stepRunId: number,
     type: BuildEventType,
     data: Record<string, unknown>,
+    write?: WriteOptions,
   ): void {
     void (async () => {
       const planId = this.planIds.get(stepRunId) ?? (await this.store.getStepRun(stepRunId))?.planId;
-      if (planId) await this.events.emit(buildId, type, this.eventData(planId, data));
+      if (planId) await this.events.emit(buildId, type, this.eventData(planId, data), write);
     })().catch((err: unknown) =>
       this.log.error({ err, buildId, stepRunId, type }, 'could not record build event'),
     );

@@ -16,6 +16,7 @@ import type {
   LogAppendOptions,
   LogAppendResult,
   Store,
+  WriteOptions,
 } from '../store/store.js';
 
 /**
@@ -69,14 +70,21 @@ export class BuildEvents {
     this.emitter.setMaxListeners(0);
   }
 
-  async emit(buildId: number, type: BuildEventType, data: unknown): Promise<BuildEvent> {
-    const event = await this.store.appendBuildEvent(buildId, {
-      type,
-      version: EVENT_VERSIONS[type],
-      data,
-      at: this.now(),
-    });
-    this.published(event);
+  /** Stores an event and publishes it; `write.deferCommit`: it may share a later commit (store.ts). */
+  async emit(
+    buildId: number,
+    type: BuildEventType,
+    data: unknown,
+    write?: WriteOptions,
+  ): Promise<BuildEvent> {
+    const event = await this.store.appendBuildEvent(
+      buildId,
+      { type, version: EVENT_VERSIONS[type], data, at: this.now() },
+      write,
+    );
+    // As an announcement's events: live readers get a deferred event once it is durable.
+    if (write?.deferCommit) void this.store.durable().then(() => this.published(event));
+    else this.published(event);
     return event;
   }
 

@@ -3,6 +3,7 @@
 // every event with a step's log text, where that step's log stands after it (kysely-log-positions.ts).
 
 import type { Compilable, Kysely, Transaction } from 'kysely';
+import type { CommitBatch } from './commit-batch.js';
 import { CompiledQueries } from './compiled-queries.js';
 import { conflictsAs } from './constraint-errors.js';
 import { insertRows, LogPositionWriter } from './kysely-log-positions.js';
@@ -18,6 +19,7 @@ import type {
   LogAppendResult,
   NewBuildEvent,
   Store,
+  WriteOptions,
 } from './store.js';
 
 type Db = Kysely<Database> | Transaction<Database>;
@@ -152,19 +154,26 @@ export class KyselyBuildLog implements Pick<
     private readonly db: Kysely<Database>,
     /** Lock the build and step rows first (PostgreSQL); SQLite's single writer needs no locks. */
     private readonly rowLocks: boolean,
+    /** SQLite: where a write with `deferCommit` leaves its commit (commit-batch.ts). */
+    private readonly batch?: CommitBatch,
   ) {
     this.compiled = new CompiledQueries(db);
   }
 
-  async appendBuildEvent(buildId: number, event: EventInput): Promise<BuildEvent> {
+  async appendBuildEvent(buildId: number, event: EventInput, write?: WriteOptions): Promise<BuildEvent> {
     const logged = stepTextOf(event.type, event.data) !== undefined;
-    // On SQLite a single statement, so atomic on its own: no explicit transaction on the hot path.
+    const deferTo = write?.deferCommit ? this.batch : undefined;
+    // On SQLite a single statement, so atomic on its own: no explicit transaction on the hot path. A
+    // single write outside a transaction commits the batch first (commit-batch.ts), so a deferred one
+    // joins it in a transaction of its own.
     return conflictsAs(`event for build ${buildId}`, async () =>
-      this.rowLocks || logged
+      this.rowLocks || logged || deferTo
         ? ((
-            await this.db
-              .transaction()
-              .execute((trx) => insertEvents(trx, this.rowLocks, [{ buildId, ...event }]))
+            await this.db.transaction().execute(async (trx) => {
+              const stored = await insertEvents(trx, this.rowLocks, [{ buildId, ...event }]);
+              deferTo?.deferCommit();
+              return stored;
+            })
           )[0] as BuildEvent)
         : insertEvent(this.db, buildId, event),
     );

@@ -63,7 +63,7 @@ export function kyselyStore(db: Kysely<Database>, options: KyselyStoreOptions): 
     ...methodsOf(new KyselyPipelines(db)),
     ...methodsOf(new KyselyBuilds(db, options.rowLocks, options.batch)),
     ...methodsOf(new KyselyStepRuns(db, options.rowLocks, options.batch)),
-    ...methodsOf(new KyselyBuildLog(db, options.rowLocks)),
+    ...methodsOf(new KyselyBuildLog(db, options.rowLocks, options.batch)),
     ...methodsOf(new KyselyAgents(db)),
     ...methodsOf(new KyselyRetention(db)),
     durable: () => options.batch?.durable() ?? Promise.resolve(),

@@ -1,12 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
 import { sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { storeBackends, type StoreBackend } from '../../test/support/store-backends.js';
 import type { PlanNode } from '../pipeline/plan.js';
 import { DataDirInUseError } from './lock-holder.js';
-import { openSqliteDatabase, openSqliteStore } from './sqlite.js';
+import { openSqliteDatabase, openSqliteStore, SQLITE_FILE } from './sqlite.js';
 import { StoreConflictError } from './store.js';
 import type { AgentRecord, Announcement, BuildEvent, Store } from './store.js';
 
@@ -77,6 +78,37 @@ describe('openSqliteStore on disk', () => {
     await first.close();
     const second = await openSqliteStore({ dataDir });
     await second.close();
+  });
+
+  it('leaves a deferred build event in the commit batch, and a plain one commits at once', async () => {
+    const dataDir = await tempDir();
+    const store = await openSqliteStore({ dataDir });
+    const file = new BetterSqlite3(join(dataDir, SQLITE_FILE), { readonly: true });
+    try {
+      const { a } = await pipelineWithJobs(store);
+      const build = await store.createBuild({ jobId: a.id, plan: plan('a'), at: 1 });
+      const event = { type: 'waiting-for-worker', version: '1.0', data: { reason: 'full' }, at: 2 };
+      /** What a hub that died now would find. */
+      const onDisk = () =>
+        (
+          file.prepare('select seq from build_events where build_id = ?').all(build.id) as { seq: number }[]
+        ).map((r) => r.seq);
+
+      expect((await store.appendBuildEvent(build.id, event, { deferCommit: true })).seq).toBe(1);
+      expect(store.uncommitted()).toBe(true);
+      expect(onDisk()).toEqual([]);
+      // Later writes see it: the next seq follows it.
+      expect((await store.appendBuildEvent(build.id, event, { deferCommit: true })).seq).toBe(2);
+      await store.durable();
+      expect(onDisk()).toEqual([1, 2]);
+
+      expect((await store.appendBuildEvent(build.id, event)).seq).toBe(3);
+      expect(store.uncommitted()).toBe(false);
+      expect(onDisk()).toEqual([1, 2, 3]);
+    } finally {
+      file.close();
+      await store.close();
+    }
   });
 });
 

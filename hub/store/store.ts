@@ -636,6 +636,7 @@ export interface Store {
   appendBuildEvent(
     buildId: number,
     event: { type: string; version: string; data: unknown; at: number },
+    write?: WriteOptions,
   ): Promise<BuildEvent>;
   /** Appends a log event for a step run, deduplicated by (step run, seq); see LogAppendResult. */
   appendLog(input: LogAppend): Promise<LogAppendResult>;
