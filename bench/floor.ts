@@ -6,7 +6,9 @@
 // ratio compares like with like. The same round trip with both ends on the bench process's event loop
 // is kept as an extra figure (`rttInProcess`), as is the bulk stream, measured in-process.
 
+import { execFile } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
 import {
   Server,
   ServerCredentials,
@@ -168,4 +170,23 @@ async function measureWith(server: EchoServer): Promise<FloorResult> {
   } finally {
     agent.close();
   }
+}
+
+/** 3 M small objects, each with a string and an array: allocation and GC, as the hub's work per step is. */
+const REFERENCE_SOURCE = `
+const start = process.hrtime.bigint();
+let kept = 0;
+for (let i = 0; i < 3e6; i++) { const o = { a: i, b: String(i), c: [i] }; kept += o.b.length + o.c.length; }
+process.stdout.write(String(Number(process.hrtime.bigint() - start) / 1e6) + ' ' + kept);
+`;
+
+/**
+ * The machine's speed at allocation-heavy JavaScript right now: the milliseconds a fresh Node.js process
+ * takes for REFERENCE_SOURCE. On the shared 2-core VM it moved by up to 1.5x within minutes while
+ * hashing did not, and the hub's CPU per step rose with it in most runs (docs/performance.md, session
+ * 14): steps/s and its CPU per step are read against it.
+ */
+export async function machineReferenceMs(): Promise<number> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', REFERENCE_SOURCE]);
+  return Number(stdout.split(' ')[0]);
 }

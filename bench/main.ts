@@ -190,6 +190,13 @@ function hubRows(h: HubFigures, floor: FloorResult | undefined, store: BenchStor
       store: STORE_LABELS[store],
       pass: undefined,
     },
+    // The machine's speed around the steady run: the hub's CPU per step follows it (floor.ts).
+    shown(
+      `steps/s: machine reference before / after the steady run (3 M small JS objects, a fresh process)${tag}`,
+      h.throughput
+        ? `${fmt(h.throughput.machineRefMs.before)} / ${fmt(h.throughput.machineRefMs.after)} ms`
+        : 'n/a',
+    ),
     // The same hub's first timed builds: V8 still compiling its code, its WAL file growing.
     shown(
       `steps/s, cold (the hub's first ${h.throughput ? `${h.throughput.cold.builds.toLocaleString('en-US')} ` : ''}timed builds); its hub CPU per step${tag}`,
@@ -527,6 +534,8 @@ function hubFigures(h: HubFigures, suffix = ''): Record<string, number | string 
     steps_builds: v(h.throughput?.builds),
     steps_hub_cpu_ms_per_step: v(h.throughput?.hubCpuMsPerStep),
     steps_load_generator_cpu_ms_per_step: v(h.throughput?.loadCpuMsPerStep),
+    steps_machine_ref_ms_before: v(h.throughput?.machineRefMs.before),
+    steps_machine_ref_ms_after: v(h.throughput?.machineRefMs.after),
     // The steady run above follows this many builds on the same hub; the cold run is its first timed ones.
     steps_builds_before: v(h.throughput?.buildsBefore),
     steps_per_s_cold: v(h.throughput?.cold.stepsPerS),

@@ -14,6 +14,7 @@
 import { fork } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machineReferenceMs } from './floor.js';
 import { startChildHub } from './child-hub.js';
 import type { LoadGeneratorConfig, LoadReply, LoadRequest } from './load-generator.js';
 import { cpuSeconds } from './logs.js';
@@ -26,7 +27,8 @@ export interface ThroughputRun {
   seconds: number;
   /**
    * CPU time of the hub's process per step (user + system, from /proc). Unlike steps/s it hardly
-   * depends on what else the machine runs: 1 ms per step is 1,000 steps/s on one core.
+   * depends on what else the machine runs, but it follows the machine's speed (`machineRefMs`): 1 ms
+   * per step is 1,000 steps/s on one core.
    */
   hubCpuMsPerStep: number;
   /** CPU time of the load generator (protocol agents and HTTP client) per step. */
@@ -45,6 +47,8 @@ export interface ThroughputResult extends ThroughputRun {
   /** Builds the hub had run before the steady run was timed (warm-up and the cold run). */
   buildsBefore: number;
   cold: ThroughputRun;
+  /** floor.ts machineReferenceMs right before and right after the steady run. */
+  machineRefMs: { before: number; after: number };
 }
 
 const AGENTS = 20;
@@ -194,12 +198,15 @@ export async function measureThroughput(store: BenchStore, builds = BUILDS): Pro
     const warm = await within(60_000, 'throughput warm-up', generator.run(warmup));
     await within(30_000, 'warm-up builds succeeded', allSucceeded(hub.api, warm.buildIds));
     const cold = await timedRun(hub, generator, builds);
+    const refBefore = await machineReferenceMs();
     const steady = await timedRun(hub, generator, builds);
+    const refAfter = await machineReferenceMs();
     return {
       ...steady,
       hubProcess: store === 'file' ? 'child' : 'in-process',
       buildsBefore: warmup + builds,
       cold,
+      machineRefMs: { before: refBefore, after: refAfter },
     };
   } finally {
     await generator?.close();
