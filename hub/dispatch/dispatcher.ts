@@ -483,10 +483,6 @@ export class Dispatcher {
    * that commit): the FinishedAck goes through the session, which holds it until then.
    */
   finished(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {
-    return this.finish(conn, leaseId, outcome);
-  }
-
-  private finish(conn: AgentConnection, leaseId: string, outcome: StepOutcome): Promise<LeaseCheck> {
     return this.serial(async () => {
       const check = this.check(conn, leaseId);
       if (!check.ok) return check;

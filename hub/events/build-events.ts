@@ -82,8 +82,7 @@ export class BuildEvents {
       { type, version: EVENT_VERSIONS[type], data, at: this.now() },
       write,
     );
-    // As an announcement's events: live readers get a deferred event once it is durable.
-    if (write?.deferCommit) void this.store.durable().then(() => this.published(event));
+    if (write?.deferCommit) this.publishWhenDurable([event]);
     else this.published(event);
     return event;
   }
@@ -102,14 +101,18 @@ export class BuildEvents {
         data,
         at,
       })),
-      // A deferred write (hub/store/commit-batch.ts) returns before its commit: its events reach live
-      // readers only once they are durable, so no reader sees an event a crash could take back.
-      stored: (stored) => {
-        void this.store.durable().then(() => {
-          for (const event of stored) this.published(event);
-        });
-      },
+      stored: (stored) => this.publishWhenDurable(stored),
     };
+  }
+
+  /**
+   * A deferred write (hub/store/commit-batch.ts) returns before its commit: its events reach live
+   * readers only once they are durable, so no reader sees an event a crash could take back.
+   */
+  private publishWhenDurable(events: BuildEvent[]): void {
+    void this.store.durable().then(() => {
+      for (const event of events) this.published(event);
+    });
   }
 
   /** Announcements stored together: each hears of its own events. */
