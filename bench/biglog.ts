@@ -17,9 +17,8 @@ import { DEFAULT_HUB_OPTIONS } from '../hub/hub.js';
 import { SQLITE_FILE } from '../hub/store/sqlite.js';
 import { agentConfigYaml } from './build.js';
 import { kill, spawnAgent, spawnHub } from './child-hub.js';
-import { cpuSeconds } from './logs.js';
 import { MB } from './stats.js';
-import { HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
+import { cpuSeconds, HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
 
 export interface BigLogResult {
   /** What the step printed. */

@@ -19,7 +19,6 @@ import { startAgent } from '../agent/agent.js';
 import { parseAgentConfig } from '../agent/config.js';
 import type { StepHops, StepMark } from '../agent/step-timeline.js';
 import { kill, spawnAgent, startChildHub } from './child-hub.js';
-import { cpuSeconds } from './logs.js';
 import {
   attributeHubMarks,
   hubMarksNodeArgs,
@@ -29,6 +28,7 @@ import {
 } from './hub-marks.js';
 import { summarize, type Summary } from './stats.js';
 import {
+  cpuSeconds,
   type HubApi,
   readUntil,
   sharedClockMs,

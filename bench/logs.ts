@@ -4,13 +4,12 @@
 // the hub's log window; a watcher on the build's SSE stream checks every line arrives exactly once, in
 // order. The chunks are generated before the clock starts, so the figure is the hub's, not the generator's.
 
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { LogStream, type Assign } from '../proto/gen/outpost/v1/agent.js';
 import { BenchAgent } from './proto-agent.js';
 import { MB } from './stats.js';
 import { startChildHub } from './child-hub.js';
-import { deferred, SseBlocks, taskPipeline, within, type HubApi } from './support.js';
+import { cpuSeconds, deferred, SseBlocks, taskPipeline, within, type HubApi } from './support.js';
 
 export interface LogsResult {
   /** Payload MB / (first send -> watcher saw the last line). */
@@ -51,18 +50,6 @@ function makeChunks(maxChunk: number): { chunks: Buffer[]; lines: number } {
     chunks.push(chunk);
   }
   return { chunks, lines: total };
-}
-
-/** A process's CPU time (user + system) in seconds, from /proc; NaN where there is no /proc. */
-export async function cpuSeconds(pid: number): Promise<number> {
-  try {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return NaN;
-  }
 }
 
 /** Counts and checks the numbered lines of a build's log events until the stream ends. */

@@ -12,8 +12,7 @@ import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { selfSignedCert } from '../test/support/self-signed.js';
 import { kill, spawnHub } from './child-hub.js';
-import { cpuSeconds } from './logs.js';
-import { HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
+import { cpuSeconds, HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
 
 export interface ManyAgentsResult {
   agents: number;

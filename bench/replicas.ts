@@ -19,10 +19,10 @@ import pg from 'pg';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { startTestPostgres, type TestPostgres } from '../test/support/postgres.js';
 import { ensureBuilt, kill, spawnHub } from './child-hub.js';
-import { cpuSeconds, measureLogs, type LogsResult } from './logs.js';
+import { measureLogs, type LogsResult } from './logs.js';
 import { BenchAgent } from './proto-agent.js';
 import { summarize, type Summary } from './stats.js';
-import { HubApi, sleep, taskPipeline, within } from './support.js';
+import { cpuSeconds, HubApi, sleep, taskPipeline, within } from './support.js';
 
 export interface ReplicasResult {
   replicas: number;

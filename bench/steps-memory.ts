@@ -12,8 +12,7 @@ import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { agentConfigYaml } from './build.js';
 import { kill, spawnAgent, spawnHub } from './child-hub.js';
-import { cpuSeconds } from './logs.js';
-import { HubApi, readUntil, rssMb, sleep, waitForAgents, within } from './support.js';
+import { cpuSeconds, HubApi, readUntil, rssMb, sleep, waitForAgents, within } from './support.js';
 
 const ABORTED_EVENT = '"event":"status","version":"1.0","data":{"status":"aborted"';
 

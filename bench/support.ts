@@ -310,3 +310,15 @@ export function forkBenchChild<Req, Rep>(script: string, config: unknown): Bench
     },
   };
 }
+
+/** A process's CPU time (user + system) in seconds, from /proc; NaN where there is no /proc. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}

@@ -17,8 +17,15 @@ import { fileURLToPath } from 'node:url';
 import { machineReferenceMs } from './floor.js';
 import { startChildHub } from './child-hub.js';
 import type { LoadGeneratorConfig, LoadReply, LoadRequest } from './load-generator.js';
-import { cpuSeconds } from './logs.js';
-import { type BenchStore, type HubApi, sleep, startInProcessHub, taskPipeline, within } from './support.js';
+import {
+  cpuSeconds,
+  type BenchStore,
+  type HubApi,
+  sleep,
+  startInProcessHub,
+  taskPipeline,
+  within,
+} from './support.js';
 
 /** One timed run of one-step builds on a hub. */
 export interface ThroughputRun {
