@@ -124,34 +124,34 @@ export async function readUntil(
 }
 
 /**
- * Splits an SSE text stream into blocks (the text between blank lines). Only each new piece is
- * scanned: an event of a few hundred KB arrives in many reads, and rescanning a growing buffer on
- * every read would cost the (in-process) hub more CPU than the watcher should.
+ * Splits an SSE byte stream into blocks (the bytes between blank lines). Only each new piece is
+ * scanned, and natively: an event of a few hundred KB arrives in many reads, and rescanning a growing
+ * buffer on every read would cost more CPU than the hub spends sending it.
  */
-export class SseBlocks {
-  private pending: string[] = [];
-  private endsWithNewline = false;
+export class SseByteBlocks {
+  private pending: Buffer[] = [];
 
-  push(text: string): string[] {
-    const out: string[] = [];
+  push(bytes: Uint8Array): Buffer[] {
+    const piece = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    const out: Buffer[] = [];
     let start = 0;
     // A "\n\n" split across two reads.
-    if (this.endsWithNewline && text.startsWith('\n')) {
-      out.push(this.pending.join('').slice(0, -1));
+    const last = this.pending.at(-1);
+    if (last !== undefined && last[last.length - 1] === 0x0a && piece[0] === 0x0a) {
+      out.push(Buffer.concat(this.pending).subarray(0, -1));
       this.pending = [];
       start = 1;
     }
     for (
-      let end = text.indexOf('\n\n', start);
+      let end = piece.indexOf('\n\n', start);
       end >= 0;
-      start = end + 2, end = text.indexOf('\n\n', start)
+      start = end + 2, end = piece.indexOf('\n\n', start)
     ) {
-      this.pending.push(text.slice(start, end));
-      out.push(this.pending.join(''));
+      this.pending.push(piece.subarray(start, end));
+      out.push(this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending));
       this.pending = [];
     }
-    if (start < text.length) this.pending.push(text.slice(start));
-    this.endsWithNewline = start < text.length && text.endsWith('\n');
+    if (start < piece.length) this.pending.push(piece.subarray(start));
     return out;
   }
 }
