@@ -4,10 +4,10 @@
 import { performance } from 'node:perf_hooks';
 import { credentials, Metadata, type ChannelCredentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import {
-  AgentGatewayClient,
   Platform,
   ProtocolVersion,
   StepStatus,
+  type AgentGatewayClient,
   type AgentMessage,
   type Assign,
   type Heartbeat,
@@ -15,6 +15,7 @@ import {
   type HubMessage,
   type Welcome,
 } from '../proto/gen/outpost/v1/agent.js';
+import { GatewayClient } from '../agent/session/gateway-client.js';
 import { deferred, sharedClockMs } from './support.js';
 
 type HubMsg = NonNullable<HubMessage['msg']>;
@@ -71,7 +72,9 @@ export class BenchAgent {
   private heartbeatSeq = 0;
 
   constructor(opts: BenchAgentOptions) {
-    this.client = new AgentGatewayClient(
+    // The agent's own client (its serializer reuses one protobuf writer): the bench's protocol agent
+    // sends what the real agent sends, at the real agent's cost.
+    this.client = new GatewayClient(
       opts.address,
       opts.credentials ?? credentials.createInsecure(),
       // Channelz (introspection nobody reads here) costs every client object and call its trackers.
