@@ -7,7 +7,10 @@ const LINE_PREFIX = Buffer.from('line ');
 /** `line 0000001\n`. */
 export const LINE_BYTES = LINE_PREFIX.length + LINE_DIGITS + 1;
 
-/** Whole lines `line 0000001\n`... numbered from 1, about `totalBytes` of them, in chunks of at most `maxChunk` bytes. */
+/**
+ * Whole lines `line 0000001\n`... numbered from 1, about `totalBytes` of them, in chunks of at most
+ * `maxChunk` bytes.
+ */
 export function makeChunks(totalBytes: number, maxChunk: number): { chunks: Buffer[]; lines: number } {
   const perChunk = Math.floor(maxChunk / LINE_BYTES);
   const total = Math.floor(totalBytes / LINE_BYTES);
@@ -24,7 +27,10 @@ export function makeChunks(totalBytes: number, maxChunk: number): { chunks: Buff
   return { chunks, lines: total };
 }
 
-/** `line NNNNNNN` (n's digits) at buf[off]. Written in place: 8 M template strings would take longer than the measurement. */
+/**
+ * `line NNNNNNN` (n's digits) at buf[off]. Written in place: 8 M template strings would take longer than
+ * the measurement.
+ */
 function writeLine(buf: Buffer, off: number, n: number): void {
   LINE_PREFIX.copy(buf, off);
   for (let d = LINE_DIGITS - 1, v = n; d >= 0; d--, v = Math.floor(v / 10))

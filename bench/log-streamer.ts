@@ -1,7 +1,7 @@
 // The logs measurement's agent and SSE watcher, a process of its own (bench/logs.ts forks it), as users
 // have their agents and browsers on other processes than `outpost-hub`. In the bench's own process they
 // shared its heap of ~100 MB (every measurement's modules): each V8 major GC marked all of it, and the
-// bench's CPU per 100 MB of logs varied 1.0-3.4 s from run to run on the 2 cores the hub needs too.
+// bench's CPU per 100 MB of logs varied 1.0-3.1 s from run to run on the 2 cores the hub needs too.
 //
 // One protocol-level agent holds the build's step and streams ~100 MB of numbered lines in chunks of the
 // hub's maximum size, keeping its unacknowledged bytes under the hub's log window; a watcher on the
@@ -121,10 +121,11 @@ async function main(config: LogStreamerConfig): Promise<void> {
   const { chunks, lines } = makeChunks(TARGET_BYTES, limits.maxLogChunkBytes);
 
   const stream = async (buildId: number): Promise<StreamFigures> => {
+    let lastLineAt = NaN;
+    // Before the Accept: the checker prepares the ~108 MB it compares with.
+    const checker = new LineChecker(lines, () => (lastLineAt = performance.now()));
     const { leaseId } = await within(10_000, 'logs assignment', assigned.promise);
     agent.accept(leaseId);
-    let lastLineAt = NaN;
-    const checker = new LineChecker(lines, () => (lastLineAt = performance.now()));
     const watching = watch(config, buildId, checker);
 
     // Unacknowledged bytes stay within the window: chunk i (seq i+1) goes out once acks allow it.
