@@ -15,7 +15,7 @@ import { LogStream, type Assign } from '../proto/gen/outpost/v1/agent.js';
 import { LineChecker, makeChunks } from './log-lines.js';
 import { BenchAgent } from './proto-agent.js';
 import { MB } from './stats.js';
-import { cpuSeconds, deferred, SseByteBlocks, within } from './support.js';
+import { deferred, SseByteBlocks, totalCpuSeconds, within } from './support.js';
 
 export interface LogStreamerConfig {
   grpcAddress: string;
@@ -113,8 +113,6 @@ async function main(config: LogStreamerConfig): Promise<void> {
       },
     },
   });
-  const hubCpuSeconds = async () =>
-    (await Promise.all(config.hubPids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
   const welcome = await within(10_000, 'logs agent welcome', agent.welcome);
   const limits = welcome.limits;
   if (!limits) throw new Error('Welcome carried no limits');
@@ -130,7 +128,7 @@ async function main(config: LogStreamerConfig): Promise<void> {
 
     // Unacknowledged bytes stay within the window: chunk i (seq i+1) goes out once acks allow it.
     const start = performance.now();
-    const hubCpuAtStart = await hubCpuSeconds();
+    const hubCpuAtStart = await totalCpuSeconds(config.hubPids);
     const ownCpuAtStart = process.cpuUsage();
     let unackedFrom = 0;
     let unackedBytes = 0;
@@ -170,7 +168,7 @@ async function main(config: LogStreamerConfig): Promise<void> {
       status,
       lastLineS: (lastLineAt - start) / 1000,
       lastAckS: (lastAckAt - start) / 1000,
-      hubCpuS: (await hubCpuSeconds()) - hubCpuAtStart,
+      hubCpuS: (await totalCpuSeconds(config.hubPids)) - hubCpuAtStart,
       streamerCpuS: (ownCpu.user + ownCpu.system) / 1e6,
     };
   };

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { readAdminToken } from '../hub/auth/admin-token.js';
 import { selfSignedCert } from '../test/support/self-signed.js';
 import { kill, spawnHub } from './child-hub.js';
-import { cpuSeconds, HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
+import { cpuSeconds, totalCpuSeconds, HubApi, rssMb, sleep, waitForAgents, within } from './support.js';
 
 export interface ManyAgentsResult {
   agents: number;
@@ -117,11 +117,7 @@ export async function measureManyAgents(agents = AGENTS): Promise<ManyAgentsResu
     // From now on every session must hold: one that ends voids the figure.
     for (const swarm of swarms) swarm.child.send({ steady: true });
     await sleep(IDLE_MS);
-    const swarmCpu = async () => {
-      let sum = 0;
-      for (const s of swarms) sum += await cpuSeconds(s.child.pid ?? 0);
-      return sum;
-    };
+    const swarmCpu = () => totalCpuSeconds(swarms.map((s) => s.child.pid ?? 0));
     const [hubBefore, swarmBefore] = [await cpuSeconds(hubPid), await swarmCpu()];
     await sleep(CPU_WINDOW_MS);
     const percent = (seconds: number) => (seconds / (CPU_WINDOW_MS / 1000)) * 100;

@@ -22,7 +22,7 @@ import { ensureBuilt, kill, spawnHub } from './child-hub.js';
 import { measureLogs, type LogsResult } from './logs.js';
 import { BenchAgent } from './proto-agent.js';
 import { summarize, type Summary } from './stats.js';
-import { cpuSeconds, HubApi, sleep, taskPipeline, within } from './support.js';
+import { totalCpuSeconds, HubApi, sleep, taskPipeline, within } from './support.js';
 
 export interface ReplicasResult {
   replicas: number;
@@ -188,15 +188,13 @@ async function stepsPerSecond(
     };
     await run(WARMUP_BUILDS);
     await succeeded(r, triggered, 120_000, 'warm-up builds');
-    const cpuAt = await Promise.all(r.hubs.map((h) => cpuSeconds(h.pid)));
+    const pids = r.hubs.map((h) => h.pid);
+    const cpuAt = await totalCpuSeconds(pids);
     const start = performance.now();
     await run(builds);
     await succeeded(r, triggered, 300_000, `${builds} one-step builds`);
     const seconds = (performance.now() - start) / 1000;
-    const cpu = (await Promise.all(r.hubs.map((h) => cpuSeconds(h.pid)))).reduce(
-      (sum, s, i) => sum + s - (cpuAt[i] ?? 0),
-      0,
-    );
+    const cpu = (await totalCpuSeconds(pids)) - cpuAt;
     return { stepsPerS: builds / seconds, hubCpuMsPerStep: (cpu * 1000) / builds };
   } finally {
     for (const agent of agents) agent.close();

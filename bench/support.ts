@@ -322,3 +322,8 @@ export async function cpuSeconds(pid: number): Promise<number> {
     return NaN;
   }
 }
+
+/** The CPU seconds of several processes together (replicas, agent swarms). */
+export async function totalCpuSeconds(pids: number[]): Promise<number> {
+  return (await Promise.all(pids.map(cpuSeconds))).reduce((a, b) => a + b, 0);
+}
